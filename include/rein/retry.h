@@ -1,0 +1,240 @@
+/*
+ * rein/retry.h: the retry engine: a per-call state machine and its blocking
+ * wrapper.
+ *
+ * A rein_policy (immutable, shared) says how to retry: attempts, backoff,
+ * which outcomes are retryable, the retry window, and the shared budget,
+ * breaker, throttle and metrics it consults. A rein_retry (caller-allocated,
+ * one per logical call, no allocation) walks one call through it:
+ *
+ *   d = rein_retry_begin(&r, now)            -> ATTEMPT | GIVE_UP
+ *   loop:
+ *     ATTEMPT: send attempt d.attempt, then
+ *              d = rein_retry_next(&r, &outcome, now)
+ *                                            -> DONE | WAIT | GIVE_UP
+ *     WAIT:    after d.delay_ns (timer, event loop, sleep),
+ *              d = rein_retry_next(&r, NULL, now)
+ *                                            -> ATTEMPT | WAIT | GIVE_UP
+ *
+ * Nothing here sleeps or reads a clock: `now` comes from the caller (read it
+ * once per decision from the policy's clock, rein_policy_now). That makes
+ * every decision deterministic under a manual clock and usable from any
+ * event loop. rein_retry_run is the blocking wrapper, written only on top of
+ * these two functions.
+ *
+ * Decision order after a failed attempt (first match wins):
+ *   1. the outcome is not in the policy's retry_on set    -> NOT_RETRYABLE
+ *   2. the server said don't retry (outcome.dont_retry)   -> SERVER_STOP
+ *   3. non-idempotent, no key, and the request may have
+ *      reached the server (anything but NOT_SENT)         -> NON_IDEMPOTENT
+ *   4. attempts used up                                   -> MAX_ATTEMPTS
+ *   5. delay = max(backoff(n), outcome.server_delay_ns); if now + delay +
+ *      expected attempt time ends past the retry window   -> WINDOW
+ *      ... or past the call's deadline                    -> DEADLINE
+ *   6. the budget refuses                                 -> BUDGET
+ *   7. WAIT(delay); then on resume: breaker refuses       -> BREAKER_OPEN
+ *                                   throttle rejects      -> THROTTLED
+ * A server delay is a floor on the next delay, never a reason to retry
+ * sooner. begin() applies the breaker and throttle checks to the first
+ * attempt, so a call can fail fast without sending anything.
+ *
+ * "Don't retry" propagation: a GIVE_UP carries dont_retry = true when rein
+ * stopped because the system is overloaded or this layer already retried
+ * (SERVER_STOP, BUDGET, BREAKER_OPEN, THROTTLED, and MAX_ATTEMPTS / WINDOW /
+ * DEADLINE after at least one retry). Return it to your caller (e.g. the
+ * Rein-Dont-Retry header) so the layer above does not multiply the load.
+ *
+ * Thread level: rein_policy is immutable after creation (share freely; the
+ * objects it points to are internally synchronized). A rein_retry is used by
+ * one thread at a time.
+ */
+#ifndef REIN_RETRY_H
+#define REIN_RETRY_H
+
+#include "rein/backoff.h"
+#include "rein/breaker.h"
+#include "rein/budget.h"
+#include "rein/clock.h"
+#include "rein/common.h"
+#include "rein/errors.h"
+#include "rein/metrics.h"
+#include "rein/rng.h"
+#include "rein/throttle.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct rein_policy rein_policy;
+
+/* How one attempt ended, as the transport classified it. */
+typedef enum rein_outcome_kind {
+  REIN_OUTCOME_SUCCESS = 0,
+  REIN_OUTCOME_FAILURE = 1,    /* transient; may have been processed (5xx) */
+  REIN_OUTCOME_TIMEOUT = 2,    /* no answer within the attempt timeout */
+  REIN_OUTCOME_NOT_SENT = 3,   /* provably never reached the server
+                                  (connection refused, DNS failure) */
+  REIN_OUTCOME_OVERLOADED = 4, /* rejected for load: 429, 503, shed */
+  REIN_OUTCOME_FATAL = 5       /* definitive: 400, 409, 422 - never retried */
+} rein_outcome_kind;
+#define REIN_OUTCOME_COUNT_ 6
+
+/* Bit for retry_on masks. */
+#define REIN_RETRY_ON(kind) (1u << (kind))
+#define REIN_RETRY_ON_DEFAULT                                                  \
+  (REIN_RETRY_ON(REIN_OUTCOME_FAILURE) | REIN_RETRY_ON(REIN_OUTCOME_TIMEOUT) | \
+   REIN_RETRY_ON(REIN_OUTCOME_NOT_SENT) |                                      \
+   REIN_RETRY_ON(REIN_OUTCOME_OVERLOADED))
+
+typedef struct rein_outcome {
+  rein_outcome_kind kind;
+  int64_t server_delay_ns; /* floor on the next delay (Retry-After,
+                              pushback; see rein_signals_delay_floor); 0 none */
+  bool dont_retry;         /* the server or a lower layer said don't retry */
+} rein_outcome;
+
+typedef enum rein_action {
+  REIN_ATTEMPT = 0, /* send an attempt now */
+  REIN_WAIT = 1,    /* wait delay_ns, then call rein_retry_next(r, NULL, now) */
+  REIN_DONE = 2,    /* the call succeeded */
+  REIN_GIVE_UP = 3  /* stop; see reason and dont_retry */
+} rein_action;
+
+/* Why a call gave up. Only appended. */
+typedef enum rein_giveup {
+  REIN_GIVEUP_NONE = 0,
+  REIN_GIVEUP_MAX_ATTEMPTS = 1,
+  REIN_GIVEUP_WINDOW = 2,         /* the retry would end past the window */
+  REIN_GIVEUP_DEADLINE = 3,       /* ... past the call's deadline */
+  REIN_GIVEUP_BUDGET = 4,         /* retry budget exhausted */
+  REIN_GIVEUP_BREAKER_OPEN = 5,
+  REIN_GIVEUP_THROTTLED = 6,      /* adaptive throttle rejected locally */
+  REIN_GIVEUP_NOT_RETRYABLE = 7,  /* outcome not in retry_on */
+  REIN_GIVEUP_NON_IDEMPOTENT = 8, /* not idempotent and no key */
+  REIN_GIVEUP_SERVER_STOP = 9,    /* the server said don't retry */
+  REIN_GIVEUP_COUNT_
+} rein_giveup;
+
+typedef struct rein_decision {
+  rein_action action;
+  rein_giveup reason;  /* GIVE_UP: why; otherwise NONE */
+  bool dont_retry;     /* GIVE_UP: tell the layer above not to retry */
+  uint32_t attempt;    /* ATTEMPT: 1 for the first attempt, 2 for the first
+                          retry...; otherwise attempts made so far */
+  int64_t delay_ns;    /* WAIT: how long to wait */
+  int64_t timeout_ns;  /* ATTEMPT: timeout for this attempt: the policy's,
+                          shortened to the deadline; 0 = none */
+} rein_decision;
+
+typedef struct rein_policy_config {
+  const char *name;          /* for metrics and messages; copied; default
+                                "default" */
+  uint32_t max_attempts;     /* including the first; default 3; [1, 1000] */
+  rein_backoff_config backoff; /* default: exponential, full jitter,
+                                  100 ms .. 10 s */
+  uint32_t retry_on;         /* REIN_RETRY_ON mask; default
+                                REIN_RETRY_ON_DEFAULT */
+  int64_t window_ns;         /* how long after begin retries may still start
+                                and finish; 0 = no window */
+  int64_t attempt_timeout_ns; /* per-attempt timeout; 0 = none */
+  int64_t expected_attempt_ns; /* time an attempt is expected to take, for
+                                  window refusal; 0 = attempt_timeout_ns */
+  bool idempotent;           /* the operation is idempotent by nature;
+                                default true */
+  rein_budget *budget;       /* optional, borrowed (must outlive the policy) */
+  rein_breaker *breaker;     /* optional, borrowed */
+  rein_throttle *throttle;   /* optional, borrowed */
+  rein_metrics *metrics;     /* optional, borrowed */
+  rein_clock clock;          /* for rein_policy_now and rein_retry_run;
+                                default monotonic */
+  uint64_t seed;             /* seeds per-call jitter: call i of the policy
+                                gets splitmix64(seed + i); default 0x5eed */
+  const rein_allocator *alloc;
+  rein_errbuf *err;
+} rein_policy_config;
+
+REIN_API void rein_policy_config_default(rein_policy_config *c);
+/* Validates every field (REIN_EINVAL naming e.g. "policy.max_attempts" or
+ * "backoff.cap_ns"); REIN_ENOMEM on allocation failure. */
+REIN_API rein_status rein_policy_new(const rein_policy_config *c,
+                                     rein_policy **out);
+REIN_API void rein_policy_free(rein_policy *p);
+/* Read the policy's clock. */
+REIN_API int64_t rein_policy_now(const rein_policy *p);
+/* The config the policy was made from (pointers as given; name copied). */
+REIN_API const rein_policy_config *rein_policy_get_config(const rein_policy *p);
+
+/* Per-call options; NULL means all defaults. */
+typedef struct rein_call_opts {
+  bool has_key;     /* the request carries an idempotency key */
+  int64_t deadline; /* absolute, on the policy's clock; 0 = none */
+  uint64_t seed;    /* 0 = derive from the policy's seed and a call counter */
+  uint32_t stripe;  /* counter stripe hint; 0 = derive from the thread */
+} rein_call_opts;
+
+/* One call's state. Caller-allocated; fields are private. Copyable. */
+typedef struct rein_retry {
+  const rein_policy *policy;
+  rein_rng rng;
+  int64_t start_ns, end_ns, deadline_ns;
+  int64_t attempt_start_ns, ready_at_ns, prev_delay_ns;
+  uint32_t attempt, budget_cost, stripe;
+  uint8_t state, has_key, last_kind, counted;
+  rein_breaker_permit permit;
+} rein_retry;
+
+/* Prepare `r` for one call of `p`. Never fails, never allocates. */
+REIN_API void rein_retry_init(rein_retry *r, const rein_policy *p,
+                              const rein_call_opts *opts);
+/* Start the call: ATTEMPT (attempt 1) or GIVE_UP (BREAKER_OPEN, THROTTLED).
+ * Calling it twice gives GIVE_UP with reason NONE and changes nothing. */
+REIN_API rein_decision rein_retry_begin(rein_retry *r, int64_t now);
+/* After an ATTEMPT: pass its outcome. After a WAIT: pass NULL. A call in the
+ * wrong state (outcome after WAIT, NULL after ATTEMPT, anything after DONE or
+ * GIVE_UP) returns GIVE_UP with reason NONE and changes nothing. */
+REIN_API rein_decision rein_retry_next(rein_retry *r, const rein_outcome *o,
+                                       int64_t now);
+
+/* Blocking wrapper. */
+typedef void (*rein_attempt_fn)(void *ctx, const rein_decision *attempt,
+                                rein_outcome *out);
+typedef struct rein_sleeper {
+  void (*sleep_ns)(void *ctx, int64_t ns); /* NULL = nanosleep */
+  void *ctx;
+} rein_sleeper;
+
+typedef struct rein_result {
+  rein_action action;  /* DONE or GIVE_UP */
+  rein_giveup reason;
+  bool dont_retry;
+  uint32_t attempts;
+  rein_outcome_kind last; /* outcome of the last attempt (if any) */
+  int64_t elapsed_ns;
+} rein_result;
+
+/*
+ * Run one call to the end: begin, then for each ATTEMPT call `fn`, for each
+ * WAIT sleep through `sleeper` (NULL = nanosleep) and read the policy's clock
+ * again. REIN_OK when the call succeeded, REIN_EGAVEUP when it gave up (see
+ * `res`), REIN_EINVAL for NULL arguments. Makes exactly the decisions the
+ * state machine makes; there is no other retry logic.
+ */
+REIN_API rein_status rein_retry_run(const rein_policy *p,
+                                    const rein_call_opts *opts,
+                                    rein_attempt_fn fn, void *ctx,
+                                    const rein_sleeper *sleeper,
+                                    rein_result *res);
+
+REIN_API const char *rein_action_name(rein_action a);
+/* "max_attempts", "window", "deadline", "budget", "breaker_open",
+ * "throttled", "not_retryable", "non_idempotent", "server_stop" */
+REIN_API const char *rein_giveup_name(rein_giveup g);
+/* "success", "failure", "timeout", "not_sent", "overloaded", "fatal" */
+REIN_API const char *rein_outcome_kind_name(rein_outcome_kind k);
+REIN_API rein_status rein_outcome_kind_parse(const char *s,
+                                             rein_outcome_kind *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* REIN_RETRY_H */

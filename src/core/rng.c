@@ -1,0 +1,73 @@
+/*
+ * rng.c: xoshiro256** (Blackman and Vigna), seeded through splitmix64.
+ *
+ * Chosen for speed and a small, copyable state: every call of the retry
+ * engine carries its own generator, so nothing is shared and a seed
+ * reproduces a run exactly.
+ */
+#include "rein/rng.h"
+
+#include <math.h>
+
+uint64_t rein_splitmix64(uint64_t *state) {
+  uint64_t z = (*state += UINT64_C(0x9e3779b97f4a7c15));
+  z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+  z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+  return z ^ (z >> 31);
+}
+
+void rein_rng_seed(rein_rng *r, uint64_t seed) {
+  uint64_t st = seed;
+  for (int i = 0; i < 4; i++) r->s[i] = rein_splitmix64(&st);
+}
+
+static inline uint64_t rotl(uint64_t x, int k) {
+  return (x << k) | (x >> (64 - k));
+}
+
+uint64_t rein_rng_next(rein_rng *r) {
+  uint64_t *s = r->s;
+  uint64_t result = rotl(s[1] * 5, 7) * 9;
+  uint64_t t = s[1] << 17;
+  s[2] ^= s[0];
+  s[3] ^= s[1];
+  s[1] ^= s[2];
+  s[0] ^= s[3];
+  s[2] ^= t;
+  s[3] = rotl(s[3], 45);
+  return result;
+}
+
+double rein_rng_uniform(rein_rng *r) {
+  return (double)(rein_rng_next(r) >> 11) * 0x1.0p-53;
+}
+
+int64_t rein_rng_range(rein_rng *r, int64_t lo, int64_t hi) {
+  if (hi <= lo) return lo;
+  uint64_t span = (uint64_t)hi - (uint64_t)lo;
+  if (span == UINT64_MAX) return (int64_t)rein_rng_next(r);
+  uint64_t n = span + 1;
+  /* Lemire's multiply-shift with rejection: unbiased. */
+  unsigned __int128 m = (unsigned __int128)rein_rng_next(r) * n;
+  uint64_t low = (uint64_t)m;
+  if (low < n) {
+    uint64_t t = -n % n;
+    while (low < t) {
+      m = (unsigned __int128)rein_rng_next(r) * n;
+      low = (uint64_t)m;
+    }
+  }
+  return (int64_t)((uint64_t)lo + (uint64_t)(m >> 64));
+}
+
+double rein_rng_exponential(rein_rng *r, double mean) {
+  double u = rein_rng_uniform(r);
+  return -mean * log1p(-u);
+}
+
+double rein_rng_normal(rein_rng *r) {
+  double u1 = rein_rng_uniform(r);
+  double u2 = rein_rng_uniform(r);
+  if (u1 < 1e-300) u1 = 1e-300;
+  return sqrt(-2.0 * log(u1)) * cos(2.0 * 3.14159265358979323846 * u2);
+}

@@ -1,0 +1,71 @@
+/*
+ * util.c: allocation through the injected allocator, error messages, and the
+ * per-thread stripe hint.
+ *
+ * The stripe hint hashes pthread_self() instead of keeping a thread-local
+ * counter: it needs no global state and no registration, and two threads
+ * rarely collide among 16 stripes (a collision costs speed, never
+ * correctness).
+ */
+#include "internal.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void *rein__alloc(const rein_allocator *a, size_t n) {
+  if (a && a->malloc) return a->malloc(a->ctx, n);
+  return malloc(n);
+}
+
+void *rein__calloc(const rein_allocator *a, size_t n) {
+  void *p = rein__alloc(a, n);
+  if (p) memset(p, 0, n);
+  return p;
+}
+
+void rein__free(const rein_allocator *a, void *p) {
+  if (!p) return;
+  if (a && a->free) {
+    a->free(a->ctx, p);
+    return;
+  }
+  free(p);
+}
+
+/* Over-allocate and keep the original pointer just before the aligned one. */
+void *rein__alloc_aligned(const rein_allocator *a, size_t n) {
+  size_t extra = REIN__CACHELINE + sizeof(void *);
+  unsigned char *raw = rein__alloc(a, n + extra);
+  if (!raw) return NULL;
+  uintptr_t p = ((uintptr_t)raw + extra) & ~(uintptr_t)(REIN__CACHELINE - 1);
+  memcpy((void *)(p - sizeof(void *)), &raw, sizeof(void *));
+  memset((void *)p, 0, n);
+  return (void *)p;
+}
+
+void rein__free_aligned(const rein_allocator *a, void *p) {
+  if (!p) return;
+  void *raw;
+  memcpy(&raw, (unsigned char *)p - sizeof(void *), sizeof(void *));
+  rein__free(a, raw);
+}
+
+rein_status rein__invalid(rein_errbuf *err, const char *fmt, ...) {
+  if (err) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+  }
+  return REIN_EINVAL;
+}
+
+uint32_t rein__thread_stripe(void) {
+  uint64_t h = (uint64_t)(uintptr_t)pthread_self();
+  h ^= h >> 33;
+  h *= UINT64_C(0xff51afd7ed558ccd);
+  h ^= h >> 33;
+  return (uint32_t)h & (REIN__STRIPES - 1);
+}

@@ -1,0 +1,52 @@
+/*
+ * rein_test.h: helpers every rein test may use.
+ *
+ * - A counting allocator that fails the n-th allocation, for fault loops
+ *   ("fail every allocation of _new in turn, expect a clean error and no
+ *   leak").
+ * - The test seed: REIN_TEST_SEED from the environment, else a fixed default;
+ *   printed once so a failing randomized test can be replayed.
+ * - Service coordinates for backend tests (started by scripts/services.sh);
+ *   a backend test that finds none fails, it does not skip.
+ */
+#ifndef REIN_TEST_H
+#define REIN_TEST_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+/* cmocka needs the three above first */
+#include <cmocka.h>
+
+#include "rein/common.h"
+
+typedef struct rein_test_alloc {
+  rein_allocator a;  /* pass &t.a as a config's alloc */
+  long fail_at;      /* fail the allocation with this index (0-based); -1 never */
+  long count;        /* allocations attempted */
+  long live;         /* allocations not yet freed */
+} rein_test_alloc;
+
+void rein_test_alloc_init(rein_test_alloc *t, long fail_at);
+
+/* The seed for randomized tests; prints "seed: N (set REIN_TEST_SEED=N to
+ * replay)" to stderr on first use. */
+uint64_t rein_test_seed(void);
+
+/* Service coordinates from the environment; each fails the test (cmocka
+ * fail_msg) when the variable is missing. */
+const char *rein_test_redis_host(void);
+int rein_test_redis_port(void);
+const char *rein_test_pg_dsn(void);
+
+/*
+ * Run `body(ctx, alloc)` with allocation i failing, for i = 0, 1, ... until a
+ * run makes no failing allocation. Asserts each failing run returns
+ * non-zero, and that nothing is left allocated after each run.
+ * `body` returns 0 on success and must clean up whatever it created.
+ */
+void rein_test_fault_loop(int (*body)(void *ctx, const rein_allocator *a),
+                          void *ctx);
+
+#endif
