@@ -147,8 +147,11 @@ typedef struct rein_policy_config {
   rein_metrics *metrics;     /* optional, borrowed */
   rein_clock clock;          /* for rein_policy_now and rein_retry_run;
                                 default monotonic */
-  uint64_t seed;             /* seeds per-call jitter: call i of the policy
-                                gets splitmix64(seed + i); default 0x5eed */
+  uint64_t seed;             /* seeds per-call jitter when a call gives no
+                                seed of its own: call i made on counter
+                                stripe s gets a seed mixed from (seed, s, i);
+                                default 0x5eed. For reproducible jitter set
+                                rein_call_opts.seed (the simulator does). */
   const rein_allocator *alloc;
   rein_errbuf *err;
 } rein_policy_config;
@@ -169,7 +172,9 @@ typedef struct rein_call_opts {
   bool has_key;     /* the request carries an idempotency key */
   int64_t deadline; /* absolute, on the policy's clock; 0 = none */
   uint64_t seed;    /* 0 = derive from the policy's seed and a call counter */
-  uint32_t stripe;  /* counter stripe hint; 0 = derive from the thread */
+  uint32_t stripe;  /* counter stripe hint (any value; only its low bits
+                       are used); 0 = derive from the calling thread. Only
+                       affects speed and default seeds, never decisions. */
 } rein_call_opts;
 
 /* One call's state. Caller-allocated; fields are private. Copyable. */

@@ -1,0 +1,346 @@
+/*
+ * retry.c: the retry engine: rein_policy, the per-call state machine, and
+ * rein_retry_run, the blocking wrapper written only on top of it.
+ *
+ * The state machine is the only place where a retry decision is made (the
+ * simulator, the curl integration and the blocking wrapper all call it).
+ * It never reads a clock, never sleeps and never allocates: `now` comes in,
+ * a decision goes out, and the shared objects (budget, breaker, throttle,
+ * metrics) are lock-free. The decision order is documented in rein/retry.h;
+ * keep the two in step.
+ */
+#include "rein/retry.h"
+
+#include "rein/signal.h"
+
+#include "budget_internal.h"
+#include "internal.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <time.h>
+
+enum { S_INIT = 0, S_ATTEMPTING, S_WAITING, S_DONE, S_GAVE_UP };
+
+struct rein_policy {
+  rein_policy_config cfg;
+  char name[65];
+  const rein_allocator *alloc;
+  rein_allocator alloc_copy;
+  /* Per-stripe call counters for default seeds; one cache line each. */
+  struct {
+    _Alignas(64) _Atomic uint64_t n;
+  } calls[REIN__STRIPES];
+};
+
+void rein_policy_config_default(rein_policy_config *c) {
+  memset(c, 0, sizeof *c);
+  c->name = "default";
+  c->max_attempts = 3;
+  rein_backoff_config_default(&c->backoff);
+  c->retry_on = REIN_RETRY_ON_DEFAULT;
+  c->idempotent = true;
+  c->seed = 0x5eed;
+}
+
+rein_status rein_policy_new(const rein_policy_config *c, rein_policy **out) {
+  if (!c || !out) return REIN_EINVAL;
+  *out = NULL;
+  rein_errbuf *err = c->err;
+  const char *name = c->name ? c->name : "default";
+  size_t nl = strlen(name);
+  if (nl < 1 || nl > 64)
+    return rein__invalid(err, "policy.name: must be 1..64 characters, got %zu",
+                         nl);
+  if (c->max_attempts < 1 || c->max_attempts > 1000)
+    return rein__invalid(err, "policy.max_attempts: must be in [1, 1000], got %u",
+                         c->max_attempts);
+  rein_status st = rein_backoff_config_validate(&c->backoff, err);
+  if (st != REIN_OK) return st;
+  if (c->retry_on & ~((1u << REIN_OUTCOME_COUNT_) - 1))
+    return rein__invalid(err, "policy.retry_on: unknown outcome bits 0x%x",
+                         c->retry_on & ~((1u << REIN_OUTCOME_COUNT_) - 1));
+  if (c->retry_on & REIN_RETRY_ON(REIN_OUTCOME_SUCCESS))
+    return rein__invalid(err, "policy.retry_on: success cannot be retryable");
+  if (c->window_ns < 0)
+    return rein__invalid(err, "policy.window_ns: must be >= 0, got %lld",
+                         (long long)c->window_ns);
+  if (c->attempt_timeout_ns < 0)
+    return rein__invalid(err, "policy.attempt_timeout_ns: must be >= 0, got %lld",
+                         (long long)c->attempt_timeout_ns);
+  if (c->expected_attempt_ns < 0)
+    return rein__invalid(err,
+                         "policy.expected_attempt_ns: must be >= 0, got %lld",
+                         (long long)c->expected_attempt_ns);
+  rein_policy *p = rein__alloc_aligned(c->alloc, sizeof *p);
+  if (!p) return REIN_ENOMEM;
+  if (c->alloc) {
+    p->alloc_copy = *c->alloc;
+    p->alloc = &p->alloc_copy;
+  }
+  p->cfg = *c;
+  memcpy(p->name, name, nl + 1);
+  p->cfg.name = p->name;
+  p->cfg.alloc = p->alloc;
+  p->cfg.err = NULL;
+  if (!p->cfg.clock.now_ns) p->cfg.clock = rein_clock_monotonic();
+  *out = p;
+  return REIN_OK;
+}
+
+void rein_policy_free(rein_policy *p) {
+  if (!p) return;
+  rein__free_aligned(p->alloc, p);
+}
+
+int64_t rein_policy_now(const rein_policy *p) {
+  return rein_clock_now(&p->cfg.clock);
+}
+
+const rein_policy_config *rein_policy_get_config(const rein_policy *p) {
+  return &p->cfg;
+}
+
+/* ------------------------------------------------------- state machine */
+
+void rein_retry_init(rein_retry *r, const rein_policy *p,
+                     const rein_call_opts *opts) {
+  memset(r, 0, sizeof *r);
+  r->policy = p;
+  r->stripe = opts && opts->stripe ? opts->stripe & (REIN__STRIPES - 1)
+                                   : rein__thread_stripe();
+  uint64_t seed;
+  if (opts && opts->seed) {
+    seed = opts->seed;
+  } else {
+    rein_policy *mp = (rein_policy *)p; /* the counter is the only mutable part */
+    uint64_t i = atomic_fetch_add_explicit(&mp->calls[r->stripe].n, 1,
+                                           memory_order_relaxed);
+    seed = p->cfg.seed ^ ((uint64_t)r->stripe << 48) ^ i;
+  }
+  rein_rng_seed(&r->rng, seed);
+  r->has_key = opts && opts->has_key;
+  r->deadline_ns = opts && opts->deadline ? opts->deadline : INT64_MAX;
+  r->end_ns = INT64_MAX;
+  r->state = S_INIT;
+}
+
+static rein_decision invalid_call(const rein_retry *r) {
+  rein_decision d = {REIN_GIVE_UP, REIN_GIVEUP_NONE, false, r->attempt, 0, 0};
+  return d;
+}
+
+static rein_decision give_up(rein_retry *r, rein_giveup reason,
+                             bool dont_retry) {
+  const rein_policy_config *c = &r->policy->cfg;
+  r->state = S_GAVE_UP;
+  rein_metrics_add(c->metrics, REIN_C_GIVEUPS, 1);
+  rein_metrics_add_giveup(c->metrics, (int)reason);
+  rein_decision d = {REIN_GIVE_UP, reason, dont_retry, r->attempt, 0, 0};
+  return d;
+}
+
+/* Admission of the next attempt: deadline, throttle, breaker. */
+static rein_decision admit(rein_retry *r, int64_t now) {
+  const rein_policy_config *c = &r->policy->cfg;
+  bool retried = r->attempt > 0;
+  if (now >= r->deadline_ns) return give_up(r, REIN_GIVEUP_DEADLINE, retried);
+  if (c->throttle && !rein_throttle_admit(c->throttle, now, &r->rng)) {
+    rein_metrics_add(c->metrics, REIN_C_THROTTLED, 1);
+    return give_up(r, REIN_GIVEUP_THROTTLED, true);
+  }
+  if (c->breaker && !rein_breaker_allow(c->breaker, now, &r->permit)) {
+    rein_metrics_add(c->metrics, REIN_C_BREAKER_REJECTIONS, 1);
+    return give_up(r, REIN_GIVEUP_BREAKER_OPEN, true);
+  }
+  r->attempt++;
+  r->attempt_start_ns = now;
+  r->state = S_ATTEMPTING;
+  if (r->attempt == 1) {
+    if (c->budget) rein__budget_on_request_s(c->budget, now, r->stripe);
+  } else {
+    rein_metrics_add(c->metrics, REIN_C_RETRIES, 1);
+  }
+  rein_metrics_add(c->metrics, REIN_C_ATTEMPTS, 1);
+  int64_t timeout = c->attempt_timeout_ns;
+  if (r->deadline_ns != INT64_MAX) {
+    int64_t left = r->deadline_ns - now;
+    if (timeout == 0 || left < timeout) timeout = left;
+  }
+  rein_decision d = {REIN_ATTEMPT, REIN_GIVEUP_NONE, false, r->attempt, 0,
+                     timeout};
+  return d;
+}
+
+rein_decision rein_retry_begin(rein_retry *r, int64_t now) {
+  if (r->state != S_INIT) return invalid_call(r);
+  const rein_policy_config *c = &r->policy->cfg;
+  r->start_ns = now;
+  if (c->window_ns > 0) r->end_ns = now + c->window_ns;
+  rein_metrics_add(c->metrics, REIN_C_CALLS, 1);
+  return admit(r, now);
+}
+
+static bool is_failure_for_breaker(rein_outcome_kind k) {
+  return k == REIN_OUTCOME_FAILURE || k == REIN_OUTCOME_TIMEOUT ||
+         k == REIN_OUTCOME_NOT_SENT || k == REIN_OUTCOME_OVERLOADED;
+}
+
+static int64_t add_sat(int64_t a, int64_t b) {
+  if (b > 0 && a > INT64_MAX - b) return INT64_MAX;
+  return a + b;
+}
+
+rein_decision rein_retry_next(rein_retry *r, const rein_outcome *o,
+                              int64_t now) {
+  const rein_policy_config *c = &r->policy->cfg;
+  if (r->state == S_WAITING) {
+    if (o) return invalid_call(r);
+    if (now < r->ready_at_ns) {
+      rein_decision d = {REIN_WAIT, REIN_GIVEUP_NONE, false, r->attempt,
+                         r->ready_at_ns - now, 0};
+      return d;
+    }
+    return admit(r, now);
+  }
+  if (r->state != S_ATTEMPTING || !o) return invalid_call(r);
+
+  rein_outcome_kind kind = o->kind;
+  if ((unsigned)kind >= REIN_OUTCOME_COUNT_) kind = REIN_OUTCOME_FAILURE;
+  r->last_kind = (uint8_t)kind;
+  int64_t took = now - r->attempt_start_ns;
+  if (c->breaker)
+    rein_breaker_record(c->breaker, &r->permit, is_failure_for_breaker(kind),
+                        took, now);
+  if (c->throttle &&
+      (kind == REIN_OUTCOME_SUCCESS || kind == REIN_OUTCOME_FATAL))
+    rein_throttle_on_accept(c->throttle, now);
+  if (kind == REIN_OUTCOME_SUCCESS) {
+    if (c->budget) rein_budget_on_success(c->budget, now, r->budget_cost);
+    r->state = S_DONE;
+    rein_metrics_add(c->metrics, REIN_C_SUCCESSES, 1);
+    rein_decision d = {REIN_DONE, REIN_GIVEUP_NONE, false, r->attempt, 0, 0};
+    return d;
+  }
+  if (c->budget) rein_budget_on_failure(c->budget, now);
+  r->budget_cost = 0;
+
+  bool retried = r->attempt > 1;
+  if (!(c->retry_on & REIN_RETRY_ON(kind)))
+    return give_up(r, REIN_GIVEUP_NOT_RETRYABLE, o->dont_retry);
+  if (o->dont_retry) return give_up(r, REIN_GIVEUP_SERVER_STOP, true);
+  if (!c->idempotent && !r->has_key && kind != REIN_OUTCOME_NOT_SENT)
+    return give_up(r, REIN_GIVEUP_NON_IDEMPOTENT, false);
+  if (r->attempt >= c->max_attempts)
+    return give_up(r, REIN_GIVEUP_MAX_ATTEMPTS, retried);
+
+  int64_t delay =
+      rein_backoff_delay(&c->backoff, r->attempt, r->prev_delay_ns, &r->rng);
+  int64_t floor = o->server_delay_ns;
+  if (floor > REIN_SIGNAL_MAX_DELAY_NS) floor = REIN_SIGNAL_MAX_DELAY_NS;
+  if (floor > delay) {
+    delay = floor;
+    rein_metrics_add(c->metrics, REIN_C_SERVER_DELAYS, 1);
+  }
+  int64_t expected =
+      c->expected_attempt_ns ? c->expected_attempt_ns : c->attempt_timeout_ns;
+  int64_t finish = add_sat(add_sat(now, delay), expected);
+  if (finish > r->end_ns) return give_up(r, REIN_GIVEUP_WINDOW, retried);
+  if (add_sat(now, delay) >= r->deadline_ns ||
+      (expected > 0 && finish > r->deadline_ns))
+    return give_up(r, REIN_GIVEUP_DEADLINE, retried);
+  if (c->budget) {
+    uint32_t cost = 0;
+    if (!rein__budget_try_retry_s(c->budget, now,
+                                  kind == REIN_OUTCOME_TIMEOUT, &cost,
+                                  r->stripe)) {
+      rein_metrics_add(c->metrics, REIN_C_BUDGET_REJECTIONS, 1);
+      return give_up(r, REIN_GIVEUP_BUDGET, true);
+    }
+    r->budget_cost = cost;
+  }
+  r->state = S_WAITING;
+  r->prev_delay_ns = delay;
+  r->ready_at_ns = now + delay;
+  rein_decision d = {REIN_WAIT, REIN_GIVEUP_NONE, false, r->attempt, delay, 0};
+  return d;
+}
+
+/* -------------------------------------------------------- blocking wrapper */
+
+static void default_sleep(void *ctx, int64_t ns) {
+  (void)ctx;
+  if (ns <= 0) return;
+  struct timespec ts = {(time_t)(ns / REIN_NS_PER_S),
+                        (long)(ns % REIN_NS_PER_S)};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+}
+
+rein_status rein_retry_run(const rein_policy *p, const rein_call_opts *opts,
+                           rein_attempt_fn fn, void *ctx,
+                           const rein_sleeper *sleeper, rein_result *res) {
+  if (!p || !fn || !res) return REIN_EINVAL;
+  memset(res, 0, sizeof *res);
+  void (*sleep_fn)(void *, int64_t) =
+      sleeper && sleeper->sleep_ns ? sleeper->sleep_ns : default_sleep;
+  void *sleep_ctx = sleeper ? sleeper->ctx : NULL;
+  rein_retry r;
+  rein_retry_init(&r, p, opts);
+  int64_t t0 = rein_policy_now(p);
+  rein_decision d = rein_retry_begin(&r, t0);
+  for (;;) {
+    if (d.action == REIN_ATTEMPT) {
+      rein_outcome o;
+      memset(&o, 0, sizeof o);
+      o.kind = REIN_OUTCOME_FAILURE;
+      fn(ctx, &d, &o);
+      res->attempts = d.attempt;
+      res->last = o.kind;
+      d = rein_retry_next(&r, &o, rein_policy_now(p));
+    } else if (d.action == REIN_WAIT) {
+      sleep_fn(sleep_ctx, d.delay_ns);
+      d = rein_retry_next(&r, NULL, rein_policy_now(p));
+    } else {
+      break;
+    }
+  }
+  res->action = d.action;
+  res->reason = d.reason;
+  res->dont_retry = d.dont_retry;
+  res->elapsed_ns = rein_policy_now(p) - t0;
+  return d.action == REIN_DONE ? REIN_OK : REIN_EGAVEUP;
+}
+
+/* ---------------------------------------------------------------- names */
+
+const char *rein_action_name(rein_action a) {
+  static const char *const n[] = {"attempt", "wait", "done", "give_up"};
+  return (unsigned)a < 4 ? n[a] : "unknown";
+}
+
+static const char *const giveup_names[REIN_GIVEUP_COUNT_] = {
+    "none",         "max_attempts",  "window",         "deadline",
+    "budget",       "breaker_open",  "throttled",      "not_retryable",
+    "non_idempotent", "server_stop"};
+
+const char *rein_giveup_name(rein_giveup g) {
+  return (unsigned)g < REIN_GIVEUP_COUNT_ ? giveup_names[g] : "unknown";
+}
+
+static const char *const outcome_names[REIN_OUTCOME_COUNT_] = {
+    "success", "failure", "timeout", "not_sent", "overloaded", "fatal"};
+
+const char *rein_outcome_kind_name(rein_outcome_kind k) {
+  return (unsigned)k < REIN_OUTCOME_COUNT_ ? outcome_names[k] : "unknown";
+}
+
+rein_status rein_outcome_kind_parse(const char *s, rein_outcome_kind *out) {
+  for (int i = 0; s && i < REIN_OUTCOME_COUNT_; i++)
+    if (strcmp(s, outcome_names[i]) == 0) {
+      *out = (rein_outcome_kind)i;
+      return REIN_OK;
+    }
+  return REIN_EINVAL;
+}

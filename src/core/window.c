@@ -1,0 +1,108 @@
+/*
+ * window.c: striped sliding-window counters; see window.h for the layout and
+ * why each cell packs epoch and value into one atomic word.
+ */
+#include "window.h"
+
+#define TAG_BITS 24
+#define TAG_MASK ((UINT64_C(1) << TAG_BITS) - 1)
+#define VAL_BITS 40
+#define VAL_MASK ((UINT64_C(1) << VAL_BITS) - 1)
+
+static inline uint64_t pack(uint32_t tag, int64_t v) {
+  return ((uint64_t)tag << VAL_BITS) | ((uint64_t)v & VAL_MASK);
+}
+
+static inline uint32_t tag_of(uint64_t c) {
+  return (uint32_t)(c >> VAL_BITS);
+}
+
+static inline int64_t val_of(uint64_t c) {
+  uint64_t v = c & VAL_MASK;
+  if (v & (UINT64_C(1) << (VAL_BITS - 1))) v |= ~VAL_MASK; /* sign-extend */
+  return (int64_t)v;
+}
+
+rein_status rein__window_init(rein__window *w, const rein_allocator *a,
+                              int64_t window_ns, uint32_t nslots,
+                              uint32_t ncounters, uint32_t nstripes) {
+  w->nslots = nslots;
+  w->ncounters = ncounters;
+  w->nstripes = nstripes;
+  w->slot_ns = window_ns / nslots;
+  if (w->slot_ns < 1) w->slot_ns = 1;
+  size_t per = (size_t)nslots * ncounters;
+  size_t line = REIN__CACHELINE / sizeof(uint64_t);
+  w->stripe_cells = (per + line - 1) / line * line;
+  w->cells = rein__alloc_aligned(a, w->stripe_cells * nstripes *
+                                        sizeof(_Atomic uint64_t));
+  if (!w->cells) return REIN_ENOMEM;
+  for (size_t i = 0; i < w->stripe_cells * nstripes; i++)
+    atomic_init(&w->cells[i], 0);
+  return REIN_OK;
+}
+
+void rein__window_destroy(rein__window *w, const rein_allocator *a) {
+  rein__free_aligned(a, (void *)w->cells);
+  w->cells = NULL;
+}
+
+static inline _Atomic uint64_t *cell(const rein__window *w, uint32_t stripe,
+                                     uint32_t counter, uint64_t epoch) {
+  size_t idx = (size_t)(stripe % w->nstripes) * w->stripe_cells +
+               (size_t)counter * w->nslots + (size_t)(epoch % w->nslots);
+  return &w->cells[idx];
+}
+
+static inline uint64_t epoch_of(const rein__window *w, int64_t now) {
+  return now > 0 ? (uint64_t)(now / w->slot_ns) : 0;
+}
+
+uint32_t rein__window_add(rein__window *w, uint32_t stripe, uint32_t counter,
+                          int64_t now, int64_t delta) {
+  uint64_t e = epoch_of(w, now);
+  uint32_t tag = (uint32_t)(e & TAG_MASK);
+  _Atomic uint64_t *c = cell(w, stripe, counter, e);
+  uint64_t old = atomic_load_explicit(c, memory_order_relaxed);
+  for (;;) {
+    uint64_t nv = tag_of(old) == tag ? pack(tag, val_of(old) + delta)
+                                     : pack(tag, delta);
+    if (atomic_compare_exchange_weak_explicit(c, &old, nv,
+                                              memory_order_acq_rel,
+                                              memory_order_relaxed))
+      return tag;
+  }
+}
+
+void rein__window_undo(rein__window *w, uint32_t stripe, uint32_t counter,
+                       int64_t now_at_add, uint32_t tag, int64_t delta) {
+  _Atomic uint64_t *c = cell(w, stripe, counter, epoch_of(w, now_at_add));
+  uint64_t old = atomic_load_explicit(c, memory_order_relaxed);
+  while (tag_of(old) == tag) {
+    if (atomic_compare_exchange_weak_explicit(
+            c, &old, pack(tag, val_of(old) + delta), memory_order_acq_rel,
+            memory_order_relaxed))
+      return;
+  }
+}
+
+int64_t rein__window_sum(const rein__window *w, uint32_t counter, int64_t now) {
+  uint64_t e = epoch_of(w, now);
+  uint32_t cur = (uint32_t)(e & TAG_MASK);
+  int64_t sum = 0;
+  for (uint32_t s = 0; s < w->nstripes; s++) {
+    const _Atomic uint64_t *base =
+        &w->cells[(size_t)s * w->stripe_cells + (size_t)counter * w->nslots];
+    for (uint32_t i = 0; i < w->nslots; i++) {
+      uint64_t c = atomic_load_explicit(&base[i], memory_order_acquire);
+      uint32_t age = (cur - tag_of(c)) & (uint32_t)TAG_MASK;
+      if (age < w->nslots) sum += val_of(c);
+    }
+  }
+  return sum;
+}
+
+void rein__window_clear(rein__window *w) {
+  for (size_t i = 0; i < w->stripe_cells * w->nstripes; i++)
+    atomic_exchange_explicit(&w->cells[i], 0, memory_order_acq_rel);
+}
