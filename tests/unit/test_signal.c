@@ -371,6 +371,11 @@ static void test_rfc850_two_digit_years(void **state) {
   ra_ok("Wednesday, 01-Jan-76 00:00:00 GMT", y2026, MAX);
   ra_ok("Tuesday, 01-Dec-76 00:00:00 GMT", y2026, 0);
   ra_ok("Sunday, 29-Nov-26 00:00:10 GMT", y2026, 10 * S);
+  /* The exact edge: 50 average Gregorian years (50 x 365.2425 days) after
+   * 2026-11-29T00:00:00Z is 2076-11-28T03:00:00Z. At it: 2076; past it:
+   * more than 50 years ahead, so 1976. */
+  ra_ok("Saturday, 28-Nov-76 03:00:00 GMT", y2026, MAX);
+  ra_ok("Saturday, 28-Nov-76 03:00:01 GMT", y2026, 0);
 }
 
 /* An independent epoch count (year by year, month by month) to check the
