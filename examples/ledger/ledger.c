@@ -1,0 +1,1184 @@
+/*
+ * ledger.c: a small payments ledger over HTTP, the service rein's live demo,
+ * crash test and benchmarks run against.
+ *
+ *   POST /charges            {"account":"acct_1","amount_cents":1250,"ref":..}
+ *                            with Idempotency-Key through rein_idem_http
+ *   GET  /charges            ?key= ?principal= ?ref= ?after_id= ?limit=
+ *   GET  /charges/summary    totals, and duplicates by client ref
+ *   GET  /metrics            Prometheus text
+ *   GET  /healthz
+ *   POST /admin/outage?seconds=N   fail POST /charges for N seconds
+ *
+ * Design. libmicrohttpd runs one thread per connection; every POST must
+ * then take one of --workers slots (each slot owns its own SQLite
+ * connection and its own idempotency-store connection, since those are one
+ * thread at a time). At most --queue requests wait for a slot, each at most
+ * --queue-timeout-ms; beyond that the ledger sheds with 503 and a
+ * Retry-After estimated from the measured service time and the queue, so an
+ * overloaded ledger answers fast "no"s instead of slow timeouts. --work-ms
+ * (or --capacity) adds simulated processing time so demos can overload it
+ * at modest rates.
+ *
+ * Exactly-once: the charge row is UNIQUE on (principal, idempotency key) in
+ * the ledger's own table (see ledger_db.c), so even a crash between the
+ * charge commit and the store's completion cannot double-charge: the retry
+ * that recovers the lease finds the row and answers with it. The charge is
+ * committed before any response is sent, so an acknowledged charge exists.
+ *
+ * The principal is the bearer token of `Authorization: Bearer <principal>`
+ * (a demo stand-in for real authentication), else the X-Principal header,
+ * else "anonymous". Binds 127.0.0.1 only.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ledger_db.h"
+#include "ledger_json.h"
+#include "rein/clock.h"
+#include "rein/idem.h"
+#include "rein/idem_http.h"
+#include "rein/signal.h"
+
+#define BODY_MAX (64 * 1024)
+#define HDR_MAX 64
+#define ROUTE_CHARGES "/charges"
+
+/* ---- options ------------------------------------------------------------- */
+
+typedef struct options {
+  unsigned port;
+  const char *port_file;
+  const char *db_path;
+  const char *store; /* spec; NULL = sqlite:<db_path> */
+  bool no_idem;
+  bool require_key;
+  int64_t lease_ms;
+  int64_t retention_s;
+  int workers;
+  int queue;
+  int64_t queue_timeout_ms;
+  int64_t work_us;
+  double capacity;
+  int64_t fail_start_s, fail_end_s; /* -1 = none */
+  int outage_status;
+  bool sync_full;
+  int64_t purge_interval_s;
+  bool quiet;
+} options;
+
+static void usage(FILE *f) {
+  fprintf(f,
+"usage: ledger [options]\n"
+"  --port N               listen on 127.0.0.1:N (0 = pick a free port, printed)\n"
+"  --port-file PATH       also write the port to PATH once listening\n"
+"  --db PATH              charges database (SQLite; default ledger.db)\n"
+"  --store SPEC           idempotency store: sqlite:PATH (default: the --db\n"
+"                         file), memory, pg:CONNINFO, redis:HOST:PORT\n"
+"  --no-idem              no idempotency helper (baseline for benchmarks)\n"
+"  --require-key          POST /charges without Idempotency-Key -> 400\n"
+"  --lease-ms N           idempotency lease (default 30000)\n"
+"  --retention-s N        idempotency retention (default 86400)\n"
+"  --workers N            worker slots (default 4)\n"
+"  --queue N              requests that may wait for a slot (default 64)\n"
+"  --queue-timeout-ms N   longest wait for a slot before 503 (default 1000)\n"
+"  --work-ms N            simulated work per charge (default 0)\n"
+"  --capacity R           charges/s the ledger serves: sets --work-ms to\n"
+"                         workers*1000/R\n"
+"  --fail-window S:E      fail POST /charges from S to E seconds after start\n"
+"  --outage-status N      status during an outage: 503 or 500 (default 503)\n"
+"  --sync normal|full     SQLite synchronous (default normal: survives a\n"
+"                         process crash; full: also power loss)\n"
+"  --purge-interval-s N   purge expired idempotency keys every N s (60)\n"
+"  --quiet                no log lines on stderr\n");
+}
+
+static bool parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out) {
+  char *end;
+  errno = 0;
+  long long v = strtoll(s, &end, 10);
+  if (errno || end == s || *end || v < lo || v > hi) return false;
+  *out = v;
+  return true;
+}
+
+static int parse_options(int argc, char **argv, options *o) {
+  memset(o, 0, sizeof *o);
+  o->db_path = "ledger.db";
+  o->lease_ms = 30000;
+  o->retention_s = 86400;
+  o->workers = 4;
+  o->queue = 64;
+  o->queue_timeout_ms = 1000;
+  o->fail_start_s = o->fail_end_s = -1;
+  o->outage_status = 503;
+  o->purge_interval_s = 60;
+  static const struct option lo[] = {
+      {"port", 1, 0, 'p'},           {"port-file", 1, 0, 'P'},
+      {"db", 1, 0, 'd'},             {"store", 1, 0, 's'},
+      {"no-idem", 0, 0, 'N'},        {"require-key", 0, 0, 'R'},
+      {"lease-ms", 1, 0, 'l'},       {"retention-s", 1, 0, 'r'},
+      {"workers", 1, 0, 'w'},        {"queue", 1, 0, 'q'},
+      {"queue-timeout-ms", 1, 0, 'Q'}, {"work-ms", 1, 0, 'W'},
+      {"capacity", 1, 0, 'c'},       {"fail-window", 1, 0, 'f'},
+      {"outage-status", 1, 0, 'o'},  {"sync", 1, 0, 'y'},
+      {"purge-interval-s", 1, 0, 'g'}, {"quiet", 0, 0, 'z'},
+      {"help", 0, 0, 'h'},           {0, 0, 0, 0}};
+  int c;
+  int64_t v;
+  while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+    switch (c) {
+    case 'p':
+      if (!parse_i64(optarg, 0, 65535, &v)) goto bad;
+      o->port = (unsigned)v;
+      break;
+    case 'P': o->port_file = optarg; break;
+    case 'd': o->db_path = optarg; break;
+    case 's': o->store = optarg; break;
+    case 'N': o->no_idem = true; break;
+    case 'R': o->require_key = true; break;
+    case 'l':
+      if (!parse_i64(optarg, 1, 86400000, &o->lease_ms)) goto bad;
+      break;
+    case 'r':
+      if (!parse_i64(optarg, 1, 366 * 86400, &o->retention_s)) goto bad;
+      break;
+    case 'w':
+      if (!parse_i64(optarg, 1, 256, &v)) goto bad;
+      o->workers = (int)v;
+      break;
+    case 'q':
+      if (!parse_i64(optarg, 0, 100000, &v)) goto bad;
+      o->queue = (int)v;
+      break;
+    case 'Q':
+      if (!parse_i64(optarg, 0, 600000, &o->queue_timeout_ms)) goto bad;
+      break;
+    case 'W':
+      if (!parse_i64(optarg, 0, 600000, &v)) goto bad;
+      o->work_us = v * 1000;
+      break;
+    case 'c': {
+      char *end;
+      o->capacity = strtod(optarg, &end);
+      if (*end || !(o->capacity > 0 && o->capacity <= 1e7)) goto bad;
+      break;
+    }
+    case 'f': {
+      long long a, b;
+      char tail;
+      if (sscanf(optarg, "%lld:%lld%c", &a, &b, &tail) != 2 || a < 0 ||
+          b <= a)
+        goto bad;
+      o->fail_start_s = a;
+      o->fail_end_s = b;
+      break;
+    }
+    case 'o':
+      if (!parse_i64(optarg, 500, 503, &v) || (v != 500 && v != 503))
+        goto bad;
+      o->outage_status = (int)v;
+      break;
+    case 'y':
+      if (!strcmp(optarg, "full")) o->sync_full = true;
+      else if (!strcmp(optarg, "normal")) o->sync_full = false;
+      else goto bad;
+      break;
+    case 'g':
+      if (!parse_i64(optarg, 1, 86400, &o->purge_interval_s)) goto bad;
+      break;
+    case 'z': o->quiet = true; break;
+    case 'h': usage(stdout); exit(0);
+    default: usage(stderr); return -1;
+    }
+    continue;
+  bad:
+    fprintf(stderr, "ledger: %s: bad value '%s' (see --help)\n",
+            argv[optind - 1], optarg);
+    return -1;
+  }
+  if (optind < argc) {
+    fprintf(stderr, "ledger: unexpected argument '%s'\n", argv[optind]);
+    return -1;
+  }
+  if (o->lease_ms > o->retention_s * 1000) {
+    fprintf(stderr, "ledger: --lease-ms must not exceed --retention-s\n");
+    return -1;
+  }
+  if (o->capacity > 0) o->work_us = (int64_t)(o->workers * 1e6 / o->capacity);
+  return 0;
+}
+
+/* ---- the service --------------------------------------------------------- */
+
+typedef struct worker {
+  ledger_db *db;
+  rein_idem_store *store;
+} worker;
+
+enum {
+  M_REQ_CHARGE_POST,
+  M_REQ_CHARGE_GET,
+  M_REQ_OTHER,
+  M_CHARGES,     /* rows inserted */
+  M_CHARGE_DUP,  /* handler reran on an existing keyed row (recovery) */
+  M_SHED,        /* 503 queue full / queue timeout */
+  M_OUTAGE,      /* failed during an injected outage */
+  M_DB_ERRORS,
+  M_STORE_COMPLETE_FAILED,
+  M_COUNT
+};
+
+static const int TRACKED_CODES[] = {200, 201, 400, 401, 404, 405, 409,
+                                    413, 422, 500, 503};
+#define N_CODES (sizeof TRACKED_CODES / sizeof TRACKED_CODES[0])
+
+typedef struct ledger {
+  options opt;
+  rein_idem_http *idem;
+  worker *workers;
+  int n_workers;
+  rein_idem_store *shared_store; /* memory store, shared by all workers */
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  pthread_cond_t janitor_cv;
+  int *free_slots;
+  int n_free;
+  int waiting;
+  int stopping;
+  ledger_db *reader;
+  pthread_mutex_t reader_mu;
+  _Atomic uint64_t m[M_COUNT];
+  _Atomic uint64_t codes[N_CODES + 1];
+  _Atomic int64_t inflight;
+  _Atomic int64_t service_ewma_ns;
+  _Atomic int64_t outage_until_ns;
+  int64_t start_ns;
+  rein_clock clock;
+} ledger;
+
+static void inc(ledger *l, int i) {
+  atomic_fetch_add_explicit(&l->m[i], 1, memory_order_relaxed);
+}
+
+static int64_t now_ns(ledger *l) { return rein_clock_now(&l->clock); }
+
+static void logf_(ledger *l, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void logf_(ledger *l, const char *fmt, ...) {
+  if (l->opt.quiet) return;
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("ledger: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+}
+
+/* ---- responses ----------------------------------------------------------- */
+
+static enum MHD_Result send_resp(ledger *l, struct MHD_Connection *conn,
+                                 int status, const rein_idem_http_header *h1,
+                                 size_t n1, const rein_idem_http_header *h2,
+                                 size_t n2, const void *body, size_t len) {
+  struct MHD_Response *r = MHD_create_response_from_buffer(
+      len, (void *)body, MHD_RESPMEM_MUST_COPY);
+  if (!r) return MHD_NO;
+  for (size_t i = 0; i < n1; i++)
+    MHD_add_response_header(r, h1[i].name, h1[i].value);
+  for (size_t i = 0; i < n2; i++)
+    MHD_add_response_header(r, h2[i].name, h2[i].value);
+  enum MHD_Result ret = MHD_queue_response(conn, (unsigned)status, r);
+  MHD_destroy_response(r);
+  size_t k = 0;
+  while (k < N_CODES && TRACKED_CODES[k] != status) k++;
+  atomic_fetch_add_explicit(&l->codes[k], 1, memory_order_relaxed);
+  return ret;
+}
+
+static enum MHD_Result send_json(ledger *l, struct MHD_Connection *conn,
+                                 int status, const char *body) {
+  static const rein_idem_http_header h[] = {
+      {"Content-Type", "application/json"}};
+  return send_resp(l, conn, status, h, 1, NULL, 0, body, strlen(body));
+}
+
+/* A problem+json answer for the ledger's own errors; `extra` headers (e.g.
+ * Retry-After) may be NULL. */
+static enum MHD_Result send_problem(ledger *l, struct MHD_Connection *conn,
+                                    int status, const char *kind,
+                                    const char *title, const char *detail,
+                                    const rein_idem_http_header *extra,
+                                    size_t n_extra) {
+  char type[128], body[1024];
+  snprintf(type, sizeof type, "urn:rein:problem:ledger-%s", kind);
+  size_t need = 0;
+  rein_idem_http_problem(body, sizeof body, &need, type, title, status,
+                         detail);
+  static const rein_idem_http_header h[] = {
+      {"Content-Type", REIN_IDEM_HTTP_PROBLEM_CT}};
+  return send_resp(l, conn, status, h, 1, extra, n_extra, body,
+                   strlen(body));
+}
+
+/* ---- admission: worker slots and a bounded queue ------------------------- */
+
+/* 0 with a slot; -1 queue full; -2 waited too long; -3 stopping. */
+static int acquire(ledger *l, int *slot) {
+  pthread_mutex_lock(&l->mu);
+  if (l->n_free == 0) {
+    if (l->waiting >= l->opt.queue) {
+      pthread_mutex_unlock(&l->mu);
+      return -1;
+    }
+    l->waiting++;
+    struct timespec dl;
+    clock_gettime(CLOCK_MONOTONIC, &dl);
+    int64_t t = (int64_t)dl.tv_sec * REIN_NS_PER_S + dl.tv_nsec +
+                l->opt.queue_timeout_ms * REIN_NS_PER_MS;
+    dl.tv_sec = t / REIN_NS_PER_S;
+    dl.tv_nsec = t % REIN_NS_PER_S;
+    while (l->n_free == 0 && !l->stopping) {
+      if (pthread_cond_timedwait(&l->cv, &l->mu, &dl) == ETIMEDOUT) break;
+    }
+    l->waiting--;
+    if (l->n_free == 0 || l->stopping) {
+      pthread_mutex_unlock(&l->mu);
+      return l->stopping ? -3 : -2;
+    }
+  }
+  *slot = l->free_slots[--l->n_free];
+  pthread_mutex_unlock(&l->mu);
+  return 0;
+}
+
+static void release(ledger *l, int slot) {
+  pthread_mutex_lock(&l->mu);
+  l->free_slots[l->n_free++] = slot;
+  pthread_cond_signal(&l->cv);
+  pthread_mutex_unlock(&l->mu);
+}
+
+/* Seconds until the queue ahead has drained: (waiting + 1) service times
+ * spread over the workers, at least 1. */
+static int64_t drain_seconds(ledger *l) {
+  pthread_mutex_lock(&l->mu);
+  int64_t waiting = l->waiting;
+  pthread_mutex_unlock(&l->mu);
+  int64_t svc = atomic_load_explicit(&l->service_ewma_ns, memory_order_relaxed);
+  if (svc < l->opt.work_us * 1000) svc = l->opt.work_us * 1000;
+  int64_t ns = (waiting + 1) * svc / l->n_workers;
+  int64_t s = (ns + REIN_NS_PER_S - 1) / REIN_NS_PER_S;
+  return s < 1 ? 1 : s;
+}
+
+static void observe_service(ledger *l, int64_t ns) {
+  int64_t old = atomic_load_explicit(&l->service_ewma_ns, memory_order_relaxed);
+  int64_t nv = old == 0 ? ns : old + (ns - old) / 8;
+  atomic_store_explicit(&l->service_ewma_ns, nv, memory_order_relaxed);
+}
+
+static bool in_outage(ledger *l) {
+  int64_t now = now_ns(l);
+  if (now < atomic_load_explicit(&l->outage_until_ns, memory_order_relaxed))
+    return true;
+  if (l->opt.fail_start_s >= 0) {
+    int64_t since = now - l->start_ns;
+    return since >= l->opt.fail_start_s * REIN_NS_PER_S &&
+           since < l->opt.fail_end_s * REIN_NS_PER_S;
+  }
+  return false;
+}
+
+/* ---- request context ------------------------------------------------------ */
+
+typedef struct req_ctx {
+  char *body;
+  size_t len, cap;
+  bool too_big;
+} req_ctx;
+
+typedef struct hdr_set {
+  rein_idem_http_header h[HDR_MAX];
+  size_t n;
+} hdr_set;
+
+static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind,
+                                      const char *key, const char *value) {
+  hdr_set *s = cls;
+  if (s->n < HDR_MAX) {
+    s->h[s->n].name = key;
+    s->h[s->n].value = value ? value : "";
+    s->n++;
+  }
+  return MHD_YES;
+}
+
+/* The caller's identity; false when the credentials are malformed. */
+static bool principal_of(struct MHD_Connection *conn, char *out, size_t cap) {
+  const char *auth =
+      MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+  const char *p = NULL;
+  if (auth) {
+    if (strncasecmp(auth, "Bearer ", 7) != 0) return false;
+    p = auth + 7;
+    while (*p == ' ') p++;
+  } else {
+    p = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Principal");
+  }
+  if (!p) p = "anonymous";
+  size_t n = strlen(p);
+  if (n == 0 || n >= cap || n > 128) return false;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)p[i];
+    if (c <= 0x20 || c > 0x7e) return false;
+  }
+  memcpy(out, p, n + 1);
+  return true;
+}
+
+/* ---- POST /charges -------------------------------------------------------- */
+
+static size_t charge_json(const ledger_charge *c, char *buf, size_t cap) {
+  size_t n = (size_t)snprintf(buf, cap, "{\"id\":%" PRId64 ",\"principal\":",
+                              c->id);
+  ledger_json_str(buf, cap, &n, c->principal);
+  n += (size_t)snprintf(buf + n, cap - n, ",\"idempotency_key\":");
+  if (c->has_key) ledger_json_str(buf, cap, &n, c->key);
+  else n += (size_t)snprintf(buf + n, cap - n, "null");
+  n += (size_t)snprintf(buf + n, cap - n, ",\"account\":");
+  ledger_json_str(buf, cap, &n, c->account);
+  n += (size_t)snprintf(buf + n, cap - n,
+                        ",\"amount_cents\":%" PRId64 ",\"ref\":",
+                        c->amount_cents);
+  if (c->has_ref) ledger_json_str(buf, cap, &n, c->ref);
+  else n += (size_t)snprintf(buf + n, cap - n, "null");
+  n += (size_t)snprintf(buf + n, cap - n, ",\"created_unix_ms\":%" PRId64 "}",
+                        c->created_unix_ms);
+  return n;
+}
+
+static void sleep_us(int64_t us) {
+  if (us <= 0) return;
+  struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
+  while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
+  }
+}
+
+/* Runs the charge under an acquired worker slot. */
+static enum MHD_Result charge_with_slot(ledger *l, worker *w,
+                                        struct MHD_Connection *conn,
+                                        const char *principal,
+                                        const req_ctx *rc,
+                                        const ledger_charge_req *creq) {
+  rein_idem_http_exchange *x = NULL;
+  const rein_idem_http_header *xh = NULL;
+  size_t n_xh = 0;
+  const char *key = NULL;
+  uint8_t fp[32] = {0};
+  if (l->idem) {
+    hdr_set hs = {.n = 0};
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_header, &hs);
+    rein_idem_http_request req = {
+        .method = "POST",
+        .route = ROUTE_CHARGES,
+        .principal = principal,
+        .headers = hs.h,
+        .n_headers = hs.n,
+        .body = rc->body,
+        .body_len = rc->len,
+        .key_required = l->opt.require_key,
+    };
+    rein_status st = rein_idem_http_begin(l->idem, w->store, &req, &x);
+    if (st != REIN_OK) {
+      return send_problem(l, conn, 500, "internal", "Internal error",
+                          rein_strerror(st), NULL, 0);
+    }
+    if (rein_idem_http_exchange_action(x) != REIN_IDEM_HTTP_PROCEED) {
+      const rein_idem_http_response *r = rein_idem_http_exchange_response(x);
+      if (rein_idem_http_exchange_store_status(x) != REIN_OK)
+        logf_(l, "idempotency store failed: %s",
+              rein_idem_http_exchange_store_message(x));
+      enum MHD_Result ret = send_resp(l, conn, r->status, r->headers,
+                                      r->n_headers, NULL, 0, r->body,
+                                      r->body_len);
+      rein_idem_http_exchange_free(x);
+      return ret;
+    }
+    xh = rein_idem_http_exchange_headers(x, &n_xh);
+    key = rein_idem_http_exchange_key(x);
+    if (key) {
+      rein_idem_bytes parts[3] = {{"POST", 4},
+                                  {ROUTE_CHARGES, strlen(ROUTE_CHARGES)},
+                                  {rc->len ? rc->body : "", rc->len}};
+      rein_idem_fingerprint_parts(parts, 3, fp);
+    }
+  }
+  sleep_us(l->opt.work_us);
+  ledger_charge c;
+  bool inserted = false;
+  char err[256];
+  int64_t wall_ms = rein_clock_wall_ns() / REIN_NS_PER_MS;
+  if (ledger_db_charge(w->db, principal, key, fp, creq, wall_ms, &c,
+                       &inserted, err, sizeof err) != 0) {
+    inc(l, M_DB_ERRORS);
+    logf_(l, "%s", err);
+    /* The insert is one statement: failed means no effect. */
+    rein_idem_http_abandon(x);
+    rein_idem_http_exchange_free(x);
+    static const rein_idem_http_header ra[] = {{"Retry-After", "1"}};
+    return send_problem(l, conn, 503, "database", "Database unavailable",
+                        "The charge was not recorded; retry with the same "
+                        "Idempotency-Key.", ra, 1);
+  }
+  if (inserted) inc(l, M_CHARGES);
+  else if (key) inc(l, M_CHARGE_DUP);
+  int status = 201;
+  char body[2048];
+  size_t blen;
+  const char *ct = "application/json";
+  if (key && !inserted && c.has_fp && memcmp(c.fp, fp, 32) != 0) {
+    /* The store forgot the key (memory store after a restart, or purged)
+     * but the ledger remembers it with another payload. */
+    status = 422;
+    ct = REIN_IDEM_HTTP_PROBLEM_CT;
+    rein_idem_http_problem(body, sizeof body, &blen,
+                           "urn:rein:problem:" REIN_IDEM_PROBLEM_KEY_REUSED,
+                           "Idempotency-Key reused with a different request",
+                           422,
+                           "This Idempotency-Key already made a charge with "
+                           "a different body; use a new key.");
+  } else {
+    blen = charge_json(&c, body, sizeof body);
+  }
+  rein_idem_http_header hdrs[1] = {{"Content-Type", ct}};
+  if (x) {
+    rein_idem_http_response resp = {status, hdrs, 1, body, blen};
+    rein_status st = rein_idem_http_complete(x, &resp, NULL);
+    if (st != REIN_OK) {
+      /* The charge is durable and unique on the key: a retry reruns the
+       * handler, finds the row and answers the same. Send it anyway. */
+      inc(l, M_STORE_COMPLETE_FAILED);
+      logf_(l, "idempotency complete failed (%s): %s", rein_status_name(st),
+            rein_idem_http_exchange_store_message(x));
+    }
+  }
+  enum MHD_Result ret =
+      send_resp(l, conn, status, hdrs, 1, xh, n_xh, body, blen);
+  rein_idem_http_exchange_free(x);
+  return ret;
+}
+
+static enum MHD_Result post_charge(ledger *l, struct MHD_Connection *conn,
+                                   req_ctx *rc) {
+  inc(l, M_REQ_CHARGE_POST);
+  if (in_outage(l)) {
+    inc(l, M_OUTAGE);
+    return send_problem(l, conn, l->opt.outage_status, "outage",
+                        "Ledger unavailable",
+                        "Injected outage: the charge was not processed.",
+                        NULL, 0);
+  }
+  char principal[130];
+  if (!principal_of(conn, principal, sizeof principal))
+    return send_problem(l, conn, 401, "unauthorized", "Bad credentials",
+                        "Send Authorization: Bearer <principal> (1-128 "
+                        "printable characters) or X-Principal.",
+                        NULL, 0);
+  if (rc->too_big)
+    return send_problem(l, conn, 413, "too-large", "Body too large",
+                        "A charge body is at most 64 KiB.", NULL, 0);
+  ledger_charge_req creq;
+  char why[256];
+  if (!ledger_parse_charge(rc->body, rc->len, &creq, why, sizeof why))
+    return send_problem(l, conn, 400, "bad-charge", "Invalid charge", why,
+                        NULL, 0);
+  int slot;
+  int a = acquire(l, &slot);
+  if (a != 0) {
+    inc(l, M_SHED);
+    char ra[24];
+    snprintf(ra, sizeof ra, "%" PRId64, drain_seconds(l));
+    rein_idem_http_header h[1] = {{REIN_HEADER_RETRY_AFTER, ra}};
+    return send_problem(l, conn, 503, "overloaded", "Ledger overloaded",
+                        a == -1 ? "The request queue is full; retry after "
+                                  "the Retry-After delay."
+                                : "The request waited too long for a "
+                                  "worker; retry after the Retry-After "
+                                  "delay.",
+                        h, 1);
+  }
+  atomic_fetch_add_explicit(&l->inflight, 1, memory_order_relaxed);
+  int64_t t0 = now_ns(l);
+  enum MHD_Result ret =
+      charge_with_slot(l, &l->workers[slot], conn, principal, rc, &creq);
+  observe_service(l, now_ns(l) - t0);
+  atomic_fetch_sub_explicit(&l->inflight, 1, memory_order_relaxed);
+  release(l, slot);
+  return ret;
+}
+
+/* ---- GET /charges ------------------------------------------------------------ */
+
+typedef struct list_buf {
+  char *p;
+  size_t len, cap;
+  int64_t n;
+  bool oom;
+} list_buf;
+
+static void list_row(void *ctx, const ledger_charge *c) {
+  list_buf *b = ctx;
+  if (b->oom) return;
+  if (b->cap - b->len < 2200) {
+    size_t nc = b->cap * 2;
+    char *np = realloc(b->p, nc);
+    if (!np) {
+      b->oom = true;
+      return;
+    }
+    b->p = np;
+    b->cap = nc;
+  }
+  if (b->n > 0) b->p[b->len++] = ',';
+  b->len += charge_json(c, b->p + b->len, b->cap - b->len);
+  b->n++;
+}
+
+static enum MHD_Result get_charges(ledger *l, struct MHD_Connection *conn) {
+  inc(l, M_REQ_CHARGE_GET);
+  const char *key = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
+                                                "key");
+  const char *principal = MHD_lookup_connection_value(
+      conn, MHD_GET_ARGUMENT_KIND, "principal");
+  const char *ref = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
+                                                "ref");
+  const char *after = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
+                                                  "after_id");
+  const char *lim = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
+                                                "limit");
+  int64_t after_id = 0, limit = 1000;
+  if ((after && !parse_i64(after, 0, INT64_MAX, &after_id)) ||
+      (lim && !parse_i64(lim, 1, 100000, &limit)))
+    return send_problem(l, conn, 400, "bad-query", "Invalid query",
+                        "after_id: integer >= 0; limit: 1..100000", NULL, 0);
+  list_buf b = {malloc(8192), 0, 8192, 0, false};
+  if (!b.p) return MHD_NO;
+  b.len = (size_t)snprintf(b.p, b.cap, "{\"charges\":[");
+  char err[256];
+  pthread_mutex_lock(&l->reader_mu);
+  int r = ledger_db_list(l->reader, principal, key, ref, after_id, limit,
+                         list_row, &b, err, sizeof err);
+  pthread_mutex_unlock(&l->reader_mu);
+  enum MHD_Result ret;
+  if (r != 0 || b.oom) {
+    ret = send_problem(l, conn, 500, "database", "Database error",
+                       b.oom ? "out of memory" : err, NULL, 0);
+  } else {
+    char tail[64];
+    snprintf(tail, sizeof tail, "],\"count\":%" PRId64 "}", b.n);
+    size_t tl = strlen(tail);
+    if (b.cap - b.len <= tl) {
+      char *np = realloc(b.p, b.cap + tl + 1);
+      if (!np) {
+        free(b.p);
+        return MHD_NO;
+      }
+      b.p = np;
+      b.cap += tl + 1;
+    }
+    memcpy(b.p + b.len, tail, tl + 1);
+    ret = send_json(l, conn, 200, b.p);
+  }
+  free(b.p);
+  return ret;
+}
+
+static enum MHD_Result get_summary(ledger *l, struct MHD_Connection *conn) {
+  inc(l, M_REQ_CHARGE_GET);
+  ledger_summary s;
+  char err[256];
+  pthread_mutex_lock(&l->reader_mu);
+  int r = ledger_db_summary(l->reader, &s, err, sizeof err);
+  pthread_mutex_unlock(&l->reader_mu);
+  if (r != 0)
+    return send_problem(l, conn, 500, "database", "Database error", err,
+                        NULL, 0);
+  char body[512];
+  snprintf(body, sizeof body,
+           "{\"charges\":%" PRId64 ",\"keyed\":%" PRId64
+           ",\"amount_cents\":%" PRId64 ",\"refs\":%" PRId64
+           ",\"duplicate_charges\":%" PRId64 "}",
+           s.charges, s.keyed, s.amount_cents, s.refs, s.duplicate_charges);
+  return send_json(l, conn, 200, body);
+}
+
+/* ---- GET /metrics ---------------------------------------------------------- */
+
+static void put(char *buf, size_t cap, size_t *n, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void put(char *buf, size_t cap, size_t *n, const char *fmt, ...) {
+  if (*n >= cap) return;
+  va_list ap;
+  va_start(ap, fmt);
+  int w = vsnprintf(buf + *n, cap - *n, fmt, ap);
+  va_end(ap);
+  if (w > 0) *n += (size_t)w;
+  if (*n > cap) *n = cap;
+}
+
+static enum MHD_Result get_metrics(ledger *l, struct MHD_Connection *conn) {
+  inc(l, M_REQ_OTHER);
+  size_t cap = 16384, n = 0;
+  char *b = malloc(cap);
+  if (!b) return MHD_NO;
+#define G(i) (unsigned long long)atomic_load_explicit(&l->m[i], memory_order_relaxed)
+  put(b, cap, &n,
+      "# HELP rein_ledger_requests_total Requests received, by route.\n"
+      "# TYPE rein_ledger_requests_total counter\n"
+      "rein_ledger_requests_total{route=\"POST /charges\"} %llu\n"
+      "rein_ledger_requests_total{route=\"GET /charges\"} %llu\n"
+      "rein_ledger_requests_total{route=\"other\"} %llu\n",
+      G(M_REQ_CHARGE_POST), G(M_REQ_CHARGE_GET), G(M_REQ_OTHER));
+  put(b, cap, &n,
+      "# HELP rein_ledger_responses_total Responses sent, by status.\n"
+      "# TYPE rein_ledger_responses_total counter\n");
+  for (size_t i = 0; i <= N_CODES; i++) {
+    unsigned long long v =
+        atomic_load_explicit(&l->codes[i], memory_order_relaxed);
+    if (i < N_CODES)
+      put(b, cap, &n, "rein_ledger_responses_total{code=\"%d\"} %llu\n",
+          TRACKED_CODES[i], v);
+    else
+      put(b, cap, &n, "rein_ledger_responses_total{code=\"other\"} %llu\n",
+          v);
+  }
+  put(b, cap, &n,
+      "# HELP rein_ledger_charges_total Charges recorded (rows inserted).\n"
+      "# TYPE rein_ledger_charges_total counter\n"
+      "rein_ledger_charges_total %llu\n"
+      "# HELP rein_ledger_charge_reruns_total Handler reruns that found the "
+      "keyed charge already recorded (crash recovery).\n"
+      "# TYPE rein_ledger_charge_reruns_total counter\n"
+      "rein_ledger_charge_reruns_total %llu\n"
+      "# HELP rein_ledger_shed_total Requests shed with 503 (queue full or "
+      "queue wait too long).\n"
+      "# TYPE rein_ledger_shed_total counter\n"
+      "rein_ledger_shed_total %llu\n"
+      "# HELP rein_ledger_outage_failures_total Requests failed by an "
+      "injected outage.\n"
+      "# TYPE rein_ledger_outage_failures_total counter\n"
+      "rein_ledger_outage_failures_total %llu\n"
+      "# HELP rein_ledger_db_errors_total Charge inserts that failed.\n"
+      "# TYPE rein_ledger_db_errors_total counter\n"
+      "rein_ledger_db_errors_total %llu\n"
+      "# HELP rein_ledger_idem_complete_failures_total Responses the "
+      "idempotency store did not record.\n"
+      "# TYPE rein_ledger_idem_complete_failures_total counter\n"
+      "rein_ledger_idem_complete_failures_total %llu\n",
+      G(M_CHARGES), G(M_CHARGE_DUP), G(M_SHED), G(M_OUTAGE), G(M_DB_ERRORS),
+      G(M_STORE_COMPLETE_FAILED));
+#undef G
+  pthread_mutex_lock(&l->mu);
+  int waiting = l->waiting;
+  pthread_mutex_unlock(&l->mu);
+  double capacity = l->opt.work_us > 0
+                        ? l->n_workers * 1e6 / (double)l->opt.work_us
+                        : 0.0;
+  put(b, cap, &n,
+      "# HELP rein_ledger_inflight Requests holding a worker.\n"
+      "# TYPE rein_ledger_inflight gauge\n"
+      "rein_ledger_inflight %lld\n"
+      "# HELP rein_ledger_queue_depth Requests waiting for a worker.\n"
+      "# TYPE rein_ledger_queue_depth gauge\n"
+      "rein_ledger_queue_depth %d\n"
+      "# HELP rein_ledger_workers Worker slots.\n"
+      "# TYPE rein_ledger_workers gauge\n"
+      "rein_ledger_workers %d\n"
+      "# HELP rein_ledger_capacity_per_second Charges per second the "
+      "simulated work allows (0 = not limited).\n"
+      "# TYPE rein_ledger_capacity_per_second gauge\n"
+      "rein_ledger_capacity_per_second %.3f\n"
+      "# HELP rein_ledger_outage Whether an outage is injected now.\n"
+      "# TYPE rein_ledger_outage gauge\n"
+      "rein_ledger_outage %d\n",
+      (long long)atomic_load(&l->inflight), waiting, l->n_workers, capacity,
+      in_outage(l) ? 1 : 0);
+  if (l->idem) {
+    rein_idem_http_stats s;
+    rein_idem_http_get_stats(l->idem, &s);
+    struct {
+      const char *name, *help;
+      uint64_t v;
+    } im[] = {
+        {"proceed_keyed", "keyed requests that ran the handler", s.proceed_keyed},
+        {"proceed_unkeyed", "requests without a key that ran", s.proceed_unkeyed},
+        {"recovered", "expired leases taken over", s.recovered},
+        {"replays", "responses replayed", s.replays},
+        {"missing", "400: key missing", s.missing},
+        {"invalid", "400: key malformed", s.invalid},
+        {"conflicts", "409: key in progress", s.in_progress},
+        {"mismatches", "422: key reused with another request", s.mismatches},
+        {"store_errors", "store failures", s.store_errors},
+        {"completed", "responses stored", s.completed},
+        {"released", "keys released (abandon or non-cacheable)", s.released},
+        {"stale", "complete/abandon refused: lease taken over", s.stale},
+    };
+    for (size_t i = 0; i < sizeof im / sizeof im[0]; i++)
+      put(b, cap, &n,
+          "# HELP rein_idem_http_%s_total Idempotency helper: %s.\n"
+          "# TYPE rein_idem_http_%s_total counter\n"
+          "rein_idem_http_%s_total %llu\n",
+          im[i].name, im[i].help, im[i].name, im[i].name,
+          (unsigned long long)im[i].v);
+  }
+  static const rein_idem_http_header h[] = {
+      {"Content-Type", "text/plain; version=0.0.4; charset=utf-8"}};
+  enum MHD_Result ret = send_resp(l, conn, 200, h, 1, NULL, 0, b, n);
+  free(b);
+  return ret;
+}
+
+static enum MHD_Result post_outage(ledger *l, struct MHD_Connection *conn) {
+  inc(l, M_REQ_OTHER);
+  const char *s = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
+                                              "seconds");
+  int64_t sec;
+  if (!s || !parse_i64(s, 0, 3600, &sec))
+    return send_problem(l, conn, 400, "bad-query", "Invalid query",
+                        "seconds: integer in [0, 3600] (0 ends an outage)",
+                        NULL, 0);
+  int64_t until = sec ? now_ns(l) + sec * REIN_NS_PER_S : 0;
+  atomic_store(&l->outage_until_ns, until);
+  logf_(l, "outage injected for %" PRId64 " s", sec);
+  char body[64];
+  snprintf(body, sizeof body, "{\"outage_seconds\":%" PRId64 "}", sec);
+  return send_json(l, conn, 200, body);
+}
+
+/* ---- dispatch ------------------------------------------------------------ */
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
+                              const char *url, const char *method,
+                              const char *version, const char *upload_data,
+                              size_t *upload_data_size, void **con_cls) {
+  ledger *l = cls;
+  req_ctx *rc = *con_cls;
+  if (!rc) {
+    rc = calloc(1, sizeof *rc);
+    if (!rc) return MHD_NO;
+    *con_cls = rc;
+    return MHD_YES;
+  }
+  if (*upload_data_size) {
+    if (!rc->too_big) {
+      if (rc->len + *upload_data_size > BODY_MAX) {
+        rc->too_big = true;
+      } else {
+        if (rc->len + *upload_data_size + 1 > rc->cap) {
+          size_t nc = rc->cap ? rc->cap : 1024;
+          while (nc < rc->len + *upload_data_size + 1) nc *= 2;
+          char *np = realloc(rc->body, nc);
+          if (!np) return MHD_NO;
+          rc->body = np;
+          rc->cap = nc;
+        }
+        memcpy(rc->body + rc->len, upload_data, *upload_data_size);
+        rc->len += *upload_data_size;
+      }
+    }
+    *upload_data_size = 0;
+    return MHD_YES;
+  }
+  bool post = !strcmp(method, "POST"), get = !strcmp(method, "GET");
+  if (!strcmp(url, ROUTE_CHARGES)) {
+    if (post) return post_charge(l, conn, rc);
+    if (get) return get_charges(l, conn);
+  } else if (!strcmp(url, "/charges/summary")) {
+    if (get) return get_summary(l, conn);
+  } else if (!strcmp(url, "/metrics")) {
+    if (get) return get_metrics(l, conn);
+  } else if (!strcmp(url, "/healthz")) {
+    if (get) {
+      inc(l, M_REQ_OTHER);
+      return send_json(l, conn, 200, "{\"status\":\"ok\"}");
+    }
+  } else if (!strcmp(url, "/admin/outage")) {
+    if (post) return post_outage(l, conn);
+  } else {
+    inc(l, M_REQ_OTHER);
+    return send_problem(l, conn, 404, "not-found", "Not found",
+                        "Routes: POST/GET /charges, GET /charges/summary, "
+                        "GET /metrics, GET /healthz, POST /admin/outage",
+                        NULL, 0);
+  }
+  inc(l, M_REQ_OTHER);
+  return send_problem(l, conn, 405, "method", "Method not allowed", url,
+                      NULL, 0);
+}
+
+static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                      enum MHD_RequestTerminationCode toe) {
+  req_ctx *rc = *con_cls;
+  if (!rc) return;
+  free(rc->body);
+  free(rc);
+  *con_cls = NULL;
+}
+
+/* ---- setup ------------------------------------------------------------------ */
+
+static int open_store(ledger *l, rein_idem_store **out) {
+  const char *spec = l->opt.store;
+  char defspec[4096];
+  if (!spec) {
+    snprintf(defspec, sizeof defspec, "sqlite:%s", l->opt.db_path);
+    spec = defspec;
+  }
+  rein_errbuf eb = {{0}};
+  rein_idem_config ic;
+  rein_idem_config_default(&ic);
+  ic.err = &eb;
+  rein_status st;
+  if (!strcmp(spec, "memory")) {
+    if (!l->shared_store) {
+      st = rein_idem_mem_new(&ic, &l->shared_store);
+      if (st != REIN_OK) goto fail;
+    }
+    *out = l->shared_store;
+    return 0;
+  } else if (!strncmp(spec, "sqlite:", 7)) {
+    rein_idem_sqlite_config sc;
+    rein_idem_sqlite_config_default(&sc);
+    sc.path = spec + 7;
+    sc.synchronous_full = l->opt.sync_full;
+    sc.busy_timeout_ms = 10000;
+    st = rein_idem_sqlite_new(&ic, &sc, out);
+  } else if (!strncmp(spec, "pg:", 3)) {
+    rein_idem_pg_config pc;
+    rein_idem_pg_config_default(&pc);
+    pc.conninfo = spec + 3;
+    st = rein_idem_pg_new(&ic, &pc, out);
+  } else if (!strncmp(spec, "redis:", 6)) {
+    rein_idem_redis_config rcfg;
+    rein_idem_redis_config_default(&rcfg);
+    char host[256];
+    int port;
+    const char *colon = strrchr(spec + 6, ':');
+    if (!colon || (size_t)(colon - (spec + 6)) >= sizeof host ||
+        sscanf(colon + 1, "%d", &port) != 1) {
+      fprintf(stderr, "ledger: --store redis:HOST:PORT expected, got %s\n",
+              spec);
+      return -1;
+    }
+    memcpy(host, spec + 6, (size_t)(colon - (spec + 6)));
+    host[colon - (spec + 6)] = '\0';
+    rcfg.host = host;
+    rcfg.port = port;
+    st = rein_idem_redis_new(&ic, &rcfg, out);
+  } else {
+    fprintf(stderr,
+            "ledger: --store: expected sqlite:PATH, memory, pg:CONNINFO or "
+            "redis:HOST:PORT, got '%s'\n",
+            spec);
+    return -1;
+  }
+  if (st == REIN_OK) return 0;
+fail:
+  fprintf(stderr, "ledger: cannot open idempotency store %s: %s (%s)\n", spec,
+          rein_strerror(st), eb.msg);
+  return -1;
+}
+
+static void *janitor(void *arg) {
+  ledger *l = arg;
+  pthread_mutex_lock(&l->mu);
+  while (!l->stopping) {
+    struct timespec dl;
+    clock_gettime(CLOCK_MONOTONIC, &dl);
+    dl.tv_sec += l->opt.purge_interval_s;
+    while (!l->stopping &&
+           pthread_cond_timedwait(&l->janitor_cv, &l->mu, &dl) !=
+               ETIMEDOUT) {
+    }
+    if (l->stopping) break;
+    if (l->n_free == 0) continue; /* busy: try next time */
+    int slot = l->free_slots[--l->n_free];
+    pthread_mutex_unlock(&l->mu);
+    size_t total = 0, got = 0;
+    for (int i = 0; i < 20; i++) {
+      if (rein_idem_purge(l->workers[slot].store, 500, &got) != REIN_OK) break;
+      total += got;
+      if (got < 500) break;
+    }
+    if (total) logf_(l, "purged %zu expired idempotency keys", total);
+    release(l, slot);
+    pthread_mutex_lock(&l->mu);
+  }
+  pthread_mutex_unlock(&l->mu);
+  return NULL;
+}
+
+static void teardown(ledger *l) {
+  for (int i = 0; i < l->n_workers; i++) {
+    ledger_db_close(l->workers[i].db);
+    if (l->workers[i].store != l->shared_store)
+      rein_idem_store_free(l->workers[i].store);
+  }
+  rein_idem_store_free(l->shared_store);
+  ledger_db_close(l->reader);
+  rein_idem_http_free(l->idem);
+  free(l->workers);
+  free(l->free_slots);
+}
+
+static int write_port_file(const char *path, unsigned port) {
+  char tmp[4200];
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  FILE *f = fopen(tmp, "w");
+  if (!f) return -1;
+  fprintf(f, "%u\n", port);
+  if (fclose(f) != 0) return -1;
+  return rename(tmp, path);
+}
+
+int main(int argc, char **argv) {
+  static ledger L;
+  ledger *l = &L;
+  if (parse_options(argc, argv, &l->opt) != 0) return 2;
+  l->clock = rein_clock_monotonic();
+  l->start_ns = now_ns(l);
+  pthread_mutex_init(&l->mu, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&l->cv, &ca);
+  pthread_cond_init(&l->janitor_cv, &ca);
+  pthread_condattr_destroy(&ca);
+  pthread_mutex_init(&l->reader_mu, NULL);
+
+  /* Signals: handled by sigwait in this thread only. */
+  sigset_t ss;
+  sigemptyset(&ss);
+  sigaddset(&ss, SIGTERM);
+  sigaddset(&ss, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &ss, NULL);
+  signal(SIGPIPE, SIG_IGN);
+
+  char err[512];
+  l->n_workers = l->opt.workers;
+  l->workers = calloc((size_t)l->n_workers, sizeof *l->workers);
+  l->free_slots = calloc((size_t)l->n_workers, sizeof *l->free_slots);
+  if (!l->workers || !l->free_slots) return 1;
+  if (ledger_db_open(l->opt.db_path, l->opt.sync_full, &l->reader, err,
+                     sizeof err) != 0) {
+    fprintf(stderr, "%s\n", err);
+    teardown(l);
+    return 1;
+  }
+  for (int i = 0; i < l->n_workers; i++) {
+    if (ledger_db_open(l->opt.db_path, l->opt.sync_full, &l->workers[i].db,
+                       err, sizeof err) != 0) {
+      fprintf(stderr, "%s\n", err);
+      teardown(l);
+      return 1;
+    }
+    if (!l->opt.no_idem && open_store(l, &l->workers[i].store) != 0) {
+      teardown(l);
+      return 1;
+    }
+    l->free_slots[l->n_free++] = i;
+  }
+  if (!l->opt.no_idem) {
+    rein_idem_http_config hc;
+    rein_idem_http_config_default(&hc);
+    rein_errbuf eb = {{0}};
+    hc.lease_ns = l->opt.lease_ms * REIN_NS_PER_MS;
+    hc.retention_ns = l->opt.retention_s * REIN_NS_PER_S;
+    hc.err = &eb;
+    if (rein_idem_http_new(&hc, &l->idem) != REIN_OK) {
+      fprintf(stderr, "ledger: %s\n", eb.msg);
+      teardown(l);
+      return 1;
+    }
+  }
+
+  struct sockaddr_in sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons((uint16_t)l->opt.port);
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  struct MHD_Daemon *d = MHD_start_daemon(
+      MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+          MHD_USE_POLL | MHD_USE_ERROR_LOG,
+      0, NULL, NULL, handle, l, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+      MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
+      MHD_OPTION_CONNECTION_LIMIT, (unsigned int)4096,
+      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60,
+      MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024),
+      MHD_OPTION_NOTIFY_COMPLETED, completed, l, MHD_OPTION_END);
+  if (!d) {
+    fprintf(stderr, "ledger: cannot listen on 127.0.0.1:%u\n", l->opt.port);
+    teardown(l);
+    return 1;
+  }
+  const union MHD_DaemonInfo *di =
+      MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+  unsigned port = di ? di->port : l->opt.port;
+  printf("ledger: listening on http://127.0.0.1:%u\n", port);
+  fflush(stdout);
+  if (l->opt.port_file && write_port_file(l->opt.port_file, port) != 0) {
+    fprintf(stderr, "ledger: cannot write %s\n", l->opt.port_file);
+    MHD_stop_daemon(d);
+    teardown(l);
+    return 1;
+  }
+  logf_(l,
+        "db=%s store=%s workers=%d queue=%d work=%" PRId64 "us lease=%" PRId64
+        "ms retention=%" PRId64 "s",
+        l->opt.db_path,
+        l->opt.no_idem ? "none" : (l->opt.store ? l->opt.store : "sqlite"),
+        l->n_workers, l->opt.queue, l->opt.work_us, l->opt.lease_ms,
+        l->opt.retention_s);
+  pthread_t jt;
+  bool have_janitor = !l->opt.no_idem &&
+                      pthread_create(&jt, NULL, janitor, l) == 0;
+
+  int sig = 0;
+  sigwait(&ss, &sig);
+  logf_(l, "signal %d: draining and stopping", sig);
+  /* Stop accepting, give requests in flight up to 5 s to finish, then
+   * close every connection. */
+  MHD_socket lsock = MHD_quiesce_daemon(d);
+  if (lsock != MHD_INVALID_SOCKET) close(lsock);
+  for (int i = 0; i < 500; i++) {
+    pthread_mutex_lock(&l->mu);
+    bool idle = l->n_free == l->n_workers && l->waiting == 0;
+    pthread_mutex_unlock(&l->mu);
+    if (idle) break;
+    sleep_us(10000);
+  }
+  pthread_mutex_lock(&l->mu);
+  l->stopping = 1;
+  pthread_cond_broadcast(&l->cv);
+  pthread_cond_broadcast(&l->janitor_cv);
+  pthread_mutex_unlock(&l->mu);
+  MHD_stop_daemon(d);
+  if (have_janitor) pthread_join(jt, NULL);
+  teardown(l);
+  return 0;
+}
