@@ -39,7 +39,7 @@ static int run(int argc, char **argv) {
   long clients = 5, attempts = 5;
   unsigned long long seed = 1;
   char err[256];
-  for (int i = 1; i < argc; i++) {
+  for (int i = 1; i < argc; i += 2) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
     long long ns;
@@ -67,7 +67,6 @@ static int run(int argc, char **argv) {
     } else {
       return bad("unknown option", a);
     }
-    i++;
   }
   rein_errbuf eb = {{0}};
   if (rein_backoff_config_validate(&bc, &eb) != REIN_OK) return bad(eb.msg, NULL);

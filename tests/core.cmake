@@ -4,3 +4,5 @@ foreach(m errors rng backoff budget breaker throttle metrics retry)
     rein_add_test(NAME test_${m} SOURCES unit/test_${m}.c LABELS unit)
   endif()
 endforeach()
+rein_add_test(NAME test_concurrency SOURCES unit/test_concurrency.c
+              LABELS unit concurrency)
