@@ -1,0 +1,911 @@
+/*
+ * admit.c: admission control for a request handler (rein/admit.h).
+ *
+ * The design splits the cheap case from the interesting one. While the queue
+ * is empty and the server is not overloaded, try and release are a handful
+ * of C11 atomics on one cache line: a CAS that takes a slot below the limit,
+ * a fetch_sub that gives it back. Everything else (the bounded queue, the
+ * CoDel-style standing-queue detector, adaptive LIFO, retry-first shedding,
+ * the drain rate) lives behind one mutex and is entered only when a request
+ * has to wait or be shed, which is exactly when a few hundred nanoseconds do
+ * not matter.
+ *
+ * The one subtle point is the hand-off between the two worlds: a releaser on
+ * the fast path must not miss a request that was queued at the same moment.
+ * Both sides use sequentially consistent operations in Dekker's pattern: an
+ * enqueuer increments queue_len and then tries to take a slot; a releaser
+ * decrements inflight and then looks at queue_len. At least one of them sees
+ * the other's write, so a freed slot always reaches the queue.
+ *
+ * Overload detection is evaluated after every locked operation ("settle"),
+ * which is exact because between two such operations the queue does not
+ * change and the oldest waiter's age only grows.
+ */
+#include "rein/admit.h"
+
+#include "rein/signal.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define CACHELINE 64
+#define MAX_COUNT (UINT32_C(1) << 20)
+#define NONE INT64_MIN
+
+/* Internal ticket states beyond rein_admit_result. */
+enum { ST_RELEASED = 3, ST_CANCELLED = 4 };
+
+typedef struct tqueue {
+  rein_admit_ticket *head, *tail; /* head = oldest */
+} tqueue;
+
+struct rein_admit {
+  /* Hot line: everything the fast path touches. */
+  _Alignas(CACHELINE) _Atomic uint32_t inflight;
+  _Atomic uint32_t limit;
+  _Atomic uint32_t queue_len;
+  _Atomic bool overloaded; /* written under mu */
+  _Atomic uint64_t admitted;
+  _Atomic uint64_t released;
+  _Atomic int64_t win_start; /* drain-rate window start; NONE before use */
+
+  /* Rate limiter (GCRA theoretical arrival time). */
+  _Alignas(CACHELINE) _Atomic int64_t tat;
+
+  /* Cold: under mu unless atomic. */
+  _Alignas(CACHELINE) pthread_mutex_t mu;
+  tqueue first, retry;
+  int64_t above_since; /* oldest waiter above target since; NONE = not */
+  int64_t below_at;    /* last time the queue was empty or below target */
+  uint64_t win_count;  /* released at win_start */
+  double rate;         /* completions/s over the last complete window */
+  bool have_rate;
+  _Atomic uint64_t queued, cancelled;
+  _Atomic uint64_t rejected[REIN_ADMIT_R_COUNT_];
+
+  /* Immutable after _new. */
+  rein_admit_config cfg;
+  int64_t rl_T; /* GCRA emission interval */
+  char policy[33];
+  rein_allocator alloc;
+  bool have_alloc;
+  void *raw;
+};
+
+/* ------------------------------------------------------------------------ */
+/* Config                                                                   */
+/* ------------------------------------------------------------------------ */
+
+void rein_admit_config_default(rein_admit_config *c) {
+  memset(c, 0, sizeof *c);
+  c->limit = 64;
+  c->queue_max = 128;
+  c->retry_queue_max = 32;
+  c->target_ns = 5 * REIN_NS_PER_MS;
+  c->interval_ns = 100 * REIN_NS_PER_MS;
+  c->max_wait_ns = 100 * REIN_NS_PER_MS;
+  c->lifo_when_overloaded = true;
+  c->retry_after_min_ns = REIN_NS_PER_S;
+  c->retry_after_max_ns = 60 * REIN_NS_PER_S;
+  c->rate_window_ns = REIN_NS_PER_S;
+  c->dont_retry = REIN_ADMIT_DONT_RETRY_RETRIES;
+  c->rl_quota = 0;
+  c->rl_window_ns = REIN_NS_PER_S;
+  c->rl_policy = "default";
+  c->adaptive = false;
+  c->limit_min = 1;
+  c->limit_max = 1024;
+  c->aimd_latency_ns = REIN_NS_PER_S;
+  c->aimd_backoff = 0.9;
+}
+
+static rein_status invalid(rein_errbuf *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static rein_status invalid(rein_errbuf *err, const char *fmt, ...) {
+  if (err) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+  }
+  return REIN_EINVAL;
+}
+
+static bool policy_name_ok(const char *s) {
+  size_t n = 0;
+  for (; s[n]; n++) {
+    char ch = s[n];
+    bool ok = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+              (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' ||
+              ch == ':' || ch == '-';
+    if (!ok || n >= 32) return false;
+  }
+  return n >= 1;
+}
+
+static rein_status validate(const rein_admit_config *c) {
+  rein_errbuf *e = c->err;
+  const int64_t S = REIN_NS_PER_S;
+  if (c->limit < 1 || c->limit > MAX_COUNT)
+    return invalid(e, "admit.limit: must be in [1, %u], got %u", MAX_COUNT,
+                   c->limit);
+  if (c->queue_max > MAX_COUNT)
+    return invalid(e, "admit.queue_max: must be <= %u, got %u", MAX_COUNT,
+                   c->queue_max);
+  if (c->retry_queue_max > c->queue_max)
+    return invalid(e,
+                   "admit.retry_queue_max: must be <= queue_max (%u), got %u",
+                   c->queue_max, c->retry_queue_max);
+  if (c->target_ns <= 0 || c->target_ns > 60 * S)
+    return invalid(e, "admit.target_ns: must be in (0, 60 s], got %lld",
+                   (long long)c->target_ns);
+  if (c->interval_ns < c->target_ns || c->interval_ns > 600 * S)
+    return invalid(e,
+                   "admit.interval_ns: must be in [target_ns (%lld), 600 s], "
+                   "got %lld",
+                   (long long)c->target_ns, (long long)c->interval_ns);
+  if (c->max_wait_ns < c->target_ns || c->max_wait_ns > 600 * S)
+    return invalid(e,
+                   "admit.max_wait_ns: must be in [target_ns (%lld), 600 s], "
+                   "got %lld",
+                   (long long)c->target_ns, (long long)c->max_wait_ns);
+  if (c->retry_after_min_ns < 0)
+    return invalid(e, "admit.retry_after_min_ns: must be >= 0, got %lld",
+                   (long long)c->retry_after_min_ns);
+  if (c->retry_after_max_ns < c->retry_after_min_ns ||
+      c->retry_after_max_ns > REIN_SIGNAL_MAX_DELAY_NS)
+    return invalid(e,
+                   "admit.retry_after_max_ns: must be in [retry_after_min_ns "
+                   "(%lld), 6 h], got %lld",
+                   (long long)c->retry_after_min_ns,
+                   (long long)c->retry_after_max_ns);
+  if (c->rate_window_ns < REIN_NS_PER_MS || c->rate_window_ns > 600 * S)
+    return invalid(e, "admit.rate_window_ns: must be in [1 ms, 600 s], got %lld",
+                   (long long)c->rate_window_ns);
+  if ((unsigned)c->dont_retry > REIN_ADMIT_DONT_RETRY_OVERLOADED)
+    return invalid(e, "admit.dont_retry: unknown value %d",
+                   (int)c->dont_retry);
+  if (c->rl_quota > 1000000000u)
+    return invalid(e, "admit.rl_quota: must be <= 1000000000, got %u",
+                   c->rl_quota);
+  if (c->rl_quota > 0) {
+    if (c->rl_window_ns < S || c->rl_window_ns > 86400 * S ||
+        c->rl_window_ns % S != 0)
+      return invalid(e,
+                     "admit.rl_window_ns: must be a whole number of seconds "
+                     "in [1 s, 1 day], got %lld",
+                     (long long)c->rl_window_ns);
+    if (!c->rl_policy || !policy_name_ok(c->rl_policy))
+      return invalid(e,
+                     "admit.rl_policy: must match [A-Za-z0-9_.:-]{1,32}, "
+                     "got \"%.40s\"",
+                     c->rl_policy ? c->rl_policy : "(null)");
+  }
+  if (c->adaptive) {
+    if (c->limit_min < 1 || c->limit_min > c->limit)
+      return invalid(e, "admit.limit_min: must be in [1, limit (%u)], got %u",
+                     c->limit, c->limit_min);
+    if (c->limit_max < c->limit || c->limit_max > MAX_COUNT)
+      return invalid(e,
+                     "admit.limit_max: must be in [limit (%u), %u], got %u",
+                     c->limit, MAX_COUNT, c->limit_max);
+    if (c->aimd_latency_ns <= 0)
+      return invalid(e, "admit.aimd_latency_ns: must be > 0, got %lld",
+                     (long long)c->aimd_latency_ns);
+    if (!(c->aimd_backoff >= 0.5 && c->aimd_backoff < 1.0))
+      return invalid(e, "admit.aimd_backoff: must be in [0.5, 1), got %g",
+                     c->aimd_backoff);
+  }
+  return REIN_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Lifecycle                                                                */
+/* ------------------------------------------------------------------------ */
+
+static void *xalloc(const rein_allocator *a, size_t n) {
+  if (a && a->malloc) return a->malloc(a->ctx, n);
+  return malloc(n);
+}
+
+static void xfree(const rein_allocator *a, void *p) {
+  if (!p) return;
+  if (a && a->free) {
+    a->free(a->ctx, p);
+    return;
+  }
+  free(p);
+}
+
+rein_status rein_admit_new(const rein_admit_config *c, rein_admit **out) {
+  if (!out) return REIN_EINVAL;
+  *out = NULL;
+  if (!c) return REIN_EINVAL;
+  rein_status st = validate(c);
+  if (st != REIN_OK) return st;
+
+  void *raw = xalloc(c->alloc, sizeof(rein_admit) + CACHELINE);
+  if (!raw) {
+    if (c->err)
+      snprintf(c->err->msg, sizeof c->err->msg, "admit: out of memory");
+    return REIN_ENOMEM;
+  }
+  uintptr_t p = ((uintptr_t)raw + CACHELINE - 1) & ~(uintptr_t)(CACHELINE - 1);
+  rein_admit *a = (rein_admit *)p;
+  memset(a, 0, sizeof *a);
+  a->raw = raw;
+  if (c->alloc) {
+    a->alloc = *c->alloc;
+    a->have_alloc = true;
+  }
+  if (pthread_mutex_init(&a->mu, NULL) != 0) {
+    xfree(c->alloc, raw);
+    return REIN_ENOMEM;
+  }
+  a->cfg = *c;
+  a->cfg.err = NULL;
+  a->cfg.alloc = NULL;
+  if (c->rl_quota > 0) {
+    snprintf(a->policy, sizeof a->policy, "%s", c->rl_policy);
+    a->rl_T = c->rl_window_ns / (int64_t)c->rl_quota;
+    if (a->rl_T < 1) a->rl_T = 1;
+  }
+  a->cfg.rl_policy = a->policy;
+  atomic_init(&a->inflight, 0);
+  atomic_init(&a->limit, c->limit);
+  atomic_init(&a->queue_len, 0);
+  atomic_init(&a->overloaded, false);
+  atomic_init(&a->admitted, 0);
+  atomic_init(&a->released, 0);
+  atomic_init(&a->win_start, NONE);
+  atomic_init(&a->tat, NONE);
+  atomic_init(&a->queued, 0);
+  atomic_init(&a->cancelled, 0);
+  for (int i = 0; i < REIN_ADMIT_R_COUNT_; i++) atomic_init(&a->rejected[i], 0);
+  a->above_since = NONE;
+  a->below_at = NONE;
+  *out = a;
+  return REIN_OK;
+}
+
+void rein_admit_free(rein_admit *a) {
+  if (!a) return;
+  pthread_mutex_destroy(&a->mu);
+  rein_allocator al = a->alloc;
+  bool have = a->have_alloc;
+  xfree(have ? &al : NULL, a->raw);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Small helpers                                                            */
+/* ------------------------------------------------------------------------ */
+
+static int tstate(const rein_admit_ticket *t) {
+  return __atomic_load_n(&t->state_, __ATOMIC_ACQUIRE);
+}
+
+static void set_tstate(rein_admit_ticket *t, int s) {
+  __atomic_store_n(&t->state_, s, __ATOMIC_RELEASE);
+}
+
+static int64_t clamp64(int64_t v, int64_t lo, int64_t hi) {
+  return v < lo ? lo : v > hi ? hi : v;
+}
+
+static int64_t ceil_s(int64_t ns) {
+  if (ns <= 0) return 0;
+  return (ns + REIN_NS_PER_S - 1) / REIN_NS_PER_S;
+}
+
+static void count_reject(rein_admit *a, rein_admit_reason r) {
+  atomic_fetch_add_explicit(&a->rejected[r], 1, memory_order_relaxed);
+}
+
+static bool take_slot(rein_admit *a) {
+  uint32_t cur = atomic_load(&a->inflight);
+  uint32_t lim = atomic_load_explicit(&a->limit, memory_order_relaxed);
+  while (cur < lim) {
+    if (atomic_compare_exchange_weak(&a->inflight, &cur, cur + 1)) return true;
+  }
+  return false;
+}
+
+/* The drain-rate window: completions in [win_start, now] / its length.
+ * Called with mu held. */
+static void roll_locked(rein_admit *a, int64_t now) {
+  int64_t ws = atomic_load_explicit(&a->win_start, memory_order_relaxed);
+  uint64_t rel = atomic_load_explicit(&a->released, memory_order_relaxed);
+  if (ws == NONE) {
+    a->win_count = rel;
+    atomic_store_explicit(&a->win_start, now, memory_order_relaxed);
+    return;
+  }
+  if (now - ws < a->cfg.rate_window_ns) return;
+  a->rate = (double)(rel - a->win_count) * 1e9 / (double)(now - ws);
+  a->have_rate = true;
+  a->win_count = rel;
+  atomic_store_explicit(&a->win_start, now, memory_order_relaxed);
+}
+
+/* Fast-path check: roll only when a window is due, and never wait for it. */
+static void maybe_roll(rein_admit *a, int64_t now) {
+  int64_t ws = atomic_load_explicit(&a->win_start, memory_order_relaxed);
+  if (ws != NONE && now - ws < a->cfg.rate_window_ns) return;
+  if (pthread_mutex_trylock(&a->mu) == 0) {
+    roll_locked(a, now);
+    pthread_mutex_unlock(&a->mu);
+  }
+}
+
+static double rate_locked(const rein_admit *a, int64_t now) {
+  if (a->have_rate) return a->rate;
+  int64_t ws = atomic_load_explicit(&a->win_start, memory_order_relaxed);
+  uint64_t rel = atomic_load_explicit(&a->released, memory_order_relaxed);
+  if (ws == NONE || now <= ws || rel == a->win_count) return 0;
+  return (double)(rel - a->win_count) * 1e9 / (double)(now - ws);
+}
+
+/* Retry-After: the time to drain the current queue at the measured rate. */
+static int64_t retry_after_locked(const rein_admit *a, int64_t now) {
+  const rein_admit_config *c = &a->cfg;
+  uint32_t q = atomic_load_explicit(&a->queue_len, memory_order_relaxed);
+  if (q == 0) return c->retry_after_min_ns;
+  double rate = rate_locked(a, now);
+  if (!(rate > 0)) return c->retry_after_max_ns;
+  double ra = (double)q * 1e9 / rate;
+  if (ra >= (double)c->retry_after_max_ns) return c->retry_after_max_ns;
+  return clamp64((int64_t)ra, c->retry_after_min_ns, c->retry_after_max_ns);
+}
+
+static bool dont_retry_for(const rein_admit *a, rein_admit_reason r,
+                           bool overloaded) {
+  if (r == REIN_ADMIT_R_RATE_LIMITED || r == REIN_ADMIT_R_NONE) return false;
+  switch (a->cfg.dont_retry) {
+  case REIN_ADMIT_DONT_RETRY_NEVER: return false;
+  case REIN_ADMIT_DONT_RETRY_RETRIES:
+    return r == REIN_ADMIT_R_RETRY_SHED || r == REIN_ADMIT_R_DISPLACED;
+  case REIN_ADMIT_DONT_RETRY_OVERLOADED:
+    return overloaded || r == REIN_ADMIT_R_RETRY_SHED ||
+           r == REIN_ADMIT_R_DISPLACED;
+  }
+  return false;
+}
+
+static void reject(rein_admit *a, rein_admit_ticket *t, rein_admit_reason r,
+                   int64_t now, int64_t retry_after, bool was_queued) {
+  bool ov = atomic_load_explicit(&a->overloaded, memory_order_relaxed);
+  t->reason_ = r;
+  t->retry_after_ns_ = retry_after;
+  t->overloaded_ = ov;
+  t->dont_retry_ = dont_retry_for(a, r, ov);
+  t->waited_ns_ = was_queued && now > t->enq_ns_ ? now - t->enq_ns_ : 0;
+  count_reject(a, r);
+  set_tstate(t, REIN_ADMIT_REJECTED);
+}
+
+static void fill(const rein_admit *a, const rein_admit_ticket *t,
+                 rein_admit_decision *d) {
+  if (!d) return;
+  int s = tstate(t);
+  d->result = s == ST_RELEASED    ? REIN_ADMIT_ADMITTED
+              : s == ST_CANCELLED ? REIN_ADMIT_REJECTED
+                                  : (rein_admit_result)s;
+  d->reason = (rein_admit_reason)t->reason_;
+  d->attempt = t->attempt_;
+  d->overloaded = t->overloaded_;
+  d->dont_retry = t->dont_retry_;
+  d->retry_after_ns = d->result == REIN_ADMIT_REJECTED ? t->retry_after_ns_ : -1;
+  d->waited_ns = t->waited_ns_;
+  d->queue_len = atomic_load_explicit(&a->queue_len, memory_order_relaxed);
+  d->rl_quota = a->cfg.rl_quota;
+  d->rl_policy = a->cfg.rl_quota ? a->policy : NULL;
+  d->rl_window_s = a->cfg.rl_quota ? a->cfg.rl_window_ns / REIN_NS_PER_S : 0;
+  d->rl_remaining = t->rl_remaining_;
+  d->rl_reset_s = t->reason_ == REIN_ADMIT_R_RATE_LIMITED
+                      ? ceil_s(t->retry_after_ns_)
+                      : ceil_s(t->rl_reset_ns_);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Queue                                                                    */
+/* ------------------------------------------------------------------------ */
+
+static void q_push(tqueue *q, rein_admit_ticket *t) {
+  t->next_ = NULL;
+  t->prev_ = q->tail;
+  if (q->tail)
+    q->tail->next_ = t;
+  else
+    q->head = t;
+  q->tail = t;
+}
+
+static void q_unlink(tqueue *q, rein_admit_ticket *t) {
+  if (t->prev_)
+    t->prev_->next_ = t->next_;
+  else
+    q->head = t->next_;
+  if (t->next_)
+    t->next_->prev_ = t->prev_;
+  else
+    q->tail = t->prev_;
+  t->prev_ = t->next_ = NULL;
+}
+
+static tqueue *q_of(rein_admit *a, const rein_admit_ticket *t) {
+  return t->attempt_ > 1 ? &a->retry : &a->first;
+}
+
+static void unqueue(rein_admit *a, rein_admit_ticket *t) {
+  q_unlink(q_of(a, t), t);
+  atomic_fetch_sub(&a->queue_len, 1);
+}
+
+typedef struct waiter {
+  pthread_cond_t cv;
+} waiter;
+
+/* Tell the owner of `t` that its state changed (not the caller's own). */
+static void wake(rein_admit *a, rein_admit_ticket *t,
+                 const rein_admit_ticket *self) {
+  if (t == self) return;
+  if (t->waiter_)
+    pthread_cond_signal(&((waiter *)t->waiter_)->cv);
+  else if (a->cfg.notify)
+    a->cfg.notify(a->cfg.notify_ctx, t);
+}
+
+static void set_overloaded(rein_admit *a, bool v) {
+  atomic_store_explicit(&a->overloaded, v, memory_order_relaxed);
+}
+
+/* The standing-queue detector: after every locked change. */
+static void detect(rein_admit *a, int64_t now) {
+  const rein_admit_config *c = &a->cfg;
+  int64_t oldest = NONE;
+  if (a->first.head) oldest = a->first.head->enq_ns_;
+  if (a->retry.head && (oldest == NONE || a->retry.head->enq_ns_ < oldest))
+    oldest = a->retry.head->enq_ns_;
+  if (oldest == NONE || now - oldest <= c->target_ns) {
+    a->above_since = NONE;
+    a->below_at = now;
+    return;
+  }
+  if (a->above_since == NONE) {
+    int64_t crossed = oldest + c->target_ns;
+    a->above_since =
+        a->below_at != NONE && a->below_at > crossed ? a->below_at : crossed;
+  }
+  if (!atomic_load_explicit(&a->overloaded, memory_order_relaxed) &&
+      now - a->above_since >= c->interval_ns)
+    set_overloaded(a, true);
+}
+
+static int64_t queue_timeout(const rein_admit *a) {
+  return atomic_load_explicit(&a->overloaded, memory_order_relaxed)
+             ? a->cfg.target_ns
+             : a->cfg.max_wait_ns;
+}
+
+/* Shed queued requests that waited past their timeout. */
+static bool reap(rein_admit *a, int64_t now, const rein_admit_ticket *self) {
+  bool any = false;
+  tqueue *qs[2] = {&a->first, &a->retry};
+  for (int i = 0; i < 2; i++) {
+    for (;;) {
+      rein_admit_ticket *t = qs[i]->head;
+      if (!t || now - t->enq_ns_ <= queue_timeout(a)) break;
+      unqueue(a, t);
+      reject(a, t, REIN_ADMIT_R_QUEUE_TIMEOUT, now, retry_after_locked(a, now),
+             true);
+      wake(a, t, self);
+      any = true;
+    }
+  }
+  return any;
+}
+
+/* Hand free slots to queued requests: first attempts before retries; LIFO
+ * while overloaded (when configured), FIFO otherwise. */
+static void dispatch(rein_admit *a, int64_t now, const rein_admit_ticket *self) {
+  while (atomic_load_explicit(&a->queue_len, memory_order_relaxed) > 0) {
+    if (!take_slot(a)) break;
+    bool lifo = a->cfg.lifo_when_overloaded &&
+                atomic_load_explicit(&a->overloaded, memory_order_relaxed);
+    tqueue *q = a->first.head ? &a->first : &a->retry;
+    rein_admit_ticket *t = lifo ? q->tail : q->head;
+    unqueue(a, t);
+    t->waited_ns_ = now > t->enq_ns_ ? now - t->enq_ns_ : 0;
+    t->start_ns_ = now;
+    t->overloaded_ = atomic_load_explicit(&a->overloaded, memory_order_relaxed);
+    atomic_fetch_add_explicit(&a->admitted, 1, memory_order_relaxed);
+    set_tstate(t, REIN_ADMIT_ADMITTED);
+    /* The queue drained by service: the overload is over. */
+    if (atomic_load_explicit(&a->queue_len, memory_order_relaxed) == 0)
+      set_overloaded(a, false);
+    wake(a, t, self);
+  }
+}
+
+/* Bring the queue up to date at `now`: detect, shed the expired, hand out
+ * free slots, detect again. Called with mu held after every change. */
+static void settle(rein_admit *a, int64_t now, const rein_admit_ticket *self) {
+  detect(a, now);
+  if (reap(a, now, self)) detect(a, now);
+  dispatch(a, now, self);
+  detect(a, now);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Rate limit (GCRA)                                                        */
+/* ------------------------------------------------------------------------ */
+
+/* Take one unit at `now`. On success *remaining is what is left and *reset
+ * the time until the bucket is full again; on failure *wait is the time
+ * until one unit is available. Lock-free. */
+static bool rl_take(rein_admit *a, int64_t now, int64_t *remaining,
+                    int64_t *reset, int64_t *wait) {
+  const int64_t T = a->rl_T, W = a->cfg.rl_window_ns;
+  int64_t tat = atomic_load_explicit(&a->tat, memory_order_relaxed);
+  for (;;) {
+    int64_t base = tat == NONE || tat < now ? now : tat;
+    int64_t ntat = base + T;
+    if (ntat - now > W) {
+      *wait = ntat - W - now;
+      *remaining = 0;
+      *reset = base - now;
+      return false;
+    }
+    if (atomic_compare_exchange_weak_explicit(&a->tat, &tat, ntat,
+                                              memory_order_relaxed,
+                                              memory_order_relaxed)) {
+      *remaining = (W - (ntat - now)) / T;
+      *reset = ntat - now;
+      return true;
+    }
+  }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Decisions                                                                */
+/* ------------------------------------------------------------------------ */
+
+static rein_admit_result try_slow(rein_admit *a, rein_admit_ticket *t,
+                                  int64_t now, rein_admit_decision *d) {
+  const rein_admit_config *c = &a->cfg;
+  pthread_mutex_lock(&a->mu);
+  roll_locked(a, now);
+  settle(a, now, t);
+  uint32_t qlen = atomic_load_explicit(&a->queue_len, memory_order_relaxed);
+  if (qlen == 0 && take_slot(a)) {
+    /* A free slot and nobody waiting: whatever the detector said, the
+     * server is keeping up right now. */
+    set_overloaded(a, false);
+    t->start_ns_ = now;
+    atomic_fetch_add_explicit(&a->admitted, 1, memory_order_relaxed);
+    set_tstate(t, REIN_ADMIT_ADMITTED);
+    fill(a, t, d);
+    pthread_mutex_unlock(&a->mu);
+    return REIN_ADMIT_ADMITTED;
+  }
+  bool retry = t->attempt_ > 1;
+  bool ov = atomic_load_explicit(&a->overloaded, memory_order_relaxed);
+  if (retry && (ov || qlen >= c->retry_queue_max)) {
+    reject(a, t, REIN_ADMIT_R_RETRY_SHED, now, retry_after_locked(a, now),
+           false);
+  } else if (qlen >= c->queue_max) {
+    rein_admit_ticket *victim = retry ? NULL : a->retry.tail;
+    if (victim) {
+      unqueue(a, victim);
+      reject(a, victim, REIN_ADMIT_R_DISPLACED, now,
+             retry_after_locked(a, now), true);
+      wake(a, victim, t);
+    } else {
+      reject(a, t, REIN_ADMIT_R_QUEUE_FULL, now, retry_after_locked(a, now),
+             false);
+    }
+  }
+  if (tstate(t) != REIN_ADMIT_REJECTED) {
+    t->enq_ns_ = now;
+    t->overloaded_ = ov;
+    q_push(q_of(a, t), t);
+    set_tstate(t, REIN_ADMIT_QUEUED);
+    atomic_fetch_add_explicit(&a->queued, 1, memory_order_relaxed);
+    atomic_fetch_add(&a->queue_len, 1); /* seq_cst: see the file comment */
+    settle(a, now, t);
+  }
+  rein_admit_result r = (rein_admit_result)tstate(t);
+  fill(a, t, d);
+  pthread_mutex_unlock(&a->mu);
+  return r;
+}
+
+rein_admit_result rein_admit_try(rein_admit *a, rein_admit_ticket *t,
+                                 uint32_t attempt, int64_t now,
+                                 rein_admit_decision *d) {
+  t->prev_ = t->next_ = NULL;
+  t->waiter_ = NULL;
+  t->enq_ns_ = now;
+  t->start_ns_ = now;
+  t->waited_ns_ = 0;
+  t->retry_after_ns_ = -1;
+  t->rl_remaining_ = -1;
+  t->rl_reset_ns_ = -1;
+  t->attempt_ = attempt ? attempt : 1;
+  t->reason_ = REIN_ADMIT_R_NONE;
+  t->overloaded_ = false;
+  t->dont_retry_ = false;
+  t->state_ = REIN_ADMIT_QUEUED;
+
+  maybe_roll(a, now);
+  if (a->cfg.rl_quota) {
+    int64_t wait;
+    if (!rl_take(a, now, &t->rl_remaining_, &t->rl_reset_ns_, &wait)) {
+      reject(a, t, REIN_ADMIT_R_RATE_LIMITED, now,
+             clamp64(wait, a->cfg.retry_after_min_ns,
+                     a->cfg.retry_after_max_ns),
+             false);
+      fill(a, t, d);
+      return REIN_ADMIT_REJECTED;
+    }
+  }
+  /* Fast path: nobody waiting, not overloaded, a slot below the limit. */
+  if (atomic_load(&a->queue_len) == 0 &&
+      !atomic_load_explicit(&a->overloaded, memory_order_relaxed)) {
+    uint32_t cur = atomic_load_explicit(&a->inflight, memory_order_relaxed);
+    uint32_t lim = atomic_load_explicit(&a->limit, memory_order_relaxed);
+    while (cur < lim) {
+      if (atomic_compare_exchange_weak(&a->inflight, &cur, cur + 1)) {
+        atomic_fetch_add_explicit(&a->admitted, 1, memory_order_relaxed);
+        t->state_ = REIN_ADMIT_ADMITTED;
+        if (d) fill(a, t, d);
+        return REIN_ADMIT_ADMITTED;
+      }
+    }
+  }
+  return try_slow(a, t, now, d);
+}
+
+rein_admit_result rein_admit_poll(rein_admit *a, rein_admit_ticket *t,
+                                  int64_t now, rein_admit_decision *d) {
+  if (tstate(t) == REIN_ADMIT_QUEUED) {
+    pthread_mutex_lock(&a->mu);
+    roll_locked(a, now);
+    settle(a, now, t);
+    pthread_mutex_unlock(&a->mu);
+  }
+  fill(a, t, d);
+  int s = tstate(t);
+  return s == ST_RELEASED    ? REIN_ADMIT_ADMITTED
+         : s == ST_CANCELLED ? REIN_ADMIT_REJECTED
+                             : (rein_admit_result)s;
+}
+
+static void aimd(rein_admit *a, int64_t latency, uint32_t inflight) {
+  const rein_admit_config *c = &a->cfg;
+  uint32_t lim = atomic_load_explicit(&a->limit, memory_order_relaxed);
+  uint32_t nl = lim;
+  if (latency > c->aimd_latency_ns) {
+    nl = (uint32_t)((double)lim * c->aimd_backoff);
+    if (nl < c->limit_min) nl = c->limit_min;
+  } else if ((uint64_t)inflight * 2 >= lim && lim < c->limit_max) {
+    nl = lim + 1;
+  }
+  /* One attempt: losing the race to another sample is fine. */
+  if (nl != lim)
+    atomic_compare_exchange_strong_explicit(&a->limit, &lim, nl,
+                                            memory_order_relaxed,
+                                            memory_order_relaxed);
+}
+
+static void release_slot(rein_admit *a, int64_t now) {
+  atomic_fetch_add_explicit(&a->released, 1, memory_order_relaxed);
+  atomic_fetch_sub(&a->inflight, 1); /* seq_cst: see the file comment */
+  if (atomic_load(&a->queue_len) > 0) {
+    pthread_mutex_lock(&a->mu);
+    roll_locked(a, now);
+    settle(a, now, NULL);
+    pthread_mutex_unlock(&a->mu);
+  } else {
+    maybe_roll(a, now);
+  }
+}
+
+rein_status rein_admit_release(rein_admit *a, rein_admit_ticket *t,
+                               int64_t now, int64_t latency_ns) {
+  if (!a || !t || tstate(t) != REIN_ADMIT_ADMITTED) return REIN_ESTATE;
+  __atomic_store_n(&t->state_, ST_RELEASED, __ATOMIC_RELAXED);
+  if (a->cfg.adaptive) {
+    if (latency_ns < 0) latency_ns = now - t->start_ns_;
+    aimd(a, latency_ns,
+         atomic_load_explicit(&a->inflight, memory_order_relaxed));
+  }
+  release_slot(a, now);
+  return REIN_OK;
+}
+
+void rein_admit_cancel(rein_admit *a, rein_admit_ticket *t, int64_t now) {
+  if (!a || !t) return;
+  int s = tstate(t);
+  if (s == REIN_ADMIT_QUEUED) {
+    pthread_mutex_lock(&a->mu);
+    if (tstate(t) == REIN_ADMIT_QUEUED) {
+      unqueue(a, t);
+      set_tstate(t, ST_CANCELLED);
+      atomic_fetch_add_explicit(&a->cancelled, 1, memory_order_relaxed);
+      settle(a, now, t);
+      pthread_mutex_unlock(&a->mu);
+      return;
+    }
+    pthread_mutex_unlock(&a->mu);
+    s = tstate(t); /* granted or shed meanwhile */
+  }
+  if (s == REIN_ADMIT_ADMITTED) {
+    __atomic_store_n(&t->state_, ST_RELEASED, __ATOMIC_RELAXED);
+    release_slot(a, now);
+  }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Blocking convenience                                                     */
+/* ------------------------------------------------------------------------ */
+
+#define WAIT_SLICE_NS (10 * REIN_NS_PER_MS)
+
+rein_admit_result rein_admit_acquire(rein_admit *a, rein_admit_ticket *t,
+                                     uint32_t attempt,
+                                     rein_admit_decision *d) {
+  int64_t now = rein_clock_now(&a->cfg.clock);
+  rein_admit_result r = rein_admit_try(a, t, attempt, now, d);
+  if (r != REIN_ADMIT_QUEUED) return r;
+
+  waiter w;
+  pthread_condattr_t ca;
+  bool cv_ok = pthread_condattr_init(&ca) == 0;
+  if (cv_ok) {
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    cv_ok = pthread_cond_init(&w.cv, &ca) == 0;
+    pthread_condattr_destroy(&ca);
+  }
+  pthread_mutex_lock(&a->mu);
+  if (cv_ok) t->waiter_ = &w;
+  while (tstate(t) == REIN_ADMIT_QUEUED) {
+    /* Sleep until the ticket's queue timeout by the admit's clock, at most
+     * one slice (the clock may be a manual one, or the mode may change). */
+    int64_t left = t->enq_ns_ + queue_timeout(a) - now + 1;
+    if (left < 1) left = 1;
+    if (left > WAIT_SLICE_NS) left = WAIT_SLICE_NS;
+    if (cv_ok) {
+      struct timespec ts;
+      clock_gettime(CLOCK_MONOTONIC, &ts);
+      int64_t ns = (int64_t)ts.tv_nsec + left;
+      ts.tv_sec += (time_t)(ns / REIN_NS_PER_S);
+      ts.tv_nsec = (long)(ns % REIN_NS_PER_S);
+      pthread_cond_timedwait(&w.cv, &a->mu, &ts);
+    } else {
+      pthread_mutex_unlock(&a->mu);
+      struct timespec ts = {0, (long)(left < REIN_NS_PER_MS ? left
+                                                            : REIN_NS_PER_MS)};
+      nanosleep(&ts, NULL);
+      pthread_mutex_lock(&a->mu);
+    }
+    now = rein_clock_now(&a->cfg.clock);
+    roll_locked(a, now);
+    settle(a, now, t);
+  }
+  t->waiter_ = NULL;
+  r = (rein_admit_result)tstate(t);
+  fill(a, t, d);
+  pthread_mutex_unlock(&a->mu);
+  if (cv_ok) pthread_cond_destroy(&w.cv);
+  return r;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Introspection                                                            */
+/* ------------------------------------------------------------------------ */
+
+void rein_admit_stats_get(rein_admit *a, int64_t now, rein_admit_stats *s) {
+  memset(s, 0, sizeof *s);
+  pthread_mutex_lock(&a->mu);
+  roll_locked(a, now);
+  s->admitted = atomic_load(&a->admitted);
+  s->queued = atomic_load(&a->queued);
+  s->released = atomic_load(&a->released);
+  s->cancelled = atomic_load(&a->cancelled);
+  for (int i = 0; i < REIN_ADMIT_R_COUNT_; i++)
+    s->rejected[i] = atomic_load(&a->rejected[i]);
+  s->inflight = atomic_load(&a->inflight);
+  s->queue_len = atomic_load(&a->queue_len);
+  s->limit = atomic_load(&a->limit);
+  s->overloaded = atomic_load(&a->overloaded);
+  s->drain_rate = rate_locked(a, now);
+  pthread_mutex_unlock(&a->mu);
+}
+
+uint32_t rein_admit_parse_attempt(const char *v, size_t len) {
+  if (!v) return 1;
+  size_t i = 0, j = len;
+  while (i < j && (v[i] == ' ' || v[i] == '\t')) i++;
+  while (j > i && (v[j - 1] == ' ' || v[j - 1] == '\t')) j--;
+  if (i == j) return 1;
+  uint64_t n = 0;
+  for (size_t k = i; k < j; k++) {
+    if (v[k] < '0' || v[k] > '9') return 1;
+    if (n <= 1000) n = n * 10 + (uint64_t)(v[k] - '0');
+  }
+  if (n == 0) return 1;
+  return n > 1000 ? 1000 : (uint32_t)n;
+}
+
+const char *rein_admit_reason_name(rein_admit_reason r) {
+  switch (r) {
+  case REIN_ADMIT_R_NONE: return "none";
+  case REIN_ADMIT_R_QUEUE_FULL: return "queue_full";
+  case REIN_ADMIT_R_RETRY_SHED: return "retry_shed";
+  case REIN_ADMIT_R_DISPLACED: return "displaced";
+  case REIN_ADMIT_R_QUEUE_TIMEOUT: return "queue_timeout";
+  case REIN_ADMIT_R_RATE_LIMITED: return "rate_limited";
+  case REIN_ADMIT_R_COUNT_: break;
+  }
+  return "unknown";
+}
+
+/* ------------------------------------------------------------------------ */
+/* Signals out                                                              */
+/* ------------------------------------------------------------------------ */
+
+typedef struct hbuilder {
+  rein_admit_response *out;
+  size_t used;
+} hbuilder;
+
+static void add_header(hbuilder *b, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void add_header(hbuilder *b, const char *name, const char *fmt, ...) {
+  rein_admit_response *o = b->out;
+  if (o->count >= REIN_ADMIT_MAX_HEADERS) return;
+  size_t cap = sizeof o->store_ - b->used;
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(o->store_ + b->used, cap, fmt, ap);
+  va_end(ap);
+  if (n < 0 || (size_t)n >= cap) return; /* cannot happen with valid input */
+  o->headers[o->count].name = name;
+  o->headers[o->count].value = o->store_ + b->used;
+  o->count++;
+  b->used += (size_t)n + 1;
+}
+
+rein_status rein_admit_headers(const rein_admit_decision *d,
+                               int64_t idem_retention_ns,
+                               rein_admit_response *out) {
+  if (!d || !out) return REIN_EINVAL;
+  out->status = 0;
+  out->count = 0;
+  hbuilder b = {out, 0};
+  if (d->result == REIN_ADMIT_REJECTED) {
+    out->status = d->reason == REIN_ADMIT_R_RATE_LIMITED ? 429 : 503;
+    add_header(&b, REIN_HEADER_RETRY_AFTER, "%lld",
+               (long long)ceil_s(d->retry_after_ns));
+    if (d->dont_retry) add_header(&b, REIN_HEADER_DONT_RETRY, "?1");
+  }
+  if (d->rl_quota > 0 && d->rl_policy && d->rl_remaining >= 0) {
+    add_header(&b, REIN_HEADER_RATELIMIT_POLICY, "\"%s\";q=%u;w=%lld",
+               d->rl_policy, d->rl_quota, (long long)d->rl_window_s);
+    add_header(&b, REIN_HEADER_RATELIMIT, "\"%s\";r=%lld;t=%lld", d->rl_policy,
+               (long long)d->rl_remaining, (long long)d->rl_reset_s);
+  }
+  if (idem_retention_ns >= 0)
+    add_header(&b, REIN_HEADER_IDEM_RETENTION, "%lld",
+               (long long)(idem_retention_ns / REIN_NS_PER_S));
+  return REIN_OK;
+}
