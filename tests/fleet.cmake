@@ -1,20 +1,20 @@
 # Fleet (Redis-coordinated budget and breaker) tests. The unit test needs no
 # server; the backend tests need REIN_REDIS_HOST/PORT (scripts/services.sh)
-# and fail without them; test_fleet_failover also starts and kills its own
-# redis-server on a free loopback port.
+# and fail without them; test_fleet_failover also starts, kills and restarts
+# its own redis-server on a free loopback port.
 if(TARGET rein_fleet)
   rein_add_test(NAME test_fleet SOURCES unit/test_fleet.c
                 LIBS rein_fleet LABELS unit TIMEOUT 60)
-  rein_add_test(NAME test_fleet_redis
-                SOURCES backends/test_fleet_redis.c backends/test_fleet_support.c
-                LIBS rein_fleet LABELS backend concurrency TIMEOUT 120)
-  rein_add_test(NAME test_fleet_breaker
-                SOURCES backends/test_fleet_breaker.c backends/test_fleet_support.c
-                LIBS rein_fleet LABELS backend concurrency TIMEOUT 120)
-  rein_add_test(NAME test_fleet_failover
-                SOURCES backends/test_fleet_failover.c backends/test_fleet_support.c
-                LIBS rein_fleet LABELS backend TIMEOUT 120)
-  rein_add_test(NAME test_fleet_load
-                SOURCES backends/test_fleet_load.c backends/test_fleet_support.c
-                LIBS rein_fleet LABELS backend TIMEOUT 180)
+  function(rein_fleet_backend_test n timeout)
+    if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/backends/test_fleet_${n}.c)
+      rein_add_test(NAME test_fleet_${n}
+                    SOURCES backends/test_fleet_${n}.c
+                            backends/test_fleet_support.c
+                    LIBS rein_fleet LABELS ${ARGN} TIMEOUT ${timeout})
+    endif()
+  endfunction()
+  rein_fleet_backend_test(redis 120 backend concurrency)
+  rein_fleet_backend_test(breaker 120 backend concurrency)
+  rein_fleet_backend_test(failover 120 backend)
+  rein_fleet_backend_test(load 180 backend)
 endif()
