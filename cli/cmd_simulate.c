@@ -1,0 +1,456 @@
+/*
+ * cmd_simulate.c: `rein simulate`: run a scenario through the simulator.
+ *
+ * One run prints a summary; --compare runs several variants (policies) on
+ * the same scenario and seed side by side; --runs N repeats each variant
+ * with N seeds and prints the mean and a 95% interval. Runs are independent
+ * (a scenario is immutable), so they are spread over --jobs threads; results
+ * land in fixed slots, so the output does not depend on which thread ran
+ * what. Writers for the time series (CSV, JSON) and the HTML report come
+ * from rein_sim; progress goes to stderr only when it is a terminal.
+ */
+#include "cli.h"
+#include "rein.h"
+#include "rein/sim.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char usage[] =
+    "usage: rein simulate SCENARIO.yaml [options]\n"
+    "\n"
+    "Run a scenario (client cohorts, servers, incidents, retry policies) on a\n"
+    "virtual clock through rein's own retry engine, and measure it.\n"
+    "\n"
+    "  --variant NAME     run this variant (default: the first one)\n"
+    "  --compare          run every variant on the same seed, side by side\n"
+    "  --compare=A,B,...  ... only these variants, in this order\n"
+    "  --runs N           repeat with seeds S, S+1, ..., S+N-1 (S = the\n"
+    "                     scenario's seed or --seed); mean and 95%% interval\n"
+    "  --jobs N           threads for several runs (default 2)\n"
+    "  --seed N           seed instead of the scenario's\n"
+    "  --duration DUR     simulate this long instead (e.g. 60s)\n"
+    "  --json             print the summary as JSON\n"
+    "  --csv FILE         write the time series as CSV ('-' = stdout)\n"
+    "  --series FILE      write the time series as JSON\n"
+    "  --report FILE      write a self-contained HTML report with charts\n"
+    "  --quiet            no progress on stderr\n"
+    "\n"
+    "Same scenario, variant and seed give byte-identical output.\n"
+    "Exit: 0 ok, 1 a run failed, 2 usage or scenario error.\n"
+    "Scenario format and metric definitions: docs/simulator.md.\n";
+
+#define MAX_SEL 32
+#define MAX_RUNS 1000
+
+typedef struct job {
+  size_t variant;
+  uint64_t seed;
+  rein_sim_result *res;
+  rein_status st;
+  rein_errbuf err;
+} job;
+
+typedef struct pool {
+  const rein_sim_scenario *sc;
+  job *jobs;
+  size_t njobs;
+  int64_t duration;
+  atomic_size_t next, done;
+  int progress;
+  pthread_mutex_t mu;
+} pool;
+
+static void run_progress(void *ctx, double frac) {
+  static const char spin[] = "|/-\\";
+  (void)spin;
+  pool *p = ctx;
+  (void)p;
+  fprintf(stderr, "\rsimulating... %3.0f%%", frac * 100);
+}
+
+static void *worker(void *arg) {
+  pool *p = arg;
+  for (;;) {
+    size_t i = atomic_fetch_add(&p->next, 1);
+    if (i >= p->njobs) break;
+    job *j = &p->jobs[i];
+    rein_sim_run_config c;
+    rein_sim_run_config_default(&c);
+    c.variant = j->variant;
+    c.seed = j->seed;
+    c.duration_ns = p->duration;
+    c.err = &j->err;
+    if (p->progress && p->njobs == 1) {
+      c.progress = run_progress;
+      c.progress_ctx = p;
+    }
+    j->st = rein_sim_run(p->sc, &c, &j->res);
+    size_t d = atomic_fetch_add(&p->done, 1) + 1;
+    if (p->progress && p->njobs > 1) {
+      pthread_mutex_lock(&p->mu);
+      fprintf(stderr, "\rsimulating... %zu/%zu runs", d, p->njobs);
+      pthread_mutex_unlock(&p->mu);
+    }
+  }
+  return NULL;
+}
+
+static int bad(const char *msg, const char *arg) {
+  fprintf(stderr, "rein simulate: %s%s%s\n(see rein simulate --help)\n", msg,
+          arg ? ": " : "", arg ? arg : "");
+  return REIN_EXIT_USAGE;
+}
+
+/* Two-sided 95% Student t quantile for n - 1 degrees of freedom. */
+static double t95(size_t n) {
+  static const double t[] = {0,     12.706, 4.303, 3.182, 2.776, 2.571,
+                             2.447, 2.365,  2.306, 2.262, 2.228, 2.201,
+                             2.179, 2.160,  2.145, 2.131, 2.120, 2.110,
+                             2.101, 2.093,  2.086, 2.080, 2.074, 2.069,
+                             2.064, 2.060,  2.056, 2.052, 2.048, 2.045,
+                             2.042};
+  size_t df = n - 1;
+  if (df < sizeof t / sizeof t[0]) return t[df];
+  if (df < 60) return 2.000;
+  if (df < 120) return 1.980;
+  return 1.960;
+}
+
+typedef struct stat {
+  double mean, half, min, max;
+  size_t n; /* runs where the field applied (value != -1) */
+} stat;
+
+static stat aggregate(job *jobs, size_t runs, size_t field) {
+  stat s = {0, 0, INFINITY, -INFINITY, 0};
+  double sum = 0, sq = 0;
+  for (size_t r = 0; r < runs; r++) {
+    rein_sim_field f[64];
+    rein_sim_summary_fields(rein_sim_result_summary(jobs[r].res), f, 64);
+    double v = f[field].value;
+    if (v == -1) continue;
+    s.n++;
+    sum += v;
+    if (v < s.min) s.min = v;
+    if (v > s.max) s.max = v;
+  }
+  if (!s.n) {
+    s.mean = -1;
+    return s;
+  }
+  s.mean = sum / (double)s.n;
+  for (size_t r = 0; r < runs; r++) {
+    rein_sim_field f[64];
+    rein_sim_summary_fields(rein_sim_result_summary(jobs[r].res), f, 64);
+    double v = f[field].value;
+    if (v != -1) sq += (v - s.mean) * (v - s.mean);
+  }
+  if (s.n > 1) s.half = t95(s.n) * sqrt(sq / (double)(s.n - 1)) / sqrt((double)s.n);
+  return s;
+}
+
+static void fmt_val(char *buf, size_t cap, const char *name, double v) {
+  if (v == -1)
+    snprintf(buf, cap, "-");
+  else if (!strcmp(name, "recovered"))
+    snprintf(buf, cap, "%s", v > 0 ? "yes" : "no");
+  else if (v == floor(v) && fabs(v) < 1e15)
+    snprintf(buf, cap, "%.0f", v);
+  else
+    snprintf(buf, cap, "%.4g", v);
+}
+
+static void json_num(double v) {
+  if (v == -1 || !isfinite(v))
+    fputs("null", stdout);
+  else if (v == floor(v) && fabs(v) < 1e15)
+    printf("%.0f", v);
+  else
+    printf("%.6g", v);
+}
+
+static int write_file(const char *path, int kind, const rein_sim_scenario *sc,
+                      const rein_sim_result *const *rs, size_t n) {
+  FILE *f = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
+  if (!f) {
+    fprintf(stderr, "rein simulate: cannot write %s\n", path);
+    return -1;
+  }
+  rein_status st;
+  if (kind == 0)
+    st = rein_sim_write_series_csv(rs, n, f);
+  else if (kind == 1)
+    st = rein_sim_write_series_json(rs, n, f);
+  else
+    st = rein_sim_write_report_html(sc, rs, n, f);
+  int rc = st == REIN_OK ? 0 : -1;
+  if (f != stdout) {
+    if (fclose(f) != 0) rc = -1;
+  } else {
+    fflush(f);
+  }
+  if (rc) fprintf(stderr, "rein simulate: error writing %s\n", path);
+  return rc;
+}
+
+static int run(int argc, char **argv) {
+  const char *path = NULL, *variant = NULL, *compare = NULL;
+  const char *csv = NULL, *series = NULL, *report = NULL;
+  int json = 0, quiet = 0, compare_all = 0;
+  long runs = 1, jobs_n = 2;
+  unsigned long long seed = 0;
+  long long duration = 0;
+  char err[256];
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (rein_cli_is_help(a)) {
+      fputs(usage, stdout);
+      return REIN_EXIT_OK;
+    }
+    if (!strcmp(a, "--json")) {
+      json = 1;
+      continue;
+    }
+    if (!strcmp(a, "--quiet")) {
+      quiet = 1;
+      continue;
+    }
+    if (!strcmp(a, "--compare")) {
+      compare_all = 1;
+      continue;
+    }
+    if (!strncmp(a, "--compare=", 10)) {
+      compare = a + 10;
+      continue;
+    }
+    if (a[0] == '-' && a[1] == '-') {
+      if (!v) return bad("missing value for", a);
+      char *end;
+      if (!strcmp(a, "--variant")) {
+        variant = v;
+      } else if (!strcmp(a, "--runs")) {
+        runs = strtol(v, &end, 10);
+        if (*end || runs < 1 || runs > MAX_RUNS)
+          return bad("--runs must be 1..1000", v);
+      } else if (!strcmp(a, "--jobs")) {
+        jobs_n = strtol(v, &end, 10);
+        if (*end || jobs_n < 1 || jobs_n > 64)
+          return bad("--jobs must be 1..64", v);
+      } else if (!strcmp(a, "--seed")) {
+        seed = strtoull(v, &end, 0);
+        if (*end || !*v || seed == 0) return bad("--seed must be an integer > 0", v);
+      } else if (!strcmp(a, "--duration")) {
+        if (rein_cli_parse_duration(v, &duration, err, sizeof err) != 0)
+          return bad(err, NULL);
+        if (duration <= 0) return bad("--duration must be > 0", v);
+      } else if (!strcmp(a, "--csv")) {
+        csv = v;
+      } else if (!strcmp(a, "--series")) {
+        series = v;
+      } else if (!strcmp(a, "--report")) {
+        report = v;
+      } else {
+        return bad("unknown option", a);
+      }
+      i++;
+      continue;
+    }
+    if (path) return bad("more than one scenario given", a);
+    path = a;
+  }
+  if (!path) return bad("no scenario file given", NULL);
+  if (variant && (compare || compare_all))
+    return bad("--variant and --compare exclude each other", NULL);
+
+  rein_errbuf eb = {{0}};
+  rein_sim_scenario *sc = NULL;
+  rein_status st = rein_sim_scenario_load(path, NULL, &eb, &sc);
+  if (st != REIN_OK) {
+    fprintf(stderr, "%s\n", eb.msg[0] ? eb.msg : rein_strerror(st));
+    return st == REIN_ENOMEM ? REIN_EXIT_FINDINGS : REIN_EXIT_USAGE;
+  }
+
+  /* which variants */
+  size_t sel[MAX_SEL], nsel = 0;
+  if (compare_all) {
+    for (size_t i = 0; i < rein_sim_variant_count(sc) && nsel < MAX_SEL; i++)
+      sel[nsel++] = i;
+  } else if (compare || variant) {
+    char list[512];
+    snprintf(list, sizeof list, "%s", compare ? compare : variant);
+    char *save = NULL;
+    for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+      size_t idx;
+      if (rein_sim_variant_find(sc, t, &idx) != REIN_OK) {
+        fprintf(stderr, "rein simulate: %s: no variant named '%s' (variants:",
+                path, t);
+        for (size_t i = 0; i < rein_sim_variant_count(sc); i++)
+          fprintf(stderr, " %s", rein_sim_variant_name(sc, i));
+        fprintf(stderr, ")\n");
+        rein_sim_scenario_free(sc);
+        return REIN_EXIT_USAGE;
+      }
+      if (nsel == MAX_SEL) break;
+      sel[nsel++] = idx;
+    }
+    if (!nsel) {
+      rein_sim_scenario_free(sc);
+      return bad("empty variant list", NULL);
+    }
+  } else {
+    sel[nsel++] = 0;
+  }
+  uint64_t base = seed ? seed : rein_sim_scenario_seed(sc);
+
+  size_t njobs = nsel * (size_t)runs;
+  job *jobs = calloc(njobs, sizeof *jobs);
+  if (!jobs) {
+    rein_sim_scenario_free(sc);
+    fprintf(stderr, "rein simulate: out of memory\n");
+    return REIN_EXIT_FINDINGS;
+  }
+  for (size_t v = 0; v < nsel; v++)
+    for (long r = 0; r < runs; r++) {
+      job *j = &jobs[v * (size_t)runs + (size_t)r];
+      j->variant = sel[v];
+      j->seed = base + (uint64_t)r;
+    }
+  pool p;
+  memset(&p, 0, sizeof p);
+  p.sc = sc;
+  p.jobs = jobs;
+  p.njobs = njobs;
+  p.duration = duration;
+  p.progress = !quiet && isatty(2);
+  pthread_mutex_init(&p.mu, NULL);
+  size_t nthreads = (size_t)jobs_n < njobs ? (size_t)jobs_n : njobs;
+  pthread_t th[64];
+  size_t started = 0;
+  for (size_t t = 1; t < nthreads; t++)
+    if (pthread_create(&th[started], NULL, worker, &p) == 0) started++;
+  worker(&p);
+  for (size_t t = 0; t < started; t++) pthread_join(th[t], NULL);
+  pthread_mutex_destroy(&p.mu);
+  if (p.progress) fprintf(stderr, "\r%40s\r", "");
+
+  int rc = REIN_EXIT_OK;
+  for (size_t i = 0; i < njobs; i++)
+    if (jobs[i].st != REIN_OK) {
+      fprintf(stderr, "rein simulate: %s: variant %s seed %llu: %s\n", path,
+              rein_sim_variant_name(sc, jobs[i].variant),
+              (unsigned long long)jobs[i].seed,
+              jobs[i].err.msg[0] ? jobs[i].err.msg
+                                 : rein_strerror(jobs[i].st));
+      rc = jobs[i].st == REIN_EINVAL ? REIN_EXIT_USAGE : REIN_EXIT_FINDINGS;
+    }
+  if (rc != REIN_EXIT_OK) goto out;
+
+  /* the first seed of each variant, for series and the report */
+  const rein_sim_result *firsts[MAX_SEL];
+  for (size_t v = 0; v < nsel; v++) firsts[v] = jobs[v * (size_t)runs].res;
+
+  rein_sim_field names[64];
+  size_t nf = rein_sim_summary_fields(rein_sim_result_summary(firsts[0]),
+                                      names, 64);
+  if (runs == 1 && nsel == 1 && json) {
+    rein_sim_write_summary_json(firsts[0], stdout);
+    fputc('\n', stdout);
+  } else if (runs == 1 && json) {
+    printf("{\"scenario\":\"%s\",\"seed\":%llu,\"variants\":[",
+           rein_sim_scenario_name(sc), (unsigned long long)base);
+    for (size_t v = 0; v < nsel; v++) {
+      if (v) fputc(',', stdout);
+      rein_sim_write_summary_json(firsts[v], stdout);
+    }
+    printf("]}\n");
+  } else if (json) {
+    printf("{\"scenario\":\"%s\",\"seed\":%llu,\"runs\":%ld,\"variants\":[",
+           rein_sim_scenario_name(sc), (unsigned long long)base, runs);
+    for (size_t v = 0; v < nsel; v++) {
+      printf("%s{\"variant\":\"%s\"", v ? "," : "",
+             rein_sim_variant_name(sc, sel[v]));
+      for (size_t k = 0; k < nf; k++) {
+        stat s = aggregate(&jobs[v * (size_t)runs], (size_t)runs, k);
+        printf(",\"%s\":{\"mean\":", names[k].name);
+        json_num(s.mean);
+        printf(",\"ci95\":");
+        json_num(s.n ? s.half : -1);
+        printf(",\"min\":");
+        json_num(s.n ? s.min : -1);
+        printf(",\"max\":");
+        json_num(s.n ? s.max : -1);
+        printf(",\"n\":%zu}", s.n);
+      }
+      printf("}");
+    }
+    printf("]}\n");
+  } else {
+    printf("scenario %s, seed %llu%s", rein_sim_scenario_name(sc),
+           (unsigned long long)base, runs > 1 ? "" : "\n");
+    if (runs > 1)
+      printf(" .. %llu (%ld runs; mean +- 95%% interval)\n",
+             (unsigned long long)(base + (uint64_t)runs - 1), runs);
+    int w = runs > 1 ? 24 : 14;
+    printf("%-24s", "metric");
+    for (size_t v = 0; v < nsel; v++)
+      printf(" %*s", w, rein_sim_variant_name(sc, sel[v]));
+    printf("\n");
+    for (size_t k = 0; k < nf; k++) {
+      printf("%-24s", names[k].name);
+      for (size_t v = 0; v < nsel; v++) {
+        char cellb[64];
+        if (runs > 1) {
+          stat s = aggregate(&jobs[v * (size_t)runs], (size_t)runs, k);
+          char m[32], h[32];
+          fmt_val(m, sizeof m, names[k].name, s.mean);
+          if (s.n > 1 && strcmp(names[k].name, "recovered")) {
+            snprintf(h, sizeof h, "%.3g", s.half);
+            snprintf(cellb, sizeof cellb, "%.24s +- %.24s", m, h);
+          } else {
+            snprintf(cellb, sizeof cellb, "%s", m);
+          }
+        } else {
+          rein_sim_field f[64];
+          rein_sim_summary_fields(rein_sim_result_summary(firsts[v]), f, 64);
+          fmt_val(cellb, sizeof cellb, names[k].name, f[k].value);
+        }
+        printf(" %*s", w, cellb);
+      }
+      printf("\n");
+    }
+    const rein_sim_summary *s0 = rein_sim_result_summary(firsts[0]);
+    for (size_t k = 0; k < s0->n_servers; k++) {
+      char label[64];
+      snprintf(label, sizeof label, "per_logical@%s", s0->servers[k].name);
+      printf("%-24s", label);
+      for (size_t v = 0; v < nsel; v++) {
+        char cellb[32];
+        fmt_val(cellb, sizeof cellb, "",
+                rein_sim_result_summary(firsts[v])->servers[k].per_logical);
+        printf(" %*s", w, cellb);
+      }
+      printf("\n");
+    }
+  }
+  if (csv && write_file(csv, 0, sc, firsts, nsel)) rc = REIN_EXIT_FINDINGS;
+  if (series && write_file(series, 1, sc, firsts, nsel))
+    rc = REIN_EXIT_FINDINGS;
+  if (report && write_file(report, 2, sc, firsts, nsel))
+    rc = REIN_EXIT_FINDINGS;
+out:
+  for (size_t i = 0; i < njobs; i++) rein_sim_result_free(jobs[i].res);
+  free(jobs);
+  rein_sim_scenario_free(sc);
+  return rc;
+}
+
+const rein_cli_command rein_cmd_simulate = {
+    "simulate",
+    "run a scenario through rein's retry engine on a virtual clock", usage,
+    run};

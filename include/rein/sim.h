@@ -1,0 +1,186 @@
+/*
+ * rein/sim.h: the discrete-event simulator behind `rein simulate`.
+ *
+ * A scenario (YAML, see docs/simulator.md) describes client cohorts, servers,
+ * tiers, incidents and named retry policies. rein_sim_run plays it on a
+ * virtual clock (a rein_manual_clock) and drives the library's own objects:
+ * every logical call is a rein_retry walked through rein_retry_begin /
+ * rein_retry_next with `now` taken from the virtual clock, against the
+ * rein_budget, rein_breaker and rein_throttle the scenario asks for. Nothing
+ * here re-implements a policy; the simulator only models the world around it
+ * (arrivals, queues, service times, networks, incidents) and measures.
+ *
+ * Determinism: every random draw comes from rein_rng streams seeded from the
+ * run's seed; per-call seeds go through rein_call_opts.seed and the stripe is
+ * fixed, so the same scenario, variant and seed give byte-identical output on
+ * any machine and thread.
+ *
+ * Variants: a scenario may name several variants (e.g. "naive" and "rein"),
+ * each choosing which policy every cohort and tier uses. --compare runs them
+ * on the same seed.
+ *
+ * Thread level: a loaded rein_sim_scenario is immutable; share it between
+ * threads and run several rein_sim_run on it at once. A rein_sim_result is
+ * immutable after rein_sim_run returns.
+ */
+#ifndef REIN_SIM_H
+#define REIN_SIM_H
+
+#include "rein/common.h"
+#include "rein/errors.h"
+#include "rein/retry.h"
+
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct rein_sim_scenario rein_sim_scenario;
+typedef struct rein_sim_result rein_sim_result;
+
+/*
+ * Load a scenario from a file (`path`) or from memory (`text`, `len`,
+ * `filename` used in messages). On a bad scenario returns REIN_EPARSE (YAML
+ * syntax) or REIN_EINVAL (a field) and writes one line to `err` (may be NULL):
+ *   "file:line:col: field.path: what was expected"
+ * with a did-you-mean for unknown fields. REIN_EIO when the file cannot be
+ * read, REIN_ENOMEM on allocation failure. `alloc` may be NULL (malloc).
+ * Never crashes on any input (the loader is fuzzed).
+ */
+REIN_API rein_status rein_sim_scenario_load(const char *path,
+                                            const rein_allocator *alloc,
+                                            rein_errbuf *err,
+                                            rein_sim_scenario **out);
+REIN_API rein_status rein_sim_scenario_parse(const char *text, size_t len,
+                                             const char *filename,
+                                             const rein_allocator *alloc,
+                                             rein_errbuf *err,
+                                             rein_sim_scenario **out);
+/* NULL is a no-op. No run may be using the scenario. */
+REIN_API void rein_sim_scenario_free(rein_sim_scenario *s);
+
+REIN_API const char *rein_sim_scenario_name(const rein_sim_scenario *s);
+REIN_API uint64_t rein_sim_scenario_seed(const rein_sim_scenario *s);
+REIN_API int64_t rein_sim_scenario_duration(const rein_sim_scenario *s);
+/* Variants in file order; a scenario without a `variants` section has one,
+ * named "default". */
+REIN_API size_t rein_sim_variant_count(const rein_sim_scenario *s);
+REIN_API const char *rein_sim_variant_name(const rein_sim_scenario *s,
+                                           size_t i);
+/* REIN_ENOTFOUND when no variant has that name. */
+REIN_API rein_status rein_sim_variant_find(const rein_sim_scenario *s,
+                                           const char *name, size_t *idx);
+
+typedef struct rein_sim_run_config {
+  size_t variant;   /* index; default 0 */
+  uint64_t seed;    /* 0 = the scenario's seed */
+  int64_t duration_ns; /* 0 = the scenario's duration */
+  uint64_t max_events; /* stop (REIN_ETOOBIG) after this many; default 2e9 */
+  /* Called now and then with the fraction of virtual time done; optional. */
+  void (*progress)(void *ctx, double fraction);
+  void *progress_ctx;
+  const rein_allocator *alloc;
+  rein_errbuf *err;
+} rein_sim_run_config;
+
+REIN_API void rein_sim_run_config_default(rein_sim_run_config *c);
+
+/*
+ * Run one variant of `s` to the end of its duration. REIN_OK and a result in
+ * `*out`; REIN_EINVAL when a policy, budget, breaker or throttle rejects its
+ * configuration (message in c->err), REIN_ENOMEM, REIN_ETOOBIG when
+ * max_events was reached. Deterministic in (scenario, variant, seed).
+ */
+REIN_API rein_status rein_sim_run(const rein_sim_scenario *s,
+                                  const rein_sim_run_config *c,
+                                  rein_sim_result **out);
+REIN_API void rein_sim_result_free(rein_sim_result *r);
+
+/* One interval of the time series. Counts are of things that happened in
+ * [t_s, t_s + interval); gauges (inflight, queue, breaker_open, capacity)
+ * are sampled at the interval's end. */
+typedef struct rein_sim_point {
+  double t_s;
+  uint64_t offered;     /* logical calls begun by client cohorts */
+  uint64_t attempts;    /* attempts sent by client cohorts */
+  uint64_t retries;     /* ... of which retries (attempt >= 2) */
+  uint64_t successes;   /* logical calls that ended DONE (goodput) */
+  uint64_t failures;    /* logical calls that gave up */
+  uint64_t rejections;  /* attempts the primary server shed or refused */
+  uint64_t timeouts;    /* client attempts that timed out */
+  uint64_t duplicates;  /* duplicate side effects */
+  uint64_t load;        /* attempts arriving at the primary server */
+  uint64_t load_retries; /* ... of which retries */
+  uint32_t inflight;    /* client logical calls in progress */
+  uint32_t queue;       /* primary server queue length */
+  uint32_t breaker_open; /* clients whose breaker is open */
+  double capacity_per_s; /* primary server capacity at that time */
+} rein_sim_point;
+
+typedef struct rein_sim_server_summary {
+  const char *name;
+  uint64_t arrivals;    /* attempts that reached the server */
+  uint64_t executed;    /* attempts served to completion with success */
+  uint64_t shed;        /* shed by load shedding or a full queue */
+  uint64_t wasted;      /* completed after the caller had timed out */
+  uint64_t failed;      /* answered with an error */
+  uint32_t peak_queue;
+  double per_logical;   /* arrivals / client logical calls */
+} rein_sim_server_summary;
+
+/* The summary; field meanings in docs/simulator.md. -1 = not applicable. */
+typedef struct rein_sim_summary {
+  uint64_t logical, attempts, retries, successes, giveups, timeouts;
+  uint64_t giveups_by_reason[REIN_GIVEUP_COUNT_];
+  uint64_t duplicates, extra_executions, wasted, server_attempts, events;
+  double amplification, peak_amplification;
+  double peak_load_ratio, peak_retry_ratio;
+  double goodput_per_s, baseline_goodput_per_s, success_ratio;
+  double latency_p50_ms, latency_p99_ms, latency_p999_ms;
+  double recovery_s; /* -1 when there is no incident */
+  int recovered;     /* 1 recovered, 0 never (recovery_s is then a lower
+                        bound), -1 no incident */
+  double completion_s; /* one-shot cohorts: when the last client succeeded;
+                          -1 none or not all succeeded */
+  uint64_t oneshot_clients, oneshot_done;
+  size_t n_servers;
+  const rein_sim_server_summary *servers;
+} rein_sim_summary;
+
+REIN_API const rein_sim_summary *rein_sim_result_summary(
+    const rein_sim_result *r);
+REIN_API size_t rein_sim_result_series(const rein_sim_result *r,
+                                       const rein_sim_point **points);
+REIN_API const char *rein_sim_result_variant(const rein_sim_result *r);
+REIN_API uint64_t rein_sim_result_seed(const rein_sim_result *r);
+
+/* The summary's scalar fields as (name, value) pairs, in a fixed order, for
+ * tables, JSON and aggregation over runs. Returns how many there are; fills
+ * at most `cap`. Names are the JSON field names. */
+typedef struct rein_sim_field {
+  const char *name;
+  double value;
+} rein_sim_field;
+REIN_API size_t rein_sim_summary_fields(const rein_sim_summary *s,
+                                        rein_sim_field *out, size_t cap);
+
+/* Writers. Each returns REIN_OK or REIN_EIO. Several results (variants)
+ * share one file: the series gain a `variant` column/field. */
+REIN_API rein_status rein_sim_write_summary_json(const rein_sim_result *r,
+                                                 FILE *f);
+REIN_API rein_status rein_sim_write_series_csv(
+    const rein_sim_result *const *rs, size_t n, FILE *f);
+REIN_API rein_status rein_sim_write_series_json(
+    const rein_sim_result *const *rs, size_t n, FILE *f);
+/* One self-contained HTML page: inline SVG charts (load on the primary
+ * server per variant with the capacity line and incidents shaded; goodput
+ * per variant) and the summary table. No scripts, no external resources. */
+REIN_API rein_status rein_sim_write_report_html(
+    const rein_sim_scenario *s, const rein_sim_result *const *rs, size_t n,
+    FILE *f);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* REIN_SIM_H */

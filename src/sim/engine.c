@@ -1,0 +1,1335 @@
+/*
+ * engine.c: the discrete-event engine of the simulator.
+ *
+ * Events live in one binary min-heap ordered by (time, sequence number); the
+ * sequence number makes the order total, so a run is a pure function of the
+ * scenario, the variant and the seed. Calls, requests and events come from
+ * pools that grow by doubling and recycle through free lists, so the steady
+ * state allocates nothing per event.
+ *
+ * What is modelled here is the world, never the policy: each logical call is
+ * a rein_retry of a rein_policy built from the scenario (with the library's
+ * rein_budget, rein_breaker and rein_throttle objects), and the engine only
+ * carries out its decisions: ATTEMPT sends a request over a modelled network
+ * to a modelled server, WAIT schedules a wake-up, DONE / GIVE_UP end the call.
+ * Virtual time is a rein_manual_clock set to each event's time, and `now` is
+ * passed explicitly to every decision.
+ *
+ * Stale events (a timeout for an attempt that already answered, a response
+ * for an attempt that timed out) are not removed from the heap; each carries
+ * the serial of the call state it was scheduled for and is ignored when the
+ * call has moved on.
+ *
+ * Random streams are separate (arrivals, service, network, call seeds) so
+ * that two variants run on the same seed see the same arrivals.
+ */
+#include "sim_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NONE UINT32_MAX
+
+enum {
+  EV_ARRIVAL = 0,   /* poisson cohort: id = cohort */
+  EV_CLIENT_START,  /* closed / one-shot client: id = client */
+  EV_REQ_ARRIVE,    /* id = request, at its server */
+  EV_SERVICE_DONE,  /* id = request */
+  EV_RESP,          /* id = request, back at the caller */
+  EV_TIMEOUT,       /* id = call, gen = serial */
+  EV_WAKE,          /* id = call, gen = serial */
+  EV_TICK,          /* id = interval index */
+  EV_INCIDENT       /* id = incident index, gen = 0 start / 1 end */
+};
+
+typedef struct ev {
+  int64_t t;
+  uint64_t seq;
+  uint32_t id, gen;
+  uint32_t type;
+} ev;
+
+/* The library objects one caller (client, cohort or tier) uses. */
+typedef struct pol_inst {
+  rein_policy *p;
+  rein_breaker *br; /* for the breaker-open gauge */
+  const sim_policy_spec *spec;
+} pol_inst;
+
+typedef struct sim_client {
+  uint32_t cohort;
+  uint32_t pol;   /* index into run->insts */
+  uint8_t done;   /* one-shot: succeeded */
+} sim_client;
+
+typedef struct sim_call {
+  rein_retry r;
+  int64_t begin_t;
+  uint32_t serial;      /* current state's serial (attempt or wait) */
+  uint32_t cur_req;     /* outstanding attempt, NONE when none */
+  uint32_t outstanding; /* requests not yet freed */
+  uint32_t execs;       /* successful executions at the target */
+  uint32_t owner;       /* client index, or the upstream request (tier) */
+  uint32_t target;      /* server */
+  uint32_t bucket;      /* interval the call began in */
+  uint32_t pol;
+  uint32_t next_free;
+  uint8_t top;          /* from a client cohort */
+  uint8_t finished;
+  uint8_t idempotent, dedup, key;
+} sim_call;
+
+typedef struct sim_req {
+  int64_t enq_t;
+  uint64_t occ_ver;
+  uint32_t call, serial, server, attempt;
+  uint32_t occ_key;
+  uint32_t next_free;
+  uint8_t abandoned;
+  rein_outcome out;
+} sim_req;
+
+typedef struct sim_srv {
+  const sim_server_spec *spec;
+  uint32_t busy, cap;
+  uint32_t *q;
+  uint32_t qsize, qhead, qlen; /* ring of size qsize (power of two) */
+  int outage;                  /* -1 none, else sim_outage_mode */
+  double slow, fail_p;
+  uint64_t *occ;
+  uint32_t rate_b[10];
+  int64_t rate_idx;
+  uint32_t pol;                /* downstream policy instance; NONE */
+  rein_sim_server_summary sum;
+} sim_srv;
+
+typedef struct run {
+  const rein_sim_scenario *s;
+  const sim_variant_spec *va;
+  const rein_allocator *a;
+  rein_errbuf *err;
+  rein_manual_clock clock;
+  rein_rng r_arr, r_srv, r_net, r_seed;
+  int64_t now, end, interval;
+  uint64_t seq, events, max_events;
+  uint32_t serial;
+
+  ev *heap;
+  size_t hlen, hcap;
+
+  sim_call *calls;
+  uint32_t ncalls, calls_cap, call_free;
+  sim_req *reqs;
+  uint32_t nreqs, reqs_cap, req_free;
+
+  sim_client *clients;
+  uint32_t nclients;
+  uint32_t *cohort_first; /* first client index per cohort */
+  sim_srv *srv;
+
+  /* owned library objects */
+  pol_inst *insts;
+  size_t ninsts, insts_cap;
+  void **objs;
+  uint8_t *obj_kind; /* 0 budget 1 breaker 2 throttle 3 policy */
+  size_t nobjs, objs_cap;
+  rein_breaker **brk;
+  uint32_t *brk_weight;
+  size_t nbrk, brk_cap;
+
+  /* measurements */
+  rein_sim_result *res;
+  uint64_t *bucket_calls, *bucket_attempts;
+  uint64_t lat[SIM_LAT_BUCKETS];
+  uint64_t lat_n;
+  uint32_t inflight;
+  uint64_t oneshot_clients, oneshot_done;
+  int64_t oneshot_last;
+  void (*progress)(void *, double);
+  void *progress_ctx;
+  rein_status st;
+} run;
+
+/* ---------------------------------------------------------------------- */
+/* Growable arrays through the caller's allocator                          */
+
+static int grow(run *R, void **arr, size_t elem, size_t *cap, size_t need) {
+  if (need <= *cap) return 0;
+  size_t nc = *cap ? *cap : 64;
+  while (nc < need) nc *= 2;
+  void *n = rein__sim_alloc(R->a, nc * elem);
+  if (!n) {
+    R->st = REIN_ENOMEM;
+    return -1;
+  }
+  if (*arr) {
+    memcpy(n, *arr, *cap * elem);
+    rein__sim_free(R->a, *arr);
+  }
+  *arr = n;
+  *cap = nc;
+  return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Event heap                                                              */
+
+static inline int ev_less(const ev *x, const ev *y) {
+  return x->t < y->t || (x->t == y->t && x->seq < y->seq);
+}
+
+static int push(run *R, int64_t t, uint32_t type, uint32_t id, uint32_t gen) {
+  if (R->hlen == R->hcap &&
+      grow(R, (void **)&R->heap, sizeof(ev), &R->hcap, R->hlen + 1))
+    return -1;
+  ev e = {t, R->seq++, id, gen, type};
+  size_t i = R->hlen++;
+  while (i > 0) {
+    size_t p = (i - 1) / 2;
+    if (!ev_less(&e, &R->heap[p])) break;
+    R->heap[i] = R->heap[p];
+    i = p;
+  }
+  R->heap[i] = e;
+  return 0;
+}
+
+static ev pop(run *R) {
+  ev top = R->heap[0];
+  ev last = R->heap[--R->hlen];
+  size_t n = R->hlen, i = 0;
+  for (;;) {
+    size_t c = 2 * i + 1;
+    if (c >= n) break;
+    if (c + 1 < n && ev_less(&R->heap[c + 1], &R->heap[c])) c++;
+    if (!ev_less(&R->heap[c], &last)) break;
+    R->heap[i] = R->heap[c];
+    i = c;
+  }
+  if (n) R->heap[i] = last;
+  return top;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Sampling                                                                */
+
+static double sample(rein_rng *r, const sim_dist *d) {
+  switch (d->kind) {
+  case SIM_D_CONSTANT: return d->a;
+  case SIM_D_EXPONENTIAL: return rein_rng_exponential(r, d->a);
+  case SIM_D_UNIFORM: return d->a + (d->b - d->a) * rein_rng_uniform(r);
+  case SIM_D_LOGNORMAL: return exp(d->a + d->b * rein_rng_normal(r));
+  case SIM_D_BIMODAL: return rein_rng_uniform(r) < d->c ? d->b : d->a;
+  case SIM_D_NORMAL:
+    for (int i = 0; i < 16; i++) {
+      double x = d->a + d->b * rein_rng_normal(r);
+      if (x >= d->c && x <= d->d) return x;
+    }
+    return d->a < d->c ? d->c : (d->a > d->d ? d->d : d->a);
+  }
+  return d->a;
+}
+
+static inline int64_t dur(double ns) {
+  if (ns < 0) return 0;
+  if (ns > 9e18) return INT64_C(9000000000000000000);
+  return (int64_t)ns;
+}
+
+static inline int64_t net(run *R, uint32_t server) {
+  const sim_server_spec *sp = R->srv[server].spec;
+  return sp->has_network ? dur(sample(&R->r_net, &sp->network)) : 0;
+}
+
+static inline uint64_t seed_next(run *R) {
+  uint64_t x = rein_rng_next(&R->r_seed);
+  return x ? x : 1;
+}
+
+static inline size_t bucket_of(run *R, int64_t t) {
+  size_t k = (size_t)(t / R->interval);
+  return k < R->res->n_points ? k : R->res->n_points - 1;
+}
+
+static inline rein_sim_point *pt(run *R) {
+  return &R->res->points[bucket_of(R, R->now)];
+}
+
+/* ---------------------------------------------------------------------- */
+/* Pools                                                                   */
+
+static uint32_t call_new(run *R) {
+  uint32_t i;
+  if (R->call_free != NONE) {
+    i = R->call_free;
+    R->call_free = R->calls[i].next_free;
+  } else {
+    size_t cap = R->calls_cap;
+    if (R->ncalls == cap &&
+        grow(R, (void **)&R->calls, sizeof(sim_call), &cap, R->ncalls + 1))
+      return NONE;
+    R->calls_cap = (uint32_t)cap;
+    i = R->ncalls++;
+  }
+  sim_call *c = &R->calls[i];
+  memset(c, 0, sizeof *c);
+  c->cur_req = NONE;
+  c->next_free = NONE;
+  return i;
+}
+
+static void call_release(run *R, uint32_t i) {
+  sim_call *c = &R->calls[i];
+  if (c->execs > 1) {
+    rein_sim_summary *S = &R->res->summary;
+    S->extra_executions += c->execs - 1;
+    if (!c->idempotent) {
+      S->duplicates += c->execs - 1;
+      if (c->top) pt(R)->duplicates += c->execs - 1;
+    }
+  }
+  c->next_free = R->call_free;
+  c->finished = 2;
+  R->call_free = i;
+}
+
+static uint32_t req_new(run *R) {
+  uint32_t i;
+  if (R->req_free != NONE) {
+    i = R->req_free;
+    R->req_free = R->reqs[i].next_free;
+  } else {
+    size_t cap = R->reqs_cap;
+    if (R->nreqs == cap &&
+        grow(R, (void **)&R->reqs, sizeof(sim_req), &cap, R->nreqs + 1))
+      return NONE;
+    R->reqs_cap = (uint32_t)cap;
+    i = R->nreqs++;
+  }
+  sim_req *q = &R->reqs[i];
+  memset(q, 0, sizeof *q);
+  q->next_free = NONE;
+  return i;
+}
+
+static void req_release(run *R, uint32_t i) {
+  sim_req *q = &R->reqs[i];
+  sim_call *c = &R->calls[q->call];
+  q->next_free = R->req_free;
+  R->req_free = i;
+  if (--c->outstanding == 0 && c->finished == 1) call_release(R, q->call);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Library objects                                                         */
+
+static int own(run *R, void *obj, uint8_t kind) {
+  if (R->nobjs == R->objs_cap) {
+    size_t c1 = R->objs_cap, c2 = R->objs_cap;
+    if (grow(R, (void **)&R->objs, sizeof(void *), &c1, R->nobjs + 1) ||
+        grow(R, (void **)&R->obj_kind, 1, &c2, R->nobjs + 1))
+      return -1;
+    R->objs_cap = c1 < c2 ? c1 : c2;
+  }
+  R->objs[R->nobjs] = obj;
+  R->obj_kind[R->nobjs++] = kind;
+  return 0;
+}
+
+static void free_objs(run *R) {
+  /* policies first (they borrow the others) */
+  for (size_t i = 0; i < R->nobjs; i++)
+    if (R->obj_kind[i] == 3) rein_policy_free(R->objs[i]);
+  for (size_t i = 0; i < R->nobjs; i++) {
+    switch (R->obj_kind[i]) {
+    case 0: rein_budget_free(R->objs[i]); break;
+    case 1: rein_breaker_free(R->objs[i]); break;
+    case 2: rein_throttle_free(R->objs[i]); break;
+    default: break;
+    }
+  }
+}
+
+static int fail_cfg(run *R, rein_status st, const char *who, rein_errbuf *eb) {
+  R->st = st;
+  if (R->err)
+    snprintf(R->err->msg, sizeof R->err->msg, "%.150s: %.350s", who,
+             eb->msg[0] ? eb->msg : rein_strerror(st));
+  return -1;
+}
+
+typedef struct shared_objs {
+  rein_budget *bu;
+  rein_breaker *br;
+  rein_throttle *th;
+} shared_objs;
+
+static int make_budget(run *R, const sim_policy_spec *p, const char *who,
+                       rein_budget **out) {
+  rein_errbuf eb = {{0}};
+  rein_budget_config c = p->budget;
+  c.alloc = R->a;
+  c.err = &eb;
+  rein_status st = rein_budget_new(&c, out);
+  if (st != REIN_OK) return fail_cfg(R, st, who, &eb);
+  if (own(R, *out, 0)) {
+    rein_budget_free(*out);
+    return -1;
+  }
+  return 0;
+}
+
+static int make_breaker(run *R, const sim_policy_spec *p, const char *who,
+                        uint32_t weight, rein_breaker **out) {
+  rein_errbuf eb = {{0}};
+  rein_breaker_config c = p->breaker;
+  c.alloc = R->a;
+  c.err = &eb;
+  c.seed = seed_next(R);
+  rein_status st = rein_breaker_new(&c, out);
+  if (st != REIN_OK) return fail_cfg(R, st, who, &eb);
+  if (own(R, *out, 1)) {
+    rein_breaker_free(*out);
+    return -1;
+  }
+  size_t c1 = R->brk_cap, c2 = R->brk_cap;
+  if (grow(R, (void **)&R->brk, sizeof(void *), &c1, R->nbrk + 1) ||
+      grow(R, (void **)&R->brk_weight, sizeof(uint32_t), &c2, R->nbrk + 1))
+    return -1;
+  R->brk_cap = c1 < c2 ? c1 : c2;
+  R->brk[R->nbrk] = *out;
+  R->brk_weight[R->nbrk++] = weight;
+  return 0;
+}
+
+static int make_throttle(run *R, const sim_policy_spec *p, const char *who,
+                         rein_throttle **out) {
+  rein_errbuf eb = {{0}};
+  rein_throttle_config c = p->throttle;
+  c.alloc = R->a;
+  c.err = &eb;
+  rein_status st = rein_throttle_new(&c, out);
+  if (st != REIN_OK) return fail_cfg(R, st, who, &eb);
+  if (own(R, *out, 2)) {
+    rein_throttle_free(*out);
+    return -1;
+  }
+  return 0;
+}
+
+/* A policy instance over the given shared objects, plus per-client ones for
+ * components scoped to the client. Returns the instance index or NONE. */
+static uint32_t make_inst(run *R, const sim_policy_spec *p, const char *who,
+                          const shared_objs *sh, int64_t timeout_ns) {
+  rein_budget *bu = sh->bu;
+  rein_breaker *br = sh->br;
+  rein_throttle *th = sh->th;
+  if (p->has_budget && !bu && make_budget(R, p, who, &bu)) return NONE;
+  if (p->has_breaker && !br && make_breaker(R, p, who, 1, &br)) return NONE;
+  if (p->has_throttle && !th && make_throttle(R, p, who, &th)) return NONE;
+  rein_errbuf eb = {{0}};
+  rein_policy_config c;
+  rein_policy_config_default(&c);
+  c.name = p->name;
+  c.max_attempts = p->max_attempts;
+  c.backoff = p->backoff;
+  c.retry_on = p->retry_on;
+  c.window_ns = p->window_ns;
+  c.attempt_timeout_ns = p->timeout_ns ? p->timeout_ns : timeout_ns;
+  c.expected_attempt_ns = p->expected_ns;
+  c.budget = bu;
+  c.breaker = br;
+  c.throttle = th;
+  c.clock = rein_manual_clock_as_clock(&R->clock);
+  c.seed = seed_next(R);
+  c.alloc = R->a;
+  c.err = &eb;
+  rein_policy *pol = NULL;
+  rein_status st = rein_policy_new(&c, &pol);
+  if (st != REIN_OK) {
+    fail_cfg(R, st, who, &eb);
+    return NONE;
+  }
+  if (own(R, pol, 3)) {
+    rein_policy_free(pol);
+    return NONE;
+  }
+  if (R->ninsts == R->insts_cap &&
+      grow(R, (void **)&R->insts, sizeof(pol_inst), &R->insts_cap,
+           R->ninsts + 1))
+    return NONE;
+  R->insts[R->ninsts] = (pol_inst){pol, br, p};
+  return (uint32_t)R->ninsts++;
+}
+
+static int setup_objects(run *R) {
+  const rein_sim_scenario *s = R->s;
+  uint32_t ci = 0;
+  for (size_t k = 0; k < s->n_cohorts; k++) {
+    const sim_cohort_spec *c = &s->cohorts[k];
+    const sim_policy_spec *p = &s->policies[R->va->cohort_policy[k]];
+    char who[160];
+    snprintf(who, sizeof who, "cohort %s, policy %s", c->name, p->name);
+    shared_objs sh = {NULL, NULL, NULL};
+    if (p->has_budget && p->budget_scope == SIM_SCOPE_COHORT &&
+        make_budget(R, p, who, &sh.bu))
+      return -1;
+    if (p->has_breaker && p->breaker_scope == SIM_SCOPE_COHORT &&
+        make_breaker(R, p, who, c->count, &sh.br))
+      return -1;
+    if (p->has_throttle && p->throttle_scope == SIM_SCOPE_COHORT &&
+        make_throttle(R, p, who, &sh.th))
+      return -1;
+    int per_client = (p->has_budget && p->budget_scope == SIM_SCOPE_CLIENT) ||
+                     (p->has_breaker && p->breaker_scope == SIM_SCOPE_CLIENT) ||
+                     (p->has_throttle && p->throttle_scope == SIM_SCOPE_CLIENT);
+    uint32_t shared_inst = NONE;
+    if (!per_client) {
+      shared_inst = make_inst(R, p, who, &sh, c->timeout_ns);
+      if (shared_inst == NONE) return -1;
+    }
+    R->cohort_first[k] = ci;
+    for (uint32_t j = 0; j < c->count; j++, ci++) {
+      R->clients[ci].cohort = (uint32_t)k;
+      if (per_client) {
+        uint32_t in = make_inst(R, p, who, &sh, c->timeout_ns);
+        if (in == NONE) return -1;
+        R->clients[ci].pol = in;
+      } else {
+        R->clients[ci].pol = shared_inst;
+      }
+    }
+  }
+  for (size_t k = 0; k < s->n_servers; k++) {
+    const sim_server_spec *sv = &s->servers[k];
+    R->srv[k].pol = NONE;
+    if (!sv->has_downstream) continue;
+    const sim_policy_spec *p = &s->policies[R->va->server_policy[k]];
+    char who[160];
+    snprintf(who, sizeof who, "server %s, policy %s", sv->name, p->name);
+    shared_objs sh = {NULL, NULL, NULL};
+    uint32_t in = make_inst(R, p, who, &sh, sv->timeout_ns);
+    if (in == NONE) return -1;
+    R->srv[k].pol = in;
+  }
+  return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Servers                                                                 */
+
+static void srv_state(run *R, uint32_t k) {
+  sim_srv *v = &R->srv[k];
+  const rein_sim_scenario *s = R->s;
+  double capf = 1, slow = 1, ok = 1 - v->spec->failure_p;
+  int outage = -1;
+  for (size_t i = 0; i < s->n_incidents; i++) {
+    const sim_incident_spec *in = &s->incidents[i];
+    if (in->server != k || R->now < in->start_ns || R->now >= in->end_ns)
+      continue;
+    switch (in->kind) {
+    case SIM_INC_OUTAGE:
+      if (in->mode == SIM_OUT_SLOW)
+        slow *= in->factor;
+      else
+        outage = (int)in->mode;
+      break;
+    case SIM_INC_CAPACITY: capf *= in->factor; break;
+    case SIM_INC_FAILURE: ok *= 1 - in->probability; break;
+    }
+  }
+  v->outage = outage;
+  v->slow = slow;
+  v->fail_p = 1 - ok;
+  double c = v->spec->concurrency * capf;
+  uint32_t cap = (uint32_t)(c + 0.5);
+  if (cap == 0 && capf > 0) cap = 1;
+  v->cap = cap;
+}
+
+static double srv_rate(run *R, sim_srv *v) {
+  int64_t idx = R->now / (100 * REIN_NS_PER_MS);
+  if (idx != v->rate_idx) {
+    int64_t gap = idx - v->rate_idx;
+    if (gap >= 10 || gap < 0) {
+      memset(v->rate_b, 0, sizeof v->rate_b);
+    } else {
+      for (int64_t j = v->rate_idx + 1; j <= idx; j++) v->rate_b[j % 10] = 0;
+    }
+    v->rate_idx = idx;
+  }
+  uint32_t sum = 0;
+  for (int i = 0; i < 10; i++) sum += v->rate_b[i];
+  return sum; /* arrivals in the last ~1 s */
+}
+
+static int q_push(run *R, sim_srv *v, uint32_t req) {
+  if (v->qlen == v->qsize) {
+    uint32_t ns = v->qsize ? v->qsize * 2 : 256;
+    uint32_t *nq = rein__sim_alloc(R->a, (size_t)ns * sizeof(uint32_t));
+    if (!nq) {
+      R->st = REIN_ENOMEM;
+      return -1;
+    }
+    for (uint32_t i = 0; i < v->qlen; i++)
+      nq[i] = v->q[(v->qhead + i) & (v->qsize - 1)];
+    rein__sim_free(R->a, v->q);
+    v->q = nq;
+    v->qsize = ns;
+    v->qhead = 0;
+  }
+  v->q[(v->qhead + v->qlen) & (v->qsize - 1)] = req;
+  v->qlen++;
+  if (v->qlen > v->sum.peak_queue) v->sum.peak_queue = v->qlen;
+  return 0;
+}
+
+static uint32_t q_pop(sim_srv *v) {
+  uint32_t r;
+  if (v->spec->queue_kind == SIM_LIFO) {
+    r = v->q[(v->qhead + v->qlen - 1) & (v->qsize - 1)];
+  } else {
+    r = v->q[v->qhead];
+    v->qhead = (v->qhead + 1) & (v->qsize - 1);
+  }
+  v->qlen--;
+  return r;
+}
+
+static int respond(run *R, uint32_t req, rein_outcome_kind kind,
+                   int64_t delay, int dont_retry) {
+  sim_req *q = &R->reqs[req];
+  q->out.kind = kind;
+  q->out.server_delay_ns = delay;
+  q->out.dont_retry = dont_retry != 0;
+  return push(R, R->now + net(R, q->server), EV_RESP, req, 0);
+}
+
+static int64_t retry_after(run *R, sim_srv *v) {
+  const sim_server_spec *sp = v->spec;
+  if (sp->retry_after_ns >= 0) return sp->retry_after_ns;
+  /* auto: time to drain the queue at the current capacity */
+  double capacity = rein__sim_server_capacity(sp) *
+                    (sp->concurrency ? (double)v->cap / sp->concurrency : 0);
+  if (capacity <= 0) return REIN_NS_PER_S;
+  return dur((v->qlen + 1) / capacity * 1e9);
+}
+
+static int shed(run *R, sim_srv *v, uint32_t req) {
+  const sim_server_spec *sp = v->spec;
+  v->sum.shed++;
+  if (v == &R->srv[R->s->primary]) pt(R)->rejections++;
+  int64_t d = 0;
+  if (sp->shed) {
+    d = retry_after(R, v);
+    if (sp->pushback_ns > d) d = sp->pushback_ns;
+  }
+  return respond(R, req, REIN_OUTCOME_OVERLOADED, d,
+                 sp->shed && sp->shed_dont_retry);
+}
+
+static int start_service(run *R, uint32_t k, uint32_t req) {
+  sim_srv *v = &R->srv[k];
+  const sim_server_spec *sp = v->spec;
+  v->busy++;
+  double d = sample(&R->r_srv, &sp->service);
+  if (sp->per_inflight_ns) d += (double)sp->per_inflight_ns * (v->busy + v->qlen);
+  if (sp->threshold_rate > 0 && srv_rate(R, v) > sp->threshold_rate)
+    d *= sp->threshold_factor;
+  d *= v->slow;
+  if (sp->occ_keys) {
+    sim_req *q = &R->reqs[req];
+    q->occ_key = (uint32_t)rein_rng_range(&R->r_srv, 0, sp->occ_keys - 1);
+    q->occ_ver = v->occ[q->occ_key];
+  }
+  return push(R, R->now + dur(d), EV_SERVICE_DONE, req, 0);
+}
+
+static int dispatch(run *R, uint32_t k) {
+  sim_srv *v = &R->srv[k];
+  const sim_server_spec *sp = v->spec;
+  while (v->busy < v->cap && v->qlen > 0) {
+    uint32_t req = q_pop(v);
+    if (sp->shed_wait_over_ns &&
+        R->now - R->reqs[req].enq_t > sp->shed_wait_over_ns) {
+      if (shed(R, v, req)) return -1;
+      continue;
+    }
+    if (start_service(R, k, req)) return -1;
+  }
+  return 0;
+}
+
+static int on_req_arrive(run *R, uint32_t req) {
+  sim_req *q = &R->reqs[req];
+  uint32_t k = q->server;
+  sim_srv *v = &R->srv[k];
+  const sim_server_spec *sp = v->spec;
+  v->sum.arrivals++;
+  R->res->summary.server_attempts++;
+  if (k == R->s->primary) {
+    rein_sim_point *p = pt(R);
+    p->load++;
+    if (q->attempt > 1) p->load_retries++;
+  }
+  if (sp->threshold_rate > 0) {
+    srv_rate(R, v);
+    v->rate_b[v->rate_idx % 10]++;
+  }
+  switch (v->outage) {
+  case SIM_OUT_DROP:
+    req_release(R, req);
+    return 0;
+  case SIM_OUT_ERROR:
+    v->sum.failed++;
+    return respond(R, req, REIN_OUTCOME_FAILURE, 0, 0);
+  case SIM_OUT_REFUSE:
+    return respond(R, req, REIN_OUTCOME_NOT_SENT, 0, 0);
+  default: break;
+  }
+  if (sp->shed_queue_over && v->qlen >= sp->shed_queue_over)
+    return shed(R, v, req);
+  if (v->busy < v->cap && v->qlen == 0) return start_service(R, k, req);
+  if (v->qlen >= sp->queue_cap) return shed(R, v, req);
+  q->enq_t = R->now;
+  return q_push(R, v, req);
+}
+
+static int begin_call(run *R, uint32_t pol, uint32_t target, uint32_t owner,
+                      int top, int idempotent, int key, int64_t deadline);
+
+/* The server has an answer for `req`: free the worker, answer, dispatch. */
+static int finish_request(run *R, uint32_t req, rein_outcome_kind kind,
+                          int dont_retry) {
+  sim_req *q = &R->reqs[req];
+  uint32_t k = q->server;
+  sim_srv *v = &R->srv[k];
+  v->busy--;
+  if (q->abandoned) v->sum.wasted++, R->res->summary.wasted++;
+  if (kind == REIN_OUTCOME_SUCCESS) {
+    sim_call *c = &R->calls[q->call];
+    v->sum.executed++;
+    if (!(c->dedup && c->key && c->execs > 0)) c->execs++;
+  } else {
+    v->sum.failed++;
+  }
+  if (respond(R, req, kind, 0, dont_retry)) return -1;
+  return dispatch(R, k);
+}
+
+static int on_service_done(run *R, uint32_t req) {
+  sim_req *q = &R->reqs[req];
+  uint32_t k = q->server;
+  sim_srv *v = &R->srv[k];
+  const sim_server_spec *sp = v->spec;
+  if (v->outage == SIM_OUT_DROP) {
+    v->busy--;
+    req_release(R, req);
+    return dispatch(R, k);
+  }
+  if (v->outage == SIM_OUT_ERROR || v->outage == SIM_OUT_REFUSE)
+    return finish_request(R, req, REIN_OUTCOME_FAILURE, 0);
+  if (v->fail_p > 0 && rein_rng_uniform(&R->r_srv) < v->fail_p)
+    return finish_request(R, req, REIN_OUTCOME_FAILURE, 0);
+  if (sp->occ_keys) {
+    if (v->occ[q->occ_key] != q->occ_ver)
+      return finish_request(R, req, REIN_OUTCOME_FAILURE, 0); /* conflict */
+    v->occ[q->occ_key]++;
+  }
+  if (sp->has_downstream) {
+    /* this tier now calls the next one with its own policy; the worker
+     * stays busy until that call ends */
+    const sim_call *up = &R->calls[q->call];
+    return begin_call(R, v->pol, sp->downstream, req, 0, up->idempotent,
+                      up->key, 0);
+  }
+  return finish_request(R, req, REIN_OUTCOME_SUCCESS, 0);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Calls                                                                   */
+
+static int handle(run *R, uint32_t ci, rein_decision d);
+
+static int send_attempt(run *R, uint32_t ci, const rein_decision *d) {
+  uint32_t req = req_new(R);
+  if (req == NONE) return -1;
+  sim_call *c = &R->calls[ci];
+  sim_req *q = &R->reqs[req];
+  q->call = ci;
+  q->server = c->target;
+  q->attempt = d->attempt;
+  q->serial = ++R->serial;
+  c->serial = q->serial;
+  c->cur_req = req;
+  c->outstanding++;
+  if (c->top) {
+    rein_sim_point *p = pt(R);
+    p->attempts++;
+    R->res->summary.attempts++;
+    if (d->attempt > 1) p->retries++, R->res->summary.retries++;
+    R->bucket_attempts[c->bucket]++;
+  }
+  if (push(R, R->now + net(R, c->target), EV_REQ_ARRIVE, req, 0)) return -1;
+  if (d->timeout_ns > 0 &&
+      push(R, R->now + d->timeout_ns, EV_TIMEOUT, ci, q->serial))
+    return -1;
+  return 0;
+}
+
+static void lat_add(run *R, int64_t ns) {
+  uint64_t v = ns < 0 ? 0 : (uint64_t)ns;
+  size_t idx;
+  if (v < 64) {
+    idx = (size_t)v;
+  } else {
+    int msb = 63 - __builtin_clzll(v);
+    idx = (size_t)(msb - 5) * 64 + ((v >> (msb - 6)) & 63);
+  }
+  if (idx >= SIM_LAT_BUCKETS) idx = SIM_LAT_BUCKETS - 1;
+  R->lat[idx]++;
+  R->lat_n++;
+}
+
+static double lat_value(size_t idx) {
+  if (idx < 64) return (double)idx;
+  size_t msb = idx / 64 + 5, sub = idx % 64;
+  double lo = ldexp((double)(64 + sub), (int)msb - 6);
+  return lo + ldexp(0.5, (int)msb - 6);
+}
+
+static double lat_pct(run *R, double p) {
+  if (!R->lat_n) return -1;
+  uint64_t want = (uint64_t)ceil(p * (double)R->lat_n);
+  if (want == 0) want = 1;
+  uint64_t acc = 0;
+  for (size_t i = 0; i < SIM_LAT_BUCKETS; i++) {
+    acc += R->lat[i];
+    if (acc >= want) return lat_value(i) / 1e6;
+  }
+  return -1;
+}
+
+static int client_next(run *R, uint32_t client, int success);
+
+static int finish_call(run *R, uint32_t ci, const rein_decision *d) {
+  sim_call *c = &R->calls[ci];
+  int ok = d->action == REIN_DONE;
+  c->finished = 1;
+  uint32_t owner = c->owner;
+  int top = c->top;
+  if (top) {
+    rein_sim_summary *S = &R->res->summary;
+    rein_sim_point *p = pt(R);
+    R->inflight--;
+    if (ok) {
+      p->successes++;
+      S->successes++;
+      lat_add(R, R->now - c->begin_t);
+    } else {
+      p->failures++;
+      S->giveups++;
+      if (d->reason < REIN_GIVEUP_COUNT_) S->giveups_by_reason[d->reason]++;
+    }
+  }
+  int propagate = R->insts[c->pol].spec->propagate;
+  if (c->outstanding == 0) call_release(R, ci);
+  if (top) return client_next(R, owner, ok);
+  /* a tier's downstream call ended: answer upstream */
+  return finish_request(R, owner,
+                        ok ? REIN_OUTCOME_SUCCESS : REIN_OUTCOME_FAILURE,
+                        !ok && propagate && d->dont_retry);
+}
+
+static int handle(run *R, uint32_t ci, rein_decision d) {
+  sim_call *c = &R->calls[ci];
+  switch (d.action) {
+  case REIN_ATTEMPT: return send_attempt(R, ci, &d);
+  case REIN_WAIT:
+    c->serial = ++R->serial;
+    return push(R, R->now + (d.delay_ns > 0 ? d.delay_ns : 0), EV_WAKE, ci,
+                c->serial);
+  case REIN_DONE:
+  case REIN_GIVE_UP:
+  default: return finish_call(R, ci, &d);
+  }
+}
+
+static int begin_call(run *R, uint32_t pol, uint32_t target, uint32_t owner,
+                      int top, int idempotent, int key, int64_t deadline) {
+  uint32_t ci = call_new(R);
+  if (ci == NONE) return -1;
+  sim_call *c = &R->calls[ci];
+  c->begin_t = R->now;
+  c->owner = owner;
+  c->target = target;
+  c->pol = pol;
+  c->top = (uint8_t)top;
+  c->idempotent = (uint8_t)idempotent;
+  c->key = (uint8_t)key;
+  c->dedup = (uint8_t)R->srv[target].spec->dedup;
+  c->bucket = (uint32_t)bucket_of(R, R->now);
+  rein_call_opts o = {0};
+  o.has_key = key != 0;
+  o.deadline = deadline ? R->now + deadline : 0;
+  o.seed = seed_next(R);
+  o.stripe = 1;
+  rein_retry_init(&c->r, R->insts[pol].p, &o);
+  if (top) {
+    pt(R)->offered++;
+    R->res->summary.logical++;
+    R->bucket_calls[c->bucket]++;
+    R->inflight++;
+  }
+  return handle(R, ci, rein_retry_begin(&c->r, R->now));
+}
+
+static int client_begin(run *R, uint32_t client) {
+  const sim_cohort_spec *cs = &R->s->cohorts[R->clients[client].cohort];
+  return begin_call(R, R->clients[client].pol, cs->target, client, 1,
+                    cs->idempotent, cs->key, cs->deadline_ns);
+}
+
+static int cohort_active(run *R, const sim_cohort_spec *cs, int64_t t) {
+  return t >= cs->begin_ns && (!cs->end_ns || t < cs->end_ns) && t < R->end;
+}
+
+static int client_next(run *R, uint32_t client, int success) {
+  sim_client *cl = &R->clients[client];
+  const sim_cohort_spec *cs = &R->s->cohorts[cl->cohort];
+  if (cs->arrival == SIM_ARRIVAL_POISSON) return 0;
+  if (cs->arrival == SIM_ARRIVAL_ONE_SHOT && success) {
+    cl->done = 1;
+    R->oneshot_done++;
+    R->oneshot_last = R->now;
+    return 0;
+  }
+  int64_t t = R->now + dur(sample(&R->r_arr, &cs->think));
+  if (!cohort_active(R, cs, t)) return 0;
+  return push(R, t, EV_CLIENT_START, client, 0);
+}
+
+static int deliver(run *R, uint32_t ci, rein_outcome o) {
+  sim_call *c = &R->calls[ci];
+  if (!R->insts[c->pol].spec->honor_signals) {
+    o.server_delay_ns = 0;
+    o.dont_retry = false;
+  }
+  c->cur_req = NONE;
+  return handle(R, ci, rein_retry_next(&c->r, &o, R->now));
+}
+
+static int on_resp(run *R, uint32_t req) {
+  sim_req *q = &R->reqs[req];
+  uint32_t ci = q->call;
+  sim_call *c = &R->calls[ci];
+  int rc = 0;
+  if (c->finished == 0 && c->cur_req == req && c->serial == q->serial) {
+    rein_outcome o = q->out;
+    if (c->top && q->server == R->s->primary &&
+        o.kind == REIN_OUTCOME_NOT_SENT)
+      pt(R)->rejections++;
+    /* keep the call alive until its outcome is handled */
+    c->outstanding++;
+    req_release(R, req);
+    rc = deliver(R, ci, o);
+    c = &R->calls[ci];
+    if (--c->outstanding == 0 && c->finished == 1) call_release(R, ci);
+    return rc;
+  }
+  req_release(R, req);
+  return 0;
+}
+
+static int on_timeout(run *R, uint32_t ci, uint32_t serial) {
+  sim_call *c = &R->calls[ci];
+  if (c->finished || c->serial != serial || c->cur_req == NONE) return 0;
+  R->reqs[c->cur_req].abandoned = 1;
+  if (c->top) {
+    pt(R)->timeouts++;
+    R->res->summary.timeouts++;
+  }
+  rein_outcome o = {REIN_OUTCOME_TIMEOUT, 0, false};
+  c->cur_req = NONE;
+  return handle(R, ci, rein_retry_next(&c->r, &o, R->now));
+}
+
+static int on_wake(run *R, uint32_t ci, uint32_t serial) {
+  sim_call *c = &R->calls[ci];
+  if (c->finished || c->serial != serial) return 0;
+  return handle(R, ci, rein_retry_next(&c->r, NULL, R->now));
+}
+
+static int on_arrival(run *R, uint32_t k) {
+  const sim_cohort_spec *cs = &R->s->cohorts[k];
+  uint32_t pick = (uint32_t)rein_rng_range(&R->r_arr, 0, cs->count - 1);
+  double total = cs->rate * cs->count;
+  int64_t next = R->now + dur(rein_rng_exponential(&R->r_arr, 1e9 / total));
+  if (cohort_active(R, cs, next) && push(R, next, EV_ARRIVAL, (uint32_t)k, 0))
+    return -1;
+  return client_begin(R, R->cohort_first[k] + pick);
+}
+
+static int on_tick(run *R, uint32_t k) {
+  rein_sim_point *p = &R->res->points[k];
+  const sim_srv *v = &R->srv[R->s->primary];
+  p->inflight = R->inflight;
+  p->queue = v->qlen;
+  uint32_t open = 0;
+  for (size_t i = 0; i < R->nbrk; i++)
+    if (rein_breaker_state_at(R->brk[i], R->now) == REIN_BREAKER_OPEN)
+      open += R->brk_weight[i];
+  p->breaker_open = open;
+  double cap = rein__sim_server_capacity(v->spec) *
+               ((double)v->cap / v->spec->concurrency) / v->slow;
+  if (v->outage >= 0) cap = 0;
+  p->capacity_per_s = cap;
+  if (R->progress) R->progress(R->progress_ctx, (double)R->now / (double)R->end);
+  return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Summary                                                                 */
+
+static void summarize(run *R) {
+  rein_sim_result *res = R->res;
+  rein_sim_summary *S = &res->summary;
+  const rein_sim_scenario *s = R->s;
+  double iv = res->interval_s;
+  double cap = rein__sim_server_capacity(&s->servers[s->primary]) * iv;
+  S->events = R->events;
+  S->amplification = S->logical ? (double)S->attempts / S->logical : 0;
+  double mean_calls = 0;
+  size_t nonempty = 0;
+  for (size_t k = 0; k < res->n_points; k++)
+    if (R->bucket_calls[k]) mean_calls += R->bucket_calls[k], nonempty++;
+  mean_calls = nonempty ? mean_calls / nonempty : 0;
+  double peak = 0;
+  for (size_t k = 0; k < res->n_points; k++) {
+    uint64_t c = R->bucket_calls[k];
+    if (!c || (double)c < 0.1 * mean_calls) continue;
+    double a = (double)R->bucket_attempts[k] / c;
+    if (a > peak) peak = a;
+  }
+  S->peak_amplification = peak;
+  double pl = 0, pr = 0;
+  for (size_t k = 0; k < res->n_points; k++) {
+    if (res->points[k].load / cap > pl) pl = res->points[k].load / cap;
+    if (res->points[k].load_retries / cap > pr)
+      pr = res->points[k].load_retries / cap;
+  }
+  S->peak_load_ratio = pl;
+  S->peak_retry_ratio = pr;
+  S->goodput_per_s = S->successes / res->duration_s;
+  S->success_ratio = S->logical ? (double)S->successes / S->logical : 0;
+  S->latency_p50_ms = lat_pct(R, 0.5);
+  S->latency_p99_ms = lat_pct(R, 0.99);
+  S->latency_p999_ms = lat_pct(R, 0.999);
+  S->completion_s = -1;
+  S->oneshot_clients = R->oneshot_clients;
+  S->oneshot_done = R->oneshot_done;
+  if (R->oneshot_clients && R->oneshot_done == R->oneshot_clients)
+    S->completion_s = R->oneshot_last / 1e9;
+
+  /* recovery */
+  S->recovery_s = -1;
+  S->recovered = -1;
+  S->baseline_goodput_per_s = -1;
+  res->inc_start_s = res->inc_end_s = -1;
+  if (s->n_incidents) {
+    int64_t is = INT64_MAX, ie = 0;
+    for (size_t i = 0; i < s->n_incidents; i++) {
+      if (s->incidents[i].start_ns < is) is = s->incidents[i].start_ns;
+      if (s->incidents[i].end_ns > ie) ie = s->incidents[i].end_ns;
+    }
+    res->inc_start_s = is / 1e9;
+    res->inc_end_s = ie / 1e9;
+    int64_t b0 = s->baseline_ns && is > s->baseline_ns ? is - s->baseline_ns : 0;
+    size_t k0 = (size_t)((b0 + R->interval - 1) / R->interval);
+    size_t k1 = (size_t)(is / R->interval); /* exclusive */
+    if (k1 > res->n_points) k1 = res->n_points;
+    if (k1 > k0) {
+      double g = 0, l = 0;
+      for (size_t k = k0; k < k1; k++)
+        g += res->points[k].successes, l += res->points[k].load;
+      g /= (double)(k1 - k0);
+      l /= (double)(k1 - k0);
+      S->baseline_goodput_per_s = g / iv;
+      size_t hold = (size_t)((s->recovery_hold_ns + R->interval - 1) /
+                             R->interval);
+      if (hold == 0) hold = 1;
+      size_t ks = (size_t)((ie + R->interval - 1) / R->interval);
+      double tol = s->recovery_tolerance;
+      S->recovered = 0;
+      S->recovery_s = (double)(R->end - ie) / 1e9;
+      for (size_t k = ks; k + hold <= res->n_points; k++) {
+        double wg = 0, wl = 0;
+        for (size_t j = k; j < k + hold; j++)
+          wg += res->points[j].successes, wl += res->points[j].load;
+        wg /= (double)hold;
+        wl /= (double)hold;
+        if (fabs(wg - g) <= tol * g && wl <= (1 + tol) * l + 1e-9) {
+          S->recovered = 1;
+          S->recovery_s = ((double)k * (double)R->interval - (double)ie) / 1e9;
+          if (S->recovery_s < 0) S->recovery_s = 0;
+          break;
+        }
+      }
+    }
+  }
+  for (size_t k = 0; k < s->n_servers; k++) {
+    res->servers[k] = R->srv[k].sum;
+    res->servers[k].name = res->server_names[k];
+    res->servers[k].per_logical =
+        S->logical ? (double)res->servers[k].arrivals / S->logical : 0;
+  }
+  S->n_servers = s->n_servers;
+  S->servers = res->servers;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Run                                                                     */
+
+void rein_sim_run_config_default(rein_sim_run_config *c) {
+  memset(c, 0, sizeof *c);
+  c->max_events = UINT64_C(2000000000);
+}
+
+void rein_sim_result_free(rein_sim_result *r) {
+  if (!r) return;
+  const rein_allocator *a = r->alloc;
+  rein__sim_free(a, r->points);
+  rein__sim_free(a, r->servers);
+  rein__sim_free(a, r->server_names);
+  rein__sim_free(a, r);
+}
+
+static rein_sim_result *result_new(run *R, size_t npoints) {
+  const rein_allocator *a = R->a;
+  rein_sim_result *r = rein__sim_calloc(a, sizeof *r);
+  if (!r) return NULL;
+  r->alloc = a;
+  r->points = rein__sim_calloc(a, npoints * sizeof(rein_sim_point));
+  r->servers =
+      rein__sim_calloc(a, R->s->n_servers * sizeof(rein_sim_server_summary));
+  r->server_names = rein__sim_calloc(a, R->s->n_servers * SIM_NAME_MAX);
+  if (!r->points || !r->servers || !r->server_names) {
+    rein_sim_result_free(r);
+    return NULL;
+  }
+  r->n_points = npoints;
+  for (size_t k = 0; k < npoints; k++)
+    r->points[k].t_s = (double)k * (double)R->interval / 1e9;
+  for (size_t k = 0; k < R->s->n_servers; k++)
+    memcpy(r->server_names[k], R->s->servers[k].name, SIM_NAME_MAX);
+  return r;
+}
+
+static void run_free(run *R) {
+  const rein_allocator *a = R->a;
+  free_objs(R);
+  rein__sim_free(a, R->objs);
+  rein__sim_free(a, R->obj_kind);
+  rein__sim_free(a, R->insts);
+  rein__sim_free(a, R->brk);
+  rein__sim_free(a, R->brk_weight);
+  rein__sim_free(a, R->heap);
+  rein__sim_free(a, R->calls);
+  rein__sim_free(a, R->reqs);
+  rein__sim_free(a, R->clients);
+  rein__sim_free(a, R->cohort_first);
+  if (R->srv)
+    for (size_t k = 0; k < R->s->n_servers; k++) {
+      rein__sim_free(a, R->srv[k].q);
+      rein__sim_free(a, R->srv[k].occ);
+    }
+  rein__sim_free(a, R->srv);
+  rein__sim_free(a, R->bucket_calls);
+  rein__sim_free(a, R->bucket_attempts);
+}
+
+static int init_world(run *R) {
+  const rein_sim_scenario *s = R->s;
+  const rein_allocator *a = R->a;
+  uint64_t st = R->res->seed;
+  rein_rng_seed(&R->r_arr, rein_splitmix64(&st));
+  rein_rng_seed(&R->r_srv, rein_splitmix64(&st));
+  rein_rng_seed(&R->r_net, rein_splitmix64(&st));
+  rein_rng_seed(&R->r_seed, rein_splitmix64(&st));
+  R->call_free = R->req_free = NONE;
+  for (size_t k = 0; k < s->n_cohorts; k++) R->nclients += s->cohorts[k].count;
+  R->clients = rein__sim_calloc(a, R->nclients * sizeof(sim_client));
+  R->cohort_first = rein__sim_calloc(a, s->n_cohorts * sizeof(uint32_t));
+  R->srv = rein__sim_calloc(a, s->n_servers * sizeof(sim_srv));
+  R->bucket_calls = rein__sim_calloc(a, R->res->n_points * sizeof(uint64_t));
+  R->bucket_attempts =
+      rein__sim_calloc(a, R->res->n_points * sizeof(uint64_t));
+  if (!R->clients || !R->cohort_first || !R->srv || !R->bucket_calls ||
+      !R->bucket_attempts) {
+    R->st = REIN_ENOMEM;
+    return -1;
+  }
+  for (size_t k = 0; k < s->n_servers; k++) {
+    sim_srv *v = &R->srv[k];
+    v->spec = &s->servers[k];
+    v->pol = NONE;
+    if (v->spec->occ_keys) {
+      v->occ = rein__sim_calloc(a, v->spec->occ_keys * sizeof(uint64_t));
+      if (!v->occ) {
+        R->st = REIN_ENOMEM;
+        return -1;
+      }
+    }
+    srv_state(R, (uint32_t)k);
+  }
+  if (setup_objects(R)) return -1;
+  /* initial events */
+  for (size_t k = 0; k < s->n_cohorts; k++) {
+    const sim_cohort_spec *cs = &s->cohorts[k];
+    if (cs->arrival == SIM_ARRIVAL_POISSON) {
+      int64_t t = cs->begin_ns +
+                  dur(rein_rng_exponential(&R->r_arr,
+                                           1e9 / (cs->rate * cs->count)));
+      if (cohort_active(R, cs, t) && push(R, t, EV_ARRIVAL, (uint32_t)k, 0))
+        return -1;
+      continue;
+    }
+    if (cs->arrival == SIM_ARRIVAL_ONE_SHOT) R->oneshot_clients += cs->count;
+    for (uint32_t j = 0; j < cs->count; j++) {
+      int64_t t = cs->begin_ns + dur(sample(&R->r_arr, &cs->start));
+      if (cohort_active(R, cs, t) &&
+          push(R, t, EV_CLIENT_START, R->cohort_first[k] + j, 0))
+        return -1;
+    }
+  }
+  for (size_t i = 0; i < s->n_incidents; i++) {
+    if (push(R, s->incidents[i].start_ns, EV_INCIDENT, (uint32_t)i, 0) ||
+        push(R, s->incidents[i].end_ns, EV_INCIDENT, (uint32_t)i, 1))
+      return -1;
+  }
+  for (size_t k = 0; k < R->res->n_points; k++) {
+    int64_t t = (int64_t)(k + 1) * R->interval;
+    if (t > R->end) t = R->end;
+    if (push(R, t, EV_TICK, (uint32_t)k, 0)) return -1;
+  }
+  return 0;
+}
+
+static int step(run *R, const ev *e) {
+  switch (e->type) {
+  case EV_ARRIVAL: return on_arrival(R, e->id);
+  case EV_CLIENT_START: return client_begin(R, e->id);
+  case EV_REQ_ARRIVE: return on_req_arrive(R, e->id);
+  case EV_SERVICE_DONE: return on_service_done(R, e->id);
+  case EV_RESP: return on_resp(R, e->id);
+  case EV_TIMEOUT: return on_timeout(R, e->id, e->gen);
+  case EV_WAKE: return on_wake(R, e->id, e->gen);
+  case EV_TICK: return on_tick(R, e->id);
+  case EV_INCIDENT: {
+    uint32_t k = R->s->incidents[e->id].server;
+    srv_state(R, k);
+    return dispatch(R, k);
+  }
+  }
+  return 0;
+}
+
+rein_status rein_sim_run(const rein_sim_scenario *s,
+                         const rein_sim_run_config *c,
+                         rein_sim_result **out) {
+  if (!s || !out) return REIN_EINVAL;
+  *out = NULL;
+  rein_sim_run_config def;
+  if (!c) {
+    rein_sim_run_config_default(&def);
+    c = &def;
+  }
+  if (c->variant >= s->n_variants) {
+    if (c->err)
+      snprintf(c->err->msg, sizeof c->err->msg,
+               "variant index %zu out of range (%zu variants)", c->variant,
+               s->n_variants);
+    return REIN_EINVAL;
+  }
+  run *R = rein__sim_calloc(c->alloc, sizeof *R);
+  if (!R) return REIN_ENOMEM;
+  R->s = s;
+  R->va = &s->variants[c->variant];
+  R->a = c->alloc;
+  R->err = c->err;
+  R->end = c->duration_ns > 0 ? c->duration_ns : s->duration_ns;
+  R->interval = s->interval_ns;
+  R->max_events = c->max_events ? c->max_events : UINT64_C(2000000000);
+  R->progress = c->progress;
+  R->progress_ctx = c->progress_ctx;
+  rein_manual_clock_init(&R->clock, 0);
+  size_t npoints = (size_t)((R->end + R->interval - 1) / R->interval);
+  if (npoints == 0) npoints = 1;
+  if (npoints > 10000000) {
+    rein__sim_free(c->alloc, R);
+    return REIN_ETOOBIG;
+  }
+  R->res = result_new(R, npoints);
+  if (!R->res) {
+    rein__sim_free(c->alloc, R);
+    return REIN_ENOMEM;
+  }
+  rein_sim_result *res = R->res;
+  snprintf(res->variant, sizeof res->variant, "%s", R->va->name);
+  snprintf(res->scenario, sizeof res->scenario, "%s", s->name);
+  res->seed = c->seed ? c->seed : s->seed;
+  res->interval_s = R->interval / 1e9;
+  res->duration_s = R->end / 1e9;
+
+  int rc = init_world(R);
+  while (!rc && R->hlen > 0) {
+    ev e = pop(R);
+    if (e.t > R->end) break;
+    R->now = e.t;
+    rein_manual_clock_set(&R->clock, e.t);
+    R->events++;
+    if (R->events > R->max_events) {
+      R->st = REIN_ETOOBIG;
+      if (R->err)
+        snprintf(R->err->msg, sizeof R->err->msg,
+                 "stopped after %llu events (max_events)",
+                 (unsigned long long)R->max_events);
+      rc = -1;
+      break;
+    }
+    rc = step(R, &e);
+  }
+  rein_status st = REIN_OK;
+  if (rc) {
+    st = R->st != REIN_OK ? R->st : REIN_ENOMEM;
+    if (st == REIN_ENOMEM && R->err && !R->err->msg[0])
+      snprintf(R->err->msg, sizeof R->err->msg, "out of memory");
+    rein_sim_result_free(res);
+  } else {
+    summarize(R);
+    *out = res;
+  }
+  run_free(R);
+  rein__sim_free(c->alloc, R);
+  return st;
+}
+
+const rein_sim_summary *rein_sim_result_summary(const rein_sim_result *r) {
+  return r ? &r->summary : NULL;
+}
+
+size_t rein_sim_result_series(const rein_sim_result *r,
+                              const rein_sim_point **points) {
+  if (!r) return 0;
+  if (points) *points = r->points;
+  return r->n_points;
+}
+
+const char *rein_sim_result_variant(const rein_sim_result *r) {
+  return r ? r->variant : "";
+}
+
+uint64_t rein_sim_result_seed(const rein_sim_result *r) {
+  return r ? r->seed : 0;
+}

@@ -1,0 +1,1543 @@
+/*
+ * scenario.c: load a simulator scenario from YAML.
+ *
+ * libyaml builds the document tree (with line and column of every node);
+ * this file walks it against the schema of docs/simulator.md and fills the
+ * plain structs of sim_internal.h. Every rejection names the place and the
+ * field: "file:line:col: cohorts[1].arrival.rate: expected a number > 0,
+ * got 'fast'", and an unknown field gets a did-you-mean from the known
+ * ones. The walk is schema-driven and every list has a size limit, so no
+ * input (the loader is fuzzed) can make it loop or allocate without bound.
+ *
+ * Retry policies are validated here by the library itself: the loader builds
+ * and frees a throwaway rein_budget / rein_breaker / rein_throttle /
+ * rein_policy for each policy, so a scenario that loads always runs, and the
+ * core's message ("budget.ratio: ...") is reported at the policy's line.
+ */
+#include "sim_internal.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#define MAX_POLICIES 64
+#define MAX_SERVERS 64
+#define MAX_COHORTS 64
+#define MAX_INCIDENTS 256
+#define MAX_VARIANTS 32
+#define MAX_CLIENTS_PER_COHORT 1000000u
+#define MAX_CLIENTS_TOTAL 5000000u
+#define MAX_DURATION_NS (INT64_C(7) * 86400 * REIN_NS_PER_S)
+#define MAX_POINTS 1000000
+
+/* ---------------------------------------------------------------------- */
+/* Allocation helpers shared by src/sim                                    */
+
+void *rein__sim_alloc(const rein_allocator *a, size_t n) {
+  if (n == 0) n = 1;
+  return a && a->malloc ? a->malloc(a->ctx, n) : malloc(n);
+}
+
+void *rein__sim_calloc(const rein_allocator *a, size_t n) {
+  void *p = rein__sim_alloc(a, n);
+  if (p) memset(p, 0, n);
+  return p;
+}
+
+void rein__sim_free(const rein_allocator *a, void *p) {
+  if (!p) return;
+  if (a && a->free)
+    a->free(a->ctx, p);
+  else
+    free(p);
+}
+
+double rein__sim_dist_mean(const sim_dist *d) {
+  switch (d->kind) {
+  case SIM_D_CONSTANT: return d->a;
+  case SIM_D_EXPONENTIAL: return d->a;
+  case SIM_D_UNIFORM: return (d->a + d->b) / 2;
+  case SIM_D_LOGNORMAL: return exp(d->a + d->b * d->b / 2);
+  case SIM_D_BIMODAL: return (1 - d->c) * d->a + d->c * d->b;
+  case SIM_D_NORMAL: return d->a;
+  }
+  return d->a;
+}
+
+double rein__sim_server_capacity(const sim_server_spec *s) {
+  double m = rein__sim_dist_mean(&s->service);
+  if (m <= 0) m = 1;
+  return s->concurrency * 1e9 / m;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Loader state and error reporting                                        */
+
+typedef struct ld {
+  yaml_document_t doc;
+  const char *file;
+  rein_errbuf *err;
+  rein_sim_scenario *s;
+  rein_status st;
+} ld;
+
+/* Report `path: msg` at node `n` (or 1:1). Always returns -1. */
+static int fail(ld *L, const yaml_node_t *n, const char *path, const char *fmt,
+                ...) __attribute__((format(printf, 4, 5)));
+static int fail(ld *L, const yaml_node_t *n, const char *path, const char *fmt,
+                ...) {
+  if (L->st == REIN_OK) L->st = REIN_EINVAL;
+  if (!L->err) return -1;
+  char msg[384];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  size_t line = n ? n->start_mark.line + 1 : 1;
+  size_t col = n ? n->start_mark.column + 1 : 1;
+  snprintf(L->err->msg, sizeof L->err->msg, "%s:%zu:%zu: %s: %s", L->file,
+           line, col, path && *path ? path : "(top)", msg);
+  return -1;
+}
+
+static yaml_node_t *node(ld *L, int id) {
+  return yaml_document_get_node(&L->doc, id);
+}
+
+static const char *kind_name(const yaml_node_t *n) {
+  switch (n->type) {
+  case YAML_SCALAR_NODE: return "a scalar";
+  case YAML_SEQUENCE_NODE: return "a list";
+  case YAML_MAPPING_NODE: return "a mapping";
+  default: return "nothing";
+  }
+}
+
+/* Scalar text, NUL-terminated by libyaml. NULL for non-scalars. */
+static const char *sval(const yaml_node_t *n) {
+  return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value
+                                          : NULL;
+}
+
+/* Shortened copy of a scalar for messages. */
+static const char *shown(const yaml_node_t *n, char *buf, size_t cap) {
+  const char *v = sval(n);
+  if (!v) return kind_name(n);
+  size_t len = strlen(v);
+  if (len > 40) {
+    snprintf(buf, cap, "'%.37s...'", v);
+  } else {
+    snprintf(buf, cap, "'%s'", v);
+  }
+  return buf;
+}
+
+/* out = base.field (or field), truncated to cap - 1 characters. */
+static void subpath(char *out, size_t cap, const char *base, const char *field) {
+  size_t o = 0;
+  if (base && *base) {
+    for (; *base && o + 1 < cap; base++) out[o++] = *base;
+    if (o + 1 < cap) out[o++] = '.';
+  }
+  for (; *field && o + 1 < cap; field++) out[o++] = *field;
+  out[o] = 0;
+}
+
+static size_t lev(const char *a, const char *b) {
+  size_t la = strlen(a), lb = strlen(b);
+  if (la > 40 || lb > 40) return 99;
+  size_t row[41];
+  for (size_t j = 0; j <= lb; j++) row[j] = j;
+  for (size_t i = 1; i <= la; i++) {
+    size_t prev = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= lb; j++) {
+      size_t cur = row[j];
+      size_t sub = prev + (a[i - 1] != b[j - 1]);
+      size_t del = row[j] + 1, ins = row[j - 1] + 1;
+      row[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+      prev = cur;
+    }
+  }
+  return row[lb];
+}
+
+static const char *closest(const char *word, const char *const *known) {
+  const char *best = NULL;
+  size_t bd = 99;
+  for (size_t i = 0; known[i]; i++) {
+    size_t d = lev(word, known[i]);
+    if (d < bd) bd = d, best = known[i];
+  }
+  size_t len = strlen(word);
+  size_t limit = len <= 4 ? 1 : (len <= 8 ? 2 : 3);
+  return bd <= limit ? best : NULL;
+}
+
+static void list_known(char *buf, size_t cap, const char *const *known) {
+  size_t off = 0;
+  buf[0] = 0;
+  for (size_t i = 0; known[i] && off + 2 < cap; i++)
+    off += (size_t)snprintf(buf + off, cap - off, "%s%s", i ? ", " : "",
+                            known[i]);
+}
+
+/* Check a mapping's keys: scalars, no duplicates, all known. */
+static int check_map(ld *L, yaml_node_t *m, const char *path,
+                     const char *const *known) {
+  if (m->type != YAML_MAPPING_NODE) {
+    char b[64];
+    return fail(L, m, path, "expected a mapping, got %s", shown(m, b, sizeof b));
+  }
+  for (yaml_node_pair_t *p = m->data.mapping.pairs.start;
+       p < m->data.mapping.pairs.top; p++) {
+    yaml_node_t *k = node(L, p->key);
+    const char *ks = sval(k);
+    if (!k || !ks) return fail(L, k ? k : m, path, "keys must be plain names");
+    int found = 0;
+    for (size_t i = 0; known[i]; i++)
+      if (strcmp(known[i], ks) == 0) found = 1;
+    char fp[256];
+    subpath(fp, sizeof fp, path, ks);
+    if (!found) {
+      const char *dym = closest(ks, known);
+      if (dym) return fail(L, k, fp, "unknown field; did you mean '%s'?", dym);
+      char all[256];
+      list_known(all, sizeof all, known);
+      return fail(L, k, fp, "unknown field (expected one of: %s)", all);
+    }
+    for (yaml_node_pair_t *q = m->data.mapping.pairs.start; q < p; q++) {
+      const char *qs = sval(node(L, q->key));
+      if (qs && strcmp(qs, ks) == 0)
+        return fail(L, k, fp, "field given twice");
+    }
+  }
+  return 0;
+}
+
+static yaml_node_t *get(ld *L, yaml_node_t *m, const char *key) {
+  if (!m || m->type != YAML_MAPPING_NODE) return NULL;
+  for (yaml_node_pair_t *p = m->data.mapping.pairs.start;
+       p < m->data.mapping.pairs.top; p++) {
+    const char *ks = sval(node(L, p->key));
+    if (ks && strcmp(ks, key) == 0) return node(L, p->value);
+  }
+  return NULL;
+}
+
+static int require(ld *L, yaml_node_t *m, const char *path, const char *key,
+                   yaml_node_t **out) {
+  *out = get(L, m, key);
+  if (!*out) return fail(L, m, path, "missing required field '%s'", key);
+  return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Scalars                                                                 */
+
+static int p_string(ld *L, yaml_node_t *n, const char *path, char *out,
+                    size_t cap) {
+  const char *v = sval(n);
+  if (!v) return fail(L, n, path, "expected a name, got %s", kind_name(n));
+  size_t len = strlen(v);
+  if (len == 0 || len >= cap)
+    return fail(L, n, path, "expected a name of 1 to %zu characters", cap - 1);
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)v[i];
+    if (!(c == '-' || c == '_' || c == '.' || (c >= '0' && c <= '9') ||
+          (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')))
+      return fail(L, n, path,
+                  "expected a name of letters, digits, '-', '_' or '.', got "
+                  "'%.40s'",
+                  v);
+  }
+  memcpy(out, v, len + 1);
+  return 0;
+}
+
+static int p_double(ld *L, yaml_node_t *n, const char *path, double lo,
+                    double hi, double *out) {
+  const char *v = sval(n);
+  char b[64];
+  if (v && *v) {
+    errno = 0;
+    char *end;
+    double d = strtod(v, &end);
+    if (!*end && !errno && isfinite(d) && d >= lo && d <= hi) {
+      *out = d;
+      return 0;
+    }
+  }
+  return fail(L, n, path, "expected a number in [%g, %g], got %s", lo, hi,
+              shown(n, b, sizeof b));
+}
+
+static int p_u32(ld *L, yaml_node_t *n, const char *path, uint32_t lo,
+                 uint32_t hi, uint32_t *out) {
+  const char *v = sval(n);
+  char b[64];
+  if (v && *v && ((v[0] >= '0' && v[0] <= '9'))) {
+    errno = 0;
+    char *end;
+    unsigned long long x = strtoull(v, &end, 10);
+    if (!*end && !errno && x >= lo && x <= hi) {
+      *out = (uint32_t)x;
+      return 0;
+    }
+  }
+  return fail(L, n, path, "expected an integer in [%u, %u], got %s", lo, hi,
+              shown(n, b, sizeof b));
+}
+
+static int p_u64(ld *L, yaml_node_t *n, const char *path, uint64_t *out) {
+  const char *v = sval(n);
+  char b[64];
+  if (v && *v && v[0] >= '0' && v[0] <= '9') {
+    errno = 0;
+    char *end;
+    unsigned long long x = strtoull(v, &end, 0);
+    if (!*end && !errno) {
+      *out = x;
+      return 0;
+    }
+  }
+  return fail(L, n, path, "expected a non-negative integer, got %s",
+              shown(n, b, sizeof b));
+}
+
+static int p_bool(ld *L, yaml_node_t *n, const char *path, int *out) {
+  const char *v = sval(n);
+  char b[64];
+  if (v) {
+    if (!strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "on")) {
+      *out = 1;
+      return 0;
+    }
+    if (!strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "off")) {
+      *out = 0;
+      return 0;
+    }
+  }
+  return fail(L, n, path, "expected true or false, got %s",
+              shown(n, b, sizeof b));
+}
+
+/* "250ms", "15s", "2m", "1h", "500us", "10ns"; a bare 0 is allowed. */
+static int p_dur(ld *L, yaml_node_t *n, const char *path, int64_t lo,
+                 int64_t hi, int64_t *out) {
+  const char *v = sval(n);
+  char b[64];
+  if (v && *v && ((v[0] >= '0' && v[0] <= '9') || v[0] == '.')) {
+    errno = 0;
+    char *end;
+    double d = strtod(v, &end);
+    static const struct {
+      const char *u;
+      double m;
+    } units[] = {{"ns", 1},     {"us", 1e3},   {"ms", 1e6},  {"s", 1e9},
+                 {"m", 60e9},   {"h", 3600e9}, {"d", 86400e9}};
+    double mult = -1;
+    if (!*end && d == 0) mult = 1;
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+      if (strcmp(end, units[i].u) == 0) mult = units[i].m;
+    if (!errno && isfinite(d) && mult > 0) {
+      double ns = d * mult;
+      if (ns >= (double)lo && ns <= (double)hi) {
+        *out = (int64_t)llround(ns);
+        return 0;
+      }
+      return fail(L, n, path, "expected a duration in [%gs, %gs], got %s",
+                  lo / 1e9, hi / 1e9, shown(n, b, sizeof b));
+    }
+  }
+  return fail(L, n, path,
+              "expected a duration with a unit (e.g. 250ms, 15s, 2m), got %s",
+              shown(n, b, sizeof b));
+}
+
+/* A name picked from `names` (NULL-terminated); index in *out. */
+static int p_enum(ld *L, yaml_node_t *n, const char *path,
+                  const char *const *names, int *out) {
+  const char *v = sval(n);
+  char all[256], b[64];
+  list_known(all, sizeof all, names);
+  if (v)
+    for (int i = 0; names[i]; i++)
+      if (strcmp(names[i], v) == 0) {
+        *out = i;
+        return 0;
+      }
+  const char *dym = v ? closest(v, names) : NULL;
+  if (dym)
+    return fail(L, n, path, "expected one of %s, got %s; did you mean '%s'?",
+                all, shown(n, b, sizeof b), dym);
+  return fail(L, n, path, "expected one of %s, got %s", all,
+              shown(n, b, sizeof b));
+}
+
+/* ---------------------------------------------------------------------- */
+/* Distributions                                                           */
+
+static const char *const DIST_KEYS[] = {"dist", "value", "mean", "min",
+                                        "max",  "median", "sigma", "fast",
+                                        "slow", "p_slow", "stddev", NULL};
+static const char *const DIST_NAMES[] = {"constant", "exponential", "uniform",
+                                         "lognormal", "bimodal", "normal",
+                                         NULL};
+
+#define DMAX (INT64_C(3600) * REIN_NS_PER_S)
+
+static int p_dist(ld *L, yaml_node_t *n, const char *path, sim_dist *d) {
+  memset(d, 0, sizeof *d);
+  if (n->type == YAML_SCALAR_NODE) {
+    int64_t v;
+    if (p_dur(L, n, path, 0, DMAX, &v)) return -1;
+    d->kind = SIM_D_CONSTANT;
+    d->a = (double)v;
+    return 0;
+  }
+  if (check_map(L, n, path, DIST_KEYS)) return -1;
+  yaml_node_t *k;
+  char fp[256];
+  subpath(fp, sizeof fp, path, "dist");
+  if (require(L, n, path, "dist", &k)) return -1;
+  int kind;
+  if (p_enum(L, k, fp, DIST_NAMES, &kind)) return -1;
+  d->kind = (sim_dist_kind)kind;
+  /* which fields each kind needs, in order a, b, c, d */
+  static const char *const need[][4] = {
+      {"value", NULL, NULL, NULL}, {"mean", NULL, NULL, NULL},
+      {"min", "max", NULL, NULL},  {"median", "sigma", NULL, NULL},
+      {"fast", "slow", "p_slow", NULL}, {"mean", "stddev", NULL, NULL}};
+  double *slot[4] = {&d->a, &d->b, &d->c, &d->d};
+  for (size_t i = 0; DIST_KEYS[i]; i++) {
+    if (i == 0) continue;
+    yaml_node_t *v = get(L, n, DIST_KEYS[i]);
+    if (!v) continue;
+    int used = 0;
+    for (int j = 0; j < 4; j++)
+      if (need[kind][j] && strcmp(need[kind][j], DIST_KEYS[i]) == 0) used = 1;
+    if (kind == SIM_D_NORMAL &&
+        (!strcmp(DIST_KEYS[i], "min") || !strcmp(DIST_KEYS[i], "max")))
+      used = 1;
+    if (!used) {
+      subpath(fp, sizeof fp, path, DIST_KEYS[i]);
+      return fail(L, v, fp, "not a parameter of the %s distribution",
+                  DIST_NAMES[kind]);
+    }
+  }
+  for (int j = 0; j < 4 && need[kind][j]; j++) {
+    yaml_node_t *v;
+    subpath(fp, sizeof fp, path, need[kind][j]);
+    if (require(L, n, path, need[kind][j], &v)) return -1;
+    if (!strcmp(need[kind][j], "sigma")) {
+      if (p_double(L, v, fp, 0, 5, slot[j])) return -1;
+    } else if (!strcmp(need[kind][j], "p_slow")) {
+      if (p_double(L, v, fp, 0, 1, slot[j])) return -1;
+    } else {
+      int64_t x;
+      if (p_dur(L, v, fp, 0, DMAX, &x)) return -1;
+      *slot[j] = (double)x;
+    }
+  }
+  if (kind == SIM_D_UNIFORM && d->b < d->a)
+    return fail(L, n, path, "uniform: max must be >= min");
+  if (kind == SIM_D_LOGNORMAL) {
+    if (d->a <= 0) return fail(L, n, path, "lognormal: median must be > 0");
+    d->a = log(d->a);
+  }
+  if (kind == SIM_D_EXPONENTIAL && d->a <= 0)
+    return fail(L, n, path, "exponential: mean must be > 0");
+  if (kind == SIM_D_NORMAL) {
+    d->c = 0;
+    d->d = (double)DMAX;
+    yaml_node_t *v;
+    int64_t x;
+    if ((v = get(L, n, "min"))) {
+      subpath(fp, sizeof fp, path, "min");
+      if (p_dur(L, v, fp, 0, DMAX, &x)) return -1;
+      d->c = (double)x;
+    }
+    if ((v = get(L, n, "max"))) {
+      subpath(fp, sizeof fp, path, "max");
+      if (p_dur(L, v, fp, 0, DMAX, &x)) return -1;
+      d->d = (double)x;
+    }
+    if (d->d < d->c) return fail(L, n, path, "normal: max must be >= min");
+  }
+  return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Policies                                                                */
+
+static const char *const POLICY_KEYS[] = {
+    "max_attempts", "backoff",  "retry_on", "window",
+    "timeout",      "expected_attempt", "budget", "breaker",
+    "throttle",     "propagate_dont_retry", "honor_signals", NULL};
+static const char *const BACKOFF_KEYS[] = {"kind", "jitter", "base", "cap",
+                                           "multiplier", NULL};
+static const char *const BUDGET_KEYS[] = {
+    "kind",       "scope",      "ratio",              "ttl",
+    "min_retries_per_sec", "max_tokens", "token_ratio", "capacity",
+    "retry_cost", "timeout_retry_cost", "success_increment", NULL};
+static const char *const BREAKER_KEYS[] = {
+    "scope",    "window",      "window_size", "window_duration",
+    "buckets",  "min_calls",   "failure_rate", "slow_rate",
+    "slow_call", "open",       "open_jitter", "half_open_probes", NULL};
+static const char *const THROTTLE_KEYS[] = {"scope", "k", "window", "buckets",
+                                            NULL};
+static const char *const SCOPES[] = {"cohort", "client", NULL};
+static const char *const BACKOFF_KINDS[] = {"none", "constant", "linear",
+                                            "exponential", NULL};
+static const char *const JITTERS[] = {"none", "full", "equal", "decorrelated",
+                                      NULL};
+static const char *const BUDGET_KINDS[] = {"ratio", "token_bucket", "quota",
+                                           NULL};
+static const char *const OUTCOMES[] = {"success",  "failure",    "timeout",
+                                       "not_sent", "overloaded", "fatal",
+                                       NULL};
+
+#define FIELD(key)                                                             \
+  (subpath(fp, sizeof fp, path, key), (v = get(L, n, key)) != NULL)
+
+static int p_backoff(ld *L, yaml_node_t *n, const char *path,
+                     rein_backoff_config *b) {
+  char fp[256];
+  yaml_node_t *v;
+  int e;
+  if (check_map(L, n, path, BACKOFF_KEYS)) return -1;
+  if (FIELD("kind")) {
+    if (p_enum(L, v, fp, BACKOFF_KINDS, &e)) return -1;
+    b->kind = (rein_backoff_kind)e;
+  }
+  if (FIELD("jitter")) {
+    if (p_enum(L, v, fp, JITTERS, &e)) return -1;
+    b->jitter = (rein_jitter)e;
+  }
+  if (FIELD("base") && p_dur(L, v, fp, 0, DMAX, &b->base_ns)) return -1;
+  if (FIELD("cap") && p_dur(L, v, fp, 0, DMAX, &b->cap_ns)) return -1;
+  if (FIELD("multiplier") && p_double(L, v, fp, 1, 100, &b->multiplier))
+    return -1;
+  rein_errbuf eb = {{0}};
+  if (rein_backoff_config_validate(b, &eb) != REIN_OK)
+    return fail(L, n, path, "%s", eb.msg);
+  return 0;
+}
+
+static int p_budget(ld *L, yaml_node_t *n, const char *path,
+                    sim_policy_spec *p) {
+  char fp[256];
+  yaml_node_t *v;
+  int e;
+  rein_budget_config *b = &p->budget;
+  if (check_map(L, n, path, BUDGET_KEYS)) return -1;
+  if (FIELD("kind")) {
+    if (p_enum(L, v, fp, BUDGET_KINDS, &e)) return -1;
+    b->kind = (rein_budget_kind)e;
+  }
+  if (FIELD("scope")) {
+    if (p_enum(L, v, fp, SCOPES, &e)) return -1;
+    p->budget_scope = (sim_scope)e;
+  }
+  if (FIELD("ratio") && p_double(L, v, fp, 0, 1000, &b->ratio)) return -1;
+  if (FIELD("ttl") && p_dur(L, v, fp, 0, DMAX, &b->ttl_ns)) return -1;
+  if (FIELD("min_retries_per_sec") &&
+      p_double(L, v, fp, 0, 1e9, &b->min_retries_per_sec))
+    return -1;
+  if (FIELD("max_tokens") && p_double(L, v, fp, 0, 1e9, &b->max_tokens))
+    return -1;
+  if (FIELD("token_ratio") && p_double(L, v, fp, 0, 1e9, &b->token_ratio))
+    return -1;
+  if (FIELD("capacity") && p_u32(L, v, fp, 0, 1000000000u, &b->capacity))
+    return -1;
+  if (FIELD("retry_cost") && p_u32(L, v, fp, 0, 1000000000u, &b->retry_cost))
+    return -1;
+  if (FIELD("timeout_retry_cost") &&
+      p_u32(L, v, fp, 0, 1000000000u, &b->timeout_retry_cost))
+    return -1;
+  if (FIELD("success_increment") &&
+      p_u32(L, v, fp, 0, 1000000000u, &b->success_increment))
+    return -1;
+  p->has_budget = 1;
+  return 0;
+}
+
+static int p_breaker(ld *L, yaml_node_t *n, const char *path,
+                     sim_policy_spec *p) {
+  char fp[256];
+  yaml_node_t *v;
+  int e;
+  rein_breaker_config *b = &p->breaker;
+  static const char *const WINDOWS[] = {"count", "time", NULL};
+  if (check_map(L, n, path, BREAKER_KEYS)) return -1;
+  if (FIELD("scope")) {
+    if (p_enum(L, v, fp, SCOPES, &e)) return -1;
+    p->breaker_scope = (sim_scope)e;
+  }
+  if (FIELD("window")) {
+    if (p_enum(L, v, fp, WINDOWS, &e)) return -1;
+    b->window = (rein_breaker_window)e;
+  }
+  if (FIELD("window_size") && p_u32(L, v, fp, 0, 1000000000u, &b->window_size))
+    return -1;
+  if (FIELD("window_duration") && p_dur(L, v, fp, 0, DMAX, &b->window_ns))
+    return -1;
+  if (FIELD("buckets") && p_u32(L, v, fp, 0, 1000000u, &b->buckets)) return -1;
+  if (FIELD("min_calls") && p_u32(L, v, fp, 0, 1000000000u, &b->min_calls))
+    return -1;
+  if (FIELD("failure_rate") && p_double(L, v, fp, 0, 1, &b->failure_rate))
+    return -1;
+  if (FIELD("slow_rate") && p_double(L, v, fp, 0, 1, &b->slow_rate))
+    return -1;
+  if (FIELD("slow_call") && p_dur(L, v, fp, 0, DMAX, &b->slow_call_ns))
+    return -1;
+  if (FIELD("open") && p_dur(L, v, fp, 0, DMAX, &b->open_ns)) return -1;
+  if (FIELD("open_jitter") && p_double(L, v, fp, 0, 1, &b->open_jitter))
+    return -1;
+  if (FIELD("half_open_probes") &&
+      p_u32(L, v, fp, 0, 1000000u, &b->half_open_probes))
+    return -1;
+  p->has_breaker = 1;
+  return 0;
+}
+
+static int p_throttle(ld *L, yaml_node_t *n, const char *path,
+                      sim_policy_spec *p) {
+  char fp[256];
+  yaml_node_t *v;
+  int e;
+  rein_throttle_config *t = &p->throttle;
+  if (check_map(L, n, path, THROTTLE_KEYS)) return -1;
+  if (FIELD("scope")) {
+    if (p_enum(L, v, fp, SCOPES, &e)) return -1;
+    p->throttle_scope = (sim_scope)e;
+  }
+  if (FIELD("k") && p_double(L, v, fp, 0, 1e6, &t->k)) return -1;
+  if (FIELD("window") && p_dur(L, v, fp, 0, DMAX, &t->window_ns)) return -1;
+  if (FIELD("buckets") && p_u32(L, v, fp, 0, 1000000u, &t->buckets)) return -1;
+  p->has_throttle = 1;
+  return 0;
+}
+
+/* Build and free the library objects once, so their own validation speaks. */
+static int validate_policy(ld *L, yaml_node_t *n, const char *path,
+                           sim_policy_spec *p) {
+  rein_errbuf eb = {{0}};
+  rein_budget *bu = NULL;
+  rein_breaker *br = NULL;
+  rein_throttle *th = NULL;
+  rein_policy *po = NULL;
+  rein_status st = REIN_OK;
+  const char *what = "";
+  if (p->has_budget) {
+    rein_budget_config c = p->budget;
+    c.alloc = L->s->alloc;
+    c.err = &eb;
+    st = rein_budget_new(&c, &bu);
+    what = "budget";
+  }
+  if (st == REIN_OK && p->has_breaker) {
+    rein_breaker_config c = p->breaker;
+    c.alloc = L->s->alloc;
+    c.err = &eb;
+    st = rein_breaker_new(&c, &br);
+    what = "breaker";
+  }
+  if (st == REIN_OK && p->has_throttle) {
+    rein_throttle_config c = p->throttle;
+    c.alloc = L->s->alloc;
+    c.err = &eb;
+    st = rein_throttle_new(&c, &th);
+    what = "throttle";
+  }
+  if (st == REIN_OK) {
+    rein_policy_config c;
+    rein_policy_config_default(&c);
+    c.name = p->name;
+    c.max_attempts = p->max_attempts;
+    c.backoff = p->backoff;
+    c.retry_on = p->retry_on;
+    c.window_ns = p->window_ns;
+    c.attempt_timeout_ns = p->timeout_ns;
+    c.expected_attempt_ns = p->expected_ns;
+    c.budget = bu;
+    c.breaker = br;
+    c.throttle = th;
+    c.alloc = L->s->alloc;
+    c.err = &eb;
+    st = rein_policy_new(&c, &po);
+    what = "policy";
+  }
+  rein_policy_free(po);
+  rein_throttle_free(th);
+  rein_breaker_free(br);
+  rein_budget_free(bu);
+  if (st == REIN_ENOMEM) {
+    L->st = REIN_ENOMEM;
+    return fail(L, n, path, "out of memory");
+  }
+  if (st != REIN_OK) {
+    char fp[256];
+    subpath(fp, sizeof fp, path, strcmp(what, "policy") ? what : "");
+    if (fp[strlen(fp) - 1] == '.') fp[strlen(fp) - 1] = 0;
+    return fail(L, n, fp, "%s", eb.msg[0] ? eb.msg : rein_strerror(st));
+  }
+  return 0;
+}
+
+static int p_policy(ld *L, yaml_node_t *n, const char *path,
+                    sim_policy_spec *p) {
+  char fp[256];
+  yaml_node_t *v;
+  if (check_map(L, n, path, POLICY_KEYS)) return -1;
+  rein_policy_config def;
+  rein_policy_config_default(&def);
+  p->max_attempts = def.max_attempts;
+  p->backoff = def.backoff;
+  p->retry_on = def.retry_on;
+  p->propagate = 1;
+  p->honor_signals = 1;
+  rein_budget_config_default(&p->budget);
+  rein_breaker_config_default(&p->breaker);
+  rein_throttle_config_default(&p->throttle);
+  p->budget_scope = p->breaker_scope = p->throttle_scope = SIM_SCOPE_CLIENT;
+  if (FIELD("max_attempts") && p_u32(L, v, fp, 1, 1000, &p->max_attempts))
+    return -1;
+  if (FIELD("backoff") && p_backoff(L, v, fp, &p->backoff)) return -1;
+  if (FIELD("retry_on")) {
+    if (v->type != YAML_SEQUENCE_NODE)
+      return fail(L, v, fp, "expected a list of outcomes (failure, timeout, "
+                            "not_sent, overloaded, fatal)");
+    p->retry_on = 0;
+    int i = 0;
+    for (yaml_node_item_t *it = v->data.sequence.items.start;
+         it < v->data.sequence.items.top; it++, i++) {
+      char ip[280];
+      snprintf(ip, sizeof ip, "%s[%d]", fp, i);
+      int e;
+      if (p_enum(L, node(L, *it), ip, OUTCOMES, &e)) return -1;
+      p->retry_on |= REIN_RETRY_ON(e);
+    }
+  }
+  if (FIELD("window") && p_dur(L, v, fp, 0, MAX_DURATION_NS, &p->window_ns))
+    return -1;
+  if (FIELD("timeout") && p_dur(L, v, fp, 0, DMAX, &p->timeout_ns)) return -1;
+  if (FIELD("expected_attempt") && p_dur(L, v, fp, 0, DMAX, &p->expected_ns))
+    return -1;
+  if (FIELD("budget") && p_budget(L, v, fp, p)) return -1;
+  if (FIELD("breaker") && p_breaker(L, v, fp, p)) return -1;
+  if (FIELD("throttle") && p_throttle(L, v, fp, p)) return -1;
+  if (FIELD("propagate_dont_retry") && p_bool(L, v, fp, &p->propagate))
+    return -1;
+  if (FIELD("honor_signals") && p_bool(L, v, fp, &p->honor_signals))
+    return -1;
+  return validate_policy(L, n, path, p);
+}
+
+static int find_policy(ld *L, yaml_node_t *n, const char *path,
+                       uint32_t *out) {
+  const char *v = sval(n);
+  rein_sim_scenario *s = L->s;
+  if (v)
+    for (size_t i = 0; i < s->n_policies; i++)
+      if (strcmp(s->policies[i].name, v) == 0) {
+        *out = (uint32_t)i;
+        return 0;
+      }
+  const char *names[MAX_POLICIES + 1];
+  for (size_t i = 0; i < s->n_policies; i++) names[i] = s->policies[i].name;
+  names[s->n_policies] = NULL;
+  char b[64];
+  const char *dym = v ? closest(v, names) : NULL;
+  if (dym)
+    return fail(L, n, path, "no policy named %s; did you mean '%s'?",
+                shown(n, b, sizeof b), dym);
+  char all[256];
+  list_known(all, sizeof all, names);
+  return fail(L, n, path, "no policy named %s (policies: %s)",
+              shown(n, b, sizeof b), all[0] ? all : "none defined");
+}
+
+static int find_server(ld *L, yaml_node_t *n, const char *path,
+                       uint32_t *out) {
+  const char *v = sval(n);
+  rein_sim_scenario *s = L->s;
+  if (v)
+    for (size_t i = 0; i < s->n_servers; i++)
+      if (strcmp(s->servers[i].name, v) == 0) {
+        *out = (uint32_t)i;
+        return 0;
+      }
+  const char *names[MAX_SERVERS + 1];
+  for (size_t i = 0; i < s->n_servers; i++) names[i] = s->servers[i].name;
+  names[s->n_servers] = NULL;
+  char b[64];
+  const char *dym = v ? closest(v, names) : NULL;
+  if (dym)
+    return fail(L, n, path, "no server named %s; did you mean '%s'?",
+                shown(n, b, sizeof b), dym);
+  char all[256];
+  list_known(all, sizeof all, names);
+  return fail(L, n, path, "no server named %s (servers: %s)",
+              shown(n, b, sizeof b), all[0] ? all : "none defined");
+}
+
+/* ---------------------------------------------------------------------- */
+/* Servers, cohorts, incidents, variants                                   */
+
+static const char *const SERVER_KEYS[] = {
+    "name",    "concurrency", "service_time", "queue",  "latency",
+    "network", "failure_probability", "shed", "dedup", "occ",
+    "downstream", "policy", "timeout", "idempotent", NULL};
+static const char *const QUEUE_KEYS[] = {"capacity", "discipline", NULL};
+static const char *const LATENCY_KEYS[] = {"per_inflight", "threshold_rate",
+                                           "factor", NULL};
+static const char *const SHED_KEYS[] = {"queue_over", "wait_over",
+                                        "retry_after", "pushback",
+                                        "dont_retry", NULL};
+static const char *const OCC_KEYS[] = {"keys", NULL};
+
+static int p_server_pass1(ld *L, yaml_node_t *n, const char *path,
+                          sim_server_spec *sv) {
+  char fp[256];
+  yaml_node_t *v;
+  if (check_map(L, n, path, SERVER_KEYS)) return -1;
+  subpath(fp, sizeof fp, path, "name");
+  if (require(L, n, path, "name", &v) || p_string(L, v, fp, sv->name,
+                                                  sizeof sv->name))
+    return -1;
+  sv->concurrency = 1;
+  sv->service.kind = SIM_D_CONSTANT;
+  sv->service.a = 10e6;
+  sv->queue_cap = 1000;
+  sv->idempotent = 1;
+  sv->threshold_factor = 1;
+  if (FIELD("concurrency") && p_u32(L, v, fp, 1, 1000000, &sv->concurrency))
+    return -1;
+  if (FIELD("service_time") && p_dist(L, v, fp, &sv->service)) return -1;
+  if (FIELD("queue")) {
+    static const char *const DISC[] = {"fifo", "lifo", NULL};
+    char qp[256];
+    snprintf(qp, sizeof qp, "%s", fp);
+    yaml_node_t *q = v;
+    if (check_map(L, q, qp, QUEUE_KEYS)) return -1;
+    subpath(fp, sizeof fp, qp, "capacity");
+    if ((v = get(L, q, "capacity")) &&
+        p_u32(L, v, fp, 0, 10000000, &sv->queue_cap))
+      return -1;
+    subpath(fp, sizeof fp, qp, "discipline");
+    int e;
+    if ((v = get(L, q, "discipline"))) {
+      if (p_enum(L, v, fp, DISC, &e)) return -1;
+      sv->queue_kind = (sim_queue_kind)e;
+    }
+  }
+  if (FIELD("latency")) {
+    char lp[256];
+    snprintf(lp, sizeof lp, "%s", fp);
+    yaml_node_t *q = v;
+    if (check_map(L, q, lp, LATENCY_KEYS)) return -1;
+    subpath(fp, sizeof fp, lp, "per_inflight");
+    if ((v = get(L, q, "per_inflight")) &&
+        p_dur(L, v, fp, 0, DMAX, &sv->per_inflight_ns))
+      return -1;
+    subpath(fp, sizeof fp, lp, "threshold_rate");
+    if ((v = get(L, q, "threshold_rate")) &&
+        p_double(L, v, fp, 0, 1e12, &sv->threshold_rate))
+      return -1;
+    subpath(fp, sizeof fp, lp, "factor");
+    if ((v = get(L, q, "factor")) &&
+        p_double(L, v, fp, 1, 1e6, &sv->threshold_factor))
+      return -1;
+  }
+  if (FIELD("network")) {
+    if (p_dist(L, v, fp, &sv->network)) return -1;
+    sv->has_network = 1;
+  }
+  if (FIELD("failure_probability") && p_double(L, v, fp, 0, 1, &sv->failure_p))
+    return -1;
+  if (FIELD("shed")) {
+    char sp[256];
+    snprintf(sp, sizeof sp, "%s", fp);
+    yaml_node_t *q = v;
+    if (check_map(L, q, sp, SHED_KEYS)) return -1;
+    sv->shed = 1;
+    subpath(fp, sizeof fp, sp, "queue_over");
+    if ((v = get(L, q, "queue_over")) &&
+        p_u32(L, v, fp, 1, 10000000, &sv->shed_queue_over))
+      return -1;
+    subpath(fp, sizeof fp, sp, "wait_over");
+    if ((v = get(L, q, "wait_over")) &&
+        p_dur(L, v, fp, 1, DMAX, &sv->shed_wait_over_ns))
+      return -1;
+    subpath(fp, sizeof fp, sp, "retry_after");
+    if ((v = get(L, q, "retry_after"))) {
+      if (sval(v) && !strcmp(sval(v), "auto"))
+        sv->retry_after_ns = -1;
+      else if (p_dur(L, v, fp, 0, DMAX, &sv->retry_after_ns))
+        return fail(L, v, fp, "expected a duration or 'auto'");
+    }
+    subpath(fp, sizeof fp, sp, "pushback");
+    if ((v = get(L, q, "pushback")) &&
+        p_dur(L, v, fp, 0, DMAX, &sv->pushback_ns))
+      return -1;
+    subpath(fp, sizeof fp, sp, "dont_retry");
+    if ((v = get(L, q, "dont_retry")) && p_bool(L, v, fp, &sv->shed_dont_retry))
+      return -1;
+    if (!sv->shed_queue_over && !sv->shed_wait_over_ns)
+      return fail(L, q, sp, "give queue_over or wait_over (when to shed)");
+  }
+  if (FIELD("dedup") && p_bool(L, v, fp, &sv->dedup)) return -1;
+  if (FIELD("occ")) {
+    char op[256];
+    snprintf(op, sizeof op, "%s", fp);
+    yaml_node_t *q = v;
+    if (check_map(L, q, op, OCC_KEYS)) return -1;
+    subpath(fp, sizeof fp, op, "keys");
+    if (require(L, q, op, "keys", &v) ||
+        p_u32(L, v, fp, 1, 1000000, &sv->occ_keys))
+      return -1;
+  }
+  if (FIELD("timeout") && p_dur(L, v, fp, 0, DMAX, &sv->timeout_ns)) return -1;
+  if (FIELD("idempotent") && p_bool(L, v, fp, &sv->idempotent)) return -1;
+  return 0;
+}
+
+static int p_server_pass2(ld *L, yaml_node_t *n, const char *path,
+                          sim_server_spec *sv, uint32_t self) {
+  char fp[256];
+  yaml_node_t *v;
+  if (FIELD("downstream")) {
+    if (find_server(L, v, fp, &sv->downstream)) return -1;
+    if (sv->downstream == self)
+      return fail(L, v, fp, "a server cannot call itself");
+    sv->has_downstream = 1;
+    yaml_node_t *pn;
+    char pp[256];
+    subpath(pp, sizeof pp, path, "policy");
+    if (!(pn = get(L, n, "policy")))
+      return fail(L, n, path,
+                  "a server with a downstream needs 'policy' (how it retries "
+                  "its downstream calls)");
+    if (find_policy(L, pn, pp, &sv->policy)) return -1;
+  } else if (FIELD("policy")) {
+    return fail(L, v, fp, "only a server with a 'downstream' uses a policy");
+  }
+  return 0;
+}
+
+static const char *const COHORT_KEYS[] = {
+    "name", "count", "target", "arrival", "active", "timeout", "deadline",
+    "idempotent", "key", "policy", NULL};
+static const char *const ARRIVAL_KEYS[] = {"mode", "rate", "think", "start",
+                                           NULL};
+static const char *const ACTIVE_KEYS[] = {"from", "until", NULL};
+static const char *const MODES[] = {"poisson", "closed", "one_shot", NULL};
+
+static int p_cohort(ld *L, yaml_node_t *n, const char *path,
+                    sim_cohort_spec *c) {
+  char fp[256];
+  yaml_node_t *v;
+  if (check_map(L, n, path, COHORT_KEYS)) return -1;
+  subpath(fp, sizeof fp, path, "name");
+  if (require(L, n, path, "name", &v) ||
+      p_string(L, v, fp, c->name, sizeof c->name))
+    return -1;
+  c->count = 1;
+  c->idempotent = 1;
+  c->timeout_ns = REIN_NS_PER_S;
+  c->think.kind = SIM_D_CONSTANT;
+  c->start.kind = SIM_D_CONSTANT;
+  if (FIELD("count") &&
+      p_u32(L, v, fp, 1, MAX_CLIENTS_PER_COHORT, &c->count))
+    return -1;
+  subpath(fp, sizeof fp, path, "target");
+  if (require(L, n, path, "target", &v) || find_server(L, v, fp, &c->target))
+    return -1;
+  subpath(fp, sizeof fp, path, "policy");
+  if (require(L, n, path, "policy", &v) || find_policy(L, v, fp, &c->policy))
+    return -1;
+  subpath(fp, sizeof fp, path, "arrival");
+  if (require(L, n, path, "arrival", &v)) return -1;
+  {
+    char ap[256];
+    snprintf(ap, sizeof ap, "%s", fp);
+    yaml_node_t *a = v;
+    if (check_map(L, a, ap, ARRIVAL_KEYS)) return -1;
+    int e;
+    subpath(fp, sizeof fp, ap, "mode");
+    if (require(L, a, ap, "mode", &v) || p_enum(L, v, fp, MODES, &e))
+      return -1;
+    c->arrival = (sim_arrival)e;
+    subpath(fp, sizeof fp, ap, "rate");
+    if ((v = get(L, a, "rate"))) {
+      if (c->arrival != SIM_ARRIVAL_POISSON)
+        return fail(L, v, fp, "only the poisson mode has a rate");
+      if (p_double(L, v, fp, 1e-6, 1e6, &c->rate)) return -1;
+    } else if (c->arrival == SIM_ARRIVAL_POISSON) {
+      return fail(L, a, ap,
+                  "missing required field 'rate' (logical calls per second "
+                  "per client)");
+    }
+    subpath(fp, sizeof fp, ap, "think");
+    if ((v = get(L, a, "think"))) {
+      if (c->arrival == SIM_ARRIVAL_POISSON)
+        return fail(L, v, fp, "the poisson mode has no think time (use rate)");
+      if (p_dist(L, v, fp, &c->think)) return -1;
+    }
+    subpath(fp, sizeof fp, ap, "start");
+    if ((v = get(L, a, "start")) && p_dist(L, v, fp, &c->start)) return -1;
+  }
+  if (FIELD("active")) {
+    char ap[256];
+    snprintf(ap, sizeof ap, "%s", fp);
+    yaml_node_t *a = v;
+    if (check_map(L, a, ap, ACTIVE_KEYS)) return -1;
+    subpath(fp, sizeof fp, ap, "from");
+    if ((v = get(L, a, "from")) &&
+        p_dur(L, v, fp, 0, MAX_DURATION_NS, &c->begin_ns))
+      return -1;
+    subpath(fp, sizeof fp, ap, "until");
+    if ((v = get(L, a, "until")) &&
+        p_dur(L, v, fp, 1, MAX_DURATION_NS, &c->end_ns))
+      return -1;
+    if (c->end_ns && c->end_ns <= c->begin_ns)
+      return fail(L, a, ap, "'until' must be after 'from'");
+  }
+  if (FIELD("timeout") && p_dur(L, v, fp, 0, DMAX, &c->timeout_ns)) return -1;
+  if (FIELD("deadline") && p_dur(L, v, fp, 0, MAX_DURATION_NS,
+                                 &c->deadline_ns))
+    return -1;
+  if (FIELD("idempotent") && p_bool(L, v, fp, &c->idempotent)) return -1;
+  if (FIELD("key") && p_bool(L, v, fp, &c->key)) return -1;
+  return 0;
+}
+
+static const char *const INCIDENT_KEYS[] = {"kind",   "server", "start",
+                                            "end",    "duration", "mode",
+                                            "factor", "probability", NULL};
+static const char *const INC_KINDS[] = {"outage", "capacity", "failure", NULL};
+static const char *const OUT_MODES[] = {"error", "drop", "slow", "refuse",
+                                        NULL};
+
+static int p_incident(ld *L, yaml_node_t *n, const char *path,
+                      sim_incident_spec *inc) {
+  char fp[256];
+  yaml_node_t *v;
+  int e;
+  if (check_map(L, n, path, INCIDENT_KEYS)) return -1;
+  subpath(fp, sizeof fp, path, "kind");
+  if (require(L, n, path, "kind", &v) || p_enum(L, v, fp, INC_KINDS, &e))
+    return -1;
+  inc->kind = (sim_incident_kind)e;
+  subpath(fp, sizeof fp, path, "server");
+  if (require(L, n, path, "server", &v) || find_server(L, v, fp, &inc->server))
+    return -1;
+  subpath(fp, sizeof fp, path, "start");
+  if (require(L, n, path, "start", &v) ||
+      p_dur(L, v, fp, 0, MAX_DURATION_NS, &inc->start_ns))
+    return -1;
+  yaml_node_t *en = get(L, n, "end"), *dn = get(L, n, "duration");
+  if (en && dn)
+    return fail(L, dn, path, "give either 'end' or 'duration', not both");
+  if (!en && !dn)
+    return fail(L, n, path, "missing required field 'end' (or 'duration')");
+  if (en) {
+    subpath(fp, sizeof fp, path, "end");
+    if (p_dur(L, en, fp, 0, MAX_DURATION_NS, &inc->end_ns)) return -1;
+    if (inc->end_ns <= inc->start_ns)
+      return fail(L, en, fp, "must be after start");
+  } else {
+    int64_t d;
+    subpath(fp, sizeof fp, path, "duration");
+    if (p_dur(L, dn, fp, 1, MAX_DURATION_NS, &d)) return -1;
+    inc->end_ns = inc->start_ns + d;
+  }
+  inc->factor = 1;
+  if (FIELD("mode")) {
+    if (inc->kind != SIM_INC_OUTAGE)
+      return fail(L, v, fp, "only an outage has a mode");
+    if (p_enum(L, v, fp, OUT_MODES, &e)) return -1;
+    inc->mode = (sim_outage_mode)e;
+  }
+  if (FIELD("factor")) {
+    if (inc->kind == SIM_INC_CAPACITY) {
+      if (p_double(L, v, fp, 0, 1, &inc->factor)) return -1;
+    } else if (inc->kind == SIM_INC_OUTAGE && inc->mode == SIM_OUT_SLOW) {
+      if (p_double(L, v, fp, 1, 1e6, &inc->factor)) return -1;
+    } else {
+      return fail(L, v, fp,
+                  "only a capacity incident or a slow outage has a factor");
+    }
+  } else if (inc->kind == SIM_INC_CAPACITY) {
+    return fail(L, n, path,
+                "missing required field 'factor' (capacity left, e.g. 0.2)");
+  } else if (inc->kind == SIM_INC_OUTAGE && inc->mode == SIM_OUT_SLOW) {
+    return fail(L, n, path,
+                "missing required field 'factor' (service time multiplier)");
+  }
+  if (FIELD("probability")) {
+    if (inc->kind != SIM_INC_FAILURE)
+      return fail(L, v, fp, "only a failure incident has a probability");
+    if (p_double(L, v, fp, 0, 1, &inc->probability)) return -1;
+  } else if (inc->kind == SIM_INC_FAILURE) {
+    return fail(L, n, path, "missing required field 'probability'");
+  }
+  return 0;
+}
+
+static const char *const VARIANT_KEYS[] = {"name", "use", NULL};
+
+static int p_variant(ld *L, yaml_node_t *n, const char *path,
+                     sim_variant_spec *va) {
+  char fp[256];
+  yaml_node_t *v;
+  rein_sim_scenario *s = L->s;
+  if (check_map(L, n, path, VARIANT_KEYS)) return -1;
+  subpath(fp, sizeof fp, path, "name");
+  if (require(L, n, path, "name", &v) ||
+      p_string(L, v, fp, va->name, sizeof va->name))
+    return -1;
+  for (size_t i = 0; i < s->n_cohorts; i++)
+    va->cohort_policy[i] = s->cohorts[i].policy;
+  for (size_t i = 0; i < s->n_servers; i++)
+    va->server_policy[i] = s->servers[i].policy;
+  if (!FIELD("use")) return 0;
+  if (v->type != YAML_MAPPING_NODE)
+    return fail(L, v, fp,
+                "expected a mapping from cohort or server name to policy");
+  char up[256];
+  snprintf(up, sizeof up, "%s", fp);
+  for (yaml_node_pair_t *p = v->data.mapping.pairs.start;
+       p < v->data.mapping.pairs.top; p++) {
+    yaml_node_t *k = node(L, p->key), *pv = node(L, p->value);
+    const char *ks = sval(k);
+    if (!ks || !pv) return fail(L, k ? k : v, up, "keys must be plain names");
+    char kp[320];
+    snprintf(kp, sizeof kp, "%s.%s", up, ks);
+    uint32_t pol;
+    if (find_policy(L, pv, kp, &pol)) return -1;
+    int found = 0;
+    for (size_t i = 0; i < s->n_cohorts; i++)
+      if (!strcmp(s->cohorts[i].name, ks)) va->cohort_policy[i] = pol, found = 1;
+    for (size_t i = 0; i < s->n_servers; i++)
+      if (!strcmp(s->servers[i].name, ks)) {
+        if (!s->servers[i].has_downstream)
+          return fail(L, k, kp,
+                      "server '%s' has no downstream, so no policy to choose",
+                      ks);
+        va->server_policy[i] = pol, found = 1;
+      }
+    if (!found) {
+      const char *names[MAX_COHORTS + MAX_SERVERS + 1];
+      size_t m = 0;
+      for (size_t i = 0; i < s->n_cohorts; i++) names[m++] = s->cohorts[i].name;
+      for (size_t i = 0; i < s->n_servers; i++) names[m++] = s->servers[i].name;
+      names[m] = NULL;
+      const char *dym = closest(ks, names);
+      if (dym)
+        return fail(L, k, kp, "no cohort or server of that name; did you mean "
+                              "'%s'?", dym);
+      return fail(L, k, kp, "no cohort or server of that name");
+    }
+  }
+  return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Top level                                                               */
+
+static const char *const TOP_KEYS[] = {
+    "name",     "description", "seed",    "duration",  "interval",
+    "primary",  "recovery",    "policies", "servers",  "cohorts",
+    "incidents", "variants",   NULL};
+static const char *const RECOVERY_KEYS[] = {"tolerance", "hold", "baseline",
+                                            NULL};
+
+static int seq_check(ld *L, yaml_node_t *n, const char *path, size_t max,
+                     size_t *count) {
+  if (n->type != YAML_SEQUENCE_NODE)
+    return fail(L, n, path, "expected a list, got %s", kind_name(n));
+  size_t c = (size_t)(n->data.sequence.items.top -
+                      n->data.sequence.items.start);
+  if (c > max) return fail(L, n, path, "at most %zu entries", max);
+  *count = c;
+  return 0;
+}
+
+static void free_parts(rein_sim_scenario *s) {
+  const rein_allocator *a = s->alloc;
+  if (s->variants)
+    for (size_t i = 0; i < s->n_variants; i++) {
+      rein__sim_free(a, s->variants[i].cohort_policy);
+      rein__sim_free(a, s->variants[i].server_policy);
+    }
+  rein__sim_free(a, s->variants);
+  rein__sim_free(a, s->policies);
+  rein__sim_free(a, s->cohorts);
+  rein__sim_free(a, s->servers);
+  rein__sim_free(a, s->incidents);
+  rein__sim_free(a, s->description);
+}
+
+#define ALLOC_ARRAY(ptr, n)                                                    \
+  do {                                                                         \
+    (ptr) = rein__sim_calloc(s->alloc, sizeof *(ptr) * ((n) ? (n) : 1));       \
+    if (!(ptr)) {                                                              \
+      L->st = REIN_ENOMEM;                                                     \
+      return fail(L, NULL, "", "out of memory");                               \
+    }                                                                          \
+  } while (0)
+
+static int load_top(ld *L, yaml_node_t *root) {
+  rein_sim_scenario *s = L->s;
+  char fp[256];
+  yaml_node_t *v, *n = root;
+  const char *path = "";
+  if (check_map(L, root, "", TOP_KEYS)) return -1;
+  snprintf(s->name, sizeof s->name, "scenario");
+  s->seed = 1;
+  s->interval_ns = REIN_NS_PER_S;
+  s->recovery_hold_ns = 10 * REIN_NS_PER_S;
+  s->recovery_tolerance = 0.05;
+  if (FIELD("name") && p_string(L, v, fp, s->name, sizeof s->name)) return -1;
+  if (FIELD("description")) {
+    const char *d = sval(v);
+    if (!d) return fail(L, v, fp, "expected text");
+    size_t len = strlen(d);
+    if (len > 4000) return fail(L, v, fp, "at most 4000 characters");
+    s->description = rein__sim_alloc(s->alloc, len + 1);
+    if (!s->description) {
+      L->st = REIN_ENOMEM;
+      return fail(L, v, fp, "out of memory");
+    }
+    memcpy(s->description, d, len + 1);
+  }
+  if (FIELD("seed") && p_u64(L, v, fp, &s->seed)) return -1;
+  subpath(fp, sizeof fp, path, "duration");
+  if (require(L, n, path, "duration", &v) ||
+      p_dur(L, v, fp, REIN_NS_PER_MS, MAX_DURATION_NS, &s->duration_ns))
+    return -1;
+  if (FIELD("interval") &&
+      p_dur(L, v, fp, REIN_NS_PER_MS, MAX_DURATION_NS, &s->interval_ns))
+    return -1;
+  if (s->duration_ns / s->interval_ns > MAX_POINTS)
+    return fail(L, v ? v : root, "interval",
+                "duration / interval must be at most %d points", MAX_POINTS);
+  if (FIELD("recovery")) {
+    char rp[256];
+    snprintf(rp, sizeof rp, "%s", fp);
+    yaml_node_t *r = v;
+    if (check_map(L, r, rp, RECOVERY_KEYS)) return -1;
+    subpath(fp, sizeof fp, rp, "tolerance");
+    if ((v = get(L, r, "tolerance")) &&
+        p_double(L, v, fp, 0, 1, &s->recovery_tolerance))
+      return -1;
+    subpath(fp, sizeof fp, rp, "hold");
+    if ((v = get(L, r, "hold")) &&
+        p_dur(L, v, fp, 0, MAX_DURATION_NS, &s->recovery_hold_ns))
+      return -1;
+    subpath(fp, sizeof fp, rp, "baseline");
+    if ((v = get(L, r, "baseline")) &&
+        p_dur(L, v, fp, 0, MAX_DURATION_NS, &s->baseline_ns))
+      return -1;
+  }
+
+  /* policies: a mapping name -> policy */
+  subpath(fp, sizeof fp, path, "policies");
+  if (require(L, n, path, "policies", &v)) return -1;
+  if (v->type != YAML_MAPPING_NODE)
+    return fail(L, v, fp, "expected a mapping from policy name to policy");
+  {
+    yaml_node_t *pm = v;
+    size_t np = (size_t)(pm->data.mapping.pairs.top -
+                         pm->data.mapping.pairs.start);
+    if (np == 0) return fail(L, pm, fp, "define at least one policy");
+    if (np > MAX_POLICIES) return fail(L, pm, fp, "at most %d policies",
+                                       MAX_POLICIES);
+    ALLOC_ARRAY(s->policies, np);
+    for (size_t i = 0; i < np; i++) {
+      yaml_node_pair_t *p = pm->data.mapping.pairs.start + i;
+      yaml_node_t *k = node(L, p->key), *pv = node(L, p->value);
+      char pp[256];
+      if (!k || !pv) return fail(L, pm, fp, "malformed entry");
+      snprintf(pp, sizeof pp, "policies.%.60s", sval(k) ? sval(k) : "?");
+      if (p_string(L, k, pp, s->policies[i].name, SIM_NAME_MAX)) return -1;
+      for (size_t j = 0; j < i; j++)
+        if (!strcmp(s->policies[j].name, s->policies[i].name))
+          return fail(L, k, pp, "policy defined twice");
+      s->n_policies = i + 1;
+      if (p_policy(L, pv, pp, &s->policies[i])) return -1;
+    }
+  }
+
+  /* servers */
+  subpath(fp, sizeof fp, path, "servers");
+  if (require(L, n, path, "servers", &v)) return -1;
+  size_t ns;
+  yaml_node_t *sn = v;
+  if (seq_check(L, sn, fp, MAX_SERVERS, &ns)) return -1;
+  if (ns == 0) return fail(L, sn, fp, "define at least one server");
+  ALLOC_ARRAY(s->servers, ns);
+  for (size_t i = 0; i < ns; i++) {
+    char ip[64];
+    snprintf(ip, sizeof ip, "servers[%zu]", i);
+    yaml_node_t *e = node(L, sn->data.sequence.items.start[i]);
+    if (!e || p_server_pass1(L, e, ip, &s->servers[i])) return -1;
+    for (size_t j = 0; j < i; j++)
+      if (!strcmp(s->servers[j].name, s->servers[i].name))
+        return fail(L, get(L, e, "name"), ip, "server name used twice");
+    s->n_servers = i + 1;
+  }
+  for (size_t i = 0; i < ns; i++) {
+    char ip[64];
+    snprintf(ip, sizeof ip, "servers[%zu]", i);
+    yaml_node_t *e = node(L, sn->data.sequence.items.start[i]);
+    if (p_server_pass2(L, e, ip, &s->servers[i], (uint32_t)i)) return -1;
+  }
+  /* tier chains must end: walk each chain at most ns steps */
+  for (size_t i = 0; i < ns; i++) {
+    uint32_t cur = (uint32_t)i;
+    size_t steps = 0;
+    while (s->servers[cur].has_downstream) {
+      cur = s->servers[cur].downstream;
+      if (++steps > ns) {
+        char ip[64];
+        snprintf(ip, sizeof ip, "servers[%zu].downstream", i);
+        return fail(L, node(L, sn->data.sequence.items.start[i]), ip,
+                    "downstream servers form a cycle");
+      }
+    }
+  }
+
+  /* cohorts */
+  subpath(fp, sizeof fp, path, "cohorts");
+  if (require(L, n, path, "cohorts", &v)) return -1;
+  size_t nc;
+  yaml_node_t *cn = v;
+  if (seq_check(L, cn, fp, MAX_COHORTS, &nc)) return -1;
+  if (nc == 0) return fail(L, cn, fp, "define at least one cohort");
+  ALLOC_ARRAY(s->cohorts, nc);
+  uint64_t total = 0;
+  for (size_t i = 0; i < nc; i++) {
+    char ip[64];
+    snprintf(ip, sizeof ip, "cohorts[%zu]", i);
+    yaml_node_t *e = node(L, cn->data.sequence.items.start[i]);
+    if (!e || p_cohort(L, e, ip, &s->cohorts[i])) return -1;
+    for (size_t j = 0; j < i; j++)
+      if (!strcmp(s->cohorts[j].name, s->cohorts[i].name))
+        return fail(L, get(L, e, "name"), ip, "cohort name used twice");
+    for (size_t j = 0; j < ns; j++)
+      if (!strcmp(s->servers[j].name, s->cohorts[i].name))
+        return fail(L, get(L, e, "name"), ip,
+                    "a server already has this name (variants refer to "
+                    "both by name)");
+    total += s->cohorts[i].count;
+    if (total > MAX_CLIENTS_TOTAL)
+      return fail(L, e, ip, "at most %u clients in all cohorts",
+                  MAX_CLIENTS_TOTAL);
+    s->n_cohorts = i + 1;
+  }
+
+  /* primary server */
+  s->primary = s->cohorts[0].target;
+  if (FIELD("primary") && find_server(L, v, fp, &s->primary)) return -1;
+
+  /* incidents */
+  if (FIELD("incidents")) {
+    size_t ni;
+    yaml_node_t *in = v;
+    if (seq_check(L, in, fp, MAX_INCIDENTS, &ni)) return -1;
+    ALLOC_ARRAY(s->incidents, ni);
+    for (size_t i = 0; i < ni; i++) {
+      char ip[64];
+      snprintf(ip, sizeof ip, "incidents[%zu]", i);
+      yaml_node_t *e = node(L, in->data.sequence.items.start[i]);
+      if (!e || p_incident(L, e, ip, &s->incidents[i])) return -1;
+      s->n_incidents = i + 1;
+    }
+  }
+
+  /* variants */
+  size_t nv = 1;
+  yaml_node_t *vn = NULL;
+  if (FIELD("variants")) {
+    vn = v;
+    if (seq_check(L, vn, fp, MAX_VARIANTS, &nv)) return -1;
+    if (nv == 0) return fail(L, vn, fp, "list at least one variant");
+  }
+  ALLOC_ARRAY(s->variants, nv);
+  for (size_t i = 0; i < nv; i++) {
+    sim_variant_spec *va = &s->variants[i];
+    s->n_variants = i + 1;
+    ALLOC_ARRAY(va->cohort_policy, s->n_cohorts);
+    ALLOC_ARRAY(va->server_policy, s->n_servers);
+    if (!vn) {
+      snprintf(va->name, sizeof va->name, "default");
+      for (size_t j = 0; j < s->n_cohorts; j++)
+        va->cohort_policy[j] = s->cohorts[j].policy;
+      for (size_t j = 0; j < s->n_servers; j++)
+        va->server_policy[j] = s->servers[j].policy;
+      continue;
+    }
+    char ip[64];
+    snprintf(ip, sizeof ip, "variants[%zu]", i);
+    yaml_node_t *e = node(L, vn->data.sequence.items.start[i]);
+    if (!e || p_variant(L, e, ip, va)) return -1;
+    for (size_t j = 0; j < i; j++)
+      if (!strcmp(s->variants[j].name, va->name))
+        return fail(L, get(L, e, "name"), ip, "variant name used twice");
+  }
+  return 0;
+}
+
+rein_status rein_sim_scenario_parse(const char *text, size_t len,
+                                    const char *filename,
+                                    const rein_allocator *alloc,
+                                    rein_errbuf *err,
+                                    rein_sim_scenario **out) {
+  if (!out || (!text && len)) return REIN_EINVAL;
+  *out = NULL;
+  if (!filename) filename = "<scenario>";
+  rein_sim_scenario *s = rein__sim_calloc(alloc, sizeof *s);
+  if (!s) {
+    if (err) snprintf(err->msg, sizeof err->msg, "%s: out of memory", filename);
+    return REIN_ENOMEM;
+  }
+  s->alloc = alloc;
+  ld L;
+  memset(&L, 0, sizeof L);
+  L.file = filename;
+  L.err = err;
+  L.s = s;
+  yaml_parser_t parser;
+  if (!yaml_parser_initialize(&parser)) {
+    rein__sim_free(alloc, s);
+    if (err) snprintf(err->msg, sizeof err->msg, "%s: out of memory", filename);
+    return REIN_ENOMEM;
+  }
+  yaml_parser_set_input_string(&parser, (const unsigned char *)(text ? text : ""),
+                               len);
+  if (!yaml_parser_load(&parser, &L.doc)) {
+    if (err) {
+      const char *prob = parser.problem ? parser.problem : "malformed YAML";
+      if (parser.error == YAML_MEMORY_ERROR)
+        snprintf(err->msg, sizeof err->msg, "%s: out of memory", filename);
+      else
+        snprintf(err->msg, sizeof err->msg, "%s:%zu:%zu: (yaml): %s%s%s",
+                 filename, parser.problem_mark.line + 1,
+                 parser.problem_mark.column + 1, prob,
+                 parser.context ? " " : "",
+                 parser.context ? parser.context : "");
+    }
+    rein_status st = parser.error == YAML_MEMORY_ERROR ? REIN_ENOMEM
+                                                       : REIN_EPARSE;
+    yaml_parser_delete(&parser);
+    rein__sim_free(alloc, s);
+    return st;
+  }
+  yaml_parser_delete(&parser);
+  yaml_node_t *root = yaml_document_get_root_node(&L.doc);
+  int rc;
+  if (!root) {
+    rc = fail(&L, NULL, "", "the scenario is empty (expected a mapping with "
+                            "duration, policies, servers, cohorts)");
+  } else {
+    rc = load_top(&L, root);
+  }
+  yaml_document_delete(&L.doc);
+  if (rc) {
+    free_parts(s);
+    rein__sim_free(alloc, s);
+    return L.st == REIN_OK ? REIN_EINVAL : L.st;
+  }
+  *out = s;
+  return REIN_OK;
+}
+
+rein_status rein_sim_scenario_load(const char *path,
+                                   const rein_allocator *alloc,
+                                   rein_errbuf *err, rein_sim_scenario **out) {
+  if (!path || !out) return REIN_EINVAL;
+  *out = NULL;
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    if (err)
+      snprintf(err->msg, sizeof err->msg, "%s: cannot open: %s", path,
+               strerror(errno));
+    return REIN_EIO;
+  }
+  size_t cap = 1 << 16, len = 0;
+  char *buf = rein__sim_alloc(alloc, cap);
+  rein_status st = REIN_OK;
+  while (buf) {
+    if (len == cap) {
+      if (cap >= (size_t)16 << 20) {
+        st = REIN_ETOOBIG;
+        break;
+      }
+      char *nb = rein__sim_alloc(alloc, cap * 2);
+      if (nb) memcpy(nb, buf, len);
+      rein__sim_free(alloc, buf);
+      buf = nb;
+      cap *= 2;
+      if (!buf) break;
+    }
+    size_t r = fread(buf + len, 1, cap - len, f);
+    len += r;
+    if (r == 0) break;
+  }
+  int ioerr = ferror(f);
+  fclose(f);
+  if (!buf) {
+    if (err) snprintf(err->msg, sizeof err->msg, "%s: out of memory", path);
+    return REIN_ENOMEM;
+  }
+  if (st == REIN_ETOOBIG || ioerr) {
+    if (err)
+      snprintf(err->msg, sizeof err->msg, "%s: %s", path,
+               ioerr ? "read error" : "larger than 16 MiB");
+    rein__sim_free(alloc, buf);
+    return ioerr ? REIN_EIO : REIN_ETOOBIG;
+  }
+  st = rein_sim_scenario_parse(buf, len, path, alloc, err, out);
+  rein__sim_free(alloc, buf);
+  return st;
+}
+
+void rein_sim_scenario_free(rein_sim_scenario *s) {
+  if (!s) return;
+  free_parts(s);
+  rein__sim_free(s->alloc, s);
+}
+
+const char *rein_sim_scenario_name(const rein_sim_scenario *s) {
+  return s ? s->name : "";
+}
+uint64_t rein_sim_scenario_seed(const rein_sim_scenario *s) {
+  return s ? s->seed : 0;
+}
+int64_t rein_sim_scenario_duration(const rein_sim_scenario *s) {
+  return s ? s->duration_ns : 0;
+}
+size_t rein_sim_variant_count(const rein_sim_scenario *s) {
+  return s ? s->n_variants : 0;
+}
+const char *rein_sim_variant_name(const rein_sim_scenario *s, size_t i) {
+  return s && i < s->n_variants ? s->variants[i].name : NULL;
+}
+rein_status rein_sim_variant_find(const rein_sim_scenario *s, const char *name,
+                                  size_t *idx) {
+  if (!s || !name) return REIN_EINVAL;
+  for (size_t i = 0; i < s->n_variants; i++)
+    if (!strcmp(s->variants[i].name, name)) {
+      if (idx) *idx = i;
+      return REIN_OK;
+    }
+  return REIN_ENOTFOUND;
+}

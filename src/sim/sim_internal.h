@@ -1,0 +1,173 @@
+/*
+ * sim_internal.h: the scenario model shared by the loader, the engine and
+ * the writers of src/sim. Not installed.
+ *
+ * The loader turns YAML into these plain structs once; the engine reads them
+ * (never writes) so one scenario can be run by several threads at once.
+ * Durations are int64_t ns; distributions hold their parameters in ns.
+ */
+#ifndef REIN_SIM_INTERNAL_H
+#define REIN_SIM_INTERNAL_H
+
+#include "rein.h"
+#include "rein/sim.h"
+
+#define SIM_NAME_MAX 64
+
+typedef enum sim_dist_kind {
+  SIM_D_CONSTANT = 0,
+  SIM_D_EXPONENTIAL,
+  SIM_D_UNIFORM,
+  SIM_D_LOGNORMAL,
+  SIM_D_BIMODAL,
+  SIM_D_NORMAL
+} sim_dist_kind;
+
+/* constant: a; exponential: mean a; uniform: [a, b]; lognormal: mu = a
+ * (ln of the median in ns), sigma = b; bimodal: fast a, slow b, p(slow) c;
+ * normal: mean a, stddev b, truncated to [c, d]. */
+typedef struct sim_dist {
+  sim_dist_kind kind;
+  double a, b, c, d;
+} sim_dist;
+
+typedef enum sim_scope { SIM_SCOPE_COHORT = 0, SIM_SCOPE_CLIENT = 1 } sim_scope;
+
+typedef struct sim_policy_spec {
+  char name[SIM_NAME_MAX];
+  uint32_t max_attempts;
+  rein_backoff_config backoff;
+  uint32_t retry_on;
+  int64_t window_ns, timeout_ns, expected_ns;
+  int has_budget, has_breaker, has_throttle;
+  rein_budget_config budget;
+  rein_breaker_config breaker;
+  rein_throttle_config throttle;
+  sim_scope budget_scope, breaker_scope, throttle_scope;
+  int propagate;     /* a tier using it returns dont_retry upstream */
+  int honor_signals; /* feed Retry-After / pushback / dont_retry in */
+} sim_policy_spec;
+
+typedef enum sim_arrival {
+  SIM_ARRIVAL_POISSON = 0,
+  SIM_ARRIVAL_CLOSED = 1,
+  SIM_ARRIVAL_ONE_SHOT = 2
+} sim_arrival;
+
+typedef struct sim_cohort_spec {
+  char name[SIM_NAME_MAX];
+  uint32_t count;
+  sim_arrival arrival;
+  double rate;       /* poisson: logical calls per second per client */
+  sim_dist think;    /* closed, one-shot after a give-up */
+  sim_dist start;    /* when each client starts (closed, one-shot) */
+  int64_t begin_ns, end_ns; /* active window; end 0 = until the end */
+  int64_t timeout_ns;  /* per-attempt timeout */
+  int64_t deadline_ns; /* per logical call; 0 none */
+  int idempotent, key;
+  uint32_t target;     /* server index */
+  uint32_t policy;     /* default policy index */
+} sim_cohort_spec;
+
+typedef enum sim_queue_kind { SIM_FIFO = 0, SIM_LIFO = 1 } sim_queue_kind;
+
+typedef struct sim_server_spec {
+  char name[SIM_NAME_MAX];
+  uint32_t concurrency;
+  sim_dist service;
+  uint32_t queue_cap;
+  sim_queue_kind queue_kind;
+  int64_t per_inflight_ns;   /* latency += this x in-flight */
+  double threshold_rate;     /* arrivals/s above which latency x factor */
+  double threshold_factor;
+  sim_dist network;          /* one-way delay per message */
+  int has_network;
+  double failure_p;
+  /* shedding */
+  int shed;
+  uint32_t shed_queue_over;  /* 0 = off */
+  int64_t shed_wait_over_ns; /* 0 = off */
+  int64_t retry_after_ns;    /* 0 none; -1 auto (queue / drain rate) */
+  int64_t pushback_ns;
+  int shed_dont_retry;
+  int dedup;                 /* honours idempotency keys */
+  uint32_t occ_keys;         /* optimistic concurrency resource; 0 off */
+  int has_downstream;
+  uint32_t downstream;       /* server index */
+  uint32_t policy;           /* for downstream calls */
+  int64_t timeout_ns;        /* downstream attempt timeout */
+  int idempotent;
+} sim_server_spec;
+
+typedef enum sim_incident_kind {
+  SIM_INC_OUTAGE = 0,
+  SIM_INC_CAPACITY = 1,
+  SIM_INC_FAILURE = 2
+} sim_incident_kind;
+
+typedef enum sim_outage_mode {
+  SIM_OUT_ERROR = 0, /* answers 5xx at once */
+  SIM_OUT_DROP = 1,  /* requests vanish: callers time out */
+  SIM_OUT_SLOW = 2,  /* service time x factor */
+  SIM_OUT_REFUSE = 3 /* connection refused: NOT_SENT */
+} sim_outage_mode;
+
+typedef struct sim_incident_spec {
+  sim_incident_kind kind;
+  sim_outage_mode mode;
+  uint32_t server;
+  int64_t start_ns, end_ns;
+  double factor;      /* slow / capacity */
+  double probability; /* failure */
+} sim_incident_spec;
+
+typedef struct sim_variant_spec {
+  char name[SIM_NAME_MAX];
+  uint32_t *cohort_policy; /* per cohort */
+  uint32_t *server_policy; /* per server */
+} sim_variant_spec;
+
+struct rein_sim_scenario {
+  const rein_allocator *alloc;
+  char name[SIM_NAME_MAX];
+  char *description;
+  uint64_t seed;
+  int64_t duration_ns, interval_ns;
+  int64_t baseline_ns;      /* 0: everything before the first incident */
+  int64_t recovery_hold_ns;
+  double recovery_tolerance;
+  uint32_t primary;         /* server shown in the time series */
+  size_t n_policies, n_cohorts, n_servers, n_incidents, n_variants;
+  sim_policy_spec *policies;
+  sim_cohort_spec *cohorts;
+  sim_server_spec *servers;
+  sim_incident_spec *incidents;
+  sim_variant_spec *variants;
+};
+
+/* Mean of a distribution in ns (truncation of normal ignored). */
+double rein__sim_dist_mean(const sim_dist *d);
+/* Nominal capacity of a server in requests/s: concurrency / mean service. */
+double rein__sim_server_capacity(const sim_server_spec *s);
+
+void *rein__sim_alloc(const rein_allocator *a, size_t n);
+void *rein__sim_calloc(const rein_allocator *a, size_t n);
+void rein__sim_free(const rein_allocator *a, void *p);
+
+#define SIM_LAT_BUCKETS (64 * 60)
+
+struct rein_sim_result {
+  const rein_allocator *alloc;
+  char variant[SIM_NAME_MAX];
+  char scenario[SIM_NAME_MAX];
+  uint64_t seed;
+  double interval_s, duration_s;
+  double inc_start_s, inc_end_s; /* -1 when no incident */
+  size_t n_points;
+  rein_sim_point *points;
+  rein_sim_summary summary;
+  rein_sim_server_summary *servers;
+  char (*server_names)[SIM_NAME_MAX];
+};
+
+#endif
