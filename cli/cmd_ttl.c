@@ -1,0 +1,108 @@
+/*
+ * cmd_ttl.c: `rein ttl FILE|DIR...`: for every operation that deduplicates
+ * by idempotency key, the smallest key TTL that covers every caller's retry
+ * window (following keys passed through or derived across services), beside
+ * the declared one.
+ *
+ * This is the number a team publishes in Idempotency-Key-Retention and
+ * versions in the contract; R001 fires exactly where "declared" < "needed".
+ */
+#include "cli.h"
+#include "rein/contract.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+    "usage: rein ttl [--json] FILE|DIR...\n"
+    "\n"
+    "For each operation with idempotency: key, print the declared key_ttl,\n"
+    "the minimum TTL covering every caller's retry window (summed along\n"
+    "pass-through and derived keys), and the chain that needs it.\n"
+    "\n"
+    "exit: 0 every TTL covers its callers, 1 some TTL is too short,\n"
+    "2 usage or input error\n";
+
+static int run(int argc, char **argv) {
+  int json = 0;
+  const char **paths = calloc((size_t)argc, sizeof *paths);
+  if (!paths) return REIN_EXIT_USAGE;
+  size_t n = 0;
+  int rc = REIN_EXIT_OK;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--json") == 0) {
+      json = 1;
+    } else if (argv[i][0] == '-') {
+      fprintf(stderr, "rein ttl: unknown option: %s\n(see rein ttl --help)\n",
+              argv[i]);
+      rc = REIN_EXIT_USAGE;
+      goto out;
+    } else {
+      paths[n++] = argv[i];
+    }
+  }
+  if (!n) {
+    fprintf(stderr, "rein ttl: no contract paths given\n%s", usage);
+    rc = REIN_EXIT_USAGE;
+    goto out;
+  }
+  rein_contract_set *s = NULL;
+  rein_status st = rein_contract_load(NULL, paths, n, &s);
+  if (!s) {
+    fprintf(stderr, "rein ttl: %s\n", rein_strerror(st));
+    rc = REIN_EXIT_USAGE;
+    goto out;
+  }
+  if (rein_contract_has_load_errors(s)) {
+    rein_contract_write(s, REIN_CONTRACT_FORMAT_TEXT, stderr);
+    rein_contract_set_free(s);
+    rc = REIN_EXIT_USAGE;
+    goto out;
+  }
+  const rein_contract_ttl *t;
+  size_t nt;
+  if (rein_contract_ttls(s, &t, &nt) != REIN_OK) {
+    fprintf(stderr, "rein ttl: out of memory\n");
+    rein_contract_set_free(s);
+    rc = REIN_EXIT_USAGE;
+    goto out;
+  }
+  if (!json)
+    printf("%-36s %10s %10s  %-6s %s\n", "operation", "declared", "needed",
+           "status", "longest chain");
+  else
+    printf("[");
+  for (size_t i = 0; i < nt; i++) {
+    char op[160], d[32], r[32];
+    snprintf(op, sizeof op, "%s.%s", t[i].service, t[i].operation);
+    bool short_ = t[i].required_ns > t[i].declared_ns;
+    if (short_) rc = REIN_EXIT_FINDINGS;
+    const char *status = !t[i].required_ns ? "unused" : short_ ? "SHORT" : "ok";
+    if (json) {
+      printf("%s\n{\"operation\":\"%s\",\"declared_ns\":%lld,"
+             "\"required_ns\":%lld,\"status\":\"%s\",\"chain\":\"%s\","
+             "\"file\":\"%s\",\"line\":%u}",
+             i ? "," : "", op, (long long)t[i].declared_ns,
+             (long long)t[i].required_ns, status, t[i].chain, t[i].loc.file,
+             t[i].loc.line);
+    } else {
+      printf("%-36s %10s %10s  %-6s %s\n", op,
+             t[i].declared_ns ? rein_contract_format_duration(
+                                    t[i].declared_ns, d, sizeof d)
+                              : "-",
+             t[i].required_ns ? rein_contract_format_duration(
+                                    t[i].required_ns, r, sizeof r)
+                              : "-",
+             status, t[i].chain);
+    }
+  }
+  if (json) printf("\n]\n");
+  rein_contract_set_free(s);
+out:
+  free(paths);
+  return rc;
+}
+
+const rein_cli_command rein_cmd_ttl = {
+    "ttl", "minimum idempotency-key TTL per operation, through key chains",
+    usage, run};

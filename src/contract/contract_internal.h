@@ -1,0 +1,216 @@
+/*
+ * contract_internal.h: the in-memory model of a set of contracts, shared by
+ * the loader, the rules, the writers and the policy bridge; not installed.
+ *
+ * Everything a set owns lives in one arena (chunks from the config's
+ * allocator) so a set is freed in one sweep and a failing allocation at any
+ * point leaves nothing behind. Every field the rules may point at keeps the
+ * libyaml mark of its node (rc_loc), which is how diagnostics get their
+ * file:line:col.
+ */
+#ifndef REIN_CONTRACT_INTERNAL_H
+#define REIN_CONTRACT_INTERNAL_H
+
+#include "rein/contract.h"
+
+#include <stdarg.h>
+
+typedef rein_contract_loc rc_loc;
+
+/* Outcome tokens in `retryable` and `retry.on`: HTTP codes 100..599 as
+ * themselves, classes "4xx"/"5xx" as 4000/5000, names below. */
+enum {
+  RC_TOK_TIMEOUT = 1,
+  RC_TOK_CONNECT_REFUSED = 2,
+  RC_TOK_CONNECTION_RESET = 3,
+  RC_TOK_DNS = 4,
+  RC_TOK_OVERLOADED = 5,
+  RC_TOK_FAILURE = 6,
+  RC_TOK_NOT_SENT = 7,
+  RC_TOK_CLASS_4XX = 4000,
+  RC_TOK_CLASS_5XX = 5000
+};
+#define RC_MAX_TOKENS 32
+
+typedef enum rc_idem {
+  RC_IDEM_UNSET = 0,
+  RC_IDEM_NATURAL = 1,
+  RC_IDEM_KEY = 2,
+  RC_IDEM_NONE = 3
+} rc_idem;
+
+typedef struct rc_op {
+  const char *name;
+  rc_loc loc;
+  rc_idem idem;
+  rc_loc idem_loc;
+  int64_t key_ttl; /* 0 = not declared */
+  rc_loc key_ttl_loc;
+  const char *key_header;
+  uint16_t retryable[RC_MAX_TOKENS];
+  uint32_t nretryable;
+  bool has_retryable;
+  rc_loc retryable_loc;
+  double max_retry_ratio;
+  bool has_max_retry_ratio;
+  rc_loc max_retry_ratio_loc;
+  int64_t timeout;
+  rc_loc timeout_loc;
+} rc_op;
+
+typedef struct rc_svc rc_svc;
+
+typedef struct rc_call {
+  rc_svc *from;
+  uint32_t index;
+  rc_loc loc;
+  const char *to; /* "service.operation" as written */
+  const char *to_svc, *to_op;
+  rc_loc to_loc;
+  rc_svc *callee; /* resolved (current version) or NULL */
+  rc_op *op;
+  uint32_t instances; /* 0 = the service's */
+  rc_loc instances_loc;
+  double rate; /* per second; 0 = not declared */
+  rc_loc rate_loc;
+  int64_t timeout, deadline;
+  rc_loc timeout_loc, deadline_loc;
+
+  bool has_retry;
+  rc_loc retry_loc;
+  uint32_t attempts;
+  rc_loc attempts_loc;
+  rein_backoff_config backoff;
+  bool has_backoff;
+  rc_loc backoff_loc, jitter_loc, kind_loc;
+  int64_t window;
+  bool has_window;
+  rc_loc window_loc;
+  uint16_t on[RC_MAX_TOKENS];
+  rc_loc on_locs[RC_MAX_TOKENS];
+  uint32_t non;
+  bool has_on;
+  rc_loc on_loc;
+
+  bool has_budget;
+  rein_budget_config budget;
+  rein_contract_scope scope;
+  rc_loc budget_loc, ratio_loc;
+
+  bool has_breaker;
+  rein_breaker_config breaker;
+  rc_loc breaker_loc;
+
+  bool has_throttle;
+  rein_throttle_config throttle;
+  rc_loc throttle_loc;
+
+  uint32_t signals;
+
+  rein_contract_key key;
+  rc_loc key_loc;
+  const char *pin;
+  rc_loc pin_loc;
+} rc_call;
+
+struct rc_svc {
+  const char *name, *version;
+  rc_loc loc, version_loc;
+  uint32_t file_seq;
+  uint32_t instances;
+  rc_loc instances_loc;
+  double capacity; /* 0 = not declared */
+  rc_loc capacity_loc;
+  rc_op *ops;
+  size_t nops;
+  rc_call *calls;
+  size_t ncalls;
+  bool current;           /* newest version of its name */
+  rc_svc *next_version;   /* chain of every version with this name */
+  /* rule scratch */
+  rc_call **in;           /* calls into this service (current callers) */
+  size_t nin, capin;
+  int mark_q, mark_u;
+  double q;               /* R004: largest attempt product reaching here */
+  rc_call *q_pred;
+  int64_t u;              /* R001: longest keyed window reaching here */
+  rc_call *u_pred;
+};
+
+typedef struct rc_diag {
+  rein_contract_diag d;
+  uint32_t file_seq;
+  size_t seq;
+} rc_diag;
+
+typedef struct rc_chunk rc_chunk;
+
+struct rein_contract_set {
+  rein_allocator alloc;
+  size_t max_file_bytes;
+  rein_errbuf *err;
+  rc_chunk *chunks;
+  bool oom;
+  uint32_t nfiles;
+
+  rc_svc **svcs; /* every service, every version */
+  size_t nsvcs, capsvcs;
+  rc_svc **table; /* open addressing on name: current versions */
+  size_t table_cap;
+
+  rc_diag *diags;
+  size_t ndiags, capdiags;
+  bool sorted;
+  bool resolved, checked;
+
+  rein_contract_ttl *ttls;
+  size_t nttls;
+};
+
+/* Arena (set.c). NULL on failure, and s->oom is set. */
+void *rein__rc_alloc(rein_contract_set *s, size_t n);
+char *rein__rc_strndup(rein_contract_set *s, const char *p, size_t n);
+char *rein__rc_strdup(rein_contract_set *s, const char *p);
+char *rein__rc_printf(rein_contract_set *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Grow an array of `elem`-sized items to hold at least `need`. */
+bool rein__rc_grow(rein_contract_set *s, void **arr, size_t *cap, size_t need,
+                   size_t elem);
+
+/* Append a diagnostic; returns it (NULL when out of memory). `why`/`fix` are
+ * copied. */
+rc_diag *rein__rc_diag(rein_contract_set *s, rc_loc loc, uint32_t file_seq,
+                       rein_contract_severity sev, const char *rule,
+                       const char *why, const char *fix);
+bool rein__rc_related(rein_contract_set *s, rc_diag *d, rc_loc loc,
+                      const char *msg);
+
+/* Services (set.c). */
+bool rein__rc_add_service(rein_contract_set *s, rc_svc *svc);
+rc_svc *rein__rc_find(const rein_contract_set *s, const char *name);
+int rein__rc_version_cmp(const char *a, const char *b);
+/* Resolve calls (E007) once. false on OOM. */
+bool rein__rc_resolve(rein_contract_set *s);
+
+/* Edit distance, capped; used for did-you-mean. */
+size_t rein__rc_distance(const char *a, const char *b, size_t cap);
+/* The candidate closest to `word` within a sensible distance, or NULL. */
+const char *rein__rc_suggest(const char *word, const char *const *cands,
+                             size_t n);
+
+/* Loader (load.c). */
+rein_status rein__rc_load_buffer(rein_contract_set *s, const char *name,
+                                 const char *data, size_t len);
+
+/* Derived values used by rules, ttl and policy (rules.c). */
+uint32_t rein__rc_attempts(const rc_call *c);
+uint32_t rein__rc_instances(const rc_call *c);
+int64_t rein__rc_window(const rc_call *c);
+int64_t rein__rc_attempt_timeout(const rc_call *c);
+uint32_t rein__rc_retry_on_mask(const rc_call *c);
+int rein__rc_token_kind(uint16_t tok);
+const char *rein__rc_token_name(uint16_t tok, char *buf, size_t len);
+
+const char *rein__rc_dur(int64_t ns, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,1017 @@
+/*
+ * load.c: one contract file (YAML or JSON) into the model, with a precise
+ * diagnostic for everything wrong in it.
+ *
+ * libyaml's document API builds the node tree, and every node keeps its start
+ * mark, so each diagnostic points at the offending node itself. The walk is
+ * schema-driven by hand: one function per object (service, operation, call,
+ * retry, backoff, budget, breaker, throttle), each iterating its mapping and
+ * dispatching on the key, so an unknown key gets a did-you-mean from exactly
+ * the keys valid at that place. Walking only known structure bounds the
+ * recursion by the schema's depth, whatever aliases the input holds. A file
+ * with any problem reports all of them and contributes nothing to the set,
+ * so rules never run on half a contract.
+ */
+#include "contract_internal.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+typedef struct lctx {
+  rein_contract_set *s;
+  yaml_document_t *doc;
+  const char *file;
+  uint32_t seq;
+  int errors;
+} lctx;
+
+static rc_loc loc_of(const lctx *L, const yaml_node_t *n) {
+  rc_loc l = {L->file, (uint32_t)n->start_mark.line + 1,
+              (uint32_t)n->start_mark.column + 1};
+  return l;
+}
+
+static void diag(lctx *L, const yaml_node_t *n, const char *rule,
+                 const char *fix, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static void diag(lctx *L, const yaml_node_t *n, const char *rule,
+                 const char *fix, const char *fmt, ...) {
+  char why[768];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(why, sizeof why, fmt, ap);
+  va_end(ap);
+  L->errors++;
+  rein__rc_diag(L->s, loc_of(L, n), L->seq, REIN_CONTRACT_ERROR, rule, why,
+                fix);
+}
+
+static const char *sval(const yaml_node_t *n) {
+  return n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value
+                                     : NULL;
+}
+
+/* "a mapping", "a list", or the scalar quoted (shortened). */
+static const char *describe(const yaml_node_t *n, char *buf, size_t len) {
+  if (n->type == YAML_MAPPING_NODE) return "a mapping";
+  if (n->type == YAML_SEQUENCE_NODE) return "a list";
+  if (n->type == YAML_SCALAR_NODE) {
+    const char *v = sval(n);
+    if (!*v) return "an empty value";
+    snprintf(buf, len, "'%.40s%s'", v, strlen(v) > 40 ? "..." : "");
+    return buf;
+  }
+  return "nothing";
+}
+
+static void wrong_type(lctx *L, const yaml_node_t *n, const char *path,
+                       const char *expected, const char *example) {
+  char b[64], fix[256];
+  snprintf(fix, sizeof fix, "write %s as %s, e.g. `%s`", path, expected,
+           example);
+  diag(L, n, "E002", fix, "%s: expected %s, got %s", path, expected,
+       describe(n, b, sizeof b));
+}
+
+static const char *want_scalar(lctx *L, const yaml_node_t *n,
+                               const char *path, const char *expected,
+                               const char *example) {
+  const char *v = sval(n);
+  if (!v || !*v) {
+    wrong_type(L, n, path, expected, example);
+    return NULL;
+  }
+  return v;
+}
+
+static bool want_str(lctx *L, const yaml_node_t *n, const char *path,
+                     const char *example, const char **out) {
+  const char *v = want_scalar(L, n, path, "a string", example);
+  if (!v) return false;
+  *out = rein__rc_strdup(L->s, v);
+  return *out != NULL;
+}
+
+static bool is_integer_text(const char *v) {
+  if (*v == '-' || *v == '+') v++;
+  if (!*v) return false;
+  for (; *v; v++)
+    if (!isdigit((unsigned char)*v)) return false;
+  return true;
+}
+
+static bool want_uint(lctx *L, const yaml_node_t *n, const char *path,
+                      unsigned long long lo, unsigned long long hi,
+                      const char *example, uint32_t *out) {
+  const char *v = want_scalar(L, n, path, "an integer", example);
+  if (!v) return false;
+  if (!is_integer_text(v)) {
+    wrong_type(L, n, path, "an integer", example);
+    return false;
+  }
+  errno = 0;
+  long long x = strtoll(v, NULL, 10);
+  if (errno || x < (long long)lo || (unsigned long long)x > hi) {
+    char fix[256];
+    snprintf(fix, sizeof fix, "use a value from %llu to %llu", lo, hi);
+    diag(L, n, "E004", fix, "%s: must be in [%llu, %llu], got %s", path, lo,
+         hi, v);
+    return false;
+  }
+  *out = (uint32_t)x;
+  return true;
+}
+
+static bool want_double(lctx *L, const yaml_node_t *n, const char *path,
+                        double lo, bool lo_open, double hi,
+                        const char *example, double *out) {
+  const char *v = want_scalar(L, n, path, "a number", example);
+  if (!v) return false;
+  char *end;
+  errno = 0;
+  double x = strtod(v, &end);
+  if (end == v || *end || errno || x != x || isinf(x)) {
+    wrong_type(L, n, path, "a number", example);
+    return false;
+  }
+  if (x < lo || (lo_open && x == lo) || x > hi) {
+    char fix[256];
+    snprintf(fix, sizeof fix, "use a value in %s%g, %g]", lo_open ? "(" : "[",
+             lo, hi);
+    diag(L, n, "E004", fix, "%s: must be in %s%g, %g], got %s", path,
+         lo_open ? "(" : "[", lo, hi, v);
+    return false;
+  }
+  *out = x;
+  return true;
+}
+
+static bool want_duration(lctx *L, const yaml_node_t *n, const char *path,
+                          int64_t lo, int64_t hi, const char *example,
+                          int64_t *out) {
+  const char *v = want_scalar(L, n, path, "a duration", example);
+  if (!v) return false;
+  int64_t ns;
+  rein_status st = rein_contract_parse_duration(v, &ns);
+  char fix[256], b1[32];
+  if (st == REIN_EPARSE) {
+    if (is_integer_text(v)) {
+      snprintf(fix, sizeof fix, "write %ss (or %sms, %sh)", v, v, v);
+      diag(L, n, "E004", fix, "%s: '%s' has no unit", path, v);
+    } else {
+      snprintf(fix, sizeof fix,
+               "write a number and a unit (ms, s, m, h, d), e.g. `%s`",
+               example);
+      diag(L, n, "E004", fix, "%s: '%.40s' is not a duration", path, v);
+    }
+    return false;
+  }
+  if (st == REIN_ERANGE) {
+    if (strchr(v, '-')) {
+      snprintf(fix, sizeof fix, "use a positive duration, e.g. `%s`",
+               example);
+      diag(L, n, "E004", fix, "%s: '%.40s' is negative", path, v);
+    } else {
+      diag(L, n, "E004", "use a duration of at most 366d",
+           "%s: '%.40s' is absurdly long (more than 366d)", path, v);
+    }
+    return false;
+  }
+  if (ns < lo || ns > hi) {
+    char b2[32];
+    snprintf(fix, sizeof fix, "use a duration from %s to %s",
+             rein__rc_dur(lo, b1, sizeof b1), rein__rc_dur(hi, b2, sizeof b2));
+    if (ns < lo && lo <= 1)
+      diag(L, n, "E004", fix, "%s: must be greater than 0, got %s", path, v);
+    else if (ns < lo)
+      diag(L, n, "E004", fix, "%s: must be at least %s, got %s", path, b1, v);
+    else
+      diag(L, n, "E004", fix, "%s: must be at most %s, got %s", path, b2, v);
+    return false;
+  }
+  *out = ns;
+  return true;
+}
+
+static bool want_rate(lctx *L, const yaml_node_t *n, const char *path,
+                      double *out) {
+  const char *v = want_scalar(L, n, path, "a rate", "500/s");
+  if (!v) return false;
+  double r;
+  rein_status st = rein_contract_parse_rate(v, &r);
+  if (st == REIN_EPARSE) {
+    diag(L, n, "E004", "write a count per unit: 500/s, 30000/min, 100/h",
+         "%s: '%.40s' is not a rate", path, v);
+    return false;
+  }
+  if (st == REIN_ERANGE || r <= 0) {
+    diag(L, n, "E004", "use a positive rate of at most 1e9/s, e.g. 500/s",
+         "%s: '%.40s' must be a positive rate up to 1e9/s", path, v);
+    return false;
+  }
+  *out = r;
+  return true;
+}
+
+static bool want_enum(lctx *L, const yaml_node_t *n, const char *path,
+                      const char *const *names, size_t count, int *out) {
+  char expected[256] = "";
+  for (size_t i = 0; i < count; i++) {
+    if (i) strcat(expected, i + 1 == count ? " or " : ", ");
+    strcat(expected, names[i]);
+  }
+  const char *v = sval(n);
+  if (!v || !*v) {
+    char b[64], fix[320];
+    snprintf(fix, sizeof fix, "write one of: %s", expected);
+    diag(L, n, "E002", fix, "%s: expected one of %s, got %s", path, expected,
+         describe(n, b, sizeof b));
+    return false;
+  }
+  for (size_t i = 0; i < count; i++)
+    if (strcmp(v, names[i]) == 0) {
+      *out = (int)i;
+      return true;
+    }
+  const char *best = rein__rc_suggest(v, names, count);
+  char fix[320];
+  if (best)
+    snprintf(fix, sizeof fix, "write %s: %s", strrchr(path, '.') ?
+             strrchr(path, '.') + 1 : path, best);
+  else
+    snprintf(fix, sizeof fix, "write one of: %s", expected);
+  diag(L, n, "E004", fix, "%s: '%.40s' is not one of %s%s%s%s", path, v,
+       expected, best ? " (did you mean '" : "", best ? best : "",
+       best ? "'?)" : "");
+  return false;
+}
+
+/* ------------------------------------------------------- mapping walking */
+
+typedef struct kv {
+  const char *key;
+  yaml_node_t *knode, *v;
+} kv;
+
+/* Visit each pair of mapping `m`; non-string keys and duplicates are
+ * reported and skipped. Returns false when `m` is not a mapping. */
+typedef void (*pair_fn)(lctx *L, void *obj, const char *path, const kv *p);
+
+static bool want_map(lctx *L, yaml_node_t *m, const char *path,
+                     const char *example) {
+  if (m->type != YAML_MAPPING_NODE) {
+    wrong_type(L, m, path, "a mapping", example);
+    return false;
+  }
+  return true;
+}
+
+static void walk_map(lctx *L, yaml_node_t *m, const char *path, void *obj,
+                     pair_fn fn) {
+  yaml_node_pair_t *start = m->data.mapping.pairs.start;
+  yaml_node_pair_t *top = m->data.mapping.pairs.top;
+  for (yaml_node_pair_t *p = start; p < top; p++) {
+    kv e;
+    e.knode = yaml_document_get_node(L->doc, p->key);
+    e.v = yaml_document_get_node(L->doc, p->value);
+    if (!e.knode || !e.v) continue;
+    e.key = sval(e.knode);
+    if (!e.key) {
+      diag(L, e.knode, "E002", "use a plain name as the key",
+           "%s: keys must be strings", path);
+      continue;
+    }
+    bool dup = false;
+    for (yaml_node_pair_t *q = start; q < p && !dup; q++) {
+      yaml_node_t *k2 = yaml_document_get_node(L->doc, q->key);
+      const char *s2 = k2 ? sval(k2) : NULL;
+      if (s2 && strcmp(s2, e.key) == 0) {
+        char fix[256];
+        snprintf(fix, sizeof fix, "remove one of the two '%s' fields (first "
+                 "at line %zu)", e.key, k2->start_mark.line + 1);
+        diag(L, e.knode, "E006", fix, "%s: duplicate field '%s'", path,
+             e.key);
+        dup = true;
+      }
+    }
+    if (!dup) fn(L, obj, path, &e);
+  }
+}
+
+static void unknown(lctx *L, const char *path, const kv *p,
+                    const char *const *known, size_t n) {
+  const char *best = rein__rc_suggest(p->key, known, n);
+  char fix[512];
+  if (best) {
+    snprintf(fix, sizeof fix, "rename it to '%s'", best);
+    diag(L, p->knode, "E003", fix,
+         "%s: unknown field '%.40s' (did you mean '%s'?)", path, p->key,
+         best);
+  } else {
+    size_t o = (size_t)snprintf(fix, sizeof fix, "remove it; fields here: ");
+    for (size_t i = 0; i < n && o < sizeof fix; i++)
+      o += (size_t)snprintf(fix + o, sizeof fix - o, "%s%s", i ? ", " : "",
+                            known[i]);
+    diag(L, p->knode, "E003", fix, "%s: unknown field '%.40s'", path, p->key);
+  }
+}
+
+#define KNOWN(arr) arr, sizeof(arr) / sizeof(arr[0])
+#define IS(k) (strcmp(p->key, (k)) == 0)
+
+static void subpath(char *out, size_t len, const char *path, const char *key) {
+  if (*path)
+    snprintf(out, len, "%s.%s", path, key);
+  else
+    snprintf(out, len, "%s", key);
+}
+
+/* ------------------------------------------------------- outcome tokens */
+
+static const char *const token_names[] = {
+    "timeout", "connect-refused", "connection-reset", "dns",
+    "overloaded", "failure", "not-sent", "4xx", "5xx"};
+static const uint16_t token_values[] = {
+    RC_TOK_TIMEOUT, RC_TOK_CONNECT_REFUSED, RC_TOK_CONNECTION_RESET,
+    RC_TOK_DNS, RC_TOK_OVERLOADED, RC_TOK_FAILURE, RC_TOK_NOT_SENT,
+    RC_TOK_CLASS_4XX, RC_TOK_CLASS_5XX};
+
+static bool want_tokens(lctx *L, yaml_node_t *n, const char *path,
+                        uint16_t *toks, rc_loc *locs, uint32_t *count) {
+  if (n->type != YAML_SEQUENCE_NODE) {
+    wrong_type(L, n, path, "a list of outcomes", "[503, 429, timeout]");
+    return false;
+  }
+  *count = 0;
+  bool ok = true;
+  uint32_t i = 0;
+  for (yaml_node_item_t *it = n->data.sequence.items.start;
+       it < n->data.sequence.items.top; it++, i++) {
+    yaml_node_t *e = yaml_document_get_node(L->doc, *it);
+    if (!e) continue;
+    char ip[192];
+    snprintf(ip, sizeof ip, "%s[%u]", path, i);
+    const char *v = sval(e);
+    if (!v || !*v) {
+      wrong_type(L, e, ip, "an HTTP status or an outcome name", "503");
+      ok = false;
+      continue;
+    }
+    uint16_t tok = 0;
+    if (is_integer_text(v)) {
+      long x = strtol(v, NULL, 10);
+      if (x >= 100 && x <= 599) tok = (uint16_t)x;
+    } else {
+      for (size_t k = 0; k < sizeof token_values / sizeof *token_values; k++)
+        if (strcmp(v, token_names[k]) == 0) tok = token_values[k];
+    }
+    if (!tok) {
+      const char *best =
+          rein__rc_suggest(v, KNOWN(token_names));
+      char fix[320];
+      if (best)
+        snprintf(fix, sizeof fix, "write %s", best);
+      else
+        snprintf(fix, sizeof fix,
+                 "use an HTTP status 100..599, 4xx, 5xx, or one of timeout, "
+                 "connect-refused, connection-reset, dns, overloaded, "
+                 "failure, not-sent");
+      diag(L, e, "E004", fix, "%s: '%.40s' is not an outcome%s%s%s", ip, v,
+           best ? " (did you mean '" : "", best ? best : "",
+           best ? "'?)" : "");
+      ok = false;
+      continue;
+    }
+    if (*count >= RC_MAX_TOKENS) {
+      diag(L, e, "E004", "merge codes into classes such as 5xx",
+           "%s: more than %d outcomes", path, RC_MAX_TOKENS);
+      return false;
+    }
+    if (locs) locs[*count] = loc_of(L, e);
+    toks[(*count)++] = tok;
+  }
+  return ok;
+}
+
+/* ----------------------------------------------------------- operations */
+
+#define DAY366 (INT64_C(366) * 86400 * REIN_NS_PER_S)
+
+static const char *const op_fields[] = {
+    "idempotency", "key_ttl", "key_header", "retryable", "max_retry_ratio",
+    "timeout", "description"};
+
+static void op_pair(lctx *L, void *obj, const char *path, const kv *p) {
+  rc_op *o = obj;
+  char fp[192];
+  subpath(fp, sizeof fp, path, p->key);
+  if (IS("idempotency")) {
+    static const char *const names[] = {"natural", "key", "none"};
+    int i;
+    if (want_enum(L, p->v, fp, KNOWN(names), &i)) {
+      o->idem = (rc_idem)(i + 1);
+      o->idem_loc = loc_of(L, p->v);
+    }
+  } else if (IS("key_ttl")) {
+    if (want_duration(L, p->v, fp, REIN_NS_PER_S, DAY366, "24h", &o->key_ttl))
+      o->key_ttl_loc = loc_of(L, p->v);
+  } else if (IS("key_header")) {
+    want_str(L, p->v, fp, "Idempotency-Key", &o->key_header);
+  } else if (IS("retryable")) {
+    if (want_tokens(L, p->v, fp, o->retryable, NULL, &o->nretryable)) {
+      o->has_retryable = true;
+      o->retryable_loc = loc_of(L, p->v);
+    }
+  } else if (IS("max_retry_ratio")) {
+    if (want_double(L, p->v, fp, 0, false, 100, "0.1", &o->max_retry_ratio)) {
+      o->has_max_retry_ratio = true;
+      o->max_retry_ratio_loc = loc_of(L, p->v);
+    }
+  } else if (IS("timeout")) {
+    if (want_duration(L, p->v, fp, 1, DAY366, "2s", &o->timeout))
+      o->timeout_loc = loc_of(L, p->v);
+  } else if (IS("description")) {
+    const char *d;
+    want_str(L, p->v, fp, "what it does", &d);
+  } else {
+    unknown(L, path, p, KNOWN(op_fields));
+  }
+}
+
+static bool valid_name(const char *v) {
+  if (!*v || strlen(v) > 128) return false;
+  for (; *v; v++)
+    if (!isalnum((unsigned char)*v) && *v != '-' && *v != '_') return false;
+  return true;
+}
+
+static void load_ops(lctx *L, rc_svc *svc, yaml_node_t *m) {
+  if (!want_map(L, m, "operations", "{charge: {idempotency: key}}")) return;
+  size_t n = (size_t)(m->data.mapping.pairs.top - m->data.mapping.pairs.start);
+  svc->ops = rein__rc_alloc(L->s, (n ? n : 1) * sizeof *svc->ops);
+  if (!svc->ops) return;
+  for (yaml_node_pair_t *p = m->data.mapping.pairs.start;
+       p < m->data.mapping.pairs.top; p++) {
+    yaml_node_t *k = yaml_document_get_node(L->doc, p->key);
+    yaml_node_t *v = yaml_document_get_node(L->doc, p->value);
+    if (!k || !v) continue;
+    const char *name = sval(k);
+    if (!name || !valid_name(name)) {
+      char b[64];
+      diag(L, k, "E004", "name operations with letters, digits, - and _",
+           "operations: %s is not a valid operation name",
+           describe(k, b, sizeof b));
+      continue;
+    }
+    bool dup = false;
+    for (size_t i = 0; i < svc->nops; i++)
+      if (strcmp(svc->ops[i].name, name) == 0) dup = true;
+    if (dup) {
+      diag(L, k, "E006", "remove or rename one of them",
+           "operations: duplicate operation '%s'", name);
+      continue;
+    }
+    rc_op *o = &svc->ops[svc->nops++];
+    o->name = rein__rc_strdup(L->s, name);
+    o->loc = loc_of(L, k);
+    char path[192];
+    snprintf(path, sizeof path, "operations.%s", name);
+    if (v->type == YAML_SCALAR_NODE && !*sval(v)) {
+      continue; /* `charge:` with nothing: all defaults */
+    }
+    if (!want_map(L, v, path, "{idempotency: key, key_ttl: 24h}")) continue;
+    walk_map(L, v, path, o, op_pair);
+    if (o->idem == RC_IDEM_KEY && !o->key_ttl) {
+      diag(L, v, "E005",
+           "add key_ttl: 24h (how long keys are remembered)",
+           "%s: idempotency: key needs key_ttl", path);
+    }
+    if (o->key_ttl && o->idem != RC_IDEM_KEY) {
+      diag(L, k, "E004",
+           "set idempotency: key, or remove key_ttl",
+           "%s: key_ttl is set but idempotency is not 'key'", path);
+    }
+    if (!o->key_header) o->key_header = "Idempotency-Key";
+  }
+}
+
+/* ---------------------------------------------------------------- retry */
+
+static const char *const backoff_fields[] = {"kind", "base", "cap", "jitter",
+                                             "multiplier"};
+
+typedef struct callctx {
+  rc_call *c;
+  bool base_set, cap_set, mult_set;
+  yaml_node_t *cap_node;
+} callctx;
+
+static void backoff_pair(lctx *L, void *obj, const char *path, const kv *p) {
+  callctx *x = obj;
+  rc_call *c = x->c;
+  char fp[192];
+  subpath(fp, sizeof fp, path, p->key);
+  int i;
+  if (IS("kind")) {
+    static const char *const names[] = {"none", "constant", "linear",
+                                        "exponential"};
+    if (want_enum(L, p->v, fp, KNOWN(names), &i)) {
+      c->backoff.kind = (rein_backoff_kind)i;
+      c->kind_loc = loc_of(L, p->v);
+    }
+  } else if (IS("jitter")) {
+    static const char *const names[] = {"none", "full", "equal",
+                                        "decorrelated"};
+    if (want_enum(L, p->v, fp, KNOWN(names), &i)) {
+      c->backoff.jitter = (rein_jitter)i;
+      c->jitter_loc = loc_of(L, p->v);
+    }
+  } else if (IS("base")) {
+    x->base_set = want_duration(L, p->v, fp, 0, 86400 * REIN_NS_PER_S,
+                                "100ms", &c->backoff.base_ns);
+  } else if (IS("cap")) {
+    x->cap_set = want_duration(L, p->v, fp, 0, DAY366, "10s",
+                               &c->backoff.cap_ns);
+    x->cap_node = p->v;
+  } else if (IS("multiplier")) {
+    want_double(L, p->v, fp, 1, false, 100, "2", &c->backoff.multiplier);
+  } else {
+    unknown(L, path, p, KNOWN(backoff_fields));
+  }
+}
+
+static const char *const budget_fields[] = {
+    "kind",        "scope",      "ratio",    "ttl",
+    "min_per_sec", "max_tokens", "token_ratio", "capacity",
+    "retry_cost",  "timeout_retry_cost", "success_increment"};
+
+typedef struct budgetctx {
+  rc_call *c;
+  yaml_node_t *kind_fields[11]; /* node of each field given, by index */
+} budgetctx;
+
+static void budget_pair(lctx *L, void *obj, const char *path, const kv *p) {
+  budgetctx *x = obj;
+  rein_budget_config *b = &x->c->budget;
+  char fp[192];
+  subpath(fp, sizeof fp, path, p->key);
+  int i;
+  for (size_t k = 0; k < 11; k++)
+    if (IS(budget_fields[k])) x->kind_fields[k] = p->knode;
+  if (IS("kind")) {
+    static const char *const names[] = {"ratio", "token_bucket", "quota"};
+    if (want_enum(L, p->v, fp, KNOWN(names), &i)) b->kind = (rein_budget_kind)i;
+  } else if (IS("scope")) {
+    static const char *const names[] = {"instance", "fleet"};
+    if (want_enum(L, p->v, fp, KNOWN(names), &i))
+      x->c->scope = (rein_contract_scope)i;
+  } else if (IS("ratio")) {
+    if (want_double(L, p->v, fp, 0, false, 1000, "0.1", &b->ratio))
+      x->c->ratio_loc = loc_of(L, p->v);
+  } else if (IS("ttl")) {
+    want_duration(L, p->v, fp, REIN_NS_PER_MS, 3600 * REIN_NS_PER_S, "10s",
+                  &b->ttl_ns);
+  } else if (IS("min_per_sec")) {
+    want_double(L, p->v, fp, 0, false, 1e6, "10", &b->min_retries_per_sec);
+  } else if (IS("max_tokens")) {
+    want_double(L, p->v, fp, 0, true, 1000, "100", &b->max_tokens);
+  } else if (IS("token_ratio")) {
+    if (want_double(L, p->v, fp, 0, true, 1000, "0.1", &b->token_ratio))
+      x->c->ratio_loc = loc_of(L, p->v);
+  } else if (IS("capacity")) {
+    want_uint(L, p->v, fp, 1, 1000000000, "500", &b->capacity);
+  } else if (IS("retry_cost")) {
+    want_uint(L, p->v, fp, 0, 1000000, "5", &b->retry_cost);
+  } else if (IS("timeout_retry_cost")) {
+    want_uint(L, p->v, fp, 0, 1000000, "10", &b->timeout_retry_cost);
+  } else if (IS("success_increment")) {
+    want_uint(L, p->v, fp, 0, 1000000, "1", &b->success_increment);
+  } else {
+    unknown(L, path, p, KNOWN(budget_fields));
+  }
+}
+
+static const char *const breaker_fields[] = {
+    "failure_rate", "min_calls", "window", "window_calls", "buckets",
+    "slow_call",    "slow_rate", "open",   "open_jitter",  "half_open_probes"};
+
+typedef struct breakerctx {
+  rc_call *c;
+  yaml_node_t *window, *window_calls;
+} breakerctx;
+
+static void breaker_pair(lctx *L, void *obj, const char *path, const kv *p) {
+  breakerctx *x = obj;
+  rein_breaker_config *b = &x->c->breaker;
+  char fp[192];
+  subpath(fp, sizeof fp, path, p->key);
+  if (IS("failure_rate")) {
+    want_double(L, p->v, fp, 0, true, 1, "0.5", &b->failure_rate);
+  } else if (IS("min_calls")) {
+    want_uint(L, p->v, fp, 1, 1000000, "20", &b->min_calls);
+  } else if (IS("window")) {
+    x->window = p->knode;
+    if (want_duration(L, p->v, fp, REIN_NS_PER_MS, 3600 * REIN_NS_PER_S,
+                      "10s", &b->window_ns))
+      b->window = REIN_BREAKER_WINDOW_TIME;
+  } else if (IS("window_calls")) {
+    x->window_calls = p->knode;
+    if (want_uint(L, p->v, fp, 1, 100000, "100", &b->window_size))
+      b->window = REIN_BREAKER_WINDOW_COUNT;
+  } else if (IS("buckets")) {
+    want_uint(L, p->v, fp, 1, 60, "10", &b->buckets);
+  } else if (IS("slow_call")) {
+    want_duration(L, p->v, fp, 1, DAY366, "2s", &b->slow_call_ns);
+  } else if (IS("slow_rate")) {
+    want_double(L, p->v, fp, 0, true, 1, "0.8", &b->slow_rate);
+  } else if (IS("open")) {
+    want_duration(L, p->v, fp, 1, DAY366, "5s", &b->open_ns);
+  } else if (IS("open_jitter")) {
+    want_double(L, p->v, fp, 0, false, 0.999, "0.2", &b->open_jitter);
+  } else if (IS("half_open_probes")) {
+    want_uint(L, p->v, fp, 1, 1000, "3", &b->half_open_probes);
+  } else {
+    unknown(L, path, p, KNOWN(breaker_fields));
+  }
+}
+
+static const char *const throttle_fields[] = {"k", "window"};
+
+static void throttle_pair(lctx *L, void *obj, const char *path, const kv *p) {
+  rc_call *c = obj;
+  char fp[192];
+  subpath(fp, sizeof fp, path, p->key);
+  if (IS("k")) {
+    want_double(L, p->v, fp, 1, false, 100, "2", &c->throttle.k);
+  } else if (IS("window")) {
+    want_duration(L, p->v, fp, REIN_NS_PER_MS, 3600 * REIN_NS_PER_S, "2m",
+                  &c->throttle.window_ns);
+  } else {
+    unknown(L, path, p, KNOWN(throttle_fields));
+  }
+}
+
+static const char *const retry_fields[] = {
+    "attempts", "backoff", "window",   "on",
+    "budget",   "breaker", "throttle", "signals"};
+
+static void retry_pair(lctx *L, void *obj, const char *path, const kv *p) {
+  rc_call *c = obj;
+  char fp[192];
+  subpath(fp, sizeof fp, path, p->key);
+  if (IS("attempts")) {
+    if (want_uint(L, p->v, fp, 1, 100, "3", &c->attempts))
+      c->attempts_loc = loc_of(L, p->v);
+  } else if (IS("backoff")) {
+    if (!want_map(L, p->v, fp, "{kind: exponential, base: 100ms, cap: 10s, "
+                               "jitter: full}"))
+      return;
+    callctx x = {c, false, false, false, NULL};
+    c->has_backoff = true;
+    c->backoff_loc = loc_of(L, p->v);
+    int before = L->errors;
+    walk_map(L, p->v, fp, &x, backoff_pair);
+    if (L->errors == before && c->backoff.cap_ns < c->backoff.base_ns) {
+      char fix[128], b1[32];
+      snprintf(fix, sizeof fix, "set cap to at least the base (%s)",
+               rein__rc_dur(c->backoff.base_ns, b1, sizeof b1));
+      diag(L, x.cap_node ? x.cap_node : p->v, "E004", fix,
+           "%s.cap: must not be below base", fp);
+    }
+  } else if (IS("window")) {
+    if (want_duration(L, p->v, fp, 1, DAY366, "15m", &c->window)) {
+      c->has_window = true;
+      c->window_loc = loc_of(L, p->v);
+    }
+  } else if (IS("on")) {
+    if (want_tokens(L, p->v, fp, c->on, c->on_locs, &c->non)) {
+      c->has_on = true;
+      c->on_loc = loc_of(L, p->v);
+    }
+  } else if (IS("budget")) {
+    if (!want_map(L, p->v, fp, "{kind: ratio, ratio: 0.1, scope: fleet}"))
+      return;
+    budgetctx x;
+    memset(&x, 0, sizeof x);
+    x.c = c;
+    c->has_budget = true;
+    c->budget_loc = loc_of(L, p->v);
+    walk_map(L, p->v, fp, &x, budget_pair);
+    /* fields of another kind: 2..4 ratio, 5..6 token bucket, 7..10 quota */
+    static const int owner[11] = {-1, -1, 0, 0, 0, 1, 1, 2, 2, 2, 2};
+    static const char *const kinds[] = {"ratio", "token_bucket", "quota"};
+    for (int k = 2; k < 11; k++) {
+      if (!x.kind_fields[k] || owner[k] == (int)c->budget.kind) continue;
+      char fix[192];
+      snprintf(fix, sizeof fix, "remove %s, or set kind: %s", budget_fields[k],
+               kinds[owner[k]]);
+      diag(L, x.kind_fields[k], "E004", fix,
+           "%s.%s: applies to kind %s, but this budget is kind %s", fp,
+           budget_fields[k], kinds[owner[k]], kinds[c->budget.kind]);
+    }
+  } else if (IS("breaker")) {
+    if (!want_map(L, p->v, fp, "{failure_rate: 0.5, open: 5s}")) return;
+    breakerctx x = {c, NULL, NULL};
+    c->has_breaker = true;
+    c->breaker_loc = loc_of(L, p->v);
+    walk_map(L, p->v, fp, &x, breaker_pair);
+    if (x.window && x.window_calls)
+      diag(L, x.window_calls, "E004",
+           "keep `window` (time based) or `window_calls` (count based)",
+           "%s: window and window_calls are exclusive", fp);
+  } else if (IS("throttle")) {
+    if (!want_map(L, p->v, fp, "{k: 2, window: 2m}")) return;
+    c->has_throttle = true;
+    c->throttle_loc = loc_of(L, p->v);
+    walk_map(L, p->v, fp, c, throttle_pair);
+  } else if (IS("signals")) {
+    if (p->v->type != YAML_SEQUENCE_NODE) {
+      wrong_type(L, p->v, fp, "a list of signals",
+                 "[retry-after, pushback, ratelimit, dont-retry]");
+      return;
+    }
+    static const char *const names[] = {"retry-after", "pushback",
+                                        "ratelimit", "dont-retry"};
+    uint32_t i = 0;
+    for (yaml_node_item_t *it = p->v->data.sequence.items.start;
+         it < p->v->data.sequence.items.top; it++, i++) {
+      yaml_node_t *e = yaml_document_get_node(L->doc, *it);
+      char ip[200];
+      snprintf(ip, sizeof ip, "%s[%u]", fp, i);
+      int k;
+      if (e && want_enum(L, e, ip, KNOWN(names), &k))
+        c->signals |= 1u << k;
+    }
+  } else {
+    unknown(L, path, p, KNOWN(retry_fields));
+  }
+}
+
+/* ----------------------------------------------------------------- calls */
+
+static const char *const call_fields[] = {
+    "to",          "instances", "rate", "timeout", "deadline", "retry", "key",
+    "pin_version", "description"};
+
+static void call_pair(lctx *L, void *obj, const char *path, const kv *p) {
+  rc_call *c = obj;
+  char fp[192];
+  subpath(fp, sizeof fp, path, p->key);
+  if (IS("to")) {
+    const char *v = want_scalar(L, p->v, fp, "service.operation",
+                                "ledger.charge");
+    if (!v) return;
+    const char *dot = strchr(v, '.');
+    if (!dot || dot == v || !dot[1] || strchr(dot + 1, '.')) {
+      diag(L, p->v, "E004", "write the callee as service.operation, e.g. "
+           "`to: ledger.charge`",
+           "%s: '%.60s' is not service.operation", fp, v);
+      return;
+    }
+    c->to = rein__rc_strdup(L->s, v);
+    c->to_svc = rein__rc_strndup(L->s, v, (size_t)(dot - v));
+    c->to_op = rein__rc_strdup(L->s, dot + 1);
+    c->to_loc = loc_of(L, p->v);
+  } else if (IS("instances")) {
+    if (want_uint(L, p->v, fp, 1, 1000000, "4", &c->instances))
+      c->instances_loc = loc_of(L, p->v);
+  } else if (IS("rate")) {
+    if (want_rate(L, p->v, fp, &c->rate)) c->rate_loc = loc_of(L, p->v);
+  } else if (IS("timeout")) {
+    if (want_duration(L, p->v, fp, 1, DAY366, "2s", &c->timeout))
+      c->timeout_loc = loc_of(L, p->v);
+  } else if (IS("deadline")) {
+    if (want_duration(L, p->v, fp, 1, DAY366, "10s", &c->deadline))
+      c->deadline_loc = loc_of(L, p->v);
+  } else if (IS("retry")) {
+    if (!want_map(L, p->v, fp, "{attempts: 3, backoff: {kind: exponential}}"))
+      return;
+    c->has_retry = true;
+    c->retry_loc = loc_of(L, p->v);
+    c->attempts = 3;
+    c->attempts_loc = c->retry_loc;
+    walk_map(L, p->v, fp, c, retry_pair);
+  } else if (IS("key")) {
+    static const char *const names[] = {"none", "originate", "pass-through",
+                                        "derive"};
+    int i;
+    if (want_enum(L, p->v, fp, KNOWN(names), &i)) {
+      c->key = (rein_contract_key)i;
+      c->key_loc = loc_of(L, p->v);
+    }
+  } else if (IS("pin_version")) {
+    if (want_str(L, p->v, fp, "2024-06-01", &c->pin))
+      c->pin_loc = loc_of(L, p->v);
+  } else if (IS("description")) {
+    const char *d;
+    want_str(L, p->v, fp, "what it is for", &d);
+  } else {
+    unknown(L, path, p, KNOWN(call_fields));
+  }
+}
+
+static void load_calls(lctx *L, rc_svc *svc, yaml_node_t *n) {
+  if (n->type != YAML_SEQUENCE_NODE) {
+    wrong_type(L, n, "calls", "a list of calls",
+               "[{to: ledger.charge, rate: 50/s}]");
+    return;
+  }
+  size_t cnt = (size_t)(n->data.sequence.items.top -
+                        n->data.sequence.items.start);
+  svc->calls = rein__rc_alloc(L->s, (cnt ? cnt : 1) * sizeof *svc->calls);
+  if (!svc->calls) return;
+  for (yaml_node_item_t *it = n->data.sequence.items.start;
+       it < n->data.sequence.items.top; it++) {
+    yaml_node_t *e = yaml_document_get_node(L->doc, *it);
+    if (!e) continue;
+    uint32_t idx = (uint32_t)(it - n->data.sequence.items.start);
+    rc_call *c = &svc->calls[svc->ncalls];
+    c->from = svc;
+    c->index = idx;
+    c->loc = loc_of(L, e);
+    rein_backoff_config_default(&c->backoff);
+    rein_budget_config_default(&c->budget);
+    rein_breaker_config_default(&c->breaker);
+    rein_throttle_config_default(&c->throttle);
+    c->attempts = 1;
+    c->attempts_loc = c->loc;
+    char path[64];
+    snprintf(path, sizeof path, "calls[%u]", idx);
+    if (!want_map(L, e, path, "{to: ledger.charge, rate: 50/s}")) continue;
+    int before = L->errors;
+    walk_map(L, e, path, c, call_pair);
+    if (!c->to && L->errors == before) {
+      diag(L, e, "E005", "add `to: service.operation`",
+           "%s: missing field 'to'", path);
+    }
+    if (!c->retry_loc.line) c->retry_loc = c->loc;
+    if (!c->timeout_loc.line) c->timeout_loc = c->loc;
+    svc->ncalls++;
+  }
+}
+
+/* -------------------------------------------------------------- service */
+
+static const char *const top_fields[] = {
+    "service", "version",    "instances", "capacity",
+    "owner",   "description", "operations", "calls"};
+
+typedef struct topctx {
+  rc_svc *svc;
+  yaml_node_t *ops, *calls;
+  bool saw_service, saw_version;
+} topctx;
+
+static void top_pair(lctx *L, void *obj, const char *path, const kv *p) {
+  topctx *t = obj;
+  rc_svc *v = t->svc;
+  if (IS("service")) {
+    t->saw_service = true;
+    const char *name = want_scalar(L, p->v, "service", "a name", "payments");
+    if (!name) return;
+    if (!valid_name(name)) {
+      diag(L, p->v, "E004",
+           "use letters, digits, - and _ only (no dots: calls name "
+           "service.operation)",
+           "service: '%.60s' is not a valid service name", name);
+      return;
+    }
+    v->name = rein__rc_strdup(L->s, name);
+    v->loc = loc_of(L, p->v);
+  } else if (IS("version")) {
+    t->saw_version = true;
+    const char *ver = want_scalar(L, p->v, "version", "a date or semver",
+                                  "2024-06-01");
+    if (!ver) return;
+    const char *q = ver[0] == 'v' ? ver + 1 : ver;
+    bool ok = isdigit((unsigned char)*q) && strlen(ver) <= 64;
+    for (const char *r = q; ok && *r; r++)
+      ok = isalnum((unsigned char)*r) || *r == '.' || *r == '-' || *r == '+';
+    if (!ok) {
+      diag(L, p->v, "E004", "write a date (2024-06-01) or a semver (1.4.0)",
+           "version: '%.60s' is neither a date nor a semver", ver);
+      return;
+    }
+    v->version = rein__rc_strdup(L->s, ver);
+    v->version_loc = loc_of(L, p->v);
+  } else if (IS("instances")) {
+    if (want_uint(L, p->v, "instances", 1, 1000000, "4", &v->instances))
+      v->instances_loc = loc_of(L, p->v);
+  } else if (IS("capacity")) {
+    if (want_rate(L, p->v, "capacity", &v->capacity))
+      v->capacity_loc = loc_of(L, p->v);
+  } else if (IS("owner") || IS("description")) {
+    const char *d;
+    want_str(L, p->v, p->key, "text", &d);
+  } else if (IS("operations")) {
+    t->ops = p->v;
+  } else if (IS("calls")) {
+    t->calls = p->v;
+  } else {
+    unknown(L, path, p, KNOWN(top_fields));
+  }
+}
+
+static void load_root(lctx *L, yaml_node_t *root) {
+  if (root->type != YAML_MAPPING_NODE) {
+    char b[64];
+    diag(L, root, "E002",
+         "start the file with `service: NAME` and `version: DATE` fields",
+         "a contract must be a mapping (service, version, operations, "
+         "calls), got %s",
+         describe(root, b, sizeof b));
+    return;
+  }
+  rc_svc *v = rein__rc_alloc(L->s, sizeof *v);
+  if (!v) return;
+  v->file_seq = L->seq;
+  v->loc = loc_of(L, root);
+  v->instances = 1;
+  topctx t = {v, NULL, NULL, false, false};
+  walk_map(L, root, "", &t, top_pair);
+  if (!t.saw_service)
+      diag(L, root, "E005", "add `service: NAME` at the top of the file",
+           "missing field 'service'");
+  if (!t.saw_version)
+    diag(L, root, "E005",
+         "add `version: 2024-06-01` (a date or semver) at the top",
+         "missing field 'version'");
+  if (t.ops) load_ops(L, v, t.ops);
+  if (t.calls) load_calls(L, v, t.calls);
+  if (L->errors || L->s->oom) return;
+  rein__rc_add_service(L->s, v);
+}
+
+rein_status rein__rc_load_buffer(rein_contract_set *s, const char *name,
+                                 const char *data, size_t len) {
+  lctx L = {s, NULL, rein__rc_strdup(s, name), s->nfiles++, 0};
+  if (!L.file) return REIN_ENOMEM;
+  size_t before = s->ndiags;
+  yaml_parser_t parser;
+  if (!yaml_parser_initialize(&parser)) {
+    s->oom = true;
+    return REIN_ENOMEM;
+  }
+  yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
+  yaml_document_t doc;
+  if (!yaml_parser_load(&parser, &doc)) {
+    if (parser.error == YAML_MEMORY_ERROR) {
+      s->oom = true;
+    } else {
+      rc_loc l = {L.file, (uint32_t)parser.problem_mark.line + 1,
+                  (uint32_t)parser.problem_mark.column + 1};
+      char why[512];
+      snprintf(why, sizeof why, "malformed YAML: %s%s%s",
+               parser.problem ? parser.problem : "syntax error",
+               parser.context ? " " : "",
+               parser.context ? parser.context : "");
+      rein__rc_diag(s, l, L.seq, REIN_CONTRACT_ERROR, "E001", why,
+                    "fix the syntax here: indentation, ':' after keys, "
+                    "closed quotes and brackets");
+    }
+    yaml_parser_delete(&parser);
+    return s->oom ? REIN_ENOMEM : REIN_EPARSE;
+  }
+  L.doc = &doc;
+  yaml_node_t *root = yaml_document_get_root_node(&doc);
+  if (!root) {
+    rc_loc l = {L.file, 1, 1};
+    rein__rc_diag(s, l, L.seq, REIN_CONTRACT_ERROR, "E005",
+                  "empty contract: missing field 'service'",
+                  "add `service: NAME` and `version: DATE`");
+  } else {
+    load_root(&L, root);
+    /* A second document is a mistake (one contract per file). */
+    yaml_document_t doc2;
+    if (yaml_parser_load(&parser, &doc2)) {
+      yaml_node_t *r2 = yaml_document_get_root_node(&doc2);
+      if (r2) {
+        rc_loc l = {L.file, (uint32_t)r2->start_mark.line + 1,
+                    (uint32_t)r2->start_mark.column + 1};
+        rein__rc_diag(s, l, L.seq, REIN_CONTRACT_ERROR, "E001",
+                      "more than one YAML document in a contract file",
+                      "put each service's contract in its own file");
+      }
+      yaml_document_delete(&doc2);
+    } else if (parser.error == YAML_MEMORY_ERROR) {
+      s->oom = true;
+    } else {
+      rc_loc l = {L.file, (uint32_t)parser.problem_mark.line + 1,
+                  (uint32_t)parser.problem_mark.column + 1};
+      char why[512];
+      snprintf(why, sizeof why, "malformed YAML: %s",
+               parser.problem ? parser.problem : "syntax error");
+      rein__rc_diag(s, l, L.seq, REIN_CONTRACT_ERROR, "E001", why,
+                    "fix the syntax here");
+    }
+  }
+  yaml_document_delete(&doc);
+  yaml_parser_delete(&parser);
+  if (s->oom) return REIN_ENOMEM;
+  return s->ndiags > before ? REIN_EPARSE : REIN_OK;
+}

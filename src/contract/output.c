@@ -1,0 +1,355 @@
+/*
+ * output.c: the rule catalogue (ids, severities, --explain text) and the
+ * three writers of diagnostics: compiler-style text, JSON, and SARIF 2.1.0
+ * for code-scanning UIs.
+ *
+ * The catalogue is one static table so the severity a rule reports, the
+ * text `rein check --explain` prints and the SARIF rule descriptors can never
+ * disagree. Writers only read the set; they escape every string they emit.
+ */
+#include "contract_internal.h"
+
+#include <ctype.h>
+#include <string.h>
+#include <strings.h>
+
+static const rein_contract_rule_info rules[REIN_CONTRACT_RULE_COUNT] = {
+    {"R001", "key-ttl-shorter-than-retry-window", REIN_CONTRACT_ERROR,
+     "idempotency-key TTL shorter than a caller's retry window (through "
+     "pass-through and derived keys)",
+     "An operation that deduplicates by idempotency key remembers each key "
+     "for key_ttl. A caller that retries for longer than that (including "
+     "scheduled replays such as a nightly or monthly job) sends a retry the "
+     "server no longer recognises: it runs again, e.g. a second charge. Keys "
+     "that are passed through or derived across services (merchant -> "
+     "processor -> card network) carry the upstream windows with them: the "
+     "callee must remember the key for the sum of the windows along the "
+     "chain.\n\n"
+     "Example: billing retries processor.authorize for 72h (key: originate); "
+     "processor forwards the key to card-network.charge (key: pass-through, "
+     "window 30s); charge keeps keys for 24h -> R001 at charge's key_ttl.\n\n"
+     "Fix: raise key_ttl to at least the required window (`rein ttl` prints "
+     "it per operation), or shorten the longest retry window in the chain."},
+    {"R002", "non-idempotent-retry", REIN_CONTRACT_ERROR,
+     "a non-idempotent operation is retried without a key",
+     "A retry after a timeout or a 5xx may repeat an effect that already "
+     "happened. Retrying is safe only when the operation is naturally "
+     "idempotent, when the request carries an idempotency key the callee "
+     "deduplicates on, or when the failure provably happened before the "
+     "request was sent (connect-refused, dns).\n\n"
+     "Example: orders calls payments.refund (idempotency: none) with "
+     "retry.attempts: 3 -> R002 at attempts.\n\n"
+     "Fix: give the operation idempotency: key and send the key (key: "
+     "originate or pass-through), or retry only on [connect-refused], or set "
+     "attempts: 1."},
+    {"R003", "backoff-without-jitter", REIN_CONTRACT_ERROR,
+     "exponential or constant backoff without jitter in a fleet",
+     "Without jitter every instance that failed at the same moment retries "
+     "at the same moments: a dependency that just recovered receives "
+     "synchronized waves (the calls in flight when it failed: instances x "
+     "rate x attempt timeout) and can be knocked over again. The finding "
+     "says how large the wave is and when it lands.\n\n"
+     "Example: 400 ingestion workers, 5/s each, 1s timeout, exponential "
+     "backoff 1s..30s, jitter: none -> 2,000 calls land together at +1s, "
+     "+3s, +7s.\n\n"
+     "Fix: jitter: full (or equal, or decorrelated)."},
+    {"R004", "retry-amplification", REIN_CONTRACT_ERROR,
+     "retry amplification along a call path over the threshold",
+     "Retries at several layers multiply: 3 layers of 4 attempts send 64 "
+     "attempts to the bottom for one request, exactly when it is failing. "
+     "The product of attempts along the worst path into each service is "
+     "compared with the threshold (--max-amplification, default 10); the "
+     "finding points at every retrying layer.\n\n"
+     "Example: api -> orders -> inventory -> db with attempts 4, 4, 4 -> "
+     "R004: 4 x 4 x 4 = 64.\n\n"
+     "Fix: retry at one layer (usually the edge), set attempts: 1 in the "
+     "inner layers and have them return don't-retry (Rein-Dont-Retry) so "
+     "the outer layer does not multiply their give-ups."},
+    {"R005", "fleet-retry-load-over-capacity", REIN_CONTRACT_ERROR,
+     "fleet retry load can exceed the callee's capacity",
+     "When a service fails, every caller instance retries. The load it then "
+     "receives is the sum over callers of instances x rate x attempts "
+     "(without budgets), or instances x rate x (1 + budget ratio) plus the "
+     "budget floor (min_per_sec, once per instance for scope: instance, "
+     "once for scope: fleet). If that exceeds capacity, retries alone keep "
+     "it overloaded after the trigger is gone (a metastable failure).\n\n"
+     "Example: 400 workers x 5/s x 5 attempts = 10,000/s against a schema "
+     "registry with capacity 3,000/s.\n\n"
+     "Fix: give callers retry budgets (budget: {kind: ratio, ratio: 0.1, "
+     "scope: fleet}), or raise capacity."},
+    {"R006", "schedule-exceeds-deadline", REIN_CONTRACT_ERROR,
+     "the retry schedule cannot fit in the caller's deadline",
+     "The worst-case schedule (every attempt times out, every backoff at its "
+     "ceiling) is longer than the call's deadline, so the later attempts "
+     "can never run: the configured attempts are a promise the runtime will "
+     "not keep, and the caller's caller times out first.\n\n"
+     "Example: 3 attempts x 2s timeout + 1.5s backoff = 7.5s against a "
+     "deadline of 5s -> only 2 attempts fit.\n\n"
+     "Fix: lower attempts or the per-attempt timeout, or raise the "
+     "deadline; the finding prints values that fit."},
+    {"R007", "retrying-non-retryable", REIN_CONTRACT_ERROR,
+     "retrying outcomes that are not retryable",
+     "A definitive answer (400, 401, 403, 404, 409, 422, any 4xx but 408, "
+     "425 and 429) will be the same on every retry; retrying it only adds "
+     "load. Outcomes the callee does not declare in `retryable` are not "
+     "safe to retry by its contract.\n\n"
+     "Example: retry.on: [503, 409] -> R007 at 409.\n\n"
+     "Fix: remove the outcome from retry.on, or agree with the callee that "
+     "it is retryable."},
+    {"R008", "retry-ratio-above-tolerance", REIN_CONTRACT_ERROR,
+     "caller's retry ratio above what the callee tolerates",
+     "A callee states in max_retry_ratio how many retries per request it "
+     "can absorb. The caller's ratio is its budget's ratio (token_ratio for "
+     "a token bucket, success_increment / retry_cost for a quota), or "
+     "attempts - 1 when it has no budget.\n\n"
+     "Example: callee max_retry_ratio: 0.1, caller attempts: 3 and no "
+     "budget -> ratio 2 -> R008.\n\n"
+     "Fix: add budget: {kind: ratio, ratio: 0.1} or lower, or renegotiate "
+     "the callee's tolerance."},
+    {"R009", "pinned-version-differs", REIN_CONTRACT_WARNING,
+     "caller pinned a contract version that differs from the callee's "
+     "current one",
+     "pin_version records the callee contract a caller was written and "
+     "checked against. When the callee publishes a new version (e.g. a "
+     "shorter key TTL), the caller's assumptions may no longer hold. When "
+     "the pinned version is among the checked files, the finding lists what "
+     "changed in the called operation.\n\n"
+     "Example: processor pins card-network 2024-01-15; current 2024-06-01 "
+     "changed charge.key_ttl 7d -> 24h.\n\n"
+     "Fix: review the changes and update pin_version."},
+    {"R010", "attempt-timeout-not-below-callee", REIN_CONTRACT_WARNING,
+     "per-attempt timeout at or above the callee's own timeout",
+     "If a caller waits as long as (or longer than) the callee works on a "
+     "request, the callee can still be working on an attempt the caller "
+     "already abandoned and retried: wasted work that doubles with every "
+     "retry, exactly under overload.\n\n"
+     "Example: caller timeout 5s, ledger.charge timeout 5s -> R010.\n\n"
+     "Fix: keep the caller's per-attempt timeout below the callee's (e.g. "
+     "80%), or lower the callee's timeout."},
+};
+
+static const rein_contract_rule_info input_rules[] = {
+    {"E001", "malformed-yaml", REIN_CONTRACT_ERROR, "malformed YAML", ""},
+    {"E002", "wrong-type", REIN_CONTRACT_ERROR, "a field has the wrong type",
+     ""},
+    {"E003", "unknown-field", REIN_CONTRACT_ERROR, "unknown field", ""},
+    {"E004", "invalid-value", REIN_CONTRACT_ERROR, "invalid value", ""},
+    {"E005", "missing-field", REIN_CONTRACT_ERROR, "missing field", ""},
+    {"E006", "duplicate", REIN_CONTRACT_ERROR,
+     "duplicate field, operation or contract", ""},
+    {"E007", "unresolved-reference", REIN_CONTRACT_ERROR,
+     "call to an unknown service or operation", ""},
+    {"E008", "unreadable-file", REIN_CONTRACT_ERROR, "file cannot be read",
+     ""},
+};
+
+const rein_contract_rule_info *rein_contract_rule_n(int n) {
+  if (n < 1 || n > REIN_CONTRACT_RULE_COUNT) return NULL;
+  return &rules[n - 1];
+}
+
+const rein_contract_rule_info *rein_contract_rule(const char *id) {
+  if (!id) return NULL;
+  for (int i = 0; i < REIN_CONTRACT_RULE_COUNT; i++)
+    if (strcasecmp(id, rules[i].id) == 0) return &rules[i];
+  for (size_t i = 0; i < sizeof input_rules / sizeof *input_rules; i++)
+    if (strcasecmp(id, input_rules[i].id) == 0) return &input_rules[i];
+  return NULL;
+}
+
+const char *rein_contract_severity_name(rein_contract_severity s) {
+  switch (s) {
+  case REIN_CONTRACT_ERROR: return "error";
+  case REIN_CONTRACT_WARNING: return "warning";
+  case REIN_CONTRACT_NOTE: return "note";
+  }
+  return "unknown";
+}
+
+const char *rein_contract_key_name(rein_contract_key k) {
+  static const char *const n[] = {"none", "originate", "pass-through",
+                                  "derive"};
+  return (unsigned)k < 4 ? n[k] : "unknown";
+}
+
+const char *rein_contract_scope_name(rein_contract_scope s) {
+  return s == REIN_CONTRACT_SCOPE_FLEET ? "fleet" : "instance";
+}
+
+rein_status rein_contract_format_parse(const char *s,
+                                       rein_contract_format *out) {
+  if (!s || !out) return REIN_EINVAL;
+  if (strcmp(s, "text") == 0) *out = REIN_CONTRACT_FORMAT_TEXT;
+  else if (strcmp(s, "json") == 0) *out = REIN_CONTRACT_FORMAT_JSON;
+  else if (strcmp(s, "sarif") == 0) *out = REIN_CONTRACT_FORMAT_SARIF;
+  else return REIN_EINVAL;
+  return REIN_OK;
+}
+
+/* ---------------------------------------------------------------- JSON */
+
+static void jstr(FILE *f, const char *s) {
+  fputc('"', f);
+  for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+    switch (*p) {
+    case '"': fputs("\\\"", f); break;
+    case '\\': fputs("\\\\", f); break;
+    case '\n': fputs("\\n", f); break;
+    case '\r': fputs("\\r", f); break;
+    case '\t': fputs("\\t", f); break;
+    default:
+      if (*p < 0x20) fprintf(f, "\\u%04x", *p);
+      else fputc(*p, f);
+    }
+  }
+  fputc('"', f);
+}
+
+static void write_text(const rein_contract_set *s, FILE *f) {
+  for (size_t i = 0; i < rein_contract_diag_count(s); i++) {
+    const rein_contract_diag *d = rein_contract_diag_at(s, i);
+    fprintf(f, "%s:%u:%u: %s[%s]: %s\n", d->loc.file, d->loc.line, d->loc.col,
+            rein_contract_severity_name(d->severity), d->rule, d->message);
+    if (d->fix && *d->fix) fprintf(f, "  fix: %s\n", d->fix);
+    for (size_t k = 0; k < d->nrelated; k++)
+      fprintf(f, "  note: %s:%u:%u: %s\n", d->related[k].loc.file,
+              d->related[k].loc.line, d->related[k].loc.col,
+              d->related[k].message);
+  }
+}
+
+static void jloc(FILE *f, const rein_contract_loc *l) {
+  fputs("{\"file\":", f);
+  jstr(f, l->file);
+  fprintf(f, ",\"line\":%u,\"column\":%u}", l->line, l->col);
+}
+
+static void write_json(const rein_contract_set *s, FILE *f) {
+  fputs("{\"diagnostics\":[", f);
+  for (size_t i = 0; i < rein_contract_diag_count(s); i++) {
+    const rein_contract_diag *d = rein_contract_diag_at(s, i);
+    fputs(i ? ",\n{" : "\n{", f);
+    fputs("\"rule\":", f);
+    jstr(f, d->rule);
+    fputs(",\"severity\":", f);
+    jstr(f, rein_contract_severity_name(d->severity));
+    fputs(",\"location\":", f);
+    jloc(f, &d->loc);
+    fputs(",\"message\":", f);
+    jstr(f, d->message);
+    fputs(",\"fix\":", f);
+    jstr(f, d->fix);
+    fputs(",\"related\":[", f);
+    for (size_t k = 0; k < d->nrelated; k++) {
+      fputs(k ? ",{\"location\":" : "{\"location\":", f);
+      jloc(f, &d->related[k].loc);
+      fputs(",\"message\":", f);
+      jstr(f, d->related[k].message);
+      fputc('}', f);
+    }
+    fputs("]}", f);
+  }
+  fprintf(f,
+          "\n],\"summary\":{\"contracts\":%zu,\"errors\":%zu,\"warnings\":%zu,"
+          "\"notes\":%zu}}\n",
+          rein_contract_service_count(s),
+          rein_contract_count(s, REIN_CONTRACT_ERROR),
+          rein_contract_count(s, REIN_CONTRACT_WARNING),
+          rein_contract_count(s, REIN_CONTRACT_NOTE));
+}
+
+/* --------------------------------------------------------------- SARIF */
+
+static const char *sarif_level(rein_contract_severity s) {
+  return s == REIN_CONTRACT_ERROR ? "error"
+         : s == REIN_CONTRACT_WARNING ? "warning"
+                                      : "note";
+}
+
+static void sarif_rule(FILE *f, const rein_contract_rule_info *r, bool first) {
+  fputs(first ? "\n{\"id\":" : ",\n{\"id\":", f);
+  jstr(f, r->id);
+  fputs(",\"name\":", f);
+  jstr(f, r->name);
+  fputs(",\"shortDescription\":{\"text\":", f);
+  jstr(f, r->summary);
+  fputs("}", f);
+  if (r->explain && *r->explain) {
+    fputs(",\"fullDescription\":{\"text\":", f);
+    jstr(f, r->explain);
+    fputs("},\"help\":{\"text\":", f);
+    jstr(f, r->explain);
+    fputs("}", f);
+  }
+  fprintf(f, ",\"defaultConfiguration\":{\"level\":\"%s\"}}",
+          sarif_level(r->severity));
+}
+
+static void sarif_loc(FILE *f, const rein_contract_loc *l) {
+  fputs("{\"physicalLocation\":{\"artifactLocation\":{\"uri\":", f);
+  jstr(f, l->file);
+  fputs("}", f);
+  if (l->line)
+    fprintf(f, ",\"region\":{\"startLine\":%u,\"startColumn\":%u}", l->line,
+            l->col ? l->col : 1);
+  fputs("}}", f);
+}
+
+static void write_sarif(const rein_contract_set *s, FILE *f) {
+  fputs("{\"$schema\":\"https://json.schemastore.org/sarif-2.1.0.json\","
+        "\"version\":\"2.1.0\",\"runs\":[{\"tool\":{\"driver\":{"
+        "\"name\":\"rein\",\"informationUri\":"
+        "\"https://example.invalid/rein/docs/contracts.md\","
+        "\"rules\":[",
+        f);
+  for (int i = 0; i < REIN_CONTRACT_RULE_COUNT; i++)
+    sarif_rule(f, &rules[i], i == 0);
+  for (size_t i = 0; i < sizeof input_rules / sizeof *input_rules; i++)
+    sarif_rule(f, &input_rules[i], false);
+  fputs("]}},\"results\":[", f);
+  for (size_t i = 0; i < rein_contract_diag_count(s); i++) {
+    const rein_contract_diag *d = rein_contract_diag_at(s, i);
+    fputs(i ? ",\n{\"ruleId\":" : "\n{\"ruleId\":", f);
+    jstr(f, d->rule);
+    fprintf(f, ",\"level\":\"%s\",\"message\":{\"text\":",
+            sarif_level(d->severity));
+    char msg[2048];
+    snprintf(msg, sizeof msg, "%s. Fix: %s", d->message, d->fix);
+    jstr(f, msg);
+    fputs("},\"locations\":[", f);
+    sarif_loc(f, &d->loc);
+    fputs("]", f);
+    if (d->nrelated) {
+      fputs(",\"relatedLocations\":[", f);
+      for (size_t k = 0; k < d->nrelated; k++) {
+        const rein_contract_related *r = &d->related[k];
+        fprintf(f, "%s{\"id\":%zu,", k ? "," : "", k + 1);
+        /* SARIF relatedLocations are locations with a message */
+        fputs("\"physicalLocation\":{\"artifactLocation\":{\"uri\":", f);
+        jstr(f, r->loc.file);
+        fputs("}", f);
+        if (r->loc.line)
+          fprintf(f, ",\"region\":{\"startLine\":%u,\"startColumn\":%u}",
+                  r->loc.line, r->loc.col ? r->loc.col : 1);
+        fputs("},\"message\":{\"text\":", f);
+        jstr(f, r->message);
+        fputs("}}", f);
+      }
+      fputs("]", f);
+    }
+    fputs("}", f);
+  }
+  fputs("\n]}]}\n", f);
+}
+
+rein_status rein_contract_write(const rein_contract_set *s,
+                                rein_contract_format fmt, FILE *out) {
+  if (!s || !out) return REIN_EINVAL;
+  switch (fmt) {
+  case REIN_CONTRACT_FORMAT_TEXT: write_text(s, out); break;
+  case REIN_CONTRACT_FORMAT_JSON: write_json(s, out); break;
+  case REIN_CONTRACT_FORMAT_SARIF: write_sarif(s, out); break;
+  default: return REIN_EINVAL;
+  }
+  return ferror(out) ? REIN_EIO : REIN_OK;
+}

@@ -1,0 +1,85 @@
+/*
+ * policy.c: the runtime bridge: one call of a checked contract graph into
+ * the core's configs (rein_policy_config, rein_budget_config,
+ * rein_breaker_config, rein_throttle_config).
+ *
+ * The loader already keeps backoff, budget, breaker and throttle settings in
+ * the core's own config structs, started from their _config_default() and
+ * overwritten field by field, so this file only picks the call, fills the
+ * policy fields the contract implies (attempts, retry_on from the outcome
+ * list, window, per-attempt timeout, idempotency) and copies. The window
+ * and retry_on come from the same helpers the rules use: what was checked is
+ * what runs.
+ */
+#include "contract_internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+rein_status rein_policy_from_contract(const rein_contract_set *cs,
+                                      const char *caller, const char *to,
+                                      rein_contract_policy *out,
+                                      rein_errbuf *err) {
+  if (!cs || !caller || !to || !out) {
+    if (err) snprintf(err->msg, sizeof err->msg, "NULL argument");
+    return REIN_EINVAL;
+  }
+  rein_contract_set *s = (rein_contract_set *)cs; /* resolution is a cache */
+  if (!rein__rc_resolve(s)) return REIN_ENOMEM;
+  rc_svc *v = rein__rc_find(s, caller);
+  if (!v) {
+    if (err)
+      snprintf(err->msg, sizeof err->msg, "no contract for service '%s'",
+               caller);
+    return REIN_ENOTFOUND;
+  }
+  rc_call *c = NULL;
+  for (size_t i = 0; i < v->ncalls && !c; i++)
+    if (v->calls[i].to && strcmp(v->calls[i].to, to) == 0) c = &v->calls[i];
+  if (!c) {
+    if (err) {
+      size_t o = (size_t)snprintf(err->msg, sizeof err->msg,
+                                  "%s (version %s) has no call to '%s'",
+                                  caller, v->version ? v->version : "?", to);
+      for (size_t i = 0; i < v->ncalls && o < sizeof err->msg; i++)
+        o += (size_t)snprintf(err->msg + o, sizeof err->msg - o, "%s%s",
+                              i ? ", " : "; its calls: ", v->calls[i].to);
+    }
+    return REIN_ENOTFOUND;
+  }
+  memset(out, 0, sizeof *out);
+  rein_policy_config *p = &out->policy;
+  rein_policy_config_default(p);
+  const rein_allocator *alloc = NULL; /* the runtime's, not the set's */
+  p->name = c->to;
+  p->max_attempts = rein__rc_attempts(c);
+  p->backoff = c->backoff;
+  p->retry_on = rein__rc_retry_on_mask(c);
+  p->window_ns = c->has_window ? c->window : 0;
+  p->attempt_timeout_ns = rein__rc_attempt_timeout(c);
+  p->idempotent = !c->op || c->op->idem == RC_IDEM_NATURAL ||
+                  c->op->idem == RC_IDEM_UNSET;
+  p->alloc = alloc;
+  out->has_budget = c->has_budget && rein__rc_attempts(c) > 1;
+  out->budget = c->budget;
+  out->budget.alloc = alloc;
+  out->budget.err = NULL;
+  out->budget_scope = c->scope;
+  out->has_breaker = c->has_breaker;
+  out->breaker = c->breaker;
+  out->breaker.alloc = alloc;
+  out->breaker.err = NULL;
+  out->has_throttle = c->has_throttle;
+  out->throttle = c->throttle;
+  out->throttle.alloc = alloc;
+  out->throttle.err = NULL;
+  out->deadline_ns = c->deadline;
+  out->key = c->key;
+  out->key_header = c->op ? c->op->key_header : "Idempotency-Key";
+  out->key_ttl_ns = c->op && c->op->idem == RC_IDEM_KEY ? c->op->key_ttl : 0;
+  out->signals = c->signals;
+  out->caller = v->name;
+  out->callee = c->to_svc;
+  out->operation = c->to_op;
+  return REIN_OK;
+}
