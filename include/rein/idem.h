@@ -252,6 +252,9 @@ REIN_API rein_status rein_idem_pg_new(const rein_idem_config *c,
  * NOSCRIPT), so each is atomic; expiry is PEXPIRE (PX) at max(retention end,
  * lease end); time is the server's TIME. `owns_ctx` as for SQLite.
  * rein_idem_purge() is a no-op that reports 0 (Redis expires records).
+ * As with any hiredis user, the process must ignore SIGPIPE
+ * (signal(SIGPIPE, SIG_IGN)): a write to a connection the server closed
+ * would otherwise kill it instead of returning REIN_ECLOSED.
  */
 typedef struct rein_idem_redis_config {
   const char *host;       /* default "127.0.0.1" */

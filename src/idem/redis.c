@@ -1,0 +1,429 @@
+/*
+ * redis.c: the Redis idempotency store (hiredis).
+ *
+ * Each record is one hash; every operation is one Lua script, so Redis runs
+ * it atomically and no client can observe or interleave a half-made claim.
+ * The scripts read the server's TIME (allowed since Redis 5 with effect
+ * replication, the default from 7), so leases and retention are judged by
+ * one clock whatever the application servers think the time is. Times in
+ * the hash are microseconds (Lua numbers are doubles: exact to 2^53 us,
+ * i.e. for 285 years). Expiry is PEXPIRE at the later of retention end and
+ * lease end, so Redis forgets a record exactly when begin would treat it as
+ * absent; purge has nothing to do. Scripts are loaded once with SCRIPT LOAD
+ * and run with EVALSHA; a NOSCRIPT reply (server restarted, SCRIPT FLUSH)
+ * falls back to EVAL, which caches the script again.
+ */
+#include "idem_internal.h"
+
+#include "core/internal.h"
+
+#include <hiredis.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+/* The state rules of rein__idem_decide(), restated in Lua. Returns
+ * {1, fence, recovered, phase, expires_in_us}      NEW
+ * {2, status, headers, body, expires_in_us}         REPLAY
+ * {3, retry_after_us, expires_in_us}                IN_PROGRESS
+ * {4}                                               MISMATCH */
+static const char begin_lua[] =
+    "local function I(x) return string.format('%d', x) end\n"
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000000 + tonumber(t[2])\n"
+    "local k = KEYS[1]\n"
+    "local fp, lease, ret, nonce = ARGV[1], tonumber(ARGV[2]),"
+    " tonumber(ARGV[3]), ARGV[4]\n"
+    "local h = redis.call('HMGET', k, 'fp', 'st', 'fence', 'cr', 'ex', 'ls',"
+    " 'ph', 'status', 'hd', 'bd')\n"
+    "local st = tonumber(h[2])\n"
+    "local fence = tonumber(h[3]) or 0\n"
+    "local ex, ls = tonumber(h[5]) or 0, tonumber(h[6]) or 0\n"
+    "local function claim(recovered, cr, exp, phase)\n"
+    "  fence = fence + 1\n"
+    "  local lu = now + lease\n"
+    "  redis.call('HSET', k, 'fp', fp, 'st', '1', 'fence', I(fence),"
+    " 'nonce', nonce, 'cr', I(cr), 'ex', I(exp), 'ls', I(lu))\n"
+    "  redis.call('HDEL', k, 'status', 'hd', 'bd')\n"
+    "  if not recovered then redis.call('HDEL', k, 'ph') end\n"
+    "  local last = exp\n"
+    "  if lu > last then last = lu end\n"
+    "  redis.call('PEXPIRE', k, I(math.max(1, math.ceil((last - now) / 1000))))\n"
+    "  return {1, fence, recovered and 1 or 0, phase or '', exp - now}\n"
+    "end\n"
+    "if st == nil or (ex <= now and not (st == 1 and ls > now)) then\n"
+    "  return claim(false, now, now + ret, nil)\n"
+    "end\n"
+    "if st == 2 then return claim(false, tonumber(h[4]), ex, nil) end\n"
+    "if h[1] ~= fp then return {4} end\n"
+    "if st == 3 then return {2, tonumber(h[8]), h[9] or '', h[10] or '',"
+    " ex - now} end\n"
+    "if ls > now then\n"
+    "  local left = ex - now\n"
+    "  if left < 0 then left = 0 end\n"
+    "  return {3, ls - now, left}\n"
+    "end\n"
+    "return claim(true, tonumber(h[4]), ex, h[7])\n";
+
+/* ARGV: fence, nonce, op ('cp' | 'done' | 'rel'), then
+ * cp: phase, extend_us; done: status, headers, body. Returns 1 or 0. */
+static const char update_lua[] =
+    "local function I(x) return string.format('%d', x) end\n"
+    "local k = KEYS[1]\n"
+    "local h = redis.call('HMGET', k, 'st', 'fence', 'nonce', 'ex', 'ls')\n"
+    "if tonumber(h[1]) ~= 1 or tonumber(h[2]) ~= tonumber(ARGV[1]) or"
+    " h[3] ~= ARGV[2] then return 0 end\n"
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000000 + tonumber(t[2])\n"
+    "local ex, ls = tonumber(h[4]), tonumber(h[5])\n"
+    "local op = ARGV[3]\n"
+    "if op == 'cp' then\n"
+    "  redis.call('HSET', k, 'ph', ARGV[4])\n"
+    "  local ext = tonumber(ARGV[5])\n"
+    "  if ext > 0 then\n"
+    "    ls = now + ext\n"
+    "    redis.call('HSET', k, 'ls', I(ls))\n"
+    "  end\n"
+    "  local last = ex\n"
+    "  if ls > last then last = ls end\n"
+    "  redis.call('PEXPIRE', k, I(math.max(1, math.ceil((last - now) / 1000))))\n"
+    "  return 1\n"
+    "end\n"
+    "if op == 'done' then\n"
+    "  redis.call('HSET', k, 'st', '3', 'status', ARGV[4], 'hd', ARGV[5], 'bd',"
+    " ARGV[6])\n"
+    "else\n"
+    "  redis.call('HSET', k, 'st', '2')\n"
+    "  redis.call('HDEL', k, 'ph')\n"
+    "end\n"
+    "redis.call('PEXPIRE', k, I(math.max(1, math.ceil((ex - now) / 1000))))\n"
+    "return 1\n";
+
+typedef struct rd {
+  redisContext *ctx;
+  bool owns;
+  char prefix[65];
+  char sha_begin[41], sha_update[41];
+} rd;
+
+static rein_status rd_ctx_err(rein_idem_store *s, redisContext *c,
+                              const char *what) {
+  if (!c)
+    return rein__idem_fail(s, REIN_ENOMEM, "redis: out of memory during %s",
+                           what);
+  return rein__idem_fail(s, REIN_ECLOSED,
+                         "redis: connection error during %s: %s", what,
+                         c->errstr[0] ? c->errstr : "connection closed");
+}
+
+/* Runs a script by SHA; on NOSCRIPT, by text. `argv` excludes the command
+ * name, sha/script, numkeys. Returns the reply or NULL with the store's
+ * message set and `*st` the status. */
+static redisReply *run_script(rein_idem_store *s, const char *sha,
+                              const char *script, const char *key,
+                              int nargs, const char **args,
+                              const size_t *lens, rein_status *st) {
+  rd *d = s->impl;
+  const char *argv[16];
+  size_t argl[16];
+  argv[0] = "EVALSHA";
+  argl[0] = 7;
+  argv[1] = sha;
+  argl[1] = 40;
+  argv[2] = "1";
+  argl[2] = 1;
+  argv[3] = key;
+  argl[3] = strlen(key);
+  for (int i = 0; i < nargs; i++) {
+    argv[4 + i] = args[i];
+    argl[4 + i] = lens[i];
+  }
+  for (int pass = 0; pass < 2; pass++) {
+    redisReply *r = redisCommandArgv(d->ctx, 4 + nargs, argv, argl);
+    if (!r) {
+      *st = rd_ctx_err(s, d->ctx, "EVALSHA");
+      return NULL;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+      if (pass == 0 && strncmp(r->str, "NOSCRIPT", 8) == 0) {
+        freeReplyObject(r);
+        argv[0] = "EVAL";
+        argl[0] = 4;
+        argv[1] = script;
+        argl[1] = strlen(script);
+        continue;
+      }
+      *st = rein__idem_fail(s, REIN_EBACKEND, "redis: %s", r->str);
+      freeReplyObject(r);
+      return NULL;
+    }
+    *st = REIN_OK;
+    return r;
+  }
+  *st = rein__idem_fail(s, REIN_EBACKEND, "redis: script failed twice");
+  return NULL;
+}
+
+static void record_key(const rd *d, const uint8_t id[32], char *buf,
+                       size_t cap) {
+  char hex[65];
+  rein__idem_hex(id, hex);
+  snprintf(buf, cap, "%s%s", d->prefix, hex);
+}
+
+static int64_t us_to_ns(long long us) { return (int64_t)us * REIN_NS_PER_US; }
+
+static rein_status bad_reply(rein_idem_store *s, const char *what) {
+  return rein__idem_fail(s, REIN_EBACKEND,
+                         "redis: unexpected reply shape from the %s script",
+                         what);
+}
+
+static rein_status rd_begin(rein_idem_store *s, const rein__idem_begin_args *a,
+                            rein_idem_result *out) {
+  rd *d = s->impl;
+  char key[160], lease[24], ret[24], nonce[24];
+  record_key(d, a->id, key, sizeof key);
+  /* whole microseconds, rounded up so a lease is never shorter than asked */
+  snprintf(lease, sizeof lease, "%lld",
+           (long long)((a->lease_ns + REIN_NS_PER_US - 1) / REIN_NS_PER_US));
+  snprintf(ret, sizeof ret, "%lld",
+           (long long)((a->retention_ns + REIN_NS_PER_US - 1) /
+                       REIN_NS_PER_US));
+  snprintf(nonce, sizeof nonce, "%" PRIu64, a->nonce);
+  const char *args[4] = {(const char *)a->fp, lease, ret, nonce};
+  size_t lens[4] = {32, strlen(lease), strlen(ret), strlen(nonce)};
+  rein_status st;
+  redisReply *r = run_script(s, d->sha_begin, begin_lua, key, 4, args, lens,
+                             &st);
+  if (!r) return st;
+  st = REIN_OK;
+  if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
+      r->element[0]->type != REDIS_REPLY_INTEGER) {
+    freeReplyObject(r);
+    return bad_reply(s, "begin");
+  }
+  redisReply **e = r->element;
+  switch (e[0]->integer) {
+  case 1:
+    if (r->elements != 5 || e[3]->type != REDIS_REPLY_STRING) {
+      st = bad_reply(s, "begin");
+      break;
+    }
+    rein__idem_set_new(out, a->id, (uint64_t)e[1]->integer, a->nonce,
+                       e[2]->integer != 0, e[3]->str, e[3]->len,
+                       us_to_ns(e[4]->integer));
+    break;
+  case 2:
+    if (r->elements != 5 || e[2]->type != REDIS_REPLY_STRING ||
+        e[3]->type != REDIS_REPLY_STRING) {
+      st = bad_reply(s, "begin");
+      break;
+    }
+    st = rein__idem_set_replay(s, out, (int)e[1]->integer, e[2]->str,
+                               e[2]->len, e[3]->str, e[3]->len,
+                               us_to_ns(e[4]->integer));
+    break;
+  case 3:
+    if (r->elements != 3) {
+      st = bad_reply(s, "begin");
+      break;
+    }
+    out->outcome = REIN_IDEM_IN_PROGRESS;
+    out->retry_after_ns = us_to_ns(e[1]->integer);
+    if (out->retry_after_ns < 1) out->retry_after_ns = 1;
+    out->expires_in_ns = us_to_ns(e[2]->integer);
+    break;
+  case 4:
+    out->outcome = REIN_IDEM_MISMATCH;
+    break;
+  default:
+    st = bad_reply(s, "begin");
+  }
+  freeReplyObject(r);
+  return st;
+}
+
+static rein_status rd_update(rein_idem_store *s, const rein_idem_token *t,
+                             int nargs, const char **args,
+                             const size_t *lens) {
+  rd *d = s->impl;
+  char key[160];
+  record_key(d, t->id, key, sizeof key);
+  rein_status st;
+  redisReply *r = run_script(s, d->sha_update, update_lua, key, nargs, args,
+                             lens, &st);
+  if (!r) return st;
+  bool ok = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+  bool shape = r->type == REDIS_REPLY_INTEGER;
+  freeReplyObject(r);
+  if (!shape) return bad_reply(s, "update");
+  if (!ok)
+    return rein__idem_fail(s, REIN_ESTALE,
+                           "idem: the token no longer holds the lease (taken "
+                           "over, completed, released or expired)");
+  return REIN_OK;
+}
+
+static rein_status rd_checkpoint(rein_idem_store *s, const rein_idem_token *t,
+                                 const char *phase, int64_t extend_ns,
+                                 int64_t now) {
+  (void)now;
+  char fence[24], nonce[24], ext[24];
+  snprintf(fence, sizeof fence, "%" PRIu64, t->fence);
+  snprintf(nonce, sizeof nonce, "%" PRIu64, t->nonce);
+  snprintf(ext, sizeof ext, "%lld",
+           (long long)((extend_ns + REIN_NS_PER_US - 1) / REIN_NS_PER_US));
+  const char *args[5] = {fence, nonce, "cp", phase, ext};
+  size_t lens[5] = {strlen(fence), strlen(nonce), 2, strlen(phase),
+                    strlen(ext)};
+  return rd_update(s, t, 5, args, lens);
+}
+
+static rein_status rd_complete(rein_idem_store *s, const rein_idem_token *t,
+                               const rein_idem_response *r, bool keep,
+                               int64_t now) {
+  (void)now;
+  char fence[24], nonce[24], status[16];
+  snprintf(fence, sizeof fence, "%" PRIu64, t->fence);
+  snprintf(nonce, sizeof nonce, "%" PRIu64, t->nonce);
+  snprintf(status, sizeof status, "%d", r->status);
+  const char *args[6] = {fence, nonce, keep ? "done" : "rel", status,
+                         r->headers_len ? r->headers : "",
+                         r->body_len ? (const char *)r->body : ""};
+  size_t lens[6] = {strlen(fence), strlen(nonce), keep ? 4u : 3u,
+                    strlen(status), r->headers_len, r->body_len};
+  return rd_update(s, t, keep ? 6 : 3, args, lens);
+}
+
+static rein_status rd_purge(rein_idem_store *s, size_t max_batch,
+                            size_t *purged, int64_t now) {
+  (void)s, (void)max_batch, (void)now;
+  *purged = 0; /* Redis expires records itself (PEXPIRE) */
+  return REIN_OK;
+}
+
+static void rd_destroy(rein_idem_store *s) {
+  rd *d = s->impl;
+  if (!d) return;
+  if (d->owns && d->ctx) redisFree(d->ctx);
+  rein__free(s->alloc, d);
+  s->impl = NULL;
+}
+
+static const rein__idem_vtable rd_vtable = {
+    REIN__IDEM_VTABLE_VERSION, "redis", false, rd_begin, rd_checkpoint,
+    rd_complete, rd_purge, rd_destroy};
+
+/* ---- construction ------------------------------------------------------ */
+
+void rein_idem_redis_config_default(rein_idem_redis_config *rc) {
+  memset(rc, 0, sizeof *rc);
+  rc->host = "127.0.0.1";
+  rc->port = 6379;
+  rc->timeout_ms = 2000;
+  rc->prefix = "rein:idem:";
+}
+
+static rein_status load(rein_idem_store *s, rd *d, const char *script,
+                        char sha[41]) {
+  redisReply *r = redisCommand(d->ctx, "SCRIPT LOAD %s", script);
+  if (!r) return rd_ctx_err(s, d->ctx, "SCRIPT LOAD");
+  rein_status st = REIN_OK;
+  if (r->type == REDIS_REPLY_ERROR)
+    st = rein__idem_fail(s, REIN_EBACKEND, "redis: SCRIPT LOAD: %s", r->str);
+  else if (r->type != REDIS_REPLY_STRING || r->len != 40)
+    st = rein__idem_fail(s, REIN_EBACKEND,
+                         "redis: SCRIPT LOAD returned no SHA1");
+  else
+    memcpy(sha, r->str, 41);
+  freeReplyObject(r);
+  return st;
+}
+
+static bool valid_prefix(const char *p) {
+  size_t n = p ? strlen(p) : 0;
+  if (n < 1 || n > 64) return false;
+  for (size_t i = 0; i < n; i++)
+    if ((unsigned char)p[i] <= 0x20 || (unsigned char)p[i] > 0x7e)
+      return false;
+  return true;
+}
+
+rein_status rein_idem_redis_new(const rein_idem_config *c,
+                                const rein_idem_redis_config *rc,
+                                rein_idem_store **out) {
+  rein_errbuf *err = c ? c->err : NULL;
+  rein_idem_redis_config def;
+  if (!rc) {
+    rein_idem_redis_config_default(&def);
+    rc = &def;
+  }
+  redisContext *given = rc->ctx;
+  bool owns = given && rc->owns_ctx;
+  const char *prefix = rc->prefix ? rc->prefix : "rein:idem:";
+  rein_status st = REIN_OK;
+  if (out) *out = NULL;
+  if (!out)
+    st = rein__idem_errbuf(err, REIN_EINVAL, "idem.redis: out is NULL");
+  else if (!given && (!rc->host || !*rc->host))
+    st = rein__idem_errbuf(err, REIN_EINVAL,
+                           "idem.redis.host: set a host (or pass an open "
+                           "connection in .ctx)");
+  else if (!given && (rc->port < 1 || rc->port > 65535))
+    st = rein__idem_errbuf(err, REIN_EINVAL,
+                           "idem.redis.port: must be in [1, 65535], got %d",
+                           rc->port);
+  else if (rc->timeout_ms < 1 || rc->timeout_ms > 600000)
+    st = rein__idem_errbuf(err, REIN_EINVAL,
+                           "idem.redis.timeout_ms: must be in [1, 600000], "
+                           "got %d",
+                           rc->timeout_ms);
+  else if (!valid_prefix(prefix))
+    st = rein__idem_errbuf(err, REIN_EINVAL,
+                           "idem.redis.prefix: must be 1..64 printable "
+                           "ASCII bytes without spaces");
+  rein_idem_store *s = NULL;
+  if (st == REIN_OK) st = rein__idem_store_alloc(c, &rd_vtable, &s);
+  rd *d = NULL;
+  if (st == REIN_OK) {
+    d = rein__calloc(s->alloc, sizeof *d);
+    if (!d)
+      st = rein__idem_errbuf(err, REIN_ENOMEM, "idem.redis: out of memory");
+  }
+  if (st != REIN_OK) {
+    rein__idem_store_dealloc(s);
+    if (owns) redisFree(given);
+    return st;
+  }
+  s->impl = d;
+  snprintf(d->prefix, sizeof d->prefix, "%s", prefix);
+  struct timeval tv = {rc->timeout_ms / 1000, (rc->timeout_ms % 1000) * 1000};
+  if (given) {
+    d->ctx = given;
+    d->owns = owns;
+    if (d->ctx->err) st = rd_ctx_err(s, d->ctx, "connect");
+  } else {
+    d->ctx = redisConnectWithTimeout(rc->host, rc->port, tv);
+    d->owns = true;
+    if (!d->ctx || d->ctx->err)
+      st = rd_ctx_err(s, d->ctx, "connect");
+  }
+  if (st == REIN_OK && redisSetTimeout(d->ctx, tv) != REDIS_OK)
+    st = rd_ctx_err(s, d->ctx, "set timeout");
+  if (st == REIN_OK) st = load(s, d, begin_lua, d->sha_begin);
+  if (st == REIN_OK) st = load(s, d, update_lua, d->sha_update);
+  if (st != REIN_OK) {
+    if (given)
+      rein__idem_errbuf(err, st, "idem.redis: %s", s->errmsg);
+    else
+      rein__idem_errbuf(err, st, "idem.redis: %s (%s:%d)", s->errmsg,
+                        rc->host, rc->port);
+    rein_idem_store_free(s);
+    return st;
+  }
+  *out = s;
+  return REIN_OK;
+}

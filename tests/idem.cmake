@@ -1,0 +1,27 @@
+# Idempotency store: one conformance suite run against every backend
+# (argv[1] picks it), the SQLite crash test, and the unit tests of the
+# front end. PostgreSQL and Redis come from scripts/services.sh.
+if(TARGET rein_idem_redis)
+  pkg_check_modules(IDEM_T_SQLITE REQUIRED IMPORTED_TARGET sqlite3)
+  pkg_check_modules(IDEM_T_PQ REQUIRED IMPORTED_TARGET libpq)
+  pkg_check_modules(IDEM_T_HIREDIS REQUIRED IMPORTED_TARGET hiredis)
+  set(_idem_all rein_idem_sqlite rein_idem_pg rein_idem_redis
+      PkgConfig::IDEM_T_SQLITE PkgConfig::IDEM_T_PQ PkgConfig::IDEM_T_HIREDIS)
+  rein_add_test(NAME test_idem_memory
+    SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/backends/test_idem_conformance.c
+    LIBS ${_idem_all} ARGS memory LABELS unit backend concurrency TIMEOUT 120)
+  foreach(b sqlite pg redis)
+    add_test(NAME test_idem_${b} COMMAND test_idem_memory ${b})
+    set_tests_properties(test_idem_${b} PROPERTIES TIMEOUT 240)
+  endforeach()
+  set_tests_properties(test_idem_sqlite PROPERTIES
+    LABELS "unit;backend;concurrency")
+  set_tests_properties(test_idem_pg test_idem_redis PROPERTIES
+    LABELS "backend;concurrency")
+  rein_add_test(NAME test_idem_sqlite_crash
+    SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/backends/test_idem_sqlite_crash.c
+    LIBS ${_idem_all} LABELS backend TIMEOUT 120)
+  rein_add_test(NAME test_idem_unit
+    SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_idem.c
+    LIBS ${_idem_all} LABELS unit TIMEOUT 60)
+endif()
