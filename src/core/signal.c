@@ -717,8 +717,10 @@ rein_status rein_signals_feed(rein_signals *s, const char *name,
         s->idem_retention_ns = ns;
     }
   }
+  /* Malformed: counted and otherwise ignored, as if the header were absent;
+   * the call itself succeeds (a bad header must not fail a response). */
   if (st == REIN_EPARSE && s->malformed < UINT32_MAX) s->malformed++;
-  return st;
+  return REIN_OK;
 }
 
 int64_t rein_signals_delay_floor(const rein_signals *s) {
