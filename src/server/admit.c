@@ -378,8 +378,26 @@ static bool dont_retry_for(const rein_admit *a, rein_admit_reason r,
   return false;
 }
 
+typedef struct waiter {
+  pthread_cond_t cv;
+} waiter;
+
+/* Tell the owner of `t` that its state changed (not the caller's own). */
+static void wake(rein_admit *a, rein_admit_ticket *t,
+                 const rein_admit_ticket *self) {
+  if (t == self) return;
+  if (t->waiter_)
+    pthread_cond_signal(&((waiter *)t->waiter_)->cv);
+  else if (a->cfg.notify)
+    a->cfg.notify(a->cfg.notify_ctx, t);
+}
+
+/* Settle a ticket as rejected. The state is stored last, after the owner
+ * was woken: once it sees a final state, the owner may reuse or drop the
+ * ticket, so nobody else may touch it after that store. */
 static void reject(rein_admit *a, rein_admit_ticket *t, rein_admit_reason r,
-                   int64_t now, int64_t retry_after, bool was_queued) {
+                   int64_t now, int64_t retry_after, bool was_queued,
+                   const rein_admit_ticket *self) {
   bool ov = atomic_load_explicit(&a->overloaded, memory_order_relaxed);
   t->reason_ = r;
   t->retry_after_ns_ = retry_after;
@@ -387,6 +405,7 @@ static void reject(rein_admit *a, rein_admit_ticket *t, rein_admit_reason r,
   t->dont_retry_ = dont_retry_for(a, r, ov);
   t->waited_ns_ = was_queued && now > t->enq_ns_ ? now - t->enq_ns_ : 0;
   count_reject(a, r);
+  wake(a, t, self);
   set_tstate(t, REIN_ADMIT_REJECTED);
 }
 
@@ -448,20 +467,6 @@ static void unqueue(rein_admit *a, rein_admit_ticket *t) {
   atomic_fetch_sub(&a->queue_len, 1);
 }
 
-typedef struct waiter {
-  pthread_cond_t cv;
-} waiter;
-
-/* Tell the owner of `t` that its state changed (not the caller's own). */
-static void wake(rein_admit *a, rein_admit_ticket *t,
-                 const rein_admit_ticket *self) {
-  if (t == self) return;
-  if (t->waiter_)
-    pthread_cond_signal(&((waiter *)t->waiter_)->cv);
-  else if (a->cfg.notify)
-    a->cfg.notify(a->cfg.notify_ctx, t);
-}
-
 static void set_overloaded(rein_admit *a, bool v) {
   atomic_store_explicit(&a->overloaded, v, memory_order_relaxed);
 }
@@ -504,8 +509,7 @@ static bool reap(rein_admit *a, int64_t now, const rein_admit_ticket *self) {
       if (!t || now - t->enq_ns_ <= queue_timeout(a)) break;
       unqueue(a, t);
       reject(a, t, REIN_ADMIT_R_QUEUE_TIMEOUT, now, retry_after_locked(a, now),
-             true);
-      wake(a, t, self);
+             true, self);
       any = true;
     }
   }
@@ -526,11 +530,11 @@ static void dispatch(rein_admit *a, int64_t now, const rein_admit_ticket *self) 
     t->start_ns_ = now;
     t->overloaded_ = atomic_load_explicit(&a->overloaded, memory_order_relaxed);
     atomic_fetch_add_explicit(&a->admitted, 1, memory_order_relaxed);
-    set_tstate(t, REIN_ADMIT_ADMITTED);
     /* The queue drained by service: the overload is over. */
     if (atomic_load_explicit(&a->queue_len, memory_order_relaxed) == 0)
       set_overloaded(a, false);
     wake(a, t, self);
+    set_tstate(t, REIN_ADMIT_ADMITTED); /* last: see reject() */
   }
 }
 
@@ -599,17 +603,16 @@ static rein_admit_result try_slow(rein_admit *a, rein_admit_ticket *t,
   bool ov = atomic_load_explicit(&a->overloaded, memory_order_relaxed);
   if (retry && (ov || qlen >= c->retry_queue_max)) {
     reject(a, t, REIN_ADMIT_R_RETRY_SHED, now, retry_after_locked(a, now),
-           false);
+           false, t);
   } else if (qlen >= c->queue_max) {
     rein_admit_ticket *victim = retry ? NULL : a->retry.tail;
     if (victim) {
       unqueue(a, victim);
       reject(a, victim, REIN_ADMIT_R_DISPLACED, now,
-             retry_after_locked(a, now), true);
-      wake(a, victim, t);
+             retry_after_locked(a, now), true, t);
     } else {
       reject(a, t, REIN_ADMIT_R_QUEUE_FULL, now, retry_after_locked(a, now),
-             false);
+             false, t);
     }
   }
   if (tstate(t) != REIN_ADMIT_REJECTED) {
@@ -651,7 +654,7 @@ rein_admit_result rein_admit_try(rein_admit *a, rein_admit_ticket *t,
       reject(a, t, REIN_ADMIT_R_RATE_LIMITED, now,
              clamp64(wait, a->cfg.retry_after_min_ns,
                      a->cfg.retry_after_max_ns),
-             false);
+             false, t);
       fill(a, t, d);
       return REIN_ADMIT_REJECTED;
     }
@@ -675,14 +678,18 @@ rein_admit_result rein_admit_try(rein_admit *a, rein_admit_ticket *t,
 
 rein_admit_result rein_admit_poll(rein_admit *a, rein_admit_ticket *t,
                                   int64_t now, rein_admit_decision *d) {
-  if (tstate(t) == REIN_ADMIT_QUEUED) {
+  int s = tstate(t);
+  if (s == REIN_ADMIT_QUEUED) {
+    /* Others may still change a queued ticket: read it under the lock. */
     pthread_mutex_lock(&a->mu);
     roll_locked(a, now);
     settle(a, now, t);
+    s = tstate(t);
+    fill(a, t, d);
     pthread_mutex_unlock(&a->mu);
+  } else {
+    fill(a, t, d); /* settled: only its owner touches it now */
   }
-  fill(a, t, d);
-  int s = tstate(t);
   return s == ST_RELEASED    ? REIN_ADMIT_ADMITTED
          : s == ST_CANCELLED ? REIN_ADMIT_REJECTED
                              : (rein_admit_result)s;
