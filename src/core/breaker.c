@@ -233,15 +233,18 @@ static void window_add(rein_breaker *b, bool fail, bool slow, int64_t now,
 
 static void window_read(rein_breaker *b, int64_t now, uint64_t *calls,
                         uint64_t *fail, uint64_t *slow) {
+  /* Failures and slow calls are read before calls: a reader preempted
+   * between the reads then sees more calls, never more failures, than were
+   * there together, so a race can delay a trip but never cause one. */
   int64_t c, f, s;
   if (b->cfg.window == REIN_BREAKER_WINDOW_TIME) {
-    c = rein__window_sum(&b->win, C_CALLS, now);
     f = rein__window_sum(&b->win, C_FAIL, now);
     s = rein__window_sum(&b->win, C_SLOW, now);
+    c = rein__window_sum(&b->win, C_CALLS, now);
   } else {
-    c = atomic_load(&b->ring_calls);
     f = atomic_load(&b->ring_fail);
     s = atomic_load(&b->ring_slow);
+    c = atomic_load(&b->ring_calls);
   }
   *calls = c > 0 ? (uint64_t)c : 0;
   *fail = f > 0 ? (uint64_t)f : 0;
