@@ -193,7 +193,10 @@ typedef struct rein_admit_decision {
   uint32_t rl_quota;
   int64_t rl_window_s;
   int64_t rl_remaining;
-  int64_t rl_reset_s;      /* RateLimit t= */
+  /* RateLimit t=, seconds rounded up: until the bucket is full again while
+   * units remain; when none remain (r=0), until the next unit, which on a
+   * 429 equals Retry-After. */
+  int64_t rl_reset_s;
   const char *rl_policy;   /* valid while the rein_admit lives */
 } rein_admit_decision;
 

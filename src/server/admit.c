@@ -552,8 +552,9 @@ static void settle(rein_admit *a, int64_t now, const rein_admit_ticket *self) {
 /* ------------------------------------------------------------------------ */
 
 /* Take one unit at `now`. On success *remaining is what is left and *reset
- * the time until the bucket is full again; on failure *wait is the time
- * until one unit is available. Lock-free. */
+ * the time until the bucket is full again (or, when nothing is left, until
+ * the next unit); on failure *wait is the time until one unit is available.
+ * Lock-free. */
 static bool rl_take(rein_admit *a, int64_t now, int64_t *remaining,
                     int64_t *reset, int64_t *wait) {
   const int64_t T = a->rl_T, W = a->cfg.rl_window_ns;
@@ -571,7 +572,10 @@ static bool rl_take(rein_admit *a, int64_t now, int64_t *remaining,
                                               memory_order_relaxed,
                                               memory_order_relaxed)) {
       *remaining = (W - (ntat - now)) / T;
-      *reset = ntat - now;
+      /* Time until the bucket is full again; with nothing left, the time
+       * until the next unit (what a client must wait: a client floors its
+       * next attempt on t when r = 0). */
+      *reset = *remaining > 0 ? ntat - now : ntat + T - W - now;
       return true;
     }
   }

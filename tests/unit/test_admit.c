@@ -513,7 +513,8 @@ static void test_rate_limit_headers(void **state) {
   for (int i = 1; i < 10; i++)
     assert_int_equal(rein_admit_try(a, &t[i], 1, 0, &d), REIN_ADMIT_ADMITTED);
   rein_admit_headers(&d, -1, &r);
-  expect_header(&r, 1, "RateLimit", "\"api\";r=0;t=60");
+  /* Nothing left: t is the time until the next unit, not until full. */
+  expect_header(&r, 1, "RateLimit", "\"api\";r=0;t=6");
   /* The 11th: 429, wait 6 s for the next unit; t equals Retry-After. */
   assert_int_equal(rein_admit_try(a, &t[10], 1, 0, &d), REIN_ADMIT_REJECTED);
   assert_int_equal(d.reason, REIN_ADMIT_R_RATE_LIMITED);
