@@ -84,8 +84,9 @@ REIN_API rein_status rein_signal_dont_retry(const char *value, size_t len,
 /*
  * Everything a response said, accumulated header by header. Start with
  * rein_signals_init, feed each header with rein_signals_feed (unknown names
- * are ignored and return REIN_OK; malformed known ones are counted in
- * `malformed` and otherwise ignored), then read rein_signals_delay_floor.
+ * are ignored; malformed known ones are counted in `malformed` and otherwise
+ * ignored; both return REIN_OK, REIN_EINVAL only for NULL arguments), then
+ * read rein_signals_delay_floor.
  */
 typedef struct rein_signals {
   int64_t retry_after_ns; /* -1 absent */
