@@ -1203,15 +1203,17 @@ static int init_world(run *R) {
         return -1;
     }
   }
-  for (size_t i = 0; i < s->n_incidents; i++) {
-    if (push(R, s->incidents[i].start_ns, EV_INCIDENT, (uint32_t)i, 0) ||
-        push(R, s->incidents[i].end_ns, EV_INCIDENT, (uint32_t)i, 1))
-      return -1;
-  }
+  /* ticks first: a tick at the same instant as an incident edge samples
+   * the state of the interval that is ending */
   for (size_t k = 0; k < R->res->n_points; k++) {
     int64_t t = (int64_t)(k + 1) * R->interval;
     if (t > R->end) t = R->end;
     if (push(R, t, EV_TICK, (uint32_t)k, 0)) return -1;
+  }
+  for (size_t i = 0; i < s->n_incidents; i++) {
+    if (push(R, s->incidents[i].start_ns, EV_INCIDENT, (uint32_t)i, 0) ||
+        push(R, s->incidents[i].end_ns, EV_INCIDENT, (uint32_t)i, 1))
+      return -1;
   }
   return 0;
 }
