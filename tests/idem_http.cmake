@@ -7,3 +7,30 @@ if(TARGET rein_idem_http AND TARGET rein_idem_sqlite)
     LIBS rein_idem_http rein_idem_sqlite PkgConfig::IDEM_HTTP_T_SQLITE
     LABELS unit TIMEOUT 60)
 endif()
+
+if(TARGET ledger)
+  pkg_check_modules(IDEM_HTTP_T_CURL REQUIRED IMPORTED_TARGET libcurl)
+  # SIGKILL loop: 1,000 charges, >= 24 kills, SQLite store (the default).
+  rein_add_test(NAME test_ledger_crash
+    SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/e2e/test_ledger_crash.c
+    LIBS PkgConfig::IDEM_HTTP_T_CURL PkgConfig::IDEM_HTTP_T_SQLITE
+    ARGS $<TARGET_FILE:ledger>
+    LABELS e2e TIMEOUT 120)
+  # The same with the memory store, which forgets every key on a crash: the
+  # ledger's UNIQUE (principal, key) alone must keep charges exactly-once.
+  add_test(NAME test_ledger_crash_memstore
+    COMMAND test_ledger_crash $<TARGET_FILE:ledger> --store memory
+            --charges 400 --kills 20)
+  set_tests_properties(test_ledger_crash_memstore PROPERTIES
+    LABELS e2e TIMEOUT 120)
+endif()
+
+if(TARGET ledger)
+  # The ledger over HTTP: principals, the key contract on the wire, 409,
+  # shedding, outage, metrics, SIGTERM.
+  rein_add_test(NAME test_ledger_http
+    SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/e2e/test_ledger_http.c
+    LIBS PkgConfig::IDEM_HTTP_T_CURL
+    ARGS $<TARGET_FILE:ledger>
+    LABELS e2e TIMEOUT 120)
+endif()

@@ -545,8 +545,13 @@ static enum MHD_Result charge_with_slot(ledger *l, worker *w,
                         "The charge was not recorded; retry with the same "
                         "Idempotency-Key.", ra, 1);
   }
-  if (inserted) inc(l, M_CHARGES);
-  else if (key) inc(l, M_CHARGE_DUP);
+  if (inserted) {
+    inc(l, M_CHARGES);
+  } else if (key) {
+    inc(l, M_CHARGE_DUP);
+    logf_(l, "rerun: key already charged as id %" PRId64 "; answering with it",
+          c.id);
+  }
   int status = 201;
   char body[2048];
   size_t blen;

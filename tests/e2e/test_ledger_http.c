@@ -1,0 +1,500 @@
+/*
+ * test_ledger_http.c: examples/ledger over real HTTP on loopback.
+ *
+ * Each test starts its own ledger process (options chosen for what it
+ * checks) and talks to it with libcurl:
+ *   - principals: B reusing A's key gets neither A's charge nor a conflict
+ *     (Authorization: Bearer and X-Principal);
+ *   - the key contract on the wire: 400 missing/malformed, 422 reuse,
+ *     replay with Idempotent-Replayed, the retention header on every keyed
+ *     response, problem+json bodies;
+ *   - 409 with Retry-After while the first request is still running;
+ *   - load shedding (503 + Retry-After) when the queue is full;
+ *   - injected outage, metrics, health, bad input, graceful SIGTERM.
+ * Usage: test_ledger_http LEDGER_BIN
+ */
+#include "rein_test.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *LEDGER_BIN;
+/* The ledger a test is running, so a failed assertion does not leave it
+ * behind (teardown kills it). */
+static pid_t g_live;
+static char g_live_dir[64];
+
+static void sleep_ms(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+  while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
+  }
+}
+
+/* ---- a ledger process ------------------------------------------------------ */
+
+typedef struct ledger_proc {
+  pid_t pid;
+  unsigned port;
+  char dir[64];
+} ledger_proc;
+
+/* Starts the ledger with extra arguments (NULL-terminated). */
+static void ledger_start(ledger_proc *lp, const char *const *extra) {
+  snprintf(lp->dir, sizeof lp->dir, "/tmp/rein-ledger-http.XXXXXX");
+  assert_non_null(mkdtemp(lp->dir));
+  char db[96], pf[96], log[96];
+  snprintf(db, sizeof db, "%s/ledger.db", lp->dir);
+  snprintf(pf, sizeof pf, "%s/port", lp->dir);
+  snprintf(log, sizeof log, "%s/ledger.log", lp->dir);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+      close(fd);
+    }
+    const char *argv[40];
+    int a = 0;
+    argv[a++] = LEDGER_BIN;
+    argv[a++] = "--port";
+    argv[a++] = "0";
+    argv[a++] = "--port-file";
+    argv[a++] = pf;
+    argv[a++] = "--db";
+    argv[a++] = db;
+    for (int i = 0; extra && extra[i] && a < 39; i++) argv[a++] = extra[i];
+    argv[a] = NULL;
+    execv(LEDGER_BIN, (char *const *)argv);
+    _exit(127);
+  }
+  lp->pid = pid;
+  g_live = pid;
+  snprintf(g_live_dir, sizeof g_live_dir, "%s", lp->dir);
+  lp->port = 0;
+  for (int i = 0; i < 1000 && !lp->port; i++) {
+    FILE *f = fopen(pf, "r");
+    if (f) {
+      if (fscanf(f, "%u", &lp->port) != 1) lp->port = 0;
+      fclose(f);
+    }
+    if (!lp->port) sleep_ms(5);
+  }
+  if (!lp->port) fail_msg("ledger did not start; see %s", log);
+}
+
+/* SIGTERM; asserts a clean exit (status 0), then removes the files. */
+static void ledger_stop(ledger_proc *lp) {
+  kill(lp->pid, SIGTERM);
+  int st = 0;
+  waitpid(lp->pid, &st, 0);
+  g_live = 0;
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", lp->dir);
+  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", lp->dir);
+  assert_true(WIFEXITED(st));
+  assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+static int kill_leftover(void **state) {
+  if (g_live > 0) {
+    kill(g_live, SIGKILL);
+    waitpid(g_live, NULL, 0);
+    g_live = 0;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_live_dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_live_dir);
+  }
+  return 0;
+}
+
+/* ---- HTTP ------------------------------------------------------------------ */
+
+typedef struct http_resp {
+  long status;
+  char body[16384];
+  size_t body_len;
+  char headers[4096];
+  size_t hdr_len;
+} http_resp;
+
+static size_t on_body(char *p, size_t sz, size_t n, void *ud) {
+  http_resp *r = ud;
+  size_t k = sz * n, room = sizeof r->body - 1 - r->body_len;
+  size_t c = k < room ? k : room;
+  memcpy(r->body + r->body_len, p, c);
+  r->body_len += c;
+  r->body[r->body_len] = '\0';
+  return k;
+}
+
+static size_t on_header(char *p, size_t sz, size_t n, void *ud) {
+  http_resp *r = ud;
+  size_t k = sz * n, room = sizeof r->headers - 1 - r->hdr_len;
+  size_t c = k < room ? k : room;
+  memcpy(r->headers + r->hdr_len, p, c);
+  r->hdr_len += c;
+  r->headers[r->hdr_len] = '\0';
+  return k;
+}
+
+/* One request; `hdrs` NULL-terminated "Name: value" strings. */
+static void http(unsigned port, const char *method, const char *path,
+                 const char *const *hdrs, const char *body, http_resp *r) {
+  memset(r, 0, sizeof *r);
+  CURL *c = curl_easy_init();
+  assert_non_null(c);
+  char url[256];
+  snprintf(url, sizeof url, "http://127.0.0.1:%u%s", port, path);
+  struct curl_slist *hs = NULL;
+  for (int i = 0; hdrs && hdrs[i]; i++) hs = curl_slist_append(hs, hdrs[i]);
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+  if (body) curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, hs);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+  CURLcode rc = curl_easy_perform(c);
+  if (rc != CURLE_OK) fail_msg("%s %s: %s", method, path, curl_easy_strerror(rc));
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+  curl_slist_free_all(hs);
+  curl_easy_cleanup(c);
+}
+
+/* A response header's value (first match, case-insensitive) or NULL. */
+static const char *hdr(const http_resp *r, const char *name, char *buf,
+                       size_t cap) {
+  size_t nl = strlen(name);
+  const char *p = r->headers;
+  while (p && *p) {
+    if (strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
+      const char *v = p + nl + 1;
+      while (*v == ' ') v++;
+      size_t k = strcspn(v, "\r\n");
+      if (k >= cap) k = cap - 1;
+      memcpy(buf, v, k);
+      buf[k] = '\0';
+      return buf;
+    }
+    p = strchr(p, '\n');
+    if (p) p++;
+  }
+  return NULL;
+}
+
+static long json_id(const http_resp *r) {
+  const char *p = strstr(r->body, "\"id\":");
+  if (!p) fail_msg("no id in %s", r->body);
+  return strtol(p + 5, NULL, 10);
+}
+
+static void expect_header(const http_resp *r, const char *name,
+                          const char *want) {
+  char buf[256];
+  const char *v = hdr(r, name, buf, sizeof buf);
+  if (!want) {
+    if (v) fail_msg("unexpected %s: %s", name, v);
+    return;
+  }
+  if (!v) fail_msg("missing %s in:\n%s", name, r->headers);
+  assert_string_equal(v, want);
+}
+
+static void expect_problem(const http_resp *r, long status, const char *type) {
+  assert_int_equal(r->status, status);
+  expect_header(r, "Content-Type", "application/problem+json");
+  char want[160];
+  snprintf(want, sizeof want, "{\"type\":\"urn:rein:problem:%s\",", type);
+  if (strncmp(r->body, want, strlen(want)) != 0)
+    fail_msg("body %s does not start with %s", r->body, want);
+  snprintf(want, sizeof want, "\"status\":%ld,", status);
+  assert_non_null(strstr(r->body, want));
+  assert_non_null(strstr(r->body, "\"title\":\""));
+  assert_non_null(strstr(r->body, "\"detail\":\""));
+}
+
+static const char B1[] = "{\"account\":\"acct_1\",\"amount_cents\":1250}";
+static const char B2[] = "{\"account\":\"acct_2\",\"amount_cents\":99}";
+
+/* ---- tests ----------------------------------------------------------------- */
+
+static void test_principals(void **state) {
+  ledger_proc lp;
+  ledger_start(&lp, NULL);
+  http_resp r;
+  const char *alice[] = {"Authorization: Bearer alice",
+                         "Idempotency-Key: \"order-17\"", NULL};
+  const char *bob[] = {"Authorization: Bearer bob",
+                       "Idempotency-Key: \"order-17\"", NULL};
+  const char *carol[] = {"X-Principal: carol",
+                         "Idempotency-Key: \"order-17\"", NULL};
+  http(lp.port, "POST", "/charges", alice, B1, &r);
+  assert_int_equal(r.status, 201);
+  long a_id = json_id(&r);
+  assert_non_null(strstr(r.body, "\"principal\":\"alice\""));
+  /* Bob, same key, another body: his own charge, not 422, not Alice's. */
+  http(lp.port, "POST", "/charges", bob, B2, &r);
+  assert_int_equal(r.status, 201);
+  expect_header(&r, "Idempotent-Replayed", NULL);
+  long b_id = json_id(&r);
+  assert_true(b_id != a_id);
+  assert_non_null(strstr(r.body, "\"principal\":\"bob\""));
+  assert_null(strstr(r.body, "alice"));
+  /* Carol (X-Principal), same key, Alice's exact body: not a replay of
+   * Alice's response either. */
+  http(lp.port, "POST", "/charges", carol, B1, &r);
+  assert_int_equal(r.status, 201);
+  expect_header(&r, "Idempotent-Replayed", NULL);
+  long c_id = json_id(&r);
+  assert_true(c_id != a_id && c_id != b_id);
+  /* Each replays only their own. */
+  http(lp.port, "POST", "/charges", alice, B1, &r);
+  assert_int_equal(r.status, 201);
+  expect_header(&r, "Idempotent-Replayed", "true");
+  assert_int_equal(json_id(&r), a_id);
+  http(lp.port, "POST", "/charges", bob, B2, &r);
+  expect_header(&r, "Idempotent-Replayed", "true");
+  assert_int_equal(json_id(&r), b_id);
+  /* Bob's key is Bob's: Alice's body under it is a 422 for Bob. */
+  http(lp.port, "POST", "/charges", bob, B1, &r);
+  expect_problem(&r, 422, "idempotency-key-reused");
+  /* The ledger has exactly three charges under the key. */
+  http(lp.port, "GET", "/charges?key=order-17", NULL, NULL, &r);
+  assert_int_equal(r.status, 200);
+  assert_non_null(strstr(r.body, "\"count\":3}"));
+  /* Malformed credentials are refused, not mapped to anonymous. */
+  const char *basic[] = {"Authorization: Basic YTpi",
+                         "Idempotency-Key: \"x\"", NULL};
+  http(lp.port, "POST", "/charges", basic, B1, &r);
+  expect_problem(&r, 401, "ledger-unauthorized");
+  ledger_stop(&lp);
+}
+
+static void test_key_contract(void **state) {
+  ledger_proc lp;
+  const char *args[] = {"--require-key", "--retention-s", "7200", NULL};
+  ledger_start(&lp, args);
+  http_resp r;
+  const char *nokey[] = {"Authorization: Bearer alice", NULL};
+  http(lp.port, "POST", "/charges", nokey, B1, &r);
+  expect_problem(&r, 400, "idempotency-key-missing");
+  expect_header(&r, "Idempotency-Key-Retention", NULL);
+  const char *token[] = {"Authorization: Bearer alice",
+                         "Idempotency-Key: order-1", NULL};
+  http(lp.port, "POST", "/charges", token, B1, &r);
+  expect_problem(&r, 400, "idempotency-key-invalid");
+  expect_header(&r, "Idempotency-Key-Retention", "7200");
+  assert_non_null(strstr(r.body, "column 1"));
+  char longkey[400];
+  int n = snprintf(longkey, sizeof longkey, "Idempotency-Key: \"");
+  memset(longkey + n, 'k', 256);
+  snprintf(longkey + n + 256, sizeof longkey - (size_t)n - 256, "\"");
+  const char *toolong[] = {longkey, NULL};
+  http(lp.port, "POST", "/charges", toolong, B1, &r);
+  expect_problem(&r, 400, "idempotency-key-invalid");
+  assert_non_null(strstr(r.body, "longer than 255"));
+  const char *ok[] = {"Authorization: Bearer alice",
+                      "Idempotency-Key: \"a \\\"quoted\\\" key\"", NULL};
+  http(lp.port, "POST", "/charges", ok, B1, &r);
+  assert_int_equal(r.status, 201);
+  expect_header(&r, "Content-Type", "application/json");
+  expect_header(&r, "Idempotency-Key-Retention", "7200");
+  expect_header(&r, "Idempotent-Replayed", NULL);
+  assert_non_null(strstr(r.body, "\"idempotency_key\":\"a \\\"quoted\\\" key\""));
+  char first[16384];
+  snprintf(first, sizeof first, "%s", r.body);
+  http(lp.port, "POST", "/charges", ok, B1, &r);
+  assert_int_equal(r.status, 201);
+  expect_header(&r, "Idempotent-Replayed", "true");
+  expect_header(&r, "Idempotency-Key-Retention", "7200");
+  expect_header(&r, "Content-Type", "application/json");
+  assert_string_equal(r.body, first);
+  http(lp.port, "POST", "/charges", ok, B2, &r);
+  expect_problem(&r, 422, "idempotency-key-reused");
+  expect_header(&r, "Idempotency-Key-Retention", "7200");
+  /* Invalid bodies are refused before the key is used. */
+  const char *k2[] = {"Idempotency-Key: \"k2\"", NULL};
+  http(lp.port, "POST", "/charges", k2, "{\"account\":\"a\",\"amount_cents\":1.5}",
+       &r);
+  expect_problem(&r, 400, "ledger-bad-charge");
+  assert_non_null(strstr(r.body, "amount_cents: expected an integer"));
+  http(lp.port, "POST", "/charges", k2, "{\"amount_cents\":5}", &r);
+  expect_problem(&r, 400, "ledger-bad-charge");
+  assert_non_null(strstr(r.body, "account: missing"));
+  http(lp.port, "POST", "/charges", k2, B2, &r);
+  assert_int_equal(r.status, 201);
+  ledger_stop(&lp);
+}
+
+typedef struct bg_post {
+  unsigned port;
+  const char *const *hdrs;
+  const char *body;
+  http_resp r;
+} bg_post;
+
+static void *bg(void *arg) {
+  bg_post *b = arg;
+  http(b->port, "POST", "/charges", b->hdrs, b->body, &b->r);
+  return NULL;
+}
+
+static void test_in_progress(void **state) {
+  ledger_proc lp;
+  const char *args[] = {"--work-ms", "1500", "--lease-ms", "5000", NULL};
+  ledger_start(&lp, args);
+  const char *k[] = {"Idempotency-Key: \"slow\"", NULL};
+  bg_post b = {lp.port, k, B1, {0}};
+  pthread_t t;
+  pthread_create(&t, NULL, bg, &b);
+  sleep_ms(400);
+  http_resp r;
+  http(lp.port, "POST", "/charges", k, B1, &r);
+  expect_problem(&r, 409, "idempotency-key-in-progress");
+  char buf[32];
+  const char *ra = hdr(&r, "Retry-After", buf, sizeof buf);
+  assert_non_null(ra);
+  long s = atol(ra);
+  /* ~4.6 s of a 5 s lease remain. */
+  assert_true(s >= 4 && s <= 5);
+  expect_header(&r, "Idempotency-Key-Retention", "86400");
+  pthread_join(t, NULL);
+  assert_int_equal(b.r.status, 201);
+  http(lp.port, "POST", "/charges", k, B1, &r);
+  assert_int_equal(r.status, 201);
+  expect_header(&r, "Idempotent-Replayed", "true");
+  assert_int_equal(json_id(&r), json_id(&b.r));
+  ledger_stop(&lp);
+}
+
+static void test_shed(void **state) {
+  ledger_proc lp;
+  const char *args[] = {"--workers", "1", "--queue", "0", "--work-ms", "1000",
+                        "--no-idem", NULL};
+  ledger_start(&lp, args);
+  bg_post b = {lp.port, NULL, B1, {0}};
+  pthread_t t;
+  pthread_create(&t, NULL, bg, &b);
+  sleep_ms(300);
+  http_resp r;
+  http(lp.port, "POST", "/charges", NULL, B2, &r);
+  expect_problem(&r, 503, "ledger-overloaded");
+  char buf[32];
+  assert_non_null(hdr(&r, "Retry-After", buf, sizeof buf));
+  assert_true(atol(buf) >= 1);
+  pthread_join(t, NULL);
+  assert_int_equal(b.r.status, 201);
+  http(lp.port, "GET", "/metrics", NULL, NULL, &r);
+  assert_non_null(strstr(r.body, "\nrein_ledger_shed_total 1\n"));
+  assert_non_null(strstr(r.body, "\nrein_ledger_charges_total 1\n"));
+  assert_non_null(strstr(r.body, "\nrein_ledger_capacity_per_second 1.000\n"));
+  /* No helper in this mode: no helper metrics. */
+  assert_null(strstr(r.body, "rein_idem_http_"));
+  ledger_stop(&lp);
+}
+
+static void test_outage_metrics_health(void **state) {
+  ledger_proc lp;
+  ledger_start(&lp, NULL);
+  http_resp r;
+  http(lp.port, "GET", "/healthz", NULL, NULL, &r);
+  assert_int_equal(r.status, 200);
+  assert_string_equal(r.body, "{\"status\":\"ok\"}");
+  http(lp.port, "POST", "/admin/outage?seconds=30", NULL, "", &r);
+  assert_int_equal(r.status, 200);
+  const char *k[] = {"Idempotency-Key: \"o1\"", NULL};
+  http(lp.port, "POST", "/charges", k, B1, &r);
+  expect_problem(&r, 503, "ledger-outage");
+  http(lp.port, "POST", "/admin/outage?seconds=0", NULL, "", &r);
+  assert_int_equal(r.status, 200);
+  /* The failed attempt did not consume the key. */
+  http(lp.port, "POST", "/charges", k, B1, &r);
+  assert_int_equal(r.status, 201);
+  http(lp.port, "POST", "/charges", k, B1, &r);
+  expect_header(&r, "Idempotent-Replayed", "true");
+  http(lp.port, "POST", "/admin/outage?seconds=x", NULL, "", &r);
+  expect_problem(&r, 400, "ledger-bad-query");
+  http(lp.port, "GET", "/nope", NULL, NULL, &r);
+  expect_problem(&r, 404, "ledger-not-found");
+  http(lp.port, "DELETE", "/charges", NULL, NULL, &r);
+  expect_problem(&r, 405, "ledger-method");
+  http(lp.port, "GET", "/charges/summary", NULL, NULL, &r);
+  assert_string_equal(r.body, "{\"charges\":1,\"keyed\":1,\"amount_cents\":1250,"
+                              "\"refs\":0,\"duplicate_charges\":0}");
+  http(lp.port, "GET", "/metrics", NULL, NULL, &r);
+  assert_int_equal(r.status, 200);
+  expect_header(&r, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+  const char *want[] = {
+      "\nrein_ledger_requests_total{route=\"POST /charges\"} 3\n",
+      "\nrein_ledger_responses_total{code=\"201\"} 2\n",
+      "\nrein_ledger_outage_failures_total 1\n",
+      "\nrein_ledger_charges_total 1\n",
+      "\nrein_idem_http_replays_total 1\n",
+      "\nrein_idem_http_completed_total 1\n",
+      "\nrein_ledger_outage 0\n",
+      "# TYPE rein_ledger_charges_total counter\n",
+  };
+  for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+    if (!strstr(r.body, want[i]))
+      fail_msg("metrics lack %s:\n%s", want[i], r.body);
+  ledger_stop(&lp);
+}
+
+/* The fail window and duplicate accounting by client ref (demo needs). */
+static void test_fail_window_and_refs(void **state) {
+  ledger_proc lp;
+  const char *args[] = {"--fail-window", "0:1", "--outage-status", "500",
+                        NULL};
+  ledger_start(&lp, args);
+  http_resp r;
+  const char *body = "{\"account\":\"a\",\"amount_cents\":5,\"ref\":\"r-1\"}";
+  http(lp.port, "POST", "/charges", NULL, body, &r);
+  expect_problem(&r, 500, "ledger-outage");
+  sleep_ms(1100);
+  http(lp.port, "POST", "/charges", NULL, body, &r);
+  assert_int_equal(r.status, 201);
+  http(lp.port, "POST", "/charges", NULL, body, &r); /* no key: duplicate */
+  assert_int_equal(r.status, 201);
+  http(lp.port, "GET", "/charges/summary", NULL, NULL, &r);
+  assert_string_equal(r.body, "{\"charges\":2,\"keyed\":0,\"amount_cents\":10,"
+                              "\"refs\":1,\"duplicate_charges\":1}");
+  http(lp.port, "GET", "/charges?ref=r-1&limit=1", NULL, NULL, &r);
+  assert_non_null(strstr(r.body, "\"count\":1}"));
+  ledger_stop(&lp);
+}
+
+int main(int argc, char **argv) {
+  if (argc != 2) {
+    fprintf(stderr, "usage: %s LEDGER_BIN\n", argv[0]);
+    return 2;
+  }
+  LEDGER_BIN = argv[1];
+  signal(SIGPIPE, SIG_IGN);
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_teardown(test_principals, kill_leftover),
+      cmocka_unit_test_teardown(test_key_contract, kill_leftover),
+      cmocka_unit_test_teardown(test_in_progress, kill_leftover),
+      cmocka_unit_test_teardown(test_shed, kill_leftover),
+      cmocka_unit_test_teardown(test_outage_metrics_health, kill_leftover),
+      cmocka_unit_test_teardown(test_fail_window_and_refs, kill_leftover),
+  };
+  int rc = cmocka_run_group_tests(tests, NULL, NULL);
+  curl_global_cleanup();
+  return rc;
+}
