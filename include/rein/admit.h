@@ -270,6 +270,17 @@ REIN_API rein_admit_result rein_admit_acquire(rein_admit *a,
                                               uint32_t attempt,
                                               rein_admit_decision *d);
 
+/*
+ * Change the concurrency limit at run time (capacity added or lost; the
+ * simulator's capacity incidents). With `adaptive`, clamped to [limit_min,
+ * limit_max] and the AIMD goes on from there. A higher limit hands the new
+ * slots to queued requests at once; a lower one takes effect as in-flight
+ * requests finish (none is preempted). REIN_EINVAL when `limit` is outside
+ * [1, 1048576].
+ */
+REIN_API rein_status rein_admit_set_limit(rein_admit *a, uint32_t limit,
+                                          int64_t now);
+
 /* Counters and gauges at `now` (rolls the drain-rate window if due). */
 REIN_API void rein_admit_stats_get(rein_admit *a, int64_t now,
                                    rein_admit_stats *s);

@@ -819,6 +819,22 @@ rein_admit_result rein_admit_acquire(rein_admit *a, rein_admit_ticket *t,
   return r;
 }
 
+rein_status rein_admit_set_limit(rein_admit *a, uint32_t limit, int64_t now) {
+  if (!a || limit < 1 || limit > MAX_COUNT) return REIN_EINVAL;
+  if (a->cfg.adaptive) {
+    if (limit < a->cfg.limit_min) limit = a->cfg.limit_min;
+    if (limit > a->cfg.limit_max) limit = a->cfg.limit_max;
+  }
+  atomic_store(&a->limit, limit); /* seq_cst, like a release */
+  if (atomic_load(&a->queue_len) > 0) {
+    pthread_mutex_lock(&a->mu);
+    roll_locked(a, now);
+    settle(a, now, NULL);
+    pthread_mutex_unlock(&a->mu);
+  }
+  return REIN_OK;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Introspection                                                            */
 /* ------------------------------------------------------------------------ */

@@ -632,6 +632,36 @@ static void test_aimd(void **state) {
   rein_admit_free(a);
 }
 
+static void test_set_limit(void **state) {
+  (void)state;
+  rein_admit_config c;
+  calm(&c);
+  c.limit = 1;
+  rein_admit *a = mk(&c);
+  rein_admit_ticket t[4];
+  rein_admit_try(a, &t[0], 1, 0, NULL);
+  for (int i = 1; i < 4; i++)
+    assert_int_equal(rein_admit_try(a, &t[i], 1, 0, NULL), REIN_ADMIT_QUEUED);
+  /* Raising the limit hands the new slots out at once. */
+  assert_int_equal(rein_admit_set_limit(a, 3, MS), REIN_OK);
+  assert_int_equal(rein_admit_poll(a, &t[1], MS, NULL), REIN_ADMIT_ADMITTED);
+  assert_int_equal(rein_admit_poll(a, &t[2], MS, NULL), REIN_ADMIT_ADMITTED);
+  assert_int_equal(rein_admit_poll(a, &t[3], MS, NULL), REIN_ADMIT_QUEUED);
+  /* Lowering it preempts nobody; releases do not refill above it. */
+  assert_int_equal(rein_admit_set_limit(a, 1, 2 * MS), REIN_OK);
+  rein_admit_release(a, &t[0], 3 * MS, -1);
+  assert_int_equal(rein_admit_poll(a, &t[3], 3 * MS, NULL), REIN_ADMIT_QUEUED);
+  rein_admit_release(a, &t[1], 3 * MS, -1);
+  assert_int_equal(rein_admit_poll(a, &t[3], 3 * MS, NULL), REIN_ADMIT_QUEUED);
+  rein_admit_release(a, &t[2], 4 * MS, -1);
+  assert_int_equal(rein_admit_poll(a, &t[3], 4 * MS, NULL),
+                   REIN_ADMIT_ADMITTED);
+  assert_int_equal(rein_admit_set_limit(a, 0, 5 * MS), REIN_EINVAL);
+  assert_int_equal(stats(a, 5 * MS).limit, 1);
+  rein_admit_release(a, &t[3], 5 * MS, -1);
+  rein_admit_free(a);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Config, allocation, parsing                                              */
 
@@ -859,6 +889,7 @@ int main(void) {
       cmocka_unit_test(test_rate_limit_headers),
       cmocka_unit_test(test_headers_overload_and_retention),
       cmocka_unit_test(test_aimd),
+      cmocka_unit_test(test_set_limit),
       cmocka_unit_test(test_config_validation),
       cmocka_unit_test(test_alloc_fault_loop),
       cmocka_unit_test(test_parse_attempt),
