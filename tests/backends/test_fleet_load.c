@@ -4,10 +4,10 @@
  * 200 instances (threads, each with its own rein_fleet: its own Redis
  * connection and refresher thread, as 200 processes would have) run closed
  * loops through the real retry engine (rein_retry, max 3 attempts) against
- * a dependency that always fails after 2 ms. Fleet-wide, retries must stay
+ * a dependency that always fails after 5 ms. Fleet-wide, retries must stay
  * within ratio x fleet requests + the floor (min_retries_per_sec x ttl),
  * within 5%, over a run shorter than the ttl window, and the fleet must
- * actually use its budget (at least 75% of it: the lease machinery does not
+ * actually use its budget (at least 70% of it: the lease machinery does not
  * starve it). The same loops with 200 independent local budgets of the same
  * config are run next: each brings its own floor, so together they allow
  * far more. The figures, and the Redis commands per 1,000 decisions, are
@@ -29,7 +29,7 @@ void tf_sleep_ms(int64_t ms);
 
 #define N_INST 200
 #define RUN_MS 2000
-#define LATENCY_MS 2
+#define LATENCY_MS 5
 #define RATIO 0.05
 #define MIN_RPS 10.0
 #define TTL_S 10
@@ -168,12 +168,15 @@ static void test_fleet_vs_local(void **state) {
           N_INST, lreq, lret, (double)lret / lbound, lbound,
           (double)ret / (double)req, (double)lret / (double)lreq);
 
-  assert_int_equal(degradations, 0);
+  if (degradations)
+    fail_msg("%llu instances fell back to local budgets during the run (the "
+             "machine is too loaded for Redis to answer within 500 ms)",
+             (unsigned long long)degradations);
   if ((double)ret > 1.05 * bound)
     fail_msg("fleet retries %lld exceed the bound %.0f by more than 5%%", ret,
              bound);
-  if ((double)ret < 0.75 * bound)
-    fail_msg("fleet retries %lld use less than 75%% of the bound %.0f", ret,
+  if ((double)ret < 0.70 * bound)
+    fail_msg("fleet retries %lld use less than 70%% of the bound %.0f", ret,
              bound);
   if ((double)lret < 1.5 * lbound)
     fail_msg("local budgets allowed only %lld retries (fleet bound %.0f)",
