@@ -186,8 +186,11 @@ static bool want_duration(lctx *L, const yaml_node_t *n, const char *path,
     char b2[32];
     snprintf(fix, sizeof fix, "use a duration from %s to %s",
              rein__rc_dur(lo, b1, sizeof b1), rein__rc_dur(hi, b2, sizeof b2));
-    if (ns < lo && lo <= 1)
+    if (ns < lo && lo <= 1) {
+      snprintf(fix, sizeof fix, "use a positive duration, e.g. `%s`",
+               example);
       diag(L, n, "E004", fix, "%s: must be greater than 0, got %s", path, v);
+    }
     else if (ns < lo)
       diag(L, n, "E004", fix, "%s: must be at least %s, got %s", path, b1, v);
     else
@@ -271,6 +274,8 @@ static bool want_map(lctx *L, yaml_node_t *m, const char *path,
   return true;
 }
 
+static const char *pfx(const char *path, char *buf, size_t len);
+
 static void walk_map(lctx *L, yaml_node_t *m, const char *path, void *obj,
                      pair_fn fn) {
   yaml_node_pair_t *start = m->data.mapping.pairs.start;
@@ -282,8 +287,9 @@ static void walk_map(lctx *L, yaml_node_t *m, const char *path, void *obj,
     if (!e.knode || !e.v) continue;
     e.key = sval(e.knode);
     if (!e.key) {
+      char pb[192];
       diag(L, e.knode, "E002", "use a plain name as the key",
-           "%s: keys must be strings", path);
+           "%skeys must be strings", pfx(path, pb, sizeof pb));
       continue;
     }
     bool dup = false;
@@ -294,8 +300,9 @@ static void walk_map(lctx *L, yaml_node_t *m, const char *path, void *obj,
         char fix[256];
         snprintf(fix, sizeof fix, "remove one of the two '%s' fields (first "
                  "at line %zu)", e.key, k2->start_mark.line + 1);
-        diag(L, e.knode, "E006", fix, "%s: duplicate field '%s'", path,
-             e.key);
+        char pb[192];
+        diag(L, e.knode, "E006", fix, "%sduplicate field '%s'",
+             pfx(path, pb, sizeof pb), e.key);
         dup = true;
       }
     }
@@ -306,23 +313,31 @@ static void walk_map(lctx *L, yaml_node_t *m, const char *path, void *obj,
 static void unknown(lctx *L, const char *path, const kv *p,
                     const char *const *known, size_t n) {
   const char *best = rein__rc_suggest(p->key, known, n);
-  char fix[512];
+  char fix[512], pb[192];
   if (best) {
     snprintf(fix, sizeof fix, "rename it to '%s'", best);
     diag(L, p->knode, "E003", fix,
-         "%s: unknown field '%.40s' (did you mean '%s'?)", path, p->key,
-         best);
+         "%sunknown field '%.40s' (did you mean '%s'?)",
+         pfx(path, pb, sizeof pb), p->key, best);
   } else {
     size_t o = (size_t)snprintf(fix, sizeof fix, "remove it; fields here: ");
     for (size_t i = 0; i < n && o < sizeof fix; i++)
       o += (size_t)snprintf(fix + o, sizeof fix - o, "%s%s", i ? ", " : "",
                             known[i]);
-    diag(L, p->knode, "E003", fix, "%s: unknown field '%.40s'", path, p->key);
+    diag(L, p->knode, "E003", fix, "%sunknown field '%.40s'",
+         pfx(path, pb, sizeof pb), p->key);
   }
 }
 
 #define KNOWN(arr) arr, sizeof(arr) / sizeof(arr[0])
 #define IS(k) (strcmp(p->key, (k)) == 0)
+
+/* "path: " or "" at the top level. */
+static const char *pfx(const char *path, char *buf, size_t len) {
+  if (!*path) return "";
+  snprintf(buf, len, "%s: ", path);
+  return buf;
+}
 
 static void subpath(char *out, size_t len, const char *path, const char *key) {
   if (*path)
@@ -418,8 +433,8 @@ static void op_pair(lctx *L, void *obj, const char *path, const kv *p) {
       o->idem_loc = loc_of(L, p->v);
     }
   } else if (IS("key_ttl")) {
-    if (want_duration(L, p->v, fp, REIN_NS_PER_S, DAY366, "24h", &o->key_ttl))
-      o->key_ttl_loc = loc_of(L, p->v);
+    o->key_ttl_loc = loc_of(L, p->v); /* even when invalid: no E005 */
+    want_duration(L, p->v, fp, REIN_NS_PER_S, DAY366, "24h", &o->key_ttl);
   } else if (IS("key_header")) {
     want_str(L, p->v, fp, "Idempotency-Key", &o->key_header);
   } else if (IS("retryable")) {
@@ -486,7 +501,7 @@ static void load_ops(lctx *L, rc_svc *svc, yaml_node_t *m) {
     }
     if (!want_map(L, v, path, "{idempotency: key, key_ttl: 24h}")) continue;
     walk_map(L, v, path, o, op_pair);
-    if (o->idem == RC_IDEM_KEY && !o->key_ttl) {
+    if (o->idem == RC_IDEM_KEY && !o->key_ttl_loc.line) {
       diag(L, v, "E005",
            "add key_ttl: 24h (how long keys are remembered)",
            "%s: idempotency: key needs key_ttl", path);
@@ -917,7 +932,7 @@ static void top_pair(lctx *L, void *obj, const char *path, const kv *p) {
   }
 }
 
-static void load_root(lctx *L, yaml_node_t *root) {
+static rc_svc *load_root(lctx *L, yaml_node_t *root) {
   if (root->type != YAML_MAPPING_NODE) {
     char b[64];
     diag(L, root, "E002",
@@ -925,10 +940,10 @@ static void load_root(lctx *L, yaml_node_t *root) {
          "a contract must be a mapping (service, version, operations, "
          "calls), got %s",
          describe(root, b, sizeof b));
-    return;
+    return NULL;
   }
   rc_svc *v = rein__rc_alloc(L->s, sizeof *v);
-  if (!v) return;
+  if (!v) return NULL;
   v->file_seq = L->seq;
   v->loc = loc_of(L, root);
   v->instances = 1;
@@ -943,8 +958,8 @@ static void load_root(lctx *L, yaml_node_t *root) {
          "missing field 'version'");
   if (t.ops) load_ops(L, v, t.ops);
   if (t.calls) load_calls(L, v, t.calls);
-  if (L->errors || L->s->oom) return;
-  rein__rc_add_service(L->s, v);
+  if (L->errors || L->s->oom) return NULL;
+  return v;
 }
 
 rein_status rein__rc_load_buffer(rein_contract_set *s, const char *name,
@@ -978,6 +993,7 @@ rein_status rein__rc_load_buffer(rein_contract_set *s, const char *name,
     return s->oom ? REIN_ENOMEM : REIN_EPARSE;
   }
   L.doc = &doc;
+  rc_svc *svc = NULL;
   yaml_node_t *root = yaml_document_get_root_node(&doc);
   if (!root) {
     rc_loc l = {L.file, 1, 1};
@@ -985,7 +1001,7 @@ rein_status rein__rc_load_buffer(rein_contract_set *s, const char *name,
                   "empty contract: missing field 'service'",
                   "add `service: NAME` and `version: DATE`");
   } else {
-    load_root(&L, root);
+    svc = load_root(&L, root);
     /* A second document is a mistake (one contract per file). */
     yaml_document_t doc2;
     if (yaml_parser_load(&parser, &doc2)) {
@@ -1012,6 +1028,7 @@ rein_status rein__rc_load_buffer(rein_contract_set *s, const char *name,
   }
   yaml_document_delete(&doc);
   yaml_parser_delete(&parser);
+  if (svc && s->ndiags == before && !s->oom) rein__rc_add_service(s, svc);
   if (s->oom) return REIN_ENOMEM;
   return s->ndiags > before ? REIN_EPARSE : REIN_OK;
 }

@@ -233,23 +233,35 @@ static void reset_marks(rein_contract_set *s) {
   }
 }
 
-/* Window needed at c's callee for the key c carries. */
+/* The key chain ending with call c: c, the call that brought the key to
+ * c's caller, and so on while keys are forwarded, stopping where a cycle
+ * closes. path[0] = c. Returns the number of calls. */
+static int key_chain(rc_call *c, const rc_call **path, int max) {
+  int n = 0;
+  for (rc_call *p = c; p && n < max;) {
+    for (int k = 0; k < n; k++)
+      if (path[k] == p) return n;
+    path[n++] = p;
+    if (!forwards_key(p)) break;
+    upstream_u(p->from);
+    p = p->from->u_pred;
+  }
+  return n;
+}
+
+/* Window needed at c's callee for the key c carries: the retry windows
+ * summed along its chain. */
 static int64_t key_need(rc_call *c) {
-  int64_t w = rein__rc_window(c);
-  if (forwards_key(c)) w += upstream_u(c->from);
+  const rc_call *path[64];
+  int n = key_chain(c, path, 64);
+  int64_t w = 0;
+  for (int k = 0; k < n; k++) w += rein__rc_window(path[k]);
   return w;
 }
 
-/* "merchant (72h) -> processor (30s) -> card-network.charge"; hop count in
- * *hops. */
-static void chain_text(const rc_call *c, char *buf, size_t len, int *hops) {
-  const rc_call *path[32];
-  int n = 0;
-  for (const rc_call *p = c; p && n < 32;) {
-    path[n++] = p;
-    if (!forwards_key(p)) break;
-    p = p->from->u_pred;
-  }
+/* "merchant (72h) -> processor (30s) -> card-network.charge". */
+static void chain_text(const rc_call *const *path, int n, char *buf,
+                       size_t len) {
   size_t o = 0;
   buf[0] = 0;
   for (int i = n - 1; i >= 0 && o < len; i--) {
@@ -258,8 +270,8 @@ static void chain_text(const rc_call *c, char *buf, size_t len, int *hops) {
                           rein__rc_dur(rein__rc_window(path[i]), d, sizeof d));
   }
   if (o < len)
-    snprintf(buf + o, len - o, "%s.%s", c->callee->name, c->op->name);
-  *hops = n;
+    snprintf(buf + o, len - o, "%s.%s", path[0]->callee->name,
+             path[0]->op->name);
 }
 
 static void rule_r001(rctx *R) {
@@ -278,8 +290,9 @@ static void rule_r001(rctx *R) {
       char ttl[32], needs[32], chain[512], why[1024], fix[512];
       rein__rc_dur(op->key_ttl, ttl, sizeof ttl);
       rein__rc_dur(need, needs, sizeof needs);
-      int hops;
-      chain_text(c, chain, sizeof chain, &hops);
+      const rc_call *path[64];
+      int hops = key_chain(c, path, 64);
+      chain_text(path, hops, chain, sizeof chain);
       if (hops == 1) {
         snprintf(why, sizeof why,
                  "%s.%s keeps idempotency keys for %s, but %s retries it for "
@@ -291,8 +304,7 @@ static void rule_r001(rctx *R) {
                  "to under %s",
                  needs, c->from->name, ttl);
       } else {
-        const rc_call *origin = c;
-        for (int h = 1; h < hops; h++) origin = origin->from->u_pred;
+        const rc_call *origin = path[hops - 1];
         snprintf(why, sizeof why,
                  "%s.%s keeps idempotency keys for %s, but the same key "
                  "reaches it through %s for up to %s: a retry after %s finds "
@@ -304,15 +316,14 @@ static void rule_r001(rctx *R) {
                  needs, origin->from->name, ttl);
       }
       rc_diag *d = finding(R, x, op->key_ttl_loc, 1, why, fix);
-      const rc_call *p = c;
-      for (int h = 0; h < hops && p; h++) {
+      for (int h = hops - 1; h >= 0; h--) {
+        const rc_call *p = path[h];
         char w[32], m[256];
         snprintf(m, sizeof m, "%s retries %s.%s for up to %s (key: %s)",
                  p->from->name, p->to_svc, p->to_op,
                  rein__rc_dur(rein__rc_window(p), w, sizeof w),
                  rein_contract_key_name(p->key));
         related(R, d, window_loc(p), m);
-        p = forwards_key(p) ? p->from->u_pred : NULL;
       }
     }
   }
@@ -895,8 +906,9 @@ rein_status rein_contract_ttls(rein_contract_set *s,
         }
         if (worst) {
           char chain[512];
-          int hops;
-          chain_text(worst, chain, sizeof chain, &hops);
+          const rc_call *path[64];
+          int hops = key_chain(worst, path, 64);
+          chain_text(path, hops, chain, sizeof chain);
           e->chain = rein__rc_strdup(s, chain);
         } else {
           e->chain = "";

@@ -302,26 +302,30 @@ bool rein__rc_add_service(rein_contract_set *s, rc_svc *v) {
 /* ----------------------------------------------------------- did you mean */
 
 size_t rein__rc_distance(const char *a, const char *b, size_t cap) {
+  /* Optimal string alignment: edits plus adjacent transpositions, so
+   * "atempts" and "gte" are one edit from "attempts" and "get". */
   size_t la = strlen(a), lb = strlen(b);
   if (la > 64 || lb > 64) return cap + 1;
-  size_t row[65];
-  for (size_t j = 0; j <= lb; j++) row[j] = j;
+  size_t m[65][65];
+  for (size_t i = 0; i <= la; i++) m[i][0] = i;
+  for (size_t j = 0; j <= lb; j++) m[0][j] = j;
   for (size_t i = 1; i <= la; i++) {
-    size_t prev = row[0], best = row[0] = i;
+    size_t best = (size_t)-1;
     for (size_t j = 1; j <= lb; j++) {
-      size_t cur = row[j];
-      size_t sub = prev + (tolower((unsigned char)a[i - 1]) !=
-                           tolower((unsigned char)b[j - 1]));
-      size_t v = row[j] + 1;
-      if (row[j - 1] + 1 < v) v = row[j - 1] + 1;
-      if (sub < v) v = sub;
-      row[j] = v;
-      prev = cur;
+      int ca = tolower((unsigned char)a[i - 1]);
+      int cb = tolower((unsigned char)b[j - 1]);
+      size_t v = m[i - 1][j - 1] + (ca != cb);
+      if (m[i - 1][j] + 1 < v) v = m[i - 1][j] + 1;
+      if (m[i][j - 1] + 1 < v) v = m[i][j - 1] + 1;
+      if (i > 1 && j > 1 && ca == tolower((unsigned char)b[j - 2]) &&
+          tolower((unsigned char)a[i - 2]) == cb && m[i - 2][j - 2] + 1 < v)
+        v = m[i - 2][j - 2] + 1;
+      m[i][j] = v;
       if (v < best) best = v;
     }
-    if (best > cap) return cap + 1;
+    if (lb && best > cap + 1) return cap + 1;
   }
-  return row[lb];
+  return m[la][lb];
 }
 
 const char *rein__rc_suggest(const char *word, const char *const *cands,

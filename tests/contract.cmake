@@ -1,0 +1,31 @@
+# Contract tests: the loader's diagnostics, every rule firing and staying
+# silent, the policy bridge against the core, `rein check` on the shipped
+# examples, and (clang + REIN_FUZZ) a brief libFuzzer run of the loader.
+if(TARGET rein_contract)
+  rein_add_test(NAME test_contract_load SOURCES unit/test_contract_load.c
+                LIBS rein_contract LABELS unit TIMEOUT 60)
+  rein_add_test(NAME test_contract_rules SOURCES unit/test_contract_rules.c
+                LIBS rein_contract LABELS unit TIMEOUT 120)
+  rein_add_test(NAME test_contract_policy SOURCES unit/test_contract_policy.c
+                LIBS rein_contract LABELS unit TIMEOUT 60)
+  rein_add_test(NAME test_contract_examples
+                SOURCES unit/test_contract_examples.c
+                LIBS rein_contract LABELS unit e2e TIMEOUT 60
+                ARGS $<TARGET_FILE:rein_cli>
+                     ${PROJECT_SOURCE_DIR}/examples/contracts)
+  if(REIN_FUZZ AND CMAKE_C_COMPILER_ID MATCHES "Clang")
+    add_executable(fuzz_contract fuzz/fuzz_contract.c)
+    target_compile_options(fuzz_contract PRIVATE -fsanitize=fuzzer)
+    target_link_options(fuzz_contract PRIVATE -fsanitize=fuzzer)
+    target_link_libraries(fuzz_contract PRIVATE rein_contract)
+    # New inputs go to a scratch corpus in the build tree (first directory);
+    # the shipped seeds are read only.
+    set(scratch ${CMAKE_CURRENT_BINARY_DIR}/fuzz_contract_corpus)
+    file(MAKE_DIRECTORY ${scratch})
+    add_test(NAME fuzz_contract
+             COMMAND fuzz_contract -max_total_time=10 -runs=200000
+                     -max_len=4096 -timeout=5 ${scratch}
+                     ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/contract)
+    set_tests_properties(fuzz_contract PROPERTIES LABELS fuzz TIMEOUT 120)
+  endif()
+endif()

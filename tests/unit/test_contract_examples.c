@@ -1,0 +1,156 @@
+/*
+ * test_contract_examples.c: the shipped examples/contracts, through the real
+ * `rein` binary: each bad example exits 1 with exactly its expected rule ids,
+ * each *-fixed variant and the ledger contract exit 0; `rein ttl`, `rein
+ * policy`, --format, --explain, --disable and usage errors exit as
+ * documented. argv[1] is the rein binary, argv[2] examples/contracts.
+ */
+#include "rein_test.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+static const char *rein, *dir;
+
+/* Run `rein ARGS` (ARGS may use %s for the examples dir); stdout+stderr
+ * captured into a malloc'd string; exit code returned. */
+static int run(char **out, const char *fmt, ...) {
+  char args[1024], cmd[2048];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(args, sizeof args, fmt, ap);
+  va_end(ap);
+  snprintf(cmd, sizeof cmd, "'%s' %s 2>&1", rein, args);
+  FILE *p = popen(cmd, "r");
+  assert_non_null(p);
+  size_t cap = 1 << 16, n = 0;
+  char *buf = malloc(cap);
+  assert_non_null(buf);
+  for (size_t r; (r = fread(buf + n, 1, cap - n - 1, p)) > 0;) {
+    n += r;
+    if (cap - n < 2) {
+      cap *= 2;
+      buf = realloc(buf, cap);
+      assert_non_null(buf);
+    }
+  }
+  buf[n] = 0;
+  int st = pclose(p);
+  if (out) *out = buf;
+  else free(buf);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* The rule ids of "file:l:c: severity[RULE]:" lines, sorted, comma-joined. */
+static void rule_ids(const char *out, char *ids, size_t len) {
+  char found[64][8];
+  int n = 0;
+  for (const char *p = out; (p = strstr(p, "]: ")) && n < 64; p++) {
+    const char *b = p;
+    while (b > out && b[-1] != '[') b--;
+    if (p - b != 4) continue;
+    memcpy(found[n], b, 4);
+    found[n++][4] = 0;
+  }
+  for (int i = 0; i < n; i++)
+    for (int j = i + 1; j < n; j++)
+      if (strcmp(found[j], found[i]) < 0) {
+        char t[8];
+        memcpy(t, found[i], 8);
+        memcpy(found[i], found[j], 8);
+        memcpy(found[j], t, 8);
+      }
+  size_t o = 0;
+  ids[0] = 0;
+  for (int i = 0; i < n; i++)
+    o += (size_t)snprintf(ids + o, len - o, "%s%s", i ? "," : "", found[i]);
+}
+
+static void check_example(const char *example, int code, const char *ids) {
+  char *out, got[256];
+  int rc = run(&out, "check '%s/%s'", dir, example);
+  rule_ids(out, got, sizeof got);
+  if (rc != code || strcmp(got, ids) != 0)
+    fprintf(stderr, "%s: exit %d, rules %s\n%s\n", example, rc, got, out);
+  assert_int_equal(rc, code);
+  assert_string_equal(got, ids);
+  free(out);
+}
+
+static void test_examples(void **st) {
+  (void)st;
+  check_example("payments", 1, "R001,R009");
+  check_example("ingestion", 1, "R003,R005");
+  check_example("layers", 1, "R004");
+  check_example("payments-fixed", 0, "");
+  check_example("ingestion-fixed", 0, "");
+  check_example("layers-fixed", 0, "");
+  check_example("ledger", 0, "");
+}
+
+static void test_payments_chain_text(void **st) {
+  (void)st;
+  char *out;
+  assert_int_equal(run(&out, "check -q '%s/payments'", dir), 1);
+  assert_non_null(strstr(out, "/payments/card-network.yaml:10:14: "
+                              "error[R001]: card-network.charge keeps "
+                              "idempotency keys for 24h, but the same key "
+                              "reaches it through merchant (72h) -> "
+                              "processor (30s) -> card-network.charge for up "
+                              "to 72h30s"));
+  assert_non_null(strstr(out, "changed: charge.key_ttl 7d -> 24h"));
+  free(out);
+}
+
+static void test_other_commands(void **st) {
+  (void)st;
+  char *out;
+  assert_int_equal(run(&out, "ttl '%s/payments'", dir), 1);
+  assert_non_null(strstr(out, "card-network.charge                         "
+                              "24h     72h30s  SHORT  merchant (72h) -> "
+                              "processor (30s) -> card-network.charge"));
+  free(out);
+  assert_int_equal(run(NULL, "ttl '%s/payments-fixed'", dir), 0);
+  assert_int_equal(run(&out, "policy '%s/ledger' --caller client --to "
+                             "ledger.charge",
+                       dir),
+                   0);
+  assert_non_null(strstr(out, "  attempts        4 (including the first)\n"));
+  assert_non_null(strstr(out, "  valid           yes"));
+  free(out);
+  assert_int_equal(run(NULL, "policy '%s/ledger' --caller client --to x.y",
+                       dir),
+                   2);
+  assert_int_equal(run(&out, "check --format sarif '%s/layers'", dir), 1);
+  assert_non_null(strstr(out, "\"version\":\"2.1.0\""));
+  free(out);
+  assert_int_equal(run(NULL, "check --format json '%s/ingestion'", dir), 1);
+  assert_int_equal(run(NULL, "check --disable R003,R005 '%s/ingestion'", dir),
+                   0);
+  assert_int_equal(
+      run(NULL, "check --max-amplification 100 '%s/layers'", dir), 0);
+  assert_int_equal(run(&out, "check --explain R001"), 0);
+  assert_non_null(strstr(out, "R001 key-ttl-shorter-than-retry-window"));
+  free(out);
+  assert_int_equal(run(NULL, "check --explain R042"), 2);
+  assert_int_equal(run(NULL, "check --format xml '%s/ledger'", dir), 2);
+  assert_int_equal(run(NULL, "check"), 2);
+  assert_int_equal(run(NULL, "check /nonexistent/contracts"), 2);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 3) {
+    fprintf(stderr, "usage: %s REIN EXAMPLES_DIR\n", argv[0]);
+    return 2;
+  }
+  rein = argv[1];
+  dir = argv[2];
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_examples),
+      cmocka_unit_test(test_payments_chain_text),
+      cmocka_unit_test(test_other_commands),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
