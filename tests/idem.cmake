@@ -25,3 +25,21 @@ if(TARGET rein_idem_redis)
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_idem.c
     LIBS ${_idem_all} LABELS unit TIMEOUT 60)
 endif()
+
+# The EXAMPLE section of docs/idempotency.md, compiled and run as is.
+file(READ ${PROJECT_SOURCE_DIR}/docs/idempotency.md _idem_doc)
+string(FIND "${_idem_doc}" "## EXAMPLE" _p)
+if(TARGET rein_idem_sqlite AND _p GREATER -1)
+  string(SUBSTRING "${_idem_doc}" ${_p} -1 _rest)
+  string(FIND "${_rest}" "```c\n" _s)
+  math(EXPR _s "${_s} + 5")
+  string(SUBSTRING "${_rest}" ${_s} -1 _rest)
+  string(FIND "${_rest}" "```" _e)
+  string(SUBSTRING "${_rest}" 0 ${_e} _code)
+  file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/idem_doc_example.c "${_code}")
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
+               ${PROJECT_SOURCE_DIR}/docs/idempotency.md)
+  rein_add_test(NAME test_idem_doc_example
+    SOURCES ${CMAKE_CURRENT_BINARY_DIR}/idem_doc_example.c
+    LIBS rein_idem_sqlite LABELS unit TIMEOUT 60)
+endif()

@@ -249,7 +249,7 @@ REIN_API rein_status rein_idem_pg_new(const rein_idem_config *c,
  * `timeout_ms` for connect and each command) or uses `ctx`. Each record is
  * one hash under `prefix` + hex(record id); begin, checkpoint, complete and
  * abandon are Lua scripts run with EVALSHA (loaded once; reloaded on
- * NOSCRIPT), so each is atomic; expiry is PEXPIRE (PX) at max(retention end,
+ * NOSCRIPT), so each is atomic; expiry is PEXPIREAT (ms) at max(retention end,
  * lease end); time is the server's TIME. `owns_ctx` as for SQLite.
  * rein_idem_purge() is a no-op that reports 0 (Redis expires records).
  * As with any hiredis user, the process must ignore SIGPIPE

@@ -7,8 +7,8 @@
  * replication, the default from 7), so leases and retention are judged by
  * one clock whatever the application servers think the time is. Times in
  * the hash are microseconds (Lua numbers are doubles: exact to 2^53 us,
- * i.e. for 285 years). Expiry is PEXPIRE at the later of retention end and
- * lease end, so Redis forgets a record exactly when begin would treat it as
+ * i.e. for 285 years). Expiry is PEXPIREAT at the later of retention end
+ * and lease end, so Redis forgets a record exactly when begin would treat it as
  * absent; purge has nothing to do. Scripts are loaded once with SCRIPT LOAD
  * and run with EVALSHA; a NOSCRIPT reply (server restarted, SCRIPT FLUSH)
  * falls back to EVAL, which caches the script again.
@@ -37,20 +37,22 @@ static const char begin_lua[] =
     "local fp, lease, ret, nonce = ARGV[1], tonumber(ARGV[2]),"
     " tonumber(ARGV[3]), ARGV[4]\n"
     "local h = redis.call('HMGET', k, 'fp', 'st', 'fence', 'cr', 'ex', 'ls',"
-    " 'ph', 'status', 'hd', 'bd')\n"
+    " 'ph', 'status')\n"
     "local st = tonumber(h[2])\n"
     "local fence = tonumber(h[3]) or 0\n"
     "local ex, ls = tonumber(h[5]) or 0, tonumber(h[6]) or 0\n"
     "local function claim(recovered, cr, exp, phase)\n"
     "  fence = fence + 1\n"
     "  local lu = now + lease\n"
+    "  if st ~= nil then\n"
+    "    if recovered then redis.call('HDEL', k, 'status', 'hd', 'bd')\n"
+    "    else redis.call('HDEL', k, 'status', 'hd', 'bd', 'ph') end\n"
+    "  end\n"
     "  redis.call('HSET', k, 'fp', fp, 'st', '1', 'fence', I(fence),"
     " 'nonce', nonce, 'cr', I(cr), 'ex', I(exp), 'ls', I(lu))\n"
-    "  redis.call('HDEL', k, 'status', 'hd', 'bd')\n"
-    "  if not recovered then redis.call('HDEL', k, 'ph') end\n"
     "  local last = exp\n"
     "  if lu > last then last = lu end\n"
-    "  redis.call('PEXPIRE', k, I(math.max(1, math.ceil((last - now) / 1000))))\n"
+    "  redis.call('PEXPIREAT', k, I(math.ceil(last / 1000)))\n"
     "  return {1, fence, recovered and 1 or 0, phase or '', exp - now}\n"
     "end\n"
     "if st == nil or (ex <= now and not (st == 1 and ls > now)) then\n"
@@ -58,8 +60,10 @@ static const char begin_lua[] =
     "end\n"
     "if st == 2 then return claim(false, tonumber(h[4]), ex, nil) end\n"
     "if h[1] ~= fp then return {4} end\n"
-    "if st == 3 then return {2, tonumber(h[8]), h[9] or '', h[10] or '',"
-    " ex - now} end\n"
+    "if st == 3 then\n"
+    "  local b = redis.call('HMGET', k, 'hd', 'bd')\n"
+    "  return {2, tonumber(h[8]), b[1] or '', b[2] or '', ex - now}\n"
+    "end\n"
     "if ls > now then\n"
     "  local left = ex - now\n"
     "  if left < 0 then left = 0 end\n"
@@ -68,27 +72,28 @@ static const char begin_lua[] =
     "return claim(true, tonumber(h[4]), ex, h[7])\n";
 
 /* ARGV: fence, nonce, op ('cp' | 'done' | 'rel'), then
- * cp: phase, extend_us; done: status, headers, body. Returns 1 or 0. */
+ * cp: phase, extend_us; done: status, headers, body. Returns 1 or 0.
+ * Expiry is absolute (PEXPIREAT), so only a lease extension reads TIME. */
 static const char update_lua[] =
     "local function I(x) return string.format('%d', x) end\n"
     "local k = KEYS[1]\n"
-    "local h = redis.call('HMGET', k, 'st', 'fence', 'nonce', 'ex', 'ls')\n"
+    "local h = redis.call('HMGET', k, 'st', 'fence', 'nonce', 'ex')\n"
     "if tonumber(h[1]) ~= 1 or tonumber(h[2]) ~= tonumber(ARGV[1]) or"
     " h[3] ~= ARGV[2] then return 0 end\n"
-    "local t = redis.call('TIME')\n"
-    "local now = tonumber(t[1]) * 1000000 + tonumber(t[2])\n"
-    "local ex, ls = tonumber(h[4]), tonumber(h[5])\n"
+    "local ex = tonumber(h[4])\n"
     "local op = ARGV[3]\n"
     "if op == 'cp' then\n"
-    "  redis.call('HSET', k, 'ph', ARGV[4])\n"
     "  local ext = tonumber(ARGV[5])\n"
     "  if ext > 0 then\n"
-    "    ls = now + ext\n"
-    "    redis.call('HSET', k, 'ls', I(ls))\n"
+    "    local t = redis.call('TIME')\n"
+    "    local ls = tonumber(t[1]) * 1000000 + tonumber(t[2]) + ext\n"
+    "    redis.call('HSET', k, 'ph', ARGV[4], 'ls', I(ls))\n"
+    "    local last = ex\n"
+    "    if ls > last then last = ls end\n"
+    "    redis.call('PEXPIREAT', k, I(math.ceil(last / 1000)))\n"
+    "  else\n"
+    "    redis.call('HSET', k, 'ph', ARGV[4])\n"
     "  end\n"
-    "  local last = ex\n"
-    "  if ls > last then last = ls end\n"
-    "  redis.call('PEXPIRE', k, I(math.max(1, math.ceil((last - now) / 1000))))\n"
     "  return 1\n"
     "end\n"
     "if op == 'done' then\n"
@@ -98,7 +103,7 @@ static const char update_lua[] =
     "  redis.call('HSET', k, 'st', '2')\n"
     "  redis.call('HDEL', k, 'ph')\n"
     "end\n"
-    "redis.call('PEXPIRE', k, I(math.max(1, math.ceil((ex - now) / 1000))))\n"
+    "redis.call('PEXPIREAT', k, I(math.ceil(ex / 1000)))\n"
     "return 1\n";
 
 typedef struct rd {
@@ -301,7 +306,7 @@ static rein_status rd_complete(rein_idem_store *s, const rein_idem_token *t,
 static rein_status rd_purge(rein_idem_store *s, size_t max_batch,
                             size_t *purged, int64_t now) {
   (void)s, (void)max_batch, (void)now;
-  *purged = 0; /* Redis expires records itself (PEXPIRE) */
+  *purged = 0; /* Redis expires records itself (PEXPIREAT) */
   return REIN_OK;
 }
 
