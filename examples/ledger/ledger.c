@@ -10,15 +10,16 @@
  *   GET  /healthz
  *   POST /admin/outage?seconds=N   fail POST /charges for N seconds
  *
- * Design. libmicrohttpd runs one thread per connection; every POST must
- * then take one of --workers slots (each slot owns its own SQLite
- * connection and its own idempotency-store connection, since those are one
- * thread at a time). At most --queue requests wait for a slot, each at most
- * --queue-timeout-ms; beyond that the ledger sheds with 503 and a
- * Retry-After estimated from the measured service time and the queue, so an
- * overloaded ledger answers fast "no"s instead of slow timeouts. --work-ms
- * (or --capacity) adds simulated processing time so demos can overload it
- * at modest rates.
+ * Design. libmicrohttpd runs one thread per connection; every POST is
+ * then admitted by rein_admit (rein/admit.h: a concurrency limit of
+ * --workers, a bounded queue of --queue, CoDel-style queueing-time targets,
+ * retries shed first by their Rein-Attempt header, Retry-After from the
+ * drain rate, optional --rate-limit) and, once admitted, takes one of the
+ * --workers slots (each slot owns its own SQLite connection and its own
+ * idempotency-store connection, since those are one thread at a time). An
+ * overloaded ledger thus answers fast 503s with Retry-After instead of slow
+ * timeouts. --work-ms (or --capacity) adds simulated processing time so
+ * demos can overload it at modest rates.
  *
  * Exactly-once: the charge row is UNIQUE on (principal, idempotency key) in
  * the ledger's own table (see ledger_db.c), so even a crash between the
@@ -49,6 +50,7 @@
 
 #include "ledger_db.h"
 #include "ledger_json.h"
+#include "rein/admit.h"
 #include "rein/clock.h"
 #include "rein/idem.h"
 #include "rein/idem_http.h"
@@ -72,6 +74,8 @@ typedef struct options {
   int workers;
   int queue;
   int64_t queue_timeout_ms;
+  int64_t admit_target_ms; /* 0 = derived from --work-ms */
+  int64_t rate_limit;      /* requests per second; 0 = off */
   int64_t work_us;
   double capacity;
   int64_t fail_start_s, fail_end_s; /* -1 = none */
@@ -96,6 +100,9 @@ static void usage(FILE *f) {
 "  --workers N            worker slots (default 4)\n"
 "  --queue N              requests that may wait for a slot (default 64)\n"
 "  --queue-timeout-ms N   longest wait for a slot before 503 (default 1000)\n"
+"  --admit-target-ms N    CoDel target queueing delay (default: the larger\n"
+"                         of 5 ms and twice --work-ms)\n"
+"  --rate-limit N         answer 429 above N requests/s (default off)\n"
 "  --work-ms N            simulated work per charge (default 0)\n"
 "  --capacity R           charges/s the ledger serves: sets --work-ms to\n"
 "                         workers*1000/R\n"
@@ -137,6 +144,7 @@ static int parse_options(int argc, char **argv, options *o) {
       {"capacity", 1, 0, 'c'},       {"fail-window", 1, 0, 'f'},
       {"outage-status", 1, 0, 'o'},  {"sync", 1, 0, 'y'},
       {"purge-interval-s", 1, 0, 'g'}, {"quiet", 0, 0, 'z'},
+      {"admit-target-ms", 1, 0, 'T'}, {"rate-limit", 1, 0, 'L'},
       {"help", 0, 0, 'h'},           {0, 0, 0, 0}};
   int c;
   int64_t v;
@@ -202,6 +210,12 @@ static int parse_options(int argc, char **argv, options *o) {
       if (!parse_i64(optarg, 1, 86400, &o->purge_interval_s)) goto bad;
       break;
     case 'z': o->quiet = true; break;
+    case 'T':
+      if (!parse_i64(optarg, 1, 60000, &o->admit_target_ms)) goto bad;
+      break;
+    case 'L':
+      if (!parse_i64(optarg, 1, 1000000000, &o->rate_limit)) goto bad;
+      break;
     case 'h': usage(stdout); exit(0);
     default: usage(stderr); return -1;
     }
@@ -253,19 +267,17 @@ typedef struct ledger {
   worker *workers;
   int n_workers;
   rein_idem_store *shared_store; /* memory store, shared by all workers */
-  pthread_mutex_t mu;
-  pthread_cond_t cv;
+  rein_admit *admit;
+  pthread_mutex_t mu; /* guards free_slots, n_free, stopping */
   pthread_cond_t janitor_cv;
   int *free_slots;
   int n_free;
-  int waiting;
   int stopping;
   ledger_db *reader;
   pthread_mutex_t reader_mu;
   _Atomic uint64_t m[M_COUNT];
   _Atomic uint64_t codes[N_CODES + 1];
   _Atomic int64_t inflight;
-  _Atomic int64_t service_ewma_ns;
   _Atomic int64_t outage_until_ns;
   int64_t start_ns;
   rein_clock clock;
@@ -335,61 +347,21 @@ static enum MHD_Result send_problem(ledger *l, struct MHD_Connection *conn,
                    strlen(body));
 }
 
-/* ---- admission: worker slots and a bounded queue ------------------------- */
+/* ---- admission: rein_admit, then a worker slot ----------------------- */
 
-/* 0 with a slot; -1 queue full; -2 waited too long; -3 stopping. */
-static int acquire(ledger *l, int *slot) {
+/* An admitted request always finds a slot: the admission limit is the
+ * number of workers. */
+static int take_slot(ledger *l) {
   pthread_mutex_lock(&l->mu);
-  if (l->n_free == 0) {
-    if (l->waiting >= l->opt.queue) {
-      pthread_mutex_unlock(&l->mu);
-      return -1;
-    }
-    l->waiting++;
-    struct timespec dl;
-    clock_gettime(CLOCK_MONOTONIC, &dl);
-    int64_t t = (int64_t)dl.tv_sec * REIN_NS_PER_S + dl.tv_nsec +
-                l->opt.queue_timeout_ms * REIN_NS_PER_MS;
-    dl.tv_sec = t / REIN_NS_PER_S;
-    dl.tv_nsec = t % REIN_NS_PER_S;
-    while (l->n_free == 0 && !l->stopping) {
-      if (pthread_cond_timedwait(&l->cv, &l->mu, &dl) == ETIMEDOUT) break;
-    }
-    l->waiting--;
-    if (l->n_free == 0 || l->stopping) {
-      pthread_mutex_unlock(&l->mu);
-      return l->stopping ? -3 : -2;
-    }
-  }
-  *slot = l->free_slots[--l->n_free];
+  int slot = l->n_free > 0 ? l->free_slots[--l->n_free] : -1;
   pthread_mutex_unlock(&l->mu);
-  return 0;
+  return slot;
 }
 
-static void release(ledger *l, int slot) {
+static void give_slot(ledger *l, int slot) {
   pthread_mutex_lock(&l->mu);
   l->free_slots[l->n_free++] = slot;
-  pthread_cond_signal(&l->cv);
   pthread_mutex_unlock(&l->mu);
-}
-
-/* Seconds until the queue ahead has drained: (waiting + 1) service times
- * spread over the workers, at least 1. */
-static int64_t drain_seconds(ledger *l) {
-  pthread_mutex_lock(&l->mu);
-  int64_t waiting = l->waiting;
-  pthread_mutex_unlock(&l->mu);
-  int64_t svc = atomic_load_explicit(&l->service_ewma_ns, memory_order_relaxed);
-  if (svc < l->opt.work_us * 1000) svc = l->opt.work_us * 1000;
-  int64_t ns = (waiting + 1) * svc / l->n_workers;
-  int64_t s = (ns + REIN_NS_PER_S - 1) / REIN_NS_PER_S;
-  return s < 1 ? 1 : s;
-}
-
-static void observe_service(ledger *l, int64_t ns) {
-  int64_t old = atomic_load_explicit(&l->service_ewma_ns, memory_order_relaxed);
-  int64_t nv = old == 0 ? ns : old + (ns - old) / 8;
-  atomic_store_explicit(&l->service_ewma_ns, nv, memory_order_relaxed);
 }
 
 static bool in_outage(ledger *l) {
@@ -612,28 +584,46 @@ static enum MHD_Result post_charge(ledger *l, struct MHD_Connection *conn,
   if (!ledger_parse_charge(rc->body, rc->len, &creq, why, sizeof why))
     return send_problem(l, conn, 400, "bad-charge", "Invalid charge", why,
                         NULL, 0);
-  int slot;
-  int a = acquire(l, &slot);
-  if (a != 0) {
+  const char *att =
+      MHD_lookup_connection_value(conn, MHD_HEADER_KIND, REIN_HEADER_ATTEMPT);
+  uint32_t attempt = rein_admit_parse_attempt(att, att ? strlen(att) : 0);
+  rein_admit_ticket t;
+  rein_admit_decision d;
+  if (rein_admit_acquire(l->admit, &t, attempt, &d) != REIN_ADMIT_ADMITTED) {
     inc(l, M_SHED);
-    char ra[24];
-    snprintf(ra, sizeof ra, "%" PRId64, drain_seconds(l));
-    rein_idem_http_header h[1] = {{REIN_HEADER_RETRY_AFTER, ra}};
-    return send_problem(l, conn, 503, "overloaded", "Ledger overloaded",
-                        a == -1 ? "The request queue is full; retry after "
-                                  "the Retry-After delay."
-                                : "The request waited too long for a "
-                                  "worker; retry after the Retry-After "
-                                  "delay.",
-                        h, 1);
+    bool keyed = l->idem && MHD_lookup_connection_value(
+                                conn, MHD_HEADER_KIND, REIN_HEADER_IDEM_KEY);
+    rein_admit_response ar;
+    rein_admit_headers(&d, keyed ? l->opt.retention_s * REIN_NS_PER_S : -1,
+                       &ar);
+    rein_idem_http_header h[REIN_ADMIT_MAX_HEADERS];
+    for (size_t i = 0; i < ar.count; i++) {
+      h[i].name = ar.headers[i].name;
+      h[i].value = ar.headers[i].value;
+    }
+    char detail[200];
+    snprintf(detail, sizeof detail,
+             "The ledger shed this request (%s); retry after the "
+             "Retry-After delay.",
+             rein_admit_reason_name(d.reason));
+    bool limited = ar.status == 429;
+    return send_problem(l, conn, limited ? 429 : 503,
+                        limited ? "rate-limited" : "overloaded",
+                        limited ? "Rate limit exceeded" : "Ledger overloaded",
+                        detail, h, ar.count);
   }
-  atomic_fetch_add_explicit(&l->inflight, 1, memory_order_relaxed);
-  int64_t t0 = now_ns(l);
-  enum MHD_Result ret =
-      charge_with_slot(l, &l->workers[slot], conn, principal, rc, &creq);
-  observe_service(l, now_ns(l) - t0);
-  atomic_fetch_sub_explicit(&l->inflight, 1, memory_order_relaxed);
-  release(l, slot);
+  int slot = take_slot(l);
+  enum MHD_Result ret;
+  if (slot < 0) { /* cannot happen: limit == workers */
+    ret = send_problem(l, conn, 500, "internal", "Internal error",
+                       "no free worker", NULL, 0);
+  } else {
+    atomic_fetch_add_explicit(&l->inflight, 1, memory_order_relaxed);
+    ret = charge_with_slot(l, &l->workers[slot], conn, principal, rc, &creq);
+    atomic_fetch_sub_explicit(&l->inflight, 1, memory_order_relaxed);
+    give_slot(l, slot);
+  }
+  rein_admit_release(l->admit, &t, now_ns(l), -1);
   return ret;
 }
 
@@ -798,9 +788,9 @@ static enum MHD_Result get_metrics(ledger *l, struct MHD_Connection *conn) {
       G(M_CHARGES), G(M_CHARGE_DUP), G(M_SHED), G(M_OUTAGE), G(M_DB_ERRORS),
       G(M_STORE_COMPLETE_FAILED));
 #undef G
-  pthread_mutex_lock(&l->mu);
-  int waiting = l->waiting;
-  pthread_mutex_unlock(&l->mu);
+  rein_admit_stats as;
+  rein_admit_stats_get(l->admit, now_ns(l), &as);
+  int waiting = (int)as.queue_len;
   double capacity = l->opt.work_us > 0
                         ? l->n_workers * 1e6 / (double)l->opt.work_us
                         : 0.0;
@@ -823,6 +813,29 @@ static enum MHD_Result get_metrics(ledger *l, struct MHD_Connection *conn) {
       "rein_ledger_outage %d\n",
       (long long)atomic_load(&l->inflight), waiting, l->n_workers, capacity,
       in_outage(l) ? 1 : 0);
+  put(b, cap, &n,
+      "# HELP rein_admit_admitted_total Requests admitted.\n"
+      "# TYPE rein_admit_admitted_total counter\n"
+      "rein_admit_admitted_total %llu\n"
+      "# HELP rein_admit_queued_total Requests that waited in the queue.\n"
+      "# TYPE rein_admit_queued_total counter\n"
+      "rein_admit_queued_total %llu\n"
+      "# HELP rein_admit_rejected_total Requests shed, by reason.\n"
+      "# TYPE rein_admit_rejected_total counter\n",
+      (unsigned long long)as.admitted, (unsigned long long)as.queued);
+  for (int r = 1; r < REIN_ADMIT_R_COUNT_; r++)
+    put(b, cap, &n, "rein_admit_rejected_total{reason=\"%s\"} %llu\n",
+        rein_admit_reason_name((rein_admit_reason)r),
+        (unsigned long long)as.rejected[r]);
+  put(b, cap, &n,
+      "# HELP rein_admit_overloaded Whether admission counts the ledger as "
+      "overloaded (standing queue).\n"
+      "# TYPE rein_admit_overloaded gauge\n"
+      "rein_admit_overloaded %d\n"
+      "# HELP rein_admit_drain_rate Completions per second, last window.\n"
+      "# TYPE rein_admit_drain_rate gauge\n"
+      "rein_admit_drain_rate %.3f\n",
+      as.overloaded ? 1 : 0, as.drain_rate);
   if (l->idem) {
     rein_idem_http_stats s;
     rein_idem_http_get_stats(l->idem, &s);
@@ -1021,9 +1034,19 @@ static void *janitor(void *arg) {
                ETIMEDOUT) {
     }
     if (l->stopping) break;
-    if (l->n_free == 0) continue; /* busy: try next time */
-    int slot = l->free_slots[--l->n_free];
     pthread_mutex_unlock(&l->mu);
+    /* Purging is work like a request: it must be admitted (never queued:
+     * when the ledger is busy it waits for the next round). */
+    rein_admit_ticket t;
+    rein_admit_result ar = rein_admit_try(l->admit, &t, 1, now_ns(l), NULL);
+    if (ar == REIN_ADMIT_QUEUED) rein_admit_cancel(l->admit, &t, now_ns(l));
+    int slot = ar == REIN_ADMIT_ADMITTED ? take_slot(l) : -1;
+    if (slot < 0) {
+      if (ar == REIN_ADMIT_ADMITTED)
+        rein_admit_release(l->admit, &t, now_ns(l), -1);
+      pthread_mutex_lock(&l->mu);
+      continue;
+    }
     size_t total = 0, got = 0;
     for (int i = 0; i < 20; i++) {
       if (rein_idem_purge(l->workers[slot].store, 500, &got) != REIN_OK) break;
@@ -1031,7 +1054,8 @@ static void *janitor(void *arg) {
       if (got < 500) break;
     }
     if (total) logf_(l, "purged %zu expired idempotency keys", total);
-    release(l, slot);
+    give_slot(l, slot);
+    rein_admit_release(l->admit, &t, now_ns(l), -1);
     pthread_mutex_lock(&l->mu);
   }
   pthread_mutex_unlock(&l->mu);
@@ -1049,6 +1073,7 @@ static void teardown(ledger *l) {
   rein_idem_http_free(l->idem);
   free(l->workers);
   free(l->free_slots);
+  rein_admit_free(l->admit);
 }
 
 static int write_port_file(const char *path, unsigned port) {
@@ -1071,7 +1096,6 @@ int main(int argc, char **argv) {
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-  pthread_cond_init(&l->cv, &ca);
   pthread_cond_init(&l->janitor_cv, &ca);
   pthread_condattr_destroy(&ca);
   pthread_mutex_init(&l->reader_mu, NULL);
@@ -1107,6 +1131,36 @@ int main(int argc, char **argv) {
       return 1;
     }
     l->free_slots[l->n_free++] = i;
+  }
+  {
+    rein_admit_config ac;
+    rein_admit_config_default(&ac);
+    rein_errbuf eb = {{0}};
+    ac.err = &eb;
+    ac.limit = (uint32_t)l->n_workers;
+    ac.queue_max = (uint32_t)l->opt.queue;
+    ac.retry_queue_max = (uint32_t)(l->opt.queue / 2);
+    int64_t target = l->opt.admit_target_ms
+                         ? l->opt.admit_target_ms * REIN_NS_PER_MS
+                         : 2 * l->opt.work_us * REIN_NS_PER_US;
+    if (target < 5 * REIN_NS_PER_MS) target = 5 * REIN_NS_PER_MS;
+    ac.target_ns = target;
+    ac.interval_ns = 4 * target < 100 * REIN_NS_PER_MS ? 100 * REIN_NS_PER_MS
+                                                        : 4 * target;
+    int64_t mw = l->opt.queue_timeout_ms * REIN_NS_PER_MS;
+    ac.max_wait_ns = mw < target ? target : mw;
+    if (ac.interval_ns > 600 * REIN_NS_PER_S) ac.interval_ns = 600 * REIN_NS_PER_S;
+    if (l->opt.rate_limit) {
+      ac.rl_quota = (uint32_t)l->opt.rate_limit;
+      ac.rl_window_ns = REIN_NS_PER_S;
+      ac.rl_policy = "charges";
+    }
+    ac.clock = l->clock;
+    if (rein_admit_new(&ac, &l->admit) != REIN_OK) {
+      fprintf(stderr, "ledger: admission: %s\n", eb.msg);
+      teardown(l);
+      return 1;
+    }
   }
   if (!l->opt.no_idem) {
     rein_idem_http_config hc;
@@ -1172,14 +1226,15 @@ int main(int argc, char **argv) {
   if (lsock != MHD_INVALID_SOCKET) close(lsock);
   for (int i = 0; i < 500; i++) {
     pthread_mutex_lock(&l->mu);
-    bool idle = l->n_free == l->n_workers && l->waiting == 0;
     pthread_mutex_unlock(&l->mu);
+    rein_admit_stats as;
+    rein_admit_stats_get(l->admit, now_ns(l), &as);
+    bool idle = as.inflight == 0 && as.queue_len == 0;
     if (idle) break;
     sleep_us(10000);
   }
   pthread_mutex_lock(&l->mu);
   l->stopping = 1;
-  pthread_cond_broadcast(&l->cv);
   pthread_cond_broadcast(&l->janitor_cv);
   pthread_mutex_unlock(&l->mu);
   MHD_stop_daemon(d);

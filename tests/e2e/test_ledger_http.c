@@ -403,8 +403,60 @@ static void test_shed(void **state) {
   assert_non_null(strstr(r.body, "\nrein_ledger_shed_total 1\n"));
   assert_non_null(strstr(r.body, "\nrein_ledger_charges_total 1\n"));
   assert_non_null(strstr(r.body, "\nrein_ledger_capacity_per_second 1.000\n"));
+  assert_non_null(
+      strstr(r.body, "\nrein_admit_rejected_total{reason=\"queue_full\"} 1\n"));
   /* No helper in this mode: no helper metrics. */
   assert_null(strstr(r.body, "rein_idem_http_"));
+  ledger_stop(&lp);
+}
+
+/* Retries are shed first: with one request running and one first attempt
+ * queued, a retry (Rein-Attempt: 2) is refused at once and told not to
+ * multiply the load; a rate limit answers 429 with RateLimit headers. */
+static void test_retry_shed_and_rate_limit(void **state) {
+  ledger_proc lp;
+  const char *args[] = {"--workers", "1", "--queue", "2", "--work-ms", "800",
+                        "--queue-timeout-ms", "5000", NULL};
+  ledger_start(&lp, args);
+  const char *k1[] = {"Idempotency-Key: \"s1\"", NULL};
+  const char *k2[] = {"Idempotency-Key: \"s2\"", NULL};
+  bg_post b1 = {lp.port, k1, B1, {0}}, b2 = {lp.port, k2, B1, {0}};
+  pthread_t t1, t2;
+  pthread_create(&t1, NULL, bg, &b1);
+  sleep_ms(200);
+  pthread_create(&t2, NULL, bg, &b2);
+  sleep_ms(200);
+  http_resp r;
+  const char *retry[] = {"Idempotency-Key: \"s3\"", "Rein-Attempt: 2", NULL};
+  http(lp.port, "POST", "/charges", retry, B1, &r);
+  expect_problem(&r, 503, "ledger-overloaded");
+  expect_header(&r, "Rein-Dont-Retry", "?1");
+  expect_header(&r, "Idempotency-Key-Retention", "86400");
+  assert_non_null(strstr(r.body, "retry_shed"));
+  pthread_join(t1, NULL);
+  pthread_join(t2, NULL);
+  assert_int_equal(b1.r.status, 201);
+  assert_int_equal(b2.r.status, 201);
+  ledger_stop(&lp);
+
+  const char *rl[] = {"--rate-limit", "2", NULL};
+  ledger_start(&lp, rl);
+  int ok = 0, limited = 0;
+  for (int i = 0; i < 4; i++) {
+    http(lp.port, "POST", "/charges", NULL, B1, &r);
+    if (r.status == 201) ok++;
+    if (r.status == 429) {
+      limited++;
+      expect_problem(&r, 429, "ledger-rate-limited");
+      char buf[128];
+      assert_non_null(hdr(&r, "Retry-After", buf, sizeof buf));
+      assert_non_null(hdr(&r, "RateLimit-Policy", buf, sizeof buf));
+      assert_string_equal(buf, "\"charges\";q=2;w=1");
+      assert_non_null(hdr(&r, "RateLimit", buf, sizeof buf));
+    }
+  }
+  assert_true(ok >= 2);
+  assert_true(limited >= 1);
   ledger_stop(&lp);
 }
 
@@ -491,6 +543,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test_teardown(test_key_contract, kill_leftover),
       cmocka_unit_test_teardown(test_in_progress, kill_leftover),
       cmocka_unit_test_teardown(test_shed, kill_leftover),
+      cmocka_unit_test_teardown(test_retry_shed_and_rate_limit, kill_leftover),
       cmocka_unit_test_teardown(test_outage_metrics_health, kill_leftover),
       cmocka_unit_test_teardown(test_fail_window_and_refs, kill_leftover),
   };
