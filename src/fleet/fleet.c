@@ -807,7 +807,7 @@ void rein_fleet_config_default(rein_fleet_config *c) {
   c->key_prefix = "rein:fleet";
   c->name = "default";
   c->refresh_ns = 100 * REIN_NS_PER_MS;
-  c->lease_size = 16;
+  c->lease_size = 64;
   c->connect_timeout_ns = 200 * REIN_NS_PER_MS;
   c->command_timeout_ns = 200 * REIN_NS_PER_MS;
   c->enable_budget = true;

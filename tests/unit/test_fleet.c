@@ -63,7 +63,7 @@ static void test_defaults(void **state) {
   assert_int_equal(c.redis_port, 6379);
   assert_string_equal(c.key_prefix, "rein:fleet");
   assert_int_equal(c.refresh_ns, 100 * REIN_NS_PER_MS);
-  assert_int_equal(c.lease_size, 16);
+  assert_int_equal(c.lease_size, 64);
   assert_int_equal(c.connect_timeout_ns, 200 * REIN_NS_PER_MS);
   assert_int_equal(c.command_timeout_ns, 200 * REIN_NS_PER_MS);
   assert_true(c.enable_budget && c.enable_breaker);
