@@ -63,6 +63,8 @@ REIN_API void rein_sim_scenario_free(rein_sim_scenario *s);
 REIN_API const char *rein_sim_scenario_name(const rein_sim_scenario *s);
 REIN_API uint64_t rein_sim_scenario_seed(const rein_sim_scenario *s);
 REIN_API int64_t rein_sim_scenario_duration(const rein_sim_scenario *s);
+/* Clients in all cohorts together. */
+REIN_API uint64_t rein_sim_scenario_clients(const rein_sim_scenario *s);
 /* Variants in file order; a scenario without a `variants` section has one,
  * named "default". */
 REIN_API size_t rein_sim_variant_count(const rein_sim_scenario *s);

@@ -421,7 +421,8 @@ static int make_throttle(run *R, const sim_policy_spec *p, const char *who,
 /* A policy instance over the given shared objects, plus per-client ones for
  * components scoped to the client. Returns the instance index or NONE. */
 static uint32_t make_inst(run *R, const sim_policy_spec *p, const char *who,
-                          const shared_objs *sh, int64_t timeout_ns) {
+                          const shared_objs *sh, int64_t timeout_ns,
+                          int idempotent) {
   rein_budget *bu = sh->bu;
   rein_breaker *br = sh->br;
   rein_throttle *th = sh->th;
@@ -438,6 +439,8 @@ static uint32_t make_inst(run *R, const sim_policy_spec *p, const char *who,
   c.window_ns = p->window_ns;
   c.attempt_timeout_ns = p->timeout_ns ? p->timeout_ns : timeout_ns;
   c.expected_attempt_ns = p->expected_ns;
+  c.idempotent = idempotent != 0; /* the operation's truth: the core's
+                                     idempotency gate decides */
   c.budget = bu;
   c.breaker = br;
   c.throttle = th;
@@ -486,14 +489,14 @@ static int setup_objects(run *R) {
                      (p->has_throttle && p->throttle_scope == SIM_SCOPE_CLIENT);
     uint32_t shared_inst = NONE;
     if (!per_client) {
-      shared_inst = make_inst(R, p, who, &sh, c->timeout_ns);
+      shared_inst = make_inst(R, p, who, &sh, c->timeout_ns, c->idempotent);
       if (shared_inst == NONE) return -1;
     }
     R->cohort_first[k] = ci;
     for (uint32_t j = 0; j < c->count; j++, ci++) {
       R->clients[ci].cohort = (uint32_t)k;
       if (per_client) {
-        uint32_t in = make_inst(R, p, who, &sh, c->timeout_ns);
+        uint32_t in = make_inst(R, p, who, &sh, c->timeout_ns, c->idempotent);
         if (in == NONE) return -1;
         R->clients[ci].pol = in;
       } else {
@@ -509,7 +512,7 @@ static int setup_objects(run *R) {
     char who[160];
     snprintf(who, sizeof who, "server %s, policy %s", sv->name, p->name);
     shared_objs sh = {NULL, NULL, NULL};
-    uint32_t in = make_inst(R, p, who, &sh, sv->timeout_ns);
+    uint32_t in = make_inst(R, p, who, &sh, sv->timeout_ns, sv->idempotent);
     if (in == NONE) return -1;
     R->srv[k].pol = in;
   }

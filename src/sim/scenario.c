@@ -1525,6 +1525,11 @@ uint64_t rein_sim_scenario_seed(const rein_sim_scenario *s) {
 int64_t rein_sim_scenario_duration(const rein_sim_scenario *s) {
   return s ? s->duration_ns : 0;
 }
+uint64_t rein_sim_scenario_clients(const rein_sim_scenario *s) {
+  uint64_t n = 0;
+  for (size_t i = 0; s && i < s->n_cohorts; i++) n += s->cohorts[i].count;
+  return n;
+}
 size_t rein_sim_variant_count(const rein_sim_scenario *s) {
   return s ? s->n_variants : 0;
 }

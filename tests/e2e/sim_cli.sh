@@ -1,0 +1,61 @@
+#!/bin/sh
+# sim_cli.sh REIN SCENARIO_DIR: end-to-end checks of `rein simulate`:
+# byte-identical output for the same seed (also across thread counts),
+# --compare / --runs / --json / --csv / --series / --report, and exit 2
+# with file:line:col for bad scenarios and bad options.
+set -u
+REIN=$1
+DIR=$2
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fails=0
+ok() { echo "ok: $1"; }
+bad() { echo "FAIL: $1"; fails=$((fails + 1)); }
+
+# same seed -> byte-identical summary, series and report
+for i in 1 2; do
+  "$REIN" simulate "$DIR/amplification.yaml" --compare --json \
+    --csv "$T/s$i.csv" --series "$T/s$i.json" --report "$T/r$i.html" \
+    > "$T/o$i.json" 2> "$T/e$i" || bad "run $i exited $?"
+done
+for f in o s r; do :; done
+cmp -s "$T/o1.json" "$T/o2.json" && ok "summary identical" || bad "summary differs"
+cmp -s "$T/s1.csv" "$T/s2.csv" && ok "csv identical" || bad "csv differs"
+cmp -s "$T/s1.json" "$T/s2.json" && ok "series json identical" || bad "series json differs"
+cmp -s "$T/r1.html" "$T/r2.html" && ok "report identical" || bad "report differs"
+[ -s "$T/e1" ] && bad "stderr not empty without a terminal: $(cat "$T/e1")" || ok "no progress when not a terminal"
+grep -q '"variant":"naive"' "$T/o1.json" && grep -q '"amplification":' "$T/o1.json" \
+  && ok "json has fields" || bad "json fields missing"
+head -1 "$T/s1.csv" | grep -q '^variant,t_s,offered,attempts' && ok "csv header" || bad "csv header"
+[ "$(wc -l < "$T/s1.csv")" -eq 121 ] && ok "csv rows" || bad "csv rows: $(wc -l < "$T/s1.csv")"
+grep -q '<svg' "$T/r1.html" && ! grep -qi '<script' "$T/r1.html" && ok "report self-contained svg" || bad "report"
+
+# different seed -> different output
+"$REIN" simulate "$DIR/amplification.yaml" --seed 2 --json > "$T/seed2.json"
+"$REIN" simulate "$DIR/amplification.yaml" --json > "$T/seed1.json"
+cmp -s "$T/seed1.json" "$T/seed2.json" && bad "seed ignored" || ok "seed changes output"
+
+# --runs: same numbers with 1 or 2 threads
+"$REIN" simulate "$DIR/thundering-herd.yaml" --compare --runs 4 --jobs 1 > "$T/j1.txt" || bad "runs j1"
+"$REIN" simulate "$DIR/thundering-herd.yaml" --compare --runs 4 --jobs 2 > "$T/j2.txt" || bad "runs j2"
+cmp -s "$T/j1.txt" "$T/j2.txt" && ok "--runs independent of --jobs" || bad "--runs differs by jobs"
+grep -q '+-' "$T/j1.txt" && ok "--runs prints intervals" || bad "no intervals"
+"$REIN" simulate "$DIR/thundering-herd.yaml" --compare=full-jitter --runs 3 --json > "$T/rj.json" || bad "runs json"
+grep -q '"ci95":' "$T/rj.json" && ok "--runs --json" || bad "--runs --json"
+
+# bad input -> exit 2 and file:line:col: field: expected
+printf 'duration: 10s\npolicies:\n  p: {max_atempts: 3}\n' > "$T/bad.yaml"
+"$REIN" simulate "$T/bad.yaml" > /dev/null 2> "$T/err"; rc=$?
+[ $rc -eq 2 ] && ok "bad scenario exits 2" || bad "bad scenario exit $rc"
+grep -q "bad.yaml:3:7: policies.p.max_atempts: unknown field; did you mean 'max_attempts'?" "$T/err" \
+  && ok "error names file:line:col and field" || bad "message: $(cat "$T/err")"
+"$REIN" simulate "$DIR/amplification.yaml" --variant nope > /dev/null 2> "$T/err"; rc=$?
+[ $rc -eq 2 ] && grep -q "no variant named 'nope'" "$T/err" && ok "unknown variant" || bad "unknown variant $rc"
+"$REIN" simulate "$DIR/amplification.yaml" --runs 0 > /dev/null 2>&1; rc=$?
+[ $rc -eq 2 ] && ok "bad option exits 2" || bad "bad option exit $rc"
+"$REIN" simulate /nonexistent.yaml > /dev/null 2>&1; rc=$?
+[ $rc -eq 2 ] && ok "missing file exits 2" || bad "missing file exit $rc"
+"$REIN" simulate --help | grep -q 'usage: rein simulate' && ok "help" || bad "help"
+
+if [ $fails -eq 0 ]; then echo "sim_cli: all passed"; exit 0; fi
+echo "sim_cli: $fails failed"; exit 1

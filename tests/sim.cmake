@@ -1,0 +1,35 @@
+# Simulator tests: loader, engine and writers (unit); the five shipped
+# scenarios reproduce their claims and the CLI is deterministic (e2e);
+# (clang + REIN_FUZZ) a brief libFuzzer run of the scenario loader.
+if(TARGET rein_sim)
+  rein_add_test(NAME test_sim SOURCES unit/test_sim.c LIBS rein_sim
+                LABELS unit TIMEOUT 120)
+  rein_add_test(NAME test_sim_scenarios SOURCES unit/test_sim_scenarios.c
+                LIBS rein_sim LABELS e2e TIMEOUT 600
+                ENV REIN_SCENARIO_DIR=${PROJECT_SOURCE_DIR}/examples/scenarios)
+  add_test(NAME sim_cli
+           COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/e2e/sim_cli.sh
+                   $<TARGET_FILE:rein_cli>
+                   ${PROJECT_SOURCE_DIR}/examples/scenarios)
+  set_tests_properties(sim_cli PROPERTIES LABELS e2e TIMEOUT 300)
+  if(REIN_FUZZ AND CMAKE_C_COMPILER_ID MATCHES "Clang")
+    # The loader is compiled into the fuzzer so libFuzzer sees its coverage.
+    pkg_check_modules(FUZZ_YAML REQUIRED IMPORTED_TARGET yaml-0.1)
+    file(GLOB sim_srcs ${PROJECT_SOURCE_DIR}/src/sim/*.c)
+    add_executable(fuzz_scenario fuzz/fuzz_scenario.c ${sim_srcs})
+    target_include_directories(fuzz_scenario PRIVATE
+      ${PROJECT_SOURCE_DIR}/include ${PROJECT_BINARY_DIR}/include)
+    target_compile_options(fuzz_scenario PRIVATE
+      -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer)
+    target_link_options(fuzz_scenario PRIVATE
+      -fsanitize=fuzzer,address,undefined)
+    target_link_libraries(fuzz_scenario PRIVATE rein_static PkgConfig::FUZZ_YAML m)
+    set(scratch ${CMAKE_CURRENT_BINARY_DIR}/fuzz_scenario_corpus)
+    file(MAKE_DIRECTORY ${scratch})
+    add_test(NAME fuzz_scenario
+             COMMAND fuzz_scenario -max_total_time=10 -runs=100000
+                     -max_len=4096 -timeout=5 ${scratch}
+                     ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/scenario)
+    set_tests_properties(fuzz_scenario PROPERTIES LABELS fuzz TIMEOUT 120)
+  endif()
+endif()
