@@ -98,7 +98,9 @@ typedef struct rein_fleet_config {
   rein_budget_config budget;
   /* The fleet breaker's rules (window must be TIME: window_ns, buckets,
    * min_calls, failure_rate, slow_rate, slow_call_ns, open_ns,
-   * half_open_probes) and the local fallback breaker. */
+   * half_open_probes) and the local fallback breaker. on_state_change and
+   * metrics see the fleet's transitions as this instance observes them (on
+   * the refresher's thread), and the local breaker's while degraded. */
   rein_breaker_config breaker;
 
   bool start_thread;  /* default true: run the refresher thread. false: the

@@ -25,6 +25,8 @@
  */
 #include "fleet_internal.h"
 
+#include "rein/metrics.h"
+
 #include <hiredis/hiredis.h>
 
 #include <errno.h>
@@ -699,6 +701,25 @@ static rein_status refresh(rein_fleet *f, int64_t now, bool closing) {
     } else {
       int state = (int)v[0];
       uint32_t g = (uint32_t)v[1] & GEN_MASK;
+      int was = atomic_load_explicit(&f->kstate, memory_order_relaxed);
+      if (!closing && (state != was ||
+                       g != atomic_load_explicit(&f->kgen,
+                                                 memory_order_relaxed))) {
+        /* A fleet transition, seen by this instance: one callback per
+         * state change it observes (a CLOSED -> OPEN -> CLOSED round trip
+         * between two refreshes shows as a new generation only). */
+        if (state != was) {
+          rein_counter ctr = state == REIN_BREAKER_OPEN ? REIN_C_BREAKER_OPENED
+                             : state == REIN_BREAKER_HALF_OPEN
+                                 ? REIN_C_BREAKER_HALF_OPENED
+                                 : REIN_C_BREAKER_CLOSED;
+          rein_metrics_add(f->kcfg.metrics, ctr, 1);
+          if (f->kcfg.on_state_change)
+            f->kcfg.on_state_change(f->kcfg.callback_ctx,
+                                    (rein_breaker_state)was,
+                                    (rein_breaker_state)state, now);
+        }
+      }
       atomic_store_explicit(&f->open_until, now + v[2] * REIN_NS_PER_MS,
                             memory_order_relaxed);
       atomic_store_explicit(&f->kgen, g, memory_order_release);

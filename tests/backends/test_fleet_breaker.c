@@ -16,6 +16,7 @@
 #include "rein_test.h"
 
 #include "rein/fleet.h"
+#include "rein/metrics.h"
 
 #include <limits.h>
 #include <pthread.h>
@@ -87,13 +88,33 @@ static void open_fleet(rein_fleet *a) {
   assert_int_equal(state(a), REIN_BREAKER_OPEN);
 }
 
+static int seen[8][2], seen_n;
+
+static void on_change(void *ctx, rein_breaker_state from,
+                      rein_breaker_state to, int64_t now) {
+  (void)ctx;
+  (void)now;
+  if (seen_n < 8) {
+    seen[seen_n][0] = (int)from;
+    seen[seen_n][1] = (int)to;
+  }
+  seen_n++;
+}
+
 static void test_open_and_probes(void **st) {
   (void)st;
   char name[96];
   tf_name(name, sizeof name, "brk");
   rein_fleet_config c;
   rein_fleet *a, *b, *d;
+  rein_metrics_config mcfg;
+  rein_metrics_config_default(&mcfg);
+  rein_metrics *m = NULL;
+  assert_int_equal(rein_metrics_new(&mcfg, &m), REIN_OK);
+  seen_n = 0;
   config(&c, name, "a");
+  c.breaker.metrics = m;
+  c.breaker.on_state_change = on_change;
   assert_int_equal(rein_fleet_new(&c, &a), REIN_OK);
   config(&c, name, "b");
   assert_int_equal(rein_fleet_new(&c, &b), REIN_OK);
@@ -163,6 +184,16 @@ static void test_open_and_probes(void **st) {
   rein_fleet_free(a);
   rein_fleet_free(b);
   rein_fleet_free(d);
+  /* a saw (and counted) each fleet transition once, in order. */
+  assert_int_equal(seen_n, 3);
+  assert_int_equal(seen[0][0], REIN_BREAKER_CLOSED);
+  assert_int_equal(seen[0][1], REIN_BREAKER_OPEN);
+  assert_int_equal(seen[1][1], REIN_BREAKER_HALF_OPEN);
+  assert_int_equal(seen[2][1], REIN_BREAKER_CLOSED);
+  assert_int_equal(rein_metrics_get(m, REIN_C_BREAKER_OPENED), 1);
+  assert_int_equal(rein_metrics_get(m, REIN_C_BREAKER_HALF_OPENED), 1);
+  assert_int_equal(rein_metrics_get(m, REIN_C_BREAKER_CLOSED), 1);
+  rein_metrics_free(m);
 }
 
 /* A claimed slot that is not used goes back at the next refresh. */
