@@ -23,6 +23,15 @@ if(TARGET ledger)
             --charges 400 --kills 20)
   set_tests_properties(test_ledger_crash_memstore PROPERTIES
     LABELS e2e TIMEOUT 120)
+  # The ledger on the server stores (real redis-server and PostgreSQL from
+  # scripts/services.sh; they fail, not skip, without them).
+  foreach(b redis pg)
+    add_test(NAME test_ledger_crash_${b}
+      COMMAND test_ledger_crash $<TARGET_FILE:ledger> --store ${b}:env
+              --charges 300 --kills 20)
+    set_tests_properties(test_ledger_crash_${b} PROPERTIES
+      LABELS backend TIMEOUT 120)
+  endforeach()
 endif()
 
 if(TARGET ledger)

@@ -15,6 +15,8 @@
  *
  * Usage: test_ledger_crash LEDGER_BIN [--store SPEC] [--charges N]
  *                          [--kills K]
+ * SPEC is passed to the ledger; "redis:env" and "pg:env" use the servers
+ * that scripts/services.sh exported (REIN_REDIS_HOST/PORT, REIN_PG_DSN).
  * The seed is printed (REIN_TEST_SEED replays it). Everything is bounded:
  * a charge gives up after 60 s, the whole test after 85 s.
  */
@@ -404,6 +406,27 @@ int main(int argc, char **argv) {
     }
   }
   if (G.n < 1 || G.kills_wanted < 1) return 2;
+  /* "redis:env" and "pg:env": the servers of scripts/services.sh. */
+  static char spec[512];
+  if (G.store && !strcmp(G.store, "redis:env")) {
+    const char *h = getenv("REIN_REDIS_HOST"), *p = getenv("REIN_REDIS_PORT");
+    if (!h || !p) {
+      fprintf(stderr, "FAIL: REIN_REDIS_HOST/PORT not set: run under make "
+                      "check or eval \"$(scripts/services.sh start DIR)\"\n");
+      return 1;
+    }
+    snprintf(spec, sizeof spec, "redis:%s:%s", h, p);
+    G.store = spec;
+  } else if (G.store && !strcmp(G.store, "pg:env")) {
+    const char *d = getenv("REIN_PG_DSN");
+    if (!d) {
+      fprintf(stderr, "FAIL: REIN_PG_DSN not set: run under make check or "
+                      "eval \"$(scripts/services.sh start DIR)\"\n");
+      return 1;
+    }
+    snprintf(spec, sizeof spec, "pg:%s", d);
+    G.store = spec;
+  }
   G.seed = rein_test_seed();
   printf("seed: %" PRIu64 " charges=%d kills>=%d store=%s\n", G.seed, G.n,
          G.kills_wanted, G.store ? G.store : "sqlite (default)");
@@ -423,8 +446,10 @@ int main(int argc, char **argv) {
   G.charges = calloc((size_t)G.n, sizeof *G.charges);
   for (int i = 0; i < G.n; i++) {
     charge *c = &G.charges[i];
-    snprintf(c->key, sizeof c->key, "crash-%" PRIu64 "-%d-%016" PRIx64, G.seed,
-             i, rein_rng_next(&rng));
+    /* The temp dir's random suffix makes keys unique per run, so a shared
+     * store (Redis, PostgreSQL) never replays an earlier run's charge. */
+    snprintf(c->key, sizeof c->key, "crash-%" PRIu64 "-%d-%016" PRIx64 "-%s",
+             G.seed, i, rein_rng_next(&rng), G.dir + strlen(G.dir) - 6);
     snprintf(c->principal, sizeof c->principal, "p%d",
              (int)rein_rng_range(&rng, 0, 2));
     snprintf(c->account, sizeof c->account, "acct_%d",
