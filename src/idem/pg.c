@@ -12,6 +12,8 @@
  * times. Time is the server's now() in nanoseconds, so application clocks
  * never matter. Every statement with data is prepared once per connection
  * and run with binary parameters and results (no quoting, no injection).
+ * principal, operation and phase are stored as bytea (any bytes are fine);
+ * the key, printable ASCII by contract, as text for operators' eyes.
  */
 #include "idem_internal.h"
 
@@ -266,11 +268,11 @@ static rein_status setup(rein_idem_store *s, pq *d, const char *t) {
   snprintf(sql, sizeof sql,
            "BEGIN; SELECT pg_advisory_xact_lock(5272011);"
            "CREATE TABLE IF NOT EXISTS \"%s\" (id bytea PRIMARY KEY, "
-           "principal text NOT NULL, operation text NOT NULL, key text NOT "
+           "principal bytea NOT NULL, operation bytea NOT NULL, key text NOT "
            "NULL, fp bytea NOT NULL, state int2 NOT NULL, fence int8 NOT "
            "NULL, nonce int8 NOT NULL, created_ns int8 NOT NULL, expires_ns "
            "int8 NOT NULL, lease_ns int8 NOT NULL, recovered int2 NOT NULL "
-           "DEFAULT 0, phase text, status int4, headers bytea, body bytea);"
+           "DEFAULT 0, phase bytea, status int4, headers bytea, body bytea);"
            "CREATE INDEX IF NOT EXISTS \"%s_expires\" ON \"%s\" (expires_ns);"
            "COMMIT;",
            t, t, t);
@@ -316,10 +318,10 @@ static rein_status setup(rein_idem_store *s, pq *d, const char *t) {
                   "UPDATE SKIP LOCKED)",
   };
   static const Oid types[P_COUNT][8] = {
-      [P_CLAIM] = {OID_BYTEA, OID_TEXT, OID_TEXT, OID_TEXT, OID_BYTEA,
+      [P_CLAIM] = {OID_BYTEA, OID_BYTEA, OID_BYTEA, OID_TEXT, OID_BYTEA,
                    OID_INT8, OID_INT8, OID_INT8},
       [P_SEL] = {OID_BYTEA},
-      [P_CP] = {OID_BYTEA, OID_INT8, OID_INT8, OID_TEXT, OID_INT8},
+      [P_CP] = {OID_BYTEA, OID_INT8, OID_INT8, OID_BYTEA, OID_INT8},
       [P_DONE] = {OID_BYTEA, OID_INT8, OID_INT8, OID_INT4, OID_BYTEA,
                   OID_BYTEA},
       [P_REL] = {OID_BYTEA, OID_INT8, OID_INT8},

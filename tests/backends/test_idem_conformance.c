@@ -538,6 +538,13 @@ static void test_principal_isolation(void **state) {
   rein_idem_token tx = begin_new(f, &x, "k", "p");
   rein_idem_token ty = begin_new(f, &y, "k", "p");
   assert_true(memcmp(tx.id, ty.id, 32) != 0);
+  /* any bytes in principal, operation and phase (not only UTF-8) */
+  rein_idem_scope bin = {"\xff\xfe tenant", "op\x01\x80"};
+  rein_idem_token tbin = begin_new(f, &bin, "k", "p");
+  assert_int_equal(rein_idem_checkpoint(f->s, &tbin, "\xc3\x28 phase", 0),
+                   REIN_OK);
+  complete_ok(f, &tbin, 200, "bin", true);
+  expect_replay(f, &bin, "k", "p", 200, "bin");
   /* NULL scope = empty principal and operation */
   rein_idem_token tn = begin_new(f, NULL, "k", "p");
   rein_idem_scope empty = {"", ""};
