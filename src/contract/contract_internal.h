@@ -17,7 +17,7 @@
 
 typedef rein_contract_loc rc_loc;
 
-/* Outcome tokens in `retryable` and `retry.on`: HTTP codes 100..599 as
+/* Outcome tokens in `retryable` and `retry.when`: HTTP codes 100..599 as
  * themselves, classes "4xx"/"5xx" as 4000/5000, names below. */
 enum {
   RC_TOK_TIMEOUT = 1,

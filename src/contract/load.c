@@ -672,7 +672,7 @@ static void throttle_pair(lctx *L, void *obj, const char *path, const kv *p) {
 }
 
 static const char *const retry_fields[] = {
-    "attempts", "backoff", "window",   "on",
+    "attempts", "backoff", "window",   "when",
     "budget",   "breaker", "throttle", "signals"};
 
 static void retry_pair(lctx *L, void *obj, const char *path, const kv *p) {
@@ -703,7 +703,7 @@ static void retry_pair(lctx *L, void *obj, const char *path, const kv *p) {
       c->has_window = true;
       c->window_loc = loc_of(L, p->v);
     }
-  } else if (IS("on")) {
+  } else if (IS("when")) {
     if (want_tokens(L, p->v, fp, c->on, c->on_locs, &c->non)) {
       c->has_on = true;
       c->on_loc = loc_of(L, p->v);

@@ -93,8 +93,8 @@ static const rein_contract_rule_info rules[REIN_CONTRACT_RULE_COUNT] = {
      "425 and 429) will be the same on every retry; retrying it only adds "
      "load. Outcomes the callee does not declare in `retryable` are not "
      "safe to retry by its contract.\n\n"
-     "Example: retry.on: [503, 409] -> R007 at 409.\n\n"
-     "Fix: remove the outcome from retry.on, or agree with the callee that "
+     "Example: retry.when: [503, 409] -> R007 at 409.\n\n"
+     "Fix: remove the outcome from retry.when, or agree with the callee that "
      "it is retryable."},
     {"R008", "retry-ratio-above-tolerance", REIN_CONTRACT_ERROR,
      "caller's retry ratio above what the callee tolerates",

@@ -349,7 +349,7 @@ static void rule_r002(rctx *R, rc_call *c) {
              "twice",
              c->to_svc, c->to_op, c->from->name, a);
     snprintf(fix, sizeof fix,
-             "set attempts: 1, or retry only connect-refused (on: "
+             "set attempts: 1, or retry only connect-refused (when: "
              "[connect-refused]), or give %s.%s idempotency: key",
              c->to_svc, c->to_op);
   } else if (c->op->idem == RC_IDEM_KEY && c->key == REIN_CONTRACT_KEY_NONE) {
@@ -654,10 +654,10 @@ static void rule_r007(rctx *R, rc_call *c) {
     const char *tn = rein__rc_token_name(t, tb, sizeof tb);
     if (definitive(t)) {
       snprintf(why, sizeof why,
-               "retry.on lists %s%s, a definitive answer: a retry gets the "
+               "retry.when lists %s%s, a definitive answer: a retry gets the "
                "same answer and only adds load",
                tn, status_text(t));
-      snprintf(fix, sizeof fix, "remove %s from retry.on", tn);
+      snprintf(fix, sizeof fix, "remove %s from retry.when", tn);
     } else if (c->op && c->op->has_retryable) {
       bool ok = false;
       for (uint32_t k = 0; k < c->op->nretryable && !ok; k++)
@@ -672,11 +672,11 @@ static void rule_r007(rctx *R, rc_call *c) {
                                                   sizeof b));
       }
       snprintf(why, sizeof why,
-               "retry.on lists %s, but %s.%s declares only %s as safe to "
+               "retry.when lists %s, but %s.%s declares only %s as safe to "
                "retry",
                tn, c->to_svc, c->to_op, *list ? list : "nothing");
       snprintf(fix, sizeof fix,
-               "remove %s from retry.on, or have %s declare it in retryable",
+               "remove %s from retry.when, or have %s declare it in retryable",
                tn, c->to_svc);
     } else {
       continue;

@@ -169,7 +169,7 @@ static const char *const e004_values_files[] = {
     "    retry:\n"
     "      attempts: 1000\n"
     "      backoff: {kind: exponental, jitter: fulll, multiplier: 0.5}\n"
-    "      on: [503, 999, timeot]\n"
+    "      when: [503, 999, timeot]\n"
     "      signals: [retry-after, smoke]\n",
     NULL};
 static const char e004_values_expect[] =
@@ -199,9 +199,9 @@ static const char e004_values_expect[] =
     "  fix: write jitter: full\n"
     "a.yaml:14:62: error[E004]: calls[1].retry.backoff.multiplier: must be in [1, 100], got 0.5\n"
     "  fix: use a value in [1, 100]\n"
-    "a.yaml:15:17: error[E004]: calls[1].retry.on[1]: '999' is not an outcome\n"
+    "a.yaml:15:19: error[E004]: calls[1].retry.when[1]: '999' is not an outcome\n"
     "  fix: use an HTTP status 100..599, 4xx, 5xx, or one of timeout, connect-refused, connection-reset, dns, overloaded, failure, not-sent\n"
-    "a.yaml:15:22: error[E004]: calls[1].retry.on[2]: 'timeot' is not an outcome (did you mean 'timeout'?)\n"
+    "a.yaml:15:24: error[E004]: calls[1].retry.when[2]: 'timeot' is not an outcome (did you mean 'timeout'?)\n"
     "  fix: write timeout\n"
     "a.yaml:16:30: error[E004]: calls[1].retry.signals[1]: 'smoke' is not one of retry-after, pushback, ratelimit or dont-retry\n"
     "  fix: write one of: retry-after, pushback, ratelimit or dont-retry\n";

@@ -24,7 +24,7 @@ static const char client[] =
     "      attempts: 4\n"
     "      backoff: {kind: exponential, base: 100ms, cap: 1s, jitter: full}\n"
     "      window: 1m\n"
-    "      on: [429, 503, timeout, connect-refused]\n"
+    "      when: [429, 503, timeout, connect-refused]\n"
     "      budget: {kind: ratio, ratio: 0.1, ttl: 10s, min_per_sec: 5}\n"
     "      breaker: {failure_rate: 0.5, min_calls: 20, window: 10s,\n"
     "                buckets: 10, open: 2s, open_jitter: 0.2,\n"
@@ -186,7 +186,7 @@ static void test_full_policy(void **st) {
   d = rein_retry_next(&r, &fatal, now + MS(10));
   assert_int_equal(d.action, REIN_GIVE_UP);
   assert_int_equal(d.reason, REIN_GIVEUP_NOT_RETRYABLE);
-  /* a 5xx is not in this contract's retry.on either */
+  /* a 5xx is not in this contract's retry.when either */
   rein_retry_init(&r, o.p, &opts);
   d = rein_retry_begin(&r, now);
   rein_outcome fail = {REIN_OUTCOME_FAILURE, 0, false};
@@ -223,7 +223,7 @@ static void test_defaults_and_other_budgets(void **st) {
       REIN_OK);
   assert_int_equal(cp.policy.max_attempts, 1);
   assert_true(cp.policy.idempotent);
-  /* no retry.on: the callee's retryable list ([5xx]) */
+  /* no retry.when: the callee's retryable list ([5xx]) */
   assert_int_equal(cp.policy.retry_on, REIN_RETRY_ON(REIN_OUTCOME_FAILURE));
   assert_int_equal(cp.policy.attempt_timeout_ns, MS(300)); /* callee's */
   assert_false(cp.has_budget);

@@ -172,7 +172,7 @@ static const char *const r002_none_files[] = {
     NULL};
 static const char r002_none_expect[] =
     "a.yaml:5:23: error[R002]: b.refund is not idempotent (idempotency: none) and a retries it up to 3 attempts: a retry after a timeout or 5xx can apply it twice\n"
-    "  fix: set attempts: 1, or retry only connect-refused (on: [connect-refused]), or give b.refund idempotency: key\n";
+    "  fix: set attempts: 1, or retry only connect-refused (when: [connect-refused]), or give b.refund idempotency: key\n";
 
 /* R002: keyed operation called without a key */
 static const char *const r002_nokey_files[] = {
@@ -202,7 +202,7 @@ static const char *const r002_clean_files[] = {
     "version: 2024-01-01\n"
     "calls:\n"
     "  - to: b.refund\n"
-    "    retry: {attempts: 3, on: [connect-refused, dns]}\n"
+    "    retry: {attempts: 3, when: [connect-refused, dns]}\n"
     "  - to: b.refund\n",
     "b.yaml",
     "service: b\n"
@@ -511,7 +511,7 @@ static const char *const r007_files[] = {
     "  - to: b.get\n"
     "    retry:\n"
     "      attempts: 3\n"
-    "      on: [503, 409, 500, 429]\n",
+    "      when: [503, 409, 500, 429]\n",
     "b.yaml",
     "service: b\n"
     "version: 2024-01-01\n"
@@ -521,10 +521,10 @@ static const char *const r007_files[] = {
     "    retryable: [503, timeout, overloaded]\n",
     NULL};
 static const char r007_expect[] =
-    "a.yaml:7:17: error[R007]: retry.on lists 409 (Conflict), a definitive answer: a retry gets the same answer and only adds load\n"
-    "  fix: remove 409 from retry.on\n"
-    "a.yaml:7:22: error[R007]: retry.on lists 500, but b.get declares only 503, timeout, overloaded as safe to retry\n"
-    "  fix: remove 500 from retry.on, or have b declare it in retryable\n";
+    "a.yaml:7:19: error[R007]: retry.when lists 409 (Conflict), a definitive answer: a retry gets the same answer and only adds load\n"
+    "  fix: remove 409 from retry.when\n"
+    "a.yaml:7:24: error[R007]: retry.when lists 500, but b.get declares only 503, timeout, overloaded as safe to retry\n"
+    "  fix: remove 500 from retry.when, or have b declare it in retryable\n";
 
 /* R007 silent: only declared outcomes */
 static const char *const r007_clean_files[] = {
@@ -535,7 +535,7 @@ static const char *const r007_clean_files[] = {
     "  - to: b.get\n"
     "    retry:\n"
     "      attempts: 3\n"
-    "      on: [503, timeout, 429]\n",
+    "      when: [503, timeout, 429]\n",
     "b.yaml",
     "service: b\n"
     "version: 2024-01-01\n"
