@@ -1,0 +1,307 @@
+/*
+ * rein/curl.h: HTTP calls through libcurl under a rein retry policy.
+ *
+ * A rein_curl client pairs a rein_policy with what an HTTP client needs
+ * around it: it classifies each attempt (CURLcode and HTTP status) into a
+ * rein_outcome, reads what the server said (Retry-After, RateLimit,
+ * grpc-retry-pushback-ms, Rein-Dont-Retry, Idempotency-Key-Retention)
+ * through rein_signals, sets the per-attempt timeout and the call's
+ * deadline, numbers attempts (`Rein-Attempt: N`), and gives a non-idempotent
+ * request one Idempotency-Key for all of its attempts. Every retry decision
+ * is the state machine's (rein_retry_begin / rein_retry_next): there is no
+ * other retry logic here.
+ *
+ * Two ways to drive a request:
+ *
+ *   blocking    rein_curl_perform(client, easy): attempts with
+ *               curl_easy_perform, waits through the client's rein_sleeper.
+ *   event loop  rein_curl_call_new + rein_curl_multi_add / _done / _resume:
+ *               the call says when its easy handle is in flight, when it
+ *               must be re-added (an absolute time on the policy's clock)
+ *               and when it is finished. Nothing sleeps; the caller's loop
+ *               runs curl_multi_poll with a timeout up to the next due time.
+ *
+ *   CURLM *m = curl_multi_init();
+ *   rein_curl_call *call;
+ *   rein_curl_call_new(client, easy, NULL, &call);
+ *   rein_curl_step st;
+ *   rein_curl_multi_add(call, m, &st);
+ *   while (st.state != REIN_CURL_FINISHED) {
+ *     int64_t now = rein_policy_now(policy);
+ *     if (st.state == REIN_CURL_WAITING && now >= st.due_ns)
+ *       rein_curl_multi_resume(call, m, &st);
+ *     else {
+ *       int running, left;
+ *       curl_multi_perform(m, &running);
+ *       CURLMsg *msg;
+ *       while ((msg = curl_multi_info_read(m, &left)))
+ *         if (msg->msg == CURLMSG_DONE)   // one call here; map many calls
+ *           rein_curl_multi_done(call, m, msg, &st);  // with `user`
+ *       curl_multi_poll(m, NULL, 0, rein_curl_poll_ms(&st, now, 1000), NULL);
+ *     }
+ *   }
+ *
+ * Classification (rein_curl_classify; docs/http.md has the table):
+ *   CURLE_COULDNT_CONNECT, _RESOLVE_HOST, _RESOLVE_PROXY, SSL_CONNECT_ERROR
+ *                                                  -> NOT_SENT
+ *   CURLE_OPERATION_TIMEDOUT                       -> TIMEOUT
+ *   GOT_NOTHING, SEND_ERROR, RECV_ERROR, PARTIAL_FILE and other transport
+ *   errors                                         -> FAILURE
+ *   local errors (bad URL, out of memory, callback aborted, write error,
+ *   unsupported protocol, too many redirects, peer verification) -> FATAL
+ *   HTTP 429, 503                                  -> OVERLOADED
+ *   HTTP 408, 425, 500, 502, 504                   -> FAILURE
+ *   other 4xx and 5xx                              -> FATAL
+ *   1xx, 2xx, 3xx, and no status (non-HTTP)        -> SUCCESS
+ *
+ * Idempotency. A request is non-idempotent when its method (rein_curl_opts
+ * .method) is listed in config.non_idempotent_methods (default "POST,PATCH"),
+ * or, with no method given, when the policy says so (idempotent = false).
+ * A non-idempotent request runs under a non-idempotent copy of the policy
+ * (same budget, breaker, throttle and metrics), so the state machine's gate
+ * applies: it is retried only with a key, or when the failure provably
+ * happened before sending (NOT_SENT). With config.keys =
+ * REIN_CURL_KEYS_NON_IDEMPOTENT (the default) such a request gets
+ * `Idempotency-Key: "<uuid>"` (an RFC 8941 sf-string holding a random v4
+ * UUID from getrandom(), the same on every attempt of the call).
+ * When a response carries Idempotency-Key-Retention shorter than the
+ * policy's retry window (window_ns, else the call's deadline), the client
+ * counts a retention warning (rein_curl_stats) and logs one line through
+ * config.log (once per client; the counter counts every call).
+ *
+ * The easy handle. rein_curl owns these options while a call runs and sets
+ * them on every attempt: CURLOPT_HTTPHEADER (opts.headers plus Rein-Attempt
+ * and Idempotency-Key), CURLOPT_HEADERFUNCTION / CURLOPT_HEADERDATA (chained
+ * to opts.header_fn), CURLOPT_TIMEOUT_MS (the decision's timeout: the
+ * policy's attempt timeout, shortened to the deadline; 0 = none). Set
+ * everything else (URL, method, body, write callback) before the call. The
+ * write callback sees the body of every attempt: reset it in opts.on_attempt.
+ * After the call the handle keeps rein's header list pointer only until
+ * rein_curl_call_free (blocking: until rein_curl_perform returns, which
+ * resets CURLOPT_HTTPHEADER to opts.headers).
+ *
+ * Thread level: a rein_curl is immutable after creation except for its
+ * atomic counters; share it between threads. A rein_curl_call (and its easy
+ * handle) is used by one thread at a time, as libcurl requires.
+ */
+#ifndef REIN_CURL_H
+#define REIN_CURL_H
+
+#include <curl/curl.h>
+
+#include "rein/common.h"
+#include "rein/errors.h"
+#include "rein/retry.h"
+#include "rein/signal.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct rein_curl rein_curl;
+typedef struct rein_curl_call rein_curl_call;
+struct rein_contract_set;
+
+/* When the client adds an Idempotency-Key. */
+typedef enum rein_curl_keys {
+  REIN_CURL_KEYS_NONE = 0,           /* never (a caller may pass its own) */
+  REIN_CURL_KEYS_NON_IDEMPOTENT = 1, /* to non-idempotent requests (default) */
+  REIN_CURL_KEYS_ALWAYS = 2          /* to every request */
+} rein_curl_keys;
+
+/* Server signals the client honours (bits; the same values as
+ * REIN_CONTRACT_SIGNAL_* in rein/contract.h). */
+#define REIN_CURL_SIGNAL_RETRY_AFTER 1u
+#define REIN_CURL_SIGNAL_PUSHBACK 2u
+#define REIN_CURL_SIGNAL_RATELIMIT 4u
+#define REIN_CURL_SIGNAL_DONT_RETRY 8u
+#define REIN_CURL_SIGNAL_ALL 15u
+
+/* One log line (no trailing newline). */
+typedef void (*rein_curl_log_fn)(void *ctx, const char *line);
+/* Fill `buf` with `n` random bytes; 0 on success. */
+typedef int (*rein_curl_random_fn)(void *ctx, void *buf, size_t n);
+
+typedef struct rein_curl_config {
+  const rein_policy *policy; /* required; borrowed (must outlive the client) */
+  rein_sleeper sleeper;      /* blocking waits; NULL sleep_ns = nanosleep */
+  rein_curl_keys keys;       /* default REIN_CURL_KEYS_NON_IDEMPOTENT */
+  const char *key_header;    /* default "Idempotency-Key"; copied */
+  const char *non_idempotent_methods; /* comma-separated, case-insensitive;
+                                         default "POST,PATCH"; copied */
+  uint32_t signals;          /* REIN_CURL_SIGNAL_* honoured; default ALL */
+  bool attempt_header;       /* send Rein-Attempt: N; default true */
+  int64_t deadline_ns;       /* default per-call deadline, relative to the
+                                call's start; 0 = none */
+  rein_clock wall;           /* for Retry-After HTTP-dates; NULL now_ns =
+                                CLOCK_REALTIME */
+  rein_curl_log_fn log;      /* NULL = write the line to stderr */
+  void *log_ctx;
+  rein_curl_random_fn random; /* key bytes; NULL = getrandom() */
+  void *random_ctx;
+  const rein_allocator *alloc;
+  rein_errbuf *err;
+} rein_curl_config;
+
+REIN_API void rein_curl_config_default(rein_curl_config *c);
+
+/* Validates the config (REIN_EINVAL naming e.g. "curl.policy" or
+ * "curl.key_header") and allocates. REIN_ENOMEM on allocation failure. */
+REIN_API rein_status rein_curl_new(const rein_curl_config *c,
+                                   rein_curl **out);
+
+/*
+ * A client whose policy comes from a contract: the call from `caller` to
+ * `to` ("service.operation") in `set`, through rein_policy_from_contract.
+ * The client creates and owns the policy, budget, breaker and throttle the
+ * contract declares (a fleet-scoped budget becomes a local one), takes
+ * keys (originate -> NON_IDEMPOTENT, otherwise NONE), the key header, the
+ * honoured signals and the per-call deadline from it; the rest of `base`
+ * (may be NULL: defaults) is used as given, its `policy` ignored.
+ * `metrics` (optional, borrowed) is attached to the policy and breaker.
+ * `clock` (optional) replaces the policy's clock (tests, simulations).
+ * REIN_ENOTFOUND when the set has no such call (message in base->err),
+ * REIN_EINVAL, REIN_ENOMEM.
+ */
+REIN_API rein_status rein_curl_new_from_contract(
+    const rein_curl_config *base, const struct rein_contract_set *set,
+    const char *caller, const char *to, rein_metrics *metrics,
+    const rein_clock *clock, rein_curl **out);
+
+/* NULL is a no-op. No call may be running. */
+REIN_API void rein_curl_free(rein_curl *c);
+
+/* The policy calls run under (for rein_policy_now and its config). */
+REIN_API const rein_policy *rein_curl_policy(const rein_curl *c);
+
+/* Per-call options; NULL means all defaults. */
+typedef struct rein_curl_opts {
+  const char *method;         /* "POST", "GET", ... to decide idempotency;
+                                 NULL = the policy's idempotent flag */
+  struct curl_slist *headers; /* the caller's request headers (borrowed) */
+  const char *idempotency_key; /* send this key (raw; sent as an sf-string)
+                                  instead of minting one; NULL = mint when
+                                  config.keys says so */
+  int64_t deadline;           /* absolute, on the policy's clock; 0 = the
+                                 client's deadline_ns, if any */
+  uint64_t seed;              /* jitter seed; 0 = the policy's default */
+  /* Called before every attempt (reset a response buffer, rewind a body). */
+  void (*on_attempt)(void *ctx, CURL *easy, uint32_t attempt);
+  void *on_attempt_ctx;
+  /* Chained header callback (libcurl's signature; return size to go on). */
+  size_t (*header_fn)(char *buf, size_t size, size_t n, void *ctx);
+  void *header_ctx;
+  void *user;                 /* returned by rein_curl_call_user */
+} rein_curl_opts;
+
+/* What a finished call did. */
+typedef struct rein_curl_result {
+  rein_action action;      /* REIN_DONE or REIN_GIVE_UP */
+  rein_giveup reason;      /* GIVE_UP: why */
+  bool dont_retry;         /* GIVE_UP: tell the layer above not to retry */
+  uint32_t attempts;       /* attempts sent */
+  rein_outcome_kind last;  /* the last attempt's outcome */
+  CURLcode last_code;      /* the last attempt's CURLcode */
+  long http_status;        /* the last attempt's status; 0 = none */
+  int64_t elapsed_ns;      /* begin to end, on the policy's clock */
+  int64_t server_delay_ns; /* the last response's delay floor */
+  bool retention_warning;  /* advertised retention < retry window */
+  char key[64];            /* the Idempotency-Key value sent (raw); "" none */
+} rein_curl_result;
+
+/* Counters of one client (monotonic totals). */
+typedef struct rein_curl_stats {
+  uint64_t calls, attempts, successes, giveups;
+  uint64_t outcomes[REIN_OUTCOME_COUNT_]; /* by rein_outcome_kind */
+  uint64_t keys_minted;
+  uint64_t retention_warnings; /* calls whose server retention < window */
+  uint64_t malformed_headers;  /* signal headers that did not parse */
+} rein_curl_stats;
+
+REIN_API void rein_curl_get_stats(const rein_curl *c, rein_curl_stats *out);
+
+/*
+ * Blocking: run `easy` to the end under the client's policy. REIN_OK when a
+ * attempt succeeded, REIN_EGAVEUP when the call gave up (see `res`; may be
+ * NULL), REIN_EINVAL for NULL arguments, REIN_ENOMEM (header list),
+ * REIN_EIO (no random bytes for a key). The handle may be reused afterwards.
+ */
+REIN_API rein_status rein_curl_perform_ex(rein_curl *c, CURL *easy,
+                                          const rein_curl_opts *opts,
+                                          rein_curl_result *res);
+/* rein_curl_perform_ex with default options and no result. */
+REIN_API rein_status rein_curl_perform(rein_curl *c, CURL *easy);
+
+/* ---- event-driven calls (multi interface) ------------------------------ */
+
+typedef enum rein_curl_state {
+  REIN_CURL_IN_FLIGHT = 0, /* the easy handle is in the multi handle */
+  REIN_CURL_WAITING = 1,   /* call rein_curl_multi_resume at due_ns */
+  REIN_CURL_FINISHED = 2   /* done or gave up: rein_curl_call_result */
+} rein_curl_state;
+
+typedef struct rein_curl_step {
+  rein_curl_state state;
+  int64_t due_ns; /* WAITING: when to resume, on the policy's clock */
+} rein_curl_step;
+
+/* A call of `easy` under `c`; nothing is sent yet. Copies `opts` (the
+ * strings and lists it points to are borrowed until the call is freed);
+ * mints the key now. REIN_EINVAL, REIN_ENOMEM, REIN_EIO. */
+REIN_API rein_status rein_curl_call_new(rein_curl *c, CURL *easy,
+                                        const rein_curl_opts *opts,
+                                        rein_curl_call **out);
+/* Frees; removes the handle from its multi handle if still in flight and
+ * restores CURLOPT_HTTPHEADER to opts.headers. NULL is a no-op. */
+REIN_API void rein_curl_call_free(rein_curl_call *call);
+REIN_API CURL *rein_curl_call_easy(const rein_curl_call *call);
+REIN_API void *rein_curl_call_user(const rein_curl_call *call);
+/* The result; meaningful when the call is FINISHED. */
+REIN_API void rein_curl_call_result(const rein_curl_call *call,
+                                    rein_curl_result *res);
+
+/*
+ * Start the call: rein_retry_begin, then curl_multi_add_handle (IN_FLIGHT),
+ * or FINISHED when it gave up before sending (breaker, throttle, deadline).
+ * REIN_ESTATE when already started; REIN_EBACKEND when libcurl refused the
+ * handle (the call is then FINISHED with last_code set); REIN_ENOMEM.
+ */
+REIN_API rein_status rein_curl_multi_add(rein_curl_call *call, CURLM *m,
+                                         rein_curl_step *step);
+/*
+ * The multi handle reported `msg` (CURLMSG_DONE) for this call's handle:
+ * removes it, classifies the attempt and asks the state machine. Gives
+ * FINISHED, or WAITING with due_ns (never re-adds by itself). REIN_EINVAL
+ * when `msg` is not this call's, REIN_ESTATE when not in flight.
+ */
+REIN_API rein_status rein_curl_multi_done(rein_curl_call *call, CURLM *m,
+                                          const CURLMsg *msg,
+                                          rein_curl_step *step);
+/*
+ * A WAITING call's due time came: reads the policy's clock, asks the state
+ * machine and re-adds the handle (IN_FLIGHT), or waits more (WAITING,
+ * e.g. when called early), or FINISHED (breaker, throttle). REIN_ESTATE
+ * when not waiting.
+ */
+REIN_API rein_status rein_curl_multi_resume(rein_curl_call *call, CURLM *m,
+                                            rein_curl_step *step);
+/* Milliseconds to poll before `step` is due (rounded up), at most `max_ms`;
+ * `max_ms` when it is not WAITING. */
+REIN_API int rein_curl_poll_ms(const rein_curl_step *step, int64_t now,
+                               int max_ms);
+
+/* ---- pieces, for other transports and tests ---------------------------- */
+
+/* The outcome of an attempt that ended with `code` and HTTP `status` (0 =
+ * none). Pure. */
+REIN_API rein_outcome_kind rein_curl_classify(CURLcode code, long status);
+
+/* A random v4 UUID, 36 characters and a NUL, from `random` (NULL =
+ * getrandom()). REIN_EIO when no random bytes; REIN_EINVAL. */
+REIN_API rein_status rein_curl_uuid_v4(char out[37], rein_curl_random_fn random,
+                                       void *random_ctx);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* REIN_CURL_H */

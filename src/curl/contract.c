@@ -1,0 +1,102 @@
+/*
+ * contract.c: a rein_curl client whose policy is a contract's.
+ *
+ * rein_policy_from_contract gives the configs the contract declares; this
+ * file creates the objects (budget, breaker, throttle, policy), hands them
+ * to a new client that owns them, and maps the call's key mode, key header,
+ * honoured signals and deadline onto the client config. So the policy that
+ * `rein check` checked is the one the HTTP client runs. Built only when the
+ * contract library is; otherwise the function reports REIN_EUNSUPPORTED.
+ */
+#include "curl_internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#ifdef REIN_CURL_HAVE_CONTRACT
+#include "rein/contract.h"
+
+rein_status rein_curl_new_from_contract(const rein_curl_config *base,
+                                        const rein_contract_set *set,
+                                        const char *caller, const char *to,
+                                        rein_metrics *metrics,
+                                        const rein_clock *clock,
+                                        rein_curl **out) {
+  if (!out) return REIN_EINVAL;
+  *out = NULL;
+  if (!set || !caller || !to) return REIN_EINVAL;
+  rein_curl_config cfg;
+  if (base) cfg = *base;
+  else rein_curl_config_default(&cfg);
+  rein_contract_policy cp;
+  rein_status st = rein_policy_from_contract(set, caller, to, &cp, cfg.err);
+  if (st != REIN_OK) return st;
+  rein_budget *budget = NULL;
+  rein_breaker *breaker = NULL;
+  rein_throttle *throttle = NULL;
+  rein_policy *policy = NULL;
+  if (cp.has_budget) {
+    cp.budget.alloc = cfg.alloc;
+    cp.budget.err = cfg.err;
+    if ((st = rein_budget_new(&cp.budget, &budget)) != REIN_OK) goto fail;
+  }
+  if (cp.has_breaker) {
+    cp.breaker.alloc = cfg.alloc;
+    cp.breaker.err = cfg.err;
+    cp.breaker.metrics = metrics;
+    if ((st = rein_breaker_new(&cp.breaker, &breaker)) != REIN_OK) goto fail;
+  }
+  if (cp.has_throttle) {
+    cp.throttle.alloc = cfg.alloc;
+    cp.throttle.err = cfg.err;
+    if ((st = rein_throttle_new(&cp.throttle, &throttle)) != REIN_OK)
+      goto fail;
+  }
+  cp.policy.budget = budget;
+  cp.policy.breaker = breaker;
+  cp.policy.throttle = throttle;
+  cp.policy.metrics = metrics;
+  cp.policy.alloc = cfg.alloc;
+  cp.policy.err = cfg.err;
+  if (clock) cp.policy.clock = *clock;
+  if ((st = rein_policy_new(&cp.policy, &policy)) != REIN_OK) goto fail;
+  cfg.policy = policy;
+  cfg.keys = cp.key == REIN_CONTRACT_KEY_ORIGINATE
+                 ? REIN_CURL_KEYS_NON_IDEMPOTENT
+                 : REIN_CURL_KEYS_NONE;
+  if (cp.key_header) cfg.key_header = cp.key_header;
+  cfg.signals = cp.signals & REIN_CURL_SIGNAL_ALL;
+  cfg.deadline_ns = cp.deadline_ns;
+  rein_curl *c = NULL;
+  if ((st = rein_curl_new(&cfg, &c)) != REIN_OK) goto fail;
+  c->own_policy = policy;
+  c->own_budget = budget;
+  c->own_breaker = breaker;
+  c->own_throttle = throttle;
+  *out = c;
+  return REIN_OK;
+fail:
+  rein_policy_free(policy);
+  rein_throttle_free(throttle);
+  rein_breaker_free(breaker);
+  rein_budget_free(budget);
+  return st;
+}
+
+#else
+
+rein_status rein_curl_new_from_contract(const rein_curl_config *base,
+                                        const struct rein_contract_set *set,
+                                        const char *caller, const char *to,
+                                        rein_metrics *metrics,
+                                        const rein_clock *clock,
+                                        rein_curl **out) {
+  (void)set, (void)caller, (void)to, (void)metrics, (void)clock;
+  if (out) *out = NULL;
+  if (base && base->err)
+    snprintf(base->err->msg, sizeof base->err->msg,
+             "rein_curl was built without the contract library (libyaml)");
+  return REIN_EUNSUPPORTED;
+}
+
+#endif

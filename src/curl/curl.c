@@ -1,0 +1,687 @@
+/*
+ * curl.c: libcurl transfers under a rein retry policy.
+ *
+ * One call (struct rein_curl_call) is the state shared by both drivers:
+ * prepare_attempt() sets the per-attempt options on the easy handle (header
+ * list with Rein-Attempt and the Idempotency-Key, header callback, timeout),
+ * finish_attempt() turns the CURLcode, the HTTP status and the headers the
+ * callback collected into a rein_outcome and asks rein_retry_next. The
+ * blocking driver (rein_curl_perform_ex) loops over curl_easy_perform and
+ * sleeps through the client's rein_sleeper; the multi driver returns to the
+ * caller's event loop at every WAIT with the time to re-add the handle.
+ * Neither makes a retry decision of its own: what to do next is always the
+ * state machine's answer.
+ *
+ * The idempotency gate lives in the state machine and reads the policy's
+ * `idempotent` flag, so the client keeps two policies that differ only in
+ * that flag (the caller's and a copy sharing its budget, breaker, throttle
+ * and metrics) and runs each request under the one matching its method.
+ */
+#include "curl_internal.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+
+/* ------------------------------------------------------------- helpers */
+
+void *rein__curl_alloc(const rein_allocator *a, size_t n) {
+  return a && a->malloc ? a->malloc(a->ctx, n) : malloc(n);
+}
+
+void rein__curl_free(const rein_allocator *a, void *p) {
+  if (!p) return;
+  if (a && a->free) a->free(a->ctx, p);
+  else free(p);
+}
+
+static rein_status invalid(rein_errbuf *err, const char *msg) {
+  if (err) snprintf(err->msg, sizeof err->msg, "%s", msg);
+  return REIN_EINVAL;
+}
+
+static void count(rein_curl *c, int i, uint64_t n) {
+  atomic_fetch_add_explicit(&c->n[i], n, memory_order_relaxed);
+}
+
+static int default_random(void *ctx, void *buf, size_t n) {
+  (void)ctx;
+  unsigned char *p = buf;
+  while (n > 0) {
+    ssize_t got = getrandom(p, n, 0);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    p += got;
+    n -= (size_t)got;
+  }
+  return 0;
+}
+
+rein_status rein_curl_uuid_v4(char out[37], rein_curl_random_fn random,
+                              void *random_ctx) {
+  if (!out) return REIN_EINVAL;
+  unsigned char b[16];
+  if ((random ? random : default_random)(random_ctx, b, sizeof b) != 0)
+    return REIN_EIO;
+  b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
+  b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+  static const char hex[] = "0123456789abcdef";
+  size_t o = 0;
+  for (int i = 0; i < 16; i++) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) out[o++] = '-';
+    out[o++] = hex[b[i] >> 4];
+    out[o++] = hex[b[i] & 15];
+  }
+  out[o] = '\0';
+  return REIN_OK;
+}
+
+/* --------------------------------------------------------- classification */
+
+rein_outcome_kind rein_curl_classify(CURLcode code, long status) {
+  switch (code) {
+  case CURLE_OK:
+  case CURLE_HTTP_RETURNED_ERROR:
+    break;
+  case CURLE_COULDNT_CONNECT:
+  case CURLE_COULDNT_RESOLVE_HOST:
+  case CURLE_COULDNT_RESOLVE_PROXY:
+  case CURLE_SSL_CONNECT_ERROR:
+    /* Before a single request byte went out. */
+    return REIN_OUTCOME_NOT_SENT;
+  case CURLE_OPERATION_TIMEDOUT:
+    return REIN_OUTCOME_TIMEOUT;
+  case CURLE_UNSUPPORTED_PROTOCOL:
+  case CURLE_FAILED_INIT:
+  case CURLE_URL_MALFORMAT:
+  case CURLE_NOT_BUILT_IN:
+  case CURLE_OUT_OF_MEMORY:
+  case CURLE_BAD_FUNCTION_ARGUMENT:
+  case CURLE_ABORTED_BY_CALLBACK:
+  case CURLE_WRITE_ERROR:
+  case CURLE_READ_ERROR:
+  case CURLE_TOO_MANY_REDIRECTS:
+  case CURLE_PEER_FAILED_VERIFICATION:
+  case CURLE_UNKNOWN_OPTION:
+  case CURLE_FILESIZE_EXCEEDED:
+  case CURLE_LOGIN_DENIED:
+    /* Local or definitive: another attempt would end the same way. */
+    return REIN_OUTCOME_FATAL;
+  default:
+    /* GOT_NOTHING, SEND_ERROR, RECV_ERROR, PARTIAL_FILE, HTTP2 stream
+     * errors...: the request may have reached the server. */
+    return REIN_OUTCOME_FAILURE;
+  }
+  if (status == 0 || status < 400) return REIN_OUTCOME_SUCCESS;
+  switch (status) {
+  case 429:
+  case 503:
+    return REIN_OUTCOME_OVERLOADED;
+  case 408:
+  case 425:
+  case 500:
+  case 502:
+  case 504:
+    return REIN_OUTCOME_FAILURE;
+  default:
+    return REIN_OUTCOME_FATAL;
+  }
+}
+
+/* ------------------------------------------------------------- the client */
+
+void rein_curl_config_default(rein_curl_config *c) {
+  memset(c, 0, sizeof *c);
+  c->keys = REIN_CURL_KEYS_NON_IDEMPOTENT;
+  c->key_header = "Idempotency-Key";
+  c->non_idempotent_methods = "POST,PATCH";
+  c->signals = REIN_CURL_SIGNAL_ALL;
+  c->attempt_header = true;
+}
+
+/* An HTTP field name: 1*tchar. */
+static bool is_token(const char *s) {
+  if (!*s) return false;
+  for (; *s; s++) {
+    unsigned char ch = (unsigned char)*s;
+    if (ch <= 0x20 || ch >= 0x7f || strchr("\"(),/:;<=>?@[\\]{}", ch))
+      return false;
+  }
+  return true;
+}
+
+rein_status rein_curl_new(const rein_curl_config *cfg, rein_curl **out) {
+  if (!cfg || !out) return REIN_EINVAL;
+  *out = NULL;
+  rein_errbuf *err = cfg->err;
+  if (!cfg->policy) return invalid(err, "curl.policy: required");
+  if ((unsigned)cfg->keys > REIN_CURL_KEYS_ALWAYS)
+    return invalid(err, "curl.keys: must be NONE, NON_IDEMPOTENT or ALWAYS");
+  const char *kh = cfg->key_header ? cfg->key_header : "Idempotency-Key";
+  if (strlen(kh) >= sizeof ((rein_curl *)0)->key_header || !is_token(kh))
+    return invalid(err, "curl.key_header: must be an HTTP field name of 1..127 "
+                        "token characters, e.g. \"Idempotency-Key\"");
+  const char *m = cfg->non_idempotent_methods ? cfg->non_idempotent_methods
+                                              : "POST,PATCH";
+  if (strlen(m) >= sizeof ((rein_curl *)0)->methods)
+    return invalid(err, "curl.non_idempotent_methods: at most 255 characters");
+  if (cfg->signals & ~REIN_CURL_SIGNAL_ALL)
+    return invalid(err, "curl.signals: unknown bits (use REIN_CURL_SIGNAL_*)");
+  if (cfg->deadline_ns < 0)
+    return invalid(err, "curl.deadline_ns: must be >= 0 (0 = none)");
+
+  rein_curl *c = rein__curl_alloc(cfg->alloc, sizeof *c);
+  if (!c) return REIN_ENOMEM;
+  memset(c, 0, sizeof *c);
+  if (cfg->alloc) {
+    c->alloc_copy = *cfg->alloc;
+    c->alloc = &c->alloc_copy;
+  }
+  c->cfg = *cfg;
+  snprintf(c->key_header, sizeof c->key_header, "%s", kh);
+  snprintf(c->methods, sizeof c->methods, "%s", m);
+  c->cfg.key_header = c->key_header;
+  c->cfg.non_idempotent_methods = c->methods;
+  c->cfg.alloc = c->alloc;
+  c->cfg.err = NULL;
+
+  /* The twin policy: same objects, the other idempotency flag. */
+  rein_policy_config pc = *rein_policy_get_config(cfg->policy);
+  bool idem = pc.idempotent;
+  pc.idempotent = !idem;
+  pc.alloc = cfg->alloc;
+  pc.err = err;
+  rein_status st = rein_policy_new(&pc, &c->copy);
+  if (st != REIN_OK) {
+    rein__curl_free(c->alloc, c);
+    return st;
+  }
+  c->by_idem[idem ? 1 : 0] = cfg->policy;
+  c->by_idem[idem ? 0 : 1] = c->copy;
+  *out = c;
+  return REIN_OK;
+}
+
+void rein_curl_free(rein_curl *c) {
+  if (!c) return;
+  rein_policy_free(c->copy);
+  rein_policy_free(c->own_policy);
+  rein_throttle_free(c->own_throttle);
+  rein_breaker_free(c->own_breaker);
+  rein_budget_free(c->own_budget);
+  rein__curl_free(c->alloc, c);
+}
+
+const rein_policy *rein_curl_policy(const rein_curl *c) {
+  return c ? c->cfg.policy : NULL;
+}
+
+void rein_curl_get_stats(const rein_curl *cc, rein_curl_stats *out) {
+  memset(out, 0, sizeof *out);
+  if (!cc) return;
+  rein_curl *c = (rein_curl *)cc;
+#define G(i) atomic_load_explicit(&c->n[i], memory_order_relaxed)
+  out->calls = G(RC_CALLS);
+  out->attempts = G(RC_ATTEMPTS);
+  out->successes = G(RC_SUCCESSES);
+  out->giveups = G(RC_GIVEUPS);
+  out->keys_minted = G(RC_KEYS);
+  out->retention_warnings = G(RC_RETENTION);
+  out->malformed_headers = G(RC_MALFORMED);
+  for (int k = 0; k < REIN_OUTCOME_COUNT_; k++)
+    out->outcomes[k] = G(RC_OUTCOME0 + k);
+#undef G
+}
+
+/* Is `method` in the comma-separated list? */
+static bool method_listed(const char *list, const char *method) {
+  size_t ml = strlen(method);
+  const char *p = list;
+  while (*p) {
+    while (*p == ',' || *p == ' ') p++;
+    const char *e = p;
+    while (*e && *e != ',' && *e != ' ') e++;
+    if ((size_t)(e - p) == ml && ml && strncasecmp(p, method, ml) == 0)
+      return true;
+    p = e;
+  }
+  return false;
+}
+
+/* --------------------------------------------------------------- one call */
+
+enum { CS_INIT, CS_IN_FLIGHT, CS_WAITING, CS_FINISHED };
+
+struct rein_curl_call {
+  rein_curl *c;
+  CURL *easy;
+  CURLM *multi; /* while in flight through the multi driver */
+  rein_curl_opts opts;
+  const rein_policy *policy;
+  rein_retry r;
+  rein_decision d;
+  int state;
+  bool has_key, warned;
+  char key[64];
+  struct curl_slist *hdrs;
+  rein_signals sig;
+  int64_t window_ns; /* for the retention check; 0 = unknown */
+  int64_t start_ns;
+  int64_t due_ns; /* WAITING: when to resume */
+  rein_curl_result res;
+};
+
+static int64_t wall_now(const rein_curl *c) {
+  return c->cfg.wall.now_ns ? c->cfg.wall.now_ns(c->cfg.wall.ctx)
+                            : rein_clock_wall_ns();
+}
+
+static void log_line(rein_curl *c, const char *line) {
+  if (c->cfg.log) c->cfg.log(c->cfg.log_ctx, line);
+  else fprintf(stderr, "%s\n", line);
+}
+
+/* Trim spaces, tabs and CR/LF at both ends of [*p, *p + *n). */
+static void trim(const char **p, size_t *n) {
+  while (*n && (**p == ' ' || **p == '\t')) (*p)++, (*n)--;
+  while (*n && strchr(" \t\r\n", (*p)[*n - 1])) (*n)--;
+}
+
+/* Which honoured-signal bit a header name belongs to; ALL for the retention
+ * header (always read), 0 for names rein does not read. */
+static uint32_t signal_bit(const char *name, size_t n) {
+#define IS(h) (n == sizeof(h) - 1 && strncasecmp(name, h, n) == 0)
+  if (IS(REIN_HEADER_RETRY_AFTER)) return REIN_CURL_SIGNAL_RETRY_AFTER;
+  if (IS(REIN_HEADER_GRPC_PUSHBACK)) return REIN_CURL_SIGNAL_PUSHBACK;
+  if (IS(REIN_HEADER_RATELIMIT) || IS(REIN_HEADER_RATELIMIT_POLICY))
+    return REIN_CURL_SIGNAL_RATELIMIT;
+  if (IS(REIN_HEADER_DONT_RETRY)) return REIN_CURL_SIGNAL_DONT_RETRY;
+  if (IS(REIN_HEADER_IDEM_RETENTION)) return REIN_CURL_SIGNAL_ALL;
+  return 0;
+#undef IS
+}
+
+static size_t on_header(char *buf, size_t size, size_t nitems, void *ctx) {
+  rein_curl_call *call = ctx;
+  size_t len = size * nitems;
+  if (len >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
+    /* A new response (after a 1xx or a redirect): forget the last one's. */
+    rein_signals_init(&call->sig);
+  } else {
+    const char *colon = memchr(buf, ':', len);
+    if (colon) {
+      const char *name = buf;
+      size_t nl = (size_t)(colon - buf);
+      const char *val = colon + 1;
+      size_t vl = len - nl - 1;
+      trim(&name, &nl);
+      trim(&val, &vl);
+      uint32_t bit = signal_bit(name, nl);
+      if (bit && (bit & call->c->cfg.signals))
+        rein_signals_feed(&call->sig, name, nl, val, vl,
+                          wall_now(call->c));
+    }
+  }
+  if (call->opts.header_fn)
+    return call->opts.header_fn(buf, size, nitems, call->opts.header_ctx);
+  return len;
+}
+
+static rein_status call_init(rein_curl_call *call, rein_curl *c, CURL *easy,
+                             const rein_curl_opts *opts) {
+  memset(call, 0, sizeof *call);
+  call->c = c;
+  call->easy = easy;
+  if (opts) call->opts = *opts;
+  const rein_policy *p = c->cfg.policy;
+  bool idempotent = rein_policy_get_config(p)->idempotent;
+  if (call->opts.method) {
+    idempotent = !method_listed(c->methods, call->opts.method);
+    p = c->by_idem[idempotent ? 1 : 0];
+  }
+  call->policy = p;
+  if (call->opts.idempotency_key) {
+    size_t kl = strlen(call->opts.idempotency_key);
+    if (kl == 0 || kl >= sizeof call->key) return REIN_EINVAL;
+    for (size_t i = 0; i < kl; i++) {
+      unsigned char ch = (unsigned char)call->opts.idempotency_key[i];
+      if (ch < 0x20 || ch > 0x7e) return REIN_EINVAL;
+    }
+    memcpy(call->key, call->opts.idempotency_key, kl + 1);
+    call->has_key = true;
+  } else if (c->cfg.keys == REIN_CURL_KEYS_ALWAYS ||
+             (c->cfg.keys == REIN_CURL_KEYS_NON_IDEMPOTENT && !idempotent)) {
+    rein_status st =
+        rein_curl_uuid_v4(call->key, c->cfg.random, c->cfg.random_ctx);
+    if (st != REIN_OK) return st;
+    call->has_key = true;
+    count(c, RC_KEYS, 1);
+  }
+  call->start_ns = rein_policy_now(p);
+  rein_call_opts co = {0};
+  co.has_key = call->has_key;
+  co.seed = call->opts.seed;
+  co.deadline = call->opts.deadline;
+  if (!co.deadline && c->cfg.deadline_ns)
+    co.deadline = call->start_ns + c->cfg.deadline_ns;
+  rein_retry_init(&call->r, p, &co);
+  int64_t window = rein_policy_get_config(p)->window_ns;
+  if (window == 0 && co.deadline) window = co.deadline - call->start_ns;
+  call->window_ns = window;
+  rein_signals_init(&call->sig);
+  call->res.action = REIN_GIVE_UP;
+  call->res.last = REIN_OUTCOME_SUCCESS;
+  call->res.last_code = CURLE_OK;
+  if (call->has_key) memcpy(call->res.key, call->key, sizeof call->key);
+  call->state = CS_INIT;
+  return REIN_OK;
+}
+
+/* Restore what rein set on the handle. */
+static void call_release(rein_curl_call *call) {
+  if (!call->easy) return;
+  curl_easy_setopt(call->easy, CURLOPT_HTTPHEADER, call->opts.headers);
+  curl_easy_setopt(call->easy, CURLOPT_HEADERFUNCTION, NULL);
+  curl_easy_setopt(call->easy, CURLOPT_HEADERDATA, NULL);
+  curl_easy_setopt(call->easy, CURLOPT_TIMEOUT_MS, 0L);
+  curl_slist_free_all(call->hdrs);
+  call->hdrs = NULL;
+}
+
+/* Set the options of attempt d.attempt on the handle. */
+static rein_status prepare_attempt(rein_curl_call *call) {
+  rein_curl *c = call->c;
+  struct curl_slist *h = NULL, *t;
+  for (const struct curl_slist *s = call->opts.headers; s; s = s->next) {
+    if (!(t = curl_slist_append(h, s->data))) goto oom;
+    h = t;
+  }
+  char line[256];
+  if (c->cfg.attempt_header) {
+    snprintf(line, sizeof line, "%s: %" PRIu32, REIN_HEADER_ATTEMPT,
+             call->d.attempt);
+    if (!(t = curl_slist_append(h, line))) goto oom;
+    h = t;
+  }
+  if (call->has_key) {
+    /* sf-string: the key is printable ASCII; escape " and \. */
+    size_t o = (size_t)snprintf(line, sizeof line, "%s: \"", c->key_header);
+    for (const char *k = call->key; *k && o + 4 < sizeof line; k++) {
+      if (*k == '"' || *k == '\\') line[o++] = '\\';
+      line[o++] = *k;
+    }
+    line[o++] = '"';
+    line[o] = '\0';
+    if (!(t = curl_slist_append(h, line))) goto oom;
+    h = t;
+  }
+  curl_easy_setopt(call->easy, CURLOPT_HTTPHEADER, h);
+  curl_slist_free_all(call->hdrs);
+  call->hdrs = h;
+  curl_easy_setopt(call->easy, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(call->easy, CURLOPT_HEADERDATA, call);
+  long ms = 0;
+  if (call->d.timeout_ns > 0) {
+    int64_t v = (call->d.timeout_ns + REIN_NS_PER_MS - 1) / REIN_NS_PER_MS;
+    ms = v > 0x7fffffffL ? 0x7fffffffL : (long)v;
+  }
+  curl_easy_setopt(call->easy, CURLOPT_TIMEOUT_MS, ms);
+  rein_signals_init(&call->sig);
+  count(c, RC_ATTEMPTS, 1);
+  call->res.attempts = call->d.attempt;
+  if (call->opts.on_attempt)
+    call->opts.on_attempt(call->opts.on_attempt_ctx, call->easy,
+                          call->d.attempt);
+  return REIN_OK;
+oom:
+  curl_slist_free_all(h);
+  return REIN_ENOMEM;
+}
+
+static void finish_call(rein_curl_call *call, int64_t now) {
+  call->state = CS_FINISHED;
+  call->res.action = call->d.action;
+  call->res.reason = call->d.reason;
+  call->res.dont_retry = call->d.dont_retry;
+  call->res.elapsed_ns = now - call->start_ns;
+  count(call->c, call->d.action == REIN_DONE ? RC_SUCCESSES : RC_GIVEUPS, 1);
+}
+
+/* Classify the attempt that ended with `code` and ask the state machine. */
+static void finish_attempt(rein_curl_call *call, CURLcode code) {
+  rein_curl *c = call->c;
+  long status = 0;
+  curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &status);
+  rein_outcome o = {0};
+  o.kind = rein_curl_classify(code, status);
+  if (status > 0) {
+    o.server_delay_ns = rein_signals_delay_floor(&call->sig);
+    o.dont_retry = call->sig.dont_retry;
+  }
+  if (call->sig.malformed) count(c, RC_MALFORMED, call->sig.malformed);
+  count(c, RC_OUTCOME0 + (int)o.kind, 1);
+  call->res.last = o.kind;
+  call->res.last_code = code;
+  call->res.http_status = status;
+  call->res.server_delay_ns = o.server_delay_ns;
+  if (call->has_key && !call->warned && call->sig.idem_retention_ns >= 0 &&
+      call->window_ns > 0 && call->sig.idem_retention_ns < call->window_ns) {
+    call->warned = true;
+    call->res.retention_warning = true;
+    count(c, RC_RETENTION, 1);
+    int expected = 0;
+    if (atomic_compare_exchange_strong(&c->retention_logged, &expected, 1)) {
+      char line[400];
+      snprintf(line, sizeof line,
+               "rein curl: warning: the server keeps %s for %" PRId64
+               " s but policy '%s' retries for up to %" PRId64
+               " s: a retry after the key expired would run the request "
+               "twice; raise the server's retention or shorten the retry "
+               "window",
+               c->key_header, call->sig.idem_retention_ns / REIN_NS_PER_S,
+               rein_policy_get_config(call->policy)->name,
+               call->window_ns / REIN_NS_PER_S);
+      log_line(c, line);
+    }
+  }
+  int64_t now = rein_policy_now(call->policy);
+  call->d = rein_retry_next(&call->r, &o, now);
+  if (call->d.action == REIN_DONE || call->d.action == REIN_GIVE_UP)
+    finish_call(call, now);
+  else if (call->d.action == REIN_WAIT)
+    call->due_ns = now + call->d.delay_ns;
+}
+
+/* A local failure (no memory for the header list) after ATTEMPT: end the
+ * attempt as FATAL so the state machine releases what it holds. */
+static void abort_attempt(rein_curl_call *call) {
+  rein_outcome o = {REIN_OUTCOME_FATAL, 0, false};
+  int64_t now = rein_policy_now(call->policy);
+  call->d = rein_retry_next(&call->r, &o, now);
+  call->res.last = REIN_OUTCOME_FATAL;
+  call->res.last_code = CURLE_OUT_OF_MEMORY;
+  finish_call(call, now);
+}
+
+/* ------------------------------------------------------ blocking driver */
+
+static void default_sleep(void *ctx, int64_t ns) {
+  (void)ctx;
+  if (ns <= 0) return;
+  struct timespec ts = {(time_t)(ns / REIN_NS_PER_S),
+                        (long)(ns % REIN_NS_PER_S)};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+}
+
+rein_status rein_curl_perform_ex(rein_curl *c, CURL *easy,
+                                 const rein_curl_opts *opts,
+                                 rein_curl_result *res) {
+  if (!c || !easy) return REIN_EINVAL;
+  rein_curl_call call;
+  rein_status st = call_init(&call, c, easy, opts);
+  if (st != REIN_OK) return st;
+  count(c, RC_CALLS, 1);
+  void (*sleep_fn)(void *, int64_t) =
+      c->cfg.sleeper.sleep_ns ? c->cfg.sleeper.sleep_ns : default_sleep;
+  call.d = rein_retry_begin(&call.r, rein_policy_now(call.policy));
+  for (;;) {
+    if (call.d.action == REIN_ATTEMPT) {
+      st = prepare_attempt(&call);
+      if (st != REIN_OK) {
+        abort_attempt(&call);
+        break;
+      }
+      call.state = CS_IN_FLIGHT;
+      CURLcode code = curl_easy_perform(easy);
+      finish_attempt(&call, code);
+    } else if (call.d.action == REIN_WAIT) {
+      call.state = CS_WAITING;
+      sleep_fn(c->cfg.sleeper.ctx, call.d.delay_ns);
+      call.d = rein_retry_next(&call.r, NULL, rein_policy_now(call.policy));
+    } else {
+      if (call.state != CS_FINISHED)
+        finish_call(&call, rein_policy_now(call.policy));
+      break;
+    }
+  }
+  call_release(&call);
+  if (res) *res = call.res;
+  if (st != REIN_OK) return st;
+  return call.res.action == REIN_DONE ? REIN_OK : REIN_EGAVEUP;
+}
+
+rein_status rein_curl_perform(rein_curl *c, CURL *easy) {
+  return rein_curl_perform_ex(c, easy, NULL, NULL);
+}
+
+/* --------------------------------------------------------- multi driver */
+
+rein_status rein_curl_call_new(rein_curl *c, CURL *easy,
+                               const rein_curl_opts *opts,
+                               rein_curl_call **out) {
+  if (!c || !easy || !out) return REIN_EINVAL;
+  *out = NULL;
+  rein_curl_call *call = rein__curl_alloc(c->alloc, sizeof *call);
+  if (!call) return REIN_ENOMEM;
+  rein_status st = call_init(call, c, easy, opts);
+  if (st != REIN_OK) {
+    rein__curl_free(c->alloc, call);
+    return st;
+  }
+  *out = call;
+  return REIN_OK;
+}
+
+void rein_curl_call_free(rein_curl_call *call) {
+  if (!call) return;
+  if (call->state == CS_IN_FLIGHT && call->multi)
+    curl_multi_remove_handle(call->multi, call->easy);
+  call_release(call);
+  rein__curl_free(call->c->alloc, call);
+}
+
+CURL *rein_curl_call_easy(const rein_curl_call *call) {
+  return call ? call->easy : NULL;
+}
+
+void *rein_curl_call_user(const rein_curl_call *call) {
+  return call ? call->opts.user : NULL;
+}
+
+void rein_curl_call_result(const rein_curl_call *call, rein_curl_result *res) {
+  if (call && res) *res = call->res;
+}
+
+static void set_step(const rein_curl_call *call, rein_curl_step *step) {
+  if (!step) return;
+  step->due_ns = 0;
+  if (call->state == CS_IN_FLIGHT) {
+    step->state = REIN_CURL_IN_FLIGHT;
+  } else if (call->state == CS_WAITING) {
+    step->state = REIN_CURL_WAITING;
+    step->due_ns = call->due_ns;
+  } else {
+    step->state = REIN_CURL_FINISHED;
+  }
+}
+
+/* Act on call->d after begin / next(NULL): add the handle, wait or finish. */
+static rein_status advance(rein_curl_call *call, CURLM *m, int64_t now,
+                           rein_curl_step *step) {
+  rein_status st = REIN_OK;
+  if (call->d.action == REIN_ATTEMPT) {
+    st = prepare_attempt(call);
+    if (st != REIN_OK) {
+      abort_attempt(call);
+    } else {
+      CURLMcode mc = curl_multi_add_handle(m, call->easy);
+      if (mc != CURLM_OK) {
+        rein_outcome o = {REIN_OUTCOME_FATAL, 0, false};
+        call->d = rein_retry_next(&call->r, &o, now);
+        call->res.last = REIN_OUTCOME_FATAL;
+        call->res.last_code = CURLE_FAILED_INIT;
+        finish_call(call, now);
+        st = REIN_EBACKEND;
+      } else {
+        call->multi = m;
+        call->state = CS_IN_FLIGHT;
+      }
+    }
+  } else if (call->d.action == REIN_WAIT) {
+    call->state = CS_WAITING;
+    call->due_ns = now + call->d.delay_ns;
+  } else if (call->state != CS_FINISHED) {
+    finish_call(call, now);
+  }
+  set_step(call, step);
+  return st;
+}
+
+rein_status rein_curl_multi_add(rein_curl_call *call, CURLM *m,
+                                rein_curl_step *step) {
+  if (!call || !m) return REIN_EINVAL;
+  if (call->state != CS_INIT) return REIN_ESTATE;
+  count(call->c, RC_CALLS, 1);
+  int64_t now = rein_policy_now(call->policy);
+  call->d = rein_retry_begin(&call->r, now);
+  return advance(call, m, now, step);
+}
+
+rein_status rein_curl_multi_done(rein_curl_call *call, CURLM *m,
+                                 const CURLMsg *msg, rein_curl_step *step) {
+  if (!call || !m || !msg) return REIN_EINVAL;
+  if (msg->msg != CURLMSG_DONE || msg->easy_handle != call->easy)
+    return REIN_EINVAL;
+  if (call->state != CS_IN_FLIGHT) return REIN_ESTATE;
+  CURLcode code = msg->data.result; /* read before removing: msg dies */
+  curl_multi_remove_handle(m, call->easy);
+  call->multi = NULL;
+  finish_attempt(call, code);
+  if (call->state != CS_FINISHED) call->state = CS_WAITING;
+  set_step(call, step);
+  return REIN_OK;
+}
+
+rein_status rein_curl_multi_resume(rein_curl_call *call, CURLM *m,
+                                   rein_curl_step *step) {
+  if (!call || !m) return REIN_EINVAL;
+  if (call->state != CS_WAITING) return REIN_ESTATE;
+  int64_t now = rein_policy_now(call->policy);
+  call->d = rein_retry_next(&call->r, NULL, now);
+  return advance(call, m, now, step);
+}
+
+int rein_curl_poll_ms(const rein_curl_step *step, int64_t now, int max_ms) {
+  if (!step || step->state != REIN_CURL_WAITING) return max_ms;
+  int64_t left = step->due_ns - now;
+  if (left <= 0) return 0;
+  int64_t ms = (left + REIN_NS_PER_MS - 1) / REIN_NS_PER_MS;
+  return ms < max_ms ? (int)ms : max_ms;
+}
