@@ -1,0 +1,493 @@
+/*
+ * payments-consumer: consumes payment messages from a Redis stream with
+ * rein_inbox, writes one local ledger row per payment in the same SQLite
+ * (or PostgreSQL) transaction as the inbox's dedup row, and sends the charge
+ * to examples/ledger (POST /charges) through the outbox, keyed by
+ * HMAC(secret, payment id || "charge").
+ *
+ *   payments-consumer --publish N [--stream S]   publish N payments, exit
+ *   payments-consumer [options]                  consume until SIGTERM
+ *
+ * A message is a stream entry {key: <payment id>, body: <charge JSON>}.
+ * The local table `payments` deliberately has no unique constraint on the
+ * payment id: the inbox is what keeps it exactly-once, and --no-inbox (the
+ * at-least-once baseline) shows the duplicates a redelivery makes.
+ *
+ * Crash points for the crash test: --kill-at=after-effect (row written,
+ * transaction not committed), after-commit (committed, not acknowledged),
+ * during-outbox (charge accepted by the ledger, intent not yet marked
+ * delivered). The process raises SIGKILL on the --kill-after'th time it
+ * reaches the point (default 1).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hiredis/hiredis.h>
+#include <libpq-fe.h>
+
+#include "rein/inbox.h"
+#include "rein/retry.h"
+
+typedef enum kill_point {
+  KILL_NONE,
+  KILL_AFTER_EFFECT,
+  KILL_AFTER_COMMIT,
+  KILL_DURING_OUTBOX
+} kill_point;
+
+typedef struct opts {
+  const char *redis_host;
+  int redis_port;
+  const char *stream, *group, *consumer;
+  const char *db, *pg;
+  const char *ledger_url;
+  const char *secret;
+  const char *principal;
+  int64_t min_idle_ms;
+  int batch;
+  int max_deliveries;
+  kill_point kill_at;
+  long kill_after;
+  bool no_inbox;
+  long publish;
+  int64_t exit_idle_ms;
+  int64_t outbox_lease_ms;
+  bool quiet;
+} opts;
+
+static volatile sig_atomic_t g_stop;
+static long g_hits; /* times the kill point was reached */
+
+static void on_term(int sig) {
+  (void)sig;
+  g_stop = 1;
+}
+
+static void usage(FILE *f) {
+  fprintf(f,
+"usage: payments-consumer [options]\n"
+"  --redis HOST:PORT      (default $REIN_REDIS_HOST:$REIN_REDIS_PORT)\n"
+"  --stream S --group G   (default payments / payments)\n"
+"  --consumer NAME        unique per live consumer (default c-<pid>)\n"
+"  --db PATH              SQLite database (default payments.db)\n"
+"  --pg CONNINFO          use PostgreSQL instead of SQLite\n"
+"  --ledger-url URL       POST charges here via the outbox, e.g.\n"
+"                         http://127.0.0.1:8080/charges (none: no outbox)\n"
+"  --secret S             HMAC secret for outbox keys (>= 16 bytes)\n"
+"  --principal P          sent as Authorization: Bearer P\n"
+"  --min-idle-ms N        XAUTOCLAIM min idle (default 2000)\n"
+"  --batch N              messages per read (default 50)\n"
+"  --max-deliveries N     dead-letter a failing message then (default 5)\n"
+"  --kill-at POINT        after-effect | after-commit | during-outbox\n"
+"  --kill-after N         SIGKILL on the N-th time at POINT (default 1)\n"
+"  --no-inbox             at-least-once baseline: no dedup rows\n"
+"  --exit-idle-ms N       exit 0 after N ms without work (0 = never)\n"
+"  --outbox-lease-ms N    (default 5000)\n"
+"  --publish N            publish N payments pay-000000.. and exit\n"
+"  --quiet\n");
+}
+
+static int parse(int argc, char **argv, opts *o) {
+  memset(o, 0, sizeof *o);
+  o->redis_host = getenv("REIN_REDIS_HOST") ? getenv("REIN_REDIS_HOST")
+                                            : "127.0.0.1";
+  o->redis_port = getenv("REIN_REDIS_PORT") ? atoi(getenv("REIN_REDIS_PORT"))
+                                            : 6379;
+  o->stream = "payments";
+  o->group = "payments";
+  o->db = "payments.db";
+  o->secret = "payments-consumer-demo-secret-0001";
+  o->principal = "payments-consumer";
+  o->min_idle_ms = 2000;
+  o->batch = 50;
+  o->max_deliveries = 5;
+  o->kill_after = 1;
+  o->outbox_lease_ms = 5000;
+  static const struct option lo[] = {
+      {"redis", 1, 0, 'r'},        {"stream", 1, 0, 's'},
+      {"group", 1, 0, 'g'},        {"consumer", 1, 0, 'c'},
+      {"db", 1, 0, 'd'},           {"pg", 1, 0, 'P'},
+      {"ledger-url", 1, 0, 'u'},   {"secret", 1, 0, 'S'},
+      {"principal", 1, 0, 'p'},    {"min-idle-ms", 1, 0, 'i'},
+      {"batch", 1, 0, 'b'},        {"max-deliveries", 1, 0, 'm'},
+      {"kill-at", 1, 0, 'k'},      {"kill-after", 1, 0, 'K'},
+      {"no-inbox", 0, 0, 'N'},     {"exit-idle-ms", 1, 0, 'e'},
+      {"outbox-lease-ms", 1, 0, 'l'}, {"publish", 1, 0, 'x'},
+      {"quiet", 0, 0, 'q'},        {"help", 0, 0, 'h'},
+      {0, 0, 0, 0}};
+  int ch;
+  while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+    char *end = NULL;
+    switch (ch) {
+    case 'r': {
+      static char host[256];
+      const char *colon = strrchr(optarg, ':');
+      if (!colon || (size_t)(colon - optarg) >= sizeof host) goto bad;
+      memcpy(host, optarg, (size_t)(colon - optarg));
+      host[colon - optarg] = 0;
+      o->redis_host = host;
+      o->redis_port = (int)strtol(colon + 1, &end, 10);
+      if (*end || o->redis_port < 1 || o->redis_port > 65535) goto bad;
+      break;
+    }
+    case 's': o->stream = optarg; break;
+    case 'g': o->group = optarg; break;
+    case 'c': o->consumer = optarg; break;
+    case 'd': o->db = optarg; break;
+    case 'P': o->pg = optarg; break;
+    case 'u': o->ledger_url = optarg; break;
+    case 'S': o->secret = optarg; break;
+    case 'p': o->principal = optarg; break;
+    case 'i':
+      o->min_idle_ms = strtoll(optarg, &end, 10);
+      if (*end || o->min_idle_ms < 0) goto bad;
+      break;
+    case 'b':
+      o->batch = (int)strtol(optarg, &end, 10);
+      if (*end || o->batch < 1 || o->batch > 10000) goto bad;
+      break;
+    case 'm':
+      o->max_deliveries = (int)strtol(optarg, &end, 10);
+      if (*end || o->max_deliveries < 1) goto bad;
+      break;
+    case 'k':
+      if (!strcmp(optarg, "after-effect")) o->kill_at = KILL_AFTER_EFFECT;
+      else if (!strcmp(optarg, "after-commit")) o->kill_at = KILL_AFTER_COMMIT;
+      else if (!strcmp(optarg, "during-outbox"))
+        o->kill_at = KILL_DURING_OUTBOX;
+      else goto bad;
+      break;
+    case 'K':
+      o->kill_after = strtol(optarg, &end, 10);
+      if (*end || o->kill_after < 1) goto bad;
+      break;
+    case 'N': o->no_inbox = true; break;
+    case 'e':
+      o->exit_idle_ms = strtoll(optarg, &end, 10);
+      if (*end || o->exit_idle_ms < 0) goto bad;
+      break;
+    case 'l':
+      o->outbox_lease_ms = strtoll(optarg, &end, 10);
+      if (*end || o->outbox_lease_ms < 1) goto bad;
+      break;
+    case 'x':
+      o->publish = strtol(optarg, &end, 10);
+      if (*end || o->publish < 1 || o->publish > 10000000) goto bad;
+      break;
+    case 'q': o->quiet = true; break;
+    case 'h': usage(stdout); exit(0);
+    default: usage(stderr); return -1;
+    }
+    continue;
+  bad:
+    fprintf(stderr, "payments-consumer: %s: bad value '%s' (see --help)\n",
+            argv[optind - 1], optarg);
+    return -1;
+  }
+  if (optind < argc) {
+    fprintf(stderr, "payments-consumer: unexpected argument '%s'\n",
+            argv[optind]);
+    return -1;
+  }
+  return 0;
+}
+
+/* The named crash point: die the hard way, as a power cut would. */
+static void maybe_kill(const opts *o, kill_point here) {
+  if (o->kill_at != here) return;
+  if (++g_hits < o->kill_after) return;
+  if (!o->quiet)
+    fprintf(stderr, "payments-consumer[%d]: SIGKILL at the named point\n",
+            (int)getpid());
+  raise(SIGKILL);
+  _exit(137);
+}
+
+/* ---- publishing ------------------------------------------------------------ */
+
+static int publish(const opts *o) {
+  redisContext *c = redisConnect(o->redis_host, o->redis_port);
+  if (!c || c->err) {
+    fprintf(stderr, "payments-consumer: redis %s:%d: %s\n", o->redis_host,
+            o->redis_port, c ? c->errstr : "no memory");
+    return 1;
+  }
+  long pending = 0;
+  for (long i = 0; i < o->publish; i++) {
+    char key[32], body[160];
+    snprintf(key, sizeof key, "pay-%06ld", i);
+    snprintf(body, sizeof body,
+             "{\"account\":\"acct_%ld\",\"amount_cents\":%ld,\"ref\":\"%s\"}",
+             i % 97, 100 + i % 900, key);
+    redisAppendCommand(c, "XADD %s * key %s body %s", o->stream, key, body);
+    if (++pending == 500 || i + 1 == o->publish) {
+      for (; pending > 0; pending--) {
+        void *r = NULL;
+        if (redisGetReply(c, &r) != REDIS_OK) {
+          fprintf(stderr, "payments-consumer: XADD: %s\n", c->errstr);
+          redisFree(c);
+          return 1;
+        }
+        freeReplyObject(r);
+      }
+    }
+  }
+  redisFree(c);
+  if (!o->quiet)
+    fprintf(stderr, "payments-consumer: published %ld payments to %s\n",
+            o->publish, o->stream);
+  return 0;
+}
+
+/* ---- the handler -------------------------------------------------------------- */
+
+typedef struct app {
+  opts *o;
+  sqlite3_stmt *ins; /* SQLite: prepared on the inbox's connection */
+} app;
+
+static int64_t amount_of(const char *body) {
+  const char *p = strstr(body, "\"amount_cents\":");
+  return p ? strtoll(p + 15, NULL, 10) : 0;
+}
+
+static rein_status handle(void *ctx, rein_inbox_tx *tx,
+                          const rein_broker_msg *m, char *err, size_t cap) {
+  app *a = ctx;
+  int64_t amount = amount_of(m->body);
+  if (amount <= 0) {
+    snprintf(err, cap, "body: expected \"amount_cents\": N > 0");
+    return REIN_EPARSE;
+  }
+  sqlite3 *db = rein_inbox_tx_sqlite(tx);
+  if (db) {
+    sqlite3_bind_text(a->ins, 1, m->key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(a->ins, 2, amount);
+    sqlite3_bind_text(a->ins, 3, m->id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(a->ins);
+    sqlite3_reset(a->ins);
+    if (rc != SQLITE_DONE) {
+      snprintf(err, cap, "insert payments: %s", sqlite3_errmsg(db));
+      return REIN_EBACKEND;
+    }
+  } else {
+    PGconn *pg = rein_inbox_tx_pg(tx);
+    char amt[24];
+    snprintf(amt, sizeof amt, "%lld", (long long)amount);
+    const char *v[3] = {m->key, amt, m->id};
+    PGresult *r = PQexecParams(pg,
+                               "INSERT INTO payments(payment_id, "
+                               "amount_cents, delivery_id) VALUES($1, $2, $3)",
+                               3, NULL, v, NULL, NULL, 0);
+    bool ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok) snprintf(err, cap, "insert payments: %s", PQerrorMessage(pg));
+    PQclear(r);
+    if (!ok) return REIN_EBACKEND;
+  }
+  if (a->o->ledger_url) {
+    rein_status st = rein_inbox_tx_outbox(tx, "charge", a->o->ledger_url,
+                                          m->body, m->body_len, NULL);
+    /* ECONFLICT: this payment's charge intent exists already. With the
+     * inbox that cannot happen; without it (--no-inbox) it is the
+     * redelivery, and the receiver dedups the charge by its key anyway. */
+    if (st != REIN_OK && st != REIN_ECONFLICT) {
+      snprintf(err, cap, "outbox: %s", rein_status_name(st));
+      return st;
+    }
+  }
+  maybe_kill(a->o, KILL_AFTER_EFFECT);
+  return REIN_OK;
+}
+
+static void after_commit(void *ctx, const rein_broker_msg *m) {
+  (void)m;
+  maybe_kill(ctx, KILL_AFTER_COMMIT);
+}
+
+static void after_deliver(void *ctx, int64_t id) {
+  (void)id;
+  maybe_kill(ctx, KILL_DURING_OUTBOX);
+}
+
+static int64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char APP_SCHEMA[] =
+    "CREATE TABLE IF NOT EXISTS payments("
+    " id INTEGER PRIMARY KEY, payment_id TEXT NOT NULL,"
+    " amount_cents INTEGER NOT NULL, delivery_id TEXT NOT NULL)";
+
+static const char APP_SCHEMA_PG[] =
+    "CREATE TABLE IF NOT EXISTS payments("
+    " id bigserial PRIMARY KEY, payment_id text NOT NULL,"
+    " amount_cents bigint NOT NULL, delivery_id text NOT NULL)";
+
+int main(int argc, char **argv) {
+  opts o;
+  if (parse(argc, argv, &o) != 0) return 2;
+  if (o.publish) return publish(&o);
+  char cname[64];
+  if (!o.consumer) {
+    snprintf(cname, sizeof cname, "c-%d", (int)getpid());
+    o.consumer = cname;
+  }
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_term;
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+
+  rein_errbuf eb = {{0}};
+  rein_broker_redis_config bc;
+  rein_broker_redis_config_default(&bc);
+  bc.host = o.redis_host;
+  bc.port = o.redis_port;
+  bc.stream = o.stream;
+  bc.group = o.group;
+  bc.consumer = o.consumer;
+  bc.min_idle_ns = o.min_idle_ms * REIN_NS_PER_MS;
+  bc.err = &eb;
+  rein_broker *broker = NULL;
+  rein_status st = rein_broker_redis_new(&bc, &broker);
+  if (st != REIN_OK) {
+    fprintf(stderr, "payments-consumer: %s: %s\n", rein_status_name(st),
+            eb.msg);
+    return 1;
+  }
+
+  app a = {&o, NULL};
+  rein_inbox_config ic;
+  rein_inbox_config_default(&ic);
+  if (o.pg) {
+    ic.db = REIN_INBOX_PG;
+    ic.pg_conninfo = o.pg;
+  } else {
+    ic.sqlite_path = o.db;
+  }
+  ic.broker = broker;
+  ic.dedup = !o.no_inbox;
+  ic.handler = handle;
+  ic.handler_ctx = &a;
+  ic.max_deliveries = (uint32_t)o.max_deliveries;
+  ic.outbox_secret = o.secret;
+  ic.outbox_secret_len = strlen(o.secret);
+  ic.outbox_lease_ns = o.outbox_lease_ms * REIN_NS_PER_MS;
+  ic.hooks.after_commit = after_commit;
+  ic.hooks.after_deliver = after_deliver;
+  ic.hooks.ctx = &o;
+  ic.err = &eb;
+  rein_inbox *ib = NULL;
+  st = rein_inbox_new(&ic, &ib);
+  if (st != REIN_OK) {
+    fprintf(stderr, "payments-consumer: %s: %s\n", rein_status_name(st),
+            eb.msg);
+    rein_broker_free(broker);
+    return 1;
+  }
+  int rc = 0;
+  sqlite3 *db = rein_inbox_sqlite(ib);
+  if (db) {
+    if (sqlite3_exec(db, APP_SCHEMA, NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db,
+                           "INSERT INTO payments(payment_id, amount_cents, "
+                           "delivery_id) VALUES(?1, ?2, ?3)",
+                           -1, &a.ins, NULL) != SQLITE_OK) {
+      fprintf(stderr, "payments-consumer: %s\n", sqlite3_errmsg(db));
+      rc = 1;
+      goto out;
+    }
+  } else {
+    PGresult *r = PQexec(rein_inbox_pg(ib), APP_SCHEMA_PG);
+    bool ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    if (!ok) {
+      fprintf(stderr, "payments-consumer: %s\n",
+              PQerrorMessage(rein_inbox_pg(ib)));
+      rc = 1;
+      goto out;
+    }
+  }
+
+  rein_policy_config pc;
+  rein_policy_config_default(&pc);
+  pc.name = "outbox-charge";
+  pc.max_attempts = 6;
+  pc.backoff.base_ns = 20 * REIN_NS_PER_MS;
+  pc.backoff.cap_ns = 1000 * REIN_NS_PER_MS;
+  pc.attempt_timeout_ns = 3 * REIN_NS_PER_S;
+  pc.err = &eb;
+  rein_policy *policy = NULL;
+  rein_outbox_http *http = NULL;
+  if (o.ledger_url) {
+    char auth[300];
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", o.principal);
+    rein_outbox_http_config hc;
+    rein_outbox_http_config_default(&hc);
+    hc.auth_header = auth;
+    hc.err = &eb;
+    if (rein_policy_new(&pc, &policy) != REIN_OK ||
+        rein_outbox_http_new(&hc, &http) != REIN_OK) {
+      fprintf(stderr, "payments-consumer: %s\n", eb.msg);
+      rc = 1;
+      goto out2;
+    }
+  }
+
+  rein_inbox_stats stats = {0};
+  rein_outbox_stats ost = {0};
+  int64_t last_work = mono_ms(), last_purge = 0;
+  while (!g_stop) {
+    rein_inbox_stats before = stats;
+    st = rein_inbox_poll(ib, (size_t)o.batch, 200, &stats);
+    if (st != REIN_OK) {
+      if (!o.quiet)
+        fprintf(stderr, "payments-consumer: poll: %s: %s\n",
+                rein_status_name(st), rein_inbox_errmsg(ib));
+      usleep(50000);
+    }
+    uint64_t delivered = ost.delivered + ost.retry + ost.failed;
+    if (http) {
+      st = rein_outbox_relay(ib, policy, rein_outbox_http_deliver, http, NULL,
+                             100, &ost);
+      if (st != REIN_OK && !o.quiet)
+        fprintf(stderr, "payments-consumer: relay: %s: %s\n",
+                rein_status_name(st), rein_inbox_errmsg(ib));
+    }
+    bool work = memcmp(&before, &stats, sizeof stats) != 0 ||
+                ost.delivered + ost.retry + ost.failed != delivered;
+    int64_t now = mono_ms();
+    if (work) last_work = now;
+    if (now - last_purge > 10000) {
+      size_t n;
+      rein_inbox_purge(ib, 1000, &n);
+      last_purge = now;
+    }
+    if (o.exit_idle_ms && now - last_work > o.exit_idle_ms) break;
+  }
+  if (!o.quiet)
+    fprintf(stderr,
+            "payments-consumer[%s]: processed %" PRIu64 ", duplicates %" PRIu64
+            ", failed %" PRIu64 ", dead %" PRIu64 ", claimed %" PRIu64
+            "; charges delivered %" PRIu64 "\n",
+            o.consumer, stats.processed, stats.duplicates, stats.failed,
+            stats.dead, stats.claimed, ost.delivered);
+out2:
+  rein_outbox_http_free(http);
+  rein_policy_free(policy);
+out:
+  sqlite3_finalize(a.ins);
+  rein_inbox_free(ib);
+  rein_broker_free(broker);
+  return rc;
+}

@@ -1,0 +1,441 @@
+/*
+ * rein/inbox.h: exactly-once effects on top of an at-least-once broker.
+ *
+ * A broker delivers each message at least once: a consumer that performs an
+ * effect and dies before it acknowledges gets the message again. rein_inbox
+ * turns that into an exactly-once *effect* for effects that live in the
+ * consumer's own database, and into an exactly-once *outcome* at a remote
+ * service for effects that cannot join the transaction (the outbox):
+ *
+ *   for each delivered message m with business key k (a payment id, NOT the
+ *   broker's delivery id, so a producer that publishes twice is also caught):
+ *     BEGIN                              (SQLite: BEGIN IMMEDIATE)
+ *     INSERT k INTO rein_inbox           conflict -> ROLLBACK, ack, skip
+ *     handler(tx, m)                     the effect, on the SAME connection;
+ *                                        may add outbox intents in tx
+ *     COMMIT                             effect + dedup row + intents, or none
+ *     ack(m)                             only after the commit
+ *
+ * A crash before COMMIT loses the effect and the dedup row together (the
+ * message is redelivered and runs again); a crash after COMMIT and before the
+ * ack makes the redelivery a duplicate that the inbox skips. A handler that
+ * fails rolls back effect and dedup row; the message stays unacknowledged and
+ * is redelivered after the broker's min-idle time. A message whose handler
+ * fails on delivery max_deliveries (or that was delivered more often than that
+ * without a verdict, e.g. because it crashes the consumer) goes to the dead
+ * letter stream with its last error and is then acknowledged.
+ *
+ * Retention. Dedup rows are kept `retention_ns` after processing and purged
+ * in bounded batches (rein_inbox_purge). A redelivery after its row was purged
+ * would run the effect again, so rein_inbox_new compares the retention with
+ * the broker's redelivery window (rein_broker_redelivery_window_ns) and
+ * refuses (REIN_EINVAL, message naming both) when it is shorter, or, with
+ * `retention_warn_only`, writes a loud warning to `log` and goes on.
+ *
+ * Outbox. Inside the handler, rein_inbox_tx_outbox() records an intent (an
+ * HTTP charge, an e-mail) in the rein_outbox table in the same transaction.
+ * rein_outbox_relay() leases undelivered intents, delivers each through a
+ * caller-supplied function driven by the core retry engine (rein_retry_run),
+ * and marks it delivered. Each intent carries an idempotency key derived
+ * deterministically: hex(HMAC-SHA256(secret, message_key || 0x00 ||
+ * effect_name)), so a redelivered message, a relay that died after sending,
+ * or two relays racing all present the SAME key and the receiver dedups it.
+ * (The 0x00 separator keeps ("ab","c") and ("a","bc") apart; keys and effect
+ * names are C strings, so they cannot contain it.)
+ *
+ * Databases. SQLite (default; WAL, synchronous NORMAL, busy_timeout) and
+ * PostgreSQL (prepared statements; INSERT ... ON CONFLICT DO NOTHING
+ * RETURNING). The tables rein_inbox and rein_outbox are created if missing.
+ * The handler reaches the connection through rein_inbox_tx_sqlite() /
+ * rein_inbox_tx_pg() and must not BEGIN, COMMIT or ROLLBACK on it.
+ *
+ * Thread level. A rein_inbox wraps one database connection and borrows one
+ * broker: one thread at a time. Run one inbox per consumer thread or process;
+ * they coordinate through the database and the broker's consumer group.
+ */
+#ifndef REIN_INBOX_H
+#define REIN_INBOX_H
+
+#include "rein/clock.h"
+#include "rein/common.h"
+#include "rein/errors.h"
+#include "rein/retry.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The database handle types, declared so this header needs neither
+ * sqlite3.h nor libpq-fe.h (sqlite3 is `struct sqlite3`, PGconn is
+ * `struct pg_conn`). */
+struct sqlite3;
+struct pg_conn;
+
+/* ==== broker adapters ==================================================== */
+
+/* One delivered message. Strings are NUL-terminated; they stay valid until
+ * the next read or claim on the same broker. */
+typedef struct rein_broker_msg {
+  const char *id;        /* the broker's delivery id (stream entry id) */
+  const char *key;       /* business key; NULL when the message has none
+                            (it is then dead-lettered) */
+  const char *body;      /* payload; "" when absent */
+  size_t body_len;
+  uint32_t deliveries;   /* 1 for the first delivery */
+  int64_t enqueued_unix_ms; /* when the broker accepted it; -1 unknown */
+} rein_broker_msg;
+
+/* A batch of messages, owned by the broker, valid until its next read or
+ * claim. */
+typedef struct rein_broker_batch {
+  const rein_broker_msg *msgs;
+  size_t n;
+} rein_broker_batch;
+
+typedef struct rein_broker rein_broker;
+
+#define REIN_BROKER_VTABLE_VERSION 1
+
+/*
+ * What a broker adapter provides. Every call returns REIN_OK or an error
+ * (REIN_ECLOSED when the broker is unreachable, REIN_EBACKEND when it said
+ * no) with the broker's own words in errmsg.
+ *   read         new messages for this consumer (and, on the first call,
+ *                the ones it held before a restart), at most `max`, waiting
+ *                at most block_ms for the first; an empty batch on timeout.
+ *   claim_stale  take over messages other (dead) consumers - or this one -
+ *                left unacknowledged for at least the adapter's min-idle
+ *                time; `deliveries` counts this delivery too.
+ *   ack          the message is done; it will not be delivered again.
+ *   dead_letter  park the message with `error` where an operator can see it
+ *                and acknowledge it, atomically where the broker allows.
+ *   redelivery_window_ns  the longest time after a message was enqueued
+ *                that the adapter may still deliver it again; INT64_MAX when
+ *                unbounded.
+ */
+typedef struct rein_broker_vtable {
+  uint32_t version; /* REIN_BROKER_VTABLE_VERSION */
+  const char *name;
+  rein_status (*read)(rein_broker *b, size_t max, int64_t block_ms,
+                      rein_broker_batch *out);
+  rein_status (*claim_stale)(rein_broker *b, size_t max,
+                             rein_broker_batch *out);
+  rein_status (*ack)(rein_broker *b, const rein_broker_msg *m);
+  rein_status (*dead_letter)(rein_broker *b, const rein_broker_msg *m,
+                             const char *error);
+  int64_t (*redelivery_window_ns)(const rein_broker *b);
+  const char *(*errmsg)(const rein_broker *b);
+  void (*free)(rein_broker *b);
+} rein_broker_vtable;
+
+/* Every adapter's object starts with this (vtable pointer first). */
+struct rein_broker {
+  const rein_broker_vtable *vt;
+};
+
+/* Dispatchers: REIN_EINVAL for NULL arguments, else the adapter's answer. */
+REIN_API rein_status rein_broker_read(rein_broker *b, size_t max,
+                                      int64_t block_ms, rein_broker_batch *out);
+REIN_API rein_status rein_broker_claim_stale(rein_broker *b, size_t max,
+                                             rein_broker_batch *out);
+REIN_API rein_status rein_broker_ack(rein_broker *b, const rein_broker_msg *m);
+REIN_API rein_status rein_broker_dead_letter(rein_broker *b,
+                                             const rein_broker_msg *m,
+                                             const char *error);
+REIN_API int64_t rein_broker_redelivery_window_ns(const rein_broker *b);
+/* The last error in the broker's words; "" when none. Never NULL. */
+REIN_API const char *rein_broker_errmsg(const rein_broker *b);
+/* Frees the adapter; NULL is a no-op. */
+REIN_API void rein_broker_free(rein_broker *b);
+
+/*
+ * Redis Streams adapter (hiredis). One consumer in a consumer group:
+ *   start-up   XGROUP CREATE stream group <start_id> MKSTREAM (an existing
+ *              group is fine)
+ *   read       XREADGROUP GROUP g c COUNT n BLOCK ms STREAMS s 0 first (the
+ *              messages this consumer name held before it restarted), then
+ *              STREAMS s > (new ones)
+ *   claim      XAUTOCLAIM s g c min_idle_ms cursor COUNT n, then XPENDING
+ *              over the claimed range for each message's delivery count
+ *   ack        XACK
+ *   dead_letter MULTI; XADD dead_stream * key body error deliveries
+ *              origin_id consumer; XACK; EXEC
+ * A message is a stream entry whose field `key_field` is the business key
+ * and `body_field` the payload. A redelivery (deliveries > 1) of an entry
+ * older than redelivery_window_ns by its ID's timestamp is dead-lettered
+ * with "expired" instead of delivered: past the window the inbox may have
+ * purged its dedup row, and a duplicate effect is worse than a parked
+ * message.
+ */
+typedef struct rein_broker_redis_config {
+  const char *host;          /* default "127.0.0.1" */
+  int port;                  /* default 6379 */
+  int64_t connect_timeout_ns; /* default 2 s; also each command's timeout
+                                 (plus block_ms for reads) */
+  const char *stream;        /* required */
+  const char *group;         /* required */
+  const char *consumer;      /* required: unique per live consumer */
+  const char *dead_stream;   /* default "<stream>:dead" */
+  const char *key_field;     /* default "key" */
+  const char *body_field;    /* default "body" */
+  const char *start_id;      /* where a new group starts; default "0" */
+  int64_t min_idle_ns;       /* claim_stale takes messages idle this long;
+                                default 30 s */
+  int64_t redelivery_window_ns; /* default 7 days */
+  const rein_allocator *alloc;
+  rein_errbuf *err;
+} rein_broker_redis_config;
+
+REIN_API void rein_broker_redis_config_default(rein_broker_redis_config *c);
+/* Connects and creates the group. REIN_EINVAL (field named in err),
+ * REIN_ENOMEM, REIN_ECLOSED (cannot connect), REIN_EBACKEND (Redis refused;
+ * its message in err). Copies every string it keeps. */
+REIN_API rein_status rein_broker_redis_new(const rein_broker_redis_config *c,
+                                           rein_broker **out);
+
+/* ==== inbox =============================================================== */
+
+typedef enum rein_inbox_db_kind {
+  REIN_INBOX_SQLITE = 0,
+  REIN_INBOX_PG = 1
+} rein_inbox_db_kind;
+
+/* The transaction a handler runs in. Valid only during the handler call. */
+typedef struct rein_inbox_tx rein_inbox_tx;
+
+/* The connection, inside an open transaction (NULL for the other kind). */
+REIN_API struct sqlite3 *rein_inbox_tx_sqlite(const rein_inbox_tx *tx);
+REIN_API struct pg_conn *rein_inbox_tx_pg(const rein_inbox_tx *tx);
+/* The message being processed. */
+REIN_API const rein_broker_msg *rein_inbox_tx_msg(const rein_inbox_tx *tx);
+
+/*
+ * Records an outbox intent in the handler's transaction: deliver `body` to
+ * `dest` (meaning is the deliverer's: a URL for rein_outbox_http) for effect
+ * `effect` (1..64 bytes of [A-Za-z0-9._:-]) of the current message. The
+ * idempotency key is derived from the message key and `effect`; one intent
+ * per (message key, effect): a second with the same effect returns
+ * REIN_ECONFLICT. `key_out` (optional, 65 bytes) receives the key.
+ * REIN_EINVAL, REIN_ETOOBIG (body over 1 MiB), REIN_EBACKEND / REIN_EBUSY.
+ */
+REIN_API rein_status rein_inbox_tx_outbox(rein_inbox_tx *tx,
+                                          const char *effect,
+                                          const char *dest, const void *body,
+                                          size_t body_len, char *key_out);
+
+/*
+ * The user's handler: perform the effect through the tx's connection.
+ * Return REIN_OK to commit; anything else rolls back effect and dedup row,
+ * and `err` (cap bytes, NUL-terminated) says why (kept as the message's last
+ * error for the dead-letter stream).
+ */
+typedef rein_status (*rein_inbox_handler)(void *ctx, rein_inbox_tx *tx,
+                                          const rein_broker_msg *m, char *err,
+                                          size_t cap);
+
+/* Test and crash-injection hooks; any may be NULL. */
+typedef struct rein_inbox_hooks {
+  /* after COMMIT, before the ack */
+  void (*after_commit)(void *ctx, const rein_broker_msg *m);
+  /* outbox: after a successful delivery, before it is marked delivered */
+  void (*after_deliver)(void *ctx, int64_t outbox_id);
+  void *ctx;
+} rein_inbox_hooks;
+
+typedef struct rein_inbox_config {
+  rein_inbox_db_kind db;       /* default SQLite */
+  const char *sqlite_path;     /* SQLite: opened and owned by the inbox */
+  struct sqlite3 *sqlite_db;   /* ... or borrowed (wins over the path) */
+  const char *pg_conninfo;     /* PostgreSQL: opened and owned */
+  struct pg_conn *pg_conn;     /* ... or borrowed (wins) */
+  int64_t busy_timeout_ns;     /* SQLite busy_timeout; default 10 s */
+  bool dedup;                  /* default true; false = at-least-once
+                                  baseline: no inbox row, effects may repeat
+                                  (benchmarks and the crash test's control) */
+  rein_broker *broker;         /* borrowed; required for rein_inbox_poll */
+  int64_t retention_ns;        /* dedup row lifetime; default 7 days */
+  bool retention_warn_only;    /* retention < window: warn instead of
+                                  refusing */
+  uint32_t max_deliveries;     /* a failing message is dead-lettered on
+                                  this delivery; default 5; >= 1 */
+  rein_inbox_handler handler;  /* required for poll/process */
+  void *handler_ctx;
+  const void *outbox_secret;   /* HMAC key for outbox idempotency keys;
+                                  required to add intents; >= 16 bytes */
+  size_t outbox_secret_len;
+  int64_t outbox_lease_ns;     /* a relay owns leased intents this long;
+                                  default 30 s */
+  rein_clock wall;             /* calendar time for processed_at, retention
+                                  and leases (ns since the epoch); default
+                                  CLOCK_REALTIME */
+  rein_inbox_hooks hooks;
+  void (*log)(void *ctx, const char *line); /* default: stderr */
+  void *log_ctx;
+  const rein_allocator *alloc;
+  rein_errbuf *err;
+} rein_inbox_config;
+
+typedef struct rein_inbox rein_inbox;
+
+REIN_API void rein_inbox_config_default(rein_inbox_config *c);
+/*
+ * Opens or adopts the database, creates the tables (and, for PostgreSQL,
+ * prepares the statements), and checks retention against the broker's
+ * redelivery window. REIN_EINVAL naming the field (e.g.
+ * "inbox.retention_ns: 3600 s is shorter than the broker's redelivery
+ * window of 86400 s ..."), REIN_ENOMEM, REIN_EBACKEND / REIN_ECLOSED with
+ * the database's words in err.
+ */
+REIN_API rein_status rein_inbox_new(const rein_inbox_config *c,
+                                    rein_inbox **out);
+REIN_API void rein_inbox_free(rein_inbox *ib);
+/* The last database or broker error; "" when none. Never NULL. */
+REIN_API const char *rein_inbox_errmsg(const rein_inbox *ib);
+/* The inbox's connection (outside any inbox transaction), e.g. to create
+ * the application's tables; NULL for the other kind. */
+REIN_API struct sqlite3 *rein_inbox_sqlite(const rein_inbox *ib);
+REIN_API struct pg_conn *rein_inbox_pg(const rein_inbox *ib);
+
+typedef enum rein_inbox_verdict {
+  REIN_INBOX_PROCESSED = 0, /* effect committed, message acked */
+  REIN_INBOX_DUPLICATE = 1, /* key seen before: effect skipped, acked */
+  REIN_INBOX_FAILED = 2,    /* handler or commit failed: rolled back, not
+                               acked (redelivered later) */
+  REIN_INBOX_DEAD = 3       /* dead-lettered with its last error, acked */
+} rein_inbox_verdict;
+
+/*
+ * Processes one message as described at the top (dedup, handler, commit,
+ * ack or dead-letter through the configured broker; with no broker nothing
+ * is acked). REIN_OK with *verdict set when the message was handled (FAILED
+ * included: the handler's failure is the message's, not the call's); an
+ * error when the database or the broker failed (then nothing was committed
+ * or the commit happened and the ack did not: either way the message is
+ * redelivered and the inbox makes that safe).
+ */
+REIN_API rein_status rein_inbox_process(rein_inbox *ib,
+                                        const rein_broker_msg *m,
+                                        rein_inbox_verdict *verdict);
+
+typedef struct rein_inbox_stats {
+  uint64_t processed, duplicates, failed, dead;
+  uint64_t claimed;  /* messages taken over from idle consumers */
+} rein_inbox_stats;
+
+/*
+ * One round: claim stale messages (at most `max`), process them, then read
+ * at most `max` new ones (waiting at most block_ms) and process them. Adds to
+ * *stats (optional). REIN_OK, or the first broker/database error (messages
+ * processed before it stay processed).
+ */
+REIN_API rein_status rein_inbox_poll(rein_inbox *ib, size_t max,
+                                     int64_t block_ms, rein_inbox_stats *stats);
+
+/*
+ * Deletes dedup rows processed more than retention_ns ago (and outbox rows
+ * delivered that long ago), at most `batch` rows per table per call, so a
+ * purge never holds the write lock long. *deleted (optional) = rows removed;
+ * call again while it equals `batch`.
+ */
+REIN_API rein_status rein_inbox_purge(rein_inbox *ib, size_t batch,
+                                      size_t *deleted);
+
+/* Counts for tests and dashboards: dedup rows, outbox intents pending
+ * (neither delivered nor failed), delivered, failed. */
+typedef struct rein_inbox_counts {
+  int64_t inbox_rows, outbox_pending, outbox_delivered, outbox_failed;
+} rein_inbox_counts;
+REIN_API rein_status rein_inbox_counts_get(rein_inbox *ib,
+                                           rein_inbox_counts *out);
+
+/* ==== outbox ============================================================== */
+
+#define REIN_OUTBOX_KEY_LEN 64 /* hex characters, plus a NUL */
+
+/*
+ * hex(HMAC-SHA256(secret, msg_key || 0x00 || effect)) into out[65].
+ * REIN_EINVAL for NULL arguments or an empty secret.
+ */
+REIN_API rein_status rein_outbox_key(const void *secret, size_t secret_len,
+                                     const char *msg_key, const char *effect,
+                                     char out[REIN_OUTBOX_KEY_LEN + 1]);
+
+/* One intent, as the relay hands it to the deliverer. */
+typedef struct rein_outbox_item {
+  int64_t id;
+  const char *msg_key;
+  const char *effect;
+  const char *idem_key; /* send this; the receiver dedups by it */
+  const char *dest;
+  const void *body;
+  size_t body_len;
+  uint32_t attempts;    /* delivery attempts in earlier relay rounds */
+} rein_outbox_item;
+
+/*
+ * Deliver one attempt of `it` and classify it in *out (SUCCESS, FAILURE,
+ * TIMEOUT, NOT_SENT, OVERLOADED with server_delay_ns, FATAL for a
+ * definitive refusal). `err` (cap bytes) describes a failure.
+ */
+typedef void (*rein_outbox_deliver_fn)(void *ctx, const rein_outbox_item *it,
+                                       const rein_decision *attempt,
+                                       rein_outcome *out, char *err,
+                                       size_t cap);
+
+typedef struct rein_outbox_stats {
+  uint64_t delivered; /* marked delivered this round */
+  uint64_t retry;     /* gave up this round; left for a later round */
+  uint64_t failed;    /* definitive refusal (FATAL): marked failed */
+  uint64_t attempts;  /* deliver calls */
+} rein_outbox_stats;
+
+/*
+ * One relay round: lease at most `max` undelivered intents (oldest first,
+ * skipping ones another relay leased within outbox_lease_ns), deliver each
+ * with rein_retry_run(policy, {has_key = true}, ...), then mark it delivered,
+ * failed (FATAL outcome; kept with its error for an operator) or release it
+ * with its attempt count and last error for a later round. `sleeper` as in
+ * rein_retry_run. Adds to *stats (optional).
+ */
+REIN_API rein_status rein_outbox_relay(rein_inbox *ib,
+                                       const rein_policy *policy,
+                                       rein_outbox_deliver_fn fn, void *ctx,
+                                       const rein_sleeper *sleeper,
+                                       size_t max, rein_outbox_stats *stats);
+
+/*
+ * HTTP deliverer (libcurl): POSTs the body to the item's dest URL with
+ *   Idempotency-Key: "<key>"   (an RFC 8941 sf-string)
+ *   Content-Type, Rein-Attempt, and `auth_header` when set
+ * and classifies: 2xx SUCCESS; 409 (key in progress), 429, 503 OVERLOADED
+ * with Retry-After as the delay floor; other 5xx FAILURE; connection refused
+ * NOT_SENT; timeout TIMEOUT; other 4xx FATAL. Reuses one connection.
+ * Thread level: one thread at a time.
+ */
+typedef struct rein_outbox_http_config {
+  const char *content_type;  /* default "application/json" */
+  const char *auth_header;   /* e.g. "Authorization: Bearer p"; optional */
+  int64_t timeout_ns;        /* per attempt when the decision has none;
+                                default 5 s */
+  const rein_allocator *alloc;
+  rein_errbuf *err;
+} rein_outbox_http_config;
+
+typedef struct rein_outbox_http rein_outbox_http;
+
+REIN_API void rein_outbox_http_config_default(rein_outbox_http_config *c);
+REIN_API rein_status rein_outbox_http_new(const rein_outbox_http_config *c,
+                                          rein_outbox_http **out);
+REIN_API void rein_outbox_http_free(rein_outbox_http *h);
+/* A rein_outbox_deliver_fn; ctx is the rein_outbox_http. */
+REIN_API void rein_outbox_http_deliver(void *ctx, const rein_outbox_item *it,
+                                       const rein_decision *attempt,
+                                       rein_outcome *out, char *err,
+                                       size_t cap);
+
+REIN_API const char *rein_inbox_verdict_name(rein_inbox_verdict v);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* REIN_INBOX_H */

@@ -1,0 +1,100 @@
+/*
+ * inbox_internal.h: what the inbox front end (inbox.c, outbox.c) and its
+ * database backends (inbox_sqlite.c, inbox_pg.c) share; not installed.
+ *
+ * A backend is a small static const vtable plus an object whose first member
+ * points at it. Every backend call is one statement or one transaction, keeps
+ * the database's own words in errmsg, and maps failures to REIN_EBACKEND,
+ * REIN_EBUSY (SQLite still locked) or REIN_ECLOSED (connection lost).
+ */
+#ifndef REIN_INBOX_INTERNAL_H
+#define REIN_INBOX_INTERNAL_H
+
+#include "core/internal.h"
+#include "rein/inbox.h"
+
+typedef struct rein__inbox_db rein__inbox_db;
+
+/* One leased outbox intent: a single allocation (strings and body follow
+ * the struct). */
+typedef struct rein__outbox_row {
+  rein_outbox_item item;
+} rein__outbox_row;
+
+typedef enum rein__outbox_end {
+  REIN__OUTBOX_RELEASE = 0,   /* not delivered; lease dropped */
+  REIN__OUTBOX_DELIVERED = 1,
+  REIN__OUTBOX_FAILED = 2
+} rein__outbox_end;
+
+#define REIN__INBOX_DB_VT_VERSION 1
+
+typedef struct rein__inbox_db_vt {
+  uint32_t version;
+  const char *name;
+  rein_status (*begin)(rein__inbox_db *d);
+  rein_status (*commit)(rein__inbox_db *d);
+  void (*rollback)(rein__inbox_db *d);
+  /* Inside a transaction: insert key; *inserted false on conflict. */
+  rein_status (*dedup)(rein__inbox_db *d, const char *key, int64_t now_ms,
+                       bool *inserted);
+  /* Inside a transaction. REIN_ECONFLICT when (msg_key, effect) exists. */
+  rein_status (*outbox_add)(rein__inbox_db *d, const char *msg_key,
+                            const char *effect, const char *idem_key,
+                            const char *dest, const void *body, size_t len,
+                            int64_t now_ms);
+  /* Own transaction: lease up to max intents not delivered, not failed and
+   * not leased at now_ms; sets their lease to until_ms. Rows are allocated
+   * with the db's allocator; the caller frees each. */
+  rein_status (*outbox_lease)(rein__inbox_db *d, int64_t now_ms,
+                              int64_t until_ms, size_t max,
+                              rein__outbox_row **rows, size_t *n);
+  rein_status (*outbox_end)(rein__inbox_db *d, int64_t id,
+                            rein__outbox_end how, uint32_t attempts,
+                            const char *error, int64_t now_ms);
+  rein_status (*purge)(rein__inbox_db *d, int64_t older_than_ms,
+                       size_t batch, size_t *n_inbox, size_t *n_outbox);
+  rein_status (*counts)(rein__inbox_db *d, rein_inbox_counts *out);
+  void (*close)(rein__inbox_db *d);
+} rein__inbox_db_vt;
+
+struct rein__inbox_db {
+  const rein__inbox_db_vt *vt;
+  const rein_allocator *alloc;
+  char errmsg[512];
+};
+
+/* Opens (or adopts) and prepares the backend; on failure writes the reason
+ * to err. */
+rein_status rein__inbox_sqlite_open(const rein_inbox_config *c,
+                                    rein__inbox_db **out, rein_errbuf *err);
+rein_status rein__inbox_pg_open(const rein_inbox_config *c,
+                                rein__inbox_db **out, rein_errbuf *err);
+struct sqlite3 *rein__inbox_sqlite_handle(rein__inbox_db *d);
+struct pg_conn *rein__inbox_pg_handle(rein__inbox_db *d);
+
+/* Allocates one outbox row with room for its strings and body. */
+rein__outbox_row *rein__outbox_row_new(const rein_allocator *a, int64_t id,
+                                       const char *msg_key, const char *effect,
+                                       const char *idem_key, const char *dest,
+                                       const void *body, size_t body_len,
+                                       uint32_t attempts);
+
+void rein__inbox_seterr(char *buf, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Accessors outbox.c uses (defined in inbox.c). The error buffer is
+ * REIN__INBOX_ERR_CAP bytes. */
+#define REIN__INBOX_ERR_CAP 512
+rein__inbox_db *rein__inbox_db_of(rein_inbox *ib);
+rein_inbox *rein__inbox_of_tx(rein_inbox_tx *tx);
+const rein_inbox_config *rein__inbox_cfg(const rein_inbox *ib);
+char *rein__inbox_errbuf(rein_inbox *ib);
+
+/* Limits */
+#define REIN__INBOX_KEY_MAX 255
+#define REIN__OUTBOX_EFFECT_MAX 64
+#define REIN__OUTBOX_BODY_MAX (1024 * 1024)
+#define REIN__OUTBOX_DEST_MAX 2048
+
+#endif

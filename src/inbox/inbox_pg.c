@@ -1,0 +1,387 @@
+/*
+ * inbox_pg.c: the inbox's PostgreSQL backend (libpq).
+ *
+ * One connection; every statement is prepared once at open. The dedup insert
+ * is INSERT ... ON CONFLICT DO NOTHING RETURNING 1: a returned row means this
+ * transaction inserted the key; none means another transaction committed it
+ * first (a concurrent one blocks on the unique index until that one commits
+ * or rolls back, so two consumers cannot both see "new"). Outbox intents use
+ * ON CONFLICT DO NOTHING too, because in PostgreSQL a failed statement
+ * aborts the whole transaction and the handler's effect with it.
+ *
+ * COMMIT of a transaction that already failed answers "ROLLBACK" without an
+ * error; commit() treats that as the failure it is. Leasing intents is one
+ * UPDATE over a SELECT ... FOR UPDATE SKIP LOCKED, so concurrent relays take
+ * disjoint rows without waiting. The schema is created under an advisory
+ * transaction lock, since concurrent CREATE TABLE IF NOT EXISTS can race.
+ */
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "inbox_internal.h"
+
+enum {
+  P_DEDUP,
+  P_OUT_ADD,
+  P_OUT_LEASE,
+  P_OUT_END,
+  P_PURGE_IN,
+  P_PURGE_OUT,
+  P_COUNTS,
+  P_COUNT_
+};
+
+static const char *const NAMES[P_COUNT_] = {
+    "rein_ib_dedup",     "rein_ib_out_add",   "rein_ib_out_lease",
+    "rein_ib_out_end",   "rein_ib_purge_in",  "rein_ib_purge_out",
+    "rein_ib_counts"};
+
+static const char *const SQL[P_COUNT_] = {
+    [P_DEDUP] = "INSERT INTO rein_inbox(key, processed_ms) VALUES($1, $2) "
+                "ON CONFLICT DO NOTHING RETURNING 1",
+    [P_OUT_ADD] = "INSERT INTO rein_outbox(msg_key, effect, idem_key, dest, "
+                  "body, created_ms) VALUES($1, $2, $3, $4, $5, $6) "
+                  "ON CONFLICT DO NOTHING RETURNING id",
+    [P_OUT_LEASE] = "UPDATE rein_outbox SET lease_until_ms = $1 WHERE id IN "
+                    "(SELECT id FROM rein_outbox WHERE state = 0 AND "
+                    "lease_until_ms <= $2 ORDER BY id LIMIT $3 FOR UPDATE "
+                    "SKIP LOCKED) RETURNING id, msg_key, effect, idem_key, "
+                    "dest, body, attempts",
+    [P_OUT_END] = "UPDATE rein_outbox SET state = $2::smallint, attempts = "
+                  "attempts + $3::int, last_error = $4, done_ms = CASE WHEN "
+                  "$2::smallint <> 0 THEN $5::bigint END, lease_until_ms = "
+                  "CASE WHEN $2::smallint = 0 THEN $5::bigint + 1000 ELSE "
+                  "lease_until_ms END WHERE id = $1",
+    [P_PURGE_IN] = "DELETE FROM rein_inbox WHERE key IN (SELECT key FROM "
+                   "rein_inbox WHERE processed_ms < $1 LIMIT $2)",
+    [P_PURGE_OUT] = "DELETE FROM rein_outbox WHERE id IN (SELECT id FROM "
+                    "rein_outbox WHERE state = 1 AND done_ms < $1 LIMIT $2)",
+    [P_COUNTS] = "SELECT (SELECT count(*) FROM rein_inbox), "
+                 "(SELECT count(*) FROM rein_outbox WHERE state = 0), "
+                 "(SELECT count(*) FROM rein_outbox WHERE state = 1), "
+                 "(SELECT count(*) FROM rein_outbox WHERE state = 2)",
+};
+
+static const char SCHEMA[] =
+    "BEGIN;"
+    "SELECT pg_advisory_xact_lock(7226617282);"
+    "CREATE TABLE IF NOT EXISTS rein_inbox("
+    " key text PRIMARY KEY, processed_ms bigint NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS rein_inbox_processed"
+    " ON rein_inbox(processed_ms);"
+    "CREATE TABLE IF NOT EXISTS rein_outbox("
+    " id bigserial PRIMARY KEY,"
+    " msg_key text NOT NULL, effect text NOT NULL, idem_key text NOT NULL,"
+    " dest text NOT NULL, body bytea NOT NULL, created_ms bigint NOT NULL,"
+    " lease_until_ms bigint NOT NULL DEFAULT 0,"
+    " attempts integer NOT NULL DEFAULT 0,"
+    " state smallint NOT NULL DEFAULT 0,"
+    " done_ms bigint, last_error text,"
+    " UNIQUE(msg_key, effect));"
+    "CREATE INDEX IF NOT EXISTS rein_outbox_pending"
+    " ON rein_outbox(state, id);"
+    "COMMIT;";
+
+typedef struct pg {
+  rein__inbox_db base;
+  PGconn *conn;
+  bool owned;
+} pg;
+
+static rein_status fail_res(pg *p, const char *op, PGresult *res) {
+  const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+  const char *msg = res ? PQresultErrorMessage(res) : "";
+  if (!msg || !*msg) msg = PQerrorMessage(p->conn);
+  char clean[400];
+  snprintf(clean, sizeof clean, "%s", msg ? msg : "");
+  size_t n = strlen(clean);
+  while (n && (clean[n - 1] == '\n' || clean[n - 1] == ' ')) clean[--n] = 0;
+  rein__inbox_seterr(p->base.errmsg, sizeof p->base.errmsg,
+                     "postgres: %s: %s%s%s", op, clean,
+                     state ? " SQLSTATE " : "", state ? state : "");
+  if (PQstatus(p->conn) != CONNECTION_OK) return REIN_ECLOSED;
+  return REIN_EBACKEND;
+}
+
+/* Runs a command with no rows; REIN_OK when it succeeded. */
+static rein_status cmd(pg *p, const char *sql) {
+  PGresult *r = PQexec(p->conn, sql);
+  rein_status st = REIN_OK;
+  if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) st = fail_res(p, sql, r);
+  PQclear(r);
+  return st;
+}
+
+static rein_status pg_begin(rein__inbox_db *d) {
+  return cmd((pg *)d, "BEGIN");
+}
+
+static rein_status pg_commit(rein__inbox_db *d) {
+  pg *p = (pg *)d;
+  PGresult *r = PQexec(p->conn, "COMMIT");
+  rein_status st = REIN_OK;
+  if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
+    st = fail_res(p, "COMMIT", r);
+  } else if (strcmp(PQcmdStatus(r), "COMMIT") != 0) {
+    rein__inbox_seterr(p->base.errmsg, sizeof p->base.errmsg,
+                       "postgres: COMMIT answered %s: the transaction had "
+                       "failed and was rolled back",
+                       PQcmdStatus(r));
+    st = REIN_EBACKEND;
+  }
+  PQclear(r);
+  if (st != REIN_OK && PQtransactionStatus(p->conn) != PQTRANS_IDLE)
+    cmd(p, "ROLLBACK");
+  return st;
+}
+
+static void pg_rollback(rein__inbox_db *d) {
+  pg *p = (pg *)d;
+  PGTransactionStatusType ts = PQtransactionStatus(p->conn);
+  if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR) {
+    PGresult *r = PQexec(p->conn, "ROLLBACK");
+    PQclear(r);
+  }
+}
+
+static PGresult *run(pg *p, int which, int n, const char *const *vals,
+                     const int *lens, const int *fmts) {
+  return PQexecPrepared(p->conn, NAMES[which], n, vals, lens, fmts, 0);
+}
+
+static rein_status pg_dedup(rein__inbox_db *d, const char *key,
+                            int64_t now_ms, bool *inserted) {
+  pg *p = (pg *)d;
+  char ms[24];
+  snprintf(ms, sizeof ms, "%lld", (long long)now_ms);
+  const char *v[2] = {key, ms};
+  PGresult *r = run(p, P_DEDUP, 2, v, NULL, NULL);
+  rein_status st = REIN_OK;
+  if (!r || PQresultStatus(r) != PGRES_TUPLES_OK)
+    st = fail_res(p, "insert into rein_inbox", r);
+  else
+    *inserted = PQntuples(r) == 1;
+  PQclear(r);
+  return st;
+}
+
+static rein_status pg_outbox_add(rein__inbox_db *d, const char *msg_key,
+                                 const char *effect, const char *idem_key,
+                                 const char *dest, const void *body,
+                                 size_t len, int64_t now_ms) {
+  pg *p = (pg *)d;
+  char ms[24];
+  snprintf(ms, sizeof ms, "%lld", (long long)now_ms);
+  const char *v[6] = {msg_key, effect, idem_key, dest,
+                      len ? (const char *)body : "", ms};
+  int lens[6] = {0, 0, 0, 0, (int)len, 0};
+  int fmts[6] = {0, 0, 0, 0, 1, 0};
+  PGresult *r = run(p, P_OUT_ADD, 6, v, lens, fmts);
+  rein_status st = REIN_OK;
+  if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
+    st = fail_res(p, "insert into rein_outbox", r);
+  } else if (PQntuples(r) == 0) {
+    rein__inbox_seterr(p->base.errmsg, sizeof p->base.errmsg,
+                       "outbox: an intent for effect '%s' of message '%s' "
+                       "already exists",
+                       effect, msg_key);
+    st = REIN_ECONFLICT;
+  }
+  PQclear(r);
+  return st;
+}
+
+static rein_status pg_outbox_lease(rein__inbox_db *d, int64_t now_ms,
+                                   int64_t until_ms, size_t max,
+                                   rein__outbox_row **rows, size_t *n) {
+  pg *p = (pg *)d;
+  *n = 0;
+  char a[24], b[24], c[24];
+  snprintf(a, sizeof a, "%lld", (long long)until_ms);
+  snprintf(b, sizeof b, "%lld", (long long)now_ms);
+  snprintf(c, sizeof c, "%zu", max);
+  const char *v[3] = {a, b, c};
+  PGresult *r = run(p, P_OUT_LEASE, 3, v, NULL, NULL);
+  if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
+    rein_status st = fail_res(p, "lease outbox", r);
+    PQclear(r);
+    return st;
+  }
+  rein_status st = REIN_OK;
+  int nt = PQntuples(r);
+  for (int i = 0; i < nt && (size_t)i < max; i++) {
+    size_t blen = 0;
+    unsigned char *body =
+        PQunescapeBytea((const unsigned char *)PQgetvalue(r, i, 5), &blen);
+    if (!body) {
+      st = REIN_ENOMEM;
+      break;
+    }
+    rein__outbox_row *row = rein__outbox_row_new(
+        p->base.alloc, strtoll(PQgetvalue(r, i, 0), NULL, 10),
+        PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), PQgetvalue(r, i, 3),
+        PQgetvalue(r, i, 4), body, blen,
+        (uint32_t)strtoul(PQgetvalue(r, i, 6), NULL, 10));
+    PQfreemem(body);
+    if (!row) {
+      st = REIN_ENOMEM;
+      break;
+    }
+    rows[(*n)++] = row;
+  }
+  PQclear(r);
+  if (st != REIN_OK) {
+    for (size_t i = 0; i < *n; i++) rein__free(p->base.alloc, rows[i]);
+    *n = 0;
+  }
+  return st;
+}
+
+static rein_status pg_outbox_end(rein__inbox_db *d, int64_t id,
+                                 rein__outbox_end how, uint32_t attempts,
+                                 const char *error, int64_t now_ms) {
+  pg *p = (pg *)d;
+  char a[24], b[8], c[16], e[24];
+  snprintf(a, sizeof a, "%lld", (long long)id);
+  snprintf(b, sizeof b, "%d", (int)how);
+  snprintf(c, sizeof c, "%u", attempts);
+  snprintf(e, sizeof e, "%lld", (long long)now_ms);
+  const char *v[5] = {a, b, c, error, e};
+  PGresult *r = run(p, P_OUT_END, 5, v, NULL, NULL);
+  rein_status st = REIN_OK;
+  if (!r || PQresultStatus(r) != PGRES_COMMAND_OK)
+    st = fail_res(p, "update rein_outbox", r);
+  PQclear(r);
+  return st;
+}
+
+static rein_status purge_one(pg *p, int which, const char *older,
+                             const char *batch, size_t *n) {
+  const char *v[2] = {older, batch};
+  PGresult *r = run(p, which, 2, v, NULL, NULL);
+  rein_status st = REIN_OK;
+  if (!r || PQresultStatus(r) != PGRES_COMMAND_OK)
+    st = fail_res(p, "purge", r);
+  else
+    *n = (size_t)strtoull(PQcmdTuples(r), NULL, 10);
+  PQclear(r);
+  return st;
+}
+
+static rein_status pg_purge(rein__inbox_db *d, int64_t older_than_ms,
+                            size_t batch, size_t *n_in, size_t *n_out) {
+  pg *p = (pg *)d;
+  *n_in = *n_out = 0;
+  char a[24], b[24];
+  snprintf(a, sizeof a, "%lld", (long long)older_than_ms);
+  snprintf(b, sizeof b, "%zu", batch);
+  rein_status st = purge_one(p, P_PURGE_IN, a, b, n_in);
+  if (st == REIN_OK) st = purge_one(p, P_PURGE_OUT, a, b, n_out);
+  return st;
+}
+
+static rein_status pg_counts(rein__inbox_db *d, rein_inbox_counts *out) {
+  pg *p = (pg *)d;
+  PGresult *r = run(p, P_COUNTS, 0, NULL, NULL, NULL);
+  rein_status st = REIN_OK;
+  if (!r || PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+    st = fail_res(p, "count", r);
+  } else {
+    out->inbox_rows = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    out->outbox_pending = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+    out->outbox_delivered = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
+    out->outbox_failed = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
+  }
+  PQclear(r);
+  return st;
+}
+
+static void pg_close(rein__inbox_db *d) {
+  if (!d) return;
+  pg *p = (pg *)d;
+  if (p->conn) {
+    if (p->owned) {
+      PQfinish(p->conn);
+    } else {
+      /* a borrowed connection keeps working for its owner: drop our
+       * prepared statements */
+      for (int i = 0; i < P_COUNT_; i++) {
+        char sql[64];
+        snprintf(sql, sizeof sql, "DEALLOCATE %s", NAMES[i]);
+        PQclear(PQexec(p->conn, sql));
+      }
+    }
+  }
+  rein__free(p->base.alloc, p);
+}
+
+static const rein__inbox_db_vt PG_VT = {
+    REIN__INBOX_DB_VT_VERSION, "postgres", pg_begin,  pg_commit,
+    pg_rollback,               pg_dedup,   pg_outbox_add, pg_outbox_lease,
+    pg_outbox_end,             pg_purge,   pg_counts, pg_close};
+
+struct pg_conn *rein__inbox_pg_handle(rein__inbox_db *d) {
+  return d && d->vt == &PG_VT ? ((pg *)d)->conn : NULL;
+}
+
+static void quiet_notice(void *arg, const char *message) {
+  (void)arg;
+  (void)message;
+}
+
+rein_status rein__inbox_pg_open(const rein_inbox_config *c,
+                                rein__inbox_db **out, rein_errbuf *err) {
+  pg *p = rein__calloc(c->alloc, sizeof *p);
+  if (!p) return REIN_ENOMEM;
+  p->base.vt = &PG_VT;
+  p->base.alloc = c->alloc;
+  rein_status st = REIN_OK;
+  if (c->pg_conn) {
+    p->conn = c->pg_conn;
+  } else {
+    p->conn = PQconnectdb(c->pg_conninfo);
+    p->owned = true;
+    if (!p->conn) {
+      rein__free(c->alloc, p);
+      return REIN_ENOMEM;
+    }
+    if (PQstatus(p->conn) != CONNECTION_OK) {
+      st = fail_res(p, "connect", NULL);
+      goto bad;
+    }
+    PQsetNoticeProcessor(p->conn, quiet_notice, NULL);
+  }
+  PGresult *r = PQexec(p->conn, SCHEMA);
+  if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
+    st = fail_res(p, "create tables", r);
+    PQclear(r);
+    pg_rollback(&p->base);
+    goto bad;
+  }
+  PQclear(r);
+  for (int i = 0; i < P_COUNT_; i++) {
+    r = PQprepare(p->conn, NAMES[i], SQL[i], 0, NULL);
+    if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
+      st = fail_res(p, "prepare", r);
+      PQclear(r);
+      for (int j = 0; j < i; j++) {
+        char sql[64];
+        snprintf(sql, sizeof sql, "DEALLOCATE %s", NAMES[j]);
+        PQclear(PQexec(p->conn, sql));
+      }
+      goto bad;
+    }
+    PQclear(r);
+  }
+  *out = &p->base;
+  return REIN_OK;
+bad:
+  if (err)
+    snprintf(err->msg, sizeof err->msg, "inbox.pg_conninfo: %.450s",
+             p->base.errmsg);
+  if (p->owned) PQfinish(p->conn);
+  rein__free(c->alloc, p);
+  return st == REIN_ECLOSED ? REIN_ECLOSED : REIN_EBACKEND;
+}
