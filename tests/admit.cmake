@@ -14,3 +14,24 @@ if(TARGET rein_admit)
                   LIBS rein_admit LABELS unit TIMEOUT 60)
   endif()
 endif()
+
+# End to end: examples/ledger under 3x overload, driven open-loop with
+# libcurl. Registered only when the ledger admits through rein_admit.
+set(ADMIT_LEDGER_USES_ADMIT OFF)
+if(EXISTS ${PROJECT_SOURCE_DIR}/examples/ledger/ledger.c)
+  file(STRINGS ${PROJECT_SOURCE_DIR}/examples/ledger/ledger.c
+       ADMIT_LEDGER_HITS REGEX "rein_admit_acquire")
+  if(ADMIT_LEDGER_HITS)
+    set(ADMIT_LEDGER_USES_ADMIT ON)
+  endif()
+endif()
+if(TARGET ledger AND TARGET rein_admit AND ADMIT_LEDGER_USES_ADMIT)
+  pkg_check_modules(ADMIT_T_CURL IMPORTED_TARGET libcurl)
+  if(ADMIT_T_CURL_FOUND)
+    rein_add_test(NAME test_admit_ledger
+      SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/e2e/test_admit_ledger.c
+      LIBS PkgConfig::ADMIT_T_CURL
+      ARGS $<TARGET_FILE:ledger>
+      LABELS e2e TIMEOUT 120)
+  endif()
+endif()

@@ -82,9 +82,9 @@ typedef enum rein_admit_reason {
 /* When to add "Rein-Dont-Retry: ?1" to a rejection. */
 typedef enum rein_admit_dont_retry {
   REIN_ADMIT_DONT_RETRY_NEVER = 0,
-  /* Default: when a retry was shed (RETRY_SHED, DISPLACED): the caller has
-   * already retried into an overloaded server; another layer retrying would
-   * multiply the load. */
+  /* Default: when a retry (attempt > 1) is shed for any reason but the rate
+   * limit: the caller has already retried into a server that cannot keep
+   * up; another layer retrying would multiply the load. */
   REIN_ADMIT_DONT_RETRY_RETRIES,
   /* As RETRIES, and also every rejection made while overloaded. */
   REIN_ADMIT_DONT_RETRY_OVERLOADED

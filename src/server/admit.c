@@ -364,16 +364,15 @@ static int64_t retry_after_locked(const rein_admit *a, int64_t now) {
   return clamp64((int64_t)ra, c->retry_after_min_ns, c->retry_after_max_ns);
 }
 
+/* Whether a rejection carries "Rein-Dont-Retry: ?1". A rate limit is not
+ * overload: the client may come back after Retry-After. */
 static bool dont_retry_for(const rein_admit *a, rein_admit_reason r,
-                           bool overloaded) {
+                           uint32_t attempt, bool overloaded) {
   if (r == REIN_ADMIT_R_RATE_LIMITED || r == REIN_ADMIT_R_NONE) return false;
   switch (a->cfg.dont_retry) {
   case REIN_ADMIT_DONT_RETRY_NEVER: return false;
-  case REIN_ADMIT_DONT_RETRY_RETRIES:
-    return r == REIN_ADMIT_R_RETRY_SHED || r == REIN_ADMIT_R_DISPLACED;
-  case REIN_ADMIT_DONT_RETRY_OVERLOADED:
-    return overloaded || r == REIN_ADMIT_R_RETRY_SHED ||
-           r == REIN_ADMIT_R_DISPLACED;
+  case REIN_ADMIT_DONT_RETRY_RETRIES: return attempt > 1;
+  case REIN_ADMIT_DONT_RETRY_OVERLOADED: return overloaded || attempt > 1;
   }
   return false;
 }
@@ -402,7 +401,7 @@ static void reject(rein_admit *a, rein_admit_ticket *t, rein_admit_reason r,
   t->reason_ = r;
   t->retry_after_ns_ = retry_after;
   t->overloaded_ = ov;
-  t->dont_retry_ = dont_retry_for(a, r, ov);
+  t->dont_retry_ = dont_retry_for(a, r, t->attempt_, ov);
   t->waited_ns_ = was_queued && now > t->enq_ns_ ? now - t->enq_ns_ : 0;
   count_reject(a, r);
   wake(a, t, self);

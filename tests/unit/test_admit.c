@@ -368,6 +368,19 @@ static void test_dont_retry_policies(void **state) {
   assert_true(d.dont_retry);
   rein_admit_release(a, &A, 106 * MS, -1);
   rein_admit_free(a);
+  /* RETRIES (default): a queued retry that times out is marked too. */
+  rein_admit_config_default(&c);
+  c.limit = 1;
+  a = mk(&c);
+  rein_admit_try(a, &A, 1, 0, NULL);
+  assert_int_equal(rein_admit_try(a, &B, 2, 0, NULL), REIN_ADMIT_QUEUED);
+  assert_int_equal(rein_admit_poll(a, &B, 100 * MS + 1, &d),
+                   REIN_ADMIT_REJECTED);
+  assert_int_equal(d.reason, REIN_ADMIT_R_QUEUE_TIMEOUT);
+  assert_false(d.overloaded);
+  assert_true(d.dont_retry);
+  rein_admit_release(a, &A, 101 * MS, -1);
+  rein_admit_free(a);
   /* NEVER: not even shed retries. */
   calm(&c);
   c.limit = 1;
