@@ -562,8 +562,13 @@ static rein_status refresh(rein_fleet *f, int64_t now, bool closing) {
   int n = 0;
   int64_t held = 0;
   if (f->budget) {
-    held = closing ? 0 : atomic_load(&f->tokens);
-    if (closing) atomic_store(&f->tokens, 0);
+    /* Tokens whose lease has run out are void: Redis has already given
+     * them back to the fleet (the lease expired there no later than here),
+     * so reporting them as held would grant them twice. */
+    if (closing ||
+        now >= atomic_load_explicit(&f->lease_until, memory_order_acquire))
+      atomic_store(&f->tokens, 0);
+    held = atomic_load(&f->tokens);
     if (held < 0) held = 0;
     uint64_t demand = (cur.spent_fleet - f->sent.spent_fleet) +
                       (cur.spent_local - f->sent.spent_local) +

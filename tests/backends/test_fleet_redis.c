@@ -217,6 +217,45 @@ static void test_lease_return_and_expiry(void **state) {
   redisFree(r);
 }
 
+/* An instance whose refresh comes after its lease expired does not get its
+ * old tokens back: Redis gave them to the fleet already. */
+static void test_late_refresh(void **state) {
+  (void)state;
+  char name[96], key[160];
+  tf_name(name, sizeof name, "late");
+  redisContext *r = tf_redis(0);
+  snprintf(key, sizeof key, "rein:fleet:{%s}:budget:held", name);
+  rein_fleet_config c;
+  rein_fleet *a = NULL, *b = NULL;
+  config(&c, name, "a");
+  c.refresh_ns = 20 * REIN_NS_PER_MS;
+  c.lease_ttl_ns = 30 * REIN_NS_PER_MS;
+  assert_int_equal(rein_fleet_new(&c, &a), REIN_OK);
+  config(&c, name, "b");
+  assert_int_equal(rein_fleet_new(&c, &b), REIN_OK);
+  tick(a);
+  tick(b);
+  retries(a, 8);
+  tick(a); /* floor 10 - 1 (b) - 1 (a spent): a gets 8 */
+  rein_fleet_status s;
+  rein_fleet_status_get(a, &s);
+  assert_int_equal(s.lease_tokens, 8);
+  tf_sleep_ms(60); /* a's 30 ms lease expires in Redis */
+  rein_manual_clock_advance(&mc, 60 * REIN_NS_PER_MS);
+  assert_int_equal(retries(a, 2), 0); /* ... and locally */
+  retries(b, 8);
+  tick(b); /* a's lease purged; 10 - 2 spent: b gets 8 */
+  rein_fleet_status_get(b, &s);
+  assert_int_equal(s.lease_tokens, 8);
+  tick(a); /* late: its 8 are gone, nothing left */
+  rein_fleet_status_get(a, &s);
+  assert_int_equal(s.lease_tokens, 0);
+  assert_int_equal(tf_int(r, "HGET %s #total", key), 8);
+  rein_fleet_free(a);
+  rein_fleet_free(b);
+  redisFree(r);
+}
+
 /* SCRIPT FLUSH (what a restart does): EVALSHA gets NOSCRIPT, the refresh
  * falls back to EVAL and succeeds. */
 static void test_noscript(void **state) {
@@ -363,6 +402,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup(test_lease_split, setup),
       cmocka_unit_test_setup(test_lease_return_and_expiry, setup),
+      cmocka_unit_test_setup(test_late_refresh, setup),
       cmocka_unit_test_setup(test_noscript, setup),
       cmocka_unit_test_setup(test_backend_error, setup),
       cmocka_unit_test_setup(test_stale, setup),
