@@ -627,7 +627,7 @@ static rein_status refresh(rein_fleet *f, int64_t now, bool closing) {
     fmt_i(c->args[9], f->kcfg.buckets);
     fmt_i(c->args[10], f->kcfg.min_calls);
     fmt_d(c->args[11], f->kcfg.failure_rate);
-    bool slow_on = f->kcfg.slow_call_ns > 0 && f->kcfg.slow_rate < 1.0;
+    bool slow_on = f->kcfg.slow_call_ns > 0; /* rein/breaker.h */
     fmt_d(c->args[12], slow_on ? f->kcfg.slow_rate : 0.0);
     fmt_i(c->args[13], ms_up(f->kcfg.open_ns));
     fmt_i(c->args[14], f->kcfg.half_open_probes);
