@@ -16,6 +16,7 @@
  *   bench_idem [--quick] [memory|sqlite|pg|redis ...]   (default: all)
  */
 #include "rein/idem.h"
+#include "rein/rng.h"
 
 #include <hiredis.h>
 #include <libpq-fe.h>
@@ -45,6 +46,17 @@ static int cmp_d(const void *a, const void *b) {
 
 static int g_run; /* distinct keys per run */
 
+/* Keys look like what clients send (random UUIDv4-like hex), for rein and
+ * the peers alike: random keys land on random B-tree pages, sequential ones
+ * would flatter whichever side used them. */
+static int make_key(char *buf, size_t n, int i) {
+  uint64_t x =
+      ((uint64_t)getpid() << 40) ^ ((uint64_t)g_run << 24) ^ (uint64_t)i;
+  uint64_t a = rein_splitmix64(&x), b = rein_splitmix64(&x);
+  return snprintf(buf, n, "%016llx-%016llx", (unsigned long long)a,
+                  (unsigned long long)b);
+}
+
 /* ---- rein -------------------------------------------------------------- */
 
 static double run_rein(rein_idem_store *s, int n) {
@@ -55,8 +67,7 @@ static double run_rein(rein_idem_store *s, int n) {
   double t0 = now_s();
   for (int i = 0; i < n; i++) {
     char key[64];
-    int kl =
-        snprintf(key, sizeof key, "bench-%d-%d-%d", (int)getpid(), g_run, i);
+    int kl = make_key(key, sizeof key, i);
     uint8_t fp[32];
     rein_idem_fingerprint(key, (size_t)kl, fp);
     rein_idem_result r;
@@ -91,7 +102,7 @@ static double run_sqlite_peer(sqlite3 *db, int n) {
   double t0 = now_s();
   for (int i = 0; i < n; i++) {
     char key[64];
-    snprintf(key, sizeof key, "peer-%d-%d-%d", (int)getpid(), g_run, i);
+    make_key(key, sizeof key, i);
     sqlite3_bind_text(ins, 1, key, -1, SQLITE_STATIC);
     sqlite3_bind_int64(ins, 2, (sqlite3_int64)(now_s() * 1e9));
     if (sqlite3_step(ins) != SQLITE_DONE || sqlite3_changes(db) != 1) exit(1);
@@ -113,7 +124,7 @@ static double run_pg_peer(PGconn *c, int n) {
   double t0 = now_s();
   for (int i = 0; i < n; i++) {
     char key[64];
-    snprintf(key, sizeof key, "peer-%d-%d-%d", (int)getpid(), g_run, i);
+    make_key(key, sizeof key, i);
     const char *v1[1] = {key};
     PGresult *r = PQexecPrepared(c, "peer_ins", 1, v1, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) exit(1);
@@ -133,7 +144,7 @@ static double run_redis_peer(redisContext *c, int n) {
   double t0 = now_s();
   for (int i = 0; i < n; i++) {
     char key[64];
-    snprintf(key, sizeof key, "peer:%d:%d:%d", (int)getpid(), g_run, i);
+    make_key(key, sizeof key, i);
     redisReply *r = redisCommand(c, "SET %s inprogress NX PX 3600000", key);
     if (!r || r->type != REDIS_REPLY_STATUS) exit(1);
     freeReplyObject(r);
