@@ -139,6 +139,7 @@ struct rc_svc {
 
 typedef struct rc_diag {
   rein_contract_diag d;
+  size_t caprelated;
   uint32_t file_seq;
   size_t seq;
 } rc_diag;

@@ -223,12 +223,18 @@ static bool want_rate(lctx *L, const yaml_node_t *n, const char *path,
 
 static bool want_enum(lctx *L, const yaml_node_t *n, const char *path,
                       const char *const *names, size_t count, int *out) {
+  const char *v = sval(n);
+  if (v)
+    for (size_t i = 0; i < count; i++)
+      if (strcmp(v, names[i]) == 0) {
+        *out = (int)i;
+        return true;
+      }
   char expected[256] = "";
   for (size_t i = 0; i < count; i++) {
     if (i) strcat(expected, i + 1 == count ? " or " : ", ");
     strcat(expected, names[i]);
   }
-  const char *v = sval(n);
   if (!v || !*v) {
     char b[64], fix[320];
     snprintf(fix, sizeof fix, "write one of: %s", expected);
@@ -236,11 +242,6 @@ static bool want_enum(lctx *L, const yaml_node_t *n, const char *path,
          describe(n, b, sizeof b));
     return false;
   }
-  for (size_t i = 0; i < count; i++)
-    if (strcmp(v, names[i]) == 0) {
-      *out = (int)i;
-      return true;
-    }
   const char *best = rein__rc_suggest(v, names, count);
   char fix[320];
   if (best)

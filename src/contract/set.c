@@ -129,10 +129,11 @@ rc_diag *rein__rc_diag(rein_contract_set *s, rc_loc loc, uint32_t file_seq,
 
 bool rein__rc_related(rein_contract_set *s, rc_diag *d, rc_loc loc,
                       const char *msg) {
-  rein_contract_related *r =
-      rein__rc_alloc(s, (d->d.nrelated + 1) * sizeof *r);
-  if (!r) return false;
-  if (d->d.nrelated) memcpy(r, d->d.related, d->d.nrelated * sizeof *r);
+  void *arr = (void *)d->d.related;
+  if (!rein__rc_grow(s, &arr, &d->caprelated, d->d.nrelated + 1,
+                     sizeof *d->d.related))
+    return false;
+  rein_contract_related *r = arr;
   r[d->d.nrelated].loc = loc;
   r[d->d.nrelated].message = rein__rc_strdup(s, msg);
   if (!r[d->d.nrelated].message) return false;
