@@ -1,0 +1,24 @@
+# Inbox/outbox: backend tests on real redis-server and PostgreSQL (from
+# scripts/services.sh) plus SQLite, and the end-to-end crash test that
+# SIGKILLs payments-consumer processes (examples/payments-consumer) while
+# they charge examples/ledger, with and without the inbox.
+if(TARGET rein_inbox)
+  if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/backends/test_inbox.c)
+    rein_add_test(NAME test_inbox
+      SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/backends/test_inbox.c
+      LIBS rein_inbox LABELS backend TIMEOUT 120)
+  endif()
+  if(TARGET payments-consumer AND TARGET ledger)
+    rein_add_test(NAME test_exactly_once
+      SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/e2e/test_exactly_once.c
+      LIBS rein_inbox
+      ARGS $<TARGET_FILE:payments-consumer> $<TARGET_FILE:ledger>
+      LABELS e2e TIMEOUT 180)
+    add_test(NAME test_exactly_once_no_inbox
+      COMMAND test_exactly_once $<TARGET_FILE:payments-consumer>
+              $<TARGET_FILE:ledger> --no-inbox --messages 2000
+              --random-kills 10)
+    set_tests_properties(test_exactly_once_no_inbox PROPERTIES
+      LABELS e2e TIMEOUT 120)
+  endif()
+endif()
