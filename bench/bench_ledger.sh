@@ -11,7 +11,8 @@
 #   idem-memory  the helper with the in-process memory store
 #   replay       the helper with SQLite, every request replays one key
 # Every request of the first three is a new charge with a unique key. The
-# ledger runs with 4 workers and synchronous=NORMAL (its default); wrk uses
+# ledger runs with 4 workers, synchronous=NORMAL (its default) and
+# admission targets loose enough that nothing is shed; wrk uses
 # 2 threads and 16 connections. Everything binds 127.0.0.1 and is bounded
 # by DURATION_S (default 5).
 set -euo pipefail
@@ -37,7 +38,8 @@ run_mode() { # mode rep -> prints requests/s
     replay) args=(); replay=1 ;;
   esac
   "$LEDGER" --port 0 --port-file "$dir/port" --db "$dir/ledger.db" --quiet \
-    --workers 4 --queue 1024 "${args[@]}" >/dev/null 2>"$dir/log" &
+    --workers 4 --queue 1024 --queue-timeout-ms 10000 --admit-target-ms 1000 \
+    "${args[@]}" >/dev/null 2>"$dir/log" &
   PID=$!
   for _ in $(seq 500); do [ -s "$dir/port" ] && break; sleep 0.01; done
   local port; port=$(cat "$dir/port")

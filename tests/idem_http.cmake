@@ -10,7 +10,8 @@ endif()
 
 if(TARGET ledger)
   pkg_check_modules(IDEM_HTTP_T_CURL REQUIRED IMPORTED_TARGET libcurl)
-  # SIGKILL loop: 1,000 charges, >= 24 kills, SQLite store (the default).
+  # SIGKILL loop: 1,000 charges, >= 24 kills, SQLite store on the ledger's
+  # file (the default: charge and stored response in one transaction).
   rein_add_test(NAME test_ledger_crash
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/e2e/test_ledger_crash.c
     LIBS PkgConfig::IDEM_HTTP_T_CURL PkgConfig::IDEM_HTTP_T_SQLITE
@@ -22,6 +23,13 @@ if(TARGET ledger)
     COMMAND test_ledger_crash $<TARGET_FILE:ledger> --store memory
             --charges 400 --kills 20)
   set_tests_properties(test_ledger_crash_memstore PROPERTIES
+    LABELS e2e TIMEOUT 120)
+  # The SQLite store in a separate file: charge and response are two
+  # commits, so a crash between them must be caught by the UNIQUE key.
+  add_test(NAME test_ledger_crash_sqlite_sep
+    COMMAND test_ledger_crash $<TARGET_FILE:ledger> --store sqlite:sep
+            --charges 400 --kills 20)
+  set_tests_properties(test_ledger_crash_sqlite_sep PROPERTIES
     LABELS e2e TIMEOUT 120)
   # The ledger on the server stores (real redis-server and PostgreSQL from
   # scripts/services.sh; they fail, not skip, without them).

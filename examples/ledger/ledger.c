@@ -242,6 +242,7 @@ static int parse_options(int argc, char **argv, options *o) {
 typedef struct worker {
   ledger_db *db;
   rein_idem_store *store;
+  bool shares_db; /* the store uses db's connection (SQLite, same file) */
 } worker;
 
 enum {
@@ -505,11 +506,18 @@ static enum MHD_Result charge_with_slot(ledger *l, worker *w,
   bool inserted = false;
   char err[256];
   int64_t wall_ms = rein_clock_wall_ns() / REIN_NS_PER_MS;
+  /* With the SQLite store on the same connection, the charge and the
+   * stored response commit in one transaction: after a crash either both
+   * exist (the retry replays) or neither (the retry charges). */
+  bool tx = key && w->shares_db;
+  if (tx && ledger_db_exec(w->db, "BEGIN IMMEDIATE", err, sizeof err) != 0)
+    tx = false; /* fall back to the UNIQUE constraint alone */
   if (ledger_db_charge(w->db, principal, key, fp, creq, wall_ms, &c,
                        &inserted, err, sizeof err) != 0) {
     inc(l, M_DB_ERRORS);
     logf_(l, "%s", err);
-    /* The insert is one statement: failed means no effect. */
+    if (tx) ledger_db_exec(w->db, "ROLLBACK", NULL, 0);
+    /* The insert is one statement (or rolled back): no effect. */
     rein_idem_http_abandon(x);
     rein_idem_http_exchange_free(x);
     static const rein_idem_http_header ra[] = {{"Retry-After", "1"}};
@@ -546,6 +554,24 @@ static enum MHD_Result charge_with_slot(ledger *l, worker *w,
   if (x) {
     rein_idem_http_response resp = {status, hdrs, 1, body, blen};
     rein_status st = rein_idem_http_complete(x, &resp, NULL);
+    if (tx) {
+      if (ledger_db_exec(w->db, "COMMIT", err, sizeof err) != 0) {
+        /* Nothing committed: neither the charge nor the response. The
+         * key stays leased until the lease ends; the retry then charges. */
+        inc(l, M_DB_ERRORS);
+        logf_(l, "%s", err);
+        ledger_db_exec(w->db, "ROLLBACK", NULL, 0);
+        rein_idem_http_exchange_free(x);
+        static const rein_idem_http_header ra[] = {{"Retry-After", "1"}};
+        return send_problem(l, conn, 503, "database", "Database unavailable",
+                            "The charge was not recorded; retry with the "
+                            "same Idempotency-Key.", ra, 1);
+      }
+      /* A store whose complete cannot run inside our transaction: the
+       * charge is committed; record the response on its own. */
+      if (st != REIN_OK && st != REIN_ESTALE && st != REIN_ESTATE)
+        st = rein_idem_http_complete(x, &resp, NULL);
+    }
     if (st != REIN_OK) {
       /* The charge is durable and unique on the key: a retry reruns the
        * handler, finds the row and answers the same. Send it anyway. */
@@ -960,7 +986,8 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 /* ---- setup ------------------------------------------------------------------ */
 
-static int open_store(ledger *l, rein_idem_store **out) {
+static int open_store(ledger *l, worker *w) {
+  rein_idem_store **out = &w->store;
   const char *spec = l->opt.store;
   char defspec[4096];
   if (!spec) {
@@ -982,7 +1009,14 @@ static int open_store(ledger *l, rein_idem_store **out) {
   } else if (!strncmp(spec, "sqlite:", 7)) {
     rein_idem_sqlite_config sc;
     rein_idem_sqlite_config_default(&sc);
-    sc.path = spec + 7;
+    if (!strcmp(spec + 7, l->opt.db_path)) {
+      /* Same file as the charges: share the worker's connection. */
+      sc.db = ledger_db_handle(w->db);
+      sc.owns_db = false;
+      w->shares_db = true;
+    } else {
+      sc.path = spec + 7;
+    }
     sc.synchronous_full = l->opt.sync_full;
     sc.busy_timeout_ms = 10000;
     st = rein_idem_sqlite_new(&ic, &sc, out);
@@ -1064,9 +1098,10 @@ static void *janitor(void *arg) {
 
 static void teardown(ledger *l) {
   for (int i = 0; i < l->n_workers; i++) {
-    ledger_db_close(l->workers[i].db);
+    /* The store may borrow the worker's connection: free it first. */
     if (l->workers[i].store != l->shared_store)
       rein_idem_store_free(l->workers[i].store);
+    ledger_db_close(l->workers[i].db);
   }
   rein_idem_store_free(l->shared_store);
   ledger_db_close(l->reader);
@@ -1126,7 +1161,7 @@ int main(int argc, char **argv) {
       teardown(l);
       return 1;
     }
-    if (!l->opt.no_idem && open_store(l, &l->workers[i].store) != 0) {
+    if (!l->opt.no_idem && open_store(l, &l->workers[i]) != 0) {
       teardown(l);
       return 1;
     }

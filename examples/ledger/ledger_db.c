@@ -1,16 +1,23 @@
 /*
  * ledger_db.c: the charges table, and why a replay can never double-charge.
  *
- * A charge made under an idempotency key is a row unique on (principal,
- * idem_key). The HTTP helper's store already turns a retry into a replay,
- * but the store and this table are two commits: if the process dies after
- * the charge committed and before the store recorded the response, the
- * retry that takes over the expired lease runs the handler again. That
- * second run hits the UNIQUE constraint (INSERT ... ON CONFLICT DO NOTHING),
- * reads the existing row and answers with it, byte for byte what the first
- * run would have answered. So exactly-once holds whatever the store backend
- * (even the memory store, which forgets everything on a crash), and an
- * acknowledged charge is never lost because it is committed before the
+ * Two defences, so that exactly-once holds whatever the store backend:
+ *
+ * 1. With the SQLite store on the ledger's own file (the default), the
+ *    store shares the worker's connection and ledger.c wraps the charge
+ *    insert and the store's complete() in one BEGIN IMMEDIATE transaction:
+ *    after a crash either both the charge and the stored response exist
+ *    (the retry replays) or neither does (the retry charges).
+ * 2. Always, a charge made under an idempotency key is a row unique on
+ *    (principal, idem_key). With another store (memory, PostgreSQL,
+ *    Redis) the charge and the stored response are two commits: if the
+ *    process dies between them, the retry that takes over the expired
+ *    lease runs the handler again, its INSERT ... ON CONFLICT DO NOTHING
+ *    finds the row, and it answers with it, exactly what the first run
+ *    would have answered (even the memory store, which forgets every key
+ *    on a crash, cannot double-charge).
+ *
+ * An acknowledged charge is never lost: it is committed before the
  * response is sent. WAL with synchronous=NORMAL survives SIGKILL (the WAL
  * is in the OS page cache); FULL also survives power loss.
  */
@@ -49,6 +56,8 @@ static int dberr(ledger_db *db, const char *what, char *err, size_t cap) {
   return -1;
 }
 
+struct sqlite3 *ledger_db_handle(ledger_db *db) { return db->db; }
+
 void ledger_db_close(ledger_db *db) {
   if (!db) return;
   sqlite3_finalize(db->ins_keyed);
@@ -82,7 +91,8 @@ int ledger_db_open(const char *path, bool sync_full, ledger_db **out,
   sqlite3_busy_timeout(db->db, 10000);
   char pragmas[128];
   snprintf(pragmas, sizeof pragmas,
-           "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s;",
+           "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s;"
+           " PRAGMA mmap_size=268435456;",
            sync_full ? "FULL" : "NORMAL");
   if (sqlite3_exec(db->db, pragmas, NULL, NULL, NULL) != SQLITE_OK ||
       sqlite3_exec(db->db, SCHEMA, NULL, NULL, NULL) != SQLITE_OK) {
@@ -194,6 +204,11 @@ int ledger_db_charge(ledger_db *db, const char *principal, const char *key,
     return -1;
   }
   return r < 0 ? -1 : 0;
+}
+
+int ledger_db_exec(ledger_db *db, const char *sql, char *err, size_t cap) {
+  if (sqlite3_exec(db->db, sql, NULL, NULL, NULL) == SQLITE_OK) return 0;
+  return err ? dberr(db, sql, err, cap) : -1;
 }
 
 int ledger_db_list(ledger_db *db, const char *principal, const char *key,

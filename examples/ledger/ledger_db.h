@@ -43,6 +43,11 @@ int ledger_db_open(const char *path, bool sync_full, ledger_db **out,
                    char *err, size_t cap);
 void ledger_db_close(ledger_db *db);
 
+/* The SQLite connection, so the idempotency store can share it (same file,
+ * same thread): one connection per worker instead of two means one page
+ * cache that another worker's commit invalidates instead of two. */
+struct sqlite3 *ledger_db_handle(ledger_db *db);
+
 /*
  * Records a charge. With `key` (non-NULL) the row is unique per (principal,
  * key): when one exists nothing is inserted and *inserted is false; either
@@ -53,6 +58,10 @@ int ledger_db_charge(ledger_db *db, const char *principal, const char *key,
                      const uint8_t fp[32], const ledger_charge_req *req,
                      int64_t now_unix_ms, ledger_charge *out, bool *inserted,
                      char *err, size_t cap);
+
+/* Runs one SQL statement without results (BEGIN IMMEDIATE, COMMIT,
+ * ROLLBACK). 0 or -1 with a message in err (err may be NULL). */
+int ledger_db_exec(ledger_db *db, const char *sql, char *err, size_t cap);
 
 /* Calls fn for each charge matching the filters (NULL = any), oldest first,
  * at most `limit`. 0 or -1. */

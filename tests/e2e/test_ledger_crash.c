@@ -16,7 +16,8 @@
  * Usage: test_ledger_crash LEDGER_BIN [--store SPEC] [--charges N]
  *                          [--kills K]
  * SPEC is passed to the ledger; "redis:env" and "pg:env" use the servers
- * that scripts/services.sh exported (REIN_REDIS_HOST/PORT, REIN_PG_DSN).
+ * that scripts/services.sh exported (REIN_REDIS_HOST/PORT, REIN_PG_DSN);
+ * "sqlite:sep" puts the SQLite store in a file of its own.
  * The seed is printed (REIN_TEST_SEED replays it). Everything is bounded:
  * a charge gives up after 60 s, the whole test after 85 s.
  */
@@ -436,6 +437,13 @@ int main(int argc, char **argv) {
     return 1;
   }
   snprintf(G.db, sizeof G.db, "%s/ledger.db", G.dir);
+  /* "sqlite:sep": the SQLite store in its own file, so charge and stored
+   * response are two commits (the UNIQUE constraint's case). */
+  static char sep[160];
+  if (G.store && !strcmp(G.store, "sqlite:sep")) {
+    snprintf(sep, sizeof sep, "sqlite:%s/idem.db", G.dir);
+    G.store = sep;
+  }
   snprintf(G.port_file, sizeof G.port_file, "%s/port", G.dir);
   snprintf(G.log, sizeof G.log, "%s/ledger.log", G.dir);
   signal(SIGPIPE, SIG_IGN);
