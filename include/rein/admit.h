@@ -281,6 +281,16 @@ REIN_API rein_admit_result rein_admit_acquire(rein_admit *a,
 REIN_API rein_status rein_admit_set_limit(rein_admit *a, uint32_t limit,
                                           int64_t now);
 
+/*
+ * Bring the queue up to date at `now` without a ticket: apply the queue
+ * timeouts, update the overload state, hand free slots to waiters (each
+ * change reported through `notify`). Event loops and simulators call it on
+ * a timer (about every target_ns while anything is queued) so timeouts
+ * apply even when no request arrives or finishes. Cheap when the queue is
+ * empty (no lock).
+ */
+REIN_API void rein_admit_settle(rein_admit *a, int64_t now);
+
 /* Counters and gauges at `now` (rolls the drain-rate window if due). */
 REIN_API void rein_admit_stats_get(rein_admit *a, int64_t now,
                                    rein_admit_stats *s);

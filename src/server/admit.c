@@ -834,6 +834,18 @@ rein_status rein_admit_set_limit(rein_admit *a, uint32_t limit, int64_t now) {
   return REIN_OK;
 }
 
+void rein_admit_settle(rein_admit *a, int64_t now) {
+  if (!a) return;
+  if (atomic_load(&a->queue_len) == 0) {
+    maybe_roll(a, now);
+    return;
+  }
+  pthread_mutex_lock(&a->mu);
+  roll_locked(a, now);
+  settle(a, now, NULL);
+  pthread_mutex_unlock(&a->mu);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Introspection                                                            */
 /* ------------------------------------------------------------------------ */

@@ -327,6 +327,34 @@ static void test_retries_shed_first(void **state) {
   rein_admit_free(a);
 }
 
+static void test_settle_applies_timeouts(void **state) {
+  (void)state;
+  rein_admit_config c;
+  rein_admit_config_default(&c);
+  c.limit = 1;
+  notes nt = {0, NULL};
+  c.notify = on_notify;
+  c.notify_ctx = &nt;
+  rein_admit *a = mk(&c);
+  rein_admit_ticket A, B;
+  rein_admit_settle(a, 0); /* empty: nothing to do */
+  rein_admit_try(a, &A, 1, 0, NULL);
+  assert_int_equal(rein_admit_try(a, &B, 1, 0, NULL), REIN_ADMIT_QUEUED);
+  rein_admit_settle(a, 100 * MS);
+  assert_int_equal(nt.n, 0);
+  /* Nobody calls with B; the timer shed it at max_wait and said so. */
+  rein_admit_settle(a, 100 * MS + 1);
+  assert_int_equal(nt.n, 1);
+  assert_ptr_equal(nt.last, &B);
+  rein_admit_decision d;
+  assert_int_equal(rein_admit_poll(a, &B, 100 * MS + 1, &d),
+                   REIN_ADMIT_REJECTED);
+  assert_int_equal(d.reason, REIN_ADMIT_R_QUEUE_TIMEOUT);
+  rein_admit_release(a, &A, 101 * MS, -1);
+  rein_admit_settle(NULL, 0);
+  rein_admit_free(a);
+}
+
 static void test_first_attempts_served_before_retries(void **state) {
   (void)state;
   rein_admit_config c;
@@ -895,6 +923,7 @@ int main(void) {
       cmocka_unit_test(test_short_waits_never_overload),
       cmocka_unit_test(test_adaptive_lifo),
       cmocka_unit_test(test_retries_shed_first),
+      cmocka_unit_test(test_settle_applies_timeouts),
       cmocka_unit_test(test_first_attempts_served_before_retries),
       cmocka_unit_test(test_dont_retry_policies),
       cmocka_unit_test(test_retry_after_tracks_drain_rate),
