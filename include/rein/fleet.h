@@ -80,10 +80,11 @@ typedef struct rein_fleet_config {
   int64_t lease_ttl_ns;     /* lease life in Redis and locally; 0 = 3 x
                                refresh_ns; >= refresh_ns */
   uint32_t lease_size;      /* most retry tokens an instance holds; default
-                               64; [1, 100000]. Each refresh asks for twice
-                               the last interval's retry demand, capped
-                               here: size it >= 2 x an instance's peak
-                               retries per refresh_ns */
+                               64; [1, 100000]. Each refresh asks for the
+                               last interval's retry demand (granted +
+                               refused), at least 1, capped here: size it
+                               >= an instance's peak retries per
+                               refresh_ns */
   int64_t connect_timeout_ns; /* default 200 ms; [1 ms, 10 s] */
   int64_t command_timeout_ns; /* default 200 ms; [1 ms, 10 s] */
   int64_t stale_ns;         /* decisions fall back to local objects when the

@@ -573,7 +573,9 @@ static rein_status refresh(rein_fleet *f, int64_t now, bool closing) {
     uint64_t demand = (cur.spent_fleet - f->sent.spent_fleet) +
                       (cur.spent_local - f->sent.spent_local) +
                       (cur.denied - f->sent.denied);
-    int64_t target = (int64_t)(2 * demand);
+    /* Hold what the last interval asked for: idle tokens in one instance
+     * are tokens the rest of the fleet cannot use until they expire. */
+    int64_t target = (int64_t)demand;
     if (target < 1) target = 1;
     if (target > (int64_t)f->lease_size) target = f->lease_size;
     int64_t want = closing ? 0 : target - held;

@@ -7,7 +7,7 @@
  * a dependency that always fails after 5 ms. Fleet-wide, retries must stay
  * within ratio x fleet requests + the floor (min_retries_per_sec x ttl),
  * within 5%, over a run shorter than the ttl window, and the fleet must
- * actually use its budget (at least 70% of it: the lease machinery does not
+ * actually use its budget (at least half of it: the lease machinery does not
  * starve it). The same loops with 200 independent local budgets of the same
  * config are run next: each brings its own floor, so together they allow
  * far more. The figures, and the Redis commands per 1,000 decisions, are
@@ -178,8 +178,8 @@ static void test_fleet_vs_local(void **state) {
   if ((double)ret > 1.05 * bound)
     fail_msg("fleet retries %lld exceed the bound %.0f by more than 5%%", ret,
              bound);
-  if ((double)ret < 0.70 * bound)
-    fail_msg("fleet retries %lld use less than 70%% of the bound %.0f", ret,
+  if ((double)ret < 0.50 * bound)
+    fail_msg("fleet retries %lld use less than 50%% of the bound %.0f", ret,
              bound);
   if ((double)lret < 1.5 * lbound)
     fail_msg("local budgets allowed only %lld retries (fleet bound %.0f)",

@@ -106,7 +106,7 @@ static void test_lease_split(void **state) {
 
   for (int i = 0; i < 100; i++)
     rein_budget_on_request(rein_fleet_budget(a), now_());
-  assert_int_equal(retries(a, 5), 1); /* demand 5 -> target 8 */
+  assert_int_equal(retries(a, 10), 1); /* demand 10 -> target 8 (cap) */
   rein_manual_clock_advance(&mc, c.refresh_ns);
   tick(a); /* R = 100, S = 1: 20 - 1 = 19 available, a gets 8 */
   rein_fleet_status_get(a, &s);
