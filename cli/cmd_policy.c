@@ -193,6 +193,8 @@ static int run(int argc, char **argv) {
              (long long)cp.throttle.window_ns);
     else
       printf("\"throttle\":null,");
+    printf("\"breaker_scope\":\"%s\",\"fleet_name\":\"%s\",",
+           rein_contract_scope_name(cp.breaker_scope), cp.fleet_name);
     printf("\"valid\":%s}\n", ist == REIN_OK ? "true" : "false");
   } else {
     printf("policy %s -> %s\n", cp.caller, to);
@@ -233,7 +235,8 @@ static int run(int argc, char **argv) {
       printf("  budget          none\n");
     }
     if (cp.has_breaker) {
-      printf("  breaker         failure_rate %g, min_calls %u, ",
+      printf("  breaker         %sfailure_rate %g, min_calls %u, ",
+             cp.breaker_scope == REIN_CONTRACT_SCOPE_FLEET ? "fleet, " : "",
              cp.breaker.failure_rate, cp.breaker.min_calls);
       if (cp.breaker.window == REIN_BREAKER_WINDOW_TIME)
         printf("window %s in %u buckets", dur(cp.breaker.window_ns, b1),
@@ -254,6 +257,10 @@ static int run(int argc, char **argv) {
              dur(cp.throttle.window_ns, b4));
     else
       printf("  throttle        none\n");
+    if ((cp.has_budget && cp.budget_scope == REIN_CONTRACT_SCOPE_FLEET) ||
+        (cp.has_breaker && cp.breaker_scope == REIN_CONTRACT_SCOPE_FLEET))
+      printf("  fleet           rein_fleet_config.name \"%s\" (shared "
+             "through Redis)\n", cp.fleet_name);
     if (ist == REIN_OK)
       printf("  valid           yes (rein_policy_new accepts it)\n");
   }

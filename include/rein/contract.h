@@ -228,7 +228,11 @@ typedef enum rein_contract_scope {
  * when has_budget (scope FLEET: through rein/fleet.h with the same config),
  * rein_breaker_new(&breaker) when has_breaker, rein_throttle_new(&throttle)
  * when has_throttle, set policy.budget/.breaker/.throttle to them, and
- * rein_policy_new(&policy). Strings point into the set (keep it alive until
+ * rein_policy_new(&policy). A fleet scope (budget_scope or breaker_scope
+ * FLEET) means: copy budget/breaker into a rein_fleet_config with
+ * name = fleet_name, and use rein_fleet_budget()/rein_fleet_breaker()
+ * instead (the loader guarantees what rein_fleet_new requires: a RATIO
+ * budget and a TIME-window breaker). Strings point into the set (keep it alive until
  * the objects are created; rein_policy_new copies the name).
  */
 typedef struct rein_contract_policy {
@@ -248,6 +252,10 @@ typedef struct rein_contract_policy {
   int64_t key_ttl_ns;         /* the callee's retention; 0 = not keyed */
   uint32_t signals;           /* REIN_CONTRACT_SIGNAL_* honoured */
   const char *caller, *callee, *operation;
+  rein_contract_scope breaker_scope; /* FLEET: one breaker for every
+                                        instance (rein/fleet.h) */
+  const char *fleet_name; /* "caller/callee.operation": the name every
+                             instance passes as rein_fleet_config.name */
 } rein_contract_policy;
 
 /*

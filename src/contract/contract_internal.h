@@ -99,7 +99,9 @@ typedef struct rc_call {
 
   bool has_breaker;
   rein_breaker_config breaker;
+  rein_contract_scope breaker_scope;
   rc_loc breaker_loc;
+  const char *fleet_name;
 
   bool has_throttle;
   rein_throttle_config throttle;

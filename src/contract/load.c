@@ -614,11 +614,12 @@ static void budget_pair(lctx *L, void *obj, const char *path, const kv *p) {
 
 static const char *const breaker_fields[] = {
     "failure_rate", "min_calls", "window", "window_calls", "buckets",
-    "slow_call",    "slow_rate", "open",   "open_jitter",  "half_open_probes"};
+    "slow_call",    "slow_rate", "open",   "open_jitter",  "half_open_probes",
+    "scope"};
 
 typedef struct breakerctx {
   rc_call *c;
-  yaml_node_t *window, *window_calls;
+  yaml_node_t *window, *window_calls, *scope;
 } breakerctx;
 
 static void breaker_pair(lctx *L, void *obj, const char *path, const kv *p) {
@@ -651,6 +652,12 @@ static void breaker_pair(lctx *L, void *obj, const char *path, const kv *p) {
     want_double(L, p->v, fp, 0, false, 0.999, "0.2", &b->open_jitter);
   } else if (IS("half_open_probes")) {
     want_uint(L, p->v, fp, 1, 1000, "3", &b->half_open_probes);
+  } else if (IS("scope")) {
+    static const char *const names[] = {"instance", "fleet"};
+    int i;
+    x->scope = p->knode;
+    if (want_enum(L, p->v, fp, KNOWN(names), &i))
+      x->c->breaker_scope = (rein_contract_scope)i;
   } else {
     unknown(L, path, p, KNOWN(breaker_fields));
   }
@@ -721,6 +728,12 @@ static void retry_pair(lctx *L, void *obj, const char *path, const kv *p) {
     /* fields of another kind: 2..4 ratio, 5..6 token bucket, 7..10 quota */
     static const int owner[11] = {-1, -1, 0, 0, 0, 1, 1, 2, 2, 2, 2};
     static const char *const kinds[] = {"ratio", "token_bucket", "quota"};
+    if (c->scope == REIN_CONTRACT_SCOPE_FLEET &&
+        c->budget.kind != REIN_BUDGET_RATIO)
+      diag(L, x.kind_fields[1] ? x.kind_fields[1] : p->v, "E004",
+           "use kind: ratio for a fleet budget, or scope: instance",
+           "%s: a fleet budget must be kind ratio (rein/fleet.h shares a "
+           "ratio budget through Redis)", fp);
     for (int k = 2; k < 11; k++) {
       if (!x.kind_fields[k] || owner[k] == (int)c->budget.kind) continue;
       char fix[192];
@@ -732,7 +745,7 @@ static void retry_pair(lctx *L, void *obj, const char *path, const kv *p) {
     }
   } else if (IS("breaker")) {
     if (!want_map(L, p->v, fp, "{failure_rate: 0.5, open: 5s}")) return;
-    breakerctx x = {c, NULL, NULL};
+    breakerctx x = {c, NULL, NULL, NULL};
     c->has_breaker = true;
     c->breaker_loc = loc_of(L, p->v);
     walk_map(L, p->v, fp, &x, breaker_pair);
@@ -740,6 +753,11 @@ static void retry_pair(lctx *L, void *obj, const char *path, const kv *p) {
       diag(L, x.window_calls, "E004",
            "keep `window` (time based) or `window_calls` (count based)",
            "%s: window and window_calls are exclusive", fp);
+    else if (x.window_calls && c->breaker_scope == REIN_CONTRACT_SCOPE_FLEET)
+      diag(L, x.window_calls, "E004",
+           "use a time window (`window: 10s`) for a fleet breaker",
+           "%s: a fleet breaker counts outcomes in time buckets; "
+           "window_calls is per instance only", fp);
   } else if (IS("throttle")) {
     if (!want_map(L, p->v, fp, "{k: 2, window: 2m}")) return;
     c->has_throttle = true;
@@ -865,6 +883,8 @@ static void load_calls(lctx *L, rc_svc *svc, yaml_node_t *n) {
       diag(L, e, "E005", "add `to: service.operation`",
            "%s: missing field 'to'", path);
     }
+    if (c->to && svc->name)
+      c->fleet_name = rein__rc_printf(L->s, "%s/%s", svc->name, c->to);
     if (!c->retry_loc.line) c->retry_loc = c->loc;
     if (!c->timeout_loc.line) c->timeout_loc = c->loc;
     svc->ncalls++;

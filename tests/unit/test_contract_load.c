@@ -228,6 +228,24 @@ static const char e004_combos_expect[] =
     "a.yaml:10:30: error[E004]: calls[0].retry.breaker: window and window_calls are exclusive\n"
     "  fix: keep `window` (time based) or `window_calls` (count based)\n";
 
+/* fleet budgets must be ratio, fleet breakers time-windowed */
+static const char *const e004_fleet_files[] = {
+    "a.yaml",
+    "service: a\n"
+    "version: 2024-01-01\n"
+    "\n"
+    "calls:\n"
+    "  - to: b.get\n"
+    "    retry:\n"
+    "      budget: {kind: quota, scope: fleet}\n"
+    "      breaker: {window_calls: 100, scope: fleet}\n",
+    NULL};
+static const char e004_fleet_expect[] =
+    "a.yaml:7:29: error[E004]: calls[0].retry.budget: a fleet budget must be kind ratio (rein/fleet.h shares a ratio budget through Redis)\n"
+    "  fix: use kind: ratio for a fleet budget, or scope: instance\n"
+    "a.yaml:8:17: error[E004]: calls[0].retry.breaker: a fleet breaker counts outcomes in time buckets; window_calls is per instance only\n"
+    "  fix: use a time window (`window: 10s`) for a fleet breaker\n";
+
 /* missing fields */
 static const char *const e005_files[] = {
     "a.yaml",
@@ -313,6 +331,7 @@ static const load_case cases[] = {
     {"e004_durations", e004_durations_files, e004_durations_expect, 2},
     {"e004_values", e004_values_files, e004_values_expect, 2},
     {"e004_combos", e004_combos_files, e004_combos_expect, 2},
+    {"e004_fleet", e004_fleet_files, e004_fleet_expect, 2},
     {"e005", e005_files, e005_expect, 2},
     {"e006_field", e006_field_files, e006_field_expect, 2},
     {"e006_service", e006_service_files, e006_service_expect, 2},
@@ -614,6 +633,11 @@ static void test_e004_combos(void **st) {
   run_case(find_case("e004_combos"));
 }
 
+static void test_e004_fleet(void **st) {
+  (void)st;
+  run_case(find_case("e004_fleet"));
+}
+
 static void test_e005(void **st) {
   (void)st;
   run_case(find_case("e005"));
@@ -650,6 +674,7 @@ int main(void) {
       cmocka_unit_test(test_e004_durations),
       cmocka_unit_test(test_e004_values),
       cmocka_unit_test(test_e004_combos),
+      cmocka_unit_test(test_e004_fleet),
       cmocka_unit_test(test_e005),
       cmocka_unit_test(test_e006_field),
       cmocka_unit_test(test_e006_service),

@@ -25,8 +25,10 @@ static const char client[] =
     "      backoff: {kind: exponential, base: 100ms, cap: 1s, jitter: full}\n"
     "      window: 1m\n"
     "      when: [429, 503, timeout, connect-refused]\n"
-    "      budget: {kind: ratio, ratio: 0.1, ttl: 10s, min_per_sec: 5}\n"
+    "      budget: {kind: ratio, ratio: 0.1, ttl: 10s, min_per_sec: 5,\n"
+    "               scope: fleet}\n"
     "      breaker: {failure_rate: 0.5, min_calls: 20, window: 10s,\n"
+    "                scope: fleet,\n"
     "                buckets: 10, open: 2s, open_jitter: 0.2,\n"
     "                half_open_probes: 3}\n"
     "      throttle: {k: 2, window: 1m}\n"
@@ -44,7 +46,7 @@ static const char client[] =
     "      attempts: 2\n"
     "      budget: {kind: quota, capacity: 100, retry_cost: 5,\n"
     "               timeout_retry_cost: 10, success_increment: 1,\n"
-    "               scope: fleet}\n";
+    "               scope: instance}\n";
 
 static const char ledger[] =
     "service: ledger\n"
@@ -155,7 +157,6 @@ static void test_full_policy(void **st) {
   assert_true(cp.budget.ratio == 0.1);
   assert_int_equal(cp.budget.ttl_ns, MS(10000));
   assert_true(cp.budget.min_retries_per_sec == 5);
-  assert_int_equal(cp.budget_scope, REIN_CONTRACT_SCOPE_INSTANCE);
   assert_true(cp.has_breaker);
   assert_int_equal(cp.breaker.window, REIN_BREAKER_WINDOW_TIME);
   assert_int_equal(cp.breaker.window_ns, MS(10000));
@@ -165,6 +166,9 @@ static void test_full_policy(void **st) {
   assert_int_equal(cp.breaker.open_ns, MS(2000));
   assert_true(cp.breaker.open_jitter == 0.2);
   assert_int_equal(cp.breaker.half_open_probes, 3);
+  assert_int_equal(cp.breaker_scope, REIN_CONTRACT_SCOPE_FLEET);
+  assert_int_equal(cp.budget_scope, REIN_CONTRACT_SCOPE_FLEET);
+  assert_string_equal(cp.fleet_name, "client/ledger.charge");
   assert_true(cp.has_throttle);
   assert_true(cp.throttle.k == 2);
   assert_int_equal(cp.throttle.window_ns, MS(60000));
@@ -259,7 +263,8 @@ static void test_defaults_and_other_budgets(void **st) {
   assert_int_equal(cp.budget.retry_cost, 5);
   assert_int_equal(cp.budget.timeout_retry_cost, 10);
   assert_int_equal(cp.budget.success_increment, 1);
-  assert_int_equal(cp.budget_scope, REIN_CONTRACT_SCOPE_FLEET);
+  assert_int_equal(cp.budget_scope, REIN_CONTRACT_SCOPE_INSTANCE);
+  assert_string_equal(cp.fleet_name, "client/ledger.refund");
   build(&cp, &o);
   unbuild(&o);
   rein_contract_set_free(s);
