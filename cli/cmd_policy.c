@@ -56,6 +56,17 @@ static void signals_list(uint32_t m, char *buf, size_t len) {
   if (!o) snprintf(buf, len, "none");
 }
 
+/* Print `s` as a JSON string. */
+static void jstr(const char *s) {
+  putchar('"');
+  for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+    if (*p == '"' || *p == '\\') printf("\\%c", *p);
+    else if (*p < 0x20) printf("\\u%04x", *p);
+    else putchar(*p);
+  }
+  putchar('"');
+}
+
 /* Create every object the policy needs, as an application would. */
 static rein_status instantiate(rein_contract_policy *cp, rein_errbuf *eb) {
   rein_budget *b = NULL;
@@ -153,15 +164,17 @@ static int run(int argc, char **argv) {
            "\"cap_ns\":%lld,\"multiplier\":%g},\"retry_on_mask\":%u,"
            "\"window_ns\":%lld,\"attempt_timeout_ns\":%lld,"
            "\"deadline_ns\":%lld,\"idempotent\":%s,\"key\":\"%s\","
-           "\"key_header\":\"%s\",\"key_ttl_ns\":%lld,\"signals\":%u,",
+           "\"key_header\":",
            cp.caller, to, p->max_attempts,
            rein_backoff_kind_name(p->backoff.kind),
            rein_jitter_name(p->backoff.jitter), (long long)p->backoff.base_ns,
            (long long)p->backoff.cap_ns, p->backoff.multiplier, p->retry_on,
            (long long)p->window_ns, (long long)p->attempt_timeout_ns,
            (long long)cp.deadline_ns, p->idempotent ? "true" : "false",
-           rein_contract_key_name(cp.key), cp.key_header,
-           (long long)cp.key_ttl_ns, cp.signals);
+           rein_contract_key_name(cp.key));
+    jstr(cp.key_header);
+    printf(",\"key_ttl_ns\":%lld,\"signals\":%u,", (long long)cp.key_ttl_ns,
+           cp.signals);
     if (cp.has_budget)
       printf("\"budget\":{\"kind\":\"%s\",\"scope\":\"%s\",\"ratio\":%g,"
              "\"ttl_ns\":%lld,\"min_retries_per_sec\":%g,\"max_tokens\":%g,"

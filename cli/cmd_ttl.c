@@ -23,6 +23,17 @@ static const char usage[] =
     "exit: 0 every TTL covers its callers, 1 some TTL is too short,\n"
     "2 usage or input error\n";
 
+/* Print `s` as a JSON string. */
+static void jstr(const char *s) {
+  putchar('"');
+  for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+    if (*p == '"' || *p == '\\') printf("\\%c", *p);
+    else if (*p < 0x20) printf("\\u%04x", *p);
+    else putchar(*p);
+  }
+  putchar('"');
+}
+
 static int run(int argc, char **argv) {
   int json = 0;
   const char **paths = calloc((size_t)argc, sizeof *paths);
@@ -79,12 +90,15 @@ static int run(int argc, char **argv) {
     if (short_) rc = REIN_EXIT_FINDINGS;
     const char *status = !t[i].required_ns ? "unused" : short_ ? "SHORT" : "ok";
     if (json) {
-      printf("%s\n{\"operation\":\"%s\",\"declared_ns\":%lld,"
-             "\"required_ns\":%lld,\"status\":\"%s\",\"chain\":\"%s\","
-             "\"file\":\"%s\",\"line\":%u}",
-             i ? "," : "", op, (long long)t[i].declared_ns,
-             (long long)t[i].required_ns, status, t[i].chain, t[i].loc.file,
-             t[i].loc.line);
+      printf("%s\n{\"operation\":", i ? "," : "");
+      jstr(op);
+      printf(",\"declared_ns\":%lld,\"required_ns\":%lld,\"status\":\"%s\","
+             "\"chain\":",
+             (long long)t[i].declared_ns, (long long)t[i].required_ns, status);
+      jstr(t[i].chain);
+      printf(",\"file\":");
+      jstr(t[i].loc.file);
+      printf(",\"line\":%u}", t[i].loc.line);
     } else {
       printf("%-36s %10s %10s  %-6s %s\n", op,
              t[i].declared_ns ? rein_contract_format_duration(
