@@ -215,7 +215,11 @@ static rein_fleet *fleet(const char *host, int port, const char *name) {
   c.redis_host = host;
   c.redis_port = port;
   c.name = name;
-  c.lease_size = 100000; /* never the limit here: see docs/fleet.md */
+  /* The lease is never the limit here (see docs/fleet.md): a 100 ms
+   * interval of this loop asks for ~20k retries, even the first one after
+   * the other set-ups' turn. */
+  c.lease_size = 100000;
+  c.lease_min = 30000;
   c.log = NULL;
   rein_fleet *f;
   if (rein_fleet_new(&c, &f) != REIN_OK) {

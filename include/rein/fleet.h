@@ -117,6 +117,11 @@ typedef struct rein_fleet_config {
   void *log_ctx;
   const rein_allocator *alloc;
   rein_errbuf *err;
+  uint32_t lease_min;       /* tokens an instance asks for even when it made
+                               no retries last interval: what a burst can
+                               spend before the next refresh. Idle instances
+                               hold this many, which the rest of the fleet
+                               cannot use. Default 1; [1, lease_size] */
 } rein_fleet_config;
 
 REIN_API void rein_fleet_config_default(rein_fleet_config *c);

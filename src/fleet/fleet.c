@@ -85,7 +85,7 @@ struct rein_fleet {
   char *k_bwin, *k_blease, *k_bheld, *k_kwin, *k_kstate;
   int port;
   int64_t refresh_ns, lease_ttl_ns, connect_ns, command_ns, stale_ns;
-  uint32_t lease_size;
+  uint32_t lease_size, lease_min;
   rein_budget_config bcfg;
   rein_breaker_config kcfg;
   rein_clock clock;
@@ -576,7 +576,7 @@ static rein_status refresh(rein_fleet *f, int64_t now, bool closing) {
     /* Hold what the last interval asked for: idle tokens in one instance
      * are tokens the rest of the fleet cannot use until they expire. */
     int64_t target = (int64_t)demand;
-    if (target < 1) target = 1;
+    if (target < (int64_t)f->lease_min) target = f->lease_min;
     if (target > (int64_t)f->lease_size) target = f->lease_size;
     int64_t want = closing ? 0 : target - held;
     if (want < 0) want = 0;
@@ -836,6 +836,7 @@ void rein_fleet_config_default(rein_fleet_config *c) {
   c->name = "default";
   c->refresh_ns = 100 * REIN_NS_PER_MS;
   c->lease_size = 64;
+  c->lease_min = 1;
   c->connect_timeout_ns = 200 * REIN_NS_PER_MS;
   c->command_timeout_ns = 200 * REIN_NS_PER_MS;
   c->enable_budget = true;
@@ -875,6 +876,9 @@ static rein_status validate(const rein_fleet_config *c) {
   if (c->lease_size < 1 || c->lease_size > 100000)
     return invalid(e, "fleet.lease_size: must be in [1, 100000], got %u",
                    c->lease_size);
+  if (c->lease_min < 1 || c->lease_min > c->lease_size)
+    return invalid(e, "fleet.lease_min: must be in [1, lease_size = %u], got "
+                      "%u", c->lease_size, c->lease_min);
   if (c->connect_timeout_ns < REIN_NS_PER_MS ||
       c->connect_timeout_ns > 10 * REIN_NS_PER_S)
     return invalid(e, "fleet.connect_timeout_ns: must be in [1 ms, 10 s], got "
@@ -980,6 +984,7 @@ rein_status rein_fleet_new(const rein_fleet_config *c, rein_fleet **out) {
   f->command_ns = c->command_timeout_ns;
   f->stale_ns = c->stale_ns ? c->stale_ns : 750 * REIN_NS_PER_MS;
   f->lease_size = c->lease_size;
+  f->lease_min = c->lease_min;
   f->bcfg = c->budget;
   f->kcfg = c->breaker;
   f->clock = c->clock;

@@ -256,6 +256,27 @@ static void test_late_refresh(void **state) {
   redisFree(r);
 }
 
+/* lease_min: an instance without retries still holds that many tokens. */
+static void test_lease_min(void **state) {
+  (void)state;
+  char name[96];
+  tf_name(name, sizeof name, "leasemin");
+  rein_fleet_config c;
+  rein_fleet *a = NULL;
+  config(&c, name, "a");
+  c.lease_min = 4;
+  assert_int_equal(rein_fleet_new(&c, &a), REIN_OK);
+  tick(a);
+  rein_fleet_status s;
+  rein_fleet_status_get(a, &s);
+  assert_int_equal(s.lease_tokens, 4);
+  assert_int_equal(retries(a, 6), 4); /* a burst before the next refresh */
+  tick(a);                            /* demand 6: 10 - 4 spent = 6 */
+  rein_fleet_status_get(a, &s);
+  assert_int_equal(s.lease_tokens, 6);
+  rein_fleet_free(a);
+}
+
 /* SCRIPT FLUSH (what a restart does): EVALSHA gets NOSCRIPT, the refresh
  * falls back to EVAL and succeeds. */
 static void test_noscript(void **state) {
@@ -403,6 +424,7 @@ int main(void) {
       cmocka_unit_test_setup(test_lease_split, setup),
       cmocka_unit_test_setup(test_lease_return_and_expiry, setup),
       cmocka_unit_test_setup(test_late_refresh, setup),
+      cmocka_unit_test_setup(test_lease_min, setup),
       cmocka_unit_test_setup(test_noscript, setup),
       cmocka_unit_test_setup(test_backend_error, setup),
       cmocka_unit_test_setup(test_stale, setup),

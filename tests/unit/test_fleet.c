@@ -64,6 +64,7 @@ static void test_defaults(void **state) {
   assert_string_equal(c.key_prefix, "rein:fleet");
   assert_int_equal(c.refresh_ns, 100 * REIN_NS_PER_MS);
   assert_int_equal(c.lease_size, 64);
+  assert_int_equal(c.lease_min, 1);
   assert_int_equal(c.connect_timeout_ns, 200 * REIN_NS_PER_MS);
   assert_int_equal(c.command_timeout_ns, 200 * REIN_NS_PER_MS);
   assert_true(c.enable_budget && c.enable_breaker);
@@ -89,6 +90,8 @@ static void m_lease_ttl(rein_fleet_config *c) {
   c->lease_ttl_ns = c->refresh_ns / 2;
 }
 static void m_lease(rein_fleet_config *c) { c->lease_size = 0; }
+static void m_lease_min(rein_fleet_config *c) { c->lease_min = 65; }
+static void m_lease_min0(rein_fleet_config *c) { c->lease_min = 0; }
 static void m_ctimeout(rein_fleet_config *c) { c->connect_timeout_ns = 10; }
 static void m_timeout(rein_fleet_config *c) {
   c->command_timeout_ns = 11 * REIN_NS_PER_S;
@@ -123,6 +126,8 @@ static void test_invalid(void **state) {
       {"fleet.refresh_ns", m_refresh},
       {"fleet.lease_ttl_ns", m_lease_ttl},
       {"fleet.lease_size", m_lease},
+      {"fleet.lease_min", m_lease_min},
+      {"fleet.lease_min", m_lease_min0},
       {"fleet.connect_timeout_ns", m_ctimeout},
       {"fleet.command_timeout_ns", m_timeout},
       {"fleet.stale_ns", m_stale},
