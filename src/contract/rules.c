@@ -444,13 +444,20 @@ static void rule_r004(rctx *R) {
     bool continued = false;
     for (size_t j = 0; j < v->ncalls && !continued; j++) {
       rc_call *d = &v->calls[j];
-      if (d->callee && d->callee->q_pred == d) continued = true;
+      /* continued only if the successor's worst path really extends this
+       * one (on a cycle the successor may have been computed from a cut) */
+      if (d->callee && d->callee->q_pred == d && d->callee->q >= v->q)
+        continued = true;
     }
     if (continued) continue;
     const rc_call *path[64];
     int n = 0;
-    for (const rc_call *p = v->q_pred; p && n < 64; p = p->from->q_pred)
+    for (const rc_call *p = v->q_pred; p && n < 64; p = p->from->q_pred) {
+      bool seen = false;
+      for (int k = 0; k < n && !seen; k++) seen = path[k] == p;
+      if (seen) break; /* a cycle closes here */
       path[n++] = p;
+    }
     char route[512] = "", prod[256] = "", why[1024], fix[768], b[32];
     size_t o = 0, q = 0;
     int retrying = 0;

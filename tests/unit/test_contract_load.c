@@ -311,6 +311,21 @@ static const char *const json_files[] = {
 static const char json_expect[] =
 "";
 
+/* JSON indented with tabs loads */
+static const char *const json_tabs_files[] = {
+    "t.json",
+    "{\n"
+    "	\"service\": \"t\",\n"
+    "	\"version\": \"1.0.0\",\n"
+    "	\"calls\": [\n"
+    "		{\"to\": \"t.x\", \"rate\": 5}\n"
+    "	],\n"
+    "	\"operations\": {\"x\": {\"idempotency\": \"natural\"}}\n"
+    "}\n",
+    NULL};
+static const char json_tabs_expect[] =
+"";
+
 /* a JSON type error points into the JSON */
 static const char *const json_error_files[] = {
     "j.json",
@@ -336,6 +351,7 @@ static const load_case cases[] = {
     {"e006_field", e006_field_files, e006_field_expect, 2},
     {"e006_service", e006_service_files, e006_service_expect, 2},
     {"json", json_files, json_expect, 0},
+    {"json_tabs", json_tabs_files, json_tabs_expect, 0},
     {"json_error", json_error_files, json_error_expect, 2},
 };
 
@@ -658,6 +674,11 @@ static void test_json(void **st) {
   run_case(find_case("json"));
 }
 
+static void test_json_tabs(void **st) {
+  (void)st;
+  run_case(find_case("json_tabs"));
+}
+
 static void test_json_error(void **st) {
   (void)st;
   run_case(find_case("json_error"));
@@ -679,6 +700,7 @@ int main(void) {
       cmocka_unit_test(test_e006_field),
       cmocka_unit_test(test_e006_service),
       cmocka_unit_test(test_json),
+      cmocka_unit_test(test_json_tabs),
       cmocka_unit_test(test_json_error),
       cmocka_unit_test(test_durations),
       cmocka_unit_test(test_rates),

@@ -391,6 +391,69 @@ static const char *const r004_threshold_files[] = {
 static const char r004_threshold_expect[] =
 "";
 
+/* R004 on a cycle a -> b -> a terminates and reports once */
+static const char *const r004_cycle_files[] = {
+    "a.yaml",
+    "service: a\n"
+    "version: 2024-01-01\n"
+    "operations:\n"
+    "  op: {idempotency: natural}\n"
+    "calls:\n"
+    "  - to: b.op\n"
+    "    retry: {attempts: 4}\n",
+    "b.yaml",
+    "service: b\n"
+    "version: 2024-01-01\n"
+    "operations:\n"
+    "  op: {idempotency: natural}\n"
+    "calls:\n"
+    "  - to: a.op\n"
+    "    retry: {attempts: 4}\n",
+    NULL};
+static const char r004_cycle_expect[] =
+    "b.yaml:7:23: error[R004]: retries multiply along a -> b -> a: 4 x 4 = 16 attempts reach a.op for one request (limit 10)\n"
+    "  fix: retry at one layer only: keep retries in a (the edge) and set attempts: 1 in b, which then pass don't-retry upwards\n"
+    "  note: a.yaml:7:23: layer 1: a -> b.op makes 4 attempts\n"
+    "  note: b.yaml:7:23: layer 2: b -> a.op makes 4 attempts\n";
+
+/* R004 through a layer that does not retry: reported once, at the deepest retrying layer */
+static const char *const r004_passthrough_layer_files[] = {
+    "a.yaml",
+    "service: a\n"
+    "version: 2024-01-01\n"
+    "operations:\n"
+    "  op: {idempotency: natural}\n"
+    "calls:\n"
+    "  - to: b.op\n"
+    "    retry: {attempts: 4}\n",
+    "b.yaml",
+    "service: b\n"
+    "version: 2024-01-01\n"
+    "operations:\n"
+    "  op: {idempotency: natural}\n"
+    "calls:\n"
+    "  - to: c.op\n"
+    "    retry: {attempts: 1}\n",
+    "c.yaml",
+    "service: c\n"
+    "version: 2024-01-01\n"
+    "operations:\n"
+    "  op: {idempotency: natural}\n"
+    "calls:\n"
+    "  - to: d.op\n"
+    "    retry: {attempts: 4}\n",
+    "d.yaml",
+    "service: d\n"
+    "version: 2024-01-01\n"
+    "operations:\n"
+    "  op: {idempotency: natural}\n",
+    NULL};
+static const char r004_passthrough_layer_expect[] =
+    "c.yaml:7:23: error[R004]: retries multiply along a -> b -> c -> d: 4 x 4 = 16 attempts reach d.op for one request (limit 10)\n"
+    "  fix: retry at one layer only: keep retries in a (the edge) and set attempts: 1 in c, which then pass don't-retry upwards\n"
+    "  note: a.yaml:7:23: layer 1: a -> b.op makes 4 attempts\n"
+    "  note: c.yaml:7:23: layer 2: c -> d.op makes 4 attempts\n";
+
 /* R005: 10 x 5/s x 3 attempts = 150/s > 100/s */
 static const char *const r005_files[] = {
     "c.yaml",
@@ -737,6 +800,8 @@ static const rule_case cases[] = {
     {"r004", r004_files, 0x0u, 0, r004_expect, 1},
     {"r004_clean", r004_clean_files, 0x0u, 0, r004_clean_expect, 0},
     {"r004_threshold", r004_threshold_files, 0x0u, 30, r004_threshold_expect, 0},
+    {"r004_cycle", r004_cycle_files, 0x0u, 0, r004_cycle_expect, 1},
+    {"r004_passthrough_layer", r004_passthrough_layer_files, 0x0u, 0, r004_passthrough_layer_expect, 1},
     {"r005", r005_files, 0x0u, 0, r005_expect, 1},
     {"r005_instance_budget", r005_instance_budget_files, 0x0u, 0, r005_instance_budget_expect, 1},
     {"r005_clean", r005_clean_files, 0x0u, 0, r005_clean_expect, 0},
@@ -1016,6 +1081,16 @@ static void test_r004_threshold(void **st) {
   run_case(find_case("r004_threshold"));
 }
 
+static void test_r004_cycle(void **st) {
+  (void)st;
+  run_case(find_case("r004_cycle"));
+}
+
+static void test_r004_passthrough_layer(void **st) {
+  (void)st;
+  run_case(find_case("r004_passthrough_layer"));
+}
+
 static void test_r005(void **st) {
   (void)st;
   run_case(find_case("r005"));
@@ -1107,6 +1182,8 @@ int main(void) {
       cmocka_unit_test(test_r004),
       cmocka_unit_test(test_r004_clean),
       cmocka_unit_test(test_r004_threshold),
+      cmocka_unit_test(test_r004_cycle),
+      cmocka_unit_test(test_r004_passthrough_layer),
       cmocka_unit_test(test_r005),
       cmocka_unit_test(test_r005_instance_budget),
       cmocka_unit_test(test_r005_clean),
