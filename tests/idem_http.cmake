@@ -5,7 +5,7 @@ if(TARGET rein_idem_http AND TARGET rein_idem_sqlite)
   rein_add_test(NAME test_idem_http
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_idem_http.c
     LIBS rein_idem_http rein_idem_sqlite PkgConfig::IDEM_HTTP_T_SQLITE
-    LABELS unit TIMEOUT 60)
+    LABELS unit concurrency TIMEOUT 60)
 endif()
 
 if(TARGET ledger)
@@ -49,5 +49,5 @@ if(TARGET ledger)
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/e2e/test_ledger_http.c
     LIBS PkgConfig::IDEM_HTTP_T_CURL
     ARGS $<TARGET_FILE:ledger>
-    LABELS e2e TIMEOUT 120)
+    LABELS e2e concurrency TIMEOUT 120)
 endif()

@@ -5,7 +5,8 @@
  * exact problem+json bodies, against the memory store on a manual clock (so
  * leases expire when the test says). Store failures come from a real SQLite
  * store whose table is dropped under it. A fault loop fails every
- * allocation of a begin/complete/replay cycle in turn.
+ * allocation of a begin/complete/replay cycle in turn. 32 threads race
+ * one key (this executable also runs under ThreadSanitizer).
  */
 #include "rein_test.h"
 
@@ -14,6 +15,7 @@
 #include "rein/idem_http.h"
 #include "rein/rng.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -744,6 +746,74 @@ static void test_store_failure(void **state) {
   unlink(wal);
 }
 
+/* 32 threads send the same key at once through one helper and one memory
+ * store: exactly one runs the handler; every other gets 409 or the replay
+ * of that one response; the atomic counters add up. */
+typedef struct race {
+  fx *f;
+  pthread_barrier_t *bar;
+  int action, status;
+} race;
+
+static void *race_one(void *arg) {
+  race *r = arg;
+  pthread_barrier_wait(r->bar);
+  rein_idem_http_header hs[1] = {{"Idempotency-Key", "\"race\""}};
+  rein_idem_http_request req = mkreq(hs, 1, "alice", BODY);
+  rein_idem_http_exchange *x = NULL;
+  if (rein_idem_http_begin(r->f->h, r->f->store, &req, &x) != REIN_OK)
+    return NULL;
+  r->action = rein_idem_http_exchange_action(x);
+  if (r->action == REIN_IDEM_HTTP_PROCEED) {
+    rein_idem_http_response resp = {201, NULL, 0, "won", 3};
+    r->status = rein_idem_http_complete(x, &resp, NULL) == REIN_OK ? 201 : -1;
+  } else {
+    const rein_idem_http_response *rr = rein_idem_http_exchange_response(x);
+    r->status = rr->status;
+    if (rr->status == 201 && (rr->body_len != 3 || memcmp(rr->body, "won", 3)))
+      r->status = -2;
+  }
+  rein_idem_http_exchange_free(x);
+  return NULL;
+}
+
+static void test_concurrent_same_key(void **state) {
+  fx *f = *state;
+  enum { N = 32 };
+  pthread_t th[N];
+  race rs[N];
+  pthread_barrier_t bar;
+  pthread_barrier_init(&bar, NULL, N);
+  for (int i = 0; i < N; i++) {
+    rs[i] = (race){f, &bar, 0, 0};
+    pthread_create(&th[i], NULL, race_one, &rs[i]);
+  }
+  for (int i = 0; i < N; i++) pthread_join(th[i], NULL);
+  pthread_barrier_destroy(&bar);
+  int proceed = 0, conflict = 0, replay = 0;
+  for (int i = 0; i < N; i++) {
+    if (rs[i].action == REIN_IDEM_HTTP_PROCEED) {
+      proceed++;
+      assert_int_equal(rs[i].status, 201);
+    } else if (rs[i].action == REIN_IDEM_HTTP_REJECT) {
+      conflict++;
+      assert_int_equal(rs[i].status, 409);
+    } else {
+      replay++;
+      assert_int_equal(rs[i].action, REIN_IDEM_HTTP_REPLAY);
+      assert_int_equal(rs[i].status, 201);
+    }
+  }
+  assert_int_equal(proceed, 1);
+  assert_int_equal(conflict + replay, N - 1);
+  rein_idem_http_stats st;
+  rein_idem_http_get_stats(f->h, &st);
+  assert_int_equal(st.proceed_keyed, 1);
+  assert_int_equal(st.in_progress, (uint64_t)conflict);
+  assert_int_equal(st.replays, (uint64_t)replay);
+  assert_int_equal(st.completed, 1);
+}
+
 /* Every allocation of a full cycle (new, begin, complete, replay, reject)
  * fails in turn: a clean error, nothing leaked. */
 static int cycle(void *ctx, const rein_allocator *a) {
@@ -811,6 +881,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_principals_isolated, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_lookup_callback, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_concurrent_same_key, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
       cmocka_unit_test(test_response_too_big),
       cmocka_unit_test(test_store_failure),
