@@ -62,7 +62,10 @@ typedef struct rein_fleet rein_fleet;
 
 /* Log sink: one line, no trailing newline. Called from the refresher (or
  * the thread calling rein_fleet_tick / rein_fleet_free), never from a
- * decision. NULL in the config = write "rein-fleet: LINE\n" to stderr. */
+ * decision, while the refresh is in progress: it must not call
+ * rein_fleet_tick or rein_fleet_free (rein_fleet_status_get is fine). The
+ * same holds for breaker.on_state_change. NULL in the config = write
+ * "rein-fleet: LINE\n" to stderr. */
 typedef void (*rein_fleet_log_fn)(void *ctx, const char *line);
 
 typedef struct rein_fleet_config {
