@@ -121,7 +121,7 @@ typedef struct rein_admit_config {
   int64_t retry_after_max_ns;
   /* Window over which the drain (completion) rate is measured: the rate is
    * completions in the last complete window / its length. Default 1 s;
-   * [1 ms, 600 s]. */
+   * [1 ms, 60 s]. */
   int64_t rate_window_ns;
   /* Default REIN_ADMIT_DONT_RETRY_RETRIES. */
   rein_admit_dont_retry dont_retry;

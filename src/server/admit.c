@@ -4,17 +4,18 @@
  * The design splits the cheap case from the interesting one. While the queue
  * is empty and the server is not overloaded, try and release are a handful
  * of C11 atomics on one cache line: a CAS that takes a slot below the limit,
- * a fetch_sub that gives it back. Everything else (the bounded queue, the
- * CoDel-style standing-queue detector, adaptive LIFO, retry-first shedding,
- * the drain rate) lives behind one mutex and is entered only when a request
- * has to wait or be shed, which is exactly when a few hundred nanoseconds do
- * not matter.
+ * and one atomic add that gives it back and counts the completion (the
+ * in-flight count and the completions share one 64-bit word). Everything
+ * else (the bounded queue, the CoDel-style standing-queue detector, adaptive
+ * LIFO, retry-first shedding, the drain rate) lives behind one mutex and is
+ * entered only when a request has to wait or be shed, which is exactly when
+ * a few hundred nanoseconds do not matter.
  *
  * The one subtle point is the hand-off between the two worlds: a releaser on
  * the fast path must not miss a request that was queued at the same moment.
  * Both sides use sequentially consistent operations in Dekker's pattern: an
  * enqueuer increments queue_len and then tries to take a slot; a releaser
- * decrements inflight and then looks at queue_len. At least one of them sees
+ * decrements the in-flight count and then looks at queue_len. At least one of them sees
  * the other's write, so a freed slot always reaches the queue.
  *
  * Overload detection is evaluated after every locked operation ("settle"),
@@ -47,12 +48,12 @@ typedef struct tqueue {
 
 struct rein_admit {
   /* Hot line: everything the fast path touches. */
-  _Alignas(CACHELINE) _Atomic uint32_t inflight;
+  /* In-flight count (low 32 bits) and releases mod 2^32 (high 32 bits) in
+   * one word, so a release is a single atomic add. */
+  _Alignas(CACHELINE) _Atomic uint64_t slots;
   _Atomic uint32_t limit;
   _Atomic uint32_t queue_len;
   _Atomic bool overloaded; /* written under mu */
-  _Atomic uint64_t admitted;
-  _Atomic uint64_t released;
   _Atomic int64_t win_start; /* drain-rate window start; NONE before use */
 
   /* Rate limiter (GCRA theoretical arrival time). */
@@ -63,6 +64,8 @@ struct rein_admit {
   tqueue first, retry;
   int64_t above_since; /* oldest waiter above target since; NONE = not */
   int64_t below_at;    /* last time the queue was empty or below target */
+  uint64_t released;   /* total releases, accumulated from `slots` */
+  uint32_t rel_seen;   /* high half of `slots` when last accumulated */
   uint64_t win_count;  /* released at win_start */
   double rate;         /* completions/s over the last complete window */
   bool have_rate;
@@ -166,8 +169,8 @@ static rein_status validate(const rein_admit_config *c) {
                    "(%lld), 6 h], got %lld",
                    (long long)c->retry_after_min_ns,
                    (long long)c->retry_after_max_ns);
-  if (c->rate_window_ns < REIN_NS_PER_MS || c->rate_window_ns > 600 * S)
-    return invalid(e, "admit.rate_window_ns: must be in [1 ms, 600 s], got %lld",
+  if (c->rate_window_ns < REIN_NS_PER_MS || c->rate_window_ns > 60 * S)
+    return invalid(e, "admit.rate_window_ns: must be in [1 ms, 60 s], got %lld",
                    (long long)c->rate_window_ns);
   if ((unsigned)c->dont_retry > REIN_ADMIT_DONT_RETRY_OVERLOADED)
     return invalid(e, "admit.dont_retry: unknown value %d",
@@ -258,12 +261,10 @@ rein_status rein_admit_new(const rein_admit_config *c, rein_admit **out) {
     if (a->rl_T < 1) a->rl_T = 1;
   }
   a->cfg.rl_policy = a->policy;
-  atomic_init(&a->inflight, 0);
+  atomic_init(&a->slots, 0);
   atomic_init(&a->limit, c->limit);
   atomic_init(&a->queue_len, 0);
   atomic_init(&a->overloaded, false);
-  atomic_init(&a->admitted, 0);
-  atomic_init(&a->released, 0);
   atomic_init(&a->win_start, NONE);
   atomic_init(&a->tat, NONE);
   atomic_init(&a->queued, 0);
@@ -308,20 +309,38 @@ static void count_reject(rein_admit *a, rein_admit_reason r) {
   atomic_fetch_add_explicit(&a->rejected[r], 1, memory_order_relaxed);
 }
 
+#define REL_ONE (UINT64_C(1) << 32)
+
+static uint32_t inflight_of(uint64_t slots) {
+  return (uint32_t)slots;
+}
+
 static bool take_slot(rein_admit *a) {
-  uint32_t cur = atomic_load(&a->inflight);
+  uint64_t cur = atomic_load(&a->slots);
   uint32_t lim = atomic_load_explicit(&a->limit, memory_order_relaxed);
-  while (cur < lim) {
-    if (atomic_compare_exchange_weak(&a->inflight, &cur, cur + 1)) return true;
+  while (inflight_of(cur) < lim) {
+    if (atomic_compare_exchange_weak(&a->slots, &cur, cur + 1)) return true;
   }
   return false;
+}
+
+/* Fold the releases counted in `slots` into the 64-bit total. Called with
+ * mu held, at least once per drain-rate window while requests complete
+ * (rate_window_ns <= 60 s, so fewer than 2^32 releases happen between two
+ * calls unless a server completes 70 million requests a second). */
+static uint64_t released_locked(rein_admit *a) {
+  uint32_t hi = (uint32_t)(atomic_load_explicit(&a->slots,
+                                                memory_order_relaxed) >> 32);
+  a->released += (uint32_t)(hi - a->rel_seen);
+  a->rel_seen = hi;
+  return a->released;
 }
 
 /* The drain-rate window: completions in [win_start, now] / its length.
  * Called with mu held. */
 static void roll_locked(rein_admit *a, int64_t now) {
   int64_t ws = atomic_load_explicit(&a->win_start, memory_order_relaxed);
-  uint64_t rel = atomic_load_explicit(&a->released, memory_order_relaxed);
+  uint64_t rel = released_locked(a);
   if (ws == NONE) {
     a->win_count = rel;
     atomic_store_explicit(&a->win_start, now, memory_order_relaxed);
@@ -344,16 +363,16 @@ static void maybe_roll(rein_admit *a, int64_t now) {
   }
 }
 
-static double rate_locked(const rein_admit *a, int64_t now) {
+static double rate_locked(rein_admit *a, int64_t now) {
   if (a->have_rate) return a->rate;
   int64_t ws = atomic_load_explicit(&a->win_start, memory_order_relaxed);
-  uint64_t rel = atomic_load_explicit(&a->released, memory_order_relaxed);
+  uint64_t rel = released_locked(a);
   if (ws == NONE || now <= ws || rel == a->win_count) return 0;
   return (double)(rel - a->win_count) * 1e9 / (double)(now - ws);
 }
 
 /* Retry-After: the time to drain the current queue at the measured rate. */
-static int64_t retry_after_locked(const rein_admit *a, int64_t now) {
+static int64_t retry_after_locked(rein_admit *a, int64_t now) {
   const rein_admit_config *c = &a->cfg;
   uint32_t q = atomic_load_explicit(&a->queue_len, memory_order_relaxed);
   if (q == 0) return c->retry_after_min_ns;
@@ -528,7 +547,6 @@ static void dispatch(rein_admit *a, int64_t now, const rein_admit_ticket *self) 
     t->waited_ns_ = now > t->enq_ns_ ? now - t->enq_ns_ : 0;
     t->start_ns_ = now;
     t->overloaded_ = atomic_load_explicit(&a->overloaded, memory_order_relaxed);
-    atomic_fetch_add_explicit(&a->admitted, 1, memory_order_relaxed);
     /* The queue drained by service: the overload is over. */
     if (atomic_load_explicit(&a->queue_len, memory_order_relaxed) == 0)
       set_overloaded(a, false);
@@ -596,7 +614,6 @@ static rein_admit_result try_slow(rein_admit *a, rein_admit_ticket *t,
      * server is keeping up right now. */
     set_overloaded(a, false);
     t->start_ns_ = now;
-    atomic_fetch_add_explicit(&a->admitted, 1, memory_order_relaxed);
     set_tstate(t, REIN_ADMIT_ADMITTED);
     fill(a, t, d);
     pthread_mutex_unlock(&a->mu);
@@ -665,12 +682,11 @@ rein_admit_result rein_admit_try(rein_admit *a, rein_admit_ticket *t,
   /* Fast path: nobody waiting, not overloaded, a slot below the limit. */
   if (atomic_load(&a->queue_len) == 0 &&
       !atomic_load_explicit(&a->overloaded, memory_order_relaxed)) {
-    uint32_t cur = atomic_load_explicit(&a->inflight, memory_order_relaxed);
+    uint64_t cur = atomic_load_explicit(&a->slots, memory_order_relaxed);
     uint32_t lim = atomic_load_explicit(&a->limit, memory_order_relaxed);
-    while (cur < lim) {
-      if (atomic_compare_exchange_weak(&a->inflight, &cur, cur + 1)) {
-        atomic_fetch_add_explicit(&a->admitted, 1, memory_order_relaxed);
-        t->state_ = REIN_ADMIT_ADMITTED;
+    while (inflight_of(cur) < lim) {
+      if (atomic_compare_exchange_weak(&a->slots, &cur, cur + 1)) {
+            t->state_ = REIN_ADMIT_ADMITTED;
         if (d) fill(a, t, d);
         return REIN_ADMIT_ADMITTED;
       }
@@ -716,8 +732,8 @@ static void aimd(rein_admit *a, int64_t latency, uint32_t inflight) {
 }
 
 static void release_slot(rein_admit *a, int64_t now) {
-  atomic_fetch_add_explicit(&a->released, 1, memory_order_relaxed);
-  atomic_fetch_sub(&a->inflight, 1); /* seq_cst: see the file comment */
+  /* in-flight - 1, releases + 1; seq_cst: see the file comment */
+  atomic_fetch_add(&a->slots, REL_ONE - 1);
   if (atomic_load(&a->queue_len) > 0) {
     pthread_mutex_lock(&a->mu);
     roll_locked(a, now);
@@ -735,7 +751,7 @@ rein_status rein_admit_release(rein_admit *a, rein_admit_ticket *t,
   if (a->cfg.adaptive) {
     if (latency_ns < 0) latency_ns = now - t->start_ns_;
     aimd(a, latency_ns,
-         atomic_load_explicit(&a->inflight, memory_order_relaxed));
+         inflight_of(atomic_load_explicit(&a->slots, memory_order_relaxed)));
   }
   release_slot(a, now);
   return REIN_OK;
@@ -854,13 +870,16 @@ void rein_admit_stats_get(rein_admit *a, int64_t now, rein_admit_stats *s) {
   memset(s, 0, sizeof *s);
   pthread_mutex_lock(&a->mu);
   roll_locked(a, now);
-  s->admitted = atomic_load(&a->admitted);
+  /* Every slot taken is an admission and every slot given back a release,
+   * so the fast path need not count admissions separately. */
+  uint64_t slots = atomic_load(&a->slots);
+  s->released = released_locked(a);
+  s->admitted = s->released + inflight_of(slots);
   s->queued = atomic_load(&a->queued);
-  s->released = atomic_load(&a->released);
   s->cancelled = atomic_load(&a->cancelled);
   for (int i = 0; i < REIN_ADMIT_R_COUNT_; i++)
     s->rejected[i] = atomic_load(&a->rejected[i]);
-  s->inflight = atomic_load(&a->inflight);
+  s->inflight = inflight_of(slots);
   s->queue_len = atomic_load(&a->queue_len);
   s->limit = atomic_load(&a->limit);
   s->overloaded = atomic_load(&a->overloaded);
