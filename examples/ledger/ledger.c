@@ -452,6 +452,22 @@ static void sleep_us(int64_t us) {
   }
 }
 
+static int open_store(ledger *l, worker *w);
+
+/* Frees the exchange; a store whose connection is gone (REIN_ECLOSED: the
+ * handle is unusable) is dropped, and the next request on this worker
+ * opens a new one. */
+static void finish(ledger *l, worker *w, rein_idem_http_exchange *x) {
+  if (x && rein_idem_http_exchange_store_status(x) == REIN_ECLOSED &&
+      w->store && w->store != l->shared_store) {
+    logf_(l, "idempotency store connection lost: %s; reconnecting",
+          rein_idem_http_exchange_store_message(x));
+    rein_idem_store_free(w->store);
+    w->store = NULL;
+  }
+  rein_idem_http_exchange_free(x);
+}
+
 /* Runs the charge under an acquired worker slot. */
 static enum MHD_Result charge_with_slot(ledger *l, worker *w,
                                         struct MHD_Connection *conn,
@@ -464,6 +480,12 @@ static enum MHD_Result charge_with_slot(ledger *l, worker *w,
   const char *key = NULL;
   uint8_t fp[32] = {0};
   if (l->idem) {
+    if (!w->store && open_store(l, w) != 0) {
+      static const rein_idem_http_header ra[] = {{"Retry-After", "1"}};
+      return send_problem(l, conn, 503, "store", "Idempotency store unavailable",
+                          "The request was not processed; retry with the "
+                          "same Idempotency-Key.", ra, 1);
+    }
     hdr_set hs = {.n = 0};
     MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_header, &hs);
     rein_idem_http_request req = {
@@ -489,7 +511,7 @@ static enum MHD_Result charge_with_slot(ledger *l, worker *w,
       enum MHD_Result ret = send_resp(l, conn, r->status, r->headers,
                                       r->n_headers, NULL, 0, r->body,
                                       r->body_len);
-      rein_idem_http_exchange_free(x);
+      finish(l, w, x);
       return ret;
     }
     xh = rein_idem_http_exchange_headers(x, &n_xh);
@@ -519,7 +541,7 @@ static enum MHD_Result charge_with_slot(ledger *l, worker *w,
     if (tx) ledger_db_exec(w->db, "ROLLBACK", NULL, 0);
     /* The insert is one statement (or rolled back): no effect. */
     rein_idem_http_abandon(x);
-    rein_idem_http_exchange_free(x);
+    finish(l, w, x);
     static const rein_idem_http_header ra[] = {{"Retry-After", "1"}};
     return send_problem(l, conn, 503, "database", "Database unavailable",
                         "The charge was not recorded; retry with the same "
@@ -561,7 +583,7 @@ static enum MHD_Result charge_with_slot(ledger *l, worker *w,
         inc(l, M_DB_ERRORS);
         logf_(l, "%s", err);
         ledger_db_exec(w->db, "ROLLBACK", NULL, 0);
-        rein_idem_http_exchange_free(x);
+        finish(l, w, x);
         static const rein_idem_http_header ra[] = {{"Retry-After", "1"}};
         return send_problem(l, conn, 503, "database", "Database unavailable",
                             "The charge was not recorded; retry with the "
@@ -582,7 +604,7 @@ static enum MHD_Result charge_with_slot(ledger *l, worker *w,
   }
   enum MHD_Result ret =
       send_resp(l, conn, status, hdrs, 1, xh, n_xh, body, blen);
-  rein_idem_http_exchange_free(x);
+  finish(l, w, x);
   return ret;
 }
 
@@ -988,6 +1010,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 static int open_store(ledger *l, worker *w) {
   rein_idem_store **out = &w->store;
+  *out = NULL;
   const char *spec = l->opt.store;
   char defspec[4096];
   if (!spec) {
