@@ -121,6 +121,9 @@ static int teardown(void **state) {
     kill(g_pid, SIGKILL);
     waitpid(g_pid, NULL, 0);
     g_pid = 0;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_dir);
   }
   return 0;
 }
