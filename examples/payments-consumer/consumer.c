@@ -347,6 +347,7 @@ int main(int argc, char **argv) {
   sa.sa_handler = on_term;
   sigaction(SIGTERM, &sa, NULL);
   sigaction(SIGINT, &sa, NULL);
+  signal(SIGPIPE, SIG_IGN); /* hiredis and libcurl write to sockets */
 
   rein_errbuf eb = {{0}};
   rein_broker_redis_config bc;
