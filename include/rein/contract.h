@@ -25,8 +25,12 @@
  * breaker and throttle configs), so the policy that was checked is the
  * policy that runs.
  *
- * Thread level: a set is one thread at a time while loading and checking;
- * afterwards it is immutable and may be read from any thread.
+ * Thread level: one thread at a time while loading and checking. Once
+ * rein_contract_check has returned, the const readers (diag_count, diag_at,
+ * count, write, rule, policy_from_contract) write nothing and may run from
+ * any number of threads; rein_contract_ttls fills a cache on first use (call
+ * it once before sharing). Every string a set hands out lives until
+ * rein_contract_set_free.
  */
 #ifndef REIN_CONTRACT_H
 #define REIN_CONTRACT_H

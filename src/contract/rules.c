@@ -870,6 +870,8 @@ rein_status rein_contract_check(rein_contract_set *s,
   if (ON(5) && R.ok) rule_r005(&R);
   if (!R.ok || s->oom) return REIN_ENOMEM;
   s->checked = true;
+  /* Sort now, so the const readers never write and may run concurrently. */
+  (void)rein_contract_diag_at(s, 0);
   return REIN_OK;
 }
 
