@@ -304,7 +304,10 @@ REIN_API void rein_idem_store_errmsg_copy(const rein_idem_store *s, char *buf,
  * starts at its first claim and is not reset by later claims.
  * Returns REIN_OK, REIN_EINVAL (bad key/scope/durations: message names
  * which), REIN_ENOMEM, or a backend error (REIN_EBACKEND, REIN_ECLOSED,
- * REIN_EBUSY) with nothing changed.
+ * REIN_EBUSY) with nothing changed; PostgreSQL may also return REIN_EAGAIN
+ * when the record changed under 16 consecutive attempts (safe to retry).
+ * REIN_ECLOSED (connection lost, unreachable, or a Redis command timed out)
+ * means the handle is unusable: free it and create another.
  */
 REIN_API rein_status rein_idem_begin(rein_idem_store *s,
                                      const rein_idem_scope *scope,
