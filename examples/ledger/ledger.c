@@ -255,6 +255,7 @@ enum {
   M_OUTAGE,      /* failed during an injected outage */
   M_DB_ERRORS,
   M_STORE_COMPLETE_FAILED,
+  M_PURGED,      /* expired idempotency keys removed by the janitor */
   M_COUNT
 };
 
@@ -832,9 +833,12 @@ static enum MHD_Result get_metrics(ledger *l, struct MHD_Connection *conn) {
       "# HELP rein_ledger_idem_complete_failures_total Responses the "
       "idempotency store did not record.\n"
       "# TYPE rein_ledger_idem_complete_failures_total counter\n"
-      "rein_ledger_idem_complete_failures_total %llu\n",
+      "rein_ledger_idem_complete_failures_total %llu\n"
+      "# HELP rein_ledger_idem_purged_total Expired idempotency keys purged.\n"
+      "# TYPE rein_ledger_idem_purged_total counter\n"
+      "rein_ledger_idem_purged_total %llu\n",
       G(M_CHARGES), G(M_CHARGE_DUP), G(M_SHED), G(M_OUTAGE), G(M_DB_ERRORS),
-      G(M_STORE_COMPLETE_FAILED));
+      G(M_STORE_COMPLETE_FAILED), G(M_PURGED));
 #undef G
   rein_admit_stats as;
   rein_admit_stats_get(l->admit, now_ns(l), &as);
@@ -1111,6 +1115,7 @@ static void *janitor(void *arg) {
       if (got < 500) break;
     }
     if (total) logf_(l, "purged %zu expired idempotency keys", total);
+    atomic_fetch_add_explicit(&l->m[M_PURGED], total, memory_order_relaxed);
     give_slot(l, slot);
     rein_admit_release(l->admit, &t, now_ns(l), -1);
     pthread_mutex_lock(&l->mu);

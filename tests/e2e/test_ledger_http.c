@@ -530,6 +530,42 @@ static void test_fail_window_and_refs(void **state) {
   ledger_stop(&lp);
 }
 
+/* Keys expire from the store after the retention and the janitor purges
+ * them; the ledger's own UNIQUE (principal, key) still answers a late
+ * retry with the original charge instead of charging again. */
+static void test_retention_purge(void **state) {
+  ledger_proc lp;
+  const char *args[] = {"--retention-s", "1", "--lease-ms", "200",
+                        "--purge-interval-s", "1", NULL};
+  ledger_start(&lp, args);
+  http_resp r;
+  const char *k[] = {"Idempotency-Key: \"late\"", NULL};
+  http(lp.port, "POST", "/charges", k, B1, &r);
+  assert_int_equal(r.status, 201);
+  expect_header(&r, "Idempotency-Key-Retention", "1");
+  long id = json_id(&r);
+  bool purged = false;
+  for (int i = 0; i < 40 && !purged; i++) {
+    sleep_ms(100);
+    http(lp.port, "GET", "/metrics", NULL, NULL, &r);
+    purged = strstr(r.body, "\nrein_ledger_idem_purged_total 1\n") != NULL;
+  }
+  assert_true(purged);
+  /* The store forgot the key: this runs the handler again (no replay
+   * marker), which finds the charge and answers with it. */
+  http(lp.port, "POST", "/charges", k, B1, &r);
+  assert_int_equal(r.status, 201);
+  expect_header(&r, "Idempotent-Replayed", NULL);
+  assert_int_equal(json_id(&r), id);
+  /* Another body under the forgotten key is still refused. */
+  http(lp.port, "POST", "/charges", k, B2, &r);
+  expect_problem(&r, 422, "idempotency-key-reused");
+  http(lp.port, "GET", "/metrics", NULL, NULL, &r);
+  assert_non_null(strstr(r.body, "\nrein_ledger_charges_total 1\n"));
+  assert_non_null(strstr(r.body, "\nrein_ledger_charge_reruns_total 1\n"));
+  ledger_stop(&lp);
+}
+
 int main(int argc, char **argv) {
   if (argc != 2) {
     fprintf(stderr, "usage: %s LEDGER_BIN\n", argv[0]);
@@ -546,6 +582,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test_teardown(test_retry_shed_and_rate_limit, kill_leftover),
       cmocka_unit_test_teardown(test_outage_metrics_health, kill_leftover),
       cmocka_unit_test_teardown(test_fail_window_and_refs, kill_leftover),
+      cmocka_unit_test_teardown(test_retention_purge, kill_leftover),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   curl_global_cleanup();
