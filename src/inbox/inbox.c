@@ -306,15 +306,21 @@ rein_status rein_inbox_process(rein_inbox *ib, const rein_broker_msg *m,
                        : "message has no business key field",
                 verdict);
   rein__inbox_db *db = ib->db;
-  rein_status st = db->vt->begin(db);
-  if (st != REIN_OK) return db_fail(ib, st);
+  rein_status st;
   if (ib->cfg.dedup) {
     bool inserted = false;
-    st = db->vt->dedup(db, m->key, now_ms(ib), &inserted);
-    if (st != REIN_OK) {
-      db_fail(ib, st);
-      db->vt->rollback(db);
-      return st;
+    if (db->vt->begin_dedup) {
+      st = db->vt->begin_dedup(db, m->key, now_ms(ib), &inserted);
+      if (st != REIN_OK) return db_fail(ib, st);
+    } else {
+      st = db->vt->begin(db);
+      if (st != REIN_OK) return db_fail(ib, st);
+      st = db->vt->dedup(db, m->key, now_ms(ib), &inserted);
+      if (st != REIN_OK) {
+        db_fail(ib, st);
+        db->vt->rollback(db);
+        return st;
+      }
     }
     if (!inserted) {
       /* processed before: nothing to write, acknowledge the redelivery */
@@ -322,6 +328,9 @@ rein_status rein_inbox_process(rein_inbox *ib, const rein_broker_msg *m,
       *verdict = REIN_INBOX_DUPLICATE;
       return ack(ib, m);
     }
+  } else {
+    st = db->vt->begin(db);
+    if (st != REIN_OK) return db_fail(ib, st);
   }
   if (m->deliveries > ib->cfg.max_deliveries) {
     db->vt->rollback(db);

@@ -56,6 +56,10 @@ typedef struct rein__inbox_db_vt {
                        size_t batch, size_t *n_inbox, size_t *n_outbox);
   rein_status (*counts)(rein__inbox_db *d, rein_inbox_counts *out);
   void (*close)(rein__inbox_db *d);
+  /* Optional: begin + dedup in one step (one round trip for a server
+   * database); NULL = begin, then dedup. On failure nothing is open. */
+  rein_status (*begin_dedup)(rein__inbox_db *d, const char *key,
+                             int64_t now_ms, bool *inserted);
 } rein__inbox_db_vt;
 
 struct rein__inbox_db {

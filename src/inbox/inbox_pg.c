@@ -167,6 +167,59 @@ static rein_status pg_dedup(rein__inbox_db *d, const char *key,
   return st;
 }
 
+/*
+ * BEGIN and the dedup insert in one round trip (libpq pipeline mode), so
+ * the inbox costs no extra round trip over a plain BEGIN; the handler's
+ * statements and COMMIT follow as usual. Any failure rolls back.
+ */
+static rein_status pg_begin_dedup(rein__inbox_db *d, const char *key,
+                                  int64_t now_ms, bool *inserted) {
+  pg *p = (pg *)d;
+  PGconn *c = p->conn;
+  if (PQenterPipelineMode(c) != 1) {
+    rein_status st = pg_begin(d);
+    if (st == REIN_OK) st = pg_dedup(d, key, now_ms, inserted);
+    if (st != REIN_OK) pg_rollback(d);
+    return st;
+  }
+  char ms[24];
+  snprintf(ms, sizeof ms, "%lld", (long long)now_ms);
+  const char *v[2] = {key, ms};
+  rein_status st = REIN_OK;
+  if (!PQsendQueryParams(c, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) ||
+      !PQsendQueryPrepared(c, NAMES[P_DEDUP], 2, v, NULL, NULL, 0) ||
+      !PQpipelineSync(c))
+    st = fail_res(p, "send BEGIN + insert into rein_inbox", NULL);
+  /* results: BEGIN, NULL, INSERT, NULL, SYNC */
+  int q = 0;
+  bool synced = false;
+  for (int guard = 0; guard < 16 && !synced; guard++) {
+    PGresult *r = PQgetResult(c);
+    if (!r) {
+      if (PQstatus(c) != CONNECTION_OK) break;
+      q++;
+      continue;
+    }
+    ExecStatusType s = PQresultStatus(r);
+    if (s == PGRES_PIPELINE_SYNC) {
+      synced = true;
+    } else if (q == 0) {
+      if (s != PGRES_COMMAND_OK && st == REIN_OK)
+        st = fail_res(p, "BEGIN", r);
+    } else if (s == PGRES_TUPLES_OK) {
+      *inserted = PQntuples(r) == 1;
+    } else if (st == REIN_OK) {
+      st = fail_res(p, "insert into rein_inbox", r);
+    }
+    PQclear(r);
+  }
+  if (!synced && st == REIN_OK)
+    st = fail_res(p, "pipeline ended early", NULL);
+  PQexitPipelineMode(c);
+  if (st != REIN_OK) pg_rollback(d);
+  return st;
+}
+
 static rein_status pg_outbox_add(rein__inbox_db *d, const char *msg_key,
                                  const char *effect, const char *idem_key,
                                  const char *dest, const void *body,
@@ -320,7 +373,8 @@ static void pg_close(rein__inbox_db *d) {
 static const rein__inbox_db_vt PG_VT = {
     REIN__INBOX_DB_VT_VERSION, "postgres", pg_begin,  pg_commit,
     pg_rollback,               pg_dedup,   pg_outbox_add, pg_outbox_lease,
-    pg_outbox_end,             pg_purge,   pg_counts, pg_close};
+    pg_outbox_end,             pg_purge,   pg_counts, pg_close,
+    pg_begin_dedup};
 
 struct pg_conn *rein__inbox_pg_handle(rein__inbox_db *d) {
   return d && d->vt == &PG_VT ? ((pg *)d)->conn : NULL;

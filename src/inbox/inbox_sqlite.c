@@ -260,7 +260,8 @@ static void sq_close(rein__inbox_db *d) {
 static const rein__inbox_db_vt SQ_VT = {
     REIN__INBOX_DB_VT_VERSION, "sqlite", sq_begin,  sq_commit,
     sq_rollback,               sq_dedup, sq_outbox_add, sq_outbox_lease,
-    sq_outbox_end,             sq_purge, sq_counts,  sq_close};
+    sq_outbox_end,             sq_purge, sq_counts,  sq_close,
+    NULL};
 
 struct sqlite3 *rein__inbox_sqlite_handle(rein__inbox_db *d) {
   return d && d->vt == &SQ_VT ? ((sq *)d)->db : NULL;
