@@ -51,3 +51,32 @@ if(TARGET ledger)
     ARGS $<TARGET_FILE:ledger>
     LABELS e2e concurrency TIMEOUT 120)
 endif()
+
+# libFuzzer target for the key parser and problem bodies: the helper's
+# sources are compiled into the fuzzer so libFuzzer sees their coverage.
+# The seed corpus is written into the build tree at configure time.
+if(REIN_FUZZ AND CMAKE_C_COMPILER_ID STREQUAL "Clang" AND TARGET rein_idem)
+  add_executable(fuzz_idem_http
+    ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_idem_http_fuzz.c
+    ${PROJECT_SOURCE_DIR}/src/idem/http/sf.c
+    ${PROJECT_SOURCE_DIR}/src/idem/http/idem_http.c)
+  target_link_libraries(fuzz_idem_http PRIVATE rein_idem)
+  target_compile_options(fuzz_idem_http PRIVATE
+    -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer)
+  target_link_options(fuzz_idem_http PRIVATE
+    -fsanitize=fuzzer,address,undefined)
+  set(IDEM_HTTP_SEEDS ${CMAKE_CURRENT_BINARY_DIR}/fuzz_idem_http_seeds)
+  set(IDEM_HTTP_WORK ${CMAKE_CURRENT_BINARY_DIR}/fuzz_idem_http_corpus)
+  file(MAKE_DIRECTORY ${IDEM_HTTP_SEEDS} ${IDEM_HTTP_WORK})
+  set(i 0)
+  foreach(seed "\"8e03978e-40d5-43e8-bc93-6894a57f9324\"" "\"a\\\"b\\\\c\""
+          "\"k\";v=1;b=?1;t=tok/x;s=\"x\";d=-1.5;y=:AQID:" "abc" "\"\""
+          "\"a\", \"b\"" "  \"x\"\t")
+    file(WRITE ${IDEM_HTTP_SEEDS}/seed${i} "${seed}")
+    math(EXPR i "${i} + 1")
+  endforeach()
+  add_test(NAME fuzz_idem_http
+           COMMAND fuzz_idem_http -max_total_time=10 -max_len=600
+                   -print_final_stats=1 ${IDEM_HTTP_WORK} ${IDEM_HTTP_SEEDS})
+  set_tests_properties(fuzz_idem_http PROPERTIES LABELS fuzz TIMEOUT 120)
+endif()
