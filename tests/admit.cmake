@@ -8,6 +8,10 @@ if(TARGET rein_admit)
                   SOURCES unit/test_admit_concurrency.c
                   LIBS rein_admit LABELS unit concurrency TIMEOUT 120)
   endif()
+  if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_admit_random.c)
+    rein_add_test(NAME test_admit_random SOURCES unit/test_admit_random.c
+                  LIBS rein_admit LABELS unit TIMEOUT 60)
+  endif()
   if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_admit_storm.c)
     rein_add_test(NAME test_admit_storm SOURCES unit/test_admit_storm.c
                   LIBS rein_admit LABELS unit TIMEOUT 60)

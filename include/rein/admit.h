@@ -253,7 +253,8 @@ REIN_API void rein_admit_cancel(rein_admit *a, rein_admit_ticket *t,
 /*
  * The handler finished an ADMITTED request. `latency_ns` feeds the adaptive
  * limit; pass -1 to use now - (time admitted). REIN_ESTATE (and nothing
- * changes) when the ticket is not ADMITTED, e.g. released twice.
+ * changes) when the ticket is not ADMITTED: released twice, rejected, or
+ * never used (a zeroed ticket).
  */
 REIN_API rein_status rein_admit_release(rein_admit *a, rein_admit_ticket *t,
                                         int64_t now, int64_t latency_ns);

@@ -40,7 +40,25 @@
 #define NONE INT64_MIN
 
 /* Internal ticket states beyond rein_admit_result. */
-enum { ST_RELEASED = 3, ST_CANCELLED = 4 };
+/* Ticket states (t->state_). 0 is "never used", so a zeroed ticket cannot
+ * be released by mistake. */
+enum {
+  ST_NONE = 0,
+  ST_ADMITTED,
+  ST_QUEUED,
+  ST_REJECTED,
+  ST_RELEASED,
+  ST_CANCELLED
+};
+
+static rein_admit_result result_of(int s) {
+  switch (s) {
+  case ST_ADMITTED:
+  case ST_RELEASED: return REIN_ADMIT_ADMITTED;
+  case ST_QUEUED: return REIN_ADMIT_QUEUED;
+  default: return REIN_ADMIT_REJECTED;
+  }
+}
 
 typedef struct tqueue {
   rein_admit_ticket *head, *tail; /* head = oldest */
@@ -424,16 +442,14 @@ static void reject(rein_admit *a, rein_admit_ticket *t, rein_admit_reason r,
   t->waited_ns_ = was_queued && now > t->enq_ns_ ? now - t->enq_ns_ : 0;
   count_reject(a, r);
   wake(a, t, self);
-  set_tstate(t, REIN_ADMIT_REJECTED);
+  set_tstate(t, ST_REJECTED);
 }
 
 static void fill(const rein_admit *a, const rein_admit_ticket *t,
                  rein_admit_decision *d) {
   if (!d) return;
   int s = tstate(t);
-  d->result = s == ST_RELEASED    ? REIN_ADMIT_ADMITTED
-              : s == ST_CANCELLED ? REIN_ADMIT_REJECTED
-                                  : (rein_admit_result)s;
+  d->result = result_of(s);
   d->reason = (rein_admit_reason)t->reason_;
   d->attempt = t->attempt_;
   d->overloaded = t->overloaded_;
@@ -551,17 +567,26 @@ static void dispatch(rein_admit *a, int64_t now, const rein_admit_ticket *self) 
     if (atomic_load_explicit(&a->queue_len, memory_order_relaxed) == 0)
       set_overloaded(a, false);
     wake(a, t, self);
-    set_tstate(t, REIN_ADMIT_ADMITTED); /* last: see reject() */
+    set_tstate(t, ST_ADMITTED); /* last: see reject() */
   }
 }
 
 /* Bring the queue up to date at `now`: detect, shed the expired, hand out
  * free slots, detect again. Called with mu held after every change. */
 static void settle(rein_admit *a, int64_t now, const rein_admit_ticket *self) {
-  detect(a, now);
-  if (reap(a, now, self)) detect(a, now);
-  dispatch(a, now, self);
-  detect(a, now);
+  /* Until stable: entering overload shortens the timeouts, so reap again.
+   * Terminates: each round sheds someone or flips the state, and the state
+   * can only flip on (non-empty queue) and then off (queue emptied). */
+  for (;;) {
+    detect(a, now);
+    bool ov = atomic_load_explicit(&a->overloaded, memory_order_relaxed);
+    bool reaped = reap(a, now, self);
+    dispatch(a, now, self);
+    detect(a, now);
+    if (!reaped &&
+        atomic_load_explicit(&a->overloaded, memory_order_relaxed) == ov)
+      break;
+  }
 }
 
 /* ------------------------------------------------------------------------ */
@@ -614,7 +639,7 @@ static rein_admit_result try_slow(rein_admit *a, rein_admit_ticket *t,
      * server is keeping up right now. */
     set_overloaded(a, false);
     t->start_ns_ = now;
-    set_tstate(t, REIN_ADMIT_ADMITTED);
+    set_tstate(t, ST_ADMITTED);
     fill(a, t, d);
     pthread_mutex_unlock(&a->mu);
     return REIN_ADMIT_ADMITTED;
@@ -635,16 +660,16 @@ static rein_admit_result try_slow(rein_admit *a, rein_admit_ticket *t,
              false, t);
     }
   }
-  if (tstate(t) != REIN_ADMIT_REJECTED) {
+  if (tstate(t) != ST_REJECTED) {
     t->enq_ns_ = now;
     t->overloaded_ = ov;
     q_push(q_of(a, t), t);
-    set_tstate(t, REIN_ADMIT_QUEUED);
+    set_tstate(t, ST_QUEUED);
     atomic_fetch_add_explicit(&a->queued, 1, memory_order_relaxed);
     atomic_fetch_add(&a->queue_len, 1); /* seq_cst: see the file comment */
     settle(a, now, t);
   }
-  rein_admit_result r = (rein_admit_result)tstate(t);
+  rein_admit_result r = result_of(tstate(t));
   fill(a, t, d);
   pthread_mutex_unlock(&a->mu);
   return r;
@@ -665,7 +690,7 @@ rein_admit_result rein_admit_try(rein_admit *a, rein_admit_ticket *t,
   t->reason_ = REIN_ADMIT_R_NONE;
   t->overloaded_ = false;
   t->dont_retry_ = false;
-  t->state_ = REIN_ADMIT_QUEUED;
+  t->state_ = ST_NONE;
 
   maybe_roll(a, now);
   if (a->cfg.rl_quota) {
@@ -686,7 +711,7 @@ rein_admit_result rein_admit_try(rein_admit *a, rein_admit_ticket *t,
     uint32_t lim = atomic_load_explicit(&a->limit, memory_order_relaxed);
     while (inflight_of(cur) < lim) {
       if (atomic_compare_exchange_weak(&a->slots, &cur, cur + 1)) {
-            t->state_ = REIN_ADMIT_ADMITTED;
+            t->state_ = ST_ADMITTED;
         if (d) fill(a, t, d);
         return REIN_ADMIT_ADMITTED;
       }
@@ -698,7 +723,7 @@ rein_admit_result rein_admit_try(rein_admit *a, rein_admit_ticket *t,
 rein_admit_result rein_admit_poll(rein_admit *a, rein_admit_ticket *t,
                                   int64_t now, rein_admit_decision *d) {
   int s = tstate(t);
-  if (s == REIN_ADMIT_QUEUED) {
+  if (s == ST_QUEUED) {
     /* Others may still change a queued ticket: read it under the lock. */
     pthread_mutex_lock(&a->mu);
     roll_locked(a, now);
@@ -709,9 +734,7 @@ rein_admit_result rein_admit_poll(rein_admit *a, rein_admit_ticket *t,
   } else {
     fill(a, t, d); /* settled: only its owner touches it now */
   }
-  return s == ST_RELEASED    ? REIN_ADMIT_ADMITTED
-         : s == ST_CANCELLED ? REIN_ADMIT_REJECTED
-                             : (rein_admit_result)s;
+  return result_of(s);
 }
 
 static void aimd(rein_admit *a, int64_t latency, uint32_t inflight) {
@@ -746,7 +769,7 @@ static void release_slot(rein_admit *a, int64_t now) {
 
 rein_status rein_admit_release(rein_admit *a, rein_admit_ticket *t,
                                int64_t now, int64_t latency_ns) {
-  if (!a || !t || tstate(t) != REIN_ADMIT_ADMITTED) return REIN_ESTATE;
+  if (!a || !t || tstate(t) != ST_ADMITTED) return REIN_ESTATE;
   __atomic_store_n(&t->state_, ST_RELEASED, __ATOMIC_RELAXED);
   if (a->cfg.adaptive) {
     if (latency_ns < 0) latency_ns = now - t->start_ns_;
@@ -760,9 +783,9 @@ rein_status rein_admit_release(rein_admit *a, rein_admit_ticket *t,
 void rein_admit_cancel(rein_admit *a, rein_admit_ticket *t, int64_t now) {
   if (!a || !t) return;
   int s = tstate(t);
-  if (s == REIN_ADMIT_QUEUED) {
+  if (s == ST_QUEUED) {
     pthread_mutex_lock(&a->mu);
-    if (tstate(t) == REIN_ADMIT_QUEUED) {
+    if (tstate(t) == ST_QUEUED) {
       unqueue(a, t);
       set_tstate(t, ST_CANCELLED);
       atomic_fetch_add_explicit(&a->cancelled, 1, memory_order_relaxed);
@@ -773,7 +796,7 @@ void rein_admit_cancel(rein_admit *a, rein_admit_ticket *t, int64_t now) {
     pthread_mutex_unlock(&a->mu);
     s = tstate(t); /* granted or shed meanwhile */
   }
-  if (s == REIN_ADMIT_ADMITTED) {
+  if (s == ST_ADMITTED) {
     __atomic_store_n(&t->state_, ST_RELEASED, __ATOMIC_RELAXED);
     release_slot(a, now);
   }
@@ -802,7 +825,7 @@ rein_admit_result rein_admit_acquire(rein_admit *a, rein_admit_ticket *t,
   }
   pthread_mutex_lock(&a->mu);
   if (cv_ok) t->waiter_ = &w;
-  while (tstate(t) == REIN_ADMIT_QUEUED) {
+  while (tstate(t) == ST_QUEUED) {
     /* Sleep until the ticket's queue timeout by the admit's clock, at most
      * one slice (the clock may be a manual one, or the mode may change). */
     int64_t left = t->enq_ns_ + queue_timeout(a) - now + 1;
@@ -827,7 +850,7 @@ rein_admit_result rein_admit_acquire(rein_admit *a, rein_admit_ticket *t,
     settle(a, now, t);
   }
   t->waiter_ = NULL;
-  r = (rein_admit_result)tstate(t);
+  r = result_of(tstate(t));
   fill(a, t, d);
   pthread_mutex_unlock(&a->mu);
   if (cv_ok) pthread_cond_destroy(&w.cv);
