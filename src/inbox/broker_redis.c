@@ -66,6 +66,11 @@ static rein_status ensure(rb *b) {
     if (!b->ctx || b->ctx->err) return conn_fail(b, "connect");
   }
   redisSetTimeout(b->ctx, tv_of(b->timeout_ns));
+  /* named, so operators (and tests) can find the consumer in CLIENT LIST */
+  redisReply *r = redisCommand(b->ctx, "CLIENT SETNAME rein-inbox:%s",
+                               b->consumer);
+  if (!r) return conn_fail(b, "CLIENT SETNAME");
+  freeReplyObject(r);
   return REIN_OK;
 }
 

@@ -101,7 +101,12 @@ static rein_status fail_res(pg *p, const char *op, PGresult *res) {
   rein__inbox_seterr(p->base.errmsg, sizeof p->base.errmsg,
                      "postgres: %s: %s%s%s", op, clean,
                      state ? " SQLSTATE " : "", state ? state : "");
-  if (PQstatus(p->conn) != CONNECTION_OK) return REIN_ECLOSED;
+  /* connection exceptions (08xxx) and operator intervention (57P01..:
+   * the server is shutting the session down) mean the connection is gone
+   * even while libpq has not noticed yet */
+  if (PQstatus(p->conn) != CONNECTION_OK ||
+      (state && (!strncmp(state, "08", 2) || !strncmp(state, "57P", 3))))
+    return REIN_ECLOSED;
   return REIN_EBACKEND;
 }
 
@@ -114,8 +119,43 @@ static rein_status cmd(pg *p, const char *sql) {
   return st;
 }
 
+/* Prepares every statement; on failure deallocates the ones made. */
+static rein_status prepare_all(pg *p) {
+  for (int i = 0; i < P_COUNT_; i++) {
+    PGresult *r = PQprepare(p->conn, NAMES[i], SQL[i], 0, NULL);
+    if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
+      rein_status st = fail_res(p, "prepare", r);
+      PQclear(r);
+      for (int j = 0; j < i; j++) {
+        char sql[64];
+        snprintf(sql, sizeof sql, "DEALLOCATE %s", NAMES[j]);
+        PQclear(PQexec(p->conn, sql));
+      }
+      return st;
+    }
+    PQclear(r);
+  }
+  return REIN_OK;
+}
+
+/*
+ * Before work that starts outside a transaction: an owned connection that
+ * was lost (server restart, network, pg_terminate_backend) is reset and
+ * its statements prepared again, so a consumer recovers by itself after
+ * one failed call. A borrowed connection is its owner's to reset.
+ */
+static rein_status revive(pg *p) {
+  if (PQstatus(p->conn) == CONNECTION_OK) return REIN_OK;
+  if (!p->owned) return fail_res(p, "connection lost (borrowed)", NULL);
+  PQreset(p->conn);
+  if (PQstatus(p->conn) != CONNECTION_OK)
+    return fail_res(p, "reconnect", NULL);
+  return prepare_all(p);
+}
+
 static rein_status pg_begin(rein__inbox_db *d) {
-  return cmd((pg *)d, "BEGIN");
+  rein_status st = revive((pg *)d);
+  return st == REIN_OK ? cmd((pg *)d, "BEGIN") : st;
 }
 
 static rein_status pg_commit(rein__inbox_db *d) {
@@ -175,6 +215,8 @@ static rein_status pg_dedup(rein__inbox_db *d, const char *key,
 static rein_status pg_begin_dedup(rein__inbox_db *d, const char *key,
                                   int64_t now_ms, bool *inserted) {
   pg *p = (pg *)d;
+  rein_status st0 = revive(p);
+  if (st0 != REIN_OK) return st0;
   PGconn *c = p->conn;
   if (PQenterPipelineMode(c) != 1) {
     rein_status st = pg_begin(d);
@@ -216,6 +258,7 @@ static rein_status pg_begin_dedup(rein__inbox_db *d, const char *key,
   if (!synced && st == REIN_OK)
     st = fail_res(p, "pipeline ended early", NULL);
   PQexitPipelineMode(c);
+  if (st != REIN_OK && PQstatus(c) != CONNECTION_OK) st = REIN_ECLOSED;
   if (st != REIN_OK) pg_rollback(d);
   return st;
 }
@@ -251,6 +294,8 @@ static rein_status pg_outbox_lease(rein__inbox_db *d, int64_t now_ms,
                                    rein__outbox_row **rows, size_t *n) {
   pg *p = (pg *)d;
   *n = 0;
+  rein_status st0 = revive(p);
+  if (st0 != REIN_OK) return st0;
   char a[24], b[24], c[24];
   snprintf(a, sizeof a, "%lld", (long long)until_ms);
   snprintf(b, sizeof b, "%lld", (long long)now_ms);
@@ -327,6 +372,8 @@ static rein_status pg_purge(rein__inbox_db *d, int64_t older_than_ms,
                             size_t batch, size_t *n_in, size_t *n_out) {
   pg *p = (pg *)d;
   *n_in = *n_out = 0;
+  rein_status st0 = revive(p);
+  if (st0 != REIN_OK) return st0;
   char a[24], b[24];
   snprintf(a, sizeof a, "%lld", (long long)older_than_ms);
   snprintf(b, sizeof b, "%zu", batch);
@@ -337,6 +384,8 @@ static rein_status pg_purge(rein__inbox_db *d, int64_t older_than_ms,
 
 static rein_status pg_counts(rein__inbox_db *d, rein_inbox_counts *out) {
   pg *p = (pg *)d;
+  rein_status st0 = revive(p);
+  if (st0 != REIN_OK) return st0;
   PGresult *r = run(p, P_COUNTS, 0, NULL, NULL, NULL);
   rein_status st = REIN_OK;
   if (!r || PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
@@ -415,20 +464,8 @@ rein_status rein__inbox_pg_open(const rein_inbox_config *c,
     goto bad;
   }
   PQclear(r);
-  for (int i = 0; i < P_COUNT_; i++) {
-    r = PQprepare(p->conn, NAMES[i], SQL[i], 0, NULL);
-    if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
-      st = fail_res(p, "prepare", r);
-      PQclear(r);
-      for (int j = 0; j < i; j++) {
-        char sql[64];
-        snprintf(sql, sizeof sql, "DEALLOCATE %s", NAMES[j]);
-        PQclear(PQexec(p->conn, sql));
-      }
-      goto bad;
-    }
-    PQclear(r);
-  }
+  st = prepare_all(p);
+  if (st != REIN_OK) goto bad;
   *out = &p->base;
   return REIN_OK;
 bad:

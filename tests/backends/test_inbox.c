@@ -19,7 +19,9 @@
 
 #include <hiredis/hiredis.h>
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -914,6 +916,131 @@ static void test_redis_config(void **state) {
   redisFree(rc);
 }
 
+/* ---- races and lost connections -------------------------------------------- */
+
+typedef struct racer {
+  atomic_int inside;
+  atomic_int calls;
+  rein_inbox *ib;
+  rein_broker_msg m;
+  rein_inbox_verdict v;
+  rein_status st;
+} racer;
+
+static rein_status slow_handler(void *ctx, rein_inbox_tx *tx,
+                                const rein_broker_msg *m, char *err,
+                                size_t cap) {
+  racer *r = ctx;
+  atomic_fetch_add(&r->calls, 1);
+  rein_status st = effect_insert(tx, m->key);
+  atomic_store(&r->inside, 1);
+  usleep(300000); /* hold the transaction while the other one arrives */
+  return st;
+}
+
+static void *race_thread(void *p) {
+  racer *r = p;
+  r->st = rein_inbox_process(r->ib, &r->m, &r->v);
+  return NULL;
+}
+
+/* Two consumers get the same key at once: the second waits for the first
+ * (SQLite: at BEGIN IMMEDIATE; PostgreSQL: on the unique index) and then
+ * sees a duplicate. The effect happens once. */
+static void test_concurrent_same_key(void **state) {
+  fx *f = *state;
+  racer a = {0}, b = {0};
+  fake_broker fb2 = f->fb;
+  fb2.acks = fb2.deads = 0;
+  rein_inbox_config c = f->cfg;
+  c.handler = slow_handler;
+  c.hooks.after_commit = NULL;
+  c.handler_ctx = &a;
+  assert_int_equal(rein_inbox_new(&c, &a.ib), REIN_OK);
+  c.handler_ctx = &b;
+  c.broker = &fb2.base;
+  assert_int_equal(rein_inbox_new(&c, &b.ib), REIN_OK);
+  a.m = msg("1-0", "race", 1);
+  b.m = msg("1-0", "race", 1);
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, race_thread, &a), 0);
+  for (int i = 0; i < 2000 && !atomic_load(&a.inside); i++) usleep(1000);
+  assert_int_equal(atomic_load(&a.inside), 1);
+  b.st = rein_inbox_process(b.ib, &b.m, &b.v);
+  pthread_join(t, NULL);
+  assert_int_equal(a.st, REIN_OK);
+  assert_int_equal(a.v, REIN_INBOX_PROCESSED);
+  assert_int_equal(b.st, REIN_OK);
+  assert_int_equal(b.v, REIN_INBOX_DUPLICATE);
+  assert_int_equal(atomic_load(&b.calls), 0);
+  assert_int_equal(effects(f, "race"), 1);
+  rein_inbox_free(a.ib);
+  rein_inbox_free(b.ib);
+}
+
+/* The server drops the inbox's connection: one call fails with
+ * REIN_ECLOSED and acks nothing; the next reconnects and succeeds. */
+static void test_pg_reconnect(void **state) {
+  fx *f = *state;
+  rein_inbox_verdict v;
+  rein_broker_msg m1 = msg("1-0", "pay-1", 1);
+  assert_int_equal(rein_inbox_process(f->ib, &m1, &v), REIN_OK);
+  int pid = PQbackendPID(rein_inbox_pg(f->ib));
+  PGconn *c = PQconnectdb(rein_test_pg_dsn());
+  char sql[80];
+  snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%d)", pid);
+  PGresult *r = PQexec(c, sql);
+  assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+  PQclear(r);
+  PQfinish(c);
+  usleep(100000);
+  rein_broker_msg m2 = msg("2-0", "pay-2", 1);
+  assert_int_equal(rein_inbox_process(f->ib, &m2, &v), REIN_ECLOSED);
+  assert_non_null(strstr(rein_inbox_errmsg(f->ib), "postgres"));
+  assert_int_equal(f->fb.acks, 1);
+  assert_int_equal(rein_inbox_process(f->ib, &m2, &v), REIN_OK);
+  assert_int_equal(v, REIN_INBOX_PROCESSED);
+  assert_int_equal(f->fb.acks, 2);
+  assert_int_equal(effects(f, "pay-2"), 1);
+  assert_int_equal(inbox_rows(f), 2);
+}
+
+/* Redis drops the adapter's connection: one call fails, the next one
+ * reconnects (and the consumer's pending entries are still its own). */
+static void test_redis_reconnect(void **state) {
+  char s[128];
+  stream_name(s, sizeof s, "reconnect");
+  redisContext *rc = rc_connect();
+  char consumer[64];
+  snprintf(consumer, sizeof consumer, "rc-%d-%d", (int)getpid(), g_serial);
+  rein_broker *a = redis_broker(s, consumer, 0, 0);
+  xadd(rc, s, "k1", "b1");
+  char name[128];
+  snprintf(name, sizeof name, "name=rein-inbox:%s ", consumer);
+  redisReply *r = redisCommand(rc, "CLIENT LIST");
+  assert_int_equal(r->type, REDIS_REPLY_STRING);
+  char *line = strstr(r->str, name);
+  assert_non_null(line);
+  while (line > r->str && line[-1] != '\n') line--;
+  long long id = strtoll(line + 3, NULL, 10); /* "id=N ..." */
+  freeReplyObject(r);
+  r = redisCommand(rc, "CLIENT KILL ID %lld", id);
+  assert_int_equal(r->type, REDIS_REPLY_INTEGER);
+  assert_int_equal(r->integer, 1);
+  freeReplyObject(r);
+  rein_broker_batch b;
+  assert_int_equal(rein_broker_read(a, 10, 0, &b), REIN_ECLOSED);
+  assert_non_null(strstr(rein_broker_errmsg(a), "XREADGROUP"));
+  assert_int_equal(rein_broker_read(a, 10, 0, &b), REIN_OK);
+  assert_int_equal(b.n, 1);
+  assert_string_equal(b.msgs[0].key, "k1");
+  assert_int_equal(rein_broker_ack(a, &b.msgs[0]), REIN_OK);
+  assert_int_equal(rint_cmd(rc, "XPENDING %s g", s), 0);
+  rein_broker_free(a);
+  freeReplyObject(redisCommand(rc, "DEL %s", s));
+  redisFree(rc);
+}
+
 /* ---- inbox over Redis, end to end -------------------------------------------- */
 
 static rein_status poison_handler(void *ctx, rein_inbox_tx *tx,
@@ -1010,6 +1137,10 @@ int main(void) {
       cmocka_unit_test(test_redis_expired_redelivery),
       cmocka_unit_test(test_redis_config),
       TS(test_poll_over_redis),
+      TS(test_concurrent_same_key),
+      TP(test_concurrent_same_key),
+      TP(test_pg_reconnect),
+      cmocka_unit_test(test_redis_reconnect),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
