@@ -117,6 +117,17 @@ typedef struct run {
 
   ev *heap;
   size_t hlen, hcap;
+  /* Timeout lanes: attempt timeouts of one duration are scheduled in time
+   * order, so each duration gets a FIFO instead of the heap (most timeouts
+   * go stale; popping them from a FIFO costs nothing). The next event is
+   * the least (t, seq) of the heap top and the lane heads: the same order
+   * as one heap. */
+  struct lane {
+    int64_t dur;
+    ev *buf;
+    size_t cap, head, len; /* cap a power of two */
+  } lanes[8];
+  size_t nlanes;
 
   sim_call *calls;
   uint32_t ncalls, calls_cap, call_free;
@@ -179,6 +190,8 @@ static inline int ev_less(const ev *x, const ev *y) {
   return x->t < y->t || (x->t == y->t && x->seq < y->seq);
 }
 
+/* A 4-ary min-heap: half the levels of a binary heap, and the four
+ * children of a node share a cache line pair. */
 static int push(run *R, int64_t t, uint32_t type, uint32_t id, uint32_t gen) {
   if (R->hlen == R->hcap &&
       grow(R, (void **)&R->heap, sizeof(ev), &R->hcap, R->hlen + 1))
@@ -186,7 +199,7 @@ static int push(run *R, int64_t t, uint32_t type, uint32_t id, uint32_t gen) {
   ev e = {t, R->seq++, id, gen, type};
   size_t i = R->hlen++;
   while (i > 0) {
-    size_t p = (i - 1) / 2;
+    size_t p = (i - 1) / 4;
     if (!ev_less(&e, &R->heap[p])) break;
     R->heap[i] = R->heap[p];
     i = p;
@@ -195,17 +208,75 @@ static int push(run *R, int64_t t, uint32_t type, uint32_t id, uint32_t gen) {
   return 0;
 }
 
+/* Schedule a timeout `delay` from now in its duration's lane (or the heap
+ * when all lanes are taken by other durations). */
+static int push_timeout(run *R, int64_t delay, uint32_t id, uint32_t gen) {
+  struct lane *l = NULL;
+  for (size_t i = 0; i < R->nlanes; i++)
+    if (R->lanes[i].dur == delay) l = &R->lanes[i];
+  if (!l && R->nlanes < sizeof R->lanes / sizeof R->lanes[0]) {
+    l = &R->lanes[R->nlanes++];
+    memset(l, 0, sizeof *l);
+    l->dur = delay;
+  }
+  if (!l) return push(R, R->now + delay, EV_TIMEOUT, id, gen);
+  if (l->len == l->cap) {
+    size_t nc = l->cap ? l->cap * 2 : 1024;
+    ev *nb = rein__sim_alloc(R->a, nc * sizeof(ev));
+    if (!nb) {
+      R->st = REIN_ENOMEM;
+      return -1;
+    }
+    for (size_t i = 0; i < l->len; i++)
+      nb[i] = l->buf[(l->head + i) & (l->cap - 1)];
+    rein__sim_free(R->a, l->buf);
+    l->buf = nb;
+    l->cap = nc;
+    l->head = 0;
+  }
+  ev e = {R->now + delay, R->seq++, id, gen, EV_TIMEOUT};
+  l->buf[(l->head + l->len) & (l->cap - 1)] = e;
+  l->len++;
+  return 0;
+}
+
+static ev pop(run *R);
+
+/* The next event in (t, seq) order from the heap and the lanes; 0 when
+ * there is none. */
+static int next_event(run *R, ev *out) {
+  const ev *best = R->hlen ? &R->heap[0] : NULL;
+  struct lane *bl = NULL;
+  for (size_t i = 0; i < R->nlanes; i++) {
+    struct lane *l = &R->lanes[i];
+    if (!l->len) continue;
+    const ev *h = &l->buf[l->head];
+    if (!best || ev_less(h, best)) best = h, bl = l;
+  }
+  if (!best) return 0;
+  if (bl) {
+    *out = *best;
+    bl->head = (bl->head + 1) & (bl->cap - 1);
+    bl->len--;
+  } else {
+    *out = pop(R);
+  }
+  return 1;
+}
+
 static ev pop(run *R) {
   ev top = R->heap[0];
   ev last = R->heap[--R->hlen];
   size_t n = R->hlen, i = 0;
   for (;;) {
-    size_t c = 2 * i + 1;
+    size_t c = 4 * i + 1;
     if (c >= n) break;
-    if (c + 1 < n && ev_less(&R->heap[c + 1], &R->heap[c])) c++;
-    if (!ev_less(&R->heap[c], &last)) break;
-    R->heap[i] = R->heap[c];
-    i = c;
+    size_t m = c, end = c + 4 < n ? c + 4 : n;
+    for (size_t j = c + 1; j < end; j++)
+      if (ev_less(&R->heap[j], &R->heap[m])) m = j;
+    if (!ev_less(&R->heap[m], &last)) break;
+    R->heap[i] = R->heap[m];
+    i = m;
   }
   if (n) R->heap[i] = last;
   return top;
@@ -775,8 +846,7 @@ static int send_attempt(run *R, uint32_t ci, const rein_decision *d) {
     R->bucket_attempts[c->bucket]++;
   }
   if (push(R, R->now + net(R, c->target), EV_REQ_ARRIVE, req, 0)) return -1;
-  if (d->timeout_ns > 0 &&
-      push(R, R->now + d->timeout_ns, EV_TIMEOUT, ci, q->serial))
+  if (d->timeout_ns > 0 && push_timeout(R, d->timeout_ns, ci, q->serial))
     return -1;
   return 0;
 }
@@ -1138,6 +1208,7 @@ static void run_free(run *R) {
   rein__sim_free(a, R->brk);
   rein__sim_free(a, R->brk_weight);
   rein__sim_free(a, R->heap);
+  for (size_t i = 0; i < R->nlanes; i++) rein__sim_free(a, R->lanes[i].buf);
   rein__sim_free(a, R->calls);
   rein__sim_free(a, R->reqs);
   rein__sim_free(a, R->clients);
@@ -1288,8 +1359,8 @@ rein_status rein_sim_run(const rein_sim_scenario *s,
   res->duration_s = R->end / 1e9;
 
   int rc = init_world(R);
-  while (!rc && R->hlen > 0) {
-    ev e = pop(R);
+  ev e;
+  while (!rc && next_event(R, &e)) {
     if (e.t > R->end) break;
     R->now = e.t;
     rein_manual_clock_set(&R->clock, e.t);

@@ -31,8 +31,8 @@ head -1 "$T/s1.csv" | grep -q '^variant,t_s,offered,attempts' && ok "csv header"
 grep -q '<svg' "$T/r1.html" && ! grep -qi '<script' "$T/r1.html" && ok "report self-contained svg" || bad "report"
 
 # different seed -> different output
-"$REIN" simulate "$DIR/amplification.yaml" --seed 2 --json > "$T/seed2.json"
-"$REIN" simulate "$DIR/amplification.yaml" --json > "$T/seed1.json"
+"$REIN" simulate "$DIR/amplification.yaml" --seed 2 --csv "$T/seed2.json" > /dev/null
+"$REIN" simulate "$DIR/amplification.yaml" --csv "$T/seed1.json" > /dev/null
 cmp -s "$T/seed1.json" "$T/seed2.json" && bad "seed ignored" || ok "seed changes output"
 
 # --runs: same numbers with 1 or 2 threads
