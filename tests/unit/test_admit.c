@@ -66,8 +66,12 @@ static void test_basic_limit_and_queue(void **state) {
   assert_int_equal(rein_admit_release(a, &t[0], 7 * MS, -1), REIN_OK);
   assert_int_equal(rein_admit_poll(a, &t[2], 7 * MS, &d), REIN_ADMIT_ADMITTED);
   assert_int_equal(d.waited_ns, 7 * MS);
-  /* Released twice: refused, nothing changes. */
+  /* Released twice, or a ticket never used: refused, nothing changes. */
   assert_int_equal(rein_admit_release(a, &t[0], 8 * MS, -1), REIN_ESTATE);
+  rein_admit_ticket zero;
+  memset(&zero, 0, sizeof zero);
+  assert_int_equal(rein_admit_release(a, &zero, 8 * MS, -1), REIN_ESTATE);
+  assert_int_equal(rein_admit_release(a, &t[3], 8 * MS, -1), REIN_ESTATE);
   assert_int_equal(rein_admit_release(a, &t[1], 8 * MS, -1), REIN_OK);
   assert_int_equal(rein_admit_release(a, &t[2], 8 * MS, -1), REIN_OK);
   s = stats(a, 8 * MS);
