@@ -22,6 +22,14 @@
 #include <string.h>
 #include <yaml.h>
 
+/* Bounds that keep hostile input cheap: at most this many diagnostics per
+ * file (the rest are counted in one line), fields per object, operations
+ * and calls per service. */
+#define RC_MAX_FILE_ERRORS 100
+#define RC_MAX_FIELDS 64
+#define RC_MAX_OPS 10000
+#define RC_MAX_CALLS 100000
+
 typedef struct lctx {
   rein_contract_set *s;
   yaml_document_t *doc;
@@ -43,10 +51,11 @@ static void diag(lctx *L, const yaml_node_t *n, const char *rule,
                  const char *fix, const char *fmt, ...) {
   char why[768];
   va_list ap;
+  L->errors++;
+  if (L->errors > RC_MAX_FILE_ERRORS) return; /* counted, summarised later */
   va_start(ap, fmt);
   vsnprintf(why, sizeof why, fmt, ap);
   va_end(ap);
-  L->errors++;
   rein__rc_diag(L->s, loc_of(L, n), L->seq, REIN_CONTRACT_ERROR, rule, why,
                 fix);
 }
@@ -281,6 +290,13 @@ static void walk_map(lctx *L, yaml_node_t *m, const char *path, void *obj,
                      pair_fn fn) {
   yaml_node_pair_t *start = m->data.mapping.pairs.start;
   yaml_node_pair_t *top = m->data.mapping.pairs.top;
+  if (top - start > RC_MAX_FIELDS) {
+    char pb[192];
+    diag(L, m, "E004", "remove the fields that do not belong here",
+         "%s%ld fields in one object (no object has more than %d)",
+         pfx(path, pb, sizeof pb), (long)(top - start), RC_MAX_FIELDS);
+    return;
+  }
   for (yaml_node_pair_t *p = start; p < top; p++) {
     kv e;
     e.knode = yaml_document_get_node(L->doc, p->key);
@@ -469,8 +485,19 @@ static bool valid_name(const char *v) {
 static void load_ops(lctx *L, rc_svc *svc, yaml_node_t *m) {
   if (!want_map(L, m, "operations", "{charge: {idempotency: key}}")) return;
   size_t n = (size_t)(m->data.mapping.pairs.top - m->data.mapping.pairs.start);
+  if (n > RC_MAX_OPS) {
+    diag(L, m, "E004", "split the service, or check fewer operations",
+         "operations: %zu operations (at most %d per service)", n,
+         RC_MAX_OPS);
+    return;
+  }
   svc->ops = rein__rc_alloc(L->s, (n ? n : 1) * sizeof *svc->ops);
-  if (!svc->ops) return;
+  /* duplicate names: an open-addressing set of indexes (+1), so a service
+   * with thousands of operations stays linear */
+  size_t hcap = 16;
+  while (hcap < 2 * n) hcap *= 2;
+  uint32_t *seen = rein__rc_alloc(L->s, hcap * sizeof *seen);
+  if (!svc->ops || !seen) return;
   for (yaml_node_pair_t *p = m->data.mapping.pairs.start;
        p < m->data.mapping.pairs.top; p++) {
     yaml_node_t *k = yaml_document_get_node(L->doc, p->key);
@@ -485,15 +512,24 @@ static void load_ops(lctx *L, rc_svc *svc, yaml_node_t *m) {
       continue;
     }
     bool dup = false;
-    for (size_t i = 0; i < svc->nops; i++)
-      if (strcmp(svc->ops[i].name, name) == 0) dup = true;
+    uint64_t h = 1469598103934665603ull;
+    for (const char *q = name; *q; q++)
+      h = (h ^ (unsigned char)*q) * 1099511628211ull;
+    size_t slot = h & (hcap - 1);
+    for (; seen[slot]; slot = (slot + 1) & (hcap - 1))
+      if (strcmp(svc->ops[seen[slot] - 1].name, name) == 0) {
+        dup = true;
+        break;
+      }
     if (dup) {
       diag(L, k, "E006", "remove or rename one of them",
            "operations: duplicate operation '%s'", name);
       continue;
     }
     rc_op *o = &svc->ops[svc->nops++];
+    seen[slot] = (uint32_t)svc->nops;
     o->name = rein__rc_strdup(L->s, name);
+    if (!o->name) return;
     o->loc = loc_of(L, k);
     char path[192];
     snprintf(path, sizeof path, "operations.%s", name);
@@ -857,6 +893,11 @@ static void load_calls(lctx *L, rc_svc *svc, yaml_node_t *n) {
   }
   size_t cnt = (size_t)(n->data.sequence.items.top -
                         n->data.sequence.items.start);
+  if (cnt > RC_MAX_CALLS) {
+    diag(L, n, "E004", "split the service's calls across services",
+         "calls: %zu calls (at most %d per service)", cnt, RC_MAX_CALLS);
+    return;
+  }
   svc->calls = rein__rc_alloc(L->s, (cnt ? cnt : 1) * sizeof *svc->calls);
   if (!svc->calls) return;
   for (yaml_node_item_t *it = n->data.sequence.items.start;
@@ -1046,6 +1087,14 @@ rein_status rein__rc_load_buffer(rein_contract_set *s, const char *name,
       rein__rc_diag(s, l, L.seq, REIN_CONTRACT_ERROR, "E001", why,
                     "fix the syntax here");
     }
+  }
+  if (L.errors > RC_MAX_FILE_ERRORS) {
+    rc_loc l = {L.file, 1, 1};
+    char why[128];
+    snprintf(why, sizeof why, "%d more errors in this file not shown",
+             L.errors - RC_MAX_FILE_ERRORS);
+    rein__rc_diag(s, l, L.seq, REIN_CONTRACT_ERROR, "E004", why,
+                  "fix the errors above and check again");
   }
   yaml_document_delete(&doc);
   yaml_parser_delete(&parser);

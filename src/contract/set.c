@@ -358,6 +358,7 @@ static bool push_in(rein_contract_set *s, rc_svc *v, rc_call *c) {
 bool rein__rc_resolve(rein_contract_set *s) {
   if (s->resolved) return !s->oom;
   for (size_t i = 0; i < s->nsvcs; i++) s->svcs[i]->nin = 0;
+  size_t unresolved = 0;
   for (size_t i = 0; i < s->nsvcs; i++) {
     rc_svc *v = s->svcs[i];
     if (!v->current) continue;
@@ -369,10 +370,11 @@ bool rein__rc_resolve(rein_contract_set *s) {
       rc_svc *t = rein__rc_find(s, c->to_svc);
       char why[512], fix[512];
       if (!t) {
-        /* did you mean: among every current service name */
+        /* did you mean: among every current service name (for the first
+         * unresolved calls only, so a huge graph stays linear) */
         const char *best = NULL;
         size_t bd = 4;
-        for (size_t k = 0; k < s->nsvcs; k++) {
+        for (size_t k = 0; k < s->nsvcs && unresolved < 1000; k++) {
           if (!s->svcs[k]->current) continue;
           size_t d = rein__rc_distance(c->to_svc, s->svcs[k]->name, 3);
           if (d < bd) {
@@ -380,6 +382,7 @@ bool rein__rc_resolve(rein_contract_set *s) {
             best = s->svcs[k]->name;
           }
         }
+        unresolved++;
         snprintf(why, sizeof why,
                  "calls[%u].to: unknown service '%s'%s%s%s", c->index,
                  c->to_svc, best ? " (did you mean '" : "", best ? best : "",

@@ -581,6 +581,65 @@ static void test_hostile(void **st) {
   rein_contract_set_free(s);
 }
 
+static char *buf_printf(char *buf, size_t *o, size_t cap, const char *s) {
+  size_t l = strlen(s);
+  assert_true(*o + l < cap);
+  memcpy(buf + *o, s, l + 1);
+  *o += l;
+  return buf;
+}
+
+/* Bounds on hostile sizes: fields per object, diagnostics per file, and
+ * many operations stay fast (linear duplicate detection). */
+static void test_limits(void **st) {
+  (void)st;
+  static char buf[1 << 20];
+  size_t o = 0;
+  char line[64];
+  buf_printf(buf, &o, sizeof buf, "service: a\nversion: 1\n");
+  for (int i = 0; i < 70; i++) {
+    snprintf(line, sizeof line, "f%d: 1\n", i);
+    buf_printf(buf, &o, sizeof buf, line);
+  }
+  rein_contract_set *s;
+  assert_int_equal(rein_contract_set_new(NULL, &s), REIN_OK);
+  assert_int_equal(rein_contract_add_buffer(s, "f.yaml", buf, o),
+                   REIN_EPARSE);
+  assert_string_equal(rein_contract_diag_at(s, 0)->message,
+                      "72 fields in one object (no object has more than 64)");
+  rein_contract_set_free(s);
+
+  o = 0;
+  buf_printf(buf, &o, sizeof buf, "service: a\nversion: 1\ncalls:\n");
+  for (int i = 0; i < 150; i++)
+    buf_printf(buf, &o, sizeof buf, "  - {to: b.c, colour: red}\n");
+  assert_int_equal(rein_contract_set_new(NULL, &s), REIN_OK);
+  assert_int_equal(rein_contract_add_buffer(s, "c.yaml", buf, o),
+                   REIN_EPARSE);
+  assert_int_equal(rein_contract_diag_count(s), 101);
+  assert_string_equal(rein_contract_diag_at(s, 0)->message,
+                      "50 more errors in this file not shown");
+  assert_string_equal(rein_contract_diag_at(s, 1)->message,
+                      "calls[0]: unknown field 'colour'");
+  rein_contract_set_free(s);
+
+  o = 0;
+  buf_printf(buf, &o, sizeof buf, "service: a\nversion: 1\noperations:\n");
+  for (int i = 0; i < 9000; i++) {
+    snprintf(line, sizeof line, "  o%d: {idempotency: natural}\n", i);
+    buf_printf(buf, &o, sizeof buf, line);
+  }
+  buf_printf(buf, &o, sizeof buf, "  o17: {idempotency: natural}\n");
+  assert_int_equal(rein_contract_set_new(NULL, &s), REIN_OK);
+  assert_int_equal(rein_contract_add_buffer(s, "o.yaml", buf, o),
+                   REIN_EPARSE);
+  assert_int_equal(rein_contract_diag_count(s), 1);
+  assert_string_equal(rein_contract_diag_at(s, 0)->message,
+                      "operations: duplicate operation 'o17'");
+  assert_int_equal(rein_contract_diag_at(s, 0)->loc.line, 9004);
+  rein_contract_set_free(s);
+}
+
 static int fault_body(void *ctx, const rein_allocator *a) {
   const load_case *c = ctx;
   rein_status worst;
@@ -706,6 +765,7 @@ int main(void) {
       cmocka_unit_test(test_rates),
       cmocka_unit_test(test_paths),
       cmocka_unit_test(test_hostile),
+      cmocka_unit_test(test_limits),
       cmocka_unit_test(test_fault_loop),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
