@@ -12,6 +12,7 @@
 #include "rein/contract.h"
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,6 +71,15 @@ static int run(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+    char opt[64];
+    const char *eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
+    bool inline_value = eq && (size_t)(eq - a) < sizeof opt;
+    if (inline_value) { /* --format=json */
+      memcpy(opt, a, (size_t)(eq - a));
+      opt[eq - a] = 0;
+      a = opt;
+      v = eq + 1;
+    }
     if (strcmp(a, "--") == 0) {
       for (i++; i < argc; i++) paths[n++] = argv[i];
       break;
@@ -86,7 +96,7 @@ static int run(int argc, char **argv) {
       rc = bad("missing value for", a);
       goto out;
     }
-    i++;
+    if (!inline_value) i++;
     if (strcmp(a, "--format") == 0 || strcmp(a, "-f") == 0) {
       if (rein_contract_format_parse(v, &fmt) != REIN_OK) {
         rc = bad("unknown --format (text|json|sarif)", v);

@@ -127,6 +127,10 @@ static void test_other_commands(void **st) {
   assert_non_null(strstr(out, "\"version\":\"2.1.0\""));
   free(out);
   assert_int_equal(run(NULL, "check --format json '%s/ingestion'", dir), 1);
+  assert_int_equal(run(&out, "check --format=json --disable=R003,R005 "
+                             "'%s/ingestion'", dir), 0);
+  assert_non_null(strstr(out, "\"summary\":{\"contracts\":2,\"errors\":0,"));
+  free(out);
   assert_int_equal(run(NULL, "check --disable R003,R005 '%s/ingestion'", dir),
                    0);
   assert_int_equal(
