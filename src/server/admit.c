@@ -96,6 +96,7 @@ struct rein_admit {
   char policy[33];
   rein_allocator alloc;
   bool have_alloc;
+  bool real_clock; /* cfg.clock is CLOCK_MONOTONIC: acquire may sleep long */
   void *raw;
 };
 
@@ -279,6 +280,8 @@ rein_status rein_admit_new(const rein_admit_config *c, rein_admit **out) {
     if (a->rl_T < 1) a->rl_T = 1;
   }
   a->cfg.rl_policy = a->policy;
+  a->real_clock = !c->clock.now_ns ||
+                  c->clock.now_ns == rein_clock_monotonic().now_ns;
   atomic_init(&a->slots, 0);
   atomic_init(&a->limit, c->limit);
   atomic_init(&a->queue_len, 0);
@@ -806,6 +809,11 @@ void rein_admit_cancel(rein_admit *a, rein_admit_ticket *t, int64_t now) {
 /* Blocking convenience                                                     */
 /* ------------------------------------------------------------------------ */
 
+/* How long a blocked acquire sleeps at most before it looks at the clock
+ * again. On the real clock it can sleep until its own timeout: grants and
+ * sheds by other threads signal it. Any other clock (a manual one in tests)
+ * may move without real time passing, so it looks often. */
+#define WAIT_SLICE_REAL_NS (1000 * REIN_NS_PER_MS)
 #define WAIT_SLICE_NS (10 * REIN_NS_PER_MS)
 
 rein_admit_result rein_admit_acquire(rein_admit *a, rein_admit_ticket *t,
@@ -830,7 +838,8 @@ rein_admit_result rein_admit_acquire(rein_admit *a, rein_admit_ticket *t,
      * one slice (the clock may be a manual one, or the mode may change). */
     int64_t left = t->enq_ns_ + queue_timeout(a) - now + 1;
     if (left < 1) left = 1;
-    if (left > WAIT_SLICE_NS) left = WAIT_SLICE_NS;
+    int64_t slice = a->real_clock ? WAIT_SLICE_REAL_NS : WAIT_SLICE_NS;
+    if (left > slice) left = slice;
     if (cv_ok) {
       struct timespec ts;
       clock_gettime(CLOCK_MONOTONIC, &ts);
