@@ -60,6 +60,19 @@ static rein_status effect(void *ctx, rein_inbox_tx *tx,
 static redisContext *g_rc;
 static const char *g_host;
 static int g_port;
+static char g_dsn[768];    /* REIN_PG_DSN with search_path = g_schema */
+static char g_schema[64];
+
+static bool pg_exec(const char *dsn, const char *sql) {
+  PGconn *c = PQconnectdb(dsn);
+  PQclear(PQexec(c, "SET client_min_messages = warning"));
+  PGresult *r = PQexec(c, sql);
+  bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+  if (!ok) fprintf(stderr, "bench_inbox: %s: %s", sql, PQerrorMessage(c));
+  PQclear(r);
+  PQfinish(c);
+  return ok;
+}
 
 static int publish(const char *stream, long n) {
   long pending = 0;
@@ -103,7 +116,7 @@ static double run(bool pg, bool dedup, long n, int batch, int serial) {
   rein_inbox_config_default(&ic);
   if (pg) {
     ic.db = REIN_INBOX_PG;
-    ic.pg_conninfo = getenv("REIN_PG_DSN");
+    ic.pg_conninfo = g_dsn;
   } else {
     ic.sqlite_path = path;
   }
@@ -210,12 +223,21 @@ int main(int argc, char **argv) {
     fprintf(stderr, "bench_inbox: cannot connect to redis\n");
     return 1;
   }
+  if (want_pg) {
+    /* a schema of its own: never touches anyone else's tables */
+    snprintf(g_schema, sizeof g_schema, "bench_inbox_%d", (int)getpid());
+    char sql[160];
+    snprintf(sql, sizeof sql, "CREATE SCHEMA %s", g_schema);
+    if (!pg_exec(getenv("REIN_PG_DSN"), sql)) return 1;
+    snprintf(g_dsn, sizeof g_dsn, "%s options='-csearch_path=%s'",
+             getenv("REIN_PG_DSN"), g_schema);
+  }
   printf("bench_inbox: %ld messages per run, %d runs, batch %d; effect = 1 "
          "INSERT per message, one transaction and one XACK per message\n",
          n, runs, batch);
   printf("%-8s %14s %14s %8s\n", "db", "baseline msg/s", "inbox msg/s",
          "ratio");
-  int serial = 0;
+  int serial = 0, rc = 1;
   for (int d = 0; d < 2; d++) {
     bool pg = d == 1;
     if ((pg && !strcmp(which, "sqlite")) || (!pg && !strcmp(which, "pg")))
@@ -226,7 +248,7 @@ int main(int argc, char **argv) {
       for (int k = 0; k < 2; k++) {
         bool dedup = first_inbox ? k == 0 : k == 1;
         double v = run(pg, dedup, n, batch, ++serial);
-        if (v < 0) return 1;
+        if (v < 0) goto fail;
         (dedup ? inbox : base)[r] = v;
       }
     }
@@ -237,6 +259,13 @@ int main(int argc, char **argv) {
            mi / mb);
     fflush(stdout);
   }
+  rc = 0;
+fail:
+  if (want_pg) {
+    char sql[160];
+    snprintf(sql, sizeof sql, "DROP SCHEMA %s CASCADE", g_schema);
+    pg_exec(getenv("REIN_PG_DSN"), sql);
+  }
   redisFree(g_rc);
-  return 0;
+  return rc;
 }

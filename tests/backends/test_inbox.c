@@ -83,6 +83,8 @@ static const rein_broker_vtable FB_VT = {
 typedef struct fx {
   bool pg;
   char path[256];
+  char schema[64]; /* PostgreSQL: every test in its own schema */
+  char dsn[768];
   rein_manual_clock wall;
   fake_broker fb;
   rein_inbox_config cfg;
@@ -133,7 +135,7 @@ static long long q_int(fx *f, const char *sql) {
     sqlite3_close(db);
     return v;
   }
-  PGconn *c = PQconnectdb(rein_test_pg_dsn());
+  PGconn *c = PQconnectdb(f->dsn);
   assert_int_equal(PQstatus(c), CONNECTION_OK);
   PGresult *r = PQexec(c, sql);
   long long v = -1;
@@ -176,22 +178,36 @@ static void hook_after_commit(void *ctx, const rein_broker_msg *m) {
   f->hook_saw_row = q_int(f, sql) == 1;
 }
 
-static void pg_reset(void) {
-  PGconn *c = PQconnectdb(rein_test_pg_dsn());
+static void pg_exec(const char *dsn, const char *sql) {
+  PGconn *c = PQconnectdb(dsn);
   assert_int_equal(PQstatus(c), CONNECTION_OK);
   PQclear(PQexec(c, "SET client_min_messages = warning"));
-  PQclear(PQexec(c, "DROP TABLE IF EXISTS effects, rein_inbox, rein_outbox"));
-  PGresult *r = PQexec(c, "CREATE TABLE effects(k text NOT NULL)");
-  assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+  PGresult *r = PQexec(c, sql);
+  if (PQresultStatus(r) != PGRES_COMMAND_OK)
+    fail_msg("%s: %s", sql, PQresultErrorMessage(r));
   PQclear(r);
   PQfinish(c);
+}
+
+/* A fresh schema per test, selected through the conninfo's options, so
+ * the suite never touches tables outside it (other suites, benchmarks). */
+static void pg_reset(fx *f) {
+  snprintf(f->schema, sizeof f->schema, "rein_test_inbox_%d_%d",
+           (int)getpid(), g_serial);
+  char sql[200];
+  snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS %s CASCADE; CREATE "
+                            "SCHEMA %s", f->schema, f->schema);
+  pg_exec(rein_test_pg_dsn(), sql);
+  snprintf(f->dsn, sizeof f->dsn, "%s options='-csearch_path=%s'",
+           rein_test_pg_dsn(), f->schema);
+  pg_exec(f->dsn, "CREATE TABLE effects(k text NOT NULL)");
 }
 
 static void fx_config(fx *f) {
   rein_inbox_config_default(&f->cfg);
   if (f->pg) {
     f->cfg.db = REIN_INBOX_PG;
-    f->cfg.pg_conninfo = rein_test_pg_dsn();
+    f->cfg.pg_conninfo = f->dsn;
   } else {
     f->cfg.sqlite_path = f->path;
   }
@@ -219,7 +235,7 @@ static int setup_common(void **state, bool pg) {
   rein_manual_clock_init(&f->wall, INT64_C(1700000000) * REIN_NS_PER_S);
   f->fb.base.vt = &FB_VT;
   f->fb.window = 2 * 86400 * REIN_NS_PER_S;
-  if (pg) pg_reset();
+  if (pg) pg_reset(f);
   fx_config(f);
   rein_status st = rein_inbox_new(&f->cfg, &f->ib);
   if (st != REIN_OK) fail_msg("rein_inbox_new: %s", f->err.msg);
@@ -237,6 +253,11 @@ static int setup_pg(void **state) { return setup_common(state, true); }
 static int teardown(void **state) {
   fx *f = *state;
   rein_inbox_free(f->ib);
+  if (f->pg) {
+    char sql[128];
+    snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS %s CASCADE", f->schema);
+    pg_exec(rein_test_pg_dsn(), sql);
+  }
   char p[300];
   unlink(f->path);
   snprintf(p, sizeof p, "%s-wal", f->path);
@@ -572,9 +593,7 @@ static void test_outbox_lease_blocks_second_relay(void **state) {
   snprintf(sql, sizeof sql,
            "UPDATE rein_outbox SET lease_until_ms = %lld", now_ms + 30000);
   if (f->pg) {
-    PGconn *c = PQconnectdb(rein_test_pg_dsn());
-    PQclear(PQexec(c, sql));
-    PQfinish(c);
+    pg_exec(f->dsn, sql);
   } else {
     sqlite3_exec(rein_inbox_sqlite(f->ib), sql, NULL, NULL, NULL);
   }
