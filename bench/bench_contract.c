@@ -33,7 +33,9 @@ static uint64_t next(void) {
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
   return z ^ (z >> 31);
 }
-static int pick(int n) { return (int)(next() % (uint64_t)n); }
+static int pick(int n) {
+  return (int)(next() % (uint64_t)n);
+}
 
 static double now_s(void) {
   struct timespec ts;
@@ -66,8 +68,8 @@ static int generate(const char *dir, int services, int calls) {
             "  put:\n    idempotency: key\n    key_ttl: %dh\n"
             "    timeout: %dms\n"
             "  del: {idempotency: none, timeout: 1s}\ncalls:\n",
-            i, 1 + i % 12, 1 + pick(50), 1000 + pick(20000),
-            500 + pick(2000), 24 * (1 + pick(7)), 500 + pick(2000));
+            i, 1 + i % 12, 1 + pick(50), 1000 + pick(20000), 500 + pick(2000),
+            24 * (1 + pick(7)), 500 + pick(2000));
     for (int c = 0; c < calls; c++) {
       /* mostly forward (a layered graph), 5% back edges make cycles */
       int to = pick(100) < 95 && i + 1 < services
@@ -81,8 +83,7 @@ static int generate(const char *dir, int services, int calls) {
               "    deadline: %ds\n    pin_version: 2024-%02d-01\n",
               to, opn, 1 + pick(100), 200 + pick(1500), 2 + pick(10),
               1 + to % 12);
-      if (op >= 6 && op < 9)
-        fprintf(f, "    key: %s\n", keys[pick(3)]);
+      if (op >= 6 && op < 9) fprintf(f, "    key: %s\n", keys[pick(3)]);
       if (attempts > 1) {
         fprintf(f,
                 "    retry:\n      attempts: %d\n"
@@ -91,8 +92,7 @@ static int generate(const char *dir, int services, int calls) {
                 attempts, 50 + pick(200), 1 + pick(10), jitters[pick(4)]);
         if (pick(4) == 0) fprintf(f, "      window: %dm\n", 1 + pick(600));
         if (pick(2))
-          fprintf(f,
-                  "      budget: {kind: ratio, ratio: 0.%d, scope: %s}\n",
+          fprintf(f, "      budget: {kind: ratio, ratio: 0.%d, scope: %s}\n",
                   1 + pick(5), pick(2) ? "fleet" : "instance");
         if (pick(3) == 0)
           fprintf(f, "      breaker: {failure_rate: 0.5, open: 5s}\n");
@@ -125,13 +125,19 @@ int main(int argc, char **argv) {
   int services = 1000, calls = 10, runs = 7;
   const char *keep = NULL;
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (strcmp(argv[i], "--services") == 0) services = atoi(argv[i + 1]);
-    else if (strcmp(argv[i], "--calls") == 0) calls = atoi(argv[i + 1]);
-    else if (strcmp(argv[i], "--runs") == 0) runs = atoi(argv[i + 1]);
-    else if (strcmp(argv[i], "--keep") == 0) keep = argv[i + 1];
+    if (strcmp(argv[i], "--services") == 0)
+      services = atoi(argv[i + 1]);
+    else if (strcmp(argv[i], "--calls") == 0)
+      calls = atoi(argv[i + 1]);
+    else if (strcmp(argv[i], "--runs") == 0)
+      runs = atoi(argv[i + 1]);
+    else if (strcmp(argv[i], "--keep") == 0)
+      keep = argv[i + 1];
     else {
-      fprintf(stderr, "usage: %s [--services N] [--calls C] [--runs R] "
-                      "[--keep DIR]\n", argv[0]);
+      fprintf(stderr,
+              "usage: %s [--services N] [--calls C] [--runs R] "
+              "[--keep DIR]\n",
+              argv[0]);
       return 2;
     }
   }

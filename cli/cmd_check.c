@@ -81,7 +81,8 @@ static int run(int argc, char **argv) {
       v = eq + 1;
     }
     if (strcmp(a, "--") == 0) {
-      for (i++; i < argc; i++) paths[n++] = argv[i];
+      for (i++; i < argc; i++)
+        paths[n++] = argv[i];
       break;
     }
     if (a[0] != '-' || strcmp(a, "-") == 0) {
@@ -152,9 +153,9 @@ static int run(int argc, char **argv) {
   size_t warnings = rein_contract_count(s, REIN_CONTRACT_WARNING);
   if (!quiet && fmt == REIN_CONTRACT_FORMAT_TEXT)
     fprintf(stderr, "%s: %zu error%s, %zu warning%s in %zu contract%s\n",
-            load_errors ? "input errors (rules not run)" : "rein check",
-            errors, errors == 1 ? "" : "s", warnings,
-            warnings == 1 ? "" : "s", rein_contract_service_count(s),
+            load_errors ? "input errors (rules not run)" : "rein check", errors,
+            errors == 1 ? "" : "s", warnings, warnings == 1 ? "" : "s",
+            rein_contract_service_count(s),
             rein_contract_service_count(s) == 1 ? "" : "s");
   rc = load_errors ? REIN_EXIT_USAGE
        : errors    ? REIN_EXIT_FINDINGS

@@ -60,9 +60,12 @@ static void signals_list(uint32_t m, char *buf, size_t len) {
 static void jstr(const char *s) {
   putchar('"');
   for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-    if (*p == '"' || *p == '\\') printf("\\%c", *p);
-    else if (*p < 0x20) printf("\\u%04x", *p);
-    else putchar(*p);
+    if (*p == '"' || *p == '\\')
+      printf("\\%c", *p);
+    else if (*p < 0x20)
+      printf("\\u%04x", *p);
+    else
+      putchar(*p);
   }
   putchar('"');
 }
@@ -117,8 +120,10 @@ static int run(int argc, char **argv) {
         rc = bad("missing value for", a);
         goto out;
       }
-      if (a[2] == 'c') caller = argv[++i];
-      else to = argv[++i];
+      if (a[2] == 'c')
+        caller = argv[++i];
+      else
+        to = argv[++i];
     } else if (a[0] == '-') {
       rc = bad("unknown option", a);
       goto out;
@@ -147,7 +152,8 @@ static int run(int argc, char **argv) {
   rein_errbuf eb = {{0}};
   st = rein_policy_from_contract(s, caller, to, &cp, &eb);
   if (st != REIN_OK) {
-    fprintf(stderr, "rein policy: %s\n", eb.msg[0] ? eb.msg : rein_strerror(st));
+    fprintf(stderr, "rein policy: %s\n",
+            eb.msg[0] ? eb.msg : rein_strerror(st));
     rein_contract_set_free(s);
     rc = REIN_EXIT_USAGE;
     goto out;
@@ -230,7 +236,8 @@ static int run(int argc, char **argv) {
              dur(cp.key_ttl_ns, b1));
     printf("\n  signals         %s\n", sig);
     if (cp.has_budget) {
-      printf("  budget          %s, scope %s", rein_budget_kind_name(cp.budget.kind),
+      printf("  budget          %s, scope %s",
+             rein_budget_kind_name(cp.budget.kind),
              rein_contract_scope_name(cp.budget_scope));
       if (cp.budget.kind == REIN_BUDGET_RATIO)
         printf(", ratio %g, ttl %s, floor %g retries/s", cp.budget.ratio,
@@ -273,7 +280,8 @@ static int run(int argc, char **argv) {
     if ((cp.has_budget && cp.budget_scope == REIN_CONTRACT_SCOPE_FLEET) ||
         (cp.has_breaker && cp.breaker_scope == REIN_CONTRACT_SCOPE_FLEET))
       printf("  fleet           rein_fleet_config.name \"%s\" (shared "
-             "through Redis)\n", cp.fleet_name);
+             "through Redis)\n",
+             cp.fleet_name);
     if (ist == REIN_OK)
       printf("  valid           yes (rein_policy_new accepts it)\n");
   }
@@ -289,5 +297,4 @@ out:
 }
 
 const rein_cli_command rein_cmd_policy = {
-    "policy", "print the runtime policy a contract gives one call", usage,
-    run};
+    "policy", "print the runtime policy a contract gives one call", usage, run};

@@ -27,9 +27,12 @@ static const char usage[] =
 static void jstr(const char *s) {
   putchar('"');
   for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-    if (*p == '"' || *p == '\\') printf("\\%c", *p);
-    else if (*p < 0x20) printf("\\u%04x", *p);
-    else putchar(*p);
+    if (*p == '"' || *p == '\\')
+      printf("\\%c", *p);
+    else if (*p < 0x20)
+      printf("\\u%04x", *p);
+    else
+      putchar(*p);
   }
   putchar('"');
 }
@@ -101,12 +104,12 @@ static int run(int argc, char **argv) {
       printf(",\"line\":%u}", t[i].loc.line);
     } else {
       printf("%-36s %10s %10s  %-6s %s\n", op,
-             t[i].declared_ns ? rein_contract_format_duration(
-                                    t[i].declared_ns, d, sizeof d)
-                              : "-",
-             t[i].required_ns ? rein_contract_format_duration(
-                                    t[i].required_ns, r, sizeof r)
-                              : "-",
+             t[i].declared_ns
+                 ? rein_contract_format_duration(t[i].declared_ns, d, sizeof d)
+                 : "-",
+             t[i].required_ns
+                 ? rein_contract_format_duration(t[i].required_ns, r, sizeof r)
+                 : "-",
              status, t[i].chain);
     }
   }

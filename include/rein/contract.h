@@ -129,7 +129,7 @@ REIN_API rein_status rein_contract_load(const rein_contract_config *c,
 #define REIN_CONTRACT_RULE_BIT(n) (1u << (n))
 
 typedef struct rein_contract_check_opts {
-  uint32_t disabled;       /* REIN_CONTRACT_RULE_BIT mask of rules to skip */
+  uint32_t disabled;        /* REIN_CONTRACT_RULE_BIT mask of rules to skip */
   double max_amplification; /* R004 threshold on the product of attempts
                                along a path; default 10 */
 } rein_contract_check_opts;
@@ -149,8 +149,8 @@ REIN_API rein_status rein_contract_check(rein_contract_set *s,
 /* Diagnostics so far, in a stable order: load problems in file order, then
  * findings sorted by file, line, column, rule. */
 REIN_API size_t rein_contract_diag_count(const rein_contract_set *s);
-REIN_API const rein_contract_diag *rein_contract_diag_at(
-    const rein_contract_set *s, size_t i);
+REIN_API const rein_contract_diag *
+rein_contract_diag_at(const rein_contract_set *s, size_t i);
 /* How many diagnostics have `sev`. */
 REIN_API size_t rein_contract_count(const rein_contract_set *s,
                                     rein_contract_severity sev);
@@ -175,8 +175,8 @@ REIN_API rein_status rein_contract_write(const rein_contract_set *s,
 
 /* What a rule is, for --explain and SARIF. */
 typedef struct rein_contract_rule_info {
-  const char *id;      /* "R001" */
-  const char *name;    /* "key-ttl-shorter-than-retry-window" */
+  const char *id;   /* "R001" */
+  const char *name; /* "key-ttl-shorter-than-retry-window" */
   rein_contract_severity severity;
   const char *summary; /* one line */
   const char *explain; /* paragraphs: why, an example, the fix */
@@ -195,10 +195,10 @@ REIN_API const rein_contract_rule_info *rein_contract_rule_n(int n);
  */
 typedef struct rein_contract_ttl {
   const char *service, *operation;
-  int64_t declared_ns; /* key_ttl; 0 when not declared */
-  int64_t required_ns; /* 0 when nobody retries with a key */
-  const char *chain;   /* the longest chain, e.g.
-                          "merchant(72h) -> processor(30s) -> card-network" */
+  int64_t declared_ns;   /* key_ttl; 0 when not declared */
+  int64_t required_ns;   /* 0 when nobody retries with a key */
+  const char *chain;     /* the longest chain, e.g.
+                            "merchant(72h) -> processor(30s) -> card-network" */
   rein_contract_loc loc; /* key_ttl, or the operation */
 } rein_contract_ttl;
 
@@ -208,10 +208,10 @@ REIN_API rein_status rein_contract_ttls(rein_contract_set *s,
 
 /* How an idempotency key crosses a call boundary. */
 typedef enum rein_contract_key {
-  REIN_CONTRACT_KEY_NONE = 0,        /* no key is sent */
-  REIN_CONTRACT_KEY_ORIGINATE = 1,   /* the caller mints one per logical call */
+  REIN_CONTRACT_KEY_NONE = 0,      /* no key is sent */
+  REIN_CONTRACT_KEY_ORIGINATE = 1, /* the caller mints one per logical call */
   REIN_CONTRACT_KEY_PASS_THROUGH = 2, /* the key received is forwarded */
-  REIN_CONTRACT_KEY_DERIVE = 3       /* a key derived from the one received */
+  REIN_CONTRACT_KEY_DERIVE = 3        /* a key derived from the one received */
 } rein_contract_key;
 
 /* Server signals a caller honours (bits). */
@@ -236,12 +236,12 @@ typedef enum rein_contract_scope {
  * FLEET) means: copy budget/breaker into a rein_fleet_config with
  * name = fleet_name, and use rein_fleet_budget()/rein_fleet_breaker()
  * instead (the loader guarantees what rein_fleet_new requires: a RATIO
- * budget and a TIME-window breaker). Strings point into the set (keep it alive until
- * the objects are created; rein_policy_new copies the name).
+ * budget and a TIME-window breaker). Strings point into the set (keep it alive
+ * until the objects are created; rein_policy_new copies the name).
  */
 typedef struct rein_contract_policy {
-  rein_policy_config policy;  /* max_attempts, backoff, retry_on, window,
-                                 attempt timeout, idempotent, name */
+  rein_policy_config policy; /* max_attempts, backoff, retry_on, window,
+                                attempt timeout, idempotent, name */
   bool has_budget;
   rein_budget_config budget;
   rein_contract_scope budget_scope;
@@ -249,12 +249,12 @@ typedef struct rein_contract_policy {
   rein_breaker_config breaker;
   bool has_throttle;
   rein_throttle_config throttle;
-  int64_t deadline_ns;        /* per call (rein_call_opts.deadline = now +
-                                 this); 0 = none */
-  rein_contract_key key;      /* how the key crosses this boundary */
-  const char *key_header;     /* the callee's header, e.g. "Idempotency-Key" */
-  int64_t key_ttl_ns;         /* the callee's retention; 0 = not keyed */
-  uint32_t signals;           /* REIN_CONTRACT_SIGNAL_* honoured */
+  int64_t deadline_ns;    /* per call (rein_call_opts.deadline = now +
+                             this); 0 = none */
+  rein_contract_key key;  /* how the key crosses this boundary */
+  const char *key_header; /* the callee's header, e.g. "Idempotency-Key" */
+  int64_t key_ttl_ns;     /* the callee's retention; 0 = not keyed */
+  uint32_t signals;       /* REIN_CONTRACT_SIGNAL_* honoured */
   const char *caller, *callee, *operation;
   rein_contract_scope breaker_scope; /* FLEET: one breaker for every
                                         instance (rein/fleet.h) */

@@ -127,15 +127,15 @@ struct rc_svc {
   size_t nops;
   rc_call *calls;
   size_t ncalls;
-  bool current;           /* newest version of its name */
-  rc_svc *next_version;   /* chain of every version with this name */
+  bool current;         /* newest version of its name */
+  rc_svc *next_version; /* chain of every version with this name */
   /* rule scratch */
-  rc_call **in;           /* calls into this service (current callers) */
+  rc_call **in; /* calls into this service (current callers) */
   size_t nin, capin;
   int mark_q, mark_u;
-  double q;               /* R004: largest attempt product reaching here */
+  double q; /* R004: largest attempt product reaching here */
   rc_call *q_pred;
-  int64_t u;              /* R001: longest keyed window reaching here */
+  int64_t u; /* R001: longest keyed window reaching here */
   rc_call *u_pred;
 };
 

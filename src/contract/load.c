@@ -87,9 +87,8 @@ static void wrong_type(lctx *L, const yaml_node_t *n, const char *path,
        describe(n, b, sizeof b));
 }
 
-static const char *want_scalar(lctx *L, const yaml_node_t *n,
-                               const char *path, const char *expected,
-                               const char *example) {
+static const char *want_scalar(lctx *L, const yaml_node_t *n, const char *path,
+                               const char *expected, const char *example) {
   const char *v = sval(n);
   if (!v || !*v) {
     wrong_type(L, n, path, expected, example);
@@ -128,8 +127,8 @@ static bool want_uint(lctx *L, const yaml_node_t *n, const char *path,
   if (errno || x < (long long)lo || (unsigned long long)x > hi) {
     char fix[256];
     snprintf(fix, sizeof fix, "use a value from %llu to %llu", lo, hi);
-    diag(L, n, "E004", fix, "%s: must be in [%llu, %llu], got %s", path, lo,
-         hi, v);
+    diag(L, n, "E004", fix, "%s: must be in [%llu, %llu], got %s", path, lo, hi,
+         v);
     return false;
   }
   *out = (uint32_t)x;
@@ -137,8 +136,8 @@ static bool want_uint(lctx *L, const yaml_node_t *n, const char *path,
 }
 
 static bool want_double(lctx *L, const yaml_node_t *n, const char *path,
-                        double lo, bool lo_open, double hi,
-                        const char *example, double *out) {
+                        double lo, bool lo_open, double hi, const char *example,
+                        double *out) {
   const char *v = want_scalar(L, n, path, "a number", example);
   if (!v) return false;
   char *end;
@@ -182,8 +181,7 @@ static bool want_duration(lctx *L, const yaml_node_t *n, const char *path,
   }
   if (st == REIN_ERANGE) {
     if (strchr(v, '-')) {
-      snprintf(fix, sizeof fix, "use a positive duration, e.g. `%s`",
-               example);
+      snprintf(fix, sizeof fix, "use a positive duration, e.g. `%s`", example);
       diag(L, n, "E004", fix, "%s: '%.40s' is negative", path, v);
     } else {
       diag(L, n, "E004", "use a duration of at most 366d",
@@ -196,11 +194,9 @@ static bool want_duration(lctx *L, const yaml_node_t *n, const char *path,
     snprintf(fix, sizeof fix, "use a duration from %s to %s",
              rein__rc_dur(lo, b1, sizeof b1), rein__rc_dur(hi, b2, sizeof b2));
     if (ns < lo && lo <= 1) {
-      snprintf(fix, sizeof fix, "use a positive duration, e.g. `%s`",
-               example);
+      snprintf(fix, sizeof fix, "use a positive duration, e.g. `%s`", example);
       diag(L, n, "E004", fix, "%s: must be greater than 0, got %s", path, v);
-    }
-    else if (ns < lo)
+    } else if (ns < lo)
       diag(L, n, "E004", fix, "%s: must be at least %s, got %s", path, b1, v);
     else
       diag(L, n, "E004", fix, "%s: must be at most %s, got %s", path, b2, v);
@@ -254,8 +250,8 @@ static bool want_enum(lctx *L, const yaml_node_t *n, const char *path,
   const char *best = rein__rc_suggest(v, names, count);
   char fix[320];
   if (best)
-    snprintf(fix, sizeof fix, "write %s: %s", strrchr(path, '.') ?
-             strrchr(path, '.') + 1 : path, best);
+    snprintf(fix, sizeof fix, "write %s: %s",
+             strrchr(path, '.') ? strrchr(path, '.') + 1 : path, best);
   else
     snprintf(fix, sizeof fix, "write one of: %s", expected);
   diag(L, n, "E004", fix, "%s: '%.40s' is not one of %s%s%s%s", path, v,
@@ -315,8 +311,10 @@ static void walk_map(lctx *L, yaml_node_t *m, const char *path, void *obj,
       const char *s2 = k2 ? sval(k2) : NULL;
       if (s2 && strcmp(s2, e.key) == 0) {
         char fix[256];
-        snprintf(fix, sizeof fix, "remove one of the two '%s' fields (first "
-                 "at line %zu)", e.key, k2->start_mark.line + 1);
+        snprintf(fix, sizeof fix,
+                 "remove one of the two '%s' fields (first "
+                 "at line %zu)",
+                 e.key, k2->start_mark.line + 1);
         char pb[192];
         diag(L, e.knode, "E006", fix, "%sduplicate field '%s'",
              pfx(path, pb, sizeof pb), e.key);
@@ -366,12 +364,13 @@ static void subpath(char *out, size_t len, const char *path, const char *key) {
 /* ------------------------------------------------------- outcome tokens */
 
 static const char *const token_names[] = {
-    "timeout", "connect-refused", "connection-reset", "dns",
-    "overloaded", "failure", "not-sent", "4xx", "5xx"};
+    "timeout",    "connect-refused", "connection-reset", "dns",
+    "overloaded", "failure",         "not-sent",         "4xx",
+    "5xx"};
 static const uint16_t token_values[] = {
-    RC_TOK_TIMEOUT, RC_TOK_CONNECT_REFUSED, RC_TOK_CONNECTION_RESET,
-    RC_TOK_DNS, RC_TOK_OVERLOADED, RC_TOK_FAILURE, RC_TOK_NOT_SENT,
-    RC_TOK_CLASS_4XX, RC_TOK_CLASS_5XX};
+    RC_TOK_TIMEOUT,  RC_TOK_CONNECT_REFUSED, RC_TOK_CONNECTION_RESET,
+    RC_TOK_DNS,      RC_TOK_OVERLOADED,      RC_TOK_FAILURE,
+    RC_TOK_NOT_SENT, RC_TOK_CLASS_4XX,       RC_TOK_CLASS_5XX};
 
 static bool want_tokens(lctx *L, yaml_node_t *n, const char *path,
                         uint16_t *toks, rc_loc *locs, uint32_t *count) {
@@ -403,8 +402,7 @@ static bool want_tokens(lctx *L, yaml_node_t *n, const char *path,
         if (strcmp(v, token_names[k]) == 0) tok = token_values[k];
     }
     if (!tok) {
-      const char *best =
-          rein__rc_suggest(v, KNOWN(token_names));
+      const char *best = rein__rc_suggest(v, KNOWN(token_names));
       char fix[320];
       if (best)
         snprintf(fix, sizeof fix, "write %s", best);
@@ -414,8 +412,7 @@ static bool want_tokens(lctx *L, yaml_node_t *n, const char *path,
                  "connect-refused, connection-reset, dns, overloaded, "
                  "failure, not-sent");
       diag(L, e, "E004", fix, "%s: '%.40s' is not an outcome%s%s%s", ip, v,
-           best ? " (did you mean '" : "", best ? best : "",
-           best ? "'?)" : "");
+           best ? " (did you mean '" : "", best ? best : "", best ? "'?)" : "");
       ok = false;
       continue;
     }
@@ -435,8 +432,8 @@ static bool want_tokens(lctx *L, yaml_node_t *n, const char *path,
 #define DAY366 (INT64_C(366) * 86400 * REIN_NS_PER_S)
 
 static const char *const op_fields[] = {
-    "idempotency", "key_ttl", "key_header", "retryable", "max_retry_ratio",
-    "timeout", "description"};
+    "idempotency",     "key_ttl", "key_header", "retryable",
+    "max_retry_ratio", "timeout", "description"};
 
 static void op_pair(lctx *L, void *obj, const char *path, const kv *p) {
   rc_op *o = obj;
@@ -487,15 +484,15 @@ static void load_ops(lctx *L, rc_svc *svc, yaml_node_t *m) {
   size_t n = (size_t)(m->data.mapping.pairs.top - m->data.mapping.pairs.start);
   if (n > RC_MAX_OPS) {
     diag(L, m, "E004", "split the service, or check fewer operations",
-         "operations: %zu operations (at most %d per service)", n,
-         RC_MAX_OPS);
+         "operations: %zu operations (at most %d per service)", n, RC_MAX_OPS);
     return;
   }
   svc->ops = rein__rc_alloc(L->s, (n ? n : 1) * sizeof *svc->ops);
   /* duplicate names: an open-addressing set of indexes (+1), so a service
    * with thousands of operations stays linear */
   size_t hcap = 16;
-  while (hcap < 2 * n) hcap *= 2;
+  while (hcap < 2 * n)
+    hcap *= 2;
   uint32_t *seen = rein__rc_alloc(L->s, hcap * sizeof *seen);
   if (!svc->ops || !seen) return;
   for (yaml_node_pair_t *p = m->data.mapping.pairs.start;
@@ -539,13 +536,11 @@ static void load_ops(lctx *L, rc_svc *svc, yaml_node_t *m) {
     if (!want_map(L, v, path, "{idempotency: key, key_ttl: 24h}")) continue;
     walk_map(L, v, path, o, op_pair);
     if (o->idem == RC_IDEM_KEY && !o->key_ttl_loc.line) {
-      diag(L, v, "E005",
-           "add key_ttl: 24h (how long keys are remembered)",
+      diag(L, v, "E005", "add key_ttl: 24h (how long keys are remembered)",
            "%s: idempotency: key needs key_ttl", path);
     }
     if (o->key_ttl && o->idem != RC_IDEM_KEY) {
-      diag(L, k, "E004",
-           "set idempotency: key, or remove key_ttl",
+      diag(L, k, "E004", "set idempotency: key, or remove key_ttl",
            "%s: key_ttl is set but idempotency is not 'key'", path);
     }
     if (!o->key_header) o->key_header = "Idempotency-Key";
@@ -584,11 +579,11 @@ static void backoff_pair(lctx *L, void *obj, const char *path, const kv *p) {
       c->jitter_loc = loc_of(L, p->v);
     }
   } else if (IS("base")) {
-    x->base_set = want_duration(L, p->v, fp, 0, 86400 * REIN_NS_PER_S,
-                                "100ms", &c->backoff.base_ns);
+    x->base_set = want_duration(L, p->v, fp, 0, 86400 * REIN_NS_PER_S, "100ms",
+                                &c->backoff.base_ns);
   } else if (IS("cap")) {
-    x->cap_set = want_duration(L, p->v, fp, 0, DAY366, "10s",
-                               &c->backoff.cap_ns);
+    x->cap_set =
+        want_duration(L, p->v, fp, 0, DAY366, "10s", &c->backoff.cap_ns);
     x->cap_node = p->v;
   } else if (IS("multiplier")) {
     want_double(L, p->v, fp, 1, false, 100, "2", &c->backoff.multiplier);
@@ -597,10 +592,17 @@ static void backoff_pair(lctx *L, void *obj, const char *path, const kv *p) {
   }
 }
 
-static const char *const budget_fields[] = {
-    "kind",        "scope",      "ratio",    "ttl",
-    "min_per_sec", "max_tokens", "token_ratio", "capacity",
-    "retry_cost",  "timeout_retry_cost", "success_increment"};
+static const char *const budget_fields[] = {"kind",
+                                            "scope",
+                                            "ratio",
+                                            "ttl",
+                                            "min_per_sec",
+                                            "max_tokens",
+                                            "token_ratio",
+                                            "capacity",
+                                            "retry_cost",
+                                            "timeout_retry_cost",
+                                            "success_increment"};
 
 typedef struct budgetctx {
   rc_call *c;
@@ -649,9 +651,9 @@ static void budget_pair(lctx *L, void *obj, const char *path, const kv *p) {
 }
 
 static const char *const breaker_fields[] = {
-    "failure_rate", "min_calls", "window", "window_calls", "buckets",
-    "slow_call",    "slow_rate", "open",   "open_jitter",  "half_open_probes",
-    "scope"};
+    "failure_rate", "min_calls",        "window",    "window_calls",
+    "buckets",      "slow_call",        "slow_rate", "open",
+    "open_jitter",  "half_open_probes", "scope"};
 
 typedef struct breakerctx {
   rc_call *c;
@@ -669,8 +671,8 @@ static void breaker_pair(lctx *L, void *obj, const char *path, const kv *p) {
     want_uint(L, p->v, fp, 1, 1000000, "20", &b->min_calls);
   } else if (IS("window")) {
     x->window = p->knode;
-    if (want_duration(L, p->v, fp, REIN_NS_PER_MS, 3600 * REIN_NS_PER_S,
-                      "10s", &b->window_ns))
+    if (want_duration(L, p->v, fp, REIN_NS_PER_MS, 3600 * REIN_NS_PER_S, "10s",
+                      &b->window_ns))
       b->window = REIN_BREAKER_WINDOW_TIME;
   } else if (IS("window_calls")) {
     x->window_calls = p->knode;
@@ -715,9 +717,9 @@ static void throttle_pair(lctx *L, void *obj, const char *path, const kv *p) {
   }
 }
 
-static const char *const retry_fields[] = {
-    "attempts", "backoff", "window",   "when",
-    "budget",   "breaker", "throttle", "signals"};
+static const char *const retry_fields[] = {"attempts", "backoff", "window",
+                                           "when",     "budget",  "breaker",
+                                           "throttle", "signals"};
 
 static void retry_pair(lctx *L, void *obj, const char *path, const kv *p) {
   rc_call *c = obj;
@@ -727,8 +729,9 @@ static void retry_pair(lctx *L, void *obj, const char *path, const kv *p) {
     if (want_uint(L, p->v, fp, 1, 100, "3", &c->attempts))
       c->attempts_loc = loc_of(L, p->v);
   } else if (IS("backoff")) {
-    if (!want_map(L, p->v, fp, "{kind: exponential, base: 100ms, cap: 10s, "
-                               "jitter: full}"))
+    if (!want_map(L, p->v, fp,
+                  "{kind: exponential, base: 100ms, cap: 10s, "
+                  "jitter: full}"))
       return;
     callctx x = {c, false, false, false, NULL};
     c->has_backoff = true;
@@ -769,7 +772,8 @@ static void retry_pair(lctx *L, void *obj, const char *path, const kv *p) {
       diag(L, x.kind_fields[1] ? x.kind_fields[1] : p->v, "E004",
            "use kind: ratio for a fleet budget, or scope: instance",
            "%s: a fleet budget must be kind ratio (rein/fleet.h shares a "
-           "ratio budget through Redis)", fp);
+           "ratio budget through Redis)",
+           fp);
     for (int k = 2; k < 11; k++) {
       if (!x.kind_fields[k] || owner[k] == (int)c->budget.kind) continue;
       char fix[192];
@@ -793,7 +797,8 @@ static void retry_pair(lctx *L, void *obj, const char *path, const kv *p) {
       diag(L, x.window_calls, "E004",
            "use a time window (`window: 10s`) for a fleet breaker",
            "%s: a fleet breaker counts outcomes in time buckets; "
-           "window_calls is per instance only", fp);
+           "window_calls is per instance only",
+           fp);
   } else if (IS("throttle")) {
     if (!want_map(L, p->v, fp, "{k: 2, window: 2m}")) return;
     c->has_throttle = true;
@@ -805,8 +810,8 @@ static void retry_pair(lctx *L, void *obj, const char *path, const kv *p) {
                  "[retry-after, pushback, ratelimit, dont-retry]");
       return;
     }
-    static const char *const names[] = {"retry-after", "pushback",
-                                        "ratelimit", "dont-retry"};
+    static const char *const names[] = {"retry-after", "pushback", "ratelimit",
+                                        "dont-retry"};
     uint32_t i = 0;
     for (yaml_node_item_t *it = p->v->data.sequence.items.start;
          it < p->v->data.sequence.items.top; it++, i++) {
@@ -814,8 +819,7 @@ static void retry_pair(lctx *L, void *obj, const char *path, const kv *p) {
       char ip[200];
       snprintf(ip, sizeof ip, "%s[%u]", fp, i);
       int k;
-      if (e && want_enum(L, e, ip, KNOWN(names), &k))
-        c->signals |= 1u << k;
+      if (e && want_enum(L, e, ip, KNOWN(names), &k)) c->signals |= 1u << k;
     }
   } else {
     unknown(L, path, p, KNOWN(retry_fields));
@@ -825,20 +829,21 @@ static void retry_pair(lctx *L, void *obj, const char *path, const kv *p) {
 /* ----------------------------------------------------------------- calls */
 
 static const char *const call_fields[] = {
-    "to",          "instances", "rate", "timeout", "deadline", "retry", "key",
-    "pin_version", "description"};
+    "to",    "instances", "rate",        "timeout",    "deadline",
+    "retry", "key",       "pin_version", "description"};
 
 static void call_pair(lctx *L, void *obj, const char *path, const kv *p) {
   rc_call *c = obj;
   char fp[192];
   subpath(fp, sizeof fp, path, p->key);
   if (IS("to")) {
-    const char *v = want_scalar(L, p->v, fp, "service.operation",
-                                "ledger.charge");
+    const char *v =
+        want_scalar(L, p->v, fp, "service.operation", "ledger.charge");
     if (!v) return;
     const char *dot = strchr(v, '.');
     if (!dot || dot == v || !dot[1] || strchr(dot + 1, '.')) {
-      diag(L, p->v, "E004", "write the callee as service.operation, e.g. "
+      diag(L, p->v, "E004",
+           "write the callee as service.operation, e.g. "
            "`to: ledger.charge`",
            "%s: '%.60s' is not service.operation", fp, v);
       return;
@@ -891,8 +896,8 @@ static void load_calls(lctx *L, rc_svc *svc, yaml_node_t *n) {
                "[{to: ledger.charge, rate: 50/s}]");
     return;
   }
-  size_t cnt = (size_t)(n->data.sequence.items.top -
-                        n->data.sequence.items.start);
+  size_t cnt =
+      (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
   if (cnt > RC_MAX_CALLS) {
     diag(L, n, "E004", "split the service's calls across services",
          "calls: %zu calls (at most %d per service)", cnt, RC_MAX_CALLS);
@@ -934,9 +939,9 @@ static void load_calls(lctx *L, rc_svc *svc, yaml_node_t *n) {
 
 /* -------------------------------------------------------------- service */
 
-static const char *const top_fields[] = {
-    "service", "version",    "instances", "capacity",
-    "owner",   "description", "operations", "calls"};
+static const char *const top_fields[] = {"service",    "version", "instances",
+                                         "capacity",   "owner",   "description",
+                                         "operations", "calls"};
 
 typedef struct topctx {
   rc_svc *svc;
@@ -962,8 +967,8 @@ static void top_pair(lctx *L, void *obj, const char *path, const kv *p) {
     v->loc = loc_of(L, p->v);
   } else if (IS("version")) {
     t->saw_version = true;
-    const char *ver = want_scalar(L, p->v, "version", "a date or semver",
-                                  "2024-06-01");
+    const char *ver =
+        want_scalar(L, p->v, "version", "a date or semver", "2024-06-01");
     if (!ver) return;
     const char *q = ver[0] == 'v' ? ver + 1 : ver;
     bool ok = isdigit((unsigned char)*q) && strlen(ver) <= 64;
@@ -1012,8 +1017,8 @@ static rc_svc *load_root(lctx *L, yaml_node_t *root) {
   topctx t = {v, NULL, NULL, false, false};
   walk_map(L, root, "", &t, top_pair);
   if (!t.saw_service)
-      diag(L, root, "E005", "add `service: NAME` at the top of the file",
-           "missing field 'service'");
+    diag(L, root, "E005", "add `service: NAME` at the top of the file",
+         "missing field 'service'");
   if (!t.saw_version)
     diag(L, root, "E005",
          "add `version: 2024-06-01` (a date or semver) at the top",
@@ -1045,8 +1050,7 @@ rein_status rein__rc_load_buffer(rein_contract_set *s, const char *name,
       char why[512];
       snprintf(why, sizeof why, "malformed YAML: %s%s%s",
                parser.problem ? parser.problem : "syntax error",
-               parser.context ? " " : "",
-               parser.context ? parser.context : "");
+               parser.context ? " " : "", parser.context ? parser.context : "");
       rein__rc_diag(s, l, L.seq, REIN_CONTRACT_ERROR, "E001", why,
                     "fix the syntax here: indentation, ':' after keys, "
                     "closed quotes and brackets");

@@ -139,8 +139,7 @@ static const rein_contract_rule_info input_rules[] = {
      "duplicate field, operation or contract", ""},
     {"E007", "unresolved-reference", REIN_CONTRACT_ERROR,
      "call to an unknown service or operation", ""},
-    {"E008", "unreadable-file", REIN_CONTRACT_ERROR, "file cannot be read",
-     ""},
+    {"E008", "unreadable-file", REIN_CONTRACT_ERROR, "file cannot be read", ""},
 };
 
 const rein_contract_rule_info *rein_contract_rule_n(int n) {
@@ -159,9 +158,12 @@ const rein_contract_rule_info *rein_contract_rule(const char *id) {
 
 const char *rein_contract_severity_name(rein_contract_severity s) {
   switch (s) {
-  case REIN_CONTRACT_ERROR: return "error";
-  case REIN_CONTRACT_WARNING: return "warning";
-  case REIN_CONTRACT_NOTE: return "note";
+  case REIN_CONTRACT_ERROR:
+    return "error";
+  case REIN_CONTRACT_WARNING:
+    return "warning";
+  case REIN_CONTRACT_NOTE:
+    return "note";
   }
   return "unknown";
 }
@@ -179,10 +181,14 @@ const char *rein_contract_scope_name(rein_contract_scope s) {
 rein_status rein_contract_format_parse(const char *s,
                                        rein_contract_format *out) {
   if (!s || !out) return REIN_EINVAL;
-  if (strcmp(s, "text") == 0) *out = REIN_CONTRACT_FORMAT_TEXT;
-  else if (strcmp(s, "json") == 0) *out = REIN_CONTRACT_FORMAT_JSON;
-  else if (strcmp(s, "sarif") == 0) *out = REIN_CONTRACT_FORMAT_SARIF;
-  else return REIN_EINVAL;
+  if (strcmp(s, "text") == 0)
+    *out = REIN_CONTRACT_FORMAT_TEXT;
+  else if (strcmp(s, "json") == 0)
+    *out = REIN_CONTRACT_FORMAT_JSON;
+  else if (strcmp(s, "sarif") == 0)
+    *out = REIN_CONTRACT_FORMAT_SARIF;
+  else
+    return REIN_EINVAL;
   return REIN_OK;
 }
 
@@ -192,14 +198,26 @@ static void jstr(FILE *f, const char *s) {
   fputc('"', f);
   for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
     switch (*p) {
-    case '"': fputs("\\\"", f); break;
-    case '\\': fputs("\\\\", f); break;
-    case '\n': fputs("\\n", f); break;
-    case '\r': fputs("\\r", f); break;
-    case '\t': fputs("\\t", f); break;
+    case '"':
+      fputs("\\\"", f);
+      break;
+    case '\\':
+      fputs("\\\\", f);
+      break;
+    case '\n':
+      fputs("\\n", f);
+      break;
+    case '\r':
+      fputs("\\r", f);
+      break;
+    case '\t':
+      fputs("\\t", f);
+      break;
     default:
-      if (*p < 0x20) fprintf(f, "\\u%04x", *p);
-      else fputc(*p, f);
+      if (*p < 0x20)
+        fprintf(f, "\\u%04x", *p);
+      else
+        fputc(*p, f);
     }
   }
   fputc('"', f);
@@ -261,7 +279,7 @@ static void write_json(const rein_contract_set *s, FILE *f) {
 /* --------------------------------------------------------------- SARIF */
 
 static const char *sarif_level(rein_contract_severity s) {
-  return s == REIN_CONTRACT_ERROR ? "error"
+  return s == REIN_CONTRACT_ERROR     ? "error"
          : s == REIN_CONTRACT_WARNING ? "warning"
                                       : "note";
 }
@@ -346,10 +364,17 @@ rein_status rein_contract_write(const rein_contract_set *s,
                                 rein_contract_format fmt, FILE *out) {
   if (!s || !out) return REIN_EINVAL;
   switch (fmt) {
-  case REIN_CONTRACT_FORMAT_TEXT: write_text(s, out); break;
-  case REIN_CONTRACT_FORMAT_JSON: write_json(s, out); break;
-  case REIN_CONTRACT_FORMAT_SARIF: write_sarif(s, out); break;
-  default: return REIN_EINVAL;
+  case REIN_CONTRACT_FORMAT_TEXT:
+    write_text(s, out);
+    break;
+  case REIN_CONTRACT_FORMAT_JSON:
+    write_json(s, out);
+    break;
+  case REIN_CONTRACT_FORMAT_SARIF:
+    write_sarif(s, out);
+    break;
+  default:
+    return REIN_EINVAL;
   }
   return ferror(out) ? REIN_EIO : REIN_OK;
 }

@@ -39,8 +39,8 @@ rein_status rein_policy_from_contract(const rein_contract_set *cs,
   if (!c) {
     if (err) {
       size_t o = (size_t)snprintf(err->msg, sizeof err->msg,
-                                  "%s (version %s) has no call to '%s'",
-                                  caller, v->version ? v->version : "?", to);
+                                  "%s (version %s) has no call to '%s'", caller,
+                                  v->version ? v->version : "?", to);
       for (size_t i = 0; i < v->ncalls && o < sizeof err->msg; i++)
         o += (size_t)snprintf(err->msg + o, sizeof err->msg - o, "%s%s",
                               i ? ", " : "; its calls: ", v->calls[i].to);
@@ -57,8 +57,8 @@ rein_status rein_policy_from_contract(const rein_contract_set *cs,
   p->retry_on = rein__rc_retry_on_mask(c);
   p->window_ns = c->has_window ? c->window : 0;
   p->attempt_timeout_ns = rein__rc_attempt_timeout(c);
-  p->idempotent = !c->op || c->op->idem == RC_IDEM_NATURAL ||
-                  c->op->idem == RC_IDEM_UNSET;
+  p->idempotent =
+      !c->op || c->op->idem == RC_IDEM_NATURAL || c->op->idem == RC_IDEM_UNSET;
   p->alloc = alloc;
   out->has_budget = c->has_budget && rein__rc_attempts(c) > 1;
   out->budget = c->budget;

@@ -41,7 +41,8 @@ int64_t rein__rc_attempt_timeout(const rc_call *c) {
 /* Sum of the largest backoff delays before retries 1..k. */
 static int64_t backoff_sum(const rc_call *c, uint32_t k) {
   int64_t s = 0;
-  for (uint32_t n = 1; n <= k; n++) s += rein_backoff_ceiling(&c->backoff, n);
+  for (uint32_t n = 1; n <= k; n++)
+    s += rein_backoff_ceiling(&c->backoff, n);
   return s;
 }
 
@@ -84,8 +85,8 @@ int rein__rc_token_kind(uint16_t t) {
 
 const char *rein__rc_token_name(uint16_t t, char *buf, size_t len) {
   static const char *const names[] = {
-      NULL, "timeout", "connect-refused", "connection-reset", "dns",
-      "overloaded", "failure", "not-sent"};
+      NULL,  "timeout",    "connect-refused", "connection-reset",
+      "dns", "overloaded", "failure",         "not-sent"};
   if (t >= 1 && t <= 7) return names[t];
   if (t == RC_TOK_CLASS_4XX) return "4xx";
   if (t == RC_TOK_CLASS_5XX) return "5xx";
@@ -106,7 +107,8 @@ uint32_t rein__rc_retry_on_mask(const rc_call *c) {
     return REIN_RETRY_ON_DEFAULT;
   }
   uint32_t m = 0;
-  for (uint32_t i = 0; i < n; i++) m |= REIN_RETRY_ON(rein__rc_token_kind(t[i]));
+  for (uint32_t i = 0; i < n; i++)
+    m |= REIN_RETRY_ON(rein__rc_token_kind(t[i]));
   return m;
 }
 
@@ -118,15 +120,24 @@ static bool definitive(uint16_t t) {
 
 static const char *status_text(uint16_t t) {
   switch (t) {
-  case 400: return " (Bad Request)";
-  case 401: return " (Unauthorized)";
-  case 403: return " (Forbidden)";
-  case 404: return " (Not Found)";
-  case 409: return " (Conflict)";
-  case 410: return " (Gone)";
-  case 412: return " (Precondition Failed)";
-  case 422: return " (Unprocessable Content)";
-  default: return "";
+  case 400:
+    return " (Bad Request)";
+  case 401:
+    return " (Unauthorized)";
+  case 403:
+    return " (Forbidden)";
+  case 404:
+    return " (Not Found)";
+  case 409:
+    return " (Conflict)";
+  case 410:
+    return " (Gone)";
+  case 412:
+    return " (Precondition Failed)";
+  case 422:
+    return " (Unprocessable Content)";
+  default:
+    return "";
   }
 }
 
@@ -182,13 +193,13 @@ typedef struct rctx {
 
 static rc_diag *finding(rctx *R, const rc_svc *v, rc_loc loc, int rule,
                         const char *why, const char *fix) {
-  static const char *const ids[] = {"R000", "R001", "R002", "R003", "R004",
-                                    "R005", "R006", "R007", "R008", "R009",
-                                    "R010"};
+  static const char *const ids[] = {"R000", "R001", "R002", "R003",
+                                    "R004", "R005", "R006", "R007",
+                                    "R008", "R009", "R010"};
   const rein_contract_rule_info *ri = rein_contract_rule_n(rule);
   rc_diag *d = rein__rc_diag(R->s, loc, v->file_seq,
-                             ri ? ri->severity : REIN_CONTRACT_ERROR,
-                             ids[rule], why, fix);
+                             ri ? ri->severity : REIN_CONTRACT_ERROR, ids[rule],
+                             why, fix);
   if (!d) R->ok = false;
   return d;
 }
@@ -255,7 +266,8 @@ static int64_t key_need(rc_call *c) {
   const rc_call *path[64];
   int n = key_chain(c, path, 64);
   int64_t w = 0;
-  for (int k = 0; k < n; k++) w += rein__rc_window(path[k]);
+  for (int k = 0; k < n; k++)
+    w += rein__rc_window(path[k]);
   return w;
 }
 
@@ -403,8 +415,8 @@ static void rule_r003(rctx *R, rc_call *c) {
            "set jitter: full (spreads each wave over its whole backoff "
            "interval)");
   rc_loc loc = c->jitter_loc.line ? c->jitter_loc
-               : c->has_backoff    ? c->backoff_loc
-                                   : c->retry_loc;
+               : c->has_backoff   ? c->backoff_loc
+                                  : c->retry_loc;
   finding(R, c->from, loc, 3, why, fix);
 }
 
@@ -454,7 +466,8 @@ static void rule_r004(rctx *R) {
     int n = 0;
     for (const rc_call *p = v->q_pred; p && n < 64; p = p->from->q_pred) {
       bool seen = false;
-      for (int k = 0; k < n && !seen; k++) seen = path[k] == p;
+      for (int k = 0; k < n && !seen; k++)
+        seen = path[k] == p;
       if (seen) break; /* a cycle closes here */
       path[n++] = p;
     }
@@ -503,8 +516,7 @@ static void rule_r004(rctx *R) {
                "retry at one layer only: lower attempts so the product stays "
                "under %s",
                num(limit, b, sizeof b));
-    rc_diag *d =
-        finding(R, deepest->from, deepest->attempts_loc, 4, why, fix);
+    rc_diag *d = finding(R, deepest->from, deepest->attempts_loc, 4, why, fix);
     int layer = 1;
     for (int k = n - 1; k >= 0; k--) {
       uint32_t a = rein__rc_attempts(path[k]);
@@ -529,10 +541,10 @@ static double budget_factor(const rc_call *c, double *floor_per_sec) {
   switch (c->budget.kind) {
   case REIN_BUDGET_RATIO:
     f = 1 + c->budget.ratio;
-    *floor_per_sec = c->budget.min_retries_per_sec *
-                     (c->scope == REIN_CONTRACT_SCOPE_FLEET
-                          ? 1
-                          : (double)rein__rc_instances(c));
+    *floor_per_sec =
+        c->budget.min_retries_per_sec * (c->scope == REIN_CONTRACT_SCOPE_FLEET
+                                             ? 1
+                                             : (double)rein__rc_instances(c));
     break;
   case REIN_BUDGET_TOKEN_BUCKET:
     f = 1 + c->budget.token_ratio;
@@ -630,7 +642,8 @@ static void rule_r006(rctx *R, rc_call *c) {
   int64_t total = schedule_ns(c, a);
   if (total <= c->deadline) return;
   uint32_t fit = 0;
-  while (fit < a && schedule_ns(c, fit + 1) <= c->deadline) fit++;
+  while (fit < a && schedule_ns(c, fit + 1) <= c->deadline)
+    fit++;
   char tot[32], dl[32], tt[32], bo[32], why[768], fix[512], nt[32];
   rein__rc_dur(total, tot, sizeof tot);
   rein__rc_dur(c->deadline, dl, sizeof dl);
@@ -674,9 +687,9 @@ static void rule_r007(rctx *R, rc_call *c) {
       size_t o = 0;
       for (uint32_t k = 0; k < c->op->nretryable && o < sizeof list; k++) {
         char b[16];
-        o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", k ? ", " : "",
-                              rein__rc_token_name(c->op->retryable[k], b,
-                                                  sizeof b));
+        o += (size_t)snprintf(
+            list + o, sizeof list - o, "%s%s", k ? ", " : "",
+            rein__rc_token_name(c->op->retryable[k], b, sizeof b));
       }
       snprintf(why, sizeof why,
                "retry.when lists %s, but %s.%s declares only %s as safe to "
@@ -727,9 +740,9 @@ static void rule_r008(rctx *R, rc_call *c) {
            "add budget: {kind: ratio, ratio: %s} (or lower), or agree a "
            "higher max_retry_ratio with %s",
            r2, c->to_svc);
-  rc_loc loc = c->has_budget ? (c->ratio_loc.line ? c->ratio_loc
-                                                  : c->budget_loc)
-                             : c->attempts_loc;
+  rc_loc loc = c->has_budget
+                   ? (c->ratio_loc.line ? c->ratio_loc : c->budget_loc)
+                   : c->attempts_loc;
   finding(R, c->from, loc, 8, why, fix);
 }
 
@@ -741,8 +754,8 @@ static void diff_op(const rc_op *old, const rc_op *cur, char *buf, size_t len,
 #define ADD(...)                                                               \
   do {                                                                         \
     if (*o < len)                                                              \
-      *o += (size_t)snprintf(buf + *o, len - *o, "%s", *o ? "; " : "");       \
-    if (*o < len) *o += (size_t)snprintf(buf + *o, len - *o, __VA_ARGS__);    \
+      *o += (size_t)snprintf(buf + *o, len - *o, "%s", *o ? "; " : "");        \
+    if (*o < len) *o += (size_t)snprintf(buf + *o, len - *o, __VA_ARGS__);     \
   } while (0)
   static const char *const idem[] = {"unset", "natural", "key", "none"};
   if (old->idem != cur->idem)
@@ -783,8 +796,8 @@ static void rule_r009(rctx *R, rc_call *c) {
     for (size_t k = 0; k < old->nops; k++)
       if (strcmp(old->ops[k].name, c->to_op) == 0) oo = &old->ops[k];
     if (!oo)
-      snprintf(changes, sizeof changes, "%s.%s did not exist in %s",
-               c->to_svc, c->to_op, c->pin);
+      snprintf(changes, sizeof changes, "%s.%s did not exist in %s", c->to_svc,
+               c->to_op, c->pin);
     else if (c->op)
       diff_op(oo, c->op, changes, sizeof changes, &o);
     if (old->capacity != c->callee->capacity && o + 2 < sizeof changes) {
@@ -795,8 +808,7 @@ static void rule_r009(rctx *R, rc_call *c) {
                             rate_str(c->callee->capacity, b, sizeof b));
     }
     if (!*changes)
-      snprintf(changes, sizeof changes, "nothing %s relies on",
-               c->from->name);
+      snprintf(changes, sizeof changes, "nothing %s relies on", c->from->name);
     snprintf(why, sizeof why,
              "%s pins %s %s but the current contract is %s; changed: %s",
              c->from->name, c->to_svc, c->pin, c->callee->version, changes);
@@ -890,7 +902,8 @@ rein_status rein_contract_ttls(rein_contract_set *s,
     }
     rein_contract_ttl *t = rein__rc_alloc(s, (cnt ? cnt : 1) * sizeof *t);
     if (!t) return REIN_ENOMEM;
-    for (size_t i = 0; i < s->nsvcs; i++) s->svcs[i]->mark_u = 0;
+    for (size_t i = 0; i < s->nsvcs; i++)
+      s->svcs[i]->mark_u = 0;
     size_t m = 0;
     for (size_t i = 0; i < s->nsvcs; i++) {
       rc_svc *x = s->svcs[i];

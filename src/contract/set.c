@@ -92,7 +92,8 @@ bool rein__rc_grow(rein_contract_set *s, void **arr, size_t *cap, size_t need,
                    size_t elem) {
   if (need <= *cap) return true;
   size_t nc = *cap ? *cap * 2 : 16;
-  while (nc < need) nc *= 2;
+  while (nc < need)
+    nc *= 2;
   void *n = rein__rc_alloc(s, nc * elem);
   if (!n) return false;
   if (*arr) memcpy(n, *arr, *cap * elem);
@@ -145,7 +146,8 @@ bool rein__rc_related(rein_contract_set *s, rc_diag *d, rc_loc loc,
 static int diag_cmp(const void *pa, const void *pb) {
   const rc_diag *a = pa, *b = pb;
   if (a->file_seq != b->file_seq) return a->file_seq < b->file_seq ? -1 : 1;
-  if (a->d.loc.line != b->d.loc.line) return a->d.loc.line < b->d.loc.line ? -1 : 1;
+  if (a->d.loc.line != b->d.loc.line)
+    return a->d.loc.line < b->d.loc.line ? -1 : 1;
   if (a->d.loc.col != b->d.loc.col) return a->d.loc.col < b->d.loc.col ? -1 : 1;
   int r = strcmp(a->d.rule, b->d.rule);
   if (r) return r;
@@ -193,7 +195,8 @@ size_t rein_contract_service_count(const rein_contract_set *s) {
 
 static uint64_t hash_str(const char *p) {
   uint64_t h = 1469598103934665603ull;
-  for (; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
+  for (; *p; p++)
+    h = (h ^ (unsigned char)*p) * 1099511628211ull;
   return h;
 }
 
@@ -210,14 +213,16 @@ rc_svc *rein__rc_find(const rein_contract_set *s, const char *name) {
 static bool table_put(rein_contract_set *s, rc_svc *v) {
   if ((s->nsvcs + 1) * 2 > s->table_cap) {
     size_t nc = s->table_cap ? s->table_cap * 2 : 64;
-    while ((s->nsvcs + 1) * 2 > nc) nc *= 2;
+    while ((s->nsvcs + 1) * 2 > nc)
+      nc *= 2;
     rc_svc **t = rein__rc_alloc(s, nc * sizeof *t);
     if (!t) return false;
     for (size_t i = 0; i < s->table_cap; i++) {
       rc_svc *o = s->table[i];
       if (!o) continue;
       size_t j = hash_str(o->name) & (nc - 1);
-      while (t[j]) j = (j + 1) & (nc - 1);
+      while (t[j])
+        j = (j + 1) & (nc - 1);
       t[j] = o;
     }
     s->table = t;
@@ -241,11 +246,15 @@ static bool table_put(rein_contract_set *s, rc_svc *v) {
 int rein__rc_version_cmp(const char *a, const char *b) {
   while (*a && *b) {
     if (isdigit((unsigned char)*a) && isdigit((unsigned char)*b)) {
-      while (*a == '0') a++;
-      while (*b == '0') b++;
+      while (*a == '0')
+        a++;
+      while (*b == '0')
+        b++;
       size_t la = 0, lb = 0;
-      while (isdigit((unsigned char)a[la])) la++;
-      while (isdigit((unsigned char)b[lb])) lb++;
+      while (isdigit((unsigned char)a[la]))
+        la++;
+      while (isdigit((unsigned char)b[lb]))
+        lb++;
       if (la != lb) return la < lb ? -1 : 1;
       int r = strncmp(a, b, la);
       if (r) return r < 0 ? -1 : 1;
@@ -274,8 +283,8 @@ bool rein__rc_add_service(rein_contract_set *s, rc_svc *v) {
       snprintf(fix, sizeof fix,
                "keep one file per service and version: remove one, or give "
                "this one a new version");
-      return rein__rc_diag(s, v->loc, v->file_seq, REIN_CONTRACT_ERROR,
-                           "E006", why, fix) != NULL;
+      return rein__rc_diag(s, v->loc, v->file_seq, REIN_CONTRACT_ERROR, "E006",
+                           why, fix) != NULL;
     }
   }
   if (!rein__rc_grow(s, (void **)&s->svcs, &s->capsvcs, s->nsvcs + 1,
@@ -308,8 +317,10 @@ size_t rein__rc_distance(const char *a, const char *b, size_t cap) {
   size_t la = strlen(a), lb = strlen(b);
   if (la > 64 || lb > 64) return cap + 1;
   size_t m[65][65];
-  for (size_t i = 0; i <= la; i++) m[i][0] = i;
-  for (size_t j = 0; j <= lb; j++) m[0][j] = j;
+  for (size_t i = 0; i <= la; i++)
+    m[i][0] = i;
+  for (size_t j = 0; j <= lb; j++)
+    m[0][j] = j;
   for (size_t i = 1; i <= la; i++) {
     size_t best = (size_t)-1;
     for (size_t j = 1; j <= lb; j++) {
@@ -348,8 +359,7 @@ const char *rein__rc_suggest(const char *word, const char *const *cands,
 /* ------------------------------------------------------------- resolve */
 
 static bool push_in(rein_contract_set *s, rc_svc *v, rc_call *c) {
-  if (!rein__rc_grow(s, (void **)&v->in, &v->capin, v->nin + 1,
-                     sizeof *v->in))
+  if (!rein__rc_grow(s, (void **)&v->in, &v->capin, v->nin + 1, sizeof *v->in))
     return false;
   v->in[v->nin++] = c;
   return true;
@@ -357,7 +367,8 @@ static bool push_in(rein_contract_set *s, rc_svc *v, rc_call *c) {
 
 bool rein__rc_resolve(rein_contract_set *s) {
   if (s->resolved) return !s->oom;
-  for (size_t i = 0; i < s->nsvcs; i++) s->svcs[i]->nin = 0;
+  for (size_t i = 0; i < s->nsvcs; i++)
+    s->svcs[i]->nin = 0;
   size_t unresolved = 0;
   for (size_t i = 0; i < s->nsvcs; i++) {
     rc_svc *v = s->svcs[i];
@@ -383,10 +394,9 @@ bool rein__rc_resolve(rein_contract_set *s) {
           }
         }
         unresolved++;
-        snprintf(why, sizeof why,
-                 "calls[%u].to: unknown service '%s'%s%s%s", c->index,
-                 c->to_svc, best ? " (did you mean '" : "", best ? best : "",
-                 best ? "'?)" : "");
+        snprintf(why, sizeof why, "calls[%u].to: unknown service '%s'%s%s%s",
+                 c->index, c->to_svc, best ? " (did you mean '" : "",
+                 best ? best : "", best ? "'?)" : "");
         if (best)
           snprintf(fix, sizeof fix, "write to: %s.%s", best, c->to_op);
         else
@@ -416,9 +426,8 @@ bool rein__rc_resolve(rein_contract_set *s) {
         const char *best = rein__rc_suggest(c->to_op, names, n);
         snprintf(why, sizeof why,
                  "calls[%u].to: service '%s' has no operation '%s'%s%s%s",
-                 c->index, t->name, c->to_op,
-                 best ? " (did you mean '" : "", best ? best : "",
-                 best ? "'?)" : "");
+                 c->index, t->name, c->to_op, best ? " (did you mean '" : "",
+                 best ? best : "", best ? "'?)" : "");
         if (best)
           snprintf(fix, sizeof fix, "write to: %s.%s", t->name, best);
         else
@@ -579,7 +588,8 @@ rein_status rein_contract_add_path(rein_contract_set *s, const char *path) {
   if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
     /* strip trailing slashes for tidy names */
     size_t l = strlen(path);
-    while (l > 1 && path[l - 1] == '/') l--;
+    while (l > 1 && path[l - 1] == '/')
+      l--;
     char *p = rein__rc_strndup(s, path, l);
     if (!p) return REIN_ENOMEM;
     r = add_dir(s, p, 0);
@@ -614,7 +624,8 @@ rein_status rein_contract_load(const rein_contract_config *c,
 
 rein_status rein_contract_parse_duration(const char *s, int64_t *ns) {
   if (!s || !ns) return REIN_EINVAL;
-  while (*s == ' ') s++;
+  while (*s == ' ')
+    s++;
   if (*s == '-') return REIN_ERANGE;
   if (*s == '+') s++;
   if (!*s) return REIN_EPARSE;
@@ -625,9 +636,9 @@ rein_status rein_contract_parse_duration(const char *s, int64_t *ns) {
   static const struct {
     const char *u;
     double mult;
-  } units[] = {{"ns", 1},         {"us", 1e3},      {"ms", 1e6},
-               {"min", 60e9},     {"s", 1e9},       {"m", 60e9},
-               {"h", 3600e9},     {"d", 86400e9},   {"w", 604800e9}};
+  } units[] = {{"ns", 1},     {"us", 1e3},    {"ms", 1e6},
+               {"min", 60e9}, {"s", 1e9},     {"m", 60e9},
+               {"h", 3600e9}, {"d", 86400e9}, {"w", 604800e9}};
   double total = 0;
   const char *p = s;
   while (*p) {
@@ -640,8 +651,7 @@ rein_status rein_contract_parse_duration(const char *s, int64_t *ns) {
     size_t k, nu = sizeof units / sizeof units[0];
     for (k = 0; k < nu; k++) {
       size_t l = strlen(units[k].u);
-      if (strncmp(p, units[k].u, l) == 0 &&
-          !isalpha((unsigned char)p[l]))
+      if (strncmp(p, units[k].u, l) == 0 && !isalpha((unsigned char)p[l]))
         break;
     }
     if (k == nu) return REIN_EPARSE;
@@ -655,23 +665,31 @@ rein_status rein_contract_parse_duration(const char *s, int64_t *ns) {
 
 rein_status rein_contract_parse_rate(const char *s, double *per_sec) {
   if (!s || !per_sec) return REIN_EINVAL;
-  while (*s == ' ') s++;
+  while (*s == ' ')
+    s++;
   if (*s == '-') return REIN_ERANGE;
   if (!isdigit((unsigned char)*s) && *s != '.') return REIN_EPARSE;
   char *end;
   errno = 0;
   double v = strtod(s, &end);
   if (end == s || errno || v != v) return REIN_EPARSE;
-  while (*end == ' ') end++;
+  while (*end == ' ')
+    end++;
   double div = 1;
   if (*end == '/') {
     const char *u = end + 1;
-    while (*u == ' ') u++;
-    if (strcmp(u, "s") == 0 || strcmp(u, "sec") == 0) div = 1;
-    else if (strcmp(u, "m") == 0 || strcmp(u, "min") == 0) div = 60;
-    else if (strcmp(u, "h") == 0) div = 3600;
-    else if (strcmp(u, "d") == 0) div = 86400;
-    else return REIN_EPARSE;
+    while (*u == ' ')
+      u++;
+    if (strcmp(u, "s") == 0 || strcmp(u, "sec") == 0)
+      div = 1;
+    else if (strcmp(u, "m") == 0 || strcmp(u, "min") == 0)
+      div = 60;
+    else if (strcmp(u, "h") == 0)
+      div = 3600;
+    else if (strcmp(u, "d") == 0)
+      div = 86400;
+    else
+      return REIN_EPARSE;
   } else if (*end) {
     return REIN_EPARSE;
   }
@@ -708,7 +726,8 @@ const char *rein_contract_format_duration(int64_t ns, char *buf, size_t len) {
     snprintf(t, sizeof t, "%.3f", ns / 1e9);
     /* trim trailing zeros */
     size_t l = strlen(t);
-    while (l && t[l - 1] == '0') t[--l] = 0;
+    while (l && t[l - 1] == '0')
+      t[--l] = 0;
     snprintf(buf, len, "%ss", t);
     return buf;
   }

@@ -38,8 +38,10 @@ static int run(char **out, const char *fmt, ...) {
   }
   buf[n] = 0;
   int st = pclose(p);
-  if (out) *out = buf;
-  else free(buf);
+  if (out)
+    *out = buf;
+  else
+    free(buf);
   return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
@@ -49,7 +51,8 @@ static void rule_ids(const char *out, char *ids, size_t len) {
   int n = 0;
   for (const char *p = out; (p = strstr(p, "]: ")) && n < 64; p++) {
     const char *b = p;
-    while (b > out && b[-1] != '[') b--;
+    while (b > out && b[-1] != '[')
+      b--;
     if (p - b != 4) continue;
     memcpy(found[n], b, 4);
     found[n++][4] = 0;
@@ -113,28 +116,31 @@ static void test_other_commands(void **st) {
                               "processor (30s) -> card-network.charge"));
   free(out);
   assert_int_equal(run(NULL, "ttl '%s/payments-fixed'", dir), 0);
-  assert_int_equal(run(&out, "policy '%s/ledger' --caller client --to "
-                             "ledger.charge",
+  assert_int_equal(run(&out,
+                       "policy '%s/ledger' --caller client --to "
+                       "ledger.charge",
                        dir),
                    0);
   assert_non_null(strstr(out, "  attempts        4 (including the first)\n"));
   assert_non_null(strstr(out, "  valid           yes"));
   free(out);
-  assert_int_equal(run(NULL, "policy '%s/ledger' --caller client --to x.y",
-                       dir),
-                   2);
+  assert_int_equal(
+      run(NULL, "policy '%s/ledger' --caller client --to x.y", dir), 2);
   assert_int_equal(run(&out, "check --format sarif '%s/layers'", dir), 1);
   assert_non_null(strstr(out, "\"version\":\"2.1.0\""));
   free(out);
   assert_int_equal(run(NULL, "check --format json '%s/ingestion'", dir), 1);
-  assert_int_equal(run(&out, "check --format=json --disable=R003,R005 "
-                             "'%s/ingestion'", dir), 0);
+  assert_int_equal(run(&out,
+                       "check --format=json --disable=R003,R005 "
+                       "'%s/ingestion'",
+                       dir),
+                   0);
   assert_non_null(strstr(out, "\"summary\":{\"contracts\":2,\"errors\":0,"));
   free(out);
   assert_int_equal(run(NULL, "check --disable R003,R005 '%s/ingestion'", dir),
                    0);
-  assert_int_equal(
-      run(NULL, "check --max-amplification 100 '%s/layers'", dir), 0);
+  assert_int_equal(run(NULL, "check --max-amplification 100 '%s/layers'", dir),
+                   0);
   assert_int_equal(run(&out, "check --explain R001"), 0);
   assert_non_null(strstr(out, "R001 key-ttl-shorter-than-retry-window"));
   free(out);

@@ -31,95 +31,101 @@ static const char *const e001_syntax_files[] = {
     "  op: {idempotency: key, key_ttl: 24h\n",
     NULL};
 static const char e001_syntax_expect[] =
-    "a.yaml:5:1: error[E001]: malformed YAML: did not find expected ',' or '}' while parsing a flow mapping\n"
-    "  fix: fix the syntax here: indentation, ':' after keys, closed quotes and brackets\n";
+    "a.yaml:5:1: error[E001]: malformed YAML: did not find expected ',' or '}' "
+    "while parsing a flow mapping\n"
+    "  fix: fix the syntax here: indentation, ':' after keys, closed quotes "
+    "and brackets\n";
 
 /* bad indentation */
-static const char *const e001_indent_files[] = {
-    "a.yaml",
-    "service: a\n"
-    "version: 2024-01-01\n"
-    "calls:\n"
-    "  - to: b.op\n"
-    "   rate: 5/s\n",
-    NULL};
+static const char *const e001_indent_files[] = {"a.yaml",
+                                                "service: a\n"
+                                                "version: 2024-01-01\n"
+                                                "calls:\n"
+                                                "  - to: b.op\n"
+                                                "   rate: 5/s\n",
+                                                NULL};
 static const char e001_indent_expect[] =
-    "a.yaml:5:4: error[E001]: malformed YAML: did not find expected '-' indicator while parsing a block collection\n"
-    "  fix: fix the syntax here: indentation, ':' after keys, closed quotes and brackets\n";
+    "a.yaml:5:4: error[E001]: malformed YAML: did not find expected '-' "
+    "indicator while parsing a block collection\n"
+    "  fix: fix the syntax here: indentation, ':' after keys, closed quotes "
+    "and brackets\n";
 
 /* two documents */
-static const char *const e001_two_docs_files[] = {
-    "a.yaml",
-    "service: a\n"
-    "version: 2024-01-01\n"
-    "---\n"
-    "service: b\n",
-    NULL};
+static const char *const e001_two_docs_files[] = {"a.yaml",
+                                                  "service: a\n"
+                                                  "version: 2024-01-01\n"
+                                                  "---\n"
+                                                  "service: b\n",
+                                                  NULL};
 static const char e001_two_docs_expect[] =
     "a.yaml:4:1: error[E001]: more than one YAML document in a contract file\n"
     "  fix: put each service's contract in its own file\n";
 
 /* wrong types everywhere */
-static const char *const e002_types_files[] = {
-    "a.yaml",
-    "service: a\n"
-    "version: 2024-01-01\n"
-    "\n"
-    "instances: many\n"
-    "operations: [get, put]\n"
-    "calls:\n"
-    "  - to: [b, op]\n"
-    "    retry: 3\n"
-    "    rate: {n: 5}\n",
-    NULL};
+static const char *const e002_types_files[] = {"a.yaml",
+                                               "service: a\n"
+                                               "version: 2024-01-01\n"
+                                               "\n"
+                                               "instances: many\n"
+                                               "operations: [get, put]\n"
+                                               "calls:\n"
+                                               "  - to: [b, op]\n"
+                                               "    retry: 3\n"
+                                               "    rate: {n: 5}\n",
+                                               NULL};
 static const char e002_types_expect[] =
     "a.yaml:4:12: error[E002]: instances: expected an integer, got 'many'\n"
     "  fix: write instances as an integer, e.g. `4`\n"
     "a.yaml:5:13: error[E002]: operations: expected a mapping, got a list\n"
-    "  fix: write operations as a mapping, e.g. `{charge: {idempotency: key}}`\n"
-    "a.yaml:7:9: error[E002]: calls[0].to: expected service.operation, got a list\n"
+    "  fix: write operations as a mapping, e.g. `{charge: {idempotency: "
+    "key}}`\n"
+    "a.yaml:7:9: error[E002]: calls[0].to: expected service.operation, got a "
+    "list\n"
     "  fix: write calls[0].to as service.operation, e.g. `ledger.charge`\n"
     "a.yaml:8:12: error[E002]: calls[0].retry: expected a mapping, got '3'\n"
-    "  fix: write calls[0].retry as a mapping, e.g. `{attempts: 3, backoff: {kind: exponential}}`\n"
+    "  fix: write calls[0].retry as a mapping, e.g. `{attempts: 3, backoff: "
+    "{kind: exponential}}`\n"
     "a.yaml:9:11: error[E002]: calls[0].rate: expected a rate, got a mapping\n"
     "  fix: write calls[0].rate as a rate, e.g. `500/s`\n";
 
 /* a list is not a contract */
-static const char *const e002_root_files[] = {
-    "a.yaml",
-    "- service: a\n",
-    NULL};
+static const char *const e002_root_files[] = {"a.yaml", "- service: a\n", NULL};
 static const char e002_root_expect[] =
-    "a.yaml:1:1: error[E002]: a contract must be a mapping (service, version, operations, calls), got a list\n"
+    "a.yaml:1:1: error[E002]: a contract must be a mapping (service, version, "
+    "operations, calls), got a list\n"
     "  fix: start the file with `service: NAME` and `version: DATE` fields\n";
 
 /* unknown fields, with and without a suggestion */
-static const char *const e003_files[] = {
-    "a.yaml",
-    "service: a\n"
-    "version: 2024-01-01\n"
-    "\n"
-    "capacty: 100/s\n"
-    "operations:\n"
-    "  get:\n"
-    "    idempotence: natural\n"
-    "    colour: blue\n"
-    "calls:\n"
-    "  - to: b.get\n"
-    "    retry:\n"
-    "      atempts: 3\n"
-    "      backof: {kind: exponential}\n",
-    NULL};
+static const char *const e003_files[] = {"a.yaml",
+                                         "service: a\n"
+                                         "version: 2024-01-01\n"
+                                         "\n"
+                                         "capacty: 100/s\n"
+                                         "operations:\n"
+                                         "  get:\n"
+                                         "    idempotence: natural\n"
+                                         "    colour: blue\n"
+                                         "calls:\n"
+                                         "  - to: b.get\n"
+                                         "    retry:\n"
+                                         "      atempts: 3\n"
+                                         "      backof: {kind: exponential}\n",
+                                         NULL};
 static const char e003_expect[] =
-    "a.yaml:4:1: error[E003]: unknown field 'capacty' (did you mean 'capacity'?)\n"
+    "a.yaml:4:1: error[E003]: unknown field 'capacty' (did you mean "
+    "'capacity'?)\n"
     "  fix: rename it to 'capacity'\n"
-    "a.yaml:7:5: error[E003]: operations.get: unknown field 'idempotence' (did you mean 'idempotency'?)\n"
+    "a.yaml:7:5: error[E003]: operations.get: unknown field 'idempotence' (did "
+    "you mean 'idempotency'?)\n"
     "  fix: rename it to 'idempotency'\n"
     "a.yaml:8:5: error[E003]: operations.get: unknown field 'colour'\n"
-    "  fix: remove it; fields here: idempotency, key_ttl, key_header, retryable, max_retry_ratio, timeout, description\n"
-    "a.yaml:12:7: error[E003]: calls[0].retry: unknown field 'atempts' (did you mean 'attempts'?)\n"
+    "  fix: remove it; fields here: idempotency, key_ttl, key_header, "
+    "retryable, max_retry_ratio, timeout, description\n"
+    "a.yaml:12:7: error[E003]: calls[0].retry: unknown field 'atempts' (did "
+    "you mean 'attempts'?)\n"
     "  fix: rename it to 'attempts'\n"
-    "a.yaml:13:7: error[E003]: calls[0].retry: unknown field 'backof' (did you mean 'backoff'?)\n"
+    "a.yaml:13:7: error[E003]: calls[0].retry: unknown field 'backof' (did you "
+    "mean 'backoff'?)\n"
     "  fix: rename it to 'backoff'\n";
 
 /* negative, absurd, unit-less and garbage durations */
@@ -139,9 +145,11 @@ static const char *const e004_durations_files[] = {
     "      backoff: {base: 2s, cap: 1s}\n",
     NULL};
 static const char e004_durations_expect[] =
-    "a.yaml:5:36: error[E004]: operations.get.key_ttl: '500d' is absurdly long (more than 366d)\n"
+    "a.yaml:5:36: error[E004]: operations.get.key_ttl: '500d' is absurdly long "
+    "(more than 366d)\n"
     "  fix: use a duration of at most 366d\n"
-    "a.yaml:5:51: error[E004]: operations.get.timeout: must be greater than 0, got 0s\n"
+    "a.yaml:5:51: error[E004]: operations.get.timeout: must be greater than 0, "
+    "got 0s\n"
     "  fix: use a positive duration, e.g. `2s`\n"
     "a.yaml:8:14: error[E004]: calls[0].timeout: '-5s' is negative\n"
     "  fix: use a positive duration, e.g. `2s`\n"
@@ -149,7 +157,8 @@ static const char e004_durations_expect[] =
     "  fix: write a number and a unit (ms, s, m, h, d), e.g. `10s`\n"
     "a.yaml:11:15: error[E004]: calls[0].retry.window: '15' has no unit\n"
     "  fix: write 15s (or 15ms, 15h)\n"
-    "a.yaml:12:32: error[E004]: calls[0].retry.backoff.cap: must not be below base\n"
+    "a.yaml:12:32: error[E004]: calls[0].retry.backoff.cap: must not be below "
+    "base\n"
     "  fix: set cap to at least the base (2s)\n";
 
 /* enums, numbers, rates, names */
@@ -174,36 +183,51 @@ static const char *const e004_values_files[] = {
     NULL};
 static const char e004_values_expect[] =
     "a.yaml:1:10: error[E004]: service: 'a.b' is not a valid service name\n"
-    "  fix: use letters, digits, - and _ only (no dots: calls name service.operation)\n"
-    "a.yaml:2:10: error[E004]: version: 'latest' is neither a date nor a semver\n"
+    "  fix: use letters, digits, - and _ only (no dots: calls name "
+    "service.operation)\n"
+    "a.yaml:2:10: error[E004]: version: 'latest' is neither a date nor a "
+    "semver\n"
     "  fix: write a date (2024-06-01) or a semver (1.4.0)\n"
     "a.yaml:3:12: error[E004]: instances: must be in [1, 1000000], got 0\n"
     "  fix: use a value from 1 to 1000000\n"
     "a.yaml:4:11: error[E004]: capacity: 'fast' is not a rate\n"
     "  fix: write a count per unit: 500/s, 30000/min, 100/h\n"
-    "a.yaml:6:22: error[E004]: operations.get.idempotency: 'maybe' is not one of natural, key or none\n"
+    "a.yaml:6:22: error[E004]: operations.get.idempotency: 'maybe' is not one "
+    "of natural, key or none\n"
     "  fix: write one of: natural, key or none\n"
-    "a.yaml:6:46: error[E004]: operations.get.max_retry_ratio: must be in [0, 100], got -1\n"
+    "a.yaml:6:46: error[E004]: operations.get.max_retry_ratio: must be in [0, "
+    "100], got -1\n"
     "  fix: use a value in [0, 100]\n"
     "a.yaml:8:9: error[E004]: calls[0].to: 'bget' is not service.operation\n"
     "  fix: write the callee as service.operation, e.g. `to: ledger.charge`\n"
-    "a.yaml:10:10: error[E004]: calls[1].key: 'passthrough' is not one of none, originate, pass-through or derive (did you mean 'pass-through'?)\n"
+    "a.yaml:10:10: error[E004]: calls[1].key: 'passthrough' is not one of "
+    "none, originate, pass-through or derive (did you mean 'pass-through'?)\n"
     "  fix: write key: pass-through\n"
-    "a.yaml:11:11: error[E004]: calls[1].rate: '-5/s' must be a positive rate up to 1e9/s\n"
+    "a.yaml:11:11: error[E004]: calls[1].rate: '-5/s' must be a positive rate "
+    "up to 1e9/s\n"
     "  fix: use a positive rate of at most 1e9/s, e.g. 500/s\n"
-    "a.yaml:13:17: error[E004]: calls[1].retry.attempts: must be in [1, 100], got 1000\n"
+    "a.yaml:13:17: error[E004]: calls[1].retry.attempts: must be in [1, 100], "
+    "got 1000\n"
     "  fix: use a value from 1 to 100\n"
-    "a.yaml:14:23: error[E004]: calls[1].retry.backoff.kind: 'exponental' is not one of none, constant, linear or exponential (did you mean 'exponential'?)\n"
+    "a.yaml:14:23: error[E004]: calls[1].retry.backoff.kind: 'exponental' is "
+    "not one of none, constant, linear or exponential (did you mean "
+    "'exponential'?)\n"
     "  fix: write kind: exponential\n"
-    "a.yaml:14:43: error[E004]: calls[1].retry.backoff.jitter: 'fulll' is not one of none, full, equal or decorrelated (did you mean 'full'?)\n"
+    "a.yaml:14:43: error[E004]: calls[1].retry.backoff.jitter: 'fulll' is not "
+    "one of none, full, equal or decorrelated (did you mean 'full'?)\n"
     "  fix: write jitter: full\n"
-    "a.yaml:14:62: error[E004]: calls[1].retry.backoff.multiplier: must be in [1, 100], got 0.5\n"
+    "a.yaml:14:62: error[E004]: calls[1].retry.backoff.multiplier: must be in "
+    "[1, 100], got 0.5\n"
     "  fix: use a value in [1, 100]\n"
-    "a.yaml:15:19: error[E004]: calls[1].retry.when[1]: '999' is not an outcome\n"
-    "  fix: use an HTTP status 100..599, 4xx, 5xx, or one of timeout, connect-refused, connection-reset, dns, overloaded, failure, not-sent\n"
-    "a.yaml:15:24: error[E004]: calls[1].retry.when[2]: 'timeot' is not an outcome (did you mean 'timeout'?)\n"
+    "a.yaml:15:19: error[E004]: calls[1].retry.when[1]: '999' is not an "
+    "outcome\n"
+    "  fix: use an HTTP status 100..599, 4xx, 5xx, or one of timeout, "
+    "connect-refused, connection-reset, dns, overloaded, failure, not-sent\n"
+    "a.yaml:15:24: error[E004]: calls[1].retry.when[2]: 'timeot' is not an "
+    "outcome (did you mean 'timeout'?)\n"
     "  fix: write timeout\n"
-    "a.yaml:16:30: error[E004]: calls[1].retry.signals[1]: 'smoke' is not one of retry-after, pushback, ratelimit or dont-retry\n"
+    "a.yaml:16:30: error[E004]: calls[1].retry.signals[1]: 'smoke' is not one "
+    "of retry-after, pushback, ratelimit or dont-retry\n"
     "  fix: write one of: retry-after, pushback, ratelimit or dont-retry\n";
 
 /* fields of another kind, exclusive fields */
@@ -221,11 +245,14 @@ static const char *const e004_combos_files[] = {
     "      breaker: {window: 10s, window_calls: 100}\n",
     NULL};
 static const char e004_combos_expect[] =
-    "a.yaml:5:3: error[E004]: operations.get: key_ttl is set but idempotency is not 'key'\n"
+    "a.yaml:5:3: error[E004]: operations.get: key_ttl is set but idempotency "
+    "is not 'key'\n"
     "  fix: set idempotency: key, or remove key_ttl\n"
-    "a.yaml:9:36: error[E004]: calls[0].retry.budget.ratio: applies to kind ratio, but this budget is kind token_bucket\n"
+    "a.yaml:9:36: error[E004]: calls[0].retry.budget.ratio: applies to kind "
+    "ratio, but this budget is kind token_bucket\n"
     "  fix: remove ratio, or set kind: ratio\n"
-    "a.yaml:10:30: error[E004]: calls[0].retry.breaker: window and window_calls are exclusive\n"
+    "a.yaml:10:30: error[E004]: calls[0].retry.breaker: window and "
+    "window_calls are exclusive\n"
     "  fix: keep `window` (time based) or `window_calls` (count based)\n";
 
 /* fleet budgets must be ratio, fleet breakers time-windowed */
@@ -241,21 +268,20 @@ static const char *const e004_fleet_files[] = {
     "      breaker: {window_calls: 100, scope: fleet}\n",
     NULL};
 static const char e004_fleet_expect[] =
-    "a.yaml:7:29: error[E004]: calls[0].retry.budget: a fleet budget must be kind ratio (rein/fleet.h shares a ratio budget through Redis)\n"
+    "a.yaml:7:29: error[E004]: calls[0].retry.budget: a fleet budget must be "
+    "kind ratio (rein/fleet.h shares a ratio budget through Redis)\n"
     "  fix: use kind: ratio for a fleet budget, or scope: instance\n"
-    "a.yaml:8:17: error[E004]: calls[0].retry.breaker: a fleet breaker counts outcomes in time buckets; window_calls is per instance only\n"
+    "a.yaml:8:17: error[E004]: calls[0].retry.breaker: a fleet breaker counts "
+    "outcomes in time buckets; window_calls is per instance only\n"
     "  fix: use a time window (`window: 10s`) for a fleet breaker\n";
 
 /* missing fields */
-static const char *const e005_files[] = {
-    "a.yaml",
-    "operations:\n"
-    "  pay: {idempotency: key}\n"
-    "calls:\n"
-    "  - rate: 5/s\n",
-    "empty.yaml",
-"",
-    NULL};
+static const char *const e005_files[] = {"a.yaml",
+                                         "operations:\n"
+                                         "  pay: {idempotency: key}\n"
+                                         "calls:\n"
+                                         "  - rate: 5/s\n",
+                                         "empty.yaml", "", NULL};
 static const char e005_expect[] =
     "a.yaml:1:1: error[E005]: missing field 'service'\n"
     "  fix: add `service: NAME` at the top of the file\n"
@@ -287,29 +313,32 @@ static const char e006_field_expect[] =
     "  fix: remove or rename one of them\n";
 
 /* two files with the same service and version */
-static const char *const e006_service_files[] = {
-    "a.yaml",
-    "service: a\n"
-    "version: 2024-01-01\n",
-    "a2.yaml",
-    "service: a\n"
-    "version: 2024-01-01\n",
-    NULL};
+static const char *const e006_service_files[] = {"a.yaml",
+                                                 "service: a\n"
+                                                 "version: 2024-01-01\n",
+                                                 "a2.yaml",
+                                                 "service: a\n"
+                                                 "version: 2024-01-01\n",
+                                                 NULL};
 static const char e006_service_expect[] =
-    "a2.yaml:1:10: error[E006]: duplicate contract for service 'a' version '2024-01-01' (also in a.yaml:1:10)\n"
-    "  fix: keep one file per service and version: remove one, or give this one a new version\n";
+    "a2.yaml:1:10: error[E006]: duplicate contract for service 'a' version "
+    "'2024-01-01' (also in a.yaml:1:10)\n"
+    "  fix: keep one file per service and version: remove one, or give this "
+    "one a new version\n";
 
 /* JSON is YAML: a JSON contract loads */
 static const char *const json_files[] = {
     "j.json",
     "{\"service\": \"j\", \"version\": \"1.2.0\", \"instances\": 2,\n"
-    " \"operations\": {\"get\": {\"idempotency\": \"natural\", \"timeout\": \"2s\",\n"
+    " \"operations\": {\"get\": {\"idempotency\": \"natural\", \"timeout\": "
+    "\"2s\",\n"
     "                        \"retryable\": [503, \"timeout\"]}},\n"
-    " \"calls\": [{\"to\": \"j.get\", \"rate\": \"30000/min\", \"timeout\": \"500ms\",\n"
-    "            \"retry\": {\"attempts\": 2, \"backoff\": {\"jitter\": \"full\"}}}]}\n",
+    " \"calls\": [{\"to\": \"j.get\", \"rate\": \"30000/min\", \"timeout\": "
+    "\"500ms\",\n"
+    "            \"retry\": {\"attempts\": 2, \"backoff\": {\"jitter\": "
+    "\"full\"}}}]}\n",
     NULL};
-static const char json_expect[] =
-"";
+static const char json_expect[] = "";
 
 /* JSON indented with tabs loads */
 static const char *const json_tabs_files[] = {
@@ -323,17 +352,18 @@ static const char *const json_tabs_files[] = {
     "	\"operations\": {\"x\": {\"idempotency\": \"natural\"}}\n"
     "}\n",
     NULL};
-static const char json_tabs_expect[] =
-"";
+static const char json_tabs_expect[] = "";
 
 /* a JSON type error points into the JSON */
 static const char *const json_error_files[] = {
     "j.json",
     "{\"service\": \"j\", \"version\": \"1.2.0\",\n"
-    " \"calls\": [{\"to\": \"j.get\", \"retry\": {\"attempts\": \"three\"}}]}\n",
+    " \"calls\": [{\"to\": \"j.get\", \"retry\": {\"attempts\": "
+    "\"three\"}}]}\n",
     NULL};
 static const char json_error_expect[] =
-    "j.json:2:50: error[E002]: calls[0].retry.attempts: expected an integer, got 'three'\n"
+    "j.json:2:50: error[E002]: calls[0].retry.attempts: expected an integer, "
+    "got 'three'\n"
     "  fix: write calls[0].retry.attempts as an integer, e.g. `3`\n";
 
 static const load_case cases[] = {
@@ -409,7 +439,7 @@ static const load_case *find_case(const char *name) {
   return NULL;
 }
 
-#define S(x) ((int64_t)(x) * 1000000000)
+#define S(x) ((int64_t)(x)*1000000000)
 
 static void test_durations(void **st) {
   (void)st;
@@ -450,10 +480,8 @@ static void test_durations(void **st) {
                       "72h30s");
   assert_string_equal(rein_contract_format_duration(S(30 * 86400), b, 32),
                       "30d");
-  assert_string_equal(rein_contract_format_duration(250000000, b, 32),
-                      "250ms");
-  assert_string_equal(rein_contract_format_duration(1500000000, b, 32),
-                      "1.5s");
+  assert_string_equal(rein_contract_format_duration(250000000, b, 32), "250ms");
+  assert_string_equal(rein_contract_format_duration(1500000000, b, 32), "1.5s");
   assert_string_equal(rein_contract_format_duration(S(90), b, 32), "1m30s");
   assert_string_equal(rein_contract_format_duration(0, b, 32), "0s");
 }
@@ -603,8 +631,7 @@ static void test_limits(void **st) {
   }
   rein_contract_set *s;
   assert_int_equal(rein_contract_set_new(NULL, &s), REIN_OK);
-  assert_int_equal(rein_contract_add_buffer(s, "f.yaml", buf, o),
-                   REIN_EPARSE);
+  assert_int_equal(rein_contract_add_buffer(s, "f.yaml", buf, o), REIN_EPARSE);
   assert_string_equal(rein_contract_diag_at(s, 0)->message,
                       "72 fields in one object (no object has more than 64)");
   rein_contract_set_free(s);
@@ -614,8 +641,7 @@ static void test_limits(void **st) {
   for (int i = 0; i < 150; i++)
     buf_printf(buf, &o, sizeof buf, "  - {to: b.c, colour: red}\n");
   assert_int_equal(rein_contract_set_new(NULL, &s), REIN_OK);
-  assert_int_equal(rein_contract_add_buffer(s, "c.yaml", buf, o),
-                   REIN_EPARSE);
+  assert_int_equal(rein_contract_add_buffer(s, "c.yaml", buf, o), REIN_EPARSE);
   assert_int_equal(rein_contract_diag_count(s), 101);
   assert_string_equal(rein_contract_diag_at(s, 0)->message,
                       "50 more errors in this file not shown");
@@ -631,8 +657,7 @@ static void test_limits(void **st) {
   }
   buf_printf(buf, &o, sizeof buf, "  o17: {idempotency: natural}\n");
   assert_int_equal(rein_contract_set_new(NULL, &s), REIN_OK);
-  assert_int_equal(rein_contract_add_buffer(s, "o.yaml", buf, o),
-                   REIN_EPARSE);
+  assert_int_equal(rein_contract_add_buffer(s, "o.yaml", buf, o), REIN_EPARSE);
   assert_int_equal(rein_contract_diag_count(s), 1);
   assert_string_equal(rein_contract_diag_at(s, 0)->message,
                       "operations: duplicate operation 'o17'");
@@ -745,28 +770,17 @@ static void test_json_error(void **st) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_e001_syntax),
-      cmocka_unit_test(test_e001_indent),
-      cmocka_unit_test(test_e001_two_docs),
-      cmocka_unit_test(test_e002_types),
-      cmocka_unit_test(test_e002_root),
-      cmocka_unit_test(test_e003),
-      cmocka_unit_test(test_e004_durations),
-      cmocka_unit_test(test_e004_values),
-      cmocka_unit_test(test_e004_combos),
-      cmocka_unit_test(test_e004_fleet),
-      cmocka_unit_test(test_e005),
-      cmocka_unit_test(test_e006_field),
-      cmocka_unit_test(test_e006_service),
-      cmocka_unit_test(test_json),
-      cmocka_unit_test(test_json_tabs),
-      cmocka_unit_test(test_json_error),
-      cmocka_unit_test(test_durations),
-      cmocka_unit_test(test_rates),
-      cmocka_unit_test(test_paths),
-      cmocka_unit_test(test_hostile),
-      cmocka_unit_test(test_limits),
-      cmocka_unit_test(test_fault_loop),
+      cmocka_unit_test(test_e001_syntax),    cmocka_unit_test(test_e001_indent),
+      cmocka_unit_test(test_e001_two_docs),  cmocka_unit_test(test_e002_types),
+      cmocka_unit_test(test_e002_root),      cmocka_unit_test(test_e003),
+      cmocka_unit_test(test_e004_durations), cmocka_unit_test(test_e004_values),
+      cmocka_unit_test(test_e004_combos),    cmocka_unit_test(test_e004_fleet),
+      cmocka_unit_test(test_e005),           cmocka_unit_test(test_e006_field),
+      cmocka_unit_test(test_e006_service),   cmocka_unit_test(test_json),
+      cmocka_unit_test(test_json_tabs),      cmocka_unit_test(test_json_error),
+      cmocka_unit_test(test_durations),      cmocka_unit_test(test_rates),
+      cmocka_unit_test(test_paths),          cmocka_unit_test(test_hostile),
+      cmocka_unit_test(test_limits),         cmocka_unit_test(test_fault_loop),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

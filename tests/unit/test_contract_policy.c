@@ -69,17 +69,17 @@ static const char ledger[] =
 static rein_contract_set *load(void) {
   rein_contract_set *s;
   assert_int_equal(rein_contract_set_new(NULL, &s), REIN_OK);
-  assert_int_equal(rein_contract_add_buffer(s, "client.yaml", client,
-                                            strlen(client)),
-                   REIN_OK);
-  assert_int_equal(rein_contract_add_buffer(s, "ledger.yaml", ledger,
-                                            strlen(ledger)),
-                   REIN_OK);
+  assert_int_equal(
+      rein_contract_add_buffer(s, "client.yaml", client, strlen(client)),
+      REIN_OK);
+  assert_int_equal(
+      rein_contract_add_buffer(s, "ledger.yaml", ledger, strlen(ledger)),
+      REIN_OK);
   assert_int_equal(rein_contract_check(s, NULL), REIN_OK);
   return s;
 }
 
-#define MS(x) ((int64_t)(x) * 1000000)
+#define MS(x) ((int64_t)(x)*1000000)
 
 /* Create every object, as an application would; returns the policy and
  * hands back the parts to free. */
@@ -282,10 +282,9 @@ static void test_not_found(void **st) {
   assert_int_equal(
       rein_policy_from_contract(s, "client", "ledger.nope", &cp, &eb),
       REIN_ENOTFOUND);
-  assert_string_equal(eb.msg,
-                      "client (version 2024-06-01) has no call to "
-                      "'ledger.nope'; its calls: ledger.charge, "
-                      "ledger.balance, ledger.balance2, ledger.refund");
+  assert_string_equal(eb.msg, "client (version 2024-06-01) has no call to "
+                              "'ledger.nope'; its calls: ledger.charge, "
+                              "ledger.balance, ledger.balance2, ledger.refund");
   assert_int_equal(rein_policy_from_contract(NULL, "a", "b.c", &cp, &eb),
                    REIN_EINVAL);
   rein_contract_set_free(s);

@@ -23,50 +23,50 @@ typedef struct rule_case {
 } rule_case;
 
 /* R001: a 48h retry window against a 24h key TTL */
-static const char *const r001_direct_files[] = {
-    "a.yaml",
-    "service: a\n"
-    "version: 2024-01-01\n"
-    "calls:\n"
-    "  - to: b.pay\n"
-    "    retry:\n"
-    "      attempts: 3\n"
-    "      window: 48h\n"
-    "    key: originate\n",
-    "b.yaml",
-    "service: b\n"
-    "version: 2024-01-01\n"
-    "operations:\n"
-    "  pay:\n"
-    "    idempotency: key\n"
-    "    key_ttl: 24h\n",
-    NULL};
+static const char *const r001_direct_files[] = {"a.yaml",
+                                                "service: a\n"
+                                                "version: 2024-01-01\n"
+                                                "calls:\n"
+                                                "  - to: b.pay\n"
+                                                "    retry:\n"
+                                                "      attempts: 3\n"
+                                                "      window: 48h\n"
+                                                "    key: originate\n",
+                                                "b.yaml",
+                                                "service: b\n"
+                                                "version: 2024-01-01\n"
+                                                "operations:\n"
+                                                "  pay:\n"
+                                                "    idempotency: key\n"
+                                                "    key_ttl: 24h\n",
+                                                NULL};
 static const char r001_direct_expect[] =
-    "b.yaml:6:14: error[R001]: b.pay keeps idempotency keys for 24h, but a retries it for up to 48h: a retry after 24h finds no key and runs again (a duplicate effect)\n"
-    "  fix: raise key_ttl to at least 48h, or shorten a's retry window to under 24h\n"
+    "b.yaml:6:14: error[R001]: b.pay keeps idempotency keys for 24h, but a "
+    "retries it for up to 48h: a retry after 24h finds no key and runs again "
+    "(a duplicate effect)\n"
+    "  fix: raise key_ttl to at least 48h, or shorten a's retry window to "
+    "under 24h\n"
     "  note: a.yaml:7:15: a retries b.pay for up to 48h (key: originate)\n";
 
 /* R001 silent: 12h window fits 24h */
-static const char *const r001_direct_clean_files[] = {
-    "a.yaml",
-    "service: a\n"
-    "version: 2024-01-01\n"
-    "calls:\n"
-    "  - to: b.pay\n"
-    "    retry:\n"
-    "      attempts: 3\n"
-    "      window: 12h\n"
-    "    key: originate\n",
-    "b.yaml",
-    "service: b\n"
-    "version: 2024-01-01\n"
-    "operations:\n"
-    "  pay:\n"
-    "    idempotency: key\n"
-    "    key_ttl: 24h\n",
-    NULL};
-static const char r001_direct_clean_expect[] =
-"";
+static const char *const r001_direct_clean_files[] = {"a.yaml",
+                                                      "service: a\n"
+                                                      "version: 2024-01-01\n"
+                                                      "calls:\n"
+                                                      "  - to: b.pay\n"
+                                                      "    retry:\n"
+                                                      "      attempts: 3\n"
+                                                      "      window: 12h\n"
+                                                      "    key: originate\n",
+                                                      "b.yaml",
+                                                      "service: b\n"
+                                                      "version: 2024-01-01\n"
+                                                      "operations:\n"
+                                                      "  pay:\n"
+                                                      "    idempotency: key\n"
+                                                      "    key_ttl: 24h\n",
+                                                      NULL};
+static const char r001_direct_clean_expect[] = "";
 
 /* R001 through a pass-through chain a -> b -> c */
 static const char *const r001_chain_files[] = {
@@ -93,10 +93,15 @@ static const char *const r001_chain_files[] = {
     "  charge: {idempotency: key, key_ttl: 24h}\n",
     NULL};
 static const char r001_chain_expect[] =
-    "c.yaml:4:39: error[R001]: c.charge keeps idempotency keys for 24h, but the same key reaches it through a (72h) -> b (30s) -> c.charge for up to 72h30s: a retry after 24h finds no key and runs again (a duplicate effect)\n"
-    "  fix: raise key_ttl to at least 72h30s (see `rein ttl`), or shorten a's retry window so the chain stays under 24h\n"
+    "c.yaml:4:39: error[R001]: c.charge keeps idempotency keys for 24h, but "
+    "the same key reaches it through a (72h) -> b (30s) -> c.charge for up to "
+    "72h30s: a retry after 24h finds no key and runs again (a duplicate "
+    "effect)\n"
+    "  fix: raise key_ttl to at least 72h30s (see `rein ttl`), or shorten a's "
+    "retry window so the chain stays under 24h\n"
     "  note: a.yaml:5:34: a retries b.pay for up to 72h (key: originate)\n"
-    "  note: b.yaml:7:34: b retries c.charge for up to 30s (key: pass-through)\n";
+    "  note: b.yaml:7:34: b retries c.charge for up to 30s (key: "
+    "pass-through)\n";
 
 /* R001 silent: b mints its own key for c */
 static const char *const r001_chain_broken_files[] = {
@@ -122,8 +127,7 @@ static const char *const r001_chain_broken_files[] = {
     "operations:\n"
     "  charge: {idempotency: key, key_ttl: 24h}\n",
     NULL};
-static const char r001_chain_broken_expect[] =
-"";
+static const char r001_chain_broken_expect[] = "";
 
 /* keys passed around a cycle terminate */
 static const char *const r001_cycle_files[] = {
@@ -147,53 +151,62 @@ static const char *const r001_cycle_files[] = {
     "    key: derive\n",
     NULL};
 static const char r001_cycle_expect[] =
-    "a.yaml:4:34: error[R001]: a.x keeps idempotency keys for 1h, but the same key reaches it through a (40m) -> b (40m) -> a.x for up to 1h20m: a retry after 1h finds no key and runs again (a duplicate effect)\n"
-    "  fix: raise key_ttl to at least 1h20m (see `rein ttl`), or shorten a's retry window so the chain stays under 1h\n"
+    "a.yaml:4:34: error[R001]: a.x keeps idempotency keys for 1h, but the same "
+    "key reaches it through a (40m) -> b (40m) -> a.x for up to 1h20m: a retry "
+    "after 1h finds no key and runs again (a duplicate effect)\n"
+    "  fix: raise key_ttl to at least 1h20m (see `rein ttl`), or shorten a's "
+    "retry window so the chain stays under 1h\n"
     "  note: a.yaml:7:34: a retries b.y for up to 40m (key: pass-through)\n"
     "  note: b.yaml:7:34: b retries a.x for up to 40m (key: derive)\n"
-    "b.yaml:4:34: error[R001]: b.y keeps idempotency keys for 1h, but the same key reaches it through b (40m) -> a (40m) -> b.y for up to 1h20m: a retry after 1h finds no key and runs again (a duplicate effect)\n"
-    "  fix: raise key_ttl to at least 1h20m (see `rein ttl`), or shorten b's retry window so the chain stays under 1h\n"
+    "b.yaml:4:34: error[R001]: b.y keeps idempotency keys for 1h, but the same "
+    "key reaches it through b (40m) -> a (40m) -> b.y for up to 1h20m: a retry "
+    "after 1h finds no key and runs again (a duplicate effect)\n"
+    "  fix: raise key_ttl to at least 1h20m (see `rein ttl`), or shorten b's "
+    "retry window so the chain stays under 1h\n"
     "  note: b.yaml:7:34: b retries a.x for up to 40m (key: derive)\n"
     "  note: a.yaml:7:34: a retries b.y for up to 40m (key: pass-through)\n";
 
 /* R002: idempotency none retried */
-static const char *const r002_none_files[] = {
-    "a.yaml",
-    "service: a\n"
-    "version: 2024-01-01\n"
-    "calls:\n"
-    "  - to: b.refund\n"
-    "    retry: {attempts: 3}\n",
-    "b.yaml",
-    "service: b\n"
-    "version: 2024-01-01\n"
-    "operations:\n"
-    "  refund: {idempotency: none}\n",
-    NULL};
+static const char *const r002_none_files[] = {"a.yaml",
+                                              "service: a\n"
+                                              "version: 2024-01-01\n"
+                                              "calls:\n"
+                                              "  - to: b.refund\n"
+                                              "    retry: {attempts: 3}\n",
+                                              "b.yaml",
+                                              "service: b\n"
+                                              "version: 2024-01-01\n"
+                                              "operations:\n"
+                                              "  refund: {idempotency: none}\n",
+                                              NULL};
 static const char r002_none_expect[] =
-    "a.yaml:5:23: error[R002]: b.refund is not idempotent (idempotency: none) and a retries it up to 3 attempts: a retry after a timeout or 5xx can apply it twice\n"
-    "  fix: set attempts: 1, or retry only connect-refused (when: [connect-refused]), or give b.refund idempotency: key\n";
+    "a.yaml:5:23: error[R002]: b.refund is not idempotent (idempotency: none) "
+    "and a retries it up to 3 attempts: a retry after a timeout or 5xx can "
+    "apply it twice\n"
+    "  fix: set attempts: 1, or retry only connect-refused (when: "
+    "[connect-refused]), or give b.refund idempotency: key\n";
 
 /* R002: keyed operation called without a key */
-static const char *const r002_nokey_files[] = {
-    "a.yaml",
-    "service: a\n"
-    "version: 2024-01-01\n"
-    "calls:\n"
-    "  - to: b.pay\n"
-    "    retry:\n"
-    "      attempts: 2\n",
-    "b.yaml",
-    "service: b\n"
-    "version: 2024-01-01\n"
-    "operations:\n"
-    "  pay:\n"
-    "    idempotency: key\n"
-    "    key_ttl: 24h\n",
-    NULL};
+static const char *const r002_nokey_files[] = {"a.yaml",
+                                               "service: a\n"
+                                               "version: 2024-01-01\n"
+                                               "calls:\n"
+                                               "  - to: b.pay\n"
+                                               "    retry:\n"
+                                               "      attempts: 2\n",
+                                               "b.yaml",
+                                               "service: b\n"
+                                               "version: 2024-01-01\n"
+                                               "operations:\n"
+                                               "  pay:\n"
+                                               "    idempotency: key\n"
+                                               "    key_ttl: 24h\n",
+                                               NULL};
 static const char r002_nokey_expect[] =
-    "a.yaml:6:17: error[R002]: b.pay deduplicates by idempotency key but a sends none and retries up to 2 attempts: each retry is a new operation\n"
-    "  fix: set key: originate (or pass-through to forward the key a received), sent in Idempotency-Key\n";
+    "a.yaml:6:17: error[R002]: b.pay deduplicates by idempotency key but a "
+    "sends none and retries up to 2 attempts: each retry is a new operation\n"
+    "  fix: set key: originate (or pass-through to forward the key a "
+    "received), sent in Idempotency-Key\n";
 
 /* R002 silent: only connect-refused is retried, or one attempt */
 static const char *const r002_clean_files[] = {
@@ -210,8 +223,7 @@ static const char *const r002_clean_files[] = {
     "operations:\n"
     "  refund: {idempotency: none}\n",
     NULL};
-static const char r002_clean_expect[] =
-"";
+static const char r002_clean_expect[] = "";
 
 /* R003: 10 instances, exponential, no jitter */
 static const char *const r003_files[] = {
@@ -233,8 +245,11 @@ static const char *const r003_files[] = {
     "  get: {idempotency: natural, timeout: 2s}\n",
     NULL};
 static const char r003_expect[] =
-    "w.yaml:10:66: error[R003]: exponential backoff without jitter across 10 instances of w: the 100 calls in flight when reg fails (10 x 20/s x 500ms timeout) retry in the same instant, at +200ms, +600ms\n"
-    "  fix: set jitter: full (spreads each wave over its whole backoff interval)\n";
+    "w.yaml:10:66: error[R003]: exponential backoff without jitter across 10 "
+    "instances of w: the 100 calls in flight when reg fails (10 x 20/s x 500ms "
+    "timeout) retry in the same instant, at +200ms, +600ms\n"
+    "  fix: set jitter: full (spreads each wave over its whole backoff "
+    "interval)\n";
 
 /* R003: constant backoff, no rate declared */
 static const char *const r003_constant_norate_files[] = {
@@ -254,8 +269,11 @@ static const char *const r003_constant_norate_files[] = {
     "  get: {idempotency: natural, timeout: 2s}\n",
     NULL};
 static const char r003_constant_norate_expect[] =
-    "w.yaml:8:51: error[R003]: constant backoff without jitter across 3 instances of w: the 3 calls in flight when reg fails (one per instance) retry in the same instant, at +1s, +2s, +3s, ...\n"
-    "  fix: set jitter: full (spreads each wave over its whole backoff interval)\n";
+    "w.yaml:8:51: error[R003]: constant backoff without jitter across 3 "
+    "instances of w: the 3 calls in flight when reg fails (one per instance) "
+    "retry in the same instant, at +1s, +2s, +3s, ...\n"
+    "  fix: set jitter: full (spreads each wave over its whole backoff "
+    "interval)\n";
 
 /* R003 silent: one instance, or jitter */
 static const char *const r003_clean_files[] = {
@@ -279,82 +297,80 @@ static const char *const r003_clean_files[] = {
     "operations:\n"
     "  get: {idempotency: natural, timeout: 2s}\n",
     NULL};
-static const char r003_clean_expect[] =
-"";
+static const char r003_clean_expect[] = "";
 
 /* R004: 3 x 3 x 3 = 27 over three layers */
-static const char *const r004_files[] = {
-    "a.yaml",
-    "service: a\n"
-    "version: 2024-01-01\n"
-    "operations:\n"
-    "  op: {idempotency: natural}\n"
-    "calls:\n"
-    "  - to: b.op\n"
-    "    retry: {attempts: 3}\n",
-    "b.yaml",
-    "service: b\n"
-    "version: 2024-01-01\n"
-    "operations:\n"
-    "  op: {idempotency: natural}\n"
-    "calls:\n"
-    "  - to: c.op\n"
-    "    retry: {attempts: 3}\n",
-    "c.yaml",
-    "service: c\n"
-    "version: 2024-01-01\n"
-    "operations:\n"
-    "  op: {idempotency: natural}\n"
-    "calls:\n"
-    "  - to: d.op\n"
-    "    retry: {attempts: 3}\n",
-    "d.yaml",
-    "service: d\n"
-    "version: 2024-01-01\n"
-    "operations:\n"
-    "  op: {idempotency: natural}\n",
-    NULL};
+static const char *const r004_files[] = {"a.yaml",
+                                         "service: a\n"
+                                         "version: 2024-01-01\n"
+                                         "operations:\n"
+                                         "  op: {idempotency: natural}\n"
+                                         "calls:\n"
+                                         "  - to: b.op\n"
+                                         "    retry: {attempts: 3}\n",
+                                         "b.yaml",
+                                         "service: b\n"
+                                         "version: 2024-01-01\n"
+                                         "operations:\n"
+                                         "  op: {idempotency: natural}\n"
+                                         "calls:\n"
+                                         "  - to: c.op\n"
+                                         "    retry: {attempts: 3}\n",
+                                         "c.yaml",
+                                         "service: c\n"
+                                         "version: 2024-01-01\n"
+                                         "operations:\n"
+                                         "  op: {idempotency: natural}\n"
+                                         "calls:\n"
+                                         "  - to: d.op\n"
+                                         "    retry: {attempts: 3}\n",
+                                         "d.yaml",
+                                         "service: d\n"
+                                         "version: 2024-01-01\n"
+                                         "operations:\n"
+                                         "  op: {idempotency: natural}\n",
+                                         NULL};
 static const char r004_expect[] =
-    "c.yaml:7:23: error[R004]: retries multiply along a -> b -> c -> d: 3 x 3 x 3 = 27 attempts reach d.op for one request (limit 10)\n"
-    "  fix: retry at one layer only: keep retries in a (the edge) and set attempts: 1 in b, c, which then pass don't-retry upwards\n"
+    "c.yaml:7:23: error[R004]: retries multiply along a -> b -> c -> d: 3 x 3 "
+    "x 3 = 27 attempts reach d.op for one request (limit 10)\n"
+    "  fix: retry at one layer only: keep retries in a (the edge) and set "
+    "attempts: 1 in b, c, which then pass don't-retry upwards\n"
     "  note: a.yaml:7:23: layer 1: a -> b.op makes 3 attempts\n"
     "  note: b.yaml:7:23: layer 2: b -> c.op makes 3 attempts\n"
     "  note: c.yaml:7:23: layer 3: c -> d.op makes 3 attempts\n";
 
 /* R004 silent: 3 x 3 x 1 = 9 */
-static const char *const r004_clean_files[] = {
-    "a.yaml",
-    "service: a\n"
-    "version: 2024-01-01\n"
-    "operations:\n"
-    "  op: {idempotency: natural}\n"
-    "calls:\n"
-    "  - to: b.op\n"
-    "    retry: {attempts: 3}\n",
-    "b.yaml",
-    "service: b\n"
-    "version: 2024-01-01\n"
-    "operations:\n"
-    "  op: {idempotency: natural}\n"
-    "calls:\n"
-    "  - to: c.op\n"
-    "    retry: {attempts: 3}\n",
-    "c.yaml",
-    "service: c\n"
-    "version: 2024-01-01\n"
-    "operations:\n"
-    "  op: {idempotency: natural}\n"
-    "calls:\n"
-    "  - to: d.op\n"
-    "    retry: {attempts: 1}\n",
-    "d.yaml",
-    "service: d\n"
-    "version: 2024-01-01\n"
-    "operations:\n"
-    "  op: {idempotency: natural}\n",
-    NULL};
-static const char r004_clean_expect[] =
-"";
+static const char *const r004_clean_files[] = {"a.yaml",
+                                               "service: a\n"
+                                               "version: 2024-01-01\n"
+                                               "operations:\n"
+                                               "  op: {idempotency: natural}\n"
+                                               "calls:\n"
+                                               "  - to: b.op\n"
+                                               "    retry: {attempts: 3}\n",
+                                               "b.yaml",
+                                               "service: b\n"
+                                               "version: 2024-01-01\n"
+                                               "operations:\n"
+                                               "  op: {idempotency: natural}\n"
+                                               "calls:\n"
+                                               "  - to: c.op\n"
+                                               "    retry: {attempts: 3}\n",
+                                               "c.yaml",
+                                               "service: c\n"
+                                               "version: 2024-01-01\n"
+                                               "operations:\n"
+                                               "  op: {idempotency: natural}\n"
+                                               "calls:\n"
+                                               "  - to: d.op\n"
+                                               "    retry: {attempts: 1}\n",
+                                               "d.yaml",
+                                               "service: d\n"
+                                               "version: 2024-01-01\n"
+                                               "operations:\n"
+                                               "  op: {idempotency: natural}\n",
+                                               NULL};
+static const char r004_clean_expect[] = "";
 
 /* R004 silent with --max-amplification 30 */
 static const char *const r004_threshold_files[] = {
@@ -388,35 +404,36 @@ static const char *const r004_threshold_files[] = {
     "operations:\n"
     "  op: {idempotency: natural}\n",
     NULL};
-static const char r004_threshold_expect[] =
-"";
+static const char r004_threshold_expect[] = "";
 
 /* R004 on a cycle a -> b -> a terminates and reports once */
-static const char *const r004_cycle_files[] = {
-    "a.yaml",
-    "service: a\n"
-    "version: 2024-01-01\n"
-    "operations:\n"
-    "  op: {idempotency: natural}\n"
-    "calls:\n"
-    "  - to: b.op\n"
-    "    retry: {attempts: 4}\n",
-    "b.yaml",
-    "service: b\n"
-    "version: 2024-01-01\n"
-    "operations:\n"
-    "  op: {idempotency: natural}\n"
-    "calls:\n"
-    "  - to: a.op\n"
-    "    retry: {attempts: 4}\n",
-    NULL};
+static const char *const r004_cycle_files[] = {"a.yaml",
+                                               "service: a\n"
+                                               "version: 2024-01-01\n"
+                                               "operations:\n"
+                                               "  op: {idempotency: natural}\n"
+                                               "calls:\n"
+                                               "  - to: b.op\n"
+                                               "    retry: {attempts: 4}\n",
+                                               "b.yaml",
+                                               "service: b\n"
+                                               "version: 2024-01-01\n"
+                                               "operations:\n"
+                                               "  op: {idempotency: natural}\n"
+                                               "calls:\n"
+                                               "  - to: a.op\n"
+                                               "    retry: {attempts: 4}\n",
+                                               NULL};
 static const char r004_cycle_expect[] =
-    "b.yaml:7:23: error[R004]: retries multiply along a -> b -> a: 4 x 4 = 16 attempts reach a.op for one request (limit 10)\n"
-    "  fix: retry at one layer only: keep retries in a (the edge) and set attempts: 1 in b, which then pass don't-retry upwards\n"
+    "b.yaml:7:23: error[R004]: retries multiply along a -> b -> a: 4 x 4 = 16 "
+    "attempts reach a.op for one request (limit 10)\n"
+    "  fix: retry at one layer only: keep retries in a (the edge) and set "
+    "attempts: 1 in b, which then pass don't-retry upwards\n"
     "  note: a.yaml:7:23: layer 1: a -> b.op makes 4 attempts\n"
     "  note: b.yaml:7:23: layer 2: b -> a.op makes 4 attempts\n";
 
-/* R004 through a layer that does not retry: reported once, at the deepest retrying layer */
+/* R004 through a layer that does not retry: reported once, at the deepest
+ * retrying layer */
 static const char *const r004_passthrough_layer_files[] = {
     "a.yaml",
     "service: a\n"
@@ -449,31 +466,36 @@ static const char *const r004_passthrough_layer_files[] = {
     "  op: {idempotency: natural}\n",
     NULL};
 static const char r004_passthrough_layer_expect[] =
-    "c.yaml:7:23: error[R004]: retries multiply along a -> b -> c -> d: 4 x 4 = 16 attempts reach d.op for one request (limit 10)\n"
-    "  fix: retry at one layer only: keep retries in a (the edge) and set attempts: 1 in c, which then pass don't-retry upwards\n"
+    "c.yaml:7:23: error[R004]: retries multiply along a -> b -> c -> d: 4 x 4 "
+    "= 16 attempts reach d.op for one request (limit 10)\n"
+    "  fix: retry at one layer only: keep retries in a (the edge) and set "
+    "attempts: 1 in c, which then pass don't-retry upwards\n"
     "  note: a.yaml:7:23: layer 1: a -> b.op makes 4 attempts\n"
     "  note: c.yaml:7:23: layer 2: c -> d.op makes 4 attempts\n";
 
 /* R005: 10 x 5/s x 3 attempts = 150/s > 100/s */
-static const char *const r005_files[] = {
-    "c.yaml",
-    "service: c\n"
-    "version: 2024-01-01\n"
-    "instances: 10\n"
-    "calls:\n"
-    "  - to: s.op\n"
-    "    rate: 5/s\n"
-    "    retry: {attempts: 3}\n",
-    "s.yaml",
-    "service: s\n"
-    "version: 2024-01-01\n"
-    "capacity: 100/s\n"
-    "operations:\n"
-    "  op: {idempotency: natural}\n",
-    NULL};
+static const char *const r005_files[] = {"c.yaml",
+                                         "service: c\n"
+                                         "version: 2024-01-01\n"
+                                         "instances: 10\n"
+                                         "calls:\n"
+                                         "  - to: s.op\n"
+                                         "    rate: 5/s\n"
+                                         "    retry: {attempts: 3}\n",
+                                         "s.yaml",
+                                         "service: s\n"
+                                         "version: 2024-01-01\n"
+                                         "capacity: 100/s\n"
+                                         "operations:\n"
+                                         "  op: {idempotency: natural}\n",
+                                         NULL};
 static const char r005_expect[] =
-    "s.yaml:3:11: error[R005]: when s fails, its callers can send 150/s (no caller has a retry budget) against a capacity of 100/s (50/s normally): retries alone keep it overloaded\n"
-    "  fix: give each caller a retry budget shared by its fleet (budget: {kind: ratio, ratio: 0.1, scope: fleet}) so retries stay within 100/s, or raise capacity to 150/s\n"
+    "s.yaml:3:11: error[R005]: when s fails, its callers can send 150/s (no "
+    "caller has a retry budget) against a capacity of 100/s (50/s normally): "
+    "retries alone keep it overloaded\n"
+    "  fix: give each caller a retry budget shared by its fleet (budget: "
+    "{kind: ratio, ratio: 0.1, scope: fleet}) so retries stay within 100/s, or "
+    "raise capacity to 150/s\n"
     "  note: c.yaml:6:11: c: 10 x 5/s x 3 attempts = 150/s (no budget)\n";
 
 /* R005: per-instance floors add up to more than capacity */
@@ -496,9 +518,14 @@ static const char *const r005_instance_budget_files[] = {
     "  op: {idempotency: natural}\n",
     NULL};
 static const char r005_instance_budget_expect[] =
-    "s.yaml:3:11: error[R005]: when s fails, its callers can send 150/s without budgets and 105/s with them against a capacity of 100/s (50/s normally): retries alone keep it overloaded\n"
-    "  fix: give each caller a retry budget shared by its fleet (budget: {kind: ratio, ratio: 0.1, scope: fleet}) so retries stay within 100/s, or raise capacity to 105/s\n"
-    "  note: c.yaml:6:11: c: 10 x 5/s x 3 attempts = 150/s (ratio budget (instance): 105/s)\n";
+    "s.yaml:3:11: error[R005]: when s fails, its callers can send 150/s "
+    "without budgets and 105/s with them against a capacity of 100/s (50/s "
+    "normally): retries alone keep it overloaded\n"
+    "  fix: give each caller a retry budget shared by its fleet (budget: "
+    "{kind: ratio, ratio: 0.1, scope: fleet}) so retries stay within 100/s, or "
+    "raise capacity to 105/s\n"
+    "  note: c.yaml:6:11: c: 10 x 5/s x 3 attempts = 150/s (ratio budget "
+    "(instance): 105/s)\n";
 
 /* R005 silent: a fleet budget keeps it at 56/s */
 static const char *const r005_clean_files[] = {
@@ -519,8 +546,7 @@ static const char *const r005_clean_files[] = {
     "operations:\n"
     "  op: {idempotency: natural}\n",
     NULL};
-static const char r005_clean_expect[] =
-"";
+static const char r005_clean_expect[] = "";
 
 /* R006: 2 x 2s + 500ms + 1s backoff... vs 5s deadline */
 static const char *const r006_files[] = {
@@ -541,8 +567,11 @@ static const char *const r006_files[] = {
     "  get: {idempotency: natural, timeout: 2s}\n",
     NULL};
 static const char r006_expect[] =
-    "a.yaml:6:15: error[R006]: the retry schedule takes up to 6s (3 attempts x 1.5s timeout + 1.5s backoff) but the deadline is 5s: only 2 of 3 attempts can run\n"
-    "  fix: set attempts: 2, or a per-attempt timeout of at most 1.167s, or raise the deadline to 6s\n";
+    "a.yaml:6:15: error[R006]: the retry schedule takes up to 6s (3 attempts x "
+    "1.5s timeout + 1.5s backoff) but the deadline is 5s: only 2 of 3 attempts "
+    "can run\n"
+    "  fix: set attempts: 2, or a per-attempt timeout of at most 1.167s, or "
+    "raise the deadline to 6s\n";
 
 /* R006 silent: 8s deadline */
 static const char *const r006_clean_files[] = {
@@ -562,8 +591,7 @@ static const char *const r006_clean_files[] = {
     "operations:\n"
     "  get: {idempotency: natural, timeout: 2s}\n",
     NULL};
-static const char r006_clean_expect[] =
-"";
+static const char r006_clean_expect[] = "";
 
 /* R007: 409 is definitive, 500 not declared retryable */
 static const char *const r007_files[] = {
@@ -584,9 +612,11 @@ static const char *const r007_files[] = {
     "    retryable: [503, timeout, overloaded]\n",
     NULL};
 static const char r007_expect[] =
-    "a.yaml:7:19: error[R007]: retry.when lists 409 (Conflict), a definitive answer: a retry gets the same answer and only adds load\n"
+    "a.yaml:7:19: error[R007]: retry.when lists 409 (Conflict), a definitive "
+    "answer: a retry gets the same answer and only adds load\n"
     "  fix: remove 409 from retry.when\n"
-    "a.yaml:7:24: error[R007]: retry.when lists 500, but b.get declares only 503, timeout, overloaded as safe to retry\n"
+    "a.yaml:7:24: error[R007]: retry.when lists 500, but b.get declares only "
+    "503, timeout, overloaded as safe to retry\n"
     "  fix: remove 500 from retry.when, or have b declare it in retryable\n";
 
 /* R007 silent: only declared outcomes */
@@ -607,8 +637,7 @@ static const char *const r007_clean_files[] = {
     "    idempotency: natural\n"
     "    retryable: [503, timeout, overloaded]\n",
     NULL};
-static const char r007_clean_expect[] =
-"";
+static const char r007_clean_expect[] = "";
 
 /* R008: 3 attempts without budget vs 0.1 */
 static const char *const r008_files[] = {
@@ -629,10 +658,14 @@ static const char *const r008_files[] = {
     "  get: {idempotency: natural, max_retry_ratio: 0.1}\n",
     NULL};
 static const char r008_expect[] =
-    "a.yaml:5:23: error[R008]: a may send 2 retries per request (3 attempts and no budget), but b.get tolerates at most 0.1\n"
-    "  fix: add budget: {kind: ratio, ratio: 0.1} (or lower), or agree a higher max_retry_ratio with b\n"
-    "a.yaml:9:36: error[R008]: a may send 0.5 retries per request (its ratio budget), but b.get tolerates at most 0.1\n"
-    "  fix: add budget: {kind: ratio, ratio: 0.1} (or lower), or agree a higher max_retry_ratio with b\n";
+    "a.yaml:5:23: error[R008]: a may send 2 retries per request (3 attempts "
+    "and no budget), but b.get tolerates at most 0.1\n"
+    "  fix: add budget: {kind: ratio, ratio: 0.1} (or lower), or agree a "
+    "higher max_retry_ratio with b\n"
+    "a.yaml:9:36: error[R008]: a may send 0.5 retries per request (its ratio "
+    "budget), but b.get tolerates at most 0.1\n"
+    "  fix: add budget: {kind: ratio, ratio: 0.1} (or lower), or agree a "
+    "higher max_retry_ratio with b\n";
 
 /* R008 silent: ratio budget 0.1 */
 static const char *const r008_clean_files[] = {
@@ -650,8 +683,7 @@ static const char *const r008_clean_files[] = {
     "operations:\n"
     "  get: {idempotency: natural, max_retry_ratio: 0.1}\n",
     NULL};
-static const char r008_clean_expect[] =
-"";
+static const char r008_clean_expect[] = "";
 
 /* R009: pinned old version, with what changed */
 static const char *const r009_files[] = {
@@ -677,9 +709,12 @@ static const char *const r009_files[] = {
     "  pay: {idempotency: key, key_ttl: 24h, timeout: 2s}\n",
     NULL};
 static const char r009_expect[] =
-    "a.yaml:6:18: warning[R009]: a pins b 2024-01-01 but the current contract is 2024-03-01; changed: pay.key_ttl 7d -> 24h; pay.timeout 5s -> 2s\n"
+    "a.yaml:6:18: warning[R009]: a pins b 2024-01-01 but the current contract "
+    "is 2024-03-01; changed: pay.key_ttl 7d -> 24h; pay.timeout 5s -> 2s\n"
     "  fix: review the changes, then set pin_version: 2024-03-01\n"
-    "a.yaml:9:18: warning[R009]: a pins b 2023-12-01 but the current contract is 2024-03-01, and 2023-12-01 is not among the checked files, so what changed is unknown\n"
+    "a.yaml:9:18: warning[R009]: a pins b 2023-12-01 but the current contract "
+    "is 2024-03-01, and 2023-12-01 is not among the checked files, so what "
+    "changed is unknown\n"
     "  fix: review the changes, then set pin_version: 2024-03-01\n";
 
 /* R009 silent: pinned the current version */
@@ -702,8 +737,7 @@ static const char *const r009_clean_files[] = {
     "operations:\n"
     "  pay: {idempotency: key, key_ttl: 24h, timeout: 2s}\n",
     NULL};
-static const char r009_clean_expect[] =
-"";
+static const char r009_clean_expect[] = "";
 
 /* R010: 2s attempt timeout vs 2s callee timeout */
 static const char *const r010_files[] = {
@@ -720,7 +754,9 @@ static const char *const r010_files[] = {
     "  get: {idempotency: natural, timeout: 2s}\n",
     NULL};
 static const char r010_expect[] =
-    "a.yaml:5:14: warning[R010]: per-attempt timeout 2s is not below reg.get's own timeout 2s: reg can still be working when it was already given up on, and a retry doubles that wasted work\n"
+    "a.yaml:5:14: warning[R010]: per-attempt timeout 2s is not below reg.get's "
+    "own timeout 2s: reg can still be working when it was already given up on, "
+    "and a retry doubles that wasted work\n"
     "  fix: set timeout below 2s (e.g. 1.6s), or lower reg.get's timeout\n";
 
 /* R010 silent: 1500ms */
@@ -737,30 +773,27 @@ static const char *const r010_clean_files[] = {
     "operations:\n"
     "  get: {idempotency: natural, timeout: 2s}\n",
     NULL};
-static const char r010_clean_expect[] =
-"";
+static const char r010_clean_expect[] = "";
 
 /* --disable R003,R005 silences both */
-static const char *const disable_files[] = {
-    "w.yaml",
-    "service: w\n"
-    "version: 2024-01-01\n"
-    "instances: 400\n"
-    "calls:\n"
-    "  - to: s.op\n"
-    "    rate: 5/s\n"
-    "    retry:\n"
-    "      attempts: 3\n"
-    "      backoff: {jitter: none}\n",
-    "s.yaml",
-    "service: s\n"
-    "version: 2024-01-01\n"
-    "capacity: 100/s\n"
-    "operations:\n"
-    "  op: {idempotency: natural}\n",
-    NULL};
-static const char disable_expect[] =
-"";
+static const char *const disable_files[] = {"w.yaml",
+                                            "service: w\n"
+                                            "version: 2024-01-01\n"
+                                            "instances: 400\n"
+                                            "calls:\n"
+                                            "  - to: s.op\n"
+                                            "    rate: 5/s\n"
+                                            "    retry:\n"
+                                            "      attempts: 3\n"
+                                            "      backoff: {jitter: none}\n",
+                                            "s.yaml",
+                                            "service: s\n"
+                                            "version: 2024-01-01\n"
+                                            "capacity: 100/s\n"
+                                            "operations:\n"
+                                            "  op: {idempotency: natural}\n",
+                                            NULL};
+static const char disable_expect[] = "";
 
 /* E007: unknown service and operation, with did-you-mean */
 static const char *const e007_files[] = {
@@ -778,32 +811,40 @@ static const char *const e007_files[] = {
     "  get: {idempotency: natural, timeout: 2s}\n",
     NULL};
 static const char e007_expect[] =
-    "a.yaml:4:9: error[E007]: calls[0].to: service 'reg' has no operation 'gte' (did you mean 'get'?)\n"
+    "a.yaml:4:9: error[E007]: calls[0].to: service 'reg' has no operation "
+    "'gte' (did you mean 'get'?)\n"
     "  fix: write to: reg.get\n"
     "a.yaml:5:9: error[E007]: calls[1].to: unknown service 'nope'\n"
     "  fix: add the contract of 'nope' to the checked files, or fix the name\n"
-    "a.yaml:6:9: error[E007]: calls[2].to: unknown service 'regg' (did you mean 'reg'?)\n"
+    "a.yaml:6:9: error[E007]: calls[2].to: unknown service 'regg' (did you "
+    "mean 'reg'?)\n"
     "  fix: write to: reg.get\n";
 
 static const rule_case cases[] = {
     {"r001_direct", r001_direct_files, 0x0u, 0, r001_direct_expect, 1},
-    {"r001_direct_clean", r001_direct_clean_files, 0x0u, 0, r001_direct_clean_expect, 0},
+    {"r001_direct_clean", r001_direct_clean_files, 0x0u, 0,
+     r001_direct_clean_expect, 0},
     {"r001_chain", r001_chain_files, 0x0u, 0, r001_chain_expect, 1},
-    {"r001_chain_broken", r001_chain_broken_files, 0x0u, 0, r001_chain_broken_expect, 0},
+    {"r001_chain_broken", r001_chain_broken_files, 0x0u, 0,
+     r001_chain_broken_expect, 0},
     {"r001_cycle", r001_cycle_files, 0x0u, 0, r001_cycle_expect, 1},
     {"r002_none", r002_none_files, 0x0u, 0, r002_none_expect, 1},
     {"r002_nokey", r002_nokey_files, 0x0u, 0, r002_nokey_expect, 1},
     {"r002_clean", r002_clean_files, 0x0u, 0, r002_clean_expect, 0},
     {"r003", r003_files, 0x0u, 0, r003_expect, 1},
-    {"r003_constant_norate", r003_constant_norate_files, 0x0u, 0, r003_constant_norate_expect, 1},
+    {"r003_constant_norate", r003_constant_norate_files, 0x0u, 0,
+     r003_constant_norate_expect, 1},
     {"r003_clean", r003_clean_files, 0x0u, 0, r003_clean_expect, 0},
     {"r004", r004_files, 0x0u, 0, r004_expect, 1},
     {"r004_clean", r004_clean_files, 0x0u, 0, r004_clean_expect, 0},
-    {"r004_threshold", r004_threshold_files, 0x0u, 30, r004_threshold_expect, 0},
+    {"r004_threshold", r004_threshold_files, 0x0u, 30, r004_threshold_expect,
+     0},
     {"r004_cycle", r004_cycle_files, 0x0u, 0, r004_cycle_expect, 1},
-    {"r004_passthrough_layer", r004_passthrough_layer_files, 0x0u, 0, r004_passthrough_layer_expect, 1},
+    {"r004_passthrough_layer", r004_passthrough_layer_files, 0x0u, 0,
+     r004_passthrough_layer_expect, 1},
     {"r005", r005_files, 0x0u, 0, r005_expect, 1},
-    {"r005_instance_budget", r005_instance_budget_files, 0x0u, 0, r005_instance_budget_expect, 1},
+    {"r005_instance_budget", r005_instance_budget_files, 0x0u, 0,
+     r005_instance_budget_expect, 1},
     {"r005_clean", r005_clean_files, 0x0u, 0, r005_clean_expect, 0},
     {"r006", r006_files, 0x0u, 0, r006_expect, 1},
     {"r006_clean", r006_clean_files, 0x0u, 0, r006_clean_expect, 0},
@@ -926,8 +967,7 @@ static void test_rule_catalogue(void **st) {
     assert_true(strlen(r->explain) > 100);
   }
   assert_ptr_equal(rein_contract_rule("r004"), rein_contract_rule_n(4));
-  assert_int_equal(rein_contract_rule("R009")->severity,
-                   REIN_CONTRACT_WARNING);
+  assert_int_equal(rein_contract_rule("R009")->severity, REIN_CONTRACT_WARNING);
   assert_int_equal(rein_contract_rule("R001")->severity, REIN_CONTRACT_ERROR);
   assert_string_equal(rein_contract_rule("E003")->name, "unknown-field");
   assert_null(rein_contract_rule("R011"));
@@ -950,8 +990,7 @@ static void test_ttl_table(void **st) {
   assert_string_equal(t[0].chain, "a (72h) -> b.pay");
   assert_string_equal(t[1].service, "c");
   assert_int_equal(t[1].declared_ns, INT64_C(24) * 3600 * 1000000000);
-  assert_int_equal(t[1].required_ns,
-                   (INT64_C(72) * 3600 + 30) * 1000000000);
+  assert_int_equal(t[1].required_ns, (INT64_C(72) * 3600 + 30) * 1000000000);
   assert_string_equal(t[1].chain, "a (72h) -> b (30s) -> c.charge");
   assert_string_equal(t[1].loc.file, "c.yaml");
   assert_int_equal(t[1].loc.line, 4);
@@ -978,8 +1017,7 @@ static int fault_body(void *ctx, const rein_allocator *a) {
 
 static void test_fault_loop(void **st) {
   (void)st;
-  const char *names[] = {"r001_chain", "r004", "r005_instance_budget",
-                         "r009"};
+  const char *names[] = {"r001_chain", "r004", "r005_instance_budget", "r009"};
   for (size_t i = 0; i < sizeof names / sizeof *names; i++)
     rein_test_fault_loop(fault_body, (void *)find_case(names[i]));
   /* and with no failure the answer is exact */
