@@ -374,14 +374,18 @@ static void roll_locked(rein_admit *a, int64_t now) {
   atomic_store_explicit(&a->win_start, now, memory_order_relaxed);
 }
 
-/* Fast-path check: roll only when a window is due, and never wait for it. */
-static void maybe_roll(rein_admit *a, int64_t now) {
-  int64_t ws = atomic_load_explicit(&a->win_start, memory_order_relaxed);
-  if (ws != NONE && now - ws < a->cfg.rate_window_ns) return;
+__attribute__((noinline)) static void roll_try(rein_admit *a, int64_t now) {
   if (pthread_mutex_trylock(&a->mu) == 0) {
     roll_locked(a, now);
     pthread_mutex_unlock(&a->mu);
   }
+}
+
+/* Fast-path check: roll only when a window is due, and never wait for it. */
+static inline void maybe_roll(rein_admit *a, int64_t now) {
+  int64_t ws = atomic_load_explicit(&a->win_start, memory_order_relaxed);
+  if (ws != NONE && now - ws < a->cfg.rate_window_ns) return;
+  roll_try(a, now);
 }
 
 static double rate_locked(rein_admit *a, int64_t now) {
