@@ -274,6 +274,16 @@ REIN_API rein_status rein_policy_from_contract(const rein_contract_set *s,
                                                rein_contract_policy *out,
                                                rein_errbuf *err);
 
+/*
+ * Every call of the current service versions, in load order, for tools that
+ * build a policy per call: `*caller` and `*to` ("service.operation") point
+ * into the set. REIN_ENOTFOUND when i is out of range.
+ */
+REIN_API size_t rein_contract_call_count(const rein_contract_set *s);
+REIN_API rein_status rein_contract_call_at(const rein_contract_set *s, size_t i,
+                                           const char **caller,
+                                           const char **to);
+
 /* Names: "none", "originate", "pass-through", "derive"; "instance",
  * "fleet"; "error", "warning", "note". */
 REIN_API const char *rein_contract_key_name(rein_contract_key k);

@@ -85,3 +85,26 @@ rein_status rein_policy_from_contract(const rein_contract_set *cs,
   out->fleet_name = c->fleet_name;
   return REIN_OK;
 }
+
+size_t rein_contract_call_count(const rein_contract_set *s) {
+  size_t n = 0;
+  for (size_t i = 0; s && i < s->nsvcs; i++)
+    if (s->svcs[i]->current) n += s->svcs[i]->ncalls;
+  return n;
+}
+
+rein_status rein_contract_call_at(const rein_contract_set *s, size_t i,
+                                  const char **caller, const char **to) {
+  if (!s || !caller || !to) return REIN_EINVAL;
+  for (size_t k = 0; k < s->nsvcs; k++) {
+    const rc_svc *v = s->svcs[k];
+    if (!v->current) continue;
+    if (i < v->ncalls) {
+      *caller = v->name;
+      *to = v->calls[i].to;
+      return REIN_OK;
+    }
+    i -= v->ncalls;
+  }
+  return REIN_ENOTFOUND;
+}

@@ -6,6 +6,8 @@
  * documented. argv[1] is the rein binary, argv[2] examples/contracts.
  */
 #include "rein_test.h"
+#include "rein.h"
+#include "rein/contract.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,6 +152,58 @@ static void test_other_commands(void **st) {
   assert_int_equal(run(NULL, "check /nonexistent/contracts"), 2);
 }
 
+/* Every call of every example yields configs the core accepts: what was
+ * checked is what runs. */
+static void test_every_call_instantiates(void **st) {
+  (void)st;
+  const char *ex[] = {"payments",        "payments-fixed", "ingestion",
+                      "ingestion-fixed", "layers",         "layers-fixed",
+                      "ledger"};
+  size_t total = 0;
+  for (size_t e = 0; e < sizeof ex / sizeof *ex; e++) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, ex[e]);
+    const char *paths[] = {path};
+    rein_contract_set *s;
+    assert_int_equal(rein_contract_load(NULL, paths, 1, &s), REIN_OK);
+    assert_int_equal(rein_contract_check(s, NULL), REIN_OK);
+    for (size_t i = 0; i < rein_contract_call_count(s); i++) {
+      const char *caller, *to;
+      assert_int_equal(rein_contract_call_at(s, i, &caller, &to), REIN_OK);
+      rein_contract_policy cp;
+      rein_errbuf eb = {{0}};
+      assert_int_equal(rein_policy_from_contract(s, caller, to, &cp, &eb),
+                       REIN_OK);
+      rein_budget *b = NULL;
+      rein_breaker *br = NULL;
+      rein_throttle *t = NULL;
+      rein_policy *p = NULL;
+      cp.budget.err = cp.breaker.err = cp.throttle.err = cp.policy.err = &eb;
+      if (cp.has_budget) assert_int_equal(rein_budget_new(&cp.budget, &b), 0);
+      if (cp.has_breaker)
+        assert_int_equal(rein_breaker_new(&cp.breaker, &br), 0);
+      if (cp.has_throttle)
+        assert_int_equal(rein_throttle_new(&cp.throttle, &t), 0);
+      cp.policy.budget = b;
+      cp.policy.breaker = br;
+      cp.policy.throttle = t;
+      rein_status r = rein_policy_new(&cp.policy, &p);
+      if (r != REIN_OK) fail_msg("%s -> %s: %s", caller, to, eb.msg);
+      rein_policy_free(p);
+      rein_throttle_free(t);
+      rein_breaker_free(br);
+      rein_budget_free(b);
+      total++;
+    }
+    const char *c, *t;
+    assert_int_equal(
+        rein_contract_call_at(s, rein_contract_call_count(s), &c, &t),
+        REIN_ENOTFOUND);
+    rein_contract_set_free(s);
+  }
+  assert_int_equal(total, 13);
+}
+
 int main(int argc, char **argv) {
   if (argc < 3) {
     fprintf(stderr, "usage: %s REIN EXAMPLES_DIR\n", argv[0]);
@@ -161,6 +215,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_examples),
       cmocka_unit_test(test_payments_chain_text),
       cmocka_unit_test(test_other_commands),
+      cmocka_unit_test(test_every_call_instantiates),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
