@@ -125,6 +125,10 @@ typedef struct rein_fleet_config {
                                spend before the next refresh. Idle instances
                                hold this many, which the rest of the fleet
                                cannot use. Default 1; [1, lease_size] */
+  const char *redis_password; /* NULL = no AUTH; copied; sent as AUTH on
+                                 every (re)connect */
+  int redis_db;             /* SELECT on every (re)connect when > 0;
+                               default 0; [0, 1000000] */
 } rein_fleet_config;
 
 REIN_API void rein_fleet_config_default(rein_fleet_config *c);

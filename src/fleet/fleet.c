@@ -81,7 +81,8 @@ struct rein_fleet {
   _Atomic int want_probe;
 
   /* Configuration (immutable after _new). */
-  char *host, *prefix, *name, *id;
+  char *host, *prefix, *name, *id, *password;
+  int db;
   char *k_bwin, *k_blease, *k_bheld, *k_kwin, *k_kstate;
   int port;
   int64_t refresh_ns, lease_ttl_ns, connect_ns, command_ns, stale_ns;
@@ -475,6 +476,24 @@ static rein_status connect_redis(rein_fleet *f) {
   if (f->rc->err) return io_error(f, "connect");
   if (redisSetTimeout(f->rc, to_tv(f->command_ns)) != REDIS_OK)
     return io_error(f, "set timeout");
+  /* AUTH and SELECT go first in the same pipeline as the SCRIPT LOADs. */
+  int pre = 0;
+  if (f->password) {
+    const char *argv[2] = {"AUTH", f->password};
+    size_t len[2] = {4, strlen(f->password)};
+    if (redisAppendCommandArgv(f->rc, 2, argv, len) != REDIS_OK)
+      return io_error(f, "AUTH");
+    pre++;
+  }
+  if (f->db > 0) {
+    char dbs[16];
+    snprintf(dbs, sizeof dbs, "%d", f->db);
+    const char *argv[2] = {"SELECT", dbs};
+    size_t len[2] = {6, strlen(dbs)};
+    if (redisAppendCommandArgv(f->rc, 2, argv, len) != REDIS_OK)
+      return io_error(f, "SELECT");
+    pre++;
+  }
   /* Load both scripts; their SHA1s come back (no hashing on our side). */
   const char *src[2] = {rein__fleet_lua_budget, rein__fleet_lua_breaker};
   for (int i = 0; i < 2; i++) {
@@ -483,16 +502,29 @@ static rein_status connect_redis(rein_fleet *f) {
     if (redisAppendCommandArgv(f->rc, 3, argv, len) != REDIS_OK)
       return io_error(f, "SCRIPT LOAD");
   }
-  count_commands(f, 2, 0);
+  count_commands(f, 2 + (uint64_t)pre, 0);
   rein_status st = REIN_OK;
+  for (int i = 0; i < pre; i++) {
+    redisReply *r = NULL;
+    if (redisGetReply(f->rc, (void **)&r) != REDIS_OK)
+      return io_error(f, i == 0 && f->password ? "AUTH" : "SELECT");
+    if (r->type == REDIS_REPLY_ERROR && st == REIN_OK) {
+      set_error(f, "%s: %s", i == 0 && f->password ? "AUTH" : "SELECT",
+                r->str);
+      st = REIN_EBACKEND;
+    }
+    freeReplyObject(r);
+  }
   for (int i = 0; i < 2; i++) {
     redisReply *r = NULL;
     if (redisGetReply(f->rc, (void **)&r) != REDIS_OK)
       return io_error(f, "SCRIPT LOAD");
-    if (r->type == REDIS_REPLY_STRING && r->len < sizeof f->sha[i]) {
+    if (st != REIN_OK) {
+      /* AUTH or SELECT failed: the loads failed too; keep the first error */
+    } else if (r->type == REDIS_REPLY_STRING && r->len < sizeof f->sha[i]) {
       memcpy(f->sha[i], r->str, r->len);
       f->sha[i][r->len] = 0;
-    } else if (st == REIN_OK) {
+    } else {
       set_error(f, "SCRIPT LOAD: %s",
                 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
       st = REIN_EBACKEND;
@@ -876,6 +908,13 @@ static rein_status validate(const rein_fleet_config *c) {
   if (c->lease_size < 1 || c->lease_size > 100000)
     return invalid(e, "fleet.lease_size: must be in [1, 100000], got %u",
                    c->lease_size);
+  if (c->redis_password && (!*c->redis_password ||
+                            strlen(c->redis_password) > 512))
+    return invalid(e, "fleet.redis_password: must be NULL (no AUTH) or 1 to "
+                      "512 bytes, got %zu bytes", strlen(c->redis_password));
+  if (c->redis_db < 0 || c->redis_db > 1000000)
+    return invalid(e, "fleet.redis_db: must be in [0, 1000000], got %d",
+                   c->redis_db);
   if (c->lease_min < 1 || c->lease_min > c->lease_size)
     return invalid(e, "fleet.lease_min: must be in [1, lease_size = %u], got "
                       "%u", c->lease_size, c->lease_min);
@@ -930,6 +969,12 @@ static void free_parts(rein_fleet *f) {
   ff(a, f->prefix);
   ff(a, f->name);
   ff(a, f->id);
+  if (f->password) {
+    /* Wipe the secret before it goes back to the allocator. */
+    volatile char *p = f->password;
+    while (*p) *p++ = 0;
+  }
+  ff(a, f->password);
   ff(a, f->k_bwin);
   ff(a, f->k_blease);
   ff(a, f->k_bheld);
@@ -998,6 +1043,11 @@ rein_status rein_fleet_new(const rein_fleet_config *c, rein_fleet **out) {
   f->name = fstrdup(a, c->name);
   f->id = c->instance_id ? fstrdup(a, c->instance_id) : default_id(a);
   if (!f->host || !f->prefix || !f->name || !f->id) goto fail;
+  f->db = c->redis_db;
+  if (c->redis_password) {
+    f->password = fstrdup(a, c->redis_password);
+    if (!f->password) goto fail;
+  }
   f->k_bwin = fsprintf(a, "%s:{%s}:budget:win", f->prefix, f->name);
   f->k_blease = fsprintf(a, "%s:{%s}:budget:leases", f->prefix, f->name);
   f->k_bheld = fsprintf(a, "%s:{%s}:budget:held", f->prefix, f->name);

@@ -102,12 +102,23 @@ static long long total_decisions(void) {
   return n;
 }
 
+static pid_t pid = -1;
+static char dir[256];
+
+static int teardown(void **state) {
+  (void)state;
+  if (pid > 0) tf_redis_kill(pid, dir);
+  pid = -1;
+  return 0;
+}
+
 static void test_failover(void **state) {
   (void)state;
   alarm(90); /* a deadlock kills the test */
-  char dir[256] = "", name[96];
+  char name[96];
   int port = tf_free_port();
-  pid_t pid = tf_redis_start(port, dir, sizeof dir);
+  dir[0] = 0;
+  pid = tf_redis_start(port, dir, sizeof dir);
   tf_name(name, sizeof name, "failover");
   memset(in, 0, sizeof in);
   atomic_store(&stop, false);
@@ -166,6 +177,7 @@ static void test_failover(void **state) {
 
   /* 2. Redis is back on the same port. */
   waitpid(pid, NULL, 0);
+  pid = -1; /* reaped: the teardown must not signal a reused pid */
   int64_t tr = tf_now();
   pid = tf_redis_start(port, dir, sizeof dir);
   double started_ms = (double)(tf_now() - tr) / 1e6;
@@ -220,12 +232,13 @@ static void test_failover(void **state) {
   fprintf(stderr, "failover: freed %d instances with Redis hung in %.0f ms\n",
           N_INST, free_ms);
   tf_redis_kill(pid, dir);
+  pid = -1;
   alarm(0);
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_failover),
+      cmocka_unit_test_teardown(test_failover, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,12 +15,17 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/types.h>
 
 redisContext *tf_redis(int port);
 long long tf_int(redisContext *c, const char *fmt, ...);
 void tf_name(char *buf, size_t n, const char *base);
 int64_t tf_now(void);
 void tf_sleep_ms(int64_t ms);
+int tf_free_port(void);
+pid_t tf_redis_start_auth(int port, char *dir, size_t n,
+                          const char *password);
+void tf_redis_kill(pid_t pid, const char *dir);
 
 typedef struct logbuf {
   int lines;
@@ -419,6 +424,63 @@ static void test_ttls(void **state) {
   redisFree(r);
 }
 
+/* AUTH and SELECT against a private redis-server with requirepass:
+ * missing or wrong password is a backend error (degraded, the message
+ * says why); the right one joins, and the keys land in the chosen db. */
+static pid_t auth_pid = -1;
+static char auth_dir[256];
+
+static int auth_teardown(void **state) {
+  (void)state;
+  if (auth_pid > 0) tf_redis_kill(auth_pid, auth_dir);
+  auth_pid = -1;
+  return 0;
+}
+
+static void test_auth_select(void **state) {
+  (void)state;
+  char name[96], key[160];
+  int port = tf_free_port();
+  auth_dir[0] = 0;
+  auth_pid = tf_redis_start_auth(port, auth_dir, sizeof auth_dir, "s3cret-pw");
+  tf_name(name, sizeof name, "auth");
+  rein_fleet_config c;
+  rein_fleet *a = NULL;
+  config(&c, name, "a");
+  c.redis_port = port;
+  assert_int_equal(rein_fleet_new(&c, &a), REIN_OK);
+  assert_int_equal(rein_fleet_tick(a, now_()), REIN_EBACKEND);
+  rein_fleet_status s;
+  rein_fleet_status_get(a, &s);
+  assert_true(s.degraded);
+  assert_non_null(strstr(s.last_error, "NOAUTH"));
+  rein_fleet_free(a);
+
+  c.redis_password = "wrong";
+  assert_int_equal(rein_fleet_new(&c, &a), REIN_OK);
+  assert_int_equal(rein_fleet_tick(a, now_()), REIN_EBACKEND);
+  rein_fleet_status_get(a, &s);
+  assert_non_null(strstr(s.last_error, "AUTH: "));
+  rein_fleet_free(a);
+
+  c.redis_password = "s3cret-pw";
+  c.redis_db = 3;
+  assert_int_equal(rein_fleet_new(&c, &a), REIN_OK);
+  tick(a);
+  rein_fleet_status_get(a, &s);
+  assert_false(s.degraded);
+  assert_int_equal(s.lease_tokens, 1);
+  assert_int_equal(s.commands, 5); /* AUTH, SELECT, 2 LOAD, 1 EVALSHA */
+  redisContext *r = tf_redis(port);
+  assert_int_equal(tf_int(r, "AUTH s3cret-pw"), -2);
+  snprintf(key, sizeof key, "rein:fleet:{%s}:budget:held", name);
+  assert_int_equal(tf_int(r, "EXISTS %s", key), 0); /* not in db 0 */
+  assert_int_equal(tf_int(r, "SELECT 3"), -2);
+  assert_int_equal(tf_int(r, "EXISTS %s", key), 1);
+  redisFree(r);
+  rein_fleet_free(a);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup(test_lease_split, setup),
@@ -429,6 +491,8 @@ int main(void) {
       cmocka_unit_test_setup(test_backend_error, setup),
       cmocka_unit_test_setup(test_stale, setup),
       cmocka_unit_test_setup(test_ttls, setup),
+      cmocka_unit_test_setup_teardown(test_auth_select, setup,
+                                      auth_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,6 +10,8 @@
  *   void tf_name(char *buf, size_t n, const char *base);
  *   int tf_free_port(void);
  *   pid_t tf_redis_start(int port, char *dir, size_t n);
+ *   pid_t tf_redis_start_auth(int port, char *dir, size_t n,
+ *                             const char *password);
  *   void tf_redis_kill(pid_t pid, const char *dir);
  *   int64_t tf_now(void);
  *   void tf_sleep_ms(int64_t ms);
@@ -21,6 +23,7 @@
 #include <hiredis/hiredis.h>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -37,6 +40,8 @@ long long tf_int(redisContext *c, const char *fmt, ...);
 void tf_name(char *buf, size_t n, const char *base);
 int tf_free_port(void);
 pid_t tf_redis_start(int port, char *dir, size_t n);
+pid_t tf_redis_start_auth(int port, char *dir, size_t n,
+                          const char *password);
 void tf_redis_kill(pid_t pid, const char *dir);
 int64_t tf_now(void);
 void tf_sleep_ms(int64_t ms);
@@ -107,13 +112,14 @@ void tf_sleep_ms(int64_t ms) {
   }
 }
 
+/* Answers at all (a NOAUTH error counts: the server is up). */
 static bool pings(int port) {
   struct timeval tv = {0, 200000};
   redisContext *c = redisConnectWithTimeout("127.0.0.1", port, tv);
   bool ok = false;
   if (c && !c->err) {
     redisReply *r = redisCommand(c, "PING");
-    ok = r && r->type == REDIS_REPLY_STATUS;
+    ok = r && (r->type == REDIS_REPLY_STATUS || r->type == REDIS_REPLY_ERROR);
     if (r) freeReplyObject(r);
   }
   if (c) redisFree(c);
@@ -123,6 +129,12 @@ static bool pings(int port) {
 /* Starts redis-server on 127.0.0.1:port, nothing persisted, in a temp dir
  * (created when dir[0] is 0, reused otherwise); waits until it answers. */
 pid_t tf_redis_start(int port, char *dir, size_t n) {
+  return tf_redis_start_auth(port, dir, n, NULL);
+}
+
+/* Same, with --requirepass when `password` is not NULL. */
+pid_t tf_redis_start_auth(int port, char *dir, size_t n,
+                          const char *password) {
   if (!dir[0]) {
     snprintf(dir, n, "/tmp/rein-fleet-redis-XXXXXX");
     if (!mkdtemp(dir)) fail_msg("mkdtemp failed");
@@ -132,11 +144,25 @@ pid_t tf_redis_start(int port, char *dir, size_t n) {
   pid_t pid = fork();
   assert_true(pid >= 0);
   if (pid == 0) {
+    /* Keep the test's stdout/stderr pipes free: a server outliving a
+     * failed test must not hold them open. */
+    int nul = open("/dev/null", O_RDWR);
+    if (nul >= 0) {
+      dup2(nul, 0);
+      dup2(nul, 1);
+      dup2(nul, 2);
+      if (nul > 2) close(nul);
+    }
     char log[300];
     snprintf(log, sizeof log, "%s/redis.log", dir);
-    execlp("redis-server", "redis-server", "--port", ports, "--bind",
-           "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir,
-           "--logfile", log, (char *)NULL);
+    if (password)
+      execlp("redis-server", "redis-server", "--port", ports, "--bind",
+             "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir,
+             "--logfile", log, "--requirepass", password, (char *)NULL);
+    else
+      execlp("redis-server", "redis-server", "--port", ports, "--bind",
+             "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir,
+             "--logfile", log, (char *)NULL);
     _exit(127);
   }
   for (int i = 0; i < 200; i++) {

@@ -92,6 +92,8 @@ static void m_lease_ttl(rein_fleet_config *c) {
 static void m_lease(rein_fleet_config *c) { c->lease_size = 0; }
 static void m_lease_min(rein_fleet_config *c) { c->lease_min = 65; }
 static void m_lease_min0(rein_fleet_config *c) { c->lease_min = 0; }
+static void m_password(rein_fleet_config *c) { c->redis_password = ""; }
+static void m_db(rein_fleet_config *c) { c->redis_db = -1; }
 static void m_ctimeout(rein_fleet_config *c) { c->connect_timeout_ns = 10; }
 static void m_timeout(rein_fleet_config *c) {
   c->command_timeout_ns = 11 * REIN_NS_PER_S;
@@ -128,6 +130,8 @@ static void test_invalid(void **state) {
       {"fleet.lease_size", m_lease},
       {"fleet.lease_min", m_lease_min},
       {"fleet.lease_min", m_lease_min0},
+      {"fleet.redis_password", m_password},
+      {"fleet.redis_db", m_db},
       {"fleet.connect_timeout_ns", m_ctimeout},
       {"fleet.command_timeout_ns", m_timeout},
       {"fleet.stale_ns", m_stale},
