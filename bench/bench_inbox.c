@@ -60,7 +60,7 @@ static rein_status effect(void *ctx, rein_inbox_tx *tx,
 static redisContext *g_rc;
 static const char *g_host;
 static int g_port;
-static char g_dsn[768];    /* REIN_PG_DSN with search_path = g_schema */
+static char g_dsn[768]; /* REIN_PG_DSN with search_path = g_schema */
 static char g_schema[64];
 
 static bool pg_exec(const char *dsn, const char *sql) {
@@ -77,8 +77,9 @@ static bool pg_exec(const char *dsn, const char *sql) {
 static int publish(const char *stream, long n) {
   long pending = 0;
   for (long i = 0; i < n; i++) {
-    redisAppendCommand(g_rc, "XADD %s * key pay-%ld body "
-                             "{\"amount_cents\":%ld}",
+    redisAppendCommand(g_rc,
+                       "XADD %s * key pay-%ld body "
+                       "{\"amount_cents\":%ld}",
                        stream, i, 100 + i % 900);
     if (++pending == 1000 || i + 1 == n) {
       for (; pending; pending--) {
@@ -147,8 +148,8 @@ static double run(bool pg, bool dedup, long n, int batch, int serial) {
     PQclear(PQexec(c, "TRUNCATE rein_inbox"));
     PGresult *r = PQexec(c, "CREATE TABLE bench_ledger(k text)");
     PQclear(r);
-    r = PQprepare(c, "bench_effect", "INSERT INTO bench_ledger VALUES($1)",
-                  1, NULL);
+    r = PQprepare(c, "bench_effect", "INSERT INTO bench_ledger VALUES($1)", 1,
+                  NULL);
     bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
     if (!ok) goto out;
@@ -189,12 +190,14 @@ int main(int argc, char **argv) {
   int runs = 5, batch = 100;
   const char *which = "both";
   for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--messages") && i + 1 < argc) n = atol(argv[++i]);
+    if (!strcmp(argv[i], "--messages") && i + 1 < argc)
+      n = atol(argv[++i]);
     else if (!strcmp(argv[i], "--runs") && i + 1 < argc)
       runs = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--batch") && i + 1 < argc)
       batch = atoi(argv[++i]);
-    else if (!strcmp(argv[i], "--db") && i + 1 < argc) which = argv[++i];
+    else if (!strcmp(argv[i], "--db") && i + 1 < argc)
+      which = argv[++i];
     else {
       fprintf(stderr, "usage: bench_inbox [--messages N] [--runs R] "
                       "[--db sqlite|pg|both] [--batch B]\n");
@@ -212,8 +215,9 @@ int main(int argc, char **argv) {
   const char *p = getenv("REIN_REDIS_PORT");
   bool want_pg = strcmp(which, "sqlite") != 0;
   if (!g_host || !p || (want_pg && !getenv("REIN_PG_DSN"))) {
-    fprintf(stderr, "bench_inbox: needs REIN_REDIS_HOST, REIN_REDIS_PORT%s "
-                    "(eval \"$(scripts/services.sh start DIR)\")\n",
+    fprintf(stderr,
+            "bench_inbox: needs REIN_REDIS_HOST, REIN_REDIS_PORT%s "
+            "(eval \"$(scripts/services.sh start DIR)\")\n",
             want_pg ? " and REIN_PG_DSN" : "");
     return 1;
   }

@@ -72,35 +72,38 @@ static void on_term(int sig) {
 }
 
 static void usage(FILE *f) {
-  fprintf(f,
-"usage: payments-consumer [options]\n"
-"  --redis HOST:PORT      (default $REIN_REDIS_HOST:$REIN_REDIS_PORT)\n"
-"  --stream S --group G   (default payments / payments)\n"
-"  --consumer NAME        unique per live consumer (default c-<pid>)\n"
-"  --db PATH              SQLite database (default payments.db)\n"
-"  --pg CONNINFO          use PostgreSQL instead of SQLite\n"
-"  --ledger-url URL       POST charges here via the outbox, e.g.\n"
-"                         http://127.0.0.1:8080/charges (none: no outbox)\n"
-"  --secret S             HMAC secret for outbox keys (>= 16 bytes)\n"
-"  --principal P          sent as Authorization: Bearer P\n"
-"  --min-idle-ms N        XAUTOCLAIM min idle (default 2000)\n"
-"  --batch N              messages per read (default 50)\n"
-"  --max-deliveries N     dead-letter a failing message then (default 5)\n"
-"  --kill-at POINT        after-effect | after-commit | during-outbox\n"
-"  --kill-after N         SIGKILL on the N-th time at POINT (default 1)\n"
-"  --no-inbox             at-least-once baseline: no dedup rows\n"
-"  --exit-idle-ms N       exit 0 after N ms without work (0 = never)\n"
-"  --outbox-lease-ms N    (default 5000)\n"
-"  --publish N            publish N payments pay-000000.. and exit\n"
-"  --quiet\n");
+  fprintf(
+      f,
+      "usage: payments-consumer [options]\n"
+      "  --redis HOST:PORT      (default $REIN_REDIS_HOST:$REIN_REDIS_PORT)\n"
+      "  --stream S --group G   (default payments / payments)\n"
+      "  --consumer NAME        unique per live consumer (default c-<pid>)\n"
+      "  --db PATH              SQLite database (default payments.db)\n"
+      "  --pg CONNINFO          use PostgreSQL instead of SQLite\n"
+      "  --ledger-url URL       POST charges here via the outbox, e.g.\n"
+      "                         http://127.0.0.1:8080/charges (none: no "
+      "outbox)\n"
+      "  --secret S             HMAC secret for outbox keys (>= 16 bytes)\n"
+      "  --principal P          sent as Authorization: Bearer P\n"
+      "  --min-idle-ms N        XAUTOCLAIM min idle (default 2000)\n"
+      "  --batch N              messages per read (default 50)\n"
+      "  --max-deliveries N     dead-letter a failing message then (default "
+      "5)\n"
+      "  --kill-at POINT        after-effect | after-commit | during-outbox\n"
+      "  --kill-after N         SIGKILL on the N-th time at POINT (default 1)\n"
+      "  --no-inbox             at-least-once baseline: no dedup rows\n"
+      "  --exit-idle-ms N       exit 0 after N ms without work (0 = never)\n"
+      "  --outbox-lease-ms N    (default 5000)\n"
+      "  --publish N            publish N payments pay-000000.. and exit\n"
+      "  --quiet\n");
 }
 
 static int parse(int argc, char **argv, opts *o) {
   memset(o, 0, sizeof *o);
-  o->redis_host = getenv("REIN_REDIS_HOST") ? getenv("REIN_REDIS_HOST")
-                                            : "127.0.0.1";
-  o->redis_port = getenv("REIN_REDIS_PORT") ? atoi(getenv("REIN_REDIS_PORT"))
-                                            : 6379;
+  o->redis_host =
+      getenv("REIN_REDIS_HOST") ? getenv("REIN_REDIS_HOST") : "127.0.0.1";
+  o->redis_port =
+      getenv("REIN_REDIS_PORT") ? atoi(getenv("REIN_REDIS_PORT")) : 6379;
   o->stream = "payments";
   o->group = "payments";
   o->db = "payments.db";
@@ -111,18 +114,27 @@ static int parse(int argc, char **argv, opts *o) {
   o->max_deliveries = 5;
   o->kill_after = 1;
   o->outbox_lease_ms = 5000;
-  static const struct option lo[] = {
-      {"redis", 1, 0, 'r'},        {"stream", 1, 0, 's'},
-      {"group", 1, 0, 'g'},        {"consumer", 1, 0, 'c'},
-      {"db", 1, 0, 'd'},           {"pg", 1, 0, 'P'},
-      {"ledger-url", 1, 0, 'u'},   {"secret", 1, 0, 'S'},
-      {"principal", 1, 0, 'p'},    {"min-idle-ms", 1, 0, 'i'},
-      {"batch", 1, 0, 'b'},        {"max-deliveries", 1, 0, 'm'},
-      {"kill-at", 1, 0, 'k'},      {"kill-after", 1, 0, 'K'},
-      {"no-inbox", 0, 0, 'N'},     {"exit-idle-ms", 1, 0, 'e'},
-      {"outbox-lease-ms", 1, 0, 'l'}, {"publish", 1, 0, 'x'},
-      {"quiet", 0, 0, 'q'},        {"help", 0, 0, 'h'},
-      {0, 0, 0, 0}};
+  static const struct option lo[] = {{"redis", 1, 0, 'r'},
+                                     {"stream", 1, 0, 's'},
+                                     {"group", 1, 0, 'g'},
+                                     {"consumer", 1, 0, 'c'},
+                                     {"db", 1, 0, 'd'},
+                                     {"pg", 1, 0, 'P'},
+                                     {"ledger-url", 1, 0, 'u'},
+                                     {"secret", 1, 0, 'S'},
+                                     {"principal", 1, 0, 'p'},
+                                     {"min-idle-ms", 1, 0, 'i'},
+                                     {"batch", 1, 0, 'b'},
+                                     {"max-deliveries", 1, 0, 'm'},
+                                     {"kill-at", 1, 0, 'k'},
+                                     {"kill-after", 1, 0, 'K'},
+                                     {"no-inbox", 0, 0, 'N'},
+                                     {"exit-idle-ms", 1, 0, 'e'},
+                                     {"outbox-lease-ms", 1, 0, 'l'},
+                                     {"publish", 1, 0, 'x'},
+                                     {"quiet", 0, 0, 'q'},
+                                     {"help", 0, 0, 'h'},
+                                     {0, 0, 0, 0}};
   int ch;
   while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
     char *end = NULL;
@@ -138,14 +150,30 @@ static int parse(int argc, char **argv, opts *o) {
       if (*end || o->redis_port < 1 || o->redis_port > 65535) goto bad;
       break;
     }
-    case 's': o->stream = optarg; break;
-    case 'g': o->group = optarg; break;
-    case 'c': o->consumer = optarg; break;
-    case 'd': o->db = optarg; break;
-    case 'P': o->pg = optarg; break;
-    case 'u': o->ledger_url = optarg; break;
-    case 'S': o->secret = optarg; break;
-    case 'p': o->principal = optarg; break;
+    case 's':
+      o->stream = optarg;
+      break;
+    case 'g':
+      o->group = optarg;
+      break;
+    case 'c':
+      o->consumer = optarg;
+      break;
+    case 'd':
+      o->db = optarg;
+      break;
+    case 'P':
+      o->pg = optarg;
+      break;
+    case 'u':
+      o->ledger_url = optarg;
+      break;
+    case 'S':
+      o->secret = optarg;
+      break;
+    case 'p':
+      o->principal = optarg;
+      break;
     case 'i':
       o->min_idle_ms = strtoll(optarg, &end, 10);
       if (*end || o->min_idle_ms < 0) goto bad;
@@ -159,17 +187,22 @@ static int parse(int argc, char **argv, opts *o) {
       if (*end || o->max_deliveries < 1) goto bad;
       break;
     case 'k':
-      if (!strcmp(optarg, "after-effect")) o->kill_at = KILL_AFTER_EFFECT;
-      else if (!strcmp(optarg, "after-commit")) o->kill_at = KILL_AFTER_COMMIT;
+      if (!strcmp(optarg, "after-effect"))
+        o->kill_at = KILL_AFTER_EFFECT;
+      else if (!strcmp(optarg, "after-commit"))
+        o->kill_at = KILL_AFTER_COMMIT;
       else if (!strcmp(optarg, "during-outbox"))
         o->kill_at = KILL_DURING_OUTBOX;
-      else goto bad;
+      else
+        goto bad;
       break;
     case 'K':
       o->kill_after = strtol(optarg, &end, 10);
       if (*end || o->kill_after < 1) goto bad;
       break;
-    case 'N': o->no_inbox = true; break;
+    case 'N':
+      o->no_inbox = true;
+      break;
     case 'e':
       o->exit_idle_ms = strtoll(optarg, &end, 10);
       if (*end || o->exit_idle_ms < 0) goto bad;
@@ -182,9 +215,15 @@ static int parse(int argc, char **argv, opts *o) {
       o->publish = strtol(optarg, &end, 10);
       if (*end || o->publish < 1 || o->publish > 10000000) goto bad;
       break;
-    case 'q': o->quiet = true; break;
-    case 'h': usage(stdout); exit(0);
-    default: usage(stderr); return -1;
+    case 'q':
+      o->quiet = true;
+      break;
+    case 'h':
+      usage(stdout);
+      exit(0);
+    default:
+      usage(stderr);
+      return -1;
     }
     continue;
   bad:
@@ -211,7 +250,8 @@ static void maybe_kill(const opts *o, kill_point here) {
   _exit(137);
 }
 
-/* ---- publishing ------------------------------------------------------------ */
+/* ---- publishing ------------------------------------------------------------
+ */
 
 static int publish(const opts *o) {
   redisContext *c = redisConnect(o->redis_host, o->redis_port);
@@ -247,7 +287,8 @@ static int publish(const opts *o) {
   return 0;
 }
 
-/* ---- the handler -------------------------------------------------------------- */
+/* ---- the handler
+ * -------------------------------------------------------------- */
 
 typedef struct app {
   opts *o;

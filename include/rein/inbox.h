@@ -76,12 +76,12 @@ struct pg_conn;
 /* One delivered message. Strings are NUL-terminated; they stay valid until
  * the next read or claim on the same broker. */
 typedef struct rein_broker_msg {
-  const char *id;        /* the broker's delivery id (stream entry id) */
-  const char *key;       /* business key; NULL when the message has none
-                            (it is then dead-lettered) */
-  const char *body;      /* payload; "" when absent */
+  const char *id;   /* the broker's delivery id (stream entry id) */
+  const char *key;  /* business key; NULL when the message has none
+                       (it is then dead-lettered) */
+  const char *body; /* payload; "" when absent */
   size_t body_len;
-  uint32_t deliveries;   /* 1 for the first delivery */
+  uint32_t deliveries;      /* 1 for the first delivery */
   int64_t enqueued_unix_ms; /* when the broker accepted it; -1 unknown */
 } rein_broker_msg;
 
@@ -168,19 +168,19 @@ REIN_API void rein_broker_free(rein_broker *b);
  * message.
  */
 typedef struct rein_broker_redis_config {
-  const char *host;          /* default "127.0.0.1" */
-  int port;                  /* default 6379 */
-  int64_t connect_timeout_ns; /* default 2 s; also each command's timeout
-                                 (plus block_ms for reads) */
-  const char *stream;        /* required */
-  const char *group;         /* required */
-  const char *consumer;      /* required: unique per live consumer */
-  const char *dead_stream;   /* default "<stream>:dead" */
-  const char *key_field;     /* default "key" */
-  const char *body_field;    /* default "body" */
-  const char *start_id;      /* where a new group starts; default "0" */
-  int64_t min_idle_ns;       /* claim_stale takes messages idle this long;
-                                default 30 s */
+  const char *host;             /* default "127.0.0.1" */
+  int port;                     /* default 6379 */
+  int64_t connect_timeout_ns;   /* default 2 s; also each command's timeout
+                                   (plus block_ms for reads) */
+  const char *stream;           /* required */
+  const char *group;            /* required */
+  const char *consumer;         /* required: unique per live consumer */
+  const char *dead_stream;      /* default "<stream>:dead" */
+  const char *key_field;        /* default "key" */
+  const char *body_field;       /* default "body" */
+  const char *start_id;         /* where a new group starts; default "0" */
+  int64_t min_idle_ns;          /* claim_stale takes messages idle this long;
+                                   default 30 s */
   int64_t redelivery_window_ns; /* default 7 days */
   const rein_allocator *alloc;
   rein_errbuf *err;
@@ -218,8 +218,7 @@ REIN_API const rein_broker_msg *rein_inbox_tx_msg(const rein_inbox_tx *tx);
  * REIN_ECONFLICT. `key_out` (optional, 65 bytes) receives the key.
  * REIN_EINVAL, REIN_ETOOBIG (body over 1 MiB), REIN_EBACKEND / REIN_EBUSY.
  */
-REIN_API rein_status rein_inbox_tx_outbox(rein_inbox_tx *tx,
-                                          const char *effect,
+REIN_API rein_status rein_inbox_tx_outbox(rein_inbox_tx *tx, const char *effect,
                                           const char *dest, const void *body,
                                           size_t body_len, char *key_out);
 
@@ -243,31 +242,31 @@ typedef struct rein_inbox_hooks {
 } rein_inbox_hooks;
 
 typedef struct rein_inbox_config {
-  rein_inbox_db_kind db;       /* default SQLite */
-  const char *sqlite_path;     /* SQLite: opened and owned by the inbox */
-  struct sqlite3 *sqlite_db;   /* ... or borrowed (wins over the path) */
-  const char *pg_conninfo;     /* PostgreSQL: opened and owned */
-  struct pg_conn *pg_conn;     /* ... or borrowed (wins) */
-  int64_t busy_timeout_ns;     /* SQLite busy_timeout; default 10 s */
-  bool dedup;                  /* default true; false = at-least-once
-                                  baseline: no inbox row, effects may repeat
-                                  (benchmarks and the crash test's control) */
-  rein_broker *broker;         /* borrowed; required for rein_inbox_poll */
-  int64_t retention_ns;        /* dedup row lifetime; default 7 days */
-  bool retention_warn_only;    /* retention < window: warn instead of
-                                  refusing */
-  uint32_t max_deliveries;     /* a failing message is dead-lettered on
-                                  this delivery; default 5; >= 1 */
-  rein_inbox_handler handler;  /* required for poll/process */
+  rein_inbox_db_kind db;      /* default SQLite */
+  const char *sqlite_path;    /* SQLite: opened and owned by the inbox */
+  struct sqlite3 *sqlite_db;  /* ... or borrowed (wins over the path) */
+  const char *pg_conninfo;    /* PostgreSQL: opened and owned */
+  struct pg_conn *pg_conn;    /* ... or borrowed (wins) */
+  int64_t busy_timeout_ns;    /* SQLite busy_timeout; default 10 s */
+  bool dedup;                 /* default true; false = at-least-once
+                                 baseline: no inbox row, effects may repeat
+                                 (benchmarks and the crash test's control) */
+  rein_broker *broker;        /* borrowed; required for rein_inbox_poll */
+  int64_t retention_ns;       /* dedup row lifetime; default 7 days */
+  bool retention_warn_only;   /* retention < window: warn instead of
+                                 refusing */
+  uint32_t max_deliveries;    /* a failing message is dead-lettered on
+                                 this delivery; default 5; >= 1 */
+  rein_inbox_handler handler; /* required for poll/process */
   void *handler_ctx;
-  const void *outbox_secret;   /* HMAC key for outbox idempotency keys;
-                                  required to add intents; >= 16 bytes */
+  const void *outbox_secret; /* HMAC key for outbox idempotency keys;
+                                required to add intents; >= 16 bytes */
   size_t outbox_secret_len;
-  int64_t outbox_lease_ns;     /* a relay owns leased intents this long;
-                                  default 30 s */
-  rein_clock wall;             /* calendar time for processed_at, retention
-                                  and leases (ns since the epoch); default
-                                  CLOCK_REALTIME */
+  int64_t outbox_lease_ns; /* a relay owns leased intents this long;
+                              default 30 s */
+  rein_clock wall;         /* calendar time for processed_at, retention
+                              and leases (ns since the epoch); default
+                              CLOCK_REALTIME */
   rein_inbox_hooks hooks;
   void (*log)(void *ctx, const char *line); /* default: stderr */
   void *log_ctx;
@@ -319,7 +318,7 @@ REIN_API rein_status rein_inbox_process(rein_inbox *ib,
 
 typedef struct rein_inbox_stats {
   uint64_t processed, duplicates, failed, dead;
-  uint64_t claimed;  /* messages taken over from idle consumers */
+  uint64_t claimed; /* messages taken over from idle consumers */
 } rein_inbox_stats;
 
 /*
@@ -369,7 +368,7 @@ typedef struct rein_outbox_item {
   const char *dest;
   const void *body;
   size_t body_len;
-  uint32_t attempts;    /* delivery attempts in earlier relay rounds */
+  uint32_t attempts; /* delivery attempts in earlier relay rounds */
 } rein_outbox_item;
 
 /*
@@ -400,8 +399,8 @@ typedef struct rein_outbox_stats {
 REIN_API rein_status rein_outbox_relay(rein_inbox *ib,
                                        const rein_policy *policy,
                                        rein_outbox_deliver_fn fn, void *ctx,
-                                       const rein_sleeper *sleeper,
-                                       size_t max, rein_outbox_stats *stats);
+                                       const rein_sleeper *sleeper, size_t max,
+                                       rein_outbox_stats *stats);
 
 /*
  * HTTP deliverer (libcurl): POSTs the body to the item's dest URL with
@@ -413,10 +412,10 @@ REIN_API rein_status rein_outbox_relay(rein_inbox *ib,
  * Thread level: one thread at a time.
  */
 typedef struct rein_outbox_http_config {
-  const char *content_type;  /* default "application/json" */
-  const char *auth_header;   /* e.g. "Authorization: Bearer p"; optional */
-  int64_t timeout_ns;        /* per attempt when the decision has none;
-                                default 5 s */
+  const char *content_type; /* default "application/json" */
+  const char *auth_header;  /* e.g. "Authorization: Bearer p"; optional */
+  int64_t timeout_ns;       /* per attempt when the decision has none;
+                               default 5 s */
   const rein_allocator *alloc;
   rein_errbuf *err;
 } rein_outbox_http_config;

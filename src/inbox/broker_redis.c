@@ -51,8 +51,8 @@ static struct timeval tv_of(int64_t ns) {
 }
 
 static rein_status conn_fail(rb *b, const char *op) {
-  snprintf(b->errmsg, sizeof b->errmsg, "redis %s:%d: %s: %s", b->host,
-           b->port, op, b->ctx ? b->ctx->errstr : "cannot allocate context");
+  snprintf(b->errmsg, sizeof b->errmsg, "redis %s:%d: %s: %s", b->host, b->port,
+           op, b->ctx ? b->ctx->errstr : "cannot allocate context");
   return REIN_ECLOSED;
 }
 
@@ -67,8 +67,8 @@ static rein_status ensure(rb *b) {
   }
   redisSetTimeout(b->ctx, tv_of(b->timeout_ns));
   /* named, so operators (and tests) can find the consumer in CLIENT LIST */
-  redisReply *r = redisCommand(b->ctx, "CLIENT SETNAME rein-inbox:%s",
-                               b->consumer);
+  redisReply *r =
+      redisCommand(b->ctx, "CLIENT SETNAME rein-inbox:%s", b->consumer);
   if (!r) return conn_fail(b, "CLIENT SETNAME");
   freeReplyObject(r);
   return REIN_OK;
@@ -150,8 +150,8 @@ static rein_status build(rb *b, redisReply *entries, bool first_delivery,
   if (k && !first_delivery) {
     char cnt[24];
     snprintf(cnt, sizeof cnt, "%zu", k * 2);
-    const char *argv[] = {"XPENDING",       b->stream,         b->group,
-                          b->msgs[0].id,    b->msgs[k - 1].id, cnt,
+    const char *argv[] = {"XPENDING",    b->stream,         b->group,
+                          b->msgs[0].id, b->msgs[k - 1].id, cnt,
                           b->consumer};
     redisReply *r;
     rein_status st = cmd(b, &r, 7, argv, NULL);
@@ -160,7 +160,8 @@ static rein_status build(rb *b, redisReply *entries, bool first_delivery,
     for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
       redisReply *p = r->element[i];
       if (p->type != REDIS_REPLY_ARRAY || p->elements < 4) continue;
-      while (j < k && strcmp(b->msgs[j].id, p->element[0]->str) != 0) j++;
+      while (j < k && strcmp(b->msgs[j].id, p->element[0]->str) != 0)
+        j++;
       if (j == k) break;
       b->msgs[j].deliveries = (uint32_t)p->element[3]->integer;
     }
@@ -216,9 +217,9 @@ static rein_status rb_read(rein_broker *base, size_t max, int64_t block_ms,
   rein_status st;
   redisReply *r;
   while (!b->history_done) {
-    const char *argv[] = {"XREADGROUP", "GROUP",   b->group,  b->consumer,
-                          "COUNT",      cnt,       "STREAMS", b->stream,
-                          b->hist_cursor};
+    const char *argv[] = {"XREADGROUP", "GROUP",   b->group,
+                          b->consumer,  "COUNT",   cnt,
+                          "STREAMS",    b->stream, b->hist_cursor};
     st = cmd(b, &r, 9, argv, NULL);
     if (st != REIN_OK) return st;
     redisReply *e = xread_entries(r);
@@ -238,11 +239,11 @@ static rein_status rb_read(rein_broker *base, size_t max, int64_t block_ms,
     release_batch(b); /* all expired: look further */
   }
   snprintf(blk, sizeof blk, "%lld", (long long)block_ms);
-  const char *argv[] = {"XREADGROUP", "GROUP", b->group, b->consumer,
-                        "COUNT",      cnt,     "BLOCK",  blk,
+  const char *argv[] = {"XREADGROUP", "GROUP",   b->group, b->consumer,
+                        "COUNT",      cnt,       "BLOCK",  blk,
                         "STREAMS",    b->stream, ">"};
-  const char *argv_nb[] = {"XREADGROUP", "GROUP",  b->group,
-                           b->consumer,  "COUNT",  cnt,
+  const char *argv_nb[] = {"XREADGROUP", "GROUP",   b->group,
+                           b->consumer,  "COUNT",   cnt,
                            "STREAMS",    b->stream, ">"};
   if (block_ms > 0) {
     if (ensure(b) != REIN_OK) return conn_fail(b, "XREADGROUP");
@@ -268,9 +269,8 @@ static rein_status rb_claim(rein_broker *base, size_t max,
   snprintf(cnt, sizeof cnt, "%zu", max);
   snprintf(idle, sizeof idle, "%lld",
            (long long)(b->min_idle_ns / REIN_NS_PER_MS));
-  const char *argv[] = {"XAUTOCLAIM", b->stream, b->group,
-                        b->consumer,  idle,      b->claim_cursor,
-                        "COUNT",      cnt};
+  const char *argv[] = {"XAUTOCLAIM", b->stream,       b->group, b->consumer,
+                        idle,         b->claim_cursor, "COUNT",  cnt};
   redisReply *r;
   rein_status st = cmd(b, &r, 8, argv, NULL);
   if (st != REIN_OK) return st;
@@ -281,11 +281,10 @@ static rein_status rb_claim(rein_broker *base, size_t max,
     freeReplyObject(r);
     return REIN_EBACKEND;
   }
-  snprintf(b->claim_cursor, sizeof b->claim_cursor, "%s",
-           r->element[0]->str);
+  snprintf(b->claim_cursor, sizeof b->claim_cursor, "%s", r->element[0]->str);
   b->held = r;
-  redisReply *e = r->element[1]->type == REDIS_REPLY_ARRAY ? r->element[1]
-                                                            : NULL;
+  redisReply *e =
+      r->element[1]->type == REDIS_REPLY_ARRAY ? r->element[1] : NULL;
   return build(b, e, false, out);
 }
 
@@ -305,13 +304,14 @@ static rein_status dead_letter_raw(rb *b, const rein_broker_msg *m,
   char deliv[16];
   snprintf(deliv, sizeof deliv, "%u", m->deliveries);
   const char *key = m->key ? m->key : "";
-  const char *xadd[] = {"XADD",       b->dead,   "*",        "key",
-                        key,          "body",    m->body,    "error",
-                        error,        "deliveries", deliv,   "origin_id",
-                        m->id,        "origin_stream", b->stream,
-                        "consumer",   b->consumer};
+  const char *xadd[] = {"XADD",     b->dead,         "*",       "key",
+                        key,        "body",          m->body,   "error",
+                        error,      "deliveries",    deliv,     "origin_id",
+                        m->id,      "origin_stream", b->stream, "consumer",
+                        b->consumer};
   size_t xl[17];
-  for (int i = 0; i < 17; i++) xl[i] = strlen(xadd[i]);
+  for (int i = 0; i < 17; i++)
+    xl[i] = strlen(xadd[i]);
   xl[6] = m->body_len;
   const char *xack[] = {"XACK", b->stream, b->group, m->id};
   redisAppendCommand(b->ctx, "MULTI");
@@ -325,8 +325,7 @@ static rein_status dead_letter_raw(rb *b, const rein_broker_msg *m,
       return conn_fail(b, "dead-letter");
     redisReply *r = rp;
     if (st == REIN_OK && r->type == REDIS_REPLY_ERROR) {
-      snprintf(b->errmsg, sizeof b->errmsg, "redis: dead-letter: %s",
-               r->str);
+      snprintf(b->errmsg, sizeof b->errmsg, "redis: dead-letter: %s", r->str);
       st = REIN_EBACKEND;
     } else if (st == REIN_OK && i == 3 && r->type != REDIS_REPLY_ARRAY) {
       snprintf(b->errmsg, sizeof b->errmsg,
@@ -355,18 +354,23 @@ static void rb_free(rein_broker *base) {
   rb *b = (rb *)base;
   release_batch(b);
   if (b->ctx) redisFree(b->ctx);
-  char *strs[] = {b->host,      b->stream,    b->group,     b->consumer,
-                  b->dead,      b->key_field, b->body_field};
+  char *strs[] = {b->host, b->stream,    b->group,     b->consumer,
+                  b->dead, b->key_field, b->body_field};
   for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
     rein__free(b->alloc, strs[i]);
   rein__free(b->alloc, b->msgs);
   rein__free(b->alloc, b);
 }
 
-static const rein_broker_vtable RB_VT = {
-    REIN_BROKER_VTABLE_VERSION, "redis-streams", rb_read,   rb_claim,
-    rb_ack,                     rb_dead_letter,  rb_window, rb_errmsg,
-    rb_free};
+static const rein_broker_vtable RB_VT = {REIN_BROKER_VTABLE_VERSION,
+                                         "redis-streams",
+                                         rb_read,
+                                         rb_claim,
+                                         rb_ack,
+                                         rb_dead_letter,
+                                         rb_window,
+                                         rb_errmsg,
+                                         rb_free};
 
 void rein_broker_redis_config_default(rein_broker_redis_config *c) {
   memset(c, 0, sizeof *c);
@@ -403,22 +407,27 @@ rein_status rein_broker_redis_new(const rein_broker_redis_config *c,
   if (!c->host || !*c->host)
     return rein__invalid(e, "broker_redis.host: required");
   if (c->port < 1 || c->port > 65535)
-    return rein__invalid(e, "broker_redis.port: must be in [1, 65535], "
-                            "got %d", c->port);
+    return rein__invalid(e,
+                         "broker_redis.port: must be in [1, 65535], "
+                         "got %d",
+                         c->port);
   if (!name_ok(c->stream))
     return rein__invalid(e, "broker_redis.stream%s", what);
-  if (!name_ok(c->group))
-    return rein__invalid(e, "broker_redis.group%s", what);
+  if (!name_ok(c->group)) return rein__invalid(e, "broker_redis.group%s", what);
   if (!name_ok(c->consumer))
-    return rein__invalid(e, "broker_redis.consumer%s (unique per live "
-                            "consumer)", what);
+    return rein__invalid(e,
+                         "broker_redis.consumer%s (unique per live "
+                         "consumer)",
+                         what);
   if (c->dead_stream && !name_ok(c->dead_stream))
     return rein__invalid(e, "broker_redis.dead_stream%s", what);
   if (!name_ok(c->key_field))
     return rein__invalid(e, "broker_redis.key_field%s", what);
   if (!name_ok(c->body_field) || !strcmp(c->body_field, c->key_field))
-    return rein__invalid(e, "broker_redis.body_field%s, different from "
-                            "key_field", what);
+    return rein__invalid(e,
+                         "broker_redis.body_field%s, different from "
+                         "key_field",
+                         what);
   if (!name_ok(c->start_id))
     return rein__invalid(e, "broker_redis.start_id: expected a stream ID "
                             "such as \"0\" or \"$\"");
@@ -449,8 +458,8 @@ rein_status rein_broker_redis_new(const rein_broker_redis_config *c,
   b->body_field = sdup(c->alloc, c->body_field);
   if (c->dead_stream) {
     b->dead = sdup(c->alloc, c->dead_stream);
-  } else if (c->stream && (b->dead = rein__alloc(c->alloc,
-                                                 strlen(c->stream) + 6))) {
+  } else if (c->stream &&
+             (b->dead = rein__alloc(c->alloc, strlen(c->stream) + 6))) {
     sprintf(b->dead, "%s:dead", c->stream);
   }
   if (!b->host || !b->stream || !b->group || !b->consumer || !b->dead ||
@@ -460,11 +469,12 @@ rein_status rein_broker_redis_new(const rein_broker_redis_config *c,
   }
   rein_status st = ensure(b);
   if (st == REIN_OK) {
-    const char *argv[] = {"XGROUP", "CREATE", b->stream, b->group,
-                          c->start_id, "MKSTREAM"};
+    const char *argv[] = {"XGROUP", "CREATE",    b->stream,
+                          b->group, c->start_id, "MKSTREAM"};
     redisReply *r;
     st = cmd(b, &r, 6, argv, NULL);
-    if (st == REIN_OK) freeReplyObject(r);
+    if (st == REIN_OK)
+      freeReplyObject(r);
     else if (st == REIN_EBACKEND && strstr(b->errmsg, "BUSYGROUP"))
       st = REIN_OK; /* the group exists: join it */
   }

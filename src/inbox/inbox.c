@@ -87,7 +87,8 @@ void rein_broker_free(rein_broker *b) {
   if (b && b->vt && b->vt->free) b->vt->free(b);
 }
 
-/* ==== configuration ======================================================== */
+/* ==== configuration ========================================================
+ */
 
 void rein_inbox_config_default(rein_inbox_config *c) {
   memset(c, 0, sizeof *c);
@@ -116,15 +117,19 @@ static void logline(const rein_inbox *ib, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(line, sizeof line, fmt, ap);
   va_end(ap);
-  if (ib->cfg.log) ib->cfg.log(ib->cfg.log_ctx, line);
-  else fprintf(stderr, "rein inbox: %s\n", line);
+  if (ib->cfg.log)
+    ib->cfg.log(ib->cfg.log_ctx, line);
+  else
+    fprintf(stderr, "rein inbox: %s\n", line);
 }
 
 static rein_status validate(const rein_inbox_config *c) {
   rein_errbuf *e = c->err;
   if (c->db != REIN_INBOX_SQLITE && c->db != REIN_INBOX_PG)
-    return rein__invalid(e, "inbox.db: must be REIN_INBOX_SQLITE or "
-                            "REIN_INBOX_PG, got %d", (int)c->db);
+    return rein__invalid(e,
+                         "inbox.db: must be REIN_INBOX_SQLITE or "
+                         "REIN_INBOX_PG, got %d",
+                         (int)c->db);
   if (c->db == REIN_INBOX_SQLITE && !c->sqlite_db &&
       (!c->sqlite_path || !*c->sqlite_path))
     return rein__invalid(e, "inbox.sqlite_path: required (or sqlite_db) "
@@ -135,24 +140,34 @@ static rein_status validate(const rein_inbox_config *c) {
                             "the PostgreSQL inbox, e.g. \"host=127.0.0.1 "
                             "port=5432 dbname=app\"");
   if (c->busy_timeout_ns < 0 || c->busy_timeout_ns > 600 * REIN_NS_PER_S)
-    return rein__invalid(e, "inbox.busy_timeout_ns: must be in [0, 600 s], "
-                            "got %" PRId64, c->busy_timeout_ns);
+    return rein__invalid(e,
+                         "inbox.busy_timeout_ns: must be in [0, 600 s], "
+                         "got %" PRId64,
+                         c->busy_timeout_ns);
   if (c->retention_ns < REIN_NS_PER_MS)
-    return rein__invalid(e, "inbox.retention_ns: must be at least 1 ms, got "
-                            "%" PRId64, c->retention_ns);
+    return rein__invalid(e,
+                         "inbox.retention_ns: must be at least 1 ms, got "
+                         "%" PRId64,
+                         c->retention_ns);
   if (c->max_deliveries < 1 || c->max_deliveries > 1000000)
-    return rein__invalid(e, "inbox.max_deliveries: must be in [1, 1000000], "
-                            "got %u", c->max_deliveries);
+    return rein__invalid(e,
+                         "inbox.max_deliveries: must be in [1, 1000000], "
+                         "got %u",
+                         c->max_deliveries);
   if (c->outbox_secret && c->outbox_secret_len < 16)
-    return rein__invalid(e, "inbox.outbox_secret_len: the HMAC secret must "
-                            "be at least 16 bytes, got %zu; use 32 random "
-                            "bytes", c->outbox_secret_len);
+    return rein__invalid(e,
+                         "inbox.outbox_secret_len: the HMAC secret must "
+                         "be at least 16 bytes, got %zu; use 32 random "
+                         "bytes",
+                         c->outbox_secret_len);
   if (!c->outbox_secret && c->outbox_secret_len)
     return rein__invalid(e, "inbox.outbox_secret: NULL with a length of %zu",
                          c->outbox_secret_len);
   if (c->outbox_lease_ns < REIN_NS_PER_MS)
-    return rein__invalid(e, "inbox.outbox_lease_ns: must be at least 1 ms, "
-                            "got %" PRId64, c->outbox_lease_ns);
+    return rein__invalid(e,
+                         "inbox.outbox_lease_ns: must be at least 1 ms, "
+                         "got %" PRId64,
+                         c->outbox_lease_ns);
   return REIN_OK;
 }
 
@@ -201,8 +216,10 @@ rein_status rein_inbox_new(const rein_inbox_config *c, rein_inbox **out) {
         rein__free(c->alloc, ib);
         return REIN_EINVAL;
       }
-      logline(ib, "WARNING: exactly-once is NOT guaranteed: %s "
-                  "(retention_warn_only is set, starting anyway)", msg);
+      logline(ib,
+              "WARNING: exactly-once is NOT guaranteed: %s "
+              "(retention_warn_only is set, starting anyway)",
+              msg);
     }
   }
   st = c->db == REIN_INBOX_PG ? rein__inbox_pg_open(c, &ib->db, c->err)
@@ -249,10 +266,14 @@ const rein_broker_msg *rein_inbox_tx_msg(const rein_inbox_tx *tx) {
 
 const char *rein_inbox_verdict_name(rein_inbox_verdict v) {
   switch (v) {
-  case REIN_INBOX_PROCESSED: return "processed";
-  case REIN_INBOX_DUPLICATE: return "duplicate";
-  case REIN_INBOX_FAILED: return "failed";
-  case REIN_INBOX_DEAD: return "dead";
+  case REIN_INBOX_PROCESSED:
+    return "processed";
+  case REIN_INBOX_DUPLICATE:
+    return "duplicate";
+  case REIN_INBOX_FAILED:
+    return "failed";
+  case REIN_INBOX_DEAD:
+    return "dead";
   }
   return "unknown";
 }
@@ -344,8 +365,8 @@ rein_status rein_inbox_process(rein_inbox *ib, const rein_broker_msg *m,
   rein_inbox_tx tx = {ib, m};
   char err[400];
   err[0] = 0;
-  rein_status hs = ib->cfg.handler(ib->cfg.handler_ctx, &tx, m, err,
-                                   sizeof err);
+  rein_status hs =
+      ib->cfg.handler(ib->cfg.handler_ctx, &tx, m, err, sizeof err);
   if (hs != REIN_OK) {
     db->vt->rollback(db);
     err[sizeof err - 1] = 0;
@@ -369,10 +390,18 @@ rein_status rein_inbox_process(rein_inbox *ib, const rein_broker_msg *m,
 static void count(rein_inbox_stats *s, rein_inbox_verdict v) {
   if (!s) return;
   switch (v) {
-  case REIN_INBOX_PROCESSED: s->processed++; break;
-  case REIN_INBOX_DUPLICATE: s->duplicates++; break;
-  case REIN_INBOX_FAILED: s->failed++; break;
-  case REIN_INBOX_DEAD: s->dead++; break;
+  case REIN_INBOX_PROCESSED:
+    s->processed++;
+    break;
+  case REIN_INBOX_DUPLICATE:
+    s->duplicates++;
+    break;
+  case REIN_INBOX_FAILED:
+    s->failed++;
+    break;
+  case REIN_INBOX_DEAD:
+    s->dead++;
+    break;
   }
 }
 
@@ -424,11 +453,18 @@ rein_status rein_inbox_counts_get(rein_inbox *ib, rein_inbox_counts *out) {
   return st == REIN_OK ? st : db_fail(ib, st);
 }
 
-/* ==== internal accessors for outbox.c ====================================== */
+/* ==== internal accessors for outbox.c ======================================
+ */
 
-rein__inbox_db *rein__inbox_db_of(rein_inbox *ib) { return ib->db; }
-rein_inbox *rein__inbox_of_tx(rein_inbox_tx *tx) { return tx->ib; }
+rein__inbox_db *rein__inbox_db_of(rein_inbox *ib) {
+  return ib->db;
+}
+rein_inbox *rein__inbox_of_tx(rein_inbox_tx *tx) {
+  return tx->ib;
+}
 const rein_inbox_config *rein__inbox_cfg(const rein_inbox *ib) {
   return &ib->cfg;
 }
-char *rein__inbox_errbuf(rein_inbox *ib) { return ib->errmsg; }
+char *rein__inbox_errbuf(rein_inbox *ib) {
+  return ib->errmsg;
+}

@@ -22,7 +22,7 @@ typedef struct rein__outbox_row {
 } rein__outbox_row;
 
 typedef enum rein__outbox_end {
-  REIN__OUTBOX_RELEASE = 0,   /* not delivered; lease dropped */
+  REIN__OUTBOX_RELEASE = 0, /* not delivered; lease dropped */
   REIN__OUTBOX_DELIVERED = 1,
   REIN__OUTBOX_FAILED = 2
 } rein__outbox_end;
@@ -49,17 +49,17 @@ typedef struct rein__inbox_db_vt {
   rein_status (*outbox_lease)(rein__inbox_db *d, int64_t now_ms,
                               int64_t until_ms, size_t max,
                               rein__outbox_row **rows, size_t *n);
-  rein_status (*outbox_end)(rein__inbox_db *d, int64_t id,
-                            rein__outbox_end how, uint32_t attempts,
-                            const char *error, int64_t now_ms);
-  rein_status (*purge)(rein__inbox_db *d, int64_t older_than_ms,
-                       size_t batch, size_t *n_inbox, size_t *n_outbox);
+  rein_status (*outbox_end)(rein__inbox_db *d, int64_t id, rein__outbox_end how,
+                            uint32_t attempts, const char *error,
+                            int64_t now_ms);
+  rein_status (*purge)(rein__inbox_db *d, int64_t older_than_ms, size_t batch,
+                       size_t *n_inbox, size_t *n_outbox);
   rein_status (*counts)(rein__inbox_db *d, rein_inbox_counts *out);
   void (*close)(rein__inbox_db *d);
   /* Optional: begin + dedup in one step (one round trip for a server
    * database); NULL = begin, then dedup. On failure nothing is open. */
-  rein_status (*begin_dedup)(rein__inbox_db *d, const char *key,
-                             int64_t now_ms, bool *inserted);
+  rein_status (*begin_dedup)(rein__inbox_db *d, const char *key, int64_t now_ms,
+                             bool *inserted);
 } rein__inbox_db_vt;
 
 struct rein__inbox_db {

@@ -34,8 +34,8 @@ enum {
 };
 
 static const char *const NAMES[P_COUNT_] = {
-    "rein_ib_dedup",     "rein_ib_out_add",   "rein_ib_out_lease",
-    "rein_ib_out_end",   "rein_ib_purge_in",  "rein_ib_purge_out",
+    "rein_ib_dedup",   "rein_ib_out_add",  "rein_ib_out_lease",
+    "rein_ib_out_end", "rein_ib_purge_in", "rein_ib_purge_out",
     "rein_ib_counts"};
 
 static const char *const SQL[P_COUNT_] = {
@@ -97,7 +97,8 @@ static rein_status fail_res(pg *p, const char *op, PGresult *res) {
   char clean[400];
   snprintf(clean, sizeof clean, "%s", msg ? msg : "");
   size_t n = strlen(clean);
-  while (n && (clean[n - 1] == '\n' || clean[n - 1] == ' ')) clean[--n] = 0;
+  while (n && (clean[n - 1] == '\n' || clean[n - 1] == ' '))
+    clean[--n] = 0;
   rein__inbox_seterr(p->base.errmsg, sizeof p->base.errmsg,
                      "postgres: %s: %s%s%s", op, clean,
                      state ? " SQLSTATE " : "", state ? state : "");
@@ -148,8 +149,7 @@ static rein_status revive(pg *p) {
   if (PQstatus(p->conn) == CONNECTION_OK) return REIN_OK;
   if (!p->owned) return fail_res(p, "connection lost (borrowed)", NULL);
   PQreset(p->conn);
-  if (PQstatus(p->conn) != CONNECTION_OK)
-    return fail_res(p, "reconnect", NULL);
+  if (PQstatus(p->conn) != CONNECTION_OK) return fail_res(p, "reconnect", NULL);
   return prepare_all(p);
 }
 
@@ -191,8 +191,8 @@ static PGresult *run(pg *p, int which, int n, const char *const *vals,
   return PQexecPrepared(p->conn, NAMES[which], n, vals, lens, fmts, 0);
 }
 
-static rein_status pg_dedup(rein__inbox_db *d, const char *key,
-                            int64_t now_ms, bool *inserted) {
+static rein_status pg_dedup(rein__inbox_db *d, const char *key, int64_t now_ms,
+                            bool *inserted) {
   pg *p = (pg *)d;
   char ms[24];
   snprintf(ms, sizeof ms, "%lld", (long long)now_ms);
@@ -246,8 +246,7 @@ static rein_status pg_begin_dedup(rein__inbox_db *d, const char *key,
     if (s == PGRES_PIPELINE_SYNC) {
       synced = true;
     } else if (q == 0) {
-      if (s != PGRES_COMMAND_OK && st == REIN_OK)
-        st = fail_res(p, "BEGIN", r);
+      if (s != PGRES_COMMAND_OK && st == REIN_OK) st = fail_res(p, "BEGIN", r);
     } else if (s == PGRES_TUPLES_OK) {
       *inserted = PQntuples(r) == 1;
     } else if (st == REIN_OK) {
@@ -255,8 +254,7 @@ static rein_status pg_begin_dedup(rein__inbox_db *d, const char *key,
     }
     PQclear(r);
   }
-  if (!synced && st == REIN_OK)
-    st = fail_res(p, "pipeline ended early", NULL);
+  if (!synced && st == REIN_OK) st = fail_res(p, "pipeline ended early", NULL);
   PQexitPipelineMode(c);
   if (st != REIN_OK && PQstatus(c) != CONNECTION_OK) st = REIN_ECLOSED;
   if (st != REIN_OK) pg_rollback(d);
@@ -265,13 +263,13 @@ static rein_status pg_begin_dedup(rein__inbox_db *d, const char *key,
 
 static rein_status pg_outbox_add(rein__inbox_db *d, const char *msg_key,
                                  const char *effect, const char *idem_key,
-                                 const char *dest, const void *body,
-                                 size_t len, int64_t now_ms) {
+                                 const char *dest, const void *body, size_t len,
+                                 int64_t now_ms) {
   pg *p = (pg *)d;
   char ms[24];
   snprintf(ms, sizeof ms, "%lld", (long long)now_ms);
-  const char *v[6] = {msg_key, effect, idem_key, dest,
-                      len ? (const char *)body : "", ms};
+  const char *v[6] = {
+      msg_key, effect, idem_key, dest, len ? (const char *)body : "", ms};
   int lens[6] = {0, 0, 0, 0, (int)len, 0};
   int fmts[6] = {0, 0, 0, 0, 1, 0};
   PGresult *r = run(p, P_OUT_ADD, 6, v, lens, fmts);
@@ -331,7 +329,8 @@ static rein_status pg_outbox_lease(rein__inbox_db *d, int64_t now_ms,
   }
   PQclear(r);
   if (st != REIN_OK) {
-    for (size_t i = 0; i < *n; i++) rein__free(p->base.alloc, rows[i]);
+    for (size_t i = 0; i < *n; i++)
+      rein__free(p->base.alloc, rows[i]);
     *n = 0;
   }
   return st;
@@ -419,11 +418,19 @@ static void pg_close(rein__inbox_db *d) {
   rein__free(p->base.alloc, p);
 }
 
-static const rein__inbox_db_vt PG_VT = {
-    REIN__INBOX_DB_VT_VERSION, "postgres", pg_begin,  pg_commit,
-    pg_rollback,               pg_dedup,   pg_outbox_add, pg_outbox_lease,
-    pg_outbox_end,             pg_purge,   pg_counts, pg_close,
-    pg_begin_dedup};
+static const rein__inbox_db_vt PG_VT = {REIN__INBOX_DB_VT_VERSION,
+                                        "postgres",
+                                        pg_begin,
+                                        pg_commit,
+                                        pg_rollback,
+                                        pg_dedup,
+                                        pg_outbox_add,
+                                        pg_outbox_lease,
+                                        pg_outbox_end,
+                                        pg_purge,
+                                        pg_counts,
+                                        pg_close,
+                                        pg_begin_dedup};
 
 struct pg_conn *rein__inbox_pg_handle(rein__inbox_db *d) {
   return d && d->vt == &PG_VT ? ((pg *)d)->conn : NULL;

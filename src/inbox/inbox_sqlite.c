@@ -121,8 +121,8 @@ static void sq_rollback(rein__inbox_db *d) {
   if (!sqlite3_get_autocommit(s->db)) step_done(s->st[S_ROLLBACK]);
 }
 
-static rein_status sq_dedup(rein__inbox_db *d, const char *key,
-                            int64_t now_ms, bool *inserted) {
+static rein_status sq_dedup(rein__inbox_db *d, const char *key, int64_t now_ms,
+                            bool *inserted) {
   sq *s = (sq *)d;
   sqlite3_stmt *st = s->st[S_DEDUP];
   sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
@@ -135,8 +135,8 @@ static rein_status sq_dedup(rein__inbox_db *d, const char *key,
 
 static rein_status sq_outbox_add(rein__inbox_db *d, const char *msg_key,
                                  const char *effect, const char *idem_key,
-                                 const char *dest, const void *body,
-                                 size_t len, int64_t now_ms) {
+                                 const char *dest, const void *body, size_t len,
+                                 int64_t now_ms) {
   sq *s = (sq *)d;
   sqlite3_stmt *st = s->st[S_OUT_ADD];
   sqlite3_bind_text(st, 1, msg_key, -1, SQLITE_STATIC);
@@ -171,13 +171,13 @@ static rein_status sq_outbox_lease(rein__inbox_db *d, int64_t now_ms,
     if (ret != REIN_OK || *n >= max) continue;
     const void *body = sqlite3_column_blob(st, 5);
     size_t blen = (size_t)sqlite3_column_bytes(st, 5);
-    rein__outbox_row *r = rein__outbox_row_new(
-        s->base.alloc, sqlite3_column_int64(st, 0),
-        (const char *)sqlite3_column_text(st, 1),
-        (const char *)sqlite3_column_text(st, 2),
-        (const char *)sqlite3_column_text(st, 3),
-        (const char *)sqlite3_column_text(st, 4), body, blen,
-        (uint32_t)sqlite3_column_int64(st, 6));
+    rein__outbox_row *r =
+        rein__outbox_row_new(s->base.alloc, sqlite3_column_int64(st, 0),
+                             (const char *)sqlite3_column_text(st, 1),
+                             (const char *)sqlite3_column_text(st, 2),
+                             (const char *)sqlite3_column_text(st, 3),
+                             (const char *)sqlite3_column_text(st, 4), body,
+                             blen, (uint32_t)sqlite3_column_int64(st, 6));
     if (!r) {
       ret = REIN_ENOMEM;
       continue;
@@ -188,7 +188,8 @@ static rein_status sq_outbox_lease(rein__inbox_db *d, int64_t now_ms,
   sqlite3_reset(st);
   sqlite3_clear_bindings(st);
   if (ret != REIN_OK) {
-    for (size_t i = 0; i < *n; i++) rein__free(s->base.alloc, rows[i]);
+    for (size_t i = 0; i < *n; i++)
+      rein__free(s->base.alloc, rows[i]);
     *n = 0;
   }
   return ret;
@@ -202,8 +203,10 @@ static rein_status sq_outbox_end(rein__inbox_db *d, int64_t id,
   sqlite3_bind_int64(st, 1, id);
   sqlite3_bind_int(st, 2, (int)how);
   sqlite3_bind_int64(st, 3, attempts);
-  if (error) sqlite3_bind_text(st, 4, error, -1, SQLITE_STATIC);
-  else sqlite3_bind_null(st, 4);
+  if (error)
+    sqlite3_bind_text(st, 4, error, -1, SQLITE_STATIC);
+  else
+    sqlite3_bind_null(st, 4);
   sqlite3_bind_int64(st, 5, now_ms);
   int rc = step_done(st);
   return rc == SQLITE_OK ? REIN_OK : fail(s, "update rein_outbox", rc);
@@ -252,16 +255,25 @@ static rein_status sq_counts(rein__inbox_db *d, rein_inbox_counts *out) {
 static void sq_close(rein__inbox_db *d) {
   if (!d) return;
   sq *s = (sq *)d;
-  for (int i = 0; i < S_COUNT_; i++) sqlite3_finalize(s->st[i]);
+  for (int i = 0; i < S_COUNT_; i++)
+    sqlite3_finalize(s->st[i]);
   if (s->owned) sqlite3_close(s->db);
   rein__free(s->base.alloc, s);
 }
 
-static const rein__inbox_db_vt SQ_VT = {
-    REIN__INBOX_DB_VT_VERSION, "sqlite", sq_begin,  sq_commit,
-    sq_rollback,               sq_dedup, sq_outbox_add, sq_outbox_lease,
-    sq_outbox_end,             sq_purge, sq_counts,  sq_close,
-    NULL};
+static const rein__inbox_db_vt SQ_VT = {REIN__INBOX_DB_VT_VERSION,
+                                        "sqlite",
+                                        sq_begin,
+                                        sq_commit,
+                                        sq_rollback,
+                                        sq_dedup,
+                                        sq_outbox_add,
+                                        sq_outbox_lease,
+                                        sq_outbox_end,
+                                        sq_purge,
+                                        sq_counts,
+                                        sq_close,
+                                        NULL};
 
 struct sqlite3 *rein__inbox_sqlite_handle(rein__inbox_db *d) {
   return d && d->vt == &SQ_VT ? ((sq *)d)->db : NULL;
@@ -277,10 +289,9 @@ rein_status rein__inbox_sqlite_open(const rein_inbox_config *c,
   if (c->sqlite_db) {
     s->db = c->sqlite_db;
   } else {
-    rc = sqlite3_open_v2(c->sqlite_path, &s->db,
-                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                             SQLITE_OPEN_NOMUTEX,
-                         NULL);
+    rc = sqlite3_open_v2(
+        c->sqlite_path, &s->db,
+        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     s->owned = true;
     if (rc != SQLITE_OK) goto bad;
   }

@@ -23,8 +23,7 @@
 rein_status rein_outbox_key(const void *secret, size_t secret_len,
                             const char *msg_key, const char *effect,
                             char out[REIN_OUTBOX_KEY_LEN + 1]) {
-  if (!secret || !secret_len || !msg_key || !effect || !out)
-    return REIN_EINVAL;
+  if (!secret || !secret_len || !msg_key || !effect || !out) return REIN_EINVAL;
   size_t a = strlen(msg_key), b = strlen(effect);
   unsigned char buf[REIN__INBOX_KEY_MAX + 1 + REIN__OUTBOX_EFFECT_MAX];
   if (a > REIN__INBOX_KEY_MAX || b > REIN__OUTBOX_EFFECT_MAX)
@@ -34,8 +33,7 @@ rein_status rein_outbox_key(const void *secret, size_t secret_len,
   memcpy(buf + a + 1, effect, b);
   unsigned char mac[32];
   unsigned int len = 0;
-  if (!HMAC(EVP_sha256(), secret, (int)secret_len, buf, a + 1 + b, mac,
-            &len) ||
+  if (!HMAC(EVP_sha256(), secret, (int)secret_len, buf, a + 1 + b, mac, &len) ||
       len != 32)
     return REIN_ENOMEM;
   static const char hex[] = "0123456789abcdef";
@@ -105,8 +103,8 @@ rein_status rein_inbox_tx_outbox(rein_inbox_tx *tx, const char *effect,
     return REIN_EINVAL;
   }
   if (strlen(dest) > REIN__OUTBOX_DEST_MAX) {
-    snprintf(eb, REIN__INBOX_ERR_CAP,
-             "outbox dest: longer than %d bytes", REIN__OUTBOX_DEST_MAX);
+    snprintf(eb, REIN__INBOX_ERR_CAP, "outbox dest: longer than %d bytes",
+             REIN__OUTBOX_DEST_MAX);
     return REIN_EINVAL;
   }
   if (body_len > REIN__OUTBOX_BODY_MAX) {
@@ -131,7 +129,8 @@ rein_status rein_inbox_tx_outbox(rein_inbox_tx *tx, const char *effect,
   return REIN_OK;
 }
 
-/* ==== relay ================================================================ */
+/* ==== relay ================================================================
+ */
 
 typedef struct attempt_ctx {
   rein_outbox_deliver_fn fn;
@@ -178,8 +177,8 @@ rein_status rein_outbox_relay(rein_inbox *ib, const rein_policy *policy,
     rein_call_opts opts = {0};
     opts.has_key = true;
     rein_result res;
-    rein_status rs = rein_retry_run(policy, &opts, one_attempt, &a, sleeper,
-                                    &res);
+    rein_status rs =
+        rein_retry_run(policy, &opts, one_attempt, &a, sleeper, &res);
     if (stats) stats->attempts += a.calls;
     int64_t end_ms = c->wall.now_ns(c->wall.ctx) / REIN_NS_PER_MS;
     rein__outbox_end how;
@@ -195,9 +194,8 @@ rein_status rein_outbox_relay(rein_inbox *ib, const rein_policy *policy,
                rein_outcome_kind_name(a.last.kind), a.err[0] ? ": " : "",
                a.err);
       why = buf;
-      how = a.calls && a.last.kind == REIN_OUTCOME_FATAL
-                ? REIN__OUTBOX_FAILED
-                : REIN__OUTBOX_RELEASE;
+      how = a.calls && a.last.kind == REIN_OUTCOME_FATAL ? REIN__OUTBOX_FAILED
+                                                         : REIN__OUTBOX_RELEASE;
     }
     st = db->vt->outbox_end(db, rows[i]->item.id, how, a.calls, why, end_ms);
     if (st != REIN_OK) {
@@ -205,12 +203,16 @@ rein_status rein_outbox_relay(rein_inbox *ib, const rein_policy *policy,
       break;
     }
     if (stats) {
-      if (how == REIN__OUTBOX_DELIVERED) stats->delivered++;
-      else if (how == REIN__OUTBOX_FAILED) stats->failed++;
-      else stats->retry++;
+      if (how == REIN__OUTBOX_DELIVERED)
+        stats->delivered++;
+      else if (how == REIN__OUTBOX_FAILED)
+        stats->failed++;
+      else
+        stats->retry++;
     }
   }
-  for (size_t j = 0; j < n; j++) rein__free(c->alloc, rows[j]);
+  for (size_t j = 0; j < n; j++)
+    rein__free(c->alloc, rows[j]);
   rein__free(c->alloc, rows);
   return st;
 }

@@ -53,8 +53,8 @@ rein_status rein_outbox_http_new(const rein_outbox_http_config *c,
   if (!c->content_type || !*c->content_type || !header_ok(c->content_type))
     return rein__invalid(c->err, "outbox_http.content_type: expected a "
                                  "media type without control characters");
-  if (c->auth_header && (!strchr(c->auth_header, ':') ||
-                         !header_ok(c->auth_header)))
+  if (c->auth_header &&
+      (!strchr(c->auth_header, ':') || !header_ok(c->auth_header)))
     return rein__invalid(c->err, "outbox_http.auth_header: expected "
                                  "\"Name: value\" without control "
                                  "characters");
@@ -100,9 +100,9 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
     size_t nl = (size_t)(colon - p);
     const char *v = colon + 1;
     size_t vl = len - nl - 1;
-    while (vl && (*v == ' ' || *v == '\t')) v++, vl--;
-    while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' ||
-                  v[vl - 1] == ' '))
+    while (vl && (*v == ' ' || *v == '\t'))
+      v++, vl--;
+    while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
       vl--;
     rein_signals_feed(&h->sig, p, nl, v, vl, rein_clock_wall_ns());
   }
@@ -110,8 +110,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
 }
 
 void rein_outbox_http_deliver(void *ctx, const rein_outbox_item *it,
-                              const rein_decision *attempt,
-                              rein_outcome *out, char *err, size_t cap) {
+                              const rein_decision *attempt, rein_outcome *out,
+                              char *err, size_t cap) {
   rein_outbox_http *h = ctx;
   memset(out, 0, sizeof *out);
   out->kind = REIN_OUTCOME_FATAL;
@@ -121,8 +121,7 @@ void rein_outbox_http_deliver(void *ctx, const rein_outbox_item *it,
   }
   char keyh[REIN_OUTBOX_KEY_LEN + 64], att[48];
   snprintf(keyh, sizeof keyh, "Idempotency-Key: \"%s\"", it->idem_key);
-  snprintf(att, sizeof att, "Rein-Attempt: %u",
-           attempt ? attempt->attempt : 1);
+  snprintf(att, sizeof att, "Rein-Attempt: %u", attempt ? attempt->attempt : 1);
   struct curl_slist *hl = NULL, *t;
   const char *hs[] = {keyh, att, h->content_type, "Expect:", h->auth};
   for (size_t i = 0; i < sizeof hs / sizeof hs[0]; i++) {

@@ -31,7 +31,8 @@
 static const char SECRET[] = "0123456789abcdef0123456789abcdef";
 static int g_serial;
 
-/* ---- a recording fake broker ------------------------------------------------ */
+/* ---- a recording fake broker ------------------------------------------------
+ */
 
 typedef struct fake_broker {
   rein_broker base;
@@ -72,13 +73,22 @@ static rein_status fb_dead(rein_broker *base, const rein_broker_msg *m,
 static int64_t fb_window(const rein_broker *b) {
   return ((const fake_broker *)b)->window;
 }
-static const char *fb_errmsg(const rein_broker *b) { return "fake"; }
+static const char *fb_errmsg(const rein_broker *b) {
+  return "fake";
+}
 static void fb_free(rein_broker *b) {}
-static const rein_broker_vtable FB_VT = {
-    REIN_BROKER_VTABLE_VERSION, "fake", fb_read, fb_claim, fb_ack, fb_dead,
-    fb_window, fb_errmsg, fb_free};
+static const rein_broker_vtable FB_VT = {REIN_BROKER_VTABLE_VERSION,
+                                         "fake",
+                                         fb_read,
+                                         fb_claim,
+                                         fb_ack,
+                                         fb_dead,
+                                         fb_window,
+                                         fb_errmsg,
+                                         fb_free};
 
-/* ---- fixture: one inbox on SQLite or PostgreSQL ----------------------------- */
+/* ---- fixture: one inbox on SQLite or PostgreSQL -----------------------------
+ */
 
 typedef struct fx {
   bool pg;
@@ -157,8 +167,8 @@ static rein_status handler(void *ctx, rein_inbox_tx *tx,
     return st;
   }
   if (f->outbox_effect) {
-    st = rein_inbox_tx_outbox(tx, f->outbox_effect, "http://x/charges",
-                              m->body, m->body_len, NULL);
+    st = rein_inbox_tx_outbox(tx, f->outbox_effect, "http://x/charges", m->body,
+                              m->body_len, NULL);
     if (st != REIN_OK) return st;
   }
   if (f->fail_with) {
@@ -192,11 +202,13 @@ static void pg_exec(const char *dsn, const char *sql) {
 /* A fresh schema per test, selected through the conninfo's options, so
  * the suite never touches tables outside it (other suites, benchmarks). */
 static void pg_reset(fx *f) {
-  snprintf(f->schema, sizeof f->schema, "rein_test_inbox_%d_%d",
-           (int)getpid(), g_serial);
+  snprintf(f->schema, sizeof f->schema, "rein_test_inbox_%d_%d", (int)getpid(),
+           g_serial);
   char sql[200];
-  snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS %s CASCADE; CREATE "
-                            "SCHEMA %s", f->schema, f->schema);
+  snprintf(sql, sizeof sql,
+           "DROP SCHEMA IF EXISTS %s CASCADE; CREATE "
+           "SCHEMA %s",
+           f->schema, f->schema);
   pg_exec(rein_test_pg_dsn(), sql);
   snprintf(f->dsn, sizeof f->dsn, "%s options='-csearch_path=%s'",
            rein_test_pg_dsn(), f->schema);
@@ -241,14 +253,18 @@ static int setup_common(void **state, bool pg) {
   if (st != REIN_OK) fail_msg("rein_inbox_new: %s", f->err.msg);
   if (!pg)
     assert_int_equal(sqlite3_exec(rein_inbox_sqlite(f->ib),
-                                  "CREATE TABLE effects(k TEXT NOT NULL)",
-                                  NULL, NULL, NULL),
+                                  "CREATE TABLE effects(k TEXT NOT NULL)", NULL,
+                                  NULL, NULL),
                      SQLITE_OK);
   *state = f;
   return 0;
 }
-static int setup_sqlite(void **state) { return setup_common(state, false); }
-static int setup_pg(void **state) { return setup_common(state, true); }
+static int setup_sqlite(void **state) {
+  return setup_common(state, false);
+}
+static int setup_pg(void **state) {
+  return setup_common(state, true);
+}
 
 static int teardown(void **state) {
   fx *f = *state;
@@ -276,8 +292,7 @@ static rein_broker_msg msg(const char *id, const char *key,
 
 static long long effects(fx *f, const char *key) {
   char sql[200];
-  snprintf(sql, sizeof sql, "SELECT count(*) FROM effects WHERE k = '%s'",
-           key);
+  snprintf(sql, sizeof sql, "SELECT count(*) FROM effects WHERE k = '%s'", key);
   return q_int(f, sql);
 }
 
@@ -285,7 +300,8 @@ static long long inbox_rows(fx *f) {
   return q_int(f, "SELECT count(*) FROM rein_inbox");
 }
 
-/* ---- processing semantics (both databases) --------------------------------- */
+/* ---- processing semantics (both databases) ---------------------------------
+ */
 
 static void test_process_then_duplicate(void **state) {
   fx *f = *state;
@@ -353,8 +369,7 @@ static void test_poison_dead_letter(void **state) {
   }
   assert_int_equal(f->fb.deads, 1);
   assert_string_equal(f->fb.last_dead, "7-0");
-  assert_string_equal(f->fb.dead_err,
-                      "REIN_EPARSE: card declined for pay-7");
+  assert_string_equal(f->fb.dead_err, "REIN_EPARSE: card declined for pay-7");
   assert_int_equal(effects(f, "pay-7"), 0);
   assert_int_equal(inbox_rows(f), 0);
   assert_non_null(strstr(f->log, "dead-lettering message 7-0"));
@@ -441,12 +456,13 @@ static void test_purge_batches(void **state) {
   assert_int_equal(rein_inbox_purge(f->ib, 0, &n), REIN_EINVAL);
 }
 
-/* ---- outbox ----------------------------------------------------------------- */
+/* ---- outbox -----------------------------------------------------------------
+ */
 
 typedef struct deliverer {
   int calls;
-  int fail_first;          /* FAILURE this many times, then SUCCESS */
-  rein_outcome_kind kind;  /* used while failing */
+  int fail_first;         /* FAILURE this many times, then SUCCESS */
+  rein_outcome_kind kind; /* used while failing */
   char key[80];
   int after_deliver_calls;
 } deliverer;
@@ -487,17 +503,15 @@ static void after_deliver(void *ctx, int64_t id) {
 
 static void test_outbox_key_vector(void **state) {
   char k[REIN_OUTBOX_KEY_LEN + 1];
-  assert_int_equal(rein_outbox_key(SECRET, strlen(SECRET), "pay-1", "charge",
-                                   k),
-                   REIN_OK);
+  assert_int_equal(
+      rein_outbox_key(SECRET, strlen(SECRET), "pay-1", "charge", k), REIN_OK);
   /* printf 'pay-1\0charge' | openssl dgst -sha256 -hmac <SECRET> */
   assert_string_equal(
       k, "2aca795d0f3eff47fb3bc49e73bdead37333d20437eb3e57bf0d5fdc937464b1");
   char k2[REIN_OUTBOX_KEY_LEN + 1];
   /* the separator keeps ("pay-1c", "harge") apart from ("pay-1", "charge") */
-  assert_int_equal(rein_outbox_key(SECRET, strlen(SECRET), "pay-1c", "harge",
-                                   k2),
-                   REIN_OK);
+  assert_int_equal(
+      rein_outbox_key(SECRET, strlen(SECRET), "pay-1c", "harge", k2), REIN_OK);
   assert_string_not_equal(k, k2);
   assert_int_equal(rein_outbox_key(SECRET, 0, "a", "b", k), REIN_EINVAL);
   assert_int_equal(rein_outbox_key(NULL, 3, "a", "b", k), REIN_EINVAL);
@@ -528,7 +542,8 @@ static void test_outbox_relay(void **state) {
   assert_int_equal(st.attempts, 3);
   assert_int_equal(dl.after_deliver_calls, 1);
   assert_string_equal(
-      dl.key, "2aca795d0f3eff47fb3bc49e73bdead37333d20437eb3e57bf0d5fdc937464b1");
+      dl.key,
+      "2aca795d0f3eff47fb3bc49e73bdead37333d20437eb3e57bf0d5fdc937464b1");
   assert_int_equal(q_int(f, "SELECT attempts FROM rein_outbox"), 3);
   /* delivered intents are not delivered again */
   assert_int_equal(rein_outbox_relay(f->ib, p, deliver, &dl, &sl, 10, &st),
@@ -590,8 +605,8 @@ static void test_outbox_lease_blocks_second_relay(void **state) {
   /* a relay that leased and died: simulate by leasing through SQL */
   long long now_ms = rein_manual_clock_get(&f->wall) / REIN_NS_PER_MS;
   char sql[200];
-  snprintf(sql, sizeof sql,
-           "UPDATE rein_outbox SET lease_until_ms = %lld", now_ms + 30000);
+  snprintf(sql, sizeof sql, "UPDATE rein_outbox SET lease_until_ms = %lld",
+           now_ms + 30000);
   if (f->pg) {
     pg_exec(f->dsn, sql);
   } else {
@@ -621,8 +636,8 @@ static rein_status two_intents(void *ctx, rein_inbox_tx *tx,
                    REIN_ECONFLICT);
   assert_int_equal(rein_inbox_tx_outbox(tx, "bad effect", "u", "b", 1, NULL),
                    REIN_EINVAL);
-  assert_non_null(strstr(rein_inbox_errmsg(*(rein_inbox **)ctx),
-                         "outbox effect"));
+  assert_non_null(
+      strstr(rein_inbox_errmsg(*(rein_inbox **)ctx), "outbox effect"));
   assert_int_equal(rein_inbox_tx_outbox(tx, "", "u", "b", 1, NULL),
                    REIN_EINVAL);
   assert_int_equal(rein_inbox_tx_outbox(tx, "email", "u", "b", 1, NULL),
@@ -644,7 +659,8 @@ static void test_outbox_limits(void **state) {
   assert_int_equal(q_int(f, "SELECT count(*) FROM rein_outbox"), 2);
 }
 
-/* ---- configuration ------------------------------------------------------------ */
+/* ---- configuration
+ * ------------------------------------------------------------ */
 
 static void expect_invalid(rein_inbox_config *c, const char *field) {
   rein_errbuf e = {{0}};
@@ -652,8 +668,7 @@ static void expect_invalid(rein_inbox_config *c, const char *field) {
   rein_inbox *ib = NULL;
   assert_int_equal(rein_inbox_new(c, &ib), REIN_EINVAL);
   assert_null(ib);
-  if (!strstr(e.msg, field))
-    fail_msg("expected '%s' in '%s'", field, e.msg);
+  if (!strstr(e.msg, field)) fail_msg("expected '%s' in '%s'", field, e.msg);
 }
 
 static void test_config_validation(void **state) {
@@ -744,11 +759,12 @@ static void test_alloc_faults(void **state) {
   rein_test_fault_loop(new_free_body, *state);
 }
 
-/* ---- Redis Streams adapter ---------------------------------------------------- */
+/* ---- Redis Streams adapter
+ * ---------------------------------------------------- */
 
 static redisContext *rc_connect(void) {
-  redisContext *c = redisConnect(rein_test_redis_host(),
-                                 rein_test_redis_port());
+  redisContext *c =
+      redisConnect(rein_test_redis_host(), rein_test_redis_port());
   assert_non_null(c);
   assert_int_equal(c->err, 0);
   return c;
@@ -780,8 +796,8 @@ static void stream_name(char *buf, size_t cap, const char *what) {
 
 static void xadd(redisContext *c, const char *stream, const char *key,
                  const char *body) {
-  redisReply *r = redisCommand(c, "XADD %s * key %s body %s", stream, key,
-                               body);
+  redisReply *r =
+      redisCommand(c, "XADD %s * key %s body %s", stream, key, body);
   assert_non_null(r);
   assert_int_equal(r->type, REDIS_REPLY_STRING);
   freeReplyObject(r);
@@ -791,7 +807,8 @@ static long long rint_cmd(redisContext *c, const char *fmt, const char *s) {
   redisReply *r = redisCommand(c, fmt, s);
   assert_non_null(r);
   long long v = -1;
-  if (r->type == REDIS_REPLY_INTEGER) v = r->integer;
+  if (r->type == REDIS_REPLY_INTEGER)
+    v = r->integer;
   else if (r->type == REDIS_REPLY_ARRAY && r->elements)
     v = r->element[0]->integer;
   freeReplyObject(r);
@@ -935,7 +952,8 @@ static void test_redis_config(void **state) {
   redisFree(rc);
 }
 
-/* ---- races and lost connections -------------------------------------------- */
+/* ---- races and lost connections --------------------------------------------
+ */
 
 typedef struct racer {
   atomic_int inside;
@@ -983,7 +1001,8 @@ static void test_concurrent_same_key(void **state) {
   b.m = msg("1-0", "race", 1);
   pthread_t t;
   assert_int_equal(pthread_create(&t, NULL, race_thread, &a), 0);
-  for (int i = 0; i < 2000 && !atomic_load(&a.inside); i++) usleep(1000);
+  for (int i = 0; i < 2000 && !atomic_load(&a.inside); i++)
+    usleep(1000);
   assert_int_equal(atomic_load(&a.inside), 1);
   b.st = rein_inbox_process(b.ib, &b.m, &b.v);
   pthread_join(t, NULL);
@@ -1040,7 +1059,8 @@ static void test_redis_reconnect(void **state) {
   assert_int_equal(r->type, REDIS_REPLY_STRING);
   char *line = strstr(r->str, name);
   assert_non_null(line);
-  while (line > r->str && line[-1] != '\n') line--;
+  while (line > r->str && line[-1] != '\n')
+    line--;
   long long id = strtoll(line + 3, NULL, 10); /* "id=N ..." */
   freeReplyObject(r);
   r = redisCommand(rc, "CLIENT KILL ID %lld", id);
@@ -1060,7 +1080,8 @@ static void test_redis_reconnect(void **state) {
   redisFree(rc);
 }
 
-/* ---- inbox over Redis, end to end -------------------------------------------- */
+/* ---- inbox over Redis, end to end
+ * -------------------------------------------- */
 
 static rein_status poison_handler(void *ctx, rein_inbox_tx *tx,
                                   const rein_broker_msg *m, char *err,

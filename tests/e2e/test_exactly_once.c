@@ -85,11 +85,11 @@ static void die(const char *fmt, ...) {
   fprintf(stderr, "test_exactly_once: FAIL (%.1f s): ", elapsed());
   vfprintf(stderr, fmt, ap);
   va_end(ap);
-  fprintf(stderr, "\n  work dir kept: %s (consumer.log, ledger.log)\n",
-          g_dir);
+  fprintf(stderr, "\n  work dir kept: %s (consumer.log, ledger.log)\n", g_dir);
   char cmd[400];
   snprintf(cmd, sizeof cmd, "tail -n 20 %s/consumer.log >&2", g_dir);
-  if (system(cmd) != 0) { /* best effort */ }
+  if (system(cmd) != 0) { /* best effort */
+  }
   cleanup();
   exit(1);
 }
@@ -199,7 +199,8 @@ static long long redis_int(const char *fmt, ...) {
   va_end(ap);
   if (!r) die("redis: %s", g_redis->errstr);
   long long v = -1;
-  if (r->type == REDIS_REPLY_INTEGER) v = r->integer;
+  if (r->type == REDIS_REPLY_INTEGER)
+    v = r->integer;
   else if (r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
            r->element[0]->type == REDIS_REPLY_INTEGER)
     v = r->element[0]->integer; /* XPENDING summary: count first */
@@ -272,12 +273,12 @@ static void ledger_summary(long long *charges, long long *refs,
 
 static long long done_count(void) {
   /* with the inbox: dedup rows; without: distinct payments recorded */
-  return sql_int(g_no_inbox
-                     ? "SELECT count(DISTINCT payment_id) FROM payments"
-                     : "SELECT count(*) FROM rein_inbox");
+  return sql_int(g_no_inbox ? "SELECT count(DISTINCT payment_id) FROM payments"
+                            : "SELECT count(*) FROM rein_inbox");
 }
 
-/* ---- main ------------------------------------------------------------------ */
+/* ---- main ------------------------------------------------------------------
+ */
 
 int main(int argc, char **argv) {
   clock_gettime(CLOCK_MONOTONIC, &g_t0);
@@ -289,7 +290,8 @@ int main(int argc, char **argv) {
   g_consumer = argv[1];
   g_ledger = argv[2];
   for (int i = 3; i < argc; i++) {
-    if (!strcmp(argv[i], "--no-inbox")) g_no_inbox = true;
+    if (!strcmp(argv[i], "--no-inbox"))
+      g_no_inbox = true;
     else if (!strcmp(argv[i], "--messages") && i + 1 < argc)
       g_n = atol(argv[++i]);
     else if (!strcmp(argv[i], "--random-kills") && i + 1 < argc)
@@ -310,8 +312,9 @@ int main(int argc, char **argv) {
   const char *seed_s = getenv("REIN_TEST_SEED");
   uint64_t seed = seed_s ? strtoull(seed_s, NULL, 10)
                          : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
-  fprintf(stderr, "seed: %" PRIu64 " (set REIN_TEST_SEED=%" PRIu64
-                  " to replay)\n", seed, seed);
+  fprintf(stderr,
+          "seed: %" PRIu64 " (set REIN_TEST_SEED=%" PRIu64 " to replay)\n",
+          seed, seed);
   rein_rng_seed(&g_rng, seed);
   snprintf(g_dir, sizeof g_dir, "/tmp/rein-eo.XXXXXX");
   if (!mkdtemp(g_dir)) {
@@ -328,8 +331,9 @@ int main(int argc, char **argv) {
   snprintf(pf, sizeof pf, "%s/ledger.port", g_dir);
   snprintf(ldb, sizeof ldb, "%s/ledger.db", g_dir);
   snprintf(llog, sizeof llog, "%s/ledger.log", g_dir);
-  char *largv[] = {(char *)g_ledger, "--port", "0", "--port-file", pf,
-                   "--db", ldb, "--lease-ms", "2000", "--quiet", NULL};
+  char *largv[] = {
+      (char *)g_ledger, "--port", "0",       "--port-file", pf, "--db", ldb,
+      "--lease-ms",     "2000",   "--quiet", NULL};
   g_ledger_pid = spawn(largv, llog);
   int port = 0;
   for (int i = 0; i < 400 && !port; i++) {
@@ -349,8 +353,9 @@ int main(int argc, char **argv) {
     snprintf(redis, sizeof redis, "%s:%d", g_rhost, g_rport);
     snprintf(nbuf, sizeof nbuf, "%ld", g_n);
     snprintf(log, sizeof log, "%s/consumer.log", g_dir);
-    char *pargv[] = {(char *)g_consumer, "--redis", redis, "--stream",
-                     g_stream, "--publish", nbuf, "--quiet", NULL};
+    char *pargv[] = {
+        (char *)g_consumer, "--redis", redis,     "--stream", g_stream,
+        "--publish",        nbuf,      "--quiet", NULL};
     int st;
     pid_t p = spawn(pargv, log);
     if (!wait_for(p, 60000, &st) || !WIFEXITED(st) || WEXITSTATUS(st))
@@ -433,8 +438,10 @@ int main(int argc, char **argv) {
       die("consumer %s exit status 0x%x after SIGTERM", g_name[i], st);
     g_slot[i] = 0;
   }
-  fprintf(stderr, "drained (%.1f s): done %lld, outbox open %lld, pending "
-                  "%lld\n", elapsed(), done, outbox_open, pending);
+  fprintf(stderr,
+          "drained (%.1f s): done %lld, outbox open %lld, pending "
+          "%lld\n",
+          elapsed(), done, outbox_open, pending);
 
   /* 5. verify */
   long long rows = sql_int("SELECT count(*) FROM payments");
@@ -454,8 +461,8 @@ int main(int argc, char **argv) {
           "%lld duplicate charges; pending %lld; dead-lettered %lld\n",
           rows, distinct, delivered, failed, charges, refs, dups, pending,
           dead);
-  if (distinct != g_n) die("lost payments: %lld of %ld recorded", distinct,
-                           g_n);
+  if (distinct != g_n)
+    die("lost payments: %lld of %ld recorded", distinct, g_n);
   if (pending != 0) die("pending list not empty: %lld", pending);
   if (dead != 0) die("%lld messages dead-lettered", dead);
   if (failed != 0) die("%lld outbox intents failed", failed);
@@ -468,15 +475,18 @@ int main(int argc, char **argv) {
       die("--no-inbox: expected duplicate effects (at least %d, one per "
           "after-commit kill), found %lld",
           after_commit_kills, rows - distinct);
-    fprintf(stderr, "OK: without the inbox the local ledger has %lld "
-                    "duplicate effects, as expected\n", rows - distinct);
+    fprintf(stderr,
+            "OK: without the inbox the local ledger has %lld "
+            "duplicate effects, as expected\n",
+            rows - distinct);
   } else {
-    if (rows != g_n) die("duplicate effects: %lld rows for %ld payments",
-                         rows, g_n);
-    if (delivered != g_n) die("outbox: %lld delivered, want %ld", delivered,
-                              g_n);
-    fprintf(stderr, "OK: %ld payments exactly once locally and at the "
-                    "ledger after %d named and %ld random SIGKILLs (%.1f s)\n",
+    if (rows != g_n)
+      die("duplicate effects: %lld rows for %ld payments", rows, g_n);
+    if (delivered != g_n)
+      die("outbox: %lld delivered, want %ld", delivered, g_n);
+    fprintf(stderr,
+            "OK: %ld payments exactly once locally and at the "
+            "ledger after %d named and %ld random SIGKILLs (%.1f s)\n",
             g_n, named, kills, elapsed());
   }
   redis_int("DEL %s %s:dead", g_stream, g_stream);
@@ -484,7 +494,8 @@ int main(int argc, char **argv) {
   cleanup();
   char cmd[300];
   snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
-  if (system(cmd) != 0) { /* leave it */ }
+  if (system(cmd) != 0) { /* leave it */
+  }
   curl_global_cleanup();
   return 0;
 }
