@@ -13,6 +13,7 @@
 #include "rein_test.h"
 
 #include "rein/idem.h"
+#include "rein/rng.h"
 
 #include <hiredis.h>
 #include <libpq-fe.h>
@@ -35,8 +36,8 @@ typedef struct fx {
   rein_manual_clock clock;
   bool real_time;
   int64_t lease, retention, margin;
-  char path[256];  /* SQLite */
-  char name[64];   /* PG table / Redis prefix */
+  char path[256]; /* SQLite */
+  char name[64];  /* PG table / Redis prefix */
   rein_idem_store *s;
 } fx;
 
@@ -108,7 +109,8 @@ static int setup(void **state) {
   rein_manual_clock_init(&f->clock, INT64_C(1700000000) * REIN_NS_PER_S);
   f->real_time = g_backend == B_PG || g_backend == B_REDIS;
   f->lease = f->real_time ? 150 * REIN_NS_PER_MS : 30 * REIN_NS_PER_S;
-  f->retention = f->real_time ? 700 * REIN_NS_PER_MS : 24 * 3600 * REIN_NS_PER_S;
+  f->retention =
+      f->real_time ? 700 * REIN_NS_PER_MS : 24 * 3600 * REIN_NS_PER_S;
   f->margin = f->real_time ? 60 * REIN_NS_PER_MS : 1;
   int n = ++g_serial;
   snprintf(f->path, sizeof f->path, "/tmp/rein-idem-conf-%d-%d.db",
@@ -215,8 +217,10 @@ static void test_new_complete_replay(void **state) {
   assert_int_equal(r.token.fence, 1);
   assert_false(r.recovered);
   assert_string_equal(r.phase, "");
-  if (!f->real_time) assert_int_equal(r.expires_in_ns, f->retention);
-  else assert_true(r.expires_in_ns > f->retention - 100 * REIN_NS_PER_MS);
+  if (!f->real_time)
+    assert_int_equal(r.expires_in_ns, f->retention);
+  else
+    assert_true(r.expires_in_ns > f->retention - 100 * REIN_NS_PER_MS);
   rein_idem_token t = r.token;
   rein_idem_result_clear(&r);
   complete_ok(f, &t, 201, "{\"id\":1}", true);
@@ -242,7 +246,8 @@ static void test_new_complete_replay(void **state) {
   /* binary bodies round-trip byte for byte */
   t = begin_new(f, &A, "k-bin", "p");
   unsigned char bin[300];
-  for (int i = 0; i < 300; i++) bin[i] = (unsigned char)(i * 7);
+  for (int i = 0; i < 300; i++)
+    bin[i] = (unsigned char)(i * 7);
   rein_idem_response rb = {200, "A\0B", 3, bin, sizeof bin};
   assert_int_equal(rein_idem_complete(f->s, &t, &rb, NULL), REIN_OK);
   begin_expect(f, f->s, &A, "k-bin", "p", REIN_IDEM_REPLAY, &r);
@@ -316,8 +321,7 @@ static void test_lease_takeover_and_stale_token(void **state) {
   /* a forged token with the right fence but wrong nonce is refused too */
   rein_idem_token forged = now;
   forged.nonce ^= 1;
-  assert_int_equal(rein_idem_complete(f->s, &forged, &resp, NULL),
-                   REIN_ESTALE);
+  assert_int_equal(rein_idem_complete(f->s, &forged, &resp, NULL), REIN_ESTALE);
   complete_ok(f, &now, 200, "new", true);
   expect_replay(f, &A, "k4", "pay", 200, "new");
 }
@@ -427,8 +431,8 @@ static void test_error_caching_default(void **state) {
   static const struct {
     int status;
     bool stored;
-  } cases[] = {{200, true}, {201, true}, {302, true}, {400, true},
-               {404, true}, {422, true}, {409, false}, {429, false},
+  } cases[] = {{200, true},  {201, true},  {302, true},  {400, true},
+               {404, true},  {422, true},  {409, false}, {429, false},
                {500, false}, {503, false}, {102, false}};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     char key[32];
@@ -481,8 +485,10 @@ static void test_purge_batches(void **state) {
     char key[16];
     snprintf(key, sizeof key, "p-%d", i);
     rein_idem_token t = begin_new(f, &A, key, "p");
-    if (i % 2) complete_ok(f, &t, 200, "x", true);
-    else assert_int_equal(rein_idem_abandon(f->s, &t), REIN_OK);
+    if (i % 2)
+      complete_ok(f, &t, 200, "x", true);
+    else
+      assert_int_equal(rein_idem_abandon(f->s, &t), REIN_OK);
   }
   size_t n = 99;
   assert_int_equal(rein_idem_purge(f->s, 10, &n), REIN_OK);
@@ -530,8 +536,7 @@ static void test_principal_isolation(void **state) {
   /* B with A's exact payload: still B's own record */
   expect_replay(f, &B, "shared-key", "bob pays 99", 201, "bob-result");
   rein_idem_scope b2 = {"bob", "POST /refunds"};
-  begin_expect(f, f->s, &b2, "shared-key", "alice pays 10", REIN_IDEM_NEW,
-               &r);
+  begin_expect(f, f->s, &b2, "shared-key", "alice pays 10", REIN_IDEM_NEW, &r);
   rein_idem_result_clear(&r);
   /* no concatenation collisions: ("ab","c") vs ("a","bc") */
   rein_idem_scope x = {"ab", "c"}, y = {"a", "bc"};
@@ -598,8 +603,7 @@ static void test_limits(void **state) {
   uint8_t fp[32];
   fp_of("p", fp);
   rein_idem_result r;
-  assert_int_equal(rein_idem_begin(f->s, &A, "k", NULL, L, R, &r),
-                   REIN_EINVAL);
+  assert_int_equal(rein_idem_begin(f->s, &A, "k", NULL, L, R, &r), REIN_EINVAL);
   assert_non_null(strstr(rein_idem_store_errmsg(f->s), "fingerprint"));
 
   /* response cap: 1 MiB by default, headers + body */
@@ -746,22 +750,24 @@ static void test_backend_failure(void **state) {
     c.alloc = &ta.a;
     assert_int_equal(rein_idem_mem_new(&c, &s), REIN_OK);
     rein_idem_token t2;
-    assert_int_equal(rein_idem_begin(s, &A, "f", fp, f->lease, f->retention,
-                                     &r), REIN_OK);
+    assert_int_equal(
+        rein_idem_begin(s, &A, "f", fp, f->lease, f->retention, &r), REIN_OK);
     t2 = r.token;
     rein_idem_response resp = {200, NULL, 0, "v", 1};
     ta.fail_at = ta.count;
     assert_int_equal(rein_idem_complete(s, &t2, &resp, NULL), REIN_ENOMEM);
     assert_int_equal(rein_idem_complete(s, &t2, &resp, NULL), REIN_OK);
     ta.fail_at = ta.count;
-    assert_int_equal(rein_idem_begin(s, &A, "f", fp, f->lease, f->retention,
-                                     &r), REIN_ENOMEM);
+    assert_int_equal(
+        rein_idem_begin(s, &A, "f", fp, f->lease, f->retention, &r),
+        REIN_ENOMEM);
     assert_int_equal(r.outcome, REIN_IDEM_NONE);
     ta.fail_at = ta.count;
-    assert_int_equal(rein_idem_begin(s, &A, "new", fp, f->lease,
-                                     f->retention, &r), REIN_ENOMEM);
-    assert_int_equal(rein_idem_begin(s, &A, "f", fp, f->lease, f->retention,
-                                     &r), REIN_OK);
+    assert_int_equal(
+        rein_idem_begin(s, &A, "new", fp, f->lease, f->retention, &r),
+        REIN_ENOMEM);
+    assert_int_equal(
+        rein_idem_begin(s, &A, "f", fp, f->lease, f->retention, &r), REIN_OK);
     assert_int_equal(r.outcome, REIN_IDEM_REPLAY);
     rein_idem_result_clear(&r);
     rein_idem_store_free(s);
@@ -782,13 +788,14 @@ static void test_backend_failure(void **state) {
     assert_int_equal(sqlite3_open(f->path, &locker), SQLITE_OK);
     assert_int_equal(sqlite3_exec(locker, "BEGIN EXCLUSIVE", 0, 0, 0),
                      SQLITE_OK);
-    assert_int_equal(rein_idem_begin(s, &A, "f2", fp, f->lease, f->retention,
-                                     &r), REIN_EBUSY);
+    assert_int_equal(
+        rein_idem_begin(s, &A, "f2", fp, f->lease, f->retention, &r),
+        REIN_EBUSY);
     assert_non_null(strstr(rein_idem_store_errmsg(s), "SQLITE_BUSY"));
     assert_int_equal(sqlite3_exec(locker, "COMMIT", 0, 0, 0), SQLITE_OK);
     sqlite3_close(locker);
-    assert_int_equal(rein_idem_begin(s, &A, "f1", fp, f->lease,
-                                     f->retention, &r), REIN_OK);
+    assert_int_equal(
+        rein_idem_begin(s, &A, "f1", fp, f->lease, f->retention, &r), REIN_OK);
     assert_int_equal(r.outcome, REIN_IDEM_REPLAY);
     rein_idem_result_clear(&r);
     rein_idem_store_free(s); /* not owned: db stays open */
@@ -806,8 +813,8 @@ static void test_backend_failure(void **state) {
     pc.table = f->name;
     assert_int_equal(rein_idem_pg_new(&c, &pc, &s), REIN_OK);
     shutdown(PQsocket(conn), SHUT_RDWR);
-    rein_status st = rein_idem_begin(s, &A, "f2", fp, f->lease, f->retention,
-                                     &r);
+    rein_status st =
+        rein_idem_begin(s, &A, "f2", fp, f->lease, f->retention, &r);
     assert_int_equal(st, REIN_ECLOSED);
     assert_non_null(strstr(rein_idem_store_errmsg(s), "pg:"));
     assert_int_equal(r.outcome, REIN_IDEM_NONE);
@@ -830,8 +837,9 @@ static void test_backend_failure(void **state) {
     rc.prefix = f->name;
     assert_int_equal(rein_idem_redis_new(&c, &rc, &s), REIN_OK);
     shutdown(ctx->fd, SHUT_RDWR);
-    assert_int_equal(rein_idem_begin(s, &A, "f2", fp, f->lease, f->retention,
-                                     &r), REIN_ECLOSED);
+    assert_int_equal(
+        rein_idem_begin(s, &A, "f2", fp, f->lease, f->retention, &r),
+        REIN_ECLOSED);
     assert_non_null(strstr(rein_idem_store_errmsg(s), "redis:"));
     rein_idem_store_free(s);
     rein_idem_redis_config_default(&rc);
@@ -942,8 +950,7 @@ static void *race_thread(void *arg) {
     if (st != REIN_OK) {
       char msg[256];
       rein_idem_store_errmsg_copy(s, msg, sizeof msg);
-      fprintf(stderr, "racer %d: %s: %s\n", me->idx, rein_status_name(st),
-              msg);
+      fprintf(stderr, "racer %d: %s: %s\n", me->idx, rein_status_name(st), msg);
       pthread_mutex_lock(&rc->lock);
       rc->errors++;
       pthread_mutex_unlock(&rc->lock);
@@ -983,13 +990,16 @@ static void test_concurrency_64_threads(void **state) {
     rs[i].idx = i;
     assert_int_equal(pthread_create(&th[i], NULL, race_thread, &rs[i]), 0);
   }
-  for (int i = 0; i < THREADS; i++) pthread_join(th[i], NULL);
+  for (int i = 0; i < THREADS; i++)
+    pthread_join(th[i], NULL);
   assert_int_equal(rc->errors, 0);
   int total[8] = {0};
   for (int i = 0; i < THREADS; i++)
-    for (int o = 0; o < 8; o++) total[o] += rc->counts[i][o];
-  fprintf(stderr, "%s: %d rounds x %d threads: NEW %d, IN_PROGRESS %d, "
-                  "REPLAY %d, MISMATCH %d\n",
+    for (int o = 0; o < 8; o++)
+      total[o] += rc->counts[i][o];
+  fprintf(stderr,
+          "%s: %d rounds x %d threads: NEW %d, IN_PROGRESS %d, "
+          "REPLAY %d, MISMATCH %d\n",
           rein_idem_store_backend(f->s), rc->rounds, THREADS,
           total[REIN_IDEM_NEW], total[REIN_IDEM_IN_PROGRESS],
           total[REIN_IDEM_REPLAY], total[REIN_IDEM_MISMATCH]);
@@ -1017,14 +1027,161 @@ static void test_concurrency_64_threads(void **state) {
   free(rc);
 }
 
+/* ---- fencing under contention ----------------------------------------- */
+
+/* 16 threads, real time, a 20 ms lease and holders that sleep up to twice
+ * the lease before completing: leases expire and are taken over while
+ * their holders still run. Exactly one complete per key may succeed, every
+ * other (stale) holder must get REIN_ESTALE, fences must be distinct, and
+ * everyone ends up replaying the winner's body. */
+#define FTHREADS 16
+#define FKEYS 4
+#define FLEASE (20 * REIN_NS_PER_MS)
+
+typedef struct fence_race {
+  fx *f;
+  rein_idem_store *shared; /* memory: one store with the wall clock */
+  pthread_mutex_t lock;
+  int wins[FKEYS];
+  int stale[FKEYS];
+  int errors;
+  uint64_t fences[FKEYS][256];
+  int nfences[FKEYS];
+  char winner[FKEYS][16];
+  char seen[FKEYS][FTHREADS][16];
+  uint64_t seed;
+} fence_race;
+
+typedef struct fence_arg {
+  fence_race *fr;
+  int idx;
+} fence_arg;
+
+static rein_status open_wall(fx *f, rein_idem_store **out) {
+  rein_idem_config c;
+  rein_idem_config_default(&c); /* wall clock for memory and SQLite */
+  return open_with(f, &c, out);
+}
+
+static void *fence_thread(void *arg) {
+  fence_arg *fa = arg;
+  fence_race *fr = fa->fr;
+  rein_idem_store *s = fr->shared;
+  if (!s && open_wall(fr->f, &s) != REIN_OK) s = NULL;
+  uint64_t rs = fr->seed ^ (uint64_t)(fa->idx + 1) * 0x9e3779b97f4a7c15ull;
+  char me[16];
+  snprintf(me, sizeof me, "t%d", fa->idx);
+  uint8_t fp[32];
+  fp_of("fenced", fp);
+  for (int k = 0; k < FKEYS && s; k++) {
+    char key[32];
+    snprintf(key, sizeof key, "fence-%d", k);
+    for (int it = 0; it < 400; it++) {
+      rein_idem_result r;
+      rein_status st =
+          rein_idem_begin(s, &A, key, fp, FLEASE, 60 * REIN_NS_PER_S, &r);
+      if (st != REIN_OK) {
+        pthread_mutex_lock(&fr->lock);
+        fr->errors++;
+        pthread_mutex_unlock(&fr->lock);
+        break;
+      }
+      if (r.outcome == REIN_IDEM_REPLAY) {
+        size_t n = r.response.body_len < 15 ? r.response.body_len : 15;
+        memcpy(fr->seen[k][fa->idx], r.response.body, n);
+        fr->seen[k][fa->idx][n] = '\0';
+        rein_idem_result_clear(&r);
+        break;
+      }
+      if (r.outcome == REIN_IDEM_IN_PROGRESS) {
+        int64_t w = r.retry_after_ns < 5 * REIN_NS_PER_MS ? r.retry_after_ns
+                                                          : 5 * REIN_NS_PER_MS;
+        rein_idem_result_clear(&r);
+        sleep_ns(w);
+        continue;
+      }
+      if (r.outcome != REIN_IDEM_NEW) {
+        pthread_mutex_lock(&fr->lock);
+        fr->errors++;
+        pthread_mutex_unlock(&fr->lock);
+        rein_idem_result_clear(&r);
+        break;
+      }
+      rein_idem_token t = r.token;
+      rein_idem_result_clear(&r);
+      pthread_mutex_lock(&fr->lock);
+      if (fr->nfences[k] < 256) fr->fences[k][fr->nfences[k]++] = t.fence;
+      pthread_mutex_unlock(&fr->lock);
+      /* work for U(0, 2 x lease): about half the holders overrun */
+      sleep_ns((int64_t)(rein_splitmix64(&rs) % (uint64_t)(2 * FLEASE)));
+      rein_idem_response resp = {200, NULL, 0, me, strlen(me)};
+      st = rein_idem_complete(s, &t, &resp, NULL);
+      pthread_mutex_lock(&fr->lock);
+      if (st == REIN_OK) {
+        fr->wins[k]++;
+        snprintf(fr->winner[k], sizeof fr->winner[k], "%s", me);
+      } else if (st == REIN_ESTALE) {
+        fr->stale[k]++;
+      } else {
+        fr->errors++;
+      }
+      pthread_mutex_unlock(&fr->lock);
+    }
+  }
+  if (s && s != fr->shared) rein_idem_store_free(s);
+  return NULL;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+static void test_fencing_under_contention(void **state) {
+  fx *f = *state;
+  fence_race *fr = calloc(1, sizeof *fr);
+  fr->f = f;
+  fr->seed = rein_test_seed();
+  pthread_mutex_init(&fr->lock, NULL);
+  if (g_backend == B_MEM) assert_int_equal(open_wall(f, &fr->shared), REIN_OK);
+  pthread_t th[FTHREADS];
+  fence_arg fa[FTHREADS];
+  for (int i = 0; i < FTHREADS; i++) {
+    fa[i].fr = fr;
+    fa[i].idx = i;
+    assert_int_equal(pthread_create(&th[i], NULL, fence_thread, &fa[i]), 0);
+  }
+  for (int i = 0; i < FTHREADS; i++)
+    pthread_join(th[i], NULL);
+  assert_int_equal(fr->errors, 0);
+  for (int k = 0; k < FKEYS; k++) {
+    fprintf(stderr, "%s key %d: %d claims, 1 win, %d stale completes refused\n",
+            rein_idem_store_backend(f->s), k, fr->nfences[k], fr->stale[k]);
+    assert_int_equal(fr->wins[k], 1);
+    assert_int_equal(fr->stale[k], fr->nfences[k] - 1);
+    qsort(fr->fences[k], (size_t)fr->nfences[k], sizeof(uint64_t), cmp_u64);
+    for (int i = 1; i < fr->nfences[k]; i++)
+      assert_true(fr->fences[k][i] > fr->fences[k][i - 1]);
+    for (int i = 0; i < FTHREADS; i++)
+      if (fr->seen[k][i][0]) assert_string_equal(fr->seen[k][i], fr->winner[k]);
+  }
+  rein_idem_store_free(fr->shared);
+  pthread_mutex_destroy(&fr->lock);
+  free(fr);
+}
+
 /* ---- main -------------------------------------------------------------- */
 
 int main(int argc, char **argv) {
   const char *b = argc > 1 ? argv[1] : "memory";
-  if (strcmp(b, "memory") == 0) g_backend = B_MEM;
-  else if (strcmp(b, "sqlite") == 0) g_backend = B_SQLITE;
-  else if (strcmp(b, "pg") == 0) g_backend = B_PG;
-  else if (strcmp(b, "redis") == 0) g_backend = B_REDIS;
+  if (strcmp(b, "memory") == 0)
+    g_backend = B_MEM;
+  else if (strcmp(b, "sqlite") == 0)
+    g_backend = B_SQLITE;
+  else if (strcmp(b, "pg") == 0)
+    g_backend = B_PG;
+  else if (strcmp(b, "redis") == 0)
+    g_backend = B_REDIS;
   else {
     fprintf(stderr, "usage: %s memory|sqlite|pg|redis\n", argv[0]);
     return 2;
@@ -1053,6 +1210,7 @@ int main(int argc, char **argv) {
       T(test_backend_failure),
       T(test_alloc_fault_loop),
       T(test_concurrency_64_threads),
+      T(test_fencing_under_contention),
   };
 #undef T
   return cmocka_run_group_tests_name(b, tests, NULL, NULL);
