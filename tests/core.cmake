@@ -6,7 +6,10 @@ foreach(m errors rng backoff budget breaker throttle metrics retry)
 endforeach()
 rein_add_test(NAME test_concurrency SOURCES unit/test_concurrency.c
               LABELS unit concurrency)
-add_test(NAME test_install
-         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/e2e/test_install.sh
-                 ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
-set_tests_properties(test_install PROPERTIES LABELS e2e TIMEOUT 120)
+# What a user installs is the plain build, not a sanitizer one.
+if(NOT REIN_SANITIZE AND NOT REIN_TSAN)
+  add_test(NAME test_install
+           COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/e2e/test_install.sh
+                   ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
+  set_tests_properties(test_install PROPERTIES LABELS e2e TIMEOUT 120)
+endif()
