@@ -16,3 +16,12 @@ if(TARGET rein_curl)
   target_compile_definitions(test_curl PRIVATE
     REIN_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 endif()
+
+# End to end: a shortened `rein demo` against the real ledger (~30 s).
+if(TARGET rein_curl AND TARGET ledger AND TARGET rein_cli)
+  add_executable(test_demo ${CMAKE_CURRENT_SOURCE_DIR}/e2e/test_demo.c)
+  add_test(NAME test_demo
+    COMMAND test_demo $<TARGET_FILE:rein_cli> $<TARGET_FILE:ledger>
+            ${PROJECT_SOURCE_DIR}/examples/contracts/ledger)
+  set_tests_properties(test_demo PROPERTIES LABELS e2e TIMEOUT 120)
+endif()
