@@ -6,7 +6,7 @@ if(TARGET rein_inbox)
   if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/backends/test_inbox.c)
     rein_add_test(NAME test_inbox
       SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/backends/test_inbox.c
-      LIBS rein_inbox LABELS backend TIMEOUT 120)
+      LIBS rein_inbox LABELS backend concurrency TIMEOUT 120)
   endif()
   if(TARGET payments-consumer AND TARGET ledger)
     rein_add_test(NAME test_exactly_once
