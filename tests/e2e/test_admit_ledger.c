@@ -18,11 +18,18 @@
  * Latency is measured from the scheduled send time, so client-side delays
  * count against the server, never for it. Figures are printed.
  *
+ * And the rate limit over the wire: --rate-limit 5, ten requests back to
+ * back; every 429 carries the draft's RateLimit / RateLimit-Policy strings
+ * and Retry-After, and the client's parser (rein_signals) turns them into a
+ * delay floor equal to that Retry-After.
+ *
  * Usage: test_admit_ledger LEDGER_BIN [--baseline]
  *   --baseline  the same load against a plain bounded FIFO (CoDel target
  *               60 s): prints the figures for comparison, asserts nothing
  */
 #include "rein_test.h"
+
+#include "rein/signal.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -355,6 +362,127 @@ static void test_overload_3x(void **state) {
   free(rs);
 }
 
+/* ---- the rate limit over the wire, parsed by the client ------------------ */
+
+typedef struct hbuf {
+  char h[4096];
+  size_t n;
+} hbuf;
+
+static size_t collect(char *p, size_t sz, size_t n, void *ud) {
+  hbuf *b = ud;
+  size_t k = sz * n, room = sizeof b->h - 1 - b->n;
+  size_t c = k < room ? k : room;
+  memcpy(b->h + b->n, p, c);
+  b->n += c;
+  b->h[b->n] = '\0';
+  return k;
+}
+
+/* Feed every "Name: value" line to the client's signal parser. */
+static rein_signals parse_signals(const hbuf *b) {
+  rein_signals sg;
+  rein_signals_init(&sg);
+  const char *p = b->h;
+  while (*p) {
+    size_t len = strcspn(p, "\r\n");
+    const char *colon = memchr(p, ':', len);
+    if (colon) {
+      const char *v = colon + 1;
+      while (*v == ' ' && v < p + len) v++;
+      rein_signals_feed(&sg, p, (size_t)(colon - p), v,
+                        (size_t)(p + len - v), 0);
+    }
+    p += len;
+    while (*p == '\r' || *p == '\n') p++;
+  }
+  return sg;
+}
+
+static const char *find_header(const hbuf *b, const char *name, char *out,
+                               size_t cap) {
+  size_t nl = strlen(name);
+  const char *p = b->h;
+  while (p && *p) {
+    if (strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
+      const char *v = p + nl + 1;
+      while (*v == ' ') v++;
+      size_t k = strcspn(v, "\r\n");
+      if (k >= cap) k = cap - 1;
+      memcpy(out, v, k);
+      out[k] = '\0';
+      return out;
+    }
+    p = strchr(p, '\n');
+    if (p) p++;
+  }
+  return NULL;
+}
+
+static void test_rate_limit_closed_loop(void **state) {
+  (void)state;
+  static const char *const extra[] = {"--rate-limit", "5", "--store",
+                                      "memory", "--quiet", NULL};
+  unsigned port = ledger_start(extra);
+  char url[128];
+  snprintf(url, sizeof url, "http://127.0.0.1:%u/charges", port);
+  int ok = 0, limited = 0;
+  for (int i = 0; i < 10; i++) {
+    CURL *c = curl_easy_init();
+    assert_non_null(c);
+    hbuf b;
+    memset(&b, 0, sizeof b);
+    char body[128];
+    snprintf(body, sizeof body,
+             "{\"account\":\"acct_1\",\"amount_cents\":1,\"ref\":\"rl%d\"}", i);
+    struct curl_slist *hs =
+        curl_slist_append(NULL, "Content-Type: application/json");
+    hs = curl_slist_append(hs, "X-Principal: rl");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hs);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &b);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    assert_int_equal(curl_easy_perform(c), CURLE_OK);
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(hs);
+    curl_easy_cleanup(c);
+    if (status == 200 || status == 201) {
+      ok++;
+      continue;
+    }
+    assert_int_equal(status, 429);
+    limited++;
+    /* The exact strings of the draft, then what the client makes of them:
+     * its delay floor is the Retry-After the server meant. */
+    char v[128];
+    assert_non_null(find_header(&b, "Retry-After", v, sizeof v));
+    assert_string_equal(v, "1");
+    assert_non_null(find_header(&b, "RateLimit-Policy", v, sizeof v));
+    assert_string_equal(v, "\"charges\";q=5;w=1");
+    assert_non_null(find_header(&b, "RateLimit", v, sizeof v));
+    assert_string_equal(v, "\"charges\";r=0;t=1");
+    assert_null(find_header(&b, "Rein-Dont-Retry", v, sizeof v));
+    rein_signals sg = parse_signals(&b);
+    assert_int_equal(sg.malformed, 0);
+    assert_false(sg.dont_retry);
+    assert_int_equal(sg.retry_after_ns, REIN_NS_PER_S);
+    assert_int_equal(sg.policy.limit, 5);
+    assert_int_equal(sg.ratelimit.remaining, 0);
+    assert_int_equal(rein_signals_delay_floor(&sg), REIN_NS_PER_S);
+  }
+  ledger_stop();
+  fprintf(stderr, "rate limit 5/s, 10 requests back to back: %d ok, %d 429\n",
+          ok, limited);
+  /* A burst of 5 (6 if the sixth came 200 ms later), the rest refused. */
+  assert_true(ok >= 5 && ok <= 6);
+  assert_int_equal(ok + limited, 10);
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     fprintf(stderr, "usage: test_admit_ledger LEDGER_BIN\n");
@@ -364,6 +492,7 @@ int main(int argc, char **argv) {
   g_baseline = argc > 2 && strcmp(argv[2], "--baseline") == 0;
   curl_global_init(CURL_GLOBAL_DEFAULT);
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test_teardown(test_rate_limit_closed_loop, teardown),
       cmocka_unit_test_teardown(test_overload_3x, teardown),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
