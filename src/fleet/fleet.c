@@ -26,6 +26,7 @@
 #include "fleet_internal.h"
 
 #include "rein/metrics.h"
+#include "rein/rng.h"
 
 #include <hiredis/hiredis.h>
 
@@ -833,17 +834,40 @@ rein_status rein_fleet_tick(rein_fleet *f, int64_t now) {
 
 /* ------------------------------------------------------------- thread */
 
+/*
+ * The wait before the next refresh: refresh_ns while Redis answers; after
+ * k failures in a row, equal jitter over min(refresh_ns x 2^k, max(1 s,
+ * refresh_ns)), so a fleet whose Redis went away does not reconnect in
+ * lock-step every refresh_ns when it comes back (400 instances at 100 ms
+ * would be 4,000 connections a second). Decisions do not wait for any of
+ * this: they are on the local objects until a refresh succeeds.
+ */
+static int64_t next_wait(rein_fleet *f, uint32_t failures, rein_rng *rng) {
+  if (failures == 0) return f->refresh_ns;
+  int64_t cap = f->refresh_ns > REIN_NS_PER_S ? f->refresh_ns : REIN_NS_PER_S;
+  int64_t v = f->refresh_ns;
+  for (uint32_t i = 0; i < failures && v < cap; i++) v *= 2;
+  if (v > cap) v = cap;
+  return v / 2 + rein_rng_range(rng, 0, v / 2);
+}
+
 static void *refresher(void *arg) {
   rein_fleet *f = arg;
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGPIPE);
   pthread_sigmask(SIG_BLOCK, &set, NULL);
+  /* Jitter seed: the instance id, so instances differ and a run repeats. */
+  uint64_t seed = 0xf1ee7;
+  for (const char *p = f->id; *p; p++) seed = seed * 131 + (uint8_t)*p;
+  rein_rng rng;
+  rein_rng_seed(&rng, seed);
+  uint32_t failures = 0;
   pthread_mutex_lock(&f->th_mu);
   while (!f->th_stop) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    int64_t ns = (int64_t)ts.tv_nsec + f->refresh_ns;
+    int64_t ns = (int64_t)ts.tv_nsec + next_wait(f, failures, &rng);
     ts.tv_sec += (time_t)(ns / REIN_NS_PER_S);
     ts.tv_nsec = (long)(ns % REIN_NS_PER_S);
     while (!f->th_stop &&
@@ -851,7 +875,10 @@ static void *refresher(void *arg) {
     }
     if (f->th_stop) break;
     pthread_mutex_unlock(&f->th_mu);
-    rein_fleet_tick(f, rein_clock_now(&f->clock));
+    if (rein_fleet_tick(f, rein_clock_now(&f->clock)) == REIN_OK)
+      failures = 0;
+    else if (failures < 64)
+      failures++;
     pthread_mutex_lock(&f->th_mu);
   }
   pthread_mutex_unlock(&f->th_mu);

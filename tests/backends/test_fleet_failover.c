@@ -186,8 +186,21 @@ static void test_failover(void **state) {
           "failover: redis-server restarted (%.0f ms to answer): all "
           "rejoined %.1f ms after it answered\n",
           started_ms, up_ms);
-  if (up_ms < 0) fail_msg("instances did not rejoin within 5 s");
+  /* Reconnects back off up to 1 s (docs/fleet.md): every instance is back
+   * within that plus one refresh and its round trips. */
+  if (up_ms < 0 || up_ms > 1500)
+    fail_msg("instances rejoined after %.1f ms (bound 1.5 s)", up_ms);
   tf_sleep_ms(150);
+  uint64_t failed = 0;
+  for (int i = 0; i < N_INST; i++) {
+    rein_fleet_status s;
+    rein_fleet_status_get(in[i].f, &s);
+    failed += s.failures;
+  }
+  fprintf(stderr,
+          "failover: %.1f failed refreshes per instance during the outage "
+          "(reconnects back off from 50 ms to 1 s)\n",
+          (double)failed / N_INST);
   for (int i = 0; i < N_INST; i++) {
     rein_fleet_status s;
     rein_fleet_status_get(in[i].f, &s);
@@ -211,7 +224,9 @@ static void test_failover(void **state) {
   double cont_ms = wait_degraded(0, 5000);
   fprintf(stderr, "failover: SIGCONT: all rejoined after %.1f ms\n",
           cont_ms);
-  if (cont_ms < 0) fail_msg("instances did not rejoin after SIGCONT");
+  if (cont_ms < 0 || cont_ms > 1500)
+    fail_msg("instances rejoined %.1f ms after SIGCONT (bound 1.5 s)",
+             cont_ms);
 
   /* No decision ever waited on Redis. */
   long long worst = 0;
