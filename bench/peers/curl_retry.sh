@@ -17,7 +17,8 @@
 #
 # usage: bench/peers/curl_retry.sh [LEDGER_BINARY]
 #   env: WORKERS (30) INTERVAL (0.33) RETRIES (5) WARMUP (4) OUTAGE (3)
-#        TAIL (8)
+#        TAIL (8) STALL (0; 1 = stop the ledger with SIGSTOP instead, as
+#        `rein demo --stall`)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 ledger=${1:-$here/../../build/examples/ledger/ledger}
@@ -55,7 +56,9 @@ worker() {
   w=$1 n=0
   while [ "$(date +%s)" -lt "$end" ]; do
     n=$((n + 1))
-    curl -s -o /dev/null --retry "$RETRIES" --max-time 0.8 \
+    # A real output file: with -o /dev/null curl cannot truncate the output
+    # before a retry and stops with error 23 instead of retrying.
+    curl -s -o "$dir/out.$w" --retry "$RETRIES" --max-time 0.8 \
       -H "X-Principal: curl-$w" -H 'Content-Type: application/json' \
       -d "{\"account\":\"acct_$w\",\"amount_cents\":100,\"ref\":\"curl-$w-$n\"}" \
       "$base/charges" || true
@@ -72,19 +75,24 @@ while [ $w -lt "$WORKERS" ]; do
   w=$((w + 1))
 done
 sleep "$WARMUP"
-curl -s -o /dev/null -X POST "$base/admin/outage?seconds=$OUTAGE"
+if [ "${STALL:-0}" = 1 ]; then
+  kill -STOP "$lpid"; sleep "$OUTAGE"; kill -CONT "$lpid"
+else
+  curl -s -o /dev/null -X POST "$base/admin/outage?seconds=$OUTAGE"
+fi
 for p in $pids; do wait "$p"; done
 elapsed=$(echo "$(date +%s.%N) - $start" | bc)
 
 calls=$(cat "$dir"/calls.* | awk '{s += $1} END {print s + 0}')
 m=$(curl -s "$base/metrics")
-posts=$(printf '%s\n' "$m" | awk -F' ' '/^rein_ledger_requests_total\{route="POST \/charges"\}/ {print $2}')
+posts=$(printf '%s\n' "$m" | awk '/^rein_ledger_requests_total\{route="POST \/charges"\}/ {print $NF}')
 shed=$(printf '%s\n' "$m" | awk '/^rein_ledger_shed_total / {print $2}')
 summary=$(curl -s "$base/charges/summary")
 charges=$(printf '%s' "$summary" | sed 's/.*"charges":\([0-9]*\).*/\1/')
 dups=$(printf '%s' "$summary" | sed 's/.*"duplicate_charges":\([0-9]*\).*/\1/')
-printf 'curl --retry %s, %s workers every %ss for %.1fs, outage %ss at t=%ss\n' \
-  "$RETRIES" "$WORKERS" "$INTERVAL" "$elapsed" "$OUTAGE" "$WARMUP"
+printf 'curl --retry %s, %s workers every %ss for %.1fs, %s %ss at t=%ss\n' \
+  "$RETRIES" "$WORKERS" "$INTERVAL" "$elapsed" \
+  "$([ "${STALL:-0}" = 1 ] && echo stall || echo outage)" "$OUTAGE" "$WARMUP"
 printf 'logical charges      %s\n' "$calls"
 printf 'ledger requests      %s (%.2fx per charge)\n' "$posts" \
   "$(echo "$posts / $calls" | bc -l)"
