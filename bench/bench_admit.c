@@ -41,9 +41,9 @@ typedef struct job {
   long pairs;
   pthread_barrier_t *go;
   long queued;
-  int hold;     /* busy-loop iterations while holding the slot */
-  bool block;   /* rein_admit_acquire on the real clock instead of try */
-  int peer;     /* 0 rein_admit; 1 mutex + counter; 2 POSIX semaphore */
+  int hold;   /* busy-loop iterations while holding the slot */
+  bool block; /* rein_admit_acquire on the real clock instead of try */
+  int peer;   /* 0 rein_admit; 1 mutex + counter; 2 POSIX semaphore */
   struct peers *p;
 } job;
 
@@ -129,10 +129,12 @@ static double run_once(const rein_admit_config *c, int threads, long pairs,
   }
   pthread_barrier_wait(&go);
   double t0 = wall();
-  for (int i = 0; i < threads; i++) pthread_join(th[i], NULL);
+  for (int i = 0; i < threads; i++)
+    pthread_join(th[i], NULL);
   double t1 = wall();
   *queued = 0;
-  for (int i = 0; i < threads; i++) *queued += jobs[i].queued;
+  for (int i = 0; i < threads; i++)
+    *queued += jobs[i].queued;
   pthread_barrier_destroy(&go);
   rein_admit_free(a);
   pthread_mutex_destroy(&pp.mu);
@@ -153,7 +155,8 @@ static void bench(const char *name, const rein_admit_config *c, int threads,
   enum { RUNS = 7 };
   double ns[RUNS];
   long queued = 0;
-  for (int r = 0; r < RUNS; r++) ns[r] = run_once(c, threads, pairs, hold, block, peer, &queued);
+  for (int r = 0; r < RUNS; r++)
+    ns[r] = run_once(c, threads, pairs, hold, block, peer, &queued);
   qsort(ns, RUNS, sizeof ns[0], cmp);
   printf("%-14s threads=%d pairs/thread=%ld  median %.1f ns/pair  "
          "(min %.1f, max %.1f)",

@@ -183,12 +183,12 @@ struct rein_admit_ticket {
 typedef struct rein_admit_decision {
   rein_admit_result result;
   rein_admit_reason reason;
-  uint32_t attempt;        /* as given to rein_admit_try */
-  bool overloaded;         /* the server was overloaded at the decision */
-  bool dont_retry;         /* send Rein-Dont-Retry: ?1 */
-  int64_t retry_after_ns;  /* REJECTED: how long to wait (clamped); else -1 */
-  int64_t waited_ns;       /* time spent queued (ADMITTED or REJECTED) */
-  int64_t queue_len;       /* requests waiting at the decision */
+  uint32_t attempt;       /* as given to rein_admit_try */
+  bool overloaded;        /* the server was overloaded at the decision */
+  bool dont_retry;        /* send Rein-Dont-Retry: ?1 */
+  int64_t retry_after_ns; /* REJECTED: how long to wait (clamped); else -1 */
+  int64_t waited_ns;      /* time spent queued (ADMITTED or REJECTED) */
+  int64_t queue_len;      /* requests waiting at the decision */
   /* Rate limit snapshot; rl_quota 0 = no rate limit applies. */
   uint32_t rl_quota;
   int64_t rl_window_s;
@@ -197,13 +197,13 @@ typedef struct rein_admit_decision {
    * units remain; when none remain (r=0), until the next unit, which on a
    * 429 equals Retry-After. */
   int64_t rl_reset_s;
-  const char *rl_policy;   /* valid while the rein_admit lives */
+  const char *rl_policy; /* valid while the rein_admit lives */
 } rein_admit_decision;
 
 /* Counters and gauges. */
 typedef struct rein_admit_stats {
-  uint64_t admitted;  /* tickets that became ADMITTED (directly or queued) */
-  uint64_t queued;    /* tickets that entered the queue */
+  uint64_t admitted; /* tickets that became ADMITTED (directly or queued) */
+  uint64_t queued;   /* tickets that entered the queue */
   uint64_t released;
   uint64_t cancelled; /* queued tickets cancelled by their caller */
   uint64_t rejected[REIN_ADMIT_R_COUNT_];
@@ -241,8 +241,7 @@ REIN_API rein_admit_result rein_admit_try(rein_admit *a, rein_admit_ticket *t,
  * then release) or REJECTED (e.g. it waited past its timeout). Applies the
  * queue timeouts. For tickets in other states, reports their state. */
 REIN_API rein_admit_result rein_admit_poll(rein_admit *a, rein_admit_ticket *t,
-                                           int64_t now,
-                                           rein_admit_decision *d);
+                                           int64_t now, rein_admit_decision *d);
 
 /* The caller gives up on a QUEUED ticket (e.g. its client disconnected). An
  * ADMITTED ticket is released instead (without a latency sample). No-op for

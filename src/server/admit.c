@@ -15,8 +15,8 @@
  * the fast path must not miss a request that was queued at the same moment.
  * Both sides use sequentially consistent operations in Dekker's pattern: an
  * enqueuer increments queue_len and then tries to take a slot; a releaser
- * decrements the in-flight count and then looks at queue_len. At least one of them sees
- * the other's write, so a freed slot always reaches the queue.
+ * decrements the in-flight count and then looks at queue_len. At least one of
+ * them sees the other's write, so a freed slot always reaches the queue.
  *
  * Overload detection is evaluated after every locked operation ("settle"),
  * which is exact because between two such operations the queue does not
@@ -54,9 +54,12 @@ enum {
 static rein_admit_result result_of(int s) {
   switch (s) {
   case ST_ADMITTED:
-  case ST_RELEASED: return REIN_ADMIT_ADMITTED;
-  case ST_QUEUED: return REIN_ADMIT_QUEUED;
-  default: return REIN_ADMIT_REJECTED;
+  case ST_RELEASED:
+    return REIN_ADMIT_ADMITTED;
+  case ST_QUEUED:
+    return REIN_ADMIT_QUEUED;
+  default:
+    return REIN_ADMIT_REJECTED;
   }
 }
 
@@ -71,7 +74,7 @@ struct rein_admit {
   _Alignas(CACHELINE) _Atomic uint64_t slots;
   _Atomic uint32_t limit;
   _Atomic uint32_t queue_len;
-  _Atomic bool overloaded; /* written under mu */
+  _Atomic bool overloaded;   /* written under mu */
   _Atomic int64_t win_start; /* drain-rate window start; NONE before use */
 
   /* Rate limiter (GCRA theoretical arrival time). */
@@ -145,8 +148,8 @@ static bool policy_name_ok(const char *s) {
   for (; s[n]; n++) {
     char ch = s[n];
     bool ok = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
-              (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' ||
-              ch == ':' || ch == '-';
+              (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == ':' ||
+              ch == '-';
     if (!ok || n >= 32) return false;
   }
   return n >= 1;
@@ -192,8 +195,7 @@ static rein_status validate(const rein_admit_config *c) {
     return invalid(e, "admit.rate_window_ns: must be in [1 ms, 60 s], got %lld",
                    (long long)c->rate_window_ns);
   if ((unsigned)c->dont_retry > REIN_ADMIT_DONT_RETRY_OVERLOADED)
-    return invalid(e, "admit.dont_retry: unknown value %d",
-                   (int)c->dont_retry);
+    return invalid(e, "admit.dont_retry: unknown value %d", (int)c->dont_retry);
   if (c->rl_quota > 1000000000u)
     return invalid(e, "admit.rl_quota: must be <= 1000000000, got %u",
                    c->rl_quota);
@@ -215,8 +217,7 @@ static rein_status validate(const rein_admit_config *c) {
       return invalid(e, "admit.limit_min: must be in [1, limit (%u)], got %u",
                      c->limit, c->limit_min);
     if (c->limit_max < c->limit || c->limit_max > MAX_COUNT)
-      return invalid(e,
-                     "admit.limit_max: must be in [limit (%u), %u], got %u",
+      return invalid(e, "admit.limit_max: must be in [limit (%u), %u], got %u",
                      c->limit, MAX_COUNT, c->limit_max);
     if (c->aimd_latency_ns <= 0)
       return invalid(e, "admit.aimd_latency_ns: must be > 0, got %lld",
@@ -280,8 +281,8 @@ rein_status rein_admit_new(const rein_admit_config *c, rein_admit **out) {
     if (a->rl_T < 1) a->rl_T = 1;
   }
   a->cfg.rl_policy = a->policy;
-  a->real_clock = !c->clock.now_ns ||
-                  c->clock.now_ns == rein_clock_monotonic().now_ns;
+  a->real_clock =
+      !c->clock.now_ns || c->clock.now_ns == rein_clock_monotonic().now_ns;
   atomic_init(&a->slots, 0);
   atomic_init(&a->limit, c->limit);
   atomic_init(&a->queue_len, 0);
@@ -290,7 +291,8 @@ rein_status rein_admit_new(const rein_admit_config *c, rein_admit **out) {
   atomic_init(&a->tat, NONE);
   atomic_init(&a->queued, 0);
   atomic_init(&a->cancelled, 0);
-  for (int i = 0; i < REIN_ADMIT_R_COUNT_; i++) atomic_init(&a->rejected[i], 0);
+  for (int i = 0; i < REIN_ADMIT_R_COUNT_; i++)
+    atomic_init(&a->rejected[i], 0);
   a->above_since = NONE;
   a->below_at = NONE;
   *out = a;
@@ -350,8 +352,8 @@ static bool take_slot(rein_admit *a) {
  * (rate_window_ns <= 60 s, so fewer than 2^32 releases happen between two
  * calls unless a server completes 70 million requests a second). */
 static uint64_t released_locked(rein_admit *a) {
-  uint32_t hi = (uint32_t)(atomic_load_explicit(&a->slots,
-                                                memory_order_relaxed) >> 32);
+  uint32_t hi =
+      (uint32_t)(atomic_load_explicit(&a->slots, memory_order_relaxed) >> 32);
   a->released += (uint32_t)(hi - a->rel_seen);
   a->rel_seen = hi;
   return a->released;
@@ -414,9 +416,12 @@ static bool dont_retry_for(const rein_admit *a, rein_admit_reason r,
                            uint32_t attempt, bool overloaded) {
   if (r == REIN_ADMIT_R_RATE_LIMITED || r == REIN_ADMIT_R_NONE) return false;
   switch (a->cfg.dont_retry) {
-  case REIN_ADMIT_DONT_RETRY_NEVER: return false;
-  case REIN_ADMIT_DONT_RETRY_RETRIES: return attempt > 1;
-  case REIN_ADMIT_DONT_RETRY_OVERLOADED: return overloaded || attempt > 1;
+  case REIN_ADMIT_DONT_RETRY_NEVER:
+    return false;
+  case REIN_ADMIT_DONT_RETRY_RETRIES:
+    return attempt > 1;
+  case REIN_ADMIT_DONT_RETRY_OVERLOADED:
+    return overloaded || attempt > 1;
   }
   return false;
 }
@@ -461,7 +466,8 @@ static void fill(const rein_admit *a, const rein_admit_ticket *t,
   d->attempt = t->attempt_;
   d->overloaded = t->overloaded_;
   d->dont_retry = t->dont_retry_;
-  d->retry_after_ns = d->result == REIN_ADMIT_REJECTED ? t->retry_after_ns_ : -1;
+  d->retry_after_ns =
+      d->result == REIN_ADMIT_REJECTED ? t->retry_after_ns_ : -1;
   d->waited_ns = t->waited_ns_;
   d->queue_len = atomic_load_explicit(&a->queue_len, memory_order_relaxed);
   d->rl_quota = a->cfg.rl_quota;
@@ -559,7 +565,8 @@ static bool reap(rein_admit *a, int64_t now, const rein_admit_ticket *self) {
 
 /* Hand free slots to queued requests: first attempts before retries; LIFO
  * while overloaded (when configured), FIFO otherwise. */
-static void dispatch(rein_admit *a, int64_t now, const rein_admit_ticket *self) {
+static void dispatch(rein_admit *a, int64_t now,
+                     const rein_admit_ticket *self) {
   while (atomic_load_explicit(&a->queue_len, memory_order_relaxed) > 0) {
     if (!take_slot(a)) break;
     bool lifo = a->cfg.lifo_when_overloaded &&
@@ -617,9 +624,8 @@ static bool rl_take(rein_admit *a, int64_t now, int64_t *remaining,
       *reset = base - now;
       return false;
     }
-    if (atomic_compare_exchange_weak_explicit(&a->tat, &tat, ntat,
-                                              memory_order_relaxed,
-                                              memory_order_relaxed)) {
+    if (atomic_compare_exchange_weak_explicit(
+            &a->tat, &tat, ntat, memory_order_relaxed, memory_order_relaxed)) {
       *remaining = (W - (ntat - now)) / T;
       /* Time until the bucket is full again; with nothing left, the time
        * until the next unit (what a client must wait: a client floors its
@@ -660,8 +666,8 @@ static rein_admit_result try_slow(rein_admit *a, rein_admit_ticket *t,
     rein_admit_ticket *victim = retry ? NULL : a->retry.tail;
     if (victim) {
       unqueue(a, victim);
-      reject(a, victim, REIN_ADMIT_R_DISPLACED, now,
-             retry_after_locked(a, now), true, t);
+      reject(a, victim, REIN_ADMIT_R_DISPLACED, now, retry_after_locked(a, now),
+             true, t);
     } else {
       reject(a, t, REIN_ADMIT_R_QUEUE_FULL, now, retry_after_locked(a, now),
              false, t);
@@ -703,10 +709,10 @@ rein_admit_result rein_admit_try(rein_admit *a, rein_admit_ticket *t,
   if (a->cfg.rl_quota) {
     int64_t wait;
     if (!rl_take(a, now, &t->rl_remaining_, &t->rl_reset_ns_, &wait)) {
-      reject(a, t, REIN_ADMIT_R_RATE_LIMITED, now,
-             clamp64(wait, a->cfg.retry_after_min_ns,
-                     a->cfg.retry_after_max_ns),
-             false, t);
+      reject(
+          a, t, REIN_ADMIT_R_RATE_LIMITED, now,
+          clamp64(wait, a->cfg.retry_after_min_ns, a->cfg.retry_after_max_ns),
+          false, t);
       fill(a, t, d);
       return REIN_ADMIT_REJECTED;
     }
@@ -718,7 +724,7 @@ rein_admit_result rein_admit_try(rein_admit *a, rein_admit_ticket *t,
     uint32_t lim = atomic_load_explicit(&a->limit, memory_order_relaxed);
     while (inflight_of(cur) < lim) {
       if (atomic_compare_exchange_weak(&a->slots, &cur, cur + 1)) {
-            t->state_ = ST_ADMITTED;
+        t->state_ = ST_ADMITTED;
         if (d) fill(a, t, d);
         return REIN_ADMIT_ADMITTED;
       }
@@ -756,9 +762,8 @@ static void aimd(rein_admit *a, int64_t latency, uint32_t inflight) {
   }
   /* One attempt: losing the race to another sample is fine. */
   if (nl != lim)
-    atomic_compare_exchange_strong_explicit(&a->limit, &lim, nl,
-                                            memory_order_relaxed,
-                                            memory_order_relaxed);
+    atomic_compare_exchange_strong_explicit(
+        &a->limit, &lim, nl, memory_order_relaxed, memory_order_relaxed);
 }
 
 static void release_slot(rein_admit *a, int64_t now) {
@@ -774,8 +779,8 @@ static void release_slot(rein_admit *a, int64_t now) {
   }
 }
 
-rein_status rein_admit_release(rein_admit *a, rein_admit_ticket *t,
-                               int64_t now, int64_t latency_ns) {
+rein_status rein_admit_release(rein_admit *a, rein_admit_ticket *t, int64_t now,
+                               int64_t latency_ns) {
   if (!a || !t || tstate(t) != ST_ADMITTED) return REIN_ESTATE;
   __atomic_store_n(&t->state_, ST_RELEASED, __ATOMIC_RELAXED);
   if (a->cfg.adaptive) {
@@ -821,8 +826,7 @@ void rein_admit_cancel(rein_admit *a, rein_admit_ticket *t, int64_t now) {
 #define WAIT_SLICE_NS (10 * REIN_NS_PER_MS)
 
 rein_admit_result rein_admit_acquire(rein_admit *a, rein_admit_ticket *t,
-                                     uint32_t attempt,
-                                     rein_admit_decision *d) {
+                                     uint32_t attempt, rein_admit_decision *d) {
   int64_t now = rein_clock_now(&a->cfg.clock);
   rein_admit_result r = rein_admit_try(a, t, attempt, now, d);
   if (r != REIN_ADMIT_QUEUED) return r;
@@ -853,8 +857,8 @@ rein_admit_result rein_admit_acquire(rein_admit *a, rein_admit_ticket *t,
       pthread_cond_timedwait(&w.cv, &a->mu, &ts);
     } else {
       pthread_mutex_unlock(&a->mu);
-      struct timespec ts = {0, (long)(left < REIN_NS_PER_MS ? left
-                                                            : REIN_NS_PER_MS)};
+      struct timespec ts = {
+          0, (long)(left < REIN_NS_PER_MS ? left : REIN_NS_PER_MS)};
       nanosleep(&ts, NULL);
       pthread_mutex_lock(&a->mu);
     }
@@ -926,8 +930,10 @@ void rein_admit_stats_get(rein_admit *a, int64_t now, rein_admit_stats *s) {
 uint32_t rein_admit_parse_attempt(const char *v, size_t len) {
   if (!v) return 1;
   size_t i = 0, j = len;
-  while (i < j && (v[i] == ' ' || v[i] == '\t')) i++;
-  while (j > i && (v[j - 1] == ' ' || v[j - 1] == '\t')) j--;
+  while (i < j && (v[i] == ' ' || v[i] == '\t'))
+    i++;
+  while (j > i && (v[j - 1] == ' ' || v[j - 1] == '\t'))
+    j--;
   if (i == j) return 1;
   uint64_t n = 0;
   for (size_t k = i; k < j; k++) {
@@ -940,13 +946,20 @@ uint32_t rein_admit_parse_attempt(const char *v, size_t len) {
 
 const char *rein_admit_reason_name(rein_admit_reason r) {
   switch (r) {
-  case REIN_ADMIT_R_NONE: return "none";
-  case REIN_ADMIT_R_QUEUE_FULL: return "queue_full";
-  case REIN_ADMIT_R_RETRY_SHED: return "retry_shed";
-  case REIN_ADMIT_R_DISPLACED: return "displaced";
-  case REIN_ADMIT_R_QUEUE_TIMEOUT: return "queue_timeout";
-  case REIN_ADMIT_R_RATE_LIMITED: return "rate_limited";
-  case REIN_ADMIT_R_COUNT_: break;
+  case REIN_ADMIT_R_NONE:
+    return "none";
+  case REIN_ADMIT_R_QUEUE_FULL:
+    return "queue_full";
+  case REIN_ADMIT_R_RETRY_SHED:
+    return "retry_shed";
+  case REIN_ADMIT_R_DISPLACED:
+    return "displaced";
+  case REIN_ADMIT_R_QUEUE_TIMEOUT:
+    return "queue_timeout";
+  case REIN_ADMIT_R_RATE_LIMITED:
+    return "rate_limited";
+  case REIN_ADMIT_R_COUNT_:
+    break;
   }
   return "unknown";
 }

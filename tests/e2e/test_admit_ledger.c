@@ -92,7 +92,8 @@ static unsigned ledger_start(const char *const *extra) {
     argv[a++] = pf;
     argv[a++] = "--db";
     argv[a++] = db;
-    for (int i = 0; extra && extra[i] && a < 39; i++) argv[a++] = extra[i];
+    for (int i = 0; extra && extra[i] && a < 39; i++)
+      argv[a++] = extra[i];
     argv[a] = NULL;
     execv(LEDGER_BIN, (char *const *)argv);
     _exit(127);
@@ -155,7 +156,8 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud) {
     r->retry_after = atoi(p + 12);
   if (k > 16 && strncasecmp(p, "Rein-Dont-Retry:", 16) == 0) {
     const char *v = p + 16;
-    while (*v == ' ') v++;
+    while (*v == ' ')
+      v++;
     r->dont_retry = strncmp(v, "?1", 2) == 0;
   }
   return k;
@@ -207,10 +209,20 @@ static double pct(double *v, size_t n, double p) {
 
 static void test_overload_3x(void **state) {
   (void)state;
-  static const char *const extra[] = {"--workers", "2", "--work-ms", "10",
-                                      "--queue", "64", "--queue-timeout-ms",
-                                      "1000", "--store", "memory", "--quiet",
-                                      NULL, NULL, NULL};
+  static const char *const extra[] = {"--workers",
+                                      "2",
+                                      "--work-ms",
+                                      "10",
+                                      "--queue",
+                                      "64",
+                                      "--queue-timeout-ms",
+                                      "1000",
+                                      "--store",
+                                      "memory",
+                                      "--quiet",
+                                      NULL,
+                                      NULL,
+                                      NULL};
   const char *args[sizeof extra / sizeof extra[0]];
   memcpy(args, extra, sizeof extra);
   if (g_baseline) {
@@ -324,11 +336,10 @@ static void test_overload_3x(void **state) {
           "  shed rate: first attempts %.1f%%, retries %.1f%%; shed retries "
           "marked don't-retry %zu/%zu\n"
           "  transport errors %zu, other statuses %zu\n",
-          total, RATE, DURATION_S, span, n_ok, goodput, CAPACITY,
-          ok_p50 * 1e3, ok_p99 * 1e3, WARMUP_S, ss_p50 * 1e3, ss_p99 * 1e3,
-          n_rej, rej_p50 * 1e3, rej_p99 * 1e3,
-          rej_no_ra, first_shed * 100, retry_shed * 100, retry_rej_marked,
-          retry_rej, n_err, n_other);
+          total, RATE, DURATION_S, span, n_ok, goodput, CAPACITY, ok_p50 * 1e3,
+          ok_p99 * 1e3, WARMUP_S, ss_p50 * 1e3, ss_p99 * 1e3, n_rej,
+          rej_p50 * 1e3, rej_p99 * 1e3, rej_no_ra, first_shed * 100,
+          retry_shed * 100, retry_rej_marked, retry_rej, n_err, n_other);
 
   if (g_baseline) {
     free(ok_lat);
@@ -389,12 +400,14 @@ static rein_signals parse_signals(const hbuf *b) {
     const char *colon = memchr(p, ':', len);
     if (colon) {
       const char *v = colon + 1;
-      while (*v == ' ' && v < p + len) v++;
-      rein_signals_feed(&sg, p, (size_t)(colon - p), v,
-                        (size_t)(p + len - v), 0);
+      while (*v == ' ' && v < p + len)
+        v++;
+      rein_signals_feed(&sg, p, (size_t)(colon - p), v, (size_t)(p + len - v),
+                        0);
     }
     p += len;
-    while (*p == '\r' || *p == '\n') p++;
+    while (*p == '\r' || *p == '\n')
+      p++;
   }
   return sg;
 }
@@ -406,7 +419,8 @@ static const char *find_header(const hbuf *b, const char *name, char *out,
   while (p && *p) {
     if (strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
       const char *v = p + nl + 1;
-      while (*v == ' ') v++;
+      while (*v == ' ')
+        v++;
       size_t k = strcspn(v, "\r\n");
       if (k >= cap) k = cap - 1;
       memcpy(out, v, k);
@@ -421,8 +435,8 @@ static const char *find_header(const hbuf *b, const char *name, char *out,
 
 static void test_rate_limit_closed_loop(void **state) {
   (void)state;
-  static const char *const extra[] = {"--rate-limit", "5", "--store",
-                                      "memory", "--quiet", NULL};
+  static const char *const extra[] = {"--rate-limit", "5",       "--store",
+                                      "memory",       "--quiet", NULL};
   unsigned port = ledger_start(extra);
   char url[128];
   snprintf(url, sizeof url, "http://127.0.0.1:%u/charges", port);

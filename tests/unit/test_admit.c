@@ -153,8 +153,7 @@ static void test_codel_overload_and_short_timeouts(void **state) {
   /* Overloaded: first attempts queue with the short timeout, retries are
    * refused outright and told not to retry. */
   assert_int_equal(rein_admit_try(a, &C, 1, 105 * MS, &d), REIN_ADMIT_QUEUED);
-  assert_int_equal(rein_admit_try(a, &D, 2, 105 * MS, &d),
-                   REIN_ADMIT_REJECTED);
+  assert_int_equal(rein_admit_try(a, &D, 2, 105 * MS, &d), REIN_ADMIT_REJECTED);
   assert_int_equal(d.reason, REIN_ADMIT_R_RETRY_SHED);
   assert_true(d.dont_retry);
   assert_int_equal(rein_admit_poll(a, &C, 110 * MS, &d), REIN_ADMIT_QUEUED);
@@ -166,8 +165,7 @@ static void test_codel_overload_and_short_timeouts(void **state) {
   assert_true(stats(a, 111 * MS).overloaded);
   /* A request that finds a free slot and no queue ends the overload. */
   assert_int_equal(rein_admit_release(a, &A, 111 * MS, -1), REIN_OK);
-  assert_int_equal(rein_admit_try(a, &E, 1, 111 * MS, &d),
-                   REIN_ADMIT_ADMITTED);
+  assert_int_equal(rein_admit_try(a, &E, 1, 111 * MS, &d), REIN_ADMIT_ADMITTED);
   assert_false(stats(a, 111 * MS).overloaded);
   rein_admit_release(a, &E, 112 * MS, -1);
   rein_admit_stats s = stats(a, 112 * MS);
@@ -477,7 +475,8 @@ static void test_retry_after_tracks_drain_rate(void **state) {
   assert_true(stats(a, 2 * S).drain_rate == 5.0);
   assert_int_equal(probe(a, 2 * S), 6 * S);
   /* 60 waiting at 5/s: 12 s; the header says 12. */
-  for (int i = 0; i < 30; i++) rein_admit_try(a, &t[next++], 1, 2 * S, NULL);
+  for (int i = 0; i < 30; i++)
+    rein_admit_try(a, &t[next++], 1, 2 * S, NULL);
   rein_admit_ticket p;
   rein_admit_decision d;
   rein_admit_try(a, &p, 2, 2 * S, &d);
@@ -582,7 +581,8 @@ static void test_rate_limit_headers(void **state) {
                    REIN_ADMIT_ADMITTED);
   assert_int_equal(d.rl_remaining, 0);
   assert_int_equal(stats(a, 6 * S).rejected[REIN_ADMIT_R_RATE_LIMITED], 2);
-  for (int i = 0; i <= 10; i++) rein_admit_release(a, &t[i], 7 * S, -1);
+  for (int i = 0; i <= 10; i++)
+    rein_admit_release(a, &t[i], 7 * S, -1);
   rein_admit_free(a);
 }
 
@@ -653,7 +653,8 @@ static void test_aimd(void **state) {
   c.aimd_backoff = 0.5;
   rein_admit *a = mk(&c);
   rein_admit_ticket t[8];
-  for (int i = 0; i < 3; i++) rein_admit_try(a, &t[i], 1, 0, NULL);
+  for (int i = 0; i < 3; i++)
+    rein_admit_try(a, &t[i], 1, 0, NULL);
   /* In-flight 3 >= 4/2 and fast: +1. */
   rein_admit_release(a, &t[0], 10 * MS, -1);
   assert_int_equal(stats(a, 10 * MS).limit, 5);
@@ -712,7 +713,9 @@ static void test_set_limit(void **state) {
 
 typedef void (*mutator)(rein_admit_config *c);
 #define MUT(name, body)                                                        \
-  static void name(rein_admit_config *c) { body; }
+  static void name(rein_admit_config *c) {                                     \
+    body;                                                                      \
+  }
 MUT(m_limit0, c->limit = 0)
 MUT(m_limit_big, c->limit = (1u << 20) + 1)
 MUT(m_queue_big, c->queue_max = (1u << 20) + 1)
@@ -726,13 +729,34 @@ MUT(m_ra_max, c->retry_after_max_ns = 7 * 3600 * S)
 MUT(m_window, c->rate_window_ns = 10)
 MUT(m_dont, c->dont_retry = (rein_admit_dont_retry)7)
 MUT(m_rl_quota, c->rl_quota = 2000000000u)
-MUT(m_rl_window, { c->rl_quota = 5; c->rl_window_ns = 1500 * MS; })
-MUT(m_rl_policy, { c->rl_quota = 5; c->rl_policy = "a b"; })
-MUT(m_rl_policy_null, { c->rl_quota = 5; c->rl_policy = NULL; })
-MUT(m_lmin, { c->adaptive = true; c->limit_min = 0; })
-MUT(m_lmax, { c->adaptive = true; c->limit_max = 3; })
-MUT(m_aimd_lat, { c->adaptive = true; c->aimd_latency_ns = 0; })
-MUT(m_aimd_back, { c->adaptive = true; c->aimd_backoff = 1.0; })
+MUT(m_rl_window, {
+  c->rl_quota = 5;
+  c->rl_window_ns = 1500 * MS;
+})
+MUT(m_rl_policy, {
+  c->rl_quota = 5;
+  c->rl_policy = "a b";
+})
+MUT(m_rl_policy_null, {
+  c->rl_quota = 5;
+  c->rl_policy = NULL;
+})
+MUT(m_lmin, {
+  c->adaptive = true;
+  c->limit_min = 0;
+})
+MUT(m_lmax, {
+  c->adaptive = true;
+  c->limit_max = 3;
+})
+MUT(m_aimd_lat, {
+  c->adaptive = true;
+  c->aimd_latency_ns = 0;
+})
+MUT(m_aimd_back, {
+  c->adaptive = true;
+  c->aimd_backoff = 1.0;
+})
 
 static void test_config_validation(void **state) {
   (void)state;

@@ -23,8 +23,8 @@
 typedef struct shared {
   rein_admit *a;
   uint32_t limit_cap;
-  _Atomic int cur;      /* handlers running right now */
-  _Atomic int max_cur;  /* the most ever seen */
+  _Atomic int cur;     /* handlers running right now */
+  _Atomic int max_cur; /* the most ever seen */
   _Atomic int violations;
 } shared;
 
@@ -181,11 +181,10 @@ static void run(bool adaptive) {
   }
   assert_int_equal(s.rejected[REIN_ADMIT_R_NONE], 0);
   /* Every request ended exactly one way. */
-  assert_int_equal(s.admitted + rej + s.cancelled,
-                   (uint64_t)THREADS * ITERS);
+  assert_int_equal(s.admitted + rej + s.cancelled, (uint64_t)THREADS * ITERS);
   /* Every queued ticket left the queue exactly one way. */
   assert_true(s.queued >= s.cancelled + s.rejected[REIN_ADMIT_R_DISPLACED] +
-                             s.rejected[REIN_ADMIT_R_QUEUE_TIMEOUT]);
+                              s.rejected[REIN_ADMIT_R_QUEUE_TIMEOUT]);
   assert_true(s.queued > 0);
   rein_admit_free(sh.a);
 }

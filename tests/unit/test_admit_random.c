@@ -142,8 +142,7 @@ static void step(book *b) {
     {
       uint32_t attempt = (uint32_t)(rnd(b) % 3); /* 0 counts as 1 */
       b->t[i].user = (void *)(uintptr_t)i;
-      rein_admit_result r = rein_admit_try(b->a, &b->t[i], attempt, b->now,
-                                           &d);
+      rein_admit_result r = rein_admit_try(b->a, &b->t[i], attempt, b->now, &d);
       assert_int_equal(d.result, r);
       check_decision(b, &d);
       drain(b);
@@ -154,8 +153,7 @@ static void step(book *b) {
     i = pick(b, rnd(b) % 8 ? B_ADMITTED : B_FREE);
     if (i < 0) break;
     if (b->st[i] == B_ADMITTED) {
-      assert_int_equal(rein_admit_release(b->a, &b->t[i], b->now, -1),
-                       REIN_OK);
+      assert_int_equal(rein_admit_release(b->a, &b->t[i], b->now, -1), REIN_OK);
       b->st[i] = B_FREE;
       b->n_released++;
       drain(b);
@@ -223,7 +221,8 @@ static void run(rein_admit_config *c, bool fixed, uint64_t seed, int steps) {
   b->fixed_limit = fixed;
   b->limit = c->limit;
   assert_int_equal(rein_admit_new(&b->c, &b->a), REIN_OK);
-  for (int k = 0; k < steps; k++) step(b);
+  for (int k = 0; k < steps; k++)
+    step(b);
   /* Wind down: everything leaves, the book balances to zero. */
   for (int i = 0; i < N; i++) {
     if (b->st[i] == B_QUEUED) {

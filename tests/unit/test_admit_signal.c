@@ -22,11 +22,10 @@ static rein_signals client_reads(const rein_admit_decision *d,
   rein_signals s;
   rein_signals_init(&s);
   for (size_t i = 0; i < r.count; i++)
-    assert_int_equal(rein_signals_feed(&s, r.headers[i].name,
-                                       strlen(r.headers[i].name),
-                                       r.headers[i].value,
-                                       strlen(r.headers[i].value), 0),
-                     REIN_OK);
+    assert_int_equal(
+        rein_signals_feed(&s, r.headers[i].name, strlen(r.headers[i].name),
+                          r.headers[i].value, strlen(r.headers[i].value), 0),
+        REIN_OK);
   assert_int_equal(s.malformed, 0);
   *status = r.status;
   return s;
@@ -58,7 +57,8 @@ static void test_overload_503_floor_is_drain_time(void **state) {
                      REIN_ADMIT_ADMITTED);
   }
   /* 25 waiting: 2.5 s to drain; the header rounds up to 3. */
-  for (int i = 0; i < 25; i++) rein_admit_try(a, &t[n++], 1, S, NULL);
+  for (int i = 0; i < 25; i++)
+    rein_admit_try(a, &t[n++], 1, S, NULL);
   rein_admit_ticket p;
   rein_admit_decision d;
   assert_int_equal(rein_admit_try(a, &p, 2, S, &d), REIN_ADMIT_REJECTED);
@@ -102,7 +102,8 @@ static void test_rate_limit_429_and_pacing(void **state) {
   assert_int_equal(s.idem_retention_ns, 24 * 3600 * S);
   assert_int_equal(rein_signals_delay_floor(&s), 0);
   /* Last unit taken: the client waits for the next one (6 s). */
-  for (int i = 1; i < 10; i++) rein_admit_try(a, &t[i], 1, 0, &d);
+  for (int i = 1; i < 10; i++)
+    rein_admit_try(a, &t[i], 1, 0, &d);
   s = client_reads(&d, -1, &status);
   assert_int_equal(s.ratelimit.remaining, 0);
   assert_int_equal(rein_signals_delay_floor(&s), 6 * S);
@@ -117,7 +118,8 @@ static void test_rate_limit_429_and_pacing(void **state) {
   assert_int_equal(s.ratelimit.reset_ns, 4 * S);
   assert_int_equal(rein_signals_delay_floor(&s),
                    header_seconds(d.retry_after_ns));
-  for (int i = 0; i < 10; i++) rein_admit_release(a, &t[i], 3 * S, -1);
+  for (int i = 0; i < 10; i++)
+    rein_admit_release(a, &t[i], 3 * S, -1);
   rein_admit_free(a);
 }
 
