@@ -24,6 +24,9 @@ if(TARGET rein_idem_redis)
   rein_add_test(NAME test_idem_unit
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_idem.c
     LIBS ${_idem_all} LABELS unit TIMEOUT 60)
+  rein_add_test(NAME test_idem_model
+    SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_idem_model.c
+    LIBS ${_idem_all} LABELS unit TIMEOUT 120)
 endif()
 
 # The EXAMPLE section of docs/idempotency.md, compiled and run as is.
