@@ -24,6 +24,10 @@ if(TARGET rein_sim)
     target_link_options(fuzz_scenario PRIVATE
       -fsanitize=fuzzer,address,undefined)
     target_link_libraries(fuzz_scenario PRIVATE rein_static PkgConfig::FUZZ_YAML m)
+    if(TARGET rein_admit)
+      target_link_libraries(fuzz_scenario PRIVATE rein_admit)
+      target_compile_definitions(fuzz_scenario PRIVATE REIN_SIM_ADMIT)
+    endif()
     set(scratch ${CMAKE_CURRENT_BINARY_DIR}/fuzz_scenario_corpus)
     file(MAKE_DIRECTORY ${scratch})
     add_test(NAME fuzz_scenario

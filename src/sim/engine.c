@@ -40,7 +40,8 @@ enum {
   EV_TIMEOUT,       /* id = call, gen = serial */
   EV_WAKE,          /* id = call, gen = serial */
   EV_TICK,          /* id = interval index */
-  EV_INCIDENT       /* id = incident index, gen = 0 start / 1 end */
+  EV_INCIDENT,      /* id = incident index, gen = 0 start / 1 end */
+  EV_SETTLE         /* id = server: rein_admit_settle timer */
 };
 
 typedef struct ev {
@@ -86,6 +87,7 @@ typedef struct sim_req {
   uint32_t call, serial, server, attempt;
   uint32_t occ_key;
   uint32_t next_free;
+  uint32_t ticket; /* admission ticket index, NONE without */
   uint8_t abandoned;
   rein_outcome out;
 } sim_req;
@@ -102,7 +104,19 @@ typedef struct sim_srv {
   int64_t rate_idx;
   uint32_t pol;                /* downstream policy instance; NONE */
   rein_sim_server_summary sum;
+#ifdef REIN_SIM_ADMIT
+  /* rein admission control: tickets queued inside it that became ADMITTED
+   * or REJECTED during a call are noted by `notify` and handled after the
+   * call returns (notify runs under the admit's lock) */
+  rein_admit *adm;
+  struct run *R;
+  uint32_t *pending;
+  size_t npending, pending_cap;
+  int settle_at_pending, nomem;
+#endif
 } sim_srv;
+
+#define TCHUNK 4096u
 
 typedef struct run {
   const rein_sim_scenario *s;
@@ -133,6 +147,14 @@ typedef struct run {
   uint32_t ncalls, calls_cap, call_free;
   sim_req *reqs;
   uint32_t nreqs, reqs_cap, req_free;
+#ifdef REIN_SIM_ADMIT
+  /* admission tickets must not move while in use: chunks, never realloc */
+  rein_admit_ticket **tchunks;
+  size_t ntchunks, tchunks_cap;
+  uint32_t tcount;
+  uint32_t *tfree;
+  size_t ntfree, tfree_cap;
+#endif
 
   sim_client *clients;
   uint32_t nclients;
@@ -381,6 +403,7 @@ static uint32_t req_new(run *R) {
   sim_req *q = &R->reqs[i];
   memset(q, 0, sizeof *q);
   q->next_free = NONE;
+  q->ticket = NONE;
   return i;
 }
 
@@ -593,6 +616,10 @@ static int setup_objects(run *R) {
 /* ---------------------------------------------------------------------- */
 /* Servers                                                                 */
 
+static int respond(run *R, uint32_t req, rein_outcome_kind kind,
+                   int64_t delay, int dont_retry);
+static inline rein_sim_point *pt(run *R);
+
 static void srv_state(run *R, uint32_t k) {
   sim_srv *v = &R->srv[k];
   const rein_sim_scenario *s = R->s;
@@ -620,6 +647,12 @@ static void srv_state(run *R, uint32_t k) {
   uint32_t cap = (uint32_t)(c + 0.5);
   if (cap == 0 && capf > 0) cap = 1;
   v->cap = cap;
+#ifdef REIN_SIM_ADMIT
+  if (v->adm) {
+    uint32_t lim = (uint32_t)(v->spec->adm_limit * capf + 0.5);
+    rein_admit_set_limit(v->adm, lim ? lim : 1, R->now);
+  }
+#endif
 }
 
 static double srv_rate(run *R, sim_srv *v) {
@@ -703,6 +736,165 @@ static int shed(run *R, sim_srv *v, uint32_t req) {
                  sp->shed && sp->shed_dont_retry);
 }
 
+
+/* ---------------------------------------------------------------------- */
+/* Admission (rein/admit.h)                                                */
+
+#ifdef REIN_SIM_ADMIT
+static rein_admit_ticket *ticket_at(run *R, uint32_t i) {
+  return &R->tchunks[i / TCHUNK][i % TCHUNK];
+}
+
+static uint32_t ticket_new(run *R) {
+  if (R->ntfree) return R->tfree[--R->ntfree];
+  if (R->tcount % TCHUNK == 0) {
+    size_t need = R->tcount / TCHUNK + 1;
+    if (grow(R, (void **)&R->tchunks, sizeof(void *), &R->tchunks_cap, need))
+      return NONE;
+    R->tchunks[need - 1] =
+        rein__sim_alloc(R->a, TCHUNK * sizeof(rein_admit_ticket));
+    if (!R->tchunks[need - 1]) {
+      R->st = REIN_ENOMEM;
+      return NONE;
+    }
+    R->ntchunks = need;
+  }
+  return R->tcount++;
+}
+
+static int ticket_free(run *R, uint32_t i) {
+  if (R->ntfree == R->tfree_cap &&
+      grow(R, (void **)&R->tfree, sizeof(uint32_t), &R->tfree_cap,
+           R->ntfree + 1))
+    return -1;
+  R->tfree[R->ntfree++] = i;
+  return 0;
+}
+
+static void adm_notify(void *ctx, rein_admit_ticket *t) {
+  sim_srv *v = ctx;
+  if (v->npending == v->pending_cap) {
+    size_t cap = v->pending_cap;
+    if (grow(v->R, (void **)&v->pending, sizeof(uint32_t), &cap,
+             v->npending + 1)) {
+      v->nomem = 1;
+      return;
+    }
+    v->pending_cap = cap;
+  }
+  v->pending[v->npending++] = (uint32_t)(uintptr_t)t->user;
+}
+
+static int adm_reject(run *R, uint32_t k, uint32_t req,
+                      const rein_admit_decision *d) {
+  sim_srv *v = &R->srv[k];
+  if (ticket_free(R, R->reqs[req].ticket)) return -1;
+  R->reqs[req].ticket = NONE;
+  v->sum.shed++;
+  if (k == R->s->primary) pt(R)->rejections++;
+  return respond(R, req, REIN_OUTCOME_OVERLOADED,
+                 d->retry_after_ns > 0 ? d->retry_after_ns : 0, d->dont_retry);
+}
+
+static int start_service(run *R, uint32_t k, uint32_t req);
+
+/* Handle tickets that changed state inside the last admit call. */
+static int adm_pending(run *R, uint32_t k) {
+  sim_srv *v = &R->srv[k];
+  if (v->nomem) {
+    R->st = REIN_ENOMEM;
+    return -1;
+  }
+  for (size_t i = 0; i < v->npending; i++) {
+    uint32_t req = v->pending[i];
+    rein_admit_decision d;
+    rein_admit_result r =
+        rein_admit_poll(v->adm, ticket_at(R, R->reqs[req].ticket), R->now, &d);
+    if (r == REIN_ADMIT_ADMITTED) {
+      if (start_service(R, k, req)) return -1;
+    } else if (r == REIN_ADMIT_REJECTED) {
+      if (adm_reject(R, k, req, &d)) return -1;
+    }
+  }
+  v->npending = 0;
+  /* while anything waits, settle about every target so queue timeouts
+   * apply even when nothing arrives or finishes */
+  if (!v->settle_at_pending) {
+    rein_admit_stats st;
+    rein_admit_stats_get(v->adm, R->now, &st);
+    if (st.queue_len > 0) {
+      v->settle_at_pending = 1;
+      if (push(R, R->now + v->spec->adm_target_ns, EV_SETTLE, k, 0)) return -1;
+    }
+  }
+  return 0;
+}
+
+static int adm_arrive(run *R, uint32_t k, uint32_t req) {
+  sim_srv *v = &R->srv[k];
+  uint32_t t = ticket_new(R);
+  if (t == NONE) return -1;
+  sim_req *q = &R->reqs[req];
+  q->ticket = t;
+  rein_admit_ticket *tk = ticket_at(R, t);
+  memset(tk, 0, sizeof *tk);
+  tk->user = (void *)(uintptr_t)req;
+  rein_admit_decision d;
+  rein_admit_result r = rein_admit_try(v->adm, tk, q->attempt, R->now, &d);
+  int rc = 0;
+  if (r == REIN_ADMIT_ADMITTED)
+    rc = start_service(R, k, req);
+  else if (r == REIN_ADMIT_REJECTED)
+    rc = adm_reject(R, k, req, &d);
+  else if (v->sum.peak_queue < d.queue_len + 1)
+    v->sum.peak_queue = (uint32_t)d.queue_len + 1;
+  return rc ? rc : adm_pending(R, k);
+}
+
+static int adm_release(run *R, uint32_t k, uint32_t req) {
+  sim_srv *v = &R->srv[k];
+  sim_req *q = &R->reqs[req];
+  rein_admit_release(v->adm, ticket_at(R, q->ticket), R->now, -1);
+  if (ticket_free(R, q->ticket)) return -1;
+  q->ticket = NONE;
+  return adm_pending(R, k);
+}
+
+static int adm_settle(run *R, uint32_t k) {
+  sim_srv *v = &R->srv[k];
+  v->settle_at_pending = 0;
+  rein_admit_settle(v->adm, R->now);
+  return adm_pending(R, k);
+}
+
+static int adm_setup(run *R, uint32_t k) {
+  sim_srv *v = &R->srv[k];
+  const sim_server_spec *sp = v->spec;
+  rein_admit_config c;
+  rein_admit_config_default(&c);
+  c.limit = sp->adm_limit;
+  c.queue_max = sp->adm_queue;
+  c.retry_queue_max = sp->adm_retry_queue;
+  c.target_ns = sp->adm_target_ns;
+  c.interval_ns = sp->adm_interval_ns;
+  c.max_wait_ns = sp->adm_max_wait_ns;
+  c.lifo_when_overloaded = sp->adm_lifo != 0;
+  c.dont_retry = (rein_admit_dont_retry)sp->adm_dont_retry;
+  c.retry_after_min_ns = sp->adm_ra_min_ns;
+  c.retry_after_max_ns = sp->adm_ra_max_ns;
+  c.clock = rein_manual_clock_as_clock(&R->clock);
+  c.notify = adm_notify;
+  c.notify_ctx = v;
+  c.alloc = R->a;
+  rein_errbuf eb = {{0}};
+  c.err = &eb;
+  v->R = R;
+  rein_status st = rein_admit_new(&c, &v->adm);
+  if (st != REIN_OK) return fail_cfg(R, st, sp->name, &eb);
+  return 0;
+}
+#endif
+
 static int start_service(run *R, uint32_t k, uint32_t req) {
   sim_srv *v = &R->srv[k];
   const sim_server_spec *sp = v->spec;
@@ -762,6 +954,9 @@ static int on_req_arrive(run *R, uint32_t req) {
     return respond(R, req, REIN_OUTCOME_NOT_SENT, 0, 0);
   default: break;
   }
+#ifdef REIN_SIM_ADMIT
+  if (v->adm) return adm_arrive(R, k, req);
+#endif
   if (sp->shed_queue_over && v->qlen >= sp->shed_queue_over)
     return shed(R, v, req);
   if (v->busy < v->cap && v->qlen == 0) return start_service(R, k, req);
@@ -789,6 +984,9 @@ static int finish_request(run *R, uint32_t req, rein_outcome_kind kind,
     v->sum.failed++;
   }
   if (respond(R, req, kind, 0, dont_retry)) return -1;
+#ifdef REIN_SIM_ADMIT
+  if (v->adm) return adm_release(R, k, req);
+#endif
   return dispatch(R, k);
 }
 
@@ -799,6 +997,15 @@ static int on_service_done(run *R, uint32_t req) {
   const sim_server_spec *sp = v->spec;
   if (v->outage == SIM_OUT_DROP) {
     v->busy--;
+#ifdef REIN_SIM_ADMIT
+    if (v->adm) {
+      rein_admit_release(v->adm, ticket_at(R, q->ticket), R->now, -1);
+      if (ticket_free(R, q->ticket)) return -1;
+      q->ticket = NONE;
+      req_release(R, req);
+      return adm_pending(R, k);
+    }
+#endif
     req_release(R, req);
     return dispatch(R, k);
   }
@@ -1049,6 +1256,13 @@ static int on_tick(run *R, uint32_t k) {
   const sim_srv *v = &R->srv[R->s->primary];
   p->inflight = R->inflight;
   p->queue = v->qlen;
+#ifdef REIN_SIM_ADMIT
+  if (v->adm) {
+    rein_admit_stats st;
+    rein_admit_stats_get(v->adm, R->now, &st);
+    p->queue = st.queue_len;
+  }
+#endif
   uint32_t open = 0;
   for (size_t i = 0; i < R->nbrk; i++)
     if (rein_breaker_state_at(R->brk[i], R->now) == REIN_BREAKER_OPEN)
@@ -1217,7 +1431,23 @@ static void run_free(run *R) {
     for (size_t k = 0; k < R->s->n_servers; k++) {
       rein__sim_free(a, R->srv[k].q);
       rein__sim_free(a, R->srv[k].occ);
+#ifdef REIN_SIM_ADMIT
+      /* tickets still queued or admitted at the end: cancel them first */
+      if (R->srv[k].adm) {
+        for (uint32_t i = 0; i < R->nreqs; i++)
+          if (R->reqs[i].ticket != NONE && R->reqs[i].server == k)
+            rein_admit_cancel(R->srv[k].adm, ticket_at(R, R->reqs[i].ticket),
+                              R->now);
+        rein_admit_free(R->srv[k].adm);
+      }
+      rein__sim_free(a, R->srv[k].pending);
+#endif
     }
+#ifdef REIN_SIM_ADMIT
+  for (size_t i = 0; i < R->ntchunks; i++) rein__sim_free(a, R->tchunks[i]);
+  rein__sim_free(a, R->tchunks);
+  rein__sim_free(a, R->tfree);
+#endif
   rein__sim_free(a, R->srv);
   rein__sim_free(a, R->bucket_calls);
   rein__sim_free(a, R->bucket_attempts);
@@ -1255,6 +1485,9 @@ static int init_world(run *R) {
         return -1;
       }
     }
+#ifdef REIN_SIM_ADMIT
+    if (R->va->admission[k] && adm_setup(R, (uint32_t)k)) return -1;
+#endif
     srv_state(R, (uint32_t)k);
   }
   if (setup_objects(R)) return -1;
@@ -1305,8 +1538,17 @@ static int step(run *R, const ev *e) {
   case EV_INCIDENT: {
     uint32_t k = R->s->incidents[e->id].server;
     srv_state(R, k);
+#ifdef REIN_SIM_ADMIT
+    if (R->srv[k].adm) return adm_pending(R, k);
+#endif
     return dispatch(R, k);
   }
+  case EV_SETTLE:
+#ifdef REIN_SIM_ADMIT
+    return adm_settle(R, e->id);
+#else
+    return 0;
+#endif
   }
   return 0;
 }

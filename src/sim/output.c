@@ -336,7 +336,7 @@ static void chart(FILE *f, const rein_sim_scenario *sc,
   if (capacity)
     fprintf(f, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"10\" y2=\"10\" "
                "stroke=\"#333\" stroke-dasharray=\"6 4\"/><text x=\"%.1f\" "
-               "y=\"14\">capacity</text>\n",
+               "y=\"14\">nominal capacity</text>\n",
             lx, lx + 20, lx + 24);
   fputs("</svg>\n", f);
 #undef X

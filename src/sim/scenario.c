@@ -793,7 +793,72 @@ static int find_server(ld *L, yaml_node_t *n, const char *path,
 static const char *const SERVER_KEYS[] = {
     "name",    "concurrency", "service_time", "queue",  "latency",
     "network", "failure_probability", "shed", "dedup", "occ",
-    "downstream", "policy", "timeout", "idempotent", NULL};
+    "downstream", "policy", "timeout", "idempotent", "admission", NULL};
+static const char *const ADMISSION_KEYS[] = {
+    "limit", "queue", "retry_queue", "target", "interval", "max_wait",
+    "lifo", "dont_retry", "retry_after_min", "retry_after_max", NULL};
+static const char *const ADM_DONT_RETRY[] = {"never", "retries", "overloaded",
+                                             NULL};
+
+/* The admission block of a server: rein/admit.h's config, validated by
+ * rein_admit_new itself. */
+static int p_admission(ld *L, yaml_node_t *n, const char *path,
+                       sim_server_spec *sv) {
+#ifndef REIN_SIM_ADMIT
+  (void)sv;
+  return fail(L, n, path, "this build has no rein_admit (src/server)");
+#else
+  char fp[256];
+  yaml_node_t *v;
+  int e;
+  if (check_map(L, n, path, ADMISSION_KEYS)) return -1;
+  rein_admit_config c;
+  rein_admit_config_default(&c);
+  c.limit = sv->concurrency;
+  if (FIELD("limit") && p_u32(L, v, fp, 1, 1048576, &c.limit)) return -1;
+  if (FIELD("queue") && p_u32(L, v, fp, 0, 1048576, &c.queue_max)) return -1;
+  if (c.retry_queue_max > c.queue_max) c.retry_queue_max = c.queue_max;
+  if (FIELD("retry_queue") && p_u32(L, v, fp, 0, 1048576, &c.retry_queue_max))
+    return -1;
+  if (FIELD("target") && p_dur(L, v, fp, 0, DMAX, &c.target_ns)) return -1;
+  if (FIELD("interval") && p_dur(L, v, fp, 0, DMAX, &c.interval_ns)) return -1;
+  if (FIELD("max_wait") && p_dur(L, v, fp, 0, DMAX, &c.max_wait_ns)) return -1;
+  int lifo = c.lifo_when_overloaded;
+  if (FIELD("lifo") && p_bool(L, v, fp, &lifo)) return -1;
+  c.lifo_when_overloaded = lifo != 0;
+  if (FIELD("dont_retry")) {
+    if (p_enum(L, v, fp, ADM_DONT_RETRY, &e)) return -1;
+    c.dont_retry = (rein_admit_dont_retry)e;
+  }
+  if (FIELD("retry_after_min") && p_dur(L, v, fp, 0, DMAX, &c.retry_after_min_ns))
+    return -1;
+  if (FIELD("retry_after_max") && p_dur(L, v, fp, 0, DMAX, &c.retry_after_max_ns))
+    return -1;
+  rein_errbuf eb = {{0}};
+  c.err = &eb;
+  c.alloc = L->s->alloc;
+  rein_admit *a = NULL;
+  rein_status st = rein_admit_new(&c, &a);
+  rein_admit_free(a);
+  if (st == REIN_ENOMEM) {
+    L->st = REIN_ENOMEM;
+    return fail(L, n, path, "out of memory");
+  }
+  if (st != REIN_OK) return fail(L, n, path, "%s", eb.msg);
+  sv->has_admission = 1;
+  sv->adm_limit = c.limit;
+  sv->adm_queue = c.queue_max;
+  sv->adm_retry_queue = c.retry_queue_max;
+  sv->adm_target_ns = c.target_ns;
+  sv->adm_interval_ns = c.interval_ns;
+  sv->adm_max_wait_ns = c.max_wait_ns;
+  sv->adm_ra_min_ns = c.retry_after_min_ns;
+  sv->adm_ra_max_ns = c.retry_after_max_ns;
+  sv->adm_lifo = lifo;
+  sv->adm_dont_retry = (int)c.dont_retry;
+  return 0;
+#endif
+}
 static const char *const QUEUE_KEYS[] = {"capacity", "discipline", NULL};
 static const char *const LATENCY_KEYS[] = {"per_inflight", "threshold_rate",
                                            "factor", NULL};
@@ -905,6 +970,7 @@ static int p_server_pass1(ld *L, yaml_node_t *n, const char *path,
   }
   if (FIELD("timeout") && p_dur(L, v, fp, 0, DMAX, &sv->timeout_ns)) return -1;
   if (FIELD("idempotent") && p_bool(L, v, fp, &sv->idempotent)) return -1;
+  if (FIELD("admission") && p_admission(L, v, fp, sv)) return -1;
   return 0;
 }
 
@@ -1091,7 +1157,7 @@ static int p_incident(ld *L, yaml_node_t *n, const char *path,
   return 0;
 }
 
-static const char *const VARIANT_KEYS[] = {"name", "use", NULL};
+static const char *const VARIANT_KEYS[] = {"name", "use", "admission", NULL};
 
 static int p_variant(ld *L, yaml_node_t *n, const char *path,
                      sim_variant_spec *va) {
@@ -1105,8 +1171,28 @@ static int p_variant(ld *L, yaml_node_t *n, const char *path,
     return -1;
   for (size_t i = 0; i < s->n_cohorts; i++)
     va->cohort_policy[i] = s->cohorts[i].policy;
-  for (size_t i = 0; i < s->n_servers; i++)
+  for (size_t i = 0; i < s->n_servers; i++) {
     va->server_policy[i] = s->servers[i].policy;
+    va->admission[i] = (uint8_t)s->servers[i].has_admission;
+  }
+  if (FIELD("admission")) {
+    /* exactly the listed servers use their admission block */
+    if (v->type != YAML_SEQUENCE_NODE)
+      return fail(L, v, fp, "expected a list of server names");
+    memset(va->admission, 0, s->n_servers);
+    int i = 0;
+    for (yaml_node_item_t *it = v->data.sequence.items.start;
+         it < v->data.sequence.items.top; it++, i++) {
+      char ip[280];
+      snprintf(ip, sizeof ip, "%s[%d]", fp, i);
+      uint32_t k;
+      if (find_server(L, node(L, *it), ip, &k)) return -1;
+      if (!s->servers[k].has_admission)
+        return fail(L, node(L, *it), ip,
+                    "server '%s' has no admission block", s->servers[k].name);
+      va->admission[k] = 1;
+    }
+  }
   if (!FIELD("use")) return 0;
   if (v->type != YAML_MAPPING_NODE)
     return fail(L, v, fp,
@@ -1176,6 +1262,7 @@ static void free_parts(rein_sim_scenario *s) {
     for (size_t i = 0; i < s->n_variants; i++) {
       rein__sim_free(a, s->variants[i].cohort_policy);
       rein__sim_free(a, s->variants[i].server_policy);
+      rein__sim_free(a, s->variants[i].admission);
     }
   rein__sim_free(a, s->variants);
   rein__sim_free(a, s->policies);
@@ -1377,12 +1464,15 @@ static int load_top(ld *L, yaml_node_t *root) {
     s->n_variants = i + 1;
     ALLOC_ARRAY(va->cohort_policy, s->n_cohorts);
     ALLOC_ARRAY(va->server_policy, s->n_servers);
+    ALLOC_ARRAY(va->admission, s->n_servers);
     if (!vn) {
       snprintf(va->name, sizeof va->name, "default");
       for (size_t j = 0; j < s->n_cohorts; j++)
         va->cohort_policy[j] = s->cohorts[j].policy;
-      for (size_t j = 0; j < s->n_servers; j++)
+      for (size_t j = 0; j < s->n_servers; j++) {
         va->server_policy[j] = s->servers[j].policy;
+        va->admission[j] = (uint8_t)s->servers[j].has_admission;
+      }
       continue;
     }
     char ip[64];

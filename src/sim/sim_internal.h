@@ -11,6 +11,9 @@
 
 #include "rein.h"
 #include "rein/sim.h"
+#ifdef REIN_SIM_ADMIT
+#include "rein/admit.h"
+#endif
 
 #define SIM_NAME_MAX 64
 
@@ -97,6 +100,12 @@ typedef struct sim_server_spec {
   uint32_t policy;           /* for downstream calls */
   int64_t timeout_ns;        /* downstream attempt timeout */
   int idempotent;
+  /* rein admission control (rein/admit.h) in front of the workers */
+  int has_admission;
+  uint32_t adm_limit, adm_queue, adm_retry_queue;
+  int64_t adm_target_ns, adm_interval_ns, adm_max_wait_ns;
+  int64_t adm_ra_min_ns, adm_ra_max_ns;
+  int adm_lifo, adm_dont_retry;
 } sim_server_spec;
 
 typedef enum sim_incident_kind {
@@ -125,6 +134,7 @@ typedef struct sim_variant_spec {
   char name[SIM_NAME_MAX];
   uint32_t *cohort_policy; /* per cohort */
   uint32_t *server_policy; /* per server */
+  uint8_t *admission;      /* per server: use its admission block */
 } sim_variant_spec;
 
 struct rein_sim_scenario {

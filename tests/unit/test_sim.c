@@ -111,6 +111,11 @@ static const struct {
      "servers[0].service_time.sigma: not a parameter of the exponential"},
     {"duration: 10s\nduration: 20s\n", REIN_EINVAL,
      "t.yaml:2:1: duration: field given twice"},
+    {"duration: 10s\npolicies:\n  p: {}\nservers:\n  - name: s\n"
+     "    admission: {target: 0}\n",
+     REIN_EINVAL, "t.yaml:6:16: servers[0].admission: admit.target_ns"},
+    {BASE "variants:\n  - {name: v, admission: [s]}\n", REIN_EINVAL,
+     "variants[0].admission[0]: server 's' has no admission block"},
 };
 
 static void test_loader_errors(void **state) {
@@ -388,6 +393,41 @@ static void test_tiers_propagation(void **state) {
   rein_sim_scenario_free(s);
 }
 
+static void test_admission_server(void **state) {
+  (void)state;
+  /* 4 clients at once, a limit of 1 and no queue: one is admitted; three
+   * first attempts are rejected with Retry-After (at least 1 s by
+   * default); after it the three retries arrive together: one is admitted,
+   * two are shed with Rein-Dont-Retry (a retry shed under the default
+   * policy), and those calls stop at once (server_stop). */
+  rein_sim_scenario *s = load_ok(
+      "duration: 10s\n"
+      "policies: {p: {max_attempts: 3, backoff: {kind: constant, jitter: "
+      "none, base: 10ms}}}\n"
+      "servers: [{name: s, concurrency: 1, service_time: 100ms,\n"
+      "           admission: {limit: 1, queue: 0, retry_queue: 0}}]\n"
+      "cohorts: [{name: c, count: 4, target: s, policy: p, timeout: 5s, "
+      "arrival: {mode: one_shot, think: 100s}}]\n"
+      "variants:\n  - {name: plain, admission: []}\n"
+      "  - {name: admit}\n");
+  rein_sim_result *r = run_ok(s, 1, 0);
+  const rein_sim_summary *S = rein_sim_result_summary(r);
+  assert_int_equal(S->attempts, 7);
+  assert_int_equal(S->servers[0].shed, 5);
+  assert_int_equal(S->servers[0].executed, 2);
+  assert_int_equal(S->successes, 2);
+  assert_int_equal(S->giveups_by_reason[REIN_GIVEUP_SERVER_STOP], 2);
+  assert_true(S->latency_p99_ms >= 1000);
+  rein_sim_result_free(r);
+  r = run_ok(s, 0, 0);
+  S = rein_sim_result_summary(r);
+  /* without admission the FIFO queue serves all four in 400 ms */
+  assert_int_equal(S->servers[0].shed, 0);
+  assert_true(fabs(S->completion_s - 0.4) < 1e-6);
+  rein_sim_result_free(r);
+  rein_sim_scenario_free(s);
+}
+
 static const char *const SMALL =
     "seed: 9\nduration: 20s\ninterval: 500ms\n"
     "policies:\n"
@@ -556,6 +596,7 @@ int main(void) {
       cmocka_unit_test(test_occ_contention),
       cmocka_unit_test(test_capacity_cut_and_outage_modes),
       cmocka_unit_test(test_tiers_propagation),
+      cmocka_unit_test(test_admission_server),
       cmocka_unit_test(test_determinism),
       cmocka_unit_test(test_series_sums),
       cmocka_unit_test(test_load_fault_loop),

@@ -145,13 +145,23 @@ static void test_metastable(void **state) {
   (void)state;
   rein_sim_scenario *s = load("metastable.yaml");
   for (uint64_t k = 0; k < (SEEDS > 1 ? 2 : 1); k++) {
-    rein_sim_result *a = run(s, "naive", k), *b = run(s, "rein", k);
-    const rein_sim_summary *x = SUM(a), *y = SUM(b);
+    rein_sim_result *a = run(s, "naive", k), *b = run(s, "rein", k),
+                    *c = run(s, "naive-admission", k);
+    const rein_sim_summary *x = SUM(a), *y = SUM(b), *z = SUM(c);
     fprintf(stderr, "metastable seed+%llu: baseline goodput %.0f/s; naive "
-            "%s after %.0fs, goodput %.0f/s; rein recovered after %.0fs\n",
+            "%s after %.0fs, goodput %.0f/s; rein recovered after %.0fs; "
+            "naive clients + rein admission recovered after %.0fs, goodput "
+            "%.0f/s, wasted %llu\n",
             (unsigned long long)k, x->baseline_goodput_per_s,
             x->recovered ? "recovered" : "still down", x->recovery_s,
-            x->goodput_per_s, y->recovery_s);
+            x->goodput_per_s, y->recovery_s, z->recovery_s, z->goodput_per_s,
+            (unsigned long long)z->wasted);
+    /* the server's half: admission keeps goodput near the offered load */
+    assert_int_equal(z->recovered, 1);
+    assert_true(z->recovery_s < 10);
+    assert_true(z->goodput_per_s > 0.9 * x->baseline_goodput_per_s);
+    assert_true(z->wasted < x->wasted / 100);
+    rein_sim_result_free(c);
     /* healthy before: 70% of capacity, all served */
     assert_true(fabs(x->baseline_goodput_per_s - 1400) < 50);
     /* the trigger lasts 5 s; naive stays down for the rest of the run */
