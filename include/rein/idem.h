@@ -70,6 +70,17 @@
  * in rein_idem_store_errmsg(). A failed call never leaves a record half
  * written: every change is one transaction, one statement or one script.
  *
+ * Effect and record in one transaction. On SQLite and PostgreSQL,
+ * checkpoint, complete, abandon and purge are each ONE statement with no
+ * BEGIN of their own, so on a connection the caller passed in (`db`,
+ * `conn`) with a transaction open they join it: write the effect (the
+ * charge row) and call rein_idem_complete() inside the caller's transaction,
+ * and the effect and the stored response commit or roll back together. Call
+ * rein_idem_begin() outside any transaction: on SQLite it opens its own
+ * BEGIN IMMEDIATE (inside one it fails with REIN_EBACKEND and changes
+ * nothing); on PostgreSQL it would hold the row lock until the caller
+ * commits. Memory and Redis have no such transactions.
+ *
  * Thread level. A memory store is internally synchronized: share one among
  * threads. SQLite, PostgreSQL and Redis stores wrap one connection and are
  * used by one thread at a time: open one store per thread (or per pooled

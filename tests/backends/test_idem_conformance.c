@@ -1029,6 +1029,85 @@ static void test_concurrency_64_threads(void **state) {
   free(rc);
 }
 
+/* ---- complete inside the caller's transaction ------------------------- */
+
+/* SQLite and PostgreSQL: complete is one statement with no BEGIN of its
+ * own, so on a connection the caller passed in it joins the caller's open
+ * transaction; the effect and the stored response commit (or roll back)
+ * together. Memory and Redis have no transactions: nothing to test. */
+static void test_complete_joins_caller_transaction(void **state) {
+  fx *f = *state;
+  if (g_backend == B_MEM || g_backend == B_REDIS) return;
+  rein_idem_config c;
+  config_for(f, &c);
+  rein_idem_store *s = NULL;
+  sqlite3 *db = NULL;
+  PGconn *pg = NULL;
+  if (g_backend == B_SQLITE) {
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    rein_idem_sqlite_config sc;
+    rein_idem_sqlite_config_default(&sc);
+    sc.db = db;
+    assert_int_equal(rein_idem_sqlite_new(&c, &sc, &s), REIN_OK);
+    assert_int_equal(sqlite3_exec(db, "CREATE TABLE effect (k TEXT)", 0, 0, 0),
+                     SQLITE_OK);
+  } else {
+    pg = PQconnectdb(rein_test_pg_dsn());
+    rein_idem_pg_config pc;
+    rein_idem_pg_config_default(&pc);
+    pc.conn = pg;
+    pc.table = f->name;
+    assert_int_equal(rein_idem_pg_new(&c, &pc, &s), REIN_OK);
+  }
+#define EXEC(sql)                                                              \
+  do {                                                                         \
+    if (db) {                                                                  \
+      assert_int_equal(sqlite3_exec(db, sql, 0, 0, 0), SQLITE_OK);             \
+    } else {                                                                   \
+      PGresult *res_ = PQexec(pg, sql);                                        \
+      assert_int_equal(PQresultStatus(res_), PGRES_COMMAND_OK);                \
+      PQclear(res_);                                                           \
+    }                                                                          \
+  } while (0)
+  rein_idem_result r;
+  begin_expect(f, s, &A, "tx", "p", REIN_IDEM_NEW, &r);
+  rein_idem_token t = r.token;
+  rein_idem_result_clear(&r);
+  rein_idem_response resp = {201, NULL, 0, "charged", 7};
+  /* rolled back: the record is still leased, nothing stored */
+  EXEC(db ? "BEGIN IMMEDIATE" : "BEGIN");
+  assert_int_equal(rein_idem_complete(s, &t, &resp, NULL), REIN_OK);
+  EXEC("ROLLBACK");
+  begin_expect(f, f->s, &A, "tx", "p", REIN_IDEM_IN_PROGRESS, &r);
+  rein_idem_result_clear(&r);
+  /* committed with the effect: both visible */
+  EXEC(db ? "BEGIN IMMEDIATE" : "BEGIN");
+  if (db) EXEC("INSERT INTO effect VALUES ('tx')");
+  assert_int_equal(rein_idem_complete(s, &t, &resp, NULL), REIN_OK);
+  EXEC("COMMIT");
+  begin_expect(f, f->s, &A, "tx", "p", REIN_IDEM_REPLAY, &r);
+  assert_memory_equal(r.response.body, "charged", 7);
+  rein_idem_result_clear(&r);
+  if (db) {
+    /* begin inside the caller's transaction is refused cleanly (it needs
+     * its own BEGIN IMMEDIATE), and the store works after */
+    EXEC("BEGIN IMMEDIATE");
+    uint8_t fp[32];
+    fp_of("p", fp);
+    assert_int_equal(
+        rein_idem_begin(s, &A, "tx2", fp, f->lease, f->retention, &r),
+        REIN_EBACKEND);
+    assert_non_null(strstr(rein_idem_store_errmsg(s), "sqlite:"));
+    EXEC("ROLLBACK");
+    begin_expect(f, s, &A, "tx2", "p", REIN_IDEM_NEW, &r);
+    rein_idem_result_clear(&r);
+  }
+#undef EXEC
+  rein_idem_store_free(s); /* not owned: the connection stays open */
+  if (db) sqlite3_close(db);
+  if (pg) PQfinish(pg);
+}
+
 /* ---- fencing under contention ----------------------------------------- */
 
 /* 16 threads, real time, a 20 ms lease and holders that sleep up to twice
@@ -1213,6 +1292,7 @@ int main(int argc, char **argv) {
       T(test_alloc_fault_loop),
       T(test_concurrency_64_threads),
       T(test_fencing_under_contention),
+      T(test_complete_joins_caller_transaction),
   };
 #undef T
   return cmocka_run_group_tests_name(b, tests, NULL, NULL);
