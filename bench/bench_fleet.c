@@ -91,11 +91,13 @@ static double run(rein_policy *p, int threads, long calls, long *decisions) {
   }
   pthread_barrier_wait(&go);
   double t0 = wall();
-  for (int i = 0; i < threads; i++) pthread_join(t[i], NULL);
+  for (int i = 0; i < threads; i++)
+    pthread_join(t[i], NULL);
   double el = wall() - t0;
   pthread_barrier_destroy(&go);
   *decisions = 0;
-  for (int i = 0; i < threads; i++) *decisions += jobs[i].decisions;
+  for (int i = 0; i < threads; i++)
+    *decisions += jobs[i].decisions;
   return el;
 }
 
@@ -172,9 +174,9 @@ static long long script_calls(const char *host, int port) {
     redisReply *r = redisCommand(c, "INFO commandstats");
     if (r && r->type == REDIS_REPLY_STRING) {
       n = 0;
-      const char *names[] = {"cmdstat_evalsha:calls=", "cmdstat_eval:calls=",
-                             "cmdstat_script|load:calls=",
-                             "cmdstat_script:calls="};
+      const char *names[] = {
+          "cmdstat_evalsha:calls=", "cmdstat_eval:calls=",
+          "cmdstat_script|load:calls=", "cmdstat_script:calls="};
       for (int i = 0; i < 4; i++) {
         const char *p = strstr(r->str, names[i]);
         if (p) n += atoll(p + strlen(names[i]));
@@ -285,7 +287,8 @@ int main(int argc, char **argv) {
   rein_fleet_status_get(f, &s1);
   long long srv1 = script_calls(host, port);
   result local = res[0], fl = res[1], deg = res[2];
-  for (int s = 0; s < SETUPS; s++) rein_policy_free(p[s]);
+  for (int s = 0; s < SETUPS; s++)
+    rein_policy_free(p[s]);
   rein_fleet_free(f);
   rein_fleet_free(df);
   rein_budget_free(lb);
@@ -294,7 +297,8 @@ int main(int argc, char **argv) {
   uint64_t cmds = s1.commands - s0.commands;
   printf("bench_fleet: begin+next, ratio budget + time-window breaker, 5%% "
          "of calls retry once; clock read per decision; %ld calls/thread/run, "
-         "median of %d runs\n", calls, RUNS);
+         "median of %d runs\n",
+         calls, RUNS);
   printf("  %-9s %10s %16s %8s\n", "", "1 thread", "2 threads (each)",
          "vs local");
   printf("  %-9s %7.1f ns %13.1f ns %8s\n", "local", local.ns1, local.ns2,

@@ -69,33 +69,33 @@ typedef struct rein_fleet rein_fleet;
 typedef void (*rein_fleet_log_fn)(void *ctx, const char *line);
 
 typedef struct rein_fleet_config {
-  const char *redis_host; /* default "127.0.0.1"; copied */
-  int redis_port;         /* default 6379; [1, 65535] */
-  const char *key_prefix; /* default "rein:fleet"; copied; keys are
-                             PREFIX:{NAME}:... (one cluster slot per fleet) */
-  const char *name;       /* the fleet: one caller -> dependency pair; every
-                             instance sharing a budget uses the same name;
-                             default "default"; [A-Za-z0-9_.:/-]{1,128} */
+  const char *redis_host;  /* default "127.0.0.1"; copied */
+  int redis_port;          /* default 6379; [1, 65535] */
+  const char *key_prefix;  /* default "rein:fleet"; copied; keys are
+                              PREFIX:{NAME}:... (one cluster slot per fleet) */
+  const char *name;        /* the fleet: one caller -> dependency pair; every
+                              instance sharing a budget uses the same name;
+                              default "default"; [A-Za-z0-9_.:/-]{1,128} */
   const char *instance_id; /* unique per instance; NULL = hostname-pid-random;
                               copied; [A-Za-z0-9_.:/-]{1,128} */
 
-  int64_t refresh_ns;       /* refresher period; default 100 ms; [1 ms, 10 s] */
-  int64_t lease_ttl_ns;     /* lease life in Redis and locally; 0 = 3 x
-                               refresh_ns; >= refresh_ns */
-  uint32_t lease_size;      /* most retry tokens an instance holds; default
-                               64; [1, 100000]. Each refresh asks for the
-                               last interval's retry demand (granted +
-                               refused), at least 1, capped here: size it
-                               >= an instance's peak retries per
-                               refresh_ns */
+  int64_t refresh_ns;   /* refresher period; default 100 ms; [1 ms, 10 s] */
+  int64_t lease_ttl_ns; /* lease life in Redis and locally; 0 = 3 x
+                           refresh_ns; >= refresh_ns */
+  uint32_t lease_size;  /* most retry tokens an instance holds; default
+                           64; [1, 100000]. Each refresh asks for the
+                           last interval's retry demand (granted +
+                           refused), at least 1, capped here: size it
+                           >= an instance's peak retries per
+                           refresh_ns */
   int64_t connect_timeout_ns; /* default 200 ms; [1 ms, 10 s] */
   int64_t command_timeout_ns; /* default 200 ms; [1 ms, 10 s] */
-  int64_t stale_ns;         /* decisions fall back to local objects when the
-                               last successful refresh is older; 0 = 750 ms;
-                               must be > refresh_ns */
+  int64_t stale_ns;           /* decisions fall back to local objects when the
+                                 last successful refresh is older; 0 = 750 ms;
+                                 must be > refresh_ns */
 
-  bool enable_budget;       /* default true */
-  bool enable_breaker;      /* default true */
+  bool enable_budget;  /* default true */
+  bool enable_breaker; /* default true */
   /* The fleet budget's rules (kind must be RATIO: ratio, ttl_ns,
    * min_retries_per_sec) and, as they are, the local fallback budget. Its
    * alloc/err are ignored (the fleet's are used). */
@@ -107,28 +107,28 @@ typedef struct rein_fleet_config {
    * the refresher's thread), and the local breaker's while degraded. */
   rein_breaker_config breaker;
 
-  bool start_thread;  /* default true: run the refresher thread. false: the
-                         caller drives rein_fleet_tick (tests, event loops) */
-  bool join_on_new;   /* default true: rein_fleet_new makes one refresh
-                         (bounded by the timeouts) so the instance starts in
-                         the fleet; false: starts on local objects until the
-                         first refresh */
-  rein_clock clock;   /* must be the clock of the policies using the budget
-                         and breaker (it compares their `now`); default
-                         monotonic */
+  bool start_thread; /* default true: run the refresher thread. false: the
+                        caller drives rein_fleet_tick (tests, event loops) */
+  bool join_on_new;  /* default true: rein_fleet_new makes one refresh
+                        (bounded by the timeouts) so the instance starts in
+                        the fleet; false: starts on local objects until the
+                        first refresh */
+  rein_clock clock;  /* must be the clock of the policies using the budget
+                        and breaker (it compares their `now`); default
+                        monotonic */
   rein_fleet_log_fn log;
   void *log_ctx;
   const rein_allocator *alloc;
   rein_errbuf *err;
-  uint32_t lease_min;       /* tokens an instance asks for even when it made
-                               no retries last interval: what a burst can
-                               spend before the next refresh. Idle instances
-                               hold this many, which the rest of the fleet
-                               cannot use. Default 1; [1, lease_size] */
+  uint32_t lease_min;         /* tokens an instance asks for even when it made
+                                 no retries last interval: what a burst can
+                                 spend before the next refresh. Idle instances
+                                 hold this many, which the rest of the fleet
+                                 cannot use. Default 1; [1, lease_size] */
   const char *redis_password; /* NULL = no AUTH; copied; sent as AUTH on
                                  every (re)connect */
-  int redis_db;             /* SELECT on every (re)connect when > 0;
-                               default 0; [0, 1000000] */
+  int redis_db;               /* SELECT on every (re)connect when > 0;
+                                 default 0; [0, 1000000] */
 } rein_fleet_config;
 
 REIN_API void rein_fleet_config_default(rein_fleet_config *c);
@@ -173,30 +173,30 @@ REIN_API rein_status rein_fleet_tick(rein_fleet *f, int64_t now);
 
 /* What the instance knows, for metrics, health checks and tests. */
 typedef struct rein_fleet_status {
-  bool joined;            /* the last refresh succeeded */
-  bool degraded;          /* decisions use the local objects */
-  uint64_t refreshes;     /* successful refreshes */
-  uint64_t failures;      /* failed refreshes */
-  uint64_t degradations;  /* transitions to degraded (each logged once) */
-  uint64_t rejoins;       /* transitions back to the fleet */
-  uint64_t commands;      /* Redis commands sent (EVALSHA, EVAL, SCRIPT) */
-  uint64_t noscript;      /* EVALSHA answered NOSCRIPT (retried with EVAL) */
-  int64_t last_ok_ns;     /* fleet clock time of the last good refresh */
+  bool joined;           /* the last refresh succeeded */
+  bool degraded;         /* decisions use the local objects */
+  uint64_t refreshes;    /* successful refreshes */
+  uint64_t failures;     /* failed refreshes */
+  uint64_t degradations; /* transitions to degraded (each logged once) */
+  uint64_t rejoins;      /* transitions back to the fleet */
+  uint64_t commands;     /* Redis commands sent (EVALSHA, EVAL, SCRIPT) */
+  uint64_t noscript;     /* EVALSHA answered NOSCRIPT (retried with EVAL) */
+  int64_t last_ok_ns;    /* fleet clock time of the last good refresh */
   /* budget */
   uint32_t lease_tokens;  /* tokens held now */
   uint64_t requests;      /* first attempts seen by this instance */
   uint64_t retries_fleet; /* retries granted from the lease */
   uint64_t retries_local; /* retries granted by the local fallback */
   uint64_t retries_refused;
-  double fleet_requests;  /* fleet requests in the window (last refresh) */
-  double fleet_retries;   /* fleet retries reported spent in the window */
-  double fleet_leased;    /* tokens leased out fleet-wide, unreported */
+  double fleet_requests; /* fleet requests in the window (last refresh) */
+  double fleet_retries;  /* fleet retries reported spent in the window */
+  double fleet_leased;   /* tokens leased out fleet-wide, unreported */
   /* breaker */
   rein_breaker_state fleet_state; /* last fleet state read */
-  uint32_t generation;     /* fleet breaker generation */
-  uint64_t probes_claimed; /* half-open probe slots this instance got */
+  uint32_t generation;            /* fleet breaker generation */
+  uint64_t probes_claimed;        /* half-open probe slots this instance got */
   uint64_t breaker_rejections;
-  char last_error[160];   /* the last refresh failure, "" if none */
+  char last_error[160]; /* the last refresh failure, "" if none */
 } rein_fleet_status;
 
 REIN_API void rein_fleet_status_get(rein_fleet *f, rein_fleet_status *out);

@@ -57,7 +57,7 @@ typedef struct stripe {
   _Atomic uint64_t denied;      /* retries refused */
   _Atomic uint64_t calls, failures, slow; /* fleet permits, closed state */
   _Atomic uint64_t probe_ok, probe_fail;
-  _Atomic uint64_t rejections;  /* breaker refusals */
+  _Atomic uint64_t rejections; /* breaker refusals */
   char pad[128 - 10 * sizeof(uint64_t)];
 } stripe;
 
@@ -293,11 +293,18 @@ static double fb_available(void *impl, int64_t now) {
   return (double)atomic_load_explicit(&f->tokens, memory_order_relaxed);
 }
 
-static void noop_destroy(void *impl) { (void)impl; }
+static void noop_destroy(void *impl) {
+  (void)impl;
+}
 
-static const rein_budget_vtable fleet_budget_vt = {
-    REIN_BUDGET_VTABLE_VERSION, "fleet", fb_on_request, fb_try_retry,
-    fb_on_success, fb_on_failure, fb_available, noop_destroy};
+static const rein_budget_vtable fleet_budget_vt = {REIN_BUDGET_VTABLE_VERSION,
+                                                   "fleet",
+                                                   fb_on_request,
+                                                   fb_try_retry,
+                                                   fb_on_success,
+                                                   fb_on_failure,
+                                                   fb_available,
+                                                   noop_destroy};
 
 /* ------------------------------------------------------ fleet breaker */
 
@@ -325,8 +332,10 @@ static bool fk_allow(void *impl, int64_t now, rein_breaker_permit *permit) {
       return false;
     }
     bool ok = rein_breaker_allow(f->local_breaker, now, &p);
-    if (ok) p.generation = (p.generation & GEN_MASK) | LOCAL_BIT;
-    else add(&s->rejections, 1);
+    if (ok)
+      p.generation = (p.generation & GEN_MASK) | LOCAL_BIT;
+    else
+      add(&s->rejections, 1);
     if (permit) *permit = p;
     return ok;
   }
@@ -395,7 +404,11 @@ static rein_breaker_state fk_state_at(void *impl, int64_t now) {
 }
 
 static const rein_breaker_vtable fleet_breaker_vt = {
-    REIN_BREAKER_VTABLE_VERSION, "fleet", fk_allow, fk_record, fk_state_at,
+    REIN_BREAKER_VTABLE_VERSION,
+    "fleet",
+    fk_allow,
+    fk_record,
+    fk_state_at,
     noop_destroy};
 
 /* ------------------------------------------------------------ refresh */
@@ -510,8 +523,7 @@ static rein_status connect_redis(rein_fleet *f) {
     if (redisGetReply(f->rc, (void **)&r) != REDIS_OK)
       return io_error(f, i == 0 && f->password ? "AUTH" : "SELECT");
     if (r->type == REDIS_REPLY_ERROR && st == REIN_OK) {
-      set_error(f, "%s: %s", i == 0 && f->password ? "AUTH" : "SELECT",
-                r->str);
+      set_error(f, "%s: %s", i == 0 && f->password ? "AUTH" : "SELECT", r->str);
       st = REIN_EBACKEND;
     }
     freeReplyObject(r);
@@ -553,15 +565,17 @@ static void call_argv(rein_fleet *f, const call *c, bool eval,
                       const char **argv, size_t *len, char *nk) {
   int n = 0;
   argv[n++] = eval ? "EVAL" : "EVALSHA";
-  argv[n++] = eval ? (c->script ? rein__fleet_lua_breaker
-                                : rein__fleet_lua_budget)
-                   : f->sha[c->script];
+  argv[n++] =
+      eval ? (c->script ? rein__fleet_lua_breaker : rein__fleet_lua_budget)
+           : f->sha[c->script];
   snprintf(nk, 8, "%d", c->nkeys);
   argv[n++] = nk;
-  for (int i = 0; i < c->nkeys; i++) argv[n++] = c->keys[i];
+  for (int i = 0; i < c->nkeys; i++)
+    argv[n++] = c->keys[i];
   for (int i = 0; i < c->nargs; i++)
     argv[n++] = c->argp[i] ? c->argp[i] : c->args[i];
-  for (int i = 0; i < n; i++) len[i] = strlen(argv[i]);
+  for (int i = 0; i < n; i++)
+    len[i] = strlen(argv[i]);
 }
 
 static bool reply_ints(redisReply *r, long long *v, size_t n) {
@@ -573,8 +587,12 @@ static bool reply_ints(redisReply *r, long long *v, size_t n) {
   return true;
 }
 
-static void fmt_i(char *dst, long long v) { snprintf(dst, 32, "%lld", v); }
-static void fmt_d(char *dst, double v) { snprintf(dst, 32, "%.17g", v); }
+static void fmt_i(char *dst, long long v) {
+  snprintf(dst, 32, "%lld", v);
+}
+static void fmt_d(char *dst, double v) {
+  snprintf(dst, 32, "%.17g", v);
+}
 
 static int64_t ms_up(int64_t ns) {
   return (ns + REIN_NS_PER_MS - 1) / REIN_NS_PER_MS;
@@ -666,8 +684,7 @@ static rein_status refresh(rein_fleet *f, int64_t now, bool closing) {
     fmt_d(c->args[12], slow_on ? f->kcfg.slow_rate : 0.0);
     fmt_i(c->args[13], ms_up(f->kcfg.open_ns));
     fmt_i(c->args[14], f->kcfg.half_open_probes);
-    fmt_i(c->args[15],
-          2 * ms_up(f->kcfg.window_ns + f->kcfg.open_ns) + 1000);
+    fmt_i(c->args[15], 2 * ms_up(f->kcfg.window_ns + f->kcfg.open_ns) + 1000);
   }
   if (n == 0) return REIN_OK;
 
@@ -685,8 +702,7 @@ static rein_status refresh(rein_fleet *f, int64_t now, bool closing) {
     for (int i = 0; i < n; i++) {
       call_argv(f, &calls[i], false, argv[i], len[i], nk[i]);
       argc[i] = 3 + calls[i].nkeys + calls[i].nargs;
-      if (redisAppendCommandArgv(f->rc, argc[i], argv[i], len[i]) !=
-          REDIS_OK)
+      if (redisAppendCommandArgv(f->rc, argc[i], argv[i], len[i]) != REDIS_OK)
         return io_error(f, "EVALSHA");
     }
     count_commands(f, (uint64_t)n, 0);
@@ -742,9 +758,9 @@ static rein_status refresh(rein_fleet *f, int64_t now, bool closing) {
       int state = (int)v[0];
       uint32_t g = (uint32_t)v[1] & GEN_MASK;
       int was = atomic_load_explicit(&f->kstate, memory_order_relaxed);
-      if (!closing && (state != was ||
-                       g != atomic_load_explicit(&f->kgen,
-                                                 memory_order_relaxed))) {
+      if (!closing &&
+          (state != was ||
+           g != atomic_load_explicit(&f->kgen, memory_order_relaxed))) {
         /* A fleet transition, seen by this instance: one callback per
          * state change it observes (a CLOSED -> OPEN -> CLOSED round trip
          * between two refreshes shows as a new generation only). */
@@ -773,7 +789,8 @@ static rein_status refresh(rein_fleet *f, int64_t now, bool closing) {
       pthread_mutex_unlock(&f->st_mu);
     }
   }
-  for (int i = 0; i < n; i++) freeReplyObject(rep[i]);
+  for (int i = 0; i < n; i++)
+    freeReplyObject(rep[i]);
   return rs;
 }
 
@@ -796,8 +813,9 @@ static rein_status tick_locked(rein_fleet *f, int64_t now, bool closing) {
     pthread_mutex_unlock(&f->st_mu);
     if (rejoin) {
       f->down_logged = false;
-      logf_(f, "fleet %s instance %s: Redis %s:%d is back, rejoined the "
-               "fleet budget and breaker",
+      logf_(f,
+            "fleet %s instance %s: Redis %s:%d is back, rejoined the "
+            "fleet budget and breaker",
             f->name, f->id, f->host, f->port);
     }
     return REIN_OK;
@@ -817,8 +835,9 @@ static rein_status tick_locked(rein_fleet *f, int64_t now, bool closing) {
   pthread_mutex_unlock(&f->st_mu);
   if (first) {
     f->down_logged = true;
-    logf_(f, "fleet %s instance %s: Redis %s:%d unavailable (%s: %s); "
-             "using the local budget and breaker until it is back",
+    logf_(f,
+          "fleet %s instance %s: Redis %s:%d unavailable (%s: %s); "
+          "using the local budget and breaker until it is back",
           f->name, f->id, f->host, f->port, rein_status_name(st), why);
   }
   return st;
@@ -846,7 +865,8 @@ static int64_t next_wait(rein_fleet *f, uint32_t failures, rein_rng *rng) {
   if (failures == 0) return f->refresh_ns;
   int64_t cap = f->refresh_ns > REIN_NS_PER_S ? f->refresh_ns : REIN_NS_PER_S;
   int64_t v = f->refresh_ns;
-  for (uint32_t i = 0; i < failures && v < cap; i++) v *= 2;
+  for (uint32_t i = 0; i < failures && v < cap; i++)
+    v *= 2;
   if (v > cap) v = cap;
   return v / 2 + rein_rng_range(rng, 0, v / 2);
 }
@@ -859,7 +879,8 @@ static void *refresher(void *arg) {
   pthread_sigmask(SIG_BLOCK, &set, NULL);
   /* Jitter seed: the instance id, so instances differ and a run repeats. */
   uint64_t seed = 0xf1ee7;
-  for (const char *p = f->id; *p; p++) seed = seed * 131 + (uint8_t)*p;
+  for (const char *p = f->id; *p; p++)
+    seed = seed * 131 + (uint8_t)*p;
   rein_rng rng;
   rein_rng_seed(&rng, seed);
   uint32_t failures = 0;
@@ -909,63 +930,86 @@ void rein_fleet_config_default(rein_fleet_config *c) {
 static rein_status validate(const rein_fleet_config *c) {
   rein_errbuf *e = c->err;
   if (!c->redis_host || !*c->redis_host)
-    return invalid(e, "fleet.redis_host: must be a host name or address, "
-                      "got %s", c->redis_host ? "\"\"" : "NULL");
+    return invalid(e,
+                   "fleet.redis_host: must be a host name or address, "
+                   "got %s",
+                   c->redis_host ? "\"\"" : "NULL");
   if (c->redis_port < 1 || c->redis_port > 65535)
     return invalid(e, "fleet.redis_port: must be in [1, 65535], got %d",
                    c->redis_port);
   if (!c->key_prefix || !valid_ident(c->key_prefix))
-    return invalid(e, "fleet.key_prefix: must match [A-Za-z0-9_.:/-]{1,128}, "
-                      "got \"%s\"", c->key_prefix ? c->key_prefix : "(null)");
+    return invalid(e,
+                   "fleet.key_prefix: must match [A-Za-z0-9_.:/-]{1,128}, "
+                   "got \"%s\"",
+                   c->key_prefix ? c->key_prefix : "(null)");
   if (!c->name || !valid_ident(c->name))
-    return invalid(e, "fleet.name: must match [A-Za-z0-9_.:/-]{1,128} (e.g. "
-                      "\"ingest->registry\" as \"ingest.registry\"), got "
-                      "\"%s\"", c->name ? c->name : "(null)");
+    return invalid(e,
+                   "fleet.name: must match [A-Za-z0-9_.:/-]{1,128} (e.g. "
+                   "\"ingest->registry\" as \"ingest.registry\"), got "
+                   "\"%s\"",
+                   c->name ? c->name : "(null)");
   if (c->instance_id && !valid_ident(c->instance_id))
-    return invalid(e, "fleet.instance_id: must match "
-                      "[A-Za-z0-9_.:/-]{1,128}, got \"%s\"", c->instance_id);
+    return invalid(e,
+                   "fleet.instance_id: must match "
+                   "[A-Za-z0-9_.:/-]{1,128}, got \"%s\"",
+                   c->instance_id);
   if (c->refresh_ns < REIN_NS_PER_MS || c->refresh_ns > 10 * REIN_NS_PER_S)
-    return invalid(e, "fleet.refresh_ns: must be in [1 ms, 10 s], got %" PRId64
-                      " ns", c->refresh_ns);
+    return invalid(
+        e, "fleet.refresh_ns: must be in [1 ms, 10 s], got %" PRId64 " ns",
+        c->refresh_ns);
   if (c->lease_ttl_ns != 0 && (c->lease_ttl_ns < c->refresh_ns ||
                                c->lease_ttl_ns > 600 * REIN_NS_PER_S))
-    return invalid(e, "fleet.lease_ttl_ns: must be 0 (3 x refresh_ns) or in "
-                      "[refresh_ns, 10 min], got %" PRId64 " ns",
+    return invalid(e,
+                   "fleet.lease_ttl_ns: must be 0 (3 x refresh_ns) or in "
+                   "[refresh_ns, 10 min], got %" PRId64 " ns",
                    c->lease_ttl_ns);
   if (c->lease_size < 1 || c->lease_size > 100000)
     return invalid(e, "fleet.lease_size: must be in [1, 100000], got %u",
                    c->lease_size);
-  if (c->redis_password && (!*c->redis_password ||
-                            strlen(c->redis_password) > 512))
-    return invalid(e, "fleet.redis_password: must be NULL (no AUTH) or 1 to "
-                      "512 bytes, got %zu bytes", strlen(c->redis_password));
+  if (c->redis_password &&
+      (!*c->redis_password || strlen(c->redis_password) > 512))
+    return invalid(e,
+                   "fleet.redis_password: must be NULL (no AUTH) or 1 to "
+                   "512 bytes, got %zu bytes",
+                   strlen(c->redis_password));
   if (c->redis_db < 0 || c->redis_db > 1000000)
     return invalid(e, "fleet.redis_db: must be in [0, 1000000], got %d",
                    c->redis_db);
   if (c->lease_min < 1 || c->lease_min > c->lease_size)
-    return invalid(e, "fleet.lease_min: must be in [1, lease_size = %u], got "
-                      "%u", c->lease_size, c->lease_min);
+    return invalid(e,
+                   "fleet.lease_min: must be in [1, lease_size = %u], got "
+                   "%u",
+                   c->lease_size, c->lease_min);
   if (c->connect_timeout_ns < REIN_NS_PER_MS ||
       c->connect_timeout_ns > 10 * REIN_NS_PER_S)
-    return invalid(e, "fleet.connect_timeout_ns: must be in [1 ms, 10 s], got "
-                      "%" PRId64 " ns", c->connect_timeout_ns);
+    return invalid(e,
+                   "fleet.connect_timeout_ns: must be in [1 ms, 10 s], got "
+                   "%" PRId64 " ns",
+                   c->connect_timeout_ns);
   if (c->command_timeout_ns < REIN_NS_PER_MS ||
       c->command_timeout_ns > 10 * REIN_NS_PER_S)
-    return invalid(e, "fleet.command_timeout_ns: must be in [1 ms, 10 s], got "
-                      "%" PRId64 " ns", c->command_timeout_ns);
+    return invalid(e,
+                   "fleet.command_timeout_ns: must be in [1 ms, 10 s], got "
+                   "%" PRId64 " ns",
+                   c->command_timeout_ns);
   if (c->stale_ns != 0 && c->stale_ns <= c->refresh_ns)
-    return invalid(e, "fleet.stale_ns: must be 0 (750 ms) or > refresh_ns, "
-                      "got %" PRId64 " ns", c->stale_ns);
+    return invalid(e,
+                   "fleet.stale_ns: must be 0 (750 ms) or > refresh_ns, "
+                   "got %" PRId64 " ns",
+                   c->stale_ns);
   if (c->stale_ns == 0 && c->refresh_ns >= 750 * REIN_NS_PER_MS)
-    return invalid(e, "fleet.stale_ns: the default 750 ms is not above "
-                      "refresh_ns (%" PRId64 " ns); set it explicitly",
+    return invalid(e,
+                   "fleet.stale_ns: the default 750 ms is not above "
+                   "refresh_ns (%" PRId64 " ns); set it explicitly",
                    c->refresh_ns);
   if (!c->enable_budget && !c->enable_breaker)
     return invalid(e, "fleet.enable_budget, fleet.enable_breaker: at least "
                       "one must be true");
   if (c->enable_budget && c->budget.kind != REIN_BUDGET_RATIO)
-    return invalid(e, "budget.kind: a fleet budget must be \"ratio\", got "
-                      "\"%s\"", rein_budget_kind_name(c->budget.kind));
+    return invalid(e,
+                   "budget.kind: a fleet budget must be \"ratio\", got "
+                   "\"%s\"",
+                   rein_budget_kind_name(c->budget.kind));
   if (c->enable_breaker && c->breaker.window != REIN_BREAKER_WINDOW_TIME)
     return invalid(e, "breaker.window: a fleet breaker must be \"time\" "
                       "(Redis keeps time buckets), got \"count\"");
@@ -999,7 +1043,8 @@ static void free_parts(rein_fleet *f) {
   if (f->password) {
     /* Wipe the secret before it goes back to the allocator. */
     volatile char *p = f->password;
-    while (*p) *p++ = 0;
+    while (*p)
+      *p++ = 0;
   }
   ff(a, f->password);
   ff(a, f->k_bwin);
@@ -1080,8 +1125,7 @@ rein_status rein_fleet_new(const rein_fleet_config *c, rein_fleet **out) {
   f->k_bheld = fsprintf(a, "%s:{%s}:budget:held", f->prefix, f->name);
   f->k_kwin = fsprintf(a, "%s:{%s}:breaker:win", f->prefix, f->name);
   f->k_kstate = fsprintf(a, "%s:{%s}:breaker:state", f->prefix, f->name);
-  if (!f->k_bwin || !f->k_blease || !f->k_bheld || !f->k_kwin ||
-      !f->k_kstate)
+  if (!f->k_bwin || !f->k_blease || !f->k_bheld || !f->k_kwin || !f->k_kstate)
     goto fail;
 
   if (c->enable_budget) {
@@ -1133,7 +1177,9 @@ void rein_fleet_free(rein_fleet *f) {
   free_parts(f);
 }
 
-rein_budget *rein_fleet_budget(rein_fleet *f) { return f ? f->budget : NULL; }
+rein_budget *rein_fleet_budget(rein_fleet *f) {
+  return f ? f->budget : NULL;
+}
 
 rein_breaker *rein_fleet_breaker(rein_fleet *f) {
   return f ? f->breaker : NULL;
@@ -1170,42 +1216,47 @@ rein_status rein_fleet_write_prometheus(rein_fleet *f, char *buf, size_t cap,
   snprintf(lbl, sizeof lbl, "fleet=\"%s\",instance=\"%s\"", f->name, f->id);
   size_t used = 0, total = 0;
   char line[512];
-#define EMIT(...)                                                            \
-  do {                                                                       \
-    int n_ = snprintf(line, sizeof line, __VA_ARGS__);                       \
-    if (n_ > 0) {                                                            \
-      size_t k_ = (size_t)n_;                                                \
-      if (cap > 0 && used + k_ < cap) {                                      \
-        memcpy(buf + used, line, k_);                                        \
-        used += k_;                                                          \
-      } else {                                                               \
-        used = cap; /* stop writing once something did not fit */           \
-      }                                                                      \
-      total += k_;                                                           \
-    }                                                                        \
+#define EMIT(...)                                                              \
+  do {                                                                         \
+    int n_ = snprintf(line, sizeof line, __VA_ARGS__);                         \
+    if (n_ > 0) {                                                              \
+      size_t k_ = (size_t)n_;                                                  \
+      if (cap > 0 && used + k_ < cap) {                                        \
+        memcpy(buf + used, line, k_);                                          \
+        used += k_;                                                            \
+      } else {                                                                 \
+        used = cap; /* stop writing once something did not fit */              \
+      }                                                                        \
+      total += k_;                                                             \
+    }                                                                          \
   } while (0)
   EMIT("# HELP rein_fleet_degraded 1 when decisions use the local budget "
        "and breaker.\n# TYPE rein_fleet_degraded gauge\n"
-       "rein_fleet_degraded{%s} %d\n", lbl, s.degraded ? 1 : 0);
+       "rein_fleet_degraded{%s} %d\n",
+       lbl, s.degraded ? 1 : 0);
   EMIT("# TYPE rein_fleet_refreshes_total counter\n"
-       "rein_fleet_refreshes_total{%s} %" PRIu64 "\n", lbl, s.refreshes);
+       "rein_fleet_refreshes_total{%s} %" PRIu64 "\n",
+       lbl, s.refreshes);
   EMIT("# TYPE rein_fleet_refresh_failures_total counter\n"
-       "rein_fleet_refresh_failures_total{%s} %" PRIu64 "\n", lbl,
-       s.failures);
+       "rein_fleet_refresh_failures_total{%s} %" PRIu64 "\n",
+       lbl, s.failures);
   EMIT("# TYPE rein_fleet_degradations_total counter\n"
-       "rein_fleet_degradations_total{%s} %" PRIu64 "\n", lbl,
-       s.degradations);
+       "rein_fleet_degradations_total{%s} %" PRIu64 "\n",
+       lbl, s.degradations);
   EMIT("# TYPE rein_fleet_redis_commands_total counter\n"
-       "rein_fleet_redis_commands_total{%s} %" PRIu64 "\n", lbl, s.commands);
+       "rein_fleet_redis_commands_total{%s} %" PRIu64 "\n",
+       lbl, s.commands);
   EMIT("# TYPE rein_fleet_lease_tokens gauge\n"
-       "rein_fleet_lease_tokens{%s} %u\n", lbl, s.lease_tokens);
+       "rein_fleet_lease_tokens{%s} %u\n",
+       lbl, s.lease_tokens);
   EMIT("# TYPE rein_fleet_retries_total counter\n"
        "rein_fleet_retries_total{%s,source=\"fleet\"} %" PRIu64 "\n"
        "rein_fleet_retries_total{%s,source=\"local\"} %" PRIu64 "\n",
        lbl, s.retries_fleet, lbl, s.retries_local);
   EMIT("# HELP rein_fleet_breaker_state 0 closed, 1 open, 2 half-open.\n"
        "# TYPE rein_fleet_breaker_state gauge\n"
-       "rein_fleet_breaker_state{%s} %d\n", lbl, (int)s.fleet_state);
+       "rein_fleet_breaker_state{%s} %d\n",
+       lbl, (int)s.fleet_state);
 #undef EMIT
   if (cap > 0) buf[used < cap ? used : cap - 1] = 0;
   if (needed) *needed = total;

@@ -90,8 +90,8 @@ static void open_fleet(rein_fleet *a) {
 
 static int seen[8][2], seen_n;
 
-static void on_change(void *ctx, rein_breaker_state from,
-                      rein_breaker_state to, int64_t now) {
+static void on_change(void *ctx, rein_breaker_state from, rein_breaker_state to,
+                      int64_t now) {
   (void)ctx;
   (void)now;
   if (seen_n < 8) {
@@ -382,7 +382,8 @@ static void test_live_fleet(void **st) {
   int64_t first = INT64_MAX, last = 0;
   for (int spin = 0; spin < 500; spin++) {
     int open = 0;
-    for (int i = 0; i < N_INST; i++) open += atomic_load(&l.t_open[i]) != 0;
+    for (int i = 0; i < N_INST; i++)
+      open += atomic_load(&l.t_open[i]) != 0;
     if (open == N_INST) break;
     tf_sleep_ms(10);
   }
@@ -429,7 +430,8 @@ static void test_live_fleet(void **st) {
           "probe(s) fleet-wide (configured %d)\n",
           (double)(tf_now() - t1) / 1e6, probes, PROBES);
   atomic_store(&l.stop, true);
-  for (int i = 0; i < N_INST; i++) pthread_join(th[i], NULL);
+  for (int i = 0; i < N_INST; i++)
+    pthread_join(th[i], NULL);
   uint64_t degradations = 0;
   for (int i = 0; i < N_INST; i++) {
     rein_fleet_status s;

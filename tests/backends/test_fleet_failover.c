@@ -98,7 +98,8 @@ static double wait_degraded(int want, int limit_ms) {
 
 static long long total_decisions(void) {
   long long n = 0;
-  for (int i = 0; i < N_INST; i++) n += atomic_load(&in[i].decisions);
+  for (int i = 0; i < N_INST; i++)
+    n += atomic_load(&in[i].decisions);
   return n;
 }
 
@@ -222,11 +223,9 @@ static void test_failover(void **state) {
     fail_msg("fallback on a hung Redis took %.1f ms", hang_ms);
   kill(pid, SIGCONT);
   double cont_ms = wait_degraded(0, 5000);
-  fprintf(stderr, "failover: SIGCONT: all rejoined after %.1f ms\n",
-          cont_ms);
+  fprintf(stderr, "failover: SIGCONT: all rejoined after %.1f ms\n", cont_ms);
   if (cont_ms < 0 || cont_ms > 1500)
-    fail_msg("instances rejoined %.1f ms after SIGCONT (bound 1.5 s)",
-             cont_ms);
+    fail_msg("instances rejoined %.1f ms after SIGCONT (bound 1.5 s)", cont_ms);
 
   /* No decision ever waited on Redis. */
   long long worst = 0;
@@ -239,10 +238,12 @@ static void test_failover(void **state) {
 
   /* 4. Free everything while Redis hangs again. */
   atomic_store(&stop, true);
-  for (int i = 0; i < N_INST; i++) pthread_join(th[i], NULL);
+  for (int i = 0; i < N_INST; i++)
+    pthread_join(th[i], NULL);
   kill(pid, SIGSTOP);
   int64_t tf0 = tf_now();
-  for (int i = 0; i < N_INST; i++) rein_fleet_free(in[i].f);
+  for (int i = 0; i < N_INST; i++)
+    rein_fleet_free(in[i].f);
   double free_ms = (double)(tf_now() - tf0) / 1e6;
   fprintf(stderr, "failover: freed %d instances with Redis hung in %.0f ms\n",
           N_INST, free_ms);

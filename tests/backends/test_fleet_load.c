@@ -140,7 +140,8 @@ static void test_fleet_vs_local(void **state) {
     commands += s.commands;
     degradations += s.degradations;
   }
-  for (int i = 0; i < N_INST; i++) rein_fleet_free(f[i]);
+  for (int i = 0; i < N_INST; i++)
+    rein_fleet_free(f[i]);
   double floor_ = MIN_RPS * TTL_S;
   double bound = RATIO * (double)req + floor_;
   fprintf(stderr,
@@ -162,7 +163,8 @@ static void test_fleet_vs_local(void **state) {
   }
   long long lreq, lret, ldec;
   run(b, &lreq, &lret, &ldec);
-  for (int i = 0; i < N_INST; i++) rein_budget_free(b[i]);
+  for (int i = 0; i < N_INST; i++)
+    rein_budget_free(b[i]);
   double lbound = RATIO * (double)lreq + floor_;
   fprintf(stderr,
           "local budgets: %d independent, same config: %lld requests, %lld "
@@ -182,8 +184,8 @@ static void test_fleet_vs_local(void **state) {
     fail_msg("fleet retries %lld use less than 50%% of the bound %.0f", ret,
              bound);
   if ((double)lret < 1.5 * lbound)
-    fail_msg("local budgets allowed only %lld retries (fleet bound %.0f)",
-             lret, lbound);
+    fail_msg("local budgets allowed only %lld retries (fleet bound %.0f)", lret,
+             lbound);
 }
 
 int main(void) {

@@ -25,8 +25,7 @@ void tf_name(char *buf, size_t n, const char *base);
 int64_t tf_now(void);
 void tf_sleep_ms(int64_t ms);
 int tf_free_port(void);
-pid_t tf_redis_start_auth(int port, char *dir, size_t n,
-                          const char *password);
+pid_t tf_redis_start_auth(int port, char *dir, size_t n, const char *password);
 void tf_redis_kill(pid_t pid, const char *dir);
 
 typedef struct logbuf {
@@ -61,7 +60,9 @@ static void config(rein_fleet_config *c, const char *name, const char *id) {
   c->log_ctx = &lb;
 }
 
-static int64_t now_(void) { return rein_manual_clock_get(&mc); }
+static int64_t now_(void) {
+  return rein_manual_clock_get(&mc);
+}
 
 static void tick(rein_fleet *f) {
   rein_status st = rein_fleet_tick(f, now_());
@@ -440,7 +441,7 @@ static void test_stale(void **state) {
   tick(a); /* 3 - 1 spent = 2 more */
   assert_int_equal(retries(a, 5), 2);
   rein_manual_clock_advance(&mc, 760 * REIN_NS_PER_MS); /* > 750 ms */
-  assert_int_equal(retries(a, 5), 3); /* the local floor */
+  assert_int_equal(retries(a, 5), 3);                   /* the local floor */
   rein_fleet_status s;
   rein_fleet_status_get(a, &s);
   assert_int_equal(s.retries_fleet, 3);
@@ -562,8 +563,7 @@ int main(void) {
       cmocka_unit_test_setup(test_backend_error, setup),
       cmocka_unit_test_setup(test_stale, setup),
       cmocka_unit_test_setup(test_ttls, setup),
-      cmocka_unit_test_setup_teardown(test_auth_select, setup,
-                                      auth_teardown),
+      cmocka_unit_test_setup_teardown(test_auth_select, setup, auth_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

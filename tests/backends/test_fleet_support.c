@@ -40,8 +40,7 @@ long long tf_int(redisContext *c, const char *fmt, ...);
 void tf_name(char *buf, size_t n, const char *base);
 int tf_free_port(void);
 pid_t tf_redis_start(int port, char *dir, size_t n);
-pid_t tf_redis_start_auth(int port, char *dir, size_t n,
-                          const char *password);
+pid_t tf_redis_start_auth(int port, char *dir, size_t n, const char *password);
 void tf_redis_kill(pid_t pid, const char *dir);
 int64_t tf_now(void);
 void tf_sleep_ms(int64_t ms);
@@ -67,10 +66,18 @@ long long tf_int(redisContext *c, const char *fmt, ...) {
   if (!r) fail_msg("redis command \"%s\" failed: %s", fmt, c->errstr);
   long long v;
   switch (r->type) {
-  case REDIS_REPLY_INTEGER: v = r->integer; break;
-  case REDIS_REPLY_STRING: v = strtoll(r->str, NULL, 10); break;
-  case REDIS_REPLY_NIL: v = -1; break;
-  case REDIS_REPLY_STATUS: v = -2; break;
+  case REDIS_REPLY_INTEGER:
+    v = r->integer;
+    break;
+  case REDIS_REPLY_STRING:
+    v = strtoll(r->str, NULL, 10);
+    break;
+  case REDIS_REPLY_NIL:
+    v = -1;
+    break;
+  case REDIS_REPLY_STATUS:
+    v = -2;
+    break;
   default:
     fail_msg("redis command \"%s\": unexpected reply (%s)", fmt,
              r->type == REDIS_REPLY_ERROR ? r->str : "?");
@@ -133,8 +140,7 @@ pid_t tf_redis_start(int port, char *dir, size_t n) {
 }
 
 /* Same, with --requirepass when `password` is not NULL. */
-pid_t tf_redis_start_auth(int port, char *dir, size_t n,
-                          const char *password) {
+pid_t tf_redis_start_auth(int port, char *dir, size_t n, const char *password) {
   if (!dir[0]) {
     snprintf(dir, n, "/tmp/rein-fleet-redis-XXXXXX");
     if (!mkdtemp(dir)) fail_msg("mkdtemp failed");

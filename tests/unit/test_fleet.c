@@ -78,27 +78,57 @@ typedef struct bad {
   void (*mutate)(rein_fleet_config *c);
 } bad;
 
-static void m_host(rein_fleet_config *c) { c->redis_host = ""; }
-static void m_port(rein_fleet_config *c) { c->redis_port = 0; }
-static void m_port2(rein_fleet_config *c) { c->redis_port = 70000; }
-static void m_prefix(rein_fleet_config *c) { c->key_prefix = "a b"; }
-static void m_name(rein_fleet_config *c) { c->name = "x{y}"; }
-static void m_name2(rein_fleet_config *c) { c->name = NULL; }
-static void m_id(rein_fleet_config *c) { c->instance_id = "#total"; }
-static void m_refresh(rein_fleet_config *c) { c->refresh_ns = 0; }
+static void m_host(rein_fleet_config *c) {
+  c->redis_host = "";
+}
+static void m_port(rein_fleet_config *c) {
+  c->redis_port = 0;
+}
+static void m_port2(rein_fleet_config *c) {
+  c->redis_port = 70000;
+}
+static void m_prefix(rein_fleet_config *c) {
+  c->key_prefix = "a b";
+}
+static void m_name(rein_fleet_config *c) {
+  c->name = "x{y}";
+}
+static void m_name2(rein_fleet_config *c) {
+  c->name = NULL;
+}
+static void m_id(rein_fleet_config *c) {
+  c->instance_id = "#total";
+}
+static void m_refresh(rein_fleet_config *c) {
+  c->refresh_ns = 0;
+}
 static void m_lease_ttl(rein_fleet_config *c) {
   c->lease_ttl_ns = c->refresh_ns / 2;
 }
-static void m_lease(rein_fleet_config *c) { c->lease_size = 0; }
-static void m_lease_min(rein_fleet_config *c) { c->lease_min = 65; }
-static void m_lease_min0(rein_fleet_config *c) { c->lease_min = 0; }
-static void m_password(rein_fleet_config *c) { c->redis_password = ""; }
-static void m_db(rein_fleet_config *c) { c->redis_db = -1; }
-static void m_ctimeout(rein_fleet_config *c) { c->connect_timeout_ns = 10; }
+static void m_lease(rein_fleet_config *c) {
+  c->lease_size = 0;
+}
+static void m_lease_min(rein_fleet_config *c) {
+  c->lease_min = 65;
+}
+static void m_lease_min0(rein_fleet_config *c) {
+  c->lease_min = 0;
+}
+static void m_password(rein_fleet_config *c) {
+  c->redis_password = "";
+}
+static void m_db(rein_fleet_config *c) {
+  c->redis_db = -1;
+}
+static void m_ctimeout(rein_fleet_config *c) {
+  c->connect_timeout_ns = 10;
+}
 static void m_timeout(rein_fleet_config *c) {
   c->command_timeout_ns = 11 * REIN_NS_PER_S;
 }
-static void m_stale(rein_fleet_config *c) { c->stale_ns = c->refresh_ns; }
+static void m_stale(rein_fleet_config *c) {
+  c->stale_ns = c->refresh_ns;
+}
 static void m_stale2(rein_fleet_config *c) {
   c->refresh_ns = REIN_NS_PER_S;
 }
@@ -112,8 +142,12 @@ static void m_kind(rein_fleet_config *c) {
 static void m_window(rein_fleet_config *c) {
   c->breaker.window = REIN_BREAKER_WINDOW_COUNT;
 }
-static void m_ratio(rein_fleet_config *c) { c->budget.ratio = -1; }
-static void m_rate(rein_fleet_config *c) { c->breaker.failure_rate = 2; }
+static void m_ratio(rein_fleet_config *c) {
+  c->budget.ratio = -1;
+}
+static void m_rate(rein_fleet_config *c) {
+  c->breaker.failure_rate = 2;
+}
 
 static void test_invalid(void **state) {
   (void)state;
@@ -311,9 +345,8 @@ static void test_prometheus(void **state) {
   assert_non_null(strstr(buf, "source=\"local\"} 0\n"));
   char small[64];
   size_t need2 = 0;
-  assert_int_equal(
-      rein_fleet_write_prometheus(f, small, sizeof small, &need2),
-      REIN_ETOOBIG);
+  assert_int_equal(rein_fleet_write_prometheus(f, small, sizeof small, &need2),
+                   REIN_ETOOBIG);
   assert_int_equal(need2, need);
   assert_true(strlen(small) < sizeof small);
   rein_fleet_free(f);
