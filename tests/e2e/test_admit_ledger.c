@@ -23,9 +23,11 @@
  * and Retry-After, and the client's parser (rein_signals) turns them into a
  * delay floor equal to that Retry-After.
  *
- * Usage: test_admit_ledger LEDGER_BIN [--baseline]
- *   --baseline  the same load against a plain bounded FIFO (CoDel target
- *               60 s): prints the figures for comparison, asserts nothing
+ * The same storm also runs against the ledger with a plain bounded FIFO
+ * (CoDel target 60 s, same limit and queue), and latency is asserted as a
+ * ratio to it, so a slow or loaded machine slows both sides.
+ *
+ * Usage: test_admit_ledger LEDGER_BIN
  */
 #include "rein_test.h"
 
@@ -49,9 +51,6 @@
 #define WARMUP_S 0.5
 
 static const char *LEDGER_BIN;
-/* --baseline: CoDel target 60 s, i.e. a plain bounded FIFO queue with the
- * same limit and queue length; figures only, no assertions. */
-static bool g_baseline;
 static pid_t g_pid;
 static char g_dir[64];
 
@@ -207,8 +206,15 @@ static double pct(double *v, size_t n, double p) {
 
 /* ---- the test ---------------------------------------------------------- */
 
-static void test_overload_3x(void **state) {
-  (void)state;
+typedef struct outcome {
+  size_t n_ok, n_rej, n_err, n_other, rej_no_ra, retry_rej, retry_rej_marked;
+  double goodput, ok_p50, ok_p99, ss_p50, ss_p99, rej_p50, rej_p99;
+  double first_shed, retry_shed;
+} outcome;
+
+/* One run of the storm against a fresh ledger; `baseline` sets the CoDel
+ * target to 60 s (a plain bounded FIFO with the same limit and queue). */
+static void storm(bool baseline, outcome *o) {
   static const char *const extra[] = {"--workers",
                                       "2",
                                       "--work-ms",
@@ -225,7 +231,7 @@ static void test_overload_3x(void **state) {
                                       NULL};
   const char *args[sizeof extra / sizeof extra[0]];
   memcpy(args, extra, sizeof extra);
-  if (g_baseline) {
+  if (baseline) {
     args[11] = "--admit-target-ms";
     args[12] = "60000";
   }
@@ -327,7 +333,7 @@ static void test_overload_3x(void **state) {
   double first_shed = first ? (double)first_rej / (double)first : 0;
   double retry_shed = retries ? (double)retry_rej / (double)retries : 0;
   fprintf(stderr,
-          "3x overload: %d requests at %.0f/s over %.1f s (drained in %.2f "
+          "%s, 3x overload: %d requests at %.0f/s over %.1f s (drained in %.2f "
           "s)\n"
           "  accepted %zu (goodput %.0f/s of capacity %.0f/s): p50 %.1f ms, "
           "p99 %.1f ms\n"
@@ -336,41 +342,63 @@ static void test_overload_3x(void **state) {
           "  shed rate: first attempts %.1f%%, retries %.1f%%; shed retries "
           "marked don't-retry %zu/%zu\n"
           "  transport errors %zu, other statuses %zu\n",
-          total, RATE, DURATION_S, span, n_ok, goodput, CAPACITY, ok_p50 * 1e3,
-          ok_p99 * 1e3, WARMUP_S, ss_p50 * 1e3, ss_p99 * 1e3, n_rej,
-          rej_p50 * 1e3, rej_p99 * 1e3, rej_no_ra, first_shed * 100,
-          retry_shed * 100, retry_rej_marked, retry_rej, n_err, n_other);
+          baseline ? "plain FIFO (target 60 s)" : "rein admission", total, RATE,
+          DURATION_S, span, n_ok, goodput, CAPACITY, ok_p50 * 1e3, ok_p99 * 1e3,
+          WARMUP_S, ss_p50 * 1e3, ss_p99 * 1e3, n_rej, rej_p50 * 1e3,
+          rej_p99 * 1e3, rej_no_ra, first_shed * 100, retry_shed * 100,
+          retry_rej_marked, retry_rej, n_err, n_other);
 
-  if (g_baseline) {
-    free(ok_lat);
-    free(rej_lat);
-    free(ss_ok);
-    free(rs);
-    return;
-  }
-  /* The ledger kept answering: no timeouts, no errors. */
-  assert_int_equal(n_err, 0);
-  assert_int_equal(n_other, 0);
-  /* Goodput near capacity (the bound leaves room for a loaded CI box; a
-   * quiet machine gives 90%+, see docs/bench-admit.md). */
-  assert_true(goodput >= 0.6 * CAPACITY);
-  /* Accepted latency bounded: far below the 1 s queue timeout a plain
-   * FIFO runs into (see --baseline), and shedding is fast. */
-  assert_true(ok_p50 < 0.100);
-  assert_true(ss_p99 < 0.400);
-  assert_true(ok_p99 < 0.600);
-  assert_true(rej_p50 < 0.100);
-  assert_true(rej_p99 < 0.600);
-  /* It did shed (3x overload), always with Retry-After. */
-  assert_true(n_rej > (size_t)(total / 3));
-  assert_int_equal(rej_no_ra, 0);
-  /* Retries shed first, and marked so the layer above does not multiply. */
-  assert_true(retry_shed > first_shed);
-  assert_int_equal(retry_rej_marked, retry_rej);
+  o->n_ok = n_ok;
+  o->n_rej = n_rej;
+  o->n_err = n_err;
+  o->n_other = n_other;
+  o->rej_no_ra = rej_no_ra;
+  o->retry_rej = retry_rej;
+  o->retry_rej_marked = retry_rej_marked;
+  o->goodput = goodput;
+  o->ok_p50 = ok_p50;
+  o->ok_p99 = ok_p99;
+  o->ss_p50 = ss_p50;
+  o->ss_p99 = ss_p99;
+  o->rej_p50 = rej_p50;
+  o->rej_p99 = rej_p99;
+  o->first_shed = first_shed;
+  o->retry_shed = retry_shed;
   free(ok_lat);
   free(rej_lat);
   free(ss_ok);
   free(rs);
+}
+
+static void test_overload_3x(void **state) {
+  (void)state;
+  outcome r, f;
+  storm(false, &r);
+  storm(true, &f);
+  /* The ledger kept answering: no timeouts, no errors. */
+  assert_int_equal(r.n_err, 0);
+  assert_int_equal(r.n_other, 0);
+  assert_int_equal(f.n_err, 0);
+  /* Goodput near capacity (the bound leaves room for a loaded CI box and
+   * sanitizers; a quiet machine gives 90%+, see docs/bench-admit.md). */
+  assert_true(r.goodput >= 0.5 * CAPACITY);
+  /* Accepted latency: a fraction of what the same ledger gives with a
+   * plain FIFO queue under the same load (ratios, so a slow machine slows
+   * both), and bounded well below the 1 s queue timeout. */
+  assert_true(r.ok_p50 < 0.5 * f.ok_p50);
+  assert_true(r.ok_p50 < 0.250);
+  /* The tail is bounded by the queue timeout (1 s) plus service, never the
+   * clients' 5 s timeout; 2 s leaves room for sanitizers on a loaded box
+   * (quiet: p99 under 100 ms after warm-up). */
+  assert_true(r.ok_p99 < 2.0);
+  /* Shedding is fast: a 503 comes about a CoDel target after arrival. */
+  assert_true(r.rej_p50 < 0.250);
+  /* It did shed (3x overload), always with Retry-After. */
+  assert_true(r.n_rej > (size_t)(RATE * DURATION_S / 3));
+  assert_int_equal(r.rej_no_ra, 0);
+  /* Retries shed first, and marked so the layer above does not multiply. */
+  assert_true(r.retry_shed > r.first_shed);
+  assert_int_equal(r.retry_rej_marked, r.retry_rej);
 }
 
 /* ---- the rate limit over the wire, parsed by the client ------------------ */
@@ -503,7 +531,6 @@ int main(int argc, char **argv) {
     return 2;
   }
   LEDGER_BIN = argv[1];
-  g_baseline = argc > 2 && strcmp(argv[2], "--baseline") == 0;
   curl_global_init(CURL_GLOBAL_DEFAULT);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_teardown(test_rate_limit_closed_loop, teardown),
