@@ -18,11 +18,19 @@
  * during-outbox (charge accepted by the ledger, intent not yet marked
  * delivered). The process raises SIGKILL on the --kill-after'th time it
  * reaches the point (default 1).
+ *
+ * Threads: the main thread polls the stream through one inbox; each of
+ * --relay-threads (default 2) relays charges through an inbox of its own
+ * (one connection each: an inbox is one thread at a time), so several
+ * charges are in flight at once. The outbox's leases keep the relays on
+ * disjoint intents; the shared rein_policy is immutable.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,15 +68,16 @@ typedef struct opts {
   long publish;
   int64_t exit_idle_ms;
   int64_t outbox_lease_ms;
+  int relay_threads;
   bool quiet;
 } opts;
 
-static volatile sig_atomic_t g_stop;
-static long g_hits; /* times the kill point was reached */
+static atomic_int g_stop;
+static atomic_long g_hits; /* times the kill point was reached */
 
 static void on_term(int sig) {
   (void)sig;
-  g_stop = 1;
+  atomic_store(&g_stop, 1);
 }
 
 static void usage(FILE *f) {
@@ -94,6 +103,8 @@ static void usage(FILE *f) {
       "  --no-inbox             at-least-once baseline: no dedup rows\n"
       "  --exit-idle-ms N       exit 0 after N ms without work (0 = never)\n"
       "  --outbox-lease-ms N    (default 5000)\n"
+      "  --relay-threads N      charges in flight (default 2; 0 = relay in\n"
+      "                         the polling thread)\n"
       "  --publish N            publish N payments pay-000000.. and exit\n"
       "  --quiet\n");
 }
@@ -114,6 +125,7 @@ static int parse(int argc, char **argv, opts *o) {
   o->max_deliveries = 5;
   o->kill_after = 1;
   o->outbox_lease_ms = 5000;
+  o->relay_threads = 2;
   static const struct option lo[] = {{"redis", 1, 0, 'r'},
                                      {"stream", 1, 0, 's'},
                                      {"group", 1, 0, 'g'},
@@ -132,6 +144,7 @@ static int parse(int argc, char **argv, opts *o) {
                                      {"exit-idle-ms", 1, 0, 'e'},
                                      {"outbox-lease-ms", 1, 0, 'l'},
                                      {"publish", 1, 0, 'x'},
+                                     {"relay-threads", 1, 0, 't'},
                                      {"quiet", 0, 0, 'q'},
                                      {"help", 0, 0, 'h'},
                                      {0, 0, 0, 0}};
@@ -211,6 +224,10 @@ static int parse(int argc, char **argv, opts *o) {
       o->outbox_lease_ms = strtoll(optarg, &end, 10);
       if (*end || o->outbox_lease_ms < 1) goto bad;
       break;
+    case 't':
+      o->relay_threads = (int)strtol(optarg, &end, 10);
+      if (*end || o->relay_threads < 0 || o->relay_threads > 16) goto bad;
+      break;
     case 'x':
       o->publish = strtol(optarg, &end, 10);
       if (*end || o->publish < 1 || o->publish > 10000000) goto bad;
@@ -242,7 +259,7 @@ static int parse(int argc, char **argv, opts *o) {
 /* The named crash point: die the hard way, as a power cut would. */
 static void maybe_kill(const opts *o, kill_point here) {
   if (o->kill_at != here) return;
-  if (++g_hits < o->kill_after) return;
+  if (atomic_fetch_add(&g_hits, 1) + 1 < o->kill_after) return;
   if (!o->quiet)
     fprintf(stderr, "payments-consumer[%d]: SIGKILL at the named point\n",
             (int)getpid());
@@ -358,6 +375,48 @@ static void after_deliver(void *ctx, int64_t id) {
   maybe_kill(ctx, KILL_DURING_OUTBOX);
 }
 
+/* ---- relay threads ------------------------------------------------------ */
+
+typedef struct relayer {
+  rein_inbox_config cfg; /* the main inbox's, without broker and handler */
+  const rein_policy *policy;
+  const char *auth;
+  const opts *o;
+  pthread_t t;
+  atomic_ulong progress; /* intents finished (delivered, released, failed) */
+} relayer;
+
+static void *relay_main(void *p) {
+  relayer *r = p;
+  rein_errbuf eb = {{0}};
+  r->cfg.err = &eb;
+  rein_inbox *ib = NULL;
+  rein_outbox_http *http = NULL;
+  rein_outbox_http_config hc;
+  rein_outbox_http_config_default(&hc);
+  hc.auth_header = r->auth;
+  hc.err = &eb;
+  if (rein_inbox_new(&r->cfg, &ib) != REIN_OK ||
+      rein_outbox_http_new(&hc, &http) != REIN_OK) {
+    fprintf(stderr, "payments-consumer: relay: %s\n", eb.msg);
+    atomic_store(&g_stop, 1);
+  }
+  while (!atomic_load(&g_stop)) {
+    rein_outbox_stats s = {0};
+    rein_status st = rein_outbox_relay(ib, r->policy, rein_outbox_http_deliver,
+                                       http, NULL, 20, &s);
+    if (st != REIN_OK && !r->o->quiet)
+      fprintf(stderr, "payments-consumer: relay: %s: %s\n",
+              rein_status_name(st), rein_inbox_errmsg(ib));
+    uint64_t n = s.delivered + s.retry + s.failed;
+    atomic_fetch_add(&r->progress, n);
+    if (n == 0) usleep(st == REIN_OK ? 20000 : 50000);
+  }
+  rein_outbox_http_free(http);
+  rein_inbox_free(ib);
+  return NULL;
+}
+
 static int64_t mono_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -471,9 +530,33 @@ int main(int argc, char **argv) {
   pc.err = &eb;
   rein_policy *policy = NULL;
   rein_outbox_http *http = NULL;
-  if (o.ledger_url) {
-    char auth[300];
-    snprintf(auth, sizeof auth, "Authorization: Bearer %s", o.principal);
+  relayer relays[16];
+  int n_relays = 0;
+  char auth[300];
+  snprintf(auth, sizeof auth, "Authorization: Bearer %s", o.principal);
+  if (o.ledger_url && o.relay_threads > 0) {
+    if (rein_policy_new(&pc, &policy) != REIN_OK) {
+      fprintf(stderr, "payments-consumer: %s\n", eb.msg);
+      rc = 1;
+      goto out2;
+    }
+    for (; n_relays < o.relay_threads; n_relays++) {
+      relayer *r = &relays[n_relays];
+      memset(r, 0, sizeof *r);
+      r->cfg = ic;
+      r->cfg.broker = NULL;
+      r->cfg.handler = NULL;
+      r->policy = policy;
+      r->auth = auth;
+      r->o = &o;
+      if (pthread_create(&r->t, NULL, relay_main, r) != 0) {
+        fprintf(stderr, "payments-consumer: cannot start a relay thread\n");
+        atomic_store(&g_stop, 1);
+        rc = 1;
+        break;
+      }
+    }
+  } else if (o.ledger_url) {
     rein_outbox_http_config hc;
     rein_outbox_http_config_default(&hc);
     hc.auth_header = auth;
@@ -489,7 +572,7 @@ int main(int argc, char **argv) {
   rein_inbox_stats stats = {0};
   rein_outbox_stats ost = {0};
   int64_t last_work = mono_ms(), last_purge = 0;
-  while (!g_stop) {
+  while (!atomic_load(&g_stop)) {
     rein_inbox_stats before = stats;
     st = rein_inbox_poll(ib, (size_t)o.batch, 200, &stats);
     if (st != REIN_OK) {
@@ -499,6 +582,8 @@ int main(int argc, char **argv) {
       usleep(50000);
     }
     uint64_t delivered = ost.delivered + ost.retry + ost.failed;
+    for (int i = 0; i < n_relays; i++)
+      delivered += atomic_load(&relays[i].progress);
     if (http) {
       st = rein_outbox_relay(ib, policy, rein_outbox_http_deliver, http, NULL,
                              100, &ost);
@@ -506,8 +591,11 @@ int main(int argc, char **argv) {
         fprintf(stderr, "payments-consumer: relay: %s: %s\n",
                 rein_status_name(st), rein_inbox_errmsg(ib));
     }
+    uint64_t now_delivered = ost.delivered + ost.retry + ost.failed;
+    for (int i = 0; i < n_relays; i++)
+      now_delivered += atomic_load(&relays[i].progress);
     bool work = memcmp(&before, &stats, sizeof stats) != 0 ||
-                ost.delivered + ost.retry + ost.failed != delivered;
+                now_delivered != delivered;
     int64_t now = mono_ms();
     if (work) last_work = now;
     if (now - last_purge > 10000) {
@@ -517,14 +605,21 @@ int main(int argc, char **argv) {
     }
     if (o.exit_idle_ms && now - last_work > o.exit_idle_ms) break;
   }
-  if (!o.quiet)
+  if (!o.quiet) {
+    uint64_t relayed = ost.delivered + ost.retry + ost.failed;
+    for (int i = 0; i < n_relays; i++)
+      relayed += atomic_load(&relays[i].progress);
     fprintf(stderr,
             "payments-consumer[%s]: processed %" PRIu64 ", duplicates %" PRIu64
             ", failed %" PRIu64 ", dead %" PRIu64 ", claimed %" PRIu64
-            "; charges delivered %" PRIu64 "\n",
+            "; charge deliveries finished %" PRIu64 "\n",
             o.consumer, stats.processed, stats.duplicates, stats.failed,
-            stats.dead, stats.claimed, ost.delivered);
+            stats.dead, stats.claimed, relayed);
+  }
 out2:
+  atomic_store(&g_stop, 1);
+  for (int i = 0; i < n_relays; i++)
+    pthread_join(relays[i].t, NULL);
   rein_outbox_http_free(http);
   rein_policy_free(policy);
 out:
