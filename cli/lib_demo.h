@@ -49,6 +49,7 @@ typedef struct demo_round {
   uint64_t ledger_posts, ledger_ok, ledger_shed, charges, duplicates;
   double peak_load, peak_ratio, amplification, ledger_amplification;
   double baseline_good, recovery_s; /* recovery_s < 0: not recovered */
+  double goodput_recovery_s;        /* goodput alone back; < 0: not */
   double outage_start_s, outage_end_s, observed_after_s;
   int nbuckets;
   double load[DEMO_MAX_BUCKETS]; /* POST /charges per second at the ledger */

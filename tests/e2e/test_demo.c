@@ -8,7 +8,8 @@
  *   - it recovers within twice the outage,
  *   - the naive round shows duplicates or amplification (so the test proves
  *     a difference, not just that rein is quiet),
- *   - the HTML report holds both charts.
+ *   - the HTML report holds both charts, and renders: headless Chromium
+ *     screenshots it (a 1000x1500 PNG far larger than a blank page's).
  *
  * usage: test_demo REIN_BINARY LEDGER_BINARY CONTRACT_DIR
  * The figures come from the demo's --json output; on failure the whole
@@ -118,6 +119,35 @@ int main(int argc, char **argv) {
   for (const char *p = h; (p = strstr(p, "<svg")); p++) svgs++;
   CHECK(svgs == 2 && strstr(h, "</html>") && strstr(h, "<polyline"),
         "HTML report has %d charts", svgs);
+  /* Render it. Chromium is installed by scripts/deps.sh. */
+  const char *chromium = getenv("REIN_CHROMIUM");
+  if (!chromium) chromium = "/usr/bin/chromium";
+  char png[160], cmd[1024];
+  snprintf(png, sizeof png, "%s/demo.png", dir);
+  snprintf(cmd, sizeof cmd,
+           "timeout 120 %s --headless=new --no-sandbox --disable-gpu "
+           "--hide-scrollbars --window-size=1000,1500 --screenshot=%s "
+           "file://%s >/dev/null 2>&1",
+           chromium, png, html);
+  int cr = access(chromium, X_OK) == 0 ? system(cmd) : -1;
+  FILE *pf = fopen(png, "rb");
+  unsigned char hdr[24] = {0};
+  long png_size = 0;
+  if (pf) {
+    if (fread(hdr, 1, sizeof hdr, pf) != sizeof hdr) memset(hdr, 0, sizeof hdr);
+    fseek(pf, 0, SEEK_END);
+    png_size = ftell(pf);
+    fclose(pf);
+  }
+  unsigned w = (unsigned)hdr[16] << 24 | hdr[17] << 16 | hdr[18] << 8 | hdr[19];
+  unsigned hgt =
+      (unsigned)hdr[20] << 24 | hdr[21] << 16 | hdr[22] << 8 | hdr[23];
+  CHECK(cr == 0 && memcmp(hdr, "\x89PNG", 4) == 0 && w == 1000 &&
+            hgt == 1500 && png_size > 40000,
+        "Chromium (%s) rendered the report: exit %d, %ux%u PNG of %ld bytes "
+        "(a blank page is ~8 KB)",
+        chromium, cr, w, hgt, png_size);
+  unlink(png);
   if (failures) fprintf(stderr, "demo JSON:\n%s\n", j);
   free(j);
   free(h);
