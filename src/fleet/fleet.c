@@ -619,8 +619,6 @@ static rein_status refresh(rein_fleet *f, int64_t now, bool closing) {
     if (closing ||
         now >= atomic_load_explicit(&f->lease_until, memory_order_acquire))
       atomic_store(&f->tokens, 0);
-    held = atomic_load(&f->tokens);
-    if (held < 0) held = 0;
     uint64_t demand = (cur.spent_fleet - f->sent.spent_fleet) +
                       (cur.spent_local - f->sent.spent_local) +
                       (cur.denied - f->sent.denied);
@@ -629,6 +627,18 @@ static rein_status refresh(rein_fleet *f, int64_t now, bool closing) {
     int64_t target = (int64_t)demand;
     if (target < (int64_t)f->lease_min) target = f->lease_min;
     if (target > (int64_t)f->lease_size) target = f->lease_size;
+    if (closing) target = 0;
+    /* Tokens above the target go back to the fleet now. */
+    int64_t t = atomic_load(&f->tokens);
+    while (t > target &&
+           !atomic_compare_exchange_weak(&f->tokens, &t, target)) {
+    }
+    held = t > target ? target : t;
+    if (held < 0) held = 0;
+    /* Counted after the snapshot of `held`: a token spent in between is
+     * reported both as held and as spent (one interval, conservative),
+     * never as neither. */
+    sum_stripes(f, &cur);
     int64_t want = closing ? 0 : target - held;
     if (want < 0) want = 0;
     double ttl_s = (double)f->bcfg.ttl_ns / 1e9;

@@ -264,6 +264,35 @@ static void test_late_refresh(void **state) {
   redisFree(r);
 }
 
+/* An instance whose retries stop gives back what it holds above its new
+ * target at its next refresh: a live idle instance hoards nothing. */
+static void test_idle_returns(void **state) {
+  (void)state;
+  char name[96], key[160];
+  tf_name(name, sizeof name, "idle");
+  redisContext *r = tf_redis(0);
+  snprintf(key, sizeof key, "rein:fleet:{%s}:budget:held", name);
+  rein_fleet_config c;
+  rein_fleet *a = NULL;
+  config(&c, name, "a");
+  assert_int_equal(rein_fleet_new(&c, &a), REIN_OK);
+  tick(a);
+  assert_int_equal(retries(a, 10), 1);
+  tick(a); /* demand 10: 8 (the cap) */
+  rein_fleet_status s;
+  rein_fleet_status_get(a, &s);
+  assert_int_equal(s.lease_tokens, 8);
+  assert_int_equal(tf_int(r, "HGET %s a", key), 8);
+  tick(a); /* no retries since: back to lease_min (1), 7 returned */
+  rein_fleet_status_get(a, &s);
+  assert_int_equal(s.lease_tokens, 1);
+  assert_int_equal(tf_int(r, "HGET %s a", key), 1);
+  assert_int_equal(tf_int(r, "HGET %s #total", key), 1);
+  assert_int_equal(retries(a, 3), 1);
+  rein_fleet_free(a);
+  redisFree(r);
+}
+
 /* lease_min: an instance without retries still holds that many tokens. */
 static void test_lease_min(void **state) {
   (void)state;
@@ -557,6 +586,7 @@ int main(void) {
       cmocka_unit_test_setup(test_lease_split, setup),
       cmocka_unit_test_setup(test_lease_return_and_expiry, setup),
       cmocka_unit_test_setup(test_late_refresh, setup),
+      cmocka_unit_test_setup(test_idle_returns, setup),
       cmocka_unit_test_setup(test_lease_min, setup),
       cmocka_unit_test_setup(test_concurrent_drain, setup),
       cmocka_unit_test_setup(test_noscript, setup),
