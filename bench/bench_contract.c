@@ -19,6 +19,7 @@
 #include "rein/contract.h"
 
 #include <dirent.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,12 +71,23 @@ static int generate(const char *dir, int services, int calls) {
             "  del: {idempotency: none, timeout: 1s}\ncalls:\n",
             i, 1 + i % 12, 1 + pick(50), 1000 + pick(20000), 500 + pick(2000),
             24 * (1 + pick(7)), 500 + pick(2000));
+    int used[1000];
     for (int c = 0; c < calls; c++) {
       /* mostly forward (a layered graph), 5% back edges make cycles */
-      int to = pick(100) < 95 && i + 1 < services
-                   ? i + 1 + pick(services - i - 1 < 50 ? services - i - 1 : 50)
-                   : pick(services);
-      int op = pick(10);
+      /* distinct (callee, operation) per caller: one call per pair */
+      int to, op, tries = 0;
+      bool dup;
+      do {
+        to = pick(100) < 95 && i + 1 < services
+                 ? i + 1 + pick(services - i - 1 < 50 ? services - i - 1 : 50)
+                 : pick(services);
+        op = pick(10);
+        int key = to * 3 + (op < 6 ? 0 : op < 9 ? 1 : 2);
+        dup = false;
+        for (int k = 0; k < c; k++)
+          dup |= used[k] == key;
+        if (!dup || ++tries > 1000) used[c] = key;
+      } while (dup && tries <= 1000);
       const char *opn = op < 6 ? "get" : op < 9 ? "put" : "del";
       int attempts = 1 + pick(4);
       fprintf(f,

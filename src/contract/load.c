@@ -282,16 +282,75 @@ static bool want_map(lctx *L, yaml_node_t *m, const char *path,
 
 static const char *pfx(const char *path, char *buf, size_t len);
 
-static void walk_map(lctx *L, yaml_node_t *m, const char *path, void *obj,
-                     pair_fn fn) {
+/* Does mapping `m` have the key `key` (not counting merge keys)? */
+static void subpath(char *out, size_t len, const char *path, const char *key);
+
+static bool map_has(lctx *L, yaml_node_t *m, const char *key) {
+  for (yaml_node_pair_t *p = m->data.mapping.pairs.start;
+       p < m->data.mapping.pairs.top; p++) {
+    yaml_node_t *k = yaml_document_get_node(L->doc, p->key);
+    const char *s = k ? sval(k) : NULL;
+    if (s && strcmp(s, key) == 0) return true;
+  }
+  return false;
+}
+
+/*
+ * Visit the pairs of `m`. YAML merge keys (`<<: *defaults`, or a list of
+ * them) are honoured as YAML 1.1 specifies: merged pairs come first and a
+ * key written in `m` itself (or in any mapping merged into it on the way
+ * down, `outer`) replaces the merged one wholesale. Merges nest at most 4
+ * deep.
+ */
+static void walk_map_in(lctx *L, yaml_node_t *m, const char *path, void *obj,
+                        pair_fn fn, yaml_node_t *const *outer, int depth) {
   yaml_node_pair_t *start = m->data.mapping.pairs.start;
   yaml_node_pair_t *top = m->data.mapping.pairs.top;
+  char pb[192];
   if (top - start > RC_MAX_FIELDS) {
-    char pb[192];
     diag(L, m, "E004", "remove the fields that do not belong here",
          "%s%ld fields in one object (no object has more than %d)",
          pfx(path, pb, sizeof pb), (long)(top - start), RC_MAX_FIELDS);
     return;
+  }
+  yaml_node_t *chain[6];
+  int nchain = 0;
+  for (; outer && outer[nchain] && nchain < 4; nchain++)
+    chain[nchain] = outer[nchain];
+  chain[nchain] = m;
+  chain[nchain + 1] = NULL;
+  /* merged mappings first */
+  for (yaml_node_pair_t *p = start; p < top; p++) {
+    yaml_node_t *k = yaml_document_get_node(L->doc, p->key);
+    yaml_node_t *v = yaml_document_get_node(L->doc, p->value);
+    const char *key = k ? sval(k) : NULL;
+    if (!key || !v || strcmp(key, "<<") != 0) continue;
+    if (depth >= 4) {
+      diag(L, k, "E004", "flatten the merges", "%smerge keys nested too deep",
+           pfx(path, pb, sizeof pb));
+      continue;
+    }
+    yaml_node_t *one[1] = {v};
+    yaml_node_t **list = one;
+    size_t n = 1;
+    if (v->type == YAML_SEQUENCE_NODE) {
+      n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+      list = NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+      yaml_node_t *src =
+          list
+              ? list[i]
+              : yaml_document_get_node(L->doc, v->data.sequence.items.start[i]);
+      if (!src || src->type != YAML_MAPPING_NODE) {
+        char mp[200];
+        subpath(mp, sizeof mp, path, "<<");
+        wrong_type(L, src ? src : v, mp, "a mapping (or a list of them)",
+                   "*defaults");
+        continue;
+      }
+      walk_map_in(L, src, path, obj, fn, chain, depth + 1);
+    }
   }
   for (yaml_node_pair_t *p = start; p < top; p++) {
     kv e;
@@ -300,11 +359,17 @@ static void walk_map(lctx *L, yaml_node_t *m, const char *path, void *obj,
     if (!e.knode || !e.v) continue;
     e.key = sval(e.knode);
     if (!e.key) {
-      char pb[192];
       diag(L, e.knode, "E002", "use a plain name as the key",
            "%skeys must be strings", pfx(path, pb, sizeof pb));
       continue;
     }
+    if (strcmp(e.key, "<<") == 0) continue;
+    if (strncmp(e.key, "x-", 2) == 0) continue; /* extensions: anchors, notes */
+    /* overridden by a mapping this one was merged into */
+    bool overridden = false;
+    for (int c = 0; c < nchain && !overridden; c++)
+      overridden = map_has(L, chain[c], e.key);
+    if (overridden) continue;
     bool dup = false;
     for (yaml_node_pair_t *q = start; q < p && !dup; q++) {
       yaml_node_t *k2 = yaml_document_get_node(L->doc, q->key);
@@ -315,7 +380,6 @@ static void walk_map(lctx *L, yaml_node_t *m, const char *path, void *obj,
                  "remove one of the two '%s' fields (first "
                  "at line %zu)",
                  e.key, k2->start_mark.line + 1);
-        char pb[192];
         diag(L, e.knode, "E006", fix, "%sduplicate field '%s'",
              pfx(path, pb, sizeof pb), e.key);
         dup = true;
@@ -323,6 +387,11 @@ static void walk_map(lctx *L, yaml_node_t *m, const char *path, void *obj,
     }
     if (!dup) fn(L, obj, path, &e);
   }
+}
+
+static void walk_map(lctx *L, yaml_node_t *m, const char *path, void *obj,
+                     pair_fn fn) {
+  walk_map_in(L, m, path, obj, fn, NULL, 0);
 }
 
 static void unknown(lctx *L, const char *path, const kv *p,
@@ -929,6 +998,16 @@ static void load_calls(lctx *L, rc_svc *svc, yaml_node_t *n) {
       diag(L, e, "E005", "add `to: service.operation`",
            "%s: missing field 'to'", path);
     }
+    for (size_t k = 0; c->to && k < svc->ncalls && svc->ncalls < 4096; k++)
+      if (svc->calls[k].to && strcmp(svc->calls[k].to, c->to) == 0) {
+        char fix[160];
+        snprintf(fix, sizeof fix,
+                 "merge the two into one call (the runtime looks a policy "
+                 "up by caller and callee; first at line %u)",
+                 svc->calls[k].to_loc.line);
+        diag(L, e, "E006", fix, "%s: a second call to %s", path, c->to);
+        break;
+      }
     if (c->to && svc->name)
       c->fleet_name = rein__rc_printf(L->s, "%s/%s", svc->name, c->to);
     if (!c->retry_loc.line) c->retry_loc = c->loc;

@@ -326,6 +326,66 @@ static const char e006_service_expect[] =
     "  fix: keep one file per service and version: remove one, or give this "
     "one a new version\n";
 
+/* two calls to the same operation */
+static const char *const e006_call_files[] = {"a.yaml",
+                                              "service: a\n"
+                                              "version: 2024-01-01\n"
+                                              "\n"
+                                              "calls:\n"
+                                              "  - to: b.get\n"
+                                              "  - to: b.put\n"
+                                              "  - to: b.get\n"
+                                              "    rate: 5/s\n",
+                                              NULL};
+static const char e006_call_expect[] =
+    "a.yaml:7:5: error[E006]: calls[2]: a second call to b.get\n"
+    "  fix: merge the two into one call (the runtime looks a policy up by "
+    "caller and callee; first at line 5)\n";
+
+/* YAML merge keys and x- extension fields load */
+static const char *const merge_files[] = {
+    "m.yaml",
+    "service: m\n"
+    "version: 1.0.0\n"
+    "x-defaults:\n"
+    "  retry: &retry\n"
+    "    attempts: 3\n"
+    "    backoff: {kind: exponential, base: 100ms, cap: 2s, jitter: full}\n"
+    "    budget: {kind: ratio, ratio: 0.1}\n"
+    "  call: &call\n"
+    "    rate: 10/s\n"
+    "    timeout: 500ms\n"
+    "    retry: *retry\n"
+    "operations:\n"
+    "  get: {idempotency: natural, timeout: 1s}\n"
+    "  put: {idempotency: natural, timeout: 1s}\n"
+    "calls:\n"
+    "  - <<: *call\n"
+    "    to: m.get\n"
+    "  - <<: [*call]\n"
+    "    to: m.put\n"
+    "    timeout: 200ms\n"
+    "    retry:\n"
+    "      <<: *retry\n"
+    "      attempts: 2\n",
+    NULL};
+static const char merge_expect[] = "";
+
+/* a merge key must name a mapping */
+static const char *const merge_bad_files[] = {"m.yaml",
+                                              "service: a\n"
+                                              "version: 2024-01-01\n"
+                                              "\n"
+                                              "calls:\n"
+                                              "  - <<: 3\n"
+                                              "    to: b.get\n",
+                                              NULL};
+static const char merge_bad_expect[] =
+    "m.yaml:5:9: error[E002]: calls[0].<<: expected a mapping (or a list of "
+    "them), got '3'\n"
+    "  fix: write calls[0].<< as a mapping (or a list of them), e.g. "
+    "`*defaults`\n";
+
 /* JSON is YAML: a JSON contract loads */
 static const char *const json_files[] = {
     "j.json",
@@ -380,6 +440,9 @@ static const load_case cases[] = {
     {"e005", e005_files, e005_expect, 2},
     {"e006_field", e006_field_files, e006_field_expect, 2},
     {"e006_service", e006_service_files, e006_service_expect, 2},
+    {"e006_call", e006_call_files, e006_call_expect, 2},
+    {"merge", merge_files, merge_expect, 0},
+    {"merge_bad", merge_bad_files, merge_bad_expect, 2},
     {"json", json_files, json_expect, 0},
     {"json_tabs", json_tabs_files, json_tabs_expect, 0},
     {"json_error", json_error_files, json_error_expect, 2},
@@ -638,8 +701,10 @@ static void test_limits(void **st) {
 
   o = 0;
   buf_printf(buf, &o, sizeof buf, "service: a\nversion: 1\ncalls:\n");
-  for (int i = 0; i < 150; i++)
-    buf_printf(buf, &o, sizeof buf, "  - {to: b.c, colour: red}\n");
+  for (int i = 0; i < 150; i++) {
+    snprintf(line, sizeof line, "  - {to: b.c%d, colour: red}\n", i);
+    buf_printf(buf, &o, sizeof buf, line);
+  }
   assert_int_equal(rein_contract_set_new(NULL, &s), REIN_OK);
   assert_int_equal(rein_contract_add_buffer(s, "c.yaml", buf, o), REIN_EPARSE);
   assert_int_equal(rein_contract_diag_count(s), 101);
@@ -647,6 +712,8 @@ static void test_limits(void **st) {
                       "50 more errors in this file not shown");
   assert_string_equal(rein_contract_diag_at(s, 1)->message,
                       "calls[0]: unknown field 'colour'");
+  assert_string_equal(rein_contract_diag_at(s, 100)->message,
+                      "calls[99]: unknown field 'colour'");
   rein_contract_set_free(s);
 
   o = 0;
@@ -753,6 +820,21 @@ static void test_e006_service(void **st) {
   run_case(find_case("e006_service"));
 }
 
+static void test_e006_call(void **st) {
+  (void)st;
+  run_case(find_case("e006_call"));
+}
+
+static void test_merge(void **st) {
+  (void)st;
+  run_case(find_case("merge"));
+}
+
+static void test_merge_bad(void **st) {
+  (void)st;
+  run_case(find_case("merge_bad"));
+}
+
 static void test_json(void **st) {
   (void)st;
   run_case(find_case("json"));
@@ -776,11 +858,13 @@ int main(void) {
       cmocka_unit_test(test_e004_durations), cmocka_unit_test(test_e004_values),
       cmocka_unit_test(test_e004_combos),    cmocka_unit_test(test_e004_fleet),
       cmocka_unit_test(test_e005),           cmocka_unit_test(test_e006_field),
-      cmocka_unit_test(test_e006_service),   cmocka_unit_test(test_json),
-      cmocka_unit_test(test_json_tabs),      cmocka_unit_test(test_json_error),
-      cmocka_unit_test(test_durations),      cmocka_unit_test(test_rates),
-      cmocka_unit_test(test_paths),          cmocka_unit_test(test_hostile),
-      cmocka_unit_test(test_limits),         cmocka_unit_test(test_fault_loop),
+      cmocka_unit_test(test_e006_service),   cmocka_unit_test(test_e006_call),
+      cmocka_unit_test(test_merge),          cmocka_unit_test(test_merge_bad),
+      cmocka_unit_test(test_json),           cmocka_unit_test(test_json_tabs),
+      cmocka_unit_test(test_json_error),     cmocka_unit_test(test_durations),
+      cmocka_unit_test(test_rates),          cmocka_unit_test(test_paths),
+      cmocka_unit_test(test_hostile),        cmocka_unit_test(test_limits),
+      cmocka_unit_test(test_fault_loop),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -290,11 +290,74 @@ static void test_not_found(void **st) {
   rein_contract_set_free(s);
 }
 
+/* YAML merge keys: shared defaults, overridden per call, wholesale per
+ * key as YAML specifies. */
+static void test_merge_keys(void **st) {
+  (void)st;
+  static const char m[] =
+      "service: m\n"
+      "version: 1.0.0\n"
+      "x-defaults:\n"
+      "  retry: &retry\n"
+      "    attempts: 3\n"
+      "    backoff: {kind: exponential, base: 100ms, cap: 2s, jitter: full}\n"
+      "    budget: {kind: ratio, ratio: 0.1}\n"
+      "  call: &call\n"
+      "    rate: 10/s\n"
+      "    timeout: 500ms\n"
+      "    retry: *retry\n"
+      "operations:\n"
+      "  get: {idempotency: natural, timeout: 1s}\n"
+      "  put: {idempotency: natural, timeout: 1s}\n"
+      "  del: {idempotency: natural, timeout: 1s}\n"
+      "calls:\n"
+      "  - <<: *call\n"
+      "    to: m.get\n"
+      "  - <<: [*call]\n"
+      "    to: m.put\n"
+      "    timeout: 200ms\n"
+      "    retry:\n"
+      "      <<: *retry\n"
+      "      attempts: 2\n"
+      "  - <<: *call\n"
+      "    to: m.del\n"
+      "    retry: {attempts: 4}\n";
+  rein_contract_set *s;
+  assert_int_equal(rein_contract_set_new(NULL, &s), REIN_OK);
+  assert_int_equal(rein_contract_add_buffer(s, "m.yaml", m, strlen(m)),
+                   REIN_OK);
+  assert_int_equal(rein_contract_check(s, NULL), REIN_OK);
+  assert_int_equal(rein_contract_diag_count(s), 0);
+  rein_contract_policy cp;
+  assert_int_equal(rein_policy_from_contract(s, "m", "m.get", &cp, NULL),
+                   REIN_OK);
+  assert_int_equal(cp.policy.max_attempts, 3);
+  assert_int_equal(cp.policy.attempt_timeout_ns, MS(500));
+  assert_int_equal(cp.policy.backoff.cap_ns, MS(2000));
+  assert_true(cp.has_budget && cp.budget.ratio == 0.1);
+  assert_int_equal(rein_policy_from_contract(s, "m", "m.put", &cp, NULL),
+                   REIN_OK);
+  assert_int_equal(cp.policy.max_attempts, 2); /* own key wins */
+  assert_int_equal(cp.policy.attempt_timeout_ns, MS(200));
+  assert_int_equal(cp.policy.backoff.cap_ns, MS(2000)); /* merged */
+  assert_true(cp.has_budget && cp.budget.ratio == 0.1); /* merged */
+  /* an own `retry` replaces the merged one wholesale: no budget, default
+   * backoff */
+  assert_int_equal(rein_policy_from_contract(s, "m", "m.del", &cp, NULL),
+                   REIN_OK);
+  assert_int_equal(cp.policy.max_attempts, 4);
+  assert_false(cp.has_budget);
+  assert_int_equal(cp.policy.backoff.cap_ns, MS(10000));
+  assert_int_equal(cp.policy.attempt_timeout_ns, MS(500)); /* merged */
+  rein_contract_set_free(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_full_policy),
       cmocka_unit_test(test_defaults_and_other_budgets),
       cmocka_unit_test(test_not_found),
+      cmocka_unit_test(test_merge_keys),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -216,12 +216,13 @@ static const char *const r002_clean_files[] = {
     "calls:\n"
     "  - to: b.refund\n"
     "    retry: {attempts: 3, when: [connect-refused, dns]}\n"
-    "  - to: b.refund\n",
+    "  - to: b.cancel\n",
     "b.yaml",
     "service: b\n"
     "version: 2024-01-01\n"
     "operations:\n"
-    "  refund: {idempotency: none}\n",
+    "  refund: {idempotency: none}\n"
+    "  cancel: {idempotency: none}\n",
     NULL};
 static const char r002_clean_expect[] = "";
 
@@ -242,7 +243,8 @@ static const char *const r003_files[] = {
     "service: reg\n"
     "version: 2024-01-01\n"
     "operations:\n"
-    "  get: {idempotency: natural, timeout: 2s}\n",
+    "  get: {idempotency: natural, timeout: 2s}\n"
+    "  list: {idempotency: natural, timeout: 2s}\n",
     NULL};
 static const char r003_expect[] =
     "w.yaml:10:66: error[R003]: exponential backoff without jitter across 10 "
@@ -266,7 +268,8 @@ static const char *const r003_constant_norate_files[] = {
     "service: reg\n"
     "version: 2024-01-01\n"
     "operations:\n"
-    "  get: {idempotency: natural, timeout: 2s}\n",
+    "  get: {idempotency: natural, timeout: 2s}\n"
+    "  list: {idempotency: natural, timeout: 2s}\n",
     NULL};
 static const char r003_constant_norate_expect[] =
     "w.yaml:8:51: error[R003]: constant backoff without jitter across 3 "
@@ -286,7 +289,7 @@ static const char *const r003_clean_files[] = {
     "    retry:\n"
     "      attempts: 3\n"
     "      backoff: {kind: exponential, jitter: none}\n"
-    "  - to: reg.get\n"
+    "  - to: reg.list\n"
     "    instances: 50\n"
     "    retry:\n"
     "      attempts: 3\n"
@@ -295,7 +298,8 @@ static const char *const r003_clean_files[] = {
     "service: reg\n"
     "version: 2024-01-01\n"
     "operations:\n"
-    "  get: {idempotency: natural, timeout: 2s}\n",
+    "  get: {idempotency: natural, timeout: 2s}\n"
+    "  list: {idempotency: natural, timeout: 2s}\n",
     NULL};
 static const char r003_clean_expect[] = "";
 
@@ -564,7 +568,8 @@ static const char *const r006_files[] = {
     "service: reg\n"
     "version: 2024-01-01\n"
     "operations:\n"
-    "  get: {idempotency: natural, timeout: 2s}\n",
+    "  get: {idempotency: natural, timeout: 2s}\n"
+    "  list: {idempotency: natural, timeout: 2s}\n",
     NULL};
 static const char r006_expect[] =
     "a.yaml:6:15: error[R006]: the retry schedule takes up to 6s (3 attempts x "
@@ -589,7 +594,8 @@ static const char *const r006_clean_files[] = {
     "service: reg\n"
     "version: 2024-01-01\n"
     "operations:\n"
-    "  get: {idempotency: natural, timeout: 2s}\n",
+    "  get: {idempotency: natural, timeout: 2s}\n"
+    "  list: {idempotency: natural, timeout: 2s}\n",
     NULL};
 static const char r006_clean_expect[] = "";
 
@@ -647,7 +653,7 @@ static const char *const r008_files[] = {
     "calls:\n"
     "  - to: b.get\n"
     "    retry: {attempts: 3}\n"
-    "  - to: b.get\n"
+    "  - to: b.get2\n"
     "    retry:\n"
     "      attempts: 3\n"
     "      budget: {kind: ratio, ratio: 0.5}\n",
@@ -655,7 +661,8 @@ static const char *const r008_files[] = {
     "service: b\n"
     "version: 2024-01-01\n"
     "operations:\n"
-    "  get: {idempotency: natural, max_retry_ratio: 0.1}\n",
+    "  get: {idempotency: natural, max_retry_ratio: 0.1}\n"
+    "  get2: {idempotency: natural, max_retry_ratio: 0.1}\n",
     NULL};
 static const char r008_expect[] =
     "a.yaml:5:23: error[R008]: a may send 2 retries per request (3 attempts "
@@ -663,7 +670,7 @@ static const char r008_expect[] =
     "  fix: add budget: {kind: ratio, ratio: 0.1} (or lower), or agree a "
     "higher max_retry_ratio with b\n"
     "a.yaml:9:36: error[R008]: a may send 0.5 retries per request (its ratio "
-    "budget), but b.get tolerates at most 0.1\n"
+    "budget), but b.get2 tolerates at most 0.1\n"
     "  fix: add budget: {kind: ratio, ratio: 0.1} (or lower), or agree a "
     "higher max_retry_ratio with b\n";
 
@@ -681,7 +688,8 @@ static const char *const r008_clean_files[] = {
     "service: b\n"
     "version: 2024-01-01\n"
     "operations:\n"
-    "  get: {idempotency: natural, max_retry_ratio: 0.1}\n",
+    "  get: {idempotency: natural, max_retry_ratio: 0.1}\n"
+    "  get2: {idempotency: natural, max_retry_ratio: 0.1}\n",
     NULL};
 static const char r008_clean_expect[] = "";
 
@@ -694,19 +702,21 @@ static const char *const r009_files[] = {
     "  - to: b.pay\n"
     "    key: originate\n"
     "    pin_version: 2024-01-01\n"
-    "  - to: b.pay\n"
+    "  - to: b.refund\n"
     "    key: originate\n"
     "    pin_version: 2023-12-01\n",
     "b-old.yaml",
     "service: b\n"
     "version: 2024-01-01\n"
     "operations:\n"
-    "  pay: {idempotency: key, key_ttl: 7d, timeout: 5s}\n",
+    "  pay: {idempotency: key, key_ttl: 7d, timeout: 5s}\n"
+    "  refund: {idempotency: key, key_ttl: 7d}\n",
     "b.yaml",
     "service: b\n"
     "version: 2024-03-01\n"
     "operations:\n"
-    "  pay: {idempotency: key, key_ttl: 24h, timeout: 2s}\n",
+    "  pay: {idempotency: key, key_ttl: 24h, timeout: 2s}\n"
+    "  refund: {idempotency: key, key_ttl: 7d}\n",
     NULL};
 static const char r009_expect[] =
     "a.yaml:6:18: warning[R009]: a pins b 2024-01-01 but the current contract "
@@ -730,12 +740,14 @@ static const char *const r009_clean_files[] = {
     "service: b\n"
     "version: 2024-01-01\n"
     "operations:\n"
-    "  pay: {idempotency: key, key_ttl: 7d, timeout: 5s}\n",
+    "  pay: {idempotency: key, key_ttl: 7d, timeout: 5s}\n"
+    "  refund: {idempotency: key, key_ttl: 7d}\n",
     "b.yaml",
     "service: b\n"
     "version: 2024-03-01\n"
     "operations:\n"
-    "  pay: {idempotency: key, key_ttl: 24h, timeout: 2s}\n",
+    "  pay: {idempotency: key, key_ttl: 24h, timeout: 2s}\n"
+    "  refund: {idempotency: key, key_ttl: 7d}\n",
     NULL};
 static const char r009_clean_expect[] = "";
 
@@ -751,7 +763,8 @@ static const char *const r010_files[] = {
     "service: reg\n"
     "version: 2024-01-01\n"
     "operations:\n"
-    "  get: {idempotency: natural, timeout: 2s}\n",
+    "  get: {idempotency: natural, timeout: 2s}\n"
+    "  list: {idempotency: natural, timeout: 2s}\n",
     NULL};
 static const char r010_expect[] =
     "a.yaml:5:14: warning[R010]: per-attempt timeout 2s is not below reg.get's "
@@ -771,7 +784,8 @@ static const char *const r010_clean_files[] = {
     "service: reg\n"
     "version: 2024-01-01\n"
     "operations:\n"
-    "  get: {idempotency: natural, timeout: 2s}\n",
+    "  get: {idempotency: natural, timeout: 2s}\n"
+    "  list: {idempotency: natural, timeout: 2s}\n",
     NULL};
 static const char r010_clean_expect[] = "";
 
@@ -808,7 +822,8 @@ static const char *const e007_files[] = {
     "service: reg\n"
     "version: 2024-01-01\n"
     "operations:\n"
-    "  get: {idempotency: natural, timeout: 2s}\n",
+    "  get: {idempotency: natural, timeout: 2s}\n"
+    "  list: {idempotency: natural, timeout: 2s}\n",
     NULL};
 static const char e007_expect[] =
     "a.yaml:4:9: error[E007]: calls[0].to: service 'reg' has no operation "
