@@ -553,7 +553,41 @@ static void test_outbox_relay(void **state) {
   assert_int_equal(rein_inbox_counts_get(f->ib, &c), REIN_OK);
   assert_int_equal(c.outbox_delivered, 1);
   assert_int_equal(c.outbox_pending, 0);
+  /* past the retention, the purge removes the dedup row and the delivered
+   * intent */
+  rein_manual_clock_advance(&f->wall, 3 * 86400 * REIN_NS_PER_S + 1000000);
+  size_t n = 0;
+  assert_int_equal(rein_inbox_purge(f->ib, 10, &n), REIN_OK);
+  assert_int_equal(n, 1);
+  assert_int_equal(rein_inbox_counts_get(f->ib, &c), REIN_OK);
+  assert_int_equal(c.outbox_delivered, 0);
+  assert_int_equal(c.inbox_rows, 0);
   rein_policy_free(p);
+}
+
+/* Another writer holds SQLite's write lock past busy_timeout: the call
+ * fails with REIN_EBUSY, runs no handler and acks nothing; once the lock
+ * is free the message goes through. */
+static void test_sqlite_busy(void **state) {
+  fx *f = *state;
+  rein_inbox_free(f->ib);
+  f->cfg.busy_timeout_ns = 20 * REIN_NS_PER_MS;
+  assert_int_equal(rein_inbox_new(&f->cfg, &f->ib), REIN_OK);
+  sqlite3 *other;
+  assert_int_equal(sqlite3_open(f->path, &other), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL),
+                   SQLITE_OK);
+  rein_broker_msg m = msg("1-0", "pay-busy", 1);
+  rein_inbox_verdict v;
+  assert_int_equal(rein_inbox_process(f->ib, &m, &v), REIN_EBUSY);
+  assert_non_null(strstr(rein_inbox_errmsg(f->ib), "BEGIN IMMEDIATE"));
+  assert_int_equal(f->calls, 0);
+  assert_int_equal(f->fb.acks, 0);
+  assert_int_equal(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(other);
+  assert_int_equal(rein_inbox_process(f->ib, &m, &v), REIN_OK);
+  assert_int_equal(v, REIN_INBOX_PROCESSED);
+  assert_int_equal(f->fb.acks, 1);
 }
 
 static void test_outbox_giveup_and_fatal(void **state) {
@@ -1180,6 +1214,7 @@ int main(void) {
       TS(test_concurrent_same_key),
       TP(test_concurrent_same_key),
       TP(test_pg_reconnect),
+      TS(test_sqlite_busy),
       cmocka_unit_test(test_redis_reconnect),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
