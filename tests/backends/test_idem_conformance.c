@@ -832,6 +832,14 @@ static void test_backend_failure(void **state) {
     redisContext *ctx =
         redisConnect(rein_test_redis_host(), rein_test_redis_port());
     assert_true(ctx && !ctx->err);
+    /* scripts flushed (server restart, SCRIPT FLUSH): NOSCRIPT -> EVAL */
+    redisReply *fl = redisCommand(ctx, "SCRIPT FLUSH");
+    assert_non_null(fl);
+    freeReplyObject(fl);
+    expect_replay(f, &A, "f1", "p", 200, "kept");
+    rein_idem_token t3 = begin_new(f, &A, "f3", "p");
+    complete_ok(f, &t3, 200, "after flush", true);
+    expect_replay(f, &A, "f3", "p", 200, "after flush");
     rein_idem_redis_config rc;
     rein_idem_redis_config_default(&rc);
     rc.ctx = ctx;
