@@ -1246,7 +1246,7 @@ int main(int argc, char **argv) {
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   struct MHD_Daemon *d = MHD_start_daemon(
       MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-          MHD_USE_POLL | MHD_USE_ERROR_LOG,
+          MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG,
       0, NULL, NULL, handle, l, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
       MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
       MHD_OPTION_CONNECTION_LIMIT, (unsigned int)4096,
@@ -1285,8 +1285,7 @@ int main(int argc, char **argv) {
   logf_(l, "signal %d: draining and stopping", sig);
   /* Stop accepting, give requests in flight up to 5 s to finish, then
    * close every connection. */
-  MHD_socket lsock = MHD_quiesce_daemon(d);
-  if (lsock != MHD_INVALID_SOCKET) close(lsock);
+  MHD_socket lsock = MHD_quiesce_daemon(d); /* closed after stop */
   for (int i = 0; i < 500; i++) {
     pthread_mutex_lock(&l->mu);
     pthread_mutex_unlock(&l->mu);
@@ -1301,6 +1300,7 @@ int main(int argc, char **argv) {
   pthread_cond_broadcast(&l->janitor_cv);
   pthread_mutex_unlock(&l->mu);
   MHD_stop_daemon(d);
+  if (lsock != MHD_INVALID_SOCKET) close(lsock);
   if (have_janitor) pthread_join(jt, NULL);
   teardown(l);
   return 0;
