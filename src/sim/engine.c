@@ -1424,7 +1424,6 @@ static void run_free(run *R) {
   rein__sim_free(a, R->heap);
   for (size_t i = 0; i < R->nlanes; i++) rein__sim_free(a, R->lanes[i].buf);
   rein__sim_free(a, R->calls);
-  rein__sim_free(a, R->reqs);
   rein__sim_free(a, R->clients);
   rein__sim_free(a, R->cohort_first);
   if (R->srv)
@@ -1443,6 +1442,7 @@ static void run_free(run *R) {
       rein__sim_free(a, R->srv[k].pending);
 #endif
     }
+  rein__sim_free(a, R->reqs); /* after the tickets were cancelled */
 #ifdef REIN_SIM_ADMIT
   for (size_t i = 0; i < R->ntchunks; i++) rein__sim_free(a, R->tchunks[i]);
   rein__sim_free(a, R->tchunks);

@@ -565,6 +565,21 @@ static void test_run_fault_loop(void **state) {
   rein_sim_scenario_free(s);
 }
 
+static void test_run_fault_loop_admission(void **state) {
+  (void)state;
+  rein_sim_scenario *s = load_ok(
+      "duration: 3s\n"
+      "policies: {p: {max_attempts: 3}}\n"
+      "servers: [{name: s, concurrency: 2, service_time: {dist: exponential, "
+      "mean: 20ms},\n"
+      "           admission: {limit: 2, queue: 10, retry_queue: 2}}]\n"
+      "cohorts: [{name: c, count: 50, target: s, policy: p, timeout: 300ms, "
+      "arrival: {mode: poisson, rate: 3}}]\n"
+      "variants: [{name: x, admission: []}, {name: y, admission: [s]}]\n");
+  rein_test_fault_loop(body_run, s); /* runs variant 1: with admission */
+  rein_sim_scenario_free(s);
+}
+
 static void test_max_events(void **state) {
   (void)state;
   rein_sim_scenario *s = load_ok(SMALL);
@@ -601,6 +616,7 @@ int main(void) {
       cmocka_unit_test(test_series_sums),
       cmocka_unit_test(test_load_fault_loop),
       cmocka_unit_test(test_run_fault_loop),
+      cmocka_unit_test(test_run_fault_loop_admission),
       cmocka_unit_test(test_max_events),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
