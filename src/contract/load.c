@@ -29,6 +29,7 @@
 #define RC_MAX_FIELDS 64
 #define RC_MAX_OPS 10000
 #define RC_MAX_CALLS 100000
+#define RC_MAX_MERGES 1000 /* merged mappings (`<<`) walked per file */
 
 typedef struct lctx {
   rein_contract_set *s;
@@ -36,6 +37,7 @@ typedef struct lctx {
   const char *file;
   uint32_t seq;
   int errors;
+  int merges, deep_reported;
 } lctx;
 
 static rc_loc loc_of(const lctx *L, const yaml_node_t *n) {
@@ -313,12 +315,15 @@ static void walk_map_in(lctx *L, yaml_node_t *m, const char *path, void *obj,
          pfx(path, pb, sizeof pb), (long)(top - start), RC_MAX_FIELDS);
     return;
   }
-  yaml_node_t *chain[6];
-  int nchain = 0;
-  for (; outer && outer[nchain] && nchain < 4; nchain++)
+  /* chain: the mappings whose own keys override this one's (NULL-ended);
+   * for merged list items, the items before them too (earlier wins) */
+  yaml_node_t *chain[24];
+  int nchain = 0; /* the outer mappings: override this one's own keys */
+  for (; outer && outer[nchain] && nchain < 16; nchain++)
     chain[nchain] = outer[nchain];
-  chain[nchain] = m;
-  chain[nchain + 1] = NULL;
+  int nov = nchain; /* chain[0..nov) override what is merged into m */
+  chain[nov++] = m;
+  chain[nov] = NULL;
   /* merged mappings first */
   for (yaml_node_pair_t *p = start; p < top; p++) {
     yaml_node_t *k = yaml_document_get_node(L->doc, p->key);
@@ -326,8 +331,9 @@ static void walk_map_in(lctx *L, yaml_node_t *m, const char *path, void *obj,
     const char *key = k ? sval(k) : NULL;
     if (!key || !v || strcmp(key, "<<") != 0) continue;
     if (depth >= 4) {
-      diag(L, k, "E004", "flatten the merges", "%smerge keys nested too deep",
-           pfx(path, pb, sizeof pb));
+      if (!L->deep_reported++) /* once per file: aliases repeat it */
+        diag(L, k, "E004", "flatten the merges",
+             "%smerge keys nested more than 4 deep", pfx(path, pb, sizeof pb));
       continue;
     }
     yaml_node_t *one[1] = {v};
@@ -349,8 +355,20 @@ static void walk_map_in(lctx *L, yaml_node_t *m, const char *path, void *obj,
                    "*defaults");
         continue;
       }
+      if (++L->merges > RC_MAX_MERGES) {
+        if (L->merges == RC_MAX_MERGES + 1)
+          diag(L, src, "E004", "merge fewer mappings",
+               "more than %d merged mappings in one file", RC_MAX_MERGES);
+        continue;
+      }
       walk_map_in(L, src, path, obj, fn, chain, depth + 1);
+      /* items merged earlier take precedence over later ones */
+      if (nov + 1 < (int)(sizeof chain / sizeof *chain)) {
+        chain[nov++] = src;
+        chain[nov] = NULL;
+      }
     }
+    chain[nov = nchain + 1] = NULL; /* the next `<<` starts afresh */
   }
   for (yaml_node_pair_t *p = start; p < top; p++) {
     kv e;
@@ -1110,7 +1128,7 @@ static rc_svc *load_root(lctx *L, yaml_node_t *root) {
 
 rein_status rein__rc_load_buffer(rein_contract_set *s, const char *name,
                                  const char *data, size_t len) {
-  lctx L = {s, NULL, rein__rc_strdup(s, name), s->nfiles++, 0};
+  lctx L = {s, NULL, rein__rc_strdup(s, name), s->nfiles++, 0, 0, 0};
   if (!L.file) return REIN_ENOMEM;
   size_t before = s->ndiags;
   yaml_parser_t parser;

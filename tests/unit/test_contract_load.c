@@ -386,6 +386,44 @@ static const char merge_bad_expect[] =
     "  fix: write calls[0].<< as a mapping (or a list of them), e.g. "
     "`*defaults`\n";
 
+/* exponential merges are bounded */
+static const char *const merge_bomb_files[] = {
+    "m.yaml",
+    "service: a\n"
+    "version: 1\n"
+    "x-a: &a {instances: 2}\n"
+    "x-l0: &l0\n"
+    "  <<: [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, "
+    "*a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, "
+    "*a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+    "x-l1: &l1\n"
+    "  <<: [*l0, *l0, *l0, *l0, *l0, *l0, *l0, *l0, *l0, *l0, *l0, *l0, *l0, "
+    "*l0, *l0, *l0, *l0, *l0, *l0, *l0, *l0, *l0, *l0, *l0, *l0, *l0, *l0, "
+    "*l0, *l0, *l0, *l0, *l0, *l0, *l0, *l0, *l0, *l0, *l0, *l0, *l0, *l0, "
+    "*l0, *l0, *l0, *l0, *l0, *l0, *l0, *l0, *l0]\n"
+    "x-l2: &l2\n"
+    "  <<: [*l1, *l1, *l1, *l1, *l1, *l1, *l1, *l1, *l1, *l1, *l1, *l1, *l1, "
+    "*l1, *l1, *l1, *l1, *l1, *l1, *l1, *l1, *l1, *l1, *l1, *l1, *l1, *l1, "
+    "*l1, *l1, *l1, *l1, *l1, *l1, *l1, *l1, *l1, *l1, *l1, *l1, *l1, *l1, "
+    "*l1, *l1, *l1, *l1, *l1, *l1, *l1, *l1, *l1]\n"
+    "x-l3: &l3\n"
+    "  <<: [*l2, *l2, *l2, *l2, *l2, *l2, *l2, *l2, *l2, *l2, *l2, *l2, *l2, "
+    "*l2, *l2, *l2, *l2, *l2, *l2, *l2, *l2, *l2, *l2, *l2, *l2, *l2, *l2, "
+    "*l2, *l2, *l2, *l2, *l2, *l2, *l2, *l2, *l2, *l2, *l2, *l2, *l2, *l2, "
+    "*l2, *l2, *l2, *l2, *l2, *l2, *l2, *l2, *l2]\n"
+    "x-l4: &l4\n"
+    "  <<: [*l3, *l3, *l3, *l3, *l3, *l3, *l3, *l3, *l3, *l3, *l3, *l3, *l3, "
+    "*l3, *l3, *l3, *l3, *l3, *l3, *l3, *l3, *l3, *l3, *l3, *l3, *l3, *l3, "
+    "*l3, *l3, *l3, *l3, *l3, *l3, *l3, *l3, *l3, *l3, *l3, *l3, *l3, *l3, "
+    "*l3, *l3, *l3, *l3, *l3, *l3, *l3, *l3, *l3]\n"
+    "<<: *l4\n",
+    NULL};
+static const char merge_bomb_expect[] =
+    "m.yaml:6:7: error[E004]: more than 1000 merged mappings in one file\n"
+    "  fix: merge fewer mappings\n"
+    "m.yaml:7:3: error[E004]: merge keys nested more than 4 deep\n"
+    "  fix: flatten the merges\n";
+
 /* JSON is YAML: a JSON contract loads */
 static const char *const json_files[] = {
     "j.json",
@@ -443,6 +481,7 @@ static const load_case cases[] = {
     {"e006_call", e006_call_files, e006_call_expect, 2},
     {"merge", merge_files, merge_expect, 0},
     {"merge_bad", merge_bad_files, merge_bad_expect, 2},
+    {"merge_bomb", merge_bomb_files, merge_bomb_expect, 2},
     {"json", json_files, json_expect, 0},
     {"json_tabs", json_tabs_files, json_tabs_expect, 0},
     {"json_error", json_error_files, json_error_expect, 2},
@@ -835,6 +874,11 @@ static void test_merge_bad(void **st) {
   run_case(find_case("merge_bad"));
 }
 
+static void test_merge_bomb(void **st) {
+  (void)st;
+  run_case(find_case("merge_bomb"));
+}
+
 static void test_json(void **st) {
   (void)st;
   run_case(find_case("json"));
@@ -860,11 +904,11 @@ int main(void) {
       cmocka_unit_test(test_e005),           cmocka_unit_test(test_e006_field),
       cmocka_unit_test(test_e006_service),   cmocka_unit_test(test_e006_call),
       cmocka_unit_test(test_merge),          cmocka_unit_test(test_merge_bad),
-      cmocka_unit_test(test_json),           cmocka_unit_test(test_json_tabs),
-      cmocka_unit_test(test_json_error),     cmocka_unit_test(test_durations),
-      cmocka_unit_test(test_rates),          cmocka_unit_test(test_paths),
-      cmocka_unit_test(test_hostile),        cmocka_unit_test(test_limits),
-      cmocka_unit_test(test_fault_loop),
+      cmocka_unit_test(test_merge_bomb),     cmocka_unit_test(test_json),
+      cmocka_unit_test(test_json_tabs),      cmocka_unit_test(test_json_error),
+      cmocka_unit_test(test_durations),      cmocka_unit_test(test_rates),
+      cmocka_unit_test(test_paths),          cmocka_unit_test(test_hostile),
+      cmocka_unit_test(test_limits),         cmocka_unit_test(test_fault_loop),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

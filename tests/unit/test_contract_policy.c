@@ -352,12 +352,38 @@ static void test_merge_keys(void **st) {
   rein_contract_set_free(s);
 }
 
+/* `<<: [*a, *b]`: the earlier mapping wins, own keys win over both. */
+static void test_merge_precedence(void **st) {
+  (void)st;
+  static const char m[] = "service: p\n"
+                          "version: 1\n"
+                          "x-a: &a {timeout: 1s, rate: 1/s}\n"
+                          "x-b: &b {timeout: 2s, rate: 2/s, deadline: 9s}\n"
+                          "operations:\n"
+                          "  get: {idempotency: natural}\n"
+                          "calls:\n"
+                          "  - <<: [*a, *b]\n"
+                          "    to: p.get\n"
+                          "    rate: 3/s\n";
+  rein_contract_set *s;
+  assert_int_equal(rein_contract_set_new(NULL, &s), REIN_OK);
+  assert_int_equal(rein_contract_add_buffer(s, "p.yaml", m, strlen(m)),
+                   REIN_OK);
+  rein_contract_policy cp;
+  assert_int_equal(rein_policy_from_contract(s, "p", "p.get", &cp, NULL),
+                   REIN_OK);
+  assert_int_equal(cp.policy.attempt_timeout_ns, MS(1000));
+  assert_int_equal(cp.deadline_ns, MS(9000));
+  rein_contract_set_free(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_full_policy),
       cmocka_unit_test(test_defaults_and_other_budgets),
       cmocka_unit_test(test_not_found),
       cmocka_unit_test(test_merge_keys),
+      cmocka_unit_test(test_merge_precedence),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
