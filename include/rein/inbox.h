@@ -184,6 +184,8 @@ typedef struct rein_broker_redis_config {
   int64_t redelivery_window_ns; /* default 7 days */
   const rein_allocator *alloc;
   rein_errbuf *err;
+  rein_clock wall; /* calendar time (ns since the epoch) to compare with
+                      entry IDs; default CLOCK_REALTIME */
 } rein_broker_redis_config;
 
 REIN_API void rein_broker_redis_config_default(rein_broker_redis_config *c);

@@ -34,6 +34,7 @@ typedef struct rb {
   char *host, *stream, *group, *consumer, *dead, *key_field, *body_field;
   int port;
   int64_t timeout_ns, min_idle_ns, window_ns;
+  rein_clock wall;
   bool history_done;
   char hist_cursor[64];
   char claim_cursor[64];
@@ -168,7 +169,9 @@ static rein_status build(rb *b, redisReply *entries, bool first_delivery,
     freeReplyObject(r);
     /* Past the window the inbox may have purged the dedup row: park the
      * entry rather than risk a second effect. */
-    int64_t now_ms = rein_clock_wall_ns() / REIN_NS_PER_MS;
+    int64_t now_ms =
+        (b->wall.now_ns ? b->wall.now_ns(b->wall.ctx) : rein_clock_wall_ns()) /
+        REIN_NS_PER_MS;
     size_t w = 0;
     for (size_t i = 0; i < k; i++) {
       rein_broker_msg *m = &b->msgs[i];
@@ -448,6 +451,7 @@ rein_status rein_broker_redis_new(const rein_broker_redis_config *c,
   b->timeout_ns = c->connect_timeout_ns;
   b->min_idle_ns = c->min_idle_ns;
   b->window_ns = c->redelivery_window_ns;
+  b->wall = c->wall;
   snprintf(b->hist_cursor, sizeof b->hist_cursor, "0");
   snprintf(b->claim_cursor, sizeof b->claim_cursor, "0-0");
   b->host = sdup(c->alloc, c->host);

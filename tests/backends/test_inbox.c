@@ -941,6 +941,61 @@ static void test_redis_expired_redelivery(void **state) {
   redisFree(rc);
 }
 
+/* The adapter compares entry IDs with its injected wall clock: the same
+ * redelivery is fine today and expired two days later. */
+static void test_redis_expiry_clock(void **state) {
+  char s[128];
+  stream_name(s, sizeof s, "expclock");
+  redisContext *rc = rc_connect();
+  rein_manual_clock wall;
+  rein_manual_clock_init(&wall, rein_clock_wall_ns());
+  rein_broker_redis_config c;
+  rein_broker_redis_config_default(&c);
+  c.host = rein_test_redis_host();
+  c.port = rein_test_redis_port();
+  c.stream = s;
+  c.group = "g";
+  c.consumer = "A";
+  c.min_idle_ns = 0;
+  c.redelivery_window_ns = 86400 * REIN_NS_PER_S;
+  c.wall = rein_manual_clock_as_clock(&wall);
+  rein_broker *a = NULL;
+  assert_int_equal(rein_broker_redis_new(&c, &a), REIN_OK);
+  xadd(rc, s, "k1", "b1");
+  rein_broker_batch b;
+  assert_int_equal(rein_broker_read(a, 10, 0, &b), REIN_OK);
+  assert_int_equal(b.n, 1);
+  assert_int_equal(rein_broker_claim_stale(a, 10, &b), REIN_OK);
+  assert_int_equal(b.n, 1); /* within the window: redelivered */
+  assert_int_equal(b.msgs[0].deliveries, 2);
+  rein_manual_clock_advance(&wall, 2 * 86400 * REIN_NS_PER_S);
+  assert_int_equal(rein_broker_claim_stale(a, 10, &b), REIN_OK);
+  assert_int_equal(b.n, 0); /* past it: parked as expired */
+  char dead[160];
+  snprintf(dead, sizeof dead, "%s:dead", s);
+  redisReply *r = redisCommand(rc, "XRANGE %s - +", dead);
+  assert_int_equal(r->elements, 1);
+  redisReply *fields = r->element[0]->element[1];
+  bool ok = false;
+  for (size_t i = 0; i + 1 < fields->elements; i += 2)
+    if (!strcmp(fields->element[i]->str, "error")) {
+      /* the age is 2 days minus the ms between reading the clock and
+       * XADD: 172799 or 172800 s */
+      const char *e = fields->element[i + 1]->str;
+      long age = !strncmp(e, "expired: redelivered ", 21)
+                     ? strtol(e + 21, NULL, 10)
+                     : 0;
+      ok = age >= 172790 && age <= 172800 &&
+           strstr(e, "past the redelivery window of 86400 s") != NULL;
+    }
+  freeReplyObject(r);
+  assert_true(ok);
+  assert_int_equal(rint_cmd(rc, "XPENDING %s g", s), 0);
+  rein_broker_free(a);
+  freeReplyObject(redisCommand(rc, "DEL %s %s", s, dead));
+  redisFree(rc);
+}
+
 static void test_redis_config(void **state) {
   rein_broker_redis_config c;
   rein_broker_redis_config_default(&c);
@@ -1210,6 +1265,7 @@ int main(void) {
       cmocka_unit_test(test_redis_adapter),
       cmocka_unit_test(test_redis_expired_redelivery),
       cmocka_unit_test(test_redis_config),
+      cmocka_unit_test(test_redis_expiry_clock),
       TS(test_poll_over_redis),
       TS(test_concurrent_same_key),
       TP(test_concurrent_same_key),
