@@ -17,10 +17,11 @@
 #include <string.h>
 
 static const char usage[] =
-    "usage: rein check [options] FILE|DIR...\n"
+    "usage: rein check [options] FILE|DIR|-...\n"
     "\n"
     "Check retry contracts across the whole service graph: every *.yaml,\n"
-    "*.yml and *.json file under the given paths is one service version.\n"
+    "*.yml and *.json file under the given paths is one service version\n"
+    "(`-` reads one from standard input).\n"
     "\n"
     "  --format F              text (default), json, or sarif (SARIF 2.1.0)\n"
     "  --disable R00N[,R00M]   skip rules (repeatable)\n"
@@ -58,6 +59,29 @@ static int explain(const char *id) {
          rein_contract_severity_name(r->severity), r->summary,
          *r->explain ? r->explain : "An input error: see the diagnostic.");
   return REIN_EXIT_OK;
+}
+
+/* `-`: one contract from standard input, named <stdin>. */
+static rein_status add_stdin(rein_contract_set *s) {
+  size_t cap = 1 << 16, n = 0;
+  char *buf = malloc(cap);
+  if (!buf) return REIN_ENOMEM;
+  for (size_t r; (r = fread(buf + n, 1, cap - n, stdin)) > 0;) {
+    n += r;
+    if (n == cap) {
+      if (cap >= (4u << 20)) break; /* the same limit as files */
+      char *nb = realloc(buf, cap * 2);
+      if (!nb) {
+        free(buf);
+        return REIN_ENOMEM;
+      }
+      buf = nb;
+      cap *= 2;
+    }
+  }
+  rein_status st = rein_contract_add_buffer(s, "<stdin>", buf, n);
+  free(buf);
+  return st;
 }
 
 static int run(int argc, char **argv) {
@@ -135,9 +159,16 @@ static int run(int argc, char **argv) {
     goto out;
   }
   rein_contract_set *s = NULL;
-  rein_status st = rein_contract_load(NULL, paths, n, &s);
+  rein_status st = rein_contract_set_new(NULL, &s);
+  for (size_t i = 0; i < n && st != REIN_ENOMEM; i++) {
+    if (strcmp(paths[i], "-") == 0)
+      st = add_stdin(s);
+    else
+      st = rein_contract_add_path(s, paths[i]);
+  }
   if (st == REIN_ENOMEM || !s) {
     fprintf(stderr, "rein check: %s\n", rein_strerror(st));
+    rein_contract_set_free(s);
     rc = REIN_EXIT_USAGE;
     goto out;
   }

@@ -147,6 +147,11 @@ static void test_other_commands(void **st) {
   assert_non_null(strstr(out, "R001 key-ttl-shorter-than-retry-window"));
   free(out);
   assert_int_equal(run(NULL, "check --explain R042"), 2);
+  assert_int_equal(run(&out, "check - < '%s/layers/stock-db.yaml'", dir), 0);
+  free(out);
+  assert_int_equal(run(&out, "check - < /dev/null"), 2);
+  assert_non_null(strstr(out, "<stdin>:1:1: error[E005]: empty contract"));
+  free(out);
   assert_int_equal(run(NULL, "check --format xml '%s/ledger'", dir), 2);
   assert_int_equal(run(NULL, "check"), 2);
   assert_int_equal(run(NULL, "check /nonexistent/contracts"), 2);
