@@ -18,7 +18,8 @@
  *
  * Loading never stops at the first problem: every malformed file, wrong type,
  * unknown field (with a did-you-mean), bad duration or rate becomes a
- * diagnostic with file:line:col, and the set keeps what loaded. Checking
+ * diagnostic with file:line:col; a file with problems contributes nothing
+ * (rules never run on half a contract), the other files load. Checking
  * resolves references and runs rules R001..R010, appending findings to the
  * same diagnostic list. rein_policy_from_contract turns one call of the
  * checked graph into the core configs (rein_policy_config and the budget,
@@ -104,7 +105,8 @@ REIN_API void rein_contract_set_free(rein_contract_set *s);
 /*
  * Add one contract from memory; `name` is the file name diagnostics use
  * (copied). REIN_OK when it loaded cleanly, REIN_EPARSE when it produced
- * diagnostics (what was valid is kept), REIN_ENOMEM. Never reads past `len`;
+ * diagnostics (the contract is then not added), REIN_ENOMEM. Never reads
+ * past `len`;
  * `data` need not be NUL-terminated.
  */
 REIN_API rein_status rein_contract_add_buffer(rein_contract_set *s,
