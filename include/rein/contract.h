@@ -106,8 +106,7 @@ REIN_API void rein_contract_set_free(rein_contract_set *s);
  * Add one contract from memory; `name` is the file name diagnostics use
  * (copied). REIN_OK when it loaded cleanly, REIN_EPARSE when it produced
  * diagnostics (the contract is then not added), REIN_ENOMEM. Never reads
- * past `len`;
- * `data` need not be NUL-terminated.
+ * past `len`; `data` need not be NUL-terminated.
  */
 REIN_API rein_status rein_contract_add_buffer(rein_contract_set *s,
                                               const char *name,
