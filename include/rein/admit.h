@@ -155,6 +155,10 @@ typedef struct rein_admit_config {
 
   const rein_allocator *alloc;
   rein_errbuf *err;
+
+  /* Label value of the Prometheus output (admit="..."): copied,
+   * [A-Za-z0-9_.:-]{1,64}, default "default". */
+  const char *name;
 } rein_admit_config;
 
 /*
@@ -294,6 +298,21 @@ REIN_API void rein_admit_settle(rein_admit *a, int64_t now);
 /* Counters and gauges at `now` (rolls the drain-rate window if due). */
 REIN_API void rein_admit_stats_get(rein_admit *a, int64_t now,
                                    rein_admit_stats *s);
+
+/*
+ * Prometheus text exposition format 0.0.4: counters rein_admit_admitted_total,
+ * _queued_total, _released_total, _cancelled_total, _rejected_total (by
+ * reason) and gauges rein_admit_inflight, _queue_length, _limit,
+ * _overloaded, _drain_rate (completions/s), each labelled admit="name".
+ * Same contract as rein_metrics_write_prometheus: at most `cap` bytes
+ * including a NUL, `*needed` (may be NULL) gets the full length, REIN_ETOOBIG
+ * when truncated; `with_help` false omits HELP/TYPE lines (for all but the
+ * first of several objects on one page).
+ */
+REIN_API rein_status rein_admit_write_prometheus(rein_admit *a, int64_t now,
+                                                 char *buf, size_t cap,
+                                                 size_t *needed,
+                                                 bool with_help);
 
 /*
  * Rein-Attempt header value -> attempt number: a decimal integer >= 1.

@@ -97,6 +97,7 @@ struct rein_admit {
   rein_admit_config cfg;
   int64_t rl_T; /* GCRA emission interval */
   char policy[33];
+  char name[65];
   rein_allocator alloc;
   bool have_alloc;
   bool real_clock; /* cfg.clock is CLOCK_MONOTONIC: acquire may sleep long */
@@ -128,6 +129,7 @@ void rein_admit_config_default(rein_admit_config *c) {
   c->limit_max = 1024;
   c->aimd_latency_ns = REIN_NS_PER_S;
   c->aimd_backoff = 0.9;
+  c->name = "default";
 }
 
 static rein_status invalid(rein_errbuf *err, const char *fmt, ...)
@@ -143,14 +145,16 @@ static rein_status invalid(rein_errbuf *err, const char *fmt, ...) {
   return REIN_EINVAL;
 }
 
-static bool policy_name_ok(const char *s) {
+/* [A-Za-z0-9_.:-]{1,max}: safe inside an sf-string and a Prometheus label
+ * without escaping. */
+static bool name_ok(const char *s, size_t max) {
   size_t n = 0;
   for (; s[n]; n++) {
     char ch = s[n];
     bool ok = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
               (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == ':' ||
               ch == '-';
-    if (!ok || n >= 32) return false;
+    if (!ok || n >= max) return false;
   }
   return n >= 1;
 }
@@ -206,12 +210,16 @@ static rein_status validate(const rein_admit_config *c) {
                      "admit.rl_window_ns: must be a whole number of seconds "
                      "in [1 s, 1 day], got %lld",
                      (long long)c->rl_window_ns);
-    if (!c->rl_policy || !policy_name_ok(c->rl_policy))
+    if (!c->rl_policy || !name_ok(c->rl_policy, 32))
       return invalid(e,
                      "admit.rl_policy: must match [A-Za-z0-9_.:-]{1,32}, "
                      "got \"%.40s\"",
                      c->rl_policy ? c->rl_policy : "(null)");
   }
+  if (!c->name || !name_ok(c->name, 64))
+    return invalid(
+        e, "admit.name: must match [A-Za-z0-9_.:-]{1,64}, got \"%.70s\"",
+        c->name ? c->name : "(null)");
   if (c->adaptive) {
     if (c->limit_min < 1 || c->limit_min > c->limit)
       return invalid(e, "admit.limit_min: must be in [1, limit (%u)], got %u",
@@ -281,6 +289,8 @@ rein_status rein_admit_new(const rein_admit_config *c, rein_admit **out) {
     if (a->rl_T < 1) a->rl_T = 1;
   }
   a->cfg.rl_policy = a->policy;
+  snprintf(a->name, sizeof a->name, "%s", c->name);
+  a->cfg.name = a->name;
   a->real_clock =
       !c->clock.now_ns || c->clock.now_ns == rein_clock_monotonic().now_ns;
   atomic_init(&a->slots, 0);
@@ -925,6 +935,87 @@ void rein_admit_stats_get(rein_admit *a, int64_t now, rein_admit_stats *s) {
   s->overloaded = atomic_load(&a->overloaded);
   s->drain_rate = rate_locked(a, now);
   pthread_mutex_unlock(&a->mu);
+}
+
+typedef struct outbuf {
+  char *buf;
+  size_t cap, len;
+} outbuf;
+
+static void emit(outbuf *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void emit(outbuf *o, const char *fmt, ...) {
+  char tmp[256];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+  va_end(ap);
+  if (n <= 0) return;
+  if (o->len < o->cap) {
+    size_t room = o->cap - o->len;
+    memcpy(o->buf + o->len, tmp, (size_t)n < room ? (size_t)n : room);
+  }
+  o->len += (size_t)n;
+}
+
+rein_status rein_admit_write_prometheus(rein_admit *a, int64_t now, char *buf,
+                                        size_t cap, size_t *needed,
+                                        bool with_help) {
+  if (!a || (!buf && cap)) return REIN_EINVAL;
+  rein_admit_stats s;
+  rein_admit_stats_get(a, now, &s);
+  outbuf o = {buf, cap, 0};
+  static const struct {
+    const char *name, *help;
+  } counters[] = {
+      {"rein_admit_admitted_total", "Requests admitted (at once or queued)."},
+      {"rein_admit_queued_total", "Requests that entered the queue."},
+      {"rein_admit_released_total", "Admitted requests that finished."},
+      {"rein_admit_cancelled_total", "Queued requests their caller gave up."},
+  };
+  const uint64_t values[] = {s.admitted, s.queued, s.released, s.cancelled};
+  for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+    if (with_help)
+      emit(&o, "# HELP %s %s\n# TYPE %s counter\n", counters[i].name,
+           counters[i].help, counters[i].name);
+    emit(&o, "%s{admit=\"%s\"} %llu\n", counters[i].name, a->name,
+         (unsigned long long)values[i]);
+  }
+  if (with_help)
+    emit(&o, "# HELP rein_admit_rejected_total Requests shed, by reason.\n"
+             "# TYPE rein_admit_rejected_total counter\n");
+  for (int r = 1; r < REIN_ADMIT_R_COUNT_; r++)
+    emit(&o, "rein_admit_rejected_total{admit=\"%s\",reason=\"%s\"} %llu\n",
+         a->name, rein_admit_reason_name((rein_admit_reason)r),
+         (unsigned long long)s.rejected[r]);
+  static const struct {
+    const char *name, *help;
+  } gauges[] = {
+      {"rein_admit_inflight", "Requests admitted and not yet released."},
+      {"rein_admit_queue_length", "Requests waiting for a slot."},
+      {"rein_admit_limit", "Concurrency limit."},
+      {"rein_admit_overloaded", "1 while a standing queue is being shed."},
+  };
+  const uint64_t gv[] = {s.inflight, s.queue_len, s.limit, s.overloaded};
+  for (size_t i = 0; i < sizeof gv / sizeof gv[0]; i++) {
+    if (with_help)
+      emit(&o, "# HELP %s %s\n# TYPE %s gauge\n", gauges[i].name,
+           gauges[i].help, gauges[i].name);
+    emit(&o, "%s{admit=\"%s\"} %llu\n", gauges[i].name, a->name,
+         (unsigned long long)gv[i]);
+  }
+  if (with_help)
+    emit(&o, "# HELP rein_admit_drain_rate Completions per second over the "
+             "last window.\n# TYPE rein_admit_drain_rate gauge\n");
+  emit(&o, "rein_admit_drain_rate{admit=\"%s\"} %.3f\n", a->name, s.drain_rate);
+  if (needed) *needed = o.len;
+  if (o.len >= cap) {
+    if (cap) buf[cap - 1] = '\0';
+    return REIN_ETOOBIG;
+  }
+  buf[o.len] = '\0';
+  return REIN_OK;
 }
 
 uint32_t rein_admit_parse_attempt(const char *v, size_t len) {

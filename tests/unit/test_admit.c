@@ -708,6 +708,71 @@ static void test_set_limit(void **state) {
   rein_admit_free(a);
 }
 
+static void test_prometheus(void **state) {
+  (void)state;
+  rein_admit_config c;
+  calm(&c);
+  c.limit = 2;
+  c.queue_max = 1;
+  c.retry_queue_max = 1;
+  c.name = "ledger";
+  rein_admit *a = mk(&c);
+  rein_admit_ticket t[5];
+  rein_admit_try(a, &t[0], 1, 0, NULL);
+  rein_admit_try(a, &t[1], 1, 0, NULL);
+  assert_int_equal(rein_admit_try(a, &t[2], 1, 0, NULL), REIN_ADMIT_QUEUED);
+  assert_int_equal(rein_admit_try(a, &t[3], 1, 0, NULL), REIN_ADMIT_REJECTED);
+  assert_int_equal(rein_admit_try(a, &t[4], 2, 0, NULL), REIN_ADMIT_REJECTED);
+  rein_admit_release(a, &t[0], S, -1); /* hands the slot to t[2] */
+  char buf[4096];
+  size_t need = 0;
+  assert_int_equal(
+      rein_admit_write_prometheus(a, S, buf, sizeof buf, &need, false),
+      REIN_OK);
+  const char *want =
+      "rein_admit_admitted_total{admit=\"ledger\"} 3\n"
+      "rein_admit_queued_total{admit=\"ledger\"} 1\n"
+      "rein_admit_released_total{admit=\"ledger\"} 1\n"
+      "rein_admit_cancelled_total{admit=\"ledger\"} 0\n"
+      "rein_admit_rejected_total{admit=\"ledger\",reason=\"queue_full\"} 1\n"
+      "rein_admit_rejected_total{admit=\"ledger\",reason=\"retry_shed\"} 1\n"
+      "rein_admit_rejected_total{admit=\"ledger\",reason=\"displaced\"} 0\n"
+      "rein_admit_rejected_total{admit=\"ledger\",reason=\"queue_timeout\"} "
+      "0\n"
+      "rein_admit_rejected_total{admit=\"ledger\",reason=\"rate_limited\"} 0\n"
+      "rein_admit_inflight{admit=\"ledger\"} 2\n"
+      "rein_admit_queue_length{admit=\"ledger\"} 0\n"
+      "rein_admit_limit{admit=\"ledger\"} 2\n"
+      "rein_admit_overloaded{admit=\"ledger\"} 0\n"
+      "rein_admit_drain_rate{admit=\"ledger\"} 1.000\n";
+  assert_string_equal(buf, want);
+  assert_int_equal(need, strlen(want));
+  /* With HELP and TYPE lines. */
+  assert_int_equal(
+      rein_admit_write_prometheus(a, S, buf, sizeof buf, &need, true), REIN_OK);
+  const char *head = "# HELP rein_admit_admitted_total Requests admitted "
+                     "(at once or queued).\n# TYPE rein_admit_admitted_total "
+                     "counter\nrein_admit_admitted_total{admit=\"ledger\"} 3\n";
+  assert_true(strncmp(buf, head, strlen(head)) == 0);
+  assert_non_null(strstr(buf, "# TYPE rein_admit_drain_rate gauge\n"));
+  size_t full = need;
+  /* Too small: truncated, NUL-terminated, the full length reported. */
+  char small[32];
+  assert_int_equal(
+      rein_admit_write_prometheus(a, S, small, sizeof small, &need, true),
+      REIN_ETOOBIG);
+  assert_int_equal(need, full);
+  assert_int_equal(strlen(small), sizeof small - 1);
+  assert_int_equal(rein_admit_write_prometheus(a, S, NULL, 0, &need, false),
+                   REIN_ETOOBIG);
+  assert_int_equal(need, strlen(want));
+  assert_int_equal(rein_admit_write_prometheus(a, S, NULL, 5, &need, false),
+                   REIN_EINVAL);
+  rein_admit_release(a, &t[1], S, -1);
+  rein_admit_release(a, &t[2], S, -1);
+  rein_admit_free(a);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Config, allocation, parsing                                              */
 
@@ -757,6 +822,8 @@ MUT(m_aimd_back, {
   c->adaptive = true;
   c->aimd_backoff = 1.0;
 })
+MUT(m_name, c->name = "bad name")
+MUT(m_name_null, c->name = NULL)
 
 static void test_config_validation(void **state) {
   (void)state;
@@ -785,6 +852,9 @@ static void test_config_validation(void **state) {
       {m_lmax, "admit.limit_max: must be in [limit (64), 1048576], got 3"},
       {m_aimd_lat, "admit.aimd_latency_ns:"},
       {m_aimd_back, "admit.aimd_backoff:"},
+      {m_name,
+       "admit.name: must match [A-Za-z0-9_.:-]{1,64}, got \"bad name\""},
+      {m_name_null, "admit.name:"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     rein_admit_config c;
@@ -960,6 +1030,7 @@ int main(void) {
       cmocka_unit_test(test_headers_overload_and_retention),
       cmocka_unit_test(test_aimd),
       cmocka_unit_test(test_set_limit),
+      cmocka_unit_test(test_prometheus),
       cmocka_unit_test(test_config_validation),
       cmocka_unit_test(test_alloc_fault_loop),
       cmocka_unit_test(test_parse_attempt),
