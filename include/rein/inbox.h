@@ -395,8 +395,10 @@ typedef struct rein_outbox_stats {
  * skipping ones another relay leased within outbox_lease_ns), deliver each
  * with rein_retry_run(policy, {has_key = true}, ...), then mark it delivered,
  * failed (FATAL outcome; kept with its error for an operator) or release it
- * with its attempt count and last error for a later round. `sleeper` as in
- * rein_retry_run. Adds to *stats (optional).
+ * with its attempt count and last error for a later round (which may lease
+ * it again 1 s later). `sleeper` as in rein_retry_run. Adds to *stats
+ * (optional). Returns the first database error (REIN_EBUSY, REIN_EBACKEND,
+ * REIN_ECLOSED; intents not yet marked stay leased until their lease ends).
  */
 REIN_API rein_status rein_outbox_relay(rein_inbox *ib,
                                        const rein_policy *policy,
