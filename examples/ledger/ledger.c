@@ -86,32 +86,43 @@ typedef struct options {
 } options;
 
 static void usage(FILE *f) {
-  fprintf(f,
-"usage: ledger [options]\n"
-"  --port N               listen on 127.0.0.1:N (0 = pick a free port, printed)\n"
-"  --port-file PATH       also write the port to PATH once listening\n"
-"  --db PATH              charges database (SQLite; default ledger.db)\n"
-"  --store SPEC           idempotency store: sqlite:PATH (default: the --db\n"
-"                         file), memory, pg:CONNINFO, redis:HOST:PORT\n"
-"  --no-idem              no idempotency helper (baseline for benchmarks)\n"
-"  --require-key          POST /charges without Idempotency-Key -> 400\n"
-"  --lease-ms N           idempotency lease (default 30000)\n"
-"  --retention-s N        idempotency retention (default 86400)\n"
-"  --workers N            worker slots (default 4)\n"
-"  --queue N              requests that may wait for a slot (default 64)\n"
-"  --queue-timeout-ms N   longest wait for a slot before 503 (default 1000)\n"
-"  --admit-target-ms N    CoDel target queueing delay (default: the larger\n"
-"                         of 5 ms and twice --work-ms)\n"
-"  --rate-limit N         answer 429 above N requests/s (default off)\n"
-"  --work-ms N            simulated work per charge (default 0)\n"
-"  --capacity R           charges/s the ledger serves: sets --work-ms to\n"
-"                         workers*1000/R\n"
-"  --fail-window S:E      fail POST /charges from S to E seconds after start\n"
-"  --outage-status N      status during an outage: 503 or 500 (default 503)\n"
-"  --sync normal|full     SQLite synchronous (default normal: survives a\n"
-"                         process crash; full: also power loss)\n"
-"  --purge-interval-s N   purge expired idempotency keys every N s (60)\n"
-"  --quiet                no log lines on stderr\n");
+  fprintf(
+      f,
+      "usage: ledger [options]\n"
+      "  --port N               listen on 127.0.0.1:N (0 = pick a free port, "
+      "printed)\n"
+      "  --port-file PATH       also write the port to PATH once listening\n"
+      "  --db PATH              charges database (SQLite; default ledger.db)\n"
+      "  --store SPEC           idempotency store: sqlite:PATH (default: the "
+      "--db\n"
+      "                         file), memory, pg:CONNINFO, redis:HOST:PORT\n"
+      "  --no-idem              no idempotency helper (baseline for "
+      "benchmarks)\n"
+      "  --require-key          POST /charges without Idempotency-Key -> 400\n"
+      "  --lease-ms N           idempotency lease (default 30000)\n"
+      "  --retention-s N        idempotency retention (default 86400)\n"
+      "  --workers N            worker slots (default 4)\n"
+      "  --queue N              requests that may wait for a slot (default "
+      "64)\n"
+      "  --queue-timeout-ms N   longest wait for a slot before 503 (default "
+      "1000)\n"
+      "  --admit-target-ms N    CoDel target queueing delay (default: the "
+      "larger\n"
+      "                         of 5 ms and twice --work-ms)\n"
+      "  --rate-limit N         answer 429 above N requests/s (default off)\n"
+      "  --work-ms N            simulated work per charge (default 0)\n"
+      "  --capacity R           charges/s the ledger serves: sets --work-ms "
+      "to\n"
+      "                         workers*1000/R\n"
+      "  --fail-window S:E      fail POST /charges from S to E seconds after "
+      "start\n"
+      "  --outage-status N      status during an outage: 503 or 500 (default "
+      "503)\n"
+      "  --sync normal|full     SQLite synchronous (default normal: survives "
+      "a\n"
+      "                         process crash; full: also power loss)\n"
+      "  --purge-interval-s N   purge expired idempotency keys every N s (60)\n"
+      "  --quiet                no log lines on stderr\n");
 }
 
 static bool parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out) {
@@ -134,18 +145,28 @@ static int parse_options(int argc, char **argv, options *o) {
   o->fail_start_s = o->fail_end_s = -1;
   o->outage_status = 503;
   o->purge_interval_s = 60;
-  static const struct option lo[] = {
-      {"port", 1, 0, 'p'},           {"port-file", 1, 0, 'P'},
-      {"db", 1, 0, 'd'},             {"store", 1, 0, 's'},
-      {"no-idem", 0, 0, 'N'},        {"require-key", 0, 0, 'R'},
-      {"lease-ms", 1, 0, 'l'},       {"retention-s", 1, 0, 'r'},
-      {"workers", 1, 0, 'w'},        {"queue", 1, 0, 'q'},
-      {"queue-timeout-ms", 1, 0, 'Q'}, {"work-ms", 1, 0, 'W'},
-      {"capacity", 1, 0, 'c'},       {"fail-window", 1, 0, 'f'},
-      {"outage-status", 1, 0, 'o'},  {"sync", 1, 0, 'y'},
-      {"purge-interval-s", 1, 0, 'g'}, {"quiet", 0, 0, 'z'},
-      {"admit-target-ms", 1, 0, 'T'}, {"rate-limit", 1, 0, 'L'},
-      {"help", 0, 0, 'h'},           {0, 0, 0, 0}};
+  static const struct option lo[] = {{"port", 1, 0, 'p'},
+                                     {"port-file", 1, 0, 'P'},
+                                     {"db", 1, 0, 'd'},
+                                     {"store", 1, 0, 's'},
+                                     {"no-idem", 0, 0, 'N'},
+                                     {"require-key", 0, 0, 'R'},
+                                     {"lease-ms", 1, 0, 'l'},
+                                     {"retention-s", 1, 0, 'r'},
+                                     {"workers", 1, 0, 'w'},
+                                     {"queue", 1, 0, 'q'},
+                                     {"queue-timeout-ms", 1, 0, 'Q'},
+                                     {"work-ms", 1, 0, 'W'},
+                                     {"capacity", 1, 0, 'c'},
+                                     {"fail-window", 1, 0, 'f'},
+                                     {"outage-status", 1, 0, 'o'},
+                                     {"sync", 1, 0, 'y'},
+                                     {"purge-interval-s", 1, 0, 'g'},
+                                     {"quiet", 0, 0, 'z'},
+                                     {"admit-target-ms", 1, 0, 'T'},
+                                     {"rate-limit", 1, 0, 'L'},
+                                     {"help", 0, 0, 'h'},
+                                     {0, 0, 0, 0}};
   int c;
   int64_t v;
   while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -154,11 +175,21 @@ static int parse_options(int argc, char **argv, options *o) {
       if (!parse_i64(optarg, 0, 65535, &v)) goto bad;
       o->port = (unsigned)v;
       break;
-    case 'P': o->port_file = optarg; break;
-    case 'd': o->db_path = optarg; break;
-    case 's': o->store = optarg; break;
-    case 'N': o->no_idem = true; break;
-    case 'R': o->require_key = true; break;
+    case 'P':
+      o->port_file = optarg;
+      break;
+    case 'd':
+      o->db_path = optarg;
+      break;
+    case 's':
+      o->store = optarg;
+      break;
+    case 'N':
+      o->no_idem = true;
+      break;
+    case 'R':
+      o->require_key = true;
+      break;
     case 'l':
       if (!parse_i64(optarg, 1, 86400000, &o->lease_ms)) goto bad;
       break;
@@ -189,35 +220,42 @@ static int parse_options(int argc, char **argv, options *o) {
     case 'f': {
       long long a, b;
       char tail;
-      if (sscanf(optarg, "%lld:%lld%c", &a, &b, &tail) != 2 || a < 0 ||
-          b <= a)
+      if (sscanf(optarg, "%lld:%lld%c", &a, &b, &tail) != 2 || a < 0 || b <= a)
         goto bad;
       o->fail_start_s = a;
       o->fail_end_s = b;
       break;
     }
     case 'o':
-      if (!parse_i64(optarg, 500, 503, &v) || (v != 500 && v != 503))
-        goto bad;
+      if (!parse_i64(optarg, 500, 503, &v) || (v != 500 && v != 503)) goto bad;
       o->outage_status = (int)v;
       break;
     case 'y':
-      if (!strcmp(optarg, "full")) o->sync_full = true;
-      else if (!strcmp(optarg, "normal")) o->sync_full = false;
-      else goto bad;
+      if (!strcmp(optarg, "full"))
+        o->sync_full = true;
+      else if (!strcmp(optarg, "normal"))
+        o->sync_full = false;
+      else
+        goto bad;
       break;
     case 'g':
       if (!parse_i64(optarg, 1, 86400, &o->purge_interval_s)) goto bad;
       break;
-    case 'z': o->quiet = true; break;
+    case 'z':
+      o->quiet = true;
+      break;
     case 'T':
       if (!parse_i64(optarg, 1, 60000, &o->admit_target_ms)) goto bad;
       break;
     case 'L':
       if (!parse_i64(optarg, 1, 1000000000, &o->rate_limit)) goto bad;
       break;
-    case 'h': usage(stdout); exit(0);
-    default: usage(stderr); return -1;
+    case 'h':
+      usage(stdout);
+      exit(0);
+    default:
+      usage(stderr);
+      return -1;
     }
     continue;
   bad:
@@ -249,18 +287,18 @@ enum {
   M_REQ_CHARGE_POST,
   M_REQ_CHARGE_GET,
   M_REQ_OTHER,
-  M_CHARGES,     /* rows inserted */
-  M_CHARGE_DUP,  /* handler reran on an existing keyed row (recovery) */
-  M_SHED,        /* 503 queue full / queue timeout */
-  M_OUTAGE,      /* failed during an injected outage */
+  M_CHARGES,    /* rows inserted */
+  M_CHARGE_DUP, /* handler reran on an existing keyed row (recovery) */
+  M_SHED,       /* 503 queue full / queue timeout */
+  M_OUTAGE,     /* failed during an injected outage */
   M_DB_ERRORS,
   M_STORE_COMPLETE_FAILED,
-  M_PURGED,      /* expired idempotency keys removed by the janitor */
+  M_PURGED, /* expired idempotency keys removed by the janitor */
   M_COUNT
 };
 
-static const int TRACKED_CODES[] = {200, 201, 400, 401, 404, 405, 409,
-                                    413, 422, 500, 503};
+static const int TRACKED_CODES[] = {200, 201, 400, 401, 404, 405,
+                                    409, 413, 422, 500, 503};
 #define N_CODES (sizeof TRACKED_CODES / sizeof TRACKED_CODES[0])
 
 typedef struct ledger {
@@ -289,7 +327,9 @@ static void inc(ledger *l, int i) {
   atomic_fetch_add_explicit(&l->m[i], 1, memory_order_relaxed);
 }
 
-static int64_t now_ns(ledger *l) { return rein_clock_now(&l->clock); }
+static int64_t now_ns(ledger *l) {
+  return rein_clock_now(&l->clock);
+}
 
 static void logf_(ledger *l, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -309,8 +349,8 @@ static enum MHD_Result send_resp(ledger *l, struct MHD_Connection *conn,
                                  int status, const rein_idem_http_header *h1,
                                  size_t n1, const rein_idem_http_header *h2,
                                  size_t n2, const void *body, size_t len) {
-  struct MHD_Response *r = MHD_create_response_from_buffer(
-      len, (void *)body, MHD_RESPMEM_MUST_COPY);
+  struct MHD_Response *r =
+      MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
   if (!r) return MHD_NO;
   for (size_t i = 0; i < n1; i++)
     MHD_add_response_header(r, h1[i].name, h1[i].value);
@@ -319,7 +359,8 @@ static enum MHD_Result send_resp(ledger *l, struct MHD_Connection *conn,
   enum MHD_Result ret = MHD_queue_response(conn, (unsigned)status, r);
   MHD_destroy_response(r);
   size_t k = 0;
-  while (k < N_CODES && TRACKED_CODES[k] != status) k++;
+  while (k < N_CODES && TRACKED_CODES[k] != status)
+    k++;
   atomic_fetch_add_explicit(&l->codes[k], 1, memory_order_relaxed);
   return ret;
 }
@@ -341,12 +382,10 @@ static enum MHD_Result send_problem(ledger *l, struct MHD_Connection *conn,
   char type[128], body[1024];
   snprintf(type, sizeof type, "urn:rein:problem:ledger-%s", kind);
   size_t need = 0;
-  rein_idem_http_problem(body, sizeof body, &need, type, title, status,
-                         detail);
+  rein_idem_http_problem(body, sizeof body, &need, type, title, status, detail);
   static const rein_idem_http_header h[] = {
       {"Content-Type", REIN_IDEM_HTTP_PROBLEM_CT}};
-  return send_resp(l, conn, status, h, 1, extra, n_extra, body,
-                   strlen(body));
+  return send_resp(l, conn, status, h, 1, extra, n_extra, body, strlen(body));
 }
 
 /* ---- admission: rein_admit, then a worker slot ----------------------- */
@@ -378,7 +417,8 @@ static bool in_outage(ledger *l) {
   return false;
 }
 
-/* ---- request context ------------------------------------------------------ */
+/* ---- request context ------------------------------------------------------
+ */
 
 typedef struct req_ctx {
   char *body;
@@ -410,7 +450,8 @@ static bool principal_of(struct MHD_Connection *conn, char *out, size_t cap) {
   if (auth) {
     if (strncasecmp(auth, "Bearer ", 7) != 0) return false;
     p = auth + 7;
-    while (*p == ' ') p++;
+    while (*p == ' ')
+      p++;
   } else {
     p = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Principal");
   }
@@ -425,22 +466,27 @@ static bool principal_of(struct MHD_Connection *conn, char *out, size_t cap) {
   return true;
 }
 
-/* ---- POST /charges -------------------------------------------------------- */
+/* ---- POST /charges --------------------------------------------------------
+ */
 
 static size_t charge_json(const ledger_charge *c, char *buf, size_t cap) {
-  size_t n = (size_t)snprintf(buf, cap, "{\"id\":%" PRId64 ",\"principal\":",
-                              c->id);
+  size_t n =
+      (size_t)snprintf(buf, cap, "{\"id\":%" PRId64 ",\"principal\":", c->id);
   ledger_json_str(buf, cap, &n, c->principal);
   n += (size_t)snprintf(buf + n, cap - n, ",\"idempotency_key\":");
-  if (c->has_key) ledger_json_str(buf, cap, &n, c->key);
-  else n += (size_t)snprintf(buf + n, cap - n, "null");
+  if (c->has_key)
+    ledger_json_str(buf, cap, &n, c->key);
+  else
+    n += (size_t)snprintf(buf + n, cap - n, "null");
   n += (size_t)snprintf(buf + n, cap - n, ",\"account\":");
   ledger_json_str(buf, cap, &n, c->account);
-  n += (size_t)snprintf(buf + n, cap - n,
-                        ",\"amount_cents\":%" PRId64 ",\"ref\":",
-                        c->amount_cents);
-  if (c->has_ref) ledger_json_str(buf, cap, &n, c->ref);
-  else n += (size_t)snprintf(buf + n, cap - n, "null");
+  n += (size_t)snprintf(
+      buf + n, cap - n,
+      ",\"amount_cents\":%" PRId64 ",\"ref\":", c->amount_cents);
+  if (c->has_ref)
+    ledger_json_str(buf, cap, &n, c->ref);
+  else
+    n += (size_t)snprintf(buf + n, cap - n, "null");
   n += (size_t)snprintf(buf + n, cap - n, ",\"created_unix_ms\":%" PRId64 "}",
                         c->created_unix_ms);
   return n;
@@ -483,9 +529,11 @@ static enum MHD_Result charge_with_slot(ledger *l, worker *w,
   if (l->idem) {
     if (!w->store && open_store(l, w) != 0) {
       static const rein_idem_http_header ra[] = {{"Retry-After", "1"}};
-      return send_problem(l, conn, 503, "store", "Idempotency store unavailable",
+      return send_problem(l, conn, 503, "store",
+                          "Idempotency store unavailable",
                           "The request was not processed; retry with the "
-                          "same Idempotency-Key.", ra, 1);
+                          "same Idempotency-Key.",
+                          ra, 1);
     }
     hdr_set hs = {.n = 0};
     MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_header, &hs);
@@ -509,9 +557,9 @@ static enum MHD_Result charge_with_slot(ledger *l, worker *w,
       if (rein_idem_http_exchange_store_status(x) != REIN_OK)
         logf_(l, "idempotency store failed: %s",
               rein_idem_http_exchange_store_message(x));
-      enum MHD_Result ret = send_resp(l, conn, r->status, r->headers,
-                                      r->n_headers, NULL, 0, r->body,
-                                      r->body_len);
+      enum MHD_Result ret =
+          send_resp(l, conn, r->status, r->headers, r->n_headers, NULL, 0,
+                    r->body, r->body_len);
       finish(l, w, x);
       return ret;
     }
@@ -535,8 +583,8 @@ static enum MHD_Result charge_with_slot(ledger *l, worker *w,
   bool tx = key && w->shares_db;
   if (tx && ledger_db_exec(w->db, "BEGIN IMMEDIATE", err, sizeof err) != 0)
     tx = false; /* fall back to the UNIQUE constraint alone */
-  if (ledger_db_charge(w->db, principal, key, fp, creq, wall_ms, &c,
-                       &inserted, err, sizeof err) != 0) {
+  if (ledger_db_charge(w->db, principal, key, fp, creq, wall_ms, &c, &inserted,
+                       err, sizeof err) != 0) {
     inc(l, M_DB_ERRORS);
     logf_(l, "%s", err);
     if (tx) ledger_db_exec(w->db, "ROLLBACK", NULL, 0);
@@ -546,7 +594,8 @@ static enum MHD_Result charge_with_slot(ledger *l, worker *w,
     static const rein_idem_http_header ra[] = {{"Retry-After", "1"}};
     return send_problem(l, conn, 503, "database", "Database unavailable",
                         "The charge was not recorded; retry with the same "
-                        "Idempotency-Key.", ra, 1);
+                        "Idempotency-Key.",
+                        ra, 1);
   }
   if (inserted) {
     inc(l, M_CHARGES);
@@ -588,7 +637,8 @@ static enum MHD_Result charge_with_slot(ledger *l, worker *w,
         static const rein_idem_http_header ra[] = {{"Retry-After", "1"}};
         return send_problem(l, conn, 503, "database", "Database unavailable",
                             "The charge was not recorded; retry with the "
-                            "same Idempotency-Key.", ra, 1);
+                            "same Idempotency-Key.",
+                            ra, 1);
       }
       /* A store whose complete cannot run inside our transaction: the
        * charge is committed; record the response on its own. */
@@ -614,10 +664,9 @@ static enum MHD_Result post_charge(ledger *l, struct MHD_Connection *conn,
   inc(l, M_REQ_CHARGE_POST);
   if (in_outage(l)) {
     inc(l, M_OUTAGE);
-    return send_problem(l, conn, l->opt.outage_status, "outage",
-                        "Ledger unavailable",
-                        "Injected outage: the charge was not processed.",
-                        NULL, 0);
+    return send_problem(
+        l, conn, l->opt.outage_status, "outage", "Ledger unavailable",
+        "Injected outage: the charge was not processed.", NULL, 0);
   }
   char principal[130];
   if (!principal_of(conn, principal, sizeof principal))
@@ -631,8 +680,8 @@ static enum MHD_Result post_charge(ledger *l, struct MHD_Connection *conn,
   ledger_charge_req creq;
   char why[256];
   if (!ledger_parse_charge(rc->body, rc->len, &creq, why, sizeof why))
-    return send_problem(l, conn, 400, "bad-charge", "Invalid charge", why,
-                        NULL, 0);
+    return send_problem(l, conn, 400, "bad-charge", "Invalid charge", why, NULL,
+                        0);
   const char *att =
       MHD_lookup_connection_value(conn, MHD_HEADER_KIND, REIN_HEADER_ATTEMPT);
   uint32_t attempt = rein_admit_parse_attempt(att, att ? strlen(att) : 0);
@@ -640,8 +689,8 @@ static enum MHD_Result post_charge(ledger *l, struct MHD_Connection *conn,
   rein_admit_decision d;
   if (rein_admit_acquire(l->admit, &t, attempt, &d) != REIN_ADMIT_ADMITTED) {
     inc(l, M_SHED);
-    bool keyed = l->idem && MHD_lookup_connection_value(
-                                conn, MHD_HEADER_KIND, REIN_HEADER_IDEM_KEY);
+    bool keyed = l->idem && MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                        REIN_HEADER_IDEM_KEY);
     rein_admit_response ar;
     rein_admit_headers(&d, keyed ? l->opt.retention_s * REIN_NS_PER_S : -1,
                        &ar);
@@ -676,7 +725,8 @@ static enum MHD_Result post_charge(ledger *l, struct MHD_Connection *conn,
   return ret;
 }
 
-/* ---- GET /charges ------------------------------------------------------------ */
+/* ---- GET /charges
+ * ------------------------------------------------------------ */
 
 typedef struct list_buf {
   char *p;
@@ -705,16 +755,16 @@ static void list_row(void *ctx, const ledger_charge *c) {
 
 static enum MHD_Result get_charges(ledger *l, struct MHD_Connection *conn) {
   inc(l, M_REQ_CHARGE_GET);
-  const char *key = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
-                                                "key");
-  const char *principal = MHD_lookup_connection_value(
-      conn, MHD_GET_ARGUMENT_KIND, "principal");
-  const char *ref = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
-                                                "ref");
-  const char *after = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
-                                                  "after_id");
-  const char *lim = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
-                                                "limit");
+  const char *key =
+      MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "key");
+  const char *principal =
+      MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "principal");
+  const char *ref =
+      MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "ref");
+  const char *after =
+      MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "after_id");
+  const char *lim =
+      MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "limit");
   int64_t after_id = 0, limit = 1000;
   if ((after && !parse_i64(after, 0, INT64_MAX, &after_id)) ||
       (lim && !parse_i64(lim, 1, 100000, &limit)))
@@ -760,8 +810,8 @@ static enum MHD_Result get_summary(ledger *l, struct MHD_Connection *conn) {
   int r = ledger_db_summary(l->reader, &s, err, sizeof err);
   pthread_mutex_unlock(&l->reader_mu);
   if (r != 0)
-    return send_problem(l, conn, 500, "database", "Database error", err,
-                        NULL, 0);
+    return send_problem(l, conn, 500, "database", "Database error", err, NULL,
+                        0);
   char body[512];
   snprintf(body, sizeof body,
            "{\"charges\":%" PRId64 ",\"keyed\":%" PRId64
@@ -771,7 +821,8 @@ static enum MHD_Result get_summary(ledger *l, struct MHD_Connection *conn) {
   return send_json(l, conn, 200, body);
 }
 
-/* ---- GET /metrics ---------------------------------------------------------- */
+/* ---- GET /metrics ----------------------------------------------------------
+ */
 
 static void put(char *buf, size_t cap, size_t *n, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -790,7 +841,8 @@ static enum MHD_Result get_metrics(ledger *l, struct MHD_Connection *conn) {
   size_t cap = 16384, n = 0;
   char *b = malloc(cap);
   if (!b) return MHD_NO;
-#define G(i) (unsigned long long)atomic_load_explicit(&l->m[i], memory_order_relaxed)
+#define G(i)                                                                   \
+  (unsigned long long)atomic_load_explicit(&l->m[i], memory_order_relaxed)
   put(b, cap, &n,
       "# HELP rein_ledger_requests_total Requests received, by route.\n"
       "# TYPE rein_ledger_requests_total counter\n"
@@ -808,8 +860,7 @@ static enum MHD_Result get_metrics(ledger *l, struct MHD_Connection *conn) {
       put(b, cap, &n, "rein_ledger_responses_total{code=\"%d\"} %llu\n",
           TRACKED_CODES[i], v);
     else
-      put(b, cap, &n, "rein_ledger_responses_total{code=\"other\"} %llu\n",
-          v);
+      put(b, cap, &n, "rein_ledger_responses_total{code=\"other\"} %llu\n", v);
   }
   put(b, cap, &n,
       "# HELP rein_ledger_charges_total Charges recorded (rows inserted).\n"
@@ -843,9 +894,8 @@ static enum MHD_Result get_metrics(ledger *l, struct MHD_Connection *conn) {
   rein_admit_stats as;
   rein_admit_stats_get(l->admit, now_ns(l), &as);
   int waiting = (int)as.queue_len;
-  double capacity = l->opt.work_us > 0
-                        ? l->n_workers * 1e6 / (double)l->opt.work_us
-                        : 0.0;
+  double capacity =
+      l->opt.work_us > 0 ? l->n_workers * 1e6 / (double)l->opt.work_us : 0.0;
   put(b, cap, &n,
       "# HELP rein_ledger_inflight Requests holding a worker.\n"
       "# TYPE rein_ledger_inflight gauge\n"
@@ -895,8 +945,10 @@ static enum MHD_Result get_metrics(ledger *l, struct MHD_Connection *conn) {
       const char *name, *help;
       uint64_t v;
     } im[] = {
-        {"proceed_keyed", "keyed requests that ran the handler", s.proceed_keyed},
-        {"proceed_unkeyed", "requests without a key that ran", s.proceed_unkeyed},
+        {"proceed_keyed", "keyed requests that ran the handler",
+         s.proceed_keyed},
+        {"proceed_unkeyed", "requests without a key that ran",
+         s.proceed_unkeyed},
         {"recovered", "expired leases taken over", s.recovered},
         {"replays", "responses replayed", s.replays},
         {"missing", "400: key missing", s.missing},
@@ -925,8 +977,8 @@ static enum MHD_Result get_metrics(ledger *l, struct MHD_Connection *conn) {
 
 static enum MHD_Result post_outage(ledger *l, struct MHD_Connection *conn) {
   inc(l, M_REQ_OTHER);
-  const char *s = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
-                                              "seconds");
+  const char *s =
+      MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "seconds");
   int64_t sec;
   if (!s || !parse_i64(s, 0, 3600, &sec))
     return send_problem(l, conn, 400, "bad-query", "Invalid query",
@@ -961,7 +1013,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
       } else {
         if (rc->len + *upload_data_size + 1 > rc->cap) {
           size_t nc = rc->cap ? rc->cap : 1024;
-          while (nc < rc->len + *upload_data_size + 1) nc *= 2;
+          while (nc < rc->len + *upload_data_size + 1)
+            nc *= 2;
           char *np = realloc(rc->body, nc);
           if (!np) return MHD_NO;
           rc->body = np;
@@ -997,8 +1050,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
                         NULL, 0);
   }
   inc(l, M_REQ_OTHER);
-  return send_problem(l, conn, 405, "method", "Method not allowed", url,
-                      NULL, 0);
+  return send_problem(l, conn, 405, "method", "Method not allowed", url, NULL,
+                      0);
 }
 
 static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -1010,7 +1063,8 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
   *con_cls = NULL;
 }
 
-/* ---- setup ------------------------------------------------------------------ */
+/* ---- setup ------------------------------------------------------------------
+ */
 
 static int open_store(ledger *l, worker *w) {
   rein_idem_store **out = &w->store;
@@ -1091,8 +1145,7 @@ static void *janitor(void *arg) {
     clock_gettime(CLOCK_MONOTONIC, &dl);
     dl.tv_sec += l->opt.purge_interval_s;
     while (!l->stopping &&
-           pthread_cond_timedwait(&l->janitor_cv, &l->mu, &dl) !=
-               ETIMEDOUT) {
+           pthread_cond_timedwait(&l->janitor_cv, &l->mu, &dl) != ETIMEDOUT) {
     }
     if (l->stopping) break;
     pthread_mutex_unlock(&l->mu);
@@ -1183,8 +1236,8 @@ int main(int argc, char **argv) {
     return 1;
   }
   for (int i = 0; i < l->n_workers; i++) {
-    if (ledger_db_open(l->opt.db_path, l->opt.sync_full, &l->workers[i].db,
-                       err, sizeof err) != 0) {
+    if (ledger_db_open(l->opt.db_path, l->opt.sync_full, &l->workers[i].db, err,
+                       sizeof err) != 0) {
       fprintf(stderr, "%s\n", err);
       teardown(l);
       return 1;
@@ -1208,11 +1261,12 @@ int main(int argc, char **argv) {
                          : 2 * l->opt.work_us * REIN_NS_PER_US;
     if (target < 5 * REIN_NS_PER_MS) target = 5 * REIN_NS_PER_MS;
     ac.target_ns = target;
-    ac.interval_ns = 4 * target < 100 * REIN_NS_PER_MS ? 100 * REIN_NS_PER_MS
-                                                        : 4 * target;
+    ac.interval_ns =
+        4 * target < 100 * REIN_NS_PER_MS ? 100 * REIN_NS_PER_MS : 4 * target;
     int64_t mw = l->opt.queue_timeout_ms * REIN_NS_PER_MS;
     ac.max_wait_ns = mw < target ? target : mw;
-    if (ac.interval_ns > 600 * REIN_NS_PER_S) ac.interval_ns = 600 * REIN_NS_PER_S;
+    if (ac.interval_ns > 600 * REIN_NS_PER_S)
+      ac.interval_ns = 600 * REIN_NS_PER_S;
     if (l->opt.rate_limit) {
       ac.rl_quota = (uint32_t)l->opt.rate_limit;
       ac.rl_window_ns = REIN_NS_PER_S;
@@ -1277,8 +1331,8 @@ int main(int argc, char **argv) {
         l->n_workers, l->opt.queue, l->opt.work_us, l->opt.lease_ms,
         l->opt.retention_s);
   pthread_t jt;
-  bool have_janitor = !l->opt.no_idem &&
-                      pthread_create(&jt, NULL, janitor, l) == 0;
+  bool have_janitor =
+      !l->opt.no_idem && pthread_create(&jt, NULL, janitor, l) == 0;
 
   int sig = 0;
   sigwait(&ss, &sig);

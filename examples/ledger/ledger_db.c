@@ -32,22 +32,22 @@ struct ledger_db {
   sqlite3_stmt *ins_keyed, *ins_plain, *get_keyed, *get_id;
 };
 
-static const char SCHEMA[] =
-    "CREATE TABLE IF NOT EXISTS ledger_charges("
-    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
-    " principal TEXT NOT NULL,"
-    " idem_key TEXT,"
-    " fingerprint BLOB,"
-    " account TEXT NOT NULL,"
-    " amount_cents INTEGER NOT NULL,"
-    " ref TEXT,"
-    " created_unix_ms INTEGER NOT NULL,"
-    " UNIQUE(principal, idem_key));"
-    "CREATE INDEX IF NOT EXISTS ledger_charges_ref"
-    " ON ledger_charges(principal, ref);";
+static const char SCHEMA[] = "CREATE TABLE IF NOT EXISTS ledger_charges("
+                             " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+                             " principal TEXT NOT NULL,"
+                             " idem_key TEXT,"
+                             " fingerprint BLOB,"
+                             " account TEXT NOT NULL,"
+                             " amount_cents INTEGER NOT NULL,"
+                             " ref TEXT,"
+                             " created_unix_ms INTEGER NOT NULL,"
+                             " UNIQUE(principal, idem_key));"
+                             "CREATE INDEX IF NOT EXISTS ledger_charges_ref"
+                             " ON ledger_charges(principal, ref);";
 
-#define COLS "id, principal, idem_key, fingerprint, account, amount_cents," \
-             " ref, created_unix_ms"
+#define COLS                                                                   \
+  "id, principal, idem_key, fingerprint, account, amount_cents,"               \
+  " ref, created_unix_ms"
 
 static int dberr(ledger_db *db, const char *what, char *err, size_t cap) {
   if (cap)
@@ -56,7 +56,9 @@ static int dberr(ledger_db *db, const char *what, char *err, size_t cap) {
   return -1;
 }
 
-struct sqlite3 *ledger_db_handle(ledger_db *db) { return db->db; }
+struct sqlite3 *ledger_db_handle(ledger_db *db) {
+  return db->db;
+}
 
 void ledger_db_close(ledger_db *db) {
   if (!db) return;
@@ -68,8 +70,8 @@ void ledger_db_close(ledger_db *db) {
   sqlite3_free(db);
 }
 
-int ledger_db_open(const char *path, bool sync_full, ledger_db **out,
-                   char *err, size_t cap) {
+int ledger_db_open(const char *path, bool sync_full, ledger_db **out, char *err,
+                   size_t cap) {
   *out = NULL;
   ledger_db *db = sqlite3_malloc(sizeof *db);
   if (!db) {
@@ -77,10 +79,9 @@ int ledger_db_open(const char *path, bool sync_full, ledger_db **out,
     return -1;
   }
   memset(db, 0, sizeof *db);
-  int rc = sqlite3_open_v2(path, &db->db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                               SQLITE_OPEN_NOMUTEX,
-                           NULL);
+  int rc = sqlite3_open_v2(
+      path, &db->db,
+      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
   if (rc != SQLITE_OK) {
     if (cap)
       snprintf(err, cap, "ledger db: cannot open %s: %s", path,
@@ -127,8 +128,7 @@ int ledger_db_open(const char *path, bool sync_full, ledger_db **out,
   return 0;
 }
 
-static void text(sqlite3_stmt *st, int col, char *out, size_t cap,
-                 bool *has) {
+static void text(sqlite3_stmt *st, int col, char *out, size_t cap, bool *has) {
   const unsigned char *t = sqlite3_column_text(st, col);
   if (has) *has = t != NULL;
   snprintf(out, cap, "%s", t ? (const char *)t : "");

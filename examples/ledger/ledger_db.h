@@ -39,8 +39,8 @@ typedef struct ledger_summary {
 
 /* Opens (creating the table if missing) with WAL, busy_timeout 10 s and
  * synchronous FULL or NORMAL. 0 on success; -1 with a message in err. */
-int ledger_db_open(const char *path, bool sync_full, ledger_db **out,
-                   char *err, size_t cap);
+int ledger_db_open(const char *path, bool sync_full, ledger_db **out, char *err,
+                   size_t cap);
 void ledger_db_close(ledger_db *db);
 
 /* The SQLite connection, so the idempotency store can share it (same file,

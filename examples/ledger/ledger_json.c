@@ -51,24 +51,44 @@ static bool str(rd *r, char *out, size_t cap, const char *field) {
       if (r->p >= r->end) break;
       char e = *r->p++;
       switch (e) {
-      case '"': c = '"'; break;
-      case '\\': c = '\\'; break;
-      case '/': c = '/'; break;
-      case 'n': c = '\n'; break;
-      case 't': c = '\t'; break;
-      case 'r': c = '\r'; break;
-      case 'b': c = '\b'; break;
-      case 'f': c = '\f'; break;
+      case '"':
+        c = '"';
+        break;
+      case '\\':
+        c = '\\';
+        break;
+      case '/':
+        c = '/';
+        break;
+      case 'n':
+        c = '\n';
+        break;
+      case 't':
+        c = '\t';
+        break;
+      case 'r':
+        c = '\r';
+        break;
+      case 'b':
+        c = '\b';
+        break;
+      case 'f':
+        c = '\f';
+        break;
       case 'u': {
         unsigned v = 0;
         for (int i = 0; i < 4; i++) {
           if (r->p >= r->end) return err(r, "body: truncated \\u escape");
           char h = *r->p++;
           v <<= 4;
-          if (h >= '0' && h <= '9') v |= (unsigned)(h - '0');
-          else if (h >= 'a' && h <= 'f') v |= (unsigned)(h - 'a' + 10);
-          else if (h >= 'A' && h <= 'F') v |= (unsigned)(h - 'A' + 10);
-          else return err(r, "body: bad \\u escape");
+          if (h >= '0' && h <= '9')
+            v |= (unsigned)(h - '0');
+          else if (h >= 'a' && h <= 'f')
+            v |= (unsigned)(h - 'a' + 10);
+          else if (h >= 'A' && h <= 'F')
+            v |= (unsigned)(h - 'A' + 10);
+          else
+            return err(r, "body: bad \\u escape");
         }
         if (v == 0 || v >= 0x80) {
           snprintf(msg, sizeof msg, "%s: only ASCII \\u escapes are accepted",
@@ -125,8 +145,8 @@ static bool skip_scalar(rd *r) {
   if (c == '{' || c == '[')
     return err(r, "body: nested objects and arrays are not accepted");
   const char *s = r->p;
-  while (s < r->end && (strchr("+-.0123456789eE", *s) ||
-                        (*s >= 'a' && *s <= 'z')))
+  while (s < r->end &&
+         (strchr("+-.0123456789eE", *s) || (*s >= 'a' && *s <= 'z')))
     s++;
   size_t n = (size_t)(s - r->p);
   bool ok = (n == 4 && !memcmp(r->p, "true", 4)) ||
@@ -218,8 +238,7 @@ bool ledger_parse_charge(const char *body, size_t len, ledger_charge_req *out,
     return err(&r, "account: missing (a string such as \"acct_1\")");
   if (!account_ok(out->account))
     return err(&r, "account: 1-64 characters of [A-Za-z0-9_.-]");
-  if (!has_amount)
-    return err(&r, "amount_cents: missing (a positive integer)");
+  if (!has_amount) return err(&r, "amount_cents: missing (a positive integer)");
   if (out->amount_cents <= 0 || out->amount_cents > INT64_C(100000000000))
     return err(&r, "amount_cents: must be in [1, 100000000000]");
   for (const char *p = out->ref; *p; p++)

@@ -193,15 +193,18 @@ REIN_API const rein_idem_http_header *
 rein_idem_http_exchange_headers(const rein_idem_http_exchange *x, size_t *n);
 
 /* The parsed key (NULL when the request had none or it was malformed). */
-REIN_API const char *rein_idem_http_exchange_key(const rein_idem_http_exchange *x);
+REIN_API const char *
+rein_idem_http_exchange_key(const rein_idem_http_exchange *x);
 /* The store's token on a keyed PROCEED (NULL otherwise): its fence can be
  * handed to downstream systems as a fencing token. */
 REIN_API const rein_idem_token *
 rein_idem_http_exchange_token(const rein_idem_http_exchange *x);
 /* On a keyed PROCEED: whether an expired lease was taken over, and the dead
  * holder's last checkpoint ("" when none). */
-REIN_API bool rein_idem_http_exchange_recovered(const rein_idem_http_exchange *x);
-REIN_API const char *rein_idem_http_exchange_phase(const rein_idem_http_exchange *x);
+REIN_API bool
+rein_idem_http_exchange_recovered(const rein_idem_http_exchange *x);
+REIN_API const char *
+rein_idem_http_exchange_phase(const rein_idem_http_exchange *x);
 /* REIN_OK, or the store error behind a 503 REJECT (or the last failed
  * complete/abandon), with the store's message copied at the time. */
 REIN_API rein_status
@@ -222,9 +225,9 @@ rein_idem_http_exchange_store_message(const rein_idem_http_exchange *x);
  * abandon or complete with less); REIN_ESTATE (not a PROCEED, or already
  * completed/abandoned); REIN_EINVAL; REIN_ENOMEM; or a store error.
  */
-REIN_API rein_status rein_idem_http_complete(rein_idem_http_exchange *x,
-                                             const rein_idem_http_response *resp,
-                                             bool *stored);
+REIN_API rein_status
+rein_idem_http_complete(rein_idem_http_exchange *x,
+                        const rein_idem_http_response *resp, bool *stored);
 
 /* After a handler failed with NO effect on a keyed PROCEED: release the key
  * so a retry runs again. No-op on an unkeyed PROCEED. Same returns as

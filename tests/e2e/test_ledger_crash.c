@@ -69,12 +69,12 @@ static struct {
   int n;
   int kills_wanted;
   charge *charges;
-  _Atomic int next;      /* next charge index to start */
-  _Atomic int done;      /* charges finished (acked or given up) */
+  _Atomic int next; /* next charge index to start */
+  _Atomic int done; /* charges finished (acked or given up) */
   _Atomic int kills;
   _Atomic int stop;
   _Atomic long attempts, conn_errors, conflicts, unavailable, other;
-  _Atomic int failures;  /* unexpected answers */
+  _Atomic int failures; /* unexpected answers */
   uint64_t seed;
   int64_t t0;
 } G;
@@ -159,7 +159,8 @@ static pid_t start_ledger(unsigned port) {
   return -1;
 }
 
-/* ---- clients -------------------------------------------------------------- */
+/* ---- clients --------------------------------------------------------------
+ */
 
 typedef struct resp_buf {
   char data[4096];
@@ -230,11 +231,10 @@ static void drive(CURL *c, charge *ch, rein_rng *rng) {
       ch->acks++;
       ch->replayed = b.replayed;
       char want[64];
-      snprintf(want, sizeof want, "\"amount_cents\":%" PRId64 ",",
-               ch->amount);
+      snprintf(want, sizeof want, "\"amount_cents\":%" PRId64 ",", ch->amount);
       if (!strstr(b.data, want)) {
-        fprintf(stderr, "FAIL: ack for %s has the wrong amount: %s\n",
-                ch->key, b.data);
+        fprintf(stderr, "FAIL: ack for %s has the wrong amount: %s\n", ch->key,
+                b.data);
         atomic_fetch_add(&G.failures, 1);
       }
       return;
@@ -292,7 +292,8 @@ out:
   return NULL;
 }
 
-/* ---- verification --------------------------------------------------------- */
+/* ---- verification ---------------------------------------------------------
+ */
 
 static int find_charge(const char *principal, const char *key) {
   /* Keys carry their index: "crash-SEED-INDEX-hex". */
@@ -300,7 +301,8 @@ static int find_charge(const char *principal, const char *key) {
   if (!p) return -1;
   int i = atoi(p + 1);
   if (i < 0 || i >= G.n) return -1;
-  if (strcmp(G.charges[i].key, key) || strcmp(G.charges[i].principal, principal))
+  if (strcmp(G.charges[i].key, key) ||
+      strcmp(G.charges[i].principal, principal))
     return -1;
   return i;
 }
@@ -337,7 +339,8 @@ static int verify(void) {
     rows[i]++;
     ids[i] = sqlite3_column_int64(st, 0);
     if (sqlite3_column_int64(st, 4) != G.charges[i].amount ||
-        strcmp((const char *)sqlite3_column_text(st, 3), G.charges[i].account)) {
+        strcmp((const char *)sqlite3_column_text(st, 3),
+               G.charges[i].account)) {
       fprintf(stderr, "FAIL: row for %s has the wrong amount/account\n", key);
       bad++;
     }
@@ -358,7 +361,8 @@ static int verify(void) {
     }
     if (ch->replayed) replays++;
     if (rows[i] == 1 && ids[i] != ch->acked_id) {
-      fprintf(stderr, "FAIL: key %s acknowledged as charge %" PRId64
+      fprintf(stderr,
+              "FAIL: key %s acknowledged as charge %" PRId64
               " but the ledger has %" PRId64 "\n",
               ch->key, ch->acked_id, ids[i]);
       bad++;
@@ -375,7 +379,8 @@ static int verify(void) {
   return bad ? 1 : 0;
 }
 
-/* ---- main ----------------------------------------------------------------- */
+/* ---- main -----------------------------------------------------------------
+ */
 
 static void cleanup_dir(void) {
   char cmd[128];
@@ -385,22 +390,28 @@ static void cleanup_dir(void) {
     return;
   }
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", G.dir);
-  if (system(cmd) != 0) fprintf(stderr, "warning: could not remove %s\n", G.dir);
+  if (system(cmd) != 0)
+    fprintf(stderr, "warning: could not remove %s\n", G.dir);
 }
 
 int main(int argc, char **argv) {
   if (argc < 2) {
-    fprintf(stderr, "usage: %s LEDGER_BIN [--store SPEC] [--charges N] "
-                    "[--kills K]\n", argv[0]);
+    fprintf(stderr,
+            "usage: %s LEDGER_BIN [--store SPEC] [--charges N] "
+            "[--kills K]\n",
+            argv[0]);
     return 2;
   }
   G.bin = argv[1];
   G.n = 1000;
   G.kills_wanted = 24;
   for (int i = 2; i + 1 < argc; i += 2) {
-    if (!strcmp(argv[i], "--store")) G.store = argv[i + 1];
-    else if (!strcmp(argv[i], "--charges")) G.n = atoi(argv[i + 1]);
-    else if (!strcmp(argv[i], "--kills")) G.kills_wanted = atoi(argv[i + 1]);
+    if (!strcmp(argv[i], "--store"))
+      G.store = argv[i + 1];
+    else if (!strcmp(argv[i], "--charges"))
+      G.n = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--kills"))
+      G.kills_wanted = atoi(argv[i + 1]);
     else {
       fprintf(stderr, "unknown option %s\n", argv[i]);
       return 2;
@@ -497,7 +508,8 @@ int main(int argc, char **argv) {
      * or after a random delay if traffic is slow. */
     int target = k * per + (int)rein_rng_range(&rng, per / 4, 3 * per / 4);
     int64_t until = now_ms() + rein_rng_range(&rng, 50, 400);
-    while (atomic_load(&G.done) < target && now_ms() < until) sleep_ms(1);
+    while (atomic_load(&G.done) < target && now_ms() < until)
+      sleep_ms(1);
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
     atomic_fetch_add(&G.kills, 1);
@@ -509,7 +521,8 @@ int main(int argc, char **argv) {
       break;
     }
   }
-  for (int t = 0; t < THREADS; t++) pthread_join(th[t], NULL);
+  for (int t = 0; t < THREADS; t++)
+    pthread_join(th[t], NULL);
   if (pid > 0) {
     kill(pid, SIGTERM);
     int st = 0;
@@ -546,7 +559,9 @@ int main(int argc, char **argv) {
     fclose(lf);
   }
   printf("handler reruns that found the charge already made: %d\n", reruns);
-  if (rc == 0) cleanup_dir();
-  else printf("ledger files kept in %s\n", G.dir);
+  if (rc == 0)
+    cleanup_dir();
+  else
+    printf("ledger files kept in %s\n", G.dir);
   return rc;
 }

@@ -40,7 +40,8 @@ static void sleep_ms(long ms) {
   }
 }
 
-/* ---- a ledger process ------------------------------------------------------ */
+/* ---- a ledger process ------------------------------------------------------
+ */
 
 typedef struct ledger_proc {
   pid_t pid;
@@ -74,7 +75,8 @@ static void ledger_start(ledger_proc *lp, const char *const *extra) {
     argv[a++] = pf;
     argv[a++] = "--db";
     argv[a++] = db;
-    for (int i = 0; extra && extra[i] && a < 39; i++) argv[a++] = extra[i];
+    for (int i = 0; extra && extra[i] && a < 39; i++)
+      argv[a++] = extra[i];
     argv[a] = NULL;
     execv(LEDGER_BIN, (char *const *)argv);
     _exit(127);
@@ -119,7 +121,8 @@ static int kill_leftover(void **state) {
   return 0;
 }
 
-/* ---- HTTP ------------------------------------------------------------------ */
+/* ---- HTTP ------------------------------------------------------------------
+ */
 
 typedef struct http_resp {
   long status;
@@ -158,7 +161,8 @@ static void http(unsigned port, const char *method, const char *path,
   char url[256];
   snprintf(url, sizeof url, "http://127.0.0.1:%u%s", port, path);
   struct curl_slist *hs = NULL;
-  for (int i = 0; hdrs && hdrs[i]; i++) hs = curl_slist_append(hs, hdrs[i]);
+  for (int i = 0; hdrs && hdrs[i]; i++)
+    hs = curl_slist_append(hs, hdrs[i]);
   curl_easy_setopt(c, CURLOPT_URL, url);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
@@ -170,7 +174,8 @@ static void http(unsigned port, const char *method, const char *path,
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
   CURLcode rc = curl_easy_perform(c);
-  if (rc != CURLE_OK) fail_msg("%s %s: %s", method, path, curl_easy_strerror(rc));
+  if (rc != CURLE_OK)
+    fail_msg("%s %s: %s", method, path, curl_easy_strerror(rc));
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
   curl_slist_free_all(hs);
   curl_easy_cleanup(c);
@@ -184,7 +189,8 @@ static const char *hdr(const http_resp *r, const char *name, char *buf,
   while (p && *p) {
     if (strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
       const char *v = p + nl + 1;
-      while (*v == ' ') v++;
+      while (*v == ' ')
+        v++;
       size_t k = strcspn(v, "\r\n");
       if (k >= cap) k = cap - 1;
       memcpy(buf, v, k);
@@ -245,7 +251,8 @@ static void wait_metric(unsigned port, const char *line) {
 static const char B1[] = "{\"account\":\"acct_1\",\"amount_cents\":1250}";
 static const char B2[] = "{\"account\":\"acct_2\",\"amount_cents\":99}";
 
-/* ---- tests ----------------------------------------------------------------- */
+/* ---- tests -----------------------------------------------------------------
+ */
 
 static void test_principals(void **state) {
   ledger_proc lp;
@@ -255,8 +262,8 @@ static void test_principals(void **state) {
                          "Idempotency-Key: \"order-17\"", NULL};
   const char *bob[] = {"Authorization: Bearer bob",
                        "Idempotency-Key: \"order-17\"", NULL};
-  const char *carol[] = {"X-Principal: carol",
-                         "Idempotency-Key: \"order-17\"", NULL};
+  const char *carol[] = {"X-Principal: carol", "Idempotency-Key: \"order-17\"",
+                         NULL};
   http(lp.port, "POST", "/charges", alice, B1, &r);
   assert_int_equal(r.status, 201);
   long a_id = json_id(&r);
@@ -292,8 +299,8 @@ static void test_principals(void **state) {
   assert_int_equal(r.status, 200);
   assert_non_null(strstr(r.body, "\"count\":3}"));
   /* Malformed credentials are refused, not mapped to anonymous. */
-  const char *basic[] = {"Authorization: Basic YTpi",
-                         "Idempotency-Key: \"x\"", NULL};
+  const char *basic[] = {"Authorization: Basic YTpi", "Idempotency-Key: \"x\"",
+                         NULL};
   http(lp.port, "POST", "/charges", basic, B1, &r);
   expect_problem(&r, 401, "ledger-unauthorized");
   ledger_stop(&lp);
@@ -329,7 +336,8 @@ static void test_key_contract(void **state) {
   expect_header(&r, "Content-Type", "application/json");
   expect_header(&r, "Idempotency-Key-Retention", "7200");
   expect_header(&r, "Idempotent-Replayed", NULL);
-  assert_non_null(strstr(r.body, "\"idempotency_key\":\"a \\\"quoted\\\" key\""));
+  assert_non_null(
+      strstr(r.body, "\"idempotency_key\":\"a \\\"quoted\\\" key\""));
   char first[16384];
   snprintf(first, sizeof first, "%s", r.body);
   http(lp.port, "POST", "/charges", ok, B1, &r);
@@ -343,8 +351,8 @@ static void test_key_contract(void **state) {
   expect_header(&r, "Idempotency-Key-Retention", "7200");
   /* Invalid bodies are refused before the key is used. */
   const char *k2[] = {"Idempotency-Key: \"k2\"", NULL};
-  http(lp.port, "POST", "/charges", k2, "{\"account\":\"a\",\"amount_cents\":1.5}",
-       &r);
+  http(lp.port, "POST", "/charges", k2,
+       "{\"account\":\"a\",\"amount_cents\":1.5}", &r);
   expect_problem(&r, 400, "ledger-bad-charge");
   assert_non_null(strstr(r.body, "amount_cents: expected an integer"));
   http(lp.port, "POST", "/charges", k2, "{\"amount_cents\":5}", &r);
@@ -399,8 +407,8 @@ static void test_in_progress(void **state) {
 
 static void test_shed(void **state) {
   ledger_proc lp;
-  const char *args[] = {"--workers", "1", "--queue", "0", "--work-ms", "1000",
-                        "--no-idem", NULL};
+  const char *args[] = {"--workers", "1",    "--queue",   "0",
+                        "--work-ms", "1000", "--no-idem", NULL};
   ledger_start(&lp, args);
   bg_post b = {lp.port, NULL, B1, {0}};
   pthread_t t;
@@ -430,8 +438,9 @@ static void test_shed(void **state) {
  * multiply the load; a rate limit answers 429 with RateLimit headers. */
 static void test_retry_shed_and_rate_limit(void **state) {
   ledger_proc lp;
-  const char *args[] = {"--workers", "1", "--queue", "2", "--work-ms", "800",
-                        "--queue-timeout-ms", "5000", NULL};
+  const char *args[] = {
+      "--workers",          "1",    "--queue", "2", "--work-ms", "800",
+      "--queue-timeout-ms", "5000", NULL};
   ledger_start(&lp, args);
   const char *k1[] = {"Idempotency-Key: \"s1\"", NULL};
   const char *k2[] = {"Idempotency-Key: \"s2\"", NULL};
@@ -501,8 +510,9 @@ static void test_outage_metrics_health(void **state) {
   http(lp.port, "DELETE", "/charges", NULL, NULL, &r);
   expect_problem(&r, 405, "ledger-method");
   http(lp.port, "GET", "/charges/summary", NULL, NULL, &r);
-  assert_string_equal(r.body, "{\"charges\":1,\"keyed\":1,\"amount_cents\":1250,"
-                              "\"refs\":0,\"duplicate_charges\":0}");
+  assert_string_equal(r.body,
+                      "{\"charges\":1,\"keyed\":1,\"amount_cents\":1250,"
+                      "\"refs\":0,\"duplicate_charges\":0}");
   http(lp.port, "GET", "/metrics", NULL, NULL, &r);
   assert_int_equal(r.status, 200);
   expect_header(&r, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
@@ -525,8 +535,7 @@ static void test_outage_metrics_health(void **state) {
 /* The fail window and duplicate accounting by client ref (demo needs). */
 static void test_fail_window_and_refs(void **state) {
   ledger_proc lp;
-  const char *args[] = {"--fail-window", "0:2", "--outage-status", "500",
-                        NULL};
+  const char *args[] = {"--fail-window", "0:2", "--outage-status", "500", NULL};
   ledger_start(&lp, args);
   http_resp r;
   const char *body = "{\"account\":\"a\",\"amount_cents\":5,\"ref\":\"r-1\"}";
@@ -550,7 +559,7 @@ static void test_fail_window_and_refs(void **state) {
  * retry with the original charge instead of charging again. */
 static void test_retention_purge(void **state) {
   ledger_proc lp;
-  const char *args[] = {"--retention-s", "1", "--lease-ms", "200",
+  const char *args[] = {"--retention-s",      "1", "--lease-ms", "200",
                         "--purge-interval-s", "1", NULL};
   ledger_start(&lp, args);
   http_resp r;

@@ -67,9 +67,8 @@ static rein_idem_http_request mkreq(const rein_idem_http_header *hs, size_t n,
   return r;
 }
 
-static rein_idem_http_exchange *begin_key(fx *f, const char *field,
-                                          const char *principal,
-                                          const char *body) {
+static rein_idem_http_exchange *
+begin_key(fx *f, const char *field, const char *principal, const char *body) {
   rein_idem_http_header hs[2] = {{"Content-Type", "application/json"},
                                  {"Idempotency-Key", field}};
   rein_idem_http_request r = mkreq(hs, field ? 2 : 1, principal, body);
@@ -122,7 +121,8 @@ static void parse_ok(const char *in, const char *want) {
   rein_errbuf eb = {{0}};
   rein_status st =
       rein_idem_http_parse_key(in, strlen(in), out, sizeof out, &n, &eb);
-  if (st != REIN_OK) fail_msg("parse(%s): %s %s", in, rein_status_name(st), eb.msg);
+  if (st != REIN_OK)
+    fail_msg("parse(%s): %s %s", in, rein_status_name(st), eb.msg);
   assert_string_equal(out, want);
   assert_int_equal(n, strlen(want));
 }
@@ -130,8 +130,9 @@ static void parse_ok(const char *in, const char *want) {
 static void parse_bad(const char *in, size_t len, const char *msg_part) {
   char out[256] = "untouched";
   rein_errbuf eb = {{0}};
-  assert_int_equal(rein_idem_http_parse_key(in, len, out, sizeof out, NULL, &eb),
-                   REIN_EPARSE);
+  assert_int_equal(
+      rein_idem_http_parse_key(in, len, out, sizeof out, NULL, &eb),
+      REIN_EPARSE);
   if (!strstr(eb.msg, msg_part))
     fail_msg("parse(%.*s): message '%s' lacks '%s'", (int)len, in, eb.msg,
              msg_part);
@@ -152,9 +153,9 @@ static void test_parse_valid(void **state) {
   parse_ok("\"k\"; *x=2", "k");
   /* Not NUL-terminated input: only len bytes are read. */
   char out[256];
-  assert_int_equal(rein_idem_http_parse_key("\"xy\"garbage", 4, out,
-                                            sizeof out, NULL, NULL),
-                   REIN_OK);
+  assert_int_equal(
+      rein_idem_http_parse_key("\"xy\"garbage", 4, out, sizeof out, NULL, NULL),
+      REIN_OK);
   assert_string_equal(out, "xy");
 }
 
@@ -202,11 +203,11 @@ static void test_parse_limits(void **state) {
   /* 255 characters written with escapes are 255 characters. */
   char esc[600];
   esc[0] = '"';
-  for (int i = 0; i < 255; i++) esc[1 + 2 * i] = '\\', esc[2 + 2 * i] = '"';
+  for (int i = 0; i < 255; i++)
+    esc[1 + 2 * i] = '\\', esc[2 + 2 * i] = '"';
   esc[511] = '"';
-  assert_int_equal(rein_idem_http_parse_key(esc, 512, out, sizeof out, &n,
-                                            NULL),
-                   REIN_OK);
+  assert_int_equal(
+      rein_idem_http_parse_key(esc, 512, out, sizeof out, &n, NULL), REIN_OK);
   assert_int_equal(n, 255);
   assert_int_equal(out[254], '"');
   /* Output buffer too small, and bad arguments. */
@@ -236,17 +237,17 @@ static void test_parse_random(void **state) {
     if (len && rein_rng_range(&rng, 0, 1)) in[0] = '"';
     char out[256], fmt[600], back[256];
     size_t n = 0, fl = 0;
-    rein_status st = rein_idem_http_parse_key(in, len, out, sizeof out, &n,
-                                              NULL);
+    rein_status st =
+        rein_idem_http_parse_key(in, len, out, sizeof out, &n, NULL);
     if (st == REIN_OK) {
       accepted++;
       assert_true(n >= 1 && n <= 255);
       assert_int_equal(strlen(out), n);
       assert_int_equal(rein_idem_http_format_key(out, n, fmt, sizeof fmt, &fl),
                        REIN_OK);
-      assert_int_equal(rein_idem_http_parse_key(fmt, fl, back, sizeof back,
-                                                NULL, NULL),
-                       REIN_OK);
+      assert_int_equal(
+          rein_idem_http_parse_key(fmt, fl, back, sizeof back, NULL, NULL),
+          REIN_OK);
       assert_string_equal(back, out);
     } else if (st != REIN_EPARSE) {
       fail_msg("unexpected %s", rein_status_name(st));
@@ -259,14 +260,13 @@ static void test_parse_random(void **state) {
 static void test_format_key(void **state) {
   char out[600], back[300];
   size_t need = 0;
-  assert_int_equal(rein_idem_http_format_key("a\"b\\c", 5, out, sizeof out,
-                                             &need),
-                   REIN_OK);
+  assert_int_equal(
+      rein_idem_http_format_key("a\"b\\c", 5, out, sizeof out, &need), REIN_OK);
   assert_string_equal(out, "\"a\\\"b\\\\c\"");
   assert_int_equal(need, 9);
-  assert_int_equal(rein_idem_http_parse_key(out, need, back, sizeof back, NULL,
-                                            NULL),
-                   REIN_OK);
+  assert_int_equal(
+      rein_idem_http_parse_key(out, need, back, sizeof back, NULL, NULL),
+      REIN_OK);
   assert_string_equal(back, "a\"b\\c");
   assert_int_equal(rein_idem_http_format_key("abc", 3, out, 5, &need),
                    REIN_ETOOBIG);
@@ -291,9 +291,9 @@ static void test_problem(void **state) {
                      "\"status\":409,\"detail\":\"a\\\\b\\n\\u0001\"}";
   assert_string_equal(buf, want);
   assert_int_equal(need, strlen(want));
-  assert_int_equal(rein_idem_http_problem(buf, sizeof buf, NULL, "t", "T", 400,
-                                          NULL),
-                   REIN_OK);
+  assert_int_equal(
+      rein_idem_http_problem(buf, sizeof buf, NULL, "t", "T", 400, NULL),
+      REIN_OK);
   assert_string_equal(buf, "{\"type\":\"t\",\"title\":\"T\",\"status\":400}");
   assert_int_equal(rein_idem_http_problem(buf, 10, &need, "t", "T", 400, NULL),
                    REIN_ETOOBIG);
@@ -301,9 +301,9 @@ static void test_problem(void **state) {
   assert_int_equal(strlen(buf), 9);
   assert_int_equal(rein_idem_http_problem(NULL, 0, &need, "t", "T", 400, NULL),
                    REIN_ETOOBIG);
-  assert_int_equal(rein_idem_http_problem(buf, sizeof buf, NULL, NULL, "T",
-                                          400, NULL),
-                   REIN_EINVAL);
+  assert_int_equal(
+      rein_idem_http_problem(buf, sizeof buf, NULL, NULL, "T", 400, NULL),
+      REIN_EINVAL);
   assert_string_equal(rein_idem_http_reason(422), "Unprocessable Content");
   assert_string_equal(rein_idem_http_reason(299), "");
 }
@@ -647,8 +647,7 @@ static void test_bad_arguments(void **state) {
   assert_int_equal(rein_idem_http_begin(NULL, f->store, &r, &x), REIN_EINVAL);
   assert_null(x);
   assert_int_equal(rein_idem_http_begin(f->h, NULL, &r, &x), REIN_EINVAL);
-  assert_int_equal(rein_idem_http_begin(f->h, f->store, NULL, &x),
-                   REIN_EINVAL);
+  assert_int_equal(rein_idem_http_begin(f->h, f->store, NULL, &x), REIN_EINVAL);
   r.method = NULL;
   assert_int_equal(rein_idem_http_begin(f->h, f->store, &r, &x), REIN_EINVAL);
   r = mkreq(NULL, 0, "alice", BODY);
@@ -788,7 +787,8 @@ static void test_concurrent_same_key(void **state) {
     rs[i] = (race){f, &bar, 0, 0};
     pthread_create(&th[i], NULL, race_one, &rs[i]);
   }
-  for (int i = 0; i < N; i++) pthread_join(th[i], NULL);
+  for (int i = 0; i < N; i++)
+    pthread_join(th[i], NULL);
   pthread_barrier_destroy(&bar);
   int proceed = 0, conflict = 0, replay = 0;
   for (int i = 0; i < N; i++) {

@@ -110,8 +110,7 @@ void rein_idem_http_config_default(rein_idem_http_config *c) {
 
 static rein_status invalid(rein_errbuf *err, const char *msg, int64_t got) {
   if (err)
-    snprintf(err->msg, sizeof err->msg, "idem_http.%s, got %" PRId64, msg,
-             got);
+    snprintf(err->msg, sizeof err->msg, "idem_http.%s, got %" PRId64, msg, got);
   return REIN_EINVAL;
 }
 
@@ -153,7 +152,8 @@ rein_status rein_idem_http_new(const rein_idem_http_config *cin,
   snprintf(h->retention_value, sizeof h->retention_value, "%" PRId64,
            cin->retention_ns / REIN_NS_PER_S);
   h->alloc = cin->alloc;
-  for (int i = 0; i < C_COUNT; i++) atomic_init(&h->counters[i], 0);
+  for (int i = 0; i < C_COUNT; i++)
+    atomic_init(&h->counters[i], 0);
   *out = h;
   return REIN_OK;
 }
@@ -189,15 +189,24 @@ void rein_idem_http_get_stats(const rein_idem_http *h,
 
 const char *rein_idem_http_reason(int status) {
   switch (status) {
-  case 200: return "OK";
-  case 201: return "Created";
-  case 400: return "Bad Request";
-  case 409: return "Conflict";
-  case 422: return "Unprocessable Content";
-  case 429: return "Too Many Requests";
-  case 500: return "Internal Server Error";
-  case 503: return "Service Unavailable";
-  default: return "";
+  case 200:
+    return "OK";
+  case 201:
+    return "Created";
+  case 400:
+    return "Bad Request";
+  case 409:
+    return "Conflict";
+  case 422:
+    return "Unprocessable Content";
+  case 429:
+    return "Too Many Requests";
+  case 500:
+    return "Internal Server Error";
+  case 503:
+    return "Service Unavailable";
+  default:
+    return "";
   }
 }
 
@@ -213,7 +222,9 @@ static void sb_put(sbuf *b, const char *s, size_t n) {
   }
 }
 
-static void sb_str(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
+static void sb_str(sbuf *b, const char *s) {
+  sb_put(b, s, strlen(s));
+}
 
 /* A JSON string literal: escapes ", \ and every control byte; bytes >= 0x80
  * pass through (callers hand in UTF-8 or ASCII). */
@@ -283,8 +294,7 @@ static rein_status reject(rein_idem_http_exchange *x, int status,
   rein_idem_http_problem(NULL, 0, &need, type, title, status, detail);
   x->body = xalloc(x->h->alloc, need + 1);
   if (!x->body) return REIN_ENOMEM;
-  rein_idem_http_problem(x->body, need + 1, NULL, type, title, status,
-                         detail);
+  rein_idem_http_problem(x->body, need + 1, NULL, type, title, status, detail);
   x->action = REIN_IDEM_HTTP_REJECT;
   x->state = ST_FINAL;
   add_fixed(x, "Content-Type", REIN_IDEM_HTTP_PROBLEM_CT);
@@ -306,8 +316,10 @@ static const char *find_key(const rein_idem_http_request *r, bool *dup) {
   for (size_t i = 0; i < r->n_headers; i++) {
     const rein_idem_http_header *hd = &r->headers[i];
     if (hd->name && strcasecmp(hd->name, REIN_HEADER_IDEM_KEY) == 0) {
-      if (v) *dup = true;
-      else v = hd->value ? hd->value : "";
+      if (v)
+        *dup = true;
+      else
+        v = hd->value ? hd->value : "";
     }
   }
   return v;
@@ -340,7 +352,8 @@ static rein_status build_replay(rein_idem_http_exchange *x) {
     if (colon) {
       *colon = '\0';
       char *v = colon + 1;
-      while (*v == ' ') v++;
+      while (*v == ' ')
+        v++;
       x->replay_hdrs[k].name = p;
       x->replay_hdrs[k].value = v;
       k++;
@@ -469,13 +482,12 @@ rein_status rein_idem_http_begin(const rein_idem_http *h,
                                  rein_idem_http_exchange **out) {
   if (out) *out = NULL;
   if (!h || !store || !req || !out || !req->method || !req->route ||
-      !req->method[0] || !req->route[0] ||
-      (!req->body && req->body_len) ||
+      !req->method[0] || !req->route[0] || (!req->body && req->body_len) ||
       (!req->lookup && !req->headers && req->n_headers))
     return REIN_EINVAL;
   char operation[REIN_IDEM_SCOPE_MAX + 1];
-  int ol = snprintf(operation, sizeof operation, "%s %s", req->method,
-                    req->route);
+  int ol =
+      snprintf(operation, sizeof operation, "%s %s", req->method, req->route);
   if (ol < 0 || (size_t)ol >= sizeof operation) return REIN_EINVAL;
   if (req->principal && strlen(req->principal) > REIN_IDEM_SCOPE_MAX)
     return REIN_EINVAL;
@@ -559,7 +571,9 @@ static bool skip_stored(const char *name) {
          strcasecmp(name, REIN_HEADER_IDEM_RETENTION) == 0;
 }
 
-static bool has_crlf(const char *s) { return strpbrk(s, "\r\n") != NULL; }
+static bool has_crlf(const char *s) {
+  return strpbrk(s, "\r\n") != NULL;
+}
 
 /* Accounts for the result of a store call made after the handler. */
 static rein_status after(rein_idem_http_exchange *x, rein_status st) {
@@ -582,8 +596,7 @@ rein_status rein_idem_http_complete(rein_idem_http_exchange *x,
   if (x->state == ST_PROCEED_UNKEYED) return REIN_OK;
   if (x->state != ST_PROCEED_KEYED) return REIN_ESTATE;
   if (resp->status < 100 || resp->status > 599 ||
-      (!resp->body && resp->body_len) ||
-      (!resp->headers && resp->n_headers))
+      (!resp->body && resp->body_len) || (!resp->headers && resp->n_headers))
     return REIN_EINVAL;
   size_t hl = 0;
   for (size_t i = 0; i < resp->n_headers; i++) {
@@ -605,11 +618,10 @@ rein_status rein_idem_http_complete(rein_idem_http_exchange *x,
       o += (size_t)sprintf(blob + o, "%s: %s\r\n", hd->name, hd->value);
     }
   }
-  rein_idem_response sr = {resp->status, blob, hl, resp->body,
-                           resp->body_len};
+  rein_idem_response sr = {resp->status, blob, hl, resp->body, resp->body_len};
   bool st_stored = false;
-  rein_status st = rein_idem_complete(x->store, &x->result.token, &sr,
-                                      &st_stored);
+  rein_status st =
+      rein_idem_complete(x->store, &x->result.token, &sr, &st_stored);
   xfree(x->h->alloc, blob);
   if (st == REIN_OK) {
     x->state = ST_DONE;

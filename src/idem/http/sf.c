@@ -15,9 +15,15 @@
 #include <stdio.h>
 #include <string.h>
 
-static bool is_lcalpha(int c) { return c >= 'a' && c <= 'z'; }
-static bool is_alpha(int c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-static bool is_digit(int c) { return c >= '0' && c <= '9'; }
+static bool is_lcalpha(int c) {
+  return c >= 'a' && c <= 'z';
+}
+static bool is_alpha(int c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+static bool is_digit(int c) {
+  return c >= '0' && c <= '9';
+}
 
 /* RFC 9110 tchar */
 static bool is_tchar(int c) {
@@ -34,8 +40,8 @@ static rein_status fail(rein_errbuf *err, size_t col, const char *fmt,
   if (err) {
     char tmp[400];
     snprintf(tmp, sizeof tmp, fmt, what ? what : "");
-    snprintf(err->msg, sizeof err->msg, "Idempotency-Key: column %zu: %s",
-             col, tmp);
+    snprintf(err->msg, sizeof err->msg, "Idempotency-Key: column %zu: %s", col,
+             tmp);
   }
   return REIN_EPARSE;
 }
@@ -48,14 +54,16 @@ static bool skip_bare_item(const char *v, size_t n, size_t *i) {
   if (c == '-' || is_digit(c)) { /* sf-integer / sf-decimal */
     if (c == '-') p++;
     size_t d0 = p;
-    while (p < n && is_digit((unsigned char)v[p])) p++;
+    while (p < n && is_digit((unsigned char)v[p]))
+      p++;
     size_t ndig = p - d0;
     if (ndig == 0 || ndig > 15) return false;
     if (p < n && v[p] == '.') {
       if (ndig > 12) return false;
       p++;
       size_t f0 = p;
-      while (p < n && is_digit((unsigned char)v[p])) p++;
+      while (p < n && is_digit((unsigned char)v[p]))
+        p++;
       if (p == f0 || p - f0 > 3) return false;
     }
   } else if (c == '"') { /* sf-string */
@@ -74,12 +82,13 @@ static bool skip_bare_item(const char *v, size_t n, size_t *i) {
     }
   } else if (c == '*' || is_alpha(c)) { /* sf-token */
     p++;
-    while (p < n && (is_tchar((unsigned char)v[p]) || v[p] == ':' ||
-                     v[p] == '/'))
+    while (p < n &&
+           (is_tchar((unsigned char)v[p]) || v[p] == ':' || v[p] == '/'))
       p++;
   } else if (c == ':') { /* sf-binary */
     p++;
-    while (p < n && is_b64((unsigned char)v[p])) p++;
+    while (p < n && is_b64((unsigned char)v[p]))
+      p++;
     if (p >= n || v[p] != ':') return false;
     p++;
   } else if (c == '?') { /* sf-boolean */
@@ -100,11 +109,15 @@ rein_status rein_idem_http_parse_key(const char *value, size_t len, char *out,
   size_t n = len, i = 0;
   /* HTTP strips OWS around a field value; RFC 8941 then discards leading
    * SP. Accept both SP and HTAB at either end. */
-  while (i < n && (v[i] == ' ' || v[i] == '\t')) i++;
-  while (n > i && (v[n - 1] == ' ' || v[n - 1] == '\t')) n--;
+  while (i < n && (v[i] == ' ' || v[i] == '\t'))
+    i++;
+  while (n > i && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+    n--;
   if (i >= n)
-    return fail(err, 1, "%sempty value; expected a quoted key such as "
-                        "\"8e03978e-40d5-43e8-bc93-6894a57f9324\"", NULL);
+    return fail(err, 1,
+                "%sempty value; expected a quoted key such as "
+                "\"8e03978e-40d5-43e8-bc93-6894a57f9324\"",
+                NULL);
   if (v[i] != '"') {
     return fail(err, i + 1,
                 "expected '\"': the key must be an RFC 8941 string, e.g. "
@@ -122,7 +135,8 @@ rein_status rein_idem_http_parse_key(const char *value, size_t len, char *out,
       if (i + 1 >= n || (v[i + 1] != '"' && v[i + 1] != '\\'))
         return fail(err, i + 1,
                     "%sbad escape: only \\\" and \\\\ are allowed in a "
-                    "string", NULL);
+                    "string",
+                    NULL);
       c = (unsigned char)v[i + 1];
       i += 2;
     } else if (c == '"') {
@@ -131,7 +145,8 @@ rein_status rein_idem_http_parse_key(const char *value, size_t len, char *out,
     } else if (c < 0x20 || c > 0x7e) {
       return fail(err, i + 1,
                   "%snon-printable or non-ASCII byte: keys are printable "
-                  "ASCII (0x20-0x7e)", NULL);
+                  "ASCII (0x20-0x7e)",
+                  NULL);
     } else {
       i++;
     }
@@ -148,14 +163,16 @@ rein_status rein_idem_http_parse_key(const char *value, size_t len, char *out,
   /* Parameters: ;key[=bare-item] ... (RFC 8941 3.1.2), parsed and ignored. */
   while (i < n && v[i] == ';') {
     i++;
-    while (i < n && v[i] == ' ') i++;
+    while (i < n && v[i] == ' ')
+      i++;
     if (i >= n || !(is_lcalpha((unsigned char)v[i]) || v[i] == '*'))
       return fail(err, i + 1,
                   "%sbad parameter key after ';' (lowercase letter or '*' "
-                  "expected)", NULL);
-    while (i < n && (is_lcalpha((unsigned char)v[i]) ||
-                     is_digit((unsigned char)v[i]) || v[i] == '_' ||
-                     v[i] == '-' || v[i] == '.' || v[i] == '*'))
+                  "expected)",
+                  NULL);
+    while (i < n &&
+           (is_lcalpha((unsigned char)v[i]) || is_digit((unsigned char)v[i]) ||
+            v[i] == '_' || v[i] == '-' || v[i] == '.' || v[i] == '*'))
       i++;
     if (i < n && v[i] == '=') {
       i++;
