@@ -159,6 +159,16 @@ typedef struct rein_admit_config {
   /* Label value of the Prometheus output (admit="..."): copied,
    * [A-Za-z0-9_.:-]{1,64}, default "default". */
   const char *name;
+
+  /* Spread the Retry-After of overload rejections (503) so that clients
+   * shed at the same moment do not come back at the same moment (clients
+   * that floor their next attempt on Retry-After would otherwise return as
+   * one synchronized wave). With base = the drain time in whole seconds,
+   * successive rejections get base, base+1, ..., base+ceil(base*spread)
+   * seconds, round-robin (deterministic, exactly uniform), clamped to
+   * retry_after_max_ns. 0 = off (default); [0, 4]. Rate-limit rejections
+   * (429) keep their exact wait. */
+  double retry_after_spread;
 } rein_admit_config;
 
 /*

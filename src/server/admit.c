@@ -89,6 +89,7 @@ struct rein_admit {
   uint32_t rel_seen;   /* high half of `slots` when last accumulated */
   uint64_t win_count;  /* released at win_start */
   double rate;         /* completions/s over the last complete window */
+  uint64_t spread_seq; /* round-robin position of the Retry-After spread */
   bool have_rate;
   _Atomic uint64_t queued, cancelled;
   _Atomic uint64_t rejected[REIN_ADMIT_R_COUNT_];
@@ -216,6 +217,9 @@ static rein_status validate(const rein_admit_config *c) {
                      "got \"%.40s\"",
                      c->rl_policy ? c->rl_policy : "(null)");
   }
+  if (!(c->retry_after_spread >= 0 && c->retry_after_spread <= 4))
+    return invalid(e, "admit.retry_after_spread: must be in [0, 4], got %g",
+                   c->retry_after_spread);
   if (!c->name || !name_ok(c->name, 64))
     return invalid(
         e, "admit.name: must match [A-Za-z0-9_.:-]{1,64}, got \"%.70s\"",
@@ -408,8 +412,8 @@ static double rate_locked(rein_admit *a, int64_t now) {
   return (double)(rel - a->win_count) * 1e9 / (double)(now - ws);
 }
 
-/* Retry-After: the time to drain the current queue at the measured rate. */
-static int64_t retry_after_locked(rein_admit *a, int64_t now) {
+/* The time to drain the current queue at the measured rate, clamped. */
+static int64_t drain_time_locked(rein_admit *a, int64_t now) {
   const rein_admit_config *c = &a->cfg;
   uint32_t q = atomic_load_explicit(&a->queue_len, memory_order_relaxed);
   if (q == 0) return c->retry_after_min_ns;
@@ -418,6 +422,20 @@ static int64_t retry_after_locked(rein_admit *a, int64_t now) {
   double ra = (double)q * 1e9 / rate;
   if (ra >= (double)c->retry_after_max_ns) return c->retry_after_max_ns;
   return clamp64((int64_t)ra, c->retry_after_min_ns, c->retry_after_max_ns);
+}
+
+/* Retry-After of an overload rejection: the drain time, spread round-robin
+ * over whole seconds when configured. Called with mu held. */
+static int64_t retry_after_locked(rein_admit *a, int64_t now) {
+  const rein_admit_config *c = &a->cfg;
+  int64_t ra = drain_time_locked(a, now);
+  if (!(c->retry_after_spread > 0)) return ra;
+  int64_t base = ceil_s(ra);
+  int64_t width = (int64_t)ceil((double)base * c->retry_after_spread);
+  int64_t k = (int64_t)(a->spread_seq++ % (uint64_t)(width + 1));
+  int64_t max = c->retry_after_max_ns;
+  if (base + k > max / REIN_NS_PER_S) return max;
+  return (base + k) * REIN_NS_PER_S;
 }
 
 /* Whether a rejection carries "Rein-Dont-Retry: ?1". A rate limit is not

@@ -125,6 +125,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     c.rl_quota = 1 + data[2] % 5;
     c.rl_window_ns = REIN_NS_PER_S;
   }
+  if (data[3] & 32) c.retry_after_spread = 1.0;
   if (data[3] & 16) {
     c.adaptive = true;
     c.limit_max = 6;

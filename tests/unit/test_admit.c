@@ -504,6 +504,57 @@ static void test_retry_after_tracks_drain_rate(void **state) {
   rein_admit_free(a);
 }
 
+static void test_retry_after_spread(void **state) {
+  (void)state;
+  rein_admit_config c;
+  calm(&c);
+  c.limit = 1;
+  c.queue_max = 8;
+  c.retry_queue_max = 0;
+  c.retry_after_min_ns = 0;
+  c.retry_after_max_ns = 5 * S;
+  c.retry_after_spread = 1.0;
+  rein_admit *a = mk(&c);
+  rein_admit_ticket t[5];
+  /* 10 completions in the first second: 10/s. */
+  rein_admit_try(a, &t[0], 1, 0, NULL);
+  for (int k = 1; k <= 10; k++) {
+    rein_admit_release(a, &t[0], k * 100 * MS, -1);
+    rein_admit_try(a, &t[0], 1, k * 100 * MS, NULL);
+  }
+  /* 3 waiting: 0.3 s -> base 1 s, spread over 1..2 s. */
+  for (int i = 1; i <= 3; i++)
+    rein_admit_try(a, &t[i], 1, S, NULL);
+  int64_t want1[] = {1, 2, 1, 2};
+  for (int i = 0; i < 4; i++)
+    assert_int_equal(probe(a, S), want1[i] * S);
+  /* 25 waiting would be 2.5 s -> base 3 s, spread 3..6 s, clamped at 5 s. */
+  calm(&c);
+  c.limit = 1;
+  c.queue_max = 32;
+  c.retry_queue_max = 0;
+  c.retry_after_max_ns = 5 * S;
+  c.retry_after_spread = 1.0;
+  rein_admit *b = mk(&c);
+  static rein_admit_ticket u[26];
+  rein_admit_try(b, &u[0], 1, 0, NULL);
+  for (int k = 1; k <= 10; k++) {
+    rein_admit_release(b, &u[0], k * 100 * MS, -1);
+    rein_admit_try(b, &u[0], 1, k * 100 * MS, NULL);
+  }
+  for (int i = 1; i <= 25; i++)
+    rein_admit_try(b, &u[i], 1, S, NULL);
+  int64_t want2[] = {3, 4, 5, 5, 3, 4};
+  for (int i = 0; i < 6; i++)
+    assert_int_equal(probe(b, S), want2[i] * S);
+  for (int i = 0; i <= 3; i++)
+    rein_admit_cancel(a, &t[i], 2 * S);
+  for (int i = 0; i <= 25; i++)
+    rein_admit_cancel(b, &u[i], 2 * S);
+  rein_admit_free(a);
+  rein_admit_free(b);
+}
+
 static void test_retry_after_clamps(void **state) {
   (void)state;
   rein_admit_config c;
@@ -823,6 +874,7 @@ MUT(m_aimd_back, {
   c->aimd_backoff = 1.0;
 })
 MUT(m_name, c->name = "bad name")
+MUT(m_spread, c->retry_after_spread = -0.5)
 MUT(m_name_null, c->name = NULL)
 
 static void test_config_validation(void **state) {
@@ -855,6 +907,7 @@ static void test_config_validation(void **state) {
       {m_name,
        "admit.name: must match [A-Za-z0-9_.:-]{1,64}, got \"bad name\""},
       {m_name_null, "admit.name:"},
+      {m_spread, "admit.retry_after_spread: must be in [0, 4], got -0.5"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     rein_admit_config c;
@@ -1025,6 +1078,7 @@ int main(void) {
       cmocka_unit_test(test_first_attempts_served_before_retries),
       cmocka_unit_test(test_dont_retry_policies),
       cmocka_unit_test(test_retry_after_tracks_drain_rate),
+      cmocka_unit_test(test_retry_after_spread),
       cmocka_unit_test(test_retry_after_clamps),
       cmocka_unit_test(test_rate_limit_headers),
       cmocka_unit_test(test_headers_overload_and_retention),

@@ -279,6 +279,7 @@ static void test_random_sequences(void **state) {
     c.lifo_when_overloaded = v % 2 == 0;
     c.rate_window_ns = 50 * MS;
     c.dont_retry = (rein_admit_dont_retry)(v % 3);
+    c.retry_after_spread = v == 3 ? 0.5 : 0;
     if (v == 4) {
       c.rl_quota = 200;
       c.rl_window_ns = REIN_NS_PER_S;
