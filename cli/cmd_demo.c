@@ -47,6 +47,10 @@ static const char usage[] =
     "                     queue unanswered, time out, and are processed late\n"
     "                     when it resumes) instead of failing every charge\n"
     "                     with 503 (POST /admin/outage, the default)\n"
+    "  --naive-attempt-header\n"
+    "                     the naive client also sends Rein-Attempt, so the\n"
+    "                     ledger can shed its retries first (as `rein\n"
+    "                     simulate` assumes; see docs/fidelity.md)\n"
     "  --verbose          print every sample\n";
 
 static int bad(const char *msg, const char *arg) {
@@ -83,6 +87,10 @@ static int run(int argc, char **argv) {
     }
     if (!strcmp(a, "--stall")) {
       c.stall = true;
+      continue;
+    }
+    if (!strcmp(a, "--naive-attempt-header")) {
+      c.naive_attempt_header = true;
       continue;
     }
     if (!strcmp(a, "--verbose")) {

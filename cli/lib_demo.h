@@ -31,6 +31,7 @@ typedef struct demo_config {
   int64_t naive_base_ns, naive_cap_ns, attempt_timeout_ns;
   bool stall;                /* outage = the ledger stops (SIGSTOP) instead
                                 of failing every charge with 503 */
+  bool naive_attempt_header; /* the naive client sends Rein-Attempt too */
   uint64_t seed;
   bool verbose;
 } demo_config;
@@ -48,6 +49,7 @@ typedef struct demo_round {
   /* ledger side */
   uint64_t ledger_posts, ledger_ok, ledger_shed, charges, duplicates;
   double peak_load, peak_ratio, amplification, ledger_amplification;
+  double peak_bucket_ratio, baseline_load;
   double baseline_good, recovery_s; /* recovery_s < 0: not recovered */
   double goodput_recovery_s;        /* goodput alone back; < 0: not */
   double outage_start_s, outage_end_s, observed_after_s;
