@@ -175,7 +175,10 @@ typedef struct rein_admit_config {
  * A ticket: one request's place in the admission controller. Caller-allocated
  * (on the handler's stack, in a connection context), no init needed before
  * rein_admit_try; it must stay at the same address until it is released,
- * rejected or cancelled. Fields are private except `user`.
+ * rejected or cancelled, and must not be passed to rein_admit_try again
+ * before then. A zeroed ticket counts as never used (releasing it is
+ * refused). It may be reused for the next request once settled. Fields are
+ * private except `user`.
  */
 struct rein_admit_ticket {
   void *user; /* the caller's, untouched (e.g. the connection for notify) */
@@ -185,7 +188,7 @@ struct rein_admit_ticket {
   int64_t enq_ns_, start_ns_, waited_ns_, retry_after_ns_;
   int64_t rl_remaining_, rl_reset_ns_;
   uint32_t attempt_;
-  int state_;  /* atomic: rein_admit_result, or internal states */
+  int state_;  /* atomic; 0 = never used */
   int reason_; /* rein_admit_reason */
   bool overloaded_, dont_retry_;
 };
