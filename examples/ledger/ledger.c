@@ -388,7 +388,7 @@ static enum MHD_Result send_problem(ledger *l, struct MHD_Connection *conn,
   return send_resp(l, conn, status, h, 1, extra, n_extra, body, strlen(body));
 }
 
-/* ---- admission: rein_admit, then a worker slot ----------------------- */
+/* ---- admission: rein_admit, then a worker slot --------------------------- */
 
 /* An admitted request always finds a slot: the admission limit is the
  * number of workers. */
@@ -417,8 +417,7 @@ static bool in_outage(ledger *l) {
   return false;
 }
 
-/* ---- request context ------------------------------------------------------
- */
+/* ---- request context ----------------------------------------------------- */
 
 typedef struct req_ctx {
   char *body;
@@ -466,8 +465,7 @@ static bool principal_of(struct MHD_Connection *conn, char *out, size_t cap) {
   return true;
 }
 
-/* ---- POST /charges --------------------------------------------------------
- */
+/* ---- POST /charges ------------------------------------------------------- */
 
 static size_t charge_json(const ledger_charge *c, char *buf, size_t cap) {
   size_t n =
@@ -565,12 +563,7 @@ static enum MHD_Result charge_with_slot(ledger *l, worker *w,
     }
     xh = rein_idem_http_exchange_headers(x, &n_xh);
     key = rein_idem_http_exchange_key(x);
-    if (key) {
-      rein_idem_bytes parts[3] = {{"POST", 4},
-                                  {ROUTE_CHARGES, strlen(ROUTE_CHARGES)},
-                                  {rc->len ? rc->body : "", rc->len}};
-      rein_idem_fingerprint_parts(parts, 3, fp);
-    }
+    if (key) memcpy(fp, rein_idem_http_exchange_fingerprint(x), sizeof fp);
   }
   sleep_us(l->opt.work_us);
   ledger_charge c;
@@ -725,8 +718,7 @@ static enum MHD_Result post_charge(ledger *l, struct MHD_Connection *conn,
   return ret;
 }
 
-/* ---- GET /charges
- * ------------------------------------------------------------ */
+/* ---- GET /charges -------------------------------------------------------- */
 
 typedef struct list_buf {
   char *p;
@@ -821,8 +813,7 @@ static enum MHD_Result get_summary(ledger *l, struct MHD_Connection *conn) {
   return send_json(l, conn, 200, body);
 }
 
-/* ---- GET /metrics ----------------------------------------------------------
- */
+/* ---- GET /metrics -------------------------------------------------------- */
 
 static void put(char *buf, size_t cap, size_t *n, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -1063,8 +1054,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
   *con_cls = NULL;
 }
 
-/* ---- setup ------------------------------------------------------------------
- */
+/* ---- setup --------------------------------------------------------------- */
 
 static int open_store(ledger *l, worker *w) {
   rein_idem_store **out = &w->store;

@@ -195,6 +195,12 @@ rein_idem_http_exchange_headers(const rein_idem_http_exchange *x, size_t *n);
 /* The parsed key (NULL when the request had none or it was malformed). */
 REIN_API const char *
 rein_idem_http_exchange_key(const rein_idem_http_exchange *x);
+/* The request fingerprint (REIN_IDEM_FINGERPRINT_LEN bytes: SHA-256 over
+ * method, route and body, as above) of a request with a valid key; NULL
+ * otherwise. A handler that records its effect under the key stores it to
+ * tell a reused key from a retry when the store has forgotten the key. */
+REIN_API const uint8_t *
+rein_idem_http_exchange_fingerprint(const rein_idem_http_exchange *x);
 /* The store's token on a keyed PROCEED (NULL otherwise): its fence can be
  * handed to downstream systems as a fencing token. */
 REIN_API const rein_idem_token *

@@ -159,8 +159,7 @@ static pid_t start_ledger(unsigned port) {
   return -1;
 }
 
-/* ---- clients --------------------------------------------------------------
- */
+/* ---- clients ------------------------------------------------------------- */
 
 typedef struct resp_buf {
   char data[4096];
@@ -292,8 +291,7 @@ out:
   return NULL;
 }
 
-/* ---- verification ---------------------------------------------------------
- */
+/* ---- verification -------------------------------------------------------- */
 
 static int find_charge(const char *principal, const char *key) {
   /* Keys carry their index: "crash-SEED-INDEX-hex". */
@@ -379,8 +377,7 @@ static int verify(void) {
   return bad ? 1 : 0;
 }
 
-/* ---- main -----------------------------------------------------------------
- */
+/* ---- main ---------------------------------------------------------------- */
 
 static void cleanup_dir(void) {
   char cmd[128];

@@ -40,8 +40,7 @@ static void sleep_ms(long ms) {
   }
 }
 
-/* ---- a ledger process ------------------------------------------------------
- */
+/* ---- a ledger process ---------------------------------------------------- */
 
 typedef struct ledger_proc {
   pid_t pid;
@@ -121,8 +120,7 @@ static int kill_leftover(void **state) {
   return 0;
 }
 
-/* ---- HTTP ------------------------------------------------------------------
- */
+/* ---- HTTP ---------------------------------------------------------------- */
 
 typedef struct http_resp {
   long status;
@@ -251,8 +249,7 @@ static void wait_metric(unsigned port, const char *line) {
 static const char B1[] = "{\"account\":\"acct_1\",\"amount_cents\":1250}";
 static const char B2[] = "{\"account\":\"acct_2\",\"amount_cents\":99}";
 
-/* ---- tests -----------------------------------------------------------------
- */
+/* ---- tests --------------------------------------------------------------- */
 
 static void test_principals(void **state) {
   ledger_proc lp;

@@ -350,6 +350,7 @@ static void test_missing_key(void **state) {
   rein_idem_http_exchange *x = begin_key(f, NULL, "alice", BODY);
   expect_reject(x, 400, MISSING_BODY, false, NULL);
   assert_null(rein_idem_http_exchange_key(x));
+  assert_null(rein_idem_http_exchange_fingerprint(x));
   /* Nothing to complete on a rejection. */
   rein_idem_http_response resp = {201, NULL, 0, NULL, 0};
   assert_int_equal(rein_idem_http_complete(x, &resp, NULL), REIN_ESTATE);
@@ -424,6 +425,12 @@ static void test_proceed_complete_replay(void **state) {
   assert_int_equal(rein_idem_http_exchange_action(x), REIN_IDEM_HTTP_PROCEED);
   assert_null(rein_idem_http_exchange_response(x));
   assert_string_equal(rein_idem_http_exchange_key(x), "k-1");
+  /* The fingerprint: SHA-256 over (method, route, body), length-prefixed. */
+  uint8_t want_fp[32];
+  rein_idem_bytes parts[3] = {
+      {"POST", 4}, {"/charges", 8}, {BODY, strlen(BODY)}};
+  assert_int_equal(rein_idem_fingerprint_parts(parts, 3, want_fp), REIN_OK);
+  assert_memory_equal(rein_idem_http_exchange_fingerprint(x), want_fp, 32);
   const rein_idem_token *t = rein_idem_http_exchange_token(x);
   assert_non_null(t);
   assert_int_equal(t->fence, 1);

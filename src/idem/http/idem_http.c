@@ -78,6 +78,7 @@ struct rein_idem_http_exchange {
   bool keyed;     /* a valid key was parsed */
   bool has_field; /* the request carried an Idempotency-Key field */
   char key[REIN_IDEM_HTTP_KEY_MAX + 1];
+  uint8_t fp[REIN_IDEM_FINGERPRINT_LEN];
   rein_idem_result result; /* NEW token, or REPLAY's stored response */
   rein_status store_status;
   char store_msg[256];
@@ -413,8 +414,7 @@ static rein_status decide(rein_idem_http_exchange *x,
                   "Idempotency-Key is malformed",
                   eb.msg[0] ? eb.msg : "Idempotency-Key: not a valid key");
   }
-  x->keyed = true;
-  uint8_t fp[REIN_IDEM_FINGERPRINT_LEN];
+  uint8_t *fp = x->fp;
   rein_idem_bytes parts[3] = {
       {req->method, strlen(req->method)},
       {req->route, strlen(req->route)},
@@ -422,6 +422,7 @@ static rein_status decide(rein_idem_http_exchange *x,
   };
   st = rein_idem_fingerprint_parts(parts, 3, fp);
   if (st == REIN_ENOMEM) return st;
+  if (st == REIN_OK) x->keyed = true;
   rein_idem_scope scope = {req->principal, operation};
   if (st == REIN_OK)
     st = rein_idem_begin(x->store, &scope, x->key, fp, x->h->lease_ns,
@@ -536,6 +537,11 @@ rein_idem_http_exchange_headers(const rein_idem_http_exchange *x, size_t *n) {
 
 const char *rein_idem_http_exchange_key(const rein_idem_http_exchange *x) {
   return x && x->keyed ? x->key : NULL;
+}
+
+const uint8_t *
+rein_idem_http_exchange_fingerprint(const rein_idem_http_exchange *x) {
+  return x && x->keyed ? x->fp : NULL;
 }
 
 const rein_idem_token *
