@@ -62,15 +62,17 @@ typedef struct pool {
   int64_t duration;
   atomic_size_t next, done;
   int progress;
+  int last_pct; /* single run: last percentage printed */
   pthread_mutex_t mu;
 } pool;
 
+/* Single run: percentage of virtual time done, printed when it changes. */
 static void run_progress(void *ctx, double frac) {
-  static const char spin[] = "|/-\\";
-  (void)spin;
   pool *p = ctx;
-  (void)p;
-  fprintf(stderr, "\rsimulating... %3.0f%%", frac * 100);
+  int pct = (int)(frac * 100);
+  if (pct == p->last_pct) return;
+  p->last_pct = pct;
+  fprintf(stderr, "\rsimulating... %3d%%", pct);
 }
 
 static void *worker(void *arg) {
@@ -328,6 +330,7 @@ static int run(int argc, char **argv) {
   p.njobs = njobs;
   p.duration = duration;
   p.progress = !quiet && isatty(2);
+  p.last_pct = -1;
   pthread_mutex_init(&p.mu, NULL);
   size_t nthreads = (size_t)jobs_n < njobs ? (size_t)jobs_n : njobs;
   pthread_t th[64];
