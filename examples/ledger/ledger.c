@@ -513,6 +513,21 @@ static void finish(ledger *l, worker *w, rein_idem_http_exchange *x) {
   rein_idem_http_exchange_free(x);
 }
 
+/* 503: the charge was not recorded. `xh` (the exchange's headers: the
+ * retention) is added after Retry-After. */
+static enum MHD_Result db_unavailable(ledger *l, struct MHD_Connection *conn,
+                                      const rein_idem_http_header *xh,
+                                      size_t n_xh) {
+  rein_idem_http_header h[1 + 4] = {{"Retry-After", "1"}};
+  size_t n = 1;
+  for (size_t i = 0; i < n_xh && n < 5; i++)
+    h[n++] = xh[i];
+  return send_problem(l, conn, 503, "database", "Database unavailable",
+                      "The charge was not recorded; retry with the same "
+                      "Idempotency-Key.",
+                      h, n);
+}
+
 /* Runs the charge under an acquired worker slot. */
 static enum MHD_Result charge_with_slot(ledger *l, worker *w,
                                         struct MHD_Connection *conn,
@@ -526,12 +541,17 @@ static enum MHD_Result charge_with_slot(ledger *l, worker *w,
   uint8_t fp[32] = {0};
   if (l->idem) {
     if (!w->store && open_store(l, w) != 0) {
-      static const rein_idem_http_header ra[] = {{"Retry-After", "1"}};
+      char rv[24];
+      snprintf(rv, sizeof rv, "%" PRId64, l->opt.retention_s);
+      rein_idem_http_header ra[2] = {{"Retry-After", "1"},
+                                     {REIN_HEADER_IDEM_RETENTION, rv}};
+      bool keyed = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                               REIN_HEADER_IDEM_KEY) != NULL;
       return send_problem(l, conn, 503, "store",
                           "Idempotency store unavailable",
                           "The request was not processed; retry with the "
                           "same Idempotency-Key.",
-                          ra, 1);
+                          ra, keyed ? 2 : 1);
     }
     hdr_set hs = {.n = 0};
     MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_header, &hs);
@@ -583,12 +603,9 @@ static enum MHD_Result charge_with_slot(ledger *l, worker *w,
     if (tx) ledger_db_exec(w->db, "ROLLBACK", NULL, 0);
     /* The insert is one statement (or rolled back): no effect. */
     rein_idem_http_abandon(x);
+    enum MHD_Result ret = db_unavailable(l, conn, xh, n_xh);
     finish(l, w, x);
-    static const rein_idem_http_header ra[] = {{"Retry-After", "1"}};
-    return send_problem(l, conn, 503, "database", "Database unavailable",
-                        "The charge was not recorded; retry with the same "
-                        "Idempotency-Key.",
-                        ra, 1);
+    return ret;
   }
   if (inserted) {
     inc(l, M_CHARGES);
@@ -626,12 +643,9 @@ static enum MHD_Result charge_with_slot(ledger *l, worker *w,
         inc(l, M_DB_ERRORS);
         logf_(l, "%s", err);
         ledger_db_exec(w->db, "ROLLBACK", NULL, 0);
+        enum MHD_Result ret = db_unavailable(l, conn, xh, n_xh);
         finish(l, w, x);
-        static const rein_idem_http_header ra[] = {{"Retry-After", "1"}};
-        return send_problem(l, conn, 503, "database", "Database unavailable",
-                            "The charge was not recorded; retry with the "
-                            "same Idempotency-Key.",
-                            ra, 1);
+        return ret;
       }
       /* A store whose complete cannot run inside our transaction: the
        * charge is committed; record the response on its own. */
@@ -655,26 +669,34 @@ static enum MHD_Result charge_with_slot(ledger *l, worker *w,
 static enum MHD_Result post_charge(ledger *l, struct MHD_Connection *conn,
                                    req_ctx *rc) {
   inc(l, M_REQ_CHARGE_POST);
+  /* Every answer to a request that carried a key advertises the retention,
+   * the ledger's own errors included. */
+  bool keyed = l->idem && MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                      REIN_HEADER_IDEM_KEY);
+  char retention[24];
+  snprintf(retention, sizeof retention, "%" PRId64, l->opt.retention_s);
+  const rein_idem_http_header rh[1] = {{REIN_HEADER_IDEM_RETENTION, retention}};
+  size_t nrh = keyed ? 1 : 0;
   if (in_outage(l)) {
     inc(l, M_OUTAGE);
     return send_problem(
         l, conn, l->opt.outage_status, "outage", "Ledger unavailable",
-        "Injected outage: the charge was not processed.", NULL, 0);
+        "Injected outage: the charge was not processed.", rh, nrh);
   }
   char principal[130];
   if (!principal_of(conn, principal, sizeof principal))
     return send_problem(l, conn, 401, "unauthorized", "Bad credentials",
                         "Send Authorization: Bearer <principal> (1-128 "
                         "printable characters) or X-Principal.",
-                        NULL, 0);
+                        rh, nrh);
   if (rc->too_big)
     return send_problem(l, conn, 413, "too-large", "Body too large",
-                        "A charge body is at most 64 KiB.", NULL, 0);
+                        "A charge body is at most 64 KiB.", rh, nrh);
   ledger_charge_req creq;
   char why[256];
   if (!ledger_parse_charge(rc->body, rc->len, &creq, why, sizeof why))
-    return send_problem(l, conn, 400, "bad-charge", "Invalid charge", why, NULL,
-                        0);
+    return send_problem(l, conn, 400, "bad-charge", "Invalid charge", why, rh,
+                        nrh);
   const char *att =
       MHD_lookup_connection_value(conn, MHD_HEADER_KIND, REIN_HEADER_ATTEMPT);
   uint32_t attempt = rein_admit_parse_attempt(att, att ? strlen(att) : 0);
@@ -682,8 +704,6 @@ static enum MHD_Result post_charge(ledger *l, struct MHD_Connection *conn,
   rein_admit_decision d;
   if (rein_admit_acquire(l->admit, &t, attempt, &d) != REIN_ADMIT_ADMITTED) {
     inc(l, M_SHED);
-    bool keyed = l->idem && MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                        REIN_HEADER_IDEM_KEY);
     rein_admit_response ar;
     rein_admit_headers(&d, keyed ? l->opt.retention_s * REIN_NS_PER_S : -1,
                        &ar);
@@ -707,7 +727,7 @@ static enum MHD_Result post_charge(ledger *l, struct MHD_Connection *conn,
   enum MHD_Result ret;
   if (slot < 0) { /* cannot happen: limit == workers */
     ret = send_problem(l, conn, 500, "internal", "Internal error",
-                       "no free worker", NULL, 0);
+                       "no free worker", rh, nrh);
   } else {
     atomic_fetch_add_explicit(&l->inflight, 1, memory_order_relaxed);
     ret = charge_with_slot(l, &l->workers[slot], conn, principal, rc, &creq);

@@ -300,6 +300,7 @@ static void test_principals(void **state) {
                          NULL};
   http(lp.port, "POST", "/charges", basic, B1, &r);
   expect_problem(&r, 401, "ledger-unauthorized");
+  expect_header(&r, "Idempotency-Key-Retention", "86400");
   ledger_stop(&lp);
 }
 
@@ -351,6 +352,7 @@ static void test_key_contract(void **state) {
   http(lp.port, "POST", "/charges", k2,
        "{\"account\":\"a\",\"amount_cents\":1.5}", &r);
   expect_problem(&r, 400, "ledger-bad-charge");
+  expect_header(&r, "Idempotency-Key-Retention", "7200");
   assert_non_null(strstr(r.body, "amount_cents: expected an integer"));
   http(lp.port, "POST", "/charges", k2, "{\"amount_cents\":5}", &r);
   expect_problem(&r, 400, "ledger-bad-charge");
@@ -493,6 +495,10 @@ static void test_outage_metrics_health(void **state) {
   const char *k[] = {"Idempotency-Key: \"o1\"", NULL};
   http(lp.port, "POST", "/charges", k, B1, &r);
   expect_problem(&r, 503, "ledger-outage");
+  expect_header(&r, "Idempotency-Key-Retention", "86400");
+  http(lp.port, "POST", "/charges", NULL, B1, &r);
+  expect_problem(&r, 503, "ledger-outage");
+  expect_header(&r, "Idempotency-Key-Retention", NULL);
   http(lp.port, "POST", "/admin/outage?seconds=0", NULL, "", &r);
   assert_int_equal(r.status, 200);
   /* The failed attempt did not consume the key. */
@@ -514,9 +520,9 @@ static void test_outage_metrics_health(void **state) {
   assert_int_equal(r.status, 200);
   expect_header(&r, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
   const char *want[] = {
-      "\nrein_ledger_requests_total{route=\"POST /charges\"} 3\n",
+      "\nrein_ledger_requests_total{route=\"POST /charges\"} 4\n",
       "\nrein_ledger_responses_total{code=\"201\"} 2\n",
-      "\nrein_ledger_outage_failures_total 1\n",
+      "\nrein_ledger_outage_failures_total 2\n",
       "\nrein_ledger_charges_total 1\n",
       "\nrein_idem_http_replays_total 1\n",
       "\nrein_idem_http_completed_total 1\n",
