@@ -15,6 +15,11 @@ if(TARGET rein_curl)
     LABELS unit TIMEOUT 60)
   target_compile_definitions(test_curl PRIVATE
     REIN_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+  # One client shared by threads (blocking and multi), under TSan too.
+  rein_add_test(NAME test_curl_concurrency
+    SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_curl_concurrency.c
+    LIBS rein_curl rein_curl_test_server
+    LABELS unit concurrency TIMEOUT 60)
 endif()
 
 # End to end: a shortened `rein demo` against the real ledger (~30 s).
