@@ -221,6 +221,16 @@ static double nice_max(double v) {
   return n * e;
 }
 
+/* Tick label: 800, 2.5k, 1.2M. */
+static void tick_label(char *buf, size_t cap, double v) {
+  if (v >= 1e6)
+    snprintf(buf, cap, "%gM", v / 1e6);
+  else if (v >= 1e4)
+    snprintf(buf, cap, "%gk", v / 1e3);
+  else
+    snprintf(buf, cap, "%g", v);
+}
+
 typedef double (*series_fn)(const rein_sim_point *p, double interval_s);
 
 static double f_load(const rein_sim_point *p, double iv) {
@@ -283,10 +293,12 @@ static void chart(FILE *f, const rein_sim_scenario *sc,
   /* grid and axes */
   for (int t = 0; t <= 5; t++) {
     double v = ymax * t / 5;
+    char lb[32];
+    tick_label(lb, sizeof lb, v);
     fprintf(f, "<line x1=\"%d\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" "
                "stroke=\"#ddd\"/><text x=\"%d\" y=\"%.1f\" "
-               "text-anchor=\"end\">%g</text>\n",
-            ML, ML + pw, Y(v), Y(v), ML - 6, Y(v) + 4, v);
+               "text-anchor=\"end\">%s</text>\n",
+            ML, ML + pw, Y(v), Y(v), ML - 6, Y(v) + 4, lb);
   }
   double xstep = nice_max(dur / 8);
   for (double t = 0; t <= dur + 1e-9; t += xstep)
