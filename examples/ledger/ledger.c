@@ -541,10 +541,9 @@ static enum MHD_Result charge_with_slot(ledger *l, worker *w,
   uint8_t fp[32] = {0};
   if (l->idem) {
     if (!w->store && open_store(l, w) != 0) {
-      char rv[24];
-      snprintf(rv, sizeof rv, "%" PRId64, l->opt.retention_s);
       rein_idem_http_header ra[2] = {{"Retry-After", "1"},
-                                     {REIN_HEADER_IDEM_RETENTION, rv}};
+                                     {REIN_HEADER_IDEM_RETENTION,
+                                      rein_idem_http_retention_value(l->idem)}};
       bool keyed = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                REIN_HEADER_IDEM_KEY) != NULL;
       return send_problem(l, conn, 503, "store",
@@ -673,9 +672,8 @@ static enum MHD_Result post_charge(ledger *l, struct MHD_Connection *conn,
    * the ledger's own errors included. */
   bool keyed = l->idem && MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                       REIN_HEADER_IDEM_KEY);
-  char retention[24];
-  snprintf(retention, sizeof retention, "%" PRId64, l->opt.retention_s);
-  const rein_idem_http_header rh[1] = {{REIN_HEADER_IDEM_RETENTION, retention}};
+  const rein_idem_http_header rh[1] = {
+      {REIN_HEADER_IDEM_RETENTION, rein_idem_http_retention_value(l->idem)}};
   size_t nrh = keyed ? 1 : 0;
   if (in_outage(l)) {
     inc(l, M_OUTAGE);

@@ -251,6 +251,11 @@ REIN_API rein_status rein_idem_http_checkpoint(rein_idem_http_exchange *x,
  * default: the helper cannot know whether the handler had an effect). */
 REIN_API void rein_idem_http_exchange_free(rein_idem_http_exchange *x);
 
+/* The retention header's value ("86400"), for responses the service sends
+ * itself before or instead of begin (e.g. a body that fails validation)
+ * to a request that carried a key. Owned by `h`. */
+REIN_API const char *rein_idem_http_retention_value(const rein_idem_http *h);
+
 /* Snapshot of the counters. */
 REIN_API void rein_idem_http_get_stats(const rein_idem_http *h,
                                        rein_idem_http_stats *out);

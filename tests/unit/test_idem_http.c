@@ -316,6 +316,12 @@ static void test_config(void **state) {
   assert_int_equal(c.lease_ns, 30 * REIN_NS_PER_S);
   assert_int_equal(c.retention_ns, 86400 * REIN_NS_PER_S);
   assert_string_equal(c.problem_type_base, "urn:rein:problem:");
+  c.retention_ns = 3 * 86400 * REIN_NS_PER_S + 999 * REIN_NS_PER_MS;
+  assert_int_equal(rein_idem_http_new(&c, &h), REIN_OK);
+  assert_string_equal(rein_idem_http_retention_value(h), "259200");
+  rein_idem_http_free(h);
+  h = NULL;
+  rein_idem_http_config_default(&c);
   c.err = &eb;
   c.lease_ns = 0;
   assert_int_equal(rein_idem_http_new(&c, &h), REIN_EINVAL);

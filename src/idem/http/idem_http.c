@@ -164,6 +164,10 @@ void rein_idem_http_free(rein_idem_http *h) {
   xfree(h->alloc, h);
 }
 
+const char *rein_idem_http_retention_value(const rein_idem_http *h) {
+  return h ? h->retention_value : "";
+}
+
 void rein_idem_http_get_stats(const rein_idem_http *h,
                               rein_idem_http_stats *o) {
   if (!o) return;
