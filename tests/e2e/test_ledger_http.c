@@ -327,6 +327,11 @@ static void test_key_contract(void **state) {
   http(lp.port, "POST", "/charges", toolong, B1, &r);
   expect_problem(&r, 400, "idempotency-key-invalid");
   assert_non_null(strstr(r.body, "longer than 255"));
+  const char *two[] = {"Idempotency-Key: \"a\"", "Idempotency-Key: \"b\"",
+                       NULL};
+  http(lp.port, "POST", "/charges", two, B1, &r);
+  expect_problem(&r, 400, "idempotency-key-invalid");
+  assert_non_null(strstr(r.body, "more than one Idempotency-Key"));
   const char *ok[] = {"Authorization: Bearer alice",
                       "Idempotency-Key: \"a \\\"quoted\\\" key\"", NULL};
   http(lp.port, "POST", "/charges", ok, B1, &r);
