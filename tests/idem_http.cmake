@@ -80,3 +80,21 @@ if(REIN_FUZZ AND CMAKE_C_COMPILER_ID STREQUAL "Clang" AND TARGET rein_idem)
                    -print_final_stats=1 ${IDEM_HTTP_WORK} ${IDEM_HTTP_SEEDS})
   set_tests_properties(fuzz_idem_http PROPERTIES LABELS fuzz TIMEOUT 120)
 endif()
+
+# The EXAMPLE section of docs/idempotency-http.md, compiled and run as is.
+file(READ ${PROJECT_SOURCE_DIR}/docs/idempotency-http.md _ih_doc)
+string(FIND "${_ih_doc}" "## EXAMPLE" _ih_p)
+if(TARGET rein_idem_http AND _ih_p GREATER -1)
+  string(SUBSTRING "${_ih_doc}" ${_ih_p} -1 _ih_rest)
+  string(FIND "${_ih_rest}" "```c\n" _ih_s)
+  math(EXPR _ih_s "${_ih_s} + 5")
+  string(SUBSTRING "${_ih_rest}" ${_ih_s} -1 _ih_rest)
+  string(FIND "${_ih_rest}" "```" _ih_e)
+  string(SUBSTRING "${_ih_rest}" 0 ${_ih_e} _ih_code)
+  file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/idem_http_doc_example.c "${_ih_code}")
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
+               ${PROJECT_SOURCE_DIR}/docs/idempotency-http.md)
+  rein_add_test(NAME test_idem_http_doc_example
+    SOURCES ${CMAKE_CURRENT_BINARY_DIR}/idem_http_doc_example.c
+    LIBS rein_idem_http LABELS unit TIMEOUT 60)
+endif()
