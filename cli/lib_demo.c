@@ -821,7 +821,6 @@ void demo_print_summary(FILE *f, const demo_config *c, const demo_round *r,
   ROW("peak load / capacity (250 ms)", "%.2fx", r[i].peak_bucket_ratio);
   ROW("amplification (attempts/call)", "%.2fx", r[i].amplification);
   ROW("ledger requests / call", "%.2fx", r[i].ledger_amplification);
-  for (int i = 0; i < n; i++) (void)i;
   fprintf(f, "%-40s", "recovery after the outage");
   for (int i = 0; i < n; i++) {
     fmt_recovery(v, sizeof v, &r[i], r[i].recovery_s);
@@ -877,7 +876,10 @@ static void svg_chart(FILE *f, const demo_config *c, const demo_round *r,
     }
   }
   if (tmax <= 0) tmax = 1;
-  double step = ymax > 800 ? 200 : ymax > 400 ? 100 : ymax > 100 ? 50 : 20;
+  /* A 1-2-5 step giving at most 8 grid lines. */
+  double step = 1;
+  for (int k = 0; ymax / step > 8 && k < 30; k++)
+    step *= k % 3 == 1 ? 2.5 : 2;
   ymax = ceil(ymax / step) * step;
   double pw = W - L - R, ph = H - T - B;
 #define X(t) (L + (t) / tmax * pw)
@@ -998,7 +1000,13 @@ int demo_write_html(const char *path, const demo_config *c,
   }
   HROW("shed by the ledger (503)", "%" PRIu64, r[i].ledger_shed);
 #undef HROW
-  fprintf(f, "</table>\n<h2>Load on the ledger</h2>\n");
+  fprintf(f,
+          "</table>\n<p>The trade: while the ledger is down or just back, "
+          "rein gives calls up early (budget, breaker, throttle) instead of "
+          "retrying them into it, so fewer calls of the incident window "
+          "succeed; in exchange the load stays near capacity, the ledger "
+          "comes back without a retry storm, and no charge is made twice."
+          "</p>\n<h2>Load on the ledger</h2>\n");
   svg_chart(f, c, r, n, false, "POST /charges received per second");
   fprintf(f, "<h2>Goodput</h2>\n");
   svg_chart(f, c, r, n, true, "charges answered 201 per second");
