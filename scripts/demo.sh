@@ -9,3 +9,17 @@ REIN=$BUILD/cli/rein
 echo "== rein $($REIN --version | cut -d' ' -f2): retry schedules for 5 clients after one shared failure"
 $REIN schedule --clients 5 --attempts 6 --base 100ms --cap 5s --jitter none
 $REIN schedule --clients 5 --attempts 6 --base 100ms --cap 5s --jitter full
+
+echo
+echo "== rein check: retry contracts checked across the service graph (examples/contracts)"
+for ex in payments ingestion layers; do
+  echo "-- examples/contracts/$ex: expect findings (exit 1)"
+  rc=0; $REIN check examples/contracts/$ex || rc=$?; [ "$rc" -eq 1 ]
+  echo "-- examples/contracts/$ex-fixed: expect clean (exit 0)"
+  $REIN check examples/contracts/$ex-fixed
+done
+echo "-- minimum idempotency-key TTLs through key chains"
+rc=0; $REIN ttl examples/contracts/payments || rc=$?; [ "$rc" -eq 1 ]
+$REIN ttl examples/contracts/payments-fixed
+echo "-- the runtime policy the ledger demo loads from its contract"
+$REIN policy examples/contracts/ledger --caller client --to ledger.charge
