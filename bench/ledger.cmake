@@ -7,3 +7,11 @@ if(TARGET ledger)
     FILE_PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ
                      GROUP_EXECUTE WORLD_READ WORLD_EXECUTE)
 endif()
+
+# The helper alone (no HTTP, no database): ns per begin+complete and per
+# replay on the memory store.
+if(TARGET rein_idem_http)
+  add_executable(bench_ledger_helper
+    ${CMAKE_CURRENT_SOURCE_DIR}/bench_ledger_helper.c)
+  target_link_libraries(bench_ledger_helper PRIVATE rein_idem_http)
+endif()
