@@ -16,6 +16,13 @@
 #ifdef REIN_CURL_HAVE_CONTRACT
 #include "rein/contract.h"
 
+/* The contract's honoured-signal bits are used as rein_curl's as they are. */
+_Static_assert(REIN_CURL_SIGNAL_RETRY_AFTER == REIN_CONTRACT_SIGNAL_RETRY_AFTER &&
+                   REIN_CURL_SIGNAL_PUSHBACK == REIN_CONTRACT_SIGNAL_PUSHBACK &&
+                   REIN_CURL_SIGNAL_RATELIMIT == REIN_CONTRACT_SIGNAL_RATELIMIT &&
+                   REIN_CURL_SIGNAL_DONT_RETRY == REIN_CONTRACT_SIGNAL_DONT_RETRY,
+               "signal bits differ between rein/curl.h and rein/contract.h");
+
 rein_status rein_curl_new_from_contract(const rein_curl_config *base,
                                         const rein_contract_set *set,
                                         const char *caller, const char *to,
