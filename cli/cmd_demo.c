@@ -97,6 +97,13 @@ static int run(int argc, char **argv) {
       c.verbose = true;
       continue;
     }
+    static const char *const valued[] = {
+        "--rate",   "--capacity",  "--outage", "--warmup", "--tail",
+        "--threads", "--attempts", "--ledger", "--contracts", "--html",
+        "--json",   "--only",      NULL};
+    bool known = false;
+    for (int k = 0; valued[k]; k++) known = known || !strcmp(a, valued[k]);
+    if (!known) return bad("unknown option", a);
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!v) return bad("missing value for", a);
     i++;
