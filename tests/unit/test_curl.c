@@ -416,6 +416,49 @@ static void test_retry_after_floors_delay(void **state) {
   fx_teardown(&f);
 }
 
+static int64_t fixed_wall(void *ctx) { return *(int64_t *)ctx; }
+
+/* Retry-After as an HTTP-date is read against the injected wall clock; a
+ * redirect's headers are forgotten when the next response starts. */
+static void test_retry_after_date_and_redirect(void **state) {
+  (void)state;
+  fx f;
+  fx_setup(&f, 3, 0, REIN_CURL_KEYS_NONE);
+  rein_curl_free(f.client);
+  /* Sun, 06 Nov 1994 08:49:37 GMT = 784111777 s since the epoch. */
+  int64_t wall = (784111777 - 3) * REIN_NS_PER_S;
+  rein_curl_config cc;
+  rein_curl_config_default(&cc);
+  cc.policy = f.policy;
+  cc.sleeper.sleep_ns = fake_sleep;
+  cc.sleeper.ctx = &f.sleeper;
+  cc.wall.now_ns = fixed_wall;
+  cc.wall.ctx = &wall;
+  assert_int_equal(rein_curl_new(&cc, &f.client), REIN_OK);
+  ts_response r[] = {{503, "Retry-After: Sun, 06 Nov 1994 08:49:37 GMT\n", 0},
+                     {200, NULL, 0}};
+  ts_script(f.srv, "/date", r, 2);
+  fx_url(&f, "/date");
+  rein_curl_result res;
+  assert_int_equal(rein_curl_perform_ex(f.client, f.easy, NULL, &res),
+                   REIN_OK);
+  assert_int_equal(f.sleeper.n, 1);
+  assert_int_equal(f.sleeper.sleeps[0], 3 * REIN_NS_PER_S);
+  /* 302 with Retry-After: 9, then a 503 without: the 9 s is not used. */
+  ts_response r1 = {302, "Location: /to\nRetry-After: 9\n", 0};
+  ts_response r2[] = {{503, NULL, 0}, {200, NULL, 0}};
+  ts_script(f.srv, "/from", &r1, 1);
+  ts_script(f.srv, "/to", r2, 2);
+  fx_url(&f, "/from");
+  curl_easy_setopt(f.easy, CURLOPT_FOLLOWLOCATION, 1L);
+  assert_int_equal(rein_curl_perform_ex(f.client, f.easy, NULL, &res),
+                   REIN_OK);
+  assert_int_equal(res.attempts, 2);
+  assert_int_equal(f.sleeper.n, 2);
+  assert_true(f.sleeper.sleeps[1] <= 100 * REIN_NS_PER_MS);
+  fx_teardown(&f);
+}
+
 /* A client that honours no signals ignores Retry-After. */
 static void test_signal_mask(void **state) {
   (void)state;
@@ -955,6 +998,7 @@ int main(void) {
       cmocka_unit_test(test_post_without_key_not_retried),
       cmocka_unit_test(test_refused_post_retried),
       cmocka_unit_test(test_retry_after_floors_delay),
+      cmocka_unit_test(test_retry_after_date_and_redirect),
       cmocka_unit_test(test_signal_mask),
       cmocka_unit_test(test_dont_retry_stops),
       cmocka_unit_test(test_caller_hooks),
