@@ -93,7 +93,9 @@ int main(int argc, char **argv) {
     fprintf(stderr, "FAIL: missing %s or %s\n", json, html);
     return 1;
   }
-  double outage = strtod(strstr(j, "\"outage_s\":") + 11, NULL);
+  const char *op = strstr(j, "\"outage_s\":");
+  double outage = op ? strtod(op + 11, NULL) : -1;
+  CHECK(outage > 0, "the JSON names the outage length (%.1f s)", outage);
   double n_dup = field(j, "naive", "duplicates");
   double r_dup = field(j, "rein", "duplicates");
   double n_peak = field(j, "naive", "peak_load");
