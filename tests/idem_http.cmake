@@ -50,6 +50,13 @@ if(TARGET ledger)
     LIBS PkgConfig::IDEM_HTTP_T_CURL
     ARGS $<TARGET_FILE:ledger>
     LABELS e2e concurrency TIMEOUT 120)
+  # The store dies under the ledger (a private redis-server, killed and
+  # restarted empty): 503s, reconnect, and still one charge per key.
+  rein_add_test(NAME test_ledger_store_loss
+    SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/e2e/test_ledger_store_loss.c
+    LIBS PkgConfig::IDEM_HTTP_T_CURL
+    ARGS $<TARGET_FILE:ledger>
+    LABELS backend TIMEOUT 60)
 endif()
 
 # libFuzzer target for the key parser and problem bodies: the helper's

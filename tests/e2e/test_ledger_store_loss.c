@@ -1,0 +1,271 @@
+/*
+ * test_ledger_store_loss.c: the ledger when its idempotency store dies.
+ *
+ * Starts a private redis-server (its own port and temp dir, no persistence:
+ * killing it loses every key) and the ledger on it, then:
+ *   1. charges once (201);
+ *   2. kills redis-server with SIGKILL: the next POSTs get 503 (nothing
+ *      charged, Retry-After), never a hang or a crash;
+ *   3. restarts redis-server on the same port, empty: the ledger reconnects
+ *      by itself and charges again;
+ *   4. retries the first charge's key: the store has forgotten it, so the
+ *      handler runs again, finds the charge by its UNIQUE (principal, key)
+ *      and answers with the same charge: still exactly one charge per key.
+ * A private server, not the shared one of scripts/services.sh, because the
+ * test kills it. Labelled backend: it fails (does not skip) without
+ * redis-server. Usage: test_ledger_store_loss LEDGER_BIN
+ */
+#include "rein_test.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *LEDGER_BIN;
+static char g_dir[64];
+static pid_t g_redis, g_ledger;
+static unsigned g_redis_port, g_port;
+
+static void sleep_ms(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+  while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
+  }
+}
+
+static unsigned free_port(void) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  assert_true(fd >= 0);
+  struct sockaddr_in sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+  socklen_t sl = sizeof sa;
+  assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+  close(fd);
+  return ntohs(sa.sin_port);
+}
+
+static bool can_connect(unsigned port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  struct sockaddr_in sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons((uint16_t)port);
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool ok = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+  close(fd);
+  return ok;
+}
+
+static pid_t spawn(const char *const *argv, const char *log) {
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+      close(fd);
+    }
+    execvp(argv[0], (char *const *)argv);
+    _exit(127);
+  }
+  return pid;
+}
+
+static void start_redis(void) {
+  char port[16], log[96];
+  snprintf(port, sizeof port, "%u", g_redis_port);
+  snprintf(log, sizeof log, "%s/redis.log", g_dir);
+  const char *argv[] = {"redis-server", "--port", port,  "--bind",
+                        "127.0.0.1",    "--save", "",    "--appendonly",
+                        "no",           "--dir",  g_dir, NULL};
+  g_redis = spawn(argv, log);
+  for (int i = 0; i < 500 && !can_connect(g_redis_port); i++) {
+    int st;
+    if (waitpid(g_redis, &st, WNOHANG) == g_redis)
+      fail_msg("redis-server exited (is it installed? scripts/deps.sh); "
+               "see %s",
+               log);
+    sleep_ms(10);
+  }
+  if (!can_connect(g_redis_port)) fail_msg("redis-server did not start");
+}
+
+static void kill_redis(void) {
+  if (g_redis > 0) {
+    kill(g_redis, SIGKILL);
+    waitpid(g_redis, NULL, 0);
+    g_redis = 0;
+  }
+}
+
+typedef struct http_resp {
+  long status;
+  char body[8192];
+  size_t len;
+  char headers[4096];
+  size_t hlen;
+} http_resp;
+
+static size_t on_body(char *p, size_t sz, size_t n, void *ud) {
+  http_resp *r = ud;
+  size_t k = sz * n, room = sizeof r->body - 1 - r->len;
+  size_t c = k < room ? k : room;
+  memcpy(r->body + r->len, p, c);
+  r->len += c;
+  r->body[r->len] = '\0';
+  return k;
+}
+
+static size_t on_header(char *p, size_t sz, size_t n, void *ud) {
+  http_resp *r = ud;
+  size_t k = sz * n, room = sizeof r->headers - 1 - r->hlen;
+  size_t c = k < room ? k : room;
+  memcpy(r->headers + r->hlen, p, c);
+  r->hlen += c;
+  r->headers[r->hlen] = '\0';
+  return k;
+}
+
+static void post(const char *key, const char *body, http_resp *r) {
+  memset(r, 0, sizeof *r);
+  CURL *c = curl_easy_init();
+  assert_non_null(c);
+  char url[64], kh[96];
+  snprintf(url, sizeof url, "http://127.0.0.1:%u/charges", g_port);
+  snprintf(kh, sizeof kh, "Idempotency-Key: \"%s\"", key);
+  struct curl_slist *hs = curl_slist_append(NULL, kh);
+  hs = curl_slist_append(hs, "Authorization: Bearer alice");
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+  curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, hs);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+  CURLcode rc = curl_easy_perform(c);
+  if (rc != CURLE_OK) fail_msg("POST: %s", curl_easy_strerror(rc));
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+  curl_slist_free_all(hs);
+  curl_easy_cleanup(c);
+}
+
+static long charge_id(const http_resp *r) {
+  const char *p = strstr(r->body, "\"id\":");
+  if (!p) fail_msg("no id in %s", r->body);
+  return strtol(p + 5, NULL, 10);
+}
+
+static const char B1[] = "{\"account\":\"acct_1\",\"amount_cents\":500}";
+static const char B2[] = "{\"account\":\"acct_2\",\"amount_cents\":700}";
+
+static void test_store_loss(void **state) {
+  snprintf(g_dir, sizeof g_dir, "/tmp/rein-ledger-store.XXXXXX");
+  assert_non_null(mkdtemp(g_dir));
+  g_redis_port = free_port();
+  start_redis();
+  char spec[64], db[96], pf[96], log[96];
+  snprintf(spec, sizeof spec, "redis:127.0.0.1:%u", g_redis_port);
+  snprintf(db, sizeof db, "%s/ledger.db", g_dir);
+  snprintf(pf, sizeof pf, "%s/port", g_dir);
+  snprintf(log, sizeof log, "%s/ledger.log", g_dir);
+  const char *argv[] = {LEDGER_BIN, "--port",  "0",  "--port-file", pf,  "--db",
+                        db,         "--store", spec, "--workers",   "1", NULL};
+  g_ledger = spawn(argv, log);
+  for (int i = 0; i < 1000 && !g_port; i++) {
+    FILE *f = fopen(pf, "r");
+    if (f) {
+      if (fscanf(f, "%u", &g_port) != 1) g_port = 0;
+      fclose(f);
+    }
+    if (!g_port) sleep_ms(5);
+  }
+  if (!g_port) fail_msg("ledger did not start; see %s", log);
+
+  http_resp r;
+  post("k1", B1, &r);
+  assert_int_equal(r.status, 201);
+  long id1 = charge_id(&r);
+
+  kill_redis();
+  /* The connection is gone: 503 and nothing charged; the next one finds
+   * the server still down while reconnecting: 503 again. */
+  for (int i = 0; i < 2; i++) {
+    post("k2", B2, &r);
+    assert_int_equal(r.status, 503);
+    assert_non_null(strstr(r.headers, "Retry-After: 1"));
+    assert_non_null(strstr(r.body, "store"));
+  }
+
+  start_redis(); /* same port, no data */
+  post("k2", B2, &r);
+  assert_int_equal(r.status, 201);
+  long id2 = charge_id(&r);
+  assert_true(id2 != id1);
+  /* The store forgot k1; the ledger did not. */
+  post("k1", B1, &r);
+  assert_int_equal(r.status, 201);
+  assert_null(strstr(r.headers, "Idempotent-Replayed"));
+  assert_int_equal(charge_id(&r), id1);
+  /* Now the store has it again: a true replay. */
+  post("k1", B1, &r);
+  assert_int_equal(r.status, 201);
+  assert_non_null(strstr(r.headers, "Idempotent-Replayed: true"));
+  assert_int_equal(charge_id(&r), id1);
+  /* And another body under k1 is refused. */
+  post("k1", B2, &r);
+  assert_int_equal(r.status, 422);
+
+  kill(g_ledger, SIGTERM);
+  int st = 0;
+  waitpid(g_ledger, &st, 0);
+  g_ledger = 0;
+  assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  kill_redis();
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "grep -q 'connection lost' '%s'", log);
+  assert_int_equal(system(cmd), 0); /* the ledger logged the reconnect */
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
+  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_dir);
+}
+
+static int cleanup(void **state) {
+  if (g_ledger > 0) {
+    kill(g_ledger, SIGKILL);
+    waitpid(g_ledger, NULL, 0);
+    g_ledger = 0;
+  }
+  kill_redis();
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc != 2) {
+    fprintf(stderr, "usage: %s LEDGER_BIN\n", argv[0]);
+    return 2;
+  }
+  LEDGER_BIN = argv[1];
+  signal(SIGPIPE, SIG_IGN);
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_teardown(test_store_loss, cleanup),
+  };
+  int rc = cmocka_run_group_tests(tests, NULL, NULL);
+  curl_global_cleanup();
+  return rc;
+}
