@@ -134,6 +134,41 @@ static bool parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out) {
   return true;
 }
 
+/* What a valid value of option `c` looks like, for error messages. */
+static const char *expected(int c) {
+  switch (c) {
+  case 'p':
+    return "a port in [0, 65535]";
+  case 'l':
+    return "milliseconds in [1, 86400000]";
+  case 'r':
+    return "seconds in [1, 31622400]";
+  case 'w':
+    return "an integer in [1, 256]";
+  case 'q':
+    return "an integer in [0, 100000]";
+  case 'Q':
+  case 'W':
+    return "milliseconds in [0, 600000]";
+  case 'c':
+    return "charges per second in (0, 1e7]";
+  case 'f':
+    return "START:END seconds with 0 <= START < END";
+  case 'o':
+    return "503 or 500";
+  case 'y':
+    return "normal or full";
+  case 'g':
+    return "seconds in [1, 86400]";
+  case 'T':
+    return "milliseconds in [1, 60000]";
+  case 'L':
+    return "requests per second in [1, 1000000000]";
+  default:
+    return "a valid value";
+  }
+}
+
 static int parse_options(int argc, char **argv, options *o) {
   memset(o, 0, sizeof *o);
   o->db_path = "ledger.db";
@@ -169,7 +204,8 @@ static int parse_options(int argc, char **argv, options *o) {
                                      {0, 0, 0, 0}};
   int c;
   int64_t v;
-  while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+  int li = 0;
+  while ((c = getopt_long(argc, argv, "", lo, &li)) != -1) {
     switch (c) {
     case 'p':
       if (!parse_i64(optarg, 0, 65535, &v)) goto bad;
@@ -182,6 +218,14 @@ static int parse_options(int argc, char **argv, options *o) {
       o->db_path = optarg;
       break;
     case 's':
+      if (strcmp(optarg, "memory") && strncmp(optarg, "sqlite:", 7) &&
+          strncmp(optarg, "pg:", 3) && strncmp(optarg, "redis:", 6)) {
+        fprintf(stderr,
+                "ledger: --store: expected sqlite:PATH, memory, pg:CONNINFO "
+                "or redis:HOST:PORT, got '%s'\n",
+                optarg);
+        return -1;
+      }
       o->store = optarg;
       break;
     case 'N':
@@ -259,8 +303,8 @@ static int parse_options(int argc, char **argv, options *o) {
     }
     continue;
   bad:
-    fprintf(stderr, "ledger: %s: bad value '%s' (see --help)\n",
-            argv[optind - 1], optarg);
+    fprintf(stderr, "ledger: --%s: bad value '%s': expected %s (see --help)\n",
+            lo[li].name, optarg, expected(c));
     return -1;
   }
   if (optind < argc) {

@@ -615,6 +615,46 @@ static void test_graceful_sigterm(void **state) {
   ledger_stop(&lp); /* asserts exit status 0 */
 }
 
+/* Bad options: exit status 2 and a message naming the option. */
+static void test_bad_options(void **state) {
+  static const struct {
+    const char *opt, *val, *msg;
+  } cases[] = {
+      {"--workers", "0", "--workers"},
+      {"--store", "mysql:x", "--store: expected sqlite:PATH"},
+      {"--fail-window", "5:1", "--fail-window"},
+      {"--outage-status", "404", "--outage-status"},
+      {"--sync", "sometimes", "--sync"},
+      {"--port", "70000", "--port"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char log[] = "/tmp/rein-ledger-opts.XXXXXX";
+    int fd = mkstemp(log);
+    assert_true(fd >= 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+      dup2(fd, 2);
+      execl(LEDGER_BIN, LEDGER_BIN, cases[i].opt, cases[i].val, (char *)NULL);
+      _exit(127);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    close(fd);
+    char buf[512] = {0};
+    FILE *f = fopen(log, "r");
+    assert_non_null(f);
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    unlink(log);
+    assert_true(WIFEXITED(st));
+    if (WEXITSTATUS(st) != 2 || !strstr(buf, cases[i].msg))
+      fail_msg("%s %s: exit %d, stderr '%s'", cases[i].opt, cases[i].val,
+               WEXITSTATUS(st), buf);
+  }
+}
+
 int main(int argc, char **argv) {
   if (argc != 2) {
     fprintf(stderr, "usage: %s LEDGER_BIN\n", argv[0]);
@@ -633,6 +673,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test_teardown(test_fail_window_and_refs, kill_leftover),
       cmocka_unit_test_teardown(test_retention_purge, kill_leftover),
       cmocka_unit_test_teardown(test_graceful_sigterm, kill_leftover),
+      cmocka_unit_test(test_bad_options),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   curl_global_cleanup();
