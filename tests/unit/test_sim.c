@@ -428,6 +428,79 @@ static void test_admission_server(void **state) {
   rein_sim_scenario_free(s);
 }
 
+/* Latency percentiles of 20,000 unqueued single-attempt calls follow the
+ * service-time distribution (the histogram is within 1/64). */
+static void check_dist(const char *dist, double p50_ms, double p99_ms,
+                       double tol) {
+  char text[1024];
+  snprintf(text, sizeof text,
+           "seed: 5\nduration: 100s\n"
+           "policies: {p: {max_attempts: 1}}\n"
+           "servers: [{name: s, concurrency: 100000, service_time: %s}]\n"
+           "cohorts: [{name: c, count: 200, target: s, policy: p, timeout: "
+           "0, arrival: {mode: poisson, rate: 1}}]\n",
+           dist);
+  rein_sim_scenario *s = load_ok(text);
+  rein_sim_result *r = run_ok(s, 0, 0);
+  const rein_sim_summary *S = rein_sim_result_summary(r);
+  if (fabs(S->latency_p50_ms - p50_ms) > tol * p50_ms ||
+      fabs(S->latency_p99_ms - p99_ms) > tol * p99_ms)
+    fail_msg("%s: p50 %.3f (want %.3f), p99 %.3f (want %.3f)", dist,
+             S->latency_p50_ms, p50_ms, S->latency_p99_ms, p99_ms);
+  rein_sim_result_free(r);
+  rein_sim_scenario_free(s);
+}
+
+static void test_distributions(void **state) {
+  (void)state;
+  check_dist("20ms", 20, 20, 0.02);
+  /* exponential mean 10 ms: median 10 ln 2, p99 10 ln 100 */
+  check_dist("{dist: exponential, mean: 10ms}", 6.931, 46.05, 0.05);
+  check_dist("{dist: uniform, min: 10ms, max: 30ms}", 20, 29.8, 0.03);
+  /* lognormal: median as given; p99 = median e^(2.326 sigma) */
+  check_dist("{dist: lognormal, median: 20ms, sigma: 0.5}", 20, 63.96, 0.05);
+  check_dist("{dist: bimodal, fast: 5ms, slow: 100ms, p_slow: 0.1}", 5, 100,
+             0.02);
+  /* truncated to [15, 25]: p99 close to the upper bound */
+  check_dist("{dist: normal, mean: 20ms, stddev: 5ms, min: 15ms, max: 25ms}",
+             20, 24.8, 0.03);
+}
+
+static void test_load_dependent_latency(void **state) {
+  (void)state;
+  /* 5 requests at once, 10 ms + 1 ms per request in flight (counted when
+   * service starts: the first sees 1, the fifth 5): they finish at 11, 12,
+   * 13, 14 and 15 ms. */
+  rein_sim_scenario *s = load_ok(
+      "duration: 1s\n"
+      "policies: {p: {max_attempts: 1}}\n"
+      "servers: [{name: s, concurrency: 10, service_time: 10ms, latency: "
+      "{per_inflight: 1ms}}]\n"
+      "cohorts: [{name: c, count: 5, target: s, policy: p, arrival: {mode: "
+      "one_shot}}]\n");
+  rein_sim_result *r = run_ok(s, 0, 0);
+  const rein_sim_summary *S = rein_sim_result_summary(r);
+  assert_true(fabs(S->completion_s - 0.015) < 1e-12);
+  assert_true(fabs(S->latency_p50_ms - 13) < 13.0 / 64);
+  rein_sim_result_free(r);
+  rein_sim_scenario_free(s);
+  /* above the threshold rate, latency is multiplied */
+  s = load_ok(
+      "duration: 1s\n"
+      "policies: {p: {max_attempts: 1}}\n"
+      "servers: [{name: s, concurrency: 10, service_time: 10ms, latency: "
+      "{threshold_rate: 3, factor: 5}}]\n"
+      "cohorts: [{name: c, count: 5, target: s, policy: p, arrival: {mode: "
+      "one_shot}}]\n");
+  r = run_ok(s, 0, 0);
+  S = rein_sim_result_summary(r);
+  /* the 4th and 5th arrivals see a rate above 3/s: 50 ms */
+  assert_true(fabs(S->completion_s - 0.050) < 1e-12);
+  assert_true(fabs(S->latency_p50_ms - 10) < 10.0 / 64);
+  rein_sim_result_free(r);
+  rein_sim_scenario_free(s);
+}
+
 static const char *const SMALL =
     "seed: 9\nduration: 20s\ninterval: 500ms\n"
     "policies:\n"
@@ -612,6 +685,8 @@ int main(void) {
       cmocka_unit_test(test_capacity_cut_and_outage_modes),
       cmocka_unit_test(test_tiers_propagation),
       cmocka_unit_test(test_admission_server),
+      cmocka_unit_test(test_distributions),
+      cmocka_unit_test(test_load_dependent_latency),
       cmocka_unit_test(test_determinism),
       cmocka_unit_test(test_series_sums),
       cmocka_unit_test(test_load_fault_loop),
