@@ -147,9 +147,13 @@ typedef struct rein_sim_summary {
                           -1 none or not all succeeded */
   uint64_t oneshot_clients, oneshot_done;
   size_t n_servers;
-  const rein_sim_server_summary *servers;
+  const rein_sim_server_summary *servers; /* in scenario order; owned by
+                                             the result, valid until
+                                             rein_sim_result_free */
 } rein_sim_summary;
 
+/* The summary and the time series of a result; both stay valid until
+ * rein_sim_result_free. NULL / 0 for a NULL result. */
 REIN_API const rein_sim_summary *rein_sim_result_summary(
     const rein_sim_result *r);
 REIN_API size_t rein_sim_result_series(const rein_sim_result *r,
