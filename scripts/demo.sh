@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
 REIN=$BUILD/cli/rein
+OUT=${REIN_DEMO_OUT:-out}
+mkdir -p "$OUT"
 
 echo "== rein $($REIN --version | cut -d' ' -f2): retry schedules for 5 clients after one shared failure"
 $REIN schedule --clients 5 --attempts 6 --base 100ms --cap 5s --jitter none
@@ -23,3 +25,8 @@ rc=0; $REIN ttl examples/contracts/payments || rc=$?; [ "$rc" -eq 1 ]
 $REIN ttl examples/contracts/payments-fixed
 echo "-- the runtime policy the ledger demo loads from its contract"
 $REIN policy examples/contracts/ledger --caller client --to ledger.charge
+
+echo
+echo "== rein simulate: the schema-registry incident (400 workers, 15 s outage), four policies, same seed"
+$REIN simulate examples/scenarios/schema-registry.yaml --compare --report "$OUT/schema-registry.html"
+echo "-- report: $OUT/schema-registry.html"
