@@ -43,6 +43,9 @@ static const char usage[] =
     "  --html PATH        report (default rein-demo.html)\n"
     "  --json PATH        also write the figures as JSON\n"
     "  --only naive|rein  run one round\n"
+    "  --no-sim           do not run the same situation through the\n"
+    "                     simulator (by default: 5 seeds, side by side)\n"
+    "  --scenario PATH    write the generated `rein simulate` scenario\n"
     "  --stall            the outage stalls the ledger (SIGSTOP: connections\n"
     "                     queue unanswered, time out, and are processed late\n"
     "                     when it resumes) instead of failing every charge\n"
@@ -71,6 +74,8 @@ static int run(int argc, char **argv) {
   demo_config c;
   demo_config_default(&c);
   const char *html = "rein-demo.html", *json = NULL, *only = NULL;
+  const char *scenario = NULL;
+  bool no_sim = false;
   char ledger[4096] = "", contracts[4096] = "";
   bool contracts_given = false;
   for (int i = 1; i < argc; i++) {
@@ -93,6 +98,10 @@ static int run(int argc, char **argv) {
       c.naive_attempt_header = true;
       continue;
     }
+    if (!strcmp(a, "--no-sim")) {
+      no_sim = true;
+      continue;
+    }
     if (!strcmp(a, "--verbose")) {
       c.verbose = true;
       continue;
@@ -100,7 +109,7 @@ static int run(int argc, char **argv) {
     static const char *const valued[] = {
         "--rate",   "--capacity",  "--outage", "--warmup", "--tail",
         "--threads", "--attempts", "--ledger", "--contracts", "--html",
-        "--json",   "--only",      NULL};
+        "--json",   "--only",      "--scenario", NULL};
     bool known = false;
     for (int k = 0; valued[k]; k++) known = known || !strcmp(a, valued[k]);
     if (!known) return bad("unknown option", a);
@@ -134,6 +143,8 @@ static int run(int argc, char **argv) {
       html = v;
     } else if (!strcmp(a, "--json")) {
       json = v;
+    } else if (!strcmp(a, "--scenario")) {
+      scenario = v;
     } else if (!strcmp(a, "--only")) {
       if (strcmp(v, "naive") && strcmp(v, "rein"))
         return bad("--only takes naive or rein", v);
@@ -191,15 +202,37 @@ static int run(int argc, char **argv) {
     }
     n++;
   }
+  static demo_sim sims[2];
+  bool simulated = false;
+  if (scenario) {
+    static char text[8192];
+    FILE *sf = NULL;
+    if (demo_scenario_text(&c, text, sizeof text, err, sizeof err) != 0 ||
+        !(sf = fopen(scenario, "w")) || fputs(text, sf) < 0) {
+      fprintf(stderr, "rein demo: cannot write the scenario %s%s%s\n",
+              scenario, err[0] ? ": " : "", err);
+      rc = REIN_EXIT_FINDINGS;
+    }
+    if (sf && fclose(sf) != 0) rc = REIN_EXIT_FINDINGS;
+    err[0] = '\0';
+  }
+  if (n > 0 && !no_sim) {
+    if (demo_simulate(&c, 5, sims, err, sizeof err) == 0)
+      simulated = true;
+    else
+      fprintf(stderr, "rein demo: not simulated: %s\n", err);
+  }
   if (n > 0) {
     demo_print_summary(stdout, &c, rounds, n);
-    if (demo_write_html(html, &c, rounds, n) != 0) {
+    if (simulated) demo_print_sim(stdout, rounds, sims, n);
+    if (demo_write_html(html, &c, rounds, n, simulated ? sims : NULL) != 0) {
       fprintf(stderr, "rein demo: cannot write %s\n", html);
       rc = REIN_EXIT_FINDINGS;
     } else {
       printf("report: %s\n", html);
     }
-    if (json && demo_write_json(json, &c, rounds, n) != 0) {
+    if (json &&
+        demo_write_json(json, &c, rounds, n, simulated ? sims : NULL) != 0) {
       fprintf(stderr, "rein demo: cannot write %s\n", json);
       rc = REIN_EXIT_FINDINGS;
     }

@@ -39,6 +39,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,7 @@
 #include "rein.h"
 #include "rein/contract.h"
 #include "rein/curl.h"
+#include "rein/sim.h"
 
 #define MAX_INFLIGHT 2048
 
@@ -489,6 +491,31 @@ static rein_status naive_client(const demo_config *c, rein_policy **pol,
   return st;
 }
 
+/* The rein round's policy when no contract directory is found: the numbers
+ * of examples/contracts/ledger/client.yaml. */
+static void builtin_params(const demo_config *c, rein_contract_policy *cp) {
+  memset(cp, 0, sizeof *cp);
+  rein_policy_config_default(&cp->policy);
+  cp->policy.name = "rein";
+  cp->policy.max_attempts = 4;
+  cp->policy.backoff.base_ns = c->naive_base_ns;
+  cp->policy.backoff.cap_ns = c->naive_cap_ns;
+  cp->policy.attempt_timeout_ns = c->attempt_timeout_ns;
+  cp->policy.window_ns = 60 * REIN_NS_PER_S;
+  cp->policy.idempotent = false;
+  cp->has_budget = cp->has_breaker = cp->has_throttle = true;
+  rein_budget_config_default(&cp->budget);
+  cp->budget.ratio = 0.1;
+  cp->budget.min_retries_per_sec = 5;
+  rein_breaker_config_default(&cp->breaker);
+  cp->breaker.open_ns = 2 * REIN_NS_PER_S;
+  rein_throttle_config_default(&cp->throttle);
+  cp->throttle.window_ns = 60 * REIN_NS_PER_S;
+  cp->deadline_ns = 5 * REIN_NS_PER_S;
+  cp->key = REIN_CONTRACT_KEY_ORIGINATE;
+  cp->signals = REIN_CURL_SIGNAL_ALL;
+}
+
 typedef struct rein_objs {
   rein_policy *policy;
   rein_budget *budget;
@@ -536,40 +563,23 @@ static rein_status rein_client(const demo_config *c, rein_objs *o,
     return REIN_OK;
   }
   /* Built-in equivalent of examples/contracts/ledger/client.yaml. */
-  rein_budget_config bc;
-  rein_budget_config_default(&bc);
-  bc.ratio = 0.1;
-  bc.min_retries_per_sec = 5;
-  rein_breaker_config kc;
-  rein_breaker_config_default(&kc);
-  kc.open_ns = 2 * REIN_NS_PER_S;
-  rein_throttle_config tc;
-  rein_throttle_config_default(&tc);
-  tc.window_ns = 60 * REIN_NS_PER_S;
+  rein_contract_policy cp;
+  builtin_params(c, &cp);
   rein_status st;
-  if ((st = rein_budget_new(&bc, &o->budget)) != REIN_OK ||
-      (st = rein_breaker_new(&kc, &o->breaker)) != REIN_OK ||
-      (st = rein_throttle_new(&tc, &o->throttle)) != REIN_OK)
+  if ((st = rein_budget_new(&cp.budget, &o->budget)) != REIN_OK ||
+      (st = rein_breaker_new(&cp.breaker, &o->breaker)) != REIN_OK ||
+      (st = rein_throttle_new(&cp.throttle, &o->throttle)) != REIN_OK)
     return st;
-  rein_policy_config pc;
-  rein_policy_config_default(&pc);
-  pc.name = "rein";
-  pc.max_attempts = c->naive_attempts;
-  pc.backoff.base_ns = c->naive_base_ns;
-  pc.backoff.cap_ns = c->naive_cap_ns;
-  pc.attempt_timeout_ns = c->attempt_timeout_ns;
-  pc.window_ns = 60 * REIN_NS_PER_S;
-  pc.idempotent = false;
-  pc.budget = o->budget;
-  pc.breaker = o->breaker;
-  pc.throttle = o->throttle;
-  if ((st = rein_policy_new(&pc, &o->policy)) != REIN_OK) return st;
+  cp.policy.budget = o->budget;
+  cp.policy.breaker = o->breaker;
+  cp.policy.throttle = o->throttle;
+  if ((st = rein_policy_new(&cp.policy, &o->policy)) != REIN_OK) return st;
   cc.policy = o->policy;
-  cc.deadline_ns = 5 * REIN_NS_PER_S;
+  cc.deadline_ns = cp.deadline_ns;
   snprintf(desc, desclen,
            "built-in (no contract directory found): %u attempts, full "
            "jitter, budget 10%%, breaker, throttle, keys, server signals",
-           pc.max_attempts);
+           cp.policy.max_attempts);
   return rein_curl_new(&cc, client);
 }
 
@@ -788,6 +798,257 @@ out:
   return rcode;
 }
 
+/* ------------------------------------------------ the same, simulated */
+
+typedef struct sbuf {
+  char *p;
+  size_t n, cap;
+  bool overflow;
+} sbuf;
+
+static void sput(sbuf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void sput(sbuf *b, const char *fmt, ...) {
+  if (b->n >= b->cap) {
+    b->overflow = true;
+    return;
+  }
+  va_list ap;
+  va_start(ap, fmt);
+  int w = vsnprintf(b->p + b->n, b->cap - b->n, fmt, ap);
+  va_end(ap);
+  if (w < 0 || (size_t)w >= b->cap - b->n) b->overflow = true;
+  else b->n += (size_t)w;
+}
+
+/* A duration the scenario language reads: whole ms when exact, else us. */
+static const char *dur(char *out, size_t cap, int64_t ns) {
+  if (ns % REIN_NS_PER_MS == 0)
+    snprintf(out, cap, "%" PRId64 "ms", ns / REIN_NS_PER_MS);
+  else
+    snprintf(out, cap, "%" PRId64 "us", (ns + 999) / REIN_NS_PER_US);
+  return out;
+}
+
+/* The rein round's policy as configs: from the contract, else built in. */
+static int rein_params(const demo_config *c, rein_contract_policy *cp,
+                       char *err, size_t errlen) {
+  if (!c->contracts_dir) {
+    builtin_params(c, cp);
+    return 0;
+  }
+  rein_contract_set *set = NULL;
+  const char *paths[] = {c->contracts_dir};
+  rein_errbuf eb = {{0}};
+  rein_status st = rein_contract_load(NULL, paths, 1, &set);
+  if (st == REIN_OK) st = rein_contract_check(set, NULL);
+  if (st == REIN_OK)
+    st = rein_policy_from_contract(set, "client", "ledger.charge", cp, &eb);
+  rein_contract_set_free(set); /* only numbers are used below */
+  if (st != REIN_OK) {
+    snprintf(err, errlen, "%s: %s %s", c->contracts_dir, rein_strerror(st),
+             eb.msg);
+    return -1;
+  }
+  cp->policy.name = NULL;
+  return 0;
+}
+
+static void put_policy_common(sbuf *b, const rein_policy_config *p,
+                              bool outage_overloaded) {
+  char d1[32], d2[32];
+  sput(b, "    max_attempts: %u\n", p->max_attempts);
+  sput(b, "    backoff: {kind: %s, jitter: %s, base: %s, cap: %s",
+       rein_backoff_kind_name(p->backoff.kind),
+       rein_jitter_name(p->backoff.jitter), dur(d1, sizeof d1, p->backoff.base_ns),
+       dur(d2, sizeof d2, p->backoff.cap_ns));
+  if (p->backoff.kind == REIN_BACKOFF_EXPONENTIAL)
+    sput(b, ", multiplier: %g", p->backoff.multiplier);
+  sput(b, "}\n    retry_on: [");
+  uint32_t mask = p->retry_on;
+  /* The simulated outage answers "failure" where the ledger answers 503
+   * (overloaded): retry it when the policy retries 503. */
+  if (outage_overloaded && (mask & REIN_RETRY_ON(REIN_OUTCOME_OVERLOADED)))
+    mask |= REIN_RETRY_ON(REIN_OUTCOME_FAILURE);
+  bool first = true;
+  for (int k = 0; k < REIN_OUTCOME_COUNT_; k++)
+    if (mask & REIN_RETRY_ON(k)) {
+      sput(b, "%s%s", first ? "" : ", ",
+           rein_outcome_kind_name((rein_outcome_kind)k));
+      first = false;
+    }
+  sput(b, "]\n");
+  if (p->window_ns) sput(b, "    window: %s\n", dur(d1, sizeof d1, p->window_ns));
+}
+
+int demo_scenario_text(const demo_config *c, char *out, size_t cap,
+                       char *err, size_t errlen) {
+  if (c->stall) {
+    snprintf(err, errlen,
+             "--stall has no simulated counterpart (the simulator has no "
+             "server that keeps accepting and later processes everything)");
+    return -1;
+  }
+  rein_contract_policy cp;
+  if (rein_params(c, &cp, err, errlen) != 0) return -1;
+  sbuf b = {out, 0, cap, false};
+  char d1[32], d2[32], d3[32], d4[32];
+  int64_t work = (int64_t)(c->ledger_workers * 1e9 / c->capacity);
+  int64_t target = 2 * work < 5 * REIN_NS_PER_MS ? 5 * REIN_NS_PER_MS
+                                                 : 2 * work;
+  int64_t interval = 4 * target < 100 * REIN_NS_PER_MS ? 100 * REIN_NS_PER_MS
+                                                        : 4 * target;
+  int64_t max_wait = (int64_t)c->queue_timeout_ms * REIN_NS_PER_MS;
+  if (max_wait < target) max_wait = target;
+  long clients = lround(c->rate);
+  if (clients < 1) clients = 1;
+  sput(&b,
+       "# Generated by `rein demo` from its own parameters: the situation "
+       "of\n# the live run, for `rein simulate`.\n"
+       "name: demo\nseed: 1\nduration: %s\ninterval: %s\n"
+       "recovery: {tolerance: 0.2, hold: 1s, baseline: %s}\n",
+       dur(d1, sizeof d1,
+           (int64_t)((c->warmup_s + c->outage_s + c->tail_s) * 1e9)),
+       dur(d2, sizeof d2, (int64_t)(c->bucket_s * 1e9)),
+       dur(d3, sizeof d3, (int64_t)((c->warmup_s - 1) * 1e9)));
+  sput(&b, "policies:\n  naive:\n");
+  rein_policy_config naive;
+  rein_policy_config_default(&naive);
+  naive.max_attempts = c->naive_attempts;
+  naive.backoff.kind = REIN_BACKOFF_EXPONENTIAL;
+  naive.backoff.jitter = REIN_JITTER_NONE;
+  naive.backoff.base_ns = c->naive_base_ns;
+  naive.backoff.cap_ns = c->naive_cap_ns;
+  put_policy_common(&b, &naive, false);
+  sput(&b, "    honor_signals: false\n  rein:\n");
+  put_policy_common(&b, &cp.policy, true);
+  if (cp.has_budget) {
+    const rein_budget_config *g = &cp.budget;
+    sput(&b, "    budget: {kind: %s, scope: cohort",
+         rein_budget_kind_name(g->kind));
+    if (g->kind == REIN_BUDGET_RATIO)
+      sput(&b, ", ratio: %g, ttl: %s, min_retries_per_sec: %g", g->ratio,
+           dur(d1, sizeof d1, g->ttl_ns), g->min_retries_per_sec);
+    else if (g->kind == REIN_BUDGET_TOKEN_BUCKET)
+      sput(&b, ", max_tokens: %g, token_ratio: %g", g->max_tokens,
+           g->token_ratio);
+    else
+      sput(&b,
+           ", capacity: %u, retry_cost: %u, timeout_retry_cost: %u, "
+           "success_increment: %u",
+           g->capacity, g->retry_cost, g->timeout_retry_cost,
+           g->success_increment);
+    sput(&b, "}\n");
+  }
+  if (cp.has_breaker) {
+    const rein_breaker_config *k = &cp.breaker;
+    sput(&b, "    breaker: {scope: cohort, failure_rate: %g, min_calls: %u",
+         k->failure_rate, k->min_calls);
+    if (k->window == REIN_BREAKER_WINDOW_TIME)
+      sput(&b, ", window: time, window_duration: %s, buckets: %u",
+           dur(d1, sizeof d1, k->window_ns), k->buckets);
+    else
+      sput(&b, ", window: count, window_size: %u", k->window_size);
+    sput(&b, ", open: %s, open_jitter: %g, half_open_probes: %u}\n",
+         dur(d2, sizeof d2, k->open_ns), k->open_jitter, k->half_open_probes);
+  }
+  if (cp.has_throttle)
+    sput(&b, "    throttle: {scope: cohort, k: %g, window: %s}\n",
+         cp.throttle.k, dur(d1, sizeof d1, cp.throttle.window_ns));
+  sput(&b,
+       "servers:\n  - name: ledger\n    concurrency: %d\n"
+       "    service_time: {dist: constant, value: %s}\n"
+       "    admission: {limit: %d, queue: %d, retry_queue: %d, target: %s, "
+       "interval: %s, max_wait: %s, lifo: true}\n"
+       "    network: {dist: uniform, min: 100us, max: 300us}\n",
+       c->ledger_workers, dur(d1, sizeof d1, work), c->ledger_workers,
+       c->queue, c->queue / 2, dur(d2, sizeof d2, target),
+       dur(d3, sizeof d3, interval), dur(d4, sizeof d4, max_wait));
+  sput(&b,
+       "cohorts:\n  - name: fleet\n    count: %ld\n    target: ledger\n"
+       "    arrival: {mode: poisson, rate: %g}\n    timeout: %s\n"
+       "    idempotent: true\n    key: true\n    policy: naive\n",
+       clients, c->rate / (double)clients,
+       dur(d1, sizeof d1, c->attempt_timeout_ns));
+  sput(&b,
+       "incidents:\n  - {kind: outage, server: ledger, start: %s, "
+       "duration: %s, mode: error}\n"
+       "variants:\n  - {name: naive, use: {fleet: naive}}\n"
+       "  - {name: rein, use: {fleet: rein}}\n",
+       dur(d1, sizeof d1, (int64_t)(c->warmup_s * 1e9)),
+       dur(d2, sizeof d2, (int64_t)(c->outage_s * 1e9)));
+  if (b.overflow) {
+    snprintf(err, errlen, "scenario text too long");
+    return -1;
+  }
+  return 0;
+}
+
+int demo_simulate(const demo_config *c, int runs, demo_sim sims[2],
+                  char *err, size_t errlen) {
+  memset(sims, 0, 2 * sizeof *sims);
+  char text[8192];
+  if (demo_scenario_text(c, text, sizeof text, err, errlen) != 0) return -1;
+  rein_sim_scenario *sc = NULL;
+  rein_errbuf eb = {{0}};
+  rein_status st = rein_sim_scenario_parse(text, strlen(text), "demo (generated)",
+                                           NULL, &eb, &sc);
+  if (st != REIN_OK) {
+    snprintf(err, errlen, "generated scenario: %s", eb.msg);
+    return -1;
+  }
+  static const char *const names[2] = {"naive", "rein"};
+  int rc = 0;
+  for (int v = 0; v < 2 && rc == 0; v++) {
+    size_t idx;
+    if (rein_sim_variant_find(sc, names[v], &idx) != REIN_OK) {
+      snprintf(err, errlen, "generated scenario has no variant %s", names[v]);
+      rc = -1;
+      break;
+    }
+    demo_sim *m = &sims[v];
+    for (int i = 0; i < runs; i++) {
+      rein_sim_run_config rc2;
+      rein_sim_run_config_default(&rc2);
+      rc2.variant = idx;
+      rc2.seed = (uint64_t)i + 1;
+      rc2.err = &eb;
+      rein_sim_result *res = NULL;
+      if (rein_sim_run(sc, &rc2, &res) != REIN_OK) {
+        snprintf(err, errlen, "simulation: %s", eb.msg);
+        rc = -1;
+        break;
+      }
+      const rein_sim_summary *S = rein_sim_result_summary(res);
+      m->runs++;
+      m->amplification += S->amplification;
+      m->peak_bucket_ratio += S->peak_load_ratio;
+      if (S->recovered == 1) {
+        m->recovered_runs++;
+        m->recovery_s += S->recovery_s;
+      }
+      m->succeeded += (double)S->successes;
+      m->duplicates += (double)S->duplicates;
+      m->calls += (double)S->logical;
+      for (int g = 0; g < REIN_GIVEUP_COUNT_; g++)
+        m->giveups[g] += (double)S->giveups_by_reason[g];
+      rein_sim_result_free(res);
+    }
+    if (m->runs) {
+      m->amplification /= m->runs;
+      m->peak_bucket_ratio /= m->runs;
+      m->succeeded /= m->runs;
+      m->duplicates /= m->runs;
+      m->calls /= m->runs;
+      for (int g = 0; g < REIN_GIVEUP_COUNT_; g++) m->giveups[g] /= m->runs;
+    }
+    m->recovery_s = m->recovered_runs ? m->recovery_s / m->recovered_runs
+                                      : -1;
+  }
+  rein_sim_scenario_free(sc);
+  return rc;
+}
+
 /* --------------------------------------------------------- reports */
 
 static void fmt_recovery(char *b, size_t n, const demo_round *r,
@@ -861,6 +1122,60 @@ void demo_print_summary(FILE *f, const demo_config *c, const demo_round *r,
   fprintf(f, "\n");
   for (int i = 0; i < n; i++)
     fprintf(f, "%s: %s\n", r[i].name, r[i].policy_desc);
+}
+
+static void fmt_rec_sim(char *b, size_t n, const demo_sim *m) {
+  if (m->recovered_runs == m->runs && m->runs)
+    snprintf(b, n, "%.2f s", m->recovery_s);
+  else if (m->recovered_runs)
+    snprintf(b, n, "%.2f s (%d/%d)", m->recovery_s, m->recovered_runs,
+             m->runs);
+  else
+    snprintf(b, n, "not recovered");
+}
+
+void demo_print_sim(FILE *f, const demo_round *r, const demo_sim *sims,
+                    int n) {
+  fprintf(f, "\nmeasured vs `rein simulate` (same parameters, mean of %d "
+             "seeds; docs/fidelity.md)\n\n%-32s",
+          sims[0].runs, "");
+  for (int i = 0; i < n; i++)
+    fprintf(f, " %13s %13s", r[i].name, "simulated");
+  fprintf(f, "\n");
+  char a[48], b[48];
+  for (int row = 0; row < 5; row++) {
+    static const char *const labels[] = {
+        "peak load / capacity (250 ms)", "amplification (attempts/call)",
+        "recovery after the outage", "calls succeeded", "duplicate charges"};
+    fprintf(f, "%-32s", labels[row]);
+    for (int i = 0; i < n; i++) {
+      const demo_sim *m = &sims[!strcmp(r[i].name, "rein")];
+      switch (row) {
+      case 0:
+        snprintf(a, sizeof a, "%.2fx", r[i].peak_bucket_ratio);
+        snprintf(b, sizeof b, "%.2fx", m->peak_bucket_ratio);
+        break;
+      case 1:
+        snprintf(a, sizeof a, "%.2fx", r[i].amplification);
+        snprintf(b, sizeof b, "%.2fx", m->amplification);
+        break;
+      case 2:
+        fmt_recovery(a, sizeof a, &r[i], r[i].recovery_s);
+        fmt_rec_sim(b, sizeof b, m);
+        break;
+      case 3:
+        snprintf(a, sizeof a, "%" PRIu64, r[i].done);
+        snprintf(b, sizeof b, "%.0f", m->succeeded);
+        break;
+      default:
+        snprintf(a, sizeof a, "%" PRIu64, r[i].duplicates);
+        snprintf(b, sizeof b, "%.0f", m->duplicates);
+        break;
+      }
+      fprintf(f, " %13s %13s", a, b);
+    }
+    fprintf(f, "\n");
+  }
 }
 
 static void svg_chart(FILE *f, const demo_config *c, const demo_round *r,
@@ -939,7 +1254,7 @@ static void svg_chart(FILE *f, const demo_config *c, const demo_round *r,
 }
 
 int demo_write_html(const char *path, const demo_config *c,
-                    const demo_round *r, int n) {
+                    const demo_round *r, int n, const demo_sim *sims) {
   FILE *f = fopen(path, "w");
   if (!f) return -1;
   fprintf(f,
@@ -1010,6 +1325,43 @@ int demo_write_html(const char *path, const demo_config *c,
   svg_chart(f, c, r, n, false, "POST /charges received per second");
   fprintf(f, "<h2>Goodput</h2>\n");
   svg_chart(f, c, r, n, true, "charges answered 201 per second");
+  if (sims) {
+    fprintf(f, "<h2>Measured and simulated</h2>\n<p>The same situation "
+               "through <code>rein simulate</code>'s engine (the same retry "
+               "engine and admission code on a virtual clock; scenario "
+               "generated from this run's parameters; mean of %d seeds). "
+               "Where they differ, docs/fidelity.md says why.</p>\n"
+               "<table><tr><th></th>", sims[0].runs);
+    for (int i = 0; i < n; i++)
+      fprintf(f, "<th>%s</th><th>%s simulated</th>", r[i].name, r[i].name);
+    fprintf(f, "</tr>\n");
+    char a[48], b[48];
+    static const char *const labels[] = {
+        "peak load / capacity (250 ms)", "amplification (attempts per call)",
+        "recovery after the outage", "calls succeeded"};
+    for (int row = 0; row < 4; row++) {
+      fprintf(f, "<tr><td>%s</td>", labels[row]);
+      for (int i = 0; i < n; i++) {
+        const demo_sim *m = &sims[!strcmp(r[i].name, "rein")];
+        if (row == 0) {
+          snprintf(a, sizeof a, "%.2fx", r[i].peak_bucket_ratio);
+          snprintf(b, sizeof b, "%.2fx", m->peak_bucket_ratio);
+        } else if (row == 1) {
+          snprintf(a, sizeof a, "%.2fx", r[i].amplification);
+          snprintf(b, sizeof b, "%.2fx", m->amplification);
+        } else if (row == 2) {
+          fmt_recovery(a, sizeof a, &r[i], r[i].recovery_s);
+          fmt_rec_sim(b, sizeof b, m);
+        } else {
+          snprintf(a, sizeof a, "%" PRIu64, r[i].done);
+          snprintf(b, sizeof b, "%.0f", m->succeeded);
+        }
+        fprintf(f, "<td>%s</td><td>%s</td>", a, b);
+      }
+      fprintf(f, "</tr>\n");
+    }
+    fprintf(f, "</table>\n");
+  }
   fprintf(f, "<h2>Policies</h2>\n<ul>\n");
   for (int i = 0; i < n; i++)
     fprintf(f, "<li><b>%s</b>: %s</li>\n", r[i].name, r[i].policy_desc);
@@ -1028,7 +1380,7 @@ int demo_write_html(const char *path, const demo_config *c,
 }
 
 int demo_write_json(const char *path, const demo_config *c,
-                    const demo_round *r, int n) {
+                    const demo_round *r, int n, const demo_sim *sims) {
   FILE *f = fopen(path, "w");
   if (!f) return -1;
   fprintf(f,
@@ -1065,6 +1417,22 @@ int demo_write_json(const char *path, const demo_config *c,
       fprintf(f, "%s%.1f", b ? "," : "", r[i].good[b]);
     fprintf(f, "]}");
   }
-  fprintf(f, "}}\n");
+  fprintf(f, "}");
+  if (sims) {
+    fprintf(f, ",\"simulated\":{");
+    for (int v = 0; v < 2; v++) {
+      const demo_sim *m = &sims[v];
+      fprintf(f,
+              "%s\"%s\":{\"runs\":%d,\"peak_bucket_ratio\":%.4f,"
+              "\"amplification\":%.4f,\"recovery_s\":%.3f,"
+              "\"recovered_runs\":%d,\"succeeded\":%.1f,"
+              "\"duplicates\":%.1f,\"calls\":%.1f}",
+              v ? "," : "", v ? "rein" : "naive", m->runs,
+              m->peak_bucket_ratio, m->amplification, m->recovery_s,
+              m->recovered_runs, m->succeeded, m->duplicates, m->calls);
+    }
+    fprintf(f, "}");
+  }
+  fprintf(f, "}\n");
   return fclose(f) == 0 ? 0 : -1;
 }

@@ -58,6 +58,26 @@ typedef struct demo_round {
   double good[DEMO_MAX_BUCKETS]; /* 201 per second */
 } demo_round;
 
+/* The same situation through `rein simulate`'s engine: means over `runs`
+ * seeds of one variant. */
+typedef struct demo_sim {
+  int runs, recovered_runs;
+  double amplification, peak_bucket_ratio, recovery_s; /* recovery: mean of
+                                                           recovered runs */
+  double succeeded, duplicates, calls;
+  double giveups[REIN_GIVEUP_COUNT_];
+} demo_sim;
+
+/* The `rein simulate` scenario mirroring `c` (YAML) into `out`. 0, or -1 with
+ * a message (e.g. --stall has no simulated counterpart). */
+int demo_scenario_text(const demo_config *c, char *out, size_t cap,
+                       char *err, size_t errlen);
+/* Run the scenario: sims[0] naive, sims[1] rein. 0 or -1 with a message. */
+int demo_simulate(const demo_config *c, int runs, demo_sim sims[2],
+                  char *err, size_t errlen);
+void demo_print_sim(FILE *f, const demo_round *r, const demo_sim *sims,
+                    int n);
+
 /* Run one round: `rein_round` false = naive, true = rein. 0 on success; -1
  * with a message in `err`. */
 int demo_run_round(const demo_config *c, bool rein_round, demo_round *out,
@@ -65,10 +85,11 @@ int demo_run_round(const demo_config *c, bool rein_round, demo_round *out,
 
 void demo_print_summary(FILE *f, const demo_config *c, const demo_round *r,
                         int n);
+/* `sims` may be NULL (not simulated). */
 int demo_write_html(const char *path, const demo_config *c,
-                    const demo_round *r, int n);
+                    const demo_round *r, int n, const demo_sim *sims);
 int demo_write_json(const char *path, const demo_config *c,
-                    const demo_round *r, int n);
+                    const demo_round *r, int n, const demo_sim *sims);
 
 /* Locate a file relative to the running executable: tries each of
  * `rels` (e.g. "../examples/ledger/ledger") from the executable's

@@ -50,6 +50,13 @@ static double field(const char *json, const char *round, const char *name) {
   return strtod(p + strlen(pat), NULL);
 }
 
+/* The same inside the "simulated" object. */
+static double sim_field(const char *json, const char *variant,
+                        const char *name) {
+  const char *sim = strstr(json, "\"simulated\":{");
+  return sim ? field(sim, variant, name) : -1e9;
+}
+
 static int failures;
 #define CHECK(cond, ...)                                                       \
   do {                                                                         \
@@ -117,6 +124,11 @@ int main(int argc, char **argv) {
         n_dup, n_amp);
   CHECK(n_amp > r_amp, "amplification: naive %.2fx > rein %.2fx", n_amp,
         r_amp);
+  double s_amp = sim_field(j, "naive", "amplification");
+  double s_ramp = sim_field(j, "rein", "amplification");
+  CHECK(s_amp > s_ramp && s_ramp > 0,
+        "simulated side by side: amplification naive %.2fx, rein %.2fx",
+        s_amp, s_ramp);
   int svgs = 0;
   for (const char *p = h; (p = strstr(p, "<svg")); p++) svgs++;
   CHECK(svgs == 2 && strstr(h, "</html>") && strstr(h, "<polyline"),
