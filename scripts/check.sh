@@ -32,8 +32,11 @@ UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 step "build (clang, ThreadSanitizer)"
 CC=clang cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DREIN_TSAN=ON \
   -DREIN_BENCH=OFF >/dev/null
-# Build only what the concurrency-labelled tests run (test name = target).
-tsan_targets=$(ctest --test-dir build-tsan -N -L concurrency | awk '/Test +#/ {print $3}')
+# Build only the executables the concurrency-labelled tests run.
+tsan_targets=$(ctest --test-dir build-tsan -N -L concurrency --show-only=json-v1 |
+  /usr/bin/python3 -c 'import json, os, sys
+print(" ".join(sorted({os.path.basename(t["command"][0])
+                       for t in json.load(sys.stdin)["tests"] if t.get("command")})))')
 cmake --build build-tsan -j"$JOBS" --target $tsan_targets ||
   cmake --build build-tsan -j"$JOBS"
 step "tests (ThreadSanitizer, label concurrency)"

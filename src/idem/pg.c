@@ -351,6 +351,12 @@ static rein_status setup(rein_idem_store *s, pq *d, const char *t) {
 }
 #undef X
 
+
+static void quiet_notice(void *arg, const char *message) {
+  (void)arg;
+  (void)message;
+}
+
 rein_status rein_idem_pg_new(const rein_idem_config *c,
                              const rein_idem_pg_config *pc,
                              rein_idem_store **out) {
@@ -398,6 +404,10 @@ rein_status rein_idem_pg_new(const rein_idem_config *c,
   } else {
     d->conn = PQconnectdb(pc->conninfo);
     d->owns = true;
+    /* Our own connection: keep the server's NOTICEs (e.g. "relation
+     * already exists, skipping" from CREATE TABLE IF NOT EXISTS) off the
+     * application's stderr. A connection the caller gave keeps its own. */
+    if (d->conn) PQsetNoticeProcessor(d->conn, quiet_notice, NULL);
   }
   if (!d->conn)
     st = rein__idem_fail(s, REIN_ENOMEM, "pg: out of memory connecting");
