@@ -146,6 +146,16 @@ static rein_decision admit(rein_retry *r, int64_t now) {
   const rein_policy_config *c = &r->policy->cfg;
   bool retried = r->attempt > 0;
   if (now >= r->deadline_ns) return give_up(r, REIN_GIVEUP_DEADLINE, retried);
+  /* An open breaker refuses before the throttle counts the request: the
+   * throttle must not learn "requests without accepts" from calls that were
+   * never going to be sent, or it keeps refusing long after the breaker
+   * lets traffic through again. (The read is a snapshot; allow() below
+   * makes the real decision and hands out the permit.) */
+  if (c->breaker && c->throttle &&
+      rein_breaker_state_at(c->breaker, now) == REIN_BREAKER_OPEN) {
+    rein_metrics_add(c->metrics, REIN_C_BREAKER_REJECTIONS, 1);
+    return give_up(r, REIN_GIVEUP_BREAKER_OPEN, true);
+  }
   if (c->throttle && !rein_throttle_admit(c->throttle, now, &r->rng)) {
     rein_metrics_add(c->metrics, REIN_C_THROTTLED, 1);
     return give_up(r, REIN_GIVEUP_THROTTLED, true);

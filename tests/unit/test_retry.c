@@ -405,6 +405,44 @@ static void test_run_matches_state_machine(void **state) {
   rein_policy_free(p);
 }
 
+/* An open breaker refuses before the throttle counts the request. */
+static void test_breaker_before_throttle(void **state) {
+  (void)state;
+  rein_breaker_config kc;
+  rein_breaker_config_default(&kc);
+  kc.min_calls = 1;
+  kc.open_jitter = 0;
+  kc.open_ns = 10 * S;
+  rein_breaker *k;
+  assert_int_equal(rein_breaker_new(&kc, &k), REIN_OK);
+  rein_throttle_config tc;
+  rein_throttle_config_default(&tc);
+  rein_throttle *t;
+  assert_int_equal(rein_throttle_new(&tc, &t), REIN_OK);
+  rein_policy_config c = base_cfg();
+  c.breaker = k;
+  c.throttle = t;
+  c.max_attempts = 1;
+  rein_policy *p = mkp(&c);
+  rein_retry r;
+  rein_retry_init(&r, p, NULL);
+  rein_decision d = rein_retry_begin(&r, S);
+  rein_outcome f = out(REIN_OUTCOME_FAILURE);
+  d = rein_retry_next(&r, &f, S); /* opens the breaker */
+  assert_int_equal(rein_breaker_state_at(k, S), REIN_BREAKER_OPEN);
+  double p0 = rein_throttle_probability(t, S);
+  for (int i = 0; i < 100; i++) {
+    rein_retry_init(&r, p, NULL);
+    d = rein_retry_begin(&r, 2 * S);
+    assert_int_equal(d.reason, REIN_GIVEUP_BREAKER_OPEN);
+  }
+  /* the refused calls did not teach the throttle anything */
+  assert_true(rein_throttle_probability(t, 2 * S) == p0);
+  rein_policy_free(p);
+  rein_throttle_free(t);
+  rein_breaker_free(k);
+}
+
 static void test_validation_and_fault_loop(void **state) {
   (void)state;
   rein_policy_config c;
@@ -459,6 +497,7 @@ int main(void) {
       cmocka_unit_test(test_budget_breaker_throttle_giveups),
       cmocka_unit_test(test_seed_arithmetic),
       cmocka_unit_test(test_run_matches_state_machine),
+      cmocka_unit_test(test_breaker_before_throttle),
       cmocka_unit_test(test_validation_and_fault_loop),
       cmocka_unit_test(test_fault_loop),
   };
