@@ -142,6 +142,7 @@ typedef struct run {
     size_t cap, head, len; /* cap a power of two */
   } lanes[8];
   size_t nlanes;
+  struct lane nowl; /* events for the current instant (see push) */
 
   sim_call *calls;
   uint32_t ncalls, calls_cap, call_free;
@@ -212,9 +213,41 @@ static inline int ev_less(const ev *x, const ev *y) {
   return x->t < y->t || (x->t == y->t && x->seq < y->seq);
 }
 
+/* Append `e` to lane `l` (a ring buffer of events in (t, seq) order). */
+static int lane_append(run *R, struct lane *l, const ev *e) {
+  if (l->len == l->cap) {
+    size_t nc = l->cap ? l->cap * 2 : 1024;
+    ev *nb = rein__sim_alloc(R->a, nc * sizeof(ev));
+    if (!nb) {
+      R->st = REIN_ENOMEM;
+      return -1;
+    }
+    for (size_t i = 0; i < l->len; i++)
+      nb[i] = l->buf[(l->head + i) & (l->cap - 1)];
+    rein__sim_free(R->a, l->buf);
+    l->buf = nb;
+    l->cap = nc;
+    l->head = 0;
+  }
+  l->buf[(l->head + l->len) & (l->cap - 1)] = *e;
+  l->len++;
+  return 0;
+}
+
 /* A 4-ary min-heap: half the levels of a binary heap, and the four
- * children of a node share a cache line pair. */
+ * children of a node share a cache line pair.
+ *
+ * Events for the current instant (a request reaching a server with no
+ * network delay, an answer going back) go to the `nowl` lane instead: they
+ * are appended with t = now, which never decreases, and increasing seq, so
+ * the lane is in (t, seq) order and its head competes with the heap top
+ * exactly as the heap would order it. In the heap such an event would
+ * climb to the root and sink back through every level. */
 static int push(run *R, int64_t t, uint32_t type, uint32_t id, uint32_t gen) {
+  if (t == R->now) {
+    ev e = {t, R->seq++, id, gen, type};
+    return lane_append(R, &R->nowl, &e);
+  }
   if (R->hlen == R->hcap &&
       grow(R, (void **)&R->heap, sizeof(ev), &R->hcap, R->hlen + 1))
     return -1;
@@ -242,24 +275,8 @@ static int push_timeout(run *R, int64_t delay, uint32_t id, uint32_t gen) {
     l->dur = delay;
   }
   if (!l) return push(R, R->now + delay, EV_TIMEOUT, id, gen);
-  if (l->len == l->cap) {
-    size_t nc = l->cap ? l->cap * 2 : 1024;
-    ev *nb = rein__sim_alloc(R->a, nc * sizeof(ev));
-    if (!nb) {
-      R->st = REIN_ENOMEM;
-      return -1;
-    }
-    for (size_t i = 0; i < l->len; i++)
-      nb[i] = l->buf[(l->head + i) & (l->cap - 1)];
-    rein__sim_free(R->a, l->buf);
-    l->buf = nb;
-    l->cap = nc;
-    l->head = 0;
-  }
   ev e = {R->now + delay, R->seq++, id, gen, EV_TIMEOUT};
-  l->buf[(l->head + l->len) & (l->cap - 1)] = e;
-  l->len++;
-  return 0;
+  return lane_append(R, l, &e);
 }
 
 static ev pop(run *R);
@@ -269,6 +286,10 @@ static ev pop(run *R);
 static int next_event(run *R, ev *out) {
   const ev *best = R->hlen ? &R->heap[0] : NULL;
   struct lane *bl = NULL;
+  if (R->nowl.len) {
+    const ev *h = &R->nowl.buf[R->nowl.head];
+    if (!best || ev_less(h, best)) best = h, bl = &R->nowl;
+  }
   for (size_t i = 0; i < R->nlanes; i++) {
     struct lane *l = &R->lanes[i];
     if (!l->len) continue;
@@ -1437,6 +1458,7 @@ static void run_free(run *R) {
   rein__sim_free(a, R->brk_weight);
   rein__sim_free(a, R->heap);
   for (size_t i = 0; i < R->nlanes; i++) rein__sim_free(a, R->lanes[i].buf);
+  rein__sim_free(a, R->nowl.buf);
   rein__sim_free(a, R->calls);
   rein__sim_free(a, R->clients);
   rein__sim_free(a, R->cohort_first);
@@ -1618,8 +1640,10 @@ rein_status rein_sim_run(const rein_sim_scenario *s,
   ev e;
   while (!rc && next_event(R, &e)) {
     if (e.t > R->end) break;
-    R->now = e.t;
-    rein_manual_clock_set(&R->clock, e.t);
+    if (e.t != R->now) {
+      R->now = e.t;
+      rein_manual_clock_set(&R->clock, e.t);
+    }
     R->events++;
     if (R->events > R->max_events) {
       R->st = REIN_ETOOBIG;
