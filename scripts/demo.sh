@@ -30,3 +30,14 @@ echo
 echo "== rein simulate: the schema-registry incident (400 workers, 15 s outage), four policies, same seed"
 $REIN simulate examples/scenarios/schema-registry.yaml --compare --report "$OUT/schema-registry.html"
 echo "-- report: $OUT/schema-registry.html"
+
+echo
+echo "== rein demo: the live run. examples/ledger on loopback, a client fleet, an injected outage;"
+echo "   naive clients, then clients whose policy comes from examples/contracts/ledger"
+$REIN demo --html "$OUT/rein-demo.html" --json "$OUT/rein-demo.json"
+echo
+echo "== rein demo --stall: the same, but the ledger stalls (timeouts) instead of failing fast:"
+echo "   this is where retries without idempotency keys charge twice"
+$REIN demo --stall --no-sim --html "$OUT/rein-demo-stall.html"
+echo
+echo "reports: $OUT/schema-registry.html $OUT/rein-demo.html $OUT/rein-demo-stall.html"
