@@ -129,8 +129,10 @@ typedef struct run {
   uint64_t seq, events, max_events;
   uint32_t serial;
 
-  ev *heap;
-  size_t hlen, hcap;
+  struct heap {
+    ev *a;
+    size_t len, cap;
+  } heap, side; /* side: arrivals and incident edges (see push) */
   /* Timeout lanes: attempt timeouts of one duration are scheduled in time
    * order, so each duration gets a FIFO instead of the heap (most timeouts
    * go stale; popping them from a FIFO costs nothing). The next event is
@@ -142,7 +144,8 @@ typedef struct run {
     size_t cap, head, len; /* cap a power of two */
   } lanes[8];
   size_t nlanes;
-  struct lane nowl; /* events for the current instant (see push) */
+  struct lane nowl;  /* events for the current instant (see push) */
+  struct lane tickl; /* interval ticks */
 
   sim_call *calls;
   uint32_t ncalls, calls_cap, call_free;
@@ -235,32 +238,89 @@ static int lane_append(run *R, struct lane *l, const ev *e) {
 }
 
 /* A 4-ary min-heap: half the levels of a binary heap, and the four
- * children of a node share a cache line pair.
- *
- * Events for the current instant (a request reaching a server with no
- * network delay, an answer going back) go to the `nowl` lane instead: they
- * are appended with t = now, which never decreases, and increasing seq, so
- * the lane is in (t, seq) order and its head competes with the heap top
- * exactly as the heap would order it. In the heap such an event would
- * climb to the root and sink back through every level. */
-static int push(run *R, int64_t t, uint32_t type, uint32_t id, uint32_t gen) {
-  if (t == R->now) {
-    ev e = {t, R->seq++, id, gen, type};
-    return lane_append(R, &R->nowl, &e);
-  }
-  if (R->hlen == R->hcap &&
-      grow(R, (void **)&R->heap, sizeof(ev), &R->hcap, R->hlen + 1))
+ * children of a node share a cache line pair. Keys (t, seq) are unique,
+ * so the order events leave a heap in does not depend on how it is laid
+ * out, only on the keys. */
+static int heap_push(run *R, struct heap *h, const ev *e) {
+  if (h->len == h->cap &&
+      grow(R, (void **)&h->a, sizeof(ev), &h->cap, h->len + 1))
     return -1;
-  ev e = {t, R->seq++, id, gen, type};
-  size_t i = R->hlen++;
+  size_t i = h->len++;
   while (i > 0) {
     size_t p = (i - 1) / 4;
-    if (!ev_less(&e, &R->heap[p])) break;
-    R->heap[i] = R->heap[p];
+    if (!ev_less(e, &h->a[p])) break;
+    h->a[i] = h->a[p];
     i = p;
   }
-  R->heap[i] = e;
+  h->a[i] = *e;
   return 0;
+}
+
+/* Branch-free (t, seq) comparison: the children of a heap node are in
+ * random order, so a branch per comparison is mispredicted half the
+ * time. */
+static inline int ev_less_bf(const ev *x, const ev *y) {
+  return (x->t < y->t) | ((x->t == y->t) & (x->seq < y->seq));
+}
+
+/* Remove the least event. Bottom-up: the hole at the root walks down to a
+ * leaf along the least children (a tournament of conditional moves per
+ * level, no comparison against the moved element), then the last element
+ * climbs from there; it belongs near the bottom, so it rarely climbs. */
+static ev heap_pop(struct heap *h) {
+  ev *a = h->a;
+  ev top = a[0];
+  ev last = a[--h->len];
+  size_t n = h->len, i = 0;
+  if (!n) return top;
+  for (;;) {
+    size_t c = 4 * i + 1, m;
+    if (c + 3 < n) {
+      size_t m01 = c + (size_t)ev_less_bf(&a[c + 1], &a[c]);
+      size_t m23 = c + 2 + (size_t)ev_less_bf(&a[c + 3], &a[c + 2]);
+      m = ev_less_bf(&a[m23], &a[m01]) ? m23 : m01;
+    } else if (c < n) {
+      m = c;
+      for (size_t j = c + 1; j < n; j++)
+        if (ev_less(&a[j], &a[m])) m = j;
+    } else {
+      break;
+    }
+    a[i] = a[m];
+    i = m;
+  }
+  while (i > 0) {
+    size_t p = (i - 1) / 4;
+    if (!ev_less(&last, &a[p])) break;
+    a[i] = a[p];
+    i = p;
+  }
+  a[i] = last;
+  return top;
+}
+
+/* Schedule an event. Where it is kept (every structure yields its events
+ * in (t, seq) order and next_event takes the least head, so the order is
+ * the same as one heap's):
+ * - events for the current instant (a request reaching a server with no
+ *   network delay, an answer going back) go to the `nowl` lane: they are
+ *   appended with t = now, which never decreases, and increasing seq; in
+ *   the heap such an event would climb to the root and sink back through
+ *   every level;
+ * - interval ticks (all scheduled at the start, in time order) to the
+ *   `tickl` lane;
+ * - Poisson arrivals (one pending per cohort, always due soon) and
+ *   incident edges to the small side heap;
+ * - the rest (service completions, backoff wake-ups, ...) to the heap. */
+static int push(run *R, int64_t t, uint32_t type, uint32_t id, uint32_t gen) {
+  ev e = {t, R->seq++, id, gen, type};
+  if (t == R->now) return lane_append(R, &R->nowl, &e);
+  switch (type) {
+  case EV_TICK: return lane_append(R, &R->tickl, &e);
+  case EV_ARRIVAL:
+  case EV_INCIDENT: return heap_push(R, &R->side, &e);
+  default: return heap_push(R, &R->heap, &e);
+  }
 }
 
 /* Schedule a timeout `delay` from now in its duration's lane (or the heap
@@ -279,23 +339,24 @@ static int push_timeout(run *R, int64_t delay, uint32_t id, uint32_t gen) {
   return lane_append(R, l, &e);
 }
 
-static ev pop(run *R);
+static inline void lane_best(struct lane *l, const ev **best,
+                             struct lane **bl) {
+  if (!l->len) return;
+  const ev *h = &l->buf[l->head];
+  if (!*best || ev_less(h, *best)) *best = h, *bl = l;
+}
 
-/* The next event in (t, seq) order from the heap and the lanes; 0 when
+/* The next event in (t, seq) order from the heaps and the lanes; 0 when
  * there is none. */
 static int next_event(run *R, ev *out) {
-  const ev *best = R->hlen ? &R->heap[0] : NULL;
+  const ev *best = R->heap.len ? &R->heap.a[0] : NULL;
   struct lane *bl = NULL;
-  if (R->nowl.len) {
-    const ev *h = &R->nowl.buf[R->nowl.head];
-    if (!best || ev_less(h, best)) best = h, bl = &R->nowl;
-  }
-  for (size_t i = 0; i < R->nlanes; i++) {
-    struct lane *l = &R->lanes[i];
-    if (!l->len) continue;
-    const ev *h = &l->buf[l->head];
-    if (!best || ev_less(h, best)) best = h, bl = l;
-  }
+  struct heap *bh = best ? &R->heap : NULL;
+  if (R->side.len && (!best || ev_less(&R->side.a[0], best)))
+    best = &R->side.a[0], bh = &R->side;
+  lane_best(&R->nowl, &best, &bl);
+  lane_best(&R->tickl, &best, &bl);
+  for (size_t i = 0; i < R->nlanes; i++) lane_best(&R->lanes[i], &best, &bl);
   if (!best) return 0;
   if (bl) {
     *out = *best;
@@ -304,12 +365,12 @@ static int next_event(run *R, ev *out) {
     /* lane entries were written one timeout ago: fetch ahead */
     __builtin_prefetch(&bl->buf[(bl->head + 4) & (bl->cap - 1)]);
   } else {
-    *out = pop(R);
+    *out = heap_pop(bh);
   }
   /* Start loading what the next heap event will touch while this one is
    * handled (its request or call was last used long ago in virtual time). */
-  if (R->hlen) {
-    const ev *nx = &R->heap[0];
+  if (R->heap.len) {
+    const ev *nx = &R->heap.a[0];
     switch (nx->type) {
     case EV_REQ_ARRIVE:
     case EV_SERVICE_DONE:
@@ -319,24 +380,6 @@ static int next_event(run *R, ev *out) {
     }
   }
   return 1;
-}
-
-static ev pop(run *R) {
-  ev top = R->heap[0];
-  ev last = R->heap[--R->hlen];
-  size_t n = R->hlen, i = 0;
-  for (;;) {
-    size_t c = 4 * i + 1;
-    if (c >= n) break;
-    size_t m = c, end = c + 4 < n ? c + 4 : n;
-    for (size_t j = c + 1; j < end; j++)
-      if (ev_less(&R->heap[j], &R->heap[m])) m = j;
-    if (!ev_less(&R->heap[m], &last)) break;
-    R->heap[i] = R->heap[m];
-    i = m;
-  }
-  if (n) R->heap[i] = last;
-  return top;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1456,7 +1499,9 @@ static void run_free(run *R) {
   rein__sim_free(a, R->insts);
   rein__sim_free(a, R->brk);
   rein__sim_free(a, R->brk_weight);
-  rein__sim_free(a, R->heap);
+  rein__sim_free(a, R->heap.a);
+  rein__sim_free(a, R->side.a);
+  rein__sim_free(a, R->tickl.buf);
   for (size_t i = 0; i < R->nlanes; i++) rein__sim_free(a, R->lanes[i].buf);
   rein__sim_free(a, R->nowl.buf);
   rein__sim_free(a, R->calls);
