@@ -13,3 +13,13 @@ if(NOT REIN_SANITIZE AND NOT REIN_TSAN)
                    ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
   set_tests_properties(test_install PROPERTIES LABELS e2e TIMEOUT 120)
 endif()
+
+# The scenario that mirrors `rein demo` stays loadable and keeps its shape:
+# the naive policy amplifies, the rein policy does not.
+if(TARGET rein_sim)
+  add_test(NAME scenario_demo
+    COMMAND rein_cli simulate ${PROJECT_SOURCE_DIR}/examples/scenarios/demo.yaml
+            --compare --json)
+  set_tests_properties(scenario_demo PROPERTIES LABELS e2e TIMEOUT 120
+    PASS_REGULAR_EXPRESSION "\"naive\".*\"amplification\": ?[2-9]\\..*\"rein\".*\"amplification\": ?0\\.")
+endif()
