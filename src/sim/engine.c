@@ -126,6 +126,7 @@ typedef struct run {
   rein_manual_clock clock;
   rein_rng r_arr, r_srv, r_net, r_seed;
   int64_t now, end, interval;
+  size_t bucket_now; /* bucket_of(R, now) */
   uint64_t seq, events, max_events;
   uint32_t serial;
 
@@ -216,22 +217,26 @@ static inline int ev_less(const ev *x, const ev *y) {
   return x->t < y->t || (x->t == y->t && x->seq < y->seq);
 }
 
-/* Append `e` to lane `l` (a ring buffer of events in (t, seq) order). */
-static int lane_append(run *R, struct lane *l, const ev *e) {
-  if (l->len == l->cap) {
-    size_t nc = l->cap ? l->cap * 2 : 1024;
-    ev *nb = rein__sim_alloc(R->a, nc * sizeof(ev));
-    if (!nb) {
-      R->st = REIN_ENOMEM;
-      return -1;
-    }
-    for (size_t i = 0; i < l->len; i++)
-      nb[i] = l->buf[(l->head + i) & (l->cap - 1)];
-    rein__sim_free(R->a, l->buf);
-    l->buf = nb;
-    l->cap = nc;
-    l->head = 0;
+/* Double the ring of lane `l`. */
+static __attribute__((noinline)) int lane_grow(run *R, struct lane *l) {
+  size_t nc = l->cap ? l->cap * 2 : 1024;
+  ev *nb = rein__sim_alloc(R->a, nc * sizeof(ev));
+  if (!nb) {
+    R->st = REIN_ENOMEM;
+    return -1;
   }
+  for (size_t i = 0; i < l->len; i++)
+    nb[i] = l->buf[(l->head + i) & (l->cap - 1)];
+  rein__sim_free(R->a, l->buf);
+  l->buf = nb;
+  l->cap = nc;
+  l->head = 0;
+  return 0;
+}
+
+/* Append `e` to lane `l` (a ring buffer of events in (t, seq) order). */
+static inline int lane_append(run *R, struct lane *l, const ev *e) {
+  if (l->len == l->cap && lane_grow(R, l)) return -1;
   l->buf[(l->head + l->len) & (l->cap - 1)] = *e;
   l->len++;
   return 0;
@@ -423,8 +428,11 @@ static inline size_t bucket_of(run *R, int64_t t) {
   return k < R->res->n_points ? k : R->res->n_points - 1;
 }
 
+/* The point of the interval `now` is in (bucket_of(R, now), kept in
+ * R->bucket_now by the main loop whenever time moves: one division per
+ * instant instead of one per counter). */
 static inline rein_sim_point *pt(run *R) {
-  return &R->res->points[bucket_of(R, R->now)];
+  return &R->res->points[R->bucket_now];
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1227,7 +1235,7 @@ static int begin_call(run *R, uint32_t pol, uint32_t target, uint32_t owner,
   c->idempotent = (uint8_t)idempotent;
   c->key = (uint8_t)key;
   c->dedup = (uint8_t)R->srv[target].spec->dedup;
-  c->bucket = (uint32_t)bucket_of(R, R->now);
+  c->bucket = (uint32_t)R->bucket_now;
   rein_call_opts o = {0};
   o.has_key = key != 0;
   o.deadline = deadline ? R->now + deadline : 0;
@@ -1687,6 +1695,7 @@ rein_status rein_sim_run(const rein_sim_scenario *s,
     if (e.t > R->end) break;
     if (e.t != R->now) {
       R->now = e.t;
+      R->bucket_now = bucket_of(R, e.t);
       rein_manual_clock_set(&R->clock, e.t);
     }
     R->events++;
