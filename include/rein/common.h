@@ -41,6 +41,13 @@ typedef struct rein_allocator {
   void *ctx;
 } rein_allocator;
 
+/* Allocate / free through `a` (NULL, or NULL members, mean malloc/free).
+ * The one place the allocator is dispatched: optional modules and
+ * applications that honour a config's allocator call these. rein_free of
+ * NULL is a no-op. Thread-safe when the allocator is. */
+REIN_API void *rein_alloc(const rein_allocator *a, size_t size);
+REIN_API void rein_free(const rein_allocator *a, void *ptr);
+
 /*
  * Error buffer. Configs carry an optional `rein_errbuf *err`; when a `_new`
  * or a loader fails it writes one line there naming the field and what was

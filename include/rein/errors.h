@@ -11,6 +11,8 @@
 
 #include "rein/common.h"
 
+#include <stdarg.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -49,6 +51,17 @@ REIN_API const char *rein_strerror(rein_status s);
 
 /* The enumerator's name, e.g. "REIN_EINVAL"; "REIN_UNKNOWN" when unknown. */
 REIN_API const char *rein_status_name(rein_status s);
+
+/* Write a printf-style message into `err` (nothing when `err` is NULL) and
+ * return `st`, so a validator can write
+ *   return rein_errbuf_set(c->err, REIN_EINVAL, "x.y: must be > 0, got %d", v);
+ * The message is truncated to fit. */
+REIN_API rein_status rein_errbuf_set(rein_errbuf *err, rein_status st,
+                                     const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The same with a va_list. */
+REIN_API rein_status rein_errbuf_vset(rein_errbuf *err, rein_status st,
+                                      const char *fmt, va_list ap);
 
 #ifdef __cplusplus
 }

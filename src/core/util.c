@@ -14,9 +14,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-void *rein__alloc(const rein_allocator *a, size_t n) {
+void *rein_alloc(const rein_allocator *a, size_t n) {
   if (a && a->malloc) return a->malloc(a->ctx, n);
   return malloc(n);
+}
+
+void rein_free(const rein_allocator *a, void *p) {
+  if (!p) return;
+  if (a && a->free) {
+    a->free(a->ctx, p);
+    return;
+  }
+  free(p);
+}
+
+void *rein__alloc(const rein_allocator *a, size_t n) {
+  return rein_alloc(a, n);
 }
 
 void *rein__calloc(const rein_allocator *a, size_t n) {
@@ -26,12 +39,7 @@ void *rein__calloc(const rein_allocator *a, size_t n) {
 }
 
 void rein__free(const rein_allocator *a, void *p) {
-  if (!p) return;
-  if (a && a->free) {
-    a->free(a->ctx, p);
-    return;
-  }
-  free(p);
+  rein_free(a, p);
 }
 
 /* Over-allocate and keep the original pointer just before the aligned one. */
@@ -52,13 +60,26 @@ void rein__free_aligned(const rein_allocator *a, void *p) {
   rein__free(a, raw);
 }
 
+rein_status rein_errbuf_vset(rein_errbuf *err, rein_status st,
+                             const char *fmt, va_list ap) {
+  if (err) vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+  return st;
+}
+
+rein_status rein_errbuf_set(rein_errbuf *err, rein_status st, const char *fmt,
+                            ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  rein_errbuf_vset(err, st, fmt, ap);
+  va_end(ap);
+  return st;
+}
+
 rein_status rein__invalid(rein_errbuf *err, const char *fmt, ...) {
-  if (err) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-    va_end(ap);
-  }
+  va_list ap;
+  va_start(ap, fmt);
+  rein_errbuf_vset(err, REIN_EINVAL, fmt, ap);
+  va_end(ap);
   return REIN_EINVAL;
 }
 

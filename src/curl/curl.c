@@ -30,18 +30,15 @@
 /* ------------------------------------------------------------- helpers */
 
 void *rein__curl_alloc(const rein_allocator *a, size_t n) {
-  return a && a->malloc ? a->malloc(a->ctx, n) : malloc(n);
+  return rein_alloc(a, n);
 }
 
 void rein__curl_free(const rein_allocator *a, void *p) {
-  if (!p) return;
-  if (a && a->free) a->free(a->ctx, p);
-  else free(p);
+  rein_free(a, p);
 }
 
 static rein_status invalid(rein_errbuf *err, const char *msg) {
-  if (err) snprintf(err->msg, sizeof err->msg, "%s", msg);
-  return REIN_EINVAL;
+  return rein_errbuf_set(err, REIN_EINVAL, "%s", msg);
 }
 
 static void count(rein_curl *c, int i, uint64_t n) {

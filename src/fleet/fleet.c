@@ -118,21 +118,10 @@ struct rein_fleet {
 
 /* ------------------------------------------------------------- helpers */
 
-static void *fa(const rein_allocator *a, size_t n) {
-  return a && a->malloc ? a->malloc(a->ctx, n) : malloc(n);
-}
-
-static void ff(const rein_allocator *a, void *p) {
-  if (!p) return;
-  if (a && a->free)
-    a->free(a->ctx, p);
-  else
-    free(p);
-}
 
 static char *fstrdup(const rein_allocator *a, const char *s) {
   size_t n = strlen(s) + 1;
-  char *p = fa(a, n);
+  char *p = rein_alloc(a, n);
   if (p) memcpy(p, s, n);
   return p;
 }
@@ -145,7 +134,7 @@ static char *fsprintf(const rein_allocator *a, const char *fmt, ...) {
   int n = vsnprintf(NULL, 0, fmt, ap);
   va_end(ap);
   if (n < 0) return NULL;
-  char *p = fa(a, (size_t)n + 1);
+  char *p = rein_alloc(a, (size_t)n + 1);
   if (!p) return NULL;
   va_start(ap, fmt);
   vsnprintf(p, (size_t)n + 1, fmt, ap);
@@ -153,17 +142,7 @@ static char *fsprintf(const rein_allocator *a, const char *fmt, ...) {
   return p;
 }
 
-static rein_status invalid(rein_errbuf *err, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static rein_status invalid(rein_errbuf *err, const char *fmt, ...) {
-  if (err) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-    va_end(ap);
-  }
-  return REIN_EINVAL;
-}
+#define invalid(err, ...) rein_errbuf_set((err), REIN_EINVAL, __VA_ARGS__)
 
 /* A stripe for the calling thread: the address of a thread-local byte,
  * mixed. Stable per thread, no shared state. */
@@ -1046,22 +1025,22 @@ static void free_parts(rein_fleet *f) {
   rein_breaker_free(f->breaker);
   rein_budget_free(f->local_budget);
   rein_breaker_free(f->local_breaker);
-  ff(a, f->host);
-  ff(a, f->prefix);
-  ff(a, f->name);
-  ff(a, f->id);
+  rein_free(a, f->host);
+  rein_free(a, f->prefix);
+  rein_free(a, f->name);
+  rein_free(a, f->id);
   if (f->password) {
     /* Wipe the secret before it goes back to the allocator. */
     volatile char *p = f->password;
     while (*p)
       *p++ = 0;
   }
-  ff(a, f->password);
-  ff(a, f->k_bwin);
-  ff(a, f->k_blease);
-  ff(a, f->k_bheld);
-  ff(a, f->k_kwin);
-  ff(a, f->k_kstate);
+  rein_free(a, f->password);
+  rein_free(a, f->k_bwin);
+  rein_free(a, f->k_blease);
+  rein_free(a, f->k_bheld);
+  rein_free(a, f->k_kwin);
+  rein_free(a, f->k_kstate);
   if (f->rc) redisFree(f->rc);
   pthread_mutex_destroy(&f->tick_mu);
   pthread_mutex_destroy(&f->st_mu);
@@ -1070,12 +1049,12 @@ static void free_parts(rein_fleet *f) {
   /* The struct was over-allocated for alignment; the original pointer is
    * stored just before it. */
   void *raw = ((void **)f)[-1];
-  ff(a, raw);
+  rein_free(a, raw);
 }
 
 static rein_fleet *alloc_fleet(const rein_allocator *a) {
   size_t n = sizeof(rein_fleet) + 64 + sizeof(void *);
-  char *raw = fa(a, n);
+  char *raw = rein_alloc(a, n);
   if (!raw) return NULL;
   uintptr_t p = ((uintptr_t)raw + sizeof(void *) + 63) & ~(uintptr_t)63;
   rein_fleet *f = (rein_fleet *)p;

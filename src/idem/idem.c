@@ -43,12 +43,10 @@ bool rein_idem_cacheable_default(void *ctx, int status) {
 
 rein_status rein__idem_errbuf(rein_errbuf *err, rein_status st,
                               const char *fmt, ...) {
-  if (err) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-    va_end(ap);
-  }
+  va_list ap;
+  va_start(ap, fmt);
+  rein_errbuf_vset(err, st, fmt, ap);
+  va_end(ap);
   return st;
 }
 

@@ -133,18 +133,7 @@ void rein_admit_config_default(rein_admit_config *c) {
   c->name = "default";
 }
 
-static rein_status invalid(rein_errbuf *err, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static rein_status invalid(rein_errbuf *err, const char *fmt, ...) {
-  if (err) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-    va_end(ap);
-  }
-  return REIN_EINVAL;
-}
+#define invalid(err, ...) rein_errbuf_set((err), REIN_EINVAL, __VA_ARGS__)
 
 /* [A-Za-z0-9_.:-]{1,max}: safe inside an sf-string and a Prometheus label
  * without escaping. */
@@ -245,19 +234,6 @@ static rein_status validate(const rein_admit_config *c) {
 /* Lifecycle                                                                */
 /* ------------------------------------------------------------------------ */
 
-static void *xalloc(const rein_allocator *a, size_t n) {
-  if (a && a->malloc) return a->malloc(a->ctx, n);
-  return malloc(n);
-}
-
-static void xfree(const rein_allocator *a, void *p) {
-  if (!p) return;
-  if (a && a->free) {
-    a->free(a->ctx, p);
-    return;
-  }
-  free(p);
-}
 
 rein_status rein_admit_new(const rein_admit_config *c, rein_admit **out) {
   if (!out) return REIN_EINVAL;
@@ -266,7 +242,7 @@ rein_status rein_admit_new(const rein_admit_config *c, rein_admit **out) {
   rein_status st = validate(c);
   if (st != REIN_OK) return st;
 
-  void *raw = xalloc(c->alloc, sizeof(rein_admit) + CACHELINE);
+  void *raw = rein_alloc(c->alloc, sizeof(rein_admit) + CACHELINE);
   if (!raw) {
     if (c->err)
       snprintf(c->err->msg, sizeof c->err->msg, "admit: out of memory");
@@ -281,7 +257,7 @@ rein_status rein_admit_new(const rein_admit_config *c, rein_admit **out) {
     a->have_alloc = true;
   }
   if (pthread_mutex_init(&a->mu, NULL) != 0) {
-    xfree(c->alloc, raw);
+    rein_free(c->alloc, raw);
     return REIN_ENOMEM;
   }
   a->cfg = *c;
@@ -318,7 +294,7 @@ void rein_admit_free(rein_admit *a) {
   pthread_mutex_destroy(&a->mu);
   rein_allocator al = a->alloc;
   bool have = a->have_alloc;
-  xfree(have ? &al : NULL, a->raw);
+  rein_free(have ? &al : NULL, a->raw);
 }
 
 /* ------------------------------------------------------------------------ */

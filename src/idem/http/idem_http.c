@@ -25,19 +25,6 @@
 
 /* ---- allocation ---------------------------------------------------------- */
 
-static void *xalloc(const rein_allocator *a, size_t n) {
-  if (a && a->malloc) return a->malloc(a->ctx, n);
-  return malloc(n);
-}
-
-static void xfree(const rein_allocator *a, void *p) {
-  if (!p) return;
-  if (a && a->free) {
-    a->free(a->ctx, p);
-    return;
-  }
-  free(p);
-}
 
 /* ---- types --------------------------------------------------------------- */
 
@@ -144,7 +131,7 @@ rein_status rein_idem_http_new(const rein_idem_http_config *cin,
                      "quotes or backslashes; bad byte at offset",
                      (int64_t)i);
   }
-  rein_idem_http *h = xalloc(cin->alloc, sizeof *h);
+  rein_idem_http *h = rein_alloc(cin->alloc, sizeof *h);
   if (!h) return REIN_ENOMEM;
   memset(h, 0, sizeof *h);
   h->lease_ns = cin->lease_ns;
@@ -161,7 +148,7 @@ rein_status rein_idem_http_new(const rein_idem_http_config *cin,
 
 void rein_idem_http_free(rein_idem_http *h) {
   if (!h) return;
-  xfree(h->alloc, h);
+  rein_free(h->alloc, h);
 }
 
 const char *rein_idem_http_retention_value(const rein_idem_http *h) {
@@ -297,7 +284,7 @@ static rein_status reject(rein_idem_http_exchange *x, int status,
   snprintf(type, sizeof type, "%s%s", x->h->type_base, kind);
   size_t need = 0;
   rein_idem_http_problem(NULL, 0, &need, type, title, status, detail);
-  x->body = xalloc(x->h->alloc, need + 1);
+  x->body = rein_alloc(x->h->alloc, need + 1);
   if (!x->body) return REIN_ENOMEM;
   rein_idem_http_problem(x->body, need + 1, NULL, type, title, status, detail);
   x->action = REIN_IDEM_HTTP_REJECT;
@@ -342,8 +329,8 @@ static rein_status build_replay(rein_idem_http_exchange *x) {
   size_t n = 0;
   for (size_t i = 0; i + 1 < sr->headers_len; i++)
     if (sr->headers[i] == '\r' && sr->headers[i + 1] == '\n') n++;
-  x->hdr_copy = xalloc(x->h->alloc, sr->headers_len + 1);
-  x->replay_hdrs = xalloc(x->h->alloc, (n + 2) * sizeof *x->replay_hdrs);
+  x->hdr_copy = rein_alloc(x->h->alloc, sr->headers_len + 1);
+  x->replay_hdrs = rein_alloc(x->h->alloc, (n + 2) * sizeof *x->replay_hdrs);
   if (!x->hdr_copy || !x->replay_hdrs) return REIN_ENOMEM;
   if (sr->headers_len) memcpy(x->hdr_copy, sr->headers, sr->headers_len);
   x->hdr_copy[sr->headers_len] = '\0';
@@ -496,7 +483,7 @@ rein_status rein_idem_http_begin(const rein_idem_http *h,
   if (ol < 0 || (size_t)ol >= sizeof operation) return REIN_EINVAL;
   if (req->principal && strlen(req->principal) > REIN_IDEM_SCOPE_MAX)
     return REIN_EINVAL;
-  rein_idem_http_exchange *x = xalloc(h->alloc, sizeof *x);
+  rein_idem_http_exchange *x = rein_alloc(h->alloc, sizeof *x);
   if (!x) return REIN_ENOMEM;
   memset(x, 0, sizeof *x);
   x->h = (rein_idem_http *)h;
@@ -514,10 +501,10 @@ void rein_idem_http_exchange_free(rein_idem_http_exchange *x) {
   if (!x) return;
   const rein_allocator *a = x->h->alloc;
   rein_idem_result_clear(&x->result);
-  xfree(a, x->replay_hdrs);
-  xfree(a, x->hdr_copy);
-  xfree(a, x->body);
-  xfree(a, x);
+  rein_free(a, x->replay_hdrs);
+  rein_free(a, x->hdr_copy);
+  rein_free(a, x->body);
+  rein_free(a, x);
 }
 
 rein_idem_http_action
@@ -619,7 +606,7 @@ rein_status rein_idem_http_complete(rein_idem_http_exchange *x,
   }
   char *blob = NULL;
   if (hl) {
-    blob = xalloc(x->h->alloc, hl + 1);
+    blob = rein_alloc(x->h->alloc, hl + 1);
     if (!blob) return REIN_ENOMEM;
     size_t o = 0;
     for (size_t i = 0; i < resp->n_headers; i++) {
@@ -632,7 +619,7 @@ rein_status rein_idem_http_complete(rein_idem_http_exchange *x,
   bool st_stored = false;
   rein_status st =
       rein_idem_complete(x->store, &x->result.token, &sr, &st_stored);
-  xfree(x->h->alloc, blob);
+  rein_free(x->h->alloc, blob);
   if (st == REIN_OK) {
     x->state = ST_DONE;
     count(x->h, st_stored ? C_COMPLETED : C_RELEASED);
