@@ -24,6 +24,14 @@ extern "C" {
 #define REIN_API
 #endif
 
+/* printf-style format checking where the compiler has it. */
+#if defined(__GNUC__) || defined(__clang__)
+#define REIN_PRINTF(fmt_idx, args_idx)                                         \
+  __attribute__((format(printf, fmt_idx, args_idx)))
+#else
+#define REIN_PRINTF(fmt_idx, args_idx)
+#endif
+
 /* Durations and instants are int64_t nanoseconds. */
 #define REIN_NS_PER_US INT64_C(1000)
 #define REIN_NS_PER_MS INT64_C(1000000)

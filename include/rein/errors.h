@@ -57,8 +57,7 @@ REIN_API const char *rein_status_name(rein_status s);
  *   return rein_errbuf_set(c->err, REIN_EINVAL, "x.y: must be > 0, got %d", v);
  * The message is truncated to fit. */
 REIN_API rein_status rein_errbuf_set(rein_errbuf *err, rein_status st,
-                                     const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+                                     const char *fmt, ...) REIN_PRINTF(3, 4);
 /* The same with a va_list. */
 REIN_API rein_status rein_errbuf_vset(rein_errbuf *err, rein_status st,
                                       const char *fmt, va_list ap);

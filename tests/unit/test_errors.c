@@ -34,6 +34,31 @@ static void test_values_are_stable(void **state) {
   assert_int_equal(REIN_EGAVEUP, -17);
 }
 
+static void test_errbuf_and_alloc(void **state) {
+  (void)state;
+  rein_errbuf e;
+  assert_int_equal(rein_errbuf_set(&e, REIN_ERANGE, "x.y: must be > %d, got %d", 0, -3),
+                   REIN_ERANGE);
+  assert_string_equal(e.msg, "x.y: must be > 0, got -3");
+  assert_int_equal(rein_errbuf_set(NULL, REIN_EINVAL, "ignored"), REIN_EINVAL);
+  char big[600];
+  memset(big, 'a', sizeof big - 1);
+  big[sizeof big - 1] = 0;
+  rein_errbuf_set(&e, REIN_EINVAL, "%s", big); /* truncated, terminated */
+  assert_int_equal(strlen(e.msg), sizeof e.msg - 1);
+  rein_test_alloc t;
+  rein_test_alloc_init(&t, 1); /* the second allocation fails */
+  void *p = rein_alloc(&t.a, 16);
+  assert_non_null(p);
+  assert_null(rein_alloc(&t.a, 16));
+  rein_free(&t.a, p);
+  rein_free(&t.a, NULL);
+  assert_int_equal(t.live, 0);
+  p = rein_alloc(NULL, 8); /* malloc */
+  assert_non_null(p);
+  rein_free(NULL, p);
+}
+
 static void test_version(void **state) {
   (void)state;
   assert_string_equal(rein_version(), REIN_VERSION_STRING);
@@ -44,6 +69,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_names_and_messages),
       cmocka_unit_test(test_values_are_stable),
+      cmocka_unit_test(test_errbuf_and_alloc),
       cmocka_unit_test(test_version),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
