@@ -9,7 +9,10 @@
  *    bench/peers/simpy_mmc_retry.py implements in SimPy 3 (the side-by-side
  *    in docs/bench-sim.md), when given its path.
  *
- * usage: bench_sim [--quick] [SMALL_SCENARIO.yaml]
+ * usage: bench_sim [--quick | --seconds N] [--reps N] [SMALL_SCENARIO.yaml]
+ *   --quick      5 s of virtual time instead of 60 s
+ *   --seconds N  N s of virtual time (the capacity cut is at 10-12 s)
+ *   --reps N     runs of the large scenario to take the median of (3)
  */
 #include "rein.h"
 #include "rein/sim.h"
@@ -75,16 +78,29 @@ static int time_runs(const rein_sim_scenario *s, int reps, double *median_s,
 }
 
 int main(int argc, char **argv) {
-  int quick = 0;
+  int seconds = 60, reps = 3;
   const char *small = NULL;
   for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--quick"))
-      quick = 1;
-    else
+    if (!strcmp(argv[i], "--quick")) {
+      seconds = 5;
+    } else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) {
+      seconds = atoi(argv[++i]);
+    } else if (!strcmp(argv[i], "--reps") && i + 1 < argc) {
+      reps = atoi(argv[++i]);
+    } else if (argv[i][0] == '-') {
+      fprintf(stderr, "usage: bench_sim [--quick | --seconds N] [--reps N] "
+                      "[SMALL_SCENARIO.yaml]\n");
+      return 2;
+    } else {
       small = argv[i];
+    }
+  }
+  if (seconds < 1 || seconds > 3600 || reps < 1 || reps > 16) {
+    fprintf(stderr, "bench_sim: --seconds 1..3600, --reps 1..16\n");
+    return 2;
   }
   char text[2048];
-  snprintf(text, sizeof text, LARGE, quick ? 5 : 60);
+  snprintf(text, sizeof text, LARGE, seconds);
   rein_errbuf eb = {{0}};
   rein_sim_scenario *s = NULL;
   if (rein_sim_scenario_parse(text, strlen(text), "bench-large", NULL, &eb,
@@ -94,10 +110,11 @@ int main(int argc, char **argv) {
   }
   double med, cpu;
   uint64_t ev;
-  if (time_runs(s, 3, &med, &cpu, &ev)) return 1;
-  printf("bench_sim large: %llu events, median of 3: wall %.3f s = %.2f M "
-         "events/s; cpu %.3f s = %.2f M events/s on one core\n",
-         (unsigned long long)ev, med, ev / med / 1e6, cpu, ev / cpu / 1e6);
+  if (time_runs(s, reps, &med, &cpu, &ev)) return 1;
+  printf("bench_sim large (%d s): %llu events, median of %d: wall %.3f s = "
+         "%.2f M events/s; cpu %.3f s = %.2f M events/s on one core\n",
+         seconds, (unsigned long long)ev, reps, med, ev / med / 1e6, cpu,
+         ev / cpu / 1e6);
   rein_sim_scenario_free(s);
   if (small) {
     if (rein_sim_scenario_load(small, NULL, &eb, &s) != REIN_OK) {

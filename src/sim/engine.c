@@ -64,29 +64,36 @@ typedef struct sim_client {
   uint8_t done;   /* one-shot: succeeded */
 } sim_client;
 
+/* A logical call is split in two records of the same index. The hot one
+ * (32 bytes) is what stale events and the server look at: a timeout one
+ * virtual timeout after its attempt answered, a service completion. The
+ * cold one holds the rein_retry and what only the call's own decisions
+ * need. A stale timeout thus touches one cache line, not three. */
 typedef struct sim_call {
-  rein_retry r;
-  int64_t begin_t;
   uint32_t serial;      /* current state's serial (attempt or wait) */
   uint32_t cur_req;     /* outstanding attempt, NONE when none */
   uint32_t outstanding; /* requests not yet freed */
   uint32_t execs;       /* successful executions at the target */
   uint32_t owner;       /* client index, or the upstream request (tier) */
-  uint32_t target;      /* server */
-  uint32_t bucket;      /* interval the call began in */
-  uint32_t pol;
-  uint32_t next_free;
+  uint32_t spare;
   uint8_t top;          /* from a client cohort */
   uint8_t finished;
   uint8_t idempotent, dedup, key;
 } sim_call;
+
+typedef struct sim_call_cold {
+  rein_retry r;
+  int64_t begin_t;
+  uint32_t target;      /* server */
+  uint32_t bucket;      /* interval the call began in */
+  uint32_t pol;
+} sim_call_cold;
 
 typedef struct sim_req {
   int64_t enq_t;
   uint64_t occ_ver;
   uint32_t call, serial, server, attempt;
   uint32_t occ_key;
-  uint32_t next_free;
   uint32_t ticket; /* admission ticket index, NONE without */
   uint8_t abandoned;
   rein_outcome out;
@@ -117,6 +124,22 @@ typedef struct sim_srv {
 } sim_srv;
 
 #define TCHUNK 4096u
+
+/* The free indices of a pool, handing out the least one: a bitmap (bit set
+ * = free) with summary levels above it (bit j of level k+1 is set when
+ * word j of level k is not zero; the top level is one word).
+ *
+ * Why not a free list: after a burst (a queue of 100,000 requests during an
+ * incident) a LIFO free list keeps recycling a few thousand records spread
+ * over the whole grown pool, one cache line and often one page each, for
+ * the rest of the run. Taking the least free index keeps the records in
+ * use packed at the start of the pool. Indices are only names: which one a
+ * call or request gets changes nothing in the results. */
+typedef struct freeset {
+  uint64_t *w[6];
+  size_t nw[6];
+  int levels;
+} freeset;
 
 typedef struct run {
   const rein_sim_scenario *s;
@@ -149,9 +172,12 @@ typedef struct run {
   struct lane tickl; /* interval ticks */
 
   sim_call *calls;
-  uint32_t ncalls, calls_cap, call_free;
+  sim_call_cold *callc; /* same index, same capacity */
+  uint32_t ncalls, calls_cap;
+  freeset call_fs;
   sim_req *reqs;
-  uint32_t nreqs, reqs_cap, req_free;
+  uint32_t nreqs, reqs_cap;
+  freeset req_fs;
 #ifdef REIN_SIM_ADMIT
   /* admission tickets must not move while in use: chunks, never realloc */
   rein_admit_ticket **tchunks;
@@ -380,7 +406,10 @@ static int next_event(run *R, ev *out) {
     case EV_REQ_ARRIVE:
     case EV_SERVICE_DONE:
     case EV_RESP: __builtin_prefetch(&R->reqs[nx->id]); break;
-    case EV_WAKE: __builtin_prefetch(&R->calls[nx->id]); break;
+    case EV_WAKE:
+      __builtin_prefetch(&R->calls[nx->id]);
+      __builtin_prefetch(&R->callc[nx->id]);
+      break;
     default: break;
     }
   }
@@ -438,23 +467,85 @@ static inline rein_sim_point *pt(run *R) {
 /* ---------------------------------------------------------------------- */
 /* Pools                                                                   */
 
+/* Make room in `f` for indices below `cap` (keeps the free ones). */
+static int fs_reserve(run *R, freeset *f, size_t cap) {
+  size_t nw[6];
+  uint64_t *w[6] = {NULL};
+  int levels = 0;
+  size_t n = (cap + 63) / 64;
+  if (!n) n = 1;
+  for (;;) {
+    nw[levels++] = n;
+    if (n == 1) break;
+    n = (n + 63) / 64;
+  }
+  for (int k = 0; k < levels; k++) {
+    w[k] = rein__sim_calloc(R->a, nw[k] * sizeof(uint64_t));
+    if (!w[k]) {
+      for (int j = 0; j < k; j++) rein__sim_free(R->a, w[j]);
+      R->st = REIN_ENOMEM;
+      return -1;
+    }
+  }
+  if (f->levels) memcpy(w[0], f->w[0], f->nw[0] * sizeof(uint64_t));
+  for (int k = 1; k < levels; k++)
+    for (size_t j = 0; j < nw[k - 1]; j++)
+      if (w[k - 1][j]) w[k][j >> 6] |= UINT64_C(1) << (j & 63);
+  for (int k = 0; k < f->levels; k++) rein__sim_free(R->a, f->w[k]);
+  for (int k = 0; k < levels; k++) f->w[k] = w[k], f->nw[k] = nw[k];
+  f->levels = levels;
+  return 0;
+}
+
+static void fs_free(run *R, freeset *f) {
+  for (int k = 0; k < f->levels; k++) rein__sim_free(R->a, f->w[k]);
+}
+
+/* Index `i` (below the reserved capacity) is free. */
+static inline void fs_add(freeset *f, size_t i) {
+  for (int k = 0; k < f->levels; k++) {
+    uint64_t *w = &f->w[k][i >> 6];
+    uint64_t was = *w;
+    *w = was | UINT64_C(1) << (i & 63);
+    if (was) return;
+    i >>= 6;
+  }
+}
+
+/* Take the least free index; NONE when there is none. */
+static inline uint32_t fs_take(freeset *f) {
+  if (!f->levels || !f->w[f->levels - 1][0]) return NONE;
+  size_t j = 0;
+  for (int k = f->levels - 1; k >= 0; k--)
+    j = j * 64 + (size_t)__builtin_ctzll(f->w[k][j]);
+  size_t i = j;
+  for (int k = 0; k < f->levels; k++) {
+    uint64_t *w = &f->w[k][i >> 6];
+    *w &= ~(UINT64_C(1) << (i & 63));
+    if (*w) break;
+    i >>= 6;
+  }
+  return (uint32_t)j;
+}
+
 static uint32_t call_new(run *R) {
-  uint32_t i;
-  if (R->call_free != NONE) {
-    i = R->call_free;
-    R->call_free = R->calls[i].next_free;
-  } else {
-    size_t cap = R->calls_cap;
-    if (R->ncalls == cap &&
-        grow(R, (void **)&R->calls, sizeof(sim_call), &cap, R->ncalls + 1))
-      return NONE;
-    R->calls_cap = (uint32_t)cap;
+  uint32_t i = fs_take(&R->call_fs);
+  if (i == NONE) {
+    size_t cap = R->calls_cap, capc = R->calls_cap;
+    if (R->ncalls == cap) {
+      if (grow(R, (void **)&R->calls, sizeof(sim_call), &cap, R->ncalls + 1) ||
+          grow(R, (void **)&R->callc, sizeof(sim_call_cold), &capc,
+               R->ncalls + 1))
+        return NONE;
+      if (capc < cap) cap = capc;
+      if (fs_reserve(R, &R->call_fs, cap)) return NONE;
+      R->calls_cap = (uint32_t)cap;
+    }
     i = R->ncalls++;
   }
   sim_call *c = &R->calls[i];
   memset(c, 0, sizeof *c);
   c->cur_req = NONE;
-  c->next_free = NONE;
   return i;
 }
 
@@ -468,27 +559,24 @@ static void call_release(run *R, uint32_t i) {
       if (c->top) pt(R)->duplicates += c->execs - 1;
     }
   }
-  c->next_free = R->call_free;
   c->finished = 2;
-  R->call_free = i;
+  fs_add(&R->call_fs, i);
 }
 
 static uint32_t req_new(run *R) {
-  uint32_t i;
-  if (R->req_free != NONE) {
-    i = R->req_free;
-    R->req_free = R->reqs[i].next_free;
-  } else {
+  uint32_t i = fs_take(&R->req_fs);
+  if (i == NONE) {
     size_t cap = R->reqs_cap;
-    if (R->nreqs == cap &&
-        grow(R, (void **)&R->reqs, sizeof(sim_req), &cap, R->nreqs + 1))
-      return NONE;
-    R->reqs_cap = (uint32_t)cap;
+    if (R->nreqs == cap) {
+      if (grow(R, (void **)&R->reqs, sizeof(sim_req), &cap, R->nreqs + 1) ||
+          fs_reserve(R, &R->req_fs, cap))
+        return NONE;
+      R->reqs_cap = (uint32_t)cap;
+    }
     i = R->nreqs++;
   }
   sim_req *q = &R->reqs[i];
   memset(q, 0, sizeof *q);
-  q->next_free = NONE;
   q->ticket = NONE;
   return i;
 }
@@ -496,8 +584,7 @@ static uint32_t req_new(run *R) {
 static void req_release(run *R, uint32_t i) {
   sim_req *q = &R->reqs[i];
   sim_call *c = &R->calls[q->call];
-  q->next_free = R->req_free;
-  R->req_free = i;
+  fs_add(&R->req_fs, i);
   if (--c->outstanding == 0 && c->finished == 1) call_release(R, q->call);
 }
 
@@ -1125,7 +1212,8 @@ static int send_attempt(run *R, uint32_t ci, const rein_decision *d) {
   sim_call *c = &R->calls[ci];
   sim_req *q = &R->reqs[req];
   q->call = ci;
-  q->server = c->target;
+  const sim_call_cold *cc = &R->callc[ci];
+  q->server = cc->target;
   q->attempt = d->attempt;
   q->serial = ++R->serial;
   c->serial = q->serial;
@@ -1136,9 +1224,9 @@ static int send_attempt(run *R, uint32_t ci, const rein_decision *d) {
     p->attempts++;
     R->res->summary.attempts++;
     if (d->attempt > 1) p->retries++, R->res->summary.retries++;
-    R->bucket_attempts[c->bucket]++;
+    R->bucket_attempts[cc->bucket]++;
   }
-  if (push(R, R->now + net(R, c->target), EV_REQ_ARRIVE, req, 0)) return -1;
+  if (push(R, R->now + net(R, cc->target), EV_REQ_ARRIVE, req, 0)) return -1;
   if (d->timeout_ns > 0 && push_timeout(R, d->timeout_ns, ci, q->serial))
     return -1;
   return 0;
@@ -1192,14 +1280,14 @@ static int finish_call(run *R, uint32_t ci, const rein_decision *d) {
     if (ok) {
       p->successes++;
       S->successes++;
-      lat_add(R, R->now - c->begin_t);
+      lat_add(R, R->now - R->callc[ci].begin_t);
     } else {
       p->failures++;
       S->giveups++;
       if (d->reason < REIN_GIVEUP_COUNT_) S->giveups_by_reason[d->reason]++;
     }
   }
-  int propagate = R->insts[c->pol].spec->propagate;
+  int propagate = R->insts[R->callc[ci].pol].spec->propagate;
   if (c->outstanding == 0) call_release(R, ci);
   if (top) return client_next(R, owner, ok);
   /* a tier's downstream call ended: answer upstream */
@@ -1227,28 +1315,30 @@ static int begin_call(run *R, uint32_t pol, uint32_t target, uint32_t owner,
   uint32_t ci = call_new(R);
   if (ci == NONE) return -1;
   sim_call *c = &R->calls[ci];
-  c->begin_t = R->now;
+  sim_call_cold *cc = &R->callc[ci];
+  memset(cc, 0, sizeof *cc);
+  cc->begin_t = R->now;
   c->owner = owner;
-  c->target = target;
-  c->pol = pol;
+  cc->target = target;
+  cc->pol = pol;
   c->top = (uint8_t)top;
   c->idempotent = (uint8_t)idempotent;
   c->key = (uint8_t)key;
   c->dedup = (uint8_t)R->srv[target].spec->dedup;
-  c->bucket = (uint32_t)R->bucket_now;
+  cc->bucket = (uint32_t)R->bucket_now;
   rein_call_opts o = {0};
   o.has_key = key != 0;
   o.deadline = deadline ? R->now + deadline : 0;
   o.seed = seed_next(R);
   o.stripe = 1;
-  rein_retry_init(&c->r, R->insts[pol].p, &o);
+  rein_retry_init(&cc->r, R->insts[pol].p, &o);
   if (top) {
     pt(R)->offered++;
     R->res->summary.logical++;
-    R->bucket_calls[c->bucket]++;
+    R->bucket_calls[cc->bucket]++;
     R->inflight++;
   }
-  return handle(R, ci, rein_retry_begin(&c->r, R->now));
+  return handle(R, ci, rein_retry_begin(&cc->r, R->now));
 }
 
 static int client_begin(run *R, uint32_t client) {
@@ -1278,12 +1368,13 @@ static int client_next(run *R, uint32_t client, int success) {
 
 static int deliver(run *R, uint32_t ci, rein_outcome o) {
   sim_call *c = &R->calls[ci];
-  if (!R->insts[c->pol].spec->honor_signals) {
+  sim_call_cold *cc = &R->callc[ci];
+  if (!R->insts[cc->pol].spec->honor_signals) {
     o.server_delay_ns = 0;
     o.dont_retry = false;
   }
   c->cur_req = NONE;
-  return handle(R, ci, rein_retry_next(&c->r, &o, R->now));
+  return handle(R, ci, rein_retry_next(&R->callc[ci].r, &o, R->now));
 }
 
 static int on_resp(run *R, uint32_t req) {
@@ -1318,13 +1409,13 @@ static int on_timeout(run *R, uint32_t ci, uint32_t serial) {
   }
   rein_outcome o = {REIN_OUTCOME_TIMEOUT, 0, false};
   c->cur_req = NONE;
-  return handle(R, ci, rein_retry_next(&c->r, &o, R->now));
+  return handle(R, ci, rein_retry_next(&R->callc[ci].r, &o, R->now));
 }
 
 static int on_wake(run *R, uint32_t ci, uint32_t serial) {
   sim_call *c = &R->calls[ci];
   if (c->finished || c->serial != serial) return 0;
-  return handle(R, ci, rein_retry_next(&c->r, NULL, R->now));
+  return handle(R, ci, rein_retry_next(&R->callc[ci].r, NULL, R->now));
 }
 
 static int on_arrival(run *R, uint32_t k) {
@@ -1513,6 +1604,9 @@ static void run_free(run *R) {
   for (size_t i = 0; i < R->nlanes; i++) rein__sim_free(a, R->lanes[i].buf);
   rein__sim_free(a, R->nowl.buf);
   rein__sim_free(a, R->calls);
+  rein__sim_free(a, R->callc);
+  fs_free(R, &R->call_fs);
+  fs_free(R, &R->req_fs);
   rein__sim_free(a, R->clients);
   rein__sim_free(a, R->cohort_first);
   if (R->srv)
@@ -1550,7 +1644,6 @@ static int init_world(run *R) {
   rein_rng_seed(&R->r_srv, rein_splitmix64(&st));
   rein_rng_seed(&R->r_net, rein_splitmix64(&st));
   rein_rng_seed(&R->r_seed, rein_splitmix64(&st));
-  R->call_free = R->req_free = NONE;
   for (size_t k = 0; k < s->n_cohorts; k++) R->nclients += s->cohorts[k].count;
   R->clients = rein__sim_calloc(a, R->nclients * sizeof(sim_client));
   R->cohort_first = rein__sim_calloc(a, s->n_cohorts * sizeof(uint32_t));
