@@ -65,17 +65,18 @@ typedef struct sim_client {
 } sim_client;
 
 /* A logical call is split in two records of the same index. The hot one
- * (32 bytes) is what stale events and the server look at: a timeout one
- * virtual timeout after its attempt answered, a service completion. The
- * cold one holds the rein_retry and what only the call's own decisions
- * need. A stale timeout thus touches one cache line, not three. */
+ * (32 bytes, two per cache line) is what stale events and the server look
+ * at: a timeout one virtual timeout after its attempt answered, a service
+ * completion. The cold one holds the rein_retry and what only the call's
+ * own decisions need. A stale timeout thus touches one cache line, not
+ * three. */
 typedef struct sim_call {
   uint32_t serial;      /* current state's serial (attempt or wait) */
   uint32_t cur_req;     /* outstanding attempt, NONE when none */
   uint32_t outstanding; /* requests not yet freed */
   uint32_t execs;       /* successful executions at the target */
   uint32_t owner;       /* client index, or the upstream request (tier) */
-  uint32_t spare;
+  uint32_t bucket;      /* interval the call began in */
   uint8_t top;          /* from a client cohort */
   uint8_t finished;
   uint8_t idempotent, dedup, key;
@@ -85,19 +86,22 @@ typedef struct sim_call_cold {
   rein_retry r;
   int64_t begin_t;
   uint32_t target;      /* server */
-  uint32_t bucket;      /* interval the call began in */
   uint32_t pol;
-} sim_call_cold;
+} sim_call_cold; /* 128 bytes (rein_retry is 112): two cache lines */
 
+/* One attempt in flight: 64 bytes, one cache line (the pool is aligned). */
 typedef struct sim_req {
   int64_t enq_t;
   uint64_t occ_ver;
+  int64_t out_delay; /* the answer: rein_outcome's server_delay_ns */
   uint32_t call, serial, server, attempt;
   uint32_t occ_key;
   uint32_t ticket; /* admission ticket index, NONE without */
   uint8_t abandoned;
-  rein_outcome out;
+  uint8_t out_kind, out_dont_retry; /* the answer: kind, dont_retry */
+  uint8_t pad_[13];
 } sim_req;
+_Static_assert(sizeof(sim_req) == 64, "sim_req is one cache line");
 
 typedef struct sim_srv {
   const sim_server_spec *spec;
@@ -173,6 +177,7 @@ typedef struct run {
 
   sim_call *calls;
   sim_call_cold *callc; /* same index, same capacity */
+  void *calls_raw, *callc_raw, *reqs_raw; /* as allocated (grow_aligned) */
   uint32_t ncalls, calls_cap;
   freeset call_fs;
   sim_req *reqs;
@@ -232,6 +237,28 @@ static int grow(run *R, void **arr, size_t elem, size_t *cap, size_t need) {
     rein__sim_free(R->a, *arr);
   }
   *arr = n;
+  *cap = nc;
+  return 0;
+}
+
+/* grow() for pools of records of 32, 64 or 128 bytes: the array starts on
+ * a 64-byte boundary so no record straddles two cache lines. `*raw` is
+ * what was allocated (what to free). */
+static int grow_aligned(run *R, void **arr, void **raw, size_t elem,
+                        size_t *cap, size_t need) {
+  if (need <= *cap) return 0;
+  size_t nc = *cap ? *cap : 64;
+  while (nc < need) nc *= 2;
+  void *n = rein__sim_alloc(R->a, nc * elem + 63);
+  if (!n) {
+    R->st = REIN_ENOMEM;
+    return -1;
+  }
+  void *al = (void *)(((uintptr_t)n + 63) & ~(uintptr_t)63);
+  if (*arr) memcpy(al, *arr, *cap * elem);
+  rein__sim_free(R->a, *raw);
+  *arr = al;
+  *raw = n;
   *cap = nc;
   return 0;
 }
@@ -533,9 +560,10 @@ static uint32_t call_new(run *R) {
   if (i == NONE) {
     size_t cap = R->calls_cap, capc = R->calls_cap;
     if (R->ncalls == cap) {
-      if (grow(R, (void **)&R->calls, sizeof(sim_call), &cap, R->ncalls + 1) ||
-          grow(R, (void **)&R->callc, sizeof(sim_call_cold), &capc,
-               R->ncalls + 1))
+      if (grow_aligned(R, (void **)&R->calls, &R->calls_raw, sizeof(sim_call),
+                       &cap, R->ncalls + 1) ||
+          grow_aligned(R, (void **)&R->callc, &R->callc_raw,
+                       sizeof(sim_call_cold), &capc, R->ncalls + 1))
         return NONE;
       if (capc < cap) cap = capc;
       if (fs_reserve(R, &R->call_fs, cap)) return NONE;
@@ -568,7 +596,8 @@ static uint32_t req_new(run *R) {
   if (i == NONE) {
     size_t cap = R->reqs_cap;
     if (R->nreqs == cap) {
-      if (grow(R, (void **)&R->reqs, sizeof(sim_req), &cap, R->nreqs + 1) ||
+      if (grow_aligned(R, (void **)&R->reqs, &R->reqs_raw, sizeof(sim_req),
+                       &cap, R->nreqs + 1) ||
           fs_reserve(R, &R->req_fs, cap))
         return NONE;
       R->reqs_cap = (uint32_t)cap;
@@ -880,9 +909,9 @@ static uint32_t q_pop(sim_srv *v) {
 static int respond(run *R, uint32_t req, rein_outcome_kind kind,
                    int64_t delay, int dont_retry) {
   sim_req *q = &R->reqs[req];
-  q->out.kind = kind;
-  q->out.server_delay_ns = delay;
-  q->out.dont_retry = dont_retry != 0;
+  q->out_kind = (uint8_t)kind;
+  q->out_delay = delay;
+  q->out_dont_retry = dont_retry != 0;
   return push(R, R->now + net(R, q->server), EV_RESP, req, 0);
 }
 
@@ -1224,7 +1253,7 @@ static int send_attempt(run *R, uint32_t ci, const rein_decision *d) {
     p->attempts++;
     R->res->summary.attempts++;
     if (d->attempt > 1) p->retries++, R->res->summary.retries++;
-    R->bucket_attempts[cc->bucket]++;
+    R->bucket_attempts[c->bucket]++;
   }
   if (push(R, R->now + net(R, cc->target), EV_REQ_ARRIVE, req, 0)) return -1;
   if (d->timeout_ns > 0 && push_timeout(R, d->timeout_ns, ci, q->serial))
@@ -1325,7 +1354,7 @@ static int begin_call(run *R, uint32_t pol, uint32_t target, uint32_t owner,
   c->idempotent = (uint8_t)idempotent;
   c->key = (uint8_t)key;
   c->dedup = (uint8_t)R->srv[target].spec->dedup;
-  cc->bucket = (uint32_t)R->bucket_now;
+  c->bucket = (uint32_t)R->bucket_now;
   rein_call_opts o = {0};
   o.has_key = key != 0;
   o.deadline = deadline ? R->now + deadline : 0;
@@ -1335,7 +1364,7 @@ static int begin_call(run *R, uint32_t pol, uint32_t target, uint32_t owner,
   if (top) {
     pt(R)->offered++;
     R->res->summary.logical++;
-    R->bucket_calls[cc->bucket]++;
+    R->bucket_calls[c->bucket]++;
     R->inflight++;
   }
   return handle(R, ci, rein_retry_begin(&cc->r, R->now));
@@ -1383,7 +1412,11 @@ static int on_resp(run *R, uint32_t req) {
   sim_call *c = &R->calls[ci];
   int rc = 0;
   if (c->finished == 0 && c->cur_req == req && c->serial == q->serial) {
-    rein_outcome o = q->out;
+    rein_outcome o;
+    memset(&o, 0, sizeof o);
+    o.kind = (rein_outcome_kind)q->out_kind;
+    o.server_delay_ns = q->out_delay;
+    o.dont_retry = q->out_dont_retry != 0;
     if (c->top && q->server == R->s->primary &&
         o.kind == REIN_OUTCOME_NOT_SENT)
       pt(R)->rejections++;
@@ -1603,8 +1636,8 @@ static void run_free(run *R) {
   rein__sim_free(a, R->tickl.buf);
   for (size_t i = 0; i < R->nlanes; i++) rein__sim_free(a, R->lanes[i].buf);
   rein__sim_free(a, R->nowl.buf);
-  rein__sim_free(a, R->calls);
-  rein__sim_free(a, R->callc);
+  rein__sim_free(a, R->calls_raw);
+  rein__sim_free(a, R->callc_raw);
   fs_free(R, &R->call_fs);
   fs_free(R, &R->req_fs);
   rein__sim_free(a, R->clients);
@@ -1625,7 +1658,7 @@ static void run_free(run *R) {
       rein__sim_free(a, R->srv[k].pending);
 #endif
     }
-  rein__sim_free(a, R->reqs); /* after the tickets were cancelled */
+  rein__sim_free(a, R->reqs_raw); /* after the tickets were cancelled */
 #ifdef REIN_SIM_ADMIT
   for (size_t i = 0; i < R->ntchunks; i++) rein__sim_free(a, R->tchunks[i]);
   rein__sim_free(a, R->tchunks);
