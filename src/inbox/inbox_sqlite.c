@@ -16,6 +16,7 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "inbox_internal.h"
 
@@ -279,6 +280,21 @@ struct sqlite3 *rein__inbox_sqlite_handle(rein__inbox_db *d) {
   return d && d->vt == &SQ_VT ? ((sq *)d)->db : NULL;
 }
 
+#define SETUP_RETRY_MS 20
+
+/* Run `sql`, retrying up to `tries` times, SETUP_RETRY_MS apart, while the
+ * database is busy or locked. Only for one-off set-up statements. */
+static int exec_busy_retry(sqlite3 *db, const char *sql, int64_t tries) {
+  int rc;
+  for (int64_t i = 0;; i++) {
+    rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED) return rc;
+    if (i + 1 >= tries) return rc;
+    struct timespec ts = {0, SETUP_RETRY_MS * 1000000L};
+    nanosleep(&ts, NULL);
+  }
+}
+
 rein_status rein__inbox_sqlite_open(const rein_inbox_config *c,
                                     rein__inbox_db **out, rein_errbuf *err) {
   sq *s = rein__calloc(c->alloc, sizeof *s);
@@ -297,11 +313,27 @@ rein_status rein__inbox_sqlite_open(const rein_inbox_config *c,
   }
   int64_t ms = c->busy_timeout_ns / REIN_NS_PER_MS;
   rc = sqlite3_busy_timeout(s->db, ms > INT32_MAX ? INT32_MAX : (int)ms);
+  /* Set-up can race another process opening the same file (two consumers
+   * starting at once): switching to WAL and creating the schema may return
+   * SQLITE_BUSY without the busy handler being called (SQLite does so when
+   * waiting could deadlock). Retry it within the busy timeout, and create
+   * the schema under BEGIN IMMEDIATE so the write lock is taken up front. */
+  int64_t tries = ms / SETUP_RETRY_MS + 1;
   if (rc == SQLITE_OK)
-    rc = sqlite3_exec(s->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
+    rc = exec_busy_retry(s->db, "PRAGMA journal_mode=WAL", tries);
   if (rc == SQLITE_OK)
     rc = sqlite3_exec(s->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
-  if (rc == SQLITE_OK) rc = sqlite3_exec(s->db, SCHEMA, NULL, NULL, NULL);
+  bool own_txn = sqlite3_get_autocommit(s->db) != 0; /* caller's txn? */
+  if (rc == SQLITE_OK && own_txn)
+    rc = exec_busy_retry(s->db, "BEGIN IMMEDIATE", tries);
+  if (rc == SQLITE_OK) {
+    rc = sqlite3_exec(s->db, SCHEMA, NULL, NULL, NULL);
+    if (own_txn) {
+      if (rc == SQLITE_OK)
+        rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+      if (rc != SQLITE_OK) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    }
+  }
   for (int i = 0; rc == SQLITE_OK && i < S_COUNT_; i++)
     rc = sqlite3_prepare_v3(s->db, SQL[i], -1, SQLITE_PREPARE_PERSISTENT,
                             &s->st[i], NULL);

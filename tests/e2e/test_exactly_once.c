@@ -31,6 +31,7 @@
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -434,7 +435,12 @@ int main(int argc, char **argv) {
     kill(g_slot[i], SIGTERM);
     int st;
     if (!wait_for(g_slot[i], 10000, &st)) die("consumer ignored SIGTERM");
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+    /* A consumer restarted just before the drain may get SIGTERM before it
+     * has installed its handler and die of it: that is one more kill, which
+     * the test tolerates by design; anything else must be a clean exit. */
+    bool clean = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    bool early_term = WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM;
+    if (!clean && !early_term)
       die("consumer %s exit status 0x%x after SIGTERM", g_name[i], st);
     g_slot[i] = 0;
   }
