@@ -35,7 +35,7 @@ enum {
   EV_ARRIVAL = 0,   /* poisson cohort: id = cohort */
   EV_CLIENT_START,  /* closed / one-shot client: id = client */
   EV_REQ_ARRIVE,    /* id = request, at its server */
-  EV_SERVICE_DONE,  /* id = request */
+  EV_SERVICE_DONE,  /* id = request, gen = its call (to prefetch) */
   EV_RESP,          /* id = request, back at the caller */
   EV_TIMEOUT,       /* id = call, gen = serial */
   EV_WAKE,          /* id = call, gen = serial */
@@ -80,6 +80,7 @@ typedef struct sim_call {
   uint8_t top;          /* from a client cohort */
   uint8_t finished;
   uint8_t idempotent, dedup, key;
+  uint8_t poisson;      /* top call of a Poisson client: nothing follows */
 } sim_call;
 
 typedef struct sim_call_cold {
@@ -193,6 +194,8 @@ typedef struct run {
 #endif
 
   sim_client *clients;
+  uint32_t *client_pol; /* clients[i].pol, packed (one Poisson arrival
+                           reads it for a random client) */
   uint32_t nclients;
   uint32_t *cohort_first; /* first client index per cohort */
   sim_srv *srv;
@@ -420,22 +423,33 @@ static int next_event(run *R, ev *out) {
     *out = *best;
     bl->head = (bl->head + 1) & (bl->cap - 1);
     bl->len--;
-    /* lane entries were written one timeout ago: fetch ahead */
+    /* lane entries were written one timeout ago: fetch ahead, and the
+     * call record the next timeout checks */
     __builtin_prefetch(&bl->buf[(bl->head + 4) & (bl->cap - 1)]);
+    if (bl->len && bl->buf[bl->head].type == EV_TIMEOUT)
+      __builtin_prefetch(&R->calls[bl->buf[bl->head].id]);
   } else {
     *out = heap_pop(bh);
   }
   /* Start loading what the next heap event will touch while this one is
-   * handled (its request or call was last used long ago in virtual time). */
+   * handled (its request and call were last used long ago in virtual
+   * time): a service completion answers the call (hot record) and the
+   * answer goes through its rein_retry (cold record, two lines). */
   if (R->heap.len) {
     const ev *nx = &R->heap.a[0];
     switch (nx->type) {
-    case EV_REQ_ARRIVE:
     case EV_SERVICE_DONE:
+      __builtin_prefetch(&R->reqs[nx->id]);
+      __builtin_prefetch(&R->calls[nx->gen]);
+      __builtin_prefetch(&R->callc[nx->gen]);
+      __builtin_prefetch((const char *)&R->callc[nx->gen] + 64);
+      break;
+    case EV_REQ_ARRIVE:
     case EV_RESP: __builtin_prefetch(&R->reqs[nx->id]); break;
     case EV_WAKE:
       __builtin_prefetch(&R->calls[nx->id]);
       __builtin_prefetch(&R->callc[nx->id]);
+      __builtin_prefetch((const char *)&R->callc[nx->id] + 64);
       break;
     default: break;
     }
@@ -794,9 +808,9 @@ static int setup_objects(run *R) {
       if (per_client) {
         uint32_t in = make_inst(R, p, who, &sh, c->timeout_ns, c->idempotent);
         if (in == NONE) return -1;
-        R->clients[ci].pol = in;
+        R->clients[ci].pol = R->client_pol[ci] = in;
       } else {
-        R->clients[ci].pol = shared_inst;
+        R->clients[ci].pol = R->client_pol[ci] = shared_inst;
       }
     }
   }
@@ -1111,7 +1125,7 @@ static int start_service(run *R, uint32_t k, uint32_t req) {
     q->occ_key = (uint32_t)rein_rng_range(&R->r_srv, 0, sp->occ_keys - 1);
     q->occ_ver = v->occ[q->occ_key];
   }
-  return push(R, R->now + dur(d), EV_SERVICE_DONE, req, 0);
+  return push(R, R->now + dur(d), EV_SERVICE_DONE, req, R->reqs[req].call);
 }
 
 static int dispatch(run *R, uint32_t k) {
@@ -1168,7 +1182,8 @@ static int on_req_arrive(run *R, uint32_t req) {
 }
 
 static int begin_call(run *R, uint32_t pol, uint32_t target, uint32_t owner,
-                      int top, int idempotent, int key, int64_t deadline);
+                      int top, int idempotent, int key, int64_t deadline,
+                      int poisson);
 
 /* The server has an answer for `req`: free the worker, answer, dispatch. */
 static int finish_request(run *R, uint32_t req, rein_outcome_kind kind,
@@ -1225,7 +1240,7 @@ static int on_service_done(run *R, uint32_t req) {
      * stays busy until that call ends */
     const sim_call *up = &R->calls[q->call];
     return begin_call(R, v->pol, sp->downstream, req, 0, up->idempotent,
-                      up->key, 0);
+                      up->key, 0, 0);
   }
   return finish_request(R, req, REIN_OUTCOME_SUCCESS, 0);
 }
@@ -1301,7 +1316,7 @@ static int finish_call(run *R, uint32_t ci, const rein_decision *d) {
   int ok = d->action == REIN_DONE;
   c->finished = 1;
   uint32_t owner = c->owner;
-  int top = c->top;
+  int top = c->top, poisson = c->poisson;
   if (top) {
     rein_sim_summary *S = &R->res->summary;
     rein_sim_point *p = pt(R);
@@ -1318,7 +1333,7 @@ static int finish_call(run *R, uint32_t ci, const rein_decision *d) {
   }
   int propagate = R->insts[R->callc[ci].pol].spec->propagate;
   if (c->outstanding == 0) call_release(R, ci);
-  if (top) return client_next(R, owner, ok);
+  if (top) return poisson ? 0 : client_next(R, owner, ok);
   /* a tier's downstream call ended: answer upstream */
   return finish_request(R, owner,
                         ok ? REIN_OUTCOME_SUCCESS : REIN_OUTCOME_FAILURE,
@@ -1340,7 +1355,8 @@ static int handle(run *R, uint32_t ci, rein_decision d) {
 }
 
 static int begin_call(run *R, uint32_t pol, uint32_t target, uint32_t owner,
-                      int top, int idempotent, int key, int64_t deadline) {
+                      int top, int idempotent, int key, int64_t deadline,
+                      int poisson) {
   uint32_t ci = call_new(R);
   if (ci == NONE) return -1;
   sim_call *c = &R->calls[ci];
@@ -1351,6 +1367,7 @@ static int begin_call(run *R, uint32_t pol, uint32_t target, uint32_t owner,
   cc->target = target;
   cc->pol = pol;
   c->top = (uint8_t)top;
+  c->poisson = (uint8_t)poisson;
   c->idempotent = (uint8_t)idempotent;
   c->key = (uint8_t)key;
   c->dedup = (uint8_t)R->srv[target].spec->dedup;
@@ -1370,10 +1387,16 @@ static int begin_call(run *R, uint32_t pol, uint32_t target, uint32_t owner,
   return handle(R, ci, rein_retry_begin(&cc->r, R->now));
 }
 
+/* A logical call of client `client` of cohort `k`. */
+static int client_begin_in(run *R, uint32_t client, uint32_t k) {
+  const sim_cohort_spec *cs = &R->s->cohorts[k];
+  return begin_call(R, R->client_pol[client], cs->target, client, 1,
+                    cs->idempotent, cs->key, cs->deadline_ns,
+                    cs->arrival == SIM_ARRIVAL_POISSON);
+}
+
 static int client_begin(run *R, uint32_t client) {
-  const sim_cohort_spec *cs = &R->s->cohorts[R->clients[client].cohort];
-  return begin_call(R, R->clients[client].pol, cs->target, client, 1,
-                    cs->idempotent, cs->key, cs->deadline_ns);
+  return client_begin_in(R, client, R->clients[client].cohort);
 }
 
 static int cohort_active(run *R, const sim_cohort_spec *cs, int64_t t) {
@@ -1458,7 +1481,7 @@ static int on_arrival(run *R, uint32_t k) {
   int64_t next = R->now + dur(rein_rng_exponential(&R->r_arr, 1e9 / total));
   if (cohort_active(R, cs, next) && push(R, next, EV_ARRIVAL, (uint32_t)k, 0))
     return -1;
-  return client_begin(R, R->cohort_first[k] + pick);
+  return client_begin_in(R, R->cohort_first[k] + pick, k);
 }
 
 static int on_tick(run *R, uint32_t k) {
@@ -1641,6 +1664,7 @@ static void run_free(run *R) {
   fs_free(R, &R->call_fs);
   fs_free(R, &R->req_fs);
   rein__sim_free(a, R->clients);
+  rein__sim_free(a, R->client_pol);
   rein__sim_free(a, R->cohort_first);
   if (R->srv)
     for (size_t k = 0; k < R->s->n_servers; k++) {
@@ -1679,12 +1703,13 @@ static int init_world(run *R) {
   rein_rng_seed(&R->r_seed, rein_splitmix64(&st));
   for (size_t k = 0; k < s->n_cohorts; k++) R->nclients += s->cohorts[k].count;
   R->clients = rein__sim_calloc(a, R->nclients * sizeof(sim_client));
+  R->client_pol = rein__sim_calloc(a, R->nclients * sizeof(uint32_t));
   R->cohort_first = rein__sim_calloc(a, s->n_cohorts * sizeof(uint32_t));
   R->srv = rein__sim_calloc(a, s->n_servers * sizeof(sim_srv));
   R->bucket_calls = rein__sim_calloc(a, R->res->n_points * sizeof(uint64_t));
   R->bucket_attempts =
       rein__sim_calloc(a, R->res->n_points * sizeof(uint64_t));
-  if (!R->clients || !R->cohort_first || !R->srv || !R->bucket_calls ||
+  if (!R->clients || !R->client_pol || !R->cohort_first || !R->srv || !R->bucket_calls ||
       !R->bucket_attempts) {
     R->st = REIN_ENOMEM;
     return -1;
