@@ -337,6 +337,12 @@ static ev heap_pop(struct heap *h) {
   for (;;) {
     size_t c = 4 * i + 1, m;
     if (c + 3 < n) {
+      /* the next level is one of these four children's blocks: start
+       * loading all of them (16 events, 8 cache lines) while choosing */
+      if (4 * c + 1 < n) {
+        const char *g = (const char *)&a[4 * c + 1];
+        for (int k = 0; k < 8; k++) __builtin_prefetch(g + 64 * k);
+      }
       size_t m01 = c + (size_t)ev_less_bf(&a[c + 1], &a[c]);
       size_t m23 = c + 2 + (size_t)ev_less_bf(&a[c + 3], &a[c + 2]);
       m = ev_less_bf(&a[m23], &a[m01]) ? m23 : m01;
@@ -1360,8 +1366,7 @@ static int begin_call(run *R, uint32_t pol, uint32_t target, uint32_t owner,
   uint32_t ci = call_new(R);
   if (ci == NONE) return -1;
   sim_call *c = &R->calls[ci];
-  sim_call_cold *cc = &R->callc[ci];
-  memset(cc, 0, sizeof *cc);
+  sim_call_cold *cc = &R->callc[ci]; /* every field is set below */
   cc->begin_t = R->now;
   c->owner = owner;
   cc->target = target;
