@@ -8,6 +8,7 @@
  * contracts runs with, and a contract the core would refuse is reported here.
  */
 #include "cli.h"
+#include "lib_contract.h"
 #include "rein.h"
 #include "rein/contract.h"
 
@@ -135,22 +136,14 @@ static int run(int argc, char **argv) {
     rc = bad("need contract paths, --caller and --to", NULL);
     goto out;
   }
-  rein_contract_set *s = NULL;
-  rein_status st = rein_contract_load(NULL, paths, n, &s);
+  rein_contract_set *s = rein_cli_load_contracts("policy", paths, n);
   if (!s) {
-    fprintf(stderr, "rein policy: %s\n", rein_strerror(st));
-    rc = REIN_EXIT_USAGE;
-    goto out;
-  }
-  if (rein_contract_has_load_errors(s)) {
-    rein_contract_write(s, REIN_CONTRACT_FORMAT_TEXT, stderr);
-    rein_contract_set_free(s);
     rc = REIN_EXIT_USAGE;
     goto out;
   }
   rein_contract_policy cp;
   rein_errbuf eb = {{0}};
-  st = rein_policy_from_contract(s, caller, to, &cp, &eb);
+  rein_status st = rein_policy_from_contract(s, caller, to, &cp, &eb);
   if (st != REIN_OK) {
     fprintf(stderr, "rein policy: %s\n",
             eb.msg[0] ? eb.msg : rein_strerror(st));

@@ -8,6 +8,7 @@
  * versions in the contract; R001 fires exactly where "declared" < "needed".
  */
 #include "cli.h"
+#include "lib_contract.h"
 #include "rein/contract.h"
 
 #include <stdlib.h>
@@ -60,16 +61,8 @@ static int run(int argc, char **argv) {
     rc = REIN_EXIT_USAGE;
     goto out;
   }
-  rein_contract_set *s = NULL;
-  rein_status st = rein_contract_load(NULL, paths, n, &s);
+  rein_contract_set *s = rein_cli_load_contracts("ttl", paths, n);
   if (!s) {
-    fprintf(stderr, "rein ttl: %s\n", rein_strerror(st));
-    rc = REIN_EXIT_USAGE;
-    goto out;
-  }
-  if (rein_contract_has_load_errors(s)) {
-    rein_contract_write(s, REIN_CONTRACT_FORMAT_TEXT, stderr);
-    rein_contract_set_free(s);
     rc = REIN_EXIT_USAGE;
     goto out;
   }
