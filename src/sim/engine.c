@@ -1,11 +1,15 @@
 /*
  * engine.c: the discrete-event engine of the simulator.
  *
- * Events live in one binary min-heap ordered by (time, sequence number); the
- * sequence number makes the order total, so a run is a pure function of the
- * scenario, the variant and the seed. Calls, requests and events come from
- * pools that grow by doubling and recycle through free lists, so the steady
- * state allocates nothing per event.
+ * Events are taken in (time, sequence number) order; the sequence number
+ * makes the order total, so a run is a pure function of the scenario, the
+ * variant and the seed. They are kept in a 4-ary min-heap, a small side
+ * heap (arrivals, incident edges) and FIFO lanes (events for the current
+ * instant, ticks, attempt timeouts of one duration) that are each in that
+ * order by construction; the next event is the least of their heads (see
+ * push and next_event). Calls, requests and events come from pools that
+ * grow by doubling and hand out their least free index, so the steady
+ * state allocates nothing per event and the records in use stay packed.
  *
  * What is modelled here is the world, never the policy: each logical call is
  * a rein_retry of a rein_policy built from the scenario (with the library's
