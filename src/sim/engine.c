@@ -106,9 +106,10 @@ typedef struct sim_req {
   uint32_t call, serial, server, attempt;
   uint32_t occ_key;
   uint32_t ticket; /* admission ticket index, NONE without */
+  uint32_t next_free;
   uint8_t abandoned;
   uint8_t out_kind, out_dont_retry; /* the answer: kind, dont_retry */
-  uint8_t pad_[13];
+  uint8_t pad_[9];
 } sim_req;
 _Static_assert(sizeof(sim_req) == 64, "sim_req is one cache line");
 
@@ -146,8 +147,12 @@ typedef struct sim_srv {
  * incident) a LIFO free list keeps recycling a few thousand records spread
  * over the whole grown pool, one cache line and often one page each, for
  * the rest of the run. Taking the least free index keeps the records in
- * use packed at the start of the pool. Indices are only names: which one a
- * call or request gets changes nothing in the results. */
+ * use packed at the start of the pool. Used for calls, whose index is only
+ * a name: stale events recognise their call by serial, so which index a
+ * call gets changes nothing in the results. Requests keep the LIFO free
+ * list: on_timeout marks R->reqs[c->cur_req] abandoned even when that
+ * request was already released (an outage in `drop` mode releases it) and
+ * its index reused, so the `wasted` counts depend on the reuse order. */
 typedef struct freeset {
   uint64_t *w[6];
   size_t nw[6];
@@ -190,8 +195,7 @@ typedef struct run {
   uint32_t ncalls, calls_cap;
   freeset call_fs;
   sim_req *reqs;
-  uint32_t nreqs, reqs_cap;
-  freeset req_fs;
+  uint32_t nreqs, reqs_cap, req_free;
 #ifdef REIN_SIM_ADMIT
   /* admission tickets must not move while in use: chunks, never realloc */
   rein_admit_ticket **tchunks;
@@ -621,20 +625,22 @@ static void call_release(run *R, uint32_t i) {
 }
 
 static uint32_t req_new(run *R) {
-  uint32_t i = fs_take(&R->req_fs);
-  if (i == NONE) {
+  uint32_t i;
+  if (R->req_free != NONE) {
+    i = R->req_free;
+    R->req_free = R->reqs[i].next_free;
+  } else {
     size_t cap = R->reqs_cap;
-    if (R->nreqs == cap) {
-      if (grow_aligned(R, (void **)&R->reqs, &R->reqs_raw, sizeof(sim_req),
-                       &cap, R->nreqs + 1) ||
-          fs_reserve(R, &R->req_fs, cap))
-        return NONE;
-      R->reqs_cap = (uint32_t)cap;
-    }
+    if (R->nreqs == cap &&
+        grow_aligned(R, (void **)&R->reqs, &R->reqs_raw, sizeof(sim_req), &cap,
+                     R->nreqs + 1))
+      return NONE;
+    R->reqs_cap = (uint32_t)cap;
     i = R->nreqs++;
   }
   sim_req *q = &R->reqs[i];
   memset(q, 0, sizeof *q);
+  q->next_free = NONE;
   q->ticket = NONE;
   return i;
 }
@@ -642,7 +648,8 @@ static uint32_t req_new(run *R) {
 static void req_release(run *R, uint32_t i) {
   sim_req *q = &R->reqs[i];
   sim_call *c = &R->calls[q->call];
-  fs_add(&R->req_fs, i);
+  q->next_free = R->req_free;
+  R->req_free = i;
   if (--c->outstanding == 0 && c->finished == 1) call_release(R, q->call);
 }
 
@@ -1676,7 +1683,6 @@ static void run_free(run *R) {
   rein__sim_free(a, R->calls_raw);
   rein__sim_free(a, R->callc_raw);
   fs_free(R, &R->call_fs);
-  fs_free(R, &R->req_fs);
   rein__sim_free(a, R->clients);
   rein__sim_free(a, R->client_pol);
   rein__sim_free(a, R->cohort_first);
@@ -1711,6 +1717,7 @@ static int init_world(run *R) {
   const rein_sim_scenario *s = R->s;
   const rein_allocator *a = R->a;
   uint64_t st = R->res->seed;
+  R->req_free = NONE;
   rein_rng_seed(&R->r_arr, rein_splitmix64(&st));
   rein_rng_seed(&R->r_srv, rein_splitmix64(&st));
   rein_rng_seed(&R->r_net, rein_splitmix64(&st));
