@@ -150,9 +150,7 @@ typedef struct sim_srv {
  * use packed at the start of the pool. Used for calls, whose index is only
  * a name: stale events recognise their call by serial, so which index a
  * call gets changes nothing in the results. Requests keep the LIFO free
- * list: on_timeout marks R->reqs[c->cur_req] abandoned even when that
- * request was already released (an outage in `drop` mode releases it) and
- * its index reused, so the `wasted` counts depend on the reuse order. */
+ * list (their reuse order is part of the recorded outputs). */
 typedef struct freeset {
   uint64_t *w[6];
   size_t nw[6];
@@ -1479,7 +1477,11 @@ static int on_resp(run *R, uint32_t req) {
 static int on_timeout(run *R, uint32_t ci, uint32_t serial) {
   sim_call *c = &R->calls[ci];
   if (c->finished || c->serial != serial || c->cur_req == NONE) return 0;
-  R->reqs[c->cur_req].abandoned = 1;
+  /* A `drop` outage releases the request without telling the call, and the
+   * index may already serve another call's attempt: only mark it abandoned
+   * (for the wasted-work count) while it is still this call's. */
+  sim_req *cq = &R->reqs[c->cur_req];
+  if (cq->call == ci && cq->serial == serial) cq->abandoned = 1;
   if (c->top) {
     pt(R)->timeouts++;
     R->res->summary.timeouts++;
