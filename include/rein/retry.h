@@ -184,7 +184,7 @@ typedef struct rein_retry {
   int64_t start_ns, end_ns, deadline_ns;
   int64_t attempt_start_ns, ready_at_ns, prev_delay_ns;
   uint32_t attempt, budget_cost, stripe;
-  uint8_t state, has_key, last_kind, counted;
+  uint8_t state, has_key, last_kind, rng_ready;
   rein_breaker_permit permit;
 } rein_retry;
 

@@ -239,7 +239,7 @@ static void window_read(rein_breaker *b, int64_t now, uint64_t *calls,
   int64_t c, f, s;
   if (b->cfg.window == REIN_BREAKER_WINDOW_TIME) {
     f = rein__window_sum(&b->win, C_FAIL, now);
-    s = rein__window_sum(&b->win, C_SLOW, now);
+    s = b->cfg.slow_call_ns > 0 ? rein__window_sum(&b->win, C_SLOW, now) : 0;
     c = rein__window_sum(&b->win, C_CALLS, now);
   } else {
     f = atomic_load(&b->ring_fail);

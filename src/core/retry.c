@@ -119,11 +119,23 @@ void rein_retry_init(rein_retry *r, const rein_policy *p,
                                            memory_order_relaxed);
     seed = p->cfg.seed ^ ((uint64_t)r->stripe << 48) ^ i;
   }
-  rein_rng_seed(&r->rng, seed);
+  /* Seeding costs four splitmix64 rounds; most calls succeed at once and
+   * never draw, so keep the seed and expand it on first use (call_rng). */
+  r->rng.s[0] = seed;
+  r->rng_ready = 0;
   r->has_key = opts && opts->has_key;
   r->deadline_ns = opts && opts->deadline ? opts->deadline : INT64_MAX;
   r->end_ns = INT64_MAX;
   r->state = S_INIT;
+}
+
+/* The call's generator, seeded on first use from the kept seed. */
+static rein_rng *call_rng(rein_retry *r) {
+  if (!r->rng_ready) {
+    rein_rng_seed(&r->rng, r->rng.s[0]);
+    r->rng_ready = 1;
+  }
+  return &r->rng;
 }
 
 static rein_decision invalid_call(const rein_retry *r) {
@@ -156,7 +168,7 @@ static rein_decision admit(rein_retry *r, int64_t now) {
     rein_metrics_add(c->metrics, REIN_C_BREAKER_REJECTIONS, 1);
     return give_up(r, REIN_GIVEUP_BREAKER_OPEN, true);
   }
-  if (c->throttle && !rein_throttle_admit(c->throttle, now, &r->rng)) {
+  if (c->throttle && !rein_throttle_admit(c->throttle, now, call_rng(r))) {
     rein_metrics_add(c->metrics, REIN_C_THROTTLED, 1);
     return give_up(r, REIN_GIVEUP_THROTTLED, true);
   }
@@ -246,7 +258,8 @@ rein_decision rein_retry_next(rein_retry *r, const rein_outcome *o,
     return give_up(r, REIN_GIVEUP_MAX_ATTEMPTS, retried);
 
   int64_t delay =
-      rein_backoff_delay(&c->backoff, r->attempt, r->prev_delay_ns, &r->rng);
+      rein_backoff_delay(&c->backoff, r->attempt, r->prev_delay_ns,
+                         call_rng(r));
   int64_t floor = o->server_delay_ns;
   if (floor > REIN_SIGNAL_MAX_DELAY_NS) floor = REIN_SIGNAL_MAX_DELAY_NS;
   if (floor > delay) {

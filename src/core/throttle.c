@@ -41,7 +41,7 @@ rein_status rein_throttle_new(const rein_throttle_config *c,
   if (c->buckets < 1 || c->buckets > 60)
     return rein__invalid(c->err, "throttle.buckets: must be in [1, 60], got %u",
                          c->buckets);
-  rein_throttle *t = rein__calloc(c->alloc, sizeof *t);
+  rein_throttle *t = rein__alloc_aligned(c->alloc, sizeof *t);
   if (!t) return REIN_ENOMEM;
   if (c->alloc) {
     t->alloc_copy = *c->alloc;
@@ -51,7 +51,7 @@ rein_status rein_throttle_new(const rein_throttle_config *c,
   rein_status st = rein__window_init(&t->win, t->alloc, c->window_ns,
                                      c->buckets, 2, THROTTLE_STRIPES);
   if (st != REIN_OK) {
-    rein__free(t->alloc, t);
+    rein__free_aligned(t->alloc, t);
     return st;
   }
   *out = t;
@@ -61,7 +61,7 @@ rein_status rein_throttle_new(const rein_throttle_config *c,
 void rein_throttle_free(rein_throttle *t) {
   if (!t) return;
   rein__window_destroy(&t->win, t->alloc);
-  rein__free(t->alloc, t);
+  rein__free_aligned(t->alloc, t);
 }
 
 double rein_throttle_probability(rein_throttle *t, int64_t now) {

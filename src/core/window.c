@@ -28,10 +28,11 @@ rein_status rein__window_init(rein__window *w, const rein_allocator *a,
                               uint32_t ncounters, uint32_t nstripes) {
   w->nslots = nslots;
   w->ncounters = ncounters;
-  w->nstripes = nstripes;
+  w->nstripes = nstripes; /* a power of two: stripes are masked */
+  atomic_init(&w->used, 0);
   w->slot_ns = window_ns / nslots;
   if (w->slot_ns < 1) w->slot_ns = 1;
-  size_t per = (size_t)nslots * ncounters;
+  size_t per = (size_t)nslots * ncounters + 1; /* + the slot hint */
   size_t line = REIN__CACHELINE / sizeof(uint64_t);
   w->stripe_cells = (per + line - 1) / line * line;
   w->cells = rein__alloc_aligned(a, w->stripe_cells * nstripes *
@@ -48,21 +49,43 @@ void rein__window_destroy(rein__window *w, const rein_allocator *a) {
 }
 
 static inline _Atomic uint64_t *cell(const rein__window *w, uint32_t stripe,
-                                     uint32_t counter, uint64_t epoch) {
-  size_t idx = (size_t)(stripe % w->nstripes) * w->stripe_cells +
-               (size_t)counter * w->nslots + (size_t)(epoch % w->nslots);
+                                     uint32_t counter, uint32_t slot) {
+  size_t idx = (size_t)(stripe & (w->nstripes - 1)) * w->stripe_cells +
+               (size_t)counter * w->nslots + slot;
   return &w->cells[idx];
 }
 
-static inline uint64_t epoch_of(const rein__window *w, int64_t now) {
-  return now > 0 ? (uint64_t)(now / w->slot_ns) : 0;
+/* The epoch of `now` and its slot index (epoch % nslots), using and
+ * refreshing stripe `stripe`'s hint; stripe UINT32_MAX means no hint. */
+static inline uint64_t epoch_of(rein__window *w, uint32_t stripe, int64_t now,
+                                uint32_t *slot) {
+  if (now < 0) now = 0;
+  _Atomic uint64_t *hint = NULL;
+  if (stripe != UINT32_MAX) {
+    hint = &w->cells[(size_t)(stripe & (w->nstripes - 1)) * w->stripe_cells +
+                     w->stripe_cells - 1];
+    uint64_t h = atomic_load_explicit(hint, memory_order_relaxed);
+    uint64_t e = h >> 8;
+    if ((uint64_t)now - e * (uint64_t)w->slot_ns < (uint64_t)w->slot_ns) {
+      *slot = (uint32_t)(h & 0xff);
+      return e;
+    }
+  }
+  uint64_t e = (uint64_t)(now / w->slot_ns);
+  *slot = (uint32_t)(e % w->nslots);
+  if (hint) atomic_store_explicit(hint, e << 8 | *slot, memory_order_relaxed);
+  return e;
 }
 
 uint32_t rein__window_add(rein__window *w, uint32_t stripe, uint32_t counter,
                           int64_t now, int64_t delta) {
-  uint64_t e = epoch_of(w, now);
+  uint32_t slot;
+  uint64_t e = epoch_of(w, stripe, now, &slot);
   uint32_t tag = (uint32_t)(e & TAG_MASK);
-  _Atomic uint64_t *c = cell(w, stripe, counter, e);
+  uint32_t bit = UINT32_C(1) << (stripe & (w->nstripes - 1));
+  if (!(atomic_load_explicit(&w->used, memory_order_relaxed) & bit))
+    atomic_fetch_or_explicit(&w->used, bit, memory_order_seq_cst);
+  _Atomic uint64_t *c = cell(w, stripe, counter, slot);
   uint64_t old = atomic_load_explicit(c, memory_order_relaxed);
   for (;;) {
     uint64_t nv = tag_of(old) == tag ? pack(tag, val_of(old) + delta)
@@ -76,7 +99,9 @@ uint32_t rein__window_add(rein__window *w, uint32_t stripe, uint32_t counter,
 
 void rein__window_undo(rein__window *w, uint32_t stripe, uint32_t counter,
                        int64_t now_at_add, uint32_t tag, int64_t delta) {
-  _Atomic uint64_t *c = cell(w, stripe, counter, epoch_of(w, now_at_add));
+  uint32_t slot;
+  (void)epoch_of(w, stripe, now_at_add, &slot);
+  _Atomic uint64_t *c = cell(w, stripe, counter, slot);
   uint64_t old = atomic_load_explicit(c, memory_order_relaxed);
   while (tag_of(old) == tag) {
     if (atomic_compare_exchange_weak_explicit(
@@ -86,11 +111,14 @@ void rein__window_undo(rein__window *w, uint32_t stripe, uint32_t counter,
   }
 }
 
-int64_t rein__window_sum(const rein__window *w, uint32_t counter, int64_t now) {
-  uint64_t e = epoch_of(w, now);
+int64_t rein__window_sum(rein__window *w, uint32_t counter, int64_t now) {
+  uint32_t slot;
+  uint64_t e = epoch_of(w, UINT32_MAX, now, &slot);
   uint32_t cur = (uint32_t)(e & TAG_MASK);
   int64_t sum = 0;
+  uint32_t used = atomic_load_explicit(&w->used, memory_order_seq_cst);
   for (uint32_t s = 0; s < w->nstripes; s++) {
+    if (!(used & (UINT32_C(1) << s))) continue;
     const _Atomic uint64_t *base =
         &w->cells[(size_t)s * w->stripe_cells + (size_t)counter * w->nslots];
     for (uint32_t i = 0; i < w->nslots; i++) {

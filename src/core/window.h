@@ -24,8 +24,14 @@
 typedef struct rein__window {
   int64_t slot_ns;
   uint32_t nslots, ncounters, nstripes;
-  size_t stripe_cells; /* cells per stripe, padded to a cache line */
+  size_t stripe_cells; /* cells per stripe, padded to a cache line; the
+                          last one is the stripe's slot hint */
   _Atomic uint64_t *cells;
+  /* Stripes ever written (bit s = stripe s): a sum reads only those, so a
+   * window shared by two threads costs two stripes to read, not sixteen.
+   * Bits are only ever set, each before its stripe's first write, so after
+   * warm-up this line is only read. */
+  _Alignas(64) _Atomic uint32_t used;
 } rein__window;
 
 rein_status rein__window_init(rein__window *w, const rein_allocator *a,
@@ -42,7 +48,7 @@ uint32_t rein__window_add(rein__window *w, uint32_t stripe, uint32_t counter,
 void rein__window_undo(rein__window *w, uint32_t stripe, uint32_t counter,
                        int64_t now_at_add, uint32_t tag, int64_t delta);
 /* Sum of `counter` over the window ending at `now`. */
-int64_t rein__window_sum(const rein__window *w, uint32_t counter, int64_t now);
+int64_t rein__window_sum(rein__window *w, uint32_t counter, int64_t now);
 /* Zero every cell (each with an atomic exchange, so concurrent adds are
  * either kept whole or cleared whole). */
 void rein__window_clear(rein__window *w);
