@@ -10,7 +10,9 @@ JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 
 svc=$(mktemp -d /tmp/rein-services.XXXXXX)
 trap 'scripts/services.sh stop "$svc"' EXIT
-eval "$(scripts/services.sh start "$svc")"
+# Fail here, not in fifty backend tests, when a server cannot start.
+svc_env=$(scripts/services.sh start "$svc")
+eval "$svc_env"
 
 step() { printf '\n== %s\n' "$*"; }
 
