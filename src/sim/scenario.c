@@ -739,52 +739,48 @@ static int p_policy(ld *L, yaml_node_t *n, const char *path,
   return validate_policy(L, n, path, p);
 }
 
-static int find_policy(ld *L, yaml_node_t *n, const char *path,
-                       uint32_t *out) {
+/* Resolve the name in `n` among `names[0..count)` (NULL-terminated), or
+ * fail with a did-you-mean or the list of what is defined. `kind` and
+ * `plural` name the thing in the message ("policy", "policies"). */
+static int find_named(ld *L, yaml_node_t *n, const char *path,
+                      const char *kind, const char *plural,
+                      const char *const *names, size_t count, uint32_t *out) {
   const char *v = sval(n);
-  rein_sim_scenario *s = L->s;
   if (v)
-    for (size_t i = 0; i < s->n_policies; i++)
-      if (strcmp(s->policies[i].name, v) == 0) {
+    for (size_t i = 0; i < count; i++)
+      if (strcmp(names[i], v) == 0) {
         *out = (uint32_t)i;
         return 0;
       }
-  const char *names[MAX_POLICIES + 1];
-  for (size_t i = 0; i < s->n_policies; i++) names[i] = s->policies[i].name;
-  names[s->n_policies] = NULL;
   char b[64];
   const char *dym = v ? closest(v, names) : NULL;
   if (dym)
-    return fail(L, n, path, "no policy named %s; did you mean '%s'?",
+    return fail(L, n, path, "no %s named %s; did you mean '%s'?", kind,
                 shown(n, b, sizeof b), dym);
   char all[256];
   list_known(all, sizeof all, names);
-  return fail(L, n, path, "no policy named %s (policies: %s)",
-              shown(n, b, sizeof b), all[0] ? all : "none defined");
+  return fail(L, n, path, "no %s named %s (%s: %s)", kind,
+              shown(n, b, sizeof b), plural, all[0] ? all : "none defined");
+}
+
+static int find_policy(ld *L, yaml_node_t *n, const char *path,
+                       uint32_t *out) {
+  rein_sim_scenario *s = L->s;
+  const char *names[MAX_POLICIES + 1];
+  for (size_t i = 0; i < s->n_policies; i++) names[i] = s->policies[i].name;
+  names[s->n_policies] = NULL;
+  return find_named(L, n, path, "policy", "policies", names, s->n_policies,
+                    out);
 }
 
 static int find_server(ld *L, yaml_node_t *n, const char *path,
                        uint32_t *out) {
-  const char *v = sval(n);
   rein_sim_scenario *s = L->s;
-  if (v)
-    for (size_t i = 0; i < s->n_servers; i++)
-      if (strcmp(s->servers[i].name, v) == 0) {
-        *out = (uint32_t)i;
-        return 0;
-      }
   const char *names[MAX_SERVERS + 1];
   for (size_t i = 0; i < s->n_servers; i++) names[i] = s->servers[i].name;
   names[s->n_servers] = NULL;
-  char b[64];
-  const char *dym = v ? closest(v, names) : NULL;
-  if (dym)
-    return fail(L, n, path, "no server named %s; did you mean '%s'?",
-                shown(n, b, sizeof b), dym);
-  char all[256];
-  list_known(all, sizeof all, names);
-  return fail(L, n, path, "no server named %s (servers: %s)",
-              shown(n, b, sizeof b), all[0] ? all : "none defined");
+  return find_named(L, n, path, "server", "servers", names, s->n_servers,
+                    out);
 }
 
 /* ---------------------------------------------------------------------- */
