@@ -4,6 +4,9 @@
 if(TARGET rein_sim)
   rein_add_test(NAME test_sim SOURCES unit/test_sim.c LIBS rein_sim
                 LABELS unit TIMEOUT 120)
+  rein_add_test(NAME test_sim_expz SOURCES unit/test_sim_expz.c
+                LIBS rein_sim LABELS unit TIMEOUT 120)
+  target_include_directories(test_sim_expz PRIVATE ${PROJECT_SOURCE_DIR}/src/sim)
   rein_add_test(NAME test_sim_scenarios SOURCES unit/test_sim_scenarios.c
                 LIBS rein_sim LABELS e2e TIMEOUT 600
                 ENV REIN_SCENARIO_DIR=${PROJECT_SOURCE_DIR}/examples/scenarios)

@@ -164,6 +164,7 @@ typedef struct run {
   rein_errbuf *err;
   rein_manual_clock clock;
   rein_rng r_arr, r_srv, r_net, r_seed;
+  sim_expz expz; /* exponential draws (expz.c) */
   int64_t now, end, interval;
   size_t bucket_now; /* bucket_of(R, now) */
   uint64_t seq, events, max_events;
@@ -477,10 +478,10 @@ static int next_event(run *R, ev *out) {
 /* ---------------------------------------------------------------------- */
 /* Sampling                                                                */
 
-static double sample(rein_rng *r, const sim_dist *d) {
+static double sample(run *R, rein_rng *r, const sim_dist *d) {
   switch (d->kind) {
   case SIM_D_CONSTANT: return d->a;
-  case SIM_D_EXPONENTIAL: return rein_rng_exponential(r, d->a);
+  case SIM_D_EXPONENTIAL: return d->a * rein__sim_expz(&R->expz, r);
   case SIM_D_UNIFORM: return d->a + (d->b - d->a) * rein_rng_uniform(r);
   case SIM_D_LOGNORMAL: return exp(d->a + d->b * rein_rng_normal(r));
   case SIM_D_BIMODAL: return rein_rng_uniform(r) < d->c ? d->b : d->a;
@@ -502,7 +503,7 @@ static inline int64_t dur(double ns) {
 
 static inline int64_t net(run *R, uint32_t server) {
   const sim_server_spec *sp = R->srv[server].spec;
-  return sp->has_network ? dur(sample(&R->r_net, &sp->network)) : 0;
+  return sp->has_network ? dur(sample(R, &R->r_net, &sp->network)) : 0;
 }
 
 static inline uint64_t seed_next(run *R) {
@@ -1135,7 +1136,7 @@ static int start_service(run *R, uint32_t k, uint32_t req) {
   sim_srv *v = &R->srv[k];
   const sim_server_spec *sp = v->spec;
   v->busy++;
-  double d = sample(&R->r_srv, &sp->service);
+  double d = sample(R, &R->r_srv, &sp->service);
   if (sp->per_inflight_ns) d += (double)sp->per_inflight_ns * (v->busy + v->qlen);
   if (sp->threshold_rate > 0 && srv_rate(R, v) > sp->threshold_rate)
     d *= sp->threshold_factor;
@@ -1432,7 +1433,7 @@ static int client_next(run *R, uint32_t client, int success) {
     R->oneshot_last = R->now;
     return 0;
   }
-  int64_t t = R->now + dur(sample(&R->r_arr, &cs->think));
+  int64_t t = R->now + dur(sample(R, &R->r_arr, &cs->think));
   if (!cohort_active(R, cs, t)) return 0;
   return push(R, t, EV_CLIENT_START, client, 0);
 }
@@ -1501,7 +1502,7 @@ static int on_arrival(run *R, uint32_t k) {
   const sim_cohort_spec *cs = &R->s->cohorts[k];
   uint32_t pick = (uint32_t)rein_rng_range(&R->r_arr, 0, cs->count - 1);
   double total = cs->rate * cs->count;
-  int64_t next = R->now + dur(rein_rng_exponential(&R->r_arr, 1e9 / total));
+  int64_t next = R->now + dur(1e9 / total * rein__sim_expz(&R->expz, &R->r_arr));
   if (cohort_active(R, cs, next) && push(R, next, EV_ARRIVAL, (uint32_t)k, 0))
     return -1;
   return client_begin_in(R, R->cohort_first[k] + pick, k);
@@ -1724,6 +1725,7 @@ static int init_world(run *R) {
   rein_rng_seed(&R->r_srv, rein_splitmix64(&st));
   rein_rng_seed(&R->r_net, rein_splitmix64(&st));
   rein_rng_seed(&R->r_seed, rein_splitmix64(&st));
+  rein__sim_expz_init(&R->expz);
   for (size_t k = 0; k < s->n_cohorts; k++) R->nclients += s->cohorts[k].count;
   R->clients = rein__sim_calloc(a, R->nclients * sizeof(sim_client));
   R->client_pol = rein__sim_calloc(a, R->nclients * sizeof(uint32_t));
@@ -1759,15 +1761,15 @@ static int init_world(run *R) {
     const sim_cohort_spec *cs = &s->cohorts[k];
     if (cs->arrival == SIM_ARRIVAL_POISSON) {
       int64_t t = cs->begin_ns +
-                  dur(rein_rng_exponential(&R->r_arr,
-                                           1e9 / (cs->rate * cs->count)));
+                  dur(1e9 / (cs->rate * cs->count) *
+                      rein__sim_expz(&R->expz, &R->r_arr));
       if (cohort_active(R, cs, t) && push(R, t, EV_ARRIVAL, (uint32_t)k, 0))
         return -1;
       continue;
     }
     if (cs->arrival == SIM_ARRIVAL_ONE_SHOT) R->oneshot_clients += cs->count;
     for (uint32_t j = 0; j < cs->count; j++) {
-      int64_t t = cs->begin_ns + dur(sample(&R->r_arr, &cs->start));
+      int64_t t = cs->begin_ns + dur(sample(R, &R->r_arr, &cs->start));
       if (cohort_active(R, cs, t) &&
           push(R, t, EV_CLIENT_START, R->cohort_first[k] + j, 0))
         return -1;

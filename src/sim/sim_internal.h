@@ -164,6 +164,28 @@ void *rein__sim_alloc(const rein_allocator *a, size_t n);
 void *rein__sim_calloc(const rein_allocator *a, size_t n);
 void rein__sim_free(const rein_allocator *a, void *p);
 
+/* Exponential variates by the ziggurat method (expz.c): the tables of the
+ * 256 strips (x[i] their right edges, f[i] = exp(-x[i])), built once per
+ * run. rein__sim_expz(z, r) returns an Exp(1) draw; about 99% of draws
+ * take one rein_rng_next, a multiply and a compare. */
+typedef struct sim_expz {
+  double x[257], f[257];
+} sim_expz;
+
+void rein__sim_expz_init(sim_expz *z);
+/* The uncommon path: strip `i` (0 = the tail) and its point `x` missed the
+ * inner rectangle. */
+double rein__sim_expz_slow(const sim_expz *z, rein_rng *r, unsigned i,
+                           double x);
+
+static inline double rein__sim_expz(const sim_expz *z, rein_rng *r) {
+  uint64_t b = rein_rng_next(r);
+  unsigned i = (unsigned)(b & 255);
+  double x = (double)(b >> 11) * 0x1.0p-53 * z->x[i];
+  if (__builtin_expect(x < z->x[i + 1], 1)) return x;
+  return rein__sim_expz_slow(z, r, i, x);
+}
+
 #define SIM_LAT_BUCKETS (64 * 60)
 
 struct rein_sim_result {
