@@ -218,6 +218,36 @@ static void test_timeouts_and_wasted_work(void **state) {
   rein_sim_scenario_free(s);
 }
 
+static void test_drop_does_not_blame_reused_request(void **state) {
+  (void)state;
+  /* A's attempt arrives during a drop outage: the server releases the
+   * request at once and A times out at 301 ms. B's attempt (sent at 20 ms)
+   * reuses the released request record and is served 20..520 ms, within
+   * B's 1 s timeout. A's timeout must not mark B's request abandoned:
+   * nothing was wasted (the dropped request never ran). */
+  rein_sim_scenario *s = load_ok(
+      "duration: 2s\n"
+      "policies: {p: {max_attempts: 1}}\n"
+      "servers: [{name: s, concurrency: 1, service_time: 500ms}]\n"
+      "cohorts:\n"
+      "  - {name: a, target: s, policy: p, timeout: 300ms,\n"
+      "     arrival: {mode: one_shot, think: 100s, start: 1ms}}\n"
+      "  - {name: b, target: s, policy: p, timeout: 1s,\n"
+      "     arrival: {mode: one_shot, think: 100s, start: 20ms}}\n"
+      "incidents: [{kind: outage, mode: drop, server: s, start: 0s, "
+      "end: 10ms}]\n");
+  rein_sim_result *r = run_ok(s, 0, 0);
+  const rein_sim_summary *S = rein_sim_result_summary(r);
+  assert_int_equal(S->attempts, 2);
+  assert_int_equal(S->timeouts, 1);
+  assert_int_equal(S->successes, 1);
+  assert_int_equal(S->wasted, 0);
+  assert_int_equal(S->servers[0].wasted, 0);
+  assert_int_equal(S->servers[0].executed, 1);
+  rein_sim_result_free(r);
+  rein_sim_scenario_free(s);
+}
+
 static void test_duplicates_and_dedup(void **state) {
   (void)state;
   const char *fmt =
@@ -677,6 +707,7 @@ int main(void) {
       cmocka_unit_test(test_load_missing_file),
       cmocka_unit_test(test_exact_latency),
       cmocka_unit_test(test_timeouts_and_wasted_work),
+      cmocka_unit_test(test_drop_does_not_blame_reused_request),
       cmocka_unit_test(test_duplicates_and_dedup),
       cmocka_unit_test(test_non_idempotent_without_key),
       cmocka_unit_test(test_shed_retry_after),
