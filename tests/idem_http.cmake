@@ -47,6 +47,7 @@ if(TARGET ledger)
   # shedding, outage, metrics, SIGTERM.
   rein_add_test(NAME test_ledger_http
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/e2e/test_ledger_http.c
+            ${CMAKE_CURRENT_SOURCE_DIR}/e2e/ledger_proc.c
     LIBS PkgConfig::IDEM_HTTP_T_CURL
     ARGS $<TARGET_FILE:ledger>
     LABELS e2e concurrency TIMEOUT 120)
@@ -54,6 +55,7 @@ if(TARGET ledger)
   # restarted empty): 503s, reconnect, and still one charge per key.
   rein_add_test(NAME test_ledger_store_loss
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/e2e/test_ledger_store_loss.c
+            ${CMAKE_CURRENT_SOURCE_DIR}/e2e/ledger_proc.c
     LIBS PkgConfig::IDEM_HTTP_T_CURL
     ARGS $<TARGET_FILE:ledger>
     LABELS backend TIMEOUT 60)

@@ -29,6 +29,7 @@
  *
  * Usage: test_admit_ledger LEDGER_BIN
  */
+#include "ledger_proc.h"
 #include "rein_test.h"
 
 #include "rein/signal.h"
@@ -51,8 +52,7 @@
 #define WARMUP_S 0.5
 
 static const char *LEDGER_BIN;
-static pid_t g_pid;
-static char g_dir[64];
+static ledger_proc g_lp; /* the running ledger (teardown kills it) */
 
 static double mono_s(void) {
   struct timespec ts;
@@ -60,78 +60,16 @@ static double mono_s(void) {
   return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void sleep_ms(long ms) {
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
-  while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
-  }
-}
-
 static unsigned ledger_start(const char *const *extra) {
-  snprintf(g_dir, sizeof g_dir, "/tmp/rein-admit-e2e.XXXXXX");
-  assert_non_null(mkdtemp(g_dir));
-  char db[96], pf[96], log[96];
-  snprintf(db, sizeof db, "%s/ledger.db", g_dir);
-  snprintf(pf, sizeof pf, "%s/port", g_dir);
-  snprintf(log, sizeof log, "%s/ledger.log", g_dir);
-  pid_t pid = fork();
-  assert_true(pid >= 0);
-  if (pid == 0) {
-    int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) {
-      dup2(fd, 1);
-      dup2(fd, 2);
-      close(fd);
-    }
-    const char *argv[40];
-    int a = 0;
-    argv[a++] = LEDGER_BIN;
-    argv[a++] = "--port";
-    argv[a++] = "0";
-    argv[a++] = "--port-file";
-    argv[a++] = pf;
-    argv[a++] = "--db";
-    argv[a++] = db;
-    for (int i = 0; extra && extra[i] && a < 39; i++)
-      argv[a++] = extra[i];
-    argv[a] = NULL;
-    execv(LEDGER_BIN, (char *const *)argv);
-    _exit(127);
-  }
-  g_pid = pid;
-  unsigned port = 0;
-  for (int i = 0; i < 1000 && !port; i++) {
-    FILE *f = fopen(pf, "r");
-    if (f) {
-      if (fscanf(f, "%u", &port) != 1) port = 0;
-      fclose(f);
-    }
-    if (!port) sleep_ms(5);
-  }
-  if (!port) fail_msg("ledger did not start; see %s", log);
-  return port;
+  ledger_proc_start(&g_lp, LEDGER_BIN, "rein-admit-e2e", extra);
+  return g_lp.port;
 }
 
-static void ledger_stop(void) {
-  if (g_pid <= 0) return;
-  kill(g_pid, SIGTERM);
-  int st = 0;
-  waitpid(g_pid, &st, 0);
-  g_pid = 0;
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_dir);
-}
+static void ledger_stop(void) { (void)ledger_proc_stop(&g_lp); }
 
 static int teardown(void **state) {
   (void)state;
-  if (g_pid > 0) {
-    kill(g_pid, SIGKILL);
-    waitpid(g_pid, NULL, 0);
-    g_pid = 0;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_dir);
-  }
+  ledger_proc_kill(&g_lp);
   return 0;
 }
 

@@ -13,6 +13,7 @@
  *   - injected outage, metrics, health, bad input, graceful SIGTERM.
  * Usage: test_ledger_http LEDGER_BIN
  */
+#include "ledger_proc.h"
 #include "rein_test.h"
 
 #include <curl/curl.h>
@@ -31,124 +32,29 @@
 static const char *LEDGER_BIN;
 /* The ledger a test is running, so a failed assertion does not leave it
  * behind (teardown kills it). */
-static pid_t g_live;
-static char g_live_dir[64];
+static ledger_proc g_live;
 
-static void sleep_ms(long ms) {
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
-  while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
-  }
-}
-
-/* ---- a ledger process ---------------------------------------------------- */
-
-typedef struct ledger_proc {
-  pid_t pid;
-  unsigned port;
-  char dir[64];
-} ledger_proc;
-
-/* Starts the ledger with extra arguments (NULL-terminated). */
 static void ledger_start(ledger_proc *lp, const char *const *extra) {
-  snprintf(lp->dir, sizeof lp->dir, "/tmp/rein-ledger-http.XXXXXX");
-  assert_non_null(mkdtemp(lp->dir));
-  char db[96], pf[96], log[96];
-  snprintf(db, sizeof db, "%s/ledger.db", lp->dir);
-  snprintf(pf, sizeof pf, "%s/port", lp->dir);
-  snprintf(log, sizeof log, "%s/ledger.log", lp->dir);
-  pid_t pid = fork();
-  assert_true(pid >= 0);
-  if (pid == 0) {
-    int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) {
-      dup2(fd, 1);
-      dup2(fd, 2);
-      close(fd);
-    }
-    const char *argv[40];
-    int a = 0;
-    argv[a++] = LEDGER_BIN;
-    argv[a++] = "--port";
-    argv[a++] = "0";
-    argv[a++] = "--port-file";
-    argv[a++] = pf;
-    argv[a++] = "--db";
-    argv[a++] = db;
-    for (int i = 0; extra && extra[i] && a < 39; i++)
-      argv[a++] = extra[i];
-    argv[a] = NULL;
-    execv(LEDGER_BIN, (char *const *)argv);
-    _exit(127);
-  }
-  lp->pid = pid;
-  g_live = pid;
-  snprintf(g_live_dir, sizeof g_live_dir, "%s", lp->dir);
-  lp->port = 0;
-  for (int i = 0; i < 1000 && !lp->port; i++) {
-    FILE *f = fopen(pf, "r");
-    if (f) {
-      if (fscanf(f, "%u", &lp->port) != 1) lp->port = 0;
-      fclose(f);
-    }
-    if (!lp->port) sleep_ms(5);
-  }
-  if (!lp->port) fail_msg("ledger did not start; see %s", log);
+  ledger_proc_start(lp, LEDGER_BIN, "rein-ledger-http", extra);
+  g_live = *lp;
 }
 
-/* SIGTERM; asserts a clean exit (status 0), then removes the files. */
+/* SIGTERM; asserts a clean exit (status 0); the files are removed. */
 static void ledger_stop(ledger_proc *lp) {
-  kill(lp->pid, SIGTERM);
-  int st = 0;
-  waitpid(lp->pid, &st, 0);
-  g_live = 0;
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", lp->dir);
-  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", lp->dir);
+  int st = ledger_proc_stop(lp);
+  g_live.pid = 0;
+  g_live.dir[0] = '\0';
   assert_true(WIFEXITED(st));
   assert_int_equal(WEXITSTATUS(st), 0);
 }
 
 static int kill_leftover(void **state) {
-  if (g_live > 0) {
-    kill(g_live, SIGKILL);
-    waitpid(g_live, NULL, 0);
-    g_live = 0;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_live_dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_live_dir);
-  }
+  (void)state;
+  ledger_proc_kill(&g_live);
   return 0;
 }
 
 /* ---- HTTP ---------------------------------------------------------------- */
-
-typedef struct http_resp {
-  long status;
-  char body[16384];
-  size_t body_len;
-  char headers[4096];
-  size_t hdr_len;
-} http_resp;
-
-static size_t on_body(char *p, size_t sz, size_t n, void *ud) {
-  http_resp *r = ud;
-  size_t k = sz * n, room = sizeof r->body - 1 - r->body_len;
-  size_t c = k < room ? k : room;
-  memcpy(r->body + r->body_len, p, c);
-  r->body_len += c;
-  r->body[r->body_len] = '\0';
-  return k;
-}
-
-static size_t on_header(char *p, size_t sz, size_t n, void *ud) {
-  http_resp *r = ud;
-  size_t k = sz * n, room = sizeof r->headers - 1 - r->hdr_len;
-  size_t c = k < room ? k : room;
-  memcpy(r->headers + r->hdr_len, p, c);
-  r->hdr_len += c;
-  r->headers[r->hdr_len] = '\0';
-  return k;
-}
 
 /* One request; `hdrs` NULL-terminated "Name: value" strings. */
 static void http(unsigned port, const char *method, const char *path,
@@ -167,9 +73,9 @@ static void http(unsigned port, const char *method, const char *path,
   curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
   if (body) curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, hs);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, http_resp_on_body);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, http_resp_on_header);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
   CURLcode rc = curl_easy_perform(c);
   if (rc != CURLE_OK)
@@ -241,7 +147,7 @@ static void wait_metric(unsigned port, const char *line) {
   for (int i = 0; i < 1000; i++) {
     http(port, "GET", "/metrics", NULL, NULL, &r);
     if (strstr(r.body, want)) return;
-    sleep_ms(10);
+    rein_test_sleep_ms(10);
   }
   fail_msg("metrics never showed '%s'", line);
 }
@@ -578,7 +484,7 @@ static void test_retention_purge(void **state) {
   long id = json_id(&r);
   bool purged = false;
   for (int i = 0; i < 40 && !purged; i++) {
-    sleep_ms(100);
+    rein_test_sleep_ms(100);
     http(lp.port, "GET", "/metrics", NULL, NULL, &r);
     purged = strstr(r.body, "\nrein_ledger_idem_purged_total 1\n") != NULL;
   }

@@ -15,6 +15,7 @@
  * test kills it. Labelled backend: it fails (does not skip) without
  * redis-server. Usage: test_ledger_store_loss LEDGER_BIN
  */
+#include "ledger_proc.h"
 #include "rein_test.h"
 
 #include <arpa/inet.h>
@@ -33,14 +34,9 @@
 
 static const char *LEDGER_BIN;
 static char g_dir[64];
-static pid_t g_redis, g_ledger;
+static pid_t g_redis;
+static ledger_proc g_ledger;
 static unsigned g_redis_port, g_port;
-
-static void sleep_ms(long ms) {
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
-  while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
-  }
-}
 
 static unsigned free_port(void) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -69,22 +65,6 @@ static bool can_connect(unsigned port) {
   return ok;
 }
 
-static pid_t spawn(const char *const *argv, const char *log) {
-  pid_t pid = fork();
-  assert_true(pid >= 0);
-  if (pid == 0) {
-    int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) {
-      dup2(fd, 1);
-      dup2(fd, 2);
-      close(fd);
-    }
-    execvp(argv[0], (char *const *)argv);
-    _exit(127);
-  }
-  return pid;
-}
-
 static void start_redis(void) {
   char port[16], log[96];
   snprintf(port, sizeof port, "%u", g_redis_port);
@@ -92,14 +72,14 @@ static void start_redis(void) {
   const char *argv[] = {"redis-server", "--port", port,  "--bind",
                         "127.0.0.1",    "--save", "",    "--appendonly",
                         "no",           "--dir",  g_dir, NULL};
-  g_redis = spawn(argv, log);
+  g_redis = rein_test_spawn(argv, log);
   for (int i = 0; i < 500 && !can_connect(g_redis_port); i++) {
     int st;
     if (waitpid(g_redis, &st, WNOHANG) == g_redis)
       fail_msg("redis-server exited (is it installed? scripts/deps.sh); "
                "see %s",
                log);
-    sleep_ms(10);
+    rein_test_sleep_ms(10);
   }
   if (!can_connect(g_redis_port)) fail_msg("redis-server did not start");
 }
@@ -110,34 +90,6 @@ static void kill_redis(void) {
     waitpid(g_redis, NULL, 0);
     g_redis = 0;
   }
-}
-
-typedef struct http_resp {
-  long status;
-  char body[8192];
-  size_t len;
-  char headers[4096];
-  size_t hlen;
-} http_resp;
-
-static size_t on_body(char *p, size_t sz, size_t n, void *ud) {
-  http_resp *r = ud;
-  size_t k = sz * n, room = sizeof r->body - 1 - r->len;
-  size_t c = k < room ? k : room;
-  memcpy(r->body + r->len, p, c);
-  r->len += c;
-  r->body[r->len] = '\0';
-  return k;
-}
-
-static size_t on_header(char *p, size_t sz, size_t n, void *ud) {
-  http_resp *r = ud;
-  size_t k = sz * n, room = sizeof r->headers - 1 - r->hlen;
-  size_t c = k < room ? k : room;
-  memcpy(r->headers + r->hlen, p, c);
-  r->hlen += c;
-  r->headers[r->hlen] = '\0';
-  return k;
 }
 
 static void post(const char *key, const char *body, http_resp *r) {
@@ -154,9 +106,9 @@ static void post(const char *key, const char *body, http_resp *r) {
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
   curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, hs);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, http_resp_on_body);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, http_resp_on_header);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
   CURLcode rc = curl_easy_perform(c);
   if (rc != CURLE_OK) fail_msg("POST: %s", curl_easy_strerror(rc));
@@ -179,23 +131,11 @@ static void test_store_loss(void **state) {
   assert_non_null(mkdtemp(g_dir));
   g_redis_port = free_port();
   start_redis();
-  char spec[64], db[96], pf[96], log[96];
+  char spec[64];
   snprintf(spec, sizeof spec, "redis:127.0.0.1:%u", g_redis_port);
-  snprintf(db, sizeof db, "%s/ledger.db", g_dir);
-  snprintf(pf, sizeof pf, "%s/port", g_dir);
-  snprintf(log, sizeof log, "%s/ledger.log", g_dir);
-  const char *argv[] = {LEDGER_BIN, "--port",  "0",  "--port-file", pf,  "--db",
-                        db,         "--store", spec, "--workers",   "1", NULL};
-  g_ledger = spawn(argv, log);
-  for (int i = 0; i < 1000 && !g_port; i++) {
-    FILE *f = fopen(pf, "r");
-    if (f) {
-      if (fscanf(f, "%u", &g_port) != 1) g_port = 0;
-      fclose(f);
-    }
-    if (!g_port) sleep_ms(5);
-  }
-  if (!g_port) fail_msg("ledger did not start; see %s", log);
+  const char *extra[] = {"--store", spec, "--workers", "1", NULL};
+  ledger_proc_start(&g_ledger, LEDGER_BIN, "rein-ledger-store", extra);
+  g_port = g_ledger.port;
 
   http_resp r;
   post("k1", B1, &r);
@@ -231,26 +171,21 @@ static void test_store_loss(void **state) {
   post("k1", B2, &r);
   assert_int_equal(r.status, 422);
 
-  kill(g_ledger, SIGTERM);
-  int st = 0;
-  waitpid(g_ledger, &st, 0);
-  g_ledger = 0;
+  char cmd[160];
+  snprintf(cmd, sizeof cmd, "grep -q 'connection lost' '%s/ledger.log'",
+           g_ledger.dir);
+  assert_int_equal(system(cmd), 0); /* the ledger logged the reconnect */
+  int st = ledger_proc_stop(&g_ledger);
   assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
   kill_redis();
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "grep -q 'connection lost' '%s'", log);
-  assert_int_equal(system(cmd), 0); /* the ledger logged the reconnect */
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_dir);
+  ledger_proc_rmdir(g_dir);
 }
 
 static int cleanup(void **state) {
-  if (g_ledger > 0) {
-    kill(g_ledger, SIGKILL);
-    waitpid(g_ledger, NULL, 0);
-    g_ledger = 0;
-  }
+  (void)state;
+  ledger_proc_kill(&g_ledger);
   kill_redis();
+  ledger_proc_rmdir(g_dir);
   return 0;
 }
 

@@ -1,0 +1,127 @@
+/*
+ * ledger_proc.c: start and stop examples/ledger for e2e tests, and the
+ * shared libcurl callbacks (contract in ledger_proc.h).
+ */
+#include "ledger_proc.h"
+
+#include "rein_test.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+void rein_test_sleep_ms(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+  while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
+  }
+}
+
+void ledger_proc_rmdir(const char *dir) {
+  if (!dir[0]) return;
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+}
+
+pid_t rein_test_spawn(const char *const *argv, const char *log) {
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+      close(fd);
+    }
+    execvp(argv[0], (char *const *)argv);
+    _exit(127);
+  }
+  return pid;
+}
+
+void ledger_proc_start(ledger_proc *lp, const char *bin, const char *tag,
+                       const char *const *extra) {
+  memset(lp, 0, sizeof *lp);
+  snprintf(lp->dir, sizeof lp->dir, "/tmp/%s.XXXXXX", tag);
+  assert_non_null(mkdtemp(lp->dir));
+  char db[96], pf[96], log[96];
+  snprintf(db, sizeof db, "%s/ledger.db", lp->dir);
+  snprintf(pf, sizeof pf, "%s/port", lp->dir);
+  snprintf(log, sizeof log, "%s/ledger.log", lp->dir);
+  const char *argv[40];
+  int a = 0;
+  argv[a++] = bin;
+  argv[a++] = "--port";
+  argv[a++] = "0";
+  argv[a++] = "--port-file";
+  argv[a++] = pf;
+  argv[a++] = "--db";
+  argv[a++] = db;
+  for (int i = 0; extra && extra[i] && a < 39; i++) argv[a++] = extra[i];
+  argv[a] = NULL;
+  pid_t pid = rein_test_spawn(argv, log);
+  lp->pid = pid;
+  for (int i = 0; i < 1000 && !lp->port; i++) {
+    FILE *f = fopen(pf, "r");
+    if (f) {
+      if (fscanf(f, "%u", &lp->port) != 1) lp->port = 0;
+      fclose(f);
+    }
+    if (!lp->port) rein_test_sleep_ms(5);
+  }
+  if (!lp->port) {
+    /* leave no process behind; keep the dir for its log */
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    lp->pid = 0;
+    lp->dir[0] = '\0'; /* not removed by ledger_proc_kill/stop */
+    fail_msg("ledger did not start; see %s", log);
+  }
+}
+
+int ledger_proc_stop(ledger_proc *lp) {
+  int st = 0;
+  if (lp->pid > 0) {
+    kill(lp->pid, SIGTERM);
+    waitpid(lp->pid, &st, 0);
+    lp->pid = 0;
+  }
+  ledger_proc_rmdir(lp->dir);
+  lp->dir[0] = '\0';
+  return st;
+}
+
+void ledger_proc_kill(ledger_proc *lp) {
+  if (lp->pid > 0) {
+    kill(lp->pid, SIGKILL);
+    waitpid(lp->pid, NULL, 0);
+    lp->pid = 0;
+  }
+  ledger_proc_rmdir(lp->dir);
+  lp->dir[0] = '\0';
+}
+
+static size_t append(char *buf, size_t cap, size_t *len, const char *p,
+                     size_t k) {
+  size_t room = cap - 1 - *len, c = k < room ? k : room;
+  memcpy(buf + *len, p, c);
+  *len += c;
+  buf[*len] = '\0';
+  return k;
+}
+
+size_t http_resp_on_body(char *p, size_t sz, size_t n, void *ud) {
+  http_resp *r = ud;
+  return append(r->body, sizeof r->body, &r->body_len, p, sz * n);
+}
+
+size_t http_resp_on_header(char *p, size_t sz, size_t n, void *ud) {
+  http_resp *r = ud;
+  return append(r->headers, sizeof r->headers, &r->hdr_len, p, sz * n);
+}

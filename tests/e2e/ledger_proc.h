@@ -1,0 +1,59 @@
+/*
+ * ledger_proc.h: examples/ledger as a child process for end-to-end tests,
+ * and the small HTTP client they share. Not installed.
+ *
+ * Three e2e suites (test_ledger_http, test_ledger_store_loss,
+ * test_admit_ledger) start the ledger the same way: a private temp dir
+ * with its SQLite file and log, `--port 0` and a port file to learn the
+ * port, SIGTERM to stop and an SIGKILL in teardown when an assertion left
+ * it running. Failures go through cmocka (fail_msg), so call these from a
+ * test, not from a setup that must not fail.
+ */
+#ifndef REIN_TEST_LEDGER_PROC_H
+#define REIN_TEST_LEDGER_PROC_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+typedef struct ledger_proc {
+  pid_t pid; /* 0 when not running */
+  unsigned port;
+  char dir[64]; /* temp dir: ledger.db, port, ledger.log */
+} ledger_proc;
+
+/* Start `bin` with `--port 0 --port-file DIR/port --db DIR/ledger.db` and
+ * `extra` (NULL-terminated, may be NULL), where DIR is a new
+ * /tmp/TAG.XXXXXX; stdout and stderr go to DIR/ledger.log. Waits up to 5 s
+ * for the port file, else kills it and fails the test pointing at the log
+ * (the dir is kept for that). */
+void ledger_proc_start(ledger_proc *lp, const char *bin, const char *tag,
+                       const char *const *extra);
+/* SIGTERM, wait, remove the dir; returns the wait status. */
+int ledger_proc_stop(ledger_proc *lp);
+/* SIGKILL when still running, then remove the dir (for teardown). */
+void ledger_proc_kill(ledger_proc *lp);
+/* Remove `dir` and what is in it. */
+void ledger_proc_rmdir(const char *dir);
+
+/* fork and exec argv[0] (searched in PATH) with stdout and stderr
+ * appended to `log`; returns the child's pid (fails the test when fork
+ * fails; an exec failure shows as exit status 127). */
+pid_t rein_test_spawn(const char *const *argv, const char *log);
+
+/* nanosleep for `ms`, resumed after signals. */
+void rein_test_sleep_ms(long ms);
+
+/* One HTTP response, body and headers as text (truncated to fit). */
+typedef struct http_resp {
+  long status;
+  char body[16384];
+  size_t body_len;
+  char headers[4096];
+  size_t hdr_len;
+} http_resp;
+
+/* libcurl write and header callbacks that fill an http_resp. */
+size_t http_resp_on_body(char *p, size_t sz, size_t n, void *ud);
+size_t http_resp_on_header(char *p, size_t sz, size_t n, void *ud);
+
+#endif
