@@ -7,7 +7,12 @@
  * ratio budget's withdrawals, the breaker's failure path and the backoff
  * all run. Decisions are counted as state-machine calls (begin and every
  * next). Time is a per-thread virtual clock advanced 1 us per call, so the
- * windows roll over as in production. Prints medians of 7 runs.
+ * windows roll over as in production. Prints medians of 7 rounds; each
+ * round runs one thread, two threads sharing one policy, and two threads
+ * with a policy (budget, breaker) each, back to back. The private pair is
+ * the machine's own ceiling for two threads (nothing shared in rein); the
+ * shared pair's scaling is to be read against it. Ratios are per round
+ * (the machine's speed drifts between rounds), then the median.
  *
  *   build/bench/bench_decision [calls_per_thread]
  */
@@ -64,13 +69,15 @@ static void *worker(void *arg) {
   return NULL;
 }
 
-static double run(rein_policy *p, int threads, long calls, long *decisions) {
+/* Thread i uses p[i]. */
+static double run(rein_policy *const *p, int threads, long calls,
+                  long *decisions) {
   pthread_t t[8];
   job jobs[8];
   pthread_barrier_t go;
   pthread_barrier_init(&go, NULL, (unsigned)threads + 1);
   for (int i = 0; i < threads; i++) {
-    jobs[i] = (job){p, calls, 0, 1234 + (uint64_t)i * 7919, &go};
+    jobs[i] = (job){p[i], calls, 0, 1234 + (uint64_t)i * 7919, &go};
     pthread_create(&t[i], NULL, worker, &jobs[i]);
   }
   pthread_barrier_wait(&go);
@@ -88,48 +95,71 @@ static int cmp(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-int main(int argc, char **argv) {
-  long calls = argc > 1 ? atol(argv[1]) : 2000000;
+/* A policy with its own default ratio budget and time-window breaker. */
+static int make_policy(rein_policy **p, rein_budget **b, rein_breaker **k) {
   rein_budget_config bc;
   rein_budget_config_default(&bc);
   rein_breaker_config kc;
   rein_breaker_config_default(&kc);
-  rein_budget *budget;
-  rein_breaker *breaker;
-  if (rein_budget_new(&bc, &budget) || rein_breaker_new(&kc, &breaker)) return 1;
+  if (rein_budget_new(&bc, b) || rein_breaker_new(&kc, k)) return 1;
   rein_policy_config pc;
   rein_policy_config_default(&pc); /* exponential backoff, full jitter */
-  pc.budget = budget;
-  pc.breaker = breaker;
-  rein_policy *p;
-  if (rein_policy_new(&pc, &p)) return 1;
+  pc.budget = *b;
+  pc.breaker = *k;
+  return rein_policy_new(&pc, p) != REIN_OK;
+}
+
+int main(int argc, char **argv) {
+  long calls = argc > 1 ? atol(argv[1]) : 2000000;
+  rein_policy *p[2];
+  rein_budget *budget[2];
+  rein_breaker *breaker[2];
+  for (int i = 0; i < 2; i++)
+    if (make_policy(&p[i], &budget[i], &breaker[i])) return 1;
+  rein_policy *shared[2] = {p[0], p[0]};
 
   enum { RUNS = 7 };
-  double ns1[RUNS], ns2[RUNS], thr1[RUNS], thr2[RUNS];
+  double ns1[RUNS], ns2[RUNS], thr1[RUNS], thr2[RUNS], thrp[RUNS];
+  double r_shared[RUNS], r_private[RUNS];
   for (int k = 0; k < RUNS; k++) {
-    long d1, d2;
-    double e1 = run(p, 1, calls, &d1);
-    double e2 = run(p, 2, calls, &d2);
+    long d1, d2, dp;
+    double e1 = run(shared, 1, calls, &d1);
+    double e2 = run(shared, 2, calls, &d2);
+    double ep = run(p, 2, calls, &dp);
     ns1[k] = e1 * 1e9 / (double)d1;
     ns2[k] = e2 * 1e9 / (double)d2 * 2; /* per decision per thread */
     thr1[k] = (double)d1 / e1;
     thr2[k] = (double)d2 / e2;
+    thrp[k] = (double)dp / ep;
+    r_shared[k] = thr2[k] / thr1[k];
+    r_private[k] = thrp[k] / thr1[k];
   }
   qsort(ns1, RUNS, sizeof(double), cmp);
   qsort(ns2, RUNS, sizeof(double), cmp);
   qsort(thr1, RUNS, sizeof(double), cmp);
   qsort(thr2, RUNS, sizeof(double), cmp);
+  qsort(thrp, RUNS, sizeof(double), cmp);
+  qsort(r_shared, RUNS, sizeof(double), cmp);
+  qsort(r_private, RUNS, sizeof(double), cmp);
   printf("bench_decision: begin+next with ratio budget, time-window breaker, "
          "exponential backoff + full jitter; 5%% of calls retry once\n");
   printf("  1 thread : %6.1f ns/decision (median of %d; min %.1f, max %.1f), "
          "%.1f M decisions/s\n",
          ns1[RUNS / 2], RUNS, ns1[0], ns1[RUNS - 1], thr1[RUNS / 2] / 1e6);
-  printf("  2 threads: %6.1f ns/decision per thread, %.1f M decisions/s total\n",
+  printf("  2 threads: %6.1f ns/decision per thread, %.1f M decisions/s total "
+         "(one shared budget and breaker)\n",
          ns2[RUNS / 2], thr2[RUNS / 2] / 1e6);
-  printf("  2-thread / 1-thread throughput: %.2fx (median runs)\n",
-         thr2[RUNS / 2] / thr1[RUNS / 2]);
-  rein_policy_free(p);
-  rein_breaker_free(breaker);
-  rein_budget_free(budget);
+  printf("  2 threads: %.1f M decisions/s total with a policy each (nothing "
+         "shared: the machine's ceiling)\n",
+         thrp[RUNS / 2] / 1e6);
+  printf("  2-thread / 1-thread throughput: shared %.2fx, private %.2fx "
+         "(median of per-round ratios; shared min %.2f max %.2f)\n",
+         r_shared[RUNS / 2], r_private[RUNS / 2], r_shared[0],
+         r_shared[RUNS - 1]);
+  for (int i = 0; i < 2; i++) {
+    rein_policy_free(p[i]);
+    rein_breaker_free(breaker[i]);
+    rein_budget_free(budget[i]);
+  }
   return 0;
 }
