@@ -1,0 +1,8 @@
+# Every ```c block of README.md and docs/*.md still compiles against the
+# headers in the tree (programs as written, SYNOPSIS declarations against
+# the real ones, fragments for the rein names they use): a doc that drifted
+# from the API fails here. See tests/docs/doc_examples.sh.
+add_test(NAME doc_examples
+         COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/docs/doc_examples.sh
+                 ${CMAKE_C_COMPILER} ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
+set_tests_properties(doc_examples PROPERTIES LABELS unit TIMEOUT 120)
