@@ -2,7 +2,10 @@
 # test_install.sh: the core installs and is usable the way a user would use
 # it: pkg-config, the CMake package (rein::), and a shared library that
 # exports only rein_* symbols (hidden visibility) and links nothing but libc,
-# libm and pthreads.
+# libm and pthreads. Then every optional library that was built installs
+# with its own rein-NAME.pc, and a program taking the address of its main
+# entry points links against exactly what `pkg-config --libs rein-NAME`
+# says (so a .pc that forgot a library or a dependency fails here).
 #   test_install.sh SOURCE_DIR BUILD_DIR
 set -euo pipefail
 src=$1
@@ -43,4 +46,48 @@ CM
 cmake -S "$tmp/proj" -B "$tmp/proj/b" -DCMAKE_PREFIX_PATH="$tmp/prefix" >/dev/null
 cmake --build "$tmp/proj/b" >/dev/null
 LD_LIBRARY_PATH=$(dirname "$lib") "$tmp/proj/b/user" | grep -q "success after 3 attempts"
-echo "install: pkg-config and find_package(rein) both build and run; exports rein_* only"
+# optional components: everything installed, one program per .pc
+cmake --install "$build" --prefix "$tmp/all" >/dev/null
+pcall=$(dirname "$(find "$tmp/all" -name rein.pc | head -n1)")
+declare -A syms=(
+  [admit]="admit.h rein_admit_new rein_admit_try rein_admit_poll"
+  [contract]="contract.h rein_contract_load rein_contract_check"
+  [sim]="sim.h rein_sim_scenario_load rein_sim_run"
+  [fleet]="fleet.h rein_fleet_new"
+  [inbox]="inbox.h rein_inbox_new rein_broker_redis_new rein_outbox_http_new"
+  [curl]="curl.h rein_curl_new rein_curl_call_new"
+  [idem]="idem.h rein_idem_mem_new rein_idem_sqlite_new rein_idem_pg_new rein_idem_redis_new"
+  [idem-http]="idem_http.h rein_idem_http_new"
+)
+n=0
+for pc in "$pcall"/rein-*.pc; do
+  comp=$(basename "$pc" .pc)
+  comp=${comp#rein-}
+  [ -n "${syms[$comp]:-}" ] || { echo "FAIL: no link check for rein-$comp.pc"; exit 1; }
+  set -- ${syms[$comp]}
+  hdr=$1
+  shift
+  {
+    echo "#include <stdio.h>"
+    echo "#include <rein/$hdr>"
+    echo "int main(void) {"
+    echo "  void *volatile p[] = {"
+    for f in "$@"; do echo "    (void *)$f,"; done
+    echo "  };"
+    echo "  printf(\"%d\\n\", (int)(sizeof p / sizeof p[0]));"
+    echo "  return p[0] == NULL;"
+    echo "}"
+  } > "$tmp/use-$comp.c"
+  flags=$(PKG_CONFIG_PATH=$pcall pkg-config --cflags --libs "rein-$comp") ||
+    { echo "FAIL: pkg-config rein-$comp"; exit 1; }
+  if ! cc -std=c11 "$tmp/use-$comp.c" $flags -o "$tmp/use-$comp" 2> "$tmp/err"; then
+    echo "FAIL: a program using rein-$comp does not link with its .pc:"
+    head -20 "$tmp/err"
+    exit 1
+  fi
+  "$tmp/use-$comp" > /dev/null
+  n=$((n + 1))
+done
+[ "$n" -ge 1 ] || { echo "FAIL: no optional component installed"; exit 1; }
+
+echo "install: pkg-config and find_package(rein) both build and run; exports rein_* only; $n optional components link through their .pc"
