@@ -28,6 +28,21 @@ REIN_API void rein_rng_seed(rein_rng *r, uint64_t seed);
 REIN_API uint64_t rein_splitmix64(uint64_t *state);
 /* Next 64 random bits. */
 REIN_API uint64_t rein_rng_next(rein_rng *r);
+/* The same step inline, for loops that draw per event (the simulator):
+ * the same sequence as rein_rng_next, without the call. */
+static inline uint64_t rein_rng_next_inline(rein_rng *r) {
+  uint64_t *s = r->s;
+  uint64_t x = s[1] * 5;
+  uint64_t result = ((x << 7) | (x >> 57)) * 9;
+  uint64_t t = s[1] << 17;
+  s[2] ^= s[0];
+  s[3] ^= s[1];
+  s[1] ^= s[2];
+  s[0] ^= s[3];
+  s[2] ^= t;
+  s[3] = (s[3] << 45) | (s[3] >> 19);
+  return result;
+}
 /* Uniform double in [0, 1) with 53 random bits. */
 REIN_API double rein_rng_uniform(rein_rng *r);
 /* Uniform integer in [lo, hi] (inclusive); returns lo when hi <= lo. Unbiased

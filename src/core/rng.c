@@ -21,25 +21,11 @@ void rein_rng_seed(rein_rng *r, uint64_t seed) {
   for (int i = 0; i < 4; i++) r->s[i] = rein_splitmix64(&st);
 }
 
-static inline uint64_t rotl(uint64_t x, int k) {
-  return (x << k) | (x >> (64 - k));
-}
-
-uint64_t rein_rng_next(rein_rng *r) {
-  uint64_t *s = r->s;
-  uint64_t result = rotl(s[1] * 5, 7) * 9;
-  uint64_t t = s[1] << 17;
-  s[2] ^= s[0];
-  s[3] ^= s[1];
-  s[1] ^= s[2];
-  s[0] ^= s[3];
-  s[2] ^= t;
-  s[3] = rotl(s[3], 45);
-  return result;
-}
+/* The step itself is rein_rng_next_inline in rein/rng.h. */
+uint64_t rein_rng_next(rein_rng *r) { return rein_rng_next_inline(r); }
 
 double rein_rng_uniform(rein_rng *r) {
-  return (double)(rein_rng_next(r) >> 11) * 0x1.0p-53;
+  return (double)(rein_rng_next_inline(r) >> 11) * 0x1.0p-53;
 }
 
 int64_t rein_rng_range(rein_rng *r, int64_t lo, int64_t hi) {

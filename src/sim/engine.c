@@ -187,6 +187,12 @@ typedef struct run {
   size_t nlanes;
   struct lane nowl;  /* events for the current instant (see push) */
   struct lane tickl; /* interval ticks */
+  /* The lane among tickl and lanes[] whose head is least (NULL: all
+   * empty), valid while lmin_ok: only a pop from one of them or an append
+   * to an empty one changes it, so next_event does not compare every head
+   * at every event. */
+  struct lane *lmin;
+  int lmin_ok;
 
   sim_call *calls;
   sim_call_cold *callc; /* same index, same capacity */
@@ -311,6 +317,7 @@ static __attribute__((noinline)) int lane_grow(run *R, struct lane *l) {
 /* Append `e` to lane `l` (a ring buffer of events in (t, seq) order). */
 static inline int lane_append(run *R, struct lane *l, const ev *e) {
   if (l->len == l->cap && lane_grow(R, l)) return -1;
+  if (!l->len && l != &R->nowl) R->lmin_ok = 0; /* a new head */
   l->buf[(l->head + l->len) & (l->cap - 1)] = *e;
   l->len++;
   return 0;
@@ -446,10 +453,17 @@ static int next_event(run *R, ev *out) {
   if (R->side.len && (!best || ev_less(&R->side.a[0], best)))
     best = &R->side.a[0], bh = &R->side;
   lane_best(&R->nowl, &best, &bl);
-  lane_best(&R->tickl, &best, &bl);
-  for (size_t i = 0; i < R->nlanes; i++) lane_best(&R->lanes[i], &best, &bl);
+  if (!R->lmin_ok) {
+    const ev *lb = NULL;
+    R->lmin = NULL;
+    lane_best(&R->tickl, &lb, &R->lmin);
+    for (size_t i = 0; i < R->nlanes; i++) lane_best(&R->lanes[i], &lb, &R->lmin);
+    R->lmin_ok = 1;
+  }
+  if (R->lmin) lane_best(R->lmin, &best, &bl);
   if (!best) return 0;
   if (bl) {
+    if (bl != &R->nowl) R->lmin_ok = 0; /* its head moves on */
     *out = *best;
     bl->head = (bl->head + 1) & (bl->cap - 1);
     bl->len--;
@@ -494,9 +508,9 @@ static double sample(run *R, rein_rng *r, const sim_dist *d) {
   switch (d->kind) {
   case SIM_D_CONSTANT: return d->a;
   case SIM_D_EXPONENTIAL: return d->a * rein__sim_expz(&R->expz, r);
-  case SIM_D_UNIFORM: return d->a + (d->b - d->a) * rein_rng_uniform(r);
+  case SIM_D_UNIFORM: return d->a + (d->b - d->a) * rein__sim_uniform(r);
   case SIM_D_LOGNORMAL: return exp(d->a + d->b * rein_rng_normal(r));
-  case SIM_D_BIMODAL: return rein_rng_uniform(r) < d->c ? d->b : d->a;
+  case SIM_D_BIMODAL: return rein__sim_uniform(r) < d->c ? d->b : d->a;
   case SIM_D_NORMAL:
     for (int i = 0; i < 16; i++) {
       double x = d->a + d->b * rein_rng_normal(r);
@@ -519,7 +533,7 @@ static inline int64_t net(run *R, uint32_t server) {
 }
 
 static inline uint64_t seed_next(run *R) {
-  uint64_t x = rein_rng_next(&R->r_seed);
+  uint64_t x = rein_rng_next_inline(&R->r_seed);
   return x ? x : 1;
 }
 
@@ -1261,7 +1275,7 @@ static int on_service_done(run *R, uint32_t req) {
   }
   if (v->outage == SIM_OUT_ERROR || v->outage == SIM_OUT_REFUSE)
     return finish_request(R, req, REIN_OUTCOME_FAILURE, 0);
-  if (v->fail_p > 0 && rein_rng_uniform(&R->r_srv) < v->fail_p)
+  if (v->fail_p > 0 && rein__sim_uniform(&R->r_srv) < v->fail_p)
     return finish_request(R, req, REIN_OUTCOME_FAILURE, 0);
   if (sp->occ_keys) {
     if (v->occ[q->occ_key] != q->occ_ver)

@@ -164,6 +164,11 @@ void *rein__sim_alloc(const rein_allocator *a, size_t n);
 void *rein__sim_calloc(const rein_allocator *a, size_t n);
 void rein__sim_free(const rein_allocator *a, void *p);
 
+/* rein_rng_uniform, inline (the same draw and the same double). */
+static inline double rein__sim_uniform(rein_rng *r) {
+  return (double)(rein_rng_next_inline(r) >> 11) * 0x1.0p-53;
+}
+
 /* Exponential variates by the ziggurat method (expz.c): the tables of the
  * 256 strips (x[i] their right edges, f[i] = exp(-x[i])), built once per
  * run. rein__sim_expz(z, r) returns an Exp(1) draw; about 99% of draws
@@ -179,7 +184,7 @@ double rein__sim_expz_slow(const sim_expz *z, rein_rng *r, unsigned i,
                            double x);
 
 static inline double rein__sim_expz(const sim_expz *z, rein_rng *r) {
-  uint64_t b = rein_rng_next(r);
+  uint64_t b = rein_rng_next_inline(r);
   unsigned i = (unsigned)(b & 255);
   double x = (double)(b >> 11) * 0x1.0p-53 * z->x[i];
   if (__builtin_expect(x < z->x[i + 1], 1)) return x;
