@@ -14,8 +14,8 @@
  *
  * The tables are built per run from libm (no global state) in about 256
  * exp/log calls. The draw is exact in distribution up to the 53-bit grid
- * of the point; tests/unit/test_sim.c checks it against the exponential
- * CDF (Kolmogorov-Smirnov) and its moments.
+ * of the point; tests/unit/test_sim_expz.c checks it against the exponential
+ * CDF (Kolmogorov-Smirnov), its moments and its tail.
  */
 #include "sim_internal.h"
 
