@@ -14,7 +14,9 @@
  * shared pair's scaling is to be read against it. Ratios are per round
  * (the machine's speed drifts between rounds), then the median.
  *
- *   build/bench/bench_decision [calls_per_thread]
+ *   build/bench/bench_decision [calls_per_thread [fail_percent]]
+ * fail_percent (default 5) is the share of calls whose first attempt
+ * fails; 0 leaves only the first-attempt path.
  */
 #include "rein.h"
 
@@ -28,6 +30,7 @@ typedef struct {
   long calls;
   long decisions;
   uint64_t seed;
+  unsigned fail_pct;
   pthread_barrier_t *go;
 } job;
 
@@ -50,7 +53,7 @@ static void *worker(void *arg) {
     rein_retry_init(&r, j->policy, &o);
     rein_decision d = rein_retry_begin(&r, now);
     decisions++;
-    bool fail_first = (rein_rng_next(&rng) % 100) < 5;
+    bool fail_first = (rein_rng_next(&rng) % 100) < j->fail_pct;
     while (d.action == REIN_ATTEMPT || d.action == REIN_WAIT) {
       if (d.action == REIN_ATTEMPT) {
         rein_outcome out = {fail_first && d.attempt == 1 ? REIN_OUTCOME_FAILURE
@@ -71,13 +74,13 @@ static void *worker(void *arg) {
 
 /* Thread i uses p[i]. */
 static double run(rein_policy *const *p, int threads, long calls,
-                  long *decisions) {
+                  unsigned fail_pct, long *decisions) {
   pthread_t t[8];
   job jobs[8];
   pthread_barrier_t go;
   pthread_barrier_init(&go, NULL, (unsigned)threads + 1);
   for (int i = 0; i < threads; i++) {
-    jobs[i] = (job){p[i], calls, 0, 1234 + (uint64_t)i * 7919, &go};
+    jobs[i] = (job){p[i], calls, 0, 1234 + (uint64_t)i * 7919, fail_pct, &go};
     pthread_create(&t[i], NULL, worker, &jobs[i]);
   }
   pthread_barrier_wait(&go);
@@ -111,6 +114,12 @@ static int make_policy(rein_policy **p, rein_budget **b, rein_breaker **k) {
 
 int main(int argc, char **argv) {
   long calls = argc > 1 ? atol(argv[1]) : 2000000;
+  int fp = argc > 2 ? atoi(argv[2]) : 5;
+  if (calls < 1 || fp < 0 || fp > 100) {
+    fprintf(stderr, "usage: bench_decision [calls_per_thread [fail_percent]]\n");
+    return 2;
+  }
+  unsigned fail_pct = (unsigned)fp;
   rein_policy *p[2];
   rein_budget *budget[2];
   rein_breaker *breaker[2];
@@ -123,9 +132,9 @@ int main(int argc, char **argv) {
   double r_shared[RUNS], r_private[RUNS];
   for (int k = 0; k < RUNS; k++) {
     long d1, d2, dp;
-    double e1 = run(shared, 1, calls, &d1);
-    double e2 = run(shared, 2, calls, &d2);
-    double ep = run(p, 2, calls, &dp);
+    double e1 = run(shared, 1, calls, fail_pct, &d1);
+    double e2 = run(shared, 2, calls, fail_pct, &d2);
+    double ep = run(p, 2, calls, fail_pct, &dp);
     ns1[k] = e1 * 1e9 / (double)d1;
     ns2[k] = e2 * 1e9 / (double)d2 * 2; /* per decision per thread */
     thr1[k] = (double)d1 / e1;
@@ -142,7 +151,8 @@ int main(int argc, char **argv) {
   qsort(r_shared, RUNS, sizeof(double), cmp);
   qsort(r_private, RUNS, sizeof(double), cmp);
   printf("bench_decision: begin+next with ratio budget, time-window breaker, "
-         "exponential backoff + full jitter; 5%% of calls retry once\n");
+         "exponential backoff + full jitter; %u%% of calls retry once\n",
+         fail_pct);
   printf("  1 thread : %6.1f ns/decision (median of %d; min %.1f, max %.1f), "
          "%.1f M decisions/s\n",
          ns1[RUNS / 2], RUNS, ns1[0], ns1[RUNS - 1], thr1[RUNS / 2] / 1e6);
