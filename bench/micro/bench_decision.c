@@ -80,7 +80,8 @@ static double run(rein_policy *const *p, int threads, long calls,
   pthread_barrier_t go;
   pthread_barrier_init(&go, NULL, (unsigned)threads + 1);
   for (int i = 0; i < threads; i++) {
-    jobs[i] = (job){p[i], calls, 0, 1234 + (uint64_t)i * 7919, fail_pct, &go};
+    jobs[i] =
+        (job){p[i], calls, 0, 1234 + (uint64_t)i * 7919, fail_pct, &go};
     pthread_create(&t[i], NULL, worker, &jobs[i]);
   }
   pthread_barrier_wait(&go);
@@ -116,7 +117,8 @@ int main(int argc, char **argv) {
   long calls = argc > 1 ? atol(argv[1]) : 2000000;
   int fp = argc > 2 ? atoi(argv[2]) : 5;
   if (calls < 1 || fp < 0 || fp > 100) {
-    fprintf(stderr, "usage: bench_decision [calls_per_thread [fail_percent]]\n");
+    fprintf(stderr,
+            "usage: bench_decision [calls_per_thread [fail_percent]]\n");
     return 2;
   }
   unsigned fail_pct = (unsigned)fp;

@@ -22,7 +22,9 @@ void rein_rng_seed(rein_rng *r, uint64_t seed) {
 }
 
 /* The step itself is rein_rng_next_inline in rein/rng.h. */
-uint64_t rein_rng_next(rein_rng *r) { return rein_rng_next_inline(r); }
+uint64_t rein_rng_next(rein_rng *r) {
+  return rein_rng_next_inline(r);
+}
 
 double rein_rng_uniform(rein_rng *r) {
   return (double)(rein_rng_next_inline(r) >> 11) * 0x1.0p-53;

@@ -457,7 +457,8 @@ static int next_event(run *R, ev *out) {
     const ev *lb = NULL;
     R->lmin = NULL;
     lane_best(&R->tickl, &lb, &R->lmin);
-    for (size_t i = 0; i < R->nlanes; i++) lane_best(&R->lanes[i], &lb, &R->lmin);
+    for (size_t i = 0; i < R->nlanes; i++)
+      lane_best(&R->lanes[i], &lb, &R->lmin);
     R->lmin_ok = 1;
   }
   if (R->lmin) lane_best(R->lmin, &best, &bl);
@@ -1528,7 +1529,8 @@ static int on_arrival(run *R, uint32_t k) {
   const sim_cohort_spec *cs = &R->s->cohorts[k];
   uint32_t pick = (uint32_t)rein_rng_range(&R->r_arr, 0, cs->count - 1);
   double total = cs->rate * cs->count;
-  int64_t next = R->now + dur(1e9 / total * rein__sim_expz(&R->expz, &R->r_arr));
+  int64_t next =
+      R->now + dur(1e9 / total * rein__sim_expz(&R->expz, &R->r_arr));
   if (cohort_active(R, cs, next) && push(R, next, EV_ARRIVAL, (uint32_t)k, 0))
     return -1;
   return client_begin_in(R, R->cohort_first[k] + pick, k);

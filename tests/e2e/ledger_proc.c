@@ -63,7 +63,8 @@ void ledger_proc_start(ledger_proc *lp, const char *bin, const char *tag,
   argv[a++] = pf;
   argv[a++] = "--db";
   argv[a++] = db;
-  for (int i = 0; extra && extra[i] && a < 39; i++) argv[a++] = extra[i];
+  for (int i = 0; extra && extra[i] && a < 39; i++)
+    argv[a++] = extra[i];
   argv[a] = NULL;
   pid_t pid = rein_test_spawn(argv, log);
   lp->pid = pid;

@@ -65,7 +65,9 @@ static unsigned ledger_start(const char *const *extra) {
   return g_lp.port;
 }
 
-static void ledger_stop(void) { (void)ledger_proc_stop(&g_lp); }
+static void ledger_stop(void) {
+  (void)ledger_proc_stop(&g_lp);
+}
 
 static int teardown(void **state) {
   (void)state;

@@ -28,7 +28,8 @@ static void test_tables(void **state) {
   sim_expz z;
   rein__sim_expz_init(&z);
   /* the strips shrink to the top and the last one ends at height 1 */
-  for (int i = 1; i < 256; i++) assert_true(z.x[i + 1] < z.x[i]);
+  for (int i = 1; i < 256; i++)
+    assert_true(z.x[i + 1] < z.x[i]);
   double top = z.f[255] + 0.0039496598225815571993 / z.x[255];
   assert_true(fabs(top - 1.0) < 1e-9);
   for (int i = 1; i < 256; i++)
