@@ -920,7 +920,10 @@ int demo_scenario_text(const demo_config *c, char *out, size_t cap,
   naive.backoff.base_ns = c->naive_base_ns;
   naive.backoff.cap_ns = c->naive_cap_ns;
   put_policy_common(&b, &naive, false);
-  sput(&b, "    honor_signals: false\n  rein:\n");
+  /* like the live naive client: no Rein-Attempt unless asked for */
+  sput(&b, "    honor_signals: false\n");
+  if (!c->naive_attempt_header) sput(&b, "    attempt_header: false\n");
+  sput(&b, "  rein:\n");
   put_policy_common(&b, &cp.policy, true);
   if (cp.has_budget) {
     const rein_budget_config *g = &cp.budget;

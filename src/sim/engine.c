@@ -1104,7 +1104,12 @@ static int adm_arrive(run *R, uint32_t k, uint32_t req) {
   memset(tk, 0, sizeof *tk);
   tk->user = (void *)(uintptr_t)req;
   rein_admit_decision d;
-  rein_admit_result r = rein_admit_try(v->adm, tk, q->attempt, R->now, &d);
+  /* what the server can know of the attempt number: only what the caller's
+   * policy sends (attempt_header) */
+  uint32_t att = R->insts[R->callc[q->call].pol].spec->attempt_header
+                     ? q->attempt
+                     : 1;
+  rein_admit_result r = rein_admit_try(v->adm, tk, att, R->now, &d);
   int rc = 0;
   if (r == REIN_ADMIT_ADMITTED)
     rc = start_service(R, k, req);

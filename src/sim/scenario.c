@@ -478,7 +478,8 @@ static int p_dist(ld *L, yaml_node_t *n, const char *path, sim_dist *d) {
 static const char *const POLICY_KEYS[] = {
     "max_attempts", "backoff",  "retry_on", "window",
     "timeout",      "expected_attempt", "budget", "breaker",
-    "throttle",     "propagate_dont_retry", "honor_signals", NULL};
+    "throttle",     "propagate_dont_retry", "honor_signals",
+    "attempt_header", NULL};
 static const char *const BACKOFF_KEYS[] = {"kind", "jitter", "base", "cap",
                                            "multiplier", NULL};
 static const char *const BUDGET_KEYS[] = {
@@ -702,6 +703,7 @@ static int p_policy(ld *L, yaml_node_t *n, const char *path,
   p->retry_on = def.retry_on;
   p->propagate = 1;
   p->honor_signals = 1;
+  p->attempt_header = 1;
   rein_budget_config_default(&p->budget);
   rein_breaker_config_default(&p->breaker);
   rein_throttle_config_default(&p->throttle);
@@ -735,6 +737,8 @@ static int p_policy(ld *L, yaml_node_t *n, const char *path,
   if (FIELD("propagate_dont_retry") && p_bool(L, v, fp, &p->propagate))
     return -1;
   if (FIELD("honor_signals") && p_bool(L, v, fp, &p->honor_signals))
+    return -1;
+  if (FIELD("attempt_header") && p_bool(L, v, fp, &p->attempt_header))
     return -1;
   return validate_policy(L, n, path, p);
 }

@@ -49,6 +49,9 @@ typedef struct sim_policy_spec {
   sim_scope budget_scope, breaker_scope, throttle_scope;
   int propagate;     /* a tier using it returns dont_retry upstream */
   int honor_signals; /* feed Retry-After / pushback / dont_retry in */
+  int attempt_header; /* requests carry their attempt number (Rein-Attempt):
+                         admission can shed retries first; 0: it sees
+                         every attempt as a first one */
 } sim_policy_spec;
 
 typedef enum sim_arrival {

@@ -456,6 +456,28 @@ static void test_admission_server(void **state) {
   assert_true(fabs(S->completion_s - 0.4) < 1e-6);
   rein_sim_result_free(r);
   rein_sim_scenario_free(s);
+
+  /* The same clients without the attempt header: admission cannot tell
+   * retries from first attempts, so it sheds them with Retry-After alone
+   * (no Rein-Dont-Retry) and they come back: 4 + 3 + 2 attempts, one
+   * served per round, the last call gives up after its third attempt. */
+  s = load_ok(
+      "duration: 10s\n"
+      "policies: {p: {max_attempts: 3, attempt_header: false, backoff: "
+      "{kind: constant, jitter: none, base: 10ms}}}\n"
+      "servers: [{name: s, concurrency: 1, service_time: 100ms,\n"
+      "           admission: {limit: 1, queue: 0, retry_queue: 0}}]\n"
+      "cohorts: [{name: c, count: 4, target: s, policy: p, timeout: 5s, "
+      "arrival: {mode: one_shot, think: 100s}}]\n");
+  r = run_ok(s, 0, 0);
+  S = rein_sim_result_summary(r);
+  assert_int_equal(S->attempts, 9);
+  assert_int_equal(S->servers[0].shed, 6);
+  assert_int_equal(S->servers[0].executed, 3);
+  assert_int_equal(S->giveups_by_reason[REIN_GIVEUP_SERVER_STOP], 0);
+  assert_int_equal(S->giveups_by_reason[REIN_GIVEUP_MAX_ATTEMPTS], 1);
+  rein_sim_result_free(r);
+  rein_sim_scenario_free(s);
 }
 
 /* Latency percentiles of 20,000 unqueued single-attempt calls follow the
