@@ -45,6 +45,10 @@ static inline uint64_t rein_rng_next_inline(rein_rng *r) {
 }
 /* Uniform double in [0, 1) with 53 random bits. */
 REIN_API double rein_rng_uniform(rein_rng *r);
+/* The same draw inline (the same sequence as rein_rng_uniform). */
+static inline double rein_rng_uniform_inline(rein_rng *r) {
+  return (double)(rein_rng_next_inline(r) >> 11) * 0x1.0p-53;
+}
 /* Uniform integer in [lo, hi] (inclusive); returns lo when hi <= lo. Unbiased
  * (Lemire's method). */
 REIN_API int64_t rein_rng_range(rein_rng *r, int64_t lo, int64_t hi);

@@ -27,7 +27,7 @@ uint64_t rein_rng_next(rein_rng *r) {
 }
 
 double rein_rng_uniform(rein_rng *r) {
-  return (double)(rein_rng_next_inline(r) >> 11) * 0x1.0p-53;
+  return rein_rng_uniform_inline(r);
 }
 
 int64_t rein_rng_range(rein_rng *r, int64_t lo, int64_t hi) {

@@ -509,9 +509,9 @@ static double sample(run *R, rein_rng *r, const sim_dist *d) {
   switch (d->kind) {
   case SIM_D_CONSTANT: return d->a;
   case SIM_D_EXPONENTIAL: return d->a * rein__sim_expz(&R->expz, r);
-  case SIM_D_UNIFORM: return d->a + (d->b - d->a) * rein__sim_uniform(r);
+  case SIM_D_UNIFORM: return d->a + (d->b - d->a) * rein_rng_uniform_inline(r);
   case SIM_D_LOGNORMAL: return exp(d->a + d->b * rein_rng_normal(r));
-  case SIM_D_BIMODAL: return rein__sim_uniform(r) < d->c ? d->b : d->a;
+  case SIM_D_BIMODAL: return rein_rng_uniform_inline(r) < d->c ? d->b : d->a;
   case SIM_D_NORMAL:
     for (int i = 0; i < 16; i++) {
       double x = d->a + d->b * rein_rng_normal(r);
@@ -1281,7 +1281,7 @@ static int on_service_done(run *R, uint32_t req) {
   }
   if (v->outage == SIM_OUT_ERROR || v->outage == SIM_OUT_REFUSE)
     return finish_request(R, req, REIN_OUTCOME_FAILURE, 0);
-  if (v->fail_p > 0 && rein__sim_uniform(&R->r_srv) < v->fail_p)
+  if (v->fail_p > 0 && rein_rng_uniform_inline(&R->r_srv) < v->fail_p)
     return finish_request(R, req, REIN_OUTCOME_FAILURE, 0);
   if (sp->occ_keys) {
     if (v->occ[q->occ_key] != q->occ_ver)

@@ -52,7 +52,7 @@ double rein__sim_expz_slow(const sim_expz *z, rein_rng *r, unsigned i,
       add += EXPZ_R;
     } else {
       /* the wedge between the rectangle's inner part and the curve */
-      double y = z->f[i] + (z->f[i + 1] - z->f[i]) * rein__sim_uniform(r);
+      double y = z->f[i] + (z->f[i + 1] - z->f[i]) * rein_rng_uniform_inline(r);
       if (y < exp(-x)) return add + x;
     }
     uint64_t b = rein_rng_next_inline(r);

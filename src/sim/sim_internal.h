@@ -167,11 +167,6 @@ void *rein__sim_alloc(const rein_allocator *a, size_t n);
 void *rein__sim_calloc(const rein_allocator *a, size_t n);
 void rein__sim_free(const rein_allocator *a, void *p);
 
-/* rein_rng_uniform, inline (the same draw and the same double). */
-static inline double rein__sim_uniform(rein_rng *r) {
-  return (double)(rein_rng_next_inline(r) >> 11) * 0x1.0p-53;
-}
-
 /* Exponential variates by the ziggurat method (expz.c): the tables of the
  * 256 strips (x[i] their right edges, f[i] = exp(-x[i])), built once per
  * run. rein__sim_expz(z, r) returns an Exp(1) draw; about 99% of draws

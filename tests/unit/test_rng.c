@@ -47,6 +47,8 @@ static void test_known_answer(void **state) {
   b = a;
   for (int i = 0; i < 1000; i++)
     assert_true(rein_rng_next(&a) == rein_rng_next_inline(&b));
+  for (int i = 0; i < 1000; i++)
+    assert_true(rein_rng_uniform(&a) == rein_rng_uniform_inline(&b));
 }
 
 static void test_range_and_uniformity(void **state) {
