@@ -1902,6 +1902,17 @@ rein_status rein_sim_run(const rein_sim_scenario *s,
   ev e;
   while (!rc && next_event(R, &e)) {
     if (e.t > R->end) break;
+    if (e.t < R->now) {
+      /* the queues handed out an event from the past: an engine bug; stop
+       * rather than report a run whose clock went backwards */
+      R->st = REIN_ESTATE;
+      if (R->err)
+        snprintf(R->err->msg, sizeof R->err->msg,
+                 "internal error: event at %lld ns after time %lld ns",
+                 (long long)e.t, (long long)R->now);
+      rc = -1;
+      break;
+    }
     if (e.t != R->now) {
       R->now = e.t;
       R->bucket_now = bucket_of(R, e.t);
