@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # rein: thin wrapper over CMake. `make demo` and `make check` are the two
 # commands a new user needs; both install missing Debian packages first.
 BUILD ?= build

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Admission control benchmark: ns per admit/release pair, 1 and 2 threads.
 if(TARGET rein_admit)
   add_executable(bench_admit bench_admit.c)

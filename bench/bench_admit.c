@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bench_admit.c: nanoseconds per admit/release pair (rein_admit_try +
  * rein_admit_release), on one thread and on two threads sharing one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bench_contract.c: how long `rein check` takes on a large service graph.
  *

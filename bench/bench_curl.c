@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bench_curl.c: what rein_curl costs per HTTP call, next to plain libcurl.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bench_fleet.c: what the fleet budget and breaker cost per decision, next
  * to the local ones, and how many Redis commands they send.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bench_idem.c: begin+complete per second for each idempotency backend,
  * side by side with what a user would hand-write on the same server.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bench_inbox.c: messages per second through a Redis Streams consumer with
  * the inbox (exactly-once effects) against the same consumer without it

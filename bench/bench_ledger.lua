@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- bench_ledger.lua: wrk script for examples/ledger. Every request is a new
 -- charge with its own Idempotency-Key (thread id + counter), the same body
 -- and the same principal, so "with" and "without the helper" runs send

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # bench_ledger.sh: examples/ledger requests/s with and without the
 # idempotency helper, measured with wrk on 127.0.0.1.
 #

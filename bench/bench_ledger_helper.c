@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bench_ledger_helper.c: what the HTTP idempotency helper itself costs per
  * request, without HTTP or a database: rein_idem_http_begin + complete for

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Contracts: `rein check` (load + all rules) on a generated graph of 1,000
 # services and 10,000 calls; see docs/bench-contract.md.
 if(TARGET rein_contract)

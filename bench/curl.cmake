@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # libcurl integration: rein_curl_perform vs curl_easy_perform per call on
 # loopback (see docs/bench-curl.md). The curl CLI --retry peer of the demo
 # is the script bench/peers/curl_retry.sh.

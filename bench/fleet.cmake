@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Fleet: ns per decision with the fleet budget and breaker against the local
 # ones, and Redis commands per 1,000 decisions (see docs/bench-fleet.md).
 if(TARGET rein_fleet)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Idempotency store: begin+complete per second per backend, next to the
 # hand-written equivalent on the same server (see docs/bench-idem.md).
 if(TARGET rein_idem_redis)

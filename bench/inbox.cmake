@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Inbox: messages/s with exactly-once effects against the at-least-once
 # baseline on SQLite and PostgreSQL (see docs/bench-inbox.md).
 if(TARGET rein_inbox)

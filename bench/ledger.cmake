@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # The ledger benchmark: requests/s of examples/ledger with and without the
 # idempotency helper, measured by wrk (bench/bench_ledger.sh). `make bench`
 # runs build/bench/bench_ledger, a wrapper that passes the built ledger.

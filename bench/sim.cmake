@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Simulator benchmark: events/s on a large scenario, and the time per run
 # of the small model that bench/peers/simpy_mmc_retry.py runs in SimPy 3.
 if(TARGET rein_sim)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * cmd_check.c: `rein check FILES|DIRS`: load every contract, resolve the
  * graph and run the rules, printing compiler-style diagnostics (or JSON, or

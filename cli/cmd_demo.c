@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * cmd_demo.c: `rein demo`: a real retry storm on loopback, and rein
  * stopping it.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * cmd_policy.c: `rein policy DIR --caller A --to B.op`: print the runtime
  * policy the library enforces for one call of a contract graph.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * cmd_schedule.c: `rein schedule`: print the retry schedule a backoff policy
  * produces for a few clients that all failed at the same instant.

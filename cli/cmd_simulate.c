@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * cmd_simulate.c: `rein simulate`: run a scenario through the simulator.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * cmd_ttl.c: `rein ttl FILE|DIR...`: for every operation that deduplicates
  * by idempotency key, the smallest key TTL that covers every caller's retry

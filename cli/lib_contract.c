@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * lib_contract.c: loading contracts for a subcommand, with the same error
  * reporting everywhere (a load failure, or every diagnostic of files that

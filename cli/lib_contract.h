@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * lib_contract.h: what the contract subcommands (policy, ttl) share.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * lib_demo.c: one round of `rein demo`: a real retry storm against a real
  * service, and the same situation with rein's policy.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * lib_demo.h: the engine of `rein demo`: one round of a client fleet
  * against examples/ledger with an injected outage, measured from the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * main.c: the rein tool's entry point: dispatch to a subcommand, plus
  * --version and `help [command]`.

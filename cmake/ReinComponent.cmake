@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # rein_install_component(NAME n DESC "..." TARGETS t... [REQUIRES pkg...]):
 # install an optional library's archives as install component `n` with a
 # pkg-config file rein-n.pc. REQUIRES lists pkg-config packages (system

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # bench.sh: what `make bench` runs: every benchmark binary under BUILD/bench.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # check.sh: what `make check` runs. Every ctest suite in a normal build, the
 # same suites again under ASan+UBSan (clang, which also builds the libFuzzer
 # targets), and the concurrency-labelled tests under ThreadSanitizer. Starts

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # demo.sh: what `make demo` runs after building. It grows with the project:
 # each part runs on embedded defaults, needs no setup, and stays on loopback.
 set -euo pipefail

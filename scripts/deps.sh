@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # deps.sh: install the Debian 12 packages rein's build, tests and demo need,
 # when they are missing. As root it runs apt-get; otherwise it prints the
 # exact command to run and exits 1.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # services.sh: start and stop the real servers the backend tests use, on
 # loopback, on free ports, in a temp directory, with nothing persisted.
 #

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Admission control (src/server): unit tests with explicit time, and the
 # concurrency test (also run under ThreadSanitizer via the label).
 if(TARGET rein_admit)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Contract tests: the loader's diagnostics, every rule firing and staying
 # silent, the policy bridge against the core, `rein check` on the shipped
 # examples, and (clang + REIN_FUZZ) a brief libFuzzer run of the loader.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Core unit tests: one executable per module.
 foreach(m errors rng backoff budget breaker throttle metrics retry)
   if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_${m}.c)

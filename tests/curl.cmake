@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Tests of the libcurl integration (src/curl) against a scripted
 # libmicrohttpd server on loopback (tests/support-curl), and the e2e test of
 # `rein demo` against examples/ledger.

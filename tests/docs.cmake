@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Every ```c block of README.md and docs/*.md still compiles against the
 # headers in the tree (programs as written, SYNOPSIS declarations against
 # the real ones, fragments for the rein names they use): a doc that drifted
@@ -6,3 +7,8 @@ add_test(NAME doc_examples
          COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/docs/doc_examples.sh
                  ${CMAKE_C_COMPILER} ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
 set_tests_properties(doc_examples PROPERTIES LABELS unit TIMEOUT 120)
+
+# Every source, build and script file carries its SPDX licence line.
+add_test(NAME spdx
+         COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/docs/spdx.sh ${PROJECT_SOURCE_DIR})
+set_tests_properties(spdx PROPERTIES LABELS unit TIMEOUT 60)

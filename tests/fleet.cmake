@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Fleet (Redis-coordinated budget and breaker) tests. The unit test needs no
 # server; the backend tests need REIN_REDIS_HOST/PORT (scripts/services.sh)
 # and fail without them; test_fleet_failover also starts, kills and restarts

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Idempotency store: one conformance suite run against every backend
 # (argv[1] picks it), the SQLite crash test, and the unit tests of the
 # front end. PostgreSQL and Redis come from scripts/services.sh.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Tests of the idempotency HTTP helper (unit) and of examples/ledger
 # (end to end: HTTP behaviour, principals, SIGKILL crash loop).
 if(TARGET rein_idem_http AND TARGET rein_idem_sqlite)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Inbox/outbox: backend tests on real redis-server and PostgreSQL (from
 # scripts/services.sh) plus SQLite, and the end-to-end crash test that
 # SIGKILLs payments-consumer processes (examples/payments-consumer) while

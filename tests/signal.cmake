@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # signal: the server-signal parsers (Retry-After, grpc-retry-pushback-ms,
 # RateLimit, Rein-Dont-Retry) and their accumulation into a delay floor.
 if(EXISTS ${PROJECT_SOURCE_DIR}/src/core/signal.c)

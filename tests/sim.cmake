@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Simulator tests: loader, engine and writers (unit); the five shipped
 # scenarios reproduce their claims and the CLI is deterministic (e2e);
 # (clang + REIN_FUZZ) a brief libFuzzer run of the scenario loader.

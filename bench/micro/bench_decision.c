@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * bench_decision.c: nanoseconds per retry decision, on one thread and on
  * two threads sharing one budget and one breaker.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # curl_retry.sh: Debian's curl command-line tool, `--retry`, as a third
 # client of the live demo's situation (a peer users know).
 #

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # simpy_compare.sh REIN BENCH_SIM [RUNS]: run the small model in rein and in
 # SimPy 3 (bench/peers/simpy_mmc_retry.*) with RUNS seeds each and print both
 # summaries (mean and 95% interval) and the CPU time per run of each.

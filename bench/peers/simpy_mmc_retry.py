@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """simpy_mmc_retry.py: the SimPy 3 peer of bench/peers/simpy_mmc_retry.yaml.
 
 The same small model as the rein scenario: Poisson arrivals (500/s), 8

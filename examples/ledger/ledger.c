@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ledger.c: a small payments ledger over HTTP, the service rein's live demo,
  * crash test and benchmarks run against.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ledger_db.c: the charges table, and why a replay can never double-charge.
  *

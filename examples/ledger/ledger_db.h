@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ledger_db.h: the ledger's own durable table of charges (SQLite).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ledger_json.c: a strict reader for the ledger's one request shape and a
  * JSON string writer.

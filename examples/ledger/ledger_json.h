@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ledger_json.h: the little JSON the ledger needs: read one flat request
  * object, write escaped strings. Not a general JSON library.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * payments-consumer: consumes payment messages from a Redis stream with
  * rein_inbox, writes one local ledger row per payment in the same SQLite

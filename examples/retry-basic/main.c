@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * retry-basic: the README's example. A flaky operation under a rein policy
  * with full-jitter backoff, a shared 10% retry budget and a breaker; the

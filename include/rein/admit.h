@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * rein/admit.h: the server's half of the retry contract: admission control
  * that sheds load before the queue melts, and the signals that tell callers

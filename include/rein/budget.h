@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * rein/budget.h: retry budgets: how many retries a client may spend.
  *

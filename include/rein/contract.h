@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * rein/contract.h: retry contracts: load them, check them, run them.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * rein/curl.h: HTTP calls through libcurl under a rein retry policy.
  *

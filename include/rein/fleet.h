@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * rein/fleet.h: a retry budget and a circuit breaker shared by every
  * instance of a caller, coordinated through Redis.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * rein/idem_http.h: idempotency keys over HTTP, for any server framework.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * rein/inbox.h: exactly-once effects on top of an at-least-once broker.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * rein/metrics.h: counters per policy, and Prometheus text exposition.
  *

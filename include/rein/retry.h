@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * rein/retry.h: the retry engine: a per-call state machine and its blocking
  * wrapper.

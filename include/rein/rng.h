@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * rein/rng.h: seeded, per-object pseudo-random numbers.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * rein/signal.h: what the server says about retrying, parsed defensively.
  *

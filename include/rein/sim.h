@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * rein/sim.h: the discrete-event simulator behind `rein simulate`.
  *

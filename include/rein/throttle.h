@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * rein/throttle.h: client-side adaptive throttling (Google SRE book, ch. 21).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * contract_internal.h: the in-memory model of a set of contracts, shared by
  * the loader, the rules, the writers and the policy bridge; not installed.

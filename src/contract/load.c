@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * load.c: one contract file (YAML or JSON) into the model, with a precise
  * diagnostic for everything wrong in it.

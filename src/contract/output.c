@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * output.c: the rule catalogue (ids, severities, --explain text) and the
  * three writers of diagnostics: compiler-style text, JSON, and SARIF 2.1.0

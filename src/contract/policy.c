@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * policy.c: the runtime bridge: one call of a checked contract graph into
  * the core's configs (rein_policy_config, rein_budget_config,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * rules.c: the checks R001..R010 over a resolved graph of contracts, and the
  * key-retention table behind `rein ttl`.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * set.c: a set of contracts: its arena, its diagnostics, the service table,
  * reference resolution, and reading files and directories.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * budget.c: retry budgets: ratio (Finagle), token bucket (gRPC), quota
  * (AWS SDK standard mode). See rein/budget.h for the semantics.

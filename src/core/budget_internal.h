@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * budget_internal.h: the budget's layout, shared with retry.c so the engine
  * can pass its stripe hint down without a public API for it.

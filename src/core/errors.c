@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * errors.c: rein_strerror and rein_status_name, generated from the one
  * X-macro table in rein/errors.h so the enum, the names and the messages can

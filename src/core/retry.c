@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * retry.c: the retry engine: rein_policy, the per-call state machine, and
  * rein_retry_run, the blocking wrapper written only on top of it.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * signal.c: what the server says about retrying, parsed defensively.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * throttle.c: client-side adaptive throttling (SRE book, "Handling
  * Overload"). Requests and accepts live in a striped sliding window

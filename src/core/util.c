@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * util.c: allocation through the injected allocator, error messages, and the
  * per-thread stripe hint.

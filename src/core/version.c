@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * version.c: the runtime half of rein/version.h, so a program can tell the
  * library it linked from the headers it compiled against.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * window.c: striped sliding-window counters; see window.h for the layout and
  * why each cell packs epoch and value into one atomic word.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * contract.c: a rein_curl client whose policy is a contract's.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * curl.c: libcurl transfers under a rein retry policy.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * curl_internal.h: the rein_curl client's layout, shared by curl.c and the
  * contract bridge (contract.c). Not installed.

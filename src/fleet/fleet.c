@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fleet.c: a retry budget and a circuit breaker shared by a fleet through
  * Redis, with local fallback.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fleet_internal.h: what fleet.c and scripts.c share; not installed.
  */

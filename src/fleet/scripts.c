@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * scripts.c: the two Lua scripts that are the whole fleet protocol.
  *

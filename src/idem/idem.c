@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * idem.c: the idempotency store's front end, shared by every backend.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * idem_internal.h: what the idempotency store's front end (idem.c) shares
  * with its backends (mem.c, sqlite.c, pg.c, redis.c); not installed.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sqlite.c: the SQLite idempotency store, rein's embedded default.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * broker_redis.c: the Redis Streams broker adapter (hiredis, blocking).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * inbox.c: the inbox front end: configuration, the per-message transaction
  * (dedup row + handler + commit, then ack), poison handling, polling a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * inbox_internal.h: what the inbox front end (inbox.c, outbox.c) and its
  * database backends (inbox_sqlite.c, inbox_pg.c) share; not installed.

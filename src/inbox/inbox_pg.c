@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * inbox_pg.c: the inbox's PostgreSQL backend (libpq).
  *

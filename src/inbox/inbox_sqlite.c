@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * inbox_sqlite.c: the inbox's SQLite backend (the embedded default).
  *

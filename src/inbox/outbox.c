@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * outbox.c: intents recorded in the handler's transaction, and the relay
  * that delivers them with the core retry engine.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * outbox_http.c: the outbox's HTTP deliverer (libcurl easy interface).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * expz.c: exponential variates for the simulator by the ziggurat method.
  *

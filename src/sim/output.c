@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * output.c: what a simulator run writes: the summary fields, the summary as
  * JSON, the time series as CSV and JSON, and the self-contained HTML report

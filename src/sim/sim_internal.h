@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sim_internal.h: the scenario model shared by the loader, the engine and
  * the writers of src/sim. Not installed.

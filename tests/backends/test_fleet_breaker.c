@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_fleet_breaker.c: the fleet circuit breaker against a real Redis.
  *

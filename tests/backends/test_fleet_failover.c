@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_fleet_failover.c: Redis goes away under a running fleet.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_fleet_load.c: the reason the fleet budget exists, measured.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_fleet_redis.c: the fleet budget protocol against a real Redis,
  * driven step by step with rein_fleet_tick (no refresher thread, a manual

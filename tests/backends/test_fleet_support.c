@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_fleet_support.c: helpers shared by the fleet backend tests: a direct
  * hiredis connection to the test Redis (to look at the keys the scripts

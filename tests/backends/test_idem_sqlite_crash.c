@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_idem_sqlite_crash.c: a process SIGKILLed in the middle of SQLite
  * writes leaves the idempotency database consistent.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_inbox.c: the inbox, the outbox relay and the Redis Streams adapter
  * against real servers: SQLite files, PostgreSQL (REIN_PG_DSN) and

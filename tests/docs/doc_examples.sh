@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # doc_examples.sh CC SRC_DIR BUILD_DIR: every ```c block of README.md and
 # docs/*.md must still compile against the headers in the tree.
 #

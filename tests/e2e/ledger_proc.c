@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ledger_proc.c: start and stop examples/ledger for e2e tests, and the
  * shared libcurl callbacks (contract in ledger_proc.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ledger_proc.h: examples/ledger as a child process for end-to-end tests,
  * and the small HTTP client they share. Not installed.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # sim_cli.sh REIN SCENARIO_DIR: end-to-end checks of `rein simulate`:
 # byte-identical output for the same seed (also across thread counts),
 # --compare / --runs / --json / --csv / --series / --report, and exit 2

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_admit_ledger.c: examples/ledger under 3x overload, end to end.
  *

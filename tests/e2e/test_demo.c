@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_demo.c: end-to-end test of `rein demo`: a shortened demo (two
  * 13-second rounds against the real examples/ledger on loopback) must show

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_exactly_once.c: the inbox/outbox crash test, end to end, with real
  * processes: redis-server (scripts/services.sh), examples/ledger as the

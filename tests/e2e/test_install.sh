@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # test_install.sh: the core installs and is usable the way a user would use
 # it: pkg-config, the CMake package (rein::), and a shared library that
 # exports only rein_* symbols (hidden visibility) and links nothing but libc,
@@ -16,6 +17,11 @@ trap 'rm -rf "$tmp"' EXIT
 cmake --install "$build" --prefix "$tmp/prefix" --component Unspecified >/dev/null
 lib=$(find "$tmp/prefix" -name "librein.so*" -type f | head -n1)
 [ -n "$lib" ] || { echo "FAIL: librein.so not installed"; exit 1; }
+# the licence is installed with the core
+for f in LICENSE NOTICE CHANGELOG.md; do
+  [ -n "$(find "$tmp/prefix/share/doc" -name "$f" 2>/dev/null)" ] ||
+    { echo "FAIL: $f not installed under share/doc"; exit 1; }
+done
 
 # exported symbols: only rein_*
 bad=$(nm -D --defined-only "$lib" | awk '$2 ~ /[TDBR]/ {print $3}' | grep -v '^rein_' || true)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_ledger_crash.c: exactly-once charges through SIGKILL.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_ledger_http.c: examples/ledger over real HTTP on loopback.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_ledger_store_loss.c: the ledger when its idempotency store dies.
  *

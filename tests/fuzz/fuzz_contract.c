@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_contract.c: libFuzzer target for the contract loader and checker.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * fuzz_signal.c: libFuzzer target for every server-signal parser.
  *

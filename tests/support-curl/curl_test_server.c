@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * curl_test_server.c: the scripted test server of curl_test_server.h.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * curl_test_server.h: a scripted HTTP server on 127.0.0.1 for the libcurl
  * integration tests (libmicrohttpd, one thread per connection).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * rein_test.c: the counting, failing allocator and the seed and service
  * helpers shared by all tests (see rein_test.h).

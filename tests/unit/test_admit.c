@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_admit.c: admission control with explicit time: queue-time (CoDel)
  * shedding, adaptive LIFO, retry-first shedding, Retry-After from the drain

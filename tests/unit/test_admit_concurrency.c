@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_admit_concurrency.c: many threads admitting and releasing at once,
  * through every entry point (try + poll, cancel, the blocking acquire), on

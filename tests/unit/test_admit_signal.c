@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_admit_signal.c: the loop closed. Every header rein_admit_headers
  * writes is fed through the client's parser (rein_signals_feed, the core's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_admit_storm.c: the metastable failure, and admission control getting
  * out of it, in a small discrete-event model driven on virtual time.

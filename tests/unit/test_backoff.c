@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_backoff.c: exact un-jittered schedules for every kind (with the
  * documented indexing: n = 1 is the first retry), the cap, and statistical

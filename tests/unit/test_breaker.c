@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_breaker.c: the breaker's state machine under a manual clock: trips on
  * failure rate and slow-call rate only after min_calls, stays open for the

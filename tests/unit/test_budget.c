@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_budget.c: the three budget kinds against their anchors' arithmetic
  * (ratio with and without the floor, expiry after ttl; gRPC token bucket

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_concurrency.c: several threads hammering one budget, one breaker and
  * one metrics object keep their invariants: no lost updates (every deposit,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_contract_examples.c: the shipped examples/contracts, through the real
  * `rein` binary: each bad example exits 1 with exactly its expected rule ids,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_contract_load.c: the loader: one clear diagnostic (file:line:col,
  * rule id, message, fix) for each kind of bad input: malformed YAML, wrong

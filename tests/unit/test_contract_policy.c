@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_contract_policy.c: rein_policy_from_contract: the configs it
  * produces equal what the contract says, field by field, and the core

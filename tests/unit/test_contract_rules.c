@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_contract_rules.c: every rule R001..R010 on small graphs that must
  * trigger it and on near-identical ones that must not, asserting the exact

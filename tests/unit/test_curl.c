@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_curl.c: the libcurl integration against a scripted server on
  * 127.0.0.1 (tests/support-curl).

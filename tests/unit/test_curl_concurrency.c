@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_curl_concurrency.c: one rein_curl client shared by several threads
  * (the demo's setup): each thread runs its own easy handles, blocking and

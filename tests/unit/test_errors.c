@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_errors.c: the status table: names and messages exist for every code,
  * codes keep their values, unknown codes are handled; version functions

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_fleet.c: rein_fleet without a Redis server: configuration checks,
  * allocation faults, and the degraded path (Redis unreachable: a loopback

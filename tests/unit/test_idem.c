@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_idem.c: the idempotency store's front end on its own: fingerprints
  * against known SHA-256 vectors, length-prefixed parts, the default

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_idem_http.c: the HTTP idempotency helper, decision by decision.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_idem_http_fuzz.c: libFuzzer target for the untrusted-input parts of
  * the HTTP idempotency helper (built only with REIN_FUZZ and clang).

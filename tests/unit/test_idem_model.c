@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_idem_model.c: random operation sequences checked against a reference
  * model of the idempotency store, on the memory and SQLite backends.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_metrics.c: counting, give-ups by reason, NULL-safe adds, the exact
  * Prometheus text (HELP/TYPE lines, labels), truncation with REIN_ETOOBIG,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_retry.c: the retry state machine decision by decision, under a manual
  * clock: every give-up reason, the documented order, server delay as a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_rng.c: the seeded generator is reproducible, stays in range, and is
  * uniform enough for jitter (mean and per-bucket counts within tolerance).

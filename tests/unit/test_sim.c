@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_sim.c: unit tests of the simulator: the scenario loader's messages
  * (file:line:col: field: expected), exact timings of the event engine on

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_sim_expz.c: the simulator's exponential sampler (src/sim/expz.c,
  * the ziggurat method) draws from Exp(1).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_sim_scenarios.c: each shipped scenario reproduces its claim.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_throttle.c: the SRE-book formula p = max(0, (req - K*acc)/(req + 1))
  * exactly, its effect on admissions statistically, recovery as accepts

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * idem_http.c: the framework-agnostic idempotency decision for HTTP.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * sf.c: the Idempotency-Key field as draft-ietf-httpapi-idempotency-key-header
  * specifies it: an RFC 8941 Item whose bare item is a String.
