@@ -15,6 +15,8 @@ PKGS=(
   redis-server postgresql
   # tools the tests, demo and benchmarks use
   curl wrk hyperfine python3-simpy3 chromium
+  # promtool (metrics_promtool test)
+  prometheus
 )
 
 missing=()

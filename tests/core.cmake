@@ -24,3 +24,18 @@ if(TARGET rein_sim)
   set_tests_properties(scenario_demo PROPERTIES LABELS e2e TIMEOUT 120
     PASS_REGULAR_EXPRESSION "\"naive\".*\"amplification\": ?[2-9]\\..*\"rein\".*\"amplification\": ?0\\.")
 endif()
+
+# The metrics page passes Prometheus's own linter (promtool, Debian package
+# prometheus), with each family in one group; the deprecated split form,
+# which scatters families, must fail that check.
+add_executable(metrics_page unit/metrics_page.c)
+target_link_libraries(metrics_page PRIVATE rein_static)
+find_program(REIN_PROMTOOL promtool)
+if(REIN_PROMTOOL)
+  add_test(NAME metrics_promtool
+    COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/unit/prom_families.sh
+            $<TARGET_FILE:metrics_page> ${REIN_PROMTOOL})
+  set_tests_properties(metrics_promtool PROPERTIES LABELS unit TIMEOUT 60)
+else()
+  message(WARNING "promtool not found (Debian package prometheus): metrics_promtool test not registered; scripts/deps.sh installs it for make check")
+endif()

@@ -187,6 +187,7 @@ typedef struct rein_retry {
   uint32_t attempt, budget_cost, stripe;
   uint8_t state, has_key, last_kind, rng_ready;
   rein_breaker_permit permit;
+  int64_t delay_total_ns; /* waited between attempts so far (metrics) */
 } rein_retry;
 
 /* Prepare `r` for one call of `p`. Never fails, never allocates. */

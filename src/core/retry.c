@@ -144,10 +144,21 @@ static rein_decision invalid_call(const rein_retry *r) {
   return d;
 }
 
+/* Per-call histograms, once when the call ends (A96 records at call end). */
+static void observe_call_end(const rein_retry *r, rein_metrics *m) {
+  if (!m || r->attempt == 0) return;
+  rein_metrics_observe(m, REIN_H_CALL_ATTEMPTS, r->attempt);
+  if (r->attempt > 1) {
+    rein_metrics_observe(m, REIN_H_CALL_RETRIES, r->attempt - 1);
+    rein_metrics_observe(m, REIN_H_CALL_RETRY_DELAY, r->delay_total_ns);
+  }
+}
+
 static rein_decision give_up(rein_retry *r, rein_giveup reason,
                              bool dont_retry) {
   const rein_policy_config *c = &r->policy->cfg;
   r->state = S_GAVE_UP;
+  observe_call_end(r, c->metrics);
   rein_metrics_add(c->metrics, REIN_C_GIVEUPS, 1);
   rein_metrics_add_giveup(c->metrics, (int)reason);
   rein_decision d = {REIN_GIVE_UP, reason, dont_retry, r->attempt, 0, 0};
@@ -233,6 +244,7 @@ rein_decision rein_retry_next(rein_retry *r, const rein_outcome *o,
   if ((unsigned)kind >= REIN_OUTCOME_COUNT_) kind = REIN_OUTCOME_FAILURE;
   r->last_kind = (uint8_t)kind;
   int64_t took = now - r->attempt_start_ns;
+  rein_metrics_observe(c->metrics, REIN_H_ATTEMPT_DURATION, took);
   if (c->breaker)
     rein_breaker_record(c->breaker, &r->permit, is_failure_for_breaker(kind),
                         took, now);
@@ -242,6 +254,7 @@ rein_decision rein_retry_next(rein_retry *r, const rein_outcome *o,
   if (kind == REIN_OUTCOME_SUCCESS) {
     if (c->budget) rein_budget_on_success(c->budget, now, r->budget_cost);
     r->state = S_DONE;
+    observe_call_end(r, c->metrics);
     rein_metrics_add(c->metrics, REIN_C_SUCCESSES, 1);
     rein_decision d = {REIN_DONE, REIN_GIVEUP_NONE, false, r->attempt, 0, 0};
     return d;
@@ -286,6 +299,8 @@ rein_decision rein_retry_next(rein_retry *r, const rein_outcome *o,
   }
   r->state = S_WAITING;
   r->prev_delay_ns = delay;
+  r->delay_total_ns = add_sat(r->delay_total_ns, delay);
+  rein_metrics_observe(c->metrics, REIN_H_RETRY_DELAY, delay);
   r->ready_at_ns = now + delay;
   rein_decision d = {REIN_WAIT, REIN_GIVEUP_NONE, false, r->attempt, delay, 0};
   return d;
