@@ -4,24 +4,34 @@
 BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all build demo check bench deps clean format
+.PHONY: all build compile demo check bench deps clean format
 
 all: build
 
+# Each target installs only what it needs: `build` the compiler and the
+# libraries, `check` and `bench` the test tools and servers as well.
 deps:
-	@scripts/deps.sh
+	@scripts/deps.sh build
 
-build: deps
+compile:
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@cmake --build $(BUILD) -j$(JOBS)
 
-demo: build
+build: deps
+	@$(MAKE) --no-print-directory compile
+
+demo:
+	@scripts/deps.sh demo
+	@$(MAKE) --no-print-directory compile
 	@scripts/demo.sh $(BUILD)
 
-check: deps
+check:
+	@scripts/deps.sh check
 	@scripts/check.sh
 
-bench: build
+bench:
+	@scripts/deps.sh bench
+	@$(MAKE) --no-print-directory compile
 	@scripts/bench.sh $(BUILD)
 
 format:

@@ -1,23 +1,56 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# deps.sh: install the Debian 12 packages rein's build, tests and demo need,
-# when they are missing. As root it runs apt-get; otherwise it prints the
-# exact command to run and exits 1.
+# deps.sh [build|demo|check|bench]: install the Debian 12 packages a make
+# target needs, when they are missing. `build` (the default) is what a
+# library user pays: the compiler and the libraries' -dev packages. `demo`
+# adds nothing today (the demo runs on the build's own programs). `check`
+# and `bench` add the test tooling: cmocka, clang with its sanitizer
+# runtimes, the servers the backend tests start on loopback, and the tools
+# the tests and benchmarks drive; `check` also installs the npm validators
+# of tools/package.json (Debian has no SARIF validator) into
+# tools/node_modules. As root it runs apt-get; otherwise it prints the exact
+# command to run and exits 1.
 set -euo pipefail
+cd "$(dirname "$0")/.."
+mode=${1:-build}
 
-PKGS=(
-  # build
-  cmake make gcc clang pkg-config libclang-rt-14-dev
+BUILD_PKGS=(
+  cmake make gcc pkg-config
   # libraries (DESIGN.md section 4)
   libyaml-dev libsqlite3-dev libpq-dev libhiredis-dev libcurl4-openssl-dev
-  libmicrohttpd-dev libssl-dev libcmocka-dev
+  libmicrohttpd-dev libssl-dev
+)
+CHECK_PKGS=(
+  # unit tests, sanitizer and fuzz builds
+  libcmocka-dev clang libclang-rt-14-dev
   # servers the tests start on loopback
   redis-server postgresql
-  # tools the tests, demo and benchmarks use
+  # tools the tests and benchmarks use
   curl wrk hyperfine python3-simpy3 chromium
   # promtool (metrics_promtool test)
   prometheus
 )
+
+case "$mode" in
+  build | demo) PKGS=("${BUILD_PKGS[@]}") ;;
+  check | bench) PKGS=("${BUILD_PKGS[@]}" "${CHECK_PKGS[@]}") ;;
+  *) echo "usage: scripts/deps.sh [build|demo|check|bench]" >&2; exit 2 ;;
+esac
+# npm for the test-time validators, from Debian when the machine has none.
+if [ "$mode" = check ] && ! command -v npm >/dev/null 2>&1; then
+  PKGS+=(npm)
+fi
+
+npm_tools() {
+  [ "$mode" = check ] || return 0
+  local mt=tools/node_modules/@microsoft/sarif-multitool-linux/Sarif.Multitool
+  if [ ! -e "$mt" ]; then
+    echo "rein: installing test-time validators (tools/package-lock.json)" >&2
+    (cd tools && npm ci --no-audit --no-fund --loglevel=error >&2)
+  fi
+  # npm does not run the package's install script (it only sets this bit).
+  chmod u+x "$mt"
+}
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -25,7 +58,7 @@ for p in "${PKGS[@]}"; do
     missing+=("$p")
   fi
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -eq 0 ]; then npm_tools; exit 0; fi
 
 cmd="apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${missing[*]}"
 if [ "$(id -u)" -ne 0 ]; then
@@ -37,3 +70,4 @@ echo "rein: installing ${missing[*]}" >&2
 apt-get update -qq >&2
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
   "${missing[@]}" >&2
+npm_tools

@@ -30,3 +30,17 @@ if(TARGET rein_contract)
     set_tests_properties(fuzz_contract PROPERTIES LABELS fuzz TIMEOUT 120)
   endif()
 endif()
+
+# SARIF that GitHub code scanning ingests: validated by Microsoft's SARIF
+# Multitool with GitHub's rules (npm, tools/package.json; scripts/deps.sh
+# check installs it).
+find_program(REIN_SARIF_MULTITOOL Sarif.Multitool NO_DEFAULT_PATH
+  PATHS ${PROJECT_SOURCE_DIR}/tools/node_modules/@microsoft/sarif-multitool-linux)
+if(TARGET rein_cli AND REIN_SARIF_MULTITOOL)
+  add_test(NAME sarif_github
+    COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/e2e/sarif_github.sh
+            $<TARGET_FILE:rein_cli> ${PROJECT_SOURCE_DIR} ${REIN_SARIF_MULTITOOL})
+  set_tests_properties(sarif_github PROPERTIES LABELS e2e TIMEOUT 180)
+elseif(TARGET rein_cli)
+  message(WARNING "SARIF Multitool not found (scripts/deps.sh check installs it): sarif_github test not registered")
+endif()

@@ -10,9 +10,12 @@
  */
 #include "contract_internal.h"
 
+#include "rein/version.h"
+
 #include <ctype.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 static const rein_contract_rule_info rules[REIN_CONTRACT_RULE_COUNT] = {
     {"R001", "key-ttl-shorter-than-retry-window", REIN_CONTRACT_ERROR,
@@ -130,17 +133,62 @@ static const rein_contract_rule_info rules[REIN_CONTRACT_RULE_COUNT] = {
 };
 
 static const rein_contract_rule_info input_rules[] = {
-    {"E001", "malformed-yaml", REIN_CONTRACT_ERROR, "malformed YAML", ""},
+    {"E001", "malformed-yaml", REIN_CONTRACT_ERROR, "malformed YAML",
+     "The file is not well-formed YAML (an unclosed quote or bracket, a tab "
+     "used for indentation, a key without a value, nesting past the "
+     "loader's depth limit), so nothing in it was checked.\n\n"
+     "Example: `retry: {attempts: 3` (the flow mapping is never closed) -> "
+     "E001 at the end of the file.\n\n"
+     "Fix: correct the YAML at the position given; a YAML linter shows the "
+     "same place."},
     {"E002", "wrong-type", REIN_CONTRACT_ERROR, "a field has the wrong type",
-     ""},
-    {"E003", "unknown-field", REIN_CONTRACT_ERROR, "unknown field", ""},
-    {"E004", "invalid-value", REIN_CONTRACT_ERROR, "invalid value", ""},
-    {"E005", "missing-field", REIN_CONTRACT_ERROR, "missing field", ""},
+     "A field holds a value of the wrong kind: a mapping where a scalar is "
+     "expected, a list where a mapping is expected, a string where a number "
+     "is expected.\n\n"
+     "Example: `retry: 3` (retry is a mapping) -> E002 at retry.\n\n"
+     "Fix: write the field in the form docs/contracts.md gives for it."},
+    {"E003", "unknown-field", REIN_CONTRACT_ERROR, "unknown field",
+     "A field that the contract language does not have. rein refuses "
+     "unknown fields rather than ignoring them, because a misspelt field "
+     "(attemps) would otherwise silently fall back to its default.\n\n"
+     "Example: `retry: {attemps: 3}` -> E003, did you mean 'attempts'?\n\n"
+     "Fix: use the suggested name, or remove the field."},
+    {"E004", "invalid-value", REIN_CONTRACT_ERROR, "invalid value",
+     "A field has a value of the right kind that is out of range or not one "
+     "of the allowed words: a negative duration, a ratio above 1, a "
+     "duration without a unit, an unknown backoff kind.\n\n"
+     "Example: `retry: {budget: {ratio: 1.5}}` -> E004, must be in (0, 1].\n\n"
+     "Fix: use a value within the bounds the message gives."},
+    {"E005", "missing-field", REIN_CONTRACT_ERROR, "missing field",
+     "A field the contract needs is absent, so the contract cannot say what "
+     "it must (a service without a name, a call without the operation it "
+     "calls).\n\n"
+     "Example: a calls entry with `service: payments` and no `operation` -> "
+     "E005 at that entry.\n\n"
+     "Fix: add the field named in the message."},
     {"E006", "duplicate", REIN_CONTRACT_ERROR,
-     "duplicate field, operation or contract", ""},
+     "duplicate field, operation or contract",
+     "The same field appears twice in one mapping, the same operation twice "
+     "in one service, or two files declare the same service. YAML parsers "
+     "differ on which duplicate wins, so rein accepts neither.\n\n"
+     "Example: two files with `service: payments` -> E006 at the second, "
+     "with the first as a related location.\n\n"
+     "Fix: keep one and remove or rename the other."},
     {"E007", "unresolved-reference", REIN_CONTRACT_ERROR,
-     "call to an unknown service or operation", ""},
-    {"E008", "unreadable-file", REIN_CONTRACT_ERROR, "file cannot be read", ""},
+     "call to an unknown service or operation",
+     "A call names a service or an operation that no contract in the "
+     "checked set declares, so the retry windows, keys and amplification "
+     "along that path cannot be checked.\n\n"
+     "Example: orders calls payments.refnd while payments declares refund "
+     "-> E007, did you mean 'refund'?\n\n"
+     "Fix: correct the name, or add the callee's contract to the checked "
+     "directory."},
+    {"E008", "unreadable-file", REIN_CONTRACT_ERROR, "file cannot be read",
+     "A contract file could not be read: it does not exist, is not a "
+     "regular file (a directory, a FIFO, a device), is larger than the "
+     "loader's limit, or cannot be opened.\n\n"
+     "Example: `rein check missing.yaml` -> E008, no such file.\n\n"
+     "Fix: check the path and the file's permissions and size."},
 };
 
 const rein_contract_rule_info *rein_contract_rule_n(int n) {
@@ -285,6 +333,8 @@ static const char *sarif_level(rein_contract_severity s) {
                                       : "note";
 }
 
+/* Markdown help for a rule: the explanation, with its "Example:" and
+ * "Fix:" paragraphs as they are (they read as Markdown already). */
 static void sarif_rule(FILE *f, const rein_contract_rule_info *r, bool first) {
   fputs(first ? "\n{\"id\":" : ",\n{\"id\":", f);
   jstr(f, r->id);
@@ -292,64 +342,128 @@ static void sarif_rule(FILE *f, const rein_contract_rule_info *r, bool first) {
   jstr(f, r->name);
   fputs(",\"shortDescription\":{\"text\":", f);
   jstr(f, r->summary);
+  const char *full = r->explain && *r->explain ? r->explain : r->summary;
+  fputs("},\"fullDescription\":{\"text\":", f);
+  jstr(f, full);
+  fputs("},\"help\":{\"text\":", f);
+  jstr(f, full);
+  fputs(",\"markdown\":", f);
+  jstr(f, full);
   fputs("}", f);
-  if (r->explain && *r->explain) {
-    fputs(",\"fullDescription\":{\"text\":", f);
-    jstr(f, r->explain);
-    fputs("},\"help\":{\"text\":", f);
-    jstr(f, r->explain);
-    fputs("}", f);
-  }
-  fprintf(f, ",\"defaultConfiguration\":{\"level\":\"%s\"}}",
-          sarif_level(r->severity));
+  fprintf(f,
+          ",\"defaultConfiguration\":{\"level\":\"%s\"},"
+          "\"properties\":{\"tags\":[\"%s\"]}}",
+          sarif_level(r->severity), r->id[0] == 'E' ? "input" : "retry");
 }
 
-static void sarif_loc(FILE *f, const rein_contract_loc *l) {
-  fputs("{\"physicalLocation\":{\"artifactLocation\":{\"uri\":", f);
-  jstr(f, l->file);
-  fputs("}", f);
+/* An RFC 3986 path: unreserved characters and '/' as they are, every other
+ * byte percent-encoded (so a file name that is not UTF-8 is still a valid,
+ * lossless URI). */
+static void uri_path(FILE *f, const char *s) {
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    unsigned char c = *p;
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+        (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+        c == '~' || c == '/')
+      fputc(c, f);
+    else
+      fprintf(f, "%%%02X", c);
+  }
+}
+
+/* The base every relative artifact URI is resolved against: the current
+ * directory, as GitHub code scanning resolves against the checkout. */
+typedef struct sarif_base {
+  char cwd[4096];
+  size_t len; /* 0 when the directory is unknown */
+} sarif_base;
+
+/* artifactLocation: a path under the current directory is written relative
+ * to %SRCROOT% (what code-scanning services map onto the repository); any
+ * other absolute path as a file:// URI; a relative path as it is. */
+static void sarif_artifact(FILE *f, const sarif_base *b, const char *file) {
+  const char *path = file ? file : "";
+  fputs("\"artifactLocation\":{\"uri\":\"", f);
+  if (path[0] == '/' && b->len && strncmp(path, b->cwd, b->len) == 0 &&
+      path[b->len] == '/') {
+    uri_path(f, path + b->len + 1);
+    fputs("\",\"uriBaseId\":\"%SRCROOT%\"}", f);
+  } else if (path[0] == '/') {
+    fputs("file://", f);
+    uri_path(f, path);
+    fputs("\"}", f);
+  } else {
+    while (path[0] == '.' && path[1] == '/')
+      path += 2;
+    uri_path(f, path);
+    fputs("\",\"uriBaseId\":\"%SRCROOT%\"}", f);
+  }
+}
+
+static void sarif_region(FILE *f, const rein_contract_loc *l) {
   if (l->line)
     fprintf(f, ",\"region\":{\"startLine\":%u,\"startColumn\":%u}", l->line,
             l->col ? l->col : 1);
+}
+
+static void sarif_loc(FILE *f, const sarif_base *b,
+                      const rein_contract_loc *l) {
+  fputs("{\"physicalLocation\":{", f);
+  sarif_artifact(f, b, l->file);
+  sarif_region(f, l);
   fputs("}}", f);
 }
 
 static void write_sarif(const rein_contract_set *s, FILE *f) {
+  sarif_base b = {.len = 0};
+  if (getcwd(b.cwd, sizeof b.cwd) && b.cwd[0] == '/') {
+    b.len = strlen(b.cwd);
+    if (b.len == 1) b.len = 0; /* "/": every path is absolute anyway */
+  }
   fputs("{\"$schema\":\"https://json.schemastore.org/sarif-2.1.0.json\","
         "\"version\":\"2.1.0\",\"runs\":[{\"tool\":{\"driver\":{"
-        "\"name\":\"rein\",\"informationUri\":"
-        "\"https://example.invalid/rein/docs/contracts.md\","
+        "\"name\":\"rein\",\"version\":\"" REIN_VERSION_STRING "\","
+        "\"semanticVersion\":\"" REIN_VERSION_STRING "\","
         "\"rules\":[",
         f);
   for (int i = 0; i < REIN_CONTRACT_RULE_COUNT; i++)
     sarif_rule(f, &rules[i], i == 0);
   for (size_t i = 0; i < sizeof input_rules / sizeof *input_rules; i++)
     sarif_rule(f, &input_rules[i], false);
-  fputs("]}},\"results\":[", f);
+  fputs("]}}", f);
+  if (b.len) {
+    fputs(",\"originalUriBaseIds\":{\"%SRCROOT%\":{\"uri\":\"file://", f);
+    uri_path(f, b.cwd);
+    fputs("/\"}}", f);
+  }
+  fputs(",\"results\":[", f);
   for (size_t i = 0; i < rein_contract_diag_count(s); i++) {
     const rein_contract_diag *d = rein_contract_diag_at(s, i);
     fputs(i ? ",\n{\"ruleId\":" : "\n{\"ruleId\":", f);
     jstr(f, d->rule);
+    const rein_contract_rule_info *ri = rein_contract_rule(d->rule);
+    if (ri) {
+      /* ruleIndex: the rule's place in driver.rules (R rules, then E). */
+      long idx = ri >= rules && ri < rules + REIN_CONTRACT_RULE_COUNT
+                     ? (long)(ri - rules)
+                     : REIN_CONTRACT_RULE_COUNT + (long)(ri - input_rules);
+      fprintf(f, ",\"ruleIndex\":%ld", idx);
+    }
     fprintf(f, ",\"level\":\"%s\",\"message\":{\"text\":",
             sarif_level(d->severity));
     char msg[2048];
     snprintf(msg, sizeof msg, "%s. Fix: %s", d->message, d->fix);
     jstr(f, msg);
     fputs("},\"locations\":[", f);
-    sarif_loc(f, &d->loc);
+    sarif_loc(f, &b, &d->loc);
     fputs("]", f);
     if (d->nrelated) {
       fputs(",\"relatedLocations\":[", f);
       for (size_t k = 0; k < d->nrelated; k++) {
         const rein_contract_related *r = &d->related[k];
-        fprintf(f, "%s{\"id\":%zu,", k ? "," : "", k + 1);
-        /* SARIF relatedLocations are locations with a message */
-        fputs("\"physicalLocation\":{\"artifactLocation\":{\"uri\":", f);
-        jstr(f, r->loc.file);
-        fputs("}", f);
-        if (r->loc.line)
-          fprintf(f, ",\"region\":{\"startLine\":%u,\"startColumn\":%u}",
-                  r->loc.line, r->loc.col ? r->loc.col : 1);
+        fprintf(f, "%s{\"id\":%zu,\"physicalLocation\":{", k ? "," : "", k + 1);
+        sarif_artifact(f, &b, r->loc.file);
+        sarif_region(f, &r->loc);
         fputs("},\"message\":{\"text\":", f);
         jstr(f, r->message);
         fputs("}}", f);

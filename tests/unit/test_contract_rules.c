@@ -9,6 +9,7 @@
  */
 #include "rein_test.h"
 #include "rein/contract.h"
+#include "rein/version.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -958,12 +959,24 @@ static void test_json_and_sarif(void **st) {
   assert_non_null(strstr(sf, "\"version\":\"2.1.0\""));
   assert_non_null(strstr(sf, "{\"id\":\"R010\",\"name\":"
                              "\"attempt-timeout-not-below-callee\""));
-  assert_non_null(strstr(sf, "\n{\"ruleId\":\"R001\",\"level\":\"error\","
+  assert_non_null(strstr(sf, "\n{\"ruleId\":\"R001\",\"ruleIndex\":0,"
+                             "\"level\":\"error\","
                              "\"message\":{\"text\":\"c.charge keeps"));
   assert_non_null(strstr(sf, "\"locations\":[{\"physicalLocation\":{"
-                             "\"artifactLocation\":{\"uri\":\"c.yaml\"},"
+                             "\"artifactLocation\":{\"uri\":\"c.yaml\","
+                             "\"uriBaseId\":\"%SRCROOT%\"},"
                              "\"region\":{\"startLine\":4,\"startColumn\":"
                              "39}}}],\"relatedLocations\":[{\"id\":1,"));
+  /* GitHub code scanning: every rule has fullDescription and help, the
+   * tool its version (Multitool --rule-kind Gh, test sarif_github). */
+  assert_non_null(strstr(sf, "\"semanticVersion\":\"" REIN_VERSION_STRING "\""));
+  assert_non_null(strstr(sf, "{\"id\":\"E008\",\"name\":\"unreadable-file\","));
+  size_t nfull = 0, nhelp = 0;
+  for (const char *p = sf; (p = strstr(p, "\"fullDescription\":{\"text\":\"")); p++) nfull++;
+  for (const char *p = sf; (p = strstr(p, "\"help\":{\"text\":\"")); p++) nhelp++;
+  /* rules R001.. and E001..E008 */
+  assert_true(nfull >= REIN_CONTRACT_RULE_COUNT + 8);
+  assert_int_equal(nfull, nhelp);
   free(sf);
   rein_contract_format f;
   assert_int_equal(rein_contract_format_parse("sarif", &f), REIN_OK);
