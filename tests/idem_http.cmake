@@ -15,7 +15,8 @@ if(TARGET ledger)
   # file (the default: charge and stored response in one transaction).
   rein_add_test(NAME test_ledger_crash
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/e2e/test_ledger_crash.c
-    LIBS PkgConfig::IDEM_HTTP_T_CURL PkgConfig::IDEM_HTTP_T_SQLITE
+            ${CMAKE_CURRENT_SOURCE_DIR}/e2e/ledger_proc.c
+    LIBS PkgConfig::IDEM_HTTP_T_CURL PkgConfig::IDEM_HTTP_T_SQLITE ledger_auth
     ARGS $<TARGET_FILE:ledger>
     LABELS e2e TIMEOUT 120)
   # The same with the memory store, which forgets every key on a crash: the
@@ -49,7 +50,7 @@ if(TARGET ledger)
   rein_add_test(NAME test_ledger_http
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/e2e/test_ledger_http.c
             ${CMAKE_CURRENT_SOURCE_DIR}/e2e/ledger_proc.c
-    LIBS PkgConfig::IDEM_HTTP_T_CURL
+    LIBS PkgConfig::IDEM_HTTP_T_CURL ledger_auth
     ARGS $<TARGET_FILE:ledger>
     LABELS e2e concurrency TIMEOUT 120)
   # The store dies under the ledger (a private redis-server, killed and
@@ -57,7 +58,7 @@ if(TARGET ledger)
   rein_add_test(NAME test_ledger_store_loss
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/e2e/test_ledger_store_loss.c
             ${CMAKE_CURRENT_SOURCE_DIR}/e2e/ledger_proc.c
-    LIBS PkgConfig::IDEM_HTTP_T_CURL
+    LIBS PkgConfig::IDEM_HTTP_T_CURL ledger_auth
     ARGS $<TARGET_FILE:ledger>
     LABELS backend TIMEOUT 60)
 endif()

@@ -118,7 +118,9 @@ static CURL *make_easy(unsigned port, req *r, int i) {
            "{\"account\":\"acct_%d\",\"amount_cents\":100,\"ref\":\"r%d\"}",
            i % 50, i);
   r->hs = curl_slist_append(NULL, "Content-Type: application/json");
-  r->hs = curl_slist_append(r->hs, "X-Principal: loadgen");
+  char auth[200];
+  r->hs = curl_slist_append(
+      r->hs, ledger_proc_auth_header("loadgen", auth, sizeof auth));
   r->hs = curl_slist_append(r->hs, r->attempt > 1 ? "Rein-Attempt: 2"
                                                   : "Rein-Attempt: 1");
   curl_easy_setopt(c, CURLOPT_URL, url);
@@ -420,7 +422,8 @@ static void test_rate_limit_closed_loop(void **state) {
              "{\"account\":\"acct_1\",\"amount_cents\":1,\"ref\":\"rl%d\"}", i);
     struct curl_slist *hs =
         curl_slist_append(NULL, "Content-Type: application/json");
-    hs = curl_slist_append(hs, "X-Principal: rl");
+    char auth[200];
+    hs = curl_slist_append(hs, ledger_proc_auth_header("rl", auth, sizeof auth));
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
