@@ -53,6 +53,16 @@ if(TARGET ledger)
     LIBS PkgConfig::IDEM_HTTP_T_CURL ledger_auth
     ARGS $<TARGET_FILE:ledger>
     LABELS e2e concurrency TIMEOUT 120)
+  # A bounded slowloris (<= 4,200 sockets from 127.0.0.2 for 12 s) while
+  # 127.0.0.1 polls /healthz, and a head dribbled past the deadline. It
+  # holds thousands of sockets: it runs alone.
+  rein_add_test(NAME test_ledger_slowloris
+    SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/e2e/test_ledger_slowloris.c
+            ${CMAKE_CURRENT_SOURCE_DIR}/e2e/ledger_proc.c
+    LIBS ledger_auth Threads::Threads
+    ARGS $<TARGET_FILE:ledger>
+    LABELS e2e TIMEOUT 90)
+  set_tests_properties(test_ledger_slowloris PROPERTIES RUN_SERIAL TRUE)
   # The store dies under the ledger (a private redis-server, killed and
   # restarted empty): 503s, reconnect, and still one charge per key.
   rein_add_test(NAME test_ledger_store_loss
