@@ -58,6 +58,7 @@
 
 #include "ledger_auth.h"
 #include "ledger_db.h"
+#include "ledger_hdrs.h"
 #include "ledger_json.h"
 #include "rein/admit.h"
 #include "rein/clock.h"
@@ -66,9 +67,6 @@
 #include "rein/signal.h"
 
 #define BODY_MAX (64 * 1024)
-/* Header fields a request may carry; more -> 431 (never dropped: a dropped
- * Idempotency-Key would run the charge unkeyed). */
-#define LEDGER_HDR_MAX 256
 /* libmicrohttpd's per-connection pool: the request head must fit (it
  * answers 431 itself when it does not). */
 #define LEDGER_CONN_MEMORY ((size_t)64 * 1024)
@@ -558,24 +556,10 @@ typedef struct req_ctx {
   bool too_big;
 } req_ctx;
 
-typedef struct hdr_set {
-  rein_idem_http_header h[LEDGER_HDR_MAX];
-  size_t n;
-  bool truncated; /* more than LEDGER_HDR_MAX fields: never drop silently */
-} hdr_set;
-
 static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind,
                                       const char *key, const char *value) {
   (void)kind;
-  hdr_set *s = cls;
-  if (s->n == LEDGER_HDR_MAX) {
-    s->truncated = true;
-    return MHD_NO;
-  }
-  s->h[s->n].name = key;
-  s->h[s->n].value = value ? value : "";
-  s->n++;
-  return MHD_YES;
+  return ledger_hdrs_add(cls, key, value) ? MHD_YES : MHD_NO;
 }
 
 /* Whether the peer is on loopback (127.0.0.0/8 or ::1). */
@@ -750,7 +734,7 @@ static enum MHD_Result charge_with_slot(ledger *l, worker *w,
                           "same Idempotency-Key.",
                           ra, keyed ? 2 : 1);
     }
-    hdr_set hs = {.n = 0};
+    ledger_hdrs hs = {.n = 0};
     MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_header, &hs);
     rein_idem_http_request req = {
         .method = "POST",
