@@ -134,9 +134,9 @@ typedef struct ledger_proc {
 } ledger_proc;
 
 static void rm_dir(const char *dir) {
-  static const char *const files[] = {"ledger.db", "ledger.db-wal",
-                                      "ledger.db-shm", "port", "ledger.log",
-                                      "port.tmp", "auth.key"};
+  static const char *const files[] = {
+      "ledger.db",  "ledger.db-wal", "ledger.db-shm", "port",
+      "ledger.log", "port.tmp",      "auth.key"};
   char p[256];
   for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
     snprintf(p, sizeof p, "%s/%s", dir, files[i]);
@@ -242,10 +242,10 @@ static int ledger_start(const demo_config *c, ledger_proc *lp, char *err,
     FILE *lf = freopen(logf, "w", stdout);
     (void)lf;
     dup2(fileno(stdout), 2);
-    execl(c->ledger_path, c->ledger_path, "--port", "0", "--port-file",
-          portf, "--db", db, "--capacity", cap, "--workers", workers,
-          "--queue", queue, "--queue-timeout-ms", qt, "--auth-key-file",
-          lp->keyfile, "--quiet", (char *)NULL);
+    execl(c->ledger_path, c->ledger_path, "--port", "0", "--port-file", portf,
+          "--db", db, "--capacity", cap, "--workers", workers, "--queue", queue,
+          "--queue-timeout-ms", qt, "--auth-key-file", lp->keyfile, "--quiet",
+          (char *)NULL);
     _exit(127);
   }
   lp->pid = pid;

@@ -612,7 +612,8 @@ static enum MHD_Result unauthorized(ledger *l, struct MHD_Connection *conn,
                                     const char *why,
                                     const rein_idem_http_header *extra,
                                     size_t n_extra) {
-  rein_idem_http_header h[3] = {{"WWW-Authenticate", "Bearer realm=\"ledger\""}};
+  rein_idem_http_header h[3] = {
+      {"WWW-Authenticate", "Bearer realm=\"ledger\""}};
   size_t n = 1;
   for (size_t i = 0; i < n_extra && n < 3; i++)
     h[n++] = extra[i];
@@ -628,8 +629,8 @@ static bool admin_ok(ledger *l, struct MHD_Connection *conn,
   const char *why;
   if (!peer_is_loopback(conn)) {
     *ret = send_problem(l, conn, 403, "forbidden", "Forbidden",
-                        "The admin endpoints answer loopback peers only.",
-                        NULL, 0);
+                        "The admin endpoints answer loopback peers only.", NULL,
+                        0);
     return false;
   }
   if (!principal_of(l, conn, p, sizeof p, &why)) {
@@ -637,11 +638,11 @@ static bool admin_ok(ledger *l, struct MHD_Connection *conn,
     return false;
   }
   if (strcmp(p, LEDGER_ADMIN_PRINCIPAL) != 0) {
-    *ret = send_problem(l, conn, 403, "forbidden", "Forbidden",
-                        "This endpoint needs the " LEDGER_ADMIN_PRINCIPAL
-                        " token (ledger --mint-token " LEDGER_ADMIN_PRINCIPAL
-                        ").",
-                        NULL, 0);
+    *ret =
+        send_problem(l, conn, 403, "forbidden", "Forbidden",
+                     "This endpoint needs the " LEDGER_ADMIN_PRINCIPAL
+                     " token (ledger --mint-token " LEDGER_ADMIN_PRINCIPAL ").",
+                     NULL, 0);
     return false;
   }
   return true;
@@ -1630,10 +1631,10 @@ int main(int argc, char **argv) {
       0, NULL, NULL, handle, l, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
       MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
       MHD_OPTION_CONNECTION_LIMIT, (unsigned int)l->opt.max_connections,
-      MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-      (unsigned int)l->opt.max_conns_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
-      (unsigned int)l->opt.idle_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-      LEDGER_CONN_MEMORY, MHD_OPTION_NOTIFY_CONNECTION, notify_conn, l,
+      MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)l->opt.max_conns_per_ip,
+      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)l->opt.idle_timeout_s,
+      MHD_OPTION_CONNECTION_MEMORY_LIMIT, LEDGER_CONN_MEMORY,
+      MHD_OPTION_NOTIFY_CONNECTION, notify_conn, l,
       MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024),
       MHD_OPTION_NOTIFY_COMPLETED, completed, l, MHD_OPTION_END);
   if (!d) {

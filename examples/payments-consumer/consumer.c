@@ -531,8 +531,8 @@ int main(int argc, char **argv) {
   int n_relays = 0;
   char auth[300];
   const char *token = getenv("LEDGER_TOKEN");
-  if (o.ledger_url && (!token || !*token || strlen(token) > 250 ||
-                       strpbrk(token, "\r\n"))) {
+  if (o.ledger_url &&
+      (!token || !*token || strlen(token) > 250 || strpbrk(token, "\r\n"))) {
     fprintf(stderr, "payments-consumer: --ledger-url needs the ledger's "
                     "bearer token in LEDGER_TOKEN (ledger --mint-token P)\n");
     return 2;

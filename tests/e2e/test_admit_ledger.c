@@ -423,7 +423,8 @@ static void test_rate_limit_closed_loop(void **state) {
     struct curl_slist *hs =
         curl_slist_append(NULL, "Content-Type: application/json");
     char auth[200];
-    hs = curl_slist_append(hs, ledger_proc_auth_header("rl", auth, sizeof auth));
+    hs =
+        curl_slist_append(hs, ledger_proc_auth_header("rl", auth, sizeof auth));
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);

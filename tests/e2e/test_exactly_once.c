@@ -339,8 +339,8 @@ int main(int argc, char **argv) {
    * environment, which every child inherits */
   ledger_proc_auth_init();
   char tok[200];
-  setenv("LEDGER_TOKEN", ledger_proc_token("payments-consumer", tok, sizeof tok),
-         1);
+  setenv("LEDGER_TOKEN",
+         ledger_proc_token("payments-consumer", tok, sizeof tok), 1);
   char pf[300], ldb[300], llog[300];
   snprintf(pf, sizeof pf, "%s/ledger.port", g_dir);
   snprintf(ldb, sizeof ldb, "%s/ledger.db", g_dir);

@@ -304,8 +304,7 @@ static void test_key_contract(void **state) {
   http(lp.port, "POST", "/charges", nokey, B1, &r);
   expect_problem(&r, 400, "idempotency-key-missing");
   expect_header(&r, "Idempotency-Key-Retention", NULL);
-  const char *token[] = {auth_of("alice"),
-                         "Idempotency-Key: order-1", NULL};
+  const char *token[] = {auth_of("alice"), "Idempotency-Key: order-1", NULL};
   http(lp.port, "POST", "/charges", token, B1, &r);
   expect_problem(&r, 400, "idempotency-key-invalid");
   expect_header(&r, "Idempotency-Key-Retention", "7200");
@@ -451,8 +450,7 @@ static void test_empty_body(void **state) {
   raw_post(lp.port, "alice", "Idempotency-Key: \"e1\"\r\n", "", NULL, &r);
   expect_problem(&r, 400, "ledger-bad-charge");
   assert_non_null(strstr(r.body, "body: empty"));
-  raw_post(lp.port, "alice", "", "0\r\n\r\n", "Transfer-Encoding: chunked",
-           &r);
+  raw_post(lp.port, "alice", "", "0\r\n\r\n", "Transfer-Encoding: chunked", &r);
   expect_problem(&r, 400, "ledger-bad-charge");
   http(lp.port, "POST", "/charges", NULL, "", &r);
   expect_problem(&r, 400, "ledger-bad-charge");

@@ -11,8 +11,8 @@
  * the service sees. Every field is its own exact-size malloc'd copy.
  * Contract checked: the status is OK, ENOTFOUND, EPARSE or ETOOBIG; OK
  * means exactly one field is named Idempotency-Key, the set is complete,
- * and the key is 1-255 printable bytes; ENOTFOUND means no field is named Idempotency-Key and the set is
- * complete; a truncated set is always ETOOBIG.
+ * and the key is 1-255 printable bytes; ENOTFOUND means no field is named
+ * Idempotency-Key and the set is complete; a truncated set is always ETOOBIG.
  */
 #include "ledger_hdrs.h"
 

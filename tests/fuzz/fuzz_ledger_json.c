@@ -48,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     check(ledger_json_str(out, sizeof out, &n, req.ref));
   }
   /* Small caps for the reason never overrun. */
-  char tiny[4];
+  char tiny[4] = "";
   ledger_parse_charge(body, size, &req, tiny, sizeof tiny);
   check(strlen(tiny) < sizeof tiny);
   free(body);
