@@ -22,7 +22,11 @@
 #include "ledger_proc.h"
 #include "rein_test.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -459,6 +463,77 @@ static void test_empty_body(void **state) {
   ledger_stop(&lp);
 }
 
+/* Seconds until the ledger closes a connection that sent `first` and then
+ * `drip` every 300 ms (NULL: nothing more); -1 when it stayed open for
+ * `limit_s`. */
+static double closed_after(unsigned port, const char *first, const char *drip,
+                           double limit_s) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  assert_true(fd >= 0);
+  struct sockaddr_in sa = {0};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons((uint16_t)port);
+  inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+  assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+  struct timespec t0, t;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  if (first) send(fd, first, strlen(first), MSG_NOSIGNAL);
+  double el = 0;
+  for (;;) {
+    struct pollfd p = {fd, POLLIN, 0};
+    int k = poll(&p, 1, 300);
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    el = (double)(t.tv_sec - t0.tv_sec) + (t.tv_nsec - t0.tv_nsec) / 1e9;
+    if (k > 0) {
+      char b[4096];
+      ssize_t n = recv(fd, b, sizeof b, 0);
+      if (n <= 0) break; /* closed */
+    }
+    if (el > limit_s) {
+      el = -1;
+      break;
+    }
+    if (drip && send(fd, drip, strlen(drip), MSG_NOSIGNAL) < 0) break;
+  }
+  close(fd);
+  return el;
+}
+
+/* The request deadline: a connection that sends nothing, one that
+ * dribbles its head, one that dribbles its body, and a keep-alive
+ * connection idle after its first answer are all closed about
+ * --request-timeout-s after they started waiting; the idle timeout alone
+ * (reset by every byte) never closed the dribbling ones. */
+static void test_request_deadline(void **state) {
+  ledger_proc lp;
+  const char *args[] = {"--request-timeout-s", "2", NULL};
+  ledger_start(&lp, args);
+  char head[512];
+  snprintf(head, sizeof head,
+           "POST /charges HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n"
+           "Content-Length: 100\r\n\r\n",
+           auth_of("alice"));
+  struct {
+    const char *what, *first, *drip;
+  } cases[] = {
+      {"silent", NULL, NULL},
+      {"head", "POST /charges HTTP/1.1\r\n", "X-Slow: 1\r\n"},
+      {"body", head, " "},
+      {"keep-alive", "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", NULL},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    double s = closed_after(lp.port, cases[i].first, cases[i].drip, 8.0);
+    fprintf(stderr, "request deadline 2 s: %s connection closed after %.1f s\n",
+            cases[i].what, s);
+    if (s < 1.5 || s > 5.0)
+      fail_msg("%s: closed after %.1f s, expected about 2 s", cases[i].what, s);
+  }
+  http_resp r;
+  http(lp.port, "GET", "/metrics", NULL, NULL, &r);
+  assert_non_null(strstr(r.body, "\nrein_ledger_request_timeouts_total 4\n"));
+  ledger_stop(&lp);
+}
+
 typedef struct bg_post {
   unsigned port;
   const char *const *hdrs;
@@ -711,13 +786,20 @@ static void test_graceful_sigterm(void **state) {
 static void test_bad_options(void **state) {
   static const struct {
     const char *opt, *val, *msg;
+    const char *key; /* $LEDGER_AUTH_KEY in the child; "" = unset */
   } cases[] = {
-      {"--workers", "0", "--workers"},
-      {"--store", "mysql:x", "--store: expected sqlite:PATH"},
-      {"--fail-window", "5:1", "--fail-window"},
-      {"--outage-status", "404", "--outage-status"},
-      {"--sync", "sometimes", "--sync"},
-      {"--port", "70000", "--port"},
+      {"--quiet", NULL, "no authentication key", ""},
+      {"--quiet", NULL, "at least 32 bytes, got 5", "short"},
+      {"--auth-key-file", "/nonexistent/key", "cannot open", NULL},
+      {"--mint-token", "a.b", "--mint-token: bad principal", NULL},
+      {"--request-timeout-s", "0", "--request-timeout-s", NULL},
+      {"--max-conns-per-ip", "5000", "must not exceed", NULL},
+      {"--workers", "0", "--workers", NULL},
+      {"--store", "mysql:x", "--store: expected sqlite:PATH", NULL},
+      {"--fail-window", "5:1", "--fail-window", NULL},
+      {"--outage-status", "404", "--outage-status", NULL},
+      {"--sync", "sometimes", "--sync", NULL},
+      {"--port", "70000", "--port", NULL},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     char log[] = "/tmp/rein-ledger-opts.XXXXXX";
@@ -725,8 +807,12 @@ static void test_bad_options(void **state) {
     assert_true(fd >= 0);
     pid_t pid = fork();
     assert_true(pid >= 0);
-    if (pid == 0) {
+    if (pid == 0) { /* the test is single-threaded here: setenv is safe */
       dup2(fd, 2);
+      ledger_proc_auth_init();
+      if (cases[i].key && !cases[i].key[0]) unsetenv("LEDGER_AUTH_KEY");
+      if (cases[i].key && cases[i].key[0])
+        setenv("LEDGER_AUTH_KEY", cases[i].key, 1);
       execl(LEDGER_BIN, LEDGER_BIN, cases[i].opt, cases[i].val, (char *)NULL);
       _exit(127);
     }
@@ -742,8 +828,8 @@ static void test_bad_options(void **state) {
     unlink(log);
     assert_true(WIFEXITED(st));
     if (WEXITSTATUS(st) != 2 || !strstr(buf, cases[i].msg))
-      fail_msg("%s %s: exit %d, stderr '%s'", cases[i].opt, cases[i].val,
-               WEXITSTATUS(st), buf);
+      fail_msg("%s %s: exit %d, stderr '%s'", cases[i].opt,
+               cases[i].val ? cases[i].val : "", WEXITSTATUS(st), buf);
   }
 }
 
@@ -760,6 +846,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test_teardown(test_key_contract, kill_leftover),
       cmocka_unit_test_teardown(test_unreadable_keys, kill_leftover),
       cmocka_unit_test_teardown(test_empty_body, kill_leftover),
+      cmocka_unit_test_teardown(test_request_deadline, kill_leftover),
       cmocka_unit_test_teardown(test_in_progress, kill_leftover),
       cmocka_unit_test_teardown(test_shed, kill_leftover),
       cmocka_unit_test_teardown(test_retry_shed_and_rate_limit, kill_leftover),
