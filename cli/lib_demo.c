@@ -244,7 +244,9 @@ static int ledger_start(const demo_config *c, ledger_proc *lp, char *err,
     dup2(fileno(stdout), 2);
     execl(c->ledger_path, c->ledger_path, "--port", "0", "--port-file", portf,
           "--db", db, "--capacity", cap, "--workers", workers, "--queue", queue,
-          "--queue-timeout-ms", qt, "--auth-key-file", lp->keyfile, "--quiet",
+          "--queue-timeout-ms", qt, "--auth-key-file", lp->keyfile,
+          /* the fleet is one address: the old global limit, per address */
+          "--max-connections", "4096", "--max-conns-per-ip", "4096", "--quiet",
           (char *)NULL);
     _exit(127);
   }
