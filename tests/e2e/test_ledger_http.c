@@ -428,6 +428,25 @@ static void test_unreadable_keys(void **state) {
   raw_post(lp.port, "alice", extra, B1, NULL, &r);
   assert_int_equal(r.status, 431);
   free(f300);
+  /* A head beyond libmicrohttpd's 64 KiB pool: its own 431. */
+  {
+    size_t cap = 80 * 1024;
+    char *big = malloc(cap);
+    assert_non_null(big);
+    int n = snprintf(big, cap,
+                     "POST /charges HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     "%s\r\nX-Big: ",
+                     auth_of("alice"));
+    memset(big + n, 'a', 70 * 1024);
+    n += 70 * 1024;
+    n += snprintf(big + n, cap - (size_t)n,
+                  "\r\nIdempotency-Key: \"big\"\r\nContent-Length: 2\r\n"
+                  "Connection: close\r\n\r\n{}");
+    assert_int_equal(ledger_proc_raw(lp.port, NULL, big, (size_t)n, &r, 10000),
+                     0);
+    assert_int_equal(r.status, 431);
+    free(big);
+  }
   /* (b) A folded key line: libmicrohttpd 0.9.75 glues the continuation
    * onto the name; both sends are refused, nothing is charged. */
   for (int i = 0; i < 2; i++) {
