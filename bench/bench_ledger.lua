@@ -4,6 +4,8 @@
 -- and the same principal, so "with" and "without the helper" runs send
 -- byte-identical requests apart from the key. With REPLAY=1 in the
 -- environment every request reuses one key (measures the replay path).
+-- LEDGER_TOKEN is the bearer token (bench_ledger.sh mints it with
+-- `ledger --mint-token bench`).
 local threads = {}
 local next_id = 0
 
@@ -17,6 +19,7 @@ local counter = 0
 local replay = os.getenv("REPLAY") == "1"
 local body = '{"account":"acct_bench","amount_cents":1250}'
 local run = tostring(os.time())
+local auth = "Bearer " .. (os.getenv("LEDGER_TOKEN") or "")
 
 request = function()
   counter = counter + 1
@@ -28,7 +31,7 @@ request = function()
   end
   return wrk.format("POST", "/charges", {
     ["Content-Type"] = "application/json",
-    ["Authorization"] = "Bearer bench",
+    ["Authorization"] = auth,
     ["Idempotency-Key"] = key,
   }, body)
 end

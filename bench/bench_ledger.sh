@@ -27,6 +27,12 @@ TMP=$(mktemp -d /tmp/rein-bench-ledger.XXXXXX)
 PID=
 cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null; rm -rf "$TMP"; }
 trap cleanup EXIT
+# The ledger's key (read from a file, never the command line) and the
+# token every request sends, minted by the ledger itself.
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$TMP/auth.key"
+chmod 600 "$TMP/auth.key"
+LEDGER_TOKEN=$("$LEDGER" --auth-key-file "$TMP/auth.key" --mint-token bench)
+export LEDGER_TOKEN
 
 run_mode() { # mode rep -> prints requests/s
   local mode=$1 rep=$2 args=() replay=0
@@ -39,6 +45,7 @@ run_mode() { # mode rep -> prints requests/s
     replay) args=(); replay=1 ;;
   esac
   "$LEDGER" --port 0 --port-file "$dir/port" --db "$dir/ledger.db" --quiet \
+    --auth-key-file "$TMP/auth.key" \
     --workers 4 --queue 1024 --queue-timeout-ms 10000 --admit-target-ms 1000 \
     "${args[@]}" >/dev/null 2>"$dir/log" &
   PID=$!
@@ -46,7 +53,8 @@ run_mode() { # mode rep -> prints requests/s
   local port; port=$(cat "$dir/port")
   if [ "$replay" = 1 ]; then # make the key exist first
     curl -s -o /dev/null -X POST "http://127.0.0.1:$port/charges" \
-      -H 'Authorization: Bearer bench' -H 'Idempotency-Key: "bench-replay"' \
+      -H "Authorization: Bearer $LEDGER_TOKEN" \
+      -H 'Idempotency-Key: "bench-replay"' \
       -H 'Content-Type: application/json' \
       -d '{"account":"acct_bench","amount_cents":1250}'
   fi

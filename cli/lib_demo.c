@@ -16,6 +16,12 @@
  * when it resumes, like a lock or a long pause). Afterwards the ledger's
  * /charges/summary counts duplicate charges by client reference.
  *
+ * Authentication: each round writes a fresh random key to the round's
+ * private directory (mode 0600) and starts the ledger with
+ * --auth-key-file; the tokens (one principal per load thread, and
+ * "_admin" for the outage and the summary) come from
+ * `ledger --auth-key-file F --mint-token P`, the ledger's own minting.
+ *
  * Both rounds use the same driver and the same rein_curl code; only the
  * policy differs. The naive round is a rein policy configured the way many
  * clients retry today: fixed attempts, exponential backoff without jitter,
@@ -35,6 +41,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
@@ -122,18 +129,79 @@ typedef struct ledger_proc {
   int port;
   char dir[64];
   char base[128];
+  char keyfile[96];
+  char admin_auth[200]; /* "Authorization: Bearer <_admin token>" */
 } ledger_proc;
 
 static void rm_dir(const char *dir) {
-  static const char *const files[] = {"ledger.db", "ledger.db-wal",
-                                      "ledger.db-shm", "port", "ledger.log",
-                                      "port.tmp"};
+  static const char *const files[] = {
+      "ledger.db",  "ledger.db-wal", "ledger.db-shm", "port",
+      "ledger.log", "port.tmp",      "auth.key"};
   char p[256];
   for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
     snprintf(p, sizeof p, "%s/%s", dir, files[i]);
     unlink(p);
   }
   rmdir(dir);
+}
+
+/* A random 64-hex-digit key in DIR/auth.key, readable by us only. */
+static int write_key(ledger_proc *lp, char *err, size_t errlen) {
+  snprintf(lp->keyfile, sizeof lp->keyfile, "%s/auth.key", lp->dir);
+  unsigned char raw[32];
+  FILE *r = fopen("/dev/urandom", "rb");
+  size_t got = r ? fread(raw, 1, sizeof raw, r) : 0;
+  if (r) fclose(r);
+  int fd = open(lp->keyfile, O_WRONLY | O_CREAT | O_EXCL, 0600);
+  if (got != sizeof raw || fd < 0) {
+    if (fd >= 0) close(fd);
+    snprintf(err, errlen, "cannot write the ledger's key %s", lp->keyfile);
+    return -1;
+  }
+  char hex[65];
+  for (int i = 0; i < 32; i++)
+    snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+  bool ok = write(fd, hex, 64) == 64;
+  close(fd);
+  if (!ok) snprintf(err, errlen, "cannot write %s", lp->keyfile);
+  return ok ? 0 : -1;
+}
+
+/* "Authorization: Bearer <token>" for `principal`, minted by the ledger
+ * itself (ledger --mint-token) with the round's key. */
+static int mint_auth(const demo_config *c, const ledger_proc *lp,
+                     const char *principal, char *out, size_t cap) {
+  int fds[2];
+  if (pipe(fds) != 0) return -1;
+  pid_t pid = fork();
+  if (pid < 0) {
+    close(fds[0]);
+    close(fds[1]);
+    return -1;
+  }
+  if (pid == 0) {
+    dup2(fds[1], 1);
+    close(fds[0]);
+    close(fds[1]);
+    execl(c->ledger_path, c->ledger_path, "--auth-key-file", lp->keyfile,
+          "--mint-token", principal, (char *)NULL);
+    _exit(127);
+  }
+  close(fds[1]);
+  char tok[160];
+  size_t n = 0;
+  ssize_t k;
+  while (n < sizeof tok - 1 &&
+         (k = read(fds[0], tok + n, sizeof tok - 1 - n)) > 0)
+    n += (size_t)k;
+  close(fds[0]);
+  int st = 0;
+  waitpid(pid, &st, 0);
+  tok[n] = '\0';
+  tok[strcspn(tok, "\r\n")] = '\0';
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || !tok[0]) return -1;
+  snprintf(out, cap, "Authorization: Bearer %s", tok);
+  return 0;
 }
 
 static int ledger_start(const demo_config *c, ledger_proc *lp, char *err,
@@ -154,6 +222,14 @@ static int ledger_start(const demo_config *c, ledger_proc *lp, char *err,
   snprintf(workers, sizeof workers, "%d", c->ledger_workers);
   snprintf(queue, sizeof queue, "%d", c->queue);
   snprintf(qt, sizeof qt, "%d", c->queue_timeout_ms);
+  if (write_key(lp, err, errlen) != 0 ||
+      mint_auth(c, lp, "_admin", lp->admin_auth, sizeof lp->admin_auth) != 0) {
+    if (!err[0])
+      snprintf(err, errlen, "cannot mint the ledger's admin token with %s",
+               c->ledger_path);
+    rm_dir(lp->dir);
+    return -1;
+  }
   pid_t pid = fork();
   if (pid < 0) {
     snprintf(err, errlen, "fork: %s", strerror(errno));
@@ -166,9 +242,11 @@ static int ledger_start(const demo_config *c, ledger_proc *lp, char *err,
     FILE *lf = freopen(logf, "w", stdout);
     (void)lf;
     dup2(fileno(stdout), 2);
-    execl(c->ledger_path, c->ledger_path, "--port", "0", "--port-file",
-          portf, "--db", db, "--capacity", cap, "--workers", workers,
-          "--queue", queue, "--queue-timeout-ms", qt, "--quiet",
+    execl(c->ledger_path, c->ledger_path, "--port", "0", "--port-file", portf,
+          "--db", db, "--capacity", cap, "--workers", workers, "--queue", queue,
+          "--queue-timeout-ms", qt, "--auth-key-file", lp->keyfile,
+          /* the fleet is one address: the old global limit, per address */
+          "--max-connections", "4096", "--max-conns-per-ip", "4096", "--quiet",
           (char *)NULL);
     _exit(127);
   }
@@ -259,17 +337,24 @@ static size_t discard(char *data, size_t s, size_t n, void *ctx) {
 
 /* GET or POST `url`; the body in `b` (caller frees b->p). HTTP status or
  * -1. */
-static long http(CURL *e, const char *url, bool post, buf *b) {
+/* `auth`: an Authorization header line, or NULL. */
+static long http(CURL *e, const char *url, bool post, const char *auth,
+                 buf *b) {
   b->n = 0;
   if (b->p) b->p[0] = '\0';
   curl_easy_reset(e);
+  struct curl_slist *hs = auth ? curl_slist_append(NULL, auth) : NULL;
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, hs);
   curl_easy_setopt(e, CURLOPT_URL, url);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 1000L);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, buf_write);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, b);
   if (post) curl_easy_setopt(e, CURLOPT_POSTFIELDS, "");
-  if (curl_easy_perform(e) != CURLE_OK) return -1;
+  CURLcode rc = curl_easy_perform(e);
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, NULL);
+  curl_slist_free_all(hs);
+  if (rc != CURLE_OK) return -1;
   long status = 0;
   curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
   return status;
@@ -306,6 +391,7 @@ typedef struct round_ctx {
 typedef struct worker {
   round_ctx *rc;
   int index;
+  char auth[200]; /* its principal's Authorization header */
   pthread_t th;
   uint64_t calls, done, gave_up, unfinished;
   uint64_t giveups[REIN_GIVEUP_COUNT_];
@@ -346,9 +432,7 @@ static void *worker_main(void *arg) {
     if (m) curl_multi_cleanup(m);
     return NULL;
   }
-  char principal[48];
-  snprintf(principal, sizeof principal, "X-Principal: demo-%d", w->index);
-  struct curl_slist *hdrs = curl_slist_append(NULL, principal);
+  struct curl_slist *hdrs = curl_slist_append(NULL, w->auth);
   hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
   /* Call k of this thread starts at t0 + (k * threads + index) / rate. */
   uint64_t k = 0;
@@ -707,6 +791,14 @@ int demo_run_round(const demo_config *c, bool rein_round, demo_round *out,
   }
   int started = 0;
   for (int i = 0; i < c->threads; i++) {
+    char who[32];
+    snprintf(who, sizeof who, "demo-%d", i);
+    if (mint_auth(c, &lp, who, ws[i].auth, sizeof ws[i].auth) != 0) {
+      snprintf(err, errlen, "cannot mint a token with %s", c->ledger_path);
+      goto out;
+    }
+  }
+  for (int i = 0; i < c->threads; i++) {
     ws[i].rc = &rc;
     ws[i].index = i;
     if (pthread_create(&ws[i].th, NULL, worker_main, &ws[i]) != 0) break;
@@ -726,7 +818,7 @@ int demo_run_round(const demo_config *c, bool rein_round, demo_round *out,
     if (!outage_sent && bkt == outage_b) {
       if (c->stall) {
         stopped = kill(lp.pid, SIGSTOP) == 0;
-      } else if (http(mon, ourl, true, &b) != 200) {
+      } else if (http(mon, ourl, true, lp.admin_auth, &b) != 200) {
         snprintf(err, errlen, "the ledger refused the outage injection");
         break;
       }
@@ -738,7 +830,7 @@ int demo_run_round(const demo_config *c, bool rein_round, demo_round *out,
     }
     sleep_until(rc.t0 + (int64_t)(bkt + 1) * bucket_ns);
     sample s = prev;
-    if (!stopped && http(mon, murl, false, &b) == 200) {
+    if (!stopped && http(mon, murl, false, NULL, &b) == 200) {
       s.posts = metric(b.p, "rein_ledger_requests_total{route=\"POST /charges\"}");
       s.ok = metric(b.p, "rein_ledger_responses_total{code=\"201\"}");
       s.shed = metric(b.p, "\nrein_ledger_shed_total ");
@@ -771,7 +863,7 @@ int demo_run_round(const demo_config *c, bool rein_round, demo_round *out,
   out->attempts = cs.attempts;
   out->keys = cs.keys_minted;
   for (int k = 0; k < REIN_OUTCOME_COUNT_; k++) out->outcomes[k] = cs.outcomes[k];
-  if (http(mon, murl, false, &b) == 200) {
+  if (http(mon, murl, false, NULL, &b) == 200) {
     out->ledger_posts = (uint64_t)metric(
         b.p, "rein_ledger_requests_total{route=\"POST /charges\"}");
     out->ledger_ok =
@@ -780,7 +872,7 @@ int demo_run_round(const demo_config *c, bool rein_round, demo_round *out,
   }
   char surl[200];
   snprintf(surl, sizeof surl, "%s/charges/summary", lp.base);
-  if (http(mon, surl, false, &b) != 200) {
+  if (http(mon, surl, false, lp.admin_auth, &b) != 200) {
     snprintf(err, errlen, "GET /charges/summary failed");
     goto out;
   }

@@ -40,7 +40,7 @@ if(TARGET ledger AND TARGET rein_admit AND ADMIT_LEDGER_USES_ADMIT)
     rein_add_test(NAME test_admit_ledger
       SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/e2e/test_admit_ledger.c
               ${CMAKE_CURRENT_SOURCE_DIR}/e2e/ledger_proc.c
-      LIBS PkgConfig::ADMIT_T_CURL
+      LIBS PkgConfig::ADMIT_T_CURL ledger_auth
       ARGS $<TARGET_FILE:ledger>
       LABELS e2e TIMEOUT 120)
   endif()

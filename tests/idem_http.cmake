@@ -15,7 +15,8 @@ if(TARGET ledger)
   # file (the default: charge and stored response in one transaction).
   rein_add_test(NAME test_ledger_crash
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/e2e/test_ledger_crash.c
-    LIBS PkgConfig::IDEM_HTTP_T_CURL PkgConfig::IDEM_HTTP_T_SQLITE
+            ${CMAKE_CURRENT_SOURCE_DIR}/e2e/ledger_proc.c
+    LIBS PkgConfig::IDEM_HTTP_T_CURL PkgConfig::IDEM_HTTP_T_SQLITE ledger_auth
     ARGS $<TARGET_FILE:ledger>
     LABELS e2e TIMEOUT 120)
   # The same with the memory store, which forgets every key on a crash: the
@@ -49,15 +50,25 @@ if(TARGET ledger)
   rein_add_test(NAME test_ledger_http
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/e2e/test_ledger_http.c
             ${CMAKE_CURRENT_SOURCE_DIR}/e2e/ledger_proc.c
-    LIBS PkgConfig::IDEM_HTTP_T_CURL
+    LIBS PkgConfig::IDEM_HTTP_T_CURL ledger_auth
     ARGS $<TARGET_FILE:ledger>
     LABELS e2e concurrency TIMEOUT 120)
+  # A bounded slowloris (<= 4,200 sockets from 127.0.0.2 for 12 s) while
+  # 127.0.0.1 polls /healthz, and a head dribbled past the deadline. It
+  # holds thousands of sockets: it runs alone.
+  rein_add_test(NAME test_ledger_slowloris
+    SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/e2e/test_ledger_slowloris.c
+            ${CMAKE_CURRENT_SOURCE_DIR}/e2e/ledger_proc.c
+    LIBS ledger_auth Threads::Threads
+    ARGS $<TARGET_FILE:ledger>
+    LABELS e2e TIMEOUT 90)
+  set_tests_properties(test_ledger_slowloris PROPERTIES RUN_SERIAL TRUE)
   # The store dies under the ledger (a private redis-server, killed and
   # restarted empty): 503s, reconnect, and still one charge per key.
   rein_add_test(NAME test_ledger_store_loss
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/e2e/test_ledger_store_loss.c
             ${CMAKE_CURRENT_SOURCE_DIR}/e2e/ledger_proc.c
-    LIBS PkgConfig::IDEM_HTTP_T_CURL
+    LIBS PkgConfig::IDEM_HTTP_T_CURL ledger_auth
     ARGS $<TARGET_FILE:ledger>
     LABELS backend TIMEOUT 60)
 endif()
@@ -89,6 +100,37 @@ if(REIN_FUZZ AND CMAKE_C_COMPILER_ID STREQUAL "Clang" AND TARGET rein_idem)
            COMMAND fuzz_idem_http -max_total_time=10 -max_len=600
                    -print_final_stats=1 ${IDEM_HTTP_WORK} ${IDEM_HTTP_SEEDS})
   set_tests_properties(fuzz_idem_http PROPERTIES LABELS fuzz TIMEOUT 120)
+endif()
+
+# libFuzzer targets for examples/ledger's readers of outside input: the
+# request body (ledger_json.c) and the header fields the ledger hands to
+# the helper (ledger_hdrs.c over rein_idem_http_read_key). The sources are
+# compiled into each fuzzer so libFuzzer sees their coverage; the seed
+# corpora under fuzz/corpus/ are only read (new inputs go to the build tree).
+if(REIN_FUZZ AND CMAKE_C_COMPILER_ID STREQUAL "Clang" AND TARGET rein_idem
+   AND EXISTS ${PROJECT_SOURCE_DIR}/examples/ledger/ledger_hdrs.c)
+  set(_ledger_dir ${PROJECT_SOURCE_DIR}/examples/ledger)
+  add_executable(fuzz_ledger_json ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_ledger_json.c
+                 ${_ledger_dir}/ledger_json.c)
+  target_include_directories(fuzz_ledger_json PRIVATE ${_ledger_dir})
+  add_executable(fuzz_ledger_headers
+    ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_ledger_headers.c
+    ${_ledger_dir}/ledger_hdrs.c ${PROJECT_SOURCE_DIR}/src/idem/http/sf.c
+    ${PROJECT_SOURCE_DIR}/src/idem/http/idem_http.c)
+  target_include_directories(fuzz_ledger_headers PRIVATE ${_ledger_dir})
+  target_link_libraries(fuzz_ledger_headers PRIVATE rein_idem)
+  foreach(t fuzz_ledger_json fuzz_ledger_headers)
+    string(REPLACE "fuzz_" "" _corpus ${t})
+    target_compile_options(${t} PRIVATE
+      -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer)
+    target_link_options(${t} PRIVATE -fsanitize=fuzzer,address,undefined)
+    file(MAKE_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/${t}_corpus)
+    add_test(NAME ${t}
+             COMMAND ${t} -max_total_time=10 -max_len=8192
+                     -print_final_stats=1 ${CMAKE_CURRENT_BINARY_DIR}/${t}_corpus
+                     ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/${_corpus})
+    set_tests_properties(${t} PROPERTIES LABELS fuzz TIMEOUT 120)
+  endforeach()
 endif()
 
 # The EXAMPLE section of docs/idempotency-http.md, compiled and run as is.

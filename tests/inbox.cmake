@@ -12,7 +12,8 @@ if(TARGET rein_inbox)
   if(TARGET payments-consumer AND TARGET ledger)
     rein_add_test(NAME test_exactly_once
       SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/e2e/test_exactly_once.c
-      LIBS rein_inbox
+              ${CMAKE_CURRENT_SOURCE_DIR}/e2e/ledger_proc.c
+      LIBS rein_inbox ledger_auth
       ARGS $<TARGET_FILE:payments-consumer> $<TARGET_FILE:ledger>
       LABELS e2e TIMEOUT 180)
     add_test(NAME test_exactly_once_no_inbox

@@ -41,8 +41,14 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
+# The ledger's key, in a file (never on the command line); tokens are
+# minted by the ledger itself.
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$dir/auth.key"
+chmod 600 "$dir/auth.key"
+mint() { "$ledger" --auth-key-file "$dir/auth.key" --mint-token "$1"; }
+admin_auth="Authorization: Bearer $(mint _admin)"
 "$ledger" --port 0 --port-file "$dir/port" --db "$dir/ledger.db" \
-  --capacity 100 --workers 4 --queue 100 --queue-timeout-ms 1000 --quiet \
+  --auth-key-file "$dir/auth.key" --capacity 100 --workers 4 --queue 100 --queue-timeout-ms 1000 --quiet \
   >"$dir/ledger.log" 2>&1 &
 lpid=$!
 i=0
@@ -55,12 +61,13 @@ base="http://127.0.0.1:$(cat "$dir/port")"
 end=$(( $(date +%s) + WARMUP + OUTAGE + TAIL ))
 worker() {
   w=$1 n=0
+  auth="Authorization: Bearer $(mint "curl-$w")"
   while [ "$(date +%s)" -lt "$end" ]; do
     n=$((n + 1))
     # A real output file: with -o /dev/null curl cannot truncate the output
     # before a retry and stops with error 23 instead of retrying.
     curl -s -o "$dir/out.$w" --retry "$RETRIES" --max-time 0.8 \
-      -H "X-Principal: curl-$w" -H 'Content-Type: application/json' \
+      -H "$auth" -H 'Content-Type: application/json' \
       -d "{\"account\":\"acct_$w\",\"amount_cents\":100,\"ref\":\"curl-$w-$n\"}" \
       "$base/charges" || true
     echo "$n" >"$dir/calls.$w"
@@ -79,7 +86,8 @@ sleep "$WARMUP"
 if [ "${STALL:-0}" = 1 ]; then
   kill -STOP "$lpid"; sleep "$OUTAGE"; kill -CONT "$lpid"
 else
-  curl -s -o /dev/null -X POST "$base/admin/outage?seconds=$OUTAGE"
+  curl -s -o /dev/null -H "$admin_auth" -X POST \
+    "$base/admin/outage?seconds=$OUTAGE"
 fi
 for p in $pids; do wait "$p"; done
 elapsed=$(echo "$(date +%s.%N) - $start" | bc)
@@ -88,7 +96,7 @@ calls=$(cat "$dir"/calls.* | awk '{s += $1} END {print s + 0}')
 m=$(curl -s "$base/metrics")
 posts=$(printf '%s\n' "$m" | awk '/^rein_ledger_requests_total\{route="POST \/charges"\}/ {print $NF}')
 shed=$(printf '%s\n' "$m" | awk '/^rein_ledger_shed_total / {print $2}')
-summary=$(curl -s "$base/charges/summary")
+summary=$(curl -s -H "$admin_auth" "$base/charges/summary")
 charges=$(printf '%s' "$summary" | sed 's/.*"charges":\([0-9]*\).*/\1/')
 dups=$(printf '%s' "$summary" | sed 's/.*"duplicate_charges":\([0-9]*\).*/\1/')
 printf 'curl --retry %s, %s workers every %ss for %.1fs, %s %ss at t=%ss\n' \

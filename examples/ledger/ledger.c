@@ -28,9 +28,16 @@
  * that recovers the lease finds the row and answers with it. The charge is
  * committed before any response is sent, so an acknowledged charge exists.
  *
- * The principal is the bearer token of `Authorization: Bearer <principal>`
- * (a demo stand-in for real authentication), else the X-Principal header,
- * else "anonymous". Binds 127.0.0.1 only.
+ * Trust. The principal is what a verified `Authorization: Bearer <token>`
+ * names (ledger_auth.h: an HMAC-SHA256 token minted with the key given at
+ * start-up, `ledger --mint-token P`); no header the client sets freely can
+ * claim one. GET /charges lists the caller's own charges; the admin
+ * endpoints (POST /admin/outage, GET /charges/summary) take the "_admin"
+ * token and a loopback peer. Hostile peers: every request head must arrive
+ * within --request-timeout-s, one address holds at most --max-conns-per-ip
+ * connections, a head holds at most LEDGER_HDR_MAX fields in
+ * LEDGER_CONN_MEMORY bytes, and a key the ledger cannot read is a 400/431,
+ * never "no key" (rein_idem_http_read_key). Binds 127.0.0.1 only.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -49,7 +56,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ledger_auth.h"
 #include "ledger_db.h"
+#include "ledger_hdrs.h"
 #include "ledger_json.h"
 #include "rein/admit.h"
 #include "rein/clock.h"
@@ -58,7 +67,9 @@
 #include "rein/signal.h"
 
 #define BODY_MAX (64 * 1024)
-#define HDR_MAX 64
+/* libmicrohttpd's per-connection pool: the request head must fit (it
+ * answers 431 itself when it does not). */
+#define LEDGER_CONN_MEMORY ((size_t)64 * 1024)
 #define ROUTE_CHARGES "/charges"
 
 /* ---- options ------------------------------------------------------------- */
@@ -84,6 +95,12 @@ typedef struct options {
   bool sync_full;
   int64_t purge_interval_s;
   bool quiet;
+  const char *auth_key_file; /* NULL = $LEDGER_AUTH_KEY */
+  const char *mint_token;    /* --mint-token PRINCIPAL: print, exit */
+  int64_t request_timeout_s;
+  int64_t idle_timeout_s;
+  int64_t max_connections;
+  int64_t max_conns_per_ip;
 } options;
 
 static void usage(FILE *f) {
@@ -123,7 +140,24 @@ static void usage(FILE *f) {
       "a\n"
       "                         process crash; full: also power loss)\n"
       "  --purge-interval-s N   purge expired idempotency keys every N s (60)\n"
-      "  --quiet                no log lines on stderr\n");
+      "  --quiet                no log lines on stderr\n"
+      "  --auth-key-file PATH   HMAC key for bearer tokens (at least 32 "
+      "bytes);\n"
+      "                         default: the LEDGER_AUTH_KEY environment "
+      "variable\n"
+      "  --mint-token P         print the bearer token of principal P "
+      "(\"_admin\"\n"
+      "                         for the admin endpoints) and exit\n"
+      "  --request-timeout-s N  a request's head and body must arrive "
+      "within N s\n"
+      "                         of the connection opening or the previous "
+      "response\n"
+      "                         (default 10); else the connection is closed\n"
+      "  --idle-timeout-s N     close a connection silent for N s (default "
+      "30)\n"
+      "  --max-connections N    open connections in all (default 1024)\n"
+      "  --max-conns-per-ip N   open connections per client address "
+      "(default 64)\n");
 }
 
 static bool parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out) {
@@ -165,6 +199,13 @@ static const char *expected(int c) {
     return "milliseconds in [1, 60000]";
   case 'L':
     return "requests per second in [1, 1000000000]";
+  case 'H':
+  case 'I':
+    return "seconds in [1, 3600]";
+  case 'C':
+    return "an integer in [1, 16384]";
+  case 'K':
+    return "an integer in [1, 16384], at most --max-connections";
   default:
     return "a valid value";
   }
@@ -181,6 +222,10 @@ static int parse_options(int argc, char **argv, options *o) {
   o->fail_start_s = o->fail_end_s = -1;
   o->outage_status = 503;
   o->purge_interval_s = 60;
+  o->request_timeout_s = 10;
+  o->idle_timeout_s = 30;
+  o->max_connections = 1024;
+  o->max_conns_per_ip = 64;
   static const struct option lo[] = {{"port", 1, 0, 'p'},
                                      {"port-file", 1, 0, 'P'},
                                      {"db", 1, 0, 'd'},
@@ -201,6 +246,12 @@ static int parse_options(int argc, char **argv, options *o) {
                                      {"quiet", 0, 0, 'z'},
                                      {"admit-target-ms", 1, 0, 'T'},
                                      {"rate-limit", 1, 0, 'L'},
+                                     {"auth-key-file", 1, 0, 'A'},
+                                     {"mint-token", 1, 0, 'M'},
+                                     {"request-timeout-s", 1, 0, 'H'},
+                                     {"idle-timeout-s", 1, 0, 'I'},
+                                     {"max-connections", 1, 0, 'C'},
+                                     {"max-conns-per-ip", 1, 0, 'K'},
                                      {"help", 0, 0, 'h'},
                                      {0, 0, 0, 0}};
   int c;
@@ -295,6 +346,24 @@ static int parse_options(int argc, char **argv, options *o) {
     case 'L':
       if (!parse_i64(optarg, 1, 1000000000, &o->rate_limit)) goto bad;
       break;
+    case 'A':
+      o->auth_key_file = optarg;
+      break;
+    case 'M':
+      o->mint_token = optarg;
+      break;
+    case 'H':
+      if (!parse_i64(optarg, 1, 3600, &o->request_timeout_s)) goto bad;
+      break;
+    case 'I':
+      if (!parse_i64(optarg, 1, 3600, &o->idle_timeout_s)) goto bad;
+      break;
+    case 'C':
+      if (!parse_i64(optarg, 1, 16384, &o->max_connections)) goto bad;
+      break;
+    case 'K':
+      if (!parse_i64(optarg, 1, 16384, &o->max_conns_per_ip)) goto bad;
+      break;
     case 'h':
       usage(stdout);
       exit(0);
@@ -314,6 +383,11 @@ static int parse_options(int argc, char **argv, options *o) {
   }
   if (o->lease_ms > o->retention_s * 1000) {
     fprintf(stderr, "ledger: --lease-ms must not exceed --retention-s\n");
+    return -1;
+  }
+  if (o->max_conns_per_ip > o->max_connections) {
+    fprintf(stderr, "ledger: --max-conns-per-ip must not exceed "
+                    "--max-connections\n");
     return -1;
   }
   if (o->capacity > 0) o->work_us = (int64_t)(o->workers * 1e6 / o->capacity);
@@ -342,12 +416,24 @@ enum {
   M_COUNT
 };
 
-static const int TRACKED_CODES[] = {200, 201, 400, 401, 404, 405,
-                                    409, 413, 422, 500, 503};
+static const int TRACKED_CODES[] = {200, 201, 400, 401, 403, 404, 405,
+                                    409, 413, 422, 431, 500, 503};
 #define N_CODES (sizeof TRACKED_CODES / sizeof TRACKED_CODES[0])
+
+/* One open connection, for the request deadline (see reaper()). */
+typedef struct conn_ctx {
+  struct conn_ctx *prev, *next;
+  MHD_socket fd;
+  int64_t deadline_ns; /* 0: a request is being processed (no deadline) */
+  bool closed_by_us;
+} conn_ctx;
 
 typedef struct ledger {
   options opt;
+  ledger_key key;
+  pthread_mutex_t conn_mu; /* guards conns and every conn_ctx */
+  conn_ctx conns;          /* list head */
+  _Atomic uint64_t timed_out;
   rein_idem_http *idem;
   worker *workers;
   int n_workers;
@@ -470,43 +556,95 @@ typedef struct req_ctx {
   bool too_big;
 } req_ctx;
 
-typedef struct hdr_set {
-  rein_idem_http_header h[HDR_MAX];
-  size_t n;
-} hdr_set;
-
 static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind,
                                       const char *key, const char *value) {
-  hdr_set *s = cls;
-  if (s->n < HDR_MAX) {
-    s->h[s->n].name = key;
-    s->h[s->n].value = value ? value : "";
-    s->n++;
-  }
-  return MHD_YES;
+  (void)kind;
+  return ledger_hdrs_add(cls, key, value) ? MHD_YES : MHD_NO;
 }
 
-/* The caller's identity; false when the credentials are malformed. */
-static bool principal_of(struct MHD_Connection *conn, char *out, size_t cap) {
+/* Whether the peer is on loopback (127.0.0.0/8 or ::1). */
+static bool peer_is_loopback(struct MHD_Connection *conn) {
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+  if (!ci || !ci->client_addr) return false;
+  const struct sockaddr *sa = ci->client_addr;
+  if (sa->sa_family == AF_INET)
+    return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) ==
+           127;
+  if (sa->sa_family == AF_INET6) {
+    static const unsigned char lo6[16] = {0, 0, 0, 0, 0, 0, 0, 0,
+                                          0, 0, 0, 0, 0, 0, 0, 1};
+    return !memcmp(&((const struct sockaddr_in6 *)sa)->sin6_addr, lo6, 16);
+  }
+  return false;
+}
+
+/* The caller's identity from a verified bearer token; NULL when there is
+ * none or it does not verify, with *why saying which. */
+static const char *principal_of(ledger *l, struct MHD_Connection *conn,
+                                char *out, size_t cap, const char **why) {
+  if (MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Principal")) {
+    *why = "X-Principal is not accepted: a principal comes from a verified "
+           "token. Send Authorization: Bearer <token> (ledger --mint-token "
+           "PRINCIPAL).";
+    return NULL;
+  }
   const char *auth =
       MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
-  const char *p = NULL;
-  if (auth) {
-    if (strncasecmp(auth, "Bearer ", 7) != 0) return false;
-    p = auth + 7;
-    while (*p == ' ')
-      p++;
-  } else {
-    p = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Principal");
+  *why = "Send Authorization: Bearer <token>, a token minted with the "
+         "ledger's key (ledger --mint-token PRINCIPAL).";
+  if (!auth || strncasecmp(auth, "Bearer ", 7) != 0) return NULL;
+  const char *t = auth + 7;
+  while (*t == ' ')
+    t++;
+  size_t n = strlen(t);
+  while (n && t[n - 1] == ' ')
+    n--;
+  if (!ledger_auth_verify(&l->key, t, n, out, cap)) {
+    *why = "The bearer token does not verify (wrong key, altered, or not "
+           "a ledger token); mint one with ledger --mint-token PRINCIPAL.";
+    return NULL;
   }
-  if (!p) p = "anonymous";
-  size_t n = strlen(p);
-  if (n == 0 || n >= cap || n > 128) return false;
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)p[i];
-    if (c <= 0x20 || c > 0x7e) return false;
+  return out;
+}
+
+static enum MHD_Result unauthorized(ledger *l, struct MHD_Connection *conn,
+                                    const char *why,
+                                    const rein_idem_http_header *extra,
+                                    size_t n_extra) {
+  rein_idem_http_header h[3] = {
+      {"WWW-Authenticate", "Bearer realm=\"ledger\""}};
+  size_t n = 1;
+  for (size_t i = 0; i < n_extra && n < 3; i++)
+    h[n++] = extra[i];
+  return send_problem(l, conn, 401, "unauthorized", "Bad credentials", why, h,
+                      n);
+}
+
+/* The admin endpoints: the "_admin" token, from loopback. NULL when
+ * allowed, else the answer already queued in *ret. */
+static bool admin_ok(ledger *l, struct MHD_Connection *conn,
+                     enum MHD_Result *ret) {
+  char p[LEDGER_PRINCIPAL_MAX + 1];
+  const char *why;
+  if (!peer_is_loopback(conn)) {
+    *ret = send_problem(l, conn, 403, "forbidden", "Forbidden",
+                        "The admin endpoints answer loopback peers only.", NULL,
+                        0);
+    return false;
   }
-  memcpy(out, p, n + 1);
+  if (!principal_of(l, conn, p, sizeof p, &why)) {
+    *ret = unauthorized(l, conn, why, NULL, 0);
+    return false;
+  }
+  if (strcmp(p, LEDGER_ADMIN_PRINCIPAL) != 0) {
+    *ret =
+        send_problem(l, conn, 403, "forbidden", "Forbidden",
+                     "This endpoint needs the " LEDGER_ADMIN_PRINCIPAL
+                     " token (ledger --mint-token " LEDGER_ADMIN_PRINCIPAL ").",
+                     NULL, 0);
+    return false;
+  }
   return true;
 }
 
@@ -597,7 +735,7 @@ static enum MHD_Result charge_with_slot(ledger *l, worker *w,
                           "same Idempotency-Key.",
                           ra, keyed ? 2 : 1);
     }
-    hdr_set hs = {.n = 0};
+    ledger_hdrs hs = {.n = 0};
     MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_header, &hs);
     rein_idem_http_request req = {
         .method = "POST",
@@ -608,6 +746,7 @@ static enum MHD_Result charge_with_slot(ledger *l, worker *w,
         .body = rc->body,
         .body_len = rc->len,
         .key_required = l->opt.require_key,
+        .headers_truncated = hs.truncated,
     };
     rein_status st = rein_idem_http_begin(l->idem, w->store, &req, &x);
     if (st != REIN_OK) {
@@ -726,12 +865,10 @@ static enum MHD_Result post_charge(ledger *l, struct MHD_Connection *conn,
         l, conn, l->opt.outage_status, "outage", "Ledger unavailable",
         "Injected outage: the charge was not processed.", rh, nrh);
   }
-  char principal[130];
-  if (!principal_of(conn, principal, sizeof principal))
-    return send_problem(l, conn, 401, "unauthorized", "Bad credentials",
-                        "Send Authorization: Bearer <principal> (1-128 "
-                        "printable characters) or X-Principal.",
-                        rh, nrh);
+  char principal[LEDGER_PRINCIPAL_MAX + 1];
+  const char *deny;
+  if (!principal_of(l, conn, principal, sizeof principal, &deny))
+    return unauthorized(l, conn, deny, rh, nrh);
   if (rc->too_big)
     return send_problem(l, conn, 413, "too-large", "Body too large",
                         "A charge body is at most 64 KiB.", rh, nrh);
@@ -814,6 +951,20 @@ static enum MHD_Result get_charges(ledger *l, struct MHD_Connection *conn) {
       MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "key");
   const char *principal =
       MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "principal");
+  /* A caller lists its own charges; only the admin token lists anyone's
+   * (and every principal's when ?principal= is absent). */
+  char me[LEDGER_PRINCIPAL_MAX + 1];
+  const char *why;
+  if (!principal_of(l, conn, me, sizeof me, &why))
+    return unauthorized(l, conn, why, NULL, 0);
+  if (strcmp(me, LEDGER_ADMIN_PRINCIPAL) != 0) {
+    if (principal && strcmp(principal, me) != 0)
+      return send_problem(l, conn, 403, "forbidden", "Forbidden",
+                          "principal: a caller may list only its own "
+                          "charges.",
+                          NULL, 0);
+    principal = me;
+  }
   const char *ref =
       MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "ref");
   const char *after =
@@ -859,6 +1010,8 @@ static enum MHD_Result get_charges(ledger *l, struct MHD_Connection *conn) {
 
 static enum MHD_Result get_summary(ledger *l, struct MHD_Connection *conn) {
   inc(l, M_REQ_CHARGE_GET);
+  enum MHD_Result deny;
+  if (!admin_ok(l, conn, &deny)) return deny;
   ledger_summary s;
   char err[256];
   pthread_mutex_lock(&l->reader_mu);
@@ -941,9 +1094,14 @@ static enum MHD_Result get_metrics(ledger *l, struct MHD_Connection *conn) {
       "rein_ledger_idem_complete_failures_total %llu\n"
       "# HELP rein_ledger_idem_purged_total Expired idempotency keys purged.\n"
       "# TYPE rein_ledger_idem_purged_total counter\n"
-      "rein_ledger_idem_purged_total %llu\n",
+      "rein_ledger_idem_purged_total %llu\n"
+      "# HELP rein_ledger_request_timeouts_total Connections closed because "
+      "a request did not arrive within --request-timeout-s.\n"
+      "# TYPE rein_ledger_request_timeouts_total counter\n"
+      "rein_ledger_request_timeouts_total %llu\n",
       G(M_CHARGES), G(M_CHARGE_DUP), G(M_SHED), G(M_OUTAGE), G(M_DB_ERRORS),
-      G(M_STORE_COMPLETE_FAILED), G(M_PURGED));
+      G(M_STORE_COMPLETE_FAILED), G(M_PURGED),
+      (unsigned long long)atomic_load(&l->timed_out));
 #undef G
   rein_admit_stats as;
   rein_admit_stats_get(l->admit, now_ns(l), &as);
@@ -1031,6 +1189,8 @@ static enum MHD_Result get_metrics(ledger *l, struct MHD_Connection *conn) {
 
 static enum MHD_Result post_outage(ledger *l, struct MHD_Connection *conn) {
   inc(l, M_REQ_OTHER);
+  enum MHD_Result deny;
+  if (!admin_ok(l, conn, &deny)) return deny;
   const char *s =
       MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "seconds");
   int64_t sec;
@@ -1044,6 +1204,93 @@ static enum MHD_Result post_outage(ledger *l, struct MHD_Connection *conn) {
   char body[64];
   snprintf(body, sizeof body, "{\"outage_seconds\":%" PRId64 "}", sec);
   return send_json(l, conn, 200, body);
+}
+
+/* ---- the request deadline ------------------------------------------------ */
+
+/* libmicrohttpd's own timeout is an idle timeout, reset by every byte, so
+ * a client that sends one header byte every few seconds holds a thread
+ * forever (slowloris). The ledger adds what nginx calls
+ * client_header_timeout / client_body_timeout, as one deadline: from the
+ * moment a connection opens, or its previous response was sent, the whole
+ * next request (head and body) must arrive within --request-timeout-s.
+ * The reaper thread shuts down the socket of a connection past its
+ * deadline; libmicrohttpd's connection thread then sees EOF and closes it.
+ * No deadline runs while a request is being processed. */
+
+static conn_ctx *ctx_of(struct MHD_Connection *conn) {
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  return ci ? ci->socket_context : NULL;
+}
+
+static void set_deadline(ledger *l, struct MHD_Connection *conn, bool run) {
+  conn_ctx *c = ctx_of(conn);
+  if (!c) return;
+  int64_t dl = run ? now_ns(l) + l->opt.request_timeout_s * REIN_NS_PER_S : 0;
+  pthread_mutex_lock(&l->conn_mu);
+  c->deadline_ns = dl;
+  pthread_mutex_unlock(&l->conn_mu);
+}
+
+static void notify_conn(void *cls, struct MHD_Connection *conn,
+                        void **socket_context,
+                        enum MHD_ConnectionNotificationCode toe) {
+  ledger *l = cls;
+  if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+    conn_ctx *c = calloc(1, sizeof *c);
+    if (!c) return; /* untracked: only the idle timeout applies */
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    c->fd = ci ? ci->connect_fd : MHD_INVALID_SOCKET;
+    c->deadline_ns = now_ns(l) + l->opt.request_timeout_s * REIN_NS_PER_S;
+    pthread_mutex_lock(&l->conn_mu);
+    c->next = l->conns.next;
+    c->prev = &l->conns;
+    l->conns.next->prev = c;
+    l->conns.next = c;
+    pthread_mutex_unlock(&l->conn_mu);
+    *socket_context = c;
+  } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+    conn_ctx *c = *socket_context;
+    if (!c) return;
+    /* Unlinked under the lock before libmicrohttpd closes the fd, so the
+     * reaper never shuts down a descriptor reused by someone else. */
+    pthread_mutex_lock(&l->conn_mu);
+    c->prev->next = c->next;
+    c->next->prev = c->prev;
+    pthread_mutex_unlock(&l->conn_mu);
+    free(c);
+    *socket_context = NULL;
+  }
+}
+
+static void *reaper(void *arg) {
+  ledger *l = arg;
+  pthread_mutex_lock(&l->mu);
+  while (!l->stopping) {
+    struct timespec dl;
+    clock_gettime(CLOCK_MONOTONIC, &dl);
+    dl.tv_nsec += 200 * 1000 * 1000;
+    if (dl.tv_nsec >= 1000000000) dl.tv_sec++, dl.tv_nsec -= 1000000000;
+    pthread_cond_timedwait(&l->janitor_cv, &l->mu, &dl);
+    if (l->stopping) break;
+    pthread_mutex_unlock(&l->mu);
+    int64_t now = now_ns(l);
+    pthread_mutex_lock(&l->conn_mu);
+    for (conn_ctx *c = l->conns.next; c != &l->conns; c = c->next) {
+      if (c->deadline_ns && now > c->deadline_ns && !c->closed_by_us &&
+          c->fd != MHD_INVALID_SOCKET) {
+        shutdown(c->fd, SHUT_RDWR);
+        c->closed_by_us = true;
+        atomic_fetch_add_explicit(&l->timed_out, 1, memory_order_relaxed);
+      }
+    }
+    pthread_mutex_unlock(&l->conn_mu);
+    pthread_mutex_lock(&l->mu);
+  }
+  pthread_mutex_unlock(&l->mu);
+  return NULL;
 }
 
 /* ---- dispatch ------------------------------------------------------------ */
@@ -1081,6 +1328,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
     *upload_data_size = 0;
     return MHD_YES;
   }
+  set_deadline(l, conn, false); /* the whole request arrived in time */
   bool post = !strcmp(method, "POST"), get = !strcmp(method, "GET");
   if (!strcmp(url, ROUTE_CHARGES)) {
     if (post) return post_charge(l, conn, rc);
@@ -1110,6 +1358,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 
 static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                       enum MHD_RequestTerminationCode toe) {
+  ledger *l = cls;
+  (void)toe;
+  /* The next request on this connection gets a fresh deadline. */
+  set_deadline(l, conn, true);
   req_ctx *rc = *con_cls;
   if (!rc) return;
   free(rc->body);
@@ -1259,6 +1511,28 @@ int main(int argc, char **argv) {
   static ledger L;
   ledger *l = &L;
   if (parse_options(argc, argv, &l->opt) != 0) return 2;
+  {
+    char kerr[512];
+    if (ledger_auth_load_key(l->opt.auth_key_file, &l->key, kerr,
+                             sizeof kerr) != 0) {
+      fprintf(stderr, "%s\n", kerr);
+      return 2;
+    }
+  }
+  if (l->opt.mint_token) {
+    char tok[LEDGER_TOKEN_MAX + 1];
+    if (!ledger_auth_mint(&l->key, l->opt.mint_token, tok, sizeof tok)) {
+      fprintf(stderr,
+              "ledger: --mint-token: bad principal '%s': expected 1-%d "
+              "characters of [A-Za-z0-9_:@-]\n",
+              l->opt.mint_token, LEDGER_PRINCIPAL_MAX);
+      return 2;
+    }
+    printf("%s\n", tok);
+    return 0;
+  }
+  pthread_mutex_init(&l->conn_mu, NULL);
+  l->conns.next = l->conns.prev = &l->conns;
   l->clock = rein_clock_monotonic();
   l->start_ns = now_ns(l);
   pthread_mutex_init(&l->mu, NULL);
@@ -1356,8 +1630,11 @@ int main(int argc, char **argv) {
           MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG,
       0, NULL, NULL, handle, l, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
       MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
-      MHD_OPTION_CONNECTION_LIMIT, (unsigned int)4096,
-      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60,
+      MHD_OPTION_CONNECTION_LIMIT, (unsigned int)l->opt.max_connections,
+      MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)l->opt.max_conns_per_ip,
+      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)l->opt.idle_timeout_s,
+      MHD_OPTION_CONNECTION_MEMORY_LIMIT, LEDGER_CONN_MEMORY,
+      MHD_OPTION_NOTIFY_CONNECTION, notify_conn, l,
       MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024),
       MHD_OPTION_NOTIFY_COMPLETED, completed, l, MHD_OPTION_END);
   if (!d) {
@@ -1383,9 +1660,15 @@ int main(int argc, char **argv) {
         l->opt.no_idem ? "none" : (l->opt.store ? l->opt.store : "sqlite"),
         l->n_workers, l->opt.queue, l->opt.work_us, l->opt.lease_ms,
         l->opt.retention_s);
-  pthread_t jt;
+  pthread_t jt, rt;
   bool have_janitor =
       !l->opt.no_idem && pthread_create(&jt, NULL, janitor, l) == 0;
+  if (pthread_create(&rt, NULL, reaper, l) != 0) {
+    fprintf(stderr, "ledger: cannot start the reaper thread\n");
+    MHD_stop_daemon(d);
+    teardown(l);
+    return 1;
+  }
 
   int sig = 0;
   sigwait(&ss, &sig);
@@ -1409,6 +1692,7 @@ int main(int argc, char **argv) {
   MHD_stop_daemon(d);
   if (lsock != MHD_INVALID_SOCKET) close(lsock);
   if (have_janitor) pthread_join(jt, NULL);
+  pthread_join(rt, NULL);
   teardown(l);
   return 0;
 }

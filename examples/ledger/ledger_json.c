@@ -172,12 +172,16 @@ static bool account_ok(const char *a) {
 
 bool ledger_parse_charge(const char *body, size_t len, ledger_charge_req *out,
                          char *why, size_t cap) {
-  rd r = {body, body + len, why, cap};
   memset(out, 0, sizeof *out);
-  bool has_account = false, has_amount = false;
-  if (!body || len == 0)
-    return err(&r, "body: expected a JSON object like "
+  /* An empty body may come as NULL (Content-Length: 0): refuse it before
+   * any pointer arithmetic on it. */
+  if (!body || len == 0) {
+    rd e = {"", "", why, cap};
+    return err(&e, "body: empty; expected a JSON object like "
                    "{\"account\":\"acct_1\",\"amount_cents\":1250}");
+  }
+  rd r = {body, body + len, why, cap};
+  bool has_account = false, has_amount = false;
   ws(&r);
   if (r.p >= r.end || *r.p != '{')
     return err(&r, "body: expected a JSON object like "

@@ -59,7 +59,6 @@ typedef struct opts {
   const char *db, *pg;
   const char *ledger_url;
   const char *secret;
-  const char *principal;
   int64_t min_idle_ms;
   int batch;
   int max_deliveries;
@@ -94,7 +93,9 @@ static void usage(FILE *f) {
       "                         http://127.0.0.1:8080/charges (none: no "
       "outbox)\n"
       "  --secret S             HMAC secret for outbox keys (>= 16 bytes)\n"
-      "  --principal P          sent as Authorization: Bearer P\n"
+      "  (the ledger's bearer token, from `ledger --mint-token P`, is read\n"
+      "   from the LEDGER_TOKEN environment variable, never the command "
+      "line)\n"
       "  --min-idle-ms N        XAUTOCLAIM min idle (default 2000)\n"
       "  --batch N              messages per read (default 50)\n"
       "  --max-deliveries N     dead-letter a failing message then (default "
@@ -120,7 +121,6 @@ static int parse(int argc, char **argv, opts *o) {
   o->group = "payments";
   o->db = "payments.db";
   o->secret = "payments-consumer-demo-secret-0001";
-  o->principal = "payments-consumer";
   o->min_idle_ms = 2000;
   o->batch = 50;
   o->max_deliveries = 5;
@@ -135,7 +135,6 @@ static int parse(int argc, char **argv, opts *o) {
                                      {"pg", 1, 0, 'P'},
                                      {"ledger-url", 1, 0, 'u'},
                                      {"secret", 1, 0, 'S'},
-                                     {"principal", 1, 0, 'p'},
                                      {"min-idle-ms", 1, 0, 'i'},
                                      {"batch", 1, 0, 'b'},
                                      {"max-deliveries", 1, 0, 'm'},
@@ -184,9 +183,6 @@ static int parse(int argc, char **argv, opts *o) {
       break;
     case 'S':
       o->secret = optarg;
-      break;
-    case 'p':
-      o->principal = optarg;
       break;
     case 'i':
       o->min_idle_ms = strtoll(optarg, &end, 10);
@@ -534,7 +530,14 @@ int main(int argc, char **argv) {
   relayer relays[16];
   int n_relays = 0;
   char auth[300];
-  snprintf(auth, sizeof auth, "Authorization: Bearer %s", o.principal);
+  const char *token = getenv("LEDGER_TOKEN");
+  if (o.ledger_url &&
+      (!token || !*token || strlen(token) > 250 || strpbrk(token, "\r\n"))) {
+    fprintf(stderr, "payments-consumer: --ledger-url needs the ledger's "
+                    "bearer token in LEDGER_TOKEN (ledger --mint-token P)\n");
+    return 2;
+  }
+  snprintf(auth, sizeof auth, "Authorization: Bearer %s", token ? token : "");
   if (o.ledger_url && o.relay_threads > 0) {
     if (rein_policy_new(&pc, &policy) != REIN_OK) {
       fprintf(stderr, "payments-consumer: %s\n", eb.msg);

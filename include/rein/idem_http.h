@@ -17,7 +17,9 @@
  *   REPLAY   send rein_idem_http_exchange_response(): the original status,
  *            headers and body plus `Idempotent-Replayed: true`.
  *   REJECT   send rein_idem_http_exchange_response(), one of
- *              400  Idempotency-Key missing (where required) or malformed
+ *              400  Idempotency-Key missing (where required), malformed
+ *                   or ambiguous (see "An unreadable key" below)
+ *              431  the framework dropped headers (headers_truncated)
  *              409  the same key is being processed; Retry-After = the
  *                   remaining lease in whole seconds (at least 1)
  *              422  the key was used with a different request
@@ -31,6 +33,20 @@
  * ignored. Tokens (unquoted keys), lists, empty strings and keys longer than
  * 255 characters are rejected with 400 and a detail naming the column and
  * the fix. Two Idempotency-Key fields in one request are rejected too.
+ *
+ * An unreadable key is an error, never "no key". A request whose key the
+ * helper cannot read unambiguously is rejected, even where keys are
+ * optional, because running it unkeyed would let its retry charge twice:
+ *   400  two Idempotency-Key fields; a field whose name contains
+ *        "Idempotency-Key" but is not a valid field name (an obs-fold or a
+ *        stray byte: libmicrohttpd 0.9.75 glues a folded line ` ;x=1` onto
+ *        the NAME, giving "Idempotency-Key;x=1", and keeps
+ *        "Idempotency-Key " with its trailing space); a malformed value
+ *   431  the framework could not hand over every header
+ *        (request.headers_truncated): a key, or a second key, may be among
+ *        the ones it dropped.
+ * Only the array form of the headers can see duplicates and broken names;
+ * with the lookup callback the framework decides.
  *
  * The fingerprint is SHA-256 over (method, route, body), each part with a
  * 64-bit length prefix (rein_idem_fingerprint_parts): the same key sent
@@ -106,6 +122,10 @@ typedef struct rein_idem_http_request {
   const void *body; /* may be NULL when body_len is 0 */
   size_t body_len;
   bool key_required; /* no key -> 400; false -> PROCEED without a lease */
+  /* The framework dropped some of the request's headers (a cap on their
+   * count or size): the helper answers 431 instead of guessing that the
+   * key, or a second key, was not among them. */
+  bool headers_truncated;
 } rein_idem_http_request;
 
 /* A response: what the handler sends (to complete) or what the helper
@@ -274,6 +294,20 @@ REIN_API rein_status rein_idem_http_parse_key(const char *value, size_t len,
                                               char *out, size_t cap,
                                               size_t *out_len,
                                               rein_errbuf *err);
+
+/*
+ * Find and parse the Idempotency-Key of `req` with the rules above (the
+ * array form, or the lookup callback when set). REIN_OK: the key is in
+ * `out` (cap >= 256), NUL-terminated. REIN_ENOTFOUND: the request has no
+ * key field and nothing that looks like one. REIN_EPARSE: a key the helper
+ * cannot read unambiguously (two fields, a broken field name containing
+ * "Idempotency-Key", a malformed value); REIN_ETOOBIG: headers_truncated.
+ * Both with a message in `err` (optional) saying what was wrong and how to
+ * fix it. REIN_EINVAL for NULL pointers. Pure; thread-safe.
+ */
+REIN_API rein_status rein_idem_http_read_key(const rein_idem_http_request *req,
+                                             char *out, size_t cap,
+                                             rein_errbuf *err);
 
 /* Serialize `key` (1..255 printable ASCII bytes) as an sf-string, for
  * clients: `"abc"`, escaping " and \. Writes at most `cap` bytes including

@@ -29,6 +29,23 @@ typedef struct ledger_proc {
  * (the dir is kept for that). */
 void ledger_proc_start(ledger_proc *lp, const char *bin, const char *tag,
                        const char *const *extra);
+/* ---- authentication -------------------------------------------------------
+ * Every ledger a test starts verifies tokens with LEDGER_PROC_KEY, passed
+ * as $LEDGER_AUTH_KEY: ledger_proc_start sets it; a test that spawns the
+ * ledger itself calls ledger_proc_auth_init() first (from main, before any
+ * thread: it calls setenv). A client authenticates with
+ *   Authorization: Bearer <ledger_proc_token(principal)>
+ * and the admin endpoints take the token of LEDGER_ADMIN_PRINCIPAL
+ * ("_admin"). The token is minted by ledger_auth_mint
+ * (examples/ledger/ledger_auth.c), the code `ledger --mint-token` runs. */
+#define LEDGER_PROC_KEY "rein-e2e-test-key-0123456789abcdef0123456789"
+void ledger_proc_auth_init(void);
+/* The token of `principal` into buf (cap >= 160); fails the test when the
+ * principal is invalid. Returns buf. */
+char *ledger_proc_token(const char *principal, char *buf, size_t cap);
+/* "Authorization: Bearer <token>" into buf (cap >= 200). Returns buf. */
+char *ledger_proc_auth_header(const char *principal, char *buf, size_t cap);
+
 /* SIGTERM, wait, remove the dir; returns the wait status. */
 int ledger_proc_stop(ledger_proc *lp);
 /* SIGKILL when still running, then remove the dir (for teardown). */
@@ -52,6 +69,16 @@ typedef struct http_resp {
   char headers[4096];
   size_t hdr_len;
 } http_resp;
+
+/* Sends `req` (len bytes, exactly as given: for requests libcurl will not
+ * write, e.g. a folded header line) to 127.0.0.1:port over a new
+ * connection bound to `src` (an address in 127.0.0.0/8; NULL = any),
+ * reads until the server closes or `timeout_ms` passes, and fills `r`
+ * (status 0 when no status line came). Returns 0, or -1 when it could
+ * not connect or send. Send "Connection: close" to get the whole answer
+ * without waiting for the timeout. */
+int ledger_proc_raw(unsigned port, const char *src, const char *req, size_t len,
+                    http_resp *r, int timeout_ms);
 
 /* libcurl write and header callbacks that fill an http_resp. */
 size_t http_resp_on_body(char *p, size_t sz, size_t n, void *ud);

@@ -61,8 +61,17 @@ static double mono_s(void) {
   return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* The load generator is one client address holding hundreds of
+ * connections: lift the per-address limit (64 by default) to the old
+ * global one so that admission, not the connection limit, decides. */
 static unsigned ledger_start(const char *const *extra) {
-  ledger_proc_start(&g_lp, LEDGER_BIN, "rein-admit-e2e", extra);
+  const char *args[32] = {"--max-connections", "4096", "--max-conns-per-ip",
+                          "4096"};
+  int n = 4;
+  for (int i = 0; extra && extra[i] && n < 31; i++)
+    args[n++] = extra[i];
+  args[n] = NULL;
+  ledger_proc_start(&g_lp, LEDGER_BIN, "rein-admit-e2e", args);
   return g_lp.port;
 }
 
@@ -118,7 +127,9 @@ static CURL *make_easy(unsigned port, req *r, int i) {
            "{\"account\":\"acct_%d\",\"amount_cents\":100,\"ref\":\"r%d\"}",
            i % 50, i);
   r->hs = curl_slist_append(NULL, "Content-Type: application/json");
-  r->hs = curl_slist_append(r->hs, "X-Principal: loadgen");
+  char auth[200];
+  r->hs = curl_slist_append(
+      r->hs, ledger_proc_auth_header("loadgen", auth, sizeof auth));
   r->hs = curl_slist_append(r->hs, r->attempt > 1 ? "Rein-Attempt: 2"
                                                   : "Rein-Attempt: 1");
   curl_easy_setopt(c, CURLOPT_URL, url);
@@ -420,7 +431,9 @@ static void test_rate_limit_closed_loop(void **state) {
              "{\"account\":\"acct_1\",\"amount_cents\":1,\"ref\":\"rl%d\"}", i);
     struct curl_slist *hs =
         curl_slist_append(NULL, "Content-Type: application/json");
-    hs = curl_slist_append(hs, "X-Principal: rl");
+    char auth[200];
+    hs =
+        curl_slist_append(hs, ledger_proc_auth_header("rl", auth, sizeof auth));
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);

@@ -26,6 +26,8 @@
  *
  * Randomness comes from REIN_TEST_SEED (printed). Every wait is bounded.
  */
+#include "ledger_proc.h"
+
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -258,6 +260,10 @@ static void ledger_summary(long long *charges, long long *refs,
   snprintf(url, sizeof url, "%s/summary", g_url);
   CURL *c = curl_easy_init();
   buf b = {{0}, 0};
+  char auth[200];
+  struct curl_slist *hs = curl_slist_append(
+      NULL, ledger_proc_auth_header("_admin", auth, sizeof auth));
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, hs);
   curl_easy_setopt(c, CURLOPT_URL, url);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
@@ -266,6 +272,7 @@ static void ledger_summary(long long *charges, long long *refs,
   long status = 0;
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
   curl_easy_cleanup(c);
+  curl_slist_free_all(hs);
   if (rc != CURLE_OK || status != 200)
     die("GET %s: %s (status %ld)", url, curl_easy_strerror(rc), status);
   *charges = json_field(b.b, "charges");
@@ -328,7 +335,12 @@ int main(int argc, char **argv) {
   g_redis = redisConnect(g_rhost, g_rport);
   if (!g_redis || g_redis->err) die("redis connect failed");
 
-  /* the ledger service */
+  /* the ledger service: its key and the consumers' token go through the
+   * environment, which every child inherits */
+  ledger_proc_auth_init();
+  char tok[200];
+  setenv("LEDGER_TOKEN",
+         ledger_proc_token("payments-consumer", tok, sizeof tok), 1);
   char pf[300], ldb[300], llog[300];
   snprintf(pf, sizeof pf, "%s/ledger.port", g_dir);
   snprintf(ldb, sizeof ldb, "%s/ledger.db", g_dir);

@@ -22,6 +22,7 @@
  * The seed is printed (REIN_TEST_SEED replays it). Everything is bounded:
  * a charge gives up after 60 s, the whole test after 85 s.
  */
+#include "ledger_proc.h"
 #include "rein_test.h"
 
 #include "rein/clock.h"
@@ -188,8 +189,8 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud) {
 }
 
 static void drive(CURL *c, charge *ch, rein_rng *rng) {
-  char url[64], auth[64], keyh[160];
-  snprintf(auth, sizeof auth, "Authorization: Bearer %s", ch->principal);
+  char url[64], auth[200], keyh[160];
+  ledger_proc_auth_header(ch->principal, auth, sizeof auth);
   snprintf(keyh, sizeof keyh, "Idempotency-Key: \"%s\"", ch->key);
   int64_t give_up = now_ms() + 60000;
   while (!atomic_load(&G.stop) && now_ms() < give_up) {
@@ -401,6 +402,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   G.bin = argv[1];
+  ledger_proc_auth_init(); /* before any thread: setenv */
   G.n = 1000;
   G.kills_wanted = 24;
   for (int i = 2; i + 1 < argc; i += 2) {

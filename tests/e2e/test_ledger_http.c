@@ -4,8 +4,13 @@
  *
  * Each test starts its own ledger process (options chosen for what it
  * checks) and talks to it with libcurl:
- *   - principals: B reusing A's key gets neither A's charge nor a conflict
- *     (Authorization: Bearer and X-Principal);
+ *   - principals come from verified tokens (ledger_proc_token): B reusing
+ *     A's key gets neither A's charge nor a conflict; a raw name, a forged
+ *     token or X-Principal is a 401; listings are the caller's own; the
+ *     admin endpoints need the _admin token;
+ *   - a key the ledger cannot read is a 400/431, never "no key": 70 or 300
+ *     filler headers before it, a second key past the 64th header, a folded
+ *     key line; an empty body is a 400 (it crashed the ASan build);
  *   - the key contract on the wire: 400 missing/malformed, 422 reuse,
  *     replay with Idempotent-Replayed, the retention header on every keyed
  *     response, problem+json bodies;
@@ -17,7 +22,11 @@
 #include "ledger_proc.h"
 #include "rein_test.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -57,9 +66,40 @@ static int kill_leftover(void **state) {
 
 /* ---- HTTP ---------------------------------------------------------------- */
 
-/* One request; `hdrs` NULL-terminated "Name: value" strings. */
+/* "Authorization: Bearer <token>" of `principal`, cached (main thread:
+ * prepared before any request thread starts). */
+static const char *auth_of(const char *principal) {
+  static struct {
+    char p[64];
+    char h[200];
+  } cache[16];
+  static int n;
+  for (int i = 0; i < n; i++)
+    if (!strcmp(cache[i].p, principal)) return cache[i].h;
+  assert_true(n < 16);
+  snprintf(cache[n].p, sizeof cache[n].p, "%s", principal);
+  ledger_proc_auth_header(principal, cache[n].h, sizeof cache[n].h);
+  return cache[n++].h;
+}
+
+/* Marks a header list that must go out without any credential. */
+static const char NO_AUTH[] = "X-Test-No-Auth: 1";
+
+/* One request; `hdrs` NULL-terminated "Name: value" strings. Without an
+ * Authorization or X-Principal header (or NO_AUTH) the request carries a
+ * token: "_admin"'s for the admin endpoints and GET /charges, else
+ * "anonymous"'s. */
 static void http(unsigned port, const char *method, const char *path,
                  const char *const *hdrs, const char *body, http_resp *r) {
+  bool has_auth = false;
+  for (int i = 0; hdrs && hdrs[i]; i++)
+    if (!strncasecmp(hdrs[i], "Authorization:", 14) ||
+        !strncasecmp(hdrs[i], "X-Principal:", 12) || hdrs[i] == NO_AUTH)
+      has_auth = true;
+  bool admin = !strncmp(path, "/admin/", 7) ||
+               !strncmp(path, "/charges/summary", 16) ||
+               (!strcmp(method, "GET") && !strncmp(path, "/charges", 8));
+  const char *dflt = has_auth ? NULL : auth_of(admin ? "_admin" : "anonymous");
   memset(r, 0, sizeof *r);
   CURL *c = curl_easy_init();
   assert_non_null(c);
@@ -67,7 +107,8 @@ static void http(unsigned port, const char *method, const char *path,
   snprintf(url, sizeof url, "http://127.0.0.1:%u%s", port, path);
   struct curl_slist *hs = NULL;
   for (int i = 0; hdrs && hdrs[i]; i++)
-    hs = curl_slist_append(hs, hdrs[i]);
+    if (hdrs[i] != NO_AUTH) hs = curl_slist_append(hs, hdrs[i]);
+  if (dflt) hs = curl_slist_append(hs, dflt);
   curl_easy_setopt(c, CURLOPT_URL, url);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
@@ -162,11 +203,10 @@ static void test_principals(void **state) {
   ledger_proc lp;
   ledger_start(&lp, NULL);
   http_resp r;
-  const char *alice[] = {"Authorization: Bearer alice",
-                         "Idempotency-Key: \"order-17\"", NULL};
-  const char *bob[] = {"Authorization: Bearer bob",
-                       "Idempotency-Key: \"order-17\"", NULL};
-  const char *carol[] = {"X-Principal: carol", "Idempotency-Key: \"order-17\"",
+  const char *alice[] = {auth_of("alice"), "Idempotency-Key: \"order-17\"",
+                         NULL};
+  const char *bob[] = {auth_of("bob"), "Idempotency-Key: \"order-17\"", NULL};
+  const char *carol[] = {auth_of("carol"), "Idempotency-Key: \"order-17\"",
                          NULL};
   http(lp.port, "POST", "/charges", alice, B1, &r);
   assert_int_equal(r.status, 201);
@@ -180,7 +220,7 @@ static void test_principals(void **state) {
   assert_true(b_id != a_id);
   assert_non_null(strstr(r.body, "\"principal\":\"bob\""));
   assert_null(strstr(r.body, "alice"));
-  /* Carol (X-Principal), same key, Alice's exact body: not a replay of
+  /* Carol, same key, Alice's exact body: not a replay of
    * Alice's response either. */
   http(lp.port, "POST", "/charges", carol, B1, &r);
   assert_int_equal(r.status, 201);
@@ -198,10 +238,58 @@ static void test_principals(void **state) {
   /* Bob's key is Bob's: Alice's body under it is a 422 for Bob. */
   http(lp.port, "POST", "/charges", bob, B1, &r);
   expect_problem(&r, 422, "idempotency-key-reused");
-  /* The ledger has exactly three charges under the key. */
+  /* The ledger has exactly three charges under the key (the admin token
+   * lists everyone's). */
   http(lp.port, "GET", "/charges?key=order-17", NULL, NULL, &r);
   assert_int_equal(r.status, 200);
   assert_non_null(strstr(r.body, "\"count\":3}"));
+  /* Anyone else lists only their own, and may not ask for another's. */
+  const char *bob_only[] = {auth_of("bob"), NULL};
+  http(lp.port, "GET", "/charges?key=order-17", bob_only, NULL, &r);
+  assert_int_equal(r.status, 200);
+  assert_non_null(strstr(r.body, "\"count\":1}"));
+  assert_null(strstr(r.body, "alice"));
+  http(lp.port, "GET", "/charges", bob_only, NULL, &r);
+  assert_non_null(strstr(r.body, "\"count\":1}"));
+  http(lp.port, "GET", "/charges?principal=alice", bob_only, NULL, &r);
+  expect_problem(&r, 403, "ledger-forbidden");
+  /* Claiming a principal is not authenticating as it: a bare name, a
+   * token signed with another key, an altered token, X-Principal. Each is
+   * a 401 and replays nothing of Alice's. */
+  char forged[200], other_key_tok[200];
+  snprintf(forged, sizeof forged, "%s", auth_of("alice"));
+  forged[strlen(forged) - 1] ^= 1;
+  snprintf(other_key_tok, sizeof other_key_tok,
+           "Authorization: Bearer alice.%064d", 0);
+  const char *spoof[][3] = {
+      {"Authorization: Bearer alice", "Idempotency-Key: \"order-17\"", NULL},
+      {forged, "Idempotency-Key: \"order-17\"", NULL},
+      {other_key_tok, "Idempotency-Key: \"order-17\"", NULL},
+      {"X-Principal: alice", "Idempotency-Key: \"order-17\"", NULL},
+      {NO_AUTH, "Idempotency-Key: \"order-17\"", NULL},
+  };
+  for (size_t i = 0; i < sizeof spoof / sizeof spoof[0]; i++) {
+    http(lp.port, "POST", "/charges", spoof[i], B1, &r);
+    if (r.status != 401)
+      fail_msg("'%s' was accepted (%ld): %s", spoof[i][0], r.status, r.body);
+    expect_problem(&r, 401, "ledger-unauthorized");
+    assert_null(strstr(r.body, "\"id\":"));
+    http(lp.port, "GET", "/charges", spoof[i], NULL, &r);
+    assert_int_equal(r.status, 401);
+  }
+  /* The admin endpoints: no credential -> 401, a caller's token -> 403. */
+  const char *none[] = {NO_AUTH, NULL};
+  const char *alice_only[] = {auth_of("alice"), NULL};
+  http(lp.port, "POST", "/admin/outage?seconds=30", none, "", &r);
+  expect_problem(&r, 401, "ledger-unauthorized");
+  http(lp.port, "POST", "/admin/outage?seconds=30", alice_only, "", &r);
+  expect_problem(&r, 403, "ledger-forbidden");
+  http(lp.port, "GET", "/charges/summary", none, NULL, &r);
+  expect_problem(&r, 401, "ledger-unauthorized");
+  http(lp.port, "GET", "/charges/summary", alice_only, NULL, &r);
+  expect_problem(&r, 403, "ledger-forbidden");
+  http(lp.port, "POST", "/charges", alice, B1, &r);
+  assert_int_equal(r.status, 201); /* no outage was injected */
   /* Malformed credentials are refused, not mapped to anonymous. */
   const char *basic[] = {"Authorization: Basic YTpi", "Idempotency-Key: \"x\"",
                          NULL};
@@ -216,12 +304,11 @@ static void test_key_contract(void **state) {
   const char *args[] = {"--require-key", "--retention-s", "7200", NULL};
   ledger_start(&lp, args);
   http_resp r;
-  const char *nokey[] = {"Authorization: Bearer alice", NULL};
+  const char *nokey[] = {auth_of("alice"), NULL};
   http(lp.port, "POST", "/charges", nokey, B1, &r);
   expect_problem(&r, 400, "idempotency-key-missing");
   expect_header(&r, "Idempotency-Key-Retention", NULL);
-  const char *token[] = {"Authorization: Bearer alice",
-                         "Idempotency-Key: order-1", NULL};
+  const char *token[] = {auth_of("alice"), "Idempotency-Key: order-1", NULL};
   http(lp.port, "POST", "/charges", token, B1, &r);
   expect_problem(&r, 400, "idempotency-key-invalid");
   expect_header(&r, "Idempotency-Key-Retention", "7200");
@@ -239,7 +326,7 @@ static void test_key_contract(void **state) {
   http(lp.port, "POST", "/charges", two, B1, &r);
   expect_problem(&r, 400, "idempotency-key-invalid");
   assert_non_null(strstr(r.body, "more than one Idempotency-Key"));
-  const char *ok[] = {"Authorization: Bearer alice",
+  const char *ok[] = {auth_of("alice"),
                       "Idempotency-Key: \"a \\\"quoted\\\" key\"", NULL};
   http(lp.port, "POST", "/charges", ok, B1, &r);
   assert_int_equal(r.status, 201);
@@ -271,6 +358,198 @@ static void test_key_contract(void **state) {
   assert_non_null(strstr(r.body, "account: missing"));
   http(lp.port, "POST", "/charges", k2, B2, &r);
   assert_int_equal(r.status, 201);
+  ledger_stop(&lp);
+}
+
+/* A raw POST /charges as `principal` with `extra` header lines (each
+ * ending in CRLF) and `body`; Connection: close. */
+static void raw_post(unsigned port, const char *principal, const char *extra,
+                     const char *body, const char *te, http_resp *r) {
+  size_t cap = 64 * 1024;
+  char *req = malloc(cap);
+  assert_non_null(req);
+  int n = snprintf(req, cap,
+                   "POST /charges HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n%s"
+                   "Content-Type: application/json\r\n",
+                   auth_of(principal), extra);
+  if (te)
+    n += snprintf(req + n, cap - (size_t)n, "%s\r\n", te);
+  else
+    n += snprintf(req + n, cap - (size_t)n, "Content-Length: %zu\r\n",
+                  strlen(body));
+  n += snprintf(req + n, cap - (size_t)n, "Connection: close\r\n\r\n%s", body);
+  assert_true((size_t)n < cap);
+  if (ledger_proc_raw(port, NULL, req, (size_t)n, r, 10000) != 0)
+    fail_msg("cannot send to the ledger");
+  free(req);
+}
+
+/* `n` filler header lines. */
+static char *fillers(int n) {
+  char *f = malloc((size_t)n * 24 + 1);
+  assert_non_null(f);
+  size_t o = 0;
+  for (int i = 0; i < n; i++)
+    o += (size_t)sprintf(f + o, "X-Filler-%d: %d\r\n", i, i);
+  f[o] = '\0';
+  return f;
+}
+
+/* A key the ledger cannot read must never turn into "no key": each of
+ * these ran the charge unkeyed before (default mode, no --require-key),
+ * so sending it twice charged twice. */
+static void test_unreadable_keys(void **state) {
+  ledger_proc lp;
+  ledger_start(&lp, NULL);
+  http_resp r;
+  char extra[32 * 1024];
+  /* (a) The key after 70 filler headers is read: the retry replays. */
+  char *f70 = fillers(70);
+  snprintf(extra, sizeof extra, "%sIdempotency-Key: \"flood\"\r\n", f70);
+  raw_post(lp.port, "alice", extra, B1, NULL, &r);
+  assert_int_equal(r.status, 201);
+  expect_header(&r, "Idempotency-Key-Retention", "86400");
+  long id = json_id(&r);
+  raw_post(lp.port, "alice", extra, B1, NULL, &r);
+  assert_int_equal(r.status, 201);
+  expect_header(&r, "Idempotent-Replayed", "true");
+  assert_int_equal(json_id(&r), id);
+  /* A second key past the 64th header is still a duplicate. */
+  snprintf(extra, sizeof extra,
+           "Idempotency-Key: \"d1\"\r\n%sIdempotency-Key: \"d2\"\r\n", f70);
+  raw_post(lp.port, "alice", extra, B1, NULL, &r);
+  expect_problem(&r, 400, "idempotency-key-invalid");
+  assert_non_null(strstr(r.body, "more than one Idempotency-Key"));
+  expect_header(&r, "Idempotency-Key-Retention", "86400");
+  free(f70);
+  /* More fields than the ledger holds (256): 431, never a guess. */
+  char *f300 = fillers(300);
+  snprintf(extra, sizeof extra, "%sIdempotency-Key: \"many\"\r\n", f300);
+  raw_post(lp.port, "alice", extra, B1, NULL, &r);
+  assert_int_equal(r.status, 431);
+  free(f300);
+  /* A head beyond libmicrohttpd's 64 KiB pool: its own 431. */
+  {
+    size_t cap = 80 * 1024;
+    char *big = malloc(cap);
+    assert_non_null(big);
+    int n = snprintf(big, cap,
+                     "POST /charges HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     "%s\r\nX-Big: ",
+                     auth_of("alice"));
+    memset(big + n, 'a', 70 * 1024);
+    n += 70 * 1024;
+    n += snprintf(big + n, cap - (size_t)n,
+                  "\r\nIdempotency-Key: \"big\"\r\nContent-Length: 2\r\n"
+                  "Connection: close\r\n\r\n{}");
+    assert_int_equal(ledger_proc_raw(lp.port, NULL, big, (size_t)n, &r, 10000),
+                     0);
+    assert_int_equal(r.status, 431);
+    free(big);
+  }
+  /* (b) A folded key line: libmicrohttpd 0.9.75 glues the continuation
+   * onto the name; both sends are refused, nothing is charged. */
+  for (int i = 0; i < 2; i++) {
+    raw_post(lp.port, "alice", "Idempotency-Key: \"fold\"\r\n ;x=1\r\n", B2,
+             NULL, &r);
+    expect_problem(&r, 400, "idempotency-key-invalid");
+    expect_header(&r, "Idempotency-Key-Retention", "86400");
+    assert_non_null(strstr(r.body, "field name is malformed"));
+  }
+  raw_post(lp.port, "alice", "Idempotency-Key:\r\n \"fold2\"\r\n", B2, NULL,
+           &r);
+  expect_problem(&r, 400, "idempotency-key-invalid");
+  http(lp.port, "GET", "/charges/summary", NULL, NULL, &r);
+  assert_non_null(strstr(r.body, "\"charges\":1,"));
+  ledger_stop(&lp);
+}
+
+/* An empty body (Content-Length: 0, or an empty chunked body) is a 400;
+ * it crashed the sanitizer build (NULL + 0 in the JSON reader). */
+static void test_empty_body(void **state) {
+  ledger_proc lp;
+  ledger_start(&lp, NULL);
+  http_resp r;
+  raw_post(lp.port, "alice", "Idempotency-Key: \"e1\"\r\n", "", NULL, &r);
+  expect_problem(&r, 400, "ledger-bad-charge");
+  assert_non_null(strstr(r.body, "body: empty"));
+  raw_post(lp.port, "alice", "", "0\r\n\r\n", "Transfer-Encoding: chunked", &r);
+  expect_problem(&r, 400, "ledger-bad-charge");
+  http(lp.port, "POST", "/charges", NULL, "", &r);
+  expect_problem(&r, 400, "ledger-bad-charge");
+  http(lp.port, "GET", "/healthz", NULL, NULL, &r);
+  assert_int_equal(r.status, 200);
+  ledger_stop(&lp);
+}
+
+/* Seconds until the ledger closes a connection that sent `first` and then
+ * `drip` every 300 ms (NULL: nothing more); -1 when it stayed open for
+ * `limit_s`. */
+static double closed_after(unsigned port, const char *first, const char *drip,
+                           double limit_s) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  assert_true(fd >= 0);
+  struct sockaddr_in sa = {0};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons((uint16_t)port);
+  inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+  assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+  struct timespec t0, t;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  if (first) send(fd, first, strlen(first), MSG_NOSIGNAL);
+  double el = 0;
+  for (;;) {
+    struct pollfd p = {fd, POLLIN, 0};
+    int k = poll(&p, 1, 300);
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    el = (double)(t.tv_sec - t0.tv_sec) + (t.tv_nsec - t0.tv_nsec) / 1e9;
+    if (k > 0) {
+      char b[4096];
+      ssize_t n = recv(fd, b, sizeof b, 0);
+      if (n <= 0) break; /* closed */
+    }
+    if (el > limit_s) {
+      el = -1;
+      break;
+    }
+    if (drip && send(fd, drip, strlen(drip), MSG_NOSIGNAL) < 0) break;
+  }
+  close(fd);
+  return el;
+}
+
+/* The request deadline: a connection that sends nothing, one that
+ * dribbles its head, one that dribbles its body, and a keep-alive
+ * connection idle after its first answer are all closed about
+ * --request-timeout-s after they started waiting; the idle timeout alone
+ * (reset by every byte) never closed the dribbling ones. */
+static void test_request_deadline(void **state) {
+  ledger_proc lp;
+  const char *args[] = {"--request-timeout-s", "2", NULL};
+  ledger_start(&lp, args);
+  char head[512];
+  snprintf(head, sizeof head,
+           "POST /charges HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n"
+           "Content-Length: 100\r\n\r\n",
+           auth_of("alice"));
+  struct {
+    const char *what, *first, *drip;
+  } cases[] = {
+      {"silent", NULL, NULL},
+      {"head", "POST /charges HTTP/1.1\r\n", "X-Slow: 1\r\n"},
+      {"body", head, " "},
+      {"keep-alive", "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", NULL},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    double s = closed_after(lp.port, cases[i].first, cases[i].drip, 8.0);
+    fprintf(stderr, "request deadline 2 s: %s connection closed after %.1f s\n",
+            cases[i].what, s);
+    if (s < 1.5 || s > 5.0)
+      fail_msg("%s: closed after %.1f s, expected about 2 s", cases[i].what, s);
+  }
+  http_resp r;
+  http(lp.port, "GET", "/metrics", NULL, NULL, &r);
+  assert_non_null(strstr(r.body, "\nrein_ledger_request_timeouts_total 4\n"));
   ledger_stop(&lp);
 }
 
@@ -526,13 +805,20 @@ static void test_graceful_sigterm(void **state) {
 static void test_bad_options(void **state) {
   static const struct {
     const char *opt, *val, *msg;
+    const char *key; /* $LEDGER_AUTH_KEY in the child; "" = unset */
   } cases[] = {
-      {"--workers", "0", "--workers"},
-      {"--store", "mysql:x", "--store: expected sqlite:PATH"},
-      {"--fail-window", "5:1", "--fail-window"},
-      {"--outage-status", "404", "--outage-status"},
-      {"--sync", "sometimes", "--sync"},
-      {"--port", "70000", "--port"},
+      {"--quiet", NULL, "no authentication key", ""},
+      {"--quiet", NULL, "at least 32 bytes, got 5", "short"},
+      {"--auth-key-file", "/nonexistent/key", "cannot open", NULL},
+      {"--mint-token", "a.b", "--mint-token: bad principal", NULL},
+      {"--request-timeout-s", "0", "--request-timeout-s", NULL},
+      {"--max-conns-per-ip", "5000", "must not exceed", NULL},
+      {"--workers", "0", "--workers", NULL},
+      {"--store", "mysql:x", "--store: expected sqlite:PATH", NULL},
+      {"--fail-window", "5:1", "--fail-window", NULL},
+      {"--outage-status", "404", "--outage-status", NULL},
+      {"--sync", "sometimes", "--sync", NULL},
+      {"--port", "70000", "--port", NULL},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     char log[] = "/tmp/rein-ledger-opts.XXXXXX";
@@ -540,8 +826,12 @@ static void test_bad_options(void **state) {
     assert_true(fd >= 0);
     pid_t pid = fork();
     assert_true(pid >= 0);
-    if (pid == 0) {
+    if (pid == 0) { /* the test is single-threaded here: setenv is safe */
       dup2(fd, 2);
+      ledger_proc_auth_init();
+      if (cases[i].key && !cases[i].key[0]) unsetenv("LEDGER_AUTH_KEY");
+      if (cases[i].key && cases[i].key[0])
+        setenv("LEDGER_AUTH_KEY", cases[i].key, 1);
       execl(LEDGER_BIN, LEDGER_BIN, cases[i].opt, cases[i].val, (char *)NULL);
       _exit(127);
     }
@@ -557,8 +847,8 @@ static void test_bad_options(void **state) {
     unlink(log);
     assert_true(WIFEXITED(st));
     if (WEXITSTATUS(st) != 2 || !strstr(buf, cases[i].msg))
-      fail_msg("%s %s: exit %d, stderr '%s'", cases[i].opt, cases[i].val,
-               WEXITSTATUS(st), buf);
+      fail_msg("%s %s: exit %d, stderr '%s'", cases[i].opt,
+               cases[i].val ? cases[i].val : "", WEXITSTATUS(st), buf);
   }
 }
 
@@ -573,6 +863,9 @@ int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_teardown(test_principals, kill_leftover),
       cmocka_unit_test_teardown(test_key_contract, kill_leftover),
+      cmocka_unit_test_teardown(test_unreadable_keys, kill_leftover),
+      cmocka_unit_test_teardown(test_empty_body, kill_leftover),
+      cmocka_unit_test_teardown(test_request_deadline, kill_leftover),
       cmocka_unit_test_teardown(test_in_progress, kill_leftover),
       cmocka_unit_test_teardown(test_shed, kill_leftover),
       cmocka_unit_test_teardown(test_retry_shed_and_rate_limit, kill_leftover),

@@ -97,11 +97,12 @@ static void post(const char *key, const char *body, http_resp *r) {
   memset(r, 0, sizeof *r);
   CURL *c = curl_easy_init();
   assert_non_null(c);
-  char url[64], kh[96];
+  char url[64], kh[96], auth[200];
   snprintf(url, sizeof url, "http://127.0.0.1:%u/charges", g_port);
   snprintf(kh, sizeof kh, "Idempotency-Key: \"%s\"", key);
   struct curl_slist *hs = curl_slist_append(NULL, kh);
-  hs = curl_slist_append(hs, "Authorization: Bearer alice");
+  hs = curl_slist_append(hs,
+                         ledger_proc_auth_header("alice", auth, sizeof auth));
   curl_easy_setopt(c, CURLOPT_URL, url);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);

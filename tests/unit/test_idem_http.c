@@ -426,6 +426,83 @@ static void test_invalid_key(void **state) {
   assert_int_equal(s.proceed_keyed, 0);
 }
 
+/* A key the helper cannot read is never "no key", even where keys are
+ * optional: libmicrohttpd 0.9.75 turns a folded key line into a broken
+ * NAME, and a framework that caps its header count may drop the key or a
+ * second one. Each of these used to PROCEED unkeyed (a retry then charged
+ * twice). */
+static void test_unreadable_key(void **state) {
+  fx *f = *state;
+  static const struct {
+    const char *name, *value;
+    const char *detail_part;
+  } broken[] = {
+      {"Idempotency-Key;x=1", "\"k\"", "field name is malformed"},
+      {"Idempotency-Key ", "\"k\"", "field name is malformed"},
+      {"Idempotency-Key\"k\"", "", "field name is malformed"},
+      {"X-A Idempotency-Key", "\"k\"", "field name is malformed"},
+  };
+  for (size_t i = 0; i < sizeof broken / sizeof broken[0]; i++) {
+    rein_idem_http_header hs[2] = {{"Accept", "*/*"},
+                                   {broken[i].name, broken[i].value}};
+    rein_idem_http_request r = mkreq(hs, 2, "alice", BODY);
+    r.key_required = false;
+    rein_idem_http_exchange *x = NULL;
+    assert_int_equal(rein_idem_http_begin(f->h, f->store, &r, &x), REIN_OK);
+    const rein_idem_http_response *resp = rein_idem_http_exchange_response(x);
+    if (!resp || resp->status != 400)
+      fail_msg("header '%s': expected a 400, got %s", broken[i].name,
+               resp ? "another status" : "PROCEED");
+    assert_non_null(strstr(resp->body, broken[i].detail_part));
+    assert_string_equal(
+        hval(resp->headers, resp->n_headers, "Idempotency-Key-Retention"),
+        "86400");
+    rein_idem_http_exchange_free(x);
+  }
+  /* A valid token that merely contains the name is another header. */
+  rein_idem_http_header other[1] = {{"X-Idempotency-Key-Hint", "1"}};
+  rein_idem_http_request r = mkreq(other, 1, "alice", BODY);
+  r.key_required = false;
+  rein_idem_http_exchange *x = NULL;
+  assert_int_equal(rein_idem_http_begin(f->h, f->store, &r, &x), REIN_OK);
+  assert_int_equal(rein_idem_http_exchange_action(x), REIN_IDEM_HTTP_PROCEED);
+  rein_idem_http_exchange_free(x);
+  /* Truncated headers: 431, with or without a key among those kept. */
+  for (int keyed = 0; keyed < 2; keyed++) {
+    rein_idem_http_header hs[1] = {{"Idempotency-Key", "\"t\""}};
+    r = mkreq(hs, (size_t)keyed, "alice", BODY);
+    r.key_required = false;
+    r.headers_truncated = true;
+    assert_int_equal(rein_idem_http_begin(f->h, f->store, &r, &x), REIN_OK);
+    const rein_idem_http_response *resp = rein_idem_http_exchange_response(x);
+    assert_non_null(resp);
+    assert_int_equal(resp->status, 431);
+    assert_non_null(strstr(resp->body, "could not read all request headers"));
+    rein_idem_http_exchange_free(x);
+  }
+  /* The building block says the same. */
+  char key[256];
+  rein_errbuf eb = {{0}};
+  rein_idem_http_header dup[2] = {{"Idempotency-Key", "\"a\""},
+                                  {"IDEMPOTENCY-KEY", "\"a\""}};
+  r = mkreq(dup, 2, "alice", BODY);
+  assert_int_equal(rein_idem_http_read_key(&r, key, sizeof key, &eb),
+                   REIN_EPARSE);
+  assert_non_null(strstr(eb.msg, "more than one"));
+  r = mkreq(dup, 1, "alice", BODY);
+  assert_int_equal(rein_idem_http_read_key(&r, key, sizeof key, &eb), REIN_OK);
+  assert_string_equal(key, "a");
+  r = mkreq(other, 1, "alice", BODY);
+  assert_int_equal(rein_idem_http_read_key(&r, key, sizeof key, &eb),
+                   REIN_ENOTFOUND);
+  assert_int_equal(rein_idem_http_read_key(NULL, key, sizeof key, &eb),
+                   REIN_EINVAL);
+  rein_idem_http_stats s;
+  rein_idem_http_get_stats(f->h, &s);
+  assert_int_equal(s.invalid, 6);
+  assert_int_equal(s.proceed_keyed, 0);
+}
+
 static void test_proceed_complete_replay(void **state) {
   fx *f = *state;
   rein_idem_http_exchange *x = begin_key(f, "\"k-1\"", "alice", BODY);
@@ -883,6 +960,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_missing_key, setup, teardown),
       cmocka_unit_test_setup_teardown(test_key_optional, setup, teardown),
       cmocka_unit_test_setup_teardown(test_invalid_key, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_unreadable_key, setup, teardown),
       cmocka_unit_test_setup_teardown(test_proceed_complete_replay, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_replay_empty_response, setup,

@@ -194,6 +194,8 @@ const char *rein_idem_http_reason(int status) {
     return "Unprocessable Content";
   case 429:
     return "Too Many Requests";
+  case 431:
+    return "Request Header Fields Too Large";
   case 500:
     return "Internal Server Error";
   case 503:
@@ -301,21 +303,67 @@ static rein_status reject(rein_idem_http_exchange *x, int status,
   return REIN_OK;
 }
 
-/* Finds the key field; *dup set when the array form has it twice. */
-static const char *find_key(const rein_idem_http_request *r, bool *dup) {
-  *dup = false;
-  if (r->lookup) return r->lookup(r->lookup_ctx, REIN_HEADER_IDEM_KEY);
+/* RFC 9110 tchar: what a field name is made of. */
+static bool is_tchar(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         (c >= '0' && c <= '9') || (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/* A name that is not a token but carries the key's name: what an obs-fold
+ * or a stray byte turned the key field into. */
+static bool looks_like_key(const char *name) {
+  size_t kl = sizeof REIN_HEADER_IDEM_KEY - 1;
+  bool token = name[0] != '\0';
+  bool has = false;
+  for (const char *p = name; *p; p++) {
+    if (!is_tchar((unsigned char)*p)) token = false;
+    if (!has && strncasecmp(p, REIN_HEADER_IDEM_KEY, kl) == 0) has = true;
+  }
+  return has && !token;
+}
+
+rein_status rein_idem_http_read_key(const rein_idem_http_request *r, char *out,
+                                    size_t cap, rein_errbuf *err) {
+  if (!r || !out || !cap || (!r->lookup && !r->headers && r->n_headers))
+    return REIN_EINVAL;
+  out[0] = '\0';
+  if (r->headers_truncated)
+    return rein_errbuf_set(
+        err, REIN_ETOOBIG,
+        "the service could not read all request headers, so it cannot tell "
+        "whether the request carries an Idempotency-Key: send fewer or "
+        "shorter headers");
   const char *v = NULL;
-  for (size_t i = 0; i < r->n_headers; i++) {
-    const rein_idem_http_header *hd = &r->headers[i];
-    if (hd->name && strcasecmp(hd->name, REIN_HEADER_IDEM_KEY) == 0) {
-      if (v)
-        *dup = true;
-      else
+  if (r->lookup) {
+    v = r->lookup(r->lookup_ctx, REIN_HEADER_IDEM_KEY);
+  } else {
+    for (size_t i = 0; i < r->n_headers; i++) {
+      const rein_idem_http_header *hd = &r->headers[i];
+      if (!hd->name) continue;
+      if (strcasecmp(hd->name, REIN_HEADER_IDEM_KEY) == 0) {
+        if (v)
+          return rein_errbuf_set(err, REIN_EPARSE,
+                                 "The request has more than one "
+                                 "Idempotency-Key field; send exactly one.");
         v = hd->value ? hd->value : "";
+      } else if (looks_like_key(hd->name)) {
+        return rein_errbuf_set(
+            err, REIN_EPARSE,
+            "Idempotency-Key: the field name is malformed (a folded "
+            "continuation line or a stray character in the name); send the "
+            "key as one line, Idempotency-Key: \"<key>\"");
+      }
     }
   }
-  return v;
+  if (!v) return REIN_ENOTFOUND;
+  rein_errbuf eb;
+  eb.msg[0] = '\0';
+  rein_status st = rein_idem_http_parse_key(v, strlen(v), out, cap, NULL, &eb);
+  if (st == REIN_OK) return REIN_OK;
+  out[0] = '\0';
+  return rein_errbuf_set(err, st == REIN_ETOOBIG ? REIN_EPARSE : st, "%s",
+                         eb.msg[0] ? eb.msg
+                                   : "Idempotency-Key: not a valid key");
 }
 
 static void copy_store_msg(rein_idem_http_exchange *x, rein_status st) {
@@ -370,9 +418,10 @@ static rein_status build_replay(rein_idem_http_exchange *x) {
 static rein_status decide(rein_idem_http_exchange *x,
                           const rein_idem_http_request *req,
                           const char *operation) {
-  bool dup;
-  const char *field = find_key(req, &dup);
-  if (!field) {
+  rein_errbuf eb;
+  eb.msg[0] = '\0';
+  rein_status st = rein_idem_http_read_key(req, x->key, sizeof x->key, &eb);
+  if (st == REIN_ENOTFOUND) {
     if (!req->key_required) {
       x->action = REIN_IDEM_HTTP_PROCEED;
       x->state = ST_PROCEED_UNKEYED;
@@ -387,18 +436,13 @@ static rein_status decide(rein_idem_http_exchange *x,
                   "\"8e03978e-40d5-43e8-bc93-6894a57f9324\", and the same "
                   "key on every retry.");
   }
+  /* Unreadable counts as carried: the answer advertises the retention. */
   x->has_field = true;
-  if (dup) {
+  if (st == REIN_ETOOBIG) {
     count(x->h, C_INVALID);
-    return reject(x, 400, REIN_IDEM_PROBLEM_KEY_INVALID,
-                  "Idempotency-Key is malformed",
-                  "The request has more than one Idempotency-Key field; "
-                  "send exactly one.");
+    return reject(x, 431, REIN_IDEM_PROBLEM_KEY_INVALID,
+                  "Request header fields too large", eb.msg);
   }
-  rein_errbuf eb;
-  eb.msg[0] = '\0';
-  rein_status st = rein_idem_http_parse_key(field, strlen(field), x->key,
-                                            sizeof x->key, NULL, &eb);
   if (st != REIN_OK) {
     x->key[0] = '\0';
     count(x->h, C_INVALID);
