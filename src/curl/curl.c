@@ -499,7 +499,7 @@ static void finish_attempt(rein_curl_call *call, CURLcode code) {
 /* A local failure (no memory for the header list) after ATTEMPT: end the
  * attempt as FATAL so the state machine releases what it holds. */
 static void abort_attempt(rein_curl_call *call) {
-  rein_outcome o = {REIN_OUTCOME_FATAL, 0, false};
+  rein_outcome o = {.kind = REIN_OUTCOME_FATAL};
   int64_t now = rein_policy_now(call->policy);
   call->d = rein_retry_next(&call->r, &o, now);
   call->res.last = REIN_OUTCOME_FATAL;
@@ -621,7 +621,7 @@ static rein_status advance(rein_curl_call *call, CURLM *m, int64_t now,
     } else {
       CURLMcode mc = curl_multi_add_handle(m, call->easy);
       if (mc != CURLM_OK) {
-        rein_outcome o = {REIN_OUTCOME_FATAL, 0, false};
+        rein_outcome o = {.kind = REIN_OUTCOME_FATAL};
         call->d = rein_retry_next(&call->r, &o, now);
         call->res.last = REIN_OUTCOME_FATAL;
         call->res.last_code = CURLE_FAILED_INIT;

@@ -1520,7 +1520,7 @@ static int on_timeout(run *R, uint32_t ci, uint32_t serial) {
     pt(R)->timeouts++;
     R->res->summary.timeouts++;
   }
-  rein_outcome o = {REIN_OUTCOME_TIMEOUT, 0, false};
+  rein_outcome o = {.kind = REIN_OUTCOME_TIMEOUT};
   c->cur_req = NONE;
   return handle(R, ci, rein_retry_next(&R->callc[ci].r, &o, R->now));
 }

@@ -187,21 +187,21 @@ static void test_full_policy(void **st) {
   rein_decision d = rein_retry_begin(&r, now);
   assert_int_equal(d.action, REIN_ATTEMPT);
   assert_int_equal(d.timeout_ns, MS(800));
-  rein_outcome fatal = {REIN_OUTCOME_FATAL, 0, false};
+  rein_outcome fatal = {.kind = REIN_OUTCOME_FATAL};
   d = rein_retry_next(&r, &fatal, now + MS(10));
   assert_int_equal(d.action, REIN_GIVE_UP);
   assert_int_equal(d.reason, REIN_GIVEUP_NOT_RETRYABLE);
   /* a 5xx is not in this contract's retry.when either */
   rein_retry_init(&r, o.p, &opts);
   d = rein_retry_begin(&r, now);
-  rein_outcome fail = {REIN_OUTCOME_FAILURE, 0, false};
+  rein_outcome fail = {.kind = REIN_OUTCOME_FAILURE};
   d = rein_retry_next(&r, &fail, now + MS(10));
   assert_int_equal(d.action, REIN_GIVE_UP);
   assert_int_equal(d.reason, REIN_GIVEUP_NOT_RETRYABLE);
   /* timeouts are retried: 4 attempts, then MAX_ATTEMPTS */
   rein_retry_init(&r, o.p, &opts);
   d = rein_retry_begin(&r, now);
-  rein_outcome to = {REIN_OUTCOME_TIMEOUT, 0, false};
+  rein_outcome to = {.kind = REIN_OUTCOME_TIMEOUT};
   uint32_t attempts = 1;
   for (int i = 0; i < 10 && d.action != REIN_GIVE_UP; i++) {
     now += MS(100);
