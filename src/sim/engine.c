@@ -123,7 +123,7 @@ typedef struct sim_srv {
   uint32_t qsize, qhead, qlen; /* ring of size qsize (power of two) */
   int outage;                  /* -1 none, else sim_outage_mode */
   double slow, fail_p;
-  uint32_t fail_status; /* the HTTP status failures answer with */
+  rein_condition fail_cond; /* what failures answer with (HTTP 500) */
   uint64_t *occ;
   uint32_t rate_b[10];
   int64_t rate_idx;
@@ -894,7 +894,7 @@ static void srv_state(run *R, uint32_t k) {
   const rein_sim_scenario *s = R->s;
   double capf = 1, slow = 1, ok = 1 - v->spec->failure_p;
   int outage = -1;
-  uint32_t fail_status = 0;
+  rein_condition fail_cond = REIN_COND_NONE;
   for (size_t i = 0; i < s->n_incidents; i++) {
     const sim_incident_spec *in = &s->incidents[i];
     if (in->server != k || R->now < in->start_ns || R->now >= in->end_ns)
@@ -905,16 +905,16 @@ static void srv_state(run *R, uint32_t k) {
         slow *= in->factor;
       else
         outage = (int)in->mode;
-      if (in->mode == SIM_OUT_ERROR) fail_status = in->status;
+      if (in->mode == SIM_OUT_ERROR) fail_cond = in->status;
       break;
     case SIM_INC_CAPACITY: capf *= in->factor; break;
     case SIM_INC_FAILURE:
       ok *= 1 - in->probability;
-      fail_status = in->status;
+      fail_cond = in->status;
       break;
     }
   }
-  v->fail_status = fail_status ? fail_status : 500;
+  v->fail_cond = fail_cond ? fail_cond : REIN_COND_HTTP(500);
   v->outage = outage;
   v->slow = slow;
   v->fail_p = 1 - ok;
@@ -1233,7 +1233,7 @@ static int on_req_arrive(run *R, uint32_t req) {
     req_release(R, req);
     return 0;
   case SIM_OUT_ERROR: {
-    rein_condition cond = REIN_COND_HTTP(v->fail_status);
+    rein_condition cond = v->fail_cond;
     v->sum.failed++;
     return respond(R, req, rein_condition_kind(cond), 0, 0, cond);
   }
@@ -1298,7 +1298,7 @@ static int on_service_done(run *R, uint32_t req) {
     req_release(R, req);
     return dispatch(R, k);
   }
-  rein_condition fc = REIN_COND_HTTP(v->fail_status);
+  rein_condition fc = v->fail_cond;
   if (v->outage == SIM_OUT_ERROR || v->outage == SIM_OUT_REFUSE)
     return finish_request(R, req, rein_condition_kind(fc), 0, fc);
   if (v->fail_p > 0 && rein_rng_uniform_inline(&R->r_srv) < v->fail_p)

@@ -1180,13 +1180,25 @@ static int p_incident(ld *L, yaml_node_t *n, const char *path,
   } else if (inc->kind == SIM_INC_FAILURE) {
     return fail(L, n, path, "missing required field 'probability'");
   }
-  inc->status = 500;
+  inc->status = REIN_COND_HTTP(500);
   if (FIELD("status")) {
     if (!(inc->kind == SIM_INC_FAILURE ||
           (inc->kind == SIM_INC_OUTAGE && inc->mode == SIM_OUT_ERROR)))
       return fail(L, v, fp,
                   "only a failure incident or an error outage has a status");
-    if (p_u32(L, v, fp, 100, 599, &inc->status)) return -1;
+    /* an HTTP status 100..599 or a gRPC status name (rein/classify.h) */
+    const char *sv =
+        v->type == YAML_SCALAR_NODE ? (const char *)v->data.scalar.value : "";
+    uint32_t code = REIN_GRPC_CODE_COUNT_;
+    for (uint32_t c = 0; c < REIN_GRPC_CODE_COUNT_; c++)
+      if (strcmp(sv, rein_grpc_code_name(c)) == 0) code = c;
+    if (code < REIN_GRPC_CODE_COUNT_) {
+      inc->status = REIN_COND_GRPC(code);
+    } else {
+      uint32_t st;
+      if (p_u32(L, v, fp, 100, 599, &st)) return -1;
+      inc->status = REIN_COND_HTTP(st);
+    }
   }
   return 0;
 }

@@ -134,8 +134,9 @@ typedef struct sim_incident_spec {
   int64_t start_ns, end_ns;
   double factor;      /* slow / capacity */
   double probability; /* failure */
-  uint32_t status;    /* error outage / failure: the HTTP status answered
-                         (default 500; its kind from rein/classify.h) */
+  uint32_t status;    /* error outage / failure: the rein_condition
+                         answered, an HTTP status or a gRPC status (default
+                         HTTP 500; its kind from rein/classify.h) */
 } sim_incident_spec;
 
 typedef struct sim_variant_spec {
