@@ -31,6 +31,17 @@ if(TARGET rein_curl)
   endif()
 endif()
 
+# End to end: a keyed POST whose first attempt stalls meets the ledger's
+# 409 in progress and waits for the replay (~3 s).
+if(TARGET rein_curl AND TARGET ledger)
+  rein_add_test(NAME test_ledger_409
+    SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/e2e/test_ledger_409.c
+            ${CMAKE_CURRENT_SOURCE_DIR}/e2e/ledger_proc.c
+    LIBS rein_curl
+    ARGS $<TARGET_FILE:ledger>
+    LABELS e2e TIMEOUT 60)
+endif()
+
 # End to end: a shortened `rein demo` against the real ledger (~30 s).
 if(TARGET rein_curl AND TARGET ledger AND TARGET rein_cli)
   add_executable(test_demo ${CMAKE_CURRENT_SOURCE_DIR}/e2e/test_demo.c)
