@@ -117,6 +117,17 @@ static const struct {
      REIN_EINVAL, "t.yaml:6:16: servers[0].admission: admit.target_ns"},
     {BASE "variants:\n  - {name: v, admission: [s]}\n", REIN_EINVAL,
      "variants[0].admission[0]: server 's' has no admission block"},
+    {"duration: 10s\npolicies:\n  p: {retry_on: [503, 50x]}\n", REIN_EINVAL,
+     "t.yaml:3:23: policies.p.retry_on[1]: retryable: '50x' is not a status "
+     "or an outcome name; expected an HTTP status (503)"},
+    {BASE "incidents:\n  - {kind: failure, server: s, start: 1s, end: 2s, "
+          "probability: 1, status: 700}\n",
+     REIN_EINVAL, "incidents[0].status: expected an integer in [100, 599]"},
+    {BASE "incidents:\n  - {kind: capacity, server: s, start: 1s, end: 2s, "
+          "factor: 0.5, status: 503}\n",
+     REIN_EINVAL,
+     "incidents[0].status: only a failure incident or an error outage has a "
+     "status"},
 };
 
 static void test_loader_errors(void **state) {
