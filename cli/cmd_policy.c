@@ -63,12 +63,14 @@ static void signals_list(uint32_t m, char *buf, size_t len) {
 static const char *names_json(const char *list, char *buf, size_t len) {
   size_t o = (size_t)snprintf(buf, len, "[");
   for (const char *p = list; *p && o < len;) {
-    while (*p == ',' || *p == ' ') p++;
+    while (*p == ',' || *p == ' ')
+      p++;
     const char *e = p;
-    while (*e && *e != ',') e++;
+    while (*e && *e != ',')
+      e++;
     if (e > p)
-      o += (size_t)snprintf(buf + o, len - o, "%s\"%.*s\"",
-                            o > 1 ? "," : "", (int)(e - p), p);
+      o += (size_t)snprintf(buf + o, len - o, "%s\"%.*s\"", o > 1 ? "," : "",
+                            (int)(e - p), p);
     p = e;
   }
   if (o < len) snprintf(buf + o, len - o, "]");

@@ -112,9 +112,9 @@ typedef enum rein_action {
 typedef enum rein_giveup {
   REIN_GIVEUP_NONE = 0,
   REIN_GIVEUP_MAX_ATTEMPTS = 1,
-  REIN_GIVEUP_WINDOW = 2,         /* the retry would end past the window */
-  REIN_GIVEUP_DEADLINE = 3,       /* ... past the call's deadline */
-  REIN_GIVEUP_BUDGET = 4,         /* retry budget exhausted */
+  REIN_GIVEUP_WINDOW = 2,   /* the retry would end past the window */
+  REIN_GIVEUP_DEADLINE = 3, /* ... past the call's deadline */
+  REIN_GIVEUP_BUDGET = 4,   /* retry budget exhausted */
   REIN_GIVEUP_BREAKER_OPEN = 5,
   REIN_GIVEUP_THROTTLED = 6,      /* adaptive throttle rejected locally */
   REIN_GIVEUP_NOT_RETRYABLE = 7,  /* outcome not retryable (step 1) */

@@ -92,10 +92,17 @@ int rein__rc_token_kind(uint16_t t) {
 }
 
 const char *rein__rc_token_name(uint16_t t, char *buf, size_t len) {
-  static const char *const names[] = {
-      NULL,  "timeout",    "connect-refused", "connection-reset",
-      "dns", "overloaded", "failure",         "not-sent",
-      "connect-failure", "reset", "refused-stream"};
+  static const char *const names[] = {NULL,
+                                      "timeout",
+                                      "connect-refused",
+                                      "connection-reset",
+                                      "dns",
+                                      "overloaded",
+                                      "failure",
+                                      "not-sent",
+                                      "connect-failure",
+                                      "reset",
+                                      "refused-stream"};
   if (t >= 1 && t <= RC_TOK_REFUSED_STREAM) return names[t];
   if (t % 1000 == 0 && t >= RC_TOK_CLASS_1XX && t <= RC_TOK_CLASS_5XX) {
     snprintf(buf, len, "%uxx", (unsigned)(t / 1000));

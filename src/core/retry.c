@@ -282,8 +282,8 @@ rein_decision rein_retry_next(rein_retry *r, const rein_outcome *o,
       return give_up(r, REIN_GIVEUP_MAX_ATTEMPTS, retried);
   }
 
-  int64_t delay = rein_backoff_delay(&c->backoff, used, r->prev_delay_ns,
-                                     call_rng(r));
+  int64_t delay =
+      rein_backoff_delay(&c->backoff, used, r->prev_delay_ns, call_rng(r));
   int64_t floor = o->server_delay_ns;
   if (floor > REIN_SIGNAL_MAX_DELAY_NS) floor = REIN_SIGNAL_MAX_DELAY_NS;
   if (floor > delay) {

@@ -885,8 +885,8 @@ static int setup_objects(run *R) {
 /* ---------------------------------------------------------------------- */
 /* Servers                                                                 */
 
-static int respond(run *R, uint32_t req, rein_outcome_kind kind,
-                   int64_t delay, int dont_retry, rein_condition cond);
+static int respond(run *R, uint32_t req, rein_outcome_kind kind, int64_t delay,
+                   int dont_retry, rein_condition cond);
 static inline rein_sim_point *pt(run *R);
 
 static void srv_state(run *R, uint32_t k) {
@@ -982,8 +982,8 @@ static uint32_t q_pop(sim_srv *v) {
 /* The modelled answer: its kind, and the status a real server would send
  * (rein/classify.h), so a policy's retryable set decides as it does over
  * HTTP. */
-static int respond(run *R, uint32_t req, rein_outcome_kind kind,
-                   int64_t delay, int dont_retry, rein_condition cond) {
+static int respond(run *R, uint32_t req, rein_outcome_kind kind, int64_t delay,
+                   int dont_retry, rein_condition cond) {
   sim_req *q = &R->reqs[req];
   q->out_kind = (uint8_t)kind;
   q->out_cond = cond;

@@ -715,9 +715,10 @@ static int p_policy(ld *L, yaml_node_t *n, const char *path,
   if (FIELD("backoff") && p_backoff(L, v, fp, &p->backoff)) return -1;
   if (FIELD("retry_on")) {
     if (v->type != YAML_SEQUENCE_NODE)
-      return fail(L, v, fp, "expected a list of outcomes (failure, timeout, "
-                            "not_sent, overloaded, fatal) or statuses (503, "
-                            "5xx, UNAVAILABLE, connect-failure)");
+      return fail(L, v, fp,
+                  "expected a list of outcomes (failure, timeout, "
+                  "not_sent, overloaded, fatal) or statuses (503, "
+                  "5xx, UNAVAILABLE, connect-failure)");
     p->retry_on = 0;
     rein_retryable_set_clear(&p->retryable);
     int i = 0;
@@ -730,7 +731,8 @@ static int p_policy(ld *L, yaml_node_t *n, const char *path,
                            ? (const char *)en->data.scalar.value
                            : NULL;
       bool kind_name = false;
-      for (int k = 0; tv && OUTCOMES[k]; k++) kind_name |= !strcmp(tv, OUTCOMES[k]);
+      for (int k = 0; tv && OUTCOMES[k]; k++)
+        kind_name |= !strcmp(tv, OUTCOMES[k]);
       if (!tv || kind_name) {
         int e;
         if (p_enum(L, en, ip, OUTCOMES, &e)) return -1;
@@ -743,9 +745,13 @@ static int p_policy(ld *L, yaml_node_t *n, const char *path,
       rein_retryable_set one;
       rein_retryable_set_clear(&one);
       rein_errbuf eb = {{0}};
-      if (rein_retryable_set_add(&one, tv, strlen(tv), &eb) != REIN_OK)
-        return fail(L, en, ip, eb.msg);
-      for (int w = 0; w < 10; w++) p->retryable.http[w] |= one.http[w];
+      if (rein_retryable_set_add(&one, tv, strlen(tv), &eb) != REIN_OK) {
+        const char *m = eb.msg;
+        if (strncmp(m, "retryable: ", 11) == 0) m += 11;
+        return fail(L, en, ip, "%s", m);
+      }
+      for (int w = 0; w < 10; w++)
+        p->retryable.http[w] |= one.http[w];
       p->retryable.grpc |= one.grpc;
       p->retryable.transport |= one.transport;
       p->retry_on |= rein_retryable_set_kind_mask(&one) &
@@ -1111,8 +1117,8 @@ static int p_cohort(ld *L, yaml_node_t *n, const char *path,
 }
 
 static const char *const INCIDENT_KEYS[] = {
-    "kind",   "server",      "start",  "end", "duration", "mode",
-    "factor", "probability", "status", NULL};
+    "kind", "server", "start",       "end",    "duration",
+    "mode", "factor", "probability", "status", NULL};
 static const char *const INC_KINDS[] = {"outage", "capacity", "failure", NULL};
 static const char *const OUT_MODES[] = {"error", "drop", "slow", "refuse",
                                         NULL};

@@ -83,8 +83,7 @@ static void test_in_progress_then_replay(void **state) {
           "409 e2e: %s, %u attempts, last status %ld, reason %s, %.2f s, "
           "replayed %d\n",
           rein_strerror(st), res.attempts, res.http_status,
-          rein_giveup_name(res.reason), (double)res.elapsed_ns / 1e9,
-          replayed);
+          rein_giveup_name(res.reason), (double)res.elapsed_ns / 1e9, replayed);
   assert_int_equal(st, REIN_OK);
   assert_int_equal(res.http_status, 201);
   assert_true(replayed);

@@ -120,7 +120,8 @@ static void test_decorrelated_jitter(void **state) {
  * U(base, min(cap, 3 prev)) instead gives mean 550 ms and P(d = cap) = 0. */
 static void test_decorrelated_at_cap(void **state) {
   (void)state;
-  rein_backoff_config c = cfg(REIN_BACKOFF_EXPONENTIAL, REIN_JITTER_DECORRELATED);
+  rein_backoff_config c =
+      cfg(REIN_BACKOFF_EXPONENTIAL, REIN_JITTER_DECORRELATED);
   rein_rng r;
   uint64_t seed = rein_test_seed();
   rein_rng_seed(&r, seed);

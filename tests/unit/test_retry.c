@@ -521,7 +521,7 @@ static void test_token_bucket_counts_retryable_failures_only(void **state) {
     rein_outcome o = out(REIN_OUTCOME_OVERLOADED);
     o.condition = REIN_COND_HTTP(503);
     d = rein_retry_next(&r, &o, MS);
-    assert_int_equal(d.action, REIN_WAIT); /* not GIVE_UP budget */
+    assert_int_equal(d.action, REIN_WAIT);            /* not GIVE_UP budget */
     assert_true(rein_budget_available(b, MS) == 9.0); /* the 503 took one */
     d = rein_retry_next(&r, NULL, MS + d.delay_ns);
     o = out(REIN_OUTCOME_SUCCESS);
@@ -540,9 +540,8 @@ static void test_token_bucket_counts_retryable_failures_only(void **state) {
 static void test_retryable_set_decides(void **state) {
   (void)state;
   rein_policy_config c = base_cfg();
-  assert_int_equal(rein_retryable_set_parse(&c.retryable, "504, 408, 501",
-                                            NULL),
-                   REIN_OK);
+  assert_int_equal(
+      rein_retryable_set_parse(&c.retryable, "504, 408, 501", NULL), REIN_OK);
   c.retry_on = rein_retryable_set_kind_mask(&c.retryable);
   rein_policy *p = mkp(&c);
   struct {
