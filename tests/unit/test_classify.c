@@ -106,13 +106,16 @@ static void test_bad_names(void **state) {
                    REIN_EINVAL);
 }
 
+static const char TRANSPORT_AND_KINDS[] =
+    "connect-failure, reset, refused-stream, timeout, failure, not_sent, "
+    "overloaded, fatal";
+
 static void test_format_round_trip(void **state) {
   (void)state;
   const char *in[] = {"5xx, 429",
                       "500-502, 504, 599, UNAVAILABLE, RESOURCE_EXHAUSTED",
                       "1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16",
-                      "connect-failure, reset, refused-stream, timeout, "
-                      "failure, not_sent, overloaded, fatal",
+                      TRANSPORT_AND_KINDS,
                       "100-599",
                       ""};
   for (size_t i = 0; i < sizeof in / sizeof *in; i++) {
