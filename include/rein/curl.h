@@ -59,7 +59,8 @@
  *                                           510/511 FATAL, other 5xx
  *                                           FAILURE, other 4xx FATAL)
  *   no status (non-HTTP)                 -> SUCCESS
- * A 409 with Retry-After on a request that carries a key is "in progress"
+ * A 409 with Retry-After (when honoured) on a request that carries a key
+ * is "in progress"
  * (rein_outcome.in_progress: rein_idem_http's answer while the first
  * request with that key still runs): the state machine waits at least the
  * Retry-After and sends again with the same key until the stored response
