@@ -92,13 +92,14 @@ typedef struct rein_outcome {
   int64_t server_delay_ns; /* floor on the next delay (Retry-After,
                               pushback; see rein_signals_delay_floor); 0 none */
   bool dont_retry;         /* the server or a lower layer said don't retry */
-  /* Appended (zero = not given, today's kind-only behaviour): */
-  rein_condition condition; /* the concrete status (REIN_COND_HTTP(504),
-                               REIN_COND_GRPC(14), REIN_COND_TRANSPORT(..));
-                               with a policy retryable set it decides step 1 */
+  /* Appended (zero = not given, today's kind-only behaviour; in this order
+   * they fit in the struct's padding, so its size is unchanged): */
   bool in_progress;         /* the server is still processing an earlier
                                attempt with the same key (HTTP 409 with
                                Retry-After from rein_idem_http): step 0 */
+  rein_condition condition; /* the concrete status (REIN_COND_HTTP(504),
+                               REIN_COND_GRPC(14), REIN_COND_TRANSPORT(..));
+                               with a policy retryable set it decides step 1 */
 } rein_outcome;
 
 typedef enum rein_action {

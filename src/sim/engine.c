@@ -97,7 +97,7 @@ typedef struct sim_call_cold {
   int64_t begin_t;
   uint32_t target;      /* server */
   uint32_t pol;
-} sim_call_cold; /* 128 bytes (rein_retry is 112): two cache lines */
+} sim_call_cold; /* 136 bytes (rein_retry is 120) */
 
 /* One attempt in flight: 64 bytes, one cache line (the pool is aligned). */
 typedef struct sim_req {
