@@ -67,9 +67,9 @@ static void *worker(void *arg) {
     while (d.action == REIN_ATTEMPT || d.action == REIN_WAIT) {
       int64_t now = rein_policy_now(j->policy);
       if (d.action == REIN_ATTEMPT) {
-        rein_outcome out = {fail_first && d.attempt == 1 ? REIN_OUTCOME_FAILURE
-                                                         : REIN_OUTCOME_SUCCESS,
-                            0, false};
+        rein_outcome out = {0};
+        out.kind = fail_first && d.attempt == 1 ? REIN_OUTCOME_FAILURE
+                                                : REIN_OUTCOME_SUCCESS;
         d = rein_retry_next(&r, &out, now);
       } else {
         d = rein_retry_next(&r, NULL, now); /* no backoff: WAIT(0) */

@@ -58,6 +58,25 @@ static void signals_list(uint32_t m, char *buf, size_t len) {
   if (!o) snprintf(buf, len, "none");
 }
 
+/* A comma-separated list of names ("503, 5xx, timeout") as a JSON array
+ * of strings (the names are tokens: no quotes or backslashes). */
+static const char *names_json(const char *list, char *buf, size_t len) {
+  size_t o = (size_t)snprintf(buf, len, "[");
+  for (const char *p = list; *p && o < len;) {
+    while (*p == ',' || *p == ' ')
+      p++;
+    const char *e = p;
+    while (*e && *e != ',')
+      e++;
+    if (e > p)
+      o += (size_t)snprintf(buf + o, len - o, "%s\"%.*s\"", o > 1 ? "," : "",
+                            (int)(e - p), p);
+    p = e;
+  }
+  if (o < len) snprintf(buf + o, len - o, "]");
+  return buf;
+}
+
 /* Print `s` as a JSON string. */
 static void jstr(const char *s) {
   putchar('"');
@@ -155,26 +174,31 @@ static int run(int argc, char **argv) {
   rein_errbuf ib = {{0}};
   rein_status ist = instantiate(&cp, &ib);
   const rein_policy_config *p = &cp.policy;
-  char b1[32], b2[32], b3[32], b4[32], on[128], sig[96];
-  on_list(p->retry_on, on, sizeof on);
+  char b1[32], b2[32], b3[32], b4[32], on[512], sig[96];
+  if (!rein_retryable_set_is_empty(&p->retryable))
+    rein_retryable_set_format(&p->retryable, on, sizeof on);
+  else
+    on_list(p->retry_on, on, sizeof on);
   signals_list(cp.signals, sig, sizeof sig);
   if (json) {
+    char on_json[1024], sj[256];
+    names_json(on, on_json, sizeof on_json);
     printf("{\"caller\":\"%s\",\"to\":\"%s\",\"max_attempts\":%u,"
            "\"backoff\":{\"kind\":\"%s\",\"jitter\":\"%s\",\"base_ns\":%lld,"
-           "\"cap_ns\":%lld,\"multiplier\":%g},\"retry_on_mask\":%u,"
+           "\"cap_ns\":%lld,\"multiplier\":%g},\"retry_on\":%s,"
            "\"window_ns\":%lld,\"attempt_timeout_ns\":%lld,"
            "\"deadline_ns\":%lld,\"idempotent\":%s,\"key\":\"%s\","
            "\"key_header\":",
            cp.caller, to, p->max_attempts,
            rein_backoff_kind_name(p->backoff.kind),
            rein_jitter_name(p->backoff.jitter), (long long)p->backoff.base_ns,
-           (long long)p->backoff.cap_ns, p->backoff.multiplier, p->retry_on,
+           (long long)p->backoff.cap_ns, p->backoff.multiplier, on_json,
            (long long)p->window_ns, (long long)p->attempt_timeout_ns,
            (long long)cp.deadline_ns, p->idempotent ? "true" : "false",
            rein_contract_key_name(cp.key));
     jstr(cp.key_header);
-    printf(",\"key_ttl_ns\":%lld,\"signals\":%u,", (long long)cp.key_ttl_ns,
-           cp.signals);
+    printf(",\"key_ttl_ns\":%lld,\"signals\":%s,", (long long)cp.key_ttl_ns,
+           names_json(strcmp(sig, "none") ? sig : "", sj, sizeof sj));
     if (cp.has_budget)
       printf("\"budget\":{\"kind\":\"%s\",\"scope\":\"%s\",\"ratio\":%g,"
              "\"ttl_ns\":%lld,\"min_retries_per_sec\":%g,\"max_tokens\":%g,"

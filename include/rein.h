@@ -16,6 +16,7 @@
 #include "rein/clock.h"
 #include "rein/rng.h"
 #include "rein/backoff.h"
+#include "rein/classify.h"
 #include "rein/budget.h"
 #include "rein/breaker.h"
 #include "rein/throttle.h"

@@ -21,6 +21,25 @@ if(TARGET rein_curl)
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_curl_concurrency.c
     LIBS rein_curl rein_curl_test_server
     LABELS unit concurrency TIMEOUT 60)
+  # contract -> curl client -> simulator agree on every status
+  # (rein/classify.h); needs the contract and simulator libraries too.
+  if(TARGET rein_sim AND TARGET rein_contract)
+    rein_add_test(NAME test_classify_agree
+      SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_classify_agree.c
+      LIBS rein_curl rein_contract rein_sim rein_curl_test_server
+      LABELS unit TIMEOUT 120)
+  endif()
+endif()
+
+# End to end: a keyed POST whose first attempt stalls meets the ledger's
+# 409 in progress and waits for the replay (~3 s).
+if(TARGET rein_curl AND TARGET ledger)
+  rein_add_test(NAME test_ledger_409
+    SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/e2e/test_ledger_409.c
+            ${CMAKE_CURRENT_SOURCE_DIR}/e2e/ledger_proc.c
+    LIBS rein_curl ledger_auth
+    ARGS $<TARGET_FILE:ledger>
+    LABELS e2e TIMEOUT 60)
 endif()
 
 # End to end: a shortened `rein demo` against the real ledger (~30 s).

@@ -57,9 +57,9 @@ static void *worker(void *arg) {
     bool fail_first = (rein_rng_next(&rng) % 100) < j->fail_pct;
     while (d.action == REIN_ATTEMPT || d.action == REIN_WAIT) {
       if (d.action == REIN_ATTEMPT) {
-        rein_outcome out = {fail_first && d.attempt == 1 ? REIN_OUTCOME_FAILURE
-                                                         : REIN_OUTCOME_SUCCESS,
-                            0, false};
+        rein_outcome out = {0};
+        out.kind = fail_first && d.attempt == 1 ? REIN_OUTCOME_FAILURE
+                                                : REIN_OUTCOME_SUCCESS;
         d = rein_retry_next(&r, &out, now);
       } else {
         now += d.delay_ns;

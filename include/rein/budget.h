@@ -12,7 +12,9 @@
  *    clients can still retry. Over any ttl window:
  *      retries <= ratio * requests + min_retries_per_sec * ttl_s.
  *  TOKEN_BUCKET (gRPC retry throttling, A6): `max_tokens` tokens, starting
- *    full; each failed attempt costs 1, each success adds `token_ratio`
+ *    full; each failed attempt whose outcome the policy retries costs 1
+ *    (rein_retry_next calls rein_budget_on_failure only for those: a 400
+ *    takes nothing), each success adds `token_ratio`
  *    (capped at max). A retry is allowed only while tokens > max_tokens / 2.
  *  QUOTA (AWS SDK "standard" retry mode): a bucket of `capacity` units,
  *    starting full; a retry costs `retry_cost` (`timeout_retry_cost` when the

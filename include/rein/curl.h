@@ -42,18 +42,29 @@
  *     }
  *   }
  *
- * Classification (rein_curl_classify; docs/http.md has the table):
+ * Classification (rein_curl_condition, rein_curl_classify; docs/http.md):
+ * each attempt gets a condition and a kind from rein/classify.h's table, so
+ * a contract's retryable set (`when: [504]`) is what the client retries.
  *   CURLE_COULDNT_CONNECT, _RESOLVE_HOST, _RESOLVE_PROXY, SSL_CONNECT_ERROR
- *                                                  -> NOT_SENT
- *   CURLE_OPERATION_TIMEDOUT                       -> TIMEOUT
+ *                                        -> connect-failure (NOT_SENT)
+ *   CURLE_OPERATION_TIMEDOUT             -> timeout (TIMEOUT)
  *   GOT_NOTHING, SEND_ERROR, RECV_ERROR, PARTIAL_FILE and other transport
- *   errors                                         -> FAILURE
+ *   errors                               -> reset (FAILURE)
  *   local errors (bad URL, out of memory, callback aborted, write error,
- *   unsupported protocol, too many redirects, peer verification) -> FATAL
- *   HTTP 429, 503                                  -> OVERLOADED
- *   HTTP 408, 425, 500, 502, 504                   -> FAILURE
- *   other 4xx and 5xx                              -> FATAL
- *   1xx, 2xx, 3xx, and no status (non-HTTP)        -> SUCCESS
+ *   unsupported protocol, too many redirects, peer verification)
+ *                                        -> no condition, FATAL
+ *   an HTTP status 100..599              -> that status, its kind from the
+ *                                           table (408/504 TIMEOUT, 425/429/
+ *                                           503 OVERLOADED, 501/505/506/508/
+ *                                           510/511 FATAL, other 5xx
+ *                                           FAILURE, other 4xx FATAL)
+ *   no status (non-HTTP)                 -> SUCCESS
+ * A 409 with Retry-After (when honoured) on a request that carries a key
+ * is "in progress"
+ * (rein_outcome.in_progress: rein_idem_http's answer while the first
+ * request with that key still runs): the state machine waits at least the
+ * Retry-After and sends again with the same key until the stored response
+ * is replayed or the window / deadline ends (rein/retry.h, step 0).
  *
  * Idempotency. A request is non-idempotent when its method (rein_curl_opts
  * .method) is listed in config.non_idempotent_methods (default "POST,PATCH"),
@@ -293,9 +304,13 @@ REIN_API int rein_curl_poll_ms(const rein_curl_step *step, int64_t now,
 
 /* ---- pieces, for other transports and tests ---------------------------- */
 
-/* The outcome of an attempt that ended with `code` and HTTP `status` (0 =
- * none). Pure. */
+/* The outcome kind of an attempt that ended with `code` and HTTP `status`
+ * (0 = none). Pure. */
 REIN_API rein_outcome_kind rein_curl_classify(CURLcode code, long status);
+/* Its condition (an HTTP status, a transport condition, or REIN_COND_NONE
+ * for local errors and non-HTTP transfers): what the client passes to
+ * rein_retry_next in rein_outcome.condition. Pure. */
+REIN_API rein_condition rein_curl_condition(CURLcode code, long status);
 
 /* A random v4 UUID, 36 characters and a NUL, from `random` (NULL =
  * getrandom()). REIN_EIO when no random bytes; REIN_EINVAL. */

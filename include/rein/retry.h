@@ -24,7 +24,20 @@
  * these two functions.
  *
  * Decision order after a failed attempt (first match wins):
- *   1. the outcome is not in the policy's retry_on set    -> NOT_RETRYABLE
+ *   0. the server says an earlier attempt with this call's key is still in
+ *      progress (outcome.in_progress, e.g. rein_idem_http's 409 with
+ *      Retry-After) and the call has a key: not a failure (no budget token,
+ *      no breaker failure); WAIT max(outcome.server_delay_ns, backoff) and
+ *      send again with the same key, until the replay comes or the window
+ *      / deadline would be passed (-> WINDOW / DEADLINE). Such attempts do
+ *      not count against max_attempts when the call has a window or a
+ *      deadline to bound them; without either they do (-> MAX_ATTEMPTS).
+ *      Without a key the outcome is judged by its kind like any other.
+ *   1. the outcome is not retryable                        -> NOT_RETRYABLE
+ *      (its condition is not in the policy's retryable set, or, with no
+ *      condition or no set, its kind is not in retry_on). Only a retryable
+ *      failure takes a token from a TOKEN_BUCKET budget (gRPC A6: failures
+ *      whose status is not retryable do not throttle retries).
  *   2. the server said don't retry (outcome.dont_retry)   -> SERVER_STOP
  *   3. non-idempotent, no key, and the request may have
  *      reached the server (anything but NOT_SENT)         -> NON_IDEMPOTENT
@@ -55,6 +68,7 @@
 #include "rein/backoff.h"
 #include "rein/breaker.h"
 #include "rein/budget.h"
+#include "rein/classify.h"
 #include "rein/clock.h"
 #include "rein/common.h"
 #include "rein/errors.h"
@@ -68,20 +82,6 @@ extern "C" {
 
 typedef struct rein_policy rein_policy;
 
-/* How one attempt ended, as the transport classified it. */
-typedef enum rein_outcome_kind {
-  REIN_OUTCOME_SUCCESS = 0,
-  REIN_OUTCOME_FAILURE = 1,    /* transient; may have been processed (5xx) */
-  REIN_OUTCOME_TIMEOUT = 2,    /* no answer within the attempt timeout */
-  REIN_OUTCOME_NOT_SENT = 3,   /* provably never reached the server
-                                  (connection refused, DNS failure) */
-  REIN_OUTCOME_OVERLOADED = 4, /* rejected for load: 429, 503, shed */
-  REIN_OUTCOME_FATAL = 5       /* definitive: 400, 409, 422 - never retried */
-} rein_outcome_kind;
-#define REIN_OUTCOME_COUNT_ 6
-
-/* Bit for retry_on masks. */
-#define REIN_RETRY_ON(kind) (1u << (kind))
 #define REIN_RETRY_ON_DEFAULT                                                  \
   (REIN_RETRY_ON(REIN_OUTCOME_FAILURE) | REIN_RETRY_ON(REIN_OUTCOME_TIMEOUT) | \
    REIN_RETRY_ON(REIN_OUTCOME_NOT_SENT) |                                      \
@@ -92,6 +92,14 @@ typedef struct rein_outcome {
   int64_t server_delay_ns; /* floor on the next delay (Retry-After,
                               pushback; see rein_signals_delay_floor); 0 none */
   bool dont_retry;         /* the server or a lower layer said don't retry */
+  /* Appended (zero = not given, today's kind-only behaviour; in this order
+   * they fit in the struct's padding, so its size is unchanged): */
+  bool in_progress;         /* the server is still processing an earlier
+                               attempt with the same key (HTTP 409 with
+                               Retry-After from rein_idem_http): step 0 */
+  rein_condition condition; /* the concrete status (REIN_COND_HTTP(504),
+                               REIN_COND_GRPC(14), REIN_COND_TRANSPORT(..));
+                               with a policy retryable set it decides step 1 */
 } rein_outcome;
 
 typedef enum rein_action {
@@ -105,12 +113,12 @@ typedef enum rein_action {
 typedef enum rein_giveup {
   REIN_GIVEUP_NONE = 0,
   REIN_GIVEUP_MAX_ATTEMPTS = 1,
-  REIN_GIVEUP_WINDOW = 2,         /* the retry would end past the window */
-  REIN_GIVEUP_DEADLINE = 3,       /* ... past the call's deadline */
-  REIN_GIVEUP_BUDGET = 4,         /* retry budget exhausted */
+  REIN_GIVEUP_WINDOW = 2,   /* the retry would end past the window */
+  REIN_GIVEUP_DEADLINE = 3, /* ... past the call's deadline */
+  REIN_GIVEUP_BUDGET = 4,   /* retry budget exhausted */
   REIN_GIVEUP_BREAKER_OPEN = 5,
   REIN_GIVEUP_THROTTLED = 6,      /* adaptive throttle rejected locally */
-  REIN_GIVEUP_NOT_RETRYABLE = 7,  /* outcome not in retry_on */
+  REIN_GIVEUP_NOT_RETRYABLE = 7,  /* outcome not retryable (step 1) */
   REIN_GIVEUP_NON_IDEMPOTENT = 8, /* not idempotent and no key */
   REIN_GIVEUP_SERVER_STOP = 9,    /* the server said don't retry */
   REIN_GIVEUP_COUNT_
@@ -155,6 +163,13 @@ typedef struct rein_policy_config {
                                 rein_call_opts.seed (the simulator does). */
   const rein_allocator *alloc;
   rein_errbuf *err;
+  /* Appended. What is retried, by concrete status (rein/classify.h):
+   * when non-empty, an outcome that carries a condition is retryable iff
+   * rein_retryable_set_has(&retryable, condition, kind); an outcome without
+   * one (condition REIN_COND_NONE) and every outcome when the set is empty
+   * (the default) are decided by `retry_on` as before. Contracts fill both
+   * (retry_on = rein_retryable_set_kind_mask). */
+  rein_retryable_set retryable;
 } rein_policy_config;
 
 REIN_API void rein_policy_config_default(rein_policy_config *c);
@@ -188,6 +203,8 @@ typedef struct rein_retry {
   uint8_t state, has_key, last_kind, rng_ready;
   rein_breaker_permit permit;
   int64_t delay_total_ns; /* waited between attempts so far (metrics) */
+  uint32_t polls; /* attempts answered "in progress" (not counted against
+                     max_attempts) */
 } rein_retry;
 
 /* Prepare `r` for one call of `p`. Never fails, never allocates. */

@@ -18,8 +18,11 @@
 
 typedef rein_contract_loc rc_loc;
 
-/* Outcome tokens in `retryable` and `retry.when`: HTTP codes 100..599 as
- * themselves, classes "4xx"/"5xx" as 4000/5000, names below. */
+/* Outcome tokens in `retryable` and `retry.when`, as written (for the
+ * rules' messages): HTTP codes 100..599 as themselves, classes "1xx".."5xx"
+ * as 1000..5000, gRPC codes as RC_TOK_GRPC + code, names below. What each
+ * means is rein/classify.h's: the runtime set is built by handing each
+ * token's name to rein_retryable_set_add (rein__rc_retryable_set). */
 enum {
   RC_TOK_TIMEOUT = 1,
   RC_TOK_CONNECT_REFUSED = 2,
@@ -28,8 +31,15 @@ enum {
   RC_TOK_OVERLOADED = 5,
   RC_TOK_FAILURE = 6,
   RC_TOK_NOT_SENT = 7,
+  RC_TOK_CONNECT_FAILURE = 8,
+  RC_TOK_RESET = 9,
+  RC_TOK_REFUSED_STREAM = 10,
+  RC_TOK_CLASS_1XX = 1000,
+  RC_TOK_CLASS_2XX = 2000,
+  RC_TOK_CLASS_3XX = 3000,
   RC_TOK_CLASS_4XX = 4000,
-  RC_TOK_CLASS_5XX = 5000
+  RC_TOK_CLASS_5XX = 5000,
+  RC_TOK_GRPC = 6000 /* + code 1..16 */
 };
 #define RC_MAX_TOKENS 32
 
@@ -212,6 +222,8 @@ uint32_t rein__rc_instances(const rc_call *c);
 int64_t rein__rc_window(const rc_call *c);
 int64_t rein__rc_attempt_timeout(const rc_call *c);
 uint32_t rein__rc_retry_on_mask(const rc_call *c);
+/* The runtime retryable set of a call (empty: no when, no retryable). */
+void rein__rc_retryable_set(const rc_call *c, rein_retryable_set *out);
 int rein__rc_token_kind(uint16_t tok);
 const char *rein__rc_token_name(uint16_t tok, char *buf, size_t len);
 

@@ -451,14 +451,73 @@ static void subpath(char *out, size_t len, const char *path, const char *key) {
 
 /* ------------------------------------------------------- outcome tokens */
 
-static const char *const token_names[] = {
-    "timeout",    "connect-refused", "connection-reset", "dns",
-    "overloaded", "failure",         "not-sent",         "4xx",
-    "5xx"};
-static const uint16_t token_values[] = {
-    RC_TOK_TIMEOUT,  RC_TOK_CONNECT_REFUSED, RC_TOK_CONNECTION_RESET,
-    RC_TOK_DNS,      RC_TOK_OVERLOADED,      RC_TOK_FAILURE,
-    RC_TOK_NOT_SENT, RC_TOK_CLASS_4XX,       RC_TOK_CLASS_5XX};
+/* Names a contract may write besides numbers, with their tokens; what each
+ * means is rein/classify.h's. */
+static const char *const token_names[] = {"timeout",
+                                          "connect-refused",
+                                          "connection-reset",
+                                          "dns",
+                                          "overloaded",
+                                          "failure",
+                                          "not-sent",
+                                          "connect-failure",
+                                          "reset",
+                                          "refused-stream",
+                                          "1xx",
+                                          "2xx",
+                                          "3xx",
+                                          "4xx",
+                                          "5xx",
+                                          "CANCELLED",
+                                          "UNKNOWN",
+                                          "INVALID_ARGUMENT",
+                                          "DEADLINE_EXCEEDED",
+                                          "NOT_FOUND",
+                                          "ALREADY_EXISTS",
+                                          "PERMISSION_DENIED",
+                                          "RESOURCE_EXHAUSTED",
+                                          "FAILED_PRECONDITION",
+                                          "ABORTED",
+                                          "OUT_OF_RANGE",
+                                          "UNIMPLEMENTED",
+                                          "INTERNAL",
+                                          "UNAVAILABLE",
+                                          "DATA_LOSS",
+                                          "UNAUTHENTICATED"};
+static const uint16_t token_values[] = {RC_TOK_TIMEOUT,
+                                        RC_TOK_CONNECT_REFUSED,
+                                        RC_TOK_CONNECTION_RESET,
+                                        RC_TOK_DNS,
+                                        RC_TOK_OVERLOADED,
+                                        RC_TOK_FAILURE,
+                                        RC_TOK_NOT_SENT,
+                                        RC_TOK_CONNECT_FAILURE,
+                                        RC_TOK_RESET,
+                                        RC_TOK_REFUSED_STREAM,
+                                        RC_TOK_CLASS_1XX,
+                                        RC_TOK_CLASS_2XX,
+                                        RC_TOK_CLASS_3XX,
+                                        RC_TOK_CLASS_4XX,
+                                        RC_TOK_CLASS_5XX,
+                                        RC_TOK_GRPC + 1,
+                                        RC_TOK_GRPC + 2,
+                                        RC_TOK_GRPC + 3,
+                                        RC_TOK_GRPC + 4,
+                                        RC_TOK_GRPC + 5,
+                                        RC_TOK_GRPC + 6,
+                                        RC_TOK_GRPC + 7,
+                                        RC_TOK_GRPC + 8,
+                                        RC_TOK_GRPC + 9,
+                                        RC_TOK_GRPC + 10,
+                                        RC_TOK_GRPC + 11,
+                                        RC_TOK_GRPC + 12,
+                                        RC_TOK_GRPC + 13,
+                                        RC_TOK_GRPC + 14,
+                                        RC_TOK_GRPC + 15,
+                                        RC_TOK_GRPC + 16};
+_Static_assert(sizeof token_names / sizeof *token_names ==
+                   sizeof token_values / sizeof *token_values,
+               "token_names and token_values differ in length");
 
 static bool want_tokens(lctx *L, yaml_node_t *n, const char *path,
                         uint16_t *toks, rc_loc *locs, uint32_t *count) {
@@ -485,6 +544,7 @@ static bool want_tokens(lctx *L, yaml_node_t *n, const char *path,
     if (is_integer_text(v)) {
       long x = strtol(v, NULL, 10);
       if (x >= 100 && x <= 599) tok = (uint16_t)x;
+      if (x >= 1 && x <= 16) tok = (uint16_t)(RC_TOK_GRPC + x); /* gRPC */
     } else {
       for (size_t k = 0; k < sizeof token_values / sizeof *token_values; k++)
         if (strcmp(v, token_names[k]) == 0) tok = token_values[k];
@@ -496,9 +556,10 @@ static bool want_tokens(lctx *L, yaml_node_t *n, const char *path,
         snprintf(fix, sizeof fix, "write %s", best);
       else
         snprintf(fix, sizeof fix,
-                 "use an HTTP status 100..599, 4xx, 5xx, or one of timeout, "
-                 "connect-refused, connection-reset, dns, overloaded, "
-                 "failure, not-sent");
+                 "use an HTTP status 100..599, a class 1xx..5xx, a gRPC "
+                 "status (UNAVAILABLE, or its code 1..16), or one of "
+                 "timeout, connect-failure, reset, refused-stream, "
+                 "overloaded, failure, not-sent");
       diag(L, e, "E004", fix, "%s: '%.40s' is not an outcome%s%s%s", ip, v,
            best ? " (did you mean '" : "", best ? best : "", best ? "'?)" : "");
       ok = false;

@@ -56,6 +56,7 @@ rein_status rein_policy_from_contract(const rein_contract_set *cs,
   p->max_attempts = rein__rc_attempts(c);
   p->backoff = c->backoff;
   p->retry_on = rein__rc_retry_on_mask(c);
+  rein__rc_retryable_set(c, &p->retryable);
   p->window_ns = c->has_window ? c->window : 0;
   p->attempt_timeout_ns = rein__rc_attempt_timeout(c);
   p->idempotent =

@@ -59,64 +59,109 @@ int64_t rein__rc_window(const rc_call *c) {
   return schedule_ns(c, rein__rc_attempts(c));
 }
 
+/* The kind of a token, from rein/classify.h's table (classes: their
+ * typical kind; names: the kind they name or belong to). */
 int rein__rc_token_kind(uint16_t t) {
   switch (t) {
   case RC_TOK_TIMEOUT:
-  case 408:
-  case 504:
     return REIN_OUTCOME_TIMEOUT;
   case RC_TOK_CONNECT_REFUSED:
   case RC_TOK_DNS:
   case RC_TOK_NOT_SENT:
+  case RC_TOK_CONNECT_FAILURE:
+  case RC_TOK_REFUSED_STREAM:
     return REIN_OUTCOME_NOT_SENT;
   case RC_TOK_OVERLOADED:
-  case 429:
-  case 503:
     return REIN_OUTCOME_OVERLOADED;
   case RC_TOK_FAILURE:
   case RC_TOK_CONNECTION_RESET:
+  case RC_TOK_RESET:
   case RC_TOK_CLASS_5XX:
     return REIN_OUTCOME_FAILURE;
-  default:
-    if (t >= 500 && t <= 599) return REIN_OUTCOME_FAILURE;
-    if (t == 425) return REIN_OUTCOME_OVERLOADED;
+  case RC_TOK_CLASS_1XX:
+  case RC_TOK_CLASS_2XX:
+  case RC_TOK_CLASS_3XX:
+    return REIN_OUTCOME_SUCCESS;
+  case RC_TOK_CLASS_4XX:
     return REIN_OUTCOME_FATAL;
+  default:
+    if (t > RC_TOK_GRPC && t <= RC_TOK_GRPC + 16)
+      return rein_condition_kind(REIN_COND_GRPC(t - RC_TOK_GRPC));
+    return rein_condition_kind(REIN_COND_HTTP(t));
   }
 }
 
 const char *rein__rc_token_name(uint16_t t, char *buf, size_t len) {
-  static const char *const names[] = {
-      NULL,  "timeout",    "connect-refused", "connection-reset",
-      "dns", "overloaded", "failure",         "not-sent"};
-  if (t >= 1 && t <= 7) return names[t];
-  if (t == RC_TOK_CLASS_4XX) return "4xx";
-  if (t == RC_TOK_CLASS_5XX) return "5xx";
+  static const char *const names[] = {NULL,
+                                      "timeout",
+                                      "connect-refused",
+                                      "connection-reset",
+                                      "dns",
+                                      "overloaded",
+                                      "failure",
+                                      "not-sent",
+                                      "connect-failure",
+                                      "reset",
+                                      "refused-stream"};
+  if (t >= 1 && t <= RC_TOK_REFUSED_STREAM) return names[t];
+  if (t % 1000 == 0 && t >= RC_TOK_CLASS_1XX && t <= RC_TOK_CLASS_5XX) {
+    snprintf(buf, len, "%uxx", (unsigned)(t / 1000));
+    return buf;
+  }
+  if (t > RC_TOK_GRPC && t <= RC_TOK_GRPC + 16)
+    return rein_grpc_code_name((uint32_t)(t - RC_TOK_GRPC));
   snprintf(buf, len, "%u", (unsigned)t);
   return buf;
 }
 
-uint32_t rein__rc_retry_on_mask(const rc_call *c) {
-  const uint16_t *t = NULL;
-  uint32_t n = 0;
+/* The tokens that decide a call: its retry.when, else the callee's
+ * retryable list; NULL when neither is written. */
+static const uint16_t *decisive_tokens(const rc_call *c, uint32_t *n) {
   if (c->has_on) {
-    t = c->on;
-    n = c->non;
-  } else if (c->op && c->op->has_retryable) {
-    t = c->op->retryable;
-    n = c->op->nretryable;
-  } else {
-    return REIN_RETRY_ON_DEFAULT;
+    *n = c->non;
+    return c->on;
   }
+  if (c->op && c->op->has_retryable) {
+    *n = c->op->nretryable;
+    return c->op->retryable;
+  }
+  *n = 0;
+  return NULL;
+}
+
+void rein__rc_retryable_set(const rc_call *c, rein_retryable_set *out) {
+  rein_retryable_set_clear(out);
+  uint32_t n;
+  const uint16_t *t = decisive_tokens(c, &n);
+  for (uint32_t i = 0; t && i < n; i++) {
+    char b[32];
+    const char *name = rein__rc_token_name(t[i], b, sizeof b);
+    /* the loader only keeps tokens the core parser accepts */
+    (void)rein_retryable_set_add(out, name, strlen(name), NULL);
+  }
+}
+
+/* The kinds a kind-only outcome (no concrete status) is retried on: each
+ * token's kind (a class counts as its typical kind, 5xx as failure), never
+ * success or fatal: a status name makes that status retryable, not every
+ * local error. */
+uint32_t rein__rc_retry_on_mask(const rc_call *c) {
+  uint32_t n;
+  const uint16_t *t = decisive_tokens(c, &n);
+  if (!t) return REIN_RETRY_ON_DEFAULT;
   uint32_t m = 0;
   for (uint32_t i = 0; i < n; i++)
     m |= REIN_RETRY_ON(rein__rc_token_kind(t[i]));
-  return m;
+  return m & ~(REIN_RETRY_ON(REIN_OUTCOME_SUCCESS) |
+               REIN_RETRY_ON(REIN_OUTCOME_FATAL));
 }
 
 /* A definitive answer: retrying it gives the same answer. */
 static bool definitive(uint16_t t) {
   if (t == RC_TOK_CLASS_4XX) return true;
-  return t >= 400 && t <= 499 && t != 408 && t != 425 && t != 429;
+  if (t > RC_TOK_GRPC && t <= RC_TOK_GRPC + 16)
+    return rein__rc_token_kind(t) == REIN_OUTCOME_FATAL;
+  return t >= 400 && t <= 499 && rein__rc_token_kind(t) == REIN_OUTCOME_FATAL;
 }
 
 static const char *status_text(uint16_t t) {
@@ -145,10 +190,28 @@ static const char *status_text(uint16_t t) {
 /* Does callee token u cover caller token t? */
 static bool covers(uint16_t u, uint16_t t) {
   if (u == t) return true;
-  if (u == RC_TOK_CLASS_5XX && t >= 500 && t <= 599) return true;
-  if (u == RC_TOK_CLASS_4XX && t >= 400 && t <= 499) return true;
-  if (u < 100 && rein__rc_token_kind(u) == rein__rc_token_kind(t)) return true;
-  return false;
+  if (u % 1000 == 0 && u >= RC_TOK_CLASS_1XX && u <= RC_TOK_CLASS_5XX)
+    return t >= u / 10 && t <= u / 10 + 99;
+  /* the names that are whole kinds cover every condition of that kind
+   * (rein/classify.h); the transport names cover only themselves and their
+   * older spellings */
+  switch (u) {
+  case RC_TOK_TIMEOUT:
+  case RC_TOK_OVERLOADED:
+  case RC_TOK_FAILURE:
+  case RC_TOK_NOT_SENT:
+    return rein__rc_token_kind(u) == rein__rc_token_kind(t);
+  case RC_TOK_CONNECT_FAILURE:
+  case RC_TOK_CONNECT_REFUSED:
+  case RC_TOK_DNS:
+    return t == RC_TOK_CONNECT_FAILURE || t == RC_TOK_CONNECT_REFUSED ||
+           t == RC_TOK_DNS;
+  case RC_TOK_RESET:
+  case RC_TOK_CONNECTION_RESET:
+    return t == RC_TOK_RESET || t == RC_TOK_CONNECTION_RESET;
+  default:
+    return false;
+  }
 }
 
 static const char *num(double v, char *buf, size_t len) {

@@ -75,11 +75,18 @@ int64_t rein_backoff_ceiling(const rein_backoff_config *c, uint32_t n) {
 int64_t rein_backoff_delay(const rein_backoff_config *c, uint32_t n,
                            int64_t prev_ns, rein_rng *rng) {
   if (c->jitter == REIN_JITTER_DECORRELATED) {
+    /* min(cap, U(base, 3 * prev)): draw over the whole range and clamp
+     * after, so a call that has reached the cap stays there with
+     * probability 1 - (cap - base) / (3 prev - base), as the AWS
+     * "decorrelated jitter" formula does. Clamping the range first
+     * (U(base, min(cap, 3 prev))) would never return the cap. The upper
+     * end is bounded only so 3 * prev cannot overflow (prev may be a
+     * server delay floor, far above the cap). */
     int64_t prev = prev_ns > 0 ? prev_ns : c->base_ns;
-    double hi = 3.0 * (double)prev;
-    if (hi > (double)c->cap_ns) hi = (double)c->cap_ns;
-    if (hi <= (double)c->base_ns) return c->base_ns;
-    int64_t d = rein_rng_range(rng, c->base_ns, (int64_t)hi);
+    if (prev > INT64_MAX / 4) prev = INT64_MAX / 4;
+    int64_t hi = 3 * prev;
+    if (hi <= c->base_ns) return c->base_ns;
+    int64_t d = rein_rng_range(rng, c->base_ns, hi);
     return d < c->cap_ns ? d : c->cap_ns;
   }
   int64_t v = rein_backoff_ceiling(c, n);

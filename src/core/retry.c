@@ -64,6 +64,8 @@ rein_status rein_policy_new(const rein_policy_config *c, rein_policy **out) {
                          c->retry_on & ~((1u << REIN_OUTCOME_COUNT_) - 1));
   if (c->retry_on & REIN_RETRY_ON(REIN_OUTCOME_SUCCESS))
     return rein__invalid(err, "policy.retry_on: success cannot be retryable");
+  st = rein_retryable_set_validate(&c->retryable, err);
+  if (st != REIN_OK) return st;
   if (c->window_ns < 0)
     return rein__invalid(err, "policy.window_ns: must be >= 0, got %lld",
                          (long long)c->window_ns);
@@ -221,6 +223,17 @@ static bool is_failure_for_breaker(rein_outcome_kind k) {
          k == REIN_OUTCOME_NOT_SENT || k == REIN_OUTCOME_OVERLOADED;
 }
 
+/* Step 1 of the decision order: the concrete condition against the
+ * policy's retryable set when both are given, else the kind against
+ * retry_on. */
+static bool is_retryable(const rein_policy_config *c, const rein_outcome *o,
+                         rein_outcome_kind kind) {
+  if (o->condition != REIN_COND_NONE &&
+      !rein_retryable_set_is_empty(&c->retryable))
+    return rein_retryable_set_has(&c->retryable, o->condition, kind);
+  return (c->retry_on & REIN_RETRY_ON(kind)) != 0;
+}
+
 static int64_t add_sat(int64_t a, int64_t b) {
   if (b > 0 && a > INT64_MAX - b) return INT64_MAX;
   return a + b;
@@ -259,21 +272,31 @@ rein_decision rein_retry_next(rein_retry *r, const rein_outcome *o,
     rein_decision d = {REIN_DONE, REIN_GIVEUP_NONE, false, r->attempt, 0, 0};
     return d;
   }
-  if (c->budget) rein_budget_on_failure(c->budget, now);
   r->budget_cost = 0;
-
   bool retried = r->attempt > 1;
-  if (!(c->retry_on & REIN_RETRY_ON(kind)))
-    return give_up(r, REIN_GIVEUP_NOT_RETRYABLE, o->dont_retry);
-  if (o->dont_retry) return give_up(r, REIN_GIVEUP_SERVER_STOP, true);
-  if (!c->idempotent && !r->has_key && kind != REIN_OUTCOME_NOT_SENT)
-    return give_up(r, REIN_GIVEUP_NON_IDEMPOTENT, false);
-  if (r->attempt >= c->max_attempts)
-    return give_up(r, REIN_GIVEUP_MAX_ATTEMPTS, retried);
+
+  /* 0. in progress: the first attempt is still running at the server; wait
+   * and ask again with the same key (it is not a failure of anything). */
+  bool poll = o->in_progress && r->has_key && !o->dont_retry;
+  bool bounded = r->end_ns != INT64_MAX || r->deadline_ns != INT64_MAX;
+  uint32_t used = r->attempt - r->polls; /* attempts that count */
+  if (poll) {
+    if (!bounded && used >= c->max_attempts)
+      return give_up(r, REIN_GIVEUP_MAX_ATTEMPTS, retried);
+  } else {
+    /* 1. retryable? Only a retryable failure takes a token (A6). */
+    if (!is_retryable(c, o, kind))
+      return give_up(r, REIN_GIVEUP_NOT_RETRYABLE, o->dont_retry);
+    if (c->budget) rein_budget_on_failure(c->budget, now);
+    if (o->dont_retry) return give_up(r, REIN_GIVEUP_SERVER_STOP, true);
+    if (!c->idempotent && !r->has_key && kind != REIN_OUTCOME_NOT_SENT)
+      return give_up(r, REIN_GIVEUP_NON_IDEMPOTENT, false);
+    if (used >= c->max_attempts)
+      return give_up(r, REIN_GIVEUP_MAX_ATTEMPTS, retried);
+  }
 
   int64_t delay =
-      rein_backoff_delay(&c->backoff, r->attempt, r->prev_delay_ns,
-                         call_rng(r));
+      rein_backoff_delay(&c->backoff, used, r->prev_delay_ns, call_rng(r));
   int64_t floor = o->server_delay_ns;
   if (floor > REIN_SIGNAL_MAX_DELAY_NS) floor = REIN_SIGNAL_MAX_DELAY_NS;
   if (floor > delay) {
@@ -287,6 +310,14 @@ rein_decision rein_retry_next(rein_retry *r, const rein_outcome *o,
   if (add_sat(now, delay) >= r->deadline_ns ||
       (expected > 0 && finish > r->deadline_ns))
     return give_up(r, REIN_GIVEUP_DEADLINE, retried);
+  if (poll) {
+    if (bounded) r->polls++;
+    r->state = S_WAITING;
+    r->ready_at_ns = now + delay;
+    rein_decision d = {REIN_WAIT, REIN_GIVEUP_NONE, false, r->attempt, delay,
+                       0};
+    return d;
+  }
   if (c->budget) {
     uint32_t cost = 0;
     if (!rein__budget_try_retry_s(c->budget, now,

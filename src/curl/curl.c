@@ -82,19 +82,10 @@ rein_status rein_curl_uuid_v4(char out[37], rein_curl_random_fn random,
 
 /* --------------------------------------------------------- classification */
 
-rein_outcome_kind rein_curl_classify(CURLcode code, long status) {
+/* Local or definitive errors: another attempt would end the same way, and
+ * they say nothing about the server. */
+static bool local_error(CURLcode code) {
   switch (code) {
-  case CURLE_OK:
-  case CURLE_HTTP_RETURNED_ERROR:
-    break;
-  case CURLE_COULDNT_CONNECT:
-  case CURLE_COULDNT_RESOLVE_HOST:
-  case CURLE_COULDNT_RESOLVE_PROXY:
-  case CURLE_SSL_CONNECT_ERROR:
-    /* Before a single request byte went out. */
-    return REIN_OUTCOME_NOT_SENT;
-  case CURLE_OPERATION_TIMEDOUT:
-    return REIN_OUTCOME_TIMEOUT;
   case CURLE_UNSUPPORTED_PROTOCOL:
   case CURLE_FAILED_INIT:
   case CURLE_URL_MALFORMAT:
@@ -109,27 +100,42 @@ rein_outcome_kind rein_curl_classify(CURLcode code, long status) {
   case CURLE_UNKNOWN_OPTION:
   case CURLE_FILESIZE_EXCEEDED:
   case CURLE_LOGIN_DENIED:
-    /* Local or definitive: another attempt would end the same way. */
-    return REIN_OUTCOME_FATAL;
+    return true;
   default:
+    return false;
+  }
+}
+
+rein_condition rein_curl_condition(CURLcode code, long status) {
+  switch (code) {
+  case CURLE_OK:
+  case CURLE_HTTP_RETURNED_ERROR:
+    return status >= 100 && status <= 599 ? REIN_COND_HTTP(status)
+                                          : REIN_COND_NONE;
+  case CURLE_COULDNT_CONNECT:
+  case CURLE_COULDNT_RESOLVE_HOST:
+  case CURLE_COULDNT_RESOLVE_PROXY:
+  case CURLE_SSL_CONNECT_ERROR:
+    /* Before a single request byte went out. */
+    return REIN_COND_TRANSPORT(REIN_TRANSPORT_CONNECT_FAILURE);
+  case CURLE_OPERATION_TIMEDOUT:
+    return REIN_COND_TRANSPORT(REIN_TRANSPORT_TIMEOUT);
+  default:
+    if (local_error(code)) return REIN_COND_NONE;
     /* GOT_NOTHING, SEND_ERROR, RECV_ERROR, PARTIAL_FILE, HTTP2 stream
-     * errors...: the request may have reached the server. */
-    return REIN_OUTCOME_FAILURE;
+     * errors...: the connection broke; the request may have reached the
+     * server. */
+    return REIN_COND_TRANSPORT(REIN_TRANSPORT_RESET);
   }
-  if (status == 0 || status < 400) return REIN_OUTCOME_SUCCESS;
-  switch (status) {
-  case 429:
-  case 503:
-    return REIN_OUTCOME_OVERLOADED;
-  case 408:
-  case 425:
-  case 500:
-  case 502:
-  case 504:
-    return REIN_OUTCOME_FAILURE;
-  default:
-    return REIN_OUTCOME_FATAL;
-  }
+}
+
+rein_outcome_kind rein_curl_classify(CURLcode code, long status) {
+  if (local_error(code)) return REIN_OUTCOME_FATAL;
+  rein_condition c = rein_curl_condition(code, status);
+  if (c != REIN_COND_NONE) return rein_condition_kind(c); /* rein/classify.h */
+  /* no status (non-HTTP) is a success; a status past 599 is nonsense */
+  return status == 0 || status < 400 ? REIN_OUTCOME_SUCCESS
+                                     : REIN_OUTCOME_FATAL;
 }
 
 /* ------------------------------------------------------------- the client */
@@ -451,6 +457,11 @@ static void finish_call(rein_curl_call *call, int64_t now) {
   count(call->c, call->d.action == REIN_DONE ? RC_SUCCESSES : RC_GIVEUPS, 1);
 }
 
+/* 409 with a Retry-After: the same key is being processed. */
+static bool is_in_progress(long status, const rein_signals *sig) {
+  return status == 409 && sig->retry_after_ns >= 0;
+}
+
 /* Classify the attempt that ended with `code` and ask the state machine. */
 static void finish_attempt(rein_curl_call *call, CURLcode code) {
   rein_curl *c = call->c;
@@ -458,9 +469,14 @@ static void finish_attempt(rein_curl_call *call, CURLcode code) {
   curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &status);
   rein_outcome o = {0};
   o.kind = rein_curl_classify(code, status);
+  o.condition = rein_curl_condition(code, status);
   if (status > 0) {
     o.server_delay_ns = rein_signals_delay_floor(&call->sig);
     o.dont_retry = call->sig.dont_retry;
+    /* rein_idem_http's answer to a key whose first request still runs
+     * (draft-ietf-httpapi-idempotency-key-header: 409): ask again after
+     * Retry-After with the same key to get the stored response. */
+    o.in_progress = call->has_key && is_in_progress(status, &call->sig);
   }
   if (call->sig.malformed) count(c, RC_MALFORMED, call->sig.malformed);
   count(c, RC_OUTCOME0 + (int)o.kind, 1);
@@ -499,7 +515,7 @@ static void finish_attempt(rein_curl_call *call, CURLcode code) {
 /* A local failure (no memory for the header list) after ATTEMPT: end the
  * attempt as FATAL so the state machine releases what it holds. */
 static void abort_attempt(rein_curl_call *call) {
-  rein_outcome o = {REIN_OUTCOME_FATAL, 0, false};
+  rein_outcome o = {.kind = REIN_OUTCOME_FATAL};
   int64_t now = rein_policy_now(call->policy);
   call->d = rein_retry_next(&call->r, &o, now);
   call->res.last = REIN_OUTCOME_FATAL;
@@ -621,7 +637,7 @@ static rein_status advance(rein_curl_call *call, CURLM *m, int64_t now,
     } else {
       CURLMcode mc = curl_multi_add_handle(m, call->easy);
       if (mc != CURLM_OK) {
-        rein_outcome o = {REIN_OUTCOME_FATAL, 0, false};
+        rein_outcome o = {.kind = REIN_OUTCOME_FATAL};
         call->d = rein_retry_next(&call->r, &o, now);
         call->res.last = REIN_OUTCOME_FATAL;
         call->res.last_code = CURLE_FAILED_INIT;

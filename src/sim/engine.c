@@ -97,7 +97,7 @@ typedef struct sim_call_cold {
   int64_t begin_t;
   uint32_t target;      /* server */
   uint32_t pol;
-} sim_call_cold; /* 128 bytes (rein_retry is 112): two cache lines */
+} sim_call_cold; /* 136 bytes (rein_retry is 120) */
 
 /* One attempt in flight: 64 bytes, one cache line (the pool is aligned). */
 typedef struct sim_req {
@@ -110,7 +110,9 @@ typedef struct sim_req {
   uint32_t next_free;
   uint8_t abandoned;
   uint8_t out_kind, out_dont_retry; /* the answer: kind, dont_retry */
-  uint8_t pad_[9];
+  uint8_t pad0_;
+  uint32_t out_cond; /* the answer's rein_condition (rein/classify.h) */
+  uint8_t pad_[4];
 } sim_req;
 _Static_assert(sizeof(sim_req) == 64, "sim_req is one cache line");
 
@@ -121,6 +123,7 @@ typedef struct sim_srv {
   uint32_t qsize, qhead, qlen; /* ring of size qsize (power of two) */
   int outage;                  /* -1 none, else sim_outage_mode */
   double slow, fail_p;
+  rein_condition fail_cond; /* what failures answer with (HTTP 500) */
   uint64_t *occ;
   uint32_t rate_b[10];
   int64_t rate_idx;
@@ -795,6 +798,7 @@ static uint32_t make_inst(run *R, const sim_policy_spec *p, const char *who,
   c.max_attempts = p->max_attempts;
   c.backoff = p->backoff;
   c.retry_on = p->retry_on;
+  c.retryable = p->retryable;
   c.window_ns = p->window_ns;
   c.attempt_timeout_ns = p->timeout_ns ? p->timeout_ns : timeout_ns;
   c.expected_attempt_ns = p->expected_ns;
@@ -881,8 +885,8 @@ static int setup_objects(run *R) {
 /* ---------------------------------------------------------------------- */
 /* Servers                                                                 */
 
-static int respond(run *R, uint32_t req, rein_outcome_kind kind,
-                   int64_t delay, int dont_retry);
+static int respond(run *R, uint32_t req, rein_outcome_kind kind, int64_t delay,
+                   int dont_retry, rein_condition cond);
 static inline rein_sim_point *pt(run *R);
 
 static void srv_state(run *R, uint32_t k) {
@@ -890,6 +894,7 @@ static void srv_state(run *R, uint32_t k) {
   const rein_sim_scenario *s = R->s;
   double capf = 1, slow = 1, ok = 1 - v->spec->failure_p;
   int outage = -1;
+  rein_condition fail_cond = REIN_COND_NONE;
   for (size_t i = 0; i < s->n_incidents; i++) {
     const sim_incident_spec *in = &s->incidents[i];
     if (in->server != k || R->now < in->start_ns || R->now >= in->end_ns)
@@ -900,11 +905,16 @@ static void srv_state(run *R, uint32_t k) {
         slow *= in->factor;
       else
         outage = (int)in->mode;
+      if (in->mode == SIM_OUT_ERROR) fail_cond = in->status;
       break;
     case SIM_INC_CAPACITY: capf *= in->factor; break;
-    case SIM_INC_FAILURE: ok *= 1 - in->probability; break;
+    case SIM_INC_FAILURE:
+      ok *= 1 - in->probability;
+      fail_cond = in->status;
+      break;
     }
   }
+  v->fail_cond = fail_cond ? fail_cond : REIN_COND_HTTP(500);
   v->outage = outage;
   v->slow = slow;
   v->fail_p = 1 - ok;
@@ -969,10 +979,14 @@ static uint32_t q_pop(sim_srv *v) {
   return r;
 }
 
-static int respond(run *R, uint32_t req, rein_outcome_kind kind,
-                   int64_t delay, int dont_retry) {
+/* The modelled answer: its kind, and the status a real server would send
+ * (rein/classify.h), so a policy's retryable set decides as it does over
+ * HTTP. */
+static int respond(run *R, uint32_t req, rein_outcome_kind kind, int64_t delay,
+                   int dont_retry, rein_condition cond) {
   sim_req *q = &R->reqs[req];
   q->out_kind = (uint8_t)kind;
+  q->out_cond = cond;
   q->out_delay = delay;
   q->out_dont_retry = dont_retry != 0;
   return push(R, R->now + net(R, q->server), EV_RESP, req, 0);
@@ -998,7 +1012,7 @@ static int shed(run *R, sim_srv *v, uint32_t req) {
     if (sp->pushback_ns > d) d = sp->pushback_ns;
   }
   return respond(R, req, REIN_OUTCOME_OVERLOADED, d,
-                 sp->shed && sp->shed_dont_retry);
+                 sp->shed && sp->shed_dont_retry, REIN_COND_HTTP(503));
 }
 
 
@@ -1058,7 +1072,8 @@ static int adm_reject(run *R, uint32_t k, uint32_t req,
   v->sum.shed++;
   if (k == R->s->primary) pt(R)->rejections++;
   return respond(R, req, REIN_OUTCOME_OVERLOADED,
-                 d->retry_after_ns > 0 ? d->retry_after_ns : 0, d->dont_retry);
+                 d->retry_after_ns > 0 ? d->retry_after_ns : 0, d->dont_retry,
+                 REIN_COND_HTTP(503));
 }
 
 static int start_service(run *R, uint32_t k, uint32_t req);
@@ -1217,11 +1232,14 @@ static int on_req_arrive(run *R, uint32_t req) {
   case SIM_OUT_DROP:
     req_release(R, req);
     return 0;
-  case SIM_OUT_ERROR:
+  case SIM_OUT_ERROR: {
+    rein_condition cond = v->fail_cond;
     v->sum.failed++;
-    return respond(R, req, REIN_OUTCOME_FAILURE, 0, 0);
+    return respond(R, req, rein_condition_kind(cond), 0, 0, cond);
+  }
   case SIM_OUT_REFUSE:
-    return respond(R, req, REIN_OUTCOME_NOT_SENT, 0, 0);
+    return respond(R, req, REIN_OUTCOME_NOT_SENT, 0, 0,
+                   REIN_COND_TRANSPORT(REIN_TRANSPORT_CONNECT_FAILURE));
   default: break;
   }
 #ifdef REIN_SIM_ADMIT
@@ -1241,7 +1259,7 @@ static int begin_call(run *R, uint32_t pol, uint32_t target, uint32_t owner,
 
 /* The server has an answer for `req`: free the worker, answer, dispatch. */
 static int finish_request(run *R, uint32_t req, rein_outcome_kind kind,
-                          int dont_retry) {
+                          int dont_retry, rein_condition cond) {
   sim_req *q = &R->reqs[req];
   uint32_t k = q->server;
   sim_srv *v = &R->srv[k];
@@ -1254,7 +1272,7 @@ static int finish_request(run *R, uint32_t req, rein_outcome_kind kind,
   } else {
     v->sum.failed++;
   }
-  if (respond(R, req, kind, 0, dont_retry)) return -1;
+  if (respond(R, req, kind, 0, dont_retry, cond)) return -1;
 #ifdef REIN_SIM_ADMIT
   if (v->adm) return adm_release(R, k, req);
 #endif
@@ -1280,13 +1298,14 @@ static int on_service_done(run *R, uint32_t req) {
     req_release(R, req);
     return dispatch(R, k);
   }
+  rein_condition fc = v->fail_cond;
   if (v->outage == SIM_OUT_ERROR || v->outage == SIM_OUT_REFUSE)
-    return finish_request(R, req, REIN_OUTCOME_FAILURE, 0);
+    return finish_request(R, req, rein_condition_kind(fc), 0, fc);
   if (v->fail_p > 0 && rein_rng_uniform_inline(&R->r_srv) < v->fail_p)
-    return finish_request(R, req, REIN_OUTCOME_FAILURE, 0);
+    return finish_request(R, req, rein_condition_kind(fc), 0, fc);
   if (sp->occ_keys) {
-    if (v->occ[q->occ_key] != q->occ_ver)
-      return finish_request(R, req, REIN_OUTCOME_FAILURE, 0); /* conflict */
+    if (v->occ[q->occ_key] != q->occ_ver) /* conflict: kind only */
+      return finish_request(R, req, REIN_OUTCOME_FAILURE, 0, REIN_COND_NONE);
     v->occ[q->occ_key]++;
   }
   if (sp->has_downstream) {
@@ -1296,7 +1315,7 @@ static int on_service_done(run *R, uint32_t req) {
     return begin_call(R, v->pol, sp->downstream, req, 0, up->idempotent,
                       up->key, 0, 0);
   }
-  return finish_request(R, req, REIN_OUTCOME_SUCCESS, 0);
+  return finish_request(R, req, REIN_OUTCOME_SUCCESS, 0, REIN_COND_HTTP(200));
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1391,7 +1410,8 @@ static int finish_call(run *R, uint32_t ci, const rein_decision *d) {
   /* a tier's downstream call ended: answer upstream */
   return finish_request(R, owner,
                         ok ? REIN_OUTCOME_SUCCESS : REIN_OUTCOME_FAILURE,
-                        !ok && propagate && d->dont_retry);
+                        !ok && propagate && d->dont_retry,
+                        ok ? REIN_COND_HTTP(200) : REIN_COND_NONE);
 }
 
 static int handle(run *R, uint32_t ci, rein_decision d) {
@@ -1493,6 +1513,7 @@ static int on_resp(run *R, uint32_t req) {
     o.kind = (rein_outcome_kind)q->out_kind;
     o.server_delay_ns = q->out_delay;
     o.dont_retry = q->out_dont_retry != 0;
+    o.condition = q->out_cond;
     if (c->top && q->server == R->s->primary &&
         o.kind == REIN_OUTCOME_NOT_SENT)
       pt(R)->rejections++;
@@ -1520,7 +1541,8 @@ static int on_timeout(run *R, uint32_t ci, uint32_t serial) {
     pt(R)->timeouts++;
     R->res->summary.timeouts++;
   }
-  rein_outcome o = {REIN_OUTCOME_TIMEOUT, 0, false};
+  rein_outcome o = {.kind = REIN_OUTCOME_TIMEOUT};
+  o.condition = REIN_COND_TRANSPORT(REIN_TRANSPORT_TIMEOUT);
   c->cur_req = NONE;
   return handle(R, ci, rein_retry_next(&R->callc[ci].r, &o, R->now));
 }

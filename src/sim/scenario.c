@@ -664,6 +664,7 @@ static int validate_policy(ld *L, yaml_node_t *n, const char *path,
     c.max_attempts = p->max_attempts;
     c.backoff = p->backoff;
     c.retry_on = p->retry_on;
+    c.retryable = p->retryable;
     c.window_ns = p->window_ns;
     c.attempt_timeout_ns = p->timeout_ns;
     c.expected_attempt_ns = p->expected_ns;
@@ -714,17 +715,47 @@ static int p_policy(ld *L, yaml_node_t *n, const char *path,
   if (FIELD("backoff") && p_backoff(L, v, fp, &p->backoff)) return -1;
   if (FIELD("retry_on")) {
     if (v->type != YAML_SEQUENCE_NODE)
-      return fail(L, v, fp, "expected a list of outcomes (failure, timeout, "
-                            "not_sent, overloaded, fatal)");
+      return fail(L, v, fp,
+                  "expected a list of outcomes (failure, timeout, "
+                  "not_sent, overloaded, fatal) or statuses (503, "
+                  "5xx, UNAVAILABLE, connect-failure)");
     p->retry_on = 0;
+    rein_retryable_set_clear(&p->retryable);
     int i = 0;
     for (yaml_node_item_t *it = v->data.sequence.items.start;
          it < v->data.sequence.items.top; it++, i++) {
       char ip[280];
       snprintf(ip, sizeof ip, "%s[%d]", fp, i);
-      int e;
-      if (p_enum(L, node(L, *it), ip, OUTCOMES, &e)) return -1;
-      p->retry_on |= REIN_RETRY_ON(e);
+      yaml_node_t *en = node(L, *it);
+      const char *tv = en && en->type == YAML_SCALAR_NODE
+                           ? (const char *)en->data.scalar.value
+                           : NULL;
+      bool kind_name = false;
+      for (int k = 0; tv && OUTCOMES[k]; k++)
+        kind_name |= !strcmp(tv, OUTCOMES[k]);
+      if (!tv || kind_name) {
+        int e;
+        if (p_enum(L, en, ip, OUTCOMES, &e)) return -1;
+        p->retry_on |= REIN_RETRY_ON(e);
+        p->retryable.kinds |= REIN_RETRY_ON(e);
+        continue;
+      }
+      /* a status or a condition: rein/classify.h's grammar; an outcome
+       * without one is retried by the status's kind, never fatal */
+      rein_retryable_set one;
+      rein_retryable_set_clear(&one);
+      rein_errbuf eb = {{0}};
+      if (rein_retryable_set_add(&one, tv, strlen(tv), &eb) != REIN_OK) {
+        const char *m = eb.msg;
+        if (strncmp(m, "retryable: ", 11) == 0) m += 11;
+        return fail(L, en, ip, "%s", m);
+      }
+      for (int w = 0; w < 10; w++)
+        p->retryable.http[w] |= one.http[w];
+      p->retryable.grpc |= one.grpc;
+      p->retryable.transport |= one.transport;
+      p->retry_on |= rein_retryable_set_kind_mask(&one) &
+                     ~REIN_RETRY_ON(REIN_OUTCOME_FATAL);
     }
   }
   if (FIELD("window") && p_dur(L, v, fp, 0, MAX_DURATION_NS, &p->window_ns))
@@ -1085,9 +1116,9 @@ static int p_cohort(ld *L, yaml_node_t *n, const char *path,
   return 0;
 }
 
-static const char *const INCIDENT_KEYS[] = {"kind",   "server", "start",
-                                            "end",    "duration", "mode",
-                                            "factor", "probability", NULL};
+static const char *const INCIDENT_KEYS[] = {
+    "kind", "server", "start",       "end",    "duration",
+    "mode", "factor", "probability", "status", NULL};
 static const char *const INC_KINDS[] = {"outage", "capacity", "failure", NULL};
 static const char *const OUT_MODES[] = {"error", "drop", "slow", "refuse",
                                         NULL};
@@ -1154,6 +1185,26 @@ static int p_incident(ld *L, yaml_node_t *n, const char *path,
     if (p_double(L, v, fp, 0, 1, &inc->probability)) return -1;
   } else if (inc->kind == SIM_INC_FAILURE) {
     return fail(L, n, path, "missing required field 'probability'");
+  }
+  inc->status = REIN_COND_HTTP(500);
+  if (FIELD("status")) {
+    if (!(inc->kind == SIM_INC_FAILURE ||
+          (inc->kind == SIM_INC_OUTAGE && inc->mode == SIM_OUT_ERROR)))
+      return fail(L, v, fp,
+                  "only a failure incident or an error outage has a status");
+    /* an HTTP status 100..599 or a gRPC status name (rein/classify.h) */
+    const char *sv =
+        v->type == YAML_SCALAR_NODE ? (const char *)v->data.scalar.value : "";
+    uint32_t code = REIN_GRPC_CODE_COUNT_;
+    for (uint32_t c = 0; c < REIN_GRPC_CODE_COUNT_; c++)
+      if (strcmp(sv, rein_grpc_code_name(c)) == 0) code = c;
+    if (code < REIN_GRPC_CODE_COUNT_) {
+      inc->status = REIN_COND_GRPC(code);
+    } else {
+      uint32_t st;
+      if (p_u32(L, v, fp, 100, 599, &st)) return -1;
+      inc->status = REIN_COND_HTTP(st);
+    }
   }
   return 0;
 }

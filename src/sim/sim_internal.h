@@ -53,6 +53,8 @@ typedef struct sim_policy_spec {
   int attempt_header; /* requests carry their attempt number (Rein-Attempt):
                          admission can shed retries first; 0: it sees
                          every attempt as a first one */
+  rein_retryable_set retryable; /* retry_on's statuses (rein/classify.h);
+                                   empty: the kinds in retry_on decide */
 } sim_policy_spec;
 
 typedef enum sim_arrival {
@@ -132,6 +134,9 @@ typedef struct sim_incident_spec {
   int64_t start_ns, end_ns;
   double factor;      /* slow / capacity */
   double probability; /* failure */
+  uint32_t status;    /* error outage / failure: the rein_condition
+                         answered, an HTTP status or a gRPC status (default
+                         HTTP 500; its kind from rein/classify.h) */
 } sim_incident_spec;
 
 typedef struct sim_variant_spec {

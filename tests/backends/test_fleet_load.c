@@ -55,7 +55,7 @@ static void *work(void *arg) {
         else
           w->retries++;
         tf_sleep_ms(LATENCY_MS);
-        rein_outcome o = {REIN_OUTCOME_FAILURE, 0, false};
+        rein_outcome o = {.kind = REIN_OUTCOME_FAILURE};
         d = rein_retry_next(&r, &o, rein_policy_now(w->policy));
       } else {
         d = rein_retry_next(&r, NULL, rein_policy_now(w->policy));

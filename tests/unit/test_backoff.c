@@ -106,10 +106,40 @@ static void test_decorrelated_jitter(void **state) {
     assert_true(d >= 100 * MS && d <= hi);
     prev = d;
   }
-  /* prev 500ms: U(100, 1000) capped at 1000: mean 550 */
+  /* prev 500ms: min(1000, U(100, 1500)): mean (495000 + 1000 * 500) / 1400
+   * = 710.7 */
   sum = 0;
   for (int i = 0; i < N; i++) sum += (double)rein_backoff_delay(&c, 5, 500 * MS, &r) / MS;
-  assert_true(fabs(sum / N - 550) < 4);
+  assert_true(fabs(sum / N - 710.7) < 4);
+}
+
+/* The documented formula, min(cap, U(base, 3 * prev)), at prev = cap: the
+ * draw is uniform on [base, 3 cap] and everything above the cap becomes the
+ * cap. base 100 ms, cap 1 s: P(d = cap) = 2000 / 2900 = 0.6897, mean
+ * ((1000^2 - 100^2) / 2 + 1000 * 2000) / 2900 = 860.3 ms. Drawing
+ * U(base, min(cap, 3 prev)) instead gives mean 550 ms and P(d = cap) = 0. */
+static void test_decorrelated_at_cap(void **state) {
+  (void)state;
+  rein_backoff_config c =
+      cfg(REIN_BACKOFF_EXPONENTIAL, REIN_JITTER_DECORRELATED);
+  rein_rng r;
+  uint64_t seed = rein_test_seed();
+  rein_rng_seed(&r, seed);
+  enum { N = 1000000 };
+  double sum = 0;
+  long at_cap = 0;
+  for (int i = 0; i < N; i++) {
+    int64_t d = rein_backoff_delay(&c, 7, c.cap_ns, &r);
+    assert_true(d >= c.base_ns && d <= c.cap_ns);
+    sum += (double)d / MS;
+    at_cap += d == c.cap_ns;
+  }
+  double mean = sum / N, p = (double)at_cap / N;
+  print_message("decorrelated at prev = cap (seed %llu): mean %.1f ms, "
+                "P(=cap) %.4f\n",
+                (unsigned long long)seed, mean, p);
+  assert_true(fabs(mean - 860.3) < 3);
+  assert_true(fabs(p - 2000.0 / 2900.0) < 0.005);
 }
 
 static void test_validation(void **state) {
@@ -155,6 +185,7 @@ int main(void) {
       cmocka_unit_test(test_full_jitter),
       cmocka_unit_test(test_equal_jitter),
       cmocka_unit_test(test_decorrelated_jitter),
+      cmocka_unit_test(test_decorrelated_at_cap),
       cmocka_unit_test(test_validation),
       cmocka_unit_test(test_names),
   };

@@ -127,6 +127,16 @@ static void test_other_commands(void **st) {
   assert_non_null(strstr(out, "  attempts        4 (including the first)\n"));
   assert_non_null(strstr(out, "  valid           yes"));
   free(out);
+  /* --json: what is retried and the honoured signals are names */
+  assert_int_equal(run(&out,
+                       "policy '%s/payments' --caller processor --to "
+                       "card-network.charge --json",
+                       dir),
+                   0);
+  assert_non_null(strstr(out, "\"retry_on\":[\"429\",\"503\",\"timeout\"]"));
+  assert_non_null(strstr(out, "\"signals\":[\"retry-after\",\"dont-retry\"]"));
+  assert_null(strstr(out, "_mask"));
+  free(out);
   assert_int_equal(
       run(NULL, "policy '%s/ledger' --caller client --to x.y", dir), 2);
   assert_int_equal(run(&out, "check --format sarif '%s/layers'", dir), 1);

@@ -10,6 +10,8 @@
 #include "rein.h"
 #include "rein/contract.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char client[] =
@@ -187,21 +189,21 @@ static void test_full_policy(void **st) {
   rein_decision d = rein_retry_begin(&r, now);
   assert_int_equal(d.action, REIN_ATTEMPT);
   assert_int_equal(d.timeout_ns, MS(800));
-  rein_outcome fatal = {REIN_OUTCOME_FATAL, 0, false};
+  rein_outcome fatal = {.kind = REIN_OUTCOME_FATAL};
   d = rein_retry_next(&r, &fatal, now + MS(10));
   assert_int_equal(d.action, REIN_GIVE_UP);
   assert_int_equal(d.reason, REIN_GIVEUP_NOT_RETRYABLE);
   /* a 5xx is not in this contract's retry.when either */
   rein_retry_init(&r, o.p, &opts);
   d = rein_retry_begin(&r, now);
-  rein_outcome fail = {REIN_OUTCOME_FAILURE, 0, false};
+  rein_outcome fail = {.kind = REIN_OUTCOME_FAILURE};
   d = rein_retry_next(&r, &fail, now + MS(10));
   assert_int_equal(d.action, REIN_GIVE_UP);
   assert_int_equal(d.reason, REIN_GIVEUP_NOT_RETRYABLE);
   /* timeouts are retried: 4 attempts, then MAX_ATTEMPTS */
   rein_retry_init(&r, o.p, &opts);
   d = rein_retry_begin(&r, now);
-  rein_outcome to = {REIN_OUTCOME_TIMEOUT, 0, false};
+  rein_outcome to = {.kind = REIN_OUTCOME_TIMEOUT};
   uint32_t attempts = 1;
   for (int i = 0; i < 10 && d.action != REIN_GIVE_UP; i++) {
     now += MS(100);
@@ -378,6 +380,56 @@ static void test_merge_precedence(void **st) {
   rein_contract_set_free(s);
 }
 
+/* when/retryable take gRPC statuses and transport conditions; the policy
+ * carries exactly the named set; a misspelt gRPC name is E004 with its
+ * place and the right spelling. */
+static rein_contract_set *load_when(const char *when) {
+  char caller[512];
+  static const char callee[] = "service: svc\nversion: 2024-06-01\n"
+                               "operations:\n  op: {idempotency: natural}\n";
+  snprintf(caller, sizeof caller,
+           "service: client\nversion: 2024-06-01\ncalls:\n"
+           "  - to: svc.op\n    retry: {attempts: 2, when: [%s]}\n",
+           when);
+  rein_contract_set *s;
+  assert_int_equal(rein_contract_set_new(NULL, &s), REIN_OK);
+  rein_contract_add_buffer(s, "svc.yaml", callee, strlen(callee));
+  rein_contract_add_buffer(s, "client.yaml", caller, strlen(caller));
+  return s;
+}
+
+static void test_status_names(void **st) {
+  (void)st;
+  rein_contract_set *s =
+      load_when("UNAVAILABLE, 14, refused-stream, 504, 3xx, reset");
+  rein_contract_policy cp;
+  assert_int_equal(rein_policy_from_contract(s, "client", "svc.op", &cp, NULL),
+                   REIN_OK);
+  char txt[256];
+  rein_retryable_set_format(&cp.policy.retryable, txt, sizeof txt);
+  assert_string_equal(txt, "3xx, 504, UNAVAILABLE, reset, refused-stream");
+  /* kind-only outcomes: overloaded, not-sent, timeout, failure */
+  assert_int_equal(cp.policy.retry_on,
+                   REIN_RETRY_ON(REIN_OUTCOME_OVERLOADED) |
+                       REIN_RETRY_ON(REIN_OUTCOME_NOT_SENT) |
+                       REIN_RETRY_ON(REIN_OUTCOME_TIMEOUT) |
+                       REIN_RETRY_ON(REIN_OUTCOME_FAILURE));
+  rein_contract_set_free(s);
+
+  s = load_when("503, unavailable");
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *m = open_memstream(&buf, &len);
+  assert_int_equal(rein_contract_write(s, REIN_CONTRACT_FORMAT_TEXT, m),
+                   REIN_OK);
+  fclose(m);
+  assert_non_null(strstr(buf, "client.yaml:5:38: error[E004]: "
+                              "calls[0].retry.when[1]: 'unavailable' is not "
+                              "an outcome (did you mean 'UNAVAILABLE'?)"));
+  free(buf);
+  rein_contract_set_free(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_full_policy),
@@ -385,6 +437,7 @@ int main(void) {
       cmocka_unit_test(test_not_found),
       cmocka_unit_test(test_merge_keys),
       cmocka_unit_test(test_merge_precedence),
+      cmocka_unit_test(test_status_names),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

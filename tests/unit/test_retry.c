@@ -37,7 +37,7 @@ static rein_policy *mkp(const rein_policy_config *c) {
 }
 
 static rein_outcome out(rein_outcome_kind k) {
-  rein_outcome o = {k, 0, false};
+  rein_outcome o = {.kind = k};
   return o;
 }
 
@@ -487,6 +487,183 @@ static void test_fault_loop(void **state) {
   rein_test_fault_loop(fault_body, NULL);
 }
 
+/* gRPC A6: only a failure whose status is retryable takes a token. Six 400s
+ * used to leave 4 of 10 tokens, and the next 503 was refused (budget). */
+static void test_token_bucket_counts_retryable_failures_only(void **state) {
+  (void)state;
+  rein_budget_config bc;
+  rein_budget_config_default(&bc);
+  bc.kind = REIN_BUDGET_TOKEN_BUCKET;
+  bc.max_tokens = 10;
+  bc.token_ratio = 0.1;
+  rein_budget *b;
+  assert_int_equal(rein_budget_new(&bc, &b), REIN_OK);
+  rein_policy_config c = base_cfg();
+  c.budget = b;
+  for (int with_set = 0; with_set < 2; with_set++) {
+    if (with_set)
+      assert_int_equal(rein_retryable_set_parse(&c.retryable, "503", NULL),
+                       REIN_OK);
+    rein_policy *p = mkp(&c);
+    for (int i = 0; i < 6; i++) {
+      rein_retry r;
+      rein_retry_init(&r, p, NULL);
+      rein_decision d = rein_retry_begin(&r, 0);
+      rein_outcome o = out(REIN_OUTCOME_FATAL);
+      o.condition = REIN_COND_HTTP(400);
+      d = rein_retry_next(&r, &o, MS);
+      assert_int_equal(d.reason, REIN_GIVEUP_NOT_RETRYABLE);
+    }
+    assert_true(rein_budget_available(b, MS) == 10.0);
+    rein_retry r;
+    rein_retry_init(&r, p, NULL);
+    rein_decision d = rein_retry_begin(&r, 0);
+    rein_outcome o = out(REIN_OUTCOME_OVERLOADED);
+    o.condition = REIN_COND_HTTP(503);
+    d = rein_retry_next(&r, &o, MS);
+    assert_int_equal(d.action, REIN_WAIT);            /* not GIVE_UP budget */
+    assert_true(rein_budget_available(b, MS) == 9.0); /* the 503 took one */
+    d = rein_retry_next(&r, NULL, MS + d.delay_ns);
+    o = out(REIN_OUTCOME_SUCCESS);
+    d = rein_retry_next(&r, &o, 2 * S);
+    assert_int_equal(d.action, REIN_DONE);
+    rein_policy_free(p);
+    /* refill for the next round */
+    while (rein_budget_available(b, 0) < 10.0)
+      rein_budget_on_success(b, 0, 0);
+  }
+  rein_budget_free(b);
+}
+
+/* A policy with a retryable set decides by the concrete status; an outcome
+ * without one keeps the kind rule (retry_on). */
+static void test_retryable_set_decides(void **state) {
+  (void)state;
+  rein_policy_config c = base_cfg();
+  assert_int_equal(
+      rein_retryable_set_parse(&c.retryable, "504, 408, 501", NULL), REIN_OK);
+  c.retry_on = rein_retryable_set_kind_mask(&c.retryable);
+  rein_policy *p = mkp(&c);
+  struct {
+    rein_condition cond;
+    rein_outcome_kind kind;
+    rein_action want;
+  } cases[] = {
+      {REIN_COND_HTTP(504), REIN_OUTCOME_TIMEOUT, REIN_WAIT},
+      {REIN_COND_HTTP(408), REIN_OUTCOME_TIMEOUT, REIN_WAIT},
+      {REIN_COND_HTTP(501), REIN_OUTCOME_FATAL, REIN_WAIT},
+      {REIN_COND_HTTP(503), REIN_OUTCOME_OVERLOADED, REIN_GIVE_UP},
+      {REIN_COND_HTTP(500), REIN_OUTCOME_FAILURE, REIN_GIVE_UP},
+      {REIN_COND_TRANSPORT(REIN_TRANSPORT_TIMEOUT), REIN_OUTCOME_TIMEOUT,
+       REIN_GIVE_UP},
+      /* no condition: the kind against retry_on (timeout, fatal) */
+      {REIN_COND_NONE, REIN_OUTCOME_TIMEOUT, REIN_WAIT},
+      {REIN_COND_NONE, REIN_OUTCOME_OVERLOADED, REIN_GIVE_UP},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    rein_retry r;
+    rein_retry_init(&r, p, NULL);
+    rein_retry_begin(&r, 0);
+    rein_outcome o = out(cases[i].kind);
+    o.condition = cases[i].cond;
+    rein_decision d = rein_retry_next(&r, &o, MS);
+    if (d.action != cases[i].want)
+      fail_msg("case %zu: got %s (%s)", i, rein_action_name(d.action),
+               rein_giveup_name(d.reason));
+    if (d.action == REIN_GIVE_UP)
+      assert_int_equal(d.reason, REIN_GIVEUP_NOT_RETRYABLE);
+  }
+  rein_policy_free(p);
+  /* a bad set is refused by name */
+  rein_errbuf e = {{0}};
+  c.retryable.grpc = 1; /* OK */
+  c.err = &e;
+  rein_policy *q;
+  assert_int_equal(rein_policy_new(&c, &q), REIN_EINVAL);
+  assert_non_null(strstr(e.msg, "policy.retryable"));
+}
+
+/* Step 0: "in progress" (409 + Retry-After to a keyed request) waits at
+ * least the server's delay and asks again with the same key, without using
+ * up attempts, until the window ends. */
+static void test_in_progress_waits_for_the_replay(void **state) {
+  (void)state;
+  rein_policy_config c = base_cfg();
+  c.max_attempts = 2;
+  c.window_ns = 10 * S;
+  rein_policy *p = mkp(&c);
+  rein_call_opts co = {0};
+  co.has_key = true;
+  rein_retry r;
+  rein_retry_init(&r, p, &co);
+  int64_t now = 0;
+  rein_decision d = rein_retry_begin(&r, now);
+  rein_outcome o = out(REIN_OUTCOME_TIMEOUT);
+  o.condition = REIN_COND_TRANSPORT(REIN_TRANSPORT_TIMEOUT);
+  now += S;
+  d = rein_retry_next(&r, &o, now);
+  assert_int_equal(d.action, REIN_WAIT);
+  for (int poll = 0; poll < 3; poll++) {
+    now += d.delay_ns;
+    d = rein_retry_next(&r, NULL, now);
+    assert_int_equal(d.action, REIN_ATTEMPT);
+    o = out(REIN_OUTCOME_FATAL);
+    o.condition = REIN_COND_HTTP(409);
+    o.in_progress = true;
+    o.server_delay_ns = S;
+    now += 10 * MS;
+    d = rein_retry_next(&r, &o, now);
+    assert_int_equal(d.action, REIN_WAIT); /* not MAX_ATTEMPTS */
+    assert_true(d.delay_ns >= S);
+  }
+  now += d.delay_ns;
+  d = rein_retry_next(&r, NULL, now);
+  assert_int_equal(d.action, REIN_ATTEMPT);
+  assert_int_equal(d.attempt, 5);
+  o = out(REIN_OUTCOME_SUCCESS);
+  d = rein_retry_next(&r, &o, now + MS);
+  assert_int_equal(d.action, REIN_DONE);
+
+  /* the window bounds it */
+  rein_retry_init(&r, p, &co);
+  now = 0;
+  d = rein_retry_begin(&r, now);
+  o = out(REIN_OUTCOME_FATAL);
+  o.condition = REIN_COND_HTTP(409);
+  o.in_progress = true;
+  o.server_delay_ns = 4 * S;
+  for (;;) {
+    now += 10 * MS;
+    d = rein_retry_next(&r, &o, now);
+    if (d.action != REIN_WAIT) break;
+    now += d.delay_ns;
+    d = rein_retry_next(&r, NULL, now);
+    assert_int_equal(d.action, REIN_ATTEMPT);
+  }
+  assert_int_equal(d.reason, REIN_GIVEUP_WINDOW);
+  assert_true(now <= 10 * S);
+
+  /* without a key, a 409 is a 409 */
+  rein_retry_init(&r, p, NULL);
+  d = rein_retry_begin(&r, 0);
+  d = rein_retry_next(&r, &o, MS);
+  assert_int_equal(d.reason, REIN_GIVEUP_NOT_RETRYABLE);
+  rein_policy_free(p);
+
+  /* with nothing else to bound them, the polls count as attempts */
+  c.window_ns = 0;
+  p = mkp(&c);
+  rein_retry_init(&r, p, &co);
+  d = rein_retry_begin(&r, 0);
+  now = 0;
+  d = rein_retry_next(&r, &o, now += MS);
+  assert_int_equal(d.action, REIN_WAIT);
+  d = rein_retry_next(&r, NULL, now += d.delay_ns);
+  d = rein_retry_next(&r, &o, now += MS);
+  assert_int_equal(d.reason, REIN_GIVEUP_MAX_ATTEMPTS);
+  rein_policy_free(p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_success_first_try),
@@ -501,6 +678,9 @@ int main(void) {
       cmocka_unit_test(test_breaker_before_throttle),
       cmocka_unit_test(test_validation_and_fault_loop),
       cmocka_unit_test(test_fault_loop),
+      cmocka_unit_test(test_token_bucket_counts_retryable_failures_only),
+      cmocka_unit_test(test_retryable_set_decides),
+      cmocka_unit_test(test_in_progress_waits_for_the_replay),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

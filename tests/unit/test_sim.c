@@ -88,7 +88,8 @@ static const struct {
      "'concurrency'?"},
     {"duration: 10s\npolicies:\n  p: {}\nservers:\n  - name: s\n"
      "cohorts:\n  - {name: c, target: t, policy: p, arrival: {mode: closed}}\n",
-     REIN_EINVAL, "t.yaml:7:23: cohorts[0].target: no server named 't'; did you mean 's'?"},
+     REIN_EINVAL,
+     "t.yaml:7:23: cohorts[0].target: no server named 't'; did you mean 's'?"},
     {"duration: 10s\npolicies:\n  p: {}\nservers:\n  - name: s\n"
      "cohorts:\n  - {name: c, target: s, policy: q, arrival: {mode: closed}}\n",
      REIN_EINVAL, "cohorts[0].policy: no policy named 'q'; did you mean 'p'?"},
@@ -117,6 +118,17 @@ static const struct {
      REIN_EINVAL, "t.yaml:6:16: servers[0].admission: admit.target_ns"},
     {BASE "variants:\n  - {name: v, admission: [s]}\n", REIN_EINVAL,
      "variants[0].admission[0]: server 's' has no admission block"},
+    {"duration: 10s\npolicies:\n  p: {retry_on: [503, 5%x]}\n", REIN_EINVAL,
+     "t.yaml:3:23: policies.p.retry_on[1]: '5%x' is not a status or an "
+     "outcome name; expected an HTTP status (503)"},
+    {BASE "incidents:\n  - {kind: failure, server: s, start: 1s, end: 2s, "
+          "probability: 1, status: 700}\n",
+     REIN_EINVAL, "incidents[0].status: expected an integer in [100, 599]"},
+    {BASE "incidents:\n  - {kind: capacity, server: s, start: 1s, end: 2s, "
+          "factor: 0.5, status: 503}\n",
+     REIN_EINVAL,
+     "incidents[0].status: only a failure incident or an error outage has a "
+     "status"},
 };
 
 static void test_loader_errors(void **state) {
