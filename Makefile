@@ -1,10 +1,12 @@
 # SPDX-License-Identifier: Apache-2.0
 # rein: thin wrapper over CMake. `make demo` and `make check` are the two
 # commands a new user needs; both install missing Debian packages first.
+# `make fuzz` is the long libFuzzer job (scripts/fuzz.sh; FUZZ_SECONDS,
+# FUZZ_EXECS, FUZZ_JOBS, FUZZ_OUT), not part of `make check`.
 BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all build demo check bench deps clean format
+.PHONY: all build demo check fuzz bench deps clean format
 
 all: build
 
@@ -20,6 +22,9 @@ demo: build
 
 check: deps
 	@scripts/check.sh
+
+fuzz: deps
+	@scripts/fuzz.sh
 
 bench: build
 	@scripts/bench.sh $(BUILD)
