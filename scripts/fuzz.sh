@@ -140,7 +140,7 @@ limit="$SECONDS_PER s"
 echo "== fuzzing ${#targets[@]} target(s), $limit each, $FJOBS job(s)," \
   "output in $OUT"
 
-declare -A execs rate cov ft corp secs
+declare -A execs rate cov ft corp secs cpu cpurate
 checked_in() { echo "tests/fuzz/corpus/${1#fuzz_}"; }
 
 for t in "${targets[@]}"; do
@@ -175,10 +175,14 @@ for t in "${targets[@]}"; do
   echo "-- $t: ${run[*]} $work ${seeds[*]}"
   start=$(date +%s)
   set +e
-  "${run[@]}" "$work" "${seeds[@]}" >"$log" 2>&1
+  # CPU seconds too: on a shared machine exec/s depends on the load, execs
+  # per CPU second does not (much).
+  TIMEFORMAT='%U %S'
+  { time "${run[@]}" "$work" "${seeds[@]}" >"$log" 2>&1; } 2>"$log.cpu"
   rc=$?
   set -e
   secs[$t]=$(($(date +%s) - start))
+  cpu[$t]=$(awk '{printf "%.0f", $1 + $2}' "$log.cpu")
   # Single process: the stat:: lines and the last "#N ... cov:" line.
   # -fork: the last "#N: cov: ... exec/s" line of the parent.
   execs[$t]=$(awk '/^stat::number_of_executed_units:/ {v=$2} END {print v}' "$log")
@@ -190,6 +194,9 @@ for t in "${targets[@]}"; do
     if [[ -n ${execs[$t]} ]] && ((secs[$t] > 0)); then
       rate[$t]=$((execs[$t] / secs[$t]))
     fi
+  fi
+  if [[ -n ${execs[$t]} ]] && ((cpu[$t] > 0)); then
+    cpurate[$t]=$((execs[$t] / cpu[$t]))
   fi
   n=$(find "$work" -type f | wc -l)
   b=$(du -sb "$work" | cut -f1)
@@ -214,11 +221,12 @@ for t in "${targets[@]}"; do
 done
 
 printf '\n== results (%s)\n' "$OUT"
-fmt='%-18s %12s %9s %7s %8s %16s %7s  %s\n'
-printf "$fmt" target execs exec/s cov ft corpus seconds status
+fmt='%-18s %12s %9s %11s %6s %7s %16s %7s  %s\n'
+printf "$fmt" target execs exec/s exec/cpu-s cov ft corpus seconds status
 fail=0
 for t in "${want[@]}"; do
-  printf "$fmt" "$t" "${execs[$t]:--}" "${rate[$t]:--}" "${cov[$t]:--}" \
+  printf "$fmt" "$t" "${execs[$t]:--}" "${rate[$t]:--}" "${cpurate[$t]:--}" \
+    "${cov[$t]:--}" \
     "${ft[$t]:--}" "${corp[$t]:--}" "${secs[$t]:--}" "${status[$t]}"
   [[ ${status[$t]} == ok ]] || fail=1
 done
