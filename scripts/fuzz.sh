@@ -216,7 +216,11 @@ for t in "${targets[@]}"; do
     done
     "$bin" -merge=1 "${mflags[@]}" "$ci" "$work" >"$OUT/logs/$t.merge.log" 2>&1
     after=$(find "$ci" -type f | wc -l)
-    echo "   merged into $ci: $before -> $after inputs ($(du -sh "$ci" | cut -f1))"
+    bytes=$(du -sb "$ci" | cut -f1)
+    echo "   merged into $ci: $before -> $after inputs, $((bytes / 1024)) KiB"
+    if ((bytes > 1024 * 1024)); then
+      echo "   warning: $ci is over 1 MiB: lower -max_len or prune it" >&2
+    fi
   fi
 done
 
