@@ -45,7 +45,7 @@ for a in "$@"; do
   case $a in
   --merge) MERGE=1 ;;
   -h | --help)
-    sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+    sed -n '3,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
     exit 0
     ;;
   -*)
