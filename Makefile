@@ -1,10 +1,12 @@
 # SPDX-License-Identifier: Apache-2.0
 # rein: thin wrapper over CMake. `make demo` and `make check` are the two
 # commands a new user needs; both install missing Debian packages first.
+# `make fuzz` is the long libFuzzer job (scripts/fuzz.sh; FUZZ_SECONDS,
+# FUZZ_EXECS, FUZZ_JOBS, FUZZ_OUT), not part of `make check`.
 BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all build compile demo check bench deps clean format
+.PHONY: all build compile demo check fuzz bench deps clean format
 
 all: build
 
@@ -28,6 +30,10 @@ demo:
 check:
 	@scripts/deps.sh check
 	@scripts/check.sh
+
+fuzz:
+	@scripts/deps.sh check
+	@scripts/fuzz.sh
 
 bench:
 	@scripts/deps.sh bench

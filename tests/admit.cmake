@@ -48,21 +48,10 @@ endif()
 
 # libFuzzer target: admit.c is compiled into the fuzzer (not taken from
 # rein_admit) so libFuzzer sees its coverage; the core comes from
-# rein_static. New inputs go to a scratch corpus in the build tree; the seed
-# corpus in the source tree is only read.
-if(REIN_FUZZ AND CMAKE_C_COMPILER_ID STREQUAL "Clang"
-   AND EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_admit.c)
-  add_executable(fuzz_admit fuzz/fuzz_admit.c
-                 ${PROJECT_SOURCE_DIR}/src/server/admit.c)
-  target_link_libraries(fuzz_admit PRIVATE rein_static Threads::Threads)
-  target_compile_options(fuzz_admit PRIVATE
-    -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer)
-  target_link_options(fuzz_admit PRIVATE -fsanitize=fuzzer,address,undefined)
-  set(REIN_FUZZ_ADMIT_WORK ${CMAKE_CURRENT_BINARY_DIR}/fuzz_admit_corpus)
-  file(MAKE_DIRECTORY ${REIN_FUZZ_ADMIT_WORK})
-  add_test(NAME fuzz_admit
-           COMMAND fuzz_admit -max_total_time=10 -max_len=512
-                   -print_final_stats=1 ${REIN_FUZZ_ADMIT_WORK}
-                   ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/admit)
-  set_tests_properties(fuzz_admit PROPERTIES LABELS fuzz TIMEOUT 120)
+# rein_static.
+if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_admit.c)
+  rein_add_fuzzer(NAME fuzz_admit
+    SOURCES fuzz/fuzz_admit.c ${PROJECT_SOURCE_DIR}/src/server/admit.c
+    LIBS rein_static Threads::Threads
+    ARGS -max_len=512)
 endif()

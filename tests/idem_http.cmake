@@ -107,30 +107,17 @@ endif()
 # the helper (ledger_hdrs.c over rein_idem_http_read_key). The sources are
 # compiled into each fuzzer so libFuzzer sees their coverage; the seed
 # corpora under fuzz/corpus/ are only read (new inputs go to the build tree).
-if(REIN_FUZZ AND CMAKE_C_COMPILER_ID STREQUAL "Clang" AND TARGET rein_idem
-   AND EXISTS ${PROJECT_SOURCE_DIR}/examples/ledger/ledger_hdrs.c)
+if(TARGET rein_idem AND EXISTS ${PROJECT_SOURCE_DIR}/examples/ledger/ledger_hdrs.c)
   set(_ledger_dir ${PROJECT_SOURCE_DIR}/examples/ledger)
-  add_executable(fuzz_ledger_json ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_ledger_json.c
-                 ${_ledger_dir}/ledger_json.c)
-  target_include_directories(fuzz_ledger_json PRIVATE ${_ledger_dir})
-  add_executable(fuzz_ledger_headers
-    ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_ledger_headers.c
-    ${_ledger_dir}/ledger_hdrs.c ${PROJECT_SOURCE_DIR}/src/idem/http/sf.c
-    ${PROJECT_SOURCE_DIR}/src/idem/http/idem_http.c)
-  target_include_directories(fuzz_ledger_headers PRIVATE ${_ledger_dir})
-  target_link_libraries(fuzz_ledger_headers PRIVATE rein_idem)
-  foreach(t fuzz_ledger_json fuzz_ledger_headers)
-    string(REPLACE "fuzz_" "" _corpus ${t})
-    target_compile_options(${t} PRIVATE
-      -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer)
-    target_link_options(${t} PRIVATE -fsanitize=fuzzer,address,undefined)
-    file(MAKE_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/${t}_corpus)
-    add_test(NAME ${t}
-             COMMAND ${t} -max_total_time=10 -max_len=8192
-                     -print_final_stats=1 ${CMAKE_CURRENT_BINARY_DIR}/${t}_corpus
-                     ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/${_corpus})
-    set_tests_properties(${t} PROPERTIES LABELS fuzz TIMEOUT 120)
-  endforeach()
+  rein_add_fuzzer(NAME fuzz_ledger_json
+    SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_ledger_json.c
+            ${_ledger_dir}/ledger_json.c
+    INCLUDES ${_ledger_dir} ARGS -max_len=8192)
+  rein_add_fuzzer(NAME fuzz_ledger_headers
+    SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_ledger_headers.c
+            ${_ledger_dir}/ledger_hdrs.c ${PROJECT_SOURCE_DIR}/src/idem/http/sf.c
+            ${PROJECT_SOURCE_DIR}/src/idem/http/idem_http.c
+    INCLUDES ${_ledger_dir} LIBS rein_idem ARGS -max_len=8192)
 endif()
 
 # The EXAMPLE section of docs/idempotency-http.md, compiled and run as is.

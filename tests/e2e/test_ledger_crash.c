@@ -67,7 +67,8 @@ static struct {
   char db[128];
   char port_file[128];
   char log[128];
-  unsigned port;
+  /* Written by the main thread on each restart, read by the clients. */
+  _Atomic unsigned port;
   int n;
   int kills_wanted;
   charge *charges;
@@ -146,7 +147,7 @@ static pid_t start_ledger(unsigned port) {
         int ok = fscanf(f, "%u", &p);
         fclose(f);
         if (ok == 1 && p) {
-          G.port = p;
+          atomic_store(&G.port, p);
           return pid;
         }
       }
@@ -194,7 +195,8 @@ static void drive(CURL *c, charge *ch, rein_rng *rng) {
   snprintf(keyh, sizeof keyh, "Idempotency-Key: \"%s\"", ch->key);
   int64_t give_up = now_ms() + 60000;
   while (!atomic_load(&G.stop) && now_ms() < give_up) {
-    snprintf(url, sizeof url, "http://127.0.0.1:%u/charges", G.port);
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/charges",
+             atomic_load(&G.port));
     struct curl_slist *hs = NULL;
     hs = curl_slist_append(hs, "Content-Type: application/json");
     hs = curl_slist_append(hs, auth);
@@ -513,7 +515,7 @@ int main(int argc, char **argv) {
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
     atomic_fetch_add(&G.kills, 1);
-    pid = start_ledger(G.port);
+    pid = start_ledger(atomic_load(&G.port));
     if (pid < 0) {
       fprintf(stderr, "FAIL: ledger did not restart (log: %s)\n", G.log);
       atomic_store(&G.stop, 1);
