@@ -130,6 +130,13 @@ typedef struct rein_fleet_config {
                                  every (re)connect */
   int redis_db;               /* SELECT on every (re)connect when > 0;
                                  default 0; [0, 1000000] */
+  /* Redis Sentinel: "host:port,host:port,..." (up to 16; copied). When
+   * set, redis_host/redis_port are ignored: every (re)connect asks the
+   * sentinels for the primary of redis_sentinel_master, so after a
+   * failover the next refresh finds the new primary (decisions stay on the
+   * local objects meanwhile, as for any outage). Default NULL. */
+  const char *redis_sentinels;
+  const char *redis_sentinel_master; /* default "mymaster" */
 } rein_fleet_config;
 
 REIN_API void rein_fleet_config_default(rein_fleet_config *c);

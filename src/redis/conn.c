@@ -209,13 +209,7 @@ int rein__redis_get_reply(redisContext *c, int64_t deadline,
     *out = r;
     return REDIS_OK;
   }
-  int done = 0;
-  while (!done) {
-    int w = wait_fd(c, POLLOUT, deadline);
-    if (w < 0) return REDIS_ERR;
-    if (w == 0) return timed_out(c, started, "write");
-    if (redisBufferWrite(c, &done) != REDIS_OK) return REDIS_ERR;
-  }
+  if (rein__redis_flush(c, deadline) != REDIS_OK) return REDIS_ERR;
   size_t bytes = 0;
   char buf[16384];
   for (;;) {
@@ -244,6 +238,19 @@ proto:
   if (g->why[0]) return fail(c, REDIS_ERR_PROTOCOL, "%s", g->why);
   return fail(c, c->reader->err ? c->reader->err : REDIS_ERR_PROTOCOL,
               "protocol error: %s", c->reader->errstr);
+}
+
+int rein__redis_flush(redisContext *c, int64_t deadline) {
+  if (c->err) return REDIS_ERR;
+  int64_t started = rein__redis_now();
+  int done = 0;
+  while (!done) {
+    int w = wait_fd(c, POLLOUT, deadline);
+    if (w < 0) return REDIS_ERR;
+    if (w == 0) return timed_out(c, started, "write");
+    if (redisBufferWrite(c, &done) != REDIS_OK) return REDIS_ERR;
+  }
+  return REDIS_OK;
 }
 
 redisReply *rein__redis_command(redisContext *c, int64_t deadline, int argc,

@@ -67,6 +67,9 @@ void rein__redis_free(redisContext *c);
 int rein__redis_get_reply(redisContext *c, int64_t deadline,
                           redisReply **out);
 
+/* Writes what is buffered before `deadline`. REDIS_OK or REDIS_ERR. */
+int rein__redis_flush(redisContext *c, int64_t deadline);
+
 /* redisAppendCommandArgv + rein__redis_get_reply. NULL on error (c->err). */
 redisReply *rein__redis_command(redisContext *c, int64_t deadline, int argc,
                                 const char **argv, const size_t *lens);
