@@ -577,7 +577,7 @@ static void call_argv(rein_fleet *f, const call *c, bool eval,
     len[i] = strlen(argv[i]);
 }
 
-static bool reply_ints(redisReply *r, long long *v, size_t n) {
+bool rein__fleet_reply_ints(const redisReply *r, long long *v, size_t n) {
   if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < n) return false;
   for (size_t i = 0; i < n; i++) {
     if (r->element[i]->type != REDIS_REPLY_INTEGER) return false;
@@ -611,7 +611,7 @@ static rein_status refresh(rein_fleet *f, int64_t now, bool closing) {
   call calls[2];
   memset(calls, 0, sizeof calls);
   int n = 0;
-  int64_t held = 0;
+  int64_t held = 0, want_tokens = 0;
   if (f->budget) {
     /* Tokens whose lease has run out are void: Redis has already given
      * them back to the fleet (the lease expired there no later than here),
@@ -641,6 +641,7 @@ static rein_status refresh(rein_fleet *f, int64_t now, bool closing) {
     sum_stripes(f, &cur);
     int64_t want = closing ? 0 : target - held;
     if (want < 0) want = 0;
+    want_tokens = want;
     double ttl_s = (double)f->bcfg.ttl_ns / 1e9;
     int64_t bucket_ms = f->bcfg.ttl_ns / 10 / REIN_NS_PER_MS;
     if (bucket_ms < 1) bucket_ms = 1;
@@ -745,12 +746,29 @@ static rein_status refresh(rein_fleet *f, int64_t now, bool closing) {
   rs = REIN_OK;
   for (int i = 0; i < n && rs == REIN_OK; i++) {
     long long v[5];
-    if (!reply_ints(rep[i], v, 5)) {
+    if (!rein__fleet_reply_ints(rep[i], v, 5)) {
       set_error(f, "%s script: %s", calls[i].script ? "breaker" : "budget",
                 rep[i]->type == REDIS_REPLY_ERROR ? rep[i]->str
                                                   : "unexpected reply");
       rs = REIN_EBACKEND;
       break;
+    }
+    /* Redis is trusted with the fleet's state, not with this process's
+     * safety: a grant is never more than was asked for, a state is one of
+     * the three, an open time never longer than open_ns. */
+    if (calls[i].script == 0) {
+      if (v[0] < 0) v[0] = 0;
+      if (v[0] > want_tokens) v[0] = want_tokens;
+    } else {
+      if (v[0] < REIN_BREAKER_CLOSED || v[0] > REIN_BREAKER_HALF_OPEN) {
+        set_error(f, "breaker script: state %lld is not a breaker state",
+                  v[0]);
+        rs = REIN_EBACKEND;
+        break;
+      }
+      long long open_ms = ms_up(f->kcfg.open_ns);
+      if (v[2] < 0) v[2] = 0;
+      if (v[2] > open_ms) v[2] = open_ms;
     }
     if (calls[i].script == 0) {
       if (!closing) {

@@ -53,11 +53,9 @@ int64_t rein__redis_now(void) {
 
 static void *g_array(const redisReadTask *t, rr_count n);
 
+static guard *reader_guard(const redisReader *r);
 static guard *guard_of(const redisContext *c) {
-  if (!c || !c->reader || !c->reader->fn ||
-      c->reader->fn->createArray != g_array)
-    return NULL;
-  return (guard *)(void *)c->reader->fn;
+  return c ? reader_guard(c->reader) : NULL;
 }
 
 /* The guard of the reader building `t`: the reader's privdata (hiredis
@@ -92,38 +90,63 @@ static void *g_nil(const redisReadTask *t) {
   return task_guard(t)->orig->createNil(t);
 }
 
-int rein__redis_guard(redisContext *c, const rein__redis_limits *lim) {
-  if (!c || !c->reader) return -1;
-  guard *g = guard_of(c);
+static guard *reader_guard(const redisReader *r) {
+  if (!r || !r->fn || r->fn->createArray != g_array) return NULL;
+  return (guard *)(void *)r->fn;
+}
+
+int rein__redis_reader_guard(redisReader *r, const rein__redis_limits *lim) {
+  if (!r) return -1;
+  guard *g = reader_guard(r);
   if (!g) {
     g = calloc(1, sizeof *g);
     if (!g) return -1;
-    g->orig = c->reader->fn;
-    g->orig_priv = c->reader->privdata;
+    g->orig = r->fn;
+    g->orig_priv = r->privdata;
     g->fns = *g->orig;
     g->fns.createArray = g_array;
     g->fns.createString = g->orig->createString ? g_string : NULL;
     g->fns.createInteger = g->orig->createInteger ? g_integer : NULL;
     g->fns.createNil = g->orig->createNil ? g_nil : NULL;
-    c->reader->fn = &g->fns;
-    c->reader->privdata = g;
+    r->fn = &g->fns;
+    r->privdata = g;
   }
   if (lim)
     g->lim = *lim;
   else
     rein__redis_limits_default(&g->lim);
 #if defined(HIREDIS_MAJOR) && HIREDIS_MAJOR >= 1
-  c->reader->maxelements = (long long)g->lim.max_elements;
+  r->maxelements = (long long)g->lim.max_elements;
 #endif
   return 0;
 }
 
-void rein__redis_unguard(redisContext *c) {
-  guard *g = guard_of(c);
+void rein__redis_reader_unguard(redisReader *r) {
+  guard *g = reader_guard(r);
   if (!g) return;
-  c->reader->fn = g->orig;
-  c->reader->privdata = g->orig_priv;
+  r->fn = g->orig;
+  r->privdata = g->orig_priv;
   free(g);
+}
+
+void rein__redis_reader_reset(redisReader *r) {
+  guard *g = reader_guard(r);
+  if (!g) return;
+  g->reply_elements = 0;
+  g->why[0] = 0;
+}
+
+const char *rein__redis_reader_why(const redisReader *r) {
+  guard *g = reader_guard(r);
+  return g && g->why[0] ? g->why : NULL;
+}
+
+int rein__redis_guard(redisContext *c, const rein__redis_limits *lim) {
+  return c ? rein__redis_reader_guard(c->reader, lim) : -1;
+}
+
+void rein__redis_unguard(redisContext *c) {
+  if (c) rein__redis_reader_unguard(c->reader);
 }
 
 void rein__redis_free(redisContext *c) {

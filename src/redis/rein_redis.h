@@ -57,6 +57,13 @@ redisContext *rein__redis_connect(const char *host, int port,
 int rein__redis_guard(redisContext *c, const rein__redis_limits *lim);
 /* Removes them again (the context goes back to its owner as it came). */
 void rein__redis_unguard(redisContext *c);
+/* The same on a bare reader (the fuzz target parses with one): guard,
+ * unguard, reset the per-reply counts before each reply, and the reason
+ * the last reply was refused (NULL when it was not). */
+int rein__redis_reader_guard(redisReader *r, const rein__redis_limits *lim);
+void rein__redis_reader_unguard(redisReader *r);
+void rein__redis_reader_reset(redisReader *r);
+const char *rein__redis_reader_why(const redisReader *r);
 /* Unguards and redisFree()s. NULL is a no-op. */
 void rein__redis_free(redisContext *c);
 
