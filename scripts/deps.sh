@@ -12,7 +12,7 @@ PKGS=(
   libyaml-dev libsqlite3-dev libpq-dev libhiredis-dev libcurl4-openssl-dev
   libmicrohttpd-dev libssl-dev libcmocka-dev
   # servers the tests start on loopback
-  redis-server postgresql
+  redis-server redis-sentinel redis-tools postgresql
   # tools the tests, demo and benchmarks use
   curl wrk hyperfine python3-simpy3 chromium
 )

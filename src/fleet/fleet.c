@@ -821,6 +821,15 @@ static rein_status refresh(rein_fleet *f, int64_t now, bool closing) {
   return rs;
 }
 
+/* Where Redis is, for the log: host:port, or the sentinels' primary. */
+static void where_(const rein_fleet *f, char *buf, size_t cap) {
+  if (f->nsent > 0)
+    snprintf(buf, cap, "primary \"%s\" (sentinels %s)", f->master,
+             f->sentinels);
+  else
+    snprintf(buf, cap, "%s:%d", f->host, f->port);
+}
+
 static rein_status tick_locked(rein_fleet *f, int64_t now, bool closing) {
   pipe_guard g;
   guard_on(&g);
@@ -840,10 +849,12 @@ static rein_status tick_locked(rein_fleet *f, int64_t now, bool closing) {
     pthread_mutex_unlock(&f->st_mu);
     if (rejoin) {
       f->down_logged = false;
+      char where[300];
+      where_(f, where, sizeof where);
       logf_(f,
-            "fleet %s instance %s: Redis %s:%d is back, rejoined the "
+            "fleet %s instance %s: Redis %s is back, rejoined the "
             "fleet budget and breaker",
-            f->name, f->id, f->host, f->port);
+            f->name, f->id, where);
     }
     return REIN_OK;
   }
@@ -862,10 +873,12 @@ static rein_status tick_locked(rein_fleet *f, int64_t now, bool closing) {
   pthread_mutex_unlock(&f->st_mu);
   if (first) {
     f->down_logged = true;
+    char where[300];
+    where_(f, where, sizeof where);
     logf_(f,
-          "fleet %s instance %s: Redis %s:%d unavailable (%s: %s); "
+          "fleet %s instance %s: Redis %s unavailable (%s: %s); "
           "using the local budget and breaker until it is back",
-          f->name, f->id, f->host, f->port, rein_status_name(st), why);
+          f->name, f->id, where, rein_status_name(st), why);
   }
   return st;
 }
