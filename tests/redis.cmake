@@ -14,14 +14,22 @@ if(TARGET rein_idem_redis AND TARGET rein_fleet AND TARGET rein_inbox)
     TIMEOUT 120)
   set_tests_properties(test_redis_hostile PROPERTIES RUN_SERIAL TRUE)
   # Sentinel and Cluster sets come from scripts/services.sh start-sentinel /
-  # start-cluster, run by the test in a temp dir of its own.
+  # start-cluster, run by the test in a temp dir of its own. The cluster
+  # test also runs the idempotency conformance suite on its cluster.
   foreach(t sentinel cluster)
+    set(_args "")
+    if(t STREQUAL "cluster")
+      if(NOT TARGET test_idem_memory)
+        continue()
+      endif()
+      set(_args ARGS $<TARGET_FILE:test_idem_memory>)
+    endif()
     if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/backends/test_redis_${t}.c)
       rein_add_test(NAME test_redis_${t}
         SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/backends/test_redis_${t}.c
                 ${CMAKE_CURRENT_SOURCE_DIR}/backends/ha_redis.c
         LIBS rein_idem_redis rein_fleet PkgConfig::RT_HIREDIS
-        LABELS backend TIMEOUT 180)
+        LABELS backend TIMEOUT 180 ${_args})
       target_compile_definitions(test_redis_${t} PRIVATE
         REIN_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
       target_include_directories(test_redis_${t} PRIVATE

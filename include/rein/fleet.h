@@ -137,6 +137,12 @@ typedef struct rein_fleet_config {
    * local objects meanwhile, as for any outage). Default NULL. */
   const char *redis_sentinels;
   const char *redis_sentinel_master; /* default "mymaster" */
+  /* Redis Cluster: "host:port,..." seed nodes (up to 16; copied). The
+   * fleet's keys share the hash tag {name}, so its scripts touch one slot;
+   * every (re)connect asks the cluster (CLUSTER SLOTS) which node serves
+   * it, and a MOVED reply makes the next refresh ask again. Exclusive with
+   * redis_sentinels. Default NULL. */
+  const char *redis_cluster_nodes;
 } rein_fleet_config;
 
 REIN_API void rein_fleet_config_default(rein_fleet_config *c);

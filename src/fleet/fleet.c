@@ -95,6 +95,7 @@ struct rein_fleet {
   char *host, *prefix, *name, *id, *password;
   int db;
   char *sentinels, *master; /* NULL: host:port directly */
+  char *cluster;            /* cluster seeds, or NULL */
   int nsent;
   const char *sent_host[16];
   int sent_port[16];
@@ -469,7 +470,36 @@ static rein_status connect_redis(rein_fleet *f, int64_t *deadline) {
     *deadline = rein__redis_now() + f->command_ns;
     return REIN_OK;
   }
-  if (f->nsent > 0) {
+  if (f->cluster) {
+    /* which node serves the fleet's slot, then a connection of our own */
+    char why[300];
+    rein__redis_cluster *cl = rein_alloc(f->alloc, sizeof *cl);
+    if (!cl) {
+      set_error(f, "cluster: out of memory");
+      return REIN_ENOMEM;
+    }
+    int node = -1;
+    if (rein__redis_cluster_init(cl, f->cluster, f->connect_ns, f->command_ns,
+                                 why, sizeof why) == 0 &&
+        rein__redis_cluster_refresh(cl, why, sizeof why) == 0) {
+      unsigned slot = rein__redis_slot(f->k_bwin, strlen(f->k_bwin));
+      node = cl->slot_node[slot] - 1;
+      if (node < 0) snprintf(why, sizeof why, "no node serves slot %u", slot);
+    }
+    rein_status cst = REIN_OK;
+    if (node >= 0) {
+      f->rc = rein__redis_connect(cl->node[node].host, cl->node[node].port,
+                                  f->connect_ns, f->command_ns, NULL);
+      if (!f->rc) cst = REIN_ENOMEM;
+    } else {
+      set_error(f, "cluster: %s", why);
+      cst = REIN_ECLOSED;
+    }
+    rein__redis_cluster_free(cl);
+    rein_free(f->alloc, cl);
+    if (cst != REIN_OK) return cst;
+    if (f->rc->err) return io_error(f, "connect");
+  } else if (f->nsent > 0) {
     char host[256], why[256];
     int port = 0;
     f->rc = rein__redis_sentinel_connect(
@@ -744,6 +774,7 @@ static rein_status refresh(rein_fleet *f, int64_t now, bool closing) {
 
   /* Apply. */
   rs = REIN_OK;
+  bool drop = false;
   for (int i = 0; i < n && rs == REIN_OK; i++) {
     long long v[5];
     if (!rein__fleet_reply_ints(rep[i], v, 5)) {
@@ -751,6 +782,13 @@ static rein_status refresh(rein_fleet *f, int64_t now, bool closing) {
                 rep[i]->type == REDIS_REPLY_ERROR ? rep[i]->str
                                                   : "unexpected reply");
       rs = REIN_EBACKEND;
+      /* the slot moved, the primary was demoted or the cluster is
+       * reconfiguring: the next refresh connects again (and asks where) */
+      const char *e = rep[i]->type == REDIS_REPLY_ERROR ? rep[i]->str : "";
+      if (!strncmp(e, "MOVED", 5) || !strncmp(e, "ASK", 3) ||
+          !strncmp(e, "READONLY", 8) || !strncmp(e, "CLUSTERDOWN", 11) ||
+          !strncmp(e, "TRYAGAIN", 8) || !strncmp(e, "LOADING", 7))
+        drop = true;
       break;
     }
     /* Redis is trusted with the fleet's state, not with this process's
@@ -818,12 +856,18 @@ static rein_status refresh(rein_fleet *f, int64_t now, bool closing) {
   }
   for (int i = 0; i < n; i++)
     freeReplyObject(rep[i]);
+  if (drop && f->rc) {
+    rein__redis_free(f->rc);
+    f->rc = NULL;
+  }
   return rs;
 }
 
 /* Where Redis is, for the log: host:port, or the sentinels' primary. */
 static void where_(const rein_fleet *f, char *buf, size_t cap) {
-  if (f->nsent > 0)
+  if (f->cluster)
+    snprintf(buf, cap, "cluster %s", f->cluster);
+  else if (f->nsent > 0)
     snprintf(buf, cap, "primary \"%s\" (sentinels %s)", f->master,
              f->sentinels);
   else
@@ -967,6 +1011,7 @@ void rein_fleet_config_default(rein_fleet_config *c) {
   c->join_on_new = true;
   c->redis_sentinels = NULL;
   c->redis_sentinel_master = "mymaster";
+  c->redis_cluster_nodes = NULL;
 }
 
 static rein_status validate(const rein_fleet_config *c) {
@@ -1059,6 +1104,17 @@ static rein_status validate(const rein_fleet_config *c) {
                                 16, why, sizeof why) < 0)
       return invalid(e, "fleet.redis_sentinels: %s", why);
   }
+  if (c->redis_cluster_nodes) {
+    char buf[2048], why[200];
+    const char *h[16];
+    int p[16];
+    if (c->redis_sentinels)
+      return invalid(e, "fleet.redis_cluster_nodes: set either "
+                        "redis_cluster_nodes or redis_sentinels, not both");
+    if (rein__redis_parse_addrs(c->redis_cluster_nodes, buf, sizeof buf, h, p,
+                                16, why, sizeof why) < 0)
+      return invalid(e, "fleet.redis_cluster_nodes: %s", why);
+  }
   if (!c->enable_budget && !c->enable_breaker)
     return invalid(e, "fleet.enable_budget, fleet.enable_breaker: at least "
                       "one must be true");
@@ -1111,6 +1167,7 @@ static void free_parts(rein_fleet *f) {
   rein_free(a, f->k_kstate);
   rein_free(a, f->sentinels);
   rein_free(a, f->master);
+  rein_free(a, f->cluster);
   if (f->rc) rein__redis_free(f->rc);
   pthread_mutex_destroy(&f->tick_mu);
   pthread_mutex_destroy(&f->st_mu);
@@ -1175,6 +1232,10 @@ rein_status rein_fleet_new(const rein_fleet_config *c, rein_fleet **out) {
   f->id = c->instance_id ? fstrdup(a, c->instance_id) : default_id(a);
   if (!f->host || !f->prefix || !f->name || !f->id) goto fail;
   f->db = c->redis_db;
+  if (c->redis_cluster_nodes) {
+    f->cluster = fstrdup(a, c->redis_cluster_nodes);
+    if (!f->cluster) goto fail;
+  }
   if (c->redis_sentinels) {
     f->sentinels = fstrdup(a, c->redis_sentinels);
     f->master = fstrdup(a, c->redis_sentinel_master);

@@ -134,6 +134,7 @@ typedef struct rd {
   char master[129];
   int wait_replicas;
   int wait_timeout_ms;
+  rein__redis_cluster *cl; /* cluster mode; NULL otherwise */
 } rd;
 
 static rein_status rd_ctx_err(rein_idem_store *s, redisContext *c,
@@ -141,8 +142,14 @@ static rein_status rd_ctx_err(rein_idem_store *s, redisContext *c,
   if (!c)
     return rein__idem_fail(s, REIN_ENOMEM, "redis: out of memory during %s",
                            what);
-  return rein__idem_fail(s, rein__redis_status(c),
-                         "redis: connection error during %s: %s", what,
+  /* timed out or closed: REIN_ECLOSED (rein/idem.h); a reply refused by
+   * the limits or not RESP: REIN_EBACKEND. Either way the connection is
+   * dropped and the next call makes a new one. */
+  rein_status st = rein__redis_status(c);
+  st = st == REIN_EPARSE ? REIN_EBACKEND
+       : st == REIN_ENOMEM ? REIN_ENOMEM
+                           : REIN_ECLOSED;
+  return rein__idem_fail(s, st, "redis: connection error during %s: %s", what,
                          c->errstr[0] ? c->errstr : "connection closed");
 }
 
@@ -174,11 +181,12 @@ static rein_status ensure(rein_idem_store *s) {
 }
 
 /* Reads the WAIT reply pipelined after a write. */
-static rein_status check_wait(rein_idem_store *s, int64_t deadline) {
+static rein_status check_wait(rein_idem_store *s, redisContext *c,
+                              int64_t deadline) {
   rd *d = s->impl;
   redisReply *w;
-  if (rein__redis_get_reply(d->ctx, deadline, &w) != REDIS_OK)
-    return rd_ctx_err(s, d->ctx, "WAIT");
+  if (rein__redis_get_reply(c, deadline, &w) != REDIS_OK)
+    return rd_ctx_err(s, c, "WAIT");
   rein_status st = REIN_OK;
   if (w->type != REDIS_REPLY_INTEGER)
     st = rein__idem_fail(s, REIN_EBACKEND, "redis: WAIT: %s",
@@ -216,58 +224,102 @@ static redisReply *run_script(rein_idem_store *s, const char *sha,
     argv[4 + i] = args[i];
     argl[4 + i] = lens[i];
   }
-  *st = ensure(s);
-  if (*st != REIN_OK) return NULL;
   char wn[16], wt[16];
   snprintf(wn, sizeof wn, "%d", d->wait_replicas);
   snprintf(wt, sizeof wt, "%d", d->wait_timeout_ms);
   const char *wargv[3] = {"WAIT", wn, wt};
   int64_t deadline = rein__redis_now() + d->timeout_ns +
                      (int64_t)d->wait_timeout_ms * REIN_NS_PER_MS;
-  for (int pass = 0; pass < 2; pass++) {
-    redisReply *r = NULL;
-    if (redisAppendCommandArgv(d->ctx, 4 + nargs, argv, argl) != REDIS_OK ||
-        (d->wait_replicas > 0 &&
-         redisAppendCommandArgv(d->ctx, 3, wargv, NULL) != REDIS_OK) ||
-        rein__redis_get_reply(d->ctx, deadline, &r) != REDIS_OK) {
-      *st = rd_ctx_err(s, d->ctx, "EVALSHA");
+  /* Each record is one key (KEYS[1]): every script touches one slot. */
+  unsigned slot = rein__redis_slot(key, strlen(key));
+  bool eval = false, asking = false;
+  char ahost[256];
+  int aport = 0;
+  for (int hop = 0; hop < 8; hop++) {
+    redisContext *c;
+    if (d->cl) {
+      char why[300];
+      c = asking ? rein__redis_cluster_node(d->cl, ahost, aport, why,
+                                            sizeof why)
+                 : rein__redis_cluster_conn(d->cl, slot, why, sizeof why);
+      if (!c) {
+        *st = rein__idem_fail(s, REIN_ECLOSED, "redis: %s", why);
+        return NULL;
+      }
+    } else {
+      *st = ensure(s);
+      if (*st != REIN_OK) return NULL;
+      c = d->ctx;
+    }
+    const char *ask[1] = {"ASKING"};
+    redisReply *r = NULL, *ar = NULL;
+    bool io = (asking && redisAppendCommandArgv(c, 1, ask, NULL) != REDIS_OK) ||
+              redisAppendCommandArgv(c, 4 + nargs, argv, argl) != REDIS_OK ||
+              (d->wait_replicas > 0 &&
+               redisAppendCommandArgv(c, 3, wargv, NULL) != REDIS_OK) ||
+              (asking && rein__redis_get_reply(c, deadline, &ar) != REDIS_OK) ||
+              rein__redis_get_reply(c, deadline, &r) != REDIS_OK;
+    if (ar) freeReplyObject(ar);
+    rein_status ws = REIN_OK;
+    if (!io && d->wait_replicas > 0) {
+      ws = check_wait(s, c, deadline);
+      io = c->err != 0;
+    }
+    if (io) {
+      if (r) freeReplyObject(r);
+      *st = rd_ctx_err(s, c, eval ? "EVAL" : "EVALSHA");
+      if (d->cl) rein__redis_cluster_drop(d->cl, c);
       return NULL;
     }
-    if (d->wait_replicas > 0) {
-      rein_status ws = check_wait(s, deadline);
-      if (ws != REIN_OK && r->type != REDIS_REPLY_ERROR) {
+    asking = false;
+    if (r->type != REDIS_REPLY_ERROR) {
+      if (ws != REIN_OK) {
         freeReplyObject(r);
         *st = ws;
         return NULL;
       }
+      *st = REIN_OK;
+      return r;
     }
-    if (r->type == REDIS_REPLY_ERROR) {
-      if (pass == 0 && strncmp(r->str, "NOSCRIPT", 8) == 0) {
+    if (!eval && strncmp(r->str, "NOSCRIPT", 8) == 0) {
+      freeReplyObject(r);
+      eval = true;
+      argv[0] = "EVAL";
+      argl[0] = 4;
+      argv[1] = script;
+      argl[1] = strlen(script);
+      continue;
+    }
+    if (d->cl) {
+      int kind = rein__redis_cluster_redirect(d->cl, r->str, ahost,
+                                              sizeof ahost, &aport);
+      if (kind) {
         freeReplyObject(r);
-        argv[0] = "EVAL";
-        argl[0] = 4;
-        argv[1] = script;
-        argl[1] = strlen(script);
+        asking = kind == 2;
         continue;
       }
-      /* a demoted primary (READONLY) or a cluster redirect: reconnect on
-       * the next call, through the sentinels when configured */
-      bool moved = strncmp(r->str, "READONLY", 8) == 0 ||
-                   strncmp(r->str, "MOVED", 5) == 0 ||
-                   strncmp(r->str, "LOADING", 7) == 0;
-      *st = rein__idem_fail(s, moved ? REIN_ECLOSED : REIN_EBACKEND,
-                            "redis: %s", r->str);
-      freeReplyObject(r);
-      if (moved && !d->given) {
-        rein__redis_free(d->ctx);
-        d->ctx = NULL;
-      }
-      return NULL;
     }
-    *st = REIN_OK;
-    return r;
+    /* a demoted primary (READONLY), a server still loading, or a
+     * redirect without cluster mode: reconnect on the next call, through
+     * the sentinels when configured */
+    bool moved = strncmp(r->str, "READONLY", 8) == 0 ||
+                 strncmp(r->str, "MOVED", 5) == 0 ||
+                 strncmp(r->str, "CLUSTERDOWN", 11) == 0 ||
+                 strncmp(r->str, "TRYAGAIN", 8) == 0 ||
+                 strncmp(r->str, "LOADING", 7) == 0;
+    *st = rein__idem_fail(s, moved ? REIN_ECLOSED : REIN_EBACKEND, "redis: %s",
+                          r->str);
+    freeReplyObject(r);
+    if (moved && d->cl) rein__redis_cluster_drop(d->cl, c);
+    if (moved && !d->cl && !d->given) {
+      rein__redis_free(d->ctx);
+      d->ctx = NULL;
+    }
+    return NULL;
   }
-  *st = rein__idem_fail(s, REIN_EBACKEND, "redis: script failed twice");
+  *st = rein__idem_fail(s, REIN_ECLOSED,
+                        "redis: cluster: more than 8 redirections for one "
+                        "call");
   return NULL;
 }
 
@@ -430,6 +482,10 @@ static rein_status rd_purge(rein_idem_store *s, size_t max_batch,
 static void rd_destroy(rein_idem_store *s) {
   rd *d = s->impl;
   if (!d) return;
+  if (d->cl) {
+    rein__redis_cluster_free(d->cl);
+    rein__free(s->alloc, d->cl);
+  }
   if (d->ctx) {
     if (!d->given || d->owns)
       rein__redis_free(d->ctx);
@@ -456,6 +512,7 @@ void rein_idem_redis_config_default(rein_idem_redis_config *rc) {
   rc->sentinel_master = "mymaster";
   rc->wait_replicas = 0;
   rc->wait_timeout_ms = 500;
+  rc->cluster_nodes = NULL;
 }
 
 static rein_status load(rein_idem_store *s, rd *d, const char *script,
@@ -539,6 +596,10 @@ rein_status rein_idem_redis_new(const rein_idem_config *c,
     st = rein__idem_errbuf(err, REIN_EINVAL,
                            "idem.redis.sentinel_master: must be the "
                            "monitored primary's name, 1..128 bytes");
+  else if (rc->cluster_nodes && (given || rc->sentinels))
+    st = rein__idem_errbuf(err, REIN_EINVAL,
+                           "idem.redis.cluster_nodes: set one of "
+                           "cluster_nodes, sentinels or .ctx");
   rein_idem_store *s = NULL;
   if (st == REIN_OK) st = rein__idem_store_alloc(c, &rd_vtable, &s);
   rd *d = NULL;
@@ -565,6 +626,26 @@ rein_status rein_idem_redis_new(const rein_idem_config *c,
       st = rein__idem_fail(s, REIN_ENOMEM, "redis: out of memory");
     else if (d->ctx->err)
       st = rd_ctx_err(s, d->ctx, "connect");
+  } else if (rc->cluster_nodes) {
+    char why[300];
+    d->owns = true;
+    d->cl = rein__calloc(s->alloc, sizeof *d->cl);
+    if (!d->cl) {
+      rein__idem_errbuf(err, REIN_ENOMEM, "idem.redis: out of memory");
+      rein_idem_store_free(s);
+      return REIN_ENOMEM;
+    }
+    if (rein__redis_cluster_init(d->cl, rc->cluster_nodes, d->timeout_ns,
+                                 d->timeout_ns, why, sizeof why) != 0) {
+      rein__idem_errbuf(err, REIN_EINVAL, "idem.redis.cluster_nodes: %s", why);
+      rein_idem_store_free(s);
+      return REIN_EINVAL;
+    }
+    /* the scripts are loaded on the node serving slot 0 for their SHA1s
+     * (the same on every node); other nodes answer NOSCRIPT once and EVAL
+     * caches them there */
+    d->ctx = rein__redis_cluster_conn(d->cl, 0, why, sizeof why);
+    if (!d->ctx) st = rein__idem_fail(s, REIN_ECLOSED, "redis: %s", why);
   } else if (rc->sentinels) {
     char why[200];
     d->nsent = rein__redis_parse_addrs(rc->sentinels, d->sent_buf,
@@ -588,8 +669,10 @@ rein_status rein_idem_redis_new(const rein_idem_config *c,
   }
   if (st == REIN_OK) st = load(s, d, begin_lua, d->sha_begin);
   if (st == REIN_OK) st = load(s, d, update_lua, d->sha_update);
+  if (d->cl) d->ctx = NULL; /* the cluster owns its connections */
   if (st != REIN_OK) {
-    if (given || rc->sentinels)
+    if (d->cl) d->ctx = NULL;
+    if (given || rc->sentinels || rc->cluster_nodes)
       rein__idem_errbuf(err, st, "idem.redis: %s", s->errmsg);
     else
       rein__idem_errbuf(err, st, "idem.redis: %s (%s:%d)", s->errmsg,

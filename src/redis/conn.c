@@ -437,3 +437,180 @@ unsigned rein__redis_slot(const char *key, size_t len) {
   }
   return crc16((const unsigned char *)key, len) & 16383;
 }
+
+static int node_index(rein__redis_cluster *cl, const char *host, size_t hl,
+                      int port) {
+  for (int i = 0; i < cl->nnodes; i++)
+    if (cl->node[i].port == port && strlen(cl->node[i].host) == hl &&
+        memcmp(cl->node[i].host, host, hl) == 0)
+      return i;
+  if (cl->nnodes == REIN__REDIS_CLUSTER_NODES || hl >= 256) return -1;
+  int i = cl->nnodes++;
+  memcpy(cl->node[i].host, host, hl);
+  cl->node[i].host[hl] = 0;
+  cl->node[i].port = port;
+  cl->node[i].c = NULL;
+  return i;
+}
+
+int rein__redis_cluster_init(rein__redis_cluster *cl, const char *seeds,
+                             int64_t connect_ns, int64_t command_ns, char *err,
+                             size_t errcap) {
+  memset(cl, 0, sizeof *cl);
+  cl->connect_ns = connect_ns;
+  cl->command_ns = command_ns;
+  cl->stale = true;
+  cl->nseeds = rein__redis_parse_addrs(seeds, cl->seed_buf, sizeof cl->seed_buf,
+                                       cl->seed_host, cl->seed_port, 16, err,
+                                       errcap);
+  return cl->nseeds < 0 ? -1 : 0;
+}
+
+void rein__redis_cluster_free(rein__redis_cluster *cl) {
+  for (int i = 0; i < cl->nnodes; i++) {
+    rein__redis_free(cl->node[i].c);
+    cl->node[i].c = NULL;
+  }
+  cl->nnodes = 0;
+}
+
+static redisContext *node_conn(rein__redis_cluster *cl, int i, char *err,
+                               size_t errcap) {
+  if (cl->node[i].c && !cl->node[i].c->err) return cl->node[i].c;
+  rein__redis_free(cl->node[i].c);
+  cl->node[i].c = rein__redis_connect(cl->node[i].host, cl->node[i].port,
+                                      cl->connect_ns, cl->command_ns, NULL);
+  if (!cl->node[i].c || cl->node[i].c->err) {
+    snprintf(err, errcap, "cluster node %s:%d: %s", cl->node[i].host,
+             cl->node[i].port,
+             cl->node[i].c ? cl->node[i].c->errstr : "out of memory");
+    rein__redis_free(cl->node[i].c);
+    cl->node[i].c = NULL;
+    return NULL;
+  }
+  return cl->node[i].c;
+}
+
+/* Applies a CLUSTER SLOTS reply: [[start, end, [host, port, ...], ...]]. */
+static int apply_slots(rein__redis_cluster *cl, const redisReply *r) {
+  if (r->type != REDIS_REPLY_ARRAY || r->elements == 0) return -1;
+  uint8_t map[16384];
+  memset(map, 0, sizeof map);
+  for (size_t i = 0; i < r->elements; i++) {
+    const redisReply *e = r->element[i];
+    if (e->type != REDIS_REPLY_ARRAY || e->elements < 3 ||
+        e->element[0]->type != REDIS_REPLY_INTEGER ||
+        e->element[1]->type != REDIS_REPLY_INTEGER ||
+        e->element[2]->type != REDIS_REPLY_ARRAY ||
+        e->element[2]->elements < 2 ||
+        e->element[2]->element[0]->type != REDIS_REPLY_STRING ||
+        e->element[2]->element[1]->type != REDIS_REPLY_INTEGER)
+      return -1;
+    long long a = e->element[0]->integer, b = e->element[1]->integer;
+    const redisReply *h = e->element[2]->element[0];
+    long long port = e->element[2]->element[1]->integer;
+    if (a < 0 || b > 16383 || a > b || port < 1 || port > 65535) return -1;
+    int n = node_index(cl, h->str, h->len, (int)port);
+    if (n < 0) return -1;
+    for (long long sl = a; sl <= b; sl++)
+      map[sl] = (uint8_t)(n + 1);
+  }
+  memcpy(cl->slot_node, map, sizeof map);
+  cl->stale = false;
+  return 0;
+}
+
+int rein__redis_cluster_refresh(rein__redis_cluster *cl, char *err,
+                                size_t errcap) {
+  snprintf(err, errcap, "no cluster node answered CLUSTER SLOTS");
+  /* known nodes first, then the seeds */
+  for (int i = 0; i < cl->nseeds; i++)
+    node_index(cl, cl->seed_host[i], strlen(cl->seed_host[i]),
+               cl->seed_port[i]);
+  for (int i = 0; i < cl->nnodes; i++) {
+    redisContext *c = node_conn(cl, i, err, errcap);
+    if (!c) continue;
+    const char *argv[2] = {"CLUSTER", "SLOTS"};
+    redisReply *r =
+        rein__redis_command(c, rein__redis_now() + cl->command_ns, 2, argv,
+                            NULL);
+    if (!r) {
+      snprintf(err, errcap, "cluster node %s:%d: CLUSTER SLOTS: %s",
+               cl->node[i].host, cl->node[i].port, c->errstr);
+      rein__redis_free(c);
+      cl->node[i].c = NULL;
+      continue;
+    }
+    int ok = apply_slots(cl, r);
+    if (ok != 0)
+      snprintf(err, errcap, "cluster node %s:%d: CLUSTER SLOTS: %s",
+               cl->node[i].host, cl->node[i].port,
+               r->type == REDIS_REPLY_ERROR ? r->str
+                                            : "unexpected reply shape");
+    freeReplyObject(r);
+    if (ok == 0) return 0;
+  }
+  return -1;
+}
+
+redisContext *rein__redis_cluster_conn(rein__redis_cluster *cl, unsigned slot,
+                                       char *err, size_t errcap) {
+  slot &= 16383;
+  if ((cl->stale || !cl->slot_node[slot]) &&
+      rein__redis_cluster_refresh(cl, err, errcap) != 0)
+    return NULL;
+  if (!cl->slot_node[slot]) {
+    snprintf(err, errcap, "cluster: no node serves slot %u", slot);
+    return NULL;
+  }
+  return node_conn(cl, cl->slot_node[slot] - 1, err, errcap);
+}
+
+redisContext *rein__redis_cluster_node(rein__redis_cluster *cl,
+                                       const char *host, int port, char *err,
+                                       size_t errcap) {
+  int i = node_index(cl, host, strlen(host), port);
+  if (i < 0) {
+    snprintf(err, errcap, "cluster: more than %d nodes",
+             REIN__REDIS_CLUSTER_NODES);
+    return NULL;
+  }
+  return node_conn(cl, i, err, errcap);
+}
+
+int rein__redis_cluster_redirect(rein__redis_cluster *cl, const char *msg,
+                                 char *host, size_t hostcap, int *port) {
+  int kind = strncmp(msg, "MOVED ", 6) == 0 ? 1
+             : strncmp(msg, "ASK ", 4) == 0 ? 2
+                                            : 0;
+  if (!kind) return 0;
+  const char *p = msg + (kind == 1 ? 6 : 4);
+  char *end;
+  long slot = strtol(p, &end, 10);
+  if (end == p || *end != ' ' || slot < 0 || slot > 16383) return 0;
+  const char *addr = end + 1;
+  const char *colon = strrchr(addr, ':');
+  if (!colon || colon == addr || (size_t)(colon - addr) >= hostcap) return 0;
+  long pt = strtol(colon + 1, &end, 10);
+  if (pt < 1 || pt > 65535) return 0;
+  memcpy(host, addr, (size_t)(colon - addr));
+  host[colon - addr] = 0;
+  *port = (int)pt;
+  if (kind == 1) {
+    int i = node_index(cl, host, strlen(host), *port);
+    if (i >= 0)
+      cl->slot_node[slot] = (uint8_t)(i + 1);
+    else
+      cl->stale = true;
+  }
+  return kind;
+}
+
+void rein__redis_cluster_drop(rein__redis_cluster *cl, redisContext *c) {
+  for (int i = 0; i < cl->nnodes; i++)
+    if (cl->node[i].c == c) {
+      rein__redis_free(c);
+      cl->node[i].c = NULL;
+    }
+  cl->stale = true;
+}

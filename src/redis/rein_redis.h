@@ -117,6 +117,52 @@ redisContext *rein__redis_sentinel_connect(const char *const *hosts,
  * and the next '}', when non-empty; else the whole key) mod 16384. */
 unsigned rein__redis_slot(const char *key, size_t len);
 
+#define REIN__REDIS_CLUSTER_NODES 32
+
+/* A client's view of a Redis Cluster: the seeds, the nodes met so far
+ * (each with its connection, made on first use) and which node serves each
+ * slot (from CLUSTER SLOTS; corrected by MOVED replies). One thread at a
+ * time. Calls are bounded by connect_ns/command_ns per node contacted. */
+typedef struct rein__redis_cluster {
+  int nseeds;
+  const char *seed_host[16];
+  int seed_port[16];
+  char seed_buf[2048];
+  int nnodes;
+  struct {
+    char host[256];
+    int port;
+    redisContext *c;
+  } node[REIN__REDIS_CLUSTER_NODES];
+  uint8_t slot_node[16384]; /* node index + 1; 0 unknown */
+  bool stale;               /* refresh the map before the next lookup */
+  int64_t connect_ns, command_ns;
+} rein__redis_cluster;
+
+/* Parses the seed list ("host:port,..."); -1 with err when it is bad. */
+int rein__redis_cluster_init(rein__redis_cluster *cl, const char *seeds,
+                             int64_t connect_ns, int64_t command_ns, char *err,
+                             size_t errcap);
+void rein__redis_cluster_free(rein__redis_cluster *cl);
+/* Reads CLUSTER SLOTS from the first node or seed that answers. */
+int rein__redis_cluster_refresh(rein__redis_cluster *cl, char *err,
+                                size_t errcap);
+/* The connection to the node serving `slot` (connecting, and refreshing
+ * the map when it is stale or the slot unknown); NULL with err. */
+redisContext *rein__redis_cluster_conn(rein__redis_cluster *cl, unsigned slot,
+                                       char *err, size_t errcap);
+/* The connection to host:port (a node named by MOVED or ASK). */
+redisContext *rein__redis_cluster_node(rein__redis_cluster *cl,
+                                       const char *host, int port, char *err,
+                                       size_t errcap);
+/* A "MOVED <slot> <host>:<port>" or "ASK ..." error: 1 MOVED, 2 ASK, 0
+ * neither; writes the target. MOVED also updates the map. */
+int rein__redis_cluster_redirect(rein__redis_cluster *cl, const char *msg,
+                                 char *host, size_t hostcap, int *port);
+/* A connection that failed: freed, and the map marked stale (a failover
+ * inside the cluster moves slots). */
+void rein__redis_cluster_drop(rein__redis_cluster *cl, redisContext *c);
+
 #ifdef __cplusplus
 }
 #endif
