@@ -510,8 +510,8 @@ static rein_status connect_redis(rein_fleet *f, int64_t *deadline) {
       return REIN_ECLOSED;
     }
   } else {
-    f->rc = rein__redis_connect(f->host, f->port, f->connect_ns,
-                                f->command_ns, NULL);
+    f->rc = rein__redis_connect(f->host, f->port, f->connect_ns, f->command_ns,
+                                NULL);
     if (!f->rc) {
       set_error(f, "connect %s:%d: out of memory", f->host, f->port);
       return REIN_ENOMEM;
@@ -799,8 +799,7 @@ static rein_status refresh(rein_fleet *f, int64_t now, bool closing) {
       if (v[0] > want_tokens) v[0] = want_tokens;
     } else {
       if (v[0] < REIN_BREAKER_CLOSED || v[0] > REIN_BREAKER_HALF_OPEN) {
-        set_error(f, "breaker script: state %lld is not a breaker state",
-                  v[0]);
+        set_error(f, "breaker script: state %lld is not a breaker state", v[0]);
         rs = REIN_EBACKEND;
         break;
       }
@@ -1100,8 +1099,8 @@ static rein_status validate(const rein_fleet_config *c) {
     char buf[2048], why[200];
     const char *h[16];
     int p[16];
-    if (rein__redis_parse_addrs(c->redis_sentinels, buf, sizeof buf, h, p,
-                                16, why, sizeof why) < 0)
+    if (rein__redis_parse_addrs(c->redis_sentinels, buf, sizeof buf, h, p, 16,
+                                why, sizeof why) < 0)
       return invalid(e, "fleet.redis_sentinels: %s", why);
   }
   if (c->redis_cluster_nodes) {

@@ -17,7 +17,6 @@ extern const char rein__fleet_lua_breaker[];
 /* The shape every fleet script reply has: an array of at least n integers,
  * copied into v (fleet.c; the fuzz target calls it). */
 struct redisReply;
-bool rein__fleet_reply_ints(const struct redisReply *r, long long *v,
-                            size_t n);
+bool rein__fleet_reply_ints(const struct redisReply *r, long long *v, size_t n);
 
 #endif

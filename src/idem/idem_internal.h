@@ -123,8 +123,7 @@ void rein__idem_set_new(rein_idem_result *out, const uint8_t id[32],
 struct redisReply;
 rein_status rein__idem_redis_decode_begin(rein_idem_store *s,
                                           const struct redisReply *r,
-                                          const uint8_t id[32],
-                                          uint64_t nonce,
+                                          const uint8_t id[32], uint64_t nonce,
                                           rein_idem_result *out);
 
 /* Lowercase hex of the 32-byte id into `hex` (65 bytes). */

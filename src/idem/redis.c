@@ -146,7 +146,7 @@ static rein_status rd_ctx_err(rein_idem_store *s, redisContext *c,
    * the limits or not RESP: REIN_EBACKEND. Either way the connection is
    * dropped and the next call makes a new one. */
   rein_status st = rein__redis_status(c);
-  st = st == REIN_EPARSE ? REIN_EBACKEND
+  st = st == REIN_EPARSE   ? REIN_EBACKEND
        : st == REIN_ENOMEM ? REIN_ENOMEM
                            : REIN_ECLOSED;
   return rein__idem_fail(s, st, "redis: connection error during %s: %s", what,
@@ -158,8 +158,10 @@ static rein_status rd_ctx_err(rein_idem_store *s, redisContext *c,
 static rein_status ensure(rein_idem_store *s) {
   rd *d = s->impl;
   if (d->ctx && !d->ctx->err) return REIN_OK;
-  if (d->given) return rd_ctx_err(s, d->ctx, "a call (the connection given "
-                                             "in .ctx failed)");
+  if (d->given)
+    return rd_ctx_err(s, d->ctx,
+                      "a call (the connection given "
+                      "in .ctx failed)");
   rein__redis_free(d->ctx);
   d->ctx = NULL;
   if (d->nsent > 0) {
@@ -169,13 +171,12 @@ static rein_status ensure(rein_idem_store *s) {
         d->timeout_ns, NULL, d->host, sizeof d->host, &d->port, why,
         sizeof why);
     if (!d->ctx)
-      return rein__idem_fail(s, REIN_ECLOSED,
-                             "redis: no primary for \"%s\": %s", d->master,
-                             why);
+      return rein__idem_fail(
+          s, REIN_ECLOSED, "redis: no primary for \"%s\": %s", d->master, why);
     return REIN_OK;
   }
-  d->ctx = rein__redis_connect(d->host, d->port, d->timeout_ns, d->timeout_ns,
-                               NULL);
+  d->ctx =
+      rein__redis_connect(d->host, d->port, d->timeout_ns, d->timeout_ns, NULL);
   if (!d->ctx || d->ctx->err) return rd_ctx_err(s, d->ctx, "connect");
   return REIN_OK;
 }
@@ -239,9 +240,9 @@ static redisReply *run_script(rein_idem_store *s, const char *sha,
     redisContext *c;
     if (d->cl) {
       char why[300];
-      c = asking ? rein__redis_cluster_node(d->cl, ahost, aport, why,
-                                            sizeof why)
-                 : rein__redis_cluster_conn(d->cl, slot, why, sizeof why);
+      c = asking
+              ? rein__redis_cluster_node(d->cl, ahost, aport, why, sizeof why)
+              : rein__redis_cluster_conn(d->cl, slot, why, sizeof why);
       if (!c) {
         *st = rein__idem_fail(s, REIN_ECLOSED, "redis: %s", why);
         return NULL;
@@ -354,8 +355,7 @@ static bool all_ints(const redisReply *r, size_t from, size_t to) {
  * Anything else is REIN_EBACKEND, never a guess. */
 rein_status rein__idem_redis_decode_begin(rein_idem_store *s,
                                           const redisReply *r,
-                                          const uint8_t id[32],
-                                          uint64_t nonce,
+                                          const uint8_t id[32], uint64_t nonce,
                                           rein_idem_result *out) {
   if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
       r->element[0]->type != REDIS_REPLY_INTEGER)
@@ -518,8 +518,8 @@ void rein_idem_redis_config_default(rein_idem_redis_config *rc) {
 static rein_status load(rein_idem_store *s, rd *d, const char *script,
                         char sha[41]) {
   const char *argv[3] = {"SCRIPT", "LOAD", script};
-  redisReply *r = rein__redis_command(
-      d->ctx, rein__redis_now() + d->timeout_ns, 3, argv, NULL);
+  redisReply *r = rein__redis_command(d->ctx, rein__redis_now() + d->timeout_ns,
+                                      3, argv, NULL);
   if (!r) return rd_ctx_err(s, d->ctx, "SCRIPT LOAD");
   rein_status st = REIN_OK;
   if (r->type == REDIS_REPLY_ERROR)
@@ -590,9 +590,8 @@ rein_status rein_idem_redis_new(const rein_idem_config *c,
     st = rein__idem_errbuf(err, REIN_EINVAL,
                            "idem.redis.sentinels: set either sentinels or "
                            "an open connection in .ctx, not both");
-  else if (rc->sentinels &&
-           (!rc->sentinel_master || !*rc->sentinel_master ||
-            strlen(rc->sentinel_master) > 128))
+  else if (rc->sentinels && (!rc->sentinel_master || !*rc->sentinel_master ||
+                             strlen(rc->sentinel_master) > 128))
     st = rein__idem_errbuf(err, REIN_EINVAL,
                            "idem.redis.sentinel_master: must be the "
                            "monitored primary's name, 1..128 bytes");
@@ -648,10 +647,9 @@ rein_status rein_idem_redis_new(const rein_idem_config *c,
     if (!d->ctx) st = rein__idem_fail(s, REIN_ECLOSED, "redis: %s", why);
   } else if (rc->sentinels) {
     char why[200];
-    d->nsent = rein__redis_parse_addrs(rc->sentinels, d->sent_buf,
-                                       sizeof d->sent_buf, d->sent_host,
-                                       d->sent_port, RD_SENTINELS_MAX, why,
-                                       sizeof why);
+    d->nsent = rein__redis_parse_addrs(
+        rc->sentinels, d->sent_buf, sizeof d->sent_buf, d->sent_host,
+        d->sent_port, RD_SENTINELS_MAX, why, sizeof why);
     snprintf(d->master, sizeof d->master, "%s", rc->sentinel_master);
     if (d->nsent < 0) {
       d->nsent = 0;

@@ -77,15 +77,15 @@ static rein_status ensure(rb *b) {
   /* a failed context is dead (a half-read reply, a deadline passed):
    * connect afresh */
   rein__redis_free(b->ctx);
-  b->ctx = rein__redis_connect(b->host, b->port, b->timeout_ns, b->timeout_ns,
-                               NULL);
+  b->ctx =
+      rein__redis_connect(b->host, b->port, b->timeout_ns, b->timeout_ns, NULL);
   if (!b->ctx || b->ctx->err) return conn_fail(b, "connect");
   /* named, so operators (and tests) can find the consumer in CLIENT LIST */
   char name[256];
   snprintf(name, sizeof name, "rein-inbox:%s", b->consumer);
   const char *argv[3] = {"CLIENT", "SETNAME", name};
-  redisReply *r = rein__redis_command(
-      b->ctx, rein__redis_now() + b->timeout_ns, 3, argv, NULL);
+  redisReply *r = rein__redis_command(b->ctx, rein__redis_now() + b->timeout_ns,
+                                      3, argv, NULL);
   if (!r) return conn_fail(b, "CLIENT SETNAME");
   freeReplyObject(r);
   return REIN_OK;
@@ -141,12 +141,11 @@ static bool field_is(const redisReply *f, const char *name) {
  * without a string id are skipped. Pure: the fuzz target calls it.
  */
 size_t rein__broker_redis_decode(const redisReply *entries,
-                                 const char *key_field,
-                                 const char *body_field, rein_broker_msg *msgs,
-                                 size_t *klen, size_t cap) {
-  size_t n = entries && entries->type == REDIS_REPLY_ARRAY
-                 ? entries->elements
-                 : 0;
+                                 const char *key_field, const char *body_field,
+                                 rein_broker_msg *msgs, size_t *klen,
+                                 size_t cap) {
+  size_t n =
+      entries && entries->type == REDIS_REPLY_ARRAY ? entries->elements : 0;
   size_t k = 0;
   for (size_t i = 0; i < n && k < cap; i++) {
     const redisReply *e = entries->element[i];

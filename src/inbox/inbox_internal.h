@@ -101,9 +101,9 @@ char *rein__inbox_errbuf(rein_inbox *ib);
  * length as sent. Returns how many of at most `cap` were filled. */
 struct redisReply;
 size_t rein__broker_redis_decode(const struct redisReply *entries,
-                                 const char *key_field,
-                                 const char *body_field, rein_broker_msg *msgs,
-                                 size_t *klen, size_t cap);
+                                 const char *key_field, const char *body_field,
+                                 rein_broker_msg *msgs, size_t *klen,
+                                 size_t cap);
 
 /* Limits */
 #define REIN__INBOX_KEY_MAX 255

@@ -60,7 +60,9 @@ static guard *guard_of(const redisContext *c) {
 
 /* The guard of the reader building `t`: the reader's privdata (hiredis
  * copies it into each task). */
-static guard *task_guard(const redisReadTask *t) { return t->privdata; }
+static guard *task_guard(const redisReadTask *t) {
+  return t->privdata;
+}
 
 static void *g_array(const redisReadTask *t, rr_count n) {
   guard *g = task_guard(t);
@@ -174,8 +176,7 @@ redisContext *rein__redis_connect(const char *host, int port,
     redisFree(c);
     return NULL;
   }
-  if (!c->err && redisSetTimeout(c, tv_of(command_ns)) != REDIS_OK &&
-      !c->err) {
+  if (!c->err && redisSetTimeout(c, tv_of(command_ns)) != REDIS_OK && !c->err) {
     c->err = REDIS_ERR_IO;
     snprintf(c->errstr, sizeof c->errstr, "cannot set the socket timeout");
   }
@@ -216,8 +217,7 @@ static int timed_out(redisContext *c, int64_t started, const char *what) {
               (long long)((rein__redis_now() - started) / 1000000));
 }
 
-int rein__redis_get_reply(redisContext *c, int64_t deadline,
-                          redisReply **out) {
+int rein__redis_get_reply(redisContext *c, int64_t deadline, redisReply **out) {
   *out = NULL;
   if (c->err) return REDIS_ERR;
   guard *g = guard_of(c);
@@ -304,8 +304,8 @@ rein_status rein__redis_status(const redisContext *c) {
 /* ---- Sentinel ---------------------------------------------------------- */
 
 int rein__redis_parse_addrs(const char *list, char *buf, size_t bufcap,
-                            const char **hosts, int *ports, int cap,
-                            char *err, size_t errcap) {
+                            const char **hosts, int *ports, int cap, char *err,
+                            size_t errcap) {
   size_t n = list ? strlen(list) : 0;
   if (n == 0 || n >= bufcap) {
     snprintf(err, errcap, "expected \"host:port[,host:port...]\", %s",
@@ -343,15 +343,10 @@ int rein__redis_parse_addrs(const char *list, char *buf, size_t bufcap,
   return k;
 }
 
-redisContext *rein__redis_sentinel_connect(const char *const *hosts,
-                                           const int *ports, int n,
-                                           const char *master,
-                                           int64_t connect_ns,
-                                           int64_t command_ns,
-                                           const rein__redis_limits *lim,
-                                           char *host, size_t hostcap,
-                                           int *port, char *err,
-                                           size_t errcap) {
+redisContext *rein__redis_sentinel_connect(
+    const char *const *hosts, const int *ports, int n, const char *master,
+    int64_t connect_ns, int64_t command_ns, const rein__redis_limits *lim,
+    char *host, size_t hostcap, int *port, char *err, size_t errcap) {
   snprintf(err, errcap, "no sentinel answered");
   for (int i = 0; i < n; i++) {
     redisContext *s =
@@ -363,8 +358,8 @@ redisContext *rein__redis_sentinel_connect(const char *const *hosts,
       continue;
     }
     const char *argv[3] = {"SENTINEL", "get-master-addr-by-name", master};
-    redisReply *r = rein__redis_command(
-        s, rein__redis_now() + command_ns, 3, argv, NULL);
+    redisReply *r =
+        rein__redis_command(s, rein__redis_now() + command_ns, 3, argv, NULL);
     if (!r) {
       snprintf(err, errcap, "sentinel %s:%d: %s", hosts[i], ports[i],
                s->errstr);
@@ -400,8 +395,7 @@ redisContext *rein__redis_sentinel_connect(const char *const *hosts,
     if (!is_master) {
       snprintf(err, errcap,
                "%s:%d (named by sentinel %s:%d) is not a primary (%s)", host,
-               *port, hosts[i], ports[i],
-               r ? "ROLE says replica" : c->errstr);
+               *port, hosts[i], ports[i], r ? "ROLE says replica" : c->errstr);
       if (r) freeReplyObject(r);
       rein__redis_free(c);
       continue;
@@ -419,8 +413,8 @@ static uint16_t crc16(const unsigned char *p, size_t n) {
   for (size_t i = 0; i < n; i++) {
     crc ^= (uint16_t)(p[i] << 8);
     for (int b = 0; b < 8; b++)
-      crc = crc & 0x8000 ? (uint16_t)((crc << 1) ^ 0x1021)
-                         : (uint16_t)(crc << 1);
+      crc =
+          crc & 0x8000 ? (uint16_t)((crc << 1) ^ 0x1021) : (uint16_t)(crc << 1);
   }
   return crc;
 }
@@ -460,9 +454,9 @@ int rein__redis_cluster_init(rein__redis_cluster *cl, const char *seeds,
   cl->connect_ns = connect_ns;
   cl->command_ns = command_ns;
   cl->stale = true;
-  cl->nseeds = rein__redis_parse_addrs(seeds, cl->seed_buf, sizeof cl->seed_buf,
-                                       cl->seed_host, cl->seed_port, 16, err,
-                                       errcap);
+  cl->nseeds =
+      rein__redis_parse_addrs(seeds, cl->seed_buf, sizeof cl->seed_buf,
+                              cl->seed_host, cl->seed_port, 16, err, errcap);
   return cl->nseeds < 0 ? -1 : 0;
 }
 
@@ -531,9 +525,8 @@ int rein__redis_cluster_refresh(rein__redis_cluster *cl, char *err,
     redisContext *c = node_conn(cl, i, err, errcap);
     if (!c) continue;
     const char *argv[2] = {"CLUSTER", "SLOTS"};
-    redisReply *r =
-        rein__redis_command(c, rein__redis_now() + cl->command_ns, 2, argv,
-                            NULL);
+    redisReply *r = rein__redis_command(c, rein__redis_now() + cl->command_ns,
+                                        2, argv, NULL);
     if (!r) {
       snprintf(err, errcap, "cluster node %s:%d: CLUSTER SLOTS: %s",
                cl->node[i].host, cl->node[i].port, c->errstr);

@@ -71,8 +71,7 @@ void rein__redis_free(redisContext *c);
  * (rein__redis_now() based). REDIS_OK with *out set (may be an error
  * reply), or REDIS_ERR with c->err / c->errstr set: a timeout reads
  * "timed out after N ms", a refused reply names the limit. */
-int rein__redis_get_reply(redisContext *c, int64_t deadline,
-                          redisReply **out);
+int rein__redis_get_reply(redisContext *c, int64_t deadline, redisReply **out);
 
 /* Writes what is buffered before `deadline`. REDIS_OK or REDIS_ERR. */
 int rein__redis_flush(redisContext *c, int64_t deadline);
@@ -92,8 +91,8 @@ rein_status rein__redis_status(const redisContext *c);
  * of the list, `bufcap` bytes). Returns the count, or -1 with a message in
  * `err`. */
 int rein__redis_parse_addrs(const char *list, char *buf, size_t bufcap,
-                            const char **hosts, int *ports, int cap,
-                            char *err, size_t errcap);
+                            const char **hosts, int *ports, int cap, char *err,
+                            size_t errcap);
 
 /* Asks the sentinels, in order, for the primary of `master`
  * (SENTINEL get-master-addr-by-name), each within timeout_ns, and connects
@@ -101,15 +100,10 @@ int rein__redis_parse_addrs(const char *list, char *buf, size_t bufcap,
  * failover can name the old primary). On success returns the connected
  * context and writes the address to host/port; on failure NULL with the
  * reason in err. */
-redisContext *rein__redis_sentinel_connect(const char *const *hosts,
-                                           const int *ports, int n,
-                                           const char *master,
-                                           int64_t connect_ns,
-                                           int64_t command_ns,
-                                           const rein__redis_limits *lim,
-                                           char *host, size_t hostcap,
-                                           int *port, char *err,
-                                           size_t errcap);
+redisContext *rein__redis_sentinel_connect(
+    const char *const *hosts, const int *ports, int n, const char *master,
+    int64_t connect_ns, int64_t command_ns, const rein__redis_limits *lim,
+    char *host, size_t hostcap, int *port, char *err, size_t errcap);
 
 /* ---- Cluster ----------------------------------------------------------- */
 

@@ -45,7 +45,8 @@ static void take(const char *line, const char *name, char *dst, size_t cap) {
   if (*v == '\'') v++;
   snprintf(dst, cap, "%s", v);
   size_t l = strlen(dst);
-  while (l && (dst[l - 1] == '\n' || dst[l - 1] == '\'')) dst[--l] = 0;
+  while (l && (dst[l - 1] == '\n' || dst[l - 1] == '\''))
+    dst[--l] = 0;
 }
 
 bool rein_ha_start(rein_ha *h, const char *what) {

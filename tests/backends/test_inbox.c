@@ -1276,8 +1276,7 @@ static void test_redis_nul_key(void **state) {
     bool why = false, whole = false;
     for (size_t i = 0; i + 1 < fields->elements; i += 2) {
       redisReply *k = fields->element[i], *v = fields->element[i + 1];
-      if (!strcmp(k->str, "error"))
-        why = strstr(v->str, "NUL byte") != NULL;
+      if (!strcmp(k->str, "error")) why = strstr(v->str, "NUL byte") != NULL;
       if (!strcmp(k->str, "key"))
         whole = v->len == 3 && memcmp(v->str, keys[e], 3) == 0;
     }

@@ -100,7 +100,9 @@ static void test_idem_store(void **state) {
   }
 }
 
-static void quiet(void *ctx, const char *line) { (void)ctx, (void)line; }
+static void quiet(void *ctx, const char *line) {
+  (void)ctx, (void)line;
+}
 
 static void test_fleet(void **state) {
   for (size_t i = 0; i < sizeof MODES / sizeof MODES[0]; i++) {
@@ -123,8 +125,7 @@ static void test_fleet(void **state) {
     assert_clear(MODES[i], fs.last_error);
     /* a refresh against the same server: the same bound */
     t0 = ms_now();
-    assert_int_not_equal(rein_fleet_tick(f, rein_clock_now(&c.clock)),
-                         REIN_OK);
+    assert_int_not_equal(rein_fleet_tick(f, rein_clock_now(&c.clock)), REIN_OK);
     check_time("rein_fleet_tick", MODES[i], ms_now() - t0, 300);
     t0 = ms_now();
     rein_fleet_free(f);

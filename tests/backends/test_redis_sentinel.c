@@ -324,8 +324,7 @@ static void run(int wait, const char *name) {
   printf("%s: fleet: %lld decisions, longest gap between two %lld ms, on "
          "local objects for %lld ms, %llu rejoins, degraded now %d\n",
          name, (long long)d.decisions, (long long)(d.max_gap_us / 1000),
-         (long long)d.degraded_ms, (unsigned long long)fs.rejoins,
-         fs.degraded);
+         (long long)d.degraded_ms, (unsigned long long)fs.rejoins, fs.degraded);
   rein_fleet_free(f);
   rein_idem_store_free(s);
   rein_ha_stop(&h);
@@ -342,8 +341,12 @@ static void run(int wait, const char *name) {
   }
 }
 
-static void test_durable(void **state) { run(1, "durable"); }
-static void test_default(void **state) { run(0, "default"); }
+static void test_durable(void **state) {
+  run(1, "durable");
+}
+static void test_default(void **state) {
+  run(0, "default");
+}
 
 int main(void) {
   signal(SIGPIPE, SIG_IGN);

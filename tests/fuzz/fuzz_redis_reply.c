@@ -48,8 +48,7 @@ static void decode_all(const redisReply *r) {
     (void)t;
   }
   if (r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
-      r->element[0]->type == REDIS_REPLY_ARRAY &&
-      r->element[0]->elements >= 2)
+      r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements >= 2)
     rein__broker_redis_decode(r->element[0]->element[1], "key", "body", msgs,
                               klen, 64);
 

@@ -49,7 +49,9 @@ static int64_t now_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void nb(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
+static void nb(int fd) {
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+}
 
 static bool say(conn *c, const char *s, size_t n) {
   ssize_t w = send(c->fd, s, n, MSG_NOSIGNAL);
@@ -151,11 +153,14 @@ rein_hostile *rein_hostile_start(rein_hostile_mode mode, int drip_ms) {
   return h;
 }
 
-int rein_hostile_port(const rein_hostile *h) { return h->port; }
+int rein_hostile_port(const rein_hostile *h) {
+  return h->port;
+}
 
 const char *rein_hostile_mode_name(rein_hostile_mode m) {
-  static const char *const names[] = {"garbage", "huge array", "huge bulk",
-                                      "nested arrays", "drip", "black hole"};
+  static const char *const names[] = {"garbage",   "huge array",
+                                      "huge bulk", "nested arrays",
+                                      "drip",      "black hole"};
   return (unsigned)m < 6 ? names[m] : "?";
 }
 
