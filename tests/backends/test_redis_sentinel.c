@@ -5,7 +5,8 @@
  * from scripts/services.sh start-sentinel) serves the idempotency store and
  * the fleet; 1,000 charges run through the store, each begin -> effect
  * counted -> complete, every failed step retried with the same key
- * (bounded), and the primary is SIGKILLed after charge 300. Once the
+ * (bounded); after charge 300 the replica's link is cut and kept down
+ * (it lags), and 150 ms later the primary is SIGKILLed. Once the
  * sentinels name the new primary the old one is started again (it comes
  * back as a replica, so durable mode has a replica to WAIT for).
  *
@@ -26,6 +27,7 @@
 #include "rein/fleet.h"
 #include "rein/idem.h"
 
+#include <hiredis/hiredis.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -197,6 +199,21 @@ static void *chaos_run(void *arg) {
   while (!atomic_load(&c->stop) && atomic_load(&c->progress) < KILL_AT)
     sleep_ms(1);
   if (atomic_load(&c->stop)) return NULL;
+  /* The replica lags: its link is cut and it may not resync (the
+   * primary's default user loses PSYNC and SYNC; ACL changes are not
+   * replicated, and the restarted primary starts clean), and the primary
+   * dies 150 ms later. The writes in between exist on the primary only:
+   * asynchronous replication loses them, durable mode must refuse to count
+   * them. */
+  redisContext *pc = redisConnect("127.0.0.1", c->old);
+  if (pc && !pc->err) {
+    redisReply *r = redisCommand(pc, "ACL SETUSER default -psync -sync");
+    if (r) freeReplyObject(r);
+    r = redisCommand(pc, "CLIENT KILL TYPE replica");
+    if (r) freeReplyObject(r);
+  }
+  if (pc) redisFree(pc);
+  sleep_ms(150);
   rein_ha_kill(c->h, c->old);
   c->killed_at = ms_now();
   printf("%s: SIGKILL primary :%d after %d charges\n", c->name, c->old,
@@ -278,7 +295,7 @@ static void run(int wait, const char *name) {
     if (!ok) lost_charges++;
     atomic_store(&c.progress, i + 1);
   }
-  atomic_store(&c.stop, true);
+  /* the fault thread ends once the old primary is back (or after 60 s) */
   pthread_join(cth, NULL);
   assert_true(c.restarted);
   int64_t failover_ms = c.failover_ms;
