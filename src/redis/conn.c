@@ -485,8 +485,10 @@ static redisContext *node_conn(rein__redis_cluster *cl, int i, char *err,
   return cl->node[i].c;
 }
 
-/* Applies a CLUSTER SLOTS reply: [[start, end, [host, port, ...], ...]]. */
-static int apply_slots(rein__redis_cluster *cl, const redisReply *r) {
+/* Applies a CLUSTER SLOTS reply: [[start, end, [host, port, ...], ...]].
+ * An empty host (or "?") means the node that answered, `self`. */
+int rein__redis_cluster_apply(rein__redis_cluster *cl, const redisReply *r,
+                              int self) {
   if (r->type != REDIS_REPLY_ARRAY || r->elements == 0) return -1;
   uint8_t map[16384];
   memset(map, 0, sizeof map);
@@ -504,7 +506,13 @@ static int apply_slots(rein__redis_cluster *cl, const redisReply *r) {
     const redisReply *h = e->element[2]->element[0];
     long long port = e->element[2]->element[1]->integer;
     if (a < 0 || b > 16383 || a > b || port < 1 || port > 65535) return -1;
-    int n = node_index(cl, h->str, h->len, (int)port);
+    const char *hs = h->str;
+    size_t hl = h->len;
+    if (hl == 0 || (hl == 1 && hs[0] == '?')) {
+      hs = cl->node[self].host;
+      hl = strlen(hs);
+    }
+    int n = node_index(cl, hs, hl, (int)port);
     if (n < 0) return -1;
     for (long long sl = a; sl <= b; sl++)
       map[sl] = (uint8_t)(n + 1);
@@ -534,7 +542,7 @@ int rein__redis_cluster_refresh(rein__redis_cluster *cl, char *err,
       cl->node[i].c = NULL;
       continue;
     }
-    int ok = apply_slots(cl, r);
+    int ok = rein__redis_cluster_apply(cl, r, i);
     if (ok != 0)
       snprintf(err, errcap, "cluster node %s:%d: CLUSTER SLOTS: %s",
                cl->node[i].host, cl->node[i].port,

@@ -141,6 +141,11 @@ void rein__redis_cluster_free(rein__redis_cluster *cl);
 /* Reads CLUSTER SLOTS from the first node or seed that answers. */
 int rein__redis_cluster_refresh(rein__redis_cluster *cl, char *err,
                                 size_t errcap);
+/* Applies a CLUSTER SLOTS reply received from node `self` (the fuzz
+ * target calls it): 0, or -1 when the reply is not a slot map (nothing
+ * changed but the nodes list may have grown). */
+int rein__redis_cluster_apply(rein__redis_cluster *cl, const redisReply *r,
+                              int self);
 /* The connection to the node serving `slot` (connecting, and refreshing
  * the map when it is stale or the slot unknown); NULL with err. */
 redisContext *rein__redis_cluster_conn(rein__redis_cluster *cl, unsigned slot,

@@ -7,7 +7,8 @@
  * piece of rein that turns a redisReply into rein records: the idempotency
  * store's begin decode (src/idem/redis.c), the Streams entry decode
  * (src/inbox/broker_redis.c, both as a bare entries array and as an
- * XREADGROUP reply) and the fleet's script-reply check (src/fleet). They
+ * XREADGROUP reply), the fleet's script-reply check (src/fleet) and the
+ * cluster slot map (CLUSTER SLOTS, src/redis/conn.c). They
  * must never crash, read out of bounds or leak, whatever the shape.
  */
 #include "fleet/fleet_internal.h"
@@ -16,6 +17,7 @@
 #include "rein_redis.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,6 +56,19 @@ static void decode_all(const redisReply *r) {
 
   long long v[5];
   (void)rein__fleet_reply_ints(r, v, 5);
+
+  static rein__redis_cluster cl;
+  if (cl.nnodes == 0) {
+    char err[64];
+    if (rein__redis_cluster_init(&cl, "127.0.0.1:7000", 1000000, 1000000, err,
+                                 sizeof err) != 0)
+      abort();
+    snprintf(cl.node[0].host, sizeof cl.node[0].host, "127.0.0.1");
+    cl.node[0].port = 7000;
+    cl.nnodes = 1;
+  }
+  (void)rein__redis_cluster_apply(&cl, r, 0);
+  if (cl.nnodes > 16) cl.nnodes = 1; /* no connections are ever made */
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
