@@ -6,9 +6,11 @@
  *
  *  - keys spread: 600 records land on more than one node (all three, in
  *    practice), each call routed by its record's slot;
- *  - MOVED: 2,000 slots are resharded (with their keys) to another node
- *    behind the store's back; every record still replays, through the
- *    redirections;
+ *  - MOVED and ASK: 2,000 slots are resharded (with their keys) to
+ *    another node behind the store's back while a second store reads every
+ *    record in a loop; no read fails, and afterwards every record still
+ *    replays through MOVED; then one record's slot is left half migrated
+ *    (MIGRATING/IMPORTING, the record moved): it replays through ASK;
  *  - the idempotency conformance suite (test_idem_conformance.c, argv
  *    "redis-cluster") passes on the cluster;
  *  - a fleet joins through the node serving its {name} slot.
@@ -20,7 +22,9 @@
 #include "rein/idem.h"
 
 #include <hiredis/hiredis.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,6 +126,38 @@ static void replays(rein_idem_store *s, int i) {
   rein_idem_result_clear(&r);
 }
 
+typedef struct replayer {
+  atomic_bool stop;
+  int reads, failures;
+  char last[200];
+} replayer;
+
+/* Reads every record again and again until told to stop. */
+static void *replay_loop(void *arg) {
+  replayer *rp = arg;
+  rein_idem_store *s = open_store();
+  while (!atomic_load(&rp->stop)) {
+    for (int i = 0; i < KEYS && !atomic_load(&rp->stop); i++) {
+      char key[32];
+      snprintf(key, sizeof key, "k%d", i);
+      uint8_t fp[32];
+      rein_idem_fingerprint(key, strlen(key), fp);
+      rein_idem_result r;
+      rein_status st = rein_idem_begin(s, &SCOPE, key, fp, REIN_NS_PER_S,
+                                       600 * REIN_NS_PER_S, &r);
+      rp->reads++;
+      if (st != REIN_OK || r.outcome != REIN_IDEM_REPLAY) {
+        rp->failures++;
+        snprintf(rp->last, sizeof rp->last, "k%d: %s %s", i,
+                 rein_status_name(st), rein_idem_store_errmsg(s));
+      }
+      rein_idem_result_clear(&r);
+    }
+  }
+  rein_idem_store_free(s);
+  return NULL;
+}
+
 static void test_spread_and_moved(void **state) {
   need();
   rein_idem_store *s = open_store();
@@ -141,8 +177,13 @@ static void test_spread_and_moved(void **state) {
   assert_int_equal(total, KEYS);
 
   /* move 2,000 slots (and their records) from the first node to the
-   * second behind the store's back: its slot map is now stale */
-  char cmd[512];
+   * second behind the store's back: its slot map is now stale; meanwhile
+   * a second store keeps reading every record (during a slot's migration
+   * the source answers ASK for a key already moved) */
+  replayer rp = {.stop = false};
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, replay_loop, &rp), 0);
+  char cmd[1024];
   snprintf(cmd, sizeof cmd,
            "from=$(redis-cli -p %d cluster myid) && "
            "to=$(redis-cli -p %d cluster myid) && "
@@ -151,11 +192,44 @@ static void test_spread_and_moved(void **state) {
            ">%s/reshard.log 2>&1",
            p[0], p[1], p[0], g_ha.dir);
   assert_int_equal(system(cmd), 0);
+  atomic_store(&rp.stop, true);
+  pthread_join(th, NULL);
+  printf("during the reshard: %d reads, %d failed (%s)\n", rp.reads,
+         rp.failures, rp.last);
+  assert_true(rp.reads > 0);
+  assert_int_equal(rp.failures, 0);
   long long after = node_int(p[0], "DBSIZE");
   printf("after resharding 2,000 slots: node :%d holds %lld records\n", p[0],
          after);
   for (int i = 0; i < KEYS; i++)
     replays(s, i); /* MOVED followed, the map corrected */
+
+  /* ASK: one record's slot half migrated (the slot still belongs to the
+   * first node, which has already handed that record to the second): the
+   * first node answers ASK for it, and only ASKING + the script on the
+   * second node finds it. Every record replays; then the slot is given to
+   * the second node for good and every record replays through MOVED. */
+  snprintf(cmd, sizeof cmd,
+           "a=%d; b=%d; key=$(redis-cli -p $a randomkey) && "
+           "slot=$(redis-cli -p $a cluster keyslot \"$key\") && "
+           "aid=$(redis-cli -p $a cluster myid) && "
+           "bid=$(redis-cli -p $b cluster myid) && "
+           "redis-cli -p $b cluster setslot $slot importing $aid >/dev/null && "
+           "redis-cli -p $a cluster setslot $slot migrating $bid >/dev/null && "
+           "redis-cli -p $a migrate 127.0.0.1 $b \"$key\" 0 5000 | grep -q OK "
+           "&& echo $slot > %s/ask.slot",
+           p[0], p[1], g_ha.dir);
+  assert_int_equal(system(cmd), 0);
+  for (int i = 0; i < KEYS; i++)
+    replays(s, i);
+  snprintf(cmd, sizeof cmd,
+           "slot=$(cat %s/ask.slot) && bid=$(redis-cli -p %d cluster myid) && "
+           "for p in %d %d %d; do redis-cli -p $p cluster setslot $slot node "
+           "$bid >/dev/null || exit 1; done",
+           g_ha.dir, p[1], p[0], p[1], p[2]);
+  assert_int_equal(system(cmd), 0);
+  for (int i = 0; i < KEYS; i++)
+    replays(s, i);
   rein_idem_store_free(s);
 }
 
