@@ -235,16 +235,24 @@ static void *chaos_run(void *arg) {
 
 /* ---- one run ----------------------------------------------------------- */
 
+/* The set of the running test; the teardown stops it even when an
+ * assertion ended the test early. */
+static rein_ha g_ha;
+
+static int stop_set(void **state) {
+  rein_ha_stop(&g_ha);
+  return 0;
+}
+
 static void run(int wait, const char *name) {
   if (!rein_ha_have(true)) {
     printf("SKIP: redis-server/redis-sentinel not installed "
            "(scripts/deps.sh installs them)\n");
     skip();
   }
-  rein_ha h;
-  if (!rein_ha_start(&h, "start-sentinel"))
+  if (!rein_ha_start(&g_ha, "start-sentinel"))
     fail_msg("scripts/services.sh start-sentinel failed");
-  rein_idem_store *s = open_store(&h, wait);
+  rein_idem_store *s = open_store(&g_ha, wait);
 
   /* the cost: 1,000 claims (begin + complete), no faults */
   static int64_t lat[1000];
@@ -270,8 +278,8 @@ static void run(int wait, const char *name) {
 
   rein_fleet_config fc;
   rein_fleet_config_default(&fc);
-  fc.redis_sentinels = h.sentinels;
-  fc.redis_sentinel_master = h.master;
+  fc.redis_sentinels = g_ha.sentinels;
+  fc.redis_sentinel_master = g_ha.master;
   fc.refresh_ns = 50 * REIN_NS_PER_MS;
   fc.log = quiet;
   char fname[64];
@@ -286,7 +294,8 @@ static void run(int wait, const char *name) {
   static tally t;
   memset(&t, 0, sizeof t);
   int lost_charges = 0;
-  chaos c = {.h = &h, .old = h.primary_port, .failover_ms = -1, .name = name};
+  chaos c = {
+      .h = &g_ha, .old = g_ha.primary_port, .failover_ms = -1, .name = name};
   pthread_t cth;
   assert_int_equal(pthread_create(&cth, NULL, chaos_run, &c), 0);
   for (int i = 0; i < CHARGES; i++) {
@@ -344,7 +353,7 @@ static void run(int wait, const char *name) {
          (long long)d.degraded_ms, (unsigned long long)fs.rejoins, fs.degraded);
   rein_fleet_free(f);
   rein_idem_store_free(s);
-  rein_ha_stop(&h);
+  rein_ha_stop(&g_ha);
 
   assert_int_equal(lost_charges, 0); /* every charge finished in its budget */
   /* decisions never wait for Redis: a gap is scheduling, not I/O */
@@ -368,8 +377,8 @@ static void test_default(void **state) {
 int main(void) {
   signal(SIGPIPE, SIG_IGN);
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_durable),
-      cmocka_unit_test(test_default),
+      cmocka_unit_test_teardown(test_durable, stop_set),
+      cmocka_unit_test_teardown(test_default, stop_set),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
