@@ -6,7 +6,8 @@
  * the fleet; 1,000 charges run through the store, each begin -> effect
  * counted -> complete, every failed step retried with the same key
  * (bounded); after charge 300 the replica's link is cut and kept down
- * (it lags), and 150 ms later the primary is SIGKILLed. Once the
+ * (it lags), and 150 ms (or 100 charges) later the primary is SIGKILLed.
+ * Once the
  * sentinels name the new primary the old one is started again (it comes
  * back as a replica, so durable mode has a replica to WAIT for).
  *
@@ -213,7 +214,11 @@ static void *chaos_run(void *arg) {
     if (r) freeReplyObject(r);
   }
   if (pc) redisFree(pc);
-  sleep_ms(150);
+  /* the lag window: 150 ms, or 100 more charges, whichever ends first (so
+   * the kill lands inside the run however fast the charges go) */
+  int64_t cut = ms_now();
+  while (ms_now() - cut < 150 && atomic_load(&c->progress) < KILL_AT + 100)
+    sleep_ms(1);
   rein_ha_kill(c->h, c->old);
   c->killed_at = ms_now();
   printf("%s: SIGKILL primary :%d after %d charges\n", c->name, c->old,
