@@ -24,7 +24,7 @@ CHECK_PKGS=(
   # unit tests, sanitizer and fuzz builds
   libcmocka-dev clang libclang-rt-14-dev
   # servers the tests start on loopback
-  redis-server postgresql
+  redis-server redis-sentinel redis-tools postgresql
   # tools the tests and benchmarks use
   curl wrk hyperfine python3-simpy3 chromium
   # promtool (metrics_promtool test)

@@ -7,6 +7,19 @@
 #       REIN_REDIS_HOST, REIN_REDIS_PORT, REIN_PG_DSN, REIN_SERVICES_DIR
 #   scripts/services.sh stop DIR
 #
+# Optional high-availability sets (also stopped by `stop DIR`; DIR may be
+# the same directory as `start` used, or a new one):
+#   eval "$(scripts/services.sh start-sentinel DIR)"
+#       1 primary, 1 replica, 3 sentinels (quorum 2, down-after 500 ms);
+#       exports REIN_SENTINELS (host:port,...), REIN_SENTINEL_MASTER,
+#       REIN_SENTINEL_PRIMARY_PORT, REIN_SENTINEL_REPLICA_PORT
+#   eval "$(scripts/services.sh start-cluster DIR)"
+#       3 primaries, no replicas, all 16384 slots assigned; exports
+#       REIN_CLUSTER_NODES (host:port,...)
+# Each redis-server's command line is kept in DIR/redis-PORT.cmd, so a test
+# that SIGKILLs one (its pid is in DIR/redis-PORT.pid) can start it again
+# with `sh DIR/redis-PORT.cmd`.
+#
 # PostgreSQL refuses to run as root, so as root the cluster is owned and run
 # by the `postgres` user (Debian's package creates it).
 set -euo pipefail
@@ -42,6 +55,99 @@ start_redis() {
     sleep 0.05
   done
   return 1
+}
+
+# A redis-server for the HA sets, daemonized, its command kept for restarts.
+start_ha_redis() {
+  local dir=$1 port=$2
+  shift 2
+  local cmd="redis-server --port $port --bind 127.0.0.1 --save '' --appendonly no --dir '$dir' --daemonize yes --pidfile '$dir/redis-$port.pid' --logfile '$dir/redis-$port.log' --repl-diskless-sync yes --repl-diskless-sync-delay 0 $*"
+  echo "$cmd" > "$dir/redis-$port.cmd"
+  sh "$dir/redis-$port.cmd" >&2 || return 1
+  for _ in $(seq 1 100); do
+    redis-cli -h 127.0.0.1 -p "$port" ping >/dev/null 2>&1 && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
+start_sentinel() {
+  local dir=$1
+  mkdir -p "$dir"
+  command -v redis-sentinel >/dev/null || { echo "services.sh: redis-sentinel is not installed (scripts/deps.sh)" >&2; exit 1; }
+  local pport rport
+  pport=$(free_port)
+  start_ha_redis "$dir" "$pport" || { echo "services.sh: sentinel primary did not start" >&2; exit 1; }
+  rport=$(free_port)
+  start_ha_redis "$dir" "$rport" --replicaof 127.0.0.1 "$pport" || { echo "services.sh: sentinel replica did not start" >&2; exit 1; }
+  local list="" sp
+  for i in 1 2 3; do
+    sp=$(free_port)
+    cat > "$dir/sentinel-$sp.conf" <<CONF
+port $sp
+bind 127.0.0.1
+daemonize yes
+pidfile $dir/sentinel-$sp.pid
+logfile $dir/sentinel-$sp.log
+dir $dir
+sentinel monitor rein 127.0.0.1 $pport 2
+sentinel down-after-milliseconds rein 500
+sentinel failover-timeout rein 2000
+sentinel parallel-syncs rein 1
+CONF
+    redis-sentinel "$dir/sentinel-$sp.conf" >&2 || { echo "services.sh: redis-sentinel did not start" >&2; exit 1; }
+    list="$list${list:+,}127.0.0.1:$sp"
+  done
+  # Ready when the replica is in sync and every sentinel knows the other two
+  # and the replica (a failover needs both).
+  local ok=0
+  for _ in $(seq 1 200); do
+    ok=1
+    redis-cli -p "$rport" info replication 2>/dev/null | grep -q 'master_link_status:up' || ok=0
+    for s in ${list//,/ }; do
+      local info
+      info=$(redis-cli -p "${s##*:}" sentinel master rein 2>/dev/null | tr '\n' ' ')
+      echo "$info" | grep -q 'num-other-sentinels 2' || ok=0
+      echo "$info" | grep -q 'num-slaves 1' || ok=0
+    done
+    [ "$ok" = 1 ] && break
+    sleep 0.1
+  done
+  [ "$ok" = 1 ] || { echo "services.sh: the sentinel set did not settle in 20 s" >&2; exit 1; }
+  cat <<ENV
+export REIN_SENTINELS='$list'
+export REIN_SENTINEL_MASTER=rein
+export REIN_SENTINEL_PRIMARY_PORT=$pport
+export REIN_SENTINEL_REPLICA_PORT=$rport
+ENV
+}
+
+start_cluster() {
+  local dir=$1
+  mkdir -p "$dir"
+  local ports=() p list=""
+  for i in 1 2 3; do
+    p=$(free_port)
+    while [ "$p" -gt 55000 ]; do p=$(free_port); done  # bus port = p + 10000
+    start_ha_redis "$dir" "$p" --cluster-enabled yes \
+      --cluster-config-file "'$dir/nodes-$p.conf'" --cluster-node-timeout 2000 ||
+      { echo "services.sh: cluster node did not start" >&2; exit 1; }
+    ports+=("127.0.0.1:$p")
+    list="$list${list:+,}127.0.0.1:$p"
+  done
+  redis-cli --cluster create "${ports[@]}" --cluster-replicas 0 --cluster-yes >"$dir/cluster-create.log" 2>&1 ||
+    { echo "services.sh: redis-cli --cluster create failed:" >&2; tail -n 5 "$dir/cluster-create.log" >&2; exit 1; }
+  local ok=0
+  for _ in $(seq 1 200); do
+    ok=1
+    for n in "${ports[@]}"; do
+      redis-cli -p "${n##*:}" cluster info 2>/dev/null | grep -q 'cluster_state:ok' || ok=0
+    done
+    [ "$ok" = 1 ] && break
+    sleep 0.1
+  done
+  [ "$ok" = 1 ] || { echo "services.sh: the cluster did not reach cluster_state:ok in 20 s" >&2; exit 1; }
+  echo "export REIN_CLUSTER_NODES='$list'"
 }
 
 start_pg() {
@@ -95,6 +201,18 @@ stop() {
   if [ -f "$dir/redis.pid" ]; then
     kill "$(cat "$dir/redis.pid")" 2>/dev/null || true
   fi
+  local pids=()
+  for f in "$dir"/redis-*.pid "$dir"/sentinel-*.pid; do
+    [ -f "$f" ] && pids+=("$(cat "$f")")
+  done
+  if [ ${#pids[@]} -gt 0 ]; then
+    kill "${pids[@]}" 2>/dev/null || true
+    # gone before the directory is removed (they write on exit)
+    for _ in $(seq 1 40); do
+      kill -0 "${pids[@]}" 2>/dev/null || break
+      sleep 0.05
+    done
+  fi
   if [ -d "$dir/pg" ] && [ -f "$dir/pg/postmaster.pid" ]; then
     as_pg "$PGBIN/pg_ctl" -D "$dir/pg" -m immediate -w stop >/dev/null 2>&1 || true
   fi
@@ -104,5 +222,7 @@ stop() {
 case "${1:-}" in
   start) start "${2:?usage: services.sh start DIR}" ;;
   stop) stop "${2:?usage: services.sh stop DIR}" ;;
-  *) echo "usage: services.sh start|stop DIR" >&2; exit 2 ;;
+  start-sentinel) start_sentinel "${2:?usage: services.sh start-sentinel DIR}" ;;
+  start-cluster) start_cluster "${2:?usage: services.sh start-cluster DIR}" ;;
+  *) echo "usage: services.sh start|stop|start-sentinel|start-cluster DIR" >&2; exit 2 ;;
 esac

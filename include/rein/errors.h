@@ -38,7 +38,9 @@ extern "C" {
   X(REIN_EUNSUPPORTED, -15, "not supported")                                   \
   X(REIN_EAGAIN, -16, "try again later")                                       \
   X(REIN_EGAVEUP, -17, "gave up retrying (see the give-up reason)")            \
-  X(REIN_EEXPIRED, -18, "expired")
+  X(REIN_EEXPIRED, -18, "expired")                                             \
+  X(REIN_ENOTDURABLE, -19,                                                     \
+    "not durable: too few replicas acknowledged the write")
 
 typedef enum rein_status {
 #define REIN__STATUS_ENUM(name, value, msg) name = value,

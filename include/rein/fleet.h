@@ -130,6 +130,19 @@ typedef struct rein_fleet_config {
                                  every (re)connect */
   int redis_db;               /* SELECT on every (re)connect when > 0;
                                  default 0; [0, 1000000] */
+  /* Redis Sentinel: "host:port,host:port,..." (up to 16; copied). When
+   * set, redis_host/redis_port are ignored: every (re)connect asks the
+   * sentinels for the primary of redis_sentinel_master, so after a
+   * failover the next refresh finds the new primary (decisions stay on the
+   * local objects meanwhile, as for any outage). Default NULL. */
+  const char *redis_sentinels;
+  const char *redis_sentinel_master; /* default "mymaster" */
+  /* Redis Cluster: "host:port,..." seed nodes (up to 16; copied). The
+   * fleet's keys share the hash tag {name}, so its scripts touch one slot;
+   * every (re)connect asks the cluster (CLUSTER SLOTS) which node serves
+   * it, and a MOVED reply makes the next refresh ask again. Exclusive with
+   * redis_sentinels. Default NULL. */
+  const char *redis_cluster_nodes;
 } rein_fleet_config;
 
 REIN_API void rein_fleet_config_default(rein_fleet_config *c);

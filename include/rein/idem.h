@@ -275,6 +275,25 @@ typedef struct rein_idem_redis_config {
   struct redisContext *ctx; /* existing connection, or NULL */
   bool owns_ctx;          /* redisFree `ctx` in free; default false */
   const char *prefix;     /* default "rein:idem:"; 1..64 bytes, no spaces */
+  /* Redis Sentinel: "host:port,host:port,..." (up to 16). When set, host
+   * and port are ignored: the primary of `sentinel_master` is asked of the
+   * sentinels at start and again whenever the connection fails or the
+   * server answers READONLY (it was demoted by a failover). Default NULL. */
+  const char *sentinels;
+  const char *sentinel_master; /* default "mymaster" */
+  /* Durable mode: after every write, WAIT until this many replicas hold it
+   * (at most wait_timeout_ms); fewer fails the call with REIN_ENOTDURABLE
+   * (the write is on the primary and may be lost by a failover: retry with
+   * the same key). 0 (default): no WAIT, asynchronous replication. See
+   * docs/idempotency.md for what each mode can lose and what it costs. */
+  int wait_replicas;
+  int wait_timeout_ms; /* default 500; [1, 600000] */
+  /* Redis Cluster: "host:port,..." seed nodes (up to 16). The store reads
+   * the slot map (CLUSTER SLOTS), sends each call to the node serving its
+   * record's slot (a record is one key, so every script touches one slot)
+   * and follows MOVED and ASK. Default NULL: one server. Exclusive with
+   * sentinels and .ctx. */
+  const char *cluster_nodes;
 } rein_idem_redis_config;
 REIN_API void rein_idem_redis_config_default(rein_idem_redis_config *rc);
 REIN_API rein_status rein_idem_redis_new(const rein_idem_config *c,
@@ -319,7 +338,9 @@ REIN_API void rein_idem_store_errmsg_copy(const rein_idem_store *s, char *buf,
  * REIN_EBUSY) with nothing changed; PostgreSQL may also return REIN_EAGAIN
  * when the record changed under 16 consecutive attempts (safe to retry).
  * REIN_ECLOSED (connection lost, unreachable, or a Redis command timed out)
- * means the handle is unusable: free it and create another.
+ * means the handle is unusable: free it and create another; a Redis store
+ * that made its own connection (host/port, sentinels, cluster) connects
+ * again on the next call instead, so the same handle may simply retry.
  */
 REIN_API rein_status rein_idem_begin(rein_idem_store *s,
                                      const rein_idem_scope *scope,

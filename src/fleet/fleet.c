@@ -23,11 +23,20 @@
  * of the last good refresh, so they fall back within stale_ns even when no
  * refresh has come back at all. hiredis writes with write(2), so every
  * refresh runs with SIGPIPE blocked and consumes one it caused.
+ *
+ * Every refresh talks through the shared bounded connection (src/redis):
+ * reply limits, and one deadline of command_timeout_ns for the whole
+ * pipeline, so a hostile or dripping server costs a failed refresh within
+ * connect_timeout_ns + command_timeout_ns, never a stall or a huge
+ * allocation. With sentinels configured, every connect asks them for the
+ * current primary.
  */
 #include "fleet_internal.h"
 
 #include "rein/metrics.h"
 #include "rein/rng.h"
+
+#include "rein_redis.h"
 
 #include <hiredis/hiredis.h>
 
@@ -85,6 +94,12 @@ struct rein_fleet {
   /* Configuration (immutable after _new). */
   char *host, *prefix, *name, *id, *password;
   int db;
+  char *sentinels, *master; /* NULL: host:port directly */
+  char *cluster;            /* cluster seeds, or NULL */
+  int nsent;
+  const char *sent_host[16];
+  int sent_port[16];
+  char sent_buf[2048];
   char *k_bwin, *k_blease, *k_bheld, *k_kwin, *k_kstate;
   int port;
   int64_t refresh_ns, lease_ttl_ns, connect_ns, command_ns, stale_ns;
@@ -204,13 +219,6 @@ static void logf_(rein_fleet *f, const char *fmt, ...) {
     f->log(f->log_ctx, line);
   else
     fprintf(stderr, "rein-fleet: %s\n", line);
-}
-
-static struct timeval to_tv(int64_t ns) {
-  struct timeval tv;
-  tv.tv_sec = (time_t)(ns / REIN_NS_PER_S);
-  tv.tv_usec = (suseconds_t)((ns % REIN_NS_PER_S) / 1000);
-  return tv;
 }
 
 /* Decisions use the local objects: degraded, not yet joined, or the last
@@ -447,29 +455,70 @@ static void count_commands(rein_fleet *f, uint64_t n, uint64_t noscript) {
 
 /* The hiredis error of the context as a rein_status, recorded. */
 static rein_status io_error(rein_fleet *f, const char *what) {
-  rein_status s = REIN_ECLOSED;
-  if (f->rc && f->rc->err == REDIS_ERR_IO &&
-      (errno == EAGAIN || errno == EWOULDBLOCK || errno == ETIMEDOUT))
-    s = REIN_ETIMEDOUT;
+  rein_status s = f->rc ? rein__redis_status(f->rc) : REIN_ECLOSED;
   set_error(f, "%s: %s", what,
             f->rc && f->rc->errstr[0] ? f->rc->errstr : "connection failed");
   if (f->rc) {
-    redisFree(f->rc);
+    rein__redis_free(f->rc);
     f->rc = NULL;
   }
   return s;
 }
 
-static rein_status connect_redis(rein_fleet *f) {
-  if (f->rc) return REIN_OK;
-  f->rc = redisConnectWithTimeout(f->host, f->port, to_tv(f->connect_ns));
-  if (!f->rc) {
-    set_error(f, "connect %s:%d: out of memory", f->host, f->port);
-    return REIN_ENOMEM;
+static rein_status connect_redis(rein_fleet *f, int64_t *deadline) {
+  if (f->rc) {
+    *deadline = rein__redis_now() + f->command_ns;
+    return REIN_OK;
   }
-  if (f->rc->err) return io_error(f, "connect");
-  if (redisSetTimeout(f->rc, to_tv(f->command_ns)) != REDIS_OK)
-    return io_error(f, "set timeout");
+  if (f->cluster) {
+    /* which node serves the fleet's slot, then a connection of our own */
+    char why[300];
+    rein__redis_cluster *cl = rein_alloc(f->alloc, sizeof *cl);
+    if (!cl) {
+      set_error(f, "cluster: out of memory");
+      return REIN_ENOMEM;
+    }
+    int node = -1;
+    if (rein__redis_cluster_init(cl, f->cluster, f->connect_ns, f->command_ns,
+                                 why, sizeof why) == 0 &&
+        rein__redis_cluster_refresh(cl, why, sizeof why) == 0) {
+      unsigned slot = rein__redis_slot(f->k_bwin, strlen(f->k_bwin));
+      node = cl->slot_node[slot] - 1;
+      if (node < 0) snprintf(why, sizeof why, "no node serves slot %u", slot);
+    }
+    rein_status cst = REIN_OK;
+    if (node >= 0) {
+      f->rc = rein__redis_connect(cl->node[node].host, cl->node[node].port,
+                                  f->connect_ns, f->command_ns, NULL);
+      if (!f->rc) cst = REIN_ENOMEM;
+    } else {
+      set_error(f, "cluster: %s", why);
+      cst = REIN_ECLOSED;
+    }
+    rein__redis_cluster_free(cl);
+    rein_free(f->alloc, cl);
+    if (cst != REIN_OK) return cst;
+    if (f->rc->err) return io_error(f, "connect");
+  } else if (f->nsent > 0) {
+    char host[256], why[256];
+    int port = 0;
+    f->rc = rein__redis_sentinel_connect(
+        f->sent_host, f->sent_port, f->nsent, f->master, f->connect_ns,
+        f->command_ns, NULL, host, sizeof host, &port, why, sizeof why);
+    if (!f->rc) {
+      set_error(f, "no primary for \"%s\": %s", f->master, why);
+      return REIN_ECLOSED;
+    }
+  } else {
+    f->rc = rein__redis_connect(f->host, f->port, f->connect_ns, f->command_ns,
+                                NULL);
+    if (!f->rc) {
+      set_error(f, "connect %s:%d: out of memory", f->host, f->port);
+      return REIN_ENOMEM;
+    }
+    if (f->rc->err) return io_error(f, "connect");
+  }
+  *deadline = rein__redis_now() + f->command_ns;
   /* AUTH and SELECT go first in the same pipeline as the SCRIPT LOADs. */
   int pre = 0;
   if (f->password) {
@@ -500,7 +549,7 @@ static rein_status connect_redis(rein_fleet *f) {
   rein_status st = REIN_OK;
   for (int i = 0; i < pre; i++) {
     redisReply *r = NULL;
-    if (redisGetReply(f->rc, (void **)&r) != REDIS_OK)
+    if (rein__redis_get_reply(f->rc, *deadline, &r) != REDIS_OK)
       return io_error(f, i == 0 && f->password ? "AUTH" : "SELECT");
     if (r->type == REDIS_REPLY_ERROR && st == REIN_OK) {
       set_error(f, "%s: %s", i == 0 && f->password ? "AUTH" : "SELECT", r->str);
@@ -510,7 +559,7 @@ static rein_status connect_redis(rein_fleet *f) {
   }
   for (int i = 0; i < 2; i++) {
     redisReply *r = NULL;
-    if (redisGetReply(f->rc, (void **)&r) != REDIS_OK)
+    if (rein__redis_get_reply(f->rc, *deadline, &r) != REDIS_OK)
       return io_error(f, "SCRIPT LOAD");
     if (st != REIN_OK) {
       /* AUTH or SELECT failed: the loads failed too; keep the first error */
@@ -525,7 +574,7 @@ static rein_status connect_redis(rein_fleet *f) {
     freeReplyObject(r);
   }
   if (st != REIN_OK) {
-    redisFree(f->rc);
+    rein__redis_free(f->rc);
     f->rc = NULL;
   }
   return st;
@@ -558,7 +607,7 @@ static void call_argv(rein_fleet *f, const call *c, bool eval,
     len[i] = strlen(argv[i]);
 }
 
-static bool reply_ints(redisReply *r, long long *v, size_t n) {
+bool rein__fleet_reply_ints(const redisReply *r, long long *v, size_t n) {
   if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < n) return false;
   for (size_t i = 0; i < n; i++) {
     if (r->element[i]->type != REDIS_REPLY_INTEGER) return false;
@@ -583,7 +632,8 @@ static int64_t ms_up(int64_t ns) {
  * return every token and probe and ask for nothing.
  */
 static rein_status refresh(rein_fleet *f, int64_t now, bool closing) {
-  rein_status st = connect_redis(f);
+  int64_t deadline = 0;
+  rein_status st = connect_redis(f, &deadline);
   if (st != REIN_OK) return st;
 
   sums cur;
@@ -591,7 +641,7 @@ static rein_status refresh(rein_fleet *f, int64_t now, bool closing) {
   call calls[2];
   memset(calls, 0, sizeof calls);
   int n = 0;
-  int64_t held = 0;
+  int64_t held = 0, want_tokens = 0;
   if (f->budget) {
     /* Tokens whose lease has run out are void: Redis has already given
      * them back to the fleet (the lease expired there no later than here),
@@ -621,6 +671,7 @@ static rein_status refresh(rein_fleet *f, int64_t now, bool closing) {
     sum_stripes(f, &cur);
     int64_t want = closing ? 0 : target - held;
     if (want < 0) want = 0;
+    want_tokens = want;
     double ttl_s = (double)f->bcfg.ttl_ns / 1e9;
     int64_t bucket_ms = f->bcfg.ttl_ns / 10 / REIN_NS_PER_MS;
     if (bucket_ms < 1) bucket_ms = 1;
@@ -696,13 +747,11 @@ static rein_status refresh(rein_fleet *f, int64_t now, bool closing) {
         return io_error(f, "EVALSHA");
     }
     count_commands(f, (uint64_t)n, 0);
-    int done = 0;
-    while (!done)
-      if (redisBufferWrite(f->rc, &done) != REDIS_OK)
-        return io_error(f, "EVALSHA");
+    if (rein__redis_flush(f->rc, deadline) != REDIS_OK)
+      return io_error(f, "EVALSHA");
     f->sent = cur;
     for (int i = 0; i < n && rs == REIN_OK; i++)
-      if (redisGetReply(f->rc, (void **)&rep[i]) != REDIS_OK)
+      if (rein__redis_get_reply(f->rc, deadline, &rep[i]) != REDIS_OK)
         rs = io_error(f, "EVALSHA");
     for (int i = 0; i < n && rs == REIN_OK; i++) {
       if (rep[i]->type != REDIS_REPLY_ERROR ||
@@ -712,7 +761,8 @@ static rein_status refresh(rein_fleet *f, int64_t now, bool closing) {
       rep[i] = NULL;
       call_argv(f, &calls[i], true, argv[i], len[i], nk[i]);
       count_commands(f, 1, 1);
-      rep[i] = redisCommandArgv(f->rc, argc[i], argv[i], len[i]);
+      rep[i] = rein__redis_command(f->rc, rein__redis_now() + f->command_ns,
+                                   argc[i], argv[i], len[i]);
       if (!rep[i]) rs = io_error(f, "EVAL");
     }
   }
@@ -724,14 +774,38 @@ static rein_status refresh(rein_fleet *f, int64_t now, bool closing) {
 
   /* Apply. */
   rs = REIN_OK;
+  bool drop = false;
   for (int i = 0; i < n && rs == REIN_OK; i++) {
     long long v[5];
-    if (!reply_ints(rep[i], v, 5)) {
+    if (!rein__fleet_reply_ints(rep[i], v, 5)) {
       set_error(f, "%s script: %s", calls[i].script ? "breaker" : "budget",
                 rep[i]->type == REDIS_REPLY_ERROR ? rep[i]->str
                                                   : "unexpected reply");
       rs = REIN_EBACKEND;
+      /* the slot moved, the primary was demoted or the cluster is
+       * reconfiguring: the next refresh connects again (and asks where) */
+      const char *e = rep[i]->type == REDIS_REPLY_ERROR ? rep[i]->str : "";
+      if (!strncmp(e, "MOVED", 5) || !strncmp(e, "ASK", 3) ||
+          !strncmp(e, "READONLY", 8) || !strncmp(e, "CLUSTERDOWN", 11) ||
+          !strncmp(e, "TRYAGAIN", 8) || !strncmp(e, "LOADING", 7))
+        drop = true;
       break;
+    }
+    /* Redis is trusted with the fleet's state, not with this process's
+     * safety: a grant is never more than was asked for, a state is one of
+     * the three, an open time never longer than open_ns. */
+    if (calls[i].script == 0) {
+      if (v[0] < 0) v[0] = 0;
+      if (v[0] > want_tokens) v[0] = want_tokens;
+    } else {
+      if (v[0] < REIN_BREAKER_CLOSED || v[0] > REIN_BREAKER_HALF_OPEN) {
+        set_error(f, "breaker script: state %lld is not a breaker state", v[0]);
+        rs = REIN_EBACKEND;
+        break;
+      }
+      long long open_ms = ms_up(f->kcfg.open_ns);
+      if (v[2] < 0) v[2] = 0;
+      if (v[2] > open_ms) v[2] = open_ms;
     }
     if (calls[i].script == 0) {
       if (!closing) {
@@ -781,7 +855,22 @@ static rein_status refresh(rein_fleet *f, int64_t now, bool closing) {
   }
   for (int i = 0; i < n; i++)
     freeReplyObject(rep[i]);
+  if (drop && f->rc) {
+    rein__redis_free(f->rc);
+    f->rc = NULL;
+  }
   return rs;
+}
+
+/* Where Redis is, for the log: host:port, or the sentinels' primary. */
+static void where_(const rein_fleet *f, char *buf, size_t cap) {
+  if (f->cluster)
+    snprintf(buf, cap, "cluster %s", f->cluster);
+  else if (f->nsent > 0)
+    snprintf(buf, cap, "primary \"%s\" (sentinels %s)", f->master,
+             f->sentinels);
+  else
+    snprintf(buf, cap, "%s:%d", f->host, f->port);
 }
 
 static rein_status tick_locked(rein_fleet *f, int64_t now, bool closing) {
@@ -803,10 +892,12 @@ static rein_status tick_locked(rein_fleet *f, int64_t now, bool closing) {
     pthread_mutex_unlock(&f->st_mu);
     if (rejoin) {
       f->down_logged = false;
+      char where[300];
+      where_(f, where, sizeof where);
       logf_(f,
-            "fleet %s instance %s: Redis %s:%d is back, rejoined the "
+            "fleet %s instance %s: Redis %s is back, rejoined the "
             "fleet budget and breaker",
-            f->name, f->id, f->host, f->port);
+            f->name, f->id, where);
     }
     return REIN_OK;
   }
@@ -825,10 +916,12 @@ static rein_status tick_locked(rein_fleet *f, int64_t now, bool closing) {
   pthread_mutex_unlock(&f->st_mu);
   if (first) {
     f->down_logged = true;
+    char where[300];
+    where_(f, where, sizeof where);
     logf_(f,
-          "fleet %s instance %s: Redis %s:%d unavailable (%s: %s); "
+          "fleet %s instance %s: Redis %s unavailable (%s: %s); "
           "using the local budget and breaker until it is back",
-          f->name, f->id, f->host, f->port, rein_status_name(st), why);
+          f->name, f->id, where, rein_status_name(st), why);
   }
   return st;
 }
@@ -915,6 +1008,9 @@ void rein_fleet_config_default(rein_fleet_config *c) {
   rein_breaker_config_default(&c->breaker);
   c->start_thread = true;
   c->join_on_new = true;
+  c->redis_sentinels = NULL;
+  c->redis_sentinel_master = "mymaster";
+  c->redis_cluster_nodes = NULL;
 }
 
 static rein_status validate(const rein_fleet_config *c) {
@@ -992,6 +1088,32 @@ static rein_status validate(const rein_fleet_config *c) {
                    "fleet.stale_ns: the default 750 ms is not above "
                    "refresh_ns (%" PRId64 " ns); set it explicitly",
                    c->refresh_ns);
+  if (c->redis_sentinels &&
+      (!c->redis_sentinel_master || !valid_ident(c->redis_sentinel_master)))
+    return invalid(e,
+                   "fleet.redis_sentinel_master: must match "
+                   "[A-Za-z0-9_.:/-]{1,128}, got \"%s\"",
+                   c->redis_sentinel_master ? c->redis_sentinel_master
+                                            : "(null)");
+  if (c->redis_sentinels) {
+    char buf[2048], why[200];
+    const char *h[16];
+    int p[16];
+    if (rein__redis_parse_addrs(c->redis_sentinels, buf, sizeof buf, h, p, 16,
+                                why, sizeof why) < 0)
+      return invalid(e, "fleet.redis_sentinels: %s", why);
+  }
+  if (c->redis_cluster_nodes) {
+    char buf[2048], why[200];
+    const char *h[16];
+    int p[16];
+    if (c->redis_sentinels)
+      return invalid(e, "fleet.redis_cluster_nodes: set either "
+                        "redis_cluster_nodes or redis_sentinels, not both");
+    if (rein__redis_parse_addrs(c->redis_cluster_nodes, buf, sizeof buf, h, p,
+                                16, why, sizeof why) < 0)
+      return invalid(e, "fleet.redis_cluster_nodes: %s", why);
+  }
   if (!c->enable_budget && !c->enable_breaker)
     return invalid(e, "fleet.enable_budget, fleet.enable_breaker: at least "
                       "one must be true");
@@ -1042,7 +1164,10 @@ static void free_parts(rein_fleet *f) {
   rein_free(a, f->k_bheld);
   rein_free(a, f->k_kwin);
   rein_free(a, f->k_kstate);
-  if (f->rc) redisFree(f->rc);
+  rein_free(a, f->sentinels);
+  rein_free(a, f->master);
+  rein_free(a, f->cluster);
+  if (f->rc) rein__redis_free(f->rc);
   pthread_mutex_destroy(&f->tick_mu);
   pthread_mutex_destroy(&f->st_mu);
   pthread_mutex_destroy(&f->th_mu);
@@ -1106,6 +1231,23 @@ rein_status rein_fleet_new(const rein_fleet_config *c, rein_fleet **out) {
   f->id = c->instance_id ? fstrdup(a, c->instance_id) : default_id(a);
   if (!f->host || !f->prefix || !f->name || !f->id) goto fail;
   f->db = c->redis_db;
+  if (c->redis_cluster_nodes) {
+    f->cluster = fstrdup(a, c->redis_cluster_nodes);
+    if (!f->cluster) goto fail;
+  }
+  if (c->redis_sentinels) {
+    f->sentinels = fstrdup(a, c->redis_sentinels);
+    f->master = fstrdup(a, c->redis_sentinel_master);
+    if (!f->sentinels || !f->master) goto fail;
+    char why[200];
+    f->nsent = rein__redis_parse_addrs(f->sentinels, f->sent_buf,
+                                       sizeof f->sent_buf, f->sent_host,
+                                       f->sent_port, 16, why, sizeof why);
+    if (f->nsent < 1) {
+      st = invalid(c->err, "fleet.redis_sentinels: %s", why);
+      goto fail;
+    }
+  }
   if (c->redis_password) {
     f->password = fstrdup(a, c->redis_password);
     if (!f->password) goto fail;

@@ -118,6 +118,14 @@ void rein__idem_set_new(rein_idem_result *out, const uint8_t id[32],
                         const char *phase, size_t phase_len,
                         int64_t expires_in);
 
+/* The Redis backend's decode of its begin script's reply (redis.c), for
+ * the fuzz target: REIN_OK with `out` filled, or REIN_EBACKEND. */
+struct redisReply;
+rein_status rein__idem_redis_decode_begin(rein_idem_store *s,
+                                          const struct redisReply *r,
+                                          const uint8_t id[32], uint64_t nonce,
+                                          rein_idem_result *out);
+
 /* Lowercase hex of the 32-byte id into `hex` (65 bytes). */
 void rein__idem_hex(const uint8_t id[32], char hex[65]);
 

@@ -13,10 +13,19 @@
  * absent; purge has nothing to do. Scripts are loaded once with SCRIPT LOAD
  * and run with EVALSHA; a NOSCRIPT reply (server restarted, SCRIPT FLUSH)
  * falls back to EVAL, which caches the script again.
+ *
+ * Every call goes through the shared bounded connection (src/redis): reply
+ * limits and one deadline of timeout_ms per call, so a hostile or broken
+ * server costs an error, not a stall. A connection that failed is dropped
+ * and the next call connects again, through the sentinels when they are
+ * configured (they name the current primary after a failover). Durable
+ * mode pipelines WAIT after each script: a write counts only once that
+ * many replicas hold it.
  */
 #include "idem_internal.h"
 
 #include "core/internal.h"
+#include "rein_redis.h"
 
 #include <hiredis.h>
 #include <inttypes.h>
@@ -107,11 +116,25 @@ static const char update_lua[] =
     "redis.call('PEXPIREAT', k, I(math.ceil(ex / 1000)))\n"
     "return 1\n";
 
+#define RD_SENTINELS_MAX 16
+
 typedef struct rd {
   redisContext *ctx;
-  bool owns;
+  bool owns, given;
   char prefix[65];
   char sha_begin[41], sha_update[41];
+  int64_t timeout_ns;
+  /* direct: host:port; with sentinels: the primary last found */
+  char host[256];
+  int port;
+  int nsent;
+  const char *sent_host[RD_SENTINELS_MAX];
+  int sent_port[RD_SENTINELS_MAX];
+  char sent_buf[2048];
+  char master[129];
+  int wait_replicas;
+  int wait_timeout_ms;
+  rein__redis_cluster *cl; /* cluster mode; NULL otherwise */
 } rd;
 
 static rein_status rd_ctx_err(rein_idem_store *s, redisContext *c,
@@ -119,9 +142,65 @@ static rein_status rd_ctx_err(rein_idem_store *s, redisContext *c,
   if (!c)
     return rein__idem_fail(s, REIN_ENOMEM, "redis: out of memory during %s",
                            what);
-  return rein__idem_fail(s, REIN_ECLOSED,
-                         "redis: connection error during %s: %s", what,
+  /* timed out or closed: REIN_ECLOSED (rein/idem.h); a reply refused by
+   * the limits or not RESP: REIN_EBACKEND. Either way the connection is
+   * dropped and the next call makes a new one. */
+  rein_status st = rein__redis_status(c);
+  st = st == REIN_EPARSE   ? REIN_EBACKEND
+       : st == REIN_ENOMEM ? REIN_ENOMEM
+                           : REIN_ECLOSED;
+  return rein__idem_fail(s, st, "redis: connection error during %s: %s", what,
                          c->errstr[0] ? c->errstr : "connection closed");
+}
+
+/* A usable connection: the current one, or a new one (an owned connection
+ * that failed is dropped and made again; a given one is the caller's). */
+static rein_status ensure(rein_idem_store *s) {
+  rd *d = s->impl;
+  if (d->ctx && !d->ctx->err) return REIN_OK;
+  if (d->given)
+    return rd_ctx_err(s, d->ctx,
+                      "a call (the connection given "
+                      "in .ctx failed)");
+  rein__redis_free(d->ctx);
+  d->ctx = NULL;
+  if (d->nsent > 0) {
+    char why[256];
+    d->ctx = rein__redis_sentinel_connect(
+        d->sent_host, d->sent_port, d->nsent, d->master, d->timeout_ns,
+        d->timeout_ns, NULL, d->host, sizeof d->host, &d->port, why,
+        sizeof why);
+    if (!d->ctx)
+      return rein__idem_fail(
+          s, REIN_ECLOSED, "redis: no primary for \"%s\": %s", d->master, why);
+    return REIN_OK;
+  }
+  d->ctx =
+      rein__redis_connect(d->host, d->port, d->timeout_ns, d->timeout_ns, NULL);
+  if (!d->ctx || d->ctx->err) return rd_ctx_err(s, d->ctx, "connect");
+  return REIN_OK;
+}
+
+/* Reads the WAIT reply pipelined after a write. */
+static rein_status check_wait(rein_idem_store *s, redisContext *c,
+                              int64_t deadline) {
+  rd *d = s->impl;
+  redisReply *w;
+  if (rein__redis_get_reply(c, deadline, &w) != REDIS_OK)
+    return rd_ctx_err(s, c, "WAIT");
+  rein_status st = REIN_OK;
+  if (w->type != REDIS_REPLY_INTEGER)
+    st = rein__idem_fail(s, REIN_EBACKEND, "redis: WAIT: %s",
+                         w->type == REDIS_REPLY_ERROR ? w->str
+                                                      : "unexpected reply");
+  else if (w->integer < d->wait_replicas)
+    st = rein__idem_fail(
+        s, REIN_ENOTDURABLE,
+        "redis: WAIT: %lld of %d replicas acknowledged the write within "
+        "%d ms; it may not survive a failover (retry with the same key)",
+        w->integer, d->wait_replicas, d->wait_timeout_ms);
+  freeReplyObject(w);
+  return st;
 }
 
 /* Runs a script by SHA; on NOSCRIPT, by text. `argv` excludes the command
@@ -146,29 +225,102 @@ static redisReply *run_script(rein_idem_store *s, const char *sha,
     argv[4 + i] = args[i];
     argl[4 + i] = lens[i];
   }
-  for (int pass = 0; pass < 2; pass++) {
-    redisReply *r = redisCommandArgv(d->ctx, 4 + nargs, argv, argl);
-    if (!r) {
-      *st = rd_ctx_err(s, d->ctx, "EVALSHA");
+  char wn[16], wt[16];
+  snprintf(wn, sizeof wn, "%d", d->wait_replicas);
+  snprintf(wt, sizeof wt, "%d", d->wait_timeout_ms);
+  const char *wargv[3] = {"WAIT", wn, wt};
+  int64_t deadline = rein__redis_now() + d->timeout_ns +
+                     (int64_t)d->wait_timeout_ms * REIN_NS_PER_MS;
+  /* Each record is one key (KEYS[1]): every script touches one slot. */
+  unsigned slot = rein__redis_slot(key, strlen(key));
+  bool eval = false, asking = false;
+  char ahost[256];
+  int aport = 0;
+  for (int hop = 0; hop < 8; hop++) {
+    redisContext *c;
+    if (d->cl) {
+      char why[300];
+      c = asking
+              ? rein__redis_cluster_node(d->cl, ahost, aport, why, sizeof why)
+              : rein__redis_cluster_conn(d->cl, slot, why, sizeof why);
+      if (!c) {
+        *st = rein__idem_fail(s, REIN_ECLOSED, "redis: %s", why);
+        return NULL;
+      }
+    } else {
+      *st = ensure(s);
+      if (*st != REIN_OK) return NULL;
+      c = d->ctx;
+    }
+    const char *ask[1] = {"ASKING"};
+    redisReply *r = NULL, *ar = NULL;
+    bool io = (asking && redisAppendCommandArgv(c, 1, ask, NULL) != REDIS_OK) ||
+              redisAppendCommandArgv(c, 4 + nargs, argv, argl) != REDIS_OK ||
+              (d->wait_replicas > 0 &&
+               redisAppendCommandArgv(c, 3, wargv, NULL) != REDIS_OK) ||
+              (asking && rein__redis_get_reply(c, deadline, &ar) != REDIS_OK) ||
+              rein__redis_get_reply(c, deadline, &r) != REDIS_OK;
+    if (ar) freeReplyObject(ar);
+    rein_status ws = REIN_OK;
+    if (!io && d->wait_replicas > 0) {
+      ws = check_wait(s, c, deadline);
+      io = c->err != 0;
+    }
+    if (io) {
+      if (r) freeReplyObject(r);
+      *st = rd_ctx_err(s, c, eval ? "EVAL" : "EVALSHA");
+      if (d->cl) rein__redis_cluster_drop(d->cl, c);
       return NULL;
     }
-    if (r->type == REDIS_REPLY_ERROR) {
-      if (pass == 0 && strncmp(r->str, "NOSCRIPT", 8) == 0) {
+    asking = false;
+    if (r->type != REDIS_REPLY_ERROR) {
+      if (ws != REIN_OK) {
         freeReplyObject(r);
-        argv[0] = "EVAL";
-        argl[0] = 4;
-        argv[1] = script;
-        argl[1] = strlen(script);
+        *st = ws;
+        return NULL;
+      }
+      *st = REIN_OK;
+      return r;
+    }
+    if (!eval && strncmp(r->str, "NOSCRIPT", 8) == 0) {
+      freeReplyObject(r);
+      eval = true;
+      argv[0] = "EVAL";
+      argl[0] = 4;
+      argv[1] = script;
+      argl[1] = strlen(script);
+      continue;
+    }
+    if (d->cl) {
+      int kind = rein__redis_cluster_redirect(d->cl, r->str, ahost,
+                                              sizeof ahost, &aport);
+      if (kind) {
+        freeReplyObject(r);
+        asking = kind == 2;
         continue;
       }
-      *st = rein__idem_fail(s, REIN_EBACKEND, "redis: %s", r->str);
-      freeReplyObject(r);
-      return NULL;
     }
-    *st = REIN_OK;
-    return r;
+    /* a demoted primary (READONLY), a server still loading, or a
+     * redirect without cluster mode: reconnect on the next call, through
+     * the sentinels when configured */
+    bool moved = strncmp(r->str, "READONLY", 8) == 0 ||
+                 strncmp(r->str, "MOVED", 5) == 0 ||
+                 strncmp(r->str, "CLUSTERDOWN", 11) == 0 ||
+                 strncmp(r->str, "TRYAGAIN", 8) == 0 ||
+                 strncmp(r->str, "LOADING", 7) == 0;
+    *st = rein__idem_fail(s, moved ? REIN_ECLOSED : REIN_EBACKEND, "redis: %s",
+                          r->str);
+    freeReplyObject(r);
+    if (moved && d->cl) rein__redis_cluster_drop(d->cl, c);
+    if (moved && !d->cl && !d->given) {
+      rein__redis_free(d->ctx);
+      d->ctx = NULL;
+    }
+    return NULL;
   }
-  *st = rein__idem_fail(s, REIN_EBACKEND, "redis: script failed twice");
+  *st = rein__idem_fail(s, REIN_ECLOSED,
+                        "redis: cluster: more than 8 redirections for one "
+                        "call");
   return NULL;
 }
 
@@ -179,12 +331,70 @@ static void record_key(const rd *d, const uint8_t id[32], char *buf,
   snprintf(buf, cap, "%s%s", d->prefix, hex);
 }
 
-static int64_t us_to_ns(long long us) { return (int64_t)us * REIN_NS_PER_US; }
+/* Microseconds from the script as ns, clamped: a reply is input. */
+static int64_t us_to_ns(long long us) {
+  const long long cap = INT64_MAX / REIN_NS_PER_US;
+  if (us > cap) us = cap;
+  if (us < -cap) us = -cap;
+  return (int64_t)us * REIN_NS_PER_US;
+}
 
 static rein_status bad_reply(rein_idem_store *s, const char *what) {
   return rein__idem_fail(s, REIN_EBACKEND,
                          "redis: unexpected reply shape from the %s script",
                          what);
+}
+
+static bool all_ints(const redisReply *r, size_t from, size_t to) {
+  for (size_t i = from; i < to; i++)
+    if (r->element[i]->type != REDIS_REPLY_INTEGER) return false;
+  return true;
+}
+
+/* The begin script's reply as a result (see begin_lua for the shapes).
+ * Anything else is REIN_EBACKEND, never a guess. */
+rein_status rein__idem_redis_decode_begin(rein_idem_store *s,
+                                          const redisReply *r,
+                                          const uint8_t id[32], uint64_t nonce,
+                                          rein_idem_result *out) {
+  if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
+      r->element[0]->type != REDIS_REPLY_INTEGER)
+    return bad_reply(s, "begin");
+  redisReply **e = r->element;
+  switch (e[0]->integer) {
+  case 1:
+    if (r->elements != 5 || !all_ints(r, 1, 3) ||
+        e[3]->type != REDIS_REPLY_STRING || e[4]->type != REDIS_REPLY_INTEGER ||
+        e[1]->integer < 1)
+      return bad_reply(s, "begin");
+    rein__idem_set_new(out, id, (uint64_t)e[1]->integer, nonce,
+                       e[2]->integer != 0, e[3]->str, e[3]->len,
+                       us_to_ns(e[4]->integer));
+    return REIN_OK;
+  case 2:
+    if (r->elements != 5 || e[1]->type != REDIS_REPLY_INTEGER ||
+        e[1]->integer < 100 || e[1]->integer > 599 ||
+        e[2]->type != REDIS_REPLY_STRING || e[3]->type != REDIS_REPLY_STRING ||
+        e[4]->type != REDIS_REPLY_INTEGER)
+      return bad_reply(s, "begin");
+    return rein__idem_set_replay(s, out, (int)e[1]->integer, e[2]->str,
+                                 e[2]->len, e[3]->str, e[3]->len,
+                                 us_to_ns(e[4]->integer));
+  case 3:
+    if (r->elements != 3 || !all_ints(r, 1, 3)) return bad_reply(s, "begin");
+    out->outcome = REIN_IDEM_IN_PROGRESS;
+    out->retry_after_ns = us_to_ns(e[1]->integer);
+    if (out->retry_after_ns < 1) out->retry_after_ns = 1;
+    out->expires_in_ns = us_to_ns(e[2]->integer);
+    if (out->expires_in_ns < 0) out->expires_in_ns = 0;
+    return REIN_OK;
+  case 4:
+    if (r->elements != 1) return bad_reply(s, "begin");
+    out->outcome = REIN_IDEM_MISMATCH;
+    return REIN_OK;
+  default:
+    return bad_reply(s, "begin");
+  }
 }
 
 static rein_status rd_begin(rein_idem_store *s, const rein__idem_begin_args *a,
@@ -205,49 +415,7 @@ static rein_status rd_begin(rein_idem_store *s, const rein__idem_begin_args *a,
   redisReply *r = run_script(s, d->sha_begin, begin_lua, key, 4, args, lens,
                              &st);
   if (!r) return st;
-  st = REIN_OK;
-  if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
-      r->element[0]->type != REDIS_REPLY_INTEGER) {
-    freeReplyObject(r);
-    return bad_reply(s, "begin");
-  }
-  redisReply **e = r->element;
-  switch (e[0]->integer) {
-  case 1:
-    if (r->elements != 5 || e[3]->type != REDIS_REPLY_STRING) {
-      st = bad_reply(s, "begin");
-      break;
-    }
-    rein__idem_set_new(out, a->id, (uint64_t)e[1]->integer, a->nonce,
-                       e[2]->integer != 0, e[3]->str, e[3]->len,
-                       us_to_ns(e[4]->integer));
-    break;
-  case 2:
-    if (r->elements != 5 || e[2]->type != REDIS_REPLY_STRING ||
-        e[3]->type != REDIS_REPLY_STRING) {
-      st = bad_reply(s, "begin");
-      break;
-    }
-    st = rein__idem_set_replay(s, out, (int)e[1]->integer, e[2]->str,
-                               e[2]->len, e[3]->str, e[3]->len,
-                               us_to_ns(e[4]->integer));
-    break;
-  case 3:
-    if (r->elements != 3) {
-      st = bad_reply(s, "begin");
-      break;
-    }
-    out->outcome = REIN_IDEM_IN_PROGRESS;
-    out->retry_after_ns = us_to_ns(e[1]->integer);
-    if (out->retry_after_ns < 1) out->retry_after_ns = 1;
-    out->expires_in_ns = us_to_ns(e[2]->integer);
-    break;
-  case 4:
-    out->outcome = REIN_IDEM_MISMATCH;
-    break;
-  default:
-    st = bad_reply(s, "begin");
-  }
+  st = rein__idem_redis_decode_begin(s, r, a->id, a->nonce, out);
   freeReplyObject(r);
   return st;
 }
@@ -314,7 +482,16 @@ static rein_status rd_purge(rein_idem_store *s, size_t max_batch,
 static void rd_destroy(rein_idem_store *s) {
   rd *d = s->impl;
   if (!d) return;
-  if (d->owns && d->ctx) redisFree(d->ctx);
+  if (d->cl) {
+    rein__redis_cluster_free(d->cl);
+    rein__free(s->alloc, d->cl);
+  }
+  if (d->ctx) {
+    if (!d->given || d->owns)
+      rein__redis_free(d->ctx);
+    else
+      rein__redis_unguard(d->ctx); /* back to its owner as it came */
+  }
   rein__free(s->alloc, d);
   s->impl = NULL;
 }
@@ -331,11 +508,18 @@ void rein_idem_redis_config_default(rein_idem_redis_config *rc) {
   rc->port = 6379;
   rc->timeout_ms = 2000;
   rc->prefix = "rein:idem:";
+  rc->sentinels = NULL;
+  rc->sentinel_master = "mymaster";
+  rc->wait_replicas = 0;
+  rc->wait_timeout_ms = 500;
+  rc->cluster_nodes = NULL;
 }
 
 static rein_status load(rein_idem_store *s, rd *d, const char *script,
                         char sha[41]) {
-  redisReply *r = redisCommand(d->ctx, "SCRIPT LOAD %s", script);
+  const char *argv[3] = {"SCRIPT", "LOAD", script};
+  redisReply *r = rein__redis_command(d->ctx, rein__redis_now() + d->timeout_ns,
+                                      3, argv, NULL);
   if (!r) return rd_ctx_err(s, d->ctx, "SCRIPT LOAD");
   rein_status st = REIN_OK;
   if (r->type == REDIS_REPLY_ERROR)
@@ -391,6 +575,30 @@ rein_status rein_idem_redis_new(const rein_idem_config *c,
     st = rein__idem_errbuf(err, REIN_EINVAL,
                            "idem.redis.prefix: must be 1..64 printable "
                            "ASCII bytes without spaces");
+  else if (rc->wait_replicas < 0 || rc->wait_replicas > 64)
+    st = rein__idem_errbuf(err, REIN_EINVAL,
+                           "idem.redis.wait_replicas: must be in [0, 64] "
+                           "(0: no WAIT), got %d",
+                           rc->wait_replicas);
+  else if (rc->wait_replicas > 0 &&
+           (rc->wait_timeout_ms < 1 || rc->wait_timeout_ms > 600000))
+    st = rein__idem_errbuf(err, REIN_EINVAL,
+                           "idem.redis.wait_timeout_ms: must be in [1, "
+                           "600000], got %d",
+                           rc->wait_timeout_ms);
+  else if (rc->sentinels && given)
+    st = rein__idem_errbuf(err, REIN_EINVAL,
+                           "idem.redis.sentinels: set either sentinels or "
+                           "an open connection in .ctx, not both");
+  else if (rc->sentinels && (!rc->sentinel_master || !*rc->sentinel_master ||
+                             strlen(rc->sentinel_master) > 128))
+    st = rein__idem_errbuf(err, REIN_EINVAL,
+                           "idem.redis.sentinel_master: must be the "
+                           "monitored primary's name, 1..128 bytes");
+  else if (rc->cluster_nodes && (given || rc->sentinels))
+    st = rein__idem_errbuf(err, REIN_EINVAL,
+                           "idem.redis.cluster_nodes: set one of "
+                           "cluster_nodes, sentinels or .ctx");
   rein_idem_store *s = NULL;
   if (st == REIN_OK) st = rein__idem_store_alloc(c, &rd_vtable, &s);
   rd *d = NULL;
@@ -406,23 +614,63 @@ rein_status rein_idem_redis_new(const rein_idem_config *c,
   }
   s->impl = d;
   snprintf(d->prefix, sizeof d->prefix, "%s", prefix);
-  struct timeval tv = {rc->timeout_ms / 1000, (rc->timeout_ms % 1000) * 1000};
+  d->timeout_ns = (int64_t)rc->timeout_ms * REIN_NS_PER_MS;
+  d->wait_replicas = rc->wait_replicas;
+  d->wait_timeout_ms = rc->wait_timeout_ms;
   if (given) {
     d->ctx = given;
+    d->given = true;
     d->owns = owns;
-    if (d->ctx->err) st = rd_ctx_err(s, d->ctx, "connect");
-  } else {
-    d->ctx = redisConnectWithTimeout(rc->host, rc->port, tv);
-    d->owns = true;
-    if (!d->ctx || d->ctx->err)
+    if (rein__redis_guard(d->ctx, NULL) != 0)
+      st = rein__idem_fail(s, REIN_ENOMEM, "redis: out of memory");
+    else if (d->ctx->err)
       st = rd_ctx_err(s, d->ctx, "connect");
+  } else if (rc->cluster_nodes) {
+    char why[300];
+    d->owns = true;
+    d->cl = rein__calloc(s->alloc, sizeof *d->cl);
+    if (!d->cl) {
+      rein__idem_errbuf(err, REIN_ENOMEM, "idem.redis: out of memory");
+      rein_idem_store_free(s);
+      return REIN_ENOMEM;
+    }
+    if (rein__redis_cluster_init(d->cl, rc->cluster_nodes, d->timeout_ns,
+                                 d->timeout_ns, why, sizeof why) != 0) {
+      rein__idem_errbuf(err, REIN_EINVAL, "idem.redis.cluster_nodes: %s", why);
+      rein_idem_store_free(s);
+      return REIN_EINVAL;
+    }
+    /* the scripts are loaded on the node serving slot 0 for their SHA1s
+     * (the same on every node); other nodes answer NOSCRIPT once and EVAL
+     * caches them there */
+    d->ctx = rein__redis_cluster_conn(d->cl, 0, why, sizeof why);
+    if (!d->ctx) st = rein__idem_fail(s, REIN_ECLOSED, "redis: %s", why);
+  } else if (rc->sentinels) {
+    char why[200];
+    d->nsent = rein__redis_parse_addrs(
+        rc->sentinels, d->sent_buf, sizeof d->sent_buf, d->sent_host,
+        d->sent_port, RD_SENTINELS_MAX, why, sizeof why);
+    snprintf(d->master, sizeof d->master, "%s", rc->sentinel_master);
+    if (d->nsent < 0) {
+      d->nsent = 0;
+      rein__idem_errbuf(err, REIN_EINVAL, "idem.redis.sentinels: %s", why);
+      rein_idem_store_free(s);
+      return REIN_EINVAL;
+    }
+    d->owns = true;
+    st = ensure(s);
+  } else {
+    snprintf(d->host, sizeof d->host, "%s", rc->host);
+    d->port = rc->port;
+    d->owns = true;
+    st = ensure(s);
   }
-  if (st == REIN_OK && redisSetTimeout(d->ctx, tv) != REDIS_OK)
-    st = rd_ctx_err(s, d->ctx, "set timeout");
   if (st == REIN_OK) st = load(s, d, begin_lua, d->sha_begin);
   if (st == REIN_OK) st = load(s, d, update_lua, d->sha_update);
+  if (d->cl) d->ctx = NULL; /* the cluster owns its connections */
   if (st != REIN_OK) {
-    if (given)
+    if (d->cl) d->ctx = NULL;
+    if (given || rc->sentinels || rc->cluster_nodes)
       rein__idem_errbuf(err, st, "idem.redis: %s", s->errmsg);
     else
       rein__idem_errbuf(err, st, "idem.redis: %s (%s:%d)", s->errmsg,

@@ -18,7 +18,16 @@
  *
  * The batch (messages and the reply they point into) lives in the adapter
  * until the next read or claim, so a batch costs one allocation per call.
+ *
+ * Replies are read through the shared bounded connection (src/redis):
+ * reply limits and a deadline per call. Fields are matched and read by
+ * their length, never as C strings: a business key with a NUL byte would
+ * otherwise be cut at the NUL and taken for a duplicate of a different
+ * key (its effect skipped). Such an entry is dead-lettered with the reason,
+ * whole.
  */
+#include "rein_redis.h"
+
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -41,6 +50,7 @@ typedef struct rb {
   char claim_cursor[64];
   redisReply *held; /* reply the current batch points into */
   rein_broker_msg *msgs;
+  size_t *klen; /* the key's length as Redis sent it, per message */
   size_t cap;
   char errmsg[512];
 } rb;
@@ -55,34 +65,41 @@ static struct timeval tv_of(int64_t ns) {
 static rein_status conn_fail(rb *b, const char *op) {
   snprintf(b->errmsg, sizeof b->errmsg, "redis %s:%d: %s: %s", b->host, b->port,
            op, b->ctx ? b->ctx->errstr : "cannot allocate context");
-  return REIN_ECLOSED;
+  rein_status st = b->ctx ? rein__redis_status(b->ctx) : REIN_ENOMEM;
+  /* the inbox treats every broker failure alike; keep ECLOSED for an
+   * unreachable server as documented, and say what else happened */
+  return st == REIN_ENOMEM || st == REIN_ECLOSED ? REIN_ECLOSED : st;
 }
 
 /* (Re)connects when the context is missing or broken. */
 static rein_status ensure(rb *b) {
   if (b->ctx && !b->ctx->err) return REIN_OK;
-  if (b->ctx) {
-    if (redisReconnect(b->ctx) != REDIS_OK) return conn_fail(b, "reconnect");
-  } else {
-    b->ctx = redisConnectWithTimeout(b->host, b->port, tv_of(b->timeout_ns));
-    if (!b->ctx || b->ctx->err) return conn_fail(b, "connect");
-  }
-  redisSetTimeout(b->ctx, tv_of(b->timeout_ns));
+  /* a failed context is dead (a half-read reply, a deadline passed):
+   * connect afresh */
+  rein__redis_free(b->ctx);
+  b->ctx =
+      rein__redis_connect(b->host, b->port, b->timeout_ns, b->timeout_ns, NULL);
+  if (!b->ctx || b->ctx->err) return conn_fail(b, "connect");
   /* named, so operators (and tests) can find the consumer in CLIENT LIST */
-  redisReply *r =
-      redisCommand(b->ctx, "CLIENT SETNAME rein-inbox:%s", b->consumer);
+  char name[256];
+  snprintf(name, sizeof name, "rein-inbox:%s", b->consumer);
+  const char *argv[3] = {"CLIENT", "SETNAME", name};
+  redisReply *r = rein__redis_command(b->ctx, rein__redis_now() + b->timeout_ns,
+                                      3, argv, NULL);
   if (!r) return conn_fail(b, "CLIENT SETNAME");
   freeReplyObject(r);
   return REIN_OK;
 }
 
 /* Runs a command; on REIN_OK *out is a non-error reply the caller frees. */
-static rein_status cmd(rb *b, redisReply **out, int argc, const char **argv,
-                       const size_t *lens) {
+static rein_status cmd_until(rb *b, redisReply **out, int argc,
+                             const char **argv, const size_t *lens,
+                             int64_t extra_ns) {
   *out = NULL;
   rein_status st = ensure(b);
   if (st != REIN_OK) return st;
-  redisReply *r = redisCommandArgv(b->ctx, argc, argv, lens);
+  redisReply *r = rein__redis_command(
+      b->ctx, rein__redis_now() + b->timeout_ns + extra_ns, argc, argv, lens);
   if (!r) return conn_fail(b, argv[0]);
   if (r->type == REDIS_REPLY_ERROR) {
     snprintf(b->errmsg, sizeof b->errmsg, "redis: %s: %s", argv[0], r->str);
@@ -91,6 +108,11 @@ static rein_status cmd(rb *b, redisReply **out, int argc, const char **argv,
   }
   *out = r;
   return REIN_OK;
+}
+
+static rein_status cmd(rb *b, redisReply **out, int argc, const char **argv,
+                       const size_t *lens) {
+  return cmd_until(b, out, argc, argv, lens, 0);
 }
 
 static void release_batch(rb *b) {
@@ -105,7 +127,57 @@ static int64_t id_ms(const char *id) {
 }
 
 static rein_status dead_letter_raw(rb *b, const rein_broker_msg *m,
-                                   const char *error);
+                                   size_t key_len, const char *error);
+
+static bool field_is(const redisReply *f, const char *name) {
+  size_t n = strlen(name);
+  return f->len == n && memcmp(f->str, name, n) == 0;
+}
+
+/*
+ * The entries of a stream reply ([[id, [f, v, ...] | nil], ...]) as
+ * messages, pointing into `entries`: at most `cap`; klen[i] is the key's
+ * length as sent (a key with a NUL byte has klen > strlen(key)). Entries
+ * without a string id are skipped. Pure: the fuzz target calls it.
+ */
+size_t rein__broker_redis_decode(const redisReply *entries,
+                                 const char *key_field, const char *body_field,
+                                 rein_broker_msg *msgs, size_t *klen,
+                                 size_t cap) {
+  size_t n =
+      entries && entries->type == REDIS_REPLY_ARRAY ? entries->elements : 0;
+  size_t k = 0;
+  for (size_t i = 0; i < n && k < cap; i++) {
+    const redisReply *e = entries->element[i];
+    if (e->type != REDIS_REPLY_ARRAY || e->elements < 1 ||
+        e->element[0]->type != REDIS_REPLY_STRING)
+      continue;
+    rein_broker_msg *m = &msgs[k];
+    memset(m, 0, sizeof *m);
+    klen[k] = 0;
+    k++;
+    m->id = e->element[0]->str;
+    m->body = "";
+    m->deliveries = 1;
+    m->enqueued_unix_ms = id_ms(m->id);
+    if (e->elements >= 2 && e->element[1]->type == REDIS_REPLY_ARRAY) {
+      const redisReply *f = e->element[1];
+      for (size_t j = 0; j + 1 < f->elements; j += 2) {
+        if (f->element[j]->type != REDIS_REPLY_STRING ||
+            f->element[j + 1]->type != REDIS_REPLY_STRING)
+          continue;
+        if (field_is(f->element[j], key_field)) {
+          m->key = f->element[j + 1]->str;
+          klen[k - 1] = f->element[j + 1]->len;
+        } else if (field_is(f->element[j], body_field)) {
+          m->body = f->element[j + 1]->str;
+          m->body_len = f->element[j + 1]->len;
+        }
+      }
+    }
+  }
+  return k;
+}
 
 /*
  * Turns an entries array ([[id, [f, v, ...] | nil], ...]) into b->msgs.
@@ -117,38 +189,41 @@ static rein_status build(rb *b, redisReply *entries, bool first_delivery,
   size_t n = entries ? entries->elements : 0;
   if (n > b->cap) {
     rein_broker_msg *nm = rein__alloc(b->alloc, n * sizeof *nm);
-    if (!nm) return REIN_ENOMEM;
+    size_t *nk = rein__alloc(b->alloc, n * sizeof *nk);
+    if (!nm || !nk) {
+      rein__free(b->alloc, nm);
+      rein__free(b->alloc, nk);
+      return REIN_ENOMEM;
+    }
     rein__free(b->alloc, b->msgs);
+    rein__free(b->alloc, b->klen);
     b->msgs = nm;
+    b->klen = nk;
     b->cap = n;
   }
-  size_t k = 0;
-  for (size_t i = 0; i < n; i++) {
-    redisReply *e = entries->element[i];
-    if (e->type != REDIS_REPLY_ARRAY || e->elements < 1 ||
-        e->element[0]->type != REDIS_REPLY_STRING)
+  size_t k = rein__broker_redis_decode(entries, b->key_field, b->body_field,
+                                       b->msgs, b->klen, b->cap);
+  /* A key with a NUL byte is refused whole, never cut at the NUL. */
+  size_t w = 0;
+  for (size_t i = 0; i < k; i++) {
+    rein_broker_msg *m = &b->msgs[i];
+    if (m->key && strlen(m->key) != b->klen[i]) {
+      char why[160];
+      snprintf(why, sizeof why,
+               "business key contains a NUL byte (at byte %zu of %zu); "
+               "refused rather than truncated",
+               strlen(m->key), b->klen[i]);
+      rein_status st = dead_letter_raw(b, m, b->klen[i], why);
+      if (st != REIN_OK) return st;
       continue;
-    rein_broker_msg *m = &b->msgs[k++];
-    memset(m, 0, sizeof *m);
-    m->id = e->element[0]->str;
-    m->body = "";
-    m->deliveries = 1;
-    m->enqueued_unix_ms = id_ms(m->id);
-    if (e->elements >= 2 && e->element[1]->type == REDIS_REPLY_ARRAY) {
-      redisReply *f = e->element[1];
-      for (size_t j = 0; j + 1 < f->elements; j += 2) {
-        if (f->element[j]->type != REDIS_REPLY_STRING ||
-            f->element[j + 1]->type != REDIS_REPLY_STRING)
-          continue;
-        if (!strcmp(f->element[j]->str, b->key_field)) {
-          m->key = f->element[j + 1]->str;
-        } else if (!strcmp(f->element[j]->str, b->body_field)) {
-          m->body = f->element[j + 1]->str;
-          m->body_len = f->element[j + 1]->len;
-        }
-      }
     }
+    if (w != i) {
+      b->msgs[w] = *m;
+      b->klen[w] = b->klen[i];
+    }
+    w++;
   }
+  k = w;
   if (k && !first_delivery) {
     char cnt[24];
     snprintf(cnt, sizeof cnt, "%zu", k * 2);
@@ -161,7 +236,11 @@ static rein_status build(rb *b, redisReply *entries, bool first_delivery,
     size_t j = 0;
     for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
       redisReply *p = r->element[i];
-      if (p->type != REDIS_REPLY_ARRAY || p->elements < 4) continue;
+      if (p->type != REDIS_REPLY_ARRAY || p->elements < 4 ||
+          p->element[0]->type != REDIS_REPLY_STRING ||
+          p->element[3]->type != REDIS_REPLY_INTEGER ||
+          p->element[3]->integer < 1 || p->element[3]->integer > UINT32_MAX)
+        continue;
       while (j < k && strcmp(b->msgs[j].id, p->element[0]->str) != 0)
         j++;
       if (j == k) break;
@@ -173,7 +252,7 @@ static rein_status build(rb *b, redisReply *entries, bool first_delivery,
     int64_t now_ms =
         (b->wall.now_ns ? b->wall.now_ns(b->wall.ctx) : rein_clock_wall_ns()) /
         REIN_NS_PER_MS;
-    size_t w = 0;
+    w = 0;
     for (size_t i = 0; i < k; i++) {
       rein_broker_msg *m = &b->msgs[i];
       if (m->deliveries > 1 && m->enqueued_unix_ms >= 0 &&
@@ -185,11 +264,14 @@ static rein_status build(rb *b, redisReply *entries, bool first_delivery,
                  "past the redelivery window of %" PRId64 " s",
                  (now_ms - m->enqueued_unix_ms) / 1000,
                  b->window_ns / REIN_NS_PER_S);
-        st = dead_letter_raw(b, m, why);
+        st = dead_letter_raw(b, m, b->klen[i], why);
         if (st != REIN_OK) return st;
         continue;
       }
-      if (w != i) b->msgs[w] = *m;
+      if (w != i) {
+        b->msgs[w] = *m;
+        b->klen[w] = b->klen[i];
+      }
       w++;
     }
     k = w;
@@ -251,8 +333,9 @@ static rein_status rb_read(rein_broker *base, size_t max, int64_t block_ms,
                            "STREAMS",    b->stream, ">"};
   if (block_ms > 0) {
     if (ensure(b) != REIN_OK) return conn_fail(b, "XREADGROUP");
+    /* the socket timeout must outlast the block too */
     redisSetTimeout(b->ctx, tv_of(b->timeout_ns + block_ms * REIN_NS_PER_MS));
-    st = cmd(b, &r, 11, argv, NULL);
+    st = cmd_until(b, &r, 11, argv, NULL, block_ms * REIN_NS_PER_MS);
     if (b->ctx && !b->ctx->err) redisSetTimeout(b->ctx, tv_of(b->timeout_ns));
   } else {
     st = cmd(b, &r, 9, argv_nb, NULL);
@@ -302,7 +385,7 @@ static rein_status rb_ack(rein_broker *base, const rein_broker_msg *m) {
 }
 
 static rein_status dead_letter_raw(rb *b, const rein_broker_msg *m,
-                                   const char *error) {
+                                   size_t key_len, const char *error) {
   rein_status st = ensure(b);
   if (st != REIN_OK) return st;
   char deliv[16];
@@ -316,6 +399,7 @@ static rein_status dead_letter_raw(rb *b, const rein_broker_msg *m,
   size_t xl[17];
   for (int i = 0; i < 17; i++)
     xl[i] = strlen(xadd[i]);
+  xl[4] = m->key ? key_len : 0;
   xl[6] = m->body_len;
   const char *xack[] = {"XACK", b->stream, b->group, m->id};
   redisAppendCommand(b->ctx, "MULTI");
@@ -323,11 +407,11 @@ static rein_status dead_letter_raw(rb *b, const rein_broker_msg *m,
   redisAppendCommandArgv(b->ctx, 4, xack, NULL);
   redisAppendCommand(b->ctx, "EXEC");
   st = REIN_OK;
+  int64_t deadline = rein__redis_now() + b->timeout_ns;
   for (int i = 0; i < 4; i++) {
-    void *rp = NULL;
-    if (redisGetReply(b->ctx, &rp) != REDIS_OK || !rp)
+    redisReply *r = NULL;
+    if (rein__redis_get_reply(b->ctx, deadline, &r) != REDIS_OK || !r)
       return conn_fail(b, "dead-letter");
-    redisReply *r = rp;
     if (st == REIN_OK && r->type == REDIS_REPLY_ERROR) {
       snprintf(b->errmsg, sizeof b->errmsg, "redis: dead-letter: %s", r->str);
       st = REIN_EBACKEND;
@@ -343,7 +427,7 @@ static rein_status dead_letter_raw(rb *b, const rein_broker_msg *m,
 
 static rein_status rb_dead_letter(rein_broker *base, const rein_broker_msg *m,
                                   const char *error) {
-  return dead_letter_raw((rb *)base, m, error);
+  return dead_letter_raw((rb *)base, m, m->key ? strlen(m->key) : 0, error);
 }
 
 static int64_t rb_window(const rein_broker *base) {
@@ -357,12 +441,13 @@ static const char *rb_errmsg(const rein_broker *base) {
 static void rb_free(rein_broker *base) {
   rb *b = (rb *)base;
   release_batch(b);
-  if (b->ctx) redisFree(b->ctx);
+  rein__redis_free(b->ctx);
   char *strs[] = {b->host, b->stream,    b->group,     b->consumer,
                   b->dead, b->key_field, b->body_field};
   for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
     rein__free(b->alloc, strs[i]);
   rein__free(b->alloc, b->msgs);
+  rein__free(b->alloc, b->klen);
   rein__free(b->alloc, b);
 }
 

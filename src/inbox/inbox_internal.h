@@ -96,6 +96,15 @@ rein_inbox *rein__inbox_of_tx(rein_inbox_tx *tx);
 const rein_inbox_config *rein__inbox_cfg(const rein_inbox *ib);
 char *rein__inbox_errbuf(rein_inbox *ib);
 
+/* The Redis Streams adapter's decode of a stream reply (broker_redis.c),
+ * for the fuzz target: messages point into `entries`; klen[i] is the key's
+ * length as sent. Returns how many of at most `cap` were filled. */
+struct redisReply;
+size_t rein__broker_redis_decode(const struct redisReply *entries,
+                                 const char *key_field, const char *body_field,
+                                 rein_broker_msg *msgs, size_t *klen,
+                                 size_t cap);
+
 /* Limits */
 #define REIN__INBOX_KEY_MAX 255
 #define REIN__OUTBOX_EFFECT_MAX 64

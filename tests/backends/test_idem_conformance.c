@@ -28,7 +28,19 @@
 #include <time.h>
 #include <unistd.h>
 
-typedef enum { B_MEM, B_SQLITE, B_PG, B_REDIS } backend;
+typedef enum { B_MEM, B_SQLITE, B_PG, B_REDIS, B_REDIS_CLUSTER } backend;
+
+/* The cluster's seed nodes (scripts/services.sh start-cluster, run by
+ * test_redis_cluster), e.g. "127.0.0.1:7000,127.0.0.1:7001". */
+static const char *cluster_nodes(void) {
+  const char *v = getenv("REIN_CLUSTER_NODES");
+  if (!v || !*v) {
+    fprintf(stderr, "REIN_CLUSTER_NODES is not set (scripts/services.sh "
+                    "start-cluster DIR)\n");
+    exit(1);
+  }
+  return v;
+}
 
 static backend g_backend;
 static int g_serial;
@@ -87,8 +99,19 @@ static rein_status open_with(fx *f, const rein_idem_config *c,
     rc.prefix = f->name;
     return rein_idem_redis_new(c, &rc, out);
   }
+  case B_REDIS_CLUSTER: {
+    rein_idem_redis_config rc;
+    rein_idem_redis_config_default(&rc);
+    rc.cluster_nodes = cluster_nodes();
+    rc.prefix = f->name;
+    return rein_idem_redis_new(c, &rc, out);
+  }
   }
   return REIN_EINVAL;
+}
+
+static bool is_redis(void) {
+  return g_backend == B_REDIS || g_backend == B_REDIS_CLUSTER;
 }
 
 /* Another handle on the same data (the memory store is shared as is). */
@@ -108,7 +131,7 @@ static void close_second(fx *f, rein_idem_store *s) {
 static int setup(void **state) {
   fx *f = calloc(1, sizeof *f);
   rein_manual_clock_init(&f->clock, INT64_C(1700000000) * REIN_NS_PER_S);
-  f->real_time = g_backend == B_PG || g_backend == B_REDIS;
+  f->real_time = g_backend == B_PG || is_redis();
   /* real time: generous enough that a loaded CI machine (2 cores, many
    * jobs) does not stall past a lease between two calls of one test */
   f->lease = f->real_time ? 500 * REIN_NS_PER_MS : 30 * REIN_NS_PER_S;
@@ -118,7 +141,7 @@ static int setup(void **state) {
   int n = ++g_serial;
   snprintf(f->path, sizeof f->path, "/tmp/rein-idem-conf-%d-%d.db",
            (int)getpid(), n);
-  if (g_backend == B_REDIS)
+  if (is_redis())
     snprintf(f->name, sizeof f->name, "rein:test:%d:%d:", (int)getpid(), n);
   else
     snprintf(f->name, sizeof f->name, "t_%d_%d", (int)getpid(), n);
@@ -500,7 +523,7 @@ static void test_purge_batches(void **state) {
   /* a record made now is not purged */
   rein_idem_token live = begin_new(f, &A, "live", "p");
   complete_ok(f, &live, 200, "x", true);
-  if (g_backend == B_REDIS) {
+  if (is_redis()) {
     /* Redis expires by PX: purge has nothing to do */
     assert_int_equal(rein_idem_purge(f->s, 10, &n), REIN_OK);
     assert_int_equal(n, 0);
@@ -723,6 +746,17 @@ static void test_config_validation(void **state) {
     assert_non_null(strstr(err.msg, "prefix"));
     break;
   }
+  case B_REDIS_CLUSTER: {
+    rein_idem_redis_config rc;
+    rein_idem_redis_config_default(&rc);
+    rc.cluster_nodes = "127.0.0.1";
+    assert_int_equal(rein_idem_redis_new(&c, &rc, &s), REIN_EINVAL);
+    assert_non_null(strstr(err.msg, "cluster_nodes"));
+    rc.cluster_nodes = cluster_nodes();
+    rc.sentinels = "127.0.0.1:26379";
+    assert_int_equal(rein_idem_redis_new(&c, &rc, &s), REIN_EINVAL);
+    break;
+  }
   }
   assert_string_equal(rein_idem_store_backend(f->s),
                       g_backend == B_MEM      ? "memory"
@@ -855,6 +889,31 @@ static void test_backend_failure(void **state) {
     rein_idem_store_free(s);
     rein_idem_redis_config_default(&rc);
     rc.port = 1;
+    assert_int_equal(rein_idem_redis_new(&c, &rc, &s), REIN_ECLOSED);
+    assert_null(s);
+    assert_non_null(strstr(err.msg, "127.0.0.1:1"));
+    break;
+  }
+  case B_REDIS_CLUSTER: {
+    /* scripts flushed on every node: each answers NOSCRIPT once, EVAL */
+    char list[512];
+    snprintf(list, sizeof list, "%s", cluster_nodes());
+    char *save = NULL;
+    for (char *node = strtok_r(list, ",", &save); node;
+         node = strtok_r(NULL, ",", &save)) {
+      redisContext *ctx =
+          redisConnect("127.0.0.1", atoi(strrchr(node, ':') + 1));
+      assert_true(ctx && !ctx->err);
+      freeReplyObject(redisCommand(ctx, "SCRIPT FLUSH"));
+      redisFree(ctx);
+    }
+    expect_replay(f, &A, "f1", "p", 200, "kept");
+    rein_idem_token t3 = begin_new(f, &A, "f3", "p");
+    complete_ok(f, &t3, 200, "after flush", true);
+    expect_replay(f, &A, "f3", "p", 200, "after flush");
+    rein_idem_redis_config rc;
+    rein_idem_redis_config_default(&rc);
+    rc.cluster_nodes = "127.0.0.1:1";
     assert_int_equal(rein_idem_redis_new(&c, &rc, &s), REIN_ECLOSED);
     assert_null(s);
     assert_non_null(strstr(err.msg, "127.0.0.1:1"));
@@ -1046,7 +1105,7 @@ static void test_concurrency_64_threads(void **state) {
  * together. Memory and Redis have no transactions: nothing to test. */
 static void test_complete_joins_caller_transaction(void **state) {
   fx *f = *state;
-  if (g_backend == B_MEM || g_backend == B_REDIS) return;
+  if (g_backend == B_MEM || is_redis()) return;
   rein_idem_config c;
   config_for(f, &c);
   rein_idem_store *s = NULL;
@@ -1272,8 +1331,11 @@ int main(int argc, char **argv) {
     g_backend = B_PG;
   else if (strcmp(b, "redis") == 0)
     g_backend = B_REDIS;
+  else if (strcmp(b, "redis-cluster") == 0)
+    g_backend = B_REDIS_CLUSTER;
   else {
-    fprintf(stderr, "usage: %s memory|sqlite|pg|redis\n", argv[0]);
+    fprintf(stderr, "usage: %s memory|sqlite|pg|redis|redis-cluster\n",
+            argv[0]);
     return 2;
   }
   fprintf(stderr, "idem conformance: backend %s\n", b);

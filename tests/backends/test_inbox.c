@@ -1235,6 +1235,62 @@ static void test_poll_over_redis(void **state) {
   redisFree(rc);
 }
 
+/* Issue 15 item 10: keys that differ only after a NUL byte. Read as C
+ * strings, "a\0b" and "a\0c" were both "a": the second was a false
+ * duplicate and its effect was skipped. Now neither is truncated: each is
+ * refused loudly (dead-lettered whole, with the reason), none skipped. */
+static void test_redis_nul_key(void **state) {
+  fx *f = *state;
+  char s[128];
+  stream_name(s, sizeof s, "nulkey");
+  redisContext *rc = rc_connect();
+  const char *keys[2] = {"a\0b", "a\0c"};
+  for (int i = 0; i < 2; i++) {
+    const char *argv[7] = {"XADD", s, "*", "key", keys[i], "body", "{}"};
+    size_t len[7] = {4, strlen(s), 1, 3, 3, 4, 2};
+    redisReply *r = redisCommandArgv(rc, 7, argv, len);
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_STRING);
+    freeReplyObject(r);
+  }
+  xadd(rc, s, "a", "{}"); /* the plain prefix is a key of its own */
+  rein_broker *b = redis_broker(s, "A", 0, 86400 * REIN_NS_PER_S);
+  rein_inbox_free(f->ib);
+  f->cfg.broker = b;
+  f->cfg.handler = poison_handler;
+  f->cfg.wall.now_ns = NULL;
+  assert_int_equal(rein_inbox_new(&f->cfg, &f->ib), REIN_OK);
+  rein_inbox_stats st = {0};
+  assert_int_equal(rein_inbox_poll(f->ib, 8, 10, &st), REIN_OK);
+  assert_int_equal(st.duplicates, 0); /* never a false duplicate */
+  assert_int_equal(st.processed, 1);
+  assert_int_equal(effects(f, "a"), 1);
+  assert_int_equal(rint_cmd(rc, "XPENDING %s g", s), 0);
+  char dead[160];
+  snprintf(dead, sizeof dead, "%s:dead", s);
+  redisReply *r = redisCommand(rc, "XRANGE %s - +", dead);
+  assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+  assert_int_equal(r->elements, 2);
+  for (size_t e = 0; e < 2; e++) {
+    redisReply *fields = r->element[e]->element[1];
+    bool why = false, whole = false;
+    for (size_t i = 0; i + 1 < fields->elements; i += 2) {
+      redisReply *k = fields->element[i], *v = fields->element[i + 1];
+      if (!strcmp(k->str, "error")) why = strstr(v->str, "NUL byte") != NULL;
+      if (!strcmp(k->str, "key"))
+        whole = v->len == 3 && memcmp(v->str, keys[e], 3) == 0;
+    }
+    assert_true(why);
+    assert_true(whole);
+  }
+  freeReplyObject(r);
+  rein_inbox_free(f->ib);
+  f->ib = NULL;
+  rein_broker_free(b);
+  freeReplyObject(redisCommand(rc, "DEL %s %s", s, dead));
+  redisFree(rc);
+}
+
 int main(void) {
   signal(SIGPIPE, SIG_IGN);
 #define TS(fn) cmocka_unit_test_setup_teardown(fn, setup_sqlite, teardown)
@@ -1268,6 +1324,7 @@ int main(void) {
       cmocka_unit_test(test_redis_config),
       cmocka_unit_test(test_redis_expiry_clock),
       TS(test_poll_over_redis),
+      TS(test_redis_nul_key),
       TS(test_concurrent_same_key),
       TP(test_concurrent_same_key),
       TP(test_pg_reconnect),
