@@ -11,6 +11,7 @@
  * Directories are read in sorted order so diagnostics are stable.
  */
 #include "contract_internal.h"
+#include "rein/input.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -183,7 +184,8 @@ size_t rein_contract_count(const rein_contract_set *s,
 
 bool rein_contract_has_load_errors(const rein_contract_set *s) {
   for (size_t i = 0; s && i < s->ndiags; i++)
-    if (s->diags[i].d.rule[0] == 'E' && strcmp(s->diags[i].d.rule, "E007"))
+    if (s->diags[i].d.rule[0] == 'E' && strcmp(s->diags[i].d.rule, "E007") &&
+        s->diags[i].d.severity == REIN_CONTRACT_ERROR)
       return true;
   return false;
 }
@@ -469,6 +471,9 @@ rein_status rein_contract_set_new(const rein_contract_config *c,
   memset(s, 0, sizeof *s);
   s->alloc = a;
   s->max_file_bytes = c->max_file_bytes ? c->max_file_bytes : 4u << 20;
+  s->max_files = c->max_files ? c->max_files : 10000;
+  s->max_total_bytes = c->max_total_bytes ? c->max_total_bytes : 64u << 20;
+  s->max_depth = c->max_depth;
   s->err = c->err;
   s->sorted = true;
   *out = s;
@@ -513,35 +518,35 @@ static rein_status file_error(rein_contract_set *s, const char *path,
 }
 
 static rein_status add_file(rein_contract_set *s, const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return file_error(s, path, strerror(errno));
-  struct stat st;
-  if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-    fclose(f);
-    return file_error(s, path, "not a regular file");
-  }
-  if ((size_t)st.st_size > s->max_file_bytes) {
-    fclose(f);
+  if (s->files_read >= s->max_files) {
     char why[128];
-    snprintf(why, sizeof why, "larger than %zu bytes", s->max_file_bytes);
+    snprintf(why, sizeof why,
+             "more than %zu contract files (max_files); not read", s->max_files);
     return file_error(s, path, why);
   }
-  size_t n = (size_t)st.st_size;
-  char *buf = s->alloc.malloc(s->alloc.ctx, n + 1);
-  if (!buf) {
-    fclose(f);
+  size_t room = s->max_total_bytes - s->bytes_read;
+  size_t limit = s->max_file_bytes < room ? s->max_file_bytes : room;
+  rein_errbuf eb;
+  char *buf = NULL;
+  size_t n = 0;
+  rein_status st = rein_file_read(path, limit, &s->alloc, &eb, &buf, &n);
+  if (st == REIN_ENOMEM) {
     s->oom = true;
     return REIN_ENOMEM;
   }
-  size_t got = fread(buf, 1, n, f);
-  int bad = ferror(f);
-  fclose(f);
-  rein_status r;
-  if (bad || got != n)
-    r = file_error(s, path, "read error");
-  else
-    r = rein_contract_add_buffer(s, path, buf, n);
-  s->alloc.free(s->alloc.ctx, buf);
+  if (st == REIN_ETOOBIG && limit < s->max_file_bytes)
+    snprintf(eb.msg, sizeof eb.msg,
+             "the files read so far and this one exceed %zu bytes in all "
+             "(max_total_bytes); not read",
+             s->max_total_bytes);
+  else if (st == REIN_ETOOBIG)
+    snprintf(eb.msg, sizeof eb.msg, "larger than %zu bytes (max_file_bytes)",
+             s->max_file_bytes);
+  if (st != REIN_OK) return file_error(s, path, eb.msg);
+  s->files_read++;
+  s->bytes_read += n;
+  rein_status r = rein_contract_add_buffer(s, path, buf, n);
+  rein_free(&s->alloc, buf);
   return r;
 }
 
@@ -549,8 +554,45 @@ static int cmp_str(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static rein_status add_dir(rein_contract_set *s, const char *path, int depth) {
+/* The first path directory (dev, ino) was read as, or NULL (then it is
+ * recorded as `path`). A linear scan: directories are few next to the
+ * files in them, and max_files bounds the walk. */
+static const char *dir_seen(rein_contract_set *s, const struct stat *st,
+                            const char *path, bool *oom) {
+  for (size_t i = 0; i < s->ndirs; i++)
+    if (s->dirs[i].dev == (uint64_t)st->st_dev &&
+        s->dirs[i].ino == (uint64_t)st->st_ino)
+      return s->dirs[i].path;
+  if (!rein__rc_grow(s, (void **)&s->dirs, &s->capdirs, s->ndirs + 1,
+                     sizeof *s->dirs)) {
+    *oom = true;
+    return NULL;
+  }
+  s->dirs[s->ndirs].dev = (uint64_t)st->st_dev;
+  s->dirs[s->ndirs].ino = (uint64_t)st->st_ino;
+  s->dirs[s->ndirs++].path = path;
+  return NULL;
+}
+
+static rein_status add_dir(rein_contract_set *s, const char *path,
+                           const struct stat *dst, int depth) {
   if (depth > 16) return file_error(s, path, "directories nested too deep");
+  bool oom = false;
+  const char *first = dir_seen(s, dst, path, &oom);
+  if (oom) return REIN_ENOMEM;
+  if (first) { /* a link back to a directory already read: say so, once */
+    char msg[512];
+    snprintf(msg, sizeof msg,
+             "directory skipped: already read as %s (a symbolic link loop?)",
+             first);
+    rc_loc loc = {path, 0, 0};
+    if (!rein__rc_diag(s, loc, s->nfiles++, REIN_CONTRACT_WARNING, "E008", msg,
+                       "remove the link, or check the directory it points "
+                       "to once"))
+      return REIN_ENOMEM;
+    return REIN_OK;
+  }
+  if (s->files_read >= s->max_files) return REIN_OK; /* reported already */
   DIR *d = opendir(path);
   if (!d) return file_error(s, path, strerror(errno));
   char **names = NULL;
@@ -558,6 +600,13 @@ static rein_status add_dir(rein_contract_set *s, const char *path, int depth) {
   rein_status r = REIN_OK;
   for (struct dirent *e; (e = readdir(d));) {
     if (e->d_name[0] == '.') continue;
+    if (n >= 4 * s->max_files) { /* a directory of junk: stop listing */
+      closedir(d);
+      char why[128];
+      snprintf(why, sizeof why, "more than %zu entries; not read",
+               4 * s->max_files);
+      return file_error(s, path, why);
+    }
     if (!rein__rc_grow(s, (void **)&names, &cap, n + 1, sizeof *names) ||
         !(names[n] = rein__rc_printf(s, "%s/%s", path, e->d_name))) {
       closedir(d);
@@ -572,11 +621,13 @@ static rein_status add_dir(rein_contract_set *s, const char *path, int depth) {
     if (stat(names[i], &st) != 0) continue;
     rein_status x = REIN_OK;
     if (S_ISDIR(st.st_mode))
-      x = add_dir(s, names[i], depth + 1);
+      x = add_dir(s, names[i], &st, depth + 1);
     else if (S_ISREG(st.st_mode) && has_contract_ext(names[i]))
       x = add_file(s, names[i]);
     if (x == REIN_ENOMEM) return x;
     if (x != REIN_OK) r = x;
+    if (s->files_read >= s->max_files || s->bytes_read >= s->max_total_bytes)
+      break; /* the bound was reported on the file that crossed it */
   }
   return r;
 }
@@ -593,7 +644,7 @@ rein_status rein_contract_add_path(rein_contract_set *s, const char *path) {
       l--;
     char *p = rein__rc_strndup(s, path, l);
     if (!p) return REIN_ENOMEM;
-    r = add_dir(s, p, 0);
+    r = add_dir(s, p, &st, 0);
   } else {
     r = add_file(s, path);
   }
