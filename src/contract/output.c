@@ -198,7 +198,19 @@ rein_status rein_contract_format_parse(const char *s,
 
 static void jstr(FILE *f, const char *s) {
   fputc('"', f);
+  /* runs of plain characters go out in one fwrite: the catalogue's texts
+   * are long and a character at a time through stdio is most of a SARIF
+   * write */
+  static const char special[] = "\"\\\x01\x02\x03\x04\x05\x06\x07\x08\t\n"
+                                "\x0b\x0c\r\x0e\x0f\x10\x11\x12\x13\x14\x15"
+                                "\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f";
   for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+    size_t run = strcspn((const char *)p, special);
+    if (run) {
+      fwrite(p, 1, run, f);
+      p += run;
+      if (!*p) break;
+    }
     switch (*p) {
     case '"':
       fputs("\\\"", f);

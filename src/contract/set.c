@@ -46,7 +46,10 @@ void *rein__rc_alloc(rein_contract_set *s, size_t n) {
   n = (n + 15) & ~(size_t)15;
   rc_chunk *c = s->chunks;
   if (!c || c->cap - c->used < n) {
-    size_t cap = n > RC_CHUNK ? n : RC_CHUNK;
+    /* chunks double from 4 KiB to RC_CHUNK: a small contract (most of
+     * them) costs one small allocation, not 64 KiB */
+    size_t want = c ? (c->cap < RC_CHUNK ? c->cap * 2 : RC_CHUNK) : 4096;
+    size_t cap = n > want ? n : want;
     rc_chunk *nc = s->alloc.malloc(s->alloc.ctx, sizeof *nc + cap);
     if (!nc) {
       s->oom = true;
@@ -54,7 +57,7 @@ void *rein__rc_alloc(rein_contract_set *s, size_t n) {
     }
     nc->used = 0;
     nc->cap = cap;
-    if (c && n > RC_CHUNK) { /* keep filling the current chunk */
+    if (c && n > want) { /* keep filling the current chunk */
       nc->next = c->next;
       c->next = nc;
     } else {
@@ -319,27 +322,38 @@ size_t rein__rc_distance(const char *a, const char *b, size_t cap) {
    * "atempts" and "gte" are one edit from "attempts" and "get". */
   size_t la = strlen(a), lb = strlen(b);
   if (la > 64 || lb > 64) return cap + 1;
+  /* the distance is at least the difference in length: most candidates
+   * of a did-you-mean are out of reach before any cell is computed */
+  if ((la > lb ? la - lb : lb - la) > cap) return cap + 1;
   size_t m[65][65];
+  size_t big = cap + 1;
   for (size_t i = 0; i <= la; i++)
     m[i][0] = i;
   for (size_t j = 0; j <= lb; j++)
     m[0][j] = j;
+  /* only the band |i - j| <= cap can hold a distance within cap (Ukkonen):
+   * the cells just outside it read as cap + 1 */
   for (size_t i = 1; i <= la; i++) {
+    size_t jlo = i > cap ? i - cap : 1, jhi = i + cap < lb ? i + cap : lb;
+    if (jlo > 1) m[i][jlo - 1] = big;
+    if (jhi > i - 1 + cap) m[i - 1][jhi] = big;
     size_t best = (size_t)-1;
-    for (size_t j = 1; j <= lb; j++) {
-      int ca = tolower((unsigned char)a[i - 1]);
+    int ca = tolower((unsigned char)a[i - 1]);
+    int pa = i > 1 ? tolower((unsigned char)a[i - 2]) : -1;
+    for (size_t j = jlo; j <= jhi; j++) {
       int cb = tolower((unsigned char)b[j - 1]);
       size_t v = m[i - 1][j - 1] + (ca != cb);
       if (m[i - 1][j] + 1 < v) v = m[i - 1][j] + 1;
       if (m[i][j - 1] + 1 < v) v = m[i][j - 1] + 1;
       if (i > 1 && j > 1 && ca == tolower((unsigned char)b[j - 2]) &&
-          tolower((unsigned char)a[i - 2]) == cb && m[i - 2][j - 2] + 1 < v)
+          pa == cb && m[i - 2][j - 2] + 1 < v)
         v = m[i - 2][j - 2] + 1;
       m[i][j] = v;
       if (v < best) best = v;
     }
-    if (lb && best > cap + 1) return cap + 1;
+    if (lb && best > cap) return big;
   }
+  if (m[la][lb] > big) return big;
   return m[la][lb];
 }
 
@@ -540,9 +554,12 @@ static rein_status add_file(rein_contract_set *s, const char *path) {
              "(max_total_bytes); not read",
              s->max_total_bytes);
   else if (st == REIN_ETOOBIG)
-    snprintf(eb.msg, sizeof eb.msg, "larger than %zu bytes (max_file_bytes)",
+    snprintf(eb.msg, sizeof eb.msg, "larger than %zu bytes",
              s->max_file_bytes);
-  if (st != REIN_OK) return file_error(s, path, eb.msg);
+  if (st != REIN_OK) /* "cannot read contract: No such file or directory" */
+    return file_error(s, path,
+                      strncmp(eb.msg, "cannot open: ", 13) ? eb.msg
+                                                           : eb.msg + 13);
   s->files_read++;
   s->bytes_read += n;
   rein_status r = rein_contract_add_buffer(s, path, buf, n);

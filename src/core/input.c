@@ -130,13 +130,12 @@ typedef struct yscan {
   size_t len, i, line, line_start;
 } yscan;
 
-static bool ysp(char c) { return c == ' ' || c == '\t' || c == '\r'; }
-static bool yend(const yscan *y, size_t i) {
-  return i >= y->len || y->p[i] == '\n';
-}
-static bool yblank_after(const yscan *y, size_t i) {
-  return i >= y->len || ysp(y->p[i]) || y->p[i] == '\n';
-}
+/* Macros, not functions: they run once per byte, and fuzz and sanitizer
+ * builds do not inline. */
+#define ysp(c) ((c) == ' ' || (c) == '\t' || (c) == '\r')
+#define yend(y, i) ((i) >= (y)->len || (y)->p[i] == '\n')
+#define yblank_after(y, i)                                                     \
+  ((i) >= (y)->len || ysp((y)->p[i]) || (y)->p[i] == '\n')
 
 static rein_status ydeep(const yscan *y, size_t at, size_t *line,
                          size_t *col) {
@@ -430,11 +429,40 @@ static const char *escape_at(const unsigned char *p, int *n, char e[12]) {
   return e;
 }
 
+/* Every byte that may need an escape: C0, DEL and all of 0x80..0xFF (the
+ * start of any non-ASCII character). What strcspn skips is printable ASCII
+ * and copied as is, without decoding it a byte at a time. */
+static const char specials[] =
+    "\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10"
+    "\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f\x7f"
+    "\x80\x81\x82\x83\x84\x85\x86\x87\x88\x89\x8a\x8b\x8c\x8d\x8e\x8f"
+    "\x90\x91\x92\x93\x94\x95\x96\x97\x98\x99\x9a\x9b\x9c\x9d\x9e\x9f"
+    "\xa0\xa1\xa2\xa3\xa4\xa5\xa6\xa7\xa8\xa9\xaa\xab\xac\xad\xae\xaf"
+    "\xb0\xb1\xb2\xb3\xb4\xb5\xb6\xb7\xb8\xb9\xba\xbb\xbc\xbd\xbe\xbf"
+    "\xc0\xc1\xc2\xc3\xc4\xc5\xc6\xc7\xc8\xc9\xca\xcb\xcc\xcd\xce\xcf"
+    "\xd0\xd1\xd2\xd3\xd4\xd5\xd6\xd7\xd8\xd9\xda\xdb\xdc\xdd\xde\xdf"
+    "\xe0\xe1\xe2\xe3\xe4\xe5\xe6\xe7\xe8\xe9\xea\xeb\xec\xed\xee\xef"
+    "\xf0\xf1\xf2\xf3\xf4\xf5\xf6\xf7\xf8\xf9\xfa\xfb\xfc\xfd\xfe\xff";
+
 size_t rein_text_escape(char *out, size_t cap, const char *s) {
   size_t need = 0, used = 0;
   bool full = false;
   const unsigned char *p = (const unsigned char *)(s ? s : "");
   while (*p) {
+    size_t run = strcspn((const char *)p, specials);
+    if (run) {
+      if (!full && cap && used + run < cap) {
+        memcpy(out + used, p, run);
+        used += run;
+      } else if (!full && cap) { /* ASCII: cut anywhere */
+        memcpy(out + used, p, cap - 1 - used);
+        used = cap - 1;
+        full = true;
+      }
+      need += run;
+      p += run;
+      continue;
+    }
     int n;
     char e[12];
     const char *x = escape_at(p, &n, e);
@@ -456,6 +484,8 @@ int rein_text_fputs(const char *s, FILE *f) {
   const unsigned char *p = (const unsigned char *)(s ? s : ""), *run = p;
   int rc = 0;
   while (*p) {
+    p += strcspn((const char *)p, specials);
+    if (!*p) break;
     int n;
     char e[12];
     const char *x = escape_at(p, &n, e);
