@@ -137,6 +137,21 @@ typedef struct yscan {
 #define yblank_after(y, i)                                                     \
   ((i) >= (y)->len || ysp((y)->p[i]) || (y)->p[i] == '\n')
 
+/* The index of the '\n' ending the line at i (or len): memchr, not a loop
+ * of compares (sanitizer and fuzz builds trace every compare). */
+static size_t yeol(const yscan *y, size_t i) {
+  const char *nl = i < y->len ? memchr(y->p + i, '\n', y->len - i) : NULL;
+  return nl ? (size_t)(nl - y->p) : y->len;
+}
+
+/* The bytes the rest-of-line scan must look at; every other byte is part
+ * of a plain scalar or a key and only ends a value start. */
+static const unsigned char yspecial[256] = {
+    ['\n'] = 1, [' '] = 1, ['\t'] = 1, ['\r'] = 1, ['#'] = 1, ['['] = 1,
+    ['{'] = 1,  [']'] = 1, ['}'] = 1,  ['"'] = 1,  ['\''] = 1, [','] = 1,
+    [':'] = 1,  ['?'] = 1, ['|'] = 1,  ['>'] = 1,  ['&'] = 1, ['!'] = 1,
+    ['*'] = 1};
+
 static rein_status ydeep(const yscan *y, size_t at, size_t *line,
                          size_t *col) {
   if (line) *line = y->line;
@@ -200,8 +215,7 @@ rein_status rein_yaml_check_depth(const char *text, size_t len,
     bool blank = yend(&y, j);
     if (in_bs) {
       if (blank || ind_n > bs_indent) {
-        while (!yend(&y, y.i))
-          y.i++;
+        y.i = yeol(&y, y.i);
         goto next_line;
       }
       in_bs = false;
@@ -211,8 +225,7 @@ rein_status rein_yaml_check_depth(const char *text, size_t len,
     if (flow == 0 && !blank && y.p[j] != '#') {
       y.i = ls + ind_n;
       if (ind_n == 0 && y.p[y.i] == '%') { /* a directive */
-        while (!yend(&y, y.i))
-          y.i++;
+        y.i = yeol(&y, y.i);
         goto next_line;
       }
       if (ind_n == 0 && y.i + 3 <= y.len &&
@@ -240,16 +253,22 @@ rein_status rein_yaml_check_depth(const char *text, size_t len,
       y.i = j;
     }
     /* ---- the rest of the line */
-    while (!yend(&y, y.i)) {
+    while (y.i < y.len) {
       char c = y.p[y.i];
+      if (!yspecial[(unsigned char)c]) { /* most bytes: one table load */
+        value_start = false;
+        last = c;
+        y.i++;
+        continue;
+      }
+      if (c == '\n') break;
       bool tok = y.i == y.line_start || ysp(y.p[y.i - 1]);
       if (ysp(c)) {
         y.i++;
         continue;
       }
       if (c == '#' && tok) {
-        while (!yend(&y, y.i))
-          y.i++;
+        y.i = yeol(&y, y.i);
         break;
       }
       if (flow) {
@@ -292,8 +311,7 @@ rein_status rein_yaml_check_depth(const char *text, size_t len,
       if (value_start && (c == '|' || c == '>')) {
         in_bs = true;
         bs_indent = nb ? ind[nb - 1] : 0;
-        while (!yend(&y, y.i))
-          y.i++;
+        y.i = yeol(&y, y.i);
         break;
       }
       if (value_start && (c == '&' || c == '!' || c == '*')) {

@@ -508,7 +508,8 @@ static void test_sim_memory(void **state) {
 }
 
 int main(int argc, char **argv) {
-  rein_bin = argc > 1 ? argv[1] : NULL;
+  static char bin[4096];
+  rein_bin = argc > 1 && realpath(argv[1], bin) ? bin : NULL; /* we chdir */
   snprintf(tmp, sizeof tmp, "/tmp/rein-input.XXXXXX");
   if (!mkdtemp(tmp)) return 2;
   const struct CMUnitTest tests[] = {
