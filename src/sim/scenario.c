@@ -171,12 +171,15 @@ static size_t lev(const char *a, const char *b) {
 static const char *closest(const char *word, const char *const *known) {
   const char *best = NULL;
   size_t bd = 99;
+  size_t len = strlen(word);
+  size_t limit = len <= 4 ? 1 : (len <= 8 ? 2 : 3);
   for (size_t i = 0; known[i]; i++) {
+    /* the distance is at least the difference in length */
+    size_t lk = strlen(known[i]);
+    if ((lk > len ? lk - len : len - lk) > limit) continue;
     size_t d = lev(word, known[i]);
     if (d < bd) bd = d, best = known[i];
   }
-  size_t len = strlen(word);
-  size_t limit = len <= 4 ? 1 : (len <= 8 ? 2 : 3);
   return bd <= limit ? best : NULL;
 }
 
