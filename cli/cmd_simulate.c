@@ -213,7 +213,8 @@ static int write_file(const char *path, int kind, const rein_sim_scenario *sc,
   }
   if (rc) {
     char b[256];
-    fprintf(stderr, "rein simulate: error writing %s\n", esc(b, sizeof b, path));
+    fprintf(stderr, "rein simulate: error writing %s\n",
+            esc(b, sizeof b, path));
   }
   return rc;
 }
@@ -439,7 +440,8 @@ static int run(int argc, char **argv) {
     int w = runs > 1 ? 24 : 14;
     printf("%-24s", "metric");
     for (size_t v = 0; v < nsel; v++)
-      printf(" %*s", w, esc(eb1, sizeof eb1, rein_sim_variant_name(sc, sel[v])));
+      printf(" %*s", w,
+             esc(eb1, sizeof eb1, rein_sim_variant_name(sc, sel[v])));
     printf("\n");
     for (size_t k = 0; k < nf; k++) {
       printf("%-24s", names[k].name);

@@ -37,8 +37,7 @@ extern "C" {
  */
 REIN_API rein_status rein_file_read(const char *path, size_t max_bytes,
                                     const rein_allocator *alloc,
-                                    rein_errbuf *err, char **out,
-                                    size_t *len);
+                                    rein_errbuf *err, char **out, size_t *len);
 
 /* The default nesting limit of rein_yaml_check_depth. */
 #define REIN_YAML_MAX_DEPTH 64

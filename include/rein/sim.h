@@ -101,18 +101,19 @@ typedef struct rein_sim_run_config {
 
 REIN_API void rein_sim_run_config_default(rein_sim_run_config *c);
 
-/*
- * Run one variant of `s` to the end of its duration. REIN_OK and a result in
- * `*out`; REIN_EINVAL when a policy, budget, breaker or throttle rejects its
- * configuration (message in c->err), REIN_ENOMEM, REIN_ETOOBIG when
- * max_events was reached or the memory budget (max_memory) would be passed. Deterministic in (scenario, variant, seed).
- */
 /* The default memory budget of a run: half of the physical memory, at most
  * MemAvailable (/proc/meminfo), at least 64 MiB. Reads /proc each call. */
 REIN_API uint64_t rein_sim_default_memory(void);
 /* The scenario's max_memory in bytes; 0 when it sets none. */
 REIN_API uint64_t rein_sim_scenario_max_memory(const rein_sim_scenario *s);
 
+/*
+ * Run one variant of `s` to the end of its duration. REIN_OK and a result in
+ * `*out`; REIN_EINVAL when a policy, budget, breaker or throttle rejects its
+ * configuration (message in c->err), REIN_ENOMEM, REIN_ETOOBIG when
+ * max_events was reached or the memory budget (max_memory) would be passed.
+ * Deterministic in (scenario, variant, seed).
+ */
 REIN_API rein_status rein_sim_run(const rein_sim_scenario *s,
                                   const rein_sim_run_config *c,
                                   rein_sim_result **out);

@@ -535,7 +535,8 @@ static rein_status add_file(rein_contract_set *s, const char *path) {
   if (s->files_read >= s->max_files) {
     char why[128];
     snprintf(why, sizeof why,
-             "more than %zu contract files (max_files); not read", s->max_files);
+             "more than %zu contract files (max_files); not read",
+             s->max_files);
     return file_error(s, path, why);
   }
   size_t room = s->max_total_bytes - s->bytes_read;
@@ -554,12 +555,10 @@ static rein_status add_file(rein_contract_set *s, const char *path) {
              "(max_total_bytes); not read",
              s->max_total_bytes);
   else if (st == REIN_ETOOBIG)
-    snprintf(eb.msg, sizeof eb.msg, "larger than %zu bytes",
-             s->max_file_bytes);
+    snprintf(eb.msg, sizeof eb.msg, "larger than %zu bytes", s->max_file_bytes);
   if (st != REIN_OK) /* "cannot read contract: No such file or directory" */
-    return file_error(s, path,
-                      strncmp(eb.msg, "cannot open: ", 13) ? eb.msg
-                                                           : eb.msg + 13);
+    return file_error(
+        s, path, strncmp(eb.msg, "cannot open: ", 13) ? eb.msg : eb.msg + 13);
   s->files_read++;
   s->bytes_read += n;
   rein_status r = rein_contract_add_buffer(s, path, buf, n);

@@ -26,8 +26,8 @@
 
 /* ----------------------------------------------------------- file reading */
 
-static rein_status fail(rein_errbuf *err, rein_status st, const char *fmt,
-                        ...) REIN_PRINTF(3, 4);
+static rein_status fail(rein_errbuf *err, rein_status st, const char *fmt, ...)
+    REIN_PRINTF(3, 4);
 static rein_status fail(rein_errbuf *err, rein_status st, const char *fmt,
                         ...) {
   if (err) {
@@ -147,13 +147,12 @@ static size_t yeol(const yscan *y, size_t i) {
 /* The bytes the rest-of-line scan must look at; every other byte is part
  * of a plain scalar or a key and only ends a value start. */
 static const unsigned char yspecial[256] = {
-    ['\n'] = 1, [' '] = 1, ['\t'] = 1, ['\r'] = 1, ['#'] = 1, ['['] = 1,
-    ['{'] = 1,  [']'] = 1, ['}'] = 1,  ['"'] = 1,  ['\''] = 1, [','] = 1,
-    [':'] = 1,  ['?'] = 1, ['|'] = 1,  ['>'] = 1,  ['&'] = 1, ['!'] = 1,
-    ['*'] = 1};
+    ['\n'] = 1, [' '] = 1, ['\t'] = 1, ['\r'] = 1, ['#'] = 1,
+    ['['] = 1,  ['{'] = 1, [']'] = 1,  ['}'] = 1,  ['"'] = 1,
+    ['\''] = 1, [','] = 1, [':'] = 1,  ['?'] = 1,  ['|'] = 1,
+    ['>'] = 1,  ['&'] = 1, ['!'] = 1,  ['*'] = 1};
 
-static rein_status ydeep(const yscan *y, size_t at, size_t *line,
-                         size_t *col) {
+static rein_status ydeep(const yscan *y, size_t at, size_t *line, size_t *col) {
   if (line) *line = y->line;
   if (col) {
     size_t c = 1;
@@ -355,10 +354,16 @@ rein_status rein_parse_size(const char *s, uint64_t *bytes) {
   static const struct {
     const char *u;
     double mult;
-  } units[] = {{"", 1},         {"B", 1},           {"KiB", 1024.0},
-               {"MiB", 1048576.0}, {"GiB", 1073741824.0},
-               {"TiB", 1099511627776.0}, {"KB", 1e3}, {"MB", 1e6},
-               {"GB", 1e9},     {"TB", 1e12}};
+  } units[] = {{"", 1},
+               {"B", 1},
+               {"KiB", 1024.0},
+               {"MiB", 1048576.0},
+               {"GiB", 1073741824.0},
+               {"TiB", 1099511627776.0},
+               {"KB", 1e3},
+               {"MB", 1e6},
+               {"GB", 1e9},
+               {"TB", 1e12}};
   for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
     if (strcasecmp(end, units[i].u) == 0) {
       double b = v * units[i].mult;
@@ -435,10 +440,14 @@ static const char *escape_at(const unsigned char *p, int *n, char e[12]) {
   if (cp >= 0x20 && cp != 0x7F && !(cp >= 0x80 && cp <= 0x9F) && !is_bidi(cp))
     return NULL;
   switch (cp) {
-  case '\n': return "\\n";
-  case '\r': return "\\r";
-  case '\t': return "\\t";
-  case 0x1B: return "\\e";
+  case '\n':
+    return "\\n";
+  case '\r':
+    return "\\r";
+  case '\t':
+    return "\\t";
+  case 0x1B:
+    return "\\e";
   }
   if (cp < 0x80)
     snprintf(e, 12, "\\x%02x", (unsigned)cp);

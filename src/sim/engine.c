@@ -175,8 +175,12 @@ enum {
   M_N
 };
 static const char *const mem_what[M_N] = {
-    "clients",         "in-flight calls", "in-flight requests",
-    "queued events",   "server queues",   "series samples",
+    "clients",
+    "in-flight calls",
+    "in-flight requests",
+    "queued events",
+    "server queues",
+    "series samples",
     "policy objects (budgets, breakers, throttles, policies)",
     "admission tickets"};
 
@@ -788,8 +792,8 @@ static uint32_t req_new(run *R) {
     size_t cap = R->reqs_cap;
     if (R->nreqs == cap) {
       int was = mem_for(R, M_REQS);
-      int r = grow_aligned(R, (void **)&R->reqs, &R->reqs_raw,
-                           sizeof(sim_req), &cap, R->nreqs + 1);
+      int r = grow_aligned(R, (void **)&R->reqs, &R->reqs_raw, sizeof(sim_req),
+                           &cap, R->nreqs + 1);
       mem_for(R, was);
       if (r) return NONE;
     }
@@ -2017,7 +2021,7 @@ rein_status rein_sim_run(const rein_sim_scenario *s,
   R->acct = (rein_allocator){mem_malloc, mem_release, R};
   R->a = &R->acct;
   R->mem_tag = M_OBJECTS;
-  R->mem_budget = c->max_memory     ? c->max_memory
+  R->mem_budget = c->max_memory   ? c->max_memory
                   : s->max_memory ? s->max_memory
                                   : rein_sim_default_memory();
   R->err = c->err;
@@ -2053,11 +2057,11 @@ rein_status rein_sim_run(const rein_sim_scenario *s,
       int w = M_CLIENTS;
       for (int k = 0; k < M_N; k++)
         if (by[k] > by[w]) w = k;
-      memcpy(R->mem_by, by, sizeof by);
-      R->mem_total = 0;
+      /* as if the largest part were the allocation refused */
       R->mem_over_need = need;
       R->mem_over_what = w;
-      for (int k = 0; k < M_N; k++) R->mem_by[k] = k == w ? 0 : by[k];
+      for (int k = 0; k < M_N; k++)
+        R->mem_by[k] = k == w ? 0 : by[k];
       R->mem_total = need - by[w];
       mem_message(R, "before the run");
       rein__sim_free(c->alloc, R);

@@ -1244,9 +1244,9 @@ static int p_variant(ld *L, yaml_node_t *n, const char *path,
 /* Top level                                                               */
 
 static const char *const TOP_KEYS[] = {
-    "name",     "description", "seed",    "duration",  "interval",
-    "primary",  "recovery",    "policies", "servers",  "cohorts",
-    "incidents", "variants",   "max_memory", NULL};
+    "name",      "description", "seed",       "duration", "interval",
+    "primary",   "recovery",    "policies",   "servers",  "cohorts",
+    "incidents", "variants",    "max_memory", NULL};
 static const char *const RECOVERY_KEYS[] = {"tolerance", "hold", "baseline",
                                             NULL};
 
@@ -1527,8 +1527,8 @@ rein_status rein_sim_scenario_parse(const char *text, size_t len,
       REIN_OK) {
     if (err)
       snprintf(err->msg, sizeof err->msg,
-               "%s:%zu:%zu: (yaml): nested deeper than %d levels", filename,
-               dl, dc, REIN_YAML_MAX_DEPTH);
+               "%s:%zu:%zu: (yaml): nested deeper than %d levels", filename, dl,
+               dc, REIN_YAML_MAX_DEPTH);
     rein__sim_free(alloc, s);
     return REIN_EPARSE;
   }

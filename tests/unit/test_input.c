@@ -54,11 +54,15 @@ static void test_escape(void **state) {
   assert_string_equal(out, "\\xc0\\xaf\\xed\\xa0\\x80\\xe2\\x80");
   /* cut at a character boundary, return the full length */
   char small[5];
-  n = rein_text_escape(small, sizeof small, "ab\x1b" "cd");
+  n = rein_text_escape(small, sizeof small,
+                       "ab\x1b"
+                       "cd");
   assert_string_equal(small, "ab\\e");
   assert_int_equal(n, 6);
   char tiny[4]; /* "\e" does not fit after "ab": cut before it */
-  rein_text_escape(tiny, sizeof tiny, "ab\x1b" "cd");
+  rein_text_escape(tiny, sizeof tiny,
+                   "ab\x1b"
+                   "cd");
   assert_string_equal(tiny, "ab");
   /* the FILE writer writes the same */
   char *buf = NULL;
@@ -231,8 +235,7 @@ static void test_file_read(void **state) {
                    REIN_EINVAL);
   assert_string_equal(eb.msg, "not a regular file (a directory)");
   snprintf(p, sizeof p, "%s/none.yaml", tmp);
-  assert_int_equal(rein_file_read(p, 1 << 20, NULL, &eb, &buf, &len),
-                   REIN_EIO);
+  assert_int_equal(rein_file_read(p, 1 << 20, NULL, &eb, &buf, &len), REIN_EIO);
   snprintf(p, sizeof p, "%s/ten.yaml", tmp);
   FILE *f = fopen(p, "w");
   fputs("0123456789", f);
@@ -247,9 +250,9 @@ static void test_file_read(void **state) {
 /* ---------------------------------------------------------- through rein */
 
 typedef struct child {
-  int code;       /* exit status, -1 killed (timeout) */
-  double secs;    /* wall clock */
-  long rss_kb;    /* peak RSS */
+  int code;        /* exit status, -1 killed (timeout) */
+  double secs;     /* wall clock */
+  long rss_kb;     /* peak RSS */
   char out[65536]; /* stdout + stderr, NUL-terminated */
 } child;
 
@@ -299,8 +302,8 @@ static void run_rein(child *c, int limit, const char *const *args) {
   size_t got = f ? fread(c->out, 1, sizeof c->out - 1, f) : 0;
   if (f) fclose(f);
   c->out[got] = 0;
-  fprintf(stderr, "  rein %s %s: exit %d, %.2f s, peak RSS %ld KiB\n",
-          argv[1], argv[n - 1], c->code, c->secs, c->rss_kb);
+  fprintf(stderr, "  rein %s %s: exit %d, %.2f s, peak RSS %ld KiB\n", argv[1],
+          argv[n - 1], c->code, c->secs, c->rss_kb);
 }
 
 static void put(const char *name, const char *text) {
@@ -427,7 +430,8 @@ static void test_escapes(void **state) {
       "value: 1ms}}]\n"
       "cohorts: [{name: c, count: 1, target: s, arrival: {mode: poisson, "
       "rate: 1}, timeout: 1s, policy: p}]\n");
-  run_rein(c, 20, (const char *[]){"simulate", "--quiet", "esc-sim.yaml", NULL});
+  run_rein(c, 20,
+           (const char *[]){"simulate", "--quiet", "esc-sim.yaml", NULL});
   assert_int_equal(c->code, 2);
   assert_clean(c->out);
   assert_non_null(strstr(c->out, "got 'x\\e]0;pwned\\x07\\u202ey'"));
@@ -492,16 +496,16 @@ static void test_sim_memory(void **state) {
   assert_int_equal(c->code, 1);
   assert_non_null(strstr(c->out, "memory budget of 256 MiB exceeded"));
   /* what is known up front is refused before the run starts */
-  run_rein(c, 60,
-           (const char *[]){"simulate", "--max-memory", "64MiB", "grow.yaml",
-                            NULL});
+  run_rein(
+      c, 60,
+      (const char *[]){"simulate", "--max-memory", "64MiB", "grow.yaml", NULL});
   assert_int_equal(c->code, 1);
   assert_true(c->secs < 10);
   assert_non_null(strstr(c->out, "memory budget of 64 MiB exceeded before the "
                                  "run: series samples would grow to"));
-  run_rein(c, 20,
-           (const char *[]){"simulate", "--max-memory", "lots", "grow.yaml",
-                            NULL});
+  run_rein(
+      c, 20,
+      (const char *[]){"simulate", "--max-memory", "lots", "grow.yaml", NULL});
   assert_int_equal(c->code, 2);
   assert_non_null(strstr(c->out, "--max-memory must be a size"));
   free(c);
