@@ -110,7 +110,9 @@ static void *worker(void *arg) {
 }
 
 static int bad(const char *msg, const char *arg) {
-  fprintf(stderr, "rein simulate: %s%s", msg, arg ? ": " : "");
+  fputs("rein simulate: ", stderr);
+  rein_text_fputs(msg, stderr); /* may quote the argument */
+  if (arg) fputs(": ", stderr);
   if (arg) rein_text_fputs(arg, stderr);
   fputs("\n(see rein simulate --help)\n", stderr);
   return REIN_EXIT_USAGE;

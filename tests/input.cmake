@@ -8,6 +8,6 @@ if(TARGET rein_contract AND TARGET rein_sim)
     set(_input_env REIN_TEST_ASAN=1)
   endif()
   rein_add_test(NAME test_input SOURCES unit/test_input.c
-                LABELS unit e2e TIMEOUT 300 ENV ${_input_env}
+                LIBS rein_contract LABELS unit e2e TIMEOUT 300 ENV ${_input_env}
                 ARGS $<TARGET_FILE:rein_cli>)
 endif()

@@ -162,6 +162,7 @@ struct rein_contract_set {
   size_t max_files, max_total_bytes; /* across every add_path */
   unsigned max_depth;                /* YAML nesting (rein/input.h) */
   size_t files_read, bytes_read;
+  bool bound_hit; /* max_files or max_total_bytes refused a file */
   rc_dirid *dirs; /* directories walked: each is read once */
   size_t ndirs, capdirs;
   rein_errbuf *err;

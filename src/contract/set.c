@@ -532,7 +532,9 @@ static rein_status file_error(rein_contract_set *s, const char *path,
 }
 
 static rein_status add_file(rein_contract_set *s, const char *path) {
+  if (s->bound_hit) return REIN_EPARSE; /* reported on the first one */
   if (s->files_read >= s->max_files) {
+    s->bound_hit = true;
     char why[128];
     snprintf(why, sizeof why,
              "more than %zu contract files (max_files); not read",
@@ -549,12 +551,13 @@ static rein_status add_file(rein_contract_set *s, const char *path) {
     s->oom = true;
     return REIN_ENOMEM;
   }
-  if (st == REIN_ETOOBIG && limit < s->max_file_bytes)
+  if (st == REIN_ETOOBIG && limit < s->max_file_bytes) {
+    s->bound_hit = true;
     snprintf(eb.msg, sizeof eb.msg,
              "the files read so far and this one exceed %zu bytes in all "
              "(max_total_bytes); not read",
              s->max_total_bytes);
-  else if (st == REIN_ETOOBIG)
+  } else if (st == REIN_ETOOBIG)
     snprintf(eb.msg, sizeof eb.msg, "larger than %zu bytes", s->max_file_bytes);
   if (st != REIN_OK) /* "cannot read contract: No such file or directory" */
     return file_error(
@@ -608,7 +611,7 @@ static rein_status add_dir(rein_contract_set *s, const char *path,
       return REIN_ENOMEM;
     return REIN_OK;
   }
-  if (s->files_read >= s->max_files) return REIN_OK; /* reported already */
+  if (s->bound_hit) return REIN_OK; /* reported already */
   DIR *d = opendir(path);
   if (!d) return file_error(s, path, strerror(errno));
   char **names = NULL;
@@ -642,8 +645,7 @@ static rein_status add_dir(rein_contract_set *s, const char *path,
       x = add_file(s, names[i]);
     if (x == REIN_ENOMEM) return x;
     if (x != REIN_OK) r = x;
-    if (s->files_read >= s->max_files || s->bytes_read >= s->max_total_bytes)
-      break; /* the bound was reported on the file that crossed it */
+    if (s->bound_hit) break; /* reported on the file that crossed it */
   }
   return r;
 }

@@ -13,6 +13,7 @@
  * wait4.
  */
 #include "rein_test.h"
+#include "rein/contract.h"
 #include "rein/input.h"
 
 #include <errno.h>
@@ -348,6 +349,59 @@ static void test_check_symlink_loop(void **state) {
   free(c);
 }
 
+/* The set's bounds on files and bytes: the file that crosses one is E008
+ * and nothing after it is read. */
+static void test_check_bounds(void **state) {
+  (void)state;
+  char d[300], p[320];
+  snprintf(d, sizeof d, "%s/many", tmp);
+  assert_int_equal(mkdir(d, 0700), 0);
+  for (int i = 0; i < 5; i++) {
+    snprintf(p, sizeof p, "many/s%d.yaml", i);
+    char text[256];
+    snprintf(text, sizeof text,
+             "service: s%d\nversion: 2024-01-01\n"
+             "operations:\n  get: {idempotency: natural}\n",
+             i);
+    put(p, text);
+  }
+  rein_contract_config cfg;
+  rein_contract_config_default(&cfg);
+  cfg.max_files = 3;
+  rein_contract_set *s;
+  const char *paths[] = {d};
+  assert_int_equal(rein_contract_load(&cfg, paths, 1, &s), REIN_EPARSE);
+  assert_int_equal(rein_contract_service_count(s), 3);
+  assert_int_equal(rein_contract_diag_count(s), 1);
+  const rein_contract_diag *g = rein_contract_diag_at(s, 0);
+  assert_string_equal(g->rule, "E008");
+  assert_string_equal(g->message, "cannot read contract: more than 3 contract "
+                                  "files (max_files); not read");
+  assert_non_null(strstr(g->loc.file, "many/s3.yaml"));
+  rein_contract_set_free(s);
+  rein_contract_config_default(&cfg);
+  cfg.max_total_bytes = 150; /* each file is 67 bytes */
+  assert_int_equal(rein_contract_load(&cfg, paths, 1, &s), REIN_EPARSE);
+  assert_int_equal(rein_contract_service_count(s), 2);
+  assert_int_equal(rein_contract_diag_count(s), 1);
+  g = rein_contract_diag_at(s, 0);
+  assert_non_null(strstr(g->message, "exceed 150 bytes in all "
+                                     "(max_total_bytes); not read"));
+  rein_contract_set_free(s);
+  /* the nesting limit is a field too */
+  rein_contract_config_default(&cfg);
+  cfg.max_depth = 3;
+  assert_int_equal(rein_contract_set_new(&cfg, &s), REIN_OK);
+  assert_int_equal(rein_contract_add_buffer(s, "d.yaml", "a: [[[1]]]\n", 11),
+                   REIN_EPARSE);
+  g = rein_contract_diag_at(s, 0);
+  assert_int_equal(g->loc.line, 1);
+  assert_int_equal(g->loc.col, 6);
+  assert_string_equal(g->message,
+                      "malformed YAML: nested deeper than 3 levels (max_depth)");
+  rein_contract_set_free(s);
+}
+
 static void test_deep_nesting(void **state) {
   (void)state;
   if (!rein_bin) skip();
@@ -523,6 +577,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_depth_not_fooled),
       cmocka_unit_test(test_size),
       cmocka_unit_test(test_file_read),
+      cmocka_unit_test(test_check_bounds),
       cmocka_unit_test(test_check_symlink_loop),
       cmocka_unit_test(test_deep_nesting),
       cmocka_unit_test(test_fifo),
