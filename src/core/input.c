@@ -253,13 +253,19 @@ rein_status rein_yaml_check_depth(const char *text, size_t len,
     }
     /* ---- the rest of the line */
     while (y.i < y.len) {
-      char c = y.p[y.i];
-      if (!yspecial[(unsigned char)c]) { /* most bytes: one table load */
-        value_start = false;
-        last = c;
-        y.i++;
-        continue;
+      { /* most bytes: skip them with locals (no struct access per byte) */
+        const char *p = y.p;
+        size_t i = y.i, n = y.len;
+        while (i < n && !yspecial[(unsigned char)p[i]])
+          i++;
+        if (i != y.i) {
+          value_start = false;
+          last = p[i - 1];
+          y.i = i;
+        }
+        if (i >= n) break;
       }
+      char c = y.p[y.i];
       if (c == '\n') break;
       bool tok = y.i == y.line_start || ysp(y.p[y.i - 1]);
       if (ysp(c)) {
