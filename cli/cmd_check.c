@@ -11,6 +11,7 @@
  */
 #include "cli.h"
 #include "rein/contract.h"
+#include "rein/input.h"
 
 #include <ctype.h>
 #include <stdbool.h>
@@ -42,8 +43,11 @@ static const char usage[] =
     "exit: 0 clean, 1 error-level findings, 2 usage or input errors\n";
 
 static int bad(const char *msg, const char *arg) {
-  fprintf(stderr, "rein check: %s%s%s\n(see rein check --help)\n", msg,
-          arg ? ": " : "", arg ? arg : "");
+  fputs("rein check: ", stderr);
+  rein_text_fputs(msg, stderr); /* may quote the argument */
+  if (arg) fputs(": ", stderr);
+  if (arg) rein_text_fputs(arg, stderr);
+  fputs("\n(see rein check --help)\n", stderr);
   return REIN_EXIT_USAGE;
 }
 

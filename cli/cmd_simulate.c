@@ -12,6 +12,7 @@
  */
 #include "cli.h"
 #include "rein.h"
+#include "rein/input.h"
 #include "rein/sim.h"
 
 #include <math.h>
@@ -39,6 +40,9 @@ static const char usage[] =
     "  --csv FILE         write the time series as CSV ('-' = stdout)\n"
     "  --series FILE      write the time series as JSON\n"
     "  --report FILE      write a self-contained HTML report with charts\n"
+    "  --max-memory SIZE  memory budget of the command (e.g. 512MiB, 2GiB;\n"
+    "                     default: the scenario's max_memory, else half the\n"
+    "                     RAM, at most what is available); shared by --jobs\n"
     "  --quiet            no progress on stderr\n"
     "\n"
     "Same scenario, variant and seed give byte-identical output.\n"
@@ -61,6 +65,7 @@ typedef struct pool {
   job *jobs;
   size_t njobs;
   int64_t duration;
+  uint64_t max_memory; /* per run */
   atomic_size_t next, done;
   int progress;
   int last_pct; /* single run: last percentage printed */
@@ -87,6 +92,7 @@ static void *worker(void *arg) {
     c.variant = j->variant;
     c.seed = j->seed;
     c.duration_ns = p->duration;
+    c.max_memory = p->max_memory;
     c.err = &j->err;
     if (p->progress && p->njobs == 1) {
       c.progress = run_progress;
@@ -104,9 +110,18 @@ static void *worker(void *arg) {
 }
 
 static int bad(const char *msg, const char *arg) {
-  fprintf(stderr, "rein simulate: %s%s%s\n(see rein simulate --help)\n", msg,
-          arg ? ": " : "", arg ? arg : "");
+  fputs("rein simulate: ", stderr);
+  rein_text_fputs(msg, stderr); /* may quote the argument */
+  if (arg) fputs(": ", stderr);
+  if (arg) rein_text_fputs(arg, stderr);
+  fputs("\n(see rein simulate --help)\n", stderr);
   return REIN_EXIT_USAGE;
+}
+
+/* A name or message from the scenario, escaped for the terminal. */
+static const char *esc(char *buf, size_t cap, const char *s) {
+  rein_text_escape(buf, cap, s);
+  return buf;
 }
 
 /* Two-sided 95% Student t quantile for n - 1 degrees of freedom. */
@@ -181,7 +196,8 @@ static int write_file(const char *path, int kind, const rein_sim_scenario *sc,
                       const rein_sim_result *const *rs, size_t n) {
   FILE *f = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
   if (!f) {
-    fprintf(stderr, "rein simulate: cannot write %s\n", path);
+    char b[256];
+    fprintf(stderr, "rein simulate: cannot write %s\n", esc(b, sizeof b, path));
     return -1;
   }
   rein_status st;
@@ -197,7 +213,11 @@ static int write_file(const char *path, int kind, const rein_sim_scenario *sc,
   } else {
     fflush(f);
   }
-  if (rc) fprintf(stderr, "rein simulate: error writing %s\n", path);
+  if (rc) {
+    char b[256];
+    fprintf(stderr, "rein simulate: error writing %s\n",
+            esc(b, sizeof b, path));
+  }
   return rc;
 }
 
@@ -208,6 +228,7 @@ static int run(int argc, char **argv) {
   long runs = 1, jobs_n = 2;
   unsigned long long seed = 0;
   long long duration = 0;
+  uint64_t max_memory = 0;
   char err[256];
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -252,6 +273,12 @@ static int run(int argc, char **argv) {
         if (rein_cli_parse_duration(v, &duration, err, sizeof err) != 0)
           return bad(err, NULL);
         if (duration <= 0) return bad("--duration must be > 0", v);
+      } else if (!strcmp(a, "--max-memory")) {
+        if (rein_parse_size(v, &max_memory) != REIN_OK ||
+            max_memory < (1u << 20))
+          return bad("--max-memory must be a size of at least 1MiB, e.g. "
+                     "512MiB or 2GiB",
+                     v);
       } else if (!strcmp(a, "--csv")) {
         csv = v;
       } else if (!strcmp(a, "--series")) {
@@ -275,7 +302,8 @@ static int run(int argc, char **argv) {
   rein_sim_scenario *sc = NULL;
   rein_status st = rein_sim_scenario_load(path, NULL, &eb, &sc);
   if (st != REIN_OK) {
-    fprintf(stderr, "%s\n", eb.msg[0] ? eb.msg : rein_strerror(st));
+    rein_text_fputs(eb.msg[0] ? eb.msg : rein_strerror(st), stderr);
+    fputc('\n', stderr);
     return st == REIN_ENOMEM ? REIN_EXIT_FINDINGS : REIN_EXIT_USAGE;
   }
 
@@ -291,10 +319,12 @@ static int run(int argc, char **argv) {
     for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
       size_t idx;
       if (rein_sim_variant_find(sc, t, &idx) != REIN_OK) {
+        char b1[256], b2[256];
         fprintf(stderr, "rein simulate: %s: no variant named '%s' (variants:",
-                path, t);
+                esc(b1, sizeof b1, path), esc(b2, sizeof b2, t));
         for (size_t i = 0; i < rein_sim_variant_count(sc); i++)
-          fprintf(stderr, " %s", rein_sim_variant_name(sc, i));
+          fprintf(stderr, " %s",
+                  esc(b1, sizeof b1, rein_sim_variant_name(sc, i)));
         fprintf(stderr, ")\n");
         rein_sim_scenario_free(sc);
         return REIN_EXIT_USAGE;
@@ -334,6 +364,10 @@ static int run(int argc, char **argv) {
   p.last_pct = -1;
   pthread_mutex_init(&p.mu, NULL);
   size_t nthreads = (size_t)jobs_n < njobs ? (size_t)jobs_n : njobs;
+  /* one budget for the command: runs at the same time share it */
+  if (!max_memory) max_memory = rein_sim_scenario_max_memory(sc);
+  if (!max_memory) max_memory = rein_sim_default_memory();
+  p.max_memory = max_memory / nthreads;
   pthread_t th[64];
   size_t started = 0;
   for (size_t t = 1; t < nthreads; t++)
@@ -346,11 +380,14 @@ static int run(int argc, char **argv) {
   int rc = REIN_EXIT_OK;
   for (size_t i = 0; i < njobs; i++)
     if (jobs[i].st != REIN_OK) {
-      fprintf(stderr, "rein simulate: %s: variant %s seed %llu: %s\n", path,
-              rein_sim_variant_name(sc, jobs[i].variant),
+      char b1[256], b2[256], b3[1024];
+      fprintf(stderr, "rein simulate: %s: variant %s seed %llu: %s\n",
+              esc(b1, sizeof b1, path),
+              esc(b2, sizeof b2, rein_sim_variant_name(sc, jobs[i].variant)),
               (unsigned long long)jobs[i].seed,
-              jobs[i].err.msg[0] ? jobs[i].err.msg
-                                 : rein_strerror(jobs[i].st));
+              esc(b3, sizeof b3,
+                  jobs[i].err.msg[0] ? jobs[i].err.msg
+                                     : rein_strerror(jobs[i].st)));
       rc = jobs[i].st == REIN_EINVAL ? REIN_EXIT_USAGE : REIN_EXIT_FINDINGS;
     }
   if (rc != REIN_EXIT_OK) goto out;
@@ -395,7 +432,9 @@ static int run(int argc, char **argv) {
     }
     printf("]}\n");
   } else {
-    printf("scenario %s, seed %llu%s", rein_sim_scenario_name(sc),
+    char eb1[256];
+    printf("scenario %s, seed %llu%s",
+           esc(eb1, sizeof eb1, rein_sim_scenario_name(sc)),
            (unsigned long long)base, runs > 1 ? "" : "\n");
     if (runs > 1)
       printf(" .. %llu (%ld runs; mean +- 95%% interval)\n",
@@ -403,7 +442,8 @@ static int run(int argc, char **argv) {
     int w = runs > 1 ? 24 : 14;
     printf("%-24s", "metric");
     for (size_t v = 0; v < nsel; v++)
-      printf(" %*s", w, rein_sim_variant_name(sc, sel[v]));
+      printf(" %*s", w,
+             esc(eb1, sizeof eb1, rein_sim_variant_name(sc, sel[v])));
     printf("\n");
     for (size_t k = 0; k < nf; k++) {
       printf("%-24s", names[k].name);
@@ -430,8 +470,9 @@ static int run(int argc, char **argv) {
     }
     const rein_sim_summary *s0 = rein_sim_result_summary(firsts[0]);
     for (size_t k = 0; k < s0->n_servers; k++) {
-      char label[64];
-      snprintf(label, sizeof label, "per_logical@%s", s0->servers[k].name);
+      char label[300];
+      snprintf(label, sizeof label, "per_logical@%s",
+               esc(eb1, sizeof eb1, s0->servers[k].name));
       printf("%-24s", label);
       for (size_t v = 0; v < nsel; v++) {
         char cellb[32];

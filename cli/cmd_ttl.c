@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "lib_contract.h"
 #include "rein/contract.h"
+#include "rein/input.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -97,14 +98,17 @@ static int run(int argc, char **argv) {
       jstr(t[i].loc.file);
       printf(",\"line\":%u}", t[i].loc.line);
     } else {
-      printf("%-36s %10s %10s  %-6s %s\n", op,
+      char eop[480], ech[1024]; /* names from the files: escaped */
+      rein_text_escape(eop, sizeof eop, op);
+      rein_text_escape(ech, sizeof ech, t[i].chain);
+      printf("%-36s %10s %10s  %-6s %s\n", eop,
              t[i].declared_ns
                  ? rein_contract_format_duration(t[i].declared_ns, d, sizeof d)
                  : "-",
              t[i].required_ns
                  ? rein_contract_format_duration(t[i].required_ns, r, sizeof r)
                  : "-",
-             status, t[i].chain);
+             status, ech);
     }
   }
   if (json) printf("\n]\n");

@@ -7,6 +7,7 @@
  * (see cli/CMakeLists.txt), so adding a command is adding one file.
  */
 #include "cli.h"
+#include "rein/input.h"
 #include "rein/version.h"
 
 #include <errno.h>
@@ -100,7 +101,9 @@ int main(int argc, char **argv) {
     }
     const rein_cli_command *c = find_command(argv[2]);
     if (!c) {
-      fprintf(stderr, "rein: no command '%s' (see `rein help`)\n", argv[2]);
+      fputs("rein: no command '", stderr);
+      rein_text_fputs(argv[2], stderr);
+      fputs("' (see `rein help`)\n", stderr);
       return REIN_EXIT_USAGE;
     }
     fputs(c->usage, stdout);
@@ -108,7 +111,9 @@ int main(int argc, char **argv) {
   }
   const rein_cli_command *c = find_command(cmd);
   if (!c) {
-    fprintf(stderr, "rein: no command '%s' (see `rein help`)\n", cmd);
+    fputs("rein: no command '", stderr);
+    rein_text_fputs(cmd, stderr);
+    fputs("' (see `rein help`)\n", stderr);
     return REIN_EXIT_USAGE;
   }
   for (int i = 2; i < argc; i++) {

@@ -15,10 +15,20 @@ if(TARGET rein_contract)
                 ARGS $<TARGET_FILE:rein_cli>
                      ${PROJECT_SOURCE_DIR}/examples/contracts)
   if(REIN_FUZZ AND CMAKE_C_COMPILER_ID MATCHES "Clang")
-    add_executable(fuzz_contract fuzz/fuzz_contract.c)
-    target_compile_options(fuzz_contract PRIVATE -fsanitize=fuzzer)
-    target_link_options(fuzz_contract PRIVATE -fsanitize=fuzzer)
-    target_link_libraries(fuzz_contract PRIVATE rein_contract)
+    # The library's sources are compiled into the target at -O1 (as
+    # OSS-Fuzz builds targets, and as fuzz_scenario does): at -O0 the
+    # loader's per-byte loops, every compare traced, were most of each input.
+    pkg_check_modules(FUZZ_CONTRACT_YAML REQUIRED IMPORTED_TARGET yaml-0.1)
+    file(GLOB contract_srcs ${PROJECT_SOURCE_DIR}/src/contract/*.c)
+    add_executable(fuzz_contract fuzz/fuzz_contract.c ${contract_srcs})
+    target_include_directories(fuzz_contract PRIVATE
+      ${PROJECT_SOURCE_DIR}/include ${PROJECT_BINARY_DIR}/include)
+    target_compile_options(fuzz_contract PRIVATE
+      -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer -O1)
+    target_link_options(fuzz_contract PRIVATE
+      -fsanitize=fuzzer,address,undefined)
+    target_link_libraries(fuzz_contract PRIVATE rein_static
+                          PkgConfig::FUZZ_CONTRACT_YAML m)
     # New inputs go to a scratch corpus in the build tree (first directory);
     # the shipped seeds are read only.
     set(scratch ${CMAKE_CURRENT_BINARY_DIR}/fuzz_contract_corpus)

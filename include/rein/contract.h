@@ -93,6 +93,11 @@ typedef struct rein_contract_config {
   size_t max_file_bytes;       /* larger files are refused (E008); default
                                   4 MiB */
   rein_errbuf *err;            /* optional: first problem, one line */
+  /* Appended in 0.2 (0 = the default): */
+  size_t max_files;       /* contract files read per set; default 10,000 */
+  size_t max_total_bytes; /* bytes read per set; default 64 MiB */
+  unsigned max_depth;     /* YAML nesting depth; default 64
+                             (REIN_YAML_MAX_DEPTH) */
 } rein_contract_config;
 
 REIN_API void rein_contract_config_default(rein_contract_config *c);
@@ -113,7 +118,13 @@ REIN_API rein_status rein_contract_add_buffer(rein_contract_set *s,
                                               const char *name,
                                               const char *data, size_t len);
 /* Add a file, or every *.yaml, *.yml and *.json file in a directory tree
- * (sorted by name). Same returns; an unreadable path is E008. */
+ * (sorted by name). Same returns; an unreadable path is E008, and so is a
+ * FIFO, socket or device (refused without blocking), a file past
+ * max_file_bytes, and the first file past max_files or max_total_bytes
+ * (nothing further is read). Symbolic links are followed, but each
+ * directory is read once (by device and inode): one reached again (a link
+ * to `.` or to an ancestor) is skipped with a warning (E008) naming the
+ * path it was first read as. Directories nest at most 16 deep. */
 REIN_API rein_status rein_contract_add_path(rein_contract_set *s,
                                             const char *path);
 

@@ -45,8 +45,12 @@ typedef struct rein_sim_result rein_sim_result;
  * `filename` used in messages). On a bad scenario returns REIN_EPARSE (YAML
  * syntax) or REIN_EINVAL (a field) and writes one line to `err` (may be NULL):
  *   "file:line:col: field.path: what was expected"
- * with a did-you-mean for unknown fields. REIN_EIO when the file cannot be
- * read, REIN_ENOMEM on allocation failure. `alloc` may be NULL (malloc).
+ * with a did-you-mean for unknown fields; text nested deeper than
+ * REIN_YAML_MAX_DEPTH (64) levels is refused before libyaml parses it
+ * (REIN_EPARSE at the line and column). REIN_EIO when the file cannot be
+ * read, REIN_EINVAL when it is not a regular file (a FIFO or a device is
+ * refused without blocking), REIN_ETOOBIG past 16 MiB, REIN_ENOMEM on
+ * allocation failure. `alloc` may be NULL (malloc).
  * Never crashes on any input (the loader is fuzzed).
  */
 REIN_API rein_status rein_sim_scenario_load(const char *path,
@@ -85,15 +89,30 @@ typedef struct rein_sim_run_config {
   void *progress_ctx;
   const rein_allocator *alloc;
   rein_errbuf *err;
+  /* Memory budget of the run in bytes (appended in 0.2). 0 = the
+   * scenario's max_memory, else half of the physical RAM, at most
+   * MemAvailable. The engine accounts for everything it allocates (clients,
+   * calls, requests, events, server queues, series, policy objects); the
+   * run stops with REIN_ETOOBIG and a message naming what grew before the
+   * budget is passed, and a scenario whose clients and series alone do not
+   * fit is refused before it starts. */
+  uint64_t max_memory;
 } rein_sim_run_config;
 
 REIN_API void rein_sim_run_config_default(rein_sim_run_config *c);
+
+/* The default memory budget of a run: half of the physical memory, at most
+ * MemAvailable (/proc/meminfo), at least 64 MiB. Reads /proc each call. */
+REIN_API uint64_t rein_sim_default_memory(void);
+/* The scenario's max_memory in bytes; 0 when it sets none. */
+REIN_API uint64_t rein_sim_scenario_max_memory(const rein_sim_scenario *s);
 
 /*
  * Run one variant of `s` to the end of its duration. REIN_OK and a result in
  * `*out`; REIN_EINVAL when a policy, budget, breaker or throttle rejects its
  * configuration (message in c->err), REIN_ENOMEM, REIN_ETOOBIG when
- * max_events was reached. Deterministic in (scenario, variant, seed).
+ * max_events was reached or the memory budget (max_memory) would be passed.
+ * Deterministic in (scenario, variant, seed).
  */
 REIN_API rein_status rein_sim_run(const rein_sim_scenario *s,
                                   const rein_sim_run_config *c,

@@ -159,9 +159,22 @@ typedef struct rc_diag {
 
 typedef struct rc_chunk rc_chunk;
 
+/* A directory read by add_path, by (device, inode), and the path it was
+ * first read as. */
+typedef struct rc_dirid {
+  uint64_t dev, ino;
+  const char *path;
+} rc_dirid;
+
 struct rein_contract_set {
   rein_allocator alloc;
   size_t max_file_bytes;
+  size_t max_files, max_total_bytes; /* across every add_path */
+  unsigned max_depth;                /* YAML nesting (rein/input.h) */
+  size_t files_read, bytes_read;
+  bool bound_hit; /* max_files or max_total_bytes refused a file */
+  rc_dirid *dirs; /* directories walked: each is read once */
+  size_t ndirs, capdirs;
   rein_errbuf *err;
   rc_chunk *chunks;
   bool oom;

@@ -14,6 +14,7 @@
  * so rules never run on half a contract.
  */
 #include "contract_internal.h"
+#include "rein/input.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -1193,6 +1194,20 @@ rein_status rein__rc_load_buffer(rein_contract_set *s, const char *name,
   lctx L = {s, NULL, rein__rc_strdup(s, name), s->nfiles++, 0, 0, 0};
   if (!L.file) return REIN_ENOMEM;
   size_t before = s->ndiags;
+  /* libyaml's scanner is quadratic in the nesting depth: refuse deep text
+   * before it sees it (the schema itself is a few levels deep) */
+  size_t dl, dc;
+  unsigned maxd = s->max_depth ? s->max_depth : REIN_YAML_MAX_DEPTH;
+  if (rein_yaml_check_depth(data, len, maxd, &dl, &dc) != REIN_OK) {
+    rc_loc l = {L.file, (uint32_t)dl, (uint32_t)dc};
+    char why[160];
+    snprintf(why, sizeof why,
+             "malformed YAML: nested deeper than %u levels (max_depth)", maxd);
+    rein__rc_diag(s, l, L.seq, REIN_CONTRACT_ERROR, "E001", why,
+                  "a contract is a few levels deep: close the brackets, or "
+                  "check the indentation");
+    return s->oom ? REIN_ENOMEM : REIN_EPARSE;
+  }
   yaml_parser_t parser;
   if (!yaml_parser_initialize(&parser)) {
     s->oom = true;

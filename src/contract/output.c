@@ -9,6 +9,7 @@
  * disagree. Writers only read the set; they escape every string they emit.
  */
 #include "contract_internal.h"
+#include "rein/input.h"
 
 #include "rein/version.h"
 
@@ -245,7 +246,19 @@ rein_status rein_contract_format_parse(const char *s,
 
 static void jstr(FILE *f, const char *s) {
   fputc('"', f);
+  /* runs of plain characters go out in one fwrite: the catalogue's texts
+   * are long and a character at a time through stdio is most of a SARIF
+   * write */
+  static const char special[] = "\"\\\x01\x02\x03\x04\x05\x06\x07\x08\t\n"
+                                "\x0b\x0c\r\x0e\x0f\x10\x11\x12\x13\x14\x15"
+                                "\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f";
   for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+    size_t run = strcspn((const char *)p, special);
+    if (run) {
+      fwrite(p, 1, run, f);
+      p += run;
+      if (!*p) break;
+    }
     switch (*p) {
     case '"':
       fputs("\\\"", f);
@@ -272,16 +285,28 @@ static void jstr(FILE *f, const char *s) {
   fputc('"', f);
 }
 
+/* Text goes to terminals: every string that can hold input (file names,
+ * quoted values, names) is escaped (rein/input.h). */
 static void write_text(const rein_contract_set *s, FILE *f) {
   for (size_t i = 0; i < rein_contract_diag_count(s); i++) {
     const rein_contract_diag *d = rein_contract_diag_at(s, i);
-    fprintf(f, "%s:%u:%u: %s[%s]: %s\n", d->loc.file, d->loc.line, d->loc.col,
-            rein_contract_severity_name(d->severity), d->rule, d->message);
-    if (d->fix && *d->fix) fprintf(f, "  fix: %s\n", d->fix);
-    for (size_t k = 0; k < d->nrelated; k++)
-      fprintf(f, "  note: %s:%u:%u: %s\n", d->related[k].loc.file,
-              d->related[k].loc.line, d->related[k].loc.col,
-              d->related[k].message);
+    rein_text_fputs(d->loc.file, f);
+    fprintf(f, ":%u:%u: %s[%s]: ", d->loc.line, d->loc.col,
+            rein_contract_severity_name(d->severity), d->rule);
+    rein_text_fputs(d->message, f);
+    fputc('\n', f);
+    if (d->fix && *d->fix) {
+      fputs("  fix: ", f);
+      rein_text_fputs(d->fix, f);
+      fputc('\n', f);
+    }
+    for (size_t k = 0; k < d->nrelated; k++) {
+      fputs("  note: ", f);
+      rein_text_fputs(d->related[k].loc.file, f);
+      fprintf(f, ":%u:%u: ", d->related[k].loc.line, d->related[k].loc.col);
+      rein_text_fputs(d->related[k].message, f);
+      fputc('\n', f);
+    }
   }
 }
 

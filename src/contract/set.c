@@ -11,6 +11,7 @@
  * Directories are read in sorted order so diagnostics are stable.
  */
 #include "contract_internal.h"
+#include "rein/input.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -45,7 +46,10 @@ void *rein__rc_alloc(rein_contract_set *s, size_t n) {
   n = (n + 15) & ~(size_t)15;
   rc_chunk *c = s->chunks;
   if (!c || c->cap - c->used < n) {
-    size_t cap = n > RC_CHUNK ? n : RC_CHUNK;
+    /* chunks double from 4 KiB to RC_CHUNK: a small contract (most of
+     * them) costs one small allocation, not 64 KiB */
+    size_t want = c ? (c->cap < RC_CHUNK ? c->cap * 2 : RC_CHUNK) : 4096;
+    size_t cap = n > want ? n : want;
     rc_chunk *nc = s->alloc.malloc(s->alloc.ctx, sizeof *nc + cap);
     if (!nc) {
       s->oom = true;
@@ -53,7 +57,7 @@ void *rein__rc_alloc(rein_contract_set *s, size_t n) {
     }
     nc->used = 0;
     nc->cap = cap;
-    if (c && n > RC_CHUNK) { /* keep filling the current chunk */
+    if (c && n > want) { /* keep filling the current chunk */
       nc->next = c->next;
       c->next = nc;
     } else {
@@ -183,7 +187,8 @@ size_t rein_contract_count(const rein_contract_set *s,
 
 bool rein_contract_has_load_errors(const rein_contract_set *s) {
   for (size_t i = 0; s && i < s->ndiags; i++)
-    if (s->diags[i].d.rule[0] == 'E' && strcmp(s->diags[i].d.rule, "E007"))
+    if (s->diags[i].d.rule[0] == 'E' && strcmp(s->diags[i].d.rule, "E007") &&
+        s->diags[i].d.severity == REIN_CONTRACT_ERROR)
       return true;
   return false;
 }
@@ -317,27 +322,38 @@ size_t rein__rc_distance(const char *a, const char *b, size_t cap) {
    * "atempts" and "gte" are one edit from "attempts" and "get". */
   size_t la = strlen(a), lb = strlen(b);
   if (la > 64 || lb > 64) return cap + 1;
+  /* the distance is at least the difference in length: most candidates
+   * of a did-you-mean are out of reach before any cell is computed */
+  if ((la > lb ? la - lb : lb - la) > cap) return cap + 1;
   size_t m[65][65];
+  size_t big = cap + 1;
   for (size_t i = 0; i <= la; i++)
     m[i][0] = i;
   for (size_t j = 0; j <= lb; j++)
     m[0][j] = j;
+  /* only the band |i - j| <= cap can hold a distance within cap (Ukkonen):
+   * the cells just outside it read as cap + 1 */
   for (size_t i = 1; i <= la; i++) {
+    size_t jlo = i > cap ? i - cap : 1, jhi = i + cap < lb ? i + cap : lb;
+    if (jlo > 1) m[i][jlo - 1] = big;
+    if (jhi > i - 1 + cap) m[i - 1][jhi] = big;
     size_t best = (size_t)-1;
-    for (size_t j = 1; j <= lb; j++) {
-      int ca = tolower((unsigned char)a[i - 1]);
+    int ca = tolower((unsigned char)a[i - 1]);
+    int pa = i > 1 ? tolower((unsigned char)a[i - 2]) : -1;
+    for (size_t j = jlo; j <= jhi; j++) {
       int cb = tolower((unsigned char)b[j - 1]);
       size_t v = m[i - 1][j - 1] + (ca != cb);
       if (m[i - 1][j] + 1 < v) v = m[i - 1][j] + 1;
       if (m[i][j - 1] + 1 < v) v = m[i][j - 1] + 1;
       if (i > 1 && j > 1 && ca == tolower((unsigned char)b[j - 2]) &&
-          tolower((unsigned char)a[i - 2]) == cb && m[i - 2][j - 2] + 1 < v)
+          pa == cb && m[i - 2][j - 2] + 1 < v)
         v = m[i - 2][j - 2] + 1;
       m[i][j] = v;
       if (v < best) best = v;
     }
-    if (lb && best > cap + 1) return cap + 1;
+    if (lb && best > cap) return big;
   }
+  if (m[la][lb] > big) return big;
   return m[la][lb];
 }
 
@@ -469,6 +485,9 @@ rein_status rein_contract_set_new(const rein_contract_config *c,
   memset(s, 0, sizeof *s);
   s->alloc = a;
   s->max_file_bytes = c->max_file_bytes ? c->max_file_bytes : 4u << 20;
+  s->max_files = c->max_files ? c->max_files : 10000;
+  s->max_total_bytes = c->max_total_bytes ? c->max_total_bytes : 64u << 20;
+  s->max_depth = c->max_depth;
   s->err = c->err;
   s->sorted = true;
   *out = s;
@@ -513,35 +532,40 @@ static rein_status file_error(rein_contract_set *s, const char *path,
 }
 
 static rein_status add_file(rein_contract_set *s, const char *path) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return file_error(s, path, strerror(errno));
-  struct stat st;
-  if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-    fclose(f);
-    return file_error(s, path, "not a regular file");
-  }
-  if ((size_t)st.st_size > s->max_file_bytes) {
-    fclose(f);
+  if (s->bound_hit) return REIN_EPARSE; /* reported on the first one */
+  if (s->files_read >= s->max_files) {
+    s->bound_hit = true;
     char why[128];
-    snprintf(why, sizeof why, "larger than %zu bytes", s->max_file_bytes);
+    snprintf(why, sizeof why,
+             "more than %zu contract files (max_files); not read",
+             s->max_files);
     return file_error(s, path, why);
   }
-  size_t n = (size_t)st.st_size;
-  char *buf = s->alloc.malloc(s->alloc.ctx, n + 1);
-  if (!buf) {
-    fclose(f);
+  size_t room = s->max_total_bytes - s->bytes_read;
+  size_t limit = s->max_file_bytes < room ? s->max_file_bytes : room;
+  rein_errbuf eb;
+  char *buf = NULL;
+  size_t n = 0;
+  rein_status st = rein_file_read(path, limit, &s->alloc, &eb, &buf, &n);
+  if (st == REIN_ENOMEM) {
     s->oom = true;
     return REIN_ENOMEM;
   }
-  size_t got = fread(buf, 1, n, f);
-  int bad = ferror(f);
-  fclose(f);
-  rein_status r;
-  if (bad || got != n)
-    r = file_error(s, path, "read error");
-  else
-    r = rein_contract_add_buffer(s, path, buf, n);
-  s->alloc.free(s->alloc.ctx, buf);
+  if (st == REIN_ETOOBIG && limit < s->max_file_bytes) {
+    s->bound_hit = true;
+    snprintf(eb.msg, sizeof eb.msg,
+             "the files read so far and this one exceed %zu bytes in all "
+             "(max_total_bytes); not read",
+             s->max_total_bytes);
+  } else if (st == REIN_ETOOBIG)
+    snprintf(eb.msg, sizeof eb.msg, "larger than %zu bytes", s->max_file_bytes);
+  if (st != REIN_OK) /* "cannot read contract: No such file or directory" */
+    return file_error(
+        s, path, strncmp(eb.msg, "cannot open: ", 13) ? eb.msg : eb.msg + 13);
+  s->files_read++;
+  s->bytes_read += n;
+  rein_status r = rein_contract_add_buffer(s, path, buf, n);
+  rein_free(&s->alloc, buf);
   return r;
 }
 
@@ -549,8 +573,45 @@ static int cmp_str(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static rein_status add_dir(rein_contract_set *s, const char *path, int depth) {
+/* The first path directory (dev, ino) was read as, or NULL (then it is
+ * recorded as `path`). A linear scan: directories are few next to the
+ * files in them, and max_files bounds the walk. */
+static const char *dir_seen(rein_contract_set *s, const struct stat *st,
+                            const char *path, bool *oom) {
+  for (size_t i = 0; i < s->ndirs; i++)
+    if (s->dirs[i].dev == (uint64_t)st->st_dev &&
+        s->dirs[i].ino == (uint64_t)st->st_ino)
+      return s->dirs[i].path;
+  if (!rein__rc_grow(s, (void **)&s->dirs, &s->capdirs, s->ndirs + 1,
+                     sizeof *s->dirs)) {
+    *oom = true;
+    return NULL;
+  }
+  s->dirs[s->ndirs].dev = (uint64_t)st->st_dev;
+  s->dirs[s->ndirs].ino = (uint64_t)st->st_ino;
+  s->dirs[s->ndirs++].path = path;
+  return NULL;
+}
+
+static rein_status add_dir(rein_contract_set *s, const char *path,
+                           const struct stat *dst, int depth) {
   if (depth > 16) return file_error(s, path, "directories nested too deep");
+  bool oom = false;
+  const char *first = dir_seen(s, dst, path, &oom);
+  if (oom) return REIN_ENOMEM;
+  if (first) { /* a link back to a directory already read: say so, once */
+    char msg[512];
+    snprintf(msg, sizeof msg,
+             "directory skipped: already read as %s (a symbolic link loop?)",
+             first);
+    rc_loc loc = {path, 0, 0};
+    if (!rein__rc_diag(s, loc, s->nfiles++, REIN_CONTRACT_WARNING, "E008", msg,
+                       "remove the link, or check the directory it points "
+                       "to once"))
+      return REIN_ENOMEM;
+    return REIN_OK;
+  }
+  if (s->bound_hit) return REIN_OK; /* reported already */
   DIR *d = opendir(path);
   if (!d) return file_error(s, path, strerror(errno));
   char **names = NULL;
@@ -558,6 +619,13 @@ static rein_status add_dir(rein_contract_set *s, const char *path, int depth) {
   rein_status r = REIN_OK;
   for (struct dirent *e; (e = readdir(d));) {
     if (e->d_name[0] == '.') continue;
+    if (n >= 4 * s->max_files) { /* a directory of junk: stop listing */
+      closedir(d);
+      char why[128];
+      snprintf(why, sizeof why, "more than %zu entries; not read",
+               4 * s->max_files);
+      return file_error(s, path, why);
+    }
     if (!rein__rc_grow(s, (void **)&names, &cap, n + 1, sizeof *names) ||
         !(names[n] = rein__rc_printf(s, "%s/%s", path, e->d_name))) {
       closedir(d);
@@ -572,11 +640,12 @@ static rein_status add_dir(rein_contract_set *s, const char *path, int depth) {
     if (stat(names[i], &st) != 0) continue;
     rein_status x = REIN_OK;
     if (S_ISDIR(st.st_mode))
-      x = add_dir(s, names[i], depth + 1);
+      x = add_dir(s, names[i], &st, depth + 1);
     else if (S_ISREG(st.st_mode) && has_contract_ext(names[i]))
       x = add_file(s, names[i]);
     if (x == REIN_ENOMEM) return x;
     if (x != REIN_OK) r = x;
+    if (s->bound_hit) break; /* reported on the file that crossed it */
   }
   return r;
 }
@@ -593,7 +662,7 @@ rein_status rein_contract_add_path(rein_contract_set *s, const char *path) {
       l--;
     char *p = rein__rc_strndup(s, path, l);
     if (!p) return REIN_ENOMEM;
-    r = add_dir(s, p, 0);
+    r = add_dir(s, p, &st, 0);
   } else {
     r = add_file(s, path);
   }

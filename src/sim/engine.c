@@ -30,9 +30,13 @@
  */
 #include "sim_internal.h"
 
+#include "rein/input.h"
+
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define NONE UINT32_MAX
 
@@ -161,10 +165,37 @@ typedef struct freeset {
   int levels;
 } freeset;
 
+/* What the memory budget accounts for, by what grows (see mem_malloc). */
+enum {
+  M_CLIENTS,
+  M_CALLS,
+  M_REQS,
+  M_EVENTS,
+  M_QUEUES,
+  M_SERIES,
+  M_OBJECTS,
+  M_ADMIT,
+  M_N
+};
+static const char *const mem_what[M_N] = {
+    "clients",
+    "in-flight calls",
+    "in-flight requests",
+    "queued events",
+    "server queues",
+    "series samples",
+    "policy objects (budgets, breakers, throttles, policies)",
+    "admission tickets"};
+
 typedef struct run {
   const rein_sim_scenario *s;
   const sim_variant_spec *va;
-  const rein_allocator *a;
+  const rein_allocator *a;  /* &acct: every allocation of the run */
+  const rein_allocator *ua; /* the caller's (the result is made with it) */
+  rein_allocator acct;
+  uint64_t mem_budget, mem_total, mem_by[M_N];
+  uint64_t mem_over_need; /* bytes the refused allocation would have made */
+  int mem_tag, mem_over_what;
   rein_errbuf *err;
   rein_manual_clock clock;
   rein_rng r_arr, r_srv, r_net, r_seed;
@@ -245,6 +276,100 @@ typedef struct run {
 } run;
 
 /* ---------------------------------------------------------------------- */
+/* Memory budget                                                           */
+
+/* Every allocation of a run goes through R->acct: a header in front of each
+ * block keeps its size and what it was for (R->mem_tag at the time), so the
+ * account is exact and costs nothing per event: the pools grow by doubling,
+ * so allocations are rare. One past the budget is refused (the caller sees
+ * an allocation failure and stops) and remembered, so the run can say what
+ * grew and how much it needed (mem_message). */
+typedef struct mem_hdr {
+  uint64_t size;
+  uint32_t tag, pad;
+} mem_hdr;
+
+static void *mem_malloc(void *ctx, size_t n) {
+  run *R = ctx;
+  uint64_t need = R->mem_total + n;
+  if (need > R->mem_budget) {
+    if (!R->mem_over_need) {
+      R->mem_over_need = need;
+      R->mem_over_what = R->mem_tag;
+    }
+    return NULL;
+  }
+  mem_hdr *h = rein__sim_alloc(R->ua, sizeof *h + n);
+  if (!h) return NULL;
+  h->size = n;
+  h->tag = (uint32_t)R->mem_tag;
+  R->mem_total += n;
+  R->mem_by[R->mem_tag] += n;
+  return h + 1;
+}
+
+static void mem_release(void *ctx, void *p) {
+  run *R = ctx;
+  if (!p) return;
+  mem_hdr *h = (mem_hdr *)p - 1;
+  R->mem_total -= h->size;
+  R->mem_by[h->tag] -= h->size;
+  rein__sim_free(R->ua, h);
+}
+
+/* Set what the next allocations are for; returns the previous tag. */
+static inline int mem_for(run *R, int tag) {
+  int was = R->mem_tag;
+  R->mem_tag = tag;
+  return was;
+}
+
+/* "memory budget of 512 MiB exceeded: in-flight calls would grow to ..." */
+static void mem_message(run *R, const char *when) {
+  if (!R->err) return;
+  char b[5][32];
+  int w = R->mem_over_what;
+  int n = snprintf(
+      R->err->msg, sizeof R->err->msg,
+      "memory budget of %s exceeded %s: %s would grow to %s (the run would "
+      "need %s; now",
+      rein_format_size(R->mem_budget, b[0], sizeof b[0]), when, mem_what[w],
+      rein_format_size(R->mem_by[w] + (R->mem_over_need - R->mem_total), b[1],
+                       sizeof b[1]),
+      rein_format_size(R->mem_over_need, b[2], sizeof b[2]));
+  for (int k = 0; k < M_N && n > 0 && (size_t)n < sizeof R->err->msg; k++)
+    if (R->mem_by[k])
+      n += snprintf(R->err->msg + n, sizeof R->err->msg - (size_t)n, " %s %s;",
+                    mem_what[k],
+                    rein_format_size(R->mem_by[k], b[3], sizeof b[3]));
+  if (n > 0 && (size_t)n < sizeof R->err->msg)
+    snprintf(R->err->msg + n, sizeof R->err->msg - (size_t)n,
+             " raise it with --max-memory or the scenario's max_memory, or "
+             "shrink the scenario)");
+}
+
+/* The budget when neither the caller nor the scenario gives one: half the
+ * physical memory, at most what /proc/meminfo says is available. */
+uint64_t rein_sim_default_memory(void) {
+  long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+  uint64_t phys = pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz
+                                       : UINT64_C(8) << 30;
+  uint64_t b = phys / 2;
+  FILE *f = fopen("/proc/meminfo", "r");
+  if (f) {
+    char line[128];
+    unsigned long long kb;
+    while (fgets(line, sizeof line, f))
+      if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) {
+        if (kb * 1024 < b) b = kb * 1024;
+        break;
+      }
+    fclose(f);
+  }
+  return b < (UINT64_C(64) << 20) ? UINT64_C(64) << 20 : b;
+}
+
+/* ---------------------------------------------------------------------- */
 /* Growable arrays through the caller's allocator                          */
 
 static int grow(run *R, void **arr, size_t elem, size_t *cap, size_t need) {
@@ -304,7 +429,9 @@ static inline int ev_less(const ev *x, const ev *y) {
 /* Double the ring of lane `l`. */
 static __attribute__((noinline)) int lane_grow(run *R, struct lane *l) {
   size_t nc = l->cap ? l->cap * 2 : 1024;
+  int was = mem_for(R, M_EVENTS);
   ev *nb = rein__sim_alloc(R->a, nc * sizeof(ev));
+  mem_for(R, was);
   if (!nb) {
     R->st = REIN_ENOMEM;
     return -1;
@@ -332,9 +459,12 @@ static inline int lane_append(run *R, struct lane *l, const ev *e) {
  * so the order events leave a heap in does not depend on how it is laid
  * out, only on the keys. */
 static int heap_push(run *R, struct heap *h, const ev *e) {
-  if (h->len == h->cap &&
-      grow(R, (void **)&h->a, sizeof(ev), &h->cap, h->len + 1))
-    return -1;
+  if (h->len == h->cap) {
+    int was = mem_for(R, M_EVENTS);
+    int r = grow(R, (void **)&h->a, sizeof(ev), &h->cap, h->len + 1);
+    mem_for(R, was);
+    if (r) return -1;
+  }
   size_t i = h->len++;
   while (i > 0) {
     size_t p = (i - 1) / 4;
@@ -623,13 +753,15 @@ static uint32_t call_new(run *R) {
   if (i == NONE) {
     size_t cap = R->calls_cap, capc = R->calls_cap;
     if (R->ncalls == cap) {
-      if (grow_aligned(R, (void **)&R->calls, &R->calls_raw, sizeof(sim_call),
-                       &cap, R->ncalls + 1) ||
-          grow_aligned(R, (void **)&R->callc, &R->callc_raw,
-                       sizeof(sim_call_cold), &capc, R->ncalls + 1))
-        return NONE;
+      int was = mem_for(R, M_CALLS);
+      int r = grow_aligned(R, (void **)&R->calls, &R->calls_raw,
+                           sizeof(sim_call), &cap, R->ncalls + 1) ||
+              grow_aligned(R, (void **)&R->callc, &R->callc_raw,
+                           sizeof(sim_call_cold), &capc, R->ncalls + 1);
       if (capc < cap) cap = capc;
-      if (fs_reserve(R, &R->call_fs, cap)) return NONE;
+      if (!r) r = fs_reserve(R, &R->call_fs, cap);
+      mem_for(R, was);
+      if (r) return NONE;
       R->calls_cap = (uint32_t)cap;
     }
     i = R->ncalls++;
@@ -661,10 +793,13 @@ static uint32_t req_new(run *R) {
     R->req_free = R->reqs[i].next_free;
   } else {
     size_t cap = R->reqs_cap;
-    if (R->nreqs == cap &&
-        grow_aligned(R, (void **)&R->reqs, &R->reqs_raw, sizeof(sim_req), &cap,
-                     R->nreqs + 1))
-      return NONE;
+    if (R->nreqs == cap) {
+      int was = mem_for(R, M_REQS);
+      int r = grow_aligned(R, (void **)&R->reqs, &R->reqs_raw, sizeof(sim_req),
+                           &cap, R->nreqs + 1);
+      mem_for(R, was);
+      if (r) return NONE;
+    }
     R->reqs_cap = (uint32_t)cap;
     i = R->nreqs++;
   }
@@ -949,7 +1084,9 @@ static double srv_rate(run *R, sim_srv *v) {
 static int q_push(run *R, sim_srv *v, uint32_t req) {
   if (v->qlen == v->qsize) {
     uint32_t ns = v->qsize ? v->qsize * 2 : 256;
+    int was = mem_for(R, M_QUEUES);
     uint32_t *nq = rein__sim_alloc(R->a, (size_t)ns * sizeof(uint32_t));
+    mem_for(R, was);
     if (!nq) {
       R->st = REIN_ENOMEM;
       return -1;
@@ -1028,10 +1165,14 @@ static uint32_t ticket_new(run *R) {
   if (R->ntfree) return R->tfree[--R->ntfree];
   if (R->tcount % TCHUNK == 0) {
     size_t need = R->tcount / TCHUNK + 1;
-    if (grow(R, (void **)&R->tchunks, sizeof(void *), &R->tchunks_cap, need))
+    int was = mem_for(R, M_ADMIT);
+    if (grow(R, (void **)&R->tchunks, sizeof(void *), &R->tchunks_cap, need)) {
+      mem_for(R, was);
       return NONE;
+    }
     R->tchunks[need - 1] =
         rein__sim_alloc(R->a, TCHUNK * sizeof(rein_admit_ticket));
+    mem_for(R, was);
     if (!R->tchunks[need - 1]) {
       R->st = REIN_ENOMEM;
       return NONE;
@@ -1706,7 +1847,7 @@ void rein_sim_result_free(rein_sim_result *r) {
 }
 
 static rein_sim_result *result_new(run *R, size_t npoints) {
-  const rein_allocator *a = R->a;
+  const rein_allocator *a = R->ua; /* outlives the run */
   rein_sim_result *r = rein__sim_calloc(a, sizeof *r);
   if (!r) return NULL;
   r->alloc = a;
@@ -1783,13 +1924,16 @@ static int init_world(run *R) {
   rein_rng_seed(&R->r_seed, rein_splitmix64(&st));
   rein__sim_expz_init(&R->expz);
   for (size_t k = 0; k < s->n_cohorts; k++) R->nclients += s->cohorts[k].count;
+  mem_for(R, M_CLIENTS);
   R->clients = rein__sim_calloc(a, R->nclients * sizeof(sim_client));
   R->client_pol = rein__sim_calloc(a, R->nclients * sizeof(uint32_t));
   R->cohort_first = rein__sim_calloc(a, s->n_cohorts * sizeof(uint32_t));
   R->srv = rein__sim_calloc(a, s->n_servers * sizeof(sim_srv));
+  mem_for(R, M_SERIES);
   R->bucket_calls = rein__sim_calloc(a, R->res->n_points * sizeof(uint64_t));
   R->bucket_attempts =
       rein__sim_calloc(a, R->res->n_points * sizeof(uint64_t));
+  mem_for(R, M_OBJECTS);
   if (!R->clients || !R->client_pol || !R->cohort_first || !R->srv || !R->bucket_calls ||
       !R->bucket_attempts) {
     R->st = REIN_ENOMEM;
@@ -1895,7 +2039,13 @@ rein_status rein_sim_run(const rein_sim_scenario *s,
   if (!R) return REIN_ENOMEM;
   R->s = s;
   R->va = &s->variants[c->variant];
-  R->a = c->alloc;
+  R->ua = c->alloc;
+  R->acct = (rein_allocator){mem_malloc, mem_release, R};
+  R->a = &R->acct;
+  R->mem_tag = M_OBJECTS;
+  R->mem_budget = c->max_memory   ? c->max_memory
+                  : s->max_memory ? s->max_memory
+                                  : rein_sim_default_memory();
   R->err = c->err;
   R->end = c->duration_ns > 0 ? c->duration_ns : s->duration_ns;
   R->interval = s->interval_ns;
@@ -1909,11 +2059,45 @@ rein_status rein_sim_run(const rein_sim_scenario *s,
     rein__sim_free(c->alloc, R);
     return REIN_ETOOBIG;
   }
+  /* What is known before the run: the clients and the series (and one
+   * event per tick and per closed or one-shot client). Refuse at once
+   * rather than after minutes of running into the budget. */
+  {
+    uint64_t nclients = 0, starts = 0;
+    for (size_t k = 0; k < s->n_cohorts; k++) {
+      nclients += s->cohorts[k].count;
+      if (s->cohorts[k].arrival != SIM_ARRIVAL_POISSON)
+        starts += s->cohorts[k].count;
+    }
+    uint64_t by[M_N] = {0};
+    by[M_CLIENTS] = nclients * (sizeof(sim_client) + sizeof(uint32_t));
+    by[M_SERIES] = (uint64_t)npoints *
+                   (sizeof(rein_sim_point) + 2 * sizeof(uint64_t) + sizeof(ev));
+    by[M_EVENTS] = starts * sizeof(ev);
+    uint64_t need = by[M_CLIENTS] + by[M_SERIES] + by[M_EVENTS];
+    if (need > R->mem_budget) {
+      int w = M_CLIENTS;
+      for (int k = 0; k < M_N; k++)
+        if (by[k] > by[w]) w = k;
+      /* as if the largest part were the allocation refused */
+      R->mem_over_need = need;
+      R->mem_over_what = w;
+      for (int k = 0; k < M_N; k++)
+        R->mem_by[k] = k == w ? 0 : by[k];
+      R->mem_total = need - by[w];
+      mem_message(R, "before the run");
+      rein__sim_free(c->alloc, R);
+      return REIN_ETOOBIG;
+    }
+  }
   R->res = result_new(R, npoints);
   if (!R->res) {
     rein__sim_free(c->alloc, R);
     return REIN_ENOMEM;
   }
+  /* the result is the caller's, but it is the run's memory while it runs */
+  R->mem_by[M_SERIES] += (uint64_t)npoints * sizeof(rein_sim_point);
+  R->mem_total += (uint64_t)npoints * sizeof(rein_sim_point);
   rein_sim_result *res = R->res;
   snprintf(res->variant, sizeof res->variant, "%s", R->va->name);
   snprintf(res->scenario, sizeof res->scenario, "%s", s->name);
@@ -1954,6 +2138,10 @@ rein_status rein_sim_run(const rein_sim_scenario *s,
     rc = step(R, &e);
   }
   rein_status st = REIN_OK;
+  if (rc && R->mem_over_need) { /* the budget refused an allocation */
+    R->st = REIN_ETOOBIG;
+    mem_message(R, R->events ? "while running" : "while setting up");
+  }
   if (rc) {
     st = R->st != REIN_OK ? R->st : REIN_ENOMEM;
     if (st == REIN_ENOMEM && R->err && !R->err->msg[0])

@@ -16,6 +16,7 @@
  * core's message ("budget.ratio: ...") is reported at the policy's line.
  */
 #include "sim_internal.h"
+#include "rein/input.h"
 
 #include <errno.h>
 #include <math.h>
@@ -170,12 +171,15 @@ static size_t lev(const char *a, const char *b) {
 static const char *closest(const char *word, const char *const *known) {
   const char *best = NULL;
   size_t bd = 99;
+  size_t len = strlen(word);
+  size_t limit = len <= 4 ? 1 : (len <= 8 ? 2 : 3);
   for (size_t i = 0; known[i]; i++) {
+    /* the distance is at least the difference in length */
+    size_t lk = strlen(known[i]);
+    if ((lk > len ? lk - len : len - lk) > limit) continue;
     size_t d = lev(word, known[i]);
     if (d < bd) bd = d, best = known[i];
   }
-  size_t len = strlen(word);
-  size_t limit = len <= 4 ? 1 : (len <= 8 ? 2 : 3);
   return bd <= limit ? best : NULL;
 }
 
@@ -1291,9 +1295,9 @@ static int p_variant(ld *L, yaml_node_t *n, const char *path,
 /* Top level                                                               */
 
 static const char *const TOP_KEYS[] = {
-    "name",     "description", "seed",    "duration",  "interval",
-    "primary",  "recovery",    "policies", "servers",  "cohorts",
-    "incidents", "variants",   NULL};
+    "name",      "description", "seed",       "duration", "interval",
+    "primary",   "recovery",    "policies",   "servers",  "cohorts",
+    "incidents", "variants",    "max_memory", NULL};
 static const char *const RECOVERY_KEYS[] = {"tolerance", "hold", "baseline",
                                             NULL};
 
@@ -1358,6 +1362,16 @@ static int load_top(ld *L, yaml_node_t *root) {
     memcpy(s->description, d, len + 1);
   }
   if (FIELD("seed") && p_u64(L, v, fp, &s->seed)) return -1;
+  if (FIELD("max_memory")) {
+    const char *t = sval(v);
+    uint64_t b = 0;
+    if (!t || rein_parse_size(t, &b) != REIN_OK || b < (1u << 20))
+      return fail(L, v, fp,
+                  "expected a size of at least 1MiB, e.g. 512MiB or 2GiB, "
+                  "got %s",
+                  t ? t : kind_name(v));
+    s->max_memory = b;
+  }
   subpath(fp, sizeof fp, path, "duration");
   if (require(L, n, path, "duration", &v) ||
       p_dur(L, v, fp, REIN_NS_PER_MS, MAX_DURATION_NS, &s->duration_ns))
@@ -1557,6 +1571,18 @@ rein_status rein_sim_scenario_parse(const char *text, size_t len,
   L.file = filename;
   L.err = err;
   L.s = s;
+  /* libyaml's scanner is quadratic in the nesting depth: refuse deep text
+   * before it sees it (a scenario is a few levels deep) */
+  size_t dl, dc;
+  if (rein_yaml_check_depth(text, len, REIN_YAML_MAX_DEPTH, &dl, &dc) !=
+      REIN_OK) {
+    if (err)
+      snprintf(err->msg, sizeof err->msg,
+               "%s:%zu:%zu: (yaml): nested deeper than %d levels", filename, dl,
+               dc, REIN_YAML_MAX_DEPTH);
+    rein__sim_free(alloc, s);
+    return REIN_EPARSE;
+  }
   yaml_parser_t parser;
   if (!yaml_parser_initialize(&parser)) {
     rein__sim_free(alloc, s);
@@ -1607,45 +1633,15 @@ rein_status rein_sim_scenario_load(const char *path,
                                    rein_errbuf *err, rein_sim_scenario **out) {
   if (!path || !out) return REIN_EINVAL;
   *out = NULL;
-  FILE *f = fopen(path, "rb");
-  if (!f) {
+  char *buf = NULL;
+  size_t len = 0;
+  rein_errbuf eb;
+  rein_status st =
+      rein_file_read(path, (size_t)16 << 20, alloc, &eb, &buf, &len);
+  if (st != REIN_OK) {
     if (err)
-      snprintf(err->msg, sizeof err->msg, "%s: cannot open: %s", path,
-               strerror(errno));
-    return REIN_EIO;
-  }
-  size_t cap = 1 << 16, len = 0;
-  char *buf = rein__sim_alloc(alloc, cap);
-  rein_status st = REIN_OK;
-  while (buf) {
-    if (len == cap) {
-      if (cap >= (size_t)16 << 20) {
-        st = REIN_ETOOBIG;
-        break;
-      }
-      char *nb = rein__sim_alloc(alloc, cap * 2);
-      if (nb) memcpy(nb, buf, len);
-      rein__sim_free(alloc, buf);
-      buf = nb;
-      cap *= 2;
-      if (!buf) break;
-    }
-    size_t r = fread(buf + len, 1, cap - len, f);
-    len += r;
-    if (r == 0) break;
-  }
-  int ioerr = ferror(f);
-  fclose(f);
-  if (!buf) {
-    if (err) snprintf(err->msg, sizeof err->msg, "%s: out of memory", path);
-    return REIN_ENOMEM;
-  }
-  if (st == REIN_ETOOBIG || ioerr) {
-    if (err)
-      snprintf(err->msg, sizeof err->msg, "%s: %s", path,
-               ioerr ? "read error" : "larger than 16 MiB");
-    rein__sim_free(alloc, buf);
-    return ioerr ? REIN_EIO : REIN_ETOOBIG;
+      snprintf(err->msg, sizeof err->msg, "%.200s: %.300s", path, eb.msg);
+    return st;
   }
   st = rein_sim_scenario_parse(buf, len, path, alloc, err, out);
   rein__sim_free(alloc, buf);
@@ -1671,6 +1667,9 @@ uint64_t rein_sim_scenario_clients(const rein_sim_scenario *s) {
   uint64_t n = 0;
   for (size_t i = 0; s && i < s->n_cohorts; i++) n += s->cohorts[i].count;
   return n;
+}
+uint64_t rein_sim_scenario_max_memory(const rein_sim_scenario *s) {
+  return s ? s->max_memory : 0;
 }
 size_t rein_sim_variant_count(const rein_sim_scenario *s) {
   return s ? s->n_variants : 0;

@@ -156,6 +156,7 @@ struct rein_sim_scenario {
   int64_t recovery_hold_ns;
   double recovery_tolerance;
   uint32_t primary;         /* server shown in the time series */
+  uint64_t max_memory;      /* bytes, 0 = the run config's (or default) */
   size_t n_policies, n_cohorts, n_servers, n_incidents, n_variants;
   sim_policy_spec *policies;
   sim_cohort_spec *cohorts;

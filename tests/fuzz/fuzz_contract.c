@@ -35,12 +35,13 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
       rein_policy_from_contract(s, caller, to, &cp, &eb);
   }
   rein_policy_from_contract(s, "a", "b.x", &cp, &eb);
-  FILE *null = fopen("/dev/null", "w");
+  /* opened once: an open and a close per input were 7% of the run */
+  static FILE *null;
+  if (!null) null = fopen("/dev/null", "w");
   if (null) {
     rein_contract_write(s, REIN_CONTRACT_FORMAT_TEXT, null);
     rein_contract_write(s, REIN_CONTRACT_FORMAT_JSON, null);
     rein_contract_write(s, REIN_CONTRACT_FORMAT_SARIF, null);
-    fclose(null);
   }
   rein_contract_set_free(s);
   return 0;

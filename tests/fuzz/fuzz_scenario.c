@@ -6,6 +6,13 @@
  * "file:line:col: field: ..." (or a YAML syntax message); never crash,
  * leak (ASan) or hang. A loaded scenario is also run for a short virtual
  * time with a small event cap, so the engine sees odd but valid inputs.
+ *
+ * The cap is what sets the speed: the run was 85% of each input at 20,000
+ * events and 20,000 clients (355 execs/s in the ASan build). 1,000 events
+ * and 1,000 clients reach every event type and each policy's first
+ * decisions in about a hundred microseconds; long runs are test_sim's and
+ * test_sim_scenarios' business. The memory budget is set too, so a loaded
+ * scenario can never ask the fuzzer for more than 64 MiB.
  */
 #include "rein/sim.h"
 
@@ -25,13 +32,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (st != REIN_ENOMEM && strncmp(eb.msg, "f.yaml:", 7) != 0) abort();
     return 0;
   }
-  if (rein_sim_scenario_clients(s) > 20000) {
+  if (rein_sim_scenario_clients(s) > 1000) {
     rein_sim_scenario_free(s);
     return 0;
   }
   rein_sim_run_config c;
   rein_sim_run_config_default(&c);
-  c.max_events = 20000;
+  c.max_events = 1000;
+  c.max_memory = (uint64_t)64 << 20;
   c.duration_ns = 2 * REIN_NS_PER_S;
   for (size_t v = 0; v < rein_sim_variant_count(s) && v < 2; v++) {
     rein_sim_result *r = NULL;

@@ -1,0 +1,13 @@
+# SPDX-License-Identifier: Apache-2.0
+# Hostile input (rein/input.h, issue 15): the escaper, the YAML depth
+# pre-scan, sizes and the FIFO-safe reader (unit), then `rein check` and
+# `rein simulate` on symlink loops, deep nesting, FIFOs, terminal escapes
+# and a scenario whose memory grows without end (e2e, through the binary).
+if(TARGET rein_contract AND TARGET rein_sim)
+  if(REIN_SANITIZE)
+    set(_input_env REIN_TEST_ASAN=1)
+  endif()
+  rein_add_test(NAME test_input SOURCES unit/test_input.c
+                LIBS rein_contract LABELS unit e2e TIMEOUT 300 ENV ${_input_env}
+                ARGS $<TARGET_FILE:rein_cli>)
+endif()
