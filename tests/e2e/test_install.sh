@@ -23,11 +23,14 @@ for f in LICENSE NOTICE CHANGELOG.md; do
     { echo "FAIL: $f not installed under share/doc"; exit 1; }
 done
 
-# exported symbols: only rein_*
-bad=$(nm -D --defined-only "$lib" | awk '$2 ~ /[TDBR]/ {print $3}' | grep -v '^rein_' || true)
+# exported symbols: only rein_*. The symbol table is read once into a
+# variable: `nm | grep -q` under pipefail fails whenever grep exits before nm
+# has written everything (nm dies of SIGPIPE), which CI hit.
+dynsyms=$(nm -D --defined-only "$lib")
+bad=$(awk '$2 ~ /[TDBR]/ {print $3}' <<<"$dynsyms" | grep -v '^rein_' || true)
 if [ -n "$bad" ]; then echo "FAIL: non-rein symbols exported:"; echo "$bad"; exit 1; fi
-nm -D --defined-only "$lib" | grep -q ' rein_retry_next$' || { echo "FAIL: rein_retry_next not exported"; exit 1; }
-if nm -D --defined-only "$lib" | grep -q 'rein__'; then echo "FAIL: internal rein__ symbols exported"; exit 1; fi
+grep -q ' rein_retry_next$' <<<"$dynsyms" || { echo "FAIL: rein_retry_next not exported"; exit 1; }
+if grep -q 'rein__' <<<"$dynsyms"; then echo "FAIL: internal rein__ symbols exported"; exit 1; fi
 
 # dependencies: libc, libm, pthreads (and the loader) only
 deps=$(readelf -d "$lib" | awk '/NEEDED/ {print $5}' | tr -d '[]' | grep -vE '^(libc|libm|libpthread|ld-linux)' || true)
