@@ -188,6 +188,18 @@ REIN_API const char *rein_model_get(const rein_policy_spec *s,
 REIN_API size_t rein_policy_spec_json(const rein_policy_spec *s, char *buf,
                                       size_t len);
 
+/*
+ * The spec as YAML that the contract loader (`contract` true: `timeout` and
+ * `deadline`, then a `retry:` block, to sit inside a call at `indent`
+ * spaces) or the scenario loader (`contract` false: one flat policy map at
+ * `indent`) reads back to the same spec: model -> YAML -> model round-trips
+ * (test_model). Every field the spec has, canonical spellings; the
+ * scenario form also writes the scopes. Returns the length the whole text
+ * needs (like snprintf).
+ */
+REIN_API size_t rein_policy_spec_yaml(const rein_policy_spec *s, bool contract,
+                                      unsigned indent, char *buf, size_t len);
+
 /* ---- the builder -------------------------------------------------------- */
 
 /* What the builder is given beside the spec. */

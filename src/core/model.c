@@ -645,6 +645,58 @@ size_t rein_policy_spec_json(const rein_policy_spec *s, char *buf,
   return w.n;
 }
 
+/* ------------------------------------------------------------------ YAML */
+
+static void put_block_flow(jw *w, const rein_policy_spec *s, int b) {
+  put(w, "{");
+  int first = 1;
+  for (int id = 0; id < F_COUNT_; id++) {
+    const rein_model_field *f = &fields[id];
+    if ((int)f->block != b || !applies(s, id)) continue;
+    char v[2048];
+    rein_model_get(s, f, v, sizeof v);
+    put(w, "%s%s: ", first ? "" : ", ", f->name);
+    first = 0;
+    if (f->type == REIN_MODEL_STATUSES || f->type == REIN_MODEL_SIGNALS)
+      put(w, "[%s]", v);
+    else
+      put(w, "%s", v);
+  }
+  put(w, "}");
+}
+
+size_t rein_policy_spec_yaml(const rein_policy_spec *s, bool contract,
+                             unsigned indent, char *buf, size_t len) {
+  jw w = {buf, len, 0};
+  if (buf && len) buf[0] = 0;
+  if (!s) return 0;
+  if (indent > 64) indent = 64;
+  unsigned in2 = contract ? indent + 2 : indent;
+  for (int id = 0; id < F_COUNT_; id++) {
+    const rein_model_field *f = &fields[id];
+    if (f->block != REIN_MODEL_CALL && f->block != REIN_MODEL_RETRY) continue;
+    if (contract && id == F_ATTEMPTS) put(&w, "%*sretry:\n", (int)indent, "");
+    char v[2048];
+    rein_model_get(s, f, v, sizeof v);
+    put(&w, "%*s%s: ", (int)(f->block == REIN_MODEL_CALL ? indent : in2), "",
+        f->name);
+    if (f->type == REIN_MODEL_STATUSES || f->type == REIN_MODEL_SIGNALS)
+      put(&w, "[%s]\n", v);
+    else
+      put(&w, "%s\n", v);
+  }
+  for (int b = REIN_MODEL_BACKOFF; b < REIN_MODEL_BLOCK_COUNT_; b++) {
+    if ((b == REIN_MODEL_BUDGET && !s->has_budget) ||
+        (b == REIN_MODEL_BREAKER && !s->has_breaker) ||
+        (b == REIN_MODEL_THROTTLE && !s->has_throttle))
+      continue;
+    put(&w, "%*s%s: ", (int)in2, "", block_names[b]);
+    put_block_flow(&w, s, b);
+    put(&w, "\n");
+  }
+  return w.n;
+}
+
 /* ------------------------------------------------------------- builder */
 
 void rein_policy_objects_free(rein_policy_objects *o) {

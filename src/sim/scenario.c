@@ -1674,3 +1674,24 @@ rein_status rein_sim_variant_find(const rein_sim_scenario *s, const char *name,
     }
   return REIN_ENOTFOUND;
 }
+
+rein_status rein_sim_scenario_policy_spec(const rein_sim_scenario *s,
+                                          const char *name,
+                                          rein_policy_spec *out) {
+  if (!s || !name || !out) return REIN_EINVAL;
+  for (size_t i = 0; i < s->n_policies; i++)
+    if (strcmp(s->policies[i].name, name) == 0) {
+      *out = s->policies[i].spec;
+      out->policy.name = s->policies[i].name;
+      return REIN_OK;
+    }
+  return REIN_ENOTFOUND;
+}
+
+size_t rein_sim_scenario_warning_count(const rein_sim_scenario *s) {
+  return s ? s->n_warnings : 0;
+}
+
+const char *rein_sim_scenario_warning(const rein_sim_scenario *s, size_t i) {
+  return s && i < s->n_warnings ? s->warnings[i] : NULL;
+}
