@@ -1607,9 +1607,12 @@ static int begin_call(run *R, uint32_t pol, uint32_t target, uint32_t owner,
 /* A logical call of client `client` of cohort `k`. */
 static int client_begin_in(run *R, uint32_t client, uint32_t k) {
   const sim_cohort_spec *cs = &R->s->cohorts[k];
-  return begin_call(R, R->client_pol[client], cs->target, client, 1,
-                    cs->idempotent, cs->key, cs->deadline_ns,
-                    cs->arrival == SIM_ARRIVAL_POISSON);
+  uint32_t pol = R->client_pol[client];
+  /* the cohort's deadline, else the policy's (a contract's call deadline) */
+  int64_t dl = cs->deadline_ns ? cs->deadline_ns
+                               : R->insts[pol].spec->spec.deadline_ns;
+  return begin_call(R, pol, cs->target, client, 1, cs->idempotent, cs->key,
+                    dl, cs->arrival == SIM_ARRIVAL_POISSON);
 }
 
 static int client_begin(run *R, uint32_t client) {
