@@ -588,6 +588,22 @@ static bool want_tokens(lctx *L, yaml_node_t *n, const char *path,
       continue;
     }
     uint16_t tok = 0;
+    /* a range of HTTP statuses, as rein/classify.h reads it: its statuses */
+    unsigned ra, rb;
+    char rtail;
+    if (sscanf(v, "%3u-%3u%c", &ra, &rb, &rtail) == 2 && ra >= 100 &&
+        rb <= 599 && ra <= rb) {
+      if (*count + (rb - ra + 1) > RC_MAX_TOKENS) {
+        diag(L, e, "E004", "merge codes into classes such as 5xx",
+             "%s: more than %d outcomes", path, RC_MAX_TOKENS);
+        return false;
+      }
+      for (unsigned x = ra; x <= rb; x++) {
+        if (locs) locs[*count] = loc_of(L, e);
+        toks[(*count)++] = (uint16_t)x;
+      }
+      continue;
+    }
     if (is_integer_text(v)) {
       long x = strtol(v, NULL, 10);
       if (x >= 100 && x <= 599) tok = (uint16_t)x;
@@ -1100,6 +1116,26 @@ static void load_calls(lctx *L, rc_svc *svc, yaml_node_t *n) {
       c->fleet_name = rein__rc_printf(L->s, "%s/%s", svc->name, c->to);
     if (!c->retry_loc.line) c->retry_loc = c->loc;
     if (!c->timeout_loc.line) c->timeout_loc = c->loc;
+    if (c->has_retry && L->errors == before) {
+      /* what the runtime would refuse is refused here, by the same code:
+       * the cross-field bounds (cap >= base, token_ratio <= max_tokens,
+       * quota costs <= capacity) as rein_policy_spec_build checks them */
+      rein_policy_spec sp;
+      rein__rc_call_spec(c, &sp);
+      rein_errbuf eb = {{0}};
+      rein_policy_build pb;
+      rein_policy_build_default(&pb);
+      pb.err = &eb;
+      rein_policy_objects o;
+      sp.policy.name = "contract";
+      rein_status bst = rein_policy_spec_build(&sp, &pb, &o);
+      rein_policy_objects_free(&o);
+      if (bst == REIN_EINVAL) {
+        yaml_node_t *rn = e;
+        diag(L, rn, "E004", "see docs/contracts.md for the field's bounds",
+             "%s.retry: the runtime refuses this policy: %s", path, eb.msg);
+      }
+    }
     svc->ncalls++;
   }
 }

@@ -644,9 +644,14 @@ static int p_from_contract(ld *L, yaml_node_t *n, const char *path,
   char fp[256], dir[1024], caller[SIM_NAME_MAX * 2], to[SIM_NAME_MAX * 2];
   yaml_node_t *v;
   subpath(fp, sizeof fp, path, "contract");
-  if (require(L, n, path, "contract", &v) ||
-      p_string(L, v, fp, dir, sizeof dir))
-    return -1;
+  if (require(L, n, path, "contract", &v)) return -1;
+  const char *dv = sval(v);
+  char sb[64];
+  if (!dv || !*dv || strlen(dv) >= sizeof dir)
+    return fail(L, v, fp, "expected a path to a contract file or directory "
+                "(at most %zu bytes), got %s",
+                sizeof dir - 1, shown(v, sb, sizeof sb));
+  snprintf(dir, sizeof dir, "%s", dv);
   subpath(fp, sizeof fp, path, "caller");
   if (require(L, n, path, "caller", &v) ||
       p_string(L, v, fp, caller, sizeof caller))
