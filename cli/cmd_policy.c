@@ -12,6 +12,8 @@
 #include "lib_contract.h"
 #include "rein.h"
 #include "rein/contract.h"
+#include "rein/input.h"
+#include "rein/model.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -19,11 +21,15 @@
 static const char usage[] =
     "usage: rein policy FILE|DIR... --caller SERVICE --to SERVICE.OPERATION\n"
     "                   [--json]\n"
+    "       rein policy --fields [--json]\n"
     "\n"
     "Print the effective runtime policy of one call: attempts, backoff,\n"
     "retried outcomes, window, timeouts, deadline, budget, breaker,\n"
     "throttle, key handling and honoured server signals, as the library\n"
-    "builds it from the contract (rein_policy_from_contract).\n"
+    "builds it from the contract (rein_spec_from_contract and the one\n"
+    "builder, rein_policy_spec_build). --json prints the policy as the\n"
+    "model's canonical JSON. --fields lists every policy field of the model\n"
+    "(rein/model.h): block, type, bounds, default, meaning.\n"
     "\n"
     "exit: 0 printed, 1 the core refuses the policy, 2 usage or input error\n";
 
@@ -58,25 +64,6 @@ static void signals_list(uint32_t m, char *buf, size_t len) {
   if (!o) snprintf(buf, len, "none");
 }
 
-/* A comma-separated list of names ("503, 5xx, timeout") as a JSON array
- * of strings (the names are tokens: no quotes or backslashes). */
-static const char *names_json(const char *list, char *buf, size_t len) {
-  size_t o = (size_t)snprintf(buf, len, "[");
-  for (const char *p = list; *p && o < len;) {
-    while (*p == ',' || *p == ' ')
-      p++;
-    const char *e = p;
-    while (*e && *e != ',')
-      e++;
-    if (e > p)
-      o += (size_t)snprintf(buf + o, len - o, "%s\"%.*s\"", o > 1 ? "," : "",
-                            (int)(e - p), p);
-    p = e;
-  }
-  if (o < len) snprintf(buf + o, len - o, "]");
-  return buf;
-}
-
 /* Print `s` as a JSON string. */
 static void jstr(const char *s) {
   putchar('"');
@@ -91,43 +78,80 @@ static void jstr(const char *s) {
   putchar('"');
 }
 
-/* Create every object the policy needs, as an application would. */
-static rein_status instantiate(rein_contract_policy *cp, rein_errbuf *eb) {
-  rein_budget *b = NULL;
-  rein_breaker *br = NULL;
-  rein_throttle *t = NULL;
-  rein_policy *p = NULL;
-  rein_status st = REIN_OK;
-  if (cp->has_budget) {
-    cp->budget.err = eb;
-    st = rein_budget_new(&cp->budget, &b);
-  }
-  if (st == REIN_OK && cp->has_breaker) {
-    cp->breaker.err = eb;
-    st = rein_breaker_new(&cp->breaker, &br);
-  }
-  if (st == REIN_OK && cp->has_throttle) {
-    cp->throttle.err = eb;
-    st = rein_throttle_new(&cp->throttle, &t);
-  }
-  if (st == REIN_OK) {
-    rein_policy_config pc = cp->policy;
-    pc.budget = b;
-    pc.breaker = br;
-    pc.throttle = t;
-    pc.err = eb;
-    st = rein_policy_new(&pc, &p);
-  }
-  rein_policy_free(p);
-  rein_throttle_free(t);
-  rein_breaker_free(br);
-  rein_budget_free(b);
+/* Create every object the policy needs with the one builder
+ * (rein_policy_spec_build), as an application and the simulator do. */
+static rein_status instantiate(const rein_policy_spec *sp, rein_errbuf *eb) {
+  rein_policy_build b;
+  rein_policy_build_default(&b);
+  b.err = eb;
+  rein_policy_objects o;
+  rein_status st = rein_policy_spec_build(sp, &b, &o);
+  rein_policy_objects_free(&o);
   return st;
+}
+
+/* `rein policy --fields`: the model's table (rein/model.h). */
+static int print_fields(int json) {
+  size_t n;
+  const rein_model_field *f = rein_model_fields(&n);
+  rein_policy_spec d;
+  rein_policy_spec_default(&d);
+  static const char *const types[] = {"count",    "number",   "duration",
+                                      "enum",     "statuses", "signals"};
+  if (json) printf("[");
+  for (size_t i = 0; i < n; i++) {
+    char def[256], lo[48], hi[48];
+    rein_model_get(&d, &f[i], def, sizeof def);
+    if (f[i].type == REIN_MODEL_DURATION) {
+      rein_format_duration((int64_t)f[i].min, lo, sizeof lo);
+      rein_format_duration((int64_t)f[i].max, hi, sizeof hi);
+    } else {
+      snprintf(lo, sizeof lo, "%.15g", f[i].min);
+      snprintf(hi, sizeof hi, "%.15g", f[i].max);
+    }
+    bool bounded = f[i].type <= REIN_MODEL_DURATION;
+    if (json) {
+      printf("%s{\"block\":\"%s\",\"name\":\"%s\",\"type\":\"%s\","
+             "\"unit\":\"%s\",",
+             i ? "," : "", rein_model_block_name(f[i].block), f[i].name,
+             types[f[i].type], f[i].unit);
+      if (bounded)
+        printf("\"min\":%.17g,\"max\":%.17g,\"min_open\":%s,", f[i].min,
+               f[i].max, f[i].min_open ? "true" : "false");
+      if (f[i].names) {
+        printf("\"enum\":[");
+        for (int k = 0; f[i].names[k]; k++)
+          printf("%s\"%s\"", k ? "," : "", f[i].names[k]);
+        printf("],");
+      }
+      if (f[i].kinds) {
+        static const char *const bk[] = {"ratio", "token_bucket", "quota"};
+        printf("\"budget_kinds\":[");
+        for (int k = 0, o = 0; k < 3; k++)
+          if (f[i].kinds & (1u << k)) printf("%s\"%s\"", o++ ? "," : "", bk[k]);
+        printf("],");
+      }
+      if (f[i].alias) printf("\"deprecated_alias\":\"%s\",", f[i].alias);
+      printf("\"default\":\"%s\",\"example\":\"%s\",\"doc\":\"%s\"}", def,
+             f[i].example, f[i].doc);
+    } else {
+      char name[64], range[112] = "";
+      snprintf(name, sizeof name, "%s.%s", rein_model_block_name(f[i].block),
+               f[i].name);
+      if (bounded)
+        snprintf(range, sizeof range, "%s%s, %s]", f[i].min_open ? "(" : "[",
+                 lo, hi);
+      printf("%-30s %-9s %-22s default %-12s %s\n", name, types[f[i].type],
+             range, def[0] ? def : "-", f[i].doc);
+    }
+  }
+  if (json) printf("]\n");
+  return REIN_EXIT_OK;
 }
 
 static int run(int argc, char **argv) {
   const char *caller = NULL, *to = NULL;
-  int json = 0;
+  int json = 0, fields = 0;
   const char **paths = calloc((size_t)argc, sizeof *paths);
   if (!paths) return bad("out of memory", NULL);
   size_t n = 0;
@@ -136,6 +160,8 @@ static int run(int argc, char **argv) {
     const char *a = argv[i];
     if (strcmp(a, "--json") == 0) {
       json = 1;
+    } else if (strcmp(a, "--fields") == 0) {
+      fields = 1;
     } else if (strcmp(a, "--caller") == 0 || strcmp(a, "--to") == 0) {
       if (i + 1 >= argc) {
         rc = bad("missing value for", a);
@@ -151,6 +177,10 @@ static int run(int argc, char **argv) {
     } else {
       paths[n++] = a;
     }
+  }
+  if (fields) {
+    rc = print_fields(json);
+    goto out;
   }
   if (!n || !caller || !to) {
     rc = bad("need contract paths, --caller and --to", NULL);
@@ -171,8 +201,10 @@ static int run(int argc, char **argv) {
     rc = REIN_EXIT_USAGE;
     goto out;
   }
+  rein_policy_spec sp;
+  rein_spec_from_contract(s, caller, to, &sp, NULL); /* found above */
   rein_errbuf ib = {{0}};
-  rein_status ist = instantiate(&cp, &ib);
+  rein_status ist = instantiate(&sp, &ib);
   const rein_policy_config *p = &cp.policy;
   char b1[32], b2[32], b3[32], b4[32], on[512], sig[96];
   if (!rein_retryable_set_is_empty(&p->retryable))
@@ -181,58 +213,29 @@ static int run(int argc, char **argv) {
     on_list(p->retry_on, on, sizeof on);
   signals_list(cp.signals, sig, sizeof sig);
   if (json) {
-    char on_json[1024], sj[256];
-    names_json(on, on_json, sizeof on_json);
-    printf("{\"caller\":\"%s\",\"to\":\"%s\",\"max_attempts\":%u,"
-           "\"backoff\":{\"kind\":\"%s\",\"jitter\":\"%s\",\"base_ns\":%lld,"
-           "\"cap_ns\":%lld,\"multiplier\":%g},\"retry_on\":%s,"
-           "\"window_ns\":%lld,\"attempt_timeout_ns\":%lld,"
-           "\"deadline_ns\":%lld,\"idempotent\":%s,\"key\":\"%s\","
-           "\"key_header\":",
-           cp.caller, to, p->max_attempts,
-           rein_backoff_kind_name(p->backoff.kind),
-           rein_jitter_name(p->backoff.jitter), (long long)p->backoff.base_ns,
-           (long long)p->backoff.cap_ns, p->backoff.multiplier, on_json,
-           (long long)p->window_ns, (long long)p->attempt_timeout_ns,
-           (long long)cp.deadline_ns, p->idempotent ? "true" : "false",
+    /* the policy as the model's canonical JSON: what test_model compares
+     * with the libcurl client's and the simulator's */
+    size_t need = rein_policy_spec_json(&sp, NULL, 0);
+    char *pj = malloc(need + 1);
+    if (!pj) {
+      rein_contract_set_free(s);
+      rc = bad("out of memory", NULL);
+      goto out;
+    }
+    rein_policy_spec_json(&sp, pj, need + 1);
+    printf("{\"caller\":");
+    jstr(cp.caller);
+    printf(",\"to\":");
+    jstr(to);
+    printf(",\"policy\":%s,\"idempotent\":%s,\"key\":\"%s\",\"key_header\":",
+           pj, p->idempotent ? "true" : "false",
            rein_contract_key_name(cp.key));
+    free(pj);
     jstr(cp.key_header);
-    printf(",\"key_ttl_ns\":%lld,\"signals\":%s,", (long long)cp.key_ttl_ns,
-           names_json(strcmp(sig, "none") ? sig : "", sj, sizeof sj));
-    if (cp.has_budget)
-      printf("\"budget\":{\"kind\":\"%s\",\"scope\":\"%s\",\"ratio\":%g,"
-             "\"ttl_ns\":%lld,\"min_retries_per_sec\":%g,\"max_tokens\":%g,"
-             "\"token_ratio\":%g,\"capacity\":%u,\"retry_cost\":%u,"
-             "\"timeout_retry_cost\":%u,\"success_increment\":%u},",
-             rein_budget_kind_name(cp.budget.kind),
-             rein_contract_scope_name(cp.budget_scope), cp.budget.ratio,
-             (long long)cp.budget.ttl_ns, cp.budget.min_retries_per_sec,
-             cp.budget.max_tokens, cp.budget.token_ratio, cp.budget.capacity,
-             cp.budget.retry_cost, cp.budget.timeout_retry_cost,
-             cp.budget.success_increment);
-    else
-      printf("\"budget\":null,");
-    if (cp.has_breaker)
-      printf("\"breaker\":{\"window\":\"%s\",\"window_ns\":%lld,"
-             "\"window_size\":%u,\"buckets\":%u,\"min_calls\":%u,"
-             "\"failure_rate\":%g,\"slow_rate\":%g,\"slow_call_ns\":%lld,"
-             "\"open_ns\":%lld,\"open_jitter\":%g,\"half_open_probes\":%u},",
-             cp.breaker.window == REIN_BREAKER_WINDOW_TIME ? "time" : "count",
-             (long long)cp.breaker.window_ns, cp.breaker.window_size,
-             cp.breaker.buckets, cp.breaker.min_calls, cp.breaker.failure_rate,
-             cp.breaker.slow_rate, (long long)cp.breaker.slow_call_ns,
-             (long long)cp.breaker.open_ns, cp.breaker.open_jitter,
-             cp.breaker.half_open_probes);
-    else
-      printf("\"breaker\":null,");
-    if (cp.has_throttle)
-      printf("\"throttle\":{\"k\":%g,\"window_ns\":%lld},", cp.throttle.k,
-             (long long)cp.throttle.window_ns);
-    else
-      printf("\"throttle\":null,");
-    printf("\"breaker_scope\":\"%s\",\"fleet_name\":\"%s\",",
-           rein_contract_scope_name(cp.breaker_scope), cp.fleet_name);
-    printf("\"valid\":%s}\n", ist == REIN_OK ? "true" : "false");
+    printf(",\"key_ttl\":\"%s\",\"fleet_name\":",
+           rein_format_duration(cp.key_ttl_ns, b1, sizeof b1));
+    jstr(cp.fleet_name);
+    printf(",\"valid\":%s}\n", ist == REIN_OK ? "true" : "false");
   } else {
     printf("policy %s -> %s\n", cp.caller, to);
     printf("  attempts        %u (including the first)\n", p->max_attempts);

@@ -306,6 +306,8 @@ static int run(int argc, char **argv) {
     fputc('\n', stderr);
     return st == REIN_ENOMEM ? REIN_EXIT_FINDINGS : REIN_EXIT_USAGE;
   }
+  for (size_t i = 0; i < rein_sim_scenario_warning_count(sc); i++)
+    rein_text_fputs(rein_sim_scenario_warning(sc, i), stderr), fputc('\n', stderr);
 
   /* which variants */
   size_t sel[MAX_SEL], nsel = 0;

@@ -947,31 +947,15 @@ static int rein_params(const demo_config *c, rein_contract_policy *cp,
   return 0;
 }
 
-static void put_policy_common(sbuf *b, const rein_policy_config *p,
-                              bool outage_overloaded) {
-  char d1[32], d2[32];
-  sput(b, "    max_attempts: %u\n", p->max_attempts);
-  sput(b, "    backoff: {kind: %s, jitter: %s, base: %s, cap: %s",
-       rein_backoff_kind_name(p->backoff.kind),
-       rein_jitter_name(p->backoff.jitter), dur(d1, sizeof d1, p->backoff.base_ns),
-       dur(d2, sizeof d2, p->backoff.cap_ns));
-  if (p->backoff.kind == REIN_BACKOFF_EXPONENTIAL)
-    sput(b, ", multiplier: %g", p->backoff.multiplier);
-  sput(b, "}\n    retry_on: [");
-  uint32_t mask = p->retry_on;
-  /* The simulated outage answers "failure" where the ledger answers 503
-   * (overloaded): retry it when the policy retries 503. */
-  if (outage_overloaded && (mask & REIN_RETRY_ON(REIN_OUTCOME_OVERLOADED)))
-    mask |= REIN_RETRY_ON(REIN_OUTCOME_FAILURE);
-  bool first = true;
-  for (int k = 0; k < REIN_OUTCOME_COUNT_; k++)
-    if (mask & REIN_RETRY_ON(k)) {
-      sput(b, "%s%s", first ? "" : ", ",
-           rein_outcome_kind_name((rein_outcome_kind)k));
-      first = false;
-    }
-  sput(b, "]\n");
-  if (p->window_ns) sput(b, "    window: %s\n", dur(d1, sizeof d1, p->window_ns));
+/* A policy of the generated scenario, written by the model's own writer
+ * (rein_policy_spec_yaml): the field names, spellings and every field the
+ * spec has (throttle buckets included) are the ones the contract loader
+ * and the scenario loader read. */
+static void put_policy(sbuf *b, const rein_policy_spec *sp) {
+  size_t room = b->n < b->cap ? b->cap - b->n : 0;
+  size_t n = rein_policy_spec_yaml(sp, false, 4, b->p + b->n, room);
+  if (n >= room) b->overflow = true;
+  else b->n += n;
 }
 
 int demo_scenario_text(const demo_config *c, char *out, size_t cap,
@@ -1005,52 +989,35 @@ int demo_scenario_text(const demo_config *c, char *out, size_t cap,
        dur(d2, sizeof d2, (int64_t)(c->bucket_s * 1e9)),
        dur(d3, sizeof d3, (int64_t)((c->warmup_s - 1) * 1e9)));
   sput(&b, "policies:\n  naive:\n");
-  rein_policy_config naive;
-  rein_policy_config_default(&naive);
-  naive.max_attempts = c->naive_attempts;
-  naive.backoff.kind = REIN_BACKOFF_EXPONENTIAL;
-  naive.backoff.jitter = REIN_JITTER_NONE;
-  naive.backoff.base_ns = c->naive_base_ns;
-  naive.backoff.cap_ns = c->naive_cap_ns;
-  put_policy_common(&b, &naive, false);
+  rein_policy_spec naive;
+  rein_policy_spec_default(&naive);
+  naive.policy.max_attempts = c->naive_attempts;
+  naive.policy.backoff.kind = REIN_BACKOFF_EXPONENTIAL;
+  naive.policy.backoff.jitter = REIN_JITTER_NONE;
+  naive.policy.backoff.base_ns = c->naive_base_ns;
+  naive.policy.backoff.cap_ns = c->naive_cap_ns;
+  put_policy(&b, &naive);
   /* like the live naive client: no Rein-Attempt unless asked for */
   sput(&b, "    honor_signals: false\n");
   if (!c->naive_attempt_header) sput(&b, "    attempt_header: false\n");
   sput(&b, "  rein:\n");
-  put_policy_common(&b, &cp.policy, true);
-  if (cp.has_budget) {
-    const rein_budget_config *g = &cp.budget;
-    sput(&b, "    budget: {kind: %s, scope: cohort",
-         rein_budget_kind_name(g->kind));
-    if (g->kind == REIN_BUDGET_RATIO)
-      sput(&b, ", ratio: %g, ttl: %s, min_retries_per_sec: %g", g->ratio,
-           dur(d1, sizeof d1, g->ttl_ns), g->min_retries_per_sec);
-    else if (g->kind == REIN_BUDGET_TOKEN_BUCKET)
-      sput(&b, ", max_tokens: %g, token_ratio: %g", g->max_tokens,
-           g->token_ratio);
-    else
-      sput(&b,
-           ", capacity: %u, retry_cost: %u, timeout_retry_cost: %u, "
-           "success_increment: %u",
-           g->capacity, g->retry_cost, g->timeout_retry_cost,
-           g->success_increment);
-    sput(&b, "}\n");
-  }
-  if (cp.has_breaker) {
-    const rein_breaker_config *k = &cp.breaker;
-    sput(&b, "    breaker: {scope: cohort, failure_rate: %g, min_calls: %u",
-         k->failure_rate, k->min_calls);
-    if (k->window == REIN_BREAKER_WINDOW_TIME)
-      sput(&b, ", window: time, window_duration: %s, buckets: %u",
-           dur(d1, sizeof d1, k->window_ns), k->buckets);
-    else
-      sput(&b, ", window: count, window_size: %u", k->window_size);
-    sput(&b, ", open: %s, open_jitter: %g, half_open_probes: %u}\n",
-         dur(d2, sizeof d2, k->open_ns), k->open_jitter, k->half_open_probes);
-  }
-  if (cp.has_throttle)
-    sput(&b, "    throttle: {scope: cohort, k: %g, window: %s}\n",
-         cp.throttle.k, dur(d1, sizeof d1, cp.throttle.window_ns));
+  rein_policy_spec sp;
+  rein_policy_spec_default(&sp);
+  sp.policy = cp.policy;
+  sp.has_budget = cp.has_budget;
+  sp.budget = cp.budget;
+  sp.has_breaker = cp.has_breaker;
+  sp.breaker = cp.breaker;
+  sp.has_throttle = cp.has_throttle;
+  sp.throttle = cp.throttle;
+  sp.signals = cp.signals;
+  /* the live client is one process whose calls share its budget, breaker
+   * and throttle: in the scenario that is one set per cohort (fleet);
+   * attempt timeout and deadline are the live run's, set on the cohort */
+  sp.budget_scope = sp.breaker_scope = sp.throttle_scope = REIN_SCOPE_FLEET;
+  sp.policy.attempt_timeout_ns = 0;
+  sp.deadline_ns = 0;
+  put_policy(&b, &sp);
   sput(&b,
        "servers:\n  - name: ledger\n    concurrency: %d\n"
        "    service_time: {dist: constant, value: %s}\n"
@@ -1068,7 +1035,7 @@ int demo_scenario_text(const demo_config *c, char *out, size_t cap,
        dur(d1, sizeof d1, c->attempt_timeout_ns));
   sput(&b,
        "incidents:\n  - {kind: outage, server: ledger, start: %s, "
-       "duration: %s, mode: error}\n"
+       "duration: %s, mode: error, status: 503}\n"
        "variants:\n  - {name: naive, use: {fleet: naive}}\n"
        "  - {name: rein, use: {fleet: rein}}\n",
        dur(d1, sizeof d1, (int64_t)(c->warmup_s * 1e9)),

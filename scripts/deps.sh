@@ -26,7 +26,7 @@ CHECK_PKGS=(
   # servers the tests start on loopback
   redis-server redis-sentinel redis-tools postgresql
   # tools the tests and benchmarks use
-  curl wrk hyperfine python3-simpy3 chromium
+  curl wrk hyperfine python3-simpy3 python3-jsonschema python3-yaml chromium
   # promtool (metrics_promtool test)
   prometheus
 )

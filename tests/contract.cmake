@@ -54,3 +54,14 @@ if(TARGET rein_cli AND REIN_SARIF_MULTITOOL)
 elseif(TARGET rein_cli)
   message(WARNING "SARIF Multitool not found (scripts/deps.sh check installs it): sarif_github test not registered")
 endif()
+
+# One policy model: the table, the duration grammar, and for every example
+# call and 1,000 random contracts the same canonical policy from `rein
+# policy --json`, the libcurl client and the simulator.
+if(TARGET rein_contract AND TARGET rein_curl AND TARGET rein_sim)
+  rein_add_test(NAME test_model SOURCES unit/test_model.c
+                LIBS rein_curl rein_contract rein_sim LABELS unit e2e
+                TIMEOUT 300
+                ARGS $<TARGET_FILE:rein_cli>
+                     ${PROJECT_SOURCE_DIR}/examples/contracts)
+endif()

@@ -12,3 +12,16 @@ set_tests_properties(doc_examples PROPERTIES LABELS unit TIMEOUT 120)
 add_test(NAME spdx
          COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/docs/spdx.sh ${PROJECT_SOURCE_DIR})
 set_tests_properties(spdx PROPERTIES LABELS unit TIMEOUT 60)
+
+# docs/contract.schema.json's policy fields are the model's, field by field
+# (rein policy --fields --json; tests/docs/model_schema.py --write
+# regenerates them).
+find_package(Python3 COMPONENTS Interpreter)
+if(Python3_FOUND AND TARGET rein_cli)
+  add_test(NAME model_schema
+           COMMAND ${Python3_EXECUTABLE}
+                   ${CMAKE_CURRENT_SOURCE_DIR}/docs/model_schema.py
+                   $<TARGET_FILE:rein_cli>
+                   ${PROJECT_SOURCE_DIR}/docs/contract.schema.json)
+  set_tests_properties(model_schema PROPERTIES LABELS unit TIMEOUT 60)
+endif()

@@ -112,6 +112,10 @@ REIN_API void rein_breaker_record(rein_breaker *b,
 REIN_API rein_breaker_state rein_breaker_state_at(rein_breaker *b, int64_t now);
 REIN_API void rein_breaker_set_mode(rein_breaker *b, rein_breaker_mode mode);
 REIN_API rein_breaker_mode rein_breaker_get_mode(const rein_breaker *b);
+/* The config the breaker was made from (alloc and err NULL). REIN_EINVAL
+ * for NULL; REIN_EUNSUPPORTED for a custom breaker. */
+REIN_API rein_status rein_breaker_get_config(const rein_breaker *b,
+                                             rein_breaker_config *out);
 /* Back to CLOSED with an empty window. */
 REIN_API void rein_breaker_reset(rein_breaker *b, int64_t now);
 

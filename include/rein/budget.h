@@ -102,6 +102,10 @@ REIN_API void rein_budget_on_failure(rein_budget *b, int64_t now);
 REIN_API double rein_budget_available(rein_budget *b, int64_t now);
 
 REIN_API rein_budget_kind rein_budget_get_kind(const rein_budget *b);
+/* The config the budget was made from (alloc and err NULL). REIN_EINVAL for
+ * NULL; REIN_EUNSUPPORTED for a custom budget. */
+REIN_API rein_status rein_budget_get_config(const rein_budget *b,
+                                            rein_budget_config *out);
 
 /*
  * Custom budgets (how rein/fleet.h plugs a Redis-backed budget into the same

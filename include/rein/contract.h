@@ -43,6 +43,7 @@
 #include "rein/budget.h"
 #include "rein/common.h"
 #include "rein/errors.h"
+#include "rein/model.h"
 #include "rein/retry.h"
 #include "rein/throttle.h"
 
@@ -286,6 +287,17 @@ REIN_API rein_status rein_policy_from_contract(const rein_contract_set *s,
                                                const char *to,
                                                rein_contract_policy *out,
                                                rein_errbuf *err);
+
+/*
+ * The same call as a model spec (rein/model.h): what rein_policy_spec_build
+ * turns into the runtime objects and rein_policy_spec_json prints. Scopes,
+ * deadline and signals as declared; REIN_ENOTFOUND / REIN_EINVAL as above.
+ */
+REIN_API rein_status rein_spec_from_contract(const rein_contract_set *s,
+                                             const char *caller,
+                                             const char *to,
+                                             rein_policy_spec *out,
+                                             rein_errbuf *err);
 
 /*
  * Every call of the current service versions, in load order, for tools that

@@ -103,6 +103,7 @@
 
 #include "rein/common.h"
 #include "rein/errors.h"
+#include "rein/model.h"
 #include "rein/retry.h"
 #include "rein/signal.h"
 
@@ -185,6 +186,13 @@ REIN_API void rein_curl_free(rein_curl *c);
 
 /* The policy calls run under (for rein_policy_now and its config). */
 REIN_API const rein_policy *rein_curl_policy(const rein_curl *c);
+
+/* The policy calls run under, read back as the model's spec (rein/model.h:
+ * rein_policy_spec_of of the running policy, with the deadline and the
+ * honoured signals of this client): what test_model compares with the
+ * contract and the simulator. REIN_EINVAL for NULL. */
+REIN_API rein_status rein_curl_spec(const rein_curl *c,
+                                    rein_policy_spec *out);
 
 /* Per-call options; NULL means all defaults. */
 typedef struct rein_curl_opts {

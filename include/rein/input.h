@@ -70,6 +70,21 @@ REIN_API rein_status rein_yaml_check_depth(const char *text, size_t len,
  */
 REIN_API rein_status rein_parse_size(const char *s, uint64_t *bytes);
 
+/*
+ * The one duration grammar of rein (contracts, scenarios, the command
+ * line): "0", or one or more of a number and a unit, "250ms", "15s",
+ * "1.5s", "1h30m", "2m30s"; units ns, us, ms, s, m (or min), h, d, w;
+ * leading spaces skipped, no space inside. Whole numbers are exact;
+ * decimals are rounded to the nanosecond. REIN_OK; REIN_EPARSE for
+ * anything else; REIN_ERANGE for a negative value or past INT64_MAX ns.
+ */
+REIN_API rein_status rein_parse_duration(const char *s, int64_t *ns);
+
+/* `ns` losslessly in that grammar, largest units first: "1h30m",
+ * "1s500ms", "250ms", "0s" (for 0 and negatives). Parsing the text gives
+ * `ns` back. Returns `buf` (cut when `cap` is short). */
+REIN_API const char *rein_format_duration(int64_t ns, char *buf, size_t cap);
+
 /* `bytes` for people: "512 MiB", "2.5 GiB", "900 B" (into buf, returned). */
 REIN_API const char *rein_format_size(uint64_t bytes, char *buf, size_t cap);
 

@@ -29,6 +29,7 @@
 
 #include "rein/common.h"
 #include "rein/errors.h"
+#include "rein/model.h"
 #include "rein/retry.h"
 
 #include <stdio.h>
@@ -66,6 +67,20 @@ REIN_API rein_status rein_sim_scenario_parse(const char *text, size_t len,
 REIN_API void rein_sim_scenario_free(rein_sim_scenario *s);
 
 REIN_API const char *rein_sim_scenario_name(const rein_sim_scenario *s);
+
+/* The spec the scenario's policy `name` resolved to (rein/model.h; from the
+ * scenario's own fields or from the contract it names): the engine builds
+ * each client's objects from it with rein_policy_spec_build (the cohort's
+ * timeout and idempotency filled in). Strings in it point into the
+ * scenario. REIN_ENOTFOUND for an unknown name, REIN_EINVAL for NULL. */
+REIN_API rein_status rein_sim_scenario_policy_spec(const rein_sim_scenario *s,
+                                                   const char *name,
+                                                   rein_policy_spec *out);
+/* Warnings of the load (deprecated spellings, at most 16), one line each:
+ * "file:line:col: warning: ...". NULL past the end. */
+REIN_API size_t rein_sim_scenario_warning_count(const rein_sim_scenario *s);
+REIN_API const char *rein_sim_scenario_warning(const rein_sim_scenario *s,
+                                               size_t i);
 REIN_API uint64_t rein_sim_scenario_seed(const rein_sim_scenario *s);
 REIN_API int64_t rein_sim_scenario_duration(const rein_sim_scenario *s);
 /* Clients in all cohorts together. */

@@ -42,6 +42,9 @@ REIN_API void rein_throttle_config_default(rein_throttle_config *c);
 REIN_API rein_status rein_throttle_new(const rein_throttle_config *c,
                                        rein_throttle **out);
 REIN_API void rein_throttle_free(rein_throttle *t);
+/* The config the throttle was made from (alloc and err NULL). */
+REIN_API rein_status rein_throttle_get_config(const rein_throttle *t,
+                                              rein_throttle_config *out);
 
 /* Count a request and decide: true = send it, false = reject locally. */
 REIN_API bool rein_throttle_admit(rein_throttle *t, int64_t now, rein_rng *rng);

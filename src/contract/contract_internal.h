@@ -13,6 +13,7 @@
 #define REIN_CONTRACT_INTERNAL_H
 
 #include "rein/contract.h"
+#include "rein/model.h"
 
 #include <stdarg.h>
 
@@ -123,6 +124,8 @@ typedef struct rc_call {
   rein_contract_key key;
   rc_loc key_loc;
   const char *pin;
+  rein_policy_spec spec; /* the policy fields as the model read them; the
+                            fields above are views of it for the rules */
   rc_loc pin_loc;
 } rc_call;
 
@@ -235,6 +238,7 @@ uint32_t rein__rc_instances(const rc_call *c);
 int64_t rein__rc_window(const rc_call *c);
 int64_t rein__rc_attempt_timeout(const rc_call *c);
 uint32_t rein__rc_retry_on_mask(const rc_call *c);
+void rein__rc_call_spec(const rc_call *c, rein_policy_spec *sp);
 /* The runtime retryable set of a call (empty: no when, no retryable). */
 void rein__rc_retryable_set(const rc_call *c, rein_retryable_set *out);
 int rein__rc_token_kind(uint16_t tok);

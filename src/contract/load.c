@@ -275,6 +275,52 @@ typedef struct kv {
  * reported and skipped. Returns false when `m` is not a mapping. */
 typedef void (*pair_fn)(lctx *L, void *obj, const char *path, const kv *p);
 
+/* One field of the policy model (rein/model.h): checked with the table's
+ * bounds, example and names (so a contract, a scenario and `rein policy`
+ * agree on them), reported with the loader's messages, stored by
+ * rein_model_set into the call's spec. */
+static bool want_model(lctx *L, const yaml_node_t *n, const char *path,
+                       const rein_model_field *f, rein_policy_spec *sp) {
+  bool ok = false;
+  switch (f->type) {
+  case REIN_MODEL_DURATION: {
+    int64_t ns;
+    ok = want_duration(L, n, path, (int64_t)f->min + (f->min_open ? 1 : 0),
+                       (int64_t)f->max, f->example, &ns);
+    break;
+  }
+  case REIN_MODEL_COUNT: {
+    uint32_t v;
+    ok = want_uint(L, n, path, (unsigned long long)f->min,
+                   (unsigned long long)f->max, f->example, &v);
+    break;
+  }
+  case REIN_MODEL_NUMBER: {
+    double v;
+    ok = want_double(L, n, path, f->min, f->min_open, f->max, f->example, &v);
+    break;
+  }
+  case REIN_MODEL_ENUM: {
+    size_t cnt = 0;
+    int i;
+    while (f->names[cnt])
+      cnt++;
+    ok = want_enum(L, n, path, f->names, cnt, &i);
+    break;
+  }
+  default:
+    return false;
+  }
+  if (!ok) return false;
+  rein_errbuf eb = {{0}};
+  if (rein_model_set(sp, f, sval(n), &eb) != REIN_OK) {
+    diag(L, n, "E004", "see docs/contracts.md for the field", "%s: %s", path,
+         eb.msg);
+    return false;
+  }
+  return true;
+}
+
 static bool want_map(lctx *L, yaml_node_t *m, const char *path,
                      const char *example) {
   if (m->type != YAML_MAPPING_NODE) {
@@ -542,6 +588,22 @@ static bool want_tokens(lctx *L, yaml_node_t *n, const char *path,
       continue;
     }
     uint16_t tok = 0;
+    /* a range of HTTP statuses, as rein/classify.h reads it: its statuses */
+    unsigned ra, rb;
+    char rtail;
+    if (sscanf(v, "%3u-%3u%c", &ra, &rb, &rtail) == 2 && ra >= 100 &&
+        rb <= 599 && ra <= rb) {
+      if (*count + (rb - ra + 1) > RC_MAX_TOKENS) {
+        diag(L, e, "E004", "merge codes into classes such as 5xx",
+             "%s: more than %d outcomes", path, RC_MAX_TOKENS);
+        return false;
+      }
+      for (unsigned x = ra; x <= rb; x++) {
+        if (locs) locs[*count] = loc_of(L, e);
+        toks[(*count)++] = (uint16_t)x;
+      }
+      continue;
+    }
     if (is_integer_text(v)) {
       long x = strtol(v, NULL, 10);
       if (x >= 100 && x <= 599) tok = (uint16_t)x;
@@ -699,8 +761,15 @@ static void load_ops(lctx *L, rc_svc *svc, yaml_node_t *m) {
 
 /* ---------------------------------------------------------------- retry */
 
-static const char *const backoff_fields[] = {"kind", "base", "cap", "jitter",
-                                             "multiplier"};
+/* The field names of each policy block come from the model. */
+#define MODEL_KNOWN(b) rein_model_names(b), model_count(b)
+
+static size_t model_count(rein_model_block b) {
+  size_t n = 0;
+  for (const char *const *k = rein_model_names(b); *k; k++)
+    n++;
+  return n;
+}
 
 typedef struct callctx {
   rc_call *c;
@@ -713,46 +782,22 @@ static void backoff_pair(lctx *L, void *obj, const char *path, const kv *p) {
   rc_call *c = x->c;
   char fp[192];
   subpath(fp, sizeof fp, path, p->key);
-  int i;
-  if (IS("kind")) {
-    static const char *const names[] = {"none", "constant", "linear",
-                                        "exponential"};
-    if (want_enum(L, p->v, fp, KNOWN(names), &i)) {
-      c->backoff.kind = (rein_backoff_kind)i;
-      c->kind_loc = loc_of(L, p->v);
-    }
-  } else if (IS("jitter")) {
-    static const char *const names[] = {"none", "full", "equal",
-                                        "decorrelated"};
-    if (want_enum(L, p->v, fp, KNOWN(names), &i)) {
-      c->backoff.jitter = (rein_jitter)i;
-      c->jitter_loc = loc_of(L, p->v);
-    }
-  } else if (IS("base")) {
-    x->base_set = want_duration(L, p->v, fp, 0, 86400 * REIN_NS_PER_S, "100ms",
-                                &c->backoff.base_ns);
-  } else if (IS("cap")) {
-    x->cap_set =
-        want_duration(L, p->v, fp, 0, DAY366, "10s", &c->backoff.cap_ns);
-    x->cap_node = p->v;
-  } else if (IS("multiplier")) {
-    want_double(L, p->v, fp, 1, false, 100, "2", &c->backoff.multiplier);
-  } else {
-    unknown(L, path, p, KNOWN(backoff_fields));
+  const rein_model_field *f = rein_model_find(REIN_MODEL_BACKOFF, p->key, NULL);
+  if (!f) {
+    unknown(L, path, p, MODEL_KNOWN(REIN_MODEL_BACKOFF));
+    return;
   }
+  bool ok = want_model(L, p->v, fp, f, &c->spec);
+  c->backoff = c->spec.policy.backoff;
+  if (!ok) return;
+  if (IS("kind")) c->kind_loc = loc_of(L, p->v);
+  else if (IS("jitter")) c->jitter_loc = loc_of(L, p->v);
+  else if (IS("base")) x->base_set = true;
+  else if (IS("cap")) {
+    x->cap_set = true;
+    x->cap_node = p->v;
+  } else if (IS("multiplier")) x->mult_set = true;
 }
-
-static const char *const budget_fields[] = {"kind",
-                                            "scope",
-                                            "ratio",
-                                            "ttl",
-                                            "min_per_sec",
-                                            "max_tokens",
-                                            "token_ratio",
-                                            "capacity",
-                                            "retry_cost",
-                                            "timeout_retry_cost",
-                                            "success_increment"};
 
 typedef struct budgetctx {
   rc_call *c;
@@ -761,49 +806,22 @@ typedef struct budgetctx {
 
 static void budget_pair(lctx *L, void *obj, const char *path, const kv *p) {
   budgetctx *x = obj;
-  rein_budget_config *b = &x->c->budget;
+  rc_call *c = x->c;
   char fp[192];
   subpath(fp, sizeof fp, path, p->key);
-  int i;
-  for (size_t k = 0; k < 11; k++)
-    if (IS(budget_fields[k])) x->kind_fields[k] = p->knode;
-  if (IS("kind")) {
-    static const char *const names[] = {"ratio", "token_bucket", "quota"};
-    if (want_enum(L, p->v, fp, KNOWN(names), &i)) b->kind = (rein_budget_kind)i;
-  } else if (IS("scope")) {
-    static const char *const names[] = {"instance", "fleet"};
-    if (want_enum(L, p->v, fp, KNOWN(names), &i))
-      x->c->scope = (rein_contract_scope)i;
-  } else if (IS("ratio")) {
-    if (want_double(L, p->v, fp, 0, false, 1000, "0.1", &b->ratio))
-      x->c->ratio_loc = loc_of(L, p->v);
-  } else if (IS("ttl")) {
-    want_duration(L, p->v, fp, REIN_NS_PER_MS, 3600 * REIN_NS_PER_S, "10s",
-                  &b->ttl_ns);
-  } else if (IS("min_per_sec")) {
-    want_double(L, p->v, fp, 0, false, 1e6, "10", &b->min_retries_per_sec);
-  } else if (IS("max_tokens")) {
-    want_double(L, p->v, fp, 0, true, 1000, "100", &b->max_tokens);
-  } else if (IS("token_ratio")) {
-    if (want_double(L, p->v, fp, 0, true, 1000, "0.1", &b->token_ratio))
-      x->c->ratio_loc = loc_of(L, p->v);
-  } else if (IS("capacity")) {
-    want_uint(L, p->v, fp, 1, 1000000000, "500", &b->capacity);
-  } else if (IS("retry_cost")) {
-    want_uint(L, p->v, fp, 0, 1000000, "5", &b->retry_cost);
-  } else if (IS("timeout_retry_cost")) {
-    want_uint(L, p->v, fp, 0, 1000000, "10", &b->timeout_retry_cost);
-  } else if (IS("success_increment")) {
-    want_uint(L, p->v, fp, 0, 1000000, "1", &b->success_increment);
-  } else {
-    unknown(L, path, p, KNOWN(budget_fields));
+  const char *const *names = rein_model_names(REIN_MODEL_BUDGET);
+  for (size_t k = 0; k < 11 && names[k]; k++)
+    if (IS(names[k])) x->kind_fields[k] = p->knode;
+  const rein_model_field *f = rein_model_find(REIN_MODEL_BUDGET, p->key, NULL);
+  if (!f) {
+    unknown(L, path, p, MODEL_KNOWN(REIN_MODEL_BUDGET));
+    return;
   }
+  bool ok = want_model(L, p->v, fp, f, &c->spec);
+  c->budget = c->spec.budget;
+  c->scope = (rein_contract_scope)c->spec.budget_scope;
+  if (ok && (IS("ratio") || IS("token_ratio"))) c->ratio_loc = loc_of(L, p->v);
 }
-
-static const char *const breaker_fields[] = {
-    "failure_rate", "min_calls",        "window",    "window_calls",
-    "buckets",      "slow_call",        "slow_rate", "open",
-    "open_jitter",  "half_open_probes", "scope"};
 
 typedef struct breakerctx {
   rc_call *c;
@@ -812,72 +830,52 @@ typedef struct breakerctx {
 
 static void breaker_pair(lctx *L, void *obj, const char *path, const kv *p) {
   breakerctx *x = obj;
-  rein_breaker_config *b = &x->c->breaker;
+  rc_call *c = x->c;
   char fp[192];
   subpath(fp, sizeof fp, path, p->key);
-  if (IS("failure_rate")) {
-    want_double(L, p->v, fp, 0, true, 1, "0.5", &b->failure_rate);
-  } else if (IS("min_calls")) {
-    want_uint(L, p->v, fp, 1, 1000000, "20", &b->min_calls);
-  } else if (IS("window")) {
-    x->window = p->knode;
-    if (want_duration(L, p->v, fp, REIN_NS_PER_MS, 3600 * REIN_NS_PER_S, "10s",
-                      &b->window_ns))
-      b->window = REIN_BREAKER_WINDOW_TIME;
-  } else if (IS("window_calls")) {
-    x->window_calls = p->knode;
-    if (want_uint(L, p->v, fp, 1, 100000, "100", &b->window_size))
-      b->window = REIN_BREAKER_WINDOW_COUNT;
-  } else if (IS("buckets")) {
-    want_uint(L, p->v, fp, 1, 60, "10", &b->buckets);
-  } else if (IS("slow_call")) {
-    want_duration(L, p->v, fp, 1, DAY366, "2s", &b->slow_call_ns);
-  } else if (IS("slow_rate")) {
-    want_double(L, p->v, fp, 0, true, 1, "0.8", &b->slow_rate);
-  } else if (IS("open")) {
-    want_duration(L, p->v, fp, 1, DAY366, "5s", &b->open_ns);
-  } else if (IS("open_jitter")) {
-    want_double(L, p->v, fp, 0, false, 0.999, "0.2", &b->open_jitter);
-  } else if (IS("half_open_probes")) {
-    want_uint(L, p->v, fp, 1, 1000, "3", &b->half_open_probes);
-  } else if (IS("scope")) {
-    static const char *const names[] = {"instance", "fleet"};
-    int i;
-    x->scope = p->knode;
-    if (want_enum(L, p->v, fp, KNOWN(names), &i))
-      x->c->breaker_scope = (rein_contract_scope)i;
-  } else {
-    unknown(L, path, p, KNOWN(breaker_fields));
+  const rein_model_field *f =
+      rein_model_find(REIN_MODEL_BREAKER, p->key, NULL);
+  if (!f) {
+    unknown(L, path, p, MODEL_KNOWN(REIN_MODEL_BREAKER));
+    return;
   }
+  if (IS("window")) x->window = p->knode;
+  else if (IS("window_calls")) x->window_calls = p->knode;
+  else if (IS("scope")) x->scope = p->knode;
+  want_model(L, p->v, fp, f, &c->spec);
+  c->breaker = c->spec.breaker;
+  c->breaker_scope = (rein_contract_scope)c->spec.breaker_scope;
 }
-
-static const char *const throttle_fields[] = {"k", "window"};
 
 static void throttle_pair(lctx *L, void *obj, const char *path, const kv *p) {
   rc_call *c = obj;
   char fp[192];
   subpath(fp, sizeof fp, path, p->key);
-  if (IS("k")) {
-    want_double(L, p->v, fp, 1, false, 100, "2", &c->throttle.k);
-  } else if (IS("window")) {
-    want_duration(L, p->v, fp, REIN_NS_PER_MS, 3600 * REIN_NS_PER_S, "2m",
-                  &c->throttle.window_ns);
-  } else {
-    unknown(L, path, p, KNOWN(throttle_fields));
+  const rein_model_field *f =
+      rein_model_find(REIN_MODEL_THROTTLE, p->key, NULL);
+  if (!f) {
+    unknown(L, path, p, MODEL_KNOWN(REIN_MODEL_THROTTLE));
+    return;
   }
+  want_model(L, p->v, fp, f, &c->spec);
+  c->throttle = c->spec.throttle;
 }
 
-static const char *const retry_fields[] = {"attempts", "backoff", "window",
-                                           "when",     "budget",  "breaker",
-                                           "throttle", "signals"};
+static const char *const retry_fields[] = {
+    "attempts", "backoff",  "window",  "expected_attempt", "when",
+    "budget",   "breaker",  "throttle", "signals"};
 
 static void retry_pair(lctx *L, void *obj, const char *path, const kv *p) {
   rc_call *c = obj;
   char fp[192];
   subpath(fp, sizeof fp, path, p->key);
   if (IS("attempts")) {
-    if (want_uint(L, p->v, fp, 1, 100, "3", &c->attempts))
+    if (want_model(L, p->v, fp,
+                   rein_model_find(REIN_MODEL_RETRY, "attempts", NULL),
+                   &c->spec)) {
+      c->attempts = c->spec.policy.max_attempts;
       c->attempts_loc = loc_of(L, p->v);
+    }
   } else if (IS("backoff")) {
     if (!want_map(L, p->v, fp,
                   "{kind: exponential, base: 100ms, cap: 10s, "
@@ -896,7 +894,10 @@ static void retry_pair(lctx *L, void *obj, const char *path, const kv *p) {
            "%s.cap: must not be below base", fp);
     }
   } else if (IS("window")) {
-    if (want_duration(L, p->v, fp, 1, DAY366, "15m", &c->window)) {
+    if (want_model(L, p->v, fp,
+                   rein_model_find(REIN_MODEL_RETRY, "window", NULL),
+                   &c->spec)) {
+      c->window = c->spec.policy.window_ns;
       c->has_window = true;
       c->window_loc = loc_of(L, p->v);
     }
@@ -914,9 +915,9 @@ static void retry_pair(lctx *L, void *obj, const char *path, const kv *p) {
     c->has_budget = true;
     c->budget_loc = loc_of(L, p->v);
     walk_map(L, p->v, fp, &x, budget_pair);
-    /* fields of another kind: 2..4 ratio, 5..6 token bucket, 7..10 quota */
-    static const int owner[11] = {-1, -1, 0, 0, 0, 1, 1, 2, 2, 2, 2};
+    /* fields of another kind (the model says which kinds each applies to) */
     static const char *const kinds[] = {"ratio", "token_bucket", "quota"};
+    const char *const *bn = rein_model_names(REIN_MODEL_BUDGET);
     if (c->scope == REIN_CONTRACT_SCOPE_FLEET &&
         c->budget.kind != REIN_BUDGET_RATIO)
       diag(L, x.kind_fields[1] ? x.kind_fields[1] : p->v, "E004",
@@ -924,14 +925,21 @@ static void retry_pair(lctx *L, void *obj, const char *path, const kv *p) {
            "%s: a fleet budget must be kind ratio (rein/fleet.h shares a "
            "ratio budget through Redis)",
            fp);
-    for (int k = 2; k < 11; k++) {
-      if (!x.kind_fields[k] || owner[k] == (int)c->budget.kind) continue;
+    for (int k = 2; k < 11 && bn[k]; k++) {
+      const rein_model_field *bf =
+          rein_model_find(REIN_MODEL_BUDGET, bn[k], NULL);
+      if (!x.kind_fields[k] || !bf->kinds ||
+          (bf->kinds & (1u << c->budget.kind)))
+        continue;
+      int owner = 0;
+      while (owner < 2 && !(bf->kinds & (1u << owner)))
+        owner++;
       char fix[192];
-      snprintf(fix, sizeof fix, "remove %s, or set kind: %s", budget_fields[k],
-               kinds[owner[k]]);
+      snprintf(fix, sizeof fix, "remove %s, or set kind: %s", bn[k],
+               kinds[owner]);
       diag(L, x.kind_fields[k], "E004", fix,
-           "%s.%s: applies to kind %s, but this budget is kind %s", fp,
-           budget_fields[k], kinds[owner[k]], kinds[c->budget.kind]);
+           "%s.%s: applies to kind %s, but this budget is kind %s", fp, bn[k],
+           kinds[owner], kinds[c->budget.kind]);
     }
   } else if (IS("breaker")) {
     if (!want_map(L, p->v, fp, "{failure_rate: 0.5, open: 5s}")) return;
@@ -954,6 +962,15 @@ static void retry_pair(lctx *L, void *obj, const char *path, const kv *p) {
     c->has_throttle = true;
     c->throttle_loc = loc_of(L, p->v);
     walk_map(L, p->v, fp, c, throttle_pair);
+    if (c->spec.throttle_scope == REIN_SCOPE_FLEET)
+      diag(L, p->v, "E004", "remove `scope: fleet` from the throttle",
+           "%s: a fleet throttle is not supported (rein/fleet.h shares "
+           "budgets and breakers; each instance throttles on what it sees)",
+           fp);
+  } else if (IS("expected_attempt")) {
+    want_model(L, p->v, fp,
+               rein_model_find(REIN_MODEL_RETRY, "expected_attempt", NULL),
+               &c->spec);
   } else if (IS("signals")) {
     if (p->v->type != YAML_SEQUENCE_NODE) {
       wrong_type(L, p->v, fp, "a list of signals",
@@ -1007,12 +1024,17 @@ static void call_pair(lctx *L, void *obj, const char *path, const kv *p) {
       c->instances_loc = loc_of(L, p->v);
   } else if (IS("rate")) {
     if (want_rate(L, p->v, fp, &c->rate)) c->rate_loc = loc_of(L, p->v);
-  } else if (IS("timeout")) {
-    if (want_duration(L, p->v, fp, 1, DAY366, "2s", &c->timeout))
-      c->timeout_loc = loc_of(L, p->v);
-  } else if (IS("deadline")) {
-    if (want_duration(L, p->v, fp, 1, DAY366, "10s", &c->deadline))
-      c->deadline_loc = loc_of(L, p->v);
+  } else if (IS("timeout") || IS("deadline")) {
+    const rein_model_field *f = rein_model_find(REIN_MODEL_CALL, p->key, NULL);
+    if (want_model(L, p->v, fp, f, &c->spec)) {
+      if (IS("timeout")) {
+        c->timeout = c->spec.policy.attempt_timeout_ns;
+        c->timeout_loc = loc_of(L, p->v);
+      } else {
+        c->deadline = c->spec.deadline_ns;
+        c->deadline_loc = loc_of(L, p->v);
+      }
+    }
   } else if (IS("retry")) {
     if (!want_map(L, p->v, fp, "{attempts: 3, backoff: {kind: exponential}}"))
       return;
@@ -1064,10 +1086,11 @@ static void load_calls(lctx *L, rc_svc *svc, yaml_node_t *n) {
     c->from = svc;
     c->index = idx;
     c->loc = loc_of(L, e);
-    rein_backoff_config_default(&c->backoff);
-    rein_budget_config_default(&c->budget);
-    rein_breaker_config_default(&c->breaker);
-    rein_throttle_config_default(&c->throttle);
+    rein_policy_spec_default(&c->spec);
+    c->backoff = c->spec.policy.backoff;
+    c->budget = c->spec.budget;
+    c->breaker = c->spec.breaker;
+    c->throttle = c->spec.throttle;
     c->attempts = 1;
     c->attempts_loc = c->loc;
     char path[64];
@@ -1093,6 +1116,26 @@ static void load_calls(lctx *L, rc_svc *svc, yaml_node_t *n) {
       c->fleet_name = rein__rc_printf(L->s, "%s/%s", svc->name, c->to);
     if (!c->retry_loc.line) c->retry_loc = c->loc;
     if (!c->timeout_loc.line) c->timeout_loc = c->loc;
+    if (c->has_retry && L->errors == before) {
+      /* what the runtime would refuse is refused here, by the same code:
+       * the cross-field bounds (cap >= base, token_ratio <= max_tokens,
+       * quota costs <= capacity) as rein_policy_spec_build checks them */
+      rein_policy_spec sp;
+      rein__rc_call_spec(c, &sp);
+      rein_errbuf eb = {{0}};
+      rein_policy_build pb;
+      rein_policy_build_default(&pb);
+      pb.err = &eb;
+      rein_policy_objects o;
+      sp.policy.name = "contract";
+      rein_status bst = rein_policy_spec_build(&sp, &pb, &o);
+      rein_policy_objects_free(&o);
+      if (bst == REIN_EINVAL) {
+        yaml_node_t *rn = e;
+        diag(L, rn, "E004", "see docs/contracts.md for the field's bounds",
+             "%s.retry: the runtime refuses this policy: %s", path, eb.msg);
+      }
+    }
     svc->ncalls++;
   }
 }

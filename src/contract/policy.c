@@ -17,6 +17,55 @@
 #include <stdio.h>
 #include <string.h>
 
+/* The model's spec of one call: what it declares, defaults elsewhere. The
+ * one place a contract call becomes a rein_policy_spec. */
+void rein__rc_call_spec(const rc_call *c, rein_policy_spec *sp) {
+  *sp = c->spec; /* every scalar field, as rein_model_set stored it */
+  rein_policy_config *p = &sp->policy;
+  p->name = c->to;
+  p->max_attempts = rein__rc_attempts(c);
+  p->retry_on = rein__rc_retry_on_mask(c);
+  rein__rc_retryable_set(c, &p->retryable);
+  p->window_ns = c->has_window ? c->window : 0;
+  p->attempt_timeout_ns = rein__rc_attempt_timeout(c);
+  p->idempotent =
+      !c->op || c->op->idem == RC_IDEM_NATURAL || c->op->idem == RC_IDEM_UNSET;
+  p->alloc = NULL; /* the runtime's, not the set's */
+  sp->has_budget = c->has_budget && rein__rc_attempts(c) > 1;
+  sp->budget.alloc = NULL;
+  sp->budget.err = NULL;
+  sp->has_breaker = c->has_breaker;
+  sp->breaker.alloc = NULL;
+  sp->breaker.err = NULL;
+  sp->has_throttle = c->has_throttle;
+  sp->throttle.alloc = NULL;
+  sp->throttle.err = NULL;
+  sp->deadline_ns = c->deadline;
+  sp->signals = c->signals;
+}
+
+rein_status rein_spec_from_contract(const rein_contract_set *cs,
+                                    const char *caller, const char *to,
+                                    rein_policy_spec *out, rein_errbuf *err) {
+  rein_contract_policy cp;
+  if (!out) return REIN_EINVAL;
+  rein_status st = rein_policy_from_contract(cs, caller, to, &cp, err);
+  if (st != REIN_OK) return st;
+  rein_policy_spec_default(out);
+  out->policy = cp.policy;
+  out->has_budget = cp.has_budget;
+  out->budget = cp.budget;
+  out->budget_scope = (rein_scope)cp.budget_scope;
+  out->has_breaker = cp.has_breaker;
+  out->breaker = cp.breaker;
+  out->breaker_scope = (rein_scope)cp.breaker_scope;
+  out->has_throttle = cp.has_throttle;
+  out->throttle = cp.throttle;
+  out->deadline_ns = cp.deadline_ns;
+  out->signals = cp.signals;
+  return REIN_OK;
+}
+
 rein_status rein_policy_from_contract(const rein_contract_set *cs,
                                       const char *caller, const char *to,
                                       rein_contract_policy *out,
@@ -49,37 +98,21 @@ rein_status rein_policy_from_contract(const rein_contract_set *cs,
     return REIN_ENOTFOUND;
   }
   memset(out, 0, sizeof *out);
-  rein_policy_config *p = &out->policy;
-  rein_policy_config_default(p);
-  const rein_allocator *alloc = NULL; /* the runtime's, not the set's */
-  p->name = c->to;
-  p->max_attempts = rein__rc_attempts(c);
-  p->backoff = c->backoff;
-  p->retry_on = rein__rc_retry_on_mask(c);
-  rein__rc_retryable_set(c, &p->retryable);
-  p->window_ns = c->has_window ? c->window : 0;
-  p->attempt_timeout_ns = rein__rc_attempt_timeout(c);
-  p->idempotent =
-      !c->op || c->op->idem == RC_IDEM_NATURAL || c->op->idem == RC_IDEM_UNSET;
-  p->alloc = alloc;
-  out->has_budget = c->has_budget && rein__rc_attempts(c) > 1;
-  out->budget = c->budget;
-  out->budget.alloc = alloc;
-  out->budget.err = NULL;
-  out->budget_scope = c->scope;
-  out->has_breaker = c->has_breaker;
-  out->breaker = c->breaker;
-  out->breaker.alloc = alloc;
-  out->breaker.err = NULL;
-  out->has_throttle = c->has_throttle;
-  out->throttle = c->throttle;
-  out->throttle.alloc = alloc;
-  out->throttle.err = NULL;
+  rein_policy_spec sp;
+  rein__rc_call_spec(c, &sp);
+  out->policy = sp.policy;
+  out->has_budget = sp.has_budget;
+  out->budget = sp.budget;
+  out->budget_scope = (rein_contract_scope)sp.budget_scope;
+  out->has_breaker = sp.has_breaker;
+  out->breaker = sp.breaker;
+  out->has_throttle = sp.has_throttle;
+  out->throttle = sp.throttle;
   out->deadline_ns = c->deadline;
   out->key = c->key;
   out->key_header = c->op ? c->op->key_header : "Idempotency-Key";
   out->key_ttl_ns = c->op && c->op->idem == RC_IDEM_KEY ? c->op->key_ttl : 0;
-  out->signals = c->signals;
+  out->signals = sp.signals;
   out->caller = v->name;
   out->callee = c->to_svc;
   out->operation = c->to_op;

@@ -141,19 +141,19 @@ void rein__rc_retryable_set(const rc_call *c, rein_retryable_set *out) {
   }
 }
 
-/* The kinds a kind-only outcome (no concrete status) is retried on: each
- * token's kind (a class counts as its typical kind, 5xx as failure), never
- * success or fatal: a status name makes that status retryable, not every
- * local error. */
+/* The kinds a kind-only outcome (no concrete status) is retried on:
+ * rein_model_name_kinds of each decisive token. */
 uint32_t rein__rc_retry_on_mask(const rc_call *c) {
   uint32_t n;
   const uint16_t *t = decisive_tokens(c, &n);
   if (!t) return REIN_RETRY_ON_DEFAULT;
+  /* the model's rule, so a scenario that spells the same list agrees */
   uint32_t m = 0;
-  for (uint32_t i = 0; i < n; i++)
-    m |= REIN_RETRY_ON(rein__rc_token_kind(t[i]));
-  return m & ~(REIN_RETRY_ON(REIN_OUTCOME_SUCCESS) |
-               REIN_RETRY_ON(REIN_OUTCOME_FATAL));
+  for (uint32_t i = 0; i < n; i++) {
+    char b[32];
+    m |= rein_model_name_kinds(rein__rc_token_name(t[i], b, sizeof b));
+  }
+  return m;
 }
 
 /* A definitive answer: retrying it gives the same answer. */

@@ -693,43 +693,12 @@ rein_status rein_contract_load(const rein_contract_config *c,
 /* --------------------------------------------------- durations and rates */
 
 rein_status rein_contract_parse_duration(const char *s, int64_t *ns) {
-  if (!s || !ns) return REIN_EINVAL;
-  while (*s == ' ')
-    s++;
-  if (*s == '-') return REIN_ERANGE;
-  if (*s == '+') s++;
-  if (!*s) return REIN_EPARSE;
-  if (strcmp(s, "0") == 0) {
-    *ns = 0;
-    return REIN_OK;
-  }
-  static const struct {
-    const char *u;
-    double mult;
-  } units[] = {{"ns", 1},     {"us", 1e3},    {"ms", 1e6},
-               {"min", 60e9}, {"s", 1e9},     {"m", 60e9},
-               {"h", 3600e9}, {"d", 86400e9}, {"w", 604800e9}};
-  double total = 0;
-  const char *p = s;
-  while (*p) {
-    if (!isdigit((unsigned char)*p) && *p != '.') return REIN_EPARSE;
-    char *end;
-    errno = 0;
-    double v = strtod(p, &end);
-    if (end == p || errno || v != v) return REIN_EPARSE;
-    p = end;
-    size_t k, nu = sizeof units / sizeof units[0];
-    for (k = 0; k < nu; k++) {
-      size_t l = strlen(units[k].u);
-      if (strncmp(p, units[k].u, l) == 0 && !isalpha((unsigned char)p[l]))
-        break;
-    }
-    if (k == nu) return REIN_EPARSE;
-    total += v * units[k].mult;
-    p += strlen(units[k].u);
-    if (total > 366 * 86400e9) return REIN_ERANGE;
-  }
-  *ns = (int64_t)(total + 0.5);
+  /* rein/input.h's grammar, bounded to a year and a day */
+  int64_t v;
+  rein_status st = rein_parse_duration(s, &v);
+  if (st != REIN_OK) return st;
+  if (v > (int64_t)366 * 86400 * REIN_NS_PER_S) return REIN_ERANGE;
+  *ns = v;
   return REIN_OK;
 }
 

@@ -455,3 +455,13 @@ static const char *const state_names[] = {"closed", "open", "half_open"};
 const char *rein_breaker_state_name(rein_breaker_state s) {
   return (unsigned)s < 3 ? state_names[s] : "unknown";
 }
+
+rein_status rein_breaker_get_config(const rein_breaker *b,
+                                    rein_breaker_config *out) {
+  if (!b || !out) return REIN_EINVAL;
+  if (b->vt) return REIN_EUNSUPPORTED;
+  *out = b->cfg;
+  out->alloc = NULL;
+  out->err = NULL;
+  return REIN_OK;
+}

@@ -100,6 +100,9 @@ rein_status rein_budget_new(const rein_budget_config *c, rein_budget **out) {
   rein_budget *b = alloc_budget(c->alloc);
   if (!b) return REIN_ENOMEM;
   b->kind = c->kind;
+  b->cfg = *c;
+  b->cfg.alloc = NULL;
+  b->cfg.err = NULL;
   switch (c->kind) {
   case REIN_BUDGET_RATIO:
     b->deposit_milli = llround(c->ratio * 1000.0);
@@ -291,4 +294,12 @@ rein_status rein_budget_kind_parse(const char *s, rein_budget_kind *out) {
       return REIN_OK;
     }
   return REIN_EINVAL;
+}
+
+rein_status rein_budget_get_config(const rein_budget *b,
+                                   rein_budget_config *out) {
+  if (!b || !out) return REIN_EINVAL;
+  if (b->kind == REIN_BUDGET_CUSTOM) return REIN_EUNSUPPORTED;
+  *out = b->cfg;
+  return REIN_OK;
 }

@@ -24,6 +24,7 @@ struct rein_budget {
   _Alignas(64) _Atomic int64_t tokens;
   int64_t max_tokens_milli, token_ratio_milli;
   uint32_t capacity, retry_cost, timeout_retry_cost, success_increment;
+  rein_budget_config cfg; /* as given (alloc, err cleared): get_config */
 };
 
 void rein__budget_on_request_s(rein_budget *b, int64_t now, uint32_t stripe);

@@ -396,6 +396,105 @@ const char *rein_format_size(uint64_t b, char *buf, size_t cap) {
   return buf;
 }
 
+/* --------------------------------------------------------------- durations */
+
+/* Units of rein_parse_duration, longest spelling first where one is a
+ * prefix of another ("ms" and "min" before "m"). */
+static const struct {
+  const char *u;
+  int64_t ns;
+} dur_units[] = {{"ns", 1},
+                 {"us", 1000},
+                 {"ms", 1000000},
+                 {"min", 60000000000},
+                 {"s", 1000000000},
+                 {"m", 60000000000},
+                 {"h", 3600000000000},
+                 {"d", 86400000000000},
+                 {"w", 604800000000000}};
+
+rein_status rein_parse_duration(const char *s, int64_t *ns) {
+  if (!s || !ns) return REIN_EINVAL;
+  while (*s == ' ')
+    s++;
+  if (*s == '-') return REIN_ERANGE;
+  if (*s == '+') s++;
+  if (!*s) return REIN_EPARSE;
+  if (strcmp(s, "0") == 0) {
+    *ns = 0;
+    return REIN_OK;
+  }
+  int64_t total = 0;
+  const char *p = s;
+  while (*p) {
+    const char *d = p;
+    while ((*p >= '0' && *p <= '9') || *p == '.')
+      p++;
+    if (p == d) return REIN_EPARSE;
+    size_t nd = (size_t)(p - d), k, nu = sizeof dur_units / sizeof dur_units[0];
+    for (k = 0; k < nu; k++) {
+      size_t l = strlen(dur_units[k].u);
+      if (strncmp(p, dur_units[k].u, l) == 0 &&
+          !((p[l] >= 'a' && p[l] <= 'z') || (p[l] >= 'A' && p[l] <= 'Z')))
+        break;
+    }
+    if (k == nu) return REIN_EPARSE;
+    int64_t mult = dur_units[k].ns, part;
+    if (memchr(d, '.', nd)) {
+      char num[64];
+      if (nd >= sizeof num) return REIN_EPARSE;
+      memcpy(num, d, nd);
+      num[nd] = 0;
+      char *end;
+      errno = 0;
+      double v = strtod(num, &end);
+      if (*end || errno || !isfinite(v)) return REIN_EPARSE;
+      double r = v * (double)mult + 0.5;
+      if (r >= 9.2e18) return REIN_ERANGE;
+      part = (int64_t)r;
+    } else {
+      int64_t v = 0;
+      for (const char *q = d; q < p; q++) {
+        if (v > (INT64_MAX - 9) / 10) return REIN_ERANGE;
+        v = v * 10 + (*q - '0');
+      }
+      if (v && mult > INT64_MAX / v) return REIN_ERANGE;
+      part = v * mult;
+    }
+    if (part > INT64_MAX - total) return REIN_ERANGE;
+    total += part;
+    p += strlen(dur_units[k].u);
+  }
+  *ns = total;
+  return REIN_OK;
+}
+
+const char *rein_format_duration(int64_t ns, char *buf, size_t cap) {
+  if (!buf || !cap) return buf;
+  if (ns <= 0) {
+    snprintf(buf, cap, "0s");
+    return buf;
+  }
+  static const struct {
+    const char *u;
+    int64_t ns;
+  } parts[] = {{"d", 86400000000000}, {"h", 3600000000000},
+               {"m", 60000000000},    {"s", 1000000000},
+               {"ms", 1000000},       {"us", 1000},
+               {"ns", 1}};
+  size_t o = 0;
+  buf[0] = 0;
+  for (size_t i = 0; i < sizeof parts / sizeof parts[0] && ns; i++) {
+    int64_t q = ns / parts[i].ns;
+    if (!q) continue;
+    ns -= q * parts[i].ns;
+    if (o < cap)
+      o += (size_t)snprintf(buf + o, cap - o, "%lld%s", (long long)q,
+                            parts[i].u);
+  }
+  return buf;
+}
+
 /* ---------------------------------------------------------------- escaping */
 
 /* Length of the valid UTF-8 sequence at `p` (1..4) and its code point, or

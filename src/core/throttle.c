@@ -17,6 +17,7 @@
 
 struct rein_throttle {
   double k;
+  rein_throttle_config cfg; /* as given (alloc, err cleared) */
   const rein_allocator *alloc;
   rein_allocator alloc_copy;
   rein__window win;
@@ -49,6 +50,9 @@ rein_status rein_throttle_new(const rein_throttle_config *c,
     t->alloc = &t->alloc_copy;
   }
   t->k = c->k;
+  t->cfg = *c;
+  t->cfg.alloc = NULL;
+  t->cfg.err = NULL;
   rein_status st = rein__window_init(&t->win, t->alloc, c->window_ns,
                                      c->buckets, 2, THROTTLE_STRIPES);
   if (st != REIN_OK) {
@@ -81,4 +85,11 @@ bool rein_throttle_admit(rein_throttle *t, int64_t now, rein_rng *rng) {
 
 void rein_throttle_on_accept(rein_throttle *t, int64_t now) {
   rein__window_add(&t->win, rein__thread_stripe(), 1, now, 1);
+}
+
+rein_status rein_throttle_get_config(const rein_throttle *t,
+                                     rein_throttle_config *out) {
+  if (!t || !out) return REIN_EINVAL;
+  *out = t->cfg;
+  return REIN_OK;
 }

@@ -39,35 +39,19 @@ rein_status rein_curl_new_from_contract(const rein_curl_config *base,
   rein_contract_policy cp;
   rein_status st = rein_policy_from_contract(set, caller, to, &cp, cfg.err);
   if (st != REIN_OK) return st;
-  rein_budget *budget = NULL;
-  rein_breaker *breaker = NULL;
-  rein_throttle *throttle = NULL;
-  rein_policy *policy = NULL;
-  if (cp.has_budget) {
-    cp.budget.alloc = cfg.alloc;
-    cp.budget.err = cfg.err;
-    if ((st = rein_budget_new(&cp.budget, &budget)) != REIN_OK) goto fail;
-  }
-  if (cp.has_breaker) {
-    cp.breaker.alloc = cfg.alloc;
-    cp.breaker.err = cfg.err;
-    cp.breaker.metrics = metrics;
-    if ((st = rein_breaker_new(&cp.breaker, &breaker)) != REIN_OK) goto fail;
-  }
-  if (cp.has_throttle) {
-    cp.throttle.alloc = cfg.alloc;
-    cp.throttle.err = cfg.err;
-    if ((st = rein_throttle_new(&cp.throttle, &throttle)) != REIN_OK)
-      goto fail;
-  }
-  cp.policy.budget = budget;
-  cp.policy.breaker = breaker;
-  cp.policy.throttle = throttle;
-  cp.policy.metrics = metrics;
-  cp.policy.alloc = cfg.alloc;
-  cp.policy.err = cfg.err;
-  if (clock) cp.policy.clock = *clock;
-  if ((st = rein_policy_new(&cp.policy, &policy)) != REIN_OK) goto fail;
+  /* the one builder: the same objects `rein policy` and the simulator make */
+  rein_policy_spec sp;
+  if ((st = rein_spec_from_contract(set, caller, to, &sp, cfg.err)) != REIN_OK)
+    return st;
+  rein_policy_build b;
+  rein_policy_build_default(&b);
+  b.alloc = cfg.alloc;
+  b.err = cfg.err;
+  b.metrics = metrics;
+  if (clock) b.clock = *clock;
+  rein_policy_objects o;
+  if ((st = rein_policy_spec_build(&sp, &b, &o)) != REIN_OK) return st;
+  rein_policy *policy = o.policy;
   cfg.policy = policy;
   cfg.keys = cp.key == REIN_CONTRACT_KEY_ORIGINATE
                  ? REIN_CURL_KEYS_NON_IDEMPOTENT
@@ -77,17 +61,14 @@ rein_status rein_curl_new_from_contract(const rein_curl_config *base,
   cfg.deadline_ns = cp.deadline_ns;
   rein_curl *c = NULL;
   if ((st = rein_curl_new(&cfg, &c)) != REIN_OK) goto fail;
-  c->own_policy = policy;
-  c->own_budget = budget;
-  c->own_breaker = breaker;
-  c->own_throttle = throttle;
+  c->own_policy = o.policy;
+  c->own_budget = o.budget;
+  c->own_breaker = o.breaker;
+  c->own_throttle = o.throttle;
   *out = c;
   return REIN_OK;
 fail:
-  rein_policy_free(policy);
-  rein_throttle_free(throttle);
-  rein_breaker_free(breaker);
-  rein_budget_free(budget);
+  rein_policy_objects_free(&o);
   return st;
 }
 

@@ -226,6 +226,15 @@ const rein_policy *rein_curl_policy(const rein_curl *c) {
   return c ? c->cfg.policy : NULL;
 }
 
+rein_status rein_curl_spec(const rein_curl *c, rein_policy_spec *out) {
+  if (!c || !out) return REIN_EINVAL;
+  rein_status st = rein_policy_spec_of(c->cfg.policy, out);
+  if (st != REIN_OK) return st;
+  out->deadline_ns = c->cfg.deadline_ns;
+  out->signals = c->cfg.signals & REIN_CURL_SIGNAL_ALL;
+  return REIN_OK;
+}
+
 void rein_curl_get_stats(const rein_curl *cc, rein_curl_stats *out) {
   memset(out, 0, sizeof *out);
   if (!cc) return;

@@ -862,56 +862,76 @@ typedef struct shared_objs {
   rein_throttle *th;
 } shared_objs;
 
-static int make_budget(run *R, const sim_policy_spec *p, const char *who,
-                       rein_budget **out) {
-  rein_errbuf eb = {{0}};
-  rein_budget_config c = p->budget;
-  c.alloc = R->a;
-  c.err = &eb;
-  rein_status st = rein_budget_new(&c, out);
-  if (st != REIN_OK) return fail_cfg(R, st, who, &eb);
-  if (own(R, *out, 0)) {
-    rein_budget_free(*out);
+/* The run owns what the builder created (breakers also registered with the
+ * number of clients they stand for); the policy too unless `keep_policy`
+ * is false (then it is freed: a build for shared objects only). */
+static int adopt(run *R, rein_policy_objects *o, uint32_t weight,
+                 bool keep_policy) {
+  if (!keep_policy) {
+    rein_policy_free(o->policy);
+    o->policy = NULL;
+  } else if (own(R, o->policy, 3)) {
+    rein_policy_objects_free(o);
     return -1;
+  }
+  o->policy = NULL; /* owned by the run from here */
+  void *objs[3] = {o->own_budget ? (void *)o->budget : NULL,
+                   o->own_breaker ? (void *)o->breaker : NULL,
+                   o->own_throttle ? (void *)o->throttle : NULL};
+  for (uint8_t k = 0; k < 3; k++) {
+    if (!objs[k]) continue;
+    if (own(R, objs[k], k)) {
+      for (uint8_t j = k; j < 3; j++)
+        if (objs[j])
+          j == 0   ? rein_budget_free(objs[j])
+          : j == 1 ? rein_breaker_free(objs[j])
+                   : rein_throttle_free(objs[j]);
+      return -1;
+    }
+    objs[k] = NULL;
+    if (k == 1) {
+      size_t c1 = R->brk_cap, c2 = R->brk_cap;
+      if (grow(R, (void **)&R->brk, sizeof(void *), &c1, R->nbrk + 1) ||
+          grow(R, (void **)&R->brk_weight, sizeof(uint32_t), &c2,
+               R->nbrk + 1)) {
+        for (uint8_t j = k + 1; j < 3; j++)
+          if (objs[j])
+            j == 1 ? rein_breaker_free(objs[j]) : rein_throttle_free(objs[j]);
+        return -1;
+      }
+      R->brk_cap = c1 < c2 ? c1 : c2;
+      R->brk[R->nbrk] = o->breaker;
+      R->brk_weight[R->nbrk++] = weight;
+    }
   }
   return 0;
 }
 
-static int make_breaker(run *R, const sim_policy_spec *p, const char *who,
-                        uint32_t weight, rein_breaker **out) {
+/* The components of `p` scoped to the whole cohort (FLEET), through the
+ * one builder (rein_policy_spec_build). */
+static int make_shared(run *R, const sim_policy_spec *p, const char *who,
+                       uint32_t weight, shared_objs *sh) {
+  rein_policy_spec sp = p->spec;
+  sp.has_budget = sp.has_budget && sp.budget_scope == REIN_SCOPE_FLEET;
+  sp.has_breaker = sp.has_breaker && sp.breaker_scope == REIN_SCOPE_FLEET;
+  sp.has_throttle = sp.has_throttle && sp.throttle_scope == REIN_SCOPE_FLEET;
+  if (!sp.has_budget && !sp.has_breaker && !sp.has_throttle) return 0;
+  sp.policy.name = p->name;
   rein_errbuf eb = {{0}};
-  rein_breaker_config c = p->breaker;
-  c.alloc = R->a;
-  c.err = &eb;
-  c.seed = seed_next(R);
-  rein_status st = rein_breaker_new(&c, out);
+  rein_policy_build b;
+  rein_policy_build_default(&b);
+  b.alloc = R->a;
+  b.err = &eb;
+  b.clock = rein_manual_clock_as_clock(&R->clock);
+  if (sp.has_breaker) b.breaker_seed = seed_next(R);
+  rein_policy_objects o;
+  rein_status st = rein_policy_spec_build(&sp, &b, &o);
   if (st != REIN_OK) return fail_cfg(R, st, who, &eb);
-  if (own(R, *out, 1)) {
-    rein_breaker_free(*out);
-    return -1;
-  }
-  size_t c1 = R->brk_cap, c2 = R->brk_cap;
-  if (grow(R, (void **)&R->brk, sizeof(void *), &c1, R->nbrk + 1) ||
-      grow(R, (void **)&R->brk_weight, sizeof(uint32_t), &c2, R->nbrk + 1))
-    return -1;
-  R->brk_cap = c1 < c2 ? c1 : c2;
-  R->brk[R->nbrk] = *out;
-  R->brk_weight[R->nbrk++] = weight;
-  return 0;
-}
-
-static int make_throttle(run *R, const sim_policy_spec *p, const char *who,
-                         rein_throttle **out) {
-  rein_errbuf eb = {{0}};
-  rein_throttle_config c = p->throttle;
-  c.alloc = R->a;
-  c.err = &eb;
-  rein_status st = rein_throttle_new(&c, out);
-  if (st != REIN_OK) return fail_cfg(R, st, who, &eb);
-  if (own(R, *out, 2)) {
-    rein_throttle_free(*out);
-    return -1;
-  }
+  rein_policy_objects got = o;
+  if (adopt(R, &o, weight, false)) return -1;
+  sh->bu = got.budget;
+  sh->br = got.breaker;
+  sh->th = got.throttle;
   return 0;
 }
 
@@ -920,42 +940,31 @@ static int make_throttle(run *R, const sim_policy_spec *p, const char *who,
 static uint32_t make_inst(run *R, const sim_policy_spec *p, const char *who,
                           const shared_objs *sh, int64_t timeout_ns,
                           int idempotent) {
-  rein_budget *bu = sh->bu;
-  rein_breaker *br = sh->br;
-  rein_throttle *th = sh->th;
-  if (p->has_budget && !bu && make_budget(R, p, who, &bu)) return NONE;
-  if (p->has_breaker && !br && make_breaker(R, p, who, 1, &br)) return NONE;
-  if (p->has_throttle && !th && make_throttle(R, p, who, &th)) return NONE;
+  rein_policy_spec sp = p->spec;
+  sp.policy.name = p->name;
+  if (!sp.policy.attempt_timeout_ns) sp.policy.attempt_timeout_ns = timeout_ns;
+  sp.policy.idempotent = idempotent != 0; /* the operation's truth: the core's
+                                             idempotency gate decides */
   rein_errbuf eb = {{0}};
-  rein_policy_config c;
-  rein_policy_config_default(&c);
-  c.name = p->name;
-  c.max_attempts = p->max_attempts;
-  c.backoff = p->backoff;
-  c.retry_on = p->retry_on;
-  c.retryable = p->retryable;
-  c.window_ns = p->window_ns;
-  c.attempt_timeout_ns = p->timeout_ns ? p->timeout_ns : timeout_ns;
-  c.expected_attempt_ns = p->expected_ns;
-  c.idempotent = idempotent != 0; /* the operation's truth: the core's
-                                     idempotency gate decides */
-  c.budget = bu;
-  c.breaker = br;
-  c.throttle = th;
-  c.clock = rein_manual_clock_as_clock(&R->clock);
-  c.seed = seed_next(R);
-  c.alloc = R->a;
-  c.err = &eb;
-  rein_policy *pol = NULL;
-  rein_status st = rein_policy_new(&c, &pol);
+  rein_policy_build b;
+  rein_policy_build_default(&b);
+  b.alloc = R->a;
+  b.err = &eb;
+  b.clock = rein_manual_clock_as_clock(&R->clock);
+  b.budget = sh->bu;
+  b.breaker = sh->br;
+  b.throttle = sh->th;
+  if (sp.has_breaker && !sh->br) b.breaker_seed = seed_next(R);
+  b.seed = seed_next(R);
+  rein_policy_objects o;
+  rein_status st = rein_policy_spec_build(&sp, &b, &o);
   if (st != REIN_OK) {
     fail_cfg(R, st, who, &eb);
     return NONE;
   }
-  if (own(R, pol, 3)) {
-    rein_policy_free(pol);
-    return NONE;
-  }
+  rein_policy *pol = o.policy;
+  rein_breaker *br = o.breaker;
+  if (adopt(R, &o, 1, true)) return NONE;
   if (R->ninsts == R->insts_cap &&
       grow(R, (void **)&R->insts, sizeof(pol_inst), &R->insts_cap,
            R->ninsts + 1))
@@ -973,18 +982,12 @@ static int setup_objects(run *R) {
     char who[160];
     snprintf(who, sizeof who, "cohort %s, policy %s", c->name, p->name);
     shared_objs sh = {NULL, NULL, NULL};
-    if (p->has_budget && p->budget_scope == SIM_SCOPE_COHORT &&
-        make_budget(R, p, who, &sh.bu))
-      return -1;
-    if (p->has_breaker && p->breaker_scope == SIM_SCOPE_COHORT &&
-        make_breaker(R, p, who, c->count, &sh.br))
-      return -1;
-    if (p->has_throttle && p->throttle_scope == SIM_SCOPE_COHORT &&
-        make_throttle(R, p, who, &sh.th))
-      return -1;
-    int per_client = (p->has_budget && p->budget_scope == SIM_SCOPE_CLIENT) ||
-                     (p->has_breaker && p->breaker_scope == SIM_SCOPE_CLIENT) ||
-                     (p->has_throttle && p->throttle_scope == SIM_SCOPE_CLIENT);
+    if (make_shared(R, p, who, c->count, &sh)) return -1;
+    const rein_policy_spec *q = &p->spec;
+    int per_client =
+        (q->has_budget && q->budget_scope == REIN_SCOPE_INSTANCE) ||
+        (q->has_breaker && q->breaker_scope == REIN_SCOPE_INSTANCE) ||
+        (q->has_throttle && q->throttle_scope == REIN_SCOPE_INSTANCE);
     uint32_t shared_inst = NONE;
     if (!per_client) {
       shared_inst = make_inst(R, p, who, &sh, c->timeout_ns, c->idempotent);
@@ -1604,9 +1607,12 @@ static int begin_call(run *R, uint32_t pol, uint32_t target, uint32_t owner,
 /* A logical call of client `client` of cohort `k`. */
 static int client_begin_in(run *R, uint32_t client, uint32_t k) {
   const sim_cohort_spec *cs = &R->s->cohorts[k];
-  return begin_call(R, R->client_pol[client], cs->target, client, 1,
-                    cs->idempotent, cs->key, cs->deadline_ns,
-                    cs->arrival == SIM_ARRIVAL_POISSON);
+  uint32_t pol = R->client_pol[client];
+  /* the cohort's deadline, else the policy's (a contract's call deadline) */
+  int64_t dl = cs->deadline_ns ? cs->deadline_ns
+                               : R->insts[pol].spec->spec.deadline_ns;
+  return begin_call(R, pol, cs->target, client, 1, cs->idempotent, cs->key,
+                    dl, cs->arrival == SIM_ARRIVAL_POISSON);
 }
 
 static int client_begin(run *R, uint32_t client) {

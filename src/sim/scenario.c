@@ -16,6 +16,7 @@
  * core's message ("budget.ratio: ...") is reported at the policy's line.
  */
 #include "sim_internal.h"
+#include "rein/contract.h"
 #include "rein/input.h"
 
 #include <errno.h>
@@ -331,37 +332,26 @@ static int p_bool(ld *L, yaml_node_t *n, const char *path, int *out) {
               shown(n, b, sizeof b));
 }
 
-/* "250ms", "15s", "2m", "1h", "500us", "10ns"; a bare 0 is allowed. */
+/* rein/input.h's duration grammar (the one contracts and the command line
+ * use: "250ms", "1.5s", "1h30m"; a bare 0); bounds [lo, hi]. */
 static int p_dur(ld *L, yaml_node_t *n, const char *path, int64_t lo,
                  int64_t hi, int64_t *out) {
   const char *v = sval(n);
-  char b[64];
-  if (v && *v && ((v[0] >= '0' && v[0] <= '9') || v[0] == '.')) {
-    errno = 0;
-    char *end;
-    double d = strtod(v, &end);
-    static const struct {
-      const char *u;
-      double m;
-    } units[] = {{"ns", 1},     {"us", 1e3},   {"ms", 1e6},  {"s", 1e9},
-                 {"m", 60e9},   {"h", 3600e9}, {"d", 86400e9}};
-    double mult = -1;
-    if (!*end && d == 0) mult = 1;
-    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
-      if (strcmp(end, units[i].u) == 0) mult = units[i].m;
-    if (!errno && isfinite(d) && mult > 0) {
-      double ns = d * mult;
-      if (ns >= (double)lo && ns <= (double)hi) {
-        *out = (int64_t)llround(ns);
-        return 0;
-      }
-      return fail(L, n, path, "expected a duration in [%gs, %gs], got %s",
-                  lo / 1e9, hi / 1e9, shown(n, b, sizeof b));
-    }
+  char b[64], b1[32], b2[32];
+  int64_t ns;
+  rein_status st = v ? rein_parse_duration(v, &ns) : REIN_EPARSE;
+  if (st == REIN_OK && ns >= lo && ns <= hi) {
+    *out = ns;
+    return 0;
   }
-  return fail(L, n, path,
-              "expected a duration with a unit (e.g. 250ms, 15s, 2m), got %s",
-              shown(n, b, sizeof b));
+  if (st == REIN_EPARSE)
+    return fail(L, n, path,
+                "expected a duration with a unit (e.g. 250ms, 15s, 2m, "
+                "1h30m), got %s",
+                shown(n, b, sizeof b));
+  return fail(L, n, path, "expected a duration in [%s, %s], got %s",
+              rein_format_duration(lo, b1, sizeof b1),
+              rein_format_duration(hi, b2, sizeof b2), shown(n, b, sizeof b));
 }
 
 /* A name picked from `names` (NULL-terminated); index in *out. */
@@ -479,305 +469,307 @@ static int p_dist(ld *L, yaml_node_t *n, const char *path, sim_dist *d) {
 
 /* ---------------------------------------------------------------------- */
 /* Policies                                                                */
+/*
+ * A policy is the model's (rein/model.h): its fields, names, bounds and
+ * grammar are the table's, the very ones a contract's call and retry block
+ * use, so a policy block can be copied between the two. A scenario policy
+ * map is a contract retry block plus the call's timeout and deadline, plus
+ * what only a simulated client has (propagate_dont_retry, honor_signals,
+ * attempt_header); or `{contract: DIR, caller: NAME, to: SERVICE.OP}`,
+ * which takes the policy the contract declares, through
+ * rein_spec_from_contract (the same the libcurl client and `rein policy`
+ * use). The scenario's older spellings (max_attempts, retry_on,
+ * min_retries_per_sec, window_size, window_duration, breaker window:
+ * count|time, scope: cohort|client) are read with a deprecation warning.
+ */
 
-static const char *const POLICY_KEYS[] = {
-    "max_attempts", "backoff",  "retry_on", "window",
-    "timeout",      "expected_attempt", "budget", "breaker",
-    "throttle",     "propagate_dont_retry", "honor_signals",
-    "attempt_header", NULL};
-static const char *const BACKOFF_KEYS[] = {"kind", "jitter", "base", "cap",
-                                           "multiplier", NULL};
-static const char *const BUDGET_KEYS[] = {
-    "kind",       "scope",      "ratio",              "ttl",
-    "min_retries_per_sec", "max_tokens", "token_ratio", "capacity",
-    "retry_cost", "timeout_retry_cost", "success_increment", NULL};
-static const char *const BREAKER_KEYS[] = {
-    "scope",    "window",      "window_size", "window_duration",
-    "buckets",  "min_calls",   "failure_rate", "slow_rate",
-    "slow_call", "open",       "open_jitter", "half_open_probes", NULL};
-static const char *const THROTTLE_KEYS[] = {"scope", "k", "window", "buckets",
-                                            NULL};
-static const char *const SCOPES[] = {"cohort", "client", NULL};
-static const char *const BACKOFF_KINDS[] = {"none", "constant", "linear",
-                                            "exponential", NULL};
-static const char *const JITTERS[] = {"none", "full", "equal", "decorrelated",
-                                      NULL};
-static const char *const BUDGET_KINDS[] = {"ratio", "token_bucket", "quota",
-                                           NULL};
-static const char *const OUTCOMES[] = {"success",  "failure",    "timeout",
-                                       "not_sent", "overloaded", "fatal",
-                                       NULL};
+static const char *const SIM_ONLY[] = {"propagate_dont_retry", "honor_signals",
+                                       "attempt_header", NULL};
+static const char *const BLOCKS[] = {"backoff", "budget", "breaker",
+                                     "throttle", NULL};
+static const char *const FROM_CONTRACT[] = {"contract", "caller", "to", NULL};
 
-#define FIELD(key)                                                             \
-  (subpath(fp, sizeof fp, path, key), (v = get(L, n, key)) != NULL)
+static void warn(ld *L, const yaml_node_t *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void warn(ld *L, const yaml_node_t *n, const char *fmt, ...) {
+  rein_sim_scenario *s = L->s;
+  if (s->n_warnings >= SIM_MAX_WARNINGS) return;
+  char msg[200];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  snprintf(s->warnings[s->n_warnings++], sizeof s->warnings[0],
+           "%s:%zu:%zu: warning: %s", L->file,
+           n ? n->start_mark.line + 1 : 1, n ? n->start_mark.column + 1 : 1,
+           msg);
+}
 
-static int p_backoff(ld *L, yaml_node_t *n, const char *path,
-                     rein_backoff_config *b) {
-  char fp[256];
-  yaml_node_t *v;
-  int e;
-  if (check_map(L, n, path, BACKOFF_KEYS)) return -1;
-  if (FIELD("kind")) {
-    if (p_enum(L, v, fp, BACKOFF_KINDS, &e)) return -1;
-    b->kind = (rein_backoff_kind)e;
-  }
-  if (FIELD("jitter")) {
-    if (p_enum(L, v, fp, JITTERS, &e)) return -1;
-    b->jitter = (rein_jitter)e;
-  }
-  if (FIELD("base") && p_dur(L, v, fp, 0, DMAX, &b->base_ns)) return -1;
-  if (FIELD("cap") && p_dur(L, v, fp, 0, DMAX, &b->cap_ns)) return -1;
-  if (FIELD("multiplier") && p_double(L, v, fp, 1, 100, &b->multiplier))
-    return -1;
+/* The known keys of a map: the model block(s), their aliases, extras. */
+static void keys_of(const char **out, size_t cap, rein_model_block b1,
+                    int b2, const char *const *extra, const char *const *more) {
+  size_t n = 0, nf;
+  const rein_model_field *f = rein_model_fields(&nf);
+  for (int pass = 0; pass < 2; pass++)
+    for (size_t i = 0; i < nf && n + 1 < cap; i++)
+      if (f[i].block == b1 || (int)f[i].block == b2) {
+        const char *k = pass ? f[i].alias : f[i].name;
+        if (k) out[n++] = k;
+      }
+  for (size_t i = 0; extra && extra[i] && n + 1 < cap; i++)
+    out[n++] = extra[i];
+  for (size_t i = 0; more && more[i] && n + 1 < cap; i++)
+    out[n++] = more[i];
+  out[n] = NULL;
+}
+
+/* One model field of `block` at key `key` with value `v`. */
+static int p_field(ld *L, rein_model_block block, const char *key,
+                   yaml_node_t *kn, yaml_node_t *v, const char *fp,
+                   rein_policy_spec *sp) {
+  bool old = false;
+  const rein_model_field *f = rein_model_find(block, key, &old);
+  if (!f) return fail(L, kn, fp, "unknown field");
+  if (old)
+    warn(L, kn, "%s: '%s' is deprecated, write '%s' (the contract's name)",
+         fp, key, f->name);
   rein_errbuf eb = {{0}};
-  if (rein_backoff_config_validate(b, &eb) != REIN_OK)
-    return fail(L, n, path, "%s", eb.msg);
-  return 0;
-}
-
-static int p_budget(ld *L, yaml_node_t *n, const char *path,
-                    sim_policy_spec *p) {
-  char fp[256];
-  yaml_node_t *v;
-  int e;
-  rein_budget_config *b = &p->budget;
-  if (check_map(L, n, path, BUDGET_KEYS)) return -1;
-  if (FIELD("kind")) {
-    if (p_enum(L, v, fp, BUDGET_KINDS, &e)) return -1;
-    b->kind = (rein_budget_kind)e;
-  }
-  if (FIELD("scope")) {
-    if (p_enum(L, v, fp, SCOPES, &e)) return -1;
-    p->budget_scope = (sim_scope)e;
-  }
-  if (FIELD("ratio") && p_double(L, v, fp, 0, 1000, &b->ratio)) return -1;
-  if (FIELD("ttl") && p_dur(L, v, fp, 0, DMAX, &b->ttl_ns)) return -1;
-  if (FIELD("min_retries_per_sec") &&
-      p_double(L, v, fp, 0, 1e9, &b->min_retries_per_sec))
-    return -1;
-  if (FIELD("max_tokens") && p_double(L, v, fp, 0, 1e9, &b->max_tokens))
-    return -1;
-  if (FIELD("token_ratio") && p_double(L, v, fp, 0, 1e9, &b->token_ratio))
-    return -1;
-  if (FIELD("capacity") && p_u32(L, v, fp, 0, 1000000000u, &b->capacity))
-    return -1;
-  if (FIELD("retry_cost") && p_u32(L, v, fp, 0, 1000000000u, &b->retry_cost))
-    return -1;
-  if (FIELD("timeout_retry_cost") &&
-      p_u32(L, v, fp, 0, 1000000000u, &b->timeout_retry_cost))
-    return -1;
-  if (FIELD("success_increment") &&
-      p_u32(L, v, fp, 0, 1000000000u, &b->success_increment))
-    return -1;
-  p->has_budget = 1;
-  return 0;
-}
-
-static int p_breaker(ld *L, yaml_node_t *n, const char *path,
-                     sim_policy_spec *p) {
-  char fp[256];
-  yaml_node_t *v;
-  int e;
-  rein_breaker_config *b = &p->breaker;
-  static const char *const WINDOWS[] = {"count", "time", NULL};
-  if (check_map(L, n, path, BREAKER_KEYS)) return -1;
-  if (FIELD("scope")) {
-    if (p_enum(L, v, fp, SCOPES, &e)) return -1;
-    p->breaker_scope = (sim_scope)e;
-  }
-  if (FIELD("window")) {
-    if (p_enum(L, v, fp, WINDOWS, &e)) return -1;
-    b->window = (rein_breaker_window)e;
-  }
-  if (FIELD("window_size") && p_u32(L, v, fp, 0, 1000000000u, &b->window_size))
-    return -1;
-  if (FIELD("window_duration") && p_dur(L, v, fp, 0, DMAX, &b->window_ns))
-    return -1;
-  if (FIELD("buckets") && p_u32(L, v, fp, 0, 1000000u, &b->buckets)) return -1;
-  if (FIELD("min_calls") && p_u32(L, v, fp, 0, 1000000000u, &b->min_calls))
-    return -1;
-  if (FIELD("failure_rate") && p_double(L, v, fp, 0, 1, &b->failure_rate))
-    return -1;
-  if (FIELD("slow_rate") && p_double(L, v, fp, 0, 1, &b->slow_rate))
-    return -1;
-  if (FIELD("slow_call") && p_dur(L, v, fp, 0, DMAX, &b->slow_call_ns))
-    return -1;
-  if (FIELD("open") && p_dur(L, v, fp, 0, DMAX, &b->open_ns)) return -1;
-  if (FIELD("open_jitter") && p_double(L, v, fp, 0, 1, &b->open_jitter))
-    return -1;
-  if (FIELD("half_open_probes") &&
-      p_u32(L, v, fp, 0, 1000000u, &b->half_open_probes))
-    return -1;
-  p->has_breaker = 1;
-  return 0;
-}
-
-static int p_throttle(ld *L, yaml_node_t *n, const char *path,
-                      sim_policy_spec *p) {
-  char fp[256];
-  yaml_node_t *v;
-  int e;
-  rein_throttle_config *t = &p->throttle;
-  if (check_map(L, n, path, THROTTLE_KEYS)) return -1;
-  if (FIELD("scope")) {
-    if (p_enum(L, v, fp, SCOPES, &e)) return -1;
-    p->throttle_scope = (sim_scope)e;
-  }
-  if (FIELD("k") && p_double(L, v, fp, 0, 1e6, &t->k)) return -1;
-  if (FIELD("window") && p_dur(L, v, fp, 0, DMAX, &t->window_ns)) return -1;
-  if (FIELD("buckets") && p_u32(L, v, fp, 0, 1000000u, &t->buckets)) return -1;
-  p->has_throttle = 1;
-  return 0;
-}
-
-/* Build and free the library objects once, so their own validation speaks. */
-static int validate_policy(ld *L, yaml_node_t *n, const char *path,
-                           sim_policy_spec *p) {
-  rein_errbuf eb = {{0}};
-  rein_budget *bu = NULL;
-  rein_breaker *br = NULL;
-  rein_throttle *th = NULL;
-  rein_policy *po = NULL;
-  rein_status st = REIN_OK;
-  const char *what = "";
-  if (p->has_budget) {
-    rein_budget_config c = p->budget;
-    c.alloc = L->s->alloc;
-    c.err = &eb;
-    st = rein_budget_new(&c, &bu);
-    what = "budget";
-  }
-  if (st == REIN_OK && p->has_breaker) {
-    rein_breaker_config c = p->breaker;
-    c.alloc = L->s->alloc;
-    c.err = &eb;
-    st = rein_breaker_new(&c, &br);
-    what = "breaker";
-  }
-  if (st == REIN_OK && p->has_throttle) {
-    rein_throttle_config c = p->throttle;
-    c.alloc = L->s->alloc;
-    c.err = &eb;
-    st = rein_throttle_new(&c, &th);
-    what = "throttle";
-  }
-  if (st == REIN_OK) {
-    rein_policy_config c;
-    rein_policy_config_default(&c);
-    c.name = p->name;
-    c.max_attempts = p->max_attempts;
-    c.backoff = p->backoff;
-    c.retry_on = p->retry_on;
-    c.retryable = p->retryable;
-    c.window_ns = p->window_ns;
-    c.attempt_timeout_ns = p->timeout_ns;
-    c.expected_attempt_ns = p->expected_ns;
-    c.budget = bu;
-    c.breaker = br;
-    c.throttle = th;
-    c.alloc = L->s->alloc;
-    c.err = &eb;
-    st = rein_policy_new(&c, &po);
-    what = "policy";
-  }
-  rein_policy_free(po);
-  rein_throttle_free(th);
-  rein_breaker_free(br);
-  rein_budget_free(bu);
-  if (st == REIN_ENOMEM) {
-    L->st = REIN_ENOMEM;
-    return fail(L, n, path, "out of memory");
-  }
-  if (st != REIN_OK) {
-    char fp[256];
-    subpath(fp, sizeof fp, path, strcmp(what, "policy") ? what : "");
-    if (fp[strlen(fp) - 1] == '.') fp[strlen(fp) - 1] = 0;
-    return fail(L, n, fp, "%s", eb.msg[0] ? eb.msg : rein_strerror(st));
-  }
-  return 0;
-}
-
-static int p_policy(ld *L, yaml_node_t *n, const char *path,
-                    sim_policy_spec *p) {
-  char fp[256];
-  yaml_node_t *v;
-  if (check_map(L, n, path, POLICY_KEYS)) return -1;
-  rein_policy_config def;
-  rein_policy_config_default(&def);
-  p->max_attempts = def.max_attempts;
-  p->backoff = def.backoff;
-  p->retry_on = def.retry_on;
-  p->propagate = 1;
-  p->honor_signals = 1;
-  p->attempt_header = 1;
-  rein_budget_config_default(&p->budget);
-  rein_breaker_config_default(&p->breaker);
-  rein_throttle_config_default(&p->throttle);
-  p->budget_scope = p->breaker_scope = p->throttle_scope = SIM_SCOPE_CLIENT;
-  if (FIELD("max_attempts") && p_u32(L, v, fp, 1, 1000, &p->max_attempts))
-    return -1;
-  if (FIELD("backoff") && p_backoff(L, v, fp, &p->backoff)) return -1;
-  if (FIELD("retry_on")) {
+  if (f->type == REIN_MODEL_STATUSES || f->type == REIN_MODEL_SIGNALS) {
     if (v->type != YAML_SEQUENCE_NODE)
       return fail(L, v, fp,
-                  "expected a list of outcomes (failure, timeout, "
-                  "not_sent, overloaded, fatal) or statuses (503, "
-                  "5xx, UNAVAILABLE, connect-failure)");
-    p->retry_on = 0;
-    rein_retryable_set_clear(&p->retryable);
+                  f->type == REIN_MODEL_STATUSES
+                      ? "expected a list of statuses or outcomes (503, 5xx, "
+                        "UNAVAILABLE, connect-failure, timeout, overloaded)"
+                      : "expected a list of signals (retry-after, pushback, "
+                        "ratelimit, dont-retry)");
+    rein_model_list_clear(sp, f);
     int i = 0;
     for (yaml_node_item_t *it = v->data.sequence.items.start;
          it < v->data.sequence.items.top; it++, i++) {
       char ip[280];
       snprintf(ip, sizeof ip, "%s[%d]", fp, i);
       yaml_node_t *en = node(L, *it);
-      const char *tv = en && en->type == YAML_SCALAR_NODE
-                           ? (const char *)en->data.scalar.value
-                           : NULL;
-      bool kind_name = false;
-      for (int k = 0; tv && OUTCOMES[k]; k++)
-        kind_name |= !strcmp(tv, OUTCOMES[k]);
-      if (!tv || kind_name) {
-        int e;
-        if (p_enum(L, en, ip, OUTCOMES, &e)) return -1;
-        p->retry_on |= REIN_RETRY_ON(e);
-        p->retryable.kinds |= REIN_RETRY_ON(e);
-        continue;
-      }
-      /* a status or a condition: rein/classify.h's grammar; an outcome
-       * without one is retried by the status's kind, never fatal */
-      rein_retryable_set one;
-      rein_retryable_set_clear(&one);
-      rein_errbuf eb = {{0}};
-      if (rein_retryable_set_add(&one, tv, strlen(tv), &eb) != REIN_OK) {
-        const char *m = eb.msg;
-        if (strncmp(m, "retryable: ", 11) == 0) m += 11;
-        return fail(L, en, ip, "%s", m);
-      }
-      for (int w = 0; w < 10; w++)
-        p->retryable.http[w] |= one.http[w];
-      p->retryable.grpc |= one.grpc;
-      p->retryable.transport |= one.transport;
-      p->retry_on |= rein_retryable_set_kind_mask(&one) &
-                     ~REIN_RETRY_ON(REIN_OUTCOME_FATAL);
+      const char *tv = sval(en);
+      char b[64];
+      if (!tv)
+        return fail(L, en, ip, "expected a name, got %s", shown(en, b, sizeof b));
+      if (rein_model_list_add(sp, f, tv, &eb) != REIN_OK)
+        return fail(L, en, ip, "%s", eb.msg);
     }
+    return 0;
   }
-  if (FIELD("window") && p_dur(L, v, fp, 0, MAX_DURATION_NS, &p->window_ns))
+  const char *tv = sval(v);
+  char b[64];
+  if (!tv) return fail(L, v, fp, "expected a value, got %s", shown(v, b, sizeof b));
+  if (rein_model_set(sp, f, tv, &eb) != REIN_OK) {
+    const char *dym = f->type == REIN_MODEL_ENUM ? closest(tv, f->names) : NULL;
+    if (dym) return fail(L, v, fp, "%s; did you mean '%s'?", eb.msg, dym);
+    return fail(L, v, fp, "%s", eb.msg);
+  }
+  return 0;
+}
+
+/* backoff / budget / breaker / throttle */
+static int p_block(ld *L, yaml_node_t *n, const char *path,
+                   rein_model_block block, rein_policy_spec *sp) {
+  const char *known[48];
+  static const char *const old_scopes[] = {"cohort", "client", NULL};
+  keys_of(known, 48, block, -1, NULL, NULL);
+  if (check_map(L, n, path, known)) return -1;
+  int window_kind = -1;
+  for (yaml_node_pair_t *pr = n->data.mapping.pairs.start;
+       pr < n->data.mapping.pairs.top; pr++) {
+    yaml_node_t *kn = node(L, pr->key), *v = node(L, pr->value);
+    const char *k = sval(kn);
+    char fp[256];
+    subpath(fp, sizeof fp, path, k);
+    const char *tv = sval(v);
+    if (!strcmp(k, "scope") && tv &&
+        (!strcmp(tv, "cohort") || !strcmp(tv, "client"))) {
+      warn(L, v, "%s: '%s' is deprecated, write '%s'", fp, tv,
+           strcmp(tv, "cohort") ? "instance" : "fleet");
+      rein_scope sc = strcmp(tv, "cohort") ? REIN_SCOPE_INSTANCE
+                                           : REIN_SCOPE_FLEET;
+      if (block == REIN_MODEL_BUDGET) sp->budget_scope = sc;
+      else if (block == REIN_MODEL_BREAKER) sp->breaker_scope = sc;
+      else sp->throttle_scope = sc;
+      (void)old_scopes;
+      continue;
+    }
+    if (block == REIN_MODEL_BREAKER && !strcmp(k, "window") && tv &&
+        (!strcmp(tv, "count") || !strcmp(tv, "time"))) {
+      warn(L, v,
+           "%s: 'window: %s' is deprecated, write '%s' (the window's kind "
+           "follows from which is given)",
+           fp, tv, strcmp(tv, "count") ? "window: 10s" : "window_calls: 100");
+      window_kind = strcmp(tv, "count") ? REIN_BREAKER_WINDOW_TIME
+                                        : REIN_BREAKER_WINDOW_COUNT;
+      continue;
+    }
+    if (p_field(L, block, k, kn, v, fp, sp)) return -1;
+  }
+  if (window_kind >= 0) sp->breaker.window = (rein_breaker_window)window_kind;
+  if (block == REIN_MODEL_BUDGET) sp->has_budget = true;
+  if (block == REIN_MODEL_BREAKER) sp->has_breaker = true;
+  if (block == REIN_MODEL_THROTTLE) sp->has_throttle = true;
+  return 0;
+}
+
+/* Build and free the objects once with the one builder, so the core's own
+ * validation speaks (cap below base, token_ratio above max_tokens, ...). */
+static int validate_policy(ld *L, yaml_node_t *n, const char *path,
+                           const sim_policy_spec *p) {
+  rein_errbuf eb = {{0}};
+  rein_policy_build b;
+  rein_policy_build_default(&b);
+  b.alloc = L->s->alloc;
+  b.err = &eb;
+  rein_policy_spec sp = p->spec;
+  sp.policy.name = p->name[0] ? p->name : "policy";
+  rein_policy_objects o;
+  rein_status st = rein_policy_spec_build(&sp, &b, &o);
+  rein_policy_objects_free(&o);
+  if (st == REIN_ENOMEM) {
+    L->st = REIN_ENOMEM;
+    return fail(L, n, path, "out of memory");
+  }
+  if (st != REIN_OK)
+    return fail(L, n, path, "%s", eb.msg[0] ? eb.msg : rein_strerror(st));
+  return 0;
+}
+
+/* `{contract: DIR, caller: NAME, to: SERVICE.OP}`: the contract's policy. */
+static int p_from_contract(ld *L, yaml_node_t *n, const char *path,
+                           sim_policy_spec *p) {
+  char fp[256], dir[1024], caller[SIM_NAME_MAX * 2], to[SIM_NAME_MAX * 2];
+  yaml_node_t *v;
+  subpath(fp, sizeof fp, path, "contract");
+  if (require(L, n, path, "contract", &v)) return -1;
+  const char *dv = sval(v);
+  char sb[64];
+  if (!dv || !*dv || strlen(dv) >= sizeof dir)
+    return fail(L, v, fp, "expected a path to a contract file or directory "
+                "(at most %zu bytes), got %s",
+                sizeof dir - 1, shown(v, sb, sizeof sb));
+  snprintf(dir, sizeof dir, "%s", dv);
+  subpath(fp, sizeof fp, path, "caller");
+  if (require(L, n, path, "caller", &v) ||
+      p_string(L, v, fp, caller, sizeof caller))
     return -1;
-  if (FIELD("timeout") && p_dur(L, v, fp, 0, DMAX, &p->timeout_ns)) return -1;
-  if (FIELD("expected_attempt") && p_dur(L, v, fp, 0, DMAX, &p->expected_ns))
+  subpath(fp, sizeof fp, path, "to");
+  if (require(L, n, path, "to", &v) || p_string(L, v, fp, to, sizeof to))
     return -1;
-  if (FIELD("budget") && p_budget(L, v, fp, p)) return -1;
-  if (FIELD("breaker") && p_breaker(L, v, fp, p)) return -1;
-  if (FIELD("throttle") && p_throttle(L, v, fp, p)) return -1;
-  if (FIELD("propagate_dont_retry") && p_bool(L, v, fp, &p->propagate))
-    return -1;
-  if (FIELD("honor_signals") && p_bool(L, v, fp, &p->honor_signals))
-    return -1;
-  if (FIELD("attempt_header") && p_bool(L, v, fp, &p->attempt_header))
-    return -1;
+  /* a relative path is relative to the scenario file's directory */
+  char full[2048];
+  const char *slash = strrchr(L->file, '/');
+  if (dir[0] != '/' && slash)
+    snprintf(full, sizeof full, "%.*s/%s", (int)(slash - L->file), L->file,
+             dir);
+  else
+    snprintf(full, sizeof full, "%s", dir);
+  subpath(fp, sizeof fp, path, "contract");
+  yaml_node_t *cn = get(L, n, "contract");
+  rein_contract_config cc;
+  rein_contract_config_default(&cc);
+  cc.alloc = L->s->alloc;
+  rein_contract_set *cs = NULL;
+  const char *paths[1] = {full};
+  rein_status st = rein_contract_load(&cc, paths, 1, &cs);
+  if (st == REIN_ENOMEM) {
+    L->st = REIN_ENOMEM;
+    return fail(L, cn, fp, "out of memory");
+  }
+  if (st != REIN_OK) {
+    char first[300] = "";
+    if (cs && rein_contract_diag_count(cs)) {
+      const rein_contract_diag *d = rein_contract_diag_at(cs, 0);
+      snprintf(first, sizeof first, " (first: %s:%u:%u: %s)",
+               d->loc.file ? d->loc.file : "?", d->loc.line, d->loc.col,
+               d->message);
+    }
+    rein_contract_set_free(cs);
+    return fail(L, cn, fp, "the contracts in '%s' do not load%s; run `rein "
+                "check %s`",
+                full, first, full);
+  }
+  rein_errbuf eb = {{0}};
+  st = rein_spec_from_contract(cs, caller, to, &p->spec, &eb);
+  rein_contract_set_free(cs);
+  if (st != REIN_OK)
+    return fail(L, n, path, "%s", eb.msg[0] ? eb.msg : rein_strerror(st));
+  p->spec.policy.name = NULL; /* pointed into the set */
+  /* the client honours what the contract says it honours */
+  p->honor_signals = p->spec.signals != 0;
+  return 0;
+}
+
+static int p_policy(ld *L, yaml_node_t *n, const char *path,
+                    sim_policy_spec *p) {
+  const char *known[64];
+  keys_of(known, 64, REIN_MODEL_RETRY, REIN_MODEL_CALL, BLOCKS, SIM_ONLY);
+  size_t nk = 0;
+  while (known[nk])
+    nk++;
+  for (size_t i = 0; FROM_CONTRACT[i] && nk + 1 < 64; i++)
+    known[nk++] = FROM_CONTRACT[i];
+  known[nk] = NULL;
+  if (check_map(L, n, path, known)) return -1;
+  rein_policy_spec_default(&p->spec);
+  p->propagate = 1;
+  p->honor_signals = 1;
+  p->attempt_header = 1;
+  if (get(L, n, "contract")) {
+    for (yaml_node_pair_t *pr = n->data.mapping.pairs.start;
+         pr < n->data.mapping.pairs.top; pr++) {
+      const char *k = sval(node(L, pr->key));
+      int ok = 0;
+      for (size_t i = 0; FROM_CONTRACT[i]; i++) ok |= !strcmp(k, FROM_CONTRACT[i]);
+      for (size_t i = 0; SIM_ONLY[i]; i++) ok |= !strcmp(k, SIM_ONLY[i]);
+      char fp[256];
+      subpath(fp, sizeof fp, path, k);
+      if (!ok)
+        return fail(L, node(L, pr->key), fp,
+                    "a policy taken from a contract takes only contract, "
+                    "caller, to and %s, %s, %s; change the contract instead",
+                    SIM_ONLY[0], SIM_ONLY[1], SIM_ONLY[2]);
+    }
+    if (p_from_contract(L, n, path, p)) return -1;
+  }
+  for (yaml_node_pair_t *pr = n->data.mapping.pairs.start;
+       pr < n->data.mapping.pairs.top; pr++) {
+    yaml_node_t *kn = node(L, pr->key), *v = node(L, pr->value);
+    const char *k = sval(kn);
+    char fp[256];
+    subpath(fp, sizeof fp, path, k);
+    int *flag = !strcmp(k, "propagate_dont_retry") ? &p->propagate
+                : !strcmp(k, "honor_signals")      ? &p->honor_signals
+                : !strcmp(k, "attempt_header")     ? &p->attempt_header
+                                                   : NULL;
+    if (flag) {
+      if (p_bool(L, v, fp, flag)) return -1;
+      continue;
+    }
+    int is_from = 0;
+    for (size_t i = 0; FROM_CONTRACT[i]; i++) is_from |= !strcmp(k, FROM_CONTRACT[i]);
+    if (is_from) continue;
+    rein_model_block blk = !strcmp(k, "backoff")    ? REIN_MODEL_BACKOFF
+                           : !strcmp(k, "budget")   ? REIN_MODEL_BUDGET
+                           : !strcmp(k, "breaker")  ? REIN_MODEL_BREAKER
+                           : !strcmp(k, "throttle") ? REIN_MODEL_THROTTLE
+                                                    : REIN_MODEL_RETRY;
+    if (blk != REIN_MODEL_RETRY) {
+      if (p_block(L, v, fp, blk, &p->spec)) return -1;
+      continue;
+    }
+    if (rein_model_find(REIN_MODEL_CALL, k, NULL)) blk = REIN_MODEL_CALL;
+    if (p_field(L, blk, k, kn, v, fp, &p->spec)) return -1;
+    if (!strcmp(k, "signals")) p->honor_signals = p->spec.signals != 0;
+  }
   return validate_policy(L, n, path, p);
 }
+
+#define FIELD(key)                                                             \
+  (subpath(fp, sizeof fp, path, key), (v = get(L, n, key)) != NULL)
 
 /* Resolve the name in `n` among `names[0..count)` (NULL-terminated), or
  * fail with a did-you-mean or the list of what is defined. `kind` and
@@ -1686,4 +1678,25 @@ rein_status rein_sim_variant_find(const rein_sim_scenario *s, const char *name,
       return REIN_OK;
     }
   return REIN_ENOTFOUND;
+}
+
+rein_status rein_sim_scenario_policy_spec(const rein_sim_scenario *s,
+                                          const char *name,
+                                          rein_policy_spec *out) {
+  if (!s || !name || !out) return REIN_EINVAL;
+  for (size_t i = 0; i < s->n_policies; i++)
+    if (strcmp(s->policies[i].name, name) == 0) {
+      *out = s->policies[i].spec;
+      out->policy.name = s->policies[i].name;
+      return REIN_OK;
+    }
+  return REIN_ENOTFOUND;
+}
+
+size_t rein_sim_scenario_warning_count(const rein_sim_scenario *s) {
+  return s ? s->n_warnings : 0;
+}
+
+const char *rein_sim_scenario_warning(const rein_sim_scenario *s, size_t i) {
+  return s && i < s->n_warnings ? s->warnings[i] : NULL;
 }

@@ -11,12 +11,14 @@
 #define REIN_SIM_INTERNAL_H
 
 #include "rein.h"
+#include "rein/model.h"
 #include "rein/sim.h"
 #ifdef REIN_SIM_ADMIT
 #include "rein/admit.h"
 #endif
 
 #define SIM_NAME_MAX 64
+#define SIM_MAX_WARNINGS 16
 
 typedef enum sim_dist_kind {
   SIM_D_CONSTANT = 0,
@@ -35,26 +37,18 @@ typedef struct sim_dist {
   double a, b, c, d;
 } sim_dist;
 
-typedef enum sim_scope { SIM_SCOPE_COHORT = 0, SIM_SCOPE_CLIENT = 1 } sim_scope;
-
+/* A named policy of the scenario: the model's spec (rein/model.h: what a
+ * contract declares, read through the same table; scopes FLEET = one object
+ * per cohort, INSTANCE = one per client) plus what only a simulated client
+ * has. */
 typedef struct sim_policy_spec {
   char name[SIM_NAME_MAX];
-  uint32_t max_attempts;
-  rein_backoff_config backoff;
-  uint32_t retry_on;
-  int64_t window_ns, timeout_ns, expected_ns;
-  int has_budget, has_breaker, has_throttle;
-  rein_budget_config budget;
-  rein_breaker_config breaker;
-  rein_throttle_config throttle;
-  sim_scope budget_scope, breaker_scope, throttle_scope;
+  rein_policy_spec spec;
   int propagate;     /* a tier using it returns dont_retry upstream */
   int honor_signals; /* feed Retry-After / pushback / dont_retry in */
   int attempt_header; /* requests carry their attempt number (Rein-Attempt):
                          admission can shed retries first; 0: it sees
                          every attempt as a first one */
-  rein_retryable_set retryable; /* retry_on's statuses (rein/classify.h);
-                                   empty: the kinds in retry_on decide */
 } sim_policy_spec;
 
 typedef enum sim_arrival {
@@ -163,6 +157,8 @@ struct rein_sim_scenario {
   sim_server_spec *servers;
   sim_incident_spec *incidents;
   sim_variant_spec *variants;
+  size_t n_warnings; /* deprecated spellings read, one line each */
+  char warnings[SIM_MAX_WARNINGS][256];
 };
 
 /* Mean of a distribution in ns (truncation of normal ignored). */

@@ -133,7 +133,7 @@ static void test_other_commands(void **st) {
                        "card-network.charge --json",
                        dir),
                    0);
-  assert_non_null(strstr(out, "\"retry_on\":[\"429\",\"503\",\"timeout\"]"));
+  assert_non_null(strstr(out, "\"when\":[\"429\",\"503\",\"timeout\"]"));
   assert_non_null(strstr(out, "\"signals\":[\"retry-after\",\"dont-retry\"]"));
   assert_null(strstr(out, "_mask"));
   free(out);

@@ -69,16 +69,17 @@ static const struct {
     {"duration: 10\n", REIN_EINVAL,
      "t.yaml:1:11: duration: expected a duration with a unit"},
     {"duration: 10s\npolicies:\n  p: {max_attempts: 0}\n", REIN_EINVAL,
-     "t.yaml:3:21: policies.p.max_attempts: expected an integer in [1, 1000], "
-     "got '0'"},
+     "t.yaml:3:21: policies.p.max_attempts: must be in [1, 1000], got 0"},
     {"duration: 10s\npolicies:\n  p: {backoff: {jitter: ful}}\n", REIN_EINVAL,
      "policies.p.backoff.jitter: expected one of none, full, equal, "
      "decorrelated, got 'ful'; did you mean 'full'?"},
     {"duration: 10s\npolicies:\n  p: {budget: {ratio: -1}}\n", REIN_EINVAL,
-     "t.yaml:3:23: policies.p.budget.ratio: expected a number in [0, 1000]"},
+     "t.yaml:3:23: policies.p.budget.ratio: must be in [0, 1000], got -1"},
     {"duration: 10s\npolicies:\n  p: {budget: {kind: token_bucket, "
      "max_tokens: 5000}}\n",
-     REIN_EINVAL, "t.yaml:3:6: policies.p.budget: "},
+     REIN_EINVAL,
+     "t.yaml:3:48: policies.p.budget.max_tokens: must be in (0, 1000], got "
+     "5000"},
     {BASE "    concurency: 3\n", REIN_EINVAL,
      "t.yaml:12:5: cohorts[0].concurency: unknown field"},
     {"duration: 10s\npolicies:\n  p: {}\nservers:\n  - name: s\n"
