@@ -33,9 +33,11 @@ extern "C" {
 #endif
 
 /* The flags every rein writer dumps with: one line, no spaces, members in
- * the order they were added (the documented schema order). Writers of
- * measurements add JSON_REAL_PRECISION(n). */
-#define REIN_JSON_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER)
+ * the order they were added (the documented schema order), and any value
+ * (a streaming writer dumps lone strings and numbers between the parts of
+ * the frame it writes itself). Writers of measurements add
+ * JSON_REAL_PRECISION(n). */
+#define REIN_JSON_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY)
 
 /*
  * A new JSON string holding `s` (NULL reads as ""), with every byte that

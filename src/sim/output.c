@@ -5,10 +5,14 @@
  * with inline SVG charts.
  *
  * Everything is printed with fixed formats from values that are themselves
- * deterministic, so the same run gives byte-identical files. The report has
+ * deterministic, so the same run gives byte-identical files. The JSON goes
+ * through jansson (rein/json.h), one element at a time so a long series is
+ * streamed, never held as one tree. The report has
  * no scripts and no external resources: one file that opens anywhere.
  */
 #include "sim_internal.h"
+
+#include "rein/json.h"
 
 #include <math.h>
 #include <string.h>
@@ -57,79 +61,76 @@ size_t rein_sim_summary_fields(const rein_sim_summary *s, rein_sim_field *out,
   for (int g = 1; g < REIN_GIVEUP_COUNT_; g++)
     if (gnames[g]) F(gnames[g], s->giveups_by_reason[g]);
 #undef F
-  for (size_t i = 0; i < n && i < cap; i++) out[i] = f[i];
+  for (size_t i = 0; i < n && i < cap; i++)
+    out[i] = f[i];
   return n;
 }
 
-/* Integers as integers, -1 (not applicable) as null, the rest %.6g. */
-static void num(FILE *f, double v) {
-  if (v == -1) {
-    fputs("null", f);
-  } else if (v == floor(v) && fabs(v) < 1e15) {
-    fprintf(f, "%.0f", v);
-  } else {
-    fprintf(f, "%.6g", v);
-  }
+/* Integers as integers, -1 (not applicable) and what is not finite as
+ * null, the rest as reals (written with 6 significant digits). */
+static json_t *num(double v) {
+  if (v == -1 || !isfinite(v)) return json_null();
+  if (v == floor(v) && fabs(v) < 1e15) return json_integer((json_int_t)v);
+  return json_real(v);
 }
 
-static void jstr(FILE *f, const char *s) {
-  fputc('"', f);
-  for (; *s; s++) {
-    unsigned char c = (unsigned char)*s;
-    if (c == '"' || c == '\\')
-      fprintf(f, "\\%c", c);
-    else if (c < 0x20)
-      fprintf(f, "\\u%04x", c);
-    else
-      fputc(c, f);
+/* Summary members, in the documented order; the seed goes in the frame
+ * (a uint64_t, which jansson's signed integers cannot all hold). */
+static json_t *summary_members(const rein_sim_result *r) {
+  const rein_sim_summary *s = &r->summary;
+  json_t *o = json_object(), *g = NULL, *servers = NULL;
+  int bad = rein_json_set(o, "duration_s", num(r->duration_s));
+  rein_sim_field fl[64];
+  size_t n = rein_sim_summary_fields(s, fl, 64);
+  for (size_t i = 0; !bad && i < n; i++) {
+    if (!strncmp(fl[i].name, "giveup_", 7)) continue;
+    json_t *v =
+        !strcmp(fl[i].name, "recovered")
+            ? (s->recovered < 0 ? json_null() : json_boolean(s->recovered))
+            : num(fl[i].value);
+    bad = rein_json_set(o, fl[i].name, v);
   }
-  fputc('"', f);
+  bad = bad || rein_json_set(o, "giveups_by_reason", g = json_object());
+  for (int k = 1; !bad && k < REIN_GIVEUP_COUNT_; k++)
+    bad = rein_json_set(g, rein_giveup_name((rein_giveup)k),
+                        json_integer((json_int_t)s->giveups_by_reason[k]));
+  bad = bad || rein_json_set(o, "servers", servers = json_array());
+  for (size_t k = 0; !bad && k < s->n_servers; k++) {
+    const rein_sim_server_summary *v = &s->servers[k];
+    json_t *e = NULL;
+    bad = rein_json_push(servers, e = json_object()) ||
+          rein_json_set(e, "name", rein_json_string(v->name)) ||
+          rein_json_set(e, "arrivals", json_integer((json_int_t)v->arrivals)) ||
+          rein_json_set(e, "executed", json_integer((json_int_t)v->executed)) ||
+          rein_json_set(e, "shed", json_integer((json_int_t)v->shed)) ||
+          rein_json_set(e, "wasted", json_integer((json_int_t)v->wasted)) ||
+          rein_json_set(e, "failed", json_integer((json_int_t)v->failed)) ||
+          rein_json_set(e, "peak_queue", json_integer(v->peak_queue)) ||
+          rein_json_set(e, "per_logical", num(v->per_logical));
+  }
+  if (bad) {
+    json_decref(o);
+    return NULL;
+  }
+  return o;
 }
+
+/* The flags of the measurement writers: reals with 6 significant digits,
+ * what the hand-written writers printed (%.6g). */
+#define SIM_JSON_FLAGS (REIN_JSON_FLAGS | JSON_REAL_PRECISION(6))
 
 rein_status rein_sim_write_summary_json(const rein_sim_result *r, FILE *f) {
   if (!r || !f) return REIN_EINVAL;
-  const rein_sim_summary *s = &r->summary;
+  int bad = 0;
   fputs("{\"scenario\":", f);
-  jstr(f, r->scenario);
+  bad |= rein_json_put(f, rein_json_string(r->scenario), SIM_JSON_FLAGS);
   fputs(",\"variant\":", f);
-  jstr(f, r->variant);
-  fprintf(f, ",\"seed\":%llu,\"duration_s\":", (unsigned long long)r->seed);
-  num(f, r->duration_s);
-  rein_sim_field fl[64];
-  size_t n = rein_sim_summary_fields(s, fl, 64);
-  for (size_t i = 0; i < n; i++) {
-    if (!strncmp(fl[i].name, "giveup_", 7)) continue;
-    fprintf(f, ",\"%s\":", fl[i].name);
-    if (!strcmp(fl[i].name, "recovered"))
-      fputs(s->recovered < 0 ? "null" : (s->recovered ? "true" : "false"), f);
-    else
-      num(f, fl[i].value);
-  }
-  fputs(",\"giveups_by_reason\":{", f);
-  int first = 1;
-  for (int g = 1; g < REIN_GIVEUP_COUNT_; g++) {
-    fprintf(f, "%s\"%s\":%llu", first ? "" : ",",
-            rein_giveup_name((rein_giveup)g),
-            (unsigned long long)s->giveups_by_reason[g]);
-    first = 0;
-  }
-  fputs("},\"servers\":[", f);
-  for (size_t k = 0; k < s->n_servers; k++) {
-    const rein_sim_server_summary *v = &s->servers[k];
-    fprintf(f, "%s{\"name\":", k ? "," : "");
-    jstr(f, v->name);
-    fprintf(f,
-            ",\"arrivals\":%llu,\"executed\":%llu,\"shed\":%llu,"
-            "\"wasted\":%llu,\"failed\":%llu,\"peak_queue\":%u,"
-            "\"per_logical\":",
-            (unsigned long long)v->arrivals, (unsigned long long)v->executed,
-            (unsigned long long)v->shed, (unsigned long long)v->wasted,
-            (unsigned long long)v->failed, v->peak_queue);
-    num(f, v->per_logical);
-    fputc('}', f);
-  }
-  fputs("]}", f);
-  return ferror(f) ? REIN_EIO : REIN_OK;
+  bad |= rein_json_put(f, rein_json_string(r->variant), SIM_JSON_FLAGS);
+  fprintf(f, ",\"seed\":%llu,", (unsigned long long)r->seed);
+  bad |= rein_json_put(f, summary_members(r), SIM_JSON_FLAGS | JSON_EMBED);
+  fputs("}", f);
+  if (ferror(f)) return REIN_EIO;
+  return bad ? REIN_ENOMEM : REIN_OK;
 }
 
 rein_status rein_sim_write_series_csv(const rein_sim_result *const *rs,
@@ -148,8 +149,7 @@ rein_status rein_sim_write_series_csv(const rein_sim_result *const *rs,
               "%u,%u,%.1f\n",
               r->variant, p->t_s, (unsigned long long)p->offered,
               (unsigned long long)p->attempts, (unsigned long long)p->retries,
-              (unsigned long long)p->successes,
-              (unsigned long long)p->failures,
+              (unsigned long long)p->successes, (unsigned long long)p->failures,
               (unsigned long long)p->rejections,
               (unsigned long long)p->timeouts,
               (unsigned long long)p->duplicates, (unsigned long long)p->load,
@@ -160,39 +160,93 @@ rein_status rein_sim_write_series_csv(const rein_sim_result *const *rs,
   return ferror(f) ? REIN_EIO : REIN_OK;
 }
 
+/* A series point's members, made once per write and refilled for each
+ * point (json_integer_set / json_real_set): a run of a million points costs
+ * no allocation per point and never becomes one tree in memory. */
+enum {
+  P_T,
+  P_OFFERED,
+  P_ATTEMPTS,
+  P_RETRIES,
+  P_SUCCESSES,
+  P_FAILURES,
+  P_REJECTIONS,
+  P_TIMEOUTS,
+  P_DUPLICATES,
+  P_LOAD,
+  P_LOAD_RETRIES,
+  P_INFLIGHT,
+  P_QUEUE,
+  P_BREAKER,
+  P_CAPACITY,
+  P_COUNT
+};
+
+static json_t *point_template(json_t *v[P_COUNT]) {
+  static const char *const names[P_COUNT] = {
+      "t_s",        "offered",      "attempts",      "retries",
+      "successes",  "failures",     "rejections",    "timeouts",
+      "duplicates", "load",         "load_retries",  "inflight",
+      "queue",      "breaker_open", "capacity_per_s"};
+  json_t *o = json_object();
+  for (int i = 0; i < P_COUNT; i++) {
+    v[i] = i == P_T || i == P_CAPACITY ? json_real(0) : json_integer(0);
+    if (rein_json_set(o, names[i], v[i])) {
+      json_decref(o);
+      return NULL;
+    }
+  }
+  return o;
+}
+
+/* Times to the millisecond and capacities to a tenth, as the CSV prints
+ * them; JSON_REAL_PRECISION(15) then writes the rounded value exactly
+ * (0.3, not 0.30000000000000004). */
+static double round_to(double x, double unit) {
+  return round(x / unit) * unit;
+}
+
 rein_status rein_sim_write_series_json(const rein_sim_result *const *rs,
                                        size_t n, FILE *f) {
   if (!rs || !f) return REIN_EINVAL;
+  json_t *v[P_COUNT];
+  json_t *pt = point_template(v);
+  if (!pt) return REIN_ENOMEM;
+  int bad = 0;
   fputs("{\"series\":[", f);
   for (size_t i = 0; i < n; i++) {
     const rein_sim_result *r = rs[i];
-    fprintf(f, "%s{\"variant\":", i ? "," : "");
-    jstr(f, r->variant);
+    fputs(i ? ",{\"variant\":" : "{\"variant\":", f);
+    bad |= rein_json_put(f, rein_json_string(r->variant), SIM_JSON_FLAGS);
     fprintf(f, ",\"seed\":%llu,\"interval_s\":", (unsigned long long)r->seed);
-    num(f, r->interval_s);
+    bad |= rein_json_put(f, num(r->interval_s), SIM_JSON_FLAGS);
     fputs(",\"points\":[", f);
     for (size_t k = 0; k < r->n_points; k++) {
       const rein_sim_point *p = &r->points[k];
-      fprintf(f,
-              "%s{\"t_s\":%.3f,\"offered\":%llu,\"attempts\":%llu,"
-              "\"retries\":%llu,\"successes\":%llu,\"failures\":%llu,"
-              "\"rejections\":%llu,\"timeouts\":%llu,\"duplicates\":%llu,"
-              "\"load\":%llu,\"load_retries\":%llu,\"inflight\":%u,"
-              "\"queue\":%u,\"breaker_open\":%u,\"capacity_per_s\":%.1f}",
-              k ? "," : "", p->t_s, (unsigned long long)p->offered,
-              (unsigned long long)p->attempts, (unsigned long long)p->retries,
-              (unsigned long long)p->successes,
-              (unsigned long long)p->failures,
-              (unsigned long long)p->rejections,
-              (unsigned long long)p->timeouts,
-              (unsigned long long)p->duplicates, (unsigned long long)p->load,
-              (unsigned long long)p->load_retries, p->inflight, p->queue,
-              p->breaker_open, p->capacity_per_s);
+      json_real_set(v[P_T], round_to(p->t_s, 1e-3));
+      json_integer_set(v[P_OFFERED], (json_int_t)p->offered);
+      json_integer_set(v[P_ATTEMPTS], (json_int_t)p->attempts);
+      json_integer_set(v[P_RETRIES], (json_int_t)p->retries);
+      json_integer_set(v[P_SUCCESSES], (json_int_t)p->successes);
+      json_integer_set(v[P_FAILURES], (json_int_t)p->failures);
+      json_integer_set(v[P_REJECTIONS], (json_int_t)p->rejections);
+      json_integer_set(v[P_TIMEOUTS], (json_int_t)p->timeouts);
+      json_integer_set(v[P_DUPLICATES], (json_int_t)p->duplicates);
+      json_integer_set(v[P_LOAD], (json_int_t)p->load);
+      json_integer_set(v[P_LOAD_RETRIES], (json_int_t)p->load_retries);
+      json_integer_set(v[P_INFLIGHT], p->inflight);
+      json_integer_set(v[P_QUEUE], p->queue);
+      json_integer_set(v[P_BREAKER], p->breaker_open);
+      json_real_set(v[P_CAPACITY], round_to(p->capacity_per_s, 0.1));
+      if (k) fputc(',', f);
+      if (json_dumpf(pt, f, REIN_JSON_FLAGS | JSON_REAL_PRECISION(15))) bad = 1;
     }
     fputs("]}", f);
   }
   fputs("]}\n", f);
-  return ferror(f) ? REIN_EIO : REIN_OK;
+  json_decref(pt);
+  if (ferror(f)) return REIN_EIO;
+  return bad ? REIN_ENOMEM : REIN_OK;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -201,11 +255,20 @@ rein_status rein_sim_write_series_json(const rein_sim_result *const *rs,
 static void html(FILE *f, const char *s) {
   for (; *s; s++) {
     switch (*s) {
-    case '<': fputs("&lt;", f); break;
-    case '>': fputs("&gt;", f); break;
-    case '&': fputs("&amp;", f); break;
-    case '"': fputs("&quot;", f); break;
-    default: fputc(*s, f);
+    case '<':
+      fputs("&lt;", f);
+      break;
+    case '>':
+      fputs("&gt;", f);
+      break;
+    case '&':
+      fputs("&amp;", f);
+      break;
+    case '"':
+      fputs("&quot;", f);
+      break;
+    default:
+      fputc(*s, f);
     }
   }
 }
@@ -253,9 +316,8 @@ static double f_breaker(const rein_sim_point *p, double iv) {
 #define MB 40
 
 static void chart(FILE *f, const rein_sim_scenario *sc,
-                  const rein_sim_result *const *rs, size_t n,
-                  const char *title, const char *ylabel, series_fn fn,
-                  int capacity) {
+                  const rein_sim_result *const *rs, size_t n, const char *title,
+                  const char *ylabel, series_fn fn, int capacity) {
   double dur = rs[0]->duration_s, iv = rs[0]->interval_s;
   double ymax = 0;
   for (size_t i = 0; i < n; i++)
@@ -271,12 +333,14 @@ static void chart(FILE *f, const rein_sim_scenario *sc,
 #define Y(v) (MT + ph - (v) / ymax * ph)
   fprintf(f, "<h2>");
   html(f, title);
-  fprintf(f, "</h2>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
-             "height=\"%d\" viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" "
-             "font-size=\"12\">\n",
+  fprintf(f,
+          "</h2>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
+          "height=\"%d\" viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" "
+          "font-size=\"12\">\n",
           W, H, W, H);
-  fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%.1f\" "
-             "fill=\"#fff\" stroke=\"#999\"/>\n",
+  fprintf(f,
+          "<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%.1f\" "
+          "fill=\"#fff\" stroke=\"#999\"/>\n",
           ML, MT, pw, ph);
   /* incidents */
   for (size_t i = 0; i < sc->n_incidents; i++) {
@@ -284,8 +348,9 @@ static void chart(FILE *f, const rein_sim_scenario *sc,
     double a = in->start_ns / 1e9, b = in->end_ns / 1e9;
     if (a > dur) continue;
     if (b > dur) b = dur;
-    fprintf(f, "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%.1f\" "
-               "fill=\"#f4a582\" fill-opacity=\"0.35\"/>\n",
+    fprintf(f,
+            "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%.1f\" "
+            "fill=\"#f4a582\" fill-opacity=\"0.35\"/>\n",
             X(a), MT, fmax(X(b) - X(a), 1.5), ph);
     static const char *const kinds[] = {"outage", "capacity cut", "failures"};
     fprintf(f, "<text x=\"%.1f\" y=\"%d\" fill=\"#b2182b\">%s</text>\n",
@@ -296,19 +361,22 @@ static void chart(FILE *f, const rein_sim_scenario *sc,
     double v = ymax * t / 5;
     char lb[32];
     tick_label(lb, sizeof lb, v);
-    fprintf(f, "<line x1=\"%d\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" "
-               "stroke=\"#ddd\"/><text x=\"%d\" y=\"%.1f\" "
-               "text-anchor=\"end\">%s</text>\n",
+    fprintf(f,
+            "<line x1=\"%d\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" "
+            "stroke=\"#ddd\"/><text x=\"%d\" y=\"%.1f\" "
+            "text-anchor=\"end\">%s</text>\n",
             ML, ML + pw, Y(v), Y(v), ML - 6, Y(v) + 4, lb);
   }
   double xstep = nice_max(dur / 8);
   for (double t = 0; t <= dur + 1e-9; t += xstep)
-    fprintf(f, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" "
-               "stroke=\"#999\"/><text x=\"%.1f\" y=\"%.1f\" "
-               "text-anchor=\"middle\">%gs</text>\n",
+    fprintf(f,
+            "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" "
+            "stroke=\"#999\"/><text x=\"%.1f\" y=\"%.1f\" "
+            "text-anchor=\"middle\">%gs</text>\n",
             X(t), X(t), MT + ph, MT + ph + 5, X(t), MT + ph + 18, t);
-  fprintf(f, "<text x=\"14\" y=\"%.1f\" transform=\"rotate(-90 14 %.1f)\" "
-             "text-anchor=\"middle\">",
+  fprintf(f,
+          "<text x=\"14\" y=\"%.1f\" transform=\"rotate(-90 14 %.1f)\" "
+          "text-anchor=\"middle\">",
           MT + ph / 2, MT + ph / 2);
   html(f, ylabel);
   fputs("</text>\n", f);
@@ -327,8 +395,9 @@ static void chart(FILE *f, const rein_sim_scenario *sc,
   }
   for (size_t i = 0; i < n; i++) {
     const rein_sim_result *r = rs[i];
-    fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.6\" "
-               "points=\"",
+    fprintf(f,
+            "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.6\" "
+            "points=\"",
             COLORS[i % 8]);
     for (size_t k = 0; k < r->n_points; k++) {
       double t = fmin(r->points[k].t_s + iv / 2, dur);
@@ -339,17 +408,19 @@ static void chart(FILE *f, const rein_sim_scenario *sc,
   /* legend */
   double lx = ML + 10;
   for (size_t i = 0; i < n; i++) {
-    fprintf(f, "<rect x=\"%.1f\" y=\"8\" width=\"14\" height=\"4\" "
-               "fill=\"%s\"/><text x=\"%.1f\" y=\"14\">",
+    fprintf(f,
+            "<rect x=\"%.1f\" y=\"8\" width=\"14\" height=\"4\" "
+            "fill=\"%s\"/><text x=\"%.1f\" y=\"14\">",
             lx, COLORS[i % 8], lx + 18);
     html(f, rs[i]->variant);
     fputs("</text>\n", f);
     lx += 30 + 7.5 * (double)strlen(rs[i]->variant);
   }
   if (capacity)
-    fprintf(f, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"10\" y2=\"10\" "
-               "stroke=\"#333\" stroke-dasharray=\"6 4\"/><text x=\"%.1f\" "
-               "y=\"14\">nominal capacity</text>\n",
+    fprintf(f,
+            "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"10\" y2=\"10\" "
+            "stroke=\"#333\" stroke-dasharray=\"6 4\"/><text x=\"%.1f\" "
+            "y=\"14\">nominal capacity</text>\n",
             lx, lx + 20, lx + 24);
   fputs("</svg>\n", f);
 #undef X
@@ -391,8 +462,9 @@ rein_status rein_sim_write_report_html(const rein_sim_scenario *sc,
     html(f, sc->description);
     fputs("</p>\n", f);
   }
-  fprintf(f, "<p class=\"note\">seed %llu &middot; %.0f s simulated &middot; "
-             "interval %.3g s &middot; primary server <b>",
+  fprintf(f,
+          "<p class=\"note\">seed %llu &middot; %.0f s simulated &middot; "
+          "interval %.3g s &middot; primary server <b>",
           (unsigned long long)rs[0]->seed, rs[0]->duration_s,
           rs[0]->interval_s);
   html(f, sc->servers[sc->primary].name);
