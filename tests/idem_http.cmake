@@ -115,7 +115,8 @@ if(TARGET rein_idem AND EXISTS ${PROJECT_SOURCE_DIR}/examples/ledger/ledger_hdrs
   rein_add_fuzzer(NAME fuzz_ledger_json
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_ledger_json.c
             ${_ledger_dir}/ledger_json.c
-    INCLUDES ${_ledger_dir} ARGS -max_len=8192)
+    INCLUDES ${_ledger_dir} ${PROJECT_SOURCE_DIR}/include
+    LIBS rein_static PkgConfig::FUZZ_JANSSON ARGS -max_len=8192)
   rein_add_fuzzer(NAME fuzz_ledger_headers
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_ledger_headers.c
             ${_ledger_dir}/ledger_hdrs.c ${PROJECT_SOURCE_DIR}/src/idem/http/sf.c
