@@ -8,7 +8,8 @@
 # (E008); each output must parse as strict UTF-8 JSON (python3's decoder),
 # the names must come out with U+FFFD in place of each bad byte, and the
 # SARIF artifact URI must keep the exact bytes percent-encoded (%E9, %FF)
-# so the file can still be found (docs/security.md, "JSON").
+# so the file can still be found (docs/security.md, "JSON"). Then every
+# JSON document of `rein simulate` parses.
 set -eu
 rein=$1 src=$2
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
@@ -48,5 +49,17 @@ check "$tmp/out/missing.json" \
 run missing.sarif "$rein" check "missing-$bad.yaml" --format sarif
 check "$tmp/out/missing.sarif" \
   "d['runs'][0]['results'][0]['locations'][0]['physicalLocation']['artifactLocation']['uri'] == 'missing-caf%E9-%FF.yaml'"
+# Every JSON `rein simulate` writes (summary, --series, --compare, --runs)
+# parses; scenario and variant names are restricted to [A-Za-z0-9_.-] by
+# the loader, and are escaped by jansson all the same.
+sc=$src/examples/scenarios/amplification.yaml
+sim() { run "$@" --quiet --json --duration 5s; }
+sim sim.json "$rein" simulate "$sc" --series "$tmp/out/series.json"
+check "$tmp/out/sim.json" "d['scenario'] == 'amplification' and d['variant'] == 'naive'"
+check "$tmp/out/series.json" "d['series'][0]['points'][1]['t_s'] == 1.0"
+sim cmp.json "$rein" simulate "$sc" --compare
+check "$tmp/out/cmp.json" "[v['variant'] for v in d['variants']] == ['naive', 'budget-10pct']"
+sim runs.json "$rein" simulate "$sc" --runs 2
+check "$tmp/out/runs.json" "d['runs'] == 2 and d['variants'][0]['amplification']['n'] == 2"
 [ "$fails" -eq 0 ] || exit 1
-echo "ok: check json, check sarif, ttl json, E008 json and sarif are UTF-8 JSON"
+echo "ok: check, ttl and simulate JSON (and SARIF) are UTF-8 JSON"
