@@ -5,10 +5,11 @@
  * with inline SVG charts.
  *
  * Everything is printed with fixed formats from values that are themselves
- * deterministic, so the same run gives byte-identical files. The JSON goes
- * through jansson (rein/json.h), one element at a time so a long series is
- * streamed, never held as one tree. The report has
- * no scripts and no external resources: one file that opens anywhere.
+ * deterministic, so the same run gives byte-identical files. Every string in
+ * the JSON goes through jansson (rein/json.h); the summary is one small
+ * object, and the series is streamed (a point at a time, never one tree). The
+ * report has no scripts and no external resources: one file that opens
+ * anywhere.
  */
 #include "sim_internal.h"
 
@@ -160,58 +161,15 @@ rein_status rein_sim_write_series_csv(const rein_sim_result *const *rs,
   return ferror(f) ? REIN_EIO : REIN_OK;
 }
 
-/* A series point's members, made once per write and refilled for each
- * point (json_integer_set / json_real_set): a run of a million points costs
- * no allocation per point and never becomes one tree in memory. */
-enum {
-  P_T,
-  P_OFFERED,
-  P_ATTEMPTS,
-  P_RETRIES,
-  P_SUCCESSES,
-  P_FAILURES,
-  P_REJECTIONS,
-  P_TIMEOUTS,
-  P_DUPLICATES,
-  P_LOAD,
-  P_LOAD_RETRIES,
-  P_INFLIGHT,
-  P_QUEUE,
-  P_BREAKER,
-  P_CAPACITY,
-  P_COUNT
-};
-
-static json_t *point_template(json_t *v[P_COUNT]) {
-  static const char *const names[P_COUNT] = {
-      "t_s",        "offered",      "attempts",      "retries",
-      "successes",  "failures",     "rejections",    "timeouts",
-      "duplicates", "load",         "load_retries",  "inflight",
-      "queue",      "breaker_open", "capacity_per_s"};
-  json_t *o = json_object();
-  for (int i = 0; i < P_COUNT; i++) {
-    v[i] = i == P_T || i == P_CAPACITY ? json_real(0) : json_integer(0);
-    if (rein_json_set(o, names[i], v[i])) {
-      json_decref(o);
-      return NULL;
-    }
-  }
-  return o;
-}
-
-/* Times to the millisecond and capacities to a tenth, as the CSV prints
- * them; JSON_REAL_PRECISION(15) then writes the rounded value exactly
- * (0.3, not 0.30000000000000004). */
-static double round_to(double x, double unit) {
-  return round(x / unit) * unit;
-}
-
+/* The series' strings (variant names) go through jansson; each point is
+ * numbers under constant keys, nothing to escape, and is written with one
+ * fprintf: jansson took twice as long for the whole command on a
+ * 60,000-point series (docs/benchmarks.md, "JSON writers"). t_s and
+ * capacity_per_s are finite by construction (the loader bounds interval,
+ * duration and capacity). */
 rein_status rein_sim_write_series_json(const rein_sim_result *const *rs,
                                        size_t n, FILE *f) {
   if (!rs || !f) return REIN_EINVAL;
-  json_t *v[P_COUNT];
-  json_t *pt = point_template(v);
-  if (!pt) return REIN_ENOMEM;
   int bad = 0;
   fputs("{\"series\":[", f);
   for (size_t i = 0; i < n; i++) {
@@ -223,28 +181,24 @@ rein_status rein_sim_write_series_json(const rein_sim_result *const *rs,
     fputs(",\"points\":[", f);
     for (size_t k = 0; k < r->n_points; k++) {
       const rein_sim_point *p = &r->points[k];
-      json_real_set(v[P_T], round_to(p->t_s, 1e-3));
-      json_integer_set(v[P_OFFERED], (json_int_t)p->offered);
-      json_integer_set(v[P_ATTEMPTS], (json_int_t)p->attempts);
-      json_integer_set(v[P_RETRIES], (json_int_t)p->retries);
-      json_integer_set(v[P_SUCCESSES], (json_int_t)p->successes);
-      json_integer_set(v[P_FAILURES], (json_int_t)p->failures);
-      json_integer_set(v[P_REJECTIONS], (json_int_t)p->rejections);
-      json_integer_set(v[P_TIMEOUTS], (json_int_t)p->timeouts);
-      json_integer_set(v[P_DUPLICATES], (json_int_t)p->duplicates);
-      json_integer_set(v[P_LOAD], (json_int_t)p->load);
-      json_integer_set(v[P_LOAD_RETRIES], (json_int_t)p->load_retries);
-      json_integer_set(v[P_INFLIGHT], p->inflight);
-      json_integer_set(v[P_QUEUE], p->queue);
-      json_integer_set(v[P_BREAKER], p->breaker_open);
-      json_real_set(v[P_CAPACITY], round_to(p->capacity_per_s, 0.1));
-      if (k) fputc(',', f);
-      if (json_dumpf(pt, f, REIN_JSON_FLAGS | JSON_REAL_PRECISION(15))) bad = 1;
+      fprintf(f,
+              "%s{\"t_s\":%.3f,\"offered\":%llu,\"attempts\":%llu,"
+              "\"retries\":%llu,\"successes\":%llu,\"failures\":%llu,"
+              "\"rejections\":%llu,\"timeouts\":%llu,\"duplicates\":%llu,"
+              "\"load\":%llu,\"load_retries\":%llu,\"inflight\":%u,"
+              "\"queue\":%u,\"breaker_open\":%u,\"capacity_per_s\":%.1f}",
+              k ? "," : "", p->t_s, (unsigned long long)p->offered,
+              (unsigned long long)p->attempts, (unsigned long long)p->retries,
+              (unsigned long long)p->successes, (unsigned long long)p->failures,
+              (unsigned long long)p->rejections,
+              (unsigned long long)p->timeouts,
+              (unsigned long long)p->duplicates, (unsigned long long)p->load,
+              (unsigned long long)p->load_retries, p->inflight, p->queue,
+              p->breaker_open, p->capacity_per_s);
     }
     fputs("]}", f);
   }
   fputs("]}\n", f);
-  json_decref(pt);
   if (ferror(f)) return REIN_EIO;
   return bad ? REIN_ENOMEM : REIN_OK;
 }
