@@ -76,21 +76,49 @@ static inline int rein_json_push(json_t *arr, json_t *v) {
   return json_array_append_new(arr, v);
 }
 
+/* Internal: the output buffer of rein_json_write. */
+typedef struct rein__json_out {
+  FILE *f;
+  size_t n;
+  int err;
+  char buf[4096];
+} rein__json_out;
+
+static inline int rein__json_flush(rein__json_out *o) {
+  if (o->n && fwrite(o->buf, 1, o->n, o->f) != o->n) o->err = 1;
+  o->n = 0;
+  return o->err ? -1 : 0;
+}
+
+static inline int rein__json_cb(const char *p, size_t len, void *data) {
+  rein__json_out *o = (rein__json_out *)data;
+  if (len > sizeof o->buf - o->n && rein__json_flush(o)) return -1;
+  if (len > sizeof o->buf) {
+    if (fwrite(p, 1, len, o->f) != len) o->err = 1;
+    return o->err ? -1 : 0;
+  }
+  memcpy(o->buf + o->n, p, len);
+  o->n += len;
+  return 0;
+}
+
 /*
  * Write `v` to `f` with `flags` (REIN_JSON_FLAGS, optionally with
- * JSON_REAL_PRECISION(n)). A value that fits in 4 KiB is dumped into a
- * buffer on the stack and written with one fwrite: json_dumpf calls fwrite
- * for every token, which made a 60,000-point series 2.6x slower than the
- * hand-written writer (docs/benchmarks.md, "JSON writers"). Returns 0, or
- * -1 when `v` is NULL (out of memory) or the write fails.
+ * JSON_REAL_PRECISION(n)) in one pass through a 4 KiB buffer on the stack,
+ * written to `f` when full and at the end: json_dumpf calls fwrite for
+ * every token, most of the time of a large document (docs/benchmarks.md,
+ * "JSON writers"). Returns 0, or -1 when `v` is NULL (out of memory) or
+ * the write fails.
  */
 static inline int rein_json_write(FILE *f, const json_t *v, size_t flags) {
   if (!v) return -1;
-  char buf[4096];
-  size_t n = json_dumpb(v, buf, sizeof buf, flags);
-  if (n == 0) return -1;
-  if (n > sizeof buf) return json_dumpf(v, f, flags);
-  return fwrite(buf, 1, n, f) == n ? 0 : -1;
+  rein__json_out o;
+  o.f = f;
+  o.n = 0;
+  o.err = 0;
+  int rc = json_dump_callback(v, rein__json_cb, &o, flags);
+  if (rein__json_flush(&o)) rc = -1;
+  return rc;
 }
 
 /*

@@ -539,15 +539,14 @@ int rein_text_fputs(const char *s, FILE *f) {
 
 /* ------------------------------------------------------------------ UTF-8 */
 
-/* What strcspn stops at when looking for non-ASCII: 0x80..0xFF, the tail
- * of `specials`. */
-static const char *const high = specials + 32;
-
 size_t rein_utf8_valid_len(const char *s) {
   const unsigned char *p = (const unsigned char *)(s ? s : "");
   const unsigned char *b = p;
   for (;;) {
-    p += strcspn((const char *)p, high);
+    /* ASCII runs byte by byte: strcspn with a 128-byte set rebuilds its
+     * table on every call, and most strings here are short */
+    while (*p && *p < 0x80)
+      p++;
     if (!*p) break;
     uint32_t cp;
     int n = utf8_seq(p, &cp);
