@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "rein.h"
 #include "rein/input.h"
+#include "rein/json.h"
 #include "rein/sim.h"
 
 #include <math.h>
@@ -190,6 +191,11 @@ static void json_num(double v) {
     printf("%.0f", v);
   else
     printf("%.6g", v);
+}
+
+/* A scenario or variant name (from the file) as a JSON string. */
+static void json_name(const char *s) {
+  rein_json_put(stdout, rein_json_string(s), REIN_JSON_FLAGS);
 }
 
 static int write_file(const char *path, int kind, const rein_sim_scenario *sc,
@@ -405,19 +411,22 @@ static int run(int argc, char **argv) {
     rein_sim_write_summary_json(firsts[0], stdout);
     fputc('\n', stdout);
   } else if (runs == 1 && json) {
-    printf("{\"scenario\":\"%s\",\"seed\":%llu,\"variants\":[",
-           rein_sim_scenario_name(sc), (unsigned long long)base);
+    fputs("{\"scenario\":", stdout);
+    json_name(rein_sim_scenario_name(sc));
+    printf(",\"seed\":%llu,\"variants\":[", (unsigned long long)base);
     for (size_t v = 0; v < nsel; v++) {
       if (v) fputc(',', stdout);
       rein_sim_write_summary_json(firsts[v], stdout);
     }
     printf("]}\n");
   } else if (json) {
-    printf("{\"scenario\":\"%s\",\"seed\":%llu,\"runs\":%ld,\"variants\":[",
-           rein_sim_scenario_name(sc), (unsigned long long)base, runs);
+    fputs("{\"scenario\":", stdout);
+    json_name(rein_sim_scenario_name(sc));
+    printf(",\"seed\":%llu,\"runs\":%ld,\"variants\":[",
+           (unsigned long long)base, runs);
     for (size_t v = 0; v < nsel; v++) {
-      printf("%s{\"variant\":\"%s\"", v ? "," : "",
-             rein_sim_variant_name(sc, sel[v]));
+      fputs(v ? ",{\"variant\":" : "{\"variant\":", stdout);
+      json_name(rein_sim_variant_name(sc, sel[v]));
       for (size_t k = 0; k < nf; k++) {
         stat s = aggregate(&jobs[v * (size_t)runs], (size_t)runs, k);
         printf(",\"%s\":{\"mean\":", names[k].name);

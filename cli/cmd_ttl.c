@@ -12,6 +12,7 @@
 #include "lib_contract.h"
 #include "rein/contract.h"
 #include "rein/input.h"
+#include "rein/json.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -26,18 +27,22 @@ static const char usage[] =
     "exit: 0 every TTL covers its callers, 1 some TTL is too short,\n"
     "2 usage or input error\n";
 
-/* Print `s` as a JSON string. */
-static void jstr(const char *s) {
-  putchar('"');
-  for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-    if (*p == '"' || *p == '\\')
-      printf("\\%c", *p);
-    else if (*p < 0x20)
-      printf("\\u%04x", *p);
-    else
-      putchar(*p);
+/* One row of --json, in the documented member order. Names and the file
+ * come from the contracts: rein_json_string keeps the output UTF-8. */
+static json_t *json_row(const rein_contract_ttl *t, const char *op,
+                        const char *status) {
+  json_t *o = json_object();
+  if (rein_json_set(o, "operation", rein_json_string(op)) ||
+      rein_json_set(o, "declared_ns", json_integer(t->declared_ns)) ||
+      rein_json_set(o, "required_ns", json_integer(t->required_ns)) ||
+      rein_json_set(o, "status", json_string(status)) ||
+      rein_json_set(o, "chain", rein_json_string(t->chain)) ||
+      rein_json_set(o, "file", rein_json_string(t->loc.file)) ||
+      rein_json_set(o, "line", json_integer(t->loc.line))) {
+    json_decref(o);
+    return NULL;
   }
-  putchar('"');
+  return o;
 }
 
 static int run(int argc, char **argv) {
@@ -88,15 +93,13 @@ static int run(int argc, char **argv) {
     if (short_) rc = REIN_EXIT_FINDINGS;
     const char *status = !t[i].required_ns ? "unused" : short_ ? "SHORT" : "ok";
     if (json) {
-      printf("%s\n{\"operation\":", i ? "," : "");
-      jstr(op);
-      printf(",\"declared_ns\":%lld,\"required_ns\":%lld,\"status\":\"%s\","
-             "\"chain\":",
-             (long long)t[i].declared_ns, (long long)t[i].required_ns, status);
-      jstr(t[i].chain);
-      printf(",\"file\":");
-      jstr(t[i].loc.file);
-      printf(",\"line\":%u}", t[i].loc.line);
+      /* one row at a time: the array's frame is ours */
+      fputs(i ? ",\n" : "\n", stdout);
+      if (rein_json_put(stdout, json_row(&t[i], op, status), REIN_JSON_FLAGS)) {
+        fprintf(stderr, "rein ttl: out of memory or write error\n");
+        rc = REIN_EXIT_USAGE;
+        break;
+      }
     } else {
       char eop[480], ech[1024]; /* names from the files: escaped */
       rein_text_escape(eop, sizeof eop, op);

@@ -43,6 +43,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
@@ -369,13 +370,15 @@ static double metric(const char *text, const char *name) {
   return strtod(p, NULL);
 }
 
+/* The integer member `field` of the JSON object `text` (the ledger's
+ * /charges/summary), or -1 when the text is not such an object. */
 static int64_t json_int(const char *text, const char *field) {
   if (!text) return -1;
-  char pat[64];
-  snprintf(pat, sizeof pat, "\"%s\":", field);
-  const char *p = strstr(text, pat);
-  if (!p) return -1;
-  return strtoll(p + strlen(pat), NULL, 10);
+  json_t *root = json_loads(text, 0, NULL);
+  json_t *v = json_object_get(root, field);
+  int64_t r = json_is_integer(v) ? (int64_t)json_integer_value(v) : -1;
+  json_decref(root);
+  return r;
 }
 
 /* ------------------------------------------------------- the fleet */

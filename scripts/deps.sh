@@ -18,7 +18,7 @@ BUILD_PKGS=(
   cmake make gcc pkg-config
   # libraries (DESIGN.md section 4)
   libyaml-dev libsqlite3-dev libpq-dev libhiredis-dev libcurl4-openssl-dev
-  libmicrohttpd-dev libssl-dev
+  libmicrohttpd-dev libssl-dev libjansson-dev
 )
 CHECK_PKGS=(
   # unit tests, sanitizer and fuzz builds

@@ -27,8 +27,10 @@ if(TARGET rein_contract)
       -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer -O1)
     target_link_options(fuzz_contract PRIVATE
       -fsanitize=fuzzer,address,undefined)
+    pkg_check_modules(FUZZ_CONTRACT_JANSSON REQUIRED IMPORTED_TARGET jansson)
     target_link_libraries(fuzz_contract PRIVATE rein_static
-                          PkgConfig::FUZZ_CONTRACT_YAML m)
+                          PkgConfig::FUZZ_CONTRACT_YAML
+                          PkgConfig::FUZZ_CONTRACT_JANSSON m)
     # New inputs go to a scratch corpus in the build tree (first directory);
     # the shipped seeds are read only.
     set(scratch ${CMAKE_CURRENT_BINARY_DIR}/fuzz_contract_corpus)
@@ -39,6 +41,15 @@ if(TARGET rein_contract)
                      ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/contract)
     set_tests_properties(fuzz_contract PROPERTIES LABELS fuzz TIMEOUT 120)
   endif()
+endif()
+
+# Every JSON document of `rein check` and `rein ttl` is UTF-8 JSON when a
+# file name is not UTF-8 (U+FFFD in names, exact bytes in SARIF URIs).
+if(TARGET rein_cli)
+  add_test(NAME json_utf8
+    COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/e2e/json_utf8.sh
+            $<TARGET_FILE:rein_cli> ${PROJECT_SOURCE_DIR})
+  set_tests_properties(json_utf8 PROPERTIES LABELS e2e TIMEOUT 60)
 endif()
 
 # SARIF that GitHub code scanning ingests: validated by Microsoft's SARIF

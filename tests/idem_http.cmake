@@ -76,12 +76,15 @@ endif()
 # libFuzzer target for the key parser and problem bodies: the helper's
 # sources are compiled into the fuzzer so libFuzzer sees their coverage.
 # The seed corpus is written into the build tree at configure time.
+# The fuzzers below compile idem_http.c and ledger_json.c, which use jansson.
+pkg_check_modules(FUZZ_JANSSON IMPORTED_TARGET jansson)
 if(REIN_FUZZ AND CMAKE_C_COMPILER_ID STREQUAL "Clang" AND TARGET rein_idem)
   add_executable(fuzz_idem_http
     ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_idem_http_fuzz.c
     ${PROJECT_SOURCE_DIR}/src/idem/http/sf.c
     ${PROJECT_SOURCE_DIR}/src/idem/http/idem_http.c)
-  target_link_libraries(fuzz_idem_http PRIVATE rein_idem)
+  target_link_libraries(fuzz_idem_http PRIVATE rein_idem
+                        PkgConfig::FUZZ_JANSSON)
   target_compile_options(fuzz_idem_http PRIVATE
     -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer)
   target_link_options(fuzz_idem_http PRIVATE
@@ -112,12 +115,14 @@ if(TARGET rein_idem AND EXISTS ${PROJECT_SOURCE_DIR}/examples/ledger/ledger_hdrs
   rein_add_fuzzer(NAME fuzz_ledger_json
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_ledger_json.c
             ${_ledger_dir}/ledger_json.c
-    INCLUDES ${_ledger_dir} ARGS -max_len=8192)
+    INCLUDES ${_ledger_dir} ${PROJECT_SOURCE_DIR}/include
+    LIBS rein_static PkgConfig::FUZZ_JANSSON ARGS -max_len=8192)
   rein_add_fuzzer(NAME fuzz_ledger_headers
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_ledger_headers.c
             ${_ledger_dir}/ledger_hdrs.c ${PROJECT_SOURCE_DIR}/src/idem/http/sf.c
             ${PROJECT_SOURCE_DIR}/src/idem/http/idem_http.c
-    INCLUDES ${_ledger_dir} LIBS rein_idem ARGS -max_len=8192)
+    INCLUDES ${_ledger_dir} LIBS rein_idem PkgConfig::FUZZ_JANSSON
+    ARGS -max_len=8192)
 endif()
 
 # The EXAMPLE section of docs/idempotency-http.md, compiled and run as is.

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * ledger_json.h: the little JSON the ledger needs: read one flat request
- * object, write escaped strings. Not a general JSON library.
+ * ledger_json.h: the little JSON the ledger needs, on jansson: read one
+ * flat request object, write escaped strings.
  */
 #ifndef LEDGER_JSON_H
 #define LEDGER_JSON_H
@@ -22,14 +22,17 @@ typedef struct ledger_charge_req {
 
 /*
  * Parses {"account": "...", "amount_cents": N, "ref": "..."} (ref optional;
- * other members with scalar values are ignored). On failure returns false
- * and writes "field: what was expected" into why (cap bytes).
+ * other members with scalar values are ignored; duplicate members, nested
+ * values and text after the object are refused). On failure returns false,
+ * leaves `out` zeroed and writes "field: what was expected" into why (cap
+ * bytes), e.g. "body: end of file expected near 'x' (line 1, column 30)".
  */
 bool ledger_parse_charge(const char *body, size_t len, ledger_charge_req *out,
                          char *why, size_t cap);
 
-/* Appends s as a JSON string literal to buf (at *len, cap total), never
- * overrunning; returns false when it did not fit. */
+/* Appends s as a JSON string literal to buf (at *len, cap total, always
+ * NUL-terminated), never overrunning; bytes that are not UTF-8 become
+ * U+FFFD. Returns false (and leaves *len) when it did not fit. */
 bool ledger_json_str(char *buf, size_t cap, size_t *len, const char *s);
 
 #endif

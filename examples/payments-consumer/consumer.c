@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include <hiredis/hiredis.h>
+#include <jansson.h>
 #include <libpq-fe.h>
 
 #include "rein/inbox.h"
@@ -309,9 +310,14 @@ typedef struct app {
   sqlite3_stmt *ins; /* SQLite: prepared on the inbox's connection */
 } app;
 
+/* The integer "amount_cents" of a message body (JSON, jansson), or 0 when
+ * the body is not an object with one. */
 static int64_t amount_of(const char *body) {
-  const char *p = strstr(body, "\"amount_cents\":");
-  return p ? strtoll(p + 15, NULL, 10) : 0;
+  json_t *root = json_loads(body, JSON_REJECT_DUPLICATES, NULL);
+  json_t *v = json_object_get(root, "amount_cents");
+  int64_t amount = json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
+  json_decref(root);
+  return amount;
 }
 
 static rein_status handle(void *ctx, rein_inbox_tx *tx,

@@ -319,10 +319,13 @@ REIN_API rein_status rein_idem_http_format_key(const char *key, size_t len,
 
 /*
  * An RFC 9457 problem body {"type":..,"title":..,"status":..,"detail":..}
- * with strings JSON-escaped (detail may be NULL: omitted). Writes at most
- * `cap` bytes including the NUL; `*needed` (optional) = full length
- * without the NUL. REIN_OK, REIN_ETOOBIG (truncated, NUL-terminated when
- * cap > 0), REIN_EINVAL (NULL type/title).
+ * with strings JSON-escaped (detail may be NULL: omitted), built with
+ * jansson: bytes that are not UTF-8 come out as U+FFFD, so the body is
+ * always UTF-8 JSON. Writes at most `cap` bytes including the NUL;
+ * `*needed` (optional) = full length without the NUL. REIN_OK,
+ * REIN_ETOOBIG (truncated, NUL-terminated when cap > 0), REIN_EINVAL
+ * (NULL type/title), REIN_ENOMEM (jansson could not allocate; `*needed`
+ * is 0).
  */
 REIN_API rein_status rein_idem_http_problem(char *buf, size_t cap,
                                             size_t *needed, const char *type,

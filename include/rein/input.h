@@ -3,9 +3,9 @@
  * rein/input.h: reading untrusted input safely, shared by the optional
  * libraries (rein_contract, rein_sim) and the `rein` tool: a bounded read of
  * a regular file that never blocks on a FIFO or a device, a depth pre-scan
- * for YAML text before it reaches libyaml, a size parser ("512MiB"), and
- * the one escaper every text writer uses to show untrusted strings on a
- * terminal.
+ * for YAML text before it reaches libyaml, a size parser ("512MiB"), the
+ * one escaper every text writer uses to show untrusted strings on a
+ * terminal, and the UTF-8 check and repair every JSON writer applies.
  *
  * Everything here is a pure function of its arguments (the file reader
  * aside, which only reads the file): thread-safe, no global state.
@@ -104,6 +104,24 @@ REIN_API size_t rein_text_escape(char *out, size_t cap, const char *s);
 /* rein_text_escape straight to `f` (no length limit). Returns what fputs
  * returns for the last piece (EOF on a write error). */
 REIN_API int rein_text_fputs(const char *s, FILE *f);
+
+/*
+ * Length of the longest prefix of `s` (up to its NUL; NULL reads as "")
+ * that is valid UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing
+ * past U+10FFFF). The whole string is valid when it returns strlen(s).
+ */
+REIN_API size_t rein_utf8_valid_len(const char *s);
+
+/*
+ * Copy `s` (up to its NUL; NULL reads as "") into `out` with every byte
+ * that is not part of valid UTF-8 replaced by U+FFFD (EF BF BD), so the
+ * result is valid UTF-8 whatever `s` holds: what the JSON and SARIF
+ * writers do to file names and messages that are not UTF-8 (docs/security.md,
+ * "JSON"). At most cap - 1 bytes and a NUL are written; output that does
+ * not fit is cut at a character boundary. Returns the length the whole
+ * result needs (like snprintf), so a return >= cap means it was cut.
+ */
+REIN_API size_t rein_utf8_scrub(char *out, size_t cap, const char *s);
 
 #ifdef __cplusplus
 }

@@ -6,14 +6,18 @@
  *
  * The catalogue is one static table so the severity a rule reports, the
  * text `rein check --explain` prints and the SARIF rule descriptors can never
- * disagree. Writers only read the set; they escape every string they emit.
+ * disagree. Writers only read the set. JSON and SARIF are built with
+ * jansson, one diagnostic at a time (rein/json.h), so every string is
+ * escaped and every document is UTF-8 whatever bytes a file name holds.
  */
 #include "contract_internal.h"
 #include "rein/input.h"
+#include "rein/json.h"
 
 #include "rein/version.h"
 
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
@@ -244,47 +248,6 @@ rein_status rein_contract_format_parse(const char *s,
 
 /* ---------------------------------------------------------------- JSON */
 
-static void jstr(FILE *f, const char *s) {
-  fputc('"', f);
-  /* runs of plain characters go out in one fwrite: the catalogue's texts
-   * are long and a character at a time through stdio is most of a SARIF
-   * write */
-  static const char special[] = "\"\\\x01\x02\x03\x04\x05\x06\x07\x08\t\n"
-                                "\x0b\x0c\r\x0e\x0f\x10\x11\x12\x13\x14\x15"
-                                "\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f";
-  for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-    size_t run = strcspn((const char *)p, special);
-    if (run) {
-      fwrite(p, 1, run, f);
-      p += run;
-      if (!*p) break;
-    }
-    switch (*p) {
-    case '"':
-      fputs("\\\"", f);
-      break;
-    case '\\':
-      fputs("\\\\", f);
-      break;
-    case '\n':
-      fputs("\\n", f);
-      break;
-    case '\r':
-      fputs("\\r", f);
-      break;
-    case '\t':
-      fputs("\\t", f);
-      break;
-    default:
-      if (*p < 0x20)
-        fprintf(f, "\\u%04x", *p);
-      else
-        fputc(*p, f);
-    }
-  }
-  fputc('"', f);
-}
-
 /* Text goes to terminals: every string that can hold input (file names,
  * quoted values, names) is escaped (rein/input.h). */
 static void write_text(const rein_contract_set *s, FILE *f) {
@@ -310,36 +273,64 @@ static void write_text(const rein_contract_set *s, FILE *f) {
   }
 }
 
-static void jloc(FILE *f, const rein_contract_loc *l) {
-  fputs("{\"file\":", f);
-  jstr(f, l->file);
-  fprintf(f, ",\"line\":%u,\"column\":%u}", l->line, l->col);
+/* The JSON and SARIF writers stream: the document's frame (constant ASCII)
+ * is written as it is, and each diagnostic, rule or result is one jansson
+ * object dumped and freed before the next, so a set with a million findings
+ * never becomes one tree in memory. Strings go through rein_json_string,
+ * which turns bytes that are not UTF-8 (a file name, a quoted YAML value)
+ * into U+FFFD; `bad` records an allocation or write failure. */
+typedef struct jw {
+  FILE *f;
+  bool bad;
+} jw;
+
+static void put(jw *w, json_t *v) {
+  if (rein_json_put(w->f, v, REIN_JSON_FLAGS) != 0) w->bad = true;
 }
 
-static void write_json(const rein_contract_set *s, FILE *f) {
+static json_t *jloc(const rein_contract_loc *l) {
+  json_t *o = json_object();
+  if (rein_json_set(o, "file", rein_json_string(l->file)) ||
+      rein_json_set(o, "line", json_integer(l->line)) ||
+      rein_json_set(o, "column", json_integer(l->col))) {
+    json_decref(o);
+    return NULL;
+  }
+  return o;
+}
+
+/* One diagnostic. Members are inserted into their parent before they are
+ * filled, so they come out in the order written (the schema's) and one
+ * decref of the top object frees everything on a failure. */
+static json_t *json_diag(const rein_contract_diag *d) {
+  json_t *o = json_object(), *rel = NULL;
+  int bad =
+      rein_json_set(o, "rule", rein_json_string(d->rule)) ||
+      rein_json_set(o, "severity",
+                    json_string(rein_contract_severity_name(d->severity))) ||
+      rein_json_set(o, "location", jloc(&d->loc)) ||
+      rein_json_set(o, "message", rein_json_string(d->message)) ||
+      rein_json_set(o, "fix", rein_json_string(d->fix)) ||
+      rein_json_set(o, "related", rel = json_array());
+  for (size_t k = 0; !bad && k < d->nrelated; k++) {
+    json_t *r = NULL;
+    bad = rein_json_push(rel, r = json_object()) ||
+          rein_json_set(r, "location", jloc(&d->related[k].loc)) ||
+          rein_json_set(r, "message", rein_json_string(d->related[k].message));
+  }
+  if (bad) {
+    json_decref(o);
+    return NULL;
+  }
+  return o;
+}
+
+static bool write_json(const rein_contract_set *s, FILE *f) {
+  jw w = {f, false};
   fputs("{\"diagnostics\":[", f);
   for (size_t i = 0; i < rein_contract_diag_count(s); i++) {
-    const rein_contract_diag *d = rein_contract_diag_at(s, i);
-    fputs(i ? ",\n{" : "\n{", f);
-    fputs("\"rule\":", f);
-    jstr(f, d->rule);
-    fputs(",\"severity\":", f);
-    jstr(f, rein_contract_severity_name(d->severity));
-    fputs(",\"location\":", f);
-    jloc(f, &d->loc);
-    fputs(",\"message\":", f);
-    jstr(f, d->message);
-    fputs(",\"fix\":", f);
-    jstr(f, d->fix);
-    fputs(",\"related\":[", f);
-    for (size_t k = 0; k < d->nrelated; k++) {
-      fputs(k ? ",{\"location\":" : "{\"location\":", f);
-      jloc(f, &d->related[k].loc);
-      fputs(",\"message\":", f);
-      jstr(f, d->related[k].message);
-      fputc('}', f);
-    }
-    fputs("]}", f);
+    fputs(i ? ",\n" : "\n", f);
+    put(&w, json_diag(rein_contract_diag_at(s, i)));
   }
   fprintf(f,
           "\n],\"summary\":{\"contracts\":%zu,\"errors\":%zu,\"warnings\":%zu,"
@@ -348,6 +339,7 @@ static void write_json(const rein_contract_set *s, FILE *f) {
           rein_contract_count(s, REIN_CONTRACT_ERROR),
           rein_contract_count(s, REIN_CONTRACT_WARNING),
           rein_contract_count(s, REIN_CONTRACT_NOTE));
+  return !w.bad;
 }
 
 /* --------------------------------------------------------------- SARIF */
@@ -358,42 +350,76 @@ static const char *sarif_level(rein_contract_severity s) {
                                       : "note";
 }
 
+/* {key: v}, taking `v` (also on failure). */
+static json_t *obj1(const char *key, json_t *v) {
+  json_t *o = json_object();
+  if (rein_json_set(o, key, v)) {
+    json_decref(o);
+    return NULL;
+  }
+  return o;
+}
+
+/* {"text": s} */
+static json_t *sarif_text(json_t *s) {
+  return obj1("text", s);
+}
+
 /* Markdown help for a rule: the explanation, with its "Example:" and
- * "Fix:" paragraphs as they are (they read as Markdown already). */
-static void sarif_rule(FILE *f, const rein_contract_rule_info *r, bool first) {
-  fputs(first ? "\n{\"id\":" : ",\n{\"id\":", f);
-  jstr(f, r->id);
-  fputs(",\"name\":", f);
-  jstr(f, r->name);
-  fputs(",\"shortDescription\":{\"text\":", f);
-  jstr(f, r->summary);
+ * "Fix:" paragraphs as they are (they read as Markdown already).
+ *
+ * Every builder here inserts a member into its parent first and fills it
+ * after, so the members come out in the order written (the schema's) and
+ * each value has an owner the moment it exists: on any failure the one
+ * decref of the top object frees everything. */
+static json_t *sarif_rule(const rein_contract_rule_info *r) {
   const char *full = r->explain && *r->explain ? r->explain : r->summary;
-  fputs("},\"fullDescription\":{\"text\":", f);
-  jstr(f, full);
-  fputs("},\"help\":{\"text\":", f);
-  jstr(f, full);
-  fputs(",\"markdown\":", f);
-  jstr(f, full);
-  fputs("}", f);
-  fprintf(f,
-          ",\"defaultConfiguration\":{\"level\":\"%s\"},"
-          "\"properties\":{\"tags\":[\"%s\"]}}",
-          sarif_level(r->severity), r->id[0] == 'E' ? "input" : "retry");
+  json_t *o = json_object(), *help = NULL, *tags = NULL;
+  if (rein_json_set(o, "id", rein_json_string(r->id)) ||
+      rein_json_set(o, "name", rein_json_string(r->name)) ||
+      rein_json_set(o, "shortDescription",
+                    sarif_text(rein_json_string(r->summary))) ||
+      rein_json_set(o, "fullDescription", sarif_text(rein_json_string(full))) ||
+      rein_json_set(o, "help", help = json_object()) ||
+      rein_json_set(help, "text", rein_json_string(full)) ||
+      rein_json_set(help, "markdown", rein_json_string(full)) ||
+      rein_json_set(o, "defaultConfiguration",
+                    obj1("level", json_string(sarif_level(r->severity)))) ||
+      rein_json_set(o, "properties", obj1("tags", tags = json_array())) ||
+      rein_json_push(tags, json_string(r->id[0] == 'E' ? "input" : "retry"))) {
+    json_decref(o);
+    return NULL;
+  }
+  return o;
 }
 
 /* An RFC 3986 path: unreserved characters and '/' as they are, every other
  * byte percent-encoded (so a file name that is not UTF-8 is still a valid,
- * lossless URI). */
-static void uri_path(FILE *f, const char *s) {
+ * lossless URI: the exact bytes can be decoded back from it). `prefix` goes
+ * first and `suffix` last. The result is ASCII. */
+static json_t *uri_path(const char *prefix, const char *s, const char *suffix) {
+  size_t pl = strlen(prefix), sl = strlen(suffix), n = strlen(s);
+  char *u = malloc(pl + 3 * n + sl + 1);
+  if (!u) return NULL;
+  memcpy(u, prefix, pl);
+  char *o = u + pl;
+  static const char hex[] = "0123456789ABCDEF";
   for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
     unsigned char c = *p;
     if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
         (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
-        c == '~' || c == '/')
-      fputc(c, f);
-    else
-      fprintf(f, "%%%02X", c);
+        c == '~' || c == '/') {
+      *o++ = (char)c;
+    } else {
+      *o++ = '%';
+      *o++ = hex[c >> 4];
+      *o++ = hex[c & 15];
+    }
   }
+  memcpy(o, suffix, sl + 1);
+  json_t *j = json_string_nocheck(u);
+  free(u);
+  return j;
 }
 
 /* The base every relative artifact URI is resolved against: the current
@@ -406,40 +432,95 @@ typedef struct sarif_base {
 /* artifactLocation: a path under the current directory is written relative
  * to %SRCROOT% (what code-scanning services map onto the repository); any
  * other absolute path as a file:// URI; a relative path as it is. */
-static void sarif_artifact(FILE *f, const sarif_base *b, const char *file) {
+static json_t *sarif_artifact(const sarif_base *b, const char *file) {
   const char *path = file ? file : "";
-  fputs("\"artifactLocation\":{\"uri\":\"", f);
+  json_t *uri;
+  bool rooted = true;
   if (path[0] == '/' && b->len && strncmp(path, b->cwd, b->len) == 0 &&
       path[b->len] == '/') {
-    uri_path(f, path + b->len + 1);
-    fputs("\",\"uriBaseId\":\"%SRCROOT%\"}", f);
+    uri = uri_path("", path + b->len + 1, "");
   } else if (path[0] == '/') {
-    fputs("file://", f);
-    uri_path(f, path);
-    fputs("\"}", f);
+    uri = uri_path("file://", path, "");
+    rooted = false;
   } else {
     while (path[0] == '.' && path[1] == '/')
       path += 2;
-    uri_path(f, path);
-    fputs("\",\"uriBaseId\":\"%SRCROOT%\"}", f);
+    uri = uri_path("", path, "");
   }
+  json_t *o = obj1("uri", uri);
+  if (o && rooted && rein_json_set(o, "uriBaseId", json_string("%SRCROOT%"))) {
+    json_decref(o);
+    return NULL;
+  }
+  return o;
 }
 
-static void sarif_region(FILE *f, const rein_contract_loc *l) {
-  if (l->line)
-    fprintf(f, ",\"region\":{\"startLine\":%u,\"startColumn\":%u}", l->line,
-            l->col ? l->col : 1);
+/* {"artifactLocation": ..., "region": ...}: the region only when the line
+ * is known. */
+static json_t *sarif_physical(const sarif_base *b, const rein_contract_loc *l) {
+  json_t *o = obj1("artifactLocation", sarif_artifact(b, l->file)), *r = NULL;
+  if (o && l->line &&
+      (rein_json_set(o, "region", r = json_object()) ||
+       rein_json_set(r, "startLine", json_integer(l->line)) ||
+       rein_json_set(r, "startColumn", json_integer(l->col ? l->col : 1)))) {
+    json_decref(o);
+    return NULL;
+  }
+  return o;
 }
 
-static void sarif_loc(FILE *f, const sarif_base *b,
-                      const rein_contract_loc *l) {
-  fputs("{\"physicalLocation\":{", f);
-  sarif_artifact(f, b, l->file);
-  sarif_region(f, l);
-  fputs("}}", f);
+/* "message. Fix: fix", from the heap: a message quotes input and has no
+ * length limit. */
+static json_t *sarif_message(const rein_contract_diag *d) {
+  const char *m = d->message ? d->message : "", *x = d->fix ? d->fix : "";
+  size_t ml = strlen(m), xl = strlen(x);
+  char *t = malloc(ml + xl + sizeof ". Fix: ");
+  if (!t) return NULL;
+  memcpy(t, m, ml);
+  memcpy(t + ml, ". Fix: ", 7);
+  memcpy(t + ml + 7, x, xl + 1);
+  json_t *j = sarif_text(rein_json_string(t));
+  free(t);
+  return j;
 }
 
-static void write_sarif(const rein_contract_set *s, FILE *f) {
+static json_t *sarif_result(const sarif_base *b, const rein_contract_diag *d) {
+  json_t *o = json_object(), *locs = NULL, *rel = NULL;
+  int bad = rein_json_set(o, "ruleId", rein_json_string(d->rule));
+  const rein_contract_rule_info *ri = rein_contract_rule(d->rule);
+  if (!bad && ri) {
+    /* ruleIndex: the rule's place in driver.rules (R rules, then E). */
+    long idx = ri >= rules && ri < rules + REIN_CONTRACT_RULE_COUNT
+                   ? (long)(ri - rules)
+                   : REIN_CONTRACT_RULE_COUNT + (long)(ri - input_rules);
+    bad = rein_json_set(o, "ruleIndex", json_integer(idx));
+  }
+  bad = bad ||
+        rein_json_set(o, "level", json_string(sarif_level(d->severity))) ||
+        rein_json_set(o, "message", sarif_message(d)) ||
+        rein_json_set(o, "locations", locs = json_array()) ||
+        rein_json_push(locs,
+                       obj1("physicalLocation", sarif_physical(b, &d->loc)));
+  if (!bad && d->nrelated)
+    bad = rein_json_set(o, "relatedLocations", rel = json_array());
+  for (size_t k = 0; !bad && k < d->nrelated; k++) {
+    const rein_contract_related *r = &d->related[k];
+    json_t *ro = NULL;
+    bad =
+        rein_json_push(rel, ro = json_object()) ||
+        rein_json_set(ro, "id", json_integer((json_int_t)k + 1)) ||
+        rein_json_set(ro, "physicalLocation", sarif_physical(b, &r->loc)) ||
+        rein_json_set(ro, "message", sarif_text(rein_json_string(r->message)));
+  }
+  if (bad) {
+    json_decref(o);
+    return NULL;
+  }
+  return o;
+}
+
+static bool write_sarif(const rein_contract_set *s, FILE *f) {
+  jw w = {f, false};
   sarif_base b = {.len = 0};
   if (getcwd(b.cwd, sizeof b.cwd) && b.cwd[0] == '/') {
     b.len = strlen(b.cwd);
@@ -451,53 +532,27 @@ static void write_sarif(const rein_contract_set *s, FILE *f) {
         "\"semanticVersion\":\"" REIN_VERSION_STRING "\","
         "\"rules\":[",
         f);
-  for (int i = 0; i < REIN_CONTRACT_RULE_COUNT; i++)
-    sarif_rule(f, &rules[i], i == 0);
-  for (size_t i = 0; i < sizeof input_rules / sizeof *input_rules; i++)
-    sarif_rule(f, &input_rules[i], false);
+  for (int i = 0; i < REIN_CONTRACT_RULE_COUNT; i++) {
+    fputs(i ? ",\n" : "\n", f);
+    put(&w, sarif_rule(&rules[i]));
+  }
+  for (size_t i = 0; i < sizeof input_rules / sizeof *input_rules; i++) {
+    fputs(",\n", f);
+    put(&w, sarif_rule(&input_rules[i]));
+  }
   fputs("]}}", f);
   if (b.len) {
-    fputs(",\"originalUriBaseIds\":{\"%SRCROOT%\":{\"uri\":\"file://", f);
-    uri_path(f, b.cwd);
-    fputs("/\"}}", f);
+    /* {"%SRCROOT%": {"uri": "file:///cwd/"}} */
+    fputs(",\"originalUriBaseIds\":", f);
+    put(&w, obj1("%SRCROOT%", obj1("uri", uri_path("file://", b.cwd, "/"))));
   }
   fputs(",\"results\":[", f);
   for (size_t i = 0; i < rein_contract_diag_count(s); i++) {
-    const rein_contract_diag *d = rein_contract_diag_at(s, i);
-    fputs(i ? ",\n{\"ruleId\":" : "\n{\"ruleId\":", f);
-    jstr(f, d->rule);
-    const rein_contract_rule_info *ri = rein_contract_rule(d->rule);
-    if (ri) {
-      /* ruleIndex: the rule's place in driver.rules (R rules, then E). */
-      long idx = ri >= rules && ri < rules + REIN_CONTRACT_RULE_COUNT
-                     ? (long)(ri - rules)
-                     : REIN_CONTRACT_RULE_COUNT + (long)(ri - input_rules);
-      fprintf(f, ",\"ruleIndex\":%ld", idx);
-    }
-    fprintf(f, ",\"level\":\"%s\",\"message\":{\"text\":",
-            sarif_level(d->severity));
-    char msg[2048];
-    snprintf(msg, sizeof msg, "%s. Fix: %s", d->message, d->fix);
-    jstr(f, msg);
-    fputs("},\"locations\":[", f);
-    sarif_loc(f, &b, &d->loc);
-    fputs("]", f);
-    if (d->nrelated) {
-      fputs(",\"relatedLocations\":[", f);
-      for (size_t k = 0; k < d->nrelated; k++) {
-        const rein_contract_related *r = &d->related[k];
-        fprintf(f, "%s{\"id\":%zu,\"physicalLocation\":{", k ? "," : "", k + 1);
-        sarif_artifact(f, &b, r->loc.file);
-        sarif_region(f, &r->loc);
-        fputs("},\"message\":{\"text\":", f);
-        jstr(f, r->message);
-        fputs("}}", f);
-      }
-      fputs("]", f);
-    }
-    fputs("}", f);
+    fputs(i ? ",\n" : "\n", f);
+    put(&w, sarif_result(&b, rein_contract_diag_at(s, i)));
   }
   fputs("\n]}]}\n", f);
+  return !w.bad;
 }
 
 rein_status rein_contract_write(const rein_contract_set *s,
@@ -508,10 +563,10 @@ rein_status rein_contract_write(const rein_contract_set *s,
     write_text(s, out);
     break;
   case REIN_CONTRACT_FORMAT_JSON:
-    write_json(s, out);
+    if (!write_json(s, out)) return ferror(out) ? REIN_EIO : REIN_ENOMEM;
     break;
   case REIN_CONTRACT_FORMAT_SARIF:
-    write_sarif(s, out);
+    if (!write_sarif(s, out)) return ferror(out) ? REIN_EIO : REIN_ENOMEM;
     break;
   default:
     return REIN_EINVAL;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * input.c: reading untrusted input (rein/input.h): the bounded regular-file
- * reader, the YAML depth pre-scan, sizes, and the terminal escaper.
+ * reader, the YAML depth pre-scan, sizes, the terminal escaper, and the
+ * UTF-8 check and repair under every JSON writer (rein/json.h).
  *
  * They live in the core, not in rein_contract or rein_sim, because both of
  * those read the same kinds of files and the `rein` tool prints what both
@@ -633,4 +634,56 @@ int rein_text_fputs(const char *s, FILE *f) {
   if (p > run && fwrite(run, 1, (size_t)(p - run), f) != (size_t)(p - run))
     return EOF;
   return rc < 0 ? rc : 0;
+}
+
+/* ------------------------------------------------------------------ UTF-8 */
+
+size_t rein_utf8_valid_len(const char *s) {
+  const unsigned char *p = (const unsigned char *)(s ? s : "");
+  const unsigned char *b = p;
+  for (;;) {
+    /* ASCII runs byte by byte: strcspn with a 128-byte set rebuilds its
+     * table on every call, and most strings here are short */
+    while (*p && *p < 0x80)
+      p++;
+    if (!*p) break;
+    uint32_t cp;
+    int n = utf8_seq(p, &cp);
+    if (!n) break;
+    p += n;
+  }
+  return (size_t)(p - b);
+}
+
+size_t rein_utf8_scrub(char *out, size_t cap, const char *s) {
+  static const char fffd[] = "\xEF\xBF\xBD";
+  size_t need = 0, used = 0;
+  bool full = cap == 0;
+  const unsigned char *p = (const unsigned char *)(s ? s : "");
+  while (*p) {
+    size_t k = rein_utf8_valid_len((const char *)p);
+    const char *piece = (const char *)p;
+    size_t pl = k;
+    if (!k) { /* one byte that is not part of valid UTF-8 */
+      piece = fffd;
+      pl = 3;
+      k = 1;
+    }
+    if (!full) {
+      size_t room = cap - 1 - used;
+      size_t take = pl <= room ? pl : room;
+      if (take < pl) { /* cut at a character boundary */
+        while (take && ((unsigned char)piece[take] & 0xC0) == 0x80)
+          take--;
+        if (piece == fffd) take = 0;
+        full = true;
+      }
+      memcpy(out + used, piece, take);
+      used += take;
+    }
+    need += pl;
+    p += k;
+  }
+  if (cap) out[used] = '\0';
+  return need;
 }

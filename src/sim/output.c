@@ -5,10 +5,15 @@
  * with inline SVG charts.
  *
  * Everything is printed with fixed formats from values that are themselves
- * deterministic, so the same run gives byte-identical files. The report has
- * no scripts and no external resources: one file that opens anywhere.
+ * deterministic, so the same run gives byte-identical files. Every string in
+ * the JSON goes through jansson (rein/json.h); the summary is one small
+ * object, and the series is streamed (a point at a time, never one tree). The
+ * report has no scripts and no external resources: one file that opens
+ * anywhere.
  */
 #include "sim_internal.h"
+
+#include "rein/json.h"
 
 #include <math.h>
 #include <string.h>
@@ -57,79 +62,76 @@ size_t rein_sim_summary_fields(const rein_sim_summary *s, rein_sim_field *out,
   for (int g = 1; g < REIN_GIVEUP_COUNT_; g++)
     if (gnames[g]) F(gnames[g], s->giveups_by_reason[g]);
 #undef F
-  for (size_t i = 0; i < n && i < cap; i++) out[i] = f[i];
+  for (size_t i = 0; i < n && i < cap; i++)
+    out[i] = f[i];
   return n;
 }
 
-/* Integers as integers, -1 (not applicable) as null, the rest %.6g. */
-static void num(FILE *f, double v) {
-  if (v == -1) {
-    fputs("null", f);
-  } else if (v == floor(v) && fabs(v) < 1e15) {
-    fprintf(f, "%.0f", v);
-  } else {
-    fprintf(f, "%.6g", v);
-  }
+/* Integers as integers, -1 (not applicable) and what is not finite as
+ * null, the rest as reals (written with 6 significant digits). */
+static json_t *num(double v) {
+  if (v == -1 || !isfinite(v)) return json_null();
+  if (v == floor(v) && fabs(v) < 1e15) return json_integer((json_int_t)v);
+  return json_real(v);
 }
 
-static void jstr(FILE *f, const char *s) {
-  fputc('"', f);
-  for (; *s; s++) {
-    unsigned char c = (unsigned char)*s;
-    if (c == '"' || c == '\\')
-      fprintf(f, "\\%c", c);
-    else if (c < 0x20)
-      fprintf(f, "\\u%04x", c);
-    else
-      fputc(c, f);
+/* Summary members, in the documented order; the seed goes in the frame
+ * (a uint64_t, which jansson's signed integers cannot all hold). */
+static json_t *summary_members(const rein_sim_result *r) {
+  const rein_sim_summary *s = &r->summary;
+  json_t *o = json_object(), *g = NULL, *servers = NULL;
+  int bad = rein_json_set(o, "duration_s", num(r->duration_s));
+  rein_sim_field fl[64];
+  size_t n = rein_sim_summary_fields(s, fl, 64);
+  for (size_t i = 0; !bad && i < n; i++) {
+    if (!strncmp(fl[i].name, "giveup_", 7)) continue;
+    json_t *v =
+        !strcmp(fl[i].name, "recovered")
+            ? (s->recovered < 0 ? json_null() : json_boolean(s->recovered))
+            : num(fl[i].value);
+    bad = rein_json_set(o, fl[i].name, v);
   }
-  fputc('"', f);
+  bad = bad || rein_json_set(o, "giveups_by_reason", g = json_object());
+  for (int k = 1; !bad && k < REIN_GIVEUP_COUNT_; k++)
+    bad = rein_json_set(g, rein_giveup_name((rein_giveup)k),
+                        json_integer((json_int_t)s->giveups_by_reason[k]));
+  bad = bad || rein_json_set(o, "servers", servers = json_array());
+  for (size_t k = 0; !bad && k < s->n_servers; k++) {
+    const rein_sim_server_summary *v = &s->servers[k];
+    json_t *e = NULL;
+    bad = rein_json_push(servers, e = json_object()) ||
+          rein_json_set(e, "name", rein_json_string(v->name)) ||
+          rein_json_set(e, "arrivals", json_integer((json_int_t)v->arrivals)) ||
+          rein_json_set(e, "executed", json_integer((json_int_t)v->executed)) ||
+          rein_json_set(e, "shed", json_integer((json_int_t)v->shed)) ||
+          rein_json_set(e, "wasted", json_integer((json_int_t)v->wasted)) ||
+          rein_json_set(e, "failed", json_integer((json_int_t)v->failed)) ||
+          rein_json_set(e, "peak_queue", json_integer(v->peak_queue)) ||
+          rein_json_set(e, "per_logical", num(v->per_logical));
+  }
+  if (bad) {
+    json_decref(o);
+    return NULL;
+  }
+  return o;
 }
+
+/* The flags of the measurement writers: reals with 6 significant digits,
+ * what the hand-written writers printed (%.6g). */
+#define SIM_JSON_FLAGS (REIN_JSON_FLAGS | JSON_REAL_PRECISION(6))
 
 rein_status rein_sim_write_summary_json(const rein_sim_result *r, FILE *f) {
   if (!r || !f) return REIN_EINVAL;
-  const rein_sim_summary *s = &r->summary;
+  int bad = 0;
   fputs("{\"scenario\":", f);
-  jstr(f, r->scenario);
+  bad |= rein_json_put(f, rein_json_string(r->scenario), SIM_JSON_FLAGS);
   fputs(",\"variant\":", f);
-  jstr(f, r->variant);
-  fprintf(f, ",\"seed\":%llu,\"duration_s\":", (unsigned long long)r->seed);
-  num(f, r->duration_s);
-  rein_sim_field fl[64];
-  size_t n = rein_sim_summary_fields(s, fl, 64);
-  for (size_t i = 0; i < n; i++) {
-    if (!strncmp(fl[i].name, "giveup_", 7)) continue;
-    fprintf(f, ",\"%s\":", fl[i].name);
-    if (!strcmp(fl[i].name, "recovered"))
-      fputs(s->recovered < 0 ? "null" : (s->recovered ? "true" : "false"), f);
-    else
-      num(f, fl[i].value);
-  }
-  fputs(",\"giveups_by_reason\":{", f);
-  int first = 1;
-  for (int g = 1; g < REIN_GIVEUP_COUNT_; g++) {
-    fprintf(f, "%s\"%s\":%llu", first ? "" : ",",
-            rein_giveup_name((rein_giveup)g),
-            (unsigned long long)s->giveups_by_reason[g]);
-    first = 0;
-  }
-  fputs("},\"servers\":[", f);
-  for (size_t k = 0; k < s->n_servers; k++) {
-    const rein_sim_server_summary *v = &s->servers[k];
-    fprintf(f, "%s{\"name\":", k ? "," : "");
-    jstr(f, v->name);
-    fprintf(f,
-            ",\"arrivals\":%llu,\"executed\":%llu,\"shed\":%llu,"
-            "\"wasted\":%llu,\"failed\":%llu,\"peak_queue\":%u,"
-            "\"per_logical\":",
-            (unsigned long long)v->arrivals, (unsigned long long)v->executed,
-            (unsigned long long)v->shed, (unsigned long long)v->wasted,
-            (unsigned long long)v->failed, v->peak_queue);
-    num(f, v->per_logical);
-    fputc('}', f);
-  }
-  fputs("]}", f);
-  return ferror(f) ? REIN_EIO : REIN_OK;
+  bad |= rein_json_put(f, rein_json_string(r->variant), SIM_JSON_FLAGS);
+  fprintf(f, ",\"seed\":%llu,", (unsigned long long)r->seed);
+  bad |= rein_json_put(f, summary_members(r), SIM_JSON_FLAGS | JSON_EMBED);
+  fputs("}", f);
+  if (ferror(f)) return REIN_EIO;
+  return bad ? REIN_ENOMEM : REIN_OK;
 }
 
 rein_status rein_sim_write_series_csv(const rein_sim_result *const *rs,
@@ -148,8 +150,7 @@ rein_status rein_sim_write_series_csv(const rein_sim_result *const *rs,
               "%u,%u,%.1f\n",
               r->variant, p->t_s, (unsigned long long)p->offered,
               (unsigned long long)p->attempts, (unsigned long long)p->retries,
-              (unsigned long long)p->successes,
-              (unsigned long long)p->failures,
+              (unsigned long long)p->successes, (unsigned long long)p->failures,
               (unsigned long long)p->rejections,
               (unsigned long long)p->timeouts,
               (unsigned long long)p->duplicates, (unsigned long long)p->load,
@@ -160,16 +161,23 @@ rein_status rein_sim_write_series_csv(const rein_sim_result *const *rs,
   return ferror(f) ? REIN_EIO : REIN_OK;
 }
 
+/* The series' strings (variant names) go through jansson; each point is
+ * numbers under constant keys, nothing to escape, and is written with one
+ * fprintf: jansson took twice as long for the whole command on a
+ * 60,000-point series (docs/benchmarks.md, "JSON writers"). t_s and
+ * capacity_per_s are finite by construction (the loader bounds interval,
+ * duration and capacity). */
 rein_status rein_sim_write_series_json(const rein_sim_result *const *rs,
                                        size_t n, FILE *f) {
   if (!rs || !f) return REIN_EINVAL;
+  int bad = 0;
   fputs("{\"series\":[", f);
   for (size_t i = 0; i < n; i++) {
     const rein_sim_result *r = rs[i];
-    fprintf(f, "%s{\"variant\":", i ? "," : "");
-    jstr(f, r->variant);
+    fputs(i ? ",{\"variant\":" : "{\"variant\":", f);
+    bad |= rein_json_put(f, rein_json_string(r->variant), SIM_JSON_FLAGS);
     fprintf(f, ",\"seed\":%llu,\"interval_s\":", (unsigned long long)r->seed);
-    num(f, r->interval_s);
+    bad |= rein_json_put(f, num(r->interval_s), SIM_JSON_FLAGS);
     fputs(",\"points\":[", f);
     for (size_t k = 0; k < r->n_points; k++) {
       const rein_sim_point *p = &r->points[k];
@@ -181,8 +189,7 @@ rein_status rein_sim_write_series_json(const rein_sim_result *const *rs,
               "\"queue\":%u,\"breaker_open\":%u,\"capacity_per_s\":%.1f}",
               k ? "," : "", p->t_s, (unsigned long long)p->offered,
               (unsigned long long)p->attempts, (unsigned long long)p->retries,
-              (unsigned long long)p->successes,
-              (unsigned long long)p->failures,
+              (unsigned long long)p->successes, (unsigned long long)p->failures,
               (unsigned long long)p->rejections,
               (unsigned long long)p->timeouts,
               (unsigned long long)p->duplicates, (unsigned long long)p->load,
@@ -192,7 +199,8 @@ rein_status rein_sim_write_series_json(const rein_sim_result *const *rs,
     fputs("]}", f);
   }
   fputs("]}\n", f);
-  return ferror(f) ? REIN_EIO : REIN_OK;
+  if (ferror(f)) return REIN_EIO;
+  return bad ? REIN_ENOMEM : REIN_OK;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -201,11 +209,20 @@ rein_status rein_sim_write_series_json(const rein_sim_result *const *rs,
 static void html(FILE *f, const char *s) {
   for (; *s; s++) {
     switch (*s) {
-    case '<': fputs("&lt;", f); break;
-    case '>': fputs("&gt;", f); break;
-    case '&': fputs("&amp;", f); break;
-    case '"': fputs("&quot;", f); break;
-    default: fputc(*s, f);
+    case '<':
+      fputs("&lt;", f);
+      break;
+    case '>':
+      fputs("&gt;", f);
+      break;
+    case '&':
+      fputs("&amp;", f);
+      break;
+    case '"':
+      fputs("&quot;", f);
+      break;
+    default:
+      fputc(*s, f);
     }
   }
 }
@@ -253,9 +270,8 @@ static double f_breaker(const rein_sim_point *p, double iv) {
 #define MB 40
 
 static void chart(FILE *f, const rein_sim_scenario *sc,
-                  const rein_sim_result *const *rs, size_t n,
-                  const char *title, const char *ylabel, series_fn fn,
-                  int capacity) {
+                  const rein_sim_result *const *rs, size_t n, const char *title,
+                  const char *ylabel, series_fn fn, int capacity) {
   double dur = rs[0]->duration_s, iv = rs[0]->interval_s;
   double ymax = 0;
   for (size_t i = 0; i < n; i++)
@@ -271,12 +287,14 @@ static void chart(FILE *f, const rein_sim_scenario *sc,
 #define Y(v) (MT + ph - (v) / ymax * ph)
   fprintf(f, "<h2>");
   html(f, title);
-  fprintf(f, "</h2>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
-             "height=\"%d\" viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" "
-             "font-size=\"12\">\n",
+  fprintf(f,
+          "</h2>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
+          "height=\"%d\" viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" "
+          "font-size=\"12\">\n",
           W, H, W, H);
-  fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%.1f\" "
-             "fill=\"#fff\" stroke=\"#999\"/>\n",
+  fprintf(f,
+          "<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%.1f\" "
+          "fill=\"#fff\" stroke=\"#999\"/>\n",
           ML, MT, pw, ph);
   /* incidents */
   for (size_t i = 0; i < sc->n_incidents; i++) {
@@ -284,8 +302,9 @@ static void chart(FILE *f, const rein_sim_scenario *sc,
     double a = in->start_ns / 1e9, b = in->end_ns / 1e9;
     if (a > dur) continue;
     if (b > dur) b = dur;
-    fprintf(f, "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%.1f\" "
-               "fill=\"#f4a582\" fill-opacity=\"0.35\"/>\n",
+    fprintf(f,
+            "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%.1f\" "
+            "fill=\"#f4a582\" fill-opacity=\"0.35\"/>\n",
             X(a), MT, fmax(X(b) - X(a), 1.5), ph);
     static const char *const kinds[] = {"outage", "capacity cut", "failures"};
     fprintf(f, "<text x=\"%.1f\" y=\"%d\" fill=\"#b2182b\">%s</text>\n",
@@ -296,19 +315,22 @@ static void chart(FILE *f, const rein_sim_scenario *sc,
     double v = ymax * t / 5;
     char lb[32];
     tick_label(lb, sizeof lb, v);
-    fprintf(f, "<line x1=\"%d\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" "
-               "stroke=\"#ddd\"/><text x=\"%d\" y=\"%.1f\" "
-               "text-anchor=\"end\">%s</text>\n",
+    fprintf(f,
+            "<line x1=\"%d\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" "
+            "stroke=\"#ddd\"/><text x=\"%d\" y=\"%.1f\" "
+            "text-anchor=\"end\">%s</text>\n",
             ML, ML + pw, Y(v), Y(v), ML - 6, Y(v) + 4, lb);
   }
   double xstep = nice_max(dur / 8);
   for (double t = 0; t <= dur + 1e-9; t += xstep)
-    fprintf(f, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" "
-               "stroke=\"#999\"/><text x=\"%.1f\" y=\"%.1f\" "
-               "text-anchor=\"middle\">%gs</text>\n",
+    fprintf(f,
+            "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" "
+            "stroke=\"#999\"/><text x=\"%.1f\" y=\"%.1f\" "
+            "text-anchor=\"middle\">%gs</text>\n",
             X(t), X(t), MT + ph, MT + ph + 5, X(t), MT + ph + 18, t);
-  fprintf(f, "<text x=\"14\" y=\"%.1f\" transform=\"rotate(-90 14 %.1f)\" "
-             "text-anchor=\"middle\">",
+  fprintf(f,
+          "<text x=\"14\" y=\"%.1f\" transform=\"rotate(-90 14 %.1f)\" "
+          "text-anchor=\"middle\">",
           MT + ph / 2, MT + ph / 2);
   html(f, ylabel);
   fputs("</text>\n", f);
@@ -327,8 +349,9 @@ static void chart(FILE *f, const rein_sim_scenario *sc,
   }
   for (size_t i = 0; i < n; i++) {
     const rein_sim_result *r = rs[i];
-    fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.6\" "
-               "points=\"",
+    fprintf(f,
+            "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.6\" "
+            "points=\"",
             COLORS[i % 8]);
     for (size_t k = 0; k < r->n_points; k++) {
       double t = fmin(r->points[k].t_s + iv / 2, dur);
@@ -339,17 +362,19 @@ static void chart(FILE *f, const rein_sim_scenario *sc,
   /* legend */
   double lx = ML + 10;
   for (size_t i = 0; i < n; i++) {
-    fprintf(f, "<rect x=\"%.1f\" y=\"8\" width=\"14\" height=\"4\" "
-               "fill=\"%s\"/><text x=\"%.1f\" y=\"14\">",
+    fprintf(f,
+            "<rect x=\"%.1f\" y=\"8\" width=\"14\" height=\"4\" "
+            "fill=\"%s\"/><text x=\"%.1f\" y=\"14\">",
             lx, COLORS[i % 8], lx + 18);
     html(f, rs[i]->variant);
     fputs("</text>\n", f);
     lx += 30 + 7.5 * (double)strlen(rs[i]->variant);
   }
   if (capacity)
-    fprintf(f, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"10\" y2=\"10\" "
-               "stroke=\"#333\" stroke-dasharray=\"6 4\"/><text x=\"%.1f\" "
-               "y=\"14\">nominal capacity</text>\n",
+    fprintf(f,
+            "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"10\" y2=\"10\" "
+            "stroke=\"#333\" stroke-dasharray=\"6 4\"/><text x=\"%.1f\" "
+            "y=\"14\">nominal capacity</text>\n",
             lx, lx + 20, lx + 24);
   fputs("</svg>\n", f);
 #undef X
@@ -391,8 +416,9 @@ rein_status rein_sim_write_report_html(const rein_sim_scenario *sc,
     html(f, sc->description);
     fputs("</p>\n", f);
   }
-  fprintf(f, "<p class=\"note\">seed %llu &middot; %.0f s simulated &middot; "
-             "interval %.3g s &middot; primary server <b>",
+  fprintf(f,
+          "<p class=\"note\">seed %llu &middot; %.0f s simulated &middot; "
+          "interval %.3g s &middot; primary server <b>",
           (unsigned long long)rs[0]->seed, rs[0]->duration_s,
           rs[0]->interval_s);
   html(f, sc->servers[sc->primary].name);

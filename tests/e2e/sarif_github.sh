@@ -5,7 +5,8 @@
 # (--rule-kind "Gh;Sarif": rule descriptors with fullDescription and help,
 # tool version, well-formed artifact URIs), both run from the repository
 # (paths relative to %SRCROOT%) and from elsewhere with absolute paths
-# (file:// URIs). Any error fails; warnings are printed.
+# (file:// URIs), and with a file name that is not UTF-8. Any error fails;
+# warnings are printed.
 set -eu
 rein=$1 src=$2 mt=$3
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
@@ -40,3 +41,12 @@ rc=0
 (cd "$tmp" && "$rein" check "odd dir#1" --format sarif) > "$tmp/odd.sarif" || rc=$?
 grep -q 'odd%20dir%231/' "$tmp/odd.sarif" || { echo "FAIL: path not percent-encoded"; exit 1; }
 validate encoded "$tmp/odd.sarif"
+# A file name that is not UTF-8 (bytes 0xE9 and 0xFF): the URI keeps the
+# bytes percent-encoded, the document stays UTF-8 (json_utf8 tests the rest).
+mkdir -p "$tmp/bytes"
+cp "$src/examples/contracts/payments/"*.yaml "$tmp/bytes/"
+mv "$tmp/bytes/processor.yaml" "$tmp/bytes/$(printf 'caf\351-\377')processor.yaml"
+rc=0
+(cd "$tmp/bytes" && "$rein" check . --format sarif) > "$tmp/bytes.sarif" || rc=$?
+grep -q 'caf%E9-%FFprocessor.yaml' "$tmp/bytes.sarif" || { echo "FAIL: bytes not percent-encoded"; exit 1; }
+validate bytes "$tmp/bytes.sarif"

@@ -296,6 +296,13 @@ static void test_problem(void **state) {
       rein_idem_http_problem(buf, sizeof buf, NULL, "t", "T", 400, NULL),
       REIN_OK);
   assert_string_equal(buf, "{\"type\":\"t\",\"title\":\"T\",\"status\":400}");
+  /* bytes that are not UTF-8 (a key quoted in the detail) become U+FFFD:
+   * the body is always UTF-8 JSON */
+  assert_int_equal(
+      rein_idem_http_problem(buf, sizeof buf, NULL, "t", "T", 400, "k\xff"),
+      REIN_OK);
+  assert_string_equal(buf, "{\"type\":\"t\",\"title\":\"T\",\"status\":400,"
+                           "\"detail\":\"k\xef\xbf\xbd\"}");
   assert_int_equal(rein_idem_http_problem(buf, 10, &need, "t", "T", 400, NULL),
                    REIN_ETOOBIG);
   assert_int_equal(need, 37);

@@ -34,6 +34,38 @@ static char tmp[256];
 
 /* ---------------------------------------------------------------- escaping */
 
+/* rein_utf8_valid_len / rein_utf8_scrub: what every JSON writer does to
+ * bytes that are not UTF-8 (rein/json.h). */
+static void test_utf8_scrub(void **state) {
+  (void)state;
+  char out[64];
+  /* valid UTF-8 is kept as is */
+  const char *ok = "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80";
+  assert_int_equal(rein_utf8_valid_len(ok), strlen(ok));
+  assert_int_equal(rein_utf8_scrub(out, sizeof out, ok), strlen(ok));
+  assert_string_equal(out, ok);
+  assert_int_equal(rein_utf8_valid_len(NULL), 0);
+  /* Latin-1, a stray byte, overlong, surrogate, cut short: one U+FFFD per
+   * byte that is not part of a valid sequence */
+  assert_int_equal(rein_utf8_valid_len("ab\xe9"), 2);
+  size_t n = rein_utf8_scrub(out, sizeof out, "caf\xe9-\xff");
+  assert_string_equal(out, "caf\xef\xbf\xbd-\xef\xbf\xbd");
+  assert_int_equal(n, strlen(out));
+  rein_utf8_scrub(out, sizeof out, "\xc0\xaf|\xed\xa0\x80|\xe2\x82");
+  assert_string_equal(out, "\xef\xbf\xbd\xef\xbf\xbd|"
+                           "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd|"
+                           "\xef\xbf\xbd\xef\xbf\xbd");
+  /* cut at a character boundary; the return is the full length */
+  char small[6];
+  n = rein_utf8_scrub(small, sizeof small, "ab\xff\xc3\xa9");
+  assert_int_equal(n, 7);
+  assert_string_equal(small, "ab\xef\xbf\xbd");
+  char tiny[5]; /* U+FFFD does not fit after "ab": cut before it */
+  rein_utf8_scrub(tiny, sizeof tiny, "ab\xff");
+  assert_string_equal(tiny, "ab");
+  assert_int_equal(rein_utf8_scrub(NULL, 0, "\xff\xff"), 6);
+}
+
 static void test_escape(void **state) {
   (void)state;
   char out[256];
@@ -572,6 +604,7 @@ int main(int argc, char **argv) {
   if (!mkdtemp(tmp)) return 2;
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_escape),
+      cmocka_unit_test(test_utf8_scrub),
       cmocka_unit_test(test_depth_flow),
       cmocka_unit_test(test_depth_block),
       cmocka_unit_test(test_depth_not_fooled),

@@ -16,6 +16,7 @@
  * so a stored response can never smuggle a header line into a replay.
  */
 #include "rein/idem_http.h"
+#include "rein/json.h"
 
 #include <inttypes.h>
 #include <stdatomic.h>
@@ -25,7 +26,6 @@
 #include <strings.h>
 
 /* ---- allocation ---------------------------------------------------------- */
-
 
 /* ---- types --------------------------------------------------------------- */
 
@@ -205,67 +205,46 @@ const char *rein_idem_http_reason(int status) {
   }
 }
 
-typedef struct sbuf {
-  char *p;
-  size_t cap, len;
-} sbuf;
-
-static void sb_put(sbuf *b, const char *s, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    if (b->len + 1 < b->cap) b->p[b->len] = s[i];
-    b->len++;
-  }
-}
-
-static void sb_str(sbuf *b, const char *s) {
-  sb_put(b, s, strlen(s));
-}
-
-/* A JSON string literal: escapes ", \ and every control byte; bytes >= 0x80
- * pass through (callers hand in UTF-8 or ASCII). */
-static void sb_json(sbuf *b, const char *s) {
-  static const char hex[] = "0123456789abcdef";
-  sb_put(b, "\"", 1);
-  for (; *s; s++) {
-    unsigned char c = (unsigned char)*s;
-    if (c == '"' || c == '\\') {
-      char e[2] = {'\\', (char)c};
-      sb_put(b, e, 2);
-    } else if (c == '\n') {
-      sb_put(b, "\\n", 2);
-    } else if (c == '\t') {
-      sb_put(b, "\\t", 2);
-    } else if (c < 0x20 || c == 0x7f) {
-      char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-      sb_put(b, e, 6);
-    } else {
-      sb_put(b, (const char *)&c, 1);
-    }
-  }
-  sb_put(b, "\"", 1);
-}
-
+/* The body is built by jansson (rein/json.h): every string escaped, bytes
+ * that are not UTF-8 (a key or a detail quoting client input) as U+FFFD,
+ * so a client's JSON parser always accepts it. */
 rein_status rein_idem_http_problem(char *buf, size_t cap, size_t *needed,
                                    const char *type, const char *title,
                                    int status, const char *detail) {
   if (!type || !title || (!buf && cap)) return REIN_EINVAL;
-  sbuf b = {buf, cap, 0};
-  char num[16];
-  snprintf(num, sizeof num, "%d", status);
-  sb_str(&b, "{\"type\":");
-  sb_json(&b, type);
-  sb_str(&b, ",\"title\":");
-  sb_json(&b, title);
-  sb_str(&b, ",\"status\":");
-  sb_str(&b, num);
-  if (detail) {
-    sb_str(&b, ",\"detail\":");
-    sb_json(&b, detail);
+  if (needed) *needed = 0;
+  json_t *o = json_object();
+  if (rein_json_set(o, "type", rein_json_string(type)) ||
+      rein_json_set(o, "title", rein_json_string(title)) ||
+      rein_json_set(o, "status", json_integer(status)) ||
+      (detail && rein_json_set(o, "detail", rein_json_string(detail)))) {
+    json_decref(o);
+    return REIN_ENOMEM;
   }
-  sb_str(&b, "}");
-  if (needed) *needed = b.len;
-  if (cap) buf[b.len < cap ? b.len : cap - 1] = '\0';
-  return b.len < cap ? REIN_OK : REIN_ETOOBIG;
+  size_t n = json_dumpb(o, buf, cap, REIN_JSON_FLAGS);
+  rein_status st = REIN_OK;
+  if (n == 0) {
+    st = REIN_ENOMEM;
+  } else if (n >= cap && cap) {
+    /* json_dumpb leaves a short buffer undefined: cut a full copy */
+    char *full = json_dumps(o, REIN_JSON_FLAGS);
+    if (full) {
+      memcpy(buf, full, cap - 1);
+      free(full);
+    } else {
+      st = REIN_ENOMEM;
+    }
+    buf[cap - 1] = '\0';
+  } else if (cap) {
+    buf[n] = '\0';
+  }
+  json_decref(o);
+  if (st != REIN_OK) {
+    if (cap) buf[0] = '\0';
+    return st;
+  }
+  if (needed) *needed = n;
+  return n < cap ? REIN_OK : REIN_ETOOBIG;
 }
 
 /* ---- exchange ------------------------------------------------------------ */
@@ -286,10 +265,17 @@ static rein_status reject(rein_idem_http_exchange *x, int status,
   char type[256];
   snprintf(type, sizeof type, "%s%s", x->h->type_base, kind);
   size_t need = 0;
-  rein_idem_http_problem(NULL, 0, &need, type, title, status, detail);
+  if (rein_idem_http_problem(NULL, 0, &need, type, title, status, detail) !=
+      REIN_ETOOBIG)
+    return REIN_ENOMEM;
   x->body = rein_alloc(x->h->alloc, need + 1);
   if (!x->body) return REIN_ENOMEM;
-  rein_idem_http_problem(x->body, need + 1, NULL, type, title, status, detail);
+  if (rein_idem_http_problem(x->body, need + 1, NULL, type, title, status,
+                             detail) != REIN_OK) {
+    rein_free(x->h->alloc, x->body);
+    x->body = NULL;
+    return REIN_ENOMEM;
+  }
   x->action = REIN_IDEM_HTTP_REJECT;
   x->state = ST_FINAL;
   add_fixed(x, "Content-Type", REIN_IDEM_HTTP_PROBLEM_CT);
