@@ -13,6 +13,7 @@
 #include "rein.h"
 #include "rein/contract.h"
 #include "rein/input.h"
+#include "rein/json.h"
 #include "rein/model.h"
 
 #include <stdlib.h>
@@ -64,20 +65,6 @@ static void signals_list(uint32_t m, char *buf, size_t len) {
   if (!o) snprintf(buf, len, "none");
 }
 
-/* Print `s` as a JSON string. */
-static void jstr(const char *s) {
-  putchar('"');
-  for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-    if (*p == '"' || *p == '\\')
-      printf("\\%c", *p);
-    else if (*p < 0x20)
-      printf("\\u%04x", *p);
-    else
-      putchar(*p);
-  }
-  putchar('"');
-}
-
 /* Create every object the policy needs with the one builder
  * (rein_policy_spec_build), as an application and the simulator do. */
 static rein_status instantiate(const rein_policy_spec *sp, rein_errbuf *eb) {
@@ -98,7 +85,8 @@ static int print_fields(int json) {
   rein_policy_spec_default(&d);
   static const char *const types[] = {"count",    "number",   "duration",
                                       "enum",     "statuses", "signals"};
-  if (json) printf("[");
+  json_t *arr = json ? json_array() : NULL;
+  if (json && !arr) return bad("out of memory", NULL);
   for (size_t i = 0; i < n; i++) {
     char def[256], lo[48], hi[48];
     rein_model_get(&d, &f[i], def, sizeof def);
@@ -111,29 +99,35 @@ static int print_fields(int json) {
     }
     bool bounded = f[i].type <= REIN_MODEL_DURATION;
     if (json) {
-      printf("%s{\"block\":\"%s\",\"name\":\"%s\",\"type\":\"%s\","
-             "\"unit\":\"%s\",",
-             i ? "," : "", rein_model_block_name(f[i].block), f[i].name,
-             types[f[i].type], f[i].unit);
-      if (bounded)
-        printf("\"min\":%.17g,\"max\":%.17g,\"min_open\":%s,", f[i].min,
-               f[i].max, f[i].min_open ? "true" : "false");
+      json_t *o = json_object();
+      rein_json_set(o, "block", json_string(rein_model_block_name(f[i].block)));
+      rein_json_set(o, "name", json_string(f[i].name));
+      rein_json_set(o, "type", json_string(types[f[i].type]));
+      rein_json_set(o, "unit", json_string(f[i].unit));
+      if (bounded) {
+        rein_json_set(o, "min", json_real(f[i].min));
+        rein_json_set(o, "max", json_real(f[i].max));
+        rein_json_set(o, "min_open", json_boolean(f[i].min_open));
+      }
       if (f[i].names) {
-        printf("\"enum\":[");
+        json_t *e = json_array();
         for (int k = 0; f[i].names[k]; k++)
-          printf("%s\"%s\"", k ? "," : "", f[i].names[k]);
-        printf("],");
+          rein_json_push(e, json_string(f[i].names[k]));
+        rein_json_set(o, "enum", e);
       }
       if (f[i].kinds) {
         static const char *const bk[] = {"ratio", "token_bucket", "quota"};
-        printf("\"budget_kinds\":[");
-        for (int k = 0, o = 0; k < 3; k++)
-          if (f[i].kinds & (1u << k)) printf("%s\"%s\"", o++ ? "," : "", bk[k]);
-        printf("],");
+        json_t *e = json_array();
+        for (int k = 0; k < 3; k++)
+          if (f[i].kinds & (1u << k)) rein_json_push(e, json_string(bk[k]));
+        rein_json_set(o, "budget_kinds", e);
       }
-      if (f[i].alias) printf("\"deprecated_alias\":\"%s\",", f[i].alias);
-      printf("\"default\":\"%s\",\"example\":\"%s\",\"doc\":\"%s\"}", def,
-             f[i].example, f[i].doc);
+      if (f[i].alias)
+        rein_json_set(o, "deprecated_alias", json_string(f[i].alias));
+      rein_json_set(o, "default", json_string(def));
+      rein_json_set(o, "example", json_string(f[i].example));
+      rein_json_set(o, "doc", json_string(f[i].doc));
+      rein_json_push(arr, o);
     } else {
       char name[64], range[112] = "";
       snprintf(name, sizeof name, "%s.%s", rein_model_block_name(f[i].block),
@@ -145,7 +139,11 @@ static int print_fields(int json) {
              range, def[0] ? def : "-", f[i].doc);
     }
   }
-  if (json) printf("]\n");
+  if (json) {
+    if (rein_json_put(stdout, arr, REIN_JSON_FLAGS) != 0)
+      return bad("cannot write", NULL);
+    putchar('\n');
+  }
   return REIN_EXIT_OK;
 }
 
@@ -217,25 +215,33 @@ static int run(int argc, char **argv) {
      * with the libcurl client's and the simulator's */
     size_t need = rein_policy_spec_json(&sp, NULL, 0);
     char *pj = malloc(need + 1);
-    if (!pj) {
+    json_t *o = json_object();
+    json_t *pol = NULL;
+    if (pj) {
+      rein_policy_spec_json(&sp, pj, need + 1);
+      pol = json_loads(pj, 0, NULL);
+    }
+    free(pj);
+    if (!o || !pol) {
+      json_decref(o);
+      json_decref(pol);
       rein_contract_set_free(s);
       rc = bad("out of memory", NULL);
       goto out;
     }
-    rein_policy_spec_json(&sp, pj, need + 1);
-    printf("{\"caller\":");
-    jstr(cp.caller);
-    printf(",\"to\":");
-    jstr(to);
-    printf(",\"policy\":%s,\"idempotent\":%s,\"key\":\"%s\",\"key_header\":",
-           pj, p->idempotent ? "true" : "false",
-           rein_contract_key_name(cp.key));
-    free(pj);
-    jstr(cp.key_header);
-    printf(",\"key_ttl\":\"%s\",\"fleet_name\":",
-           rein_format_duration(cp.key_ttl_ns, b1, sizeof b1));
-    jstr(cp.fleet_name);
-    printf(",\"valid\":%s}\n", ist == REIN_OK ? "true" : "false");
+    rein_json_set(o, "caller", rein_json_string(cp.caller));
+    rein_json_set(o, "to", rein_json_string(to));
+    rein_json_set(o, "policy", pol);
+    rein_json_set(o, "idempotent", json_boolean(p->idempotent));
+    rein_json_set(o, "key", json_string(rein_contract_key_name(cp.key)));
+    rein_json_set(o, "key_header", rein_json_string(cp.key_header));
+    rein_json_set(o, "key_ttl", json_string(rein_format_duration(
+                                    cp.key_ttl_ns, b1, sizeof b1)));
+    rein_json_set(o, "fleet_name", rein_json_string(cp.fleet_name));
+    rein_json_set(o, "valid", json_boolean(ist == REIN_OK));
+    if (rein_json_put(stdout, o, REIN_JSON_FLAGS) != 0)
+      rc = REIN_EXIT_USAGE;
+    putchar('\n');
   } else {
     printf("policy %s -> %s\n", cp.caller, to);
     printf("  attempts        %u (including the first)\n", p->max_attempts);
