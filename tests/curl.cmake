@@ -50,3 +50,19 @@ if(TARGET rein_curl AND TARGET ledger AND TARGET rein_cli)
             ${PROJECT_SOURCE_DIR}/examples/contracts/ledger)
   set_tests_properties(test_demo PROPERTIES LABELS e2e TIMEOUT 120)
 endif()
+
+# End to end through three processes (this test's rein_curl shop ->
+# examples/checkout -> examples/ledger): a key derived across two hops,
+# "don't retry" carried upward (the ledger's requests do not multiply),
+# RateLimit pacing (no 429 for the paced client) and the key retention
+# refused at run time (~25 s).
+if(TARGET rein_curl AND TARGET ledger AND TARGET checkout)
+  rein_add_test(NAME test_checkout
+    SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/e2e/test_checkout.c
+            ${CMAKE_CURRENT_SOURCE_DIR}/e2e/checkout_proc.c
+            ${CMAKE_CURRENT_SOURCE_DIR}/e2e/ledger_proc.c
+    LIBS rein_curl rein_contract ledger_auth
+    ARGS $<TARGET_FILE:ledger> $<TARGET_FILE:checkout>
+         ${PROJECT_SOURCE_DIR}/examples/contracts/checkout
+    LABELS e2e TIMEOUT 120)
+endif()
