@@ -16,6 +16,12 @@ if(TARGET rein_curl)
     LABELS unit TIMEOUT 60)
   target_compile_definitions(test_curl PRIVATE
     REIN_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+  # Derived and passed-through keys, the don't-retry reply, RateLimit
+  # pacing (blocking and multi) and the retention read from the response.
+  rein_add_test(NAME test_curl_enforce
+    SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_curl_enforce.c
+    LIBS rein_curl rein_curl_test_server
+    LABELS unit TIMEOUT 60)
   # One client shared by threads (blocking and multi), under TSan too.
   rein_add_test(NAME test_curl_concurrency
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_curl_concurrency.c

@@ -79,8 +79,7 @@ static void usage(FILE *f) {
         "  --caller NAME     the contract's caller (default checkout)\n"
         "  --to SVC.OP       the ledger call (default ledger.charge)\n"
         "  --rate-limit N    admit N requests/s; RateLimit on every answer\n"
-        "  --no-propagate    answer a plain 503 instead of 503 + "
-        "Rein-Dont-Retry\n"
+        "  --no-propagate    a plain 503, not 503 + Rein-Dont-Retry\n"
         "  --quiet           no log lines\n"
         "environment: CHECKOUT_LEDGER_TOKEN (bearer token for the ledger),\n"
         "             CHECKOUT_DERIVE_SECRET (optional HMAC secret for keys)\n",
@@ -389,8 +388,8 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 /* ---- start-up ------------------------------------------------------------ */
 
-static void quiet_log(void *ctx, const char *line) {
-  (void)ctx, (void)line;
+static void quiet_log(void *ctx, const char *l) {
+  (void)ctx, (void)l;
 }
 
 static int setup(checkout *k) {
@@ -451,8 +450,7 @@ static int write_port_file(const char *path, unsigned port) {
   FILE *f = fopen(tmp, "w");
   if (!f) return -1;
   fprintf(f, "%u\n", port);
-  if (fclose(f) != 0) return -1;
-  return rename(tmp, path);
+  return fclose(f) != 0 ? -1 : rename(tmp, path);
 }
 
 int main(int argc, char **argv) {
