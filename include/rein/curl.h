@@ -76,6 +76,12 @@
  * REIN_CURL_KEYS_NON_IDEMPOTENT (the default) such a request gets
  * `Idempotency-Key: "<uuid>"` (an RFC 8941 sf-string holding a random v4
  * UUID from getrandom(), the same on every attempt of the call).
+ * Keys across a boundary (a service calling on behalf of a keyed request):
+ * REIN_CURL_KEYS_PASS_THROUGH sends opts.inbound_key as it is,
+ * REIN_CURL_KEYS_DERIVE sends rein_curl_derive_key(inbound, operation).
+ * A response's Idempotency-Key-Retention goes to the state machine
+ * (rein_outcome.key_retention_ns), which refuses a keyed retry that would
+ * be sent after it (rein/retry.h step 5a, REIN_GIVEUP_RETENTION).
  * When a response carries Idempotency-Key-Retention shorter than the
  * policy's retry window (window_ns, else the call's deadline), the client
  * counts a retention warning (rein_curl_stats) and logs one line through
@@ -93,7 +99,8 @@
  * resets CURLOPT_HTTPHEADER to opts.headers).
  *
  * Thread level: a rein_curl is immutable after creation except for its
- * atomic counters; share it between threads. A rein_curl_call (and its easy
+ * atomic counters and its pacing time (one atomic); share it between
+ * threads. A rein_curl_call (and its easy
  * handle) is used by one thread at a time, as libcurl requires.
  */
 #ifndef REIN_CURL_H

@@ -62,9 +62,9 @@
  *
  * "Don't retry" propagation: a GIVE_UP carries dont_retry = true when rein
  * stopped because the system is overloaded or this layer already retried
- * (SERVER_STOP, BUDGET, BREAKER_OPEN, THROTTLED, and MAX_ATTEMPTS / WINDOW /
- * DEADLINE after at least one retry). Return it to your caller (e.g. the
- * Rein-Dont-Retry header) so the layer above does not multiply the load.
+ * (SERVER_STOP, BUDGET, BREAKER_OPEN, THROTTLED, RETENTION, and MAX_ATTEMPTS /
+ * WINDOW / DEADLINE after at least one retry). Return it to your caller (e.g.
+ * the Rein-Dont-Retry header) so the layer above does not multiply the load.
  *
  * Thread level: rein_policy is immutable after creation (share freely; the
  * objects it points to are internally synchronized). A rein_retry is used by

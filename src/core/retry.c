@@ -329,7 +329,9 @@ rein_decision rein_retry_next(rein_retry *r, const rein_outcome *o,
       add_sat(now, delay) >= add_sat(r->start_ns, r->retention_ns)) {
     bool refuse = c->retention == REIN_RETENTION_REFUSE ||
                   (c->retention == REIN_RETENTION_AUTO && !c->idempotent);
-    if (refuse) return give_up(r, REIN_GIVEUP_RETENTION, false);
+    /* dont_retry: a retry from the layer above would come later still,
+     * past the same retention (a derived key is forgotten as well). */
+    if (refuse) return give_up(r, REIN_GIVEUP_RETENTION, true);
     rein_metrics_add(c->metrics, REIN_C_RETENTION_LATE, 1);
   }
   if (poll) {

@@ -358,6 +358,7 @@ static void test_retention_refused(void **state) {
   assert_int_equal(rein_curl_perform_ex(c, e, &o, &res), REIN_EGAVEUP);
   assert_int_equal(res.reason, REIN_GIVEUP_RETENTION);
   assert_int_equal(res.attempts, 1);
+  assert_true(res.dont_retry); /* a caller's retry would be later still */
   assert_true(res.elapsed_ns < REIN_NS_PER_S);
   printf("retention: ledger keeps keys 1 s, retry due at 1.5 s: gave up "
          "(%s) after %u attempt\n",
