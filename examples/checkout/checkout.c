@@ -59,11 +59,9 @@ typedef struct checkout {
   options opt;
   rein_contract_set *set;
   rein_curl *client;
-  rein_admit *admit; /* with --rate-limit */
-  char url[512];
-  char auth[600]; /* "Authorization: Bearer ..." or "" */
-  _Atomic uint64_t m[M_COUNT];
-  _Atomic uint64_t codes[600];
+  rein_admit *admit;        /* with --rate-limit */
+  char url[512], auth[600]; /* auth: "Authorization: Bearer ..." or "" */
+  _Atomic uint64_t m[M_COUNT], codes[600]; /* codes: answers by status */
 } checkout;
 
 typedef struct req_ctx {
