@@ -12,7 +12,7 @@
  *               after one attempt, so the ledger sees at most 3 requests
  *               per payment. With checkout --no-propagate (a plain 503)
  *               the shop retries too and the ledger's load multiplies.
- *   pacing      checkout --rate-limit 5 sends RateLimit on every answer;
+ *   pacing      checkout --rate-limit 2 sends RateLimit on every answer;
  *               the paced shop (the contract honours ratelimit) meets no
  *               429, the unpaced one does.
  *   retention   the ledger keeps keys 1 s (--retention-s 1): a keyed POST
@@ -287,9 +287,9 @@ static uint64_t pay_many(rein_curl *shop, int n, const char *tag) {
 
 static void test_pacing(void **state) {
   (void)state;
-  enum { M = 12 };
+  enum { M = 8 };
   ledger_proc_start(&g_ledger, LEDGER_BIN, "rein-co-pace", NULL);
-  const char *rl[] = {"--rate-limit", "5", NULL};
+  const char *rl[] = {"--rate-limit", "2", NULL};
   checkout_proc_start(&g_checkout, CHECKOUT_BIN, CONTRACTS, g_ledger.port, rl);
   /* The contract honours ratelimit: pacing is on (AUTO). */
   rein_curl *paced = client_from("shop", "checkout.pay", REIN_CURL_PACE_AUTO);
@@ -301,7 +301,7 @@ static void test_pacing(void **state) {
   uint64_t u429 = pay_many(unpaced, M, "unpaced");
   rein_curl_stats us;
   rein_curl_get_stats(unpaced, &us);
-  printf("pacing (5 req/s): paced %d payments, %llu waits (%.1f s), %llu "
+  printf("pacing (2 req/s): paced %d payments, %llu waits (%.1f s), %llu "
          "attempts, 429s %llu; unpaced %llu attempts, 429s %llu\n",
          M, (unsigned long long)ps.paced, (double)ps.paced_ns / 1e9,
          (unsigned long long)ps.attempts, (unsigned long long)p429,
