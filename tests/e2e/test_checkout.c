@@ -5,7 +5,8 @@
  * in this process) -> examples/checkout -> examples/ledger.
  *
  *   derive      checkout sends the ledger rein_curl_derive_key(the shop's
- *               key, "ledger.charge"): the shop's retry and a checkout
+ *               key, "ledger.charge"): the shop's retry, checkout's own
+ *               retry (a slow ledger: timeout, 409, replay) and a checkout
  *               restart reach the ledger with the same key, one charge.
  *   dont-retry  the ledger is down (admin outage); checkout retries 3
  *               times, then answers 503 + Rein-Dont-Retry; the shop stops
@@ -194,6 +195,48 @@ static void test_derive_two_hops(void **state) {
   printf("derive: 4 payments, 2 keys -> %ld charges; key %s -> %s\n",
          json_int(r.body, "count"), K, D);
   rein_curl_free(shop);
+  checkout_proc_stop(&g_checkout);
+  ledger_proc_stop(&g_ledger);
+}
+
+/* The middle hop retries: the ledger works 1.2 s, checkout's attempt times
+ * out at 800 ms and asks again with the same derived key (409 in progress,
+ * then the replay). One charge, under the derived key. */
+static void test_derive_middle_retry(void **state) {
+  (void)state;
+  const char *slow[] = {"--work-ms", "1200", "--lease-ms", "2000", NULL};
+  ledger_proc_start(&g_ledger, LEDGER_BIN, "rein-co-mid", slow);
+  checkout_proc_start(&g_checkout, CHECKOUT_BIN, CONTRACTS, g_ledger.port,
+                      NULL);
+  rein_policy_config pc; /* one patient attempt: only checkout retries */
+  rein_policy_config_default(&pc);
+  pc.max_attempts = 1;
+  pc.attempt_timeout_ns = 10 * REIN_NS_PER_S;
+  pc.idempotent = false;
+  rein_policy *p;
+  assert_int_equal(rein_policy_new(&pc, &p), REIN_OK);
+  rein_curl_config cc;
+  rein_curl_config_default(&cc);
+  cc.policy = p;
+  rein_curl *shop;
+  assert_int_equal(rein_curl_new(&cc, &shop), REIN_OK);
+  static http_resp r;
+  rein_curl_result res;
+  assert_int_equal(shop_pay(shop, "order-mid-1", "m-1", &r, &res), REIN_OK);
+  assert_int_equal(res.http_status, 201);
+  char D[REIN_CURL_DERIVED_KEY_LEN + 1], got[128];
+  rein_curl_derive_key("order-mid-1", "ledger.charge", NULL, 0, D);
+  assert_true(header_value(&r, "Checkout-Ledger-Key", got, sizeof got));
+  assert_string_equal(got, D);
+  uint64_t mid = test_metric(g_checkout.port, "checkout_ledger_attempts_total");
+  uint64_t charges = test_metric(g_ledger.port, "rein_ledger_charges_total");
+  printf("derive, checkout retrying: %llu ledger attempts with key %s, %llu "
+         "charge\n",
+         (unsigned long long)mid, D, (unsigned long long)charges);
+  assert_true(mid >= 2);
+  assert_int_equal(charges, 1);
+  rein_curl_free(shop);
+  rein_policy_free(p);
   checkout_proc_stop(&g_checkout);
   ledger_proc_stop(&g_ledger);
 }
@@ -387,6 +430,7 @@ int main(int argc, char **argv) {
   }
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_teardown(test_derive_two_hops, teardown),
+      cmocka_unit_test_teardown(test_derive_middle_retry, teardown),
       cmocka_unit_test_teardown(test_dont_retry_three_processes, teardown),
       cmocka_unit_test_teardown(test_pacing, teardown),
       cmocka_unit_test_teardown(test_retention_refused, teardown),
