@@ -61,7 +61,7 @@ endif()
 # examples/checkout -> examples/ledger): a key derived across two hops,
 # "don't retry" carried upward (the ledger's requests do not multiply),
 # RateLimit pacing (no 429 for the paced client) and the key retention
-# refused at run time (~25 s).
+# refused at run time (~20 s).
 if(TARGET rein_curl AND TARGET ledger AND TARGET checkout)
   rein_add_test(NAME test_checkout
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/e2e/test_checkout.c
