@@ -16,6 +16,12 @@ if(TARGET rein_curl)
     LABELS unit TIMEOUT 60)
   target_compile_definitions(test_curl PRIVATE
     REIN_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
+  # Derived and passed-through keys, the don't-retry reply, RateLimit
+  # pacing (blocking and multi) and the retention read from the response.
+  rein_add_test(NAME test_curl_enforce
+    SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_curl_enforce.c
+    LIBS rein_curl rein_curl_test_server
+    LABELS unit TIMEOUT 60)
   # One client shared by threads (blocking and multi), under TSan too.
   rein_add_test(NAME test_curl_concurrency
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_curl_concurrency.c
@@ -49,4 +55,20 @@ if(TARGET rein_curl AND TARGET ledger AND TARGET rein_cli)
     COMMAND test_demo $<TARGET_FILE:rein_cli> $<TARGET_FILE:ledger>
             ${PROJECT_SOURCE_DIR}/examples/contracts/ledger)
   set_tests_properties(test_demo PROPERTIES LABELS e2e TIMEOUT 120)
+endif()
+
+# End to end through three processes (this test's rein_curl shop ->
+# examples/checkout -> examples/ledger): a key derived across two hops,
+# "don't retry" carried upward (the ledger's requests do not multiply),
+# RateLimit pacing (no 429 for the paced client) and the key retention
+# refused at run time (~20 s).
+if(TARGET rein_curl AND TARGET ledger AND TARGET checkout)
+  rein_add_test(NAME test_checkout
+    SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/e2e/test_checkout.c
+            ${CMAKE_CURRENT_SOURCE_DIR}/e2e/checkout_proc.c
+            ${CMAKE_CURRENT_SOURCE_DIR}/e2e/ledger_proc.c
+    LIBS rein_curl rein_contract ledger_auth
+    ARGS $<TARGET_FILE:ledger> $<TARGET_FILE:checkout>
+         ${PROJECT_SOURCE_DIR}/examples/contracts/checkout
+    LABELS e2e TIMEOUT 120)
 endif()

@@ -76,6 +76,12 @@
  * REIN_CURL_KEYS_NON_IDEMPOTENT (the default) such a request gets
  * `Idempotency-Key: "<uuid>"` (an RFC 8941 sf-string holding a random v4
  * UUID from getrandom(), the same on every attempt of the call).
+ * Keys across a boundary (a service calling on behalf of a keyed request):
+ * REIN_CURL_KEYS_PASS_THROUGH sends opts.inbound_key as it is,
+ * REIN_CURL_KEYS_DERIVE sends rein_curl_derive_key(inbound, operation).
+ * A response's Idempotency-Key-Retention goes to the state machine
+ * (rein_outcome.key_retention_ns), which refuses a keyed retry that would
+ * be sent after it (rein/retry.h step 5a, REIN_GIVEUP_RETENTION).
  * When a response carries Idempotency-Key-Retention shorter than the
  * policy's retry window (window_ns, else the call's deadline), the client
  * counts a retention warning (rein_curl_stats) and logs one line through
@@ -93,7 +99,8 @@
  * resets CURLOPT_HTTPHEADER to opts.headers).
  *
  * Thread level: a rein_curl is immutable after creation except for its
- * atomic counters; share it between threads. A rein_curl_call (and its easy
+ * atomic counters and its pacing time (one atomic); share it between
+ * threads. A rein_curl_call (and its easy
  * handle) is used by one thread at a time, as libcurl requires.
  */
 #ifndef REIN_CURL_H
@@ -119,8 +126,22 @@ struct rein_contract_set;
 typedef enum rein_curl_keys {
   REIN_CURL_KEYS_NONE = 0,           /* never (a caller may pass its own) */
   REIN_CURL_KEYS_NON_IDEMPOTENT = 1, /* to non-idempotent requests (default) */
-  REIN_CURL_KEYS_ALWAYS = 2          /* to every request */
+  REIN_CURL_KEYS_ALWAYS = 2,         /* to every request */
+  /* A service calling on behalf of a keyed request (contract key modes;
+   * give the request's key as rein_curl_opts.inbound_key). Without an
+   * inbound key, as NON_IDEMPOTENT. */
+  REIN_CURL_KEYS_PASS_THROUGH = 3, /* send the inbound key as it is */
+  REIN_CURL_KEYS_DERIVE = 4        /* send rein_curl_derive_key(inbound key,
+                                      config.operation, config.derive_secret) */
 } rein_curl_keys;
+
+/* Proactive pacing by RateLimit (rein_curl_pace_ns). */
+typedef enum rein_curl_pace {
+  REIN_CURL_PACE_AUTO = 0, /* rein_curl_new: off; rein_curl_new_from_contract:
+                              on when the call honours the ratelimit signal */
+  REIN_CURL_PACE_OFF = 1,
+  REIN_CURL_PACE_ON = 2
+} rein_curl_pace;
 
 /* Server signals the client honours (bits; the same values as
  * REIN_CONTRACT_SIGNAL_* in rein/contract.h). */
@@ -154,6 +175,20 @@ typedef struct rein_curl_config {
   void *random_ctx;
   const rein_allocator *alloc;
   rein_errbuf *err;
+  /* Appended. Key derivation (keys = DERIVE): the operation named in the
+   * derivation, e.g. the contract's "ledger.charge" (copied; NULL = "");
+   * an optional HMAC secret (copied, at most 64 bytes; NULL = plain
+   * SHA-256, which any party that knows the inbound key can recompute). */
+  const char *operation;
+  const void *derive_secret;
+  size_t derive_secret_len;
+  /* Pacing: when a response carries RateLimit with nothing or little left
+   * (rein_signals_pace_ns), the client's next call first waits for the
+   * reset instead of meeting a 429. At most pace_max_ns per call (default
+   * 10 s; [0, 6 h]); never past the call's deadline (it is then sent at
+   * once). */
+  rein_curl_pace pace;
+  int64_t pace_max_ns;
 } rein_curl_config;
 
 REIN_API void rein_curl_config_default(rein_curl_config *c);
@@ -212,6 +247,11 @@ typedef struct rein_curl_opts {
   size_t (*header_fn)(char *buf, size_t size, size_t n, void *ctx);
   void *header_ctx;
   void *user;                 /* returned by rein_curl_call_user */
+  /* Appended. The key of the request this call serves (raw, as read from
+   * the inbound Idempotency-Key, e.g. by rein_idem_http_read_key; at most
+   * REIN_CURL_INBOUND_KEY_MAX bytes of printable ASCII); borrowed. Used
+   * with keys = PASS_THROUGH or DERIVE; NULL = none. */
+  const char *inbound_key;
 } rein_curl_opts;
 
 /* What a finished call did. */
@@ -236,6 +276,10 @@ typedef struct rein_curl_stats {
   uint64_t keys_minted;
   uint64_t retention_warnings; /* calls whose server retention < window */
   uint64_t malformed_headers;  /* signal headers that did not parse */
+  /* Appended. */
+  uint64_t paced;        /* calls that waited for a RateLimit reset first */
+  int64_t paced_ns;      /* total time they waited */
+  uint64_t keys_derived; /* keys from rein_curl_derive_key */
 } rein_curl_stats;
 
 REIN_API void rein_curl_get_stats(const rein_curl *c, rein_curl_stats *out);
@@ -309,6 +353,60 @@ REIN_API rein_status rein_curl_multi_resume(rein_curl_call *call, CURLM *m,
  * `max_ms` when it is not WAITING. */
 REIN_API int rein_curl_poll_ms(const rein_curl_step *step, int64_t now,
                                int max_ms);
+
+/* ---- enforcing the contract (src/curl/enforce.c) ----------------------- */
+
+#define REIN_CURL_INBOUND_KEY_MAX 255
+#define REIN_CURL_DERIVED_KEY_LEN 48
+
+/*
+ * The key a service sends downstream for the request whose key is
+ * `inbound` (raw), for `operation` (e.g. "ledger.charge"; NULL = ""):
+ * the first 24 bytes of HMAC-SHA256(secret, "rein-derive-v1" NUL operation
+ * NUL inbound), or of SHA-256 of the same bytes when `secret` is NULL, as
+ * 48 lowercase hex digits. The same inputs give the same key on every
+ * retry, on every instance and after a restart; two operations, or two
+ * inbound keys, give unrelated keys. REIN_EINVAL when `inbound` is empty,
+ * longer than REIN_CURL_INBOUND_KEY_MAX or not printable ASCII, or
+ * secret_len > 64. Pure; thread-safe.
+ */
+REIN_API rein_status rein_curl_derive_key(
+    const char *inbound, const char *operation, const void *secret,
+    size_t secret_len, char out[REIN_CURL_DERIVED_KEY_LEN + 1]);
+
+/* A service's own answer when its downstream call gave up with
+ * "don't retry" (rein_curl_dont_retry_reply_for). */
+typedef struct rein_curl_reply_header {
+  const char *name;  /* REIN_HEADER_* (rein/signal.h) */
+  const char *value; /* points into the reply's storage */
+} rein_curl_reply_header;
+
+typedef struct rein_curl_reply {
+  int status;      /* HTTP: 503 */
+  int grpc_status; /* gRPC: 14 (UNAVAILABLE) */
+  size_t count;    /* HTTP response headers: Rein-Dont-Retry: ?1, and
+                      Retry-After: <s> when the downstream asked for a delay */
+  rein_curl_reply_header headers[2];
+  /* gRPC trailer instead: grpc-retry-pushback-ms: -1 (A6: don't retry) */
+  rein_curl_reply_header grpc_trailer;
+  char store_[32];
+} rein_curl_reply;
+
+/*
+ * When `res` (a finished call) gave up with dont_retry, fills `out` with
+ * the status and headers the service should answer its own caller with, so
+ * that the layer above does not retry and multiply the load (rein/retry.h,
+ * "Don't retry" propagation), and returns true. Otherwise (success, or a
+ * give-up the caller may retry) returns false and leaves `out` zeroed; the
+ * service answers as it would. Pure; thread-safe.
+ */
+REIN_API bool rein_curl_dont_retry_reply_for(const rein_curl_result *res,
+                                             rein_curl_reply *out);
+
+/* How long a call starting at `now` (the policy's clock) waits before its
+ * first attempt because of an earlier response's RateLimit: 0 when pacing
+ * is off or nothing asked for a wait; at most config.pace_max_ns. */
+REIN_API int64_t rein_curl_pace_ns(const rein_curl *c, int64_t now);
 
 /* ---- pieces, for other transports and tests ---------------------------- */
 

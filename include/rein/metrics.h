@@ -37,6 +37,8 @@ typedef enum rein_counter {
   REIN_C_BREAKER_HALF_OPENED, /* transitions to HALF_OPEN */
   REIN_C_BREAKER_CLOSED,      /* transitions to CLOSED */
   REIN_C_SERVER_DELAYS,       /* retries whose delay a server signal raised */
+  REIN_C_RETENTION_LATE,      /* retries sent after the key's known
+                                 retention (retention WARN, rein/retry.h 5a) */
   REIN_C_COUNT_
 } rein_counter;
 

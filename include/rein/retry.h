@@ -45,6 +45,14 @@
  *   5. delay = max(backoff(n), outcome.server_delay_ns); if now + delay +
  *      expected attempt time ends past the retry window   -> WINDOW
  *      ... or past the call's deadline                    -> DEADLINE
+ *  5a. the call has a key, the key's retention is known (the policy's
+ *      key_retention_ns, or the shortest Idempotency-Key-Retention a
+ *      response of this call carried: rein_outcome.key_retention_ns), and
+ *      the retry would be sent at or after begin + retention, when the
+ *      server may have forgotten the key and would run the request again:
+ *      retention REFUSE (AUTO on a non-idempotent policy) -> RETENTION
+ *      WARN (AUTO on an idempotent policy): counted
+ *      (REIN_C_RETENTION_LATE) and sent. Step 0's polls are checked too.
  *   6. the budget refuses                                 -> BUDGET
  *   7. WAIT(delay); then on resume: breaker refuses       -> BREAKER_OPEN
  *                                   throttle rejects      -> THROTTLED
@@ -54,9 +62,9 @@
  *
  * "Don't retry" propagation: a GIVE_UP carries dont_retry = true when rein
  * stopped because the system is overloaded or this layer already retried
- * (SERVER_STOP, BUDGET, BREAKER_OPEN, THROTTLED, and MAX_ATTEMPTS / WINDOW /
- * DEADLINE after at least one retry). Return it to your caller (e.g. the
- * Rein-Dont-Retry header) so the layer above does not multiply the load.
+ * (SERVER_STOP, BUDGET, BREAKER_OPEN, THROTTLED, RETENTION, and MAX_ATTEMPTS /
+ * WINDOW / DEADLINE after at least one retry). Return it to your caller (e.g.
+ * the Rein-Dont-Retry header) so the layer above does not multiply the load.
  *
  * Thread level: rein_policy is immutable after creation (share freely; the
  * objects it points to are internally synchronized). A rein_retry is used by
@@ -100,6 +108,11 @@ typedef struct rein_outcome {
   rein_condition condition; /* the concrete status (REIN_COND_HTTP(504),
                                REIN_COND_GRPC(14), REIN_COND_TRANSPORT(..));
                                with a policy retryable set it decides step 1 */
+  /* Appended: how long the server keeps this call's key, as the response
+   * said (Idempotency-Key-Retention); 0 = not said. The call keeps the
+   * shortest retention it has heard (and the policy's key_retention_ns)
+   * for step 5a. */
+  int64_t key_retention_ns;
 } rein_outcome;
 
 typedef enum rein_action {
@@ -121,6 +134,8 @@ typedef enum rein_giveup {
   REIN_GIVEUP_NOT_RETRYABLE = 7,  /* outcome not retryable (step 1) */
   REIN_GIVEUP_NON_IDEMPOTENT = 8, /* not idempotent and no key */
   REIN_GIVEUP_SERVER_STOP = 9,    /* the server said don't retry */
+  REIN_GIVEUP_RETENTION = 10,     /* the retry would be sent after the
+                                     server forgot the call's key (5a) */
   REIN_GIVEUP_COUNT_
 } rein_giveup;
 
@@ -134,6 +149,15 @@ typedef struct rein_decision {
   int64_t timeout_ns;  /* ATTEMPT: timeout for this attempt: the policy's,
                           shortened to the deadline; 0 = none */
 } rein_decision;
+
+/* What a keyed call does with a retry that would be sent after the server
+ * forgot its key (decision step 5a). */
+typedef enum rein_retention_mode {
+  REIN_RETENTION_AUTO = 0,  /* REFUSE for non-idempotent operations, WARN
+                               for idempotent ones (the default) */
+  REIN_RETENTION_WARN = 1,  /* send it; count rein_retention_late_total */
+  REIN_RETENTION_REFUSE = 2 /* give up: REIN_GIVEUP_RETENTION */
+} rein_retention_mode;
 
 typedef struct rein_policy_config {
   const char *name;          /* for metrics and messages; copied; default
@@ -170,6 +194,11 @@ typedef struct rein_policy_config {
    * (the default) are decided by `retry_on` as before. Contracts fill both
    * (retry_on = rein_retryable_set_kind_mask). */
   rein_retryable_set retryable;
+  /* Appended. How long the callee keeps an idempotency key (a contract's
+   * key_ttl); 0 = unknown. A response's Idempotency-Key-Retention
+   * (rein_outcome.key_retention_ns) shortens it for that call. */
+  int64_t key_retention_ns;
+  rein_retention_mode retention; /* what step 5a does; default AUTO */
 } rein_policy_config;
 
 REIN_API void rein_policy_config_default(rein_policy_config *c);
@@ -205,6 +234,7 @@ typedef struct rein_retry {
   int64_t delay_total_ns; /* waited between attempts so far (metrics) */
   uint32_t polls; /* attempts answered "in progress" (not counted against
                      max_attempts) */
+  int64_t retention_ns; /* the key's known retention; 0 = unknown (5a) */
 } rein_retry;
 
 /* Prepare `r` for one call of `p`. Never fails, never allocates. */
@@ -251,7 +281,8 @@ REIN_API rein_status rein_retry_run(const rein_policy *p,
 
 REIN_API const char *rein_action_name(rein_action a);
 /* "max_attempts", "window", "deadline", "budget", "breaker_open",
- * "throttled", "not_retryable", "non_idempotent", "server_stop" */
+ * "throttled", "not_retryable", "non_idempotent", "server_stop",
+ * "retention" */
 REIN_API const char *rein_giveup_name(rein_giveup g);
 /* "success", "failure", "timeout", "not_sent", "overloaded", "fatal" */
 REIN_API const char *rein_outcome_kind_name(rein_outcome_kind k);

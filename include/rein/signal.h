@@ -113,6 +113,15 @@ REIN_API rein_status rein_signals_feed(rein_signals *s, const char *name,
  */
 REIN_API int64_t rein_signals_delay_floor(const rein_signals *s);
 
+/*
+ * The RateLimit part of rein_signals_delay_floor, for pacing the next
+ * request after any response (a success included): the reset time when
+ * remaining is 0, reset / remaining when remaining is low (as above), else
+ * 0; -1 when the response carried no usable RateLimit (remaining or reset
+ * absent). Clamped to the maximum.
+ */
+REIN_API int64_t rein_signals_pace_ns(const rein_signals *s);
+
 #ifdef __cplusplus
 }
 #endif

@@ -42,6 +42,10 @@ void rein__rc_call_spec(const rc_call *c, rein_policy_spec *sp) {
   sp->throttle.err = NULL;
   sp->deadline_ns = c->deadline;
   sp->signals = c->signals;
+  /* the callee's key_ttl bounds the retries of a keyed call (retry.h step
+   * 5a; a response's Idempotency-Key-Retention may shorten it) */
+  if (c->key != REIN_CONTRACT_KEY_NONE && c->op && c->op->idem == RC_IDEM_KEY)
+    p->key_retention_ns = c->op->key_ttl;
 }
 
 rein_status rein_spec_from_contract(const rein_contract_set *cs,

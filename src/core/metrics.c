@@ -239,6 +239,8 @@ static const struct {
     {"rein_breaker_half_opened_total", "Breaker transitions to half-open."},
     {"rein_breaker_closed_total", "Breaker transitions to closed."},
     {"rein_server_delays_total", "Retries whose delay a server signal raised."},
+    {"rein_retention_late_total",
+     "Retries sent after the server's key retention had passed."},
 };
 
 const char *rein_counter_name(rein_counter c) {

@@ -72,6 +72,15 @@ rein_status rein_policy_new(const rein_policy_config *c, rein_policy **out) {
   if (c->attempt_timeout_ns < 0)
     return rein__invalid(err, "policy.attempt_timeout_ns: must be >= 0, got %lld",
                          (long long)c->attempt_timeout_ns);
+  if (c->key_retention_ns < 0)
+    return rein__invalid(err,
+                         "policy.key_retention_ns: must be >= 0 (0 = unknown), "
+                         "got %lld",
+                         (long long)c->key_retention_ns);
+  if ((unsigned)c->retention > REIN_RETENTION_REFUSE)
+    return rein__invalid(
+        err, "policy.retention: must be AUTO, WARN or REFUSE, got %d",
+        (int)c->retention);
   if (c->expected_attempt_ns < 0)
     return rein__invalid(err,
                          "policy.expected_attempt_ns: must be >= 0, got %lld",
@@ -129,6 +138,7 @@ void rein_retry_init(rein_retry *r, const rein_policy *p,
   r->has_key = opts && opts->has_key;
   r->deadline_ns = opts && opts->deadline ? opts->deadline : INT64_MAX;
   r->end_ns = INT64_MAX;
+  r->retention_ns = p->cfg.key_retention_ns;
   r->state = S_INIT;
 }
 
@@ -310,6 +320,20 @@ rein_decision rein_retry_next(rein_retry *r, const rein_outcome *o,
   if (add_sat(now, delay) >= r->deadline_ns ||
       (expected > 0 && finish > r->deadline_ns))
     return give_up(r, REIN_GIVEUP_DEADLINE, retried);
+  /* 5a. the key's retention: a retry sent after the server forgot the key
+   * runs the request a second time. */
+  if (o->key_retention_ns > 0 &&
+      (r->retention_ns == 0 || o->key_retention_ns < r->retention_ns))
+    r->retention_ns = o->key_retention_ns;
+  if (r->has_key && r->retention_ns > 0 &&
+      add_sat(now, delay) >= add_sat(r->start_ns, r->retention_ns)) {
+    bool refuse = c->retention == REIN_RETENTION_REFUSE ||
+                  (c->retention == REIN_RETENTION_AUTO && !c->idempotent);
+    /* dont_retry: a retry from the layer above would come later still,
+     * past the same retention (a derived key is forgotten as well). */
+    if (refuse) return give_up(r, REIN_GIVEUP_RETENTION, true);
+    rein_metrics_add(c->metrics, REIN_C_RETENTION_LATE, 1);
+  }
   if (poll) {
     if (bounded) r->polls++;
     r->state = S_WAITING;
@@ -391,9 +415,9 @@ const char *rein_action_name(rein_action a) {
 }
 
 static const char *const giveup_names[REIN_GIVEUP_COUNT_] = {
-    "none",         "max_attempts",  "window",         "deadline",
-    "budget",       "breaker_open",  "throttled",      "not_retryable",
-    "non_idempotent", "server_stop"};
+    "none",           "max_attempts", "window",    "deadline",
+    "budget",         "breaker_open", "throttled", "not_retryable",
+    "non_idempotent", "server_stop",  "retention"};
 
 const char *rein_giveup_name(rein_giveup g) {
   return (unsigned)g < REIN_GIVEUP_COUNT_ ? giveup_names[g] : "unknown";

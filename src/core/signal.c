@@ -724,24 +724,30 @@ rein_status rein_signals_feed(rein_signals *s, const char *name,
   return REIN_OK;
 }
 
+int64_t rein_signals_pace_ns(const rein_signals *s) {
+  if (!s) return -1;
+  const rein_ratelimit *rl = &s->ratelimit;
+  if (rl->remaining < 0 || rl->reset_ns < 0) return -1;
+  int64_t wait = 0;
+  if (rl->remaining == 0) {
+    wait = rl->reset_ns;
+  } else {
+    int64_t limit = rl->limit >= 0 ? rl->limit : s->policy.limit;
+    /* remaining < 10% of limit, i.e. remaining < ceil(limit / 10),
+     * written so that no product can overflow. */
+    bool low = limit >= 0 ? rl->remaining < limit / 10 + (limit % 10 != 0)
+                          : rl->remaining < 2;
+    if (low) wait = rl->reset_ns / rl->remaining;
+  }
+  return wait > REIN_SIGNAL_MAX_DELAY_NS ? REIN_SIGNAL_MAX_DELAY_NS : wait;
+}
+
 int64_t rein_signals_delay_floor(const rein_signals *s) {
   if (!s) return 0;
   int64_t floor = 0;
   floor = max64(floor, s->retry_after_ns);
   floor = max64(floor, s->pushback_ns);
-  const rein_ratelimit *rl = &s->ratelimit;
-  if (rl->remaining >= 0 && rl->reset_ns >= 0) {
-    if (rl->remaining == 0) {
-      floor = max64(floor, rl->reset_ns);
-    } else {
-      int64_t limit = rl->limit >= 0 ? rl->limit : s->policy.limit;
-      /* remaining < 10% of limit, i.e. remaining < ceil(limit / 10),
-       * written so that no product can overflow. */
-      bool low = limit >= 0 ? rl->remaining < limit / 10 + (limit % 10 != 0)
-                            : rl->remaining < 2;
-      if (low) floor = max64(floor, rl->reset_ns / rl->remaining);
-    }
-  }
+  floor = max64(floor, rein_signals_pace_ns(s));
   if (floor > REIN_SIGNAL_MAX_DELAY_NS) floor = REIN_SIGNAL_MAX_DELAY_NS;
   return floor;
 }

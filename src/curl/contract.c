@@ -4,8 +4,10 @@
  *
  * rein_policy_from_contract gives the configs the contract declares; this
  * file creates the objects (budget, breaker, throttle, policy), hands them
- * to a new client that owns them, and maps the call's key mode, key header,
- * honoured signals and deadline onto the client config. So the policy that
+ * to a new client that owns them, and maps the call's key mode (originate,
+ * pass-through, derive), key header, the callee's key_ttl (the policy's
+ * key_retention_ns), honoured signals (ratelimit turns pacing on) and
+ * deadline onto the client config. So the policy that
  * `rein check` checked is the one the HTTP client runs. Built only when the
  * contract library is; otherwise the function reports REIN_EUNSUPPORTED.
  */
@@ -53,9 +55,24 @@ rein_status rein_curl_new_from_contract(const rein_curl_config *base,
   if ((st = rein_policy_spec_build(&sp, &b, &o)) != REIN_OK) return st;
   rein_policy *policy = o.policy;
   cfg.policy = policy;
-  cfg.keys = cp.key == REIN_CONTRACT_KEY_ORIGINATE
-                 ? REIN_CURL_KEYS_NON_IDEMPOTENT
-                 : REIN_CURL_KEYS_NONE;
+  switch (cp.key) {
+  case REIN_CONTRACT_KEY_ORIGINATE:
+    cfg.keys = REIN_CURL_KEYS_NON_IDEMPOTENT;
+    break;
+  case REIN_CONTRACT_KEY_PASS_THROUGH:
+    cfg.keys = REIN_CURL_KEYS_PASS_THROUGH;
+    break;
+  case REIN_CONTRACT_KEY_DERIVE:
+    cfg.keys = REIN_CURL_KEYS_DERIVE;
+    break;
+  default:
+    cfg.keys = REIN_CURL_KEYS_NONE;
+    break;
+  }
+  if (!cfg.operation) cfg.operation = to;
+  if (cfg.pace == REIN_CURL_PACE_AUTO)
+    cfg.pace = cp.signals & REIN_CONTRACT_SIGNAL_RATELIMIT ? REIN_CURL_PACE_ON
+                                                           : REIN_CURL_PACE_OFF;
   if (cp.key_header) cfg.key_header = cp.key_header;
   cfg.signals = cp.signals & REIN_CURL_SIGNAL_ALL;
   cfg.deadline_ns = cp.deadline_ns;

@@ -147,6 +147,7 @@ void rein_curl_config_default(rein_curl_config *c) {
   c->non_idempotent_methods = "POST,PATCH";
   c->signals = REIN_CURL_SIGNAL_ALL;
   c->attempt_header = true;
+  c->pace_max_ns = 10 * REIN_NS_PER_S;
 }
 
 /* An HTTP field name: 1*tchar. */
@@ -165,8 +166,19 @@ rein_status rein_curl_new(const rein_curl_config *cfg, rein_curl **out) {
   *out = NULL;
   rein_errbuf *err = cfg->err;
   if (!cfg->policy) return invalid(err, "curl.policy: required");
-  if ((unsigned)cfg->keys > REIN_CURL_KEYS_ALWAYS)
-    return invalid(err, "curl.keys: must be NONE, NON_IDEMPOTENT or ALWAYS");
+  if ((unsigned)cfg->keys > REIN_CURL_KEYS_DERIVE)
+    return invalid(err, "curl.keys: must be NONE, NON_IDEMPOTENT, ALWAYS, "
+                        "PASS_THROUGH or DERIVE");
+  if (cfg->operation && strlen(cfg->operation) > 127)
+    return invalid(err, "curl.operation: at most 127 characters");
+  if (cfg->derive_secret_len > 64 ||
+      (cfg->derive_secret_len && !cfg->derive_secret))
+    return invalid(err, "curl.derive_secret_len: at most 64 bytes, with "
+                        "derive_secret set (0 = no secret: plain SHA-256)");
+  if ((unsigned)cfg->pace > REIN_CURL_PACE_ON)
+    return invalid(err, "curl.pace: must be AUTO, OFF or ON");
+  if (cfg->pace_max_ns < 0 || cfg->pace_max_ns > REIN_SIGNAL_MAX_DELAY_NS)
+    return invalid(err, "curl.pace_max_ns: must be in [0, 6 h]");
   const char *kh = cfg->key_header ? cfg->key_header : "Idempotency-Key";
   if (strlen(kh) >= sizeof ((rein_curl *)0)->key_header || !is_token(kh))
     return invalid(err, "curl.key_header: must be an HTTP field name of 1..127 "
@@ -194,6 +206,15 @@ rein_status rein_curl_new(const rein_curl_config *cfg, rein_curl **out) {
   c->cfg.non_idempotent_methods = c->methods;
   c->cfg.alloc = c->alloc;
   c->cfg.err = NULL;
+  snprintf(c->operation, sizeof c->operation, "%s",
+           cfg->operation ? cfg->operation : "");
+  c->cfg.operation = c->operation;
+  if (cfg->derive_secret_len)
+    memcpy(c->secret, cfg->derive_secret, cfg->derive_secret_len);
+  c->secret_len = cfg->derive_secret_len;
+  c->cfg.derive_secret = c->secret_len ? c->secret : NULL;
+  c->pace = cfg->pace == REIN_CURL_PACE_ON;
+  atomic_init(&c->pace_until, INT64_MIN);
 
   /* The twin policy: same objects, the other idempotency flag. */
   rein_policy_config pc = *rein_policy_get_config(cfg->policy);
@@ -247,6 +268,9 @@ void rein_curl_get_stats(const rein_curl *cc, rein_curl_stats *out) {
   out->keys_minted = G(RC_KEYS);
   out->retention_warnings = G(RC_RETENTION);
   out->malformed_headers = G(RC_MALFORMED);
+  out->paced = G(RC_PACED);
+  out->paced_ns = (int64_t)G(RC_PACED_NS);
+  out->keys_derived = G(RC_DERIVED);
   for (int k = 0; k < REIN_OUTCOME_COUNT_; k++)
     out->outcomes[k] = G(RC_OUTCOME0 + k);
 #undef G
@@ -281,6 +305,7 @@ struct rein_curl_call {
   rein_decision d;
   int state;
   bool has_key, warned;
+  bool begun; /* rein_retry_begin called (multi: after pacing) */
   char key[64];
   struct curl_slist *hdrs;
   rein_signals sig;
@@ -368,8 +393,15 @@ static rein_status call_init(rein_curl_call *call, rein_curl *c, CURL *easy,
     }
     memcpy(call->key, call->opts.idempotency_key, kl + 1);
     call->has_key = true;
+  } else if (call->opts.inbound_key &&
+             (c->cfg.keys == REIN_CURL_KEYS_PASS_THROUGH ||
+              c->cfg.keys == REIN_CURL_KEYS_DERIVE)) {
+    rein_status st =
+        rein__curl_inbound_key(c, call->opts.inbound_key, call->key);
+    if (st != REIN_OK) return st;
+    call->has_key = true;
   } else if (c->cfg.keys == REIN_CURL_KEYS_ALWAYS ||
-             (c->cfg.keys == REIN_CURL_KEYS_NON_IDEMPOTENT && !idempotent)) {
+             (c->cfg.keys != REIN_CURL_KEYS_NONE && !idempotent)) {
     rein_status st =
         rein_curl_uuid_v4(call->key, c->cfg.random, c->cfg.random_ctx);
     if (st != REIN_OK) return st;
@@ -486,6 +518,8 @@ static void finish_attempt(rein_curl_call *call, CURLcode code) {
      * (draft-ietf-httpapi-idempotency-key-header: 409): ask again after
      * Retry-After with the same key to get the stored response. */
     o.in_progress = call->has_key && is_in_progress(status, &call->sig);
+    if (call->has_key && call->sig.idem_retention_ns > 0)
+      o.key_retention_ns = call->sig.idem_retention_ns;
   }
   if (call->sig.malformed) count(c, RC_MALFORMED, call->sig.malformed);
   count(c, RC_OUTCOME0 + (int)o.kind, 1);
@@ -514,6 +548,7 @@ static void finish_attempt(rein_curl_call *call, CURLcode code) {
     }
   }
   int64_t now = rein_policy_now(call->policy);
+  if (status > 0) rein__curl_pace_note(c, &call->sig, now);
   call->d = rein_retry_next(&call->r, &o, now);
   if (call->d.action == REIN_DONE || call->d.action == REIN_GIVE_UP)
     finish_call(call, now);
@@ -530,6 +565,19 @@ static void abort_attempt(rein_curl_call *call) {
   call->res.last = REIN_OUTCOME_FATAL;
   call->res.last_code = CURLE_OUT_OF_MEMORY;
   finish_call(call, now);
+}
+
+/* How long the call waits for an earlier response's RateLimit reset before
+ * its first attempt: 0 when it would pass the call's deadline (it is then
+ * sent at once, and the server's answer decides). Counted. */
+static int64_t pace_wait(rein_curl_call *call, int64_t now) {
+  int64_t w = rein_curl_pace_ns(call->c, now);
+  if (w <= 0) return 0;
+  if (call->r.deadline_ns != INT64_MAX && now + w >= call->r.deadline_ns)
+    return 0;
+  count(call->c, RC_PACED, 1);
+  count(call->c, RC_PACED_NS, (uint64_t)w);
+  return w;
 }
 
 /* ------------------------------------------------------ blocking driver */
@@ -553,6 +601,8 @@ rein_status rein_curl_perform_ex(rein_curl *c, CURL *easy,
   count(c, RC_CALLS, 1);
   void (*sleep_fn)(void *, int64_t) =
       c->cfg.sleeper.sleep_ns ? c->cfg.sleeper.sleep_ns : default_sleep;
+  int64_t pace = pace_wait(&call, rein_policy_now(call.policy));
+  if (pace > 0) sleep_fn(c->cfg.sleeper.ctx, pace);
   call.d = rein_retry_begin(&call.r, rein_policy_now(call.policy));
   for (;;) {
     if (call.d.action == REIN_ATTEMPT) {
@@ -673,6 +723,14 @@ rein_status rein_curl_multi_add(rein_curl_call *call, CURLM *m,
   if (call->state != CS_INIT) return REIN_ESTATE;
   count(call->c, RC_CALLS, 1);
   int64_t now = rein_policy_now(call->policy);
+  int64_t pace = pace_wait(call, now);
+  if (pace > 0) { /* wait for the reset first: resume begins the call */
+    call->state = CS_WAITING;
+    call->due_ns = now + pace;
+    set_step(call, step);
+    return REIN_OK;
+  }
+  call->begun = true;
   call->d = rein_retry_begin(&call->r, now);
   return advance(call, m, now, step);
 }
@@ -697,7 +755,16 @@ rein_status rein_curl_multi_resume(rein_curl_call *call, CURLM *m,
   if (!call || !m) return REIN_EINVAL;
   if (call->state != CS_WAITING) return REIN_ESTATE;
   int64_t now = rein_policy_now(call->policy);
-  call->d = rein_retry_next(&call->r, NULL, now);
+  if (!call->begun) {
+    if (now < call->due_ns) { /* early: keep waiting for the reset */
+      set_step(call, step);
+      return REIN_OK;
+    }
+    call->begun = true;
+    call->d = rein_retry_begin(&call->r, now);
+  } else {
+    call->d = rein_retry_next(&call->r, NULL, now);
+  }
   return advance(call, m, now, step);
 }
 

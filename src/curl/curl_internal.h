@@ -21,6 +21,9 @@ enum {
   RC_KEYS,
   RC_RETENTION,
   RC_MALFORMED,
+  RC_PACED,
+  RC_PACED_NS,
+  RC_DERIVED,
   RC_OUTCOME0, /* + rein_outcome_kind */
   RC_COUNT_ = RC_OUTCOME0 + REIN_OUTCOME_COUNT_
 };
@@ -42,7 +45,22 @@ struct rein_curl {
   rein_throttle *own_throttle;
   _Atomic uint64_t n[RC_COUNT_];
   _Atomic int retention_logged;
+  /* Key derivation and pacing (enforce.c). */
+  char operation[128];
+  unsigned char secret[64];
+  size_t secret_len;
+  bool pace; /* config.pace resolved */
+  /* No call starts before this (policy clock); INT64_MIN = none. */
+  _Atomic int64_t pace_until;
 };
+
+/* enforce.c: the key a call sends for keys = PASS_THROUGH / DERIVE with an
+ * inbound key, into out (64 bytes). REIN_EINVAL for a bad inbound key. */
+rein_status rein__curl_inbound_key(rein_curl *c, const char *inbound,
+                                   char out[64]);
+/* enforce.c: remember what a response's RateLimit asks of the next call
+ * (now on the policy's clock). */
+void rein__curl_pace_note(rein_curl *c, const rein_signals *sig, int64_t now);
 
 void *rein__curl_alloc(const rein_allocator *a, size_t n);
 void rein__curl_free(const rein_allocator *a, void *p);
