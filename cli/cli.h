@@ -25,15 +25,15 @@
 
 /* What follows an option (and what its operands are: `operands`). */
 typedef enum rein_cli_arg {
-  REIN_CLI_FLAG = 0,  /* nothing (operands: none) */
-  REIN_CLI_STRING,    /* any text */
-  REIN_CLI_FILE,      /* a path to a file (completion offers files) */
-  REIN_CLI_DIR,       /* a directory */
-  REIN_CLI_CHOICE,    /* one word of `choices`; checked, did-you-mean */
-  REIN_CLI_INT,       /* a decimal integer in [lo, hi] -> .n */
-  REIN_CLI_NUMBER,    /* a real number in [lo, hi] -> .x */
-  REIN_CLI_DURATION,  /* "250ms", "15s" (rein_cli_parse_duration) -> .n */
-  REIN_CLI_SIZE       /* "512MiB" (rein_parse_size), at least lo -> .size */
+  REIN_CLI_FLAG = 0, /* nothing (operands: none) */
+  REIN_CLI_STRING,   /* any text */
+  REIN_CLI_FILE,     /* a path to a file (completion offers files) */
+  REIN_CLI_DIR,      /* a directory */
+  REIN_CLI_CHOICE,   /* one word of `choices`; checked, did-you-mean */
+  REIN_CLI_INT,      /* a decimal integer in [lo, hi] -> .n */
+  REIN_CLI_NUMBER,   /* a real number in [lo, hi] -> .x */
+  REIN_CLI_DURATION, /* "250ms", "15s" (rein_cli_parse_duration) -> .n */
+  REIN_CLI_SIZE      /* "512MiB" (rein_parse_size), at least lo -> .size */
 } rein_cli_arg;
 
 /* The value may only be given as --name=VALUE (`--compare` alone is a flag,
@@ -60,7 +60,7 @@ typedef struct rein_cli_command {
   const char *summary; /* one line for `rein help` and the man page NAME */
   const char *usage;   /* a hand-written help text, or NULL: generated */
   int (*run)(int argc, char **argv); /* argv[0] is the command name */
-  const rein_cli_option *options; /* the table, or NULL */
+  const rein_cli_option *options;    /* the table, or NULL */
   const char *synopsis;    /* after "rein ": "check [options] FILE|DIR..." */
   const char *description; /* paragraphs, blank-line separated */
   const char *notes;       /* after the options (may be NULL) */

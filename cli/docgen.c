@@ -111,7 +111,8 @@ static void overview(const rein_cli_command *const *cmds, FILE *out) {
         out);
   fprintf(out, "%s\n.SH SEE ALSO\n", exit_codes);
   for (size_t i = 0; cmds[i]; i++)
-    fprintf(out, ".BR rein\\-%s (1)%s\n", cmds[i]->name, cmds[i + 1] ? "," : "");
+    fprintf(out, ".BR rein\\-%s (1)%s\n", cmds[i]->name,
+            cmds[i + 1] ? "," : "");
 }
 
 void rein_cli_write_man(const rein_cli_command *const *cmds,
@@ -255,8 +256,7 @@ int rein_cli_complete(const rein_cli_command *const *cmds, int nwords,
     }
     /* the value after an option that takes one */
     if ((o = option(cmd, prev)) && o->arg && !strchr(prev, '=') &&
-        !(o->flags & REIN_CLI_OPTIONAL_VALUE) &&
-        !(prev[1] != '-' && prev[2])) {
+        !(o->flags & REIN_CLI_OPTIONAL_VALUE) && !(prev[1] != '-' && prev[2])) {
       values(out, o, cur, "");
       return REIN_EXIT_OK;
     }

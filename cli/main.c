@@ -105,9 +105,8 @@ int rein_cli_parse_duration(const char *s, long long *ns, char *err,
   static const struct {
     const char *u;
     double mult;
-  } units[] = {{"ns", 1},       {"us", 1e3},    {"ms", 1e6},
-               {"s", 1e9},      {"m", 60e9},    {"h", 3600e9},
-               {"d", 86400e9}};
+  } units[] = {{"ns", 1},   {"us", 1e3},   {"ms", 1e6},   {"s", 1e9},
+               {"m", 60e9}, {"h", 3600e9}, {"d", 86400e9}};
   for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
     if (strcmp(end, units[i].u) == 0) {
       double r = v * units[i].mult;

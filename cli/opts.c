@@ -43,8 +43,7 @@ const char *rein_cli_suggest(const char *word, const char *const *cands,
 static int fail(rein_cli_parser *p, const char *msg, const char *arg,
                 const char *dym) {
   char m[512];
-  if (dym)
-    snprintf(m, sizeof m, "%s: %s (did you mean '%s'?)", msg, arg, dym);
+  if (dym) snprintf(m, sizeof m, "%s: %s (did you mean '%s'?)", msg, arg, dym);
   rein_cli_usage_error(p->cmd, dym ? m : msg, dym ? NULL : arg);
   return REIN_CLI_ERROR;
 }
@@ -305,8 +304,8 @@ void rein_cli_usage(const rein_cli_command *cmd, FILE *out) {
       fprintf(out, "  %-*s", w - 2, b);
     indented(out, o[k].help ? o[k].help : "", w);
   }
-  fprintf(out, "  %s%-*s%s\n", shorts ? "-h, " : "",
-          w - 2 - (shorts ? 4 : 0), "--help", "print this help and exit");
+  fprintf(out, "  %s%-*s%s\n", shorts ? "-h, " : "", w - 2 - (shorts ? 4 : 0),
+          "--help", "print this help and exit");
   if (cmd->notes) {
     fputc('\n', out);
     block(out, cmd->notes);
