@@ -55,7 +55,7 @@ static void paragraphs(FILE *out, const char *text) {
 }
 
 /* Help text: continuation lines joined into one paragraph. */
-static void joined(FILE *out, const char *s) {
+static void joined(FILE *out, const char *s, bool dashes) {
   char buf[1024];
   size_t o = 0;
   for (; *s && o + 1 < sizeof buf; s++) {
@@ -68,7 +68,7 @@ static void joined(FILE *out, const char *s) {
     }
   }
   buf[o] = 0;
-  roff(out, buf, false);
+  roff(out, buf, dashes);
   fputc('\n', out);
 }
 
@@ -103,7 +103,7 @@ static void overview(const rein_cli_command *const *cmds, FILE *out) {
         out);
   for (size_t i = 0; cmds[i]; i++) {
     fprintf(out, ".TP\n.B %s\n", cmds[i]->name);
-    joined(out, cmds[i]->summary);
+    joined(out, cmds[i]->summary, false);
   }
   fputs(".SH ENVIRONMENT\n.TP\n.B NO_COLOR\nWhen set and not empty, no "
         "colour is written; otherwise colour is used only on a terminal.\n"
@@ -125,12 +125,12 @@ void rein_cli_write_man(const rein_cli_command *const *cmds,
   snprintf(page, sizeof page, "rein-%s", cmd->name);
   header(out, page);
   fprintf(out, ".SH NAME\nrein\\-%s \\- ", cmd->name);
-  joined(out, cmd->summary);
+  joined(out, cmd->summary, false);
   fputs(".SH SYNOPSIS\n.B rein ", out);
   const char *syn = cmd->synopsis ? cmd->synopsis : cmd->name;
   size_t nl = strcspn(syn, " ");
   fprintf(out, "%.*s\n", (int)nl, syn);
-  if (syn[nl]) joined(out, syn + nl + 1); /* one line: roff fills it */
+  if (syn[nl]) joined(out, syn + nl + 1, true); /* one line: roff fills it */
   if (cmd->description) {
     fputs(".SH DESCRIPTION\n", out);
     paragraphs(out, cmd->description);
@@ -149,16 +149,16 @@ void rein_cli_write_man(const rein_cli_command *const *cmds,
       fprintf(out, "\\fR%s", opt ? "]" : "");
     }
     fputc('\n', out);
-    joined(out, o->help ? o->help : "");
+    joined(out, o->help ? o->help : "", false);
   }
-  fputs(".TP\n\\fB\\-h\\fR, \\fB\\-\\-help\\fR\nPrint the help and exit.\n",
+  fputs(".TP\n\\fB\\-h\\fR, \\fB\\-\\-help\\fR\nprint this help and exit\n",
         out);
   if (cmd->notes) {
     fputs(".SH NOTES\n", out);
     paragraphs(out, cmd->notes);
   }
   fputs(".SH EXIT STATUS\n", out);
-  joined(out, cmd->exit_status ? cmd->exit_status : exit_codes);
+  joined(out, cmd->exit_status ? cmd->exit_status : exit_codes, false);
   fputs(".SH SEE ALSO\n.BR rein (1)\n", out);
 }
 
