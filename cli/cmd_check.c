@@ -18,37 +18,35 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char usage[] =
-    "usage: rein check [options] FILE|DIR|-...\n"
-    "\n"
-    "Check retry contracts across the whole service graph: every *.yaml,\n"
-    "*.yml and *.json file under the given paths is one service version\n"
-    "(`-` reads one from standard input).\n"
-    "\n"
-    "  --format F              text (default), json, or sarif (SARIF 2.1.0)\n"
-    "  --disable R00N[,R00M]   skip rules (repeatable)\n"
-    "  --max-amplification N   R004 threshold on the product of attempts\n"
-    "                          along a path (default 10)\n"
-    "  --explain R00N          print what a rule checks, an example and the\n"
-    "                          fix, then exit\n"
-    "  --quiet                 no summary line on stderr\n"
-    "\n"
-    "Rules: R001 key TTL < retry window (through key chains), R002\n"
-    "non-idempotent retried, R003 backoff without jitter in a fleet, R004\n"
-    "retry amplification, R005 fleet retry load > capacity, R006 schedule >\n"
-    "deadline, R007 retrying non-retryable outcomes, R008 retry ratio above\n"
-    "tolerance, R009 pinned version differs, R010 attempt timeout >= callee\n"
-    "timeout. See docs/contracts.md.\n"
-    "\n"
-    "exit: 0 clean, 1 error-level findings, 2 usage or input errors\n";
+enum {
+  OPT_FORMAT,
+  OPT_DISABLE,
+  OPT_MAX_AMPLIFICATION,
+  OPT_EXPLAIN,
+  OPT_QUIET,
+};
+
+static const rein_cli_option options[] = {
+    [OPT_FORMAT] = {"format", 'f', REIN_CLI_CHOICE, "F",
+                    "text (default), json, or sarif (SARIF 2.1.0)",
+                    "text json sarif"},
+    [OPT_DISABLE] = {"disable", 0, REIN_CLI_STRING, "R00N[,R00M]",
+                     "skip rules (repeatable)"},
+    [OPT_MAX_AMPLIFICATION] = {"max-amplification", 0, REIN_CLI_NUMBER, "N",
+                               "R004 threshold on the product of attempts\n"
+                               "along a path (default 10)",
+                               NULL, 1, 1e9},
+    [OPT_EXPLAIN] = {"explain", 0, REIN_CLI_STRING, "R00N",
+                     "print what a rule checks, an example and the\n"
+                     "fix, then exit"},
+    [OPT_QUIET] = {"quiet", 'q', REIN_CLI_FLAG, NULL,
+                   "no summary line on stderr"},
+    {0}};
+
+extern const rein_cli_command rein_cmd_check;
 
 static int bad(const char *msg, const char *arg) {
-  fputs("rein check: ", stderr);
-  rein_text_fputs(msg, stderr); /* may quote the argument */
-  if (arg) fputs(": ", stderr);
-  if (arg) rein_text_fputs(arg, stderr);
-  fputs("\n(see rein check --help)\n", stderr);
-  return REIN_EXIT_USAGE;
+  return rein_cli_usage_error(&rein_cmd_check, msg, arg);
 }
 
 static int rule_number(const char *id) {
@@ -89,6 +87,53 @@ static rein_status add_stdin(rein_contract_set *s) {
   return st;
 }
 
+/* The text diagnostics with each severity word in colour (error red,
+ * warning magenta, note cyan, bold): the library's writer fills a memory
+ * stream and the word after "FILE:LINE:COL: " (or a "  note: " line's
+ * first) is wrapped in SGR codes. Every byte from a file reaches this
+ * already escaped by the writer, so the only escapes out are these. */
+static void write_coloured(const rein_contract_set *s) {
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *m = open_memstream(&buf, &len);
+  if (!m) {
+    rein_contract_write(s, REIN_CONTRACT_FORMAT_TEXT, stdout);
+    return;
+  }
+  rein_contract_write(s, REIN_CONTRACT_FORMAT_TEXT, m);
+  fclose(m);
+  static const struct {
+    const char *word, *sgr;
+  } sev[] = {{"error", "1;31"}, {"warning", "1;35"}, {"note", "1;36"}};
+  for (char *line = buf; line && *line;) {
+    char *nl = strchr(line, '\n');
+    if (nl) *nl = 0;
+    char *hit = NULL;
+    size_t k = 0, wl = 0;
+    if (strncmp(line, "  note: ", 8) == 0) {
+      hit = line + 2, k = 2, wl = 4;
+    } else {
+      for (size_t j = 0; j < sizeof sev / sizeof sev[0]; j++) {
+        char pat[16];
+        snprintf(pat, sizeof pat, ": %s[", sev[j].word);
+        for (char *h = strstr(line, pat); h; h = strstr(h + 1, pat))
+          if (h > line && isdigit((unsigned char)h[-1])) {
+            if (!hit || h + 2 < hit)
+              hit = h + 2, k = j, wl = strlen(sev[j].word);
+            break;
+          }
+      }
+    }
+    if (hit)
+      printf("%.*s\033[%sm%.*s\033[0m%s\n", (int)(hit - line), line, sev[k].sgr,
+             (int)wl, hit, hit + wl);
+    else
+      printf("%s\n", line);
+    line = nl ? nl + 1 : NULL;
+  }
+  free(buf);
+}
+
 static int run(int argc, char **argv) {
   rein_contract_format fmt = REIN_CONTRACT_FORMAT_TEXT;
   rein_contract_check_opts opts;
@@ -97,47 +142,25 @@ static int run(int argc, char **argv) {
   if (!paths) return bad("out of memory", NULL);
   size_t n = 0;
   int quiet = 0, rc = REIN_EXIT_OK;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-    char opt[64];
-    const char *eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
-    bool inline_value = eq && (size_t)(eq - a) < sizeof opt;
-    if (inline_value) { /* --format=json */
-      memcpy(opt, a, (size_t)(eq - a));
-      opt[eq - a] = 0;
-      a = opt;
-      v = eq + 1;
-    }
-    if (strcmp(a, "--") == 0) {
-      for (i++; i < argc; i++)
-        paths[n++] = argv[i];
+  rein_cli_parser p;
+  rein_cli_parser_init(&p, &rein_cmd_check, argc, argv);
+  for (int o; (o = rein_cli_next(&p)) != REIN_CLI_END;) {
+    switch (o) {
+    case REIN_CLI_OPERAND:
+      paths[n++] = p.value;
       break;
-    }
-    if (a[0] != '-' || strcmp(a, "-") == 0) {
-      paths[n++] = a;
-      continue;
-    }
-    if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
+    case OPT_QUIET:
       quiet = 1;
-      continue;
-    }
-    if (!v) {
-      rc = bad("missing value for", a);
+      break;
+    case OPT_FORMAT:
+      rein_contract_format_parse(p.value, &fmt); /* a choice: checked */
+      break;
+    case OPT_EXPLAIN:
+      rc = explain(p.value);
       goto out;
-    }
-    if (!inline_value) i++;
-    if (strcmp(a, "--format") == 0 || strcmp(a, "-f") == 0) {
-      if (rein_contract_format_parse(v, &fmt) != REIN_OK) {
-        rc = bad("unknown --format (text|json|sarif)", v);
-        goto out;
-      }
-    } else if (strcmp(a, "--explain") == 0) {
-      rc = explain(v);
-      goto out;
-    } else if (strcmp(a, "--disable") == 0) {
+    case OPT_DISABLE: {
       char buf[256];
-      snprintf(buf, sizeof buf, "%s", v);
+      snprintf(buf, sizeof buf, "%s", p.value);
       for (char *tok = strtok(buf, ", "); tok; tok = strtok(NULL, ", ")) {
         int r = rule_number(tok);
         if (!r) {
@@ -146,16 +169,13 @@ static int run(int argc, char **argv) {
         }
         opts.disabled |= REIN_CONTRACT_RULE_BIT(r);
       }
-    } else if (strcmp(a, "--max-amplification") == 0) {
-      char *end;
-      double x = strtod(v, &end);
-      if (*end || !(x >= 1 && x <= 1e9)) {
-        rc = bad("--max-amplification must be a number >= 1", v);
-        goto out;
-      }
-      opts.max_amplification = x;
-    } else {
-      rc = bad("unknown option", a);
+      break;
+    }
+    case OPT_MAX_AMPLIFICATION:
+      opts.max_amplification = p.x;
+      break;
+    default: /* REIN_CLI_ERROR: printed */
+      rc = REIN_EXIT_USAGE;
       goto out;
     }
   }
@@ -184,7 +204,10 @@ static int run(int argc, char **argv) {
     rc = REIN_EXIT_USAGE;
     goto out;
   }
-  rein_contract_write(s, fmt, stdout);
+  if (fmt == REIN_CONTRACT_FORMAT_TEXT && rein_cli_colour(stdout))
+    write_coloured(s);
+  else
+    rein_contract_write(s, fmt, stdout);
   size_t errors = rein_contract_count(s, REIN_CONTRACT_ERROR);
   size_t warnings = rein_contract_count(s, REIN_CONTRACT_WARNING);
   if (!quiet && fmt == REIN_CONTRACT_FORMAT_TEXT)
@@ -203,5 +226,28 @@ out:
 }
 
 const rein_cli_command rein_cmd_check = {
-    "check", "check retry contracts across the service graph (R001..R010)",
-    usage, run};
+    .name = "check",
+    .summary = "check retry contracts across the service graph (R001..R010)",
+    .run = run,
+    .options = options,
+    .synopsis = "check [options] FILE|DIR|-...",
+    .description =
+        "Check retry contracts across the whole service graph: every *.yaml,\n"
+        "*.yml and *.json file under the given paths is one service version\n"
+        "(`-` reads one from standard input).\n",
+    .notes =
+        "Rules: R001 key TTL < retry window (through key chains), R002\n"
+        "non-idempotent retried, R003 backoff without jitter in a fleet, R004\n"
+        "retry amplification, R005 fleet retry load > capacity, R006 schedule "
+        ">\n"
+        "deadline, R007 retrying non-retryable outcomes, R008 retry ratio "
+        "above\n"
+        "tolerance, R009 pinned version differs, R010 attempt timeout >= "
+        "callee\n"
+        "timeout. See docs/contracts.md.\n"
+        "\n"
+        "On a terminal the severity words are in colour, unless NO_COLOR is\n"
+        "set.\n",
+    .exit_status = "0 clean, 1 error-level findings, 2 usage or input errors\n",
+    .operands = REIN_CLI_FILE,
+};

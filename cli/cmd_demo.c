@@ -20,55 +20,84 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char usage[] =
-    "usage: rein demo [options]\n"
-    "\n"
-    "Run examples/ledger on loopback and a fleet of clients against it in\n"
-    "two rounds, naive then rein, each with the same injected outage; print\n"
-    "peak load vs capacity, amplification, recovery time, duplicate charges\n"
-    "and give-ups, and write an HTML report. Takes under a minute.\n"
-    "\n"
-    "  --short            shorter rounds (3 s warm-up, 3 s outage, 7 s tail)\n"
-    "  --rate R           offered charges/s for the whole fleet (default 90)\n"
-    "  --capacity R       ledger capacity in charges/s (default 100)\n"
-    "  --outage S         outage length in seconds (default 3)\n"
-    "  --warmup S         seconds before the outage (default 4)\n"
-    "  --tail S           seconds after the outage (default 8)\n"
-    "  --threads N        client threads, each a curl multi loop (default 2)\n"
-    "  --attempts N       the naive client's attempts (default 6)\n"
-    "  --ledger PATH      the ledger executable (default: next to rein,\n"
-    "                     ../examples/ledger/ledger)\n"
-    "  --contracts DIR    contract directory with client -> ledger.charge\n"
-    "                     (default: examples/contracts/ledger found from the\n"
-    "                     binary or the working directory; else built-in)\n"
-    "  --html PATH        report (default rein-demo.html)\n"
-    "  --json PATH        also write the figures as JSON\n"
-    "  --only naive|rein  run one round\n"
-    "  --no-sim           do not run the same situation through the\n"
-    "                     simulator (by default: 5 seeds, side by side)\n"
-    "  --scenario PATH    write the generated `rein simulate` scenario\n"
-    "  --stall            the outage stalls the ledger (SIGSTOP: connections\n"
-    "                     queue unanswered, time out, and are processed late\n"
-    "                     when it resumes) instead of failing every charge\n"
-    "                     with 503 (POST /admin/outage, the default)\n"
-    "  --naive-attempt-header\n"
-    "                     the naive client also sends Rein-Attempt, so the\n"
-    "                     ledger can shed its retries first (as `rein\n"
-    "                     simulate` assumes; see docs/fidelity.md)\n"
-    "  --verbose          print every sample\n";
+enum {
+  OPT_SHORT,
+  OPT_RATE,
+  OPT_CAPACITY,
+  OPT_OUTAGE,
+  OPT_WARMUP,
+  OPT_TAIL,
+  OPT_THREADS,
+  OPT_ATTEMPTS,
+  OPT_LEDGER,
+  OPT_CONTRACTS,
+  OPT_HTML,
+  OPT_JSON,
+  OPT_ONLY,
+  OPT_NO_SIM,
+  OPT_SCENARIO,
+  OPT_STALL,
+  OPT_NAIVE_ATTEMPT_HEADER,
+  OPT_VERBOSE,
+};
+
+static const rein_cli_option options[] = {
+    [OPT_SHORT] = {"short", 0, REIN_CLI_FLAG, NULL,
+                   "shorter rounds (3 s warm-up, 3 s outage, 7 s tail)"},
+    [OPT_RATE] = {"rate", 0, REIN_CLI_NUMBER, "R",
+                  "offered charges/s for the whole fleet (default 90)", NULL, 1,
+                  2000},
+    [OPT_CAPACITY] = {"capacity", 0, REIN_CLI_NUMBER, "R",
+                      "ledger capacity in charges/s (default 100)", NULL, 1,
+                      2000},
+    [OPT_OUTAGE] = {"outage", 0, REIN_CLI_NUMBER, "S",
+                    "outage length in seconds (default 3)", NULL, 1, 20},
+    [OPT_WARMUP] = {"warmup", 0, REIN_CLI_NUMBER, "S",
+                    "seconds before the outage (default 4)", NULL, 2, 20},
+    [OPT_TAIL] = {"tail", 0, REIN_CLI_NUMBER, "S",
+                  "seconds after the outage (default 8)", NULL, 2, 30},
+    [OPT_THREADS] = {"threads", 0, REIN_CLI_INT, "N",
+                     "client threads, each a curl multi loop (default 2)", NULL,
+                     1, 16},
+    [OPT_ATTEMPTS] = {"attempts", 0, REIN_CLI_INT, "N",
+                      "the naive client's attempts (default 6)", NULL, 1, 20},
+    [OPT_LEDGER] = {"ledger", 0, REIN_CLI_FILE, "PATH",
+                    "the ledger executable (default: next to rein,\n"
+                    "../examples/ledger/ledger)"},
+    [OPT_CONTRACTS] = {"contracts", 0, REIN_CLI_DIR, "DIR",
+                       "contract directory with client -> ledger.charge\n"
+                       "(default: examples/contracts/ledger found from the\n"
+                       "binary or the working directory; else built-in)"},
+    [OPT_HTML] = {"html", 0, REIN_CLI_FILE, "PATH",
+                  "report (default rein-demo.html)"},
+    [OPT_JSON] = {"json", 0, REIN_CLI_FILE, "PATH",
+                  "also write the figures as JSON"},
+    [OPT_ONLY] = {"only", 0, REIN_CLI_CHOICE, "naive|rein", "run one round",
+                  "naive rein"},
+    [OPT_NO_SIM] = {"no-sim", 0, REIN_CLI_FLAG, NULL,
+                    "do not run the same situation through the\n"
+                    "simulator (by default: 5 seeds, side by side)"},
+    [OPT_SCENARIO] = {"scenario", 0, REIN_CLI_FILE, "PATH",
+                      "write the generated `rein simulate` scenario"},
+    [OPT_STALL] = {"stall", 0, REIN_CLI_FLAG, NULL,
+                   "the outage stalls the ledger (SIGSTOP: connections\n"
+                   "queue unanswered, time out, and are processed late\n"
+                   "when it resumes) instead of failing every charge\n"
+                   "with 503 (POST /admin/outage, the default)"},
+    [OPT_NAIVE_ATTEMPT_HEADER] = {"naive-attempt-header", 0, REIN_CLI_FLAG,
+                                  NULL,
+                                  "the naive client also sends Rein-Attempt, "
+                                  "so the\n"
+                                  "ledger can shed its retries first (as "
+                                  "`rein\n"
+                                  "simulate` assumes; see docs/fidelity.md)"},
+    [OPT_VERBOSE] = {"verbose", 0, REIN_CLI_FLAG, NULL, "print every sample"},
+    {0}};
+
+extern const rein_cli_command rein_cmd_demo;
 
 static int bad(const char *msg, const char *arg) {
-  fprintf(stderr, "rein demo: %s%s%s\n(see rein demo --help)\n", msg,
-          arg ? ": " : "", arg ? arg : "");
-  return REIN_EXIT_USAGE;
-}
-
-static int num(const char *v, double lo, double hi, double *out) {
-  char *end;
-  double d = strtod(v, &end);
-  if (end == v || *end || !(d >= lo && d <= hi)) return -1;
-  *out = d;
-  return 0;
+  return rein_cli_usage_error(&rein_cmd_demo, msg, arg);
 }
 
 static int run(int argc, char **argv) {
@@ -79,79 +108,71 @@ static int run(int argc, char **argv) {
   bool no_sim = false;
   char ledger[4096] = "", contracts[4096] = "";
   bool contracts_given = false;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (rein_cli_is_help(a)) {
-      fputs(usage, stdout);
-      return REIN_EXIT_OK;
-    }
-    if (!strcmp(a, "--short")) {
+  rein_cli_parser p;
+  rein_cli_parser_init(&p, &rein_cmd_demo, argc, argv);
+  for (int o; (o = rein_cli_next(&p)) != REIN_CLI_END;) {
+    switch (o) {
+    case OPT_SHORT:
       c.warmup_s = 3;
       c.outage_s = 3;
       c.tail_s = 7;
-      continue;
-    }
-    if (!strcmp(a, "--stall")) {
+      break;
+    case OPT_STALL:
       c.stall = true;
-      continue;
-    }
-    if (!strcmp(a, "--naive-attempt-header")) {
+      break;
+    case OPT_NAIVE_ATTEMPT_HEADER:
       c.naive_attempt_header = true;
-      continue;
-    }
-    if (!strcmp(a, "--no-sim")) {
+      break;
+    case OPT_NO_SIM:
       no_sim = true;
-      continue;
-    }
-    if (!strcmp(a, "--verbose")) {
+      break;
+    case OPT_VERBOSE:
       c.verbose = true;
-      continue;
-    }
-    static const char *const valued[] = {
-        "--rate",   "--capacity",  "--outage", "--warmup", "--tail",
-        "--threads", "--attempts", "--ledger", "--contracts", "--html",
-        "--json",   "--only",      "--scenario", NULL};
-    bool known = false;
-    for (int k = 0; valued[k]; k++) known = known || !strcmp(a, valued[k]);
-    if (!known) return bad("unknown option", a);
-    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (!v) return bad("missing value for", a);
-    i++;
-    double d;
-    if (!strcmp(a, "--rate")) {
-      if (num(v, 1, 2000, &c.rate)) return bad("--rate must be 1..2000", v);
-    } else if (!strcmp(a, "--capacity")) {
-      if (num(v, 1, 2000, &c.capacity))
-        return bad("--capacity must be 1..2000", v);
-    } else if (!strcmp(a, "--outage")) {
-      if (num(v, 1, 20, &c.outage_s)) return bad("--outage must be 1..20", v);
-    } else if (!strcmp(a, "--warmup")) {
-      if (num(v, 2, 20, &c.warmup_s)) return bad("--warmup must be 2..20", v);
-    } else if (!strcmp(a, "--tail")) {
-      if (num(v, 2, 30, &c.tail_s)) return bad("--tail must be 2..30", v);
-    } else if (!strcmp(a, "--threads")) {
-      if (num(v, 1, 16, &d)) return bad("--threads must be 1..16", v);
-      c.threads = (int)d;
-    } else if (!strcmp(a, "--attempts")) {
-      if (num(v, 1, 20, &d)) return bad("--attempts must be 1..20", v);
-      c.naive_attempts = (uint32_t)d;
-    } else if (!strcmp(a, "--ledger")) {
-      snprintf(ledger, sizeof ledger, "%s", v);
-    } else if (!strcmp(a, "--contracts")) {
-      snprintf(contracts, sizeof contracts, "%s", v);
+      break;
+    case OPT_RATE: /* bounds: checked by the parser */
+      c.rate = p.x;
+      break;
+    case OPT_CAPACITY:
+      c.capacity = p.x;
+      break;
+    case OPT_OUTAGE:
+      c.outage_s = p.x;
+      break;
+    case OPT_WARMUP:
+      c.warmup_s = p.x;
+      break;
+    case OPT_TAIL:
+      c.tail_s = p.x;
+      break;
+    case OPT_THREADS:
+      c.threads = (int)p.n;
+      break;
+    case OPT_ATTEMPTS:
+      c.naive_attempts = (uint32_t)p.n;
+      break;
+    case OPT_LEDGER:
+      snprintf(ledger, sizeof ledger, "%s", p.value);
+      break;
+    case OPT_CONTRACTS:
+      snprintf(contracts, sizeof contracts, "%s", p.value);
       contracts_given = true;
-    } else if (!strcmp(a, "--html")) {
-      html = v;
-    } else if (!strcmp(a, "--json")) {
-      json = v;
-    } else if (!strcmp(a, "--scenario")) {
-      scenario = v;
-    } else if (!strcmp(a, "--only")) {
-      if (strcmp(v, "naive") && strcmp(v, "rein"))
-        return bad("--only takes naive or rein", v);
-      only = v;
-    } else {
-      return bad("unknown option", a);
+      break;
+    case OPT_HTML:
+      html = p.value;
+      break;
+    case OPT_JSON:
+      json = p.value;
+      break;
+    case OPT_SCENARIO:
+      scenario = p.value;
+      break;
+    case OPT_ONLY:
+      only = p.value;
+      break;
+    case REIN_CLI_OPERAND:
+      return bad("unexpected argument", p.value);
+    default: /* REIN_CLI_ERROR: printed */
+      return REIN_EXIT_USAGE;
     }
   }
   if (c.warmup_s + c.outage_s + c.tail_s > 40)
@@ -161,7 +182,8 @@ static int run(int argc, char **argv) {
                                        "examples/ledger/ledger",
                                        "../build/examples/ledger/ledger"};
     const char *env = getenv("REIN_LEDGER");
-    if (env && *env) snprintf(ledger, sizeof ledger, "%s", env);
+    if (env && *env)
+      snprintf(ledger, sizeof ledger, "%s", env);
     else if (demo_find_near_exe(rels, 3, ledger, sizeof ledger) != 0) {
       fprintf(stderr,
               "rein demo: cannot find the ledger next to the rein binary "
@@ -193,8 +215,7 @@ static int run(int argc, char **argv) {
     bool rein_round = k == 1;
     if (only && strcmp(only, rein_round ? "rein" : "naive")) continue;
     fprintf(stderr, "rein demo: %s round (%.0f s)...\n",
-            rein_round ? "rein" : "naive",
-            c.warmup_s + c.outage_s + c.tail_s);
+            rein_round ? "rein" : "naive", c.warmup_s + c.outage_s + c.tail_s);
     if (demo_run_round(&c, rein_round, &rounds[n], err, sizeof err) != 0) {
       fprintf(stderr, "rein demo: %s round failed: %s\n",
               rein_round ? "rein" : "naive", err);
@@ -210,8 +231,8 @@ static int run(int argc, char **argv) {
     FILE *sf = NULL;
     if (demo_scenario_text(&c, text, sizeof text, err, sizeof err) != 0 ||
         !(sf = fopen(scenario, "w")) || fputs(text, sf) < 0) {
-      fprintf(stderr, "rein demo: cannot write the scenario %s%s%s\n",
-              scenario, err[0] ? ": " : "", err);
+      fprintf(stderr, "rein demo: cannot write the scenario %s%s%s\n", scenario,
+              err[0] ? ": " : "", err);
       rc = REIN_EXIT_FINDINGS;
     }
     if (sf && fclose(sf) != 0) rc = REIN_EXIT_FINDINGS;
@@ -243,5 +264,18 @@ static int run(int argc, char **argv) {
 }
 
 const rein_cli_command rein_cmd_demo = {
-    "demo", "a live retry storm against examples/ledger, naive vs rein",
-    usage, run};
+    .name = "demo",
+    .summary = "a live retry storm against examples/ledger, naive vs rein",
+    .run = run,
+    .options = options,
+    .synopsis = "demo [options]",
+    .description =
+        "Run examples/ledger on loopback and a fleet of clients against it in\n"
+        "two rounds, naive then rein, each with the same injected outage; "
+        "print\n"
+        "peak load vs capacity, amplification, recovery time, duplicate "
+        "charges\n"
+        "and give-ups, and write an HTML report. Takes under a minute.\n",
+    .exit_status = "0 the demo ran, 1 a round failed or a file could not be\n"
+                   "written, 2 usage error or no ledger to start\n",
+};

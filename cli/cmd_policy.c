@@ -19,25 +19,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char usage[] =
-    "usage: rein policy FILE|DIR... --caller SERVICE --to SERVICE.OPERATION\n"
-    "                   [--json]\n"
-    "       rein policy --fields [--json]\n"
-    "\n"
-    "Print the effective runtime policy of one call: attempts, backoff,\n"
-    "retried outcomes, window, timeouts, deadline, budget, breaker,\n"
-    "throttle, key handling and honoured server signals, as the library\n"
-    "builds it from the contract (rein_spec_from_contract and the one\n"
-    "builder, rein_policy_spec_build). --json prints the policy as the\n"
-    "model's canonical JSON. --fields lists every policy field of the model\n"
-    "(rein/model.h): block, type, bounds, default, meaning.\n"
-    "\n"
-    "exit: 0 printed, 1 the core refuses the policy, 2 usage or input error\n";
+enum { OPT_CALLER, OPT_TO, OPT_JSON, OPT_FIELDS };
+
+static const rein_cli_option options[] = {
+    [OPT_CALLER] = {"caller", 0, REIN_CLI_STRING, "SERVICE",
+                    "the calling service (required)"},
+    [OPT_TO] = {"to", 0, REIN_CLI_STRING, "SERVICE.OPERATION",
+                "the operation it calls (required)"},
+    [OPT_JSON] = {"json", 0, REIN_CLI_FLAG, NULL,
+                  "print the policy as JSON (the model's canonical form)"},
+    [OPT_FIELDS] = {"fields", 0, REIN_CLI_FLAG, NULL,
+                    "list every policy field of the model instead"},
+    {0}};
+
+extern const rein_cli_command rein_cmd_policy;
 
 static int bad(const char *msg, const char *arg) {
-  fprintf(stderr, "rein policy: %s%s%s\n(see rein policy --help)\n", msg,
-          arg ? ": " : "", arg ? arg : "");
-  return REIN_EXIT_USAGE;
+  return rein_cli_usage_error(&rein_cmd_policy, msg, arg);
 }
 
 static const char *dur(int64_t ns, char *b) {
@@ -154,26 +152,22 @@ static int run(int argc, char **argv) {
   if (!paths) return bad("out of memory", NULL);
   size_t n = 0;
   int rc = REIN_EXIT_OK;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (strcmp(a, "--json") == 0) {
+  rein_cli_parser args;
+  rein_cli_parser_init(&args, &rein_cmd_policy, argc, argv);
+  for (int o; (o = rein_cli_next(&args)) != REIN_CLI_END;) {
+    if (o == OPT_JSON) {
       json = 1;
-    } else if (strcmp(a, "--fields") == 0) {
+    } else if (o == OPT_FIELDS) {
       fields = 1;
-    } else if (strcmp(a, "--caller") == 0 || strcmp(a, "--to") == 0) {
-      if (i + 1 >= argc) {
-        rc = bad("missing value for", a);
-        goto out;
-      }
-      if (a[2] == 'c')
-        caller = argv[++i];
-      else
-        to = argv[++i];
-    } else if (a[0] == '-') {
-      rc = bad("unknown option", a);
+    } else if (o == OPT_CALLER) {
+      caller = args.value;
+    } else if (o == OPT_TO) {
+      to = args.value;
+    } else if (o == REIN_CLI_OPERAND) {
+      paths[n++] = args.value;
+    } else { /* REIN_CLI_ERROR: printed */
+      rc = REIN_EXIT_USAGE;
       goto out;
-    } else {
-      paths[n++] = a;
     }
   }
   if (fields) {
@@ -324,4 +318,22 @@ out:
 }
 
 const rein_cli_command rein_cmd_policy = {
-    "policy", "print the runtime policy a contract gives one call", usage, run};
+    .name = "policy",
+    .summary = "print the runtime policy a contract gives one call",
+    .run = run,
+    .options = options,
+    .synopsis = "policy FILE|DIR... --caller SERVICE --to SERVICE.OPERATION\n"
+                "[--json]\n"
+                "policy --fields [--json]",
+    .description =
+        "Print the effective runtime policy of one call: attempts, backoff,\n"
+        "retried outcomes, window, timeouts, deadline, budget, breaker,\n"
+        "throttle, key handling and honoured server signals, as the library\n"
+        "builds it from the contract (rein_spec_from_contract and the one\n"
+        "builder, rein_policy_spec_build). --json prints the policy as the\n"
+        "model's canonical JSON. --fields lists every policy field of the\n"
+        "model (rein/model.h): block, type, bounds, default, meaning.\n",
+    .exit_status =
+        "0 printed, 1 the core refuses the policy, 2 usage or input error\n",
+    .operands = REIN_CLI_FILE,
+};

@@ -23,35 +23,56 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char usage[] =
-    "usage: rein simulate SCENARIO.yaml [options]\n"
-    "\n"
-    "Run a scenario (client cohorts, servers, incidents, retry policies) on a\n"
-    "virtual clock through rein's own retry engine, and measure it.\n"
-    "\n"
-    "  --variant NAME     run this variant (default: the first one)\n"
-    "  --compare          run every variant on the same seed, side by side\n"
-    "  --compare=A,B,...  ... only these variants, in this order\n"
-    "  --runs N           repeat with seeds S, S+1, ..., S+N-1 (S = the\n"
-    "                     scenario's seed or --seed); mean and 95%% interval\n"
-    "  --jobs N           threads for several runs (default 2)\n"
-    "  --seed N           seed instead of the scenario's\n"
-    "  --duration DUR     simulate this long instead (e.g. 60s)\n"
-    "  --json             print the summary as JSON\n"
-    "  --csv FILE         write the time series as CSV ('-' = stdout)\n"
-    "  --series FILE      write the time series as JSON\n"
-    "  --report FILE      write a self-contained HTML report with charts\n"
-    "  --max-memory SIZE  memory budget of the command (e.g. 512MiB, 2GiB;\n"
-    "                     default: the scenario's max_memory, else half the\n"
-    "                     RAM, at most what is available); shared by --jobs\n"
-    "  --quiet            no progress on stderr\n"
-    "\n"
-    "Same scenario, variant and seed give byte-identical output.\n"
-    "Exit: 0 ok, 1 a run failed, 2 usage or scenario error.\n"
-    "Scenario format and metric definitions: docs/simulator.md.\n";
+enum {
+  O_VARIANT,
+  O_COMPARE,
+  O_RUNS,
+  O_JOBS,
+  O_SEED,
+  O_DURATION,
+  O_JSON,
+  O_CSV,
+  O_SERIES,
+  O_REPORT,
+  O_MAX_MEMORY,
+  O_QUIET
+};
+
+static const rein_cli_option options[] = {
+    [O_VARIANT] = {"variant", 0, REIN_CLI_STRING, "NAME",
+                   "run this variant (default: the first one)"},
+    [O_COMPARE] = {"compare", 0, REIN_CLI_STRING, "A,B,...",
+                   "run every variant (or only these, in this order)\n"
+                   "on the same seed, side by side",
+                   NULL, 0, 0, REIN_CLI_OPTIONAL_VALUE},
+    [O_RUNS] = {"runs", 0, REIN_CLI_INT, "N",
+                "repeat with seeds S, S+1, ..., S+N-1 (S = the\n"
+                "scenario's seed or --seed); mean and 95% interval",
+                NULL, 1, 1000},
+    [O_JOBS] = {"jobs", 0, REIN_CLI_INT, "N",
+                "threads for several runs (default 2)", NULL, 1, 64},
+    [O_SEED] = {"seed", 0, REIN_CLI_STRING, "N",
+                "seed instead of the scenario's"},
+    [O_DURATION] = {"duration", 0, REIN_CLI_DURATION, "DUR",
+                    "simulate this long instead (e.g. 60s)", NULL, 1},
+    [O_JSON] = {"json", 0, REIN_CLI_FLAG, NULL, "print the summary as JSON"},
+    [O_CSV] = {"csv", 0, REIN_CLI_FILE, "FILE",
+               "write the time series as CSV ('-' = stdout)"},
+    [O_SERIES] = {"series", 0, REIN_CLI_FILE, "FILE",
+                  "write the time series as JSON"},
+    [O_REPORT] = {"report", 0, REIN_CLI_FILE, "FILE",
+                  "write a self-contained HTML report with charts"},
+    [O_MAX_MEMORY] = {"max-memory", 0, REIN_CLI_SIZE, "SIZE",
+                      "memory budget of the command (e.g. 512MiB, 2GiB;\n"
+                      "default: the scenario's max_memory, else half the\n"
+                      "RAM, at most what is available); shared by --jobs",
+                      NULL, 1 << 20},
+    [O_QUIET] = {"quiet", 0, REIN_CLI_FLAG, NULL, "no progress on stderr"},
+    {0}};
+
+extern const rein_cli_command rein_cmd_simulate;
 
 #define MAX_SEL 32
-#define MAX_RUNS 1000
 
 typedef struct job {
   size_t variant;
@@ -111,12 +132,7 @@ static void *worker(void *arg) {
 }
 
 static int bad(const char *msg, const char *arg) {
-  fputs("rein simulate: ", stderr);
-  rein_text_fputs(msg, stderr); /* may quote the argument */
-  if (arg) fputs(": ", stderr);
-  if (arg) rein_text_fputs(arg, stderr);
-  fputs("\n(see rein simulate --help)\n", stderr);
-  return REIN_EXIT_USAGE;
+  return rein_cli_usage_error(&rein_cmd_simulate, msg, arg);
 }
 
 /* A name or message from the scenario, escaped for the terminal. */
@@ -235,70 +251,44 @@ static int run(int argc, char **argv) {
   unsigned long long seed = 0;
   long long duration = 0;
   uint64_t max_memory = 0;
-  char err[256];
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (rein_cli_is_help(a)) {
-      fputs(usage, stdout);
-      return REIN_EXIT_OK;
-    }
-    if (!strcmp(a, "--json")) {
+  rein_cli_parser a;
+  rein_cli_parser_init(&a, &rein_cmd_simulate, argc, argv);
+  for (int o; (o = rein_cli_next(&a)) != REIN_CLI_END;) {
+    const char *v = a.value;
+    char *end;
+    if (o == O_JSON)
       json = 1;
-      continue;
-    }
-    if (!strcmp(a, "--quiet")) {
+    else if (o == O_QUIET)
       quiet = 1;
-      continue;
-    }
-    if (!strcmp(a, "--compare")) {
+    else if (o == O_COMPARE && v)
+      compare = v;
+    else if (o == O_COMPARE)
       compare_all = 1;
-      continue;
-    }
-    if (!strncmp(a, "--compare=", 10)) {
-      compare = a + 10;
-      continue;
-    }
-    if (a[0] == '-' && a[1] == '-') {
-      if (!v) return bad("missing value for", a);
-      char *end;
-      if (!strcmp(a, "--variant")) {
-        variant = v;
-      } else if (!strcmp(a, "--runs")) {
-        runs = strtol(v, &end, 10);
-        if (*end || runs < 1 || runs > MAX_RUNS)
-          return bad("--runs must be 1..1000", v);
-      } else if (!strcmp(a, "--jobs")) {
-        jobs_n = strtol(v, &end, 10);
-        if (*end || jobs_n < 1 || jobs_n > 64)
-          return bad("--jobs must be 1..64", v);
-      } else if (!strcmp(a, "--seed")) {
-        seed = strtoull(v, &end, 0);
-        if (*end || !*v || seed == 0) return bad("--seed must be an integer > 0", v);
-      } else if (!strcmp(a, "--duration")) {
-        if (rein_cli_parse_duration(v, &duration, err, sizeof err) != 0)
-          return bad(err, NULL);
-        if (duration <= 0) return bad("--duration must be > 0", v);
-      } else if (!strcmp(a, "--max-memory")) {
-        if (rein_parse_size(v, &max_memory) != REIN_OK ||
-            max_memory < (1u << 20))
-          return bad("--max-memory must be a size of at least 1MiB, e.g. "
-                     "512MiB or 2GiB",
-                     v);
-      } else if (!strcmp(a, "--csv")) {
-        csv = v;
-      } else if (!strcmp(a, "--series")) {
-        series = v;
-      } else if (!strcmp(a, "--report")) {
-        report = v;
-      } else {
-        return bad("unknown option", a);
-      }
-      i++;
-      continue;
-    }
-    if (path) return bad("more than one scenario given", a);
-    path = a;
+    else if (o == O_VARIANT)
+      variant = v;
+    else if (o == O_RUNS)
+      runs = (long)a.n;
+    else if (o == O_JOBS)
+      jobs_n = (long)a.n;
+    else if (o == O_DURATION)
+      duration = a.n;
+    else if (o == O_MAX_MEMORY)
+      max_memory = a.size;
+    else if (o == O_CSV)
+      csv = v;
+    else if (o == O_SERIES)
+      series = v;
+    else if (o == O_REPORT)
+      report = v;
+    else if (o == O_SEED) {
+      seed = strtoull(v, &end, 0);
+      if (*end || !*v || seed == 0)
+        return bad("--seed must be an integer > 0", v);
+    } else if (o == REIN_CLI_OPERAND) {
+      if (path) return bad("more than one scenario given", v);
+      path = v;
+    } else
+      return REIN_EXIT_USAGE; /* REIN_CLI_ERROR: printed */
   }
   if (!path) return bad("no scenario file given", NULL);
   if (variant && (compare || compare_all))
@@ -507,6 +497,15 @@ out:
 }
 
 const rein_cli_command rein_cmd_simulate = {
-    "simulate",
-    "run a scenario through rein's retry engine on a virtual clock", usage,
-    run};
+    .name = "simulate",
+    .summary = "run a scenario through rein's retry engine on a virtual clock",
+    .run = run,
+    .options = options,
+    .operands = REIN_CLI_FILE,
+    .synopsis = "simulate SCENARIO.yaml [options]",
+    .description =
+        "Run a scenario (client cohorts, servers, incidents, retry policies)\n"
+        "on a virtual clock through rein's own retry engine, and measure it.\n",
+    .notes = "Same scenario, variant and seed give byte-identical output.\n"
+             "Scenario format and metric definitions: docs/simulator.md.\n",
+    .exit_status = "0 ok, 1 a run failed, 2 usage or scenario error.\n"};

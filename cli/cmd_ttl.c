@@ -17,15 +17,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char usage[] =
-    "usage: rein ttl [--json] FILE|DIR...\n"
-    "\n"
-    "For each operation with idempotency: key, print the declared key_ttl,\n"
-    "the minimum TTL covering every caller's retry window (summed along\n"
-    "pass-through and derived keys), and the chain that needs it.\n"
-    "\n"
-    "exit: 0 every TTL covers its callers, 1 some TTL is too short,\n"
-    "2 usage or input error\n";
+enum { OPT_JSON };
+
+static const rein_cli_option options[] = {
+    [OPT_JSON] = {"json", 0, REIN_CLI_FLAG, NULL,
+                  "print the rows as a JSON array"},
+    {0}};
+
+extern const rein_cli_command rein_cmd_ttl;
 
 /* One row of --json, in the documented member order. Names and the file
  * come from the contracts: rein_json_string keeps the output UTF-8. */
@@ -51,21 +50,20 @@ static int run(int argc, char **argv) {
   if (!paths) return REIN_EXIT_USAGE;
   size_t n = 0;
   int rc = REIN_EXIT_OK;
-  for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--json") == 0) {
+  rein_cli_parser p;
+  rein_cli_parser_init(&p, &rein_cmd_ttl, argc, argv);
+  for (int o; (o = rein_cli_next(&p)) != REIN_CLI_END;) {
+    if (o == OPT_JSON) {
       json = 1;
-    } else if (argv[i][0] == '-') {
-      fprintf(stderr, "rein ttl: unknown option: %s\n(see rein ttl --help)\n",
-              argv[i]);
+    } else if (o == REIN_CLI_OPERAND) {
+      paths[n++] = p.value;
+    } else { /* REIN_CLI_ERROR: printed */
       rc = REIN_EXIT_USAGE;
       goto out;
-    } else {
-      paths[n++] = argv[i];
     }
   }
   if (!n) {
-    fprintf(stderr, "rein ttl: no contract paths given\n%s", usage);
-    rc = REIN_EXIT_USAGE;
+    rc = rein_cli_usage_error(&rein_cmd_ttl, "no contract paths given", NULL);
     goto out;
   }
   rein_contract_set *s = rein_cli_load_contracts("ttl", paths, n);
@@ -122,5 +120,17 @@ out:
 }
 
 const rein_cli_command rein_cmd_ttl = {
-    "ttl", "minimum idempotency-key TTL per operation, through key chains",
-    usage, run};
+    .name = "ttl",
+    .summary = "minimum idempotency-key TTL per operation, through key chains",
+    .run = run,
+    .options = options,
+    .synopsis = "ttl [--json] FILE|DIR...",
+    .description =
+        "For each operation with idempotency: key, print the declared "
+        "key_ttl,\n"
+        "the minimum TTL covering every caller's retry window (summed along\n"
+        "pass-through and derived keys), and the chain that needs it.\n",
+    .exit_status = "0 every TTL covers its callers, 1 some TTL is too short,\n"
+                   "2 usage or input error\n",
+    .operands = REIN_CLI_FILE,
+};

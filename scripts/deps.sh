@@ -29,6 +29,8 @@ CHECK_PKGS=(
   curl wrk hyperfine python3-simpy3 python3-jsonschema python3-yaml chromium
   # promtool (metrics_promtool test)
   prometheus
+  # the tool's man pages and completion (cli_tool, test_install)
+  man-db groff-base zsh bsdutils
 )
 
 case "$mode" in

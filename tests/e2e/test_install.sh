@@ -6,7 +6,10 @@
 # libm and pthreads. Then every optional library that was built installs
 # with its own rein-NAME.pc, and a program taking the address of its main
 # entry points links against exactly what `pkg-config --libs rein-NAME`
-# says (so a .pc that forgot a library or a dependency fails here).
+# says (so a .pc that forgot a library or a dependency fails here). The
+# tool installs with its man pages, rein(1) and rein-COMMAND(1) for every
+# command, which render without a warning, and its bash and zsh completion,
+# which completes against the installed binary.
 #   test_install.sh SOURCE_DIR BUILD_DIR
 set -euo pipefail
 src=$1
@@ -22,6 +25,28 @@ for f in LICENSE NOTICE CHANGELOG.md; do
   [ -n "$(find "$tmp/prefix/share/doc" -name "$f" 2>/dev/null)" ] ||
     { echo "FAIL: $f not installed under share/doc"; exit 1; }
 done
+
+# the tool: man pages for every command, rendering cleanly; completion
+rein_bin=$tmp/prefix/bin/rein
+[ -x "$rein_bin" ] || { echo "FAIL: bin/rein not installed"; exit 1; }
+man1=$tmp/prefix/share/man/man1
+npages=0
+for c in "" $("$rein_bin" __complete "" | grep -vx help); do
+  page=$man1/rein${c:+-$c}.1
+  [ -s "$page" ] || { echo "FAIL: $page not installed"; exit 1; }
+  w=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -E UTF-8 -l "$page" 2>&1 >/dev/null)
+  [ -z "$w" ] || { echo "FAIL: man warns on $page: $w"; exit 1; }
+  npages=$((npages + 1))
+done
+[ "$npages" -ge 7 ] || { echo "FAIL: only $npages man pages"; exit 1; }
+[ -s "$tmp/prefix/share/zsh/site-functions/_rein" ] ||
+  { echo "FAIL: zsh completion not installed"; exit 1; }
+bashcomp=$tmp/prefix/share/bash-completion/completions/rein
+[ -s "$bashcomp" ] || { echo "FAIL: bash completion not installed"; exit 1; }
+got=$(PATH=$tmp/prefix/bin:$PATH bash --norc --noprofile -c '
+  . "$1"; COMP_WORDS=(rein check --fo); COMP_CWORD=2; _rein
+  echo "${COMPREPLY[*]}"' bash "$bashcomp")
+[ "$got" = "--format" ] || { echo "FAIL: installed bash completion gave '$got'"; exit 1; }
 
 # exported symbols: only rein_*. The symbol table is read once into a
 # variable: `nm | grep -q` under pipefail fails whenever grep exits before nm
@@ -99,4 +124,4 @@ for pc in "$pcall"/rein-*.pc; do
 done
 [ "$n" -ge 1 ] || { echo "FAIL: no optional component installed"; exit 1; }
 
-echo "install: pkg-config and find_package(rein) both build and run; exports rein_* only; $n optional components link through their .pc"
+echo "install: pkg-config and find_package(rein) both build and run; exports rein_* only; $n optional components link through their .pc; $npages man pages render cleanly; bash and zsh completion installed"
