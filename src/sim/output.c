@@ -58,7 +58,8 @@ size_t rein_sim_summary_fields(const rein_sim_summary *s, rein_sim_field *out,
       "giveup_throttled",
       "giveup_not_retryable",
       "giveup_non_idempotent",
-      "giveup_server_stop"};
+      "giveup_server_stop",
+      "giveup_retention"};
   for (int g = 1; g < REIN_GIVEUP_COUNT_; g++)
     if (gnames[g]) F(gnames[g], s->giveups_by_reason[g]);
 #undef F
