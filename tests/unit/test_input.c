@@ -569,6 +569,7 @@ static void test_sim_memory(void **state) {
   assert_int_equal(c->code, 1);
   assert_true(c->secs < 60);
   /* the budget plus the program, libyaml and the sanitizer's slack */
+  /* REIN_TEST_ASAN: any sanitizer build (tests/input.cmake) */
   long bound = getenv("REIN_TEST_ASAN") ? 1024 * 1024 : 320 * 1024;
   assert_true(c->rss_kb < bound);
   assert_non_null(strstr(c->out, "memory budget of 256 MiB exceeded while "
