@@ -604,11 +604,9 @@ static void builtin_params(const demo_config *c, rein_contract_policy *cp) {
   cp->signals = REIN_CURL_SIGNAL_ALL;
 }
 
+/* The built-in client's objects, made by the one builder. */
 typedef struct rein_objs {
-  rein_policy *policy;
-  rein_budget *budget;
-  rein_breaker *breaker;
-  rein_throttle *throttle;
+  rein_policy_objects o;
 } rein_objs;
 
 static rein_status rein_client(const demo_config *c, rein_objs *o,
@@ -653,16 +651,14 @@ static rein_status rein_client(const demo_config *c, rein_objs *o,
   /* Built-in equivalent of examples/contracts/ledger/client.yaml. */
   rein_contract_policy cp;
   builtin_params(c, &cp);
-  rein_status st;
-  if ((st = rein_budget_new(&cp.budget, &o->budget)) != REIN_OK ||
-      (st = rein_breaker_new(&cp.breaker, &o->breaker)) != REIN_OK ||
-      (st = rein_throttle_new(&cp.throttle, &o->throttle)) != REIN_OK)
-    return st;
-  cp.policy.budget = o->budget;
-  cp.policy.breaker = o->breaker;
-  cp.policy.throttle = o->throttle;
-  if ((st = rein_policy_new(&cp.policy, &o->policy)) != REIN_OK) return st;
-  cc.policy = o->policy;
+  rein_policy_spec sp;
+  rein_contract_policy_spec(&cp, &sp);
+  rein_policy_build pb;
+  rein_policy_build_default(&pb);
+  pb.clock = cp.policy.clock;
+  rein_status st = rein_policy_spec_build(&sp, &pb, &o->o);
+  if (st != REIN_OK) return st;
+  cc.policy = o->o.policy;
   cc.deadline_ns = cp.deadline_ns;
   snprintf(desc, desclen,
            "built-in (no contract directory found): %u attempts, full "
@@ -671,12 +667,7 @@ static rein_status rein_client(const demo_config *c, rein_objs *o,
   return rein_curl_new(&cc, client);
 }
 
-static void rein_objs_free(rein_objs *o) {
-  rein_policy_free(o->policy);
-  rein_throttle_free(o->throttle);
-  rein_breaker_free(o->breaker);
-  rein_budget_free(o->budget);
-}
+static void rein_objs_free(rein_objs *o) { rein_policy_objects_free(&o->o); }
 
 /* --------------------------------------------------------- one round */
 
@@ -1005,15 +996,7 @@ int demo_scenario_text(const demo_config *c, char *out, size_t cap,
   if (!c->naive_attempt_header) sput(&b, "    attempt_header: false\n");
   sput(&b, "  rein:\n");
   rein_policy_spec sp;
-  rein_policy_spec_default(&sp);
-  sp.policy = cp.policy;
-  sp.has_budget = cp.has_budget;
-  sp.budget = cp.budget;
-  sp.has_breaker = cp.has_breaker;
-  sp.breaker = cp.breaker;
-  sp.has_throttle = cp.has_throttle;
-  sp.throttle = cp.throttle;
-  sp.signals = cp.signals;
+  rein_contract_policy_spec(&cp, &sp);
   /* the live client is one process whose calls share its budget, breaker
    * and throttle: in the scenario that is one set per cohort (fleet);
    * attempt timeout and deadline are the live run's, set on the cohort */

@@ -299,6 +299,11 @@ REIN_API rein_status rein_spec_from_contract(const rein_contract_set *s,
                                              rein_policy_spec *out,
                                              rein_errbuf *err);
 
+/* The model spec of a rein_contract_policy (as rein_spec_from_contract
+ * gives it), for a policy filled or adjusted by hand. */
+REIN_API void rein_contract_policy_spec(const rein_contract_policy *cp,
+                                        rein_policy_spec *out);
+
 /*
  * Every call of the current service versions, in load order, for tools that
  * build a policy per call: `*caller` and `*to` ("service.operation") point

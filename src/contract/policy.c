@@ -55,19 +55,25 @@ rein_status rein_spec_from_contract(const rein_contract_set *cs,
   if (!out) return REIN_EINVAL;
   rein_status st = rein_policy_from_contract(cs, caller, to, &cp, err);
   if (st != REIN_OK) return st;
-  rein_policy_spec_default(out);
-  out->policy = cp.policy;
-  out->has_budget = cp.has_budget;
-  out->budget = cp.budget;
-  out->budget_scope = (rein_scope)cp.budget_scope;
-  out->has_breaker = cp.has_breaker;
-  out->breaker = cp.breaker;
-  out->breaker_scope = (rein_scope)cp.breaker_scope;
-  out->has_throttle = cp.has_throttle;
-  out->throttle = cp.throttle;
-  out->deadline_ns = cp.deadline_ns;
-  out->signals = cp.signals;
+  rein_contract_policy_spec(&cp, out);
   return REIN_OK;
+}
+
+void rein_contract_policy_spec(const rein_contract_policy *cp,
+                               rein_policy_spec *out) {
+  if (!cp || !out) return;
+  rein_policy_spec_default(out);
+  out->policy = cp->policy;
+  out->has_budget = cp->has_budget;
+  out->budget = cp->budget;
+  out->budget_scope = (rein_scope)cp->budget_scope;
+  out->has_breaker = cp->has_breaker;
+  out->breaker = cp->breaker;
+  out->breaker_scope = (rein_scope)cp->breaker_scope;
+  out->has_throttle = cp->has_throttle;
+  out->throttle = cp->throttle;
+  out->deadline_ns = cp->deadline_ns;
+  out->signals = cp->signals;
 }
 
 rein_status rein_policy_from_contract(const rein_contract_set *cs,
