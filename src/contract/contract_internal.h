@@ -92,7 +92,6 @@ typedef struct rc_call {
   rc_loc retry_loc;
   uint32_t attempts;
   rc_loc attempts_loc;
-  rein_backoff_config backoff;
   bool has_backoff;
   rc_loc backoff_loc, jitter_loc, kind_loc;
   int64_t window;
@@ -105,18 +104,13 @@ typedef struct rc_call {
   rc_loc on_loc;
 
   bool has_budget;
-  rein_budget_config budget;
-  rein_contract_scope scope;
   rc_loc budget_loc, ratio_loc;
 
   bool has_breaker;
-  rein_breaker_config breaker;
-  rein_contract_scope breaker_scope;
   rc_loc breaker_loc;
   const char *fleet_name;
 
   bool has_throttle;
-  rein_throttle_config throttle;
   rc_loc throttle_loc;
 
   uint32_t signals;
@@ -124,9 +118,9 @@ typedef struct rc_call {
   rein_contract_key key;
   rc_loc key_loc;
   const char *pin;
-  rein_policy_spec spec; /* the policy fields as the model read them; the
-                            fields above are views of it for the rules */
   rc_loc pin_loc;
+  rein_policy_spec spec; /* backoff, budget, breaker, throttle and their
+                            scopes, as the model read them (rein/model.h) */
 } rc_call;
 
 struct rc_svc {

@@ -788,7 +788,6 @@ static void backoff_pair(lctx *L, void *obj, const char *path, const kv *p) {
     return;
   }
   bool ok = want_model(L, p->v, fp, f, &c->spec);
-  c->backoff = c->spec.policy.backoff;
   if (!ok) return;
   if (IS("kind")) c->kind_loc = loc_of(L, p->v);
   else if (IS("jitter")) c->jitter_loc = loc_of(L, p->v);
@@ -818,8 +817,6 @@ static void budget_pair(lctx *L, void *obj, const char *path, const kv *p) {
     return;
   }
   bool ok = want_model(L, p->v, fp, f, &c->spec);
-  c->budget = c->spec.budget;
-  c->scope = (rein_contract_scope)c->spec.budget_scope;
   if (ok && (IS("ratio") || IS("token_ratio"))) c->ratio_loc = loc_of(L, p->v);
 }
 
@@ -843,8 +840,6 @@ static void breaker_pair(lctx *L, void *obj, const char *path, const kv *p) {
   else if (IS("window_calls")) x->window_calls = p->knode;
   else if (IS("scope")) x->scope = p->knode;
   want_model(L, p->v, fp, f, &c->spec);
-  c->breaker = c->spec.breaker;
-  c->breaker_scope = (rein_contract_scope)c->spec.breaker_scope;
 }
 
 static void throttle_pair(lctx *L, void *obj, const char *path, const kv *p) {
@@ -858,7 +853,6 @@ static void throttle_pair(lctx *L, void *obj, const char *path, const kv *p) {
     return;
   }
   want_model(L, p->v, fp, f, &c->spec);
-  c->throttle = c->spec.throttle;
 }
 
 static const char *const retry_fields[] = {
@@ -886,10 +880,10 @@ static void retry_pair(lctx *L, void *obj, const char *path, const kv *p) {
     c->backoff_loc = loc_of(L, p->v);
     int before = L->errors;
     walk_map(L, p->v, fp, &x, backoff_pair);
-    if (L->errors == before && c->backoff.cap_ns < c->backoff.base_ns) {
+    if (L->errors == before && c->spec.policy.backoff.cap_ns < c->spec.policy.backoff.base_ns) {
       char fix[128], b1[32];
       snprintf(fix, sizeof fix, "set cap to at least the base (%s)",
-               rein__rc_dur(c->backoff.base_ns, b1, sizeof b1));
+               rein__rc_dur(c->spec.policy.backoff.base_ns, b1, sizeof b1));
       diag(L, x.cap_node ? x.cap_node : p->v, "E004", fix,
            "%s.cap: must not be below base", fp);
     }
@@ -918,8 +912,8 @@ static void retry_pair(lctx *L, void *obj, const char *path, const kv *p) {
     /* fields of another kind (the model says which kinds each applies to) */
     static const char *const kinds[] = {"ratio", "token_bucket", "quota"};
     const char *const *bn = rein_model_names(REIN_MODEL_BUDGET);
-    if (c->scope == REIN_CONTRACT_SCOPE_FLEET &&
-        c->budget.kind != REIN_BUDGET_RATIO)
+    if (c->spec.budget_scope == REIN_SCOPE_FLEET &&
+        c->spec.budget.kind != REIN_BUDGET_RATIO)
       diag(L, x.kind_fields[1] ? x.kind_fields[1] : p->v, "E004",
            "use kind: ratio for a fleet budget, or scope: instance",
            "%s: a fleet budget must be kind ratio (rein/fleet.h shares a "
@@ -929,7 +923,7 @@ static void retry_pair(lctx *L, void *obj, const char *path, const kv *p) {
       const rein_model_field *bf =
           rein_model_find(REIN_MODEL_BUDGET, bn[k], NULL);
       if (!x.kind_fields[k] || !bf->kinds ||
-          (bf->kinds & (1u << c->budget.kind)))
+          (bf->kinds & (1u << c->spec.budget.kind)))
         continue;
       int owner = 0;
       while (owner < 2 && !(bf->kinds & (1u << owner)))
@@ -939,7 +933,7 @@ static void retry_pair(lctx *L, void *obj, const char *path, const kv *p) {
                kinds[owner]);
       diag(L, x.kind_fields[k], "E004", fix,
            "%s.%s: applies to kind %s, but this budget is kind %s", fp, bn[k],
-           kinds[owner], kinds[c->budget.kind]);
+           kinds[owner], kinds[c->spec.budget.kind]);
     }
   } else if (IS("breaker")) {
     if (!want_map(L, p->v, fp, "{failure_rate: 0.5, open: 5s}")) return;
@@ -951,7 +945,7 @@ static void retry_pair(lctx *L, void *obj, const char *path, const kv *p) {
       diag(L, x.window_calls, "E004",
            "keep `window` (time based) or `window_calls` (count based)",
            "%s: window and window_calls are exclusive", fp);
-    else if (x.window_calls && c->breaker_scope == REIN_CONTRACT_SCOPE_FLEET)
+    else if (x.window_calls && c->spec.breaker_scope == REIN_SCOPE_FLEET)
       diag(L, x.window_calls, "E004",
            "use a time window (`window: 10s`) for a fleet breaker",
            "%s: a fleet breaker counts outcomes in time buckets; "
@@ -1087,10 +1081,6 @@ static void load_calls(lctx *L, rc_svc *svc, yaml_node_t *n) {
     c->index = idx;
     c->loc = loc_of(L, e);
     rein_policy_spec_default(&c->spec);
-    c->backoff = c->spec.policy.backoff;
-    c->budget = c->spec.budget;
-    c->breaker = c->spec.breaker;
-    c->throttle = c->spec.throttle;
     c->attempts = 1;
     c->attempts_loc = c->loc;
     char path[64];

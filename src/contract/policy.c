@@ -126,7 +126,7 @@ rein_status rein_policy_from_contract(const rein_contract_set *cs,
   out->caller = v->name;
   out->callee = c->to_svc;
   out->operation = c->to_op;
-  out->breaker_scope = c->breaker_scope;
+  out->breaker_scope = (rein_contract_scope)sp.breaker_scope;
   out->fleet_name = c->fleet_name;
   return REIN_OK;
 }

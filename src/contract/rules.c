@@ -43,7 +43,7 @@ int64_t rein__rc_attempt_timeout(const rc_call *c) {
 static int64_t backoff_sum(const rc_call *c, uint32_t k) {
   int64_t s = 0;
   for (uint32_t n = 1; n <= k; n++)
-    s += rein_backoff_ceiling(&c->backoff, n);
+    s += rein_backoff_ceiling(&c->spec.policy.backoff, n);
   return s;
 }
 
@@ -447,8 +447,8 @@ static void rule_r002(rctx *R, rc_call *c) {
 
 static void rule_r003(rctx *R, rc_call *c) {
   uint32_t a = rein__rc_attempts(c), inst = rein__rc_instances(c);
-  if (a < 2 || inst < 2 || c->backoff.jitter != REIN_JITTER_NONE ||
-      c->backoff.kind == REIN_BACKOFF_NONE)
+  if (a < 2 || inst < 2 || c->spec.policy.backoff.jitter != REIN_JITTER_NONE ||
+      c->spec.policy.backoff.kind == REIN_BACKOFF_NONE)
     return;
   int64_t t = rein__rc_attempt_timeout(c);
   double per = c->rate > 0 && t > 0 ? c->rate * (double)t / 1e9 : 1;
@@ -459,7 +459,7 @@ static void rule_r003(rctx *R, rc_call *c) {
   size_t o = 0;
   uint32_t show = a - 1 < 3 ? a - 1 : 3;
   for (uint32_t n = 1; n <= show; n++) {
-    at += rein_backoff_ceiling(&c->backoff, n);
+    at += rein_backoff_ceiling(&c->spec.policy.backoff, n);
     o += (size_t)snprintf(times + o, sizeof times - o, "%s+%s",
                           n > 1 ? ", " : "", rein__rc_dur(at, b, sizeof b));
   }
@@ -473,7 +473,7 @@ static void rule_r003(rctx *R, rc_call *c) {
   snprintf(why, sizeof why,
            "%s backoff without jitter across %u instances of %s: the %s calls "
            "in flight when %s fails (%s) retry in the same instant, at %s",
-           rein_backoff_kind_name(c->backoff.kind), inst, c->from->name,
+           rein_backoff_kind_name(c->spec.policy.backoff.kind), inst, c->from->name,
            num(wave, w, sizeof w), c->to_svc, how, times);
   snprintf(fix, sizeof fix,
            "set jitter: full (spreads each wave over its whole backoff "
@@ -602,20 +602,20 @@ static double budget_factor(const rc_call *c, double *floor_per_sec) {
   *floor_per_sec = 0;
   if (!c->has_budget || a < 2) return a;
   double f = a;
-  switch (c->budget.kind) {
+  switch (c->spec.budget.kind) {
   case REIN_BUDGET_RATIO:
-    f = 1 + c->budget.ratio;
+    f = 1 + c->spec.budget.ratio;
     *floor_per_sec =
-        c->budget.min_retries_per_sec * (c->scope == REIN_CONTRACT_SCOPE_FLEET
+        c->spec.budget.min_retries_per_sec * (c->spec.budget_scope == REIN_SCOPE_FLEET
                                              ? 1
                                              : (double)rein__rc_instances(c));
     break;
   case REIN_BUDGET_TOKEN_BUCKET:
-    f = 1 + c->budget.token_ratio;
+    f = 1 + c->spec.budget.token_ratio;
     break;
   case REIN_BUDGET_QUOTA:
-    f = 1 + (c->budget.retry_cost
-                 ? (double)c->budget.success_increment / c->budget.retry_cost
+    f = 1 + (c->spec.budget.retry_cost
+                 ? (double)c->spec.budget.success_increment / c->spec.budget.retry_cost
                  : 0);
     break;
   default:
@@ -679,8 +679,8 @@ static void rule_r005(rctx *R) {
       double base = rein__rc_instances(c) * c->rate;
       if (c->has_budget)
         snprintf(btxt, sizeof btxt, "%s budget (%s): %s",
-                 rein_budget_kind_name(c->budget.kind),
-                 rein_contract_scope_name(c->scope),
+                 rein_budget_kind_name(c->spec.budget.kind),
+                 rein_contract_scope_name((rein_contract_scope)c->spec.budget_scope),
                  rate_str(base * f + fl < base * rein__rc_attempts(c)
                               ? base * f + fl
                               : base * rein__rc_attempts(c),
@@ -777,15 +777,15 @@ static void rule_r008(rctx *R, rc_call *c) {
   double ratio;
   const char *how;
   char hb[64];
-  if (c->has_budget && c->budget.kind == REIN_BUDGET_RATIO) {
-    ratio = c->budget.ratio;
+  if (c->has_budget && c->spec.budget.kind == REIN_BUDGET_RATIO) {
+    ratio = c->spec.budget.ratio;
     how = "its ratio budget";
-  } else if (c->has_budget && c->budget.kind == REIN_BUDGET_TOKEN_BUCKET) {
-    ratio = c->budget.token_ratio;
+  } else if (c->has_budget && c->spec.budget.kind == REIN_BUDGET_TOKEN_BUCKET) {
+    ratio = c->spec.budget.token_ratio;
     how = "its token bucket's token_ratio";
-  } else if (c->has_budget && c->budget.kind == REIN_BUDGET_QUOTA) {
-    ratio = c->budget.retry_cost
-                ? (double)c->budget.success_increment / c->budget.retry_cost
+  } else if (c->has_budget && c->spec.budget.kind == REIN_BUDGET_QUOTA) {
+    ratio = c->spec.budget.retry_cost
+                ? (double)c->spec.budget.success_increment / c->spec.budget.retry_cost
                 : 0;
     how = "its quota (success_increment / retry_cost)";
   } else {
