@@ -565,6 +565,168 @@ static void test_random_contracts(void **st) {
   }
 }
 
+/* ------------------------------------------ loaders: refusals, warnings */
+
+static void write_file(const char *path, const char *text) {
+  FILE *fp = fopen(path, "w");
+  assert_non_null(fp);
+  fputs(text, fp);
+  fclose(fp);
+}
+
+static const char callee_yaml[] =
+    "service: s\nversion: '1'\ninstances: 2\ncapacity: 1000/s\n"
+    "operations:\n  op: {idempotency: natural}\n";
+
+/* Load a caller whose call to s.op has `retry` (YAML at 4 spaces). */
+static rein_contract_set *load_call(const char *retry) {
+  char dir[512], f[600], text[2048];
+  snprintf(dir, sizeof dir, "%s/loader", tmpdir);
+  mkdir(dir, 0700);
+  snprintf(f, sizeof f, "%s/s.yaml", dir);
+  write_file(f, callee_yaml);
+  snprintf(f, sizeof f, "%s/c.yaml", dir);
+  snprintf(text, sizeof text,
+           "service: c\nversion: '1'\ninstances: 2\ncalls:\n  - to: s.op\n"
+           "    timeout: 1s\n    retry:\n%s",
+           retry);
+  write_file(f, text);
+  rein_contract_set *set = NULL;
+  const char *paths[1] = {dir};
+  rein_contract_load(NULL, paths, 1, &set);
+  assert_non_null(set);
+  return set;
+}
+
+static const char *first_message(const rein_contract_set *set) {
+  return rein_contract_diag_count(set) ? rein_contract_diag_at(set, 0)->message
+                                       : "";
+}
+
+static void test_loader_refusals(void **st) {
+  (void)st;
+  /* what the runtime refuses is an E004 at load, with the core's words */
+  rein_contract_set *set = load_call(
+      "      attempts: 3\n"
+      "      budget: {kind: quota, capacity: 5, retry_cost: 10}\n");
+  assert_true(rein_contract_has_load_errors(set));
+  assert_non_null(strstr(first_message(set), "the runtime refuses this policy"));
+  assert_non_null(strstr(first_message(set), "budget.retry_cost"));
+  rein_contract_set_free(set);
+  /* the table's bounds: a quota cost of 0 is refused */
+  set = load_call("      attempts: 3\n"
+                  "      budget: {kind: quota, retry_cost: 0}\n");
+  assert_true(rein_contract_has_load_errors(set));
+  assert_non_null(strstr(first_message(set), "must be in [1, 1000000]"));
+  rein_contract_set_free(set);
+  /* a status range is the statuses it spans */
+  set = load_call("      attempts: 3\n      when: [500-502]\n");
+  assert_false(rein_contract_has_load_errors(set));
+  rein_policy_spec sp;
+  assert_int_equal(rein_spec_from_contract(set, "c", "s.op", &sp, NULL),
+                   REIN_OK);
+  assert_true(rein_retryable_set_has(&sp.policy.retryable, REIN_COND_HTTP(501),
+                                     REIN_OUTCOME_FAILURE));
+  assert_false(rein_retryable_set_has(&sp.policy.retryable,
+                                      REIN_COND_HTTP(503),
+                                      REIN_OUTCOME_OVERLOADED));
+  rein_contract_set_free(set);
+}
+
+static const char sim_world[] =
+    "servers:\n  - {name: s, concurrency: 1, service_time: {dist: constant, "
+    "value: 50ms}}\n"
+    "cohorts:\n  - {name: c, count: 2, target: s, policy: p, timeout: 10ms, "
+    "arrival: {mode: poisson, rate: 5}}\n";
+
+static rein_status parse_scenario(const char *policy, rein_errbuf *eb,
+                                  rein_sim_scenario **out) {
+  char text[4096], name[600];
+  snprintf(text, sizeof text, "duration: 10s\npolicies:\n  p: %s\n%s", policy,
+           sim_world);
+  snprintf(name, sizeof name, "%s/s.yaml", tmpdir);
+  return rein_sim_scenario_parse(text, strlen(text), name, NULL, eb, out);
+}
+
+static void test_scenario_loader(void **st) {
+  (void)st;
+  rein_errbuf eb = {{0}};
+  rein_sim_scenario *sc = NULL;
+  /* an old spelling loads, with a warning naming the new one */
+  assert_int_equal(
+      parse_scenario("{max_attempts: 4, budget: {min_retries_per_sec: 2, "
+                     "scope: cohort}}",
+                     &eb, &sc),
+      REIN_OK);
+  assert_int_equal(rein_sim_scenario_warning_count(sc), 3);
+  assert_non_null(strstr(rein_sim_scenario_warning(sc, 0),
+                         "'max_attempts' is deprecated, write 'attempts'"));
+  assert_null(rein_sim_scenario_warning(sc, 3));
+  rein_policy_spec sp;
+  assert_int_equal(rein_sim_scenario_policy_spec(sc, "p", &sp), REIN_OK);
+  assert_int_equal(sp.policy.max_attempts, 4);
+  assert_true(sp.budget.min_retries_per_sec == 2);
+  assert_int_equal(sp.budget_scope, REIN_SCOPE_FLEET);
+  rein_sim_scenario_free(sc);
+  /* the new spelling: no warning */
+  assert_int_equal(parse_scenario("{attempts: 4}", &eb, &sc), REIN_OK);
+  assert_int_equal(rein_sim_scenario_warning_count(sc), 0);
+  rein_sim_scenario_free(sc);
+  /* a contract that does not load is named, with its first problem */
+  assert_int_equal(
+      parse_scenario("{contract: no-such-dir, caller: c, to: s.op}", &eb, &sc),
+      REIN_EINVAL);
+  assert_non_null(strstr(eb.msg, "policies.p.contract: the contracts in"));
+  assert_non_null(strstr(eb.msg, "no-such-dir"));
+  assert_non_null(strstr(eb.msg, "run `rein check"));
+  /* fields beside a contract are refused, not silently ignored */
+  assert_int_equal(parse_scenario("{contract: x, caller: c, to: s.op, "
+                                  "attempts: 2}",
+                                  &eb, &sc),
+                   REIN_EINVAL);
+  assert_non_null(strstr(eb.msg, "policies.p.attempts: a policy taken from a "
+                                 "contract takes only"));
+  /* an unknown call of a contract that loads */
+  char dir[600];
+  snprintf(dir, sizeof dir, "{contract: '%s/loader', caller: c, to: s.nope}",
+           tmpdir);
+  rein_contract_set_free(load_call("      attempts: 2\n"));
+  assert_int_equal(parse_scenario(dir, &eb, &sc), REIN_EINVAL);
+  assert_non_null(strstr(eb.msg, "has no call to 's.nope'"));
+}
+
+/* A policy's deadline bounds the simulated call when the cohort sets
+ * none, as it bounds a libcurl client's. */
+static void test_scenario_deadline(void **st) {
+  (void)st;
+  uint64_t dl[2];
+  static const char *const pol[2] = {
+      "{attempts: 5, backoff: {kind: constant, base: 100ms, cap: 100ms}}",
+      "{attempts: 5, deadline: 150ms, backoff: {kind: constant, base: 100ms, "
+      "cap: 100ms}}"};
+  for (int k = 0; k < 2; k++) {
+    rein_errbuf eb = {{0}};
+    rein_sim_scenario *sc = NULL;
+    if (parse_scenario(pol[k], &eb, &sc) != REIN_OK) {
+      fprintf(stderr, "%s\n", eb.msg);
+      fail();
+    }
+    rein_sim_run_config c;
+    rein_sim_run_config_default(&c);
+    c.err = &eb;
+    rein_sim_result *r = NULL;
+    assert_int_equal(rein_sim_run(sc, &c, &r), REIN_OK);
+    dl[k] = rein_sim_result_summary(r)->giveups_by_reason[REIN_GIVEUP_DEADLINE];
+    rein_sim_result_free(r);
+    rein_sim_scenario_free(sc);
+  }
+  fprintf(stderr, "deadline give-ups: %llu without, %llu with a 150ms "
+                  "policy deadline\n",
+          (unsigned long long)dl[0], (unsigned long long)dl[1]);
+  assert_int_equal(dl[0], 0);
+  assert_true(dl[1] > 0);
+}
+
 int main(int argc, char **argv) {
   if (argc < 3) {
     fprintf(stderr, "usage: test_model REIN_BINARY CONTRACTS_DIR\n");
@@ -579,6 +741,9 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_duration),
       cmocka_unit_test(test_examples),
       cmocka_unit_test(test_random_contracts),
+      cmocka_unit_test(test_loader_refusals),
+      cmocka_unit_test(test_scenario_loader),
+      cmocka_unit_test(test_scenario_deadline),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   char cmd[600];
