@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 
 static void *talloc(void *ctx, size_t n) {
   rein_test_alloc *t = ctx;
@@ -85,4 +86,33 @@ void rein_test_fault_loop(int (*body)(void *ctx, const rein_allocator *a),
     if (rc == 0) fail_msg("fault loop: allocation %ld failed but body returned 0", i);
   }
   fail_msg("fault loop: did not terminate");
+}
+
+int rein_test_run(const char *bin, char **out, const char *fmt, ...) {
+  char args[4096], cmd[8192];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(args, sizeof args, fmt, ap);
+  va_end(ap);
+  snprintf(cmd, sizeof cmd, "'%s' %s 2>&1", bin, args);
+  FILE *p = popen(cmd, "r");
+  assert_non_null(p);
+  size_t cap = 1 << 16, n = 0;
+  char *buf = malloc(cap);
+  assert_non_null(buf);
+  for (size_t r; (r = fread(buf + n, 1, cap - n - 1, p)) > 0;) {
+    n += r;
+    if (cap - n < 2) {
+      cap *= 2;
+      buf = realloc(buf, cap);
+      assert_non_null(buf);
+    }
+  }
+  buf[n] = 0;
+  int st = pclose(p);
+  if (out)
+    *out = buf;
+  else
+    free(buf);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }

@@ -35,6 +35,12 @@ void rein_test_alloc_init(rein_test_alloc *t, long fail_at);
  * replay)" to stderr on first use. */
 uint64_t rein_test_seed(void);
 
+/* Run `'BIN' ARGS 2>&1` (ARGS formatted from fmt: quote what needs it) and
+ * return its exit code (-1 when it did not exit); its whole output into
+ * `*out` (malloc'd, NUL-terminated; free it) when `out` is not NULL. */
+int rein_test_run(const char *bin, char **out, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Service coordinates from the environment; each fails the test (cmocka
  * fail_msg) when the variable is missing. */
 const char *rein_test_redis_host(void);

@@ -19,34 +19,8 @@ static const char *rein, *dir;
 
 /* Run `rein ARGS` (ARGS may use %s for the examples dir); stdout+stderr
  * captured into a malloc'd string; exit code returned. */
-static int run(char **out, const char *fmt, ...) {
-  char args[1024], cmd[2048];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(args, sizeof args, fmt, ap);
-  va_end(ap);
-  snprintf(cmd, sizeof cmd, "'%s' %s 2>&1", rein, args);
-  FILE *p = popen(cmd, "r");
-  assert_non_null(p);
-  size_t cap = 1 << 16, n = 0;
-  char *buf = malloc(cap);
-  assert_non_null(buf);
-  for (size_t r; (r = fread(buf + n, 1, cap - n - 1, p)) > 0;) {
-    n += r;
-    if (cap - n < 2) {
-      cap *= 2;
-      buf = realloc(buf, cap);
-      assert_non_null(buf);
-    }
-  }
-  buf[n] = 0;
-  int st = pclose(p);
-  if (out)
-    *out = buf;
-  else
-    free(buf);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+/* `rein ARGS`: exit code, output in *out (rein_test_run). */
+#define run(out, ...) rein_test_run(rein, out, __VA_ARGS__)
 
 /* The rule ids of "file:l:c: severity[RULE]:" lines, sorted, comma-joined. */
 static void rule_ids(const char *out, char *ids, size_t len) {

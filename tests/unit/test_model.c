@@ -55,31 +55,6 @@ static char *spec_json(const rein_policy_spec *s) {
   return b;
 }
 
-static char *run_out(const char *fmt, ...) {
-  char args[2048], cmd[4096];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(args, sizeof args, fmt, ap);
-  va_end(ap);
-  snprintf(cmd, sizeof cmd, "'%s' %s 2>&1", rein_bin, args);
-  FILE *p = popen(cmd, "r");
-  assert_non_null(p);
-  size_t cap = 1 << 16, n = 0;
-  char *buf = malloc(cap);
-  assert_non_null(buf);
-  for (size_t r; (r = fread(buf + n, 1, cap - n - 1, p)) > 0;) {
-    n += r;
-    if (cap - n < 2) {
-      cap *= 2;
-      buf = realloc(buf, cap);
-      assert_non_null(buf);
-    }
-  }
-  buf[n] = 0;
-  pclose(p);
-  return buf;
-}
-
 /* The "policy" member of `rein policy --json` (a balanced {...}). */
 static char *policy_member(const char *out) {
   const char *p = strstr(out, "\"policy\":{");
@@ -139,8 +114,9 @@ static void conform(const char *dir, const char *caller, const char *to,
     same("model -> YAML -> model", ej, dj, ctx);
     free(ej);
   }
-  char *out = run_out("policy '%s' --caller '%s' --to '%s' --json", dir,
-                      caller, to);
+  char *out = NULL;
+  rein_test_run(rein_bin, &out, "policy '%s' --caller '%s' --to '%s' --json",
+                dir, caller, to);
   char *cj = policy_member(out);
   /* the CLI writes through jansson: equal as JSON values (numbers as the
    * same doubles), not byte for byte */
