@@ -119,8 +119,9 @@ def main():
     try:
         import jsonschema, yaml
     except ImportError:
-        print("python3-jsonschema or python3-yaml missing: examples not validated")
-        return 0
+        print("python3-jsonschema or python3-yaml missing (scripts/deps.sh "
+              "check installs them): the examples cannot be validated")
+        return 1
     root = os.path.join(os.path.dirname(os.path.abspath(path)), "..", "examples",
                         "contracts")
     class Loader(yaml.SafeLoader):  # dates stay strings, as rein reads them
