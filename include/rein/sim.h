@@ -350,8 +350,9 @@ REIN_API size_t rein_sim_sweep_stats(const rein_sim_sweep *sw, size_t v,
  *    with integers as integers, other numbers with 6 significant digits,
  *    -1 and what is not finite as null (and ci95, min, max null when n
  *    is 0).
- * Names go through jansson (rein/json.h). REIN_OK, REIN_EIO, REIN_EINVAL
- * for a failed sweep.
+ * Each shape ends with a newline. Names go through jansson (rein/json.h).
+ * REIN_OK, REIN_EIO, REIN_ENOMEM, REIN_EINVAL for NULL or a sweep that
+ * did not succeed.
  */
 REIN_API rein_status rein_sim_write_sweep_json(const rein_sim_sweep *sw,
                                                FILE *f);
