@@ -119,6 +119,8 @@ typedef struct rc_call {
   rc_loc key_loc;
   const char *pin;
   rc_loc pin_loc;
+  const char *origin; /* imported calls: "file:line:col name" (rein import) */
+  rc_loc origin_loc;
   rein_policy_spec spec; /* backoff, budget, breaker, throttle and their
                             scopes, as the model read them (rein/model.h) */
 } rc_call;

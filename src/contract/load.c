@@ -991,7 +991,7 @@ static void retry_pair(lctx *L, void *obj, const char *path, const kv *p) {
 
 static const char *const call_fields[] = {
     "to",    "instances", "rate",        "timeout",    "deadline",
-    "retry", "key",       "pin_version", "description"};
+    "retry", "key",       "pin_version", "description", "origin"};
 
 static void call_pair(lctx *L, void *obj, const char *path, const kv *p) {
   rc_call *c = obj;
@@ -1051,6 +1051,12 @@ static void call_pair(lctx *L, void *obj, const char *path, const kv *p) {
   } else if (IS("description")) {
     const char *d;
     want_str(L, p->v, fp, "what it is for", &d);
+  } else if (IS("origin")) {
+    /* where an imported call came from (rein import: "file:line:col
+     * name"); kept, never interpreted */
+    if (want_str(L, p->v, fp, "service_config.json:4:7 pkg.Svc/Method",
+                 &c->origin))
+      c->origin_loc = loc_of(L, p->v);
   } else {
     unknown(L, path, p, KNOWN(call_fields));
   }
