@@ -329,9 +329,26 @@ bool rein__ix_doc_load(rein_interop *ix, const char *file, const char *data,
   if (!yaml_parser_load(&p, &d->doc)) {
     rein_contract_loc l = {d->file, (uint32_t)p.problem_mark.line + 1,
                            (uint32_t)p.problem_mark.column + 1};
-    rein__ix_diag(ix, REIN_INTEROP_ERROR, l, "", "malformed JSON: %s%s%s",
+    bool at_end = p.problem_mark.index >= len;
+    if (at_end) { /* libyaml marks the stream's end past the last line:
+                     point just after the last character instead */
+      size_t e = len;
+      while (e > 0 && (data[e - 1] == '\n' || data[e - 1] == '\r' ||
+                       data[e - 1] == ' '))
+        e--;
+      l.line = 1;
+      size_t bol = 0;
+      for (size_t i = 0; i < e; i++)
+        if (data[i] == '\n') {
+          l.line++;
+          bol = i + 1;
+        }
+      l.col = (uint32_t)(e - bol + 1);
+    }
+    rein__ix_diag(ix, REIN_INTEROP_ERROR, l, "", "malformed JSON: %s%s%s%s",
                   p.problem ? p.problem : "syntax error",
-                  p.context ? " " : "", p.context ? p.context : "");
+                  p.context ? " " : "", p.context ? p.context : "",
+                  at_end ? " (at the end of the text)" : "");
     yaml_parser_delete(&p);
     return false;
   }
@@ -347,6 +364,12 @@ bool rein__ix_doc_load(rein_interop *ix, const char *file, const char *data,
                     "malformed JSON: text after the top-level value");
     }
     yaml_document_delete(&extra);
+  } else {
+    rein_contract_loc l = {d->file, (uint32_t)p.problem_mark.line + 1,
+                           (uint32_t)p.problem_mark.column + 1};
+    rein__ix_diag(ix, REIN_INTEROP_ERROR, l, "",
+                  "malformed JSON: text after the top-level value (%s)",
+                  p.problem ? p.problem : "syntax error");
   }
   yaml_parser_delete(&p);
   if (!yaml_document_get_root_node(&d->doc)) {
