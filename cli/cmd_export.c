@@ -97,8 +97,7 @@ static int run(int argc, char **argv) {
   FILE *f = fopen(tmp, "w");
   if (!f || fwrite(text, 1, len, f) != len || fclose(f) != 0 ||
       rename(tmp, out) != 0) {
-    fprintf(stderr, "rein export: cannot write %s: %s\n", out,
-            strerror(errno));
+    fprintf(stderr, "rein export: cannot write %s: %s\n", out, strerror(errno));
     unlink(tmp);
     rc = REIN_EXIT_USAGE;
   }

@@ -132,8 +132,7 @@ static int run(int argc, char **argv) {
         rein_interop_write_contract(ix[i], &text[i], &tlen[i]) != REIN_OK)
       failed = true;
     for (size_t j = 0; !failed && j < i; j++)
-      if (strcmp(rein_interop_caller(ix[i]), rein_interop_caller(ix[j])) ==
-          0) {
+      if (strcmp(rein_interop_caller(ix[i]), rein_interop_caller(ix[j])) == 0) {
         fprintf(stderr,
                 "rein import: %s and %s both make the contract of %s: "
                 "rename one\n",

@@ -159,8 +159,7 @@ REIN_API rein_status rein_interop_export(rein_interop *ix, const char *format,
 
 /* Write every diagnostic, one per line: "file:line:col: warning: FIELD:
  * message" (text escaped for a terminal). REIN_EIO when writing fails. */
-REIN_API rein_status rein_interop_write_diags(const rein_interop *ix,
-                                              FILE *f);
+REIN_API rein_status rein_interop_write_diags(const rein_interop *ix, FILE *f);
 
 /* ---- gRPC helpers (also used by the tests) ------------------------------ */
 
@@ -168,7 +167,7 @@ REIN_API rein_status rein_interop_write_diags(const rein_interop *ix,
  * an optional '.' and 1..9 digits, then 's'; no sign) into ns. REIN_EPARSE
  * for anything else (`*why` says what), REIN_ERANGE past INT64_MAX ns. */
 REIN_API rein_status rein_interop_grpc_duration(const char *s, int64_t *ns,
-                                               const char **why);
+                                                const char **why);
 /* ns as a protobuf JSON Duration, shortest exact form ("0.1s", "2s",
  * "0.000000001s"). Returns buf. */
 REIN_API const char *rein_interop_grpc_format_duration(int64_t ns, char *buf,

@@ -168,14 +168,22 @@ static bool proto_name(const char *s, bool dots) {
 static const char *const root_fields[] = {
     "loadBalancingPolicy", "loadBalancingConfig", "methodConfig",
     "retryThrottling",     "healthCheckConfig",   NULL};
-static const char *const mc_fields[] = {
-    "name",       "waitForReady", "timeout", "maxRequestMessageBytes",
-    "maxResponseMessageBytes", "retryPolicy", "hedgingPolicy", NULL};
+static const char *const mc_fields[] = {"name",
+                                        "waitForReady",
+                                        "timeout",
+                                        "maxRequestMessageBytes",
+                                        "maxResponseMessageBytes",
+                                        "retryPolicy",
+                                        "hedgingPolicy",
+                                        NULL};
 static const char *const name_fields[] = {"service", "method", NULL};
-static const char *const rp_fields[] = {
-    "maxAttempts",          "initialBackoff",       "maxBackoff",
-    "backoffMultiplier",    "retryableStatusCodes", "perAttemptRecvTimeout",
-    NULL};
+static const char *const rp_fields[] = {"maxAttempts",
+                                        "initialBackoff",
+                                        "maxBackoff",
+                                        "backoffMultiplier",
+                                        "retryableStatusCodes",
+                                        "perAttemptRecvTimeout",
+                                        NULL};
 static const char *const hp_fields[] = {"maxAttempts", "hedgingDelay",
                                         "nonFatalStatusCodes", NULL};
 static const char *const rt_fields[] = {"maxTokens", "tokenRatio", NULL};
@@ -219,7 +227,7 @@ static bool get_number(imp *I, yaml_node_t *n, const char *path, double *out) {
   errno = 0;
   double x = strtod(v, &end);
   if (end == v || *end || errno || !isfinite(x) ||
-      (t == IX_J_STRING && !isdigit((unsigned char)v[v[0] == '-'])) ) {
+      (t == IX_J_STRING && !isdigit((unsigned char)v[v[0] == '-']))) {
     rein__ix_type_error(I->d, n, path, "a number");
     return false;
   }
@@ -367,17 +375,17 @@ static void retry_policy(imp *I, yaml_node_t *n, const char *path,
   /* backoff */
   int64_t base = -1, cap = -1;
   yaml_node_t *bn = got[1], *cn = got[2];
-  if (bn && get_duration(I, bn,
-                         rein__ix_path(fp, sizeof fp, path, "initialBackoff"),
-                         &base) &&
+  if (bn &&
+      get_duration(I, bn, rein__ix_path(fp, sizeof fp, path, "initialBackoff"),
+                   &base) &&
       base == 0) {
     rein__ix_error(I->d, bn, fp, "must be greater than 0 (as gRPC requires)");
     base = -1;
   }
   char fc[256];
-  if (cn && get_duration(I, cn,
-                         rein__ix_path(fc, sizeof fc, path, "maxBackoff"),
-                         &cap) &&
+  if (cn &&
+      get_duration(I, cn, rein__ix_path(fc, sizeof fc, path, "maxBackoff"),
+                   &cap) &&
       cap == 0) {
     rein__ix_error(I->d, cn, fc, "must be greater than 0 (as gRPC requires)");
     cap = -1;
@@ -395,8 +403,7 @@ static void retry_policy(imp *I, yaml_node_t *n, const char *path,
   }
   if (got[3] &&
       get_number(I, got[3],
-                 rein__ix_path(fp, sizeof fp, path, "backoffMultiplier"),
-                 &x)) {
+                 rein__ix_path(fp, sizeof fp, path, "backoffMultiplier"), &x)) {
     if (x <= 0) {
       rein__ix_error(I->d, got[3], fp,
                      "must be greater than 0 (as gRPC requires), got %g", x);
@@ -437,8 +444,7 @@ static void hedging_policy(imp *I, yaml_node_t *n, const char *path) {
   ix_member m[MAX_MEMBERS];
   size_t k = rein__ix_members(I->d, n, path, hp_fields, m, MAX_MEMBERS);
   if (!k)
-    rein__ix_warn(I->d, n, path,
-                  "rein cannot represent hedging yet: left out");
+    rein__ix_warn(I->d, n, path, "rein cannot represent hedging yet: left out");
   for (size_t i = 0; i < k; i++) {
     char fp[256];
     rein__ix_warn(I->d, m[i].v, rein__ix_path(fp, sizeof fp, path, m[i].key),
@@ -556,9 +562,8 @@ static void method_config(imp *I, yaml_node_t *n, const char *path) {
       const char *v = rein__ix_text(nm[j].v);
       bool svc_key = strcmp(nm[j].key, "service") == 0;
       if (*v && !proto_name(v, svc_key)) {
-        rein__ix_error(I->d, nm[j].v, jp,
-                       "'%.60s' is not a protobuf %s name", v,
-                       svc_key ? "service (package.Service)" : "method");
+        rein__ix_error(I->d, nm[j].v, jp, "'%.60s' is not a protobuf %s name",
+                       v, svc_key ? "service (package.Service)" : "method");
         ok = false;
         continue;
       }
@@ -582,12 +587,11 @@ static void method_config(imp *I, yaml_node_t *n, const char *path) {
     c.spec = sp;
     c.loc = rein__ix_loc(I->d, e);
     c.to = rein__ix_printf(I->ix, "%s.%s", rs, meth ? meth : "*");
-    c.origin = rein__ix_printf(I->ix, "%s:%u:%u %s", I->d->file, c.loc.line,
-                               c.loc.col,
-                               !*svc ? "(default: every method)"
-                               : meth ? key
-                                      : rein__ix_printf(I->ix, "%s (every method)",
-                                                        svc));
+    c.origin = rein__ix_printf(
+        I->ix, "%s:%u:%u %s", I->d->file, c.loc.line, c.loc.col,
+        !*svc  ? "(default: every method)"
+        : meth ? key
+               : rein__ix_printf(I->ix, "%s (every method)", svc));
     if (!c.to || !c.origin) return;
     c.spec.policy.name = c.to;
     rein__ix_add_call(I->ix, &c);
@@ -844,9 +848,14 @@ static json_t *retry_policy_json(exp_ *E, const rein_policy_spec *sp) {
                 mult == floor(mult) && mult < 1e15
                     ? json_integer((json_int_t)mult)
                     : jreal(E, mult));
-  if (sp->policy.attempt_timeout_ns > 0)
+  if (sp->policy.attempt_timeout_ns > 0) {
     rein_json_set(rp, "perAttemptRecvTimeout",
                   jdur(sp->policy.attempt_timeout_ns));
+    ewarn(E, "timeout",
+          "written as retryPolicy.perAttemptRecvTimeout (the gRFC A6 "
+          "amendment), which gRPC C-core 1.51 accepts but does not enforce: "
+          "bound the attempt on the server too");
+  }
   when_warnings(E, sp);
   json_t *codes = json_array();
   for (uint32_t c = 1; c < REIN_GRPC_CODE_COUNT_; c++)
@@ -934,10 +943,10 @@ static rein_status grpc_export(rein_interop *ix, const rein_contract_set *s,
       json_decref(name);
       continue;
     }
-    if (*svc != '*' && (!proto_name(svc, true) ||
-                        (strcmp(op, "*") && !proto_name(op, false))))
-      ewarn(&E, "to",
-            "%s is not a protobuf service/method name: written as is", to);
+    if (*svc != '*' &&
+        (!proto_name(svc, true) || (strcmp(op, "*") && !proto_name(op, false))))
+      ewarn(&E, "to", "%s is not a protobuf service/method name: written as is",
+            to);
     json_t *mc = json_object(), *names = json_array();
     rein_json_push(names, name);
     rein_json_set(mc, "name", names);

@@ -48,8 +48,7 @@ static bool valid_service_name(const char *v) {
   return true;
 }
 
-rein_status rein_interop_new(const rein_interop_config *c,
-                             rein_interop **out) {
+rein_status rein_interop_new(const rein_interop_config *c, rein_interop **out) {
   if (!out) return REIN_EINVAL;
   *out = NULL;
   rein_interop_config def;
@@ -202,7 +201,9 @@ const char *rein_interop_caller(const rein_interop *ix) {
 static const ix_format *const formats[] = {&rein__ix_grpc, NULL};
 static const char *const format_names[] = {"grpc", NULL};
 
-const char *const *rein_interop_formats(void) { return format_names; }
+const char *const *rein_interop_formats(void) {
+  return format_names;
+}
 
 static const ix_format *find_format(const char *name) {
   for (size_t i = 0; name && formats[i]; i++)
@@ -260,8 +261,7 @@ rein_status rein_interop_import_file(rein_interop *ix, const char *format,
   if (st != REIN_OK) {
     rein_contract_loc loc = {rein__ix_strdup(ix, path), 0, 0};
     ix->errors = 1;
-    rein__ix_diag(ix, REIN_INTEROP_ERROR, loc, "", "cannot read: %s",
-                  eb.msg);
+    rein__ix_diag(ix, REIN_INTEROP_ERROR, loc, "", "cannot read: %s", eb.msg);
     return ix->oom ? REIN_ENOMEM : REIN_EPARSE;
   }
   st = rein_interop_import_buffer(ix, format, path, buf, n);
@@ -313,11 +313,10 @@ bool rein__ix_doc_load(rein_interop *ix, const char *file, const char *data,
   d->file = rein__ix_strdup(ix, file);
   if (!d->file) return false;
   size_t line = 0, col = 0;
-  if (rein_yaml_check_depth(data, len, ix->max_depth, &line, &col) !=
-      REIN_OK) {
+  if (rein_yaml_check_depth(data, len, ix->max_depth, &line, &col) != REIN_OK) {
     rein_contract_loc l = {d->file, (uint32_t)line, (uint32_t)col};
-    rein__ix_diag(ix, REIN_INTEROP_ERROR, l, "",
-                  "nested deeper than %u levels", ix->max_depth);
+    rein__ix_diag(ix, REIN_INTEROP_ERROR, l, "", "nested deeper than %u levels",
+                  ix->max_depth);
     return false;
   }
   yaml_parser_t p;
@@ -333,8 +332,8 @@ bool rein__ix_doc_load(rein_interop *ix, const char *file, const char *data,
     if (at_end) { /* libyaml marks the stream's end past the last line:
                      point just after the last character instead */
       size_t e = len;
-      while (e > 0 && (data[e - 1] == '\n' || data[e - 1] == '\r' ||
-                       data[e - 1] == ' '))
+      while (e > 0 &&
+             (data[e - 1] == '\n' || data[e - 1] == '\r' || data[e - 1] == ' '))
         e--;
       l.line = 1;
       size_t bol = 0;
@@ -346,8 +345,8 @@ bool rein__ix_doc_load(rein_interop *ix, const char *file, const char *data,
       l.col = (uint32_t)(e - bol + 1);
     }
     rein__ix_diag(ix, REIN_INTEROP_ERROR, l, "", "malformed JSON: %s%s%s%s",
-                  p.problem ? p.problem : "syntax error",
-                  p.context ? " " : "", p.context ? p.context : "",
+                  p.problem ? p.problem : "syntax error", p.context ? " " : "",
+                  p.context ? p.context : "",
                   at_end ? " (at the end of the text)" : "");
     yaml_parser_delete(&p);
     return false;
@@ -455,7 +454,7 @@ ix_jtype rein__ix_jtype(const yaml_node_t *n) {
 }
 
 const char *rein__ix_jtype_name(ix_jtype t) {
-  static const char *const names[] = {"an object", "an array", "a string",
+  static const char *const names[] = {"an object", "an array",  "a string",
                                       "a number",  "a boolean", "null",
                                       "not JSON"};
   return (unsigned)t <= IX_J_INVALID ? names[t] : "not JSON";
@@ -593,8 +592,8 @@ size_t rein__ix_members(ix_doc *d, yaml_node_t *n, const char *path,
       size_t o = 0;
       list[0] = 0;
       for (size_t j = 0; known[j] && o < sizeof list; j++)
-        o += (size_t)snprintf(list + o, sizeof list - o, "%s%s",
-                              j ? ", " : "", known[j]);
+        o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", j ? ", " : "",
+                              known[j]);
       camel(key, cam, sizeof cam);
       const char *best = NULL;
       for (size_t j = 0; known[j] && !best; j++)
@@ -639,8 +638,7 @@ const char *rein__ix_path(char *buf, size_t len, const char *path,
   return buf;
 }
 
-const char *rein__ix_path_i(char *buf, size_t len, const char *path,
-                            size_t i) {
+const char *rein__ix_path_i(char *buf, size_t len, const char *path, size_t i) {
   snprintf(buf, len, "%s[%zu]", path, i);
   return buf;
 }

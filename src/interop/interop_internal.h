@@ -140,8 +140,7 @@ size_t rein__ix_len(const yaml_node_t *n);
 /* "path.key" or "path[i]" into buf. */
 const char *rein__ix_path(char *buf, size_t len, const char *path,
                           const char *key);
-const char *rein__ix_path_i(char *buf, size_t len, const char *path,
-                            size_t i);
+const char *rein__ix_path_i(char *buf, size_t len, const char *path, size_t i);
 
 /* ------------------------------------------------------ contract text */
 

@@ -24,7 +24,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int64_t fake_clock(void *ctx) { return *(const int64_t *)ctx; }
+static int64_t fake_clock(void *ctx) {
+  return *(const int64_t *)ctx;
+}
 
 int main(int argc, char **argv) {
   if (argc != 6) {

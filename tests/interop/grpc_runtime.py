@@ -61,6 +61,8 @@ class Server:
             self.times.append(time.monotonic())
         if ch == "F":
             ctx.abort(grpc.StatusCode.UNAVAILABLE, "chosen failure")
+        if ch == "W":  # slow: past the exported per-attempt timeout
+            time.sleep(0.6)
         return b"ok"
 
     def count(self):
@@ -154,6 +156,16 @@ def invalid_configs(args):
     ]
 
 
+def stricter_configs():
+    """(name, text): configs the runtime accepts and rein refuses."""
+    return [
+        ("maxTokens-5000", '{"methodConfig": [{"name": [{}], "timeout": "5s"}],\n'
+         ' "retryThrottling": {"maxTokens": 5000, "tokenRatio": 0.1}}\n'),
+        ("unknown-field", '{"methodConfig": [{"name": [{}],\n'
+         ' "timeot": "5s"}]}\n'),
+    ]
+
+
 def refused_by_runtime(config):
     srv = Server("S")
     try:
@@ -195,6 +207,16 @@ def main():
     check(want == [7, 7] and got == [5, 5],
           "many: rein makes %s, gRPC %s (gRFC A6 cap, as warned)" % (want, got))
 
+    # the per-attempt timeout: exported as perAttemptRecvTimeout with a
+    # warning, because C-core accepts the field and does not enforce it
+    path = os.path.join(args.fixtures, "attempt-timeout")
+    rc, cfg, err = rein_export(args.rein, path)
+    check(rc == 0 and "perAttemptRecvTimeout" in cfg and "does not enforce"
+          in err, "attempt-timeout: exported with a warning")
+    got, _ = run_calls(cfg, "WS", 1)
+    check(got == [1], "attempt-timeout: C-core makes %s attempt(s) past a "
+          "0.1s perAttemptRecvTimeout (not enforced, as warned)" % got)
+
     # 2. retryThrottling: the same outcomes fed to rein's token bucket
     got, _, _ = compare(args, "throttle", "F", 8)
     check(min(got) == 1 and max(got) == 3,
@@ -228,7 +250,11 @@ def main():
                 ch.close()
             finally:
                 srv.stop()
-            check(code == grpc.StatusCode.OK,
+            # accepted: the channel took the config and sent the call (a
+            # methodConfig timeout of 1s or less can fail the call with
+            # DEADLINE_EXCEEDED at once on grpcio 1.51; that is not a
+            # refusal of the config)
+            check(code != grpc.StatusCode.INVALID_ARGUMENT,
                   "example %s/%s: the runtime accepts the export (%s)"
                   % (os.path.basename(d), c, code))
 
@@ -245,6 +271,17 @@ def main():
               % (name, p.stderr.strip().splitlines()[0] if p.stderr else ""))
         refused, code = refused_by_runtime(text)
         check(refused, "invalid %s: the runtime refuses it too (%s)" % (name, code))
+
+    # ... and where rein is stricter than the runtime (docs/interop.md)
+    for name, text in stricter_configs():
+        f = os.path.join(args.work, name + ".json")
+        with open(f, "w") as fh:
+            fh.write(text)
+        p = subprocess.run([args.rein, "import", "grpc", f], capture_output=True,
+                           text=True, timeout=30)
+        refused, code = refused_by_runtime(text)
+        check(p.returncode == 2 and code != grpc.StatusCode.INVALID_ARGUMENT,
+              "stricter %s: rein refuses, the runtime accepts (%s)" % (name, code))
 
     # 5. backoff as C-core runs it: gRFC A6 says random(0, current); C-core
     # draws current * U(0.8, 1.2). Every gap at least 0.75 x current shows

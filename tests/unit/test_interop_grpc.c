@@ -60,7 +60,9 @@ static bool has_diag(const rein_interop *ix, rein_interop_severity sev,
   return false;
 }
 
-static void dump(const rein_interop *ix) { rein_interop_write_diags(ix, stderr); }
+static void dump(const rein_interop *ix) {
+  rein_interop_write_diags(ix, stderr);
+}
 
 /* ------------------------------------------------------------ durations */
 
@@ -69,15 +71,15 @@ static void test_durations(void **state) {
   static const struct {
     const char *s;
     int64_t ns;
-  } ok[] = {{"1s", 1000000000},         {"0.1s", 100000000},
-            {"0.000000001s", 1},        {"2.5s", 2500000000},
-            {"0s", 0},                  {"100.000000000s", 100000000000}};
+  } ok[] = {{"1s", 1000000000},  {"0.1s", 100000000},
+            {"0.000000001s", 1}, {"2.5s", 2500000000},
+            {"0s", 0},           {"100.000000000s", 100000000000}};
   for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
     int64_t ns;
     assert_int_equal(rein_interop_grpc_duration(ok[i].s, &ns, NULL), REIN_OK);
     assert_int_equal(ns, ok[i].ns);
   }
-  static const char *const bad[] = {"1",  "s",   "-1s",          ".5s", "1.s",
+  static const char *const bad[] = {"1",  "s",   "-1s",           ".5s", "1.s",
                                     "1S", "1ms", "0.1000000001s", "1 s", ""};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     int64_t ns;
@@ -87,9 +89,9 @@ static void test_durations(void **state) {
     assert_non_null(why);
   }
   int64_t ns;
-  assert_int_equal(rein_interop_grpc_duration("99999999999999999999s", &ns,
-                                              NULL),
-                   REIN_ERANGE);
+  assert_int_equal(
+      rein_interop_grpc_duration("99999999999999999999s", &ns, NULL),
+      REIN_ERANGE);
   /* format -> parse is the identity */
   rein_rng rng;
   rein_rng_seed(&rng, rein_test_seed());
@@ -112,14 +114,14 @@ typedef struct bad_case {
   const char *needle; /* in the message */
 } bad_case;
 
-#define RP                                                                    \
-  "\"initialBackoff\": \"0.1s\", \"maxBackoff\": \"1s\", "                    \
+#define RP                                                                     \
+  "\"initialBackoff\": \"0.1s\", \"maxBackoff\": \"1s\", "                     \
   "\"backoffMultiplier\": 2, \"retryableStatusCodes\": [\"UNAVAILABLE\"]"
 
 static const bad_case bad_cases[] = {
     /* malformed JSON */
-    {"{\"methodConfig\": [\n  {\"name\": [{}]\n  \"timeout\": \"1s\"}]}", 3,
-     3, NULL, "malformed JSON"},
+    {"{\"methodConfig\": [\n  {\"name\": [{}]\n  \"timeout\": \"1s\"}]}", 3, 3,
+     NULL, "malformed JSON"},
     {"{\"methodConfig\": [{\"name\": [{}]}]", 1, 34, NULL, "end of the text"},
     {"", 1, 1, NULL, "empty file"},
     {"{\"methodConfig\": []}\n{\"methodConfig\": []}", 2, 1, NULL,
@@ -129,8 +131,8 @@ static const bad_case bad_cases[] = {
     {"methodConfig:\n  - name: [{}]\n", 1, 1, NULL, "not JSON"},
     {"{\"methodConfig\": [{\"name\": [{}], \"timeout\": 1s}]}", 1, 45,
      "methodConfig[0].timeout", "not JSON"},
-    {"{\"methodConfig\": [{\"name\": [{}],\n  \"waitForReady\": yes}]}", 2,
-     19, "methodConfig[0].waitForReady", "true or false"},
+    {"{\"methodConfig\": [{\"name\": [{}],\n  \"waitForReady\": yes}]}", 2, 19,
+     "methodConfig[0].waitForReady", "true or false"},
     {"{methodConfig: []}", 1, 2, NULL, "double quotes"},
     /* unknown fields: listed, with a did-you-mean */
     {"{\"methodConfigs\": []}", 1, 2, "methodConfigs",
@@ -160,16 +162,18 @@ static const bad_case bad_cases[] = {
      1, 65, "methodConfig[0].retryPolicy.maxAttempts", "at least 2"},
     {"{\"methodConfig\": [{\"name\": [{}], \"retryPolicy\": {\"maxAttempts\": "
      "3, \"initialBackoff\": \"0.1\", \"maxBackoff\": \"1s\", "
-     "\"backoffMultiplier\": 2, \"retryableStatusCodes\": [\"UNAVAILABLE\"]}}]}",
+     "\"backoffMultiplier\": 2, \"retryableStatusCodes\": "
+     "[\"UNAVAILABLE\"]}}]}",
      1, 86, "methodConfig[0].retryPolicy.initialBackoff", "'s' suffix"},
     {"{\"methodConfig\": [{\"name\": [{}], \"retryPolicy\": {\"maxAttempts\": "
      "3, \"initialBackoff\": \"0.1s\", \"maxBackoff\": \"1s\", "
-     "\"backoffMultiplier\": 0, \"retryableStatusCodes\": [\"UNAVAILABLE\"]}}]}",
-     1, 135, "methodConfig[0].retryPolicy.backoffMultiplier",
-     "greater than 0"},
+     "\"backoffMultiplier\": 0, \"retryableStatusCodes\": "
+     "[\"UNAVAILABLE\"]}}]}",
+     1, 135, "methodConfig[0].retryPolicy.backoffMultiplier", "greater than 0"},
     {"{\"methodConfig\": [{\"name\": [{}], \"retryPolicy\": {\"maxAttempts\": "
      "3, \"initialBackoff\": \"0.1s\", \"maxBackoff\": \"1s\", "
-     "\"backoffMultiplier\": 2, \"retryableStatusCodes\": [\"unavailable\"]}}]}",
+     "\"backoffMultiplier\": 2, \"retryableStatusCodes\": "
+     "[\"unavailable\"]}}]}",
      1, 163, "methodConfig[0].retryPolicy.retryableStatusCodes[0]",
      "did you mean 'UNAVAILABLE'"},
     {"{\"methodConfig\": [{\"name\": [{}], \"retryPolicy\": {\"maxAttempts\": "
@@ -199,9 +203,8 @@ static void test_bad_input(void **state) {
     const bad_case *b = &bad_cases[i];
     rein_status st;
     rein_interop *ix = import_text(b->text, &st);
-    if (st != REIN_EPARSE ||
-        !has_diag(ix, REIN_INTEROP_ERROR, b->line, b->col, b->field,
-                  b->needle)) {
+    if (st != REIN_EPARSE || !has_diag(ix, REIN_INTEROP_ERROR, b->line, b->col,
+                                       b->field, b->needle)) {
       fprintf(stderr, "case %zu: status %d, wanted %u:%u %s '%s'; got:\n", i,
               st, b->line, b->col, b->field ? b->field : "", b->needle);
       dump(ix);
@@ -223,13 +226,13 @@ static void test_bad_input(void **state) {
 static void test_unknown_listed(void **state) {
   (void)state;
   rein_status st;
-  rein_interop *ix = import_text(
-      "{\"methodConfig\": [{\"name\": [{}], \"retries\": 1,\n"
-      "  \"timeot\": \"1s\"}], \"retryThrotling\": {}, \"x\": 1}",
-      &st);
+  rein_interop *ix =
+      import_text("{\"methodConfig\": [{\"name\": [{}], \"retries\": 1,\n"
+                  "  \"timeot\": \"1s\"}], \"retryThrotling\": {}, \"x\": 1}",
+                  &st);
   assert_int_equal(st, REIN_EPARSE);
-  assert_true(has_diag(ix, REIN_INTEROP_ERROR, 1, 34,
-                       "methodConfig[0].retries", "unknown field 'retries'"));
+  assert_true(has_diag(ix, REIN_INTEROP_ERROR, 1, 34, "methodConfig[0].retries",
+                       "unknown field 'retries'"));
   assert_true(has_diag(ix, REIN_INTEROP_ERROR, 2, 3, "methodConfig[0].timeot",
                        "did you mean 'timeout'"));
   assert_true(has_diag(ix, REIN_INTEROP_ERROR, 2, 21, "retryThrotling",
@@ -366,9 +369,8 @@ static proj expect(const rein_policy_spec *sp) {
   memset(&p, 0, sizeof p);
   uint32_t codes = grpc_codes(sp);
   bool retries = sp->policy.max_attempts > 1 && codes;
-  p.attempts = retries ? (sp->policy.max_attempts > 5 ? 5
-                                                      : sp->policy.max_attempts)
-                       : 1;
+  p.attempts =
+      retries ? (sp->policy.max_attempts > 5 ? 5 : sp->policy.max_attempts) : 1;
   p.deadline = sp->deadline_ns;
   if (!p.deadline && sp->policy.max_attempts <= 1)
     p.deadline = sp->policy.attempt_timeout_ns;
@@ -491,8 +493,8 @@ static size_t round_trip(const rein_contract_set *s, const char *caller,
       if (strcmp(rein_interop_call_at(im, k)->to, to) == 0)
         back = rein_interop_call_at(im, k);
     if (!back) {
-      fprintf(stderr, "%s: %s -> %s did not come back:\n%s\n", what, caller,
-              to, json);
+      fprintf(stderr, "%s: %s -> %s did not come back:\n%s\n", what, caller, to,
+              json);
       fail();
     }
     proj have = got(&back->spec, want.ceil[0] != -1);
@@ -557,17 +559,30 @@ static void test_examples_round_trip(void **state) {
 
 /* A random contract of one caller: 1..4 calls with random policies. */
 static void random_contract(rein_rng *r, char *buf, size_t cap) {
-  static const char *const codes[] = {
-      "CANCELLED",      "UNKNOWN",   "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
-      "NOT_FOUND",      "ABORTED",   "RESOURCE_EXHAUSTED", "INTERNAL",
-      "UNAVAILABLE",    "DATA_LOSS", "UNAUTHENTICATED",  "503",
-      "5xx",            "overloaded", "timeout",         "connect-failure",
-      "failure",        "429"};
+  static const char *const codes[] = {"CANCELLED",
+                                      "UNKNOWN",
+                                      "INVALID_ARGUMENT",
+                                      "DEADLINE_EXCEEDED",
+                                      "NOT_FOUND",
+                                      "ABORTED",
+                                      "RESOURCE_EXHAUSTED",
+                                      "INTERNAL",
+                                      "UNAVAILABLE",
+                                      "DATA_LOSS",
+                                      "UNAUTHENTICATED",
+                                      "503",
+                                      "5xx",
+                                      "overloaded",
+                                      "timeout",
+                                      "connect-failure",
+                                      "failure",
+                                      "429"};
   static const char *const kinds[] = {"none", "constant", "linear",
                                       "exponential"};
   static const char *const jit[] = {"none", "full", "equal", "decorrelated"};
-  size_t o = (size_t)snprintf(buf, cap, "service: caller\nversion: \"1\"\n"
-                                        "calls:\n");
+  size_t o = (size_t)snprintf(buf, cap,
+                              "service: caller\nversion: \"1\"\n"
+                              "calls:\n");
   unsigned ncalls = 1 + (unsigned)(rein_rng_next(r) % 4);
   int bucket = (int)(rein_rng_next(r) % 3); /* 0 none, 1 token, 2 ratio */
   unsigned mt = 1 + (unsigned)(rein_rng_next(r) % 1000);
@@ -597,8 +612,8 @@ static void random_contract(rein_rng *r, char *buf, size_t cap) {
                    NULL);
     int64_t base = (int64_t)(rein_rng_next(r) % (UINT64_C(10) * 1000000000));
     if (rein_rng_next(r) % 4 == 0) base -= base % 1000000;
-    int64_t capv = base + (int64_t)(rein_rng_next(r) %
-                                    (UINT64_C(60) * 1000000000));
+    int64_t capv =
+        base + (int64_t)(rein_rng_next(r) % (UINT64_C(60) * 1000000000));
     rein_format_duration(base, t, sizeof t);
     rein_model_set(&sp, mf(REIN_MODEL_BACKOFF, "base"), t, NULL);
     rein_format_duration(capv, t, sizeof t);
@@ -611,10 +626,9 @@ static void random_contract(rein_rng *r, char *buf, size_t cap) {
     rein_model_list_clear(&sp, when);
     unsigned nw = (unsigned)(rein_rng_next(r) % 5);
     for (unsigned k = 0; k < nw; k++)
-      rein_model_list_add(&sp, when,
-                          codes[rein_rng_next(r) %
-                                (sizeof codes / sizeof codes[0])],
-                          NULL);
+      rein_model_list_add(
+          &sp, when, codes[rein_rng_next(r) % (sizeof codes / sizeof codes[0])],
+          NULL);
     const rein_model_field *sig = mf(REIN_MODEL_RETRY, "signals");
     rein_model_list_clear(&sp, sig);
     static const char *const sigs[] = {"retry-after", "pushback", "ratelimit",
@@ -652,8 +666,8 @@ static void test_corpus_round_trip(void **state) {
     random_contract(&r, buf, 1 << 16);
     rein_contract_set *s;
     assert_int_equal(rein_contract_set_new(NULL, &s), REIN_OK);
-    rein_status st = rein_contract_add_buffer(s, "random.yaml", buf,
-                                              strlen(buf));
+    rein_status st =
+        rein_contract_add_buffer(s, "random.yaml", buf, strlen(buf));
     if (st != REIN_OK) {
       /* two calls drew the same callee: E006, a draw, not a failure */
       bool dup = false;
@@ -706,9 +720,9 @@ static json_t *normalize(json_t *sc, const char *what) {
           json_string_value(json_object_get(rp, "maxBackoff")), &mb, NULL);
       json_object_set_new(norm, "initialBackoff", json_integer(ib));
       json_object_set_new(norm, "maxBackoff", json_integer(mb));
-      json_object_set_new(
-          norm, "backoffMultiplier",
-          json_real(json_number_value(json_object_get(rp, "backoffMultiplier"))));
+      json_object_set_new(norm, "backoffMultiplier",
+                          json_real(json_number_value(
+                              json_object_get(rp, "backoffMultiplier"))));
       unsigned codes = 0;
       size_t k;
       json_t *c;
@@ -734,8 +748,9 @@ static json_t *normalize(json_t *sc, const char *what) {
   json_t *rt = json_object_get(sc, "retryThrottling");
   if (rt) {
     json_t *n = json_object();
-    json_object_set_new(n, "maxTokens",
-                        json_real(json_number_value(json_object_get(rt, "maxTokens"))));
+    json_object_set_new(
+        n, "maxTokens",
+        json_real(json_number_value(json_object_get(rt, "maxTokens"))));
     json_object_set_new(
         n, "tokenRatioMilli",
         json_integer((json_int_t)floor(
@@ -804,9 +819,11 @@ static void test_fixtures(void **state) {
     assert_non_null(b);
     json_t *na = normalize(a, path), *nb = normalize(b, "export");
     if (!json_equal(na, nb)) {
-      char *sa = json_dumps(na, JSON_SORT_KEYS), *sb = json_dumps(nb, JSON_SORT_KEYS);
-      fprintf(stderr, "%s: not semantically equal\n  source: %s\n  export: %s\n",
-              path, sa, sb);
+      char *sa = json_dumps(na, JSON_SORT_KEYS),
+           *sb = json_dumps(nb, JSON_SORT_KEYS);
+      fprintf(stderr,
+              "%s: not semantically equal\n  source: %s\n  export: %s\n", path,
+              sa, sb);
       free(sa);
       free(sb);
       fail();
