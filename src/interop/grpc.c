@@ -468,6 +468,7 @@ static bool seen_name(imp *I, yaml_node_t *n, const char *path,
     return true;
   }
   I->seen[I->nseen] = rein__ix_strdup(I->ix, key);
+  if (!I->seen[I->nseen]) return true; /* out of memory: ix->oom */
   I->seen_at[I->nseen++] = n;
   return false;
 }

@@ -288,7 +288,7 @@ rein_status rein_interop_export(rein_interop *ix, const char *format,
       } else if (strcmp(caller, c) != 0) {
         rein__ix_diag(ix, REIN_INTEROP_ERROR, none, "",
                       "the contracts have calls of several services (%s, "
-                      "%s, ...): say which with a caller",
+                      "%s, ...): name the caller to export",
                       caller, c);
         return REIN_EINVAL;
       }
@@ -301,7 +301,13 @@ rein_status rein_interop_export(rein_interop *ix, const char *format,
   }
   ix->errors = 0;
   rein_status st = f->export_(ix, s, caller, out, len);
-  return ix->oom ? REIN_ENOMEM : st;
+  if (ix->oom) { /* a diagnostic was lost: the result is not complete */
+    rein_free(&ix->alloc, *out);
+    *out = NULL;
+    *len = 0;
+    return REIN_ENOMEM;
+  }
+  return st;
 }
 
 /* ------------------------------------------------------------- reader */
@@ -724,9 +730,12 @@ rein_status rein_interop_write_diags(const rein_interop *ix, FILE *f) {
   static const char *const sev[] = {"error", "warning", "note"};
   for (size_t i = 0; ix && i < ix->ndiags; i++) {
     const rein_interop_diag *d = &ix->diags[i];
-    rein_text_fputs(d->loc.file ? d->loc.file : "", f);
-    if (d->loc.line) fprintf(f, ":%u:%u", d->loc.line, d->loc.col);
-    fprintf(f, ": %s: ", sev[d->severity]);
+    if (d->loc.file && *d->loc.file) { /* else: about no one place */
+      rein_text_fputs(d->loc.file, f);
+      if (d->loc.line) fprintf(f, ":%u:%u", d->loc.line, d->loc.col);
+      fputs(": ", f);
+    }
+    fprintf(f, "%s: ", sev[d->severity]);
     if (d->field && *d->field) {
       rein_text_fputs(d->field, f);
       fputs(": ", f);
