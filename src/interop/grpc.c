@@ -1004,7 +1004,27 @@ static rein_status grpc_export(rein_interop *ix, const rein_contract_set *s,
               rein_budget_kind_name(sp.budget.kind));
       }
     }
-    rein_json_push(mcs, mc);
+    /* calls with the same settings share one method config (as a service
+     * config is usually written): compare everything but the names */
+    json_t *merged = NULL;
+    size_t nm = json_array_size(mcs);
+    for (size_t j = 0; j < nm && nm <= 1000 && !merged; j++) {
+      json_t *o = json_array_get(mcs, j);
+      json_t *a = json_deep_copy(o), *b = json_deep_copy(mc);
+      if (a && b) {
+        json_object_del(a, "name");
+        json_object_del(b, "name");
+        if (json_equal(a, b)) merged = o;
+      }
+      json_decref(a);
+      json_decref(b);
+    }
+    if (merged) {
+      json_array_extend(json_object_get(merged, "name"), names);
+      json_decref(mc);
+    } else {
+      rein_json_push(mcs, mc);
+    }
   }
   if (!ncalls && st == REIN_OK) {
     rein_contract_loc none = {"", 0, 0};

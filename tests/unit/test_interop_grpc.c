@@ -817,6 +817,9 @@ static void test_fixtures(void **state) {
     json_t *b = json_loadb(json, jl, 0, &je);
     assert_non_null(a);
     assert_non_null(b);
+    /* names with the same settings share a method config again */
+    assert_int_equal(json_array_size(json_object_get(a, "methodConfig")),
+                     json_array_size(json_object_get(b, "methodConfig")));
     json_t *na = normalize(a, path), *nb = normalize(b, "export");
     if (!json_equal(na, nb)) {
       char *sa = json_dumps(na, JSON_SORT_KEYS),
