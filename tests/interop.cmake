@@ -25,3 +25,12 @@ if(TARGET rein_interop)
   set_tests_properties(test_interop_grpc_runtime PROPERTIES
                        LABELS "e2e" TIMEOUT 180)
 endif()
+# libFuzzer over the importer and the round trip (clang + REIN_FUZZ): the
+# sources are compiled into the target so libFuzzer sees their coverage.
+if(TARGET rein_interop)
+  file(GLOB interop_srcs ${PROJECT_SOURCE_DIR}/src/interop/*.c)
+  rein_add_fuzzer(NAME fuzz_interop_grpc
+                  SOURCES interop/fuzz_interop_grpc.c ${interop_srcs}
+                  LIBS rein_contract rein_static
+                  ARGS -max_len=8192 -timeout=5)
+endif()

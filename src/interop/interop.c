@@ -312,6 +312,32 @@ rein_status rein_interop_export(rein_interop *ix, const char *format,
 
 /* ------------------------------------------------------------- reader */
 
+/* JSON has no anchors and aliases, and an alias makes the node tree a
+ * graph whose walk can cost far more than the text's size: refuse `&` and
+ * `*` outside double-quoted strings and comments before libyaml sees them.
+ * Returns the offset of the first one, or len. */
+static size_t find_alias(const char *data, size_t len) {
+  bool str = false, comment = false;
+  for (size_t i = 0; i < len; i++) {
+    char ch = data[i];
+    if (comment) {
+      comment = ch != '\n';
+    } else if (str) {
+      if (ch == '\\')
+        i++;
+      else if (ch == '"')
+        str = false;
+    } else if (ch == '"') {
+      str = true;
+    } else if (ch == '#') {
+      comment = true;
+    } else if (ch == '&' || ch == '*') {
+      return i;
+    }
+  }
+  return len;
+}
+
 bool rein__ix_doc_load(rein_interop *ix, const char *file, const char *data,
                        size_t len, ix_doc *d) {
   memset(d, 0, sizeof *d);
@@ -323,6 +349,22 @@ bool rein__ix_doc_load(rein_interop *ix, const char *file, const char *data,
     rein_contract_loc l = {d->file, (uint32_t)line, (uint32_t)col};
     rein__ix_diag(ix, REIN_INTEROP_ERROR, l, "", "nested deeper than %u levels",
                   ix->max_depth);
+    return false;
+  }
+  size_t at = find_alias(data, len);
+  if (at < len) {
+    rein_contract_loc l = {d->file, 1, 1};
+    for (size_t i = 0; i < at; i++)
+      if (data[i] == '\n') {
+        l.line++;
+        l.col = 1;
+      } else {
+        l.col++;
+      }
+    rein__ix_diag(ix, REIN_INTEROP_ERROR, l, "",
+                  "not JSON: '%c' outside a string (a YAML anchor or alias; "
+                  "quote strings with \")",
+                  data[at]);
     return false;
   }
   yaml_parser_t p;

@@ -134,6 +134,11 @@ static const bad_case bad_cases[] = {
     {"{\"methodConfig\": [{\"name\": [{}],\n  \"waitForReady\": yes}]}", 2, 19,
      "methodConfig[0].waitForReady", "true or false"},
     {"{methodConfig: []}", 1, 2, NULL, "double quotes"},
+    {"{\"methodConfig\": [{\"name\": &n [{}]},\n {\"name\": *n}]}", 1, 28, NULL,
+     "anchor or alias"},
+    {"{\"methodConfig\": [{\"name\": [{\"service\": \"a&b*\"}]},\n"
+     " {\"name\": *n}]} # & in a comment",
+     2, 11, NULL, "'*' outside a string"},
     /* unknown fields: listed, with a did-you-mean */
     {"{\"methodConfigs\": []}", 1, 2, "methodConfigs",
      "did you mean 'methodConfig'"},
