@@ -3,35 +3,38 @@
  * grpc.c: gRPC service config JSON <-> rein's policy model.
  *
  * The semantics followed are gRFC A6 "gRPC Retry Design"
- * (github.com/grpc/proposal/blob/master/A6-client-retries.md), checked
- * against the runtime the tests drive (Debian python3-grpcio 1.51.1, which
- * is gRPC C-core):
+ * (github.com/grpc/proposal, A6-client-retries.md, last updated
+ * 2017-09-13), checked against the runtime the tests drive (Debian
+ * python3-grpcio 1.51.1, which is gRPC C-core):
  *
- *  - maxAttempts counts the original attempt; it must be at least 2, and
- *    "values greater than 5 are treated as 5" (A6). rein's `attempts` also
- *    includes the first attempt, so the numbers are the same.
- *  - A6: "the initial retry attempt will occur at random(0,
- *    initialBackoff). In general, the n-th attempt will occur at random(0,
- *    min(initialBackoff*backoffMultiplier**(n-1), maxBackoff))." That is
- *    rein's exponential backoff (base = initialBackoff, cap = maxBackoff,
- *    multiplier = backoffMultiplier; rein/backoff.h indexes retry n the
- *    same way) with full jitter, U(0, v). Where they differ: A6's interval
- *    is half-open and rein's closed (a measure-zero difference); rein needs
- *    multiplier >= 1 and cap >= base, gRPC accepts any multiplier > 0 and
- *    any maxBackoff > 0 (both are mapped below, with a warning); and gRPC
- *    restarts the exponent after a server pushback, rein does not. C-core
- *    itself does not draw from [0, current): it jitters current by +-20%
- *    (measured in tests/interop/grpc_runtime.py; docs/interop.md).
- *  - Throttling (A6): "for each failed RPC, decrement token_count by 1; for
- *    each successful RPC, increment token_count by token_ratio"; retries
- *    are allowed while token_count > max_tokens / 2. rein's TOKEN_BUCKET
- *    budget is that bucket (rein/budget.h); C-core takes a token only for a
- *    retryable status, as rein_retry_next does. gRPC keeps tokenRatio to 3
- *    decimal places and shares one bucket per server name; rein gives
- *    each call its own bucket.
+ *  - maxAttempts counts the original request and must be two or greater;
+ *    A6 gives clients a maximum of 5 by default (a channel argument can
+ *    change it), and higher values are treated as that maximum. rein's
+ *    `attempts` also includes the first attempt: the numbers are the same.
+ *  - Backoff, in A6's words: "The initial retry attempt will occur at
+ *    random(0, initialBackoff). In general, the n-th attempt will occur at
+ *    random(0, min(initialBackoff*backoffMultiplier**(n-1), maxBackoff))."
+ *    That is rein's exponential backoff (base = initialBackoff, cap =
+ *    maxBackoff, multiplier = backoffMultiplier; rein/backoff.h indexes
+ *    retry n the same way) with full jitter, U(0, v). Where they differ:
+ *    A6's interval is half-open and rein's closed (a measure-zero
+ *    difference); rein needs multiplier >= 1 and cap >= base, gRPC accepts
+ *    any multiplier > 0 and any maxBackoff > 0 (both mapped below, with a
+ *    warning); and after a server pushback A6 resets the delay to the
+ *    initial backoff, rein does not. C-core itself does not draw from
+ *    [0, current): it jitters current by about +-20% (measured in
+ *    tests/interop/grpc_runtime.py; docs/interop.md).
+ *  - Throttling (A6): per server name, token_count starts at maxTokens; a
+ *    failed RPC takes 1, a successful one gives back tokenRatio, and RPCs
+ *    are not retried while token_count <= maxTokens / 2. Only failures with
+ *    a retryable status (or a pushback saying not to retry) count. rein's
+ *    TOKEN_BUCKET budget is that bucket (rein/budget.h), and
+ *    rein_retry_next charges only retryable failures too. A6 keeps
+ *    tokenRatio to 3 decimal places; rein gives each call its own bucket
+ *    where gRPC shares one per server name.
  *  - `timeout` bounds the whole RPC, every attempt included: rein's
- *    `deadline`. retryPolicy.perAttemptRecvTimeout (the A6 amendment) is
- *    rein's per-attempt `timeout`.
+ *    `deadline`. retryPolicy.perAttemptRecvTimeout (not in A6; a later
+ *    field C-core parses) is rein's per-attempt `timeout`.
  *
  * Names: a gRPC service is "package.Service" and a contract service name
  * holds letters, digits, '-' and '_'; protobuf identifiers never contain
@@ -78,6 +81,11 @@ rein_status rein_interop_grpc_duration(const char *s, int64_t *ns,
   }
   const char *p = s;
   uint64_t sec = 0;
+  if (*p == '.') {
+    *why = "write a 0 before the point (\"0.1s\"): gRPC C-core refuses "
+           "\".1s\", though gRFC A6's examples are written so";
+    return REIN_EPARSE;
+  }
   if (!isdigit((unsigned char)*p)) {
     *why = "expected digits before the 's', e.g. \"1.5s\"";
     return REIN_EPARSE;
@@ -362,8 +370,8 @@ static void retry_policy(imp *I, yaml_node_t *n, const char *path,
     } else {
       if (x > GRPC_MAX_ATTEMPTS) {
         rein__ix_warn(I->d, got[0], fp,
-                      "gRPC treats values above 5 as 5 (gRFC A6): imported "
-                      "as attempts: 5, not %g",
+                      "gRPC treats values above 5 as 5 (gRFC A6's default "
+                      "client maximum): imported as attempts: 5, not %g",
                       x);
         x = GRPC_MAX_ATTEMPTS;
       }
@@ -622,8 +630,9 @@ static void retry_throttling(imp *I, yaml_node_t *n, const char *path) {
   if (mt && get_number(I, mt, fp, &x)) {
     if (x != floor(x) || x <= 0 || x > 1000) {
       rein__ix_error(I->d, mt, fp,
-                     "must be a whole number in (0, 1000] (gRFC A6; gRPC "
-                     "C-core refuses fractions and 0), got %g",
+                     "must be a whole number in (0, 1000] (rein's token "
+                     "bucket holds at most 1000; gRPC C-core refuses "
+                     "fractions and 0), got %g",
                      x);
       ok = false;
     }
@@ -853,9 +862,9 @@ static json_t *retry_policy_json(exp_ *E, const rein_policy_spec *sp) {
     rein_json_set(rp, "perAttemptRecvTimeout",
                   jdur(sp->policy.attempt_timeout_ns));
     ewarn(E, "timeout",
-          "written as retryPolicy.perAttemptRecvTimeout (the gRFC A6 "
-          "amendment), which gRPC C-core 1.51 accepts but does not enforce: "
-          "bound the attempt on the server too");
+          "written as retryPolicy.perAttemptRecvTimeout, which gRPC C-core "
+          "1.51 accepts but does not enforce by default: bound the attempt "
+          "on the server too");
   }
   when_warnings(E, sp);
   json_t *codes = json_array();

@@ -137,6 +137,8 @@ def invalid_configs(args):
         ("maxAttempts-1", mc('"maxAttempts":1,' + rp)),
         ("maxAttempts-fraction", mc('"maxAttempts":2.5,' + rp)),
         ("duration-no-s", mc('"maxAttempts":3,' + rp.replace('"0.1s"', '"0.1"'))),
+        # gRFC A6's own examples write ".1s"; C-core refuses it
+        ("duration-leading-point", mc('"maxAttempts":3,' + rp.replace('"0.1s"', '".1s"'))),
         ("duration-10-digits", mc('"maxAttempts":3,' + rp.replace('"0.1s"', '"0.1000000001s"'))),
         ("duration-negative", mc('"maxAttempts":3,' + rp.replace('"1s"', '"-1s"'))),
         ("initialBackoff-0", mc('"maxAttempts":3,' + rp.replace('"0.1s"', '"0s"'))),
