@@ -32,5 +32,6 @@ if(TARGET rein_interop)
   rein_add_fuzzer(NAME fuzz_interop_grpc
                   SOURCES interop/fuzz_interop_grpc.c ${interop_srcs}
                   LIBS rein_contract rein_static
+                  INCLUDES ${PROJECT_SOURCE_DIR}/src/contract
                   ARGS -max_len=8192 -timeout=5)
 endif()

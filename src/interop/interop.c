@@ -16,6 +16,8 @@
  */
 #include "interop_internal.h"
 
+#include "contract_internal.h" /* rein__rc_suggest: the did-you-mean of the
+                                  contract loader and the CLI */
 #include "rein/input.h"
 
 #include <ctype.h>
@@ -551,48 +553,6 @@ void rein__ix_type_error(ix_doc *d, const yaml_node_t *n, const char *path,
                    rein__ix_jtype_name(t));
 }
 
-/* The candidate closest to `word` within a few edits, or NULL (the
- * contract loader's rein__rc_suggest is internal to rein_contract; this is
- * the same small Levenshtein over at most 64 characters). */
-static const char *suggest(const char *word, const char *const *cands) {
-  size_t la = strlen(word);
-  if (la > 64) return NULL;
-  size_t cap = la <= 3 ? 1 : la <= 6 ? 2 : 3;
-  const char *best = NULL;
-  size_t bd = cap + 1;
-  for (size_t i = 0; cands[i]; i++) {
-    const char *b = cands[i];
-    size_t lb = strlen(b);
-    if (lb > 64) continue;
-    size_t row[65];
-    for (size_t j = 0; j <= lb; j++)
-      row[j] = j;
-    for (size_t x = 1; x <= la; x++) {
-      size_t diag = row[0];
-      row[0] = x;
-      for (size_t j = 1; j <= lb; j++) {
-        size_t up = row[j];
-        size_t cost = tolower((unsigned char)word[x - 1]) ==
-                              tolower((unsigned char)b[j - 1])
-                          ? 0
-                          : 1;
-        size_t v = diag + cost;
-        if (row[j] + 1 < v) v = row[j] + 1;
-        if (row[j - 1] + 1 < v) v = row[j - 1] + 1;
-        row[j] = v;
-        diag = up;
-      }
-    }
-    /* snake_case for camelCase: method_config is methodConfig */
-    size_t d = row[lb];
-    if (d < bd) {
-      bd = d;
-      best = b;
-    }
-  }
-  return best;
-}
-
 static void camel(const char *in, char *out, size_t cap) {
   size_t o = 0;
   bool up = false;
@@ -646,7 +606,10 @@ size_t rein__ix_members(ix_doc *d, yaml_node_t *n, const char *path,
       const char *best = NULL;
       for (size_t j = 0; known[j] && !best; j++)
         if (strcmp(known[j], cam) == 0) best = known[j];
-      if (!best) best = suggest(key, known);
+      size_t nk = 0;
+      while (known[nk])
+        nk++;
+      if (!best) best = rein__rc_suggest(key, (const char *const *)known, nk);
       if (best)
         rein__ix_error(d, kn, fp,
                        "unknown field '%.60s'; did you mean '%s'? (known: %s)",
