@@ -57,7 +57,8 @@ endfunction()
 # NAME's dashes become underscores in target and file names. DEPS are the
 # static names of rein libraries (rein_static for the core); PKGS the
 # imported targets of system libraries. Installs both as install component
-# NAME, exported as rein::<name> (shared) and rein::<name>_static, with
+# NAME, exported as rein::<name> (shared) and rein::<name>_static in
+# rein_<name>Targets.cmake, with
 # rein-<name>.pc (Requires: rein and REQUIRES; Requires.private: the rest).
 function(rein_library)
   cmake_parse_arguments(L "" "NAME;DESC"
@@ -120,9 +121,13 @@ function(rein_library)
     list(APPEND _installed ${t}_shared)
   endif()
 
-  install(TARGETS ${_installed} EXPORT reinTargets
+  # One export file per component, installed with it, so a partial
+  # install (cmake --install --component NAME) has a loadable package.
+  install(TARGETS ${_installed} EXPORT rein_${_id}Targets
           LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT ${L_NAME}
           ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT ${L_NAME})
+  install(EXPORT rein_${_id}Targets NAMESPACE rein::
+          DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/rein COMPONENT ${L_NAME})
   set_property(GLOBAL APPEND PROPERTY REIN_COMPONENTS ${_id})
 
   # pkg-config: the shared library by default; `pkg-config --static`
