@@ -10,9 +10,11 @@ rein_add_test(NAME test_concurrency SOURCES unit/test_concurrency.c
               LABELS unit concurrency)
 # What a user installs is the plain build, not a sanitizer one.
 if(NOT REIN_SANITIZE AND NOT REIN_TSAN)
+  get_property(_comps GLOBAL PROPERTY REIN_COMPONENTS)
+  list(LENGTH _comps _ncomps)
   add_test(NAME test_install
            COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/e2e/test_install.sh
-                   ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
+                   ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR} ${_ncomps})
   set_tests_properties(test_install PROPERTIES LABELS e2e TIMEOUT 120)
   # The ABI of every shared library against the baseline of its SONAME
   # (abi/, docs/abi.md), and a proof that abidiff sees a changed struct.
