@@ -4,11 +4,12 @@
  *
  * One run prints a summary; --compare runs several variants (policies) on
  * the same scenario and seed side by side; --runs N repeats each variant
- * with N seeds and prints the mean and a 95% interval. Runs are independent
- * (a scenario is immutable), so they are spread over --jobs threads; results
- * land in fixed slots, so the output does not depend on which thread ran
- * what. Writers for the time series (CSV, JSON) and the HTML report come
- * from rein_sim; progress goes to stderr only when it is a terminal.
+ * with N seeds and prints the mean and a 95% interval. The runs, their
+ * seeds, the --jobs threads and the aggregation are rein_sim's sweep
+ * (rein/sim.h), so the output does not depend on which thread ran what;
+ * this file parses options, prints the text table and picks the writers
+ * (JSON, the time series as CSV or JSON, the HTML report, all from
+ * rein_sim). Progress goes to stderr only when it is a terminal.
  */
 #include "cli.h"
 #include "rein.h"
@@ -17,8 +18,6 @@
 #include "rein/sim.h"
 
 #include <math.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -74,61 +73,18 @@ extern const rein_cli_command rein_cmd_simulate;
 
 #define MAX_SEL 32
 
-typedef struct job {
-  size_t variant;
-  uint64_t seed;
-  rein_sim_result *res;
-  rein_status st;
-  rein_errbuf err;
-} job;
-
-typedef struct pool {
-  const rein_sim_scenario *sc;
-  job *jobs;
-  size_t njobs;
-  int64_t duration;
-  uint64_t max_memory; /* per run */
-  atomic_size_t next, done;
-  int progress;
-  int last_pct; /* single run: last percentage printed */
-  pthread_mutex_t mu;
-} pool;
-
-/* Single run: percentage of virtual time done, printed when it changes. */
-static void run_progress(void *ctx, double frac) {
-  pool *p = ctx;
-  int pct = (int)(frac * 100);
-  if (pct == p->last_pct) return;
-  p->last_pct = pct;
-  fprintf(stderr, "\rsimulating... %3d%%", pct);
-}
-
-static void *worker(void *arg) {
-  pool *p = arg;
-  for (;;) {
-    size_t i = atomic_fetch_add(&p->next, 1);
-    if (i >= p->njobs) break;
-    job *j = &p->jobs[i];
-    rein_sim_run_config c;
-    rein_sim_run_config_default(&c);
-    c.variant = j->variant;
-    c.seed = j->seed;
-    c.duration_ns = p->duration;
-    c.max_memory = p->max_memory;
-    c.err = &j->err;
-    if (p->progress && p->njobs == 1) {
-      c.progress = run_progress;
-      c.progress_ctx = p;
-    }
-    j->st = rein_sim_run(p->sc, &c, &j->res);
-    size_t d = atomic_fetch_add(&p->done, 1) + 1;
-    if (p->progress && p->njobs > 1) {
-      pthread_mutex_lock(&p->mu);
-      fprintf(stderr, "\rsimulating... %zu/%zu runs", d, p->njobs);
-      pthread_mutex_unlock(&p->mu);
-    }
+/* Progress on stderr: a single run's percentage when it changes, else
+ * runs done (the sweep serialises the calls). */
+static void on_progress(void *ctx, size_t done, size_t total, double frac) {
+  int *last_pct = ctx;
+  if (total > 1) {
+    fprintf(stderr, "\rsimulating... %zu/%zu runs", done, total);
+    return;
   }
-  return NULL;
+  int pct = (int)(frac * 100);
+  if (pct == *last_pct) return;
+  *last_pct = pct;
+  fprintf(stderr, "\rsimulating... %3d%%", pct);
 }
 
 static int bad(const char *msg, const char *arg) {
@@ -141,54 +97,6 @@ static const char *esc(char *buf, size_t cap, const char *s) {
   return buf;
 }
 
-/* Two-sided 95% Student t quantile for n - 1 degrees of freedom. */
-static double t95(size_t n) {
-  static const double t[] = {0,     12.706, 4.303, 3.182, 2.776, 2.571,
-                             2.447, 2.365,  2.306, 2.262, 2.228, 2.201,
-                             2.179, 2.160,  2.145, 2.131, 2.120, 2.110,
-                             2.101, 2.093,  2.086, 2.080, 2.074, 2.069,
-                             2.064, 2.060,  2.056, 2.052, 2.048, 2.045,
-                             2.042};
-  size_t df = n - 1;
-  if (df < sizeof t / sizeof t[0]) return t[df];
-  if (df < 60) return 2.000;
-  if (df < 120) return 1.980;
-  return 1.960;
-}
-
-typedef struct stat {
-  double mean, half, min, max;
-  size_t n; /* runs where the field applied (value != -1) */
-} stat;
-
-static stat aggregate(job *jobs, size_t runs, size_t field) {
-  stat s = {0, 0, INFINITY, -INFINITY, 0};
-  double sum = 0, sq = 0;
-  for (size_t r = 0; r < runs; r++) {
-    rein_sim_field f[64];
-    rein_sim_summary_fields(rein_sim_result_summary(jobs[r].res), f, 64);
-    double v = f[field].value;
-    if (v == -1) continue;
-    s.n++;
-    sum += v;
-    if (v < s.min) s.min = v;
-    if (v > s.max) s.max = v;
-  }
-  if (!s.n) {
-    s.mean = -1;
-    return s;
-  }
-  s.mean = sum / (double)s.n;
-  for (size_t r = 0; r < runs; r++) {
-    rein_sim_field f[64];
-    rein_sim_summary_fields(rein_sim_result_summary(jobs[r].res), f, 64);
-    double v = f[field].value;
-    if (v != -1) sq += (v - s.mean) * (v - s.mean);
-  }
-  if (s.n > 1) s.half = t95(s.n) * sqrt(sq / (double)(s.n - 1)) / sqrt((double)s.n);
-  return s;
-}
-
 static void fmt_val(char *buf, size_t cap, const char *name, double v) {
   if (v == -1)
     snprintf(buf, cap, "-");
@@ -198,20 +106,6 @@ static void fmt_val(char *buf, size_t cap, const char *name, double v) {
     snprintf(buf, cap, "%.0f", v);
   else
     snprintf(buf, cap, "%.4g", v);
-}
-
-static void json_num(double v) {
-  if (v == -1 || !isfinite(v))
-    fputs("null", stdout);
-  else if (v == floor(v) && fabs(v) < 1e15)
-    printf("%.0f", v);
-  else
-    printf("%.6g", v);
-}
-
-/* A scenario or variant name (from the file) as a JSON string. */
-static void json_name(const char *s) {
-  rein_json_put(stdout, rein_json_string(s), REIN_JSON_FLAGS);
 }
 
 static int write_file(const char *path, int kind, const rein_sim_scenario *sc,
@@ -337,102 +231,62 @@ static int run(int argc, char **argv) {
   } else {
     sel[nsel++] = 0;
   }
-  uint64_t base = seed ? seed : rein_sim_scenario_seed(sc);
-
-  size_t njobs = nsel * (size_t)runs;
-  job *jobs = calloc(njobs, sizeof *jobs);
-  if (!jobs) {
-    rein_sim_scenario_free(sc);
-    fprintf(stderr, "rein simulate: out of memory\n");
-    return REIN_EXIT_FINDINGS;
+  rein_sim_sweep_config sc_cfg;
+  rein_sim_sweep_config_default(&sc_cfg);
+  sc_cfg.variants = sel;
+  sc_cfg.n_variants = nsel;
+  sc_cfg.runs = (size_t)runs;
+  sc_cfg.seed = seed;
+  sc_cfg.duration_ns = duration;
+  sc_cfg.threads = (size_t)jobs_n;
+  sc_cfg.max_memory = max_memory;
+  int last_pct = -1, progress = !quiet && isatty(2);
+  if (progress) {
+    sc_cfg.progress = on_progress;
+    sc_cfg.progress_ctx = &last_pct;
   }
-  for (size_t v = 0; v < nsel; v++)
-    for (long r = 0; r < runs; r++) {
-      job *j = &jobs[v * (size_t)runs + (size_t)r];
-      j->variant = sel[v];
-      j->seed = base + (uint64_t)r;
-    }
-  pool p;
-  memset(&p, 0, sizeof p);
-  p.sc = sc;
-  p.jobs = jobs;
-  p.njobs = njobs;
-  p.duration = duration;
-  p.progress = !quiet && isatty(2);
-  p.last_pct = -1;
-  pthread_mutex_init(&p.mu, NULL);
-  size_t nthreads = (size_t)jobs_n < njobs ? (size_t)jobs_n : njobs;
-  /* one budget for the command: runs at the same time share it */
-  if (!max_memory) max_memory = rein_sim_scenario_max_memory(sc);
-  if (!max_memory) max_memory = rein_sim_default_memory();
-  p.max_memory = max_memory / nthreads;
-  pthread_t th[64];
-  size_t started = 0;
-  for (size_t t = 1; t < nthreads; t++)
-    if (pthread_create(&th[started], NULL, worker, &p) == 0) started++;
-  worker(&p);
-  for (size_t t = 0; t < started; t++) pthread_join(th[t], NULL);
-  pthread_mutex_destroy(&p.mu);
-  if (p.progress) fprintf(stderr, "\r%40s\r", "");
+  sc_cfg.err = &eb;
+  eb.msg[0] = '\0';
+  rein_sim_sweep *sw = NULL;
+  st = rein_sim_sweep_run(sc, &sc_cfg, &sw);
+  if (progress) fprintf(stderr, "\r%40s\r", "");
+  if (!sw) {
+    char b1[1024];
+    fprintf(stderr, "rein simulate: %s\n",
+            esc(b1, sizeof b1, eb.msg[0] ? eb.msg : rein_strerror(st)));
+    rein_sim_scenario_free(sc);
+    return st == REIN_EINVAL ? REIN_EXIT_USAGE : REIN_EXIT_FINDINGS;
+  }
+  uint64_t base = rein_sim_sweep_seed(sw);
 
   int rc = REIN_EXIT_OK;
-  for (size_t i = 0; i < njobs; i++)
-    if (jobs[i].st != REIN_OK) {
+  for (size_t v = 0; v < nsel; v++)
+    for (size_t r = 0; r < (size_t)runs; r++) {
+      const char *msg;
+      rein_status rst = rein_sim_sweep_status(sw, v, r, &msg);
+      if (rst == REIN_OK) continue;
       char b1[256], b2[256], b3[1024];
       fprintf(stderr, "rein simulate: %s: variant %s seed %llu: %s\n",
               esc(b1, sizeof b1, path),
-              esc(b2, sizeof b2, rein_sim_variant_name(sc, jobs[i].variant)),
-              (unsigned long long)jobs[i].seed,
-              esc(b3, sizeof b3,
-                  jobs[i].err.msg[0] ? jobs[i].err.msg
-                                     : rein_strerror(jobs[i].st)));
-      rc = jobs[i].st == REIN_EINVAL ? REIN_EXIT_USAGE : REIN_EXIT_FINDINGS;
+              esc(b2, sizeof b2, rein_sim_variant_name(sc, sel[v])),
+              (unsigned long long)(base + r), esc(b3, sizeof b3, msg));
+      rc = rst == REIN_EINVAL ? REIN_EXIT_USAGE : REIN_EXIT_FINDINGS;
     }
   if (rc != REIN_EXIT_OK) goto out;
 
   /* the first seed of each variant, for series and the report */
   const rein_sim_result *firsts[MAX_SEL];
-  for (size_t v = 0; v < nsel; v++) firsts[v] = jobs[v * (size_t)runs].res;
+  for (size_t v = 0; v < nsel; v++)
+    firsts[v] = rein_sim_sweep_result(sw, v, 0);
 
-  rein_sim_field names[64];
-  size_t nf = rein_sim_summary_fields(rein_sim_result_summary(firsts[0]),
-                                      names, 64);
-  if (runs == 1 && nsel == 1 && json) {
-    rein_sim_write_summary_json(firsts[0], stdout);
-    fputc('\n', stdout);
-  } else if (runs == 1 && json) {
-    fputs("{\"scenario\":", stdout);
-    json_name(rein_sim_scenario_name(sc));
-    printf(",\"seed\":%llu,\"variants\":[", (unsigned long long)base);
-    for (size_t v = 0; v < nsel; v++) {
-      if (v) fputc(',', stdout);
-      rein_sim_write_summary_json(firsts[v], stdout);
-    }
-    printf("]}\n");
-  } else if (json) {
-    fputs("{\"scenario\":", stdout);
-    json_name(rein_sim_scenario_name(sc));
-    printf(",\"seed\":%llu,\"runs\":%ld,\"variants\":[",
-           (unsigned long long)base, runs);
-    for (size_t v = 0; v < nsel; v++) {
-      fputs(v ? ",{\"variant\":" : "{\"variant\":", stdout);
-      json_name(rein_sim_variant_name(sc, sel[v]));
-      for (size_t k = 0; k < nf; k++) {
-        stat s = aggregate(&jobs[v * (size_t)runs], (size_t)runs, k);
-        printf(",\"%s\":{\"mean\":", names[k].name);
-        json_num(s.mean);
-        printf(",\"ci95\":");
-        json_num(s.n ? s.half : -1);
-        printf(",\"min\":");
-        json_num(s.n ? s.min : -1);
-        printf(",\"max\":");
-        json_num(s.n ? s.max : -1);
-        printf(",\"n\":%zu}", s.n);
-      }
-      printf("}");
-    }
-    printf("]}\n");
+  if (json) {
+    if (rein_sim_write_sweep_json(sw, stdout) != REIN_OK)
+      rc = REIN_EXIT_FINDINGS;
   } else {
+    rein_sim_stat stats[MAX_SEL][64];
+    size_t nf = 0;
+    for (size_t v = 0; v < nsel; v++)
+      nf = rein_sim_sweep_stats(sw, v, stats[v], 64);
     char eb1[256];
     printf("scenario %s, seed %llu%s",
            esc(eb1, sizeof eb1, rein_sim_scenario_name(sc)),
@@ -447,23 +301,23 @@ static int run(int argc, char **argv) {
              esc(eb1, sizeof eb1, rein_sim_variant_name(sc, sel[v])));
     printf("\n");
     for (size_t k = 0; k < nf; k++) {
-      printf("%-24s", names[k].name);
+      const char *name = stats[0][k].name;
+      printf("%-24s", name);
       for (size_t v = 0; v < nsel; v++) {
         char cellb[64];
+        const rein_sim_stat *s = &stats[v][k];
         if (runs > 1) {
-          stat s = aggregate(&jobs[v * (size_t)runs], (size_t)runs, k);
           char m[32], h[32];
-          fmt_val(m, sizeof m, names[k].name, s.mean);
-          if (s.n > 1 && strcmp(names[k].name, "recovered")) {
-            snprintf(h, sizeof h, "%.3g", s.half);
+          fmt_val(m, sizeof m, name, s->mean);
+          if (s->n > 1 && strcmp(name, "recovered")) {
+            snprintf(h, sizeof h, "%.3g", s->ci95);
             snprintf(cellb, sizeof cellb, "%.24s +- %.24s", m, h);
           } else {
             snprintf(cellb, sizeof cellb, "%s", m);
           }
         } else {
-          rein_sim_field f[64];
-          rein_sim_summary_fields(rein_sim_result_summary(firsts[v]), f, 64);
-          fmt_val(cellb, sizeof cellb, names[k].name, f[k].value);
+          /* one run: its value (the mean of one, -1 when not applicable) */
+          fmt_val(cellb, sizeof cellb, name, s->mean);
         }
         printf(" %*s", w, cellb);
       }
@@ -490,8 +344,7 @@ static int run(int argc, char **argv) {
   if (report && write_file(report, 2, sc, firsts, nsel))
     rc = REIN_EXIT_FINDINGS;
 out:
-  for (size_t i = 0; i < njobs; i++) rein_sim_result_free(jobs[i].res);
-  free(jobs);
+  rein_sim_sweep_free(sw);
   rein_sim_scenario_free(sc);
   return rc;
 }

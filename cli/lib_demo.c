@@ -1046,54 +1046,71 @@ int demo_simulate(const demo_config *c, int runs, demo_sim sims[2],
     snprintf(err, errlen, "generated scenario: %s", eb.msg);
     return -1;
   }
+  /* rein_sim's sweep runs both variants on the scenario's seeds (its
+   * `seed: 1`, so 1..runs) and aggregates; the figures are picked by name */
   static const char *const names[2] = {"naive", "rein"};
-  int rc = 0;
-  for (int v = 0; v < 2 && rc == 0; v++) {
-    size_t idx;
-    if (rein_sim_variant_find(sc, names[v], &idx) != REIN_OK) {
+  size_t idx[2];
+  for (int v = 0; v < 2; v++)
+    if (rein_sim_variant_find(sc, names[v], &idx[v]) != REIN_OK) {
       snprintf(err, errlen, "generated scenario has no variant %s", names[v]);
-      rc = -1;
-      break;
+      rein_sim_scenario_free(sc);
+      return -1;
     }
+  rein_sim_sweep_config cfg;
+  rein_sim_sweep_config_default(&cfg);
+  cfg.variants = idx;
+  cfg.n_variants = 2;
+  cfg.runs = runs > 0 ? (size_t)runs : 0;
+  cfg.err = &eb;
+  rein_sim_sweep *sw = NULL;
+  int rc = 0;
+  if (rein_sim_sweep_run(sc, &cfg, &sw) != REIN_OK) {
+    snprintf(err, errlen, "simulation: %s", eb.msg);
+    rc = -1;
+  }
+  for (int v = 0; v < 2 && rc == 0; v++) {
     demo_sim *m = &sims[v];
-    for (int i = 0; i < runs; i++) {
-      rein_sim_run_config rc2;
-      rein_sim_run_config_default(&rc2);
-      rc2.variant = idx;
-      rc2.seed = (uint64_t)i + 1;
-      rc2.err = &eb;
-      rein_sim_result *res = NULL;
-      if (rein_sim_run(sc, &rc2, &res) != REIN_OK) {
-        snprintf(err, errlen, "simulation: %s", eb.msg);
-        rc = -1;
-        break;
-      }
-      const rein_sim_summary *S = rein_sim_result_summary(res);
-      m->runs++;
-      m->amplification += S->amplification;
-      m->peak_bucket_ratio += S->peak_load_ratio;
-      if (S->recovered == 1) {
-        m->recovered_runs++;
-        m->recovery_s += S->recovery_s;
-      }
-      m->succeeded += (double)S->successes;
-      m->duplicates += (double)S->duplicates;
-      m->calls += (double)S->logical;
-      for (int g = 0; g < REIN_GIVEUP_COUNT_; g++)
-        m->giveups[g] += (double)S->giveups_by_reason[g];
-      rein_sim_result_free(res);
+    m->runs = runs;
+    rein_sim_stat stats[64];
+    size_t nf = rein_sim_sweep_stats(sw, (size_t)v, stats, 64);
+    for (size_t k = 0; k < nf && k < 64; k++) {
+      /* a field no run applies to (n 0, mean -1) reads as 0 */
+      double mean = stats[k].n ? stats[k].mean : 0;
+      const char *f = stats[k].name;
+      if (!strcmp(f, "amplification"))
+        m->amplification = mean;
+      else if (!strcmp(f, "peak_load_ratio"))
+        m->peak_bucket_ratio = mean;
+      else if (!strcmp(f, "successes"))
+        m->succeeded = mean;
+      else if (!strcmp(f, "duplicates"))
+        m->duplicates = mean;
+      else if (!strcmp(f, "logical"))
+        m->calls = mean;
+      else if (!strncmp(f, "giveup_", 7))
+        for (int g = 1; g < REIN_GIVEUP_COUNT_; g++)
+          if (!strcmp(f + 7, rein_giveup_name((rein_giveup)g)))
+            m->giveups[g] = mean;
     }
-    if (m->runs) {
-      m->amplification /= m->runs;
-      m->peak_bucket_ratio /= m->runs;
-      m->succeeded /= m->runs;
-      m->duplicates /= m->runs;
-      m->calls /= m->runs;
-      for (int g = 0; g < REIN_GIVEUP_COUNT_; g++) m->giveups[g] /= m->runs;
+    /* recovery: the mean over the runs that recovered (the sweep's mean
+     * of recovery_s also counts the lower bounds of those that did not) */
+    for (int i = 0; i < runs; i++) {
+      rein_sim_field fl[64];
+      size_t n = rein_sim_sweep_fields(sw, (size_t)v, (size_t)i, fl, 64);
+      double rec = -1, rs = 0;
+      for (size_t k = 0; k < n && k < 64; k++) {
+        if (!strcmp(fl[k].name, "recovered")) rec = fl[k].value;
+        if (!strcmp(fl[k].name, "recovery_s")) rs = fl[k].value;
+      }
+      if (rec == 1) {
+        m->recovered_runs++;
+        m->recovery_s += rs;
+      }
     }
     m->recovery_s = m->recovered_runs ? m->recovery_s / m->recovered_runs
                                       : -1;
   }
+  rein_sim_sweep_free(sw);
   rein_sim_scenario_free(sc);
   return rc;
 }

@@ -1,10 +1,13 @@
 # SPDX-License-Identifier: Apache-2.0
-# Simulator tests: loader, engine and writers (unit); the five shipped
+# Simulator tests: loader, engine, writers and sweeps (unit); the five shipped
 # scenarios reproduce their claims and the CLI is deterministic (e2e);
 # (clang + REIN_FUZZ) a brief libFuzzer run of the scenario loader.
 if(TARGET rein_sim)
   rein_add_test(NAME test_sim SOURCES unit/test_sim.c LIBS rein_sim
                 LABELS unit TIMEOUT 120)
+  # the sweep runs threads: `concurrency` puts it in the TSan step
+  rein_add_test(NAME test_sim_sweep SOURCES unit/test_sim_sweep.c
+                LIBS rein_sim LABELS unit concurrency TIMEOUT 120)
   rein_add_test(NAME test_sim_expz SOURCES unit/test_sim_expz.c
                 LIBS rein_sim LABELS unit TIMEOUT 120)
   target_include_directories(test_sim_expz PRIVATE ${PROJECT_SOURCE_DIR}/src/sim)

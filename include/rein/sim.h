@@ -22,7 +22,8 @@
  *
  * Thread level: a loaded rein_sim_scenario is immutable; share it between
  * threads and run several rein_sim_run on it at once. A rein_sim_result is
- * immutable after rein_sim_run returns.
+ * immutable after rein_sim_run returns, a rein_sim_sweep after
+ * rein_sim_sweep_run returns (a sweep runs its own threads; see below).
  */
 #ifndef REIN_SIM_H
 #define REIN_SIM_H
@@ -220,6 +221,142 @@ REIN_API rein_status rein_sim_write_series_json(
 REIN_API rein_status rein_sim_write_report_html(
     const rein_sim_scenario *s, const rein_sim_result *const *rs, size_t n,
     FILE *f);
+
+/* ------------------------------------------------------------- sweeps
+ *
+ * A sweep runs one or several variants of a scenario on `runs` consecutive
+ * seeds each and aggregates every summary field over the runs: n, mean,
+ * the half-width of a two-sided 95% Student-t interval, min, max. `rein
+ * simulate --runs` and `rein demo` both use it.
+ *
+ * Seeds (the one convention): run i (0-based) of every variant uses seed
+ * S + i, S = cfg.seed, or the scenario's seed when cfg.seed is 0. This is
+ * what `rein simulate --runs` has always printed ("seed S .. S+N-1"); the
+ * demo's generated scenario says `seed: 1`, so its seeds stay 1..N.
+ *
+ * Threads: the runs (variants x seeds) are taken in order by cfg.threads
+ * threads (the calling thread is one of them); each result lands in its
+ * slot (variant, run), so everything a sweep returns, and every writer's
+ * output, is the same for any thread count.
+ *
+ * Memory: cfg.max_memory is the budget of the whole sweep (0 = the
+ * scenario's max_memory, else rein_sim_default_memory()); the runs that
+ * execute at the same time share it evenly: each run's max_memory is the
+ * budget / min(threads, total runs). Only the first run of each variant
+ * keeps its rein_sim_result (series, servers) unless cfg.keep_results is
+ * set; the others are freed as soon as their summary fields (64 doubles)
+ * are copied, so a sweep holds n_variants results plus 512 bytes a run.
+ *
+ * Bounds: 1..REIN_SIM_SWEEP_MAX_RUNS runs per variant, 1..
+ * REIN_SIM_SWEEP_MAX_VARIANTS variants, 1..REIN_SIM_SWEEP_MAX_THREADS
+ * threads; anything else is refused (REIN_EINVAL, message in cfg.err)
+ * before a run starts. No global state.
+ */
+#define REIN_SIM_SWEEP_MAX_RUNS 10000
+#define REIN_SIM_SWEEP_MAX_VARIANTS 32
+#define REIN_SIM_SWEEP_MAX_THREADS 64
+
+typedef struct rein_sim_sweep rein_sim_sweep;
+
+typedef struct rein_sim_sweep_config {
+  size_t variant;         /* index when n_variants is 0; default 0 */
+  const size_t *variants; /* several variants side by side, in this order; */
+  size_t n_variants;      /* copied by rein_sim_sweep_run; default none */
+  size_t runs;            /* seeds per variant; default 1 */
+  uint64_t seed;          /* first seed; 0 = the scenario's */
+  int64_t duration_ns;    /* 0 = the scenario's duration */
+  uint64_t max_events;    /* per run, as rein_sim_run_config; default 2e9 */
+  size_t threads;         /* default 2 */
+  uint64_t max_memory;    /* of the whole sweep; 0 = see above */
+  int keep_results;       /* 1: keep every run's result; 0 (default): only
+                             the first seed of each variant */
+  /* Progress, optional. With one run in all: called as that run advances
+   * (done 0, total 1, fraction of its virtual time). With several: called
+   * each time a run ends (done runs of total, fraction = done / total).
+   * Calls are serialised (made under the sweep's lock), from any of the
+   * sweep's threads. */
+  void (*progress)(void *ctx, size_t done, size_t total, double fraction);
+  void *progress_ctx;
+  const rein_allocator *alloc; /* the sweep's and each run's memory;
+                                  thread-safe when threads > 1 */
+  rein_errbuf *err;
+} rein_sim_sweep_config;
+
+REIN_API void rein_sim_sweep_config_default(rein_sim_sweep_config *c);
+
+/*
+ * Run the sweep. REIN_EINVAL (and *out NULL) for a NULL argument or a
+ * config out of bounds (message "sweep: runs must be in 1..10000, got 0"
+ * and the like); REIN_ENOMEM. Otherwise every run is made, *out holds the
+ * sweep, and the return is REIN_OK when all of them succeeded, else the
+ * status of the first failed run in (variant, run) order, with
+ * "variant NAME seed N: message" in cfg.err; rein_sim_sweep_status says
+ * how each run ended. The scenario must stay loaded until
+ * rein_sim_sweep_free.
+ */
+REIN_API rein_status rein_sim_sweep_run(const rein_sim_scenario *s,
+                                        const rein_sim_sweep_config *cfg,
+                                        rein_sim_sweep **out);
+/* NULL is a no-op; frees every kept result. */
+REIN_API void rein_sim_sweep_free(rein_sim_sweep *sw);
+
+/* Shape: variants side by side (v = 0..n-1 in cfg order), runs per
+ * variant, the first seed S; rein_sim_sweep_variant maps v to the
+ * scenario's variant index. 0 for a NULL sweep or v out of range. */
+REIN_API size_t rein_sim_sweep_variants(const rein_sim_sweep *sw);
+REIN_API size_t rein_sim_sweep_runs(const rein_sim_sweep *sw);
+REIN_API uint64_t rein_sim_sweep_seed(const rein_sim_sweep *sw);
+REIN_API size_t rein_sim_sweep_variant(const rein_sim_sweep *sw, size_t v);
+
+/* How run r (seed S + r) of variant v ended, and its message ("" when
+ * none) in *msg (may be NULL). REIN_EINVAL out of range. */
+REIN_API rein_status rein_sim_sweep_status(const rein_sim_sweep *sw, size_t v,
+                                           size_t r, const char **msg);
+/* The result of run r of variant v, owned by the sweep; NULL when the run
+ * failed, when it was not kept (r > 0 without keep_results) or out of
+ * range. */
+REIN_API const rein_sim_result *rein_sim_sweep_result(const rein_sim_sweep *sw,
+                                                      size_t v, size_t r);
+/* The summary fields of run r of variant v (rein_sim_summary_fields'
+ * order and names), kept for every run that succeeded. Returns how many;
+ * fills at most `cap`; 0 for a failed run or out of range. */
+REIN_API size_t rein_sim_sweep_fields(const rein_sim_sweep *sw, size_t v,
+                                      size_t r, rein_sim_field *out,
+                                      size_t cap);
+
+/* One summary field of one variant over the runs that succeeded. Values
+ * of -1 (not applicable) are left out: n counts the others. mean is their
+ * mean; ci95 the half-width t(0.975, n-1) * sd / sqrt(n) with sd the
+ * sample standard deviation (n - 1) and t from a table for df 1..30, then
+ * 2.000 below df 60, 1.980 below 120, 1.960 from there; 0 when n is 1.
+ * mean, ci95, min and max are -1 when n is 0. The mean of `recovered` is
+ * the fraction of runs that recovered (a run without incident says -1). */
+typedef struct rein_sim_stat {
+  const char *name; /* the field's name, static */
+  size_t n;
+  double mean, ci95, min, max;
+} rein_sim_stat;
+/* Every field of variant v, in rein_sim_summary_fields' order. Returns how
+ * many; fills at most `cap`; 0 out of range. */
+REIN_API size_t rein_sim_sweep_stats(const rein_sim_sweep *sw, size_t v,
+                                     rein_sim_stat *out, size_t cap);
+
+/*
+ * `rein simulate --json` for a sweep that succeeded, one line:
+ *  - one variant, one run: rein_sim_write_summary_json of the run;
+ *  - several variants, one run: {"scenario":..,"seed":S,"variants":[summary
+ *    of each]};
+ *  - several runs: {"scenario":..,"seed":S,"runs":N,"variants":[{"variant":
+ *    NAME, FIELD:{"mean":..,"ci95":..,"min":..,"max":..,"n":..}, ...}]}
+ *    with integers as integers, other numbers with 6 significant digits,
+ *    -1 and what is not finite as null (and ci95, min, max null when n
+ *    is 0).
+ * Each shape ends with a newline. Names go through jansson (rein/json.h).
+ * REIN_OK, REIN_EIO, REIN_ENOMEM, REIN_EINVAL for NULL or a sweep that
+ * did not succeed.
+ */
+REIN_API rein_status rein_sim_write_sweep_json(const rein_sim_sweep *sw,
+                                               FILE *f);
 
 #ifdef __cplusplus
 }
