@@ -276,10 +276,12 @@ static int run(int argc, char **argv) {
 
   /* the first seed of each variant, for series and the report */
   const rein_sim_result *firsts[MAX_SEL];
-  for (size_t v = 0; v < nsel; v++) firsts[v] = rein_sim_sweep_result(sw, v, 0);
+  for (size_t v = 0; v < nsel; v++)
+    firsts[v] = rein_sim_sweep_result(sw, v, 0);
 
   if (json) {
-    if (rein_sim_write_sweep_json(sw, stdout) != REIN_OK) rc = REIN_EXIT_FINDINGS;
+    if (rein_sim_write_sweep_json(sw, stdout) != REIN_OK)
+      rc = REIN_EXIT_FINDINGS;
   } else {
     rein_sim_stat stats[MAX_SEL][64];
     size_t nf = 0;

@@ -361,11 +361,16 @@ int demo_simulate(const char *scenario, const demo_config *c, int runs,
       /* a field no run applies to (n 0, mean -1) reads as 0 */
       double mean = stats[k].n ? stats[k].mean : 0;
       const char *f = stats[k].name;
-      if (!strcmp(f, "amplification")) m->amplification = mean;
-      else if (!strcmp(f, "peak_load_ratio")) m->peak_bucket_ratio = mean;
-      else if (!strcmp(f, "successes")) m->succeeded = mean;
-      else if (!strcmp(f, "duplicates")) m->duplicates = mean;
-      else if (!strcmp(f, "logical")) m->calls = mean;
+      if (!strcmp(f, "amplification"))
+        m->amplification = mean;
+      else if (!strcmp(f, "peak_load_ratio"))
+        m->peak_bucket_ratio = mean;
+      else if (!strcmp(f, "successes"))
+        m->succeeded = mean;
+      else if (!strcmp(f, "duplicates"))
+        m->duplicates = mean;
+      else if (!strcmp(f, "logical"))
+        m->calls = mean;
       else if (!strncmp(f, "giveup_", 7))
         for (int g = 1; g < REIN_GIVEUP_COUNT_; g++)
           if (!strcmp(f + 7, rein_giveup_name((rein_giveup)g)))

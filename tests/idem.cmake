@@ -2,7 +2,7 @@
 # Idempotency store: one conformance suite run against every backend
 # (argv[1] picks it), the SQLite crash test, and the unit tests of the
 # front end. PostgreSQL and Redis come from scripts/services.sh.
-if(TARGET rein_idem_redis)
+if(TARGET rein_idem_redis AND TARGET rein_idem_pg AND TARGET rein_idem_sqlite)
   pkg_check_modules(IDEM_T_SQLITE REQUIRED IMPORTED_TARGET sqlite3)
   pkg_check_modules(IDEM_T_PQ REQUIRED IMPORTED_TARGET libpq)
   pkg_check_modules(IDEM_T_HIREDIS REQUIRED IMPORTED_TARGET hiredis)

@@ -259,17 +259,17 @@ REIN_API rein_status rein_sim_write_report_html(
 typedef struct rein_sim_sweep rein_sim_sweep;
 
 typedef struct rein_sim_sweep_config {
-  size_t variant;          /* index when n_variants is 0; default 0 */
-  const size_t *variants;  /* several variants side by side, in this order; */
-  size_t n_variants;       /* copied by rein_sim_sweep_run; default none */
-  size_t runs;             /* seeds per variant; default 1 */
-  uint64_t seed;           /* first seed; 0 = the scenario's */
-  int64_t duration_ns;     /* 0 = the scenario's duration */
-  uint64_t max_events;     /* per run, as rein_sim_run_config; default 2e9 */
-  size_t threads;          /* default 2 */
-  uint64_t max_memory;     /* of the whole sweep; 0 = see above */
-  int keep_results;        /* 1: keep every run's result; 0 (default): only
-                              the first seed of each variant */
+  size_t variant;         /* index when n_variants is 0; default 0 */
+  const size_t *variants; /* several variants side by side, in this order; */
+  size_t n_variants;      /* copied by rein_sim_sweep_run; default none */
+  size_t runs;            /* seeds per variant; default 1 */
+  uint64_t seed;          /* first seed; 0 = the scenario's */
+  int64_t duration_ns;    /* 0 = the scenario's duration */
+  uint64_t max_events;    /* per run, as rein_sim_run_config; default 2e9 */
+  size_t threads;         /* default 2 */
+  uint64_t max_memory;    /* of the whole sweep; 0 = see above */
+  int keep_results;       /* 1: keep every run's result; 0 (default): only
+                             the first seed of each variant */
   /* Progress, optional. With one run in all: called as that run advances
    * (done 0, total 1, fraction of its virtual time). With several: called
    * each time a run ends (done runs of total, fraction = done / total).
@@ -277,7 +277,8 @@ typedef struct rein_sim_sweep_config {
    * sweep's threads. */
   void (*progress)(void *ctx, size_t done, size_t total, double fraction);
   void *progress_ctx;
-  const rein_allocator *alloc; /* the sweep's own memory and each run's */
+  const rein_allocator *alloc; /* the sweep's and each run's memory;
+                                  thread-safe when threads > 1 */
   rein_errbuf *err;
 } rein_sim_sweep_config;
 

@@ -39,11 +39,11 @@ struct rein_sim_sweep {
   size_t nv, runs, nf;
   uint64_t seed;
   size_t variants[REIN_SIM_SWEEP_MAX_VARIANTS];
-  slot *slots;           /* nv * runs, variant-major */
-  double *values;        /* nv * runs * FIELDS_CAP */
-  rein_sim_stat *stats;  /* nv * nf */
+  slot *slots;          /* nv * runs, variant-major */
+  double *values;       /* nv * runs * FIELDS_CAP */
+  rein_sim_stat *stats; /* nv * nf */
   const char *names[FIELDS_CAP];
-  rein_status st;        /* REIN_OK or the first failed run's status */
+  rein_status st; /* REIN_OK or the first failed run's status */
 };
 
 typedef struct pool {
@@ -65,12 +65,11 @@ void rein_sim_sweep_config_default(rein_sim_sweep_config *c) {
 
 /* Two-sided 95% Student t quantile for n - 1 degrees of freedom. */
 static double t95(size_t n) {
-  static const double t[] = {0,     12.706, 4.303, 3.182, 2.776, 2.571,
-                             2.447, 2.365,  2.306, 2.262, 2.228, 2.201,
-                             2.179, 2.160,  2.145, 2.131, 2.120, 2.110,
-                             2.101, 2.093,  2.086, 2.080, 2.074, 2.069,
-                             2.064, 2.060,  2.056, 2.052, 2.048, 2.045,
-                             2.042};
+  static const double t[] = {0,     12.706, 4.303, 3.182, 2.776, 2.571, 2.447,
+                             2.365, 2.306,  2.262, 2.228, 2.201, 2.179, 2.160,
+                             2.145, 2.131,  2.120, 2.110, 2.101, 2.093, 2.086,
+                             2.080, 2.074,  2.069, 2.064, 2.060, 2.056, 2.052,
+                             2.048, 2.045,  2.042};
   size_t df = n - 1;
   if (df < sizeof t / sizeof t[0]) return t[df];
   if (df < 60) return 2.000;
@@ -119,10 +118,11 @@ static void *worker(void *arg) {
     s->st = rein_sim_run(sw->sc, &c, &res);
     if (s->st == REIN_OK) {
       rein_sim_field f[FIELDS_CAP];
-      size_t n = rein_sim_summary_fields(rein_sim_result_summary(res), f,
-                                         FIELDS_CAP);
+      size_t n =
+          rein_sim_summary_fields(rein_sim_result_summary(res), f, FIELDS_CAP);
       double *out = &sw->values[i * FIELDS_CAP];
-      for (size_t k = 0; k < n && k < FIELDS_CAP; k++) out[k] = f[k].value;
+      for (size_t k = 0; k < n && k < FIELDS_CAP; k++)
+        out[k] = f[k].value;
       if (r == 0 || cfg->keep_results)
         s->res = res;
       else
@@ -177,7 +177,8 @@ static rein_status check(const rein_sim_scenario *s,
                          const rein_sim_sweep_config *c, uint64_t seed) {
   rein_errbuf *e = c->err;
   if (c->runs < 1 || c->runs > REIN_SIM_SWEEP_MAX_RUNS)
-    return rein_errbuf_set(e, REIN_EINVAL, "sweep: runs must be in 1..%d, got %zu",
+    return rein_errbuf_set(e, REIN_EINVAL,
+                           "sweep: runs must be in 1..%d, got %zu",
                            REIN_SIM_SWEEP_MAX_RUNS, c->runs);
   if (c->threads < 1 || c->threads > REIN_SIM_SWEEP_MAX_THREADS)
     return rein_errbuf_set(e, REIN_EINVAL,
@@ -221,7 +222,8 @@ rein_status rein_sim_sweep_run(const rein_sim_scenario *s,
 
   const rein_allocator *a = cfg->alloc;
   rein_sim_sweep *sw = rein__sim_calloc(a, sizeof *sw);
-  if (!sw) return rein_errbuf_set(cfg->err, REIN_ENOMEM, "sweep: out of memory");
+  if (!sw)
+    return rein_errbuf_set(cfg->err, REIN_ENOMEM, "sweep: out of memory");
   sw->sc = s;
   sw->alloc = a;
   sw->runs = cfg->runs;
@@ -235,7 +237,8 @@ rein_status rein_sim_sweep_run(const rein_sim_scenario *s,
   rein_sim_field f[FIELDS_CAP];
   sw->nf = rein_sim_summary_fields(&zero, f, FIELDS_CAP);
   if (sw->nf > FIELDS_CAP) sw->nf = FIELDS_CAP; /* not today: 35 */
-  for (size_t k = 0; k < sw->nf; k++) sw->names[k] = f[k].name;
+  for (size_t k = 0; k < sw->nf; k++)
+    sw->names[k] = f[k].name;
 
   size_t total = sw->nv * sw->runs; /* <= 32 * 10000 */
   sw->slots = rein__sim_calloc(a, total * sizeof *sw->slots);
@@ -255,14 +258,15 @@ rein_status rein_sim_sweep_run(const rein_sim_scenario *s,
   atomic_init(&p.done, 0);
   size_t nthreads = cfg->threads < total ? cfg->threads : total;
   /* one budget for the sweep: the runs at the same time share it */
-  uint64_t budget = cfg->max_memory ? cfg->max_memory
-                                    : rein_sim_scenario_max_memory(s);
+  uint64_t budget =
+      cfg->max_memory ? cfg->max_memory : rein_sim_scenario_max_memory(s);
   if (!budget) budget = rein_sim_default_memory();
   p.run_memory = budget / nthreads;
   if (!p.run_memory) p.run_memory = 1;
   if (pthread_mutex_init(&p.mu, NULL) != 0) {
     rein_sim_sweep_free(sw);
-    return rein_errbuf_set(cfg->err, REIN_ENOMEM, "sweep: cannot create a lock");
+    return rein_errbuf_set(cfg->err, REIN_ENOMEM,
+                           "sweep: cannot create a lock");
   }
   pthread_t th[REIN_SIM_SWEEP_MAX_THREADS];
   size_t started = 0;
@@ -270,7 +274,8 @@ rein_status rein_sim_sweep_run(const rein_sim_scenario *s,
   for (size_t t = 1; t < nthreads; t++)
     if (pthread_create(&th[started], NULL, worker, &p) == 0) started++;
   worker(&p);
-  for (size_t t = 0; t < started; t++) pthread_join(th[t], NULL);
+  for (size_t t = 0; t < started; t++)
+    pthread_join(th[t], NULL);
   pthread_mutex_destroy(&p.mu);
 
   sw->st = REIN_OK;
@@ -324,15 +329,15 @@ static const slot *slot_at(const rein_sim_sweep *sw, size_t v, size_t r) {
   return &sw->slots[v * sw->runs + r];
 }
 
-rein_status rein_sim_sweep_status(const rein_sim_sweep *sw, size_t v,
-                                  size_t r, const char **msg) {
+rein_status rein_sim_sweep_status(const rein_sim_sweep *sw, size_t v, size_t r,
+                                  const char **msg) {
   const slot *s = slot_at(sw, v, r);
   if (msg) *msg = s && s->msg ? s->msg : "";
   return s ? s->st : REIN_EINVAL;
 }
 
-const rein_sim_result *rein_sim_sweep_result(const rein_sim_sweep *sw,
-                                             size_t v, size_t r) {
+const rein_sim_result *rein_sim_sweep_result(const rein_sim_sweep *sw, size_t v,
+                                             size_t r) {
   const slot *s = slot_at(sw, v, r);
   return s ? s->res : NULL;
 }

@@ -66,7 +66,8 @@ static rein_sim_sweep *sweep_ok(const rein_sim_scenario *s, size_t runs,
   c.err = &eb;
   rein_sim_sweep *sw = NULL;
   rein_status st = rein_sim_sweep_run(s, &c, &sw);
-  if (st != REIN_OK) fail_msg("sweep failed: %s (%s)", eb.msg, rein_strerror(st));
+  if (st != REIN_OK)
+    fail_msg("sweep failed: %s (%s)", eb.msg, rein_strerror(st));
   return sw;
 }
 
@@ -130,13 +131,14 @@ static void test_aggregate_by_hand(void **state) {
       assert_string_equal(st[k].name, runs[0][k].name);
       assert_int_equal(st[k].n, n);
       if (n == 0) {
-        assert_true(st[k].mean == -1 && st[k].ci95 == -1 &&
-                    st[k].min == -1 && st[k].max == -1);
+        assert_true(st[k].mean == -1 && st[k].ci95 == -1 && st[k].min == -1 &&
+                    st[k].max == -1);
         checked_na++;
         continue;
       }
       double mean = sum / (double)n, ss = 0;
-      for (size_t i = 0; i < n; i++) ss += (x[i] - mean) * (x[i] - mean);
+      for (size_t i = 0; i < n; i++)
+        ss += (x[i] - mean) * (x[i] - mean);
       assert_true(fabs(st[k].mean - mean) <= 1e-12 * fmax(1, fabs(mean)));
       assert_true(st[k].min == lo && st[k].max == hi);
       if (n == 4) {
@@ -163,7 +165,8 @@ static void test_aggregate_by_hand(void **state) {
   for (size_t k = 0; k < 64; k++)
     if (!strcmp(st[k].name, "amplification")) {
       char want[128];
-      snprintf(want, sizeof want, "\"amplification\":{\"mean\":%.6g,", st[k].mean);
+      snprintf(want, sizeof want, "\"amplification\":{\"mean\":%.6g,",
+               st[k].mean);
       assert_non_null(strstr(strstr(j, "{\"variant\":\"b\""), want));
       break;
     }
@@ -318,7 +321,8 @@ static void test_failed_runs(void **state) {
   }
   rein_sim_stat st[64];
   size_t nf = rein_sim_sweep_stats(sw, 0, st, 64);
-  for (size_t k = 0; k < nf; k++) assert_int_equal(st[k].n, 0);
+  for (size_t k = 0; k < nf; k++)
+    assert_int_equal(st[k].n, 0);
   assert_int_equal(rein_sim_write_sweep_json(sw, stdout), REIN_EINVAL);
   rein_sim_sweep_free(sw);
   rein_sim_scenario_free(s);
@@ -366,7 +370,8 @@ static void test_progress(void **state) {
   assert_int_equal(rein_sim_sweep_run(s, &c, &sw), REIN_OK);
   assert_int_equal(p.bad, 0);
   assert_int_equal(p.total, 6);
-  for (int d = 1; d <= 6; d++) assert_int_equal(p.calls[d], 1);
+  for (int d = 1; d <= 6; d++)
+    assert_int_equal(p.calls[d], 1);
   /* variants in the config's order */
   assert_int_equal(rein_sim_sweep_variant(sw, 0), 1);
   assert_string_equal(rein_sim_result_variant(rein_sim_sweep_result(sw, 0, 0)),
