@@ -13,7 +13,8 @@
  * capacity (concurrency / service time of the cohort's target server),
  * its queue and queue wait (its admission), the offered rate (clients x
  * rate of the first cohort), the attempt timeout, the outage (the first
- * incident: start, length) and the sampling interval; the round lasts the
+ * incident: start, length), the sampling interval and the recovery
+ * definition (tolerance, hold); the round lasts the
  * scenario's duration (--short: the tail after the outage is cut to 5 s).
  * The naive round's policy is the scenario's policy "naive" (its signals
  * and attempt header as the scenario says, no keys); the rein round's is
@@ -89,8 +90,11 @@ static int from_scenario(const rein_sim_scenario *sc, load_config *c,
   c->tail_s = (double)rein_sim_scenario_duration(sc) / 1e9 - c->warmup_s -
               c->outage_s;
   c->bucket_s = (double)rein_sim_scenario_interval(sc) / 1e9;
+  int64_t hold_ns = 0;
+  rein_sim_scenario_recovery(sc, &c->recovery_tolerance, &hold_ns);
+  c->recovery_hold_s = (double)hold_ns / 1e9;
   *timeout_ns = co.timeout_ns;
-  if (c->tail_s <= 0 || c->bucket_s <= 0) {
+  if (c->tail_s <= 0 || c->bucket_s <= 0 || c->recovery_hold_s < c->bucket_s) {
     snprintf(err, errlen, "the outage must end before the scenario does");
     return -1;
   }

@@ -26,9 +26,10 @@
  * Figures are computed from the ledger's counters, not the clients':
  * load = POST /charges received per second, goodput = 201 answers per
  * second. Recovery = from the end of the outage to the first one-second
- * window whose goodput is within 20% of the pre-outage goodput and whose
- * load is at most 1.2x the pre-outage load (the simulator's definition
- * with tolerance 0.2 and a 1 s hold, so the two can be compared).
+ * window as long as the scenario's recovery hold (1 s) whose goodput is
+ * within the scenario's tolerance (20%) of the pre-outage goodput and
+ * whose load is at most 1 + tolerance times the pre-outage load (the
+ * simulator's definition, so the two can be compared).
  */
 #include "loadgen.h"
 
@@ -506,14 +507,17 @@ static void analyse(const load_config *c, load_round *r) {
   double peak = 0, peak_b = 0, good = 0, load = 0;
   int nb = 0;
   int skip = (int)llround(1.0 / c->bucket_s); /* the first second ramps */
-  int win = skip < 1 ? 1 : skip;
+  int win = (int)llround(c->recovery_hold_s / c->bucket_s);
+  if (win < 1) win = 1;
+  double tol = c->recovery_tolerance;
   /* Peak load: the busiest one-second window (a single bucket would
    * report the instant a stalled ledger releases its backlog as a rate);
    * the busiest bucket too, for comparison with `rein simulate`. */
-  for (int b = 0; b + win <= r->nbuckets; b++) {
+  int sec = skip < 1 ? 1 : skip;
+  for (int b = 0; b + sec <= r->nbuckets; b++) {
     double sum = 0;
-    for (int j = b; j < b + win; j++) sum += r->load[j];
-    if (sum / win > peak) peak = sum / win;
+    for (int j = b; j < b + sec; j++) sum += r->load[j];
+    if (sum / sec > peak) peak = sum / sec;
   }
   for (int b = 0; b < r->nbuckets; b++) {
     if (r->load[b] > peak_b) peak_b = r->load[b];
@@ -528,10 +532,11 @@ static void analyse(const load_config *c, load_round *r) {
   r->peak_bucket_ratio = peak_b / c->capacity;
   r->baseline_good = nb ? good / nb : 0;
   r->baseline_load = nb ? load / nb : 0;
-  /* Recovery as `rein simulate` defines it (tolerance 0.2, hold 1 s): the
-   * first window after the outage whose mean goodput is within 20% of the
-   * pre-outage goodput and whose mean load is at most 1.2x the pre-outage
-   * load. Goodput alone: mean goodput at least 80% of the pre-outage. */
+  /* Recovery as `rein simulate` defines it (tolerance, hold): the
+   * first window (hold long) after the outage whose mean goodput is within
+   * the tolerance of the pre-outage goodput and whose mean load is at most
+   * 1 + tolerance times the pre-outage load. Goodput alone: mean goodput
+   * at least 1 - tolerance of the pre-outage. */
   r->recovery_s = -1;
   r->goodput_recovery_s = -1;
   for (int b = end_b; b + win <= r->nbuckets; b++) {
@@ -539,11 +544,11 @@ static void analyse(const load_config *c, load_round *r) {
     for (int j = b; j < b + win; j++) g += r->good[j], l += r->load[j];
     g /= win;
     l /= win;
-    if (r->goodput_recovery_s < 0 && g >= 0.8 * r->baseline_good)
+    if (r->goodput_recovery_s < 0 && g >= (1 - tol) * r->baseline_good)
       r->goodput_recovery_s = (b - end_b) * c->bucket_s;
     if (r->recovery_s < 0 && fabs(g - r->baseline_good) <=
-                                 0.2 * r->baseline_good &&
-        l <= 1.2 * r->baseline_load + 1e-9)
+                                 tol * r->baseline_good &&
+        l <= (1 + tol) * r->baseline_load + 1e-9)
       r->recovery_s = (b - end_b) * c->bucket_s;
   }
   r->amplification = r->calls ? (double)r->attempts / (double)r->calls : 0;

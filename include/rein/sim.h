@@ -403,6 +403,10 @@ REIN_API rein_status rein_sim_scenario_incident(const rein_sim_scenario *s,
                                                 rein_sim_incident_info *out);
 /* The sampling interval of the time series (the scenario's `interval`). */
 REIN_API int64_t rein_sim_scenario_interval(const rein_sim_scenario *s);
+/* The scenario's recovery definition (`recovery: {tolerance, hold}`):
+ * either pointer may be NULL. */
+REIN_API void rein_sim_scenario_recovery(const rein_sim_scenario *s,
+                                         double *tolerance, int64_t *hold_ns);
 /* The simulated-client fields of policy `name` (`honor_signals`,
  * `attempt_header`, 0 or 1; either pointer may be NULL). REIN_ENOTFOUND for
  * an unknown name. */

@@ -69,6 +69,12 @@ int64_t rein_sim_scenario_interval(const rein_sim_scenario *s) {
   return s ? s->interval_ns : 0;
 }
 
+void rein_sim_scenario_recovery(const rein_sim_scenario *s, double *tolerance,
+                                int64_t *hold_ns) {
+  if (tolerance) *tolerance = s ? s->recovery_tolerance : 0;
+  if (hold_ns) *hold_ns = s ? s->recovery_hold_ns : 0;
+}
+
 rein_status rein_sim_scenario_policy_client(const rein_sim_scenario *s,
                                             const char *name,
                                             int *honor_signals,
