@@ -56,6 +56,13 @@ if(TARGET rein_curl AND TARGET ledger AND TARGET rein_cli
   add_test(NAME test_demo COMMAND test_demo $<TARGET_FILE:rein_cli>)
   set_tests_properties(test_demo PROPERTIES LABELS e2e TIMEOUT 120)
 endif()
+# The demo's contract describes the demo, so R005 sees its real load.
+if(TARGET rein_cli)
+  add_test(NAME test_ledger_contract
+    COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/e2e/test_ledger_contract.sh
+            $<TARGET_FILE:rein_cli> ${PROJECT_SOURCE_DIR})
+  set_tests_properties(test_ledger_contract PROPERTIES LABELS e2e TIMEOUT 60)
+endif()
 # `rein demo` reads its rounds back from rein-demo-load's JSON (a stand-in
 # harness; ~1 s).
 if(TARGET rein_cli AND TARGET rein_sim)
