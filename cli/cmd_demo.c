@@ -150,13 +150,14 @@ static int run(int argc, char **argv) {
   if (env && *env) snprintf(paths.load, sizeof paths.load, "%s", env);
   char err[1024] = "";
   if (demo_find_layout(&paths, err, sizeof err) != 0) {
-    fprintf(stderr, "rein demo: %s, or pass --ledger, --scenario and "
-                    "--contracts\n", err);
+    fprintf(stderr,
+            "rein demo: %s, or pass --ledger, --scenario and "
+            "--contracts\n",
+            err);
     return REIN_EXIT_USAGE;
   }
   if (access(paths.ledger, X_OK) != 0) {
-    fprintf(stderr, "rein demo: %s: not an executable ledger\n",
-            paths.ledger);
+    fprintf(stderr, "rein demo: %s: not an executable ledger\n", paths.ledger);
     return REIN_EXIT_USAGE;
   }
   static demo_round rounds[2];

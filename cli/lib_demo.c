@@ -39,8 +39,7 @@
 
 /* `rel` (a layout path, then a file) from the running rein's directory,
  * resolved; 0 when it exists. */
-static int near_exe(const char *dir, const char *file, char *out,
-                    size_t cap) {
+static int near_exe(const char *dir, const char *file, char *out, size_t cap) {
   char exe[PATH_MAX];
   ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
   if (len <= 0) return -1;
@@ -135,9 +134,8 @@ static int run_child(char *const argv[], char **out, size_t *outlen) {
   return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-int demo_run_round(const demo_paths *p, const demo_run *run,
-                   const char *round, demo_config *c, demo_round *out,
-                   char *err, size_t errlen) {
+int demo_run_round(const demo_paths *p, const demo_run *run, const char *round,
+                   demo_config *c, demo_round *out, char *err, size_t errlen) {
   char threads[16];
   const char *argv[20];
   int a = 0;
@@ -293,8 +291,10 @@ int demo_parse_round(const char *json, demo_config *c, demo_round *out,
   if (c->bucket_s <= 0 && !cf.bad) cf.bad = "bucket_s";
   bad = cf.bad ? &cf : r.bad ? &r : g.bad ? &g : o.bad ? &o : NULL;
   if (bad)
-    snprintf(err, errlen, "rein-demo-load's JSON: %s.%s missing or not of "
-             "its type", bad->where, bad->bad);
+    snprintf(err, errlen,
+             "rein-demo-load's JSON: %s.%s missing or not of "
+             "its type",
+             bad->where, bad->bad);
   json_decref(root);
   return bad ? -1 : 0;
 }
@@ -318,8 +318,7 @@ int demo_simulate(const char *scenario, const demo_config *c, int runs,
   }
   int header = 0;
   if (c->naive_attempt_header &&
-      (rein_sim_scenario_policy_client(sc, "naive", NULL, &header) !=
-           REIN_OK ||
+      (rein_sim_scenario_policy_client(sc, "naive", NULL, &header) != REIN_OK ||
        !header)) {
     snprintf(err, errlen,
              "the live naive client sent Rein-Attempt (--naive-attempt-"
@@ -391,11 +390,9 @@ int demo_simulate(const char *scenario, const demo_config *c, int runs,
         m->recovery_s += rs;
       }
     }
-    m->recovery_s = m->recovered_runs ? m->recovery_s / m->recovered_runs
-                                      : -1;
+    m->recovery_s = m->recovered_runs ? m->recovery_s / m->recovered_runs : -1;
   }
   rein_sim_sweep_free(sw);
   rein_sim_scenario_free(sc);
   return rc;
 }
-

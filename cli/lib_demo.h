@@ -87,9 +87,8 @@ int demo_find_layout(demo_paths *p, char *err, size_t errlen);
 /* Run one round (`round` "naive" or "rein") in rein-demo-load and read it
  * back: the round into `out`, the parameters into `c`. 0, or -1 with a
  * message. */
-int demo_run_round(const demo_paths *p, const demo_run *run,
-                   const char *round, demo_config *c, demo_round *out,
-                   char *err, size_t errlen);
+int demo_run_round(const demo_paths *p, const demo_run *run, const char *round,
+                   demo_config *c, demo_round *out, char *err, size_t errlen);
 /* Parse rein-demo-load's JSON `text` (loadgen.h). 0, or -1 with a
  * message naming the member that is missing or of the wrong type. */
 int demo_parse_round(const char *text, demo_config *c, demo_round *out,
@@ -104,11 +103,10 @@ int demo_simulate(const char *scenario, const demo_config *c, int runs,
 /* Reports (lib_demo_report.c). `sims` may be NULL (not simulated). */
 void demo_print_summary(FILE *f, const demo_config *c, const demo_round *r,
                         int n);
-void demo_print_sim(FILE *f, const demo_round *r, const demo_sim *sims,
-                    int n);
-int demo_write_html(const char *path, const demo_config *c,
-                    const demo_round *r, int n, const demo_sim *sims);
-int demo_write_json(const char *path, const demo_config *c,
-                    const demo_round *r, int n, const demo_sim *sims);
+void demo_print_sim(FILE *f, const demo_round *r, const demo_sim *sims, int n);
+int demo_write_html(const char *path, const demo_config *c, const demo_round *r,
+                    int n, const demo_sim *sims);
+int demo_write_json(const char *path, const demo_config *c, const demo_round *r,
+                    int n, const demo_sim *sims);
 
 #endif

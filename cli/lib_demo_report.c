@@ -14,10 +14,11 @@
 #include "rein.h"
 #include "rein/json.h"
 
-static void fmt_recovery(char *b, size_t n, const demo_round *r,
-                         double v) {
-  if (v < 0) snprintf(b, n, "not within %.1f s", r->observed_after_s);
-  else snprintf(b, n, "%.2f s", v);
+static void fmt_recovery(char *b, size_t n, const demo_round *r, double v) {
+  if (v < 0)
+    snprintf(b, n, "not within %.1f s", r->observed_after_s);
+  else
+    snprintf(b, n, "%.2f s", v);
 }
 
 void demo_print_summary(FILE *f, const demo_config *c, const demo_round *r,
@@ -28,7 +29,8 @@ void demo_print_summary(FILE *f, const demo_config *c, const demo_round *r,
           c->capacity, c->rate, c->stall ? "ledger stalled" : "503s",
           c->outage_s, c->warmup_s);
   fprintf(f, "%-40s", "");
-  for (int i = 0; i < n; i++) fprintf(f, " %18s", r[i].name);
+  for (int i = 0; i < n; i++)
+    fprintf(f, " %18s", r[i].name);
   fprintf(f, "\n");
   char v[64];
 #define ROW(label, ...)                                                        \
@@ -67,7 +69,8 @@ void demo_print_summary(FILE *f, const demo_config *c, const demo_round *r,
   ROW("gave up", "%" PRIu64, r[i].gave_up);
   for (int g = 1; g < REIN_GIVEUP_COUNT_; g++) {
     uint64_t any = 0;
-    for (int i = 0; i < n; i++) any += r[i].giveups[g];
+    for (int i = 0; i < n; i++)
+      any += r[i].giveups[g];
     if (!any) continue;
     char label[64];
     snprintf(label, sizeof label, "  gave up: %s", rein_giveup_name(g));
@@ -91,16 +94,15 @@ static void fmt_rec_sim(char *b, size_t n, const demo_sim *m) {
   if (m->recovered_runs == m->runs && m->runs)
     snprintf(b, n, "%.2f s", m->recovery_s);
   else if (m->recovered_runs)
-    snprintf(b, n, "%.2f s (%d/%d)", m->recovery_s, m->recovered_runs,
-             m->runs);
+    snprintf(b, n, "%.2f s (%d/%d)", m->recovery_s, m->recovered_runs, m->runs);
   else
     snprintf(b, n, "not recovered");
 }
 
-void demo_print_sim(FILE *f, const demo_round *r, const demo_sim *sims,
-                    int n) {
-  fprintf(f, "\nmeasured vs `rein simulate` (same parameters, mean of %d "
-             "seeds; docs/fidelity.md)\n\n%-32s",
+void demo_print_sim(FILE *f, const demo_round *r, const demo_sim *sims, int n) {
+  fprintf(f,
+          "\nmeasured vs `rein simulate` (same parameters, mean of %d "
+          "seeds; docs/fidelity.md)\n\n%-32s",
           sims[0].runs, "");
   for (int i = 0; i < n; i++)
     fprintf(f, " %13s %13s", r[i].name, "simulated");
@@ -141,8 +143,8 @@ void demo_print_sim(FILE *f, const demo_round *r, const demo_sim *sims,
   }
 }
 
-static void svg_chart(FILE *f, const demo_config *c, const demo_round *r,
-                      int n, bool goodput, const char *title) {
+static void svg_chart(FILE *f, const demo_config *c, const demo_round *r, int n,
+                      bool goodput, const char *title) {
   const int W = 860, H = 300, L = 60, R = 20, T = 30, B = 40;
   double tmax = 0, ymax = c->capacity * 1.2;
   for (int i = 0; i < n; i++) {
@@ -167,15 +169,18 @@ static void svg_chart(FILE *f, const demo_config *c, const demo_round *r,
           "height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\" "
           "aria-label=\"%s\">\n",
           W, H, W, H, title);
-  fprintf(f, "<text x=\"%d\" y=\"18\" font-size=\"14\" "
-             "font-weight=\"bold\">%s</text>\n", L, title);
+  fprintf(f,
+          "<text x=\"%d\" y=\"18\" font-size=\"14\" "
+          "font-weight=\"bold\">%s</text>\n",
+          L, title);
   fprintf(f,
           "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%.1f\" "
           "fill=\"#fde2e2\"/>\n",
-          X(c->warmup_s), T, X(c->warmup_s + c->outage_s) - X(c->warmup_s),
-          ph);
-  fprintf(f, "<text x=\"%.1f\" y=\"%d\" font-size=\"11\" "
-             "fill=\"#a33\">outage</text>\n", X(c->warmup_s) + 4, T + 12);
+          X(c->warmup_s), T, X(c->warmup_s + c->outage_s) - X(c->warmup_s), ph);
+  fprintf(f,
+          "<text x=\"%.1f\" y=\"%d\" font-size=\"11\" "
+          "fill=\"#a33\">outage</text>\n",
+          X(c->warmup_s) + 4, T + 12);
   for (double y = 0; y <= ymax + 1e-9; y += step) {
     fprintf(f,
             "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" "
@@ -197,27 +202,31 @@ static void svg_chart(FILE *f, const demo_config *c, const demo_round *r,
           Y(c->capacity) - 4, c->capacity);
   static const char *const colors[] = {"#d62728", "#1f77b4", "#2ca02c"};
   for (int i = 0; i < n; i++) {
-    fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" "
-               "points=\"", colors[i % 3]);
+    fprintf(f,
+            "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" "
+            "points=\"",
+            colors[i % 3]);
     for (int b = 0; b < r[i].nbuckets; b++) {
       double y = goodput ? r[i].good[b] : r[i].load[b];
       fprintf(f, "%.1f,%.1f ", X((b + 0.5) * c->bucket_s), Y(y));
     }
-    fprintf(f, "\"/>\n<text x=\"%d\" y=\"%d\" font-size=\"12\" "
-               "fill=\"%s\">%s</text>\n",
+    fprintf(f,
+            "\"/>\n<text x=\"%d\" y=\"%d\" font-size=\"12\" "
+            "fill=\"%s\">%s</text>\n",
             W - R - 160 + i * 70, T - 10, colors[i % 3], r[i].name);
   }
-  fprintf(f, "<text x=\"14\" y=\"%.1f\" font-size=\"11\" "
-             "transform=\"rotate(-90 14 %.1f)\" text-anchor=\"middle\">%s"
-             "</text>\n",
+  fprintf(f,
+          "<text x=\"14\" y=\"%.1f\" font-size=\"11\" "
+          "transform=\"rotate(-90 14 %.1f)\" text-anchor=\"middle\">%s"
+          "</text>\n",
           T + ph / 2, T + ph / 2, goodput ? "charges/s (201)" : "requests/s");
   fprintf(f, "</svg>\n");
 #undef X
 #undef Y
 }
 
-int demo_write_html(const char *path, const demo_config *c,
-                    const demo_round *r, int n, const demo_sim *sims) {
+int demo_write_html(const char *path, const demo_config *c, const demo_round *r,
+                    int n, const demo_sim *sims) {
   FILE *f = fopen(path, "w");
   if (!f) return -1;
   fprintf(f,
@@ -240,7 +249,8 @@ int demo_write_html(const char *path, const demo_config *c,
                      "answered, then everything queued is processed)"
                    : "fails every charge with 503");
   fprintf(f, "<table><tr><th></th>");
-  for (int i = 0; i < n; i++) fprintf(f, "<th>%s</th>", r[i].name);
+  for (int i = 0; i < n; i++)
+    fprintf(f, "<th>%s</th>", r[i].name);
   fprintf(f, "</tr>\n");
   char v[64];
 #define HROW(label, ...)                                                       \
@@ -270,7 +280,8 @@ int demo_write_html(const char *path, const demo_config *c,
   HROW("succeeded", "%" PRIu64, r[i].done);
   for (int g = 1; g < REIN_GIVEUP_COUNT_; g++) {
     uint64_t any = 0;
-    for (int i = 0; i < n; i++) any += r[i].giveups[g];
+    for (int i = 0; i < n; i++)
+      any += r[i].giveups[g];
     if (!any) continue;
     char label[64];
     snprintf(label, sizeof label, "gave up: %s", rein_giveup_name(g));
@@ -278,23 +289,25 @@ int demo_write_html(const char *path, const demo_config *c,
   }
   HROW("shed by the ledger (503)", "%" PRIu64, r[i].ledger_shed);
 #undef HROW
-  fprintf(f,
-          "</table>\n<p>The trade: while the ledger is down or just back, "
-          "rein gives calls up early (budget, breaker, throttle) instead of "
-          "retrying them into it, so fewer calls of the incident window "
-          "succeed; in exchange the load stays near capacity, the ledger "
-          "comes back without a retry storm, and no charge is made twice."
-          "</p>\n<h2>Load on the ledger</h2>\n");
+  fprintf(f, "</table>\n<p>The trade: while the ledger is down or just back, "
+             "rein gives calls up early (budget, breaker, throttle) instead of "
+             "retrying them into it, so fewer calls of the incident window "
+             "succeed; in exchange the load stays near capacity, the ledger "
+             "comes back without a retry storm, and no charge is made twice."
+             "</p>\n<h2>Load on the ledger</h2>\n");
   svg_chart(f, c, r, n, false, "POST /charges received per second");
   fprintf(f, "<h2>Goodput</h2>\n");
   svg_chart(f, c, r, n, true, "charges answered 201 per second");
   if (sims) {
-    fprintf(f, "<h2>Measured and simulated</h2>\n<p>The same situation "
-               "through <code>rein simulate</code>'s engine (the same retry "
-               "engine and admission code on a virtual clock; the "
-               "scenario file this run read its parameters from; mean of %d seeds). "
-               "Where they differ, docs/fidelity.md says why.</p>\n"
-               "<table><tr><th></th>", sims[0].runs);
+    fprintf(
+        f,
+        "<h2>Measured and simulated</h2>\n<p>The same situation "
+        "through <code>rein simulate</code>'s engine (the same retry "
+        "engine and admission code on a virtual clock; the "
+        "scenario file this run read its parameters from; mean of %d seeds). "
+        "Where they differ, docs/fidelity.md says why.</p>\n"
+        "<table><tr><th></th>",
+        sims[0].runs);
     for (int i = 0; i < n; i++)
       fprintf(f, "<th>%s</th><th>%s simulated</th>", r[i].name, r[i].name);
     fprintf(f, "</tr>\n");
@@ -342,10 +355,10 @@ int demo_write_html(const char *path, const demo_config *c,
   return fclose(f) == 0 ? 0 : -1;
 }
 
-
 static json_t *series(const double *v, int n) {
   json_t *a = json_array();
-  for (int i = 0; a && i < n; i++) rein_json_push(a, json_real(v[i]));
+  for (int i = 0; a && i < n; i++)
+    rein_json_push(a, json_real(v[i]));
   return a;
 }
 
@@ -404,8 +417,8 @@ static json_t *sim_json(const demo_sim *m) {
   return o;
 }
 
-int demo_write_json(const char *path, const demo_config *c,
-                    const demo_round *r, int n, const demo_sim *sims) {
+int demo_write_json(const char *path, const demo_config *c, const demo_round *r,
+                    int n, const demo_sim *sims) {
   json_t *root = json_object(), *rounds = json_object();
   int bad = !root || !rounds;
   bad |= rein_json_set(root, "capacity", json_real(c->capacity));

@@ -87,8 +87,8 @@ static int from_scenario(const rein_sim_scenario *sc, load_config *c,
   c->rate = (double)co.count * co.rate;
   c->warmup_s = (double)in.start_ns / 1e9;
   c->outage_s = (double)(in.end_ns - in.start_ns) / 1e9;
-  c->tail_s = (double)rein_sim_scenario_duration(sc) / 1e9 - c->warmup_s -
-              c->outage_s;
+  c->tail_s =
+      (double)rein_sim_scenario_duration(sc) / 1e9 - c->warmup_s - c->outage_s;
   c->bucket_s = (double)rein_sim_scenario_interval(sc) / 1e9;
   int64_t hold_ns = 0;
   rein_sim_scenario_recovery(sc, &c->recovery_tolerance, &hold_ns);
@@ -109,8 +109,7 @@ static int naive_client(const rein_sim_scenario *sc, const opts *o,
   rein_policy_spec sp;
   int honor = 0, header = 0;
   if (rein_sim_scenario_policy_spec(sc, "naive", &sp) != REIN_OK ||
-      rein_sim_scenario_policy_client(sc, "naive", &honor, &header) !=
-          REIN_OK)
+      rein_sim_scenario_policy_client(sc, "naive", &honor, &header) != REIN_OK)
     return -1;
   sp.policy.attempt_timeout_ns = timeout_ns;
   sp.policy.idempotent = true; /* retries POST like any request */
@@ -152,8 +151,8 @@ static int rein_client(const char *dir, rein_curl **client, char *desc,
   if (st == REIN_OK && rein_contract_count(set, REIN_CONTRACT_ERROR) != 0)
     st = REIN_EINVAL;
   if (st == REIN_OK)
-    st = rein_curl_new_from_contract(&cc, set, "client", "ledger.charge",
-                                     NULL, NULL, client);
+    st = rein_curl_new_from_contract(&cc, set, "client", "ledger.charge", NULL,
+                                     NULL, client);
   rein_contract_set_free(set);
   if (st != REIN_OK) {
     snprintf(err, errlen, "%s: %s %s", dir, rein_strerror(st), eb.msg);
@@ -174,7 +173,8 @@ static int rein_client(const char *dir, rein_curl **client, char *desc,
 
 static json_t *series(const double *v, int n) {
   json_t *a = json_array();
-  for (int i = 0; a && i < n; i++) rein_json_push(a, json_real(v[i]));
+  for (int i = 0; a && i < n; i++)
+    rein_json_push(a, json_real(v[i]));
   return a;
 }
 
@@ -186,8 +186,8 @@ static int write_json(const opts *o, const load_round *r) {
   bad |= rein_json_set(cf, "capacity", json_real(c->capacity));
   bad |= rein_json_set(cf, "ledger_workers", json_integer(c->ledger_workers));
   bad |= rein_json_set(cf, "queue", json_integer(c->queue));
-  bad |= rein_json_set(cf, "queue_timeout_ms",
-                       json_integer(c->queue_timeout_ms));
+  bad |=
+      rein_json_set(cf, "queue_timeout_ms", json_integer(c->queue_timeout_ms));
   bad |= rein_json_set(cf, "rate", json_real(c->rate));
   bad |= rein_json_set(cf, "threads", json_integer(c->threads));
   bad |= rein_json_set(cf, "warmup_s", json_real(c->warmup_s));
@@ -239,7 +239,8 @@ static int write_json(const opts *o, const load_round *r) {
   bad |= rein_json_set(rd, "good", series(r->good, r->nbuckets));
   bad |= rein_json_set(root, "config", cf);
   bad |= rein_json_set(root, "round", rd);
-  bad |= rein_json_write(stdout, root, REIN_JSON_FLAGS | JSON_REAL_PRECISION(9));
+  bad |=
+      rein_json_write(stdout, root, REIN_JSON_FLAGS | JSON_REAL_PRECISION(9));
   json_decref(root);
   return bad || putchar('\n') == EOF || fflush(stdout) != 0 ? -1 : 0;
 }
@@ -275,10 +276,18 @@ int main(int argc, char **argv) {
   bool short_run = false;
   for (int ch; (ch = getopt_long(argc, argv, "", lo, NULL)) != -1;) {
     switch (ch) {
-    case 'l': o.c.ledger_path = optarg; break;
-    case 's': o.scenario = optarg; break;
-    case 'r': o.round = optarg; break;
-    case 'c': o.contracts = optarg; break;
+    case 'l':
+      o.c.ledger_path = optarg;
+      break;
+    case 's':
+      o.scenario = optarg;
+      break;
+    case 'r':
+      o.round = optarg;
+      break;
+    case 'c':
+      o.contracts = optarg;
+      break;
     case 't': {
       char *end;
       long n = strtol(optarg, &end, 10);
@@ -286,12 +295,23 @@ int main(int argc, char **argv) {
       o.c.threads = (int)n;
       break;
     }
-    case 'S': short_run = true; break;
-    case 'T': o.c.stall = true; break;
-    case 'H': o.naive_attempt_header = true; break;
-    case 'v': o.c.verbose = true; break;
-    case 'h': usage("the live half of `rein demo`"); return 0;
-    default: return usage("unknown option");
+    case 'S':
+      short_run = true;
+      break;
+    case 'T':
+      o.c.stall = true;
+      break;
+    case 'H':
+      o.naive_attempt_header = true;
+      break;
+    case 'v':
+      o.c.verbose = true;
+      break;
+    case 'h':
+      usage("the live half of `rein demo`");
+      return 0;
+    default:
+      return usage("unknown option");
     }
   }
   if (optind < argc) return usage("unexpected argument");
@@ -324,8 +344,8 @@ int main(int argc, char **argv) {
   char desc[sizeof round.policy_desc];
   memcpy(desc, round.policy_desc, sizeof desc);
   if (rc != 0) {
-    fprintf(stderr, "rein-demo-load: cannot build the %s client%s%s\n",
-            o.round, err[0] ? ": " : "", err);
+    fprintf(stderr, "rein-demo-load: cannot build the %s client%s%s\n", o.round,
+            err[0] ? ": " : "", err);
     rc = 1;
   } else if (load_run_round(&o.c, client, o.round, keyed, &round, err,
                             sizeof err) != 0) {

@@ -31,8 +31,8 @@ typedef struct load_config {
   double warmup_s, outage_s, tail_s, drain_s;
   double bucket_s; /* sampling period of the ledger's counters */
   double recovery_tolerance, recovery_hold_s; /* the scenario's recovery */
-  bool stall;      /* outage = the ledger stops (SIGSTOP) instead of
-                      failing every charge with 503 */
+  bool stall; /* outage = the ledger stops (SIGSTOP) instead of
+                 failing every charge with 503 */
   bool verbose;
 } load_config;
 

@@ -161,8 +161,7 @@ static int ledger_start(const load_config *c, ledger_proc *lp, char *err,
              strerror(errno));
     return -1;
   }
-  char db[128], portf[128], logf[128], cap[32], workers[16], queue[16],
-      qt[16];
+  char db[128], portf[128], logf[128], cap[32], workers[16], queue[16], qt[16];
   snprintf(db, sizeof db, "%s/ledger.db", lp->dir);
   snprintf(portf, sizeof portf, "%s/port", lp->dir);
   snprintf(logf, sizeof logf, "%s/ledger.log", lp->dir);
@@ -265,7 +264,8 @@ static size_t buf_write(char *data, size_t s, size_t n, void *ctx) {
   size_t len = s * n;
   if (b->n + len + 1 > b->cap) {
     size_t nc = b->cap ? b->cap * 2 : 4096;
-    while (nc < b->n + len + 1) nc *= 2;
+    while (nc < b->n + len + 1)
+      nc *= 2;
     char *np = realloc(b->p, nc);
     if (!np) return 0;
     b->p = np;
@@ -313,7 +313,8 @@ static double metric(const char *text, const char *name) {
   const char *p = strstr(text, name);
   if (!p) return -1;
   p += strlen(name);
-  while (*p == ' ') p++;
+  while (*p == ' ')
+    p++;
   return strtod(p, NULL);
 }
 
@@ -393,12 +394,13 @@ static void *worker_main(void *arg) {
     int64_t now = mono_ns();
     if (now >= rc->hard_end_ns) break;
     int64_t next_start =
-        rc->t0 + (int64_t)((double)(k * (uint64_t)c->threads +
-                                    (uint64_t)w->index) *
-                           interval_ns);
+        rc->t0 +
+        (int64_t)((double)(k * (uint64_t)c->threads + (uint64_t)w->index) *
+                  interval_ns);
     while (now >= next_start && next_start < rc->stop_start_ns) {
       int i = 0;
-      while (i < MAX_INFLIGHT && slots[i].used) i++;
+      while (i < MAX_INFLIGHT && slots[i].used)
+        i++;
       k++;
       w->calls++;
       if (i == MAX_INFLIGHT) { /* fleet saturated: count as unfinished */
@@ -422,8 +424,7 @@ static void *worker_main(void *arg) {
         /* The naive client treats POST as retryable (no method given, an
          * idempotent policy); rein knows it is a POST. */
         o.method = rc->keyed ? "POST" : NULL;
-        if (rein_curl_call_new(rc->client, s->easy, &o, &s->call) !=
-                REIN_OK ||
+        if (rein_curl_call_new(rc->client, s->easy, &o, &s->call) != REIN_OK ||
             rein_curl_multi_add(s->call, m, &s->step) != REIN_OK) {
           w->unfinished++;
           release_slot(s);
@@ -434,13 +435,14 @@ static void *worker_main(void *arg) {
           active++;
         }
       }
-      next_start = rc->t0 + (int64_t)((double)(k * (uint64_t)c->threads +
-                                               (uint64_t)w->index) *
-                                      interval_ns);
+      next_start =
+          rc->t0 +
+          (int64_t)((double)(k * (uint64_t)c->threads + (uint64_t)w->index) *
+                    interval_ns);
     }
     if (now >= rc->stop_start_ns && active == 0) break;
-    int64_t wake = next_start < rc->stop_start_ns ? next_start
-                                                  : rc->hard_end_ns;
+    int64_t wake =
+        next_start < rc->stop_start_ns ? next_start : rc->hard_end_ns;
     for (int i = 0; i < MAX_INFLIGHT; i++) {
       slot *s = &slots[i];
       if (!s->used || s->step.state != REIN_CURL_WAITING) continue;
@@ -470,8 +472,7 @@ static void *worker_main(void *arg) {
         record(w, s);
         release_slot(s);
         active--;
-      } else if (s->step.state == REIN_CURL_WAITING &&
-                 s->step.due_ns < wake) {
+      } else if (s->step.state == REIN_CURL_WAITING && s->step.due_ns < wake) {
         wake = s->step.due_ns;
       }
     }
@@ -516,7 +517,8 @@ static void analyse(const load_config *c, load_round *r) {
   int sec = skip < 1 ? 1 : skip;
   for (int b = 0; b + sec <= r->nbuckets; b++) {
     double sum = 0;
-    for (int j = b; j < b + sec; j++) sum += r->load[j];
+    for (int j = b; j < b + sec; j++)
+      sum += r->load[j];
     if (sum / sec > peak) peak = sum / sec;
   }
   for (int b = 0; b < r->nbuckets; b++) {
@@ -541,13 +543,14 @@ static void analyse(const load_config *c, load_round *r) {
   r->goodput_recovery_s = -1;
   for (int b = end_b; b + win <= r->nbuckets; b++) {
     double g = 0, l = 0;
-    for (int j = b; j < b + win; j++) g += r->good[j], l += r->load[j];
+    for (int j = b; j < b + win; j++)
+      g += r->good[j], l += r->load[j];
     g /= win;
     l /= win;
     if (r->goodput_recovery_s < 0 && g >= (1 - tol) * r->baseline_good)
       r->goodput_recovery_s = (b - end_b) * c->bucket_s;
-    if (r->recovery_s < 0 && fabs(g - r->baseline_good) <=
-                                 tol * r->baseline_good &&
+    if (r->recovery_s < 0 &&
+        fabs(g - r->baseline_good) <= tol * r->baseline_good &&
         l <= (1 + tol) * r->baseline_load + 1e-9)
       r->recovery_s = (b - end_b) * c->bucket_s;
   }
@@ -560,8 +563,8 @@ int load_run_round(const load_config *c, rein_curl *client, const char *name,
                    bool keyed, load_round *out, char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
   snprintf(out->name, sizeof out->name, "%s", name);
-  int total_b = (int)llround((c->warmup_s + c->outage_s + c->tail_s) /
-                             c->bucket_s);
+  int total_b =
+      (int)llround((c->warmup_s + c->outage_s + c->tail_s) / c->bucket_s);
   if (total_b < 8 || total_b > LOAD_MAX_BUCKETS) {
     snprintf(err, errlen, "the round must last 8 buckets to %d buckets",
              LOAD_MAX_BUCKETS);
@@ -631,7 +634,8 @@ int load_run_round(const load_config *c, rein_curl *client, const char *name,
     sleep_until(rc.t0 + (int64_t)(bkt + 1) * bucket_ns);
     sample s = prev;
     if (!stopped && http(mon, murl, false, NULL, &b) == 200) {
-      s.posts = metric(b.p, "rein_ledger_requests_total{route=\"POST /charges\"}");
+      s.posts =
+          metric(b.p, "rein_ledger_requests_total{route=\"POST /charges\"}");
       s.ok = metric(b.p, "rein_ledger_responses_total{code=\"201\"}");
       s.shed = metric(b.p, "\nrein_ledger_shed_total ");
     }
@@ -644,7 +648,8 @@ int load_run_round(const load_config *c, rein_curl *client, const char *name,
               (bkt + 1) * c->bucket_s, out->load[bkt], out->good[bkt]);
   }
   if (stopped) kill(lp.pid, SIGCONT);
-  for (int i = 0; i < started; i++) pthread_join(ws[i].th, NULL);
+  for (int i = 0; i < started; i++)
+    pthread_join(ws[i].th, NULL);
   if (started < c->threads) {
     snprintf(err, errlen, "cannot start client threads");
     goto out;
@@ -662,7 +667,8 @@ int load_run_round(const load_config *c, rein_curl *client, const char *name,
   rein_curl_get_stats(client, &cs);
   out->attempts = cs.attempts;
   out->keys = cs.keys_minted;
-  for (int k = 0; k < REIN_OUTCOME_COUNT_; k++) out->outcomes[k] = cs.outcomes[k];
+  for (int k = 0; k < REIN_OUTCOME_COUNT_; k++)
+    out->outcomes[k] = cs.outcomes[k];
   if (http(mon, murl, false, NULL, &b) == 200) {
     out->ledger_posts = (uint64_t)metric(
         b.p, "rein_ledger_requests_total{route=\"POST /charges\"}");
@@ -687,4 +693,3 @@ out:
   ledger_stop(&lp);
   return rcode;
 }
-

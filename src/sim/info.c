@@ -56,9 +56,8 @@ rein_status rein_sim_scenario_incident(const rein_sim_scenario *s, size_t i,
   const sim_incident_spec *v = &s->incidents[i];
   memset(out, 0, sizeof *out);
   out->kind = (unsigned)v->kind < 3 ? kinds[v->kind] : "";
-  out->mode = v->kind == SIM_INC_OUTAGE && (unsigned)v->mode < 4
-                  ? modes[v->mode]
-                  : "";
+  out->mode =
+      v->kind == SIM_INC_OUTAGE && (unsigned)v->mode < 4 ? modes[v->mode] : "";
   out->server = v->server < s->n_servers ? s->servers[v->server].name : "";
   out->start_ns = v->start_ns;
   out->end_ns = v->end_ns;
@@ -83,8 +82,7 @@ rein_status rein_sim_scenario_policy_client(const rein_sim_scenario *s,
   for (size_t i = 0; i < s->n_policies; i++)
     if (strcmp(s->policies[i].name, name) == 0) {
       if (honor_signals) *honor_signals = s->policies[i].honor_signals != 0;
-      if (attempt_header)
-        *attempt_header = s->policies[i].attempt_header != 0;
+      if (attempt_header) *attempt_header = s->policies[i].attempt_header != 0;
       return REIN_OK;
     }
   return REIN_ENOTFOUND;
