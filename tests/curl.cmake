@@ -64,11 +64,14 @@ if(TARGET rein_cli)
   set_tests_properties(test_ledger_contract PROPERTIES LABELS e2e TIMEOUT 60)
 endif()
 # `rein demo` reads its rounds back from rein-demo-load's JSON (a stand-in
-# harness; ~1 s).
+# harness), and the real harness takes its numbers from the scenario (~8 s).
 if(TARGET rein_cli AND TARGET rein_sim)
   add_test(NAME test_demo_json
     COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/e2e/test_demo_json.sh
-            $<TARGET_FILE:rein_cli>)
+            $<TARGET_FILE:rein_cli>
+            $<$<TARGET_EXISTS:rein-demo-load>:$<TARGET_FILE:rein-demo-load>>
+            $<$<TARGET_EXISTS:rein-demo-load>:$<TARGET_FILE:ledger>>
+            ${PROJECT_SOURCE_DIR})
   set_tests_properties(test_demo_json PROPERTIES LABELS e2e TIMEOUT 60)
 endif()
 

@@ -6,8 +6,12 @@
 # exactly those figures, its table must print them, and the harness must
 # have been given the layout's scenario and contracts. A round with a
 # member missing, text that is not JSON and a harness that fails must
-# each fail the demo (exit 1) with a message naming what was wrong.
-#   test_demo_json.sh REIN_BINARY
+# each fail the demo (exit 1) with a message naming what was wrong. With
+# the real harness and ledger given, a scenario whose numbers all differ
+# from the demo's (capacity 80/s, 45/s offered, a 1 s outage at t=1 s, a
+# 3 s run) must come back as the round's parameters: the harness takes
+# them from the scenario, nowhere else (~8 s).
+#   test_demo_json.sh REIN_BINARY [LOAD_BINARY LEDGER_BINARY SOURCE_DIR]
 set -euo pipefail
 rein=$1
 tmp=$(mktemp -d)
@@ -65,4 +69,28 @@ FAKE_JSON=$tmp/str.json fails "a mistyped member" "round.succeeded missing or no
 echo "not json" > "$tmp/text.json"
 FAKE_JSON=$tmp/text.json fails "text that is not JSON" "wrote no JSON object"
 FAKE_RC=3 fails "a failing harness" "exited with status 3"
-echo "demo JSON: the round's figures, parameters and series read back exactly; options passed; missing, mistyped, non-JSON and failed rounds refused"
+real=""
+if [ $# -ge 4 ] && [ -n "$2" ]; then
+  mkdir -p "$tmp/s/scenarios"
+  cp -r "$4/examples/contracts" "$tmp/s/contracts"
+  sed -e 's/value: 40ms/value: 50ms/' -e 's/duration: 15s/duration: 3s/' \
+      -e 's/rate: 1}/rate: 0.5}/' -e 's/start: 4s, duration: 3s/start: 1s, duration: 1s/' \
+      -e 's/baseline: 3s/baseline: 1s/' \
+      "$4/examples/scenarios/demo.yaml" > "$tmp/s/scenarios/demo.yaml"
+  "$2" --ledger "$3" --scenario "$tmp/s/scenarios/demo.yaml" --round naive \
+    > "$tmp/real.json" 2> "$tmp/real.err" ||
+    { echo "FAIL: rein-demo-load on a short scenario"; cat "$tmp/real.err"; exit 1; }
+  python3 - "$tmp/real.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+c, r = d["config"], d["round"]
+want = {"capacity": 80.0, "ledger_workers": 4, "queue": 100, "queue_timeout_ms": 1000,
+        "rate": 45.0, "warmup_s": 1.0, "outage_s": 1.0, "tail_s": 1.0, "bucket_s": 0.25}
+bad = {k: (c.get(k), v) for k, v in want.items() if c.get(k) != v}
+if len(r["load"]) != 12: bad["buckets"] = len(r["load"])
+if not 100 <= r["calls"] <= 170: bad["calls"] = r["calls"]
+if bad: sys.exit("FAIL: the harness did not take its parameters from the scenario: %r" % bad)
+PY
+  real="; the real harness takes capacity, rate, outage and duration from the scenario"
+fi
+echo "demo JSON: the round's figures, parameters and series read back exactly; options passed; missing, mistyped, non-JSON and failed rounds refused$real"
