@@ -215,12 +215,26 @@ REIN_API rein_status rein_sim_write_series_csv(
     const rein_sim_result *const *rs, size_t n, FILE *f);
 REIN_API rein_status rein_sim_write_series_json(
     const rein_sim_result *const *rs, size_t n, FILE *f);
-/* One self-contained HTML page: inline SVG charts (load on the primary
- * server per variant with the capacity line and incidents shaded; goodput
- * per variant) and the summary table. No scripts, no external resources. */
+/* The report's options. */
+typedef struct rein_sim_report_config {
+  const char *command; /* the command line, shown in the footer; NULL none */
+  bool log_y;          /* logarithmic y axes */
+} rein_sim_report_config;
+REIN_API void rein_sim_report_config_default(rein_sim_report_config *c);
+/* One self-contained HTML page (rein/report.h's charts): load on the
+ * primary server per variant with the capacity line and incidents shaded,
+ * goodput per variant, clients with an open breaker when any, each with a
+ * tooltip per interval giving every variant's exact value; findings
+ * written from the figures; the summary table with labels for people
+ * (rein_sim_field_label) and "> N s" for a run that never recovered; the
+ * rein version and the command line in the footer. No scripts, no
+ * external resources. cfg NULL = defaults. REIN_ENOMEM, REIN_EIO. */
 REIN_API rein_status rein_sim_write_report_html(
     const rein_sim_scenario *s, const rein_sim_result *const *rs, size_t n,
-    FILE *f);
+    const rein_sim_report_config *cfg, FILE *f);
+/* A summary field's label for people ("attempts per logical call" for
+ * "amplification"); the name itself for a name it does not know. */
+REIN_API const char *rein_sim_field_label(const char *name);
 
 /* ------------------------------------------------------------- sweeps
  *
