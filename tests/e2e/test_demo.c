@@ -12,7 +12,9 @@
  *   - the HTML report holds both charts, and renders: headless Chromium
  *     screenshots it (a 1000x1500 PNG far larger than a blank page's).
  *
- * usage: test_demo REIN_BINARY LEDGER_BINARY CONTRACT_DIR
+ * usage: test_demo REIN_BINARY
+ * The demo finds rein-demo-load, the ledger, the scenario and the contract
+ * through the build tree's mirror of the install layout (no paths given).
  * The figures come from the demo's --json output; on failure the whole
  * JSON and the demo's output are printed.
  */
@@ -72,8 +74,8 @@ static int failures;
   } while (0)
 
 int main(int argc, char **argv) {
-  if (argc != 4) {
-    fprintf(stderr, "usage: test_demo REIN LEDGER CONTRACT_DIR\n");
+  if (argc != 2) {
+    fprintf(stderr, "usage: test_demo REIN\n");
     return 2;
   }
   char dir[] = "/tmp/rein-test-demo-XXXXXX";
@@ -83,9 +85,8 @@ int main(int argc, char **argv) {
   snprintf(html, sizeof html, "%s/demo.html", dir);
   pid_t pid = fork();
   if (pid == 0) {
-    execl(argv[1], argv[1], "demo", "--short", "--ledger", argv[2],
-          "--contracts", argv[3], "--json", json, "--html", html,
-          (char *)NULL);
+    execl(argv[1], argv[1], "demo", "--short", "--json", json, "--html",
+          html, (char *)NULL);
     _exit(127);
   }
   int st = 0;

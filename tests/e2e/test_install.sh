@@ -9,7 +9,11 @@
 # says (so a .pc that forgot a library or a dependency fails here). The
 # tool installs with its man pages, rein(1) and rein-COMMAND(1) for every
 # command, which render without a warning, and its bash and zsh completion,
-# which completes against the installed binary.
+# which completes against the installed binary. When the demo was built,
+# `rein demo` runs from the installed prefix alone: rein-demo-load and the
+# ledger from libexec/rein, the scenario and the contract from share/rein
+# (a short rein round and the simulation; ~15 s), with the source and build
+# trees out of reach.
 # A build configured without some libraries (REIN_WITH_*=OFF) installs and
 # checks what it built: NCOMPONENTS (what CMake built) must all install.
 #   test_install.sh SOURCE_DIR BUILD_DIR NCOMPONENTS
@@ -52,6 +56,29 @@ got=$(PATH=$tmp/prefix/bin:$PATH bash --norc --noprofile -c '
   . "$1"; COMP_WORDS=(rein check --fo); COMP_CWORD=2; _rein
   echo "${COMPREPLY[*]}"' bash "$bashcomp")
 [ "$got" = "--format" ] || { echo "FAIL: installed bash completion gave '$got'"; exit 1; }
+fi
+
+# the demo, from the installed layout (cmake/ReinLayout.cmake)
+demo=""
+if [ -e "$build/libexec/rein/rein-demo-load" ]; then
+  for f in libexec/rein/rein-demo-load libexec/rein/ledger \
+           share/rein/scenarios/demo.yaml share/rein/contracts/ledger/client.yaml \
+           share/rein/contracts/ledger/ledger.yaml; do
+    [ -e "$tmp/prefix/$f" ] || { echo "FAIL: $f not installed"; exit 1; }
+  done
+  # copied elsewhere, so nothing can resolve into the source or build tree
+  cp -a "$tmp/prefix" "$tmp/moved"
+  (cd "$tmp" && env -u REIN_LEDGER -u REIN_DEMO_LOAD "$tmp/moved/bin/rein" demo \
+     --short --only rein --json "$tmp/demo.json" --html "$tmp/demo.html" \
+     > "$tmp/demo.out" 2> "$tmp/demo.err") ||
+    { echo "FAIL: rein demo from the installed prefix"; cat "$tmp/demo.err"; exit 1; }
+  grep -q "^scenario: $tmp/moved/share/rein/scenarios/demo.yaml$" "$tmp/demo.out" &&
+    grep -q "rein: from $tmp/moved/share/rein/contracts/ledger " "$tmp/demo.out" &&
+    grep -q "measured vs .rein simulate" "$tmp/demo.out" ||
+    { echo "FAIL: the installed demo did not use the installed files:"; cat "$tmp/demo.out"; exit 1; }
+  calls=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["rounds"]["rein"]["calls"])' "$tmp/demo.json")
+  [ "$calls" -gt 100 ] || { echo "FAIL: installed demo made $calls calls"; exit 1; }
+  demo="; rein demo runs from the installed prefix ($calls calls)"
 fi
 
 # exported symbols: only rein_*. The symbol table is read once into a
@@ -210,4 +237,4 @@ grep -q nonsense "$tmp/err" ||
   { echo "FAIL: the error does not name the missing component:"; tail "$tmp/err"; exit 1; }
 fi
 
-echo "install: pkg-config and find_package(rein) both build and run; exports rein_* only; $n optional components, each a versioned shared library, link shared and static through their .pc and as CMake targets (a nonsense component fails); $npages man pages render cleanly; bash and zsh completion installed"
+echo "install: pkg-config and find_package(rein) both build and run; exports rein_* only; $n optional components, each a versioned shared library, link shared and static through their .pc and as CMake targets (a nonsense component fails); $npages man pages render cleanly; bash and zsh completion installed$demo"
