@@ -178,17 +178,27 @@ static int run(int argc, char **argv) {
   }
   static demo_sim sims[2];
   bool simulated = false;
+  char sim_note[1024] = "--no-sim was given";
   if (n > 0 && !no_sim) {
-    if (demo_simulate(paths.scenario, &c, 5, sims, err, sizeof err) == 0)
+    if (demo_simulate(paths.scenario, &c, 5, sims, sim_note, sizeof sim_note) ==
+        0)
       simulated = true;
     else
-      fprintf(stderr, "rein demo: not simulated: %s\n", err);
+      fprintf(stderr, "rein demo: not simulated: %s\n", sim_note);
   }
+  /* the report's footer names the command that made it */
+  char cmdline[1024];
+  size_t cl = (size_t)snprintf(cmdline, sizeof cmdline, "rein demo");
+  for (int i = 1; i < argc && cl < sizeof cmdline; i++)
+    cl +=
+        (size_t)snprintf(cmdline + cl, sizeof cmdline - cl,
+                         strpbrk(argv[i], " \t'\"") ? " '%s'" : " %s", argv[i]);
   if (n > 0) {
     demo_print_summary(stdout, &c, rounds, n);
     if (simulated) demo_print_sim(stdout, rounds, sims, n);
     printf("scenario: %s\n", paths.scenario);
-    if (demo_write_html(html, &c, rounds, n, simulated ? sims : NULL) != 0) {
+    if (demo_write_html(html, &c, rounds, n, simulated ? sims : NULL, sim_note,
+                        cmdline) != 0) {
       fprintf(stderr, "rein demo: cannot write %s\n", html);
       rc = REIN_EXIT_FINDINGS;
     } else {

@@ -248,6 +248,8 @@ int demo_parse_round(const char *json, demo_config *c, demo_round *out,
   c->outage_s = num(&cf, "outage_s");
   c->tail_s = num(&cf, "tail_s");
   c->bucket_s = num(&cf, "bucket_s");
+  c->recovery_tolerance = num(&cf, "recovery_tolerance");
+  c->recovery_hold_s = num(&cf, "recovery_hold_s");
   char kind[16] = "";
   text(&cf, "outage_kind", kind, sizeof kind);
   c->stall = !strcmp(kind, "stall");

@@ -43,6 +43,7 @@ typedef struct demo_config {
   int threads;
   double warmup_s, outage_s, tail_s;
   double bucket_s; /* sampling period of the ledger's counters */
+  double recovery_tolerance, recovery_hold_s; /* the scenario's recovery */
   bool stall;      /* the outage stalled the ledger (SIGSTOP) */
   bool naive_attempt_header;
 } demo_config;
@@ -104,8 +105,11 @@ int demo_simulate(const char *scenario, const demo_config *c, int runs,
 void demo_print_summary(FILE *f, const demo_config *c, const demo_round *r,
                         int n);
 void demo_print_sim(FILE *f, const demo_round *r, const demo_sim *sims, int n);
+/* The HTML report (rein/report.h's charts). sims NULL: not simulated,
+ * `sim_note` says why; `command` goes in the footer. */
 int demo_write_html(const char *path, const demo_config *c, const demo_round *r,
-                    int n, const demo_sim *sims);
+                    int n, const demo_sim *sims, const char *sim_note,
+                    const char *command);
 int demo_write_json(const char *path, const demo_config *c, const demo_round *r,
                     int n, const demo_sim *sims);
 

@@ -13,6 +13,7 @@
 
 #include "rein.h"
 #include "rein/json.h"
+#include "rein/report.h"
 
 static void fmt_recovery(char *b, size_t n, const demo_round *r, double v) {
   if (v < 0)
@@ -143,141 +144,172 @@ void demo_print_sim(FILE *f, const demo_round *r, const demo_sim *sims, int n) {
   }
 }
 
-static void svg_chart(FILE *f, const demo_config *c, const demo_round *r, int n,
-                      bool goodput, const char *title) {
-  const int W = 860, H = 300, L = 60, R = 20, T = 30, B = 40;
-  double tmax = 0, ymax = c->capacity * 1.2;
+/* One chart of the rounds' load (with the capacity line) or goodput,
+ * the outage shaded, through rein/report.h. */
+static int chart(FILE *f, const demo_config *c, const demo_round *r, int n,
+                 bool goodput, const char *id, const char *title) {
+  static double xs[DEMO_MAX_BUCKETS], cap[DEMO_MAX_BUCKETS];
+  rein_chart_series ser[3];
+  int nb = 0, ns = 0;
+  for (int i = 0; i < n; i++)
+    if (r[i].nbuckets > nb) nb = r[i].nbuckets;
+  for (int b = 0; b < nb; b++) {
+    xs[b] = (b + 0.5) * c->bucket_s;
+    cap[b] = c->capacity;
+  }
+  for (int i = 0; i < n && ns < 2; i++)
+    ser[ns++] =
+        (rein_chart_series){r[i].name, xs, goodput ? r[i].good : r[i].load,
+                            (size_t)r[i].nbuckets, false};
+  if (!goodput)
+    ser[ns++] =
+        (rein_chart_series){"ledger capacity", xs, cap, (size_t)nb, true};
+  rein_chart_band band = {c->warmup_s, c->warmup_s + c->outage_s,
+                          c->stall ? "outage (ledger stalled)"
+                                   : "outage (503 to every charge)"};
+  rein_chart ch;
+  rein_chart_default(&ch);
+  ch.id = id;
+  ch.title = title;
+  ch.x_label = "time since the round started (s)";
+  ch.y_label =
+      goodput ? "charges answered 201 per second" : "POST /charges per second";
+  ch.x_unit = "s";
+  ch.y_unit = goodput ? "charges/s" : "requests/s";
+  ch.x_max = nb * c->bucket_s;
+  ch.series = ser;
+  ch.n_series = (size_t)ns;
+  ch.bands = &band;
+  ch.n_bands = 1;
+  return rein_chart_write_svg(&ch, f) == REIN_OK ? 0 : -1;
+}
+
+/* "6.25 s", or "> 8 s (not recovered)" when the round ended first. */
+static const char *recovery_text(char *b, size_t cap, const demo_round *r,
+                                 double v) {
+  char x[32];
+  if (v < 0)
+    snprintf(b, cap, "&gt; %s s (not recovered)",
+             rein_report_number(r->observed_after_s, x, sizeof x));
+  else
+    snprintf(b, cap, "%s s", rein_report_number(v, x, sizeof x));
+  return b;
+}
+
+/* The findings, written from the rounds' figures. */
+static void findings(FILE *f, const demo_config *c, const demo_round *r,
+                     int n) {
+  char a[64], b[64], d[96];
+  fputs("<h2>Findings</h2>\n<ul>\n", f);
   for (int i = 0; i < n; i++) {
-    double t = r[i].nbuckets * c->bucket_s;
-    if (t > tmax) tmax = t;
-    for (int b = 0; b < r[i].nbuckets; b++) {
-      double y = goodput ? r[i].good[b] : r[i].load[b];
-      if (y > ymax) ymax = y;
-    }
-  }
-  if (tmax <= 0) tmax = 1;
-  /* A 1-2-5 step giving at most 8 grid lines. */
-  double step = 1;
-  for (int k = 0; ymax / step > 8 && k < 30; k++)
-    step *= k % 3 == 1 ? 2.5 : 2;
-  ymax = ceil(ymax / step) * step;
-  double pw = W - L - R, ph = H - T - B;
-#define X(t) (L + (t) / tmax * pw)
-#define Y(v) (T + ph - (v) / ymax * ph)
-  fprintf(f,
-          "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
-          "height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\" "
-          "aria-label=\"%s\">\n",
-          W, H, W, H, title);
-  fprintf(f,
-          "<text x=\"%d\" y=\"18\" font-size=\"14\" "
-          "font-weight=\"bold\">%s</text>\n",
-          L, title);
-  fprintf(f,
-          "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%.1f\" "
-          "fill=\"#fde2e2\"/>\n",
-          X(c->warmup_s), T, X(c->warmup_s + c->outage_s) - X(c->warmup_s), ph);
-  fprintf(f,
-          "<text x=\"%.1f\" y=\"%d\" font-size=\"11\" "
-          "fill=\"#a33\">outage</text>\n",
-          X(c->warmup_s) + 4, T + 12);
-  for (double y = 0; y <= ymax + 1e-9; y += step) {
+    fprintf(f, "<li><b>");
+    rein_report_html(f, r[i].name);
     fprintf(f,
-            "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" "
-            "stroke=\"#ddd\"/><text x=\"%d\" y=\"%.1f\" font-size=\"10\" "
-            "text-anchor=\"end\">%.0f</text>\n",
-            L, Y(y), W - R, Y(y), L - 4, Y(y) + 3, y);
+            "</b>: load on the ledger peaked at %s&times; its capacity "
+            "(%s requests/s against %s); ",
+            rein_report_number(r[i].peak_ratio, a, sizeof a),
+            rein_report_number(r[i].peak_load, b, sizeof b),
+            rein_report_number(c->capacity, d, sizeof d));
+    fprintf(f, "%s attempts per call; %s of %s calls succeeded; ",
+            rein_report_number(r[i].amplification, a, sizeof a),
+            rein_report_number((double)r[i].done, b, sizeof b),
+            rein_report_number((double)r[i].calls, d, sizeof d));
+    if (r[i].recovery_s >= 0)
+      fprintf(f, "the ledger was back to normal %s after the outage",
+              recovery_text(a, sizeof a, &r[i], r[i].recovery_s));
+    else
+      fprintf(f,
+              "the ledger had <b>not recovered</b> %s s after the outage, "
+              "when the round ended",
+              rein_report_number(r[i].observed_after_s, a, sizeof a));
+    if (r[i].duplicates)
+      fprintf(f, "; <b>%s charges were made twice</b>",
+              rein_report_number((double)r[i].duplicates, a, sizeof a));
+    else
+      fputs("; no charge was made twice", f);
+    fputs(".</li>\n", f);
   }
-  for (double t = 0; t <= tmax + 1e-9; t += 2) {
-    fprintf(f,
-            "<text x=\"%.1f\" y=\"%d\" font-size=\"10\" "
-            "text-anchor=\"middle\">%.0fs</text>\n",
-            X(t), H - B + 14, t);
+  if (n == 2) {
+    const demo_round *x = &r[0], *y = &r[1];
+    double ds = (double)y->done - (double)x->done;
+    fputs("<li><b>", f);
+    rein_report_html(f, y->name);
+    fprintf(f, "</b> against <b>");
+    rein_report_html(f, x->name);
+    fprintf(f, "</b>: peak load %s&times; against %s&times;, ",
+            rein_report_number(y->peak_ratio, a, sizeof a),
+            rein_report_number(x->peak_ratio, b, sizeof b));
+    if (ds == 0)
+      fputs("as many calls succeeded", f);
+    else
+      fprintf(
+          f, "%s %s calls succeeded (%s%s%%)",
+          rein_report_number(fabs(ds), a, sizeof a), ds > 0 ? "more" : "fewer",
+          ds > 0 ? "+" : "-",
+          rein_report_number(x->done ? 100.0 * fabs(ds) / (double)x->done : 0,
+                             b, sizeof b));
+    if (ds < 0)
+      fputs(": rein gave calls up during the outage (budget, breaker, "
+            "throttle) rather than retrying them into the ledger",
+            f);
+    fputs(".</li>\n", f);
   }
-  fprintf(f,
-          "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#333\" "
-          "stroke-dasharray=\"6 4\"/><text x=\"%d\" y=\"%.1f\" "
-          "font-size=\"10\" text-anchor=\"end\">capacity %.0f/s</text>\n",
-          L, Y(c->capacity), W - R, Y(c->capacity), W - R - 2,
-          Y(c->capacity) - 4, c->capacity);
-  static const char *const colors[] = {"#d62728", "#1f77b4", "#2ca02c"};
-  for (int i = 0; i < n; i++) {
-    fprintf(f,
-            "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" "
-            "points=\"",
-            colors[i % 3]);
-    for (int b = 0; b < r[i].nbuckets; b++) {
-      double y = goodput ? r[i].good[b] : r[i].load[b];
-      fprintf(f, "%.1f,%.1f ", X((b + 0.5) * c->bucket_s), Y(y));
-    }
-    fprintf(f,
-            "\"/>\n<text x=\"%d\" y=\"%d\" font-size=\"12\" "
-            "fill=\"%s\">%s</text>\n",
-            W - R - 160 + i * 70, T - 10, colors[i % 3], r[i].name);
-  }
-  fprintf(f,
-          "<text x=\"14\" y=\"%.1f\" font-size=\"11\" "
-          "transform=\"rotate(-90 14 %.1f)\" text-anchor=\"middle\">%s"
-          "</text>\n",
-          T + ph / 2, T + ph / 2, goodput ? "charges/s (201)" : "requests/s");
-  fprintf(f, "</svg>\n");
-#undef X
-#undef Y
+  fputs("</ul>\n", f);
 }
 
 int demo_write_html(const char *path, const demo_config *c, const demo_round *r,
-                    int n, const demo_sim *sims) {
+                    int n, const demo_sim *sims, const char *sim_note,
+                    const char *command) {
   FILE *f = fopen(path, "w");
   if (!f) return -1;
+  char a[64], b[64], o1[32], o2[32];
   fprintf(f,
           "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
           "<title>rein demo: a retry storm, and rein stopping it</title>\n"
-          "<style>body{font-family:sans-serif;max-width:900px;margin:2em "
-          "auto;color:#222}table{border-collapse:collapse}td,th{border:1px "
-          "solid #ccc;padding:4px 10px;text-align:right}th:first-child,"
-          "td:first-child{text-align:left}pre{background:#f6f6f6;padding:"
-          "8px}</style></head><body>\n"
-          "<h1>rein demo</h1>\n<p>examples/ledger on loopback: capacity "
-          "%.0f charges/s (%d workers, queue %d, %d ms queue timeout, "
-          "503 + Retry-After when shedding). An open-loop fleet offers "
-          "%.0f charges/s; for %.0f s from t=%.0f s the ledger %s. Same "
-          "workload, same outage, two client policies. Figures come from "
-          "the ledger's own counters.</p>\n",
-          c->capacity, c->ledger_workers, c->queue, c->queue_timeout_ms,
-          c->rate, c->outage_s, c->warmup_s,
+          "<style>%s</style></head><body>\n<h1>rein demo</h1>\n",
+          rein_report_css());
+  fprintf(f,
+          "<p>examples/ledger on loopback: capacity %s charges/s (%d "
+          "workers, queue %d, %d ms queue timeout, 503 + Retry-After when "
+          "shedding). An open-loop fleet offers %s charges/s; for %s s from "
+          "t = %s s the ledger %s. Same workload, same outage, %s. Figures "
+          "come from the ledger's own counters; hover a chart for exact "
+          "values.</p>\n",
+          rein_report_number(c->capacity, a, sizeof a), c->ledger_workers,
+          c->queue, c->queue_timeout_ms,
+          rein_report_number(c->rate, b, sizeof b),
+          rein_report_number(c->outage_s, o1, sizeof o1),
+          rein_report_number(c->warmup_s, o2, sizeof o2),
           c->stall ? "stalls (SIGSTOP: connections queue, nothing is "
                      "answered, then everything queued is processed)"
-                   : "fails every charge with 503");
-  fprintf(f, "<table><tr><th></th>");
-  for (int i = 0; i < n; i++)
-    fprintf(f, "<th>%s</th>", r[i].name);
-  fprintf(f, "</tr>\n");
-  char v[64];
-#define HROW(label, ...)                                                       \
+                   : "fails every charge with 503",
+          n == 2 ? "two client policies" : "one client policy");
+  findings(f, c, r, n);
+  fputs("<table><tr><th>figure</th>", f);
+  for (int i = 0; i < n; i++) {
+    fputs("<th>", f);
+    rein_report_html(f, r[i].name);
+    fputs("</th>", f);
+  }
+  fputs("</tr>\n", f);
+  char v[96];
+#define HROW(label, expr)                                                      \
   do {                                                                         \
     fprintf(f, "<tr><td>%s</td>", label);                                      \
-    for (int i = 0; i < n; i++) {                                              \
-      snprintf(v, sizeof v, __VA_ARGS__);                                      \
-      fprintf(f, "<td>%s</td>", v);                                            \
-    }                                                                          \
+    for (int i = 0; i < n; i++)                                                \
+      fprintf(f, "<td>%s</td>", expr);                                         \
     fprintf(f, "</tr>\n");                                                     \
   } while (0)
-  HROW("peak load / capacity", "%.2fx", r[i].peak_ratio);
-  HROW("amplification (attempts per call)", "%.2fx", r[i].amplification);
-  fprintf(f, "<tr><td>recovery after the outage</td>");
-  for (int i = 0; i < n; i++) {
-    fmt_recovery(v, sizeof v, &r[i], r[i].recovery_s);
-    fprintf(f, "<td>%s</td>", v);
-  }
-  fprintf(f, "</tr>\n<tr><td>goodput alone back after</td>");
-  for (int i = 0; i < n; i++) {
-    fmt_recovery(v, sizeof v, &r[i], r[i].goodput_recovery_s);
-    fprintf(f, "<td>%s</td>", v);
-  }
-  fprintf(f, "</tr>\n");
-  HROW("duplicate charges", "%" PRIu64, r[i].duplicates);
-  HROW("calls", "%" PRIu64, r[i].calls);
-  HROW("succeeded", "%" PRIu64, r[i].done);
+#define NUM(x) rein_report_number((double)(x), v, sizeof v)
+  HROW("peak load / capacity", NUM(r[i].peak_ratio));
+  HROW("attempts per logical call", NUM(r[i].amplification));
+  HROW("recovery after the outage",
+       recovery_text(v, sizeof v, &r[i], r[i].recovery_s));
+  HROW("goodput alone back after",
+       recovery_text(v, sizeof v, &r[i], r[i].goodput_recovery_s));
+  HROW("charges made twice", NUM(r[i].duplicates));
+  HROW("logical calls", NUM(r[i].calls));
+  HROW("calls that succeeded", NUM(r[i].done));
   for (int g = 1; g < REIN_GIVEUP_COUNT_; g++) {
     uint64_t any = 0;
     for (int i = 0; i < n; i++)
@@ -285,74 +317,98 @@ int demo_write_html(const char *path, const demo_config *c, const demo_round *r,
     if (!any) continue;
     char label[64];
     snprintf(label, sizeof label, "gave up: %s", rein_giveup_name(g));
-    HROW(label, "%" PRIu64, r[i].giveups[g]);
+    HROW(label, NUM(r[i].giveups[g]));
   }
-  HROW("shed by the ledger (503)", "%" PRIu64, r[i].ledger_shed);
+  HROW("shed by the ledger (503)", NUM(r[i].ledger_shed));
 #undef HROW
-  fprintf(f, "</table>\n<p>The trade: while the ledger is down or just back, "
-             "rein gives calls up early (budget, breaker, throttle) instead of "
-             "retrying them into it, so fewer calls of the incident window "
-             "succeed; in exchange the load stays near capacity, the ledger "
-             "comes back without a retry storm, and no charge is made twice."
-             "</p>\n<h2>Load on the ledger</h2>\n");
-  svg_chart(f, c, r, n, false, "POST /charges received per second");
-  fprintf(f, "<h2>Goodput</h2>\n");
-  svg_chart(f, c, r, n, true, "charges answered 201 per second");
+  fputs("</table>\n", f);
+  int bad = chart(f, c, r, n, false, "load", "Load on the ledger");
+  bad |= chart(f, c, r, n, true, "goodput", "Goodput");
+  fputs("<h2>Measured and simulated</h2>\n", f);
   if (sims) {
-    fprintf(
-        f,
-        "<h2>Measured and simulated</h2>\n<p>The same situation "
-        "through <code>rein simulate</code>'s engine (the same retry "
-        "engine and admission code on a virtual clock; the "
-        "scenario file this run read its parameters from; mean of %d seeds). "
-        "Where they differ, docs/fidelity.md says why.</p>\n"
-        "<table><tr><th></th>",
-        sims[0].runs);
-    for (int i = 0; i < n; i++)
-      fprintf(f, "<th>%s</th><th>%s simulated</th>", r[i].name, r[i].name);
-    fprintf(f, "</tr>\n");
-    char a[48], b[48];
+    fprintf(f,
+            "<p>The same situation through <code>rein simulate</code>'s "
+            "engine (the same retry engine and admission code on a virtual "
+            "clock; the scenario file this run read its parameters from; "
+            "mean of %d seeds). Where they differ, docs/fidelity.md says "
+            "why.</p>\n<table><tr><th>figure</th>",
+            sims[0].runs);
+    for (int i = 0; i < n; i++) {
+      fputs("<th>", f);
+      rein_report_html(f, r[i].name);
+      fputs("</th><th>", f);
+      rein_report_html(f, r[i].name);
+      fputs(" simulated</th>", f);
+    }
+    fputs("</tr>\n", f);
     static const char *const labels[] = {
-        "peak load / capacity (250 ms)", "amplification (attempts per call)",
-        "recovery after the outage", "calls succeeded"};
+        "peak load / capacity (one sampling period)",
+        "attempts per logical call", "recovery after the outage",
+        "calls that succeeded"};
     for (int row = 0; row < 4; row++) {
       fprintf(f, "<tr><td>%s</td>", labels[row]);
       for (int i = 0; i < n; i++) {
         const demo_sim *m = &sims[!strcmp(r[i].name, "rein")];
         if (row == 0) {
-          snprintf(a, sizeof a, "%.2fx", r[i].peak_bucket_ratio);
-          snprintf(b, sizeof b, "%.2fx", m->peak_bucket_ratio);
+          rein_report_number(r[i].peak_bucket_ratio, a, sizeof a);
+          rein_report_number(m->peak_bucket_ratio, b, sizeof b);
         } else if (row == 1) {
-          snprintf(a, sizeof a, "%.2fx", r[i].amplification);
-          snprintf(b, sizeof b, "%.2fx", m->amplification);
+          rein_report_number(r[i].amplification, a, sizeof a);
+          rein_report_number(m->amplification, b, sizeof b);
         } else if (row == 2) {
-          fmt_recovery(a, sizeof a, &r[i], r[i].recovery_s);
-          fmt_rec_sim(b, sizeof b, m);
+          recovery_text(a, sizeof a, &r[i], r[i].recovery_s);
+          if (m->recovered_runs == 0)
+            snprintf(b, sizeof b, "not recovered in any seed");
+          else {
+            char x[32], y[32];
+            snprintf(b, sizeof b, "%s s (%s of %d seeds)",
+                     rein_report_number(m->recovery_s, x, sizeof x),
+                     rein_report_number(m->recovered_runs, y, sizeof y),
+                     m->runs);
+          }
         } else {
-          snprintf(a, sizeof a, "%" PRIu64, r[i].done);
-          snprintf(b, sizeof b, "%.0f", m->succeeded);
+          rein_report_number((double)r[i].done, a, sizeof a);
+          rein_report_number(m->succeeded, b, sizeof b);
         }
         fprintf(f, "<td>%s</td><td>%s</td>", a, b);
       }
-      fprintf(f, "</tr>\n");
+      fputs("</tr>\n", f);
     }
-    fprintf(f, "</table>\n");
+    fputs("</table>\n", f);
+  } else {
+    fputs("<p>Not simulated in this run: ", f);
+    rein_report_html(f, sim_note && *sim_note ? sim_note : "no reason given");
+    fputs(".</p>\n", f);
   }
-  fprintf(f, "<h2>Policies</h2>\n<ul>\n");
-  for (int i = 0; i < n; i++)
-    fprintf(f, "<li><b>%s</b>: %s</li>\n", r[i].name, r[i].policy_desc);
-  fprintf(f, "</ul>\n<p>Recovery: from the end of the outage to the first "
-             "one-second window whose goodput is within 20%% of the "
-             "pre-outage goodput and whose load is at most 1.2x the "
-             "pre-outage load (the ledger serves the normal load, and no "
-             "retry storm is left); the definition of <code>rein "
-             "simulate</code> with tolerance 0.2 and a 1 s hold. Goodput "
-             "alone: the first one-second window with goodput at least 80%% "
-             "of the pre-outage goodput, however much else the ledger "
-             "received. A breaker holds a client back for its open time "
-             "after the ledger is healthy again: that delay is the price "
-             "of not hammering it while it is not.</p>\n</body></html>\n");
-  return fclose(f) == 0 ? 0 : -1;
+  fputs("<h2>Policies</h2>\n<ul>\n", f);
+  for (int i = 0; i < n; i++) {
+    fputs("<li><b>", f);
+    rein_report_html(f, r[i].name);
+    fputs("</b>: ", f);
+    rein_report_html(f, r[i].policy_desc);
+    fputs("</li>\n", f);
+  }
+  char tol[32], hold[32], load[32], back[32];
+  rein_report_number((1 - c->recovery_tolerance) * 100, back, sizeof back);
+  rein_report_number(c->recovery_tolerance * 100, tol, sizeof tol);
+  rein_report_number(c->recovery_hold_s, hold, sizeof hold);
+  rein_report_number(1 + c->recovery_tolerance, load, sizeof load);
+  fprintf(f,
+          "</ul>\n<p class=\"note\">Recovery: from the end of the outage to "
+          "the first %s s window whose goodput is within %s%% of the "
+          "pre-outage goodput and whose load is at most %s&times; the "
+          "pre-outage load (the ledger serves the normal load, and no retry "
+          "storm is left): <code>rein simulate</code>'s definition, with the "
+          "tolerance and hold of the scenario this run read. Goodput alone: "
+          "the first %s s window with goodput at least %s%% of the "
+          "pre-outage goodput, however much else the ledger received. "
+          "&ldquo;&gt; N s&rdquo;: the round ended N s after the outage "
+          "without that happening.</p>\n",
+          hold, tol, load, hold, back);
+  rein_report_footer(f, command);
+  fputs("</body></html>\n", f);
+  if (fclose(f) != 0) bad = -1;
+  return bad ? -1 : 0;
 }
 
 static json_t *series(const double *v, int n) {

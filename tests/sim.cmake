@@ -67,6 +67,15 @@ if(TARGET rein_cli AND REIN_CHROMIUM AND REIN_PYTHON3)
     set_tests_properties(report_values_${_rv} PROPERTIES LABELS e2e
                          TIMEOUT 180)
   endforeach()
+  # rein demo's report against its own --json: a short live demo (a plain
+  # build only: the timing of a live round is not what sanitizers check)
+  if(TARGET rein-demo-load AND TARGET ledger)
+    add_test(NAME report_values_live_demo
+      COMMAND ${REIN_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/report_values.py
+              $<TARGET_FILE:rein_cli> demo ${REIN_CHROMIUM})
+    set_tests_properties(report_values_live_demo PROPERTIES
+      LABELS "e2e;plain-only" TIMEOUT 300 RUN_SERIAL TRUE)
+  endif()
 elseif(TARGET rein_cli)
   message(WARNING "chromium or python3 not found: report_values tests not "
           "registered; scripts/deps.sh check installs chromium")

@@ -194,6 +194,9 @@ static int write_json(const opts *o, const load_round *r) {
   bad |= rein_json_set(cf, "outage_s", json_real(c->outage_s));
   bad |= rein_json_set(cf, "tail_s", json_real(c->tail_s));
   bad |= rein_json_set(cf, "bucket_s", json_real(c->bucket_s));
+  bad |=
+      rein_json_set(cf, "recovery_tolerance", json_real(c->recovery_tolerance));
+  bad |= rein_json_set(cf, "recovery_hold_s", json_real(c->recovery_hold_s));
   bad |= rein_json_set(cf, "outage_kind",
                        json_string(c->stall ? "stall" : "fail"));
   bad |= rein_json_set(cf, "naive_attempt_header",

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
-"""report_values.py REIN SCENARIO CHROMIUM: the values a reader sees in
-`rein simulate --report` are the simulation's.
+"""report_values.py REIN SCENARIO|demo CHROMIUM: the values a reader sees
+in `rein simulate --report` are the simulation's (SCENARIO), and in `rein
+demo`'s report the live rounds' (demo: a short live demo, against its own
+--json).
 
 Headless Chromium renders the report inside a test page whose script reads
 back, from the rendered SVG, every chart's y-axis labels (text and height),
@@ -118,8 +120,8 @@ def render(html, tmp):
     return json.loads(txt)
 
 
-def check(charts, series, log, iv):
-    want = {"load": "load", "goodput": "successes"}
+def check(charts, expected, log):
+    want = expected
     seen = set()
     for ch in charts:
         if ch["id"] not in want and ch["id"] != "breaker":
@@ -127,7 +129,7 @@ def check(charts, series, log, iv):
         seen.add(ch["id"])
         if ch["log"] != ("1" if log else "0"):
             bad("%s: data-log-y %s" % (ch["id"], ch["log"]))
-        if not any("time since the start" in t for t in ch["texts"]):
+        if not any("time since the" in t for t in ch["texts"]):
             bad("%s: no x-axis title" % ch["id"])
         ticks = []
         units = set()
@@ -174,12 +176,11 @@ def check(charts, series, log, iv):
                 if rest == "no value" or y is None:
                     continue
                 shown = rest.split()[0]
-                if ch["id"] in want and name in series:
-                    key = round(x - iv / 2, 3)
-                    csv_v = series[name].get(key, {}).get(want[ch["id"]])
-                    if csv_v is None or fmt(csv_v / iv) != shown:
-                        bad("%s %s at %s s: tooltip %s, csv %s" % (
-                            ch["id"], name, x, shown, csv_v))
+                if ch["id"] in want and name in want[ch["id"]]:
+                    src = want[ch["id"]][name].get(round(x, 3))
+                    if src is None or fmt(src) != shown:
+                        bad("%s %s at %s s: tooltip %s, source %s" % (
+                            ch["id"], name, x, shown, src))
                 v = float(shown.replace(",", ""))
                 got = value(y)
                 if log:
@@ -200,9 +201,19 @@ def check(charts, series, log, iv):
             bad("no %s chart" % c)
 
 
-with tempfile.TemporaryDirectory() as tmp:
+def palette_ok(text):
+    okabe_ito = {"#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00",
+                 "#56B4E9", "#000000", "#F0E442", "#444"}
+    if "<script" in text.lower():
+        bad("the report carries a script")
+    strokes = set(re.findall(r'class="rein-series"[^>]*stroke="([^"]+)"',
+                             text))
+    if not strokes or strokes - okabe_ito:
+        bad("series colours outside the palette: %s" % (strokes - okabe_ito))
+
+
+def simulate(tmp):
     csv_path = os.path.join(tmp, "s.csv")
-    series = {}
     for log in (False, True):
         html = os.path.join(tmp, "r%d.html" % log)
         cmd = [REIN, "simulate", SCENARIO, "--compare", "--quiet",
@@ -213,22 +224,47 @@ with tempfile.TemporaryDirectory() as tmp:
         if r.returncode != 0:
             bad("rein simulate exited %d: %s" % (r.returncode, r.stderr))
             continue
-        with open(csv_path) as f:
-            for row in csv.DictReader(f):
-                series.setdefault(row["variant"], {})[
-                    round(float(row["t_s"]), 3)] = {
-                        k: float(v) for k, v in row.items() if k != "variant"}
-        text = open(html).read()
-        if "<script" in text.lower():
-            bad("the report carries a script")
-        # series colours: the Okabe-Ito palette, references in dark grey
-        okabe_ito = {"#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00",
-                     "#56B4E9", "#000000", "#F0E442", "#444"}
-        strokes = set(re.findall(r'class="rein-series"[^>]*stroke="([^"]+)"',
-                                 text))
-        if not strokes or strokes - okabe_ito:
-            bad("series colours outside the palette: %s" % (strokes - okabe_ito))
-        ts = sorted(next(iter(series.values())))
-        check(render(html, tmp), series, log, ts[1] - ts[0])
+        rows = list(csv.DictReader(open(csv_path)))
+        ts = sorted({float(row["t_s"]) for row in rows})
+        iv = ts[1] - ts[0]
+        expected = {"load": {}, "goodput": {}}
+        for row in rows:
+            x = round(float(row["t_s"]) + iv / 2, 3)
+            expected["load"].setdefault(row["variant"], {})[x] = \
+                float(row["load"]) / iv
+            expected["goodput"].setdefault(row["variant"], {})[x] = \
+                float(row["successes"]) / iv
+        palette_ok(open(html).read())
+        check(render(html, tmp), expected, log)
+
+
+def demo(tmp):
+    """rein demo's report against its own --json (the live rounds)."""
+    html, js = os.path.join(tmp, "d.html"), os.path.join(tmp, "d.json")
+    r = subprocess.run([REIN, "demo", "--short", "--no-sim", "--html", html,
+                        "--json", js], capture_output=True, text=True,
+                       timeout=300)
+    if r.returncode != 0:
+        bad("rein demo exited %d: %s" % (r.returncode, r.stderr[-600:]))
+        return
+    d = json.load(open(js))
+    expected = {"load": {}, "goodput": {}}
+    for name, rd in d["rounds"].items():
+        for key, chart in (("load", "load"), ("good", "goodput")):
+            expected[chart][name] = {
+                round((b + 0.5) * d["bucket_s"], 3): v
+                for b, v in enumerate(rd[key])}
+    text = open(html).read()
+    palette_ok(text)
+    if "Not simulated in this run: --no-sim was given" not in text:
+        bad("the demo report does not say why it was not simulated")
+    check(render(html, tmp), expected, False)
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    if SCENARIO == "demo":
+        demo(tmp)
+    else:
+        simulate(tmp)
 print("report_values: %s" % ("FAILED %d" % fails if fails else "passed"))
 sys.exit(1 if fails else 0)
