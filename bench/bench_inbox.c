@@ -117,7 +117,6 @@ static double run(bool pg, bool dedup, long n, int batch, int serial) {
   rein_inbox_config ic;
   rein_inbox_config_default(&ic);
   if (pg) {
-    ic.db = REIN_INBOX_PG;
     ic.pg_conninfo = g_dsn;
   } else {
     ic.sqlite_path = path;
@@ -129,7 +128,8 @@ static double run(bool pg, bool dedup, long n, int batch, int serial) {
   ic.handler_ctx = &st;
   ic.err = &e;
   rein_inbox *ib = NULL;
-  if (rein_inbox_new(&ic, &ib) != REIN_OK) {
+  if ((pg ? rein_inbox_pg_new(&ic, &ib) : rein_inbox_sqlite_new(&ic, &ib)) !=
+      REIN_OK) {
     fprintf(stderr, "bench_inbox: %s\n", e.msg);
     rein_broker_free(b);
     return -1;

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # Idempotency store: begin+complete per second per backend, next to the
 # hand-written equivalent on the same server (see docs/bench-idem.md).
-if(TARGET rein_idem_redis)
+if(TARGET rein_idem_redis AND TARGET rein_idem_pg AND TARGET rein_idem_sqlite)
   pkg_check_modules(IDEM_B_SQLITE REQUIRED IMPORTED_TARGET sqlite3)
   pkg_check_modules(IDEM_B_PQ REQUIRED IMPORTED_TARGET libpq)
   pkg_check_modules(IDEM_B_HIREDIS REQUIRED IMPORTED_TARGET hiredis)

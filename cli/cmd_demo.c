@@ -3,39 +3,36 @@
  * cmd_demo.c: `rein demo`: a real retry storm on loopback, and rein
  * stopping it.
  *
- * Starts examples/ledger (found next to the rein binary, or --ledger),
- * runs the same open-loop client fleet and the same outage twice, first
- * with a naive retry policy, then with the policy of
- * examples/contracts/ledger, and prints what the ledger saw: peak load
- * relative to capacity, amplification, recovery time, duplicate charges
- * and give-ups by reason. Writes an HTML report with the load-over-time
- * charts (inline SVG) and, with --json, the figures. The engine is
- * cli/lib_demo.c.
+ * Runs rein-demo-load (examples/ledger/loadgen.c) once per round: it
+ * starts examples/ledger and runs the same open-loop client fleet and the
+ * same outage twice, first with a naive retry policy, then with the
+ * policy of examples/contracts/ledger, and writes what the ledger saw as
+ * JSON: peak load relative to capacity, amplification, recovery time,
+ * duplicate charges and give-ups by reason. Every number of the rounds
+ * comes from the demo's scenario (examples/scenarios/demo.yaml), which is
+ * then run through the simulator for the side-by-side table. Programs
+ * and files are found through the install layout (cmake/ReinLayout.cmake).
+ * Writes an HTML report with the load-over-time charts (inline SVG) and,
+ * with --json, the figures. The engine is cli/lib_demo.c, the reports
+ * cli/lib_demo_report.c.
  */
 #include "cli.h"
 #include "lib_demo.h"
 
-#include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 enum {
   OPT_SHORT,
-  OPT_RATE,
-  OPT_CAPACITY,
-  OPT_OUTAGE,
-  OPT_WARMUP,
-  OPT_TAIL,
   OPT_THREADS,
-  OPT_ATTEMPTS,
   OPT_LEDGER,
   OPT_CONTRACTS,
+  OPT_SCENARIO,
   OPT_HTML,
   OPT_JSON,
   OPT_ONLY,
   OPT_NO_SIM,
-  OPT_SCENARIO,
   OPT_STALL,
   OPT_NAIVE_ATTEMPT_HEADER,
   OPT_VERBOSE,
@@ -43,31 +40,25 @@ enum {
 
 static const rein_cli_option options[] = {
     [OPT_SHORT] = {"short", 0, REIN_CLI_FLAG, NULL,
-                   "shorter rounds (3 s warm-up, 3 s outage, 7 s tail)"},
-    [OPT_RATE] = {"rate", 0, REIN_CLI_NUMBER, "R",
-                  "offered charges/s for the whole fleet (default 90)", NULL, 1,
-                  2000},
-    [OPT_CAPACITY] = {"capacity", 0, REIN_CLI_NUMBER, "R",
-                      "ledger capacity in charges/s (default 100)", NULL, 1,
-                      2000},
-    [OPT_OUTAGE] = {"outage", 0, REIN_CLI_NUMBER, "S",
-                    "outage length in seconds (default 3)", NULL, 1, 20},
-    [OPT_WARMUP] = {"warmup", 0, REIN_CLI_NUMBER, "S",
-                    "seconds before the outage (default 4)", NULL, 2, 20},
-    [OPT_TAIL] = {"tail", 0, REIN_CLI_NUMBER, "S",
-                  "seconds after the outage (default 8)", NULL, 2, 30},
+                   "shorter rounds: the tail after the outage is cut\n"
+                   "to 5 s (live and simulated)"},
     [OPT_THREADS] = {"threads", 0, REIN_CLI_INT, "N",
                      "client threads, each a curl multi loop (default 2)", NULL,
                      1, 16},
-    [OPT_ATTEMPTS] = {"attempts", 0, REIN_CLI_INT, "N",
-                      "the naive client's attempts (default 6)", NULL, 1, 20},
     [OPT_LEDGER] = {"ledger", 0, REIN_CLI_FILE, "PATH",
-                    "the ledger executable (default: next to rein,\n"
-                    "../examples/ledger/ledger)"},
+                    "the ledger executable (default: $REIN_LEDGER, else\n"
+                    "libexec/rein/ledger beside rein's bin directory)"},
     [OPT_CONTRACTS] = {"contracts", 0, REIN_CLI_DIR, "DIR",
-                       "contract directory with client -> ledger.charge\n"
-                       "(default: examples/contracts/ledger found from the\n"
-                       "binary or the working directory; else built-in)"},
+                       "contract directory of the live rein round, with\n"
+                       "client -> ledger.charge (default:\n"
+                       "share/rein/contracts/ledger beside rein's bin\n"
+                       "directory; the simulation uses the contract the\n"
+                       "scenario names)"},
+    [OPT_SCENARIO] = {"scenario", 0, REIN_CLI_FILE, "PATH",
+                      "the demo's scenario: the ledger's capacity, the\n"
+                      "offered rate, the outage, the naive policy, for\n"
+                      "both the live rounds and the simulation (default:\n"
+                      "share/rein/scenarios/demo.yaml)"},
     [OPT_HTML] = {"html", 0, REIN_CLI_FILE, "PATH",
                   "report (default rein-demo.html)"},
     [OPT_JSON] = {"json", 0, REIN_CLI_FILE, "PATH",
@@ -77,8 +68,6 @@ static const rein_cli_option options[] = {
     [OPT_NO_SIM] = {"no-sim", 0, REIN_CLI_FLAG, NULL,
                     "do not run the same situation through the\n"
                     "simulator (by default: 5 seeds, side by side)"},
-    [OPT_SCENARIO] = {"scenario", 0, REIN_CLI_FILE, "PATH",
-                      "write the generated `rein simulate` scenario"},
     [OPT_STALL] = {"stall", 0, REIN_CLI_FLAG, NULL,
                    "the outage stalls the ledger (SIGSTOP: connections\n"
                    "queue unanswered, time out, and are processed late\n"
@@ -101,70 +90,47 @@ static int bad(const char *msg, const char *arg) {
 }
 
 static int run(int argc, char **argv) {
-  demo_config c;
-  demo_config_default(&c);
+  static demo_paths paths; /* 16 KiB of paths: kept off the stack */
+  memset(&paths, 0, sizeof paths);
+  demo_run dr = {0};
   const char *html = "rein-demo.html", *json = NULL, *only = NULL;
-  const char *scenario = NULL;
   bool no_sim = false;
-  char ledger[4096] = "", contracts[4096] = "";
-  bool contracts_given = false;
   rein_cli_parser p;
   rein_cli_parser_init(&p, &rein_cmd_demo, argc, argv);
   for (int o; (o = rein_cli_next(&p)) != REIN_CLI_END;) {
     switch (o) {
     case OPT_SHORT:
-      c.warmup_s = 3;
-      c.outage_s = 3;
-      c.tail_s = 7;
+      dr.short_run = true;
       break;
     case OPT_STALL:
-      c.stall = true;
+      dr.stall = true;
       break;
     case OPT_NAIVE_ATTEMPT_HEADER:
-      c.naive_attempt_header = true;
+      dr.naive_attempt_header = true;
       break;
     case OPT_NO_SIM:
       no_sim = true;
       break;
     case OPT_VERBOSE:
-      c.verbose = true;
+      dr.verbose = true;
       break;
-    case OPT_RATE: /* bounds: checked by the parser */
-      c.rate = p.x;
-      break;
-    case OPT_CAPACITY:
-      c.capacity = p.x;
-      break;
-    case OPT_OUTAGE:
-      c.outage_s = p.x;
-      break;
-    case OPT_WARMUP:
-      c.warmup_s = p.x;
-      break;
-    case OPT_TAIL:
-      c.tail_s = p.x;
-      break;
-    case OPT_THREADS:
-      c.threads = (int)p.n;
-      break;
-    case OPT_ATTEMPTS:
-      c.naive_attempts = (uint32_t)p.n;
+    case OPT_THREADS: /* bounds: checked by the parser */
+      dr.threads = (int)p.n;
       break;
     case OPT_LEDGER:
-      snprintf(ledger, sizeof ledger, "%s", p.value);
+      snprintf(paths.ledger, sizeof paths.ledger, "%s", p.value);
       break;
     case OPT_CONTRACTS:
-      snprintf(contracts, sizeof contracts, "%s", p.value);
-      contracts_given = true;
+      snprintf(paths.contracts, sizeof paths.contracts, "%s", p.value);
+      break;
+    case OPT_SCENARIO:
+      snprintf(paths.scenario, sizeof paths.scenario, "%s", p.value);
       break;
     case OPT_HTML:
       html = p.value;
       break;
     case OPT_JSON:
       json = p.value;
-      break;
-    case OPT_SCENARIO:
-      scenario = p.value;
       break;
     case OPT_ONLY:
       only = p.value;
@@ -175,50 +141,36 @@ static int run(int argc, char **argv) {
       return REIN_EXIT_USAGE;
     }
   }
-  if (c.warmup_s + c.outage_s + c.tail_s > 40)
-    return bad("warm-up + outage + tail must stay within 40 s", NULL);
-  if (!ledger[0]) {
-    static const char *const rels[] = {"../examples/ledger/ledger",
-                                       "examples/ledger/ledger",
-                                       "../build/examples/ledger/ledger"};
-    const char *env = getenv("REIN_LEDGER");
-    if (env && *env)
-      snprintf(ledger, sizeof ledger, "%s", env);
-    else if (demo_find_near_exe(rels, 3, ledger, sizeof ledger) != 0) {
-      fprintf(stderr,
-              "rein demo: cannot find the ledger next to the rein binary "
-              "(../examples/ledger/ledger); build it (cmake --build build "
-              "--target ledger) or pass --ledger PATH\n");
-      return REIN_EXIT_USAGE;
-    }
-  }
-  if (access(ledger, X_OK) != 0) {
-    fprintf(stderr, "rein demo: %s: not an executable ledger\n", ledger);
+  /* $REIN_LEDGER, $REIN_DEMO_LOAD: other programs than the layout's (a
+   * test's stand-in harness, a ledger built elsewhere) */
+  const char *env = getenv("REIN_LEDGER");
+  if (!paths.ledger[0] && env && *env)
+    snprintf(paths.ledger, sizeof paths.ledger, "%s", env);
+  env = getenv("REIN_DEMO_LOAD");
+  if (env && *env) snprintf(paths.load, sizeof paths.load, "%s", env);
+  char err[1024] = "";
+  if (demo_find_layout(&paths, err, sizeof err) != 0) {
+    fprintf(stderr,
+            "rein demo: %s, or pass --ledger, --scenario and "
+            "--contracts\n",
+            err);
     return REIN_EXIT_USAGE;
   }
-  if (!contracts_given) {
-    static const char *const rels[] = {"../../examples/contracts/ledger",
-                                       "../examples/contracts/ledger"};
-    if (demo_find_near_exe(rels, 2, contracts, sizeof contracts) != 0 &&
-        access("examples/contracts/ledger/client.yaml", R_OK) == 0)
-      snprintf(contracts, sizeof contracts, "examples/contracts/ledger");
+  if (access(paths.ledger, X_OK) != 0) {
+    fprintf(stderr, "rein demo: %s: not an executable ledger\n", paths.ledger);
+    return REIN_EXIT_USAGE;
   }
-  c.ledger_path = ledger;
-  c.contracts_dir = contracts[0] ? contracts : NULL;
-
-  curl_global_init(CURL_GLOBAL_DEFAULT);
   static demo_round rounds[2];
+  demo_config c = {0};
   int n = 0;
-  char err[512] = "";
   int rc = REIN_EXIT_OK;
   for (int k = 0; k < 2; k++) {
-    bool rein_round = k == 1;
-    if (only && strcmp(only, rein_round ? "rein" : "naive")) continue;
-    fprintf(stderr, "rein demo: %s round (%.0f s)...\n",
-            rein_round ? "rein" : "naive", c.warmup_s + c.outage_s + c.tail_s);
-    if (demo_run_round(&c, rein_round, &rounds[n], err, sizeof err) != 0) {
-      fprintf(stderr, "rein demo: %s round failed: %s\n",
-              rein_round ? "rein" : "naive", err);
+    const char *name = k ? "rein" : "naive";
+    if (only && strcmp(only, name)) continue;
+    fprintf(stderr, "rein demo: %s round...\n", name);
+    if (demo_run_round(&paths, &dr, name, &c, &rounds[n], err, sizeof err) !=
+        0) {
+      fprintf(stderr, "rein demo: %s round failed: %s\n", name, err);
       rc = REIN_EXIT_FINDINGS;
       break;
     }
@@ -226,28 +178,27 @@ static int run(int argc, char **argv) {
   }
   static demo_sim sims[2];
   bool simulated = false;
-  if (scenario) {
-    static char text[8192];
-    FILE *sf = NULL;
-    if (demo_scenario_text(&c, text, sizeof text, err, sizeof err) != 0 ||
-        !(sf = fopen(scenario, "w")) || fputs(text, sf) < 0) {
-      fprintf(stderr, "rein demo: cannot write the scenario %s%s%s\n", scenario,
-              err[0] ? ": " : "", err);
-      rc = REIN_EXIT_FINDINGS;
-    }
-    if (sf && fclose(sf) != 0) rc = REIN_EXIT_FINDINGS;
-    err[0] = '\0';
-  }
+  char sim_note[1024] = "--no-sim was given";
   if (n > 0 && !no_sim) {
-    if (demo_simulate(&c, 5, sims, err, sizeof err) == 0)
+    if (demo_simulate(paths.scenario, &c, 5, sims, sim_note, sizeof sim_note) ==
+        0)
       simulated = true;
     else
-      fprintf(stderr, "rein demo: not simulated: %s\n", err);
+      fprintf(stderr, "rein demo: not simulated: %s\n", sim_note);
   }
+  /* the report's footer names the command that made it */
+  char cmdline[1024];
+  size_t cl = (size_t)snprintf(cmdline, sizeof cmdline, "rein demo");
+  for (int i = 1; i < argc && cl < sizeof cmdline; i++)
+    cl +=
+        (size_t)snprintf(cmdline + cl, sizeof cmdline - cl,
+                         strpbrk(argv[i], " \t'\"") ? " '%s'" : " %s", argv[i]);
   if (n > 0) {
     demo_print_summary(stdout, &c, rounds, n);
     if (simulated) demo_print_sim(stdout, rounds, sims, n);
-    if (demo_write_html(html, &c, rounds, n, simulated ? sims : NULL) != 0) {
+    printf("scenario: %s\n", paths.scenario);
+    if (demo_write_html(html, &c, rounds, n, simulated ? sims : NULL, sim_note,
+                        cmdline) != 0) {
       fprintf(stderr, "rein demo: cannot write %s\n", html);
       rc = REIN_EXIT_FINDINGS;
     } else {
@@ -259,7 +210,6 @@ static int run(int argc, char **argv) {
       rc = REIN_EXIT_FINDINGS;
     }
   }
-  curl_global_cleanup();
   return rc;
 }
 
@@ -275,7 +225,11 @@ const rein_cli_command rein_cmd_demo = {
         "print\n"
         "peak load vs capacity, amplification, recovery time, duplicate "
         "charges\n"
-        "and give-ups, and write an HTML report. Takes under a minute.\n",
+        "and give-ups, and write an HTML report. Takes under a minute.\n"
+        "The rounds run in rein-demo-load (libexec/rein), with every number\n"
+        "taken from the demo's scenario (share/rein/scenarios/demo.yaml),\n"
+        "which the simulator then runs for the side-by-side table.\n",
     .exit_status = "0 the demo ran, 1 a round failed or a file could not be\n"
-                   "written, 2 usage error or no ledger to start\n",
+                   "written, 2 usage error or nothing to start (no ledger,\n"
+                   "rein-demo-load or scenario in the install layout)\n",
 };

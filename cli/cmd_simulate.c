@@ -33,6 +33,7 @@ enum {
   O_CSV,
   O_SERIES,
   O_REPORT,
+  O_LOG_Y,
   O_MAX_MEMORY,
   O_QUIET
 };
@@ -61,6 +62,8 @@ static const rein_cli_option options[] = {
                   "write the time series as JSON"},
     [O_REPORT] = {"report", 0, REIN_CLI_FILE, "FILE",
                   "write a self-contained HTML report with charts"},
+    [O_LOG_Y] = {"log-y", 0, REIN_CLI_FLAG, NULL,
+                 "the report's y axes on a log scale"},
     [O_MAX_MEMORY] = {"max-memory", 0, REIN_CLI_SIZE, "SIZE",
                       "memory budget of the command (e.g. 512MiB, 2GiB;\n"
                       "default: the scenario's max_memory, else half the\n"
@@ -109,7 +112,8 @@ static void fmt_val(char *buf, size_t cap, const char *name, double v) {
 }
 
 static int write_file(const char *path, int kind, const rein_sim_scenario *sc,
-                      const rein_sim_result *const *rs, size_t n) {
+                      const rein_sim_result *const *rs, size_t n,
+                      const rein_sim_report_config *rc_cfg) {
   FILE *f = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
   if (!f) {
     char b[256];
@@ -122,7 +126,7 @@ static int write_file(const char *path, int kind, const rein_sim_scenario *sc,
   else if (kind == 1)
     st = rein_sim_write_series_json(rs, n, f);
   else
-    st = rein_sim_write_report_html(sc, rs, n, f);
+    st = rein_sim_write_report_html(sc, rs, n, rc_cfg, f);
   int rc = st == REIN_OK ? 0 : -1;
   if (f != stdout) {
     if (fclose(f) != 0) rc = -1;
@@ -140,7 +144,7 @@ static int write_file(const char *path, int kind, const rein_sim_scenario *sc,
 static int run(int argc, char **argv) {
   const char *path = NULL, *variant = NULL, *compare = NULL;
   const char *csv = NULL, *series = NULL, *report = NULL;
-  int json = 0, quiet = 0, compare_all = 0;
+  int json = 0, quiet = 0, compare_all = 0, log_y = 0;
   long runs = 1, jobs_n = 2;
   unsigned long long seed = 0;
   long long duration = 0;
@@ -174,6 +178,8 @@ static int run(int argc, char **argv) {
       series = v;
     else if (o == O_REPORT)
       report = v;
+    else if (o == O_LOG_Y)
+      log_y = 1;
     else if (o == O_SEED) {
       seed = strtoull(v, &end, 0);
       if (*end || !*v || seed == 0)
@@ -338,10 +344,23 @@ static int run(int argc, char **argv) {
       printf("\n");
     }
   }
-  if (csv && write_file(csv, 0, sc, firsts, nsel)) rc = REIN_EXIT_FINDINGS;
-  if (series && write_file(series, 1, sc, firsts, nsel))
+  /* the report's footer names the command that made it */
+  char cmdline[1024];
+  size_t cl = (size_t)snprintf(cmdline, sizeof cmdline, "rein simulate");
+  for (int i = 1; i < argc && cl < sizeof cmdline; i++) {
+    bool q = strpbrk(argv[i], " \t'\"") != NULL || !*argv[i];
+    cl += (size_t)snprintf(cmdline + cl, sizeof cmdline - cl, q ? " '%s'" : " %s",
+                           argv[i]);
+  }
+  rein_sim_report_config rcfg;
+  rein_sim_report_config_default(&rcfg);
+  rcfg.command = cmdline;
+  rcfg.log_y = log_y;
+  if (csv && write_file(csv, 0, sc, firsts, nsel, &rcfg))
     rc = REIN_EXIT_FINDINGS;
-  if (report && write_file(report, 2, sc, firsts, nsel))
+  if (series && write_file(series, 1, sc, firsts, nsel, &rcfg))
+    rc = REIN_EXIT_FINDINGS;
+  if (report && write_file(report, 2, sc, firsts, nsel, &rcfg))
     rc = REIN_EXIT_FINDINGS;
 out:
   rein_sim_sweep_free(sw);

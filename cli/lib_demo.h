@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * lib_demo.h: the engine of `rein demo`: one round of a client fleet
- * against examples/ledger with an injected outage, measured from the
- * ledger's own counters, and the report writers.
+ * lib_demo.h: the engine of `rein demo`. The live rounds run in a program
+ * of their own, rein-demo-load (examples/ledger/loadgen.h), which `rein
+ * demo` finds through the install layout (cmake/ReinLayout.cmake) and
+ * starts once per round, reading the round back from its JSON
+ * (lib_demo.c); the simulated half runs the same scenario file through
+ * libsim (lib_demo.c); the reports are lib_demo_report.c.
  */
 #ifndef REIN_CLI_LIB_DEMO_H
 #define REIN_CLI_LIB_DEMO_H
@@ -15,29 +18,35 @@
 
 #define DEMO_MAX_BUCKETS 1024
 
-typedef struct demo_config {
-  const char *ledger_path;   /* the ledger executable */
-  const char *contracts_dir; /* examples/contracts/ledger; NULL = built-in */
-  double capacity;           /* ledger charges/s (--capacity) */
-  int ledger_workers;        /* ledger worker slots */
-  int queue;                 /* ledger queue length */
-  int queue_timeout_ms;      /* ledger queue wait before 503 */
-  double rate;               /* offered logical charges/s, whole fleet */
-  int threads;               /* client threads (each a curl multi loop) */
-  double warmup_s, outage_s, tail_s, drain_s;
-  double bucket_s;           /* sampling period of the ledger's counters */
-  /* The naive client: the rein round's attempts, base and timeout, without
-   * jitter, budget, breaker, throttle, keys or server signals. */
-  uint32_t naive_attempts;
-  int64_t naive_base_ns, naive_cap_ns, attempt_timeout_ns;
-  bool stall;                /* outage = the ledger stops (SIGSTOP) instead
-                                of failing every charge with 503 */
-  bool naive_attempt_header; /* the naive client sends Rein-Attempt too */
-  uint64_t seed;
-  bool verbose;
-} demo_config;
+/* What `rein demo` runs: paths found through the layout or given. */
+typedef struct demo_paths {
+  char load[4096];      /* rein-demo-load */
+  char ledger[4096];    /* the ledger executable */
+  char scenario[4096];  /* the demo's scenario (share/rein/scenarios) */
+  char contracts[4096]; /* the contract directory (share/rein/contracts) */
+} demo_paths;
 
-void demo_config_default(demo_config *c);
+/* How the rounds run (options of `rein demo`, passed to the harness). */
+typedef struct demo_run {
+  int threads; /* 0 = the harness's default */
+  bool short_run, stall, naive_attempt_header, verbose;
+} demo_run;
+
+/* The parameters of the rounds as the harness read them from the
+ * scenario (its JSON "config"). */
+typedef struct demo_config {
+  double capacity;      /* ledger charges/s */
+  int ledger_workers;   /* ledger worker slots */
+  int queue;            /* ledger queue length */
+  int queue_timeout_ms; /* ledger queue wait before 503 */
+  double rate;          /* offered logical charges/s, whole fleet */
+  int threads;
+  double warmup_s, outage_s, tail_s;
+  double bucket_s; /* sampling period of the ledger's counters */
+  double recovery_tolerance, recovery_hold_s; /* the scenario's recovery */
+  bool stall;      /* the outage stalled the ledger (SIGSTOP) */
+  bool naive_attempt_header;
+} demo_config;
 
 typedef struct demo_round {
   char name[16];
@@ -69,32 +78,39 @@ typedef struct demo_sim {
   double giveups[REIN_GIVEUP_COUNT_];
 } demo_sim;
 
-/* The `rein simulate` scenario mirroring `c` (YAML) into `out`. 0, or -1 with
- * a message (e.g. --stall has no simulated counterpart). */
-int demo_scenario_text(const demo_config *c, char *out, size_t cap,
-                       char *err, size_t errlen);
-/* Run the scenario: sims[0] naive, sims[1] rein. 0 or -1 with a message. */
-int demo_simulate(const demo_config *c, int runs, demo_sim sims[2],
-                  char *err, size_t errlen);
-void demo_print_sim(FILE *f, const demo_round *r, const demo_sim *sims,
-                    int n);
+/* Fill what `p` leaves empty from the layout around the running rein:
+ * ${bindir}/REIN_LAYOUT_LIBEXEC/{rein-demo-load,ledger} and
+ * ${bindir}/REIN_LAYOUT_DATA/{scenarios/demo.yaml,contracts/ledger}
+ * (installed, or the build tree's mirror). 0, or -1 with the first path
+ * not found in `err`. */
+int demo_find_layout(demo_paths *p, char *err, size_t errlen);
 
-/* Run one round: `rein_round` false = naive, true = rein. 0 on success; -1
- * with a message in `err`. */
-int demo_run_round(const demo_config *c, bool rein_round, demo_round *out,
-                   char *err, size_t errlen);
+/* Run one round (`round` "naive" or "rein") in rein-demo-load and read it
+ * back: the round into `out`, the parameters into `c`. 0, or -1 with a
+ * message. */
+int demo_run_round(const demo_paths *p, const demo_run *run, const char *round,
+                   demo_config *c, demo_round *out, char *err, size_t errlen);
+/* Parse rein-demo-load's JSON `text` (loadgen.h). 0, or -1 with a
+ * message naming the member that is missing or of the wrong type. */
+int demo_parse_round(const char *text, demo_config *c, demo_round *out,
+                     char *err, size_t errlen);
 
+/* Run the scenario file for as long as the live rounds ran (`c`):
+ * sims[0] variant naive, sims[1] rein, `runs` seeds each. 0 or -1 with a
+ * message (--stall has no simulated counterpart). */
+int demo_simulate(const char *scenario, const demo_config *c, int runs,
+                  demo_sim sims[2], char *err, size_t errlen);
+
+/* Reports (lib_demo_report.c). `sims` may be NULL (not simulated). */
 void demo_print_summary(FILE *f, const demo_config *c, const demo_round *r,
                         int n);
-/* `sims` may be NULL (not simulated). */
-int demo_write_html(const char *path, const demo_config *c,
-                    const demo_round *r, int n, const demo_sim *sims);
-int demo_write_json(const char *path, const demo_config *c,
-                    const demo_round *r, int n, const demo_sim *sims);
-
-/* Locate a file relative to the running executable: tries each of
- * `rels` (e.g. "../examples/ledger/ledger") from the executable's
- * directory; 0 and the path in `out` when one exists. */
-int demo_find_near_exe(const char *const *rels, int n, char *out, size_t cap);
+void demo_print_sim(FILE *f, const demo_round *r, const demo_sim *sims, int n);
+/* The HTML report (rein/report.h's charts). sims NULL: not simulated,
+ * `sim_note` says why; `command` goes in the footer. */
+int demo_write_html(const char *path, const demo_config *c, const demo_round *r,
+                    int n, const demo_sim *sims, const char *sim_note,
+                    const char *command);
+int demo_write_json(const char *path, const demo_config *c, const demo_round *r,
+                    int n, const demo_sim *sims);
 
 #endif

@@ -3,7 +3,10 @@
 # check.sh: what `make check` runs. Every ctest suite in a normal build, the
 # same suites again under ASan+UBSan (clang, which also builds the libFuzzer
 # targets), and the backend, e2e and concurrency-labelled tests under
-# ThreadSanitizer. Starts redis-server and PostgreSQL on loopback for the
+# ThreadSanitizer; then two builds without optional libraries (the core
+# alone, and everything but PostgreSQL), each with its tests, proving the
+# REIN_WITH_* switches build and link nothing they turned off. Starts
+# redis-server and PostgreSQL on loopback for the
 # backend tests and stops them on exit. The long fuzzing job is separate:
 # `make fuzz` (scripts/fuzz.sh).
 set -euo pipefail
@@ -23,6 +26,28 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$JOBS"
 step "tests (normal build)"
 ctest --test-dir build --output-on-failure -j"$JOBS"
+
+# The switches: the core alone (libc, libm, pthreads), and all but
+# PostgreSQL, where no binary may need libpq.
+step "build and tests without optional libraries (REIN_WITH_*=OFF)"
+off=""
+for f in YAML JSON CRYPTO SQLITE PG REDIS CURL; do off="$off -DREIN_WITH_$f=OFF"; done
+cmake -S . -B build-core -DCMAKE_BUILD_TYPE=RelWithDebInfo -DREIN_BENCH=OFF \
+  $off >/dev/null
+cmake --build build-core -j"$JOBS"
+ctest --test-dir build-core --output-on-failure -j"$JOBS"
+step "build and tests without PostgreSQL (REIN_WITH_PG=OFF)"
+cmake -S . -B build-nopg -DCMAKE_BUILD_TYPE=RelWithDebInfo -DREIN_BENCH=OFF \
+  -DREIN_WITH_PG=OFF >/dev/null
+cmake --build build-nopg -j"$JOBS"
+ctest --test-dir build-nopg --output-on-failure -j"$JOBS"
+pq=$(find build-nopg -type f \( -perm -u+x -o -name '*.so*' \) \
+       -exec sh -c 'readelf -d "$1" 2>/dev/null | grep -q "NEEDED.*libpq" && echo "$1"' _ {} \;)
+if [ -n "$pq" ]; then
+  echo "check.sh: REIN_WITH_PG=OFF, yet these need libpq:" >&2
+  echo "$pq" >&2
+  exit 1
+fi
 
 step "build (clang, ASan+UBSan, fuzz targets)"
 CC=clang cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DREIN_SANITIZE=ON \

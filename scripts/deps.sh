@@ -33,6 +33,8 @@ CHECK_PKGS=(
   man-db groff-base zsh bsdutils
   # a real gRPC runtime for rein export grpc (test_interop_grpc_runtime)
   python3-grpcio
+  # abidiff/abidw (abi_check, docs/abi.md)
+  abigail-tools
 )
 
 case "$mode" in

@@ -10,10 +10,22 @@ rein_add_test(NAME test_concurrency SOURCES unit/test_concurrency.c
               LABELS unit concurrency)
 # What a user installs is the plain build, not a sanitizer one.
 if(NOT REIN_SANITIZE AND NOT REIN_TSAN)
+  get_property(_comps GLOBAL PROPERTY REIN_COMPONENTS)
+  list(LENGTH _comps _ncomps)
   add_test(NAME test_install
            COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/e2e/test_install.sh
-                   ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
+                   ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR} ${_ncomps})
   set_tests_properties(test_install PROPERTIES LABELS e2e TIMEOUT 120)
+  # The ABI of every shared library against the baseline of its SONAME
+  # (abi/, docs/abi.md), and a proof that abidiff sees a changed struct.
+  if(REIN_SHARED_LIBS)
+    add_test(NAME abi_selftest
+             COMMAND ${PROJECT_SOURCE_DIR}/scripts/abi.sh selftest)
+    add_test(NAME abi_check
+             COMMAND ${PROJECT_SOURCE_DIR}/scripts/abi.sh check ${PROJECT_BINARY_DIR})
+    set_tests_properties(abi_selftest abi_check PROPERTIES LABELS unit
+                         TIMEOUT 300)
+  endif()
 endif()
 
 # The scenario that mirrors `rein demo` stays loadable and keeps its shape:

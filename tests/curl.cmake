@@ -48,13 +48,31 @@ if(TARGET rein_curl AND TARGET ledger)
     LABELS e2e TIMEOUT 60)
 endif()
 
-# End to end: a shortened `rein demo` against the real ledger (~30 s).
-if(TARGET rein_curl AND TARGET ledger AND TARGET rein_cli)
+# End to end: a shortened `rein demo` against the real ledger, everything
+# found through the build tree's layout (~30 s).
+if(TARGET rein_curl AND TARGET ledger AND TARGET rein_cli
+   AND TARGET rein-demo-load)
   add_executable(test_demo ${CMAKE_CURRENT_SOURCE_DIR}/e2e/test_demo.c)
-  add_test(NAME test_demo
-    COMMAND test_demo $<TARGET_FILE:rein_cli> $<TARGET_FILE:ledger>
-            ${PROJECT_SOURCE_DIR}/examples/contracts/ledger)
+  add_test(NAME test_demo COMMAND test_demo $<TARGET_FILE:rein_cli>)
   set_tests_properties(test_demo PROPERTIES LABELS e2e TIMEOUT 120)
+endif()
+# The demo's contract describes the demo, so R005 sees its real load.
+if(TARGET rein_cli)
+  add_test(NAME test_ledger_contract
+    COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/e2e/test_ledger_contract.sh
+            $<TARGET_FILE:rein_cli> ${PROJECT_SOURCE_DIR})
+  set_tests_properties(test_ledger_contract PROPERTIES LABELS e2e TIMEOUT 60)
+endif()
+# `rein demo` reads its rounds back from rein-demo-load's JSON (a stand-in
+# harness), and the real harness takes its numbers from the scenario (~8 s).
+if(TARGET rein_cli AND TARGET rein_sim)
+  add_test(NAME test_demo_json
+    COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/e2e/test_demo_json.sh
+            $<TARGET_FILE:rein_cli>
+            $<$<TARGET_EXISTS:rein-demo-load>:$<TARGET_FILE:rein-demo-load>>
+            $<$<TARGET_EXISTS:rein-demo-load>:$<TARGET_FILE:ledger>>
+            ${PROJECT_SOURCE_DIR})
+  set_tests_properties(test_demo_json PROPERTIES LABELS e2e TIMEOUT 60)
 endif()
 
 # End to end through three processes (this test's rein_curl shop ->

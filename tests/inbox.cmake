@@ -3,17 +3,20 @@
 # scripts/services.sh) plus SQLite, and the end-to-end crash test that
 # SIGKILLs payments-consumer processes (examples/payments-consumer) while
 # they charge examples/ledger, with and without the inbox.
-if(TARGET rein_inbox)
+if(TARGET rein_inbox_sqlite AND TARGET rein_inbox_pg AND TARGET rein_broker_redis
+   AND TARGET rein_outbox_http)
   if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/backends/test_inbox.c)
     rein_add_test(NAME test_inbox
       SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/backends/test_inbox.c
-      LIBS rein_inbox LABELS backend concurrency TIMEOUT 120)
+      LIBS rein_inbox_sqlite rein_inbox_pg rein_broker_redis rein_outbox_http
+           PkgConfig::REIN_REDIS LABELS backend concurrency TIMEOUT 120)
   endif()
   if(TARGET payments-consumer AND TARGET ledger)
     rein_add_test(NAME test_exactly_once
       SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/e2e/test_exactly_once.c
               ${CMAKE_CURRENT_SOURCE_DIR}/e2e/ledger_proc.c
-      LIBS rein_inbox ledger_auth
+      LIBS rein_inbox ledger_auth PkgConfig::REIN_SQLITE PkgConfig::REIN_REDIS
+           PkgConfig::REIN_CURL
       ARGS $<TARGET_FILE:payments-consumer> $<TARGET_FILE:ledger>
       LABELS e2e TIMEOUT 180)
     add_test(NAME test_exactly_once_no_inbox

@@ -7,10 +7,10 @@
 if(TARGET rein_redis_obj)
   pkg_check_modules(RT_HIREDIS REQUIRED IMPORTED_TARGET hiredis)
 endif()
-if(TARGET rein_idem_redis AND TARGET rein_fleet AND TARGET rein_inbox)
+if(TARGET rein_idem_redis AND TARGET rein_fleet AND TARGET rein_broker_redis)
   rein_add_test(NAME test_redis_hostile
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/backends/test_redis_hostile.c
-    LIBS rein_idem_redis rein_fleet rein_inbox LABELS unit backend
+    LIBS rein_idem_redis rein_fleet rein_broker_redis LABELS unit backend
     TIMEOUT 120)
   set_tests_properties(test_redis_hostile PROPERTIES RUN_SERIAL TRUE)
   # Sentinel and Cluster sets come from scripts/services.sh start-sentinel /

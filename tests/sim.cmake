@@ -47,3 +47,36 @@ if(TARGET rein_sim)
     set_tests_properties(fuzz_scenario PROPERTIES LABELS fuzz TIMEOUT 120)
   endif()
 endif()
+
+# The report's values, read back out of the page as headless Chromium
+# renders it: tooltips equal the CSV, drawn lines equal the tooltips
+# through the labelled axis, one unit per axis, linear and log
+# (tests/e2e/report_values.py; the big scenario puts the axes in k).
+find_program(REIN_CHROMIUM NAMES chromium chromium-browser)
+find_program(REIN_PYTHON3 python3)
+if(TARGET rein_cli AND REIN_CHROMIUM AND REIN_PYTHON3)
+  foreach(_rv demo big)
+    if(_rv STREQUAL "demo")
+      set(_sc ${PROJECT_SOURCE_DIR}/examples/scenarios/demo.yaml)
+    else()
+      set(_sc ${CMAKE_CURRENT_SOURCE_DIR}/e2e/report_big.yaml)
+    endif()
+    add_test(NAME report_values_${_rv}
+      COMMAND ${REIN_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/report_values.py
+              $<TARGET_FILE:rein_cli> ${_sc} ${REIN_CHROMIUM})
+    set_tests_properties(report_values_${_rv} PROPERTIES LABELS e2e
+                         TIMEOUT 180)
+  endforeach()
+  # rein demo's report against its own --json: a short live demo (a plain
+  # build only: the timing of a live round is not what sanitizers check)
+  if(TARGET rein-demo-load AND TARGET ledger)
+    add_test(NAME report_values_live_demo
+      COMMAND ${REIN_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/report_values.py
+              $<TARGET_FILE:rein_cli> demo ${REIN_CHROMIUM})
+    set_tests_properties(report_values_live_demo PROPERTIES
+      LABELS "e2e;plain-only" TIMEOUT 300 RUN_SERIAL TRUE)
+  endif()
+elseif(TARGET rein_cli)
+  message(WARNING "chromium or python3 not found: report_values tests not "
+          "registered; scripts/deps.sh check installs chromium")
+endif()

@@ -399,8 +399,9 @@ static void *relay_main(void *p) {
   rein_outbox_http_config_default(&hc);
   hc.auth_header = r->auth;
   hc.err = &eb;
-  if (rein_inbox_new(&r->cfg, &ib) != REIN_OK ||
-      rein_outbox_http_new(&hc, &http) != REIN_OK) {
+  rein_status opened = r->o->pg ? rein_inbox_pg_new(&r->cfg, &ib)
+                                : rein_inbox_sqlite_new(&r->cfg, &ib);
+  if (opened != REIN_OK || rein_outbox_http_new(&hc, &http) != REIN_OK) {
     fprintf(stderr, "payments-consumer: relay: %s\n", eb.msg);
     atomic_store(&g_stop, 1);
   }
@@ -474,7 +475,6 @@ int main(int argc, char **argv) {
   rein_inbox_config ic;
   rein_inbox_config_default(&ic);
   if (o.pg) {
-    ic.db = REIN_INBOX_PG;
     ic.pg_conninfo = o.pg;
   } else {
     ic.sqlite_path = o.db;
@@ -492,7 +492,7 @@ int main(int argc, char **argv) {
   ic.hooks.ctx = &o;
   ic.err = &eb;
   rein_inbox *ib = NULL;
-  st = rein_inbox_new(&ic, &ib);
+  st = o.pg ? rein_inbox_pg_new(&ic, &ib) : rein_inbox_sqlite_new(&ic, &ib);
   if (st != REIN_OK) {
     fprintf(stderr, "payments-consumer: %s: %s\n", rein_status_name(st),
             eb.msg);

@@ -55,6 +55,8 @@ typedef struct rein_allocator {
  * applications that honour a config's allocator call these. rein_free of
  * NULL is a no-op. Thread-safe when the allocator is. */
 REIN_API void *rein_alloc(const rein_allocator *a, size_t size);
+/* As rein_alloc, with the `size` bytes set to zero. */
+REIN_API void *rein_calloc(const rein_allocator *a, size_t size);
 REIN_API void rein_free(const rein_allocator *a, void *ptr);
 
 /*

@@ -28,9 +28,9 @@
  *
  * Retention. Dedup rows are kept `retention_ns` after processing and purged
  * in bounded batches (rein_inbox_purge). A redelivery after its row was purged
- * would run the effect again, so rein_inbox_new compares the retention with
- * the broker's redelivery window (rein_broker_redelivery_window_ns) and
- * refuses (REIN_EINVAL, message naming both) when it is shorter, or, with
+ * would run the effect again, so the inbox constructors compare the retention
+ * with the broker's redelivery window (rein_broker_redelivery_window_ns) and
+ * refuse (REIN_EINVAL, message naming both) when it is shorter, or, with
  * `retention_warn_only`, writes a loud warning to `log` and goes on.
  *
  * Outbox. Inside the handler, rein_inbox_tx_outbox() records an intent (an
@@ -198,11 +198,6 @@ REIN_API rein_status rein_broker_redis_new(const rein_broker_redis_config *c,
 
 /* ==== inbox =============================================================== */
 
-typedef enum rein_inbox_db_kind {
-  REIN_INBOX_SQLITE = 0,
-  REIN_INBOX_PG = 1
-} rein_inbox_db_kind;
-
 /* The transaction a handler runs in. Valid only during the handler call. */
 typedef struct rein_inbox_tx rein_inbox_tx;
 
@@ -245,7 +240,6 @@ typedef struct rein_inbox_hooks {
 } rein_inbox_hooks;
 
 typedef struct rein_inbox_config {
-  rein_inbox_db_kind db;      /* default SQLite */
   const char *sqlite_path;    /* SQLite: opened and owned by the inbox */
   struct sqlite3 *sqlite_db;  /* ... or borrowed (wins over the path) */
   const char *pg_conninfo;    /* PostgreSQL: opened and owned */
@@ -281,20 +275,27 @@ typedef struct rein_inbox rein_inbox;
 
 REIN_API void rein_inbox_config_default(rein_inbox_config *c);
 /*
- * Opens or adopts the database, creates the tables (and, for PostgreSQL,
- * prepares the statements), and checks retention against the broker's
- * redelivery window. REIN_EINVAL naming the field (e.g.
- * "inbox.retention_ns: 3600 s is shorter than the broker's redelivery
- * window of 86400 s ..."), REIN_ENOMEM, REIN_EBACKEND / REIN_ECLOSED with
- * the database's words in err.
+ * One constructor per database, each in its own library so that a program
+ * links only the database it uses: rein_inbox_sqlite_new in
+ * librein_inbox_sqlite (pkg-config rein-inbox-sqlite), rein_inbox_pg_new in
+ * librein_inbox_pg (rein-inbox-pg). Each opens or adopts its database
+ * (sqlite_path / sqlite_db, pg_conninfo / pg_conn), creates the tables
+ * (and, for PostgreSQL, prepares the statements), and checks retention
+ * against the broker's redelivery window. REIN_EINVAL naming the field
+ * (e.g. "inbox.retention_ns: 3600 s is shorter than the broker's
+ * redelivery window of 86400 s ..."), REIN_ENOMEM, REIN_EBACKEND /
+ * REIN_ECLOSED with the database's words in err.
  */
-REIN_API rein_status rein_inbox_new(const rein_inbox_config *c,
-                                    rein_inbox **out);
+REIN_API rein_status rein_inbox_sqlite_new(const rein_inbox_config *c,
+                                           rein_inbox **out);
+REIN_API rein_status rein_inbox_pg_new(const rein_inbox_config *c,
+                                       rein_inbox **out);
 REIN_API void rein_inbox_free(rein_inbox *ib);
 /* The last database or broker error; "" when none. Never NULL. */
 REIN_API const char *rein_inbox_errmsg(const rein_inbox *ib);
 /* The inbox's connection (outside any inbox transaction), e.g. to create
- * the application's tables; NULL for the other kind. */
+ * the application's tables; NULL for the other kind. Each lives in its
+ * database's library. */
 REIN_API struct sqlite3 *rein_inbox_sqlite(const rein_inbox *ib);
 REIN_API struct pg_conn *rein_inbox_pg(const rein_inbox *ib);
 

@@ -215,12 +215,26 @@ REIN_API rein_status rein_sim_write_series_csv(
     const rein_sim_result *const *rs, size_t n, FILE *f);
 REIN_API rein_status rein_sim_write_series_json(
     const rein_sim_result *const *rs, size_t n, FILE *f);
-/* One self-contained HTML page: inline SVG charts (load on the primary
- * server per variant with the capacity line and incidents shaded; goodput
- * per variant) and the summary table. No scripts, no external resources. */
+/* The report's options. */
+typedef struct rein_sim_report_config {
+  const char *command; /* the command line, shown in the footer; NULL none */
+  bool log_y;          /* logarithmic y axes */
+} rein_sim_report_config;
+REIN_API void rein_sim_report_config_default(rein_sim_report_config *c);
+/* One self-contained HTML page (rein/report.h's charts): load on the
+ * primary server per variant with the capacity line and incidents shaded,
+ * goodput per variant, clients with an open breaker when any, each with a
+ * tooltip per interval giving every variant's exact value; findings
+ * written from the figures; the summary table with labels for people
+ * (rein_sim_field_label) and "> N s" for a run that never recovered; the
+ * rein version and the command line in the footer. No scripts, no
+ * external resources. cfg NULL = defaults. REIN_ENOMEM, REIN_EIO. */
 REIN_API rein_status rein_sim_write_report_html(
     const rein_sim_scenario *s, const rein_sim_result *const *rs, size_t n,
-    FILE *f);
+    const rein_sim_report_config *cfg, FILE *f);
+/* A summary field's label for people ("attempts per logical call" for
+ * "amplification"); the name itself for a name it does not know. */
+REIN_API const char *rein_sim_field_label(const char *name);
 
 /* ------------------------------------------------------------- sweeps
  *
@@ -357,6 +371,62 @@ REIN_API size_t rein_sim_sweep_stats(const rein_sim_sweep *sw, size_t v,
  */
 REIN_API rein_status rein_sim_write_sweep_json(const rein_sim_sweep *sw,
                                                FILE *f);
+
+
+/* ------------------------------------------ a scenario's parameters
+ * For a live harness that mirrors a scenario (examples/ledger's
+ * rein-demo-load runs the ledger, its clients and its outage from the
+ * scenario `rein demo` simulates), so the numbers live in the scenario
+ * file only. Strings point into the scenario and live as long as it. */
+
+typedef struct rein_sim_cohort_info {
+  const char *name, *target, *policy; /* target server, default policy */
+  uint64_t count;      /* clients */
+  double rate;         /* poisson arrivals: calls/s per client; else 0 */
+  int64_t timeout_ns;  /* per attempt */
+  int64_t deadline_ns; /* per logical call; 0 none */
+} rein_sim_cohort_info;
+
+typedef struct rein_sim_server_info {
+  const char *name;
+  uint32_t concurrency;
+  double capacity; /* requests/s: concurrency / mean service time */
+  int has_admission;
+  uint32_t adm_limit, adm_queue, adm_retry_queue;
+  int64_t adm_max_wait_ns;
+} rein_sim_server_info;
+
+typedef struct rein_sim_incident_info {
+  const char *kind;   /* "outage", "capacity" or "failure" */
+  const char *mode;   /* outages: "error", "drop", "slow", "refuse" */
+  const char *server;
+  int64_t start_ns, end_ns;
+} rein_sim_incident_info;
+
+/* Cohort / incident `i` in file order; server by name. REIN_ENOTFOUND past
+ * the end or for an unknown name, REIN_EINVAL for NULL. Thread-safe on a
+ * loaded scenario (they only read it). */
+REIN_API rein_status rein_sim_scenario_cohort(const rein_sim_scenario *s,
+                                              size_t i,
+                                              rein_sim_cohort_info *out);
+REIN_API rein_status rein_sim_scenario_server(const rein_sim_scenario *s,
+                                              const char *name,
+                                              rein_sim_server_info *out);
+REIN_API rein_status rein_sim_scenario_incident(const rein_sim_scenario *s,
+                                                size_t i,
+                                                rein_sim_incident_info *out);
+/* The sampling interval of the time series (the scenario's `interval`). */
+REIN_API int64_t rein_sim_scenario_interval(const rein_sim_scenario *s);
+/* The scenario's recovery definition (`recovery: {tolerance, hold}`):
+ * either pointer may be NULL. */
+REIN_API void rein_sim_scenario_recovery(const rein_sim_scenario *s,
+                                         double *tolerance, int64_t *hold_ns);
+/* The simulated-client fields of policy `name` (`honor_signals`,
+ * `attempt_header`, 0 or 1; either pointer may be NULL). REIN_ENOTFOUND for
+ * an unknown name. */
+REIN_API rein_status rein_sim_scenario_policy_client(
+    const rein_sim_scenario *s, const char *name, int *honor_signals,
+    int *attempt_header);
 
 #ifdef __cplusplus
 }

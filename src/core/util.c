@@ -33,10 +33,14 @@ void *rein__alloc(const rein_allocator *a, size_t n) {
   return rein_alloc(a, n);
 }
 
-void *rein__calloc(const rein_allocator *a, size_t n) {
-  void *p = rein__alloc(a, n);
+void *rein_calloc(const rein_allocator *a, size_t n) {
+  void *p = rein_alloc(a, n);
   if (p) memset(p, 0, n);
   return p;
+}
+
+void *rein__calloc(const rein_allocator *a, size_t n) {
+  return rein_calloc(a, n);
 }
 
 void rein__free(const rein_allocator *a, void *p) {
@@ -61,8 +65,8 @@ void rein__free_aligned(const rein_allocator *a, void *p) {
   rein__free(a, raw);
 }
 
-rein_status rein_errbuf_vset(rein_errbuf *err, rein_status st,
-                             const char *fmt, va_list ap) {
+rein_status rein_errbuf_vset(rein_errbuf *err, rein_status st, const char *fmt,
+                             va_list ap) {
   if (err) vsnprintf(err->msg, sizeof err->msg, fmt, ap);
   return st;
 }

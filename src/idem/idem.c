@@ -13,8 +13,6 @@
  */
 #include "idem_internal.h"
 
-#include "core/internal.h"
-
 #include <errno.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -42,8 +40,8 @@ bool rein_idem_cacheable_default(void *ctx, int status) {
   return false;
 }
 
-rein_status rein__idem_errbuf(rein_errbuf *err, rein_status st,
-                              const char *fmt, ...) {
+rein_status rein__idem_errbuf(rein_errbuf *err, rein_status st, const char *fmt,
+                              ...) {
   va_list ap;
   va_start(ap, fmt);
   rein_errbuf_vset(err, st, fmt, ap);
@@ -66,7 +64,7 @@ rein_status rein__idem_store_alloc(const rein_idem_config *c,
                              "idem.max_response: must be in [0, 1 GiB], got "
                              "%zu",
                              c->max_response);
-  rein_idem_store *s = rein__calloc(c->alloc, sizeof *s);
+  rein_idem_store *s = rein_calloc(c->alloc, sizeof *s);
   if (!s)
     return rein__idem_errbuf(c->err, REIN_ENOMEM,
                              "idem: out of memory allocating the store");
@@ -88,7 +86,7 @@ rein_status rein__idem_store_alloc(const rein_idem_config *c,
 void rein__idem_store_dealloc(rein_idem_store *s) {
   if (!s) return;
   pthread_mutex_destroy(&s->errlock);
-  rein__free(s->alloc, s);
+  rein_free(s->alloc, s);
 }
 
 void rein_idem_store_free(rein_idem_store *s) {
@@ -118,8 +116,8 @@ void rein_idem_store_errmsg_copy(const rein_idem_store *s, char *buf,
   pthread_mutex_unlock(&m->errlock);
 }
 
-rein_status rein__idem_fail(rein_idem_store *s, rein_status st,
-                            const char *fmt, ...) {
+rein_status rein__idem_fail(rein_idem_store *s, rein_status st, const char *fmt,
+                            ...) {
   va_list ap;
   va_start(ap, fmt);
   pthread_mutex_lock(&s->errlock);
@@ -135,8 +133,8 @@ bool rein__idem_valid_ident(const char *s) {
   if (n > 63) return false;
   for (size_t i = 0; i < n; i++) {
     char ch = s[i];
-    bool alpha = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-                 ch == '_';
+    bool alpha =
+        (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_';
     bool digit = ch >= '0' && ch <= '9';
     if (!(alpha || (i > 0 && digit))) return false;
   }
@@ -168,8 +166,8 @@ static rein_status sha_parts(const char *tag, const rein_idem_bytes *parts,
       l >>= 8;
     }
     ok = EVP_DigestUpdate(md, len, sizeof len);
-    if (ok && parts[i].len) ok = EVP_DigestUpdate(md, parts[i].data,
-                                                  parts[i].len);
+    if (ok && parts[i].len)
+      ok = EVP_DigestUpdate(md, parts[i].data, parts[i].len);
   }
   unsigned int outlen = 0;
   if (ok) ok = EVP_DigestFinal_ex(md, out, &outlen);
@@ -190,8 +188,8 @@ rein_status rein_idem_fingerprint(const void *data, size_t len,
   return ok && outlen == 32 ? REIN_OK : REIN_EIO;
 }
 
-rein_status rein_idem_fingerprint_parts(const rein_idem_bytes *parts,
-                                        size_t n, uint8_t out[32]) {
+rein_status rein_idem_fingerprint_parts(const rein_idem_bytes *parts, size_t n,
+                                        uint8_t out[32]) {
   if (!out || (!parts && n)) return REIN_EINVAL;
   for (size_t i = 0; i < n; i++)
     if (!parts[i].data && parts[i].len) return REIN_EINVAL;
@@ -206,8 +204,8 @@ bool rein__idem_expired(int state, int64_t expires, int64_t lease_until,
   return !(state == REIN__IDEM_LEASED && lease_until > now);
 }
 
-rein__idem_act rein__idem_decide(const rein__idem_view *v,
-                                 const uint8_t fp[32], int64_t now) {
+rein__idem_act rein__idem_decide(const rein__idem_view *v, const uint8_t fp[32],
+                                 int64_t now) {
   if (!v || rein__idem_expired(v->state, v->expires, v->lease_until, now))
     return REIN__IDEM_ACT_FRESH;
   if (v->state == REIN__IDEM_RELEASED) return REIN__IDEM_ACT_RECLAIM;
@@ -221,7 +219,7 @@ rein_status rein__idem_set_replay(rein_idem_store *s, rein_idem_result *out,
                                   int status, const void *hd, size_t hl,
                                   const void *bd, size_t bl,
                                   int64_t expires_in) {
-  char *buf = rein__alloc(s->alloc, hl + bl + 2);
+  char *buf = rein_alloc(s->alloc, hl + bl + 2);
   if (!buf) {
     rein_idem_result_clear(out);
     return rein__idem_fail(s, REIN_ENOMEM,
@@ -262,17 +260,22 @@ void rein__idem_set_new(rein_idem_result *out, const uint8_t id[32],
 
 void rein_idem_result_clear(rein_idem_result *r) {
   if (!r) return;
-  if (r->priv_buf_) rein__free(r->priv_alloc_, r->priv_buf_);
+  if (r->priv_buf_) rein_free(r->priv_alloc_, r->priv_buf_);
   memset(r, 0, sizeof *r);
 }
 
 const char *rein_idem_outcome_name(rein_idem_outcome o) {
   switch (o) {
-  case REIN_IDEM_NEW: return "NEW";
-  case REIN_IDEM_REPLAY: return "REPLAY";
-  case REIN_IDEM_IN_PROGRESS: return "IN_PROGRESS";
-  case REIN_IDEM_MISMATCH: return "MISMATCH";
-  default: return "NONE";
+  case REIN_IDEM_NEW:
+    return "NEW";
+  case REIN_IDEM_REPLAY:
+    return "REPLAY";
+  case REIN_IDEM_IN_PROGRESS:
+    return "IN_PROGRESS";
+  case REIN_IDEM_MISMATCH:
+    return "MISMATCH";
+  default:
+    return "NONE";
   }
 }
 
@@ -335,8 +338,9 @@ rein_status rein_idem_begin(rein_idem_store *s, const rein_idem_scope *scope,
                             const char *key, const uint8_t fingerprint[32],
                             int64_t lease_ns, int64_t retention_ns,
                             rein_idem_result *out) {
-  if (!out) return s ? rein__idem_fail(s, REIN_EINVAL, "idem: out is NULL")
-                     : REIN_EINVAL;
+  if (!out)
+    return s ? rein__idem_fail(s, REIN_EINVAL, "idem: out is NULL")
+             : REIN_EINVAL;
   memset(out, 0, sizeof *out);
   if (!s) return REIN_EINVAL;
   rein__idem_begin_args a;
@@ -353,15 +357,15 @@ rein_status rein_idem_begin(rein_idem_store *s, const rein_idem_scope *scope,
                          "idem: fingerprint: must point at 32 bytes "
                          "(rein_idem_fingerprint), got NULL");
   if (st == REIN_OK) st = check_lease(s, "lease_ns", lease_ns);
-  if (st == REIN_OK &&
-      (retention_ns < lease_ns || retention_ns > 366 * 24 * 3600 * REIN_NS_PER_S))
+  if (st == REIN_OK && (retention_ns < lease_ns ||
+                        retention_ns > 366 * 24 * 3600 * REIN_NS_PER_S))
     st = rein__idem_fail(s, REIN_EINVAL,
                          "idem: retention_ns: must be in [lease_ns, 366 "
                          "days], got %lld ns with lease_ns %lld",
                          (long long)retention_ns, (long long)lease_ns);
   if (st != REIN_OK) return st;
-  rein_idem_bytes parts[3] = {{a.principal, pl}, {a.operation, ol},
-                              {key, strlen(key)}};
+  rein_idem_bytes parts[3] = {
+      {a.principal, pl}, {a.operation, ol}, {key, strlen(key)}};
   st = sha_parts("rein-idem-v1", parts, 3, a.id);
   if (st != REIN_OK)
     return rein__idem_fail(s, st, "idem: SHA-256 of the scope failed");
@@ -377,8 +381,7 @@ rein_status rein_idem_begin(rein_idem_store *s, const rein_idem_scope *scope,
 }
 
 static rein_status check_token(rein_idem_store *s, const rein_idem_token *t) {
-  if (!t)
-    return rein__idem_fail(s, REIN_EINVAL, "idem: token is NULL");
+  if (!t) return rein__idem_fail(s, REIN_EINVAL, "idem: token is NULL");
   return REIN_OK;
 }
 
@@ -400,8 +403,7 @@ rein_status rein_idem_checkpoint(rein_idem_store *s,
   return s->vt->checkpoint(s, token, phase, extend_lease_ns, now);
 }
 
-rein_status rein_idem_complete(rein_idem_store *s,
-                               const rein_idem_token *token,
+rein_status rein_idem_complete(rein_idem_store *s, const rein_idem_token *token,
                                const rein_idem_response *resp, bool *stored) {
   if (stored) *stored = false;
   if (!s) return REIN_EINVAL;

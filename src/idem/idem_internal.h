@@ -11,10 +11,17 @@
  * rein__idem_decide(), the one place the state rules are written in C (the
  * PostgreSQL statement and the Redis script restate them; the conformance
  * suite holds all four to the same behaviour).
+ *
+ * The REIN_API hooks below are the interface between librein_idem and the
+ * backend libraries of the same release (librein_idem_sqlite, _pg,
+ * _redis): exported from librein_idem.so under the REIN_PRIVATE_<version>
+ * symbol version, so a backend library from another release fails to load
+ * rather than misreading a struct. Not for applications.
  */
 #ifndef REIN_IDEM_INTERNAL_H
 #define REIN_IDEM_INTERNAL_H
 
+#include "rein/errors.h"
 #include "rein/idem.h"
 
 #include <pthread.h>
@@ -48,8 +55,7 @@ typedef struct rein__idem_vtable {
                             const char *phase, int64_t extend_ns, int64_t now);
   /* keep: store the response (COMPLETED); else release (RELEASED). */
   rein_status (*complete)(rein_idem_store *s, const rein_idem_token *t,
-                          const rein_idem_response *r, bool keep,
-                          int64_t now);
+                          const rein_idem_response *r, bool keep, int64_t now);
   rein_status (*purge)(rein_idem_store *s, size_t max_batch, size_t *purged,
                        int64_t now);
   void (*destroy)(rein_idem_store *s);
@@ -69,22 +75,22 @@ struct rein_idem_store {
 
 /* Validates the shared config (message into c->err) and allocates a store
  * with no backend yet; rein__idem_store_dealloc undoes it. */
-rein_status rein__idem_store_alloc(const rein_idem_config *c,
-                                   const rein__idem_vtable *vt,
-                                   rein_idem_store **out);
-void rein__idem_store_dealloc(rein_idem_store *s);
+REIN_API rein_status rein__idem_store_alloc(const rein_idem_config *c,
+                                            const rein__idem_vtable *vt,
+                                            rein_idem_store **out);
+REIN_API void rein__idem_store_dealloc(rein_idem_store *s);
 
 /* Sets the store's message and returns `st`. */
-rein_status rein__idem_fail(rein_idem_store *s, rein_status st,
-                            const char *fmt, ...)
+REIN_API rein_status rein__idem_fail(rein_idem_store *s, rein_status st,
+                                     const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Writes a _new failure message to `err` (if any) and returns `st`. */
-rein_status rein__idem_errbuf(rein_errbuf *err, rein_status st,
-                              const char *fmt, ...)
+REIN_API rein_status rein__idem_errbuf(rein_errbuf *err, rein_status st,
+                                       const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Checks a table / prefix identifier: [A-Za-z_][A-Za-z0-9_]{0,62}. */
-bool rein__idem_valid_ident(const char *s);
+REIN_API bool rein__idem_valid_ident(const char *s);
 
 /* What to do with the record found for a begin (NULL view: none). */
 typedef struct rein__idem_view {
@@ -94,29 +100,30 @@ typedef struct rein__idem_view {
 } rein__idem_view;
 
 typedef enum rein__idem_act {
-  REIN__IDEM_ACT_FRESH,    /* absent or retention over: new record */
-  REIN__IDEM_ACT_RECOVER,  /* leased, lease over, same fingerprint */
-  REIN__IDEM_ACT_RECLAIM,  /* released: claim anew, keep retention */
+  REIN__IDEM_ACT_FRESH,   /* absent or retention over: new record */
+  REIN__IDEM_ACT_RECOVER, /* leased, lease over, same fingerprint */
+  REIN__IDEM_ACT_RECLAIM, /* released: claim anew, keep retention */
   REIN__IDEM_ACT_REPLAY,
   REIN__IDEM_ACT_BUSY,
   REIN__IDEM_ACT_MISMATCH
 } rein__idem_act;
 
-bool rein__idem_expired(int state, int64_t expires, int64_t lease_until,
-                        int64_t now);
-rein__idem_act rein__idem_decide(const rein__idem_view *v,
-                                 const uint8_t fp[32], int64_t now);
+REIN_API bool rein__idem_expired(int state, int64_t expires,
+                                 int64_t lease_until, int64_t now);
+REIN_API rein__idem_act rein__idem_decide(const rein__idem_view *v,
+                                          const uint8_t fp[32], int64_t now);
 
 /* Fill `out` for a REPLAY: copies headers and body into one buffer from the
  * store's allocator. REIN_ENOMEM leaves `out` cleared. */
-rein_status rein__idem_set_replay(rein_idem_store *s, rein_idem_result *out,
-                                  int status, const void *hd, size_t hl,
-                                  const void *bd, size_t bl,
-                                  int64_t expires_in);
-void rein__idem_set_new(rein_idem_result *out, const uint8_t id[32],
-                        uint64_t fence, uint64_t nonce, bool recovered,
-                        const char *phase, size_t phase_len,
-                        int64_t expires_in);
+REIN_API rein_status rein__idem_set_replay(rein_idem_store *s,
+                                           rein_idem_result *out, int status,
+                                           const void *hd, size_t hl,
+                                           const void *bd, size_t bl,
+                                           int64_t expires_in);
+REIN_API void rein__idem_set_new(rein_idem_result *out, const uint8_t id[32],
+                                 uint64_t fence, uint64_t nonce, bool recovered,
+                                 const char *phase, size_t phase_len,
+                                 int64_t expires_in);
 
 /* The Redis backend's decode of its begin script's reply (redis.c), for
  * the fuzz target: REIN_OK with `out` filled, or REIN_EBACKEND. */
@@ -127,6 +134,6 @@ rein_status rein__idem_redis_decode_begin(rein_idem_store *s,
                                           rein_idem_result *out);
 
 /* Lowercase hex of the 32-byte id into `hex` (65 bytes). */
-void rein__idem_hex(const uint8_t id[32], char hex[65]);
+REIN_API void rein__idem_hex(const uint8_t id[32], char hex[65]);
 
 #endif

@@ -11,8 +11,6 @@
  */
 #include "idem_internal.h"
 
-#include "core/internal.h"
-
 #include <stdio.h>
 #include <string.h>
 
@@ -52,7 +50,7 @@ static mrec *find(mem *m, const uint8_t id[32]) {
 static void maybe_grow(rein_idem_store *s, mem *m) {
   if (m->count < 2 * m->nbuckets || m->nbuckets >= ((size_t)1 << 26)) return;
   size_t nb = m->nbuckets * 2;
-  mrec **b = rein__calloc(s->alloc, nb * sizeof *b);
+  mrec **b = rein_calloc(s->alloc, nb * sizeof *b);
   if (!b) return;
   for (size_t i = 0; i < m->nbuckets; i++) {
     mrec *r = m->buckets[i];
@@ -66,13 +64,13 @@ static void maybe_grow(rein_idem_store *s, mem *m) {
       r = next;
     }
   }
-  rein__free(s->alloc, m->buckets);
+  rein_free(s->alloc, m->buckets);
   m->buckets = b;
   m->nbuckets = nb;
 }
 
 static void drop_data(rein_idem_store *s, mrec *r) {
-  rein__free(s->alloc, r->data);
+  rein_free(s->alloc, r->data);
   r->data = NULL;
   r->hl = r->bl = 0;
   r->status = 0;
@@ -93,8 +91,7 @@ static void claim(rein_idem_store *s, mrec *r, const rein__idem_begin_args *a,
   drop_data(s, r);
 }
 
-static rein_status mem_begin(rein_idem_store *s,
-                             const rein__idem_begin_args *a,
+static rein_status mem_begin(rein_idem_store *s, const rein__idem_begin_args *a,
                              rein_idem_result *out) {
   mem *m = s->impl;
   int64_t now = a->now;
@@ -111,7 +108,7 @@ static rein_status mem_begin(rein_idem_store *s,
   switch (rein__idem_decide(r ? &v : NULL, a->fp, now)) {
   case REIN__IDEM_ACT_FRESH:
     if (!r) {
-      r = rein__calloc(s->alloc, sizeof *r);
+      r = rein_calloc(s->alloc, sizeof *r);
       if (!r) {
         st = rein__idem_fail(s, REIN_ENOMEM,
                              "idem: out of memory for a new record");
@@ -170,9 +167,9 @@ static rein_status stale(rein_idem_store *s) {
                          "over, completed, released or expired)");
 }
 
-static rein_status mem_checkpoint(rein_idem_store *s,
-                                  const rein_idem_token *t, const char *phase,
-                                  int64_t extend_ns, int64_t now) {
+static rein_status mem_checkpoint(rein_idem_store *s, const rein_idem_token *t,
+                                  const char *phase, int64_t extend_ns,
+                                  int64_t now) {
   mem *m = s->impl;
   pthread_mutex_lock(&m->lock);
   mrec *r = holder(m, t);
@@ -191,7 +188,7 @@ static rein_status mem_complete(rein_idem_store *s, const rein_idem_token *t,
   mem *m = s->impl;
   char *data = NULL;
   if (keep) {
-    data = rein__alloc(s->alloc, resp->headers_len + resp->body_len + 1);
+    data = rein_alloc(s->alloc, resp->headers_len + resp->body_len + 1);
     if (!data)
       return rein__idem_fail(s, REIN_ENOMEM,
                              "idem: out of memory storing a response of %zu "
@@ -218,7 +215,7 @@ static rein_status mem_complete(rein_idem_store *s, const rein_idem_token *t,
     }
   }
   pthread_mutex_unlock(&m->lock);
-  rein__free(s->alloc, data);
+  rein_free(s->alloc, data);
   return r ? REIN_OK : stale(s);
 }
 
@@ -234,7 +231,7 @@ static rein_status mem_purge(rein_idem_store *s, size_t max_batch,
       if (rein__idem_expired(r->state, r->expires, r->lease_until, now)) {
         *pp = r->next;
         drop_data(s, r);
-        rein__free(s->alloc, r);
+        rein_free(s->alloc, r);
         m->count--;
         n++;
       } else {
@@ -255,19 +252,24 @@ static void mem_destroy(rein_idem_store *s) {
     while (r) {
       mrec *next = r->next;
       drop_data(s, r);
-      rein__free(s->alloc, r);
+      rein_free(s->alloc, r);
       r = next;
     }
   }
-  rein__free(s->alloc, m->buckets);
+  rein_free(s->alloc, m->buckets);
   pthread_mutex_destroy(&m->lock);
-  rein__free(s->alloc, m);
+  rein_free(s->alloc, m);
   s->impl = NULL;
 }
 
-static const rein__idem_vtable mem_vtable = {
-    REIN__IDEM_VTABLE_VERSION, "memory", true, mem_begin, mem_checkpoint,
-    mem_complete, mem_purge, mem_destroy};
+static const rein__idem_vtable mem_vtable = {REIN__IDEM_VTABLE_VERSION,
+                                             "memory",
+                                             true,
+                                             mem_begin,
+                                             mem_checkpoint,
+                                             mem_complete,
+                                             mem_purge,
+                                             mem_destroy};
 
 rein_status rein_idem_mem_new(const rein_idem_config *c,
                               rein_idem_store **out) {
@@ -276,13 +278,13 @@ rein_status rein_idem_mem_new(const rein_idem_config *c,
   rein_status st = rein__idem_store_alloc(c, &mem_vtable, out ? &s : NULL);
   if (st != REIN_OK) return st;
   rein_errbuf *err = c ? c->err : NULL;
-  mem *m = rein__calloc(s->alloc, sizeof *m);
+  mem *m = rein_calloc(s->alloc, sizeof *m);
   if (m) {
     m->nbuckets = 64;
-    m->buckets = rein__calloc(s->alloc, m->nbuckets * sizeof *m->buckets);
+    m->buckets = rein_calloc(s->alloc, m->nbuckets * sizeof *m->buckets);
   }
   if (!m || !m->buckets) {
-    if (m) rein__free(s->alloc, m);
+    if (m) rein_free(s->alloc, m);
     rein__idem_store_dealloc(s);
     return rein__idem_errbuf(err, REIN_ENOMEM,
                              "idem: out of memory creating a memory store");

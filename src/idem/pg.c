@@ -18,8 +18,6 @@
  */
 #include "idem_internal.h"
 
-#include "core/internal.h"
-
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,7 +61,8 @@ static int64_t get_int(const PGresult *r, int row, int col) {
   const unsigned char *p = (const unsigned char *)PQgetvalue(r, row, col);
   int n = PQgetlength(r, row, col);
   uint64_t u = 0;
-  for (int i = 0; i < n; i++) u = (u << 8) | p[i];
+  for (int i = 0; i < n; i++)
+    u = (u << 8) | p[i];
   /* sign-extend 2- and 4-byte integers */
   if (n == 2) return (int16_t)u;
   if (n == 4) return (int32_t)u;
@@ -100,9 +99,15 @@ static rein_status pg_begin(rein_idem_store *s, const rein__idem_begin_args *a,
   put64(ret, a->retention_ns);
   put64(nonce, (int64_t)a->nonce);
   const char *v[8] = {(const char *)a->id, a->principal, a->operation, a->key,
-                      (const char *)a->fp, lease, ret, nonce};
-  int len[8] = {32, (int)strlen(a->principal), (int)strlen(a->operation),
-                (int)strlen(a->key), 32, 8, 8, 8};
+                      (const char *)a->fp, lease,        ret,          nonce};
+  int len[8] = {32,
+                (int)strlen(a->principal),
+                (int)strlen(a->operation),
+                (int)strlen(a->key),
+                32,
+                8,
+                8,
+                8};
   int fmt[8] = {1, 1, 1, 1, 1, 1, 1, 1};
   for (int attempt = 0; attempt < 16; attempt++) {
     PGresult *r = run(d, P_CLAIM, 8, v, len, fmt);
@@ -141,12 +146,10 @@ static rein_status pg_begin(rein_idem_store *s, const rein__idem_begin_args *a,
     bool again = false;
     switch (rein__idem_decide(&view, a->fp, now)) {
     case REIN__IDEM_ACT_REPLAY:
-      st = rein__idem_set_replay(s, out, (int)get_int(r, 0, 4),
-                                 PQgetvalue(r, 0, 5),
-                                 (size_t)PQgetlength(r, 0, 5),
-                                 PQgetvalue(r, 0, 6),
-                                 (size_t)PQgetlength(r, 0, 6),
-                                 view.expires - now);
+      st = rein__idem_set_replay(
+          s, out, (int)get_int(r, 0, 4), PQgetvalue(r, 0, 5),
+          (size_t)PQgetlength(r, 0, 5), PQgetvalue(r, 0, 6),
+          (size_t)PQgetlength(r, 0, 6), view.expires - now);
       break;
     case REIN__IDEM_ACT_BUSY:
       out->outcome = REIN_IDEM_IN_PROGRESS;
@@ -171,8 +174,8 @@ static rein_status pg_begin(rein_idem_store *s, const rein__idem_begin_args *a,
 /* ---- guarded updates --------------------------------------------------- */
 
 static rein_status guarded(rein_idem_store *s, int which, int n,
-                           const char *const *v, const int *len,
-                           const int *fmt, const char *what) {
+                           const char *const *v, const int *len, const int *fmt,
+                           const char *what) {
   pq *d = s->impl;
   PGresult *r = run(d, which, n, v, len, fmt);
   if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
@@ -211,7 +214,10 @@ static rein_status pg_complete(rein_idem_store *s, const rein_idem_token *t,
   put64(fence, (int64_t)t->fence);
   put64(nonce, (int64_t)t->nonce);
   put32(status, r->status);
-  const char *v[6] = {(const char *)t->id, fence, nonce, status,
+  const char *v[6] = {(const char *)t->id,
+                      fence,
+                      nonce,
+                      status,
                       r->headers_len ? r->headers : "",
                       r->body_len ? (const char *)r->body : ""};
   int len[6] = {32, 8, 8, 4, (int)r->headers_len, (int)r->body_len};
@@ -243,13 +249,18 @@ static void pg_destroy(rein_idem_store *s) {
   pq *d = s->impl;
   if (!d) return;
   if (d->owns && d->conn) PQfinish(d->conn);
-  rein__free(s->alloc, d);
+  rein_free(s->alloc, d);
   s->impl = NULL;
 }
 
-static const rein__idem_vtable pg_vtable = {
-    REIN__IDEM_VTABLE_VERSION, "postgresql", false, pg_begin, pg_checkpoint,
-    pg_complete, pg_purge, pg_destroy};
+static const rein__idem_vtable pg_vtable = {REIN__IDEM_VTABLE_VERSION,
+                                            "postgresql",
+                                            false,
+                                            pg_begin,
+                                            pg_checkpoint,
+                                            pg_complete,
+                                            pg_purge,
+                                            pg_destroy};
 
 /* ---- construction ------------------------------------------------------ */
 
@@ -258,8 +269,9 @@ void rein_idem_pg_config_default(rein_idem_pg_config *pc) {
   pc->table = "rein_idem";
 }
 
-#define X "(t.expires_ns <= EXCLUDED.created_ns AND NOT (t.state = 1 AND " \
-          "t.lease_ns > EXCLUDED.created_ns))"
+#define X                                                                      \
+  "(t.expires_ns <= EXCLUDED.created_ns AND NOT (t.state = 1 AND "             \
+  "t.lease_ns > EXCLUDED.created_ns))"
 
 static rein_status setup(rein_idem_store *s, pq *d, const char *t) {
   char sql[4096];
@@ -296,8 +308,8 @@ static rein_status setup(rein_idem_store *s, pq *d, const char *t) {
           "EXCLUDED.lease_ns, recovered = CASE WHEN " X " OR t.state = 2 "
           "THEN 0 ELSE 1 END, phase = CASE WHEN " X " OR t.state = 2 THEN "
           "NULL ELSE t.phase END, created_ns = CASE WHEN " X " THEN "
-          "EXCLUDED.created_ns ELSE t.created_ns END, expires_ns = CASE WHEN "
-          X " THEN EXCLUDED.expires_ns ELSE t.expires_ns END, principal = "
+          "EXCLUDED.created_ns ELSE t.created_ns END, expires_ns = CASE WHEN " X
+          " THEN EXCLUDED.expires_ns ELSE t.expires_ns END, principal = "
           "EXCLUDED.principal, operation = EXCLUDED.operation, key = "
           "EXCLUDED.key, status = NULL, headers = NULL, body = NULL WHERE " X
           " OR t.state = 2 OR (t.state = 1 AND t.lease_ns <= "
@@ -330,10 +342,9 @@ static rein_status setup(rein_idem_store *s, pq *d, const char *t) {
   };
   static const int nparams[P_COUNT] = {8, 1, 5, 6, 3, 1};
   static const char *const suffix[P_COUNT] = {"claim", "sel", "cp",
-                                              "done", "rel", "purge"};
+                                              "done",  "rel", "purge"};
   for (int i = 0; i < P_COUNT; i++) {
-    snprintf(d->names[i], sizeof d->names[i], "rein_idem_%s_%s", t,
-             suffix[i]);
+    snprintf(d->names[i], sizeof d->names[i], "rein_idem_%s_%s", t, suffix[i]);
     snprintf(sql, sizeof sql, fmt[i], t);
     r = PQprepare(d->conn, d->names[i], sql, nparams[i], types[i]);
     if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
@@ -351,7 +362,6 @@ static rein_status setup(rein_idem_store *s, pq *d, const char *t) {
   return REIN_OK;
 }
 #undef X
-
 
 static void quiet_notice(void *arg, const char *message) {
   (void)arg;
@@ -390,7 +400,7 @@ rein_status rein_idem_pg_new(const rein_idem_config *c,
   if (st == REIN_OK) st = rein__idem_store_alloc(c, &pg_vtable, &s);
   pq *d = NULL;
   if (st == REIN_OK) {
-    d = rein__calloc(s->alloc, sizeof *d);
+    d = rein_calloc(s->alloc, sizeof *d);
     if (!d) st = rein__idem_errbuf(err, REIN_ENOMEM, "idem.pg: out of memory");
   }
   if (st != REIN_OK) {

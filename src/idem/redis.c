@@ -24,7 +24,6 @@
  */
 #include "idem_internal.h"
 
-#include "core/internal.h"
 #include "rein_redis.h"
 
 #include <hiredis.h>
@@ -207,9 +206,9 @@ static rein_status check_wait(rein_idem_store *s, redisContext *c,
  * name, sha/script, numkeys. Returns the reply or NULL with the store's
  * message set and `*st` the status. */
 static redisReply *run_script(rein_idem_store *s, const char *sha,
-                              const char *script, const char *key,
-                              int nargs, const char **args,
-                              const size_t *lens, rein_status *st) {
+                              const char *script, const char *key, int nargs,
+                              const char **args, const size_t *lens,
+                              rein_status *st) {
   rd *d = s->impl;
   const char *argv[16];
   size_t argl[16];
@@ -405,15 +404,15 @@ static rein_status rd_begin(rein_idem_store *s, const rein__idem_begin_args *a,
   /* whole microseconds, rounded up so a lease is never shorter than asked */
   snprintf(lease, sizeof lease, "%lld",
            (long long)((a->lease_ns + REIN_NS_PER_US - 1) / REIN_NS_PER_US));
-  snprintf(ret, sizeof ret, "%lld",
-           (long long)((a->retention_ns + REIN_NS_PER_US - 1) /
-                       REIN_NS_PER_US));
+  snprintf(
+      ret, sizeof ret, "%lld",
+      (long long)((a->retention_ns + REIN_NS_PER_US - 1) / REIN_NS_PER_US));
   snprintf(nonce, sizeof nonce, "%" PRIu64, a->nonce);
   const char *args[4] = {(const char *)a->fp, lease, ret, nonce};
   size_t lens[4] = {32, strlen(lease), strlen(ret), strlen(nonce)};
   rein_status st;
-  redisReply *r = run_script(s, d->sha_begin, begin_lua, key, 4, args, lens,
-                             &st);
+  redisReply *r =
+      run_script(s, d->sha_begin, begin_lua, key, 4, args, lens, &st);
   if (!r) return st;
   st = rein__idem_redis_decode_begin(s, r, a->id, a->nonce, out);
   freeReplyObject(r);
@@ -421,14 +420,13 @@ static rein_status rd_begin(rein_idem_store *s, const rein__idem_begin_args *a,
 }
 
 static rein_status rd_update(rein_idem_store *s, const rein_idem_token *t,
-                             int nargs, const char **args,
-                             const size_t *lens) {
+                             int nargs, const char **args, const size_t *lens) {
   rd *d = s->impl;
   char key[160];
   record_key(d, t->id, key, sizeof key);
   rein_status st;
-  redisReply *r = run_script(s, d->sha_update, update_lua, key, nargs, args,
-                             lens, &st);
+  redisReply *r =
+      run_script(s, d->sha_update, update_lua, key, nargs, args, lens, &st);
   if (!r) return st;
   bool ok = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
   bool shape = r->type == REDIS_REPLY_INTEGER;
@@ -464,10 +462,13 @@ static rein_status rd_complete(rein_idem_store *s, const rein_idem_token *t,
   snprintf(fence, sizeof fence, "%" PRIu64, t->fence);
   snprintf(nonce, sizeof nonce, "%" PRIu64, t->nonce);
   snprintf(status, sizeof status, "%d", r->status);
-  const char *args[6] = {fence, nonce, keep ? "done" : "rel", status,
+  const char *args[6] = {fence,
+                         nonce,
+                         keep ? "done" : "rel",
+                         status,
                          r->headers_len ? r->headers : "",
                          r->body_len ? (const char *)r->body : ""};
-  size_t lens[6] = {strlen(fence), strlen(nonce), keep ? 4u : 3u,
+  size_t lens[6] = {strlen(fence),  strlen(nonce),  keep ? 4u : 3u,
                     strlen(status), r->headers_len, r->body_len};
   return rd_update(s, t, keep ? 6 : 3, args, lens);
 }
@@ -484,7 +485,7 @@ static void rd_destroy(rein_idem_store *s) {
   if (!d) return;
   if (d->cl) {
     rein__redis_cluster_free(d->cl);
-    rein__free(s->alloc, d->cl);
+    rein_free(s->alloc, d->cl);
   }
   if (d->ctx) {
     if (!d->given || d->owns)
@@ -492,13 +493,18 @@ static void rd_destroy(rein_idem_store *s) {
     else
       rein__redis_unguard(d->ctx); /* back to its owner as it came */
   }
-  rein__free(s->alloc, d);
+  rein_free(s->alloc, d);
   s->impl = NULL;
 }
 
-static const rein__idem_vtable rd_vtable = {
-    REIN__IDEM_VTABLE_VERSION, "redis", false, rd_begin, rd_checkpoint,
-    rd_complete, rd_purge, rd_destroy};
+static const rein__idem_vtable rd_vtable = {REIN__IDEM_VTABLE_VERSION,
+                                            "redis",
+                                            false,
+                                            rd_begin,
+                                            rd_checkpoint,
+                                            rd_complete,
+                                            rd_purge,
+                                            rd_destroy};
 
 /* ---- construction ------------------------------------------------------ */
 
@@ -537,8 +543,7 @@ static bool valid_prefix(const char *p) {
   size_t n = p ? strlen(p) : 0;
   if (n < 1 || n > 64) return false;
   for (size_t i = 0; i < n; i++)
-    if ((unsigned char)p[i] <= 0x20 || (unsigned char)p[i] > 0x7e)
-      return false;
+    if ((unsigned char)p[i] <= 0x20 || (unsigned char)p[i] > 0x7e) return false;
   return true;
 }
 
@@ -603,7 +608,7 @@ rein_status rein_idem_redis_new(const rein_idem_config *c,
   if (st == REIN_OK) st = rein__idem_store_alloc(c, &rd_vtable, &s);
   rd *d = NULL;
   if (st == REIN_OK) {
-    d = rein__calloc(s->alloc, sizeof *d);
+    d = rein_calloc(s->alloc, sizeof *d);
     if (!d)
       st = rein__idem_errbuf(err, REIN_ENOMEM, "idem.redis: out of memory");
   }
@@ -628,7 +633,7 @@ rein_status rein_idem_redis_new(const rein_idem_config *c,
   } else if (rc->cluster_nodes) {
     char why[300];
     d->owns = true;
-    d->cl = rein__calloc(s->alloc, sizeof *d->cl);
+    d->cl = rein_calloc(s->alloc, sizeof *d->cl);
     if (!d->cl) {
       rein__idem_errbuf(err, REIN_ENOMEM, "idem.redis: out of memory");
       rein_idem_store_free(s);
@@ -673,8 +678,8 @@ rein_status rein_idem_redis_new(const rein_idem_config *c,
     if (given || rc->sentinels || rc->cluster_nodes)
       rein__idem_errbuf(err, st, "idem.redis: %s", s->errmsg);
     else
-      rein__idem_errbuf(err, st, "idem.redis: %s (%s:%d)", s->errmsg,
-                        rc->host, rc->port);
+      rein__idem_errbuf(err, st, "idem.redis: %s (%s:%d)", s->errmsg, rc->host,
+                        rc->port);
     rein_idem_store_free(s);
     return st;
   }

@@ -14,14 +14,22 @@
  */
 #include "idem_internal.h"
 
-#include "core/internal.h"
-
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
 
-enum { Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_SEL, Q_PUT, Q_CP, Q_DONE, Q_REL,
-       Q_PURGE, Q_COUNT };
+enum {
+  Q_BEGIN,
+  Q_COMMIT,
+  Q_ROLLBACK,
+  Q_SEL,
+  Q_PUT,
+  Q_CP,
+  Q_DONE,
+  Q_REL,
+  Q_PURGE,
+  Q_COUNT
+};
 
 typedef struct sq {
   sqlite3 *db;
@@ -34,17 +42,20 @@ static rein_status sq_err(rein_idem_store *s, sqlite3 *db, int rc,
   int ext = db ? sqlite3_extended_errcode(db) : rc;
   rein_status st = REIN_EBACKEND;
   int prim = rc & 0xff;
-  if (prim == SQLITE_BUSY || prim == SQLITE_LOCKED) st = REIN_EBUSY;
-  else if (prim == SQLITE_NOMEM) st = REIN_ENOMEM;
-  else if (prim == SQLITE_IOERR || prim == SQLITE_FULL) st = REIN_EIO;
-  const char *name = prim == SQLITE_BUSY ? "SQLITE_BUSY"
-                     : prim == SQLITE_LOCKED ? "SQLITE_LOCKED"
+  if (prim == SQLITE_BUSY || prim == SQLITE_LOCKED)
+    st = REIN_EBUSY;
+  else if (prim == SQLITE_NOMEM)
+    st = REIN_ENOMEM;
+  else if (prim == SQLITE_IOERR || prim == SQLITE_FULL)
+    st = REIN_EIO;
+  const char *name = prim == SQLITE_BUSY       ? "SQLITE_BUSY"
+                     : prim == SQLITE_LOCKED   ? "SQLITE_LOCKED"
                      : prim == SQLITE_READONLY ? "SQLITE_READONLY"
-                     : prim == SQLITE_CORRUPT ? "SQLITE_CORRUPT"
-                     : prim == SQLITE_IOERR ? "SQLITE_IOERR"
+                     : prim == SQLITE_CORRUPT  ? "SQLITE_CORRUPT"
+                     : prim == SQLITE_IOERR    ? "SQLITE_IOERR"
                      : prim == SQLITE_CANTOPEN ? "SQLITE_CANTOPEN"
-                     : prim == SQLITE_MISUSE ? "SQLITE_MISUSE"
-                                             : "SQLITE_ERROR";
+                     : prim == SQLITE_MISUSE   ? "SQLITE_MISUSE"
+                                               : "SQLITE_ERROR";
   return rein__idem_fail(s, st, "sqlite: %s (%d, extended %d) during %s: %s",
                          name, rc, ext, what,
                          db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
@@ -237,15 +248,21 @@ static rein_status sq_purge(rein_idem_store *s, size_t max_batch,
 static void sq_destroy(rein_idem_store *s) {
   sq *d = s->impl;
   if (!d) return;
-  for (int i = 0; i < Q_COUNT; i++) sqlite3_finalize(d->q[i]);
+  for (int i = 0; i < Q_COUNT; i++)
+    sqlite3_finalize(d->q[i]);
   if (d->owns) sqlite3_close_v2(d->db);
-  rein__free(s->alloc, d);
+  rein_free(s->alloc, d);
   s->impl = NULL;
 }
 
-static const rein__idem_vtable sq_vtable = {
-    REIN__IDEM_VTABLE_VERSION, "sqlite", true, sq_begin, sq_checkpoint,
-    sq_complete, sq_purge, sq_destroy};
+static const rein__idem_vtable sq_vtable = {REIN__IDEM_VTABLE_VERSION,
+                                            "sqlite",
+                                            true,
+                                            sq_begin,
+                                            sq_checkpoint,
+                                            sq_complete,
+                                            sq_purge,
+                                            sq_destroy};
 
 /* ---- construction ------------------------------------------------------ */
 
@@ -308,8 +325,8 @@ static rein_status setup(rein_idem_store *s, sq *d, const char *t,
   };
   for (int i = 0; i < Q_COUNT; i++) {
     snprintf(sql, sizeof sql, fmt[i], t, t);
-    rc = sqlite3_prepare_v3(d->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
-                            &d->q[i], NULL);
+    rc = sqlite3_prepare_v3(d->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &d->q[i],
+                            NULL);
     if (rc != SQLITE_OK) return sq_err(s, d->db, rc, "prepare");
   }
   return REIN_OK;
@@ -352,10 +369,9 @@ rein_status rein_idem_sqlite_new(const rein_idem_config *c,
   if (st == REIN_OK) st = rein__idem_store_alloc(c, &sq_vtable, &s);
   sq *d = NULL;
   if (st == REIN_OK) {
-    d = rein__calloc(s->alloc, sizeof *d);
+    d = rein_calloc(s->alloc, sizeof *d);
     if (!d)
-      st = rein__idem_errbuf(err, REIN_ENOMEM,
-                             "idem.sqlite: out of memory");
+      st = rein__idem_errbuf(err, REIN_ENOMEM, "idem.sqlite: out of memory");
   }
   if (st != REIN_OK) {
     rein__idem_store_dealloc(s);

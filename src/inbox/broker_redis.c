@@ -188,15 +188,15 @@ static rein_status build(rb *b, redisReply *entries, bool first_delivery,
                          rein_broker_batch *out) {
   size_t n = entries ? entries->elements : 0;
   if (n > b->cap) {
-    rein_broker_msg *nm = rein__alloc(b->alloc, n * sizeof *nm);
-    size_t *nk = rein__alloc(b->alloc, n * sizeof *nk);
+    rein_broker_msg *nm = rein_alloc(b->alloc, n * sizeof *nm);
+    size_t *nk = rein_alloc(b->alloc, n * sizeof *nk);
     if (!nm || !nk) {
-      rein__free(b->alloc, nm);
-      rein__free(b->alloc, nk);
+      rein_free(b->alloc, nm);
+      rein_free(b->alloc, nk);
       return REIN_ENOMEM;
     }
-    rein__free(b->alloc, b->msgs);
-    rein__free(b->alloc, b->klen);
+    rein_free(b->alloc, b->msgs);
+    rein_free(b->alloc, b->klen);
     b->msgs = nm;
     b->klen = nk;
     b->cap = n;
@@ -445,10 +445,10 @@ static void rb_free(rein_broker *base) {
   char *strs[] = {b->host, b->stream,    b->group,     b->consumer,
                   b->dead, b->key_field, b->body_field};
   for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
-    rein__free(b->alloc, strs[i]);
-  rein__free(b->alloc, b->msgs);
-  rein__free(b->alloc, b->klen);
-  rein__free(b->alloc, b);
+    rein_free(b->alloc, strs[i]);
+  rein_free(b->alloc, b->msgs);
+  rein_free(b->alloc, b->klen);
+  rein_free(b->alloc, b);
 }
 
 static const rein_broker_vtable RB_VT = {REIN_BROKER_VTABLE_VERSION,
@@ -475,7 +475,7 @@ void rein_broker_redis_config_default(rein_broker_redis_config *c) {
 
 static char *sdup(const rein_allocator *a, const char *s) {
   size_t n = strlen(s) + 1;
-  char *d = rein__alloc(a, n);
+  char *d = rein_alloc(a, n);
   return d ? memcpy(d, s, n) : NULL;
 }
 
@@ -494,42 +494,47 @@ rein_status rein_broker_redis_new(const rein_broker_redis_config *c,
   static const char *const what =
       ": expected 1..200 printable characters without spaces";
   if (!c->host || !*c->host)
-    return rein__invalid(e, "broker_redis.host: required");
+    return rein_errbuf_set(e, REIN_EINVAL, "broker_redis.host: required");
   if (c->port < 1 || c->port > 65535)
-    return rein__invalid(e,
-                         "broker_redis.port: must be in [1, 65535], "
-                         "got %d",
-                         c->port);
+    return rein_errbuf_set(e, REIN_EINVAL,
+                           "broker_redis.port: must be in [1, 65535], "
+                           "got %d",
+                           c->port);
   if (!name_ok(c->stream))
-    return rein__invalid(e, "broker_redis.stream%s", what);
-  if (!name_ok(c->group)) return rein__invalid(e, "broker_redis.group%s", what);
+    return rein_errbuf_set(e, REIN_EINVAL, "broker_redis.stream%s", what);
+  if (!name_ok(c->group))
+    return rein_errbuf_set(e, REIN_EINVAL, "broker_redis.group%s", what);
   if (!name_ok(c->consumer))
-    return rein__invalid(e,
-                         "broker_redis.consumer%s (unique per live "
-                         "consumer)",
-                         what);
+    return rein_errbuf_set(e, REIN_EINVAL,
+                           "broker_redis.consumer%s (unique per live "
+                           "consumer)",
+                           what);
   if (c->dead_stream && !name_ok(c->dead_stream))
-    return rein__invalid(e, "broker_redis.dead_stream%s", what);
+    return rein_errbuf_set(e, REIN_EINVAL, "broker_redis.dead_stream%s", what);
   if (!name_ok(c->key_field))
-    return rein__invalid(e, "broker_redis.key_field%s", what);
+    return rein_errbuf_set(e, REIN_EINVAL, "broker_redis.key_field%s", what);
   if (!name_ok(c->body_field) || !strcmp(c->body_field, c->key_field))
-    return rein__invalid(e,
-                         "broker_redis.body_field%s, different from "
-                         "key_field",
-                         what);
+    return rein_errbuf_set(e, REIN_EINVAL,
+                           "broker_redis.body_field%s, different from "
+                           "key_field",
+                           what);
   if (!name_ok(c->start_id))
-    return rein__invalid(e, "broker_redis.start_id: expected a stream ID "
-                            "such as \"0\" or \"$\"");
+    return rein_errbuf_set(e, REIN_EINVAL,
+                           "broker_redis.start_id: expected a stream ID "
+                           "such as \"0\" or \"$\"");
   if (c->connect_timeout_ns < REIN_NS_PER_MS ||
       c->connect_timeout_ns > 600 * REIN_NS_PER_S)
-    return rein__invalid(e, "broker_redis.connect_timeout_ns: must be in "
-                            "[1 ms, 600 s]");
+    return rein_errbuf_set(e, REIN_EINVAL,
+                           "broker_redis.connect_timeout_ns: must be in "
+                           "[1 ms, 600 s]");
   if (c->min_idle_ns < 0 || c->min_idle_ns > 86400 * REIN_NS_PER_S)
-    return rein__invalid(e, "broker_redis.min_idle_ns: must be in [0, 1 day]");
+    return rein_errbuf_set(e, REIN_EINVAL,
+                           "broker_redis.min_idle_ns: must be in [0, 1 day]");
   if (c->redelivery_window_ns < REIN_NS_PER_S)
-    return rein__invalid(e, "broker_redis.redelivery_window_ns: must be at "
-                            "least 1 s");
-  rb *b = rein__calloc(c->alloc, sizeof *b);
+    return rein_errbuf_set(e, REIN_EINVAL,
+                           "broker_redis.redelivery_window_ns: must be at "
+                           "least 1 s");
+  rb *b = rein_calloc(c->alloc, sizeof *b);
   if (!b) return REIN_ENOMEM;
   b->base.vt = &RB_VT;
   b->alloc = c->alloc;
@@ -549,7 +554,7 @@ rein_status rein_broker_redis_new(const rein_broker_redis_config *c,
   if (c->dead_stream) {
     b->dead = sdup(c->alloc, c->dead_stream);
   } else if (c->stream &&
-             (b->dead = rein__alloc(c->alloc, strlen(c->stream) + 6))) {
+             (b->dead = rein_alloc(c->alloc, strlen(c->stream) + 6))) {
     sprintf(b->dead, "%s:dead", c->stream);
   }
   if (!b->host || !b->stream || !b->group || !b->consumer || !b->dead ||

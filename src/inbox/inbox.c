@@ -93,7 +93,6 @@ void rein_broker_free(rein_broker *b) {
 
 void rein_inbox_config_default(rein_inbox_config *c) {
   memset(c, 0, sizeof *c);
-  c->db = REIN_INBOX_SQLITE;
   c->busy_timeout_ns = 10 * REIN_NS_PER_S;
   c->dedup = true;
   c->retention_ns = 7 * 86400 * REIN_NS_PER_S;
@@ -126,58 +125,46 @@ static void logline(const rein_inbox *ib, const char *fmt, ...) {
 
 static rein_status validate(const rein_inbox_config *c) {
   rein_errbuf *e = c->err;
-  if (c->db != REIN_INBOX_SQLITE && c->db != REIN_INBOX_PG)
-    return rein__invalid(e,
-                         "inbox.db: must be REIN_INBOX_SQLITE or "
-                         "REIN_INBOX_PG, got %d",
-                         (int)c->db);
-  if (c->db == REIN_INBOX_SQLITE && !c->sqlite_db &&
-      (!c->sqlite_path || !*c->sqlite_path))
-    return rein__invalid(e, "inbox.sqlite_path: required (or sqlite_db) "
-                            "for the SQLite inbox; use \":memory:\" for a "
-                            "throwaway one");
-  if (c->db == REIN_INBOX_PG && !c->pg_conn && !c->pg_conninfo)
-    return rein__invalid(e, "inbox.pg_conninfo: required (or pg_conn) for "
-                            "the PostgreSQL inbox, e.g. \"host=127.0.0.1 "
-                            "port=5432 dbname=app\"");
   if (c->busy_timeout_ns < 0 || c->busy_timeout_ns > 600 * REIN_NS_PER_S)
-    return rein__invalid(e,
-                         "inbox.busy_timeout_ns: must be in [0, 600 s], "
-                         "got %" PRId64,
-                         c->busy_timeout_ns);
+    return rein_errbuf_set(e, REIN_EINVAL,
+                           "inbox.busy_timeout_ns: must be in [0, 600 s], "
+                           "got %" PRId64,
+                           c->busy_timeout_ns);
   if (c->retention_ns < REIN_NS_PER_MS)
-    return rein__invalid(e,
-                         "inbox.retention_ns: must be at least 1 ms, got "
-                         "%" PRId64,
-                         c->retention_ns);
+    return rein_errbuf_set(e, REIN_EINVAL,
+                           "inbox.retention_ns: must be at least 1 ms, got "
+                           "%" PRId64,
+                           c->retention_ns);
   if (c->max_deliveries < 1 || c->max_deliveries > 1000000)
-    return rein__invalid(e,
-                         "inbox.max_deliveries: must be in [1, 1000000], "
-                         "got %u",
-                         c->max_deliveries);
+    return rein_errbuf_set(e, REIN_EINVAL,
+                           "inbox.max_deliveries: must be in [1, 1000000], "
+                           "got %u",
+                           c->max_deliveries);
   if (c->outbox_secret && c->outbox_secret_len < 16)
-    return rein__invalid(e,
-                         "inbox.outbox_secret_len: the HMAC secret must "
-                         "be at least 16 bytes, got %zu; use 32 random "
-                         "bytes",
-                         c->outbox_secret_len);
+    return rein_errbuf_set(e, REIN_EINVAL,
+                           "inbox.outbox_secret_len: the HMAC secret must "
+                           "be at least 16 bytes, got %zu; use 32 random "
+                           "bytes",
+                           c->outbox_secret_len);
   if (!c->outbox_secret && c->outbox_secret_len)
-    return rein__invalid(e, "inbox.outbox_secret: NULL with a length of %zu",
-                         c->outbox_secret_len);
+    return rein_errbuf_set(e, REIN_EINVAL,
+                           "inbox.outbox_secret: NULL with a length of %zu",
+                           c->outbox_secret_len);
   if (c->outbox_lease_ns < REIN_NS_PER_MS)
-    return rein__invalid(e,
-                         "inbox.outbox_lease_ns: must be at least 1 ms, "
-                         "got %" PRId64,
-                         c->outbox_lease_ns);
+    return rein_errbuf_set(e, REIN_EINVAL,
+                           "inbox.outbox_lease_ns: must be at least 1 ms, "
+                           "got %" PRId64,
+                           c->outbox_lease_ns);
   return REIN_OK;
 }
 
-rein_status rein_inbox_new(const rein_inbox_config *c, rein_inbox **out) {
+rein_status rein__inbox_new(const rein_inbox_config *c, rein__inbox_open open,
+                            rein_inbox **out) {
   if (!c || !out) return REIN_EINVAL;
   *out = NULL;
   rein_status st = validate(c);
   if (st != REIN_OK) return st;
-  rein_inbox *ib = rein__calloc(c->alloc, sizeof *ib);
+  rein_inbox *ib = rein_calloc(c->alloc, sizeof *ib);
   if (!ib) return REIN_ENOMEM;
   ib->cfg = *c;
   ib->cfg.sqlite_path = NULL;
@@ -185,9 +172,9 @@ rein_status rein_inbox_new(const rein_inbox_config *c, rein_inbox **out) {
   ib->cfg.err = NULL;
   if (!ib->cfg.wall.now_ns) ib->cfg.wall.now_ns = wall_default;
   if (c->outbox_secret) {
-    ib->secret = rein__alloc(c->alloc, c->outbox_secret_len);
+    ib->secret = rein_alloc(c->alloc, c->outbox_secret_len);
     if (!ib->secret) {
-      rein__free(c->alloc, ib);
+      rein_free(c->alloc, ib);
       return REIN_ENOMEM;
     }
     memcpy(ib->secret, c->outbox_secret, c->outbox_secret_len);
@@ -213,8 +200,8 @@ rein_status rein_inbox_new(const rein_inbox_config *c, rein_inbox **out) {
                  w / REIN_NS_PER_S);
       if (!c->retention_warn_only) {
         if (c->err) snprintf(c->err->msg, sizeof c->err->msg, "%s", msg);
-        rein__free(c->alloc, ib->secret);
-        rein__free(c->alloc, ib);
+        rein_free(c->alloc, ib->secret);
+        rein_free(c->alloc, ib);
         return REIN_EINVAL;
       }
       logline(ib,
@@ -223,11 +210,10 @@ rein_status rein_inbox_new(const rein_inbox_config *c, rein_inbox **out) {
               msg);
     }
   }
-  st = c->db == REIN_INBOX_PG ? rein__inbox_pg_open(c, &ib->db, c->err)
-                              : rein__inbox_sqlite_open(c, &ib->db, c->err);
+  st = open(c, &ib->db, c->err);
   if (st != REIN_OK) {
-    rein__free(c->alloc, ib->secret);
-    rein__free(c->alloc, ib);
+    rein_free(c->alloc, ib->secret);
+    rein_free(c->alloc, ib);
     return st;
   }
   *out = ib;
@@ -237,28 +223,12 @@ rein_status rein_inbox_new(const rein_inbox_config *c, rein_inbox **out) {
 void rein_inbox_free(rein_inbox *ib) {
   if (!ib) return;
   ib->db->vt->close(ib->db);
-  rein__free(ib->cfg.alloc, ib->secret);
-  rein__free(ib->cfg.alloc, ib);
+  rein_free(ib->cfg.alloc, ib->secret);
+  rein_free(ib->cfg.alloc, ib);
 }
 
 const char *rein_inbox_errmsg(const rein_inbox *ib) {
   return ib ? ib->errmsg : "";
-}
-
-struct sqlite3 *rein_inbox_sqlite(const rein_inbox *ib) {
-  return ib ? rein__inbox_sqlite_handle(ib->db) : NULL;
-}
-
-struct pg_conn *rein_inbox_pg(const rein_inbox *ib) {
-  return ib ? rein__inbox_pg_handle(ib->db) : NULL;
-}
-
-struct sqlite3 *rein_inbox_tx_sqlite(const rein_inbox_tx *tx) {
-  return tx ? rein__inbox_sqlite_handle(tx->ib->db) : NULL;
-}
-
-struct pg_conn *rein_inbox_tx_pg(const rein_inbox_tx *tx) {
-  return tx ? rein__inbox_pg_handle(tx->ib->db) : NULL;
 }
 
 const rein_broker_msg *rein_inbox_tx_msg(const rein_inbox_tx *tx) {
@@ -454,11 +424,15 @@ rein_status rein_inbox_counts_get(rein_inbox *ib, rein_inbox_counts *out) {
   return st == REIN_OK ? st : db_fail(ib, st);
 }
 
-/* ==== internal accessors for outbox.c ======================================
+/* ==== internal accessors for outbox.c and the database libraries
+ * ======================================
  */
 
-rein__inbox_db *rein__inbox_db_of(rein_inbox *ib) {
-  return ib->db;
+rein__inbox_db *rein__inbox_db_of(const rein_inbox *ib) {
+  return ib ? ib->db : NULL;
+}
+rein__inbox_db *rein__inbox_db_of_tx(const rein_inbox_tx *tx) {
+  return tx ? tx->ib->db : NULL;
 }
 rein_inbox *rein__inbox_of_tx(rein_inbox_tx *tx) {
   return tx->ib;

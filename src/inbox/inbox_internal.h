@@ -11,7 +11,7 @@
 #ifndef REIN_INBOX_INTERNAL_H
 #define REIN_INBOX_INTERNAL_H
 
-#include "core/internal.h"
+#include "rein/errors.h"
 #include "rein/inbox.h"
 
 typedef struct rein__inbox_db rein__inbox_db;
@@ -69,29 +69,34 @@ struct rein__inbox_db {
   char errmsg[512];
 };
 
-/* Opens (or adopts) and prepares the backend; on failure writes the reason
- * to err. */
-rein_status rein__inbox_sqlite_open(const rein_inbox_config *c,
-                                    rein__inbox_db **out, rein_errbuf *err);
-rein_status rein__inbox_pg_open(const rein_inbox_config *c,
-                                rein__inbox_db **out, rein_errbuf *err);
-struct sqlite3 *rein__inbox_sqlite_handle(rein__inbox_db *d);
-struct pg_conn *rein__inbox_pg_handle(rein__inbox_db *d);
+/* Opens (or adopts) and prepares a backend; on failure writes the reason
+ * to err. Each database's library has one (inbox_sqlite.c, inbox_pg.c) and
+ * passes it to rein__inbox_new, the front end's constructor. */
+typedef rein_status (*rein__inbox_open)(const rein_inbox_config *c,
+                                        rein__inbox_db **out, rein_errbuf *err);
+
+/* The backend interface between librein_inbox and the database libraries
+ * (librein_inbox_sqlite, librein_inbox_pg, built from the same release):
+ * exported from librein_inbox.so under the REIN_PRIVATE_<version> symbol
+ * version, so a database library from another release fails to load
+ * rather than misreading a struct. Not for applications. */
+REIN_API rein_status rein__inbox_new(const rein_inbox_config *c,
+                                     rein__inbox_open open, rein_inbox **out);
 
 /* Allocates one outbox row with room for its strings and body. */
-rein__outbox_row *rein__outbox_row_new(const rein_allocator *a, int64_t id,
-                                       const char *msg_key, const char *effect,
-                                       const char *idem_key, const char *dest,
-                                       const void *body, size_t body_len,
-                                       uint32_t attempts);
+REIN_API rein__outbox_row *
+rein__outbox_row_new(const rein_allocator *a, int64_t id, const char *msg_key,
+                     const char *effect, const char *idem_key, const char *dest,
+                     const void *body, size_t body_len, uint32_t attempts);
 
-void rein__inbox_seterr(char *buf, size_t cap, const char *fmt, ...)
+REIN_API void rein__inbox_seterr(char *buf, size_t cap, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Accessors outbox.c uses (defined in inbox.c). The error buffer is
  * REIN__INBOX_ERR_CAP bytes. */
 #define REIN__INBOX_ERR_CAP 512
-rein__inbox_db *rein__inbox_db_of(rein_inbox *ib);
+REIN_API rein__inbox_db *rein__inbox_db_of(const rein_inbox *ib);
+REIN_API rein__inbox_db *rein__inbox_db_of_tx(const rein_inbox_tx *tx);
 rein_inbox *rein__inbox_of_tx(rein_inbox_tx *tx);
 const rein_inbox_config *rein__inbox_cfg(const rein_inbox *ib);
 char *rein__inbox_errbuf(rein_inbox *ib);

@@ -331,7 +331,7 @@ static rein_status pg_outbox_lease(rein__inbox_db *d, int64_t now_ms,
   PQclear(r);
   if (st != REIN_OK) {
     for (size_t i = 0; i < *n; i++)
-      rein__free(p->base.alloc, rows[i]);
+      rein_free(p->base.alloc, rows[i]);
     *n = 0;
   }
   return st;
@@ -416,7 +416,7 @@ static void pg_close(rein__inbox_db *d) {
       }
     }
   }
-  rein__free(p->base.alloc, p);
+  rein_free(p->base.alloc, p);
 }
 
 static const rein__inbox_db_vt PG_VT = {REIN__INBOX_DB_VT_VERSION,
@@ -433,8 +433,16 @@ static const rein__inbox_db_vt PG_VT = {REIN__INBOX_DB_VT_VERSION,
                                         pg_close,
                                         pg_begin_dedup};
 
-struct pg_conn *rein__inbox_pg_handle(rein__inbox_db *d) {
-  return d && d->vt == &PG_VT ? ((pg *)d)->conn : NULL;
+static struct pg_conn *handle(const rein__inbox_db *d) {
+  return d && d->vt == &PG_VT ? ((const pg *)d)->conn : NULL;
+}
+
+struct pg_conn *rein_inbox_pg(const rein_inbox *ib) {
+  return handle(rein__inbox_db_of(ib));
+}
+
+struct pg_conn *rein_inbox_tx_pg(const rein_inbox_tx *tx) {
+  return handle(rein__inbox_db_of_tx(tx));
 }
 
 static void quiet_notice(void *arg, const char *message) {
@@ -442,9 +450,9 @@ static void quiet_notice(void *arg, const char *message) {
   (void)message;
 }
 
-rein_status rein__inbox_pg_open(const rein_inbox_config *c,
-                                rein__inbox_db **out, rein_errbuf *err) {
-  pg *p = rein__calloc(c->alloc, sizeof *p);
+static rein_status pg_open(const rein_inbox_config *c, rein__inbox_db **out,
+                           rein_errbuf *err) {
+  pg *p = rein_calloc(c->alloc, sizeof *p);
   if (!p) return REIN_ENOMEM;
   p->base.vt = &PG_VT;
   p->base.alloc = c->alloc;
@@ -455,7 +463,7 @@ rein_status rein__inbox_pg_open(const rein_inbox_config *c,
     p->conn = PQconnectdb(c->pg_conninfo);
     p->owned = true;
     if (!p->conn) {
-      rein__free(c->alloc, p);
+      rein_free(c->alloc, p);
       return REIN_ENOMEM;
     }
     if (PQstatus(p->conn) != CONNECTION_OK) {
@@ -481,6 +489,17 @@ bad:
     snprintf(err->msg, sizeof err->msg, "inbox.pg_conninfo: %.450s",
              p->base.errmsg);
   if (p->owned) PQfinish(p->conn);
-  rein__free(c->alloc, p);
+  rein_free(c->alloc, p);
   return st == REIN_ECLOSED ? REIN_ECLOSED : REIN_EBACKEND;
+}
+
+rein_status rein_inbox_pg_new(const rein_inbox_config *c, rein_inbox **out) {
+  if (!c || !out) return REIN_EINVAL;
+  *out = NULL;
+  if (!c->pg_conn && (!c->pg_conninfo || !*c->pg_conninfo))
+    return rein_errbuf_set(c->err, REIN_EINVAL,
+                           "inbox.pg_conninfo: required (or pg_conn) for the "
+                           "PostgreSQL inbox, e.g. \"host=127.0.0.1 "
+                           "port=5432 dbname=app\"");
+  return rein__inbox_new(c, pg_open, out);
 }

@@ -191,7 +191,7 @@ static rein_status sq_outbox_lease(rein__inbox_db *d, int64_t now_ms,
   sqlite3_clear_bindings(st);
   if (ret != REIN_OK) {
     for (size_t i = 0; i < *n; i++)
-      rein__free(s->base.alloc, rows[i]);
+      rein_free(s->base.alloc, rows[i]);
     *n = 0;
   }
   return ret;
@@ -260,7 +260,7 @@ static void sq_close(rein__inbox_db *d) {
   for (int i = 0; i < S_COUNT_; i++)
     sqlite3_finalize(s->st[i]);
   if (s->owned) sqlite3_close(s->db);
-  rein__free(s->base.alloc, s);
+  rein_free(s->base.alloc, s);
 }
 
 static const rein__inbox_db_vt SQ_VT = {REIN__INBOX_DB_VT_VERSION,
@@ -277,8 +277,16 @@ static const rein__inbox_db_vt SQ_VT = {REIN__INBOX_DB_VT_VERSION,
                                         sq_close,
                                         NULL};
 
-struct sqlite3 *rein__inbox_sqlite_handle(rein__inbox_db *d) {
-  return d && d->vt == &SQ_VT ? ((sq *)d)->db : NULL;
+static struct sqlite3 *handle(const rein__inbox_db *d) {
+  return d && d->vt == &SQ_VT ? ((const sq *)d)->db : NULL;
+}
+
+struct sqlite3 *rein_inbox_sqlite(const rein_inbox *ib) {
+  return handle(rein__inbox_db_of(ib));
+}
+
+struct sqlite3 *rein_inbox_tx_sqlite(const rein_inbox_tx *tx) {
+  return handle(rein__inbox_db_of_tx(tx));
 }
 
 #define SETUP_RETRY_MS 20
@@ -296,9 +304,9 @@ static int exec_busy_retry(sqlite3 *db, const char *sql, int64_t tries) {
   }
 }
 
-rein_status rein__inbox_sqlite_open(const rein_inbox_config *c,
-                                    rein__inbox_db **out, rein_errbuf *err) {
-  sq *s = rein__calloc(c->alloc, sizeof *s);
+static rein_status sqlite_open(const rein_inbox_config *c, rein__inbox_db **out,
+                               rein_errbuf *err) {
+  sq *s = rein_calloc(c->alloc, sizeof *s);
   if (!s) return REIN_ENOMEM;
   s->base.vt = &SQ_VT;
   s->base.alloc = c->alloc;
@@ -330,8 +338,7 @@ rein_status rein__inbox_sqlite_open(const rein_inbox_config *c,
   if (rc == SQLITE_OK) {
     rc = sqlite3_exec(s->db, SCHEMA, NULL, NULL, NULL);
     if (own_txn) {
-      if (rc == SQLITE_OK)
-        rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+      if (rc == SQLITE_OK) rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
       if (rc != SQLITE_OK) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     }
   }
@@ -353,4 +360,16 @@ bad:;
   }
   sq_close(&s->base);
   return r;
+}
+
+rein_status rein_inbox_sqlite_new(const rein_inbox_config *c,
+                                  rein_inbox **out) {
+  if (!c || !out) return REIN_EINVAL;
+  *out = NULL;
+  if (!c->sqlite_db && (!c->sqlite_path || !*c->sqlite_path))
+    return rein_errbuf_set(c->err, REIN_EINVAL,
+                           "inbox.sqlite_path: required (or sqlite_db) for "
+                           "the SQLite inbox; use \":memory:\" for a "
+                           "throwaway one");
+  return rein__inbox_new(c, sqlite_open, out);
 }

@@ -54,7 +54,7 @@ rein__outbox_row *rein__outbox_row_new(const rein_allocator *al, int64_t id,
   size_t a = strlen(msg_key) + 1, b = strlen(effect) + 1,
          c = strlen(idem_key) + 1, d = strlen(dest) + 1;
   rein__outbox_row *r =
-      rein__alloc(al, sizeof *r + a + b + c + d + body_len + 1);
+      rein_alloc(al, sizeof *r + a + b + c + d + body_len + 1);
   if (!r) return NULL;
   char *p = (char *)(r + 1);
   r->item.id = id;
@@ -161,7 +161,7 @@ rein_status rein_outbox_relay(rein_inbox *ib, const rein_policy *policy,
   const rein_inbox_config *c = rein__inbox_cfg(ib);
   rein__inbox_db *db = rein__inbox_db_of(ib);
   char *eb = rein__inbox_errbuf(ib);
-  rein__outbox_row **rows = rein__alloc(c->alloc, max * sizeof *rows);
+  rein__outbox_row **rows = rein_alloc(c->alloc, max * sizeof *rows);
   if (!rows) return REIN_ENOMEM;
   int64_t now = c->wall.now_ns(c->wall.ctx) / REIN_NS_PER_MS;
   size_t n = 0;
@@ -169,7 +169,7 @@ rein_status rein_outbox_relay(rein_inbox *ib, const rein_policy *policy,
       db, now, now + c->outbox_lease_ns / REIN_NS_PER_MS, max, rows, &n);
   if (st != REIN_OK) {
     snprintf(eb, REIN__INBOX_ERR_CAP, "%s", db->errmsg);
-    rein__free(c->alloc, rows);
+    rein_free(c->alloc, rows);
     return st;
   }
   size_t i = 0;
@@ -213,7 +213,7 @@ rein_status rein_outbox_relay(rein_inbox *ib, const rein_policy *policy,
     }
   }
   for (size_t j = 0; j < n; j++)
-    rein__free(c->alloc, rows[j]);
-  rein__free(c->alloc, rows);
+    rein_free(c->alloc, rows[j]);
+  rein_free(c->alloc, rows);
   return st;
 }

@@ -34,7 +34,7 @@ void rein_outbox_http_config_default(rein_outbox_http_config *c) {
 static char *dup_str(const rein_allocator *a, const char *prefix,
                      const char *s) {
   size_t p = strlen(prefix), n = strlen(s);
-  char *d = rein__alloc(a, p + n + 1);
+  char *d = rein_alloc(a, p + n + 1);
   if (!d) return NULL;
   memcpy(d, prefix, p);
   memcpy(d + p, s, n + 1);
@@ -52,17 +52,20 @@ rein_status rein_outbox_http_new(const rein_outbox_http_config *c,
   if (!c || !out) return REIN_EINVAL;
   *out = NULL;
   if (!c->content_type || !*c->content_type || !header_ok(c->content_type))
-    return rein__invalid(c->err, "outbox_http.content_type: expected a "
-                                 "media type without control characters");
+    return rein_errbuf_set(c->err, REIN_EINVAL,
+                           "outbox_http.content_type: expected a "
+                           "media type without control characters");
   if (c->auth_header &&
       (!strchr(c->auth_header, ':') || !header_ok(c->auth_header)))
-    return rein__invalid(c->err, "outbox_http.auth_header: expected "
-                                 "\"Name: value\" without control "
-                                 "characters");
+    return rein_errbuf_set(c->err, REIN_EINVAL,
+                           "outbox_http.auth_header: expected "
+                           "\"Name: value\" without control "
+                           "characters");
   if (c->timeout_ns < REIN_NS_PER_MS || c->timeout_ns > 600 * REIN_NS_PER_S)
-    return rein__invalid(c->err, "outbox_http.timeout_ns: must be in "
-                                 "[1 ms, 600 s]");
-  rein_outbox_http *h = rein__calloc(c->alloc, sizeof *h);
+    return rein_errbuf_set(c->err, REIN_EINVAL,
+                           "outbox_http.timeout_ns: must be in "
+                           "[1 ms, 600 s]");
+  rein_outbox_http *h = rein_calloc(c->alloc, sizeof *h);
   if (!h) return REIN_ENOMEM;
   h->cfg = *c;
   h->cfg.err = NULL;
@@ -82,9 +85,9 @@ rein_status rein_outbox_http_new(const rein_outbox_http_config *c,
 void rein_outbox_http_free(rein_outbox_http *h) {
   if (!h) return;
   if (h->curl) curl_easy_cleanup(h->curl);
-  rein__free(h->cfg.alloc, h->content_type);
-  rein__free(h->cfg.alloc, h->auth);
-  rein__free(h->cfg.alloc, h);
+  rein_free(h->cfg.alloc, h->content_type);
+  rein_free(h->cfg.alloc, h->auth);
+  rein_free(h->cfg.alloc, h);
 }
 
 static size_t discard(char *p, size_t size, size_t n, void *ud) {

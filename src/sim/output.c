@@ -8,14 +8,16 @@
  * deterministic, so the same run gives byte-identical files. Every string in
  * the JSON goes through jansson (rein/json.h); the summary is one small
  * object, and the series is streamed (a point at a time, never one tree). The
- * report has no scripts and no external resources: one file that opens
- * anywhere.
+ * report (its charts and numbers from report.c, rein/report.h) has no
+ * scripts and no external resources: one file that opens anywhere.
  */
 #include "sim_internal.h"
 
 #include "rein/json.h"
+#include "rein/report.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 size_t rein_sim_summary_fields(const rein_sim_summary *s, rein_sim_field *out,
@@ -207,270 +209,313 @@ rein_status rein_sim_write_series_json(const rein_sim_result *const *rs,
 /* ---------------------------------------------------------------------- */
 /* HTML report                                                             */
 
-static void html(FILE *f, const char *s) {
-  for (; *s; s++) {
-    switch (*s) {
-    case '<':
-      fputs("&lt;", f);
-      break;
-    case '>':
-      fputs("&gt;", f);
-      break;
-    case '&':
-      fputs("&amp;", f);
-      break;
-    case '"':
-      fputs("&quot;", f);
-      break;
-    default:
-      fputc(*s, f);
-    }
-  }
+/* Labels for people, in rein_sim_summary_fields' names. */
+static const struct {
+  const char *name, *label;
+} LABELS[] = {
+    {"logical", "logical calls"},
+    {"attempts", "attempts sent"},
+    {"retries", "retries sent"},
+    {"successes", "calls that succeeded"},
+    {"giveups", "calls that gave up"},
+    {"timeouts", "attempts that timed out"},
+    {"amplification", "attempts per logical call"},
+    {"peak_amplification", "peak attempts per call (one interval)"},
+    {"peak_load_ratio", "peak load / capacity"},
+    {"peak_retry_ratio", "peak share of retries in the load"},
+    {"goodput_per_s", "goodput (successes per second)"},
+    {"baseline_goodput_per_s", "goodput before the incident (per second)"},
+    {"success_ratio", "share of calls that succeeded"},
+    {"latency_p50_ms", "call latency p50 (ms)"},
+    {"latency_p99_ms", "call latency p99 (ms)"},
+    {"latency_p999_ms", "call latency p99.9 (ms)"},
+    {"recovery_s", "recovery after the incident (s)"},
+    {"recovered", "recovered"},
+    {"completion_s", "time to finish the one-shot work (s)"},
+    {"oneshot_done", "one-shot calls finished"},
+    {"duplicates", "duplicate side effects"},
+    {"extra_executions", "extra executions on the server"},
+    {"wasted", "work done after the caller gave up"},
+    {"total_work", "attempts the servers took"},
+    {"events", "simulation events"},
+    {"giveup_max_attempts", "gave up: attempts used up"},
+    {"giveup_window", "gave up: retry window ended"},
+    {"giveup_deadline", "gave up: deadline"},
+    {"giveup_budget", "gave up: retry budget empty"},
+    {"giveup_breaker_open", "gave up: breaker open"},
+    {"giveup_throttled", "gave up: throttled"},
+    {"giveup_not_retryable", "gave up: not retryable"},
+    {"giveup_non_idempotent", "gave up: not idempotent"},
+    {"giveup_server_stop", "gave up: server said stop"},
+    {"giveup_retention", "gave up: key retention ended"},
+};
+
+const char *rein_sim_field_label(const char *name) {
+  if (!name) return "";
+  for (size_t i = 0; i < sizeof LABELS / sizeof LABELS[0]; i++)
+    if (!strcmp(LABELS[i].name, name)) return LABELS[i].label;
+  return name;
 }
 
-static const char *const COLORS[] = {"#d62728", "#1f77b4", "#2ca02c",
-                                     "#9467bd", "#ff7f0e", "#8c564b",
-                                     "#e377c2", "#17becf"};
-
-static double nice_max(double v) {
-  if (v <= 0) return 1;
-  double e = pow(10, floor(log10(v)));
-  double m = v / e;
-  double n = m <= 1 ? 1 : m <= 2 ? 2 : m <= 2.5 ? 2.5 : m <= 5 ? 5 : 10;
-  return n * e;
-}
-
-/* Tick label: 800, 2.5k, 1.2M. */
-static void tick_label(char *buf, size_t cap, double v) {
-  if (v >= 1e6)
-    snprintf(buf, cap, "%gM", v / 1e6);
-  else if (v >= 1e4)
-    snprintf(buf, cap, "%gk", v / 1e3);
-  else
-    snprintf(buf, cap, "%g", v);
+void rein_sim_report_config_default(rein_sim_report_config *c) {
+  if (c) memset(c, 0, sizeof *c);
 }
 
 typedef double (*series_fn)(const rein_sim_point *p, double interval_s);
 
 static double f_load(const rein_sim_point *p, double iv) {
-  return p->load / iv;
+  return (double)p->load / iv;
 }
 static double f_goodput(const rein_sim_point *p, double iv) {
-  return p->successes / iv;
+  return (double)p->successes / iv;
 }
 static double f_breaker(const rein_sim_point *p, double iv) {
   (void)iv;
   return p->breaker_open;
 }
 
-#define W 960
-#define H 300
-#define ML 70
-#define MR 20
-#define MT 30
-#define MB 40
-
-static void chart(FILE *f, const rein_sim_scenario *sc,
-                  const rein_sim_result *const *rs, size_t n, const char *title,
-                  const char *ylabel, series_fn fn, int capacity) {
-  double dur = rs[0]->duration_s, iv = rs[0]->interval_s;
-  double ymax = 0;
-  for (size_t i = 0; i < n; i++)
-    for (size_t k = 0; k < rs[i]->n_points; k++) {
-      double v = fn(&rs[i]->points[k], iv);
-      if (v > ymax) ymax = v;
-      if (capacity && rs[i]->points[k].capacity_per_s > ymax)
-        ymax = rs[i]->points[k].capacity_per_s;
+/* One chart of `fn` per variant (and the capacity line when asked), with
+ * the scenario's incidents as bands. */
+static rein_status chart(FILE *f, const rein_sim_scenario *sc,
+                         const rein_sim_result *const *rs, size_t n,
+                         const rein_sim_report_config *cfg, const char *id,
+                         const char *title, const char *ylabel,
+                         const char *yunit, series_fn fn, int capacity) {
+  size_t ns = n + (capacity ? 1 : 0);
+  if (ns > REIN_CHART_MAX_SERIES) {
+    n = REIN_CHART_MAX_SERIES - (capacity ? 1 : 0);
+    ns = REIN_CHART_MAX_SERIES;
+  }
+  rein_chart_series ser[REIN_CHART_MAX_SERIES];
+  double *bufs[REIN_CHART_MAX_SERIES] = {0};
+  rein_status st = REIN_OK;
+  double iv = rs[0]->interval_s > 0 ? rs[0]->interval_s : 1;
+  for (size_t i = 0; i < ns; i++) {
+    const rein_sim_result *r = rs[i < n ? i : 0];
+    bufs[i] = malloc(2 * (r->n_points ? r->n_points : 1) * sizeof(double));
+    if (!bufs[i]) {
+      st = REIN_ENOMEM;
+      goto out;
     }
-  ymax = nice_max(ymax * 1.05);
-  double pw = W - ML - MR, ph = H - MT - MB;
-#define X(t) (ML + (t) / dur * pw)
-#define Y(v) (MT + ph - (v) / ymax * ph)
-  fprintf(f, "<h2>");
-  html(f, title);
-  fprintf(f,
-          "</h2>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
-          "height=\"%d\" viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" "
-          "font-size=\"12\">\n",
-          W, H, W, H);
-  fprintf(f,
-          "<rect x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%.1f\" "
-          "fill=\"#fff\" stroke=\"#999\"/>\n",
-          ML, MT, pw, ph);
-  /* incidents */
-  for (size_t i = 0; i < sc->n_incidents; i++) {
+    double *x = bufs[i], *y = bufs[i] + r->n_points;
+    for (size_t k = 0; k < r->n_points; k++) {
+      if (i < n) {
+        x[k] = fmin(r->points[k].t_s + iv / 2, r->duration_s);
+        y[k] = fn(&r->points[k], iv);
+      } else { /* capacity: a value per interval, at the same x */
+        x[k] = fmin(r->points[k].t_s + iv / 2, r->duration_s);
+        y[k] = r->points[k].capacity_per_s;
+      }
+    }
+    ser[i] = (rein_chart_series){i < n ? r->variant : "nominal capacity", x,
+                                 y, r->n_points, i >= n};
+  }
+  rein_chart_band bands[64];
+  size_t nb = 0;
+  static const char *const kinds[] = {"outage", "capacity cut", "failures"};
+  for (size_t i = 0; i < sc->n_incidents && nb < 64; i++) {
     const sim_incident_spec *in = &sc->incidents[i];
-    double a = in->start_ns / 1e9, b = in->end_ns / 1e9;
-    if (a > dur) continue;
-    if (b > dur) b = dur;
-    fprintf(f,
-            "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%.1f\" "
-            "fill=\"#f4a582\" fill-opacity=\"0.35\"/>\n",
-            X(a), MT, fmax(X(b) - X(a), 1.5), ph);
-    static const char *const kinds[] = {"outage", "capacity cut", "failures"};
-    fprintf(f, "<text x=\"%.1f\" y=\"%d\" fill=\"#b2182b\">%s</text>\n",
-            X(a) + 2, MT + 12 + (int)(i % 3) * 12, kinds[in->kind]);
+    bands[nb++] = (rein_chart_band){in->start_ns / 1e9, in->end_ns / 1e9,
+                                    kinds[in->kind]};
   }
-  /* grid and axes */
-  for (int t = 0; t <= 5; t++) {
-    double v = ymax * t / 5;
-    char lb[32];
-    tick_label(lb, sizeof lb, v);
-    fprintf(f,
-            "<line x1=\"%d\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" "
-            "stroke=\"#ddd\"/><text x=\"%d\" y=\"%.1f\" "
-            "text-anchor=\"end\">%s</text>\n",
-            ML, ML + pw, Y(v), Y(v), ML - 6, Y(v) + 4, lb);
-  }
-  double xstep = nice_max(dur / 8);
-  for (double t = 0; t <= dur + 1e-9; t += xstep)
-    fprintf(f,
-            "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" "
-            "stroke=\"#999\"/><text x=\"%.1f\" y=\"%.1f\" "
-            "text-anchor=\"middle\">%gs</text>\n",
-            X(t), X(t), MT + ph, MT + ph + 5, X(t), MT + ph + 18, t);
-  fprintf(f,
-          "<text x=\"14\" y=\"%.1f\" transform=\"rotate(-90 14 %.1f)\" "
-          "text-anchor=\"middle\">",
-          MT + ph / 2, MT + ph / 2);
-  html(f, ylabel);
-  fputs("</text>\n", f);
-  /* capacity */
-  if (capacity) {
-    fputs("<polyline fill=\"none\" stroke=\"#333\" stroke-dasharray=\"6 4\" "
-          "stroke-width=\"1.5\" points=\"",
-          f);
-    const rein_sim_result *r = rs[0];
-    for (size_t k = 0; k < r->n_points; k++) {
-      double c = r->points[k].capacity_per_s;
-      fprintf(f, "%.1f,%.1f %.1f,%.1f ", X(r->points[k].t_s), Y(c),
-              X(fmin(r->points[k].t_s + iv, dur)), Y(c));
-    }
-    fputs("\"/>\n", f);
-  }
-  for (size_t i = 0; i < n; i++) {
-    const rein_sim_result *r = rs[i];
-    fprintf(f,
-            "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.6\" "
-            "points=\"",
-            COLORS[i % 8]);
-    for (size_t k = 0; k < r->n_points; k++) {
-      double t = fmin(r->points[k].t_s + iv / 2, dur);
-      fprintf(f, "%.1f,%.1f ", X(t), Y(fn(&r->points[k], iv)));
-    }
-    fputs("\"/>\n", f);
-  }
-  /* legend */
-  double lx = ML + 10;
-  for (size_t i = 0; i < n; i++) {
-    fprintf(f,
-            "<rect x=\"%.1f\" y=\"8\" width=\"14\" height=\"4\" "
-            "fill=\"%s\"/><text x=\"%.1f\" y=\"14\">",
-            lx, COLORS[i % 8], lx + 18);
-    html(f, rs[i]->variant);
-    fputs("</text>\n", f);
-    lx += 30 + 7.5 * (double)strlen(rs[i]->variant);
-  }
-  if (capacity)
-    fprintf(f,
-            "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"10\" y2=\"10\" "
-            "stroke=\"#333\" stroke-dasharray=\"6 4\"/><text x=\"%.1f\" "
-            "y=\"14\">nominal capacity</text>\n",
-            lx, lx + 20, lx + 24);
-  fputs("</svg>\n", f);
-#undef X
-#undef Y
+  rein_chart c;
+  rein_chart_default(&c);
+  c.id = id;
+  c.title = title;
+  c.x_label = "time since the start (s)";
+  c.y_label = ylabel;
+  c.x_unit = "s";
+  c.y_unit = yunit;
+  c.log_y = cfg->log_y;
+  c.x_max = rs[0]->duration_s;
+  c.series = ser;
+  c.n_series = ns;
+  c.bands = bands;
+  c.n_bands = nb;
+  st = rein_chart_write_svg(&c, f);
+out:
+  for (size_t i = 0; i < ns; i++) free(bufs[i]);
+  return st;
 }
 
-static void cell(FILE *f, const char *name, double v) {
+/* A summary cell: people's numbers, "–" for not applicable, "> N s" for a
+ * recovery that never came (the run ended N s after the incident). */
+static void cell(FILE *f, const char *name, double v,
+                 const rein_sim_summary *S) {
+  char b[64];
   fputs("<td>", f);
   if (v == -1)
     fputs("&ndash;", f);
   else if (!strcmp(name, "recovered"))
     fputs(v > 0 ? "yes" : "no", f);
-  else if (v == floor(v) && fabs(v) < 1e15)
-    fprintf(f, "%.0f", v);
+  else if (!strcmp(name, "recovery_s") && S && S->recovered == 0)
+    fprintf(f, "&gt; %s (not recovered)", rein_report_number(v, b, sizeof b));
   else
-    fprintf(f, "%.3g", v);
+    fputs(rein_report_number(v, b, sizeof b), f);
   fputs("</td>", f);
+}
+
+/* Findings, one sentence a variant and one comparison, from the figures. */
+static void findings(FILE *f, const rein_sim_scenario *sc,
+                     const rein_sim_result *const *rs, size_t n) {
+  char a[64], b[64], c[64];
+  fputs("<h2>Findings</h2>\n<ul>\n", f);
+  for (size_t i = 0; i < n; i++) {
+    const rein_sim_summary *S = &rs[i]->summary;
+    fputs("<li><b>", f);
+    rein_report_html(f, rs[i]->variant);
+    fprintf(f,
+            "</b>: %s attempts per logical call; load on ",
+            rein_report_number(S->amplification, a, sizeof a));
+    rein_report_html(f, sc->servers[sc->primary].name);
+    fprintf(f, " peaked at %s&times; its capacity; %s of %s calls succeeded",
+            rein_report_number(S->peak_load_ratio, a, sizeof a),
+            rein_report_number((double)S->successes, b, sizeof b),
+            rein_report_number((double)S->logical, c, sizeof c));
+    if (S->recovered == 1)
+      fprintf(f, "; goodput recovered %s s after the incident ended",
+              rein_report_number(S->recovery_s, a, sizeof a));
+    else if (S->recovered == 0)
+      fprintf(f,
+              "; goodput had <b>not recovered</b> when the run ended, %s s "
+              "after the incident",
+              rein_report_number(S->recovery_s, a, sizeof a));
+    if (S->duplicates)
+      fprintf(f, "; %s duplicate side effects",
+              rein_report_number((double)S->duplicates, a, sizeof a));
+    fputs(".</li>\n", f);
+  }
+  if (n >= 2) {
+    const rein_sim_summary *A = &rs[0]->summary, *B = &rs[n - 1]->summary;
+    if (A->attempts > 0) {
+      double d = 100.0 * ((double)B->attempts - (double)A->attempts) /
+                 (double)A->attempts;
+      fputs("<li><b>", f);
+      rein_report_html(f, rs[n - 1]->variant);
+      fprintf(f, "</b> sent %s%% %s attempts than <b>",
+              rein_report_number(fabs(d), a, sizeof a),
+              d <= 0 ? "fewer" : "more");
+      rein_report_html(f, rs[0]->variant);
+      double ds = (double)B->successes - (double)A->successes;
+      if (ds == 0)
+        fputs("</b> with as many successes", f);
+      else
+        fprintf(f, "</b>, with %s %s successes",
+                rein_report_number(fabs(ds), b, sizeof b),
+                ds > 0 ? "more" : "fewer");
+      if (A->recovered >= 0 && B->recovered >= 0) {
+        if (A->recovered == 1 && B->recovered == 1)
+          fprintf(f, "; it recovered %s s %s",
+                  rein_report_number(fabs(A->recovery_s - B->recovery_s), c,
+                                     sizeof c),
+                  B->recovery_s <= A->recovery_s ? "sooner" : "later");
+        else if (B->recovered != A->recovered) {
+          fputs("; only <b>", f);
+          rein_report_html(f, B->recovered == 1 ? rs[n - 1]->variant
+                                                : rs[0]->variant);
+          fputs("</b> recovered", f);
+        }
+      }
+      fputs(".</li>\n", f);
+    }
+  }
+  fputs("</ul>\n", f);
 }
 
 rein_status rein_sim_write_report_html(const rein_sim_scenario *sc,
                                        const rein_sim_result *const *rs,
-                                       size_t n, FILE *f) {
+                                       size_t n,
+                                       const rein_sim_report_config *cfg_in,
+                                       FILE *f) {
   if (!sc || !rs || !n || !f) return REIN_EINVAL;
+  for (size_t i = 0; i < n; i++)
+    if (!rs[i]) return REIN_EINVAL;
+  rein_sim_report_config cfg;
+  rein_sim_report_config_default(&cfg);
+  if (cfg_in) cfg = *cfg_in;
+  char b1[64], b2[64];
   fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         "<title>rein simulate: ",
         f);
-  html(f, sc->name);
-  fputs("</title>\n<style>body{font-family:sans-serif;margin:24px;"
-        "color:#222;max-width:1000px}table{border-collapse:collapse}"
-        "td,th{border:1px solid #ccc;padding:3px 10px;text-align:right}"
-        "th{background:#f0f0f0}td:first-child,th:first-child{text-align:left}"
-        "h2{font-size:16px;margin:18px 0 4px}.note{color:#555;font-size:13px}"
-        "</style></head><body>\n<h1>rein simulate: ",
-        f);
-  html(f, sc->name);
+  rein_report_html(f, sc->name);
+  fprintf(f, "</title>\n<style>%s</style></head><body>\n<h1>rein simulate: ",
+          rein_report_css());
+  rein_report_html(f, sc->name);
   fputs("</h1>\n", f);
   if (sc->description) {
     fputs("<p>", f);
-    html(f, sc->description);
+    rein_report_html(f, sc->description);
     fputs("</p>\n", f);
   }
-  fprintf(f,
-          "<p class=\"note\">seed %llu &middot; %.0f s simulated &middot; "
-          "interval %.3g s &middot; primary server <b>",
-          (unsigned long long)rs[0]->seed, rs[0]->duration_s,
-          rs[0]->interval_s);
-  html(f, sc->servers[sc->primary].name);
+  fprintf(f, "<p class=\"note\">seed %llu &middot; %s s simulated &middot; "
+             "one point every %s s &middot; primary server <b>",
+          (unsigned long long)rs[0]->seed,
+          rein_report_number(rs[0]->duration_s, b1, sizeof b1),
+          rein_report_number(rs[0]->interval_s, b2, sizeof b2));
+  rein_report_html(f, sc->servers[sc->primary].name);
   fputs("</b> &middot; incidents shaded &middot; every variant runs the "
-        "same arrivals (same seed) through rein's own retry engine</p>\n",
+        "same arrivals (same seed) through rein's own retry engine &middot; "
+        "hover a chart for exact values</p>\n",
         f);
-  char title[160];
+  findings(f, sc, rs, n);
+  char title[200];
   snprintf(title, sizeof title, "Load on %s (attempts arriving per second)",
            sc->servers[sc->primary].name);
-  chart(f, sc, rs, n, title, "attempts/s", f_load, 1);
-  chart(f, sc, rs, n, "Goodput (logical calls that succeeded, per second)",
-        "successes/s", f_goodput, 0);
+  rein_status st = chart(f, sc, rs, n, &cfg, "load", title,
+                         "attempts per second", "attempts/s", f_load, 1);
+  if (st == REIN_OK)
+    st = chart(f, sc, rs, n, &cfg, "goodput",
+               "Goodput (logical calls that succeeded, per second)",
+               "successes per second", "successes/s", f_goodput, 0);
   int any_breaker = 0;
   for (size_t i = 0; i < n; i++)
     for (size_t k = 0; k < rs[i]->n_points; k++)
       if (rs[i]->points[k].breaker_open) any_breaker = 1;
-  if (any_breaker)
-    chart(f, sc, rs, n, "Clients whose breaker is open", "clients", f_breaker,
-          0);
-  fputs("<h2>Summary</h2>\n<table><tr><th>metric</th>", f);
+  if (st == REIN_OK && any_breaker)
+    st = chart(f, sc, rs, n, &cfg, "breaker", "Clients whose breaker is open",
+               "clients", "clients", f_breaker, 0);
+  if (st != REIN_OK) return st;
+  fputs("<h2>Summary</h2>\n<table><tr><th>figure</th>", f);
   for (size_t i = 0; i < n; i++) {
     fputs("<th>", f);
-    html(f, rs[i]->variant);
+    rein_report_html(f, rs[i]->variant);
     fputs("</th>", f);
   }
   fputs("</tr>\n", f);
   rein_sim_field fl[64];
   size_t nf = rein_sim_summary_fields(&rs[0]->summary, fl, 64);
   for (size_t j = 0; j < nf; j++) {
-    fprintf(f, "<tr><td>%s</td>", fl[j].name);
+    fputs("<tr><td title=\"", f);
+    rein_report_html(f, fl[j].name);
+    fputs("\">", f);
+    rein_report_html(f, rein_sim_field_label(fl[j].name));
+    fputs("</td>", f);
     for (size_t i = 0; i < n; i++) {
       rein_sim_field g[64];
       rein_sim_summary_fields(&rs[i]->summary, g, 64);
-      cell(f, fl[j].name, g[j].value);
+      cell(f, fl[j].name, g[j].value, &rs[i]->summary);
     }
     fputs("</tr>\n", f);
   }
   for (size_t k = 0; k < sc->n_servers; k++) {
     fputs("<tr><td>attempts per logical call at ", f);
-    html(f, sc->servers[k].name);
+    rein_report_html(f, sc->servers[k].name);
     fputs("</td>", f);
     for (size_t i = 0; i < n; i++)
-      cell(f, "", rs[i]->summary.servers[k].per_logical);
+      cell(f, "", rs[i]->summary.servers[k].per_logical, NULL);
     fputs("</tr>\n", f);
   }
-  fputs("</table>\n<p class=\"note\">Definitions: docs/simulator.md. "
-        "amplification = client attempts / logical calls; peak_load_ratio = "
-        "largest per-interval arrivals at the primary server / its nominal "
-        "capacity; recovery_s = from the end of the last incident until "
-        "goodput stays within the tolerance of its pre-incident level (and "
-        "load no higher) for the hold window.</p>\n</body></html>\n",
+  fputs("</table>\n<p class=\"note\">Definitions: docs/simulator.md (hover "
+        "a figure's name for its field in <code>--json</code>). Attempts per "
+        "logical call = client attempts / logical calls; peak load / "
+        "capacity = the largest per-interval arrivals at the primary server "
+        "over its nominal capacity; recovery = from the end of the last "
+        "incident until goodput stays within the tolerance of its "
+        "pre-incident level (and load no higher) for the hold window; "
+        "&ldquo;&gt; N&rdquo; means the run ended N s after the incident "
+        "without that happening.</p>\n",
         f);
+  rein_report_footer(f, cfg.command);
+  fputs("</body></html>\n", f);
   return ferror(f) ? REIN_EIO : REIN_OK;
 }

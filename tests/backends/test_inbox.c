@@ -216,10 +216,15 @@ static void pg_reset(fx *f) {
   pg_exec(f->dsn, "CREATE TABLE effects(k text NOT NULL)");
 }
 
+/* The inbox of the fixture's database kind. */
+static rein_status inbox_new(const fx *f, const rein_inbox_config *c,
+                             rein_inbox **out) {
+  return f->pg ? rein_inbox_pg_new(c, out) : rein_inbox_sqlite_new(c, out);
+}
+
 static void fx_config(fx *f) {
   rein_inbox_config_default(&f->cfg);
   if (f->pg) {
-    f->cfg.db = REIN_INBOX_PG;
     f->cfg.pg_conninfo = f->dsn;
   } else {
     f->cfg.sqlite_path = f->path;
@@ -250,8 +255,8 @@ static int setup_common(void **state, bool pg) {
   f->fb.window = 2 * 86400 * REIN_NS_PER_S;
   if (pg) pg_reset(f);
   fx_config(f);
-  rein_status st = rein_inbox_new(&f->cfg, &f->ib);
-  if (st != REIN_OK) fail_msg("rein_inbox_new: %s", f->err.msg);
+  rein_status st = inbox_new(f, &f->cfg, &f->ib);
+  if (st != REIN_OK) fail_msg("inbox_new: %s", f->err.msg);
   if (!pg)
     assert_int_equal(sqlite3_exec(rein_inbox_sqlite(f->ib),
                                   "CREATE TABLE effects(k TEXT NOT NULL)", NULL,
@@ -416,7 +421,7 @@ static void test_without_dedup_repeats(void **state) {
   fx *f = *state;
   rein_inbox_free(f->ib);
   f->cfg.dedup = false;
-  assert_int_equal(rein_inbox_new(&f->cfg, &f->ib), REIN_OK);
+  assert_int_equal(inbox_new(f, &f->cfg, &f->ib), REIN_OK);
   rein_broker_msg m = msg("1-0", "pay-4", 1);
   rein_inbox_verdict v;
   assert_int_equal(rein_inbox_process(f->ib, &m, &v), REIN_OK);
@@ -527,7 +532,7 @@ static void test_outbox_relay(void **state) {
   f->cfg.hooks.after_deliver = after_deliver;
   f->cfg.hooks.after_commit = NULL;
   f->cfg.hooks.ctx = &dl;
-  assert_int_equal(rein_inbox_new(&f->cfg, &f->ib), REIN_OK);
+  assert_int_equal(inbox_new(f, &f->cfg, &f->ib), REIN_OK);
   f->outbox_effect = "charge";
   rein_broker_msg m = msg("1-0", "pay-1", 1);
   rein_inbox_verdict v;
@@ -573,7 +578,7 @@ static void test_sqlite_busy(void **state) {
   fx *f = *state;
   rein_inbox_free(f->ib);
   f->cfg.busy_timeout_ns = 20 * REIN_NS_PER_MS;
-  assert_int_equal(rein_inbox_new(&f->cfg, &f->ib), REIN_OK);
+  assert_int_equal(inbox_new(f, &f->cfg, &f->ib), REIN_OK);
   sqlite3 *other;
   assert_int_equal(sqlite3_open(f->path, &other), SQLITE_OK);
   assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL),
@@ -686,7 +691,7 @@ static void test_outbox_limits(void **state) {
   f->cfg.handler = two_intents;
   f->cfg.handler_ctx = &f->ib;
   f->cfg.hooks.after_commit = NULL;
-  assert_int_equal(rein_inbox_new(&f->cfg, &f->ib), REIN_OK);
+  assert_int_equal(inbox_new(f, &f->cfg, &f->ib), REIN_OK);
   rein_broker_msg m = msg("1-0", "pay-1", 1);
   rein_inbox_verdict v;
   assert_int_equal(rein_inbox_process(f->ib, &m, &v), REIN_OK);
@@ -697,13 +702,25 @@ static void test_outbox_limits(void **state) {
 /* ---- configuration
  * ------------------------------------------------------------ */
 
-static void expect_invalid(rein_inbox_config *c, const char *field) {
+static void expect_invalid_of(bool pg, rein_inbox_config *c,
+                              const char *field) {
   rein_errbuf e = {{0}};
   c->err = &e;
-  rein_inbox *ib = NULL;
-  assert_int_equal(rein_inbox_new(c, &ib), REIN_EINVAL);
+  rein_inbox *ib = (rein_inbox *)&e; /* set to NULL on failure */
+  rein_status st =
+      pg ? rein_inbox_pg_new(c, &ib) : rein_inbox_sqlite_new(c, &ib);
+  assert_int_equal(st, REIN_EINVAL);
   assert_null(ib);
   if (!strstr(e.msg, field)) fail_msg("expected '%s' in '%s'", field, e.msg);
+}
+
+/* The config checks are the SQLite constructor's; PostgreSQL's required
+ * field with its own. */
+static void expect_invalid(rein_inbox_config *c, const char *field) {
+  expect_invalid_of(false, c, field);
+}
+static void expect_invalid_pg(rein_inbox_config *c, const char *field) {
+  expect_invalid_of(true, c, field);
 }
 
 static void test_config_validation(void **state) {
@@ -712,12 +729,8 @@ static void test_config_validation(void **state) {
   c.sqlite_path = NULL;
   expect_invalid(&c, "inbox.sqlite_path");
   c = f->cfg;
-  c.db = (rein_inbox_db_kind)7;
-  expect_invalid(&c, "inbox.db");
-  c = f->cfg;
-  c.db = REIN_INBOX_PG;
   c.pg_conninfo = NULL;
-  expect_invalid(&c, "inbox.pg_conninfo");
+  expect_invalid_pg(&c, "inbox.pg_conninfo");
   c = f->cfg;
   c.max_deliveries = 0;
   expect_invalid(&c, "inbox.max_deliveries");
@@ -743,7 +756,7 @@ static void test_config_validation(void **state) {
   c.err = NULL;
   rein_inbox *ib = NULL;
   f->log[0] = 0;
-  assert_int_equal(rein_inbox_new(&c, &ib), REIN_OK);
+  assert_int_equal(rein_inbox_sqlite_new(&c, &ib), REIN_OK);
   assert_non_null(strstr(f->log, "WARNING: exactly-once is NOT guaranteed"));
   rein_inbox_free(ib);
   /* an unbounded window cannot be covered */
@@ -756,16 +769,16 @@ static void test_config_validation(void **state) {
   c.sqlite_path = "/nonexistent-dir/x.db";
   rein_errbuf e = {{0}};
   c.err = &e;
-  assert_int_equal(rein_inbox_new(&c, &ib), REIN_EBACKEND);
+  assert_int_equal(rein_inbox_sqlite_new(&c, &ib), REIN_EBACKEND);
   assert_non_null(strstr(e.msg, "inbox.sqlite_path: sqlite: open"));
   c = f->cfg;
-  c.db = REIN_INBOX_PG;
   c.pg_conninfo = "host=127.0.0.1 port=1 connect_timeout=2";
   c.err = &e;
-  assert_int_equal(rein_inbox_new(&c, &ib), REIN_ECLOSED);
+  assert_int_equal(rein_inbox_pg_new(&c, &ib), REIN_ECLOSED);
   assert_non_null(strstr(e.msg, "inbox.pg_conninfo: postgres: connect"));
   /* NULLs */
-  assert_int_equal(rein_inbox_new(NULL, &ib), REIN_EINVAL);
+  assert_int_equal(rein_inbox_sqlite_new(NULL, &ib), REIN_EINVAL);
+  assert_int_equal(rein_inbox_pg_new(NULL, &ib), REIN_EINVAL);
   rein_inbox_verdict v;
   assert_int_equal(rein_inbox_process(f->ib, NULL, &v), REIN_EINVAL);
   assert_int_equal(rein_inbox_poll(NULL, 1, 0, NULL), REIN_EINVAL);
@@ -778,7 +791,7 @@ static int new_free_body(void *ctx, const rein_allocator *a) {
   c.alloc = a;
   c.sqlite_path = ":memory:";
   rein_inbox *ib = NULL;
-  rein_status st = rein_inbox_new(&c, &ib);
+  rein_status st = rein_inbox_sqlite_new(&c, &ib);
   if (st != REIN_OK) return -1;
   /* outbox relay allocates too */
   rein_policy *p = relay_policy(1);
@@ -1083,10 +1096,10 @@ static void test_concurrent_same_key(void **state) {
   c.handler = slow_handler;
   c.hooks.after_commit = NULL;
   c.handler_ctx = &a;
-  assert_int_equal(rein_inbox_new(&c, &a.ib), REIN_OK);
+  assert_int_equal(inbox_new(f, &c, &a.ib), REIN_OK);
   c.handler_ctx = &b;
   c.broker = &fb2.base;
-  assert_int_equal(rein_inbox_new(&c, &b.ib), REIN_OK);
+  assert_int_equal(inbox_new(f, &c, &b.ib), REIN_OK);
   a.m = msg("1-0", "race", 1);
   b.m = msg("1-0", "race", 1);
   pthread_t t;
@@ -1203,7 +1216,7 @@ static void test_poll_over_redis(void **state) {
   f->cfg.handler = poison_handler;
   f->cfg.max_deliveries = 3;
   f->cfg.wall.now_ns = NULL; /* real time: the stream's IDs are real */
-  assert_int_equal(rein_inbox_new(&f->cfg, &f->ib), REIN_OK);
+  assert_int_equal(inbox_new(f, &f->cfg, &f->ib), REIN_OK);
   rein_inbox_stats st = {0};
   for (int i = 0; i < 10 && st.dead == 0; i++)
     assert_int_equal(rein_inbox_poll(f->ib, 8, 10, &st), REIN_OK);
@@ -1259,7 +1272,7 @@ static void test_redis_nul_key(void **state) {
   f->cfg.broker = b;
   f->cfg.handler = poison_handler;
   f->cfg.wall.now_ns = NULL;
-  assert_int_equal(rein_inbox_new(&f->cfg, &f->ib), REIN_OK);
+  assert_int_equal(inbox_new(f, &f->cfg, &f->ib), REIN_OK);
   rein_inbox_stats st = {0};
   assert_int_equal(rein_inbox_poll(f->ib, 8, 10, &st), REIN_OK);
   assert_int_equal(st.duplicates, 0); /* never a false duplicate */

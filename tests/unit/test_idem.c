@@ -78,9 +78,11 @@ static void test_names_and_defaults(void **state) {
   assert_string_equal(sc.table, "rein_idem");
   assert_int_equal(sc.busy_timeout_ms, 5000);
   assert_true(sc.synchronous_full);
+#if REIN_TEST_PG
   rein_idem_pg_config pc;
   rein_idem_pg_config_default(&pc);
   assert_string_equal(pc.table, "rein_idem");
+#endif
   rein_idem_redis_config rc;
   rein_idem_redis_config_default(&rc);
   assert_int_equal(rc.port, 6379);

@@ -616,10 +616,10 @@ static void test_determinism(void **state) {
     const rein_sim_result *a1[] = {r1}, *a2[] = {r2};
     rein_sim_write_series_csv(a1, 1, m1);
     rein_sim_write_summary_json(r1, m1);
-    rein_sim_write_report_html(s, a1, 1, m1);
+    rein_sim_write_report_html(s, a1, 1, NULL, m1);
     rein_sim_write_series_csv(a2, 1, m2);
     rein_sim_write_summary_json(r2, m2);
-    rein_sim_write_report_html(s, a2, 1, m2);
+    rein_sim_write_report_html(s, a2, 1, NULL, m2);
     fclose(m1);
     fclose(m2);
     assert_int_equal(l1, l2);
