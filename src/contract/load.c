@@ -251,7 +251,7 @@ static bool want_enum(lctx *L, const yaml_node_t *n, const char *path,
          describe(n, b, sizeof b));
     return false;
   }
-  const char *best = rein__rc_suggest(v, names, count);
+  const char *best = rein_suggest(v, names, count);
   char fix[320];
   if (best)
     snprintf(fix, sizeof fix, "write %s: %s",
@@ -462,7 +462,7 @@ static void walk_map(lctx *L, yaml_node_t *m, const char *path, void *obj,
 
 static void unknown(lctx *L, const char *path, const kv *p,
                     const char *const *known, size_t n) {
-  const char *best = rein__rc_suggest(p->key, known, n);
+  const char *best = rein_suggest(p->key, known, n);
   char fix[512], pb[192];
   if (best) {
     snprintf(fix, sizeof fix, "rename it to '%s'", best);
@@ -613,7 +613,7 @@ static bool want_tokens(lctx *L, yaml_node_t *n, const char *path,
         if (strcmp(v, token_names[k]) == 0) tok = token_values[k];
     }
     if (!tok) {
-      const char *best = rein__rc_suggest(v, KNOWN(token_names));
+      const char *best = rein_suggest(v, KNOWN(token_names));
       char fix[320];
       if (best)
         snprintf(fix, sizeof fix, "write %s", best);

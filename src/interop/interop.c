@@ -16,8 +16,6 @@
  */
 #include "interop_internal.h"
 
-#include "contract_internal.h" /* rein__rc_suggest: the did-you-mean of the
-                                  contract loader and the CLI */
 #include "rein/input.h"
 
 #include <ctype.h>
@@ -609,7 +607,7 @@ size_t rein__ix_members(ix_doc *d, yaml_node_t *n, const char *path,
       size_t nk = 0;
       while (known[nk])
         nk++;
-      if (!best) best = rein__rc_suggest(key, (const char *const *)known, nk);
+      if (!best) best = rein_suggest(key, (const char *const *)known, nk);
       if (best)
         rein__ix_error(d, kn, fp,
                        "unknown field '%.60s'; did you mean '%s'? (known: %s)",
