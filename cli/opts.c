@@ -12,7 +12,7 @@
  * an option never breaks a script that used a prefix of another.
  */
 #include "cli.h"
-#include "contract_internal.h" /* rein__rc_suggest */
+#include "rein/input.h" /* rein_suggest */
 #include "rein/input.h"
 
 #include <errno.h>
@@ -37,7 +37,7 @@ int rein_cli_usage_error(const rein_cli_command *cmd, const char *msg,
 
 const char *rein_cli_suggest(const char *word, const char *const *cands,
                              size_t n) {
-  return word && *word ? rein__rc_suggest(word, cands, n) : NULL;
+  return word && *word ? rein_suggest(word, cands, n) : NULL;
 }
 
 static int fail(rein_cli_parser *p, const char *msg, const char *arg,

@@ -31,6 +31,8 @@ CHECK_PKGS=(
   prometheus
   # the tool's man pages and completion (cli_tool, test_install)
   man-db groff-base zsh bsdutils
+  # a real gRPC runtime for rein export grpc (test_interop_grpc_runtime)
+  python3-grpcio
   # abidiff/abidw (abi_check, docs/abi.md)
   abigail-tools
 )

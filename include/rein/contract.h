@@ -313,6 +313,13 @@ REIN_API size_t rein_contract_call_count(const rein_contract_set *s);
 REIN_API rein_status rein_contract_call_at(const rein_contract_set *s, size_t i,
                                            const char **caller,
                                            const char **to);
+/* Where call i (as rein_contract_call_at counts) is written, and its
+ * `origin:` (what `rein import` records: the source file:line:col and
+ * method or route name), or NULL when it has none. REIN_ENOTFOUND when i is
+ * out of range, REIN_EINVAL for NULL arguments. */
+REIN_API rein_status rein_contract_call_where(const rein_contract_set *s,
+                                              size_t i, rein_contract_loc *loc,
+                                              const char **origin);
 
 /* Names: "none", "originate", "pass-through", "derive"; "instance",
  * "fleet"; "error", "warning", "note". */

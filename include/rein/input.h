@@ -123,6 +123,19 @@ REIN_API size_t rein_utf8_valid_len(const char *s);
  */
 REIN_API size_t rein_utf8_scrub(char *out, size_t cap, const char *s);
 
+/*
+ * Did you mean: the candidate closest to `word` (case-insensitive optimal
+ * string alignment: edits and adjacent transpositions) within 1 edit for
+ * words of up to 3 bytes, 2 up to 6, 3 beyond; NULL when none is that
+ * close (or for NULL arguments). Words and candidates longer than 64 bytes
+ * are never suggested. No allocation.
+ */
+REIN_API const char *rein_suggest(const char *word, const char *const *cands,
+                                  size_t n);
+/* The capped distance itself: the number of edits, or cap + 1 when it is
+ * more than cap. */
+REIN_API size_t rein_edit_distance(const char *a, const char *b, size_t cap);
+
 #ifdef __cplusplus
 }
 #endif

@@ -119,6 +119,8 @@ typedef struct rc_call {
   rc_loc key_loc;
   const char *pin;
   rc_loc pin_loc;
+  const char *origin; /* imported calls: "file:line:col name" (rein import) */
+  rc_loc origin_loc;
   rein_policy_spec spec; /* backoff, budget, breaker, throttle and their
                             scopes, as the model read them (rein/model.h) */
 } rc_call;
@@ -216,11 +218,6 @@ int rein__rc_version_cmp(const char *a, const char *b);
 /* Resolve calls (E007) once. false on OOM. */
 bool rein__rc_resolve(rein_contract_set *s);
 
-/* Edit distance, capped; used for did-you-mean. */
-size_t rein__rc_distance(const char *a, const char *b, size_t cap);
-/* The candidate closest to `word` within a sensible distance, or NULL. */
-const char *rein__rc_suggest(const char *word, const char *const *cands,
-                             size_t n);
 
 /* Loader (load.c). */
 rein_status rein__rc_load_buffer(rein_contract_set *s, const char *name,

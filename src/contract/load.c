@@ -251,7 +251,7 @@ static bool want_enum(lctx *L, const yaml_node_t *n, const char *path,
          describe(n, b, sizeof b));
     return false;
   }
-  const char *best = rein__rc_suggest(v, names, count);
+  const char *best = rein_suggest(v, names, count);
   char fix[320];
   if (best)
     snprintf(fix, sizeof fix, "write %s: %s",
@@ -462,7 +462,7 @@ static void walk_map(lctx *L, yaml_node_t *m, const char *path, void *obj,
 
 static void unknown(lctx *L, const char *path, const kv *p,
                     const char *const *known, size_t n) {
-  const char *best = rein__rc_suggest(p->key, known, n);
+  const char *best = rein_suggest(p->key, known, n);
   char fix[512], pb[192];
   if (best) {
     snprintf(fix, sizeof fix, "rename it to '%s'", best);
@@ -613,7 +613,7 @@ static bool want_tokens(lctx *L, yaml_node_t *n, const char *path,
         if (strcmp(v, token_names[k]) == 0) tok = token_values[k];
     }
     if (!tok) {
-      const char *best = rein__rc_suggest(v, KNOWN(token_names));
+      const char *best = rein_suggest(v, KNOWN(token_names));
       char fix[320];
       if (best)
         snprintf(fix, sizeof fix, "write %s", best);
@@ -991,7 +991,7 @@ static void retry_pair(lctx *L, void *obj, const char *path, const kv *p) {
 
 static const char *const call_fields[] = {
     "to",    "instances", "rate",        "timeout",    "deadline",
-    "retry", "key",       "pin_version", "description"};
+    "retry", "key",       "pin_version", "description", "origin"};
 
 static void call_pair(lctx *L, void *obj, const char *path, const kv *p) {
   rc_call *c = obj;
@@ -1051,6 +1051,12 @@ static void call_pair(lctx *L, void *obj, const char *path, const kv *p) {
   } else if (IS("description")) {
     const char *d;
     want_str(L, p->v, fp, "what it is for", &d);
+  } else if (IS("origin")) {
+    /* where an imported call came from (rein import: "file:line:col
+     * name"); kept, never interpreted */
+    if (want_str(L, p->v, fp, "service_config.json:4:7 pkg.Svc/Method",
+                 &c->origin))
+      c->origin_loc = loc_of(L, p->v);
   } else {
     unknown(L, path, p, KNOWN(call_fields));
   }

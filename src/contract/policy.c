@@ -153,3 +153,20 @@ rein_status rein_contract_call_at(const rein_contract_set *s, size_t i,
   }
   return REIN_ENOTFOUND;
 }
+
+rein_status rein_contract_call_where(const rein_contract_set *s, size_t i,
+                                     rein_contract_loc *loc,
+                                     const char **origin) {
+  if (!s || !loc || !origin) return REIN_EINVAL;
+  for (size_t k = 0; k < s->nsvcs; k++) {
+    const rc_svc *v = s->svcs[k];
+    if (!v->current) continue;
+    if (i < v->ncalls) {
+      *loc = v->calls[i].loc;
+      *origin = v->calls[i].origin;
+      return REIN_OK;
+    }
+    i -= v->ncalls;
+  }
+  return REIN_ENOTFOUND;
+}

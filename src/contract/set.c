@@ -315,64 +315,6 @@ bool rein__rc_add_service(rein_contract_set *s, rc_svc *v) {
   return true;
 }
 
-/* ----------------------------------------------------------- did you mean */
-
-size_t rein__rc_distance(const char *a, const char *b, size_t cap) {
-  /* Optimal string alignment: edits plus adjacent transpositions, so
-   * "atempts" and "gte" are one edit from "attempts" and "get". */
-  size_t la = strlen(a), lb = strlen(b);
-  if (la > 64 || lb > 64) return cap + 1;
-  /* the distance is at least the difference in length: most candidates
-   * of a did-you-mean are out of reach before any cell is computed */
-  if ((la > lb ? la - lb : lb - la) > cap) return cap + 1;
-  size_t m[65][65];
-  size_t big = cap + 1;
-  for (size_t i = 0; i <= la; i++)
-    m[i][0] = i;
-  for (size_t j = 0; j <= lb; j++)
-    m[0][j] = j;
-  /* only the band |i - j| <= cap can hold a distance within cap (Ukkonen):
-   * the cells just outside it read as cap + 1 */
-  for (size_t i = 1; i <= la; i++) {
-    size_t jlo = i > cap ? i - cap : 1, jhi = i + cap < lb ? i + cap : lb;
-    if (jlo > 1) m[i][jlo - 1] = big;
-    if (jhi > i - 1 + cap) m[i - 1][jhi] = big;
-    size_t best = (size_t)-1;
-    int ca = tolower((unsigned char)a[i - 1]);
-    int pa = i > 1 ? tolower((unsigned char)a[i - 2]) : -1;
-    for (size_t j = jlo; j <= jhi; j++) {
-      int cb = tolower((unsigned char)b[j - 1]);
-      size_t v = m[i - 1][j - 1] + (ca != cb);
-      if (m[i - 1][j] + 1 < v) v = m[i - 1][j] + 1;
-      if (m[i][j - 1] + 1 < v) v = m[i][j - 1] + 1;
-      if (i > 1 && j > 1 && ca == tolower((unsigned char)b[j - 2]) &&
-          pa == cb && m[i - 2][j - 2] + 1 < v)
-        v = m[i - 2][j - 2] + 1;
-      m[i][j] = v;
-      if (v < best) best = v;
-    }
-    if (lb && best > cap) return big;
-  }
-  if (m[la][lb] > big) return big;
-  return m[la][lb];
-}
-
-const char *rein__rc_suggest(const char *word, const char *const *cands,
-                             size_t n) {
-  size_t len = strlen(word);
-  size_t cap = len <= 3 ? 1 : len <= 6 ? 2 : 3;
-  const char *best = NULL;
-  size_t bd = cap + 1;
-  for (size_t i = 0; i < n; i++) {
-    size_t d = rein__rc_distance(word, cands[i], cap);
-    if (d < bd) {
-      bd = d;
-      best = cands[i];
-    }
-  }
-  return best;
-}
-
 /* ------------------------------------------------------------- resolve */
 
 static bool push_in(rein_contract_set *s, rc_svc *v, rc_call *c) {
@@ -404,7 +346,7 @@ bool rein__rc_resolve(rein_contract_set *s) {
         size_t bd = 4;
         for (size_t k = 0; k < s->nsvcs && unresolved < 1000; k++) {
           if (!s->svcs[k]->current) continue;
-          size_t d = rein__rc_distance(c->to_svc, s->svcs[k]->name, 3);
+          size_t d = rein_edit_distance(c->to_svc, s->svcs[k]->name, 3);
           if (d < bd) {
             bd = d;
             best = s->svcs[k]->name;
@@ -440,7 +382,7 @@ bool rein__rc_resolve(rein_contract_set *s) {
             strcat(known, names[k]);
           }
         }
-        const char *best = rein__rc_suggest(c->to_op, names, n);
+        const char *best = rein_suggest(c->to_op, names, n);
         snprintf(why, sizeof why,
                  "calls[%u].to: service '%s' has no operation '%s'%s%s%s",
                  c->index, t->name, c->to_op, best ? " (did you mean '" : "",

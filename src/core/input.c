@@ -15,6 +15,7 @@
 #include "internal.h"
 #include "rein/input.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -479,9 +480,12 @@ const char *rein_format_duration(int64_t ns, char *buf, size_t cap) {
   static const struct {
     const char *u;
     int64_t ns;
-  } parts[] = {{"d", 86400000000000}, {"h", 3600000000000},
-               {"m", 60000000000},    {"s", 1000000000},
-               {"ms", 1000000},       {"us", 1000},
+  } parts[] = {{"d", 86400000000000},
+               {"h", 3600000000000},
+               {"m", 60000000000},
+               {"s", 1000000000},
+               {"ms", 1000000},
+               {"us", 1000},
                {"ns", 1}};
   size_t o = 0;
   buf[0] = 0;
@@ -686,4 +690,64 @@ size_t rein_utf8_scrub(char *out, size_t cap, const char *s) {
   }
   if (cap) out[used] = '\0';
   return need;
+}
+
+/* ----------------------------------------------------------- did you mean
+ * One home for every "did you mean" rein prints: the contract and scenario
+ * loaders, the importers and the CLI's options and commands. */
+
+size_t rein_edit_distance(const char *a, const char *b, size_t cap) {
+  /* Optimal string alignment: edits plus adjacent transpositions, so
+   * "atempts" and "gte" are one edit from "attempts" and "get". */
+  size_t la = strlen(a), lb = strlen(b);
+  if (la > 64 || lb > 64) return cap + 1;
+  /* the distance is at least the difference in length: most candidates
+   * of a did-you-mean are out of reach before any cell is computed */
+  if ((la > lb ? la - lb : lb - la) > cap) return cap + 1;
+  size_t m[65][65];
+  size_t big = cap + 1;
+  for (size_t i = 0; i <= la; i++)
+    m[i][0] = i;
+  for (size_t j = 0; j <= lb; j++)
+    m[0][j] = j;
+  /* only the band |i - j| <= cap can hold a distance within cap (Ukkonen):
+   * the cells just outside it read as cap + 1 */
+  for (size_t i = 1; i <= la; i++) {
+    size_t jlo = i > cap ? i - cap : 1, jhi = i + cap < lb ? i + cap : lb;
+    if (jlo > 1) m[i][jlo - 1] = big;
+    if (jhi > i - 1 + cap) m[i - 1][jhi] = big;
+    size_t best = (size_t)-1;
+    int ca = tolower((unsigned char)a[i - 1]);
+    int pa = i > 1 ? tolower((unsigned char)a[i - 2]) : -1;
+    for (size_t j = jlo; j <= jhi; j++) {
+      int cb = tolower((unsigned char)b[j - 1]);
+      size_t v = m[i - 1][j - 1] + (ca != cb);
+      if (m[i - 1][j] + 1 < v) v = m[i - 1][j] + 1;
+      if (m[i][j - 1] + 1 < v) v = m[i][j - 1] + 1;
+      if (i > 1 && j > 1 && ca == tolower((unsigned char)b[j - 2]) &&
+          pa == cb && m[i - 2][j - 2] + 1 < v)
+        v = m[i - 2][j - 2] + 1;
+      m[i][j] = v;
+      if (v < best) best = v;
+    }
+    if (lb && best > cap) return big;
+  }
+  if (m[la][lb] > big) return big;
+  return m[la][lb];
+}
+
+const char *rein_suggest(const char *word, const char *const *cands, size_t n) {
+  if (!word || !cands) return NULL;
+  size_t len = strlen(word);
+  size_t cap = len <= 3 ? 1 : len <= 6 ? 2 : 3;
+  const char *best = NULL;
+  size_t bd = cap + 1;
+  for (size_t i = 0; i < n; i++) {
+    size_t d = rein_edit_distance(word, cands[i], cap);
+    if (d < bd) {
+      bd = d;
+      best = cands[i];
+    }
+  }
+  return best;
 }

@@ -124,6 +124,7 @@ liball=$(dirname "$(find "$tmp/all" -name 'librein.so.*' -type f | head -n1)")
 declare -A syms=(
   [admit]="admit.h rein_admit_new rein_admit_try rein_admit_poll"
   [contract]="contract.h rein_contract_load rein_contract_check"
+  [interop]="interop.h rein_interop_new rein_interop_import_buffer rein_interop_export"
   [sim]="sim.h rein_sim_scenario_load rein_sim_run"
   [fleet]="fleet.h rein_fleet_new"
   [curl]="curl.h rein_curl_new rein_curl_call_new"

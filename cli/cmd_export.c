@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * cmd_export.c: `rein export FORMAT CONTRACTS... [--caller C] [-o FILE]`:
+ * write the retry settings of one caller's calls in another system's form
+ * (FORMAT grpc: a gRPC service config JSON for the caller's channel).
+ *
+ * A thin front end over rein_interop_export (rein/interop.h): contracts are
+ * loaded and must be free of load errors; every field the target cannot
+ * express is a warning on stderr with the contract's file:line:col.
+ */
+#include "cli.h"
+#include "lib_contract.h"
+#include "rein/interop.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum { OPT_OUT, OPT_CALLER };
+
+static const rein_cli_option options[] = {
+    [OPT_OUT] = {"output", 'o', REIN_CLI_FILE, "FILE",
+                 "write to FILE instead of stdout"},
+    [OPT_CALLER] = {"caller", 0, REIN_CLI_STRING, "SERVICE",
+                    "the service whose calls are exported (default: the\n"
+                    "only service with calls)"},
+    {0}};
+
+extern const rein_cli_command rein_cmd_export;
+
+static int bad(const char *msg, const char *arg) {
+  return rein_cli_usage_error(&rein_cmd_export, msg, arg);
+}
+
+static int run(int argc, char **argv) {
+  const char *out = NULL, *caller = NULL, *format = NULL;
+  const char **paths = calloc((size_t)argc, sizeof *paths);
+  size_t n = 0;
+  int rc = REIN_EXIT_OK;
+  rein_contract_set *s = NULL;
+  rein_interop *ix = NULL;
+  char *text = NULL;
+  if (!paths) return bad("out of memory", NULL);
+  rein_cli_parser p;
+  rein_cli_parser_init(&p, &rein_cmd_export, argc, argv);
+  for (int o; (o = rein_cli_next(&p)) != REIN_CLI_END;) {
+    if (o == OPT_OUT) {
+      out = p.value;
+    } else if (o == OPT_CALLER) {
+      caller = p.value;
+    } else if (o == REIN_CLI_OPERAND) {
+      if (!format)
+        format = p.value;
+      else
+        paths[n++] = p.value;
+    } else {
+      rc = REIN_EXIT_USAGE;
+      goto done;
+    }
+  }
+  if (!format || !n) {
+    rc = bad("need a format and contract paths", NULL);
+    goto done;
+  }
+  const char *const *fmts = rein_interop_formats();
+  size_t k = 0;
+  while (fmts[k] && strcmp(fmts[k], format) != 0)
+    k++;
+  if (!fmts[k]) {
+    rc = bad("unknown format (known: grpc)", format);
+    goto done;
+  }
+  s = rein_cli_load_contracts("export", paths, n);
+  if (!s) {
+    rc = REIN_EXIT_USAGE;
+    goto done;
+  }
+  if (rein_interop_new(NULL, &ix) != REIN_OK) {
+    rc = bad("out of memory", NULL);
+    goto done;
+  }
+  size_t len = 0;
+  rein_status st = rein_interop_export(ix, format, s, caller, &text, &len);
+  rein_interop_write_diags(ix, stderr);
+  if (st != REIN_OK) {
+    fprintf(stderr, "rein export: %s: nothing written\n", rein_strerror(st));
+    rc = REIN_EXIT_USAGE;
+    goto done;
+  }
+  if (!out) {
+    if (fwrite(text, 1, len, stdout) != len) rc = REIN_EXIT_USAGE;
+    goto done;
+  }
+  char tmp[4200];
+  snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out, (long)getpid());
+  FILE *f = fopen(tmp, "w");
+  if (!f || fwrite(text, 1, len, f) != len || fclose(f) != 0 ||
+      rename(tmp, out) != 0) {
+    fprintf(stderr, "rein export: cannot write %s: %s\n", out, strerror(errno));
+    unlink(tmp);
+    rc = REIN_EXIT_USAGE;
+  }
+done:
+  if (ix) rein_free(NULL, text);
+  rein_interop_free(ix);
+  rein_contract_set_free(s);
+  free(paths);
+  return rc;
+}
+
+const rein_cli_command rein_cmd_export = {
+    .name = "export",
+    .summary = "write gRPC service configs from rein contracts",
+    .run = run,
+    .options = options,
+    .synopsis = "export grpc [options] CONTRACT_DIR|FILE...",
+    .description =
+        "Writes the retry settings of one caller's calls in another "
+        "system's form. FORMAT grpc writes a gRPC service config (JSON) "
+        "for the caller's channel: a methodConfig per call (name, timeout, "
+        "retryPolicy) and retryThrottling from a token-bucket budget.\n\n"
+        "Every field gRPC cannot express (ratio and quota budgets, jitter "
+        "other than full, HTTP statuses and transport conditions in `when`, "
+        "more than 5 attempts, windows, breakers) is a warning on stderr "
+        "with the contract's file:line:col. docs/interop.md lists what "
+        "maps to what.",
+    .exit_status = "0 written (warnings may have been printed), 2 usage or "
+                   "input error",
+    .operands = REIN_CLI_FILE,
+};

@@ -1,0 +1,750 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * interop.c: the part of rein_interop every format shares: the handle and
+ * its diagnostics, the format table, the JSON-strict reader over libyaml's
+ * node tree, and the contract writer.
+ *
+ * The reader parses with libyaml (JSON is YAML; every node keeps its
+ * line:col mark, which each diagnostic and each imported call's origin
+ * needs) after rein_yaml_check_depth has bounded the nesting. It then reads
+ * nodes as JSON: a quoted scalar is a string, a plain one must be a JSON
+ * number, true, false or null, and a block collection or an alias is not
+ * JSON, so YAML's looser typing (yes, 0x10, unquoted words) cannot slip
+ * through a field's type check. The contract writer prints each call's
+ * policy with rein_policy_spec_yaml, the one model's own YAML, so what an
+ * import writes is what the contract loader reads back.
+ */
+#include "interop_internal.h"
+
+#include "rein/input.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Bounds that keep hostile input cheap. */
+#define IX_MAX_DIAGS 1000
+#define IX_MAX_CALLS 100000
+
+/* ------------------------------------------------------------- handle */
+
+struct ix_str {
+  ix_str *next;
+  char s[];
+};
+
+void rein_interop_config_default(rein_interop_config *c) {
+  if (!c) return;
+  memset(c, 0, sizeof *c);
+  c->max_file_bytes = 4u << 20;
+  c->max_depth = REIN_YAML_MAX_DEPTH;
+}
+
+static bool valid_service_name(const char *v) {
+  if (!*v || strlen(v) > 128) return false;
+  for (; *v; v++)
+    if (!isalnum((unsigned char)*v) && *v != '-' && *v != '_') return false;
+  return true;
+}
+
+rein_status rein_interop_new(const rein_interop_config *c, rein_interop **out) {
+  if (!out) return REIN_EINVAL;
+  *out = NULL;
+  rein_interop_config def;
+  if (!c) {
+    rein_interop_config_default(&def);
+    c = &def;
+  }
+  if (c->caller && !valid_service_name(c->caller)) return REIN_EINVAL;
+  if (c->version && (!*c->version || strlen(c->version) > 64))
+    return REIN_EINVAL;
+  rein_interop *ix = rein_alloc(c->alloc, sizeof *ix);
+  if (!ix) return REIN_ENOMEM;
+  memset(ix, 0, sizeof *ix);
+  if (c->alloc) ix->alloc = *c->alloc;
+  ix->max_file_bytes = c->max_file_bytes ? c->max_file_bytes : 4u << 20;
+  ix->max_depth = c->max_depth ? c->max_depth : REIN_YAML_MAX_DEPTH;
+  if (c->caller) {
+    snprintf(ix->caller, sizeof ix->caller, "%s", c->caller);
+    ix->caller_set = true;
+  }
+  snprintf(ix->version, sizeof ix->version, "%s",
+           c->version ? c->version : "1");
+  *out = ix;
+  return REIN_OK;
+}
+
+void rein_interop_free(rein_interop *ix) {
+  if (!ix) return;
+  rein_allocator a = ix->alloc;
+  for (ix_str *s = ix->strs, *n; s; s = n) {
+    n = s->next;
+    rein_free(&a, s);
+  }
+  rein_free(&a, ix->calls);
+  rein_free(&a, ix->diags);
+  rein_free(&a, ix);
+}
+
+char *rein__ix_strdup(rein_interop *ix, const char *s) {
+  if (!s) s = "";
+  size_t n = strlen(s);
+  ix_str *b = rein_alloc(&ix->alloc, sizeof *b + n + 1);
+  if (!b) {
+    ix->oom = true;
+    return NULL;
+  }
+  memcpy(b->s, s, n + 1);
+  b->next = ix->strs;
+  ix->strs = b;
+  return b->s;
+}
+
+char *rein__ix_printf(rein_interop *ix, const char *fmt, ...) {
+  char buf[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  return rein__ix_strdup(ix, buf);
+}
+
+static bool grow(rein_interop *ix, void **arr, size_t *cap, size_t need,
+                 size_t elem) {
+  if (need <= *cap) return true;
+  size_t nc = *cap ? *cap * 2 : 16;
+  while (nc < need)
+    nc *= 2;
+  void *p = rein_alloc(&ix->alloc, nc * elem);
+  if (!p) {
+    ix->oom = true;
+    return false;
+  }
+  if (*arr) memcpy(p, *arr, *cap * elem);
+  rein_free(&ix->alloc, *arr);
+  *arr = p;
+  *cap = nc;
+  return true;
+}
+
+void rein__ix_vdiag(rein_interop *ix, rein_interop_severity sev,
+                    rein_contract_loc loc, const char *field, const char *fmt,
+                    va_list ap) {
+  if (sev == REIN_INTEROP_ERROR) ix->errors++;
+  if (ix->ndiags >= IX_MAX_DIAGS) return;
+  char msg[768];
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  if (!grow(ix, (void **)&ix->diags, &ix->capdiags, ix->ndiags + 1,
+            sizeof *ix->diags))
+    return;
+  rein_interop_diag *d = &ix->diags[ix->ndiags];
+  d->loc = loc;
+  d->severity = sev;
+  d->field = rein__ix_strdup(ix, field ? field : "");
+  d->message = rein__ix_strdup(ix, msg);
+  if (d->field && d->message) ix->ndiags++;
+}
+
+void rein__ix_diag(rein_interop *ix, rein_interop_severity sev,
+                   rein_contract_loc loc, const char *field, const char *fmt,
+                   ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  rein__ix_vdiag(ix, sev, loc, field, fmt, ap);
+  va_end(ap);
+}
+
+bool rein__ix_add_call(rein_interop *ix, const rein_interop_call *c) {
+  if (ix->ncalls >= IX_MAX_CALLS) {
+    rein__ix_diag(ix, REIN_INTEROP_ERROR, c->loc, "",
+                  "more than %d calls in one import", IX_MAX_CALLS);
+    return false;
+  }
+  if (!grow(ix, (void **)&ix->calls, &ix->capcalls, ix->ncalls + 1,
+            sizeof *ix->calls))
+    return false;
+  ix->calls[ix->ncalls++] = *c;
+  return true;
+}
+
+void rein__ix_drop_calls(rein_interop *ix, size_t from) {
+  if (from < ix->ncalls) ix->ncalls = from;
+}
+
+size_t rein_interop_call_count(const rein_interop *ix) {
+  return ix ? ix->ncalls : 0;
+}
+const rein_interop_call *rein_interop_call_at(const rein_interop *ix,
+                                              size_t i) {
+  return ix && i < ix->ncalls ? &ix->calls[i] : NULL;
+}
+size_t rein_interop_diag_count(const rein_interop *ix) {
+  return ix ? ix->ndiags : 0;
+}
+const rein_interop_diag *rein_interop_diag_at(const rein_interop *ix,
+                                              size_t i) {
+  return ix && i < ix->ndiags ? &ix->diags[i] : NULL;
+}
+size_t rein_interop_count(const rein_interop *ix, rein_interop_severity sev) {
+  size_t n = 0;
+  for (size_t i = 0; ix && i < ix->ndiags; i++)
+    n += ix->diags[i].severity == sev;
+  return n;
+}
+const char *rein_interop_caller(const rein_interop *ix) {
+  return ix ? ix->caller : "";
+}
+
+/* ------------------------------------------------------------ formats */
+
+static const ix_format *const formats[] = {&rein__ix_grpc, NULL};
+static const char *const format_names[] = {"grpc", NULL};
+
+const char *const *rein_interop_formats(void) {
+  return format_names;
+}
+
+static const ix_format *find_format(const char *name) {
+  for (size_t i = 0; name && formats[i]; i++)
+    if (strcmp(formats[i]->name, name) == 0) return formats[i];
+  return NULL;
+}
+
+/* The caller a file's name suggests: its base name without the extension,
+ * every character a service name cannot hold as '-'. */
+static void caller_from_file(rein_interop *ix, const char *file) {
+  const char *b = strrchr(file, '/');
+  b = b ? b + 1 : file;
+  size_t n = strcspn(b, ".");
+  if (n == 0 || n > 128) {
+    snprintf(ix->caller, sizeof ix->caller, "imported");
+    return;
+  }
+  for (size_t i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)b[i];
+    ix->caller[i] = isalnum(ch) || ch == '_' || ch == '-' ? (char)ch : '-';
+  }
+  ix->caller[n] = 0;
+}
+
+rein_status rein_interop_import_buffer(rein_interop *ix, const char *format,
+                                       const char *name, const char *data,
+                                       size_t len) {
+  if (!ix || !name || (!data && len)) return REIN_EINVAL;
+  const ix_format *f = find_format(format);
+  if (!f) return REIN_ENOTFOUND;
+  if (!ix->caller_set && !ix->caller[0]) caller_from_file(ix, name);
+  ix->errors = 0;
+  size_t first = ix->ncalls;
+  ix_doc d;
+  if (rein__ix_doc_load(ix, name, data ? data : "", len, &d)) f->import(ix, &d);
+  rein__ix_doc_free(&d);
+  if (ix->oom) return REIN_ENOMEM;
+  if (ix->errors) {
+    rein__ix_drop_calls(ix, first);
+    return REIN_EPARSE;
+  }
+  return REIN_OK;
+}
+
+rein_status rein_interop_import_file(rein_interop *ix, const char *format,
+                                     const char *path) {
+  if (!ix || !path) return REIN_EINVAL;
+  if (!find_format(format)) return REIN_ENOTFOUND;
+  rein_errbuf eb = {{0}};
+  char *buf = NULL;
+  size_t n = 0;
+  rein_status st =
+      rein_file_read(path, ix->max_file_bytes, &ix->alloc, &eb, &buf, &n);
+  if (st == REIN_ENOMEM) return REIN_ENOMEM;
+  if (st != REIN_OK) {
+    rein_contract_loc loc = {rein__ix_strdup(ix, path), 0, 0};
+    ix->errors = 1;
+    rein__ix_diag(ix, REIN_INTEROP_ERROR, loc, "", "cannot read: %s", eb.msg);
+    return ix->oom ? REIN_ENOMEM : REIN_EPARSE;
+  }
+  st = rein_interop_import_buffer(ix, format, path, buf, n);
+  rein_free(&ix->alloc, buf);
+  return st;
+}
+
+rein_status rein_interop_export(rein_interop *ix, const char *format,
+                                const rein_contract_set *s, const char *caller,
+                                char **out, size_t *len) {
+  if (!ix || !s || !out || !len) return REIN_EINVAL;
+  *out = NULL;
+  *len = 0;
+  const ix_format *f = find_format(format);
+  if (!f) return REIN_ENOTFOUND;
+  rein_contract_loc none = {"", 0, 0};
+  if (!caller) {
+    size_t n = rein_contract_call_count(s);
+    for (size_t i = 0; i < n; i++) {
+      const char *c, *to;
+      rein_contract_call_at(s, i, &c, &to);
+      if (!caller) {
+        caller = c;
+      } else if (strcmp(caller, c) != 0) {
+        rein__ix_diag(ix, REIN_INTEROP_ERROR, none, "",
+                      "the contracts have calls of several services (%s, "
+                      "%s, ...): name the caller to export",
+                      caller, c);
+        return REIN_EINVAL;
+      }
+    }
+    if (!caller) {
+      rein__ix_diag(ix, REIN_INTEROP_ERROR, none, "",
+                    "the contracts declare no calls: nothing to export");
+      return REIN_ENOTFOUND;
+    }
+  }
+  ix->errors = 0;
+  rein_status st = f->export_(ix, s, caller, out, len);
+  if (ix->oom) { /* a diagnostic was lost: the result is not complete */
+    rein_free(&ix->alloc, *out);
+    *out = NULL;
+    *len = 0;
+    return REIN_ENOMEM;
+  }
+  return st;
+}
+
+/* ------------------------------------------------------------- reader */
+
+/* JSON has no anchors and aliases, and an alias makes the node tree a
+ * graph whose walk can cost far more than the text's size: refuse `&` and
+ * `*` outside double-quoted strings and comments before libyaml sees them.
+ * Returns the offset of the first one, or len. */
+static size_t find_alias(const char *data, size_t len) {
+  bool str = false, comment = false;
+  for (size_t i = 0; i < len; i++) {
+    char ch = data[i];
+    if (comment) {
+      comment = ch != '\n';
+    } else if (str) {
+      if (ch == '\\')
+        i++;
+      else if (ch == '"')
+        str = false;
+    } else if (ch == '"') {
+      str = true;
+    } else if (ch == '#') {
+      comment = true;
+    } else if (ch == '&' || ch == '*') {
+      return i;
+    }
+  }
+  return len;
+}
+
+bool rein__ix_doc_load(rein_interop *ix, const char *file, const char *data,
+                       size_t len, ix_doc *d) {
+  memset(d, 0, sizeof *d);
+  d->ix = ix;
+  d->file = rein__ix_strdup(ix, file);
+  if (!d->file) return false;
+  size_t line = 0, col = 0;
+  if (rein_yaml_check_depth(data, len, ix->max_depth, &line, &col) != REIN_OK) {
+    rein_contract_loc l = {d->file, (uint32_t)line, (uint32_t)col};
+    rein__ix_diag(ix, REIN_INTEROP_ERROR, l, "", "nested deeper than %u levels",
+                  ix->max_depth);
+    return false;
+  }
+  size_t at = find_alias(data, len);
+  if (at < len) {
+    rein_contract_loc l = {d->file, 1, 1};
+    for (size_t i = 0; i < at; i++)
+      if (data[i] == '\n') {
+        l.line++;
+        l.col = 1;
+      } else {
+        l.col++;
+      }
+    rein__ix_diag(ix, REIN_INTEROP_ERROR, l, "",
+                  "not JSON: '%c' outside a string (a YAML anchor or alias; "
+                  "quote strings with \")",
+                  data[at]);
+    return false;
+  }
+  yaml_parser_t p;
+  if (!yaml_parser_initialize(&p)) {
+    ix->oom = true;
+    return false;
+  }
+  yaml_parser_set_input_string(&p, (const unsigned char *)data, len);
+  if (!yaml_parser_load(&p, &d->doc)) {
+    rein_contract_loc l = {d->file, (uint32_t)p.problem_mark.line + 1,
+                           (uint32_t)p.problem_mark.column + 1};
+    bool at_end = p.problem_mark.index >= len;
+    if (at_end) { /* libyaml marks the stream's end past the last line:
+                     point just after the last character instead */
+      size_t e = len;
+      while (e > 0 &&
+             (data[e - 1] == '\n' || data[e - 1] == '\r' || data[e - 1] == ' '))
+        e--;
+      l.line = 1;
+      size_t bol = 0;
+      for (size_t i = 0; i < e; i++)
+        if (data[i] == '\n') {
+          l.line++;
+          bol = i + 1;
+        }
+      l.col = (uint32_t)(e - bol + 1);
+    }
+    rein__ix_diag(ix, REIN_INTEROP_ERROR, l, "", "malformed JSON: %s%s%s%s",
+                  p.problem ? p.problem : "syntax error", p.context ? " " : "",
+                  p.context ? p.context : "",
+                  at_end ? " (at the end of the text)" : "");
+    yaml_parser_delete(&p);
+    return false;
+  }
+  d->loaded = true;
+  /* a second document in the same text is not JSON */
+  yaml_document_t extra;
+  if (yaml_parser_load(&p, &extra)) {
+    yaml_node_t *r = yaml_document_get_root_node(&extra);
+    if (r) {
+      rein_contract_loc l = {d->file, (uint32_t)r->start_mark.line + 1,
+                             (uint32_t)r->start_mark.column + 1};
+      rein__ix_diag(ix, REIN_INTEROP_ERROR, l, "",
+                    "malformed JSON: text after the top-level value");
+    }
+    yaml_document_delete(&extra);
+  } else {
+    rein_contract_loc l = {d->file, (uint32_t)p.problem_mark.line + 1,
+                           (uint32_t)p.problem_mark.column + 1};
+    rein__ix_diag(ix, REIN_INTEROP_ERROR, l, "",
+                  "malformed JSON: text after the top-level value (%s)",
+                  p.problem ? p.problem : "syntax error");
+  }
+  yaml_parser_delete(&p);
+  if (!yaml_document_get_root_node(&d->doc)) {
+    rein_contract_loc l = {d->file, 1, 1};
+    rein__ix_diag(ix, REIN_INTEROP_ERROR, l, "",
+                  "empty file: expected a JSON object");
+    return false;
+  }
+  return true;
+}
+
+void rein__ix_doc_free(ix_doc *d) {
+  if (d->loaded) yaml_document_delete(&d->doc);
+  d->loaded = false;
+}
+
+yaml_node_t *rein__ix_root(ix_doc *d) {
+  return d->loaded ? yaml_document_get_root_node(&d->doc) : NULL;
+}
+
+rein_contract_loc rein__ix_loc(const ix_doc *d, const yaml_node_t *n) {
+  rein_contract_loc l = {d->file, 0, 0};
+  if (n) {
+    l.line = (uint32_t)n->start_mark.line + 1;
+    l.col = (uint32_t)n->start_mark.column + 1;
+  }
+  return l;
+}
+
+const char *rein__ix_text(const yaml_node_t *n) {
+  return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value
+                                          : NULL;
+}
+
+/* JSON's number grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
+static bool json_number(const char *s) {
+  if (*s == '-') s++;
+  if (*s == '0') {
+    s++;
+  } else if (*s >= '1' && *s <= '9') {
+    while (isdigit((unsigned char)*s))
+      s++;
+  } else {
+    return false;
+  }
+  if (*s == '.') {
+    s++;
+    if (!isdigit((unsigned char)*s)) return false;
+    while (isdigit((unsigned char)*s))
+      s++;
+  }
+  if (*s == 'e' || *s == 'E') {
+    s++;
+    if (*s == '+' || *s == '-') s++;
+    if (!isdigit((unsigned char)*s)) return false;
+    while (isdigit((unsigned char)*s))
+      s++;
+  }
+  return *s == 0;
+}
+
+ix_jtype rein__ix_jtype(const yaml_node_t *n) {
+  if (!n) return IX_J_INVALID;
+  switch (n->type) {
+  case YAML_MAPPING_NODE:
+    return n->data.mapping.style == YAML_FLOW_MAPPING_STYLE ? IX_J_OBJECT
+                                                            : IX_J_INVALID;
+  case YAML_SEQUENCE_NODE:
+    return n->data.sequence.style == YAML_FLOW_SEQUENCE_STYLE ? IX_J_ARRAY
+                                                              : IX_J_INVALID;
+  case YAML_SCALAR_NODE: {
+    if (n->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE)
+      return IX_J_STRING;
+    if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) return IX_J_INVALID;
+    const char *v = (const char *)n->data.scalar.value;
+    if (strcmp(v, "true") == 0 || strcmp(v, "false") == 0) return IX_J_BOOL;
+    if (strcmp(v, "null") == 0) return IX_J_NULL;
+    return json_number(v) ? IX_J_NUMBER : IX_J_INVALID;
+  }
+  default:
+    return IX_J_INVALID;
+  }
+}
+
+const char *rein__ix_jtype_name(ix_jtype t) {
+  static const char *const names[] = {"an object", "an array",  "a string",
+                                      "a number",  "a boolean", "null",
+                                      "not JSON"};
+  return (unsigned)t <= IX_J_INVALID ? names[t] : "not JSON";
+}
+
+static void vreport(ix_doc *d, rein_interop_severity sev, const yaml_node_t *n,
+                    const char *path, const char *fmt, va_list ap) {
+  rein__ix_vdiag(d->ix, sev, rein__ix_loc(d, n), path, fmt, ap);
+}
+
+void rein__ix_error(ix_doc *d, const yaml_node_t *n, const char *path,
+                    const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vreport(d, REIN_INTEROP_ERROR, n, path, fmt, ap);
+  va_end(ap);
+}
+
+void rein__ix_warn(ix_doc *d, const yaml_node_t *n, const char *path,
+                   const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vreport(d, REIN_INTEROP_WARNING, n, path, fmt, ap);
+  va_end(ap);
+}
+
+void rein__ix_note(ix_doc *d, const yaml_node_t *n, const char *path,
+                   const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vreport(d, REIN_INTEROP_NOTE, n, path, fmt, ap);
+  va_end(ap);
+}
+
+void rein__ix_type_error(ix_doc *d, const yaml_node_t *n, const char *path,
+                         const char *want) {
+  ix_jtype t = rein__ix_jtype(n);
+  const char *v = rein__ix_text(n);
+  if (t == IX_J_INVALID && v)
+    rein__ix_error(d, n, path,
+                   "expected %s, got '%.40s' (not JSON: quote strings; "
+                   "numbers, true, false and null are bare)",
+                   want, v);
+  else
+    rein__ix_error(d, n, path, "expected %s, got %s", want,
+                   rein__ix_jtype_name(t));
+}
+
+static void camel(const char *in, char *out, size_t cap) {
+  size_t o = 0;
+  bool up = false;
+  for (; *in && o + 1 < cap; in++) {
+    if (*in == '_') {
+      up = true;
+      continue;
+    }
+    out[o++] = up ? (char)toupper((unsigned char)*in) : *in;
+    up = false;
+  }
+  out[o] = 0;
+}
+
+size_t rein__ix_members(ix_doc *d, yaml_node_t *n, const char *path,
+                        const char *const *known, ix_member *out, size_t cap) {
+  size_t k = 0;
+  if (!n || n->type != YAML_MAPPING_NODE) return 0;
+  for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+       p < n->data.mapping.pairs.top; p++) {
+    yaml_node_t *kn = yaml_document_get_node(&d->doc, p->key);
+    yaml_node_t *vn = yaml_document_get_node(&d->doc, p->value);
+    if (!kn || !vn) continue;
+    if (rein__ix_jtype(kn) != IX_J_STRING) {
+      rein__ix_type_error(d, kn, path, "a member name in double quotes");
+      continue;
+    }
+    const char *key = rein__ix_text(kn);
+    char fp[256];
+    rein__ix_path(fp, sizeof fp, path, key);
+    bool dup = false;
+    for (size_t j = 0; j < k; j++)
+      if (strcmp(out[j].key, key) == 0) {
+        rein__ix_error(d, kn, fp,
+                       "duplicate member '%.60s' (first at line %zu)", key,
+                       (size_t)out[j].k->start_mark.line + 1);
+        dup = true;
+      }
+    if (dup) continue;
+    size_t i = 0;
+    while (known[i] && strcmp(known[i], key) != 0)
+      i++;
+    if (!known[i]) {
+      char list[512], cam[80];
+      size_t o = 0;
+      list[0] = 0;
+      for (size_t j = 0; known[j] && o < sizeof list; j++)
+        o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", j ? ", " : "",
+                              known[j]);
+      camel(key, cam, sizeof cam);
+      const char *best = NULL;
+      for (size_t j = 0; known[j] && !best; j++)
+        if (strcmp(known[j], cam) == 0) best = known[j];
+      size_t nk = 0;
+      while (known[nk])
+        nk++;
+      if (!best) best = rein_suggest(key, (const char *const *)known, nk);
+      if (best)
+        rein__ix_error(d, kn, fp,
+                       "unknown field '%.60s'; did you mean '%s'? (known: %s)",
+                       key, best, list);
+      else
+        rein__ix_error(d, kn, fp, "unknown field '%.60s' (known: %s)", key,
+                       list);
+      continue;
+    }
+    if (k >= cap) {
+      rein__ix_error(d, kn, fp, "too many members");
+      continue;
+    }
+    out[k].key = key;
+    out[k].k = kn;
+    out[k].v = vn;
+    k++;
+  }
+  return k;
+}
+
+size_t rein__ix_len(const yaml_node_t *n) {
+  return n && n->type == YAML_SEQUENCE_NODE
+             ? (size_t)(n->data.sequence.items.top -
+                        n->data.sequence.items.start)
+             : 0;
+}
+
+yaml_node_t *rein__ix_item(ix_doc *d, yaml_node_t *n, size_t i) {
+  if (i >= rein__ix_len(n)) return NULL;
+  return yaml_document_get_node(&d->doc, n->data.sequence.items.start[i]);
+}
+
+const char *rein__ix_path(char *buf, size_t len, const char *path,
+                          const char *key) {
+  snprintf(buf, len, "%s%s%.80s", path, *path ? "." : "", key);
+  return buf;
+}
+
+const char *rein__ix_path_i(char *buf, size_t len, const char *path, size_t i) {
+  snprintf(buf, len, "%s[%zu]", path, i);
+  return buf;
+}
+
+/* ------------------------------------------------------ contract text */
+
+void rein__ix_yaml_quote(FILE *f, const char *s) {
+  fputc('"', f);
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    if (*p == '"' || *p == '\\')
+      fprintf(f, "\\%c", *p);
+    else if (*p < 0x20 || *p == 0x7f)
+      fprintf(f, "\\x%02x", *p);
+    else
+      fputc(*p, f);
+  }
+  fputc('"', f);
+}
+
+/* Copy a memstream's text into the handle's allocator. */
+static rein_status finish_text(const rein_interop *ix, char *text, size_t n,
+                               char **out, size_t *len) {
+  char *b = rein_alloc(&ix->alloc, n + 1);
+  if (!b) {
+    free(text);
+    return REIN_ENOMEM;
+  }
+  memcpy(b, text, n);
+  b[n] = 0;
+  free(text);
+  *out = b;
+  *len = n;
+  return REIN_OK;
+}
+
+rein_status rein_interop_write_contract(const rein_interop *ix, char **out,
+                                        size_t *len) {
+  if (!ix || !out || !len) return REIN_EINVAL;
+  *out = NULL;
+  *len = 0;
+  if (rein_interop_count(ix, REIN_INTEROP_ERROR) || !ix->ncalls)
+    return REIN_EINVAL;
+  char *text = NULL;
+  size_t n = 0;
+  FILE *f = open_memstream(&text, &n);
+  if (!f) return REIN_ENOMEM;
+  fprintf(f,
+          "# Written by `rein import`: one call per method the source\n"
+          "# configures; `origin` is where each came from.\n"
+          "service: %s\nversion: ",
+          ix->caller);
+  rein__ix_yaml_quote(f, ix->version);
+  fprintf(f, "\ncalls:\n");
+  size_t need = 4096;
+  char *buf = malloc(need);
+  for (size_t i = 0; buf && i < ix->ncalls; i++) {
+    const rein_interop_call *c = &ix->calls[i];
+    fprintf(f, "  - to: ");
+    rein__ix_yaml_quote(f, c->to);
+    fprintf(f, "\n    origin: ");
+    rein__ix_yaml_quote(f, c->origin);
+    fputc('\n', f);
+    size_t k = rein_policy_spec_yaml(&c->spec, true, 4, buf, need);
+    if (k >= need) {
+      char *nb = realloc(buf, k + 1);
+      if (!nb) break;
+      buf = nb;
+      need = k + 1;
+      rein_policy_spec_yaml(&c->spec, true, 4, buf, need);
+    }
+    fputs(buf, f);
+  }
+  bool ok = buf != NULL;
+  free(buf);
+  if (fclose(f) != 0 || !ok) {
+    free(text);
+    return REIN_ENOMEM;
+  }
+  return finish_text(ix, text, n, out, len);
+}
+
+rein_status rein_interop_write_diags(const rein_interop *ix, FILE *f) {
+  static const char *const sev[] = {"error", "warning", "note"};
+  for (size_t i = 0; ix && i < ix->ndiags; i++) {
+    const rein_interop_diag *d = &ix->diags[i];
+    if (d->loc.file && *d->loc.file) { /* else: about no one place */
+      rein_text_fputs(d->loc.file, f);
+      if (d->loc.line) fprintf(f, ":%u:%u", d->loc.line, d->loc.col);
+      fputs(": ", f);
+    }
+    fprintf(f, "%s: ", sev[d->severity]);
+    if (d->field && *d->field) {
+      rein_text_fputs(d->field, f);
+      fputs(": ", f);
+    }
+    rein_text_fputs(d->message, f);
+    if (fputc('\n', f) == EOF) return REIN_EIO;
+  }
+  return REIN_OK;
+}

@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * interop_internal.h: what every format of rein_interop shares; not
+ * installed. The handle (its strings, calls and diagnostics, each allocated
+ * through the config's allocator and freed with it), the format table row,
+ * and the reader: a libyaml document of one source (JSON is YAML, and
+ * libyaml gives every node its line:col mark) with typed, JSON-strict
+ * accessors, so an importer's walk reports every problem at its node.
+ *
+ * The contract loader (src/contract/load.c) and the scenario loader
+ * (src/sim/scenario.c) each keep their own static node helpers; this
+ * reader is the home for importers (Envoy, Istio, Linkerd and Gateway API
+ * go beside grpc.c), and the two loaders could move onto it later.
+ */
+#ifndef REIN_INTEROP_INTERNAL_H
+#define REIN_INTEROP_INTERNAL_H
+
+#include "rein/interop.h"
+
+#include <stdarg.h>
+#include <yaml.h>
+
+/* ------------------------------------------------------------- handle */
+
+typedef struct ix_str ix_str; /* a block of strings owned by the handle */
+
+struct rein_interop {
+  rein_allocator alloc;
+  size_t max_file_bytes;
+  unsigned max_depth;
+  char caller[129];
+  bool caller_set;
+  char version[65];
+  ix_str *strs;
+  rein_interop_call *calls;
+  size_t ncalls, capcalls;
+  rein_interop_diag *diags;
+  size_t ndiags, capdiags;
+  size_t errors; /* of the import in progress */
+  bool oom;
+};
+
+/* A string owned by the handle (NULL when out of memory, and ix->oom). */
+char *rein__ix_strdup(rein_interop *ix, const char *s);
+char *rein__ix_printf(rein_interop *ix, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Append a diagnostic (errors also count in ix->errors). */
+void rein__ix_diag(rein_interop *ix, rein_interop_severity sev,
+                   rein_contract_loc loc, const char *field, const char *fmt,
+                   ...) __attribute__((format(printf, 5, 6)));
+void rein__ix_vdiag(rein_interop *ix, rein_interop_severity sev,
+                    rein_contract_loc loc, const char *field, const char *fmt,
+                    va_list ap);
+/* Append a call (copied; strings must be the handle's). false on OOM. */
+bool rein__ix_add_call(rein_interop *ix, const rein_interop_call *c);
+/* Drop the calls from index `from` on (an import that failed). */
+void rein__ix_drop_calls(rein_interop *ix, size_t from);
+
+/* ------------------------------------------------------------ formats */
+
+typedef struct ix_doc ix_doc;
+
+typedef struct ix_format {
+  const char *name;
+  /* Walk the document's root, adding calls and diagnostics. */
+  void (*import)(rein_interop *ix, ix_doc *d);
+  /* Write the calls of `caller` into *out (malloc'ed text). */
+  rein_status (*export_)(rein_interop *ix, const rein_contract_set *s,
+                         const char *caller, char **out, size_t *len);
+} ix_format;
+
+extern const ix_format rein__ix_grpc;
+
+/* ------------------------------------------------------------- reader */
+
+struct ix_doc {
+  rein_interop *ix;
+  yaml_document_t doc;
+  const char *file; /* owned by the handle */
+  bool loaded;
+};
+
+/* What a node is, read as JSON. */
+typedef enum ix_jtype {
+  IX_J_OBJECT,
+  IX_J_ARRAY,
+  IX_J_STRING, /* a quoted scalar */
+  IX_J_NUMBER, /* a plain scalar that is a JSON number */
+  IX_J_BOOL,   /* true, false */
+  IX_J_NULL,   /* null */
+  IX_J_INVALID /* a plain scalar JSON does not have (yes, 0x10, foo), a
+                  block collection, an alias */
+} ix_jtype;
+
+/*
+ * Parse `data` (checked with rein_yaml_check_depth first) into `d`. A
+ * syntax error is an error diagnostic at libyaml's line:col. Returns true
+ * when there is a root node to walk.
+ */
+bool rein__ix_doc_load(rein_interop *ix, const char *file, const char *data,
+                       size_t len, ix_doc *d);
+void rein__ix_doc_free(ix_doc *d);
+yaml_node_t *rein__ix_root(ix_doc *d);
+rein_contract_loc rein__ix_loc(const ix_doc *d, const yaml_node_t *n);
+ix_jtype rein__ix_jtype(const yaml_node_t *n);
+/* "an object", "an array", "a string", "a number", "true", "null", ... */
+const char *rein__ix_jtype_name(ix_jtype t);
+/* The scalar's text, or NULL for a collection. */
+const char *rein__ix_text(const yaml_node_t *n);
+
+/* An error at `n`: "expected `want`, got a number". */
+void rein__ix_type_error(ix_doc *d, const yaml_node_t *n, const char *path,
+                         const char *want);
+void rein__ix_error(ix_doc *d, const yaml_node_t *n, const char *path,
+                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void rein__ix_warn(ix_doc *d, const yaml_node_t *n, const char *path,
+                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void rein__ix_note(ix_doc *d, const yaml_node_t *n, const char *path,
+                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* One member of an object. */
+typedef struct ix_member {
+  const char *key;
+  yaml_node_t *k, *v;
+} ix_member;
+
+/*
+ * The members of object `n` (which must be IX_J_OBJECT), at most `cap`
+ * (more is an error). Each key must be a string; a duplicate key, or a key
+ * not in `known` (NULL-terminated), is an error naming it, listing the
+ * known ones and the closest ("did you mean"); such members are left out.
+ * Returns how many were stored in `out`.
+ */
+size_t rein__ix_members(ix_doc *d, yaml_node_t *n, const char *path,
+                        const char *const *known, ix_member *out, size_t cap);
+/* Item i of array `n`, or NULL. */
+yaml_node_t *rein__ix_item(ix_doc *d, yaml_node_t *n, size_t i);
+size_t rein__ix_len(const yaml_node_t *n);
+
+/* "path.key" or "path[i]" into buf. */
+const char *rein__ix_path(char *buf, size_t len, const char *path,
+                          const char *key);
+const char *rein__ix_path_i(char *buf, size_t len, const char *path, size_t i);
+
+/* ------------------------------------------------------ contract text */
+
+/* `s` as a YAML double-quoted scalar (escapes ", \ and controls). */
+void rein__ix_yaml_quote(FILE *f, const char *s);
+
+#endif

@@ -1,0 +1,37 @@
+# SPDX-License-Identifier: Apache-2.0
+# Interop tests (rein_interop, issue 14): gRPC service config import and
+# export. test_interop_grpc: the reader's diagnostics (file:line:col),
+# round trips over the example contracts, a generated corpus and fixtures
+# written from gRPC's documented examples. test_interop_grpc_runtime: a
+# real gRPC runtime (Debian python3-grpcio) runs the exported configs on
+# loopback and must make the attempts rein decides; it fails when
+# python3-grpcio is missing (scripts/deps.sh check installs it).
+if(TARGET rein_interop)
+  rein_add_test(NAME test_interop_grpc SOURCES unit/test_interop_grpc.c
+                LIBS rein_interop LABELS unit TIMEOUT 120
+                ARGS ${PROJECT_SOURCE_DIR}/examples/contracts
+                     ${PROJECT_SOURCE_DIR}/tests/interop/fixtures/grpc
+                     $<TARGET_FILE:rein_cli>)
+  add_executable(interop_grpc_driver interop/grpc_driver.c)
+  target_link_libraries(interop_grpc_driver PRIVATE rein_contract rein_static)
+  add_test(NAME test_interop_grpc_runtime
+           COMMAND /usr/bin/python3
+                   ${CMAKE_CURRENT_SOURCE_DIR}/interop/grpc_runtime.py
+                   --rein $<TARGET_FILE:rein_cli>
+                   --driver $<TARGET_FILE:interop_grpc_driver>
+                   --fixtures ${CMAKE_CURRENT_SOURCE_DIR}/interop/runtime
+                   --examples ${PROJECT_SOURCE_DIR}/examples/contracts
+                   --work ${CMAKE_CURRENT_BINARY_DIR}/interop_runtime)
+  set_tests_properties(test_interop_grpc_runtime PROPERTIES
+                       LABELS "e2e" TIMEOUT 180)
+endif()
+# libFuzzer over the importer and the round trip (clang + REIN_FUZZ): the
+# sources are compiled into the target so libFuzzer sees their coverage.
+if(TARGET rein_interop)
+  file(GLOB interop_srcs ${PROJECT_SOURCE_DIR}/src/interop/*.c)
+  rein_add_fuzzer(NAME fuzz_interop_grpc
+                  SOURCES interop/fuzz_interop_grpc.c ${interop_srcs}
+                  LIBS rein_contract rein_static
+                  INCLUDES ${PROJECT_SOURCE_DIR}/src/contract
+                  ARGS -max_len=8192 -timeout=5)
+endif()
