@@ -7,9 +7,18 @@
  * reach the rules, not only the parser. Loading, checking, the TTL table,
  * the policy bridge and all three writers run on every input; any crash,
  * leak or sanitizer report is a bug.
+ *
+ * The SARIF writer is the exception in part: its whole log is written for
+ * the first non-empty input only, and for every input after that its results (the
+ * one part of a log that depends on the set). The rules catalogue before
+ * them is the same bytes whatever the input, and writing it was 60% of
+ * each input (the contract target ran at ~1,700 execs per CPU second);
+ * nothing it could reach on a later input is not reached on the first.
  */
+#include "contract_internal.h"
 #include "rein/contract.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -41,7 +50,12 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
   if (null) {
     rein_contract_write(s, REIN_CONTRACT_FORMAT_TEXT, null);
     rein_contract_write(s, REIN_CONTRACT_FORMAT_JSON, null);
-    rein_contract_write(s, REIN_CONTRACT_FORMAT_SARIF, null);
+    static bool sarif_once;
+    if (!sarif_once && size > 0) { /* not libFuzzer's uncounted empty run */
+      sarif_once = true;
+      rein_contract_write(s, REIN_CONTRACT_FORMAT_SARIF, null);
+    }
+    rein__rc_write_sarif_results(s, null);
   }
   rein_contract_set_free(s);
   return 0;
