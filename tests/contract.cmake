@@ -22,7 +22,8 @@ if(TARGET rein_contract)
     file(GLOB contract_srcs ${PROJECT_SOURCE_DIR}/src/contract/*.c)
     add_executable(fuzz_contract fuzz/fuzz_contract.c ${contract_srcs})
     target_include_directories(fuzz_contract PRIVATE
-      ${PROJECT_SOURCE_DIR}/include ${PROJECT_BINARY_DIR}/include)
+      ${PROJECT_SOURCE_DIR}/include ${PROJECT_BINARY_DIR}/include
+      ${PROJECT_SOURCE_DIR}/src/contract)
     target_compile_options(fuzz_contract PRIVATE
       -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer -O1)
     target_link_options(fuzz_contract PRIVATE

@@ -75,7 +75,8 @@ endif()
 
 # libFuzzer target for the key parser and problem bodies: the helper's
 # sources are compiled into the fuzzer so libFuzzer sees their coverage.
-# The seed corpus is written into the build tree at configure time.
+# The seed corpus is written into the build tree at configure time; what
+# long runs found is tests/fuzz/corpus/idem_http (scripts/fuzz.sh --merge).
 # The fuzzers below compile idem_http.c and ledger_json.c, which use jansson.
 pkg_check_modules(FUZZ_JANSSON IMPORTED_TARGET jansson)
 if(REIN_FUZZ AND CMAKE_C_COMPILER_ID STREQUAL "Clang" AND TARGET rein_idem)
@@ -101,7 +102,8 @@ if(REIN_FUZZ AND CMAKE_C_COMPILER_ID STREQUAL "Clang" AND TARGET rein_idem)
   endforeach()
   add_test(NAME fuzz_idem_http
            COMMAND fuzz_idem_http -max_total_time=10 -max_len=600
-                   -print_final_stats=1 ${IDEM_HTTP_WORK} ${IDEM_HTTP_SEEDS})
+                   -print_final_stats=1 ${IDEM_HTTP_WORK} ${IDEM_HTTP_SEEDS}
+                   ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/corpus/idem_http)
   set_tests_properties(fuzz_idem_http PROPERTIES LABELS fuzz TIMEOUT 120)
 endif()
 

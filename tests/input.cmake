@@ -14,3 +14,14 @@ if(TARGET rein_contract AND TARGET rein_sim)
                 LIBS rein_contract LABELS unit e2e TIMEOUT 300 ENV ${_input_env}
                 ARGS $<TARGET_FILE:rein_cli>)
 endif()
+
+# libFuzzer target for the small grammars and filters above (tests/fuzz/
+# fuzz_input.c): durations, sizes, retryable lists, the depth pre-scan, the
+# escaper and the UTF-8 scrubber, each against its header's contract.
+rein_add_fuzzer(NAME fuzz_input
+  SOURCES fuzz/fuzz_input.c ${PROJECT_SOURCE_DIR}/src/core/input.c
+          ${PROJECT_SOURCE_DIR}/src/core/classify.c
+  INCLUDES ${PROJECT_SOURCE_DIR}/include ${PROJECT_BINARY_DIR}/include
+           ${PROJECT_SOURCE_DIR}/src
+  LIBS rein_static
+  ARGS -max_len=1024)

@@ -16,6 +16,7 @@
 #include "rein/model.h"
 
 #include <stdarg.h>
+#include <stdio.h>
 
 typedef rein_contract_loc rc_loc;
 
@@ -220,6 +221,13 @@ bool rein__rc_resolve(rein_contract_set *s);
 
 
 /* Loader (load.c). */
+/* What write_sarif puts in its "results" array (comma-separated results,
+ * no brackets), alone: the part of a SARIF log that depends on the set.
+ * fuzz_contract writes the whole log once and this for every input, since
+ * the rules catalogue (most of a log's bytes and time) is constant. False
+ * on an allocation or write failure. */
+bool rein__rc_write_sarif_results(const rein_contract_set *s, FILE *f);
+
 rein_status rein__rc_load_buffer(rein_contract_set *s, const char *name,
                                  const char *data, size_t len);
 

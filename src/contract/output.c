@@ -519,13 +519,36 @@ static json_t *sarif_result(const sarif_base *b, const rein_contract_diag *d) {
   return o;
 }
 
+static void sarif_base_get(sarif_base *b) {
+  b->len = 0;
+  if (getcwd(b->cwd, sizeof b->cwd) && b->cwd[0] == '/') {
+    b->len = strlen(b->cwd);
+    if (b->len == 1) b->len = 0; /* "/": every path is absolute anyway */
+  }
+}
+
+/* The "results" array's members: the one part of a SARIF log that depends
+ * on the set (the rules catalogue before it is the same for every set). */
+static void sarif_results(jw *w, const sarif_base *b,
+                          const rein_contract_set *s) {
+  for (size_t i = 0; i < rein_contract_diag_count(s); i++) {
+    fputs(i ? ",\n" : "\n", w->f);
+    put(w, sarif_result(b, rein_contract_diag_at(s, i)));
+  }
+}
+
+bool rein__rc_write_sarif_results(const rein_contract_set *s, FILE *f) {
+  jw w = {f, false};
+  sarif_base b;
+  sarif_base_get(&b);
+  sarif_results(&w, &b, s);
+  return !w.bad;
+}
+
 static bool write_sarif(const rein_contract_set *s, FILE *f) {
   jw w = {f, false};
-  sarif_base b = {.len = 0};
-  if (getcwd(b.cwd, sizeof b.cwd) && b.cwd[0] == '/') {
-    b.len = strlen(b.cwd);
-    if (b.len == 1) b.len = 0; /* "/": every path is absolute anyway */
-  }
+  sarif_base b;
+  sarif_base_get(&b);
   fputs("{\"$schema\":\"https://json.schemastore.org/sarif-2.1.0.json\","
         "\"version\":\"2.1.0\",\"runs\":[{\"tool\":{\"driver\":{"
         "\"name\":\"rein\",\"version\":\"" REIN_VERSION_STRING "\","
@@ -547,10 +570,7 @@ static bool write_sarif(const rein_contract_set *s, FILE *f) {
     put(&w, obj1("%SRCROOT%", obj1("uri", uri_path("file://", b.cwd, "/"))));
   }
   fputs(",\"results\":[", f);
-  for (size_t i = 0; i < rein_contract_diag_count(s); i++) {
-    fputs(i ? ",\n" : "\n", f);
-    put(&w, sarif_result(&b, rein_contract_diag_at(s, i)));
-  }
+  sarif_results(&w, &b, s);
   fputs("\n]}]}\n", f);
   return !w.bad;
 }
