@@ -64,9 +64,24 @@ start_ha_redis() {
   local cmd="redis-server --port $port --bind 127.0.0.1 --save '' --appendonly no --dir '$dir' --daemonize yes --pidfile '$dir/redis-$port.pid' --logfile '$dir/redis-$port.log' --repl-diskless-sync yes --repl-diskless-sync-delay 0 $*"
   echo "$cmd" > "$dir/redis-$port.cmd"
   sh "$dir/redis-$port.cmd" >&2 || return 1
-  for _ in $(seq 1 100); do
+  for _ in $(seq 1 200); do
     redis-cli -h 127.0.0.1 -p "$port" ping >/dev/null 2>&1 && return 0
     sleep 0.05
+  done
+  return 1
+}
+
+# start_ha_redis on a fresh port, up to three tries; prints the port.
+start_ha_fresh() {
+  local dir=$1 p
+  shift
+  for _ in 1 2 3; do
+    p=$(free_port) || return 1
+    if start_ha_redis "$dir" "$p" "$@"; then echo "$p"; return 0; fi
+    echo "services.sh: redis-server failed on port $p, retrying; its log:" >&2
+    tail -n 5 "$dir/redis-$p.log" >&2 2>/dev/null || true
+    [ -f "$dir/redis-$p.pid" ] && kill "$(cat "$dir/redis-$p.pid")" 2>/dev/null || true
+    rm -f "$dir/redis-$p.pid" "$dir/redis-$p.cmd"
   done
   return 1
 }
@@ -76,10 +91,8 @@ start_sentinel() {
   mkdir -p "$dir"
   command -v redis-sentinel >/dev/null || { echo "services.sh: redis-sentinel is not installed (scripts/deps.sh)" >&2; exit 1; }
   local pport rport
-  pport=$(free_port)
-  start_ha_redis "$dir" "$pport" || { echo "services.sh: sentinel primary did not start" >&2; exit 1; }
-  rport=$(free_port)
-  start_ha_redis "$dir" "$rport" --replicaof 127.0.0.1 "$pport" || { echo "services.sh: sentinel replica did not start" >&2; exit 1; }
+  pport=$(start_ha_fresh "$dir") || { echo "services.sh: sentinel primary did not start" >&2; exit 1; }
+  rport=$(start_ha_fresh "$dir" --replicaof 127.0.0.1 "$pport") || { echo "services.sh: sentinel replica did not start" >&2; exit 1; }
   local list="" sp
   for i in 1 2 3; do
     sp=$(free_port)
@@ -122,16 +135,42 @@ export REIN_SENTINEL_REPLICA_PORT=$rport
 ENV
 }
 
+# A cluster node's bus listens on port + 10000: both are drawn so that the
+# bus port stays below the ephemeral range too, both are checked free, and a
+# node that does not start is tried again on fresh ports (a port that looked
+# free can be taken between the check and the bind).
+cluster_port() {
+  local p
+  for _ in $(seq 1 200); do
+    p=$(free_port) || return 1
+    if [ "$p" -le 22000 ] && ! (exec 3<>/dev/tcp/127.0.0.1/$((p + 10000))) 2>/dev/null; then
+      echo "$p"
+      return 0
+    fi
+  done
+  echo "services.sh: no free cluster port pair found" >&2
+  return 1
+}
+
 start_cluster() {
   local dir=$1
   mkdir -p "$dir"
-  local ports=() p list=""
+  local ports=() p list="" started
   for i in 1 2 3; do
-    p=$(free_port)
-    while [ "$p" -gt 55000 ]; do p=$(free_port); done  # bus port = p + 10000
-    start_ha_redis "$dir" "$p" --cluster-enabled yes \
-      --cluster-config-file "'$dir/nodes-$p.conf'" --cluster-node-timeout 2000 ||
-      { echo "services.sh: cluster node did not start" >&2; exit 1; }
+    started=0
+    for _ in 1 2 3; do
+      p=$(cluster_port)
+      if start_ha_redis "$dir" "$p" --cluster-enabled yes \
+        --cluster-config-file "'$dir/nodes-$p.conf'" --cluster-node-timeout 2000; then
+        started=1
+        break
+      fi
+      echo "services.sh: cluster node failed on port $p, retrying; its log:" >&2
+      tail -n 5 "$dir/redis-$p.log" >&2 2>/dev/null || true
+      [ -f "$dir/redis-$p.pid" ] && kill "$(cat "$dir/redis-$p.pid")" 2>/dev/null || true
+      rm -f "$dir/redis-$p.pid" "$dir/redis-$p.cmd"
+    done
+    [ "$started" = 1 ] || { echo "services.sh: cluster node did not start" >&2; exit 1; }
     ports+=("127.0.0.1:$p")
     list="$list${list:+,}127.0.0.1:$p"
   done
