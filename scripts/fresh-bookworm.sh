@@ -61,6 +61,7 @@ cp /etc/resolv.conf "$R/etc/resolv.conf"
 # A TLS-intercepting proxy's CA (a build farm's, say) for npm in `make
 # check`; nothing on a machine that has none.
 if ls /usr/local/share/ca-certificates/*.crt >/dev/null 2>&1; then
+  mkdir -p "$R/usr/local/share/ca-certificates"
   cp /usr/local/share/ca-certificates/*.crt "$R/usr/local/share/ca-certificates/"
 fi
 pkgs >"$dir/packages-base.txt"
