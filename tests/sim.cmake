@@ -8,6 +8,10 @@ if(TARGET rein_sim)
   # the sweep runs threads: `concurrency` puts it in the TSan step
   rein_add_test(NAME test_sim_sweep SOURCES unit/test_sim_sweep.c
                 LIBS rein_sim LABELS unit concurrency TIMEOUT 120)
+  # periodic arrivals, the buffer outage, recovery against the offered
+  # load, per-server figures over seeds (issue 18)
+  rein_add_test(NAME test_sim_features SOURCES unit/test_sim_features.c
+                LIBS rein_sim LABELS unit TIMEOUT 120)
   rein_add_test(NAME test_sim_expz SOURCES unit/test_sim_expz.c
                 LIBS rein_sim LABELS unit TIMEOUT 120)
   target_include_directories(test_sim_expz PRIVATE ${PROJECT_SOURCE_DIR}/src/sim)
