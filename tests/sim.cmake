@@ -95,4 +95,11 @@ if(TARGET rein_cli AND REIN_PYTHON3)
             $<TARGET_FILE:rein_cli> ${PROJECT_SOURCE_DIR}/examples/scenarios/demo.yaml
             ${CMAKE_CURRENT_SOURCE_DIR}/e2e/fidelity_throttle.yaml)
   set_tests_properties(fidelity_throttle PROPERTIES LABELS e2e TIMEOUT 300)
+  # docs/fidelity.md's "Rein peak" gap: demo.yaml's rein variant with
+  # evenly spaced (periodic) arrivals against its Poisson cohort
+  add_test(NAME fidelity_periodic
+    COMMAND ${REIN_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/fidelity_periodic.py
+            $<TARGET_FILE:rein_cli> ${PROJECT_SOURCE_DIR}/examples/scenarios/demo.yaml
+            ${CMAKE_CURRENT_SOURCE_DIR}/e2e/fidelity_periodic.yaml)
+  set_tests_properties(fidelity_periodic PROPERTIES LABELS e2e TIMEOUT 300)
 endif()

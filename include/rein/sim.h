@@ -382,7 +382,8 @@ REIN_API rein_status rein_sim_write_sweep_json(const rein_sim_sweep *sw,
 typedef struct rein_sim_cohort_info {
   const char *name, *target, *policy; /* target server, default policy */
   uint64_t count;      /* clients */
-  double rate;         /* poisson arrivals: calls/s per client; else 0 */
+  double rate;         /* open loop (poisson, periodic): calls/s per
+                          client; else 0 */
   int64_t timeout_ns;  /* per attempt */
   int64_t deadline_ns; /* per logical call; 0 none */
 } rein_sim_cohort_info;
@@ -398,7 +399,8 @@ typedef struct rein_sim_server_info {
 
 typedef struct rein_sim_incident_info {
   const char *kind;   /* "outage", "capacity" or "failure" */
-  const char *mode;   /* outages: "error", "drop", "slow", "refuse" */
+  const char *mode;   /* outages: "error", "drop", "slow", "refuse",
+                         "buffer" */
   const char *server;
   int64_t start_ns, end_ns;
 } rein_sim_incident_info;

@@ -53,14 +53,15 @@ rein_status rein_sim_scenario_server(const rein_sim_scenario *s,
 rein_status rein_sim_scenario_incident(const rein_sim_scenario *s, size_t i,
                                        rein_sim_incident_info *out) {
   static const char *const kinds[] = {"outage", "capacity", "failure"};
-  static const char *const modes[] = {"error", "drop", "slow", "refuse"};
+  static const char *const modes[] = {"error", "drop", "slow", "refuse",
+                                      "buffer"};
   if (!s || !out) return REIN_EINVAL;
   if (i >= s->n_incidents) return REIN_ENOTFOUND;
   const sim_incident_spec *v = &s->incidents[i];
   memset(out, 0, sizeof *out);
   out->kind = (unsigned)v->kind < 3 ? kinds[v->kind] : "";
   out->mode =
-      v->kind == SIM_INC_OUTAGE && (unsigned)v->mode < 4 ? modes[v->mode] : "";
+      v->kind == SIM_INC_OUTAGE && (unsigned)v->mode < 5 ? modes[v->mode] : "";
   out->server = v->server < s->n_servers ? s->servers[v->server].name : "";
   out->start_ns = v->start_ns;
   out->end_ns = v->end_ns;
