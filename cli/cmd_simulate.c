@@ -57,9 +57,11 @@ static const rein_cli_option options[] = {
                     "simulate this long instead (e.g. 60s)", NULL, 1},
     [O_JSON] = {"json", 0, REIN_CLI_FLAG, NULL, "print the summary as JSON"},
     [O_CSV] = {"csv", 0, REIN_CLI_FILE, "FILE",
-               "write the time series as CSV ('-' = stdout)"},
+               "write the time series as CSV ('-' = stdout); with\n"
+               "--runs every seed's, a row per variant, seed, interval"},
     [O_SERIES] = {"series", 0, REIN_CLI_FILE, "FILE",
-                  "write the time series as JSON"},
+                  "write the time series as JSON (with --runs every\n"
+                  "seed's)"},
     [O_REPORT] = {"report", 0, REIN_CLI_FILE, "FILE",
                   "write a self-contained HTML report with charts"},
     [O_LOG_Y] = {"log-y", 0, REIN_CLI_FLAG, NULL,
@@ -246,6 +248,8 @@ static int run(int argc, char **argv) {
   sc_cfg.duration_ns = duration;
   sc_cfg.threads = (size_t)jobs_n;
   sc_cfg.max_memory = max_memory;
+  /* --csv and --series write every seed: keep every run's result */
+  sc_cfg.keep_results = (csv || series) && runs > 1;
   int last_pct = -1, progress = !quiet && isatty(2);
   if (progress) {
     sc_cfg.progress = on_progress;
@@ -356,10 +360,26 @@ static int run(int argc, char **argv) {
   rein_sim_report_config_default(&rcfg);
   rcfg.command = cmdline;
   rcfg.log_y = log_y;
-  if (csv && write_file(csv, 0, sc, firsts, nsel, &rcfg))
+  /* the series of every run, variant by variant, seeds in order (each
+   * row or entry names its variant and seed) */
+  const rein_sim_result **all = NULL;
+  size_t nall = 0;
+  if (csv || series) {
+    all = malloc(nsel * (size_t)runs * sizeof *all);
+    if (!all) {
+      fprintf(stderr, "rein simulate: out of memory\n");
+      rc = REIN_EXIT_FINDINGS;
+      goto out;
+    }
+    for (size_t v = 0; v < nsel; v++)
+      for (size_t r = 0; r < (size_t)runs; r++)
+        all[nall++] = rein_sim_sweep_result(sw, v, r);
+  }
+  if (csv && write_file(csv, 0, sc, all, nall, &rcfg))
     rc = REIN_EXIT_FINDINGS;
-  if (series && write_file(series, 1, sc, firsts, nsel, &rcfg))
+  if (series && write_file(series, 1, sc, all, nall, &rcfg))
     rc = REIN_EXIT_FINDINGS;
+  free(all);
   if (report && write_file(report, 2, sc, firsts, nsel, &rcfg))
     rc = REIN_EXIT_FINDINGS;
 out:
