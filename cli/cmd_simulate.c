@@ -113,6 +113,24 @@ static void fmt_val(char *buf, size_t cap, const char *name, double v) {
     snprintf(buf, cap, "%.4g", v);
 }
 
+/* A table cell: one run's value, or the mean +- the 95% half-width. */
+static void stat_cell(char *cellb, size_t cap, const char *name,
+                      const rein_sim_stat *s, long runs) {
+  if (runs > 1) {
+    char m[32], h[32];
+    fmt_val(m, sizeof m, name, s->mean);
+    if (s->n > 1 && strcmp(name, "recovered")) {
+      snprintf(h, sizeof h, "%.3g", s->ci95);
+      snprintf(cellb, cap, "%.24s +- %.24s", m, h);
+    } else {
+      snprintf(cellb, cap, "%s", m);
+    }
+  } else {
+    /* one run: its value (the mean of one, -1 when not applicable) */
+    fmt_val(cellb, cap, name, s->mean);
+  }
+}
+
 static int write_file(const char *path, int kind, const rein_sim_scenario *sc,
                       const rein_sim_result *const *rs, size_t n,
                       const rein_sim_report_config *rc_cfg) {
@@ -315,34 +333,24 @@ static int run(int argc, char **argv) {
       printf("%-24s", name);
       for (size_t v = 0; v < nsel; v++) {
         char cellb[64];
-        const rein_sim_stat *s = &stats[v][k];
-        if (runs > 1) {
-          char m[32], h[32];
-          fmt_val(m, sizeof m, name, s->mean);
-          if (s->n > 1 && strcmp(name, "recovered")) {
-            snprintf(h, sizeof h, "%.3g", s->ci95);
-            snprintf(cellb, sizeof cellb, "%.24s +- %.24s", m, h);
-          } else {
-            snprintf(cellb, sizeof cellb, "%s", m);
-          }
-        } else {
-          /* one run: its value (the mean of one, -1 when not applicable) */
-          fmt_val(cellb, sizeof cellb, name, s->mean);
-        }
+        stat_cell(cellb, sizeof cellb, name, &stats[v][k], runs);
         printf(" %*s", w, cellb);
       }
       printf("\n");
     }
-    const rein_sim_summary *s0 = rein_sim_result_summary(firsts[0]);
-    for (size_t k = 0; k < s0->n_servers; k++) {
+    /* attempts per logical call at each server, over the seeds too */
+    for (size_t k = 0; k < rein_sim_sweep_servers(sw); k++) {
       char label[300];
       snprintf(label, sizeof label, "per_logical@%s",
-               esc(eb1, sizeof eb1, s0->servers[k].name));
+               esc(eb1, sizeof eb1, rein_sim_sweep_server_name(sw, k)));
       printf("%-24s", label);
       for (size_t v = 0; v < nsel; v++) {
-        char cellb[32];
-        fmt_val(cellb, sizeof cellb, "",
-                rein_sim_result_summary(firsts[v])->servers[k].per_logical);
+        char cellb[64];
+        rein_sim_stat ss[8];
+        size_t n = rein_sim_sweep_server_stats(sw, v, k, ss, 8);
+        for (size_t j = 0; j < n; j++)
+          if (!strcmp(ss[j].name, "per_logical"))
+            stat_cell(cellb, sizeof cellb, "", &ss[j], runs);
         printf(" %*s", w, cellb);
       }
       printf("\n");

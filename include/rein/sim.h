@@ -355,6 +355,21 @@ typedef struct rein_sim_stat {
 REIN_API size_t rein_sim_sweep_stats(const rein_sim_sweep *sw, size_t v,
                                      rein_sim_stat *out, size_t cap);
 
+/* The servers of the sweep's scenario (in scenario order) and their
+ * figures over the runs: rein_sim_sweep_server_stats fills, for server
+ * `server` of variant v, the stats (as rein_sim_sweep_stats) of arrivals,
+ * executed, shed, wasted, failed, peak_queue and per_logical, in that
+ * order, kept for every run that succeeded (not only the kept results).
+ * Returns how many there are (7); fills at most `cap`; 0 out of range.
+ * rein_sim_sweep_server_name: NULL out of range; the string lives as long
+ * as the scenario. */
+REIN_API size_t rein_sim_sweep_servers(const rein_sim_sweep *sw);
+REIN_API const char *rein_sim_sweep_server_name(const rein_sim_sweep *sw,
+                                                size_t i);
+REIN_API size_t rein_sim_sweep_server_stats(const rein_sim_sweep *sw, size_t v,
+                                            size_t server, rein_sim_stat *out,
+                                            size_t cap);
+
 /*
  * `rein simulate --json` for a sweep that succeeded, one line:
  *  - one variant, one run: rein_sim_write_summary_json of the run;

@@ -47,6 +47,8 @@ cmp -s "$T/seed1.json" "$T/seed2.json" && bad "seed ignored" || ok "seed changes
 "$REIN" simulate "$DIR/thundering-herd.yaml" --compare --runs 4 --jobs 2 > "$T/j2.txt" || bad "runs j2"
 cmp -s "$T/j1.txt" "$T/j2.txt" && ok "--runs independent of --jobs" || bad "--runs differs by jobs"
 grep -q '+-' "$T/j1.txt" && ok "--runs prints intervals" || bad "no intervals"
+grep -q '^per_logical@service .* +- ' "$T/j1.txt" \
+  && ok "--runs per-server rows over the seeds" || bad "per-server rows: $(grep per_logical "$T/j1.txt")"
 "$REIN" simulate "$DIR/thundering-herd.yaml" --compare=full-jitter --runs 3 --json > "$T/rj.json" || bad "runs json"
 grep -q '"ci95":' "$T/rj.json" && ok "--runs --json" || bad "--runs --json"
 

@@ -282,6 +282,68 @@ static void test_recovery_against_offered(void **state) {
            "offered, got 'offerd'; did you mean 'offered'?");
 }
 
+/* ------------------------------------------------- servers over seeds */
+
+/* A sweep keeps every run's per-server figures and aggregates them as it
+ * does the summary fields: the mean of per_logical at each server is the
+ * mean over the runs' own values (checked against keep_results), with an
+ * interval; and the --runs JSON carries them under servers[]. */
+static void test_sweep_servers(void **state) {
+  (void)state;
+  rein_sim_scenario *s = load_ok(
+      "duration: 5s\n"
+      "policies: {p: {attempts: 3, backoff: {base: 1ms}}, "
+      "q: {attempts: 2, backoff: {base: 1ms}}}\n"
+      "servers:\n"
+      "  - {name: front, concurrency: 50, service_time: 1ms, downstream: "
+      "back, policy: q}\n"
+      "  - {name: back, concurrency: 50, service_time: 1ms, "
+      "failure_probability: 0.3}\n"
+      "cohorts: [{name: c, count: 20, target: front, policy: p, "
+      "arrival: {mode: poisson, rate: 5}}]\n");
+  rein_sim_sweep_config c;
+  rein_sim_sweep_config_default(&c);
+  c.runs = 4;
+  c.keep_results = 1;
+  rein_errbuf eb = {{0}};
+  c.err = &eb;
+  rein_sim_sweep *sw = NULL;
+  if (rein_sim_sweep_run(s, &c, &sw) != REIN_OK) fail_msg("sweep: %s", eb.msg);
+  assert_int_equal(rein_sim_sweep_servers(sw), 2);
+  assert_string_equal(rein_sim_sweep_server_name(sw, 1), "back");
+  assert_null(rein_sim_sweep_server_name(sw, 2));
+  for (size_t k = 0; k < 2; k++) {
+    rein_sim_stat st[8];
+    assert_int_equal(rein_sim_sweep_server_stats(sw, 0, k, st, 8), 7);
+    assert_string_equal(st[0].name, "arrivals");
+    assert_string_equal(st[6].name, "per_logical");
+    double sum = 0, sum_arr = 0;
+    for (size_t r = 0; r < 4; r++) {
+      const rein_sim_summary *S =
+          rein_sim_result_summary(rein_sim_sweep_result(sw, 0, r));
+      sum += S->servers[k].per_logical;
+      sum_arr += (double)S->servers[k].arrivals;
+    }
+    assert_int_equal(st[6].n, 4);
+    assert_true(fabs(st[6].mean - sum / 4) < 1e-9);
+    assert_true(fabs(st[0].mean - sum_arr / 4) < 1e-9);
+    assert_true(st[0].ci95 > 0 && st[0].min < st[0].max);
+  }
+  assert_int_equal(rein_sim_sweep_server_stats(sw, 1, 0, NULL, 0), 0);
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *m = open_memstream(&buf, &len);
+  assert_int_equal(rein_sim_write_sweep_json(sw, m), REIN_OK);
+  fclose(m);
+  if (!strstr(buf, "\"servers\":[{\"name\":\"front\",\"arrivals\":{\"mean\":"))
+    fail_msg("no servers[] in %s", buf);
+  if (!strstr(buf, "{\"name\":\"back\",\"arrivals\":{\"mean\":"))
+    fail_msg("no back server in %s", buf);
+  free(buf);
+  rein_sim_sweep_free(sw);
+  rein_sim_scenario_free(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_periodic_even),
@@ -289,6 +351,7 @@ int main(void) {
       cmocka_unit_test(test_buffer_vs_drop),
       cmocka_unit_test(test_buffer_holds_answers),
       cmocka_unit_test(test_recovery_against_offered),
+      cmocka_unit_test(test_sweep_servers),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
