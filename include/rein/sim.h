@@ -371,16 +371,21 @@ REIN_API size_t rein_sim_sweep_server_stats(const rein_sim_sweep *sw, size_t v,
                                             size_t cap);
 
 /*
- * `rein simulate --json` for a sweep that succeeded, one line:
- *  - one variant, one run: rein_sim_write_summary_json of the run;
- *  - several variants, one run: {"scenario":..,"seed":S,"variants":[summary
- *    of each]};
- *  - several runs: {"scenario":..,"seed":S,"runs":N,"variants":[{"variant":
- *    NAME, FIELD:{"mean":..,"ci95":..,"min":..,"max":..,"n":..}, ...}]}
- *    with integers as integers, other numbers with 6 significant digits,
- *    -1 and what is not finite as null (and ci95, min, max null when n
- *    is 0).
- * Each shape ends with a newline. Names go through jansson (rein/json.h).
+ * `rein simulate --json` for a sweep that succeeded, one line, one shape
+ * for one variant or several:
+ *   {"scenario":..,"seed":S,"runs":N,"variants":[ENTRY, ...]}
+ * an ENTRY per variant in cfg order:
+ *  - one run (N = 1): rein_sim_write_summary_json of the run (with its
+ *    "variant", "seed" and "servers");
+ *  - several runs: {"variant":NAME, FIELD:{"mean":..,"ci95":..,"min":..,
+ *    "max":..,"n":..}, ..., "servers":[{"name":..,"arrivals":{...}, ...,
+ *    "per_logical":{...}}]} (rein_sim_sweep_stats and
+ *    rein_sim_sweep_server_stats) with integers as integers, other
+ *    numbers with 6 significant digits, -1 and what is not finite as null
+ *    (and ci95, min, max null when n is 0).
+ * (Until 2026-12-03 one variant on one run was the flat summary object
+ * and the frame had no "runs" then; CHANGELOG.md.)
+ * It ends with a newline. Names go through jansson (rein/json.h).
  * REIN_OK, REIN_EIO, REIN_ENOMEM, REIN_EINVAL for NULL or a sweep that
  * did not succeed.
  */

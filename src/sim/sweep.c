@@ -450,16 +450,14 @@ static int name(FILE *f, const char *s) {
 rein_status rein_sim_write_sweep_json(const rein_sim_sweep *sw, FILE *f) {
   if (!sw || !f || sw->st != REIN_OK) return REIN_EINVAL;
   int bad = 0;
-  if (sw->runs == 1 && sw->nv == 1) {
-    rein_status st = rein_sim_write_summary_json(sw->slots[0].res, f);
-    if (st != REIN_OK) return st;
-    fputc('\n', f);
-    return ferror(f) ? REIN_EIO : REIN_OK;
-  }
+  /* one shape for one variant or many (a flat summary for one until
+   * 2026-12-03): the frame, then a summary (one run) or the aggregates
+   * (several) per variant */
   fputs("{\"scenario\":", f);
   bad |= name(f, rein_sim_scenario_name(sw->sc));
+  fprintf(f, ",\"seed\":%llu,\"runs\":%zu,\"variants\":[",
+          (unsigned long long)sw->seed, sw->runs);
   if (sw->runs == 1) {
-    fprintf(f, ",\"seed\":%llu,\"variants\":[", (unsigned long long)sw->seed);
     for (size_t v = 0; v < sw->nv; v++) {
       if (v) fputc(',', f);
       rein_status st = rein_sim_write_summary_json(sw->slots[v].res, f);
@@ -468,8 +466,6 @@ rein_status rein_sim_write_sweep_json(const rein_sim_sweep *sw, FILE *f) {
     fputs("]}\n", f);
     return ferror(f) ? REIN_EIO : bad ? REIN_ENOMEM : REIN_OK;
   }
-  fprintf(f, ",\"seed\":%llu,\"runs\":%zu,\"variants\":[",
-          (unsigned long long)sw->seed, sw->runs);
   for (size_t v = 0; v < sw->nv; v++) {
     fputs(v ? ",{\"variant\":" : "{\"variant\":", f);
     bad |= name(f, rein_sim_variant_name(sw->sc, sw->variants[v]));

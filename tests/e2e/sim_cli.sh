@@ -51,6 +51,12 @@ grep -q '^per_logical@service .* +- ' "$T/j1.txt" \
   && ok "--runs per-server rows over the seeds" || bad "per-server rows: $(grep per_logical "$T/j1.txt")"
 "$REIN" simulate "$DIR/thundering-herd.yaml" --compare=full-jitter --runs 3 --json > "$T/rj.json" || bad "runs json"
 grep -q '"ci95":' "$T/rj.json" && ok "--runs --json" || bad "--runs --json"
+# one --json shape for one variant or several
+"$REIN" simulate "$DIR/amplification.yaml" --json > "$T/one.json" || bad "one json"
+grep -q '^{"scenario":"amplification","seed":1,"runs":1,"variants":\[{"scenario":"amplification","variant":"naive",' "$T/one.json" \
+  && ok "--json one variant in the variants frame" || bad "--json one variant: $(cut -c1-120 "$T/one.json")"
+grep -q '^{"scenario":"amplification","seed":1,"runs":1,"variants":\[{' "$T/o1.json" \
+  && ok "--compare --json in the same frame" || bad "--compare --json frame"
 
 # --runs with --csv / --series: every seed, each row naming its seed, and
 # each seed's rows those of a single run on that seed
