@@ -1093,7 +1093,14 @@ static int p_cohort(ld *L, yaml_node_t *n, const char *path,
       if (p_dist(L, v, fp, &c->think)) return -1;
     }
     subpath(fp, sizeof fp, ap, "start");
-    if ((v = get(L, a, "start")) && p_dist(L, v, fp, &c->start)) return -1;
+    if ((v = get(L, a, "start"))) {
+      /* (poisson has always read and ignored it) */
+      if (c->arrival == SIM_ARRIVAL_PERIODIC)
+        return fail(L, v, fp,
+                    "the periodic mode has no start (its phase is drawn per "
+                    "run; use active.from to start the cohort later)");
+      if (p_dist(L, v, fp, &c->start)) return -1;
+    }
   }
   if (FIELD("active")) {
     char ap[256];

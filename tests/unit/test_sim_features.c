@@ -120,6 +120,10 @@ static void test_periodic_loader(void **state) {
            head);
   load_bad(t, "t.yaml:8:47: cohorts[0].arrival.think: the periodic mode has "
               "no think time (use rate)");
+  snprintf(t, sizeof t, "%s    arrival: {mode: periodic, rate: 1, start: 1s}\n",
+           head);
+  load_bad(t, "t.yaml:8:47: cohorts[0].arrival.start: the periodic mode has "
+              "no start");
   snprintf(t, sizeof t, "%s    arrival: {mode: periodc, rate: 1}\n", head);
   load_bad(t, "t.yaml:8:21: cohorts[0].arrival.mode: expected one of "
               "poisson, closed, one_shot, periodic, got 'periodc'; did you "
