@@ -250,6 +250,7 @@ static void refused(const rein_sim_scenario *s, rein_sim_sweep_config *c,
   assert_int_equal(rein_sim_sweep_run(s, c, &sw), REIN_EINVAL);
   assert_null(sw);
   if (!strstr(eb.msg, want)) fail_msg("message '%s' lacks '%s'", eb.msg, want);
+  c->err = NULL; /* eb goes out of scope here */
 }
 
 static void test_bad_config(void **state) {
