@@ -383,8 +383,7 @@ static int run(int argc, char **argv) {
       for (size_t r = 0; r < (size_t)runs; r++)
         all[nall++] = rein_sim_sweep_result(sw, v, r);
   }
-  if (csv && write_file(csv, 0, sc, all, nall, &rcfg))
-    rc = REIN_EXIT_FINDINGS;
+  if (csv && write_file(csv, 0, sc, all, nall, &rcfg)) rc = REIN_EXIT_FINDINGS;
   if (series && write_file(series, 1, sc, all, nall, &rcfg))
     rc = REIN_EXIT_FINDINGS;
   free(all);

@@ -41,16 +41,16 @@
 #define NONE UINT32_MAX
 
 enum {
-  EV_ARRIVAL = 0,   /* poisson or periodic cohort: id = cohort */
-  EV_CLIENT_START,  /* closed / one-shot client: id = client */
-  EV_REQ_ARRIVE,    /* id = request, at its server */
-  EV_SERVICE_DONE,  /* id = request, gen = its call (to prefetch) */
-  EV_RESP,          /* id = request, back at the caller */
-  EV_TIMEOUT,       /* id = call, gen = serial */
-  EV_WAKE,          /* id = call, gen = serial */
-  EV_TICK,          /* id = interval index */
-  EV_INCIDENT,      /* id = incident index, gen = 0 start / 1 end */
-  EV_SETTLE         /* id = server: rein_admit_settle timer */
+  EV_ARRIVAL = 0,  /* poisson or periodic cohort: id = cohort */
+  EV_CLIENT_START, /* closed / one-shot client: id = client */
+  EV_REQ_ARRIVE,   /* id = request, at its server */
+  EV_SERVICE_DONE, /* id = request, gen = its call (to prefetch) */
+  EV_RESP,         /* id = request, back at the caller */
+  EV_TIMEOUT,      /* id = call, gen = serial */
+  EV_WAKE,         /* id = call, gen = serial */
+  EV_TICK,         /* id = interval index */
+  EV_INCIDENT,     /* id = incident index, gen = 0 start / 1 end */
+  EV_SETTLE        /* id = server: rein_admit_settle timer */
 };
 
 /* 24 bytes: `seq` holds the sequence number above the type (4 bits), so
@@ -93,8 +93,8 @@ typedef struct sim_call {
   uint8_t top;          /* from a client cohort */
   uint8_t finished;
   uint8_t idempotent, dedup, key;
-  uint8_t poisson;      /* top call of an open-loop (Poisson or periodic)
-                           client: nothing follows */
+  uint8_t poisson; /* top call of an open-loop (Poisson or periodic)
+                      client: nothing follows */
 } sim_call;
 
 typedef struct sim_call_cold {
@@ -1101,7 +1101,7 @@ static double srv_rate(run *R, sim_srv *v) {
 
 /* Hold a request (or, with HELD_ANSWER, an answer) behind a `buffer`
  * outage. */
-static int hold(run *R, sim_srv *v, uint32_t item) {
+static int held_push(run *R, sim_srv *v, uint32_t item) {
   if (v->nheld == v->held_cap) {
     uint32_t nc = v->held_cap ? v->held_cap * 2 : 256;
     int was = mem_for(R, M_QUEUES);
@@ -1126,10 +1126,9 @@ static int hold(run *R, sim_srv *v, uint32_t item) {
 static int flush_held(run *R, sim_srv *v) {
   for (uint32_t i = 0; i < v->nheld; i++) {
     uint32_t it = v->held[i];
-    int rc = it & HELD_ANSWER
-                 ? push(R, R->now + net(R, (uint32_t)(v - R->srv)), EV_RESP,
-                        it & ~HELD_ANSWER, 0)
-                 : push(R, R->now, EV_REQ_ARRIVE, it, 0);
+    int rc = it & HELD_ANSWER ? push(R, R->now + net(R, (uint32_t)(v - R->srv)),
+                                     EV_RESP, it & ~HELD_ANSWER, 0)
+                              : push(R, R->now, EV_REQ_ARRIVE, it, 0);
     if (rc) return -1;
   }
   v->nheld = 0;
@@ -1182,7 +1181,7 @@ static int respond(run *R, uint32_t req, rein_outcome_kind kind, int64_t delay,
   q->out_delay = delay;
   q->out_dont_retry = dont_retry != 0;
   if (R->srv[q->server].outage == SIM_OUT_BUFFER)
-    return hold(R, &R->srv[q->server], req | HELD_ANSWER);
+    return held_push(R, &R->srv[q->server], req | HELD_ANSWER);
   return push(R, R->now + net(R, q->server), EV_RESP, req, 0);
 }
 
@@ -1416,7 +1415,8 @@ static int on_req_arrive(run *R, uint32_t req) {
   sim_srv *v = &R->srv[k];
   const sim_server_spec *sp = v->spec;
   /* a buffering partition: the request reaches the server when it heals */
-  if (__builtin_expect(v->outage == SIM_OUT_BUFFER, 0)) return hold(R, v, req);
+  if (__builtin_expect(v->outage == SIM_OUT_BUFFER, 0))
+    return held_push(R, v, req);
   v->sum.arrivals++;
   R->res->summary.server_attempts++;
   if (k == R->s->primary) {
@@ -1667,9 +1667,9 @@ static int client_begin_in(run *R, uint32_t client, uint32_t k) {
   /* the cohort's deadline, else the policy's (a contract's call deadline) */
   int64_t dl = cs->deadline_ns ? cs->deadline_ns
                                : R->insts[pol].spec->spec.deadline_ns;
-  return begin_call(R, pol, cs->target, client, 1, cs->idempotent, cs->key,
-                    dl, cs->arrival == SIM_ARRIVAL_POISSON ||
-                            cs->arrival == SIM_ARRIVAL_PERIODIC);
+  return begin_call(R, pol, cs->target, client, 1, cs->idempotent, cs->key, dl,
+                    cs->arrival == SIM_ARRIVAL_POISSON ||
+                        cs->arrival == SIM_ARRIVAL_PERIODIC);
 }
 
 static int client_begin(run *R, uint32_t client) {
@@ -1683,8 +1683,7 @@ static int cohort_active(run *R, const sim_cohort_spec *cs, int64_t t) {
 static int client_next(run *R, uint32_t client, int success) {
   sim_client *cl = &R->clients[client];
   const sim_cohort_spec *cs = &R->s->cohorts[cl->cohort];
-  if (cs->arrival == SIM_ARRIVAL_POISSON ||
-      cs->arrival == SIM_ARRIVAL_PERIODIC)
+  if (cs->arrival == SIM_ARRIVAL_POISSON || cs->arrival == SIM_ARRIVAL_PERIODIC)
     return 0;
   if (cs->arrival == SIM_ARRIVAL_ONE_SHOT && success) {
     cl->done = 1;
@@ -1900,10 +1899,10 @@ static void summarize(run *R) {
         wg /= (double)hold;
         wl /= (double)hold;
         wo /= (double)hold;
-        int ok = offered ? wo > 0 && wg >= (1 - tol) * wo - 1e-9 &&
-                               wl <= (1 + tol) * wo + 1e-9
-                         : fabs(wg - g) <= tol * g &&
-                               wl <= (1 + tol) * l + 1e-9;
+        int ok = offered
+                     ? wo > 0 && wg >= (1 - tol) * wo - 1e-9 &&
+                           wl <= (1 + tol) * wo + 1e-9
+                     : fabs(wg - g) <= tol * g && wl <= (1 + tol) * l + 1e-9;
         if (ok) {
           S->recovered = 1;
           S->recovery_s = ((double)k * (double)R->interval - (double)ie) / 1e9;
@@ -2031,9 +2030,8 @@ static int init_world(run *R) {
   R->bucket_attempts =
       rein__sim_calloc(a, R->res->n_points * sizeof(uint64_t));
   mem_for(R, M_OBJECTS);
-  if (!R->clients || !R->client_pol || !R->cohort_first || !R->per ||
-      !R->srv || !R->bucket_calls ||
-      !R->bucket_attempts) {
+  if (!R->clients || !R->client_pol || !R->cohort_first || !R->per || !R->srv ||
+      !R->bucket_calls || !R->bucket_attempts) {
     R->st = REIN_ENOMEM;
     return -1;
   }

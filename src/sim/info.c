@@ -20,10 +20,10 @@ rein_status rein_sim_scenario_cohort(const rein_sim_scenario *s, size_t i,
   out->target = c->target < s->n_servers ? s->servers[c->target].name : "";
   out->policy = c->policy < s->n_policies ? s->policies[c->policy].name : "";
   out->count = c->count;
-  out->rate = c->arrival == SIM_ARRIVAL_POISSON ||
-                      c->arrival == SIM_ARRIVAL_PERIODIC
-                  ? c->rate
-                  : 0;
+  out->rate =
+      c->arrival == SIM_ARRIVAL_POISSON || c->arrival == SIM_ARRIVAL_PERIODIC
+          ? c->rate
+          : 0;
   out->timeout_ns = c->timeout_ns;
   out->deadline_ns = c->deadline_ns;
   return REIN_OK;

@@ -1032,8 +1032,8 @@ static const char *const ARRIVAL_KEYS[] = {"mode", "rate", "think", "start",
                                            NULL};
 static const char *const ACTIVE_KEYS[] = {"from", "until", NULL};
 /* in sim_arrival's order */
-static const char *const MODES[] = {"poisson", "closed", "one_shot",
-                                    "periodic", NULL};
+static const char *const MODES[] = {"poisson", "closed", "one_shot", "periodic",
+                                    NULL};
 
 static int p_cohort(ld *L, yaml_node_t *n, const char *path,
                     sim_cohort_spec *c) {
@@ -1070,8 +1070,8 @@ static int p_cohort(ld *L, yaml_node_t *n, const char *path,
     if (require(L, a, ap, "mode", &v) || p_enum(L, v, fp, MODES, &e))
       return -1;
     c->arrival = (sim_arrival)e;
-    int open = c->arrival == SIM_ARRIVAL_POISSON ||
-               c->arrival == SIM_ARRIVAL_PERIODIC;
+    int open =
+        c->arrival == SIM_ARRIVAL_POISSON || c->arrival == SIM_ARRIVAL_PERIODIC;
     subpath(fp, sizeof fp, ap, "rate");
     if ((v = get(L, a, "rate"))) {
       if (!open)
@@ -1132,8 +1132,8 @@ static const char *const INCIDENT_KEYS[] = {
     "mode", "factor", "probability", "status", NULL};
 static const char *const INC_KINDS[] = {"outage", "capacity", "failure", NULL};
 /* in sim_outage_mode's order */
-static const char *const OUT_MODES[] = {"error", "drop", "slow", "refuse",
-                                        "buffer", NULL};
+static const char *const OUT_MODES[] = {"error",  "drop",   "slow",
+                                        "refuse", "buffer", NULL};
 
 static int p_incident(ld *L, yaml_node_t *n, const char *path,
                       sim_incident_spec *inc) {

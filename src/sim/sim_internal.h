@@ -116,9 +116,9 @@ typedef enum sim_incident_kind {
 } sim_incident_kind;
 
 typedef enum sim_outage_mode {
-  SIM_OUT_ERROR = 0, /* answers 5xx at once */
-  SIM_OUT_DROP = 1,  /* requests vanish: callers time out */
-  SIM_OUT_SLOW = 2,  /* service time x factor */
+  SIM_OUT_ERROR = 0,  /* answers 5xx at once */
+  SIM_OUT_DROP = 1,   /* requests vanish: callers time out */
+  SIM_OUT_SLOW = 2,   /* service time x factor */
   SIM_OUT_REFUSE = 3, /* connection refused: NOT_SENT */
   SIM_OUT_BUFFER = 4  /* a partition that holds requests and answers and
                          delivers them all when it ends */

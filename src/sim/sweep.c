@@ -29,9 +29,9 @@
 
 /* The per-server figures of a run (rein_sim_server_summary), in this
  * order: kept for every run and aggregated like the summary fields. */
-static const char *const SERVER_FIELDS[] = {"arrivals", "executed", "shed",
-                                            "wasted",   "failed",   "peak_queue",
-                                            "per_logical"};
+static const char *const SERVER_FIELDS[] = {
+    "arrivals", "executed",   "shed",       "wasted",
+    "failed",   "peak_queue", "per_logical"};
 #define NSF (sizeof SERVER_FIELDS / sizeof SERVER_FIELDS[0])
 
 typedef struct slot {
@@ -275,8 +275,7 @@ rein_status rein_sim_sweep_run(const rein_sim_scenario *s,
   sw->ns = s->n_servers; /* <= 64 */
   /* a scenario has at least one server (the loader requires it) */
   sw->svalues = rein__sim_calloc(a, total * sw->ns * NSF * sizeof *sw->svalues);
-  sw->sstats =
-      rein__sim_calloc(a, sw->nv * sw->ns * NSF * sizeof *sw->sstats);
+  sw->sstats = rein__sim_calloc(a, sw->nv * sw->ns * NSF * sizeof *sw->sstats);
   if (!sw->slots || !sw->values || !sw->stats || !sw->svalues || !sw->sstats) {
     rein_sim_sweep_free(sw);
     return rein_errbuf_set(cfg->err, REIN_ENOMEM, "sweep: out of memory");
@@ -412,7 +411,8 @@ size_t rein_sim_sweep_server_stats(const rein_sim_sweep *sw, size_t v,
                                    size_t cap) {
   if (!sw || v >= sw->nv || server >= sw->ns) return 0;
   const rein_sim_stat *st = &sw->sstats[(v * sw->ns + server) * NSF];
-  for (size_t k = 0; k < NSF && k < cap; k++) out[k] = st[k];
+  for (size_t k = 0; k < NSF && k < cap; k++)
+    out[k] = st[k];
   return NSF;
 }
 
@@ -469,7 +469,8 @@ rein_status rein_sim_write_sweep_json(const rein_sim_sweep *sw, FILE *f) {
   for (size_t v = 0; v < sw->nv; v++) {
     fputs(v ? ",{\"variant\":" : "{\"variant\":", f);
     bad |= name(f, rein_sim_variant_name(sw->sc, sw->variants[v]));
-    for (size_t k = 0; k < sw->nf; k++) stat_json(f, &sw->stats[v * sw->nf + k]);
+    for (size_t k = 0; k < sw->nf; k++)
+      stat_json(f, &sw->stats[v * sw->nf + k]);
     fputs(",\"servers\":[", f);
     for (size_t k = 0; k < sw->ns; k++) {
       fputs(k ? ",{\"name\":" : "{\"name\":", f);

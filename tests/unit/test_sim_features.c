@@ -22,8 +22,8 @@
 static rein_sim_scenario *load_ok(const char *text) {
   rein_errbuf eb = {{0}};
   rein_sim_scenario *s = NULL;
-  rein_status st = rein_sim_scenario_parse(text, strlen(text), "t.yaml", NULL,
-                                           &eb, &s);
+  rein_status st =
+      rein_sim_scenario_parse(text, strlen(text), "t.yaml", NULL, &eb, &s);
   if (st != REIN_OK) fail_msg("load failed: %s", eb.msg);
   return s;
 }
@@ -31,8 +31,8 @@ static rein_sim_scenario *load_ok(const char *text) {
 static void load_bad(const char *text, const char *want) {
   rein_errbuf eb = {{0}};
   rein_sim_scenario *s = NULL;
-  rein_status st = rein_sim_scenario_parse(text, strlen(text), "t.yaml", NULL,
-                                           &eb, &s);
+  rein_status st =
+      rein_sim_scenario_parse(text, strlen(text), "t.yaml", NULL, &eb, &s);
   if (st == REIN_OK) {
     rein_sim_scenario_free(s);
     fail_msg("loaded, expected '%s'", want);
@@ -81,8 +81,8 @@ static void test_periodic_even(void **state) {
       assert_int_equal(n, 100);
       for (size_t k = 0; k < n; k++)
         if (p[k].offered != per_interval[t])
-          fail_msg("case %zu seed %llu interval %zu: %llu calls, want %llu",
-                   t, (unsigned long long)seed, k,
+          fail_msg("case %zu seed %llu interval %zu: %llu calls, want %llu", t,
+                   (unsigned long long)seed, k,
                    (unsigned long long)p[k].offered,
                    (unsigned long long)per_interval[t]);
       assert_int_equal(rein_sim_result_summary(r)->logical,
@@ -92,16 +92,17 @@ static void test_periodic_even(void **state) {
     rein_sim_scenario_free(s);
   }
   /* the same scenario with Poisson arrivals is not even */
-  rein_sim_scenario *s = load_ok(
-      "duration: 10s\ninterval: 100ms\n"
-      "policies: {p: {attempts: 1}}\n"
-      "servers: [{name: s, concurrency: 100, service_time: 1ms}]\n"
-      "cohorts: [{name: c, count: 90, target: s, policy: p, "
-      "arrival: {mode: poisson, rate: 1}}]\n");
+  rein_sim_scenario *s =
+      load_ok("duration: 10s\ninterval: 100ms\n"
+              "policies: {p: {attempts: 1}}\n"
+              "servers: [{name: s, concurrency: 100, service_time: 1ms}]\n"
+              "cohorts: [{name: c, count: 90, target: s, policy: p, "
+              "arrival: {mode: poisson, rate: 1}}]\n");
   rein_sim_result *r = run_ok(s, 0, 1);
   const rein_sim_point *p;
   size_t n = rein_sim_result_series(r, &p), uneven = 0;
-  for (size_t k = 0; k < n; k++) uneven += p[k].offered != 9;
+  for (size_t k = 0; k < n; k++)
+    uneven += p[k].offered != 9;
   assert_true(uneven > 50);
   rein_sim_result_free(r);
   rein_sim_scenario_free(s);
@@ -132,8 +133,8 @@ static void test_periodic_loader(void **state) {
   load_bad(t, "cohorts[0].arrival.rate: only the poisson and periodic modes "
               "have a rate");
   /* the cohort's rate is what rein_sim_scenario_cohort reports */
-  snprintf(t, sizeof t, "%s    count: 3\n    arrival: {mode: periodic, rate: 2}\n",
-           head);
+  snprintf(t, sizeof t,
+           "%s    count: 3\n    arrival: {mode: periodic, rate: 2}\n", head);
   rein_sim_scenario *s = load_ok(t);
   rein_sim_cohort_info ci;
   assert_int_equal(rein_sim_scenario_cohort(s, 0, &ci), REIN_OK);
@@ -172,14 +173,18 @@ static void test_buffer_vs_drop(void **state) {
      * way); under buffer all of them reach the server when it heals */
     uint64_t in_b = pb[2].attempts + pb[3].attempts;
     assert_int_equal(in_b, pd[2].attempts + pd[3].attempts);
-    if (in_b < 50) fail_msg("seed %llu: %llu attempts in the outage", (unsigned long long)seed, (unsigned long long)in_b);
+    if (in_b < 50)
+      fail_msg("seed %llu: %llu attempts in the outage",
+               (unsigned long long)seed, (unsigned long long)in_b);
     assert_int_equal(pb[2].load + pb[3].load, 0);
     assert_int_equal(pd[2].load + pd[3].load, in_b);
     if (pb[4].load < in_b || pb[4].load < 3 * pd[4].load)
       fail_msg("seed %llu: load at the heal %llu (drop %llu)",
                (unsigned long long)seed, (unsigned long long)pb[4].load,
                (unsigned long long)pd[4].load);
-    if (B->wasted < in_b * 3 / 4) fail_msg("seed %llu: wasted %llu of %llu held", (unsigned long long)seed, (unsigned long long)B->wasted, (unsigned long long)in_b);
+    if (B->wasted < in_b * 3 / 4)
+      fail_msg("seed %llu: wasted %llu of %llu held", (unsigned long long)seed,
+               (unsigned long long)B->wasted, (unsigned long long)in_b);
     assert_int_equal(D->wasted, 0);
     assert_true(pb[2].capacity_per_s == 0);
     rein_sim_result_free(rb);
@@ -193,14 +198,14 @@ static void test_buffer_vs_drop(void **state) {
  * call in service when it starts ends when it heals. */
 static void test_buffer_holds_answers(void **state) {
   (void)state;
-  rein_sim_scenario *s = load_ok(
-      "duration: 5s\n"
-      "policies: {p: {attempts: 1}}\n"
-      "servers: [{name: s, service_time: 500ms}]\n"
-      "cohorts: [{name: c, target: s, policy: p, timeout: 10s, "
-      "arrival: {mode: one_shot, start: 900ms}}]\n"
-      "incidents: [{kind: outage, server: s, start: 1s, end: 3s, "
-      "mode: buffer}]\n");
+  rein_sim_scenario *s =
+      load_ok("duration: 5s\n"
+              "policies: {p: {attempts: 1}}\n"
+              "servers: [{name: s, service_time: 500ms}]\n"
+              "cohorts: [{name: c, target: s, policy: p, timeout: 10s, "
+              "arrival: {mode: one_shot, start: 900ms}}]\n"
+              "incidents: [{kind: outage, server: s, start: 1s, end: 3s, "
+              "mode: buffer}]\n");
   rein_sim_result *r = run_ok(s, 0, 1);
   const rein_sim_summary *S = rein_sim_result_summary(r);
   assert_int_equal(S->successes, 1);
@@ -235,7 +240,8 @@ static void test_buffer_holds_answers(void **state) {
   "arrival: {mode: periodic, rate: 2}}\n"                                      \
   "  - {name: batch, count: 50, target: s, policy: p, active: {until: 10s}, "  \
   "arrival: {mode: periodic, rate: 4}}\n"                                      \
-  "incidents: [{kind: outage, server: s, start: 10s, end: 15s, mode: error}]\n"
+  "incidents: [{kind: outage, server: s, start: 10s, end: 15s, mode: "         \
+  "error}]\n"
 
 static void test_recovery_against_offered(void **state) {
   (void)state;
@@ -264,15 +270,15 @@ static void test_recovery_against_offered(void **state) {
   rein_sim_scenario_free(sbb);
   rein_sim_scenario_free(so);
   /* against the offered load no baseline is needed: an incident at 0 */
-  rein_sim_scenario *s = load_ok(
-      "duration: 20s\ninterval: 1s\n"
-      "recovery: {hold: 2s, against: offered}\n"
-      "policies: {p: {attempts: 1}}\n"
-      "servers: [{name: s, concurrency: 10, service_time: 10ms}]\n"
-      "cohorts: [{name: c, count: 10, target: s, policy: p, "
-      "arrival: {mode: periodic, rate: 10}}]\n"
-      "incidents: [{kind: outage, server: s, start: 0s, end: 5s, "
-      "mode: error}]\n");
+  rein_sim_scenario *s =
+      load_ok("duration: 20s\ninterval: 1s\n"
+              "recovery: {hold: 2s, against: offered}\n"
+              "policies: {p: {attempts: 1}}\n"
+              "servers: [{name: s, concurrency: 10, service_time: 10ms}]\n"
+              "cohorts: [{name: c, count: 10, target: s, policy: p, "
+              "arrival: {mode: periodic, rate: 10}}]\n"
+              "incidents: [{kind: outage, server: s, start: 0s, end: 5s, "
+              "mode: error}]\n");
   rein_sim_result *r = run_ok(s, 0, 1);
   assert_int_equal(rein_sim_result_summary(r)->recovered, 1);
   assert_true(rein_sim_result_summary(r)->baseline_goodput_per_s == -1);
