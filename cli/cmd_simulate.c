@@ -57,9 +57,11 @@ static const rein_cli_option options[] = {
                     "simulate this long instead (e.g. 60s)", NULL, 1},
     [O_JSON] = {"json", 0, REIN_CLI_FLAG, NULL, "print the summary as JSON"},
     [O_CSV] = {"csv", 0, REIN_CLI_FILE, "FILE",
-               "write the time series as CSV ('-' = stdout)"},
+               "write the time series as CSV ('-' = stdout); with\n"
+               "--runs every seed's, a row per variant, seed, interval"},
     [O_SERIES] = {"series", 0, REIN_CLI_FILE, "FILE",
-                  "write the time series as JSON"},
+                  "write the time series as JSON (with --runs every\n"
+                  "seed's)"},
     [O_REPORT] = {"report", 0, REIN_CLI_FILE, "FILE",
                   "write a self-contained HTML report with charts"},
     [O_LOG_Y] = {"log-y", 0, REIN_CLI_FLAG, NULL,
@@ -109,6 +111,24 @@ static void fmt_val(char *buf, size_t cap, const char *name, double v) {
     snprintf(buf, cap, "%.0f", v);
   else
     snprintf(buf, cap, "%.4g", v);
+}
+
+/* A table cell: one run's value, or the mean +- the 95% half-width. */
+static void stat_cell(char *cellb, size_t cap, const char *name,
+                      const rein_sim_stat *s, long runs) {
+  if (runs > 1) {
+    char m[32], h[32];
+    fmt_val(m, sizeof m, name, s->mean);
+    if (s->n > 1 && strcmp(name, "recovered")) {
+      snprintf(h, sizeof h, "%.3g", s->ci95);
+      snprintf(cellb, cap, "%.24s +- %.24s", m, h);
+    } else {
+      snprintf(cellb, cap, "%s", m);
+    }
+  } else {
+    /* one run: its value (the mean of one, -1 when not applicable) */
+    fmt_val(cellb, cap, name, s->mean);
+  }
 }
 
 static int write_file(const char *path, int kind, const rein_sim_scenario *sc,
@@ -246,6 +266,8 @@ static int run(int argc, char **argv) {
   sc_cfg.duration_ns = duration;
   sc_cfg.threads = (size_t)jobs_n;
   sc_cfg.max_memory = max_memory;
+  /* --csv and --series write every seed: keep every run's result */
+  sc_cfg.keep_results = (csv || series) && runs > 1;
   int last_pct = -1, progress = !quiet && isatty(2);
   if (progress) {
     sc_cfg.progress = on_progress;
@@ -311,34 +333,24 @@ static int run(int argc, char **argv) {
       printf("%-24s", name);
       for (size_t v = 0; v < nsel; v++) {
         char cellb[64];
-        const rein_sim_stat *s = &stats[v][k];
-        if (runs > 1) {
-          char m[32], h[32];
-          fmt_val(m, sizeof m, name, s->mean);
-          if (s->n > 1 && strcmp(name, "recovered")) {
-            snprintf(h, sizeof h, "%.3g", s->ci95);
-            snprintf(cellb, sizeof cellb, "%.24s +- %.24s", m, h);
-          } else {
-            snprintf(cellb, sizeof cellb, "%s", m);
-          }
-        } else {
-          /* one run: its value (the mean of one, -1 when not applicable) */
-          fmt_val(cellb, sizeof cellb, name, s->mean);
-        }
+        stat_cell(cellb, sizeof cellb, name, &stats[v][k], runs);
         printf(" %*s", w, cellb);
       }
       printf("\n");
     }
-    const rein_sim_summary *s0 = rein_sim_result_summary(firsts[0]);
-    for (size_t k = 0; k < s0->n_servers; k++) {
+    /* attempts per logical call at each server, over the seeds too */
+    for (size_t k = 0; k < rein_sim_sweep_servers(sw); k++) {
       char label[300];
       snprintf(label, sizeof label, "per_logical@%s",
-               esc(eb1, sizeof eb1, s0->servers[k].name));
+               esc(eb1, sizeof eb1, rein_sim_sweep_server_name(sw, k)));
       printf("%-24s", label);
       for (size_t v = 0; v < nsel; v++) {
-        char cellb[32];
-        fmt_val(cellb, sizeof cellb, "",
-                rein_sim_result_summary(firsts[v])->servers[k].per_logical);
+        char cellb[64];
+        rein_sim_stat ss[8];
+        size_t n = rein_sim_sweep_server_stats(sw, v, k, ss, 8);
+        for (size_t j = 0; j < n; j++)
+          if (!strcmp(ss[j].name, "per_logical"))
+            stat_cell(cellb, sizeof cellb, "", &ss[j], runs);
         printf(" %*s", w, cellb);
       }
       printf("\n");
@@ -356,10 +368,25 @@ static int run(int argc, char **argv) {
   rein_sim_report_config_default(&rcfg);
   rcfg.command = cmdline;
   rcfg.log_y = log_y;
-  if (csv && write_file(csv, 0, sc, firsts, nsel, &rcfg))
+  /* the series of every run, variant by variant, seeds in order (each
+   * row or entry names its variant and seed) */
+  const rein_sim_result **all = NULL;
+  size_t nall = 0;
+  if (csv || series) {
+    all = malloc(nsel * (size_t)runs * sizeof *all);
+    if (!all) {
+      fprintf(stderr, "rein simulate: out of memory\n");
+      rc = REIN_EXIT_FINDINGS;
+      goto out;
+    }
+    for (size_t v = 0; v < nsel; v++)
+      for (size_t r = 0; r < (size_t)runs; r++)
+        all[nall++] = rein_sim_sweep_result(sw, v, r);
+  }
+  if (csv && write_file(csv, 0, sc, all, nall, &rcfg)) rc = REIN_EXIT_FINDINGS;
+  if (series && write_file(series, 1, sc, all, nall, &rcfg))
     rc = REIN_EXIT_FINDINGS;
-  if (series && write_file(series, 1, sc, firsts, nsel, &rcfg))
-    rc = REIN_EXIT_FINDINGS;
+  free(all);
   if (report && write_file(report, 2, sc, firsts, nsel, &rcfg))
     rc = REIN_EXIT_FINDINGS;
 out:

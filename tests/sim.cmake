@@ -8,6 +8,10 @@ if(TARGET rein_sim)
   # the sweep runs threads: `concurrency` puts it in the TSan step
   rein_add_test(NAME test_sim_sweep SOURCES unit/test_sim_sweep.c
                 LIBS rein_sim LABELS unit concurrency TIMEOUT 120)
+  # periodic arrivals, the buffer outage, recovery against the offered
+  # load, per-server figures over seeds (issue 18)
+  rein_add_test(NAME test_sim_features SOURCES unit/test_sim_features.c
+                LIBS rein_sim LABELS unit TIMEOUT 120)
   rein_add_test(NAME test_sim_expz SOURCES unit/test_sim_expz.c
                 LIBS rein_sim LABELS unit TIMEOUT 120)
   target_include_directories(test_sim_expz PRIVATE ${PROJECT_SOURCE_DIR}/src/sim)
@@ -91,4 +95,11 @@ if(TARGET rein_cli AND REIN_PYTHON3)
             $<TARGET_FILE:rein_cli> ${PROJECT_SOURCE_DIR}/examples/scenarios/demo.yaml
             ${CMAKE_CURRENT_SOURCE_DIR}/e2e/fidelity_throttle.yaml)
   set_tests_properties(fidelity_throttle PROPERTIES LABELS e2e TIMEOUT 300)
+  # docs/fidelity.md's "Rein peak" gap: demo.yaml's rein variant with
+  # evenly spaced (periodic) arrivals against its Poisson cohort
+  add_test(NAME fidelity_periodic
+    COMMAND ${REIN_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/fidelity_periodic.py
+            $<TARGET_FILE:rein_cli> ${PROJECT_SOURCE_DIR}/examples/scenarios/demo.yaml
+            ${CMAKE_CURRENT_SOURCE_DIR}/e2e/fidelity_periodic.yaml)
+  set_tests_properties(fidelity_periodic PROPERTIES LABELS e2e TIMEOUT 300)
 endif()

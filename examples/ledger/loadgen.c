@@ -66,7 +66,8 @@ static int from_scenario(const rein_sim_scenario *sc, load_config *c,
   rein_sim_server_info sv;
   rein_sim_incident_info in;
   if (rein_sim_scenario_cohort(sc, 0, &co) != REIN_OK || co.rate <= 0) {
-    snprintf(err, errlen, "the scenario has no cohort with poisson arrivals");
+    snprintf(err, errlen, "the scenario has no cohort with open-loop (poisson or "
+                     "periodic) arrivals");
     return -1;
   }
   if (rein_sim_scenario_server(sc, co.target, &sv) != REIN_OK ||

@@ -355,17 +355,37 @@ typedef struct rein_sim_stat {
 REIN_API size_t rein_sim_sweep_stats(const rein_sim_sweep *sw, size_t v,
                                      rein_sim_stat *out, size_t cap);
 
+/* The servers of the sweep's scenario (in scenario order) and their
+ * figures over the runs: rein_sim_sweep_server_stats fills, for server
+ * `server` of variant v, the stats (as rein_sim_sweep_stats) of arrivals,
+ * executed, shed, wasted, failed, peak_queue and per_logical, in that
+ * order, kept for every run that succeeded (not only the kept results).
+ * Returns how many there are (7); fills at most `cap`; 0 out of range.
+ * rein_sim_sweep_server_name: NULL out of range; the string lives as long
+ * as the scenario. */
+REIN_API size_t rein_sim_sweep_servers(const rein_sim_sweep *sw);
+REIN_API const char *rein_sim_sweep_server_name(const rein_sim_sweep *sw,
+                                                size_t i);
+REIN_API size_t rein_sim_sweep_server_stats(const rein_sim_sweep *sw, size_t v,
+                                            size_t server, rein_sim_stat *out,
+                                            size_t cap);
+
 /*
- * `rein simulate --json` for a sweep that succeeded, one line:
- *  - one variant, one run: rein_sim_write_summary_json of the run;
- *  - several variants, one run: {"scenario":..,"seed":S,"variants":[summary
- *    of each]};
- *  - several runs: {"scenario":..,"seed":S,"runs":N,"variants":[{"variant":
- *    NAME, FIELD:{"mean":..,"ci95":..,"min":..,"max":..,"n":..}, ...}]}
- *    with integers as integers, other numbers with 6 significant digits,
- *    -1 and what is not finite as null (and ci95, min, max null when n
- *    is 0).
- * Each shape ends with a newline. Names go through jansson (rein/json.h).
+ * `rein simulate --json` for a sweep that succeeded, one line, one shape
+ * for one variant or several:
+ *   {"scenario":..,"seed":S,"runs":N,"variants":[ENTRY, ...]}
+ * an ENTRY per variant in cfg order:
+ *  - one run (N = 1): rein_sim_write_summary_json of the run (with its
+ *    "variant", "seed" and "servers");
+ *  - several runs: {"variant":NAME, FIELD:{"mean":..,"ci95":..,"min":..,
+ *    "max":..,"n":..}, ..., "servers":[{"name":..,"arrivals":{...}, ...,
+ *    "per_logical":{...}}]} (rein_sim_sweep_stats and
+ *    rein_sim_sweep_server_stats) with integers as integers, other
+ *    numbers with 6 significant digits, -1 and what is not finite as null
+ *    (and ci95, min, max null when n is 0).
+ * (Until 2026-12-03 one variant on one run was the flat summary object
+ * and the frame had no "runs" then; CHANGELOG.md.)
+ * It ends with a newline. Names go through jansson (rein/json.h).
  * REIN_OK, REIN_EIO, REIN_ENOMEM, REIN_EINVAL for NULL or a sweep that
  * did not succeed.
  */
@@ -382,7 +402,8 @@ REIN_API rein_status rein_sim_write_sweep_json(const rein_sim_sweep *sw,
 typedef struct rein_sim_cohort_info {
   const char *name, *target, *policy; /* target server, default policy */
   uint64_t count;      /* clients */
-  double rate;         /* poisson arrivals: calls/s per client; else 0 */
+  double rate;         /* open loop (poisson, periodic): calls/s per
+                          client; else 0 */
   int64_t timeout_ns;  /* per attempt */
   int64_t deadline_ns; /* per logical call; 0 none */
 } rein_sim_cohort_info;
@@ -398,7 +419,8 @@ typedef struct rein_sim_server_info {
 
 typedef struct rein_sim_incident_info {
   const char *kind;   /* "outage", "capacity" or "failure" */
-  const char *mode;   /* outages: "error", "drop", "slow", "refuse" */
+  const char *mode;   /* outages: "error", "drop", "slow", "refuse",
+                         "buffer" */
   const char *server;
   int64_t start_ns, end_ns;
 } rein_sim_incident_info;

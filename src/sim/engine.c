@@ -41,16 +41,16 @@
 #define NONE UINT32_MAX
 
 enum {
-  EV_ARRIVAL = 0,   /* poisson cohort: id = cohort */
-  EV_CLIENT_START,  /* closed / one-shot client: id = client */
-  EV_REQ_ARRIVE,    /* id = request, at its server */
-  EV_SERVICE_DONE,  /* id = request, gen = its call (to prefetch) */
-  EV_RESP,          /* id = request, back at the caller */
-  EV_TIMEOUT,       /* id = call, gen = serial */
-  EV_WAKE,          /* id = call, gen = serial */
-  EV_TICK,          /* id = interval index */
-  EV_INCIDENT,      /* id = incident index, gen = 0 start / 1 end */
-  EV_SETTLE         /* id = server: rein_admit_settle timer */
+  EV_ARRIVAL = 0,  /* poisson or periodic cohort: id = cohort */
+  EV_CLIENT_START, /* closed / one-shot client: id = client */
+  EV_REQ_ARRIVE,   /* id = request, at its server */
+  EV_SERVICE_DONE, /* id = request, gen = its call (to prefetch) */
+  EV_RESP,         /* id = request, back at the caller */
+  EV_TIMEOUT,      /* id = call, gen = serial */
+  EV_WAKE,         /* id = call, gen = serial */
+  EV_TICK,         /* id = interval index */
+  EV_INCIDENT,     /* id = incident index, gen = 0 start / 1 end */
+  EV_SETTLE        /* id = server: rein_admit_settle timer */
 };
 
 /* 24 bytes: `seq` holds the sequence number above the type (4 bits), so
@@ -93,7 +93,8 @@ typedef struct sim_call {
   uint8_t top;          /* from a client cohort */
   uint8_t finished;
   uint8_t idempotent, dedup, key;
-  uint8_t poisson;      /* top call of a Poisson client: nothing follows */
+  uint8_t poisson; /* top call of an open-loop (Poisson or periodic)
+                      client: nothing follows */
 } sim_call;
 
 typedef struct sim_call_cold {
@@ -132,6 +133,11 @@ typedef struct sim_srv {
   uint32_t rate_b[10];
   int64_t rate_idx;
   uint32_t pol;                /* downstream policy instance; NONE */
+  /* a `buffer` outage (a partition that holds messages): requests that
+   * arrived and answers that left meanwhile, in order; bit 31 set = an
+   * answer. Delivered when the outage ends (flush_held). */
+  uint32_t *held;
+  uint32_t nheld, held_cap;
   rein_sim_server_summary sum;
 #ifdef REIN_SIM_ADMIT
   /* rein admission control: tickets queued inside it that became ADMITTED
@@ -250,6 +256,13 @@ typedef struct run {
                            reads it for a random client) */
   uint32_t nclients;
   uint32_t *cohort_first; /* first client index per cohort */
+  /* periodic cohorts: call j of the cohort is at t0 + j x period and goes
+   * to client j mod count (see on_arrival); n = calls so far */
+  struct periodic {
+    int64_t t0;
+    double period_ns;
+    uint64_t n;
+  } *per;
   sim_srv *srv;
 
   /* owned library objects */
@@ -1084,6 +1097,44 @@ static double srv_rate(run *R, sim_srv *v) {
   return sum; /* arrivals in the last ~1 s */
 }
 
+#define HELD_ANSWER UINT32_C(0x80000000)
+
+/* Hold a request (or, with HELD_ANSWER, an answer) behind a `buffer`
+ * outage. */
+static int held_push(run *R, sim_srv *v, uint32_t item) {
+  if (v->nheld == v->held_cap) {
+    uint32_t nc = v->held_cap ? v->held_cap * 2 : 256;
+    int was = mem_for(R, M_QUEUES);
+    uint32_t *nh = rein__sim_alloc(R->a, (size_t)nc * sizeof(uint32_t));
+    mem_for(R, was);
+    if (!nh) {
+      R->st = REIN_ENOMEM;
+      return -1;
+    }
+    if (v->nheld) memcpy(nh, v->held, (size_t)v->nheld * sizeof(uint32_t));
+    rein__sim_free(R->a, v->held);
+    v->held = nh;
+    v->held_cap = nc;
+  }
+  v->held[v->nheld++] = item;
+  return 0;
+}
+
+/* The partition healed: everything it held is delivered now, in the order
+ * it was held (requests reach the server at this instant, answers start
+ * back over the network). */
+static int flush_held(run *R, sim_srv *v) {
+  for (uint32_t i = 0; i < v->nheld; i++) {
+    uint32_t it = v->held[i];
+    int rc = it & HELD_ANSWER ? push(R, R->now + net(R, (uint32_t)(v - R->srv)),
+                                     EV_RESP, it & ~HELD_ANSWER, 0)
+                              : push(R, R->now, EV_REQ_ARRIVE, it, 0);
+    if (rc) return -1;
+  }
+  v->nheld = 0;
+  return 0;
+}
+
 static int q_push(run *R, sim_srv *v, uint32_t req) {
   if (v->qlen == v->qsize) {
     uint32_t ns = v->qsize ? v->qsize * 2 : 256;
@@ -1129,6 +1180,8 @@ static int respond(run *R, uint32_t req, rein_outcome_kind kind, int64_t delay,
   q->out_cond = cond;
   q->out_delay = delay;
   q->out_dont_retry = dont_retry != 0;
+  if (R->srv[q->server].outage == SIM_OUT_BUFFER)
+    return held_push(R, &R->srv[q->server], req | HELD_ANSWER);
   return push(R, R->now + net(R, q->server), EV_RESP, req, 0);
 }
 
@@ -1361,6 +1414,9 @@ static int on_req_arrive(run *R, uint32_t req) {
   uint32_t k = q->server;
   sim_srv *v = &R->srv[k];
   const sim_server_spec *sp = v->spec;
+  /* a buffering partition: the request reaches the server when it heals */
+  if (__builtin_expect(v->outage == SIM_OUT_BUFFER, 0))
+    return held_push(R, v, req);
   v->sum.arrivals++;
   R->res->summary.server_attempts++;
   if (k == R->s->primary) {
@@ -1611,8 +1667,9 @@ static int client_begin_in(run *R, uint32_t client, uint32_t k) {
   /* the cohort's deadline, else the policy's (a contract's call deadline) */
   int64_t dl = cs->deadline_ns ? cs->deadline_ns
                                : R->insts[pol].spec->spec.deadline_ns;
-  return begin_call(R, pol, cs->target, client, 1, cs->idempotent, cs->key,
-                    dl, cs->arrival == SIM_ARRIVAL_POISSON);
+  return begin_call(R, pol, cs->target, client, 1, cs->idempotent, cs->key, dl,
+                    cs->arrival == SIM_ARRIVAL_POISSON ||
+                        cs->arrival == SIM_ARRIVAL_PERIODIC);
 }
 
 static int client_begin(run *R, uint32_t client) {
@@ -1626,7 +1683,8 @@ static int cohort_active(run *R, const sim_cohort_spec *cs, int64_t t) {
 static int client_next(run *R, uint32_t client, int success) {
   sim_client *cl = &R->clients[client];
   const sim_cohort_spec *cs = &R->s->cohorts[cl->cohort];
-  if (cs->arrival == SIM_ARRIVAL_POISSON) return 0;
+  if (cs->arrival == SIM_ARRIVAL_POISSON || cs->arrival == SIM_ARRIVAL_PERIODIC)
+    return 0;
   if (cs->arrival == SIM_ARRIVAL_ONE_SHOT && success) {
     cl->done = 1;
     R->oneshot_done++;
@@ -1700,8 +1758,24 @@ static int on_wake(run *R, uint32_t ci, uint32_t serial) {
   return handle(R, ci, rein_retry_next(&R->callc[ci].r, NULL, R->now));
 }
 
+/* A periodic cohort: its calls are evenly spaced at period = 1 / (count x
+ * rate), call j at t0 + j x period (computed from j, so rounding does not
+ * drift), and call j goes to client j mod count: each client calls every
+ * count x period = 1 / rate, client i shifted by i x period. No draw per
+ * call (t0 took one, in init_world). */
+static int on_periodic(run *R, uint32_t k) {
+  const sim_cohort_spec *cs = &R->s->cohorts[k];
+  struct periodic *pc = &R->per[k];
+  uint64_t j = pc->n++;
+  int64_t next = pc->t0 + dur((double)(j + 1) * pc->period_ns);
+  if (cohort_active(R, cs, next) && push(R, next, EV_ARRIVAL, (uint32_t)k, 0))
+    return -1;
+  return client_begin_in(R, R->cohort_first[k] + (uint32_t)(j % cs->count), k);
+}
+
 static int on_arrival(run *R, uint32_t k) {
   const sim_cohort_spec *cs = &R->s->cohorts[k];
+  if (cs->arrival == SIM_ARRIVAL_PERIODIC) return on_periodic(R, k);
   uint32_t pick = (uint32_t)rein_rng_range(&R->r_arr, 0, cs->count - 1);
   double total = cs->rate * cs->count;
   int64_t next =
@@ -1796,13 +1870,20 @@ static void summarize(run *R) {
     size_t k0 = (size_t)((b0 + R->interval - 1) / R->interval);
     size_t k1 = (size_t)(is / R->interval); /* exclusive */
     if (k1 > res->n_points) k1 = res->n_points;
+    double g = 0, l = 0;
     if (k1 > k0) {
-      double g = 0, l = 0;
       for (size_t k = k0; k < k1; k++)
         g += res->points[k].successes, l += res->points[k].load;
       g /= (double)(k1 - k0);
       l /= (double)(k1 - k0);
       S->baseline_goodput_per_s = g / iv;
+    }
+    /* against the baseline: goodput back within tol of G and load at most
+     * L (1 + tol); against the offered load (a remedy that sheds or stops
+     * callers lowers goodput for good): over the window, goodput at least
+     * (1 - tol) of the calls begun and load at most (1 + tol) of them */
+    int offered = s->recovery_against == SIM_RECOVERY_OFFERED;
+    if (offered || k1 > k0) {
       size_t hold = (size_t)((s->recovery_hold_ns + R->interval - 1) /
                              R->interval);
       if (hold == 0) hold = 1;
@@ -1811,12 +1892,18 @@ static void summarize(run *R) {
       S->recovered = 0;
       S->recovery_s = (double)(R->end - ie) / 1e9;
       for (size_t k = ks; k + hold <= res->n_points; k++) {
-        double wg = 0, wl = 0;
+        double wg = 0, wl = 0, wo = 0;
         for (size_t j = k; j < k + hold; j++)
-          wg += res->points[j].successes, wl += res->points[j].load;
+          wg += res->points[j].successes, wl += res->points[j].load,
+              wo += res->points[j].offered;
         wg /= (double)hold;
         wl /= (double)hold;
-        if (fabs(wg - g) <= tol * g && wl <= (1 + tol) * l + 1e-9) {
+        wo /= (double)hold;
+        int ok = offered
+                     ? wo > 0 && wg >= (1 - tol) * wo - 1e-9 &&
+                           wl <= (1 + tol) * wo + 1e-9
+                     : fabs(wg - g) <= tol * g && wl <= (1 + tol) * l + 1e-9;
+        if (ok) {
           S->recovered = 1;
           S->recovery_s = ((double)k * (double)R->interval - (double)ie) / 1e9;
           if (S->recovery_s < 0) S->recovery_s = 0;
@@ -1892,10 +1979,12 @@ static void run_free(run *R) {
   rein__sim_free(a, R->clients);
   rein__sim_free(a, R->client_pol);
   rein__sim_free(a, R->cohort_first);
+  rein__sim_free(a, R->per);
   if (R->srv)
     for (size_t k = 0; k < R->s->n_servers; k++) {
       rein__sim_free(a, R->srv[k].q);
       rein__sim_free(a, R->srv[k].occ);
+      rein__sim_free(a, R->srv[k].held);
 #ifdef REIN_SIM_ADMIT
       /* tickets still queued or admitted at the end: cancel them first */
       if (R->srv[k].adm) {
@@ -1934,14 +2023,15 @@ static int init_world(run *R) {
   R->clients = rein__sim_calloc(a, R->nclients * sizeof(sim_client));
   R->client_pol = rein__sim_calloc(a, R->nclients * sizeof(uint32_t));
   R->cohort_first = rein__sim_calloc(a, s->n_cohorts * sizeof(uint32_t));
+  R->per = rein__sim_calloc(a, s->n_cohorts * sizeof *R->per);
   R->srv = rein__sim_calloc(a, s->n_servers * sizeof(sim_srv));
   mem_for(R, M_SERIES);
   R->bucket_calls = rein__sim_calloc(a, R->res->n_points * sizeof(uint64_t));
   R->bucket_attempts =
       rein__sim_calloc(a, R->res->n_points * sizeof(uint64_t));
   mem_for(R, M_OBJECTS);
-  if (!R->clients || !R->client_pol || !R->cohort_first || !R->srv || !R->bucket_calls ||
-      !R->bucket_attempts) {
+  if (!R->clients || !R->client_pol || !R->cohort_first || !R->per || !R->srv ||
+      !R->bucket_calls || !R->bucket_attempts) {
     R->st = REIN_ENOMEM;
     return -1;
   }
@@ -1970,6 +2060,18 @@ static int init_world(run *R) {
                   dur(1e9 / (cs->rate * cs->count) *
                       rein__sim_expz(&R->expz, &R->r_arr));
       if (cohort_active(R, cs, t) && push(R, t, EV_ARRIVAL, (uint32_t)k, 0))
+        return -1;
+      continue;
+    }
+    if (cs->arrival == SIM_ARRIVAL_PERIODIC) {
+      /* the cohort's phase: uniform in [0, period), one draw of the
+       * arrival stream, so seeds differ and no call sits on a tick */
+      struct periodic *pc = &R->per[k];
+      pc->period_ns = 1e9 / (cs->rate * cs->count);
+      pc->t0 = cs->begin_ns +
+               dur(pc->period_ns * rein_rng_uniform_inline(&R->r_arr));
+      if (cohort_active(R, cs, pc->t0) &&
+          push(R, pc->t0, EV_ARRIVAL, (uint32_t)k, 0))
         return -1;
       continue;
     }
@@ -2009,6 +2111,9 @@ static int step(run *R, const ev *e) {
   case EV_INCIDENT: {
     uint32_t k = R->s->incidents[e->id].server;
     srv_state(R, k);
+    if (R->srv[k].nheld && R->srv[k].outage != SIM_OUT_BUFFER &&
+        flush_held(R, &R->srv[k]))
+      return -1;
 #ifdef REIN_SIM_ADMIT
     if (R->srv[k].adm) return adm_pending(R, k);
 #endif
@@ -2072,7 +2177,8 @@ rein_status rein_sim_run(const rein_sim_scenario *s,
     uint64_t nclients = 0, starts = 0;
     for (size_t k = 0; k < s->n_cohorts; k++) {
       nclients += s->cohorts[k].count;
-      if (s->cohorts[k].arrival != SIM_ARRIVAL_POISSON)
+      if (s->cohorts[k].arrival != SIM_ARRIVAL_POISSON &&
+          s->cohorts[k].arrival != SIM_ARRIVAL_PERIODIC)
         starts += s->cohorts[k].count;
     }
     uint64_t by[M_N] = {0};

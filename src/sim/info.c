@@ -20,7 +20,10 @@ rein_status rein_sim_scenario_cohort(const rein_sim_scenario *s, size_t i,
   out->target = c->target < s->n_servers ? s->servers[c->target].name : "";
   out->policy = c->policy < s->n_policies ? s->policies[c->policy].name : "";
   out->count = c->count;
-  out->rate = c->arrival == SIM_ARRIVAL_POISSON ? c->rate : 0;
+  out->rate =
+      c->arrival == SIM_ARRIVAL_POISSON || c->arrival == SIM_ARRIVAL_PERIODIC
+          ? c->rate
+          : 0;
   out->timeout_ns = c->timeout_ns;
   out->deadline_ns = c->deadline_ns;
   return REIN_OK;
@@ -50,14 +53,15 @@ rein_status rein_sim_scenario_server(const rein_sim_scenario *s,
 rein_status rein_sim_scenario_incident(const rein_sim_scenario *s, size_t i,
                                        rein_sim_incident_info *out) {
   static const char *const kinds[] = {"outage", "capacity", "failure"};
-  static const char *const modes[] = {"error", "drop", "slow", "refuse"};
+  static const char *const modes[] = {"error", "drop", "slow", "refuse",
+                                      "buffer"};
   if (!s || !out) return REIN_EINVAL;
   if (i >= s->n_incidents) return REIN_ENOTFOUND;
   const sim_incident_spec *v = &s->incidents[i];
   memset(out, 0, sizeof *out);
   out->kind = (unsigned)v->kind < 3 ? kinds[v->kind] : "";
   out->mode =
-      v->kind == SIM_INC_OUTAGE && (unsigned)v->mode < 4 ? modes[v->mode] : "";
+      v->kind == SIM_INC_OUTAGE && (unsigned)v->mode < 5 ? modes[v->mode] : "";
   out->server = v->server < s->n_servers ? s->servers[v->server].name : "";
   out->start_ns = v->start_ns;
   out->end_ns = v->end_ns;

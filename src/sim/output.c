@@ -140,25 +140,26 @@ rein_status rein_sim_write_summary_json(const rein_sim_result *r, FILE *f) {
 rein_status rein_sim_write_series_csv(const rein_sim_result *const *rs,
                                       size_t n, FILE *f) {
   if (!rs || !f) return REIN_EINVAL;
-  fputs("variant,t_s,offered,attempts,retries,successes,failures,rejections,"
-        "timeouts,duplicates,load,load_retries,inflight,queue,breaker_open,"
-        "capacity_per_s\n",
-        f);
+  fputs(
+      "variant,seed,t_s,offered,attempts,retries,successes,failures,rejections,"
+      "timeouts,duplicates,load,load_retries,inflight,queue,breaker_open,"
+      "capacity_per_s\n",
+      f);
   for (size_t i = 0; i < n; i++) {
     const rein_sim_result *r = rs[i];
     for (size_t k = 0; k < r->n_points; k++) {
       const rein_sim_point *p = &r->points[k];
-      fprintf(f,
-              "%s,%.3f,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%u,"
-              "%u,%u,%.1f\n",
-              r->variant, p->t_s, (unsigned long long)p->offered,
-              (unsigned long long)p->attempts, (unsigned long long)p->retries,
-              (unsigned long long)p->successes, (unsigned long long)p->failures,
-              (unsigned long long)p->rejections,
-              (unsigned long long)p->timeouts,
-              (unsigned long long)p->duplicates, (unsigned long long)p->load,
-              (unsigned long long)p->load_retries, p->inflight, p->queue,
-              p->breaker_open, p->capacity_per_s);
+      fprintf(
+          f,
+          "%s,%llu,%.3f,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,"
+          "%u,%u,%u,%.1f\n",
+          r->variant, (unsigned long long)r->seed, p->t_s,
+          (unsigned long long)p->offered, (unsigned long long)p->attempts,
+          (unsigned long long)p->retries, (unsigned long long)p->successes,
+          (unsigned long long)p->failures, (unsigned long long)p->rejections,
+          (unsigned long long)p->timeouts, (unsigned long long)p->duplicates,
+          (unsigned long long)p->load, (unsigned long long)p->load_retries,
+          p->inflight, p->queue, p->breaker_open, p->capacity_per_s);
     }
   }
   return ferror(f) ? REIN_EIO : REIN_OK;

@@ -1031,7 +1031,9 @@ static const char *const COHORT_KEYS[] = {
 static const char *const ARRIVAL_KEYS[] = {"mode", "rate", "think", "start",
                                            NULL};
 static const char *const ACTIVE_KEYS[] = {"from", "until", NULL};
-static const char *const MODES[] = {"poisson", "closed", "one_shot", NULL};
+/* in sim_arrival's order */
+static const char *const MODES[] = {"poisson", "closed", "one_shot", "periodic",
+                                    NULL};
 
 static int p_cohort(ld *L, yaml_node_t *n, const char *path,
                     sim_cohort_spec *c) {
@@ -1068,24 +1070,37 @@ static int p_cohort(ld *L, yaml_node_t *n, const char *path,
     if (require(L, a, ap, "mode", &v) || p_enum(L, v, fp, MODES, &e))
       return -1;
     c->arrival = (sim_arrival)e;
+    int open =
+        c->arrival == SIM_ARRIVAL_POISSON || c->arrival == SIM_ARRIVAL_PERIODIC;
     subpath(fp, sizeof fp, ap, "rate");
     if ((v = get(L, a, "rate"))) {
-      if (c->arrival != SIM_ARRIVAL_POISSON)
-        return fail(L, v, fp, "only the poisson mode has a rate");
+      if (!open)
+        return fail(L, v, fp,
+                    "only the poisson and periodic modes have a rate (the "
+                    "%s mode has think)",
+                    MODES[e]);
       if (p_double(L, v, fp, 1e-6, 1e6, &c->rate)) return -1;
-    } else if (c->arrival == SIM_ARRIVAL_POISSON) {
+    } else if (open) {
       return fail(L, a, ap,
                   "missing required field 'rate' (logical calls per second "
                   "per client)");
     }
     subpath(fp, sizeof fp, ap, "think");
     if ((v = get(L, a, "think"))) {
-      if (c->arrival == SIM_ARRIVAL_POISSON)
-        return fail(L, v, fp, "the poisson mode has no think time (use rate)");
+      if (open)
+        return fail(L, v, fp, "the %s mode has no think time (use rate)",
+                    MODES[e]);
       if (p_dist(L, v, fp, &c->think)) return -1;
     }
     subpath(fp, sizeof fp, ap, "start");
-    if ((v = get(L, a, "start")) && p_dist(L, v, fp, &c->start)) return -1;
+    if ((v = get(L, a, "start"))) {
+      /* (poisson has always read and ignored it) */
+      if (c->arrival == SIM_ARRIVAL_PERIODIC)
+        return fail(L, v, fp,
+                    "the periodic mode has no start (its phase is drawn per "
+                    "run; use active.from to start the cohort later)");
+      if (p_dist(L, v, fp, &c->start)) return -1;
+    }
   }
   if (FIELD("active")) {
     char ap[256];
@@ -1116,8 +1131,9 @@ static const char *const INCIDENT_KEYS[] = {
     "kind", "server", "start",       "end",    "duration",
     "mode", "factor", "probability", "status", NULL};
 static const char *const INC_KINDS[] = {"outage", "capacity", "failure", NULL};
-static const char *const OUT_MODES[] = {"error", "drop", "slow", "refuse",
-                                        NULL};
+/* in sim_outage_mode's order */
+static const char *const OUT_MODES[] = {"error",  "drop",   "slow",
+                                        "refuse", "buffer", NULL};
 
 static int p_incident(ld *L, yaml_node_t *n, const char *path,
                       sim_incident_spec *inc) {
@@ -1291,7 +1307,9 @@ static const char *const TOP_KEYS[] = {
     "primary",   "recovery",    "policies",   "servers",  "cohorts",
     "incidents", "variants",    "max_memory", NULL};
 static const char *const RECOVERY_KEYS[] = {"tolerance", "hold", "baseline",
-                                            NULL};
+                                            "against", NULL};
+/* in sim_recovery's order */
+static const char *const RECOVERY_AGAINST[] = {"baseline", "offered", NULL};
 
 static int seq_check(ld *L, yaml_node_t *n, const char *path, size_t max,
                      size_t *count) {
@@ -1390,6 +1408,10 @@ static int load_top(ld *L, yaml_node_t *root) {
     subpath(fp, sizeof fp, rp, "baseline");
     if ((v = get(L, r, "baseline")) &&
         p_dur(L, v, fp, 0, MAX_DURATION_NS, &s->baseline_ns))
+      return -1;
+    subpath(fp, sizeof fp, rp, "against");
+    if ((v = get(L, r, "against")) &&
+        p_enum(L, v, fp, RECOVERY_AGAINST, &s->recovery_against))
       return -1;
   }
 

@@ -54,14 +54,15 @@ typedef struct sim_policy_spec {
 typedef enum sim_arrival {
   SIM_ARRIVAL_POISSON = 0,
   SIM_ARRIVAL_CLOSED = 1,
-  SIM_ARRIVAL_ONE_SHOT = 2
+  SIM_ARRIVAL_ONE_SHOT = 2,
+  SIM_ARRIVAL_PERIODIC = 3 /* open loop, evenly spaced (engine.c) */
 } sim_arrival;
 
 typedef struct sim_cohort_spec {
   char name[SIM_NAME_MAX];
   uint32_t count;
   sim_arrival arrival;
-  double rate;       /* poisson: logical calls per second per client */
+  double rate;       /* poisson, periodic: logical calls/s per client */
   sim_dist think;    /* closed, one-shot after a give-up */
   sim_dist start;    /* when each client starts (closed, one-shot) */
   int64_t begin_ns, end_ns; /* active window; end 0 = until the end */
@@ -115,10 +116,12 @@ typedef enum sim_incident_kind {
 } sim_incident_kind;
 
 typedef enum sim_outage_mode {
-  SIM_OUT_ERROR = 0, /* answers 5xx at once */
-  SIM_OUT_DROP = 1,  /* requests vanish: callers time out */
-  SIM_OUT_SLOW = 2,  /* service time x factor */
-  SIM_OUT_REFUSE = 3 /* connection refused: NOT_SENT */
+  SIM_OUT_ERROR = 0,  /* answers 5xx at once */
+  SIM_OUT_DROP = 1,   /* requests vanish: callers time out */
+  SIM_OUT_SLOW = 2,   /* service time x factor */
+  SIM_OUT_REFUSE = 3, /* connection refused: NOT_SENT */
+  SIM_OUT_BUFFER = 4  /* a partition that holds requests and answers and
+                         delivers them all when it ends */
 } sim_outage_mode;
 
 typedef struct sim_incident_spec {
@@ -132,6 +135,12 @@ typedef struct sim_incident_spec {
                          answered, an HTTP status or a gRPC status (default
                          HTTP 500; its kind from rein/classify.h) */
 } sim_incident_spec;
+
+/* `recovery: {against: ...}` (in RECOVERY_AGAINST's order, scenario.c) */
+typedef enum sim_recovery {
+  SIM_RECOVERY_BASELINE = 0, /* the goodput and load before the incident */
+  SIM_RECOVERY_OFFERED = 1   /* the logical calls begun in the window */
+} sim_recovery;
 
 typedef struct sim_variant_spec {
   char name[SIM_NAME_MAX];
@@ -149,6 +158,8 @@ struct rein_sim_scenario {
   int64_t baseline_ns;      /* 0: everything before the first incident */
   int64_t recovery_hold_ns;
   double recovery_tolerance;
+  int recovery_against;     /* sim_recovery: what recovery is measured
+                               against */
   uint32_t primary;         /* server shown in the time series */
   uint64_t max_memory;      /* bytes, 0 = the run config's (or default) */
   size_t n_policies, n_cohorts, n_servers, n_incidents, n_variants;

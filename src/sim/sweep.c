@@ -27,6 +27,13 @@
  * today); checked against the real count when a sweep starts. */
 #define FIELDS_CAP 64
 
+/* The per-server figures of a run (rein_sim_server_summary), in this
+ * order: kept for every run and aggregated like the summary fields. */
+static const char *const SERVER_FIELDS[] = {
+    "arrivals", "executed",   "shed",       "wasted",
+    "failed",   "peak_queue", "per_logical"};
+#define NSF (sizeof SERVER_FIELDS / sizeof SERVER_FIELDS[0])
+
 typedef struct slot {
   rein_sim_result *res; /* kept result, or NULL */
   rein_status st;
@@ -42,6 +49,9 @@ struct rein_sim_sweep {
   slot *slots;          /* nv * runs, variant-major */
   double *values;       /* nv * runs * FIELDS_CAP */
   rein_sim_stat *stats; /* nv * nf */
+  size_t ns;            /* servers of the scenario */
+  double *svalues;      /* nv * runs * ns * NSF */
+  rein_sim_stat *sstats; /* nv * ns * NSF */
   const char *names[FIELDS_CAP];
   rein_status st; /* REIN_OK or the first failed run's status */
 };
@@ -123,6 +133,16 @@ static void *worker(void *arg) {
       double *out = &sw->values[i * FIELDS_CAP];
       for (size_t k = 0; k < n && k < FIELDS_CAP; k++)
         out[k] = f[k].value;
+      const rein_sim_summary *S = rein_sim_result_summary(res);
+      double *so = &sw->svalues[i * sw->ns * NSF];
+      for (size_t k = 0; k < sw->ns && k < S->n_servers; k++) {
+        const rein_sim_server_summary *sv = &S->servers[k];
+        double x[NSF] = {(double)sv->arrivals, (double)sv->executed,
+                         (double)sv->shed,     (double)sv->wasted,
+                         (double)sv->failed,   (double)sv->peak_queue,
+                         sv->per_logical};
+        memcpy(&so[k * NSF], x, sizeof x);
+      }
       if (r == 0 || cfg->keep_results)
         s->res = res;
       else
@@ -144,13 +164,17 @@ static void *worker(void *arg) {
 
 /* Field k of variant v over the runs that succeeded, in run order (the
  * order fixes the floating-point sums). */
-static rein_sim_stat aggregate(const rein_sim_sweep *sw, size_t v, size_t k) {
-  rein_sim_stat s = {sw->names[k], 0, 0, 0, INFINITY, -INFINITY};
+/* Value k of variant v in the runs' rows of `stride` values (the summary
+ * fields, or every server's figures), named `name`. */
+static rein_sim_stat aggregate_in(const rein_sim_sweep *sw, const double *vals,
+                                  size_t stride, const char *name, size_t v,
+                                  size_t k) {
+  rein_sim_stat s = {name, 0, 0, 0, INFINITY, -INFINITY};
   double sum = 0, sq = 0;
   for (size_t r = 0; r < sw->runs; r++) {
     size_t i = v * sw->runs + r;
     if (sw->slots[i].st != REIN_OK) continue;
-    double x = sw->values[i * FIELDS_CAP + k];
+    double x = vals[i * stride + k];
     if (x == -1) continue;
     s.n++;
     sum += x;
@@ -165,12 +189,16 @@ static rein_sim_stat aggregate(const rein_sim_sweep *sw, size_t v, size_t k) {
   for (size_t r = 0; r < sw->runs; r++) {
     size_t i = v * sw->runs + r;
     if (sw->slots[i].st != REIN_OK) continue;
-    double x = sw->values[i * FIELDS_CAP + k];
+    double x = vals[i * stride + k];
     if (x != -1) sq += (x - s.mean) * (x - s.mean);
   }
   if (s.n > 1)
     s.ci95 = t95(s.n) * sqrt(sq / (double)(s.n - 1)) / sqrt((double)s.n);
   return s;
+}
+
+static rein_sim_stat aggregate(const rein_sim_sweep *sw, size_t v, size_t k) {
+  return aggregate_in(sw, sw->values, FIELDS_CAP, sw->names[k], v, k);
 }
 
 static rein_status check(const rein_sim_scenario *s,
@@ -244,7 +272,11 @@ rein_status rein_sim_sweep_run(const rein_sim_scenario *s,
   sw->slots = rein__sim_calloc(a, total * sizeof *sw->slots);
   sw->values = rein__sim_calloc(a, total * FIELDS_CAP * sizeof *sw->values);
   sw->stats = rein__sim_calloc(a, sw->nv * sw->nf * sizeof *sw->stats);
-  if (!sw->slots || !sw->values || !sw->stats) {
+  sw->ns = s->n_servers; /* <= 64 */
+  /* a scenario has at least one server (the loader requires it) */
+  sw->svalues = rein__sim_calloc(a, total * sw->ns * NSF * sizeof *sw->svalues);
+  sw->sstats = rein__sim_calloc(a, sw->nv * sw->ns * NSF * sizeof *sw->sstats);
+  if (!sw->slots || !sw->values || !sw->stats || !sw->svalues || !sw->sstats) {
     rein_sim_sweep_free(sw);
     return rein_errbuf_set(cfg->err, REIN_ENOMEM, "sweep: out of memory");
   }
@@ -293,6 +325,10 @@ rein_status rein_sim_sweep_run(const rein_sim_scenario *s,
   for (size_t v = 0; v < sw->nv; v++)
     for (size_t k = 0; k < sw->nf; k++)
       sw->stats[v * sw->nf + k] = aggregate(sw, v, k);
+  for (size_t v = 0; v < sw->nv; v++)
+    for (size_t k = 0; k < sw->ns * NSF; k++)
+      sw->sstats[v * sw->ns * NSF + k] = aggregate_in(
+          sw, sw->svalues, sw->ns * NSF, SERVER_FIELDS[k % NSF], v, k);
   *out = sw;
   return sw->st;
 }
@@ -308,6 +344,8 @@ void rein_sim_sweep_free(rein_sim_sweep *sw) {
   rein__sim_free(a, sw->slots);
   rein__sim_free(a, sw->values);
   rein__sim_free(a, sw->stats);
+  rein__sim_free(a, sw->svalues);
+  rein__sim_free(a, sw->sstats);
   rein__sim_free(a, sw);
 }
 
@@ -360,6 +398,24 @@ size_t rein_sim_sweep_stats(const rein_sim_sweep *sw, size_t v,
   return sw->nf;
 }
 
+size_t rein_sim_sweep_servers(const rein_sim_sweep *sw) {
+  return sw ? sw->ns : 0;
+}
+
+const char *rein_sim_sweep_server_name(const rein_sim_sweep *sw, size_t i) {
+  return sw && i < sw->ns ? sw->sc->servers[i].name : NULL;
+}
+
+size_t rein_sim_sweep_server_stats(const rein_sim_sweep *sw, size_t v,
+                                   size_t server, rein_sim_stat *out,
+                                   size_t cap) {
+  if (!sw || v >= sw->nv || server >= sw->ns) return 0;
+  const rein_sim_stat *st = &sw->sstats[(v * sw->ns + server) * NSF];
+  for (size_t k = 0; k < NSF && k < cap; k++)
+    out[k] = st[k];
+  return NSF;
+}
+
 /* --------------------------------------------------------------- JSON */
 
 /* Integers as integers, other numbers with 6 significant digits (as
@@ -374,6 +430,19 @@ static void num(FILE *f, double v) {
     fprintf(f, "%.6g", v);
 }
 
+/* ,"NAME":{"mean":..,"ci95":..,"min":..,"max":..,"n":..} */
+static void stat_json(FILE *f, const rein_sim_stat *s) {
+  fprintf(f, ",\"%s\":{\"mean\":", s->name);
+  num(f, s->mean);
+  fputs(",\"ci95\":", f);
+  num(f, s->n ? s->ci95 : -1);
+  fputs(",\"min\":", f);
+  num(f, s->n ? s->min : -1);
+  fputs(",\"max\":", f);
+  num(f, s->n ? s->max : -1);
+  fprintf(f, ",\"n\":%zu}", s->n);
+}
+
 static int name(FILE *f, const char *s) {
   return rein_json_put(f, rein_json_string(s), REIN_JSON_FLAGS);
 }
@@ -381,16 +450,14 @@ static int name(FILE *f, const char *s) {
 rein_status rein_sim_write_sweep_json(const rein_sim_sweep *sw, FILE *f) {
   if (!sw || !f || sw->st != REIN_OK) return REIN_EINVAL;
   int bad = 0;
-  if (sw->runs == 1 && sw->nv == 1) {
-    rein_status st = rein_sim_write_summary_json(sw->slots[0].res, f);
-    if (st != REIN_OK) return st;
-    fputc('\n', f);
-    return ferror(f) ? REIN_EIO : REIN_OK;
-  }
+  /* one shape for one variant or many (a flat summary for one until
+   * 2026-12-03): the frame, then a summary (one run) or the aggregates
+   * (several) per variant */
   fputs("{\"scenario\":", f);
   bad |= name(f, rein_sim_scenario_name(sw->sc));
+  fprintf(f, ",\"seed\":%llu,\"runs\":%zu,\"variants\":[",
+          (unsigned long long)sw->seed, sw->runs);
   if (sw->runs == 1) {
-    fprintf(f, ",\"seed\":%llu,\"variants\":[", (unsigned long long)sw->seed);
     for (size_t v = 0; v < sw->nv; v++) {
       if (v) fputc(',', f);
       rein_status st = rein_sim_write_summary_json(sw->slots[v].res, f);
@@ -399,24 +466,22 @@ rein_status rein_sim_write_sweep_json(const rein_sim_sweep *sw, FILE *f) {
     fputs("]}\n", f);
     return ferror(f) ? REIN_EIO : bad ? REIN_ENOMEM : REIN_OK;
   }
-  fprintf(f, ",\"seed\":%llu,\"runs\":%zu,\"variants\":[",
-          (unsigned long long)sw->seed, sw->runs);
   for (size_t v = 0; v < sw->nv; v++) {
     fputs(v ? ",{\"variant\":" : "{\"variant\":", f);
     bad |= name(f, rein_sim_variant_name(sw->sc, sw->variants[v]));
-    for (size_t k = 0; k < sw->nf; k++) {
-      const rein_sim_stat *s = &sw->stats[v * sw->nf + k];
-      fprintf(f, ",\"%s\":{\"mean\":", s->name);
-      num(f, s->mean);
-      fputs(",\"ci95\":", f);
-      num(f, s->n ? s->ci95 : -1);
-      fputs(",\"min\":", f);
-      num(f, s->n ? s->min : -1);
-      fputs(",\"max\":", f);
-      num(f, s->n ? s->max : -1);
-      fprintf(f, ",\"n\":%zu}", s->n);
+    for (size_t k = 0; k < sw->nf; k++)
+      stat_json(f, &sw->stats[v * sw->nf + k]);
+    fputs(",\"servers\":[", f);
+    for (size_t k = 0; k < sw->ns; k++) {
+      fputs(k ? ",{\"name\":" : "{\"name\":", f);
+      bad |= name(f, sw->sc->servers[k].name);
+      for (size_t j = 0; j < NSF; j++) {
+        const rein_sim_stat *s = &sw->sstats[(v * sw->ns + k) * NSF + j];
+        stat_json(f, s);
+      }
+      fputc('}', f);
     }
-    fputc('}', f);
+    fputs("]}", f);
   }
   fputs("]}\n", f);
   return ferror(f) ? REIN_EIO : bad ? REIN_ENOMEM : REIN_OK;

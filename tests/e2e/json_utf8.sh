@@ -55,11 +55,11 @@ check "$tmp/out/missing.sarif" \
 sc=$src/examples/scenarios/amplification.yaml
 sim() { run "$@" --quiet --json --duration 5s; }
 sim sim.json "$rein" simulate "$sc" --series "$tmp/out/series.json"
-check "$tmp/out/sim.json" "d['scenario'] == 'amplification' and d['variant'] == 'naive'"
+check "$tmp/out/sim.json" "d['scenario'] == 'amplification' and d['runs'] == 1 and [v['variant'] for v in d['variants']] == ['naive']"
 check "$tmp/out/series.json" "d['series'][0]['points'][1]['t_s'] == 1.0"
 sim cmp.json "$rein" simulate "$sc" --compare
 check "$tmp/out/cmp.json" "[v['variant'] for v in d['variants']] == ['naive', 'budget-10pct']"
 sim runs.json "$rein" simulate "$sc" --runs 2
-check "$tmp/out/runs.json" "d['runs'] == 2 and d['variants'][0]['amplification']['n'] == 2"
+check "$tmp/out/runs.json" "d['runs'] == 2 and d['variants'][0]['amplification']['n'] == 2 and d['variants'][0]['servers'][0]['per_logical']['n'] == 2"
 [ "$fails" -eq 0 ] || exit 1
 echo "ok: check, ttl and simulate JSON (and SARIF) are UTF-8 JSON"

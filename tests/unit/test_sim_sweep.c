@@ -176,7 +176,8 @@ static void test_aggregate_by_hand(void **state) {
   rein_sim_scenario_free(s);
 }
 
-/* n = 1: the interval is 0 and the one-run JSON is the run's summary. */
+/* n = 1: the interval is 0 and the one-run JSON is the run's summary in
+ * the one frame (scenario, seed, runs, variants[]). */
 static void test_one_run(void **state) {
   (void)state;
   rein_sim_scenario *s = load(SCEN, NULL);
@@ -194,8 +195,10 @@ static void test_one_run(void **state) {
   char *j = json_of(sw), *b = NULL;
   size_t n = 0;
   FILE *m = open_memstream(&b, &n);
+  /* the frame every --json has, one variant or several */
+  fputs("{\"scenario\":\"t\",\"seed\":9,\"runs\":1,\"variants\":[", m);
   rein_sim_write_summary_json(rein_sim_sweep_result(sw, 0, 0), m);
-  fputc('\n', m);
+  fputs("]}\n", m);
   fclose(m);
   assert_string_equal(j, b);
   free(j);
@@ -247,6 +250,7 @@ static void refused(const rein_sim_scenario *s, rein_sim_sweep_config *c,
   assert_int_equal(rein_sim_sweep_run(s, c, &sw), REIN_EINVAL);
   assert_null(sw);
   if (!strstr(eb.msg, want)) fail_msg("message '%s' lacks '%s'", eb.msg, want);
+  c->err = NULL; /* eb goes out of scope here */
 }
 
 static void test_bad_config(void **state) {
