@@ -19,12 +19,14 @@ BUILD_PKGS=(
   # libraries (DESIGN.md section 4)
   libyaml-dev libsqlite3-dev libpq-dev libhiredis-dev libcurl4-openssl-dev
   libmicrohttpd-dev libssl-dev libjansson-dev
+  # the nginx module (nginx/): nginx's configure tree, and its build deps
+  nginx-dev libpcre2-dev zlib1g-dev
 )
 CHECK_PKGS=(
   # unit tests, sanitizer and fuzz builds
   libcmocka-dev clang libclang-rt-14-dev
-  # servers the tests start on loopback
-  redis-server redis-sentinel redis-tools postgresql
+  # servers the tests start on loopback (nginx: tests/nginx.cmake)
+  redis-server redis-sentinel redis-tools postgresql nginx
   # tools the tests and benchmarks use
   curl wrk hyperfine python3-simpy3 python3-jsonschema python3-yaml chromium
   # promtool (metrics_promtool test)

@@ -1,0 +1,409 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# nginx_e2e.sh NGINX MODULE UPSTREAM PART: Debian's nginx with
+# ngx_http_rein_module in front of a real upstream of fixed capacity
+# (tests/nginx/fixed_upstream.c), on 127.0.0.1, free ports, a temp prefix;
+# asserted with independent clients (curl, wrk). PART is one of:
+#
+#   config    bad configurations fail `nginx -t` naming the directive, the
+#             parameter, the expected value and file:line
+#   signals   shed answers: 503 + Retry-After + problem+json, retries (by
+#             Rein-Attempt, x-envoy-attempt-count, grpc-previous-rpc-attempts)
+#             shed before first attempts with Rein-Dont-Retry, 429 +
+#             RateLimit headers, queueing without blocking the worker, a
+#             client gone while queued, the metrics
+#   overload  3x overload: goodput >= 90% of the upstream's measured
+#             capacity, p99 of accepted requests within the configured
+#             queueing bound, retries shed before first attempts, every shed
+#             answer with Retry-After, and Retry-After following the drain
+#             rate (the upstream slowed down: it grows); plain nginx beside it
+#   reload    nginx -s reload under load (same zone kept and reconfigured,
+#             resized zone replaced): counts consistent, nothing stuck
+#   crash     workers SIGKILLed under load: their tickets taken back,
+#             nothing stuck
+#
+# Every load is bounded (wrk -d, curl --max-time); the whole part < 60 s.
+set -euo pipefail
+NGINX=$1 MOD=$2 UP=$3 PART=$4
+here=$(cd "$(dirname "$0")" && pwd)
+LUA=$here/count.lua
+dir=$(mktemp -d /tmp/rein-nginx.XXXXXX)
+pids=()
+
+cleanup() {
+  if [ -f "$dir/nginx.pid" ]; then
+    local m
+    m=$(cat "$dir/nginx.pid" 2>/dev/null || true)
+    [ -n "$m" ] && kill -TERM "$m" 2>/dev/null || true
+    sleep 0.3
+    [ -n "$m" ] && kill -KILL "$m" 2>/dev/null || true
+  fi
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  if [ "${KEEP:-0}" = 1 ]; then echo "kept $dir"; else rm -rf "$dir"; fi
+}
+trap cleanup EXIT
+
+fail() {
+  echo "FAIL: $*" >&2
+  [ -f "$dir/error.log" ] && tail -20 "$dir/error.log" >&2
+  exit 1
+}
+ok() { echo "ok: $*"; }
+
+# start_upstream VAR WORKERS WORK_MS: a fixed-capacity upstream; VAR=port
+start_upstream() {
+  local out=$dir/up.$1
+  "$UP" --workers "$2" --work-ms "$3" >"$out" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 50); do
+    if grep -q '^port ' "$out"; then
+      printf -v "$1" '%s' "$(awk '/^port /{print $2}' "$out")"
+      return 0
+    fi
+    sleep 0.1
+  done
+  fail "upstream did not start: $(cat "$out")"
+}
+
+free_port() {
+  local p
+  for _ in $(seq 50); do
+    p=$((20000 + RANDOM % 20000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      echo "$p"
+      return 0
+    fi
+  done
+  fail "no free port"
+}
+
+# conf FILE ZONE_PARAMS: the test configuration; ZONE_PARAMS for zone api.
+conf() {
+  cat >"$1" <<EOF
+load_module $MOD;
+worker_processes ${WORKERS:-2};
+pid $dir/nginx.pid;
+error_log $dir/error.log notice;
+events { worker_connections 2048; }
+http {
+  access_log off;
+  client_body_temp_path $dir/body;
+  proxy_temp_path $dir/proxy;
+  fastcgi_temp_path $dir/fastcgi;
+  uwsgi_temp_path $dir/uwsgi;
+  scgi_temp_path $dir/scgi;
+  rein_zone api $2;
+  rein_zone one limit=1 queue=0 retry_queue=0;
+  rein_zone q limit=1 queue=4 retry_queue=2 target=2s interval=10s max_wait=5s;
+  rein_zone rl limit=100 rate=3/1s policy=burst;
+  server {
+    listen 127.0.0.1:$PORT;
+    location /api/ { rein_admit api; proxy_pass http://127.0.0.1:$UP1; }
+    location /plain/ { proxy_pass http://127.0.0.1:$UP1; }
+    location /one/ { rein_admit one; proxy_pass http://127.0.0.1:$UP2; }
+    location /q/ { rein_admit q; proxy_pass http://127.0.0.1:$UP2; }
+    location /rl/ { rein_admit rl; proxy_pass http://127.0.0.1:$UP1; }
+    location = /metrics { rein_metrics; }
+  }
+}
+EOF
+}
+
+start_nginx() {
+  for _ in 1 2 3 4 5; do
+    PORT=$(free_port)
+    conf "$dir/nginx.conf" "$ZONE"
+    if "$NGINX" -p "$dir" -c "$dir/nginx.conf" 2>"$dir/start.err"; then
+      for _ in $(seq 50); do
+        curl -sf -o /dev/null "http://127.0.0.1:$PORT/metrics" && return 0
+        sleep 0.1
+      done
+    fi
+  done
+  cat "$dir/start.err" >&2
+  fail "nginx did not start"
+}
+
+base() { echo "http://127.0.0.1:$PORT"; }
+
+# metric NAME [ZONE] [REASON]: a value from /metrics
+metric() {
+  local sel="admit=\"${2:-api}\""
+  [ -n "${3:-}" ] && sel="$sel,reason=\"$3\""
+  curl -sf "$(base)/metrics" | awk -v n="$1{$sel}" '$1 == n {print $2}'
+}
+
+# field LINE NAME: NAME=value out of a wrk RESULT line
+field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p; s/^RESULT $2=\([^ ]*\).*/\1/p" <<<"$1" | head -1; }
+
+wrk_run() { # wrk_run ATTEMPT CONNS SECS PATH -> RESULT line
+  REIN_ATTEMPT=$1 wrk -t1 -c"$2" -d"$3"s --timeout 10s -s "$LUA" "$(base)$4" 2>&1 | grep '^RESULT' || true
+}
+
+# p QUANTILE FILE: the quantile (0..1) of the numbers in FILE
+quantile() { sort -g "$2" | awk -v q="$1" '{a[NR]=$1} END {i=int(NR*q+0.5); if(i<1)i=1; if(i>NR)i=NR; print a[i]}'; }
+
+ge() { awk -v a="$1" -v b="$2" 'BEGIN {exit !(a >= b)}'; }
+
+case "$PART" in
+# --------------------------------------------------------------------------
+config)
+  UP1=1 UP2=1 PORT=$(free_port)
+  check_bad() { # check_bad ZONE_PARAMS EXTRA_LOC_LINE PATTERN
+    local f=$dir/bad.conf
+    conf "$f" "$1"
+    if [ -n "$2" ]; then sed -i "s|    location = /metrics { rein_metrics; }|    location = /metrics { rein_metrics; }\n    $2|" "$f"; fi
+    if "$NGINX" -t -p "$dir" -c "$f" >"$dir/t.out" 2>&1; then
+      fail "nginx -t accepted: $1 / $2"
+    fi
+    grep -Eq "$3" "$dir/t.out" || { cat "$dir/t.out" >&2; fail "message for [$1 $2] lacks /$3/"; }
+    ok "nginx -t: $(grep emerg "$dir/t.out" | head -1 | sed 's/.*\[emerg\] //')"
+  }
+  conf "$dir/good.conf" "limit=4 queue=16"
+  "$NGINX" -t -p "$dir" -c "$dir/good.conf" >"$dir/t.out" 2>&1 || { cat "$dir/t.out"; fail "good config refused"; }
+  ok "nginx -t accepts the test configuration"
+  check_bad "limit=0" "" 'rein_zone "api": invalid parameter "limit=0": expected limit=N, N in \[1, 1048576\] in .*bad.conf:13'
+  check_bad "limit=4 target=10ms interval=5ms" "" 'rein_zone "api": admit.interval_ns: must be in \[target_ns'
+  check_bad "limit=4 queue=8 retry_queue=9" "" 'admit.retry_queue_max: must be <= queue_max \(8\), got 9'
+  check_bad "limit=4 target=fast" "" 'invalid parameter "target=fast": expected target=TIME'
+  check_bad "limit=4 bogus=1" "" 'invalid parameter "bogus=1": expected one of limit=, adaptive'
+  check_bad "limit=4 rate=10/500ms" "" 'invalid parameter "rate=10/500ms": expected rate=QUOTA/WINDOW'
+  check_bad "limit=4 dont_retry=maybe" "" 'expected dont_retry=never, retries or overloaded'
+  check_bad "limit=4" "location /x/ { rein_admit nope; }" 'rein_admit: unknown zone "nope": expected the name of a rein_zone'
+  check_bad "limit=4" "location /x/ { rein_shed_status 200; }" 'rein_shed_status: invalid status "200": expected an HTTP status in \[400, 599\]'
+  check_bad "limit=4" "location /x/ { rein_admit api; rein_admit api; }" '"rein_admit" directive is duplicate'
+  ;;
+# --------------------------------------------------------------------------
+signals)
+  start_upstream UP1 4 5
+  start_upstream UP2 1 1500
+  ZONE="limit=4 queue=16"
+  start_nginx
+  b=$(base)
+  code=$(curl -s -o /dev/null -w '%{http_code}' "$b/api/x")
+  [ "$code" = 200 ] || fail "a request through the zone: $code"
+  ok "admitted: 200"
+
+  # Zone "one": one slot, no queue; hold the slot with a slow request.
+  curl -s -o /dev/null --max-time 5 "$b/one/hold" &
+  pids+=($!)
+  sleep 0.4
+  shed() { # shed HEADER -> headers+body file
+    curl -s -D "$dir/h" -o "$dir/resp" --max-time 5 ${1:+-H "$1"} "$b/one/x" || true
+  }
+  shed "Rein-Attempt: 2"
+  grep -q '^HTTP/1.1 503' "$dir/h" || fail "a retry with the slot busy: $(head -1 "$dir/h")"
+  grep -qi '^Retry-After: [0-9]' "$dir/h" || fail "no Retry-After on a shed answer"
+  grep -qi '^Rein-Dont-Retry: ?1' "$dir/h" || fail "no Rein-Dont-Retry on a shed retry"
+  grep -qi '^Content-Type: application/problem+json' "$dir/h" || fail "not problem+json"
+  grep -q '"reason":"retry_shed"' "$dir/resp" || fail "reason: $(cat "$dir/resp")"
+  grep -q '"status":503' "$dir/resp" || fail "body status: $(cat "$dir/resp")"
+  ok "Rein-Attempt: 2 -> 503 retry_shed, Retry-After, Rein-Dont-Retry, problem+json"
+  shed "x-envoy-attempt-count: 3"
+  grep -q '"reason":"retry_shed"' "$dir/resp" || fail "x-envoy-attempt-count 3: $(cat "$dir/resp")"
+  shed "grpc-previous-rpc-attempts: 1"
+  grep -q '"reason":"retry_shed"' "$dir/resp" || fail "grpc-previous-rpc-attempts 1: $(cat "$dir/resp")"
+  shed "grpc-previous-rpc-attempts: 0"
+  grep -q '"reason":"queue_full"' "$dir/resp" || fail "grpc-previous-rpc-attempts 0 is a first attempt: $(cat "$dir/resp")"
+  shed ""
+  grep -q '"reason":"queue_full"' "$dir/resp" || fail "a first attempt: $(cat "$dir/resp")"
+  grep -qi '^Rein-Dont-Retry' "$dir/h" && fail "Rein-Dont-Retry on a first attempt"
+  grep -qi '^Retry-After: [0-9]' "$dir/h" || fail "no Retry-After on a first attempt shed"
+  ok "x-envoy-attempt-count / grpc-previous-rpc-attempts read as attempts; first attempts shed as queue_full without Rein-Dont-Retry"
+  wait "${pids[-1]}" 2>/dev/null || true
+
+  # Rate limit: 3 per second, then 429 with the RateLimit fields.
+  got429=0
+  for i in 1 2 3 4 5; do
+    curl -s -D "$dir/h$i" -o /dev/null "$b/rl/x"
+  done
+  for i in 1 2 3 4 5; do
+    if grep -q '^HTTP/1.1 429' "$dir/h$i"; then
+      got429=1
+      grep -qi '^Retry-After: [1-9]' "$dir/h$i" || fail "429 without Retry-After"
+      grep -qi '^RateLimit-Policy: "burst";q=3;w=1' "$dir/h$i" || fail "429 without RateLimit-Policy: $(cat "$dir/h$i")"
+      grep -qi '^RateLimit: "burst";r=0;t=[0-9]' "$dir/h$i" || fail "429 without RateLimit"
+      grep -qi '^Rein-Dont-Retry' "$dir/h$i" && fail "Rein-Dont-Retry on a rate limit"
+    fi
+  done
+  [ $got429 = 1 ] || fail "5 requests in a burst, quota 3/s: no 429"
+  grep -qi '^RateLimit: "burst";r=2' "$dir/h1" || fail "admitted answer without RateLimit: $(cat "$dir/h1")"
+  ok "rate limit: 429 + Retry-After + RateLimit-Policy + RateLimit; RateLimit on admitted answers too"
+
+  # Zone "q": one slot, a queue: the second request waits, the worker
+  # keeps serving meanwhile.
+  t0=$(date +%s%N)
+  curl -s -o "$dir/q1" -w '%{http_code}\n' --max-time 8 "$b/q/a" >"$dir/c1" &
+  p1=$!
+  sleep 0.3
+  curl -s -o "$dir/q2" -w '%{http_code}\n' --max-time 8 "$b/q/b" >"$dir/c2" &
+  p2=$!
+  sleep 0.3
+  ql=$(metric rein_admit_queue_length q)
+  [ "$ql" = 1 ] || fail "queue_length while one waits: $ql"
+  ok "a request waits in the queue (queue_length 1) while /metrics answers"
+  # A client that leaves while queued: cancelled, queue back to 1.
+  curl -s -o /dev/null --max-time 0.5 "$b/q/c" || true
+  sleep 0.2
+  [ "$(metric rein_admit_cancelled_total q)" -ge 1 ] || fail "a client gone while queued was not cancelled"
+  ok "a client gone while queued: cancelled"
+  wait $p1 $p2
+  t1=$(date +%s%N)
+  [ "$(cat "$dir/c1")" = 200 ] && [ "$(cat "$dir/c2")" = 200 ] || fail "queued request: $(cat "$dir/c1") $(cat "$dir/c2")"
+  ms=$(((t1 - t0) / 1000000))
+  [ $ms -ge 2800 ] || fail "two 1.5 s requests through one slot took $ms ms"
+  ok "queued request served after the first ($ms ms for both)"
+  sleep 0.2
+  [ "$(metric rein_admit_inflight q)" = 0 ] && [ "$(metric rein_admit_queue_length q)" = 0 ] || fail "zone q not empty at the end"
+  curl -sf "$b/metrics" >"$dir/m"
+  for n in admitted_total queued_total released_total cancelled_total rejected_total inflight queue_length limit overloaded drain_rate reclaimed_total repairs_total; do
+    grep -q "^rein_admit_$n{" "$dir/m" || fail "metric rein_admit_$n missing"
+  done
+  ok "metrics: rein_admit's names, every zone"
+  ;;
+# --------------------------------------------------------------------------
+overload)
+  WORK=20 W=4
+  start_upstream UP1 $W $WORK
+  start_upstream UP2 1 10
+  ZONE="limit=$W queue=64 retry_queue=8 target=5ms interval=50ms max_wait=50ms retry_after_min=0"
+  MAXWAIT=50
+  start_nginx
+  b=$(base)
+  # The upstream's capacity, measured here: wrk straight at it, 2x its
+  # concurrency (it queues in its backlog, never idles).
+  r=$(REIN_ATTEMPT= wrk -t1 -c$((2 * W)) -d2s -s "$LUA" "http://127.0.0.1:$UP1/x" 2>&1 | grep '^RESULT')
+  cap=$(awk -v o="$(field "$r" ok)" -v s="$(field "$r" secs)" 'BEGIN {printf "%.1f", o / s}')
+  ok "upstream capacity measured: $cap req/s (nominal $((W * 1000 / WORK)))"
+  # Unloaded latency of one request through nginx and the module.
+  for i in $(seq 10); do curl -s -o /dev/null -w '%{time_total}\n' "$b/api/x"; done >"$dir/idle"
+  idle=$(quantile 0.5 "$dir/idle")
+  # 3x overload: first attempts and retries, 3x the upstream's
+  # concurrency each, with curl probes timing accepted requests.
+  probe() { # probe SECS OUT
+    local end=$((SECONDS + $1))
+    while [ $SECONDS -lt "$end" ]; do
+      curl -s -o /dev/null --max-time 5 -w '%{http_code} %{time_total}\n' "$b/api/p" >>"$2"
+    done
+  }
+  : >"$dir/probes"
+  probe 4 "$dir/probes" & pp1=$!
+  probe 4 "$dir/probes" & pp2=$!
+  wrk_run "" $((3 * W)) 4 /api/x >"$dir/first" & w1=$!
+  wrk_run 2 $((3 * W)) 4 /api/x >"$dir/retry" & w2=$!
+  wait $w1 $w2 $pp1 $pp2
+  first=$(cat "$dir/first") retry=$(cat "$dir/retry")
+  echo "first attempts: $first"
+  echo "retries:        $retry"
+  [ -n "$first" ] && [ -n "$retry" ] || fail "wrk gave no result"
+  awk '$1 == 200 {print $2}' "$dir/probes" >"$dir/acc"
+  [ "$(wc -l <"$dir/acc")" -ge 20 ] || fail "too few accepted probes: $(wc -l <"$dir/acc")"
+  p99=$(quantile 0.99 "$dir/acc")
+  good=$(awk -v a="$(field "$first" ok)" -v b="$(field "$retry" ok)" -v c="$(wc -l <"$dir/acc")" -v s="$(field "$first" secs)" 'BEGIN {printf "%.1f", (a + b + c) / s}')
+  ge "$good" "$(awk -v c="$cap" 'BEGIN {print 0.9 * c}')" || fail "goodput $good req/s < 90% of capacity $cap"
+  ok "goodput under 3x overload: $good req/s = $(awk -v g="$good" -v c="$cap" 'BEGIN {printf "%.0f", 100 * g / c}')% of capacity"
+  bound=$(awk -v i="$idle" -v m=$MAXWAIT 'BEGIN {print i + m / 1000}')
+  ge "$bound" "$p99" || fail "p99 of accepted $p99 s > unloaded $idle s + max_wait ${MAXWAIT} ms"
+  ok "p99 of accepted requests $p99 s <= unloaded $idle s + max_wait $MAXWAIT ms"
+  [ "$(field "$first" shed_without_retry_after)" = 0 ] && [ "$(field "$retry" shed_without_retry_after)" = 0 ] || fail "shed answers without Retry-After"
+  ok "every shed answer carries Retry-After ($(field "$first" shed) + $(field "$retry" shed))"
+  fs=$(awk -v o="$(field "$first" ok)" -v s="$(field "$first" shed)" 'BEGIN {print s / (o + s)}')
+  rs=$(awk -v o="$(field "$retry" ok)" -v s="$(field "$retry" shed)" 'BEGIN {print s / (o + s)}')
+  fok=$(field "$first" ok) rok=$(field "$retry" ok)
+  ge "$fok" $((2 * rok + 1)) || fail "retries not shed first: first attempts ok $fok, retries ok $rok"
+  ok "retries shed before first attempts: admitted first $fok vs retries $rok (shed fraction $fs vs $rs)"
+  [ "$(metric rein_admit_rejected_total api retry_shed)" -gt 0 ] || fail "no retry_shed in the metrics"
+  ra1=$(field "$first" ra_mean)
+
+  # The drain rate falls 10x (the upstream slows to 200 ms a request):
+  # Retry-After, queue length / drain rate, grows.
+  curl -s -X POST -o /dev/null "http://127.0.0.1:$UP1/admin/work?ms=200"
+  wrk_run "" 40 2 /api/x >/dev/null
+  slow=$(wrk_run "" 40 3 /api/x)
+  echo "slowed:         $slow"
+  ra2=$(field "$slow" ra_mean)
+  ge "$ra2" "$(awk -v a="$ra1" 'BEGIN {print a + 1}')" || fail "Retry-After did not follow the drain rate: $ra1 s -> $ra2 s"
+  ok "Retry-After follows the drain rate: mean $ra1 s at $cap req/s, $ra2 s at 1/10 of it"
+  [ "$(field "$slow" shed_without_retry_after)" = 0 ] || fail "shed answers without Retry-After"
+  curl -s -X POST -o /dev/null "http://127.0.0.1:$UP1/admin/work?ms=$WORK"
+
+  # Beside it, plain nginx under the same overload (no assertion on it;
+  # the bench compares them properly).
+  : >"$dir/pprobes"
+  probe 3 "$dir/pprobes" & pp1=$!
+  plain=$(wrk_run "" $((3 * W)) 3 /plain/x)
+  wait $pp1
+  echo "plain nginx:    $plain"
+  ok "plain nginx p99 (all answers are accepted): $(awk '{print $2}' "$dir/pprobes" >"$dir/pacc"; quantile 0.99 "$dir/pacc") s vs rein $p99 s"
+  ;;
+# --------------------------------------------------------------------------
+reload|crash)
+  start_upstream UP1 4 20
+  start_upstream UP2 1 10
+  ZONE="limit=4 queue=32 retry_queue=4 target=5ms interval=50ms max_wait=50ms"
+  start_nginx
+  b=$(base)
+  master=$(cat "$dir/nginx.pid")
+  wrk_run "" 24 5 /api/x >"$dir/load" & wl=$!
+  REIN_ATTEMPT=2 wrk -t1 -c8 -d5s -s "$LUA" "$b/api/x" >/dev/null 2>&1 & wl2=$!
+  sleep 1
+  a0=$(metric rein_admit_admitted_total)
+  if [ "$PART" = reload ]; then
+    "$NGINX" -p "$dir" -c "$dir/nginx.conf" -s reload
+    sleep 1.2
+    # Same size, other settings: the zone is kept and reconfigured.
+    sed -i 's/target=5ms interval=50ms/target=6ms interval=60ms/' "$dir/nginx.conf"
+    "$NGINX" -p "$dir" -c "$dir/nginx.conf" -s reload
+    sleep 1
+    a1=$(metric rein_admit_admitted_total)
+    [ "$a1" -ge "$a0" ] || fail "the zone's counters went back after reload: $a0 -> $a1"
+    ok "reloads under load keep the zone: admitted_total $a0 -> $a1"
+  else
+    for w in $(pgrep -P "$master"); do
+      kill -KILL "$w"
+      sleep 1
+    done
+    ok "SIGKILLed every worker under load, one a second"
+  fi
+  wait $wl $wl2
+  echo "load: $(cat "$dir/load")"
+  # Nothing in flight, nothing queued, once the load is over (a dead
+  # worker's tickets are taken back within a second).
+  for _ in $(seq 40); do
+    i=$(metric rein_admit_inflight) q=$(metric rein_admit_queue_length)
+    [ "$i" = 0 ] && [ "$q" = 0 ] && break
+    sleep 0.1
+  done
+  [ "$i" = 0 ] && [ "$q" = 0 ] || fail "after the load: inflight $i queue $q"
+  ad=$(metric rein_admit_admitted_total) rel=$(metric rein_admit_released_total)
+  [ "$ad" = "$rel" ] || fail "admitted $ad != released $rel with nothing in flight"
+  code=$(curl -s -o /dev/null -w '%{http_code}' "$b/api/x")
+  [ "$code" = 200 ] || fail "after the load, a request: $code"
+  [ "$(metric rein_admit_overloaded)" = 0 ] || fail "stuck overloaded"
+  ok "consistent afterwards: inflight 0, queue 0, admitted = released = $ad, not overloaded, 200"
+  if [ "$PART" = crash ]; then
+    rc=$(metric rein_admit_reclaimed_total) rp=$(metric rein_admit_repairs_total)
+    grep -q 'took back' "$dir/error.log" || [ "$rc" -gt 0 ] || [ "$rp" -gt 0 ] || fail "no ticket of the killed workers was taken back"
+    ok "tickets of killed workers taken back: reclaimed_total $rc, repairs_total $rp"
+  else
+    # A resized zone (limit changes its size): a new zone, new limit.
+    sed -i 's/rein_zone api limit=4 queue=32/rein_zone api limit=6 queue=40/' "$dir/nginx.conf"
+    "$NGINX" -p "$dir" -c "$dir/nginx.conf" -s reload
+    for _ in $(seq 30); do
+      [ "$(metric rein_admit_limit)" = 6 ] && break
+      sleep 0.1
+    done
+    [ "$(metric rein_admit_limit)" = 6 ] || fail "resized zone: limit $(metric rein_admit_limit)"
+    code=$(curl -s -o /dev/null -w '%{http_code}' "$b/api/x")
+    [ "$code" = 200 ] || fail "after resize: $code"
+    ok "a resized zone replaces the old one on reload (limit 6)"
+    ! grep -q 'cannot keep the zone' "$dir/error.log" || fail "reconfigure failed"
+  fi
+  ;;
+*)
+  echo "usage: nginx_e2e.sh NGINX MODULE UPSTREAM config|signals|overload|reload|crash" >&2
+  exit 2
+  ;;
+esac
+echo "PASS nginx_e2e $PART"
