@@ -411,9 +411,12 @@ static char *ngx_http_rein_zone(ngx_conf_t *cf, ngx_command_t *cmd,
   }
   rein_admit_free(probe);
 
-  /* Zone: the admit block plus the slab allocator's own pages. */
+  /* Zone: the admit block plus the slab allocator's own pages. Not
+   * rounded: two configurations get zones of equal size exactly when their
+   * ticket tables are equal, so a reload keeps a zone (same size) only when
+   * the new settings fit it, and gets a new zone otherwise. */
   size_t need = rein_admit_shared_size(c);
-  size_t size = ngx_align(need + need / 8 + 16 * ngx_pagesize, ngx_pagesize);
+  size_t size = need + need / 8 + 16 * ngx_pagesize;
   z->shm_zone = ngx_shared_memory_add(cf, name, size, &ngx_http_rein_module);
   if (z->shm_zone == NULL) return NGX_CONF_ERROR;
   if (z->shm_zone->data) {

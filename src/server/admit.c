@@ -782,6 +782,14 @@ static void roll_locked(rein_admit *a, int64_t now) {
     return;
   }
   if (now - ws < a->cfg.rate_window_ns) return;
+  if (now - ws >= 2 * a->cfg.rate_window_ns) {
+    /* Nobody called for more than a window: an idle spell, whose few
+     * completions say there was no demand, not that the server drains
+     * slowly. Keep the last rate; start a new window. */
+    a->win_count = rel;
+    atomic_store_explicit(&a->win_start, now, memory_order_relaxed);
+    return;
+  }
   a->rate = (double)(rel - a->win_count) * 1e9 / (double)(now - ws);
   a->have_rate = true;
   a->win_count = rel;

@@ -2,14 +2,19 @@
 -- wrk script for the nginx module's tests and bench: counts answers by
 -- kind (200, shed = 503/429, other), shed answers without Retry-After, and
 -- the mean Retry-After; prints one RESULT line. Optional env REIN_ATTEMPT
--- sets the Rein-Attempt header (2 = a retry).
+-- sets the Rein-Attempt header (2 = a retry); REIN_DELAY_MS makes each
+-- connection pause that long between requests, so C connections offer at
+-- most C * 1000 / REIN_DELAY_MS requests a second however fast the answers
+-- (an open-ish load: sheds do not turn into a flood).
 local threads = {}
 function setup(t) table.insert(threads, t) end
 function init(args)
   ok = 0; shed = 0; noretry = 0; other = 0; ra_sum = 0
   local a = os.getenv("REIN_ATTEMPT")
   if a and a ~= "" then wrk.headers["Rein-Attempt"] = a end
+  pause = tonumber(os.getenv("REIN_DELAY_MS") or "") or 0
 end
+function delay() return pause end
 function response(status, headers, body)
   if status == 200 then ok = ok + 1
   elseif status == 503 or status == 429 then
