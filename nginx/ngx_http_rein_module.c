@@ -261,6 +261,7 @@ static char *ngx_http_rein_zone(ngx_conf_t *cf, ngx_command_t *cmd,
   rein_admit_config_default(c);
   c->name = z->name_buf;
   z->poll = 1;
+  bool rq_set = false, lmin_set = false, lmax_set = false;
 
   for (ngx_uint_t i = 2; i < cf->args->nelts; i++) {
     ngx_str_t *a = &args[i], v;
@@ -279,24 +280,26 @@ static char *ngx_http_rein_zone(ngx_conf_t *cf, ngx_command_t *cmd,
         return ngx_http_rein_bad(cf, name, a,
                                  "limit_min=N, N in [1, 1048576]");
       c->limit_min = (uint32_t)n;
+      lmin_set = true;
     } else if (ngx_http_rein_param(a, "limit_max", &v)) {
       n = ngx_atoi(v.data, v.len);
       if (n < 1 || n > 1048576)
         return ngx_http_rein_bad(cf, name, a,
                                  "limit_max=N, N in [1, 1048576]");
       c->limit_max = (uint32_t)n;
+      lmax_set = true;
     } else if (ngx_http_rein_param(a, "queue", &v)) {
       n = ngx_atoi(v.data, v.len);
       if (n < 0 || n > 1048576)
         return ngx_http_rein_bad(cf, name, a, "queue=N, N in [0, 1048576]");
       c->queue_max = (uint32_t)n;
-      if (c->retry_queue_max > c->queue_max) c->retry_queue_max = c->queue_max;
     } else if (ngx_http_rein_param(a, "retry_queue", &v)) {
       n = ngx_atoi(v.data, v.len);
       if (n < 0 || n > 1048576)
         return ngx_http_rein_bad(cf, name, a,
                                  "retry_queue=N, N in [0, queue]");
       c->retry_queue_max = (uint32_t)n;
+      rq_set = true;
     } else if (ngx_http_rein_param(a, "target", &v)) {
       if ((t = ngx_http_rein_time(&v)) <= 0)
         return ngx_http_rein_bad(cf, name, a,
@@ -393,8 +396,12 @@ static char *ngx_http_rein_zone(ngx_conf_t *cf, ngx_command_t *cmd,
           "rate_window=, rate=, policy=, dont_retry=, poll=");
     }
   }
-  if (c->adaptive && c->limit_min > c->limit) c->limit_min = c->limit;
-  if (c->adaptive && c->limit_max < c->limit) c->limit_max = c->limit;
+  /* Defaults follow the values given; values given are checked as given
+   * (rein_admit_new below says which does not fit). */
+  if (!rq_set && c->retry_queue_max > c->queue_max)
+    c->retry_queue_max = c->queue_max;
+  if (!lmin_set && c->limit_min > c->limit) c->limit_min = c->limit;
+  if (!lmax_set && c->limit_max < c->limit) c->limit_max = c->limit;
 
   /* rein_admit's own validation, on a throwaway private admit: the message
    * names the field. */

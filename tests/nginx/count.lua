@@ -3,9 +3,11 @@
 -- kind (200, shed = 503/429, other), shed answers without Retry-After, and
 -- the mean Retry-After; prints one RESULT line. Optional env REIN_ATTEMPT
 -- sets the Rein-Attempt header (2 = a retry); REIN_DELAY_MS makes each
--- connection pause that long between requests, so C connections offer at
--- most C * 1000 / REIN_DELAY_MS requests a second however fast the answers
--- (an open-ish load: sheds do not turn into a flood).
+-- connection pause between requests, uniformly in [0, 2 x REIN_DELAY_MS]
+-- (jittered, so connections shed together do not come back as one wave),
+-- so C connections offer at most about C * 1000 / REIN_DELAY_MS requests a
+-- second however fast the answers (an open-ish load: sheds do not turn
+-- into a flood).
 local threads = {}
 function setup(t) table.insert(threads, t) end
 function init(args)
@@ -13,8 +15,12 @@ function init(args)
   local a = os.getenv("REIN_ATTEMPT")
   if a and a ~= "" then wrk.headers["Rein-Attempt"] = a end
   pause = tonumber(os.getenv("REIN_DELAY_MS") or "") or 0
+  math.randomseed(os.time() + (args and #args or 0) + math.floor(os.clock() * 1e6))
 end
-function delay() return pause end
+function delay()
+  if pause <= 0 then return 0 end
+  return math.random(0, 2 * pause)
+end
 function response(status, headers, body)
   if status == 200 then ok = ok + 1
   elseif status == 503 or status == 429 then

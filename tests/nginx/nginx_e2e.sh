@@ -104,6 +104,8 @@ http {
     location /one/ { rein_admit one; proxy_pass http://127.0.0.1:$UP2; }
     location /q/ { rein_admit q; proxy_pass http://127.0.0.1:$UP2; }
     location /rl/ { rein_admit rl; proxy_pass http://127.0.0.1:$UP1; }
+    location /redir/ { rein_admit one; try_files /nonexistent @named; }
+    location @named { rein_admit one; proxy_pass http://127.0.0.1:$UP1; }
     location = /metrics { rein_metrics; }
   }
 }
@@ -212,6 +214,12 @@ signals)
   grep -qi '^Retry-After: [0-9]' "$dir/h" || fail "no Retry-After on a first attempt shed"
   ok "x-envoy-attempt-count / grpc-previous-rpc-attempts read as attempts; first attempts shed as queue_full without Rein-Dont-Retry"
   wait "${pids[-1]}" 2>/dev/null || true
+  # An internal redirect into another location of the same one-slot zone:
+  # still one ticket (a second would find the slot taken and be shed).
+  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$b/redir/x")
+  [ "$code" = 200 ] || fail "internal redirect within a one-slot zone: $code"
+  [ "$(metric rein_admit_inflight one)" = 0 ] || fail "zone one not empty after the redirect"
+  ok "internal redirect (try_files to a named location): one ticket, released"
 
   # Rate limit: 3 per second, then 429 with the RateLimit fields.
   got429=0
