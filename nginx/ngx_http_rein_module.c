@@ -857,7 +857,7 @@ static ngx_int_t ngx_http_rein_metrics_handler(ngx_http_request_t *r) {
   if (b == NULL) return NGX_HTTP_INTERNAL_SERVER_ERROR;
   b->pos = buf;
   b->last = buf + len;
-  b->memory = 1;
+  b->memory = len > 0; /* no zone: an empty last buffer, not a zero-size one */
   b->last_buf = 1;
   b->last_in_chain = 1;
   ngx_chain_t out = {b, NULL};

@@ -16,6 +16,18 @@ if(REIN_HAVE_NGINX AND REIN_NGINX_BIN AND REIN_WRK AND REIN_CURL_BIN)
                      $<TARGET_FILE:fixed_upstream> ${part})
     set_tests_properties(nginx_${part} PROPERTIES LABELS e2e TIMEOUT 90)
   endforeach()
+  # The rein libcurl client behind the module through an upstream stall.
+  if(TARGET rein_curl)
+    add_executable(rein_client_load nginx/rein_client_load.c)
+    target_link_libraries(rein_client_load PRIVATE rein_curl)
+    add_test(NAME nginx_outage
+             COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/nginx/nginx_e2e.sh
+                     ${REIN_NGINX_BIN} ${REIN_NGINX_MODULE}
+                     $<TARGET_FILE:fixed_upstream> outage
+                     $<TARGET_FILE:rein_client_load>)
+    set_tests_properties(nginx_outage PROPERTIES LABELS e2e TIMEOUT 90
+                         RUN_SERIAL TRUE)
+  endif()
   # Throughput and latency claims: alone, so tests beside them cannot
   # distort the figures.
   set_tests_properties(nginx_overload nginx_reload nginx_crash

@@ -11,6 +11,9 @@
  *   GET  /stats            served=N busy=B (not counted, no work)
  *   POST /admin/work?ms=N  change S
  *   POST /admin/outage?ms=N  answer 503 (no work) for the next N ms
+ *   POST /admin/stall?ms=N   hang for the next N ms: a request that arrives
+ *                          meanwhile waits until the stall ends, then is
+ *                          served (an upstream that stops answering)
  *
  * Binds 127.0.0.1 on --port (0: any free port) and prints "port N" on
  * stdout once listening. Connection: close on every answer (nginx speaks
@@ -29,7 +32,7 @@
 #include <unistd.h>
 
 static _Atomic long work_ms = 20;
-static _Atomic long long outage_until_ms;
+static _Atomic long long outage_until_ms, stall_until_ms;
 static _Atomic long long served, busy;
 
 static long long now_ms(void) {
@@ -80,6 +83,11 @@ static void serve(int fd) {
     reply(fd, 200, "ok\n");
     return;
   }
+  if (strncmp(head, "POST /admin/stall", 17) == 0) {
+    atomic_store(&stall_until_ms, now_ms() + query_ms(head));
+    reply(fd, 200, "ok\n");
+    return;
+  }
   if (strncmp(head, "POST /admin/outage", 18) == 0) {
     atomic_store(&outage_until_ms, now_ms() + query_ms(head));
     reply(fd, 200, "ok\n");
@@ -90,6 +98,11 @@ static void serve(int fd) {
     return;
   }
   atomic_fetch_add(&busy, 1);
+  long long stall = atomic_load(&stall_until_ms) - now_ms();
+  if (stall > 0) {
+    struct timespec st = {(time_t)(stall / 1000), (long)(stall % 1000) * 1000000L};
+    nanosleep(&st, NULL);
+  }
   long ms = atomic_load(&work_ms);
   struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
   nanosleep(&ts, NULL);

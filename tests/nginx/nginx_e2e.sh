@@ -21,10 +21,13 @@
 #             resized zone replaced): counts consistent, nothing stuck
 #   crash     workers SIGKILLed under load: their tickets taken back,
 #             nothing stuck
+#   outage    (5th argument: tests/nginx/rein_client_load) the rein libcurl
+#             client, 50 calls/s, through a 3 s upstream stall: its
+#             amplification (attempts per call) stays under 1.1x
 #
 # Every load is bounded (wrk -d, curl --max-time); the whole part < 60 s.
 set -euo pipefail
-NGINX=$1 MOD=$2 UP=$3 PART=$4
+NGINX=$1 MOD=$2 UP=$3 PART=$4 CLIENT=${5:-}
 here=$(cd "$(dirname "$0")" && pwd)
 LUA=$here/count.lua
 dir=$(mktemp -d /tmp/rein-nginx.XXXXXX)
@@ -417,6 +420,31 @@ reload|crash)
     ok "a resized zone replaces the old one on reload (limit 6)"
     ! grep -q 'cannot keep the zone' "$dir/error.log" || fail "reconfigure failed"
   fi
+  ;;
+# --------------------------------------------------------------------------
+outage)
+  [ -x "$CLIENT" ] || fail "outage needs the client program as 5th argument"
+  start_upstream UP1 4 20
+  start_upstream UP2 1 10
+  # dont_retry=overloaded: every rejection while overloaded says
+  # Rein-Dont-Retry, not only those of retries.
+  ZONE="limit=4 queue=32 retry_queue=4 target=20ms interval=100ms max_wait=100ms dont_retry=${DONT_RETRY:-overloaded}"
+  start_nginx
+  b=$(base)
+  # 7 s of calls; the upstream hangs from 1.5 s to 4.5 s.
+  "$CLIENT" "$b/api/x" --rate 50 --threads 32 --secs 7 --from 1.5 --to 4.5 --attempt-timeout-ms "${ATTEMPT_MS:-2000}" >"$dir/client" 2>"$dir/client.err" &
+  cp=$!
+  sleep 1.55
+  curl -s -X POST -o /dev/null "http://127.0.0.1:$UP1/admin/stall?ms=3000"
+  wait $cp || fail "client: $(tail -5 "$dir/client.err")"
+  cat "$dir/client"
+  win=$(grep '^window' "$dir/client")
+  amp=$(sed -n 's/.*amplification=\([^ ]*\).*/\1/p' <<<"$win")
+  calls=$(sed -n 's/.*calls=\([^ ]*\).*/\1/p' <<<"$win")
+  [ "$calls" -ge 100 ] || fail "too few calls in the outage window: $calls"
+  ge 1.1 "$amp" || fail "amplification $amp >= 1.1 during the stall"
+  [ "$(metric rein_admit_rejected_total api queue_timeout)" -gt 0 ] || fail "the stall shed nothing"
+  ok "rein client through a 3 s stall: $calls calls, amplification $amp (< 1.1)"
   ;;
 *)
   echo "usage: nginx_e2e.sh NGINX MODULE UPSTREAM config|signals|overload|reload|crash" >&2
