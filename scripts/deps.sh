@@ -19,14 +19,17 @@ BUILD_PKGS=(
   # libraries (DESIGN.md section 4)
   libyaml-dev libsqlite3-dev libpq-dev libhiredis-dev libcurl4-openssl-dev
   libmicrohttpd-dev libssl-dev libjansson-dev
-  # the nginx module (nginx/): nginx's configure tree, and its build deps
-  nginx-dev libpcre2-dev zlib1g-dev
 )
 CHECK_PKGS=(
   # unit tests, sanitizer and fuzz builds
   libcmocka-dev clang libclang-rt-14-dev
   # servers the tests start on loopback (nginx: tests/nginx.cmake)
   redis-server redis-sentinel redis-tools postgresql nginx
+  # the optional nginx module (nginx/, REIN_WITH_NGINX): nginx's configure
+  # tree and what it configures against; here rather than in the build
+  # list because nginx-dev pulls in every -dev package Debian's nginx was
+  # built with (a library user who wants the module installs it)
+  nginx-dev libpcre2-dev zlib1g-dev
   # tools the tests and benchmarks use
   curl wrk hyperfine python3-simpy3 python3-jsonschema python3-yaml chromium
   # promtool (metrics_promtool test)
