@@ -323,10 +323,10 @@ overload)
   ge "$good" "$(awk -v c="$cap" 'BEGIN {print 0.9 * c}')" || fail "goodput $good req/s < 90% of capacity $cap"
   ok "goodput at $offered req/s offered: $good req/s = $(awk -v g="$good" -v c="$cap" 'BEGIN {printf "%.0f", 100 * g / c}')% of capacity"
   # Queueing is bounded by max_wait (target while overloaded), plus one
-  # poll tick and 10 ms for a loaded machine.
-  bound=$(awk -v i="$idle" -v m=$MAXWAIT 'BEGIN {print i + (m + 11) / 1000}')
-  ge "$bound" "$p99" || fail "p99 of accepted $p99 s > unloaded $idle s + max_wait ${MAXWAIT} ms + 11 ms"
-  ok "p99 of accepted requests $p99 s <= unloaded $idle s + max_wait $MAXWAIT ms + 11 ms"
+  # poll tick and 19 ms for a loaded, shared machine.
+  bound=$(awk -v i="$idle" -v m=$MAXWAIT 'BEGIN {print i + (m + 20) / 1000}')
+  ge "$bound" "$p99" || fail "p99 of accepted $p99 s > unloaded $idle s + max_wait ${MAXWAIT} ms + 20 ms"
+  ok "p99 of accepted requests $p99 s <= unloaded $idle s + max_wait $MAXWAIT ms + 20 ms"
   [ "$(field "$first" shed_without_retry_after)" = 0 ] && [ "$(field "$retry" shed_without_retry_after)" = 0 ] || fail "shed answers without Retry-After"
   ok "every shed answer carries Retry-After ($(field "$first" shed) + $(field "$retry" shed))"
   fs=$(awk -v o="$(field "$first" ok)" -v s="$(field "$first" shed)" 'BEGIN {printf "%.3f", s / (o + s)}')
