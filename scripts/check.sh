@@ -22,7 +22,7 @@ eval "$svc_env"
 step() { printf '\n== %s\n' "$*"; }
 
 step "build (gcc, RelWithDebInfo)"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S . -B build -DREIN_TESTS=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$JOBS"
 step "tests (normal build)"
 ctest --test-dir build --output-on-failure -j"$JOBS"
@@ -32,12 +32,12 @@ ctest --test-dir build --output-on-failure -j"$JOBS"
 step "build and tests without optional libraries (REIN_WITH_*=OFF)"
 off=""
 for f in YAML JSON CRYPTO SQLITE PG REDIS CURL; do off="$off -DREIN_WITH_$f=OFF"; done
-cmake -S . -B build-core -DCMAKE_BUILD_TYPE=RelWithDebInfo -DREIN_BENCH=OFF \
+cmake -S . -B build-core -DREIN_TESTS=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo -DREIN_BENCH=OFF \
   $off >/dev/null
 cmake --build build-core -j"$JOBS"
 ctest --test-dir build-core --output-on-failure -j"$JOBS"
 step "build and tests without PostgreSQL (REIN_WITH_PG=OFF)"
-cmake -S . -B build-nopg -DCMAKE_BUILD_TYPE=RelWithDebInfo -DREIN_BENCH=OFF \
+cmake -S . -B build-nopg -DREIN_TESTS=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo -DREIN_BENCH=OFF \
   -DREIN_WITH_PG=OFF >/dev/null
 cmake --build build-nopg -j"$JOBS"
 ctest --test-dir build-nopg --output-on-failure -j"$JOBS"
@@ -50,7 +50,7 @@ if [ -n "$pq" ]; then
 fi
 
 step "build (clang, ASan+UBSan, fuzz targets)"
-CC=clang cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DREIN_SANITIZE=ON \
+CC=clang cmake -S . -B build-asan -DREIN_TESTS=ON -DCMAKE_BUILD_TYPE=Debug -DREIN_SANITIZE=ON \
   -DREIN_FUZZ=ON -DREIN_BENCH=OFF >/dev/null
 cmake --build build-asan -j"$JOBS"
 step "tests (ASan+UBSan)"
@@ -59,7 +59,7 @@ UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan --output-on-failure -j"$JOBS" -LE plain-only
 
 step "build (clang, ThreadSanitizer)"
-CC=clang cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DREIN_TSAN=ON \
+CC=clang cmake -S . -B build-tsan -DREIN_TESTS=ON -DCMAKE_BUILD_TYPE=Debug -DREIN_TSAN=ON \
   -DREIN_BENCH=OFF >/dev/null
 # The backend and e2e tests run the ledger, the CLI and the examples as
 # child processes, so the TSan step needs nearly every executable.

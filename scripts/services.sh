@@ -24,7 +24,7 @@
 # by the `postgres` user (Debian's package creates it).
 set -euo pipefail
 
-PGBIN=${PGBIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)}
+PGBIN=${PGBIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1 || true)}
 
 # Ports are drawn below Linux's ephemeral range (32768-60999 by default),
 # so an outgoing connection's local port cannot take the one we picked.
@@ -212,6 +212,8 @@ start() {
   done
   [ "$ok" = 1 ] || { echo "services.sh: redis-server did not start (see $dir/redis.log)" >&2; exit 1; }
 
+  [ -n "$PGBIN" ] && [ -x "$PGBIN/initdb" ] ||
+    { echo "services.sh: PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb; scripts/deps.sh check installs it)" >&2; exit 1; }
   mkdir -p "$dir/pg"
   [ "$(id -u)" -eq 0 ] && chown postgres "$dir/pg"
   as_pg "$PGBIN/initdb" -D "$dir/pg" -A trust -U rein >"$dir/initdb.log" 2>&1 || {

@@ -80,3 +80,15 @@ elseif(TARGET rein_cli)
   message(WARNING "chromium or python3 not found: report_values tests not "
           "registered; scripts/deps.sh check installs chromium")
 endif()
+
+# docs/fidelity.md's explanation of the rein round's throttle gap: the
+# contract's policy inline equals demo.yaml's rein variant seed for seed,
+# and one throttle per cohort (the live demo's one process) refuses at most
+# a third of what 90 per-client throttles refuse.
+if(TARGET rein_cli AND REIN_PYTHON3)
+  add_test(NAME fidelity_throttle
+    COMMAND ${REIN_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/e2e/fidelity_throttle.py
+            $<TARGET_FILE:rein_cli> ${PROJECT_SOURCE_DIR}/examples/scenarios/demo.yaml
+            ${CMAKE_CURRENT_SOURCE_DIR}/e2e/fidelity_throttle.yaml)
+  set_tests_properties(fidelity_throttle PROPERTIES LABELS e2e TIMEOUT 300)
+endif()
