@@ -31,7 +31,7 @@ CHECK_PKGS=(
   # built with (a library user who wants the module installs it)
   nginx-dev libpcre2-dev zlib1g-dev
   # tools the tests and benchmarks use
-  curl wrk hyperfine python3-simpy3 python3-jsonschema python3-yaml chromium
+  curl wrk openssl hyperfine python3-simpy3 python3-jsonschema python3-yaml chromium
   # promtool (metrics_promtool test)
   prometheus
   # the tool's man pages and completion (cli_tool, test_install)

@@ -31,6 +31,7 @@ NGINX=$1 MOD=$2 UP=$3 PART=$4 CLIENT=${5:-}
 here=$(cd "$(dirname "$0")" && pwd)
 LUA=$here/count.lua
 dir=$(mktemp -d /tmp/rein-nginx.XXXXXX)
+chmod 755 "$dir" # nginx's workers may run as another user (root's default)
 pids=()
 
 cleanup() {
@@ -102,6 +103,9 @@ http {
   rein_zone rl limit=100 rate=3/1s policy=burst;
   server {
     listen 127.0.0.1:$PORT;
+    listen 127.0.0.1:$PORT2 ssl http2;
+    ssl_certificate $dir/tls.crt;
+    ssl_certificate_key $dir/tls.key;
     location /api/ { rein_admit api; proxy_pass http://127.0.0.1:$UP1; }
     location /plain/ { proxy_pass http://127.0.0.1:$UP1; }
     location /one/ { rein_admit one; proxy_pass http://127.0.0.1:$UP2; }
@@ -116,8 +120,13 @@ EOF
 }
 
 start_nginx() {
+  # A throwaway certificate for the HTTP/2 listener (h2 over TLS: curl
+  # multiplexes there; its prior-knowledge h2c path fails parallel streams).
+  [ -f "$dir/tls.crt" ] || openssl req -x509 -newkey rsa:2048 -nodes -days 1 \
+    -subj /CN=127.0.0.1 -keyout "$dir/tls.key" -out "$dir/tls.crt" >/dev/null 2>&1 ||
+    fail "openssl could not make a test certificate"
   for _ in 1 2 3 4 5; do
-    PORT=$(free_port)
+    PORT=$(free_port) PORT2=$(free_port)
     conf "$dir/nginx.conf" "$ZONE"
     if "$NGINX" -p "$dir" -c "$dir/nginx.conf" 2>"$dir/start.err"; then
       for _ in $(seq 50); do
@@ -154,7 +163,9 @@ ge() { awk -v a="$1" -v b="$2" 'BEGIN {exit !(a >= b)}'; }
 case "$PART" in
 # --------------------------------------------------------------------------
 config)
-  UP1=1 UP2=1 PORT=$(free_port)
+  UP1=1 UP2=1 PORT=$(free_port) PORT2=$(free_port)
+  openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
+    -keyout "$dir/tls.key" -out "$dir/tls.crt" >/dev/null 2>&1 || fail "openssl"
   check_bad() { # check_bad ZONE_PARAMS EXTRA_LOC_LINE PATTERN
     local f=$dir/bad.conf
     conf "$f" "$1"
@@ -272,6 +283,33 @@ signals)
     grep -q "^rein_admit_$n{" "$dir/m" || fail "metric rein_admit_$n missing"
   done
   ok "metrics: rein_admit's names, every zone"
+
+  # HTTP/2 (over TLS): two streams on one connection through the one-slot
+  # queue of zone q: the second waits on its stream's timer and is served
+  # after the first; a shed answer over h2 keeps its headers.
+  h2="https://127.0.0.1:$PORT2"
+  t0=$(date +%s%N)
+  curl -sk --http2 --parallel \
+       -o /dev/null -o /dev/null -w '%{http_version} %{http_code} %{num_connects}\n' \
+       "$h2/q/h2a" "$h2/q/h2b" >"$dir/h2" || true
+  t1=$(date +%s%N)
+  [ "$(grep -c '^2 200 ' "$dir/h2")" = 2 ] || fail "h2 streams through the queue: $(cat "$dir/h2")"
+  [ "$(awk '{n += $3} END {print n}' "$dir/h2")" = 1 ] || fail "h2 streams not on one connection: $(cat "$dir/h2")"
+  ms=$(((t1 - t0) / 1000000))
+  [ $ms -ge 2800 ] || fail "two 1.5 s h2 streams through one slot took $ms ms"
+  [ "$(metric rein_admit_queued_total q)" -ge 2 ] || fail "no h2 stream was queued"
+  ok "HTTP/2: two streams of one connection, the second queued and served ($ms ms)"
+  curl -sk --http2 -o /dev/null --max-time 5 "$h2/one/hold" &
+  hp=$!
+  sleep 0.4
+  curl -sk --http2 -D "$dir/h2h" -o "$dir/resp" -H 'Rein-Attempt: 2' "$h2/one/x" || true
+  wait $hp || true
+  grep -q '^HTTP/2 503' "$dir/h2h" || fail "h2 shed: $(head -1 "$dir/h2h")"
+  grep -qi '^retry-after: [0-9]' "$dir/h2h" && grep -qi '^rein-dont-retry: ?1' "$dir/h2h" || fail "h2 shed headers: $(cat "$dir/h2h")"
+  grep -q '"reason":"retry_shed"' "$dir/resp" || fail "h2 shed body: $(cat "$dir/resp")"
+  ok "HTTP/2: shed answer 503 with Retry-After, Rein-Dont-Retry, problem+json"
+  sleep 0.2
+  [ "$(metric rein_admit_inflight q)" = 0 ] && [ "$(metric rein_admit_inflight one)" = 0 ] || fail "zones not empty after h2"
   ;;
 # --------------------------------------------------------------------------
 overload)
@@ -443,6 +481,8 @@ outage)
   calls=$(sed -n 's/.*calls=\([^ ]*\).*/\1/p' <<<"$win")
   [ "$calls" -ge 100 ] || fail "too few calls in the outage window: $calls"
   ge 1.1 "$amp" || fail "amplification $amp >= 1.1 during the stall"
+  longest=$(sed -n 's/.*longest_call_s=\([^ ]*\).*/\1/p' "$dir/client")
+  ge 11 "$longest" || fail "a call took $longest s, past its 10 s deadline"
   [ "$(metric rein_admit_rejected_total api queue_timeout)" -gt 0 ] || fail "the stall shed nothing"
   ok "rein client through a 3 s stall: $calls calls, amplification $amp (< 1.1)"
   ;;
@@ -451,4 +491,4 @@ outage)
   exit 2
   ;;
 esac
-echo "PASS nginx_e2e $PART"
+echo "PASS nginx_e2e $PART ($(date +%T.%N))"

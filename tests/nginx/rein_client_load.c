@@ -6,8 +6,11 @@
  * calls a second in all, each call a GET of URL under the policy: at most
  * 3 attempts, --attempt-timeout-ms (default 2000) per attempt,
  * exponential backoff with full jitter
- * from 50 ms, a ratio retry budget of 10% (no floor), every server signal
- * honoured (Retry-After, Rein-Dont-Retry, RateLimit). Runs --secs S.
+ * from 50 ms, a ratio retry budget of 10% (no floor), a 10 s deadline per
+ * call, every server signal honoured (Retry-After, Rein-Dont-Retry,
+ * RateLimit: a Retry-After past the deadline ends the call instead of
+ * waiting; during a stall nothing completes, the drain rate is 0 and the
+ * module says Retry-After: 60). Runs --secs S.
  *
  * Prints, for calls that started in [--from, --to) seconds after the start
  * (the outage window), and for all calls:
@@ -33,6 +36,7 @@ typedef struct shared {
   int threads;
   int64_t t0;
   _Atomic uint64_t w_calls, w_attempts, w_ok, a_calls, a_attempts, a_ok;
+  _Atomic int64_t longest_ns; /* the slowest call */
 } shared;
 
 typedef struct worker {
@@ -74,6 +78,10 @@ static void *run(void *p) {
     rein_curl_result res;
     rein_status st = rein_curl_perform_ex(sh->client, easy, &o, &res);
     double at = (double)(start - sh->t0) / 1e9;
+    int64_t took = rein_clock_now(NULL) - start;
+    int64_t l = atomic_load(&sh->longest_ns);
+    while (took > l && !atomic_compare_exchange_weak(&sh->longest_ns, &l, took)) {
+    }
     bool ok = st == REIN_OK && res.http_status == 200;
     atomic_fetch_add(&sh->a_calls, 1);
     atomic_fetch_add(&sh->a_attempts, res.attempts);
@@ -147,7 +155,7 @@ int main(int argc, char **argv) {
   rein_curl_config cc;
   rein_curl_config_default(&cc);
   cc.policy = policy;
-  cc.log = NULL;
+  cc.deadline_ns = 10 * REIN_NS_PER_S;
   if (rein_curl_new(&cc, &sh.client) != REIN_OK) return 1;
 
   sh.t0 = rein_clock_now(NULL) + 50 * REIN_NS_PER_MS;
@@ -165,9 +173,11 @@ int main(int argc, char **argv) {
   printf("window calls=%llu attempts=%llu amplification=%.3f ok=%llu\n",
          (unsigned long long)wc, (unsigned long long)wa,
          wc ? (double)wa / (double)wc : 0, (unsigned long long)sh.w_ok);
-  printf("all calls=%llu attempts=%llu amplification=%.3f ok=%llu\n",
+  printf("all calls=%llu attempts=%llu amplification=%.3f ok=%llu "
+         "longest_call_s=%.3f\n",
          (unsigned long long)ac, (unsigned long long)aa,
-         ac ? (double)aa / (double)ac : 0, (unsigned long long)sh.a_ok);
+         ac ? (double)aa / (double)ac : 0, (unsigned long long)sh.a_ok,
+         (double)atomic_load(&sh.longest_ns) / 1e9);
   rein_curl_stats cs;
   rein_curl_get_stats(sh.client, &cs);
   printf("outcomes");
