@@ -675,6 +675,9 @@ static void reclaim_node(rein_admit *a, snode *n) {
 static void shared_repair(rein_admit *a) {
   if (!a->shared) return;
   int32_t dead = a->holder; /* set after locking, cleared before unlocking */
+  /* A thread of this very process died in the lock: its tickets cannot be
+   * told from its siblings'; rebuild only. */
+  if (dead == (int32_t)getpid()) dead = 0;
   snode *tab = table_of(a);
   a->first.head = a->first.tail = a->retry.head = a->retry.tail = 0;
   a->free_head = 0;
