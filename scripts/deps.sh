@@ -23,10 +23,15 @@ BUILD_PKGS=(
 CHECK_PKGS=(
   # unit tests, sanitizer and fuzz builds
   libcmocka-dev clang libclang-rt-14-dev
-  # servers the tests start on loopback
-  redis-server redis-sentinel redis-tools postgresql
+  # servers the tests start on loopback (nginx: tests/nginx.cmake)
+  redis-server redis-sentinel redis-tools postgresql nginx
+  # the optional nginx module (nginx/, REIN_WITH_NGINX): nginx's configure
+  # tree and what it configures against; here rather than in the build
+  # list because nginx-dev pulls in every -dev package Debian's nginx was
+  # built with (a library user who wants the module installs it)
+  nginx-dev libpcre2-dev zlib1g-dev
   # tools the tests and benchmarks use
-  curl wrk hyperfine python3-simpy3 python3-jsonschema python3-yaml chromium
+  curl wrk openssl hyperfine python3-simpy3 python3-jsonschema python3-yaml chromium
   # promtool (metrics_promtool test)
   prometheus
   # the tool's man pages and completion (cli_tool, test_install)

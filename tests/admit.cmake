@@ -55,3 +55,12 @@ if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_admit.c)
     LIBS rein_static Threads::Threads
     ARGS -max_len=512)
 endif()
+
+# One rein_admit shared by forked processes (rein_admit_new_shared), the
+# nginx module's zone: same decisions as a private one, dead owners taken
+# back, a holder killed inside the lock repaired. `concurrency`: also under
+# ThreadSanitizer in scripts/check.sh.
+if(TARGET rein_admit AND EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_admit_shared.c)
+  rein_add_test(NAME test_admit_shared SOURCES unit/test_admit_shared.c
+                LIBS rein_admit LABELS unit concurrency TIMEOUT 120)
+endif()

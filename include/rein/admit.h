@@ -338,6 +338,83 @@ REIN_API uint32_t rein_admit_parse_attempt(const char *value, size_t len);
 REIN_API const char *rein_admit_reason_name(rein_admit_reason r);
 
 /* ------------------------------------------------------------------------ */
+/* Shared between processes                                                 */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * One admission controller for several processes (the workers of a
+ * pre-forking server such as nginx), placed in memory they all map
+ * (MAP_SHARED, a shared-memory zone). The block holds offsets only, no
+ * pointer, so each process may map it at any address.
+ *
+ * The same calls work on it (try, poll, cancel, release, acquire,
+ * set_limit, settle, stats, Prometheus), with the same decisions, and these
+ * differences:
+ *
+ * - Every call takes one process-shared, robust mutex (there is no
+ *   lock-free fast path: every slot holder must be a node of the block's
+ *   ticket table, owned by a process id, so a crash can be accounted for).
+ * - The caller's rein_admit_ticket stays in its own memory, as before; the
+ *   block keeps a node for it while it is ADMITTED or QUEUED.
+ * - A process that dies while holding the mutex leaves nothing locked: the
+ *   next caller rebuilds the queues and counts from the ticket table and
+ *   takes back the dead holder's tickets. The tickets of a process that
+ *   died at any other moment are taken back by rein_admit_reclaim (its pid
+ *   known, e.g. from waitpid) or rein_admit_reclaim_dead (any owner that no
+ *   longer exists). Metrics rein_admit_reclaimed_total and
+ *   rein_admit_repairs_total count both.
+ * - config.notify must be NULL (another process cannot call it) and
+ *   config.clock is ignored (acquire polls every 1 ms on CLOCK_MONOTONIC);
+ *   `now` must come from CLOCK_MONOTONIC in every process.
+ * - rein_admit_free on it does nothing: the memory is the caller's, and
+ *   stays valid while any process uses it.
+ *
+ * Thread level: internally synchronized, across threads and processes.
+ */
+
+/* Bytes a block needs for `c`: the controller and a ticket table of
+ * limit (limit_max when adaptive) + queue_max + 64 entries. 0 when the
+ * sizes are out of range. */
+REIN_API size_t rein_admit_shared_size(const rein_admit_config *c);
+
+/* Initialize a shared admit in `mem` (`size` bytes, any alignment, zeroed
+ * here), validating `c` as rein_admit_new does. REIN_EINVAL with a message
+ * when `size` is below rein_admit_shared_size(c), when c->notify is set,
+ * or when the system has no process-shared robust mutex. `*out` points
+ * into `mem`. Call once, before other processes attach. */
+REIN_API rein_status rein_admit_new_shared(const rein_admit_config *c,
+                                          void *mem, size_t size,
+                                          rein_admit **out);
+
+/* The shared admit another process initialized in `mem` (mapped at any
+ * address). REIN_EINVAL when `mem` holds none, or one from an incompatible
+ * build of this library. */
+REIN_API rein_status rein_admit_attach_shared(void *mem, size_t size,
+                                             rein_admit **out);
+
+/* Change the settings of a live shared admit (a server reloading its
+ * configuration keeps the state: in-flight counts, queue, rates). Every
+ * field is validated as by rein_admit_new; REIN_EINVAL also when `a` is
+ * not shared or when limit + queue_max need more tickets than the block
+ * holds. The limit is set to c->limit; queued tickets stay queued. */
+REIN_API rein_status rein_admit_shared_reconfigure(rein_admit *a,
+                                                  const rein_admit_config *c,
+                                                  int64_t now);
+
+/* Take back every ticket owned by process `pid` (which must be gone): its
+ * slots are released (counted as releases) and its queued tickets leave
+ * the queue (counted as cancels). `*count` (may be NULL) gets how many.
+ * REIN_EINVAL when `a` is not shared or pid <= 0. */
+REIN_API rein_status rein_admit_reclaim(rein_admit *a, int pid, int64_t now,
+                                        uint32_t *count);
+
+/* As rein_admit_reclaim, for every owner other than the caller that no
+ * longer exists (kill(pid, 0) fails with ESRCH; a zombie not yet reaped
+ * counts as alive). One scan of the table under the mutex. */
+REIN_API rein_status rein_admit_reclaim_dead(rein_admit *a, int64_t now,
+                                             uint32_t *count);
+
+/* ------------------------------------------------------------------------ */
 /* Signals out                                                              */
 /* ------------------------------------------------------------------------ */
 

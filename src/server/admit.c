@@ -27,14 +27,17 @@
 
 #include "rein/signal.h"
 
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define CACHELINE 64
 #define MAX_COUNT (UINT32_C(1) << 20)
@@ -64,8 +67,15 @@ static rein_admit_result result_of(int s) {
   }
 }
 
+/* The queues link tickets by their offset from the rein_admit (uintptr_t
+ * arithmetic, 0 = none), never by address, so the same code runs on a
+ * rein_admit placed in memory shared by processes that map it at different
+ * addresses (rein_admit_new_shared), where every queued ticket is a node of
+ * the shared block. */
+typedef uintptr_t tref;
+
 typedef struct tqueue {
-  rein_admit_ticket *head, *tail; /* head = oldest */
+  tref head, tail; /* head = oldest */
 } tqueue;
 
 struct rein_admit {
@@ -104,7 +114,112 @@ struct rein_admit {
   bool have_alloc;
   bool real_clock; /* cfg.clock is CLOCK_MONOTONIC: acquire may sleep long */
   void *raw;
+
+  /* Shared mode (rein_admit_new_shared): the object lives in memory the
+   * caller shares between processes; `mu` is process-shared and robust, the
+   * config keeps no pointer, and every ticket that holds a slot or waits is
+   * a node of the table that follows this struct (node_off bytes from it),
+   * owned by a process id. The table is the ground truth the counts are
+   * rebuilt from when a process dies holding the lock. Under mu. */
+  bool shared;
+  uint32_t nodes;     /* table capacity */
+  uint32_t node_off;  /* offset of the table from this struct */
+  uint32_t free_head; /* index + 1 of the first free node; 0 = none */
+  uint32_t nodes_used;
+  int32_t holder;     /* pid holding mu (shared mode), 0 between holds */
+  uint64_t gen;       /* node allocations so far: a node's generation */
+  uint64_t repairs;   /* locks that found their holder dead */
+  uint64_t reclaimed; /* nodes taken back from dead processes */
 };
+
+/* ------------------------------------------------------------------------ */
+/* Lock                                                                     */
+/* ------------------------------------------------------------------------ */
+
+static void shared_repair(rein_admit *a);
+
+/* EOWNERDEAD (shared mode only: the mutex is robust) means a process died
+ * holding the lock, in the middle of any change: rebuild everything the
+ * lock guards from the node table before going on. */
+static void lock(rein_admit *a) {
+  int rc = pthread_mutex_lock(&a->mu);
+  if (rc == EOWNERDEAD) {
+    shared_repair(a);
+    pthread_mutex_consistent(&a->mu);
+  }
+  if (a->shared) a->holder = (int32_t)getpid();
+}
+
+static bool trylock(rein_admit *a) {
+  int rc = pthread_mutex_trylock(&a->mu);
+  if (rc == EOWNERDEAD) {
+    shared_repair(a);
+    pthread_mutex_consistent(&a->mu);
+  } else if (rc != 0) {
+    return false;
+  }
+  if (a->shared) a->holder = (int32_t)getpid();
+  return true;
+}
+
+static void unlock(rein_admit *a) {
+  if (a->shared) a->holder = 0;
+  pthread_mutex_unlock(&a->mu);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Queue links                                                              */
+/* ------------------------------------------------------------------------ */
+
+static rein_admit_ticket *tk_at(const rein_admit *a, tref r) {
+  return r ? (rein_admit_ticket *)((uintptr_t)a + r) : NULL;
+}
+
+static tref tk_ref(const rein_admit *a, const rein_admit_ticket *t) {
+  return t ? (uintptr_t)t - (uintptr_t)a : 0;
+}
+
+/* A queued ticket's prev_/next_ hold trefs (see tref). */
+static tref tk_prev(const rein_admit_ticket *t) {
+  return (tref)t->prev_;
+}
+
+static tref tk_next(const rein_admit_ticket *t) {
+  return (tref)t->next_;
+}
+
+static void set_prev(rein_admit_ticket *t, tref r) {
+  t->prev_ = (rein_admit_ticket *)r;
+}
+
+static void set_next(rein_admit_ticket *t, tref r) {
+  t->next_ = (rein_admit_ticket *)r;
+}
+
+static void q_push(rein_admit *a, tqueue *q, rein_admit_ticket *t) {
+  tref r = tk_ref(a, t);
+  set_next(t, 0);
+  set_prev(t, q->tail);
+  if (q->tail)
+    set_next(tk_at(a, q->tail), r);
+  else
+    q->head = r;
+  q->tail = r;
+}
+
+static void q_unlink(rein_admit *a, tqueue *q, rein_admit_ticket *t) {
+  tref p = tk_prev(t), n = tk_next(t);
+  if (p)
+    set_next(tk_at(a, p), n);
+  else
+    q->head = n;
+  if (n)
+    set_prev(tk_at(a, n), p);
+  else
+    q->tail = p;
+  set_prev(t, 0);
+  set_next(t, 0);
+}
 
 /* ------------------------------------------------------------------------ */
 /* Config                                                                   */
@@ -236,6 +351,52 @@ static rein_status validate(const rein_admit_config *c) {
 /* ------------------------------------------------------------------------ */
 
 
+/* The config as kept: names copied into the object, no pointer to the
+ * caller's memory. Called at creation and, for a shared admit, under mu on
+ * reconfiguration. */
+static void set_cfg(rein_admit *a, const rein_admit_config *c) {
+  a->cfg = *c;
+  a->cfg.err = NULL;
+  a->cfg.alloc = NULL;
+  a->rl_T = 0;
+  memset(a->policy, 0, sizeof a->policy);
+  if (c->rl_quota > 0) {
+    snprintf(a->policy, sizeof a->policy, "%s", c->rl_policy);
+    a->rl_T = c->rl_window_ns / (int64_t)c->rl_quota;
+    if (a->rl_T < 1) a->rl_T = 1;
+  }
+  snprintf(a->name, sizeof a->name, "%s", c->name);
+  if (a->shared) {
+    /* Nothing that means something in one process only. */
+    a->cfg.rl_policy = NULL;
+    a->cfg.name = NULL;
+    memset(&a->cfg.clock, 0, sizeof a->cfg.clock);
+    a->cfg.notify = NULL;
+    a->cfg.notify_ctx = NULL;
+    a->real_clock = true;
+  } else {
+    a->cfg.rl_policy = a->policy;
+    a->cfg.name = a->name;
+    a->real_clock =
+        !c->clock.now_ns || c->clock.now_ns == rein_clock_monotonic().now_ns;
+  }
+}
+
+static void init_state(rein_admit *a, const rein_admit_config *c) {
+  atomic_init(&a->slots, 0);
+  atomic_init(&a->limit, c->limit);
+  atomic_init(&a->queue_len, 0);
+  atomic_init(&a->overloaded, false);
+  atomic_init(&a->win_start, NONE);
+  atomic_init(&a->tat, NONE);
+  atomic_init(&a->queued, 0);
+  atomic_init(&a->cancelled, 0);
+  for (int i = 0; i < REIN_ADMIT_R_COUNT_; i++)
+    atomic_init(&a->rejected[i], 0);
+  a->above_since = NONE;
+  a->below_at = NONE;
+}
+
 rein_status rein_admit_new(const rein_admit_config *c, rein_admit **out) {
   if (!out) return REIN_EINVAL;
   *out = NULL;
@@ -261,41 +422,304 @@ rein_status rein_admit_new(const rein_admit_config *c, rein_admit **out) {
     rein_free(c->alloc, raw);
     return REIN_ENOMEM;
   }
-  a->cfg = *c;
-  a->cfg.err = NULL;
-  a->cfg.alloc = NULL;
-  if (c->rl_quota > 0) {
-    snprintf(a->policy, sizeof a->policy, "%s", c->rl_policy);
-    a->rl_T = c->rl_window_ns / (int64_t)c->rl_quota;
-    if (a->rl_T < 1) a->rl_T = 1;
-  }
-  a->cfg.rl_policy = a->policy;
-  snprintf(a->name, sizeof a->name, "%s", c->name);
-  a->cfg.name = a->name;
-  a->real_clock =
-      !c->clock.now_ns || c->clock.now_ns == rein_clock_monotonic().now_ns;
-  atomic_init(&a->slots, 0);
-  atomic_init(&a->limit, c->limit);
-  atomic_init(&a->queue_len, 0);
-  atomic_init(&a->overloaded, false);
-  atomic_init(&a->win_start, NONE);
-  atomic_init(&a->tat, NONE);
-  atomic_init(&a->queued, 0);
-  atomic_init(&a->cancelled, 0);
-  for (int i = 0; i < REIN_ADMIT_R_COUNT_; i++)
-    atomic_init(&a->rejected[i], 0);
-  a->above_since = NONE;
-  a->below_at = NONE;
+  set_cfg(a, c);
+  init_state(a, c);
   *out = a;
   return REIN_OK;
 }
 
 void rein_admit_free(rein_admit *a) {
-  if (!a) return;
+  if (!a || a->shared) return; /* a shared block is its caller's */
   pthread_mutex_destroy(&a->mu);
   rein_allocator al = a->alloc;
   bool have = a->have_alloc;
   rein_free(have ? &al : NULL, a->raw);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Shared mode: layout                                                      */
+/* ------------------------------------------------------------------------ */
+
+/* The block: this header at its start, then (at the next cache line) the
+ * rein_admit, then the node table. Offsets only, so any process may map the
+ * block anywhere. */
+#define SHARED_MAGIC UINT64_C(0x7265696e61646d31) /* "reinadm1" */
+#define SHARED_VERSION 1
+/* Nodes beyond limit + queue_max: tickets being decided at the moment (a
+ * rejection holds a node only inside one call). */
+#define SHARED_SLACK 64
+
+typedef struct shared_hdr {
+  uint64_t magic;
+  uint32_t version;
+  uint32_t core_off; /* from the block's start to the rein_admit */
+  uint64_t size;     /* bytes of the block in use */
+  uint64_t struct_size; /* sizeof(rein_admit): catches a mismatched build */
+} shared_hdr;
+
+/* One ticket in the shared table. `tk` is what the queues link and the
+ * algorithm works on; the caller's own ticket is a proxy that names the
+ * node (index + 1 in prev_, generation in next_) and gets a copy of its
+ * outcome. */
+typedef struct snode {
+  rein_admit_ticket tk;
+  uint64_t gen;       /* generation of this allocation */
+  int32_t owner;      /* process id; 0 = free */
+  uint32_t next_free; /* index + 1; 0 = end */
+} snode;
+
+static uint32_t nodes_for(const rein_admit_config *c) {
+  uint64_t lim = c->adaptive && c->limit_max > c->limit ? c->limit_max
+                                                        : c->limit;
+  return (uint32_t)(lim + c->queue_max + SHARED_SLACK);
+}
+
+static size_t core_off_for(void) {
+  return (sizeof(shared_hdr) + CACHELINE - 1) & ~(size_t)(CACHELINE - 1);
+}
+
+static size_t table_off_for(void) {
+  return (sizeof(rein_admit) + CACHELINE - 1) & ~(size_t)(CACHELINE - 1);
+}
+
+size_t rein_admit_shared_size(const rein_admit_config *c) {
+  if (!c || c->limit > MAX_COUNT || c->queue_max > MAX_COUNT ||
+      (c->adaptive && c->limit_max > MAX_COUNT))
+    return 0;
+  /* + CACHELINE: the block itself need not be aligned. */
+  return CACHELINE + core_off_for() + table_off_for() +
+         (size_t)nodes_for(c) * sizeof(snode);
+}
+
+static snode *table_of(const rein_admit *a) {
+  return (snode *)((char *)a + a->node_off);
+}
+
+static snode *node_alloc(rein_admit *a, int32_t pid) {
+  if (!a->free_head) return NULL;
+  uint32_t i = a->free_head - 1;
+  snode *n = &table_of(a)[i];
+  a->free_head = n->next_free;
+  memset(&n->tk, 0, sizeof n->tk);
+  n->next_free = 0;
+  n->owner = pid;
+  n->gen = ++a->gen;
+  a->nodes_used++;
+  return n;
+}
+
+static void node_free(rein_admit *a, snode *n) {
+  uint32_t i = (uint32_t)(n - table_of(a));
+  n->owner = 0;
+  n->gen = 0;
+  memset(&n->tk, 0, sizeof n->tk);
+  n->next_free = a->free_head;
+  a->free_head = i + 1;
+  a->nodes_used--;
+}
+
+/* The node a proxy ticket names, or NULL when it was taken back (its
+ * process was thought dead) or the proxy names none. */
+static snode *node_of(const rein_admit *a, const rein_admit_ticket *t) {
+  uintptr_t i = (uintptr_t)t->prev_;
+  if (i == 0 || i > a->nodes) return NULL;
+  snode *n = &table_of(a)[i - 1];
+  if (n->owner == 0 || n->gen != (uint64_t)(uintptr_t)t->next_) return NULL;
+  return n;
+}
+
+static void link_proxy(const rein_admit *a, rein_admit_ticket *t,
+                       const snode *n) {
+  t->prev_ = (rein_admit_ticket *)(uintptr_t)(n - table_of(a) + 1);
+  t->next_ = (rein_admit_ticket *)(uintptr_t)n->gen;
+}
+
+/* The node's outcome into the proxy (not the links, not `user`). */
+static void copy_back(rein_admit_ticket *t, const rein_admit_ticket *k) {
+  t->enq_ns_ = k->enq_ns_;
+  t->start_ns_ = k->start_ns_;
+  t->waited_ns_ = k->waited_ns_;
+  t->retry_after_ns_ = k->retry_after_ns_;
+  t->rl_remaining_ = k->rl_remaining_;
+  t->rl_reset_ns_ = k->rl_reset_ns_;
+  t->attempt_ = k->attempt_;
+  t->reason_ = k->reason_;
+  t->overloaded_ = k->overloaded_;
+  t->dont_retry_ = k->dont_retry_;
+  __atomic_store_n(&t->state_, __atomic_load_n(&k->state_, __ATOMIC_ACQUIRE),
+                   __ATOMIC_RELEASE);
+}
+
+rein_status rein_admit_new_shared(const rein_admit_config *c, void *mem,
+                                  size_t size, rein_admit **out) {
+  if (!out) return REIN_EINVAL;
+  *out = NULL;
+  if (!c || !mem) return REIN_EINVAL;
+  rein_status st = validate(c);
+  if (st != REIN_OK) return st;
+  if (c->notify)
+    return invalid(c->err, "admit.notify: must be NULL for a shared admit "
+                           "(another process cannot call it); poll tickets");
+  size_t need = rein_admit_shared_size(c);
+  if (size < need)
+    return invalid(c->err,
+                   "admit: a shared block of %zu bytes is too small for "
+                   "limit %u + queue_max %u; rein_admit_shared_size says %zu",
+                   size, c->adaptive ? c->limit_max : c->limit, c->queue_max,
+                   need);
+  uintptr_t base = ((uintptr_t)mem + CACHELINE - 1) &
+                   ~(uintptr_t)(CACHELINE - 1);
+  size_t lead = (size_t)(base - (uintptr_t)mem);
+  size_t usable = size - lead;
+  memset(mem, 0, size);
+  shared_hdr *h = (shared_hdr *)base;
+  rein_admit *a = (rein_admit *)(base + core_off_for());
+  a->shared = true;
+  a->node_off = (uint32_t)table_off_for();
+  size_t room = usable - core_off_for() - table_off_for();
+  size_t n = room / sizeof(snode);
+  if (n > UINT32_MAX - 1) n = UINT32_MAX - 1;
+  a->nodes = (uint32_t)n;
+
+  pthread_mutexattr_t ma;
+  if (pthread_mutexattr_init(&ma) != 0) return REIN_ENOMEM;
+  int rc = pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
+  if (rc == 0) rc = pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
+  if (rc == 0) rc = pthread_mutex_init(&a->mu, &ma);
+  pthread_mutexattr_destroy(&ma);
+  if (rc != 0)
+    return invalid(c->err, "admit: no process-shared robust mutex here: %s",
+                   strerror(rc));
+  set_cfg(a, c);
+  init_state(a, c);
+  snode *tab = table_of(a);
+  for (uint32_t i = a->nodes; i-- > 0;) {
+    tab[i].next_free = a->free_head;
+    a->free_head = i + 1;
+  }
+  h->version = SHARED_VERSION;
+  h->core_off = (uint32_t)core_off_for();
+  h->size = usable;
+  h->struct_size = sizeof(rein_admit);
+  __atomic_store_n(&h->magic, SHARED_MAGIC, __ATOMIC_RELEASE);
+  *out = a;
+  return REIN_OK;
+}
+
+rein_status rein_admit_attach_shared(void *mem, size_t size,
+                                     rein_admit **out) {
+  if (!out) return REIN_EINVAL;
+  *out = NULL;
+  if (!mem) return REIN_EINVAL;
+  uintptr_t base = ((uintptr_t)mem + CACHELINE - 1) &
+                   ~(uintptr_t)(CACHELINE - 1);
+  if (size < (base - (uintptr_t)mem) + core_off_for() + sizeof(rein_admit))
+    return REIN_EINVAL;
+  const shared_hdr *h = (const shared_hdr *)base;
+  if (__atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) != SHARED_MAGIC ||
+      h->version != SHARED_VERSION || h->struct_size != sizeof(rein_admit) ||
+      h->size > size - (base - (uintptr_t)mem))
+    return REIN_EINVAL;
+  *out = (rein_admit *)(base + h->core_off);
+  return REIN_OK;
+}
+
+/* Insert a queued node by age (the queue is in enqueue order). Repair only:
+ * nodes come mostly in order, so scanning from the tail is short. */
+static void q_insert_sorted(rein_admit *a, tqueue *q, rein_admit_ticket *t) {
+  rein_admit_ticket *p = tk_at(a, q->tail);
+  while (p && p->enq_ns_ > t->enq_ns_)
+    p = tk_at(a, tk_prev(p));
+  tref r = tk_ref(a, t);
+  if (!p) { /* new head */
+    set_prev(t, 0);
+    set_next(t, q->head);
+    if (q->head)
+      set_prev(tk_at(a, q->head), r);
+    else
+      q->tail = r;
+    q->head = r;
+    return;
+  }
+  tref pn = tk_next(p);
+  set_prev(t, tk_ref(a, p));
+  set_next(t, pn);
+  set_next(p, r);
+  if (pn)
+    set_prev(tk_at(a, pn), r);
+  else
+    q->tail = r;
+}
+
+/* Give one node back: its slot or its place in the queue (by a process
+ * that is gone). Counted as a release (the slot) or a cancel (the queue).
+ * Not for repair, where the lists are being rebuilt. */
+static void reclaim_node(rein_admit *a, snode *n) {
+  int s = __atomic_load_n(&n->tk.state_, __ATOMIC_ACQUIRE);
+  if (s == ST_QUEUED) {
+    q_unlink(a, n->tk.attempt_ > 1 ? &a->retry : &a->first, &n->tk);
+    atomic_fetch_sub(&a->queue_len, 1);
+    atomic_fetch_add_explicit(&a->cancelled, 1, memory_order_relaxed);
+  } else if (s == ST_ADMITTED) {
+    atomic_fetch_add(&a->slots, (UINT64_C(1) << 32) - 1);
+  }
+  a->reclaimed++;
+  node_free(a, n);
+}
+
+/* A process died holding mu, anywhere in a change: rebuild the queues, the
+ * free list and the counts from the node states (each written last in its
+ * change, so a half-done change shows as not done), and take back the
+ * nodes of the dead holder. Called with mu held, before
+ * pthread_mutex_consistent. */
+static void shared_repair(rein_admit *a) {
+  if (!a->shared) return;
+  int32_t dead = a->holder; /* set after locking, cleared before unlocking */
+  /* A thread of this very process died in the lock: its tickets cannot be
+   * told from its siblings'; rebuild only. */
+  if (dead == (int32_t)getpid()) dead = 0;
+  snode *tab = table_of(a);
+  a->first.head = a->first.tail = a->retry.head = a->retry.tail = 0;
+  a->free_head = 0;
+  a->nodes_used = 0;
+  uint32_t qlen = 0, inflight = 0, gone = 0;
+  for (uint32_t i = a->nodes; i-- > 0;) {
+    snode *n = &tab[i];
+    int s = __atomic_load_n(&n->tk.state_, __ATOMIC_ACQUIRE);
+    if (n->owner != 0 && dead != 0 && n->owner == dead) {
+      if (s == ST_QUEUED)
+        atomic_fetch_add_explicit(&a->cancelled, 1, memory_order_relaxed);
+      a->reclaimed++;
+      gone++;
+      n->owner = 0;
+    }
+    if (n->owner == 0) {
+      memset(&n->tk, 0, sizeof n->tk);
+      n->gen = 0;
+      n->next_free = a->free_head;
+      a->free_head = i + 1;
+      continue;
+    }
+    a->nodes_used++;
+    if (s == ST_ADMITTED) {
+      inflight++;
+    } else if (s == ST_QUEUED) {
+      q_insert_sorted(a, n->tk.attempt_ > 1 ? &a->retry : &a->first, &n->tk);
+      qlen++;
+    }
+  }
+  /* Slots given back count as releases, so admitted = released + inflight
+   * stays monotonic. */
+  uint64_t sl = atomic_load(&a->slots);
+  uint32_t old_in = (uint32_t)sl, hi = (uint32_t)(sl >> 32);
+  if (old_in > inflight) hi += old_in - inflight;
+  atomic_store(&a->slots, ((uint64_t)hi << 32) | inflight);
+  atomic_store(&a->queue_len, qlen);
+  a->above_since = NONE;
+  a->below_at = NONE;
+  a->repairs++;
+  a->holder = 0;
+  (void)gone;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -361,6 +785,14 @@ static void roll_locked(rein_admit *a, int64_t now) {
     return;
   }
   if (now - ws < a->cfg.rate_window_ns) return;
+  if (now - ws >= 2 * a->cfg.rate_window_ns) {
+    /* Nobody called for more than a window: an idle spell, whose few
+     * completions say there was no demand, not that the server drains
+     * slowly. Keep the last rate; start a new window. */
+    a->win_count = rel;
+    atomic_store_explicit(&a->win_start, now, memory_order_relaxed);
+    return;
+  }
   a->rate = (double)(rel - a->win_count) * 1e9 / (double)(now - ws);
   a->have_rate = true;
   a->win_count = rel;
@@ -368,9 +800,9 @@ static void roll_locked(rein_admit *a, int64_t now) {
 }
 
 __attribute__((noinline)) static void roll_try(rein_admit *a, int64_t now) {
-  if (pthread_mutex_trylock(&a->mu) == 0) {
+  if (trylock(a)) {
     roll_locked(a, now);
-    pthread_mutex_unlock(&a->mu);
+    unlock(a);
   }
 }
 
@@ -488,34 +920,12 @@ static void fill(const rein_admit *a, const rein_admit_ticket *t,
 /* Queue                                                                    */
 /* ------------------------------------------------------------------------ */
 
-static void q_push(tqueue *q, rein_admit_ticket *t) {
-  t->next_ = NULL;
-  t->prev_ = q->tail;
-  if (q->tail)
-    q->tail->next_ = t;
-  else
-    q->head = t;
-  q->tail = t;
-}
-
-static void q_unlink(tqueue *q, rein_admit_ticket *t) {
-  if (t->prev_)
-    t->prev_->next_ = t->next_;
-  else
-    q->head = t->next_;
-  if (t->next_)
-    t->next_->prev_ = t->prev_;
-  else
-    q->tail = t->prev_;
-  t->prev_ = t->next_ = NULL;
-}
-
 static tqueue *q_of(rein_admit *a, const rein_admit_ticket *t) {
   return t->attempt_ > 1 ? &a->retry : &a->first;
 }
 
 static void unqueue(rein_admit *a, rein_admit_ticket *t) {
-  q_unlink(q_of(a, t), t);
+  q_unlink(a, q_of(a, t), t);
   atomic_fetch_sub(&a->queue_len, 1);
 }
 
@@ -527,9 +937,10 @@ static void set_overloaded(rein_admit *a, bool v) {
 static void detect(rein_admit *a, int64_t now) {
   const rein_admit_config *c = &a->cfg;
   int64_t oldest = NONE;
-  if (a->first.head) oldest = a->first.head->enq_ns_;
-  if (a->retry.head && (oldest == NONE || a->retry.head->enq_ns_ < oldest))
-    oldest = a->retry.head->enq_ns_;
+  const rein_admit_ticket *f = tk_at(a, a->first.head);
+  const rein_admit_ticket *r = tk_at(a, a->retry.head);
+  if (f) oldest = f->enq_ns_;
+  if (r && (oldest == NONE || r->enq_ns_ < oldest)) oldest = r->enq_ns_;
   if (oldest == NONE || now - oldest <= c->target_ns) {
     a->above_since = NONE;
     a->below_at = now;
@@ -557,7 +968,7 @@ static bool reap(rein_admit *a, int64_t now, const rein_admit_ticket *self) {
   tqueue *qs[2] = {&a->first, &a->retry};
   for (int i = 0; i < 2; i++) {
     for (;;) {
-      rein_admit_ticket *t = qs[i]->head;
+      rein_admit_ticket *t = tk_at(a, qs[i]->head);
       if (!t || now - t->enq_ns_ <= queue_timeout(a)) break;
       unqueue(a, t);
       reject(a, t, REIN_ADMIT_R_QUEUE_TIMEOUT, now, retry_after_locked(a, now),
@@ -577,7 +988,7 @@ static void dispatch(rein_admit *a, int64_t now,
     bool lifo = a->cfg.lifo_when_overloaded &&
                 atomic_load_explicit(&a->overloaded, memory_order_relaxed);
     tqueue *q = a->first.head ? &a->first : &a->retry;
-    rein_admit_ticket *t = lifo ? q->tail : q->head;
+    rein_admit_ticket *t = tk_at(a, lifo ? q->tail : q->head);
     unqueue(a, t);
     t->waited_ns_ = now > t->enq_ns_ ? now - t->enq_ns_ : 0;
     t->start_ns_ = now;
@@ -645,10 +1056,11 @@ static bool rl_take(rein_admit *a, int64_t now, int64_t *remaining,
 /* Decisions                                                                */
 /* ------------------------------------------------------------------------ */
 
-static rein_admit_result try_slow(rein_admit *a, rein_admit_ticket *t,
-                                  int64_t now, rein_admit_decision *d) {
+/* The decision for a ticket that missed the fast path. Called with mu
+ * held; the caller fills the decision. */
+static rein_admit_result try_locked(rein_admit *a, rein_admit_ticket *t,
+                                    int64_t now) {
   const rein_admit_config *c = &a->cfg;
-  pthread_mutex_lock(&a->mu);
   roll_locked(a, now);
   settle(a, now, t);
   uint32_t qlen = atomic_load_explicit(&a->queue_len, memory_order_relaxed);
@@ -658,8 +1070,6 @@ static rein_admit_result try_slow(rein_admit *a, rein_admit_ticket *t,
     set_overloaded(a, false);
     t->start_ns_ = now;
     set_tstate(t, ST_ADMITTED);
-    fill(a, t, d);
-    pthread_mutex_unlock(&a->mu);
     return REIN_ADMIT_ADMITTED;
   }
   bool retry = t->attempt_ > 1;
@@ -668,7 +1078,7 @@ static rein_admit_result try_slow(rein_admit *a, rein_admit_ticket *t,
     reject(a, t, REIN_ADMIT_R_RETRY_SHED, now, retry_after_locked(a, now),
            false, t);
   } else if (qlen >= c->queue_max) {
-    rein_admit_ticket *victim = retry ? NULL : a->retry.tail;
+    rein_admit_ticket *victim = retry ? NULL : tk_at(a, a->retry.tail);
     if (victim) {
       unqueue(a, victim);
       reject(a, victim, REIN_ADMIT_R_DISPLACED, now, retry_after_locked(a, now),
@@ -681,16 +1091,268 @@ static rein_admit_result try_slow(rein_admit *a, rein_admit_ticket *t,
   if (tstate(t) != ST_REJECTED) {
     t->enq_ns_ = now;
     t->overloaded_ = ov;
-    q_push(q_of(a, t), t);
+    q_push(a, q_of(a, t), t);
     set_tstate(t, ST_QUEUED);
     atomic_fetch_add_explicit(&a->queued, 1, memory_order_relaxed);
     atomic_fetch_add(&a->queue_len, 1); /* seq_cst: see the file comment */
     settle(a, now, t);
   }
-  rein_admit_result r = result_of(tstate(t));
+  return result_of(tstate(t));
+}
+
+static rein_admit_result try_slow(rein_admit *a, rein_admit_ticket *t,
+                                  int64_t now, rein_admit_decision *d) {
+  lock(a);
+  rein_admit_result r = try_locked(a, t, now);
   fill(a, t, d);
-  pthread_mutex_unlock(&a->mu);
+  unlock(a);
   return r;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Shared mode: the calls on a proxy ticket                                 */
+/* ------------------------------------------------------------------------ */
+
+/* Every call takes mu (no lock-free fast path: every slot holder must be a
+ * node, or a crash could not be accounted for). The caller's ticket is a
+ * proxy for a node of the table, which exists while the ticket is ADMITTED
+ * or QUEUED (and, after a rejection while queued, until the owner polls). */
+
+static rein_admit_result shared_try(rein_admit *a, rein_admit_ticket *t,
+                                    int64_t now, rein_admit_decision *d) {
+  lock(a);
+  snode *n = node_alloc(a, (int32_t)getpid());
+  if (!n) {
+    /* More tickets being decided than the table holds: as a full queue. */
+    roll_locked(a, now);
+    settle(a, now, NULL);
+    reject(a, t, REIN_ADMIT_R_QUEUE_FULL, now, retry_after_locked(a, now),
+           false, t);
+    fill(a, t, d);
+    unlock(a);
+    return REIN_ADMIT_REJECTED;
+  }
+  rein_admit_ticket *k = &n->tk;
+  *k = *t;
+  k->user = NULL;
+  k->prev_ = k->next_ = NULL;
+  k->waiter_ = NULL;
+  k->state_ = ST_NONE;
+  rein_admit_result r;
+  /* The private fast path's decision, in the same order. */
+  if (atomic_load(&a->queue_len) == 0 &&
+      !atomic_load_explicit(&a->overloaded, memory_order_relaxed) &&
+      take_slot(a)) {
+    set_tstate(k, ST_ADMITTED);
+    r = REIN_ADMIT_ADMITTED;
+  } else {
+    r = try_locked(a, k, now);
+  }
+  link_proxy(a, t, n);
+  copy_back(t, k);
+  if (r == REIN_ADMIT_REJECTED) node_free(a, n);
+  fill(a, t, d);
+  unlock(a);
+  return r;
+}
+
+static rein_admit_result shared_poll(rein_admit *a, rein_admit_ticket *t,
+                                     int64_t now, rein_admit_decision *d) {
+  if (tstate(t) != ST_QUEUED) {
+    fill(a, t, d);
+    return result_of(tstate(t));
+  }
+  lock(a);
+  snode *n = node_of(a, t);
+  /* Settled meanwhile (granted or shed during someone else's call): the
+   * private poll reads such a ticket without the lock, and changes
+   * nothing; so does this one. */
+  if (n && tstate(&n->tk) != ST_QUEUED) {
+    copy_back(t, &n->tk);
+    if (tstate(t) == ST_REJECTED) node_free(a, n);
+    fill(a, t, d);
+    unlock(a);
+    return result_of(tstate(t));
+  }
+  roll_locked(a, now);
+  if (!n) {
+    /* Taken back (this process was thought dead): shed it. */
+    t->reason_ = REIN_ADMIT_R_QUEUE_TIMEOUT;
+    t->retry_after_ns_ = retry_after_locked(a, now);
+    t->waited_ns_ = now > t->enq_ns_ ? now - t->enq_ns_ : 0;
+    set_tstate(t, ST_REJECTED);
+  } else {
+    settle(a, now, &n->tk);
+    copy_back(t, &n->tk);
+    if (tstate(t) == ST_REJECTED) node_free(a, n);
+  }
+  fill(a, t, d);
+  unlock(a);
+  return result_of(tstate(t));
+}
+
+static void aimd(rein_admit *a, int64_t latency, uint32_t inflight);
+
+static rein_status shared_release(rein_admit *a, rein_admit_ticket *t,
+                                  int64_t now, int64_t latency_ns) {
+  if (tstate(t) != ST_ADMITTED) return REIN_ESTATE;
+  set_tstate(t, ST_RELEASED);
+  lock(a);
+  snode *n = node_of(a, t);
+  if (!n || tstate(&n->tk) != ST_ADMITTED) {
+    unlock(a);
+    return REIN_ESTATE; /* taken back meanwhile: the slot was returned */
+  }
+  if (a->cfg.adaptive) {
+    if (latency_ns < 0) latency_ns = now - n->tk.start_ns_;
+    aimd(a, latency_ns,
+         inflight_of(atomic_load_explicit(&a->slots, memory_order_relaxed)));
+  }
+  atomic_fetch_add(&a->slots, REL_ONE - 1);
+  node_free(a, n);
+  roll_locked(a, now);
+  if (atomic_load(&a->queue_len) > 0) settle(a, now, NULL); /* as private */
+  unlock(a);
+  return REIN_OK;
+}
+
+static void shared_cancel(rein_admit *a, rein_admit_ticket *t, int64_t now) {
+  int s = tstate(t);
+  if (s != ST_QUEUED && s != ST_ADMITTED) return;
+  lock(a);
+  snode *n = node_of(a, t);
+  if (n) {
+    int ns = tstate(&n->tk);
+    /* The same steps as the private cancel. */
+    if (ns == ST_QUEUED) {
+      unqueue(a, &n->tk);
+      atomic_fetch_add_explicit(&a->cancelled, 1, memory_order_relaxed);
+      set_tstate(t, ST_CANCELLED);
+      node_free(a, n);
+      settle(a, now, NULL);
+    } else if (ns == ST_ADMITTED) {
+      atomic_fetch_add(&a->slots, REL_ONE - 1);
+      set_tstate(t, ST_RELEASED);
+      node_free(a, n);
+      roll_locked(a, now);
+      if (atomic_load(&a->queue_len) > 0) settle(a, now, NULL);
+    } else {
+      copy_back(t, &n->tk); /* shed meanwhile */
+      node_free(a, n);
+    }
+  } else {
+    set_tstate(t, s == ST_QUEUED ? ST_CANCELLED : ST_RELEASED);
+  }
+  unlock(a);
+}
+
+/* Tests only (not in the header): take the lock and keep it, as a process
+ * killed in the middle of a change would. `grab` > 0 first allocates that
+ * many nodes for the caller and leaves them half made (state NONE). */
+void rein__admit_test_hold_lock(rein_admit *a, int grab);
+
+void rein__admit_test_hold_lock(rein_admit *a, int grab) {
+  lock(a);
+  for (int i = 0; i < grab && a->shared; i++)
+    (void)node_alloc(a, (int32_t)getpid());
+}
+
+rein_status rein_admit_reclaim(rein_admit *a, int pid, int64_t now,
+                               uint32_t *count) {
+  if (count) *count = 0;
+  if (!a || !a->shared || pid <= 0) return REIN_EINVAL;
+  lock(a);
+  uint32_t k = 0;
+  snode *tab = table_of(a);
+  for (uint32_t i = 0; i < a->nodes; i++) {
+    if (tab[i].owner == pid) {
+      reclaim_node(a, &tab[i]);
+      k++;
+    }
+  }
+  roll_locked(a, now);
+  settle(a, now, NULL);
+  unlock(a);
+  if (count) *count = k;
+  return REIN_OK;
+}
+
+/* Whether process `pid` is gone. kill(pid, 0) fails with ESRCH only for
+ * a process that does not exist (EPERM: it exists, someone else's). A
+ * zombie still counts as alive until its parent reaps it. */
+static bool pid_gone(int32_t pid) {
+  return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
+rein_status rein_admit_reclaim_dead(rein_admit *a, int64_t now,
+                                    uint32_t *count) {
+  if (count) *count = 0;
+  if (!a || !a->shared) return REIN_EINVAL;
+  int32_t me = (int32_t)getpid();
+  /* A few verdicts remembered, so one scan makes one syscall per owner
+   * (when there are many owners, more). */
+  enum { MEMO = 32 };
+  int32_t seen[MEMO];
+  bool gone[MEMO];
+  int nseen = 0;
+  lock(a);
+  uint32_t k = 0;
+  snode *tab = table_of(a);
+  for (uint32_t i = 0; i < a->nodes; i++) {
+    int32_t o = tab[i].owner;
+    if (o == 0 || o == me) continue;
+    int j = 0;
+    while (j < nseen && seen[j] != o)
+      j++;
+    bool g;
+    if (j < nseen) {
+      g = gone[j];
+    } else {
+      g = pid_gone(o);
+      if (nseen < MEMO) {
+        seen[nseen] = o;
+        gone[nseen++] = g;
+      }
+    }
+    if (g) {
+      reclaim_node(a, &tab[i]);
+      k++;
+    }
+  }
+  if (k) {
+    roll_locked(a, now);
+    settle(a, now, NULL);
+  }
+  unlock(a);
+  if (count) *count = k;
+  return REIN_OK;
+}
+
+rein_status rein_admit_shared_reconfigure(rein_admit *a,
+                                          const rein_admit_config *c,
+                                          int64_t now) {
+  if (!a || !c) return REIN_EINVAL;
+  if (!a->shared)
+    return invalid(c->err, "admit: reconfigure needs a shared admit");
+  rein_status st = validate(c);
+  if (st != REIN_OK) return st;
+  if (c->notify)
+    return invalid(c->err, "admit.notify: must be NULL for a shared admit "
+                           "(another process cannot call it); poll tickets");
+  if (nodes_for(c) > a->nodes)
+    return invalid(c->err,
+                   "admit: the shared block holds %u tickets; limit %u + "
+                   "queue_max %u + %u needs %u: make a new, larger block",
+                   a->nodes, c->adaptive ? c->limit_max : c->limit,
+                   c->queue_max, SHARED_SLACK, nodes_for(c));
+  lock(a);
+  set_cfg(a, c);
+  if (c->rl_quota == 0) atomic_store(&a->tat, NONE);
+  atomic_store(&a->limit, c->limit);
+  roll_locked(a, now);
+  settle(a, now, NULL);
+  unlock(a);
+  return REIN_OK;
 }
 
 rein_admit_result rein_admit_try(rein_admit *a, rein_admit_ticket *t,
@@ -722,6 +1384,7 @@ rein_admit_result rein_admit_try(rein_admit *a, rein_admit_ticket *t,
       return REIN_ADMIT_REJECTED;
     }
   }
+  if (a->shared) return shared_try(a, t, now, d);
   /* Fast path: nobody waiting, not overloaded, a slot below the limit. */
   if (atomic_load(&a->queue_len) == 0 &&
       !atomic_load_explicit(&a->overloaded, memory_order_relaxed)) {
@@ -740,15 +1403,16 @@ rein_admit_result rein_admit_try(rein_admit *a, rein_admit_ticket *t,
 
 rein_admit_result rein_admit_poll(rein_admit *a, rein_admit_ticket *t,
                                   int64_t now, rein_admit_decision *d) {
+  if (a->shared) return shared_poll(a, t, now, d);
   int s = tstate(t);
   if (s == ST_QUEUED) {
     /* Others may still change a queued ticket: read it under the lock. */
-    pthread_mutex_lock(&a->mu);
+    lock(a);
     roll_locked(a, now);
     settle(a, now, t);
     s = tstate(t);
     fill(a, t, d);
-    pthread_mutex_unlock(&a->mu);
+    unlock(a);
   } else {
     fill(a, t, d); /* settled: only its owner touches it now */
   }
@@ -775,10 +1439,10 @@ static void release_slot(rein_admit *a, int64_t now) {
   /* in-flight - 1, releases + 1; seq_cst: see the file comment */
   atomic_fetch_add(&a->slots, REL_ONE - 1);
   if (atomic_load(&a->queue_len) > 0) {
-    pthread_mutex_lock(&a->mu);
+    lock(a);
     roll_locked(a, now);
     settle(a, now, NULL);
-    pthread_mutex_unlock(&a->mu);
+    unlock(a);
   } else {
     maybe_roll(a, now);
   }
@@ -787,6 +1451,7 @@ static void release_slot(rein_admit *a, int64_t now) {
 rein_status rein_admit_release(rein_admit *a, rein_admit_ticket *t, int64_t now,
                                int64_t latency_ns) {
   if (!a || !t || tstate(t) != ST_ADMITTED) return REIN_ESTATE;
+  if (a->shared) return shared_release(a, t, now, latency_ns);
   __atomic_store_n(&t->state_, ST_RELEASED, __ATOMIC_RELAXED);
   if (a->cfg.adaptive) {
     if (latency_ns < 0) latency_ns = now - t->start_ns_;
@@ -799,18 +1464,22 @@ rein_status rein_admit_release(rein_admit *a, rein_admit_ticket *t, int64_t now,
 
 void rein_admit_cancel(rein_admit *a, rein_admit_ticket *t, int64_t now) {
   if (!a || !t) return;
+  if (a->shared) {
+    shared_cancel(a, t, now);
+    return;
+  }
   int s = tstate(t);
   if (s == ST_QUEUED) {
-    pthread_mutex_lock(&a->mu);
+    lock(a);
     if (tstate(t) == ST_QUEUED) {
       unqueue(a, t);
       set_tstate(t, ST_CANCELLED);
       atomic_fetch_add_explicit(&a->cancelled, 1, memory_order_relaxed);
       settle(a, now, t);
-      pthread_mutex_unlock(&a->mu);
+      unlock(a);
       return;
     }
-    pthread_mutex_unlock(&a->mu);
+    unlock(a);
     s = tstate(t); /* granted or shed meanwhile */
   }
   if (s == ST_ADMITTED) {
@@ -835,6 +1504,16 @@ rein_admit_result rein_admit_acquire(rein_admit *a, rein_admit_ticket *t,
   int64_t now = rein_clock_now(&a->cfg.clock);
   rein_admit_result r = rein_admit_try(a, t, attempt, now, d);
   if (r != REIN_ADMIT_QUEUED) return r;
+  if (a->shared) {
+    /* Another process cannot signal this one's condition variable: poll
+     * every millisecond (or sooner, at the ticket's timeout). */
+    while (r == REIN_ADMIT_QUEUED) {
+      struct timespec ts = {0, (long)REIN_NS_PER_MS};
+      nanosleep(&ts, NULL);
+      r = rein_admit_poll(a, t, rein_clock_now(NULL), d);
+    }
+    return r;
+  }
 
   waiter w;
   pthread_condattr_t ca;
@@ -844,7 +1523,7 @@ rein_admit_result rein_admit_acquire(rein_admit *a, rein_admit_ticket *t,
     cv_ok = pthread_cond_init(&w.cv, &ca) == 0;
     pthread_condattr_destroy(&ca);
   }
-  pthread_mutex_lock(&a->mu);
+  lock(a);
   if (cv_ok) t->waiter_ = &w;
   while (tstate(t) == ST_QUEUED) {
     /* Sleep until the ticket's queue timeout by the admit's clock, at most
@@ -861,11 +1540,11 @@ rein_admit_result rein_admit_acquire(rein_admit *a, rein_admit_ticket *t,
       ts.tv_nsec = (long)(ns % REIN_NS_PER_S);
       pthread_cond_timedwait(&w.cv, &a->mu, &ts);
     } else {
-      pthread_mutex_unlock(&a->mu);
+      unlock(a);
       struct timespec ts = {
           0, (long)(left < REIN_NS_PER_MS ? left : REIN_NS_PER_MS)};
       nanosleep(&ts, NULL);
-      pthread_mutex_lock(&a->mu);
+      lock(a);
     }
     now = rein_clock_now(&a->cfg.clock);
     roll_locked(a, now);
@@ -874,7 +1553,7 @@ rein_admit_result rein_admit_acquire(rein_admit *a, rein_admit_ticket *t,
   t->waiter_ = NULL;
   r = result_of(tstate(t));
   fill(a, t, d);
-  pthread_mutex_unlock(&a->mu);
+  unlock(a);
   if (cv_ok) pthread_cond_destroy(&w.cv);
   return r;
 }
@@ -886,11 +1565,11 @@ rein_status rein_admit_set_limit(rein_admit *a, uint32_t limit, int64_t now) {
     if (limit > a->cfg.limit_max) limit = a->cfg.limit_max;
   }
   atomic_store(&a->limit, limit); /* seq_cst, like a release */
-  if (atomic_load(&a->queue_len) > 0) {
-    pthread_mutex_lock(&a->mu);
+  if (a->shared || atomic_load(&a->queue_len) > 0) {
+    lock(a);
     roll_locked(a, now);
     settle(a, now, NULL);
-    pthread_mutex_unlock(&a->mu);
+    unlock(a);
   }
   return REIN_OK;
 }
@@ -901,10 +1580,10 @@ void rein_admit_settle(rein_admit *a, int64_t now) {
     maybe_roll(a, now);
     return;
   }
-  pthread_mutex_lock(&a->mu);
+  lock(a);
   roll_locked(a, now);
   settle(a, now, NULL);
-  pthread_mutex_unlock(&a->mu);
+  unlock(a);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -913,7 +1592,7 @@ void rein_admit_settle(rein_admit *a, int64_t now) {
 
 void rein_admit_stats_get(rein_admit *a, int64_t now, rein_admit_stats *s) {
   memset(s, 0, sizeof *s);
-  pthread_mutex_lock(&a->mu);
+  lock(a);
   roll_locked(a, now);
   /* Every slot taken is an admission and every slot given back a release,
    * so the fast path need not count admissions separately. */
@@ -929,7 +1608,7 @@ void rein_admit_stats_get(rein_admit *a, int64_t now, rein_admit_stats *s) {
   s->limit = atomic_load(&a->limit);
   s->overloaded = atomic_load(&a->overloaded);
   s->drain_rate = rate_locked(a, now);
-  pthread_mutex_unlock(&a->mu);
+  unlock(a);
 }
 
 typedef struct outbuf {
@@ -1004,6 +1683,24 @@ rein_status rein_admit_write_prometheus(rein_admit *a, int64_t now, char *buf,
     emit(&o, "# HELP rein_admit_drain_rate Completions per second over the "
              "last window.\n# TYPE rein_admit_drain_rate gauge\n");
   emit(&o, "rein_admit_drain_rate{admit=\"%s\"} %.3f\n", a->name, s.drain_rate);
+  if (a->shared) {
+    /* Only a shared admit has processes that can die holding tickets. */
+    lock(a);
+    uint64_t rc = a->reclaimed, rp = a->repairs;
+    unlock(a);
+    if (with_help)
+      emit(&o, "# HELP rein_admit_reclaimed_total Tickets taken back from "
+               "processes that died.\n# TYPE rein_admit_reclaimed_total "
+               "counter\n");
+    emit(&o, "rein_admit_reclaimed_total{admit=\"%s\"} %llu\n", a->name,
+         (unsigned long long)rc);
+    if (with_help)
+      emit(&o, "# HELP rein_admit_repairs_total Times the state was rebuilt "
+               "after a process died holding the lock.\n"
+               "# TYPE rein_admit_repairs_total counter\n");
+    emit(&o, "rein_admit_repairs_total{admit=\"%s\"} %llu\n", a->name,
+         (unsigned long long)rp);
+  }
   if (needed) *needed = o.len;
   if (o.len >= cap) {
     if (cap) buf[cap - 1] = '\0';
