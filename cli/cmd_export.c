@@ -2,7 +2,8 @@
 /*
  * cmd_export.c: `rein export FORMAT CONTRACTS... [--caller C] [-o FILE]`:
  * write the retry settings of one caller's calls in another system's form
- * (FORMAT grpc: a gRPC service config JSON for the caller's channel).
+ * (FORMAT grpc: a gRPC service config JSON for the caller's channel;
+ * envoy: an Envoy bootstrap with a route per call and a cluster per callee).
  *
  * A thin front end over rein_interop_export (rein/interop.h): contracts are
  * loaded and must be free of load errors; every field the target cannot
@@ -68,7 +69,7 @@ static int run(int argc, char **argv) {
   while (fmts[k] && strcmp(fmts[k], format) != 0)
     k++;
   if (!fmts[k]) {
-    rc = bad("unknown format (known: grpc)", format);
+    rc = bad("unknown format (known: grpc, envoy)", format);
     goto done;
   }
   s = rein_cli_load_contracts("export", paths, n);
@@ -111,15 +112,19 @@ done:
 
 const rein_cli_command rein_cmd_export = {
     .name = "export",
-    .summary = "write gRPC service configs from rein contracts",
+    .summary = "write gRPC service configs and Envoy configs from rein "
+               "contracts",
     .run = run,
     .options = options,
-    .synopsis = "export grpc [options] CONTRACT_DIR|FILE...",
+    .synopsis = "export grpc|envoy [options] CONTRACT_DIR|FILE...",
     .description =
         "Writes the retry settings of one caller's calls in another "
         "system's form. FORMAT grpc writes a gRPC service config (JSON) "
         "for the caller's channel: a methodConfig per call (name, timeout, "
-        "retryPolicy) and retryThrottling from a token-bucket budget.\n\n"
+        "retryPolicy) and retryThrottling from a token-bucket budget. "
+        "FORMAT envoy writes an Envoy bootstrap (YAML): a virtual host per "
+        "callee with a route per call (timeout, retry_policy) and a "
+        "cluster per callee with a retry_budget from a ratio budget.\n\n"
         "Every field gRPC cannot express (ratio and quota budgets, jitter "
         "other than full, HTTP statuses and transport conditions in `when`, "
         "more than 5 attempts, windows, breakers) is a warning on stderr "

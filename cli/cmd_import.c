@@ -2,7 +2,8 @@
 /*
  * cmd_import.c: `rein import FORMAT FILE... [-o DIR]`: write rein contracts
  * from the retry settings a team already runs (FORMAT grpc: a gRPC service
- * config JSON).
+ * config JSON; envoy: an Envoy RouteConfiguration, Listener, Bootstrap or
+ * xDS resources file, YAML or JSON).
  *
  * A thin front end over rein_interop (rein/interop.h): every file is
  * imported first, each into its own contract (the caller is named after
@@ -94,7 +95,7 @@ static int run(int argc, char **argv) {
   while (fmts[k] && strcmp(fmts[k], format) != 0)
     k++;
   if (!fmts[k]) {
-    rc = bad("unknown format (known: grpc)", format);
+    rc = bad("unknown format (known: grpc, envoy)", format);
     goto out;
   }
   if (n > 1 && caller) {
@@ -172,19 +173,24 @@ out:
 
 const rein_cli_command rein_cmd_import = {
     .name = "import",
-    .summary = "write rein contracts from gRPC service configs",
+    .summary = "write rein contracts from gRPC service configs and Envoy "
+               "route configs",
     .run = run,
     .options = options,
-    .synopsis = "import grpc [options] FILE...",
+    .synopsis = "import grpc|envoy [options] FILE...",
     .description =
         "Reads retry settings a team already runs and writes them as rein "
         "contracts, one per file, through rein's one policy model. FORMAT "
         "grpc reads a gRPC service config (JSON): methodConfig[] (name, "
-        "timeout, retryPolicy) and retryThrottling. Each call keeps its "
-        "origin (file:line:col and method name) in an `origin:` field.\n\n"
-        "Every field rein cannot represent (hedgingPolicy, waitForReady, "
-        "load balancing, message size limits) is a warning naming it; "
-        "malformed JSON, wrong types and unknown fields are errors with "
+        "timeout, retryPolicy) and retryThrottling. FORMAT envoy reads an "
+        "Envoy RouteConfiguration, Listener, Bootstrap or xDS resources "
+        "file (YAML or JSON): each route to a cluster is a call (its retry "
+        "policy, or its virtual host's; its timeout), with the cluster's "
+        "retry budget. Each call keeps its origin (file:line:col and "
+        "method or route) in an `origin:` field.\n\n"
+        "Every field rein cannot represent (hedging, waitForReady, host "
+        "predicates, retriable headers, ...) is a warning naming it; "
+        "malformed input, wrong types and unknown fields are errors with "
         "file:line:col, and then nothing is written. docs/interop.md lists "
         "what maps to what.",
     .exit_status = "0 written (warnings may have been printed), 2 usage or "

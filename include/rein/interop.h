@@ -102,7 +102,7 @@ REIN_API rein_status rein_interop_new(const rein_interop_config *c,
 /* NULL is a no-op. */
 REIN_API void rein_interop_free(rein_interop *ix);
 
-/* The formats, NULL-terminated: {"grpc", NULL}. */
+/* The formats, NULL-terminated: {"grpc", "envoy", NULL}. */
 REIN_API const char *const *rein_interop_formats(void);
 
 /*
