@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
-# Interop tests (rein_interop, issue 14): gRPC service config import and
-# export. test_interop_grpc: the reader's diagnostics (file:line:col),
+# Interop tests (rein_interop, issue 14): gRPC service config and Envoy
+# import and export. test_interop_envoy: the Envoy reader's diagnostics,
+# golden contracts and round trips over the example contracts, a generated
+# corpus and fixtures written from Envoy's documented examples. test_interop_grpc: the reader's diagnostics (file:line:col),
 # round trips over the example contracts, a generated corpus and fixtures
 # written from gRPC's documented examples. test_interop_grpc_runtime: a
 # real gRPC runtime (Debian python3-grpcio) runs the exported configs on
@@ -11,6 +13,11 @@ if(TARGET rein_interop)
                 LIBS rein_interop LABELS unit TIMEOUT 120
                 ARGS ${PROJECT_SOURCE_DIR}/examples/contracts
                      ${PROJECT_SOURCE_DIR}/tests/interop/fixtures/grpc
+                     $<TARGET_FILE:rein_cli>)
+  rein_add_test(NAME test_interop_envoy SOURCES unit/test_interop_envoy.c
+                LIBS rein_interop PkgConfig::REIN_YAML LABELS unit TIMEOUT 120
+                ARGS ${PROJECT_SOURCE_DIR}/examples/contracts
+                     ${PROJECT_SOURCE_DIR}/tests/interop/fixtures/envoy
                      $<TARGET_FILE:rein_cli>)
   add_executable(interop_grpc_driver interop/grpc_driver.c)
   target_link_libraries(interop_grpc_driver PRIVATE rein_contract rein_static)
@@ -31,6 +38,11 @@ if(TARGET rein_interop)
   file(GLOB interop_srcs ${PROJECT_SOURCE_DIR}/src/interop/*.c)
   rein_add_fuzzer(NAME fuzz_interop_grpc
                   SOURCES interop/fuzz_interop_grpc.c ${interop_srcs}
+                  LIBS rein_contract rein_static
+                  INCLUDES ${PROJECT_SOURCE_DIR}/src/contract
+                  ARGS -max_len=8192 -timeout=5)
+  rein_add_fuzzer(NAME fuzz_interop_envoy
+                  SOURCES interop/fuzz_interop_envoy.c ${interop_srcs}
                   LIBS rein_contract rein_static
                   INCLUDES ${PROJECT_SOURCE_DIR}/src/contract
                   ARGS -max_len=8192 -timeout=5)

@@ -91,7 +91,7 @@ static const ro_token tokens[] = {
     {"5xx", "5xx, reset, connect-failure, refused-stream, timeout"},
     {"gateway-error", "502, 503, 504, timeout"},
     {"reset", "reset, timeout"},
-    {"reset-before-request", "not-sent"},
+    {"reset-before-request", "connect-failure, refused-stream"},
     {"connect-failure", "connect-failure"},
     {"retriable-4xx", "409"},
     {"refused-stream", "refused-stream"},
@@ -717,8 +717,8 @@ static void retry_on(eimp *E, yaml_node_t *n, const char *path,
       if (strcmp(tok, "reset-before-request") == 0)
         rein__ix_note(E->d, n, path,
                       "reset-before-request: a reset before the request "
-                      "was sent; imported as `not-sent` (connect-failure "
-                      "and refused-stream)");
+                      "was sent; imported as connect-failure and "
+                      "refused-stream (rein's not-sent conditions)");
     }
   }
   if (timeout && !E->timeout_noted) {
