@@ -19,6 +19,27 @@ if(TARGET rein_interop)
                 ARGS ${PROJECT_SOURCE_DIR}/examples/contracts
                      ${PROJECT_SOURCE_DIR}/tests/interop/fixtures/envoy
                      $<TARGET_FILE:rein_cli>)
+  # Envoy's own v3 protos (as @grpc/grpc-js-xds ships them) with
+  # @bufbuild/protobuf's proto3 JSON parser check every example's export,
+  # the fixtures, and configs rein refuses; the npm packages come from
+  # tools/package.json (scripts/deps.sh check), and the test fails without
+  # them.
+  find_program(REIN_NODE node)
+  if(REIN_NODE)
+    add_test(NAME test_interop_envoy_validate
+             COMMAND ${REIN_NODE}
+                     ${CMAKE_CURRENT_SOURCE_DIR}/interop/envoy_validate.cjs
+                     --rein $<TARGET_FILE:rein_cli>
+                     --examples ${PROJECT_SOURCE_DIR}/examples/contracts
+                     --fixtures ${CMAKE_CURRENT_SOURCE_DIR}/interop/fixtures/envoy
+                     --work ${CMAKE_CURRENT_BINARY_DIR}/interop_envoy_validate)
+    set_tests_properties(test_interop_envoy_validate PROPERTIES
+                         LABELS "e2e" TIMEOUT 180
+                         ENVIRONMENT "NODE_PATH=${PROJECT_SOURCE_DIR}/tools/node_modules")
+  else()
+    message(STATUS "rein: node not found: test_interop_envoy_validate not "
+                   "registered (scripts/deps.sh check installs npm)")
+  endif()
   add_executable(interop_grpc_driver interop/grpc_driver.c)
   target_link_libraries(interop_grpc_driver PRIVATE rein_contract rein_static)
   add_test(NAME test_interop_grpc_runtime
