@@ -64,12 +64,8 @@ static int run(int argc, char **argv) {
     rc = bad("need a format and contract paths", NULL);
     goto done;
   }
-  const char *const *fmts = rein_interop_formats();
-  size_t k = 0;
-  while (fmts[k] && strcmp(fmts[k], format) != 0)
-    k++;
-  if (!fmts[k]) {
-    rc = bad("unknown format (known: grpc, envoy)", format);
+  if (rein_cli_check_word(&rein_cmd_export, "format", format) != REIN_EXIT_OK) {
+    rc = REIN_EXIT_USAGE;
     goto done;
   }
   s = rein_cli_load_contracts("export", paths, n);
@@ -125,12 +121,15 @@ const rein_cli_command rein_cmd_export = {
         "FORMAT envoy writes an Envoy bootstrap (YAML): a virtual host per "
         "callee with a route per call (timeout, retry_policy) and a "
         "cluster per callee with a retry_budget from a ratio budget.\n\n"
-        "Every field gRPC cannot express (ratio and quota budgets, jitter "
-        "other than full, HTTP statuses and transport conditions in `when`, "
-        "more than 5 attempts, windows, breakers) is a warning on stderr "
-        "with the contract's file:line:col. docs/interop.md lists what "
-        "maps to what.",
+        "Every field the target cannot express is a warning on stderr "
+        "with the contract's file:line:col: for gRPC ratio and quota "
+        "budgets, jitter other than full, HTTP statuses and transport "
+        "conditions in `when`, more than 5 attempts, windows, breakers; "
+        "for Envoy jitter other than full, multipliers other than 2, "
+        "token-bucket and quota budgets, windows, breakers, throttles and "
+        "key TTLs. docs/interop.md lists what maps to what.",
     .exit_status = "0 written (warnings may have been printed), 2 usage or "
                    "input error",
     .operands = REIN_CLI_FILE,
+    .operand_words = rein_interop_formats,
 };

@@ -90,12 +90,8 @@ static int run(int argc, char **argv) {
     rc = bad("need a format and at least one file", NULL);
     goto out;
   }
-  const char *const *fmts = rein_interop_formats();
-  size_t k = 0;
-  while (fmts[k] && strcmp(fmts[k], format) != 0)
-    k++;
-  if (!fmts[k]) {
-    rc = bad("unknown format (known: grpc, envoy)", format);
+  if (rein_cli_check_word(&rein_cmd_import, "format", format) != REIN_EXIT_OK) {
+    rc = REIN_EXIT_USAGE;
     goto out;
   }
   if (n > 1 && caller) {
@@ -196,4 +192,5 @@ const rein_cli_command rein_cmd_import = {
     .exit_status = "0 written (warnings may have been printed), 2 usage or "
                    "input error (nothing written)",
     .operands = REIN_CLI_FILE,
+    .operand_words = rein_interop_formats,
 };
