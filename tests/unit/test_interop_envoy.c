@@ -177,6 +177,23 @@ static const bad_case bad_cases[] = {
      "static_resources.clusters[1]", "second cluster named 'a'"},
     {"static_resources:\n  clusters:\n  - name: a\n", 1, 1, "",
      "clusters but no routes"},
+    {VH "  - match: {prefix: \"/\"}\n    route:\n      cluster: a\n"
+        "      retry_policy: {num_retries: 1.5}\n",
+     8, 35, "virtual_hosts[0].routes[0].route.retry_policy.num_retries",
+     "expected a whole number"},
+    {VH "  - match: {prefix: \"/\"}\n    route:\n      cluster: a\n"
+        "      retry_policy: {num_retries: -1}\n",
+     8, 35, "virtual_hosts[0].routes[0].route.retry_policy.num_retries",
+     "expected a whole number"},
+    {VH "  - match: {prefix: \"/\"}\n    route:\n      cluster: a\n"
+        "      retry_policy:\n        rate_limited_retry_back_off: "
+        "{reset_headers: []}\n",
+     9, 54,
+     "virtual_hosts[0].routes[0].route.retry_policy."
+     "rate_limited_retry_back_off.reset_headers",
+     "must not be empty"},
+    {"virtual_hosts:\n- name: v\n  routes: []\n", 2, 3,
+     "virtual_hosts[0].domains", "missing"},
     {"resources:\n- name: x\n", 2, 3, "resources[0]", "no \"@type\""},
     {"admin: {}\n", 1, 1, "", "no route to a cluster"},
     {"foo: 1\n", 1, 1, "", "not an Envoy config"},
