@@ -792,6 +792,42 @@ static size_t round_trip(const rein_contract_set *s, const char *caller,
       assert_true(warned(ex, path, "retry.breaker"));
     if (want.attempts > 1 && sp.has_throttle)
       assert_true(warned(ex, path, "retry.throttle"));
+    /* every other field Envoy cannot express is named in a warning */
+    if (want.attempts > 1) {
+      const rein_backoff_config *b = &sp.policy.backoff;
+      const char *lost = NULL;
+      if (b->kind == REIN_BACKOFF_EXPONENTIAL && b->multiplier != 2 &&
+          !warned(ex, path, "retry.backoff.multiplier"))
+        lost = "retry.backoff.multiplier";
+      else if ((b->kind == REIN_BACKOFF_LINEAR ||
+                b->kind == REIN_BACKOFF_NONE) &&
+               !warned(ex, path, "retry.backoff.kind"))
+        lost = "retry.backoff.kind";
+      else if (b->kind != REIN_BACKOFF_NONE && b->base_ns < 1000000 &&
+               !warned(ex, path, "retry.backoff.base"))
+        lost = "retry.backoff.base";
+      else if ((sp.signals & (REIN_SIGNAL_PUSHBACK | REIN_SIGNAL_DONT_RETRY)) &&
+               !warned(ex, path, "retry.signals"))
+        lost = "retry.signals";
+      else if (sp.policy.window_ns > 0 && !warned(ex, path, "retry.window"))
+        lost = "retry.window";
+      else if (sp.policy.expected_attempt_ns > 0 &&
+               !warned(ex, path, "retry.expected_attempt"))
+        lost = "retry.expected_attempt";
+      else if (sp.policy.key_retention_ns > 0 && !warned(ex, path, "key_ttl"))
+        lost = "key_ttl";
+      else if (!sp.policy.idempotent && !warned(ex, path, "retry"))
+        lost = "retry (not idempotent)";
+      else if (sp.has_budget && sp.budget.kind != REIN_BUDGET_RATIO &&
+               !warned(ex, path, "retry.budget.kind"))
+        lost = "retry.budget.kind";
+      if (lost) {
+        fprintf(stderr, "%s: %s -> %s: %s not warned\n%s\n", what, caller, to,
+                lost, text);
+        dump(ex);
+        fail();
+      }
+    }
     compared++;
   }
   rein_free(NULL, text);
@@ -893,7 +929,14 @@ static void random_contract(rein_rng *r, char *buf, size_t cap) {
                                        "dont-retry"};
     for (int k = 0; k < 4; k++)
       if (rein_rng_next(r) % 2) rein_model_list_add(&sp, sig, sigs[k], NULL);
-    if (rein_rng_next(r) % 2) {
+    /* multipliers other than Envoy's 2 (warned on export) */
+    if (rein_rng_next(r) % 4 == 0)
+      rein_model_set(&sp, mf(REIN_MODEL_BACKOFF, "multiplier"),
+                     rein_rng_next(r) % 2 ? "1.5" : "3", NULL);
+    if (rein_rng_next(r) % 8 == 0) {
+      sp.has_budget = true; /* a quota budget has no Envoy form */
+      rein_model_set(&sp, mf(REIN_MODEL_BUDGET, "kind"), "quota", NULL);
+    } else if (rein_rng_next(r) % 2) {
       sp.has_budget = true;
       snprintf(t, sizeof t, "%.2f",
                (double)(rein_rng_next(r) % 150) / 100.0);
