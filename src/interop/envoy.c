@@ -493,15 +493,21 @@ static const char *const hp_fields[] = {
     "initial_requests", "additional_request_chance",
     "hedge_on_per_try_timeout", NULL};
 
-static void add_when(eimp *E, yaml_node_t *n, const char *path,
-                     rein_policy_spec *sp, const char *names) {
+static void add_when_d(ix_doc *d, yaml_node_t *n, const char *path,
+                       rein_policy_spec *sp, const char *names) {
   rein_errbuf eb = {{0}};
   char buf[128];
   snprintf(buf, sizeof buf, "%s", names);
-  for (char *p = strtok(buf, ", "); p; p = strtok(NULL, ", "))
+  char *save = NULL;
+  for (char *p = strtok_r(buf, ", ", &save); p; p = strtok_r(NULL, ", ", &save))
     if (rein_model_list_add(sp, mf(REIN_MODEL_RETRY, "when"), p, &eb) !=
         REIN_OK)
-      rein__ix_error(E->d, n, path, "%s", eb.msg);
+      rein__ix_error(d, n, path, "%s", eb.msg);
+}
+
+static void add_when(eimp *E, yaml_node_t *n, const char *path,
+                     rein_policy_spec *sp, const char *names) {
+  add_when_d(E->d, n, path, sp, names);
 }
 
 static void back_off(eimp *E, yaml_node_t *n, const char *path,
@@ -663,10 +669,10 @@ static void status_codes(eimp *E, yaml_node_t *n, const char *path,
          "retriable-status-codes: left out");
 }
 
-static void retry_on(eimp *E, yaml_node_t *n, const char *path,
-                     rein_policy_spec *sp, bool *rsc, bool *rhd) {
-  const char *v;
-  if (!get_string(E, n, path, &v)) return;
+void rein__ix_envoy_retry_on(ix_doc *d, yaml_node_t *n, const char *path,
+                             const char *v, rein_policy_spec *sp,
+                             bool statuses, bool *rsc, bool *rhd,
+                             bool *noted) {
   const char *names[NTOKENS];
   for (size_t t = 0; t < NTOKENS; t++)
     names[t] = tokens[t].name;
@@ -679,17 +685,30 @@ static void retry_on(eimp *E, yaml_node_t *n, const char *path,
     char tok[64];
     snprintf(tok, sizeof tok, "%.*s", (int)(len < 63 ? len : 63), p);
     p += len;
+    if (statuses && isdigit((unsigned char)tok[0])) {
+      /* Istio: an HTTP status among the conditions */
+      char *end;
+      long st = strtol(tok, &end, 10);
+      if (*end || st < 100 || st > 599)
+        rein__ix_error(d, n, path,
+                       "'%s' is not an HTTP status (100..599) nor a retry "
+                       "condition",
+                       tok);
+      else
+        add_when_d(d, n, path, sp, tok);
+      continue;
+    }
     size_t t = 0;
     while (t < NTOKENS && strcmp(tokens[t].name, tok) != 0)
       t++;
     if (t == NTOKENS) {
       const char *best = rein_suggest(tok, names, NTOKENS);
       if (best)
-        rein__ix_error(E->d, n, path,
+        rein__ix_error(d, n, path,
                        "unknown retry_on condition '%s'; did you mean '%s'?",
                        tok, best);
       else
-        rein__ix_error(E->d, n, path,
+        rein__ix_error(d, n, path,
                        "unknown retry_on condition '%s' (known: 5xx, "
                        "gateway-error, reset, reset-before-request, "
                        "connect-failure, retriable-4xx, refused-stream, "
@@ -705,30 +724,38 @@ static void retry_on(eimp *E, yaml_node_t *n, const char *path,
     } else if (strcmp(tok, "retriable-headers") == 0) {
       *rhd = true;
     } else if (!tokens[t].when) {
-      warn(E, n, path,
+      rein__ix_warn(d, n, path,
            "%s: %s; rein cannot represent it: left out", tok,
            strcmp(tok, "envoy-ratelimited") == 0
                ? "retries responses carrying x-envoy-ratelimited"
                : "retries an HTTP/3 request over TCP after a failure "
                  "past connect");
     } else {
-      add_when(E, n, path, sp, tokens[t].when);
+      add_when_d(d, n, path, sp, tokens[t].when);
       timeout |= strstr(tokens[t].when, "timeout") != NULL;
       if (strcmp(tok, "reset-before-request") == 0)
-        rein__ix_note(E->d, n, path,
+        rein__ix_note(d, n, path,
                       "reset-before-request: a reset before the request "
                       "was sent; imported as connect-failure and "
                       "refused-stream (rein's not-sent conditions)");
     }
   }
-  if (timeout && !E->timeout_noted) {
-    E->timeout_noted = true;
-    rein__ix_note(E->d, n, path,
+  if (timeout && !*noted) {
+    *noted = true;
+    rein__ix_note(d, n, path,
                   "Envoy retries an attempt that hit per_try_timeout under "
                   "5xx, gateway-error and reset: imported as `timeout`, "
                   "which in rein also retries HTTP 408 and 504 and gRPC "
                   "DEADLINE_EXCEEDED (noted once per file)");
   }
+}
+
+static void retry_on(eimp *E, yaml_node_t *n, const char *path,
+                     rein_policy_spec *sp, bool *rsc, bool *rhd) {
+  const char *v;
+  if (get_string(E, n, path, &v))
+    rein__ix_envoy_retry_on(E->d, n, path, v, sp, false, rsc, rhd,
+                            &E->timeout_noted);
 }
 
 static void retry_policy(eimp *E, yaml_node_t *n, const char *path,
@@ -1687,17 +1714,18 @@ typedef struct ecall {
 
 typedef struct exp_ {
   rein_interop *ix;
-  const ecall *c;
+  rein_contract_loc loc; /* the call's, in its contract */
+  const char *path;      /* "calls[2]" */
 } exp_;
 
 static void ewarn(exp_ *X, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void ewarn(exp_ *X, const char *field, const char *fmt, ...) {
   char fp[256];
-  snprintf(fp, sizeof fp, "%s%s%s", X->c->path, *field ? "." : "", field);
+  snprintf(fp, sizeof fp, "%s%s%s", X->path, *field ? "." : "", field);
   va_list ap;
   va_start(ap, fmt);
-  rein__ix_vdiag(X->ix, REIN_INTEROP_WARNING, X->c->loc, fp, fmt, ap);
+  rein__ix_vdiag(X->ix, REIN_INTEROP_WARNING, X->loc, fp, fmt, ap);
   va_end(ap);
 }
 
@@ -1782,7 +1810,10 @@ static bool has_c(const rein_retryable_set *s, rein_condition c) {
 }
 
 /* retry_on and retriable_status_codes for the spec's `when`. */
-static void write_retry_on(exp_ *X, FILE *f, int in, const rein_policy_spec *sp) {
+size_t rein__ix_envoy_when(rein_interop *ix, rein_contract_loc loc,
+                           const char *callpath, const rein_policy_spec *sp,
+                           char *list, size_t cap, unsigned *codes) {
+  exp_ X_ = {ix, loc, callpath}, *X = &X_;
   rein_retryable_set S = sp->policy.retryable;
   if (rein_retryable_set_is_empty(&S)) S.kinds = sp->policy.retry_on;
   S.kinds &= ~REIN_RETRY_ON(REIN_OUTCOME_SUCCESS);
@@ -1799,9 +1830,11 @@ static void write_retry_on(exp_ *X, FILE *f, int in, const rein_policy_spec *sp)
   bool tgw = !t5xx && has_c(&N, REIN_COND_HTTP(502)) &&
              has_c(&N, REIN_COND_HTTP(503)) && has_c(&N, REIN_COND_HTTP(504));
   bool trst = !t5xx && rst, tcf = !t5xx && cf, trs = !t5xx && rs;
-  char list[512] = "";
   size_t o = 0;
-#define TOK(s) o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", o ? "," : "", s)
+  list[0] = 0;
+#define TOK(s)                                                                 \
+  o += o < cap ? (size_t)snprintf(list + o, cap - o, "%s%s", o ? "," : "", s)  \
+               : 0
   if (t5xx) TOK("5xx");
   if (tgw) TOK("gateway-error");
   if (trst) TOK("reset");
@@ -1837,7 +1870,7 @@ static void write_retry_on(exp_ *X, FILE *f, int in, const rein_policy_spec *sp)
           "only: left out",
           lost);
   /* the other statuses: retriable_status_codes */
-  unsigned codes[600], nc = 0;
+  size_t nc = 0;
   for (unsigned s = 100; s < 600; s++) {
     if (!has_c(&N, REIN_COND_HTTP(s))) continue;
     if ((t5xx && s >= 500) || (tgw && s >= 502 && s <= 504) ||
@@ -1874,6 +1907,14 @@ static void write_retry_on(exp_ *X, FILE *f, int in, const rein_policy_spec *sp)
             tl);
   }
 #undef TOK
+  return nc;
+}
+
+static void write_retry_on(exp_ *X, FILE *f, int in, const rein_policy_spec *sp) {
+  char list[512];
+  unsigned codes[600];
+  size_t nc = rein__ix_envoy_when(X->ix, X->loc, X->path, sp, list,
+                                  sizeof list, codes);
   if (*list) {
     ind(f, in);
     fputs("retry_on: ", f);
@@ -1887,7 +1928,7 @@ static void write_retry_on(exp_ *X, FILE *f, int in, const rein_policy_spec *sp)
   if (nc) {
     ind(f, in);
     fputs("retriable_status_codes: [", f);
-    for (unsigned i = 0; i < nc; i++)
+    for (size_t i = 0; i < nc; i++)
       fprintf(f, "%s%u", i ? ", " : "", codes[i]);
     fputs("]\n", f);
   }
@@ -2062,7 +2103,7 @@ static void write_cluster(rein_interop *ix, FILE *f, ecall *const *cs,
                           size_t n) {
   const ecall *first = NULL;
   for (size_t i = 0; i < n; i++) {
-    exp_ X = {ix, cs[i]};
+    exp_ X = {ix, cs[i]->loc, cs[i]->path};
     const rein_policy_spec *sp = &cs[i]->sp;
     if (sp->policy.max_attempts <= 1 || !sp->has_budget) continue;
     const rein_budget_config *b = &sp->budget;
@@ -2237,7 +2278,7 @@ static rein_status envoy_export(rein_interop *ix, const rein_contract_set *s,
     rein__ix_yaml_quote(f, cs[0]->cluster);
     fputs("]\n              routes:\n", f);
     for (size_t i = 0; i < gsize[g]; i++) {
-      exp_ X = {ix, cs[i]};
+      exp_ X = {ix, cs[i]->loc, cs[i]->path};
       write_route(&X, f, cs[i]);
     }
   }

@@ -77,6 +77,34 @@ typedef struct ix_format {
 
 extern const ix_format rein__ix_grpc;
 extern const ix_format rein__ix_envoy;
+extern const ix_format rein__ix_istio;
+
+/* ---------------------------------- Envoy's retry_on vocabulary (envoy.c) */
+
+/* Istio's retryOn is Envoy's retry_on (istio.c reuses both halves). */
+
+/*
+ * Read the comma-separated retry_on conditions `v` (the text of node `n`)
+ * into sp's `when`, as the table in envoy.c says; an unknown condition is
+ * an error with a did-you-mean, one rein cannot represent a warning.
+ * `statuses` (Istio) also takes HTTP statuses among the conditions.
+ * *rsc / *rhd: set when retriable-status-codes / retriable-headers is
+ * named; *noted: the once-per-file note on per-try timeouts was given.
+ */
+void rein__ix_envoy_retry_on(ix_doc *d, yaml_node_t *n, const char *path,
+                             const char *v, rein_policy_spec *sp,
+                             bool statuses, bool *rsc, bool *rhd,
+                             bool *noted);
+/*
+ * The retry_on conditions that say sp's `when` (comma-separated into
+ * `list`, at most `cap` bytes, "" when none can), and the HTTP statuses
+ * that go into retriable_status_codes (into `codes`, room for 600; the
+ * count is returned). Each condition that cannot be said is a warning on
+ * ix at `loc`, field `callpath`.retry.when.
+ */
+size_t rein__ix_envoy_when(rein_interop *ix, rein_contract_loc loc,
+                           const char *callpath, const rein_policy_spec *sp,
+                           char *list, size_t cap, unsigned *codes);
 
 /* ------------------------------------------------------------- reader */
 
