@@ -3,7 +3,8 @@
  * cmd_export.c: `rein export FORMAT CONTRACTS... [--caller C] [-o FILE]`:
  * write the retry settings of one caller's calls in another system's form
  * (FORMAT grpc: a gRPC service config JSON for the caller's channel;
- * envoy: an Envoy bootstrap with a route per call and a cluster per callee).
+ * envoy: an Envoy bootstrap with a route per call and a cluster per callee;
+ * istio: a List of VirtualServices, one per callee host).
  *
  * A thin front end over rein_interop_export (rein/interop.h): contracts are
  * loaded and must be free of load errors; every field the target cannot
@@ -108,11 +109,11 @@ done:
 
 const rein_cli_command rein_cmd_export = {
     .name = "export",
-    .summary = "write gRPC service configs and Envoy configs from rein "
-               "contracts",
+    .summary = "write gRPC service configs, Envoy configs and Istio "
+               "VirtualServices from rein contracts",
     .run = run,
     .options = options,
-    .synopsis = "export grpc|envoy [options] CONTRACT_DIR|FILE...",
+    .synopsis = "export grpc|envoy|istio [options] CONTRACT_DIR|FILE...",
     .description =
         "Writes the retry settings of one caller's calls in another "
         "system's form. FORMAT grpc writes a gRPC service config (JSON) "
@@ -120,14 +121,17 @@ const rein_cli_command rein_cmd_export = {
         "retryPolicy) and retryThrottling from a token-bucket budget. "
         "FORMAT envoy writes an Envoy bootstrap (YAML): a virtual host per "
         "callee with a route per call (timeout, retry_policy) and a "
-        "cluster per callee with a retry_budget from a ratio budget.\n\n"
+        "cluster per callee with a retry_budget from a ratio budget. "
+        "FORMAT istio writes a List of Istio VirtualServices, one per "
+        "callee host, with an HTTP route per call (timeout, retries).\n\n"
         "Every field the target cannot express is a warning on stderr "
         "with the contract's file:line:col: for gRPC ratio and quota "
         "budgets, jitter other than full, HTTP statuses and transport "
         "conditions in `when`, more than 5 attempts, windows, breakers; "
         "for Envoy jitter other than full, multipliers other than 2, "
         "token-bucket and quota budgets, windows, breakers, throttles and "
-        "key TTLs. docs/interop.md lists what maps to what.",
+        "key TTLs; for Istio all of Envoy's and any budget, signal or cap "
+        "other than 10 x base. docs/interop.md lists what maps to what.",
     .exit_status = "0 written (warnings may have been printed), 2 usage or "
                    "input error",
     .operands = REIN_CLI_FILE,

@@ -3,7 +3,8 @@
  * cmd_import.c: `rein import FORMAT FILE... [-o DIR]`: write rein contracts
  * from the retry settings a team already runs (FORMAT grpc: a gRPC service
  * config JSON; envoy: an Envoy RouteConfiguration, Listener, Bootstrap or
- * xDS resources file, YAML or JSON).
+ * xDS resources file, YAML or JSON; istio: an Istio VirtualService or a
+ * List of them).
  *
  * A thin front end over rein_interop (rein/interop.h): every file is
  * imported first, each into its own contract (the caller is named after
@@ -169,11 +170,11 @@ out:
 
 const rein_cli_command rein_cmd_import = {
     .name = "import",
-    .summary = "write rein contracts from gRPC service configs and Envoy "
-               "route configs",
+    .summary = "write rein contracts from gRPC service configs, Envoy "
+               "route configs and Istio VirtualServices",
     .run = run,
     .options = options,
-    .synopsis = "import grpc|envoy [options] FILE...",
+    .synopsis = "import grpc|envoy|istio [options] FILE...",
     .description =
         "Reads retry settings a team already runs and writes them as rein "
         "contracts, one per file, through rein's one policy model. FORMAT "
@@ -182,8 +183,11 @@ const rein_cli_command rein_cmd_import = {
         "Envoy RouteConfiguration, Listener, Bootstrap or xDS resources "
         "file (YAML or JSON): each route to a cluster is a call (its retry "
         "policy, or its virtual host's; its timeout), with the cluster's "
-        "retry budget. Each call keeps its origin (file:line:col and "
-        "method or route) in an `origin:` field.\n\n"
+        "retry budget. FORMAT istio reads an Istio VirtualService (or a "
+        "List of them), YAML or JSON: each destination host of each HTTP "
+        "route is a call (retries: attempts, perTryTimeout, retryOn, "
+        "backoff; the route's timeout). Each call keeps its origin "
+        "(file:line:col and method or route) in an `origin:` field.\n\n"
         "Every field rein cannot represent (hedging, waitForReady, host "
         "predicates, retriable headers, ...) is a warning naming it; "
         "malformed input, wrong types and unknown fields are errors with "

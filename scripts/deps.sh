@@ -8,7 +8,8 @@
 # runtimes, the servers the backend tests start on loopback, and the tools
 # the tests and benchmarks drive; `check` also installs the npm validators
 # of tools/package.json (Debian has no SARIF validator, and no Envoy: its
-# v3 protos come with @grpc/grpc-js-xds, read by @bufbuild/protobuf) into
+# v3 protos come with @grpc/grpc-js-xds, read by @bufbuild/protobuf; nor
+# Istio: @kubernetes-models/istio has its VirtualService models) into
 # tools/node_modules. As root it runs apt-get; otherwise it prints the exact
 # command to run and exits 1.
 set -euo pipefail
@@ -53,7 +54,8 @@ npm_tools() {
   local mt=tools/node_modules/@microsoft/sarif-multitool-linux/Sarif.Multitool
   if [ ! -e "$mt" ] || [ ! -e tools/node_modules/@grpc/grpc-js-xds/deps ] ||
      [ ! -e tools/node_modules/@bufbuild/protobuf ] ||
-     [ ! -e tools/node_modules/yaml ]; then
+     [ ! -e tools/node_modules/yaml ] ||
+     [ ! -e tools/node_modules/@kubernetes-models/istio ]; then
     echo "rein: installing test-time validators (tools/package-lock.json)" >&2
     (cd tools && npm ci --no-audit --no-fund --loglevel=error >&2)
   fi

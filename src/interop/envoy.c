@@ -685,11 +685,10 @@ void rein__ix_envoy_retry_on(ix_doc *d, yaml_node_t *n, const char *path,
     char tok[64];
     snprintf(tok, sizeof tok, "%.*s", (int)(len < 63 ? len : 63), p);
     p += len;
-    if (statuses && isdigit((unsigned char)tok[0])) {
+    if (statuses && strspn(tok, "0123456789") == strlen(tok)) {
       /* Istio: an HTTP status among the conditions */
-      char *end;
-      long st = strtol(tok, &end, 10);
-      if (*end || st < 100 || st > 599)
+      long st = strtol(tok, NULL, 10);
+      if (st < 100 || st > 599)
         rein__ix_error(d, n, path,
                        "'%s' is not an HTTP status (100..599) nor a retry "
                        "condition",

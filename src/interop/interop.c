@@ -201,8 +201,8 @@ const char *rein_interop_caller(const rein_interop *ix) {
 /* ------------------------------------------------------------ formats */
 
 static const ix_format *const formats[] = {&rein__ix_grpc, &rein__ix_envoy,
-                                           NULL};
-static const char *const format_names[] = {"grpc", "envoy", NULL};
+                                           &rein__ix_istio, NULL};
+static const char *const format_names[] = {"grpc", "envoy", "istio", NULL};
 
 const char *const *rein_interop_formats(void) {
   return format_names;

@@ -181,7 +181,7 @@ for c in import export; do
   f=$("$REIN" __complete "$c" envoy "" | tr '\n' ' ')
   [ "$f" = "@file " ] && ok "$c: files after FORMAT" || bad "$c: after FORMAT: $f"
   "$REIN" "$c" envy x > /dev/null 2> "$T/e"; rc=$?
-  [ $rc -eq 2 ] && grep -q "unknown format: envy (did you mean 'envoy'? known: grpc, envoy" "$T/e" &&
+  [ $rc -eq 2 ] && grep -q "unknown format: envy (did you mean 'envoy'? known: grpc, envoy, istio" "$T/e" &&
     ok "$c: mistyped format" || bad "$c: mistyped format ($rc): $(cat "$T/e")"
 done
 
