@@ -807,12 +807,12 @@ static void write_route(rein_interop *ix, FILE *f, const icall *c) {
     qdur(f, t);
     fputc('\n', f);
   }
-  char list[512];
+  char list[4096]; /* tokens and up to 500 statuses of 4 bytes: no cut */
   unsigned codes[600];
   size_t nc = rein__ix_envoy_when(ix, c->loc, c->path, sp, list, sizeof list,
                                   codes);
   size_t o = strlen(list);
-  for (size_t i = 0; i < nc && o + 8 < sizeof list; i++)
+  for (size_t i = 0; i < nc; i++)
     o += (size_t)snprintf(list + o, sizeof list - o, "%s%u", o ? "," : "",
                           codes[i]);
   if (!*list) {

@@ -309,6 +309,58 @@ static void test_semantics(void **state) {
   rein_interop_free(ix);
 }
 
+/* Subsets of one host are one call; export orders a host's routes (exact,
+ * regex, longer prefixes, the catch-all) and writes Go durations. */
+static void test_export_shape(void **state) {
+  (void)state;
+  rein_status st;
+  rein_interop *ix = import_text(
+      VS "  - route:\n    - destination: {host: a, subset: v1}\n"
+         "      weight: 80\n    - destination: {host: a, subset: v2}\n"
+         "      weight: 20\n",
+      &st);
+  assert_int_equal(st, REIN_OK);
+  assert_int_equal(rein_interop_call_count(ix), 1);
+  assert_true(has_diag(ix, REIN_INTEROP_NOTE, 0, 0, "spec.http[0].route[1]",
+                       "another subset or port of a"));
+  rein_interop_free(ix);
+  static const char contract[] =
+      "service: web\nversion: \"1\"\ncalls:\n"
+      "  - to: \"a.*\"\n    deadline: 1d\n    retry: {attempts: 2}\n"
+      "  - to: \"a.api*\"\n    timeout: 1500ms\n    retry: {attempts: 3}\n"
+      "  - to: \"a.api-v2*\"\n    retry: {attempts: 2}\n"
+      "  - to: a.v1-charge\n    retry: {attempts: 2}\n";
+  rein_contract_set *s;
+  assert_int_equal(rein_contract_set_new(NULL, &s), REIN_OK);
+  if (rein_contract_add_buffer(s, "web.yaml", contract, strlen(contract)) !=
+      REIN_OK) {
+    rein_contract_write(s, REIN_CONTRACT_FORMAT_TEXT, stderr);
+    fail();
+  }
+  assert_int_equal(rein_interop_new(NULL, &ix), REIN_OK);
+  char *text;
+  size_t tl;
+  assert_int_equal(rein_interop_export(ix, "istio", s, NULL, &text, &tl),
+                   REIN_OK);
+  const char *e = strstr(text, "exact: \"/v1-charge\""),
+             *p2 = strstr(text, "prefix: \"/api-v2\""),
+             *p1 = strstr(text, "prefix: \"/api\""),
+             *all = strstr(text, "name: \"a.*\"");
+  if (!e || !p2 || !p1 || !all || !(e < p2 && p2 < p1 && p1 < all)) {
+    fprintf(stderr, "route order:\n%s\n", text);
+    fail();
+  }
+  assert_non_null(strstr(text, "timeout: \"24h\""));
+  assert_non_null(strstr(text, "perTryTimeout: \"1500ms\""));
+  size_t nvs = 0; /* one VirtualService for the one host */
+  for (const char *q = text; (q = strstr(q, "kind: VirtualService")); q++)
+    nvs++;
+  assert_int_equal(nvs, 1);
+  rein_free(NULL, text);
+  rein_interop_free(ix);
+  rein_contract_set_free(s);
+}
+
 /* ------------------------------------------------------------ round trip */
 
 typedef struct proj {
@@ -763,6 +815,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_cli_nothing_written),
       cmocka_unit_test(test_warnings),
       cmocka_unit_test(test_semantics),
+      cmocka_unit_test(test_export_shape),
       cmocka_unit_test(test_examples_round_trip),
       cmocka_unit_test(test_corpus_round_trip),
       cmocka_unit_test(test_fixture_values),
