@@ -123,8 +123,8 @@ static void sanitize(const char *in, size_t n, char *out, size_t cap) {
 
 /* The operation a match names (see the top of the file). */
 static void op_of(const char *kind, const char *value, char *out, size_t cap) {
-  bool prefix = strcmp(kind, "prefix") == 0 ||
-                strcmp(kind, "path_separated_prefix") == 0;
+  bool prefix =
+      strcmp(kind, "prefix") == 0 || strcmp(kind, "path_separated_prefix") == 0;
   bool path = strcmp(kind, "path") == 0;
   if (!prefix && !path) {
     snprintf(out, cap, "*");
@@ -169,8 +169,8 @@ static void warn(eimp *E, yaml_node_t *n, const char *path, const char *fmt,
                  ...) {
   va_list ap;
   va_start(ap, fmt);
-  rein__ix_vdiag(E->ix, REIN_INTEROP_WARNING, rein__ix_loc(E->d, n), path,
-                 fmt, ap);
+  rein__ix_vdiag(E->ix, REIN_INTEROP_WARNING, rein__ix_loc(E->d, n), path, fmt,
+                 ap);
   va_end(ap);
 }
 
@@ -286,15 +286,10 @@ static yaml_node_t *percent_value(eimp *E, yaml_node_t *n, const char *path,
 
 static const char *const cb_fields[] = {"thresholds", "per_host_thresholds",
                                         NULL};
-static const char *const th_fields[] = {"priority",
-                                        "max_connections",
-                                        "max_pending_requests",
-                                        "max_requests",
-                                        "max_retries",
-                                        "retry_budget",
-                                        "track_remaining",
-                                        "max_connection_pools",
-                                        NULL};
+static const char *const th_fields[] = {
+    "priority",        "max_connections",      "max_pending_requests",
+    "max_requests",    "max_retries",          "retry_budget",
+    "track_remaining", "max_connection_pools", NULL};
 static const char *const rb_fields[] = {"budget_percent",
                                         "min_retry_concurrency", NULL};
 
@@ -315,8 +310,10 @@ static void retry_budget(eimp *E, ecluster *c, yaml_node_t *n,
       double x;
       if (v && rein__ix_get_number(E->d, v, vp, &x)) {
         if (x < 0 || x > 100)
-          rein__ix_error(E->d, v, vp, "must be in [0, 100] (a percentage), "
-                         "got %g", x);
+          rein__ix_error(E->d, v, vp,
+                         "must be in [0, 100] (a percentage), "
+                         "got %g",
+                         x);
         else
           c->percent = x;
       }
@@ -336,8 +333,7 @@ static void retry_budget(eimp *E, ecluster *c, yaml_node_t *n,
        c->percent / 100, c->min_conc);
 }
 
-static void thresholds(eimp *E, ecluster *c, yaml_node_t *n,
-                       const char *path) {
+static void thresholds(eimp *E, ecluster *c, yaml_node_t *n, const char *path) {
   if (!is_type(E, n, IX_J_ARRAY, path, "an array of thresholds")) return;
   for (size_t j = 0; j < rein__ix_len(n); j++) {
     yaml_node_t *t = rein__ix_item(E->d, n, j);
@@ -446,8 +442,9 @@ static void cluster(eimp *E, yaml_node_t *n, const char *path) {
       lo_add(&L, m[i].key);
     }
   }
-  if (cb) circuit_breakers(E, &c, cb, rein__ix_path(fp, sizeof fp, path,
-                                                     "circuit_breakers"));
+  if (cb)
+    circuit_breakers(E, &c, cb,
+                     rein__ix_path(fp, sizeof fp, path, "circuit_breakers"));
   lo_note(E, n, path, &L);
   if (!c.name) {
     rein__ix_error(E->d, n, rein__ix_path(fp, sizeof fp, path, "name"),
@@ -489,9 +486,9 @@ static const char *const rp_fields[] = {"retry_on",
 static const char *const bo_fields[] = {"base_interval", "max_interval", NULL};
 static const char *const rl_fields[] = {"reset_headers", "max_interval", NULL};
 static const char *const rh_fields[] = {"name", "format", NULL};
-static const char *const hp_fields[] = {
-    "initial_requests", "additional_request_chance",
-    "hedge_on_per_try_timeout", NULL};
+static const char *const hp_fields[] = {"initial_requests",
+                                        "additional_request_chance",
+                                        "hedge_on_per_try_timeout", NULL};
 
 static void add_when_d(ix_doc *d, yaml_node_t *n, const char *path,
                        rein_policy_spec *sp, const char *names) {
@@ -537,8 +534,9 @@ static void back_off(eimp *E, yaml_node_t *n, const char *path,
   }
   if (base < 0 || cap == -2) return;
   if (base < NS_MS) {
-    warn(E, bn, fb, "Envoy rounds a base interval below 1ms up to 1ms: "
-                    "imported as 1ms");
+    warn(E, bn, fb,
+         "Envoy rounds a base interval below 1ms up to 1ms: "
+         "imported as 1ms");
     base = NS_MS;
   }
   if (cap == -1) {
@@ -579,8 +577,9 @@ static void rate_limited(eimp *E, yaml_node_t *n, const char *path,
   }
   if (!is_type(E, rh, IX_J_ARRAY, fp, "an array of {name, format}")) return;
   if (!rein__ix_len(rh)) {
-    rein__ix_error(E->d, rh, fp, "must not be empty (Envoy requires at "
-                                 "least one reset header)");
+    rein__ix_error(E->d, rh, fp,
+                   "must not be empty (Envoy requires at "
+                   "least one reset header)");
     return;
   }
   for (size_t j = 0; j < rein__ix_len(rh); j++) {
@@ -670,9 +669,8 @@ static void status_codes(eimp *E, yaml_node_t *n, const char *path,
 }
 
 void rein__ix_envoy_retry_on(ix_doc *d, yaml_node_t *n, const char *path,
-                             const char *v, rein_policy_spec *sp,
-                             bool statuses, bool *rsc, bool *rhd,
-                             bool *noted) {
+                             const char *v, rein_policy_spec *sp, bool statuses,
+                             bool *rsc, bool *rhd, bool *noted) {
   const char *names[NTOKENS];
   for (size_t t = 0; t < NTOKENS; t++)
     names[t] = tokens[t].name;
@@ -723,12 +721,12 @@ void rein__ix_envoy_retry_on(ix_doc *d, yaml_node_t *n, const char *path,
     } else if (strcmp(tok, "retriable-headers") == 0) {
       *rhd = true;
     } else if (!tokens[t].when) {
-      rein__ix_warn(d, n, path,
-           "%s: %s; rein cannot represent it: left out", tok,
-           strcmp(tok, "envoy-ratelimited") == 0
-               ? "retries responses carrying x-envoy-ratelimited"
-               : "retries an HTTP/3 request over TCP after a failure "
-                 "past connect");
+      rein__ix_warn(d, n, path, "%s: %s; rein cannot represent it: left out",
+                    tok,
+                    strcmp(tok, "envoy-ratelimited") == 0
+                        ? "retries responses carrying x-envoy-ratelimited"
+                        : "retries an HTTP/3 request over TCP after a failure "
+                          "past connect");
     } else {
       add_when_d(d, n, path, sp, tokens[t].when);
       timeout |= strstr(tokens[t].when, "timeout") != NULL;
@@ -788,8 +786,8 @@ static void retry_policy(eimp *E, yaml_node_t *n, const char *path,
     } else if (strcmp(key, "per_try_timeout") == 0) {
       int64_t ns;
       if (rein__ix_get_duration(E->d, v, fp, &ns) && ns > 0)
-        rein__ix_set_model_duration(E->d, v, fp, sp, REIN_MODEL_CALL,
-                                    "timeout", ns);
+        rein__ix_set_model_duration(E->d, v, fp, sp, REIN_MODEL_CALL, "timeout",
+                                    ns);
     } else if (strcmp(key, "per_try_idle_timeout") == 0) {
       int64_t ns;
       if (rein__ix_get_duration(E->d, v, fp, &ns))
@@ -971,9 +969,9 @@ static const char *const ra_fields[] = {"cluster",
                                         "max_stream_duration",
                                         "request_body_buffer_limit",
                                         NULL};
-static const char *const wc_fields[] = {"clusters", "total_weight",
-                                        "runtime_key_prefix", "header_name",
-                                        "random_value_specifier", NULL};
+static const char *const wc_fields[] = {
+    "clusters",    "total_weight",           "runtime_key_prefix",
+    "header_name", "random_value_specifier", NULL};
 static const char *const cw_fields[] = {"name",
                                         "cluster_header",
                                         "weight",
@@ -1206,8 +1204,8 @@ static void route(eimp *E, yaml_node_t *n, const char *path, const vhost *vh) {
                    "missing (Envoy requires it)");
     return;
   }
-  if (!route_match(E, match, rein__ix_path(fp, sizeof fp, path, "match"),
-                   &kind, &value))
+  if (!route_match(E, match, rein__ix_path(fp, sizeof fp, path, "match"), &kind,
+                   &value))
     return;
   if (!action) {
     if (!other_action)
@@ -1346,8 +1344,9 @@ static void virtual_host(eimp *E, yaml_node_t *n, const char *path) {
       vh.hedge = true;
       hedge_policy(E, v, fp);
     } else if (strcmp(key, "retry_policy_typed_config") == 0) {
-      warn(E, m[i].k, fp, "a retry policy extension: rein cannot represent "
-                          "it: left out");
+      warn(E, m[i].k, fp,
+           "a retry policy extension: rein cannot represent "
+           "it: left out");
     } else if (strcmp(key, "per_request_buffer_limit_bytes") == 0) {
       warn(E, m[i].k, fp,
            "Envoy does not retry a request larger than its buffer; rein "
@@ -1371,14 +1370,13 @@ static void virtual_host(eimp *E, yaml_node_t *n, const char *path) {
   if (!is_type(E, routes, IX_J_ARRAY, fp, "an array of routes")) return;
   for (size_t j = 0; j < rein__ix_len(routes); j++) {
     char ip[256];
-    route(E, rein__ix_item(E->d, routes, j), rein__ix_path_i(ip, sizeof ip, fp, j),
-          &vh);
+    route(E, rein__ix_item(E->d, routes, j),
+          rein__ix_path_i(ip, sizeof ip, fp, j), &vh);
   }
 }
 
 static void route_configuration(eimp *E, yaml_node_t *n, const char *path) {
-  if (!is_type(E, n, IX_J_OBJECT, path, "a RouteConfiguration object"))
-    return;
+  if (!is_type(E, n, IX_J_OBJECT, path, "a RouteConfiguration object")) return;
   E->route_configs++;
   ix_member m[MAXM];
   size_t k = rein__ix_members(E->d, n, path, rc_fields, m, MAXM);
@@ -1411,8 +1409,7 @@ static void route_configuration(eimp *E, yaml_node_t *n, const char *path) {
 static const char *const hcm_used[] = {"route_config", "rds", "scoped_routes",
                                        NULL};
 
-static void http_connection_manager(eimp *E, yaml_node_t *n,
-                                    const char *path) {
+static void http_connection_manager(eimp *E, yaml_node_t *n, const char *path) {
   ix_member m[MAXM * 2];
   size_t k = lenient_members(E, n, path, hcm_used, m, MAXM * 2);
   leftout L = {{0}, 0};
@@ -1447,8 +1444,7 @@ static const char *type_url(eimp *E, yaml_node_t *n) {
   if (rein__ix_type(E->d, n) != IX_J_OBJECT) return NULL;
   for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
        p < n->data.mapping.pairs.top; p++) {
-    const char *k =
-        rein__ix_text(yaml_document_get_node(&E->d->doc, p->key));
+    const char *k = rein__ix_text(yaml_document_get_node(&E->d->doc, p->key));
     yaml_node_t *v = yaml_document_get_node(&E->d->doc, p->value);
     if (k && strcmp(k, "@type") == 0 && rein__ix_type(E->d, v) == IX_J_STRING)
       return rein__ix_text(v);
@@ -1481,9 +1477,9 @@ static void filter_chain(eimp *E, yaml_node_t *n, const char *path) {
         else if (strcmp(fm[q].key, "typed_config") == 0)
           tc = fm[q].v;
       const char *t = tc ? type_url(E, tc) : NULL;
-      bool hcm = (t && ends_with(t, ".HttpConnectionManager")) ||
-                 strcmp(name, "envoy.filters.network.http_connection_manager") ==
-                     0;
+      bool hcm =
+          (t && ends_with(t, ".HttpConnectionManager")) ||
+          strcmp(name, "envoy.filters.network.http_connection_manager") == 0;
       if (hcm && tc) {
         char tp[256];
         rein__ix_path(tp, sizeof tp, ip, "typed_config");
@@ -1602,8 +1598,7 @@ static void resources(eimp *E, yaml_node_t *n) {
       else if (pass == 1 && ends_with(t, "envoy.config.listener.v3.Listener"))
         listener(E, r, ip);
       else if (pass == 1 && !is_cluster)
-        rein__ix_note(E->d, r, ip, "a %.100s: not retry settings, left out",
-                      t);
+        rein__ix_note(E->d, r, ip, "a %.100s: not retry settings, left out", t);
     }
 }
 
@@ -1611,8 +1606,7 @@ static void resources(eimp *E, yaml_node_t *n) {
 static bool has(eimp *E, yaml_node_t *n, const char *key, const char *camel) {
   for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
        p < n->data.mapping.pairs.top; p++) {
-    const char *k =
-        rein__ix_text(yaml_document_get_node(&E->d->doc, p->key));
+    const char *k = rein__ix_text(yaml_document_get_node(&E->d->doc, p->key));
     if (k && (strcmp(k, key) == 0 || (camel && strcmp(k, camel) == 0)))
       return true;
   }
@@ -1661,9 +1655,10 @@ static void envoy_import(rein_interop *ix, ix_doc *d) {
              has(&E, root, "dynamic_resources", "dynamicResources")) {
     bootstrap(&E, root);
   } else {
-    static const char *const tops[] = {
-        "virtual_hosts", "static_resources", "filter_chains",
-        "circuit_breakers", "resources", "listeners", "clusters", NULL};
+    static const char *const tops[] = {"virtual_hosts", "static_resources",
+                                       "filter_chains", "circuit_breakers",
+                                       "resources",     "listeners",
+                                       "clusters",      NULL};
     /* a near miss of what tells the kinds apart, or nothing Envoy */
     ix_member m[MAXM * 2];
     size_t k = rein__ix_members(d, root, "", NULL, m, MAXM * 2);
@@ -1693,8 +1688,7 @@ static void envoy_import(rein_interop *ix, ix_doc *d) {
                      "Bootstrap's static_resources or an xDS resources "
                      "list)");
     else
-      rein__ix_error(d, root, "",
-                     "no route to a cluster: nothing to import");
+      rein__ix_error(d, root, "", "no route to a cluster: nothing to import");
   }
   rein_free(&ix->alloc, E.cl);
 }
@@ -1888,7 +1882,9 @@ size_t rein__ix_envoy_when(rein_interop *ix, rein_contract_loc loc,
     ewarn(X, "retry.when",
           "%s also retries an attempt that hit per_try_timeout, which the "
           "contract does not retry",
-          t5xx ? "5xx" : tgw ? "gateway-error" : "reset");
+          t5xx  ? "5xx"
+          : tgw ? "gateway-error"
+                : "reset");
   if (S.kinds & REIN_RETRY_ON(REIN_OUTCOME_TIMEOUT)) {
     char tl[64] = "";
     size_t to = 0;
@@ -1909,11 +1905,12 @@ size_t rein__ix_envoy_when(rein_interop *ix, rein_contract_loc loc,
   return nc;
 }
 
-static void write_retry_on(exp_ *X, FILE *f, int in, const rein_policy_spec *sp) {
+static void write_retry_on(exp_ *X, FILE *f, int in,
+                           const rein_policy_spec *sp) {
   char list[512];
   unsigned codes[600];
-  size_t nc = rein__ix_envoy_when(X->ix, X->loc, X->path, sp, list,
-                                  sizeof list, codes);
+  size_t nc =
+      rein__ix_envoy_when(X->ix, X->loc, X->path, sp, list, sizeof list, codes);
   if (*list) {
     ind(f, in);
     fputs("retry_on: ", f);
@@ -1933,7 +1930,8 @@ static void write_retry_on(exp_ *X, FILE *f, int in, const rein_policy_spec *sp)
   }
 }
 
-static void write_backoff(exp_ *X, FILE *f, int in, const rein_policy_spec *sp) {
+static void write_backoff(exp_ *X, FILE *f, int in,
+                          const rein_policy_spec *sp) {
   const rein_backoff_config *b = &sp->policy.backoff;
   int64_t base = b->base_ns, cap = b->cap_ns;
   switch (b->kind) {
@@ -1984,7 +1982,8 @@ static void write_backoff(exp_ *X, FILE *f, int in, const rein_policy_spec *sp) 
   fputc('\n', f);
 }
 
-static void write_signals(exp_ *X, FILE *f, int in, const rein_policy_spec *sp) {
+static void write_signals(exp_ *X, FILE *f, int in,
+                          const rein_policy_spec *sp) {
   uint32_t s = sp->signals;
   if (s & REIN_SIGNAL_PUSHBACK)
     ewarn(X, "retry.signals",
@@ -2137,8 +2136,7 @@ static void write_cluster(rein_interop *ix, FILE *f, ecall *const *cs,
               "Envoy's budget is one per Envoy instance and cluster; a "
               "fleet-wide budget cannot be expressed");
     } else if (first->sp.budget.ratio != b->ratio ||
-               first->sp.budget.min_retries_per_sec !=
-                   b->min_retries_per_sec) {
+               first->sp.budget.min_retries_per_sec != b->min_retries_per_sec) {
       ewarn(&X, "retry.budget",
             "Envoy has one retry budget per cluster: this call's differs "
             "from the one written (line %u); left out",

@@ -92,9 +92,8 @@ extern const ix_format rein__ix_istio;
  * named; *noted: the once-per-file note on per-try timeouts was given.
  */
 void rein__ix_envoy_retry_on(ix_doc *d, yaml_node_t *n, const char *path,
-                             const char *v, rein_policy_spec *sp,
-                             bool statuses, bool *rsc, bool *rhd,
-                             bool *noted);
+                             const char *v, rein_policy_spec *sp, bool statuses,
+                             bool *rsc, bool *rhd, bool *noted);
 /*
  * The retry_on conditions that say sp's `when` (comma-separated into
  * `list`, at most `cap` bytes, "" when none can), and the HTTP statuses

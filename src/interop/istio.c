@@ -115,9 +115,13 @@ static void op_of(const char *kind, const char *value, char *out, size_t cap) {
   snprintf(out, cap, "%s%s", s, prefix ? "*" : "");
 }
 
-static const char *const retry_fields[] = {
-    "attempts",   "perTryTimeout", "retryOn", "retryRemoteLocalities",
-    "retryIgnorePreviousHosts", "backoff", NULL};
+static const char *const retry_fields[] = {"attempts",
+                                           "perTryTimeout",
+                                           "retryOn",
+                                           "retryRemoteLocalities",
+                                           "retryIgnorePreviousHosts",
+                                           "backoff",
+                                           NULL};
 
 /* Istio's policy when a route has no `retries`. */
 static void default_policy(iimp *I, yaml_node_t *at, const char *path,
@@ -167,8 +171,9 @@ static void retries(iimp *I, yaml_node_t *n, const char *path,
       int64_t ns;
       if (get_duration(I, v, fp, &ns)) {
         if (ns < NS_MS)
-          rein__ix_error(I->d, v, fp, "must be at least 1ms (Istio requires "
-                                      "it)");
+          rein__ix_error(I->d, v, fp,
+                         "must be at least 1ms (Istio requires "
+                         "it)");
         else
           rein__ix_set_model_duration(I->d, v, fp, sp, REIN_MODEL_CALL,
                                       "timeout", ns);
@@ -186,8 +191,9 @@ static void retries(iimp *I, yaml_node_t *n, const char *path,
       int64_t ns;
       if (get_duration(I, v, fp, &ns)) {
         if (ns < NS_MS) {
-          rein__ix_warn(I->d, v, fp, "Envoy rounds a base interval below 1ms "
-                                     "up to 1ms: imported as 1ms");
+          rein__ix_warn(I->d, v, fp,
+                        "Envoy rounds a base interval below 1ms "
+                        "up to 1ms: imported as 1ms");
           ns = NS_MS;
         }
         sp->policy.backoff.base_ns = ns;
@@ -236,11 +242,21 @@ static void base_spec(rein_policy_spec *sp) {
   sp->deadline_ns = 0; /* Istio: no route timeout unless given */
 }
 
-static const char *const match_fields[] = {
-    "name",    "uri",          "scheme",         "method",
-    "authority", "headers",    "port",           "sourceLabels",
-    "gateways", "queryParams", "ignoreUriCase",  "withoutHeaders",
-    "sourceNamespace", "statPrefix", NULL};
+static const char *const match_fields[] = {"name",
+                                           "uri",
+                                           "scheme",
+                                           "method",
+                                           "authority",
+                                           "headers",
+                                           "port",
+                                           "sourceLabels",
+                                           "gateways",
+                                           "queryParams",
+                                           "ignoreUriCase",
+                                           "withoutHeaders",
+                                           "sourceNamespace",
+                                           "statPrefix",
+                                           NULL};
 static const char *const sm_fields[] = {"exact", "prefix", "regex", NULL};
 
 /* The uri of match `n`: its kind and value (kind "" when none). */
@@ -264,8 +280,7 @@ static void match(iimp *I, yaml_node_t *n, const char *path, const char **kind,
     if (!is_type(I, m[i].v, IX_J_OBJECT, fp, "a StringMatch object")) continue;
     ix_member s[4];
     size_t sk = rein__ix_members(I->d, m[i].v, fp, sm_fields, s, 4);
-    if (sk > 1)
-      rein__ix_error(I->d, s[1].k, fp, "one of exact, prefix, regex");
+    if (sk > 1) rein__ix_error(I->d, s[1].k, fp, "one of exact, prefix, regex");
     char sp[256];
     if (sk && get_string(I, s[0].v, rein__ix_path(sp, sizeof sp, fp, s[0].key),
                          value)) {
@@ -308,20 +323,32 @@ static void add_call(iimp *I, yaml_node_t *at, const char *route,
   c.spec = *spec;
   c.loc = rein__ix_loc(I->d, at);
   c.to = rein__ix_strdup(I->ix, to);
-  c.origin = rein__ix_printf(I->ix, "%s:%u:%u %s/%s: %s %s -> %s", I->d->file,
-                             c.loc.line, c.loc.col, I->vs ? I->vs : "", route,
-                             *kind ? kind : "prefix", *kind ? value : "/",
-                             host);
+  c.origin =
+      rein__ix_printf(I->ix, "%s:%u:%u %s/%s: %s %s -> %s", I->d->file,
+                      c.loc.line, c.loc.col, I->vs ? I->vs : "", route,
+                      *kind ? kind : "prefix", *kind ? value : "/", host);
   if (!c.to || !c.origin) return;
   c.spec.policy.name = c.to;
   rein__ix_add_call(I->ix, &c);
 }
 
-static const char *const http_fields[] = {
-    "name",   "match",   "route",  "redirect",        "directResponse",
-    "delegate", "rewrite", "timeout", "retries",      "fault",
-    "mirror", "mirrors", "mirrorPercentage", "mirrorPercent", "corsPolicy",
-    "headers", NULL};
+static const char *const http_fields[] = {"name",
+                                          "match",
+                                          "route",
+                                          "redirect",
+                                          "directResponse",
+                                          "delegate",
+                                          "rewrite",
+                                          "timeout",
+                                          "retries",
+                                          "fault",
+                                          "mirror",
+                                          "mirrors",
+                                          "mirrorPercentage",
+                                          "mirrorPercent",
+                                          "corsPolicy",
+                                          "headers",
+                                          NULL};
 
 static void http_route(iimp *I, yaml_node_t *n, const char *path, size_t idx) {
   if (!is_type(I, n, IX_J_OBJECT, path, "an HTTPRoute object")) return;
@@ -417,8 +444,7 @@ static void http_route(iimp *I, yaml_node_t *n, const char *path, size_t idx) {
         if (mi == 0) rein__ix_error(I->d, dn, ddp, "missing");
         continue;
       }
-      if (!is_type(I, dest, IX_J_OBJECT, ddp, "a Destination object"))
-        continue;
+      if (!is_type(I, dest, IX_J_OBJECT, ddp, "a Destination object")) continue;
       ix_member hm[4];
       size_t hk = rein__ix_members(I->d, dest, ddp, d_fields, hm, 4);
       const char *host = NULL;
@@ -429,8 +455,7 @@ static void http_route(iimp *I, yaml_node_t *n, const char *path, size_t idx) {
           get_string(I, hm[i].v, hp, &host);
         else if (mi == 0)
           rein__ix_note(I->d, hm[i].k, hp,
-                        "a %s of the host: the call is to the host",
-                        hm[i].key);
+                        "a %s of the host: the call is to the host", hm[i].key);
       }
       if (!host) {
         char hp[256];
@@ -462,8 +487,8 @@ static void http_route(iimp *I, yaml_node_t *n, const char *path, size_t idx) {
 
 static const char *const spec_fields[] = {"hosts", "gateways", "http", "tls",
                                           "tcp",   "exportTo", NULL};
-static const char *const top_fields[] = {"apiVersion", "kind", "metadata",
-                                         "spec", "status", NULL};
+static const char *const top_fields[] = {"apiVersion", "kind",   "metadata",
+                                         "spec",       "status", NULL};
 
 static void virtual_service(iimp *I, yaml_node_t *n, const char *path) {
   if (!is_type(I, n, IX_J_OBJECT, path, "a VirtualService object")) return;
@@ -530,8 +555,7 @@ static void virtual_service(iimp *I, yaml_node_t *n, const char *path) {
         http_route(I, rein__ix_item(I->d, sm[i].v, j),
                    rein__ix_path_i(ip, sizeof ip, sp, j), j);
       }
-    } else if (strcmp(sm[i].key, "tls") == 0 ||
-               strcmp(sm[i].key, "tcp") == 0) {
+    } else if (strcmp(sm[i].key, "tls") == 0 || strcmp(sm[i].key, "tcp") == 0) {
       if (is_type(I, sm[i].v, IX_J_ARRAY, sp, "an array of routes") &&
           rein__ix_len(sm[i].v))
         rein__ix_warn(I->d, sm[i].k, sp,
@@ -541,8 +565,7 @@ static void virtual_service(iimp *I, yaml_node_t *n, const char *path) {
     } else if (strcmp(sm[i].key, "hosts") == 0 ||
                strcmp(sm[i].key, "gateways") == 0 ||
                strcmp(sm[i].key, "exportTo") == 0) {
-      if (!is_type(I, sm[i].v, IX_J_ARRAY, sp, "an array of strings"))
-        continue;
+      if (!is_type(I, sm[i].v, IX_J_ARRAY, sp, "an array of strings")) continue;
       for (size_t j = 0; j < rein__ix_len(sm[i].v); j++) {
         char ip[256];
         const char *t;
@@ -591,8 +614,7 @@ static void istio_import(rein_interop *ix, ix_doc *d) {
       rein__ix_error(d, root, "items", "missing");
       return;
     }
-    if (!is_type(&I, items, IX_J_ARRAY, "items", "an array of objects"))
-      return;
+    if (!is_type(&I, items, IX_J_ARRAY, "items", "an array of objects")) return;
     for (size_t j = 0; j < rein__ix_len(items); j++) {
       char ip[64];
       virtual_service(&I, rein__ix_item(d, items, j),
@@ -602,8 +624,9 @@ static void istio_import(rein_interop *ix, ix_doc *d) {
     virtual_service(&I, root, "");
   }
   if (ix->ncalls == I.first && !ix->errors)
-    rein__ix_error(d, root, "", "no route to a destination: nothing to "
-                                "import");
+    rein__ix_error(d, root, "",
+                   "no route to a destination: nothing to "
+                   "import");
 }
 
 /* ------------------------------------------------------------- export */
@@ -784,8 +807,9 @@ static void write_route(rein_interop *ix, FILE *f, const icall *c) {
     qdur(f, sp->deadline_ns < NS_MS ? NS_MS : sp->deadline_ns);
     fputc('\n', f);
     if (sp->deadline_ns < NS_MS)
-      ewarn(ix, c, "deadline", "Istio's timeout is at least 1ms: written as "
-                               "1ms");
+      ewarn(ix, c, "deadline",
+            "Istio's timeout is at least 1ms: written as "
+            "1ms");
   }
   unsigned retries = sp->policy.max_attempts - 1;
   fprintf(f, "      retries:\n        attempts: %u\n", retries);
@@ -799,8 +823,9 @@ static void write_route(rein_interop *ix, FILE *f, const icall *c) {
   if (sp->policy.attempt_timeout_ns) {
     int64_t t = sp->policy.attempt_timeout_ns;
     if (t < NS_MS) {
-      ewarn(ix, c, "timeout", "Istio's perTryTimeout is at least 1ms: "
-                              "written as 1ms");
+      ewarn(ix, c, "timeout",
+            "Istio's perTryTimeout is at least 1ms: "
+            "written as 1ms");
       t = NS_MS;
     }
     fputs("        perTryTimeout: ", f);
@@ -809,8 +834,8 @@ static void write_route(rein_interop *ix, FILE *f, const icall *c) {
   }
   char list[4096]; /* tokens and up to 500 statuses of 4 bytes: no cut */
   unsigned codes[600];
-  size_t nc = rein__ix_envoy_when(ix, c->loc, c->path, sp, list, sizeof list,
-                                  codes);
+  size_t nc =
+      rein__ix_envoy_when(ix, c->loc, c->path, sp, list, sizeof list, codes);
   size_t o = strlen(list);
   for (size_t i = 0; i < nc; i++)
     o += (size_t)snprintf(list + o, sizeof list - o, "%s%u", o ? "," : "",

@@ -94,8 +94,8 @@ static const bad_case bad_cases[] = {
     {"virtual_hosts: []\n---\nvirtual_hosts: []\n", 3, 1, NULL,
      "second document"},
     {"- 1\n- 2\n", 1, 1, NULL, "expected an Envoy config object"},
-    {VH "  - match: &m {prefix: \"/\"}\n    route: {cluster: a}\n", 5, 12,
-     NULL, "YAML anchor"},
+    {VH "  - match: &m {prefix: \"/\"}\n    route: {cluster: a}\n", 5, 12, NULL,
+     "YAML anchor"},
     {"{\"virtual_hosts\": [{\"name\": \"v\", \"domains\": [\"*\"],\n"
      " \"routes\": [{\"match\": {\"prefix\": \"/\"}, \"route\": "
      "{\"cluster\": a}}]}]}",
@@ -236,10 +236,10 @@ static void test_names(void **state) {
          "    rout: {}\n",
       &st);
   assert_int_equal(st, REIN_EPARSE);
-  assert_true(has_diag(
-      ix, REIN_INTEROP_ERROR, 8, 50,
-      "virtual_hosts[0].routes[0].route.retry_policy.perTryTimeot",
-      "did you mean 'per_try_timeout'"));
+  assert_true(
+      has_diag(ix, REIN_INTEROP_ERROR, 8, 50,
+               "virtual_hosts[0].routes[0].route.retry_policy.perTryTimeot",
+               "did you mean 'per_try_timeout'"));
   assert_true(has_diag(ix, REIN_INTEROP_ERROR, 9, 5,
                        "virtual_hosts[0].routes[0].rout",
                        "did you mean 'route'"));
@@ -341,7 +341,8 @@ static void test_warnings(void **state) {
       "                  cluster: a\n"
       "                  idle_timeout: 5s\n"
       "                  retry_policy:\n"
-      "                    retry_on: \"5xx,retriable-headers,envoy-ratelimited\"\n"
+      "                    retry_on: "
+      "\"5xx,retriable-headers,envoy-ratelimited\"\n"
       "                    per_try_idle_timeout: 1s\n"
       "                    retry_host_predicate:\n"
       "                    - name: envoy.retry_host_predicates.previous_hosts\n"
@@ -406,9 +407,8 @@ static void test_warnings(void **state) {
   assert_int_equal(c->spec.signals, 0);
   assert_false(c->spec.has_budget);
   /* 429 is not retried: retry_on lacks retriable-status-codes */
-  assert_false(rein_retryable_set_has(&c->spec.policy.retryable,
-                                      REIN_COND_HTTP(429),
-                                      REIN_OUTCOME_OVERLOADED));
+  assert_false(rein_retryable_set_has(
+      &c->spec.policy.retryable, REIN_COND_HTTP(429), REIN_OUTCOME_OVERLOADED));
   rein_interop_free(ix);
 }
 
@@ -472,8 +472,8 @@ static void test_retry_on(void **state) {
         if (!strcmp(t, "timeout"))
           c = REIN_COND_TRANSPORT(REIN_TRANSPORT_TIMEOUT);
         else if (one.http[0] || one.http[1] || one.http[2] || one.http[3] ||
-            one.http[4] || one.http[5] || one.http[6] || one.http[7] ||
-            one.http[8] || one.http[9])
+                 one.http[4] || one.http[5] || one.http[6] || one.http[7] ||
+                 one.http[8] || one.http[9])
           c = REIN_COND_HTTP(atoi(t));
         else if (one.grpc)
           c = REIN_COND_GRPC((uint32_t)__builtin_ctz(one.grpc));
@@ -681,8 +681,8 @@ static bool warned(const rein_interop *ex, const char *path,
   snprintf(f, sizeof f, "%s.%s", path, field);
   for (size_t i = 0; i < rein_interop_diag_count(ex); i++) {
     const rein_interop_diag *d = rein_interop_diag_at(ex, i);
-    if (d->severity == REIN_INTEROP_WARNING && strncmp(d->field, f,
-                                                       strlen(f)) == 0)
+    if (d->severity == REIN_INTEROP_WARNING &&
+        strncmp(d->field, f, strlen(f)) == 0)
       return true;
   }
   return false;
@@ -765,8 +765,8 @@ static size_t round_trip(const rein_contract_set *s, const char *caller,
                (long long)have.tmo);
     else if (want.base != have.base || want.cap != have.cap)
       snprintf(why, sizeof why, "backoff %lld..%lld vs %lld..%lld",
-               (long long)want.base, (long long)want.cap,
-               (long long)have.base, (long long)have.cap);
+               (long long)want.base, (long long)want.cap, (long long)have.base,
+               (long long)have.cap);
     else if (want.signals != have.signals)
       snprintf(why, sizeof why, "signals %#x vs %#x", want.signals,
                have.signals);
@@ -774,8 +774,7 @@ static size_t round_trip(const rein_contract_set *s, const char *caller,
              want.min != have.min)
       snprintf(why, sizeof why, "budget %d %g %g vs %d %g %g", want.budget,
                want.ratio, want.min, have.budget, have.ratio, have.min);
-    rein_condition dc =
-        want.attempts > 1 ? when_differs(&sp, &back->spec) : 0;
+    rein_condition dc = want.attempts > 1 ? when_differs(&sp, &back->spec) : 0;
     if (!*why && dc && !warned(ex, path, "retry.when")) {
       char nb[32];
       snprintf(why, sizeof why, "`when` differs on %s, not warned",
@@ -873,17 +872,31 @@ static void test_examples_round_trip(void **state) {
 
 /* A random contract of one caller: 1..4 calls with random policies. */
 static void random_contract(rein_rng *r, char *buf, size_t cap) {
-  static const char *const names[] = {
-      "503",     "429",      "5xx",         "500-504",   "409",
-      "reset",   "timeout",  "connect-failure", "refused-stream",
-      "UNAVAILABLE", "CANCELLED", "INTERNAL", "DEADLINE_EXCEEDED",
-      "RESOURCE_EXHAUSTED", "UNKNOWN", "overloaded", "failure",
-      "408", "4xx"};
+  static const char *const names[] = {"503",
+                                      "429",
+                                      "5xx",
+                                      "500-504",
+                                      "409",
+                                      "reset",
+                                      "timeout",
+                                      "connect-failure",
+                                      "refused-stream",
+                                      "UNAVAILABLE",
+                                      "CANCELLED",
+                                      "INTERNAL",
+                                      "DEADLINE_EXCEEDED",
+                                      "RESOURCE_EXHAUSTED",
+                                      "UNKNOWN",
+                                      "overloaded",
+                                      "failure",
+                                      "408",
+                                      "4xx"};
   static const char *const kinds[] = {"none", "constant", "linear",
                                       "exponential"};
   static const char *const jit[] = {"none", "full", "equal", "decorrelated"};
-  size_t o = (size_t)snprintf(buf, cap, "service: caller\nversion: \"1\"\n"
-                                        "calls:\n");
+  size_t o = (size_t)snprintf(buf, cap,
+                              "service: caller\nversion: \"1\"\n"
+                              "calls:\n");
   unsigned ncalls = 1 + (unsigned)(rein_rng_next(r) % 4);
   for (unsigned i = 0; i < ncalls; i++) {
     rein_policy_spec sp;
@@ -938,8 +951,7 @@ static void random_contract(rein_rng *r, char *buf, size_t cap) {
       rein_model_set(&sp, mf(REIN_MODEL_BUDGET, "kind"), "quota", NULL);
     } else if (rein_rng_next(r) % 2) {
       sp.has_budget = true;
-      snprintf(t, sizeof t, "%.2f",
-               (double)(rein_rng_next(r) % 150) / 100.0);
+      snprintf(t, sizeof t, "%.2f", (double)(rein_rng_next(r) % 150) / 100.0);
       rein_model_set(&sp, mf(REIN_MODEL_BUDGET, "ratio"), t, NULL);
       snprintf(t, sizeof t, "%u", (unsigned)(rein_rng_next(r) % 20));
       rein_model_set(&sp, mf(REIN_MODEL_BUDGET, "min_per_sec"), t, NULL);
@@ -1016,8 +1028,8 @@ static json_t *yaml_node_json(yaml_document_t *doc, yaml_node_t *n) {
     json_t *a = json_array();
     for (yaml_node_item_t *i = n->data.sequence.items.start;
          i < n->data.sequence.items.top; i++)
-      json_array_append_new(a,
-                            yaml_node_json(doc, yaml_document_get_node(doc, *i)));
+      json_array_append_new(
+          a, yaml_node_json(doc, yaml_document_get_node(doc, *i)));
     return a;
   }
   json_t *o = json_object();
@@ -1037,8 +1049,8 @@ static json_t *yaml_node_json(yaml_document_t *doc, yaml_node_t *n) {
       }
     }
     key[o2] = 0;
-    json_object_set_new(o, key,
-                        yaml_node_json(doc, yaml_document_get_node(doc, p->value)));
+    json_object_set_new(
+        o, key, yaml_node_json(doc, yaml_document_get_node(doc, p->value)));
   }
   return o;
 }
@@ -1128,8 +1140,8 @@ static void walk(json_t *j, json_t *clusters, json_t *vhosts) {
       const char *pr = json_string_value(json_object_get(t, "priority"));
       if (!rb || (pr && strcmp(pr, "DEFAULT"))) continue;
       json_t *b = json_object();
-      json_t *pct = json_object_get(json_object_get(rb, "budget_percent"),
-                                    "value");
+      json_t *pct =
+          json_object_get(json_object_get(rb, "budget_percent"), "value");
       json_t *mc = json_object_get(rb, "min_retry_concurrency");
       json_object_set_new(b, "percent",
                           json_real(pct ? json_number_value(pct) : 20));
@@ -1145,7 +1157,8 @@ static void walk(json_t *j, json_t *clusters, json_t *vhosts) {
 
 /* An Envoy config as (cluster, match) -> what its retries do. */
 static json_t *normalize(json_t *cfg) {
-  json_t *clusters = json_object(), *vhosts = json_array(), *out = json_object();
+  json_t *clusters = json_object(), *vhosts = json_array(),
+         *out = json_object();
   walk(cfg, clusters, vhosts);
   size_t i;
   json_t *vh;
@@ -1166,15 +1179,15 @@ static json_t *normalize(json_t *cfg) {
                           json_integer(dur(json_object_get(ra, "timeout"),
                                            INT64_C(15000000000))));
       json_t *nr = rp ? json_object_get(rp, "num_retries") : NULL;
-      double retries = !rp ? 0
+      double retries = !rp                  ? 0
                        : json_is_string(nr) ? atof(json_string_value(nr))
-                       : nr ? json_number_value(nr)
-                            : 1;
+                       : nr                 ? json_number_value(nr)
+                                            : 1;
       json_object_set_new(n, "num_retries", json_integer((json_int_t)retries));
       if (rp) {
-        json_object_set_new(n, "per_try_timeout",
-                            json_integer(dur(json_object_get(rp, "per_try_timeout"),
-                                             0)));
+        json_object_set_new(
+            n, "per_try_timeout",
+            json_integer(dur(json_object_get(rp, "per_try_timeout"), 0)));
         json_t *bo = json_object_get(rp, "retry_back_off");
         int64_t base = dur(json_object_get(bo, "base_interval"), 25000000);
         if (base < 1000000) base = 1000000;
@@ -1187,10 +1200,10 @@ static json_t *normalize(json_t *cfg) {
         json_t *hdrs = json_object();
         size_t h;
         json_t *hd;
-        json_array_foreach(json_object_get(json_object_get(rp,
-                               "rate_limited_retry_back_off"),
-                               "reset_headers"),
-                           h, hd) {
+        json_array_foreach(
+            json_object_get(json_object_get(rp, "rate_limited_retry_back_off"),
+                            "reset_headers"),
+            h, hd) {
           const char *hn = json_string_value(json_object_get(hd, "name"));
           json_object_set_new(hdrs,
                               strcasecmp(hn, "Retry-After") == 0 ? "retry-after"
@@ -1204,11 +1217,9 @@ static json_t *normalize(json_t *cfg) {
       if (cl) json_array_append_new(cls, json_string(cl));
       size_t w;
       json_t *wc;
-      json_array_foreach(json_object_get(json_object_get(ra,
-                                                         "weighted_clusters"),
-                                         "clusters"),
-                         w, wc)
-          json_array_append(cls, json_object_get(wc, "name"));
+      json_array_foreach(
+          json_object_get(json_object_get(ra, "weighted_clusters"), "clusters"),
+          w, wc) json_array_append(cls, json_object_get(wc, "name"));
       size_t q;
       json_t *c;
       json_array_foreach(cls, q, c) {
@@ -1261,7 +1272,8 @@ static void test_fixtures(void **state) {
     if (!json_equal(na, nb)) {
       char *sa = json_dumps(na, JSON_SORT_KEYS | JSON_INDENT(1)),
            *sb = json_dumps(nb, JSON_SORT_KEYS | JSON_INDENT(1));
-      fprintf(stderr, "%s: not semantically equal\n  source: %s\n  export: %s\n",
+      fprintf(stderr,
+              "%s: not semantically equal\n  source: %s\n  export: %s\n",
               e->d_name, sa, sb);
       free(sa);
       free(sb);

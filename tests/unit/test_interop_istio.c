@@ -75,8 +75,9 @@ static bool retried(const rein_policy_spec *sp, rein_condition c) {
 
 /* ------------------------------------------------------------ bad input */
 
-#define VS "apiVersion: networking.istio.io/v1\nkind: VirtualService\n" \
-           "metadata: {name: r}\nspec:\n  hosts: [a]\n  http:\n"
+#define VS                                                                     \
+  "apiVersion: networking.istio.io/v1\nkind: VirtualService\n"                 \
+  "metadata: {name: r}\nspec:\n  hosts: [a]\n  http:\n"
 #define ROUTE "  - route:\n    - destination: {host: a}\n"
 
 typedef struct bad_case {
@@ -93,10 +94,10 @@ static const bad_case bad_cases[] = {
     {"apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
      "spec: {}\n",
      1, 1, "kind", "rein imports Istio's VirtualService"},
-    {"apiVersion: networking.istio.io/v2\nkind: VirtualService\nspec: {}\n",
-     1, 1, "apiVersion", "expected networking.istio.io/v1"},
-    {"apiVersion: networking.istio.io/v1\nkind: VirtualService\n", 1, 1,
-     "spec", "missing"},
+    {"apiVersion: networking.istio.io/v2\nkind: VirtualService\nspec: {}\n", 1,
+     1, "apiVersion", "expected networking.istio.io/v1"},
+    {"apiVersion: networking.istio.io/v1\nkind: VirtualService\n", 1, 1, "spec",
+     "missing"},
     /* unknown fields, with a did-you-mean */
     {VS ROUTE "    retries: {attempts: 2, perTryTimout: 1s}\n", 9, 28,
      "spec.http[0].retries.perTryTimout", "did you mean 'perTryTimeout'"},
@@ -115,8 +116,8 @@ static const bad_case bad_cases[] = {
      "expected an HTTPRetry object"},
     {VS ROUTE "    timeout: 5\n", 9, 14, "spec.http[0].timeout",
      "expected a duration string"},
-    {VS ROUTE "    retries: {attempts: 2, retryRemoteLocalities: yes}\n", 9,
-     51, "spec.http[0].retries.retryRemoteLocalities", "true or false"},
+    {VS ROUTE "    retries: {attempts: 2, retryRemoteLocalities: yes}\n", 9, 51,
+     "spec.http[0].retries.retryRemoteLocalities", "true or false"},
     {"apiVersion: networking.istio.io/v1\nkind: VirtualService\n"
      "spec:\n  hosts: a\n  http: []\n",
      4, 10, "spec.hosts", "an array of strings"},
@@ -180,8 +181,8 @@ static void test_cli_nothing_written(void **state) {
                          bad, out);
   assert_int_equal(rc, 2);
   char want[512];
-  snprintf(want, sizeof want, "%s:9:37: error: spec.http[0].retries.retryOn:",
-           bad);
+  snprintf(want, sizeof want,
+           "%s:9:37: error: spec.http[0].retries.retryOn:", bad);
   if (!strstr(o, want)) fprintf(stderr, "%s", o);
   assert_non_null(strstr(o, want));
   assert_non_null(strstr(o, "nothing written"));
@@ -276,7 +277,7 @@ static void test_semantics(void **state) {
   rein_interop_free(ix);
   /* HTTP statuses inside retryOn; an empty retryOn is the default */
   ix = import_text(VS ROUTE "    retries: {attempts: 4, retryOn: \"503,429,"
-                   "reset\", backoff: 100ms}\n    timeout: 1m30s\n",
+                            "reset\", backoff: 100ms}\n    timeout: 1m30s\n",
                    &st);
   sp = only(ix);
   assert_int_equal(sp->policy.max_attempts, 5);
@@ -295,13 +296,15 @@ static void test_semantics(void **state) {
                        "default conditions"));
   rein_interop_free(ix);
   /* names: exact path, prefix, regex; origin keeps the host */
-  ix = import_text(VS "  - match:\n    - uri: {exact: /v1/charge}\n"
-                      "    - uri: {prefix: /api/}\n    - uri: {regex: \"/x.*\"}\n"
-                      "    route:\n    - destination: {host: pay.prod.svc}\n",
+  ix = import_text(VS
+                   "  - match:\n    - uri: {exact: /v1/charge}\n"
+                   "    - uri: {prefix: /api/}\n    - uri: {regex: \"/x.*\"}\n"
+                   "    route:\n    - destination: {host: pay.prod.svc}\n",
                    &st);
   assert_int_equal(st, REIN_OK);
   assert_int_equal(rein_interop_call_count(ix), 3);
-  assert_string_equal(rein_interop_call_at(ix, 0)->to, "pay-prod-svc.v1-charge");
+  assert_string_equal(rein_interop_call_at(ix, 0)->to,
+                      "pay-prod-svc.v1-charge");
   assert_string_equal(rein_interop_call_at(ix, 1)->to, "pay-prod-svc.api-*");
   assert_string_equal(rein_interop_call_at(ix, 2)->to, "pay-prod-svc.*");
   assert_non_null(strstr(rein_interop_call_at(ix, 0)->origin,
@@ -432,8 +435,8 @@ static size_t round_trip(const rein_contract_set *s, const char *caller,
       if (strcmp(rein_interop_call_at(im, k)->to, to) == 0)
         back = rein_interop_call_at(im, k);
     if (!back) {
-      fprintf(stderr, "%s: %s -> %s did not come back:\n%s\n", what, caller,
-              to, text);
+      fprintf(stderr, "%s: %s -> %s did not come back:\n%s\n", what, caller, to,
+              text);
       fail();
     }
     const rein_policy_spec *b = &back->spec;
@@ -445,7 +448,8 @@ static size_t round_trip(const rein_contract_set *s, const char *caller,
     if (want.deadline > 0 && want.deadline < 1000000) want.deadline = 1000000;
     if (want.attempts <= 1) {
       want.tmo = 0; /* attempts 0 drops the retry policy */
-      if (sp.policy.attempt_timeout_ns) assert_true(warned(ex, path, "timeout"));
+      if (sp.policy.attempt_timeout_ns)
+        assert_true(warned(ex, path, "timeout"));
     } else {
       if (want.tmo > 0 && want.tmo < 1000000) want.tmo = 1000000;
       int64_t base = bo->kind == REIN_BACKOFF_NONE ? 1000000 : bo->base_ns;
@@ -467,8 +471,8 @@ static size_t round_trip(const rein_contract_set *s, const char *caller,
                (long long)have.tmo);
     else if (want.base != have.base || want.cap != have.cap)
       snprintf(why, sizeof why, "backoff %lld..%lld vs %lld..%lld",
-               (long long)want.base, (long long)want.cap,
-               (long long)have.base, (long long)have.cap);
+               (long long)want.base, (long long)want.cap, (long long)have.base,
+               (long long)have.cap);
     rein_condition dc = want.attempts > 1 ? when_differs(&sp, b) : 0;
     if (!*why && dc && !warned(ex, path, "retry.when")) {
       char nb[32];
@@ -478,7 +482,8 @@ static size_t round_trip(const rein_contract_set *s, const char *caller,
     /* every field Istio cannot express is named in a warning */
     const char *lost = NULL;
     if (!*why && want.attempts > 1) {
-      if (bo->jitter != REIN_JITTER_FULL && !warned(ex, path, "retry.backoff.jitter"))
+      if (bo->jitter != REIN_JITTER_FULL &&
+          !warned(ex, path, "retry.backoff.jitter"))
         lost = "retry.backoff.jitter";
       else if (bo->kind == REIN_BACKOFF_EXPONENTIAL && bo->multiplier != 2 &&
                !warned(ex, path, "retry.backoff.multiplier"))
@@ -551,17 +556,31 @@ static void test_examples_round_trip(void **state) {
 }
 
 static void random_contract(rein_rng *r, char *buf, size_t cap) {
-  static const char *const names[] = {
-      "503", "429", "5xx", "500-504", "409", "reset", "timeout",
-      "connect-failure", "refused-stream", "UNAVAILABLE", "CANCELLED",
-      "INTERNAL", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED", "UNKNOWN",
-      "overloaded", "408", "4xx"};
+  static const char *const names[] = {"503",
+                                      "429",
+                                      "5xx",
+                                      "500-504",
+                                      "409",
+                                      "reset",
+                                      "timeout",
+                                      "connect-failure",
+                                      "refused-stream",
+                                      "UNAVAILABLE",
+                                      "CANCELLED",
+                                      "INTERNAL",
+                                      "DEADLINE_EXCEEDED",
+                                      "RESOURCE_EXHAUSTED",
+                                      "UNKNOWN",
+                                      "overloaded",
+                                      "408",
+                                      "4xx"};
   static const char *const kinds[] = {"none", "constant", "linear",
                                       "exponential"};
   static const char *const jit[] = {"none", "full", "equal", "decorrelated"};
   static const char *const ops[] = {"charge", "*", "refund", "v1-get", "list*"};
-  size_t o = (size_t)snprintf(buf, cap, "service: caller\nversion: \"1\"\n"
-                                        "calls:\n");
+  size_t o = (size_t)snprintf(buf, cap,
+                              "service: caller\nversion: \"1\"\n"
+                              "calls:\n");
   unsigned ncalls = 1 + (unsigned)(rein_rng_next(r) % 4);
   for (unsigned i = 0; i < ncalls; i++) {
     rein_policy_spec sp;
@@ -570,12 +589,14 @@ static void random_contract(rein_rng *r, char *buf, size_t cap) {
     snprintf(t, sizeof t, "%u", 1 + (unsigned)(rein_rng_next(r) % 8));
     rein_model_set(&sp, mf(REIN_MODEL_RETRY, "attempts"), t, NULL);
     if (rein_rng_next(r) % 2) {
-      int64_t ns = 1 + (int64_t)(rein_rng_next(r) % (UINT64_C(3600) * 1000000000));
+      int64_t ns =
+          1 + (int64_t)(rein_rng_next(r) % (UINT64_C(3600) * 1000000000));
       rein_format_duration(ns, t, sizeof t);
       rein_model_set(&sp, mf(REIN_MODEL_CALL, "deadline"), t, NULL);
     }
     if (rein_rng_next(r) % 2) {
-      int64_t ns = 1 + (int64_t)(rein_rng_next(r) % (UINT64_C(60) * 1000000000));
+      int64_t ns =
+          1 + (int64_t)(rein_rng_next(r) % (UINT64_C(60) * 1000000000));
       rein_format_duration(ns, t, sizeof t);
       rein_model_set(&sp, mf(REIN_MODEL_CALL, "timeout"), t, NULL);
     }
@@ -588,10 +609,10 @@ static void random_contract(rein_rng *r, char *buf, size_t cap) {
     int64_t base = (int64_t)(rein_rng_next(r) % (UINT64_C(10) * 1000000000));
     if (rein_rng_next(r) % 4 == 0) base -= base % 1000000;
     /* the cap Istio implies (10 x base) half of the time */
-    int64_t capv = rein_rng_next(r) % 2
-                       ? 10 * (base < 1000000 ? 1000000 : base)
-                       : base + (int64_t)(rein_rng_next(r) %
-                                          (UINT64_C(60) * 1000000000));
+    int64_t capv =
+        rein_rng_next(r) % 2
+            ? 10 * (base < 1000000 ? 1000000 : base)
+            : base + (int64_t)(rein_rng_next(r) % (UINT64_C(60) * 1000000000));
     rein_format_duration(base, t, sizeof t);
     rein_model_set(&sp, mf(REIN_MODEL_BACKOFF, "base"), t, NULL);
     rein_format_duration(capv, t, sizeof t);
@@ -686,7 +707,8 @@ static const rein_policy_spec *call_named(const rein_interop *ix,
 static void test_fixture_values(void **state) {
   (void)state;
   rein_interop *ix = import_file("ratings-retry.yaml");
-  const rein_policy_spec *sp = call_named(ix, "ratings-prod-svc-cluster-local.*");
+  const rein_policy_spec *sp =
+      call_named(ix, "ratings-prod-svc-cluster-local.*");
   assert_int_equal(sp->policy.max_attempts, 4);
   assert_int_equal(sp->policy.attempt_timeout_ns, 2000 * MS);
   assert_int_equal(sp->deadline_ns, 10000 * MS);
@@ -717,13 +739,15 @@ static void test_fixture_values(void **state) {
   rein_interop_free(ix);
 
   ix = import_file("grpc-backend.json");
-  sp = call_named(ix, "inventory-shop-svc-cluster-local.shop-Inventory-Reserve");
+  sp =
+      call_named(ix, "inventory-shop-svc-cluster-local.shop-Inventory-Reserve");
   assert_int_equal(sp->policy.max_attempts, 5);
   assert_int_equal(sp->policy.attempt_timeout_ns, 500 * MS);
   for (uint32_t c = 1; c < REIN_GRPC_CODE_COUNT_; c++)
     assert_int_equal(retried(sp, REIN_COND_GRPC(c)),
                      c == 1 || c == 4 || c == 8 || c == 14);
-  sp = call_named(ix, "inventory-shop-svc-cluster-local.shop-Inventory-Release");
+  sp =
+      call_named(ix, "inventory-shop-svc-cluster-local.shop-Inventory-Release");
   assert_int_equal(sp->policy.max_attempts, 1);
   rein_interop_free(ix);
 
@@ -768,17 +792,17 @@ static void test_fixtures_round_trip(void **state) {
     for (size_t i = 0; i < rein_interop_call_count(ix); i++) {
       const rein_interop_call *a = rein_interop_call_at(ix, i);
       const rein_policy_spec *x = &a->spec, *y = call_named(im, a->to);
-      bool same = x->policy.max_attempts == y->policy.max_attempts &&
-                  x->deadline_ns == y->deadline_ns &&
-                  (x->policy.max_attempts <= 1 ||
-                   (x->policy.attempt_timeout_ns ==
-                        y->policy.attempt_timeout_ns &&
-                    x->policy.backoff.base_ns == y->policy.backoff.base_ns &&
-                    x->policy.backoff.cap_ns == y->policy.backoff.cap_ns &&
-                    !when_differs(x, y)));
+      bool same =
+          x->policy.max_attempts == y->policy.max_attempts &&
+          x->deadline_ns == y->deadline_ns &&
+          (x->policy.max_attempts <= 1 ||
+           (x->policy.attempt_timeout_ns == y->policy.attempt_timeout_ns &&
+            x->policy.backoff.base_ns == y->policy.backoff.base_ns &&
+            x->policy.backoff.cap_ns == y->policy.backoff.cap_ns &&
+            !when_differs(x, y)));
       if (!same) {
-        fprintf(stderr, "%s: %s differs after the round trip:\n%s\n",
-                e->d_name, a->to, text);
+        fprintf(stderr, "%s: %s differs after the round trip:\n%s\n", e->d_name,
+                a->to, text);
         fail();
       }
       /* the destination host and the match, as the source spells them */
@@ -797,8 +821,7 @@ static void test_fixtures_round_trip(void **state) {
     n++;
   }
   closedir(d);
-  fprintf(stderr, "fixtures: %zu read back the same after the round trip\n",
-          n);
+  fprintf(stderr, "fixtures: %zu read back the same after the round trip\n", n);
   assert_true(n >= 4);
 }
 
