@@ -225,6 +225,13 @@ static void retries(iimp *I, yaml_node_t *n, const char *path,
   if (!have_attempts)
     rein__ix_note(I->d, n, path,
                   "no attempts: Istio reads 0, which disables retries");
+  if (attempts == 0 && k > (size_t)have_attempts) {
+    /* Istio sets no retry policy at all: its other fields do nothing */
+    sp->policy.attempt_timeout_ns = 0;
+    rein__ix_note(I->d, n, path,
+                  "at attempts 0 Istio sets no retry policy: perTryTimeout, "
+                  "retryOn and backoff have no effect");
+  }
   char t[24];
   snprintf(t, sizeof t, "%.0f", attempts + 1);
   rein__ix_set_model(I->d, n, path, sp, REIN_MODEL_RETRY, "attempts", t);

@@ -272,6 +272,9 @@ static void test_semantics(void **state) {
   rein_interop_free(ix);
   ix = import_text(VS ROUTE "    retries: {perTryTimeout: 1s}\n", &st);
   assert_int_equal(only(ix)->policy.max_attempts, 1);
+  assert_int_equal(only(ix)->policy.attempt_timeout_ns, 0); /* no policy */
+  assert_true(has_diag(ix, REIN_INTEROP_NOTE, 0, 0, "spec.http[0].retries",
+                       "no effect"));
   assert_true(has_diag(ix, REIN_INTEROP_NOTE, 0, 0, "spec.http[0].retries",
                        "disables retries"));
   rein_interop_free(ix);
