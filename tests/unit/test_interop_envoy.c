@@ -257,6 +257,152 @@ static void test_names(void **state) {
   rein_interop_free(ix);
 }
 
+/* Each field docs/interop.md lists as "left out" is named in a diagnostic
+ * at its path (a warning; a note where the doc says so). */
+static void test_listed(void **state) {
+  (void)state;
+#define R0 "virtual_hosts[0].routes[0].route."
+#define RT VH "  - match: {prefix: \"/\"}\n    route: {cluster: a, "
+#define RP                                                                     \
+  VH "  - match: {prefix: \"/\"}\n    route:\n      cluster: a\n"              \
+     "      retry_policy: "
+  static const struct {
+    const char *text;
+    rein_interop_severity sev;
+    const char *field;
+  } c[] = {
+      {RT "idle_timeout: 1s}\n", REIN_INTEROP_WARNING, R0 "idle_timeout"},
+      {RT "max_stream_duration: {max_stream_duration: 1s}}\n",
+       REIN_INTEROP_WARNING, R0 "max_stream_duration"},
+      {RT "max_grpc_timeout: 1s}\n", REIN_INTEROP_WARNING,
+       R0 "max_grpc_timeout"},
+      {RT "grpc_timeout_offset: 1s}\n", REIN_INTEROP_WARNING,
+       R0 "grpc_timeout_offset"},
+      {RT "flush_timeout: 1s}\n", REIN_INTEROP_WARNING, R0 "flush_timeout"},
+      {RT "retry_policy_typed_config: {}}\n", REIN_INTEROP_WARNING,
+       R0 "retry_policy_typed_config"},
+      {RT "early_data_policy: {}}\n", REIN_INTEROP_WARNING,
+       R0 "early_data_policy"},
+      {RT "priority: HIGH}\n", REIN_INTEROP_WARNING, R0 "priority"},
+      {RT "internal_redirect_policy: {}}\n", REIN_INTEROP_WARNING,
+       R0 "internal_redirect_policy"},
+      {RT "request_body_buffer_limit: 1024}\n", REIN_INTEROP_WARNING,
+       R0 "request_body_buffer_limit"},
+      {VH "  - match: {prefix: \"/\"}\n    route: {cluster_header: x}\n",
+       REIN_INTEROP_WARNING, R0 "cluster_header"},
+      {VH "  - match: {prefix: \"/\"}\n    route: {cluster_specifier_plugin: "
+          "x}\n",
+       REIN_INTEROP_WARNING, R0 "cluster_specifier_plugin"},
+      {VH "  - match: {prefix: \"/\"}\n    route: {cluster: a}\n"
+          "    per_request_buffer_limit_bytes: 1024\n",
+       REIN_INTEROP_WARNING,
+       "virtual_hosts[0].routes[0]."
+       "per_request_buffer_limit_bytes"},
+      {"virtual_hosts:\n- name: v\n  domains: [\"*\"]\n  matcher: {}\n"
+       "  routes:\n  - match: {prefix: \"/\"}\n    route: {cluster: a}\n",
+       REIN_INTEROP_WARNING, "virtual_hosts[0].matcher"},
+      {"vhds: {config_source: {ads: {}}}\n" VH
+       "  - match: {prefix: \"/\"}\n    route: {cluster: a}\n",
+       REIN_INTEROP_WARNING, "vhds"},
+      {RP "{retry_priority: {name: x}, retry_options_predicates: [{name: "
+          "y}]}\n",
+       REIN_INTEROP_WARNING, R0 "retry_policy.retry_priority"},
+      {RP "{retry_priority: {name: x}, retry_options_predicates: [{name: "
+          "y}]}\n",
+       REIN_INTEROP_WARNING, R0 "retry_policy.retry_options_predicates"},
+      {RP "{rate_limited_retry_back_off: {reset_headers: [{name: "
+          "X-RateLimit-Reset, format: UNIX_TIMESTAMP}, {name: X-Other}], "
+          "max_interval: 300s}}\n",
+       REIN_INTEROP_WARNING,
+       R0 "retry_policy.rate_limited_retry_back_off.reset_headers[0]"},
+      {RP "{rate_limited_retry_back_off: {reset_headers: [{name: "
+          "X-RateLimit-Reset, format: UNIX_TIMESTAMP}, {name: X-Other}], "
+          "max_interval: 300s}}\n",
+       REIN_INTEROP_WARNING,
+       R0 "retry_policy.rate_limited_retry_back_off.reset_headers[1]"},
+      {RP "{rate_limited_retry_back_off: {reset_headers: [{name: "
+          "Retry-After}], max_interval: 300s}}\n",
+       REIN_INTEROP_WARNING,
+       R0 "retry_policy.rate_limited_retry_back_off.max_interval"},
+      {"static_resources:\n  clusters:\n  - name: a\n"
+       "    outlier_detection: {}\n    circuit_breakers:\n      thresholds:\n"
+       "      - {max_connections: 10}\n      - {priority: HIGH, max_retries: "
+       "5}\n      per_host_thresholds: [{max_connections: 1}]\n",
+       REIN_INTEROP_WARNING, "static_resources.clusters[0].outlier_detection"},
+      {"static_resources:\n  clusters:\n  - name: a\n"
+       "    circuit_breakers:\n      thresholds:\n"
+       "      - {max_connections: 10}\n",
+       REIN_INTEROP_WARNING,
+       "static_resources.clusters[0].circuit_breakers.thresholds[0]."
+       "max_connections"},
+      {"static_resources:\n  clusters:\n  - name: a\n"
+       "    circuit_breakers:\n      thresholds:\n"
+       "      - {priority: HIGH, max_retries: 5}\n",
+       REIN_INTEROP_WARNING,
+       "static_resources.clusters[0].circuit_breakers.thresholds[0]."
+       "max_retries"},
+      {"static_resources:\n  clusters:\n  - name: a\n"
+       "    circuit_breakers:\n      per_host_thresholds: [{max_connections: "
+       "1}]\n",
+       REIN_INTEROP_WARNING,
+       "static_resources.clusters[0].circuit_breakers.per_host_thresholds"},
+      {"filter_chains:\n- filters:\n  - name: hcm\n    typed_config:\n"
+       "      \"@type\": type.googleapis.com/envoy.extensions.filters.network."
+       "http_connection_manager.v3.HttpConnectionManager\n"
+       "      rds: {route_config_name: r}\n",
+       REIN_INTEROP_WARNING, NULL},
+      {"dynamic_resources: {}\nstatic_resources: {}\n", REIN_INTEROP_WARNING,
+       "dynamic_resources"},
+      {VH "  - match: {safe_regex: {regex: \"/x.*\"}}\n    route: {cluster: "
+          "a}\n",
+       REIN_INTEROP_NOTE, NULL},
+  };
+  int failures = 0;
+  for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+    rein_status st;
+    rein_interop *ix = import_text(c[i].text, &st);
+    bool ok = false;
+    for (size_t k = 0; k < rein_interop_diag_count(ix) && !ok; k++) {
+      const rein_interop_diag *d = rein_interop_diag_at(ix, k);
+      ok = d->severity == c[i].sev &&
+           (c[i].field ? strcmp(d->field, c[i].field) == 0
+                       : strstr(d->field, "rds") || strstr(d->field, "match"));
+    }
+    if (!ok) {
+      fprintf(stderr, "listed %zu: no %s at %s:\n", i,
+              c[i].sev == REIN_INTEROP_NOTE ? "note" : "warning",
+              c[i].field ? c[i].field : "(rds / match)");
+      dump(ix);
+      failures++;
+    }
+    rein_interop_free(ix);
+  }
+  assert_int_equal(failures, 0);
+  /* the names of the other match kinds */
+  static const struct {
+    const char *match, *to;
+  } nm[] = {{"{path_separated_prefix: \"/api\"}", "a.api*"},
+            {"{safe_regex: {regex: \"/x.*\"}}", "a.*"},
+            {"{connect_matcher: {}}", "a.*"}};
+  for (size_t i = 0; i < sizeof nm / sizeof nm[0]; i++) {
+    char text[512];
+    snprintf(text, sizeof text, VH "  - match: %s\n    route: {cluster: a}\n",
+             nm[i].match);
+    rein_status st;
+    rein_interop *ix = import_text(text, &st);
+    if (st != REIN_OK || rein_interop_call_count(ix) != 1 ||
+        strcmp(rein_interop_call_at(ix, 0)->to, nm[i].to) != 0) {
+      fprintf(stderr, "match %s: wanted %s\n", nm[i].match, nm[i].to);
+      dump(ix);
+      fail();
+    }
+    rein_interop_free(ix);
+  }
+#undef R0
+#undef RT
+#undef RP
+}
+
 /* `rein import` writes nothing when any file has an error. */
 static void test_cli_nothing_written(void **state) {
   (void)state;
@@ -1373,6 +1519,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_names),
       cmocka_unit_test(test_cli_nothing_written),
       cmocka_unit_test(test_warnings),
+      cmocka_unit_test(test_listed),
       cmocka_unit_test(test_retry_on),
       cmocka_unit_test(test_golden),
       cmocka_unit_test(test_examples_round_trip),
