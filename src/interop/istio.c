@@ -497,7 +497,8 @@ static const char *const spec_fields[] = {"hosts", "gateways", "http", "tls",
 static const char *const top_fields[] = {"apiVersion", "kind",   "metadata",
                                          "spec",       "status", NULL};
 
-static void virtual_service(iimp *I, yaml_node_t *n, const char *path) {
+static void virtual_service(iimp *I, yaml_node_t *n, const char *path,
+                            bool in_list) {
   if (!is_type(I, n, IX_J_OBJECT, path, "a VirtualService object")) return;
   ix_member m[8];
   size_t k = rein__ix_members(I->d, n, path, top_fields, m, 8);
@@ -524,6 +525,15 @@ static void virtual_service(iimp *I, yaml_node_t *n, const char *path) {
                      &I->vs);
         }
     }
+  }
+  if (in_list && kind && strcmp(kind, "VirtualService") != 0) {
+    /* a manifest list mixes kinds: the others are not retry settings rein
+     * reads (DestinationRule, Service, Deployment, ...) */
+    rein__ix_warn(I->d, n, rein__ix_path(fp, sizeof fp, path, "kind"),
+                  "'%.40s': rein imports Istio's VirtualService only: left "
+                  "out",
+                  kind);
+    return;
   }
   if (!kind || strcmp(kind, "VirtualService") != 0) {
     rein__ix_error(I->d, n, rein__ix_path(fp, sizeof fp, path, "kind"),
@@ -625,10 +635,10 @@ static void istio_import(rein_interop *ix, ix_doc *d) {
     for (size_t j = 0; j < rein__ix_len(items); j++) {
       char ip[64];
       virtual_service(&I, rein__ix_item(d, items, j),
-                      rein__ix_path_i(ip, sizeof ip, "items", j));
+                      rein__ix_path_i(ip, sizeof ip, "items", j), true);
     }
   } else {
-    virtual_service(&I, root, "");
+    virtual_service(&I, root, "", false);
   }
   if (ix->ncalls == I.first && !ix->errors)
     rein__ix_error(d, root, "",

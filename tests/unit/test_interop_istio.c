@@ -229,6 +229,11 @@ static void test_warnings(void **state) {
        "spec.http[0].retries.backoff", "1ms"},
       {VS ROUTE "  - delegate: {name: d}\n", "spec.http[1].delegate",
        "another VirtualService"},
+      {"apiVersion: v1\nkind: List\nitems:\n- apiVersion: "
+       "networking.istio.io/v1\n  kind: DestinationRule\n  spec: {}\n"
+       "- apiVersion: networking.istio.io/v1\n  kind: VirtualService\n"
+       "  spec:\n    http:\n    - route: [{destination: {host: a}}]\n",
+       "items[0].kind", "VirtualService only"},
   };
   for (size_t i = 0; i < sizeof w / sizeof w[0]; i++) {
     rein_status st;
