@@ -28,6 +28,7 @@
 /* Bounds that keep hostile input cheap. */
 #define IX_MAX_DIAGS 1000
 #define IX_MAX_CALLS 100000
+#define IX_MAX_DOCS 1000
 
 /* ------------------------------------------------------------- handle */
 
@@ -231,6 +232,8 @@ static void caller_from_file(rein_interop *ix, const char *file) {
   ix->caller[n] = 0;
 }
 
+static bool empty_doc(yaml_document_t *doc);
+
 rein_status rein_interop_import_buffer(rein_interop *ix, const char *format,
                                        const char *name, const char *data,
                                        size_t len) {
@@ -243,9 +246,18 @@ rein_status rein_interop_import_buffer(rein_interop *ix, const char *format,
   ix_doc d;
   const char *text = data ? data : "";
   bool yaml = f->yaml && !rein__ix_looks_json(text, len);
-  if (rein__ix_doc_load(ix, name, text, len, yaml, &d)) {
+  if (rein__ix_doc_load_multi(ix, name, text, len, yaml, f->multi_doc, &d)) {
     d.proto_names = f->proto_names;
-    f->import(ix, &d);
+    d.first_call = first;
+    if (!(f->multi_doc && d.nmore && empty_doc(&d.doc))) f->import(ix, &d);
+    /* the further documents, each in turn in d.doc */
+    for (size_t i = 0; i < d.nmore && !ix->oom; i++) {
+      yaml_document_t prev = d.doc;
+      d.doc = d.more[i];
+      d.more[i] = prev;
+      d.doc_index = i + 1;
+      f->import(ix, &d);
+    }
   }
   rein__ix_doc_free(&d);
   if (ix->oom) return REIN_ENOMEM;
@@ -395,6 +407,47 @@ static bool yaml_no_alias(const char *data, size_t len, yaml_mark_t *mark,
 
 bool rein__ix_doc_load(rein_interop *ix, const char *file, const char *data,
                        size_t len, bool yaml, ix_doc *d) {
+  return rein__ix_doc_load_multi(ix, file, data, len, yaml, false, d);
+}
+
+/* A document with nothing in it ("---" and then nothing: a null root). */
+static bool empty_doc(yaml_document_t *doc) {
+  yaml_node_t *r = yaml_document_get_root_node(doc);
+  return !r || (r->type == YAML_SCALAR_NODE && !r->data.scalar.length &&
+                r->data.scalar.style == YAML_PLAIN_SCALAR_STYLE);
+}
+
+/* Keep `extra` (a further document of a multi-document stream); an empty
+ * one is dropped. */
+static bool keep_doc(ix_doc *d, yaml_document_t *extra) {
+  if (empty_doc(extra)) {
+    yaml_document_delete(extra);
+    return true;
+  }
+  if (d->nmore == IX_MAX_DOCS) {
+    yaml_node_t *r = yaml_document_get_root_node(extra);
+    rein_contract_loc l = {d->file, (uint32_t)r->start_mark.line + 1,
+                           (uint32_t)r->start_mark.column + 1};
+    rein__ix_diag(d->ix, REIN_INTEROP_ERROR, l, "",
+                  "more than %d documents in one file", IX_MAX_DOCS);
+    yaml_document_delete(extra);
+    return false;
+  }
+  if (!d->more) {
+    d->more = rein_alloc(&d->ix->alloc, IX_MAX_DOCS * sizeof *d->more);
+    if (!d->more) {
+      d->ix->oom = true;
+      yaml_document_delete(extra);
+      return false;
+    }
+  }
+  d->more[d->nmore++] = *extra;
+  return true;
+}
+
+bool rein__ix_doc_load_multi(rein_interop *ix, const char *file,
+                             const char *data, size_t len, bool yaml,
+                             bool multi, ix_doc *d) {
   memset(d, 0, sizeof *d);
   d->ix = ix;
   d->yaml = yaml;
@@ -469,8 +522,30 @@ bool rein__ix_doc_load(rein_interop *ix, const char *file, const char *data,
     return false;
   }
   d->loaded = true;
-  /* a second document in the same text is not JSON */
+  /* a second document in the same text is not JSON (nor one contract) */
   yaml_document_t extra;
+  bool more = true;
+  while (multi && yaml && more && yaml_parser_load(&p, &extra)) {
+    if (!yaml_document_get_root_node(&extra)) { /* the stream's end */
+      yaml_document_delete(&extra);
+      yaml_parser_delete(&p);
+      goto first;
+    }
+    more = keep_doc(d, &extra);
+  }
+  if (multi && yaml && more) {
+    rein_contract_loc l = {d->file, (uint32_t)p.problem_mark.line + 1,
+                           (uint32_t)p.problem_mark.column + 1};
+    rein__ix_diag(ix, REIN_INTEROP_ERROR, l, "", "malformed YAML: %s%s%s",
+                  p.problem ? p.problem : "syntax error",
+                  p.context ? " " : "", p.context ? p.context : "");
+    yaml_parser_delete(&p);
+    return false;
+  }
+  if (multi && yaml) {
+    yaml_parser_delete(&p);
+    return false;
+  }
   if (yaml_parser_load(&p, &extra)) {
     yaml_node_t *r = yaml_document_get_root_node(&extra);
     if (r) {
@@ -490,7 +565,8 @@ bool rein__ix_doc_load(rein_interop *ix, const char *file, const char *data,
                   p.problem ? p.problem : "syntax error");
   }
   yaml_parser_delete(&p);
-  if (!yaml_document_get_root_node(&d->doc)) {
+first:
+  if (!yaml_document_get_root_node(&d->doc) && !d->nmore) {
     rein_contract_loc l = {d->file, 1, 1};
     rein__ix_diag(ix, REIN_INTEROP_ERROR, l, "",
                   "empty file: expected a %s object", lang);
@@ -502,6 +578,11 @@ bool rein__ix_doc_load(rein_interop *ix, const char *file, const char *data,
 void rein__ix_doc_free(ix_doc *d) {
   if (d->loaded) yaml_document_delete(&d->doc);
   d->loaded = false;
+  for (size_t i = 0; i < d->nmore; i++)
+    yaml_document_delete(&d->more[i]);
+  if (d->more) rein_free(&d->ix->alloc, d->more);
+  d->more = NULL;
+  d->nmore = 0;
 }
 
 yaml_node_t *rein__ix_root(ix_doc *d) {

@@ -68,6 +68,9 @@ typedef struct ix_format {
    * (lowerCamelCase) for its snake_case name, as protobuf's JSON parser
    * does (Envoy). */
   bool yaml, proto_names;
+  /* `multi_doc`: a YAML stream of several documents ("---", as Kubernetes
+   * manifests are) is read, `import` called once per document. */
+  bool multi_doc;
   /* Walk the document's root, adding calls and diagnostics. */
   void (*import)(rein_interop *ix, ix_doc *d);
   /* Write the calls of `caller` into *out (malloc'ed text). */
@@ -114,6 +117,11 @@ struct ix_doc {
   bool loaded;
   bool yaml;        /* read as YAML, not strict JSON (set before loading) */
   bool proto_names; /* lowerCamelCase member names accepted */
+  /* the documents after the first (multi_doc formats), each with a root */
+  yaml_document_t *more;
+  size_t nmore;
+  size_t doc_index;  /* which document d->doc is (0: the first) */
+  size_t first_call; /* the handle's call count before this file */
 };
 
 /* What a node is, read as JSON. */
@@ -136,6 +144,11 @@ typedef enum ix_jtype {
  */
 bool rein__ix_doc_load(rein_interop *ix, const char *file, const char *data,
                        size_t len, bool yaml, ix_doc *d);
+/* The same, keeping every further YAML document of the stream in
+ * d->more (at most IX_MAX_DOCS; empty ones are skipped) when `multi`. */
+bool rein__ix_doc_load_multi(rein_interop *ix, const char *file,
+                             const char *data, size_t len, bool yaml,
+                             bool multi, ix_doc *d);
 /* Does the text start (after blanks and '#' comment lines) with '{' or
  * '['? That is how a format that takes both tells JSON from YAML. */
 bool rein__ix_looks_json(const char *data, size_t len);

@@ -25,8 +25,9 @@
  *  - retryRemoteLocalities and retryIgnorePreviousHosts choose hosts, which
  *    rein does not: warnings.
  *
- * A file is one VirtualService, or a `kind: List` of them (what `rein
- * export istio` writes: one VirtualService per callee host, since a
+ * A file is one VirtualService, several as YAML documents ("---", other
+ * kinds among them left out with a warning), or a `kind: List` of them
+ * (what `rein export istio` writes: one VirtualService per callee host, since a
  * VirtualService's rules apply to the traffic of its `hosts`), YAML or
  * JSON. Each route destination of each HTTP route is a call: the callee
  * is the destination host (every character a contract name cannot hold as
@@ -638,9 +639,11 @@ static void istio_import(rein_interop *ix, ix_doc *d) {
                       rein__ix_path_i(ip, sizeof ip, "items", j), true);
     }
   } else {
-    virtual_service(&I, root, "", false);
+    /* one of several documents ("---"): other kinds are left out */
+    virtual_service(&I, root, "", d->nmore > 0);
   }
-  if (ix->ncalls == I.first && !ix->errors)
+  /* after the file's last document: nothing at all is an error */
+  if (d->doc_index == d->nmore && ix->ncalls == d->first_call && !ix->errors)
     rein__ix_error(d, root, "",
                    "no route to a destination: nothing to "
                    "import");
@@ -992,5 +995,6 @@ static rein_status istio_export(rein_interop *ix, const rein_contract_set *s,
 const ix_format rein__ix_istio = {.name = "istio",
                                   .yaml = true,
                                   .proto_names = false,
+                                  .multi_doc = true,
                                   .import = istio_import,
                                   .export_ = istio_export};

@@ -320,6 +320,42 @@ static void test_semantics(void **state) {
   rein_interop_free(ix);
 }
 
+/* Several YAML documents ("---"), as Kubernetes manifests are: each
+ * VirtualService is read, other kinds are left out with a warning, and a
+ * file with none is an error; a broken document refuses the whole file. */
+static void test_documents(void **state) {
+  (void)state;
+#define VSDOC(h)                                                               \
+  "apiVersion: networking.istio.io/v1\nkind: VirtualService\n"                 \
+  "metadata: {name: " h "}\nspec:\n  http:\n  - route: [{destination: "        \
+  "{host: " h "}}]\n    retries: {attempts: 1}\n"
+  rein_status st;
+  rein_interop *ix = import_text(
+      "---\n" VSDOC(
+          "a") "---\napiVersion: networking.istio.io/v1\n"
+               "kind: DestinationRule\nmetadata: {name: d}\nspec: {host: a}\n"
+               "---\n" VSDOC("b") "---\n",
+      &st);
+  assert_int_equal(st, REIN_OK);
+  assert_int_equal(rein_interop_call_count(ix), 2);
+  assert_string_equal(rein_interop_call_at(ix, 0)->to, "a.*");
+  assert_string_equal(rein_interop_call_at(ix, 1)->to, "b.*");
+  assert_int_equal(rein_interop_call_at(ix, 1)->loc.line, 20);
+  assert_true(
+      has_diag(ix, REIN_INTEROP_WARNING, 10, 1, "kind", "VirtualService only"));
+  rein_interop_free(ix);
+  ix = import_text("kind: Service\n---\nkind: Deployment\n", &st);
+  assert_int_equal(st, REIN_EPARSE);
+  assert_true(has_diag(ix, REIN_INTEROP_ERROR, 0, 0, "", "nothing to import"));
+  rein_interop_free(ix);
+  ix = import_text(VSDOC("a") "---\n" VSDOC("b") "---\nspec: [\n", &st);
+  assert_int_equal(st, REIN_EPARSE);
+  assert_int_equal(rein_interop_call_count(ix), 0);
+  assert_true(has_diag(ix, REIN_INTEROP_ERROR, 0, 0, "", "malformed YAML"));
+  rein_interop_free(ix);
+#undef VSDOC
+}
+
 /* Subsets of one host are one call; export orders a host's routes (exact,
  * regex, longer prefixes, the catch-all) and writes Go durations. */
 static void test_export_shape(void **state) {
@@ -847,6 +883,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_warnings),
       cmocka_unit_test(test_semantics),
       cmocka_unit_test(test_export_shape),
+      cmocka_unit_test(test_documents),
       cmocka_unit_test(test_examples_round_trip),
       cmocka_unit_test(test_corpus_round_trip),
       cmocka_unit_test(test_fixture_values),
