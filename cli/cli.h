@@ -66,6 +66,10 @@ typedef struct rein_cli_command {
   const char *notes;       /* after the options (may be NULL) */
   const char *exit_status; /* "0 clean, 1 findings, 2 usage or input error" */
   rein_cli_arg operands;   /* what the operands are, for completion */
+  /* The words the first operand may be (the FORMAT of import and export),
+   * NULL-terminated, or NULL when it is free: completion offers them and
+   * rein_cli_check_word checks them. */
+  const char *const *(*operand_words)(void);
 } rein_cli_command;
 
 #define REIN_EXIT_OK 0
@@ -121,6 +125,12 @@ int rein_cli_next(rein_cli_parser *p);
  * argument escaped for the terminal); returns REIN_EXIT_USAGE. */
 int rein_cli_usage_error(const rein_cli_command *cmd, const char *msg,
                          const char *arg);
+
+/* REIN_EXIT_OK when `word` is one of cmd->operand_words(); otherwise
+ * prints "rein NAME: unknown WHAT: word (did you mean 'x'? known: a, b)"
+ * and returns REIN_EXIT_USAGE. */
+int rein_cli_check_word(const rein_cli_command *cmd, const char *what,
+                        const char *word);
 
 /* The candidate closest to `word` (case-insensitive edits), or NULL when
  * none is close enough to be what was meant. */

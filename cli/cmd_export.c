@@ -2,7 +2,9 @@
 /*
  * cmd_export.c: `rein export FORMAT CONTRACTS... [--caller C] [-o FILE]`:
  * write the retry settings of one caller's calls in another system's form
- * (FORMAT grpc: a gRPC service config JSON for the caller's channel).
+ * (FORMAT grpc: a gRPC service config JSON for the caller's channel;
+ * envoy: an Envoy bootstrap with a route per call and a cluster per callee;
+ * istio: a List of VirtualServices, one per callee host).
  *
  * A thin front end over rein_interop_export (rein/interop.h): contracts are
  * loaded and must be free of load errors; every field the target cannot
@@ -63,12 +65,8 @@ static int run(int argc, char **argv) {
     rc = bad("need a format and contract paths", NULL);
     goto done;
   }
-  const char *const *fmts = rein_interop_formats();
-  size_t k = 0;
-  while (fmts[k] && strcmp(fmts[k], format) != 0)
-    k++;
-  if (!fmts[k]) {
-    rc = bad("unknown format (known: grpc)", format);
+  if (rein_cli_check_word(&rein_cmd_export, "format", format) != REIN_EXIT_OK) {
+    rc = REIN_EXIT_USAGE;
     goto done;
   }
   s = rein_cli_load_contracts("export", paths, n);
@@ -111,21 +109,31 @@ done:
 
 const rein_cli_command rein_cmd_export = {
     .name = "export",
-    .summary = "write gRPC service configs from rein contracts",
+    .summary = "write gRPC service configs, Envoy configs and Istio "
+               "VirtualServices from rein contracts",
     .run = run,
     .options = options,
-    .synopsis = "export grpc [options] CONTRACT_DIR|FILE...",
+    .synopsis = "export grpc|envoy|istio [options] CONTRACT_DIR|FILE...",
     .description =
         "Writes the retry settings of one caller's calls in another "
         "system's form. FORMAT grpc writes a gRPC service config (JSON) "
         "for the caller's channel: a methodConfig per call (name, timeout, "
-        "retryPolicy) and retryThrottling from a token-bucket budget.\n\n"
-        "Every field gRPC cannot express (ratio and quota budgets, jitter "
-        "other than full, HTTP statuses and transport conditions in `when`, "
-        "more than 5 attempts, windows, breakers) is a warning on stderr "
-        "with the contract's file:line:col. docs/interop.md lists what "
-        "maps to what.",
+        "retryPolicy) and retryThrottling from a token-bucket budget. "
+        "FORMAT envoy writes an Envoy bootstrap (YAML): a virtual host per "
+        "callee with a route per call (timeout, retry_policy) and a "
+        "cluster per callee with a retry_budget from a ratio budget. "
+        "FORMAT istio writes a List of Istio VirtualServices, one per "
+        "callee host, with an HTTP route per call (timeout, retries).\n\n"
+        "Every field the target cannot express is a warning on stderr "
+        "with the contract's file:line:col: for gRPC ratio and quota "
+        "budgets, jitter other than full, HTTP statuses and transport "
+        "conditions in `when`, more than 5 attempts, windows, breakers; "
+        "for Envoy jitter other than full, multipliers other than 2, "
+        "token-bucket and quota budgets, windows, breakers, throttles and "
+        "key TTLs; for Istio all of Envoy's and any budget, signal or cap "
+        "other than 10 x base. docs/interop.md lists what maps to what.",
     .exit_status = "0 written (warnings may have been printed), 2 usage or "
                    "input error",
     .operands = REIN_CLI_FILE,
+    .operand_words = rein_interop_formats,
 };

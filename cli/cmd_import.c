@@ -2,7 +2,9 @@
 /*
  * cmd_import.c: `rein import FORMAT FILE... [-o DIR]`: write rein contracts
  * from the retry settings a team already runs (FORMAT grpc: a gRPC service
- * config JSON).
+ * config JSON; envoy: an Envoy RouteConfiguration, Listener, Bootstrap or
+ * xDS resources file, YAML or JSON; istio: an Istio VirtualService or a
+ * List of them).
  *
  * A thin front end over rein_interop (rein/interop.h): every file is
  * imported first, each into its own contract (the caller is named after
@@ -89,12 +91,8 @@ static int run(int argc, char **argv) {
     rc = bad("need a format and at least one file", NULL);
     goto out;
   }
-  const char *const *fmts = rein_interop_formats();
-  size_t k = 0;
-  while (fmts[k] && strcmp(fmts[k], format) != 0)
-    k++;
-  if (!fmts[k]) {
-    rc = bad("unknown format (known: grpc)", format);
+  if (rein_cli_check_word(&rein_cmd_import, "format", format) != REIN_EXIT_OK) {
+    rc = REIN_EXIT_USAGE;
     goto out;
   }
   if (n > 1 && caller) {
@@ -172,22 +170,31 @@ out:
 
 const rein_cli_command rein_cmd_import = {
     .name = "import",
-    .summary = "write rein contracts from gRPC service configs",
+    .summary = "write rein contracts from gRPC service configs, Envoy "
+               "route configs and Istio VirtualServices",
     .run = run,
     .options = options,
-    .synopsis = "import grpc [options] FILE...",
+    .synopsis = "import grpc|envoy|istio [options] FILE...",
     .description =
         "Reads retry settings a team already runs and writes them as rein "
         "contracts, one per file, through rein's one policy model. FORMAT "
         "grpc reads a gRPC service config (JSON): methodConfig[] (name, "
-        "timeout, retryPolicy) and retryThrottling. Each call keeps its "
-        "origin (file:line:col and method name) in an `origin:` field.\n\n"
-        "Every field rein cannot represent (hedgingPolicy, waitForReady, "
-        "load balancing, message size limits) is a warning naming it; "
-        "malformed JSON, wrong types and unknown fields are errors with "
+        "timeout, retryPolicy) and retryThrottling. FORMAT envoy reads an "
+        "Envoy RouteConfiguration, Listener, Bootstrap or xDS resources "
+        "file (YAML or JSON): each route to a cluster is a call (its retry "
+        "policy, or its virtual host's; its timeout), with the cluster's "
+        "retry budget. FORMAT istio reads an Istio VirtualService (or a "
+        "List of them), YAML or JSON: each destination host of each HTTP "
+        "route is a call (retries: attempts, perTryTimeout, retryOn, "
+        "backoff; the route's timeout). Each call keeps its origin "
+        "(file:line:col and method or route) in an `origin:` field.\n\n"
+        "Every field rein cannot represent (hedging, waitForReady, host "
+        "predicates, retriable headers, ...) is a warning naming it; "
+        "malformed input, wrong types and unknown fields are errors with "
         "file:line:col, and then nothing is written. docs/interop.md lists "
         "what maps to what.",
     .exit_status = "0 written (warnings may have been printed), 2 usage or "
                    "input error (nothing written)",
     .operands = REIN_CLI_FILE,
+    .operand_words = rein_interop_formats,
 };

@@ -217,6 +217,35 @@ static void values(FILE *out, const rein_cli_option *o, const char *typed,
   }
 }
 
+/* How many operands come before the word being completed (words[0] is the
+ * command): options and the values they take are skipped. */
+static int operands_before(const rein_cli_command *cmd, int nwords,
+                           char **words) {
+  int n = 0;
+  bool dashdash = false;
+  for (int i = 1; i < nwords - 1; i++) {
+    const char *w = words[i];
+    if (dashdash || w[0] != '-' || !w[1]) {
+      if (strcmp(w, "=") == 0) { /* bash: "--opt" "=" "value" */
+        i++;
+        continue;
+      }
+      n++;
+      continue;
+    }
+    if (strcmp(w, "--") == 0) {
+      dashdash = true;
+      continue;
+    }
+    const rein_cli_option *o = option(cmd, w);
+    if (o && o->arg && !strchr(w, '=') &&
+        !(o->flags & REIN_CLI_OPTIONAL_VALUE) && !(w[1] != '-' && w[2]) &&
+        !(i + 1 < nwords - 1 && strcmp(words[i + 1], "=") == 0))
+      i++; /* its value */
+  }
+  return n;
+}
+
 int rein_cli_complete(const rein_cli_command *const *cmds, int nwords,
                       char **words, FILE *out) {
   const char *cur = nwords > 0 ? words[nwords - 1] : "";
@@ -275,6 +304,12 @@ int rein_cli_complete(const rein_cli_command *const *cmds, int nwords,
       cand(out, cur, "", "--help");
       return REIN_EXIT_OK;
     }
+  }
+  /* the first operand, when the command names its words (FORMAT) */
+  if (cmd->operand_words && !operands_before(cmd, nwords, words)) {
+    for (const char *const *w = cmd->operand_words(); w && *w; w++)
+      cand(out, cur, "", *w);
+    return REIN_EXIT_OK;
   }
   if (cmd->operands == REIN_CLI_FILE) fputs("@file\n", out);
   if (cmd->operands == REIN_CLI_DIR) fputs("@dir\n", out);

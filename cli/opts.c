@@ -40,6 +40,26 @@ const char *rein_cli_suggest(const char *word, const char *const *cands,
   return word && *word ? rein_suggest(word, cands, n) : NULL;
 }
 
+int rein_cli_check_word(const rein_cli_command *cmd, const char *what,
+                        const char *word) {
+  const char *const *w = cmd->operand_words ? cmd->operand_words() : NULL;
+  size_t n = 0;
+  while (w && w[n] && strcmp(w[n], word) != 0)
+    n++;
+  if (w && w[n]) return REIN_EXIT_OK;
+  char known[256] = "", m[512];
+  for (size_t i = 0, o = 0; w && w[i] && o < sizeof known; i++)
+    o += (size_t)snprintf(known + o, sizeof known - o, "%s%s", i ? ", " : "",
+                          w[i]);
+  const char *dym = rein_cli_suggest(word, w, n);
+  if (dym)
+    snprintf(m, sizeof m, "unknown %s: %.100s (did you mean '%s'? known: %s)",
+             what, word, dym, known);
+  else
+    snprintf(m, sizeof m, "unknown %s: %.100s (known: %s)", what, word, known);
+  return rein_cli_usage_error(cmd, m, NULL);
+}
+
 static int fail(rein_cli_parser *p, const char *msg, const char *arg,
                 const char *dym) {
   char m[512];

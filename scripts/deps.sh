@@ -7,7 +7,9 @@
 # and `bench` add the test tooling: cmocka, clang with its sanitizer
 # runtimes, the servers the backend tests start on loopback, and the tools
 # the tests and benchmarks drive; `check` also installs the npm validators
-# of tools/package.json (Debian has no SARIF validator) into
+# of tools/package.json (Debian has no SARIF validator, and no Envoy: its
+# v3 protos come with @grpc/grpc-js-xds, read by @bufbuild/protobuf; nor
+# Istio: @kubernetes-models/istio has its VirtualService models) into
 # tools/node_modules. As root it runs apt-get; otherwise it prints the exact
 # command to run and exits 1.
 set -euo pipefail
@@ -55,7 +57,10 @@ fi
 npm_tools() {
   [ "$mode" = check ] || return 0
   local mt=tools/node_modules/@microsoft/sarif-multitool-linux/Sarif.Multitool
-  if [ ! -e "$mt" ]; then
+  if [ ! -e "$mt" ] || [ ! -e tools/node_modules/@grpc/grpc-js-xds/deps ] ||
+     [ ! -e tools/node_modules/@bufbuild/protobuf ] ||
+     [ ! -e tools/node_modules/yaml ] ||
+     [ ! -e tools/node_modules/@kubernetes-models/istio ]; then
     echo "rein: installing test-time validators (tools/package-lock.json)" >&2
     (cd tools && npm ci --no-audit --no-fund --loglevel=error >&2)
   fi

@@ -1,6 +1,11 @@
 # SPDX-License-Identifier: Apache-2.0
-# Interop tests (rein_interop, issue 14): gRPC service config import and
-# export. test_interop_grpc: the reader's diagnostics (file:line:col),
+# Interop tests (rein_interop, issue 14): gRPC service config, Envoy and
+# Istio import and export. test_interop_istio: the VirtualService reader's
+# diagnostics, Istio's retry semantics, the fixtures' values and round
+# trips; test_interop_istio_validate: @kubernetes-models/istio's models
+# accept every export and fixture and refuse what rein refuses. test_interop_envoy: the Envoy reader's diagnostics,
+# golden contracts and round trips over the example contracts, a generated
+# corpus and fixtures written from Envoy's documented examples. test_interop_grpc: the reader's diagnostics (file:line:col),
 # round trips over the example contracts, a generated corpus and fixtures
 # written from gRPC's documented examples. test_interop_grpc_runtime: a
 # real gRPC runtime (Debian python3-grpcio) runs the exported configs on
@@ -12,6 +17,51 @@ if(TARGET rein_interop)
                 ARGS ${PROJECT_SOURCE_DIR}/examples/contracts
                      ${PROJECT_SOURCE_DIR}/tests/interop/fixtures/grpc
                      $<TARGET_FILE:rein_cli>)
+  rein_add_test(NAME test_interop_envoy SOURCES unit/test_interop_envoy.c
+                LIBS rein_interop PkgConfig::REIN_YAML LABELS unit TIMEOUT 120
+                ARGS ${PROJECT_SOURCE_DIR}/examples/contracts
+                     ${PROJECT_SOURCE_DIR}/tests/interop/fixtures/envoy
+                     $<TARGET_FILE:rein_cli>)
+  rein_add_test(NAME test_interop_istio SOURCES unit/test_interop_istio.c
+                LIBS rein_interop LABELS unit TIMEOUT 120
+                ARGS ${PROJECT_SOURCE_DIR}/examples/contracts
+                     ${PROJECT_SOURCE_DIR}/tests/interop/fixtures/istio
+                     $<TARGET_FILE:rein_cli>)
+  # Envoy's own v3 protos (as @grpc/grpc-js-xds ships them) with
+  # @bufbuild/protobuf's proto3 JSON parser check every example's export,
+  # the fixtures, and configs rein refuses; the npm packages come from
+  # tools/package.json (scripts/deps.sh check), and the test fails without
+  # them.
+  find_program(REIN_NODE node)
+  if(REIN_NODE)
+    add_test(NAME test_interop_envoy_validate
+             COMMAND ${REIN_NODE}
+                     ${CMAKE_CURRENT_SOURCE_DIR}/interop/envoy_validate.cjs
+                     --rein $<TARGET_FILE:rein_cli>
+                     --examples ${PROJECT_SOURCE_DIR}/examples/contracts
+                     --fixtures ${CMAKE_CURRENT_SOURCE_DIR}/interop/fixtures/envoy
+                     --work ${CMAKE_CURRENT_BINARY_DIR}/interop_envoy_validate)
+    set_tests_properties(test_interop_envoy_validate PROPERTIES
+                         LABELS "e2e" TIMEOUT 180
+                         ENVIRONMENT "NODE_PATH=${PROJECT_SOURCE_DIR}/tools/node_modules")
+    # @kubernetes-models/istio's VirtualService models (ajv validators
+    # generated from Istio's CRD schemas) check every example's export and
+    # the fixtures, and refuse what rein refuses.
+    add_test(NAME test_interop_istio_validate
+             COMMAND ${REIN_NODE}
+                     ${CMAKE_CURRENT_SOURCE_DIR}/interop/istio_validate.mjs
+                     --rein $<TARGET_FILE:rein_cli>
+                     --examples ${PROJECT_SOURCE_DIR}/examples/contracts
+                     --fixtures ${CMAKE_CURRENT_SOURCE_DIR}/interop/fixtures/istio
+                     --work ${CMAKE_CURRENT_BINARY_DIR}/interop_istio_validate)
+    set_tests_properties(test_interop_istio_validate PROPERTIES
+                         LABELS "e2e" TIMEOUT 180
+                         ENVIRONMENT "NODE_PATH=${PROJECT_SOURCE_DIR}/tools/node_modules")
+  else()
+    message(WARNING "rein: node not found: test_interop_envoy_validate and "
+                    "test_interop_istio_validate not registered "
+                    "(scripts/deps.sh check installs npm)")
+  endif()
   add_executable(interop_grpc_driver interop/grpc_driver.c)
   target_link_libraries(interop_grpc_driver PRIVATE rein_contract rein_static)
   add_test(NAME test_interop_grpc_runtime
@@ -31,6 +81,16 @@ if(TARGET rein_interop)
   file(GLOB interop_srcs ${PROJECT_SOURCE_DIR}/src/interop/*.c)
   rein_add_fuzzer(NAME fuzz_interop_grpc
                   SOURCES interop/fuzz_interop_grpc.c ${interop_srcs}
+                  LIBS rein_contract rein_static
+                  INCLUDES ${PROJECT_SOURCE_DIR}/src/contract
+                  ARGS -max_len=8192 -timeout=5)
+  rein_add_fuzzer(NAME fuzz_interop_istio
+                  SOURCES interop/fuzz_interop_istio.c ${interop_srcs}
+                  LIBS rein_contract rein_static
+                  INCLUDES ${PROJECT_SOURCE_DIR}/src/contract
+                  ARGS -max_len=8192 -timeout=5)
+  rein_add_fuzzer(NAME fuzz_interop_envoy
+                  SOURCES interop/fuzz_interop_envoy.c ${interop_srcs}
                   LIBS rein_contract rein_static
                   INCLUDES ${PROJECT_SOURCE_DIR}/src/contract
                   ARGS -max_len=8192 -timeout=5)

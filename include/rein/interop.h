@@ -5,9 +5,9 @@
  * (import), and write them from contracts (export).
  *
  * A format is one row of a static table (rein_interop_format: a name, an
- * importer and an exporter); gRPC service config JSON is the first
- * ("grpc"), and Envoy, Istio, Linkerd and Gateway API importers are added
- * as further rows beside it (src/interop/<format>.c), sharing the reader,
+ * importer and an exporter): gRPC service config JSON ("grpc"), Envoy
+ * ("envoy") and Istio VirtualServices ("istio"); Linkerd and Gateway API
+ * importers are added as further rows beside them (src/interop/<format>.c), sharing the reader,
  * the diagnostics and the contract writer here. docs/interop.md says what
  * maps to what in each format.
  *
@@ -102,7 +102,7 @@ REIN_API rein_status rein_interop_new(const rein_interop_config *c,
 /* NULL is a no-op. */
 REIN_API void rein_interop_free(rein_interop *ix);
 
-/* The formats, NULL-terminated: {"grpc", NULL}. */
+/* The formats, NULL-terminated: {"grpc", "envoy", "istio", NULL}. */
 REIN_API const char *const *rein_interop_formats(void);
 
 /*

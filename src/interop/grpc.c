@@ -211,65 +211,26 @@ static const rein_model_field *mf(rein_model_block b, const char *name) {
   return rein_model_find(b, name, NULL);
 }
 
-/* Set a model field from text; a refusal is an error at `n`. */
+/* The shared typed readers (interop.c), on this import's document. */
 static bool set_field(imp *I, yaml_node_t *n, const char *path,
                       rein_policy_spec *sp, rein_model_block b,
                       const char *name, const char *text) {
-  rein_errbuf eb = {{0}};
-  if (rein_model_set(sp, mf(b, name), text, &eb) == REIN_OK) return true;
-  rein__ix_error(I->d, n, path, "rein's %s.%s %s", rein_model_block_name(b),
-                 name, eb.msg);
-  return false;
+  return rein__ix_set_model(I->d, n, path, sp, b, name, text);
 }
 
-/* A number member (JSON number, or a string holding one: proto3 JSON
- * accepts both and so does C-core). */
 static bool get_number(imp *I, yaml_node_t *n, const char *path, double *out) {
-  ix_jtype t = rein__ix_jtype(n);
-  const char *v = rein__ix_text(n);
-  if ((t != IX_J_NUMBER && t != IX_J_STRING) || !v) {
-    rein__ix_type_error(I->d, n, path, "a number");
-    return false;
-  }
-  char *end;
-  errno = 0;
-  double x = strtod(v, &end);
-  if (end == v || *end || errno || !isfinite(x) ||
-      (t == IX_J_STRING && !isdigit((unsigned char)v[v[0] == '-']))) {
-    rein__ix_type_error(I->d, n, path, "a number");
-    return false;
-  }
-  *out = x;
-  return true;
+  return rein__ix_get_number(I->d, n, path, out);
 }
 
 static bool get_duration(imp *I, yaml_node_t *n, const char *path,
                          int64_t *ns) {
-  if (rein__ix_jtype(n) != IX_J_STRING) {
-    rein__ix_type_error(I->d, n, path, "a duration string such as \"0.1s\"");
-    return false;
-  }
-  const char *why;
-  rein_status st = rein_interop_grpc_duration(rein__ix_text(n), ns, &why);
-  if (st == REIN_ERANGE) {
-    rein__ix_error(I->d, n, path, "'%.40s' is too long a duration",
-                   rein__ix_text(n));
-    return false;
-  }
-  if (st != REIN_OK) {
-    rein__ix_error(I->d, n, path, "'%.40s' is not a duration: %s",
-                   rein__ix_text(n), why);
-    return false;
-  }
-  return true;
+  return rein__ix_get_duration(I->d, n, path, ns);
 }
 
 static bool set_duration(imp *I, yaml_node_t *n, const char *path,
                          rein_policy_spec *sp, rein_model_block b,
                          const char *name, int64_t ns) {
-  char t[48];
-  rein_format_duration(ns, t, sizeof t);
-  return set_field(I, n, path, sp, b, name, t);
+  return rein__ix_set_model_duration(I->d, n, path, sp, b, name, ns);
 }
 
 /* The code of a status name exactly as gRPC spells it, or -1. */
@@ -1065,4 +1026,5 @@ static rein_status grpc_export(rein_interop *ix, const rein_contract_set *s,
   return st;
 }
 
-const ix_format rein__ix_grpc = {"grpc", grpc_import, grpc_export};
+const ix_format rein__ix_grpc = {
+    .name = "grpc", .import = grpc_import, .export_ = grpc_export};

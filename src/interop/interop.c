@@ -19,6 +19,8 @@
 #include "rein/input.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +28,7 @@
 /* Bounds that keep hostile input cheap. */
 #define IX_MAX_DIAGS 1000
 #define IX_MAX_CALLS 100000
+#define IX_MAX_DOCS 1000
 
 /* ------------------------------------------------------------- handle */
 
@@ -198,8 +201,9 @@ const char *rein_interop_caller(const rein_interop *ix) {
 
 /* ------------------------------------------------------------ formats */
 
-static const ix_format *const formats[] = {&rein__ix_grpc, NULL};
-static const char *const format_names[] = {"grpc", NULL};
+static const ix_format *const formats[] = {&rein__ix_grpc, &rein__ix_envoy,
+                                           &rein__ix_istio, NULL};
+static const char *const format_names[] = {"grpc", "envoy", "istio", NULL};
 
 const char *const *rein_interop_formats(void) {
   return format_names;
@@ -228,6 +232,8 @@ static void caller_from_file(rein_interop *ix, const char *file) {
   ix->caller[n] = 0;
 }
 
+static bool empty_doc(yaml_document_t *doc);
+
 rein_status rein_interop_import_buffer(rein_interop *ix, const char *format,
                                        const char *name, const char *data,
                                        size_t len) {
@@ -238,7 +244,21 @@ rein_status rein_interop_import_buffer(rein_interop *ix, const char *format,
   ix->errors = 0;
   size_t first = ix->ncalls;
   ix_doc d;
-  if (rein__ix_doc_load(ix, name, data ? data : "", len, &d)) f->import(ix, &d);
+  const char *text = data ? data : "";
+  bool yaml = f->yaml && !rein__ix_looks_json(text, len);
+  if (rein__ix_doc_load_multi(ix, name, text, len, yaml, f->multi_doc, &d)) {
+    d.proto_names = f->proto_names;
+    d.first_call = first;
+    if (!(f->multi_doc && d.nmore && empty_doc(&d.doc))) f->import(ix, &d);
+    /* the further documents, each in turn in d.doc */
+    for (size_t i = 0; i < d.nmore && !ix->oom; i++) {
+      yaml_document_t prev = d.doc;
+      d.doc = d.more[i];
+      d.more[i] = prev;
+      d.doc_index = i + 1;
+      f->import(ix, &d);
+    }
+  }
   rein__ix_doc_free(&d);
   if (ix->oom) return REIN_ENOMEM;
   if (ix->errors) {
@@ -338,10 +358,100 @@ static size_t find_alias(const char *data, size_t len) {
   return len;
 }
 
+bool rein__ix_looks_json(const char *data, size_t len) {
+  size_t i = 0;
+  while (i < len) {
+    char ch = data[i];
+    if (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n') {
+      i++;
+    } else if (ch == '#') {
+      while (i < len && data[i] != '\n')
+        i++;
+    } else {
+      return ch == '{' || ch == '[';
+    }
+  }
+  return false;
+}
+
+/* YAML: the first anchor or alias, found by libyaml's event parser (so a
+ * '*' or '&' inside any kind of string is not one). Returns false and sets
+ * *mark when there is one; a syntax error ends the scan (the load reports
+ * it). */
+static bool yaml_no_alias(const char *data, size_t len, yaml_mark_t *mark,
+                          bool *alias) {
+  yaml_parser_t p;
+  if (!yaml_parser_initialize(&p)) return true;
+  yaml_parser_set_input_string(&p, (const unsigned char *)data, len);
+  bool ok = true;
+  for (;;) {
+    yaml_event_t e;
+    if (!yaml_parser_parse(&p, &e)) break;
+    yaml_event_type_t t = e.type;
+    const unsigned char *anchor =
+        t == YAML_SCALAR_EVENT           ? e.data.scalar.anchor
+        : t == YAML_SEQUENCE_START_EVENT ? e.data.sequence_start.anchor
+        : t == YAML_MAPPING_START_EVENT  ? e.data.mapping_start.anchor
+                                         : NULL;
+    if (t == YAML_ALIAS_EVENT || anchor) {
+      *mark = e.start_mark;
+      *alias = t == YAML_ALIAS_EVENT;
+      ok = false;
+    }
+    yaml_event_delete(&e);
+    if (!ok || t == YAML_STREAM_END_EVENT) break;
+  }
+  yaml_parser_delete(&p);
+  return ok;
+}
+
 bool rein__ix_doc_load(rein_interop *ix, const char *file, const char *data,
-                       size_t len, ix_doc *d) {
+                       size_t len, bool yaml, ix_doc *d) {
+  return rein__ix_doc_load_multi(ix, file, data, len, yaml, false, d);
+}
+
+/* A document with nothing in it ("---" and then nothing: a null root). */
+static bool empty_doc(yaml_document_t *doc) {
+  yaml_node_t *r = yaml_document_get_root_node(doc);
+  return !r || (r->type == YAML_SCALAR_NODE && !r->data.scalar.length &&
+                r->data.scalar.style == YAML_PLAIN_SCALAR_STYLE);
+}
+
+/* Keep `extra` (a further document of a multi-document stream); an empty
+ * one is dropped. */
+static bool keep_doc(ix_doc *d, yaml_document_t *extra) {
+  if (empty_doc(extra)) {
+    yaml_document_delete(extra);
+    return true;
+  }
+  if (d->nmore == IX_MAX_DOCS) {
+    yaml_node_t *r = yaml_document_get_root_node(extra);
+    rein_contract_loc l = {d->file, (uint32_t)r->start_mark.line + 1,
+                           (uint32_t)r->start_mark.column + 1};
+    rein__ix_diag(d->ix, REIN_INTEROP_ERROR, l, "",
+                  "more than %d documents in one file", IX_MAX_DOCS);
+    yaml_document_delete(extra);
+    return false;
+  }
+  if (!d->more) {
+    d->more = rein_alloc(&d->ix->alloc, IX_MAX_DOCS * sizeof *d->more);
+    if (!d->more) {
+      d->ix->oom = true;
+      yaml_document_delete(extra);
+      return false;
+    }
+  }
+  d->more[d->nmore++] = *extra;
+  return true;
+}
+
+bool rein__ix_doc_load_multi(rein_interop *ix, const char *file,
+                             const char *data, size_t len, bool yaml,
+                             bool multi, ix_doc *d) {
   memset(d, 0, sizeof *d);
   d->ix = ix;
+  d->yaml = yaml;
+  const char *lang = yaml ? "YAML" : "JSON";
   d->file = rein__ix_strdup(ix, file);
   if (!d->file) return false;
   size_t line = 0, col = 0;
@@ -351,7 +461,18 @@ bool rein__ix_doc_load(rein_interop *ix, const char *file, const char *data,
                   ix->max_depth);
     return false;
   }
-  size_t at = find_alias(data, len);
+  yaml_mark_t am;
+  bool is_alias = false;
+  if (yaml && !yaml_no_alias(data, len, &am, &is_alias)) {
+    rein_contract_loc l = {d->file, (uint32_t)am.line + 1,
+                           (uint32_t)am.column + 1};
+    rein__ix_diag(ix, REIN_INTEROP_ERROR, l, "",
+                  "a YAML %s: not read (rein's importers do not expand "
+                  "anchors and aliases; write the value out)",
+                  is_alias ? "alias" : "anchor");
+    return false;
+  }
+  size_t at = yaml ? len : find_alias(data, len);
   if (at < len) {
     rein_contract_loc l = {d->file, 1, 1};
     for (size_t i = 0; i < at; i++)
@@ -392,37 +513,63 @@ bool rein__ix_doc_load(rein_interop *ix, const char *file, const char *data,
         }
       l.col = (uint32_t)(e - bol + 1);
     }
-    rein__ix_diag(ix, REIN_INTEROP_ERROR, l, "", "malformed JSON: %s%s%s%s",
-                  p.problem ? p.problem : "syntax error", p.context ? " " : "",
+    rein__ix_diag(ix, REIN_INTEROP_ERROR, l, "", "malformed %s: %s%s%s%s",
+                  lang, p.problem ? p.problem : "syntax error",
+                  p.context ? " " : "",
                   p.context ? p.context : "",
                   at_end ? " (at the end of the text)" : "");
     yaml_parser_delete(&p);
     return false;
   }
   d->loaded = true;
-  /* a second document in the same text is not JSON */
+  /* a second document in the same text is not JSON (nor one contract) */
   yaml_document_t extra;
+  bool more = true;
+  while (multi && yaml && more && yaml_parser_load(&p, &extra)) {
+    if (!yaml_document_get_root_node(&extra)) { /* the stream's end */
+      yaml_document_delete(&extra);
+      yaml_parser_delete(&p);
+      goto first;
+    }
+    more = keep_doc(d, &extra);
+  }
+  if (multi && yaml && more) {
+    rein_contract_loc l = {d->file, (uint32_t)p.problem_mark.line + 1,
+                           (uint32_t)p.problem_mark.column + 1};
+    rein__ix_diag(ix, REIN_INTEROP_ERROR, l, "", "malformed YAML: %s%s%s",
+                  p.problem ? p.problem : "syntax error",
+                  p.context ? " " : "", p.context ? p.context : "");
+    yaml_parser_delete(&p);
+    return false;
+  }
+  if (multi && yaml) {
+    yaml_parser_delete(&p);
+    return false;
+  }
   if (yaml_parser_load(&p, &extra)) {
     yaml_node_t *r = yaml_document_get_root_node(&extra);
     if (r) {
       rein_contract_loc l = {d->file, (uint32_t)r->start_mark.line + 1,
                              (uint32_t)r->start_mark.column + 1};
       rein__ix_diag(ix, REIN_INTEROP_ERROR, l, "",
-                    "malformed JSON: text after the top-level value");
+                    yaml ? "malformed YAML: a second document (one "
+                           "document per file)"
+                         : "malformed JSON: text after the top-level value");
     }
     yaml_document_delete(&extra);
   } else {
     rein_contract_loc l = {d->file, (uint32_t)p.problem_mark.line + 1,
                            (uint32_t)p.problem_mark.column + 1};
     rein__ix_diag(ix, REIN_INTEROP_ERROR, l, "",
-                  "malformed JSON: text after the top-level value (%s)",
+                  "malformed %s: text after the top-level value (%s)", lang,
                   p.problem ? p.problem : "syntax error");
   }
   yaml_parser_delete(&p);
-  if (!yaml_document_get_root_node(&d->doc)) {
+first:
+  if (!yaml_document_get_root_node(&d->doc) && !d->nmore) {
     rein_contract_loc l = {d->file, 1, 1};
     rein__ix_diag(ix, REIN_INTEROP_ERROR, l, "",
-                  "empty file: expected a JSON object");
+                  "empty file: expected a %s object", lang);
     return false;
   }
   return true;
@@ -431,6 +578,11 @@ bool rein__ix_doc_load(rein_interop *ix, const char *file, const char *data,
 void rein__ix_doc_free(ix_doc *d) {
   if (d->loaded) yaml_document_delete(&d->doc);
   d->loaded = false;
+  for (size_t i = 0; i < d->nmore; i++)
+    yaml_document_delete(&d->more[i]);
+  if (d->more) rein_free(&d->ix->alloc, d->more);
+  d->more = NULL;
+  d->nmore = 0;
 }
 
 yaml_node_t *rein__ix_root(ix_doc *d) {
@@ -501,6 +653,29 @@ ix_jtype rein__ix_jtype(const yaml_node_t *n) {
   }
 }
 
+ix_jtype rein__ix_type(const ix_doc *d, const yaml_node_t *n) {
+  if (!d->yaml || !n) return rein__ix_jtype(n);
+  switch (n->type) {
+  case YAML_MAPPING_NODE:
+    return IX_J_OBJECT;
+  case YAML_SEQUENCE_NODE:
+    return IX_J_ARRAY;
+  case YAML_SCALAR_NODE: {
+    if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) return IX_J_STRING;
+    const char *v = (const char *)n->data.scalar.value;
+    if (!strcmp(v, "true") || !strcmp(v, "false") || !strcmp(v, "True") ||
+        !strcmp(v, "False") || !strcmp(v, "TRUE") || !strcmp(v, "FALSE"))
+      return IX_J_BOOL;
+    if (!*v || !strcmp(v, "null") || !strcmp(v, "~") || !strcmp(v, "Null") ||
+        !strcmp(v, "NULL"))
+      return IX_J_NULL;
+    return json_number(v) ? IX_J_NUMBER : IX_J_STRING;
+  }
+  default:
+    return IX_J_INVALID;
+  }
+}
+
 const char *rein__ix_jtype_name(ix_jtype t) {
   static const char *const names[] = {"an object", "an array",  "a string",
                                       "a number",  "a boolean", "null",
@@ -539,7 +714,7 @@ void rein__ix_note(ix_doc *d, const yaml_node_t *n, const char *path,
 
 void rein__ix_type_error(ix_doc *d, const yaml_node_t *n, const char *path,
                          const char *want) {
-  ix_jtype t = rein__ix_jtype(n);
+  ix_jtype t = rein__ix_type(d, n);
   const char *v = rein__ix_text(n);
   if (t == IX_J_INVALID && v)
     rein__ix_error(d, n, path,
@@ -574,11 +749,28 @@ size_t rein__ix_members(ix_doc *d, yaml_node_t *n, const char *path,
     yaml_node_t *kn = yaml_document_get_node(&d->doc, p->key);
     yaml_node_t *vn = yaml_document_get_node(&d->doc, p->value);
     if (!kn || !vn) continue;
-    if (rein__ix_jtype(kn) != IX_J_STRING) {
-      rein__ix_type_error(d, kn, path, "a member name in double quotes");
+    if (rein__ix_type(d, kn) != IX_J_STRING) {
+      rein__ix_type_error(d, kn, path,
+                          d->yaml ? "a member name"
+                                  : "a member name in double quotes");
       continue;
     }
     const char *key = rein__ix_text(kn);
+    if (d->proto_names && known) { /* lowerCamelCase -> the known name */
+      char snake[96];
+      size_t o = 0;
+      for (const char *c = key; *c && o + 2 < sizeof snake; c++) {
+        if (isupper((unsigned char)*c)) {
+          snake[o++] = '_';
+          snake[o++] = (char)tolower((unsigned char)*c);
+        } else {
+          snake[o++] = *c;
+        }
+      }
+      snake[o] = 0;
+      for (size_t j = 0; strcmp(snake, key) != 0 && known[j]; j++)
+        if (strcmp(known[j], snake) == 0) key = known[j];
+    }
     char fp[256];
     rein__ix_path(fp, sizeof fp, path, key);
     bool dup = false;
@@ -591,9 +783,9 @@ size_t rein__ix_members(ix_doc *d, yaml_node_t *n, const char *path,
       }
     if (dup) continue;
     size_t i = 0;
-    while (known[i] && strcmp(known[i], key) != 0)
+    while (known && known[i] && strcmp(known[i], key) != 0)
       i++;
-    if (!known[i]) {
+    if (known && !known[i]) {
       char list[512], cam[80];
       size_t o = 0;
       list[0] = 0;
@@ -650,6 +842,69 @@ const char *rein__ix_path(char *buf, size_t len, const char *path,
 const char *rein__ix_path_i(char *buf, size_t len, const char *path, size_t i) {
   snprintf(buf, len, "%s[%zu]", path, i);
   return buf;
+}
+
+/* ------------------------------------------------- typed values, model */
+
+bool rein__ix_get_number(ix_doc *d, yaml_node_t *n, const char *path,
+                         double *out) {
+  ix_jtype t = rein__ix_type(d, n);
+  const char *v = rein__ix_text(n);
+  if ((t != IX_J_NUMBER && t != IX_J_STRING) || !v) {
+    rein__ix_type_error(d, n, path, "a number");
+    return false;
+  }
+  char *end;
+  errno = 0;
+  double x = strtod(v, &end);
+  if (end == v || *end || errno || !isfinite(x) ||
+      (t == IX_J_STRING && !isdigit((unsigned char)v[v[0] == '-']))) {
+    rein__ix_type_error(d, n, path, "a number");
+    return false;
+  }
+  *out = x;
+  return true;
+}
+
+bool rein__ix_get_duration(ix_doc *d, yaml_node_t *n, const char *path,
+                           int64_t *ns) {
+  if (rein__ix_type(d, n) != IX_J_STRING) {
+    rein__ix_type_error(d, n, path, "a duration string such as \"0.1s\"");
+    return false;
+  }
+  const char *why;
+  rein_status st = rein_interop_grpc_duration(rein__ix_text(n), ns, &why);
+  if (st == REIN_ERANGE) {
+    rein__ix_error(d, n, path, "'%.40s' is too long a duration",
+                   rein__ix_text(n));
+    return false;
+  }
+  if (st != REIN_OK) {
+    rein__ix_error(d, n, path, "'%.40s' is not a duration: %s",
+                   rein__ix_text(n), why);
+    return false;
+  }
+  return true;
+}
+
+bool rein__ix_set_model(ix_doc *d, yaml_node_t *n, const char *path,
+                        rein_policy_spec *sp, rein_model_block b,
+                        const char *name, const char *text) {
+  rein_errbuf eb = {{0}};
+  if (rein_model_set(sp, rein_model_find(b, name, NULL), text, &eb) ==
+      REIN_OK)
+    return true;
+  rein__ix_error(d, n, path, "rein's %s.%s %s", rein_model_block_name(b),
+                 name, eb.msg);
+  return false;
+}
+
+bool rein__ix_set_model_duration(ix_doc *d, yaml_node_t *n, const char *path,
+                                 rein_policy_spec *sp, rein_model_block b,
+                                 const char *name, int64_t ns) {
+  char t[48];
+  rein_format_duration(ns, t, sizeof t);
+  return rein__ix_set_model(d, n, path, sp, b, name, t);
 }
 
 /* ------------------------------------------------------ contract text */

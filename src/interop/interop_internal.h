@@ -62,6 +62,15 @@ typedef struct ix_doc ix_doc;
 
 typedef struct ix_format {
   const char *name;
+  /* Reading: `yaml` lets a source that does not start with '{' or '['
+   * be read as YAML (block collections, plain scalars as strings; see
+   * rein__ix_type); `proto_names` accepts a field's protobuf JSON name
+   * (lowerCamelCase) for its snake_case name, as protobuf's JSON parser
+   * does (Envoy). */
+  bool yaml, proto_names;
+  /* `multi_doc`: a YAML stream of several documents ("---", as Kubernetes
+   * manifests are) is read, `import` called once per document. */
+  bool multi_doc;
   /* Walk the document's root, adding calls and diagnostics. */
   void (*import)(rein_interop *ix, ix_doc *d);
   /* Write the calls of `caller` into *out (malloc'ed text). */
@@ -70,6 +79,34 @@ typedef struct ix_format {
 } ix_format;
 
 extern const ix_format rein__ix_grpc;
+extern const ix_format rein__ix_envoy;
+extern const ix_format rein__ix_istio;
+
+/* ---------------------------------- Envoy's retry_on vocabulary (envoy.c) */
+
+/* Istio's retryOn is Envoy's retry_on (istio.c reuses both halves). */
+
+/*
+ * Read the comma-separated retry_on conditions `v` (the text of node `n`)
+ * into sp's `when`, as the table in envoy.c says; an unknown condition is
+ * an error with a did-you-mean, one rein cannot represent a warning.
+ * `statuses` (Istio) also takes HTTP statuses among the conditions.
+ * *rsc / *rhd: set when retriable-status-codes / retriable-headers is
+ * named; *noted: the once-per-file note on per-try timeouts was given.
+ */
+void rein__ix_envoy_retry_on(ix_doc *d, yaml_node_t *n, const char *path,
+                             const char *v, rein_policy_spec *sp, bool statuses,
+                             bool *rsc, bool *rhd, bool *noted);
+/*
+ * The retry_on conditions that say sp's `when` (comma-separated into
+ * `list`, at most `cap` bytes, "" when none can), and the HTTP statuses
+ * that go into retriable_status_codes (into `codes`, room for 600; the
+ * count is returned). Each condition that cannot be said is a warning on
+ * ix at `loc`, field `callpath`.retry.when.
+ */
+size_t rein__ix_envoy_when(rein_interop *ix, rein_contract_loc loc,
+                           const char *callpath, const rein_policy_spec *sp,
+                           char *list, size_t cap, unsigned *codes);
 
 /* ------------------------------------------------------------- reader */
 
@@ -78,6 +115,13 @@ struct ix_doc {
   yaml_document_t doc;
   const char *file; /* owned by the handle */
   bool loaded;
+  bool yaml;        /* read as YAML, not strict JSON (set before loading) */
+  bool proto_names; /* lowerCamelCase member names accepted */
+  /* the documents after the first (multi_doc formats), each with a root */
+  yaml_document_t *more;
+  size_t nmore;
+  size_t doc_index;  /* which document d->doc is (0: the first) */
+  size_t first_call; /* the handle's call count before this file */
 };
 
 /* What a node is, read as JSON. */
@@ -94,15 +138,31 @@ typedef enum ix_jtype {
 
 /*
  * Parse `data` (checked with rein_yaml_check_depth first) into `d`. A
- * syntax error is an error diagnostic at libyaml's line:col. Returns true
- * when there is a root node to walk.
+ * syntax error is an error diagnostic at libyaml's line:col. `yaml` reads
+ * YAML (anchors and aliases are still refused, at their mark); otherwise
+ * strict JSON. Returns true when there is a root node to walk.
  */
 bool rein__ix_doc_load(rein_interop *ix, const char *file, const char *data,
-                       size_t len, ix_doc *d);
+                       size_t len, bool yaml, ix_doc *d);
+/* The same, keeping every further YAML document of the stream in
+ * d->more (at most IX_MAX_DOCS; empty ones are skipped) when `multi`. */
+bool rein__ix_doc_load_multi(rein_interop *ix, const char *file,
+                             const char *data, size_t len, bool yaml,
+                             bool multi, ix_doc *d);
+/* Does the text start (after blanks and '#' comment lines) with '{' or
+ * '['? That is how a format that takes both tells JSON from YAML. */
+bool rein__ix_looks_json(const char *data, size_t len);
 void rein__ix_doc_free(ix_doc *d);
 yaml_node_t *rein__ix_root(ix_doc *d);
 rein_contract_loc rein__ix_loc(const ix_doc *d, const yaml_node_t *n);
 ix_jtype rein__ix_jtype(const yaml_node_t *n);
+/* What a node is in `d`'s language: rein__ix_jtype for JSON; for YAML a
+ * block collection is an object or array as well, a quoted or block
+ * scalar is a string, and a plain scalar is a number when it is a JSON
+ * number, a boolean for true/false (any case), null for null, ~ or
+ * nothing, and a string otherwise (what Envoy's YAML-to-JSON step does,
+ * but for YAML 1.1's yes/no/on/off, which stay strings here). */
+ix_jtype rein__ix_type(const ix_doc *d, const yaml_node_t *n);
 /* "an object", "an array", "a string", "a number", "true", "null", ... */
 const char *rein__ix_jtype_name(ix_jtype t);
 /* The scalar's text, or NULL for a collection. */
@@ -129,6 +189,9 @@ typedef struct ix_member {
  * (more is an error). Each key must be a string; a duplicate key, or a key
  * not in `known` (NULL-terminated), is an error naming it, listing the
  * known ones and the closest ("did you mean"); such members are left out.
+ * `known` NULL accepts every key. With d->proto_names a key spelled as
+ * the lowerCamelCase of a known name is that name (`key` is then the
+ * known spelling), and both spellings of one field are a duplicate.
  * Returns how many were stored in `out`.
  */
 size_t rein__ix_members(ix_doc *d, yaml_node_t *n, const char *path,
@@ -141,6 +204,24 @@ size_t rein__ix_len(const yaml_node_t *n);
 const char *rein__ix_path(char *buf, size_t len, const char *path,
                           const char *key);
 const char *rein__ix_path_i(char *buf, size_t len, const char *path, size_t i);
+
+/* ------------------------------------------------- typed values, model */
+
+/* A number: a JSON number or a string holding one (protobuf's JSON
+ * accepts both for numeric fields). A type error at `n` otherwise. */
+bool rein__ix_get_number(ix_doc *d, yaml_node_t *n, const char *path,
+                         double *out);
+/* A protobuf JSON Duration string ("0.25s"; rein_interop_grpc_duration). */
+bool rein__ix_get_duration(ix_doc *d, yaml_node_t *n, const char *path,
+                           int64_t *ns);
+/* Set model field `name` of block `b` from text; a refusal is an error at
+ * `n` ("rein's retry.attempts must be ..."). */
+bool rein__ix_set_model(ix_doc *d, yaml_node_t *n, const char *path,
+                        rein_policy_spec *sp, rein_model_block b,
+                        const char *name, const char *text);
+bool rein__ix_set_model_duration(ix_doc *d, yaml_node_t *n, const char *path,
+                                 rein_policy_spec *sp, rein_model_block b,
+                                 const char *name, int64_t ns);
 
 /* ------------------------------------------------------ contract text */
 

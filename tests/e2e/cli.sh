@@ -168,6 +168,23 @@ fi
 "$REIN" __complete check --format "" | sort | tr '\n' ' ' | grep -qx 'json sarif text ' &&
   ok "__complete choices" || bad "__complete choices: $("$REIN" __complete check --format '')"
 
+# the FORMAT of import and export: completed and checked from the one
+# table of formats (rein_interop_formats)
+for c in import export; do
+  grep -qx "$c" <<<"$cmds" || continue
+  f=$("$REIN" __complete "$c" "" | tr '\n' ' ')
+  case "$f" in *grpc*envoy*) ok "$c: __complete offers the formats" ;;
+    *) bad "$c: __complete FORMAT: $f" ;; esac
+  f=$("$REIN" __complete "$c" -o x e | tr '\n' ' ')
+  [ "$f" = "envoy " ] && ok "$c: __complete FORMAT after an option" ||
+    bad "$c: __complete $c -o x e: $f"
+  f=$("$REIN" __complete "$c" envoy "" | tr '\n' ' ')
+  [ "$f" = "@file " ] && ok "$c: files after FORMAT" || bad "$c: after FORMAT: $f"
+  "$REIN" "$c" envy x > /dev/null 2> "$T/e"; rc=$?
+  [ $rc -eq 2 ] && grep -q "unknown format: envy (did you mean 'envoy'? known: grpc, envoy, istio" "$T/e" &&
+    ok "$c: mistyped format" || bad "$c: mistyped format ($rc): $(cat "$T/e")"
+done
+
 # ------------------------------------------------------------------ colour
 bad_dir="$SRC/examples/contracts/payments"
 run_tty() { script -qec "$1" /dev/null; }
