@@ -329,8 +329,9 @@ static void *work(void *arg) {
   return NULL;
 }
 
-static void test_live_fleet(void **st) {
-  (void)st;
+/* One live round; returns the instances' degradations (Redis calls that
+ * timed out, after which an instance decides on its local breaker). */
+static uint64_t live_round(bool *closed_out, long long *probes_out) {
   char name[96];
   tf_name(name, sizeof name, "brk-live");
   static live l;
@@ -440,10 +441,36 @@ static void test_live_fleet(void **st) {
     degradations += s.degradations;
     rein_fleet_free(l.f[i]);
   }
-  assert_true(closed);
-  assert_int_equal(degradations, 0);
-  assert_true(probes >= 1);
-  assert_true(probes <= PROBES);
+  *closed_out = closed;
+  *probes_out = probes;
+  return degradations;
+}
+
+/* The fleet's shared state is what is measured, so a round in which Redis
+ * did not answer within the command timeout (on a loaded machine the
+ * server can go without CPU that long: every instance then falls back to
+ * its local breaker, and each probes on its own) measured the fallback,
+ * not the fleet; it is run again after a pause, at most five times. */
+static void test_live_fleet(void **st) {
+  (void)st;
+  for (int round = 1;; round++) {
+    bool closed = false;
+    long long probes = 0;
+    uint64_t degradations = live_round(&closed, &probes);
+    if (degradations > 0 && round < 5) {
+      fprintf(stderr,
+              "fleet breaker: round %d: %llu Redis command(s) timed out after "
+              "%d ms, so instances decided locally; the round again in 1 s\n",
+              round, (unsigned long long)degradations, TIMEOUT_MS);
+      tf_sleep_ms(1000);
+      continue;
+    }
+    assert_int_equal(degradations, 0);
+    assert_true(closed);
+    assert_true(probes >= 1);
+    assert_true(probes <= PROBES);
+    return;
+  }
 }
 
 int main(void) {
