@@ -87,3 +87,13 @@ apt-get update -qq >&2
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
   "${missing[@]}" >&2
 npm_tools
+# Debian's nginx package enables and starts a web server on port 80 of
+# every interface. The tests start their own nginx on loopback and need no
+# system service, so one this script just installed is stopped and
+# disabled again (a machine that had nginx before is left alone).
+if [[ " ${missing[*]} " == *" nginx "* ]] && [ -d /run/systemd/system ] &&
+   command -v systemctl >/dev/null 2>&1; then
+  systemctl disable --now nginx.service >/dev/null 2>&1 || true
+  echo "rein: stopped and disabled the nginx.service the nginx package started" \
+       "(rein's tests run their own nginx on 127.0.0.1; 'systemctl enable --now nginx' undoes this)" >&2
+fi
