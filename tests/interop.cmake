@@ -79,19 +79,17 @@ endif()
 # sources are compiled into the target so libFuzzer sees their coverage.
 if(TARGET rein_interop)
   file(GLOB interop_srcs ${PROJECT_SOURCE_DIR}/src/interop/*.c)
-  rein_add_fuzzer(NAME fuzz_interop_grpc
-                  SOURCES interop/fuzz_interop_grpc.c ${interop_srcs}
-                  LIBS rein_contract rein_static
-                  INCLUDES ${PROJECT_SOURCE_DIR}/src/contract
-                  ARGS -max_len=8192 -timeout=5)
-  rein_add_fuzzer(NAME fuzz_interop_istio
-                  SOURCES interop/fuzz_interop_istio.c ${interop_srcs}
-                  LIBS rein_contract rein_static
-                  INCLUDES ${PROJECT_SOURCE_DIR}/src/contract
-                  ARGS -max_len=8192 -timeout=5)
-  rein_add_fuzzer(NAME fuzz_interop_envoy
-                  SOURCES interop/fuzz_interop_envoy.c ${interop_srcs}
-                  LIBS rein_contract rein_static
-                  INCLUDES ${PROJECT_SOURCE_DIR}/src/contract
-                  ARGS -max_len=8192 -timeout=5)
+  # One source, one target per format (its own corpus,
+  # tests/fuzz/corpus/interop_FORMAT/).
+  foreach(_f grpc:json envoy:yaml istio:yaml)
+    string(REPLACE ":" ";" _fe ${_f})
+    list(GET _fe 0 _fmt)
+    list(GET _fe 1 _ext)
+    rein_add_fuzzer(NAME fuzz_interop_${_fmt}
+                    SOURCES interop/fuzz_interop.c ${interop_srcs}
+                    LIBS rein_contract rein_static
+                    INCLUDES ${PROJECT_SOURCE_DIR}/src/contract
+                    DEFINES REIN_FUZZ_FORMAT="${_fmt}" REIN_FUZZ_EXT="${_ext}"
+                    ARGS -max_len=8192 -timeout=5)
+  endforeach()
 endif()

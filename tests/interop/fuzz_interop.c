@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * fuzz_interop_grpc.c: libFuzzer target for the gRPC service config
- * importer (rein/interop.h), and for the round trip behind it: whatever an
- * input imports to is written as a contract, which must load without a
- * load error, and exported again, whose text must import again. Any crash,
- * leak, sanitizer report or failed assertion (abort) is a bug.
+ * fuzz_interop.c: the libFuzzer target of every interop format
+ * (rein/interop.h), built once per format with REIN_FUZZ_FORMAT ("grpc",
+ * "envoy", "istio", ...) and REIN_FUZZ_EXT (the file name extension the
+ * diagnostics use) defined (tests/interop.cmake): the importer, and the
+ * round trip behind it: whatever an input imports to is written as a
+ * contract, which must load without a load error, and exported again,
+ * whose text must import again. Any crash, leak, sanitizer report or
+ * failed assertion (abort) is a bug.
  */
 #include "rein/contract.h"
 #include "rein/interop.h"
@@ -13,12 +16,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if !defined(REIN_FUZZ_FORMAT) || !defined(REIN_FUZZ_EXT)
+#error "define REIN_FUZZ_FORMAT and REIN_FUZZ_EXT (tests/interop.cmake)"
+#endif
+
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
   rein_interop *ix;
   if (rein_interop_new(NULL, &ix) != REIN_OK) return 0;
-  rein_status st = rein_interop_import_buffer(ix, "grpc", "f.json",
+  rein_status st = rein_interop_import_buffer(ix, REIN_FUZZ_FORMAT, "f." REIN_FUZZ_EXT,
                                               (const char *)data, size);
   char *yaml = NULL, *json = NULL;
   size_t yl = 0, jl = 0;
@@ -28,10 +35,10 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
       if (rein_contract_add_buffer(s, "f.yaml", yaml, yl) != REIN_OK) abort();
       rein_interop *ex;
       if (rein_interop_new(NULL, &ex) == REIN_OK) {
-        if (rein_interop_export(ex, "grpc", s, NULL, &json, &jl) == REIN_OK) {
+        if (rein_interop_export(ex, REIN_FUZZ_FORMAT, s, NULL, &json, &jl) == REIN_OK) {
           rein_interop *back;
           if (rein_interop_new(NULL, &back) == REIN_OK) {
-            if (rein_interop_import_buffer(back, "grpc", "e.json", json, jl) ==
+            if (rein_interop_import_buffer(back, REIN_FUZZ_FORMAT, "e." REIN_FUZZ_EXT, json, jl) ==
                 REIN_EPARSE)
               abort();
             rein_interop_free(back);
