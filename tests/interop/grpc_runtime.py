@@ -296,7 +296,12 @@ def main():
     ratio = [g / c for row in gaps for g, c in zip(row, cur)]
     print("backoff gaps (s) per call:", gaps)
     print("gap / A6 current: min %.2f max %.2f" % (min(ratio), max(ratio)))
-    check(len(ratio) == 12 and min(ratio) >= 0.75 and max(ratio) <= 1.5,
+    # A gap only grows with the machine's load (the next attempt is
+    # scheduled late, never early), so the upper bound allows 1.2 x current
+    # plus 100 ms of scheduling delay (1.66 x seen under ASan on a loaded
+    # machine); the lower bound is the claim.
+    late = all(g <= 1.2 * c + 0.1 for row in gaps for g, c in zip(row, cur))
+    check(len(ratio) == 12 and min(ratio) >= 0.75 and late,
           "backoff: C-core jitters current by about +-20%, not A6's [0, current)")
 
     if FAILED:
