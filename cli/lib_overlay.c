@@ -41,21 +41,38 @@ typedef struct ov {
   int errors;
 } ov;
 
+static void ov_diag(ov *o, const char *rule, const yaml_node_t *n,
+                    const char *fix, const char *fmt, va_list ap) {
+  char msg[512];
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  rein_contract_loc l = {o->file, n ? (uint32_t)n->start_mark.line + 1 : 1,
+                         n ? (uint32_t)n->start_mark.column + 1 : 1};
+  if (rein_contract_report(o->s, &l, REIN_CONTRACT_ERROR, rule, msg, fix) ==
+      REIN_ENOMEM)
+    o->m->oom = true;
+  o->errors++;
+}
+
+/* E004 (an invalid value) at `n`; ov_unknown: E003 (an unknown field). */
 static void ov_err(ov *o, const yaml_node_t *n, const char *fix,
                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static void ov_err(ov *o, const yaml_node_t *n, const char *fix,
                    const char *fmt, ...) {
-  char msg[512];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
+  ov_diag(o, "E004", n, fix, fmt, ap);
   va_end(ap);
-  rein_contract_loc l = {o->file, n ? (uint32_t)n->start_mark.line + 1 : 1,
-                         n ? (uint32_t)n->start_mark.column + 1 : 1};
-  if (rein_contract_report(o->s, &l, REIN_CONTRACT_ERROR, "E004", msg, fix) ==
-      REIN_ENOMEM)
-    o->m->oom = true;
-  o->errors++;
+}
+
+static void ov_unknown(ov *o, const yaml_node_t *n, const char *fix,
+                       const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void ov_unknown(ov *o, const yaml_node_t *n, const char *fix,
+                       const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  ov_diag(o, "E003", n, fix, fmt, ap);
+  va_end(ap);
 }
 
 static yaml_node_t *ov_node(ov *o, int i) {
@@ -92,7 +109,7 @@ static bool ov_map(ov *o, yaml_node_t *n, const char *path,
       snprintf(fix, sizeof fix, "%s%s%sknown fields: %s",
                best ? "did you mean '" : "", best ? best : "",
                best ? "'? " : "", knowns);
-      ov_err(o, k, fix, "%s: unknown field '%.60s'", path, ks ? ks : "?");
+      ov_unknown(o, k, fix, "%s: unknown field '%.60s'", path, ks ? ks : "?");
     }
   }
   return true;

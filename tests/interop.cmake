@@ -95,3 +95,13 @@ if(TARGET rein_interop)
                   INCLUDES ${PROJECT_SOURCE_DIR}/src/contract
                   ARGS -max_len=8192 -timeout=5)
 endif()
+# `rein check` and `rein simulate` over a mesh's own configs
+# (examples/mesh: Envoy + gRPC + Istio files, rein contracts and a
+# rein-overlay.yaml): findings at the configs' file:line:col, the fixed
+# mesh clean, the simulated storm, bad input exit 2.
+if(TARGET rein_cli)
+  add_test(NAME test_interop_mesh
+           COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/interop/mesh_cli.sh
+                   $<TARGET_FILE:rein_cli> ${PROJECT_SOURCE_DIR})
+  set_tests_properties(test_interop_mesh PROPERTIES LABELS "e2e" TIMEOUT 120)
+endif()
