@@ -22,6 +22,8 @@ if(TARGET rein_interop)
                 ARGS ${PROJECT_SOURCE_DIR}/examples/contracts
                      ${PROJECT_SOURCE_DIR}/tests/interop/fixtures/envoy
                      $<TARGET_FILE:rein_cli>)
+  rein_add_test(NAME test_interop_mesh_unit SOURCES unit/test_interop_mesh.c
+                LIBS rein_interop LABELS unit TIMEOUT 60)
   rein_add_test(NAME test_interop_istio SOURCES unit/test_interop_istio.c
                 LIBS rein_interop LABELS unit TIMEOUT 120
                 ARGS ${PROJECT_SOURCE_DIR}/examples/contracts
