@@ -36,6 +36,13 @@ has "$T/s.out" "$M/stacked/front-grpc.json:4:16: front retries api.charge for up
 "$REIN" check -f json "$M/stacked" > "$T/s.json" 2>/dev/null
 has "$T/s.json" "api-istio.yaml" "json: the Istio file named"
 
+# rein ttl and rein policy read the mesh the same way
+"$REIN" ttl "$M/stacked" > "$T/ttl.out" 2>/dev/null
+grep -qE "^ledger.post +10s +24.375s +SHORT +front \(15.3s\) -> api \(9.075s\) -> ledger.post" "$T/ttl.out" \
+  && ok "ttl: the ledger's key TTL is short" || { bad "ttl"; cat "$T/ttl.out"; }
+"$REIN" policy "$M/stacked" --caller api --to ledger.post --json > "$T/pol.json" 2>/dev/null
+has "$T/pol.json" '"attempts":3' "policy: the Istio route's 3 attempts"
+
 # --- the fixed mesh is clean
 "$REIN" check "$M/fixed" > "$T/f.out" 2> "$T/f.err"
 rc=$?
