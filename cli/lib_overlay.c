@@ -158,7 +158,13 @@ static void ov_calls(ov *o, mesh_file *f, yaml_node_t *n, const char *path) {
         }
       }
     }
-    if (!from || !to || !strchr(to, '.')) {
+    bool name_ok = to && strchr(to, '.') && strchr(to, '.') != to &&
+                   strchr(to, '.')[1];
+    for (const char *q = to; name_ok && *q; q++)
+      name_ok = (*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') ||
+                (*q >= '0' && *q <= '9') || *q == '-' || *q == '_' ||
+                (*q == '.' && q == strchr(to, '.'));
+    if (!from || !name_ok) {
       ov_err(o, to ? v : (v ? v : k),
              "write the imported callee, then the contract's: "
              "\"api-Payments.Charge: api.charge\"",

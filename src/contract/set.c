@@ -278,6 +278,23 @@ int rein__rc_version_cmp(const char *a, const char *b) {
 /* Move the calls of `from` to the end of `to`'s (an imported contract
  * joining the contract of its service). */
 static bool merge_calls(rein_contract_set *s, rc_svc *to, rc_svc *from) {
+  /* a callee both halves call is a second call (E006), as in one file */
+  for (size_t i = 0; i < from->ncalls; i++)
+    for (size_t j = 0; j < to->ncalls; j++) {
+      const rc_call *a = &from->calls[i], *b = &to->calls[j];
+      if (!a->to || !b->to || strcmp(a->to, b->to)) continue;
+      const rc_call *imp = from->imported ? a : b, *other = imp == a ? b : a;
+      char why[512];
+      snprintf(why, sizeof why,
+               "a second call from %s to %s (also at %s:%u:%u)", to->name,
+               a->to, other->loc.file, other->loc.line, other->loc.col);
+      if (!rein__rc_diag(s, imp->loc, from->file_seq, REIN_CONTRACT_ERROR,
+                         "E006", why,
+                         "keep the call in one place: the config, or the "
+                         "contract (the runtime looks a policy up by caller "
+                         "and callee)"))
+        return false;
+    }
   size_t n = to->ncalls + from->ncalls;
   rc_call *c = rein__rc_alloc(s, (n ? n : 1) * sizeof *c);
   if (!c) return false;

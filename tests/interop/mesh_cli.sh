@@ -97,6 +97,22 @@ has "$T/b4.out" "$T/bad2/rein-overlay.yaml:3:5: error[E003]: files.edge-envoy.ya
 has "$T/b4.out" "did you mean 'service'?" "overlay: did you mean"
 has "$T/b4.out" "$T/bad2/rein-overlay.yaml:4:3: error[E004]: files.nothere.yaml: no such file" "overlay: missing file"
 has "$T/b4.out" "$T/bad2/rein-overlay.yaml:6:48: error[E004]" "overlay: bad key mode"
+# a callee that is not a contract name, and a call both halves make
+mkdir "$T/bad3"
+cp "$M/stacked/"*.yaml "$M/stacked/"*.json "$T/bad3/"
+sed 's/{to: ledger.post, key: pass-through}/{to: "ledger.po st", key: pass-through}/' "$M/stacked/rein-overlay.yaml" > "$T/bad3/rein-overlay.yaml"
+"$REIN" check "$T/bad3" > "$T/b7.out" 2>&1
+rc=$?
+[ $rc -eq 2 ] && ok "overlay: bad callee: exit 2" || bad "overlay: bad callee: exit $rc"
+grep -qE "bad3/rein-overlay.yaml:16:[0-9]+: error\[E004\]: files.api-istio.yaml.calls.ledger.\*: expected service.operation" "$T/b7.out" \
+  && ok "overlay: bad callee at line:col" || { bad "overlay: bad callee"; cat "$T/b7.out"; }
+mkdir "$T/dup"
+cp "$M/stacked/"*.yaml "$M/stacked/"*.json "$T/dup/"
+printf 'calls:\n  - to: api.charge\n' >> "$T/dup/front.yaml"
+"$REIN" check "$T/dup" > "$T/b8.out" 2>&1
+rc=$?
+[ $rc -eq 2 ] && ok "a call in both halves: exit 2" || bad "a call in both halves: exit $rc"
+has "$T/b8.out" "$T/dup/front-grpc.json:4:16: error[E006]: a second call from front to api.charge (also at $T/dup/front.yaml:" "a call in both halves: E006 at the config"
 "$REIN" check --from envy "$M/stacked" > /dev/null 2> "$T/b5.err"
 rc=$?
 [ $rc -eq 2 ] && ok "--from envy: exit 2" || bad "--from envy: exit $rc"
