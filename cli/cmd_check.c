@@ -79,8 +79,8 @@ static int explain(const char *id) {
   return REIN_EXIT_OK;
 }
 
-/* `-`: one contract from standard input, named <stdin>. */
-static rein_status add_stdin(rein_contract_set *s) {
+/* `-`: one contract (or config) from standard input, named <stdin>. */
+static rein_status add_stdin(rein_contract_set *s, rein_cli_mesh *mesh) {
   size_t cap = 1 << 16, n = 0;
   char *buf = malloc(cap);
   if (!buf) return REIN_ENOMEM;
@@ -97,7 +97,7 @@ static rein_status add_stdin(rein_contract_set *s) {
       cap *= 2;
     }
   }
-  rein_status st = rein_contract_add_buffer(s, "<stdin>", buf, n);
+  rein_status st = rein_cli_mesh_add_buffer(mesh, s, "<stdin>", buf, n);
   free(buf);
   return st;
 }
@@ -217,7 +217,7 @@ static int run(int argc, char **argv) {
     st = rein_cli_mesh_attach(mesh, s, overlay, paths, n);
   for (size_t i = 0; i < n && st != REIN_ENOMEM; i++) {
     if (strcmp(paths[i], "-") == 0)
-      st = add_stdin(s);
+      st = add_stdin(s, mesh);
     else
       st = rein_contract_add_path(s, paths[i]);
   }

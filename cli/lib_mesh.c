@@ -236,3 +236,11 @@ rein_status rein_cli_mesh_attach(rein_cli_mesh *m, rein_contract_set *s,
   rein_contract_set_importer(s, import, m);
   return m->oom ? REIN_ENOMEM : REIN_OK;
 }
+
+rein_status rein_cli_mesh_add_buffer(rein_cli_mesh *m, rein_contract_set *s,
+                                     const char *name, const char *data,
+                                     size_t len) {
+  rein_status st = import(m, s, name, data, len);
+  return st == REIN_ENOTFOUND ? rein_contract_add_buffer(s, name, data, len)
+                              : st;
+}

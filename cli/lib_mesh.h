@@ -71,6 +71,12 @@ rein_status rein_cli_mesh_attach(rein_cli_mesh *m, rein_contract_set *s,
                                  const char *overlay, const char *const *paths,
                                  size_t n);
 
+/* One file from memory (standard input), as the importer reads a file:
+ * a config imported, anything else added as a contract. */
+rein_status rein_cli_mesh_add_buffer(rein_cli_mesh *m, rein_contract_set *s,
+                                     const char *name, const char *data,
+                                     size_t len);
+
 /* The format names the importer knows (for usage errors). */
 const char *const *rein_cli_mesh_formats(void);
 

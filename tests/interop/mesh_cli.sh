@@ -43,6 +43,10 @@ grep -qE "^ledger.post +10s +24.375s +SHORT +front \(15.3s\) -> api \(9.075s\) -
 "$REIN" policy "$M/stacked" --caller api --to ledger.post --json > "$T/pol.json" 2>/dev/null
 has "$T/pol.json" '"attempts":3' "policy: the Istio route's 3 attempts"
 
+# a config on standard input is imported too
+"$REIN" check - < "$M/stacked/api-istio.yaml" > "$T/stdin.out" 2>&1
+has "$T/stdin.out" "<stdin>:14:11: error[E007]: calls[0].to: unknown service 'ledger'" "stdin: an Istio file, at its line"
+
 # --- the fixed mesh is clean
 "$REIN" check "$M/fixed" > "$T/f.out" 2> "$T/f.err"
 rc=$?
