@@ -10,7 +10,7 @@
 set -u
 REIN=$1
 SRC=$2
-M=$SRC/examples/mesh
+M=$(cd "$SRC/examples/mesh" && pwd)
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 fails=0
@@ -137,8 +137,33 @@ echo "per_logical@ledger: stacked $st, fixed $fx"
 awk -v s="$st" -v f="$fx" 'BEGIN {exit !(s > 10 && f < 3)}' \
   && ok "storm: stacked > 10 attempts per request at the ledger, fixed < 3" \
   || { bad "storm figures"; cat "$T/sim.out"; }
-# the imported policy is the config's: front's gRPC retries 3 times
-"$REIN" simulate "$M/storm.yaml" --variant fixed > "$T/fx.out" 2>&1
+# an imported policy is the one `rein import` writes: the same run as the
+# policy taken from the imported contract, byte for byte
+mkdir "$T/imp"
+"$REIN" import grpc "$M/stacked/front-grpc.json" -o "$T/imp" 2>/dev/null \
+  || bad "rein import of front-grpc.json"
+for pol in "{import: $M/stacked/front-grpc.json, propagate_dont_retry: false}" \
+           "{contract: $T/imp, caller: front-grpc, to: api-Payments.Charge, propagate_dont_retry: false}"; do
+  n=$((${n:-0} + 1))
+  cat > "$T/eq$n.yaml" <<EOS
+name: eq
+seed: 3
+duration: 10s
+interval: 1s
+policies:
+  p: $pol
+servers:
+  - {name: api, concurrency: 100, service_time: 1ms}
+cohorts:
+  - {name: c, count: 20, target: api, arrival: {mode: poisson, rate: 2}, timeout: 2s, policy: p}
+incidents:
+  - {kind: outage, server: api, start: 2s, duration: 3s, mode: error, status: UNAVAILABLE}
+EOS
+  "$REIN" simulate "$T/eq$n.yaml" --json > "$T/eq$n.json" 2> "$T/eq$n.err" || { bad "eq$n: $(cat "$T/eq$n.err")"; }
+done
+cmp -s "$T/eq1.json" "$T/eq2.json" && ok "import policy = imported contract's policy (same run)" \
+  || { bad "import policy differs from the contract's"; diff "$T/eq1.json" "$T/eq2.json" | head; }
+grep -q '"retries":[1-9]' "$T/eq1.json" && ok "the imported policy retries" || bad "no retries: $(head -c 300 "$T/eq1.json")"
 # a scenario whose import does not exist, or names no call
 sed 's#stacked/edge-envoy.yaml#stacked/nope.yaml#' "$M/storm.yaml" > "$M/.storm-bad-$$.yaml"
 "$REIN" simulate "$M/.storm-bad-$$.yaml" > "$T/sb.out" 2>&1
