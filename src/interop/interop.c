@@ -1037,11 +1037,33 @@ static bool detect_istio(yaml_document_t *doc, yaml_node_t *m) {
   return api && strncmp(api, "networking.istio.io/", 20) == 0;
 }
 
+/* Does `data` hold `w` anywhere? A linear scan before any parsing, so a
+ * directory of contracts (none has a marker) costs a pass over its bytes,
+ * not a second parse. */
+static bool detect_has(const char *data, size_t len, const char *w) {
+  size_t n = strlen(w);
+  for (const char *p = data; n <= len && p <= data + len - n; p++) {
+    p = memchr(p, w[0], (size_t)(data + len - n - p) + 1);
+    if (!p) return false;
+    if (memcmp(p, w, n) == 0) return true;
+  }
+  return false;
+}
+
 rein_status rein_interop_detect(const char *data, size_t len,
                                 const char **format) {
   if (!format) return REIN_EINVAL;
   *format = NULL;
   if (!data || !len) return REIN_ENOTFOUND;
+  static const char *const markers[] = {
+      "methodConfig",  "retryThrottling", "virtual_hosts", "virtualHosts",
+      "route_config",  "routeConfig",     "static_resources",
+      "staticResources", "filter_chains", "filterChains", "@type",
+      "networking.istio.io/", NULL};
+  bool any = false;
+  for (size_t i = 0; !any && markers[i]; i++)
+    any = detect_has(data, len, markers[i]);
+  if (!any) return REIN_ENOTFOUND;
   rein_interop *ix;
   if (rein_interop_new(NULL, &ix) != REIN_OK) return REIN_ENOMEM;
   ix_doc d;
