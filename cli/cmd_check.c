@@ -10,6 +10,7 @@
  * since rules over half a graph would mislead).
  */
 #include "cli.h"
+#include "lib_mesh.h"
 #include "rein/contract.h"
 #include "rein/input.h"
 
@@ -24,6 +25,8 @@ enum {
   OPT_MAX_AMPLIFICATION,
   OPT_EXPLAIN,
   OPT_QUIET,
+  OPT_FROM,
+  OPT_OVERLAY,
 };
 
 static const rein_cli_option options[] = {
@@ -40,13 +43,25 @@ static const rein_cli_option options[] = {
                      "print what a rule checks, an example and the\n"
                      "fix, then exit"},
     [OPT_QUIET] = {"quiet", 'q', REIN_CLI_FLAG, NULL,
-                   "no summary line on stderr"},
+                   "no summary line, no import warnings on stderr"},
+    [OPT_FROM] = {"from", 0, REIN_CLI_STRING, "FORMAT",
+                  "read every file that is not a rein contract as\n"
+                  "FORMAT (grpc, envoy, istio; default: by content)"},
+    [OPT_OVERLAY] = {"overlay", 0, REIN_CLI_FILE, "FILE",
+                     "the rein overlay of the configs (default:\n"
+                     "rein-overlay.yaml at the top of each DIR)"},
     {0}};
 
 extern const rein_cli_command rein_cmd_check;
 
 static int bad(const char *msg, const char *arg) {
   return rein_cli_usage_error(&rein_cmd_check, msg, arg);
+}
+
+static bool known_format(const char *f) {
+  for (const char *const *w = rein_cli_mesh_formats(); *w; w++)
+    if (!strcmp(*w, f)) return true;
+  return false;
 }
 
 static int rule_number(const char *id) {
@@ -64,8 +79,8 @@ static int explain(const char *id) {
   return REIN_EXIT_OK;
 }
 
-/* `-`: one contract from standard input, named <stdin>. */
-static rein_status add_stdin(rein_contract_set *s) {
+/* `-`: one contract (or config) from standard input, named <stdin>. */
+static rein_status add_stdin(rein_contract_set *s, rein_cli_mesh *mesh) {
   size_t cap = 1 << 16, n = 0;
   char *buf = malloc(cap);
   if (!buf) return REIN_ENOMEM;
@@ -82,7 +97,7 @@ static rein_status add_stdin(rein_contract_set *s) {
       cap *= 2;
     }
   }
-  rein_status st = rein_contract_add_buffer(s, "<stdin>", buf, n);
+  rein_status st = rein_cli_mesh_add_buffer(mesh, s, "<stdin>", buf, n);
   free(buf);
   return st;
 }
@@ -142,6 +157,7 @@ static int run(int argc, char **argv) {
   if (!paths) return bad("out of memory", NULL);
   size_t n = 0;
   int quiet = 0, rc = REIN_EXIT_OK;
+  const char *from = NULL, *overlay = NULL;
   rein_cli_parser p;
   rein_cli_parser_init(&p, &rein_cmd_check, argc, argv);
   for (int o; (o = rein_cli_next(&p)) != REIN_CLI_END;) {
@@ -151,6 +167,16 @@ static int run(int argc, char **argv) {
       break;
     case OPT_QUIET:
       quiet = 1;
+      break;
+    case OPT_FROM:
+      from = p.value;
+      if (!known_format(from)) {
+        rc = bad("--from: unknown format (see rein import --help)", from);
+        goto out;
+      }
+      break;
+    case OPT_OVERLAY:
+      overlay = p.value;
       break;
     case OPT_FORMAT:
       rein_contract_format_parse(p.value, &fmt); /* a choice: checked */
@@ -185,15 +211,20 @@ static int run(int argc, char **argv) {
   }
   rein_contract_set *s = NULL;
   rein_status st = rein_contract_set_new(NULL, &s);
+  rein_cli_mesh *mesh = rein_cli_mesh_new("check", from, quiet);
+  if (!mesh) st = REIN_ENOMEM;
+  if (st == REIN_OK)
+    st = rein_cli_mesh_attach(mesh, s, overlay, paths, n);
   for (size_t i = 0; i < n && st != REIN_ENOMEM; i++) {
     if (strcmp(paths[i], "-") == 0)
-      st = add_stdin(s);
+      st = add_stdin(s, mesh);
     else
       st = rein_contract_add_path(s, paths[i]);
   }
   if (st == REIN_ENOMEM || !s) {
     fprintf(stderr, "rein check: %s\n", rein_strerror(st));
     rein_contract_set_free(s);
+    rein_cli_mesh_free(mesh);
     rc = REIN_EXIT_USAGE;
     goto out;
   }
@@ -201,6 +232,7 @@ static int run(int argc, char **argv) {
   if (!load_errors && rein_contract_check(s, &opts) != REIN_OK) {
     fprintf(stderr, "rein check: out of memory\n");
     rein_contract_set_free(s);
+    rein_cli_mesh_free(mesh);
     rc = REIN_EXIT_USAGE;
     goto out;
   }
@@ -220,6 +252,7 @@ static int run(int argc, char **argv) {
        : errors    ? REIN_EXIT_FINDINGS
                    : REIN_EXIT_OK;
   rein_contract_set_free(s);
+  rein_cli_mesh_free(mesh);
 out:
   free(paths);
   return rc;
@@ -234,7 +267,12 @@ const rein_cli_command rein_cmd_check = {
     .description =
         "Check retry contracts across the whole service graph: every *.yaml,\n"
         "*.yml and *.json file under the given paths is one service version\n"
-        "(`-` reads one from standard input).\n",
+        "(`-` reads one from standard input). Envoy, gRPC service config and\n"
+        "Istio files among them are imported (detected by content, or\n"
+        "--from) and checked with the contracts; their findings name the\n"
+        "config's own file:line:col. A rein-overlay.yaml says which service\n"
+        "each config configures and which operation its routes call\n"
+        "(docs/interop.md, \"Checking a mesh\").\n",
     .notes =
         "Rules: R001 key TTL < retry window (through key chains), R002\n"
         "non-idempotent retried, R003 backoff without jitter in a fleet, R004\n"

@@ -9,7 +9,8 @@
 
 #include <stddef.h>
 
-/* Load the contracts at `paths` for subcommand `cmd`. On success returns the
+/* Load the contracts at `paths` for subcommand `cmd` (with the Envoy, gRPC
+ * and Istio files among them, as `rein check` reads them). On success returns the
  * set (the caller frees it). When loading fails or any file has load errors,
  * prints the reason or every diagnostic to stderr and returns NULL: the
  * caller exits with REIN_EXIT_USAGE. */

@@ -22,6 +22,8 @@ if(TARGET rein_interop)
                 ARGS ${PROJECT_SOURCE_DIR}/examples/contracts
                      ${PROJECT_SOURCE_DIR}/tests/interop/fixtures/envoy
                      $<TARGET_FILE:rein_cli>)
+  rein_add_test(NAME test_interop_mesh_unit SOURCES unit/test_interop_mesh.c
+                LIBS rein_interop LABELS unit TIMEOUT 60)
   rein_add_test(NAME test_interop_istio SOURCES unit/test_interop_istio.c
                 LIBS rein_interop LABELS unit TIMEOUT 120
                 ARGS ${PROJECT_SOURCE_DIR}/examples/contracts
@@ -92,4 +94,14 @@ if(TARGET rein_interop)
                     DEFINES REIN_FUZZ_FORMAT="${_fmt}" REIN_FUZZ_EXT="${_ext}"
                     ARGS -max_len=8192 -timeout=5)
   endforeach()
+endif()
+# `rein check` and `rein simulate` over a mesh's own configs
+# (examples/mesh: Envoy + gRPC + Istio files, rein contracts and a
+# rein-overlay.yaml): findings at the configs' file:line:col, the fixed
+# mesh clean, the simulated storm, bad input exit 2.
+if(TARGET rein_cli)
+  add_test(NAME test_interop_mesh
+           COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/interop/mesh_cli.sh
+                   $<TARGET_FILE:rein_cli> ${PROJECT_SOURCE_DIR})
+  set_tests_properties(test_interop_mesh PROPERTIES LABELS "e2e" TIMEOUT 120)
 endif()

@@ -130,6 +130,44 @@ REIN_API rein_status rein_contract_add_path(rein_contract_set *s,
                                             const char *path);
 
 /*
+ * Configs that are not contracts (rein/interop.h: Envoy, gRPC, Istio).
+ * An importer is asked first about every file rein_contract_add_path
+ * reads: it returns REIN_ENOTFOUND when the file is a contract (then it is
+ * loaded as one), or it handles the file itself (adds the contract it
+ * makes with rein_contract_add_imported, reports with
+ * rein_contract_report, or skips it) and returns what happened (REIN_OK,
+ * REIN_EPARSE, REIN_ENOMEM). `fn` NULL removes it.
+ */
+typedef rein_status (*rein_contract_import_fn)(void *ctx, rein_contract_set *s,
+                                               const char *path,
+                                               const char *data, size_t len);
+REIN_API void rein_contract_set_importer(rein_contract_set *s,
+                                         rein_contract_import_fn fn,
+                                         void *ctx);
+/*
+ * Add a contract that was written from another config (as
+ * rein_interop_write_contract writes it: each call with `origin:
+ * "FILE:LINE:COL ..."`). Two differences from rein_contract_add_buffer:
+ * every diagnostic about a call is reported at its origin (the imported
+ * file's line and column, not the generated text's, which is on no disk),
+ * and when a contract of the same service is in the set (loaded before or
+ * after), the calls join it instead of making a duplicate (E006): a
+ * service's rein contract says what it offers, its imported configs how
+ * it calls. Same returns as rein_contract_add_buffer.
+ */
+REIN_API rein_status rein_contract_add_imported(rein_contract_set *s,
+                                                const char *name,
+                                                const char *data, size_t len);
+/* Add a diagnostic of an importer (`rule` an id such as "E004", `fix` may
+ * be NULL); strings copied. An error-level E rule other than E007 makes
+ * rein_contract_has_load_errors true. REIN_EINVAL, REIN_ENOMEM. */
+REIN_API rein_status rein_contract_report(rein_contract_set *s,
+                                          const rein_contract_loc *loc,
+                                          rein_contract_severity sev,
+                                          const char *rule, const char *message,
+                                          const char *fix);
+
+/*
  * Convenience: a new set with every path added. On REIN_OK or REIN_EPARSE
  * `*out` holds the set (with its diagnostics; free it); on REIN_ENOMEM or
  * REIN_EINVAL (NULL arguments) `*out` is NULL.

@@ -161,6 +161,21 @@ REIN_API rein_status rein_interop_export(rein_interop *ix, const char *format,
  * message" (text escaped for a terminal). REIN_EIO when writing fails. */
 REIN_API rein_status rein_interop_write_diags(const rein_interop *ix, FILE *f);
 
+/*
+ * Which format `data` is, by its content (for `rein check` over a
+ * directory that mixes contracts and configs): "grpc" for an object with
+ * methodConfig or retryThrottling; "envoy" for virtual_hosts, route_config,
+ * static_resources, filter_chains (or their protobuf JSON names) or
+ * resources whose first item has an "@type"; "istio" for apiVersion
+ * networking.istio.io/... (or a kubectl List whose first item has it).
+ * REIN_ENOTFOUND (`*format` NULL) for anything else, a rein contract, a
+ * malformed text or an empty one included: the caller then reads it as it
+ * would without interop. Reads the first YAML document only; never past
+ * `len`.
+ */
+REIN_API rein_status rein_interop_detect(const char *data, size_t len,
+                                         const char **format);
+
 /* ---- gRPC helpers (also used by the tests) ------------------------------ */
 
 /* Parse a protobuf JSON Duration ("1.5s", "0.000000001s", "10s": digits,

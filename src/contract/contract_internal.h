@@ -139,6 +139,8 @@ struct rc_svc {
   rc_call *calls;
   size_t ncalls;
   bool current;         /* newest version of its name */
+  bool imported;        /* rein_contract_add_imported: its calls join the
+                           contract of the same name, if any */
   rc_svc *next_version; /* chain of every version with this name */
   /* rule scratch */
   rc_call **in; /* calls into this service (current callers) */
@@ -192,6 +194,10 @@ struct rein_contract_set {
 
   rein_contract_ttl *ttls;
   size_t nttls;
+
+  rein_contract_import_fn importer; /* asked first for every file read */
+  void *importer_ctx;
+  bool loading_imported; /* rein_contract_add_imported is loading */
 };
 
 /* Arena (set.c). NULL on failure, and s->oom is set. */

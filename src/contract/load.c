@@ -1198,6 +1198,51 @@ static void top_pair(lctx *L, void *obj, const char *path, const kv *p) {
   }
 }
 
+/* An imported call (rein_contract_add_imported) is reported where its
+ * config says it: every place of the call becomes its origin's
+ * "FILE:LINE:COL" (the first ":LINE:COL " of the text; FILE may hold
+ * colons). False when the origin names no place. */
+static bool origin_loc(lctx *L, const char *o, rc_loc *out) {
+  for (const char *p = strchr(o, ':'); p; p = strchr(p + 1, ':')) {
+    char *e1, *e2;
+    unsigned long ln = strtoul(p + 1, &e1, 10);
+    if (e1 == p + 1 || *e1 != ':') continue;
+    unsigned long col = strtoul(e1 + 1, &e2, 10);
+    if (e2 == e1 + 1 || (*e2 && *e2 != ' ') || ln > UINT32_MAX ||
+        col > UINT32_MAX)
+      continue;
+    out->file = rein__rc_strndup(L->s, o, (size_t)(p - o));
+    out->line = (uint32_t)ln;
+    out->col = (uint32_t)col;
+    return out->file != NULL;
+  }
+  return false;
+}
+
+static void at_origin(lctx *L, rc_svc *v) {
+  bool first = true;
+  for (size_t i = 0; i < v->ncalls; i++) {
+    rc_call *c = &v->calls[i];
+    rc_loc o;
+    if (!c->origin || !origin_loc(L, c->origin, &o)) continue;
+    rc_loc *all[] = {&c->loc,         &c->to_loc,      &c->instances_loc,
+                     &c->rate_loc,    &c->timeout_loc, &c->deadline_loc,
+                     &c->retry_loc,   &c->attempts_loc, &c->backoff_loc,
+                     &c->jitter_loc,  &c->kind_loc,    &c->window_loc,
+                     &c->on_loc,      &c->budget_loc,  &c->ratio_loc,
+                     &c->breaker_loc, &c->throttle_loc, &c->key_loc,
+                     &c->pin_loc,     &c->origin_loc};
+    for (size_t k = 0; k < sizeof all / sizeof all[0]; k++)
+      *all[k] = o;
+    for (size_t k = 0; k < RC_MAX_TOKENS; k++)
+      c->on_locs[k] = o;
+    if (first) { /* the service is where its first call is */
+      v->loc = v->version_loc = v->instances_loc = v->capacity_loc = o;
+      first = false;
+    }
+  }
+}
+
 static rc_svc *load_root(lctx *L, yaml_node_t *root) {
   if (root->type != YAML_MAPPING_NODE) {
     char b[64];
@@ -1225,6 +1270,10 @@ static rc_svc *load_root(lctx *L, yaml_node_t *root) {
   if (t.ops) load_ops(L, v, t.ops);
   if (t.calls) load_calls(L, v, t.calls);
   if (L->errors || L->s->oom) return NULL;
+  if (L->s->loading_imported) {
+    v->imported = true;
+    at_origin(L, v);
+  }
   return v;
 }
 

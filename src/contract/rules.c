@@ -55,7 +55,7 @@ static int64_t schedule_ns(const rc_call *c, uint32_t k) {
 }
 
 int64_t rein__rc_window(const rc_call *c) {
-  if (c->has_window) return c->window;
+  if (c->has_window && c->window) return c->window; /* 0s: no window */
   return schedule_ns(c, rein__rc_attempts(c));
 }
 

@@ -275,8 +275,55 @@ int rein__rc_version_cmp(const char *a, const char *b) {
   return *a ? 1 : *b ? -1 : 0;
 }
 
+/* Move the calls of `from` to the end of `to`'s (an imported contract
+ * joining the contract of its service). */
+static bool merge_calls(rein_contract_set *s, rc_svc *to, rc_svc *from) {
+  /* a callee both halves call is a second call (E006), as in one file */
+  for (size_t i = 0; i < from->ncalls; i++)
+    for (size_t j = 0; j < to->ncalls; j++) {
+      const rc_call *a = &from->calls[i], *b = &to->calls[j];
+      if (!a->to || !b->to || strcmp(a->to, b->to)) continue;
+      const rc_call *imp = from->imported ? a : b, *other = imp == a ? b : a;
+      char why[512];
+      snprintf(why, sizeof why,
+               "a second call from %s to %s (also at %s:%u:%u)", to->name,
+               a->to, other->loc.file, other->loc.line, other->loc.col);
+      if (!rein__rc_diag(s, imp->loc, from->file_seq, REIN_CONTRACT_ERROR,
+                         "E006", why,
+                         "keep the call in one place: the config, or the "
+                         "contract (the runtime looks a policy up by caller "
+                         "and callee)"))
+        return false;
+    }
+  size_t n = to->ncalls + from->ncalls;
+  rc_call *c = rein__rc_alloc(s, (n ? n : 1) * sizeof *c);
+  if (!c) return false;
+  if (to->ncalls) memcpy(c, to->calls, to->ncalls * sizeof *c);
+  if (from->ncalls) memcpy(c + to->ncalls, from->calls, from->ncalls * sizeof *c);
+  for (size_t i = 0; i < n; i++) {
+    c[i].from = to;
+    c[i].index = (uint32_t)i;
+  }
+  to->calls = c;
+  to->ncalls = n;
+  from->ncalls = 0;
+  s->resolved = false;
+  return true;
+}
+
 bool rein__rc_add_service(rein_contract_set *s, rc_svc *v) {
   rc_svc *cur = rein__rc_find(s, v->name);
+  if (cur && v->imported) return merge_calls(s, cur, v);
+  if (cur && cur->imported && !cur->next_version) {
+    /* the contract of a service whose imported calls came first: it takes
+     * their place, and them */
+    if (!merge_calls(s, v, cur)) return false;
+    v->current = true;
+    for (size_t i = 0; i < s->nsvcs; i++)
+      if (s->svcs[i] == cur) s->svcs[i] = v;
+    s->resolved = false;
+    return table_put(s, v);
+  }
   for (rc_svc *o = cur; o; o = o->next_version) {
     if (strcmp(o->version ? o->version : "", v->version ? v->version : "") ==
         0) {
@@ -454,6 +501,36 @@ rein_status rein_contract_add_buffer(rein_contract_set *s, const char *name,
   return s->oom ? REIN_ENOMEM : st;
 }
 
+void rein_contract_set_importer(rein_contract_set *s,
+                                rein_contract_import_fn fn, void *ctx) {
+  if (!s) return;
+  s->importer = fn;
+  s->importer_ctx = ctx;
+}
+
+rein_status rein_contract_add_imported(rein_contract_set *s, const char *name,
+                                       const char *data, size_t len) {
+  if (!s || !name || (!data && len)) return REIN_EINVAL;
+  if (s->oom) return REIN_ENOMEM;
+  s->loading_imported = true;
+  rein_status st = rein__rc_load_buffer(s, name, data ? data : "", len);
+  s->loading_imported = false;
+  return s->oom ? REIN_ENOMEM : st;
+}
+
+rein_status rein_contract_report(rein_contract_set *s,
+                                 const rein_contract_loc *loc,
+                                 rein_contract_severity sev, const char *rule,
+                                 const char *message, const char *fix) {
+  if (!s || !loc || !rule || !message) return REIN_EINVAL;
+  rc_loc l = {rein__rc_strdup(s, loc->file ? loc->file : ""), loc->line,
+              loc->col};
+  if (!l.file || !rein__rc_diag(s, l, s->nfiles++, sev, rule, message,
+                                fix ? fix : ""))
+    return REIN_ENOMEM;
+  return REIN_OK;
+}
+
 static bool has_contract_ext(const char *n) {
   size_t l = strlen(n);
   return (l > 5 && strcasecmp(n + l - 5, ".yaml") == 0) ||
@@ -506,7 +583,9 @@ static rein_status add_file(rein_contract_set *s, const char *path) {
         s, path, strncmp(eb.msg, "cannot open: ", 13) ? eb.msg : eb.msg + 13);
   s->files_read++;
   s->bytes_read += n;
-  rein_status r = rein_contract_add_buffer(s, path, buf, n);
+  rein_status r = REIN_ENOTFOUND;
+  if (s->importer) r = s->importer(s->importer_ctx, s, path, buf, n);
+  if (r == REIN_ENOTFOUND) r = rein_contract_add_buffer(s, path, buf, n);
   rein_free(&s->alloc, buf);
   return r;
 }

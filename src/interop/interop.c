@@ -1003,3 +1003,94 @@ rein_status rein_interop_write_diags(const rein_interop *ix, FILE *f) {
   }
   return REIN_OK;
 }
+
+/* ------------------------------------------------------------- detect */
+
+/* The text of top-level key `key` of mapping `m` (a scalar), or NULL; the
+ * node itself in *node when given. */
+static const char *detect_key(yaml_document_t *doc, yaml_node_t *m,
+                              const char *key, yaml_node_t **node) {
+  if (!m || m->type != YAML_MAPPING_NODE) return NULL;
+  for (yaml_node_pair_t *p = m->data.mapping.pairs.start;
+       p < m->data.mapping.pairs.top; p++) {
+    yaml_node_t *k = yaml_document_get_node(doc, p->key);
+    if (!k || k->type != YAML_SCALAR_NODE ||
+        strcmp((const char *)k->data.scalar.value, key) != 0)
+      continue;
+    yaml_node_t *v = yaml_document_get_node(doc, p->value);
+    if (node) *node = v;
+    return v && v->type == YAML_SCALAR_NODE ? (const char *)v->data.scalar.value
+                                            : "";
+  }
+  return NULL;
+}
+
+static yaml_node_t *detect_first_item(yaml_document_t *doc, yaml_node_t *seq) {
+  if (!seq || seq->type != YAML_SEQUENCE_NODE ||
+      seq->data.sequence.items.start == seq->data.sequence.items.top)
+    return NULL;
+  return yaml_document_get_node(doc, *seq->data.sequence.items.start);
+}
+
+static bool detect_istio(yaml_document_t *doc, yaml_node_t *m) {
+  const char *api = detect_key(doc, m, "apiVersion", NULL);
+  return api && strncmp(api, "networking.istio.io/", 20) == 0;
+}
+
+/* Does `data` hold `w` anywhere? A linear scan before any parsing, so a
+ * directory of contracts (none has a marker) costs a pass over its bytes,
+ * not a second parse. */
+static bool detect_has(const char *data, size_t len, const char *w) {
+  size_t n = strlen(w);
+  for (const char *p = data; n <= len && p <= data + len - n; p++) {
+    p = memchr(p, w[0], (size_t)(data + len - n - p) + 1);
+    if (!p) return false;
+    if (memcmp(p, w, n) == 0) return true;
+  }
+  return false;
+}
+
+rein_status rein_interop_detect(const char *data, size_t len,
+                                const char **format) {
+  if (!format) return REIN_EINVAL;
+  *format = NULL;
+  if (!data || !len) return REIN_ENOTFOUND;
+  static const char *const markers[] = {
+      "methodConfig",  "retryThrottling", "virtual_hosts", "virtualHosts",
+      "route_config",  "routeConfig",     "static_resources",
+      "staticResources", "filter_chains", "filterChains", "@type",
+      "networking.istio.io/", NULL};
+  bool any = false;
+  for (size_t i = 0; !any && markers[i]; i++)
+    any = detect_has(data, len, markers[i]);
+  if (!any) return REIN_ENOTFOUND;
+  rein_interop *ix;
+  if (rein_interop_new(NULL, &ix) != REIN_OK) return REIN_ENOMEM;
+  ix_doc d;
+  rein_status st = REIN_ENOTFOUND;
+  if (rein__ix_doc_load_multi(ix, "detect", data, len, true, true, &d)) {
+    yaml_document_t *doc = &d.doc;
+    yaml_node_t *r = rein__ix_root(&d), *n = NULL;
+    static const char *const envoy_keys[] = {
+        "virtual_hosts",    "virtualHosts",    "route_config", "routeConfig",
+        "static_resources", "staticResources", "filter_chains",
+        "filterChains",     NULL};
+    if (detect_key(doc, r, "methodConfig", NULL) ||
+        detect_key(doc, r, "retryThrottling", NULL))
+      *format = "grpc";
+    for (size_t i = 0; !*format && envoy_keys[i]; i++)
+      if (detect_key(doc, r, envoy_keys[i], NULL)) *format = "envoy";
+    if (!*format && detect_key(doc, r, "resources", &n) &&
+        detect_key(doc, detect_first_item(doc, n), "@type", NULL))
+      *format = "envoy";
+    if (!*format && detect_istio(doc, r)) *format = "istio";
+    if (!*format && detect_key(doc, r, "items", &n) &&
+        detect_istio(doc, detect_first_item(doc, n)))
+      *format = "istio";
+    if (*format) st = REIN_OK;
+  }
+  rein__ix_doc_free(&d);
+  if (ix->oom) st = REIN_ENOMEM;
+  rein_interop_free(ix);
+  return st;
+}

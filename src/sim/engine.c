@@ -102,7 +102,8 @@ typedef struct sim_call_cold {
   int64_t begin_t;
   uint32_t target;      /* server */
   uint32_t pol;
-} sim_call_cold; /* 136 bytes (rein_retry is 120) */
+  uint32_t last_cond; /* the last failed attempt's HTTP or gRPC status */
+} sim_call_cold; /* 144 bytes (rein_retry is 120) */
 
 /* One attempt in flight: 64 bytes, one cache line (the pool is aligned). */
 typedef struct sim_req {
@@ -1605,13 +1606,14 @@ static int finish_call(run *R, uint32_t ci, const rein_decision *d) {
     }
   }
   int propagate = R->insts[R->callc[ci].pol].spec->propagate;
+  rein_condition last = R->callc[ci].last_cond;
   if (c->outstanding == 0) call_release(R, ci);
   if (top) return poisson ? 0 : client_next(R, owner, ok);
   /* a tier's downstream call ended: answer upstream */
   return finish_request(R, owner,
                         ok ? REIN_OUTCOME_SUCCESS : REIN_OUTCOME_FAILURE,
                         !ok && propagate && d->dont_retry,
-                        ok ? REIN_COND_HTTP(200) : REIN_COND_NONE);
+                        ok ? REIN_COND_HTTP(200) : last);
 }
 
 static int handle(run *R, uint32_t ci, rein_decision d) {
@@ -1639,6 +1641,7 @@ static int begin_call(run *R, uint32_t pol, uint32_t target, uint32_t owner,
   c->owner = owner;
   cc->target = target;
   cc->pol = pol;
+  cc->last_cond = REIN_COND_NONE;
   c->top = (uint8_t)top;
   c->poisson = (uint8_t)poisson;
   c->idempotent = (uint8_t)idempotent;
@@ -1704,6 +1707,12 @@ static int deliver(run *R, uint32_t ci, rein_outcome o) {
     o.dont_retry = false;
   }
   c->cur_req = NONE;
+  /* a status (not a transport condition) is what a tier that gives up
+   * answers with: a proxy or a gRPC server passes it through */
+  uint32_t cls = o.condition & 0xffff0000u;
+  cc->last_cond = cls == REIN_COND_HTTP(0) || cls == REIN_COND_GRPC(0)
+                      ? o.condition
+                      : REIN_COND_NONE;
   return handle(R, ci, rein_retry_next(&R->callc[ci].r, &o, R->now));
 }
 
@@ -1749,6 +1758,7 @@ static int on_timeout(run *R, uint32_t ci, uint32_t serial) {
   rein_outcome o = {.kind = REIN_OUTCOME_TIMEOUT};
   o.condition = REIN_COND_TRANSPORT(REIN_TRANSPORT_TIMEOUT);
   c->cur_req = NONE;
+  R->callc[ci].last_cond = REIN_COND_NONE; /* answered as before */
   return handle(R, ci, rein_retry_next(&R->callc[ci].r, &o, R->now));
 }
 

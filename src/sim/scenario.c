@@ -17,6 +17,7 @@
  */
 #include "sim_internal.h"
 #include "rein/contract.h"
+#include "rein/interop.h"
 #include "rein/input.h"
 
 #include <errno.h>
@@ -488,6 +489,7 @@ static const char *const SIM_ONLY[] = {"propagate_dont_retry", "honor_signals",
 static const char *const BLOCKS[] = {"backoff", "budget", "breaker",
                                      "throttle", NULL};
 static const char *const FROM_CONTRACT[] = {"contract", "caller", "to", NULL};
+static const char *const FROM_IMPORT[] = {"import", "format", "to", NULL};
 
 static void warn(ld *L, const yaml_node_t *n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -703,6 +705,110 @@ static int p_from_contract(ld *L, yaml_node_t *n, const char *path,
   return 0;
 }
 
+/* `{import: FILE, format: FORMAT, to: CALLEE}`: the policy a config a team
+ * already runs gives one call (rein/interop.h: Envoy, gRPC service config,
+ * Istio), imported into the model as `rein import` imports it. `format`
+ * defaults to the file's content (rein_interop_detect); `to` is the callee
+ * as `rein import` names it ("front.*", "api-Payments.Charge"), and may be
+ * left out when the file makes one call. */
+static int p_from_import(ld *L, yaml_node_t *n, const char *path,
+                         sim_policy_spec *p) {
+  char fp[256], file[1024], format[32] = "", to[SIM_NAME_MAX * 2] = "";
+  yaml_node_t *v, *fn;
+  subpath(fp, sizeof fp, path, "import");
+  if (require(L, n, path, "import", &fn)) return -1;
+  const char *fv = sval(fn);
+  char sb[64];
+  if (!fv || !*fv || strlen(fv) >= sizeof file)
+    return fail(L, fn, fp, "expected a path to a config file (at most %zu "
+                "bytes), got %s",
+                sizeof file - 1, shown(fn, sb, sizeof sb));
+  snprintf(file, sizeof file, "%s", fv);
+  if ((v = get(L, n, "format"))) {
+    subpath(fp, sizeof fp, path, "format");
+    if (p_string(L, v, fp, format, sizeof format)) return -1;
+  }
+  if ((v = get(L, n, "to"))) {
+    subpath(fp, sizeof fp, path, "to");
+    const char *tv = sval(v);
+    if (!tv || !*tv || strlen(tv) >= sizeof to)
+      return fail(L, v, fp, "expected the callee as `rein import` names it "
+                  "(\"ledger.*\", \"api-Payments.Charge\"), got %s",
+                  shown(v, sb, sizeof sb));
+    snprintf(to, sizeof to, "%s", tv);
+  }
+  char full[2048];
+  const char *slash = strrchr(L->file, '/');
+  if (file[0] != '/' && slash)
+    snprintf(full, sizeof full, "%.*s/%s", (int)(slash - L->file), L->file,
+             file);
+  else
+    snprintf(full, sizeof full, "%s", file);
+  subpath(fp, sizeof fp, path, "import");
+  rein_errbuf eb = {{0}};
+  char *buf = NULL;
+  size_t len = 0;
+  rein_status st = rein_file_read(full, 4u << 20, L->s->alloc, &eb, &buf, &len);
+  if (st != REIN_OK)
+    return fail(L, fn, fp, "cannot read '%s': %s", full, eb.msg);
+  const char *fmt = format[0] ? format : NULL;
+  if (!fmt && rein_interop_detect(buf, len, &fmt) != REIN_OK) {
+    rein_free(L->s->alloc, buf);
+    return fail(L, fn, fp, "'%s' is not a config rein can import (a gRPC "
+                "service config, Envoy routes or an Istio VirtualService); "
+                "give its format: grpc, envoy or istio", full);
+  }
+  rein_interop_config c;
+  rein_interop_config_default(&c);
+  c.alloc = L->s->alloc;
+  rein_interop *ix = NULL;
+  st = rein_interop_new(&c, &ix);
+  if (st == REIN_OK) st = rein_interop_import_buffer(ix, fmt, full, buf, len);
+  rein_free(L->s->alloc, buf);
+  int rc = 0;
+  if (st == REIN_ENOTFOUND) {
+    subpath(fp, sizeof fp, path, "format");
+    rc = fail(L, get(L, n, "format"), fp, "unknown format '%s' (grpc, envoy, "
+              "istio)", fmt);
+  } else if (st != REIN_OK) {
+    const rein_interop_diag *d = NULL;
+    for (size_t i = 0; ix && i < rein_interop_diag_count(ix) && !d; i++)
+      if (rein_interop_diag_at(ix, i)->severity == REIN_INTEROP_ERROR)
+        d = rein_interop_diag_at(ix, i);
+    if (st == REIN_ENOMEM) L->st = REIN_ENOMEM;
+    rc = fail(L, fn, fp, "'%s' does not import%s%s:%u:%u: %s%s%s; run `rein "
+              "import %s %s`",
+              full, d ? " (first: " : "", d ? d->loc.file : "",
+              d ? d->loc.line : 0, d ? d->loc.col : 0,
+              d && d->field && *d->field ? d->field : "",
+              d ? ": " : "", d ? d->message : "", fmt, full);
+  } else {
+    const rein_interop_call *hit = NULL;
+    size_t nc = rein_interop_call_count(ix);
+    char known[256] = "";
+    for (size_t i = 0, o = 0; i < nc; i++) {
+      const rein_interop_call *ic = rein_interop_call_at(ix, i);
+      if ((to[0] && !strcmp(ic->to, to)) || (!to[0] && nc == 1)) hit = ic;
+      if (o < sizeof known)
+        o += (size_t)snprintf(known + o, sizeof known - o, "%s%s",
+                              i ? ", " : "", ic->to);
+    }
+    subpath(fp, sizeof fp, path, "to");
+    if (!hit)
+      rc = fail(L, get(L, n, "to") ? get(L, n, "to") : n, fp,
+                "%s: %s makes no call %s%s (its calls: %s)", full, fmt,
+                to[0] ? "to " : "", to[0] ? to : "alone: name one with to:",
+                known[0] ? known : "none");
+    else {
+      p->spec = hit->spec;
+      p->spec.policy.name = NULL; /* pointed into the handle */
+      p->honor_signals = p->spec.signals != 0;
+    }
+  }
+  rein_interop_free(ix);
+  return rc;
+}
+
 static int p_policy(ld *L, yaml_node_t *n, const char *path,
                     sim_policy_spec *p) {
   const char *known[64];
@@ -712,6 +818,8 @@ static int p_policy(ld *L, yaml_node_t *n, const char *path,
     nk++;
   for (size_t i = 0; FROM_CONTRACT[i] && nk + 1 < 64; i++)
     known[nk++] = FROM_CONTRACT[i];
+  for (size_t i = 0; FROM_IMPORT[i] && nk + 1 < 64; i++)
+    if (strcmp(FROM_IMPORT[i], "to")) known[nk++] = FROM_IMPORT[i];
   known[nk] = NULL;
   if (check_map(L, n, path, known)) return -1;
   rein_policy_spec_default(&p->spec);
@@ -734,6 +842,22 @@ static int p_policy(ld *L, yaml_node_t *n, const char *path,
                     SIM_ONLY[0], SIM_ONLY[1], SIM_ONLY[2]);
     }
     if (p_from_contract(L, n, path, p)) return -1;
+  } else if (get(L, n, "import")) {
+    for (yaml_node_pair_t *pr = n->data.mapping.pairs.start;
+         pr < n->data.mapping.pairs.top; pr++) {
+      const char *k = sval(node(L, pr->key));
+      int ok = 0;
+      for (size_t i = 0; FROM_IMPORT[i]; i++) ok |= !strcmp(k, FROM_IMPORT[i]);
+      for (size_t i = 0; SIM_ONLY[i]; i++) ok |= !strcmp(k, SIM_ONLY[i]);
+      char fp[256];
+      subpath(fp, sizeof fp, path, k);
+      if (!ok)
+        return fail(L, node(L, pr->key), fp,
+                    "a policy imported from a config takes only import, "
+                    "format, to and %s, %s, %s; change the config instead",
+                    SIM_ONLY[0], SIM_ONLY[1], SIM_ONLY[2]);
+    }
+    if (p_from_import(L, n, path, p)) return -1;
   }
   for (yaml_node_pair_t *pr = n->data.mapping.pairs.start;
        pr < n->data.mapping.pairs.top; pr++) {
@@ -751,6 +875,7 @@ static int p_policy(ld *L, yaml_node_t *n, const char *path,
     }
     int is_from = 0;
     for (size_t i = 0; FROM_CONTRACT[i]; i++) is_from |= !strcmp(k, FROM_CONTRACT[i]);
+    for (size_t i = 0; FROM_IMPORT[i]; i++) is_from |= !strcmp(k, FROM_IMPORT[i]);
     if (is_from) continue;
     rein_model_block blk = !strcmp(k, "backoff")    ? REIN_MODEL_BACKOFF
                            : !strcmp(k, "budget")   ? REIN_MODEL_BUDGET
