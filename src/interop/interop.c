@@ -202,8 +202,10 @@ const char *rein_interop_caller(const rein_interop *ix) {
 /* ------------------------------------------------------------ formats */
 
 static const ix_format *const formats[] = {&rein__ix_grpc, &rein__ix_envoy,
-                                           &rein__ix_istio, NULL};
-static const char *const format_names[] = {"grpc", "envoy", "istio", NULL};
+                                           &rein__ix_istio, &rein__ix_gateway,
+                                           NULL};
+static const char *const format_names[] = {"grpc", "envoy", "istio",
+                                           "gateway", NULL};
 
 const char *const *rein_interop_formats(void) {
   return format_names;

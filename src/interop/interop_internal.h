@@ -81,6 +81,7 @@ typedef struct ix_format {
 extern const ix_format rein__ix_grpc;
 extern const ix_format rein__ix_envoy;
 extern const ix_format rein__ix_istio;
+extern const ix_format rein__ix_gateway;
 
 /* ---------------------------------- Envoy's retry_on vocabulary (envoy.c) */
 
