@@ -282,8 +282,8 @@ static void timeouts(gimp *I, yaml_node_t *n, const char *path,
     }
   }
   if (req && be > req)
-    rein__ix_error(I->d, ben, rein__ix_path(fp, sizeof fp, path,
-                                            "backendRequest"),
+    rein__ix_error(I->d, ben,
+                   rein__ix_path(fp, sizeof fp, path, "backendRequest"),
                    "longer than timeouts.request (Gateway API refuses it: "
                    "one attempt cannot outlast the call)");
 }
@@ -318,8 +318,8 @@ static void match(gimp *I, yaml_node_t *n, const char *path, const char **kind,
       char pp[256];
       rein__ix_path(pp, sizeof pp, fp, p[j].key);
       if (strcmp(p[j].key, "type") == 0) {
-        if (get_string(I, p[j].v, pp, &type) &&
-            strcmp(type, "Exact") != 0 && strcmp(type, "PathPrefix") != 0 &&
+        if (get_string(I, p[j].v, pp, &type) && strcmp(type, "Exact") != 0 &&
+            strcmp(type, "PathPrefix") != 0 &&
             strcmp(type, "RegularExpression") != 0)
           rein__ix_error(I->d, p[j].v, pp,
                          "'%.40s': expected Exact, PathPrefix or "
@@ -376,9 +376,14 @@ static void add_call(gimp *I, yaml_node_t *at, const char *rule,
 
 static const char *const backend_fields[] = {
     "group", "kind", "name", "namespace", "port", "weight", "filters", NULL};
-static const char *const rule_fields[] = {
-    "name",    "matches", "filters",           "backendRefs",
-    "timeouts", "retry",  "sessionPersistence", NULL};
+static const char *const rule_fields[] = {"name",
+                                          "matches",
+                                          "filters",
+                                          "backendRefs",
+                                          "timeouts",
+                                          "retry",
+                                          "sessionPersistence",
+                                          NULL};
 
 static void rule(gimp *I, yaml_node_t *n, const char *path, size_t idx) {
   if (!is_type(I, n, IX_J_OBJECT, path, "an HTTPRouteRule object")) return;
@@ -399,8 +404,7 @@ static void rule(gimp *I, yaml_node_t *n, const char *path, size_t idx) {
       if (is_type(I, v, IX_J_ARRAY, fp, "an array of HTTPRouteMatch"))
         matches = v;
     } else if (strcmp(key, "backendRefs") == 0) {
-      if (is_type(I, v, IX_J_ARRAY, fp, "an array of HTTPBackendRef"))
-        refs = v;
+      if (is_type(I, v, IX_J_ARRAY, fp, "an array of HTTPBackendRef")) refs = v;
     } else if (strcmp(key, "timeouts") == 0) {
       timeouts(I, v, fp, &sp);
     } else if (strcmp(key, "retry") == 0) {
@@ -425,6 +429,13 @@ static void rule(gimp *I, yaml_node_t *n, const char *path, size_t idx) {
                   "retry by its own default) (noted once per file)");
   }
   if (!refs || !rein__ix_len(refs)) {
+    for (size_t mi = 0; matches && mi < rein__ix_len(matches); mi++) {
+      const char *kind, *value; /* checked all the same */
+      char mp[256];
+      rein__ix_path(fp, sizeof fp, path, "matches");
+      match(I, rein__ix_item(I->d, matches, mi),
+            rein__ix_path_i(mp, sizeof mp, fp, mi), &kind, &value);
+    }
     rein__ix_note(I->d, n, rein__ix_path(fp, sizeof fp, path, "backendRefs"),
                   "no backendRefs: the gateway answers (404 or 500), no "
                   "upstream call: nothing to import");
@@ -639,7 +650,8 @@ static void traffic_policy(gimp *I, yaml_node_t *spec, const char *fp,
             count = v;
           }
         }
-        if (!budget) g->b.min_retries_per_sec = count / ((double)interval / NS_S);
+        if (!budget)
+          g->b.min_retries_per_sec = count / ((double)interval / NS_S);
       }
     }
   }
@@ -721,8 +733,8 @@ static void object(gimp *I, yaml_node_t *n, const char *path, bool in_list) {
                    kind ? "'" : "missing", kind ? kind : "", kind ? "'" : "");
     return;
   }
-  if (!api || (strcmp(api, GW_API "v1") != 0 &&
-               strcmp(api, GW_API "v1beta1") != 0)) {
+  if (!api ||
+      (strcmp(api, GW_API "v1") != 0 && strcmp(api, GW_API "v1beta1") != 0)) {
     rein__ix_error(I->d, n, rein__ix_path(fp, sizeof fp, path, "apiVersion"),
                    "%s%.60s%s: expected gateway.networking.k8s.io/v1 or "
                    "v1beta1",
@@ -807,7 +819,8 @@ static void gateway_import(rein_interop *ix, ix_doc *d) {
           size_t ik = rein__ix_members(d, it, ip, NULL, im, 8);
           for (size_t x = 0; x < ik; x++) {
             if (rein__ix_type(d, im[x].v) != IX_J_STRING) continue;
-            if (strcmp(im[x].key, "apiVersion") == 0) a = rein__ix_text(im[x].v);
+            if (strcmp(im[x].key, "apiVersion") == 0)
+              a = rein__ix_text(im[x].v);
             if (strcmp(im[x].key, "kind") == 0) kd = rein__ix_text(im[x].v);
           }
         }
@@ -835,8 +848,7 @@ static void gateway_import(rein_interop *ix, ix_doc *d) {
     object(&I, root, "", false);
   }
   if (d->doc_index == d->nmore && ix->ncalls == d->first_call && !ix->errors)
-    rein__ix_error(d, root, "",
-                   "no rule with a backendRef: nothing to import");
+    rein__ix_error(d, root, "", "no rule with a backendRef: nothing to import");
 }
 
 /* ------------------------------------------------------------- export */
@@ -1010,6 +1022,11 @@ static size_t codes_of(rein_interop *ix, const gcall *c, unsigned *codes) {
           "a gateway SHOULD retry connection errors (disconnect, reset, "
           "timeout, TCP failure) whenever a retry is set: connect-failure "
           "and reset are retried after the export too");
+  if (conn[REIN_TRANSPORT_TIMEOUT])
+    ewarn(ix, c, "retry.when",
+          "a timed-out attempt: a gateway SHOULD retry it, but it has no "
+          "name in codes (rein reads a retry stanza back as connect-failure "
+          "and reset): left out");
   if (conn[REIN_TRANSPORT_REFUSED_STREAM])
     ewarn(ix, c, "retry.when",
           "refused-stream has no Gateway API name: left out");
@@ -1109,8 +1126,7 @@ static void write_budget(rein_interop *ix, FILE *f, const gcall *c,
   if (count < 1e-6) {
     /* minRetryRate.count is at least 1: the lowest rate it can say */
     ewarn(ix, c, "retry.budget.min_per_sec",
-          "%g: minRetryRate.count is at least 1: written as 1 per 99999h",
-          mps);
+          "%g: minRetryRate.count is at least 1: written as 1 per 99999h", mps);
     count = 1;
     iv = 99999 * 3600 * NS_S;
   } else if (count != floor(count)) {
@@ -1118,9 +1134,9 @@ static void write_budget(rein_interop *ix, FILE *f, const gcall *c,
     iv = 1000 * NS_S;
     if (count != floor(count)) {
       ewarn(ix, c, "retry.budget.min_per_sec",
-            "%g: minRetryRate is a whole count over an interval: rounded",
-            mps);
+            "%g: minRetryRate is a whole count over an interval: rounded", mps);
       count = floor(count + 0.5);
+      if (count < 1) count = 1;
     }
   }
   if (b->ttl_ns % NS_MS)
@@ -1134,8 +1150,9 @@ static void write_budget(rein_interop *ix, FILE *f, const gcall *c,
         "      name: ",
         f);
   rein__ix_yaml_quote(f, c->svc);
-  fprintf(f, "\n    retryConstraint:\n      budget:\n        percent: %.0f\n"
-             "        interval: ",
+  fprintf(f,
+          "\n    retryConstraint:\n      budget:\n        percent: %.0f\n"
+          "        interval: ",
           pct);
   gdur(f, b->ttl_ns);
   fprintf(f, "\n      minRetryRate:\n        count: %.0f\n        interval: ",
@@ -1160,8 +1177,7 @@ static int rule_cmp(const void *a, const void *b) {
 }
 
 static rein_status gateway_export(rein_interop *ix, const rein_contract_set *s,
-                                  const char *caller, char **out,
-                                  size_t *len) {
+                                  const char *caller, char **out, size_t *len) {
   size_t n = rein_contract_call_count(s), nc = 0, idx = 0;
   gcall *calls = rein_alloc(&ix->alloc, (n + 1) * sizeof *calls);
   gcall **order = rein_alloc(&ix->alloc, (n + 1) * sizeof *order);
@@ -1217,8 +1233,7 @@ static rein_status gateway_export(rein_interop *ix, const rein_contract_set *s,
     for (size_t j = i + 1; j < nc; j++)
       if (strcmp(order[j]->svc, order[i]->svc) == 0) {
         gcall *t = order[j];
-        memmove(order + i + k + 1, order + i + k,
-                (j - i - k) * sizeof *order);
+        memmove(order + i + k + 1, order + i + k, (j - i - k) * sizeof *order);
         order[i + k++] = t;
       }
     gcall **g = order + i;
