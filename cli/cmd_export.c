@@ -6,7 +6,8 @@
  * envoy: an Envoy bootstrap with a route per call and a cluster per callee;
  * istio: a List of VirtualServices, one per callee host; gateway: a List
  * of Gateway API HTTPRoutes, one per callee Service, and
- * XBackendTrafficPolicies for ratio budgets).
+ * XBackendTrafficPolicies for ratio budgets; linkerd: a List of
+ * ServiceProfiles, one per callee).
  *
  * A thin front end over rein_interop_export (rein/interop.h): contracts are
  * loaded and must be free of load errors; every field the target cannot
@@ -112,11 +113,12 @@ done:
 const rein_cli_command rein_cmd_export = {
     .name = "export",
     .summary = "write gRPC service configs, Envoy configs, Istio "
-               "VirtualServices and Gateway API HTTPRoutes from rein "
-               "contracts",
+               "VirtualServices, Gateway API HTTPRoutes and Linkerd "
+               "ServiceProfiles from rein contracts",
     .run = run,
     .options = options,
-    .synopsis = "export grpc|envoy|istio|gateway [options] CONTRACT_DIR|FILE...",
+    .synopsis = "export grpc|envoy|istio|gateway|linkerd [options] "
+                "CONTRACT_DIR|FILE...",
     .description =
         "Writes the retry settings of one caller's calls in another "
         "system's form. FORMAT grpc writes a gRPC service config (JSON) "
@@ -129,7 +131,10 @@ const rein_cli_command rein_cmd_export = {
         "callee host, with an HTTP route per call (timeout, retries). "
         "FORMAT gateway writes a List of Gateway API HTTPRoutes, one per "
         "callee Service, with a rule per call (timeouts, retry), and an "
-        "XBackendTrafficPolicy per Service from a ratio budget.\n\n"
+        "XBackendTrafficPolicy per Service from a ratio budget. FORMAT "
+        "linkerd writes a List of Linkerd ServiceProfiles, one per callee, "
+        "with a route per call (isRetryable, timeout, failure classes) and "
+        "the retryBudget from a ratio budget.\n\n"
         "Every field the target cannot express is a warning on stderr "
         "with the contract's file:line:col: for gRPC ratio and quota "
         "budgets, jitter other than full, HTTP statuses and transport "
@@ -138,7 +143,9 @@ const rein_cli_command rein_cmd_export = {
         "token-bucket and quota budgets, windows, breakers, throttles and "
         "key TTLs; for Istio all of Envoy's and any budget, signal or cap "
         "other than 10 x base; for Gateway API backoff growth, caps and "
-        "jitter, gRPC statuses, signals and non-ratio budgets. "
+        "jitter, gRPC statuses, signals and non-ratio budgets; for Linkerd "
+        "attempt counts, back-off, attempt timeouts and non-HTTP "
+        "conditions. "
         "docs/interop.md lists what maps to what.",
     .exit_status = "0 written (warnings may have been printed), 2 usage or "
                    "input error",

@@ -2,7 +2,8 @@
 # Interop tests (rein_interop, issue 14): gRPC service config, Envoy,
 # Istio and Gateway API import and export. test_interop_gateway and
 # test_interop_gateway_validate (@kubernetes-models/gateway-api) are the
-# Gateway API pair, shaped as Istio's. test_interop_istio: the VirtualService reader's
+# Gateway API pair, shaped as Istio's; test_interop_linkerd checks
+# ServiceProfile exports against the CRD's schema re-expressed in C. test_interop_istio: the VirtualService reader's
 # diagnostics, Istio's retry semantics, the fixtures' values and round
 # trips; test_interop_istio_validate: @kubernetes-models/istio's models
 # accept every export and fixture and refuse what rein refuses. test_interop_envoy: the Envoy reader's diagnostics,
@@ -33,6 +34,11 @@ if(TARGET rein_interop)
                 LIBS rein_interop LABELS unit TIMEOUT 120
                 ARGS ${PROJECT_SOURCE_DIR}/examples/contracts
                      ${PROJECT_SOURCE_DIR}/tests/interop/fixtures/gateway
+                     $<TARGET_FILE:rein_cli>)
+  rein_add_test(NAME test_interop_linkerd SOURCES unit/test_interop_linkerd.c
+                LIBS rein_interop PkgConfig::REIN_YAML LABELS unit TIMEOUT 120
+                ARGS ${PROJECT_SOURCE_DIR}/examples/contracts
+                     ${PROJECT_SOURCE_DIR}/tests/interop/fixtures/linkerd
                      $<TARGET_FILE:rein_cli>)
   # Envoy's own v3 protos (as @grpc/grpc-js-xds ships them) with
   # @bufbuild/protobuf's proto3 JSON parser check every example's export,
@@ -113,6 +119,11 @@ if(TARGET rein_interop)
                   ARGS -max_len=8192 -timeout=5)
   rein_add_fuzzer(NAME fuzz_interop_gateway
                   SOURCES interop/fuzz_interop_gateway.c ${interop_srcs}
+                  LIBS rein_contract rein_static
+                  INCLUDES ${PROJECT_SOURCE_DIR}/src/contract
+                  ARGS -max_len=8192 -timeout=5)
+  rein_add_fuzzer(NAME fuzz_interop_linkerd
+                  SOURCES interop/fuzz_interop_linkerd.c ${interop_srcs}
                   LIBS rein_contract rein_static
                   INCLUDES ${PROJECT_SOURCE_DIR}/src/contract
                   ARGS -max_len=8192 -timeout=5)

@@ -201,11 +201,11 @@ const char *rein_interop_caller(const rein_interop *ix) {
 
 /* ------------------------------------------------------------ formats */
 
-static const ix_format *const formats[] = {&rein__ix_grpc, &rein__ix_envoy,
-                                           &rein__ix_istio, &rein__ix_gateway,
-                                           NULL};
-static const char *const format_names[] = {"grpc", "envoy", "istio",
-                                           "gateway", NULL};
+static const ix_format *const formats[] = {&rein__ix_grpc,    &rein__ix_envoy,
+                                           &rein__ix_istio,   &rein__ix_gateway,
+                                           &rein__ix_linkerd, NULL};
+static const char *const format_names[] = {"grpc",    "envoy",   "istio",
+                                           "gateway", "linkerd", NULL};
 
 const char *const *rein_interop_formats(void) {
   return format_names;
@@ -515,9 +515,8 @@ bool rein__ix_doc_load_multi(rein_interop *ix, const char *file,
         }
       l.col = (uint32_t)(e - bol + 1);
     }
-    rein__ix_diag(ix, REIN_INTEROP_ERROR, l, "", "malformed %s: %s%s%s%s",
-                  lang, p.problem ? p.problem : "syntax error",
-                  p.context ? " " : "",
+    rein__ix_diag(ix, REIN_INTEROP_ERROR, l, "", "malformed %s: %s%s%s%s", lang,
+                  p.problem ? p.problem : "syntax error", p.context ? " " : "",
                   p.context ? p.context : "",
                   at_end ? " (at the end of the text)" : "");
     yaml_parser_delete(&p);
@@ -539,8 +538,8 @@ bool rein__ix_doc_load_multi(rein_interop *ix, const char *file,
     rein_contract_loc l = {d->file, (uint32_t)p.problem_mark.line + 1,
                            (uint32_t)p.problem_mark.column + 1};
     rein__ix_diag(ix, REIN_INTEROP_ERROR, l, "", "malformed YAML: %s%s%s",
-                  p.problem ? p.problem : "syntax error",
-                  p.context ? " " : "", p.context ? p.context : "");
+                  p.problem ? p.problem : "syntax error", p.context ? " " : "",
+                  p.context ? p.context : "");
     yaml_parser_delete(&p);
     return false;
   }
@@ -893,11 +892,10 @@ bool rein__ix_set_model(ix_doc *d, yaml_node_t *n, const char *path,
                         rein_policy_spec *sp, rein_model_block b,
                         const char *name, const char *text) {
   rein_errbuf eb = {{0}};
-  if (rein_model_set(sp, rein_model_find(b, name, NULL), text, &eb) ==
-      REIN_OK)
+  if (rein_model_set(sp, rein_model_find(b, name, NULL), text, &eb) == REIN_OK)
     return true;
-  rein__ix_error(d, n, path, "rein's %s.%s %s", rein_model_block_name(b),
-                 name, eb.msg);
+  rein__ix_error(d, n, path, "rein's %s.%s %s", rein_model_block_name(b), name,
+                 eb.msg);
   return false;
 }
 

@@ -82,6 +82,7 @@ extern const ix_format rein__ix_grpc;
 extern const ix_format rein__ix_envoy;
 extern const ix_format rein__ix_istio;
 extern const ix_format rein__ix_gateway;
+extern const ix_format rein__ix_linkerd;
 
 /* ---------------------------------- Envoy's retry_on vocabulary (envoy.c) */
 
