@@ -73,6 +73,10 @@ typedef struct gimp {
   rein_interop *ix;
   bool backoff_noted, noretry_noted, budget_noted, timeout_noted;
   const char *route; /* metadata.name of the HTTPRoute being read */
+  /* rein__ix_gateway_rules (Linkerd's annotations): the policy every rule
+   * starts from, and whether the rules are a GRPCRoute's */
+  const rein_policy_spec *base;
+  bool grpc;
 } gimp;
 
 /* One XBackendTrafficPolicy's budget and its target Services. */
@@ -160,9 +164,9 @@ static void sanitize(const char *in, char *out, size_t cap) {
  * RegularExpression; "" = none). */
 static void op_of(const char *kind, const char *value, char *out, size_t cap) {
   bool prefix = strcmp(kind, "PathPrefix") == 0,
-       exact = strcmp(kind, "Exact") == 0;
+       exact = strcmp(kind, "Exact") == 0 || strcmp(kind, "GRPC") == 0;
   const char *v = value[0] == '/' ? value + 1 : value;
-  if ((!prefix && !exact) || (prefix && !*v)) {
+  if ((!prefix && !exact) || (prefix && !*v) || !*value) {
     snprintf(out, cap, "*");
     return;
   }
@@ -292,10 +296,57 @@ static const char *const match_fields[] = {"path", "headers", "queryParams",
                                            "method", NULL};
 static const char *const path_fields[] = {"type", "value", NULL};
 
+static const char *const gmatch_fields[] = {"method", "headers", NULL};
+static const char *const gmethod_fields[] = {"type", "service", "method", NULL};
+
+/* A GRPCRouteMatch: kind "GRPC", value "service/method" ("" for all). */
+static void grpc_match(gimp *I, yaml_node_t *n, const char *path,
+                       const char **kind, const char **value) {
+  if (!is_type(I, n, IX_J_OBJECT, path, "a GRPCRouteMatch object")) return;
+  ix_member m[4];
+  size_t k = rein__ix_members(I->d, n, path, gmatch_fields, m, 4);
+  char fp[256];
+  for (size_t i = 0; i < k; i++) {
+    rein__ix_path(fp, sizeof fp, path, m[i].key);
+    if (strcmp(m[i].key, "headers") == 0) {
+      rein__ix_note(I->d, m[i].k, fp,
+                    "match conditions the call's name does not hold: "
+                    "headers");
+      continue;
+    }
+    if (!is_type(I, m[i].v, IX_J_OBJECT, fp, "a GRPCMethodMatch object"))
+      continue;
+    ix_member g[4];
+    size_t gk = rein__ix_members(I->d, m[i].v, fp, gmethod_fields, g, 4);
+    const char *svc = "", *meth = "", *type = "Exact";
+    for (size_t j = 0; j < gk; j++) {
+      char gp[256];
+      rein__ix_path(gp, sizeof gp, fp, g[j].key);
+      const char *t;
+      if (!get_string(I, g[j].v, gp, &t)) continue;
+      if (strcmp(g[j].key, "service") == 0) svc = t;
+      if (strcmp(g[j].key, "method") == 0) meth = t;
+      if (strcmp(g[j].key, "type") == 0) type = t;
+    }
+    *kind = "GRPC";
+    *value = strcmp(type, "Exact") == 0 && *svc
+                 ? rein__ix_printf(I->ix, "%s/%s", svc, meth)
+                 : "";
+    if (!*value)
+      rein__ix_note(I->d, m[i].v, fp,
+                    "a regular expression or no service names no "
+                    "operation: the call is `*`");
+  }
+}
+
 static void match(gimp *I, yaml_node_t *n, const char *path, const char **kind,
                   const char **value) {
   *kind = "";
   *value = "";
+  if (I->grpc) {
+    grpc_match(I, n, path, kind, value);
+    return;
+  }
   if (!is_type(I, n, IX_J_OBJECT, path, "an HTTPRouteMatch object")) return;
   ix_member m[8];
   size_t k = rein__ix_members(I->d, n, path, match_fields, m, 8);
@@ -390,7 +441,10 @@ static void rule(gimp *I, yaml_node_t *n, const char *path, size_t idx) {
   ix_member m[MAXM];
   size_t k = rein__ix_members(I->d, n, path, rule_fields, m, MAXM);
   rein_policy_spec sp;
-  base_spec(&sp);
+  if (I->base)
+    sp = *I->base;
+  else
+    base_spec(&sp);
   yaml_node_t *matches = NULL, *refs = NULL, *rt = NULL;
   const char *name = NULL;
   char fp[256], rname[160];
@@ -420,9 +474,13 @@ static void rule(gimp *I, yaml_node_t *n, const char *path, size_t idx) {
                     "left out");
     }
   }
-  if (rt) {
+  if (rt && I->base) {
+    rein__ix_warn(I->d, rt, rein__ix_path(fp, sizeof fp, path, "retry"),
+                  "Linkerd takes retries from the retry.linkerd.io "
+                  "annotations, not from rules[].retry: left out");
+  } else if (rt) {
     retry(I, rt, rein__ix_path(fp, sizeof fp, path, "retry"), &sp);
-  } else if (!I->noretry_noted) {
+  } else if (!I->noretry_noted && !I->base) {
     I->noretry_noted = true;
     rein__ix_note(I->d, n, path,
                   "no retry: imported with no retries (an implementation may "
@@ -539,7 +597,9 @@ static void header(gimp *I, yaml_node_t *n, const char *path, const char **api,
 }
 
 static void http_route(gimp *I, yaml_node_t *spec, const char *fp) {
-  if (!is_type(I, spec, IX_J_OBJECT, fp, "an HTTPRoute spec")) return;
+  if (!is_type(I, spec, IX_J_OBJECT, fp,
+               I->grpc ? "a GRPCRoute spec" : "an HTTPRoute spec"))
+    return;
   ix_member sm[8];
   size_t sk = rein__ix_members(I->d, spec, fp, spec_fields, sm, 8);
   for (size_t i = 0; i < sk; i++) {
@@ -554,6 +614,19 @@ static void http_route(gimp *I, yaml_node_t *spec, const char *fp) {
            rein__ix_path_i(ip, sizeof ip, sp, j), j);
     }
   }
+}
+
+void rein__ix_gateway_rules(ix_doc *d, yaml_node_t *spec, const char *path,
+                            const char *route, bool grpc,
+                            const rein_policy_spec *base) {
+  gimp I;
+  memset(&I, 0, sizeof I);
+  I.d = d;
+  I.ix = d->ix;
+  I.route = route;
+  I.grpc = grpc;
+  I.base = base;
+  http_route(&I, spec, path);
 }
 
 static const char *const btp_fields[] = {"targetRefs", "retryConstraint",

@@ -110,6 +110,18 @@ size_t rein__ix_envoy_when(rein_interop *ix, rein_contract_loc loc,
                            const char *callpath, const rein_policy_spec *sp,
                            char *list, size_t cap, unsigned *codes);
 
+/* ------------------------------- Gateway API route rules (gateway.c) */
+
+/*
+ * Walk the `spec` (at `path`) of a Gateway API HTTPRoute, or GRPCRoute when
+ * `grpc`, named `route`: one call per backendRef and match, each starting
+ * from `base` (Linkerd's annotations, linkerd.c) with the rule's timeouts
+ * applied; a rule's `retry` is then a warning (Linkerd reads annotations).
+ */
+void rein__ix_gateway_rules(ix_doc *d, yaml_node_t *spec, const char *path,
+                            const char *route, bool grpc,
+                            const rein_policy_spec *base);
+
 /* ------------------------------------------------------------- reader */
 
 struct ix_doc {

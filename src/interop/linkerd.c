@@ -359,6 +359,182 @@ static void retry_budget(limp *L, yaml_node_t *n, const char *path,
                    "(Linkerd's CRD)");
 }
 
+/* ------------------------------------ Linkerd 2.16+ route annotations */
+
+static const char *const annotation_keys[] = {
+    "retry.linkerd.io/http",      "retry.linkerd.io/grpc",
+    "retry.linkerd.io/limit",     "retry.linkerd.io/timeout",
+    "timeout.linkerd.io/request", "timeout.linkerd.io/response",
+    "timeout.linkerd.io/idle",    NULL};
+
+/* retry.linkerd.io/grpc's names and rein's */
+static const char *const grpc_names[][2] = {
+    {"cancelled", "CANCELLED"},
+    {"deadline-exceeded", "DEADLINE_EXCEEDED"},
+    {"internal", "INTERNAL"},
+    {"resource-exhausted", "RESOURCE_EXHAUSTED"},
+    {"unavailable", "UNAVAILABLE"}};
+
+/* One element of retry.linkerd.io/http into `when`; false when it is not
+ * one of xxx, xxx-yyy, gateway-error, 5xx. */
+static bool http_element(const char *e, size_t n, rein_policy_spec *sp) {
+  const rein_model_field *when = mf(REIN_MODEL_RETRY, "when");
+  char t[32];
+  if (n == 0 || n >= sizeof t) return false;
+  memcpy(t, e, n);
+  t[n] = 0;
+  if (strcmp(t, "gateway-error") == 0)
+    return rein_model_list_add(sp, when, "502-504", NULL) == REIN_OK;
+  if (strcmp(t, "5xx") == 0)
+    return rein_model_list_add(sp, when, "500-599", NULL) == REIN_OK;
+  unsigned a, b;
+  int used = 0;
+  if (sscanf(t, "%3u-%3u%n", &a, &b, &used) == 2 && (size_t)used == n &&
+      n == 7 && a >= 100 && a <= b && b <= 599)
+    return rein_model_list_add(sp, when, t, NULL) == REIN_OK;
+  used = 0;
+  if (sscanf(t, "%3u%n", &a, &used) == 1 && (size_t)used == n && n == 3 &&
+      a >= 100 && a <= 599)
+    return rein_model_list_add(sp, when, t, NULL) == REIN_OK;
+  return false;
+}
+
+/* The retry and timeout annotations of a route (`ann`, metadata.annotations)
+ * into sp; other annotations are not retry settings and are not read. */
+static void annotations(limp *L, yaml_node_t *ann, const char *path, bool grpc,
+                        rein_policy_spec *sp) {
+  rein_policy_spec_default(sp);
+  sp->signals = 0;
+  sp->policy.backoff.kind = REIN_BACKOFF_NONE;
+  sp->policy.backoff.jitter = REIN_JITTER_NONE;
+  sp->policy.backoff.base_ns = 0;
+  sp->policy.backoff.cap_ns = 0;
+  sp->policy.max_attempts = 1;
+  sp->deadline_ns = 0;
+  const rein_model_field *when = mf(REIN_MODEL_RETRY, "when");
+  rein_model_list_clear(sp, when);
+  if (!ann) return;
+  if (!is_type(L, ann, IX_J_OBJECT, path, "an object of annotations")) return;
+  ix_member m[64];
+  size_t k = rein__ix_members(L->d, ann, path, NULL, m, 64);
+  bool retry = false;
+  double limit = 1;
+  char fp[256];
+  for (size_t i = 0; i < k; i++) {
+    const char *key = m[i].key;
+    bool r = strncmp(key, "retry.linkerd.io/", 17) == 0,
+         t = strncmp(key, "timeout.linkerd.io/", 19) == 0;
+    if (!r && !t) continue; /* not a retry setting */
+    snprintf(fp, sizeof fp, "%s[\"%s\"]", path, key);
+    size_t j = 0;
+    while (annotation_keys[j] && strcmp(annotation_keys[j], key) != 0)
+      j++;
+    if (!annotation_keys[j]) {
+      const char *best = rein_suggest(key, annotation_keys, 7);
+      rein__ix_error(L->d, m[i].k, fp,
+                     "unknown Linkerd annotation%s%s%s (known: "
+                     "retry.linkerd.io/http, grpc, limit, timeout; "
+                     "timeout.linkerd.io/request, response, idle)",
+                     best ? "; did you mean '" : "", best ? best : "",
+                     best ? "'?" : "");
+      continue;
+    }
+    const char *v;
+    if (!is_type(L, m[i].v, IX_J_STRING, fp,
+                 "a string (annotation values are strings: quote it)"))
+      continue;
+    v = rein__ix_text(m[i].v);
+    if (r) retry = true;
+    if (j == 0 || j == 1) { /* http, grpc */
+      if ((j == 0) == grpc) {
+        rein__ix_warn(L->d, m[i].k, fp,
+                      "not valid on a%s (Linkerd ignores it): left out",
+                      grpc ? " GRPCRoute" : "n HTTPRoute");
+        continue;
+      }
+      for (const char *e = v; *e;) {
+        size_t n = strcspn(e, ",");
+        const char *x = e;
+        while (n && *x == ' ')
+          x++, n--;
+        while (n && x[n - 1] == ' ')
+          n--;
+        bool ok = false;
+        if (j == 0) {
+          ok = http_element(x, n, sp);
+        } else {
+          for (size_t g = 0; g < 5 && !ok; g++)
+            if (strlen(grpc_names[g][0]) == n &&
+                strncmp(grpc_names[g][0], x, n) == 0)
+              ok = rein_model_list_add(sp, when, grpc_names[g][1], NULL) ==
+                   REIN_OK;
+        }
+        if (!ok)
+          rein__ix_error(L->d, m[i].v, fp, "'%.*s': expected %s",
+                         (int)(n > 40 ? 40 : n), x,
+                         j == 0 ? "xxx, xxx-yyy, gateway-error or 5xx"
+                                : "cancelled, deadline-exceeded, internal, "
+                                  "resource-exhausted or unavailable");
+        e += strcspn(e, ",");
+        if (*e) e++;
+      }
+    } else if (j == 2) { /* limit */
+      char *end;
+      double x = strtod(v, &end);
+      if (!*v || *end || x != floor(x) || x < 0 || x > 999)
+        rein__ix_error(L->d, m[i].v, fp,
+                       "'%.40s': expected a whole number of retries 0..999", v);
+      else
+        limit = x;
+    } else {
+      int64_t ns;
+      if (!get_duration(L, m[i].v, fp, &ns)) continue;
+      if (j == 3) {
+        sp->policy.attempt_timeout_ns = ns;
+        rein_model_list_add(sp, when, "timeout", NULL);
+        rein__ix_note(L->d, m[i].v, fp,
+                      "a timed-out attempt is retried: `when` holds timeout, "
+                      "which in rein also retries HTTP 408 and 504");
+      } else if (j == 4) {
+        sp->deadline_ns = ns;
+      } else {
+        rein__ix_warn(L->d, m[i].k, fp,
+                      "%s: rein bounds an attempt (retry.linkerd.io/timeout) "
+                      "and the call (timeout.linkerd.io/request), not %s: "
+                      "left out",
+                      j == 5 ? "the time a backend response may be in flight"
+                             : "the time a stream may be idle",
+                      j == 5 ? "the response alone" : "idleness");
+      }
+    }
+  }
+  if (retry) {
+    char t[16];
+    snprintf(t, sizeof t, "%.0f", limit + 1);
+    rein__ix_set_model(L->d, ann, path, sp, REIN_MODEL_RETRY, "attempts", t);
+    rein__ix_note(L->d, ann, path,
+                  "Linkerd retries at once (no back-off) and only requests "
+                  "with a body up to 64KiB");
+  }
+}
+
+static void annotated_route(limp *L, yaml_node_t *n, const char *path,
+                            const char *kind, const char *name,
+                            yaml_node_t *ann, yaml_node_t *spec) {
+  char fp[256];
+  bool grpc = strcmp(kind, "GRPCRoute") == 0;
+  rein_policy_spec base;
+  annotations(L, ann,
+              rein__ix_path(fp, sizeof fp, path, "metadata.annotations"), grpc,
+              &base);
+  rein__ix_path(fp, sizeof fp, path, "spec");
+  if (!spec) {
+    rein__ix_error(L->d, n, fp, "missing");
+    return;
+  }
+  rein__ix_gateway_rules(L->d, spec, fp, name, grpc, &base);
+}
+
 static const char *const spec_fields[] = {"routes", "retryBudget",
                                           "dstOverrides", "opaquePorts", NULL};
 static const char *const top_fields[] = {"apiVersion", "kind",   "metadata",
@@ -369,7 +545,7 @@ static void profile(limp *L, yaml_node_t *n, const char *path, bool in_list) {
   ix_member m[8];
   size_t k = rein__ix_members(L->d, n, path, top_fields, m, 8);
   const char *api = NULL, *kind = NULL, *name = NULL;
-  yaml_node_t *spec = NULL;
+  yaml_node_t *spec = NULL, *ann = NULL;
   char fp[256];
   for (size_t i = 0; i < k; i++) {
     rein__ix_path(fp, sizeof fp, path, m[i].key);
@@ -383,25 +559,44 @@ static void profile(limp *L, yaml_node_t *n, const char *path, bool in_list) {
                is_type(L, m[i].v, IX_J_OBJECT, fp, "an ObjectMeta object")) {
       ix_member mm[64];
       size_t mk = rein__ix_members(L->d, m[i].v, fp, NULL, mm, 64);
-      for (size_t j = 0; j < mk; j++)
+      for (size_t j = 0; j < mk; j++) {
         if (strcmp(mm[j].key, "name") == 0) {
           char np[256];
           get_string(L, mm[j].v, rein__ix_path(np, sizeof np, fp, "name"),
                      &name);
         }
+        if (strcmp(mm[j].key, "annotations") == 0) ann = mm[j].v;
+      }
     }
+  }
+  if (kind &&
+      (strcmp(kind, "HTTPRoute") == 0 || strcmp(kind, "GRPCRoute") == 0)) {
+    if (!api || (strcmp(api, "gateway.networking.k8s.io/v1") != 0 &&
+                 strcmp(api, "gateway.networking.k8s.io/v1beta1") != 0 &&
+                 strcmp(api, "gateway.networking.k8s.io/v1alpha2") != 0 &&
+                 strcmp(api, "policy.linkerd.io/v1beta3") != 0 &&
+                 strcmp(api, "policy.linkerd.io/v1beta2") != 0)) {
+      rein__ix_error(L->d, n, rein__ix_path(fp, sizeof fp, path, "apiVersion"),
+                     "%s%.60s%s: expected gateway.networking.k8s.io/v1 (or "
+                     "v1beta1, v1alpha2) or policy.linkerd.io/v1beta3",
+                     api ? "'" : "missing", api ? api : "", api ? "'" : "");
+      return;
+    }
+    annotated_route(L, n, path, kind, name, ann, spec);
+    return;
   }
   if ((in_list || L->d->nmore) && kind && strcmp(kind, "ServiceProfile") != 0) {
     rein__ix_warn(L->d, n, rein__ix_path(fp, sizeof fp, path, "kind"),
-                  "'%.40s': rein imports Linkerd ServiceProfiles only: left "
-                  "out",
+                  "'%.40s': rein imports Linkerd ServiceProfiles and "
+                  "annotated HTTPRoutes/GRPCRoutes only: left out",
                   kind);
     return;
   }
   if (!kind || strcmp(kind, "ServiceProfile") != 0) {
     rein__ix_error(L->d, n, rein__ix_path(fp, sizeof fp, path, "kind"),
                    "%s%.40s%s: rein imports Linkerd ServiceProfiles (routes' "
-                   "isRetryable and timeout, the retry budget)",
+                   "isRetryable and timeout, the retry budget) and "
+                   "HTTPRoutes/GRPCRoutes with retry.linkerd.io annotations",
                    kind ? "'" : "missing", kind ? kind : "", kind ? "'" : "");
     return;
   }

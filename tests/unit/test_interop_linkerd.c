@@ -441,7 +441,7 @@ static void test_warnings(void **state) {
        "Service\n  metadata: {name: a}\n- apiVersion: linkerd.io/v1alpha2\n"
        "  kind: ServiceProfile\n  metadata: {name: a}\n  spec:\n"
        "    routes: [{name: r, condition: {method: GET}}]\n",
-       "items[0].kind", "ServiceProfiles only"},
+       "items[0].kind", "annotated HTTPRoutes/GRPCRoutes only"},
   };
   for (size_t i = 0; i < sizeof w / sizeof w[0]; i++) {
     rein_status st;
@@ -945,6 +945,117 @@ static void test_fixtures_round_trip(void **state) {
   assert_true(n >= 2);
 }
 
+/* Linkerd 2.16+ retry and timeout annotations on HTTPRoute and GRPCRoute
+ * (Linkerd 2.16 reference, "Retries" and "Timeouts": retry.linkerd.io/http
+ * xxx, xxx-yyy, gateway-error, 5xx; /grpc cancelled, deadline-exceeded,
+ * internal, resource-exhausted, unavailable; /limit default 1; /timeout
+ * per attempt; timeout.linkerd.io/request the whole call). */
+#define ANN_HTTP                                                               \
+  "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata:\n"     \
+  "  name: books\n  annotations:\n"
+#define ANN_SPEC                                                               \
+  "spec:\n  rules:\n  - matches: [{path: {type: PathPrefix, value: "           \
+  "/books}}]\n"                                                                \
+  "    backendRefs: [{name: books, port: 7002}]\n"
+#define ANN_GRPC                                                               \
+  "apiVersion: gateway.networking.k8s.io/v1\nkind: GRPCRoute\nmetadata:\n"     \
+  "  name: emoji\n  annotations:\n"
+#define GRPC_SPEC                                                              \
+  "spec:\n  rules:\n  - matches: [{method: {service: emojivoto.v1.Emoji, "     \
+  "method: ListAll}}]\n    backendRefs: [{name: emoji-svc, port: 8080}]\n"
+
+static void test_annotations(void **state) {
+  (void)state;
+  rein_status st;
+  rein_interop *ix = import_text(
+      ANN_HTTP
+      "    retry.linkerd.io/http: gateway-error,429,500-501\n"
+      "    retry.linkerd.io/limit: \"2\"\n"
+      "    retry.linkerd.io/timeout: 300ms\n"
+      "    timeout.linkerd.io/request: 5s\n"
+      "    kubectl.kubernetes.io/last-applied-configuration: x\n" ANN_SPEC
+      "---\n" ANN_GRPC
+      "    retry.linkerd.io/grpc: unavailable,internal\n" GRPC_SPEC,
+      &st);
+  if (st != REIN_OK) rein_interop_write_diags(ix, stderr);
+  assert_int_equal(st, REIN_OK);
+  assert_int_equal(rein_interop_call_count(ix), 2);
+  const rein_policy_spec *sp = call_named(ix, "books.books*");
+  assert_int_equal(sp->policy.max_attempts, 3);
+  assert_int_equal(sp->policy.attempt_timeout_ns, 300 * MS);
+  assert_int_equal(sp->deadline_ns, 5 * SEC);
+  assert_int_equal(sp->policy.backoff.kind, REIN_BACKOFF_NONE);
+  for (unsigned s = 400; s < 600; s++)
+    assert_int_equal(retried(sp, REIN_COND_HTTP(s)),
+                     s == 429 || s == 500 || s == 501 ||
+                         (s >= 502 && s <= 504) ||
+                         s == 408); /* retry.linkerd.io/timeout: timeout */
+  sp = call_named(ix, "emoji-svc.emojivoto-v1-Emoji-ListAll");
+  assert_int_equal(sp->policy.max_attempts, 2); /* the default limit, 1 */
+  for (uint32_t c = 1; c < REIN_GRPC_CODE_COUNT_; c++)
+    assert_int_equal(retried(sp, REIN_COND_GRPC(c)), c == 13 || c == 14);
+  assert_non_null(strstr(rein_interop_call_at(ix, 1)->origin,
+                         "GRPC emojivoto.v1.Emoji/ListAll -> emoji-svc:8080"));
+  rein_interop_free(ix);
+  /* no annotation: no retries */
+  ix = import_text(ANN_HTTP "    a: b\n" ANN_SPEC, &st);
+  assert_int_equal(st, REIN_OK);
+  assert_int_equal(only(ix)->policy.max_attempts, 1);
+  rein_interop_free(ix);
+  /* warnings */
+  ix = import_text(ANN_GRPC "    retry.linkerd.io/http: 5xx\n"
+                            "    timeout.linkerd.io/idle: 1m\n" GRPC_SPEC,
+                   &st);
+  assert_int_equal(st, REIN_OK);
+  assert_true(has_diag(ix, REIN_INTEROP_WARNING, 6, 5,
+                       "metadata.annotations[\"retry.linkerd.io/http\"]",
+                       "not valid on a GRPCRoute"));
+  assert_true(has_diag(ix, REIN_INTEROP_WARNING, 7, 5,
+                       "metadata.annotations[\"timeout.linkerd.io/idle\"]",
+                       "idle"));
+  rein_interop_free(ix);
+  ix = import_text(ANN_HTTP "    retry.linkerd.io/http: 5xx\n" ANN_SPEC
+                            "    retry: {attempts: 3}\n",
+                   &st);
+  assert_true(has_diag(ix, REIN_INTEROP_WARNING, 0, 0, "spec.rules[0].retry",
+                       "annotations"));
+  rein_interop_free(ix);
+  /* errors, each at its place */
+  static const bad_case bad[] = {
+      {ANN_HTTP "    retry.linkerd.io/limmit: \"3\"\n" ANN_SPEC, 6, 5,
+       "metadata.annotations[\"retry.linkerd.io/limmit\"]",
+       "did you mean 'retry.linkerd.io/limit'"},
+      {ANN_HTTP "    retry.linkerd.io/http: 5xx,6xx\n" ANN_SPEC, 6, 28,
+       "metadata.annotations[\"retry.linkerd.io/http\"]", "'6xx'"},
+      {ANN_HTTP "    retry.linkerd.io/limit: 3\n" ANN_SPEC, 6, 29,
+       "metadata.annotations[\"retry.linkerd.io/limit\"]", "quote it"},
+      {ANN_HTTP "    retry.linkerd.io/limit: \"-1\"\n" ANN_SPEC, 6, 29,
+       "metadata.annotations[\"retry.linkerd.io/limit\"]", "whole number"},
+      {ANN_GRPC "    retry.linkerd.io/grpc: unavailabel\n" GRPC_SPEC, 6, 28,
+       "metadata.annotations[\"retry.linkerd.io/grpc\"]", "'unavailabel'"},
+      {ANN_HTTP "    timeout.linkerd.io/request: 1d\n" ANN_SPEC, 6, 33,
+       "metadata.annotations[\"timeout.linkerd.io/request\"]",
+       "not a duration"},
+      {"apiVersion: policy.linkerd.io/v1\nkind: HTTPRoute\nmetadata: "
+       "{name: r}\n" ANN_SPEC,
+       1, 1, "apiVersion", "policy.linkerd.io/v1beta3"},
+  };
+  int failures = 0;
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    ix = import_text(bad[i].text, &st);
+    if (st != REIN_EPARSE ||
+        !has_diag(ix, REIN_INTEROP_ERROR, bad[i].line, bad[i].col, bad[i].field,
+                  bad[i].needle)) {
+      fprintf(stderr, "annotation case %zu:\n", i);
+      rein_interop_write_diags(ix, stderr);
+      failures++;
+    }
+    assert_int_equal(rein_interop_call_count(ix), 0);
+    rein_interop_free(ix);
+  }
+  assert_int_equal(failures, 0);
+}
+
 int main(int argc, char **argv) {
   if (argc != 4) {
     fprintf(stderr, "usage: test_interop_linkerd EXAMPLES FIXTURES REIN\n");
@@ -962,6 +1073,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_examples_round_trip),
       cmocka_unit_test(test_corpus_round_trip),
       cmocka_unit_test(test_fixture_values),
+      cmocka_unit_test(test_annotations),
       cmocka_unit_test(test_fixtures_round_trip),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
