@@ -255,6 +255,7 @@ static void retry(gimp *I, yaml_node_t *n, const char *path,
   char t[24];
   snprintf(t, sizeof t, "%.0f", attempts + 1);
   rein__ix_set_model(I->d, n, path, sp, REIN_MODEL_RETRY, "attempts", t);
+  rein__ix_when_fit(I->d, n, path, sp);
 }
 
 static const char *const timeouts_fields[] = {"request", "backendRequest",

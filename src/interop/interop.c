@@ -16,7 +16,9 @@
  */
 #include "interop_internal.h"
 
+#include "rein/classify.h"
 #include "rein/input.h"
+#include "rein/retry.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -1002,4 +1004,65 @@ rein_status rein_interop_write_diags(const rein_interop *ix, FILE *f) {
     if (fputc('\n', f) == EOF) return REIN_EIO;
   }
   return REIN_OK;
+}
+
+/* ------------------------------------------------- contract limits */
+
+static size_t when_outcomes(const rein_retryable_set *r) {
+  size_t t = 0;
+  for (unsigned c = 1; c <= 5; c++) { /* a whole class is one outcome */
+    size_t k = 0;
+    for (unsigned st = c * 100; st < c * 100 + 100; st++)
+      k += (r->http[st / 64] >> (st % 64)) & 1u;
+    t += k == 100 ? 1 : k;
+  }
+  for (unsigned b = 0; b < 32; b++)
+    t += ((r->grpc >> b) & 1u) + ((r->transport >> b) & 1u) +
+         ((r->kinds >> b) & 1u);
+  return t;
+}
+
+bool rein__ix_when_fit(ix_doc *d, yaml_node_t *n, const char *path,
+                       rein_policy_spec *sp) {
+  rein_retryable_set *r = &sp->policy.retryable;
+  if (when_outcomes(r) <= 32) return true;
+  /* every HTTP status of an outcome kind: that kind, one outcome */
+  char kinds[160] = "";
+  size_t o = 0;
+  for (int k = 1; k < REIN_OUTCOME_COUNT_; k++) {
+    bool all = true, any = false;
+    for (unsigned st = 100; st < 600 && all; st++)
+      if (rein_condition_kind(REIN_COND_HTTP(st)) == (rein_outcome_kind)k) {
+        any = true;
+        all = (r->http[st / 64] >> (st % 64)) & 1u;
+      }
+    if (!any || !all) continue;
+    rein_retryable_set was = *r;
+    for (unsigned st = 100; st < 600; st++)
+      if (rein_condition_kind(REIN_COND_HTTP(st)) == (rein_outcome_kind)k)
+        r->http[st / 64] &= ~(UINT64_C(1) << (st % 64));
+    r->kinds |= REIN_RETRY_ON(k);
+    if (when_outcomes(r) >= when_outcomes(&was)) { /* no better: undo */
+      *r = was;
+      continue;
+    }
+    if (o < sizeof kinds)
+      o += (size_t)snprintf(kinds + o, sizeof kinds - o, "%s%s", o ? ", " : "",
+                            rein_outcome_kind_name((rein_outcome_kind)k));
+  }
+  size_t t = when_outcomes(r);
+  if (t <= 32) {
+    rein__ix_note(d, n, path,
+                  "the statuses fill rein's outcome kinds %s: written as "
+                  "those kinds (a contract holds at most 32 outcomes), which "
+                  "also cover the gRPC and transport failures of the kinds",
+                  kinds);
+    return true;
+  }
+  rein__ix_error(d, n, path,
+                 "retries %zu outcomes (statuses outside whole classes such "
+                 "as 5xx and outcome kinds count one by one): a rein contract "
+                 "holds at most 32",
+                 t);
+  return false;
 }

@@ -237,6 +237,13 @@ bool rein__ix_set_model_duration(ix_doc *d, yaml_node_t *n, const char *path,
                                  rein_policy_spec *sp, rein_model_block b,
                                  const char *name, int64_t ns);
 
+/* Make sp's `when` fit a contract (at most 32 outcomes, a whole class
+ * 1xx..5xx one, other statuses one each): statuses that fill one of rein's
+ * outcome kinds become that kind (a note says so). An error at `n`, and
+ * false, when it still does not fit. */
+bool rein__ix_when_fit(ix_doc *d, yaml_node_t *n, const char *path,
+                       rein_policy_spec *sp);
+
 /* ------------------------------------------------------ contract text */
 
 /* `s` as a YAML double-quoted scalar (escapes ", \ and controls). */

@@ -287,6 +287,7 @@ static void route(limp *L, yaml_node_t *n, const char *path, const char *svc,
                    "missing (Linkerd requires it)");
   if (!name || !cond) return;
   if (!classes) rein_model_list_add(&sp, when, "500-599", NULL);
+  if (!rein__ix_when_fit(L->d, n, path, &sp)) return;
   if (retryable) {
     sp.policy.max_attempts = LINKERD_ATTEMPTS;
     sp.has_budget = true;
@@ -508,6 +509,7 @@ static void annotations(limp *L, yaml_node_t *ann, const char *path, bool grpc,
       }
     }
   }
+  rein__ix_when_fit(L->d, ann, path, sp);
   if (retry) {
     char t[16];
     snprintf(t, sizeof t, "%.0f", limit + 1);

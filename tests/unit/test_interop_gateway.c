@@ -147,6 +147,12 @@ static const bad_case bad_cases[] = {
      "spec.retryConstraint.minRetryRate.count", "[1, "},
     {BTP "  retryConstraint: {budget: {interval: 2h}}\n---\n" RT RULE, 6, 40,
      "spec.retryConstraint.budget.interval", "1ms to 1h"},
+    /* more outcomes than a contract holds */
+    {RT RULE "    retry: {attempts: 2, codes: [400, 402, 404, 406, 408, 410, "
+             "412, 414, 416, 418, 420, 422, 424, 426, 428, 430, 432, 434, "
+             "436, 438, 440, 442, 444, 446, 448, 450, 452, 454, 456, 458, "
+             "460, 462, 464]}\n",
+     7, 12, "spec.rules[0].retry", "at most 32"},
     /* nothing to import */
     {RT "  - matches: [{path: {value: /a}}]\n", 1, 1, "", "nothing to import"},
     {BTP, 1, 1, "", "nothing to import"},
@@ -459,6 +465,21 @@ static size_t round_trip(const rein_contract_set *s, const char *caller,
     fprintf(stderr, "%s: import of the export failed:\n%s\n", what, text);
     rein_interop_write_diags(im, stderr);
     fail();
+  }
+  { /* what the import writes is a contract that loads */
+    char *yaml;
+    size_t yl;
+    rein_contract_set *again;
+    assert_int_equal(rein_interop_write_contract(im, &yaml, &yl), REIN_OK);
+    assert_int_equal(rein_contract_set_new(NULL, &again), REIN_OK);
+    if (rein_contract_add_buffer(again, "again.yaml", yaml, yl) != REIN_OK) {
+      fprintf(stderr, "%s: the imported contract does not load:\n%s\n", what,
+              yaml);
+      rein_contract_write(again, REIN_CONTRACT_FORMAT_TEXT, stderr);
+      fail();
+    }
+    rein_contract_set_free(again);
+    rein_free(NULL, yaml);
   }
   size_t compared = 0, idx = 0;
   for (size_t i = 0; i < rein_contract_call_count(s); i++) {

@@ -349,6 +349,9 @@ static const bad_case bad_cases[] = {
     {SP ROUTE "    responseClasses:\n    - condition: {status: {min: 700}}\n",
      9, 33, "spec.routes[0].responseClasses[0].condition.status.min",
      "[100, 599]"},
+    {SP ROUTE "    responseClasses:\n    - condition: {status: {min: 250, "
+              "max: 504}}\n      isFailure: true\n",
+     6, 5, "spec.routes[0]", "at most 32"},
     {SP "  - condition: {method: GET}\n", 6, 5, "spec.routes[0].name",
      "missing"},
     {SP "  - name: r\n", 6, 5, "spec.routes[0].condition", "missing"},
@@ -567,6 +570,21 @@ static size_t round_trip(const rein_contract_set *s, const char *caller,
     fprintf(stderr, "%s: import of the export failed:\n%s\n", what, text);
     rein_interop_write_diags(im, stderr);
     fail();
+  }
+  { /* what the import writes is a contract that loads */
+    char *yaml;
+    size_t yl;
+    rein_contract_set *again;
+    assert_int_equal(rein_interop_write_contract(im, &yaml, &yl), REIN_OK);
+    assert_int_equal(rein_contract_set_new(NULL, &again), REIN_OK);
+    if (rein_contract_add_buffer(again, "again.yaml", yaml, yl) != REIN_OK) {
+      fprintf(stderr, "%s: the imported contract does not load:\n%s\n", what,
+              yaml);
+      rein_contract_write(again, REIN_CONTRACT_FORMAT_TEXT, stderr);
+      fail();
+    }
+    rein_contract_set_free(again);
+    rein_free(NULL, yaml);
   }
   size_t compared = 0, idx = 0;
   for (size_t i = 0; i < rein_contract_call_count(s); i++) {
