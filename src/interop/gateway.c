@@ -35,7 +35,8 @@
  *    same file gives the calls to its target Services a ratio budget:
  *    percent/100 is rein's ratio, `budget.interval` its ttl,
  *    minRetryRate.count / minRetryRate.interval its min_per_sec (the
- *    reference's defaults: 20%, 10s, 10 per 1s). GEP-3388 counts every
+ *    defaults of the API's types: 20%, 10s, 10 per 1s; the interval is 1s
+ *    to 1h by the CRD's rule). GEP-3388 counts every
  *    retry against the requests of the interval, as rein's ratio budget
  *    does; it is shared by every client of the backend, rein's by the
  *    callers of one instance unless its scope is fleet: a note says so.
@@ -705,9 +706,9 @@ static void traffic_policy(gimp *I, yaml_node_t *spec, const char *fp,
           int64_t ns;
           if (strcmp(bm[x].key, "interval") == 0) {
             if (!get_duration(I, bm[x].v, vp, &ns)) continue;
-            if (budget && (ns < NS_MS || ns > 3600 * NS_S)) {
+            if (budget && (ns < NS_S || ns > 3600 * NS_S)) {
               rein__ix_error(I->d, bm[x].v, vp,
-                             "rein's budget window (ttl) is 1ms to 1h");
+                             "must be 1s to 1h (the CRD's rule)");
               continue;
             }
             if (!ns) {
@@ -1213,9 +1214,15 @@ static void write_budget(rein_interop *ix, FILE *f, const gcall *c,
       if (count < 1) count = 1;
     }
   }
-  if (b->ttl_ns % NS_MS)
+  int64_t ttl = b->ttl_ns;
+  if (ttl < NS_S) {
+    ewarn(ix, c, "retry.budget.ttl",
+          "GEP-3388's interval is 1s to 1h: written as 1s");
+    ttl = NS_S;
+  } else if (ttl % NS_MS) {
     ewarn(ix, c, "retry.budget.ttl",
           "Gateway API durations are whole milliseconds: rounded up");
+  }
   fputs("- apiVersion: " GWX_API "\n  kind: XBackendTrafficPolicy\n"
         "  metadata:\n    name: ",
         f);
@@ -1228,7 +1235,7 @@ static void write_budget(rein_interop *ix, FILE *f, const gcall *c,
           "\n    retryConstraint:\n      budget:\n        percent: %.0f\n"
           "        interval: ",
           pct);
-  gdur(f, b->ttl_ns);
+  gdur(f, ttl);
   fprintf(f, "\n      minRetryRate:\n        count: %.0f\n        interval: ",
           count);
   gdur(f, iv);

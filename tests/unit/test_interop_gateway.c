@@ -146,7 +146,9 @@ static const bad_case bad_cases[] = {
     {BTP "  retryConstraint: {minRetryRate: {count: 0}}\n---\n" RT RULE, 6, 43,
      "spec.retryConstraint.minRetryRate.count", "[1, "},
     {BTP "  retryConstraint: {budget: {interval: 2h}}\n---\n" RT RULE, 6, 40,
-     "spec.retryConstraint.budget.interval", "1ms to 1h"},
+     "spec.retryConstraint.budget.interval", "1s to 1h"},
+    {BTP "  retryConstraint: {budget: {interval: 500ms}}\n---\n" RT RULE, 6, 40,
+     "spec.retryConstraint.budget.interval", "1s to 1h"},
     /* more outcomes than a contract holds */
     {RT RULE "    retry: {attempts: 2, codes: [400, 402, 404, 406, 408, 410, "
              "412, 414, 416, 418, 420, 422, 424, 426, 428, 430, 432, 434, "
@@ -540,7 +542,8 @@ static size_t round_trip(const rein_contract_set *s, const char *caller,
       if (fabs(floor(x->ratio * 100 + 0.5) / 100 - y->ratio) > 1e-9 &&
           !warned(ex, path, "retry.budget.ratio"))
         snprintf(why, sizeof why, "budget ratio %g vs %g", x->ratio, y->ratio);
-      else if (up_ms(x->ttl_ns) != y->ttl_ns)
+      else if ((x->ttl_ns < SEC ? SEC : up_ms(x->ttl_ns)) != y->ttl_ns ||
+               (x->ttl_ns < SEC && !warned(ex, path, "retry.budget.ttl")))
         snprintf(why, sizeof why, "budget ttl %lld vs %lld",
                  (long long)x->ttl_ns, (long long)y->ttl_ns);
       else if (fabs(x->min_retries_per_sec - y->min_retries_per_sec) >
