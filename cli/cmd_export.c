@@ -4,7 +4,10 @@
  * write the retry settings of one caller's calls in another system's form
  * (FORMAT grpc: a gRPC service config JSON for the caller's channel;
  * envoy: an Envoy bootstrap with a route per call and a cluster per callee;
- * istio: a List of VirtualServices, one per callee host).
+ * istio: a List of VirtualServices, one per callee host; gateway: a List
+ * of Gateway API HTTPRoutes, one per callee Service, and
+ * XBackendTrafficPolicies for ratio budgets; linkerd: a List of
+ * ServiceProfiles, one per callee).
  *
  * A thin front end over rein_interop_export (rein/interop.h): contracts are
  * loaded and must be free of load errors; every field the target cannot
@@ -109,11 +112,13 @@ done:
 
 const rein_cli_command rein_cmd_export = {
     .name = "export",
-    .summary = "write gRPC service configs, Envoy configs and Istio "
-               "VirtualServices from rein contracts",
+    .summary = "write gRPC service configs, Envoy configs, Istio "
+               "VirtualServices, Gateway API HTTPRoutes and Linkerd "
+               "ServiceProfiles from rein contracts",
     .run = run,
     .options = options,
-    .synopsis = "export grpc|envoy|istio [options] CONTRACT_DIR|FILE...",
+    .synopsis = "export grpc|envoy|istio|gateway|linkerd [options] "
+                "CONTRACT_DIR|FILE...",
     .description =
         "Writes the retry settings of one caller's calls in another "
         "system's form. FORMAT grpc writes a gRPC service config (JSON) "
@@ -123,7 +128,13 @@ const rein_cli_command rein_cmd_export = {
         "callee with a route per call (timeout, retry_policy) and a "
         "cluster per callee with a retry_budget from a ratio budget. "
         "FORMAT istio writes a List of Istio VirtualServices, one per "
-        "callee host, with an HTTP route per call (timeout, retries).\n\n"
+        "callee host, with an HTTP route per call (timeout, retries). "
+        "FORMAT gateway writes a List of Gateway API HTTPRoutes, one per "
+        "callee Service, with a rule per call (timeouts, retry), and an "
+        "XBackendTrafficPolicy per Service from a ratio budget. FORMAT "
+        "linkerd writes a List of Linkerd ServiceProfiles, one per callee, "
+        "with a route per call (isRetryable, timeout, failure classes) and "
+        "the retryBudget from a ratio budget.\n\n"
         "Every field the target cannot express is a warning on stderr "
         "with the contract's file:line:col: for gRPC ratio and quota "
         "budgets, jitter other than full, HTTP statuses and transport "
@@ -131,7 +142,11 @@ const rein_cli_command rein_cmd_export = {
         "for Envoy jitter other than full, multipliers other than 2, "
         "token-bucket and quota budgets, windows, breakers, throttles and "
         "key TTLs; for Istio all of Envoy's and any budget, signal or cap "
-        "other than 10 x base. docs/interop.md lists what maps to what.",
+        "other than 10 x base; for Gateway API backoff growth, caps and "
+        "jitter, gRPC statuses, signals and non-ratio budgets; for Linkerd "
+        "attempt counts, back-off, attempt timeouts and non-HTTP "
+        "conditions. "
+        "docs/interop.md lists what maps to what.",
     .exit_status = "0 written (warnings may have been printed), 2 usage or "
                    "input error",
     .operands = REIN_CLI_FILE,

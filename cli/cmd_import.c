@@ -4,7 +4,8 @@
  * from the retry settings a team already runs (FORMAT grpc: a gRPC service
  * config JSON; envoy: an Envoy RouteConfiguration, Listener, Bootstrap or
  * xDS resources file, YAML or JSON; istio: an Istio VirtualService or a
- * List of them).
+ * List of them; gateway: Gateway API HTTPRoutes and XBackendTrafficPolicies;
+ * linkerd: Linkerd ServiceProfiles).
  *
  * A thin front end over rein_interop (rein/interop.h): every file is
  * imported first, each into its own contract (the caller is named after
@@ -171,10 +172,11 @@ out:
 const rein_cli_command rein_cmd_import = {
     .name = "import",
     .summary = "write rein contracts from gRPC service configs, Envoy "
-               "route configs and Istio VirtualServices",
+               "route configs, Istio VirtualServices, Gateway API "
+               "HTTPRoutes and Linkerd ServiceProfiles",
     .run = run,
     .options = options,
-    .synopsis = "import grpc|envoy|istio [options] FILE...",
+    .synopsis = "import grpc|envoy|istio|gateway|linkerd [options] FILE...",
     .description =
         "Reads retry settings a team already runs and writes them as rein "
         "contracts, one per file, through rein's one policy model. FORMAT "
@@ -186,7 +188,16 @@ const rein_cli_command rein_cmd_import = {
         "retry budget. FORMAT istio reads an Istio VirtualService (or a "
         "List of them), YAML or JSON: each destination host of each HTTP "
         "route is a call (retries: attempts, perTryTimeout, retryOn, "
-        "backoff; the route's timeout). Each call keeps its origin "
+        "backoff; the route's timeout). FORMAT gateway reads Kubernetes "
+        "Gateway API HTTPRoutes (several documents or a List), YAML or "
+        "JSON: each backendRef of each rule is a call (rules[].retry: "
+        "attempts, codes, backoff; rules[].timeouts), with the ratio "
+        "budget of an XBackendTrafficPolicy (GEP-3388) of the same file "
+        "targeting its Service. FORMAT linkerd reads Linkerd "
+        "ServiceProfiles: each route is a call (isRetryable, timeout, "
+        "responseClasses as retryable statuses, method and pathRegex as "
+        "its name) with the profile's retryBudget. Each call keeps its "
+        "origin "
         "(file:line:col and method or route) in an `origin:` field.\n\n"
         "Every field rein cannot represent (hedging, waitForReady, host "
         "predicates, retriable headers, ...) is a warning naming it; "

@@ -9,7 +9,9 @@
 # the tests and benchmarks drive; `check` also installs the npm validators
 # of tools/package.json (Debian has no SARIF validator, and no Envoy: its
 # v3 protos come with @grpc/grpc-js-xds, read by @bufbuild/protobuf; nor
-# Istio: @kubernetes-models/istio has its VirtualService models) into
+# Istio: @kubernetes-models/istio has its VirtualService models; nor
+# Gateway API: @kubernetes-models/gateway-api has its HTTPRoute and
+# XBackendTrafficPolicy models) into
 # tools/node_modules. As root it runs apt-get; otherwise it prints the exact
 # command to run and exits 1.
 set -euo pipefail
@@ -60,7 +62,8 @@ npm_tools() {
   if [ ! -e "$mt" ] || [ ! -e tools/node_modules/@grpc/grpc-js-xds/deps ] ||
      [ ! -e tools/node_modules/@bufbuild/protobuf ] ||
      [ ! -e tools/node_modules/yaml ] ||
-     [ ! -e tools/node_modules/@kubernetes-models/istio ]; then
+     [ ! -e tools/node_modules/@kubernetes-models/istio ] ||
+     [ ! -e tools/node_modules/@kubernetes-models/gateway-api ]; then
     echo "rein: installing test-time validators (tools/package-lock.json)" >&2
     (cd tools && npm ci --no-audit --no-fund --loglevel=error >&2)
   fi

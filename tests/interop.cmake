@@ -1,6 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
-# Interop tests (rein_interop, issue 14): gRPC service config, Envoy and
-# Istio import and export. test_interop_istio: the VirtualService reader's
+# Interop tests (rein_interop, issue 14): gRPC service config, Envoy,
+# Istio and Gateway API import and export. test_interop_gateway and
+# test_interop_gateway_validate (@kubernetes-models/gateway-api) are the
+# Gateway API pair, shaped as Istio's; test_interop_linkerd checks
+# ServiceProfile exports against the CRD's schema re-expressed in C. test_interop_istio: the VirtualService reader's
 # diagnostics, Istio's retry semantics, the fixtures' values and round
 # trips; test_interop_istio_validate: @kubernetes-models/istio's models
 # accept every export and fixture and refuse what rein refuses. test_interop_envoy: the Envoy reader's diagnostics,
@@ -28,6 +31,16 @@ if(TARGET rein_interop)
                 LIBS rein_interop LABELS unit TIMEOUT 120
                 ARGS ${PROJECT_SOURCE_DIR}/examples/contracts
                      ${PROJECT_SOURCE_DIR}/tests/interop/fixtures/istio
+                     $<TARGET_FILE:rein_cli>)
+  rein_add_test(NAME test_interop_gateway SOURCES unit/test_interop_gateway.c
+                LIBS rein_interop LABELS unit TIMEOUT 120
+                ARGS ${PROJECT_SOURCE_DIR}/examples/contracts
+                     ${PROJECT_SOURCE_DIR}/tests/interop/fixtures/gateway
+                     $<TARGET_FILE:rein_cli>)
+  rein_add_test(NAME test_interop_linkerd SOURCES unit/test_interop_linkerd.c
+                LIBS rein_interop PkgConfig::REIN_YAML LABELS unit TIMEOUT 120
+                ARGS ${PROJECT_SOURCE_DIR}/examples/contracts
+                     ${PROJECT_SOURCE_DIR}/tests/interop/fixtures/linkerd
                      $<TARGET_FILE:rein_cli>)
   # Envoy's own v3 protos (as @grpc/grpc-js-xds ships them) with
   # @bufbuild/protobuf's proto3 JSON parser check every example's export,
@@ -59,9 +72,24 @@ if(TARGET rein_interop)
     set_tests_properties(test_interop_istio_validate PROPERTIES
                          LABELS "e2e" TIMEOUT 180
                          ENVIRONMENT "NODE_PATH=${PROJECT_SOURCE_DIR}/tools/node_modules")
+    # @kubernetes-models/gateway-api's HTTPRoute and XBackendTrafficPolicy
+    # models (ajv validators generated from the Gateway API experimental
+    # CRDs) check every example's export and the fixtures, and refuse what
+    # rein refuses.
+    add_test(NAME test_interop_gateway_validate
+             COMMAND ${REIN_NODE}
+                     ${CMAKE_CURRENT_SOURCE_DIR}/interop/gateway_validate.mjs
+                     --rein $<TARGET_FILE:rein_cli>
+                     --examples ${PROJECT_SOURCE_DIR}/examples/contracts
+                     --fixtures ${CMAKE_CURRENT_SOURCE_DIR}/interop/fixtures/gateway
+                     --work ${CMAKE_CURRENT_BINARY_DIR}/interop_gateway_validate)
+    set_tests_properties(test_interop_gateway_validate PROPERTIES
+                         LABELS "e2e" TIMEOUT 180
+                         ENVIRONMENT "NODE_PATH=${PROJECT_SOURCE_DIR}/tools/node_modules")
   else()
-    message(WARNING "rein: node not found: test_interop_envoy_validate and "
-                    "test_interop_istio_validate not registered "
+    message(WARNING "rein: node not found: test_interop_envoy_validate, "
+                    "test_interop_istio_validate and "
+                    "test_interop_gateway_validate not registered "
                     "(scripts/deps.sh check installs npm)")
   endif()
   add_executable(interop_grpc_driver interop/grpc_driver.c)
@@ -83,7 +111,7 @@ if(TARGET rein_interop)
   file(GLOB interop_srcs ${PROJECT_SOURCE_DIR}/src/interop/*.c)
   # One source, one target per format (its own corpus,
   # tests/fuzz/corpus/interop_FORMAT/).
-  foreach(_f grpc:json envoy:yaml istio:yaml)
+  foreach(_f grpc:json envoy:yaml istio:yaml gateway:yaml linkerd:yaml)
     string(REPLACE ":" ";" _fe ${_f})
     list(GET _fe 0 _fmt)
     list(GET _fe 1 _ext)

@@ -6,8 +6,9 @@
  *
  * A format is one row of a static table (rein_interop_format: a name, an
  * importer and an exporter): gRPC service config JSON ("grpc"), Envoy
- * ("envoy") and Istio VirtualServices ("istio"); Linkerd and Gateway API
- * importers are added as further rows beside them (src/interop/<format>.c), sharing the reader,
+ * ("envoy"), Istio VirtualServices ("istio"), Kubernetes Gateway API
+ * HTTPRoutes ("gateway") and Linkerd ServiceProfiles ("linkerd"), each
+ * src/interop/<format>.c, sharing the reader,
  * the diagnostics and the contract writer here. docs/interop.md says what
  * maps to what in each format.
  *
@@ -102,7 +103,8 @@ REIN_API rein_status rein_interop_new(const rein_interop_config *c,
 /* NULL is a no-op. */
 REIN_API void rein_interop_free(rein_interop *ix);
 
-/* The formats, NULL-terminated: {"grpc", "envoy", "istio", NULL}. */
+/* The formats, NULL-terminated: {"grpc", "envoy", "istio", "gateway",
+ * "linkerd", NULL}. */
 REIN_API const char *const *rein_interop_formats(void);
 
 /*

@@ -16,7 +16,9 @@
  */
 #include "interop_internal.h"
 
+#include "rein/classify.h"
 #include "rein/input.h"
+#include "rein/retry.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -201,9 +203,11 @@ const char *rein_interop_caller(const rein_interop *ix) {
 
 /* ------------------------------------------------------------ formats */
 
-static const ix_format *const formats[] = {&rein__ix_grpc, &rein__ix_envoy,
-                                           &rein__ix_istio, NULL};
-static const char *const format_names[] = {"grpc", "envoy", "istio", NULL};
+static const ix_format *const formats[] = {&rein__ix_grpc,    &rein__ix_envoy,
+                                           &rein__ix_istio,   &rein__ix_gateway,
+                                           &rein__ix_linkerd, NULL};
+static const char *const format_names[] = {"grpc",    "envoy",   "istio",
+                                           "gateway", "linkerd", NULL};
 
 const char *const *rein_interop_formats(void) {
   return format_names;
@@ -513,9 +517,8 @@ bool rein__ix_doc_load_multi(rein_interop *ix, const char *file,
         }
       l.col = (uint32_t)(e - bol + 1);
     }
-    rein__ix_diag(ix, REIN_INTEROP_ERROR, l, "", "malformed %s: %s%s%s%s",
-                  lang, p.problem ? p.problem : "syntax error",
-                  p.context ? " " : "",
+    rein__ix_diag(ix, REIN_INTEROP_ERROR, l, "", "malformed %s: %s%s%s%s", lang,
+                  p.problem ? p.problem : "syntax error", p.context ? " " : "",
                   p.context ? p.context : "",
                   at_end ? " (at the end of the text)" : "");
     yaml_parser_delete(&p);
@@ -537,8 +540,8 @@ bool rein__ix_doc_load_multi(rein_interop *ix, const char *file,
     rein_contract_loc l = {d->file, (uint32_t)p.problem_mark.line + 1,
                            (uint32_t)p.problem_mark.column + 1};
     rein__ix_diag(ix, REIN_INTEROP_ERROR, l, "", "malformed YAML: %s%s%s",
-                  p.problem ? p.problem : "syntax error",
-                  p.context ? " " : "", p.context ? p.context : "");
+                  p.problem ? p.problem : "syntax error", p.context ? " " : "",
+                  p.context ? p.context : "");
     yaml_parser_delete(&p);
     return false;
   }
@@ -891,11 +894,10 @@ bool rein__ix_set_model(ix_doc *d, yaml_node_t *n, const char *path,
                         rein_policy_spec *sp, rein_model_block b,
                         const char *name, const char *text) {
   rein_errbuf eb = {{0}};
-  if (rein_model_set(sp, rein_model_find(b, name, NULL), text, &eb) ==
-      REIN_OK)
+  if (rein_model_set(sp, rein_model_find(b, name, NULL), text, &eb) == REIN_OK)
     return true;
-  rein__ix_error(d, n, path, "rein's %s.%s %s", rein_model_block_name(b),
-                 name, eb.msg);
+  rein__ix_error(d, n, path, "rein's %s.%s %s", rein_model_block_name(b), name,
+                 eb.msg);
   return false;
 }
 
@@ -1093,4 +1095,65 @@ rein_status rein_interop_detect(const char *data, size_t len,
   if (ix->oom) st = REIN_ENOMEM;
   rein_interop_free(ix);
   return st;
+}
+
+/* ------------------------------------------------- contract limits */
+
+static size_t when_outcomes(const rein_retryable_set *r) {
+  size_t t = 0;
+  for (unsigned c = 1; c <= 5; c++) { /* a whole class is one outcome */
+    size_t k = 0;
+    for (unsigned st = c * 100; st < c * 100 + 100; st++)
+      k += (r->http[st / 64] >> (st % 64)) & 1u;
+    t += k == 100 ? 1 : k;
+  }
+  for (unsigned b = 0; b < 32; b++)
+    t += ((r->grpc >> b) & 1u) + ((r->transport >> b) & 1u) +
+         ((r->kinds >> b) & 1u);
+  return t;
+}
+
+bool rein__ix_when_fit(ix_doc *d, yaml_node_t *n, const char *path,
+                       rein_policy_spec *sp) {
+  rein_retryable_set *r = &sp->policy.retryable;
+  if (when_outcomes(r) <= 32) return true;
+  /* every HTTP status of an outcome kind: that kind, one outcome */
+  char kinds[160] = "";
+  size_t o = 0;
+  for (int k = 1; k < REIN_OUTCOME_COUNT_; k++) {
+    bool all = true, any = false;
+    for (unsigned st = 100; st < 600 && all; st++)
+      if (rein_condition_kind(REIN_COND_HTTP(st)) == (rein_outcome_kind)k) {
+        any = true;
+        all = (r->http[st / 64] >> (st % 64)) & 1u;
+      }
+    if (!any || !all) continue;
+    rein_retryable_set was = *r;
+    for (unsigned st = 100; st < 600; st++)
+      if (rein_condition_kind(REIN_COND_HTTP(st)) == (rein_outcome_kind)k)
+        r->http[st / 64] &= ~(UINT64_C(1) << (st % 64));
+    r->kinds |= REIN_RETRY_ON(k);
+    if (when_outcomes(r) >= when_outcomes(&was)) { /* no better: undo */
+      *r = was;
+      continue;
+    }
+    if (o < sizeof kinds)
+      o += (size_t)snprintf(kinds + o, sizeof kinds - o, "%s%s", o ? ", " : "",
+                            rein_outcome_kind_name((rein_outcome_kind)k));
+  }
+  size_t t = when_outcomes(r);
+  if (t <= 32) {
+    rein__ix_note(d, n, path,
+                  "the statuses fill rein's outcome kinds %s: written as "
+                  "those kinds (a contract holds at most 32 outcomes), which "
+                  "also cover the gRPC and transport failures of the kinds",
+                  kinds);
+    return true;
+  }
+  rein__ix_error(d, n, path,
+                 "retries %zu outcomes (statuses outside whole classes such "
+                 "as 5xx and outcome kinds count one by one): a rein contract "
+                 "holds at most 32",
+                 t);
+  return false;
 }

@@ -81,6 +81,8 @@ typedef struct ix_format {
 extern const ix_format rein__ix_grpc;
 extern const ix_format rein__ix_envoy;
 extern const ix_format rein__ix_istio;
+extern const ix_format rein__ix_gateway;
+extern const ix_format rein__ix_linkerd;
 
 /* ---------------------------------- Envoy's retry_on vocabulary (envoy.c) */
 
@@ -107,6 +109,18 @@ void rein__ix_envoy_retry_on(ix_doc *d, yaml_node_t *n, const char *path,
 size_t rein__ix_envoy_when(rein_interop *ix, rein_contract_loc loc,
                            const char *callpath, const rein_policy_spec *sp,
                            char *list, size_t cap, unsigned *codes);
+
+/* ------------------------------- Gateway API route rules (gateway.c) */
+
+/*
+ * Walk the `spec` (at `path`) of a Gateway API HTTPRoute, or GRPCRoute when
+ * `grpc`, named `route`: one call per backendRef and match, each starting
+ * from `base` (Linkerd's annotations, linkerd.c) with the rule's timeouts
+ * applied; a rule's `retry` is then a warning (Linkerd reads annotations).
+ */
+void rein__ix_gateway_rules(ix_doc *d, yaml_node_t *spec, const char *path,
+                            const char *route, bool grpc,
+                            const rein_policy_spec *base);
 
 /* ------------------------------------------------------------- reader */
 
@@ -222,6 +236,13 @@ bool rein__ix_set_model(ix_doc *d, yaml_node_t *n, const char *path,
 bool rein__ix_set_model_duration(ix_doc *d, yaml_node_t *n, const char *path,
                                  rein_policy_spec *sp, rein_model_block b,
                                  const char *name, int64_t ns);
+
+/* Make sp's `when` fit a contract (at most 32 outcomes, a whole class
+ * 1xx..5xx one, other statuses one each): statuses that fill one of rein's
+ * outcome kinds become that kind (a note says so). An error at `n`, and
+ * false, when it still does not fit. */
+bool rein__ix_when_fit(ix_doc *d, yaml_node_t *n, const char *path,
+                       rein_policy_spec *sp);
 
 /* ------------------------------------------------------ contract text */
 
