@@ -169,7 +169,11 @@ REIN_API rein_status rein_interop_write_diags(const rein_interop *ix, FILE *f);
  * methodConfig or retryThrottling; "envoy" for virtual_hosts, route_config,
  * static_resources, filter_chains (or their protobuf JSON names) or
  * resources whose first item has an "@type"; "istio" for apiVersion
- * networking.istio.io/... (or a kubectl List whose first item has it).
+ * networking.istio.io/...; "linkerd" for linkerd.io/... (ServiceProfile),
+ * and for Gateway API routes in a file carrying retry.linkerd.io/ or
+ * timeout.linkerd.io/ annotations; "gateway" for other
+ * gateway.networking.k8s.io/... and gateway.networking.x-k8s.io/...
+ * objects (each also as the first item of a kubectl List).
  * REIN_ENOTFOUND (`*format` NULL) for anything else, a rein contract, a
  * malformed text or an empty one included: the caller then reads it as it
  * would without interop. Reads the first YAML document only; never past

@@ -1034,9 +1034,25 @@ static yaml_node_t *detect_first_item(yaml_document_t *doc, yaml_node_t *seq) {
   return yaml_document_get_node(doc, *seq->data.sequence.items.start);
 }
 
-static bool detect_istio(yaml_document_t *doc, yaml_node_t *m) {
+/* Is `m` (a Kubernetes object) of an API group starting with `group`? */
+static bool detect_api(yaml_document_t *doc, yaml_node_t *m,
+                       const char *group) {
   const char *api = detect_key(doc, m, "apiVersion", NULL);
-  return api && strncmp(api, "networking.istio.io/", 20) == 0;
+  return api && strncmp(api, group, strlen(group)) == 0;
+}
+
+/* The format of Kubernetes object `m`: Istio; Gateway API routes and
+ * policies, which are Linkerd's when the file carries Linkerd's retry or
+ * timeout annotations (`linkerd_ann`); Linkerd's ServiceProfile. */
+static const char *detect_k8s(yaml_document_t *doc, yaml_node_t *m,
+                              bool linkerd_ann) {
+  if (detect_api(doc, m, "networking.istio.io/")) return "istio";
+  if (detect_api(doc, m, "linkerd.io/")) return "linkerd";
+  if (detect_api(doc, m, "gateway.networking.k8s.io/") ||
+      detect_api(doc, m, "gateway.networking.x-k8s.io/") ||
+      detect_api(doc, m, "policy.linkerd.io/"))
+    return linkerd_ann ? "linkerd" : "gateway";
+  return NULL;
 }
 
 /* Does `data` hold `w` anywhere? A linear scan before any parsing, so a
@@ -1061,7 +1077,8 @@ rein_status rein_interop_detect(const char *data, size_t len,
       "methodConfig",  "retryThrottling", "virtual_hosts", "virtualHosts",
       "route_config",  "routeConfig",     "static_resources",
       "staticResources", "filter_chains", "filterChains", "@type",
-      "networking.istio.io/", NULL};
+      "networking.istio.io/", "gateway.networking.k8s.io/",
+      "gateway.networking.x-k8s.io/", "linkerd.io/", NULL};
   bool any = false;
   for (size_t i = 0; !any && markers[i]; i++)
     any = detect_has(data, len, markers[i]);
@@ -1085,10 +1102,11 @@ rein_status rein_interop_detect(const char *data, size_t len,
     if (!*format && detect_key(doc, r, "resources", &n) &&
         detect_key(doc, detect_first_item(doc, n), "@type", NULL))
       *format = "envoy";
-    if (!*format && detect_istio(doc, r)) *format = "istio";
-    if (!*format && detect_key(doc, r, "items", &n) &&
-        detect_istio(doc, detect_first_item(doc, n)))
-      *format = "istio";
+    bool ann = detect_has(data, len, "retry.linkerd.io/") ||
+               detect_has(data, len, "timeout.linkerd.io/");
+    if (!*format) *format = detect_k8s(doc, r, ann);
+    if (!*format && detect_key(doc, r, "items", &n))
+      *format = detect_k8s(doc, detect_first_item(doc, n), ann);
     if (*format) st = REIN_OK;
   }
   rein__ix_doc_free(&d);

@@ -51,6 +51,22 @@ static void test_detect(void **state) {
   assert_string_equal(detect("apiVersion: v1\nkind: List\nitems:\n"
                              "  - apiVersion: networking.istio.io/v1\n"),
                       "istio");
+  assert_string_equal(detect("apiVersion: gateway.networking.k8s.io/v1\n"
+                             "kind: HTTPRoute\n"),
+                      "gateway");
+  assert_string_equal(detect("apiVersion: gateway.networking.x-k8s.io/v1alpha1\n"
+                             "kind: XBackendTrafficPolicy\n"),
+                      "gateway");
+  assert_string_equal(detect("apiVersion: linkerd.io/v1alpha2\n"
+                             "kind: ServiceProfile\n"),
+                      "linkerd");
+  assert_string_equal(detect("apiVersion: gateway.networking.k8s.io/v1\n"
+                             "kind: HTTPRoute\nmetadata:\n  annotations:\n"
+                             "    retry.linkerd.io/http: 5xx\n"),
+                      "linkerd");
+  assert_string_equal(detect("apiVersion: v1\nkind: List\nitems:\n"
+                             "  - apiVersion: linkerd.io/v1alpha2\n"),
+                      "linkerd");
   /* not configs rein imports */
   assert_string_equal(detect("service: ledger\nversion: \"1\"\n"), "-");
   assert_string_equal(detect("apiVersion: apps/v1\nkind: Deployment\n"), "-");
