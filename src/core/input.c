@@ -704,36 +704,41 @@ size_t rein_edit_distance(const char *a, const char *b, size_t cap) {
   /* the distance is at least the difference in length: most candidates
    * of a did-you-mean are out of reach before any cell is computed */
   if ((la > lb ? la - lb : lb - la) > cap) return cap + 1;
-  size_t m[65][65];
+  /* three rows of the matrix (i - 2, i - 1, i) are all the recurrence
+   * reads: a 65 x 65 array on the stack was 34 KB per call to set up (and,
+   * under ASan, to poison and unpoison), for each of a did-you-mean's
+   * candidates */
+  size_t rows[3][65];
+#define M(i, j) rows[(i) % 3][j]
   size_t big = cap + 1;
-  for (size_t i = 0; i <= la; i++)
-    m[i][0] = i;
   for (size_t j = 0; j <= lb; j++)
-    m[0][j] = j;
+    M(0, j) = j;
   /* only the band |i - j| <= cap can hold a distance within cap (Ukkonen):
    * the cells just outside it read as cap + 1 */
   for (size_t i = 1; i <= la; i++) {
     size_t jlo = i > cap ? i - cap : 1, jhi = i + cap < lb ? i + cap : lb;
-    if (jlo > 1) m[i][jlo - 1] = big;
-    if (jhi > i - 1 + cap) m[i - 1][jhi] = big;
+    M(i, 0) = i;
+    if (jlo > 1) M(i, jlo - 1) = big;
+    if (jhi > i - 1 + cap) M(i - 1, jhi) = big;
     size_t best = (size_t)-1;
     int ca = tolower((unsigned char)a[i - 1]);
     int pa = i > 1 ? tolower((unsigned char)a[i - 2]) : -1;
     for (size_t j = jlo; j <= jhi; j++) {
       int cb = tolower((unsigned char)b[j - 1]);
-      size_t v = m[i - 1][j - 1] + (ca != cb);
-      if (m[i - 1][j] + 1 < v) v = m[i - 1][j] + 1;
-      if (m[i][j - 1] + 1 < v) v = m[i][j - 1] + 1;
+      size_t v = M(i - 1, j - 1) + (ca != cb);
+      if (M(i - 1, j) + 1 < v) v = M(i - 1, j) + 1;
+      if (M(i, j - 1) + 1 < v) v = M(i, j - 1) + 1;
       if (i > 1 && j > 1 && ca == tolower((unsigned char)b[j - 2]) &&
-          pa == cb && m[i - 2][j - 2] + 1 < v)
-        v = m[i - 2][j - 2] + 1;
-      m[i][j] = v;
+          pa == cb && M(i - 2, j - 2) + 1 < v)
+        v = M(i - 2, j - 2) + 1;
+      M(i, j) = v;
       if (v < best) best = v;
     }
     if (lb && best > cap) return big;
   }
-  if (m[la][lb] > big) return big;
-  return m[la][lb];
+  size_t d = M(la, lb);
+#undef M
+  return d > big ? big : d;
 }
 
 const char *rein_suggest(const char *word, const char *const *cands, size_t n) {

@@ -2,7 +2,8 @@
 /*
  * test_input.c: hostile input (issue 15, items 4, 5, 6, 8, 9).
  *
- * Unit part (rein/input.h): the terminal escaper, the YAML depth pre-scan
+ * Unit part (rein/input.h): the terminal escaper, the did-you-mean edit
+ * distance against a plain full-matrix reference, the YAML depth pre-scan
  * (flow and block nesting; quotes, comments and block scalars must not
  * fool it), sizes, and the file reader on a FIFO. CLI part (argv[1] is the
  * rein binary): `rein check` on a directory with symbolic links to `.` and
@@ -16,6 +17,7 @@
 #include "rein/contract.h"
 #include "rein/input.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -598,6 +600,75 @@ static void test_sim_memory(void **state) {
   free(c);
 }
 
+/* rein_edit_distance against a plain full-matrix optimal string alignment
+ * (no band, no cap, no early exit): the capped distance must be min(d,
+ * cap + 1) for random words over a small alphabet (so near misses and
+ * transpositions are common), lengths 0..70 (past the 64-byte limit). */
+static size_t osa_ref(const char *a, const char *b) {
+  size_t la = strlen(a), lb = strlen(b);
+  static size_t d[72][72];
+  for (size_t i = 0; i <= la; i++)
+    for (size_t j = 0; j <= lb; j++) {
+      if (!i || !j) {
+        d[i][j] = i + j;
+        continue;
+      }
+      int x = tolower((unsigned char)a[i - 1]), y = tolower((unsigned char)b[j - 1]);
+      size_t v = d[i - 1][j - 1] + (x != y);
+      if (d[i - 1][j] + 1 < v) v = d[i - 1][j] + 1;
+      if (d[i][j - 1] + 1 < v) v = d[i][j - 1] + 1;
+      if (i > 1 && j > 1 && x == tolower((unsigned char)b[j - 2]) &&
+          tolower((unsigned char)a[i - 2]) == y && d[i - 2][j - 2] + 1 < v)
+        v = d[i - 2][j - 2] + 1;
+      d[i][j] = v;
+    }
+  return d[la][lb];
+}
+
+static void test_edit_distance(void **state) {
+  (void)state;
+  assert_int_equal(rein_edit_distance("atempts", "attempts", 3), 1);
+  assert_int_equal(rein_edit_distance("gte", "get", 1), 1);
+  assert_int_equal(rein_edit_distance("Timeout", "timeout", 0), 0);
+  assert_int_equal(rein_edit_distance("", "abc", 3), 3);
+  assert_int_equal(rein_edit_distance("kitten", "sitting", 2), 3);
+  unsigned seed = (unsigned)time(NULL);
+  printf("test_edit_distance: seed %u\n", seed);
+  srand(seed);
+  static const char al[] = "abAB-_";
+  char a[72], b[72];
+  for (int it = 0; it < 200000; it++) {
+    size_t la = (size_t)rand() % (it % 8 ? 12 : 71);
+    size_t lb = (size_t)rand() % (it % 8 ? 12 : 71);
+    size_t k = (size_t)rand() % 6 + 1;
+    for (size_t i = 0; i < la; i++)
+      a[i] = al[(size_t)rand() % k];
+    a[la] = 0;
+    if (it % 3 == 0) { /* a near miss: a itself with two bytes swapped */
+      memcpy(b, a, la + 1);
+      lb = la;
+      if (la > 1) {
+        size_t p = (size_t)rand() % (la - 1);
+        char c = b[p];
+        b[p] = b[p + 1];
+        b[p + 1] = c;
+      }
+    } else {
+      for (size_t i = 0; i < lb; i++)
+        b[i] = al[(size_t)rand() % k];
+      b[lb] = 0;
+    }
+    size_t ref = osa_ref(a, b);
+    for (size_t cap = 0; cap <= 5; cap++) {
+      size_t want = la > 64 || lb > 64 || ref > cap ? cap + 1 : ref;
+      size_t got = rein_edit_distance(a, b, cap);
+      if (got != want)
+        fail_msg("seed %u: '%s' '%s' cap %zu: got %zu, want %zu", seed, a, b,
+                 cap, got, want);
+    }
+  }
+}
+
 int main(int argc, char **argv) {
   static char bin[4096];
   rein_bin = argc > 1 && realpath(argv[1], bin) ? bin : NULL; /* we chdir */
@@ -605,6 +676,7 @@ int main(int argc, char **argv) {
   if (!mkdtemp(tmp)) return 2;
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_escape),
+      cmocka_unit_test(test_edit_distance),
       cmocka_unit_test(test_utf8_scrub),
       cmocka_unit_test(test_depth_flow),
       cmocka_unit_test(test_depth_block),
