@@ -574,8 +574,12 @@ static void test_sim_memory(void **state) {
   /* REIN_TEST_ASAN: any sanitizer build (tests/input.cmake) */
   long bound = getenv("REIN_TEST_ASAN") ? 1024 * 1024 : 320 * 1024;
   assert_true(c->rss_kb < bound);
+  /* which structure crosses the budget first depends on the engine's
+   * allocation order; the message names it and the others' sizes */
   assert_non_null(strstr(c->out, "memory budget of 256 MiB exceeded while "
-                                 "running: in-flight calls would grow to"));
+                                 "running: "));
+  assert_non_null(strstr(c->out, " would grow to "));
+  assert_non_null(strstr(c->out, "in-flight calls "));
   /* the same cap set in the scenario */
   char *s = malloc(sizeof grow + 64);
   snprintf(s, sizeof grow + 64, "max_memory: 256MiB\n%s", grow);
