@@ -37,7 +37,7 @@ if(TARGET rein_sim)
       -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer -O1)
     target_link_options(fuzz_scenario PRIVATE
       -fsanitize=fuzzer,address,undefined)
-    target_link_libraries(fuzz_scenario PRIVATE rein_contract rein_static PkgConfig::FUZZ_YAML m)
+    target_link_libraries(fuzz_scenario PRIVATE rein_interop rein_contract rein_static PkgConfig::FUZZ_YAML m)
     if(TARGET rein_admit)
       target_link_libraries(fuzz_scenario PRIVATE rein_admit)
       target_compile_definitions(fuzz_scenario PRIVATE REIN_SIM_ADMIT)
