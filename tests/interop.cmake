@@ -27,17 +27,17 @@ if(TARGET rein_interop)
                      $<TARGET_FILE:rein_cli>)
   rein_add_test(NAME test_interop_mesh_unit SOURCES unit/test_interop_mesh.c
                 LIBS rein_interop LABELS unit TIMEOUT 60)
-  rein_add_test(NAME test_interop_istio SOURCES unit/test_interop_istio.c
+  rein_add_test(NAME test_interop_istio SOURCES unit/test_interop_istio.c interop/ix_test.c
                 LIBS rein_interop LABELS unit TIMEOUT 120
                 ARGS ${PROJECT_SOURCE_DIR}/examples/contracts
                      ${PROJECT_SOURCE_DIR}/tests/interop/fixtures/istio
                      $<TARGET_FILE:rein_cli>)
-  rein_add_test(NAME test_interop_gateway SOURCES unit/test_interop_gateway.c
+  rein_add_test(NAME test_interop_gateway SOURCES unit/test_interop_gateway.c interop/ix_test.c
                 LIBS rein_interop LABELS unit TIMEOUT 120
                 ARGS ${PROJECT_SOURCE_DIR}/examples/contracts
                      ${PROJECT_SOURCE_DIR}/tests/interop/fixtures/gateway
                      $<TARGET_FILE:rein_cli>)
-  rein_add_test(NAME test_interop_linkerd SOURCES unit/test_interop_linkerd.c
+  rein_add_test(NAME test_interop_linkerd SOURCES unit/test_interop_linkerd.c interop/ix_test.c
                 LIBS rein_interop PkgConfig::REIN_YAML LABELS unit TIMEOUT 120
                 ARGS ${PROJECT_SOURCE_DIR}/examples/contracts
                      ${PROJECT_SOURCE_DIR}/tests/interop/fixtures/linkerd

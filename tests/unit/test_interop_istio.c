@@ -23,6 +23,7 @@
  *
  * argv: EXAMPLES_DIR FIXTURES_DIR REIN_BINARY
  */
+#include "../interop/ix_test.h"
 #include "rein_test.h"
 
 #include "rein/classify.h"
@@ -415,19 +416,6 @@ typedef struct proj {
   int64_t deadline, tmo, base, cap;
 } proj;
 
-static bool warned(const rein_interop *ex, const char *path,
-                   const char *field) {
-  char f[128];
-  snprintf(f, sizeof f, "%s.%s", path, field);
-  for (size_t i = 0; i < rein_interop_diag_count(ex); i++) {
-    const rein_interop_diag *d = rein_interop_diag_at(ex, i);
-    if (d->severity == REIN_INTEROP_WARNING &&
-        strncmp(d->field, f, strlen(f)) == 0 &&
-        (!d->field[strlen(f)] || d->field[strlen(f)] == '.'))
-      return true;
-  }
-  return false;
-}
 
 static rein_condition when_differs(const rein_policy_spec *a,
                                    const rein_policy_spec *b) {
@@ -493,7 +481,7 @@ static size_t round_trip(const rein_contract_set *s, const char *caller,
     if (want.attempts <= 1) {
       want.tmo = 0; /* attempts 0 drops the retry policy */
       if (sp.policy.attempt_timeout_ns)
-        assert_true(warned(ex, path, "timeout"));
+        assert_true(ix_warned(ex, path, "timeout"));
     } else {
       if (want.tmo > 0 && want.tmo < 1000000) want.tmo = 1000000;
       int64_t base = bo->kind == REIN_BACKOFF_NONE ? 1000000 : bo->base_ns;
@@ -518,7 +506,7 @@ static size_t round_trip(const rein_contract_set *s, const char *caller,
                (long long)want.base, (long long)want.cap, (long long)have.base,
                (long long)have.cap);
     rein_condition dc = want.attempts > 1 ? when_differs(&sp, b) : 0;
-    if (!*why && dc && !warned(ex, path, "retry.when")) {
+    if (!*why && dc && !ix_warned(ex, path, "retry.when")) {
       char nb[32];
       snprintf(why, sizeof why, "`when` differs on %s, not warned",
                rein_condition_name(dc, nb, sizeof nb));
@@ -527,28 +515,28 @@ static size_t round_trip(const rein_contract_set *s, const char *caller,
     const char *lost = NULL;
     if (!*why && want.attempts > 1) {
       if (bo->jitter != REIN_JITTER_FULL &&
-          !warned(ex, path, "retry.backoff.jitter"))
+          !ix_warned(ex, path, "retry.backoff.jitter"))
         lost = "retry.backoff.jitter";
       else if (bo->kind == REIN_BACKOFF_EXPONENTIAL && bo->multiplier != 2 &&
-               !warned(ex, path, "retry.backoff.multiplier"))
+               !ix_warned(ex, path, "retry.backoff.multiplier"))
         lost = "retry.backoff.multiplier";
       else if (bo->kind != REIN_BACKOFF_EXPONENTIAL &&
-               !warned(ex, path, "retry.backoff.kind"))
+               !ix_warned(ex, path, "retry.backoff.kind"))
         lost = "retry.backoff.kind";
       else if (bo->kind == REIN_BACKOFF_EXPONENTIAL && bo->cap_ns != want.cap &&
-               !warned(ex, path, "retry.backoff.cap"))
+               !ix_warned(ex, path, "retry.backoff.cap"))
         lost = "retry.backoff.cap";
-      else if (sp.signals && !warned(ex, path, "retry.signals"))
+      else if (sp.signals && !ix_warned(ex, path, "retry.signals"))
         lost = "retry.signals";
-      else if (sp.has_budget && !warned(ex, path, "retry.budget"))
+      else if (sp.has_budget && !ix_warned(ex, path, "retry.budget"))
         lost = "retry.budget";
-      else if (sp.policy.window_ns > 0 && !warned(ex, path, "retry.window"))
+      else if (sp.policy.window_ns > 0 && !ix_warned(ex, path, "retry.window"))
         lost = "retry.window";
-      else if (sp.has_breaker && !warned(ex, path, "retry.breaker"))
+      else if (sp.has_breaker && !ix_warned(ex, path, "retry.breaker"))
         lost = "retry.breaker";
-      else if (sp.has_throttle && !warned(ex, path, "retry.throttle"))
+      else if (sp.has_throttle && !ix_warned(ex, path, "retry.throttle"))
         lost = "retry.throttle";
-      else if (sp.policy.key_retention_ns > 0 && !warned(ex, path, "key_ttl"))
+      else if (sp.policy.key_retention_ns > 0 && !ix_warned(ex, path, "key_ttl"))
         lost = "key_ttl";
       if (lost) snprintf(why, sizeof why, "%s lost, not warned", lost);
     }

@@ -26,6 +26,7 @@
  *
  * argv: EXAMPLES_DIR FIXTURES_DIR REIN_BINARY
  */
+#include "../interop/ix_test.h"
 #include "rein_test.h"
 
 #include "rein/classify.h"
@@ -48,9 +49,6 @@ static const char *examples_dir, *fixtures_dir, *rein_bin;
 #define MS INT64_C(1000000)
 #define SEC INT64_C(1000000000)
 
-static const rein_model_field *mf(rein_model_block b, const char *n) {
-  return rein_model_find(b, n, NULL);
-}
 
 static rein_interop *import_text(const char *text, rein_status *st) {
   rein_interop *ix;
@@ -515,19 +513,6 @@ static void test_semantics(void **state) {
   rein_interop_free(ix);
 }
 
-static bool warned(const rein_interop *ex, const char *path,
-                   const char *field) {
-  char f[128];
-  snprintf(f, sizeof f, "%s.%s", path, field);
-  for (size_t i = 0; i < rein_interop_diag_count(ex); i++) {
-    const rein_interop_diag *d = rein_interop_diag_at(ex, i);
-    if (d->severity == REIN_INTEROP_WARNING &&
-        strncmp(d->field, f, strlen(f)) == 0 &&
-        (!d->field[strlen(f)] || d->field[strlen(f)] == '.'))
-      return true;
-  }
-  return false;
-}
 
 static rein_condition when_differs(const rein_policy_spec *a,
                                    const rein_policy_spec *b) {
@@ -613,21 +598,21 @@ static size_t round_trip(const rein_contract_set *s, const char *caller,
     if (want_att != b->policy.max_attempts)
       snprintf(why, sizeof why, "attempts %u vs %u", want_att,
                b->policy.max_attempts);
-    else if (att > 1 && att != 1000 && !warned(ex, path, "retry.attempts"))
+    else if (att > 1 && att != 1000 && !ix_warned(ex, path, "retry.attempts"))
       snprintf(why, sizeof why, "attempts %u lost, not warned", att);
     else if (dl != b->deadline_ns)
       snprintf(why, sizeof why, "deadline %lld vs %lld", (long long)dl,
                (long long)b->deadline_ns);
-    else if (!sp.deadline_ns && !warned(ex, path, "deadline"))
+    else if (!sp.deadline_ns && !ix_warned(ex, path, "deadline"))
       snprintf(why, sizeof why, "no deadline became 10s, not warned");
     rein_condition dc = att > 1 ? when_differs(&sp, b) : 0;
-    if (!*why && dc && !warned(ex, path, "retry.when")) {
+    if (!*why && dc && !ix_warned(ex, path, "retry.when")) {
       char nb[32];
       snprintf(why, sizeof why, "`when` differs on %s, not warned",
                rein_condition_name(dc, nb, sizeof nb));
     }
     bool want_b = sp.has_budget && att > 1;
-    if (!*why && att > 1 && !warned(ex, path, "retry.budget")) {
+    if (!*why && att > 1 && !ix_warned(ex, path, "retry.budget")) {
       const rein_budget_config *x = &sp.budget, *y = &b->budget;
       if (!want_b)
         snprintf(why, sizeof why, "no budget, not warned");
@@ -639,26 +624,26 @@ static size_t round_trip(const rein_contract_set *s, const char *caller,
       else if (fabs(floor(x->min_retries_per_sec + 0.5) -
                     y->min_retries_per_sec) > 1e-9 ||
                (x->min_retries_per_sec != y->min_retries_per_sec &&
-                !warned(ex, path, "retry.budget.min_per_sec")))
+                !ix_warned(ex, path, "retry.budget.min_per_sec")))
         snprintf(why, sizeof why, "budget min_per_sec %g vs %g",
                  x->min_retries_per_sec, y->min_retries_per_sec);
     }
     const char *lost = NULL;
     if (!*why && att > 1) {
       if (sp.policy.backoff.kind != REIN_BACKOFF_NONE &&
-          !warned(ex, path, "retry.backoff"))
+          !ix_warned(ex, path, "retry.backoff"))
         lost = "retry.backoff";
-      else if (sp.policy.attempt_timeout_ns && !warned(ex, path, "timeout"))
+      else if (sp.policy.attempt_timeout_ns && !ix_warned(ex, path, "timeout"))
         lost = "timeout";
-      else if (sp.signals && !warned(ex, path, "retry.signals"))
+      else if (sp.signals && !ix_warned(ex, path, "retry.signals"))
         lost = "retry.signals";
-      else if (sp.policy.window_ns > 0 && !warned(ex, path, "retry.window"))
+      else if (sp.policy.window_ns > 0 && !ix_warned(ex, path, "retry.window"))
         lost = "retry.window";
-      else if (sp.has_breaker && !warned(ex, path, "retry.breaker"))
+      else if (sp.has_breaker && !ix_warned(ex, path, "retry.breaker"))
         lost = "retry.breaker";
-      else if (sp.has_throttle && !warned(ex, path, "retry.throttle"))
+      else if (sp.has_throttle && !ix_warned(ex, path, "retry.throttle"))
         lost = "retry.throttle";
-      else if (sp.policy.key_retention_ns > 0 && !warned(ex, path, "key_ttl"))
+      else if (sp.policy.key_retention_ns > 0 && !ix_warned(ex, path, "key_ttl"))
         lost = "key_ttl";
       if (lost) snprintf(why, sizeof why, "%s lost, not warned", lost);
     }
@@ -709,91 +694,6 @@ static void test_examples_round_trip(void **state) {
   assert_true(calls >= 10);
 }
 
-static void random_contract(rein_rng *r, char *buf, size_t cap) {
-  static const char *const names[] = {"503",
-                                      "429",
-                                      "5xx",
-                                      "500-504",
-                                      "409",
-                                      "reset",
-                                      "timeout",
-                                      "connect-failure",
-                                      "refused-stream",
-                                      "UNAVAILABLE",
-                                      "INTERNAL",
-                                      "overloaded",
-                                      "408",
-                                      "4xx",
-                                      "301"};
-  static const char *const kinds[] = {"none", "constant", "linear",
-                                      "exponential"};
-  static const char *const jit[] = {"none", "full", "equal", "decorrelated"};
-  static const char *const ops[] = {"charge", "*", "refund", "v1-get", "list*"};
-  static const char *const ratios[] = {"0.2", "0.25", "0.125", "1", "3"};
-  static const char *const mins[] = {"10", "0.5", "0", "2.25", "0.0001"};
-  size_t o = (size_t)snprintf(buf, cap,
-                              "service: caller\nversion: \"1\"\n"
-                              "calls:\n");
-  unsigned ncalls = 1 + (unsigned)(rein_rng_next(r) % 4);
-  for (unsigned i = 0; i < ncalls; i++) {
-    rein_policy_spec sp;
-    rein_policy_spec_default(&sp);
-    char t[64];
-    snprintf(t, sizeof t, "%u", 1 + (unsigned)(rein_rng_next(r) % 8));
-    rein_model_set(&sp, mf(REIN_MODEL_RETRY, "attempts"), t, NULL);
-    if (rein_rng_next(r) % 2) {
-      int64_t ns = 1 + (int64_t)(rein_rng_next(r) % (UINT64_C(3600) * SEC));
-      if (rein_rng_next(r) % 2) ns -= ns % MS;
-      rein_format_duration(ns, t, sizeof t);
-      rein_model_set(&sp, mf(REIN_MODEL_CALL, "deadline"), t, NULL);
-    }
-    if (rein_rng_next(r) % 2) {
-      int64_t ns = 1 + (int64_t)(rein_rng_next(r) % (UINT64_C(60) * SEC));
-      if (rein_rng_next(r) % 2) ns -= ns % MS;
-      rein_format_duration(ns, t, sizeof t);
-      rein_model_set(&sp, mf(REIN_MODEL_CALL, "timeout"), t, NULL);
-    }
-    rein_model_set(&sp, mf(REIN_MODEL_BACKOFF, "kind"),
-                   kinds[rein_rng_next(r) % 8 < 4 ? 1 : rein_rng_next(r) % 4],
-                   NULL);
-    rein_model_set(&sp, mf(REIN_MODEL_BACKOFF, "jitter"),
-                   jit[rein_rng_next(r) % 8 < 5 ? 0 : rein_rng_next(r) % 4],
-                   NULL);
-    int64_t base = (int64_t)(rein_rng_next(r) % (UINT64_C(10) * SEC));
-    if (rein_rng_next(r) % 2) base -= base % MS;
-    rein_format_duration(base, t, sizeof t);
-    rein_model_set(&sp, mf(REIN_MODEL_BACKOFF, "base"), t, NULL);
-    rein_format_duration(base + (int64_t)(rein_rng_next(r) % (60 * SEC)), t,
-                         sizeof t);
-    rein_model_set(&sp, mf(REIN_MODEL_BACKOFF, "cap"), t, NULL);
-    const rein_model_field *when = mf(REIN_MODEL_RETRY, "when");
-    rein_model_list_clear(&sp, when);
-    unsigned nw = (unsigned)(rein_rng_next(r) % 5);
-    for (unsigned k = 0; k < nw; k++)
-      rein_model_list_add(
-          &sp, when, names[rein_rng_next(r) % (sizeof names / sizeof names[0])],
-          NULL);
-    const rein_model_field *sig = mf(REIN_MODEL_RETRY, "signals");
-    rein_model_list_clear(&sp, sig);
-    if (rein_rng_next(r) % 2)
-      rein_model_list_add(&sp, sig, "retry-after", NULL);
-    o += (size_t)snprintf(buf + o, cap - o, "  - to: \"svc%u.%s\"\n",
-                          (unsigned)(rein_rng_next(r) % 3),
-                          ops[rein_rng_next(r) % 5]);
-    if (rein_rng_next(r) % 3 == 0) {
-      sp.has_budget = true;
-      rein_model_set(&sp, mf(REIN_MODEL_BUDGET, "ratio"),
-                     ratios[rein_rng_next(r) % 5], NULL);
-      rein_model_set(&sp, mf(REIN_MODEL_BUDGET, "min_per_sec"),
-                     mins[rein_rng_next(r) % 5], NULL);
-      int64_t ttl = MS + (int64_t)(rein_rng_next(r) % (3599 * SEC));
-      if (rein_rng_next(r) % 2) ttl -= ttl % MS;
-      rein_format_duration(ttl, t, sizeof t);
-      rein_model_set(&sp, mf(REIN_MODEL_BUDGET, "ttl"), t, NULL);
-    }
-    o += rein_policy_spec_yaml(&sp, true, 4, buf + o, cap - o);
-  }
-}
 
 static void test_corpus_round_trip(void **state) {
   (void)state;
@@ -804,7 +704,7 @@ static void test_corpus_round_trip(void **state) {
   char *buf = malloc(1 << 16);
   assert_non_null(buf);
   for (int i = 0; i < 600; i++) {
-    random_contract(&r, buf, 1 << 16);
+    ix_random_contract(&r, buf, 1 << 16);
     rein_contract_set *s;
     assert_int_equal(rein_contract_set_new(NULL, &s), REIN_OK);
     if (rein_contract_add_buffer(s, "random.yaml", buf, strlen(buf)) !=
