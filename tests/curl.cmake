@@ -78,14 +78,15 @@ endif()
 # End to end through three processes (this test's rein_curl shop ->
 # examples/checkout -> examples/ledger): a key derived across two hops,
 # "don't retry" carried upward (the ledger's requests do not multiply),
-# RateLimit pacing (no 429 for the paced client) and the key retention
-# refused at run time (~20 s).
+# RateLimit pacing (no 429 for the paced client), the key retention
+# refused at run time, and the caller's deadline propagated (no charge made
+# after the shop gave up; some without propagation) (~35 s).
 if(TARGET rein_curl AND TARGET ledger AND TARGET checkout)
   rein_add_test(NAME test_checkout
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/e2e/test_checkout.c
             ${CMAKE_CURRENT_SOURCE_DIR}/e2e/checkout_proc.c
             ${CMAKE_CURRENT_SOURCE_DIR}/e2e/ledger_proc.c
-    LIBS rein_curl rein_contract ledger_auth
+    LIBS rein_curl rein_contract ledger_auth Threads::Threads
     ARGS $<TARGET_FILE:ledger> $<TARGET_FILE:checkout>
          ${PROJECT_SOURCE_DIR}/examples/contracts/checkout
     LABELS e2e TIMEOUT 120)

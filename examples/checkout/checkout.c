@@ -25,6 +25,15 @@
  * shared (immutable, atomic counters), each request has its own easy
  * handle. The ledger's bearer token comes from $CHECKOUT_LEDGER_TOKEN (not
  * the command line, where `ps` shows it). Binds 127.0.0.1 only.
+ *
+ * Deadlines. The shop says how long it waits (Rein-Deadline or its
+ * neighbours, rein_deadline_in). checkout passes what is left, less
+ * --deadline-reserve-ms for its own answer, to the ledger call
+ * (rein_curl_opts.deadline: its retries fit inside, and each attempt tells
+ * the ledger its own time left), and answers 504 without calling the
+ * ledger when nothing is left. --no-deadline ignores the shop's deadline
+ * (the control of the deadline test: the ledger then hears only
+ * checkout's own contract timeout).
  */
 #include <getopt.h>
 #include <microhttpd.h>
@@ -50,10 +59,11 @@ typedef struct options {
   unsigned port;
   const char *port_file, *ledger, *contracts, *caller, *to;
   long rate_limit;
-  bool no_propagate, quiet;
+  long deadline_reserve_ms;
+  bool no_propagate, no_deadline, quiet;
 } options;
 
-enum { M_REQ, M_DONT_RETRY, M_COUNT };
+enum { M_REQ, M_DONT_RETRY, M_DEADLINE, M_COUNT };
 
 typedef struct checkout {
   options opt;
@@ -78,6 +88,9 @@ static void usage(FILE *f) {
         "  --to SVC.OP       the ledger call (default ledger.charge)\n"
         "  --rate-limit N    admit N requests/s; RateLimit on every answer\n"
         "  --no-propagate    a plain 503, not 503 + Rein-Dont-Retry\n"
+        "  --no-deadline     ignore the caller's deadline (Rein-Deadline, ...)\n"
+        "  --deadline-reserve-ms N  kept from the caller's deadline for the\n"
+        "                    answer (default 5)\n"
         "  --quiet           no log lines\n"
         "environment: CHECKOUT_LEDGER_TOKEN (bearer token for the ledger),\n"
         "             CHECKOUT_DERIVE_SECRET (optional HMAC secret for keys)\n",
@@ -88,6 +101,7 @@ static int parse_options(int argc, char **argv, options *o) {
   memset(o, 0, sizeof *o);
   o->caller = "checkout";
   o->to = "ledger.charge";
+  o->deadline_reserve_ms = 5;
   static const struct option lo[] = {{"port", 1, 0, 'p'},
                                      {"port-file", 1, 0, 'f'},
                                      {"ledger", 1, 0, 'l'},
@@ -96,6 +110,8 @@ static int parse_options(int argc, char **argv, options *o) {
                                      {"to", 1, 0, 't'},
                                      {"rate-limit", 1, 0, 'r'},
                                      {"no-propagate", 0, 0, 'n'},
+                                     {"no-deadline", 0, 0, 'D'},
+                                     {"deadline-reserve-ms", 1, 0, 'R'},
                                      {"quiet", 0, 0, 'q'},
                                      {"help", 0, 0, 'h'},
                                      {0, 0, 0, 0}};
@@ -128,6 +144,15 @@ static int parse_options(int argc, char **argv, options *o) {
       break;
     case 'n':
       o->no_propagate = true;
+      break;
+    case 'D':
+      o->no_deadline = true;
+      break;
+    case 'R':
+      o->deadline_reserve_ms = strtol(optarg, &end, 10);
+      if (*end || o->deadline_reserve_ms < 0 ||
+          o->deadline_reserve_ms > 60000)
+        goto bad;
       break;
     case 'q':
       o->quiet = true;
@@ -210,9 +235,34 @@ static void on_attempt(void *ctx, CURL *easy, uint32_t attempt) {
   ((buf *)ctx)->n = 0; /* each attempt's body replaces the last */
 }
 
+static const char *lookup_header(void *ctx, const char *name) {
+  return MHD_lookup_connection_value(ctx, MHD_HEADER_KIND, name);
+}
+
 static enum MHD_Result pay(checkout *k, struct MHD_Connection *conn,
                            req_ctx *rc) {
   atomic_fetch_add_explicit(&k->m[M_REQ], 1, memory_order_relaxed);
+  /* The shop's deadline, on the ledger client's clock, from arrival. */
+  int64_t deadline = 0;
+  if (!k->opt.no_deadline) {
+    rein_deadline_in dl;
+    rein_deadline_in_init(&dl);
+    if (rein_deadline_in_lookup(&dl, lookup_header, conn) != REIN_OK)
+      return problem(k, conn, 400, "deadline", "Invalid deadline",
+                     dl.malformed, NULL, NULL);
+    if (dl.left_ns >= 0) {
+      int64_t left = dl.left_ns - k->opt.deadline_reserve_ms * REIN_NS_PER_MS;
+      if (left <= 0) {
+        atomic_fetch_add_explicit(&k->m[M_DEADLINE], 1, memory_order_relaxed);
+        return problem(k, conn, 504, "deadline", "Deadline exceeded",
+                       "No time left of the caller's deadline; the ledger "
+                       "was not called.",
+                       NULL, NULL);
+      }
+      deadline = rein_policy_now(rein_curl_policy(k->client)) + left;
+      if (deadline == 0) deadline = 1;
+    }
+  }
   rein_admit_response ar = {0};
   rein_admit_ticket t;
   bool admitted = false;
@@ -266,6 +316,7 @@ static enum MHD_Result pay(checkout *k, struct MHD_Connection *conn,
   o.method = "POST";
   o.headers = h;
   o.inbound_key = key;
+  o.deadline = deadline;
   o.on_attempt = on_attempt;
   o.on_attempt_ctx = &resp;
   rein_curl_result res;
@@ -280,6 +331,14 @@ static enum MHD_Result pay(checkout *k, struct MHD_Connection *conn,
   } else if (st != REIN_EGAVEUP) {
     ret = problem(k, conn, 500, "internal", "Ledger call failed",
                   rein_strerror(st), &ar, NULL);
+  } else if (res.reason == REIN_GIVEUP_DEADLINE) {
+    atomic_fetch_add_explicit(&k->m[M_DEADLINE], 1, memory_order_relaxed);
+    char d[200];
+    snprintf(d, sizeof d,
+             "The caller's deadline ended the ledger call after %u attempts "
+             "(last status %ld).",
+             res.attempts, res.http_status);
+    ret = problem(k, conn, 504, "deadline", "Deadline exceeded", d, &ar, NULL);
   } else if (rein_curl_dont_retry_reply_for(&res, &rp) &&
              !k->opt.no_propagate) {
     atomic_fetch_add_explicit(&k->m[M_DONT_RETRY], 1, memory_order_relaxed);
@@ -323,10 +382,13 @@ static enum MHD_Result metrics(checkout *k, struct MHD_Connection *conn) {
       "checkout_ledger_attempts_total %llu\n"
       "# TYPE checkout_keys_derived_total counter\n"
       "checkout_keys_derived_total %llu\n"
+      "# TYPE checkout_deadline_refused_total counter\n"
+      "checkout_deadline_refused_total %llu\n"
       "# TYPE checkout_responses_total counter\n",
       (unsigned long long)k->m[M_REQ], (unsigned long long)k->m[M_DONT_RETRY],
       (unsigned long long)cs.calls, (unsigned long long)cs.attempts,
-      (unsigned long long)cs.keys_derived);
+      (unsigned long long)cs.keys_derived,
+      (unsigned long long)k->m[M_DEADLINE]);
   for (int c = 100; c < 600 && n < sizeof body - 64; c++) {
     uint64_t v = atomic_load_explicit(&k->codes[c], memory_order_relaxed);
     if (v)

@@ -38,6 +38,15 @@
  * connections, a head holds at most LEDGER_HDR_MAX fields in
  * LEDGER_CONN_MEMORY bytes, and a key the ledger cannot read is a 400/431,
  * never "no key" (rein_idem_http_read_key). Binds 127.0.0.1 only.
+ *
+ * Deadlines. A caller says how long it waits (Rein-Deadline, grpc-timeout,
+ * Connect-Timeout-Ms or Envoy's x-envoy-expected-rq-timeout-ms;
+ * rein_deadline_in). The ledger does no work nobody waits for: once
+ * admitted, it refuses (504) a charge it cannot finish in the time left
+ * (--work-ms), and it checks again before the insert, so no charge is
+ * committed after its caller gave up; a key is released, not stored, so a
+ * retry with time left charges. --ignore-deadline turns this off (the
+ * control of the deadline tests); a deadline header it cannot read is 400.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -101,6 +110,7 @@ typedef struct options {
   int64_t idle_timeout_s;
   int64_t max_connections;
   int64_t max_conns_per_ip;
+  bool ignore_deadline;
 } options;
 
 static void usage(FILE *f) {
@@ -141,6 +151,8 @@ static void usage(FILE *f) {
       "                         process crash; full: also power loss)\n"
       "  --purge-interval-s N   purge expired idempotency keys every N s (60)\n"
       "  --quiet                no log lines on stderr\n"
+      "  --ignore-deadline      do charges whose caller's deadline (Rein-Deadline,\n"
+      "                         grpc-timeout, ...) has passed (a control)\n"
       "  --auth-key-file PATH   HMAC key for bearer tokens (at least 32 "
       "bytes);\n"
       "                         default: the LEDGER_AUTH_KEY environment "
@@ -244,6 +256,7 @@ static int parse_options(int argc, char **argv, options *o) {
                                      {"sync", 1, 0, 'y'},
                                      {"purge-interval-s", 1, 0, 'g'},
                                      {"quiet", 0, 0, 'z'},
+                                     {"ignore-deadline", 0, 0, 'D'},
                                      {"admit-target-ms", 1, 0, 'T'},
                                      {"rate-limit", 1, 0, 'L'},
                                      {"auth-key-file", 1, 0, 'A'},
@@ -337,6 +350,9 @@ static int parse_options(int argc, char **argv, options *o) {
     case 'g':
       if (!parse_i64(optarg, 1, 86400, &o->purge_interval_s)) goto bad;
       break;
+    case 'D':
+      o->ignore_deadline = true;
+      break;
     case 'z':
       o->quiet = true;
       break;
@@ -413,11 +429,14 @@ enum {
   M_DB_ERRORS,
   M_STORE_COMPLETE_FAILED,
   M_PURGED, /* expired idempotency keys removed by the janitor */
+  M_DEADLINE_START,  /* 504: not enough time left to start the charge */
+  M_DEADLINE_COMMIT, /* 504: the deadline passed during the work */
+  M_DEADLINE_SEEN,   /* POST /charges that carried a deadline */
   M_COUNT
 };
 
 static const int TRACKED_CODES[] = {200, 201, 400, 401, 403, 404, 405,
-                                    409, 413, 422, 431, 500, 503};
+                                    409, 413, 422, 431, 500, 503, 504};
 #define N_CODES (sizeof TRACKED_CODES / sizeof TRACKED_CODES[0])
 
 /* One open connection, for the request deadline (see reaper()). */
@@ -716,7 +735,8 @@ static enum MHD_Result charge_with_slot(ledger *l, worker *w,
                                         struct MHD_Connection *conn,
                                         const char *principal,
                                         const req_ctx *rc,
-                                        const ledger_charge_req *creq) {
+                                        const ledger_charge_req *creq,
+                                        int64_t deadline) {
   rein_idem_http_exchange *x = NULL;
   const rein_idem_http_header *xh = NULL;
   size_t n_xh = 0;
@@ -769,6 +789,19 @@ static enum MHD_Result charge_with_slot(ledger *l, worker *w,
     if (key) memcpy(fp, rein_idem_http_exchange_fingerprint(x), sizeof fp);
   }
   sleep_us(l->opt.work_us);
+  if (deadline && now_ns(l) >= deadline) {
+    /* The caller stopped waiting while we worked: commit nothing, release
+     * the key (a retry with time left charges). */
+    inc(l, M_DEADLINE_COMMIT);
+    rein_idem_http_abandon(x);
+    enum MHD_Result ret = send_problem(
+        l, conn, 504, "deadline", "Deadline exceeded",
+        "The caller's deadline passed before the charge was recorded; "
+        "nothing was charged.",
+        xh, n_xh);
+    finish(l, w, x);
+    return ret;
+  }
   ledger_charge c;
   bool inserted = false;
   char err[256];
@@ -849,6 +882,10 @@ static enum MHD_Result charge_with_slot(ledger *l, worker *w,
   return ret;
 }
 
+static const char *lookup_header(void *ctx, const char *name) {
+  return MHD_lookup_connection_value(ctx, MHD_HEADER_KIND, name);
+}
+
 static enum MHD_Result post_charge(ledger *l, struct MHD_Connection *conn,
                                    req_ctx *rc) {
   inc(l, M_REQ_CHARGE_POST);
@@ -877,6 +914,27 @@ static enum MHD_Result post_charge(ledger *l, struct MHD_Connection *conn,
   if (!ledger_parse_charge(rc->body, rc->len, &creq, why, sizeof why))
     return send_problem(l, conn, 400, "bad-charge", "Invalid charge", why, rh,
                         nrh);
+  /* The caller's deadline, on our clock from the moment the request came
+   * in; an unreadable one is an error, never "no deadline". */
+  int64_t deadline = 0;
+  if (!l->opt.ignore_deadline) {
+    rein_deadline_in dl;
+    rein_deadline_in_init(&dl);
+    if (rein_deadline_in_lookup(&dl, lookup_header, conn) != REIN_OK) {
+      char dwhy[160];
+      snprintf(dwhy, sizeof dwhy,
+               "%s: expected a time left (Rein-Deadline: milliseconds; "
+               "grpc-timeout: 1-8 digits and H, M, S, m, u or n)",
+               dl.malformed ? dl.malformed : "deadline");
+      return send_problem(l, conn, 400, "bad-deadline", "Invalid deadline",
+                          dwhy, rh, nrh);
+    }
+    if (dl.left_ns >= 0) {
+      inc(l, M_DEADLINE_SEEN);
+      deadline = now_ns(l) + dl.left_ns;
+      if (deadline == 0) deadline = 1;
+    }
+  }
   const char *att =
       MHD_lookup_connection_value(conn, MHD_HEADER_KIND, REIN_HEADER_ATTEMPT);
   uint32_t attempt = rein_admit_parse_attempt(att, att ? strlen(att) : 0);
@@ -903,14 +961,25 @@ static enum MHD_Result post_charge(ledger *l, struct MHD_Connection *conn,
                         limited ? "Rate limit exceeded" : "Ledger overloaded",
                         detail, h, ar.count);
   }
-  int slot = take_slot(l);
   enum MHD_Result ret;
+  if (deadline && now_ns(l) + l->opt.work_us * 1000 > deadline) {
+    /* Admitted, but what is left cannot hold the work: do none. */
+    inc(l, M_DEADLINE_START);
+    ret = send_problem(l, conn, 504, "deadline", "Deadline exceeded",
+                       "Too little of the caller's deadline was left to "
+                       "record the charge; nothing was charged.",
+                       rh, nrh);
+    rein_admit_release(l->admit, &t, now_ns(l), -1);
+    return ret;
+  }
+  int slot = take_slot(l);
   if (slot < 0) { /* cannot happen: limit == workers */
     ret = send_problem(l, conn, 500, "internal", "Internal error",
                        "no free worker", rh, nrh);
   } else {
     atomic_fetch_add_explicit(&l->inflight, 1, memory_order_relaxed);
-    ret = charge_with_slot(l, &l->workers[slot], conn, principal, rc, &creq);
+    ret = charge_with_slot(l, &l->workers[slot], conn, principal, rc, &creq,
+                           deadline);
     atomic_fetch_sub_explicit(&l->inflight, 1, memory_order_relaxed);
     give_slot(l, slot);
   }
@@ -1098,10 +1167,21 @@ static enum MHD_Result get_metrics(ledger *l, struct MHD_Connection *conn) {
       "# HELP rein_ledger_request_timeouts_total Connections closed because "
       "a request did not arrive within --request-timeout-s.\n"
       "# TYPE rein_ledger_request_timeouts_total counter\n"
-      "rein_ledger_request_timeouts_total %llu\n",
+      "rein_ledger_request_timeouts_total %llu\n"
+      "# HELP rein_ledger_deadline_requests_total POST /charges that carried "
+      "the caller's deadline.\n"
+      "# TYPE rein_ledger_deadline_requests_total counter\n"
+      "rein_ledger_deadline_requests_total %llu\n"
+      "# HELP rein_ledger_deadline_refused_total Charges refused with 504 "
+      "because the caller's deadline left too little time (start) or passed "
+      "during the work (commit); nothing was charged.\n"
+      "# TYPE rein_ledger_deadline_refused_total counter\n"
+      "rein_ledger_deadline_refused_total{stage=\"start\"} %llu\n"
+      "rein_ledger_deadline_refused_total{stage=\"commit\"} %llu\n",
       G(M_CHARGES), G(M_CHARGE_DUP), G(M_SHED), G(M_OUTAGE), G(M_DB_ERRORS),
       G(M_STORE_COMPLETE_FAILED), G(M_PURGED),
-      (unsigned long long)atomic_load(&l->timed_out));
+      (unsigned long long)atomic_load(&l->timed_out), G(M_DEADLINE_SEEN),
+      G(M_DEADLINE_START), G(M_DEADLINE_COMMIT));
 #undef G
   rein_admit_stats as;
   rein_admit_stats_get(l->admit, now_ns(l), &as);

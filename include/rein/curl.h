@@ -151,6 +151,13 @@ typedef enum rein_curl_pace {
 #define REIN_CURL_SIGNAL_DONT_RETRY 8u
 #define REIN_CURL_SIGNAL_ALL 15u
 
+/* Which header carries the time an attempt is waited for. */
+typedef enum rein_curl_deadline_header {
+  REIN_CURL_DEADLINE_REIN = 0, /* Rein-Deadline: <milliseconds> (default) */
+  REIN_CURL_DEADLINE_GRPC = 1, /* grpc-timeout: <1-8 digits><H|M|S|m|u|n> */
+  REIN_CURL_DEADLINE_NONE = 2  /* do not propagate */
+} rein_curl_deadline_header;
+
 /* One log line (no trailing newline). */
 typedef void (*rein_curl_log_fn)(void *ctx, const char *line);
 /* Fill `buf` with `n` random bytes; 0 on success. */
@@ -189,6 +196,16 @@ typedef struct rein_curl_config {
    * once). */
   rein_curl_pace pace;
   int64_t pace_max_ns;
+  /* Appended. Deadline propagation (rein/signal.h): each attempt tells the
+   * server how long its answer is of use, rounded down, in
+   * `Rein-Deadline: <ms>` (the default), `grpc-timeout: <n><unit>`, or not
+   * at all. Unkeyed, that is the attempt's timeout (the policy's, shortened
+   * to the call's deadline; rein_decision.timeout_ns): no retry can reuse
+   * work finished after it. Keyed, it is the time left of the call's
+   * deadline, since a retry replays what the server finished after an
+   * attempt timed out; a keyed call without a deadline sends nothing, and
+   * so does an unkeyed attempt without a timeout. */
+  rein_curl_deadline_header deadline_header;
 } rein_curl_config;
 
 REIN_API void rein_curl_config_default(rein_curl_config *c);
@@ -237,8 +254,11 @@ typedef struct rein_curl_opts {
   const char *idempotency_key; /* send this key (raw; sent as an sf-string)
                                   instead of minting one; NULL = mint when
                                   config.keys says so */
-  int64_t deadline;           /* absolute, on the policy's clock; 0 = the
-                                 client's deadline_ns, if any */
+  int64_t deadline;           /* absolute, on the policy's clock; 0 = none;
+                                 the earlier of this and the client's
+                                 deadline_ns counts (a server passes the
+                                 deadline its caller sent, e.g.
+                                 rein_deadline_in, so its retries fit) */
   uint64_t seed;              /* jitter seed; 0 = the policy's default */
   /* Called before every attempt (reset a response buffer, rewind a body). */
   void (*on_attempt)(void *ctx, CURL *easy, uint32_t attempt);

@@ -53,6 +53,68 @@ extern "C" {
  * keyed response, so a client can check it against its retry window. */
 #define REIN_HEADER_IDEM_RETENTION "Idempotency-Key-Retention"
 
+/*
+ * Deadline propagation. A client sends, with each attempt, how long it will
+ * wait for this attempt's answer (its per-attempt timeout shortened to the
+ * call's deadline), so the server never starts work nobody waits for and
+ * its own calls downstream fit inside what is left. Always a *relative*
+ * time, as gRPC does: the hosts' clocks need not agree. rein writes
+ *   Rein-Deadline: <milliseconds left>   (1*15DIGIT)
+ * and reads, beside it, the conventions of the neighbours:
+ *   grpc-timeout                   gRPC over HTTP/2: 1*8DIGIT and a unit
+ *                                  (H M S m u n)
+ *   Connect-Timeout-Ms             the Connect protocol: 1*10DIGIT ms
+ *   x-envoy-expected-rq-timeout-ms what Envoy's router tells an upstream
+ * When a request carries several, the smallest counts (the strictest caller
+ * waits least). Every value is clamped to REIN_SIGNAL_MAX_DEADLINE_NS.
+ */
+#define REIN_HEADER_DEADLINE "Rein-Deadline"
+#define REIN_HEADER_GRPC_TIMEOUT "grpc-timeout"
+#define REIN_HEADER_CONNECT_TIMEOUT "Connect-Timeout-Ms"
+#define REIN_HEADER_ENVOY_EXPECTED_TIMEOUT "x-envoy-expected-rq-timeout-ms"
+#define REIN_SIGNAL_MAX_DEADLINE_NS (INT64_C(30) * 86400 * 1000000000)
+
+/* A millisecond count (Rein-Deadline, Connect-Timeout-Ms,
+ * x-envoy-expected-rq-timeout-ms): 1*15DIGIT after trimming spaces;
+ * `*left_ns` = the value in ns, clamped. REIN_EPARSE when malformed. */
+REIN_API rein_status rein_signal_timeout_ms(const char *value, size_t len,
+                                            int64_t *left_ns);
+/* grpc-timeout (gRPC over HTTP/2, "Timeout"): 1*8DIGIT followed by one of
+ * H (hours) M (minutes) S m u n; `*left_ns` clamped. REIN_EPARSE when
+ * malformed (gRPC servers fail such a call; so should yours). */
+REIN_API rein_status rein_signal_grpc_timeout(const char *value, size_t len,
+                                              int64_t *left_ns);
+/* Writes the grpc-timeout value for `ns` (> 0) into buf (NUL-terminated):
+ * the finest unit whose count fits in 8 digits, rounded down, so the server
+ * is never promised more time than the client waits (at least "1n").
+ * Returns the length, 0 when `ns` <= 0 or `cap` < 10. */
+REIN_API size_t rein_signal_grpc_timeout_format(int64_t ns, char *buf,
+                                                size_t cap);
+
+/* An inbound request's deadline, header by header (as rein_signals). */
+typedef struct rein_deadline_in {
+  int64_t left_ns;       /* the smallest value seen; -1 = none */
+  const char *malformed; /* the first deadline header that failed to parse
+                            (one of the REIN_HEADER_* names); NULL = none */
+} rein_deadline_in;
+
+REIN_API void rein_deadline_in_init(rein_deadline_in *d);
+/* Feeds one header: unknown names are ignored (REIN_OK); a deadline header
+ * that does not parse is recorded in `malformed` and returns REIN_EPARSE
+ * (a deadline the server cannot read is an error, never "no deadline":
+ * answer 400). REIN_EINVAL for NULL arguments. */
+REIN_API rein_status rein_deadline_in_feed(rein_deadline_in *d,
+                                           const char *name, size_t name_len,
+                                           const char *value, size_t value_len);
+/* For servers whose framework looks headers up by name (libmicrohttpd's
+ * MHD_lookup_connection_value, nginx, ...): asks `get` for each deadline
+ * header (NULL = absent) and feeds what it returns. Same results as feed
+ * (REIN_EPARSE at the first malformed one). */
+typedef const char *(*rein_header_lookup_fn)(void *ctx, const char *name);
+REIN_API rein_status rein_deadline_in_lookup(rein_deadline_in *d,
+                                             rein_header_lookup_fn get,
+                                             void *ctx);
+
 /* Retry-After: `*delay_ns` = seconds from now (HTTP-date minus `now_unix_ns`,
  * the current wall-clock time in ns since the epoch; a date in the past gives
  * 0). Clamped to the maximum. REIN_EPARSE when malformed. */

@@ -16,6 +16,7 @@
  */
 #include "rein/signal.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define MAX_DELAY_S (REIN_SIGNAL_MAX_DELAY_NS / REIN_NS_PER_S)
@@ -350,6 +351,80 @@ rein_status rein_signal_dont_retry(const char *value, size_t len,
     return REIN_EPARSE;
   *dont_retry = c.p[1] == '1';
   return REIN_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Deadlines: Rein-Deadline, grpc-timeout, Connect-Timeout-Ms, Envoy's      */
+/* ------------------------------------------------------------------------ */
+
+#define MAX_DEADLINE_MS (REIN_SIGNAL_MAX_DEADLINE_NS / REIN_NS_PER_MS)
+
+/* 1*`max_digits` DIGIT, the whole trimmed value. */
+static bool bounded_digits(cursor *c, int max_digits, int64_t *out) {
+  const char *start = c->p;
+  int64_t v = 0;
+  while (c->p < c->e && is_digit(*c->p)) {
+    if (c->p - start >= max_digits) return false;
+    v = v * 10 + (*c->p - '0'); /* at most 15 digits: no overflow */
+    c->p++;
+  }
+  if (c->p == start) return false;
+  *out = v;
+  return true;
+}
+
+rein_status rein_signal_timeout_ms(const char *value, size_t len,
+                                   int64_t *left_ns) {
+  if (!left_ns || (!value && len)) return REIN_EINVAL;
+  cursor c = trimmed(value, len);
+  int64_t ms;
+  if (!bounded_digits(&c, 15, &ms) || !at_end(&c)) return REIN_EPARSE;
+  *left_ns = ms > MAX_DEADLINE_MS ? REIN_SIGNAL_MAX_DEADLINE_NS
+                                  : ms * REIN_NS_PER_MS;
+  return REIN_OK;
+}
+
+rein_status rein_signal_grpc_timeout(const char *value, size_t len,
+                                     int64_t *left_ns) {
+  if (!left_ns || (!value && len)) return REIN_EINVAL;
+  cursor c = trimmed(value, len);
+  int64_t v;
+  if (!bounded_digits(&c, 8, &v) || c.e - c.p != 1) return REIN_EPARSE;
+  int64_t unit;
+  switch (*c.p) {
+  case 'H': unit = 3600 * REIN_NS_PER_S; break;
+  case 'M': unit = 60 * REIN_NS_PER_S; break;
+  case 'S': unit = REIN_NS_PER_S; break;
+  case 'm': unit = REIN_NS_PER_MS; break;
+  case 'u': unit = 1000; break;
+  case 'n': unit = 1; break;
+  default: return REIN_EPARSE;
+  }
+  /* v < 1e8 and unit <= 3.6e12: the product fits in 63 bits (3.6e20 does
+   * not), so compare first. */
+  *left_ns = v > REIN_SIGNAL_MAX_DEADLINE_NS / unit ? REIN_SIGNAL_MAX_DEADLINE_NS
+                                                    : v * unit;
+  return REIN_OK;
+}
+
+size_t rein_signal_grpc_timeout_format(int64_t ns, char *buf, size_t cap) {
+  static const struct {
+    char unit;
+    int64_t ns;
+  } units[] = {{'n', 1},
+               {'u', 1000},
+               {'m', REIN_NS_PER_MS},
+               {'S', REIN_NS_PER_S},
+               {'M', 60 * REIN_NS_PER_S},
+               {'H', 3600 * REIN_NS_PER_S}};
+  if (ns <= 0 || !buf || cap < 10) return 0;
+  size_t i = 0;
+  while (i + 1 < sizeof units / sizeof units[0] && ns / units[i].ns > 99999999)
+    i++;
+  int64_t v = ns / units[i].ns;
+  if (v > 99999999) v = 99999999;
+  int n = snprintf(buf, cap, "%lld%c", (long long)v, units[i].unit);
+  return n > 0 ? (size_t)n : 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -750,4 +825,52 @@ int64_t rein_signals_delay_floor(const rein_signals *s) {
   floor = max64(floor, rein_signals_pace_ns(s));
   if (floor > REIN_SIGNAL_MAX_DELAY_NS) floor = REIN_SIGNAL_MAX_DELAY_NS;
   return floor;
+}
+
+/* ------------------------------------------------------------------------ */
+/* An inbound request's deadline                                            */
+/* ------------------------------------------------------------------------ */
+
+void rein_deadline_in_init(rein_deadline_in *d) {
+  if (!d) return;
+  d->left_ns = -1;
+  d->malformed = NULL;
+}
+
+static const char *const deadline_names[] = {
+    REIN_HEADER_DEADLINE, REIN_HEADER_GRPC_TIMEOUT, REIN_HEADER_CONNECT_TIMEOUT,
+    REIN_HEADER_ENVOY_EXPECTED_TIMEOUT};
+
+rein_status rein_deadline_in_feed(rein_deadline_in *d, const char *name,
+                                  size_t name_len, const char *value,
+                                  size_t value_len) {
+  if (!d || (!name && name_len) || (!value && value_len)) return REIN_EINVAL;
+  int which = -1;
+  for (int i = 0; i < 4 && which < 0; i++)
+    if (name_is(name, name_len, deadline_names[i])) which = i;
+  if (which < 0) return REIN_OK;
+  int64_t left;
+  rein_status st = which == 1
+                       ? rein_signal_grpc_timeout(value, value_len, &left)
+                       : rein_signal_timeout_ms(value, value_len, &left);
+  if (st != REIN_OK) {
+    if (!d->malformed) d->malformed = deadline_names[which];
+    return REIN_EPARSE;
+  }
+  if (d->left_ns < 0 || left < d->left_ns) d->left_ns = left;
+  return REIN_OK;
+}
+
+rein_status rein_deadline_in_lookup(rein_deadline_in *d,
+                                    rein_header_lookup_fn get, void *ctx) {
+  if (!d || !get) return REIN_EINVAL;
+  for (int i = 0; i < 4; i++) {
+    const char *v = get(ctx, deadline_names[i]);
+    if (!v) continue;
+    rein_status st = rein_deadline_in_feed(d, deadline_names[i],
+                                           strlen(deadline_names[i]), v,
+                                           strlen(v));
+    if (st != REIN_OK) return st;
+  }
+  return REIN_OK;
 }

@@ -191,6 +191,9 @@ rein_status rein_curl_new(const rein_curl_config *cfg, rein_curl **out) {
     return invalid(err, "curl.signals: unknown bits (use REIN_CURL_SIGNAL_*)");
   if (cfg->deadline_ns < 0)
     return invalid(err, "curl.deadline_ns: must be >= 0 (0 = none)");
+  if ((unsigned)cfg->deadline_header > REIN_CURL_DEADLINE_NONE)
+    return invalid(err, "curl.deadline_header: expected REIN_CURL_DEADLINE_"
+                        "REIN, _GRPC or _NONE");
 
   rein_curl *c = rein__curl_alloc(cfg->alloc, sizeof *c);
   if (!c) return REIN_ENOMEM;
@@ -413,7 +416,8 @@ static rein_status call_init(rein_curl_call *call, rein_curl *c, CURL *easy,
   co.has_key = call->has_key;
   co.seed = call->opts.seed;
   co.deadline = call->opts.deadline;
-  if (!co.deadline && c->cfg.deadline_ns)
+  if (c->cfg.deadline_ns &&
+      (!co.deadline || call->start_ns + c->cfg.deadline_ns < co.deadline))
     co.deadline = call->start_ns + c->cfg.deadline_ns;
   rein_retry_init(&call->r, p, &co);
   int64_t window = rein_policy_get_config(p)->window_ns;
@@ -451,6 +455,28 @@ static rein_status prepare_attempt(rein_curl_call *call) {
   if (c->cfg.attempt_header) {
     snprintf(line, sizeof line, "%s: %" PRIu32, REIN_HEADER_ATTEMPT,
              call->d.attempt);
+    if (!(t = curl_slist_append(h, line))) goto oom;
+    h = t;
+  }
+  /* How long this attempt's answer is of use to the caller. Unkeyed, no
+   * retry can reuse the server's work: the attempt's own timeout (already
+   * shortened to the deadline). Keyed, a retry replays what the server
+   * finished after an attempt timed out: the time left of the call's
+   * deadline, and nothing when the call has none. */
+  int64_t left = call->d.timeout_ns;
+  if (call->has_key)
+    left = call->r.deadline_ns == INT64_MAX
+               ? 0
+               : call->r.deadline_ns - rein_policy_now(call->policy);
+  if (c->cfg.deadline_header != REIN_CURL_DEADLINE_NONE && left > 0) {
+    if (c->cfg.deadline_header == REIN_CURL_DEADLINE_GRPC) {
+      char v[32];
+      rein_signal_grpc_timeout_format(left, v, sizeof v);
+      snprintf(line, sizeof line, "%s: %s", REIN_HEADER_GRPC_TIMEOUT, v);
+    } else {
+      snprintf(line, sizeof line, "%s: %" PRId64, REIN_HEADER_DEADLINE,
+               left / REIN_NS_PER_MS);
+    }
     if (!(t = curl_slist_append(h, line))) goto oom;
     h = t;
   }

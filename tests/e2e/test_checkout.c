@@ -19,6 +19,10 @@
  *   retention   the ledger keeps keys 1 s (--retention-s 1): a keyed POST
  *               whose retry would be sent after 1 s gives up (retention)
  *               instead of charging twice.
+ *   deadline    the shop waits 300 ms (Rein-Deadline); checkout passes
+ *               what is left to the ledger, which refuses work it cannot
+ *               finish in time: no charge is made after the shop gave up.
+ *               With checkout --no-deadline, some are.
  *
  * argv: ledger binary, checkout binary, examples/contracts/checkout.
  */
@@ -28,10 +32,12 @@
 #include "rein/contract.h"
 #include "rein/curl.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 static const char *LEDGER_BIN, *CHECKOUT_BIN, *CONTRACTS;
 static ledger_proc g_ledger;
@@ -413,6 +419,168 @@ static void test_retention_refused(void **state) {
   ledger_proc_stop(&g_ledger);
 }
 
+/* ---- deadline propagation ------------------------------------------------ */
+
+/* 12 shops pay at once, each waiting DL_MS for an answer, into a ledger
+ * that serves one charge at a time (50 ms each) from a long FIFO queue
+ * (CoDel and the queue timeout out of the way): payments queue far past
+ * the shop's deadline. (Every process here is 127.0.0.1, so the ledger's
+ * per-address connection limit is lifted.) Work the ledger does after the shop gave up is a
+ * charge whose created_unix_ms is later than the shop's deadline (wall
+ * clock; the three processes share the host's). */
+enum { DL_THREADS = 12, DL_EACH = 8, DL_MS = 300 };
+
+typedef struct dl_shop {
+  rein_curl *client;
+  int t;
+  int64_t deadline_ms[DL_EACH]; /* wall clock */
+  int ok;
+} dl_shop;
+
+static int64_t wall_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void *dl_shop_run(void *arg) {
+  dl_shop *sh = arg;
+  char url[96];
+  snprintf(url, sizeof url, "http://127.0.0.1:%u/pay", g_checkout.port);
+  for (int i = 0; i < DL_EACH; i++) {
+    char body[160];
+    snprintf(body, sizeof body,
+             "{\"account\":\"acct_1\",\"amount_cents\":100,\"ref\":\"d-%d-%d\"}",
+             sh->t, i);
+    CURL *e = curl_easy_init();
+    if (!e) return NULL;
+    http_resp *r = calloc(1, sizeof *r);
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, http_resp_on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    struct curl_slist *h =
+        curl_slist_append(NULL, "Content-Type: application/json");
+    rein_curl_opts o = {0};
+    o.method = "POST";
+    o.headers = h;
+    o.on_attempt = reset_resp;
+    o.on_attempt_ctx = r;
+    sh->deadline_ms[i] = wall_ms() + DL_MS;
+    o.deadline =
+        rein_policy_now(rein_curl_policy(sh->client)) + DL_MS * REIN_NS_PER_MS;
+    rein_curl_result res;
+    if (rein_curl_perform_ex(sh->client, e, &o, &res) == REIN_OK &&
+        res.http_status == 201)
+      sh->ok++;
+    curl_easy_cleanup(e);
+    curl_slist_free_all(h);
+    free(r);
+  }
+  return NULL;
+}
+
+typedef struct dl_result {
+  int paid;      /* the shop got its 201 in time */
+  int charges;   /* rows in the ledger */
+  int late;      /* of them, created after the shop's deadline */
+  int dup_refs;  /* refs charged more than once */
+  uint64_t refused, seen;
+} dl_result;
+
+static void dl_round(bool propagate, dl_result *out) {
+  memset(out, 0, sizeof *out);
+  const char *lx[] = {"--workers", "1", "--work-ms", "50", "--queue", "200",
+                      "--queue-timeout-ms", "20000", "--admit-target-ms",
+                      "20000", "--max-conns-per-ip", "1000", NULL};
+  ledger_proc_start(&g_ledger, LEDGER_BIN, "rein-co-deadline", lx);
+  const char *cx[] = {"--no-deadline", NULL};
+  checkout_proc_start(&g_checkout, CHECKOUT_BIN, CONTRACTS, g_ledger.port,
+                      propagate ? NULL : cx);
+  rein_curl *shop = client_from("shop", "checkout.pay", REIN_CURL_PACE_AUTO);
+  static dl_shop sh[DL_THREADS];
+  pthread_t th[DL_THREADS];
+  for (int t = 0; t < DL_THREADS; t++) {
+    memset(&sh[t], 0, sizeof sh[t]);
+    sh[t].client = shop;
+    sh[t].t = t;
+    assert_int_equal(pthread_create(&th[t], NULL, dl_shop_run, &sh[t]), 0);
+  }
+  for (int t = 0; t < DL_THREADS; t++) {
+    pthread_join(th[t], NULL);
+    out->paid += sh[t].ok;
+  }
+  rein_curl_free(shop);
+  /* checkout's own calls outlive the shop's (800 ms attempts, 3 of them
+   * in a 5 s deadline without propagation): wait until the ledger has
+   * nothing in flight or queued for a while, at most 15 s. */
+  int quiet = 0;
+  for (int i = 0; i < 150 && quiet < 5; i++) {
+    rein_test_sleep_ms(100);
+    quiet = test_metric(g_ledger.port, "rein_ledger_inflight") == 0 &&
+                    test_metric(g_ledger.port, "rein_ledger_queue_depth") == 0
+                ? quiet + 1
+                : 0;
+  }
+  out->refused =
+      test_metric(g_ledger.port, "rein_ledger_deadline_refused_total{stage=\"start\"}") +
+      test_metric(g_ledger.port, "rein_ledger_deadline_refused_total{stage=\"commit\"}");
+  out->seen = test_metric(g_ledger.port, "rein_ledger_deadline_requests_total");
+  /* Every charge, page by page (the _admin token sees all principals). */
+  static char seen_ref[DL_THREADS][DL_EACH];
+  memset(seen_ref, 0, sizeof seen_ref);
+  long after = 0;
+  for (;;) {
+    static http_resp r;
+    char path[96];
+    snprintf(path, sizeof path, "/charges?after_id=%ld&limit=40", after);
+    assert_int_equal(test_http(g_ledger.port, path, auth("_admin"), NULL, &r),
+                     200);
+    int rows = 0;
+    for (const char *p = r.body; (p = strstr(p, "{\"id\":")); p++) {
+      long id = strtol(p + 6, NULL, 10);
+      const char *ref = strstr(p, "\"ref\":\"d-");
+      const char *cr = strstr(p, "\"created_unix_ms\":");
+      assert_non_null(ref);
+      assert_non_null(cr);
+      int t = -1, i = -1;
+      assert_int_equal(sscanf(ref, "\"ref\":\"d-%d-%d\"", &t, &i), 2);
+      assert_true(t >= 0 && t < DL_THREADS && i >= 0 && i < DL_EACH);
+      long long created = strtoll(cr + 18, NULL, 10);
+      out->charges++;
+      if (seen_ref[t][i]++) out->dup_refs++;
+      if (created > sh[t].deadline_ms[i]) out->late++;
+      after = id;
+      rows++;
+    }
+    if (rows < 40) break;
+  }
+  checkout_proc_stop(&g_checkout);
+  ledger_proc_stop(&g_ledger);
+}
+
+static void test_deadline_propagation(void **state) {
+  (void)state;
+  dl_result with, without;
+  dl_round(true, &with);
+  dl_round(false, &without);
+  printf("deadline propagated: %d payments, %d paid in time, %d charges, "
+         "%d after the shop's deadline; ledger refused %llu of %llu\n",
+         DL_THREADS * DL_EACH, with.paid, with.charges, with.late,
+         (unsigned long long)with.refused, (unsigned long long)with.seen);
+  printf("deadline not propagated: %d paid in time, %d charges, %d after the "
+         "shop's deadline; ledger refused %llu of %llu\n",
+         without.paid, without.charges, without.late,
+         (unsigned long long)without.refused, (unsigned long long)without.seen);
+  assert_int_equal(with.dup_refs, 0);
+  assert_int_equal(without.dup_refs, 0);
+  assert_int_equal(with.late, 0);
+  assert_true(with.refused > 0);
+  assert_true(with.paid > 0);
+  assert_true(without.late > 0);
+}
+
 int main(int argc, char **argv) {
   if (argc < 4) {
     fprintf(stderr, "usage: %s LEDGER CHECKOUT CONTRACTS_DIR\n", argv[0]);
@@ -434,6 +602,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test_teardown(test_dont_retry_three_processes, teardown),
       cmocka_unit_test_teardown(test_pacing, teardown),
       cmocka_unit_test_teardown(test_retention_refused, teardown),
+      cmocka_unit_test_teardown(test_deadline_propagation, teardown),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   rein_contract_set_free(g_set);

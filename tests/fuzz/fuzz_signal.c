@@ -59,6 +59,33 @@ static void one(const char *b, size_t n, int64_t now) {
   bool v = true;
   st = rein_signal_dont_retry(b, n, &v);
   check(st == REIN_OK || (st == REIN_EPARSE && v));
+
+  /* Deadlines: a value in [0, max] or REIN_EPARSE with the output kept;
+   * what grpc-timeout_format writes parses back to at most the value. */
+  for (int g = 0; g < 2; g++) {
+    d = CANARY;
+    st = g ? rein_signal_grpc_timeout(b, n, &d) : rein_signal_timeout_ms(b, n, &d);
+    check(st == REIN_OK || st == REIN_EPARSE);
+    check(st == REIN_OK ? (d >= 0 && d <= REIN_SIGNAL_MAX_DEADLINE_NS)
+                        : d == CANARY);
+    if (st == REIN_OK && d > 0) {
+      char f[32];
+      size_t fl = rein_signal_grpc_timeout_format(d, f, sizeof f);
+      int64_t back = -1;
+      check(fl > 0 && rein_signal_grpc_timeout(f, fl, &back) == REIN_OK);
+      check(back >= 0 && back <= d);
+    }
+  }
+  rein_deadline_in di;
+  rein_deadline_in_init(&di);
+  static const char *const dnames[] = {
+      REIN_HEADER_DEADLINE, REIN_HEADER_GRPC_TIMEOUT,
+      REIN_HEADER_CONNECT_TIMEOUT, REIN_HEADER_ENVOY_EXPECTED_TIMEOUT};
+  for (size_t i = 0; i < 4; i++) {
+    st = rein_deadline_in_feed(&di, dnames[i], strlen(dnames[i]), b, n);
+    check(st == REIN_OK || (st == REIN_EPARSE && di.malformed));
+  }
+  check(di.left_ns >= -1 && di.left_ns <= REIN_SIGNAL_MAX_DEADLINE_NS);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -70,6 +70,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
                                      "Idempotency-Key"));
     copy(q->custom, sizeof q->custom,
          MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Test"));
+    copy(q->deadline, sizeof q->deadline,
+         MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Rein-Deadline"));
+    copy(q->grpc_timeout, sizeof q->grpc_timeout,
+         MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "grpc-timeout"));
   }
   s->nlog++;
   for (size_t i = 0; i < s->nscripts; i++) {

@@ -7,7 +7,7 @@
  * response; past the end, 200 "ok". A response can be delayed (to make the
  * client time out) or be a dropped connection (status 0: the server closes
  * the connection without answering). Every request is recorded with its
- * method, path, Rein-Attempt and Idempotency-Key, so a test can check what
+ * method, path, Rein-Attempt, Idempotency-Key and deadline headers, so a test can check what
  * each attempt carried.
  */
 #ifndef REIN_CURL_TEST_SERVER_H
@@ -29,6 +29,8 @@ typedef struct ts_request {
   char attempt[16]; /* Rein-Attempt value, "" when absent */
   char key[128];    /* Idempotency-Key value as sent, "" when absent */
   char custom[64];  /* X-Test header value, "" when absent */
+  char deadline[32]; /* Rein-Deadline value, "" when absent */
+  char grpc_timeout[32]; /* grpc-timeout value, "" when absent */
 } ts_request;
 
 /* NULL on failure. */

@@ -641,6 +641,100 @@ static void test_attempt_timeout(void **state) {
   fx_teardown(&f);
 }
 
+/* Deadline propagation: each attempt says how long it is waited for (the
+ * attempt timeout, shortened to the deadline, rounded down), in
+ * Rein-Deadline or grpc-timeout; nothing without a timeout or with NONE;
+ * the earlier of opts.deadline and the client's deadline_ns counts. */
+static void test_deadline_header(void **state) {
+  (void)state;
+  fx f;
+  memset(&f, 0, sizeof f);
+  fx_setup(&f, 2, 0, REIN_CURL_KEYS_NONE);
+  rein_curl_free(f.client);
+  rein_policy_free(f.policy);
+  rein_policy_config pc;
+  rein_policy_config_default(&pc);
+  pc.max_attempts = 3;
+  pc.attempt_timeout_ns = 800 * REIN_NS_PER_MS;
+  pc.backoff.base_ns = 100 * REIN_NS_PER_MS;
+  pc.backoff.cap_ns = 100 * REIN_NS_PER_MS;
+  pc.backoff.jitter = REIN_JITTER_NONE;
+  pc.clock = rein_manual_clock_as_clock(&f.clock);
+  assert_int_equal(rein_policy_new(&pc, &f.policy), REIN_OK);
+  rein_curl_config cc;
+  rein_curl_config_default(&cc);
+  assert_int_equal(cc.deadline_header, REIN_CURL_DEADLINE_REIN);
+  cc.policy = f.policy;
+  cc.sleeper.sleep_ns = fake_sleep;
+  cc.sleeper.ctx = &f.sleeper;
+  cc.deadline_ns = 5 * REIN_NS_PER_S;
+  assert_int_equal(rein_curl_new(&cc, &f.client), REIN_OK);
+  ts_response r[] = {{503, NULL, 0}, {503, NULL, 0}, {200, NULL, 0}};
+  ts_script(f.srv, "/d", r, 3);
+  fx_url(&f, "/d");
+  /* opts.deadline 900 ms away, earlier than deadline_ns (5 s): the first
+   * attempt gets its 800 ms; the retry (100 ms of backoff later on the
+   * manual clock) would have 800 ms too, but then the one after it could
+   * not fit and is refused (DEADLINE). */
+  rein_curl_opts o = {0};
+  o.deadline = rein_manual_clock_get(&f.clock) + 900 * REIN_NS_PER_MS;
+  rein_curl_result res;
+  assert_int_equal(rein_curl_perform_ex(f.client, f.easy, &o, &res),
+                   REIN_EGAVEUP);
+  ts_request q[8];
+  size_t n = ts_requests(f.srv, q, 8);
+  if (n != 2) fail_msg("%zu attempts, want 2 (%s)", n, rein_giveup_name(res.reason));
+  assert_string_equal(q[0].deadline, "800");
+  assert_string_equal(q[0].grpc_timeout, "");
+  assert_string_equal(q[1].deadline, "800");
+  /* A deadline closer than the attempt timeout: the attempt is waited for
+   * only what is left, and says so (rounded down). */
+  ts_script(f.srv, "/d2", r, 1);
+  fx_url(&f, "/d2");
+  o.deadline = rein_manual_clock_get(&f.clock) + 333 * REIN_NS_PER_MS + 999999;
+  rein_curl_perform_ex(f.client, f.easy, &o, &res);
+  n = ts_requests(f.srv, q, 8);
+  assert_int_equal(n, 3);
+  assert_string_equal(q[2].deadline, "333");
+  rein_curl_free(f.client);
+
+  /* grpc-timeout instead. */
+  cc.deadline_header = REIN_CURL_DEADLINE_GRPC;
+  cc.deadline_ns = 0;
+  assert_int_equal(rein_curl_new(&cc, &f.client), REIN_OK);
+  ts_response ok = {200, NULL, 0};
+  ts_script(f.srv, "/g", &ok, 1);
+  fx_url(&f, "/g");
+  assert_int_equal(rein_curl_perform_ex(f.client, f.easy, NULL, &res), REIN_OK);
+  n = ts_requests(f.srv, q, 8);
+  assert_int_equal(n, 4);
+  assert_string_equal(q[n - 1].grpc_timeout, "800000u");
+  assert_string_equal(q[n - 1].deadline, "");
+  rein_curl_free(f.client);
+
+  /* NONE: nothing; and an invalid value is refused. */
+  cc.deadline_header = REIN_CURL_DEADLINE_NONE;
+  assert_int_equal(rein_curl_new(&cc, &f.client), REIN_OK);
+  ts_script(f.srv, "/n", &ok, 1);
+  fx_url(&f, "/n");
+  assert_int_equal(rein_curl_perform_ex(f.client, f.easy, NULL, &res), REIN_OK);
+  n = ts_requests(f.srv, q, 8);
+  assert_int_equal(n, 5);
+  assert_string_equal(q[n - 1].deadline, "");
+  assert_string_equal(q[n - 1].grpc_timeout, "");
+  rein_curl_free(f.client);
+  f.client = NULL;
+  rein_errbuf e = {{0}};
+  cc.err = &e;
+  cc.deadline_header = (rein_curl_deadline_header)7;
+  rein_curl *bad = NULL;
+  assert_int_equal(rein_curl_new(&cc, &bad), REIN_EINVAL);
+  assert_non_null(strstr(e.msg, "curl.deadline_header"));
+  cc.deadline_header = REIN_CURL_DEADLINE_REIN;
+  assert_int_equal(rein_curl_new(&cc, &f.client), REIN_OK);
+  fx_teardown(&f);
+}
+
 /* ------------------------------------------------------------ retention */
 
 static void test_retention_warning(void **state) {
@@ -1006,6 +1100,7 @@ int main(void) {
       cmocka_unit_test(test_caller_hooks),
       cmocka_unit_test(test_deadline_refusal),
       cmocka_unit_test(test_attempt_timeout),
+      cmocka_unit_test(test_deadline_header),
       cmocka_unit_test(test_retention_warning),
       cmocka_unit_test(test_multi),
       cmocka_unit_test(test_multi_free_in_flight),

@@ -500,6 +500,153 @@ static void test_grpc_pushback(void **state) {
 }
 
 /* ------------------------------------------------------------------------ */
+/* Deadlines                                                                */
+/* ------------------------------------------------------------------------ */
+
+#define DMAX REIN_SIGNAL_MAX_DEADLINE_NS
+
+/* want < 0: REIN_EPARSE with the output untouched. */
+static void dl(bool grpc, const char *v, int64_t want) {
+  size_t n = strlen(v);
+  char *b = exact(v, n);
+  int64_t d = UNTOUCHED;
+  rein_status st = grpc ? rein_signal_grpc_timeout(b, n, &d)
+                        : rein_signal_timeout_ms(b, n, &d);
+  free(b);
+  if (want < 0) {
+    if (st != REIN_EPARSE || d != UNTOUCHED)
+      fail_msg("%s \"%s\": want REIN_EPARSE, got %d (%lld)",
+               grpc ? "grpc-timeout" : "ms", v, (int)st, (long long)d);
+    return;
+  }
+  if (st != REIN_OK || d != want)
+    fail_msg("%s \"%s\": got %d/%lld ns, want %lld", grpc ? "grpc-timeout" : "ms",
+             v, (int)st, (long long)d, (long long)want);
+}
+
+static void test_deadline_values(void **state) {
+  (void)state;
+  dl(false, "0", 0);
+  dl(false, "250", 250 * MS);
+  dl(false, " 250 ", 250 * MS);
+  dl(false, "999999999999999", DMAX); /* 15 digits: clamped */
+  dl(false, "1000000000000000", -1);  /* 16 digits */
+  dl(false, "", -1);
+  dl(false, "-5", -1);
+  dl(false, "5ms", -1);
+  dl(false, "1.5", -1);
+  dl(false, "1 2", -1);
+  dl(true, "100m", 100 * MS);
+  dl(true, "1S", S);
+  dl(true, "2M", 120 * S);
+  dl(true, "1H", 3600 * S);
+  dl(true, "7u", 7000);
+  dl(true, "9n", 9);
+  dl(true, "99999999n", 99999999);
+  dl(true, "99999999H", DMAX);
+  dl(true, "123456789n", -1); /* 9 digits */
+  dl(true, "100", -1);        /* no unit */
+  dl(true, "100ms", -1);
+  dl(true, "100s", -1);       /* units are case-sensitive */
+  dl(true, "m", -1);
+  dl(true, "", -1);
+  /* Exact length: "12m" inside a longer buffer. */
+  int64_t d = 0;
+  assert_int_equal(rein_signal_grpc_timeout("12mXYZ", 3, &d), REIN_OK);
+  assert_int_equal(d, 12 * MS);
+  assert_int_equal(rein_signal_grpc_timeout("1", 1, NULL), REIN_EINVAL);
+  assert_int_equal(rein_signal_timeout_ms(NULL, 2, &d), REIN_EINVAL);
+}
+
+/* Formatting rounds down, never promises more than the client waits, and
+ * reads back within one unit of the value. */
+static void test_grpc_timeout_format(void **state) {
+  (void)state;
+  char b[32];
+  assert_int_equal(rein_signal_grpc_timeout_format(0, b, sizeof b), 0);
+  assert_int_equal(rein_signal_grpc_timeout_format(-1, b, sizeof b), 0);
+  assert_int_equal(rein_signal_grpc_timeout_format(5, b, 9), 0);
+  assert_true(rein_signal_grpc_timeout_format(1, b, sizeof b) > 0);
+  assert_string_equal(b, "1n");
+  rein_signal_grpc_timeout_format(99999999, b, sizeof b);
+  assert_string_equal(b, "99999999n");
+  rein_signal_grpc_timeout_format(100000000, b, sizeof b);
+  assert_string_equal(b, "100000u");
+  rein_signal_grpc_timeout_format(250 * MS + 999, b, sizeof b);
+  assert_string_equal(b, "250000u");
+  rein_signal_grpc_timeout_format(INT64_MAX, b, sizeof b);
+  assert_string_equal(b, "2562047H");
+  uint64_t seed = rein_test_seed(), x = seed | 1;
+  for (int i = 0; i < 100000; i++) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    int64_t ns = (int64_t)(x >> (1 + x % 62)) + 1;
+    size_t n = rein_signal_grpc_timeout_format(ns, b, sizeof b);
+    int64_t back = -1;
+    if (!n || rein_signal_grpc_timeout(b, n, &back) != REIN_OK)
+      fail_msg("seed %llu: %lld -> \"%s\" does not parse",
+               (unsigned long long)seed, (long long)ns, b);
+    /* The unit is the finest that fits 8 digits: at most 1e-5 of the
+     * value (just past a switch from n to u, or u to m, or m to S). */
+    if (back > ns || (ns < DMAX && ns - back > ns / 100000 + 1))
+      fail_msg("seed %llu: %lld -> \"%s\" -> %lld", (unsigned long long)seed,
+               (long long)ns, b, (long long)back);
+  }
+}
+
+static const char *lookup_table(void *ctx, const char *name) {
+  const char *const *kv = ctx;
+  for (; kv[0]; kv += 2)
+    if (!strcmp(kv[0], name)) return kv[1];
+  return NULL;
+}
+
+static void test_deadline_in(void **state) {
+  (void)state;
+  rein_deadline_in d;
+  rein_deadline_in_init(&d);
+  assert_int_equal(d.left_ns, -1);
+  assert_null(d.malformed);
+  assert_int_equal(rein_deadline_in_feed(&d, "Content-Type", 12, "x", 1),
+                   REIN_OK);
+  assert_int_equal(d.left_ns, -1);
+  assert_int_equal(rein_deadline_in_feed(&d, "rein-deadline", 13, "300", 3),
+                   REIN_OK);
+  assert_int_equal(d.left_ns, 300 * MS);
+  /* The smallest of several counts, in any order. */
+  assert_int_equal(rein_deadline_in_feed(&d, "grpc-timeout", 12, "1S", 2),
+                   REIN_OK);
+  assert_int_equal(d.left_ns, 300 * MS);
+  assert_int_equal(
+      rein_deadline_in_feed(&d, "X-Envoy-Expected-Rq-Timeout-Ms", 30, "120", 3),
+      REIN_OK);
+  assert_int_equal(d.left_ns, 120 * MS);
+  /* Malformed: an error, named; the value seen so far stays. */
+  assert_int_equal(rein_deadline_in_feed(&d, "Connect-Timeout-Ms", 18, "1e3", 3),
+                   REIN_EPARSE);
+  assert_string_equal(d.malformed, REIN_HEADER_CONNECT_TIMEOUT);
+  assert_int_equal(d.left_ns, 120 * MS);
+  assert_int_equal(rein_deadline_in_feed(NULL, "a", 1, "1", 1), REIN_EINVAL);
+
+  const char *ok[] = {"grpc-timeout", "2S", REIN_HEADER_DEADLINE, "1500",
+                      NULL};
+  rein_deadline_in_init(&d);
+  assert_int_equal(rein_deadline_in_lookup(&d, lookup_table, (void *)ok),
+                   REIN_OK);
+  assert_int_equal(d.left_ns, 1500 * MS);
+  const char *none[] = {"Other", "1", NULL};
+  rein_deadline_in_init(&d);
+  assert_int_equal(rein_deadline_in_lookup(&d, lookup_table, (void *)none),
+                   REIN_OK);
+  assert_int_equal(d.left_ns, -1);
+  const char *bad[] = {"grpc-timeout", "2 S", NULL};
+  rein_deadline_in_init(&d);
+  assert_int_equal(rein_deadline_in_lookup(&d, lookup_table, (void *)bad),
+                   REIN_EPARSE);
+  assert_string_equal(d.malformed, "grpc-timeout");
+  assert_int_equal(rein_deadline_in_lookup(&d, NULL, NULL), REIN_EINVAL);
+}
+
+/* ------------------------------------------------------------------------ */
 /* RateLimit / RateLimit-Policy                                             */
 /* ------------------------------------------------------------------------ */
 
@@ -979,6 +1126,9 @@ int main(void) {
       cmocka_unit_test(test_rfc850_two_digit_years),
       cmocka_unit_test(test_dates_randomized),
       cmocka_unit_test(test_grpc_pushback),
+      cmocka_unit_test(test_deadline_values),
+      cmocka_unit_test(test_grpc_timeout_format),
+      cmocka_unit_test(test_deadline_in),
       cmocka_unit_test(test_ratelimit_list_form),
       cmocka_unit_test(test_ratelimit_dict_form),
       cmocka_unit_test(test_ratelimit_bounds),
