@@ -23,5 +23,6 @@
 #include "rein/signal.h"
 #include "rein/metrics.h"
 #include "rein/retry.h"
+#include "rein/hedge.h"
 
 #endif /* REIN_H */

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 # Core unit tests: one executable per module.
-foreach(m errors rng backoff budget breaker throttle metrics retry classify
+foreach(m errors rng backoff budget breaker throttle metrics retry hedge classify
           retention)
   if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_${m}.c)
     rein_add_test(NAME test_${m} SOURCES unit/test_${m}.c LABELS unit)

@@ -39,6 +39,10 @@ typedef enum rein_counter {
   REIN_C_SERVER_DELAYS,       /* retries whose delay a server signal raised */
   REIN_C_RETENTION_LATE,      /* retries sent after the key's known
                                  retention (retention WARN, rein/retry.h 5a) */
+  REIN_C_HEDGES,              /* hedged attempts sent (rein/hedge.h; also
+                                 counted in REIN_C_RETRIES) */
+  REIN_C_HEDGES_CANCELLED,    /* attempts in flight cancelled when a hedged
+                                 call ended */
   REIN_C_COUNT_
 } rein_counter;
 

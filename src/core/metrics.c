@@ -241,6 +241,9 @@ static const struct {
     {"rein_server_delays_total", "Retries whose delay a server signal raised."},
     {"rein_retention_late_total",
      "Retries sent after the server's key retention had passed."},
+    {"rein_hedges_total", "Hedged attempts sent (also counted as retries)."},
+    {"rein_hedges_cancelled_total",
+     "Attempts in flight cancelled when a hedged call ended."},
 };
 
 const char *rein_counter_name(rein_counter c) {
