@@ -312,6 +312,11 @@ typedef struct rein_contract_policy {
                                         instance (rein/fleet.h) */
   const char *fleet_name; /* "caller/callee.operation": the name every
                              instance passes as rein_fleet_config.name */
+  /* Appended. The call hedges (retry.hedge, rein/hedge.h): create a
+   * rein_hedge_policy over the policy with this config (its policy set to
+   * it). */
+  bool has_hedge;
+  rein_hedge_config hedge;
 } rein_contract_policy;
 
 /*

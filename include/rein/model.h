@@ -26,6 +26,7 @@
 #define REIN_MODEL_H
 
 #include "rein/breaker.h"
+#include "rein/hedge.h"
 #include "rein/budget.h"
 #include "rein/classify.h"
 #include "rein/common.h"
@@ -77,6 +78,11 @@ typedef struct rein_policy_spec {
   rein_scope throttle_scope;
   int64_t deadline_ns; /* per logical call; 0 = none */
   uint32_t signals;    /* REIN_SIGNAL_* honoured; default all */
+  /* Appended. Hedged requests (rein/hedge.h): attempts, delay, quantile,
+   * window, min_samples; its policy, non-fatal set, alloc and err are
+   * ignored by the model (hedging goes on after what `when` retries). */
+  bool has_hedge;
+  rein_hedge_config hedge;
 } rein_policy_spec;
 
 /* Every field at its default (the defaults of the core configs), no
@@ -96,6 +102,7 @@ typedef enum rein_model_block {
   REIN_MODEL_BUDGET = 3,
   REIN_MODEL_BREAKER = 4,
   REIN_MODEL_THROTTLE = 5,
+  REIN_MODEL_HEDGE = 6,
   REIN_MODEL_BLOCK_COUNT_
 } rein_model_block;
 
@@ -229,6 +236,7 @@ typedef struct rein_policy_objects {
   rein_breaker *breaker;
   rein_throttle *throttle;
   bool own_budget, own_breaker, own_throttle;
+  rein_hedge_policy *hedge; /* appended: when the spec hedges (always own) */
 } rein_policy_objects;
 
 /*

@@ -186,6 +186,11 @@ typedef struct rein_sim_summary {
   const rein_sim_server_summary *servers; /* in scenario order; owned by
                                              the result, valid until
                                              rein_sim_result_free */
+  /* Appended: hedged calls (a policy with a `hedge` block): hedges sent
+   * (also counted in retries), and attempts in flight cancelled when their
+   * call ended (a cancelled request still queued at its server is dropped
+   * there; one already in service runs on: `wasted`). */
+  uint64_t hedges, hedges_cancelled;
 } rein_sim_summary;
 
 /* The summary and the time series of a result; both stay valid until

@@ -114,6 +114,9 @@ typedef struct rc_call {
   bool has_throttle;
   rc_loc throttle_loc;
 
+  bool has_hedge;
+  rc_loc hedge_loc;
+
   uint32_t signals;
 
   rein_contract_key key;

@@ -855,9 +855,21 @@ static void throttle_pair(lctx *L, void *obj, const char *path, const kv *p) {
   want_model(L, p->v, fp, f, &c->spec);
 }
 
+static void hedge_pair(lctx *L, void *obj, const char *path, const kv *p) {
+  rc_call *c = obj;
+  char fp[192];
+  subpath(fp, sizeof fp, path, p->key);
+  const rein_model_field *f = rein_model_find(REIN_MODEL_HEDGE, p->key, NULL);
+  if (!f) {
+    unknown(L, path, p, MODEL_KNOWN(REIN_MODEL_HEDGE));
+    return;
+  }
+  want_model(L, p->v, fp, f, &c->spec);
+}
+
 static const char *const retry_fields[] = {
     "attempts", "backoff",  "window",  "expected_attempt", "when",
-    "budget",   "breaker",  "throttle", "signals"};
+    "budget",   "breaker",  "throttle", "signals", "hedge"};
 
 static void retry_pair(lctx *L, void *obj, const char *path, const kv *p) {
   rc_call *c = obj;
@@ -961,6 +973,11 @@ static void retry_pair(lctx *L, void *obj, const char *path, const kv *p) {
            "%s: a fleet throttle is not supported (rein/fleet.h shares "
            "budgets and breakers; each instance throttles on what it sees)",
            fp);
+  } else if (IS("hedge")) {
+    if (!want_map(L, p->v, fp, "{attempts: 2, delay: 50ms}")) return;
+    c->has_hedge = true;
+    c->hedge_loc = loc_of(L, p->v);
+    walk_map(L, p->v, fp, c, hedge_pair);
   } else if (IS("expected_attempt")) {
     want_model(L, p->v, fp,
                rein_model_find(REIN_MODEL_RETRY, "expected_attempt", NULL),

@@ -40,6 +40,10 @@ void rein__rc_call_spec(const rc_call *c, rein_policy_spec *sp) {
   sp->has_throttle = c->has_throttle;
   sp->throttle.alloc = NULL;
   sp->throttle.err = NULL;
+  sp->has_hedge = c->has_hedge;
+  sp->hedge.policy = NULL;
+  sp->hedge.alloc = NULL;
+  sp->hedge.err = NULL;
   sp->deadline_ns = c->deadline;
   sp->signals = c->signals;
   /* the callee's key_ttl bounds the retries of a keyed call (retry.h step
@@ -72,6 +76,8 @@ void rein_contract_policy_spec(const rein_contract_policy *cp,
   out->breaker_scope = (rein_scope)cp->breaker_scope;
   out->has_throttle = cp->has_throttle;
   out->throttle = cp->throttle;
+  out->has_hedge = cp->has_hedge;
+  out->hedge = cp->hedge;
   out->deadline_ns = cp->deadline_ns;
   out->signals = cp->signals;
 }
@@ -118,6 +124,8 @@ rein_status rein_policy_from_contract(const rein_contract_set *cs,
   out->breaker = sp.breaker;
   out->has_throttle = sp.has_throttle;
   out->throttle = sp.throttle;
+  out->has_hedge = sp.has_hedge;
+  out->hedge = sp.hedge;
   out->deadline_ns = c->deadline;
   out->key = c->key;
   out->key_header = c->op ? c->op->key_header : "Idempotency-Key";

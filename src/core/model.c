@@ -66,6 +66,11 @@ enum fid {
   F_TH_K,
   F_TH_WINDOW,
   F_TH_BUCKETS,
+  F_HE_ATTEMPTS,
+  F_HE_DELAY,
+  F_HE_QUANTILE,
+  F_HE_WINDOW,
+  F_HE_MINSAMPLES,
   F_COUNT_
 };
 
@@ -189,10 +194,27 @@ static const rein_model_field fields[F_COUNT_] = {
      false, false, "2m", "history the formula looks at", NULL, 0, NULL},
     {REIN_MODEL_THROTTLE, "buckets", REIN_MODEL_COUNT, "", 1, 60, false, false,
      "12", "buckets of the window", NULL, 0, NULL},
+    {REIN_MODEL_HEDGE, "attempts", REIN_MODEL_COUNT, "", 1,
+     REIN_HEDGE_MAX_ATTEMPTS, false, false, "3",
+     "attempts in all, the first included", NULL, 0, NULL},
+    {REIN_MODEL_HEDGE, "delay", REIN_MODEL_DURATION, "ns", 0, NS_H, false,
+     false, "100ms",
+     "send a hedge when no answer came after this (with quantile: until "
+     "min_samples are seen)",
+     NULL, 0, NULL},
+    {REIN_MODEL_HEDGE, "quantile", REIN_MODEL_NUMBER, "", 0, 1, false, true,
+     "0.95", "0 = the fixed delay; else hedge after this quantile of recent "
+             "attempt latencies",
+     NULL, 0, NULL},
+    {REIN_MODEL_HEDGE, "window", REIN_MODEL_DURATION, "ns", 100 * NS_MS, NS_H,
+     false, false, "10s", "latencies the quantile looks at", NULL, 0, NULL},
+    {REIN_MODEL_HEDGE, "min_samples", REIN_MODEL_COUNT, "", 1, 1e6, false,
+     false, "100", "latencies seen before the quantile is used", NULL, 0,
+     NULL},
 };
 
 static const char *const block_names[REIN_MODEL_BLOCK_COUNT_] = {
-    "call", "retry", "backoff", "budget", "breaker", "throttle"};
+    "call", "retry", "backoff", "budget", "breaker", "throttle", "hedge"};
 
 /* names per block, filled from the table at first use would be global
  * state; they are spelled out instead (test_model checks they match). */
@@ -212,9 +234,11 @@ static const char *const names_breaker[] = {
     "open",      "open_jitter",  "half_open_probes", NULL};
 static const char *const names_throttle[] = {"scope", "k", "window",
                                              "buckets", NULL};
+static const char *const names_hedge[] = {"attempts", "delay", "quantile",
+                                          "window", "min_samples", NULL};
 static const char *const *const block_fields[REIN_MODEL_BLOCK_COUNT_] = {
     names_call,    names_retry,   names_backoff,
-    names_budget,  names_breaker, names_throttle};
+    names_budget,  names_breaker, names_throttle, names_hedge};
 
 const rein_model_field *rein_model_fields(size_t *n) {
   if (n) *n = F_COUNT_;
@@ -255,6 +279,7 @@ void rein_policy_spec_default(rein_policy_spec *s) {
   rein_budget_config_default(&s->budget);
   rein_breaker_config_default(&s->breaker);
   rein_throttle_config_default(&s->throttle);
+  rein_hedge_config_default(&s->hedge);
   s->signals = REIN_SIGNAL_ALL;
 }
 
@@ -283,6 +308,8 @@ static int64_t *dur_slot(rein_policy_spec *s, int id) {
   case F_BR_SLOWCALL: return &s->breaker.slow_call_ns;
   case F_BR_OPEN: return &s->breaker.open_ns;
   case F_TH_WINDOW: return &s->throttle.window_ns;
+  case F_HE_DELAY: return &s->hedge.delay_ns;
+  case F_HE_WINDOW: return &s->hedge.window_ns;
   default: return NULL;
   }
 }
@@ -299,6 +326,8 @@ static uint32_t *count_slot(rein_policy_spec *s, int id) {
   case F_BR_BUCKETS: return &s->breaker.buckets;
   case F_BR_PROBES: return &s->breaker.half_open_probes;
   case F_TH_BUCKETS: return &s->throttle.buckets;
+  case F_HE_ATTEMPTS: return &s->hedge.max_attempts;
+  case F_HE_MINSAMPLES: return &s->hedge.min_samples;
   default: return NULL;
   }
 }
@@ -314,6 +343,7 @@ static double *num_slot(rein_policy_spec *s, int id) {
   case F_BR_SLOWRATE: return &s->breaker.slow_rate;
   case F_BR_OJITTER: return &s->breaker.open_jitter;
   case F_TH_K: return &s->throttle.k;
+  case F_HE_QUANTILE: return &s->hedge.quantile;
   default: return NULL;
   }
 }
@@ -622,7 +652,8 @@ size_t rein_policy_spec_json(const rein_policy_spec *s, char *buf,
     put(&w, "%s\"%s\":", b ? "," : "", block_names[b]);
     if ((b == REIN_MODEL_BUDGET && !s->has_budget) ||
         (b == REIN_MODEL_BREAKER && !s->has_breaker) ||
-        (b == REIN_MODEL_THROTTLE && !s->has_throttle)) {
+        (b == REIN_MODEL_THROTTLE && !s->has_throttle) ||
+        (b == REIN_MODEL_HEDGE && !s->has_hedge)) {
       put(&w, "null");
       continue;
     }
@@ -691,7 +722,8 @@ size_t rein_policy_spec_yaml(const rein_policy_spec *s, bool contract,
   for (int b = REIN_MODEL_BACKOFF; b < REIN_MODEL_BLOCK_COUNT_; b++) {
     if ((b == REIN_MODEL_BUDGET && !s->has_budget) ||
         (b == REIN_MODEL_BREAKER && !s->has_breaker) ||
-        (b == REIN_MODEL_THROTTLE && !s->has_throttle))
+        (b == REIN_MODEL_THROTTLE && !s->has_throttle) ||
+        (b == REIN_MODEL_HEDGE && !s->has_hedge))
       continue;
     put(&w, "%*s%s: ", (int)in2, "", block_names[b]);
     put_block_flow(&w, s, b);
@@ -704,6 +736,7 @@ size_t rein_policy_spec_yaml(const rein_policy_spec *s, bool contract,
 
 void rein_policy_objects_free(rein_policy_objects *o) {
   if (!o) return;
+  rein_hedge_policy_free(o->hedge);
   rein_policy_free(o->policy);
   if (o->own_throttle) rein_throttle_free(o->throttle);
   if (o->own_breaker) rein_breaker_free(o->breaker);
@@ -769,6 +802,13 @@ rein_status rein_policy_spec_build(const rein_policy_spec *s,
   pc.alloc = b->alloc;
   pc.err = b->err;
   if ((st = rein_policy_new(&pc, &out->policy)) != REIN_OK) goto fail;
+  if (s->has_hedge) {
+    rein_hedge_config hc = s->hedge;
+    hc.policy = out->policy;
+    hc.alloc = b->alloc;
+    hc.err = b->err;
+    if ((st = rein_hedge_policy_new(&hc, &out->hedge)) != REIN_OK) goto fail;
+  }
   return REIN_OK;
 fail:
   rein_policy_objects_free(out);

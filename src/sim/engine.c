@@ -27,6 +27,15 @@
  *
  * Random streams are separate (arrivals, service, network, call seeds) so
  * that two variants run on the same seed see the same arrivals.
+ *
+ * A call whose policy hedges (rein/hedge.h) is a rein_hedge instead of a
+ * rein_retry: its state lives in a side pool (sim_hedge, found through the
+ * cold record, which it does not need), with up to 8 attempts in flight,
+ * each with its own serial for its timeout and answer; the call's serial
+ * names its hedge timer. When it ends, the attempts it cancels are marked:
+ * one still queued at its server is dropped when it reaches the head of
+ * the queue (never served), one in service runs to the end (wasted work).
+ * The cancel itself takes no time to reach the server.
  */
 #include "sim_internal.h"
 
@@ -69,6 +78,7 @@ typedef struct pol_inst {
   rein_policy *p;
   rein_breaker *br; /* for the breaker-open gauge */
   const sim_policy_spec *spec;
+  rein_hedge_policy *hp; /* the policy hedges; NULL = it retries */
 } pol_inst;
 
 typedef struct sim_client {
@@ -95,10 +105,14 @@ typedef struct sim_call {
   uint8_t idempotent, dedup, key;
   uint8_t poisson; /* top call of an open-loop (Poisson or periodic)
                       client: nothing follows */
+  uint8_t hedged;  /* a rein_hedge call: its state is R->hx[cold.hx] */
 } sim_call;
 
 typedef struct sim_call_cold {
-  rein_retry r;
+  union {
+    rein_retry r;
+    uint32_t hx; /* hedged calls: index into R->hx */
+  };
   int64_t begin_t;
   uint32_t target;      /* server */
   uint32_t pol;
@@ -116,7 +130,7 @@ typedef struct sim_req {
   uint32_t next_free;
   uint8_t abandoned;
   uint8_t out_kind, out_dont_retry; /* the answer: kind, dont_retry */
-  uint8_t pad0_;
+  uint8_t cancelled; /* its hedged call ended: drop it if still queued */
   uint32_t out_cond; /* the answer's rein_condition (rein/classify.h) */
   uint8_t pad_[4];
 } sim_req;
@@ -243,6 +257,13 @@ typedef struct run {
   freeset call_fs;
   sim_req *reqs;
   uint32_t nreqs, reqs_cap, req_free;
+  /* hedged calls' state (see the top of the file) */
+  struct sim_hedge {
+    rein_hedge h;
+    uint32_t req[REIN_HEDGE_MAX_ATTEMPTS], serial[REIN_HEDGE_MAX_ATTEMPTS];
+    uint32_t next_free;
+  } *hx;
+  uint32_t nhx, hx_cap, hx_free;
 #ifdef REIN_SIM_ADMIT
   /* admission tickets must not move while in use: chunks, never realloc */
   rein_admit_ticket **tchunks;
@@ -270,7 +291,7 @@ typedef struct run {
   pol_inst *insts;
   size_t ninsts, insts_cap;
   void **objs;
-  uint8_t *obj_kind; /* 0 budget 1 breaker 2 throttle 3 policy */
+  uint8_t *obj_kind; /* 0 budget 1 breaker 2 throttle 3 policy 4 hedge */
   size_t nobjs, objs_cap;
   rein_breaker **brk;
   uint32_t *brk_weight;
@@ -824,6 +845,33 @@ static uint32_t req_new(run *R) {
   return i;
 }
 
+/* A hedged call's state, from a LIFO pool (only scenarios that hedge
+ * allocate it). */
+static uint32_t hx_new(run *R) {
+  uint32_t i;
+  if (R->hx_free != NONE) {
+    i = R->hx_free;
+    R->hx_free = R->hx[i].next_free;
+  } else {
+    size_t cap = R->hx_cap;
+    if (R->nhx == cap) {
+      int was = mem_for(R, M_CALLS);
+      int r = grow(R, (void **)&R->hx, sizeof *R->hx, &cap, R->nhx + 1);
+      mem_for(R, was);
+      if (r) return NONE;
+      R->hx_cap = (uint32_t)cap;
+    }
+    i = R->nhx++;
+  }
+  R->hx[i].next_free = NONE;
+  return i;
+}
+
+static void hx_release(run *R, uint32_t i) {
+  R->hx[i].next_free = R->hx_free;
+  R->hx_free = i;
+}
+
 static void req_release(run *R, uint32_t i) {
   sim_req *q = &R->reqs[i];
   sim_call *c = &R->calls[q->call];
@@ -849,7 +897,10 @@ static int own(run *R, void *obj, uint8_t kind) {
 }
 
 static void free_objs(run *R) {
-  /* policies first (they borrow the others) */
+  /* hedge policies first (they borrow policies), then policies (they
+   * borrow the others) */
+  for (size_t i = 0; i < R->nobjs; i++)
+    if (R->obj_kind[i] == 4) rein_hedge_policy_free(R->objs[i]);
   for (size_t i = 0; i < R->nobjs; i++)
     if (R->obj_kind[i] == 3) rein_policy_free(R->objs[i]);
   for (size_t i = 0; i < R->nobjs; i++) {
@@ -882,6 +933,8 @@ typedef struct shared_objs {
 static int adopt(run *R, rein_policy_objects *o, uint32_t weight,
                  bool keep_policy) {
   if (!keep_policy) {
+    rein_hedge_policy_free(o->hedge);
+    o->hedge = NULL;
     rein_policy_free(o->policy);
     o->policy = NULL;
   } else if (own(R, o->policy, 3)) {
@@ -889,6 +942,12 @@ static int adopt(run *R, rein_policy_objects *o, uint32_t weight,
     return -1;
   }
   o->policy = NULL; /* owned by the run from here */
+  if (o->hedge && own(R, o->hedge, 4)) {
+    rein_hedge_policy_free(o->hedge);
+    o->hedge = NULL;
+    return -1;
+  }
+  o->hedge = NULL;
   void *objs[3] = {o->own_budget ? (void *)o->budget : NULL,
                    o->own_breaker ? (void *)o->breaker : NULL,
                    o->own_throttle ? (void *)o->throttle : NULL};
@@ -929,6 +988,7 @@ static int make_shared(run *R, const sim_policy_spec *p, const char *who,
   sp.has_budget = sp.has_budget && sp.budget_scope == REIN_SCOPE_FLEET;
   sp.has_breaker = sp.has_breaker && sp.breaker_scope == REIN_SCOPE_FLEET;
   sp.has_throttle = sp.has_throttle && sp.throttle_scope == REIN_SCOPE_FLEET;
+  sp.has_hedge = false; /* per policy instance (make_inst) */
   if (!sp.has_budget && !sp.has_breaker && !sp.has_throttle) return 0;
   sp.policy.name = p->name;
   rein_errbuf eb = {{0}};
@@ -978,12 +1038,13 @@ static uint32_t make_inst(run *R, const sim_policy_spec *p, const char *who,
   }
   rein_policy *pol = o.policy;
   rein_breaker *br = o.breaker;
+  rein_hedge_policy *hp = o.hedge;
   if (adopt(R, &o, 1, true)) return NONE;
   if (R->ninsts == R->insts_cap &&
       grow(R, (void **)&R->insts, sizeof(pol_inst), &R->insts_cap,
            R->ninsts + 1))
     return NONE;
-  R->insts[R->ninsts] = (pol_inst){pol, br, p};
+  R->insts[R->ninsts] = (pol_inst){pol, br, p, hp};
   return (uint32_t)R->ninsts++;
 }
 
@@ -1400,6 +1461,10 @@ static int dispatch(run *R, uint32_t k) {
   const sim_server_spec *sp = v->spec;
   while (v->busy < v->cap && v->qlen > 0) {
     uint32_t req = q_pop(v);
+    if (R->reqs[req].cancelled) { /* its hedged call ended: not served */
+      req_release(R, req);
+      continue;
+    }
     if (sp->shed_wait_over_ns &&
         R->now - R->reqs[req].enq_t > sp->shed_wait_over_ns) {
       if (shed(R, v, req)) return -1;
@@ -1524,7 +1589,10 @@ static int on_service_done(run *R, uint32_t req) {
 
 static int handle(run *R, uint32_t ci, rein_decision d);
 
-static int send_attempt(run *R, uint32_t ci, const rein_decision *d) {
+/* Send attempt `attempt` of call ci; the request and its serial go to
+ * *req_out / *serial_out. */
+static int send_req(run *R, uint32_t ci, uint32_t attempt, int64_t timeout_ns,
+                    uint32_t *req_out, uint32_t *serial_out) {
   uint32_t req = req_new(R);
   if (req == NONE) return -1;
   sim_call *c = &R->calls[ci];
@@ -1532,21 +1600,30 @@ static int send_attempt(run *R, uint32_t ci, const rein_decision *d) {
   q->call = ci;
   const sim_call_cold *cc = &R->callc[ci];
   q->server = cc->target;
-  q->attempt = d->attempt;
+  q->attempt = attempt;
   q->serial = ++R->serial;
-  c->serial = q->serial;
-  c->cur_req = req;
+  *req_out = req;
+  *serial_out = q->serial;
   c->outstanding++;
   if (c->top) {
     rein_sim_point *p = pt(R);
     p->attempts++;
     R->res->summary.attempts++;
-    if (d->attempt > 1) p->retries++, R->res->summary.retries++;
+    if (attempt > 1) p->retries++, R->res->summary.retries++;
     R->bucket_attempts[c->bucket]++;
   }
   if (push(R, R->now + net(R, cc->target), EV_REQ_ARRIVE, req, 0)) return -1;
-  if (d->timeout_ns > 0 && push_timeout(R, d->timeout_ns, ci, q->serial))
+  if (timeout_ns > 0 && push_timeout(R, timeout_ns, ci, q->serial))
     return -1;
+  return 0;
+}
+
+static int send_attempt(run *R, uint32_t ci, const rein_decision *d) {
+  uint32_t req, serial;
+  if (send_req(R, ci, d->attempt, d->timeout_ns, &req, &serial)) return -1;
+  sim_call *c = &R->calls[ci];
+  c->serial = serial;
+  c->cur_req = req;
   return 0;
 }
 
@@ -1630,6 +1707,44 @@ static int handle(run *R, uint32_t ci, rein_decision d) {
   }
 }
 
+/* Carry out a hedged call's decision: send (and poll again at once when
+ * the next hedge is due now), arm the hedge timer, or end the call and
+ * cancel what it leaves in flight. */
+static int hedge_handle(run *R, uint32_t ci, rein_hedge_decision d) {
+  for (;;) {
+    struct sim_hedge *x = &R->hx[R->callc[ci].hx];
+    if (d.action == REIN_ATTEMPT) {
+      uint32_t k = d.attempt - 1, req, serial;
+      if (send_req(R, ci, d.attempt, d.timeout_ns, &req, &serial)) return -1;
+      x = &R->hx[R->callc[ci].hx];
+      x->req[k] = req;
+      x->serial[k] = serial;
+      if (d.attempt > 1 && R->calls[ci].top) R->res->summary.hedges++;
+      if (d.next_ns == 0) {
+        d = rein_hedge_poll(&x->h, R->now);
+        continue;
+      }
+    }
+    sim_call *c = &R->calls[ci];
+    if (d.action == REIN_ATTEMPT || d.action == REIN_WAIT) {
+      c->serial = ++R->serial; /* older timers are stale */
+      if (d.next_ns < 0) return 0;
+      return push(R, R->now + d.next_ns, EV_WAKE, ci, c->serial);
+    }
+    for (uint32_t k = 0; k < REIN_HEDGE_MAX_ATTEMPTS; k++) {
+      if (!(d.cancel & (1u << k))) continue;
+      sim_req *q = &R->reqs[x->req[k]];
+      if (q->call != ci || q->serial != x->serial[k]) continue; /* freed */
+      q->cancelled = 1;
+      q->abandoned = 1;
+      if (c->top) R->res->summary.hedges_cancelled++;
+    }
+    hx_release(R, R->callc[ci].hx);
+    rein_decision rd = {d.action, d.reason, d.dont_retry, d.sent, 0, 0};
+    return finish_call(R, ci, &rd);
+  }
+}
+
 static int begin_call(run *R, uint32_t pol, uint32_t target, uint32_t owner,
                       int top, int idempotent, int key, int64_t deadline,
                       int poisson) {
@@ -1653,13 +1768,24 @@ static int begin_call(run *R, uint32_t pol, uint32_t target, uint32_t owner,
   o.deadline = deadline ? R->now + deadline : 0;
   o.seed = seed_next(R);
   o.stripe = 1;
-  rein_retry_init(&cc->r, R->insts[pol].p, &o);
+  const pol_inst *in = &R->insts[pol];
+  if (in->hp) {
+    uint32_t hx = hx_new(R);
+    if (hx == NONE) return -1;
+    cc->hx = hx;
+    c->hedged = 1;
+    rein_hedge_init(&R->hx[hx].h, in->hp, &o);
+  } else {
+    rein_retry_init(&cc->r, in->p, &o);
+  }
   if (top) {
     pt(R)->offered++;
     R->res->summary.logical++;
     R->bucket_calls[c->bucket]++;
     R->inflight++;
   }
+  if (c->hedged)
+    return hedge_handle(R, ci, rein_hedge_begin(&R->hx[cc->hx].h, R->now));
   return handle(R, ci, rein_retry_begin(&cc->r, R->now));
 }
 
@@ -1699,12 +1825,22 @@ static int client_next(run *R, uint32_t client, int success) {
   return push(R, t, EV_CLIENT_START, client, 0);
 }
 
-static int deliver(run *R, uint32_t ci, rein_outcome o) {
+/* `attempt`: which attempt of a hedged call answered (0 for a retrying
+ * call: its one outstanding attempt). */
+static int deliver(run *R, uint32_t ci, rein_outcome o, uint32_t attempt) {
   sim_call *c = &R->calls[ci];
   sim_call_cold *cc = &R->callc[ci];
   if (!R->insts[cc->pol].spec->honor_signals) {
     o.server_delay_ns = 0;
     o.dont_retry = false;
+  }
+  if (c->hedged) {
+    uint32_t cls = o.condition & 0xffff0000u;
+    cc->last_cond = cls == REIN_COND_HTTP(0) || cls == REIN_COND_GRPC(0)
+                        ? o.condition
+                        : REIN_COND_NONE;
+    return hedge_handle(
+        R, ci, rein_hedge_outcome(&R->hx[cc->hx].h, attempt, &o, R->now));
   }
   c->cur_req = NONE;
   /* a status (not a transport condition) is what a tier that gives up
@@ -1721,7 +1857,16 @@ static int on_resp(run *R, uint32_t req) {
   uint32_t ci = q->call;
   sim_call *c = &R->calls[ci];
   int rc = 0;
-  if (c->finished == 0 && c->cur_req == req && c->serial == q->serial) {
+  uint32_t attempt = 0;
+  if (c->hedged && c->finished == 0) {
+    const struct sim_hedge *x = &R->hx[R->callc[ci].hx];
+    for (uint32_t k = 0; k < x->h.sent && !attempt; k++)
+      if ((x->h.inflight & (1u << k)) && x->req[k] == req &&
+          x->serial[k] == q->serial)
+        attempt = k + 1;
+  }
+  if (c->finished == 0 &&
+      (attempt || (!c->hedged && c->cur_req == req && c->serial == q->serial))) {
     rein_outcome o;
     memset(&o, 0, sizeof o);
     o.kind = (rein_outcome_kind)q->out_kind;
@@ -1734,7 +1879,7 @@ static int on_resp(run *R, uint32_t req) {
     /* keep the call alive until its outcome is handled */
     c->outstanding++;
     req_release(R, req);
-    rc = deliver(R, ci, o);
+    rc = deliver(R, ci, o, attempt);
     c = &R->calls[ci];
     if (--c->outstanding == 0 && c->finished == 1) call_release(R, ci);
     return rc;
@@ -1743,8 +1888,29 @@ static int on_resp(run *R, uint32_t req) {
   return 0;
 }
 
+static int on_timeout_hedged(run *R, uint32_t ci, uint32_t serial) {
+  sim_call *c = &R->calls[ci];
+  struct sim_hedge *x = &R->hx[R->callc[ci].hx];
+  uint32_t k = 0;
+  while (k < x->h.sent &&
+         !((x->h.inflight & (1u << k)) && x->serial[k] == serial))
+    k++;
+  if (k == x->h.sent) return 0; /* that attempt answered */
+  sim_req *cq = &R->reqs[x->req[k]];
+  if (cq->call == ci && cq->serial == serial) cq->abandoned = 1;
+  if (c->top) {
+    pt(R)->timeouts++;
+    R->res->summary.timeouts++;
+  }
+  rein_outcome o = {.kind = REIN_OUTCOME_TIMEOUT};
+  o.condition = REIN_COND_TRANSPORT(REIN_TRANSPORT_TIMEOUT);
+  R->callc[ci].last_cond = REIN_COND_NONE;
+  return hedge_handle(R, ci, rein_hedge_outcome(&x->h, k + 1, &o, R->now));
+}
+
 static int on_timeout(run *R, uint32_t ci, uint32_t serial) {
   sim_call *c = &R->calls[ci];
+  if (c->hedged && !c->finished) return on_timeout_hedged(R, ci, serial);
   if (c->finished || c->serial != serial || c->cur_req == NONE) return 0;
   /* A `drop` outage releases the request without telling the call, and the
    * index may already serve another call's attempt: only mark it abandoned
@@ -1765,6 +1931,8 @@ static int on_timeout(run *R, uint32_t ci, uint32_t serial) {
 static int on_wake(run *R, uint32_t ci, uint32_t serial) {
   sim_call *c = &R->calls[ci];
   if (c->finished || c->serial != serial) return 0;
+  if (c->hedged)
+    return hedge_handle(R, ci, rein_hedge_poll(&R->hx[R->callc[ci].hx].h, R->now));
   return handle(R, ci, rein_retry_next(&R->callc[ci].r, NULL, R->now));
 }
 
@@ -1985,6 +2153,7 @@ static void run_free(run *R) {
   rein__sim_free(a, R->nowl.buf);
   rein__sim_free(a, R->calls_raw);
   rein__sim_free(a, R->callc_raw);
+  rein__sim_free(a, R->hx);
   fs_free(R, &R->call_fs);
   rein__sim_free(a, R->clients);
   rein__sim_free(a, R->client_pol);
@@ -2023,6 +2192,7 @@ static int init_world(run *R) {
   const rein_allocator *a = R->a;
   uint64_t st = R->res->seed;
   R->req_free = NONE;
+  R->hx_free = NONE;
   rein_rng_seed(&R->r_arr, rein_splitmix64(&st));
   rein_rng_seed(&R->r_srv, rein_splitmix64(&st));
   rein_rng_seed(&R->r_net, rein_splitmix64(&st));

@@ -50,6 +50,8 @@ size_t rein_sim_summary_fields(const rein_sim_summary *s, rein_sim_field *out,
   F("wasted", s->wasted);
   F("total_work", s->server_attempts);
   F("events", s->events);
+  F("hedges", s->hedges);
+  F("hedges_cancelled", s->hedges_cancelled);
   static const char *const gnames[REIN_GIVEUP_COUNT_] = {
       NULL,
       "giveup_max_attempts",

@@ -487,7 +487,7 @@ static int p_dist(ld *L, yaml_node_t *n, const char *path, sim_dist *d) {
 static const char *const SIM_ONLY[] = {"propagate_dont_retry", "honor_signals",
                                        "attempt_header", NULL};
 static const char *const BLOCKS[] = {"backoff", "budget", "breaker",
-                                     "throttle", NULL};
+                                     "throttle", "hedge", NULL};
 static const char *const FROM_CONTRACT[] = {"contract", "caller", "to", NULL};
 static const char *const FROM_IMPORT[] = {"import", "format", "to", NULL};
 
@@ -614,6 +614,7 @@ static int p_block(ld *L, yaml_node_t *n, const char *path,
   if (block == REIN_MODEL_BUDGET) sp->has_budget = true;
   if (block == REIN_MODEL_BREAKER) sp->has_breaker = true;
   if (block == REIN_MODEL_THROTTLE) sp->has_throttle = true;
+  if (block == REIN_MODEL_HEDGE) sp->has_hedge = true;
   return 0;
 }
 
@@ -881,6 +882,7 @@ static int p_policy(ld *L, yaml_node_t *n, const char *path,
                            : !strcmp(k, "budget")   ? REIN_MODEL_BUDGET
                            : !strcmp(k, "breaker")  ? REIN_MODEL_BREAKER
                            : !strcmp(k, "throttle") ? REIN_MODEL_THROTTLE
+                           : !strcmp(k, "hedge")    ? REIN_MODEL_HEDGE
                                                     : REIN_MODEL_RETRY;
     if (blk != REIN_MODEL_RETRY) {
       if (p_block(L, v, fp, blk, &p->spec)) return -1;

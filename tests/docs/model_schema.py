@@ -8,7 +8,7 @@ policy model's (rein/model.h), field by field.
 Reads the table from `rein policy --fields --json` and derives, for every
 field, its JSON Schema (type, bounds, enum, default, description); the
 schema's call (timeout, deadline), retry (attempts, window,
-expected_attempt, signals), retry.backoff, retry.throttle, budget and
+expected_attempt, signals), retry.backoff, retry.throttle, retry.hedge, budget and
 breaker properties must equal them (`when` keeps the schema's own outcome
 grammar). --write puts them into the schema instead of checking (how the
 schema is generated); the test runs without it and fails on any
@@ -77,6 +77,7 @@ def main():
              "retry": d["retry"]["properties"],
              "backoff": d["retry"]["properties"]["backoff"]["properties"],
              "throttle": d["retry"]["properties"]["throttle"]["properties"],
+             "hedge": d["retry"]["properties"]["hedge"]["properties"],
              "budget": d["budget"]["properties"],
              "breaker": d["breaker"]["properties"]}
     bad = 0
