@@ -325,14 +325,12 @@ bool rein_breaker_allow(rein_breaker *b, int64_t now,
   memset(permit, 0, sizeof *permit);
   if (b->vt) return b->vt->allow(b->impl, now, permit);
   int mode = atomic_load_explicit(&b->mode, memory_order_relaxed);
-  if (b->cfg.gates == REIN_BREAKER_GATES_RETRIES) {
-    /* a first attempt: never refused; its outcome is the measurement */
-    permit->generation =
-        gen_of(atomic_load_explicit(&b->word, memory_order_acquire));
-    permit->valid = 1;
-    return true;
-  }
-  if (mode == REIN_BREAKER_FORCED_OPEN) return false;
+  /* A retry-only breaker never leaves CLOSED (only reset() writes its
+   * word), so a first attempt to it is permitted below like any CLOSED
+   * call; FORCED_OPEN is the one place it needs its own answer. */
+  if (mode == REIN_BREAKER_FORCED_OPEN &&
+      b->cfg.gates != REIN_BREAKER_GATES_RETRIES)
+    return false;
   for (;;) {
     uint64_t w = atomic_load_explicit(&b->word, memory_order_acquire);
     if (mode == REIN_BREAKER_DISABLED) {
@@ -427,14 +425,6 @@ void rein_breaker_record(rein_breaker *b, const rein_breaker_permit *permit,
       REIN_BREAKER_NORMAL)
     return;
   bool slow = b->cfg.slow_call_ns > 0 && duration_ns >= b->cfg.slow_call_ns;
-  if (b->cfg.gates == REIN_BREAKER_GATES_RETRIES) {
-    /* no transitions: the window is all there is (a permit from before a
-     * reset carries the old generation and is not counted) */
-    uint64_t w = atomic_load_explicit(&b->word, memory_order_acquire);
-    if (gen_of(w) == permit->generation)
-      window_add(b, failure, slow, now, rein__thread_stripe());
-    return;
-  }
   uint32_t n = b->cfg.half_open_probes;
   if (permit->probe) {
     bool bad = failure || slow;
@@ -468,7 +458,10 @@ void rein_breaker_record(rein_breaker *b, const rein_breaker_permit *permit,
   if (st_of(w) != REIN_BREAKER_CLOSED || gen_of(w) != permit->generation)
     return;
   window_add(b, failure, slow, now, rein__thread_stripe());
-  if (!failure && !slow) return;
+  /* A retry-only breaker (never a probe permit, always CLOSED: it got
+   * here) has no transitions: the window is all there is. */
+  if ((!failure && !slow) || b->cfg.gates == REIN_BREAKER_GATES_RETRIES)
+    return;
   uint64_t calls, fails, slows;
   window_read(b, now, &calls, &fails, &slows);
   if (calls < b->cfg.min_calls) return;

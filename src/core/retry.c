@@ -200,41 +200,44 @@ static rein_decision give_up(rein_retry *r, rein_giveup reason,
   return d;
 }
 
-/* Admission of the next attempt: deadline, throttle, breaker. */
-static rein_decision admit(rein_retry *r, int64_t now) {
+/* Admission of the next attempt: deadline, throttle, breaker. `retried`
+ * (a retry, not the first attempt) is a constant at each of the two call
+ * sites, so the first attempt's copy carries no retry-only-breaker test. */
+static inline __attribute__((always_inline)) rein_decision
+admit(rein_retry *r, int64_t now, bool retried) {
   const rein_policy_config *c = &r->policy->cfg;
-  bool retried = r->attempt > 0;
   if (now >= r->deadline_ns)
     return give_up(r, REIN_GIVEUP_DEADLINE, retried, now);
-  /* A retry-only breaker: a first attempt is never refused by it (allow()
-   * hands out the permit that records its outcome); a retry asks
-   * allow_retry(). */
-  bool gate = r->policy->gate_retries;
+  /* A retry-only breaker (gate_retries): a first attempt is never refused
+   * by it (allow() hands out the permit that records its outcome); a retry
+   * asks allow_retry(). */
   /* An open breaker refuses before the throttle counts the request: the
    * throttle must not learn "requests without accepts" from calls that were
    * never going to be sent, or it keeps refusing long after the breaker
    * lets traffic through again. (The read is a snapshot; allow() below
    * makes the real decision and hands out the permit.) */
-  if (c->breaker && c->throttle && (retried || !gate) &&
+  if (c->breaker && c->throttle &&
+      (retried || !r->policy->gate_retries) &&
       rein_breaker_state_at(c->breaker, now) == REIN_BREAKER_OPEN) {
     rein_metrics_add(c->metrics, REIN_C_BREAKER_REJECTIONS, 1);
-    return give_up(r, gate ? REIN_GIVEUP_RETRY_BREAKER : REIN_GIVEUP_BREAKER_OPEN,
+    return give_up(r,
+                   r->policy->gate_retries ? REIN_GIVEUP_RETRY_BREAKER
+                                           : REIN_GIVEUP_BREAKER_OPEN,
                    true, now);
   }
   if (c->throttle && !rein_throttle_admit(c->throttle, now, call_rng(r))) {
     rein_metrics_add(c->metrics, REIN_C_THROTTLED, 1);
     return give_up(r, REIN_GIVEUP_THROTTLED, true, now);
   }
-  if (c->breaker) {
-    bool ok = retried && gate
-                  ? rein_breaker_allow_retry(c->breaker, now, &r->permit)
-                  : rein_breaker_allow(c->breaker, now, &r->permit);
-    if (!ok) {
-      rein_metrics_add(c->metrics, REIN_C_BREAKER_REJECTIONS, 1);
-      return give_up(r,
-                     gate ? REIN_GIVEUP_RETRY_BREAKER : REIN_GIVEUP_BREAKER_OPEN,
-                     true, now);
-    }
+  if (c->breaker &&
+      !(retried && r->policy->gate_retries
+            ? rein_breaker_allow_retry(c->breaker, now, &r->permit)
+            : rein_breaker_allow(c->breaker, now, &r->permit))) {
+    rein_metrics_add(c->metrics, REIN_C_BREAKER_REJECTIONS, 1);
+    return give_up(r,
+                   r->policy->gate_retries ? REIN_GIVEUP_RETRY_BREAKER
+                                           : REIN_GIVEUP_BREAKER_OPEN,
+                   true, now);
   }
   r->attempt++;
   r->attempt_start_ns = now;
@@ -261,7 +264,7 @@ rein_decision rein_retry_begin(rein_retry *r, int64_t now) {
   r->start_ns = now;
   if (c->window_ns > 0) r->end_ns = now + c->window_ns;
   rein_metrics_add(c->metrics, REIN_C_CALLS, 1);
-  return admit(r, now);
+  return admit(r, now, false);
 }
 
 static bool is_failure_for_breaker(rein_outcome_kind k) {
@@ -295,7 +298,7 @@ rein_decision rein_retry_next(rein_retry *r, const rein_outcome *o,
                          r->ready_at_ns - now, 0};
       return d;
     }
-    return admit(r, now);
+    return admit(r, now, true);
   }
   if (r->state != S_ATTEMPTING || !o) return invalid_call(r);
 
