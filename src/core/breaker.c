@@ -22,8 +22,8 @@
  * state machine: allow() always permits (a first attempt), record() only
  * adds to the window, and allow_retry() reads the window and refuses while
  * the share is over the threshold. Nothing is cached, so retries resume on
- * the first read after the share falls, and the first-attempt path stays
- * one load and a store.
+ * the first read after the share falls, and its first-attempt path is a
+ * CLOSED classic breaker's.
  */
 #include "rein/breaker.h"
 #include "rein/metrics.h"

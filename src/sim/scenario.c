@@ -634,6 +634,17 @@ static int p_block(ld *L, yaml_node_t *n, const char *path,
                     : "remove window/window_calls (a cumulative window "
                       "counts every outcome)");
   }
+  /* what ships: rein/fleet.h shares a classic breaker only (the
+   * contract loader's rule) */
+  if (block == REIN_MODEL_BREAKER && sp->breaker_scope == REIN_SCOPE_FLEET &&
+      sp->breaker.gates == REIN_BREAKER_GATES_RETRIES) {
+    char fp[256];
+    subpath(fp, sizeof fp, path, "gates");
+    return fail(L, n, fp,
+                "gates: retries is per instance (a fleet breaker, "
+                "rein/fleet.h, shares one open state and gates every call); "
+                "use scope: instance");
+  }
   if (block == REIN_MODEL_BUDGET) sp->has_budget = true;
   if (block == REIN_MODEL_BREAKER) sp->has_breaker = true;
   if (block == REIN_MODEL_THROTTLE) sp->has_throttle = true;
