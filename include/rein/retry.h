@@ -55,7 +55,8 @@
  *      (REIN_C_RETENTION_LATE) and sent. Step 0's polls are checked too.
  *  5b. the breaker is retry-only (rein/breaker.h, gates RETRIES) and
  *      its failure share is at or over the threshold     -> RETRY_BREAKER
- *      (before the budget: no token is taken, nothing waited for)
+ *      (before the budget: no token is taken, nothing waited for; step
+ *      0's polls skip it, and are asked on resume like any retry)
  *   6. the budget refuses                                 -> BUDGET
  *   7. WAIT(delay); on_retry fires; then on resume:
  *                                   breaker refuses       -> BREAKER_OPEN

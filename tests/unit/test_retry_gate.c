@@ -264,6 +264,30 @@ static void test_engine(void **state) {
   rein_breaker_free(b);
 }
 
+/* Step 0's poll (in progress, keyed) skips 5b: it is scheduled, and asked
+ * on resume like any attempt after the first. */
+static void test_poll(void **state) {
+  (void)state;
+  rein_breaker *b = gate(REIN_BREAKER_WINDOW_COUNT, 10, 2, 0.5);
+  rein_policy *p = policy_over(b, NULL, 3);
+  put(b, true, 0);
+  put(b, true, 1);
+  assert_int_equal(rein_breaker_state_at(b, 2), REIN_BREAKER_OPEN);
+  rein_call_opts o = {.has_key = true, .deadline = 60 * S};
+  rein_retry r;
+  rein_retry_init(&r, p, &o);
+  rein_decision d = rein_retry_begin(&r, 2);
+  assert_int_equal(d.action, REIN_ATTEMPT);
+  rein_outcome busy = {.kind = REIN_OUTCOME_FAILURE, .in_progress = true};
+  d = rein_retry_next(&r, &busy, 3);
+  assert_int_equal(d.action, REIN_WAIT);
+  d = rein_retry_next(&r, NULL, 3 + d.delay_ns);
+  assert_int_equal(d.action, REIN_GIVE_UP);
+  assert_int_equal(d.reason, REIN_GIVEUP_RETRY_BREAKER);
+  rein_policy_free(p);
+  rein_breaker_free(b);
+}
+
 /* With an adaptive throttle too: the engine's "breaker open before the
  * throttle" pre-check must not refuse a first attempt of a retry-only
  * breaker. */
@@ -404,6 +428,7 @@ int main(void) {
       cmocka_unit_test(test_breaker_rule),
       cmocka_unit_test(test_cumulative_and_time),
       cmocka_unit_test(test_engine),
+      cmocka_unit_test(test_poll),
       cmocka_unit_test(test_with_throttle),
       cmocka_unit_test(test_load_claim),
       cmocka_unit_test(test_threads),
