@@ -276,17 +276,24 @@ static int run(int argc, char **argv) {
       printf("  budget          none\n");
     }
     if (cp.has_breaker) {
-      printf("  breaker         %sfailure_rate %g, min_calls %u, ",
+      bool ro = cp.breaker.gates == REIN_BREAKER_GATES_RETRIES;
+      printf("  breaker         %s%sfailure_rate %g, min_calls %u, ",
              cp.breaker_scope == REIN_CONTRACT_SCOPE_FLEET ? "fleet, " : "",
+             ro ? "retries only (never a first attempt), " : "",
              cp.breaker.failure_rate, cp.breaker.min_calls);
       if (cp.breaker.window == REIN_BREAKER_WINDOW_TIME)
         printf("window %s in %u buckets", dur(cp.breaker.window_ns, b1),
                cp.breaker.buckets);
+      else if (cp.breaker.window == REIN_BREAKER_WINDOW_CUMULATIVE)
+        printf("cumulative window");
       else
         printf("window %u calls", cp.breaker.window_size);
-      printf(", open %s (jitter %g), half-open probes %u\n",
-             dur(cp.breaker.open_ns, b2), cp.breaker.open_jitter,
-             cp.breaker.half_open_probes);
+      if (ro)
+        printf("\n");
+      else
+        printf(", open %s (jitter %g), half-open probes %u\n",
+               dur(cp.breaker.open_ns, b2), cp.breaker.open_jitter,
+               cp.breaker.half_open_probes);
       if (cp.breaker.slow_call_ns)
         printf("                  slow calls >= %s, slow_rate %g\n",
                dur(cp.breaker.slow_call_ns, b3), cp.breaker.slow_rate);

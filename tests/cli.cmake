@@ -21,3 +21,12 @@ if(TARGET rein_cli)
     message(WARNING "man not found (Debian package man-db): cli_tool test not registered; scripts/deps.sh check installs it")
   endif()
 endif()
+
+# The retry-only breaker through rein policy, check and simulate (issue 18).
+if(TARGET rein_cli AND TARGET rein_sim)
+  add_test(NAME policy_retry_gate
+           COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/e2e/policy_retry_gate.sh
+                   $<TARGET_FILE:rein_cli>
+                   ${PROJECT_SOURCE_DIR}/examples/scenarios)
+  set_tests_properties(policy_retry_gate PROPERTIES LABELS e2e TIMEOUT 60)
+endif()

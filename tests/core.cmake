@@ -8,6 +8,12 @@ foreach(m errors rng backoff budget breaker throttle metrics retry hedge classif
 endforeach()
 rein_add_test(NAME test_concurrency SOURCES unit/test_concurrency.c
               LABELS unit concurrency)
+# The retry-only breaker and the policy's events (issue 18); both run two
+# threads on one breaker / policy, so they are in the TSan step too.
+rein_add_test(NAME test_retry_gate SOURCES unit/test_retry_gate.c
+              LABELS unit concurrency)
+rein_add_test(NAME test_retry_events SOURCES unit/test_retry_events.c
+              LABELS unit concurrency)
 # What a user installs is the plain build, not a sanitizer one.
 if(NOT REIN_SANITIZE AND NOT REIN_TSAN)
   get_property(_comps GLOBAL PROPERTY REIN_COMPONENTS)

@@ -15,15 +15,18 @@
  * shared pair's scaling is to be read against it. Ratios are per round
  * (the machine's speed drifts between rounds), then the median.
  *
- *   build/bench/bench_decision [calls_per_thread [fail_percent]]
+ *   build/bench/bench_decision [calls_per_thread [fail_percent [retries]]]
  * fail_percent (default 5) is the share of calls whose first attempt
- * fails; 0 leaves only the first-attempt path.
+ * fails; 0 leaves only the first-attempt path. A third argument `retries`
+ * makes the breaker a retry-only one (gates RETRIES, rein/breaker.h): its
+ * allow_retry reads the window on every retry.
  */
 #include "rein.h"
 
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 typedef struct {
@@ -101,11 +104,13 @@ static int cmp(const void *a, const void *b) {
 }
 
 /* A policy with its own default ratio budget and time-window breaker. */
-static int make_policy(rein_policy **p, rein_budget **b, rein_breaker **k) {
+static int make_policy(rein_policy **p, rein_budget **b, rein_breaker **k,
+                       bool retry_only) {
   rein_budget_config bc;
   rein_budget_config_default(&bc);
   rein_breaker_config kc;
   rein_breaker_config_default(&kc);
+  if (retry_only) kc.gates = REIN_BREAKER_GATES_RETRIES;
   if (rein_budget_new(&bc, b) || rein_breaker_new(&kc, k)) return 1;
   rein_policy_config pc;
   rein_policy_config_default(&pc); /* exponential backoff, full jitter */
@@ -117,9 +122,10 @@ static int make_policy(rein_policy **p, rein_budget **b, rein_breaker **k) {
 int main(int argc, char **argv) {
   long calls = argc > 1 ? atol(argv[1]) : 2000000;
   int fp = argc > 2 ? atoi(argv[2]) : 5;
-  if (calls < 1 || fp < 0 || fp > 100) {
-    fprintf(stderr,
-            "usage: bench_decision [calls_per_thread [fail_percent]]\n");
+  bool retry_only = argc > 3 && strcmp(argv[3], "retries") == 0;
+  if (calls < 1 || fp < 0 || fp > 100 || (argc > 3 && !retry_only)) {
+    fprintf(stderr, "usage: bench_decision [calls_per_thread [fail_percent "
+                    "[retries]]]\n");
     return 2;
   }
   unsigned fail_pct = (unsigned)fp;
@@ -127,7 +133,7 @@ int main(int argc, char **argv) {
   rein_budget *budget[2];
   rein_breaker *breaker[2];
   for (int i = 0; i < 2; i++)
-    if (make_policy(&p[i], &budget[i], &breaker[i])) return 1;
+    if (make_policy(&p[i], &budget[i], &breaker[i], retry_only)) return 1;
   rein_policy *shared[2] = {p[0], p[0]};
 
   enum { RUNS = 7 };
@@ -153,9 +159,10 @@ int main(int argc, char **argv) {
   qsort(thrp, RUNS, sizeof(double), cmp);
   qsort(r_shared, RUNS, sizeof(double), cmp);
   qsort(r_private, RUNS, sizeof(double), cmp);
-  printf("bench_decision: begin+next with ratio budget, time-window breaker, "
-         "exponential backoff + full jitter; %u%% of calls retry once\n",
-         fail_pct);
+  printf("bench_decision: begin+next with ratio budget, time-window %s"
+         "breaker, exponential backoff + full jitter; %u%% of calls retry "
+         "once\n",
+         retry_only ? "retry-only " : "", fail_pct);
   printf("  1 thread : %6.1f ns/decision (median of %d; min %.1f, max %.1f), "
          "%.1f M decisions/s\n",
          ns1[RUNS / 2], RUNS, ns1[0], ns1[RUNS - 1], thr1[RUNS / 2] / 1e6);

@@ -24,6 +24,20 @@
  * Modes: NORMAL, FORCED_OPEN (refuse everything), DISABLED (permit
  * everything, record nothing).
  *
+ * Retry-only breaker (`gates` = REIN_BREAKER_GATES_RETRIES; Brooker 2022,
+ * "Fixing retries with token buckets and circuit breakers"): it never
+ * refuses a call's first attempt; it refuses retries (and, later, hedges:
+ * any attempt after a call's first, asked through
+ * rein_breaker_allow_retry) while the window holds at least `min_calls`
+ * outcomes and their failure share is >= `failure_rate` (or the slow share
+ * >= `slow_rate`). There is no OPEN period and no probing: first attempts
+ * keep flowing and keep measuring, so retries resume as soon as the share
+ * falls below the threshold. rein_breaker_state_at reads OPEN while
+ * retries are refused, CLOSED otherwise. FORCED_OPEN refuses every retry
+ * (never a first attempt); DISABLED permits everything and records
+ * nothing. The window may be COUNT, TIME, or CUMULATIVE (every outcome
+ * since creation or the last reset).
+ *
  * Thread level: internally synchronized, lock-free; allow() on a CLOSED
  * breaker writes nothing, record() of a success writes one striped counter.
  * Window counts are exact while no transition races with them; the thread
@@ -50,8 +64,17 @@ typedef enum rein_breaker_state {
 
 typedef enum rein_breaker_window {
   REIN_BREAKER_WINDOW_COUNT = 0,
-  REIN_BREAKER_WINDOW_TIME = 1
+  REIN_BREAKER_WINDOW_TIME = 1,
+  REIN_BREAKER_WINDOW_CUMULATIVE = 2 /* every outcome since creation (or the
+                                        last reset / close) */
 } rein_breaker_window;
+
+/* What a breaker refuses. */
+typedef enum rein_breaker_gates {
+  REIN_BREAKER_GATES_ALL = 0,    /* every call (the classic breaker) */
+  REIN_BREAKER_GATES_RETRIES = 1 /* retries and hedges only, never a first
+                                    attempt (see above) */
+} rein_breaker_gates;
 
 typedef enum rein_breaker_mode {
   REIN_BREAKER_NORMAL = 0,
@@ -81,6 +104,9 @@ typedef struct rein_breaker_config {
   struct rein_metrics *metrics; /* optional, borrowed: counts transitions */
   const rein_allocator *alloc;
   rein_errbuf *err;
+  /* Appended. ALL (default) or RETRIES: a retry-only breaker, which
+   * ignores open_ns, open_jitter and half_open_probes. */
+  rein_breaker_gates gates;
 } rein_breaker_config;
 
 /* A permission to make one call, returned by rein_breaker_allow(). */
@@ -97,9 +123,18 @@ REIN_API void rein_breaker_free(rein_breaker *b);
 
 /* May a call go out now? true fills `*permit` (which must then be recorded);
  * false means the breaker is OPEN, FORCED_OPEN, or HALF_OPEN with all probes
- * out. */
+ * out. A retry-only breaker always permits (this is the first attempt's
+ * question). */
 REIN_API bool rein_breaker_allow(rein_breaker *b, int64_t now,
                                  rein_breaker_permit *permit);
+
+/* May an attempt after a call's first (a retry, later a hedge) go out now?
+ * The same as rein_breaker_allow for a breaker that gates ALL (and for a
+ * custom breaker); for a retry-only breaker, false while the failure (or
+ * slow) share of the window is at or above its threshold. Lock-free, never
+ * allocates: it reads the window (a time window sums its stripes). */
+REIN_API bool rein_breaker_allow_retry(rein_breaker *b, int64_t now,
+                                       rein_breaker_permit *permit);
 
 /* The outcome of a permitted call. `failure` counts against the failure
  * rate; `duration_ns` decides whether it was slow. */

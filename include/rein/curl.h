@@ -266,7 +266,9 @@ typedef struct rein_curl_opts {
   /* Chained header callback (libcurl's signature; return size to go on). */
   size_t (*header_fn)(char *buf, size_t size, size_t n, void *ctx);
   void *header_ctx;
-  void *user;                 /* returned by rein_curl_call_user */
+  void *user;                 /* returned by rein_curl_call_user; also the
+                                 event.user of the policy's on_retry and
+                                 on_give_up (rein/retry.h) */
   /* Appended. The key of the request this call serves (raw, as read from
    * the inbound Idempotency-Key, e.g. by rein_idem_http_read_key; at most
    * REIN_CURL_INBOUND_KEY_MAX bytes of printable ASCII); borrowed. Used

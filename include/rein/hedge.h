@@ -43,6 +43,8 @@
  *   5. a hedge the budget refuses (each hedge is a retry:
  *      rein_budget_try_retry)                             -> BUDGET
  *   6. the breaker refuses a permit                       -> BREAKER_OPEN
+ *      (a retry-only breaker, rein/breaker.h gates: retries, never refuses
+ *      attempt 1 and refuses hedges as it refuses retries -> RETRY_BREAKER)
  *   7. the throttle rejects it                            -> THROTTLED
  * A refusal stops hedging for this call and never cancels an attempt in
  * flight: the call goes on with what it sent, and ends GIVE_UP with that

@@ -53,16 +53,44 @@
  *      retention REFUSE (AUTO on a non-idempotent policy) -> RETENTION
  *      WARN (AUTO on an idempotent policy): counted
  *      (REIN_C_RETENTION_LATE) and sent. Step 0's polls are checked too.
+ *  5b. the breaker is retry-only (rein/breaker.h, gates RETRIES) and
+ *      its failure share is at or over the threshold     -> RETRY_BREAKER
+ *      (before the budget: no token is taken, nothing waited for; step
+ *      0's polls skip it, and are asked on resume like any retry)
  *   6. the budget refuses                                 -> BUDGET
- *   7. WAIT(delay); then on resume: breaker refuses       -> BREAKER_OPEN
+ *   7. WAIT(delay); on_retry fires; then on resume:
+ *                                   breaker refuses       -> BREAKER_OPEN
+ *                                   (retry-only breaker)  -> RETRY_BREAKER
  *                                   throttle rejects      -> THROTTLED
  * A server delay is a floor on the next delay, never a reason to retry
  * sooner. begin() applies the breaker and throttle checks to the first
- * attempt, so a call can fail fast without sending anything.
+ * attempt, so a call can fail fast without sending anything; a retry-only
+ * breaker is never consulted there (it never refuses a first attempt).
+ *
+ * Events (resilience4j's and Polly's habit; rein_policy_config.on_retry,
+ * on_give_up): plain function pointers the state machine calls, on the
+ * caller's thread, inside the rein_retry_begin / rein_retry_next that made
+ * the decision, after the call's state is updated and just before it
+ * returns. No lock is held (the engine takes none; the breaker's state
+ * callback has returned), nothing is allocated, and the event is on the
+ * stack: copy what you keep. A callback must not call rein_retry_* on the
+ * same rein_retry.
+ *   on_retry    when next() decides to retry: the returned decision is
+ *               WAIT(delay_ns) for the retry (or for an in-progress poll,
+ *               step 0: event.poll). Fired once per retry, not for a
+ *               repeated next(NULL) before the delay is up. The retry may
+ *               still be refused on resume (step 7), and then on_give_up
+ *               follows.
+ *   on_give_up  when begin() or next() returns GIVE_UP with a reason (not
+ *               for the misuse GIVE_UP with reason NONE): exactly once per
+ *               call that gives up, with the reason and dont_retry the
+ *               decision carries.
+ * (on_hedge comes with hedging, issue 18.)
  *
  * "Don't retry" propagation: a GIVE_UP carries dont_retry = true when rein
  * stopped because the system is overloaded or this layer already retried
- * (SERVER_STOP, BUDGET, BREAKER_OPEN, THROTTLED, RETENTION, and MAX_ATTEMPTS /
+ * (SERVER_STOP, BUDGET, BREAKER_OPEN, RETRY_BREAKER, THROTTLED, RETENTION,
+ * and MAX_ATTEMPTS /
  * WINDOW / DEADLINE after at least one retry). Return it to your caller (e.g.
  * the Rein-Dont-Retry header) so the layer above does not multiply the load.
  *
@@ -136,6 +164,9 @@ typedef enum rein_giveup {
   REIN_GIVEUP_SERVER_STOP = 9,    /* the server said don't retry */
   REIN_GIVEUP_RETENTION = 10,     /* the retry would be sent after the
                                      server forgot the call's key (5a) */
+  REIN_GIVEUP_RETRY_BREAKER = 11, /* a retry-only breaker stopped retries
+                                     (5b, 7): the failure share is over its
+                                     threshold; the first attempt was sent */
   REIN_GIVEUP_COUNT_
 } rein_giveup;
 
@@ -158,6 +189,27 @@ typedef enum rein_retention_mode {
   REIN_RETENTION_WARN = 1,  /* send it; count rein_retention_late_total */
   REIN_RETENTION_REFUSE = 2 /* give up: REIN_GIVEUP_RETENTION */
 } rein_retention_mode;
+
+/* What an event callback is told (see "Events" above). Filled by the
+ * library on its stack; members are only appended, so a callback compiled
+ * against an older header reads the members it knows. */
+typedef struct rein_retry_event {
+  const rein_policy *policy;
+  void *user;              /* rein_call_opts.user of the call */
+  uint32_t attempt;        /* attempts sent so far: on_retry, the attempt
+                              that failed (the retry is attempt + 1);
+                              on_give_up, 0 when begin() refused the call */
+  int64_t delay_ns;        /* on_retry: the wait before the retry;
+                              on_give_up: 0 */
+  rein_giveup reason;      /* on_give_up: why; on_retry: NONE */
+  bool dont_retry;         /* on_give_up: the decision's dont_retry */
+  bool poll;               /* on_retry: an in-progress poll (step 0), not
+                              a failure */
+  rein_outcome_kind last;  /* the last attempt's outcome (attempt > 0) */
+  int64_t now;             /* the decision's `now` */
+} rein_retry_event;
+
+typedef void (*rein_retry_event_fn)(void *ctx, const rein_retry_event *ev);
 
 typedef struct rein_policy_config {
   const char *name;          /* for metrics and messages; copied; default
@@ -199,6 +251,10 @@ typedef struct rein_policy_config {
    * (rein_outcome.key_retention_ns) shortens it for that call. */
   int64_t key_retention_ns;
   rein_retention_mode retention; /* what step 5a does; default AUTO */
+  /* Appended. Events (see "Events" above); NULL = none. */
+  rein_retry_event_fn on_retry;
+  rein_retry_event_fn on_give_up;
+  void *event_ctx; /* passed to both */
 } rein_policy_config;
 
 REIN_API void rein_policy_config_default(rein_policy_config *c);
@@ -220,6 +276,8 @@ typedef struct rein_call_opts {
   uint32_t stripe;  /* counter stripe hint (any value; only its low bits
                        are used); 0 = derive from the calling thread. Only
                        affects speed and default seeds, never decisions. */
+  /* Appended. Handed to the policy's event callbacks as event.user. */
+  void *user;
 } rein_call_opts;
 
 /* One call's state. Caller-allocated; fields are private. Copyable. */
@@ -235,6 +293,7 @@ typedef struct rein_retry {
   uint32_t polls; /* attempts answered "in progress" (not counted against
                      max_attempts) */
   int64_t retention_ns; /* the key's known retention; 0 = unknown (5a) */
+  void *user;           /* rein_call_opts.user, for events */
 } rein_retry;
 
 /* Prepare `r` for one call of `p`. Never fails, never allocates. */
@@ -282,7 +341,7 @@ REIN_API rein_status rein_retry_run(const rein_policy *p,
 REIN_API const char *rein_action_name(rein_action a);
 /* "max_attempts", "window", "deadline", "budget", "breaker_open",
  * "throttled", "not_retryable", "non_idempotent", "server_stop",
- * "retention" */
+ * "retention", "retry_breaker" */
 REIN_API const char *rein_giveup_name(rein_giveup g);
 /* "success", "failure", "timeout", "not_sent", "overloaded", "fatal" */
 REIN_API const char *rein_outcome_kind_name(rein_outcome_kind k);

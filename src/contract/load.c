@@ -822,7 +822,7 @@ static void budget_pair(lctx *L, void *obj, const char *path, const kv *p) {
 
 typedef struct breakerctx {
   rc_call *c;
-  yaml_node_t *window, *window_calls, *scope;
+  yaml_node_t *window, *window_calls, *scope, *window_kind, *gates;
 } breakerctx;
 
 static void breaker_pair(lctx *L, void *obj, const char *path, const kv *p) {
@@ -839,6 +839,8 @@ static void breaker_pair(lctx *L, void *obj, const char *path, const kv *p) {
   if (IS("window")) x->window = p->knode;
   else if (IS("window_calls")) x->window_calls = p->knode;
   else if (IS("scope")) x->scope = p->knode;
+  else if (IS("window_kind")) x->window_kind = p->v;
+  else if (IS("gates")) x->gates = p->v;
   want_model(L, p->v, fp, f, &c->spec);
 }
 
@@ -949,11 +951,43 @@ static void retry_pair(lctx *L, void *obj, const char *path, const kv *p) {
     }
   } else if (IS("breaker")) {
     if (!want_map(L, p->v, fp, "{failure_rate: 0.5, open: 5s}")) return;
-    breakerctx x = {c, NULL, NULL, NULL};
+    breakerctx x = {c, NULL, NULL, NULL, NULL, NULL};
     c->has_breaker = true;
     c->breaker_loc = loc_of(L, p->v);
+    int before = L->errors;
     walk_map(L, p->v, fp, &x, breaker_pair);
-    if (x.window && x.window_calls)
+    /* window_kind names the kind that window / window_calls select; given
+     * with the other one, or cumulative with either, it contradicts them */
+    const char *wk = x.window_kind ? sval(x.window_kind) : NULL;
+    yaml_node_t *clash = NULL;
+    if (wk && L->errors == before) {
+      if (x.window && strcmp(wk, "time")) clash = x.window;
+      else if (x.window_calls && strcmp(wk, "calls")) clash = x.window_calls;
+    }
+    if (clash)
+      diag(L, x.window_kind, "E004",
+           !strcmp(wk, "cumulative")
+               ? "remove `window`/`window_calls` (a cumulative window counts "
+                 "every outcome), or the window_kind"
+               : "remove window_kind (`window` selects time, `window_calls` "
+                 "selects calls)",
+           "%s: window_kind %s contradicts %s", fp, wk,
+           clash == x.window ? "window" : "window_calls");
+    else if (c->spec.breaker_scope == REIN_SCOPE_FLEET && x.window_kind &&
+             c->spec.breaker.window != REIN_BREAKER_WINDOW_TIME)
+      diag(L, x.window_kind, "E004",
+           "use a time window (`window: 10s`) for a fleet breaker",
+           "%s: a fleet breaker counts outcomes in time buckets; window_kind "
+           "%s is per instance only",
+           fp, wk ? wk : "?");
+    else if (c->spec.breaker_scope == REIN_SCOPE_FLEET &&
+             c->spec.breaker.gates == REIN_BREAKER_GATES_RETRIES)
+      diag(L, x.gates, "E004",
+           "use `scope: instance` for a retry-only breaker",
+           "%s: gates: retries is per instance (a fleet breaker shares one "
+           "open state through Redis and gates every call)",
+           fp);
+    else if (x.window && x.window_calls)
       diag(L, x.window_calls, "E004",
            "keep `window` (time based) or `window_calls` (count based)",
            "%s: window and window_calls are exclusive", fp);

@@ -14,13 +14,22 @@
  * The CLOSED-state window is either time based (striped window.c counters:
  * a success is one CAS on the caller's own cache line) or count based (a
  * ring of the last N outcomes with exchange-maintained totals, exact under
- * concurrency). Failure rates are only evaluated when a failure or slow call
- * is recorded, since a success can never trip the breaker.
+ * concurrency), or CUMULATIVE (the ring's three totals without a ring).
+ * Failure rates are only evaluated when a failure or slow call is
+ * recorded, since a success can never trip the breaker.
+ *
+ * A retry-only breaker (gates RETRIES) uses the same window and none of the
+ * state machine: allow() always permits (a first attempt), record() only
+ * adds to the window, and allow_retry() reads the window and refuses while
+ * the share is over the threshold. Nothing is cached, so retries resume on
+ * the first read after the share falls, and its first-attempt path is a
+ * CLOSED classic breaker's.
  */
 #include "rein/breaker.h"
 #include "rein/metrics.h"
 #include "rein/rng.h"
 
+#include "internal.h"
 #include "window.h"
 
 #include <stdatomic.h>
@@ -89,9 +98,14 @@ void rein_breaker_config_default(rein_breaker_config *c) {
 
 static rein_status validate(const rein_breaker_config *c) {
   rein_errbuf *err = c->err;
-  if ((unsigned)c->window > REIN_BREAKER_WINDOW_TIME)
-    return rein__invalid(err, "breaker.window: must be count or time, got %d",
+  if ((unsigned)c->window > REIN_BREAKER_WINDOW_CUMULATIVE)
+    return rein__invalid(err,
+                         "breaker.window: must be count, time or cumulative, "
+                         "got %d",
                          (int)c->window);
+  if ((unsigned)c->gates > REIN_BREAKER_GATES_RETRIES)
+    return rein__invalid(err, "breaker.gates: must be all or retries, got %d",
+                         (int)c->gates);
   if (c->window == REIN_BREAKER_WINDOW_COUNT &&
       (c->window_size < 1 || c->window_size > 100000))
     return rein__invalid(err,
@@ -159,7 +173,7 @@ rein_status rein_breaker_new(const rein_breaker_config *c, rein_breaker **out) {
       rein__free_aligned(b->alloc, b);
       return st;
     }
-  } else {
+  } else if (c->window == REIN_BREAKER_WINDOW_COUNT) {
     b->ring = rein__calloc(b->alloc, c->window_size);
     if (!b->ring) {
       rein__free_aligned(b->alloc, b);
@@ -191,7 +205,7 @@ void rein_breaker_free(rein_breaker *b) {
     if (b->vt->destroy) b->vt->destroy(b->impl);
   } else if (b->cfg.window == REIN_BREAKER_WINDOW_TIME) {
     rein__window_destroy(&b->win, b->alloc);
-  } else {
+  } else if (b->cfg.window == REIN_BREAKER_WINDOW_COUNT) {
     rein__free(b->alloc, (void *)b->ring);
   }
   rein__free_aligned(b->alloc, b);
@@ -202,6 +216,13 @@ void rein_breaker_free(rein_breaker *b) {
 static void window_clear(rein_breaker *b) {
   if (b->cfg.window == REIN_BREAKER_WINDOW_TIME) {
     rein__window_clear(&b->win);
+    return;
+  }
+  if (b->cfg.window == REIN_BREAKER_WINDOW_CUMULATIVE) {
+    /* failures first, as window_read reads them first */
+    atomic_store(&b->ring_fail, 0);
+    atomic_store(&b->ring_slow, 0);
+    atomic_store(&b->ring_calls, 0);
     return;
   }
   for (uint32_t i = 0; i < b->cfg.window_size; i++) {
@@ -220,6 +241,14 @@ static void window_add(rein_breaker *b, bool fail, bool slow, int64_t now,
     rein__window_add(&b->win, stripe, C_CALLS, now, 1);
     if (fail) rein__window_add(&b->win, stripe, C_FAIL, now, 1);
     if (slow) rein__window_add(&b->win, stripe, C_SLOW, now, 1);
+    return;
+  }
+  if (b->cfg.window == REIN_BREAKER_WINDOW_CUMULATIVE) {
+    /* the call before its failure, so a reader never sees more failures
+     * than calls */
+    atomic_fetch_add(&b->ring_calls, 1);
+    if (fail) atomic_fetch_add(&b->ring_fail, 1);
+    if (slow) atomic_fetch_add(&b->ring_slow, 1);
     return;
   }
   uint64_t i = atomic_fetch_add(&b->pos, 1) % b->cfg.window_size;
@@ -296,7 +325,12 @@ bool rein_breaker_allow(rein_breaker *b, int64_t now,
   memset(permit, 0, sizeof *permit);
   if (b->vt) return b->vt->allow(b->impl, now, permit);
   int mode = atomic_load_explicit(&b->mode, memory_order_relaxed);
-  if (mode == REIN_BREAKER_FORCED_OPEN) return false;
+  /* A retry-only breaker never leaves CLOSED (only reset() writes its
+   * word), so a first attempt to it is permitted below like any CLOSED
+   * call; FORCED_OPEN is the one place it needs its own answer. */
+  if (mode == REIN_BREAKER_FORCED_OPEN &&
+      b->cfg.gates != REIN_BREAKER_GATES_RETRIES)
+    return false;
   for (;;) {
     uint64_t w = atomic_load_explicit(&b->word, memory_order_acquire);
     if (mode == REIN_BREAKER_DISABLED) {
@@ -349,6 +383,37 @@ bool rein_breaker_allow(rein_breaker *b, int64_t now,
   }
 }
 
+/* The retry-only breaker's rule: enough outcomes, and a share at or over
+ * the threshold (the trip rule of a CLOSED breaker). */
+static bool over_threshold(rein_breaker *b, int64_t now) {
+  uint64_t calls, fails, slows;
+  window_read(b, now, &calls, &fails, &slows);
+  if (calls < b->cfg.min_calls) return false;
+  if ((double)fails >= b->cfg.failure_rate * (double)calls) return true;
+  return b->cfg.slow_call_ns > 0 &&
+         (double)slows >= b->cfg.slow_rate * (double)calls;
+}
+
+bool rein_breaker_allow_retry(rein_breaker *b, int64_t now,
+                              rein_breaker_permit *permit) {
+  if (b->vt || b->cfg.gates != REIN_BREAKER_GATES_RETRIES)
+    return rein_breaker_allow(b, now, permit);
+  rein_breaker_permit dummy;
+  if (!permit) permit = &dummy;
+  memset(permit, 0, sizeof *permit);
+  int mode = atomic_load_explicit(&b->mode, memory_order_relaxed);
+  if (mode == REIN_BREAKER_FORCED_OPEN) return false;
+  if (mode == REIN_BREAKER_NORMAL && over_threshold(b, now)) return false;
+  permit->generation =
+      gen_of(atomic_load_explicit(&b->word, memory_order_acquire));
+  permit->valid = 1;
+  return true;
+}
+
+bool rein__breaker_gates_retries(const rein_breaker *b) {
+  return b && !b->vt && b->cfg.gates == REIN_BREAKER_GATES_RETRIES;
+}
+
 void rein_breaker_record(rein_breaker *b, const rein_breaker_permit *permit,
                          bool failure, int64_t duration_ns, int64_t now) {
   if (!permit || !permit->valid) return;
@@ -393,7 +458,10 @@ void rein_breaker_record(rein_breaker *b, const rein_breaker_permit *permit,
   if (st_of(w) != REIN_BREAKER_CLOSED || gen_of(w) != permit->generation)
     return;
   window_add(b, failure, slow, now, rein__thread_stripe());
-  if (!failure && !slow) return;
+  /* A retry-only breaker (never a probe permit, always CLOSED: it got
+   * here) has no transitions: the window is all there is. */
+  if ((!failure && !slow) || b->cfg.gates == REIN_BREAKER_GATES_RETRIES)
+    return;
   uint64_t calls, fails, slows;
   window_read(b, now, &calls, &fails, &slows);
   if (calls < b->cfg.min_calls) return;
@@ -411,6 +479,8 @@ rein_breaker_state rein_breaker_state_at(rein_breaker *b, int64_t now) {
   int mode = atomic_load(&b->mode);
   if (mode == REIN_BREAKER_FORCED_OPEN) return REIN_BREAKER_OPEN;
   if (mode == REIN_BREAKER_DISABLED) return REIN_BREAKER_CLOSED;
+  if (b->cfg.gates == REIN_BREAKER_GATES_RETRIES)
+    return over_threshold(b, now) ? REIN_BREAKER_OPEN : REIN_BREAKER_CLOSED;
   uint64_t w = atomic_load(&b->word);
   if (st_of(w) == REIN_BREAKER_OPEN &&
       atomic_load(&b->open_gen) == gen_of(w) &&

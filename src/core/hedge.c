@@ -276,7 +276,8 @@ static bool nothing_in_flight(const rein_hedge *h) { return h->inflight == 0; }
 static bool dont_retry_for(rein_giveup why, uint32_t sent) {
   return why == REIN_GIVEUP_SERVER_STOP || why == REIN_GIVEUP_BUDGET ||
          why == REIN_GIVEUP_BREAKER_OPEN || why == REIN_GIVEUP_THROTTLED ||
-         why == REIN_GIVEUP_RETENTION || sent > 1;
+         why == REIN_GIVEUP_RETENTION || why == REIN_GIVEUP_RETRY_BREAKER ||
+         sent > 1;
 }
 
 /* The expected time of one attempt, for the deadline rule. */
@@ -291,6 +292,11 @@ static rein_hedge_decision start(rein_hedge *h, int64_t now) {
   const rein_policy_config *c = pcfg(h);
   const rein_hedge_config *hc = &h->policy->cfg;
   bool first = h->sent == 0;
+  /* A retry-only breaker (rein/breaker.h gates: retries) gates hedges and
+   * never a first attempt. */
+  bool gates_retries = c->breaker && rein__breaker_gates_retries(c->breaker);
+  rein_giveup breaker_reason =
+      gates_retries ? REIN_GIVEUP_RETRY_BREAKER : REIN_GIVEUP_BREAKER_OPEN;
   rein_giveup why = REIN_GIVEUP_NONE;
   bool dont = false;
   uint32_t cost = 0;
@@ -310,18 +316,22 @@ static rein_hedge_decision start(rein_hedge *h, int64_t now) {
                                        h->stripe)) {
     rein_metrics_add(c->metrics, REIN_C_BUDGET_REJECTIONS, 1);
     why = REIN_GIVEUP_BUDGET;
-  } else if (c->breaker && c->throttle &&
+  } else if (c->breaker && c->throttle && (!first || !gates_retries) &&
              rein_breaker_state_at(c->breaker, now) == REIN_BREAKER_OPEN) {
     /* As rein_retry: the open breaker refuses before the throttle counts. */
     rein_metrics_add(c->metrics, REIN_C_BREAKER_REJECTIONS, 1);
-    why = REIN_GIVEUP_BREAKER_OPEN;
+    why = breaker_reason;
   } else if (c->throttle && !rein_throttle_admit(c->throttle, now, hedge_rng(h))) {
     rein_metrics_add(c->metrics, REIN_C_THROTTLED, 1);
     why = REIN_GIVEUP_THROTTLED;
   } else if (c->breaker &&
-             !rein_breaker_allow(c->breaker, now, &h->slot[h->sent].permit)) {
+             !(!first && gates_retries
+                   ? rein_breaker_allow_retry(c->breaker, now,
+                                              &h->slot[h->sent].permit)
+                   : rein_breaker_allow(c->breaker, now,
+                                        &h->slot[h->sent].permit))) {
     rein_metrics_add(c->metrics, REIN_C_BREAKER_REJECTIONS, 1);
-    why = REIN_GIVEUP_BREAKER_OPEN;
+    why = breaker_reason;
   }
   if (why != REIN_GIVEUP_NONE) {
     /* A budget unit withdrawn for a hedge the breaker or throttle then

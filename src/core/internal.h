@@ -32,4 +32,9 @@ rein_status rein__invalid(rein_errbuf *err, const char *fmt, ...)
 /* A stripe index in [0, REIN__STRIPES) for the calling thread. */
 uint32_t rein__thread_stripe(void);
 
+/* The breaker is a retry-only one (gates RETRIES, not custom): the policy
+ * asks once, at creation (breaker.c). */
+struct rein_breaker;
+bool rein__breaker_gates_retries(const struct rein_breaker *b);
+
 #endif

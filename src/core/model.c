@@ -52,8 +52,10 @@ enum fid {
   F_BU_TCOST,
   F_BU_INC,
   F_BR_SCOPE,
+  F_BR_GATES,
   F_BR_RATE,
   F_BR_MINCALLS,
+  F_BR_WKIND,
   F_BR_WINDOW,
   F_BR_WCALLS,
   F_BR_BUCKETS,
@@ -86,6 +88,10 @@ static const char *const jitters[] = {"none", "full", "equal", "decorrelated",
 static const char *const budget_kinds[] = {"ratio", "token_bucket", "quota",
                                            NULL};
 static const char *const scopes[] = {"instance", "fleet", NULL};
+/* in rein_breaker_gates and rein_breaker_window order */
+static const char *const gates[] = {"all", "retries", NULL};
+static const char *const window_kinds[] = {"calls", "time", "cumulative",
+                                           NULL};
 
 #define RATIO_K (1u << REIN_BUDGET_RATIO)
 #define TOKEN_K (1u << REIN_BUDGET_TOKEN_BUCKET)
@@ -160,10 +166,20 @@ static const rein_model_field fields[F_COUNT_] = {
     {REIN_MODEL_BREAKER, "scope", REIN_MODEL_ENUM, "", 0, 1, false, false,
      "instance", "instance: per process; fleet: shared by every instance",
      scopes, 0, NULL},
+    {REIN_MODEL_BREAKER, "gates", REIN_MODEL_ENUM, "", 0, 1, false, false,
+     "retries",
+     "what it refuses: all calls, or retries only (never a first attempt; "
+     "no open time or probes)",
+     gates, 0, NULL},
     {REIN_MODEL_BREAKER, "failure_rate", REIN_MODEL_NUMBER, "", 0, 1, true,
      false, "0.5", "failed share of calls that opens it", NULL, 0, NULL},
     {REIN_MODEL_BREAKER, "min_calls", REIN_MODEL_COUNT, "calls", 1, 1e6, false,
      false, "20", "calls in the window before it may open", NULL, 0, NULL},
+    {REIN_MODEL_BREAKER, "window_kind", REIN_MODEL_ENUM, "", 0, 2, false,
+     false, "cumulative",
+     "calls, time or cumulative (every outcome since start); window and "
+     "window_calls select it too",
+     window_kinds, 0, NULL},
     {REIN_MODEL_BREAKER, "window", REIN_MODEL_DURATION, "ns", NS_MS, NS_H,
      false, false, "10s", "time window (exclusive with window_calls)", NULL,
      0, "window_duration"},
@@ -229,9 +245,10 @@ static const char *const names_budget[] = {
     "token_ratio", "capacity",  "retry_cost",
     "timeout_retry_cost", "success_increment", NULL};
 static const char *const names_breaker[] = {
-    "scope",     "failure_rate", "min_calls", "window",
-    "window_calls", "buckets",   "slow_call", "slow_rate",
-    "open",      "open_jitter",  "half_open_probes", NULL};
+    "scope",        "gates",     "failure_rate", "min_calls",
+    "window_kind",  "window",    "window_calls", "buckets",
+    "slow_call",    "slow_rate", "open",         "open_jitter",
+    "half_open_probes", NULL};
 static const char *const names_throttle[] = {"scope", "k", "window",
                                              "buckets", NULL};
 static const char *const names_hedge[] = {"attempts", "delay", "quantile",
@@ -355,6 +372,8 @@ static int enum_get(const rein_policy_spec *s, int id) {
   case F_BU_KIND: return (int)s->budget.kind;
   case F_BU_SCOPE: return (int)s->budget_scope;
   case F_BR_SCOPE: return (int)s->breaker_scope;
+  case F_BR_GATES: return (int)s->breaker.gates;
+  case F_BR_WKIND: return (int)s->breaker.window;
   case F_TH_SCOPE: return (int)s->throttle_scope;
   default: return -1;
   }
@@ -367,6 +386,8 @@ static void enum_put(rein_policy_spec *s, int id, int v) {
   case F_BU_KIND: s->budget.kind = (rein_budget_kind)v; break;
   case F_BU_SCOPE: s->budget_scope = (rein_scope)v; break;
   case F_BR_SCOPE: s->breaker_scope = (rein_scope)v; break;
+  case F_BR_GATES: s->breaker.gates = (rein_breaker_gates)v; break;
+  case F_BR_WKIND: s->breaker.window = (rein_breaker_window)v; break;
   case F_TH_SCOPE: s->throttle_scope = (rein_scope)v; break;
   default: break;
   }

@@ -8,7 +8,8 @@
  * It never reads a clock, never sleeps and never allocates: `now` comes in,
  * a decision goes out, and the shared objects (budget, breaker, throttle,
  * metrics) are lock-free. The decision order is documented in rein/retry.h;
- * keep the two in step.
+ * keep the two in step. The user's event callbacks (on_retry, on_give_up)
+ * are called from here, on the caller's stack, with no lock held.
  */
 #include "rein/retry.h"
 
@@ -29,6 +30,7 @@ struct rein_policy {
   char name[65];
   const rein_allocator *alloc;
   rein_allocator alloc_copy;
+  bool gate_retries; /* the breaker is retry-only (asked once, here) */
   /* Per-stripe call counters for default seeds; one cache line each. */
   struct {
     _Alignas(64) _Atomic uint64_t n;
@@ -97,6 +99,7 @@ rein_status rein_policy_new(const rein_policy_config *c, rein_policy **out) {
   p->cfg.alloc = p->alloc;
   p->cfg.err = NULL;
   if (!p->cfg.clock.now_ns) p->cfg.clock = rein_clock_monotonic();
+  p->gate_retries = rein__breaker_gates_retries(c->breaker);
   *out = p;
   return REIN_OK;
 }
@@ -139,6 +142,7 @@ void rein_retry_init(rein_retry *r, const rein_policy *p,
   r->deadline_ns = opts && opts->deadline ? opts->deadline : INT64_MAX;
   r->end_ns = INT64_MAX;
   r->retention_ns = p->cfg.key_retention_ns;
+  r->user = opts ? opts->user : NULL;
   r->state = S_INIT;
 }
 
@@ -166,39 +170,74 @@ static void observe_call_end(const rein_retry *r, rein_metrics *m) {
   }
 }
 
+/* An event for the user's callback (rein/retry.h, "Events"). */
+static void fire(const rein_retry *r, rein_retry_event_fn fn,
+                 rein_giveup reason, bool dont_retry, int64_t delay,
+                 bool poll, int64_t now) {
+  rein_retry_event ev;
+  memset(&ev, 0, sizeof ev);
+  ev.policy = r->policy;
+  ev.user = r->user;
+  ev.attempt = r->attempt;
+  ev.delay_ns = delay;
+  ev.reason = reason;
+  ev.dont_retry = dont_retry;
+  ev.poll = poll;
+  ev.last = (rein_outcome_kind)r->last_kind;
+  ev.now = now;
+  fn(r->policy->cfg.event_ctx, &ev);
+}
+
 static rein_decision give_up(rein_retry *r, rein_giveup reason,
-                             bool dont_retry) {
+                             bool dont_retry, int64_t now) {
   const rein_policy_config *c = &r->policy->cfg;
   r->state = S_GAVE_UP;
   observe_call_end(r, c->metrics);
   rein_metrics_add(c->metrics, REIN_C_GIVEUPS, 1);
   rein_metrics_add_giveup(c->metrics, (int)reason);
+  if (c->on_give_up) fire(r, c->on_give_up, reason, dont_retry, 0, false, now);
   rein_decision d = {REIN_GIVE_UP, reason, dont_retry, r->attempt, 0, 0};
   return d;
 }
 
-/* Admission of the next attempt: deadline, throttle, breaker. */
-static rein_decision admit(rein_retry *r, int64_t now) {
+/* Admission of the next attempt: deadline, throttle, breaker. `retried`
+ * (a retry, not the first attempt) is a constant at each of the two call
+ * sites, so the first attempt's copy carries no retry-only-breaker test. */
+static inline __attribute__((always_inline)) rein_decision
+admit(rein_retry *r, int64_t now, bool retried) {
   const rein_policy_config *c = &r->policy->cfg;
-  bool retried = r->attempt > 0;
-  if (now >= r->deadline_ns) return give_up(r, REIN_GIVEUP_DEADLINE, retried);
+  if (now >= r->deadline_ns)
+    return give_up(r, REIN_GIVEUP_DEADLINE, retried, now);
+  /* A retry-only breaker (gate_retries): a first attempt is never refused
+   * by it (allow() hands out the permit that records its outcome); a retry
+   * asks allow_retry(). */
   /* An open breaker refuses before the throttle counts the request: the
    * throttle must not learn "requests without accepts" from calls that were
    * never going to be sent, or it keeps refusing long after the breaker
    * lets traffic through again. (The read is a snapshot; allow() below
    * makes the real decision and hands out the permit.) */
   if (c->breaker && c->throttle &&
+      (retried || !r->policy->gate_retries) &&
       rein_breaker_state_at(c->breaker, now) == REIN_BREAKER_OPEN) {
     rein_metrics_add(c->metrics, REIN_C_BREAKER_REJECTIONS, 1);
-    return give_up(r, REIN_GIVEUP_BREAKER_OPEN, true);
+    return give_up(r,
+                   r->policy->gate_retries ? REIN_GIVEUP_RETRY_BREAKER
+                                           : REIN_GIVEUP_BREAKER_OPEN,
+                   true, now);
   }
   if (c->throttle && !rein_throttle_admit(c->throttle, now, call_rng(r))) {
     rein_metrics_add(c->metrics, REIN_C_THROTTLED, 1);
-    return give_up(r, REIN_GIVEUP_THROTTLED, true);
+    return give_up(r, REIN_GIVEUP_THROTTLED, true, now);
   }
-  if (c->breaker && !rein_breaker_allow(c->breaker, now, &r->permit)) {
+  if (c->breaker &&
+      !(retried && r->policy->gate_retries
+            ? rein_breaker_allow_retry(c->breaker, now, &r->permit)
+            : rein_breaker_allow(c->breaker, now, &r->permit))) {
     rein_metrics_add(c->metrics, REIN_C_BREAKER_REJECTIONS, 1);
-    return give_up(r, REIN_GIVEUP_BREAKER_OPEN, true);
+    return give_up(r,
+                   r->policy->gate_retries ? REIN_GIVEUP_RETRY_BREAKER
+                                           : REIN_GIVEUP_BREAKER_OPEN,
+                   true, now);
   }
   r->attempt++;
   r->attempt_start_ns = now;
@@ -225,7 +264,7 @@ rein_decision rein_retry_begin(rein_retry *r, int64_t now) {
   r->start_ns = now;
   if (c->window_ns > 0) r->end_ns = now + c->window_ns;
   rein_metrics_add(c->metrics, REIN_C_CALLS, 1);
-  return admit(r, now);
+  return admit(r, now, false);
 }
 
 static bool is_failure_for_breaker(rein_outcome_kind k) {
@@ -259,7 +298,7 @@ rein_decision rein_retry_next(rein_retry *r, const rein_outcome *o,
                          r->ready_at_ns - now, 0};
       return d;
     }
-    return admit(r, now);
+    return admit(r, now, true);
   }
   if (r->state != S_ATTEMPTING || !o) return invalid_call(r);
 
@@ -292,17 +331,17 @@ rein_decision rein_retry_next(rein_retry *r, const rein_outcome *o,
   uint32_t used = r->attempt - r->polls; /* attempts that count */
   if (poll) {
     if (!bounded && used >= c->max_attempts)
-      return give_up(r, REIN_GIVEUP_MAX_ATTEMPTS, retried);
+      return give_up(r, REIN_GIVEUP_MAX_ATTEMPTS, retried, now);
   } else {
     /* 1. retryable? Only a retryable failure takes a token (A6). */
     if (!is_retryable(c, o, kind))
-      return give_up(r, REIN_GIVEUP_NOT_RETRYABLE, o->dont_retry);
+      return give_up(r, REIN_GIVEUP_NOT_RETRYABLE, o->dont_retry, now);
     if (c->budget) rein_budget_on_failure(c->budget, now);
-    if (o->dont_retry) return give_up(r, REIN_GIVEUP_SERVER_STOP, true);
+    if (o->dont_retry) return give_up(r, REIN_GIVEUP_SERVER_STOP, true, now);
     if (!c->idempotent && !r->has_key && kind != REIN_OUTCOME_NOT_SENT)
-      return give_up(r, REIN_GIVEUP_NON_IDEMPOTENT, false);
+      return give_up(r, REIN_GIVEUP_NON_IDEMPOTENT, false, now);
     if (used >= c->max_attempts)
-      return give_up(r, REIN_GIVEUP_MAX_ATTEMPTS, retried);
+      return give_up(r, REIN_GIVEUP_MAX_ATTEMPTS, retried, now);
   }
 
   int64_t delay =
@@ -316,10 +355,10 @@ rein_decision rein_retry_next(rein_retry *r, const rein_outcome *o,
   int64_t expected =
       c->expected_attempt_ns ? c->expected_attempt_ns : c->attempt_timeout_ns;
   int64_t finish = add_sat(add_sat(now, delay), expected);
-  if (finish > r->end_ns) return give_up(r, REIN_GIVEUP_WINDOW, retried);
+  if (finish > r->end_ns) return give_up(r, REIN_GIVEUP_WINDOW, retried, now);
   if (add_sat(now, delay) >= r->deadline_ns ||
       (expected > 0 && finish > r->deadline_ns))
-    return give_up(r, REIN_GIVEUP_DEADLINE, retried);
+    return give_up(r, REIN_GIVEUP_DEADLINE, retried, now);
   /* 5a. the key's retention: a retry sent after the server forgot the key
    * runs the request a second time. */
   if (o->key_retention_ns > 0 &&
@@ -331,16 +370,25 @@ rein_decision rein_retry_next(rein_retry *r, const rein_outcome *o,
                   (c->retention == REIN_RETENTION_AUTO && !c->idempotent);
     /* dont_retry: a retry from the layer above would come later still,
      * past the same retention (a derived key is forgotten as well). */
-    if (refuse) return give_up(r, REIN_GIVEUP_RETENTION, true);
+    if (refuse) return give_up(r, REIN_GIVEUP_RETENTION, true, now);
     rein_metrics_add(c->metrics, REIN_C_RETENTION_LATE, 1);
   }
   if (poll) {
     if (bounded) r->polls++;
     r->state = S_WAITING;
     r->ready_at_ns = now + delay;
+    if (c->on_retry)
+      fire(r, c->on_retry, REIN_GIVEUP_NONE, false, delay, true, now);
     rein_decision d = {REIN_WAIT, REIN_GIVEUP_NONE, false, r->attempt, delay,
                        0};
     return d;
+  }
+  /* 5b. a retry-only breaker: retries stop while the failure share is over
+   * its threshold; asked before the budget, so no token is taken. */
+  if (r->policy->gate_retries &&
+      rein_breaker_state_at(c->breaker, now) == REIN_BREAKER_OPEN) {
+    rein_metrics_add(c->metrics, REIN_C_BREAKER_REJECTIONS, 1);
+    return give_up(r, REIN_GIVEUP_RETRY_BREAKER, true, now);
   }
   if (c->budget) {
     uint32_t cost = 0;
@@ -348,7 +396,7 @@ rein_decision rein_retry_next(rein_retry *r, const rein_outcome *o,
                                   kind == REIN_OUTCOME_TIMEOUT, &cost,
                                   r->stripe)) {
       rein_metrics_add(c->metrics, REIN_C_BUDGET_REJECTIONS, 1);
-      return give_up(r, REIN_GIVEUP_BUDGET, true);
+      return give_up(r, REIN_GIVEUP_BUDGET, true, now);
     }
     r->budget_cost = cost;
   }
@@ -357,6 +405,8 @@ rein_decision rein_retry_next(rein_retry *r, const rein_outcome *o,
   r->delay_total_ns = add_sat(r->delay_total_ns, delay);
   rein_metrics_observe(c->metrics, REIN_H_RETRY_DELAY, delay);
   r->ready_at_ns = now + delay;
+  if (c->on_retry)
+    fire(r, c->on_retry, REIN_GIVEUP_NONE, false, delay, false, now);
   rein_decision d = {REIN_WAIT, REIN_GIVEUP_NONE, false, r->attempt, delay, 0};
   return d;
 }
@@ -417,7 +467,7 @@ const char *rein_action_name(rein_action a) {
 static const char *const giveup_names[REIN_GIVEUP_COUNT_] = {
     "none",           "max_attempts", "window",    "deadline",
     "budget",         "breaker_open", "throttled", "not_retryable",
-    "non_idempotent", "server_stop",  "retention"};
+    "non_idempotent", "server_stop",  "retention", "retry_breaker"};
 
 const char *rein_giveup_name(rein_giveup g) {
   return (unsigned)g < REIN_GIVEUP_COUNT_ ? giveup_names[g] : "unknown";

@@ -416,6 +416,7 @@ static rein_status call_init(rein_curl_call *call, rein_curl *c, CURL *easy,
   co.has_key = call->has_key;
   co.seed = call->opts.seed;
   co.deadline = call->opts.deadline;
+  co.user = call->opts.user; /* event.user of the policy's on_retry etc. */
   if (c->cfg.deadline_ns &&
       (!co.deadline || call->start_ns + c->cfg.deadline_ns < co.deadline))
     co.deadline = call->start_ns + c->cfg.deadline_ns;

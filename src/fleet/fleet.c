@@ -1124,7 +1124,14 @@ static rein_status validate(const rein_fleet_config *c) {
                    rein_budget_kind_name(c->budget.kind));
   if (c->enable_breaker && c->breaker.window != REIN_BREAKER_WINDOW_TIME)
     return invalid(e, "breaker.window: a fleet breaker must be \"time\" "
-                      "(Redis keeps time buckets), got \"count\"");
+                      "(Redis keeps time buckets), got \"%s\"",
+                   c->breaker.window == REIN_BREAKER_WINDOW_COUNT
+                       ? "count"
+                       : "cumulative");
+  if (c->enable_breaker && c->breaker.gates != REIN_BREAKER_GATES_ALL)
+    return invalid(e, "breaker.gates: a fleet breaker gates every call (its "
+                      "state is shared through Redis); a retry-only breaker "
+                      "is per instance, got \"retries\"");
   return REIN_OK;
 }
 

@@ -63,7 +63,8 @@ size_t rein_sim_summary_fields(const rein_sim_summary *s, rein_sim_field *out,
       "giveup_not_retryable",
       "giveup_non_idempotent",
       "giveup_server_stop",
-      "giveup_retention"};
+      "giveup_retention",
+      "giveup_retry_breaker"};
   for (int g = 1; g < REIN_GIVEUP_COUNT_; g++)
     if (gnames[g]) F(gnames[g], s->giveups_by_reason[g]);
 #undef F
@@ -251,6 +252,7 @@ static const struct {
     {"giveup_non_idempotent", "gave up: not idempotent"},
     {"giveup_server_stop", "gave up: server said stop"},
     {"giveup_retention", "gave up: key retention ended"},
+    {"giveup_retry_breaker", "retries stopped by a retry-only breaker"},
 };
 
 const char *rein_sim_field_label(const char *name) {

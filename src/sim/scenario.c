@@ -579,6 +579,7 @@ static int p_block(ld *L, yaml_node_t *n, const char *path,
   keys_of(known, 48, block, -1, NULL, NULL);
   if (check_map(L, n, path, known)) return -1;
   int window_kind = -1;
+  yaml_node_t *n_window = NULL, *n_calls = NULL, *n_kind = NULL;
   for (yaml_node_pair_t *pr = n->data.mapping.pairs.start;
        pr < n->data.mapping.pairs.top; pr++) {
     yaml_node_t *kn = node(L, pr->key), *v = node(L, pr->value);
@@ -608,9 +609,42 @@ static int p_block(ld *L, yaml_node_t *n, const char *path,
                                         : REIN_BREAKER_WINDOW_COUNT;
       continue;
     }
+    if (block == REIN_MODEL_BREAKER) {
+      if (!strcmp(k, "window") || !strcmp(k, "window_duration")) n_window = v;
+      else if (!strcmp(k, "window_calls") || !strcmp(k, "window_size"))
+        n_calls = v;
+      else if (!strcmp(k, "window_kind")) n_kind = v;
+    }
     if (p_field(L, block, k, kn, v, fp, sp)) return -1;
   }
   if (window_kind >= 0) sp->breaker.window = (rein_breaker_window)window_kind;
+  /* window_kind names what window / window_calls select: the same rule
+   * as the contract loader's */
+  const char *wk = n_kind ? sval(n_kind) : NULL;
+  if (wk && ((n_window && strcmp(wk, "time")) ||
+             (n_calls && strcmp(wk, "calls")))) {
+    char fp[256];
+    subpath(fp, sizeof fp, path, "window_kind");
+    return fail(L, n_kind, fp,
+                "window_kind %s contradicts %s; %s", wk,
+                n_window ? "window" : "window_calls",
+                strcmp(wk, "cumulative")
+                    ? "remove window_kind (window selects time, window_calls "
+                      "selects calls)"
+                    : "remove window/window_calls (a cumulative window "
+                      "counts every outcome)");
+  }
+  /* what ships: rein/fleet.h shares a classic breaker only (the
+   * contract loader's rule) */
+  if (block == REIN_MODEL_BREAKER && sp->breaker_scope == REIN_SCOPE_FLEET &&
+      sp->breaker.gates == REIN_BREAKER_GATES_RETRIES) {
+    char fp[256];
+    subpath(fp, sizeof fp, path, "gates");
+    return fail(L, n, fp,
+                "gates: retries is per instance (a fleet breaker, "
+                "rein/fleet.h, shares one open state and gates every call); "
+                "use scope: instance");
+  }
   if (block == REIN_MODEL_BUDGET) sp->has_budget = true;
   if (block == REIN_MODEL_BREAKER) sp->has_breaker = true;
   if (block == REIN_MODEL_THROTTLE) sp->has_throttle = true;

@@ -26,7 +26,7 @@ chmod +x "$tmp/load"
 cat > "$tmp/round.json" <<'JS'
 {"config":{"capacity":123.0,"ledger_workers":3,"queue":77,"queue_timeout_ms":900,"rate":81.0,"threads":2,"warmup_s":4.0,"outage_s":3.0,"tail_s":5.0,"bucket_s":0.25,"recovery_tolerance":0.2,"recovery_hold_s":1.0,"outage_kind":"fail","naive_attempt_header":false},
  "round":{"name":"rein","policy":"stand-in policy","calls":4321,"succeeded":1234,"gave_up":3087,"unfinished":0,"attempts":5555,"keys":4321,"ledger_posts":5556,"ledger_ok":1234,"shed":17,"charges":1235,"duplicates":1,"peak_load":246.0,"peak_ratio":2.0,"peak_bucket_ratio":3.25,"amplification":1.2856,"ledger_amplification":1.2858,"baseline_load":80.0,"baseline_goodput":79.5,"recovery_s":1.75,"goodput_recovery_s":1.5,"outage_start_s":4.0,"outage_end_s":7.0,"observed_after_s":5.0,
-  "giveups":{"max_attempts":3,"window":0,"deadline":0,"budget":3000,"breaker_open":84,"throttled":0,"not_retryable":0,"non_idempotent":0,"server_stop":0,"retention":0},
+  "giveups":{"max_attempts":3,"window":0,"deadline":0,"budget":3000,"breaker_open":84,"throttled":0,"not_retryable":0,"non_idempotent":0,"server_stop":0,"retention":0,"retry_breaker":0},
   "outcomes":{"success":1234,"failure":0,"timeout":0,"not_sent":0,"overloaded":4321,"fatal":0},
   "load":[1.5,2.5,3.5,4.5,5.5,6.5,7.5,8.5],"good":[8.0,7.0,6.0,5.0,4.0,3.0,2.0,1.0]}}
 JS

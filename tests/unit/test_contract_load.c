@@ -277,6 +277,36 @@ static const char e004_fleet_expect[] =
     "outcomes in time buckets; window_calls is per instance only\n"
     "  fix: use a time window (`window: 10s`) for a fleet breaker\n";
 
+/* the retry-only breaker's vocabulary: gates, window_kind (issue 18) */
+static const char *const e004_gates_files[] = {
+    "a.yaml",
+    "service: a\n"
+    "version: 2024-01-01\n"
+    "\n"
+    "calls:\n"
+    "  - to: b.get\n"
+    "    retry:\n"
+    "      breaker: {gates: retry, failure_rate: 0.1}\n"
+    "  - to: b.put\n"
+    "    retry:\n"
+    "      breaker: {gates: retries, window_kind: cumulative, window: 10s}\n"
+    "  - to: b.del\n"
+    "    retry:\n"
+    "      breaker: {gates: retries, scope: fleet}\n"
+    "  - to: b.head\n"
+    "    retry:\n"
+    "      breaker: {window_kind: cumulative, scope: fleet}\n",
+    NULL};
+static const char e004_gates_expect[] =
+    "a.yaml:7:24: error[E004]: calls[0].retry.breaker.gates: 'retry' is not one of all or retries\n"
+    "  fix: write one of: all or retries\n"
+    "a.yaml:10:46: error[E004]: calls[1].retry.breaker: window_kind cumulative contradicts window\n"
+    "  fix: remove `window`/`window_calls` (a cumulative window counts every outcome), or the window_kind\n"
+    "a.yaml:13:24: error[E004]: calls[2].retry.breaker: gates: retries is per instance (a fleet breaker shares one open state through Redis and gates every call)\n"
+    "  fix: use `scope: instance` for a retry-only breaker\n"
+    "a.yaml:16:30: error[E004]: calls[3].retry.breaker: a fleet breaker counts outcomes in time buckets; window_kind cumulative is per instance only\n"
+    "  fix: use a time window (`window: 10s`) for a fleet breaker\n";
+
 /* missing fields */
 static const char *const e005_files[] = {"a.yaml",
                                          "operations:\n"
@@ -477,6 +507,7 @@ static const load_case cases[] = {
     {"e004_values", e004_values_files, e004_values_expect, 2},
     {"e004_combos", e004_combos_files, e004_combos_expect, 2},
     {"e004_fleet", e004_fleet_files, e004_fleet_expect, 2},
+    {"e004_gates", e004_gates_files, e004_gates_expect, 2},
     {"e005", e005_files, e005_expect, 2},
     {"e006_field", e006_field_files, e006_field_expect, 2},
     {"e006_service", e006_service_files, e006_service_expect, 2},
@@ -846,6 +877,11 @@ static void test_e004_fleet(void **st) {
   run_case(find_case("e004_fleet"));
 }
 
+static void test_e004_gates(void **st) {
+  (void)st;
+  run_case(find_case("e004_gates"));
+}
+
 static void test_e005(void **st) {
   (void)st;
   run_case(find_case("e005"));
@@ -903,6 +939,7 @@ int main(void) {
       cmocka_unit_test(test_e002_root),      cmocka_unit_test(test_e003),
       cmocka_unit_test(test_e004_durations), cmocka_unit_test(test_e004_values),
       cmocka_unit_test(test_e004_combos),    cmocka_unit_test(test_e004_fleet),
+      cmocka_unit_test(test_e004_gates),
       cmocka_unit_test(test_e005),           cmocka_unit_test(test_e006_field),
       cmocka_unit_test(test_e006_service),   cmocka_unit_test(test_e006_call),
       cmocka_unit_test(test_merge),          cmocka_unit_test(test_merge_bad),

@@ -565,6 +565,77 @@ static void test_caller_hooks(void **state) {
   fx_teardown(&f);
 }
 
+/* The policy's events through rein_curl (rein/retry.h "Events"): the
+ * call's opts.user comes back as event.user, on_retry's delay is what the
+ * client slept, on_give_up carries the reason of the result. */
+typedef struct evlog {
+  int retries, giveups;
+  void *user[8];
+  int64_t delay[8];
+  uint32_t attempt[8];
+  rein_giveup reason;
+} evlog;
+
+static void ev_retry(void *ctx, const rein_retry_event *ev) {
+  evlog *l = ctx;
+  if (l->retries < 8) {
+    l->user[l->retries] = ev->user;
+    l->delay[l->retries] = ev->delay_ns;
+    l->attempt[l->retries] = ev->attempt;
+  }
+  l->retries++;
+}
+
+static void ev_give_up(void *ctx, const rein_retry_event *ev) {
+  evlog *l = ctx;
+  l->giveups++;
+  l->reason = ev->reason;
+}
+
+static void test_policy_events(void **state) {
+  (void)state;
+  fx f;
+  fx_setup(&f, 3, 0, REIN_CURL_KEYS_NONE);
+  evlog l;
+  memset(&l, 0, sizeof l);
+  rein_policy_config pc = *rein_policy_get_config(f.policy);
+  pc.on_retry = ev_retry;
+  pc.on_give_up = ev_give_up;
+  pc.event_ctx = &l;
+  rein_policy *p = NULL;
+  assert_int_equal(rein_policy_new(&pc, &p), REIN_OK);
+  rein_curl_config cc;
+  rein_curl_config_default(&cc);
+  cc.policy = p;
+  cc.sleeper.sleep_ns = fake_sleep;
+  cc.sleeper.ctx = &f.sleeper;
+  rein_curl *client = NULL;
+  assert_int_equal(rein_curl_new(&cc, &client), REIN_OK);
+  ts_response r[] = {{502, NULL, 0}, {503, NULL, 0}, {502, NULL, 0}};
+  ts_script(f.srv, "/ev", r, 3);
+  fx_url(&f, "/ev");
+  int tag = 0;
+  rein_curl_opts o = {0};
+  o.user = &tag;
+  rein_curl_result res;
+  assert_int_equal(rein_curl_perform_ex(client, f.easy, &o, &res),
+                   REIN_EGAVEUP);
+  assert_int_equal(res.attempts, 3);
+  assert_int_equal(l.retries, 2);
+  assert_int_equal(l.giveups, 1);
+  assert_int_equal(l.reason, res.reason);
+  assert_int_equal(l.reason, REIN_GIVEUP_MAX_ATTEMPTS);
+  assert_int_equal(f.sleeper.n, 2);
+  for (int i = 0; i < 2; i++) {
+    assert_ptr_equal(l.user[i], &tag);
+    assert_int_equal(l.attempt[i], (uint32_t)i + 1);
+    assert_int_equal(l.delay[i], f.sleeper.sleeps[i]);
+  }
+  rein_curl_free(client);
+  rein_policy_free(p);
+  fx_teardown(&f);
+}
+
 /* ------------------------------------------------------------ deadlines */
 
 static void test_deadline_refusal(void **state) {
@@ -1098,6 +1169,7 @@ int main(void) {
       cmocka_unit_test(test_signal_mask),
       cmocka_unit_test(test_dont_retry_stops),
       cmocka_unit_test(test_caller_hooks),
+      cmocka_unit_test(test_policy_events),
       cmocka_unit_test(test_deadline_refusal),
       cmocka_unit_test(test_attempt_timeout),
       cmocka_unit_test(test_deadline_header),

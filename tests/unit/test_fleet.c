@@ -143,6 +143,12 @@ static void m_kind(rein_fleet_config *c) {
 static void m_window(rein_fleet_config *c) {
   c->breaker.window = REIN_BREAKER_WINDOW_COUNT;
 }
+static void m_cumulative(rein_fleet_config *c) {
+  c->breaker.window = REIN_BREAKER_WINDOW_CUMULATIVE;
+}
+static void m_gates(rein_fleet_config *c) {
+  c->breaker.gates = REIN_BREAKER_GATES_RETRIES;
+}
 static void m_ratio(rein_fleet_config *c) {
   c->budget.ratio = -1;
 }
@@ -174,6 +180,8 @@ static void test_invalid(void **state) {
       {"fleet.enable_budget", m_none},
       {"budget.kind", m_kind},
       {"breaker.window", m_window},
+      {"breaker.window", m_cumulative},
+      {"breaker.gates", m_gates},
       {"budget.ratio", m_ratio},
       {"breaker.failure_rate", m_rate},
   };

@@ -432,7 +432,7 @@ static void random_spec(rein_rng *r, rein_policy_spec *s) {
   for (size_t i = 0; i < n; i++) {
     if (f[i].type > REIN_MODEL_ENUM || !strcmp(f[i].name, "scope")) continue;
     if (!strcmp(f[i].name, "window_calls") || !strcmp(f[i].name, "window") ||
-        rnd(r, 4) == 0)
+        !strcmp(f[i].name, "window_kind") || rnd(r, 4) == 0)
       if (f[i].block == REIN_MODEL_BREAKER) continue;
     char v[64];
     random_value(r, &f[i], v, sizeof v);
@@ -450,7 +450,9 @@ static void random_spec(rein_rng *r, rein_policy_spec *s) {
   for (int k = 0; k < 3; k++)
     if (*q[k] > s->budget.capacity) *q[k] = s->budget.capacity;
   char w[64];
-  if (rnd(r, 2)) {
+  if (rnd(r, 5) == 0) {
+    set_text(s, REIN_MODEL_BREAKER, "window_kind", "cumulative");
+  } else if (rnd(r, 2)) {
     random_value(r, rein_model_find(REIN_MODEL_BREAKER, "window", NULL), w,
                  sizeof w);
     set_text(s, REIN_MODEL_BREAKER, "window", w);
@@ -462,7 +464,8 @@ static void random_spec(rein_rng *r, rein_policy_spec *s) {
   /* fleet scope: a ratio budget, a time-window breaker (rein/fleet.h) */
   if (s->budget.kind == REIN_BUDGET_RATIO && rnd(r, 3) == 0)
     s->budget_scope = REIN_SCOPE_FLEET;
-  if (s->breaker.window == REIN_BREAKER_WINDOW_TIME && rnd(r, 3) == 0)
+  if (s->breaker.window == REIN_BREAKER_WINDOW_TIME &&
+      s->breaker.gates == REIN_BREAKER_GATES_ALL && rnd(r, 3) == 0)
     s->breaker_scope = REIN_SCOPE_FLEET;
   /* when: names that do not overlap (a class and its own statuses would be
    * merged by the canonical spelling) */

@@ -73,6 +73,18 @@ static const struct {
     {"duration: 10s\npolicies:\n  p: {backoff: {jitter: ful}}\n", REIN_EINVAL,
      "policies.p.backoff.jitter: expected one of none, full, equal, "
      "decorrelated, got 'ful'; did you mean 'full'?"},
+    {"duration: 10s\npolicies:\n  p: {breaker: {gates: retires}}\n", REIN_EINVAL,
+     "t.yaml:3:24: policies.p.breaker.gates: expected one of all, retries, "
+     "got 'retires'; did you mean 'retries'?"},
+    {"duration: 10s\npolicies:\n  p: {breaker: {gates: retries, "
+     "window_calls: 50, window_kind: cumulative}}\n",
+     REIN_EINVAL,
+     "t.yaml:3:64: policies.p.breaker.window_kind: window_kind cumulative "
+     "contradicts window_calls; remove window/window_calls"},
+    {"duration: 10s\npolicies:\n  p: {breaker: {gates: retries, scope: "
+     "fleet}}\n",
+     REIN_EINVAL,
+     "t.yaml:3:16: policies.p.breaker.gates: gates: retries is per instance"},
     {"duration: 10s\npolicies:\n  p: {budget: {ratio: -1}}\n", REIN_EINVAL,
      "t.yaml:3:23: policies.p.budget.ratio: must be in [0, 1000], got -1"},
     {"duration: 10s\npolicies:\n  p: {budget: {kind: token_bucket, "

@@ -4,7 +4,8 @@
  *
  * The scenarios in examples/scenarios/ state a claim about retries (3x
  * amplification, a 10x lower retry wave with jitter, minutes vs seconds of
- * recovery, 64 vs 4 attempts at the bottom tier, a metastable failure);
+ * recovery, 64 vs 4 attempts at the bottom tier, a metastable failure,
+ * a retry-only breaker holding the load to 1.0x);
  * nothing in them writes the result in. This test runs them through the
  * simulator, on the scenario's seed and on two more, and checks each claim
  * with a tolerance. REIN_SCENARIO_DIR names the directory.
@@ -142,6 +143,62 @@ static void test_retry_layers(void **state) {
   rein_sim_scenario_free(s);
 }
 
+/* Load on a server per logical call of its own cohort: the three cohorts
+ * are periodic with the same count and rate, so each makes a third of the
+ * calls (give or take one per interval). */
+static double load_of(const rein_sim_summary *x, size_t k) {
+  return (double)x->servers[k].arrivals / ((double)x->logical / 3.0);
+}
+
+static void test_retry_breaker(void **state) {
+  (void)state;
+  rein_sim_scenario *s = load("retry-breaker.yaml");
+  static const double rate[3] = {0.05, 0.2, 0.5};
+  static const char *const gated[] = {"retry-breaker",
+                                      "retry-breaker-cumulative"};
+  for (uint64_t k = 0; k < SEEDS; k++) {
+    rein_sim_result *pl = run(s, "plain", k);
+    const rein_sim_summary *p = SUM(pl);
+    assert_int_equal(p->n_servers, 3);
+    for (size_t i = 0; i < 3; i++) {
+      /* no breaker: 1 + x + x^2 + x^3 */
+      double want = 1 + rate[i] + rate[i] * rate[i] +
+                    rate[i] * rate[i] * rate[i];
+      fprintf(stderr, "retry-breaker seed+%llu: plain, x = %.2f: load %.3fx "
+              "(1+x+x^2+x^3 = %.3f)\n",
+              (unsigned long long)k, rate[i], load_of(p, i), want);
+      assert_true(fabs(load_of(p, i) - want) < 0.03 * want);
+    }
+    for (int g = 0; g < 2; g++) {
+      rein_sim_result *rb = run(s, gated[g], k);
+      const rein_sim_summary *x = SUM(rb);
+      for (size_t i = 0; i < 3; i++)
+        fprintf(stderr, "retry-breaker seed+%llu: %s, x = %.2f: load "
+                "%.3fx\n",
+                (unsigned long long)k, gated[g], rate[i], load_of(x, i));
+      fprintf(stderr, "retry-breaker seed+%llu: %s: %llu retries stopped, "
+              "%llu retries sent, %llu calls, %llu attempts\n",
+              (unsigned long long)k, gated[g],
+              (unsigned long long)x->giveups_by_reason[REIN_GIVEUP_RETRY_BREAKER],
+              (unsigned long long)x->retries, (unsigned long long)x->logical,
+              (unsigned long long)x->attempts);
+      /* x >= 0.2: the load returns to about 1.0x */
+      assert_true(load_of(x, 1) <= 1.1);
+      assert_true(load_of(x, 2) <= 1.1);
+      /* x = 0.05: retries still go out, about 1 + x */
+      assert_true(load_of(x, 0) > 1.02 && load_of(x, 0) < 1.06);
+      /* first attempts are never refused: every call sent its first
+       * attempt, and no call gave up on an open breaker */
+      assert_int_equal(x->attempts - x->retries, x->logical);
+      assert_int_equal(x->giveups_by_reason[REIN_GIVEUP_BREAKER_OPEN], 0);
+      assert_true(x->giveups_by_reason[REIN_GIVEUP_RETRY_BREAKER] > 0);
+      rein_sim_result_free(rb);
+    }
+    rein_sim_result_free(pl);
+  }
+  rein_sim_scenario_free(s);
+}
+
 static void test_metastable(void **state) {
   (void)state;
   rein_sim_scenario *s = load("metastable.yaml");
@@ -184,6 +241,7 @@ int main(void) {
       cmocka_unit_test(test_schema_registry),
       cmocka_unit_test(test_retry_layers),
       cmocka_unit_test(test_metastable),
+      cmocka_unit_test(test_retry_breaker),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
