@@ -305,6 +305,18 @@ static int run(int argc, char **argv) {
              dur(cp.throttle.window_ns, b4));
     else
       printf("  throttle        none\n");
+    if (cp.has_hedge) {
+      printf("  hedge           %u attempts in all, ", cp.hedge.max_attempts);
+      if (cp.hedge.quantile > 0)
+        printf("after the p%g of the last %s of latencies (%s until %u "
+               "are seen)\n",
+               cp.hedge.quantile * 100, dur(cp.hedge.window_ns, b1),
+               dur(cp.hedge.delay_ns, b2), cp.hedge.min_samples);
+      else
+        printf("after %s without an answer\n", dur(cp.hedge.delay_ns, b1));
+    } else {
+      printf("  hedge           none\n");
+    }
     if ((cp.has_budget && cp.budget_scope == REIN_CONTRACT_SCOPE_FLEET) ||
         (cp.has_breaker && cp.breaker_scope == REIN_CONTRACT_SCOPE_FLEET))
       printf("  fleet           rein_fleet_config.name \"%s\" (shared "

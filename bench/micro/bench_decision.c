@@ -19,7 +19,11 @@
  * fail_percent (default 5) is the share of calls whose first attempt
  * fails; 0 leaves only the first-attempt path. A third argument `retries`
  * makes the breaker a retry-only one (gates RETRIES, rein/breaker.h): its
- * allow_retry reads the window on every retry.
+ * allow_retry reads the window on every retry. `hedge` runs the same calls
+ * hedged instead (rein/hedge.h, 2 attempts, a fixed 1 ms delay, over the
+ * same policy): a call is begin + outcome; a failing-first call's first
+ * attempt is slow instead, so the timer fires (poll), the hedge goes out
+ * and wins, and the first is cancelled.
  */
 #include "rein.h"
 
@@ -31,6 +35,7 @@
 
 typedef struct {
   rein_policy *policy;
+  rein_hedge_policy *hedge; /* NULL: retrying calls */
   long calls;
   long decisions;
   uint64_t seed;
@@ -44,8 +49,42 @@ static double wall(void) {
   return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static void *hedge_worker(job *j) {
+  rein_rng rng;
+  rein_rng_seed(&rng, j->seed);
+  int64_t now = 1000 * REIN_NS_PER_S;
+  long decisions = 0;
+  rein_outcome ok = {0};
+  ok.kind = REIN_OUTCOME_SUCCESS;
+  pthread_barrier_wait(j->go);
+  for (long i = 0; i < j->calls; i++) {
+    rein_hedge h;
+    rein_call_opts o = {.seed = j->seed + (uint64_t)i};
+    rein_hedge_init(&h, j->hedge, &o);
+    rein_hedge_decision d = rein_hedge_begin(&h, now);
+    decisions++;
+    bool slow_first = (rein_rng_next(&rng) % 100) < j->fail_pct;
+    if (slow_first && d.action == REIN_ATTEMPT && d.next_ns >= 0) {
+      now += d.next_ns;
+      d = rein_hedge_poll(&h, now);
+      decisions++;
+      if (d.action == REIN_ATTEMPT) {
+        d = rein_hedge_outcome(&h, d.attempt, &ok, now + 100);
+        decisions++;
+      }
+    } else if (d.action == REIN_ATTEMPT) {
+      d = rein_hedge_outcome(&h, 1, &ok, now + 100);
+      decisions++;
+    }
+    now += 1000;
+  }
+  j->decisions = decisions;
+  return NULL;
+}
+
 static void *worker(void *arg) {
   job *j = arg;
+  if (j->hedge) return hedge_worker(j);
   rein_rng rng;
   rein_rng_seed(&rng, j->seed);
   int64_t now = 1000 * REIN_NS_PER_S;
@@ -76,6 +115,8 @@ static void *worker(void *arg) {
   return NULL;
 }
 
+static rein_hedge_policy *g_hedge[2]; /* hedge mode: over p[0], p[1] */
+
 /* Thread i uses p[i]. */
 static double run(rein_policy *const *p, int threads, long calls,
                   unsigned fail_pct, long *decisions) {
@@ -84,8 +125,10 @@ static double run(rein_policy *const *p, int threads, long calls,
   pthread_barrier_t go;
   pthread_barrier_init(&go, NULL, (unsigned)threads + 1);
   for (int i = 0; i < threads; i++) {
-    jobs[i] =
-        (job){p[i], calls, 0, 1234 + (uint64_t)i * 7919, fail_pct, &go};
+    rein_hedge_policy *hp =
+        g_hedge[0] ? (p[i] == p[0] && i ? g_hedge[0] : g_hedge[i]) : NULL;
+    jobs[i] = (job){p[i], hp, calls, 0, 1234 + (uint64_t)i * 7919, fail_pct,
+                    &go};
     pthread_create(&t[i], NULL, worker, &jobs[i]);
   }
   pthread_barrier_wait(&go);
@@ -123,9 +166,10 @@ int main(int argc, char **argv) {
   long calls = argc > 1 ? atol(argv[1]) : 2000000;
   int fp = argc > 2 ? atoi(argv[2]) : 5;
   bool retry_only = argc > 3 && strcmp(argv[3], "retries") == 0;
-  if (calls < 1 || fp < 0 || fp > 100 || (argc > 3 && !retry_only)) {
+  bool hedge = argc > 3 && strcmp(argv[3], "hedge") == 0;
+  if (calls < 1 || fp < 0 || fp > 100 || (argc > 3 && !retry_only && !hedge)) {
     fprintf(stderr, "usage: bench_decision [calls_per_thread [fail_percent "
-                    "[retries]]]\n");
+                    "[retries|hedge]]]\n");
     return 2;
   }
   unsigned fail_pct = (unsigned)fp;
@@ -134,6 +178,15 @@ int main(int argc, char **argv) {
   rein_breaker *breaker[2];
   for (int i = 0; i < 2; i++)
     if (make_policy(&p[i], &budget[i], &breaker[i], retry_only)) return 1;
+  if (hedge)
+    for (int i = 0; i < 2; i++) {
+      rein_hedge_config hc;
+      rein_hedge_config_default(&hc);
+      hc.policy = p[i];
+      hc.max_attempts = 2;
+      hc.delay_ns = REIN_NS_PER_MS;
+      if (rein_hedge_policy_new(&hc, &g_hedge[i]) != REIN_OK) return 1;
+    }
   rein_policy *shared[2] = {p[0], p[0]};
 
   enum { RUNS = 7 };
@@ -159,10 +212,15 @@ int main(int argc, char **argv) {
   qsort(thrp, RUNS, sizeof(double), cmp);
   qsort(r_shared, RUNS, sizeof(double), cmp);
   qsort(r_private, RUNS, sizeof(double), cmp);
-  printf("bench_decision: begin+next with ratio budget, time-window %s"
-         "breaker, exponential backoff + full jitter; %u%% of calls retry "
-         "once\n",
-         retry_only ? "retry-only " : "", fail_pct);
+  if (hedge)
+    printf("bench_decision: hedged calls (2 attempts, 1 ms delay) with ratio "
+           "budget, time-window breaker; %u%% of calls hedge once\n",
+           fail_pct);
+  else
+    printf("bench_decision: begin+next with ratio budget, time-window %s"
+           "breaker, exponential backoff + full jitter; %u%% of calls retry "
+           "once\n",
+           retry_only ? "retry-only " : "", fail_pct);
   printf("  1 thread : %6.1f ns/decision (median of %d; min %.1f, max %.1f), "
          "%.1f M decisions/s\n",
          ns1[RUNS / 2], RUNS, ns1[0], ns1[RUNS - 1], thr1[RUNS / 2] / 1e6);
@@ -177,6 +235,7 @@ int main(int argc, char **argv) {
          r_shared[RUNS / 2], r_private[RUNS / 2], r_shared[0],
          r_shared[RUNS - 1]);
   for (int i = 0; i < 2; i++) {
+    rein_hedge_policy_free(g_hedge[i]);
     rein_policy_free(p[i]);
     rein_breaker_free(breaker[i]);
     rein_budget_free(budget[i]);

@@ -135,6 +135,21 @@ static const rein_contract_rule_info rules[REIN_CONTRACT_RULE_COUNT] = {
      "Example: caller timeout 5s, ledger.charge timeout 5s -> R010.\n\n"
      "Fix: keep the caller's per-attempt timeout below the callee's (e.g. "
      "80%), or lower the callee's timeout."},
+    {"R011", "hedging-unsafe", REIN_CONTRACT_ERROR,
+     "hedged requests past the callee's capacity, or on a non-idempotent "
+     "operation",
+     "A hedge is sent when the first attempt has not answered after the "
+     "hedging delay. When the callee slows down past that delay, every call "
+     "is hedged: the load multiplies by the hedge's attempts exactly when "
+     "the callee can least take it (a budget bounds hedges as it bounds "
+     "retries). A hedge is also a second execution while the first may "
+     "still run, so an operation that is not idempotent must not be hedged, "
+     "and one that deduplicates by key only with the key.\n\n"
+     "Example: 4 instances x 100/s hedged up to 3 attempts = 1.2k/s against "
+     "a capacity of 500/s -> R011.\n\n"
+     "Fix: a retry budget shared by the fleet (it pays for hedges), fewer "
+     "hedge attempts, or more capacity; for non-idempotent operations, no "
+     "hedge, or idempotency: key and key: originate."},
 };
 
 static const rein_contract_rule_info input_rules[] = {

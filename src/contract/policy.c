@@ -31,7 +31,7 @@ void rein__rc_call_spec(const rc_call *c, rein_policy_spec *sp) {
   p->idempotent =
       !c->op || c->op->idem == RC_IDEM_NATURAL || c->op->idem == RC_IDEM_UNSET;
   p->alloc = NULL; /* the runtime's, not the set's */
-  sp->has_budget = c->has_budget && rein__rc_attempts(c) > 1;
+  sp->has_budget = c->has_budget && (rein__rc_attempts(c) > 1 || c->has_hedge);
   sp->budget.alloc = NULL;
   sp->budget.err = NULL;
   sp->has_breaker = c->has_breaker;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * rules.c: the checks R001..R010 over a resolved graph of contracts, and the
+ * rules.c: the checks R001..R011 over a resolved graph of contracts, and the
  * key-retention table behind `rein ttl`.
  *
  * Every rule is a pass over the current version of each service. The two
@@ -259,7 +259,7 @@ static rc_diag *finding(rctx *R, const rc_svc *v, rc_loc loc, int rule,
                         const char *why, const char *fix) {
   static const char *const ids[] = {"R000", "R001", "R002", "R003",
                                     "R004", "R005", "R006", "R007",
-                                    "R008", "R009", "R010"};
+                                    "R008", "R009", "R010", "R011"};
   const rein_contract_rule_info *ri = rein_contract_rule_n(rule);
   rc_diag *d = rein__rc_diag(R->s, loc, v->file_seq,
                              ri ? ri->severity : REIN_CONTRACT_ERROR, ids[rule],
@@ -907,6 +907,104 @@ static void rule_r010(rctx *R, rc_call *c) {
   finding(R, c->from, c->timeout_loc, 10, why, fix);
 }
 
+/* --------------------------------------------------------------- R011 */
+
+/* A hedged call duplicates work while the first attempt may still run:
+ * never on a non-idempotent operation, only with the key on a keyed one. */
+static void rule_r011_call(rctx *R, rc_call *c) {
+  if (!c->has_hedge || c->spec.hedge.max_attempts < 2 || !c->op) return;
+  char why[768], fix[384];
+  uint32_t h = c->spec.hedge.max_attempts;
+  if (c->op->idem == RC_IDEM_NONE) {
+    snprintf(why, sizeof why,
+             "%s hedges %s.%s (up to %u attempts at once), which is not "
+             "idempotent (idempotency: none): a hedge runs it a second time "
+             "while the first may still be running",
+             c->from->name, c->to_svc, c->to_op, h);
+    snprintf(fix, sizeof fix,
+             "remove the hedge, or give %s.%s idempotency: key and send it "
+             "(key: originate)",
+             c->to_svc, c->to_op);
+  } else if (c->op->idem == RC_IDEM_KEY && c->key == REIN_CONTRACT_KEY_NONE) {
+    snprintf(why, sizeof why,
+             "%s hedges %s.%s, which deduplicates by idempotency key, but "
+             "sends no key: a hedge would be a new operation (rein_hedge sends "
+             "no hedge of a keyless non-idempotent call, so it never runs)",
+             c->from->name, c->to_svc, c->to_op);
+    snprintf(fix, sizeof fix, "set key: originate (sent in %s)",
+             c->op->key_header);
+  } else {
+    return;
+  }
+  finding(R, c->from, c->hedge_loc, 11, why, fix);
+}
+
+/* When the callee is slower than the hedge delay, every call is hedged. */
+static void rule_r011_load(rctx *R) {
+  rein_contract_set *s = R->s;
+  for (size_t i = 0; i < s->nsvcs; i++) {
+    rc_svc *x = s->svcs[i];
+    if (!x->current || x->capacity <= 0 || !x->nin) continue;
+    double normal = 0, hedged = 0;
+    bool any = false;
+    for (size_t j = 0; j < x->nin; j++) {
+      rc_call *c = x->in[j];
+      if (c->rate <= 0) continue;
+      double base = rein__rc_instances(c) * c->rate;
+      normal += base;
+      if (!c->has_hedge || c->spec.hedge.max_attempts < 2) {
+        hedged += base;
+        continue;
+      }
+      any = true;
+      double h = c->spec.hedge.max_attempts, fl = 0;
+      double f = h;
+      if (c->has_budget) {
+        /* the budget pays for hedges as for retries */
+        budget_factor(c, &fl);
+        double bf = c->spec.budget.kind == REIN_BUDGET_RATIO
+                        ? 1 + c->spec.budget.ratio
+                    : c->spec.budget.kind == REIN_BUDGET_TOKEN_BUCKET
+                        ? 1 + c->spec.budget.token_ratio
+                        : h;
+        f = bf < h ? bf : h;
+      }
+      double b = base * f + (c->has_budget ? fl : 0);
+      hedged += b < base * h ? b : base * h;
+    }
+    if (!any || normal > x->capacity || hedged <= x->capacity) continue;
+    char n1[32], n2[32], cap[32], why[768], fix[384];
+    rate_str(normal, n1, sizeof n1);
+    rate_str(hedged, n2, sizeof n2);
+    rate_str(x->capacity, cap, sizeof cap);
+    snprintf(why, sizeof why,
+             "when %s slows down past its callers' hedge delay, every call "
+             "is hedged: %s against a capacity of %s (%s normally), and the "
+             "hedges keep it slow",
+             x->name, n2, cap, n1);
+    snprintf(fix, sizeof fix,
+             "give the hedging callers a retry budget shared by the fleet "
+             "(it pays for hedges: budget: {kind: ratio, ratio: 0.1, scope: "
+             "fleet}), fewer hedge attempts, or capacity above %s",
+             n2);
+    rc_diag *d = finding(R, x, x->capacity_loc, 11, why, fix);
+    for (size_t j = 0; j < x->nin; j++) {
+      rc_call *c = x->in[j];
+      if (c->rate <= 0 || !c->has_hedge || c->spec.hedge.max_attempts < 2)
+        continue;
+      char m[320], r[32], tot[32];
+      snprintf(m, sizeof m, "%s: %u x %s hedged up to %u attempts = %s%s",
+               c->from->name, rein__rc_instances(c),
+               rate_str(c->rate, r, sizeof r), c->spec.hedge.max_attempts,
+               rate_str(rein__rc_instances(c) * c->rate *
+                            c->spec.hedge.max_attempts,
+                        tot, sizeof tot),
+               c->has_budget ? " (before its budget)" : " (no budget)");
+      related(R, d, c->hedge_loc, m);
+    }
+  }
+}
+
 /* -------------------------------------------------------------- driver */
 
 void rein_contract_check_opts_default(rein_contract_check_opts *o) {
@@ -940,10 +1038,12 @@ rein_status rein_contract_check(rein_contract_set *s,
       if (ON(8)) rule_r008(&R, c);
       if (ON(9)) rule_r009(&R, c);
       if (ON(10)) rule_r010(&R, c);
+      if (ON(11)) rule_r011_call(&R, c);
     }
   }
   if (ON(4) && R.ok) rule_r004(&R);
   if (ON(5) && R.ok) rule_r005(&R);
+  if (ON(11) && R.ok) rule_r011_load(&R);
   if (!R.ok || s->oom) return REIN_ENOMEM;
   s->checked = true;
   /* Sort now, so the const readers never write and may run concurrently. */

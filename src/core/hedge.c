@@ -22,6 +22,7 @@
 #include "rein/signal.h"
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "budget_internal.h"
@@ -206,7 +207,9 @@ int64_t rein_hedge_delay(const rein_hedge_policy *pc, int64_t now) {
 
 void rein_hedge_init(rein_hedge *h, const rein_hedge_policy *p,
                      const rein_call_opts *opts) {
-  memset(h, 0, sizeof *h);
+  /* Everything but the slots, which are written when an attempt starts
+   * (start()) and read only for attempts sent. */
+  memset(h, 0, offsetof(rein_hedge, slot));
   h->policy = p;
   h->stripe = opts && opts->stripe ? opts->stripe & (REIN__STRIPES - 1)
                                    : rein__thread_stripe();

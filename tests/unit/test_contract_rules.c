@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * test_contract_rules.c: every rule R001..R010 on small graphs that must
+ * test_contract_rules.c: every rule R001..R011 on small graphs that must
  * trigger it and on near-identical ones that must not, asserting the exact
  * diagnostics (file:line:col, severity, rule id, message, fix, notes) as
  * `rein check` prints them; plus E007 resolution, --disable, the
@@ -791,6 +791,90 @@ static const char *const r010_clean_files[] = {
     NULL};
 static const char r010_clean_expect[] = "";
 
+/* R011: hedging past capacity; with a fleet budget it is clean; a keyed
+ * operation hedged without the key, a non-idempotent one hedged */
+static const char *const r011_files[] = {
+    "a.yaml",
+    "service: a\n"
+    "version: 2024-01-01\n"
+    "instances: 4\n"
+    "calls:\n"
+    "  - to: b.get\n"
+    "    rate: 100/s\n"
+    "    retry:\n"
+    "      attempts: 1\n"
+    "      hedge: {attempts: 3, delay: 30ms}\n",
+    "b.yaml",
+    "service: b\n"
+    "version: 2024-01-01\n"
+    "capacity: 500/s\n"
+    "operations:\n"
+    "  get: {idempotency: natural}\n"
+    "  put: {idempotency: key, key_ttl: 24h}\n"
+    "  del: {idempotency: none}\n",
+    NULL};
+static const char r011_expect[] =
+    "b.yaml:3:11: error[R011]: when b slows down past its callers' hedge delay, every call is hedged: 1,200/s against a capacity of 500/s (400/s normally), and the hedges keep it slow\n"
+    "  fix: give the hedging callers a retry budget shared by the fleet (it pays for hedges: budget: {kind: ratio, ratio: 0.1, scope: fleet}), fewer hedge attempts, or capacity above 1,200/s\n"
+    "  note: a.yaml:9:14: a: 4 x 100/s hedged up to 3 attempts = 1,200/s (no budget)\n";
+
+static const char *const r011_budget_files[] = {
+    "a.yaml",
+    "service: a\n"
+    "version: 2024-01-01\n"
+    "instances: 4\n"
+    "calls:\n"
+    "  - to: b.get\n"
+    "    rate: 100/s\n"
+    "    retry:\n"
+    "      attempts: 1\n"
+    "      hedge: {attempts: 3, delay: 30ms}\n"
+    "      budget: {kind: ratio, ratio: 0.1, scope: fleet}\n"
+    "  - to: b.put\n"
+    "    key: originate\n"
+    "    retry:\n"
+    "      attempts: 1\n"
+    "      hedge: {attempts: 2, delay: 30ms}\n",
+    "b.yaml",
+    "service: b\n"
+    "version: 2024-01-01\n"
+    "capacity: 500/s\n"
+    "operations:\n"
+    "  get: {idempotency: natural}\n"
+    "  put: {idempotency: key, key_ttl: 24h}\n"
+    "  del: {idempotency: none}\n",
+    NULL};
+static const char r011_budget_expect[] =
+    "";
+
+static const char *const r011_key_files[] = {
+    "a.yaml",
+    "service: a\n"
+    "version: 2024-01-01\n"
+    "calls:\n"
+    "  - to: b.put\n"
+    "    retry:\n"
+    "      attempts: 1\n"
+    "      hedge: {attempts: 2, delay: 30ms}\n"
+    "  - to: b.del\n"
+    "    retry:\n"
+    "      attempts: 1\n"
+    "      hedge: {attempts: 2, delay: 30ms}\n",
+    "b.yaml",
+    "service: b\n"
+    "version: 2024-01-01\n"
+    "capacity: 500/s\n"
+    "operations:\n"
+    "  get: {idempotency: natural}\n"
+    "  put: {idempotency: key, key_ttl: 24h}\n"
+    "  del: {idempotency: none}\n",
+    NULL};
+static const char r011_key_expect[] =
+    "a.yaml:7:14: error[R011]: a hedges b.put, which deduplicates by idempotency key, but sends no key: a hedge would be a new operation (rein_hedge sends no hedge of a keyless non-idempotent call, so it never runs)\n"
+    "  fix: set key: originate (sent in Idempotency-Key)\n"
+    "a.yaml:11:14: error[R011]: a hedges b.del (up to 2 attempts at once), which is not idempotent (idempotency: none): a hedge runs it a second time while the first may still be running\n"
+    "  fix: remove the hedge, or give b.del idempotency: key and send it (key: originate)\n";
+
 /* --disable R003,R005 silences both */
 static const char *const disable_files[] = {"w.yaml",
                                             "service: w\n"
@@ -873,6 +957,9 @@ static const rule_case cases[] = {
     {"r009_clean", r009_clean_files, 0x0u, 0, r009_clean_expect, 0},
     {"r010", r010_files, 0x0u, 0, r010_expect, 0},
     {"r010_clean", r010_clean_files, 0x0u, 0, r010_clean_expect, 0},
+    {"r011", r011_files, 0x0u, 0, r011_expect, 1},
+    {"r011_budget", r011_budget_files, 0x0u, 0, r011_budget_expect, 0},
+    {"r011_key", r011_key_files, 0x0u, 0, r011_key_expect, 1},
     {"disable", disable_files, 0x28u, 0, disable_expect, 0},
     {"e007", e007_files, 0x0u, 0, e007_expect, 1},
 };
@@ -999,7 +1086,7 @@ static void test_rule_catalogue(void **st) {
   assert_int_equal(rein_contract_rule("R009")->severity, REIN_CONTRACT_WARNING);
   assert_int_equal(rein_contract_rule("R001")->severity, REIN_CONTRACT_ERROR);
   assert_string_equal(rein_contract_rule("E003")->name, "unknown-field");
-  assert_null(rein_contract_rule("R011"));
+  assert_null(rein_contract_rule("R012"));
   assert_null(rein_contract_rule_n(0));
   assert_null(rein_contract_rule(NULL));
 }
@@ -1223,6 +1310,13 @@ static void test_r010_clean(void **st) {
   run_case(find_case("r010_clean"));
 }
 
+static void test_r011(void **st) {
+  (void)st;
+  run_case(find_case("r011"));
+  run_case(find_case("r011_budget"));
+  run_case(find_case("r011_key"));
+}
+
 static void test_disable(void **st) {
   (void)st;
   run_case(find_case("disable"));
@@ -1264,6 +1358,7 @@ int main(void) {
       cmocka_unit_test(test_r009_clean),
       cmocka_unit_test(test_r010),
       cmocka_unit_test(test_r010_clean),
+      cmocka_unit_test(test_r011),
       cmocka_unit_test(test_disable),
       cmocka_unit_test(test_e007),
       cmocka_unit_test(test_json_and_sarif),

@@ -315,6 +315,45 @@ static void test_breaker(void **state) {
   rein_breaker_free(br);
 }
 
+/* A retry-only breaker (gates: retries) never refuses attempt 1 and
+ * refuses hedges while it refuses retries: RETRY_BREAKER. */
+static void test_retry_only_breaker(void **state) {
+  (void)state;
+  rein_breaker_config bc;
+  rein_breaker_config_default(&bc);
+  bc.gates = REIN_BREAKER_GATES_RETRIES;
+  rein_breaker *br;
+  assert_int_equal(rein_breaker_new(&bc, &br), REIN_OK);
+  rein_breaker_set_mode(br, REIN_BREAKER_FORCED_OPEN);
+  rein_policy_config pc;
+  rein_policy_config_default(&pc);
+  pc.breaker = br;
+  rein_policy *p;
+  assert_int_equal(rein_policy_new(&pc, &p), REIN_OK);
+  rein_hedge_config hc;
+  rein_hedge_config_default(&hc);
+  hc.policy = p;
+  rein_hedge_policy *hp;
+  assert_int_equal(rein_hedge_policy_new(&hc, &hp), REIN_OK);
+  rein_hedge h;
+  rein_hedge_init(&h, hp, NULL);
+  expect(rein_hedge_begin(&h, 0), REIN_ATTEMPT, 1, 100 * MS);
+  expect(rein_hedge_poll(&h, 100 * MS), REIN_WAIT, 0, -1);
+  rein_outcome fail = out(REIN_OUTCOME_FAILURE);
+  rein_hedge_decision d = rein_hedge_outcome(&h, 1, &fail, 150 * MS);
+  assert_int_equal(d.action, REIN_GIVE_UP);
+  assert_int_equal(d.reason, REIN_GIVEUP_RETRY_BREAKER);
+  assert_true(d.dont_retry);
+  /* Closed again: hedges flow. */
+  rein_breaker_set_mode(br, REIN_BREAKER_NORMAL);
+  rein_hedge_init(&h, hp, NULL);
+  rein_hedge_begin(&h, 200 * MS);
+  expect(rein_hedge_poll(&h, 300 * MS), REIN_ATTEMPT, 2, 100 * MS);
+  rein_hedge_policy_free(hp);
+  rein_policy_free(p);
+  rein_breaker_free(br);
+}
+
 /* Hedge at the p95 of what the policy has seen: delay_ns until
  * min_samples, then the quantile's bucket (within 12.5% above). */
 static void test_quantile_delay(void **state) {
@@ -478,6 +517,7 @@ int main(void) {
       cmocka_unit_test(test_deadline),
       cmocka_unit_test(test_non_idempotent_needs_key),
       cmocka_unit_test(test_breaker),
+      cmocka_unit_test(test_retry_only_breaker),
       cmocka_unit_test(test_quantile_delay),
       cmocka_unit_test(test_config_errors),
       cmocka_unit_test(test_random_walk),
