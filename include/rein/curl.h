@@ -206,6 +206,19 @@ typedef struct rein_curl_config {
    * attempt timed out; a keyed call without a deadline sends nothing, and
    * so does an unkeyed attempt without a timeout. */
   rein_curl_deadline_header deadline_header;
+  /* Appended. Hedged requests (rein/hedge.h, docs/hedging.md): NULL = none;
+   * else its attempts, delay, quantile, window and min_samples (copied;
+   * its policy ignored: the client's, for each idempotency). A hedging
+   * client runs rein_curl_perform_ex on a multi handle of its own: attempt
+   * k >= 2 on a curl_easy_duphandle of the caller's handle, each attempt's
+   * body and headers kept apart (up to hedge_body_max bytes each) and the
+   * winner's handed to opts.write_fn and opts.header_fn, which a hedged
+   * call requires (REIN_EINVAL without write_fn); the losers are removed
+   * from the multi handle (cancelled). The multi interface (rein_curl_call_*)
+   * does not hedge (REIN_EUNSUPPORTED for a hedging client). */
+  const rein_hedge_config *hedge;
+  size_t hedge_body_max; /* per attempt; 0 = 1 MiB; larger bodies fail the
+                            attempt (CURLE_WRITE_ERROR, FATAL) */
 } rein_curl_config;
 
 REIN_API void rein_curl_config_default(rein_curl_config *c);
@@ -274,6 +287,10 @@ typedef struct rein_curl_opts {
    * REIN_CURL_INBOUND_KEY_MAX bytes of printable ASCII); borrowed. Used
    * with keys = PASS_THROUGH or DERIVE; NULL = none. */
   const char *inbound_key;
+  /* Appended (hedging clients): where the winning attempt's body goes,
+   * with libcurl's write-callback signature. */
+  size_t (*write_fn)(char *buf, size_t size, size_t n, void *ctx);
+  void *write_ctx;
 } rein_curl_opts;
 
 /* What a finished call did. */

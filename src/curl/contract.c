@@ -55,6 +55,11 @@ rein_status rein_curl_new_from_contract(const rein_curl_config *base,
   if ((st = rein_policy_spec_build(&sp, &b, &o)) != REIN_OK) return st;
   rein_policy *policy = o.policy;
   cfg.policy = policy;
+  /* A hedged call: the client makes its hedge policies over its two
+   * idempotency twins from the same config (rein_curl_new). */
+  rein_hedge_policy_free(o.hedge);
+  o.hedge = NULL;
+  cfg.hedge = sp.has_hedge ? &sp.hedge : NULL;
   switch (cp.key) {
   case REIN_CONTRACT_KEY_ORIGINATE:
     cfg.keys = REIN_CURL_KEYS_NON_IDEMPOTENT;

@@ -232,12 +232,29 @@ rein_status rein_curl_new(const rein_curl_config *cfg, rein_curl **out) {
   }
   c->by_idem[idem ? 1 : 0] = cfg->policy;
   c->by_idem[idem ? 0 : 1] = c->copy;
+  c->cfg.hedge = NULL;
+  c->hedge_body_max = cfg->hedge_body_max ? cfg->hedge_body_max : 1u << 20;
+  if (cfg->hedge) {
+    for (int i = 0; i < 2; i++) {
+      rein_hedge_config hc = *cfg->hedge;
+      hc.policy = c->by_idem[i];
+      hc.alloc = cfg->alloc;
+      hc.err = err;
+      st = rein_hedge_policy_new(&hc, &c->hedge[i]);
+      if (st != REIN_OK) {
+        rein_curl_free(c);
+        return st;
+      }
+    }
+  }
   *out = c;
   return REIN_OK;
 }
 
 void rein_curl_free(rein_curl *c) {
   if (!c) return;
+  rein_hedge_policy_free(c->hedge[0]);
+  rein_hedge_policy_free(c->hedge[1]);
   rein_policy_free(c->copy);
   rein_policy_free(c->own_policy);
   rein_throttle_free(c->own_throttle);
@@ -256,6 +273,13 @@ rein_status rein_curl_spec(const rein_curl *c, rein_policy_spec *out) {
   if (st != REIN_OK) return st;
   out->deadline_ns = c->cfg.deadline_ns;
   out->signals = c->cfg.signals & REIN_CURL_SIGNAL_ALL;
+  if (c->hedge[0]) {
+    out->has_hedge = true;
+    out->hedge = *rein_hedge_policy_get_config(c->hedge[0]);
+    out->hedge.policy = NULL;
+    out->hedge.alloc = NULL;
+    out->hedge.err = NULL;
+  }
   return REIN_OK;
 }
 
@@ -348,12 +372,12 @@ static uint32_t signal_bit(const char *name, size_t n) {
 #undef IS
 }
 
-static size_t on_header(char *buf, size_t size, size_t nitems, void *ctx) {
-  rein_curl_call *call = ctx;
-  size_t len = size * nitems;
+/* One response header line into `sig` (the signals the client honours). */
+static void feed_header(rein_curl *c, rein_signals *sig, const char *buf,
+                        size_t len) {
   if (len >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
     /* A new response (after a 1xx or a redirect): forget the last one's. */
-    rein_signals_init(&call->sig);
+    rein_signals_init(sig);
   } else {
     const char *colon = memchr(buf, ':', len);
     if (colon) {
@@ -364,11 +388,16 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *ctx) {
       trim(&name, &nl);
       trim(&val, &vl);
       uint32_t bit = signal_bit(name, nl);
-      if (bit && (bit & call->c->cfg.signals))
-        rein_signals_feed(&call->sig, name, nl, val, vl,
-                          wall_now(call->c));
+      if (bit && (bit & c->cfg.signals))
+        rein_signals_feed(sig, name, nl, val, vl, wall_now(c));
     }
   }
+}
+
+static size_t on_header(char *buf, size_t size, size_t nitems, void *ctx) {
+  rein_curl_call *call = ctx;
+  size_t len = size * nitems;
+  feed_header(call->c, &call->sig, buf, len);
   if (call->opts.header_fn)
     return call->opts.header_fn(buf, size, nitems, call->opts.header_ctx);
   return len;
@@ -444,9 +473,11 @@ static void call_release(rein_curl_call *call) {
   call->hdrs = NULL;
 }
 
-/* Set the options of attempt d.attempt on the handle. */
-static rein_status prepare_attempt(rein_curl_call *call) {
-  rein_curl *c = call->c;
+/* The request headers of attempt `attempt` (timeout `timeout_ns`): the
+ * caller's, Rein-Attempt, the deadline header and the key. */
+static rein_status attempt_headers(const rein_curl_call *call, uint32_t attempt,
+                                   int64_t timeout_ns, struct curl_slist **out) {
+  const rein_curl *c = call->c;
   struct curl_slist *h = NULL, *t;
   for (const struct curl_slist *s = call->opts.headers; s; s = s->next) {
     if (!(t = curl_slist_append(h, s->data))) goto oom;
@@ -455,7 +486,7 @@ static rein_status prepare_attempt(rein_curl_call *call) {
   char line[256];
   if (c->cfg.attempt_header) {
     snprintf(line, sizeof line, "%s: %" PRIu32, REIN_HEADER_ATTEMPT,
-             call->d.attempt);
+             attempt);
     if (!(t = curl_slist_append(h, line))) goto oom;
     h = t;
   }
@@ -464,7 +495,7 @@ static rein_status prepare_attempt(rein_curl_call *call) {
    * shortened to the deadline). Keyed, a retry replays what the server
    * finished after an attempt timed out: the time left of the call's
    * deadline, and nothing when the call has none. */
-  int64_t left = call->d.timeout_ns;
+  int64_t left = timeout_ns;
   if (call->has_key)
     left = call->r.deadline_ns == INT64_MAX
                ? 0
@@ -493,6 +524,20 @@ static rein_status prepare_attempt(rein_curl_call *call) {
     if (!(t = curl_slist_append(h, line))) goto oom;
     h = t;
   }
+  *out = h;
+  return REIN_OK;
+oom:
+  curl_slist_free_all(h);
+  return REIN_ENOMEM;
+}
+
+/* Set the options of attempt d.attempt on the handle. */
+static rein_status prepare_attempt(rein_curl_call *call) {
+  rein_curl *c = call->c;
+  struct curl_slist *h = NULL;
+  if (attempt_headers(call, call->d.attempt, call->d.timeout_ns, &h) !=
+      REIN_OK)
+    return REIN_ENOMEM;
   curl_easy_setopt(call->easy, CURLOPT_HTTPHEADER, h);
   curl_slist_free_all(call->hdrs);
   call->hdrs = h;
@@ -511,9 +556,6 @@ static rein_status prepare_attempt(rein_curl_call *call) {
     call->opts.on_attempt(call->opts.on_attempt_ctx, call->easy,
                           call->d.attempt);
   return REIN_OK;
-oom:
-  curl_slist_free_all(h);
-  return REIN_ENOMEM;
 }
 
 static void finish_call(rein_curl_call *call, int64_t now) {
@@ -530,32 +572,34 @@ static bool is_in_progress(long status, const rein_signals *sig) {
   return status == 409 && sig->retry_after_ns >= 0;
 }
 
-/* Classify the attempt that ended with `code` and ask the state machine. */
-static void finish_attempt(rein_curl_call *call, CURLcode code) {
+/* The outcome of the attempt on `easy` that ended with `code`, its
+ * response's signals in `sig`; counted, and noted in the call's result. */
+static rein_outcome classify_attempt(rein_curl_call *call, CURL *easy,
+                                     CURLcode code, const rein_signals *sig) {
   rein_curl *c = call->c;
   long status = 0;
-  curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &status);
+  curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
   rein_outcome o = {0};
   o.kind = rein_curl_classify(code, status);
   o.condition = rein_curl_condition(code, status);
   if (status > 0) {
-    o.server_delay_ns = rein_signals_delay_floor(&call->sig);
-    o.dont_retry = call->sig.dont_retry;
+    o.server_delay_ns = rein_signals_delay_floor(sig);
+    o.dont_retry = sig->dont_retry;
     /* rein_idem_http's answer to a key whose first request still runs
      * (draft-ietf-httpapi-idempotency-key-header: 409): ask again after
      * Retry-After with the same key to get the stored response. */
-    o.in_progress = call->has_key && is_in_progress(status, &call->sig);
-    if (call->has_key && call->sig.idem_retention_ns > 0)
-      o.key_retention_ns = call->sig.idem_retention_ns;
+    o.in_progress = call->has_key && is_in_progress(status, sig);
+    if (call->has_key && sig->idem_retention_ns > 0)
+      o.key_retention_ns = sig->idem_retention_ns;
   }
-  if (call->sig.malformed) count(c, RC_MALFORMED, call->sig.malformed);
+  if (sig->malformed) count(c, RC_MALFORMED, sig->malformed);
   count(c, RC_OUTCOME0 + (int)o.kind, 1);
   call->res.last = o.kind;
   call->res.last_code = code;
   call->res.http_status = status;
   call->res.server_delay_ns = o.server_delay_ns;
-  if (call->has_key && !call->warned && call->sig.idem_retention_ns >= 0 &&
-      call->window_ns > 0 && call->sig.idem_retention_ns < call->window_ns) {
+  if (call->has_key && !call->warned && sig->idem_retention_ns >= 0 &&
+      call->window_ns > 0 && sig->idem_retention_ns < call->window_ns) {
     call->warned = true;
     call->res.retention_warning = true;
     count(c, RC_RETENTION, 1);
@@ -568,14 +612,20 @@ static void finish_attempt(rein_curl_call *call, CURLcode code) {
                " s: a retry after the key expired would run the request "
                "twice; raise the server's retention or shorten the retry "
                "window",
-               c->key_header, call->sig.idem_retention_ns / REIN_NS_PER_S,
+               c->key_header, sig->idem_retention_ns / REIN_NS_PER_S,
                rein_policy_get_config(call->policy)->name,
                call->window_ns / REIN_NS_PER_S);
       log_line(c, line);
     }
   }
+  if (status > 0) rein__curl_pace_note(c, sig, rein_policy_now(call->policy));
+  return o;
+}
+
+/* Classify the attempt that ended with `code` and ask the state machine. */
+static void finish_attempt(rein_curl_call *call, CURLcode code) {
+  rein_outcome o = classify_attempt(call, call->easy, code, &call->sig);
   int64_t now = rein_policy_now(call->policy);
-  if (status > 0) rein__curl_pace_note(c, &call->sig, now);
   call->d = rein_retry_next(&call->r, &o, now);
   if (call->d.action == REIN_DONE || call->d.action == REIN_GIVE_UP)
     finish_call(call, now);
@@ -618,10 +668,244 @@ static void default_sleep(void *ctx, int64_t ns) {
   }
 }
 
+/* ------------------------------------------------------- hedged driver */
+
+/* One attempt of a hedged call: its handle (the caller's for attempt 1, a
+ * duplicate after), its header list, and what its response said, kept
+ * apart until it wins. */
+typedef struct hedge_att {
+  rein_curl_call *call;
+  CURL *easy;
+  bool own, added;
+  struct curl_slist *hdrs;
+  rein_signals sig;
+  char *body, *head;
+  size_t body_len, body_cap, head_len, head_cap;
+  bool too_big;
+} hedge_att;
+
+static bool grow_into(rein_curl *c, char **p, size_t *len, size_t *cap,
+                      const char *src, size_t n, size_t max) {
+  if (*len + n > max) return false;
+  if (*len + n > *cap) {
+    size_t nc = *cap ? *cap : 4096;
+    while (nc < *len + n) nc *= 2;
+    if (nc > max) nc = max;
+    char *q = rein__curl_alloc(c->alloc, nc);
+    if (!q) return false;
+    if (*len) memcpy(q, *p, *len);
+    rein__curl_free(c->alloc, *p);
+    *p = q;
+    *cap = nc;
+  }
+  memcpy(*p + *len, src, n);
+  *len += n;
+  return true;
+}
+
+static size_t hedge_on_body(char *buf, size_t size, size_t n, void *ctx) {
+  hedge_att *a = ctx;
+  size_t len = size * n;
+  if (!grow_into(a->call->c, &a->body, &a->body_len, &a->body_cap, buf, len,
+                 a->call->c->hedge_body_max)) {
+    a->too_big = true;
+    return 0; /* CURLE_WRITE_ERROR */
+  }
+  return len;
+}
+
+static size_t hedge_on_header(char *buf, size_t size, size_t n, void *ctx) {
+  hedge_att *a = ctx;
+  size_t len = size * n;
+  feed_header(a->call->c, &a->sig, buf, len);
+  if (len >= 5 && strncmp(buf, "HTTP/", 5) == 0) a->head_len = 0;
+  if (a->call->opts.header_fn &&
+      !grow_into(a->call->c, &a->head, &a->head_len, &a->head_cap, buf, len,
+                 64 * 1024))
+    return 0;
+  return len;
+}
+
+static void hedge_att_free(rein_curl *c, CURLM *m, hedge_att *a) {
+  if (a->added) curl_multi_remove_handle(m, a->easy);
+  if (a->own) curl_easy_cleanup(a->easy);
+  curl_slist_free_all(a->hdrs);
+  rein__curl_free(c->alloc, a->body);
+  rein__curl_free(c->alloc, a->head);
+  memset(a, 0, sizeof *a);
+}
+
+/* Start attempt d->attempt on the multi handle. */
+static rein_status hedge_send(rein_curl_call *call, CURLM *m, hedge_att *att,
+                              const rein_hedge_decision *d) {
+  rein_curl *c = call->c;
+  hedge_att *a = &att[d->attempt - 1];
+  memset(a, 0, sizeof *a);
+  a->call = call;
+  if (d->attempt == 1) {
+    a->easy = call->easy;
+  } else {
+    a->easy = curl_easy_duphandle(call->easy);
+    if (!a->easy) return REIN_ENOMEM;
+    a->own = true;
+  }
+  if (attempt_headers(call, d->attempt, d->timeout_ns, &a->hdrs) != REIN_OK)
+    return REIN_ENOMEM;
+  rein_signals_init(&a->sig);
+  curl_easy_setopt(a->easy, CURLOPT_HTTPHEADER, a->hdrs);
+  curl_easy_setopt(a->easy, CURLOPT_HEADERFUNCTION, hedge_on_header);
+  curl_easy_setopt(a->easy, CURLOPT_HEADERDATA, a);
+  curl_easy_setopt(a->easy, CURLOPT_WRITEFUNCTION, hedge_on_body);
+  curl_easy_setopt(a->easy, CURLOPT_WRITEDATA, a);
+  curl_easy_setopt(a->easy, CURLOPT_PRIVATE, (char *)a);
+  long ms = 0;
+  if (d->timeout_ns > 0) {
+    int64_t v = (d->timeout_ns + REIN_NS_PER_MS - 1) / REIN_NS_PER_MS;
+    ms = v > 0x7fffffffL ? 0x7fffffffL : (long)v;
+  }
+  curl_easy_setopt(a->easy, CURLOPT_TIMEOUT_MS, ms);
+  count(c, RC_ATTEMPTS, 1);
+  call->res.attempts = d->attempt;
+  if (call->opts.on_attempt)
+    call->opts.on_attempt(call->opts.on_attempt_ctx, a->easy, d->attempt);
+  if (curl_multi_add_handle(m, a->easy) != CURLM_OK) return REIN_EBACKEND;
+  a->added = true;
+  return REIN_OK;
+}
+
+/*
+ * A hedged call (config.hedge): the decisions of rein_hedge carried out on
+ * a private multi handle. A decision that sends asks again at once when the
+ * next hedge is due now; otherwise the loop waits in curl_multi_poll for
+ * an answer or the hedge timer, whichever comes first.
+ */
+static rein_status perform_hedged(rein_curl *c, CURL *easy,
+                                  const rein_curl_opts *opts,
+                                  rein_curl_result *res) {
+  if (!opts || !opts->write_fn) {
+    log_line(c, "rein curl: a hedging client needs rein_curl_opts.write_fn "
+                "(each attempt's body is kept apart; the winner's goes there)");
+    return REIN_EINVAL;
+  }
+  rein_curl_call call;
+  rein_status st = call_init(&call, c, easy, opts);
+  if (st != REIN_OK) return st;
+  count(c, RC_CALLS, 1);
+  int64_t pace = pace_wait(&call, rein_policy_now(call.policy));
+  if (pace > 0)
+    (c->cfg.sleeper.sleep_ns ? c->cfg.sleeper.sleep_ns
+                             : default_sleep)(c->cfg.sleeper.ctx, pace);
+  CURLM *m = curl_multi_init();
+  if (!m) return REIN_ENOMEM;
+  const rein_hedge_policy *hp =
+      c->hedge[call.policy == c->by_idem[1] ? 1 : 0];
+  rein_hedge h;
+  rein_call_opts co = {0};
+  co.has_key = call.has_key;
+  co.deadline = call.r.deadline_ns == INT64_MAX ? 0 : call.r.deadline_ns;
+  co.seed = call.opts.seed;
+  co.user = call.opts.user;
+  rein_hedge_init(&h, hp, &co);
+  hedge_att att[REIN_HEDGE_MAX_ATTEMPTS];
+  memset(att, 0, sizeof att);
+  rein_hedge_decision d = rein_hedge_begin(&h, rein_policy_now(call.policy));
+  int64_t next_at = INT64_MAX;
+  for (;;) {
+    if (d.action == REIN_ATTEMPT) {
+      st = hedge_send(&call, m, att, &d);
+      if (st != REIN_OK) break;
+      next_at = d.next_ns < 0 ? INT64_MAX
+                              : rein_policy_now(call.policy) + d.next_ns;
+      if (d.next_ns == 0) {
+        d = rein_hedge_poll(&h, rein_policy_now(call.policy));
+        continue;
+      }
+    } else if (d.action == REIN_WAIT) {
+      next_at = d.next_ns < 0 ? INT64_MAX
+                              : rein_policy_now(call.policy) + d.next_ns;
+    } else {
+      break;
+    }
+    /* Wait for an answer or the hedge timer. */
+    int running = 0;
+    curl_multi_perform(m, &running);
+    CURLMsg *msg;
+    int left;
+    bool answered = false;
+    while (!answered && (msg = curl_multi_info_read(m, &left))) {
+      if (msg->msg != CURLMSG_DONE) continue;
+      hedge_att *a = NULL;
+      curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&a);
+      CURLcode code = msg->data.result;
+      curl_multi_remove_handle(m, a->easy);
+      a->added = false;
+      if (a->too_big) code = CURLE_WRITE_ERROR;
+      rein_outcome o = classify_attempt(&call, a->easy, code, &a->sig);
+      if (a->too_big) o.kind = REIN_OUTCOME_FATAL;
+      d = rein_hedge_outcome(&h, (uint32_t)(a - att) + 1, &o,
+                             rein_policy_now(call.policy));
+      answered = true;
+      if (d.action == REIN_DONE) {
+        /* the winner's response, to the caller */
+        if (a->head_len && opts->header_fn)
+          for (size_t i = 0; i < a->head_len;) {
+            const char *e = memchr(a->head + i, '\n', a->head_len - i);
+            size_t n = e ? (size_t)(e - (a->head + i)) + 1 : a->head_len - i;
+            opts->header_fn(a->head + i, 1, n, opts->header_ctx);
+            i += n;
+          }
+        if (a->body_len)
+          opts->write_fn(a->body, 1, a->body_len, opts->write_ctx);
+      }
+    }
+    if (answered) continue;
+    int64_t now = rein_policy_now(call.policy);
+    if (now >= next_at) {
+      d = rein_hedge_poll(&h, now);
+      continue;
+    }
+    int64_t wait = next_at == INT64_MAX ? 1000 * REIN_NS_PER_MS : next_at - now;
+    int ms = (int)((wait + REIN_NS_PER_MS - 1) / REIN_NS_PER_MS);
+    if (ms > 1000) ms = 1000;
+    curl_multi_poll(m, NULL, 0, ms, NULL);
+    d.action = REIN_WAIT; /* re-arm with the same timer */
+    d.next_ns = next_at == INT64_MAX ? -1 : next_at - rein_policy_now(call.policy);
+    if (d.next_ns < 0 && next_at != INT64_MAX) d.next_ns = 0;
+  }
+  int64_t now = rein_policy_now(call.policy);
+  if (st != REIN_OK && d.action != REIN_DONE && d.action != REIN_GIVE_UP) {
+    /* a local failure: what is in flight is abandoned */
+    call.res.action = REIN_GIVE_UP;
+    call.res.reason = REIN_GIVEUP_NONE;
+  } else {
+    call.res.action = d.action;
+    call.res.reason = d.reason;
+    call.res.dont_retry = d.dont_retry;
+  }
+  call.res.attempts = d.sent;
+  call.res.elapsed_ns = now - call.start_ns;
+  count(c, call.res.action == REIN_DONE ? RC_SUCCESSES : RC_GIVEUPS, 1);
+  for (int k = 0; k < REIN_HEDGE_MAX_ATTEMPTS; k++)
+    if (att[k].easy) hedge_att_free(c, m, &att[k]);
+  curl_multi_cleanup(m);
+  /* the caller's handle: its headers as given, rein's callbacks off */
+  curl_easy_setopt(easy, CURLOPT_HTTPHEADER, call.opts.headers);
+  curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, NULL);
+  curl_easy_setopt(easy, CURLOPT_HEADERDATA, NULL);
+  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, NULL);
+  curl_easy_setopt(easy, CURLOPT_WRITEDATA, NULL);
+  curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, 0L);
+  curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
+  if (res) *res = call.res;
+  if (st != REIN_OK) return st;
+  return call.res.action == REIN_DONE ? REIN_OK : REIN_EGAVEUP;
+}
+
 rein_status rein_curl_perform_ex(rein_curl *c, CURL *easy,
                                  const rein_curl_opts *opts,
                                  rein_curl_result *res) {
   if (!c || !easy) return REIN_EINVAL;
+  if (c->hedge[0]) return perform_hedged(c, easy, opts, res);
   rein_curl_call call;
   rein_status st = call_init(&call, c, easy, opts);
   if (st != REIN_OK) return st;
@@ -668,6 +952,7 @@ rein_status rein_curl_call_new(rein_curl *c, CURL *easy,
                                rein_curl_call **out) {
   if (!c || !easy || !out) return REIN_EINVAL;
   *out = NULL;
+  if (c->hedge[0]) return REIN_EUNSUPPORTED; /* hedged: rein_curl_perform_ex */
   rein_curl_call *call = rein__curl_alloc(c->alloc, sizeof *call);
   if (!call) return REIN_ENOMEM;
   rein_status st = call_init(call, c, easy, opts);

@@ -52,6 +52,9 @@ struct rein_curl {
   bool pace; /* config.pace resolved */
   /* No call starts before this (policy clock); INT64_MIN = none. */
   _Atomic int64_t pace_until;
+  /* Hedging (config.hedge): over by_idem[0] and by_idem[1]; NULL = none. */
+  rein_hedge_policy *hedge[2];
+  size_t hedge_body_max;
 };
 
 /* enforce.c: the key a call sends for keys = PASS_THROUGH / DERIVE with an

@@ -806,6 +806,112 @@ static void test_deadline_header(void **state) {
   fx_teardown(&f);
 }
 
+/* A hedging client (config.hedge): a slow first attempt is hedged after
+ * the delay on a duplicate handle; the hedge wins with the same key; the
+ * winner's body reaches write_fn once; the first is cancelled. A fast
+ * first attempt sends nothing more; a fatal answer ends the call; without
+ * write_fn, REIN_EINVAL; the multi interface refuses a hedging client. */
+typedef struct bodycap {
+  char b[256];
+  size_t n;
+  int calls;
+} bodycap;
+
+static size_t cap_body(char *p, size_t s, size_t n, void *ctx) {
+  bodycap *c = ctx;
+  size_t len = s * n, room = sizeof c->b - 1 - c->n;
+  memcpy(c->b + c->n, p, len < room ? len : room);
+  c->n += len < room ? len : room;
+  c->calls++;
+  return len;
+}
+
+static void test_hedged_perform(void **state) {
+  (void)state;
+  ts_server *srv = ts_start();
+  assert_non_null(srv);
+  rein_policy_config pc;
+  rein_policy_config_default(&pc);
+  pc.max_attempts = 1;
+  pc.attempt_timeout_ns = 2 * REIN_NS_PER_S;
+  rein_policy *p;
+  assert_int_equal(rein_policy_new(&pc, &p), REIN_OK);
+  rein_hedge_config hc;
+  rein_hedge_config_default(&hc);
+  hc.max_attempts = 2;
+  hc.delay_ns = 100 * REIN_NS_PER_MS;
+  rein_curl_config cc;
+  rein_curl_config_default(&cc);
+  cc.policy = p;
+  cc.hedge = &hc;
+  rein_curl *c;
+  assert_int_equal(rein_curl_new(&cc, &c), REIN_OK);
+  rein_policy_spec sp;
+  assert_int_equal(rein_curl_spec(c, &sp), REIN_OK);
+  assert_true(sp.has_hedge);
+  assert_int_equal(sp.hedge.max_attempts, 2);
+  CURL *e = curl_easy_init();
+  char url[96];
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/h", ts_port(srv));
+  curl_easy_setopt(e, CURLOPT_URL, url);
+  curl_easy_setopt(e, CURLOPT_POSTFIELDS, "{\"a\":1}");
+  ts_response slow[] = {{200, NULL, 700}, {201, NULL, 0}};
+  ts_script(srv, "/h", slow, 2);
+  bodycap body = {{0}, 0, 0};
+  rein_curl_opts o = {0};
+  o.method = "POST";
+  o.write_fn = cap_body;
+  o.write_ctx = &body;
+  rein_curl_result res;
+  struct timespec a, b;
+  clock_gettime(CLOCK_MONOTONIC, &a);
+  assert_int_equal(rein_curl_perform_ex(c, e, &o, &res), REIN_OK);
+  clock_gettime(CLOCK_MONOTONIC, &b);
+  int64_t took = (b.tv_sec - a.tv_sec) * REIN_NS_PER_S + b.tv_nsec - a.tv_nsec;
+  assert_int_equal(res.http_status, 201);
+  assert_int_equal(res.attempts, 2);
+  if (took >= 500 * REIN_NS_PER_MS)
+    fail_msg("hedged call took %lld ms (the slow attempt: 700)",
+             (long long)(took / REIN_NS_PER_MS));
+  ts_request q[8];
+  assert_int_equal(ts_requests(srv, q, 8), 2);
+  assert_string_equal(q[0].attempt, "1");
+  assert_string_equal(q[1].attempt, "2");
+  assert_true(q[0].key[0] != 0);
+  assert_string_equal(q[0].key, q[1].key); /* POST: keyed, one key */
+  /* the winner's body alone, once (not the loser's appended) */
+  assert_int_equal(body.calls, 1);
+  assert_string_equal(body.b, "ok");
+
+  /* A fast first attempt: one request. */
+  ts_response fast = {200, NULL, 0};
+  ts_script(srv, "/h", &fast, 1);
+  body.n = 0;
+  body.calls = 0;
+  assert_int_equal(rein_curl_perform_ex(c, e, &o, &res), REIN_OK);
+  assert_int_equal(res.attempts, 1);
+  assert_int_equal(ts_requests(srv, q, 8), 3);
+  /* Fatal: ends the call at once. */
+  ts_response nf = {404, NULL, 0};
+  ts_script(srv, "/h", &nf, 1);
+  assert_int_equal(rein_curl_perform_ex(c, e, &o, &res), REIN_EGAVEUP);
+  assert_int_equal(res.reason, REIN_GIVEUP_NOT_RETRYABLE);
+  assert_int_equal(res.http_status, 404);
+  /* No write_fn; the multi interface. */
+  o.write_fn = NULL;
+  assert_int_equal(rein_curl_perform_ex(c, e, &o, &res), REIN_EINVAL);
+  rein_curl_call *call = NULL;
+  assert_int_equal(rein_curl_call_new(c, e, NULL, &call), REIN_EUNSUPPORTED);
+  rein_curl_stats st;
+  rein_curl_get_stats(c, &st);
+  assert_int_equal(st.calls, 3);
+  assert_int_equal(st.attempts, 4);
+  curl_easy_cleanup(e);
+  rein_curl_free(c);
+  rein_policy_free(p);
+  ts_stop(srv);
+}
+
 /* ------------------------------------------------------------ retention */
 
 static void test_retention_warning(void **state) {
@@ -1173,6 +1279,7 @@ int main(void) {
       cmocka_unit_test(test_deadline_refusal),
       cmocka_unit_test(test_attempt_timeout),
       cmocka_unit_test(test_deadline_header),
+      cmocka_unit_test(test_hedged_perform),
       cmocka_unit_test(test_retention_warning),
       cmocka_unit_test(test_multi),
       cmocka_unit_test(test_multi_free_in_flight),
