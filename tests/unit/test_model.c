@@ -186,6 +186,10 @@ static void conform(const char *dir, const char *caller, const char *to,
   back.budget_scope = ss.budget_scope;
   back.breaker_scope = ss.breaker_scope;
   back.throttle_scope = ss.throttle_scope;
+  if (o.hedge) { /* a separate object, read back as the builder made it */
+    back.has_hedge = true;
+    back.hedge = *rein_hedge_policy_get_config(o.hedge);
+  }
   char *bj = spec_json(&back);
   same("contract and simulator (built)", dj, bj, ctx);
   free(bj);
@@ -429,6 +433,7 @@ static void random_spec(rein_rng *r, rein_policy_spec *s) {
   s->has_budget = rnd(r, 3) != 0;
   s->has_breaker = rnd(r, 2) != 0;
   s->has_throttle = rnd(r, 2) != 0;
+  s->has_hedge = rnd(r, 3) == 0;
   for (size_t i = 0; i < n; i++) {
     if (f[i].type > REIN_MODEL_ENUM || !strcmp(f[i].name, "scope")) continue;
     if (!strcmp(f[i].name, "window_calls") || !strcmp(f[i].name, "window") ||
