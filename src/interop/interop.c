@@ -203,11 +203,11 @@ const char *rein_interop_caller(const rein_interop *ix) {
 
 /* ------------------------------------------------------------ formats */
 
-static const ix_format *const formats[] = {&rein__ix_grpc,    &rein__ix_envoy,
-                                           &rein__ix_istio,   &rein__ix_gateway,
-                                           &rein__ix_linkerd, NULL};
-static const char *const format_names[] = {"grpc",    "envoy",   "istio",
-                                           "gateway", "linkerd", NULL};
+static const ix_format *const formats[] = {
+    &rein__ix_grpc,    &rein__ix_envoy, &rein__ix_istio, &rein__ix_gateway,
+    &rein__ix_linkerd, &rein__ix_aws,   &rein__ix_sdk,   NULL};
+static const char *const format_names[] = {
+    "grpc", "envoy", "istio", "gateway", "linkerd", "aws", "sdk", NULL};
 
 const char *const *rein_interop_formats(void) {
   return format_names;
@@ -247,8 +247,18 @@ rein_status rein_interop_import_buffer(rein_interop *ix, const char *format,
   if (!ix->caller_set && !ix->caller[0]) caller_from_file(ix, name);
   ix->errors = 0;
   size_t first = ix->ncalls;
-  ix_doc d;
   const char *text = data ? data : "";
+  if (f->import_text) {
+    const char *file = rein__ix_strdup(ix, name);
+    if (file) f->import_text(ix, file, text, len);
+    if (ix->oom) return REIN_ENOMEM;
+    if (ix->errors) {
+      rein__ix_drop_calls(ix, first);
+      return REIN_EPARSE;
+    }
+    return REIN_OK;
+  }
+  ix_doc d;
   bool yaml = f->yaml && !rein__ix_looks_json(text, len);
   if (rein__ix_doc_load_multi(ix, name, text, len, yaml, f->multi_doc, &d)) {
     d.proto_names = f->proto_names;
@@ -322,6 +332,15 @@ rein_status rein_interop_export(rein_interop *ix, const char *format,
                     "the contracts declare no calls: nothing to export");
       return REIN_ENOTFOUND;
     }
+  }
+  if (!f->export_) {
+    rein__ix_diag(ix, REIN_INTEROP_ERROR, none, "",
+                  "rein does not export %s: a contract does not say which "
+                  "client library runs a call, and SDK settings are code, "
+                  "not a file the SDK reads (export aws writes an AWS "
+                  "config file)",
+                  f->name);
+    return REIN_EUNSUPPORTED;
   }
   ix->errors = 0;
   rein_status st = f->export_(ix, s, caller, out, len);
@@ -1073,7 +1092,11 @@ rein_status rein_interop_detect(const char *data, size_t len,
   if (!format) return REIN_EINVAL;
   *format = NULL;
   if (!data || !len) return REIN_ENOTFOUND;
-  static const char *const markers[] = {
+  if (rein__ix_aws_detect(data, len)) {
+    *format = "aws";
+    return REIN_OK;
+  }
+  static const char *const markers[] = {"sdk_clients",
       "methodConfig",  "retryThrottling", "virtual_hosts", "virtualHosts",
       "route_config",  "routeConfig",     "static_resources",
       "staticResources", "filter_chains", "filterChains", "@type",
@@ -1094,7 +1117,9 @@ rein_status rein_interop_detect(const char *data, size_t len,
         "virtual_hosts",    "virtualHosts",    "route_config", "routeConfig",
         "static_resources", "staticResources", "filter_chains",
         "filterChains",     NULL};
-    if (detect_key(doc, r, "methodConfig", NULL) ||
+    if (detect_key(doc, r, "sdk_clients", NULL))
+      *format = "sdk";
+    else if (detect_key(doc, r, "methodConfig", NULL) ||
         detect_key(doc, r, "retryThrottling", NULL))
       *format = "grpc";
     for (size_t i = 0; !*format && envoy_keys[i]; i++)

@@ -73,7 +73,12 @@ typedef struct ix_format {
   bool multi_doc;
   /* Walk the document's root, adding calls and diagnostics. */
   void (*import)(rein_interop *ix, ix_doc *d);
-  /* Write the calls of `caller` into *out (malloc'ed text). */
+  /* A format that is not YAML or JSON (the AWS config file, INI) reads its
+   * text itself instead (`import` is then NULL); `file` is the handle's. */
+  void (*import_text)(rein_interop *ix, const char *file, const char *data,
+                      size_t len);
+  /* Write the calls of `caller` into *out (malloc'ed text); NULL for a
+   * format rein only reads (sdk). */
   rein_status (*export_)(rein_interop *ix, const rein_contract_set *s,
                          const char *caller, char **out, size_t *len);
 } ix_format;
@@ -83,6 +88,12 @@ extern const ix_format rein__ix_envoy;
 extern const ix_format rein__ix_istio;
 extern const ix_format rein__ix_gateway;
 extern const ix_format rein__ix_linkerd;
+extern const ix_format rein__ix_aws;
+extern const ix_format rein__ix_sdk;
+
+/* Is `data` an AWS shared config file: does its first line that is not
+ * blank or a comment read `[default]` or `[profile NAME]`? (sdk.c) */
+bool rein__ix_aws_detect(const char *data, size_t len);
 
 /* ---------------------------------- Envoy's retry_on vocabulary (envoy.c) */
 
