@@ -829,6 +829,14 @@ static void retry_policy(eimp *E, yaml_node_t *n, const char *path,
     rein__ix_note(E->d, ro, rein__ix_path(fp, sizeof fp, path, "retry_on"),
                   "retriable-status-codes without retriable_status_codes "
                   "retries no status");
+  /* a contract holds at most 32 outcomes: statuses that fill an outcome
+   * kind become it (a note), else an error here, not a contract that does
+   * not load */
+  rein__ix_when_fit(E->d, codes ? codes : n,
+                    codes ? rein__ix_path(fp, sizeof fp, path,
+                                          "retriable_status_codes")
+                          : path,
+                    sp);
   if (hdrs) {
     rein__ix_path(fp, sizeof fp, path, "retriable_headers");
     if (is_type(E, hdrs, IX_J_ARRAY, fp, "an array of header matchers"))

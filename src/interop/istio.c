@@ -219,6 +219,10 @@ static void retries(iimp *I, yaml_node_t *n, const char *path,
                   "no retryOn: Istio's default conditions, connect-failure, "
                   "refused-stream, unavailable, cancelled");
   }
+  /* at most 32 outcomes in a contract (rein__ix_when_fit) */
+  rein__ix_when_fit(I->d, on ? on : n,
+                    on ? rein__ix_path(fp, sizeof fp, path, "retryOn") : path,
+                    sp);
   if (rhd)
     rein__ix_warn(I->d, on, rein__ix_path(fp, sizeof fp, path, "retryOn"),
                   "retriable-headers: Istio sets no retriable_headers, and "

@@ -137,6 +137,10 @@ static const bad_case bad_cases[] = {
     {VS "  - route:\n    - destination: {subset: v1}\n", 8, 20,
      "spec.http[0].route[0].destination.host", "missing"},
     {"apiVersion: v1\nkind: List\n", 1, 1, "items", "missing"},
+    /* more retried outcomes than a contract holds (32): refused here, not
+     * written as a contract that does not load */
+    {VS ROUTE "    retries: {attempts: 2, retryOn: \"400,401,402,403,404,405,406,407,408,409,410,411,412,413,414,415,416,417,418,419,420,421,422,423,424,425,426,427,428,429,430,431,432,433,434,435,436,437,438,439,440\"}\n", 9, 37,
+     "spec.http[0].retries.retryOn", "a rein contract holds at most 32"},
 };
 
 static void test_bad_input(void **state) {
