@@ -383,17 +383,29 @@ static void thresholds(eimp *E, ecluster *c, yaml_node_t *n, const char *path) {
                "rein's failure-rate breaker: left out");
       }
     }
-    if (maxr) {
-      rein__ix_path(fp, sizeof fp, ip, "max_retries");
-      if (budget)
-        rein__ix_note(E->d, maxr, fp,
-                      "Envoy ignores max_retries when retry_budget is set");
-      else
-        warn(E, maxr, fp,
-             "a cap on concurrent retries to the cluster: rein has no such "
-             "cap (its budgets ration retries by rate): left out");
-    }
+    if (maxr)
+      rein__ix_envoy_max_retries(E->d, maxr,
+                                 rein__ix_path(fp, sizeof fp, ip,
+                                               "max_retries"),
+                                 budget != NULL);
   }
+}
+
+void rein__ix_envoy_max_retries(ix_doc *d, yaml_node_t *n, const char *path,
+                                bool budget) {
+  if (budget)
+    rein__ix_note(d, n, path,
+                  "Envoy ignores max_retries when retry_budget is set");
+  else
+    rein__ix_warn(d, n, path,
+                  "a cap on concurrent retries to the cluster: rein has no "
+                  "such cap (its budgets ration retries by rate): left out");
+}
+
+void rein__ix_envoy_outlier(ix_doc *d, yaml_node_t *n, const char *path) {
+  rein__ix_warn(d, n, path,
+                "outlier detection ejects hosts; rein's breaker is per "
+                "callee, not per host: left out");
 }
 
 static void circuit_breakers(eimp *E, ecluster *c, yaml_node_t *n,
@@ -435,9 +447,7 @@ static void cluster(eimp *E, yaml_node_t *n, const char *path) {
     } else if (strcmp(m[i].key, "circuit_breakers") == 0) {
       cb = m[i].v;
     } else if (strcmp(m[i].key, "outlier_detection") == 0) {
-      warn(E, m[i].k, fp,
-           "outlier detection ejects hosts; rein's breaker is per callee, "
-           "not per host: left out");
+      rein__ix_envoy_outlier(E->d, m[i].k, fp);
     } else {
       lo_add(&L, m[i].key);
     }

@@ -106,6 +106,18 @@ char *rein__ix_strdup(rein_interop *ix, const char *s) {
   return b->s;
 }
 
+void *rein__ix_alloc(rein_interop *ix, size_t n) {
+  ix_str *b = rein_alloc(&ix->alloc, sizeof *b + n);
+  if (!b) {
+    ix->oom = true;
+    return NULL;
+  }
+  memset(b->s, 0, n);
+  b->next = ix->strs;
+  ix->strs = b;
+  return b->s;
+}
+
 char *rein__ix_printf(rein_interop *ix, const char *fmt, ...) {
   char buf[1024];
   va_list ap;

@@ -44,6 +44,9 @@ struct rein_interop {
 char *rein__ix_strdup(rein_interop *ix, const char *s);
 char *rein__ix_printf(rein_interop *ix, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* `n` zeroed bytes owned by the handle, freed with it (NULL when out of
+ * memory, and ix->oom). */
+void *rein__ix_alloc(rein_interop *ix, size_t n);
 /* Append a diagnostic (errors also count in ix->errors). */
 void rein__ix_diag(rein_interop *ix, rein_interop_severity sev,
                    rein_contract_loc loc, const char *field, const char *fmt,
@@ -121,6 +124,18 @@ size_t rein__ix_envoy_when(rein_interop *ix, rein_contract_loc loc,
                            const char *callpath, const rein_policy_spec *sp,
                            char *list, size_t cap, unsigned *codes);
 
+/*
+ * Envoy's cluster circuit breakers where they bound retries (Istio's
+ * DestinationRule sets them, istio.c): `max_retries` caps concurrent
+ * retries, which rein cannot express (a warning at `n`; a note that Envoy
+ * ignores it when the cluster has a retry budget, `budget`); outlier
+ * detection ejects hosts, which is not rein's per-callee breaker (a
+ * warning).
+ */
+void rein__ix_envoy_max_retries(ix_doc *d, yaml_node_t *n, const char *path,
+                                bool budget);
+void rein__ix_envoy_outlier(ix_doc *d, yaml_node_t *n, const char *path);
+
 /* ------------------------------- Gateway API route rules (gateway.c) */
 
 /*
@@ -147,6 +162,8 @@ struct ix_doc {
   size_t nmore;
   size_t doc_index;  /* which document d->doc is (0: the first) */
   size_t first_call; /* the handle's call count before this file */
+  void *state; /* the format's own, across the file's documents (NULL at
+                  the first; rein__ix_alloc'ed) */
 };
 
 /* What a node is, read as JSON. */
