@@ -955,9 +955,8 @@ void rein__ix_yaml_quote(FILE *f, const char *s) {
   fputc('"', f);
 }
 
-/* Copy a memstream's text into the handle's allocator. */
-static rein_status finish_text(const rein_interop *ix, char *text, size_t n,
-                               char **out, size_t *len) {
+rein_status rein__ix_finish_text(const rein_interop *ix, char *text,
+                                 size_t n, char **out, size_t *len) {
   char *b = rein_alloc(&ix->alloc, n + 1);
   if (!b) {
     free(text);
@@ -1014,7 +1013,7 @@ rein_status rein_interop_write_contract(const rein_interop *ix, char **out,
     free(text);
     return REIN_ENOMEM;
   }
-  return finish_text(ix, text, n, out, len);
+  return rein__ix_finish_text(ix, text, n, out, len);
 }
 
 rein_status rein_interop_write_diags(const rein_interop *ix, FILE *f) {

@@ -276,5 +276,10 @@ bool rein__ix_when_fit(ix_doc *d, yaml_node_t *n, const char *path,
 
 /* `s` as a YAML double-quoted scalar (escapes ", \ and controls). */
 void rein__ix_yaml_quote(FILE *f, const char *s);
+/* An export's text, written into a memstream's malloc'ed `text` of `n`
+ * bytes, as the handle's (through its allocator, NUL-terminated) in *out
+ * and *len; `text` is freed either way. REIN_OK or REIN_ENOMEM. */
+rein_status rein__ix_finish_text(const rein_interop *ix, char *text, size_t n,
+                                 char **out, size_t *len);
 
 #endif

@@ -820,6 +820,22 @@ static void wire_rules(iimp *I) {
 
 static const char *const spec_fields[] = {"hosts", "gateways", "http", "tls",
                                           "tcp",   "exportTo", NULL};
+
+/* Is `api` (of object `n` at `path`) one of Istio's networking versions?
+ * An error when not. */
+static bool api_ok(iimp *I, yaml_node_t *n, const char *path,
+                   const char *api) {
+  if (api && (strcmp(api, "networking.istio.io/v1") == 0 ||
+              strcmp(api, "networking.istio.io/v1beta1") == 0 ||
+              strcmp(api, "networking.istio.io/v1alpha3") == 0))
+    return true;
+  char fp[256];
+  rein__ix_error(I->d, n, rein__ix_path(fp, sizeof fp, path, "apiVersion"),
+                 "%s%.60s%s: expected networking.istio.io/v1, v1beta1 or "
+                 "v1alpha3",
+                 api ? "'" : "missing", api ? api : "", api ? "'" : "");
+  return false;
+}
 static const char *const top_fields[] = {"apiVersion", "kind",   "metadata",
                                          "spec",       "status", NULL};
 
@@ -853,15 +869,7 @@ static void virtual_service(iimp *I, yaml_node_t *n, const char *path,
     }
   }
   if (kind && strcmp(kind, "DestinationRule") == 0) {
-    if (!api || (strcmp(api, "networking.istio.io/v1") != 0 &&
-                 strcmp(api, "networking.istio.io/v1beta1") != 0 &&
-                 strcmp(api, "networking.istio.io/v1alpha3") != 0)) {
-      rein__ix_error(I->d, n, rein__ix_path(fp, sizeof fp, path, "apiVersion"),
-                     "%s%.60s%s: expected networking.istio.io/v1, v1beta1 or "
-                     "v1alpha3",
-                     api ? "'" : "missing", api ? api : "", api ? "'" : "");
-      return;
-    }
+    if (!api_ok(I, n, path, api)) return;
     destination_rule(I, n, spec, rein__ix_path(fp, sizeof fp, path, "spec"),
                      I->vs);
     return;
@@ -882,15 +890,7 @@ static void virtual_service(iimp *I, yaml_node_t *n, const char *path,
                    kind ? "'" : "missing", kind ? kind : "", kind ? "'" : "");
     return;
   }
-  if (!api || (strcmp(api, "networking.istio.io/v1") != 0 &&
-               strcmp(api, "networking.istio.io/v1beta1") != 0 &&
-               strcmp(api, "networking.istio.io/v1alpha3") != 0)) {
-    rein__ix_error(I->d, n, rein__ix_path(fp, sizeof fp, path, "apiVersion"),
-                   "%s%.60s%s: expected networking.istio.io/v1, v1beta1 or "
-                   "v1alpha3",
-                   api ? "'" : "missing", api ? api : "", api ? "'" : "");
-    return;
-  }
+  if (!api_ok(I, n, path, api)) return;
   rein__ix_path(fp, sizeof fp, path, "spec");
   if (!spec) {
     rein__ix_error(I->d, n, fp, "missing");
@@ -1324,16 +1324,8 @@ static rein_status istio_export(rein_interop *ix, const rein_contract_set *s,
     free(text);
     return REIN_ENOMEM;
   }
-  char *b = rein_alloc(&ix->alloc, tn + 1);
-  if (!b) {
-    free(text);
-    return REIN_ENOMEM;
-  }
-  memcpy(b, text, tn + 1);
-  free(text);
-  *out = b;
-  *len = tn;
-  return st;
+  rein_status fin = rein__ix_finish_text(ix, text, tn, out, len);
+  return fin != REIN_OK ? fin : st;
 }
 
 const ix_format rein__ix_istio = {.name = "istio",

@@ -1026,16 +1026,8 @@ static rein_status linkerd_export(rein_interop *ix, const rein_contract_set *s,
     free(text);
     return REIN_ENOMEM;
   }
-  char *b = rein_alloc(&ix->alloc, tn + 1);
-  if (!b) {
-    free(text);
-    return REIN_ENOMEM;
-  }
-  memcpy(b, text, tn + 1);
-  free(text);
-  *out = b;
-  *len = tn;
-  return st;
+  rein_status fin = rein__ix_finish_text(ix, text, tn, out, len);
+  return fin != REIN_OK ? fin : st;
 }
 
 const ix_format rein__ix_linkerd = {.name = "linkerd",

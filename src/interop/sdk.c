@@ -751,16 +751,8 @@ static rein_status aws_export(rein_interop *ix, const rein_contract_set *s,
                     "%s has no calls in the contracts", caller);
     return st == REIN_OK ? REIN_ENOTFOUND : st;
   }
-  char *b = rein_alloc(&ix->alloc, tn + 1);
-  if (!b) {
-    free(text);
-    return REIN_ENOMEM;
-  }
-  memcpy(b, text, tn + 1);
-  free(text);
-  *out = b;
-  *len = tn;
-  return st;
+  rein_status fin = rein__ix_finish_text(ix, text, tn, out, len);
+  return fin != REIN_OK ? fin : st;
 }
 
 /* ------------------------------------------------------- "sdk" import */
