@@ -446,6 +446,30 @@ static void aws_import_text(rein_interop *ix, const char *file,
   A.ix = ix;
   A.file = file;
   size_t first = ix->ncalls;
+  /* UTF-8 text, as the YAML formats' reader requires (names reach the
+   * contract's YAML through the origins) */
+  const char *nul = memchr(data, 0, len);
+  size_t upto = nul ? (size_t)(nul - data) : len;
+  char *copy = rein_alloc(&ix->alloc, upto + 1);
+  if (!copy) {
+    ix->oom = true;
+    return;
+  }
+  memcpy(copy, data, upto);
+  copy[upto] = 0;
+  size_t valid = rein_utf8_valid_len(copy);
+  rein_free(&ix->alloc, copy);
+  if (valid < upto) {
+    size_t line = 1, col = 1;
+    for (size_t i = 0; i < valid; i++) {
+      col = data[i] == '\n' ? 1 : col + 1;
+      line += data[i] == '\n';
+    }
+    aws_err(&A, line, col, "",
+            "not UTF-8 (byte 0x%02x): a config file is UTF-8 text",
+            (unsigned char)data[valid]);
+    return;
+  }
   size_t ln = 0;
   bool nested = false; /* inside `key =` with indented sub-settings */
   bool nested_any = false;

@@ -111,6 +111,7 @@ static void test_bad_input(void **state) {
       {"aws", "# nothing\n", 1, 1, "nothing to import"},
       {"aws", "[sso-session a]\nsso_region = x\n", 1, 1, "nothing to import"},
       {"aws", "[default]\n= x\n", 2, 1, "without a name"},
+      {"aws", "[profile \xe4]\nretry_mode = standard\n", 1, 10, "not UTF-8"},
       {"sdk", "sdk_clients: [\n", 0, 0, NULL},
       {"sdk", "clients: []\n", 1, 1, "unknown field 'clients'"},
       {"sdk", "sdk_clients: {}\n", 1, 14, "an array"},
