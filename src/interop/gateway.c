@@ -567,35 +567,16 @@ static void rule(gimp *I, yaml_node_t *n, const char *path, size_t idx) {
 
 static const char *const spec_fields[] = {"parentRefs", "hostnames", "rules",
                                           "useDefaultGateways", NULL};
-static const char *const top_fields[] = {"apiVersion", "kind",   "metadata",
-                                         "spec",       "status", NULL};
-
-/* kind and apiVersion of an object, and its metadata.name. */
+/* kind and apiVersion of an object (already known to be one), its
+ * metadata.name and spec: the Kubernetes header reader of interop.c. */
 static void header(gimp *I, yaml_node_t *n, const char *path, const char **api,
                    const char **kind, const char **name, yaml_node_t **spec) {
-  ix_member m[8];
-  size_t k = rein__ix_members(I->d, n, path, top_fields, m, 8);
-  char fp[256];
-  for (size_t i = 0; i < k; i++) {
-    rein__ix_path(fp, sizeof fp, path, m[i].key);
-    if (strcmp(m[i].key, "apiVersion") == 0) {
-      get_string(I, m[i].v, fp, api);
-    } else if (strcmp(m[i].key, "kind") == 0) {
-      get_string(I, m[i].v, fp, kind);
-    } else if (strcmp(m[i].key, "spec") == 0) {
-      *spec = m[i].v;
-    } else if (strcmp(m[i].key, "metadata") == 0 &&
-               is_type(I, m[i].v, IX_J_OBJECT, fp, "an ObjectMeta object")) {
-      ix_member mm[MAXM];
-      size_t mk = rein__ix_members(I->d, m[i].v, fp, NULL, mm, MAXM);
-      for (size_t j = 0; j < mk; j++)
-        if (strcmp(mm[j].key, "name") == 0) {
-          char np[256];
-          get_string(I, mm[j].v, rein__ix_path(np, sizeof np, fp, "name"),
-                     name);
-        }
-    }
-  }
+  ix_k8s_head h;
+  rein__ix_k8s_head(I->d, n, path, "an object", &h);
+  *api = h.api;
+  *kind = h.kind;
+  *name = h.name;
+  *spec = h.spec;
 }
 
 static void http_route(gimp *I, yaml_node_t *spec, const char *fp) {
@@ -857,30 +838,12 @@ static void gateway_import(rein_interop *ix, ix_doc *d) {
   memset(&I, 0, sizeof I);
   I.d = d;
   I.ix = ix;
-  if (rein__ix_type(d, root) != IX_J_OBJECT) {
-    rein__ix_type_error(d, root, "", "an HTTPRoute object, or a List of them");
-    return;
-  }
-  ix_member m[8];
-  size_t k = rein__ix_members(d, root, "", NULL, m, 8);
-  const char *kind = NULL;
-  yaml_node_t *items = NULL;
-  for (size_t i = 0; i < k; i++) {
-    if (strcmp(m[i].key, "kind") == 0 &&
-        rein__ix_type(d, m[i].v) == IX_J_STRING)
-      kind = rein__ix_text(m[i].v);
-    if (strcmp(m[i].key, "items") == 0) items = m[i].v;
-  }
-  if (kind && strcmp(kind, "List") == 0) {
-    static const char *const list_fields[] = {"apiVersion", "kind", "items",
-                                              "metadata", NULL};
-    rein__ix_members(d, root, "", list_fields, m, 8);
-    if (!items) {
-      rein__ix_error(d, root, "items", "missing");
-      return;
-    }
-    if (!is_type(&I, items, IX_J_ARRAY, "items", "an array of objects")) return;
-    /* policies first: they apply to every route of the List */
+  yaml_node_t *items;
+  int shape =
+      rein__ix_k8s_root(d, "an HTTPRoute object, or a List of them", &items);
+  if (!shape || (shape == 2 && !items)) return;
+  if (shape == 2) {
+    /* a kubectl List: policies first, they apply to every route of it */
     gbudget g[32];
     size_t ng = 0;
     for (int pass = 0; pass < 2; pass++)

@@ -878,6 +878,89 @@ const char *rein__ix_path_i(char *buf, size_t len, const char *path, size_t i) {
   return buf;
 }
 
+/* --------------------------------------------- Kubernetes manifests */
+
+static bool k8s_string(ix_doc *d, yaml_node_t *n, const char *path,
+                       const char **out) {
+  if (rein__ix_type(d, n) != IX_J_STRING) {
+    rein__ix_type_error(d, n, path, "a string");
+    return false;
+  }
+  *out = rein__ix_text(n);
+  return true;
+}
+
+int rein__ix_k8s_root(ix_doc *d, const char *what, yaml_node_t **items) {
+  yaml_node_t *root = rein__ix_root(d);
+  *items = NULL;
+  if (rein__ix_type(d, root) != IX_J_OBJECT) {
+    rein__ix_type_error(d, root, "", what);
+    return 0;
+  }
+  ix_member m[8];
+  size_t k = rein__ix_members(d, root, "", NULL, m, 8);
+  const char *kind = NULL;
+  yaml_node_t *it = NULL;
+  for (size_t i = 0; i < k; i++) {
+    if (strcmp(m[i].key, "kind") == 0 &&
+        rein__ix_type(d, m[i].v) == IX_J_STRING)
+      kind = rein__ix_text(m[i].v);
+    if (strcmp(m[i].key, "items") == 0) it = m[i].v;
+  }
+  if (!kind || strcmp(kind, "List") != 0) return 1;
+  static const char *const list_fields[] = {"apiVersion", "kind", "items",
+                                            "metadata", NULL};
+  rein__ix_members(d, root, "", list_fields, m, 8);
+  if (!it) {
+    rein__ix_error(d, root, "items", "missing");
+  } else if (rein__ix_type(d, it) != IX_J_ARRAY) {
+    rein__ix_type_error(d, it, "items", "an array of objects");
+  } else {
+    *items = it;
+  }
+  return 2;
+}
+
+bool rein__ix_k8s_head(ix_doc *d, yaml_node_t *n, const char *path,
+                       const char *want, ix_k8s_head *h) {
+  static const char *const top[] = {"apiVersion", "kind", "metadata", "spec",
+                                    "status", NULL};
+  memset(h, 0, sizeof *h);
+  if (rein__ix_type(d, n) != IX_J_OBJECT) {
+    rein__ix_type_error(d, n, path, want);
+    return false;
+  }
+  ix_member m[8];
+  size_t k = rein__ix_members(d, n, path, top, m, 8);
+  char fp[256];
+  for (size_t i = 0; i < k; i++) {
+    rein__ix_path(fp, sizeof fp, path, m[i].key);
+    if (strcmp(m[i].key, "apiVersion") == 0) {
+      k8s_string(d, m[i].v, fp, &h->api);
+    } else if (strcmp(m[i].key, "kind") == 0) {
+      k8s_string(d, m[i].v, fp, &h->kind);
+    } else if (strcmp(m[i].key, "spec") == 0) {
+      h->spec = m[i].v;
+    } else if (strcmp(m[i].key, "metadata") == 0) {
+      if (rein__ix_type(d, m[i].v) != IX_J_OBJECT) {
+        rein__ix_type_error(d, m[i].v, fp, "an ObjectMeta object");
+        continue;
+      }
+      ix_member mm[64];
+      size_t mk = rein__ix_members(d, m[i].v, fp, NULL, mm, 64);
+      for (size_t j = 0; j < mk; j++) {
+        char np[320];
+        if (strcmp(mm[j].key, "name") == 0)
+          k8s_string(d, mm[j].v, rein__ix_path(np, sizeof np, fp, "name"),
+                     &h->name);
+        else if (strcmp(mm[j].key, "annotations") == 0)
+          h->annotations = mm[j].v;
+      }
+    }
+  }
+  return true;
+}
+
 /* ------------------------------------------------- typed values, model */
 
 bool rein__ix_get_number(ix_doc *d, yaml_node_t *n, const char *path,

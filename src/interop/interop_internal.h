@@ -247,6 +247,33 @@ const char *rein__ix_path(char *buf, size_t len, const char *path,
                           const char *key);
 const char *rein__ix_path_i(char *buf, size_t len, const char *path, size_t i);
 
+/* --------------------------------------------- Kubernetes manifests */
+
+/* Istio, Gateway API and Linkerd read Kubernetes objects: one object, a
+ * kubectl List of them, or several YAML documents (multi_doc). */
+
+/* The root of the document being imported: 0 when it is not an object (a
+ * type error naming `what`, "a VirtualService object, or a List of
+ * them"); 1 for one object; 2 for a kubectl List (`kind: List`, its fields
+ * checked), *items its `items` array, or NULL after an error (missing, not
+ * an array). */
+int rein__ix_k8s_root(ix_doc *d, const char *what, yaml_node_t **items);
+
+/* An object's header: apiVersion, kind, metadata.name (each NULL when
+ * absent; a type error when not a string), metadata.annotations and spec
+ * (the nodes, unchecked; NULL when absent). */
+typedef struct ix_k8s_head {
+  const char *api, *kind, *name;
+  yaml_node_t *spec, *annotations;
+} ix_k8s_head;
+
+/* Read the header of object `n` (at `path`; its top-level fields are
+ * apiVersion, kind, metadata, spec, status, any other an unknown-field
+ * error). `n` must be an object: else a type error naming `want`, and
+ * false. */
+bool rein__ix_k8s_head(ix_doc *d, yaml_node_t *n, const char *path,
+                       const char *want, ix_k8s_head *h);
+
 /* ------------------------------------------------- typed values, model */
 
 /* A number: a JSON number or a string holding one (protobuf's JSON

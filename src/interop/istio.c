@@ -836,38 +836,16 @@ static bool api_ok(iimp *I, yaml_node_t *n, const char *path,
                  api ? "'" : "missing", api ? api : "", api ? "'" : "");
   return false;
 }
-static const char *const top_fields[] = {"apiVersion", "kind",   "metadata",
-                                         "spec",       "status", NULL};
 
 static void virtual_service(iimp *I, yaml_node_t *n, const char *path,
                             bool in_list) {
-  if (!is_type(I, n, IX_J_OBJECT, path, "a VirtualService object")) return;
-  ix_member m[8];
-  size_t k = rein__ix_members(I->d, n, path, top_fields, m, 8);
-  yaml_node_t *spec = NULL;
-  const char *api = NULL, *kind = NULL;
-  char fp[256];
+  ix_k8s_head h;
   I->vs = NULL;
-  for (size_t i = 0; i < k; i++) {
-    rein__ix_path(fp, sizeof fp, path, m[i].key);
-    if (strcmp(m[i].key, "apiVersion") == 0) {
-      get_string(I, m[i].v, fp, &api);
-    } else if (strcmp(m[i].key, "kind") == 0) {
-      get_string(I, m[i].v, fp, &kind);
-    } else if (strcmp(m[i].key, "spec") == 0) {
-      spec = m[i].v;
-    } else if (strcmp(m[i].key, "metadata") == 0 &&
-               is_type(I, m[i].v, IX_J_OBJECT, fp, "an ObjectMeta object")) {
-      ix_member mm[MAXM];
-      size_t mk = rein__ix_members(I->d, m[i].v, fp, NULL, mm, MAXM);
-      for (size_t j = 0; j < mk; j++)
-        if (strcmp(mm[j].key, "name") == 0) {
-          char np[256];
-          get_string(I, mm[j].v, rein__ix_path(np, sizeof np, fp, "name"),
-                     &I->vs);
-        }
-    }
-  }
+  if (!rein__ix_k8s_head(I->d, n, path, "a VirtualService object", &h)) return;
+  yaml_node_t *spec = h.spec;
+  const char *api = h.api, *kind = h.kind;
+  char fp[256];
+  I->vs = h.name;
   if (kind && strcmp(kind, "DestinationRule") == 0) {
     if (!api_ok(I, n, path, api)) return;
     destination_rule(I, n, spec, rein__ix_path(fp, sizeof fp, path, "spec"),
@@ -947,31 +925,11 @@ static void istio_import(rein_interop *ix, ix_doc *d) {
   I.d = d;
   I.ix = ix;
   I.first = ix->ncalls;
-  if (rein__ix_type(d, root) != IX_J_OBJECT) {
-    rein__ix_type_error(d, root, "",
-                        "a VirtualService object, or a List of them");
-    return;
-  }
-  /* a List (kubectl's v1 List): items */
-  ix_member m[8];
-  size_t k = rein__ix_members(d, root, "", NULL, m, 8);
-  const char *kind = NULL;
-  yaml_node_t *items = NULL;
-  for (size_t i = 0; i < k; i++) {
-    if (strcmp(m[i].key, "kind") == 0 &&
-        rein__ix_type(d, m[i].v) == IX_J_STRING)
-      kind = rein__ix_text(m[i].v);
-    if (strcmp(m[i].key, "items") == 0) items = m[i].v;
-  }
-  if (kind && strcmp(kind, "List") == 0) {
-    static const char *const list_fields[] = {"apiVersion", "kind", "items",
-                                              "metadata", NULL};
-    rein__ix_members(d, root, "", list_fields, m, 8);
-    if (!items) {
-      rein__ix_error(d, root, "items", "missing");
-      return;
-    }
-    if (!is_type(&I, items, IX_J_ARRAY, "items", "an array of objects")) return;
+  yaml_node_t *items;
+  int shape =
+      rein__ix_k8s_root(d, "a VirtualService object, or a List of them", &items);
+  if (!shape || (shape == 2 && !items)) return;
+  if (shape == 2) { /* a kubectl List */
     for (size_t j = 0; j < rein__ix_len(items); j++) {
       char ip[64];
       virtual_service(&I, rein__ix_item(d, items, j),
