@@ -139,26 +139,11 @@ static bool get_duration(gimp *I, yaml_node_t *n, const char *path,
 
 static bool get_int(gimp *I, yaml_node_t *n, const char *path, double lo,
                     double hi, double *out) {
-  double x;
-  if (!is_type(I, n, IX_J_NUMBER, path, "a whole number") ||
-      !rein__ix_get_number(I->d, n, path, &x))
-    return false;
-  if (x != floor(x) || x < lo || x > hi) {
-    rein__ix_error(I->d, n, path, "expected a whole number in [%g, %g], got %g",
-                   lo, hi, x);
-    return false;
-  }
-  *out = x;
-  return true;
+  return rein__ix_get_int(I->d, n, path, lo, hi, out);
 }
 
 static void sanitize(const char *in, char *out, size_t cap) {
-  size_t o = 0;
-  for (size_t i = 0; in[i] && o + 1 < cap; i++) {
-    unsigned char c = (unsigned char)in[i];
-    out[o++] = isalnum(c) || c == '-' || c == '_' ? (char)c : '-';
-  }
-  out[o] = 0;
+  rein__ix_sanitize(in, (size_t)-1, out, cap);
 }
 
 /* The operation a path match names (kind Exact, PathPrefix or
@@ -1232,23 +1217,12 @@ static rein_status gateway_export(rein_interop *ix, const rein_contract_set *s,
     return REIN_ENOMEM;
   }
   for (size_t i = 0; i < n; i++) {
-    const char *c, *to, *origin;
-    rein_contract_loc loc;
-    if (rein_contract_call_at(s, i, &c, &to) != REIN_OK ||
-        strcmp(c, caller) != 0)
-      continue;
-    rein_contract_call_where(s, i, &loc, &origin);
+    const char *origin;
     gcall *e = &calls[nc];
     memset(e, 0, sizeof *e);
-    e->to = to;
-    e->loc = loc;
-    snprintf(e->path, sizeof e->path, "calls[%zu]", idx++);
-    rein_errbuf eb = {{0}};
-    if (rein_spec_from_contract(s, caller, to, &e->sp, &eb) != REIN_OK) {
-      rein__ix_diag(ix, REIN_INTEROP_ERROR, loc, e->path, "%s", eb.msg);
-      st = REIN_EINVAL;
+    if (rein__ix_export_call(ix, s, caller, i, &idx, e->path, sizeof e->path,
+                             &e->to, &origin, &e->loc, &e->sp, &st) <= 0)
       continue;
-    }
     call_route(e, origin);
     order[nc++] = e;
   }

@@ -963,6 +963,39 @@ bool rein__ix_k8s_head(ix_doc *d, yaml_node_t *n, const char *path,
 
 /* ------------------------------------------------- typed values, model */
 
+void rein__ix_leftout_add(ix_leftout *L, const char *key) {
+  size_t o = strlen(L->list);
+  if (o + strlen(key) + 8 < sizeof L->list)
+    snprintf(L->list + o, sizeof L->list - o, "%s%s", L->n ? ", " : "", key);
+  else if (o + 6 < sizeof L->list && !strstr(L->list, ", ..."))
+    snprintf(L->list + o, sizeof L->list - o, ", ...");
+  L->n++;
+}
+
+void rein__ix_leftout_note(ix_doc *d, yaml_node_t *n, const char *path,
+                           const ix_leftout *L) {
+  if (L->n)
+    rein__ix_note(d, n, path,
+                  "not retry settings, left out of the contract: %s", L->list);
+}
+
+bool rein__ix_get_int(ix_doc *d, yaml_node_t *n, const char *path, double lo,
+                      double hi, double *out) {
+  double x;
+  if (rein__ix_type(d, n) != IX_J_NUMBER) {
+    rein__ix_type_error(d, n, path, "a whole number");
+    return false;
+  }
+  if (!rein__ix_get_number(d, n, path, &x)) return false;
+  if (x != floor(x) || x < lo || x > hi) {
+    rein__ix_error(d, n, path, "expected a whole number in [%g, %g], got %g",
+                   lo, hi, x);
+    return false;
+  }
+  *out = x;
+  return true;
+}
+
 bool rein__ix_get_number(ix_doc *d, yaml_node_t *n, const char *path,
                          double *out) {
   ix_jtype t = rein__ix_type(d, n);
@@ -1036,6 +1069,34 @@ void rein__ix_yaml_quote(FILE *f, const char *s) {
       fputc(*p, f);
   }
   fputc('"', f);
+}
+
+int rein__ix_export_call(rein_interop *ix, const rein_contract_set *s,
+                         const char *caller, size_t i, size_t *idx, char *path,
+                         size_t pathcap, const char **to, const char **origin,
+                         rein_contract_loc *loc, rein_policy_spec *sp,
+                         rein_status *st) {
+  const char *c;
+  if (rein_contract_call_at(s, i, &c, to) != REIN_OK || strcmp(c, caller) != 0)
+    return 0;
+  rein_contract_call_where(s, i, loc, origin);
+  snprintf(path, pathcap, "calls[%zu]", (*idx)++);
+  rein_errbuf eb = {{0}};
+  if (rein_spec_from_contract(s, caller, *to, sp, &eb) != REIN_OK) {
+    rein__ix_diag(ix, REIN_INTEROP_ERROR, *loc, path, "%s", eb.msg);
+    *st = REIN_EINVAL;
+    return -1;
+  }
+  return 1;
+}
+
+void rein__ix_sanitize(const char *in, size_t n, char *out, size_t cap) {
+  size_t o = 0;
+  for (size_t i = 0; i < n && in[i] && o + 1 < cap; i++) {
+    unsigned char c = (unsigned char)in[i];
+    out[o++] = isalnum(c) || c == '-' || c == '_' ? (char)c : '-';
+  }
+  out[o] = 0;
 }
 
 rein_status rein__ix_finish_text(const rein_interop *ix, char *text,

@@ -276,6 +276,21 @@ bool rein__ix_k8s_head(ix_doc *d, yaml_node_t *n, const char *path,
 
 /* ------------------------------------------------- typed values, model */
 
+/* The fields of an object rein leaves out because they are not retry
+ * settings: collected, then one note per object naming each. */
+typedef struct ix_leftout {
+  char list[640];
+  size_t n;
+} ix_leftout;
+void rein__ix_leftout_add(ix_leftout *L, const char *key);
+/* "not retry settings, left out of the contract: a, b" at `n`, when any. */
+void rein__ix_leftout_note(ix_doc *d, yaml_node_t *n, const char *path,
+                           const ix_leftout *L);
+/* A whole number (a JSON number, not a string: an integer field of a
+ * Kubernetes CRD) in [lo, hi]; a type or range error at `n` otherwise. */
+bool rein__ix_get_int(ix_doc *d, yaml_node_t *n, const char *path, double lo,
+                      double hi, double *out);
+
 /* A number: a JSON number or a string holding one (protobuf's JSON
  * accepts both for numeric fields). A type error at `n` otherwise. */
 bool rein__ix_get_number(ix_doc *d, yaml_node_t *n, const char *path,
@@ -300,6 +315,24 @@ bool rein__ix_when_fit(ix_doc *d, yaml_node_t *n, const char *path,
                        rein_policy_spec *sp);
 
 /* ------------------------------------------------------ contract text */
+
+/*
+ * Export: call `i` of `s`, when it is one of `caller`'s. 0 when it is not
+ * (skip it); 1 with its callee, origin (NULL when none), contract location
+ * and spec, and its diagnostic path "calls[K]" (K = (*idx)++, counting the
+ * caller's calls) in `path`; -1 when the contract's policy does not build
+ * a spec (an error diagnostic at the call, and *st = REIN_EINVAL).
+ */
+int rein__ix_export_call(rein_interop *ix, const rein_contract_set *s,
+                         const char *caller, size_t i, size_t *idx, char *path,
+                         size_t pathcap, const char **to, const char **origin,
+                         rein_contract_loc *loc, rein_policy_spec *sp,
+                         rein_status *st);
+
+/* A contract name from a config's text: at most `n` bytes of `in` (up to
+ * its NUL), every character other than letters, digits, '-' and '_' as
+ * '-', into `out` (NUL-terminated, at most cap - 1 bytes). */
+void rein__ix_sanitize(const char *in, size_t n, char *out, size_t cap);
 
 /* `s` as a YAML double-quoted scalar (escapes ", \ and controls). */
 void rein__ix_yaml_quote(FILE *f, const char *s);

@@ -98,12 +98,7 @@ static bool get_duration(iimp *I, yaml_node_t *n, const char *path,
 }
 
 static void sanitize(const char *in, char *out, size_t cap) {
-  size_t o = 0;
-  for (size_t i = 0; in[i] && o + 1 < cap; i++) {
-    unsigned char c = (unsigned char)in[i];
-    out[o++] = isalnum(c) || c == '-' || c == '_' ? (char)c : '-';
-  }
-  out[o] = 0;
+  rein__ix_sanitize(in, (size_t)-1, out, cap);
 }
 
 static void op_of(const char *kind, const char *value, char *out, size_t cap) {
@@ -373,8 +368,8 @@ static void http_route(iimp *I, yaml_node_t *n, const char *path, size_t idx) {
   base_spec(&sp);
   yaml_node_t *matches = NULL, *dests = NULL, *rt = NULL;
   const char *name = NULL;
-  char fp[256], other[256] = "", rname[160];
-  size_t o = 0;
+  char fp[256], rname[160];
+  ix_leftout L = {{0}, 0};
   for (size_t i = 0; i < k; i++) {
     const char *key = m[i].key;
     yaml_node_t *v = m[i].v;
@@ -409,14 +404,11 @@ static void http_route(iimp *I, yaml_node_t *n, const char *path, size_t idx) {
       rein__ix_warn(I->d, m[i].k, fp,
                     "mirrored traffic is an extra call rein does not "
                     "represent: left out");
-    } else if (o < sizeof other) {
-      o += (size_t)snprintf(other + o, sizeof other - o, "%s%s", o ? ", " : "",
-                            key);
+    } else {
+      rein__ix_leftout_add(&L, key);
     }
   }
-  if (o)
-    rein__ix_note(I->d, n, path,
-                  "not retry settings, left out of the contract: %s", other);
+  rein__ix_leftout_note(I->d, n, path, &L);
   rein__ix_path(fp, sizeof fp, path, "retries");
   if (rt)
     retries(I, rt, fp, &sp);
@@ -560,17 +552,7 @@ static const char *const subset_fields[] = {"name", "labels", "trafficPolicy",
 /* An integer field of the CRD: a whole number in [lo, hi]. */
 static bool get_int(iimp *I, yaml_node_t *n, const char *path, double lo,
                     double hi, double *out) {
-  double x;
-  if (!is_type(I, n, IX_J_NUMBER, path, "a whole number") ||
-      !rein__ix_get_number(I->d, n, path, &x))
-    return false;
-  if (x != floor(x) || x < lo || x > hi) {
-    rein__ix_error(I->d, n, path, "expected a whole number in [%g, %g], got %g",
-                   lo, hi, x);
-    return false;
-  }
-  *out = x;
-  return true;
+  return rein__ix_get_int(I->d, n, path, lo, hi, out);
 }
 
 static void outlier(iimp *I, yaml_node_t *n, yaml_node_t *key,
@@ -618,8 +600,7 @@ static void connection_pool(iimp *I, yaml_node_t *n, const char *path) {
     ix_member s[16];
     size_t sk = rein__ix_members(I->d, m[i].v, fp,
                                  http ? cph_fields : cpt_fields, s, 16);
-    char other[256] = "";
-    size_t o = 0;
+    ix_leftout L = {{0}, 0};
     for (size_t j = 0; j < sk; j++) {
       const char *f = s[j].key;
       rein__ix_path(vp, sizeof vp, fp, f);
@@ -627,9 +608,7 @@ static void connection_pool(iimp *I, yaml_node_t *n, const char *path) {
       int64_t ns;
       if (strcmp(f, "idleTimeout") == 0 || strcmp(f, "connectTimeout") == 0 ||
           strcmp(f, "maxConnectionDuration") == 0) {
-        if (get_duration(I, s[j].v, vp, &ns) && o < sizeof other)
-          o += (size_t)snprintf(other + o, sizeof other - o, "%s%s",
-                                o ? ", " : "", f);
+        if (get_duration(I, s[j].v, vp, &ns)) rein__ix_leftout_add(&L, f);
       } else if (strcmp(f, "h2UpgradePolicy") == 0) {
         const char *t;
         if (get_string(I, s[j].v, vp, &t) && strcmp(t, "DEFAULT") &&
@@ -641,26 +620,20 @@ static void connection_pool(iimp *I, yaml_node_t *n, const char *path) {
       } else if (strcmp(f, "useClientProtocol") == 0) {
         is_type(I, s[j].v, IX_J_BOOL, vp, "true or false");
       } else if (strcmp(f, "tcpKeepalive") == 0) {
-        if (is_type(I, s[j].v, IX_J_OBJECT, vp, "a TcpKeepalive object") &&
-            o < sizeof other)
-          o += (size_t)snprintf(other + o, sizeof other - o, "%s%s",
-                                o ? ", " : "", f);
+        if (is_type(I, s[j].v, IX_J_OBJECT, vp, "a TcpKeepalive object"))
+          rein__ix_leftout_add(&L, f);
       } else if (get_int(I, s[j].v, vp, 0, 2147483647.0, &x)) {
         if (strcmp(f, "maxRetries") == 0)
           rein__ix_envoy_max_retries(I->d, s[j].v, vp, false);
-        else if (strcmp(f, "maxRequestsPerConnection") == 0) {
-          if (o < sizeof other)
-            o += (size_t)snprintf(other + o, sizeof other - o, "%s%s",
-                                  o ? ", " : "", f);
-        } else /* the cluster's circuit breakers (Envoy's thresholds) */
+        else if (strcmp(f, "maxRequestsPerConnection") == 0)
+          rein__ix_leftout_add(&L, f);
+        else /* the cluster's circuit breakers (Envoy's thresholds) */
           rein__ix_warn(I->d, s[j].k, vp,
                         "a circuit breaker of Envoy is a concurrency limit, "
                         "not rein's failure-rate breaker: left out");
       }
     }
-    if (o)
-      rein__ix_note(I->d, m[i].k, fp,
-                    "not retry settings, left out of the contract: %s", other);
+    rein__ix_leftout_note(I->d, m[i].k, fp, &L);
   }
 }
 
@@ -673,8 +646,8 @@ static void traffic_policy(iimp *I, yaml_node_t *n, const char *path,
   ix_member m[16];
   size_t k = rein__ix_members(I->d, n, path,
                               port_level ? pls_fields : tp_fields, m, 16);
-  char fp[256], other[256] = "";
-  size_t o = 0;
+  char fp[256];
+  ix_leftout L = {{0}, 0};
   for (size_t i = 0; i < k; i++) {
     const char *f = m[i].key;
     rein__ix_path(fp, sizeof fp, path, f);
@@ -690,14 +663,11 @@ static void traffic_policy(iimp *I, yaml_node_t *n, const char *path,
         traffic_policy(I, rein__ix_item(I->d, m[i].v, j),
                        rein__ix_path_i(ip, sizeof ip, fp, j), true);
       }
-    } else if (o < sizeof other) {
-      o += (size_t)snprintf(other + o, sizeof other - o, "%s%s", o ? ", " : "",
-                            f);
+    } else {
+      rein__ix_leftout_add(&L, f);
     }
   }
-  if (o)
-    rein__ix_note(I->d, n, path,
-                  "not retry settings, left out of the contract: %s", other);
+  rein__ix_leftout_note(I->d, n, path, &L);
 }
 
 /* A DestinationRule's spec (`fp`), metadata.name `name`. */
@@ -1198,23 +1168,12 @@ static rein_status istio_export(rein_interop *ix, const rein_contract_set *s,
     return REIN_ENOMEM;
   }
   for (size_t i = 0; i < n; i++) {
-    const char *c, *to, *origin;
-    rein_contract_loc loc;
-    if (rein_contract_call_at(s, i, &c, &to) != REIN_OK ||
-        strcmp(c, caller) != 0)
-      continue;
-    rein_contract_call_where(s, i, &loc, &origin);
+    const char *origin;
     icall *e = &calls[nc];
     memset(e, 0, sizeof *e);
-    e->to = to;
-    e->loc = loc;
-    snprintf(e->path, sizeof e->path, "calls[%zu]", idx++);
-    rein_errbuf eb = {{0}};
-    if (rein_spec_from_contract(s, caller, to, &e->sp, &eb) != REIN_OK) {
-      rein__ix_diag(ix, REIN_INTEROP_ERROR, loc, e->path, "%s", eb.msg);
-      st = REIN_EINVAL;
+    if (rein__ix_export_call(ix, s, caller, i, &idx, e->path, sizeof e->path,
+                             &e->to, &origin, &e->loc, &e->sp, &st) <= 0)
       continue;
-    }
     call_route(e, origin);
     order[nc] = e;
     done[nc] = false;

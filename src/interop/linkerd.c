@@ -103,12 +103,7 @@ static bool get_number(limp *L, yaml_node_t *n, const char *path, double lo,
 }
 
 static void sanitize(const char *in, char *out, size_t cap) {
-  size_t o = 0;
-  for (size_t i = 0; in[i] && o + 1 < cap; i++) {
-    unsigned char c = (unsigned char)in[i];
-    out[o++] = isalnum(c) || c == '-' || c == '_' ? (char)c : '-';
-  }
-  out[o] = 0;
+  rein__ix_sanitize(in, (size_t)-1, out, cap);
 }
 
 /* The operation of a route condition: METHOD-path or path (the pathRegex
@@ -888,23 +883,12 @@ static rein_status linkerd_export(rein_interop *ix, const rein_contract_set *s,
     return REIN_ENOMEM;
   }
   for (size_t i = 0; i < n; i++) {
-    const char *c, *to, *origin;
-    rein_contract_loc loc;
-    if (rein_contract_call_at(s, i, &c, &to) != REIN_OK ||
-        strcmp(c, caller) != 0)
-      continue;
-    rein_contract_call_where(s, i, &loc, &origin);
+    const char *origin;
     lcall *e = &calls[nc];
     memset(e, 0, sizeof *e);
-    e->to = to;
-    e->loc = loc;
-    snprintf(e->path, sizeof e->path, "calls[%zu]", idx++);
-    rein_errbuf eb = {{0}};
-    if (rein_spec_from_contract(s, caller, to, &e->sp, &eb) != REIN_OK) {
-      rein__ix_diag(ix, REIN_INTEROP_ERROR, loc, e->path, "%s", eb.msg);
-      st = REIN_EINVAL;
+    if (rein__ix_export_call(ix, s, caller, i, &idx, e->path, sizeof e->path,
+                             &e->to, &origin, &e->loc, &e->sp, &st) <= 0)
       continue;
-    }
     call_route(e, origin);
     done[nc++] = false;
   }

@@ -84,12 +84,7 @@ static const rein_model_field *mf(rein_model_block b, const char *name) {
 }
 
 static void sanitize(const char *in, size_t n, char *out, size_t cap) {
-  size_t o = 0;
-  for (size_t i = 0; i < n && in[i] && o + 1 < cap; i++) {
-    unsigned char c = (unsigned char)in[i];
-    out[o++] = isalnum(c) || c == '-' || c == '_' ? (char)c : '-';
-  }
-  out[o] = 0;
+  rein__ix_sanitize(in, n, out, cap);
 }
 
 /* ------------------------------------------------------- the policies */
@@ -242,8 +237,7 @@ typedef struct aws_prof {
   aws_mode mode;
   rein_contract_loc mode_loc, attempts_loc;
   double attempts;
-  char other[256]; /* keys that are not retry settings */
-  size_t no;
+  ix_leftout other; /* keys that are not retry settings */
 } aws_prof;
 
 typedef struct aws_imp {
@@ -277,10 +271,10 @@ static void aws_flush(aws_imp *A) {
   if (P->bad) return;
   char field[260];
   snprintf(field, sizeof field, "[%s]", P->section);
-  if (P->no)
+  if (P->other.n)
     rein__ix_diag(A->ix, REIN_INTEROP_NOTE, P->loc, field,
                   "not retry settings, left out of the contract: %s",
-                  P->other);
+                  P->other.list);
   uint32_t attempts = 0;
   if (P->has_attempts) {
     if (P->attempts > 1000) {
@@ -433,9 +427,7 @@ static void aws_key(aws_imp *A, const char *key, size_t kn, const char *val,
       P->bad = true;
       return;
     }
-    if (P->no < sizeof P->other)
-      P->no += (size_t)snprintf(P->other + P->no, sizeof P->other - P->no,
-                                "%s%s", P->no ? ", " : "", k);
+    rein__ix_leftout_add(&P->other, k);
   }
 }
 
@@ -718,21 +710,13 @@ static rein_status aws_export(rein_interop *ix, const rein_contract_set *s,
     return REIN_ENOMEM;
   }
   for (size_t i = 0; i < n; i++) {
-    const char *c, *to, *origin;
+    const char *to, *origin;
     rein_contract_loc loc;
-    if (rein_contract_call_at(s, i, &c, &to) != REIN_OK ||
-        strcmp(c, caller) != 0)
-      continue;
-    rein_contract_call_where(s, i, &loc, &origin);
     char path[32];
-    snprintf(path, sizeof path, "calls[%zu]", idx++);
     rein_policy_spec sp;
-    rein_errbuf eb = {{0}};
-    if (rein_spec_from_contract(s, caller, to, &sp, &eb) != REIN_OK) {
-      rein__ix_diag(ix, REIN_INTEROP_ERROR, loc, path, "%s", eb.msg);
-      st = REIN_EINVAL;
+    if (rein__ix_export_call(ix, s, caller, i, &idx, path, sizeof path, &to,
+                             &origin, &loc, &sp, &st) <= 0)
       continue;
-    }
     char prof[200];
     profile_of(to, origin, prof, sizeof prof);
     if (!*prof) snprintf(prof, sizeof prof, "_");
