@@ -46,7 +46,8 @@ static const rein_cli_option options[] = {
                    "no summary line, no import warnings on stderr"},
     [OPT_FROM] = {"from", 0, REIN_CLI_STRING, "FORMAT",
                   "read every file that is not a rein contract as\n"
-                  "FORMAT (grpc, envoy, istio; default: by content)"},
+                  "FORMAT (grpc, envoy, istio, gateway, linkerd,\n"
+                  "aws, sdk; default: by content)"},
     [OPT_OVERLAY] = {"overlay", 0, REIN_CLI_FILE, "FILE",
                      "the rein overlay of the configs (default:\n"
                      "rein-overlay.yaml at the top of each DIR)"},
@@ -267,8 +268,9 @@ const rein_cli_command rein_cmd_check = {
     .description =
         "Check retry contracts across the whole service graph: every *.yaml,\n"
         "*.yml and *.json file under the given paths is one service version\n"
-        "(`-` reads one from standard input). Envoy, gRPC service config and\n"
-        "Istio files among them are imported (detected by content, or\n"
+        "(`-` reads one from standard input). Envoy, gRPC service config,\n"
+        "Istio, Gateway API, Linkerd and SDK files among them (an AWS config\n"
+        "file is read when named) are imported (detected by content, or\n"
         "--from) and checked with the contracts; their findings name the\n"
         "config's own file:line:col. A rein-overlay.yaml says which service\n"
         "each config configures and which operation its routes call\n"

@@ -6,7 +6,8 @@
  * envoy: an Envoy bootstrap with a route per call and a cluster per callee;
  * istio: a List of VirtualServices, one per callee host; gateway: a List
  * of Gateway API HTTPRoutes, one per callee Service, and
- * XBackendTrafficPolicies for ratio budgets; linkerd: a List of
+ * XBackendTrafficPolicies for ratio budgets; aws: an AWS shared config
+ * file, a profile per call; linkerd: a List of
  * ServiceProfiles, one per callee).
  *
  * A thin front end over rein_interop_export (rein/interop.h): contracts are
@@ -114,10 +115,10 @@ const rein_cli_command rein_cmd_export = {
     .name = "export",
     .summary = "write gRPC service configs, Envoy configs, Istio "
                "VirtualServices, Gateway API HTTPRoutes and Linkerd "
-               "ServiceProfiles from rein contracts",
+               "ServiceProfiles and AWS config files from rein contracts",
     .run = run,
     .options = options,
-    .synopsis = "export grpc|envoy|istio|gateway|linkerd [options] "
+    .synopsis = "export grpc|envoy|istio|gateway|linkerd|aws [options] "
                 "CONTRACT_DIR|FILE...",
     .description =
         "Writes the retry settings of one caller's calls in another "
@@ -134,7 +135,11 @@ const rein_cli_command rein_cmd_export = {
         "XBackendTrafficPolicy per Service from a ratio budget. FORMAT "
         "linkerd writes a List of Linkerd ServiceProfiles, one per callee, "
         "with a route per call (isRetryable, timeout, failure classes) and "
-        "the retryBudget from a ratio budget.\n\n"
+        "the retryBudget from a ratio budget. FORMAT aws writes an AWS "
+        "shared config file, a [profile NAME] per call (retry_mode, "
+        "max_attempts: legacy when the call is exactly botocore's legacy "
+        "mode, else standard). FORMAT sdk has no export: a contract does "
+        "not say which client library runs a call.\n\n"
         "Every field the target cannot express is a warning on stderr "
         "with the contract's file:line:col: for gRPC ratio and quota "
         "budgets, jitter other than full, HTTP statuses and transport "
@@ -145,7 +150,8 @@ const rein_cli_command rein_cmd_export = {
         "other than 10 x base; for Gateway API backoff growth, caps and "
         "jitter, gRPC statuses, signals and non-ratio budgets; for Linkerd "
         "attempt counts, back-off, attempt timeouts and non-HTTP "
-        "conditions. "
+        "conditions; for AWS everything but the attempts that differs "
+        "from standard mode (back-off, `when`, budgets, timeouts). "
         "docs/interop.md lists what maps to what.",
     .exit_status = "0 written (warnings may have been printed), 2 usage or "
                    "input error",

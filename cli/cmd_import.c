@@ -5,7 +5,8 @@
  * config JSON; envoy: an Envoy RouteConfiguration, Listener, Bootstrap or
  * xDS resources file, YAML or JSON; istio: an Istio VirtualService or a
  * List of them; gateway: Gateway API HTTPRoutes and XBackendTrafficPolicies;
- * linkerd: Linkerd ServiceProfiles).
+ * linkerd: Linkerd ServiceProfiles; aws: an AWS shared config file; sdk:
+ * rein's YAML naming SDK clients and their overrides).
  *
  * A thin front end over rein_interop (rein/interop.h): every file is
  * imported first, each into its own contract (the caller is named after
@@ -173,10 +174,12 @@ const rein_cli_command rein_cmd_import = {
     .name = "import",
     .summary = "write rein contracts from gRPC service configs, Envoy "
                "route configs, Istio VirtualServices, Gateway API "
-               "HTTPRoutes and Linkerd ServiceProfiles",
+               "HTTPRoutes, Linkerd ServiceProfiles, AWS config files and "
+               "SDK defaults",
     .run = run,
     .options = options,
-    .synopsis = "import grpc|envoy|istio|gateway|linkerd [options] FILE...",
+    .synopsis = "import grpc|envoy|istio|gateway|linkerd|aws|sdk [options] "
+                "FILE...",
     .description =
         "Reads retry settings a team already runs and writes them as rein "
         "contracts, one per file, through rein's one policy model. FORMAT "
@@ -196,7 +199,15 @@ const rein_cli_command rein_cmd_import = {
         "targeting its Service. FORMAT linkerd reads Linkerd "
         "ServiceProfiles: each route is a call (isRetryable, timeout, "
         "responseClasses as retryable statuses, method and pathRegex as "
-        "its name) with the profile's retryBudget. Each call keeps its "
+        "its name) with the profile's retryBudget. FORMAT aws reads an AWS "
+        "shared config file (~/.aws/config, INI): each [default] or "
+        "[profile NAME] is a call to aws.NAME with its retry_mode "
+        "(legacy, standard, adaptive) and max_attempts, and the SDKs' "
+        "published back-off and retry quota. FORMAT sdk reads rein's "
+        "sdk_clients YAML: each client names its SDK (aws, "
+        "google-api-core, go-retryablehttp), version, callee and the "
+        "settings it overrides; the rest take the SDK's published "
+        "defaults. Each call keeps its "
         "origin "
         "(file:line:col and method or route) in an `origin:` field.\n\n"
         "Every field rein cannot represent (hedging, waitForReady, host "

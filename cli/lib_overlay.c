@@ -231,7 +231,7 @@ static void ov_file(ov *o, yaml_node_t *k, yaml_node_t *v) {
         ok |= !strcmp(fm[i], s);
       if (!ok) {
         const char *best = rein_suggest(s, fm, i);
-        ov_err(o, val, best ? best : "grpc, envoy or istio",
+        ov_err(o, val, best ? best : "grpc, envoy, istio, gateway, linkerd, aws or sdk",
                "%s: unknown format '%.40s'", fp, s);
         continue;
       }

@@ -111,7 +111,8 @@ if(TARGET rein_interop)
   file(GLOB interop_srcs ${PROJECT_SOURCE_DIR}/src/interop/*.c)
   # One source, one target per format (its own corpus,
   # tests/fuzz/corpus/interop_FORMAT/).
-  foreach(_f grpc:json envoy:yaml istio:yaml gateway:yaml linkerd:yaml)
+  foreach(_f grpc:json envoy:yaml istio:yaml gateway:yaml linkerd:yaml aws:ini
+             sdk:yaml)
     string(REPLACE ":" ";" _fe ${_f})
     list(GET _fe 0 _fmt)
     list(GET _fe 1 _ext)
@@ -132,4 +133,15 @@ if(TARGET rein_cli)
            COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/interop/mesh_cli.sh
                    $<TARGET_FILE:rein_cli> ${PROJECT_SOURCE_DIR})
   set_tests_properties(test_interop_mesh PROPERTIES LABELS "e2e" TIMEOUT 120)
+endif()
+# SDK retry defaults (formats aws and sdk): the AWS shared config file and
+# rein's sdk_clients YAML, checked against the constants the SDKs publish
+# (AWS standard/legacy/adaptive, go-retryablehttp v0.7.8, google-api-core
+# 2.29.0), round trips through `rein export aws`, detection and rein check.
+if(TARGET rein_interop)
+  rein_add_test(NAME test_interop_sdk SOURCES unit/test_interop_sdk.c interop/ix_test.c
+                LIBS rein_interop LABELS unit TIMEOUT 120
+                ARGS ${PROJECT_SOURCE_DIR}/examples/contracts
+                     ${PROJECT_SOURCE_DIR}/tests/interop/fixtures/sdk
+                     $<TARGET_FILE:rein_cli>)
 endif()

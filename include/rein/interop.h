@@ -7,7 +7,9 @@
  * A format is one row of a static table (rein_interop_format: a name, an
  * importer and an exporter): gRPC service config JSON ("grpc"), Envoy
  * ("envoy"), Istio VirtualServices ("istio"), Kubernetes Gateway API
- * HTTPRoutes ("gateway") and Linkerd ServiceProfiles ("linkerd"), each
+ * HTTPRoutes ("gateway"), Linkerd ServiceProfiles ("linkerd"), and SDK
+ * retry defaults: the AWS shared config file ("aws") and rein's YAML
+ * naming SDK clients ("sdk"; import only), both src/interop/sdk.c; each
  * src/interop/<format>.c, sharing the reader,
  * the diagnostics and the contract writer here. docs/interop.md says what
  * maps to what in each format.
@@ -35,7 +37,8 @@
  *
  * Export reads a loaded contract set (rein/contract.h) and writes the
  * target's text for the calls of one caller, with a warning for every
- * field the target cannot express.
+ * field the target cannot express ("sdk" has no export:
+ * REIN_EUNSUPPORTED).
  *
  * Thread level: one thread at a time per handle; handles are independent.
  * Every string a handle hands out lives until rein_interop_free.
@@ -104,7 +107,7 @@ REIN_API rein_status rein_interop_new(const rein_interop_config *c,
 REIN_API void rein_interop_free(rein_interop *ix);
 
 /* The formats, NULL-terminated: {"grpc", "envoy", "istio", "gateway",
- * "linkerd", NULL}. */
+ * "linkerd", "aws", "sdk", NULL}. */
 REIN_API const char *const *rein_interop_formats(void);
 
 /*
@@ -152,7 +155,8 @@ REIN_API rein_status rein_interop_write_contract(const rein_interop *ix,
  * express. `*out` as above (for "grpc": one service config JSON object and
  * a newline). REIN_ENOTFOUND (a diagnostic says why) when `caller` has no
  * calls or the format is unknown; `caller` NULL = the only caller of the
- * set (REIN_EINVAL with a diagnostic when there are several).
+ * set (REIN_EINVAL with a diagnostic when there are several);
+ * REIN_EUNSUPPORTED (a diagnostic says why) for a format rein only reads.
  */
 REIN_API rein_status rein_interop_export(rein_interop *ix, const char *format,
                                          const rein_contract_set *s,
@@ -173,7 +177,10 @@ REIN_API rein_status rein_interop_write_diags(const rein_interop *ix, FILE *f);
  * and for Gateway API routes in a file carrying retry.linkerd.io/ or
  * timeout.linkerd.io/ annotations; "gateway" for other
  * gateway.networking.k8s.io/... and gateway.networking.x-k8s.io/...
- * objects (each also as the first item of a kubectl List).
+ * objects (each also as the first item of a kubectl List); "aws" for a
+ * text whose first line that is not blank or a comment is `[default]` or
+ * `[profile NAME]` (an AWS shared config file); "sdk" for an object with
+ * sdk_clients.
  * REIN_ENOTFOUND (`*format` NULL) for anything else, a rein contract, a
  * malformed text or an empty one included: the caller then reads it as it
  * would without interop. Reads the first YAML document only; never past

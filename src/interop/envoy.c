@@ -113,12 +113,7 @@ static const ro_token tokens[] = {
 /* A contract name from Envoy text: every character other than letters,
  * digits, '-' and '_' as '-'. */
 static void sanitize(const char *in, size_t n, char *out, size_t cap) {
-  size_t o = 0;
-  for (size_t i = 0; i < n && in[i] && o + 1 < cap; i++) {
-    unsigned char c = (unsigned char)in[i];
-    out[o++] = isalnum(c) || c == '-' || c == '_' ? (char)c : '-';
-  }
-  out[o] = 0;
+  rein__ix_sanitize(in, n, out, cap);
 }
 
 /* The operation a match names (see the top of the file). */
@@ -172,29 +167,6 @@ static void warn(eimp *E, yaml_node_t *n, const char *path, const char *fmt,
   rein__ix_vdiag(E->ix, REIN_INTEROP_WARNING, rein__ix_loc(E->d, n), path, fmt,
                  ap);
   va_end(ap);
-}
-
-/* The fields of an object rein leaves out because they are not retry
- * settings: one note per object, naming each. */
-typedef struct leftout {
-  char list[640];
-  size_t n;
-} leftout;
-
-static void lo_add(leftout *L, const char *key) {
-  size_t o = strlen(L->list);
-  if (o + strlen(key) + 8 < sizeof L->list)
-    snprintf(L->list + o, sizeof L->list - o, "%s%s", L->n ? ", " : "", key);
-  else if (o + 6 < sizeof L->list && !strstr(L->list, ", ..."))
-    snprintf(L->list + o, sizeof L->list - o, ", ...");
-  L->n++;
-}
-
-static void lo_note(eimp *E, yaml_node_t *n, const char *path,
-                    const leftout *L) {
-  if (L->n)
-    rein__ix_note(E->d, n, path,
-                  "not retry settings, left out of the contract: %s", L->list);
 }
 
 static bool is_type(eimp *E, yaml_node_t *n, ix_jtype t, const char *path,
@@ -383,17 +355,29 @@ static void thresholds(eimp *E, ecluster *c, yaml_node_t *n, const char *path) {
                "rein's failure-rate breaker: left out");
       }
     }
-    if (maxr) {
-      rein__ix_path(fp, sizeof fp, ip, "max_retries");
-      if (budget)
-        rein__ix_note(E->d, maxr, fp,
-                      "Envoy ignores max_retries when retry_budget is set");
-      else
-        warn(E, maxr, fp,
-             "a cap on concurrent retries to the cluster: rein has no such "
-             "cap (its budgets ration retries by rate): left out");
-    }
+    if (maxr)
+      rein__ix_envoy_max_retries(E->d, maxr,
+                                 rein__ix_path(fp, sizeof fp, ip,
+                                               "max_retries"),
+                                 budget != NULL);
   }
+}
+
+void rein__ix_envoy_max_retries(ix_doc *d, yaml_node_t *n, const char *path,
+                                bool budget) {
+  if (budget)
+    rein__ix_note(d, n, path,
+                  "Envoy ignores max_retries when retry_budget is set");
+  else
+    rein__ix_warn(d, n, path,
+                  "a cap on concurrent retries to the cluster: rein has no "
+                  "such cap (its budgets ration retries by rate): left out");
+}
+
+void rein__ix_envoy_outlier(ix_doc *d, yaml_node_t *n, const char *path) {
+  rein__ix_warn(d, n, path,
+                "outlier detection ejects hosts; rein's breaker is per "
+                "callee, not per host: left out");
 }
 
 static void circuit_breakers(eimp *E, ecluster *c, yaml_node_t *n,
@@ -425,7 +409,7 @@ static void cluster(eimp *E, yaml_node_t *n, const char *path) {
     return;
   }
   ecluster c = {NULL, n, false, 20, 3};
-  leftout L = {{0}, 0};
+  ix_leftout L = {{0}, 0};
   char fp[256];
   yaml_node_t *cb = NULL;
   for (size_t i = 0; i < k; i++) {
@@ -435,17 +419,15 @@ static void cluster(eimp *E, yaml_node_t *n, const char *path) {
     } else if (strcmp(m[i].key, "circuit_breakers") == 0) {
       cb = m[i].v;
     } else if (strcmp(m[i].key, "outlier_detection") == 0) {
-      warn(E, m[i].k, fp,
-           "outlier detection ejects hosts; rein's breaker is per callee, "
-           "not per host: left out");
+      rein__ix_envoy_outlier(E->d, m[i].k, fp);
     } else {
-      lo_add(&L, m[i].key);
+      rein__ix_leftout_add(&L, m[i].key);
     }
   }
   if (cb)
     circuit_breakers(E, &c, cb,
                      rein__ix_path(fp, sizeof fp, path, "circuit_breakers"));
-  lo_note(E, n, path, &L);
+  rein__ix_leftout_note(E->d, n, path, &L);
   if (!c.name) {
     rein__ix_error(E->d, n, rein__ix_path(fp, sizeof fp, path, "name"),
                    "missing (Envoy refuses a cluster without a name)");
@@ -829,6 +811,14 @@ static void retry_policy(eimp *E, yaml_node_t *n, const char *path,
     rein__ix_note(E->d, ro, rein__ix_path(fp, sizeof fp, path, "retry_on"),
                   "retriable-status-codes without retriable_status_codes "
                   "retries no status");
+  /* a contract holds at most 32 outcomes: statuses that fill an outcome
+   * kind become it (a note), else an error here, not a contract that does
+   * not load */
+  rein__ix_when_fit(E->d, codes ? codes : n,
+                    codes ? rein__ix_path(fp, sizeof fp, path,
+                                          "retriable_status_codes")
+                          : path,
+                    sp);
   if (hdrs) {
     rein__ix_path(fp, sizeof fp, path, "retriable_headers");
     if (is_type(E, hdrs, IX_J_ARRAY, fp, "an array of header matchers"))
@@ -1011,7 +1001,7 @@ static bool route_match(eimp *E, yaml_node_t *n, const char *path,
   if (!is_type(E, n, IX_J_OBJECT, path, "a RouteMatch object")) return false;
   ix_member m[MAXM];
   size_t k = rein__ix_members(E->d, n, path, match_fields, m, MAXM);
-  leftout L = {{0}, 0};
+  ix_leftout L = {{0}, 0};
   int found = 0;
   char fp[256];
   for (size_t i = 0; i < k; i++) {
@@ -1053,7 +1043,7 @@ static bool route_match(eimp *E, yaml_node_t *n, const char *path,
                       key);
       }
     } else {
-      lo_add(&L, key);
+      rein__ix_leftout_add(&L, key);
     }
   }
   if (!found) {
@@ -1176,7 +1166,7 @@ static void route(eimp *E, yaml_node_t *n, const char *path, const vhost *vh) {
   ix_member m[MAXM];
   size_t k = rein__ix_members(E->d, n, path, route_fields, m, MAXM);
   yaml_node_t *match = NULL, *action = NULL;
-  leftout L = {{0}, 0};
+  ix_leftout L = {{0}, 0};
   char fp[256];
   bool other_action = false;
   for (size_t i = 0; i < k; i++) {
@@ -1195,9 +1185,9 @@ static void route(eimp *E, yaml_node_t *n, const char *path, const vhost *vh) {
            "Envoy does not retry a request larger than its buffer; rein "
            "has no such limit: left out");
     else if (strcmp(key, "name") != 0)
-      lo_add(&L, key);
+      rein__ix_leftout_add(&L, key);
   }
-  lo_note(E, n, path, &L);
+  rein__ix_leftout_note(E->d, n, path, &L);
   const char *kind = NULL, *value = NULL;
   if (!match) {
     rein__ix_error(E->d, n, rein__ix_path(fp, sizeof fp, path, "match"),
@@ -1229,7 +1219,7 @@ static void route(eimp *E, yaml_node_t *n, const char *path, const vhost *vh) {
   const char **wnames = NULL;
   yaml_node_t **wats = NULL;
   size_t nw = 0;
-  leftout AL = {{0}, 0};
+  ix_leftout AL = {{0}, 0};
   int targets = 0;
   for (size_t i = 0; i < ak; i++)
     if (strcmp(a[i].key, "retry_policy") == 0) {
@@ -1288,10 +1278,10 @@ static void route(eimp *E, yaml_node_t *n, const char *path, const vhost *vh) {
                strcmp(key, "request_body_buffer_limit") == 0) {
       warn(E, a[i].k, fp, "rein cannot represent it: left out");
     } else {
-      lo_add(&AL, key);
+      rein__ix_leftout_add(&AL, key);
     }
   }
-  lo_note(E, action, ap, &AL);
+  rein__ix_leftout_note(E->d, action, ap, &AL);
   if (!own_hedge && vh->hedge)
     rein__ix_note(E->d, action, ap,
                   "the virtual host's hedge_policy applies here (left out, "
@@ -1323,7 +1313,7 @@ static void virtual_host(eimp *E, yaml_node_t *n, const char *path) {
   vhost vh;
   memset(&vh, 0, sizeof vh);
   base_spec(&vh.retry);
-  leftout L = {{0}, 0};
+  ix_leftout L = {{0}, 0};
   yaml_node_t *routes = NULL, *domains = NULL;
   char fp[256];
   for (size_t i = 0; i < k; i++) {
@@ -1355,10 +1345,10 @@ static void virtual_host(eimp *E, yaml_node_t *n, const char *path) {
       warn(E, m[i].k, fp,
            "a generic matcher tree: rein reads routes only: left out");
     } else {
-      lo_add(&L, key);
+      rein__ix_leftout_add(&L, key);
     }
   }
-  lo_note(E, n, path, &L);
+  rein__ix_leftout_note(E->d, n, path, &L);
   if (!vh.name)
     rein__ix_error(E->d, n, rein__ix_path(fp, sizeof fp, path, "name"),
                    "missing (Envoy requires it)");
@@ -1380,7 +1370,7 @@ static void route_configuration(eimp *E, yaml_node_t *n, const char *path) {
   E->route_configs++;
   ix_member m[MAXM];
   size_t k = rein__ix_members(E->d, n, path, rc_fields, m, MAXM);
-  leftout L = {{0}, 0};
+  ix_leftout L = {{0}, 0};
   char fp[256];
   for (size_t i = 0; i < k; i++) {
     const char *key = m[i].key;
@@ -1398,10 +1388,10 @@ static void route_configuration(eimp *E, yaml_node_t *n, const char *path) {
            "virtual hosts discovered at run time (VHDS): import the "
            "virtual hosts themselves");
     } else if (strcmp(key, "@type") != 0 && strcmp(key, "name") != 0) {
-      lo_add(&L, key);
+      rein__ix_leftout_add(&L, key);
     }
   }
-  lo_note(E, n, path, &L);
+  rein__ix_leftout_note(E->d, n, path, &L);
 }
 
 /* ---- containers ---- */
@@ -1412,7 +1402,7 @@ static const char *const hcm_used[] = {"route_config", "rds", "scoped_routes",
 static void http_connection_manager(eimp *E, yaml_node_t *n, const char *path) {
   ix_member m[MAXM * 2];
   size_t k = lenient_members(E, n, path, hcm_used, m, MAXM * 2);
-  leftout L = {{0}, 0};
+  ix_leftout L = {{0}, 0};
   char fp[256];
   for (size_t i = 0; i < k; i++) {
     rein__ix_path(fp, sizeof fp, path, m[i].key);
@@ -1424,9 +1414,9 @@ static void http_connection_manager(eimp *E, yaml_node_t *n, const char *path) {
            "routes from a discovery service: import the RouteConfiguration "
            "it serves (a file of its own)");
     else if (strcmp(m[i].key, "@type") != 0)
-      lo_add(&L, m[i].key);
+      rein__ix_leftout_add(&L, m[i].key);
   }
-  lo_note(E, n, path, &L);
+  rein__ix_leftout_note(E->d, n, path, &L);
 }
 
 static const char *const filter_used[] = {"name", "typed_config", NULL};
@@ -1494,7 +1484,7 @@ static void listener(eimp *E, yaml_node_t *n, const char *path) {
   if (!is_type(E, n, IX_J_OBJECT, path, "a Listener object")) return;
   ix_member m[MAXM * 2];
   size_t k = lenient_members(E, n, path, listener_used, m, MAXM * 2);
-  leftout L = {{0}, 0};
+  ix_leftout L = {{0}, 0};
   char fp[256];
   for (size_t i = 0; i < k; i++) {
     rein__ix_path(fp, sizeof fp, path, m[i].key);
@@ -1509,10 +1499,10 @@ static void listener(eimp *E, yaml_node_t *n, const char *path) {
     } else if (strcmp(m[i].key, "default_filter_chain") == 0) {
       filter_chain(E, m[i].v, fp);
     } else if (strcmp(m[i].key, "@type") != 0 && strcmp(m[i].key, "name")) {
-      lo_add(&L, m[i].key);
+      rein__ix_leftout_add(&L, m[i].key);
     }
   }
-  lo_note(E, n, path, &L);
+  rein__ix_leftout_note(E->d, n, path, &L);
 }
 
 static void each(eimp *E, yaml_node_t *arr, const char *path, const char *want,
@@ -1549,7 +1539,7 @@ static const char *const boot_used[] = {"static_resources", NULL};
 static void bootstrap(eimp *E, yaml_node_t *n) {
   ix_member m[MAXM * 2];
   size_t k = lenient_members(E, n, "", boot_used, m, MAXM * 2);
-  leftout L = {{0}, 0};
+  ix_leftout L = {{0}, 0};
   for (size_t i = 0; i < k; i++) {
     if (strcmp(m[i].key, "static_resources") == 0)
       static_resources(E, m[i].v, "static_resources");
@@ -1558,9 +1548,9 @@ static void bootstrap(eimp *E, yaml_node_t *n) {
            "configuration from discovery services: import the "
            "RouteConfiguration and Cluster files they serve");
     else
-      lo_add(&L, m[i].key);
+      rein__ix_leftout_add(&L, m[i].key);
   }
-  lo_note(E, n, "", &L);
+  rein__ix_leftout_note(E->d, n, "", &L);
 }
 
 static const char *const res_used[] = {"resources", NULL};
@@ -2182,23 +2172,12 @@ static rein_status envoy_export(rein_interop *ix, const rein_contract_set *s,
     return REIN_ENOMEM;
   }
   for (size_t i = 0; i < n; i++) {
-    const char *c, *to, *origin;
-    rein_contract_loc loc;
-    if (rein_contract_call_at(s, i, &c, &to) != REIN_OK ||
-        strcmp(c, caller) != 0)
-      continue;
-    rein_contract_call_where(s, i, &loc, &origin);
+    const char *origin;
     ecall *e = &calls[nc];
     memset(e, 0, sizeof *e);
-    e->to = to;
-    e->loc = loc;
-    snprintf(e->path, sizeof e->path, "calls[%zu]", idx++);
-    rein_errbuf eb = {{0}};
-    if (rein_spec_from_contract(s, caller, to, &e->sp, &eb) != REIN_OK) {
-      rein__ix_diag(ix, REIN_INTEROP_ERROR, loc, e->path, "%s", eb.msg);
-      st = REIN_EINVAL;
+    if (rein__ix_export_call(ix, s, caller, i, &idx, e->path, sizeof e->path,
+                             &e->to, &origin, &e->loc, &e->sp, &st) <= 0)
       continue;
-    }
     call_route(e, origin);
     order[nc] = e;
     nc++;
@@ -2307,16 +2286,8 @@ static rein_status envoy_export(rein_interop *ix, const rein_contract_set *s,
     free(text);
     return REIN_ENOMEM;
   }
-  char *b = rein_alloc(&ix->alloc, tn + 1);
-  if (!b) {
-    free(text);
-    return REIN_ENOMEM;
-  }
-  memcpy(b, text, tn + 1);
-  free(text);
-  *out = b;
-  *len = tn;
-  return st;
+  rein_status fin = rein__ix_finish_text(ix, text, tn, out, len);
+  return fin != REIN_OK ? fin : st;
 }
 
 const ix_format rein__ix_envoy = {.name = "envoy",

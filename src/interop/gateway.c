@@ -139,26 +139,11 @@ static bool get_duration(gimp *I, yaml_node_t *n, const char *path,
 
 static bool get_int(gimp *I, yaml_node_t *n, const char *path, double lo,
                     double hi, double *out) {
-  double x;
-  if (!is_type(I, n, IX_J_NUMBER, path, "a whole number") ||
-      !rein__ix_get_number(I->d, n, path, &x))
-    return false;
-  if (x != floor(x) || x < lo || x > hi) {
-    rein__ix_error(I->d, n, path, "expected a whole number in [%g, %g], got %g",
-                   lo, hi, x);
-    return false;
-  }
-  *out = x;
-  return true;
+  return rein__ix_get_int(I->d, n, path, lo, hi, out);
 }
 
 static void sanitize(const char *in, char *out, size_t cap) {
-  size_t o = 0;
-  for (size_t i = 0; in[i] && o + 1 < cap; i++) {
-    unsigned char c = (unsigned char)in[i];
-    out[o++] = isalnum(c) || c == '-' || c == '_' ? (char)c : '-';
-  }
-  out[o] = 0;
+  rein__ix_sanitize(in, (size_t)-1, out, cap);
 }
 
 /* The operation a path match names (kind Exact, PathPrefix or
@@ -567,35 +552,16 @@ static void rule(gimp *I, yaml_node_t *n, const char *path, size_t idx) {
 
 static const char *const spec_fields[] = {"parentRefs", "hostnames", "rules",
                                           "useDefaultGateways", NULL};
-static const char *const top_fields[] = {"apiVersion", "kind",   "metadata",
-                                         "spec",       "status", NULL};
-
-/* kind and apiVersion of an object, and its metadata.name. */
+/* kind and apiVersion of an object (already known to be one), its
+ * metadata.name and spec: the Kubernetes header reader of interop.c. */
 static void header(gimp *I, yaml_node_t *n, const char *path, const char **api,
                    const char **kind, const char **name, yaml_node_t **spec) {
-  ix_member m[8];
-  size_t k = rein__ix_members(I->d, n, path, top_fields, m, 8);
-  char fp[256];
-  for (size_t i = 0; i < k; i++) {
-    rein__ix_path(fp, sizeof fp, path, m[i].key);
-    if (strcmp(m[i].key, "apiVersion") == 0) {
-      get_string(I, m[i].v, fp, api);
-    } else if (strcmp(m[i].key, "kind") == 0) {
-      get_string(I, m[i].v, fp, kind);
-    } else if (strcmp(m[i].key, "spec") == 0) {
-      *spec = m[i].v;
-    } else if (strcmp(m[i].key, "metadata") == 0 &&
-               is_type(I, m[i].v, IX_J_OBJECT, fp, "an ObjectMeta object")) {
-      ix_member mm[MAXM];
-      size_t mk = rein__ix_members(I->d, m[i].v, fp, NULL, mm, MAXM);
-      for (size_t j = 0; j < mk; j++)
-        if (strcmp(mm[j].key, "name") == 0) {
-          char np[256];
-          get_string(I, mm[j].v, rein__ix_path(np, sizeof np, fp, "name"),
-                     name);
-        }
-    }
-  }
+  ix_k8s_head h;
+  rein__ix_k8s_head(I->d, n, path, "an object", &h);
+  *api = h.api;
+  *kind = h.kind;
+  *name = h.name;
+  *spec = h.spec;
 }
 
 static void http_route(gimp *I, yaml_node_t *spec, const char *fp) {
@@ -857,30 +823,12 @@ static void gateway_import(rein_interop *ix, ix_doc *d) {
   memset(&I, 0, sizeof I);
   I.d = d;
   I.ix = ix;
-  if (rein__ix_type(d, root) != IX_J_OBJECT) {
-    rein__ix_type_error(d, root, "", "an HTTPRoute object, or a List of them");
-    return;
-  }
-  ix_member m[8];
-  size_t k = rein__ix_members(d, root, "", NULL, m, 8);
-  const char *kind = NULL;
-  yaml_node_t *items = NULL;
-  for (size_t i = 0; i < k; i++) {
-    if (strcmp(m[i].key, "kind") == 0 &&
-        rein__ix_type(d, m[i].v) == IX_J_STRING)
-      kind = rein__ix_text(m[i].v);
-    if (strcmp(m[i].key, "items") == 0) items = m[i].v;
-  }
-  if (kind && strcmp(kind, "List") == 0) {
-    static const char *const list_fields[] = {"apiVersion", "kind", "items",
-                                              "metadata", NULL};
-    rein__ix_members(d, root, "", list_fields, m, 8);
-    if (!items) {
-      rein__ix_error(d, root, "items", "missing");
-      return;
-    }
-    if (!is_type(&I, items, IX_J_ARRAY, "items", "an array of objects")) return;
-    /* policies first: they apply to every route of the List */
+  yaml_node_t *items;
+  int shape =
+      rein__ix_k8s_root(d, "an HTTPRoute object, or a List of them", &items);
+  if (!shape || (shape == 2 && !items)) return;
+  if (shape == 2) {
+    /* a kubectl List: policies first, they apply to every route of it */
     gbudget g[32];
     size_t ng = 0;
     for (int pass = 0; pass < 2; pass++)
@@ -1269,23 +1217,12 @@ static rein_status gateway_export(rein_interop *ix, const rein_contract_set *s,
     return REIN_ENOMEM;
   }
   for (size_t i = 0; i < n; i++) {
-    const char *c, *to, *origin;
-    rein_contract_loc loc;
-    if (rein_contract_call_at(s, i, &c, &to) != REIN_OK ||
-        strcmp(c, caller) != 0)
-      continue;
-    rein_contract_call_where(s, i, &loc, &origin);
+    const char *origin;
     gcall *e = &calls[nc];
     memset(e, 0, sizeof *e);
-    e->to = to;
-    e->loc = loc;
-    snprintf(e->path, sizeof e->path, "calls[%zu]", idx++);
-    rein_errbuf eb = {{0}};
-    if (rein_spec_from_contract(s, caller, to, &e->sp, &eb) != REIN_OK) {
-      rein__ix_diag(ix, REIN_INTEROP_ERROR, loc, e->path, "%s", eb.msg);
-      st = REIN_EINVAL;
+    if (rein__ix_export_call(ix, s, caller, i, &idx, e->path, sizeof e->path,
+                             &e->to, &origin, &e->loc, &e->sp, &st) <= 0)
       continue;
-    }
     call_route(e, origin);
     order[nc++] = e;
   }
@@ -1376,16 +1313,8 @@ static rein_status gateway_export(rein_interop *ix, const rein_contract_set *s,
     free(text);
     return REIN_ENOMEM;
   }
-  char *b = rein_alloc(&ix->alloc, tn + 1);
-  if (!b) {
-    free(text);
-    return REIN_ENOMEM;
-  }
-  memcpy(b, text, tn + 1);
-  free(text);
-  *out = b;
-  *len = tn;
-  return st;
+  rein_status fin = rein__ix_finish_text(ix, text, tn, out, len);
+  return fin != REIN_OK ? fin : st;
 }
 
 const ix_format rein__ix_gateway = {.name = "gateway",

@@ -880,22 +880,14 @@ static rein_status grpc_export(rein_interop *ix, const rein_contract_set *s,
   rein_status st = REIN_OK;
   int prec = 1;
   for (size_t i = 0; i < n; i++) {
-    const char *c, *to, *origin;
+    const char *to, *origin;
     rein_contract_loc loc;
-    if (rein_contract_call_at(s, i, &c, &to) != REIN_OK ||
-        strcmp(c, caller) != 0)
-      continue;
-    rein_contract_call_where(s, i, &loc, &origin);
     char path[64];
-    snprintf(path, sizeof path, "calls[%zu]", idx++);
-    exp_ E = {ix, loc, path, &prec};
     rein_policy_spec sp;
-    rein_errbuf eb = {{0}};
-    if (rein_spec_from_contract(s, caller, to, &sp, &eb) != REIN_OK) {
-      rein__ix_diag(ix, REIN_INTEROP_ERROR, loc, path, "%s", eb.msg);
-      st = REIN_EINVAL;
+    if (rein__ix_export_call(ix, s, caller, i, &idx, path, sizeof path, &to,
+                             &origin, &loc, &sp, &st) <= 0)
       continue;
-    }
+    exp_ E = {ix, loc, path, &prec};
     ncalls++;
     const char *dot = strchr(to, '.');
     json_t *name = json_object();

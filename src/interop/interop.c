@@ -106,6 +106,18 @@ char *rein__ix_strdup(rein_interop *ix, const char *s) {
   return b->s;
 }
 
+void *rein__ix_alloc(rein_interop *ix, size_t n) {
+  ix_str *b = rein_alloc(&ix->alloc, sizeof *b + n);
+  if (!b) {
+    ix->oom = true;
+    return NULL;
+  }
+  memset(b->s, 0, n);
+  b->next = ix->strs;
+  ix->strs = b;
+  return b->s;
+}
+
 char *rein__ix_printf(rein_interop *ix, const char *fmt, ...) {
   char buf[1024];
   va_list ap;
@@ -203,11 +215,11 @@ const char *rein_interop_caller(const rein_interop *ix) {
 
 /* ------------------------------------------------------------ formats */
 
-static const ix_format *const formats[] = {&rein__ix_grpc,    &rein__ix_envoy,
-                                           &rein__ix_istio,   &rein__ix_gateway,
-                                           &rein__ix_linkerd, NULL};
-static const char *const format_names[] = {"grpc",    "envoy",   "istio",
-                                           "gateway", "linkerd", NULL};
+static const ix_format *const formats[] = {
+    &rein__ix_grpc,    &rein__ix_envoy, &rein__ix_istio, &rein__ix_gateway,
+    &rein__ix_linkerd, &rein__ix_aws,   &rein__ix_sdk,   NULL};
+static const char *const format_names[] = {
+    "grpc", "envoy", "istio", "gateway", "linkerd", "aws", "sdk", NULL};
 
 const char *const *rein_interop_formats(void) {
   return format_names;
@@ -247,8 +259,18 @@ rein_status rein_interop_import_buffer(rein_interop *ix, const char *format,
   if (!ix->caller_set && !ix->caller[0]) caller_from_file(ix, name);
   ix->errors = 0;
   size_t first = ix->ncalls;
-  ix_doc d;
   const char *text = data ? data : "";
+  if (f->import_text) {
+    const char *file = rein__ix_strdup(ix, name);
+    if (file) f->import_text(ix, file, text, len);
+    if (ix->oom) return REIN_ENOMEM;
+    if (ix->errors) {
+      rein__ix_drop_calls(ix, first);
+      return REIN_EPARSE;
+    }
+    return REIN_OK;
+  }
+  ix_doc d;
   bool yaml = f->yaml && !rein__ix_looks_json(text, len);
   if (rein__ix_doc_load_multi(ix, name, text, len, yaml, f->multi_doc, &d)) {
     d.proto_names = f->proto_names;
@@ -322,6 +344,15 @@ rein_status rein_interop_export(rein_interop *ix, const char *format,
                     "the contracts declare no calls: nothing to export");
       return REIN_ENOTFOUND;
     }
+  }
+  if (!f->export_) {
+    rein__ix_diag(ix, REIN_INTEROP_ERROR, none, "",
+                  "rein does not export %s: a contract does not say which "
+                  "client library runs a call, and SDK settings are code, "
+                  "not a file the SDK reads (export aws writes an AWS "
+                  "config file)",
+                  f->name);
+    return REIN_EUNSUPPORTED;
   }
   ix->errors = 0;
   rein_status st = f->export_(ix, s, caller, out, len);
@@ -847,7 +878,123 @@ const char *rein__ix_path_i(char *buf, size_t len, const char *path, size_t i) {
   return buf;
 }
 
+/* --------------------------------------------- Kubernetes manifests */
+
+static bool k8s_string(ix_doc *d, yaml_node_t *n, const char *path,
+                       const char **out) {
+  if (rein__ix_type(d, n) != IX_J_STRING) {
+    rein__ix_type_error(d, n, path, "a string");
+    return false;
+  }
+  *out = rein__ix_text(n);
+  return true;
+}
+
+int rein__ix_k8s_root(ix_doc *d, const char *what, yaml_node_t **items) {
+  yaml_node_t *root = rein__ix_root(d);
+  *items = NULL;
+  if (rein__ix_type(d, root) != IX_J_OBJECT) {
+    rein__ix_type_error(d, root, "", what);
+    return 0;
+  }
+  ix_member m[8];
+  size_t k = rein__ix_members(d, root, "", NULL, m, 8);
+  const char *kind = NULL;
+  yaml_node_t *it = NULL;
+  for (size_t i = 0; i < k; i++) {
+    if (strcmp(m[i].key, "kind") == 0 &&
+        rein__ix_type(d, m[i].v) == IX_J_STRING)
+      kind = rein__ix_text(m[i].v);
+    if (strcmp(m[i].key, "items") == 0) it = m[i].v;
+  }
+  if (!kind || strcmp(kind, "List") != 0) return 1;
+  static const char *const list_fields[] = {"apiVersion", "kind", "items",
+                                            "metadata", NULL};
+  rein__ix_members(d, root, "", list_fields, m, 8);
+  if (!it) {
+    rein__ix_error(d, root, "items", "missing");
+  } else if (rein__ix_type(d, it) != IX_J_ARRAY) {
+    rein__ix_type_error(d, it, "items", "an array of objects");
+  } else {
+    *items = it;
+  }
+  return 2;
+}
+
+bool rein__ix_k8s_head(ix_doc *d, yaml_node_t *n, const char *path,
+                       const char *want, ix_k8s_head *h) {
+  static const char *const top[] = {"apiVersion", "kind", "metadata", "spec",
+                                    "status", NULL};
+  memset(h, 0, sizeof *h);
+  if (rein__ix_type(d, n) != IX_J_OBJECT) {
+    rein__ix_type_error(d, n, path, want);
+    return false;
+  }
+  ix_member m[8];
+  size_t k = rein__ix_members(d, n, path, top, m, 8);
+  char fp[256];
+  for (size_t i = 0; i < k; i++) {
+    rein__ix_path(fp, sizeof fp, path, m[i].key);
+    if (strcmp(m[i].key, "apiVersion") == 0) {
+      k8s_string(d, m[i].v, fp, &h->api);
+    } else if (strcmp(m[i].key, "kind") == 0) {
+      k8s_string(d, m[i].v, fp, &h->kind);
+    } else if (strcmp(m[i].key, "spec") == 0) {
+      h->spec = m[i].v;
+    } else if (strcmp(m[i].key, "metadata") == 0) {
+      if (rein__ix_type(d, m[i].v) != IX_J_OBJECT) {
+        rein__ix_type_error(d, m[i].v, fp, "an ObjectMeta object");
+        continue;
+      }
+      ix_member mm[64];
+      size_t mk = rein__ix_members(d, m[i].v, fp, NULL, mm, 64);
+      for (size_t j = 0; j < mk; j++) {
+        char np[320];
+        if (strcmp(mm[j].key, "name") == 0)
+          k8s_string(d, mm[j].v, rein__ix_path(np, sizeof np, fp, "name"),
+                     &h->name);
+        else if (strcmp(mm[j].key, "annotations") == 0)
+          h->annotations = mm[j].v;
+      }
+    }
+  }
+  return true;
+}
+
 /* ------------------------------------------------- typed values, model */
+
+void rein__ix_leftout_add(ix_leftout *L, const char *key) {
+  size_t o = strlen(L->list);
+  if (o + strlen(key) + 8 < sizeof L->list)
+    snprintf(L->list + o, sizeof L->list - o, "%s%s", L->n ? ", " : "", key);
+  else if (o + 6 < sizeof L->list && !strstr(L->list, ", ..."))
+    snprintf(L->list + o, sizeof L->list - o, ", ...");
+  L->n++;
+}
+
+void rein__ix_leftout_note(ix_doc *d, yaml_node_t *n, const char *path,
+                           const ix_leftout *L) {
+  if (L->n)
+    rein__ix_note(d, n, path,
+                  "not retry settings, left out of the contract: %s", L->list);
+}
+
+bool rein__ix_get_int(ix_doc *d, yaml_node_t *n, const char *path, double lo,
+                      double hi, double *out) {
+  double x;
+  if (rein__ix_type(d, n) != IX_J_NUMBER) {
+    rein__ix_type_error(d, n, path, "a whole number");
+    return false;
+  }
+  if (!rein__ix_get_number(d, n, path, &x)) return false;
+  if (x != floor(x) || x < lo || x > hi) {
+    rein__ix_error(d, n, path, "expected a whole number in [%g, %g], got %g",
+                   lo, hi, x);
+    return false;
+  }
+  *out = x;
+  return true;
+}
 
 bool rein__ix_get_number(ix_doc *d, yaml_node_t *n, const char *path,
                          double *out) {
@@ -924,9 +1071,36 @@ void rein__ix_yaml_quote(FILE *f, const char *s) {
   fputc('"', f);
 }
 
-/* Copy a memstream's text into the handle's allocator. */
-static rein_status finish_text(const rein_interop *ix, char *text, size_t n,
-                               char **out, size_t *len) {
+int rein__ix_export_call(rein_interop *ix, const rein_contract_set *s,
+                         const char *caller, size_t i, size_t *idx, char *path,
+                         size_t pathcap, const char **to, const char **origin,
+                         rein_contract_loc *loc, rein_policy_spec *sp,
+                         rein_status *st) {
+  const char *c;
+  if (rein_contract_call_at(s, i, &c, to) != REIN_OK || strcmp(c, caller) != 0)
+    return 0;
+  rein_contract_call_where(s, i, loc, origin);
+  snprintf(path, pathcap, "calls[%zu]", (*idx)++);
+  rein_errbuf eb = {{0}};
+  if (rein_spec_from_contract(s, caller, *to, sp, &eb) != REIN_OK) {
+    rein__ix_diag(ix, REIN_INTEROP_ERROR, *loc, path, "%s", eb.msg);
+    *st = REIN_EINVAL;
+    return -1;
+  }
+  return 1;
+}
+
+void rein__ix_sanitize(const char *in, size_t n, char *out, size_t cap) {
+  size_t o = 0;
+  for (size_t i = 0; i < n && in[i] && o + 1 < cap; i++) {
+    unsigned char c = (unsigned char)in[i];
+    out[o++] = isalnum(c) || c == '-' || c == '_' ? (char)c : '-';
+  }
+  out[o] = 0;
+}
+
+rein_status rein__ix_finish_text(const rein_interop *ix, char *text,
+                                 size_t n, char **out, size_t *len) {
   char *b = rein_alloc(&ix->alloc, n + 1);
   if (!b) {
     free(text);
@@ -983,7 +1157,7 @@ rein_status rein_interop_write_contract(const rein_interop *ix, char **out,
     free(text);
     return REIN_ENOMEM;
   }
-  return finish_text(ix, text, n, out, len);
+  return rein__ix_finish_text(ix, text, n, out, len);
 }
 
 rein_status rein_interop_write_diags(const rein_interop *ix, FILE *f) {
@@ -1073,7 +1247,11 @@ rein_status rein_interop_detect(const char *data, size_t len,
   if (!format) return REIN_EINVAL;
   *format = NULL;
   if (!data || !len) return REIN_ENOTFOUND;
-  static const char *const markers[] = {
+  if (rein__ix_aws_detect(data, len)) {
+    *format = "aws";
+    return REIN_OK;
+  }
+  static const char *const markers[] = {"sdk_clients",
       "methodConfig",  "retryThrottling", "virtual_hosts", "virtualHosts",
       "route_config",  "routeConfig",     "static_resources",
       "staticResources", "filter_chains", "filterChains", "@type",
@@ -1094,7 +1272,9 @@ rein_status rein_interop_detect(const char *data, size_t len,
         "virtual_hosts",    "virtualHosts",    "route_config", "routeConfig",
         "static_resources", "staticResources", "filter_chains",
         "filterChains",     NULL};
-    if (detect_key(doc, r, "methodConfig", NULL) ||
+    if (detect_key(doc, r, "sdk_clients", NULL))
+      *format = "sdk";
+    else if (detect_key(doc, r, "methodConfig", NULL) ||
         detect_key(doc, r, "retryThrottling", NULL))
       *format = "grpc";
     for (size_t i = 0; !*format && envoy_keys[i]; i++)

@@ -44,6 +44,9 @@ struct rein_interop {
 char *rein__ix_strdup(rein_interop *ix, const char *s);
 char *rein__ix_printf(rein_interop *ix, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* `n` zeroed bytes owned by the handle, freed with it (NULL when out of
+ * memory, and ix->oom). */
+void *rein__ix_alloc(rein_interop *ix, size_t n);
 /* Append a diagnostic (errors also count in ix->errors). */
 void rein__ix_diag(rein_interop *ix, rein_interop_severity sev,
                    rein_contract_loc loc, const char *field, const char *fmt,
@@ -73,7 +76,12 @@ typedef struct ix_format {
   bool multi_doc;
   /* Walk the document's root, adding calls and diagnostics. */
   void (*import)(rein_interop *ix, ix_doc *d);
-  /* Write the calls of `caller` into *out (malloc'ed text). */
+  /* A format that is not YAML or JSON (the AWS config file, INI) reads its
+   * text itself instead (`import` is then NULL); `file` is the handle's. */
+  void (*import_text)(rein_interop *ix, const char *file, const char *data,
+                      size_t len);
+  /* Write the calls of `caller` into *out (malloc'ed text); NULL for a
+   * format rein only reads (sdk). */
   rein_status (*export_)(rein_interop *ix, const rein_contract_set *s,
                          const char *caller, char **out, size_t *len);
 } ix_format;
@@ -83,6 +91,12 @@ extern const ix_format rein__ix_envoy;
 extern const ix_format rein__ix_istio;
 extern const ix_format rein__ix_gateway;
 extern const ix_format rein__ix_linkerd;
+extern const ix_format rein__ix_aws;
+extern const ix_format rein__ix_sdk;
+
+/* Is `data` an AWS shared config file: does its first line that is not
+ * blank or a comment read `[default]` or `[profile NAME]`? (sdk.c) */
+bool rein__ix_aws_detect(const char *data, size_t len);
 
 /* ---------------------------------- Envoy's retry_on vocabulary (envoy.c) */
 
@@ -110,6 +124,18 @@ size_t rein__ix_envoy_when(rein_interop *ix, rein_contract_loc loc,
                            const char *callpath, const rein_policy_spec *sp,
                            char *list, size_t cap, unsigned *codes);
 
+/*
+ * Envoy's cluster circuit breakers where they bound retries (Istio's
+ * DestinationRule sets them, istio.c): `max_retries` caps concurrent
+ * retries, which rein cannot express (a warning at `n`; a note that Envoy
+ * ignores it when the cluster has a retry budget, `budget`); outlier
+ * detection ejects hosts, which is not rein's per-callee breaker (a
+ * warning).
+ */
+void rein__ix_envoy_max_retries(ix_doc *d, yaml_node_t *n, const char *path,
+                                bool budget);
+void rein__ix_envoy_outlier(ix_doc *d, yaml_node_t *n, const char *path);
+
 /* ------------------------------- Gateway API route rules (gateway.c) */
 
 /*
@@ -136,6 +162,8 @@ struct ix_doc {
   size_t nmore;
   size_t doc_index;  /* which document d->doc is (0: the first) */
   size_t first_call; /* the handle's call count before this file */
+  void *state; /* the format's own, across the file's documents (NULL at
+                  the first; rein__ix_alloc'ed) */
 };
 
 /* What a node is, read as JSON. */
@@ -219,7 +247,49 @@ const char *rein__ix_path(char *buf, size_t len, const char *path,
                           const char *key);
 const char *rein__ix_path_i(char *buf, size_t len, const char *path, size_t i);
 
+/* --------------------------------------------- Kubernetes manifests */
+
+/* Istio, Gateway API and Linkerd read Kubernetes objects: one object, a
+ * kubectl List of them, or several YAML documents (multi_doc). */
+
+/* The root of the document being imported: 0 when it is not an object (a
+ * type error naming `what`, "a VirtualService object, or a List of
+ * them"); 1 for one object; 2 for a kubectl List (`kind: List`, its fields
+ * checked), *items its `items` array, or NULL after an error (missing, not
+ * an array). */
+int rein__ix_k8s_root(ix_doc *d, const char *what, yaml_node_t **items);
+
+/* An object's header: apiVersion, kind, metadata.name (each NULL when
+ * absent; a type error when not a string), metadata.annotations and spec
+ * (the nodes, unchecked; NULL when absent). */
+typedef struct ix_k8s_head {
+  const char *api, *kind, *name;
+  yaml_node_t *spec, *annotations;
+} ix_k8s_head;
+
+/* Read the header of object `n` (at `path`; its top-level fields are
+ * apiVersion, kind, metadata, spec, status, any other an unknown-field
+ * error). `n` must be an object: else a type error naming `want`, and
+ * false. */
+bool rein__ix_k8s_head(ix_doc *d, yaml_node_t *n, const char *path,
+                       const char *want, ix_k8s_head *h);
+
 /* ------------------------------------------------- typed values, model */
+
+/* The fields of an object rein leaves out because they are not retry
+ * settings: collected, then one note per object naming each. */
+typedef struct ix_leftout {
+  char list[640];
+  size_t n;
+} ix_leftout;
+void rein__ix_leftout_add(ix_leftout *L, const char *key);
+/* "not retry settings, left out of the contract: a, b" at `n`, when any. */
+void rein__ix_leftout_note(ix_doc *d, yaml_node_t *n, const char *path,
+                           const ix_leftout *L);
+/* A whole number (a JSON number, not a string: an integer field of a
+ * Kubernetes CRD) in [lo, hi]; a type or range error at `n` otherwise. */
+bool rein__ix_get_int(ix_doc *d, yaml_node_t *n, const char *path, double lo,
+                      double hi, double *out);
 
 /* A number: a JSON number or a string holding one (protobuf's JSON
  * accepts both for numeric fields). A type error at `n` otherwise. */
@@ -246,7 +316,30 @@ bool rein__ix_when_fit(ix_doc *d, yaml_node_t *n, const char *path,
 
 /* ------------------------------------------------------ contract text */
 
+/*
+ * Export: call `i` of `s`, when it is one of `caller`'s. 0 when it is not
+ * (skip it); 1 with its callee, origin (NULL when none), contract location
+ * and spec, and its diagnostic path "calls[K]" (K = (*idx)++, counting the
+ * caller's calls) in `path`; -1 when the contract's policy does not build
+ * a spec (an error diagnostic at the call, and *st = REIN_EINVAL).
+ */
+int rein__ix_export_call(rein_interop *ix, const rein_contract_set *s,
+                         const char *caller, size_t i, size_t *idx, char *path,
+                         size_t pathcap, const char **to, const char **origin,
+                         rein_contract_loc *loc, rein_policy_spec *sp,
+                         rein_status *st);
+
+/* A contract name from a config's text: at most `n` bytes of `in` (up to
+ * its NUL), every character other than letters, digits, '-' and '_' as
+ * '-', into `out` (NUL-terminated, at most cap - 1 bytes). */
+void rein__ix_sanitize(const char *in, size_t n, char *out, size_t cap);
+
 /* `s` as a YAML double-quoted scalar (escapes ", \ and controls). */
 void rein__ix_yaml_quote(FILE *f, const char *s);
+/* An export's text, written into a memstream's malloc'ed `text` of `n`
+ * bytes, as the handle's (through its allocator, NUL-terminated) in *out
+ * and *len; `text` is freed either way. REIN_OK or REIN_ENOMEM. */
+rein_status rein__ix_finish_text(const rein_interop *ix, char *text, size_t n,
+                                 char **out, size_t *len);
 
 #endif

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * istio.c: Istio VirtualService retry settings <-> rein's policy model.
+ * istio.c: Istio VirtualService retry settings <-> rein's policy model,
+ * and the DestinationRules beside them (read, what bounds retries warned,
+ * wired to the calls of their host; see the DestinationRule banner).
  *
  * The semantics followed are those of Istio's networking.istio.io/v1
  * VirtualService reference (HTTPRoute.timeout; HTTPRetry: attempts,
@@ -25,8 +27,9 @@
  *  - retryRemoteLocalities and retryIgnorePreviousHosts choose hosts, which
  *    rein does not: warnings.
  *
- * A file is one VirtualService, several as YAML documents ("---", other
- * kinds among them left out with a warning), or a `kind: List` of them
+ * A file is one VirtualService, several as YAML documents ("---", with
+ * DestinationRules; other kinds among them left out with a warning), or a
+ * `kind: List` of them
  * (what `rein export istio` writes: one VirtualService per callee host, since a
  * VirtualService's rules apply to the traffic of its `hosts`), YAML or
  * JSON. Each route destination of each HTTP route is a call: the callee
@@ -95,12 +98,7 @@ static bool get_duration(iimp *I, yaml_node_t *n, const char *path,
 }
 
 static void sanitize(const char *in, char *out, size_t cap) {
-  size_t o = 0;
-  for (size_t i = 0; in[i] && o + 1 < cap; i++) {
-    unsigned char c = (unsigned char)in[i];
-    out[o++] = isalnum(c) || c == '-' || c == '_' ? (char)c : '-';
-  }
-  out[o] = 0;
+  rein__ix_sanitize(in, (size_t)-1, out, cap);
 }
 
 static void op_of(const char *kind, const char *value, char *out, size_t cap) {
@@ -219,6 +217,10 @@ static void retries(iimp *I, yaml_node_t *n, const char *path,
                   "no retryOn: Istio's default conditions, connect-failure, "
                   "refused-stream, unavailable, cancelled");
   }
+  /* at most 32 outcomes in a contract (rein__ix_when_fit) */
+  rein__ix_when_fit(I->d, on ? on : n,
+                    on ? rein__ix_path(fp, sizeof fp, path, "retryOn") : path,
+                    sp);
   if (rhd)
     rein__ix_warn(I->d, on, rein__ix_path(fp, sizeof fp, path, "retryOn"),
                   "retriable-headers: Istio sets no retriable_headers, and "
@@ -366,8 +368,8 @@ static void http_route(iimp *I, yaml_node_t *n, const char *path, size_t idx) {
   base_spec(&sp);
   yaml_node_t *matches = NULL, *dests = NULL, *rt = NULL;
   const char *name = NULL;
-  char fp[256], other[256] = "", rname[160];
-  size_t o = 0;
+  char fp[256], rname[160];
+  ix_leftout L = {{0}, 0};
   for (size_t i = 0; i < k; i++) {
     const char *key = m[i].key;
     yaml_node_t *v = m[i].v;
@@ -402,14 +404,11 @@ static void http_route(iimp *I, yaml_node_t *n, const char *path, size_t idx) {
       rein__ix_warn(I->d, m[i].k, fp,
                     "mirrored traffic is an extra call rein does not "
                     "represent: left out");
-    } else if (o < sizeof other) {
-      o += (size_t)snprintf(other + o, sizeof other - o, "%s%s", o ? ", " : "",
-                            key);
+    } else {
+      rein__ix_leftout_add(&L, key);
     }
   }
-  if (o)
-    rein__ix_note(I->d, n, path,
-                  "not retry settings, left out of the contract: %s", other);
+  rein__ix_leftout_note(I->d, n, path, &L);
   rein__ix_path(fp, sizeof fp, path, "retries");
   if (rt)
     retries(I, rt, fp, &sp);
@@ -493,65 +492,353 @@ static void http_route(iimp *I, yaml_node_t *n, const char *path, size_t idx) {
   }
 }
 
+/* ---------------------------------------------------- DestinationRule */
+
+/*
+ * A DestinationRule's traffic policy (Istio's networking.istio.io/v1
+ * DestinationRule reference; the fields @kubernetes-models/istio 3.0.1
+ * models) bounds retries in two places, both Envoy cluster settings that
+ * Istio's control plane writes: connectionPool.http.maxRetries is the
+ * cluster's circuit_breakers max_retries (a cap on concurrent retries),
+ * and outlierDetection is the cluster's outlier_detection (hosts ejected
+ * after consecutive errors). rein represents neither (the Envoy importer's
+ * mapping, rein__ix_envoy_max_retries and rein__ix_envoy_outlier: warnings
+ * at the fields); the other concurrency limits are Envoy circuit breakers
+ * too (warnings), the rest is not retry settings (a note). Each rule is
+ * wired to the calls of the file whose destination host it names: a note
+ * after the file's last document lists them.
+ */
+
+#define MAX_DR 64
+
+typedef struct idr {
+  const char *name, *host, *field;
+  rein_contract_loc loc;
+} idr;
+typedef struct idrs {
+  size_t n;
+  idr r[MAX_DR];
+} idrs;
+
+static const char *const dr_spec_fields[] = {
+    "host", "trafficPolicy", "subsets", "exportTo", "workloadSelector", NULL};
+static const char *const tp_fields[] = {
+    "loadBalancer", "connectionPool",    "outlierDetection", "tls",
+    "portLevelSettings", "tunnel",       "proxyProtocol",    NULL};
+static const char *const pls_fields[] = {"port",           "loadBalancer",
+                                         "connectionPool", "outlierDetection",
+                                         "tls",            NULL};
+static const char *const cp_fields[] = {"tcp", "http", NULL};
+static const char *const cph_fields[] = {
+    "http1MaxPendingRequests", "http2MaxRequests", "maxRequestsPerConnection",
+    "maxRetries",              "idleTimeout",      "h2UpgradePolicy",
+    "useClientProtocol",       "maxConcurrentStreams", NULL};
+static const char *const cpt_fields[] = {
+    "maxConnections", "connectTimeout",        "tcpKeepalive",
+    "maxConnectionDuration", "idleTimeout",    NULL};
+static const char *const od_fields[] = {"consecutiveErrors",
+                                        "consecutive5xxErrors",
+                                        "consecutiveGatewayErrors",
+                                        "consecutiveLocalOriginFailures",
+                                        "splitExternalLocalOriginErrors",
+                                        "interval",
+                                        "baseEjectionTime",
+                                        "maxEjectionPercent",
+                                        "minHealthPercent",
+                                        NULL};
+static const char *const subset_fields[] = {"name", "labels", "trafficPolicy",
+                                            NULL};
+
+/* An integer field of the CRD: a whole number in [lo, hi]. */
+static bool get_int(iimp *I, yaml_node_t *n, const char *path, double lo,
+                    double hi, double *out) {
+  return rein__ix_get_int(I->d, n, path, lo, hi, out);
+}
+
+static void outlier(iimp *I, yaml_node_t *n, yaml_node_t *key,
+                    const char *path) {
+  if (!is_type(I, n, IX_J_OBJECT, path, "an OutlierDetection object")) return;
+  ix_member m[16];
+  size_t k = rein__ix_members(I->d, n, path, od_fields, m, 16);
+  char fp[256];
+  for (size_t i = 0; i < k; i++) {
+    const char *f = m[i].key;
+    rein__ix_path(fp, sizeof fp, path, f);
+    double x;
+    int64_t ns;
+    if (strcmp(f, "interval") == 0 || strcmp(f, "baseEjectionTime") == 0) {
+      if (get_duration(I, m[i].v, fp, &ns) && ns < NS_MS)
+        rein__ix_error(I->d, m[i].v, fp, "must be at least 1ms (Istio "
+                                         "requires it)");
+    } else if (strcmp(f, "maxEjectionPercent") == 0 ||
+               strcmp(f, "minHealthPercent") == 0) {
+      get_int(I, m[i].v, fp, 0, 100, &x);
+    } else if (strcmp(f, "splitExternalLocalOriginErrors") == 0) {
+      is_type(I, m[i].v, IX_J_BOOL, fp, "true or false");
+    } else {
+      if (get_int(I, m[i].v, fp, 0, 4294967295.0, &x) &&
+          strcmp(f, "consecutiveErrors") == 0)
+        rein__ix_note(I->d, m[i].k, fp,
+                      "deprecated: Istio reads it as consecutive5xxErrors");
+    }
+  }
+  rein__ix_envoy_outlier(I->d, key, path);
+}
+
+static void connection_pool(iimp *I, yaml_node_t *n, const char *path) {
+  if (!is_type(I, n, IX_J_OBJECT, path, "a ConnectionPoolSettings object"))
+    return;
+  ix_member m[4];
+  size_t k = rein__ix_members(I->d, n, path, cp_fields, m, 4);
+  char fp[256], vp[256];
+  for (size_t i = 0; i < k; i++) {
+    rein__ix_path(fp, sizeof fp, path, m[i].key);
+    bool http = strcmp(m[i].key, "http") == 0;
+    if (!is_type(I, m[i].v, IX_J_OBJECT, fp,
+                 http ? "an HTTPSettings object" : "a TCPSettings object"))
+      continue;
+    ix_member s[16];
+    size_t sk = rein__ix_members(I->d, m[i].v, fp,
+                                 http ? cph_fields : cpt_fields, s, 16);
+    ix_leftout L = {{0}, 0};
+    for (size_t j = 0; j < sk; j++) {
+      const char *f = s[j].key;
+      rein__ix_path(vp, sizeof vp, fp, f);
+      double x;
+      int64_t ns;
+      if (strcmp(f, "idleTimeout") == 0 || strcmp(f, "connectTimeout") == 0 ||
+          strcmp(f, "maxConnectionDuration") == 0) {
+        if (get_duration(I, s[j].v, vp, &ns)) rein__ix_leftout_add(&L, f);
+      } else if (strcmp(f, "h2UpgradePolicy") == 0) {
+        const char *t;
+        if (get_string(I, s[j].v, vp, &t) && strcmp(t, "DEFAULT") &&
+            strcmp(t, "DO_NOT_UPGRADE") && strcmp(t, "UPGRADE"))
+          rein__ix_error(I->d, s[j].v, vp,
+                         "expected DEFAULT, DO_NOT_UPGRADE or UPGRADE, got "
+                         "'%.40s'",
+                         t);
+      } else if (strcmp(f, "useClientProtocol") == 0) {
+        is_type(I, s[j].v, IX_J_BOOL, vp, "true or false");
+      } else if (strcmp(f, "tcpKeepalive") == 0) {
+        if (is_type(I, s[j].v, IX_J_OBJECT, vp, "a TcpKeepalive object"))
+          rein__ix_leftout_add(&L, f);
+      } else if (get_int(I, s[j].v, vp, 0, 2147483647.0, &x)) {
+        if (strcmp(f, "maxRetries") == 0)
+          rein__ix_envoy_max_retries(I->d, s[j].v, vp, false);
+        else if (strcmp(f, "maxRequestsPerConnection") == 0)
+          rein__ix_leftout_add(&L, f);
+        else /* the cluster's circuit breakers (Envoy's thresholds) */
+          rein__ix_warn(I->d, s[j].k, vp,
+                        "a circuit breaker of Envoy is a concurrency limit, "
+                        "not rein's failure-rate breaker: left out");
+      }
+    }
+    rein__ix_leftout_note(I->d, m[i].k, fp, &L);
+  }
+}
+
+static void traffic_policy(iimp *I, yaml_node_t *n, const char *path,
+                           bool port_level) {
+  if (!is_type(I, n, IX_J_OBJECT, path,
+               port_level ? "a PortTrafficPolicy object"
+                          : "a TrafficPolicy object"))
+    return;
+  ix_member m[16];
+  size_t k = rein__ix_members(I->d, n, path,
+                              port_level ? pls_fields : tp_fields, m, 16);
+  char fp[256];
+  ix_leftout L = {{0}, 0};
+  for (size_t i = 0; i < k; i++) {
+    const char *f = m[i].key;
+    rein__ix_path(fp, sizeof fp, path, f);
+    if (strcmp(f, "connectionPool") == 0) {
+      connection_pool(I, m[i].v, fp);
+    } else if (strcmp(f, "outlierDetection") == 0) {
+      outlier(I, m[i].v, m[i].k, fp);
+    } else if (strcmp(f, "portLevelSettings") == 0) {
+      if (!is_type(I, m[i].v, IX_J_ARRAY, fp, "an array of PortTrafficPolicy"))
+        continue;
+      for (size_t j = 0; j < rein__ix_len(m[i].v); j++) {
+        char ip[256];
+        traffic_policy(I, rein__ix_item(I->d, m[i].v, j),
+                       rein__ix_path_i(ip, sizeof ip, fp, j), true);
+      }
+    } else {
+      rein__ix_leftout_add(&L, f);
+    }
+  }
+  rein__ix_leftout_note(I->d, n, path, &L);
+}
+
+/* A DestinationRule's spec (`fp`), metadata.name `name`. */
+static void destination_rule(iimp *I, yaml_node_t *n, yaml_node_t *spec,
+                             const char *fp, const char *name) {
+  if (!spec) {
+    rein__ix_error(I->d, n, fp, "missing");
+    return;
+  }
+  if (!is_type(I, spec, IX_J_OBJECT, fp, "a DestinationRule spec")) return;
+  ix_member m[8];
+  size_t k = rein__ix_members(I->d, spec, fp, dr_spec_fields, m, 8);
+  const char *host = NULL;
+  char sp[256];
+  for (size_t i = 0; i < k; i++) {
+    const char *f = m[i].key;
+    rein__ix_path(sp, sizeof sp, fp, f);
+    if (strcmp(f, "host") == 0) {
+      get_string(I, m[i].v, sp, &host);
+    } else if (strcmp(f, "trafficPolicy") == 0) {
+      traffic_policy(I, m[i].v, sp, false);
+    } else if (strcmp(f, "subsets") == 0) {
+      if (!is_type(I, m[i].v, IX_J_ARRAY, sp, "an array of Subset")) continue;
+      for (size_t j = 0; j < rein__ix_len(m[i].v); j++) {
+        char ip[256], tp[256];
+        yaml_node_t *s = rein__ix_item(I->d, m[i].v, j);
+        rein__ix_path_i(ip, sizeof ip, sp, j);
+        if (!is_type(I, s, IX_J_OBJECT, ip, "a Subset object")) continue;
+        ix_member sm[4];
+        size_t sk = rein__ix_members(I->d, s, ip, subset_fields, sm, 4);
+        bool named = false;
+        for (size_t x = 0; x < sk; x++) {
+          rein__ix_path(tp, sizeof tp, ip, sm[x].key);
+          const char *t;
+          if (strcmp(sm[x].key, "name") == 0)
+            named = get_string(I, sm[x].v, tp, &t);
+          else if (strcmp(sm[x].key, "trafficPolicy") == 0)
+            traffic_policy(I, sm[x].v, tp, false);
+          else
+            is_type(I, sm[x].v, IX_J_OBJECT, tp, "a map of labels");
+        }
+        if (!named)
+          rein__ix_error(I->d, s, rein__ix_path(tp, sizeof tp, ip, "name"),
+                         "missing (Istio requires it)");
+      }
+    } else if (strcmp(f, "exportTo") == 0) {
+      is_type(I, m[i].v, IX_J_ARRAY, sp, "an array of strings");
+    } else {
+      is_type(I, m[i].v, IX_J_OBJECT, sp, "a WorkloadSelector object");
+    }
+  }
+  if (!host) {
+    if (I->ix->errors == 0 || !k)
+      rein__ix_error(I->d, spec, rein__ix_path(sp, sizeof sp, fp, "host"),
+                     "missing (Istio requires it)");
+    return;
+  }
+  idrs *R = I->d->state;
+  if (!R) R = I->d->state = rein__ix_alloc(I->ix, sizeof *R);
+  if (!R || R->n == MAX_DR) {
+    if (R)
+      rein__ix_error(I->d, n, fp, "more than %d DestinationRules in one file",
+                     MAX_DR);
+    return;
+  }
+  idr *r = &R->r[R->n++];
+  r->name = rein__ix_strdup(I->ix, name ? name : "");
+  r->host = rein__ix_strdup(I->ix, host);
+  r->field = rein__ix_strdup(I->ix, rein__ix_path(sp, sizeof sp, fp, "host"));
+  r->loc = rein__ix_loc(I->d, n);
+}
+
+/* Does a DestinationRule's `rule` host name the destination `host`? The
+ * same name, a short name of it (`reviews` for reviews.prod.svc...: Istio
+ * resolves short names in the rule's namespace, which rein assumes is the
+ * route's), or a wildcard (`*.example.com`). */
+static bool host_match(const char *rule, const char *host) {
+  if (strcmp(rule, host) == 0 || strcmp(rule, "*") == 0) return true;
+  size_t rl = strlen(rule), hl = strlen(host);
+  if (rule[0] == '*' && rule[1] == '.')
+    return hl > rl - 1 && strcmp(host + hl - (rl - 1), rule + 1) == 0;
+  if (!strchr(rule, '.') && hl > rl && strncmp(host, rule, rl) == 0 &&
+      host[rl] == '.')
+    return true;
+  return !strchr(host, '.') && rl > hl && strncmp(rule, host, hl) == 0 &&
+         rule[hl] == '.';
+}
+
+/* After the file's last document: which calls each rule bounds. */
+static void wire_rules(iimp *I) {
+  const idrs *R = I->d->state;
+  for (size_t i = 0; R && i < R->n; i++) {
+    const idr *r = &R->r[i];
+    char list[512] = "";
+    size_t o = 0, n = 0;
+    for (size_t c = I->d->first_call; c < I->ix->ncalls; c++) {
+      const rein_interop_call *call = &I->ix->calls[c];
+      const char *h = NULL;
+      for (const char *a = strstr(call->origin, " -> "); a;
+           a = strstr(a + 1, " -> "))
+        h = a + 4;
+      if (!h || !host_match(r->host, h)) continue;
+      n++;
+      if (o < sizeof list)
+        o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", o ? ", " : "",
+                              call->to);
+    }
+    if (n)
+      rein__ix_diag(I->ix, REIN_INTEROP_NOTE, r->loc, r->field,
+                    "DestinationRule %s (host %s) applies to %zu call%s of "
+                    "this file: %s; what it bounds is warned above",
+                    r->name, r->host, n, n == 1 ? "" : "s", list);
+    else
+      rein__ix_diag(I->ix, REIN_INTEROP_NOTE, r->loc, r->field,
+                    "DestinationRule %s: no route of this file goes to host "
+                    "%s; give it with the VirtualService that does",
+                    r->name, r->host);
+  }
+}
+
 static const char *const spec_fields[] = {"hosts", "gateways", "http", "tls",
                                           "tcp",   "exportTo", NULL};
-static const char *const top_fields[] = {"apiVersion", "kind",   "metadata",
-                                         "spec",       "status", NULL};
+
+/* Is `api` (of object `n` at `path`) one of Istio's networking versions?
+ * An error when not. */
+static bool api_ok(iimp *I, yaml_node_t *n, const char *path,
+                   const char *api) {
+  if (api && (strcmp(api, "networking.istio.io/v1") == 0 ||
+              strcmp(api, "networking.istio.io/v1beta1") == 0 ||
+              strcmp(api, "networking.istio.io/v1alpha3") == 0))
+    return true;
+  char fp[256];
+  rein__ix_error(I->d, n, rein__ix_path(fp, sizeof fp, path, "apiVersion"),
+                 "%s%.60s%s: expected networking.istio.io/v1, v1beta1 or "
+                 "v1alpha3",
+                 api ? "'" : "missing", api ? api : "", api ? "'" : "");
+  return false;
+}
 
 static void virtual_service(iimp *I, yaml_node_t *n, const char *path,
                             bool in_list) {
-  if (!is_type(I, n, IX_J_OBJECT, path, "a VirtualService object")) return;
-  ix_member m[8];
-  size_t k = rein__ix_members(I->d, n, path, top_fields, m, 8);
-  yaml_node_t *spec = NULL;
-  const char *api = NULL, *kind = NULL;
-  char fp[256];
+  ix_k8s_head h;
   I->vs = NULL;
-  for (size_t i = 0; i < k; i++) {
-    rein__ix_path(fp, sizeof fp, path, m[i].key);
-    if (strcmp(m[i].key, "apiVersion") == 0) {
-      get_string(I, m[i].v, fp, &api);
-    } else if (strcmp(m[i].key, "kind") == 0) {
-      get_string(I, m[i].v, fp, &kind);
-    } else if (strcmp(m[i].key, "spec") == 0) {
-      spec = m[i].v;
-    } else if (strcmp(m[i].key, "metadata") == 0 &&
-               is_type(I, m[i].v, IX_J_OBJECT, fp, "an ObjectMeta object")) {
-      ix_member mm[MAXM];
-      size_t mk = rein__ix_members(I->d, m[i].v, fp, NULL, mm, MAXM);
-      for (size_t j = 0; j < mk; j++)
-        if (strcmp(mm[j].key, "name") == 0) {
-          char np[256];
-          get_string(I, mm[j].v, rein__ix_path(np, sizeof np, fp, "name"),
-                     &I->vs);
-        }
-    }
+  if (!rein__ix_k8s_head(I->d, n, path, "a VirtualService object", &h)) return;
+  yaml_node_t *spec = h.spec;
+  const char *api = h.api, *kind = h.kind;
+  char fp[256];
+  I->vs = h.name;
+  if (kind && strcmp(kind, "DestinationRule") == 0) {
+    if (!api_ok(I, n, path, api)) return;
+    destination_rule(I, n, spec, rein__ix_path(fp, sizeof fp, path, "spec"),
+                     I->vs);
+    return;
   }
   if (in_list && kind && strcmp(kind, "VirtualService") != 0) {
     /* a manifest list mixes kinds: the others are not retry settings rein
      * reads (DestinationRule, Service, Deployment, ...) */
     rein__ix_warn(I->d, n, rein__ix_path(fp, sizeof fp, path, "kind"),
-                  "'%.40s': rein imports Istio's VirtualService only: left "
-                  "out",
+                  "'%.40s': rein imports Istio's VirtualService and "
+                  "DestinationRule only: left out",
                   kind);
     return;
   }
   if (!kind || strcmp(kind, "VirtualService") != 0) {
     rein__ix_error(I->d, n, rein__ix_path(fp, sizeof fp, path, "kind"),
                    "%s%.40s%s: rein imports Istio's VirtualService (its HTTP "
-                   "routes' retries and timeout)",
+                   "routes' retries and timeout) and DestinationRule",
                    kind ? "'" : "missing", kind ? kind : "", kind ? "'" : "");
     return;
   }
-  if (!api || (strcmp(api, "networking.istio.io/v1") != 0 &&
-               strcmp(api, "networking.istio.io/v1beta1") != 0 &&
-               strcmp(api, "networking.istio.io/v1alpha3") != 0)) {
-    rein__ix_error(I->d, n, rein__ix_path(fp, sizeof fp, path, "apiVersion"),
-                   "%s%.60s%s: expected networking.istio.io/v1, v1beta1 or "
-                   "v1alpha3",
-                   api ? "'" : "missing", api ? api : "", api ? "'" : "");
-    return;
-  }
+  if (!api_ok(I, n, path, api)) return;
   rein__ix_path(fp, sizeof fp, path, "spec");
   if (!spec) {
     rein__ix_error(I->d, n, fp, "missing");
@@ -608,31 +895,11 @@ static void istio_import(rein_interop *ix, ix_doc *d) {
   I.d = d;
   I.ix = ix;
   I.first = ix->ncalls;
-  if (rein__ix_type(d, root) != IX_J_OBJECT) {
-    rein__ix_type_error(d, root, "",
-                        "a VirtualService object, or a List of them");
-    return;
-  }
-  /* a List (kubectl's v1 List): items */
-  ix_member m[8];
-  size_t k = rein__ix_members(d, root, "", NULL, m, 8);
-  const char *kind = NULL;
-  yaml_node_t *items = NULL;
-  for (size_t i = 0; i < k; i++) {
-    if (strcmp(m[i].key, "kind") == 0 &&
-        rein__ix_type(d, m[i].v) == IX_J_STRING)
-      kind = rein__ix_text(m[i].v);
-    if (strcmp(m[i].key, "items") == 0) items = m[i].v;
-  }
-  if (kind && strcmp(kind, "List") == 0) {
-    static const char *const list_fields[] = {"apiVersion", "kind", "items",
-                                              "metadata", NULL};
-    rein__ix_members(d, root, "", list_fields, m, 8);
-    if (!items) {
-      rein__ix_error(d, root, "items", "missing");
-      return;
-    }
-    if (!is_type(&I, items, IX_J_ARRAY, "items", "an array of objects")) return;
+  yaml_node_t *items;
+  int shape =
+      rein__ix_k8s_root(d, "a VirtualService object, or a List of them", &items);
+  if (!shape || (shape == 2 && !items)) return;
+  if (shape == 2) { /* a kubectl List */
     for (size_t j = 0; j < rein__ix_len(items); j++) {
       char ip[64];
       virtual_service(&I, rein__ix_item(d, items, j),
@@ -646,7 +913,12 @@ static void istio_import(rein_interop *ix, ix_doc *d) {
   if (d->doc_index == d->nmore && ix->ncalls == d->first_call && !ix->errors)
     rein__ix_error(d, root, "",
                    "no route to a destination: nothing to "
-                   "import");
+                   "import%s",
+                   d->state ? " (a DestinationRule makes no call: give it "
+                              "with the VirtualService of its host)"
+                            : "");
+  else if (d->doc_index == d->nmore && !ix->errors)
+    wire_rules(&I);
 }
 
 /* ------------------------------------------------------------- export */
@@ -896,23 +1168,12 @@ static rein_status istio_export(rein_interop *ix, const rein_contract_set *s,
     return REIN_ENOMEM;
   }
   for (size_t i = 0; i < n; i++) {
-    const char *c, *to, *origin;
-    rein_contract_loc loc;
-    if (rein_contract_call_at(s, i, &c, &to) != REIN_OK ||
-        strcmp(c, caller) != 0)
-      continue;
-    rein_contract_call_where(s, i, &loc, &origin);
+    const char *origin;
     icall *e = &calls[nc];
     memset(e, 0, sizeof *e);
-    e->to = to;
-    e->loc = loc;
-    snprintf(e->path, sizeof e->path, "calls[%zu]", idx++);
-    rein_errbuf eb = {{0}};
-    if (rein_spec_from_contract(s, caller, to, &e->sp, &eb) != REIN_OK) {
-      rein__ix_diag(ix, REIN_INTEROP_ERROR, loc, e->path, "%s", eb.msg);
-      st = REIN_EINVAL;
+    if (rein__ix_export_call(ix, s, caller, i, &idx, e->path, sizeof e->path,
+                             &e->to, &origin, &e->loc, &e->sp, &st) <= 0)
       continue;
-    }
     call_route(e, origin);
     order[nc] = e;
     done[nc] = false;
@@ -980,16 +1241,8 @@ static rein_status istio_export(rein_interop *ix, const rein_contract_set *s,
     free(text);
     return REIN_ENOMEM;
   }
-  char *b = rein_alloc(&ix->alloc, tn + 1);
-  if (!b) {
-    free(text);
-    return REIN_ENOMEM;
-  }
-  memcpy(b, text, tn + 1);
-  free(text);
-  *out = b;
-  *len = tn;
-  return st;
+  rein_status fin = rein__ix_finish_text(ix, text, tn, out, len);
+  return fin != REIN_OK ? fin : st;
 }
 
 const ix_format rein__ix_istio = {.name = "istio",

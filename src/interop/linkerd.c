@@ -103,12 +103,7 @@ static bool get_number(limp *L, yaml_node_t *n, const char *path, double lo,
 }
 
 static void sanitize(const char *in, char *out, size_t cap) {
-  size_t o = 0;
-  for (size_t i = 0; in[i] && o + 1 < cap; i++) {
-    unsigned char c = (unsigned char)in[i];
-    out[o++] = isalnum(c) || c == '-' || c == '_' ? (char)c : '-';
-  }
-  out[o] = 0;
+  rein__ix_sanitize(in, (size_t)-1, out, cap);
 }
 
 /* The operation of a route condition: METHOD-path or path (the pathRegex
@@ -539,38 +534,13 @@ static void annotated_route(limp *L, yaml_node_t *n, const char *path,
 
 static const char *const spec_fields[] = {"routes", "retryBudget",
                                           "dstOverrides", "opaquePorts", NULL};
-static const char *const top_fields[] = {"apiVersion", "kind",   "metadata",
-                                         "spec",       "status", NULL};
 
 static void profile(limp *L, yaml_node_t *n, const char *path, bool in_list) {
-  if (!is_type(L, n, IX_J_OBJECT, path, "a ServiceProfile object")) return;
-  ix_member m[8];
-  size_t k = rein__ix_members(L->d, n, path, top_fields, m, 8);
-  const char *api = NULL, *kind = NULL, *name = NULL;
-  yaml_node_t *spec = NULL, *ann = NULL;
+  ix_k8s_head h;
+  if (!rein__ix_k8s_head(L->d, n, path, "a ServiceProfile object", &h)) return;
+  const char *api = h.api, *kind = h.kind, *name = h.name;
+  yaml_node_t *spec = h.spec, *ann = h.annotations;
   char fp[256];
-  for (size_t i = 0; i < k; i++) {
-    rein__ix_path(fp, sizeof fp, path, m[i].key);
-    if (strcmp(m[i].key, "apiVersion") == 0) {
-      get_string(L, m[i].v, fp, &api);
-    } else if (strcmp(m[i].key, "kind") == 0) {
-      get_string(L, m[i].v, fp, &kind);
-    } else if (strcmp(m[i].key, "spec") == 0) {
-      spec = m[i].v;
-    } else if (strcmp(m[i].key, "metadata") == 0 &&
-               is_type(L, m[i].v, IX_J_OBJECT, fp, "an ObjectMeta object")) {
-      ix_member mm[64];
-      size_t mk = rein__ix_members(L->d, m[i].v, fp, NULL, mm, 64);
-      for (size_t j = 0; j < mk; j++) {
-        if (strcmp(mm[j].key, "name") == 0) {
-          char np[256];
-          get_string(L, mm[j].v, rein__ix_path(np, sizeof np, fp, "name"),
-                     &name);
-        }
-        if (strcmp(mm[j].key, "annotations") == 0) ann = mm[j].v;
-      }
-    }
-  }
   if (kind &&
       (strcmp(kind, "HTTPRoute") == 0 || strcmp(kind, "GRPCRoute") == 0)) {
     if (!api || (strcmp(api, "gateway.networking.k8s.io/v1") != 0 &&
@@ -675,30 +645,11 @@ static void linkerd_import(rein_interop *ix, ix_doc *d) {
   memset(&L, 0, sizeof L);
   L.d = d;
   L.ix = ix;
-  if (rein__ix_type(d, root) != IX_J_OBJECT) {
-    rein__ix_type_error(d, root, "",
-                        "a ServiceProfile object, or a List of them");
-    return;
-  }
-  ix_member m[8];
-  size_t k = rein__ix_members(d, root, "", NULL, m, 8);
-  const char *kind = NULL;
-  yaml_node_t *items = NULL;
-  for (size_t i = 0; i < k; i++) {
-    if (strcmp(m[i].key, "kind") == 0 &&
-        rein__ix_type(d, m[i].v) == IX_J_STRING)
-      kind = rein__ix_text(m[i].v);
-    if (strcmp(m[i].key, "items") == 0) items = m[i].v;
-  }
-  if (kind && strcmp(kind, "List") == 0) {
-    static const char *const list_fields[] = {"apiVersion", "kind", "items",
-                                              "metadata", NULL};
-    rein__ix_members(d, root, "", list_fields, m, 8);
-    if (!items) {
-      rein__ix_error(d, root, "items", "missing");
-      return;
-    }
-    if (!is_type(&L, items, IX_J_ARRAY, "items", "an array of objects")) return;
+  yaml_node_t *items;
+  int shape = rein__ix_k8s_root(d, "a ServiceProfile object, or a List of them",
+                                &items);
+  if (!shape || (shape == 2 && !items)) return;
+  if (shape == 2) { /* a kubectl List */
     for (size_t j = 0; j < rein__ix_len(items); j++) {
       char ip[64];
       profile(&L, rein__ix_item(d, items, j),
@@ -932,23 +883,12 @@ static rein_status linkerd_export(rein_interop *ix, const rein_contract_set *s,
     return REIN_ENOMEM;
   }
   for (size_t i = 0; i < n; i++) {
-    const char *c, *to, *origin;
-    rein_contract_loc loc;
-    if (rein_contract_call_at(s, i, &c, &to) != REIN_OK ||
-        strcmp(c, caller) != 0)
-      continue;
-    rein_contract_call_where(s, i, &loc, &origin);
+    const char *origin;
     lcall *e = &calls[nc];
     memset(e, 0, sizeof *e);
-    e->to = to;
-    e->loc = loc;
-    snprintf(e->path, sizeof e->path, "calls[%zu]", idx++);
-    rein_errbuf eb = {{0}};
-    if (rein_spec_from_contract(s, caller, to, &e->sp, &eb) != REIN_OK) {
-      rein__ix_diag(ix, REIN_INTEROP_ERROR, loc, e->path, "%s", eb.msg);
-      st = REIN_EINVAL;
+    if (rein__ix_export_call(ix, s, caller, i, &idx, e->path, sizeof e->path,
+                             &e->to, &origin, &e->loc, &e->sp, &st) <= 0)
       continue;
-    }
     call_route(e, origin);
     done[nc++] = false;
   }
@@ -1026,16 +966,8 @@ static rein_status linkerd_export(rein_interop *ix, const rein_contract_set *s,
     free(text);
     return REIN_ENOMEM;
   }
-  char *b = rein_alloc(&ix->alloc, tn + 1);
-  if (!b) {
-    free(text);
-    return REIN_ENOMEM;
-  }
-  memcpy(b, text, tn + 1);
-  free(text);
-  *out = b;
-  *len = tn;
-  return st;
+  rein_status fin = rein__ix_finish_text(ix, text, tn, out, len);
+  return fin != REIN_OK ? fin : st;
 }
 
 const ix_format rein__ix_linkerd = {.name = "linkerd",

@@ -28,7 +28,7 @@ for (let i = 2; i < process.argv.length; i += 2)
 
 // NODE_PATH does not reach ESM imports: resolve from tools/node_modules.
 const require = createRequire(path.join(process.env.NODE_PATH || ".", "x.js"));
-let YAML, models;
+let YAML, models, drModels = {};
 try {
   YAML = require("yaml");
   const base = path.dirname(
@@ -38,6 +38,9 @@ try {
     const m = await import(
         path.join(base, "networking.istio.io", v, "VirtualService.js"));
     models["networking.istio.io/" + v] = m.VirtualService;
+    const dr = await import(
+        path.join(base, "networking.istio.io", v, "DestinationRule.js"));
+    drModels["networking.istio.io/" + v] = dr.DestinationRule;
   }
 } catch (e) {
   console.error("istio_validate: the npm validators are missing (run " +
@@ -50,8 +53,9 @@ try {
 // The model's verdict on one object: null when valid, else the reason.
 function checkObject(o) {
   if (!o || typeof o !== "object") return "not an object";
-  if (o.kind !== "VirtualService") return "kind " + o.kind;
-  const M = models[o.apiVersion];
+  if (o.kind !== "VirtualService" && o.kind !== "DestinationRule")
+    return "kind " + o.kind;
+  const M = (o.kind === "VirtualService" ? models : drModels)[o.apiVersion];
   if (!M) return "apiVersion " + o.apiVersion;
   try {
     new M(o).validate();
@@ -142,6 +146,9 @@ const VS = "apiVersion: networking.istio.io/v1\nkind: VirtualService\n" +
            "metadata: {name: r}\nspec:\n";
 const HTTP = VS + "  hosts: [a]\n  http:\n  - route:\n" +
              "    - destination: {host: a}\n";
+const DRH = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n" +
+            "metadata: {name: d}\nspec:\n";
+const DR = DRH + "  host: a\n  trafficPolicy:\n";
 const refused = [
   ["attempts as a string", HTTP + "    retries: {attempts: \"3\"}\n"],
   ["fractional attempts", HTTP + "    retries: {attempts: 1.5}\n"],
@@ -155,6 +162,17 @@ const refused = [
   ["http as an object", VS + "  hosts: [a]\n  http: {route: []}\n"],
   ["destination host as a number", VS + "  hosts: [a]\n  http:\n  - route:\n" +
        "    - destination: {host: 5}\n"],
+  // DestinationRules (their traffic policies bound retries)
+  ["maxRetries as a string", DR + "    connectionPool:\n" +
+       "      http: {maxRetries: \"3\"}\n"],
+  ["fractional maxRetries", DR + "    connectionPool:\n" +
+       "      http: {maxRetries: 2.5}\n"],
+  ["consecutive5xxErrors as a string", DR +
+       "    outlierDetection: {consecutive5xxErrors: \"7\"}\n"],
+  ["outlierDetection as an array", DR + "    outlierDetection: [7]\n"],
+  ["baseEjectionTime as a number", DR +
+       "    outlierDetection: {baseEjectionTime: 30}\n"],
+  ["a DestinationRule host as a number", DRH + "  host: 5\n"],
 ];
 for (const [what, text] of refused) {
   const file = path.join(args.work, "refused.yaml");

@@ -197,6 +197,13 @@ static const bad_case bad_cases[] = {
     {"resources:\n- name: x\n", 2, 3, "resources[0]", "no \"@type\""},
     {"admin: {}\n", 1, 1, "", "no route to a cluster"},
     {"foo: 1\n", 1, 1, "", "not an Envoy config"},
+    /* more retried outcomes than a contract holds (32): refused here, not
+     * written as a contract that does not load */
+    {VH "  - match: {prefix: \"/\"}\n    route:\n      cluster: a\n"
+        "      retry_policy:\n        retry_on: retriable-status-codes\n"
+        "        retriable_status_codes: [400,401,402,403,404,405,406,407,408,409,410,411,412,413,414,415,416,417,418,419,420,421,422,423,424,425,426,427,428,429,430,431,432,433,434,435,436,437,438,439,440]\n",
+     10, 33, "virtual_hosts[0].routes[0].route.retry_policy."
+     "retriable_status_codes", "a rein contract holds at most 32"},
 };
 
 static void test_bad_input(void **state) {

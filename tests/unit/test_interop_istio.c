@@ -80,6 +80,9 @@ static bool retried(const rein_policy_spec *sp, rein_condition c) {
   "apiVersion: networking.istio.io/v1\nkind: VirtualService\n"                 \
   "metadata: {name: r}\nspec:\n  hosts: [a]\n  http:\n"
 #define ROUTE "  - route:\n    - destination: {host: a}\n"
+#define DR                                                                     \
+  "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"                \
+  "metadata: {name: d}\nspec:\n  host: a\n  trafficPolicy:\n"
 
 typedef struct bad_case {
   const char *text;
@@ -92,7 +95,7 @@ static const bad_case bad_cases[] = {
     {VS ROUTE "    retries: {attempts: 2\n", 0, 0, NULL, "malformed YAML"},
     {"", 1, 1, NULL, "empty file"},
     {"- 1\n", 1, 1, NULL, "a VirtualService object"},
-    {"apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
+    {"apiVersion: networking.istio.io/v1\nkind: ServiceEntry\n"
      "spec: {}\n",
      1, 1, "kind", "rein imports Istio's VirtualService"},
     {"apiVersion: networking.istio.io/v2\nkind: VirtualService\nspec: {}\n", 1,
@@ -137,6 +140,38 @@ static const bad_case bad_cases[] = {
     {VS "  - route:\n    - destination: {subset: v1}\n", 8, 20,
      "spec.http[0].route[0].destination.host", "missing"},
     {"apiVersion: v1\nkind: List\n", 1, 1, "items", "missing"},
+    /* DestinationRules: the CRD's types and bounds, unknown fields */
+    {VS ROUTE "---\n" DR "      connectionPool: {http: {maxRetries: \"3\"}}\n",
+     16, 43, "spec.trafficPolicy.connectionPool.http.maxRetries",
+     "a whole number"},
+    {VS ROUTE "---\n" DR "      connectionPool: {http: {maxRetries: -1}}\n", 16,
+     43, "spec.trafficPolicy.connectionPool.http.maxRetries", "got -1"},
+    {VS ROUTE "---\n" DR "      outlierDetection: {maxEjectionPercent: 150}\n",
+     16, 46, "spec.trafficPolicy.outlierDetection.maxEjectionPercent",
+     "[0, 100]"},
+    {VS ROUTE "---\n" DR "      outlierDetection: {consecutive5xxError: 5}\n",
+     16, 26, "spec.trafficPolicy.outlierDetection.consecutive5xxError",
+     "did you mean 'consecutive5xxErrors'"},
+    {VS ROUTE "---\n" DR "      outlierDetection: {baseEjectionTime: 1d}\n", 16,
+     44, "spec.trafficPolicy.outlierDetection.baseEjectionTime",
+     "not a duration"},
+    {VS ROUTE "---\n" DR "      connectionPool: {htp: {}}\n", 16, 24,
+     "spec.trafficPolicy.connectionPool.htp", "did you mean 'http'"},
+    {VS ROUTE "---\n" DR "      connectionPool: {http: {h2UpgradePolicy: x}}\n",
+     16, 48, "spec.trafficPolicy.connectionPool.http.h2UpgradePolicy",
+     "expected DEFAULT"},
+    {VS ROUTE "---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
+     "spec:\n  host: a\n  subsets:\n  - labels: {v: a}\n",
+     15, 5, "spec.subsets[0].name", "missing"},
+    {VS ROUTE "---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
+     "spec: {trafficPolicy: {}}\n",
+     12, 7, "spec.host", "missing"},
+    {DR "      outlierDetection: {consecutive5xxErrors: 5}\n", 1, 1, "",
+     "a DestinationRule makes no call"},
+    /* more retried outcomes than a contract holds (32): refused here, not
+     * written as a contract that does not load */
+    {VS ROUTE "    retries: {attempts: 2, retryOn: \"400,401,402,403,404,405,406,407,408,409,410,411,412,413,414,415,416,417,418,419,420,421,422,423,424,425,426,427,428,429,430,431,432,433,434,435,436,437,438,439,440\"}\n", 9, 37,
+     "spec.http[0].retries.retryOn", "a rein contract holds at most 32"},
 };
 
 static void test_bad_input(void **state) {
@@ -231,10 +266,23 @@ static void test_warnings(void **state) {
       {VS ROUTE "  - delegate: {name: d}\n", "spec.http[1].delegate",
        "another VirtualService"},
       {"apiVersion: v1\nkind: List\nitems:\n- apiVersion: "
-       "networking.istio.io/v1\n  kind: DestinationRule\n  spec: {}\n"
+       "networking.istio.io/v1\n  kind: ServiceEntry\n  spec: {}\n"
        "- apiVersion: networking.istio.io/v1\n  kind: VirtualService\n"
        "  spec:\n    http:\n    - route: [{destination: {host: a}}]\n",
-       "items[0].kind", "VirtualService only"},
+       "items[0].kind", "VirtualService and DestinationRule only"},
+      /* a DestinationRule's settings that bound retries */
+      {VS ROUTE "---\n" DR "      connectionPool: {http: {maxRetries: 3}}\n",
+       "spec.trafficPolicy.connectionPool.http.maxRetries",
+       "a cap on concurrent retries"},
+      {VS ROUTE "---\n" DR "      outlierDetection: {consecutive5xxErrors: 5}\n",
+       "spec.trafficPolicy.outlierDetection", "ejects hosts"},
+      {VS ROUTE "---\n" DR "      connectionPool: {http: {http2MaxRequests: 9}}\n",
+       "spec.trafficPolicy.connectionPool.http.http2MaxRequests",
+       "concurrency limit"},
+      {VS ROUTE "---\n" DR "      portLevelSettings:\n      - port: {number: 80}\n"
+       "        outlierDetection: {interval: 10s}\n",
+       "spec.trafficPolicy.portLevelSettings[0].outlierDetection",
+       "ejects hosts"},
   };
   for (size_t i = 0; i < sizeof w / sizeof w[0]; i++) {
     rein_status st;
@@ -342,8 +390,9 @@ static void test_documents(void **state) {
   assert_string_equal(rein_interop_call_at(ix, 0)->to, "a.*");
   assert_string_equal(rein_interop_call_at(ix, 1)->to, "b.*");
   assert_int_equal(rein_interop_call_at(ix, 1)->loc.line, 20);
-  assert_true(
-      has_diag(ix, REIN_INTEROP_WARNING, 10, 1, "kind", "VirtualService only"));
+  /* the DestinationRule is read, and wired to the call to its host */
+  assert_true(has_diag(ix, REIN_INTEROP_NOTE, 10, 1, "spec.host",
+                       "applies to 1 call of this file: a.*"));
   rein_interop_free(ix);
   ix = import_text("kind: Service\n---\nkind: Deployment\n", &st);
   assert_int_equal(st, REIN_EPARSE);
@@ -551,6 +600,61 @@ static size_t round_trip(const rein_contract_set *s, const char *caller,
   rein_interop_free(ex);
   rein_interop_free(im);
   return compared;
+}
+
+static rein_interop *import_file(const char *name);
+
+/* A DestinationRule bounds retries where Istio writes it into Envoy's
+ * cluster: maxRetries (circuit_breakers max_retries) and outlierDetection,
+ * neither of which rein represents: warnings at their fields, and a note
+ * wiring each rule to the calls of its host, in any document order and
+ * with Istio's short host names. */
+static void test_destination_rule(void **state) {
+  (void)state;
+  rein_interop *ix = import_file("reviews-destination-rule.yaml");
+  assert_int_equal(rein_interop_call_count(ix), 1);
+  const rein_interop_call *c = rein_interop_call_at(ix, 0);
+  assert_string_equal(c->to, "reviews-prod-svc-cluster-local.*");
+  assert_int_equal(c->spec.policy.max_attempts, 3);
+  assert_false(c->spec.has_budget);
+  assert_false(c->spec.has_breaker);
+  assert_true(has_diag(ix, REIN_INTEROP_WARNING, 47, 23,
+                       "items[1].spec.trafficPolicy.connectionPool.http."
+                       "maxRetries",
+                       "a cap on concurrent retries"));
+  assert_true(has_diag(ix, REIN_INTEROP_WARNING, 48, 7,
+                       "items[1].spec.trafficPolicy.outlierDetection",
+                       "ejects hosts"));
+  assert_true(has_diag(ix, REIN_INTEROP_WARNING, 45, 11, NULL,
+                       "concurrency limit"));
+  assert_true(has_diag(ix, REIN_INTEROP_NOTE, 34, 3, "items[1].spec.host",
+                       "reviews-cb-policy (host reviews.prod.svc.cluster."
+                       "local) applies to 1 call of this file: "
+                       "reviews-prod-svc-cluster-local.*"));
+  assert_true(has_diag(ix, REIN_INTEROP_NOTE, 59, 3, "items[2].spec.host",
+                       "no route of this file goes to host ratings"));
+  rein_interop_free(ix);
+  /* the rule first, its short host name, two routes to the host */
+  rein_status st;
+  ix = import_text(
+      "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
+      "metadata: {name: r}\nspec:\n  host: reviews\n  trafficPolicy:\n"
+      "    connectionPool: {http: {maxRetries: 1}}\n"
+      "---\n" VS "  - match: [{uri: {prefix: /a}}]\n    route:\n"
+      "    - destination: {host: reviews.prod.svc.cluster.local}\n"
+      "  - route:\n    - destination: {host: reviews.prod.svc.cluster.local}\n"
+      "  - route:\n    - destination: {host: details}\n",
+      &st);
+  assert_int_equal(st, REIN_OK);
+  assert_int_equal(rein_interop_call_count(ix), 3);
+  assert_true(has_diag(ix, REIN_INTEROP_NOTE, 1, 1, "spec.host",
+                       "applies to 2 calls of this file: "
+                       "reviews-prod-svc-cluster-local.a*, "
+                       "reviews-prod-svc-cluster-local.*;"));
+  assert_true(has_diag(ix, REIN_INTEROP_WARNING, 7, 41,
+                       "spec.trafficPolicy.connectionPool.http.maxRetries",
+                       NULL));
+  rein_interop_free(ix);
 }
 
 static void test_examples_round_trip(void **state) {
@@ -876,6 +980,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_corpus_round_trip),
       cmocka_unit_test(test_fixture_values),
       cmocka_unit_test(test_fixtures_round_trip),
+      cmocka_unit_test(test_destination_rule),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
