@@ -25,8 +25,16 @@ if(REIN_HAVE_NGINX AND REIN_NGINX_BIN AND REIN_WRK AND REIN_CURL_BIN)
                      ${REIN_NGINX_BIN} ${REIN_NGINX_MODULE}
                      $<TARGET_FILE:fixed_upstream> outage
                      $<TARGET_FILE:rein_client_load>)
-    set_tests_properties(nginx_outage PROPERTIES LABELS e2e TIMEOUT 90
-                         RUN_SERIAL TRUE)
+    # The same with the zone's dont_retry set explicitly to overloaded.
+    add_test(NAME nginx_outage_overloaded
+             COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/nginx/nginx_e2e.sh
+                     ${REIN_NGINX_BIN} ${REIN_NGINX_MODULE}
+                     $<TARGET_FILE:fixed_upstream> outage
+                     $<TARGET_FILE:rein_client_load>)
+    set_tests_properties(nginx_outage_overloaded PROPERTIES
+                         ENVIRONMENT DONT_RETRY=overloaded)
+    set_tests_properties(nginx_outage nginx_outage_overloaded PROPERTIES
+                         LABELS e2e TIMEOUT 90 RUN_SERIAL TRUE)
   endif()
   # Throughput and latency claims: alone, so tests beside them cannot
   # distort the figures.

@@ -476,9 +476,9 @@ outage)
   [ -x "$CLIENT" ] || fail "outage needs the client program as 5th argument"
   start_upstream UP1 4 20
   start_upstream UP2 1 10
-  # dont_retry=overloaded: every rejection while overloaded says
-  # Rein-Dont-Retry, not only those of retries.
-  ZONE="limit=4 queue=32 retry_queue=4 target=20ms interval=100ms max_wait=100ms dont_retry=${DONT_RETRY:-overloaded}"
+  # The zone's default dont_retry (the module's: overloaded), or
+  # DONT_RETRY=never|retries|overloaded set explicitly.
+  ZONE="limit=4 queue=32 retry_queue=4 target=20ms interval=100ms max_wait=100ms${DONT_RETRY:+ dont_retry=$DONT_RETRY}"
   start_nginx
   b=$(base)
   # 7 s of calls; the upstream hangs from 1.5 s to 4.5 s.
@@ -496,7 +496,7 @@ outage)
   longest=$(sed -n 's/.*longest_call_s=\([^ ]*\).*/\1/p' "$dir/client")
   ge 11 "$longest" || fail "a call took $longest s, past its 10 s deadline"
   [ "$(metric rein_admit_rejected_total api queue_timeout)" -gt 0 ] || fail "the stall shed nothing"
-  ok "rein client through a 3 s stall: $calls calls, amplification $amp (< 1.1)"
+  ok "rein client through a 3 s stall (dont_retry=${DONT_RETRY:-default}): $calls calls, amplification $amp (< 1.1)"
   ;;
 *)
   echo "usage: nginx_e2e.sh NGINX MODULE UPSTREAM config|signals|overload|reload|crash" >&2
