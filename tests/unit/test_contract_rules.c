@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * test_contract_rules.c: every rule R001..R010 on small graphs that must
+ * test_contract_rules.c: every rule R001..R011 on small graphs that must
  * trigger it and on near-identical ones that must not, asserting the exact
  * diagnostics (file:line:col, severity, rule id, message, fix, notes) as
  * `rein check` prints them; plus E007 resolution, --disable, the
@@ -791,6 +791,83 @@ static const char *const r010_clean_files[] = {
     NULL};
 static const char r010_clean_expect[] = "";
 
+/* R011: a caller retrying 503 from a shedding callee, honouring neither
+ * Retry-After nor Rein-Dont-Retry */
+#define R011_LEDGER                                                            \
+  "ledger.yaml",                                                               \
+      "service: ledger\n"                                                      \
+      "version: 2024-01-01\n"                                                  \
+      "operations:\n"                                                          \
+      "  charge: {idempotency: natural}\n"                                     \
+      "server:\n"                                                              \
+      "  admission: {limit: 4, queue: 32}\n"
+static const char *const r011_files[] = {
+    "a.yaml",
+    "service: a\n"
+    "version: 2024-01-01\n"
+    "calls:\n"
+    "  - to: ledger.charge\n"
+    "    retry: {attempts: 3, when: [503], signals: [pushback]}\n",
+    R011_LEDGER, NULL};
+static const char r011_expect[] =
+    "a.yaml:5:12: warning[R011]: retries ledger's shed answers (503) but "
+    "does not honour retry-after, dont-retry: ledger sheds at its proxy with "
+    "Retry-After (its drain time) and Rein-Dont-Retry (dont_retry: "
+    "overloaded), so this caller's retries come back on its own backoff into "
+    "the overload being shed, including those it was told not to retry\n"
+    "  fix: add retry-after, dont-retry to retry.signals (or stop retrying "
+    "503)\n"
+    "  note: ledger.yaml:6:14: ledger's server.admission (zone ledger)\n";
+
+/* R011: dont_retry never: only Retry-After matters; no `when`: the
+ * defaults retry 503 */
+static const char *const r011_never_files[] = {
+    "a.yaml",
+    "service: a\n"
+    "version: 2024-01-01\n"
+    "calls:\n"
+    "  - to: ledger.charge\n"
+    "    retry: {attempts: 2, signals: [dont-retry]}\n",
+    "ledger.yaml",
+    "service: ledger\n"
+    "version: 2024-01-01\n"
+    "operations:\n"
+    "  charge: {idempotency: natural}\n"
+    "server:\n"
+    "  admission: {limit: 4, dont_retry: never}\n",
+    NULL};
+static const char r011_never_expect[] =
+    "a.yaml:5:12: warning[R011]: retries ledger's shed answers (503) but "
+    "does not honour retry-after: ledger sheds at its proxy with Retry-After "
+    "(its drain time), so this caller's retries come back on its own backoff "
+    "into the overload being shed\n"
+    "  fix: add retry-after to retry.signals (or stop retrying 503)\n"
+    "  note: ledger.yaml:6:14: ledger's server.admission (zone ledger)\n";
+
+/* R011 silent: the signals honoured; a caller that does not retry 503; a
+ * caller that does not retry at all */
+static const char *const r011_clean_files[] = {
+    "a.yaml",
+    "service: a\n"
+    "version: 2024-01-01\n"
+    "calls:\n"
+    "  - to: ledger.charge\n"
+    "    retry: {attempts: 3, when: [503], signals: [retry-after, "
+    "dont-retry]}\n",
+    "b.yaml",
+    "service: b\n"
+    "version: 2024-01-01\n"
+    "calls:\n"
+    "  - to: ledger.charge\n"
+    "    retry: {attempts: 3, when: [timeout], signals: []}\n",
+    "c.yaml",
+    "service: c\n"
+    "version: 2024-01-01\n"
+    "calls:\n"
+    "  - to: ledger.charge\n",
+    R011_LEDGER, NULL};
+static const char r011_clean_expect[] = "";
+
 /* --disable R003,R005 silences both */
 static const char *const disable_files[] = {"w.yaml",
                                             "service: w\n"
@@ -873,6 +950,9 @@ static const rule_case cases[] = {
     {"r009_clean", r009_clean_files, 0x0u, 0, r009_clean_expect, 0},
     {"r010", r010_files, 0x0u, 0, r010_expect, 0},
     {"r010_clean", r010_clean_files, 0x0u, 0, r010_clean_expect, 0},
+    {"r011", r011_files, 0x0u, 0, r011_expect, 0},
+    {"r011_never", r011_never_files, 0x0u, 0, r011_never_expect, 0},
+    {"r011_clean", r011_clean_files, 0x0u, 0, r011_clean_expect, 0},
     {"disable", disable_files, 0x28u, 0, disable_expect, 0},
     {"e007", e007_files, 0x0u, 0, e007_expect, 1},
 };
@@ -999,7 +1079,7 @@ static void test_rule_catalogue(void **st) {
   assert_int_equal(rein_contract_rule("R009")->severity, REIN_CONTRACT_WARNING);
   assert_int_equal(rein_contract_rule("R001")->severity, REIN_CONTRACT_ERROR);
   assert_string_equal(rein_contract_rule("E003")->name, "unknown-field");
-  assert_null(rein_contract_rule("R011"));
+  assert_null(rein_contract_rule("R012"));
   assert_null(rein_contract_rule_n(0));
   assert_null(rein_contract_rule(NULL));
 }
@@ -1223,6 +1303,21 @@ static void test_r010_clean(void **st) {
   run_case(find_case("r010_clean"));
 }
 
+static void test_r011(void **st) {
+  (void)st;
+  run_case(find_case("r011"));
+}
+
+static void test_r011_never(void **st) {
+  (void)st;
+  run_case(find_case("r011_never"));
+}
+
+static void test_r011_clean(void **st) {
+  (void)st;
+  run_case(find_case("r011_clean"));
+}
+
 static void test_disable(void **st) {
   (void)st;
   run_case(find_case("disable"));
@@ -1235,6 +1330,9 @@ static void test_e007(void **st) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_r011),
+      cmocka_unit_test(test_r011_never),
+      cmocka_unit_test(test_r011_clean),
       cmocka_unit_test(test_r001_direct),
       cmocka_unit_test(test_r001_direct_clean),
       cmocka_unit_test(test_r001_chain),
