@@ -7,7 +7,8 @@
  * istio: a List of VirtualServices, one per callee host; gateway: a List
  * of Gateway API HTTPRoutes, one per callee Service, and
  * XBackendTrafficPolicies for ratio budgets; linkerd: a List of
- * ServiceProfiles, one per callee).
+ * ServiceProfiles, one per callee; nginx: the services' server.admission
+ * blocks as ngx_http_rein_module directives, export only).
  *
  * A thin front end over rein_interop_export (rein/interop.h): contracts are
  * loaded and must be free of load errors; every field the target cannot
@@ -29,7 +30,8 @@ static const rein_cli_option options[] = {
                  "write to FILE instead of stdout"},
     [OPT_CALLER] = {"caller", 0, REIN_CLI_STRING, "SERVICE",
                     "the service whose calls are exported (default: the\n"
-                    "only service with calls)"},
+                    "only service with calls); for nginx, the service\n"
+                    "whose server side is exported (default: every one)"},
     {0}};
 
 extern const rein_cli_command rein_cmd_export;
@@ -113,11 +115,11 @@ done:
 const rein_cli_command rein_cmd_export = {
     .name = "export",
     .summary = "write gRPC service configs, Envoy configs, Istio "
-               "VirtualServices, Gateway API HTTPRoutes and Linkerd "
-               "ServiceProfiles from rein contracts",
+               "VirtualServices, Gateway API HTTPRoutes, Linkerd "
+               "ServiceProfiles and nginx module configs from rein contracts",
     .run = run,
     .options = options,
-    .synopsis = "export grpc|envoy|istio|gateway|linkerd [options] "
+    .synopsis = "export grpc|envoy|istio|gateway|linkerd|nginx [options] "
                 "CONTRACT_DIR|FILE...",
     .description =
         "Writes the retry settings of one caller's calls in another "
@@ -134,7 +136,12 @@ const rein_cli_command rein_cmd_export = {
         "XBackendTrafficPolicy per Service from a ratio budget. FORMAT "
         "linkerd writes a List of Linkerd ServiceProfiles, one per callee, "
         "with a route per call (isRetryable, timeout, failure classes) and "
-        "the retryBudget from a ratio budget.\n\n"
+        "the retryBudget from a ratio budget. FORMAT nginx writes the "
+        "server side instead, from the contracts' server.admission blocks: "
+        "a rein_zone line per service for nginx's http {} block and a "
+        "server {} with a location per operation path (rein_admit, the "
+        "signal directives, proxy_pass) and rein_metrics, for "
+        "ngx_http_rein_module (docs/nginx.md).\n\n"
         "Every field the target cannot express is a warning on stderr "
         "with the contract's file:line:col: for gRPC ratio and quota "
         "budgets, jitter other than full, HTTP statuses and transport "
@@ -145,10 +152,12 @@ const rein_cli_command rein_cmd_export = {
         "other than 10 x base; for Gateway API backoff growth, caps and "
         "jitter, gRPC statuses, signals and non-ratio budgets; for Linkerd "
         "attempt counts, back-off, attempt timeouts and non-HTTP "
-        "conditions. "
+        "conditions; for nginx times below a millisecond, aimd_backoff "
+        "other than 0.9, a retry_after_spread past two decimals, a missing "
+        "listen or upstream. "
         "docs/interop.md lists what maps to what.",
     .exit_status = "0 written (warnings may have been printed), 2 usage or "
                    "input error",
     .operands = REIN_CLI_FILE,
-    .operand_words = rein_interop_formats,
+    .operand_words = rein_interop_export_formats,
 };

@@ -36,6 +36,15 @@ if(REIN_HAVE_NGINX AND REIN_NGINX_BIN AND REIN_WRK AND REIN_CURL_BIN)
     set_tests_properties(nginx_outage nginx_outage_overloaded PROPERTIES
                          LABELS e2e TIMEOUT 90 RUN_SERIAL TRUE)
   endif()
+  # rein export nginx: the snippet from a contract's server.admission.
+  if(TARGET rein_cli)
+    add_test(NAME nginx_export
+             COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/nginx/nginx_e2e.sh
+                     ${REIN_NGINX_BIN} ${REIN_NGINX_MODULE}
+                     $<TARGET_FILE:fixed_upstream> export
+                     $<TARGET_FILE:rein_cli>)
+    set_tests_properties(nginx_export PROPERTIES LABELS e2e TIMEOUT 90)
+  endif()
   # Throughput and latency claims: alone, so tests beside them cannot
   # distort the figures.
   set_tests_properties(nginx_overload nginx_reload nginx_crash

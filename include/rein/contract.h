@@ -399,6 +399,7 @@ typedef enum rein_contract_adm_field {
   REIN_CONTRACT_ADM_ATTEMPT_HEADER,
   REIN_CONTRACT_ADM_UPSTREAM,
   REIN_CONTRACT_ADM_PATHS,
+  REIN_CONTRACT_ADM_LISTEN,
   REIN_CONTRACT_ADM_COUNT_
 } rein_contract_adm_field;
 
@@ -424,6 +425,9 @@ typedef struct rein_contract_admission {
   const rein_contract_route *routes; /* in file order */
   size_t nroutes;
   rein_contract_loc locs[REIN_CONTRACT_ADM_COUNT_];
+  const char *listen; /* where the proxy listens for it, as nginx's
+                         `listen` takes it ("127.0.0.1:8080", "80"), or
+                         NULL when not said */
 } rein_contract_admission;
 
 /* The `server.admission` blocks of the current service versions, in load

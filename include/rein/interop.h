@@ -8,7 +8,8 @@
  * importer and an exporter): gRPC service config JSON ("grpc"), Envoy
  * ("envoy"), Istio VirtualServices ("istio"), Kubernetes Gateway API
  * HTTPRoutes ("gateway") and Linkerd ServiceProfiles ("linkerd"), each
- * src/interop/<format>.c, sharing the reader,
+ * src/interop/<format>.c, sharing the reader, and the export-only nginx
+ * module configuration ("nginx", the server side: server.admission),
  * the diagnostics and the contract writer here. docs/interop.md says what
  * maps to what in each format.
  *
@@ -103,9 +104,14 @@ REIN_API rein_status rein_interop_new(const rein_interop_config *c,
 /* NULL is a no-op. */
 REIN_API void rein_interop_free(rein_interop *ix);
 
-/* The formats, NULL-terminated: {"grpc", "envoy", "istio", "gateway",
- * "linkerd", NULL}. */
+/* The formats that import (and export), NULL-terminated: {"grpc",
+ * "envoy", "istio", "gateway", "linkerd", NULL}. */
 REIN_API const char *const *rein_interop_formats(void);
+/* Every format that exports: those and the export-only "nginx" (the
+ * services' server.admission blocks as ngx_http_rein_module directives;
+ * for it rein_interop_export's `caller` names the service, NULL = every
+ * service with such a block). */
+REIN_API const char *const *rein_interop_export_formats(void);
 
 /*
  * Import one source in `format`; `name` is the file name diagnostics use.

@@ -1151,7 +1151,7 @@ static const char *const adm_fields[] = {
     "rate_window",     "rate_limit",      "dont_retry",
     "zone",            "shed_status",     "rate_limit_status",
     "ratelimit_headers", "dont_retry_header", "attempt_header",
-    "upstream",        "paths"};
+    "upstream",        "paths",           "listen"};
 
 /* rein_admit's name for each field (its messages start "admit.NAME:"). */
 static const char *const adm_admit_names[] = {
@@ -1160,7 +1160,7 @@ static const char *const adm_admit_names[] = {
     "target_ns",   "interval_ns", "max_wait_ns", "lifo_when_overloaded",
     "retry_after_min_ns", "retry_after_max_ns", "retry_after_spread",
     "rate_window_ns", "rl_", "dont_retry", "name", NULL, NULL, NULL, NULL,
-    NULL, NULL, NULL};
+    NULL, NULL, NULL, NULL};
 
 static const char *const adm_rl_fields[] = {"quota", "window", "policy"};
 
@@ -1335,6 +1335,14 @@ static void adm_pair(lctx *L, void *obj, const char *path, const kv *p) {
     break;
   case REIN_CONTRACT_ADM_PATHS:
     if (want_map(L, p->v, fp, "{charge: /v1/charges}")) x->paths = p->v;
+    break;
+  case REIN_CONTRACT_ADM_LISTEN:
+    if (want_str(L, p->v, fp, "127.0.0.1:8080", &a->listen) &&
+        !nginx_word_ok(a->listen))
+      diag(L, p->v, "E004",
+           "write an address and port, or a port, e.g. 127.0.0.1:8080",
+           "%s: '%.60s' is not an address nginx can listen on", fp,
+           a->listen);
     break;
   default:
     break;

@@ -76,6 +76,10 @@ typedef struct ix_format {
   /* Write the calls of `caller` into *out (malloc'ed text). */
   rein_status (*export_)(rein_interop *ix, const rein_contract_set *s,
                          const char *caller, char **out, size_t *len);
+  /* `server_side`: the export writes the services' server side
+   * (server.admission), not a caller's calls: `caller` is then the service
+   * to export, NULL for every one. An export-only format has no `import`. */
+  bool server_side;
 } ix_format;
 
 extern const ix_format rein__ix_grpc;
@@ -83,6 +87,7 @@ extern const ix_format rein__ix_envoy;
 extern const ix_format rein__ix_istio;
 extern const ix_format rein__ix_gateway;
 extern const ix_format rein__ix_linkerd;
+extern const ix_format rein__ix_nginx; /* export only, server side */
 
 /* ---------------------------------- Envoy's retry_on vocabulary (envoy.c) */
 
