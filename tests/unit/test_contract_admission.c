@@ -83,7 +83,8 @@ static void test_every_field(void **state) {
            "    dont_retry_header: false\n"
            "    attempt_header: X-Attempt\n"
            "    upstream: http://127.0.0.1:8080\n"
-           "    paths: {charge: /v1/charges, refund: /v1/refunds}\n",
+           "    paths: {charge: /v1/charges, refund: /v1/refunds}\n"
+           "    listen: 127.0.0.1:8081\n",
       &st);
   assert_int_equal(st, REIN_OK);
   assert_int_equal(rein_contract_admission_count(s), 1);
@@ -128,6 +129,7 @@ static void test_every_field(void **state) {
   assert_int_equal(a->routes[0].loc.line, 33);
   assert_string_equal(a->routes[1].operation, "refund");
   assert_string_equal(a->routes[1].path, "/v1/refunds");
+  assert_string_equal(a->listen, "127.0.0.1:8081");
   /* Where each field is written. */
   assert_int_equal(a->locs[REIN_CONTRACT_ADM_LIMIT].line, 9);
   assert_int_equal(a->locs[REIN_CONTRACT_ADM_LIMIT].col, 12);
@@ -173,6 +175,7 @@ static void test_defaults(void **state) {
   assert_true(a->dont_retry_header);
   assert_string_equal(a->attempt_header, "Rein-Attempt");
   assert_null(a->upstream);
+  assert_null(a->listen);
   assert_int_equal(a->nroutes, 0);
   assert_int_equal(a->locs[REIN_CONTRACT_ADM_LIMIT].line, 0);
   rein_contract_set_free(s);
@@ -212,6 +215,9 @@ static void test_errors(void **state) {
   expect_one(HEAD "server:\n  admission:\n    paths: {charge: c}\n",
              "8:21 E004 server.admission.paths.charge: 'c' is not a URL path "
              "(a '/' first, no blanks, quotes, braces, ';' or '$')");
+  expect_one(HEAD "server:\n  admission:\n    listen: 'a b'\n",
+             "8:13 E004 server.admission.listen: 'a b' is not an address "
+             "nginx can listen on");
   expect_one(HEAD "server:\n  admission:\n    rate_limit: {window: 1s}\n",
              "8:17 E005 server.admission.rate_limit: missing field 'quota'");
 }
