@@ -45,6 +45,16 @@ if(REIN_HAVE_NGINX AND REIN_NGINX_BIN AND REIN_WRK AND REIN_CURL_BIN)
                      $<TARGET_FILE:rein_cli>)
     set_tests_properties(nginx_export PROPERTIES LABELS e2e TIMEOUT 90)
   endif()
+  # rein demo --behind-nginx (~30 s: two short rounds).
+  if(TARGET rein_cli AND TARGET rein-demo-load)
+    add_test(NAME nginx_demo
+             COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/nginx/nginx_e2e.sh
+                     ${REIN_NGINX_BIN} ${REIN_NGINX_MODULE}
+                     $<TARGET_FILE:fixed_upstream> demo
+                     $<TARGET_FILE:rein_cli>)
+    set_tests_properties(nginx_demo PROPERTIES LABELS e2e TIMEOUT 200
+                         RUN_SERIAL TRUE)
+  endif()
   # Throughput and latency claims: alone, so tests beside them cannot
   # distort the figures.
   set_tests_properties(nginx_overload nginx_reload nginx_crash

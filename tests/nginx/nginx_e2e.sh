@@ -29,6 +29,9 @@
 #             directive's, nginx -t accepts the snippet, and nginx running
 #             it has the zone, limit and rate limit the contract says;
 #             values nginx cannot say exactly are warnings
+#   demo      (5th argument: the rein CLI) `rein demo --behind-nginx`: the
+#             rein round behind this nginx and module beside the direct one;
+#             without nginx the round is skipped with a message
 #
 # Every load is bounded (wrk -d, curl --max-time); the whole part < 60 s.
 set -euo pipefail
@@ -505,7 +508,7 @@ outage)
   ;;
 # --------------------------------------------------------------------------
 export)
-  REIN=$CLIENT
+  REIN=$(cd "$(dirname "$CLIENT")" && pwd)/$(basename "$CLIENT")
   [ -x "$REIN" ] || fail "export needs the rein CLI as 5th argument"
   start_upstream UP1 4 20
   PORT=$(free_port)
@@ -615,8 +618,40 @@ EOF
   "$NGINX" -t -p "$dir" -c "$dir/d-nginx.conf" >"$dir/t.out" 2>&1 || { cat "$dir/t.out"; fail "nginx -t refused the docs example"; }
   ok "docs/nginx.md's example is the command's output, and nginx -t accepts it"
   ;;
+# --------------------------------------------------------------------------
+demo)
+  REIN=$(cd "$(dirname "$CLIENT")" && pwd)/$(basename "$CLIENT")
+  [ -x "$REIN" ] || fail "demo needs the rein CLI as 5th argument"
+  # The round behind nginx: the rein client through this nginx and module
+  # (REIN_NGINX, REIN_NGINX_MODULE), beside the direct rein round.
+  (cd "$dir" && REIN_NGINX=$NGINX REIN_NGINX_MODULE=$MOD timeout 150 "$REIN" demo --short --no-sim --only rein \
+     --behind-nginx --html "$dir/demo.html" --json "$dir/demo.json") >"$dir/demo.out" 2>"$dir/demo.err" ||
+    fail "rein demo --behind-nginx: $(tail -5 "$dir/demo.err")"
+  grep -q '^rein demo: nginx round' "$dir/demo.err" || fail "no nginx round: $(cat "$dir/demo.err")"
+  head -8 "$dir/demo.out"
+  python3 - "$dir/demo.json" <<'PY' || fail "the nginx round's figures"
+import json, sys
+r = json.load(open(sys.argv[1]))["rounds"]
+assert set(r) == {"rein", "nginx"}, list(r)
+n = r["nginx"]
+assert n["calls"] > 0 and n["succeeded"] > 0, n
+assert n["duplicates"] == 0, n["duplicates"]
+# the rein client's policy holds behind nginx as well
+assert n["amplification"] < 1.5, n["amplification"]
+print("nginx round: calls %d, succeeded %d, amplification %.3f (direct %.3f)"
+      % (n["calls"], n["succeeded"], n["amplification"], r["rein"]["amplification"]))
+PY
+  grep -q '<th>nginx</th>' "$dir/demo.html" || fail "the report has no nginx column"
+  ok "rein demo --behind-nginx: the nginx round beside the rein round, in the summary, the JSON and the report"
+  # Without nginx: skipped, saying why; the other rounds run.
+  (cd "$dir" && REIN_NGINX=/nonexistent/nginx timeout 150 "$REIN" demo --short --no-sim --only naive \
+     --behind-nginx --html "$dir/demo2.html") >"$dir/demo2.out" 2>"$dir/demo2.err" ||
+    fail "rein demo without nginx: $(tail -5 "$dir/demo2.err")"
+  grep -q 'rein demo: the round behind nginx is skipped: no nginx' "$dir/demo2.err" || fail "skip message: $(cat "$dir/demo2.err")"
+  ok "without nginx: the round is skipped with a message, the others run"
+  ;;
 *)
-  echo "usage: nginx_e2e.sh NGINX MODULE UPSTREAM config|signals|overload|reload|crash|outage|export" >&2
+  echo "usage: nginx_e2e.sh NGINX MODULE UPSTREAM config|signals|overload|reload|crash|outage|export|demo" >&2
   exit 2
   ;;
 esac
