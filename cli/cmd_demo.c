@@ -36,6 +36,7 @@ enum {
   OPT_STALL,
   OPT_NAIVE_ATTEMPT_HEADER,
   OPT_VERBOSE,
+  OPT_BEHIND_NGINX,
 };
 
 static const rein_cli_option options[] = {
@@ -81,6 +82,12 @@ static const rein_cli_option options[] = {
                                   "`rein\n"
                                   "simulate` assumes; see docs/fidelity.md)"},
     [OPT_VERBOSE] = {"verbose", 0, REIN_CLI_FLAG, NULL, "print every sample"},
+    [OPT_BEHIND_NGINX] = {"behind-nginx", 0, REIN_CLI_FLAG, NULL,
+                          "one more round: the rein client behind Debian's\n"
+                          "nginx with ngx_http_rein_module, its directives\n"
+                          "what `rein export nginx` writes from the ledger\n"
+                          "contract (skipped, saying why, without nginx or\n"
+                          "the module; $REIN_NGINX, $REIN_NGINX_MODULE)"},
     {0}};
 
 extern const rein_cli_command rein_cmd_demo;
@@ -94,7 +101,7 @@ static int run(int argc, char **argv) {
   memset(&paths, 0, sizeof paths);
   demo_run dr = {0};
   const char *html = "rein-demo.html", *json = NULL, *only = NULL;
-  bool no_sim = false;
+  bool no_sim = false, behind = false;
   rein_cli_parser p;
   rein_cli_parser_init(&p, &rein_cmd_demo, argc, argv);
   for (int o; (o = rein_cli_next(&p)) != REIN_CLI_END;) {
@@ -113,6 +120,9 @@ static int run(int argc, char **argv) {
       break;
     case OPT_VERBOSE:
       dr.verbose = true;
+      break;
+    case OPT_BEHIND_NGINX:
+      behind = true;
       break;
     case OPT_THREADS: /* bounds: checked by the parser */
       dr.threads = (int)p.n;
@@ -160,7 +170,7 @@ static int run(int argc, char **argv) {
     fprintf(stderr, "rein demo: %s: not an executable ledger\n", paths.ledger);
     return REIN_EXIT_USAGE;
   }
-  static demo_round rounds[2];
+  static demo_round rounds[3];
   demo_config c = {0};
   int n = 0;
   int rc = REIN_EXIT_OK;
@@ -175,6 +185,23 @@ static int run(int argc, char **argv) {
       break;
     }
     n++;
+  }
+  if (behind && rc == REIN_EXIT_OK) {
+    char why[1024];
+    if (demo_find_nginx(&paths, why, sizeof why) != 0) {
+      fprintf(stderr, "rein demo: the round behind nginx is skipped: %s\n",
+              why);
+    } else {
+      fprintf(stderr, "rein demo: nginx round (%s, %s)...\n", paths.nginx,
+              paths.nginx_module);
+      if (demo_run_round(&paths, &dr, "nginx", &c, &rounds[n], err,
+                         sizeof err) != 0) {
+        fprintf(stderr, "rein demo: nginx round failed: %s\n", err);
+        rc = REIN_EXIT_FINDINGS;
+      } else {
+        n++;
+      }
+    }
   }
   static demo_sim sims[2];
   bool simulated = false;
@@ -228,7 +255,10 @@ const rein_cli_command rein_cmd_demo = {
         "and give-ups, and write an HTML report. Takes under a minute.\n"
         "The rounds run in rein-demo-load (libexec/rein), with every number\n"
         "taken from the demo's scenario (share/rein/scenarios/demo.yaml),\n"
-        "which the simulator then runs for the side-by-side table.\n",
+        "which the simulator then runs for the side-by-side table.\n"
+        "--behind-nginx adds a round: the rein client behind nginx with\n"
+        "ngx_http_rein_module (docs/nginx.md), reported beside the others\n"
+        "(the simulator has no nginx: it is not in the simulated table).\n",
     .exit_status = "0 the demo ran, 1 a round failed or a file could not be\n"
                    "written, 2 usage error or nothing to start (no ledger,\n"
                    "rein-demo-load or scenario in the install layout)\n",

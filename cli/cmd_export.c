@@ -7,8 +7,9 @@
  * istio: a List of VirtualServices, one per callee host; gateway: a List
  * of Gateway API HTTPRoutes, one per callee Service, and
  * XBackendTrafficPolicies for ratio budgets; aws: an AWS shared config
- * file, a profile per call; linkerd: a List of
- * ServiceProfiles, one per callee).
+ * file, a profile per call; linkerd: a List of ServiceProfiles, one per
+ * callee; nginx: the services' server.admission blocks as
+ * ngx_http_rein_module directives, export only).
  *
  * A thin front end over rein_interop_export (rein/interop.h): contracts are
  * loaded and must be free of load errors; every field the target cannot
@@ -30,13 +31,20 @@ static const rein_cli_option options[] = {
                  "write to FILE instead of stdout"},
     [OPT_CALLER] = {"caller", 0, REIN_CLI_STRING, "SERVICE",
                     "the service whose calls are exported (default: the\n"
-                    "only service with calls)"},
+                    "only service with calls); for nginx, the service\n"
+                    "whose server side is exported (default: every one)"},
     {0}};
 
 extern const rein_cli_command rein_cmd_export;
 
 static int bad(const char *msg, const char *arg) {
   return rein_cli_usage_error(&rein_cmd_export, msg, arg);
+}
+
+static bool in_list(const char *const *w, const char *word) {
+  for (; w && *w; w++)
+    if (strcmp(*w, word) == 0) return true;
+  return false;
 }
 
 static int run(int argc, char **argv) {
@@ -69,7 +77,10 @@ static int run(int argc, char **argv) {
     rc = bad("need a format and contract paths", NULL);
     goto done;
   }
-  if (rein_cli_check_word(&rein_cmd_export, "format", format) != REIN_EXIT_OK) {
+  /* a format that imports but does not export (sdk) goes on to
+   * rein_interop_export, whose error says why */
+  if (!in_list(rein_interop_formats(), format) &&
+      rein_cli_check_word(&rein_cmd_export, "format", format) != REIN_EXIT_OK) {
     rc = REIN_EXIT_USAGE;
     goto done;
   }
@@ -114,11 +125,12 @@ done:
 const rein_cli_command rein_cmd_export = {
     .name = "export",
     .summary = "write gRPC service configs, Envoy configs, Istio "
-               "VirtualServices, Gateway API HTTPRoutes and Linkerd "
-               "ServiceProfiles and AWS config files from rein contracts",
+               "VirtualServices, Gateway API HTTPRoutes, Linkerd "
+               "ServiceProfiles, AWS config files and nginx module configs "
+               "from rein contracts",
     .run = run,
     .options = options,
-    .synopsis = "export grpc|envoy|istio|gateway|linkerd|aws [options] "
+    .synopsis = "export grpc|envoy|istio|gateway|linkerd|aws|nginx [options] "
                 "CONTRACT_DIR|FILE...",
     .description =
         "Writes the retry settings of one caller's calls in another "
@@ -139,7 +151,12 @@ const rein_cli_command rein_cmd_export = {
         "shared config file, a [profile NAME] per call (retry_mode, "
         "max_attempts: legacy when the call is exactly botocore's legacy "
         "mode, else standard). FORMAT sdk has no export: a contract does "
-        "not say which client library runs a call.\n\n"
+        "not say which client library runs a call. FORMAT nginx writes the "
+        "server side instead, from the contracts' server.admission blocks: "
+        "a rein_zone line per service for nginx's http {} block and a "
+        "server {} with a location per operation path (rein_admit, the "
+        "signal directives, proxy_pass) and rein_metrics, for "
+        "ngx_http_rein_module (docs/nginx.md).\n\n"
         "Every field the target cannot express is a warning on stderr "
         "with the contract's file:line:col: for gRPC ratio and quota "
         "budgets, jitter other than full, HTTP statuses and transport "
@@ -151,10 +168,13 @@ const rein_cli_command rein_cmd_export = {
         "jitter, gRPC statuses, signals and non-ratio budgets; for Linkerd "
         "attempt counts, back-off, attempt timeouts and non-HTTP "
         "conditions; for AWS everything but the attempts that differs "
-        "from standard mode (back-off, `when`, budgets, timeouts). "
+        "from standard mode (back-off, `when`, budgets, timeouts); "
+        "for nginx times below a millisecond, aimd_backoff "
+        "other than 0.9, a retry_after_spread past two decimals, a missing "
+        "listen or upstream. "
         "docs/interop.md lists what maps to what.",
     .exit_status = "0 written (warnings may have been printed), 2 usage or "
                    "input error",
     .operands = REIN_CLI_FILE,
-    .operand_words = rein_interop_formats,
+    .operand_words = rein_interop_export_formats,
 };

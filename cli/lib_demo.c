@@ -18,6 +18,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -73,6 +74,64 @@ int demo_find_layout(demo_paths *p, char *err, size_t errlen) {
                want[i].dir, want[i].file);
       return -1;
     }
+  }
+  return 0;
+}
+
+static bool executable(const char *path) {
+  struct stat st;
+  return path[0] && stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+         access(path, X_OK) == 0;
+}
+
+static bool readable(const char *path) {
+  struct stat st;
+  return path[0] && stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+         access(path, R_OK) == 0;
+}
+
+int demo_find_nginx(demo_paths *p, char *why, size_t whylen) {
+  const char *env = getenv("REIN_NGINX");
+  if (!p->nginx[0] && env && *env)
+    snprintf(p->nginx, sizeof p->nginx, "%s", env);
+  if (!p->nginx[0] && executable("/usr/sbin/nginx"))
+    snprintf(p->nginx, sizeof p->nginx, "/usr/sbin/nginx");
+  const char *path = getenv("PATH");
+  for (const char *d = path; !p->nginx[0] && d && *d;) {
+    size_t n = strcspn(d, ":");
+    char c[sizeof p->nginx];
+    if (n + 7 < sizeof c) {
+      memcpy(c, d, n);
+      memcpy(c + n, "/nginx", 7);
+      if (executable(c)) memcpy(p->nginx, c, n + 7);
+    }
+    d += n + (d[n] == ':');
+  }
+  if (!executable(p->nginx)) {
+    snprintf(why, whylen,
+             "no nginx (apt-get install nginx, or set REIN_NGINX)");
+    return -1;
+  }
+  env = getenv("REIN_NGINX_MODULE");
+  if (!p->nginx_module[0] && env && *env)
+    snprintf(p->nginx_module, sizeof p->nginx_module, "%s", env);
+  if (!p->nginx_module[0])
+    near_exe("../lib/nginx/modules", "ngx_http_rein_module.so",
+             p->nginx_module, sizeof p->nginx_module);
+#ifdef REIN_DEMO_NGINX_MODULE
+  if (!p->nginx_module[0] && readable(REIN_DEMO_NGINX_MODULE))
+    snprintf(p->nginx_module, sizeof p->nginx_module, "%s",
+             REIN_DEMO_NGINX_MODULE);
+#endif
+  if (!p->nginx_module[0] &&
+      readable("/usr/lib/nginx/modules/ngx_http_rein_module.so"))
+    snprintf(p->nginx_module, sizeof p->nginx_module,
+             "/usr/lib/nginx/modules/ngx_http_rein_module.so");
+  if (!readable(p->nginx_module)) {
+    snprintf(why, whylen,
+             "no ngx_http_rein_module.so (build it: cmake -DREIN_WITH_NGINX=ON, "
+             "docs/nginx.md; or set REIN_NGINX_MODULE)");
+    return -1;
   }
   return 0;
 }
@@ -157,6 +216,12 @@ int demo_run_round(const demo_paths *p, const demo_run *run, const char *round,
   if (run->stall) argv[a++] = "--stall";
   if (run->naive_attempt_header) argv[a++] = "--naive-attempt-header";
   if (run->verbose) argv[a++] = "--verbose";
+  if (!strcmp(round, "nginx")) {
+    argv[a++] = "--nginx";
+    argv[a++] = p->nginx;
+    argv[a++] = "--nginx-module";
+    argv[a++] = p->nginx_module;
+  }
   argv[a] = NULL;
   char *text = NULL;
   size_t len = 0;

@@ -24,6 +24,8 @@ typedef struct demo_paths {
   char ledger[4096];    /* the ledger executable */
   char scenario[4096];  /* the demo's scenario (share/rein/scenarios) */
   char contracts[4096]; /* the contract directory (share/rein/contracts) */
+  char nginx[4096];     /* the round behind nginx: nginx, */
+  char nginx_module[4096]; /* and ngx_http_rein_module.so */
 } demo_paths;
 
 /* How the rounds run (options of `rein demo`, passed to the harness). */
@@ -85,7 +87,14 @@ typedef struct demo_sim {
  * not found in `err`. */
 int demo_find_layout(demo_paths *p, char *err, size_t errlen);
 
-/* Run one round (`round` "naive" or "rein") in rein-demo-load and read it
+/* The round behind nginx: fill p->nginx ($REIN_NGINX, else /usr/sbin/nginx,
+ * else nginx on PATH) and p->nginx_module ($REIN_NGINX_MODULE, else
+ * lib/nginx/modules/ngx_http_rein_module.so beside rein's bin directory,
+ * else the build tree's, else Debian's modules directory) where empty. 0,
+ * or -1 with what is missing in `why`. */
+int demo_find_nginx(demo_paths *p, char *why, size_t whylen);
+
+/* Run one round (`round` "naive", "rein" or "nginx") in rein-demo-load and read it
  * back: the round into `out`, the parameters into `c`. 0, or -1 with a
  * message. */
 int demo_run_round(const demo_paths *p, const demo_run *run, const char *round,

@@ -21,7 +21,7 @@
 static int chart(FILE *f, const demo_config *c, const demo_round *r, int n,
                  bool goodput, const char *id, const char *title) {
   static double xs[DEMO_MAX_BUCKETS], cap[DEMO_MAX_BUCKETS];
-  rein_chart_series ser[3];
+  rein_chart_series ser[4];
   int nb = 0, ns = 0;
   for (int i = 0; i < n; i++)
     if (r[i].nbuckets > nb) nb = r[i].nbuckets;
@@ -29,7 +29,7 @@ static int chart(FILE *f, const demo_config *c, const demo_round *r, int n,
     xs[b] = (b + 0.5) * c->bucket_s;
     cap[b] = c->capacity;
   }
-  for (int i = 0; i < n && ns < 2; i++)
+  for (int i = 0; i < n && ns < 3; i++)
     ser[ns++] =
         (rein_chart_series){r[i].name, xs, goodput ? r[i].good : r[i].load,
                             (size_t)r[i].nbuckets, false};
@@ -206,6 +206,8 @@ int demo_write_html(const char *path, const demo_config *c, const demo_round *r,
             "why.</p>\n<table><tr><th>figure</th>",
             sims[0].runs);
     for (int i = 0; i < n; i++) {
+      if (strcmp(r[i].name, "naive") && strcmp(r[i].name, "rein"))
+        continue; /* no simulated counterpart (behind nginx) */
       fputs("<th>", f);
       rein_report_html(f, r[i].name);
       fputs("</th><th>", f);
@@ -220,6 +222,7 @@ int demo_write_html(const char *path, const demo_config *c, const demo_round *r,
     for (int row = 0; row < 4; row++) {
       fprintf(f, "<tr><td>%s</td>", labels[row]);
       for (int i = 0; i < n; i++) {
+        if (strcmp(r[i].name, "naive") && strcmp(r[i].name, "rein")) continue;
         const demo_sim *m = &sims[!strcmp(r[i].name, "rein")];
         if (row == 0) {
           rein_report_number(r[i].peak_bucket_ratio, a, sizeof a);

@@ -259,6 +259,12 @@ static char *ngx_http_rein_zone(ngx_conf_t *cf, ngx_command_t *cmd,
   ngx_memcpy(z->name_buf, name->data, name->len);
   rein_admit_config *c = &z->cfg;
   rein_admit_config_default(c);
+  /* A proxy's default is dont_retry=overloaded, not rein_admit's retries:
+   * many callers behind a proxy send no attempt number (every request
+   * looks like a first attempt, so "retries" would never mark one), and a
+   * first attempt shed while the zone is overloaded that comes back after
+   * Retry-After lands in the same overload (docs/nginx.md, "Signals"). */
+  c->dont_retry = REIN_ADMIT_DONT_RETRY_OVERLOADED;
   c->name = z->name_buf;
   z->poll = 1;
   bool rq_set = false, lmin_set = false, lmax_set = false;

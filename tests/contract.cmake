@@ -7,6 +7,9 @@ if(TARGET rein_contract)
                 LIBS rein_contract LABELS unit TIMEOUT 60)
   rein_add_test(NAME test_contract_rules SOURCES unit/test_contract_rules.c
                 LIBS rein_contract LABELS unit TIMEOUT 120)
+  rein_add_test(NAME test_contract_admission
+                SOURCES unit/test_contract_admission.c
+                LIBS rein_contract LABELS unit TIMEOUT 60)
   rein_add_test(NAME test_contract_policy SOURCES unit/test_contract_policy.c
                 LIBS rein_contract LABELS unit TIMEOUT 60)
   rein_add_test(NAME test_contract_examples
@@ -29,7 +32,7 @@ if(TARGET rein_contract)
     target_link_options(fuzz_contract PRIVATE
       -fsanitize=fuzzer,address,undefined)
     pkg_check_modules(FUZZ_CONTRACT_JANSSON REQUIRED IMPORTED_TARGET jansson)
-    target_link_libraries(fuzz_contract PRIVATE rein_static
+    target_link_libraries(fuzz_contract PRIVATE rein_static rein_admit
                           PkgConfig::FUZZ_CONTRACT_YAML
                           PkgConfig::FUZZ_CONTRACT_JANSSON m)
     # New inputs go to a scratch corpus in the build tree (first directory);

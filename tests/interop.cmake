@@ -42,6 +42,10 @@ if(TARGET rein_interop)
                 ARGS ${PROJECT_SOURCE_DIR}/examples/contracts
                      ${PROJECT_SOURCE_DIR}/tests/interop/fixtures/linkerd
                      $<TARGET_FILE:rein_cli>)
+  # rein export nginx (the server side), without nginx (nginx_export in
+  # tests/nginx.cmake runs the snippet in nginx).
+  rein_add_test(NAME test_interop_nginx SOURCES unit/test_interop_nginx.c
+                LIBS rein_interop LABELS unit TIMEOUT 60)
   # Envoy's own v3 protos (as @grpc/grpc-js-xds ships them) with
   # @bufbuild/protobuf's proto3 JSON parser check every example's export,
   # the fixtures, and configs rein refuses; the npm packages come from

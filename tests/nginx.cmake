@@ -25,7 +25,34 @@ if(REIN_HAVE_NGINX AND REIN_NGINX_BIN AND REIN_WRK AND REIN_CURL_BIN)
                      ${REIN_NGINX_BIN} ${REIN_NGINX_MODULE}
                      $<TARGET_FILE:fixed_upstream> outage
                      $<TARGET_FILE:rein_client_load>)
-    set_tests_properties(nginx_outage PROPERTIES LABELS e2e TIMEOUT 90
+    # The same with the zone's dont_retry set explicitly to overloaded.
+    add_test(NAME nginx_outage_overloaded
+             COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/nginx/nginx_e2e.sh
+                     ${REIN_NGINX_BIN} ${REIN_NGINX_MODULE}
+                     $<TARGET_FILE:fixed_upstream> outage
+                     $<TARGET_FILE:rein_client_load>)
+    set_tests_properties(nginx_outage_overloaded PROPERTIES
+                         ENVIRONMENT DONT_RETRY=overloaded)
+    set_tests_properties(nginx_outage nginx_outage_overloaded PROPERTIES
+                         LABELS e2e TIMEOUT 90 RUN_SERIAL TRUE)
+  endif()
+  # rein export nginx: the snippet from a contract's server.admission.
+  if(TARGET rein_cli)
+    add_test(NAME nginx_export
+             COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/nginx/nginx_e2e.sh
+                     ${REIN_NGINX_BIN} ${REIN_NGINX_MODULE}
+                     $<TARGET_FILE:fixed_upstream> export
+                     $<TARGET_FILE:rein_cli>)
+    set_tests_properties(nginx_export PROPERTIES LABELS e2e TIMEOUT 90)
+  endif()
+  # rein demo --behind-nginx (~30 s: two short rounds).
+  if(TARGET rein_cli AND TARGET rein-demo-load)
+    add_test(NAME nginx_demo
+             COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/nginx/nginx_e2e.sh
+                     ${REIN_NGINX_BIN} ${REIN_NGINX_MODULE}
+                     $<TARGET_FILE:fixed_upstream> demo
+                     $<TARGET_FILE:rein_cli>)
+    set_tests_properties(nginx_demo PROPERTIES LABELS e2e TIMEOUT 200
                          RUN_SERIAL TRUE)
   endif()
   # Throughput and latency claims: alone, so tests beside them cannot

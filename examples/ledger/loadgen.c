@@ -4,9 +4,10 @@
  * its own: it runs one round (examples/ledger on loopback, an open-loop
  * client fleet, an injected outage) and writes the round as JSON.
  *
- *   rein-demo-load --ledger PATH --scenario FILE --round naive|rein
+ *   rein-demo-load --ledger PATH --scenario FILE --round naive|rein|nginx
  *                  [--contracts DIR] [--threads N] [--short] [--stall]
  *                  [--naive-attempt-header] [--verbose]
+ *                  [--nginx PATH --nginx-module PATH]
  *
  * Every number of the round comes from the scenario `rein simulate` runs
  * for the same demo (share/rein/scenarios/demo.yaml): the ledger's
@@ -20,6 +21,10 @@
  * and attempt header as the scenario says, no keys); the rein round's is
  * the contract's, client -> ledger.charge in DIR, through
  * rein_curl_new_from_contract: the policy the scenario's "rein" names.
+ * The round "nginx" is the rein round behind Debian's nginx with
+ * ngx_http_rein_module: the directives are what `rein export nginx`
+ * writes from the ledger contract's server.admission in DIR (through
+ * rein_interop_export), pointed at the round's ports.
  *
  * Output, stdout, one JSON object (jansson):
  *   {"config": {capacity, ledger_workers, queue, queue_timeout_ms, rate,
@@ -46,6 +51,7 @@
 
 #include "rein.h"
 #include "rein/contract.h"
+#include "rein/interop.h"
 #include "rein/json.h"
 #include "rein/model.h"
 #include "rein/sim.h"
@@ -136,6 +142,35 @@ static int naive_client(const rein_sim_scenario *sc, const opts *o,
                                          : "no budget, no breaker",
            honor ? "honoured" : "ignored");
   return rein_curl_new(&cc, client) == REIN_OK ? 0 : -1;
+}
+
+/* The nginx directives for the ledger, as `rein export nginx DIR
+ * --caller ledger` writes them: malloc'd into *out. 0, or -1 with a
+ * message. */
+static int nginx_snippet(const char *dir, char **out, char *err,
+                         size_t errlen) {
+  rein_contract_set *set = NULL;
+  const char *paths[] = {dir};
+  rein_status st = rein_contract_load(NULL, paths, 1, &set);
+  rein_interop *ix = NULL;
+  char *text = NULL;
+  size_t n = 0;
+  if (st == REIN_OK) st = rein_interop_new(NULL, &ix);
+  if (st == REIN_OK)
+    st = rein_interop_export(ix, "nginx", set, "ledger", &text, &n);
+  if (st == REIN_OK) {
+    *out = strdup(text);
+    if (!*out) st = REIN_ENOMEM;
+  } else {
+    const rein_interop_diag *d =
+        ix && rein_interop_diag_count(ix) ? rein_interop_diag_at(ix, 0) : NULL;
+    snprintf(err, errlen, "%s: rein export nginx: %s%s%s", dir,
+             rein_strerror(st), d ? ": " : "", d ? d->message : "");
+  }
+  rein_free(NULL, text);
+  rein_interop_free(ix);
+  rein_contract_set_free(set);
+  return st == REIN_OK ? 0 : -1;
 }
 
 /* The rein client: the contract's policy for client -> ledger.charge. */
@@ -252,9 +287,10 @@ static int write_json(const opts *o, const load_round *r) {
 static int usage(const char *msg) {
   fprintf(stderr,
           "rein-demo-load: %s\nusage: rein-demo-load --ledger PATH "
-          "--scenario FILE --round naive|rein [--contracts DIR]\n"
+          "--scenario FILE --round naive|rein|nginx [--contracts DIR]\n"
           "       [--threads N] [--short] [--stall] "
-          "[--naive-attempt-header] [--verbose]\n",
+          "[--naive-attempt-header] [--verbose]\n"
+          "       [--nginx PATH --nginx-module PATH]\n",
           msg);
   return 2;
 }
@@ -270,6 +306,8 @@ int main(int argc, char **argv) {
       {"stall", no_argument, 0, 'T'},
       {"naive-attempt-header", no_argument, 0, 'H'},
       {"verbose", no_argument, 0, 'v'},
+      {"nginx", required_argument, 0, 'n'},
+      {"nginx-module", required_argument, 0, 'm'},
       {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0}};
   static opts o; /* holds the round's load_round too: kept off the stack */
@@ -311,6 +349,12 @@ int main(int argc, char **argv) {
     case 'v':
       o.c.verbose = true;
       break;
+    case 'n':
+      o.c.nginx_path = optarg;
+      break;
+    case 'm':
+      o.c.nginx_module = optarg;
+      break;
     case 'h':
       usage("the live half of `rein demo`");
       return 0;
@@ -321,9 +365,14 @@ int main(int argc, char **argv) {
   if (optind < argc) return usage("unexpected argument");
   if (!o.c.ledger_path || !o.scenario || !o.round)
     return usage("--ledger, --scenario and --round are required");
-  bool keyed = !strcmp(o.round, "rein");
-  if (!keyed && strcmp(o.round, "naive")) return usage("--round naive|rein");
-  if (keyed && !o.contracts) return usage("--round rein needs --contracts");
+  bool behind = !strcmp(o.round, "nginx");
+  bool keyed = behind || !strcmp(o.round, "rein");
+  if (!keyed && strcmp(o.round, "naive"))
+    return usage("--round naive|rein|nginx");
+  if (keyed && !o.contracts)
+    return usage("--round rein and nginx need --contracts");
+  if (behind != (o.c.nginx_path && o.c.nginx_module))
+    return usage("--round nginx goes with --nginx and --nginx-module");
   rein_errbuf eb = {{0}};
   rein_sim_scenario *sc = NULL;
   char err[1024] = "";
@@ -341,10 +390,18 @@ int main(int argc, char **argv) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
   rein_policy_objects objs = {0};
   rein_curl *client = NULL;
+  char *snippet = NULL;
   int rc = keyed ? rein_client(o.contracts, &client, round.policy_desc,
                                sizeof round.policy_desc, err, sizeof err)
                  : naive_client(sc, &o, timeout_ns, &objs, &client,
                                 round.policy_desc, sizeof round.policy_desc);
+  if (rc == 0 && behind) {
+    rc = nginx_snippet(o.contracts, &snippet, err, sizeof err);
+    o.c.nginx_snippet = snippet;
+    size_t dl = strlen(round.policy_desc);
+    snprintf(round.policy_desc + dl, sizeof round.policy_desc - dl,
+             "; behind nginx (rein export nginx)");
+  }
   char desc[sizeof round.policy_desc];
   memcpy(desc, round.policy_desc, sizeof desc);
   if (rc != 0) {
@@ -359,6 +416,7 @@ int main(int argc, char **argv) {
     memcpy(round.policy_desc, desc, sizeof desc);
     rc = write_json(&o, &round) == 0 ? 0 : 1;
   }
+  free(snippet);
   rein_curl_free(client);
   rein_policy_objects_free(&objs);
   rein_sim_scenario_free(sc);

@@ -34,6 +34,11 @@ typedef struct load_config {
   bool stall; /* outage = the ledger stops (SIGSTOP) instead of
                  failing every charge with 503 */
   bool verbose;
+  /* Behind nginx (the round "nginx"): nginx and ngx_http_rein_module, and
+   * the directives `rein export nginx` wrote from the ledger contract's
+   * server.admission; the clients call nginx, which passes admitted
+   * requests to the ledger. NULL = the clients call the ledger. */
+  const char *nginx_path, *nginx_module, *nginx_snippet;
 } load_config;
 
 typedef struct load_round {

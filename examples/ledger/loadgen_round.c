@@ -33,9 +33,11 @@
  */
 #include "loadgen.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
@@ -44,7 +46,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -329,6 +333,152 @@ static int64_t json_int(const char *text, const char *field) {
   return r;
 }
 
+/* ------------------------------------------------- nginx in front */
+
+/* Debian's nginx with ngx_http_rein_module as our child (daemon off), in
+ * a temp prefix, on a free loopback port, passing to the ledger. */
+typedef struct nginx_proc {
+  pid_t pid;
+  char dir[64];
+  char base[128];
+} nginx_proc;
+
+static int rm_entry(const char *p, const struct stat *st, int flag,
+                    struct FTW *ftw) {
+  (void)st, (void)flag, (void)ftw;
+  return remove(p);
+}
+
+static int free_port(void) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  int port = -1;
+  if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+      getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+    port = ntohs(a.sin_port);
+  close(fd);
+  return port;
+}
+
+/* nginx.conf: the exported snippet with its `listen` and `proxy_pass`
+ * lines pointed at this round's ports (the contract's are the ones a
+ * deployment uses; the round's are free loopback ports). */
+static int nginx_conf(const load_config *c, const char *dir, int port,
+                      int ledger_port) {
+  char path[128];
+  snprintf(path, sizeof path, "%s/nginx.conf", dir);
+  FILE *f = fopen(path, "w");
+  if (!f) return -1;
+  fprintf(f,
+          "load_module %s;\nworker_processes 2;\ndaemon off;\n"
+          "pid %s/nginx.pid;\nerror_log %s/error.log warn;\n"
+          "events { worker_connections 4096; }\nhttp {\n  access_log off;\n"
+          "  client_body_temp_path %s/body;\n  proxy_temp_path %s/proxy;\n"
+          "  fastcgi_temp_path %s/fastcgi;\n  uwsgi_temp_path %s/uwsgi;\n"
+          "  scgi_temp_path %s/scgi;\n",
+          c->nginx_module, dir, dir, dir, dir, dir, dir, dir);
+  for (const char *l = c->nginx_snippet; *l;) {
+    const char *e = strchr(l, '\n');
+    size_t n = e ? (size_t)(e - l) : strlen(l);
+    const char *t = l + strspn(l, " ");
+    if (!strncmp(t, "listen ", 7))
+      fprintf(f, "    listen 127.0.0.1:%d;\n", port);
+    else if (!strncmp(t, "proxy_pass ", 11))
+      fprintf(f, "        proxy_pass http://127.0.0.1:%d;\n", ledger_port);
+    else
+      fprintf(f, "  %.*s\n", (int)n, l);
+    l += n + (e ? 1 : 0);
+  }
+  fputs("}\n", f);
+  return fclose(f);
+}
+
+static void nginx_stop(nginx_proc *np) {
+  if (np->pid > 0) {
+    kill(np->pid, SIGQUIT); /* graceful: workers finish their requests */
+    int st;
+    for (int i = 0; i < 500 && waitpid(np->pid, &st, WNOHANG) != np->pid; i++) {
+      struct timespec ts = {0, 10 * 1000 * 1000};
+      nanosleep(&ts, NULL);
+      if (i == 499) {
+        kill(np->pid, SIGKILL);
+        waitpid(np->pid, NULL, 0);
+      }
+    }
+    np->pid = 0;
+  }
+  if (np->dir[0]) nftw(np->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+static int nginx_start(const load_config *c, const ledger_proc *lp,
+                       nginx_proc *np, char *err, size_t errlen) {
+  memset(np, 0, sizeof *np);
+  snprintf(np->dir, sizeof np->dir, "/tmp/rein-demo-nginx.XXXXXX");
+  if (!mkdtemp(np->dir)) {
+    np->dir[0] = 0;
+    snprintf(err, errlen, "cannot make a temp directory for nginx");
+    return -1;
+  }
+  chmod(np->dir, 0755); /* nginx's workers may run as another user */
+  int port = free_port();
+  if (port <= 0 || nginx_conf(c, np->dir, port, lp->port) != 0) {
+    snprintf(err, errlen, "cannot write nginx.conf in %s", np->dir);
+    nginx_stop(np);
+    return -1;
+  }
+  char conf[128];
+  snprintf(conf, sizeof conf, "%s/nginx.conf", np->dir);
+  pid_t pid = fork();
+  if (pid < 0) {
+    snprintf(err, errlen, "fork failed");
+    nginx_stop(np);
+    return -1;
+  }
+  if (pid == 0) {
+    int dn = open("/dev/null", O_RDWR);
+    if (dn >= 0) {
+      dup2(dn, 0);
+      dup2(dn, 1);
+      dup2(dn, 2);
+    }
+    execl(c->nginx_path, c->nginx_path, "-p", np->dir, "-c", conf,
+          (char *)NULL);
+    _exit(127);
+  }
+  np->pid = pid;
+  snprintf(np->base, sizeof np->base, "http://127.0.0.1:%d", port);
+  char murl[160];
+  snprintf(murl, sizeof murl, "%s/metrics", np->base);
+  CURL *e = curl_easy_init();
+  struct buf b = {0};
+  for (int i = 0; e && i < 100; i++) {
+    if (http(e, murl, false, NULL, &b) == 200) {
+      free(b.p);
+      curl_easy_cleanup(e);
+      return 0;
+    }
+    if (waitpid(pid, NULL, WNOHANG) == pid) {
+      np->pid = 0;
+      break;
+    }
+    struct timespec ts = {0, 50 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  free(b.p);
+  if (e) curl_easy_cleanup(e);
+  snprintf(err, errlen,
+           "nginx (%s with %s) did not answer within 5 s: see %s/error.log",
+           c->nginx_path, c->nginx_module, np->dir);
+  np->dir[0] = 0; /* kept for the error log */
+  nginx_stop(np);
+  return -1;
+}
+
 /* ------------------------------------------------------- the fleet */
 
 typedef struct round_ctx {
@@ -572,13 +722,21 @@ int load_run_round(const load_config *c, rein_curl *client, const char *name,
   }
   ledger_proc lp;
   if (ledger_start(c, &lp, err, errlen) != 0) return -1;
+  nginx_proc np = {0};
+  if (c->nginx_path && nginx_start(c, &lp, &np, err, errlen) != 0) {
+    ledger_stop(&lp);
+    return -1;
+  }
   round_ctx rc;
   memset(&rc, 0, sizeof rc);
   rc.c = c;
   rc.client = client;
   rc.keyed = keyed;
   rc.name = name;
-  snprintf(rc.url, sizeof rc.url, "%s/charges", lp.base);
+  /* The clients call nginx when it is in front; the monitor, the outage
+   * and the summary always talk to the ledger itself. */
+  snprintf(rc.url, sizeof rc.url, "%s/charges",
+           c->nginx_path ? np.base : lp.base);
   rc.t0 = mono_ns() + 100 * REIN_NS_PER_MS;
   double run_s = c->warmup_s + c->outage_s + c->tail_s;
   rc.stop_start_ns = rc.t0 + (int64_t)(run_s * 1e9);
@@ -690,6 +848,7 @@ out:
   free(b.p);
   if (mon) curl_easy_cleanup(mon);
   free(ws);
+  nginx_stop(&np);
   ledger_stop(&lp);
   return rcode;
 }

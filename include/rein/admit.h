@@ -115,9 +115,11 @@ typedef struct rein_admit_config {
   /* Serve the queue LIFO while overloaded (adaptive LIFO). Default true. */
   bool lifo_when_overloaded;
 
-  /* Retry-After = queue length / drain rate, clamped to [min, max] and
-   * rounded up to whole seconds in the header. Defaults 1 s and 60 s;
-   * 0 <= min <= max <= 6 h. */
+  /* Retry-After = (queue length + 1) / drain rate, clamped to [min, max]
+   * and rounded up to whole seconds in the header; the rate is at most one
+   * completion per time since a slot was last taken or given back while
+   * slots are held (a hung upstream drains nothing). Defaults 1 s and
+   * 60 s; 0 <= min <= max <= 6 h. */
   int64_t retry_after_min_ns;
   int64_t retry_after_max_ns;
   /* Window over which the drain (completion) rate is measured: the rate is

@@ -21,7 +21,7 @@
  * unknown field (with a did-you-mean), bad duration or rate becomes a
  * diagnostic with file:line:col; a file with problems contributes nothing
  * (rules never run on half a contract), the other files load. Checking
- * resolves references and runs rules R001..R011, appending findings to the
+ * resolves references and runs rules R001..R012, appending findings to the
  * same diagnostic list. rein_policy_from_contract turns one call of the
  * checked graph into the core configs (rein_policy_config and the budget,
  * breaker and throttle configs), so the policy that was checked is the
@@ -39,6 +39,7 @@
 
 #include <stdio.h>
 
+#include "rein/admit.h"
 #include "rein/breaker.h"
 #include "rein/budget.h"
 #include "rein/common.h"
@@ -72,7 +73,7 @@ typedef struct rein_contract_related {
 } rein_contract_related;
 
 /*
- * One diagnostic. `rule` is a stable id: R001..R011 for rules, E001..E007
+ * One diagnostic. `rule` is a stable id: R001..R012 for rules, E001..E007
  * for input problems (E001 malformed YAML, E002 wrong type, E003 unknown
  * field, E004 invalid value, E005 missing field, E006 duplicate,
  * E007 unresolved reference, E008 unreadable file). `message` is one line
@@ -177,7 +178,7 @@ REIN_API rein_status rein_contract_load(const rein_contract_config *c,
                                         rein_contract_set **out);
 
 /* Rules. Ids are stable; the bit of rule R00N is 1u << N. */
-#define REIN_CONTRACT_RULE_COUNT 11
+#define REIN_CONTRACT_RULE_COUNT 12
 #define REIN_CONTRACT_RULE_BIT(n) (1u << (n))
 
 typedef struct rein_contract_check_opts {
@@ -363,6 +364,83 @@ REIN_API rein_status rein_contract_call_at(const rein_contract_set *s, size_t i,
 REIN_API rein_status rein_contract_call_where(const rein_contract_set *s,
                                               size_t i, rein_contract_loc *loc,
                                               const char **origin);
+
+/*
+ * The server's side of a service, for a proxy in front of it: the
+ * `server.admission` block of its contract (docs/contracts.md), as the
+ * nginx module's `rein_zone` and location directives take it (rein export
+ * nginx writes them; docs/nginx.md). `admit` starts from
+ * rein_admit_config_default with dont_retry = OVERLOADED (a proxy's
+ * default, as the module's) and takes every field the block sets; the
+ * loader validates it with rein_admit_new, so a contract that loads is a
+ * zone rein_admit accepts. `admit.name` and `admit.rl_policy` point into
+ * the set. `locs[f]` is where field f (REIN_CONTRACT_ADM_*) is written, or
+ * line 0 when the block does not set it.
+ */
+typedef enum rein_contract_adm_field {
+  REIN_CONTRACT_ADM_LIMIT = 0,
+  REIN_CONTRACT_ADM_ADAPTIVE,
+  REIN_CONTRACT_ADM_LIMIT_MIN,
+  REIN_CONTRACT_ADM_LIMIT_MAX,
+  REIN_CONTRACT_ADM_AIMD_LATENCY,
+  REIN_CONTRACT_ADM_AIMD_BACKOFF,
+  REIN_CONTRACT_ADM_QUEUE,
+  REIN_CONTRACT_ADM_RETRY_QUEUE,
+  REIN_CONTRACT_ADM_TARGET,
+  REIN_CONTRACT_ADM_INTERVAL,
+  REIN_CONTRACT_ADM_MAX_WAIT,
+  REIN_CONTRACT_ADM_LIFO,
+  REIN_CONTRACT_ADM_RETRY_AFTER_MIN,
+  REIN_CONTRACT_ADM_RETRY_AFTER_MAX,
+  REIN_CONTRACT_ADM_RETRY_AFTER_SPREAD,
+  REIN_CONTRACT_ADM_RATE_WINDOW,
+  REIN_CONTRACT_ADM_RATE_LIMIT, /* the rate_limit block */
+  REIN_CONTRACT_ADM_DONT_RETRY,
+  REIN_CONTRACT_ADM_ZONE,
+  REIN_CONTRACT_ADM_SHED_STATUS,
+  REIN_CONTRACT_ADM_RATE_LIMIT_STATUS,
+  REIN_CONTRACT_ADM_RATELIMIT_HEADERS,
+  REIN_CONTRACT_ADM_DONT_RETRY_HEADER,
+  REIN_CONTRACT_ADM_ATTEMPT_HEADER,
+  REIN_CONTRACT_ADM_UPSTREAM,
+  REIN_CONTRACT_ADM_PATHS,
+  REIN_CONTRACT_ADM_LISTEN,
+  REIN_CONTRACT_ADM_COUNT_
+} rein_contract_adm_field;
+
+/* One operation's place on the proxy: `paths: {charge: /v1/charges}`. */
+typedef struct rein_contract_route {
+  const char *operation;
+  const char *path; /* starts with '/' */
+  rein_contract_loc loc;
+} rein_contract_route;
+
+typedef struct rein_contract_admission {
+  const char *service;   /* the contract's service */
+  const char *version;   /* its version */
+  rein_contract_loc loc; /* the admission block */
+  rein_admit_config admit;
+  uint32_t shed_status;       /* default 503; [400, 599] */
+  uint32_t rate_limit_status; /* default 429; [400, 599] */
+  bool ratelimit_headers;     /* RateLimit / RateLimit-Policy; default on */
+  bool dont_retry_header;     /* Rein-Dont-Retry; default on */
+  const char *attempt_header; /* default "Rein-Attempt" */
+  const char *upstream;       /* where admitted requests go ("http://..."),
+                                 or NULL when not said */
+  const rein_contract_route *routes; /* in file order */
+  size_t nroutes;
+  rein_contract_loc locs[REIN_CONTRACT_ADM_COUNT_];
+  const char *listen; /* where the proxy listens for it, as nginx's
+                         `listen` takes it ("127.0.0.1:8080", "80"), or
+                         NULL when not said */
+} rein_contract_admission;
+
+/* The `server.admission` blocks of the current service versions, in load
+ * order. REIN_ENOTFOUND when i is out of range. */
+REIN_API size_t rein_contract_admission_count(const rein_contract_set *s);
+REIN_API rein_status
+rein_contract_admission_at(const rein_contract_set *s, size_t i,
+                           const rein_contract_admission **out);
 
 /* Names: "none", "originate", "pass-through", "derive"; "instance",
  * "fleet"; "error", "warning", "note". */

@@ -10,7 +10,8 @@
  * HTTPRoutes ("gateway"), Linkerd ServiceProfiles ("linkerd"), and SDK
  * retry defaults: the AWS shared config file ("aws") and rein's YAML
  * naming SDK clients ("sdk"; import only), both src/interop/sdk.c; each
- * src/interop/<format>.c, sharing the reader,
+ * src/interop/<format>.c, sharing the reader, and the export-only nginx
+ * module configuration ("nginx", the server side: server.admission),
  * the diagnostics and the contract writer here. docs/interop.md says what
  * maps to what in each format.
  *
@@ -106,9 +107,15 @@ REIN_API rein_status rein_interop_new(const rein_interop_config *c,
 /* NULL is a no-op. */
 REIN_API void rein_interop_free(rein_interop *ix);
 
-/* The formats, NULL-terminated: {"grpc", "envoy", "istio", "gateway",
- * "linkerd", "aws", "sdk", NULL}. */
+/* The formats that import, NULL-terminated: {"grpc", "envoy", "istio",
+ * "gateway", "linkerd", "aws", "sdk", NULL}. */
 REIN_API const char *const *rein_interop_formats(void);
+/* Every format that exports: those but "sdk", and the export-only
+ * "nginx" (the services' server.admission blocks as ngx_http_rein_module
+ * directives;
+ * for it rein_interop_export's `caller` names the service, NULL = every
+ * service with such a block). */
+REIN_API const char *const *rein_interop_export_formats(void);
 
 /*
  * Import one source in `format`; `name` is the file name diagnostics use.

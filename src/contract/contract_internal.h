@@ -141,6 +141,7 @@ struct rc_svc {
   size_t nops;
   rc_call *calls;
   size_t ncalls;
+  rein_contract_admission *adm; /* server.admission, or NULL */
   bool current;         /* newest version of its name */
   bool imported;        /* rein_contract_add_imported: its calls join the
                            contract of the same name, if any */

@@ -1189,13 +1189,390 @@ static void load_calls(lctx *L, rc_svc *svc, yaml_node_t *n) {
 
 /* -------------------------------------------------------------- service */
 
-static const char *const top_fields[] = {"service",    "version", "instances",
-                                         "capacity",   "owner",   "description",
-                                         "operations", "calls"};
+/* --------------------------------------------------- server.admission */
+
+/* The block's fields, in rein_contract_adm_field order (the names the nginx
+ * module's rein_zone takes, where it has one). */
+static const char *const adm_fields[] = {
+    "limit",           "adaptive",        "limit_min",
+    "limit_max",       "aimd_latency",    "aimd_backoff",
+    "queue",           "retry_queue",     "target",
+    "interval",        "max_wait",        "lifo",
+    "retry_after_min", "retry_after_max", "retry_after_spread",
+    "rate_window",     "rate_limit",      "dont_retry",
+    "zone",            "shed_status",     "rate_limit_status",
+    "ratelimit_headers", "dont_retry_header", "attempt_header",
+    "upstream",        "paths",           "listen"};
+
+/* rein_admit's name for each field (its messages start "admit.NAME:"). */
+static const char *const adm_admit_names[] = {
+    "limit",       "adaptive",    "limit_min",   "limit_max",
+    "aimd_latency_ns", "aimd_backoff", "queue_max", "retry_queue_max",
+    "target_ns",   "interval_ns", "max_wait_ns", "lifo_when_overloaded",
+    "retry_after_min_ns", "retry_after_max_ns", "retry_after_spread",
+    "rate_window_ns", "rl_", "dont_retry", "name", NULL, NULL, NULL, NULL,
+    NULL, NULL, NULL, NULL};
+
+static const char *const adm_rl_fields[] = {"quota", "window", "policy"};
+
+typedef struct admctx {
+  rein_contract_admission *a;
+  yaml_node_t *nodes[REIN_CONTRACT_ADM_COUNT_];
+  yaml_node_t *rl_nodes[3];
+  yaml_node_t *paths;
+  const char *zone;
+} admctx;
+
+static bool want_bool(lctx *L, const yaml_node_t *n, const char *path,
+                      bool *out) {
+  static const char *const names[] = {"false", "true"};
+  int i;
+  if (!want_enum(L, n, path, KNOWN(names), &i)) return false;
+  *out = i == 1;
+  return true;
+}
+
+/* An HTTP field name (RFC 9110 token), at most 64 characters. */
+static bool header_name_ok(const char *v) {
+  size_t n = strlen(v);
+  if (!n || n > 64) return false;
+  for (; *v; v++)
+    if (!isalnum((unsigned char)*v) && !strchr("!#$%&'*+-.^_`|~", *v))
+      return false;
+  return true;
+}
+
+/* A path or URL part nginx reads as one word: printable, no blanks, no
+ * quote, brace or ';'. */
+static bool nginx_word_ok(const char *v) {
+  if (!*v || strlen(v) > 512) return false;
+  for (; *v; v++)
+    if ((unsigned char)*v <= ' ' || (unsigned char)*v >= 0x7f ||
+        strchr("\"'{};#$\\", *v))
+      return false;
+  return true;
+}
+
+static void adm_rl_pair(lctx *L, void *obj, const char *path, const kv *p) {
+  admctx *x = obj;
+  rein_admit_config *c = &x->a->admit;
+  char fp[192];
+  subpath(fp, sizeof fp, path, p->key);
+  if (IS("quota")) {
+    x->rl_nodes[0] = p->v;
+    want_uint(L, p->v, fp, 0, UINT32_MAX, "100", &c->rl_quota);
+  } else if (IS("window")) {
+    x->rl_nodes[1] = p->v;
+    want_duration(L, p->v, fp, 0, DAY366, "1s", &c->rl_window_ns);
+  } else if (IS("policy")) {
+    x->rl_nodes[2] = p->v;
+    want_str(L, p->v, fp, "public", &c->rl_policy);
+  } else {
+    unknown(L, path, p, KNOWN(adm_rl_fields));
+  }
+}
+
+static void adm_pair(lctx *L, void *obj, const char *path, const kv *p) {
+  admctx *x = obj;
+  rein_contract_admission *a = x->a;
+  rein_admit_config *c = &a->admit;
+  char fp[192];
+  subpath(fp, sizeof fp, path, p->key);
+  size_t f = 0;
+  while (f < REIN_CONTRACT_ADM_COUNT_ && strcmp(adm_fields[f], p->key) != 0)
+    f++;
+  if (f == REIN_CONTRACT_ADM_COUNT_) {
+    unknown(L, path, p, KNOWN(adm_fields));
+    return;
+  }
+  x->nodes[f] = p->v;
+  a->locs[f] = loc_of(L, p->v);
+  const uint64_t U32 = UINT32_MAX;
+  switch ((rein_contract_adm_field)f) {
+  case REIN_CONTRACT_ADM_LIMIT:
+    want_uint(L, p->v, fp, 0, U32, "64", &c->limit);
+    break;
+  case REIN_CONTRACT_ADM_ADAPTIVE:
+    want_bool(L, p->v, fp, &c->adaptive);
+    break;
+  case REIN_CONTRACT_ADM_LIMIT_MIN:
+    want_uint(L, p->v, fp, 0, U32, "1", &c->limit_min);
+    break;
+  case REIN_CONTRACT_ADM_LIMIT_MAX:
+    want_uint(L, p->v, fp, 0, U32, "1024", &c->limit_max);
+    break;
+  case REIN_CONTRACT_ADM_AIMD_LATENCY:
+    want_duration(L, p->v, fp, 0, DAY366, "1s", &c->aimd_latency_ns);
+    break;
+  case REIN_CONTRACT_ADM_AIMD_BACKOFF:
+    want_double(L, p->v, fp, -1e9, false, 1e9, "0.9", &c->aimd_backoff);
+    break;
+  case REIN_CONTRACT_ADM_QUEUE:
+    want_uint(L, p->v, fp, 0, U32, "128", &c->queue_max);
+    break;
+  case REIN_CONTRACT_ADM_RETRY_QUEUE:
+    want_uint(L, p->v, fp, 0, U32, "32", &c->retry_queue_max);
+    break;
+  case REIN_CONTRACT_ADM_TARGET:
+    want_duration(L, p->v, fp, 0, DAY366, "5ms", &c->target_ns);
+    break;
+  case REIN_CONTRACT_ADM_INTERVAL:
+    want_duration(L, p->v, fp, 0, DAY366, "100ms", &c->interval_ns);
+    break;
+  case REIN_CONTRACT_ADM_MAX_WAIT:
+    want_duration(L, p->v, fp, 0, DAY366, "100ms", &c->max_wait_ns);
+    break;
+  case REIN_CONTRACT_ADM_LIFO:
+    want_bool(L, p->v, fp, &c->lifo_when_overloaded);
+    break;
+  case REIN_CONTRACT_ADM_RETRY_AFTER_MIN:
+    want_duration(L, p->v, fp, 0, DAY366, "1s", &c->retry_after_min_ns);
+    break;
+  case REIN_CONTRACT_ADM_RETRY_AFTER_MAX:
+    want_duration(L, p->v, fp, 0, DAY366, "60s", &c->retry_after_max_ns);
+    break;
+  case REIN_CONTRACT_ADM_RETRY_AFTER_SPREAD:
+    want_double(L, p->v, fp, -1e9, false, 1e9, "0.5", &c->retry_after_spread);
+    break;
+  case REIN_CONTRACT_ADM_RATE_WINDOW:
+    want_duration(L, p->v, fp, 0, DAY366, "1s", &c->rate_window_ns);
+    break;
+  case REIN_CONTRACT_ADM_RATE_LIMIT:
+    if (want_map(L, p->v, fp, "{quota: 100, window: 1s, policy: public}")) {
+      c->rl_window_ns = REIN_NS_PER_S;
+      walk_map(L, p->v, fp, x, adm_rl_pair);
+      if (!x->rl_nodes[0])
+        diag(L, p->v, "E005", "add quota: N (requests per window)",
+             "%s: missing field 'quota'", fp);
+    }
+    break;
+  case REIN_CONTRACT_ADM_DONT_RETRY: {
+    static const char *const names[] = {"never", "retries", "overloaded"};
+    int i;
+    if (want_enum(L, p->v, fp, KNOWN(names), &i))
+      c->dont_retry = (rein_admit_dont_retry)i;
+    break;
+  }
+  case REIN_CONTRACT_ADM_ZONE:
+    want_str(L, p->v, fp, "api", &x->zone);
+    break;
+  case REIN_CONTRACT_ADM_SHED_STATUS:
+    want_uint(L, p->v, fp, 400, 599, "503", &a->shed_status);
+    break;
+  case REIN_CONTRACT_ADM_RATE_LIMIT_STATUS:
+    want_uint(L, p->v, fp, 400, 599, "429", &a->rate_limit_status);
+    break;
+  case REIN_CONTRACT_ADM_RATELIMIT_HEADERS:
+    want_bool(L, p->v, fp, &a->ratelimit_headers);
+    break;
+  case REIN_CONTRACT_ADM_DONT_RETRY_HEADER:
+    want_bool(L, p->v, fp, &a->dont_retry_header);
+    break;
+  case REIN_CONTRACT_ADM_ATTEMPT_HEADER:
+    if (want_str(L, p->v, fp, "Rein-Attempt", &a->attempt_header) &&
+        !header_name_ok(a->attempt_header))
+      diag(L, p->v, "E004",
+           "write an HTTP header name: letters, digits and !#$%&'*+-.^_`|~",
+           "%s: '%.60s' is not an HTTP header name", fp, a->attempt_header);
+    break;
+  case REIN_CONTRACT_ADM_UPSTREAM:
+    if (want_str(L, p->v, fp, "http://127.0.0.1:8080", &a->upstream) &&
+        ((strncmp(a->upstream, "http://", 7) != 0 &&
+          strncmp(a->upstream, "https://", 8) != 0) ||
+         !nginx_word_ok(a->upstream)))
+      diag(L, p->v, "E004",
+           "write the URL the proxy passes to, e.g. http://127.0.0.1:8080",
+           "%s: '%.60s' is not an http:// or https:// URL", fp, a->upstream);
+    break;
+  case REIN_CONTRACT_ADM_PATHS:
+    if (want_map(L, p->v, fp, "{charge: /v1/charges}")) x->paths = p->v;
+    break;
+  case REIN_CONTRACT_ADM_LISTEN:
+    if (want_str(L, p->v, fp, "127.0.0.1:8080", &a->listen) &&
+        !nginx_word_ok(a->listen))
+      diag(L, p->v, "E004",
+           "write an address and port, or a port, e.g. 127.0.0.1:8080",
+           "%s: '%.60s' is not an address nginx can listen on", fp,
+           a->listen);
+    break;
+  default:
+    break;
+  }
+}
+
+/* rein_admit's validation of the block: a refusal is reported at the field
+ * its message names ("admit.interval_ns: ..."), or at the block. */
+static void adm_validate(lctx *L, admctx *x, yaml_node_t *block) {
+  rein_errbuf eb = {{0}};
+  rein_admit_config c = x->a->admit;
+  c.err = &eb;
+  rein_admit *probe = NULL;
+  rein_status st = rein_admit_new(&c, &probe);
+  rein_admit_free(probe);
+  if (st == REIN_ENOMEM) {
+    L->s->oom = true;
+    return;
+  }
+  if (st == REIN_OK) return;
+  yaml_node_t *at = block;
+  const char *field = "server.admission";
+  char fb[96];
+  if (strncmp(eb.msg, "admit.", 6) == 0) {
+    const char *name = eb.msg + 6;
+    size_t nl = strcspn(name, ":");
+    for (size_t f = 0; f < REIN_CONTRACT_ADM_COUNT_; f++) {
+      const char *an = adm_admit_names[f];
+      if (!an) continue;
+      bool hit = strcmp(an, "rl_") == 0 ? strncmp(name, "rl_", 3) == 0
+                                        : strlen(an) == nl &&
+                                              strncmp(name, an, nl) == 0;
+      if (!hit) continue;
+      if (f == REIN_CONTRACT_ADM_RATE_LIMIT) {
+        int k = strncmp(name, "rl_quota", 8) == 0    ? 0
+                : strncmp(name, "rl_window", 9) == 0 ? 1
+                                                     : 2;
+        snprintf(fb, sizeof fb, "server.admission.rate_limit.%s",
+                 adm_rl_fields[k]);
+        if (x->rl_nodes[k])
+          at = x->rl_nodes[k];
+        else if (x->nodes[f])
+          at = x->nodes[f];
+      } else {
+        snprintf(fb, sizeof fb, "server.admission.%s", adm_fields[f]);
+        if (x->nodes[f]) at = x->nodes[f];
+      }
+      field = fb;
+      break;
+    }
+  }
+  diag(L, at, "E004",
+       "use a value rein_admit accepts (docs/admission.md lists the bounds)",
+       "%s: rein_admit refuses the zone: %s", field, eb.msg);
+}
+
+static void load_admission(lctx *L, rc_svc *svc, yaml_node_t *n) {
+  const char *path = "server.admission";
+  if (!want_map(L, n, path, "{limit: 4, queue: 64}")) return;
+  rein_contract_admission *a = rein__rc_alloc(L->s, sizeof *a);
+  if (!a) return;
+  memset(a, 0, sizeof *a);
+  rein_admit_config_default(&a->admit);
+  a->admit.dont_retry = REIN_ADMIT_DONT_RETRY_OVERLOADED; /* a proxy's */
+  a->shed_status = 503;
+  a->rate_limit_status = 429;
+  a->ratelimit_headers = a->dont_retry_header = true;
+  a->attempt_header = "Rein-Attempt";
+  a->loc = loc_of(L, n);
+  admctx x;
+  memset(&x, 0, sizeof x);
+  x.a = a;
+  bool rq_set, lmin_set, lmax_set;
+  int before = L->errors;
+  walk_map(L, n, path, &x, adm_pair);
+  rq_set = x.nodes[REIN_CONTRACT_ADM_RETRY_QUEUE] != NULL;
+  lmin_set = x.nodes[REIN_CONTRACT_ADM_LIMIT_MIN] != NULL;
+  lmax_set = x.nodes[REIN_CONTRACT_ADM_LIMIT_MAX] != NULL;
+  /* As the module: a retry queue above a smaller queue follows it; an
+   * adaptive limit's bounds follow the limit when not given. */
+  if (!rq_set && a->admit.retry_queue_max > a->admit.queue_max)
+    a->admit.retry_queue_max = a->admit.queue_max;
+  if (a->admit.adaptive) {
+    if (!lmin_set && a->admit.limit_min > a->admit.limit)
+      a->admit.limit_min = a->admit.limit;
+    if (!lmax_set && a->admit.limit_max < a->admit.limit)
+      a->admit.limit_max = a->admit.limit;
+  }
+  a->admit.name = x.zone ? x.zone : svc->name;
+  a->service = svc->name;
+  a->version = svc->version;
+  /* paths: operation -> location */
+  if (x.paths) {
+    size_t np = (size_t)(x.paths->data.mapping.pairs.top -
+                         x.paths->data.mapping.pairs.start);
+    rein_contract_route *r =
+        rein__rc_alloc(L->s, (np ? np : 1) * sizeof *r);
+    if (!r) return;
+    const char **ops = rein__rc_alloc(L->s, (svc->nops + 1) * sizeof *ops);
+    if (!ops) return;
+    for (size_t i = 0; i < svc->nops; i++)
+      ops[i] = svc->ops[i].name;
+    size_t nr = 0;
+    for (yaml_node_pair_t *p = x.paths->data.mapping.pairs.start;
+         p < x.paths->data.mapping.pairs.top; p++) {
+      yaml_node_t *k = yaml_document_get_node(L->doc, p->key);
+      yaml_node_t *v = yaml_document_get_node(L->doc, p->value);
+      const char *op = k ? sval(k) : NULL;
+      if (!k || !v) continue;
+      if (!op) {
+        diag(L, k, "E002", "use an operation name as the key",
+             "server.admission.paths: keys must be operation names");
+        continue;
+      }
+      if (strncmp(op, "x-", 2) == 0) continue;
+      bool found = false;
+      for (size_t i = 0; i < svc->nops && !found; i++)
+        found = strcmp(ops[i], op) == 0;
+      char fp[192];
+      snprintf(fp, sizeof fp, "server.admission.paths.%.60s", op);
+      if (!found) {
+        const char *best = rein_suggest(op, ops, svc->nops);
+        char fix[192];
+        if (best)
+          snprintf(fix, sizeof fix, "rename it to '%s'", best);
+        else
+          snprintf(fix, sizeof fix,
+                   "add the operation under `operations:`, or remove it");
+        diag(L, k, "E004", fix, "%s: no operation '%.60s' in this contract%s%s%s",
+             fp, op, best ? " (did you mean '" : "", best ? best : "",
+             best ? "'?)" : "");
+        continue;
+      }
+      const char *pv = want_scalar(L, v, fp, "a path", "/v1/charges");
+      if (!pv) continue;
+      if (pv[0] != '/' || !nginx_word_ok(pv)) {
+        diag(L, v, "E004", "write a URL path starting with '/', e.g. /v1/charges",
+             "%s: '%.60s' is not a URL path (a '/' first, no blanks, quotes, "
+             "braces, ';' or '$')",
+             fp, pv);
+        continue;
+      }
+      for (size_t j = 0; j < nr; j++)
+        if (strcmp(r[j].path, pv) == 0) {
+          diag(L, v, "E006", "give each operation its own path",
+               "%s: path '%.60s' is also operation '%s''s", fp, pv,
+               r[j].operation);
+          pv = NULL;
+          break;
+        }
+      if (!pv) continue;
+      r[nr].operation = rein__rc_strdup(L->s, op);
+      r[nr].path = rein__rc_strdup(L->s, pv);
+      r[nr].loc = loc_of(L, v);
+      nr++;
+    }
+    a->routes = r;
+    a->nroutes = nr;
+  }
+  if (L->errors == before) adm_validate(L, &x, n);
+  svc->adm = a;
+}
+
+static void server_pair(lctx *L, void *obj, const char *path, const kv *p) {
+  yaml_node_t **adm = obj;
+  static const char *const fields[] = {"admission"};
+  if (IS("admission"))
+    *adm = p->v;
+  else
+    unknown(L, path, p, KNOWN(fields));
+}
+
+static const char *const top_fields[] = {
+    "service",     "version",    "instances", "capacity", "owner",
+    "description", "operations", "calls",     "server"};
 
 typedef struct topctx {
   rc_svc *svc;
-  yaml_node_t *ops, *calls;
+  yaml_node_t *ops, *calls, *server;
   bool saw_service, saw_version;
 } topctx;
 
@@ -1244,6 +1621,8 @@ static void top_pair(lctx *L, void *obj, const char *path, const kv *p) {
     t->ops = p->v;
   } else if (IS("calls")) {
     t->calls = p->v;
+  } else if (IS("server")) {
+    t->server = p->v;
   } else {
     unknown(L, path, p, KNOWN(top_fields));
   }
@@ -1309,7 +1688,7 @@ static rc_svc *load_root(lctx *L, yaml_node_t *root) {
   v->file_seq = L->seq;
   v->loc = loc_of(L, root);
   v->instances = 1;
-  topctx t = {v, NULL, NULL, false, false};
+  topctx t = {v, NULL, NULL, NULL, false, false};
   walk_map(L, root, "", &t, top_pair);
   if (!t.saw_service)
     diag(L, root, "E005", "add `service: NAME` at the top of the file",
@@ -1320,6 +1699,11 @@ static rc_svc *load_root(lctx *L, yaml_node_t *root) {
          "missing field 'version'");
   if (t.ops) load_ops(L, v, t.ops);
   if (t.calls) load_calls(L, v, t.calls);
+  if (t.server && want_map(L, t.server, "server", "{admission: {limit: 4}}")) {
+    yaml_node_t *adm = NULL;
+    walk_map(L, t.server, "server", &adm, server_pair);
+    if (adm) load_admission(L, v, adm);
+  }
   if (L->errors || L->s->oom) return NULL;
   if (L->s->loading_imported) {
     v->imported = true;

@@ -150,6 +150,24 @@ static const rein_contract_rule_info rules[REIN_CONTRACT_RULE_COUNT] = {
      "Fix: a retry budget shared by the fleet (it pays for hedges), fewer "
      "hedge attempts, or more capacity; for non-idempotent operations, no "
      "hedge, or idempotency: key and key: originate."},
+    {"R012", "shed-signals-ignored", REIN_CONTRACT_WARNING,
+     "caller retries a shedding callee without honouring its signals",
+     "A callee with a `server.admission` block sheds load at a proxy (the "
+     "nginx module, rein export nginx) and says when to come back: every "
+     "shed answer carries Retry-After (the time its queue takes to drain), "
+     "and, unless dont_retry is never, Rein-Dont-Retry on the answers it "
+     "does not want retried (shed retries; with the proxy default "
+     "`overloaded`, every answer shed while overloaded). A caller that "
+     "retries the shed status but does not list retry-after (and "
+     "dont-retry) in retry.signals comes back on its own backoff, into the "
+     "overload the proxy is shedding, and retries what it was told not to: "
+     "its retries multiply the load exactly when the callee cannot take "
+     "it, bounded only by its budget.\n\n"
+     "Example: ledger sheds with 503; client retries 503 with signals: "
+     "[pushback] -> R012 (Retry-After and Rein-Dont-Retry ignored).\n\n"
+     "Fix: add retry-after and dont-retry to the call's retry.signals (and "
+     "ratelimit for a rate-limited callee), or stop retrying the shed "
+     "status."},
 };
 
 static const rein_contract_rule_info input_rules[] = {

@@ -178,3 +178,24 @@ rein_status rein_contract_call_where(const rein_contract_set *s, size_t i,
   }
   return REIN_ENOTFOUND;
 }
+
+size_t rein_contract_admission_count(const rein_contract_set *s) {
+  size_t n = 0;
+  for (size_t i = 0; s && i < s->nsvcs; i++)
+    if (s->svcs[i]->current && s->svcs[i]->adm) n++;
+  return n;
+}
+
+rein_status rein_contract_admission_at(const rein_contract_set *s, size_t i,
+                                       const rein_contract_admission **out) {
+  if (!s || !out) return REIN_EINVAL;
+  for (size_t k = 0; k < s->nsvcs; k++) {
+    const rc_svc *v = s->svcs[k];
+    if (!v->current || !v->adm) continue;
+    if (i-- == 0) {
+      *out = v->adm;
+      return REIN_OK;
+    }
+  }
+  return REIN_ENOTFOUND;
+}

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * rules.c: the checks R001..R011 over a resolved graph of contracts, and the
+ * rules.c: the checks R001..R012 over a resolved graph of contracts, and the
  * key-retention table behind `rein ttl`.
  *
  * Every rule is a pass over the current version of each service. The two
@@ -259,7 +259,7 @@ static rc_diag *finding(rctx *R, const rc_svc *v, rc_loc loc, int rule,
                         const char *why, const char *fix) {
   static const char *const ids[] = {"R000", "R001", "R002", "R003",
                                     "R004", "R005", "R006", "R007",
-                                    "R008", "R009", "R010", "R011"};
+                                    "R008", "R009", "R010", "R011", "R012"};
   const rein_contract_rule_info *ri = rein_contract_rule_n(rule);
   rc_diag *d = rein__rc_diag(R->s, loc, v->file_seq,
                              ri ? ri->severity : REIN_CONTRACT_ERROR, ids[rule],
@@ -1005,6 +1005,64 @@ static void rule_r011_load(rctx *R) {
   }
 }
 
+/* --------------------------------------------------------------- R012 */
+
+/* Does call c retry an answer with HTTP status `st`? (No `when` and no
+ * `retryable`: the runtime's default kinds, everything but fatal.) */
+static bool retries_status(const rc_call *c, uint32_t st) {
+  rein_retryable_set set;
+  rein__rc_retryable_set(c, &set);
+  rein_condition cond = REIN_COND_HTTP(st);
+  rein_outcome_kind k = rein_condition_kind(cond);
+  if (rein_retryable_set_is_empty(&set))
+    return k != REIN_OUTCOME_FATAL && k != REIN_OUTCOME_SUCCESS;
+  return rein_retryable_set_has(&set, cond, k);
+}
+
+static void rule_r012(rctx *R, rc_call *c) {
+  const rc_svc *v = c->callee;
+  if (!v || !v->adm || rein__rc_attempts(c) < 2) return;
+  const rein_contract_admission *a = v->adm;
+  bool shed = retries_status(c, a->shed_status);
+  bool limited = a->admit.rl_quota > 0 && retries_status(c, a->rate_limit_status);
+  if (!shed && !limited) return;
+  bool marks = a->dont_retry_header &&
+               a->admit.dont_retry != REIN_ADMIT_DONT_RETRY_NEVER;
+  bool no_ra = !(c->signals & REIN_CONTRACT_SIGNAL_RETRY_AFTER);
+  bool no_dr = shed && marks && !(c->signals & REIN_CONTRACT_SIGNAL_DONT_RETRY);
+  bool no_rl = limited && a->ratelimit_headers &&
+               !(c->signals & REIN_CONTRACT_SIGNAL_RATELIMIT);
+  if (!no_ra && !no_dr && !no_rl) return;
+  static const char *const dr_names[] = {"never", "retries", "overloaded"};
+  char missing[96] = "", statuses[32], why[768], fix[384];
+  snprintf(missing, sizeof missing, "%s%s%s%s%s", no_ra ? "retry-after" : "",
+           no_ra && (no_dr || no_rl) ? ", " : "", no_dr ? "dont-retry" : "",
+           no_dr && no_rl ? ", " : "", no_rl ? "ratelimit" : "");
+  if (shed && limited)
+    snprintf(statuses, sizeof statuses, "%u and %u", a->shed_status,
+             a->rate_limit_status);
+  else
+    snprintf(statuses, sizeof statuses, "%u",
+             shed ? a->shed_status : a->rate_limit_status);
+  snprintf(why, sizeof why,
+           "retries %s's shed answers (%s) but does not honour %s: %s sheds "
+           "at its proxy with Retry-After (its drain time)%s%s%s, so this "
+           "caller's retries come back on its own backoff into the overload "
+           "being shed%s",
+           v->name, statuses, missing, v->name,
+           marks ? " and Rein-Dont-Retry (dont_retry: " : "",
+           marks ? dr_names[a->admit.dont_retry] : "", marks ? ")" : "",
+           no_dr ? ", including those it was told not to retry" : "");
+  snprintf(fix, sizeof fix, "add %s to retry.signals (or stop retrying %s)",
+           missing, statuses);
+  rc_diag *d = finding(R, c->from, c->has_retry ? c->retry_loc : c->loc, 12,
+                       why, fix);
+  char rel[160];
+  snprintf(rel, sizeof rel, "%s's server.admission (zone %s)", v->name,
+           a->admit.name);
+  related(R, d, a->loc, rel);
+}
+
 /* -------------------------------------------------------------- driver */
 
 void rein_contract_check_opts_default(rein_contract_check_opts *o) {
@@ -1039,6 +1097,7 @@ rein_status rein_contract_check(rein_contract_set *s,
       if (ON(9)) rule_r009(&R, c);
       if (ON(10)) rule_r010(&R, c);
       if (ON(11)) rule_r011_call(&R, c);
+      if (ON(12)) rule_r012(&R, c);
     }
   }
   if (ON(4) && R.ok) rule_r004(&R);

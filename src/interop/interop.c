@@ -217,18 +217,33 @@ const char *rein_interop_caller(const rein_interop *ix) {
 
 static const ix_format *const formats[] = {
     &rein__ix_grpc,    &rein__ix_envoy, &rein__ix_istio, &rein__ix_gateway,
-    &rein__ix_linkerd, &rein__ix_aws,   &rein__ix_sdk,   NULL};
+    &rein__ix_linkerd, &rein__ix_aws,   &rein__ix_sdk,   &rein__ix_nginx,
+    NULL};
+/* Formats that import; then every format that exports (sdk is import
+ * only, nginx export only). */
 static const char *const format_names[] = {
     "grpc", "envoy", "istio", "gateway", "linkerd", "aws", "sdk", NULL};
+static const char *const export_names[] = {
+    "grpc", "envoy", "istio", "gateway", "linkerd", "aws", "nginx", NULL};
 
 const char *const *rein_interop_formats(void) {
   return format_names;
+}
+
+const char *const *rein_interop_export_formats(void) {
+  return export_names;
 }
 
 static const ix_format *find_format(const char *name) {
   for (size_t i = 0; name && formats[i]; i++)
     if (strcmp(formats[i]->name, name) == 0) return formats[i];
   return NULL;
+}
+
+/* A format that reads: an export-only one (nginx) is not found here. */
+static const ix_format *find_import(const char *name) {
+  const ix_format *f = find_format(name);
+  return f && (f->import || f->import_text) ? f : NULL;
 }
 
 /* The caller a file's name suggests: its base name without the extension,
@@ -254,7 +269,7 @@ rein_status rein_interop_import_buffer(rein_interop *ix, const char *format,
                                        const char *name, const char *data,
                                        size_t len) {
   if (!ix || !name || (!data && len)) return REIN_EINVAL;
-  const ix_format *f = find_format(format);
+  const ix_format *f = find_import(format);
   if (!f) return REIN_ENOTFOUND;
   if (!ix->caller_set && !ix->caller[0]) caller_from_file(ix, name);
   ix->errors = 0;
@@ -297,7 +312,7 @@ rein_status rein_interop_import_buffer(rein_interop *ix, const char *format,
 rein_status rein_interop_import_file(rein_interop *ix, const char *format,
                                      const char *path) {
   if (!ix || !path) return REIN_EINVAL;
-  if (!find_format(format)) return REIN_ENOTFOUND;
+  if (!find_import(format)) return REIN_ENOTFOUND;
   rein_errbuf eb = {{0}};
   char *buf = NULL;
   size_t n = 0;
@@ -324,7 +339,7 @@ rein_status rein_interop_export(rein_interop *ix, const char *format,
   const ix_format *f = find_format(format);
   if (!f) return REIN_ENOTFOUND;
   rein_contract_loc none = {"", 0, 0};
-  if (!caller) {
+  if (!caller && !f->server_side) {
     size_t n = rein_contract_call_count(s);
     for (size_t i = 0; i < n; i++) {
       const char *c, *to;

@@ -84,6 +84,10 @@ typedef struct ix_format {
    * format rein only reads (sdk). */
   rein_status (*export_)(rein_interop *ix, const rein_contract_set *s,
                          const char *caller, char **out, size_t *len);
+  /* `server_side`: the export writes the services' server side
+   * (server.admission), not a caller's calls: `caller` is then the service
+   * to export, NULL for every one. An export-only format has no `import`. */
+  bool server_side;
 } ix_format;
 
 extern const ix_format rein__ix_grpc;
@@ -93,6 +97,7 @@ extern const ix_format rein__ix_gateway;
 extern const ix_format rein__ix_linkerd;
 extern const ix_format rein__ix_aws;
 extern const ix_format rein__ix_sdk;
+extern const ix_format rein__ix_nginx; /* export only, server side */
 
 /* Is `data` an AWS shared config file: does its first line that is not
  * blank or a comment read `[default]` or `[profile NAME]`? (sdk.c) */

@@ -87,6 +87,10 @@ struct rein_admit {
   _Atomic uint32_t queue_len;
   _Atomic bool overloaded;   /* written under mu */
   _Atomic int64_t win_start; /* drain-rate window start; NONE before use */
+  /* The last time a slot was taken or given back (relaxed: a thread may
+   * store a slightly older `now` than another's; the drain bound below
+   * only needs it to the millisecond). NONE before the first. */
+  _Atomic int64_t moved_ns;
 
   /* Rate limiter (GCRA theoretical arrival time). */
   _Alignas(CACHELINE) _Atomic int64_t tat;
@@ -388,6 +392,7 @@ static void init_state(rein_admit *a, const rein_admit_config *c) {
   atomic_init(&a->queue_len, 0);
   atomic_init(&a->overloaded, false);
   atomic_init(&a->win_start, NONE);
+  atomic_init(&a->moved_ns, NONE);
   atomic_init(&a->tat, NONE);
   atomic_init(&a->queued, 0);
   atomic_init(&a->cancelled, 0);
@@ -753,11 +758,18 @@ static uint32_t inflight_of(uint64_t slots) {
   return (uint32_t)slots;
 }
 
-static bool take_slot(rein_admit *a) {
+static void moved(rein_admit *a, int64_t now) {
+  atomic_store_explicit(&a->moved_ns, now, memory_order_relaxed);
+}
+
+static bool take_slot(rein_admit *a, int64_t now) {
   uint64_t cur = atomic_load(&a->slots);
   uint32_t lim = atomic_load_explicit(&a->limit, memory_order_relaxed);
   while (inflight_of(cur) < lim) {
-    if (atomic_compare_exchange_weak(&a->slots, &cur, cur + 1)) return true;
+    if (atomic_compare_exchange_weak(&a->slots, &cur, cur + 1)) {
+      moved(a, now);
+      return true;
+    }
   }
   return false;
 }
@@ -821,14 +833,29 @@ static double rate_locked(rein_admit *a, int64_t now) {
   return (double)(rel - a->win_count) * 1e9 / (double)(now - ws);
 }
 
-/* The time to drain the current queue at the measured rate, clamped. */
+/*
+ * The time until a request shed now would find a slot: the requests
+ * waiting ahead of it and itself (queue length + 1) at the drain rate,
+ * clamped. The rate is the last complete window's, bounded by what the
+ * slots show now: while requests hold slots and none has been taken or
+ * given back for `gap`, the server completes at most one request per
+ * `gap` (an upstream that hangs drains nothing, whatever the window before
+ * the hang measured). A rate of 0 gives retry_after_max_ns. Called with mu
+ * held.
+ */
 static int64_t drain_time_locked(rein_admit *a, int64_t now) {
   const rein_admit_config *c = &a->cfg;
   uint32_t q = atomic_load_explicit(&a->queue_len, memory_order_relaxed);
-  if (q == 0) return c->retry_after_min_ns;
   double rate = rate_locked(a, now);
+  uint32_t inflight =
+      inflight_of(atomic_load_explicit(&a->slots, memory_order_relaxed));
+  int64_t mv = atomic_load_explicit(&a->moved_ns, memory_order_relaxed);
+  if (inflight > 0 && mv != NONE && now > mv) {
+    double bound = 1e9 / (double)(now - mv);
+    if (bound < rate) rate = bound;
+  }
   if (!(rate > 0)) return c->retry_after_max_ns;
-  double ra = (double)q * 1e9 / rate;
+  double ra = ((double)q + 1) * 1e9 / rate;
   if (ra >= (double)c->retry_after_max_ns) return c->retry_after_max_ns;
   return clamp64((int64_t)ra, c->retry_after_min_ns, c->retry_after_max_ns);
 }
@@ -984,7 +1011,7 @@ static bool reap(rein_admit *a, int64_t now, const rein_admit_ticket *self) {
 static void dispatch(rein_admit *a, int64_t now,
                      const rein_admit_ticket *self) {
   while (atomic_load_explicit(&a->queue_len, memory_order_relaxed) > 0) {
-    if (!take_slot(a)) break;
+    if (!take_slot(a, now)) break;
     bool lifo = a->cfg.lifo_when_overloaded &&
                 atomic_load_explicit(&a->overloaded, memory_order_relaxed);
     tqueue *q = a->first.head ? &a->first : &a->retry;
@@ -1064,7 +1091,7 @@ static rein_admit_result try_locked(rein_admit *a, rein_admit_ticket *t,
   roll_locked(a, now);
   settle(a, now, t);
   uint32_t qlen = atomic_load_explicit(&a->queue_len, memory_order_relaxed);
-  if (qlen == 0 && take_slot(a)) {
+  if (qlen == 0 && take_slot(a, now)) {
     /* A free slot and nobody waiting: whatever the detector said, the
      * server is keeping up right now. */
     set_overloaded(a, false);
@@ -1142,7 +1169,7 @@ static rein_admit_result shared_try(rein_admit *a, rein_admit_ticket *t,
   /* The private fast path's decision, in the same order. */
   if (atomic_load(&a->queue_len) == 0 &&
       !atomic_load_explicit(&a->overloaded, memory_order_relaxed) &&
-      take_slot(a)) {
+      take_slot(a, now)) {
     set_tstate(k, ST_ADMITTED);
     r = REIN_ADMIT_ADMITTED;
   } else {
@@ -1209,6 +1236,7 @@ static rein_status shared_release(rein_admit *a, rein_admit_ticket *t,
          inflight_of(atomic_load_explicit(&a->slots, memory_order_relaxed)));
   }
   atomic_fetch_add(&a->slots, REL_ONE - 1);
+  moved(a, now);
   node_free(a, n);
   roll_locked(a, now);
   if (atomic_load(&a->queue_len) > 0) settle(a, now, NULL); /* as private */
@@ -1232,6 +1260,7 @@ static void shared_cancel(rein_admit *a, rein_admit_ticket *t, int64_t now) {
       settle(a, now, NULL);
     } else if (ns == ST_ADMITTED) {
       atomic_fetch_add(&a->slots, REL_ONE - 1);
+      moved(a, now);
       set_tstate(t, ST_RELEASED);
       node_free(a, n);
       roll_locked(a, now);
@@ -1392,6 +1421,7 @@ rein_admit_result rein_admit_try(rein_admit *a, rein_admit_ticket *t,
     uint32_t lim = atomic_load_explicit(&a->limit, memory_order_relaxed);
     while (inflight_of(cur) < lim) {
       if (atomic_compare_exchange_weak(&a->slots, &cur, cur + 1)) {
+        moved(a, now);
         t->state_ = ST_ADMITTED;
         if (d) fill(a, t, d);
         return REIN_ADMIT_ADMITTED;
@@ -1438,6 +1468,7 @@ static void aimd(rein_admit *a, int64_t latency, uint32_t inflight) {
 static void release_slot(rein_admit *a, int64_t now) {
   /* in-flight - 1, releases + 1; seq_cst: see the file comment */
   atomic_fetch_add(&a->slots, REL_ONE - 1);
+  moved(a, now);
   if (atomic_load(&a->queue_len) > 0) {
     lock(a);
     roll_locked(a, now);

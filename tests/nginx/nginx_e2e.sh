@@ -24,6 +24,14 @@
 #   outage    (5th argument: tests/nginx/rein_client_load) the rein libcurl
 #             client, 50 calls/s, through a 3 s upstream stall: its
 #             amplification (attempts per call) stays under 1.1x
+#   export    (5th argument: the rein CLI) `rein export nginx` of a contract
+#             setting every server.admission field: each value is its
+#             directive's, nginx -t accepts the snippet, and nginx running
+#             it has the zone, limit and rate limit the contract says;
+#             values nginx cannot say exactly are warnings
+#   demo      (5th argument: the rein CLI) `rein demo --behind-nginx`: the
+#             rein round behind this nginx and module beside the direct one;
+#             without nginx the round is skipped with a message
 #
 # Every load is bounded (wrk -d, curl --max-time); the whole part < 60 s.
 set -euo pipefail
@@ -476,9 +484,9 @@ outage)
   [ -x "$CLIENT" ] || fail "outage needs the client program as 5th argument"
   start_upstream UP1 4 20
   start_upstream UP2 1 10
-  # dont_retry=overloaded: every rejection while overloaded says
-  # Rein-Dont-Retry, not only those of retries.
-  ZONE="limit=4 queue=32 retry_queue=4 target=20ms interval=100ms max_wait=100ms dont_retry=${DONT_RETRY:-overloaded}"
+  # The zone's default dont_retry (the module's: overloaded), or
+  # DONT_RETRY=never|retries|overloaded set explicitly.
+  ZONE="limit=4 queue=32 retry_queue=4 target=20ms interval=100ms max_wait=100ms${DONT_RETRY:+ dont_retry=$DONT_RETRY}"
   start_nginx
   b=$(base)
   # 7 s of calls; the upstream hangs from 1.5 s to 4.5 s.
@@ -496,10 +504,154 @@ outage)
   longest=$(sed -n 's/.*longest_call_s=\([^ ]*\).*/\1/p' "$dir/client")
   ge 11 "$longest" || fail "a call took $longest s, past its 10 s deadline"
   [ "$(metric rein_admit_rejected_total api queue_timeout)" -gt 0 ] || fail "the stall shed nothing"
-  ok "rein client through a 3 s stall: $calls calls, amplification $amp (< 1.1)"
+  ok "rein client through a 3 s stall (dont_retry=${DONT_RETRY:-default}): $calls calls, amplification $amp (< 1.1)"
+  ;;
+# --------------------------------------------------------------------------
+export)
+  REIN=$(cd "$(dirname "$CLIENT")" && pwd)/$(basename "$CLIENT")
+  [ -x "$REIN" ] || fail "export needs the rein CLI as 5th argument"
+  start_upstream UP1 4 20
+  PORT=$(free_port)
+  # A contract that sets every field of server.admission, none at its
+  # default (but aimd_backoff, which nginx cannot say: the warnings below);
+  # each line: the contract's field and value, and the token the snippet
+  # must carry for it (the round trip).
+  cat >"$dir/fields" <<EOF
+zone: ledger-api|rein_zone ledger-api
+limit: 8|limit=8
+adaptive: true|adaptive
+limit_min: 2|limit_min=2
+limit_max: 32|limit_max=32
+aimd_latency: 250ms|aimd_latency=250ms
+queue: 16|queue=16
+retry_queue: 4|retry_queue=4
+target: 20ms|target=20ms
+interval: 2s|interval=2s
+max_wait: 30ms|max_wait=30ms
+lifo: false|lifo=off
+retry_after_min: 0s|retry_after_min=0s
+retry_after_max: 2m|retry_after_max=2m
+retry_after_spread: 0.25|retry_after_spread=0.25
+rate_window: 500ms|rate_window=500ms
+rate_limit: {quota: 3, window: 2s, policy: burst}|rate=3/2s policy=burst
+dont_retry: retries|dont_retry=retries
+shed_status: 529|rein_shed_status 529;
+rate_limit_status: 430|rein_rate_limit_status 430;
+ratelimit_headers: true|rein_ratelimit_headers on;
+dont_retry_header: false|rein_dont_retry_header off;
+attempt_header: X-Attempt|rein_attempt_header X-Attempt;
+upstream: http://127.0.0.1:$UP1|proxy_pass http://127.0.0.1:$UP1;
+paths: {charge: /v1/charges, refund: /v1/refunds}|location /v1/refunds {
+listen: 127.0.0.1:$PORT|listen 127.0.0.1:$PORT;
+EOF
+  {
+    printf 'service: ledger\nversion: 2024-06-01\noperations:\n'
+    printf '  charge: {idempotency: key, key_ttl: 24h}\n  refund: {idempotency: natural}\n'
+    printf 'server:\n  admission:\n'
+    while IFS='|' read -r field _; do printf '    %s\n' "$field"; done <"$dir/fields"
+  } >"$dir/ledger.yaml"
+  "$REIN" check "$dir/ledger.yaml" >"$dir/check.out" 2>&1 || { cat "$dir/check.out"; fail "rein check refused the contract"; }
+  "$REIN" export nginx "$dir/ledger.yaml" -o "$dir/rein.conf" 2>"$dir/export.err" || fail "rein export nginx: $(cat "$dir/export.err")"
+  [ ! -s "$dir/export.err" ] || fail "warnings for a contract nginx can say exactly: $(cat "$dir/export.err")"
+  cat "$dir/rein.conf"
+  n=0
+  while IFS='|' read -r field token; do
+    grep -qF -- "$token" "$dir/rein.conf" || fail "contract '$field': no '$token' in the snippet"
+    n=$((n + 1))
+  done <"$dir/fields"
+  grep -qF 'location /v1/charges {' "$dir/rein.conf" || fail "no location for charge"
+  ok "round trip: each of the $n fields of server.admission is its directive's value"
+  cat >"$dir/nginx.conf" <<EOF
+load_module $MOD;
+worker_processes 2;
+pid $dir/nginx.pid;
+error_log $dir/error.log notice;
+events { worker_connections 256; }
+http {
+  access_log off;
+  client_body_temp_path $dir/body;
+  proxy_temp_path $dir/proxy;
+  fastcgi_temp_path $dir/fastcgi;
+  uwsgi_temp_path $dir/uwsgi;
+  scgi_temp_path $dir/scgi;
+  include $dir/rein.conf;
+}
+EOF
+  "$NGINX" -t -p "$dir" -c "$dir/nginx.conf" >"$dir/t.out" 2>&1 || { cat "$dir/t.out"; fail "nginx -t refused the exported snippet"; }
+  ok "nginx -t accepts the exported snippet"
+  "$NGINX" -p "$dir" -c "$dir/nginx.conf" 2>"$dir/start.err" || fail "nginx did not start: $(cat "$dir/start.err")"
+  b="http://127.0.0.1:$PORT"
+  for _ in $(seq 50); do curl -sf -o /dev/null "$b/metrics" && break; sleep 0.1; done
+  # What nginx runs is what the contract says: the zone's name and limit
+  # (metrics), the rate limit (RateLimit-Policy), its status (430), a
+  # location per operation proxied to the upstream.
+  curl -sf "$b/metrics" >"$dir/m" || fail "no metrics"
+  grep -q '^rein_admit_limit{admit="ledger-api"} 8$' "$dir/m" || fail "metrics: $(grep limit "$dir/m")"
+  curl -s -D "$dir/h1" -o "$dir/b1" "$b/v1/charges"
+  grep -q '^HTTP/1.1 200' "$dir/h1" && grep -q '^ok' "$dir/b1" || fail "/v1/charges: $(head -1 "$dir/h1")"
+  grep -qi '^RateLimit-Policy: "burst";q=3;w=2' "$dir/h1" || fail "RateLimit-Policy: $(cat "$dir/h1")"
+  for i in 1 2 3 4; do curl -s -D "$dir/r$i" -o /dev/null "$b/v1/refunds"; done
+  grep -q '^HTTP/1.1 430' "$dir"/r? || fail "no 430 past the rate limit: $(head -qn1 "$dir"/r?)"
+  ok "nginx running the snippet: zone ledger-api, limit 8, rate 3/2s policy burst, 430 past it, both operations proxied"
+  # A contract nginx cannot say exactly: warnings at its file:line:col,
+  # and the nearest values still pass nginx -t.
+  printf 'service: w\nversion: 1.0.0\nserver:\n  admission:\n    adaptive: true\n    aimd_backoff: 0.8\n    target: 1500us\n    retry_after_spread: 0.125\n' >"$dir/w.yaml"
+  "$REIN" export nginx "$dir/w.yaml" -o "$dir/w.conf" 2>"$dir/w.err" || fail "export w: $(cat "$dir/w.err")"
+  for want in 'w.yaml:6:19: warning: server.admission.aimd_backoff: 0.8 cannot be expressed' \
+              'w.yaml:7:13: warning: server.admission.target: 1500000 ns: nginx times are whole milliseconds: 2ms written' \
+              'w.yaml:8:25: warning: server.admission.retry_after_spread: 0.125: the nginx module reads two decimals' \
+              'warning: server.admission.listen: not set' \
+              'warning: server.admission.upstream: not set'; do
+    grep -qF "$want" "$dir/w.err" || { cat "$dir/w.err"; fail "export warnings lack: $want"; }
+  done
+  sed -e "s|include $dir/rein.conf;|include $dir/w.conf;|" -e "s|^pid .*|pid $dir/w.pid;|" "$dir/nginx.conf" >"$dir/w-nginx.conf"
+  "$NGINX" -t -p "$dir" -c "$dir/w-nginx.conf" >"$dir/t.out" 2>&1 || { cat "$dir/t.out"; fail "nginx -t refused the warned snippet"; }
+  ok "cannot-be-expressed warnings at the contract's file:line:col; the nearest values pass nginx -t"
+  # docs/nginx.md's example is what the command writes today, and nginx
+  # takes it.
+  root=$(cd "$here/../.." && pwd)
+  (cd "$root" && "$REIN" export nginx examples/contracts/ledger) >"$dir/doc.conf" 2>"$dir/doc.err" || fail "export of the ledger example: $(cat "$dir/doc.err")"
+  awk '/^<!-- rein export nginx examples\/contracts\/ledger -->$/ {m=1; next} m && /^```nginx$/ {p=1; next} p && /^```$/ {exit} p' "$root/docs/nginx.md" >"$dir/doc.md.conf"
+  [ -s "$dir/doc.md.conf" ] || fail "docs/nginx.md has no generated example"
+  diff -u "$dir/doc.md.conf" "$dir/doc.conf" || fail "docs/nginx.md's example is not what rein export nginx writes (regenerate it)"
+  sed -e "s|include $dir/rein.conf;|include $dir/doc.conf;|" -e "s|^pid .*|pid $dir/d.pid;|" "$dir/nginx.conf" >"$dir/d-nginx.conf"
+  "$NGINX" -t -p "$dir" -c "$dir/d-nginx.conf" >"$dir/t.out" 2>&1 || { cat "$dir/t.out"; fail "nginx -t refused the docs example"; }
+  ok "docs/nginx.md's example is the command's output, and nginx -t accepts it"
+  ;;
+# --------------------------------------------------------------------------
+demo)
+  REIN=$(cd "$(dirname "$CLIENT")" && pwd)/$(basename "$CLIENT")
+  [ -x "$REIN" ] || fail "demo needs the rein CLI as 5th argument"
+  # The round behind nginx: the rein client through this nginx and module
+  # (REIN_NGINX, REIN_NGINX_MODULE), beside the direct rein round.
+  (cd "$dir" && REIN_NGINX=$NGINX REIN_NGINX_MODULE=$MOD timeout 150 "$REIN" demo --short --no-sim --only rein \
+     --behind-nginx --html "$dir/demo.html" --json "$dir/demo.json") >"$dir/demo.out" 2>"$dir/demo.err" ||
+    fail "rein demo --behind-nginx: $(tail -5 "$dir/demo.err")"
+  grep -q '^rein demo: nginx round' "$dir/demo.err" || fail "no nginx round: $(cat "$dir/demo.err")"
+  head -8 "$dir/demo.out"
+  python3 - "$dir/demo.json" <<'PY' || fail "the nginx round's figures"
+import json, sys
+r = json.load(open(sys.argv[1]))["rounds"]
+assert set(r) == {"rein", "nginx"}, list(r)
+n = r["nginx"]
+assert n["calls"] > 0 and n["succeeded"] > 0, n
+assert n["duplicates"] == 0, n["duplicates"]
+# the rein client's policy holds behind nginx as well
+assert n["amplification"] < 1.5, n["amplification"]
+print("nginx round: calls %d, succeeded %d, amplification %.3f (direct %.3f)"
+      % (n["calls"], n["succeeded"], n["amplification"], r["rein"]["amplification"]))
+PY
+  grep -q '<th>nginx</th>' "$dir/demo.html" || fail "the report has no nginx column"
+  ok "rein demo --behind-nginx: the nginx round beside the rein round, in the summary, the JSON and the report"
+  # Without nginx: skipped, saying why; the other rounds run.
+  (cd "$dir" && REIN_NGINX=/nonexistent/nginx timeout 150 "$REIN" demo --short --no-sim --only naive \
+     --behind-nginx --html "$dir/demo2.html") >"$dir/demo2.out" 2>"$dir/demo2.err" ||
+    fail "rein demo without nginx: $(tail -5 "$dir/demo2.err")"
+  grep -q 'rein demo: the round behind nginx is skipped: no nginx' "$dir/demo2.err" || fail "skip message: $(cat "$dir/demo2.err")"
+  ok "without nginx: the round is skipped with a message, the others run"
   ;;
 *)
-  echo "usage: nginx_e2e.sh NGINX MODULE UPSTREAM config|signals|overload|reload|crash" >&2
+  echo "usage: nginx_e2e.sh NGINX MODULE UPSTREAM config|signals|overload|reload|crash|outage|export|demo" >&2
   exit 2
   ;;
 esac

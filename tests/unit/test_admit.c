@@ -461,12 +461,13 @@ static void test_retry_after_tracks_drain_rate(void **state) {
                      REIN_ADMIT_ADMITTED);
   }
   assert_true(stats(a, S).drain_rate == 10.0);
-  /* 30 waiting at 10/s: 3 s. */
+  /* 30 waiting at 10/s: a request shed now comes back behind them and
+   * needs its own completion too: 31 / 10 = 3.1 s. */
   for (int i = 0; i < 30; i++)
     assert_int_equal(rein_admit_try(a, &t[next++], 1, S, NULL),
                      REIN_ADMIT_QUEUED);
-  assert_int_equal(probe(a, S), 3 * S);
-  /* Window (1 s, 2 s]: 5 completions, the queue kept at 30: 6 s. */
+  assert_int_equal(probe(a, S), 3100 * MS);
+  /* Window (1 s, 2 s]: 5 completions, the queue kept at 30: 6.2 s. */
   for (int k = 1; k <= 5; k++) {
     int64_t now = S + k * 200 * MS;
     assert_int_equal(rein_admit_release(a, &t[head++], now, -1), REIN_OK);
@@ -474,24 +475,25 @@ static void test_retry_after_tracks_drain_rate(void **state) {
                      REIN_ADMIT_QUEUED);
   }
   assert_true(stats(a, 2 * S).drain_rate == 5.0);
-  assert_int_equal(probe(a, 2 * S), 6 * S);
-  /* 60 waiting at 5/s: 12 s; the header says 12. */
+  assert_int_equal(probe(a, 2 * S), 6200 * MS);
+  /* 60 waiting at 5/s: 12.2 s; the header says 13. */
   for (int i = 0; i < 30; i++)
     rein_admit_try(a, &t[next++], 1, 2 * S, NULL);
   rein_admit_ticket p;
   rein_admit_decision d;
   rein_admit_try(a, &p, 2, 2 * S, &d);
-  assert_int_equal(d.retry_after_ns, 12 * S);
+  assert_int_equal(d.retry_after_ns, 12200 * MS);
   assert_int_equal(d.queue_len, 60);
   rein_admit_response r;
   assert_int_equal(rein_admit_headers(&d, -1, &r), REIN_OK);
   assert_int_equal(r.status, 503);
   assert_string_equal(r.headers[0].name, "Retry-After");
-  assert_string_equal(r.headers[0].value, "12");
-  /* Window (2 s, 3 s] with one completion: 59 / 1 = 59 s; then nothing
-   * completes in (3 s, 4 s]: clamped to the maximum (60 s). */
+  assert_string_equal(r.headers[0].value, "13");
+  /* Window (2 s, 3 s] with two completions: (58 + 1) / 2 = 29.5 s; then
+   * nothing completes in (3 s, 4 s]: clamped to the maximum (60 s). */
+  rein_admit_release(a, &t[head++], 2500 * MS, -1);
   rein_admit_release(a, &t[head++], 3 * S, -1);
-  assert_int_equal(probe(a, 3 * S), 59 * S);
+  assert_int_equal(probe(a, 3 * S), 29500 * MS);
   assert_int_equal(stats(a, 4 * S).drain_rate, 0);
   assert_int_equal(probe(a, 4 * S), 60 * S);
   /* Clean up: cancel the waiters, release the admitted. */
@@ -567,13 +569,55 @@ static void test_retry_after_clamps(void **state) {
   rein_admit *a = mk(&c);
   rein_admit_ticket A, B;
   rein_admit_try(a, &A, 1, 0, NULL);
-  /* Empty queue: the minimum. */
-  assert_int_equal(probe(a, 0), 2 * S);
-  /* Queue, but no completion measured yet: the maximum. */
+  /* Empty queue, no completion measured yet: the maximum (nothing says
+   * when the one slot frees). */
+  assert_int_equal(probe(a, 0), 5 * S);
+  /* Queue, no completion measured yet: the maximum. */
   rein_admit_try(a, &B, 1, 0, NULL);
   assert_int_equal(probe(a, 0), 5 * S);
   rein_admit_cancel(a, &B, 1);
   rein_admit_release(a, &A, 1, -1);
+  rein_admit_free(a);
+}
+
+/* An upstream that hangs: the last window measured 10/s, then no slot is
+ * taken or given back. The drain rate is bounded by one completion per
+ * time since the slots last moved, so Retry-After grows with the hang
+ * instead of repeating the rate from before it. */
+static void test_retry_after_stalled_slots(void **state) {
+  (void)state;
+  rein_admit_config c;
+  calm(&c);
+  c.limit = 1;
+  c.queue_max = 8;
+  c.retry_queue_max = 0;
+  c.retry_after_min_ns = 0;
+  c.rate_window_ns = 2 * S;
+  rein_admit *a = mk(&c);
+  rein_admit_ticket A, B;
+  rein_admit_try(a, &A, 1, 0, NULL);
+  for (int k = 1; k <= 20; k++) {
+    rein_admit_release(a, &A, k * 100 * MS, -1);
+    rein_admit_try(a, &A, 1, k * 100 * MS, NULL);
+  }
+  assert_true(stats(a, 2 * S).drain_rate == 10.0);
+  /* The slot last moved at 2 s. One waiter: (1 + 1) / 10 = 0.2 s. */
+  assert_int_equal(rein_admit_try(a, &B, 1, 2 * S, NULL), REIN_ADMIT_QUEUED);
+  assert_int_equal(probe(a, 2 * S), 200 * MS);
+  /* 50 ms later the window's rate still holds (1 / 50 ms is above it). */
+  assert_int_equal(probe(a, 2050 * MS), 200 * MS);
+  /* 1 s without a move: at most 1/s, so 2 s; 1.9 s without one: 3.8 s. */
+  assert_int_equal(probe(a, 3 * S), 2 * S);
+  assert_int_equal(probe(a, 3900 * MS), 3800 * MS);
+  /* The slot moves again: back to the window's rate (still 10/s: the
+   * window that started at 2 s is not complete). */
+  rein_admit_release(a, &A, 3900 * MS, -1); /* B takes the slot */
+  rein_admit_ticket C;
+  assert_int_equal(rein_admit_try(a, &C, 1, 3900 * MS, NULL),
+                   REIN_ADMIT_QUEUED);
+  assert_int_equal(probe(a, 3900 * MS), 200 * MS);
+  rein_admit_cancel(a, &C, 3900 * MS);
+  rein_admit_release(a, &B, 3900 * MS, -1);
   rein_admit_free(a);
 }
 
@@ -1081,6 +1125,7 @@ int main(void) {
       cmocka_unit_test(test_retry_after_tracks_drain_rate),
       cmocka_unit_test(test_retry_after_spread),
       cmocka_unit_test(test_retry_after_clamps),
+      cmocka_unit_test(test_retry_after_stalled_slots),
       cmocka_unit_test(test_rate_limit_headers),
       cmocka_unit_test(test_headers_overload_and_retention),
       cmocka_unit_test(test_aimd),

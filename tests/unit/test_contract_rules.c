@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * test_contract_rules.c: every rule R001..R011 on small graphs that must
+ * test_contract_rules.c: every rule R001..R012 on small graphs that must
  * trigger it and on near-identical ones that must not, asserting the exact
  * diagnostics (file:line:col, severity, rule id, message, fix, notes) as
  * `rein check` prints them; plus E007 resolution, --disable, the
@@ -875,6 +875,83 @@ static const char r011_key_expect[] =
     "a.yaml:11:14: error[R011]: a hedges b.del (up to 2 attempts at once), which is not idempotent (idempotency: none): a hedge runs it a second time while the first may still be running\n"
     "  fix: remove the hedge, or give b.del idempotency: key and send it (key: originate)\n";
 
+/* R012: a caller retrying 503 from a shedding callee, honouring neither
+ * Retry-After nor Rein-Dont-Retry */
+#define R012_LEDGER                                                            \
+  "ledger.yaml",                                                               \
+      "service: ledger\n"                                                      \
+      "version: 2024-01-01\n"                                                  \
+      "operations:\n"                                                          \
+      "  charge: {idempotency: natural}\n"                                     \
+      "server:\n"                                                              \
+      "  admission: {limit: 4, queue: 32}\n"
+static const char *const r012_files[] = {
+    "a.yaml",
+    "service: a\n"
+    "version: 2024-01-01\n"
+    "calls:\n"
+    "  - to: ledger.charge\n"
+    "    retry: {attempts: 3, when: [503], signals: [pushback]}\n",
+    R012_LEDGER, NULL};
+static const char r012_expect[] =
+    "a.yaml:5:12: warning[R012]: retries ledger's shed answers (503) but "
+    "does not honour retry-after, dont-retry: ledger sheds at its proxy with "
+    "Retry-After (its drain time) and Rein-Dont-Retry (dont_retry: "
+    "overloaded), so this caller's retries come back on its own backoff into "
+    "the overload being shed, including those it was told not to retry\n"
+    "  fix: add retry-after, dont-retry to retry.signals (or stop retrying "
+    "503)\n"
+    "  note: ledger.yaml:6:14: ledger's server.admission (zone ledger)\n";
+
+/* R012: dont_retry never: only Retry-After matters; no `when`: the
+ * defaults retry 503 */
+static const char *const r012_never_files[] = {
+    "a.yaml",
+    "service: a\n"
+    "version: 2024-01-01\n"
+    "calls:\n"
+    "  - to: ledger.charge\n"
+    "    retry: {attempts: 2, signals: [dont-retry]}\n",
+    "ledger.yaml",
+    "service: ledger\n"
+    "version: 2024-01-01\n"
+    "operations:\n"
+    "  charge: {idempotency: natural}\n"
+    "server:\n"
+    "  admission: {limit: 4, dont_retry: never}\n",
+    NULL};
+static const char r012_never_expect[] =
+    "a.yaml:5:12: warning[R012]: retries ledger's shed answers (503) but "
+    "does not honour retry-after: ledger sheds at its proxy with Retry-After "
+    "(its drain time), so this caller's retries come back on its own backoff "
+    "into the overload being shed\n"
+    "  fix: add retry-after to retry.signals (or stop retrying 503)\n"
+    "  note: ledger.yaml:6:14: ledger's server.admission (zone ledger)\n";
+
+/* R012 silent: the signals honoured; a caller that does not retry 503; a
+ * caller that does not retry at all */
+static const char *const r012_clean_files[] = {
+    "a.yaml",
+    "service: a\n"
+    "version: 2024-01-01\n"
+    "calls:\n"
+    "  - to: ledger.charge\n"
+    "    retry: {attempts: 3, when: [503], signals: [retry-after, "
+    "dont-retry]}\n",
+    "b.yaml",
+    "service: b\n"
+    "version: 2024-01-01\n"
+    "calls:\n"
+    "  - to: ledger.charge\n"
+    "    retry: {attempts: 3, when: [timeout], signals: []}\n",
+    "c.yaml",
+    "service: c\n"
+    "version: 2024-01-01\n"
+    "calls:\n"
+    "  - to: ledger.charge\n",
+    R012_LEDGER, NULL};
+static const char r012_clean_expect[] = "";
+
 /* --disable R003,R005 silences both */
 static const char *const disable_files[] = {"w.yaml",
                                             "service: w\n"
@@ -960,6 +1037,9 @@ static const rule_case cases[] = {
     {"r011", r011_files, 0x0u, 0, r011_expect, 1},
     {"r011_budget", r011_budget_files, 0x0u, 0, r011_budget_expect, 0},
     {"r011_key", r011_key_files, 0x0u, 0, r011_key_expect, 1},
+    {"r012", r012_files, 0x0u, 0, r012_expect, 0},
+    {"r012_never", r012_never_files, 0x0u, 0, r012_never_expect, 0},
+    {"r012_clean", r012_clean_files, 0x0u, 0, r012_clean_expect, 0},
     {"disable", disable_files, 0x28u, 0, disable_expect, 0},
     {"e007", e007_files, 0x0u, 0, e007_expect, 1},
 };
@@ -1086,7 +1166,7 @@ static void test_rule_catalogue(void **st) {
   assert_int_equal(rein_contract_rule("R009")->severity, REIN_CONTRACT_WARNING);
   assert_int_equal(rein_contract_rule("R001")->severity, REIN_CONTRACT_ERROR);
   assert_string_equal(rein_contract_rule("E003")->name, "unknown-field");
-  assert_null(rein_contract_rule("R012"));
+  assert_null(rein_contract_rule("R013"));
   assert_null(rein_contract_rule_n(0));
   assert_null(rein_contract_rule(NULL));
 }
@@ -1317,6 +1397,22 @@ static void test_r011(void **st) {
   run_case(find_case("r011_key"));
 }
 
+static void test_r012(void **st) {
+  (void)st;
+  run_case(find_case("r012"));
+}
+
+static void test_r012_never(void **st) {
+  (void)st;
+  run_case(find_case("r012_never"));
+}
+
+static void test_r012_clean(void **st) {
+  (void)st;
+  run_case(find_case("r012_clean"));
+}
+
+
 static void test_disable(void **st) {
   (void)st;
   run_case(find_case("disable"));
@@ -1359,6 +1455,9 @@ int main(void) {
       cmocka_unit_test(test_r010),
       cmocka_unit_test(test_r010_clean),
       cmocka_unit_test(test_r011),
+      cmocka_unit_test(test_r012),
+      cmocka_unit_test(test_r012_never),
+      cmocka_unit_test(test_r012_clean),
       cmocka_unit_test(test_disable),
       cmocka_unit_test(test_e007),
       cmocka_unit_test(test_json_and_sarif),
