@@ -15,7 +15,7 @@
 # loopback and must make the attempts rein decides; it fails when
 # python3-grpcio is missing (scripts/deps.sh check installs it).
 if(TARGET rein_interop)
-  rein_add_test(NAME test_interop_grpc SOURCES unit/test_interop_grpc.c
+  rein_add_test(NAME test_interop_grpc SOURCES unit/test_interop_grpc.c interop/ix_test.c
                 LIBS rein_interop LABELS unit TIMEOUT 120
                 ARGS ${PROJECT_SOURCE_DIR}/examples/contracts
                      ${PROJECT_SOURCE_DIR}/tests/interop/fixtures/grpc
@@ -108,6 +108,20 @@ if(TARGET rein_interop)
                    --work ${CMAKE_CURRENT_BINARY_DIR}/interop_runtime)
   set_tests_properties(test_interop_grpc_runtime PROPERTIES
                        LABELS "e2e" TIMEOUT 180)
+  # grpc-js (tools/node_modules, with @grpc/grpc-js-xds) implements gRFC
+  # A6 hedging, which C-core does not: the exported hedgingPolicy run for
+  # real, attempts and status compared with rein_hedge on the same script.
+  if(REIN_NODE)
+    add_test(NAME test_interop_grpc_hedge
+             COMMAND ${REIN_NODE}
+                     ${CMAKE_CURRENT_SOURCE_DIR}/interop/grpc_hedge.cjs
+                     --rein $<TARGET_FILE:rein_cli>
+                     --driver $<TARGET_FILE:interop_grpc_driver>
+                     --contracts ${CMAKE_CURRENT_SOURCE_DIR}/interop/runtime-hedge)
+    set_tests_properties(test_interop_grpc_hedge PROPERTIES
+                         LABELS "e2e" TIMEOUT 60
+                         ENVIRONMENT "NODE_PATH=${PROJECT_SOURCE_DIR}/tools/node_modules")
+  endif()
 endif()
 # libFuzzer over the importer and the round trip (clang + REIN_FUZZ): the
 # sources are compiled into the target so libFuzzer sees their coverage.

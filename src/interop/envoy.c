@@ -620,12 +620,21 @@ static void hedge_policy(eimp *E, yaml_node_t *n, const char *path) {
   if (!is_type(E, n, IX_J_OBJECT, path, "an object")) return;
   ix_member m[4];
   size_t k = rein__ix_members(E->d, n, path, hp_fields, m, 4);
-  if (!k) warn(E, n, path, "rein cannot represent hedging yet: left out");
+  /* rein's hedge block is gRFC A6's (a hedge after a delay, the next at
+   * once after a non-fatal answer); Envoy hedges only when a per-try
+   * timeout fires, waits its retry back-off after a failed attempt, and
+   * does not implement initial_requests / additional_request_chance. */
+  if (!k)
+    warn(E, n, path,
+         "Envoy's hedging (on per-try timeout) is not rein's hedge block "
+         "(gRFC A6's): left out");
   for (size_t i = 0; i < k; i++) {
     char fp[256];
     warn(E, m[i].k, rein__ix_path(fp, sizeof fp, path, m[i].key),
-         "rein cannot represent hedging yet: left out (the contract's calls "
-         "make no hedged attempts)");
+         "Envoy's hedging (a retry on per-try timeout that keeps the first "
+         "attempt, with its back-off after failures) is not rein's hedge "
+         "block (gRFC A6's): left out, the contract's calls make no hedged "
+         "attempts");
   }
 }
 

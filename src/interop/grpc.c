@@ -405,21 +405,63 @@ static void retry_policy(imp *I, yaml_node_t *n, const char *path,
                  got[5] != NULL);
 }
 
-static void hedging_policy(imp *I, yaml_node_t *n, const char *path) {
+/* hedgingPolicy -> the hedge block (gRFC A6, as grpc-js runs it): up to
+ * maxAttempts attempts in flight, the next sent hedgingDelay after the
+ * previous one (default 0s: all at once) or at once after a non-fatal
+ * status; nonFatalStatusCodes (default none: every status ends the call)
+ * become `when`, which is what a rein hedge goes on after. */
+static void hedging_policy(imp *I, yaml_node_t *n, const char *path,
+                           rein_policy_spec *sp) {
   if (rein__ix_jtype(n) != IX_J_OBJECT) {
     rein__ix_type_error(I->d, n, path, "an object");
     return;
   }
   ix_member m[MAX_MEMBERS];
   size_t k = rein__ix_members(I->d, n, path, hp_fields, m, MAX_MEMBERS);
-  if (!k)
-    rein__ix_warn(I->d, n, path, "rein cannot represent hedging yet: left out");
-  for (size_t i = 0; i < k; i++) {
-    char fp[256];
-    rein__ix_warn(I->d, m[i].v, rein__ix_path(fp, sizeof fp, path, m[i].key),
-                  "rein cannot represent hedging yet: left out (the "
-                  "contract's calls make no hedged attempts)");
+  yaml_node_t *got[3] = {0};
+  for (size_t i = 0; i < k; i++)
+    for (int f = 0; f < 3; f++)
+      if (strcmp(m[i].key, hp_fields[f]) == 0) got[f] = m[i].v;
+  char fp[256];
+  if (!got[0]) {
+    rein__ix_error(I->d, n, rein__ix_path(fp, sizeof fp, path, "maxAttempts"),
+                   "missing (gRPC refuses a hedgingPolicy without it)");
+    return;
   }
+  double x;
+  if (!get_number(I, got[0],
+                  rein__ix_path(fp, sizeof fp, path, "maxAttempts"), &x))
+    return;
+  if (x != floor(x) || x < 2) {
+    rein__ix_error(I->d, got[0], fp,
+                   "must be a whole number of at least 2 (it counts the "
+                   "first attempt; leave hedgingPolicy out for no hedges), "
+                   "got %g",
+                   x);
+    return;
+  }
+  if (x > GRPC_MAX_ATTEMPTS) {
+    rein__ix_warn(I->d, got[0], fp,
+                  "gRPC treats values above 5 as 5 (gRFC A6's default "
+                  "client maximum): imported as hedge attempts: 5, not %g",
+                  x);
+    x = GRPC_MAX_ATTEMPTS;
+  }
+  sp->has_hedge = true;
+  char t[16];
+  snprintf(t, sizeof t, "%d", (int)x);
+  set_field(I, got[0], fp, sp, REIN_MODEL_HEDGE, "attempts", t);
+  int64_t delay = 0;
+  if (got[1] &&
+      get_duration(I, got[1],
+                   rein__ix_path(fp, sizeof fp, path, "hedgingDelay"), &delay))
+    set_duration(I, got[1], fp, sp, REIN_MODEL_HEDGE, "delay", delay);
+  else if (!got[1])
+    set_duration(I, n, path, sp, REIN_MODEL_HEDGE, "delay", 0);
+  if (got[2])
+    status_codes(I, got[2],
+                 rein__ix_path(fp, sizeof fp, path, "nonFatalStatusCodes"), sp,
+                 true);
 }
 
 static bool seen_name(imp *I, yaml_node_t *n, const char *path,
@@ -456,7 +498,7 @@ static void method_config(imp *I, yaml_node_t *n, const char *path) {
   sp.policy.backoff.jitter = REIN_JITTER_FULL;
   sp.signals = REIN_SIGNAL_PUSHBACK; /* grpc-retry-pushback-ms, nothing else */
   rein_model_list_clear(&sp, mf(REIN_MODEL_RETRY, "when"));
-  yaml_node_t *names = NULL, *rp = NULL;
+  yaml_node_t *names = NULL, *rp = NULL, *hp = NULL;
   char fp[256];
   for (size_t i = 0; i < k; i++) {
     rein__ix_path(fp, sizeof fp, path, m[i].key);
@@ -471,7 +513,8 @@ static void method_config(imp *I, yaml_node_t *n, const char *path) {
       rp = v;
       retry_policy(I, v, fp, &sp);
     } else if (strcmp(m[i].key, "hedgingPolicy") == 0) {
-      hedging_policy(I, v, fp);
+      hp = v;
+      hedging_policy(I, v, fp, &sp);
     } else if (strcmp(m[i].key, "waitForReady") == 0) {
       if (rein__ix_jtype(v) != IX_J_BOOL)
         rein__ix_type_error(I->d, v, fp, "true or false");
@@ -488,7 +531,10 @@ static void method_config(imp *I, yaml_node_t *n, const char *path) {
                       "does not represent it: left out");
     }
   }
-  (void)rp;
+  if (rp && hp)
+    rein__ix_error(I->d, hp, rein__ix_path(fp, sizeof fp, path, "hedgingPolicy"),
+                   "a method config has a retryPolicy or a hedgingPolicy, "
+                   "not both (gRFC A6; grpc-js refuses both)");
   if (!names) {
     rein__ix_warn(I->d, n, path,
                   "no name: this method config applies to no method; left "
@@ -500,7 +546,7 @@ static void method_config(imp *I, yaml_node_t *n, const char *path) {
     rein__ix_type_error(I->d, names, fp, "an array of {service, method}");
     return;
   }
-  if (I->has_throttle && sp.policy.max_attempts > 1) {
+  if (I->has_throttle && (sp.policy.max_attempts > 1 || sp.has_hedge)) {
     char t[40];
     sp.has_budget = true;
     set_field(I, names, fp, &sp, REIN_MODEL_BUDGET, "kind", "token_bucket");
@@ -845,6 +891,54 @@ static json_t *retry_policy_json(exp_ *E, const rein_policy_spec *sp) {
   return rp;
 }
 
+/* The hedge block as a hedgingPolicy (gRFC A6). Only a fixed delay has a
+ * gRPC form; the non-fatal statuses are the gRPC statuses `when` holds, as
+ * a rein hedge goes on after what the policy retries. */
+static json_t *hedging_policy_json(exp_ *E, const rein_policy_spec *sp) {
+  json_t *hp = json_object();
+  const rein_hedge_config *h = &sp->hedge;
+  uint32_t att = h->max_attempts;
+  if (att > GRPC_MAX_ATTEMPTS) {
+    ewarn(E, "retry.hedge.attempts",
+          "%u attempts: gRPC treats maxAttempts above 5 as 5 (gRFC A6); "
+          "written as 5",
+          att);
+    att = GRPC_MAX_ATTEMPTS;
+  }
+  rein_json_set(hp, "maxAttempts", json_integer(att));
+  rein_json_set(hp, "hedgingDelay", jdur(h->delay_ns));
+  if (h->quantile > 0) {
+    char w[48], d[48];
+    rein_format_duration(h->window_ns, w, sizeof w);
+    rein_format_duration(h->delay_ns, d, sizeof d);
+    ewarn(E, "retry.hedge.quantile",
+          "gRPC hedges after a fixed hedgingDelay: hedging at quantile %g of "
+          "the last %s cannot be expressed; written as the fixed delay %s",
+          h->quantile, w, d);
+  }
+  if (sp->policy.max_attempts > 1)
+    ewarn(E, "retry.attempts",
+          "a gRPC method config has a retryPolicy or a hedgingPolicy, not "
+          "both: the hedge is written, and attempts: %u with its backoff "
+          "left out (a hedged call makes at most hedge.attempts attempts, "
+          "in rein too)",
+          sp->policy.max_attempts);
+  if (sp->policy.attempt_timeout_ns > 0)
+    ewarn(E, "timeout",
+          "a hedgingPolicy has no per-attempt timeout (the method's timeout "
+          "bounds the call): left out");
+  when_warnings(E, sp);
+  json_t *codes = json_array();
+  for (uint32_t c = 1; c < REIN_GRPC_CODE_COUNT_; c++)
+    if (retries_code(sp, c))
+      rein_json_push(codes, json_string(rein_grpc_code_name(c)));
+  if (json_array_size(codes))
+    rein_json_set(hp, "nonFatalStatusCodes", codes);
+  else
+    json_decref(codes); /* none: every status ends the call, as in rein */
+  return hp;
+}
+
 static void other_warnings(exp_ *E, const rein_policy_spec *sp) {
   if (sp->policy.window_ns > 0)
     ewarn(E, "retry.window",
@@ -913,17 +1007,23 @@ static rein_status grpc_export(rein_interop *ix, const rein_contract_set *s,
     json_t *mc = json_object(), *names = json_array();
     rein_json_push(names, name);
     rein_json_set(mc, "name", names);
+    bool hedged = sp.has_hedge && sp.hedge.max_attempts > 1;
     int64_t tmo = sp.deadline_ns;
-    if (!tmo && sp.policy.max_attempts <= 1 && sp.policy.attempt_timeout_ns) {
+    if (!tmo && !hedged && sp.policy.max_attempts <= 1 &&
+        sp.policy.attempt_timeout_ns) {
       rein__ix_diag(ix, REIN_INTEROP_NOTE, loc, path,
                     "timeout: one attempt, so the attempt timeout is the "
                     "call's timeout");
       tmo = sp.policy.attempt_timeout_ns;
     }
     if (tmo) rein_json_set(mc, "timeout", jdur(tmo));
-    if (sp.policy.max_attempts > 1) {
-      json_t *rp = retry_policy_json(&E, &sp);
-      if (rp) rein_json_set(mc, "retryPolicy", rp);
+    if (hedged || sp.policy.max_attempts > 1) {
+      if (hedged) {
+        rein_json_set(mc, "hedgingPolicy", hedging_policy_json(&E, &sp));
+      } else {
+        json_t *rp = retry_policy_json(&E, &sp);
+        if (rp) rein_json_set(mc, "retryPolicy", rp);
+      }
       other_warnings(&E, &sp);
       if (sp.has_budget && sp.budget.kind == REIN_BUDGET_TOKEN_BUCKET) {
         double mt = sp.budget.max_tokens, tr = sp.budget.token_ratio;
@@ -1018,5 +1118,7 @@ static rein_status grpc_export(rein_interop *ix, const rein_contract_set *s,
   return st;
 }
 
-const ix_format rein__ix_grpc = {
-    .name = "grpc", .import = grpc_import, .export_ = grpc_export};
+const ix_format rein__ix_grpc = {.name = "grpc",
+                                 .import = grpc_import,
+                                 .export_ = grpc_export,
+                                 .hedges = true};

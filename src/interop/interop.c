@@ -370,7 +370,9 @@ rein_status rein_interop_export(rein_interop *ix, const char *format,
     return REIN_EUNSUPPORTED;
   }
   ix->errors = 0;
+  ix->exporting = f;
   rein_status st = f->export_(ix, s, caller, out, len);
+  ix->exporting = NULL;
   if (ix->oom) { /* a diagnostic was lost: the result is not complete */
     rein_free(&ix->alloc, *out);
     *out = NULL;
@@ -1102,6 +1104,13 @@ int rein__ix_export_call(rein_interop *ix, const rein_contract_set *s,
     *st = REIN_EINVAL;
     return -1;
   }
+  if (sp->has_hedge && sp->hedge.max_attempts > 1 && ix->exporting &&
+      !ix->exporting->hedges)
+    rein__ix_diag(ix, REIN_INTEROP_WARNING, *loc, path,
+                  "retry.hedge: %s has no hedged requests: left out (the "
+                  "call is written with its retries, unhedged; rein runs it "
+                  "with up to %u attempts in flight)",
+                  ix->exporting->name, sp->hedge.max_attempts);
   return 1;
 }
 

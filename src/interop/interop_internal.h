@@ -38,6 +38,7 @@ struct rein_interop {
   size_t ndiags, capdiags;
   size_t errors; /* of the import in progress */
   bool oom;
+  const struct ix_format *exporting; /* the export in progress, or NULL */
 };
 
 /* A string owned by the handle (NULL when out of memory, and ix->oom). */
@@ -88,6 +89,10 @@ typedef struct ix_format {
    * (server.admission), not a caller's calls: `caller` is then the service
    * to export, NULL for every one. An export-only format has no `import`. */
   bool server_side;
+  /* `hedges`: the exporter writes a call's hedge block (grpc:
+   * hedgingPolicy, envoy: hedge_policy). Otherwise rein__ix_export_call
+   * warns that a hedged call is written unhedged. */
+  bool hedges;
 } ix_format;
 
 extern const ix_format rein__ix_grpc;

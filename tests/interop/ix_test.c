@@ -35,6 +35,19 @@ bool ix_warned(const rein_interop *ex, const char *path,
   return false;
 }
 
+void ix_random_hedge(rein_rng *r, rein_policy_spec *sp) {
+  char t[64];
+  sp->has_hedge = true;
+  snprintf(t, sizeof t, "%u", 1 + (unsigned)(rein_rng_next(r) % 7));
+  rein_model_set(sp, mf(REIN_MODEL_HEDGE, "attempts"), t, NULL);
+  int64_t d = (int64_t)(rein_rng_next(r) % (UINT64_C(2) * SEC));
+  if (rein_rng_next(r) % 2) d -= d % MS;
+  rein_format_duration(d, t, sizeof t);
+  rein_model_set(sp, mf(REIN_MODEL_HEDGE, "delay"), t, NULL);
+  if (rein_rng_next(r) % 3 == 0)
+    rein_model_set(sp, mf(REIN_MODEL_HEDGE, "quantile"), "0.95", NULL);
+}
+
 void ix_random_contract(rein_rng *r, char *buf, size_t cap) {
   static const char *const names[] = {"503",
                                       "429",
@@ -117,6 +130,7 @@ void ix_random_contract(rein_rng *r, char *buf, size_t cap) {
       rein_format_duration(ttl, t, sizeof t);
       rein_model_set(&sp, mf(REIN_MODEL_BUDGET, "ttl"), t, NULL);
     }
+    if (rein_rng_next(r) % 4 == 0) ix_random_hedge(r, &sp);
     o += rein_policy_spec_yaml(&sp, true, 4, buf + o, cap - o);
   }
 }

@@ -18,6 +18,7 @@
  * argv: EXAMPLES_DIR FIXTURES_DIR REIN_BINARY
  */
 #include "rein_test.h"
+#include "../interop/ix_test.h"
 
 #include "rein/contract.h"
 #include "rein/input.h"
@@ -298,9 +299,7 @@ static void test_warnings(void **state) {
       "  \"waitForReady\": true, \"maxRequestMessageBytes\": 1024,\n"
       "  \"retryPolicy\": {\"maxAttempts\": 9, \"initialBackoff\": \"2s\",\n"
       "    \"maxBackoff\": \"1s\", \"backoffMultiplier\": 0.5,\n"
-      "    \"retryableStatusCodes\": [\"OK\", \"UNAVAILABLE\"]},\n"
-      "  \"hedgingPolicy\": {\"maxAttempts\": 3, \"hedgingDelay\": \"1s\",\n"
-      "    \"nonFatalStatusCodes\": [\"UNAVAILABLE\"]}}],\n"
+      "    \"retryableStatusCodes\": [\"OK\", \"UNAVAILABLE\"]}}],\n"
       " \"retryThrottling\": {\"maxTokens\": 10, \"tokenRatio\": 0.1234},\n"
       " \"loadBalancingConfig\": [], \"healthCheckConfig\": {}}",
       &st);
@@ -313,9 +312,6 @@ static void test_warnings(void **state) {
       "methodConfig[0].retryPolicy.maxBackoff",
       "methodConfig[0].retryPolicy.backoffMultiplier",
       "methodConfig[0].retryPolicy.retryableStatusCodes[0]",
-      "methodConfig[0].hedgingPolicy.maxAttempts",
-      "methodConfig[0].hedgingPolicy.hedgingDelay",
-      "methodConfig[0].hedgingPolicy.nonFatalStatusCodes",
       "retryThrottling.tokenRatio",
       "loadBalancingConfig",
       "healthCheckConfig"};
@@ -353,6 +349,8 @@ typedef struct proj {
   int jitter;
   bool bucket;
   double max_tokens, token_ratio;
+  uint32_t hedge_attempts; /* 0: not hedged */
+  int64_t hedge_delay;
 } proj;
 
 static uint32_t grpc_codes(const rein_policy_spec *sp) {
@@ -373,6 +371,22 @@ static proj expect(const rein_policy_spec *sp) {
   proj p;
   memset(&p, 0, sizeof p);
   uint32_t codes = grpc_codes(sp);
+  if (sp->has_hedge && sp->hedge.max_attempts > 1) {
+    /* a hedgingPolicy: the hedge's attempts and fixed delay, the
+     * non-fatal statuses, the call's deadline, the bucket */
+    p.attempts = 1;
+    p.hedge_attempts = sp->hedge.max_attempts > 5 ? 5 : sp->hedge.max_attempts;
+    p.hedge_delay = sp->hedge.delay_ns;
+    p.codes = codes;
+    p.deadline = sp->deadline_ns;
+    p.ceil[0] = -1;
+    if (sp->has_budget && sp->budget.kind == REIN_BUDGET_TOKEN_BUCKET) {
+      p.bucket = true;
+      p.max_tokens = sp->budget.max_tokens;
+      p.token_ratio = sp->budget.token_ratio;
+    }
+    return p;
+  }
   bool retries = sp->policy.max_attempts > 1 && codes;
   p.attempts =
       retries ? (sp->policy.max_attempts > 5 ? 5 : sp->policy.max_attempts) : 1;
@@ -405,6 +419,18 @@ static proj got(const rein_policy_spec *sp, bool compare_ceil) {
   memset(&p, 0, sizeof p);
   p.attempts = sp->policy.max_attempts;
   p.deadline = sp->deadline_ns;
+  if (sp->has_hedge) {
+    p.hedge_attempts = sp->hedge.max_attempts;
+    p.hedge_delay = sp->hedge.delay_ns;
+    p.codes = grpc_codes(sp);
+    p.ceil[0] = -1;
+    if (sp->has_budget && sp->budget.kind == REIN_BUDGET_TOKEN_BUCKET) {
+      p.bucket = true;
+      p.max_tokens = sp->budget.max_tokens;
+      p.token_ratio = sp->budget.token_ratio;
+    }
+    return p;
+  }
   if (p.attempts <= 1) return p;
   p.attempt_timeout = sp->policy.attempt_timeout_ns;
   p.codes = grpc_codes(sp);
@@ -425,6 +451,13 @@ static proj got(const rein_policy_spec *sp, bool compare_ceil) {
 static bool same(const proj *a, const proj *b, char *why, size_t n) {
   if (a->attempts != b->attempts) {
     snprintf(why, n, "attempts %u vs %u", a->attempts, b->attempts);
+    return false;
+  }
+  if (a->hedge_attempts != b->hedge_attempts ||
+      a->hedge_delay != b->hedge_delay) {
+    snprintf(why, n, "hedge %u after %lld vs %u after %lld", a->hedge_attempts,
+             (long long)a->hedge_delay, b->hedge_attempts,
+             (long long)b->hedge_delay);
     return false;
   }
   if (a->deadline != b->deadline) {
@@ -464,6 +497,8 @@ static bool same(const proj *a, const proj *b, char *why, size_t n) {
 
 /* Export `caller`'s calls of `s`, import the text, and compare every call.
  * Returns the number of calls compared. */
+static size_t hedged_compared; /* of the round trips: hedged calls */
+
 static size_t round_trip(const rein_contract_set *s, const char *caller,
                          const char *what) {
   rein_interop *ex;
@@ -519,6 +554,10 @@ static size_t round_trip(const rein_contract_set *s, const char *caller,
     /* an inexpressible jitter was warned about */
     if (want.attempts > 1 && sp.policy.backoff.jitter != REIN_JITTER_FULL)
       assert_true(has_diag(ex, REIN_INTEROP_WARNING, 0, 0, NULL, "jitter"));
+    /* a hedge at a quantile was warned about */
+    if (want.hedge_attempts && sp.hedge.quantile > 0)
+      assert_true(has_diag(ex, REIN_INTEROP_WARNING, 0, 0, NULL, "quantile"));
+    hedged_compared += want.hedge_attempts != 0;
     compared++;
   }
   rein_free(NULL, json);
@@ -650,6 +689,7 @@ static void random_contract(rein_rng *r, char *buf, size_t cap) {
     } else if (bucket == 2) {
       sp.has_budget = true;
     }
+    if (rein_rng_next(r) % 4 == 0) ix_random_hedge(r, &sp);
     char meth[16];
     snprintf(meth, sizeof meth, "Method%u", (unsigned)(rein_rng_next(r) % 5));
     o += (size_t)snprintf(buf + o, cap - o, "  - to: \"pkg%u-Svc%u.%s\"\n",
@@ -695,8 +735,11 @@ static void test_corpus_round_trip(void **state) {
     rein_contract_set_free(s);
   }
   free(buf);
-  fprintf(stderr, "corpus round trip: %zu contracts, %zu calls (seed %llu)\n",
-          contracts, calls, (unsigned long long)seed);
+  assert_true(hedged_compared > 0);
+  fprintf(stderr,
+          "corpus round trip: %zu contracts, %zu calls, %zu hedged (seed "
+          "%llu)\n",
+          contracts, calls, hedged_compared, (unsigned long long)seed);
   assert_true(contracts >= 500);
 }
 
@@ -737,6 +780,25 @@ static json_t *normalize(json_t *sc, const char *what) {
             codes |= 1u << g;
       }
       json_object_set_new(norm, "codes", json_integer(codes));
+    }
+    json_t *hp = json_object_get(mc, "hedgingPolicy");
+    if (hp) {
+      json_int_t att = json_integer_value(json_object_get(hp, "maxAttempts"));
+      json_object_set_new(norm, "hedgeAttempts",
+                          json_integer(att > 5 ? 5 : att));
+      int64_t hd = 0;
+      const char *ds = json_string_value(json_object_get(hp, "hedgingDelay"));
+      if (ds) rein_interop_grpc_duration(ds, &hd, NULL);
+      json_object_set_new(norm, "hedgingDelay", json_integer(hd));
+      unsigned codes = 0;
+      size_t k;
+      json_t *c;
+      json_array_foreach(json_object_get(hp, "nonFatalStatusCodes"), k, c) {
+        for (unsigned g = 1; g < 17; g++)
+          if (strcmp(json_string_value(c), rein_grpc_code_name(g)) == 0)
+            codes |= 1u << g;
+      }
+      json_object_set_new(norm, "nonFatal", json_integer(codes));
     }
     size_t k;
     json_t *nm;
@@ -852,6 +914,143 @@ static void test_fixtures(void **state) {
   assert_true(n >= 3);
 }
 
+/* -------------------------------------------------------------- hedging */
+
+/* hedgingPolicy -> the hedge block; its refusals as gRPC's (grpc-js 1.14)
+ * at the field. */
+static void test_hedging(void **state) {
+  (void)state;
+  rein_status st;
+  rein_interop *ix = import_text(
+      "{\"methodConfig\": [{\"name\": [{\"service\": \"a.B\"}],\n"
+      "  \"timeout\": \"3s\",\n"
+      "  \"hedgingPolicy\": {\"maxAttempts\": 3, \"hedgingDelay\": \"0.5s\",\n"
+      "    \"nonFatalStatusCodes\": [\"UNAVAILABLE\", \"ABORTED\"]}},\n"
+      " {\"name\": [{\"service\": \"c.D\"}],\n"
+      "  \"hedgingPolicy\": {\"maxAttempts\": 9}}],\n"
+      " \"retryThrottling\": {\"maxTokens\": 10, \"tokenRatio\": 0.5}}",
+      &st);
+  if (st != REIN_OK) dump(ix);
+  assert_int_equal(st, REIN_OK);
+  assert_int_equal(rein_interop_call_count(ix), 2);
+  const rein_interop_call *c = rein_interop_call_at(ix, 0);
+  assert_true(c->spec.has_hedge);
+  assert_int_equal(c->spec.hedge.max_attempts, 3);
+  assert_int_equal(c->spec.hedge.delay_ns, 500000000);
+  assert_true(c->spec.hedge.quantile == 0);
+  assert_int_equal(c->spec.policy.max_attempts, 1);
+  assert_int_equal(c->spec.deadline_ns, 3000000000);
+  /* the non-fatal statuses are what the hedge goes on after: `when` */
+  rein_condition u = REIN_COND_GRPC(14), ab = REIN_COND_GRPC(10),
+                 in = REIN_COND_GRPC(13);
+  assert_true(rein_retryable_set_has(&c->spec.policy.retryable, u,
+                                     rein_condition_kind(u)));
+  assert_true(rein_retryable_set_has(&c->spec.policy.retryable, ab,
+                                     rein_condition_kind(ab)));
+  assert_false(rein_retryable_set_has(&c->spec.policy.retryable, in,
+                                      rein_condition_kind(in)));
+  /* retryThrottling applies to hedges (A6) */
+  assert_true(c->spec.has_budget);
+  assert_int_equal(c->spec.budget.kind, REIN_BUDGET_TOKEN_BUCKET);
+  /* defaults: hedgingDelay 0s, no non-fatal status (every status ends the
+   * call); 9 attempts are gRPC's 5 */
+  c = rein_interop_call_at(ix, 1);
+  assert_true(c->spec.has_hedge);
+  assert_int_equal(c->spec.hedge.max_attempts, 5);
+  assert_int_equal(c->spec.hedge.delay_ns, 0);
+  assert_true(rein_retryable_set_is_empty(&c->spec.policy.retryable));
+  assert_int_equal(c->spec.policy.retry_on, 0);
+  assert_true(has_diag(ix, REIN_INTEROP_WARNING, 6, 0,
+                       "methodConfig[1].hedgingPolicy.maxAttempts",
+                       "imported as hedge attempts: 5"));
+  /* the contract written and read back hedges the same way */
+  char *yaml;
+  size_t yl;
+  assert_int_equal(rein_interop_write_contract(ix, &yaml, &yl), REIN_OK);
+  assert_non_null(strstr(yaml, "hedge: {attempts: 3, delay: 500ms"));
+  assert_non_null(strstr(yaml, "when: []"));
+  rein_free(NULL, yaml);
+  rein_interop_free(ix);
+
+  static const struct {
+    const char *text, *field, *needle;
+  } bad[] = {
+      {"{\"methodConfig\": [{\"name\": [{}], \"retryPolicy\": {\"maxAttempts\": "
+       "2, \"initialBackoff\": \"1s\", \"maxBackoff\": \"1s\", "
+       "\"backoffMultiplier\": 2, \"retryableStatusCodes\": [\"UNAVAILABLE\"]}, "
+       "\"hedgingPolicy\": {\"maxAttempts\": 2}}]}",
+       "methodConfig[0].hedgingPolicy", "not both"},
+      {"{\"methodConfig\": [{\"name\": [{}], \"hedgingPolicy\": {}}]}",
+       "methodConfig[0].hedgingPolicy.maxAttempts", "missing"},
+      {"{\"methodConfig\": [{\"name\": [{}], \"hedgingPolicy\": "
+       "{\"maxAttempts\": 1}}]}",
+       "methodConfig[0].hedgingPolicy.maxAttempts", "at least 2"},
+      {"{\"methodConfig\": [{\"name\": [{}], \"hedgingPolicy\": "
+       "{\"maxAttempts\": 2.5}}]}",
+       "methodConfig[0].hedgingPolicy.maxAttempts", "whole number"},
+      {"{\"methodConfig\": [{\"name\": [{}], \"hedgingPolicy\": "
+       "{\"maxAttempts\": 2, \"hedgingDelay\": \"soon\"}}]}",
+       "methodConfig[0].hedgingPolicy.hedgingDelay", NULL},
+      {"{\"methodConfig\": [{\"name\": [{}], \"hedgingPolicy\": "
+       "{\"maxAttempts\": 2, \"nonFatalStatusCodes\": [\"unavailable\"]}}]}",
+       "methodConfig[0].hedgingPolicy.nonFatalStatusCodes[0]", "did you mean"},
+      {"{\"methodConfig\": [{\"name\": [{}], \"hedgingPolicy\": "
+       "{\"maxAttempts\": 2, \"hedgeDelay\": \"1s\"}}]}",
+       "methodConfig[0].hedgingPolicy.hedgeDelay", NULL},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    ix = import_text(bad[i].text, &st);
+    if (st != REIN_EPARSE ||
+        !has_diag(ix, REIN_INTEROP_ERROR, 0, 0, bad[i].field, bad[i].needle)) {
+      fprintf(stderr, "hedging case %zu: %s\n", i, bad[i].text);
+      dump(ix);
+      fail();
+    }
+    assert_int_equal(rein_interop_call_count(ix), 0);
+    rein_interop_free(ix);
+  }
+}
+
+/* Every other exporter writes a hedged call unhedged, and says so. */
+static void test_hedge_elsewhere(void **state) {
+  (void)state;
+  static const char a[] = "service: a\nversion: \"1\"\ncalls:\n"
+                          "  - to: b.get\n    retry:\n      attempts: 2\n"
+                          "      hedge: {attempts: 3, delay: 20ms}\n";
+  static const char b[] = "service: b\nversion: \"1\"\noperations:\n"
+                          "  get: {idempotency: natural}\n";
+  rein_contract_set *s;
+  assert_int_equal(rein_contract_set_new(NULL, &s), REIN_OK);
+  assert_int_equal(rein_contract_add_buffer(s, "a.yaml", a, strlen(a)),
+                   REIN_OK);
+  assert_int_equal(rein_contract_add_buffer(s, "b.yaml", b, strlen(b)),
+                   REIN_OK);
+  size_t n = 0;
+  for (const char *const *f = rein_interop_export_formats(); *f; f++) {
+    if (strcmp(*f, "nginx") == 0) continue; /* the server side */
+    rein_interop *ex;
+    assert_int_equal(rein_interop_new(NULL, &ex), REIN_OK);
+    char *out = NULL;
+    size_t len;
+    assert_int_equal(rein_interop_export(ex, *f, s, "a", &out, &len), REIN_OK);
+    bool warned = has_diag(ex, REIN_INTEROP_WARNING, 0, 0, "calls[0]",
+                           "has no hedged requests");
+    if (strcmp(*f, "grpc") == 0) {
+      assert_false(warned);
+      assert_non_null(strstr(out, "\"hedgingPolicy\""));
+    } else if (!warned) {
+      fprintf(stderr, "%s: no warning for the hedge\n", *f);
+      dump(ex);
+      fail();
+    }
+    rein_free(NULL, out);
+    rein_interop_free(ex);
+    n++;
+  }
+  assert_true(n >= 6);
+  rein_contract_set_free(s);
+}
+
 /* ------------------------------------------------------ fault loops */
 
 static const char fault_text[] =
@@ -860,8 +1059,9 @@ static const char fault_text[] =
     "  \"timeout\": \"2s\", \"waitForReady\": true,\n"
     "  \"retryPolicy\": {\"maxAttempts\": 7, \"initialBackoff\": \"0.1s\",\n"
     "    \"maxBackoff\": \"1s\", \"backoffMultiplier\": 2,\n"
-    "    \"retryableStatusCodes\": [\"UNAVAILABLE\"]},\n"
-    "  \"hedgingPolicy\": {\"maxAttempts\": 2}}],\n"
+    "    \"retryableStatusCodes\": [\"UNAVAILABLE\"]}},\n"
+    " {\"name\": [{\"service\": \"e.F\"}],\n"
+    "  \"hedgingPolicy\": {\"maxAttempts\": 2, \"hedgingDelay\": \"0.1s\"}}],\n"
     " \"retryThrottling\": {\"maxTokens\": 10, \"tokenRatio\": 0.1}}";
 
 /* Import, write the contract, load it, export it: every allocation of the
@@ -920,6 +1120,8 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_unknown_listed),
       cmocka_unit_test(test_cli_nothing_written),
       cmocka_unit_test(test_warnings),
+      cmocka_unit_test(test_hedging),
+      cmocka_unit_test(test_hedge_elsewhere),
       cmocka_unit_test(test_examples_round_trip),
       cmocka_unit_test(test_corpus_round_trip),
       cmocka_unit_test(test_fixtures),
