@@ -356,10 +356,9 @@ static void thresholds(eimp *E, ecluster *c, yaml_node_t *n, const char *path) {
       }
     }
     if (maxr)
-      rein__ix_envoy_max_retries(E->d, maxr,
-                                 rein__ix_path(fp, sizeof fp, ip,
-                                               "max_retries"),
-                                 budget != NULL);
+      rein__ix_envoy_max_retries(
+          E->d, maxr, rein__ix_path(fp, sizeof fp, ip, "max_retries"),
+          budget != NULL);
   }
 }
 
@@ -823,11 +822,11 @@ static void retry_policy(eimp *E, yaml_node_t *n, const char *path,
   /* a contract holds at most 32 outcomes: statuses that fill an outcome
    * kind become it (a note), else an error here, not a contract that does
    * not load */
-  rein__ix_when_fit(E->d, codes ? codes : n,
-                    codes ? rein__ix_path(fp, sizeof fp, path,
-                                          "retriable_status_codes")
-                          : path,
-                    sp);
+  rein__ix_when_fit(
+      E->d, codes ? codes : n,
+      codes ? rein__ix_path(fp, sizeof fp, path, "retriable_status_codes")
+            : path,
+      sp);
   if (hdrs) {
     rein__ix_path(fp, sizeof fp, path, "retriable_headers");
     if (is_type(E, hdrs, IX_J_ARRAY, fp, "an array of header matchers"))

@@ -429,8 +429,8 @@ static void hedging_policy(imp *I, yaml_node_t *n, const char *path,
     return;
   }
   double x;
-  if (!get_number(I, got[0],
-                  rein__ix_path(fp, sizeof fp, path, "maxAttempts"), &x))
+  if (!get_number(I, got[0], rein__ix_path(fp, sizeof fp, path, "maxAttempts"),
+                  &x))
     return;
   if (x != floor(x) || x < 2) {
     rein__ix_error(I->d, got[0], fp,
@@ -532,7 +532,8 @@ static void method_config(imp *I, yaml_node_t *n, const char *path) {
     }
   }
   if (rp && hp)
-    rein__ix_error(I->d, hp, rein__ix_path(fp, sizeof fp, path, "hedgingPolicy"),
+    rein__ix_error(I->d, hp,
+                   rein__ix_path(fp, sizeof fp, path, "hedgingPolicy"),
                    "a method config has a retryPolicy or a hedgingPolicy, "
                    "not both (gRFC A6; grpc-js refuses both)");
   if (!names) {

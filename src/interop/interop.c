@@ -216,9 +216,9 @@ const char *rein_interop_caller(const rein_interop *ix) {
 /* ------------------------------------------------------------ formats */
 
 static const ix_format *const formats[] = {
-    &rein__ix_grpc,    &rein__ix_envoy, &rein__ix_istio, &rein__ix_gateway,
-    &rein__ix_linkerd, &rein__ix_aws,   &rein__ix_sdk,   &rein__ix_nginx,
-    NULL};
+    &rein__ix_grpc,    &rein__ix_envoy,   &rein__ix_istio,
+    &rein__ix_gateway, &rein__ix_linkerd, &rein__ix_aws,
+    &rein__ix_sdk,     &rein__ix_nginx,   NULL};
 /* Formats that import; then every format that exports (sdk is import
  * only, nginx export only). */
 static const char *const format_names[] = {
@@ -940,8 +940,8 @@ int rein__ix_k8s_root(ix_doc *d, const char *what, yaml_node_t **items) {
 
 bool rein__ix_k8s_head(ix_doc *d, yaml_node_t *n, const char *path,
                        const char *want, ix_k8s_head *h) {
-  static const char *const top[] = {"apiVersion", "kind", "metadata", "spec",
-                                    "status", NULL};
+  static const char *const top[] = {"apiVersion", "kind",   "metadata",
+                                    "spec",       "status", NULL};
   memset(h, 0, sizeof *h);
   if (rein__ix_type(d, n) != IX_J_OBJECT) {
     rein__ix_type_error(d, n, path, want);
@@ -1123,8 +1123,8 @@ void rein__ix_sanitize(const char *in, size_t n, char *out, size_t cap) {
   out[o] = 0;
 }
 
-rein_status rein__ix_finish_text(const rein_interop *ix, char *text,
-                                 size_t n, char **out, size_t *len) {
+rein_status rein__ix_finish_text(const rein_interop *ix, char *text, size_t n,
+                                 char **out, size_t *len) {
   char *b = rein_alloc(&ix->alloc, n + 1);
   if (!b) {
     free(text);
@@ -1276,11 +1276,22 @@ rein_status rein_interop_detect(const char *data, size_t len,
     return REIN_OK;
   }
   static const char *const markers[] = {"sdk_clients",
-      "methodConfig",  "retryThrottling", "virtual_hosts", "virtualHosts",
-      "route_config",  "routeConfig",     "static_resources",
-      "staticResources", "filter_chains", "filterChains", "@type",
-      "networking.istio.io/", "gateway.networking.k8s.io/",
-      "gateway.networking.x-k8s.io/", "linkerd.io/", NULL};
+                                        "methodConfig",
+                                        "retryThrottling",
+                                        "virtual_hosts",
+                                        "virtualHosts",
+                                        "route_config",
+                                        "routeConfig",
+                                        "static_resources",
+                                        "staticResources",
+                                        "filter_chains",
+                                        "filterChains",
+                                        "@type",
+                                        "networking.istio.io/",
+                                        "gateway.networking.k8s.io/",
+                                        "gateway.networking.x-k8s.io/",
+                                        "linkerd.io/",
+                                        NULL};
   bool any = false;
   for (size_t i = 0; !any && markers[i]; i++)
     any = detect_has(data, len, markers[i]);
@@ -1293,13 +1304,13 @@ rein_status rein_interop_detect(const char *data, size_t len,
     yaml_document_t *doc = &d.doc;
     yaml_node_t *r = rein__ix_root(&d), *n = NULL;
     static const char *const envoy_keys[] = {
-        "virtual_hosts",    "virtualHosts",    "route_config", "routeConfig",
-        "static_resources", "staticResources", "filter_chains",
-        "filterChains",     NULL};
+        "virtual_hosts", "virtualHosts",     "route_config",
+        "routeConfig",   "static_resources", "staticResources",
+        "filter_chains", "filterChains",     NULL};
     if (detect_key(doc, r, "sdk_clients", NULL))
       *format = "sdk";
     else if (detect_key(doc, r, "methodConfig", NULL) ||
-        detect_key(doc, r, "retryThrottling", NULL))
+             detect_key(doc, r, "retryThrottling", NULL))
       *format = "grpc";
     for (size_t i = 0; !*format && envoy_keys[i]; i++)
       if (detect_key(doc, r, envoy_keys[i], NULL)) *format = "envoy";

@@ -141,8 +141,8 @@ int main(int argc, char **argv) {
   }
   if (strncmp(argv[4], "hedge:", 6) == 0) {
     int rc = run_hedge(&o, argv[4] + 6, &fake_now);
-    if (rc) fprintf(stderr, "grpc_driver: bad script or no hedge: %s\n",
-                    argv[4]);
+    if (rc)
+      fprintf(stderr, "grpc_driver: bad script or no hedge: %s\n", argv[4]);
     rein_policy_objects_free(&o);
     rein_contract_set_free(s);
     return rc;

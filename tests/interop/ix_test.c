@@ -21,8 +21,7 @@ static const rein_model_field *mf(rein_model_block b, const char *n) {
   return rein_model_find(b, n, NULL);
 }
 
-bool ix_warned(const rein_interop *ex, const char *path,
-                   const char *field) {
+bool ix_warned(const rein_interop *ex, const char *path, const char *field) {
   char f[128];
   snprintf(f, sizeof f, "%s.%s", path, field);
   for (size_t i = 0; i < rein_interop_diag_count(ex); i++) {

@@ -975,9 +975,11 @@ static void test_hedging(void **state) {
   static const struct {
     const char *text, *field, *needle;
   } bad[] = {
-      {"{\"methodConfig\": [{\"name\": [{}], \"retryPolicy\": {\"maxAttempts\": "
+      {"{\"methodConfig\": [{\"name\": [{}], \"retryPolicy\": "
+       "{\"maxAttempts\": "
        "2, \"initialBackoff\": \"1s\", \"maxBackoff\": \"1s\", "
-       "\"backoffMultiplier\": 2, \"retryableStatusCodes\": [\"UNAVAILABLE\"]}, "
+       "\"backoffMultiplier\": 2, \"retryableStatusCodes\": "
+       "[\"UNAVAILABLE\"]}, "
        "\"hedgingPolicy\": {\"maxAttempts\": 2}}]}",
        "methodConfig[0].hedgingPolicy", "not both"},
       {"{\"methodConfig\": [{\"name\": [{}], \"hedgingPolicy\": {}}]}",
