@@ -22,6 +22,12 @@ if(TARGET rein_curl)
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_curl_enforce.c
     LIBS rein_curl rein_curl_test_server
     LABELS unit TIMEOUT 60)
+  # Endpoints per call: retries and hedges to the untried replica, least
+  # recently failed, per-endpoint breakers, the resolver, the multi driver.
+  rein_add_test(NAME test_curl_endpoints
+    SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_curl_endpoints.c
+    LIBS rein_curl rein_curl_test_server
+    LABELS unit TIMEOUT 60)
   # One client shared by threads (blocking and multi), under TSan too.
   rein_add_test(NAME test_curl_concurrency
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_curl_concurrency.c
