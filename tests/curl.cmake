@@ -54,6 +54,20 @@ if(TARGET rein_curl AND TARGET ledger)
     LABELS e2e TIMEOUT 60)
 endif()
 
+# End to end: endpoints per call against two real ledgers, one in an
+# injected outage: 100 keyed charges with both as endpoints all succeed
+# (every retry on the healthy replica); with one URL per call, about half
+# fail (~3 s).
+if(TARGET rein_curl AND TARGET ledger)
+  rein_add_test(NAME test_curl_replicas
+    SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/e2e/test_curl_replicas.c
+            ${CMAKE_CURRENT_SOURCE_DIR}/e2e/checkout_proc.c
+            ${CMAKE_CURRENT_SOURCE_DIR}/e2e/ledger_proc.c
+    LIBS rein_curl ledger_auth
+    ARGS $<TARGET_FILE:ledger>
+    LABELS e2e TIMEOUT 120)
+endif()
+
 # End to end: a shortened `rein demo` against the real ledger, everything
 # found through the build tree's layout (~30 s).
 if(TARGET rein_curl AND TARGET ledger AND TARGET rein_cli
