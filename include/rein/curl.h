@@ -91,15 +91,31 @@
  * them on every attempt: CURLOPT_HTTPHEADER (opts.headers plus Rein-Attempt
  * and Idempotency-Key), CURLOPT_HEADERFUNCTION / CURLOPT_HEADERDATA (chained
  * to opts.header_fn), CURLOPT_TIMEOUT_MS (the decision's timeout: the
- * policy's attempt timeout, shortened to the deadline; 0 = none). Set
- * everything else (URL, method, body, write callback) before the call. The
+ * policy's attempt timeout, shortened to the deadline; 0 = none), and with
+ * endpoints CURLOPT_CURLU. Set everything else (URL, method, body, write
+ * callback) before the call. The
  * write callback sees the body of every attempt: reset it in opts.on_attempt.
  * After the call the handle keeps rein's header list pointer only until
  * rein_curl_call_free (blocking: until rein_curl_perform returns, which
  * resets CURLOPT_HTTPHEADER to opts.headers).
  *
+ * Endpoints (config.endpoints / config.resolve, docs/http.md "Endpoints"):
+ * a call may go to several replicas. Each attempt's endpoint is chosen
+ * just before the state machine is asked for it: the first by round robin
+ * (or a seeded random pick), every retry and hedge one the call has not
+ * tried, then the least recently failed; an in-progress 409 is polled at
+ * the replica that answered it. The handle's URL keeps its path and query;
+ * its scheme, host and port are the endpoint's (CURLOPT_CURLU, set per
+ * attempt and cleared when the call ends). With config.endpoint_breakers
+ * an endpoint whose breaker refuses is skipped while another permits; when
+ * none does the call gives up BREAKER_OPEN without sending (through
+ * rein_retry_refuse, so the policy's metrics and on_give_up see it), and a
+ * hedge with no endpoint is not sent (the call goes on with what is in
+ * flight). rein_curl_result.trail says where each attempt went.
+ *
  * Thread level: a rein_curl is immutable after creation except for its
- * atomic counters and its pacing time (one atomic); share it between
+ * atomic counters, its pacing time (one atomic) and its endpoint slots
+ * (filled once under a mutex, read without one); share it between
  * threads. A rein_curl_call (and its easy
  * handle) is used by one thread at a time, as libcurl requires.
  */

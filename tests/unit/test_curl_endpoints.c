@@ -13,7 +13,8 @@
  * POST too: NOT_SENT), a 409 in progress is polled where it came from, a
  * per-endpoint breaker skips an open replica and all open ends the call as
  * BREAKER_OPEN with nothing sent (the policy's on_give_up fired), the
- * multi driver, hedges to the other replica, a resolver (list per call,
+ * multi driver, hedges to the other replica (and none sent when no
+ * endpoint's breaker permits), a resolver (list per call,
  * bad URL and failure reported), seeded random picks, config errors, and
  * every allocation failing in turn.
  */
@@ -523,6 +524,93 @@ static void test_hedge_elsewhere(void **state) {
   for (int i = 0; i < 2; i++) ts_stop(srv[i]);
 }
 
+/* A hedge that finds every endpoint's breaker refusing is not sent: the
+ * call goes on with what is in flight. Replica 1's breaker is open again
+ * (its half-open probe failed) and replica 0's only probe is the slow
+ * attempt in flight, so the third attempt has nowhere to go. */
+static void test_hedge_no_endpoint_left(void **state) {
+  (void)state;
+  ts_server *srv[2];
+  char base[2][64];
+  const char *eps[2];
+  for (int i = 0; i < 2; i++) {
+    srv[i] = ts_start();
+    assert_non_null(srv[i]);
+    snprintf(base[i], sizeof base[i], "http://127.0.0.1:%d", ts_port(srv[i]));
+    eps[i] = base[i];
+  }
+  rein_policy_config pc;
+  rein_policy_config_default(&pc);
+  pc.max_attempts = 1;
+  pc.attempt_timeout_ns = 3 * REIN_NS_PER_S;
+  rein_policy *p;
+  assert_int_equal(rein_policy_new(&pc, &p), REIN_OK);
+  rein_hedge_config hc;
+  rein_hedge_config_default(&hc);
+  hc.max_attempts = 3;
+  hc.delay_ns = 100 * REIN_NS_PER_MS;
+  rein_breaker_config bc;
+  rein_breaker_config_default(&bc);
+  bc.window = REIN_BREAKER_WINDOW_COUNT;
+  bc.window_size = 2;
+  bc.min_calls = 1;
+  bc.open_ns = 1 * REIN_NS_PER_S;
+  bc.open_jitter = 0;
+  bc.half_open_probes = 1;
+  rein_curl_config cc;
+  rein_curl_config_default(&cc);
+  cc.policy = p;
+  cc.hedge = &hc;
+  cc.endpoints = eps;
+  cc.endpoint_count = 2;
+  cc.endpoint_breakers = true;
+  cc.endpoint_breaker = &bc;
+  rein_curl *c;
+  assert_int_equal(rein_curl_new(&cc, &c), REIN_OK);
+  CURL *e = curl_easy_init();
+  curl_easy_setopt(e, CURLOPT_URL, "http://x.invalid/h");
+  bodycap body = {{0}, 0};
+  rein_curl_opts o = {0};
+  o.write_fn = cap_body;
+  o.write_ctx = &body;
+  rein_curl_result res;
+  /* call 1: 500 at replica 0, a hedge at once to replica 1, 500: both
+   * open */
+  ts_response fail = {500, NULL, 0};
+  ts_script(srv[0], "/h", &fail, 1);
+  ts_script(srv[1], "/h", &fail, 1);
+  ts_script(srv[1], "/h", &fail, 1); /* for call 2's probe */
+  ts_response slow = {200, NULL, 700};
+  assert_int_equal(rein_curl_perform_ex(c, e, &o, &res), REIN_EGAVEUP);
+  assert_int_equal(res.attempts, 2);
+  /* the third attempt found both open, nothing in flight: the call ends
+   * as a breaker refusal */
+  assert_int_equal(res.reason, REIN_GIVEUP_BREAKER_OPEN);
+  assert_true(res.dont_retry);
+  rein_curl_stats st;
+  rein_curl_get_stats(c, &st);
+  assert_int_equal(st.endpoint_skips, 2);
+  struct timespec pause = {1, 100 * 1000 * 1000};
+  nanosleep(&pause, NULL); /* both half-open */
+  ts_script(srv[0], "/h", &slow, 1);
+  /* call 2 starts at replica 1 (its probe: 500, open again), hedges at
+   * once to replica 0 (its probe: slow), and after 100 ms has no endpoint
+   * for the third attempt */
+  assert_int_equal(rein_curl_perform_ex(c, e, &o, &res), REIN_OK);
+  assert_int_equal(res.http_status, 200);
+  static const int want[] = {1, 0};
+  assert_trail(&res, want, 2);
+  rein_curl_get_stats(c, &st);
+  assert_int_equal(st.endpoint_skips, 4); /* attempt 3: both refused */
+  ts_request q[8];
+  assert_int_equal(ts_requests(srv[0], q, 8), 2);
+  assert_int_equal(ts_requests(srv[1], q, 8), 2);
+  curl_easy_cleanup(e);
+  rein_curl_free(c);
+  rein_policy_free(p);
+  for (int i = 0; i < 2; i++) ts_stop(srv[i]);
+}
+
 /* ------------------------------------------------------------ resolver */
 
 typedef struct resolver {
@@ -746,6 +834,7 @@ int main(void) {
       cmocka_unit_test(test_endpoint_breakers),
       cmocka_unit_test(test_multi_endpoints),
       cmocka_unit_test(test_hedge_elsewhere),
+      cmocka_unit_test(test_hedge_no_endpoint_left),
       cmocka_unit_test(test_resolver),
       cmocka_unit_test(test_random_pick),
       cmocka_unit_test(test_config_errors),
