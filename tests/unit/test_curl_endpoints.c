@@ -15,16 +15,21 @@
  * BREAKER_OPEN with nothing sent (the policy's on_give_up fired), the
  * multi driver, hedges to the other replica (and none sent when no
  * endpoint's breaker permits), a resolver (list per call,
- * bad URL and failure reported), seeded random picks, config errors, and
+ * bad URL and failure reported), seeded random picks, the contract's
+ * breaker block as each endpoint's breaker, config errors, and
  * every allocation failing in turn.
  */
 #include "rein_test.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "curl_test_server.h"
 #include "rein.h"
+#include "rein/contract.h"
 #include "rein/curl.h"
 
 /* ------------------------------------------------------------ fixture */
@@ -693,6 +698,82 @@ static void test_random_pick(void **state) {
   fx_teardown(&f);
 }
 
+/* ------------------------------------------------------------ contract */
+
+static void write_file(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs(text, f);
+  fclose(f);
+}
+
+/* From a contract, endpoint_breakers takes the contract's breaker block:
+ * here 2 calls, open 300 ms, so replica 0 is skipped after two failures
+ * and probed again 400 ms later (the default breaker: 20 calls, 5 s). */
+static void test_contract_breakers(void **state) {
+  (void)state;
+  fx f;
+  fx_setup(&f, 3, NULL);
+  char dir[] = "/tmp/rein-ep-contract.XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  char svc[96], cli[96];
+  snprintf(svc, sizeof svc, "%s/svc.yaml", dir);
+  snprintf(cli, sizeof cli, "%s/cli.yaml", dir);
+  write_file(svc, "service: svc\nversion: 2024-06-01\noperations:\n"
+                  "  get:\n    idempotency: natural\n    timeout: 1s\n");
+  write_file(cli, "service: cli\nversion: 2024-06-01\ncalls:\n"
+                  "  - to: svc.get\n    timeout: 1s\n    retry:\n"
+                  "      attempts: 3\n"
+                  "      backoff: {kind: constant, base: 10ms, jitter: none}\n"
+                  "      when: [503]\n"
+                  "      breaker: {window_kind: calls, window_calls: 4, "
+                  "min_calls: 2, failure_rate: 0.9, open: 300ms, "
+                  "open_jitter: 0}\n");
+  const char *paths[] = {dir};
+  rein_contract_set *set = NULL;
+  rein_errbuf eb = {{0}};
+  rein_contract_config ccfg;
+  rein_contract_config_default(&ccfg);
+  ccfg.err = &eb;
+  if (rein_contract_load(&ccfg, paths, 1, &set) != REIN_OK)
+    fail_msg("contract: %s", eb.msg);
+  rein_curl_config base = f.cc;
+  base.policy = NULL;
+  base.err = &eb;
+  base.endpoint_breakers = true;
+  rein_curl *c = NULL;
+  rein_clock clk = rein_manual_clock_as_clock(&f.clock);
+  if (rein_curl_new_from_contract(&base, set, "cli", "svc.get", NULL, &clk,
+                                  &c) != REIN_OK)
+    fail_msg("client: %s", eb.msg);
+  script_n(f.srv[0], "/p", 503, 100);
+  rein_curl_result res;
+  /* calls 1 and 3 start on replica 0 (503) and move on: two failures */
+  for (int i = 0; i < 4; i++)
+    assert_int_equal(rein_curl_perform_ex(c, f.easy, NULL, &res), REIN_OK);
+  rein_curl_stats st;
+  rein_curl_get_stats(c, &st);
+  assert_int_equal(st.endpoint_skips, 0);
+  /* the contract's breaker (2 calls): replica 0 skipped now */
+  assert_int_equal(rein_curl_perform_ex(c, f.easy, NULL, &res), REIN_OK);
+  rein_curl_get_stats(c, &st);
+  assert_int_equal(st.endpoint_skips, 1);
+  static const int want[] = {1};
+  assert_trail(&res, want, 1);
+  /* 400 ms later (open: 300ms) a call starting there probes it */
+  rein_manual_clock_advance(&f.clock, 400 * REIN_NS_PER_MS);
+  rein_curl_perform_ex(c, f.easy, NULL, &res); /* starts on replica 1 */
+  assert_int_equal(rein_curl_perform_ex(c, f.easy, NULL, &res), REIN_OK);
+  static const int want2[] = {0, 1};
+  assert_trail(&res, want2, 2);
+  rein_curl_free(c);
+  rein_contract_set_free(set);
+  remove(svc);
+  remove(cli);
+  rmdir(dir);
+  fx_teardown(&f);
+}
+
 /* ------------------------------------------------------------ config */
 
 static void test_config_errors(void **state) {
@@ -837,6 +918,7 @@ int main(void) {
       cmocka_unit_test(test_hedge_no_endpoint_left),
       cmocka_unit_test(test_resolver),
       cmocka_unit_test(test_random_pick),
+      cmocka_unit_test(test_contract_breakers),
       cmocka_unit_test(test_config_errors),
       cmocka_unit_test(test_alloc_faults),
   };
