@@ -197,10 +197,12 @@ typedef enum rein_curl_pick {
 /* The endpoints of one call: write up to `cap` base URLs
  * ("scheme://host[:port]") into out[] and return how many (0 = none: the
  * easy handle's URL as it is); a negative value fails the call before
- * anything is sent (REIN_ENOTFOUND). Called once per call, at its start
- * (rein_curl_perform_ex, rein_curl_call_new), on the caller's thread; the
- * strings are read before it returns to the call's first attempt and must
- * stay valid until the call ends. */
+ * anything is sent (REIN_ENOTFOUND), and so does a bad URL (REIN_EINVAL,
+ * logged through config.log). Called once per call, at its start
+ * (rein_curl_perform_ex, rein_curl_call_new), on the caller's thread, so
+ * it must be thread-safe when the client is shared; the strings are
+ * parsed and copied before that function goes on (they need not outlive
+ * it). */
 typedef int (*rein_curl_resolve_fn)(void *ctx, const char **out, size_t cap);
 
 typedef struct rein_curl_config {
@@ -381,7 +383,9 @@ typedef struct rein_curl_result {
   int32_t endpoint;        /* the last attempt's */
   uint32_t endpoints_tried; /* bit i: endpoint i was sent an attempt */
   uint32_t endpoint_count; /* the call's endpoints */
-  uint8_t trail[REIN_CURL_TRAIL_MAX]; /* attempt k's endpoint at [k - 1] */
+  uint8_t trail[REIN_CURL_TRAIL_MAX]; /* attempt k's endpoint at [k - 1];
+                                         0xff: not sent (a hedge with no
+                                         endpoint left) or past the last */
 } rein_curl_result;
 
 /* Counters of one client (monotonic totals). */
@@ -406,8 +410,10 @@ REIN_API void rein_curl_get_stats(const rein_curl *c, rein_curl_stats *out);
 /*
  * Blocking: run `easy` to the end under the client's policy. REIN_OK when a
  * attempt succeeded, REIN_EGAVEUP when the call gave up (see `res`; may be
- * NULL), REIN_EINVAL for NULL arguments, REIN_ENOMEM (header list),
- * REIN_EIO (no random bytes for a key). The handle may be reused afterwards.
+ * NULL), REIN_EINVAL for NULL arguments (and, with endpoints, a handle
+ * without a URL or a bad resolved endpoint; logged), REIN_ENOMEM (header
+ * list), REIN_EIO (no random bytes for a key), REIN_ENOTFOUND (the
+ * endpoint resolver failed). The handle may be reused afterwards.
  */
 REIN_API rein_status rein_curl_perform_ex(rein_curl *c, CURL *easy,
                                           const rein_curl_opts *opts,
@@ -430,7 +436,9 @@ typedef struct rein_curl_step {
 
 /* A call of `easy` under `c`; nothing is sent yet. Copies `opts` (the
  * strings and lists it points to are borrowed until the call is freed);
- * mints the key now. REIN_EINVAL, REIN_ENOMEM, REIN_EIO. */
+ * mints the key and resolves the endpoints (config.resolve) now.
+ * REIN_EINVAL, REIN_ENOMEM, REIN_EIO, REIN_ENOTFOUND (the resolver
+ * failed). */
 REIN_API rein_status rein_curl_call_new(rein_curl *c, CURL *easy,
                                         const rein_curl_opts *opts,
                                         rein_curl_call **out);
