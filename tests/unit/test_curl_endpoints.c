@@ -498,6 +498,25 @@ static void test_hedge_elsewhere(void **state) {
   curl_easy_cleanup(e);
   rein_curl_free(c);
 
+  /* three attempts: replica 0 slow, the hedge to replica 1 fails at once,
+   * the third goes back to replica 1 (it failed; replica 0 is still in
+   * flight, which comes last) and wins */
+  hc.max_attempts = 3;
+  assert_int_equal(rein_curl_new(&cc, &c), REIN_OK);
+  e = curl_easy_init();
+  curl_easy_setopt(e, CURLOPT_URL, "http://x.invalid/h3");
+  ts_script(srv[0], "/h3", &slow, 1);
+  ts_response r1[] = {{500, NULL, 0}, {201, NULL, 0}};
+  ts_script(srv[1], "/h3", r1, 2);
+  body.n = 0;
+  assert_int_equal(rein_curl_perform_ex(c, e, &o, &res), REIN_OK);
+  assert_int_equal(res.http_status, 201);
+  static const int want3[] = {0, 1, 1};
+  assert_trail(&res, want3, 3);
+  curl_easy_cleanup(e);
+  rein_curl_free(c);
+  hc.max_attempts = 2;
+
   /* hedging with endpoint breakers, both forced open: nothing is sent */
   rein_breaker_config bc;
   rein_breaker_config_default(&bc);
