@@ -873,6 +873,37 @@ static void test_config_errors(void **state) {
   rein_policy_free(p);
 }
 
+/* rein allocates nothing per attempt with endpoints: a blocking call of
+ * five attempts across two replicas makes no allocation through the
+ * client's allocator (the header list and the URL handles are libcurl's,
+ * as before). */
+static void test_no_alloc_per_attempt(void **state) {
+  (void)state;
+  fx f;
+  fx_setup(&f, 5, NULL);
+  rein_test_alloc ta;
+  rein_test_alloc_init(&ta, -1);
+  f.cc.alloc = &ta.a;
+  rein_breaker_config bc;
+  rein_breaker_config_default(&bc);
+  f.cc.endpoint_breakers = true;
+  f.cc.endpoint_breaker = &bc;
+  fx_client(&f);
+  long made = ta.count;
+  script_n(f.srv[0], "/p", 500, 2); /* the fifth attempt: 200 */
+  script_n(f.srv[1], "/p", 500, 2);
+  rein_curl_result res;
+  assert_int_equal(rein_curl_perform_ex(f.client, f.easy, NULL, &res),
+                   REIN_OK);
+  static const int want[] = {0, 1, 0, 1, 0};
+  assert_trail(&res, want, 5);
+  assert_int_equal(ta.count, made);
+  rein_curl_free(f.client);
+  f.client = NULL;
+  assert_int_equal(ta.live, 0);
+  fx_teardown(&f);
+}
+
 /* ------------------------------------------------------------ faults */
 
 typedef struct fault_ctx {
@@ -939,6 +970,7 @@ int main(void) {
       cmocka_unit_test(test_random_pick),
       cmocka_unit_test(test_contract_breakers),
       cmocka_unit_test(test_config_errors),
+      cmocka_unit_test(test_no_alloc_per_attempt),
       cmocka_unit_test(test_alloc_faults),
   };
   int r = cmocka_run_group_tests(tests, NULL, NULL);
