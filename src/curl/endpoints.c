@@ -79,13 +79,12 @@ static rein_status parse_base(const char *s, rein__curl_parts *out,
   }
   if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
       curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
-      curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) !=
-          CURLUE_OK) {
+      curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK) {
     snprintf(why, why_cap, "no scheme, host or port");
     goto out;
   }
-  if (strlen(scheme) >= sizeof out->scheme || strlen(host) >= sizeof out->host ||
-      strlen(port) >= sizeof out->port) {
+  if (strlen(scheme) >= sizeof out->scheme ||
+      strlen(host) >= sizeof out->host || strlen(port) >= sizeof out->port) {
     snprintf(why, why_cap, "scheme, host or port too long");
     goto out;
   }
@@ -163,8 +162,10 @@ rein_status rein__curl_eps_setup(rein_curl *c, const rein_curl_config *cfg,
     return rein_errbuf_set(err, REIN_EINVAL,
                            "curl.endpoint_pick: must be ROUND_ROBIN or RANDOM");
   c->ep_breakers = cfg->endpoint_breakers;
-  if (cfg->endpoint_breaker) c->ep_breaker = *cfg->endpoint_breaker;
-  else rein_breaker_config_default(&c->ep_breaker);
+  if (cfg->endpoint_breaker)
+    c->ep_breaker = *cfg->endpoint_breaker;
+  else
+    rein_breaker_config_default(&c->ep_breaker);
   c->ep_breaker.err = NULL;
   if (c->ep_breakers) {
     /* validate now, even when the endpoints only come from the resolver */
@@ -220,7 +221,8 @@ rein_status rein__curl_eps_setup(rein_curl *c, const rein_curl_config *cfg,
 
 void rein__curl_eps_teardown(rein_curl *c) {
   uint32_t n = atomic_load_explicit(&c->ep_nslots, memory_order_acquire);
-  for (uint32_t i = 0; i < n; i++) rein_breaker_free(c->ep_slot[i].breaker);
+  for (uint32_t i = 0; i < n; i++)
+    rein_breaker_free(c->ep_slot[i].breaker);
   if (c->ep_lock_ready) pthread_mutex_destroy(&c->ep_lock);
   rein__curl_free(c->alloc, c->ep_urls);
   rein__curl_free(c->alloc, (void *)c->ep_list);
@@ -255,16 +257,16 @@ rein_status rein__curl_eps_init(rein_curl *c, rein__curl_eps *e, CURL *easy,
     for (size_t i = 0; i < n; i++) {
       rein__curl_parts parts;
       char origin[REIN_CURL_ENDPOINT_LEN], why[160];
-      rein_status st = list[i] ? parse_base(list[i], &parts, origin, why,
-                                            sizeof why)
-                               : (snprintf(why, sizeof why, "NULL"),
-                                  REIN_EINVAL);
+      rein_status st =
+          list[i] ? parse_base(list[i], &parts, origin, why, sizeof why)
+                  : (snprintf(why, sizeof why, "NULL"), REIN_EINVAL);
       if (st == REIN_ENOMEM) return st;
       if (st != REIN_OK) {
-        snprintf(line, sizeof line,
-                 "rein curl: resolved endpoint %zu \"%.80s\": %s; expected a "
-                 "base URL scheme://host[:port], e.g. \"http://127.0.0.1:8080\"",
-                 i, list[i] ? list[i] : "", why);
+        snprintf(
+            line, sizeof line,
+            "rein curl: resolved endpoint %zu \"%.80s\": %s; expected a "
+            "base URL scheme://host[:port], e.g. \"http://127.0.0.1:8080\"",
+            i, list[i] ? list[i] : "", why);
         rein__curl_log(c, line);
         return REIN_EINVAL;
       }
@@ -286,7 +288,8 @@ rein_status rein__curl_eps_init(rein_curl *c, rein__curl_eps *e, CURL *easy,
     }
   }
   if (n == 0) return REIN_OK;
-  for (size_t i = 0; i < n; i++) e->failed_ns[i] = INT64_MIN;
+  for (size_t i = 0; i < n; i++)
+    e->failed_ns[i] = INT64_MIN;
   char *url = NULL;
   curl_easy_getinfo(easy, CURLINFO_EFFECTIVE_URL, &url);
   e->base = curl_url();
@@ -307,8 +310,9 @@ rein_status rein__curl_eps_init(rein_curl *c, rein__curl_eps *e, CURL *easy,
   if (c->cfg.endpoint_pick == REIN_CURL_PICK_RANDOM) {
     uint64_t s = seed;
     if (!s) {
-      uint64_t k = c->cfg.endpoint_seed ^
-                   atomic_fetch_add_explicit(&c->ep_rr, 1, memory_order_relaxed);
+      uint64_t k =
+          c->cfg.endpoint_seed ^
+          atomic_fetch_add_explicit(&c->ep_rr, 1, memory_order_relaxed);
       s = rein_splitmix64(&k);
     }
     rein_rng_seed(&e->rng, s);

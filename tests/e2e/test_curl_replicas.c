@@ -76,8 +76,10 @@ static void charge(rein_curl *c, CURL *easy, unsigned url_port, int i,
   o.headers = hdrs;
   rein_curl_result res;
   rein_status st = rein_curl_perform_ex(c, easy, &o, &res);
-  if (st == REIN_OK && res.http_status == 201) rs->ok++;
-  else rs->failed++;
+  if (st == REIN_OK && res.http_status == 201)
+    rs->ok++;
+  else
+    rs->failed++;
   rs->attempts += (int)res.attempts;
   if (!check_trail) return;
   assert_int_equal(res.endpoint_count, 2);
@@ -127,8 +129,8 @@ static void test_two_replicas(void **state) {
   for (int i = 0; i < N; i++)
     charge(c, easy, g_a.port, i, "ep", hdrs, &r1, true);
   clock_gettime(CLOCK_MONOTONIC, &t1);
-  double s1 = (double)(t1.tv_sec - t0.tv_sec) +
-              (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+  double s1 =
+      (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
   uint64_t a_fail = test_metric(g_a.port, "rein_ledger_outage_failures_total");
   uint64_t b_charges = test_metric(g_b.port, "rein_ledger_charges_total");
   printf("replicas: endpoints: %d/%d succeeded, %d attempts (%d first on "
@@ -151,8 +153,7 @@ static void test_two_replicas(void **state) {
   assert_int_equal(rein_curl_new(&cc, &c), REIN_OK);
   round_stats r2 = {0};
   for (int i = 0; i < N; i++)
-    charge(c, easy, i % 2 ? g_b.port : g_a.port, i, "single", hdrs, &r2,
-           false);
+    charge(c, easy, i % 2 ? g_b.port : g_a.port, i, "single", hdrs, &r2, false);
   double frac = (double)r2.failed / N;
   uint64_t a_fail2 =
       test_metric(g_a.port, "rein_ledger_outage_failures_total") - a_fail;

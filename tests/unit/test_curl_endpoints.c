@@ -124,7 +124,8 @@ static void fx_teardown(fx *f) {
   curl_easy_cleanup(f->easy);
   rein_curl_free(f->client);
   rein_policy_free(f->policy);
-  for (int i = 0; i < 2; i++) ts_stop(f->srv[i]);
+  for (int i = 0; i < 2; i++)
+    ts_stop(f->srv[i]);
 }
 
 static void script_n(ts_server *s, const char *path, int status, int n) {
@@ -175,8 +176,7 @@ static void test_retry_goes_elsewhere(void **state) {
     rein_curl_opts o = {0};
     o.on_attempt = note_url;
     o.on_attempt_ctx = &seen;
-    assert_int_equal(rein_curl_perform_ex(f.client, f.easy, &o, &res),
-                     REIN_OK);
+    assert_int_equal(rein_curl_perform_ex(f.client, f.easy, &o, &res), REIN_OK);
     assert_int_equal(res.http_status, 200);
     assert_int_equal(res.endpoint_count, 2);
     if (call % 2 == 0) {
@@ -342,7 +342,8 @@ static void test_endpoint_breakers(void **state) {
   rein_manual_clock_advance(&f.clock, 80 * REIN_NS_PER_S); /* + jitter */
   script_n(f.srv[0], "/p", 200, 0);
   ts_response ok = {200, NULL, 0};
-  for (int i = 0; i < 8; i++) ts_script(f.srv[0], "/p", &ok, 1);
+  for (int i = 0; i < 8; i++)
+    ts_script(f.srv[0], "/p", &ok, 1);
   rein_curl_perform_ex(f.client, f.easy, NULL, &res);
   assert_true(res.attempts >= 1);
   rein_curl_free(f.client);
@@ -360,7 +361,8 @@ static void run_multi(fx *f, rein_curl_call *call, rein_curl_step *st) {
        spins++) {
     if (st->state == REIN_CURL_WAITING) {
       int64_t now = rein_manual_clock_get(&f->clock);
-      if (now < st->due_ns) rein_manual_clock_advance(&f->clock, st->due_ns - now);
+      if (now < st->due_ns)
+        rein_manual_clock_advance(&f->clock, st->due_ns - now);
       assert_int_equal(rein_curl_multi_resume(call, m, st), REIN_OK);
       continue;
     }
@@ -370,8 +372,7 @@ static void run_multi(fx *f, rein_curl_call *call, rein_curl_step *st) {
     while ((msg = curl_multi_info_read(m, &left)))
       if (msg->msg == CURLMSG_DONE)
         assert_int_equal(rein_curl_multi_done(call, m, msg, st), REIN_OK);
-    if (st->state == REIN_CURL_IN_FLIGHT)
-      curl_multi_poll(m, NULL, 0, 50, NULL);
+    if (st->state == REIN_CURL_IN_FLIGHT) curl_multi_poll(m, NULL, 0, 50, NULL);
   }
   assert_int_equal(st->state, REIN_CURL_FINISHED);
   curl_multi_cleanup(m);
@@ -545,7 +546,8 @@ static void test_hedge_elsewhere(void **state) {
   curl_easy_cleanup(e);
   rein_curl_free(c);
   rein_policy_free(p);
-  for (int i = 0; i < 2; i++) ts_stop(srv[i]);
+  for (int i = 0; i < 2; i++)
+    ts_stop(srv[i]);
 }
 
 /* A hedge that finds every endpoint's breaker refusing is not sent: the
@@ -632,7 +634,8 @@ static void test_hedge_no_endpoint_left(void **state) {
   curl_easy_cleanup(e);
   rein_curl_free(c);
   rein_policy_free(p);
-  for (int i = 0; i < 2; i++) ts_stop(srv[i]);
+  for (int i = 0; i < 2; i++)
+    ts_stop(srv[i]);
 }
 
 /* ------------------------------------------------------------ resolver */
@@ -647,7 +650,8 @@ static int resolve(void *ctx, const char **out, size_t cap) {
   resolver *r = ctx;
   r->calls++;
   if (r->n < 0) return -1;
-  for (int i = 0; i < r->n && (size_t)i < cap; i++) out[i] = r->list[i];
+  for (int i = 0; i < r->n && (size_t)i < cap; i++)
+    out[i] = r->list[i];
   return r->n;
 }
 
@@ -893,8 +897,7 @@ static void test_no_alloc_per_attempt(void **state) {
   script_n(f.srv[0], "/p", 500, 2); /* the fifth attempt: 200 */
   script_n(f.srv[1], "/p", 500, 2);
   rein_curl_result res;
-  assert_int_equal(rein_curl_perform_ex(f.client, f.easy, NULL, &res),
-                   REIN_OK);
+  assert_int_equal(rein_curl_perform_ex(f.client, f.easy, NULL, &res), REIN_OK);
   static const int want[] = {0, 1, 0, 1, 0};
   assert_trail(&res, want, 5);
   assert_int_equal(ta.count, made);
