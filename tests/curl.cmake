@@ -22,6 +22,12 @@ if(TARGET rein_curl)
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_curl_enforce.c
     LIBS rein_curl rein_curl_test_server
     LABELS unit TIMEOUT 60)
+  # Endpoints per call: retries and hedges to the untried replica, least
+  # recently failed, per-endpoint breakers, the resolver, the multi driver.
+  rein_add_test(NAME test_curl_endpoints
+    SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_curl_endpoints.c
+    LIBS rein_curl rein_curl_test_server
+    LABELS unit TIMEOUT 60)
   # One client shared by threads (blocking and multi), under TSan too.
   rein_add_test(NAME test_curl_concurrency
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_curl_concurrency.c
@@ -46,6 +52,20 @@ if(TARGET rein_curl AND TARGET ledger)
     LIBS rein_curl ledger_auth
     ARGS $<TARGET_FILE:ledger>
     LABELS e2e TIMEOUT 60)
+endif()
+
+# End to end: endpoints per call against two real ledgers, one in an
+# injected outage: 100 keyed charges with both as endpoints all succeed
+# (every retry on the healthy replica); with one URL per call, about half
+# fail (~3 s).
+if(TARGET rein_curl AND TARGET ledger)
+  rein_add_test(NAME test_curl_replicas
+    SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/e2e/test_curl_replicas.c
+            ${CMAKE_CURRENT_SOURCE_DIR}/e2e/checkout_proc.c
+            ${CMAKE_CURRENT_SOURCE_DIR}/e2e/ledger_proc.c
+    LIBS rein_curl ledger_auth
+    ARGS $<TARGET_FILE:ledger>
+    LABELS e2e TIMEOUT 120)
 endif()
 
 # End to end: a shortened `rein demo` against the real ledger, everything

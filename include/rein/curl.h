@@ -91,15 +91,31 @@
  * them on every attempt: CURLOPT_HTTPHEADER (opts.headers plus Rein-Attempt
  * and Idempotency-Key), CURLOPT_HEADERFUNCTION / CURLOPT_HEADERDATA (chained
  * to opts.header_fn), CURLOPT_TIMEOUT_MS (the decision's timeout: the
- * policy's attempt timeout, shortened to the deadline; 0 = none). Set
- * everything else (URL, method, body, write callback) before the call. The
+ * policy's attempt timeout, shortened to the deadline; 0 = none), and with
+ * endpoints CURLOPT_CURLU. Set everything else (URL, method, body, write
+ * callback) before the call. The
  * write callback sees the body of every attempt: reset it in opts.on_attempt.
  * After the call the handle keeps rein's header list pointer only until
  * rein_curl_call_free (blocking: until rein_curl_perform returns, which
  * resets CURLOPT_HTTPHEADER to opts.headers).
  *
+ * Endpoints (config.endpoints / config.resolve, docs/http.md "Endpoints"):
+ * a call may go to several replicas. Each attempt's endpoint is chosen
+ * just before the state machine is asked for it: the first by round robin
+ * (or a seeded random pick), every retry and hedge one the call has not
+ * tried, then the least recently failed; an in-progress 409 is polled at
+ * the replica that answered it. The handle's URL keeps its path and query;
+ * its scheme, host and port are the endpoint's (CURLOPT_CURLU, set per
+ * attempt and cleared when the call ends). With config.endpoint_breakers
+ * an endpoint whose breaker refuses is skipped while another permits; when
+ * none does the call gives up BREAKER_OPEN without sending (through
+ * rein_retry_refuse, so the policy's metrics and on_give_up see it), and a
+ * hedge with no endpoint is not sent (the call goes on with what is in
+ * flight). rein_curl_result.trail says where each attempt went.
+ *
  * Thread level: a rein_curl is immutable after creation except for its
- * atomic counters and its pacing time (one atomic); share it between
+ * atomic counters, its pacing time (one atomic) and its endpoint slots
+ * (filled once under a mutex, read without one); share it between
  * threads. A rein_curl_call (and its easy
  * handle) is used by one thread at a time, as libcurl requires.
  */
@@ -163,6 +179,32 @@ typedef void (*rein_curl_log_fn)(void *ctx, const char *line);
 /* Fill `buf` with `n` random bytes; 0 on success. */
 typedef int (*rein_curl_random_fn)(void *ctx, void *buf, size_t n);
 
+/* Endpoints (config.endpoints, config.resolve; docs/http.md "Endpoints"). */
+#define REIN_CURL_ENDPOINTS_MAX 16   /* per call */
+#define REIN_CURL_ENDPOINT_SLOTS 32  /* endpoints a client keeps state for */
+#define REIN_CURL_ENDPOINT_LEN 280   /* longest base URL, NUL included */
+#define REIN_CURL_TRAIL_MAX 16       /* attempts whose endpoint a result lists */
+
+/* How a call's first attempt picks its endpoint. */
+typedef enum rein_curl_pick {
+  REIN_CURL_PICK_ROUND_ROBIN = 0, /* the next one, across the client's calls
+                                     (default) */
+  REIN_CURL_PICK_RANDOM = 1       /* uniform, from a generator seeded by
+                                     opts.seed, else by endpoint_seed and a
+                                     call counter */
+} rein_curl_pick;
+
+/* The endpoints of one call: write up to `cap` base URLs
+ * ("scheme://host[:port]") into out[] and return how many (0 = none: the
+ * easy handle's URL as it is); a negative value fails the call before
+ * anything is sent (REIN_ENOTFOUND), and so does a bad URL (REIN_EINVAL,
+ * logged through config.log). Called once per call, at its start
+ * (rein_curl_perform_ex, rein_curl_call_new), on the caller's thread, so
+ * it must be thread-safe when the client is shared; the strings are
+ * parsed and copied before that function goes on (they need not outlive
+ * it). */
+typedef int (*rein_curl_resolve_fn)(void *ctx, const char **out, size_t cap);
+
 typedef struct rein_curl_config {
   const rein_policy *policy; /* required; borrowed (must outlive the client) */
   rein_sleeper sleeper;      /* blocking waits; NULL sleep_ns = nanosleep */
@@ -219,6 +261,36 @@ typedef struct rein_curl_config {
   const rein_hedge_config *hedge;
   size_t hedge_body_max; /* per attempt; 0 = 1 MiB; larger bodies fail the
                             attempt (CURLE_WRITE_ERROR, FATAL) */
+  /* Appended. Endpoints (docs/http.md "Endpoints"): the replicas a call may
+   * go to, as base URLs "scheme://host[:port]" (no path, query, fragment or
+   * credentials; at most REIN_CURL_ENDPOINTS_MAX, each shorter than
+   * REIN_CURL_ENDPOINT_LEN; copied). Each attempt sends the easy handle's
+   * URL with its scheme, host and port replaced by its endpoint's (libcurl's
+   * URL API: CURLOPT_CURLU; path and query kept). The first attempt takes
+   * the next endpoint by `endpoint_pick`; each later attempt (a retry, a
+   * hedge) one the call has not tried yet, in list order after the last;
+   * when every endpoint was tried, the one whose last failure in this call
+   * is the oldest (Envoy's retry_host_predicate previous_hosts). NULL /
+   * 0 = none. `resolve` (optional) gives the list per call instead. */
+  const char *const *endpoints;
+  size_t endpoint_count;
+  rein_curl_resolve_fn resolve;
+  void *resolve_ctx;
+  rein_curl_pick endpoint_pick; /* default ROUND_ROBIN */
+  uint64_t endpoint_seed;       /* PICK_RANDOM without opts.seed; default 1 */
+  /* A breaker per endpoint (rein/breaker.h), made from endpoint_breaker
+   * (copied; NULL = from a contract, its breaker block when it has one,
+   * else rein_breaker_config_default; each endpoint's open-jitter seed
+   * offset by its slot). An attempt skips an endpoint whose breaker refuses while another
+   * endpoint permits; when none does, the call gives up as the policy's
+   * breaker would (REIN_GIVEUP_BREAKER_OPEN, dont_retry, nothing sent).
+   * Outcomes are recorded per endpoint as the policy's breaker records
+   * them (failure, timeout, not sent, overloaded are failures). A client
+   * keeps state for at most REIN_CURL_ENDPOINT_SLOTS distinct endpoints
+   * (configured ones first, then resolved ones as first seen); one past
+   * that has no breaker and counts in stats.endpoints_unslotted. */
+  bool endpoint_breakers;
+  const rein_breaker_config *endpoint_breaker;
 } rein_curl_config;
 
 REIN_API void rein_curl_config_default(rein_curl_config *c);
@@ -306,6 +378,14 @@ typedef struct rein_curl_result {
   int64_t server_delay_ns; /* the last response's delay floor */
   bool retention_warning;  /* advertised retention < retry window */
   char key[64];            /* the Idempotency-Key value sent (raw); "" none */
+  /* Appended. Endpoints: indexes into the call's list (config.endpoints,
+   * or what resolve gave); -1 / 0xff = none (a client without endpoints). */
+  int32_t endpoint;        /* the last attempt's */
+  uint32_t endpoints_tried; /* bit i: endpoint i was sent an attempt */
+  uint32_t endpoint_count; /* the call's endpoints */
+  uint8_t trail[REIN_CURL_TRAIL_MAX]; /* attempt k's endpoint at [k - 1];
+                                         0xff: not sent (a hedge with no
+                                         endpoint left) or past the last */
 } rein_curl_result;
 
 /* Counters of one client (monotonic totals). */
@@ -319,6 +399,10 @@ typedef struct rein_curl_stats {
   uint64_t paced;        /* calls that waited for a RateLimit reset first */
   int64_t paced_ns;      /* total time they waited */
   uint64_t keys_derived; /* keys from rein_curl_derive_key */
+  /* Appended (endpoints). */
+  uint64_t endpoint_skips;        /* endpoints passed over: breaker refused */
+  uint64_t endpoint_refusals;     /* calls ended: every endpoint refused */
+  uint64_t endpoints_unslotted;   /* resolved endpoints past the slots */
 } rein_curl_stats;
 
 REIN_API void rein_curl_get_stats(const rein_curl *c, rein_curl_stats *out);
@@ -326,8 +410,10 @@ REIN_API void rein_curl_get_stats(const rein_curl *c, rein_curl_stats *out);
 /*
  * Blocking: run `easy` to the end under the client's policy. REIN_OK when a
  * attempt succeeded, REIN_EGAVEUP when the call gave up (see `res`; may be
- * NULL), REIN_EINVAL for NULL arguments, REIN_ENOMEM (header list),
- * REIN_EIO (no random bytes for a key). The handle may be reused afterwards.
+ * NULL), REIN_EINVAL for NULL arguments (and, with endpoints, a handle
+ * without a URL or a bad resolved endpoint; logged), REIN_ENOMEM (header
+ * list), REIN_EIO (no random bytes for a key), REIN_ENOTFOUND (the
+ * endpoint resolver failed). The handle may be reused afterwards.
  */
 REIN_API rein_status rein_curl_perform_ex(rein_curl *c, CURL *easy,
                                           const rein_curl_opts *opts,
@@ -350,7 +436,9 @@ typedef struct rein_curl_step {
 
 /* A call of `easy` under `c`; nothing is sent yet. Copies `opts` (the
  * strings and lists it points to are borrowed until the call is freed);
- * mints the key now. REIN_EINVAL, REIN_ENOMEM, REIN_EIO. */
+ * mints the key and resolves the endpoints (config.resolve) now.
+ * REIN_EINVAL, REIN_ENOMEM, REIN_EIO, REIN_ENOTFOUND (the resolver
+ * failed). */
 REIN_API rein_status rein_curl_call_new(rein_curl *c, CURL *easy,
                                         const rein_curl_opts *opts,
                                         rein_curl_call **out);

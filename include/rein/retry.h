@@ -308,6 +308,18 @@ REIN_API rein_decision rein_retry_begin(rein_retry *r, int64_t now);
 REIN_API rein_decision rein_retry_next(rein_retry *r, const rein_outcome *o,
                                        int64_t now);
 
+/* Before asking for the next attempt (instead of begin(), or of next(NULL)
+ * once a WAIT is over): the caller's own admission refused it, e.g. a
+ * client whose every endpoint's breaker is open (rein/curl.h, "Endpoints").
+ * Ends the call as the policy's admission would: GIVE_UP with `reason`
+ * and dont_retry, counted (a call refused before begin() counts as a
+ * call; BREAKER_OPEN / RETRY_BREAKER as a breaker rejection), on_give_up
+ * fired. Valid only before begin() or while WAITING (nothing is held then);
+ * otherwise, or for reason NONE, GIVE_UP with reason NONE and nothing
+ * changed. Never allocates. */
+REIN_API rein_decision rein_retry_refuse(rein_retry *r, rein_giveup reason,
+                                         int64_t now);
+
 /* Blocking wrapper. */
 typedef void (*rein_attempt_fn)(void *ctx, const rein_decision *attempt,
                                 rein_outcome *out);

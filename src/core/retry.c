@@ -267,6 +267,27 @@ rein_decision rein_retry_begin(rein_retry *r, int64_t now) {
   return admit(r, now, false);
 }
 
+/* A transport that cannot place the attempt it is about to ask for (its
+ * own admission, e.g. every endpoint's breaker open: rein/curl.h) ends the
+ * call as admission would have: counted and reported like the refusal at
+ * begin() or on resume, with nothing held (no permit, no budget token). */
+rein_decision rein_retry_refuse(rein_retry *r, rein_giveup reason,
+                                int64_t now) {
+  if ((r->state != S_INIT && r->state != S_WAITING) ||
+      reason <= REIN_GIVEUP_NONE || reason >= REIN_GIVEUP_COUNT_)
+    return invalid_call(r);
+  const rein_policy_config *c = &r->policy->cfg;
+  if (r->state == S_INIT) {
+    r->start_ns = now;
+    if (c->window_ns > 0) r->end_ns = now + c->window_ns;
+    rein_metrics_add(c->metrics, REIN_C_CALLS, 1);
+  }
+  if (reason == REIN_GIVEUP_BREAKER_OPEN ||
+      reason == REIN_GIVEUP_RETRY_BREAKER)
+    rein_metrics_add(c->metrics, REIN_C_BREAKER_REJECTIONS, 1);
+  return give_up(r, reason, true, now);
+}
+
 static bool is_failure_for_breaker(rein_outcome_kind k) {
   return k == REIN_OUTCOME_FAILURE || k == REIN_OUTCOME_TIMEOUT ||
          k == REIN_OUTCOME_NOT_SENT || k == REIN_OUTCOME_OVERLOADED;

@@ -7,7 +7,8 @@
  * to a new client that owns them, and maps the call's key mode (originate,
  * pass-through, derive), key header, the callee's key_ttl (the policy's
  * key_retention_ns), honoured signals (ratelimit turns pacing on) and
- * deadline onto the client config. So the policy that
+ * deadline onto the client config, and, with config.endpoint_breakers, the
+ * contract's breaker block to each endpoint's breaker. So the policy that
  * `rein check` checked is the one the HTTP client runs. Built only when the
  * contract library is; otherwise the function reports REIN_EUNSUPPORTED.
  */
@@ -81,6 +82,16 @@ rein_status rein_curl_new_from_contract(const rein_curl_config *base,
   if (cp.key_header) cfg.key_header = cp.key_header;
   cfg.signals = cp.signals & REIN_CURL_SIGNAL_ALL;
   cfg.deadline_ns = cp.deadline_ns;
+  /* A breaker per endpoint, when asked for: the contract's breaker block
+   * (the model's config, which the builder made the policy's breaker
+   * from), unless the caller gave one. */
+  rein_breaker_config ebc;
+  if (cfg.endpoint_breakers && !cfg.endpoint_breaker && sp.has_breaker) {
+    ebc = sp.breaker;
+    ebc.metrics = NULL; /* the policy's breaker counts into metrics */
+    ebc.on_state_change = NULL;
+    cfg.endpoint_breaker = &ebc;
+  }
   rein_curl *c = NULL;
   if ((st = rein_curl_new(&cfg, &c)) != REIN_OK) goto fail;
   c->own_policy = o.policy;

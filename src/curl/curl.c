@@ -13,6 +13,11 @@
  * Neither makes a retry decision of its own: what to do next is always the
  * state machine's answer.
  *
+ * Endpoints (config.endpoints, config.resolve) are chosen in endpoints.c:
+ * ask() picks the endpoint of the next attempt before asking the state
+ * machine for it, so a call whose every endpoint's breaker is open ends
+ * through rein_retry_refuse as the policy's breaker refusal would.
+ *
  * The idempotency gate lives in the state machine and reads the policy's
  * `idempotent` flag, so the client keeps two policies that differ only in
  * that flag (the caller's and a copy sharing its budget, breaker, throttle
@@ -148,6 +153,7 @@ void rein_curl_config_default(rein_curl_config *c) {
   c->signals = REIN_CURL_SIGNAL_ALL;
   c->attempt_header = true;
   c->pace_max_ns = 10 * REIN_NS_PER_S;
+  c->endpoint_seed = 1;
 }
 
 /* An HTTP field name: 1*tchar. */
@@ -247,12 +253,17 @@ rein_status rein_curl_new(const rein_curl_config *cfg, rein_curl **out) {
       }
     }
   }
+  if ((st = rein__curl_eps_setup(c, cfg, err)) != REIN_OK) {
+    rein_curl_free(c);
+    return st;
+  }
   *out = c;
   return REIN_OK;
 }
 
 void rein_curl_free(rein_curl *c) {
   if (!c) return;
+  rein__curl_eps_teardown(c);
   rein_hedge_policy_free(c->hedge[0]);
   rein_hedge_policy_free(c->hedge[1]);
   rein_policy_free(c->copy);
@@ -298,6 +309,9 @@ void rein_curl_get_stats(const rein_curl *cc, rein_curl_stats *out) {
   out->paced = G(RC_PACED);
   out->paced_ns = (int64_t)G(RC_PACED_NS);
   out->keys_derived = G(RC_DERIVED);
+  out->endpoint_skips = G(RC_EP_SKIPS);
+  out->endpoint_refusals = G(RC_EP_REFUSALS);
+  out->endpoints_unslotted = G(RC_EP_UNSLOTTED);
   for (int k = 0; k < REIN_OUTCOME_COUNT_; k++)
     out->outcomes[k] = G(RC_OUTCOME0 + k);
 #undef G
@@ -340,6 +354,8 @@ struct rein_curl_call {
   int64_t start_ns;
   int64_t due_ns; /* WAITING: when to resume */
   rein_curl_result res;
+  rein__curl_eps eps;   /* endpoints.c; eps.n = 0: none */
+  rein__curl_pick pick; /* the next attempt's endpoint */
 };
 
 static int64_t wall_now(const rein_curl *c) {
@@ -347,9 +363,13 @@ static int64_t wall_now(const rein_curl *c) {
                             : rein_clock_wall_ns();
 }
 
-static void log_line(rein_curl *c, const char *line) {
+void rein__curl_log(rein_curl *c, const char *line) {
   if (c->cfg.log) c->cfg.log(c->cfg.log_ctx, line);
   else fprintf(stderr, "%s\n", line);
+}
+
+static void log_line(rein_curl *c, const char *line) {
+  rein__curl_log(c, line);
 }
 
 /* Trim spaces, tabs and CR/LF at both ends of [*p, *p + *n). */
@@ -459,6 +479,12 @@ static rein_status call_init(rein_curl_call *call, rein_curl *c, CURL *easy,
   call->res.last_code = CURLE_OK;
   if (call->has_key) memcpy(call->res.key, call->key, sizeof call->key);
   call->state = CS_INIT;
+  call->res.endpoint = -1;
+  memset(call->res.trail, 0xff, sizeof call->res.trail);
+  call->pick.ep = -1;
+  rein_status st = rein__curl_eps_init(c, &call->eps, easy, call->opts.seed);
+  if (st != REIN_OK) return st;
+  call->res.endpoint_count = call->eps.n;
   return REIN_OK;
 }
 
@@ -471,6 +497,7 @@ static void call_release(rein_curl_call *call) {
   curl_easy_setopt(call->easy, CURLOPT_TIMEOUT_MS, 0L);
   curl_slist_free_all(call->hdrs);
   call->hdrs = NULL;
+  rein__curl_eps_release(&call->eps, call->easy);
 }
 
 /* The request headers of attempt `attempt` (timeout `timeout_ns`): the
@@ -550,6 +577,15 @@ static rein_status prepare_attempt(rein_curl_call *call) {
   }
   curl_easy_setopt(call->easy, CURLOPT_TIMEOUT_MS, ms);
   rein_signals_init(&call->sig);
+  if (call->eps.n) {
+    int64_t now = rein_policy_now(call->policy);
+    if (call->pick.ep < 0 &&
+        !rein__curl_eps_pick(c, &call->eps, call->d.attempt, now, &call->pick))
+      return REIN_ENOMEM; /* not reached: ask() picked before ATTEMPT */
+    if (rein__curl_eps_send(&call->eps, call->easy, &call->pick,
+                            call->d.attempt, now, &call->res) != REIN_OK)
+      return REIN_ENOMEM;
+  }
   count(c, RC_ATTEMPTS, 1);
   call->res.attempts = call->d.attempt;
   if (call->opts.on_attempt)
@@ -626,6 +662,8 @@ static rein_outcome classify_attempt(rein_curl_call *call, CURL *easy,
 static void finish_attempt(rein_curl_call *call, CURLcode code) {
   rein_outcome o = classify_attempt(call, call->easy, code, &call->sig);
   int64_t now = rein_policy_now(call->policy);
+  if (call->eps.n) rein__curl_eps_done(&call->eps, &call->pick, &o, now);
+  call->pick.ep = -1;
   call->d = rein_retry_next(&call->r, &o, now);
   if (call->d.action == REIN_DONE || call->d.action == REIN_GIVE_UP)
     finish_call(call, now);
@@ -642,6 +680,29 @@ static void abort_attempt(rein_curl_call *call) {
   call->res.last = REIN_OUTCOME_FATAL;
   call->res.last_code = CURLE_OUT_OF_MEMORY;
   finish_call(call, now);
+}
+
+/*
+ * The state machine's next step: begin() for the first attempt, else
+ * next(NULL) after a WAIT. With endpoints, the endpoint is chosen first
+ * (once the wait is over): when every endpoint's breaker refuses, the call
+ * ends as the policy's breaker refusal (rein_retry_refuse). A pick whose
+ * decision is not ATTEMPT is dropped (its permit unreported, as a
+ * cancelled hedge's).
+ */
+static rein_decision ask(rein_curl_call *call, bool first, int64_t now) {
+  call->pick.ep = -1;
+  if (call->eps.n && (first || now >= call->due_ns) &&
+      !rein__curl_eps_pick(call->c, &call->eps,
+                           first ? 1 : call->res.attempts + 1, now,
+                           &call->pick)) {
+    count(call->c, RC_EP_REFUSALS, 1);
+    return rein_retry_refuse(&call->r, REIN_GIVEUP_BREAKER_OPEN, now);
+  }
+  rein_decision d = first ? rein_retry_begin(&call->r, now)
+                          : rein_retry_next(&call->r, NULL, now);
+  if (d.action != REIN_ATTEMPT) call->pick.ep = -1;
+  return d;
 }
 
 /* How long the call waits for an earlier response's RateLimit reset before
@@ -682,6 +743,7 @@ typedef struct hedge_att {
   char *body, *head;
   size_t body_len, body_cap, head_len, head_cap;
   bool too_big;
+  rein__curl_pick pick; /* its endpoint (ep -1: none; or no endpoints) */
 } hedge_att;
 
 static bool grow_into(rein_curl *c, char **p, size_t *len, size_t *cap,
@@ -737,11 +799,13 @@ static void hedge_att_free(rein_curl *c, CURLM *m, hedge_att *a) {
 
 /* Start attempt d->attempt on the multi handle. */
 static rein_status hedge_send(rein_curl_call *call, CURLM *m, hedge_att *att,
-                              const rein_hedge_decision *d) {
+                              const rein_hedge_decision *d,
+                              const rein__curl_pick *pick) {
   rein_curl *c = call->c;
   hedge_att *a = &att[d->attempt - 1];
   memset(a, 0, sizeof *a);
   a->call = call;
+  a->pick = *pick;
   if (d->attempt == 1) {
     a->easy = call->easy;
   } else {
@@ -764,6 +828,10 @@ static rein_status hedge_send(rein_curl_call *call, CURLM *m, hedge_att *att,
     ms = v > 0x7fffffffL ? 0x7fffffffL : (long)v;
   }
   curl_easy_setopt(a->easy, CURLOPT_TIMEOUT_MS, ms);
+  if (a->pick.ep >= 0 &&
+      rein__curl_eps_send(&call->eps, a->easy, &a->pick, d->attempt,
+                          rein_policy_now(call->policy), &call->res) != REIN_OK)
+    return REIN_ENOMEM;
   count(c, RC_ATTEMPTS, 1);
   call->res.attempts = d->attempt;
   if (call->opts.on_attempt)
@@ -795,8 +863,28 @@ static rein_status perform_hedged(rein_curl *c, CURL *easy,
   if (pace > 0)
     (c->cfg.sleeper.sleep_ns ? c->cfg.sleeper.sleep_ns
                              : default_sleep)(c->cfg.sleeper.ctx, pace);
+  /* With endpoints, attempt 1's is chosen before the hedge machine begins:
+   * when every endpoint's breaker refuses, nothing starts (the policy's
+   * breaker refusal). */
+  rein__curl_pick first = {.ep = -1};
+  if (call.eps.n &&
+      !rein__curl_eps_pick(c, &call.eps, 1, rein_policy_now(call.policy),
+                           &first)) {
+    count(c, RC_EP_REFUSALS, 1);
+    count(c, RC_GIVEUPS, 1);
+    call.res.action = REIN_GIVE_UP;
+    call.res.reason = REIN_GIVEUP_BREAKER_OPEN;
+    call.res.dont_retry = true;
+    call.res.elapsed_ns = rein_policy_now(call.policy) - call.start_ns;
+    rein__curl_eps_release(&call.eps, easy);
+    if (res) *res = call.res;
+    return REIN_EGAVEUP;
+  }
   CURLM *m = curl_multi_init();
-  if (!m) return REIN_ENOMEM;
+  if (!m) {
+    rein__curl_eps_release(&call.eps, easy);
+    return REIN_ENOMEM;
+  }
   const rein_hedge_policy *hp =
       c->hedge[call.policy == c->by_idem[1] ? 1 : 0];
   rein_hedge h;
@@ -810,10 +898,37 @@ static rein_status perform_hedged(rein_curl *c, CURL *easy,
   memset(att, 0, sizeof att);
   rein_hedge_decision d = rein_hedge_begin(&h, rein_policy_now(call.policy));
   int64_t next_at = INT64_MAX;
+  /* Hedges that found no endpoint (every breaker refused): held as in
+   * flight for the hedge machine until nothing real is, then reported as
+   * not sent with "stop hedging", so the call ends with what it sent. */
+  uint32_t unplaced = 0, inflight = 0;
+  bool refused_end = false;
   for (;;) {
+    if (d.action == REIN_WAIT && inflight == 0 && unplaced) {
+      uint32_t k = (uint32_t)__builtin_ctz(unplaced);
+      unplaced &= unplaced - 1;
+      rein_outcome o = {.kind = REIN_OUTCOME_NOT_SENT, .dont_retry = true};
+      d = rein_hedge_outcome(&h, k + 1, &o, rein_policy_now(call.policy));
+      refused_end = true;
+      continue;
+    }
     if (d.action == REIN_ATTEMPT) {
-      st = hedge_send(&call, m, att, &d);
-      if (st != REIN_OK) break;
+      rein__curl_pick pk = first;
+      if (call.eps.n && d.attempt > 1 &&
+          !rein__curl_eps_pick(c, &call.eps, d.attempt,
+                               rein_policy_now(call.policy), &pk)) {
+        unplaced |= 1u << (d.attempt - 1);
+        call.eps.unsent++;
+        d.action = REIN_WAIT; /* stop hedging; see above */
+        d.next_ns = -1;
+        next_at = INT64_MAX;
+        continue;
+      } else {
+        st = hedge_send(&call, m, att, &d, &pk);
+        if (st != REIN_OK) break;
+        inflight++;
+        refused_end = false;
+      }
       next_at = d.next_ns < 0 ? INT64_MAX
                               : rein_policy_now(call.policy) + d.next_ns;
       if (d.next_ns == 0) {
@@ -839,12 +954,17 @@ static rein_status perform_hedged(rein_curl *c, CURL *easy,
       CURLcode code = msg->data.result;
       curl_multi_remove_handle(m, a->easy);
       a->added = false;
+      inflight--;
       if (a->too_big) code = CURLE_WRITE_ERROR;
       rein_outcome o = classify_attempt(&call, a->easy, code, &a->sig);
       if (a->too_big) o.kind = REIN_OUTCOME_FATAL;
+      if (a->pick.ep >= 0)
+        rein__curl_eps_done(&call.eps, &a->pick, &o,
+                            rein_policy_now(call.policy));
       d = rein_hedge_outcome(&h, (uint32_t)(a - att) + 1, &o,
                              rein_policy_now(call.policy));
       answered = true;
+      refused_end = false;
       if (d.action == REIN_DONE) {
         /* the winner's response, to the caller */
         if (a->head_len && opts->header_fn)
@@ -881,8 +1001,14 @@ static rein_status perform_hedged(rein_curl *c, CURL *easy,
     call.res.action = d.action;
     call.res.reason = d.reason;
     call.res.dont_retry = d.dont_retry;
+    if (d.action == REIN_GIVE_UP && refused_end) {
+      /* it ended because no endpoint could take its next attempt */
+      call.res.reason = REIN_GIVEUP_BREAKER_OPEN;
+      call.res.dont_retry = true;
+      count(c, RC_EP_REFUSALS, 1);
+    }
   }
-  call.res.attempts = d.sent;
+  call.res.attempts = d.sent - call.eps.unsent;
   call.res.elapsed_ns = now - call.start_ns;
   count(c, call.res.action == REIN_DONE ? RC_SUCCESSES : RC_GIVEUPS, 1);
   for (int k = 0; k < REIN_HEDGE_MAX_ATTEMPTS; k++)
@@ -896,6 +1022,7 @@ static rein_status perform_hedged(rein_curl *c, CURL *easy,
   curl_easy_setopt(easy, CURLOPT_WRITEDATA, NULL);
   curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, 0L);
   curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
+  rein__curl_eps_release(&call.eps, easy);
   if (res) *res = call.res;
   if (st != REIN_OK) return st;
   return call.res.action == REIN_DONE ? REIN_OK : REIN_EGAVEUP;
@@ -914,7 +1041,7 @@ rein_status rein_curl_perform_ex(rein_curl *c, CURL *easy,
       c->cfg.sleeper.sleep_ns ? c->cfg.sleeper.sleep_ns : default_sleep;
   int64_t pace = pace_wait(&call, rein_policy_now(call.policy));
   if (pace > 0) sleep_fn(c->cfg.sleeper.ctx, pace);
-  call.d = rein_retry_begin(&call.r, rein_policy_now(call.policy));
+  call.d = ask(&call, true, rein_policy_now(call.policy));
   for (;;) {
     if (call.d.action == REIN_ATTEMPT) {
       st = prepare_attempt(&call);
@@ -928,7 +1055,7 @@ rein_status rein_curl_perform_ex(rein_curl *c, CURL *easy,
     } else if (call.d.action == REIN_WAIT) {
       call.state = CS_WAITING;
       sleep_fn(c->cfg.sleeper.ctx, call.d.delay_ns);
-      call.d = rein_retry_next(&call.r, NULL, rein_policy_now(call.policy));
+      call.d = ask(&call, false, rein_policy_now(call.policy));
     } else {
       if (call.state != CS_FINISHED)
         finish_call(&call, rein_policy_now(call.policy));
@@ -1043,7 +1170,7 @@ rein_status rein_curl_multi_add(rein_curl_call *call, CURLM *m,
     return REIN_OK;
   }
   call->begun = true;
-  call->d = rein_retry_begin(&call->r, now);
+  call->d = ask(call, true, now);
   return advance(call, m, now, step);
 }
 
@@ -1073,9 +1200,9 @@ rein_status rein_curl_multi_resume(rein_curl_call *call, CURLM *m,
       return REIN_OK;
     }
     call->begun = true;
-    call->d = rein_retry_begin(&call->r, now);
+    call->d = ask(call, true, now);
   } else {
-    call->d = rein_retry_next(&call->r, NULL, now);
+    call->d = ask(call, false, now);
   }
   return advance(call, m, now, step);
 }

@@ -70,6 +70,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
                                      "Idempotency-Key"));
     copy(q->custom, sizeof q->custom,
          MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Test"));
+    copy(q->arg_x, sizeof q->arg_x,
+         MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "x"));
     copy(q->deadline, sizeof q->deadline,
          MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Rein-Deadline"));
     copy(q->grpc_timeout, sizeof q->grpc_timeout,

@@ -31,6 +31,7 @@ typedef struct ts_request {
   char custom[64];  /* X-Test header value, "" when absent */
   char deadline[32]; /* Rein-Deadline value, "" when absent */
   char grpc_timeout[32]; /* grpc-timeout value, "" when absent */
+  char arg_x[32];        /* the query argument x, "" when absent */
 } ts_request;
 
 /* NULL on failure. */

@@ -6,7 +6,9 @@
  * the others do the same. Checks that the client's counters add up
  * exactly, that every logical POST got its own key and kept it across its
  * retries, and (label concurrency) that ThreadSanitizer finds no race in
- * the client, the policy twin or the shared budget and breaker.
+ * the client, the policy twin or the shared budget and breaker; and the
+ * same with endpoints from a resolver, each with its breaker, whose slots
+ * the threads bind and read concurrently.
  */
 #include "rein_test.h"
 
@@ -179,9 +181,79 @@ static void test_shared_client(void **state) {
   ts_stop(srv);
 }
 
+/* Endpoints from a resolver, with a breaker each, shared by the threads:
+ * the first sight of each endpoint binds its slot (under the client's
+ * mutex) while other threads read the slots; round robin across all the
+ * threads' calls spreads the first attempts exactly. */
+static const char *g_eps[3];
+
+static int resolve3(void *ctx, const char **out, size_t cap) {
+  (void)ctx;
+  for (size_t i = 0; i < 3 && i < cap; i++) out[i] = g_eps[i];
+  return 3;
+}
+
+static void test_shared_endpoints(void **state) {
+  (void)state;
+  ts_server *srv[3];
+  char base[3][64];
+  for (int i = 0; i < 3; i++) {
+    srv[i] = ts_start();
+    assert_non_null(srv[i]);
+    snprintf(base[i], sizeof base[i], "http://127.0.0.1:%d", ts_port(srv[i]));
+    g_eps[i] = base[i];
+  }
+  rein_policy_config pc;
+  rein_policy_config_default(&pc);
+  pc.attempt_timeout_ns = 5 * REIN_NS_PER_S;
+  rein_policy *policy;
+  assert_int_equal(rein_policy_new(&pc, &policy), REIN_OK);
+  rein_breaker_config kc;
+  rein_breaker_config_default(&kc);
+  kc.min_calls = 1000; /* never opens here */
+  rein_curl_config cc;
+  rein_curl_config_default(&cc);
+  cc.policy = policy;
+  cc.resolve = resolve3;
+  cc.endpoint_breakers = true;
+  cc.endpoint_breaker = &kc;
+  shared s = {NULL, 1}; /* the handles' own port: replaced */
+  assert_int_equal(rein_curl_new(&cc, &s.client), REIN_OK);
+  targ args[THREADS];
+  pthread_t th[THREADS];
+  for (int i = 0; i < THREADS; i++) {
+    memset(&args[i], 0, sizeof args[i]);
+    args[i].s = &s;
+    args[i].index = i;
+    assert_int_equal(pthread_create(&th[i], NULL, run, &args[i]), 0);
+  }
+  for (int i = 0; i < THREADS; i++) pthread_join(th[i], NULL);
+  for (int i = 0; i < THREADS; i++) {
+    assert_int_equal(args[i].r.ok, CALLS);
+    assert_int_equal(args[i].r.failed, 0);
+  }
+  rein_curl_stats st;
+  rein_curl_get_stats(s.client, &st);
+  assert_int_equal(st.attempts, THREADS * CALLS);
+  assert_int_equal(st.endpoints_unslotted, 0);
+  assert_int_equal(st.endpoint_skips, 0);
+  static ts_request q[THREADS * CALLS];
+  int total = THREADS * CALLS;
+  for (int i = 0; i < 3; i++) {
+    size_t n = ts_requests(srv[i], q, sizeof q / sizeof q[0]);
+    int want = total / 3 + (i < total % 3 ? 1 : 0);
+    if ((int)n != want)
+      fail_msg("endpoint %d: %zu requests, want %d (round robin)", i, n, want);
+  }
+  rein_curl_free(s.client);
+  rein_policy_free(policy);
+  for (int i = 0; i < 3; i++) ts_stop(srv[i]);
+}
+
 int main(void) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_shared_client)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_shared_client),
+                                     cmocka_unit_test(test_shared_endpoints)};
   int r = cmocka_run_group_tests(tests, NULL, NULL);
   curl_global_cleanup();
   return r;

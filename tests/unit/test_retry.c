@@ -61,6 +61,53 @@ static void test_success_first_try(void **state) {
   rein_policy_free(p);
 }
 
+/* rein_retry_refuse: the caller's own admission (rein_curl's endpoint
+ * breakers) ends the call before begin() or after a WAIT as the policy's
+ * breaker refusal would: counted, dont_retry; anywhere else a no-op. */
+static void test_refuse(void **state) {
+  (void)state;
+  rein_policy_config c = base_cfg();
+  rein_metrics_config mc;
+  rein_metrics_config_default(&mc);
+  rein_metrics *m;
+  assert_int_equal(rein_metrics_new(&mc, &m), REIN_OK);
+  c.metrics = m;
+  rein_policy *p = mkp(&c);
+  rein_retry r;
+  rein_retry_init(&r, p, NULL);
+  rein_decision d = rein_retry_refuse(&r, REIN_GIVEUP_BREAKER_OPEN, 0);
+  assert_int_equal(d.action, REIN_GIVE_UP);
+  assert_int_equal(d.reason, REIN_GIVEUP_BREAKER_OPEN);
+  assert_true(d.dont_retry);
+  assert_int_equal(d.attempt, 0);
+  assert_int_equal(rein_metrics_get(m, REIN_C_CALLS), 1);
+  assert_int_equal(rein_metrics_get(m, REIN_C_GIVEUPS), 1);
+  assert_int_equal(rein_metrics_get(m, REIN_C_BREAKER_REJECTIONS), 1);
+  assert_int_equal(rein_retry_begin(&r, 1).reason, REIN_GIVEUP_NONE);
+  /* while an attempt is out: refused without effect */
+  rein_retry_init(&r, p, NULL);
+  d = rein_retry_begin(&r, 0);
+  assert_int_equal(d.action, REIN_ATTEMPT);
+  d = rein_retry_refuse(&r, REIN_GIVEUP_BREAKER_OPEN, 0);
+  assert_int_equal(d.action, REIN_GIVE_UP);
+  assert_int_equal(d.reason, REIN_GIVEUP_NONE);
+  rein_outcome o = out(REIN_OUTCOME_FAILURE);
+  d = rein_retry_next(&r, &o, 5 * MS);
+  assert_int_equal(d.action, REIN_WAIT);
+  /* reason NONE is refused too; then a real refusal after the WAIT */
+  assert_int_equal(rein_retry_refuse(&r, REIN_GIVEUP_NONE, 6 * MS).reason,
+                   REIN_GIVEUP_NONE);
+  d = rein_retry_refuse(&r, REIN_GIVEUP_BREAKER_OPEN, 200 * MS);
+  assert_int_equal(d.reason, REIN_GIVEUP_BREAKER_OPEN);
+  assert_int_equal(d.attempt, 1);
+  assert_int_equal(rein_metrics_get(m, REIN_C_CALLS), 2);
+  assert_int_equal(rein_metrics_get(m, REIN_C_GIVEUPS), 2);
+  assert_int_equal(rein_retry_next(&r, NULL, 300 * MS).reason,
+                   REIN_GIVEUP_NONE);
+  rein_policy_free(p);
+  rein_metrics_free(m);
+}
+
 static void test_exponential_schedule_and_max_attempts(void **state) {
   (void)state;
   rein_policy_config c = base_cfg();
@@ -667,6 +714,7 @@ static void test_in_progress_waits_for_the_replay(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_success_first_try),
+      cmocka_unit_test(test_refuse),
       cmocka_unit_test(test_exponential_schedule_and_max_attempts),
       cmocka_unit_test(test_not_retryable_and_server_stop),
       cmocka_unit_test(test_idempotency_gate),
