@@ -148,6 +148,7 @@ typedef struct rein_hedge_slot {
 /* One hedged call's state. Caller-allocated; fields are private. */
 typedef struct rein_hedge {
   const rein_hedge_policy *policy;
+  void *user; /* rein_call_opts.user, for the events */
   rein_rng rng;
   int64_t start_ns, deadline_ns, next_at_ns;
   uint32_t sent, inflight, stripe;
@@ -157,8 +158,10 @@ typedef struct rein_hedge {
   rein_hedge_slot slot[REIN_HEDGE_MAX_ATTEMPTS];
 } rein_hedge;
 
-/* Prepare `h` for one call (opts: has_key, deadline, seed, stripe as for
- * rein_retry). Never fails, never allocates. */
+/* Prepare `h` for one call (opts: has_key, deadline, seed, stripe, user as
+ * for rein_retry). Never fails, never allocates. The policy's on_hedge and
+ * on_give_up events (rein/retry.h, "Events") fire inside begin / poll /
+ * outcome, just before they return the decision. */
 REIN_API void rein_hedge_init(rein_hedge *h, const rein_hedge_policy *p,
                               const rein_call_opts *opts);
 /* Start: ATTEMPT 1, or GIVE_UP (DEADLINE, BREAKER_OPEN, THROTTLED). */

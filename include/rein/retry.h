@@ -85,7 +85,13 @@
  *               for the misuse GIVE_UP with reason NONE): exactly once per
  *               call that gives up, with the reason and dont_retry the
  *               decision carries.
- * (on_hedge comes with hedging, issue 18.)
+ *   on_hedge    (rein/hedge.h) when rein_hedge_begin / _poll / _outcome
+ *               returns ATTEMPT for a hedge (attempt 2, 3, ...):
+ *               event.attempt is the hedge's number, delay_ns the time
+ *               since the previous attempt was sent, last the kind of the
+ *               latest answer (SUCCESS when none has come: the delay ran
+ *               out). A hedged call also fires on_give_up as above when it
+ *               ends GIVE_UP (attempt = attempts sent); never on_retry.
  *
  * "Don't retry" propagation: a GIVE_UP carries dont_retry = true when rein
  * stopped because the system is overloaded or this layer already retried
@@ -200,7 +206,8 @@ typedef struct rein_retry_event {
                               that failed (the retry is attempt + 1);
                               on_give_up, 0 when begin() refused the call */
   int64_t delay_ns;        /* on_retry: the wait before the retry;
-                              on_give_up: 0 */
+                              on_hedge: the time since the previous
+                              attempt was sent; on_give_up: 0 */
   rein_giveup reason;      /* on_give_up: why; on_retry: NONE */
   bool dont_retry;         /* on_give_up: the decision's dont_retry */
   bool poll;               /* on_retry: an in-progress poll (step 0), not
@@ -254,7 +261,9 @@ typedef struct rein_policy_config {
   /* Appended. Events (see "Events" above); NULL = none. */
   rein_retry_event_fn on_retry;
   rein_retry_event_fn on_give_up;
-  void *event_ctx; /* passed to both */
+  void *event_ctx; /* passed to every event */
+  /* Appended. A hedge sent (rein/hedge.h; see "Events"); NULL = none. */
+  rein_retry_event_fn on_hedge;
 } rein_policy_config;
 
 REIN_API void rein_policy_config_default(rein_policy_config *c);

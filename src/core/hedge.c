@@ -74,11 +74,13 @@ rein_status rein_hedge_policy_new(const rein_hedge_config *c,
     return rein__invalid(err, "hedge.delay_ns: must be in [0, 1 h], got %lld",
                          (long long)c->delay_ns);
   if (!(c->quantile >= 0.0 && c->quantile < 1.0))
-    return rein__invalid(err,
-                         "hedge.quantile: must be 0 (fixed delay) or in (0, 1), "
-                         "e.g. 0.95, got %g",
-                         c->quantile);
-  if (c->window_ns < 100 * REIN_NS_PER_MS || c->window_ns > 3600 * REIN_NS_PER_S)
+    return rein__invalid(
+        err,
+        "hedge.quantile: must be 0 (fixed delay) or in (0, 1), "
+        "e.g. 0.95, got %g",
+        c->quantile);
+  if (c->window_ns < 100 * REIN_NS_PER_MS ||
+      c->window_ns > 3600 * REIN_NS_PER_S)
     return rein__invalid(err,
                          "hedge.window_ns: must be in [100 ms, 1 h], got %lld",
                          (long long)c->window_ns);
@@ -118,7 +120,8 @@ void rein_hedge_policy_free(rein_hedge_policy *p) {
   if (p) rein__free_aligned(p->alloc, p);
 }
 
-const rein_hedge_config *rein_hedge_policy_get_config(const rein_hedge_policy *p) {
+const rein_hedge_config *
+rein_hedge_policy_get_config(const rein_hedge_policy *p) {
   return p ? &p->cfg : NULL;
 }
 
@@ -151,9 +154,8 @@ void rein_hedge_observe(rein_hedge_policy *p, int64_t now, int64_t latency_ns) {
   int64_t seen = atomic_load_explicit(&g->epoch, memory_order_acquire);
   if (seen != e) {
     if (seen > e) return; /* a late sample from an older generation */
-    if (atomic_compare_exchange_strong_explicit(&g->epoch, &seen, e,
-                                                memory_order_acq_rel,
-                                                memory_order_acquire)) {
+    if (atomic_compare_exchange_strong_explicit(
+            &g->epoch, &seen, e, memory_order_acq_rel, memory_order_acquire)) {
       for (unsigned i = 0; i < NB; i++)
         atomic_store_explicit(&g->n[i], 0, memory_order_relaxed);
       atomic_store_explicit(&g->total, 0, memory_order_relaxed);
@@ -213,12 +215,14 @@ void rein_hedge_init(rein_hedge *h, const rein_hedge_policy *p,
   h->policy = p;
   h->stripe = opts && opts->stripe ? opts->stripe & (REIN__STRIPES - 1)
                                    : rein__thread_stripe();
-  uint64_t seed = opts && opts->seed ? opts->seed
-                                     : rein_policy_get_config(p->cfg.policy)->seed ^
-                                           ((uint64_t)(uintptr_t)h >> 4);
+  uint64_t seed = opts && opts->seed
+                      ? opts->seed
+                      : rein_policy_get_config(p->cfg.policy)->seed ^
+                            ((uint64_t)(uintptr_t)h >> 4);
   h->rng.s[0] = seed;
   h->has_key = opts && opts->has_key;
   h->deadline_ns = opts && opts->deadline ? opts->deadline : INT64_MAX;
+  h->user = opts ? opts->user : NULL;
   h->state = H_INIT;
 }
 
@@ -252,8 +256,26 @@ static rein_hedge_decision final_decision(const rein_hedge *h) {
   return d;
 }
 
+/* The policy's events (rein/retry.h "Events"): on the caller's thread,
+ * after the state is updated, just before the decision is returned. */
+static void fire(const rein_hedge *h, rein_retry_event_fn fn, uint32_t attempt,
+                 int64_t delay, rein_giveup why, bool dont, int64_t now) {
+  const rein_policy_config *c = pcfg(h);
+  rein_retry_event ev;
+  memset(&ev, 0, sizeof ev);
+  ev.policy = h->policy->cfg.policy;
+  ev.user = h->user;
+  ev.attempt = attempt;
+  ev.delay_ns = delay;
+  ev.reason = why;
+  ev.dont_retry = dont;
+  ev.last = (rein_outcome_kind)h->last_kind;
+  ev.now = now;
+  fn(c->event_ctx, &ev);
+}
+
 static rein_hedge_decision finish(rein_hedge *h, int state, rein_giveup why,
-                                  bool dont_retry) {
+                                  bool dont_retry, int64_t now) {
   const rein_policy_config *c = pcfg(h);
   h->state = (uint8_t)state;
   h->final_reason = (uint8_t)why;
@@ -269,10 +291,14 @@ static rein_hedge_decision finish(rein_hedge *h, int state, rein_giveup why,
   uint32_t n = (uint32_t)__builtin_popcount(h->inflight);
   if (n) rein_metrics_add(c->metrics, REIN_C_HEDGES_CANCELLED, n);
   h->inflight = 0;
+  if (state != H_DONE && c->on_give_up)
+    fire(h, c->on_give_up, h->sent, 0, why, dont_retry, now);
   return d;
 }
 
-static bool nothing_in_flight(const rein_hedge *h) { return h->inflight == 0; }
+static bool nothing_in_flight(const rein_hedge *h) {
+  return h->inflight == 0;
+}
 
 /* As rein_retry: stopped because the system said so or is overloaded, or
  * this layer already sent more than one attempt. */
@@ -324,7 +350,8 @@ static rein_hedge_decision start(rein_hedge *h, int64_t now) {
     /* As rein_retry: the open breaker refuses before the throttle counts. */
     rein_metrics_add(c->metrics, REIN_C_BREAKER_REJECTIONS, 1);
     why = breaker_reason;
-  } else if (c->throttle && !rein_throttle_admit(c->throttle, now, hedge_rng(h))) {
+  } else if (c->throttle &&
+             !rein_throttle_admit(c->throttle, now, hedge_rng(h))) {
     rein_metrics_add(c->metrics, REIN_C_THROTTLED, 1);
     why = REIN_GIVEUP_THROTTLED;
   } else if (c->breaker &&
@@ -342,7 +369,7 @@ static rein_hedge_decision start(rein_hedge *h, int64_t now) {
      * asked before the wait and the breaker after it). */
     h->stop = (uint8_t)why;
     dont = dont_retry_for(why, h->sent);
-    if (nothing_in_flight(h)) return finish(h, H_GAVE_UP, why, dont);
+    if (nothing_in_flight(h)) return finish(h, H_GAVE_UP, why, dont, now);
     return decision(h, REIN_WAIT);
   }
   uint32_t k = h->sent++;
@@ -372,6 +399,9 @@ static rein_hedge_decision start(rein_hedge *h, int64_t now) {
   } else {
     h->next_at_ns = INT64_MAX;
   }
+  if (!first && c->on_hedge)
+    fire(h, c->on_hedge, k + 1, now - h->slot[k - 1].start_ns, REIN_GIVEUP_NONE,
+         false, now);
   return d;
 }
 
@@ -414,8 +444,8 @@ rein_hedge_decision rein_hedge_outcome(rein_hedge *h, uint32_t attempt,
                                        const rein_outcome *o, int64_t now) {
   if (h->state != H_RUNNING || !o || attempt < 1 || attempt > h->sent ||
       !(h->inflight & (1u << (attempt - 1)))) {
-    rein_hedge_decision d = h->state == H_RUNNING ? decision(h, REIN_WAIT)
-                                                  : final_decision(h);
+    rein_hedge_decision d =
+        h->state == H_RUNNING ? decision(h, REIN_WAIT) : final_decision(h);
     if (h->state == H_RUNNING && h->next_at_ns != INT64_MAX && !h->stop)
       d.next_ns = h->next_at_ns > now ? h->next_at_ns - now : 0;
     return d;
@@ -437,12 +467,13 @@ rein_hedge_decision rein_hedge_outcome(rein_hedge *h, uint32_t attempt,
       (kind == REIN_OUTCOME_SUCCESS || kind == REIN_OUTCOME_FATAL))
     rein_throttle_on_accept(c->throttle, now);
   if (kind == REIN_OUTCOME_SUCCESS) {
-    if (c->budget) rein_budget_on_success(c->budget, now, h->slot[k].budget_cost);
+    if (c->budget)
+      rein_budget_on_success(c->budget, now, h->slot[k].budget_cost);
     h->winner = attempt;
-    return finish(h, H_DONE, REIN_GIVEUP_NONE, false);
+    return finish(h, H_DONE, REIN_GIVEUP_NONE, false, now);
   }
   if (!is_non_fatal(h->policy, o, kind))
-    return finish(h, H_GAVE_UP, REIN_GIVEUP_NOT_RETRYABLE, o->dont_retry);
+    return finish(h, H_GAVE_UP, REIN_GIVEUP_NOT_RETRYABLE, o->dont_retry, now);
   if (c->budget) rein_budget_on_failure(c->budget, now);
   if (o->dont_retry && !h->stop) h->stop = REIN_GIVEUP_SERVER_STOP;
   int64_t floor = o->server_delay_ns;
@@ -457,7 +488,7 @@ rein_hedge_decision rein_hedge_outcome(rein_hedge *h, uint32_t attempt,
     if (nothing_in_flight(h)) {
       rein_giveup why =
           h->stop ? (rein_giveup)h->stop : REIN_GIVEUP_MAX_ATTEMPTS;
-      return finish(h, H_GAVE_UP, why, dont_retry_for(why, h->sent));
+      return finish(h, H_GAVE_UP, why, dont_retry_for(why, h->sent), now);
     }
     return decision(h, REIN_WAIT);
   }

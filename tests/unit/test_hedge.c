@@ -246,7 +246,8 @@ static void test_deadline(void **state) {
   rein_hedge_init(&h, f.hedge, &o);
   rein_hedge_decision d = rein_hedge_begin(&h, 0);
   expect(d, REIN_ATTEMPT, 1, 100 * MS);
-  assert_int_equal(d.timeout_ns, 250 * MS); /* no attempt timeout: to the deadline */
+  assert_int_equal(d.timeout_ns,
+                   250 * MS); /* no attempt timeout: to the deadline */
   expect(rein_hedge_poll(&h, 100 * MS), REIN_WAIT, 0, -1); /* 300 > 250 */
   rein_outcome fail = out(REIN_OUTCOME_FAILURE);
   d = rein_hedge_outcome(&h, 1, &fail, 150 * MS);
@@ -416,14 +417,30 @@ static void test_config_errors(void **state) {
     hc.policy = p;
     hc.err = &e;
     switch (cases[i].field) {
-    case 0: hc.policy = NULL; break;
-    case 1: hc.max_attempts = 0; break;
-    case 2: hc.max_attempts = REIN_HEDGE_MAX_ATTEMPTS + 1; break;
-    case 3: hc.delay_ns = -1; break;
-    case 4: hc.quantile = 1.0; break;
-    case 5: hc.window_ns = MS; break;
-    case 6: hc.min_samples = 0; break;
-    case 7: hc.non_fatal = REIN_RETRY_ON(REIN_OUTCOME_SUCCESS); break;
+    case 0:
+      hc.policy = NULL;
+      break;
+    case 1:
+      hc.max_attempts = 0;
+      break;
+    case 2:
+      hc.max_attempts = REIN_HEDGE_MAX_ATTEMPTS + 1;
+      break;
+    case 3:
+      hc.delay_ns = -1;
+      break;
+    case 4:
+      hc.quantile = 1.0;
+      break;
+    case 5:
+      hc.window_ns = MS;
+      break;
+    case 6:
+      hc.min_samples = 0;
+      break;
+    case 7:
+      hc.non_fatal = REIN_RETRY_ON(REIN_OUTCOME_SUCCESS);
+      break;
     }
     rein_hedge_policy *hp = NULL;
     assert_int_equal(rein_hedge_policy_new(&hc, &hp), REIN_EINVAL);
@@ -464,7 +481,8 @@ static void test_random_walk(void **state) {
         assert_int_equal(d.attempt, sent + 1);
         inflight |= 1u << sent;
         sent++;
-        if (sent > 5) fail_msg("seed %llu: %u sent", (unsigned long long)seed, sent);
+        if (sent > 5)
+          fail_msg("seed %llu: %u sent", (unsigned long long)seed, sent);
       }
       if (d.action == REIN_DONE || d.action == REIN_GIVE_UP) {
         if (d.cancel & ~inflight)
@@ -486,9 +504,10 @@ static void test_random_walk(void **state) {
                                      : REIN_OUTCOME_FATAL);
         now += (int64_t)(rein_rng_next(&rng) % (30 * MS));
         d = rein_hedge_outcome(&h, k + 1, &o, now);
-        if (d.action == REIN_DONE && (d.winner != k + 1 || o.kind != REIN_OUTCOME_SUCCESS))
-          fail_msg("seed %llu: winner %u after attempt %u", (unsigned long long)seed,
-                   d.winner, k + 1);
+        if (d.action == REIN_DONE &&
+            (d.winner != k + 1 || o.kind != REIN_OUTCOME_SUCCESS))
+          fail_msg("seed %llu: winner %u after attempt %u",
+                   (unsigned long long)seed, d.winner, k + 1);
       } else if (next >= 0) {
         now += next;
         d = rein_hedge_poll(&h, now);
@@ -507,6 +526,99 @@ static void test_random_walk(void **state) {
   fx_free(&f);
 }
 
+/* Events: on_hedge for each hedge (its number, the time since the
+ * previous attempt, the latest answer), on_give_up once when the call
+ * gives up, never on_retry; the call's user pointer in each. */
+typedef struct evlog {
+  int hedges, give_ups, retries;
+  rein_retry_event last_hedge[4], give_up;
+} evlog;
+
+static void on_hedge(void *ctx, const rein_retry_event *ev) {
+  evlog *l = ctx;
+  if (l->hedges < 4) l->last_hedge[l->hedges] = *ev;
+  l->hedges++;
+}
+static void on_give_up(void *ctx, const rein_retry_event *ev) {
+  evlog *l = ctx;
+  l->give_up = *ev;
+  l->give_ups++;
+}
+static void on_retry(void *ctx, const rein_retry_event *ev) {
+  (void)ev;
+  ((evlog *)ctx)->retries++;
+}
+
+static void test_events(void **state) {
+  (void)state;
+  evlog l;
+  memset(&l, 0, sizeof l);
+  rein_policy_config pc;
+  rein_policy_config_default(&pc);
+  pc.on_hedge = on_hedge;
+  pc.on_give_up = on_give_up;
+  pc.on_retry = on_retry;
+  pc.event_ctx = &l;
+  rein_policy *p;
+  assert_int_equal(rein_policy_new(&pc, &p), REIN_OK);
+  rein_hedge_config hc;
+  rein_hedge_config_default(&hc);
+  hc.policy = p;
+  hc.max_attempts = 3;
+  hc.delay_ns = 50 * MS;
+  rein_hedge_policy *hp;
+  assert_int_equal(rein_hedge_policy_new(&hc, &hp), REIN_OK);
+  int tag;
+  rein_call_opts opts;
+  memset(&opts, 0, sizeof opts);
+  opts.user = &tag;
+  /* a call won by its first hedge: one on_hedge, no give-up */
+  rein_hedge h;
+  rein_hedge_init(&h, hp, &opts);
+  expect(rein_hedge_begin(&h, 0), REIN_ATTEMPT, 1, 50 * MS);
+  assert_int_equal(l.hedges, 0);
+  expect(rein_hedge_poll(&h, 50 * MS), REIN_ATTEMPT, 2, 50 * MS);
+  assert_int_equal(l.hedges, 1);
+  assert_int_equal(l.last_hedge[0].attempt, 2);
+  assert_int_equal(l.last_hedge[0].delay_ns, 50 * MS);
+  assert_int_equal(l.last_hedge[0].last, REIN_OUTCOME_SUCCESS); /* none */
+  assert_ptr_equal(l.last_hedge[0].user, &tag);
+  assert_ptr_equal(l.last_hedge[0].policy, p);
+  assert_int_equal(l.last_hedge[0].now, 50 * MS);
+  rein_outcome ok = out(REIN_OUTCOME_SUCCESS);
+  assert_int_equal(rein_hedge_outcome(&h, 2, &ok, 60 * MS).action, REIN_DONE);
+  assert_int_equal(l.give_ups, 0);
+  /* a non-fatal answer sends the next at once: on_hedge says how soon and
+   * after what; then every attempt fails: one on_give_up */
+  rein_hedge_init(&h, hp, &opts);
+  expect(rein_hedge_begin(&h, 1000 * MS), REIN_ATTEMPT, 1, 50 * MS);
+  rein_outcome fail = out(REIN_OUTCOME_OVERLOADED);
+  expect(rein_hedge_outcome(&h, 1, &fail, 1010 * MS), REIN_ATTEMPT, 2, 50 * MS);
+  assert_int_equal(l.hedges, 2);
+  assert_int_equal(l.last_hedge[1].attempt, 2);
+  assert_int_equal(l.last_hedge[1].delay_ns, 10 * MS);
+  assert_int_equal(l.last_hedge[1].last, REIN_OUTCOME_OVERLOADED);
+  expect(rein_hedge_poll(&h, 1060 * MS), REIN_ATTEMPT, 3, -1);
+  assert_int_equal(l.hedges, 3);
+  assert_int_equal(l.last_hedge[2].attempt, 3);
+  expect(rein_hedge_outcome(&h, 2, &fail, 1070 * MS), REIN_WAIT, 0, -1);
+  rein_hedge_decision d = rein_hedge_outcome(&h, 3, &fail, 1080 * MS);
+  assert_int_equal(d.action, REIN_GIVE_UP);
+  assert_int_equal(l.give_ups, 1);
+  assert_int_equal(l.give_up.reason, REIN_GIVEUP_MAX_ATTEMPTS);
+  assert_int_equal(l.give_up.attempt, 3);
+  assert_true(l.give_up.dont_retry);
+  assert_ptr_equal(l.give_up.user, &tag);
+  /* the final decision again: no second event */
+  rein_hedge_outcome(&h, 3, &fail, 1090 * MS);
+  rein_hedge_poll(&h, 1100 * MS);
+  assert_int_equal(l.give_ups, 1);
+  assert_int_equal(l.hedges, 3);
+  assert_int_equal(l.retries, 0);
+  rein_hedge_policy_free(hp);
+  rein_policy_free(p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_delay_and_winner),
@@ -521,6 +633,7 @@ int main(void) {
       cmocka_unit_test(test_quantile_delay),
       cmocka_unit_test(test_config_errors),
       cmocka_unit_test(test_random_walk),
+      cmocka_unit_test(test_events),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
