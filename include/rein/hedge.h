@@ -148,7 +148,6 @@ typedef struct rein_hedge_slot {
 /* One hedged call's state. Caller-allocated; fields are private. */
 typedef struct rein_hedge {
   const rein_hedge_policy *policy;
-  void *user; /* rein_call_opts.user, for the events */
   rein_rng rng;
   int64_t start_ns, deadline_ns, next_at_ns;
   uint32_t sent, inflight, stripe;
@@ -156,6 +155,8 @@ typedef struct rein_hedge {
       final_dont_retry;
   uint32_t winner;
   rein_hedge_slot slot[REIN_HEDGE_MAX_ATTEMPTS];
+  void *user; /* rein_call_opts.user, for the events (after the slots:
+                 rein_hedge_init clears what precedes them) */
 } rein_hedge;
 
 /* Prepare `h` for one call (opts: has_key, deadline, seed, stripe, user as

@@ -258,7 +258,8 @@ static rein_hedge_decision final_decision(const rein_hedge *h) {
 
 /* The policy's events (rein/retry.h "Events"): on the caller's thread,
  * after the state is updated, just before the decision is returned. */
-static void fire(const rein_hedge *h, rein_retry_event_fn fn, uint32_t attempt,
+__attribute__((noinline, cold)) static void
+fire(const rein_hedge *h, rein_retry_event_fn fn, uint32_t attempt,
                  int64_t delay, rein_giveup why, bool dont, int64_t now) {
   const rein_policy_config *c = pcfg(h);
   rein_retry_event ev;
@@ -381,6 +382,11 @@ static rein_hedge_decision start(rein_hedge *h, int64_t now) {
   } else {
     rein_metrics_add(c->metrics, REIN_C_RETRIES, 1);
     rein_metrics_add(c->metrics, REIN_C_HEDGES, 1);
+    /* the call's state is final for this decision (the next hedge's time
+     * is not part of the event) */
+    if (c->on_hedge)
+      fire(h, c->on_hedge, k + 1, now - h->slot[k - 1].start_ns,
+           REIN_GIVEUP_NONE, false, now);
   }
   rein_metrics_add(c->metrics, REIN_C_ATTEMPTS, 1);
   rein_hedge_decision d = decision(h, REIN_ATTEMPT);
