@@ -260,7 +260,7 @@ static rein_hedge_decision final_decision(const rein_hedge *h) {
  * after the state is updated, just before the decision is returned. */
 __attribute__((noinline, cold)) static void
 fire(const rein_hedge *h, rein_retry_event_fn fn, uint32_t attempt,
-                 int64_t delay, rein_giveup why, bool dont, int64_t now) {
+     int64_t delay, rein_giveup why, bool dont, int64_t now) {
   const rein_policy_config *c = pcfg(h);
   rein_retry_event ev;
   memset(&ev, 0, sizeof ev);
@@ -405,9 +405,6 @@ static rein_hedge_decision start(rein_hedge *h, int64_t now) {
   } else {
     h->next_at_ns = INT64_MAX;
   }
-  if (!first && c->on_hedge)
-    fire(h, c->on_hedge, k + 1, now - h->slot[k - 1].start_ns, REIN_GIVEUP_NONE,
-         false, now);
   return d;
 }
 
