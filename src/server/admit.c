@@ -840,13 +840,19 @@ static double rate_locked(rein_admit *a, int64_t now) {
  * slots show now: while requests hold slots and none has been taken or
  * given back for `gap`, the server completes at most one request per
  * `gap` (an upstream that hangs drains nothing, whatever the window before
- * the hang measured). A rate of 0 gives retry_after_max_ns. Called with mu
- * held.
+ * the hang measured). A measured rate of 0 gives retry_after_max_ns;
+ * before anything has completed (a cold start) the rate is unknown and
+ * only that bound applies: the minimum while the slots move, growing with
+ * a hang. Called with mu held.
  */
 static int64_t drain_time_locked(rein_admit *a, int64_t now) {
   const rein_admit_config *c = &a->cfg;
   uint32_t q = atomic_load_explicit(&a->queue_len, memory_order_relaxed);
   double rate = rate_locked(a, now);
+  /* No completion measured yet (a cold start): the rate is unknown, not
+   * zero; only the slots' bound below says anything about it. */
+  bool unknown = !a->have_rate && !(rate > 0);
+  if (unknown) rate = INFINITY;
   uint32_t inflight =
       inflight_of(atomic_load_explicit(&a->slots, memory_order_relaxed));
   int64_t mv = atomic_load_explicit(&a->moved_ns, memory_order_relaxed);
@@ -854,6 +860,7 @@ static int64_t drain_time_locked(rein_admit *a, int64_t now) {
     double bound = 1e9 / (double)(now - mv);
     if (bound < rate) rate = bound;
   }
+  if (isinf(rate)) return c->retry_after_min_ns;
   if (!(rate > 0)) return c->retry_after_max_ns;
   double ra = ((double)q + 1) * 1e9 / rate;
   if (ra >= (double)c->retry_after_max_ns) return c->retry_after_max_ns;

@@ -569,12 +569,20 @@ static void test_retry_after_clamps(void **state) {
   rein_admit *a = mk(&c);
   rein_admit_ticket A, B;
   rein_admit_try(a, &A, 1, 0, NULL);
-  /* Empty queue, no completion measured yet: the maximum (nothing says
-   * when the one slot frees). */
-  assert_int_equal(probe(a, 0), 5 * S);
-  /* Queue, no completion measured yet: the maximum. */
-  rein_admit_try(a, &B, 1, 0, NULL);
-  assert_int_equal(probe(a, 0), 5 * S);
+  /* Empty queue, no completion measured yet, the slot just taken: the
+   * rate is unknown, not zero, so the minimum (a cold start does not send
+   * every early caller away for the maximum). */
+  assert_int_equal(probe(a, 0), 2 * S);
+  /* Held for 500 ms, still inside the first window: at most one
+   * completion per 500 ms, (0 + 1) x 0.5 s, clamped up to the minimum. */
+  assert_int_equal(probe(a, 500 * MS), 2 * S);
+  /* A queue of one behind it at 900 ms: (1 + 1) x 0.9 s = 1.8 s, still
+   * the minimum. */
+  rein_admit_try(a, &B, 1, 900 * MS, NULL);
+  assert_int_equal(probe(a, 900 * MS), 2 * S);
+  /* A whole window (1 s) went by with the slot held and nothing
+   * completed: a measured rate of 0, the maximum. */
+  assert_int_equal(probe(a, 1500 * MS), 5 * S);
   rein_admit_cancel(a, &B, 1);
   rein_admit_release(a, &A, 1, -1);
   rein_admit_free(a);
