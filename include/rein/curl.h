@@ -180,10 +180,10 @@ typedef void (*rein_curl_log_fn)(void *ctx, const char *line);
 typedef int (*rein_curl_random_fn)(void *ctx, void *buf, size_t n);
 
 /* Endpoints (config.endpoints, config.resolve; docs/http.md "Endpoints"). */
-#define REIN_CURL_ENDPOINTS_MAX 16   /* per call */
-#define REIN_CURL_ENDPOINT_SLOTS 32  /* endpoints a client keeps state for */
-#define REIN_CURL_ENDPOINT_LEN 280   /* longest base URL, NUL included */
-#define REIN_CURL_TRAIL_MAX 16       /* attempts whose endpoint a result lists */
+#define REIN_CURL_ENDPOINTS_MAX 16  /* per call */
+#define REIN_CURL_ENDPOINT_SLOTS 32 /* endpoints a client keeps state for */
+#define REIN_CURL_ENDPOINT_LEN 280  /* longest base URL, NUL included */
+#define REIN_CURL_TRAIL_MAX 16      /* attempts whose endpoint a result lists */
 
 /* How a call's first attempt picks its endpoint. */
 typedef enum rein_curl_pick {
@@ -212,13 +212,13 @@ typedef struct rein_curl_config {
   const char *key_header;    /* default "Idempotency-Key"; copied */
   const char *non_idempotent_methods; /* comma-separated, case-insensitive;
                                          default "POST,PATCH"; copied */
-  uint32_t signals;          /* REIN_CURL_SIGNAL_* honoured; default ALL */
-  bool attempt_header;       /* send Rein-Attempt: N; default true */
-  int64_t deadline_ns;       /* default per-call deadline, relative to the
-                                call's start; 0 = none */
-  rein_clock wall;           /* for Retry-After HTTP-dates; NULL now_ns =
-                                CLOCK_REALTIME */
-  rein_curl_log_fn log;      /* NULL = write the line to stderr */
+  uint32_t signals;     /* REIN_CURL_SIGNAL_* honoured; default ALL */
+  bool attempt_header;  /* send Rein-Attempt: N; default true */
+  int64_t deadline_ns;  /* default per-call deadline, relative to the
+                           call's start; 0 = none */
+  rein_clock wall;      /* for Retry-After HTTP-dates; NULL now_ns =
+                           CLOCK_REALTIME */
+  rein_curl_log_fn log; /* NULL = write the line to stderr */
   void *log_ctx;
   rein_curl_random_fn random; /* key bytes; NULL = getrandom() */
   void *random_ctx;
@@ -251,13 +251,14 @@ typedef struct rein_curl_config {
   /* Appended. Hedged requests (rein/hedge.h, docs/hedging.md): NULL = none;
    * else its attempts, delay, quantile, window and min_samples (copied;
    * its policy ignored: the client's, for each idempotency). A hedging
-   * client runs rein_curl_perform_ex on a multi handle of its own: attempt
-   * k >= 2 on a curl_easy_duphandle of the caller's handle, each attempt's
-   * body and headers kept apart (up to hedge_body_max bytes each) and the
-   * winner's handed to opts.write_fn and opts.header_fn, which a hedged
-   * call requires (REIN_EINVAL without write_fn); the losers are removed
-   * from the multi handle (cancelled). The multi interface (rein_curl_call_*)
-   * does not hedge (REIN_EUNSUPPORTED for a hedging client). */
+   * client's calls run on the caller's multi handle (rein_curl_call_*;
+   * rein_curl_perform_ex on a multi handle of its own): attempt k >= 2 on
+   * a curl_easy_duphandle of the caller's handle (which keeps its
+   * CURLOPT_PRIVATE), each attempt's body and headers kept apart (up to
+   * hedge_body_max bytes each) and the winner's handed to opts.write_fn
+   * and opts.header_fn, which a hedged call requires (REIN_EINVAL without
+   * write_fn); the losers are removed from the multi handle (cancelled).
+   * See REIN_CURL_HEDGING. */
   const rein_hedge_config *hedge;
   size_t hedge_body_max; /* per attempt; 0 = 1 MiB; larger bodies fail the
                             attempt (CURLE_WRITE_ERROR, FATAL) */
@@ -281,10 +282,10 @@ typedef struct rein_curl_config {
   /* A breaker per endpoint (rein/breaker.h), made from endpoint_breaker
    * (copied; NULL = from a contract, its breaker block when it has one,
    * else rein_breaker_config_default; each endpoint's open-jitter seed
-   * offset by its slot). An attempt skips an endpoint whose breaker refuses while another
-   * endpoint permits; when none does, the call gives up as the policy's
-   * breaker would (REIN_GIVEUP_BREAKER_OPEN, dont_retry, nothing sent).
-   * Outcomes are recorded per endpoint as the policy's breaker records
+   * offset by its slot). An attempt skips an endpoint whose breaker refuses
+   * while another endpoint permits; when none does, the call gives up as the
+   * policy's breaker would (REIN_GIVEUP_BREAKER_OPEN, dont_retry, nothing
+   * sent). Outcomes are recorded per endpoint as the policy's breaker records
    * them (failure, timeout, not sent, overloaded are failures). A client
    * keeps state for at most REIN_CURL_ENDPOINT_SLOTS distinct endpoints
    * (configured ones first, then resolved ones as first seen); one past
@@ -297,8 +298,7 @@ REIN_API void rein_curl_config_default(rein_curl_config *c);
 
 /* Validates the config (REIN_EINVAL naming e.g. "curl.policy" or
  * "curl.key_header") and allocates. REIN_ENOMEM on allocation failure. */
-REIN_API rein_status rein_curl_new(const rein_curl_config *c,
-                                   rein_curl **out);
+REIN_API rein_status rein_curl_new(const rein_curl_config *c, rein_curl **out);
 
 /*
  * A client whose policy comes from a contract: the call from `caller` to
@@ -328,32 +328,31 @@ REIN_API const rein_policy *rein_curl_policy(const rein_curl *c);
  * rein_policy_spec_of of the running policy, with the deadline and the
  * honoured signals of this client): what test_model compares with the
  * contract and the simulator. REIN_EINVAL for NULL. */
-REIN_API rein_status rein_curl_spec(const rein_curl *c,
-                                    rein_policy_spec *out);
+REIN_API rein_status rein_curl_spec(const rein_curl *c, rein_policy_spec *out);
 
 /* Per-call options; NULL means all defaults. */
 typedef struct rein_curl_opts {
-  const char *method;         /* "POST", "GET", ... to decide idempotency;
-                                 NULL = the policy's idempotent flag */
-  struct curl_slist *headers; /* the caller's request headers (borrowed) */
+  const char *method;          /* "POST", "GET", ... to decide idempotency;
+                                  NULL = the policy's idempotent flag */
+  struct curl_slist *headers;  /* the caller's request headers (borrowed) */
   const char *idempotency_key; /* send this key (raw; sent as an sf-string)
                                   instead of minting one; NULL = mint when
                                   config.keys says so */
-  int64_t deadline;           /* absolute, on the policy's clock; 0 = none;
-                                 the earlier of this and the client's
-                                 deadline_ns counts (a server passes the
-                                 deadline its caller sent, e.g.
-                                 rein_deadline_in, so its retries fit) */
-  uint64_t seed;              /* jitter seed; 0 = the policy's default */
+  int64_t deadline;            /* absolute, on the policy's clock; 0 = none;
+                                  the earlier of this and the client's
+                                  deadline_ns counts (a server passes the
+                                  deadline its caller sent, e.g.
+                                  rein_deadline_in, so its retries fit) */
+  uint64_t seed;               /* jitter seed; 0 = the policy's default */
   /* Called before every attempt (reset a response buffer, rewind a body). */
   void (*on_attempt)(void *ctx, CURL *easy, uint32_t attempt);
   void *on_attempt_ctx;
   /* Chained header callback (libcurl's signature; return size to go on). */
   size_t (*header_fn)(char *buf, size_t size, size_t n, void *ctx);
   void *header_ctx;
-  void *user;                 /* returned by rein_curl_call_user; also the
-                                 event.user of the policy's on_retry and
-                                 on_give_up (rein/retry.h) */
+  void *user; /* returned by rein_curl_call_user; also the
+                 event.user of the policy's on_retry and
+                 on_give_up (rein/retry.h) */
   /* Appended. The key of the request this call serves (raw, as read from
    * the inbound Idempotency-Key, e.g. by rein_idem_http_read_key; at most
    * REIN_CURL_INBOUND_KEY_MAX bytes of printable ASCII); borrowed. Used
@@ -380,9 +379,9 @@ typedef struct rein_curl_result {
   char key[64];            /* the Idempotency-Key value sent (raw); "" none */
   /* Appended. Endpoints: indexes into the call's list (config.endpoints,
    * or what resolve gave); -1 / 0xff = none (a client without endpoints). */
-  int32_t endpoint;        /* the last attempt's */
+  int32_t endpoint;         /* the last attempt's */
   uint32_t endpoints_tried; /* bit i: endpoint i was sent an attempt */
-  uint32_t endpoint_count; /* the call's endpoints */
+  uint32_t endpoint_count;  /* the call's endpoints */
   uint8_t trail[REIN_CURL_TRAIL_MAX]; /* attempt k's endpoint at [k - 1];
                                          0xff: not sent (a hedge with no
                                          endpoint left) or past the last */
@@ -400,9 +399,9 @@ typedef struct rein_curl_stats {
   int64_t paced_ns;      /* total time they waited */
   uint64_t keys_derived; /* keys from rein_curl_derive_key */
   /* Appended (endpoints). */
-  uint64_t endpoint_skips;        /* endpoints passed over: breaker refused */
-  uint64_t endpoint_refusals;     /* calls ended: every endpoint refused */
-  uint64_t endpoints_unslotted;   /* resolved endpoints past the slots */
+  uint64_t endpoint_skips;      /* endpoints passed over: breaker refused */
+  uint64_t endpoint_refusals;   /* calls ended: every endpoint refused */
+  uint64_t endpoints_unslotted; /* resolved endpoints past the slots */
 } rein_curl_stats;
 
 REIN_API void rein_curl_get_stats(const rein_curl *c, rein_curl_stats *out);
@@ -426,12 +425,17 @@ REIN_API rein_status rein_curl_perform(rein_curl *c, CURL *easy);
 typedef enum rein_curl_state {
   REIN_CURL_IN_FLIGHT = 0, /* the easy handle is in the multi handle */
   REIN_CURL_WAITING = 1,   /* call rein_curl_multi_resume at due_ns */
-  REIN_CURL_FINISHED = 2   /* done or gave up: rein_curl_call_result */
+  REIN_CURL_FINISHED = 2,  /* done or gave up: rein_curl_call_result */
+  /* A hedging client's call (config.hedge) with attempts in flight and the
+   * next hedge due at due_ns: pass libcurl's messages for any of its
+   * handles to rein_curl_multi_done, and call rein_curl_multi_resume at
+   * due_ns. */
+  REIN_CURL_HEDGING = 3
 } rein_curl_state;
 
 typedef struct rein_curl_step {
   rein_curl_state state;
-  int64_t due_ns; /* WAITING: when to resume, on the policy's clock */
+  int64_t due_ns; /* WAITING, HEDGING: when to resume, on the policy's clock */
 } rein_curl_step;
 
 /* A call of `easy` under `c`; nothing is sent yet. Copies `opts` (the
@@ -462,22 +466,25 @@ REIN_API rein_status rein_curl_multi_add(rein_curl_call *call, CURLM *m,
 /*
  * The multi handle reported `msg` (CURLMSG_DONE) for this call's handle:
  * removes it, classifies the attempt and asks the state machine. Gives
- * FINISHED, or WAITING with due_ns (never re-adds by itself). REIN_EINVAL
- * when `msg` is not this call's, REIN_ESTATE when not in flight.
+ * FINISHED, or WAITING with due_ns (never re-adds by itself). For a hedged
+ * call `msg` may be any of its attempts' handles; the answer may also send
+ * a hedge at once (IN_FLIGHT, HEDGING). REIN_EINVAL when `msg` is not this
+ * call's, REIN_ESTATE when not in flight.
  */
 REIN_API rein_status rein_curl_multi_done(rein_curl_call *call, CURLM *m,
                                           const CURLMsg *msg,
                                           rein_curl_step *step);
 /*
- * A WAITING call's due time came: reads the policy's clock, asks the state
- * machine and re-adds the handle (IN_FLIGHT), or waits more (WAITING,
- * e.g. when called early), or FINISHED (breaker, throttle). REIN_ESTATE
- * when not waiting.
+ * A WAITING (or HEDGING) call's due time came: reads the policy's clock,
+ * asks the state machine and re-adds the handle (IN_FLIGHT), or sends the
+ * hedge (HEDGING, IN_FLIGHT), or waits more (e.g. when called early), or
+ * FINISHED (breaker, throttle). REIN_ESTATE when neither waiting nor
+ * hedging.
  */
 REIN_API rein_status rein_curl_multi_resume(rein_curl_call *call, CURLM *m,
                                             rein_curl_step *step);
 /* Milliseconds to poll before `step` is due (rounded up), at most `max_ms`;
- * `max_ms` when it is not WAITING. */
+ * `max_ms` when it is neither WAITING nor HEDGING. */
 REIN_API int rein_curl_poll_ms(const rein_curl_step *step, int64_t now,
                                int max_ms);
 

@@ -186,12 +186,12 @@ rein_status rein_curl_new(const rein_curl_config *cfg, rein_curl **out) {
   if (cfg->pace_max_ns < 0 || cfg->pace_max_ns > REIN_SIGNAL_MAX_DELAY_NS)
     return invalid(err, "curl.pace_max_ns: must be in [0, 6 h]");
   const char *kh = cfg->key_header ? cfg->key_header : "Idempotency-Key";
-  if (strlen(kh) >= sizeof ((rein_curl *)0)->key_header || !is_token(kh))
+  if (strlen(kh) >= sizeof((rein_curl *)0)->key_header || !is_token(kh))
     return invalid(err, "curl.key_header: must be an HTTP field name of 1..127 "
                         "token characters, e.g. \"Idempotency-Key\"");
-  const char *m = cfg->non_idempotent_methods ? cfg->non_idempotent_methods
-                                              : "POST,PATCH";
-  if (strlen(m) >= sizeof ((rein_curl *)0)->methods)
+  const char *m =
+      cfg->non_idempotent_methods ? cfg->non_idempotent_methods : "POST,PATCH";
+  if (strlen(m) >= sizeof((rein_curl *)0)->methods)
     return invalid(err, "curl.non_idempotent_methods: at most 255 characters");
   if (cfg->signals & ~REIN_CURL_SIGNAL_ALL)
     return invalid(err, "curl.signals: unknown bits (use REIN_CURL_SIGNAL_*)");
@@ -322,9 +322,11 @@ static bool method_listed(const char *list, const char *method) {
   size_t ml = strlen(method);
   const char *p = list;
   while (*p) {
-    while (*p == ',' || *p == ' ') p++;
+    while (*p == ',' || *p == ' ')
+      p++;
     const char *e = p;
-    while (*e && *e != ',' && *e != ' ') e++;
+    while (*e && *e != ',' && *e != ' ')
+      e++;
     if ((size_t)(e - p) == ml && ml && strncasecmp(p, method, ml) == 0)
       return true;
     p = e;
@@ -356,6 +358,7 @@ struct rein_curl_call {
   rein_curl_result res;
   rein__curl_eps eps;   /* endpoints.c; eps.n = 0: none */
   rein__curl_pick pick; /* the next attempt's endpoint */
+  struct hedge_run *hr; /* a hedging client's call; NULL otherwise */
 };
 
 static int64_t wall_now(const rein_curl *c) {
@@ -364,8 +367,10 @@ static int64_t wall_now(const rein_curl *c) {
 }
 
 void rein__curl_log(rein_curl *c, const char *line) {
-  if (c->cfg.log) c->cfg.log(c->cfg.log_ctx, line);
-  else fprintf(stderr, "%s\n", line);
+  if (c->cfg.log)
+    c->cfg.log(c->cfg.log_ctx, line);
+  else
+    fprintf(stderr, "%s\n", line);
 }
 
 static void log_line(rein_curl *c, const char *line) {
@@ -374,8 +379,10 @@ static void log_line(rein_curl *c, const char *line) {
 
 /* Trim spaces, tabs and CR/LF at both ends of [*p, *p + *n). */
 static void trim(const char **p, size_t *n) {
-  while (*n && (**p == ' ' || **p == '\t')) (*p)++, (*n)--;
-  while (*n && strchr(" \t\r\n", (*p)[*n - 1])) (*n)--;
+  while (*n && (**p == ' ' || **p == '\t'))
+    (*p)++, (*n)--;
+  while (*n && strchr(" \t\r\n", (*p)[*n - 1]))
+    (*n)--;
 }
 
 /* Which honoured-signal bit a header name belongs to; ALL for the retention
@@ -503,7 +510,8 @@ static void call_release(rein_curl_call *call) {
 /* The request headers of attempt `attempt` (timeout `timeout_ns`): the
  * caller's, Rein-Attempt, the deadline header and the key. */
 static rein_status attempt_headers(const rein_curl_call *call, uint32_t attempt,
-                                   int64_t timeout_ns, struct curl_slist **out) {
+                                   int64_t timeout_ns,
+                                   struct curl_slist **out) {
   const rein_curl *c = call->c;
   struct curl_slist *h = NULL, *t;
   for (const struct curl_slist *s = call->opts.headers; s; s = s->next) {
@@ -512,8 +520,7 @@ static rein_status attempt_headers(const rein_curl_call *call, uint32_t attempt,
   }
   char line[256];
   if (c->cfg.attempt_header) {
-    snprintf(line, sizeof line, "%s: %" PRIu32, REIN_HEADER_ATTEMPT,
-             attempt);
+    snprintf(line, sizeof line, "%s: %" PRIu32, REIN_HEADER_ATTEMPT, attempt);
     if (!(t = curl_slist_append(h, line))) goto oom;
     h = t;
   }
@@ -562,8 +569,7 @@ oom:
 static rein_status prepare_attempt(rein_curl_call *call) {
   rein_curl *c = call->c;
   struct curl_slist *h = NULL;
-  if (attempt_headers(call, call->d.attempt, call->d.timeout_ns, &h) !=
-      REIN_OK)
+  if (attempt_headers(call, call->d.attempt, call->d.timeout_ns, &h) != REIN_OK)
     return REIN_ENOMEM;
   curl_easy_setopt(call->easy, CURLOPT_HTTPHEADER, h);
   curl_slist_free_all(call->hdrs);
@@ -751,7 +757,8 @@ static bool grow_into(rein_curl *c, char **p, size_t *len, size_t *cap,
   if (*len + n > max) return false;
   if (*len + n > *cap) {
     size_t nc = *cap ? *cap : 4096;
-    while (nc < *len + n) nc *= 2;
+    while (nc < *len + n)
+      nc *= 2;
     if (nc > max) nc = max;
     char *q = rein__curl_alloc(c->alloc, nc);
     if (!q) return false;
@@ -781,9 +788,8 @@ static size_t hedge_on_header(char *buf, size_t size, size_t n, void *ctx) {
   size_t len = size * n;
   feed_header(a->call->c, &a->sig, buf, len);
   if (len >= 5 && strncmp(buf, "HTTP/", 5) == 0) a->head_len = 0;
-  if (a->call->opts.header_fn &&
-      !grow_into(a->call->c, &a->head, &a->head_len, &a->head_cap, buf, len,
-                 64 * 1024))
+  if (a->call->opts.header_fn && !grow_into(a->call->c, &a->head, &a->head_len,
+                                            &a->head_cap, buf, len, 64 * 1024))
     return 0;
   return len;
 }
@@ -821,7 +827,6 @@ static rein_status hedge_send(rein_curl_call *call, CURLM *m, hedge_att *att,
   curl_easy_setopt(a->easy, CURLOPT_HEADERDATA, a);
   curl_easy_setopt(a->easy, CURLOPT_WRITEFUNCTION, hedge_on_body);
   curl_easy_setopt(a->easy, CURLOPT_WRITEDATA, a);
-  curl_easy_setopt(a->easy, CURLOPT_PRIVATE, (char *)a);
   long ms = 0;
   if (d->timeout_ns > 0) {
     int64_t v = (d->timeout_ns + REIN_NS_PER_MS - 1) / REIN_NS_PER_MS;
@@ -842,106 +847,296 @@ static rein_status hedge_send(rein_curl_call *call, CURLM *m, hedge_att *att,
 }
 
 /*
- * A hedged call (config.hedge): the decisions of rein_hedge carried out on
- * a private multi handle. A decision that sends asks again at once when the
- * next hedge is due now; otherwise the loop waits in curl_multi_poll for
- * an answer or the hedge timer, whichever comes first.
+ * A hedged call (config.hedge): rein_hedge's decisions carried out on the
+ * caller's multi handle (rein_curl_multi_*; the blocking call runs the same
+ * code on a private one). The run keeps each attempt's handle, headers and
+ * response apart until one wins. A decision that sends asks again at once
+ * when the next hedge is due now; otherwise the call returns to the event
+ * loop: IN_FLIGHT (only libcurl's messages move it), HEDGING (also resume
+ * at due_ns, when the next hedge is due) or WAITING (nothing in flight: a
+ * retry's backoff).
+ */
+typedef struct hedge_run {
+  rein_hedge h;
+  hedge_att att[REIN_HEDGE_MAX_ATTEMPTS];
+  rein_hedge_decision d;
+  int64_t next_at; /* the hedge machine's timer; INT64_MAX none */
+  /* Hedges that found no endpoint (every breaker refused): held as in
+   * flight for the hedge machine until nothing real is, then reported as
+   * not sent with "stop hedging", so the call ends with what it sent. */
+  uint32_t unplaced, inflight;
+  bool refused_end;
+  rein_status failed; /* a local failure ended the call */
+} hedge_run;
+
+static bool hedged_needs_write_fn(rein_curl *c, const rein_curl_opts *opts) {
+  if (opts && opts->write_fn) return false;
+  log_line(c, "rein curl: a hedging client needs rein_curl_opts.write_fn "
+              "(each attempt's body is kept apart; the winner's goes there)");
+  return true;
+}
+
+/* The caller's handle as it was: its headers, rein's callbacks off. */
+static void hedged_restore(rein_curl_call *call) {
+  CURL *easy = call->easy;
+  curl_easy_setopt(easy, CURLOPT_HTTPHEADER, call->opts.headers);
+  curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, NULL);
+  curl_easy_setopt(easy, CURLOPT_HEADERDATA, NULL);
+  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, NULL);
+  curl_easy_setopt(easy, CURLOPT_WRITEDATA, NULL);
+  curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, 0L);
+}
+
+/* Cancel what is in flight and free every attempt's handle and buffers. */
+static void hedged_drop(rein_curl_call *call) {
+  hedge_run *hr = call->hr;
+  for (int k = 0; k < REIN_HEDGE_MAX_ATTEMPTS; k++)
+    if (hr->att[k].easy) hedge_att_free(call->c, call->multi, &hr->att[k]);
+  hr->inflight = 0;
+  hedged_restore(call);
+}
+
+/* The call ends with the hedge machine's last decision (or a local
+ * failure): the result, the counters, the losers cancelled. */
+static void hedged_finish(rein_curl_call *call) {
+  rein_curl *c = call->c;
+  hedge_run *hr = call->hr;
+  const rein_hedge_decision *d = &hr->d;
+  int64_t now = rein_policy_now(call->policy);
+  if (hr->failed != REIN_OK && d->action != REIN_DONE &&
+      d->action != REIN_GIVE_UP) {
+    /* a local failure: what is in flight is abandoned */
+    call->res.action = REIN_GIVE_UP;
+    call->res.reason = REIN_GIVEUP_NONE;
+  } else {
+    call->res.action = d->action;
+    call->res.reason = d->reason;
+    call->res.dont_retry = d->dont_retry;
+    if (d->action == REIN_GIVE_UP && hr->refused_end) {
+      /* it ended because no endpoint could take its next attempt */
+      call->res.reason = REIN_GIVEUP_BREAKER_OPEN;
+      call->res.dont_retry = true;
+      count(c, RC_EP_REFUSALS, 1);
+    }
+  }
+  call->res.attempts = d->sent - call->eps.unsent;
+  call->res.elapsed_ns = now - call->start_ns;
+  count(c, call->res.action == REIN_DONE ? RC_SUCCESSES : RC_GIVEUPS, 1);
+  hedged_drop(call);
+  call->multi = NULL;
+  call->state = CS_FINISHED;
+}
+
+static void hedged_step(const rein_curl_call *call, rein_curl_step *step) {
+  if (!step) return;
+  const hedge_run *hr = call->hr;
+  step->due_ns = 0;
+  if (call->state == CS_FINISHED) {
+    step->state = REIN_CURL_FINISHED;
+  } else if (call->state == CS_WAITING) {
+    step->state = REIN_CURL_WAITING;
+    step->due_ns = call->due_ns;
+  } else if (hr->next_at != INT64_MAX) {
+    step->state = REIN_CURL_HEDGING;
+    step->due_ns = hr->next_at;
+  } else {
+    step->state = REIN_CURL_IN_FLIGHT;
+  }
+}
+
+/* Carry out hr->d until the call must wait for an answer or a timer. */
+static rein_status hedged_drive(rein_curl_call *call, CURLM *m,
+                                rein_curl_step *step) {
+  rein_curl *c = call->c;
+  hedge_run *hr = call->hr;
+  rein_hedge_decision *d = &hr->d;
+  rein_status st = REIN_OK;
+  call->multi = m; /* what hedged_drop removes the handles from */
+  for (;;) {
+    int64_t now = rein_policy_now(call->policy);
+    if (d->action == REIN_WAIT && hr->inflight == 0 && hr->unplaced) {
+      uint32_t k = (uint32_t)__builtin_ctz(hr->unplaced);
+      hr->unplaced &= hr->unplaced - 1;
+      rein_outcome o = {.kind = REIN_OUTCOME_NOT_SENT, .dont_retry = true};
+      *d = rein_hedge_outcome(&hr->h, k + 1, &o, now);
+      hr->refused_end = true;
+      continue;
+    }
+    if (d->action == REIN_ATTEMPT) {
+      rein__curl_pick pk = {.ep = -1};
+      if (call->eps.n && d->attempt > 1 &&
+          !rein__curl_eps_pick(c, &call->eps, d->attempt, now, &pk)) {
+        hr->unplaced |= 1u << (d->attempt - 1);
+        call->eps.unsent++;
+        d->action = REIN_WAIT; /* stop hedging; see hedge_run */
+        d->next_ns = -1;
+        hr->next_at = INT64_MAX;
+        continue;
+      }
+      if (d->attempt == 1) pk = call->pick; /* chosen before begin */
+      st = hedge_send(call, m, hr->att, d, &pk);
+      if (st != REIN_OK) break;
+      hr->inflight++;
+      hr->refused_end = false;
+      hr->next_at = d->next_ns < 0 ? INT64_MAX : now + d->next_ns;
+      if (d->next_ns == 0) {
+        *d = rein_hedge_poll(&hr->h, now);
+        continue;
+      }
+      break;
+    }
+    if (d->action == REIN_WAIT) {
+      hr->next_at = d->next_ns < 0 ? INT64_MAX : now + d->next_ns;
+      if (hr->inflight == 0 && hr->next_at == INT64_MAX) {
+        /* nothing in flight and no timer: the machine cannot move again
+         * (not reached; ended rather than left hanging) */
+        st = REIN_ESTATE;
+      }
+    }
+    break;
+  }
+  if (st != REIN_OK || d->action == REIN_DONE || d->action == REIN_GIVE_UP) {
+    hr->failed = st;
+    hedged_finish(call);
+  } else {
+    if (hr->inflight > 0) {
+      call->state = CS_IN_FLIGHT;
+    } else {
+      call->state = CS_WAITING;
+      call->due_ns = hr->next_at;
+    }
+  }
+  hedged_step(call, step);
+  return st;
+}
+
+/* The first attempt: its endpoint, then rein_hedge_begin. */
+static rein_status hedged_begin(rein_curl_call *call, CURLM *m, int64_t now,
+                                rein_curl_step *step) {
+  rein_curl *c = call->c;
+  hedge_run *hr = call->hr;
+  call->begun = true;
+  call->pick.ep = -1;
+  if (call->eps.n && !rein__curl_eps_pick(c, &call->eps, 1, now, &call->pick)) {
+    /* every endpoint's breaker refuses: nothing starts (the policy's
+     * breaker refusal) */
+    count(c, RC_EP_REFUSALS, 1);
+    count(c, RC_GIVEUPS, 1);
+    call->res.action = REIN_GIVE_UP;
+    call->res.reason = REIN_GIVEUP_BREAKER_OPEN;
+    call->res.dont_retry = true;
+    call->res.elapsed_ns = now - call->start_ns;
+    call->state = CS_FINISHED;
+    hedged_step(call, step);
+    return REIN_OK;
+  }
+  const rein_hedge_policy *hp = c->hedge[call->policy == c->by_idem[1] ? 1 : 0];
+  rein_call_opts co = {0};
+  co.has_key = call->has_key;
+  co.deadline = call->r.deadline_ns == INT64_MAX ? 0 : call->r.deadline_ns;
+  co.seed = call->opts.seed;
+  co.user = call->opts.user;
+  rein_hedge_init(&hr->h, hp, &co);
+  hr->next_at = INT64_MAX;
+  hr->d = rein_hedge_begin(&hr->h, now);
+  return hedged_drive(call, m, step);
+}
+
+/* libcurl reported one of the call's handles done. */
+static rein_status hedged_done(rein_curl_call *call, CURLM *m,
+                               const CURLMsg *msg, rein_curl_step *step) {
+  hedge_run *hr = call->hr;
+  hedge_att *a = NULL;
+  for (int k = 0; k < REIN_HEDGE_MAX_ATTEMPTS; k++)
+    if (hr->att[k].added && hr->att[k].easy == msg->easy_handle)
+      a = &hr->att[k];
+  if (!a) return REIN_EINVAL;
+  if (m != call->multi) return REIN_EINVAL;
+  CURLcode code = msg->data.result; /* read before removing: msg dies */
+  curl_multi_remove_handle(m, a->easy);
+  a->added = false;
+  hr->inflight--;
+  if (a->too_big) code = CURLE_WRITE_ERROR;
+  rein_outcome o = classify_attempt(call, a->easy, code, &a->sig);
+  if (a->too_big) o.kind = REIN_OUTCOME_FATAL;
+  int64_t now = rein_policy_now(call->policy);
+  if (a->pick.ep >= 0) rein__curl_eps_done(&call->eps, &a->pick, &o, now);
+  hr->d = rein_hedge_outcome(&hr->h, (uint32_t)(a - hr->att) + 1, &o, now);
+  hr->refused_end = false;
+  if (hr->d.action == REIN_DONE) {
+    /* the winner's response, to the caller */
+    const rein_curl_opts *opts = &call->opts;
+    if (a->head_len && opts->header_fn)
+      for (size_t i = 0; i < a->head_len;) {
+        const char *e = memchr(a->head + i, '\n', a->head_len - i);
+        size_t n = e ? (size_t)(e - (a->head + i)) + 1 : a->head_len - i;
+        opts->header_fn(a->head + i, 1, n, opts->header_ctx);
+        i += n;
+      }
+    if (a->body_len) opts->write_fn(a->body, 1, a->body_len, opts->write_ctx);
+  }
+  return hedged_drive(call, m, step);
+}
+
+/* The call's timer came (a hedge due, or a retry's backoff over). */
+static rein_status hedged_resume(rein_curl_call *call, CURLM *m,
+                                 rein_curl_step *step) {
+  hedge_run *hr = call->hr;
+  int64_t now = rein_policy_now(call->policy);
+  if (!call->begun) {
+    if (now < call->due_ns) { /* early: keep waiting for the reset */
+      hedged_step(call, step);
+      return REIN_OK;
+    }
+    return hedged_begin(call, m, now, step);
+  }
+  if (call->state == CS_IN_FLIGHT && hr->next_at == INT64_MAX)
+    return REIN_ESTATE; /* nothing is due: only libcurl moves it */
+  if (m != call->multi) return REIN_EINVAL;
+  if (now < hr->next_at) { /* early */
+    hedged_step(call, step);
+    return REIN_OK;
+  }
+  hr->d = rein_hedge_poll(&hr->h, now);
+  return hedged_drive(call, m, step);
+}
+
+/*
+ * Blocking: the multi driver on a private multi handle. A wait with
+ * nothing in flight (pacing, a retry's backoff) sleeps through the
+ * client's sleeper, as the plain blocking driver does; otherwise the loop
+ * waits in curl_multi_poll for an answer or the hedge timer.
  */
 static rein_status perform_hedged(rein_curl *c, CURL *easy,
                                   const rein_curl_opts *opts,
                                   rein_curl_result *res) {
-  if (!opts || !opts->write_fn) {
-    log_line(c, "rein curl: a hedging client needs rein_curl_opts.write_fn "
-                "(each attempt's body is kept apart; the winner's goes there)");
-    return REIN_EINVAL;
-  }
+  if (hedged_needs_write_fn(c, opts)) return REIN_EINVAL;
   rein_curl_call call;
+  hedge_run hr;
   rein_status st = call_init(&call, c, easy, opts);
   if (st != REIN_OK) return st;
-  count(c, RC_CALLS, 1);
-  int64_t pace = pace_wait(&call, rein_policy_now(call.policy));
-  if (pace > 0)
-    (c->cfg.sleeper.sleep_ns ? c->cfg.sleeper.sleep_ns
-                             : default_sleep)(c->cfg.sleeper.ctx, pace);
-  /* With endpoints, attempt 1's is chosen before the hedge machine begins:
-   * when every endpoint's breaker refuses, nothing starts (the policy's
-   * breaker refusal). */
-  rein__curl_pick first = {.ep = -1};
-  if (call.eps.n &&
-      !rein__curl_eps_pick(c, &call.eps, 1, rein_policy_now(call.policy),
-                           &first)) {
-    count(c, RC_EP_REFUSALS, 1);
-    count(c, RC_GIVEUPS, 1);
-    call.res.action = REIN_GIVE_UP;
-    call.res.reason = REIN_GIVEUP_BREAKER_OPEN;
-    call.res.dont_retry = true;
-    call.res.elapsed_ns = rein_policy_now(call.policy) - call.start_ns;
-    rein__curl_eps_release(&call.eps, easy);
-    if (res) *res = call.res;
-    return REIN_EGAVEUP;
-  }
+  memset(&hr, 0, sizeof hr);
+  call.hr = &hr;
   CURLM *m = curl_multi_init();
   if (!m) {
-    rein__curl_eps_release(&call.eps, easy);
+    call_release(&call);
     return REIN_ENOMEM;
   }
-  const rein_hedge_policy *hp =
-      c->hedge[call.policy == c->by_idem[1] ? 1 : 0];
-  rein_hedge h;
-  rein_call_opts co = {0};
-  co.has_key = call.has_key;
-  co.deadline = call.r.deadline_ns == INT64_MAX ? 0 : call.r.deadline_ns;
-  co.seed = call.opts.seed;
-  co.user = call.opts.user;
-  rein_hedge_init(&h, hp, &co);
-  hedge_att att[REIN_HEDGE_MAX_ATTEMPTS];
-  memset(att, 0, sizeof att);
-  rein_hedge_decision d = rein_hedge_begin(&h, rein_policy_now(call.policy));
-  int64_t next_at = INT64_MAX;
-  /* Hedges that found no endpoint (every breaker refused): held as in
-   * flight for the hedge machine until nothing real is, then reported as
-   * not sent with "stop hedging", so the call ends with what it sent. */
-  uint32_t unplaced = 0, inflight = 0;
-  bool refused_end = false;
-  for (;;) {
-    if (d.action == REIN_WAIT && inflight == 0 && unplaced) {
-      uint32_t k = (uint32_t)__builtin_ctz(unplaced);
-      unplaced &= unplaced - 1;
-      rein_outcome o = {.kind = REIN_OUTCOME_NOT_SENT, .dont_retry = true};
-      d = rein_hedge_outcome(&h, k + 1, &o, rein_policy_now(call.policy));
-      refused_end = true;
+  void (*sleep_fn)(void *, int64_t) =
+      c->cfg.sleeper.sleep_ns ? c->cfg.sleeper.sleep_ns : default_sleep;
+  rein_curl_step step;
+  st = rein_curl_multi_add(&call, m, &step);
+  while (st == REIN_OK && step.state != REIN_CURL_FINISHED) {
+    int64_t now = rein_policy_now(call.policy);
+    if (step.state == REIN_CURL_WAITING) {
+      if (step.due_ns > now) sleep_fn(c->cfg.sleeper.ctx, step.due_ns - now);
+      st = rein_curl_multi_resume(&call, m, &step);
       continue;
     }
-    if (d.action == REIN_ATTEMPT) {
-      rein__curl_pick pk = first;
-      if (call.eps.n && d.attempt > 1 &&
-          !rein__curl_eps_pick(c, &call.eps, d.attempt,
-                               rein_policy_now(call.policy), &pk)) {
-        unplaced |= 1u << (d.attempt - 1);
-        call.eps.unsent++;
-        d.action = REIN_WAIT; /* stop hedging; see above */
-        d.next_ns = -1;
-        next_at = INT64_MAX;
-        continue;
-      } else {
-        st = hedge_send(&call, m, att, &d, &pk);
-        if (st != REIN_OK) break;
-        inflight++;
-        refused_end = false;
-      }
-      next_at = d.next_ns < 0 ? INT64_MAX
-                              : rein_policy_now(call.policy) + d.next_ns;
-      if (d.next_ns == 0) {
-        d = rein_hedge_poll(&h, rein_policy_now(call.policy));
-        continue;
-      }
-    } else if (d.action == REIN_WAIT) {
-      next_at = d.next_ns < 0 ? INT64_MAX
-                              : rein_policy_now(call.policy) + d.next_ns;
-    } else {
-      break;
+    if (step.state == REIN_CURL_HEDGING && now >= step.due_ns) {
+      st = rein_curl_multi_resume(&call, m, &step);
+      continue;
     }
-    /* Wait for an answer or the hedge timer. */
     int running = 0;
     curl_multi_perform(m, &running);
     CURLMsg *msg;
@@ -949,80 +1144,19 @@ static rein_status perform_hedged(rein_curl *c, CURL *easy,
     bool answered = false;
     while (!answered && (msg = curl_multi_info_read(m, &left))) {
       if (msg->msg != CURLMSG_DONE) continue;
-      hedge_att *a = NULL;
-      curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&a);
-      CURLcode code = msg->data.result;
-      curl_multi_remove_handle(m, a->easy);
-      a->added = false;
-      inflight--;
-      if (a->too_big) code = CURLE_WRITE_ERROR;
-      rein_outcome o = classify_attempt(&call, a->easy, code, &a->sig);
-      if (a->too_big) o.kind = REIN_OUTCOME_FATAL;
-      if (a->pick.ep >= 0)
-        rein__curl_eps_done(&call.eps, &a->pick, &o,
-                            rein_policy_now(call.policy));
-      d = rein_hedge_outcome(&h, (uint32_t)(a - att) + 1, &o,
-                             rein_policy_now(call.policy));
+      st = rein_curl_multi_done(&call, m, msg, &step);
       answered = true;
-      refused_end = false;
-      if (d.action == REIN_DONE) {
-        /* the winner's response, to the caller */
-        if (a->head_len && opts->header_fn)
-          for (size_t i = 0; i < a->head_len;) {
-            const char *e = memchr(a->head + i, '\n', a->head_len - i);
-            size_t n = e ? (size_t)(e - (a->head + i)) + 1 : a->head_len - i;
-            opts->header_fn(a->head + i, 1, n, opts->header_ctx);
-            i += n;
-          }
-        if (a->body_len)
-          opts->write_fn(a->body, 1, a->body_len, opts->write_ctx);
-      }
     }
     if (answered) continue;
-    int64_t now = rein_policy_now(call.policy);
-    if (now >= next_at) {
-      d = rein_hedge_poll(&h, now);
-      continue;
-    }
-    int64_t wait = next_at == INT64_MAX ? 1000 * REIN_NS_PER_MS : next_at - now;
-    int ms = (int)((wait + REIN_NS_PER_MS - 1) / REIN_NS_PER_MS);
-    if (ms > 1000) ms = 1000;
+    int ms = rein_curl_poll_ms(&step, rein_policy_now(call.policy), 1000);
     curl_multi_poll(m, NULL, 0, ms, NULL);
-    d.action = REIN_WAIT; /* re-arm with the same timer */
-    d.next_ns = next_at == INT64_MAX ? -1 : next_at - rein_policy_now(call.policy);
-    if (d.next_ns < 0 && next_at != INT64_MAX) d.next_ns = 0;
   }
-  int64_t now = rein_policy_now(call.policy);
-  if (st != REIN_OK && d.action != REIN_DONE && d.action != REIN_GIVE_UP) {
-    /* a local failure: what is in flight is abandoned */
-    call.res.action = REIN_GIVE_UP;
-    call.res.reason = REIN_GIVEUP_NONE;
-  } else {
-    call.res.action = d.action;
-    call.res.reason = d.reason;
-    call.res.dont_retry = d.dont_retry;
-    if (d.action == REIN_GIVE_UP && refused_end) {
-      /* it ended because no endpoint could take its next attempt */
-      call.res.reason = REIN_GIVEUP_BREAKER_OPEN;
-      call.res.dont_retry = true;
-      count(c, RC_EP_REFUSALS, 1);
-    }
+  if (call.state != CS_FINISHED) { /* a local failure left it running */
+    hr.failed = st;
+    hedged_finish(&call);
   }
-  call.res.attempts = d.sent - call.eps.unsent;
-  call.res.elapsed_ns = now - call.start_ns;
-  count(c, call.res.action == REIN_DONE ? RC_SUCCESSES : RC_GIVEUPS, 1);
-  for (int k = 0; k < REIN_HEDGE_MAX_ATTEMPTS; k++)
-    if (att[k].easy) hedge_att_free(c, m, &att[k]);
   curl_multi_cleanup(m);
-  /* the caller's handle: its headers as given, rein's callbacks off */
-  curl_easy_setopt(easy, CURLOPT_HTTPHEADER, call.opts.headers);
-  curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, NULL);
-  curl_easy_setopt(easy, CURLOPT_HEADERDATA, NULL);
-  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, NULL);
-  curl_easy_setopt(easy, CURLOPT_WRITEDATA, NULL);
-  curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, 0L);
-  curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
-  rein__curl_eps_release(&call.eps, easy);
+  call_release(&call);
   if (res) *res = call.res;
   if (st != REIN_OK) return st;
   return call.res.action == REIN_DONE ? REIN_OK : REIN_EGAVEUP;
@@ -1079,7 +1213,7 @@ rein_status rein_curl_call_new(rein_curl *c, CURL *easy,
                                rein_curl_call **out) {
   if (!c || !easy || !out) return REIN_EINVAL;
   *out = NULL;
-  if (c->hedge[0]) return REIN_EUNSUPPORTED; /* hedged: rein_curl_perform_ex */
+  if (c->hedge[0] && hedged_needs_write_fn(c, opts)) return REIN_EINVAL;
   rein_curl_call *call = rein__curl_alloc(c->alloc, sizeof *call);
   if (!call) return REIN_ENOMEM;
   rein_status st = call_init(call, c, easy, opts);
@@ -1087,14 +1221,27 @@ rein_status rein_curl_call_new(rein_curl *c, CURL *easy,
     rein__curl_free(c->alloc, call);
     return st;
   }
+  if (c->hedge[0]) {
+    call->hr = rein__curl_alloc(c->alloc, sizeof *call->hr);
+    if (!call->hr) {
+      call_release(call);
+      rein__curl_free(c->alloc, call);
+      return REIN_ENOMEM;
+    }
+    memset(call->hr, 0, sizeof *call->hr);
+  }
   *out = call;
   return REIN_OK;
 }
 
 void rein_curl_call_free(rein_curl_call *call) {
   if (!call) return;
-  if (call->state == CS_IN_FLIGHT && call->multi)
+  if (call->hr) {
+    if (call->state != CS_FINISHED) hedged_drop(call);
+    rein__curl_free(call->c->alloc, call->hr);
+  } else if (call->state == CS_IN_FLIGHT && call->multi) {
     curl_multi_remove_handle(call->multi, call->easy);
+  }
   call_release(call);
   rein__curl_free(call->c->alloc, call);
 }
@@ -1169,6 +1316,7 @@ rein_status rein_curl_multi_add(rein_curl_call *call, CURLM *m,
     set_step(call, step);
     return REIN_OK;
   }
+  if (call->hr) return hedged_begin(call, m, now, step);
   call->begun = true;
   call->d = ask(call, true, now);
   return advance(call, m, now, step);
@@ -1177,8 +1325,12 @@ rein_status rein_curl_multi_add(rein_curl_call *call, CURLM *m,
 rein_status rein_curl_multi_done(rein_curl_call *call, CURLM *m,
                                  const CURLMsg *msg, rein_curl_step *step) {
   if (!call || !m || !msg) return REIN_EINVAL;
-  if (msg->msg != CURLMSG_DONE || msg->easy_handle != call->easy)
-    return REIN_EINVAL;
+  if (msg->msg != CURLMSG_DONE) return REIN_EINVAL;
+  if (call->hr) {
+    if (call->state != CS_IN_FLIGHT) return REIN_ESTATE;
+    return hedged_done(call, m, msg, step);
+  }
+  if (msg->easy_handle != call->easy) return REIN_EINVAL;
   if (call->state != CS_IN_FLIGHT) return REIN_ESTATE;
   CURLcode code = msg->data.result; /* read before removing: msg dies */
   curl_multi_remove_handle(m, call->easy);
@@ -1192,6 +1344,11 @@ rein_status rein_curl_multi_done(rein_curl_call *call, CURLM *m,
 rein_status rein_curl_multi_resume(rein_curl_call *call, CURLM *m,
                                    rein_curl_step *step) {
   if (!call || !m) return REIN_EINVAL;
+  if (call->hr) {
+    if (call->state != CS_WAITING && call->state != CS_IN_FLIGHT)
+      return REIN_ESTATE;
+    return hedged_resume(call, m, step);
+  }
   if (call->state != CS_WAITING) return REIN_ESTATE;
   int64_t now = rein_policy_now(call->policy);
   if (!call->begun) {
@@ -1208,7 +1365,9 @@ rein_status rein_curl_multi_resume(rein_curl_call *call, CURLM *m,
 }
 
 int rein_curl_poll_ms(const rein_curl_step *step, int64_t now, int max_ms) {
-  if (!step || step->state != REIN_CURL_WAITING) return max_ms;
+  if (!step ||
+      (step->state != REIN_CURL_WAITING && step->state != REIN_CURL_HEDGING))
+    return max_ms;
   int64_t left = step->due_ns - now;
   if (left <= 0) return 0;
   int64_t ms = (left + REIN_NS_PER_MS - 1) / REIN_NS_PER_MS;

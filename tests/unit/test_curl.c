@@ -176,8 +176,8 @@ static void test_classify_live(void **state) {
   (void)state;
   fx f;
   fx_setup(&f, 1, 0, REIN_CURL_KEYS_NONE);
-  static const long codes[] = {200, 204, 302, 400, 404, 408, 409, 425,
-                               429, 500, 501, 502, 503, 504};
+  static const long codes[] = {200, 204, 302, 400, 404, 408, 409,
+                               425, 429, 500, 501, 502, 503, 504};
   for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
     char path[32];
     snprintf(path, sizeof path, "/c%ld", codes[i]);
@@ -238,8 +238,8 @@ static void test_key_reuse_across_retries(void **state) {
   (void)state;
   fx f;
   fx_setup(&f, 4, 0, REIN_CURL_KEYS_NON_IDEMPOTENT);
-  ts_response r[] = {{503, NULL, 0}, {500, NULL, 0}, {0, NULL, 0},
-                     {201, NULL, 0}};
+  ts_response r[] = {
+      {503, NULL, 0}, {500, NULL, 0}, {0, NULL, 0}, {201, NULL, 0}};
   ts_script(f.srv, "/charges", r, 4);
   fx_url(&f, "/charges");
   /* libcurl itself resends a request once when a reused connection dies
@@ -268,8 +268,7 @@ static void test_key_reuse_across_retries(void **state) {
   ts_response ok = {201, NULL, 0};
   ts_script(f.srv, "/charges", &ok, 1);
   rein_curl_result res2;
-  assert_int_equal(rein_curl_perform_ex(f.client, f.easy, &o, &res2),
-                   REIN_OK);
+  assert_int_equal(rein_curl_perform_ex(f.client, f.easy, &o, &res2), REIN_OK);
   assert_string_not_equal(res.key, res2.key);
   rein_curl_stats st;
   rein_curl_get_stats(f.client, &st);
@@ -380,8 +379,7 @@ static void test_retry_after_floors_delay(void **state) {
   fx_url(&f, "/ra");
   rein_curl_result res;
   int64_t t0 = rein_manual_clock_get(&f.clock);
-  assert_int_equal(rein_curl_perform_ex(f.client, f.easy, NULL, &res),
-                   REIN_OK);
+  assert_int_equal(rein_curl_perform_ex(f.client, f.easy, NULL, &res), REIN_OK);
   assert_int_equal(res.attempts, 2);
   assert_int_equal(f.sleeper.n, 1);
   assert_int_equal(f.sleeper.sleeps[0], 2 * REIN_NS_PER_S); /* exactly */
@@ -392,8 +390,7 @@ static void test_retry_after_floors_delay(void **state) {
                       {200, NULL, 0}};
   ts_script(f.srv, "/rl", r2, 2);
   fx_url(&f, "/rl");
-  assert_int_equal(rein_curl_perform_ex(f.client, f.easy, NULL, &res),
-                   REIN_OK);
+  assert_int_equal(rein_curl_perform_ex(f.client, f.easy, NULL, &res), REIN_OK);
   assert_int_equal(f.sleeper.n, 2);
   assert_int_equal(f.sleeper.sleeps[1], 3 * REIN_NS_PER_S);
   /* grpc pushback in ms. */
@@ -401,15 +398,13 @@ static void test_retry_after_floors_delay(void **state) {
                       {200, NULL, 0}};
   ts_script(f.srv, "/pb", r3, 2);
   fx_url(&f, "/pb");
-  assert_int_equal(rein_curl_perform_ex(f.client, f.easy, NULL, &res),
-                   REIN_OK);
+  assert_int_equal(rein_curl_perform_ex(f.client, f.easy, NULL, &res), REIN_OK);
   assert_int_equal(f.sleeper.sleeps[2], 1500 * REIN_NS_PER_MS);
   /* A malformed Retry-After is counted and ignored: backoff <= 1 s. */
   ts_response r4[] = {{503, "Retry-After: soon\n", 0}, {200, NULL, 0}};
   ts_script(f.srv, "/bad", r4, 2);
   fx_url(&f, "/bad");
-  assert_int_equal(rein_curl_perform_ex(f.client, f.easy, NULL, &res),
-                   REIN_OK);
+  assert_int_equal(rein_curl_perform_ex(f.client, f.easy, NULL, &res), REIN_OK);
   assert_true(f.sleeper.sleeps[3] <= 100 * REIN_NS_PER_MS);
   rein_curl_stats st;
   rein_curl_get_stats(f.client, &st);
@@ -417,7 +412,9 @@ static void test_retry_after_floors_delay(void **state) {
   fx_teardown(&f);
 }
 
-static int64_t fixed_wall(void *ctx) { return *(int64_t *)ctx; }
+static int64_t fixed_wall(void *ctx) {
+  return *(int64_t *)ctx;
+}
 
 /* Retry-After as an HTTP-date is read against the injected wall clock; a
  * redirect's headers are forgotten when the next response starts. */
@@ -441,8 +438,7 @@ static void test_retry_after_date_and_redirect(void **state) {
   ts_script(f.srv, "/date", r, 2);
   fx_url(&f, "/date");
   rein_curl_result res;
-  assert_int_equal(rein_curl_perform_ex(f.client, f.easy, NULL, &res),
-                   REIN_OK);
+  assert_int_equal(rein_curl_perform_ex(f.client, f.easy, NULL, &res), REIN_OK);
   assert_int_equal(f.sleeper.n, 1);
   assert_int_equal(f.sleeper.sleeps[0], 3 * REIN_NS_PER_S);
   /* 302 with Retry-After: 9, then a 503 without: the 9 s is not used. */
@@ -452,8 +448,7 @@ static void test_retry_after_date_and_redirect(void **state) {
   ts_script(f.srv, "/to", r2, 2);
   fx_url(&f, "/from");
   curl_easy_setopt(f.easy, CURLOPT_FOLLOWLOCATION, 1L);
-  assert_int_equal(rein_curl_perform_ex(f.client, f.easy, NULL, &res),
-                   REIN_OK);
+  assert_int_equal(rein_curl_perform_ex(f.client, f.easy, NULL, &res), REIN_OK);
   assert_int_equal(res.attempts, 2);
   assert_int_equal(f.sleeper.n, 2);
   assert_true(f.sleeper.sleeps[1] <= 100 * REIN_NS_PER_MS);
@@ -479,8 +474,7 @@ static void test_signal_mask(void **state) {
   ts_script(f.srv, "/m", r, 2);
   fx_url(&f, "/m");
   rein_curl_result res;
-  assert_int_equal(rein_curl_perform_ex(f.client, f.easy, NULL, &res),
-                   REIN_OK);
+  assert_int_equal(rein_curl_perform_ex(f.client, f.easy, NULL, &res), REIN_OK);
   assert_int_equal(res.attempts, 2);
   assert_true(f.sleeper.sleeps[0] <= 100 * REIN_NS_PER_MS);
   fx_teardown(&f);
@@ -754,7 +748,8 @@ static void test_deadline_header(void **state) {
                    REIN_EGAVEUP);
   ts_request q[8];
   size_t n = ts_requests(f.srv, q, 8);
-  if (n != 2) fail_msg("%zu attempts, want 2 (%s)", n, rein_giveup_name(res.reason));
+  if (n != 2)
+    fail_msg("%zu attempts, want 2 (%s)", n, rein_giveup_name(res.reason));
   assert_string_equal(q[0].deadline, "800");
   assert_string_equal(q[0].grpc_timeout, "");
   assert_string_equal(q[1].deadline, "800");
@@ -897,16 +892,191 @@ static void test_hedged_perform(void **state) {
   assert_int_equal(rein_curl_perform_ex(c, e, &o, &res), REIN_EGAVEUP);
   assert_int_equal(res.reason, REIN_GIVEUP_NOT_RETRYABLE);
   assert_int_equal(res.http_status, 404);
-  /* No write_fn; the multi interface. */
+  /* No write_fn: refused by both interfaces. */
   o.write_fn = NULL;
   assert_int_equal(rein_curl_perform_ex(c, e, &o, &res), REIN_EINVAL);
   rein_curl_call *call = NULL;
-  assert_int_equal(rein_curl_call_new(c, e, NULL, &call), REIN_EUNSUPPORTED);
+  assert_int_equal(rein_curl_call_new(c, e, NULL, &call), REIN_EINVAL);
+  assert_null(call);
   rein_curl_stats st;
   rein_curl_get_stats(c, &st);
   assert_int_equal(st.calls, 3);
   assert_int_equal(st.attempts, 4);
   curl_easy_cleanup(e);
+  rein_curl_free(c);
+  rein_policy_free(p);
+  ts_stop(srv);
+}
+
+/* Hedged calls on the caller's multi handle: four calls at once, found
+ * through CURLOPT_PRIVATE (hedges run on duplicates, which keep it). /m0's
+ * first attempt is slow: HEDGING with the hedge due 100 ms after the
+ * start, the hedge wins, the slow one is cancelled; /m1 answers at once
+ * (one attempt, never HEDGING after); /m2's 500 is non-fatal: the hedge
+ * goes at once and wins; /m3's 404 is fatal and ends the call. A message
+ * of another call is refused, and so is resume when nothing is due. */
+typedef struct hcall {
+  CURL *easy;
+  rein_curl_call *call;
+  rein_curl_step step;
+  bodycap body;
+  bool hedging_seen;
+  char url[96];
+} hcall;
+
+static void test_hedged_multi(void **state) {
+  (void)state;
+  ts_server *srv = ts_start();
+  assert_non_null(srv);
+  rein_policy_config pc;
+  rein_policy_config_default(&pc);
+  pc.max_attempts = 1;
+  pc.attempt_timeout_ns = 2 * REIN_NS_PER_S;
+  rein_policy *p;
+  assert_int_equal(rein_policy_new(&pc, &p), REIN_OK);
+  rein_hedge_config hc;
+  rein_hedge_config_default(&hc);
+  hc.max_attempts = 2;
+  hc.delay_ns = 100 * REIN_NS_PER_MS;
+  rein_curl_config cc;
+  rein_curl_config_default(&cc);
+  cc.policy = p;
+  cc.hedge = &hc;
+  rein_curl *c;
+  assert_int_equal(rein_curl_new(&cc, &c), REIN_OK);
+  ts_response m0[] = {{200, NULL, 700}, {201, NULL, 0}};
+  ts_response m1[] = {{200, NULL, 0}};
+  ts_response m2[] = {{500, NULL, 0}, {202, NULL, 0}};
+  ts_response m3[] = {{404, NULL, 0}};
+  ts_script(srv, "/m0", m0, 2);
+  ts_script(srv, "/m1", m1, 1);
+  ts_script(srv, "/m2", m2, 2);
+  ts_script(srv, "/m3", m3, 1);
+  enum { N = 4 };
+  static hcall h[N];
+  memset(h, 0, sizeof h);
+  CURLM *multi = curl_multi_init();
+  assert_non_null(multi);
+  struct timespec a, b;
+  clock_gettime(CLOCK_MONOTONIC, &a);
+  for (int i = 0; i < N; i++) {
+    h[i].easy = curl_easy_init();
+    snprintf(h[i].url, sizeof h[i].url, "http://127.0.0.1:%d/m%d", ts_port(srv),
+             i);
+    curl_easy_setopt(h[i].easy, CURLOPT_URL, h[i].url);
+    curl_easy_setopt(h[i].easy, CURLOPT_PRIVATE, (char *)&h[i]);
+    rein_curl_opts o = {0};
+    o.write_fn = cap_body;
+    o.write_ctx = &h[i].body;
+    assert_int_equal(rein_curl_call_new(c, h[i].easy, &o, &h[i].call), REIN_OK);
+    assert_int_equal(rein_curl_multi_add(h[i].call, multi, &h[i].step),
+                     REIN_OK);
+    /* every call may hedge: the hedge timer runs from the start */
+    assert_int_equal(h[i].step.state, REIN_CURL_HEDGING);
+    assert_true(h[i].step.due_ns > 0);
+  }
+  int64_t deadline = rein_policy_now(p) + 5 * REIN_NS_PER_S;
+  for (;;) {
+    int finished = 0;
+    int poll_ms = 100;
+    int64_t now = rein_policy_now(p);
+    for (int i = 0; i < N; i++) {
+      if (h[i].step.state == REIN_CURL_HEDGING && now >= h[i].step.due_ns) {
+        h[i].hedging_seen = true;
+        assert_int_equal(rein_curl_multi_resume(h[i].call, multi, &h[i].step),
+                         REIN_OK);
+      }
+      if (h[i].step.state == REIN_CURL_IN_FLIGHT)
+        assert_int_equal(rein_curl_multi_resume(h[i].call, multi, NULL),
+                         REIN_ESTATE);
+      if (h[i].step.state == REIN_CURL_FINISHED) finished++;
+      int ms = rein_curl_poll_ms(&h[i].step, now, poll_ms);
+      if (ms < poll_ms) poll_ms = ms;
+    }
+    if (finished == N) break;
+    assert_true(rein_policy_now(p) < deadline);
+    int running;
+    curl_multi_perform(multi, &running);
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(multi, &left))) {
+      if (msg->msg != CURLMSG_DONE) continue;
+      hcall *owner = NULL;
+      curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&owner);
+      assert_non_null(owner);
+      hcall *other = owner == &h[0] ? &h[1] : &h[0];
+      if (other->step.state != REIN_CURL_FINISHED)
+        assert_int_equal(rein_curl_multi_done(other->call, multi, msg, NULL),
+                         REIN_EINVAL);
+      assert_int_equal(
+          rein_curl_multi_done(owner->call, multi, msg, &owner->step), REIN_OK);
+    }
+    curl_multi_poll(multi, NULL, 0, poll_ms, NULL);
+  }
+  clock_gettime(CLOCK_MONOTONIC, &b);
+  int64_t took = (b.tv_sec - a.tv_sec) * REIN_NS_PER_S + b.tv_nsec - a.tv_nsec;
+  if (took >= 500 * REIN_NS_PER_MS)
+    fail_msg("hedged calls took %lld ms (the slow attempt: 700)",
+             (long long)(took / REIN_NS_PER_MS));
+  rein_curl_result r[N];
+  for (int i = 0; i < N; i++)
+    rein_curl_call_result(h[i].call, &r[i]);
+  assert_int_equal(r[0].action, REIN_DONE);
+  assert_int_equal(r[0].http_status, 201);
+  assert_int_equal(r[0].attempts, 2);
+  assert_true(h[0].hedging_seen);
+  assert_int_equal(h[0].body.calls, 1);
+  assert_int_equal(r[1].action, REIN_DONE);
+  assert_int_equal(r[1].attempts, 1);
+  assert_int_equal(r[2].action, REIN_DONE);
+  assert_int_equal(r[2].http_status, 202);
+  assert_int_equal(r[2].attempts, 2);
+  assert_int_equal(r[3].action, REIN_GIVE_UP);
+  assert_int_equal(r[3].reason, REIN_GIVEUP_NOT_RETRYABLE);
+  assert_int_equal(r[3].attempts, 1);
+  assert_int_equal(rein_curl_multi_resume(h[0].call, multi, NULL), REIN_ESTATE);
+  ts_request q[16];
+  assert_int_equal(ts_requests(srv, q, 16), 6);
+  rein_curl_stats st;
+  rein_curl_get_stats(c, &st);
+  assert_int_equal(st.calls, 4);
+  assert_int_equal(st.attempts, 6);
+  assert_int_equal(st.successes, 3);
+  assert_int_equal(st.giveups, 1);
+  /* the caller's handles as they were: reusable, their PRIVATE kept */
+  for (int i = 0; i < N; i++) {
+    hcall *back = NULL;
+    curl_easy_getinfo(h[i].easy, CURLINFO_PRIVATE, (char **)&back);
+    assert_ptr_equal(back, &h[i]);
+    rein_curl_call_free(h[i].call);
+    curl_easy_cleanup(h[i].easy);
+  }
+  /* A call freed while its attempts are in flight: removed, no leak. */
+  ts_response slow2[] = {{200, NULL, 300}, {200, NULL, 300}};
+  ts_script(srv, "/m0", slow2, 2);
+  CURL *e = curl_easy_init();
+  curl_easy_setopt(e, CURLOPT_URL, h[0].url);
+  bodycap bc = {{0}, 0, 0};
+  rein_curl_opts o = {0};
+  o.write_fn = cap_body;
+  o.write_ctx = &bc;
+  rein_curl_call *call;
+  assert_int_equal(rein_curl_call_new(c, e, &o, &call), REIN_OK);
+  rein_curl_step step;
+  assert_int_equal(rein_curl_multi_add(call, multi, &step), REIN_OK);
+  while (rein_policy_now(p) < step.due_ns) {
+    int running;
+    curl_multi_perform(multi, &running);
+    curl_multi_poll(multi, NULL, 0, 10, NULL);
+  }
+  assert_int_equal(rein_curl_multi_resume(call, multi, &step), REIN_OK);
+  assert_int_equal(step.state, REIN_CURL_IN_FLIGHT); /* two in flight */
+  rein_curl_call_free(call);
+  int running = -1;
+  curl_multi_perform(multi, &running);
+  assert_int_equal(running, 0);
+  curl_easy_cleanup(e);
+  curl_multi_cleanup(multi);
   rein_curl_free(c);
   rein_policy_free(p);
   ts_stop(srv);
@@ -969,8 +1139,8 @@ static void test_multi(void **state) {
   assert_non_null(multi);
   for (int i = 0; i < N; i++) {
     m[i].easy = curl_easy_init();
-    snprintf(m[i].url, sizeof m[i].url, "http://127.0.0.1:%d%s",
-             ts_port(f.srv), paths[i]);
+    snprintf(m[i].url, sizeof m[i].url, "http://127.0.0.1:%d%s", ts_port(f.srv),
+             paths[i]);
     curl_easy_setopt(m[i].easy, CURLOPT_URL, m[i].url);
     curl_easy_setopt(m[i].easy, CURLOPT_WRITEFUNCTION, discard);
     curl_easy_setopt(m[i].easy, CURLOPT_FORBID_REUSE, 1L);
@@ -1031,8 +1201,7 @@ static void test_multi(void **state) {
       assert_int_equal(rein_curl_multi_done(other->call, multi, msg, NULL),
                        REIN_EINVAL);
       assert_int_equal(
-          rein_curl_multi_done(owner->call, multi, msg, &owner->step),
-          REIN_OK);
+          rein_curl_multi_done(owner->call, multi, msg, &owner->step), REIN_OK);
       if (owner == &m[0] && owner->step.state == REIN_CURL_WAITING)
         first_due_a = owner->step.due_ns;
     }
@@ -1131,8 +1300,7 @@ static void test_contract_client(void **state) {
   assert_null(c);
   assert_true(eb.msg[0] != '\0');
   assert_int_equal(rein_curl_new_from_contract(&base, set, "client",
-                                               "ledger.charge", NULL, &clk,
-                                               &c),
+                                               "ledger.charge", NULL, &clk, &c),
                    REIN_OK);
   const rein_policy_config *pc = rein_policy_get_config(rein_curl_policy(c));
   assert_int_equal(pc->max_attempts, 4);
@@ -1168,7 +1336,8 @@ static void test_contract_client(void **state) {
   fx_teardown(&f);
 }
 
-/* ------------------------------------------------------------ config, faults */
+/* ------------------------------------------------------------ config, faults
+ */
 
 static void test_config_errors(void **state) {
   (void)state;
@@ -1280,6 +1449,7 @@ int main(void) {
       cmocka_unit_test(test_attempt_timeout),
       cmocka_unit_test(test_deadline_header),
       cmocka_unit_test(test_hedged_perform),
+      cmocka_unit_test(test_hedged_multi),
       cmocka_unit_test(test_retention_warning),
       cmocka_unit_test(test_multi),
       cmocka_unit_test(test_multi_free_in_flight),
