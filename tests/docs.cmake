@@ -31,3 +31,9 @@ endif()
 add_test(NAME cli_thin
          COMMAND sh -c "big=$(wc -l ${PROJECT_SOURCE_DIR}/cli/*.c ${PROJECT_SOURCE_DIR}/cli/*.h | awk '$2 != \"total\" && $1 > 500'); [ -z \"$big\" ] || { echo \"over 500 lines: $big\"; exit 1; }")
 set_tests_properties(cli_thin PROPERTIES LABELS unit TIMEOUT 30)
+
+# One builder for a policy's budget, breaker and throttle (issue 13).
+add_test(NAME one_builder
+         COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/docs/one_builder.sh
+                 ${PROJECT_SOURCE_DIR})
+set_tests_properties(one_builder PROPERTIES LABELS unit TIMEOUT 30)
