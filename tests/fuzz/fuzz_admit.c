@@ -14,6 +14,16 @@
  * of ticket states, and every rejection's headers must round-trip through
  * the client's parser (rein_signals) to a delay floor equal to the
  * Retry-After sent. Any violation aborts.
+ *
+ * When bit 2 of the fourth byte is set, the same operations run in lock
+ * step on a private admit and a shared one (rein_admit_new_shared, in a
+ * block of this process's memory) with the same configuration and no
+ * notify callback (the driver polls every queued ticket instead): rein/
+ * admit.h promises the same decisions, so every result, every decision
+ * field and the gauges after every operation must be equal; the shared
+ * one is also reconfigured (rein_admit_shared_reconfigure, to the same
+ * settings) and asked to reclaim a process that is not there, which must
+ * change nothing.
  */
 #include "rein/admit.h"
 #include "rein/signal.h"
@@ -33,6 +43,10 @@ typedef struct drv {
   int st[NT];
   bool changed[NT];
   int64_t now;
+  /* lock-step mode: the shared twin, its tickets, its block */
+  rein_admit *b;
+  rein_admit_ticket tb[NT];
+  void *mem;
 } drv;
 
 #define CHECK(cond)                                                            \
@@ -77,13 +91,74 @@ static void learn(drv *d, int i, rein_admit_result r) {
                                       : B_FREE;
 }
 
+/* The private and the shared admit decided alike. */
+static void same(const rein_admit_decision *x, const rein_admit_decision *y) {
+  CHECK(x->result == y->result);
+  CHECK(x->reason == y->reason);
+  CHECK(x->attempt == y->attempt);
+  CHECK(x->overloaded == y->overloaded);
+  CHECK(x->dont_retry == y->dont_retry);
+  CHECK(x->retry_after_ns == y->retry_after_ns);
+  CHECK(x->waited_ns == y->waited_ns);
+  CHECK(x->queue_len == y->queue_len);
+  CHECK(x->rl_quota == y->rl_quota);
+  CHECK(x->rl_window_s == y->rl_window_s);
+  CHECK(x->rl_remaining == y->rl_remaining);
+  CHECK(x->rl_reset_s == y->rl_reset_s);
+}
+
+static rein_admit_result do_try(drv *d, int i, uint32_t attempt,
+                                rein_admit_decision *dec) {
+  rein_admit_result r = rein_admit_try(d->a, &d->t[i], attempt, d->now, dec);
+  if (d->b) {
+    rein_admit_decision e;
+    d->tb[i].user = d->t[i].user;
+    CHECK(rein_admit_try(d->b, &d->tb[i], attempt, d->now, &e) == r);
+    same(dec, &e);
+  }
+  return r;
+}
+
+static rein_admit_result do_poll(drv *d, int i, rein_admit_decision *dec) {
+  rein_admit_result r = rein_admit_poll(d->a, &d->t[i], d->now, dec);
+  if (d->b) {
+    rein_admit_decision e;
+    CHECK(rein_admit_poll(d->b, &d->tb[i], d->now, &e) == r);
+    same(dec, &e);
+  }
+  return r;
+}
+
+static rein_status do_release(drv *d, int i) {
+  rein_status st = rein_admit_release(d->a, &d->t[i], d->now, -1);
+  if (d->b) CHECK(rein_admit_release(d->b, &d->tb[i], d->now, -1) == st);
+  return st;
+}
+
+static void do_cancel(drv *d, int i) {
+  rein_admit_cancel(d->a, &d->t[i], d->now);
+  if (d->b) rein_admit_cancel(d->b, &d->tb[i], d->now);
+}
+
+static void do_settle(drv *d) {
+  rein_admit_settle(d->a, d->now);
+  if (d->b) rein_admit_settle(d->b, d->now);
+}
+
+static rein_status do_set_limit(drv *d, uint32_t limit) {
+  rein_status st = rein_admit_set_limit(d->a, limit, d->now);
+  if (d->b) CHECK(rein_admit_set_limit(d->b, limit, d->now) == st);
+  return st;
+}
+
 static void drain(drv *d) {
   for (int i = 0; i < NT; i++) {
-    if (!d->changed[i]) continue;
+    /* Without notify (lock step), every queued ticket is polled. */
+    if (d->b ? d->st[i] != B_QUEUED : !d->changed[i]) continue;
     d->changed[i] = false;
     rein_admit_decision dec;
-    rein_admit_result r = rein_admit_poll(d->a, &d->t[i], d->now, &dec);
-    CHECK(r != REIN_ADMIT_QUEUED);
+    rein_admit_result r = do_poll(d, i, &dec);
+    if (!d->b) CHECK(r != REIN_ADMIT_QUEUED);
     round_trip(&dec);
     learn(d, i, r);
   }
@@ -100,6 +175,17 @@ static void check(drv *d) {
   CHECK(s.queue_len == q);
   CHECK(s.inflight == f);
   CHECK(s.admitted == s.released + s.inflight);
+  if (d->b) {
+    rein_admit_stats u;
+    rein_admit_stats_get(d->b, d->now, &u);
+    CHECK(u.admitted == s.admitted && u.queued == s.queued);
+    CHECK(u.released == s.released && u.cancelled == s.cancelled);
+    for (int k = 0; k < REIN_ADMIT_R_COUNT_; k++)
+      CHECK(u.rejected[k] == s.rejected[k]);
+    CHECK(u.inflight == s.inflight && u.queue_len == s.queue_len);
+    CHECK(u.limit == s.limit && u.overloaded == s.overloaded);
+    CHECK(u.drain_rate == s.drain_rate);
+  }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -134,9 +220,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   drv *d = calloc(1, sizeof *d);
   if (!d) return 0;
-  c.notify = on_notify;
-  c.notify_ctx = d;
+  bool lockstep = data[3] & 4;
+  if (!lockstep) {
+    c.notify = on_notify;
+    c.notify_ctx = d;
+  }
   CHECK(rein_admit_new(&c, &d->a) == REIN_OK);
+  size_t msize = 0;
+  if (lockstep) {
+    msize = rein_admit_shared_size(&c);
+    CHECK(msize > 0);
+    d->mem = malloc(msize);
+    if (!d->mem) {
+      rein_admit_free(d->a);
+      free(d);
+      return 0;
+    }
+    CHECK(rein_admit_new_shared(&c, d->mem, msize, &d->b) == REIN_OK);
+    rein_admit *again = NULL;
+    CHECK(rein_admit_attach_shared(d->mem, msize, &again) == REIN_OK);
+    CHECK(again != NULL);
+  }
 
   for (size_t k = 4; k < size; k++) {
     uint8_t b = data[k];
@@ -149,7 +253,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     case 1:
       if (d->st[i] != B_FREE) break;
       d->t[i].user = (void *)(uintptr_t)i;
-      r = rein_admit_try(d->a, &d->t[i], (uint32_t)(b >> 6), d->now, &dec);
+      r = do_try(d, i, (uint32_t)(b >> 6), &dec);
       CHECK(dec.result == r);
       round_trip(&dec);
       drain(d);
@@ -157,16 +261,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       break;
     case 2:
       if (d->st[i] == B_ADMITTED) {
-        CHECK(rein_admit_release(d->a, &d->t[i], d->now, -1) == REIN_OK);
+        CHECK(do_release(d, i) == REIN_OK);
         d->st[i] = B_FREE;
         drain(d);
       } else if (d->st[i] == B_FREE) {
-        CHECK(rein_admit_release(d->a, &d->t[i], d->now, -1) == REIN_ESTATE);
+        CHECK(do_release(d, i) == REIN_ESTATE);
       }
       break;
     case 3:
       if (d->st[i] != B_QUEUED) break;
-      r = rein_admit_poll(d->a, &d->t[i], d->now, &dec);
+      r = do_poll(d, i, &dec);
       d->changed[i] = false;
       round_trip(&dec);
       drain(d);
@@ -174,26 +278,45 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       break;
     case 4:
       if (d->st[i] == B_FREE) break;
-      rein_admit_cancel(d->a, &d->t[i], d->now);
+      do_cancel(d, i);
       d->st[i] = B_FREE;
       d->changed[i] = false;
       drain(d);
       break;
     case 5:
+      if (d->b && (b & 0x80) && !c.adaptive) {
+        /* the same settings again (at the limit the private one has now),
+         * and a process that is not there */
+        rein_admit_stats s;
+        rein_admit_stats_get(d->a, d->now, &s);
+        rein_admit_config same_cfg = c;
+        same_cfg.limit = s.limit;
+        uint32_t n = 1;
+        /* a limit past what the block was sized for is refused, and
+         * changes nothing */
+        rein_status want = rein_admit_shared_size(&same_cfg) > msize
+                               ? REIN_EINVAL
+                               : REIN_OK;
+        CHECK(rein_admit_shared_reconfigure(d->b, &same_cfg, d->now) == want);
+        CHECK(rein_admit_reclaim(d->b, 0x7ffffff0, d->now, &n) == REIN_OK);
+        CHECK(n == 0);
+        drain(d);
+        break;
+      }
+      /* fall through */
     case 6:
-      rein_admit_settle(d->a, d->now);
+      do_settle(d);
       drain(d);
       break;
     case 7:
-      CHECK(rein_admit_set_limit(d->a, 1 + (uint32_t)(b >> 5), d->now) ==
-            REIN_OK);
+      CHECK(do_set_limit(d, 1 + (uint32_t)(b >> 5)) == REIN_OK);
       drain(d);
       break;
     }
     check(d);
   }
   for (int i = 0; i < NT; i++) {
-    if (d->st[i] != B_FREE) rein_admit_cancel(d->a, &d->t[i], d->now);
+    if (d->st[i] != B_FREE) do_cancel(d, i);
     d->st[i] = B_FREE;
     d->changed[i] = false;
     drain(d);
@@ -201,12 +324,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   for (int i = 0; i < NT; i++) {
     /* Cancelling may have handed slots to others: release those too. */
     if (d->st[i] == B_ADMITTED) {
-      rein_admit_release(d->a, &d->t[i], d->now, -1);
+      do_release(d, i);
       d->st[i] = B_FREE;
     }
   }
   check(d);
   rein_admit_free(d->a);
+  rein_admit_free(d->b); /* a no-op: the block is ours */
+  free(d->mem);
   free(d);
   return 0;
 }
