@@ -8,7 +8,8 @@
  * back to the failing replica; with `endpoints: sticky` (one URL per call)
  * the calls that started on the failing replica fail, about half. First
  * attempts take the caller's next replica round robin, so they split
- * evenly; hedges go to the replica the call has not tried; a tier's
+ * evenly; hedges go to the replica the call has not tried, and when
+ * every one was tried, to the oldest failure before one in flight; a tier's
  * downstream calls spread the same way; and the loader refuses a bad
  * `replicas`, `replica` or `endpoints` with file:line:col, the field and
  * what was expected. Randomised runs print their seed.
@@ -235,6 +236,60 @@ static void test_hedge_other_replica(void **state) {
   rein_sim_scenario_free(s);
 }
 
+/* Three attempts in flight over two replicas: the third finds both
+ * tried and both busy, and takes the one after the last used (rule 3,
+ * in-flight ones last, in list order): each call puts 2 attempts on the
+ * replica it started on and 1 on the other, and first attempts
+ * alternate, so the replicas see 1.5 attempts a call each. */
+static void test_hedge_all_tried(void **state) {
+  (void)state;
+  static const char text[] =
+      "name: all\nseed: 4\nduration: 10s\n"
+      "policies:\n  h: {attempts: 1, hedge: {attempts: 3, delay: 10ms}}\n"
+      "servers:\n  - {name: b, replicas: 2, concurrency: 500, service_time: "
+      "50ms}\n"
+      "cohorts:\n  - {name: c, count: 4, target: b, policy: h, timeout: 1s, "
+      "arrival: {mode: periodic, rate: 10}, active: {until: 9s}}\n";
+  rein_sim_scenario *s = load_ok(text);
+  rein_sim_result *r = run_ok(s, "default", 4);
+  const rein_sim_summary *x = rein_sim_result_summary(r);
+  uint64_t a0 = replica(r, 0, 0, 2)->arrivals,
+           a1 = replica(r, 0, 1, 2)->arrivals;
+  fprintf(stderr, "hedge all tried (seed 4): %llu calls, %llu hedges, b[0] "
+          "%llu, b[1] %llu arrivals\n", (unsigned long long)x->logical,
+          (unsigned long long)x->hedges, (unsigned long long)a0,
+          (unsigned long long)a1);
+  assert_int_equal(x->successes, x->logical);
+  assert_int_equal(x->hedges, 2 * x->logical);
+  assert_int_equal(a0 + a1, 3 * x->logical);
+  assert_int_equal(2 * a0, 3 * x->logical);
+  rein_sim_result_free(r);
+  rein_sim_scenario_free(s);
+  /* replica 1 answers 503 at once (an error outage naming it): the third
+   * attempt of a call finds replica 0 busy and replica 1 failed, and goes
+   * to 1 (in-flight ones last); a call that started on 1 sends its hedge
+   * to 0 and its third to 1. So 1 sees 2 attempts a call, 0 one (a rule
+   * that ignored what is in flight gives 1.5 each). */
+  char t2[1024];
+  snprintf(t2, sizeof t2,
+           "%sincidents:\n  - {kind: outage, mode: error, server: b, "
+           "replica: 1, start: 0s, end: 10s}\n",
+           text);
+  s = load_ok(t2);
+  r = run_ok(s, "default", 4);
+  x = rein_sim_result_summary(r);
+  a0 = replica(r, 0, 0, 2)->arrivals;
+  a1 = replica(r, 0, 1, 2)->arrivals;
+  fprintf(stderr, "hedge all tried, b[1] failing (seed 4): %llu calls, "
+          "b[0] %llu, b[1] %llu arrivals\n", (unsigned long long)x->logical,
+          (unsigned long long)a0, (unsigned long long)a1);
+  assert_int_equal(x->successes, x->logical);
+  assert_int_equal(a0, x->logical);
+  assert_int_equal(a1, 2 * x->logical);
+  rein_sim_result_free(r);
+  rein_sim_scenario_free(s);
+}
+
 /* A tier's downstream calls spread over the replicas of its downstream
  * the same way: the front retries on the healthy back replica. */
 static void test_downstream_spread(void **state) {
@@ -338,6 +393,7 @@ int main(void) {
       cmocka_unit_test(test_spread_vs_sticky),
       cmocka_unit_test(test_round_robin_even),
       cmocka_unit_test(test_hedge_other_replica),
+      cmocka_unit_test(test_hedge_all_tried),
       cmocka_unit_test(test_downstream_spread),
       cmocka_unit_test(test_one_replica),
       cmocka_unit_test(test_loader_errors),
