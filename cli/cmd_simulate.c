@@ -355,6 +355,29 @@ static int run(int argc, char **argv) {
       }
       printf("\n");
     }
+    /* replicated servers: arrivals and failures per replica (the first
+     * seed's run; --json has every field) */
+    for (size_t k = 0; firsts[0] && k < rein_sim_sweep_servers(sw); k++) {
+      const rein_sim_server_summary *rows;
+      size_t nr = rein_sim_result_replicas(firsts[0], k, &rows);
+      for (size_t j = 0; nr > 1 && j < nr; j++) {
+        char label[300];
+        snprintf(label, sizeof label, "arrivals/failed@%s%s",
+                 esc(eb1, sizeof eb1, rows[j].name),
+                 runs > 1 ? " (first seed)" : "");
+        printf("%-24s", label);
+        for (size_t v = 0; v < nsel; v++) {
+          const rein_sim_server_summary *rv;
+          char cellb[64] = "-";
+          if (firsts[v] && rein_sim_result_replicas(firsts[v], k, &rv) == nr)
+            snprintf(cellb, sizeof cellb, "%llu/%llu",
+                     (unsigned long long)rv[j].arrivals,
+                     (unsigned long long)rv[j].failed);
+          printf(" %*s", w, cellb);
+        }
+        printf("\n");
+      }
+    }
   }
   /* the report's footer names the command that made it */
   char cmdline[1024];

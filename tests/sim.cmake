@@ -12,6 +12,9 @@ if(TARGET rein_sim)
   # load, per-server figures over seeds (issue 18)
   rein_add_test(NAME test_sim_features SOURCES unit/test_sim_features.c
                 LIBS rein_sim LABELS unit TIMEOUT 120)
+  # replicas: rein_curl's endpoints in the model (issue 18 item 5)
+  rein_add_test(NAME test_sim_replicas SOURCES unit/test_sim_replicas.c
+                LIBS rein_sim LABELS unit TIMEOUT 120)
   rein_add_test(NAME test_sim_expz SOURCES unit/test_sim_expz.c
                 LIBS rein_sim LABELS unit TIMEOUT 120)
   target_include_directories(test_sim_expz PRIVATE ${PROJECT_SOURCE_DIR}/src/sim)

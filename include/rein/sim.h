@@ -201,6 +201,16 @@ REIN_API size_t rein_sim_result_series(const rein_sim_result *r,
                                        const rein_sim_point **points);
 REIN_API const char *rein_sim_result_variant(const rein_sim_result *r);
 REIN_API uint64_t rein_sim_result_seed(const rein_sim_result *r);
+/* The replicas of server `server` (scenario order; a server's `replicas`,
+ * docs/simulator.md "Replicas"): returns how many (1 for a server without
+ * `replicas`) and points *rows (may be NULL) at one row per replica, in
+ * replica order, named "NAME[i]", owned by the result. The server's own
+ * row (summary.servers) adds them up (peak_queue: the largest replica's).
+ * 0 and NULL for a NULL result or a server out of range. Appended in
+ * 0.3. */
+REIN_API size_t rein_sim_result_replicas(const rein_sim_result *r,
+                                         size_t server,
+                                         const rein_sim_server_summary **rows);
 
 /* The summary's scalar fields as (name, value) pairs, in a fixed order, for
  * tables, JSON and aggregation over runs. Returns how many there are; fills

@@ -36,6 +36,21 @@
  * one still queued at its server is dropped when it reaches the head of
  * the queue (never served), one in service runs to the end (wasted work).
  * The cancel itself takes no time to reach the server.
+ *
+ * Replicas: a server with `replicas: N` is N entries of R->srv (its
+ * replica 0 at R->srv_first[server]), each with its own queue, workers,
+ * admission and downstream policy objects; a request's `server` is the
+ * entry. Which replica an attempt goes to follows rein_curl's endpoints
+ * (docs/http.md "Endpoints"): the first attempt of a call takes the
+ * caller's next replica round robin (a client's counter for a cohort's
+ * calls, starting at the client's index in its cohort; an upstream
+ * replica's for a tier's), every later attempt the first replica after
+ * the last one used that this call has not tried, and when every one was
+ * tried, the one whose last failure in this call is the oldest (one with
+ * an attempt in flight last). A retrying call has one attempt at a time,
+ * so that is the next replica in list order after the last one used. A
+ * policy with `endpoints: sticky` sends every attempt to the replica of
+ * the first. A server with one replica draws nothing and routes as before.
  */
 #include "sim_internal.h"
 
@@ -85,6 +100,7 @@ typedef struct sim_client {
   uint32_t cohort;
   uint32_t pol;   /* index into run->insts */
   uint8_t done;   /* one-shot: succeeded */
+  uint8_t rr;     /* the replica its next call starts on (replicas) */
 } sim_client;
 
 /* A logical call is split in two records of the same index. The hot one
@@ -117,6 +133,7 @@ typedef struct sim_call_cold {
   uint32_t target;      /* server */
   uint32_t pol;
   uint32_t last_cond; /* the last failed attempt's HTTP or gRPC status */
+  uint8_t rep;        /* the replica of its last attempt (replicas) */
 } sim_call_cold; /* 144 bytes (rein_retry is 120) */
 
 /* One attempt in flight: 64 bytes, one cache line (the pool is aligned). */
@@ -138,6 +155,10 @@ _Static_assert(sizeof(sim_req) == 64, "sim_req is one cache line");
 
 typedef struct sim_srv {
   const sim_server_spec *spec;
+  uint32_t sidx;               /* the scenario's server */
+  uint8_t rep;                 /* which of its replicas */
+  uint8_t rr;                  /* the downstream replica its next call
+                                  starts on */
   uint32_t busy, cap;
   uint32_t *q;
   uint32_t qsize, qhead, qlen; /* ring of size qsize (power of two) */
@@ -262,6 +283,10 @@ typedef struct run {
     rein_hedge h;
     uint32_t req[REIN_HEDGE_MAX_ATTEMPTS], serial[REIN_HEDGE_MAX_ATTEMPTS];
     uint32_t next_free;
+    /* replicas: each attempt's, and when it failed (an order: 0 = not
+     * yet) */
+    uint8_t rep[REIN_HEDGE_MAX_ATTEMPTS];
+    uint32_t failed_at[REIN_HEDGE_MAX_ATTEMPTS], nfailed;
   } *hx;
   uint32_t nhx, hx_cap, hx_free;
 #ifdef REIN_SIM_ADMIT
@@ -286,6 +311,8 @@ typedef struct run {
     uint64_t n;
   } *per;
   sim_srv *srv;
+  uint32_t *srv_first; /* per scenario server: its replica 0 in srv */
+  size_t nsrv;         /* entries of srv: every server's replicas */
 
   /* owned library objects */
   pol_inst *insts;
@@ -1071,6 +1098,7 @@ static int setup_objects(run *R) {
     R->cohort_first[k] = ci;
     for (uint32_t j = 0; j < c->count; j++, ci++) {
       R->clients[ci].cohort = (uint32_t)k;
+      R->clients[ci].rr = (uint8_t)(j % s->servers[c->target].replicas);
       if (per_client) {
         uint32_t in = make_inst(R, p, who, &sh, c->timeout_ns, c->idempotent);
         if (in == NONE) return -1;
@@ -1082,15 +1110,16 @@ static int setup_objects(run *R) {
   }
   for (size_t k = 0; k < s->n_servers; k++) {
     const sim_server_spec *sv = &s->servers[k];
-    R->srv[k].pol = NONE;
     if (!sv->has_downstream) continue;
     const sim_policy_spec *p = &s->policies[R->va->server_policy[k]];
     char who[160];
     snprintf(who, sizeof who, "server %s, policy %s", sv->name, p->name);
-    shared_objs sh = {NULL, NULL, NULL};
-    uint32_t in = make_inst(R, p, who, &sh, sv->timeout_ns, sv->idempotent);
-    if (in == NONE) return -1;
-    R->srv[k].pol = in;
+    for (uint32_t j = 0; j < sv->replicas; j++) { /* a process each */
+      shared_objs sh = {NULL, NULL, NULL};
+      uint32_t in = make_inst(R, p, who, &sh, sv->timeout_ns, sv->idempotent);
+      if (in == NONE) return -1;
+      R->srv[R->srv_first[k] + j].pol = in;
+    }
   }
   return 0;
 }
@@ -1110,7 +1139,8 @@ static void srv_state(run *R, uint32_t k) {
   rein_condition fail_cond = REIN_COND_NONE;
   for (size_t i = 0; i < s->n_incidents; i++) {
     const sim_incident_spec *in = &s->incidents[i];
-    if (in->server != k || R->now < in->start_ns || R->now >= in->end_ns)
+    if (in->server != v->sidx || (in->replica >= 0 && in->replica != v->rep) ||
+        R->now < in->start_ns || R->now >= in->end_ns)
       continue;
     switch (in->kind) {
     case SIM_INC_OUTAGE:
@@ -1260,7 +1290,7 @@ static int64_t retry_after(run *R, sim_srv *v) {
 static int shed(run *R, sim_srv *v, uint32_t req) {
   const sim_server_spec *sp = v->spec;
   v->sum.shed++;
-  if (v == &R->srv[R->s->primary]) pt(R)->rejections++;
+  if (v->sidx == R->s->primary) pt(R)->rejections++;
   int64_t d = 0;
   if (sp->shed) {
     d = retry_after(R, v);
@@ -1329,7 +1359,7 @@ static int adm_reject(run *R, uint32_t k, uint32_t req,
   if (ticket_free(R, R->reqs[req].ticket)) return -1;
   R->reqs[req].ticket = NONE;
   v->sum.shed++;
-  if (k == R->s->primary) pt(R)->rejections++;
+  if (v->sidx == R->s->primary) pt(R)->rejections++;
   return respond(R, req, REIN_OUTCOME_OVERLOADED,
                  d->retry_after_ns > 0 ? d->retry_after_ns : 0, d->dont_retry,
                  REIN_COND_HTTP(503));
@@ -1485,7 +1515,7 @@ static int on_req_arrive(run *R, uint32_t req) {
     return held_push(R, v, req);
   v->sum.arrivals++;
   R->res->summary.server_attempts++;
-  if (k == R->s->primary) {
+  if (v->sidx == R->s->primary) {
     rein_sim_point *p = pt(R);
     p->load++;
     if (q->attempt > 1) p->load_retries++;
@@ -1589,6 +1619,56 @@ static int on_service_done(run *R, uint32_t req) {
 
 static int handle(run *R, uint32_t ci, rein_decision d);
 
+/* The replica attempt `attempt` of call ci goes to (the top of the file,
+ * "Replicas"), as an entry of R->srv. */
+static uint32_t pick_replica(run *R, uint32_t ci, uint32_t attempt) {
+  sim_call_cold *cc = &R->callc[ci];
+  uint32_t n = R->s->servers[cc->target].replicas;
+  uint32_t first = R->srv_first[cc->target];
+  if (n == 1) return first;
+  const sim_call *c = &R->calls[ci];
+  uint32_t r;
+  if (attempt == 1) {
+    uint8_t *rr = c->top ? &R->clients[c->owner].rr
+                         : &R->srv[R->reqs[c->owner].server].rr;
+    r = *rr;
+    *rr = (uint8_t)((r + 1) % n);
+  } else if (R->insts[cc->pol].spec->sticky) {
+    r = cc->rep;
+  } else if (!c->hedged) {
+    r = (cc->rep + 1u) % n; /* one attempt at a time: untried, else the
+                               oldest failure, is the next in order */
+  } else {
+    const struct sim_hedge *x = &R->hx[cc->hx];
+    uint64_t tried = 0, busy = 0;
+    uint32_t last[SIM_MAX_REPLICAS] = {0};
+    for (uint32_t k = 0; k + 1 < attempt && k < REIN_HEDGE_MAX_ATTEMPTS;
+         k++) {
+      uint32_t j = x->rep[k];
+      tried |= UINT64_C(1) << j;
+      if (x->h.inflight & (1u << k)) busy |= UINT64_C(1) << j;
+      if (x->failed_at[k] > last[j]) last[j] = x->failed_at[k];
+    }
+    r = NONE;
+    for (uint32_t i = 1; i <= n && r == NONE; i++) {
+      uint32_t j = (cc->rep + i) % n;
+      if (!(tried >> j & 1)) r = j;
+    }
+    if (r == NONE) { /* all tried: the oldest failure, in-flight ones last */
+      uint64_t best = UINT64_MAX;
+      for (uint32_t i = 1; i <= n; i++) {
+        uint32_t j = (cc->rep + i) % n;
+        uint64_t key = (busy >> j & 1 ? UINT64_C(1) << 32 : 0) | last[j];
+        if (key < best) best = key, r = j;
+      }
+    }
+  }
+  cc->rep = (uint8_t)r;
+  if (c->hedged && attempt <= REIN_HEDGE_MAX_ATTEMPTS)
+    R->hx[cc->hx].rep[attempt - 1] = (uint8_t)r;
+  return first + r;
+}
+
 /* Send attempt `attempt` of call ci; the request and its serial go to
  * *req_out / *serial_out. */
 static int send_req(run *R, uint32_t ci, uint32_t attempt, int64_t timeout_ns,
@@ -1598,8 +1678,7 @@ static int send_req(run *R, uint32_t ci, uint32_t attempt, int64_t timeout_ns,
   sim_call *c = &R->calls[ci];
   sim_req *q = &R->reqs[req];
   q->call = ci;
-  const sim_call_cold *cc = &R->callc[ci];
-  q->server = cc->target;
+  q->server = pick_replica(R, ci, attempt);
   q->attempt = attempt;
   q->serial = ++R->serial;
   *req_out = req;
@@ -1612,7 +1691,7 @@ static int send_req(run *R, uint32_t ci, uint32_t attempt, int64_t timeout_ns,
     if (attempt > 1) p->retries++, R->res->summary.retries++;
     R->bucket_attempts[c->bucket]++;
   }
-  if (push(R, R->now + net(R, cc->target), EV_REQ_ARRIVE, req, 0)) return -1;
+  if (push(R, R->now + net(R, q->server), EV_REQ_ARRIVE, req, 0)) return -1;
   if (timeout_ns > 0 && push_timeout(R, timeout_ns, ci, q->serial))
     return -1;
   return 0;
@@ -1761,7 +1840,7 @@ static int begin_call(run *R, uint32_t pol, uint32_t target, uint32_t owner,
   c->poisson = (uint8_t)poisson;
   c->idempotent = (uint8_t)idempotent;
   c->key = (uint8_t)key;
-  c->dedup = (uint8_t)R->srv[target].spec->dedup;
+  c->dedup = (uint8_t)R->s->servers[target].dedup;
   c->bucket = (uint32_t)R->bucket_now;
   rein_call_opts o = {0};
   o.has_key = key != 0;
@@ -1775,6 +1854,8 @@ static int begin_call(run *R, uint32_t pol, uint32_t target, uint32_t owner,
     cc->hx = hx;
     c->hedged = 1;
     rein_hedge_init(&R->hx[hx].h, in->hp, &o);
+    memset(R->hx[hx].failed_at, 0, sizeof R->hx[hx].failed_at);
+    R->hx[hx].nfailed = 0;
   } else {
     rein_retry_init(&cc->r, in->p, &o);
   }
@@ -1835,6 +1916,10 @@ static int deliver(run *R, uint32_t ci, rein_outcome o, uint32_t attempt) {
     o.dont_retry = false;
   }
   if (c->hedged) {
+    if (attempt && o.kind != REIN_OUTCOME_SUCCESS) {
+      struct sim_hedge *x = &R->hx[cc->hx];
+      x->failed_at[attempt - 1] = ++x->nfailed;
+    }
     uint32_t cls = o.condition & 0xffff0000u;
     cc->last_cond = cls == REIN_COND_HTTP(0) || cls == REIN_COND_GRPC(0)
                         ? o.condition
@@ -1873,7 +1958,7 @@ static int on_resp(run *R, uint32_t req) {
     o.server_delay_ns = q->out_delay;
     o.dont_retry = q->out_dont_retry != 0;
     o.condition = q->out_cond;
-    if (c->top && q->server == R->s->primary &&
+    if (c->top && R->srv[q->server].sidx == R->s->primary &&
         o.kind == REIN_OUTCOME_NOT_SENT)
       pt(R)->rejections++;
     /* keep the call alive until its outcome is handled */
@@ -1905,6 +1990,7 @@ static int on_timeout_hedged(run *R, uint32_t ci, uint32_t serial) {
   rein_outcome o = {.kind = REIN_OUTCOME_TIMEOUT};
   o.condition = REIN_COND_TRANSPORT(REIN_TRANSPORT_TIMEOUT);
   R->callc[ci].last_cond = REIN_COND_NONE;
+  x->failed_at[k] = ++x->nfailed;
   return hedge_handle(R, ci, rein_hedge_outcome(&x->h, k + 1, &o, R->now));
 }
 
@@ -1965,24 +2051,33 @@ static int on_arrival(run *R, uint32_t k) {
 
 static int on_tick(run *R, uint32_t k) {
   rein_sim_point *p = &R->res->points[k];
-  const sim_srv *v = &R->srv[R->s->primary];
+  uint32_t nrep = R->s->servers[R->s->primary].replicas;
+  const sim_srv *v0 = &R->srv[R->srv_first[R->s->primary]];
   p->inflight = R->inflight;
-  p->queue = v->qlen;
+  /* the primary's replicas together: queues and capacity summed */
+  p->queue = 0;
+  double cap = 0;
+  for (uint32_t j = 0; j < nrep; j++) {
+    const sim_srv *v = v0 + j;
+    uint32_t ql = v->qlen;
 #ifdef REIN_SIM_ADMIT
-  if (v->adm) {
-    rein_admit_stats st;
-    rein_admit_stats_get(v->adm, R->now, &st);
-    p->queue = st.queue_len;
-  }
+    if (v->adm) {
+      rein_admit_stats st;
+      rein_admit_stats_get(v->adm, R->now, &st);
+      ql = (uint32_t)st.queue_len;
+    }
 #endif
+    p->queue += ql;
+    double c = rein__sim_server_capacity(v->spec) *
+               ((double)v->cap / v->spec->concurrency) / v->slow;
+    if (v->outage >= 0) c = 0;
+    cap += c;
+  }
   uint32_t open = 0;
   for (size_t i = 0; i < R->nbrk; i++)
     if (rein_breaker_state_at(R->brk[i], R->now) == REIN_BREAKER_OPEN)
       open += R->brk_weight[i];
   p->breaker_open = open;
-  double cap = rein__sim_server_capacity(v->spec) *
-               ((double)v->cap / v->spec->concurrency) / v->slow;
-  if (v->outage >= 0) cap = 0;
   p->capacity_per_s = cap;
   if (R->progress) R->progress(R->progress_ctx, (double)R->now / (double)R->end);
   return 0;
@@ -1996,7 +2091,8 @@ static void summarize(run *R) {
   rein_sim_summary *S = &res->summary;
   const rein_sim_scenario *s = R->s;
   double iv = res->interval_s;
-  double cap = rein__sim_server_capacity(&s->servers[s->primary]) * iv;
+  double cap = rein__sim_server_capacity(&s->servers[s->primary]) * iv *
+               s->servers[s->primary].replicas;
   S->events = R->events;
   S->amplification = S->logical ? (double)S->attempts / S->logical : 0;
   double mean_calls = 0;
@@ -2091,10 +2187,27 @@ static void summarize(run *R) {
     }
   }
   for (size_t k = 0; k < s->n_servers; k++) {
-    res->servers[k] = R->srv[k].sum;
-    res->servers[k].name = res->server_names[k];
-    res->servers[k].per_logical =
-        S->logical ? (double)res->servers[k].arrivals / S->logical : 0;
+    /* a replicated server's row adds its replicas' (peak_queue: the
+     * largest replica's); one row per replica besides */
+    rein_sim_server_summary *t = &res->servers[k];
+    *t = R->srv[R->srv_first[k]].sum;
+    for (uint32_t j = 1; j < s->servers[k].replicas; j++) {
+      const rein_sim_server_summary *u = &R->srv[R->srv_first[k] + j].sum;
+      t->arrivals += u->arrivals;
+      t->executed += u->executed;
+      t->shed += u->shed;
+      t->wasted += u->wasted;
+      t->failed += u->failed;
+      if (u->peak_queue > t->peak_queue) t->peak_queue = u->peak_queue;
+    }
+    t->name = res->server_names[k];
+    t->per_logical = S->logical ? (double)t->arrivals / S->logical : 0;
+  }
+  for (size_t i = 0; i < R->nsrv; i++) {
+    rein_sim_server_summary *t = &res->replicas[i];
+    *t = R->srv[i].sum;
+    t->name = res->replica_names[i];
+    t->per_logical = S->logical ? (double)t->arrivals / S->logical : 0;
   }
   S->n_servers = s->n_servers;
   S->servers = res->servers;
@@ -2114,6 +2227,9 @@ void rein_sim_result_free(rein_sim_result *r) {
   rein__sim_free(a, r->points);
   rein__sim_free(a, r->servers);
   rein__sim_free(a, r->server_names);
+  rein__sim_free(a, r->replicas);
+  rein__sim_free(a, r->replica_names);
+  rein__sim_free(a, r->replica_first);
   rein__sim_free(a, r);
 }
 
@@ -2126,7 +2242,15 @@ static rein_sim_result *result_new(run *R, size_t npoints) {
   r->servers =
       rein__sim_calloc(a, R->s->n_servers * sizeof(rein_sim_server_summary));
   r->server_names = rein__sim_calloc(a, R->s->n_servers * SIM_NAME_MAX);
-  if (!r->points || !r->servers || !r->server_names) {
+  size_t nrep = 0;
+  for (size_t k = 0; k < R->s->n_servers; k++)
+    nrep += R->s->servers[k].replicas;
+  r->replicas = rein__sim_calloc(a, nrep * sizeof(rein_sim_server_summary));
+  r->replica_names = rein__sim_calloc(a, nrep * (SIM_NAME_MAX + 16));
+  r->replica_first = rein__sim_calloc(a, (R->s->n_servers + 1) *
+                                             sizeof(uint32_t));
+  if (!r->points || !r->servers || !r->server_names || !r->replicas ||
+      !r->replica_names || !r->replica_first) {
     rein_sim_result_free(r);
     return NULL;
   }
@@ -2135,6 +2259,14 @@ static rein_sim_result *result_new(run *R, size_t npoints) {
     r->points[k].t_s = (double)k * (double)R->interval / 1e9;
   for (size_t k = 0; k < R->s->n_servers; k++)
     memcpy(r->server_names[k], R->s->servers[k].name, SIM_NAME_MAX);
+  uint32_t i = 0;
+  for (size_t k = 0; k < R->s->n_servers; k++) {
+    r->replica_first[k] = i;
+    for (uint32_t j = 0; j < R->s->servers[k].replicas; j++, i++)
+      snprintf(r->replica_names[i], SIM_NAME_MAX + 16, "%.63s[%u]",
+               R->s->servers[k].name, j);
+  }
+  r->replica_first[R->s->n_servers] = i;
   return r;
 }
 
@@ -2160,7 +2292,7 @@ static void run_free(run *R) {
   rein__sim_free(a, R->cohort_first);
   rein__sim_free(a, R->per);
   if (R->srv)
-    for (size_t k = 0; k < R->s->n_servers; k++) {
+    for (size_t k = 0; k < R->nsrv; k++) {
       rein__sim_free(a, R->srv[k].q);
       rein__sim_free(a, R->srv[k].occ);
       rein__sim_free(a, R->srv[k].held);
@@ -2183,6 +2315,7 @@ static void run_free(run *R) {
   rein__sim_free(a, R->tfree);
 #endif
   rein__sim_free(a, R->srv);
+  rein__sim_free(a, R->srv_first);
   rein__sim_free(a, R->bucket_calls);
   rein__sim_free(a, R->bucket_attempts);
 }
@@ -2204,20 +2337,32 @@ static int init_world(run *R) {
   R->client_pol = rein__sim_calloc(a, R->nclients * sizeof(uint32_t));
   R->cohort_first = rein__sim_calloc(a, s->n_cohorts * sizeof(uint32_t));
   R->per = rein__sim_calloc(a, s->n_cohorts * sizeof *R->per);
-  R->srv = rein__sim_calloc(a, s->n_servers * sizeof(sim_srv));
+  for (size_t k = 0; k < s->n_servers; k++) R->nsrv += s->servers[k].replicas;
+  R->srv = rein__sim_calloc(a, R->nsrv * sizeof(sim_srv));
+  R->srv_first = rein__sim_calloc(a, s->n_servers * sizeof(uint32_t));
   mem_for(R, M_SERIES);
   R->bucket_calls = rein__sim_calloc(a, R->res->n_points * sizeof(uint64_t));
   R->bucket_attempts =
       rein__sim_calloc(a, R->res->n_points * sizeof(uint64_t));
   mem_for(R, M_OBJECTS);
   if (!R->clients || !R->client_pol || !R->cohort_first || !R->per || !R->srv ||
-      !R->bucket_calls || !R->bucket_attempts) {
+      !R->srv_first || !R->bucket_calls || !R->bucket_attempts) {
     R->st = REIN_ENOMEM;
     return -1;
   }
-  for (size_t k = 0; k < s->n_servers; k++) {
+  for (size_t k = 0, i = 0; k < s->n_servers; k++) {
+    R->srv_first[k] = (uint32_t)i;
+    for (uint32_t j = 0; j < s->servers[k].replicas; j++, i++) {
+      R->srv[i].sidx = (uint32_t)k;
+      R->srv[i].rep = (uint8_t)j;
+      if (s->servers[k].has_downstream)
+        R->srv[i].rr =
+            (uint8_t)(j % s->servers[s->servers[k].downstream].replicas);
+    }
+  }
+  for (size_t k = 0; k < R->nsrv; k++) {
     sim_srv *v = &R->srv[k];
-    v->spec = &s->servers[k];
+    v->spec = &s->servers[v->sidx];
     v->pol = NONE;
     if (v->spec->occ_keys) {
       v->occ = rein__sim_calloc(a, v->spec->occ_keys * sizeof(uint64_t));
@@ -2227,7 +2372,7 @@ static int init_world(run *R) {
       }
     }
 #ifdef REIN_SIM_ADMIT
-    if (R->va->admission[k] && adm_setup(R, (uint32_t)k)) return -1;
+    if (R->va->admission[v->sidx] && adm_setup(R, (uint32_t)k)) return -1;
 #endif
     srv_state(R, (uint32_t)k);
   }
@@ -2289,15 +2434,25 @@ static int step(run *R, const ev *e) {
   case EV_WAKE: return on_wake(R, e->id, e->gen);
   case EV_TICK: return on_tick(R, e->id);
   case EV_INCIDENT: {
-    uint32_t k = R->s->incidents[e->id].server;
-    srv_state(R, k);
-    if (R->srv[k].nheld && R->srv[k].outage != SIM_OUT_BUFFER &&
-        flush_held(R, &R->srv[k]))
-      return -1;
+    const sim_incident_spec *in = &R->s->incidents[e->id];
+    uint32_t n = R->s->servers[in->server].replicas;
+    for (uint32_t j = 0; j < n; j++) {
+      if (in->replica >= 0 && (uint32_t)in->replica != j) continue;
+      uint32_t k = R->srv_first[in->server] + j;
+      srv_state(R, k);
+      if (R->srv[k].nheld && R->srv[k].outage != SIM_OUT_BUFFER &&
+          flush_held(R, &R->srv[k]))
+        return -1;
+      int rc;
 #ifdef REIN_SIM_ADMIT
-    if (R->srv[k].adm) return adm_pending(R, k);
+      if (R->srv[k].adm)
+        rc = adm_pending(R, k);
+      else
 #endif
-    return dispatch(R, k);
+        rc = dispatch(R, k);
+      if (rc) return rc;
+    }
+    return 0;
   }
   case EV_SETTLE:
 #ifdef REIN_SIM_ADMIT
@@ -2465,4 +2620,12 @@ const char *rein_sim_result_variant(const rein_sim_result *r) {
 
 uint64_t rein_sim_result_seed(const rein_sim_result *r) {
   return r ? r->seed : 0;
+}
+
+size_t rein_sim_result_replicas(const rein_sim_result *r, size_t server,
+                                const rein_sim_server_summary **rows) {
+  if (rows) *rows = NULL;
+  if (!r || server >= r->summary.n_servers) return 0;
+  if (rows) *rows = &r->replicas[r->replica_first[server]];
+  return r->replica_first[server + 1] - r->replica_first[server];
 }

@@ -114,6 +114,28 @@ static json_t *summary_members(const rein_sim_result *r) {
           rein_json_set(e, "failed", json_integer((json_int_t)v->failed)) ||
           rein_json_set(e, "peak_queue", json_integer(v->peak_queue)) ||
           rein_json_set(e, "per_logical", num(v->per_logical));
+    /* a replicated server: a row per replica (none otherwise, so the
+     * output of a scenario without replicas is as before) */
+    const rein_sim_server_summary *rows;
+    size_t nr = rein_sim_result_replicas(r, k, &rows);
+    json_t *ra = NULL;
+    if (!bad && nr > 1)
+      bad = rein_json_set(e, "replicas", ra = json_array());
+    for (size_t j = 0; !bad && nr > 1 && j < nr; j++) {
+      const rein_sim_server_summary *u = &rows[j];
+      json_t *x = NULL;
+      bad = rein_json_push(ra, x = json_object()) ||
+            rein_json_set(x, "name", rein_json_string(u->name)) ||
+            rein_json_set(x, "arrivals",
+                          json_integer((json_int_t)u->arrivals)) ||
+            rein_json_set(x, "executed",
+                          json_integer((json_int_t)u->executed)) ||
+            rein_json_set(x, "shed", json_integer((json_int_t)u->shed)) ||
+            rein_json_set(x, "wasted", json_integer((json_int_t)u->wasted)) ||
+            rein_json_set(x, "failed", json_integer((json_int_t)u->failed)) ||
+            rein_json_set(x, "peak_queue", json_integer(u->peak_queue)) ||
+            rein_json_set(x, "per_logical", num(u->per_logical));
+    }
   }
   if (bad) {
     json_decref(o);

@@ -485,7 +485,9 @@ static int p_dist(ld *L, yaml_node_t *n, const char *path, sim_dist *d) {
  */
 
 static const char *const SIM_ONLY[] = {"propagate_dont_retry", "honor_signals",
-                                       "attempt_header", NULL};
+                                       "attempt_header", "endpoints", NULL};
+/* `endpoints:` of a policy, in sim_policy_spec.sticky's order */
+static const char *const ENDPOINTS[] = {"spread", "sticky", NULL};
 static const char *const BLOCKS[] = {"backoff", "budget", "breaker",
                                      "throttle", "hedge", NULL};
 static const char *const FROM_CONTRACT[] = {"contract", "caller", "to", NULL};
@@ -873,8 +875,9 @@ static int p_policy(ld *L, yaml_node_t *n, const char *path,
       if (!ok)
         return fail(L, node(L, pr->key), fp,
                     "a policy taken from a contract takes only contract, "
-                    "caller, to and %s, %s, %s; change the contract instead",
-                    SIM_ONLY[0], SIM_ONLY[1], SIM_ONLY[2]);
+                    "caller, to and %s, %s, %s, %s; change the contract "
+                    "instead",
+                    SIM_ONLY[0], SIM_ONLY[1], SIM_ONLY[2], SIM_ONLY[3]);
     }
     if (p_from_contract(L, n, path, p)) return -1;
   } else if (get(L, n, "import")) {
@@ -889,8 +892,9 @@ static int p_policy(ld *L, yaml_node_t *n, const char *path,
       if (!ok)
         return fail(L, node(L, pr->key), fp,
                     "a policy imported from a config takes only import, "
-                    "format, to and %s, %s, %s; change the config instead",
-                    SIM_ONLY[0], SIM_ONLY[1], SIM_ONLY[2]);
+                    "format, to and %s, %s, %s, %s; change the config "
+                    "instead",
+                    SIM_ONLY[0], SIM_ONLY[1], SIM_ONLY[2], SIM_ONLY[3]);
     }
     if (p_from_import(L, n, path, p)) return -1;
   }
@@ -906,6 +910,10 @@ static int p_policy(ld *L, yaml_node_t *n, const char *path,
                                                    : NULL;
     if (flag) {
       if (p_bool(L, v, fp, flag)) return -1;
+      continue;
+    }
+    if (!strcmp(k, "endpoints")) {
+      if (p_enum(L, v, fp, ENDPOINTS, &p->sticky)) return -1;
       continue;
     }
     int is_from = 0;
@@ -982,7 +990,8 @@ static int find_server(ld *L, yaml_node_t *n, const char *path,
 static const char *const SERVER_KEYS[] = {
     "name",    "concurrency", "service_time", "queue",  "latency",
     "network", "failure_probability", "shed", "dedup", "occ",
-    "downstream", "policy", "timeout", "idempotent", "admission", NULL};
+    "downstream", "policy", "timeout", "idempotent", "admission", "replicas",
+    NULL};
 static const char *const ADMISSION_KEYS[] = {
     "limit", "queue", "retry_queue", "target", "interval", "max_wait",
     "lifo", "dont_retry", "retry_after_min", "retry_after_max", NULL};
@@ -1071,6 +1080,10 @@ static int p_server_pass1(ld *L, yaml_node_t *n, const char *path,
   sv->queue_cap = 1000;
   sv->idempotent = 1;
   sv->threshold_factor = 1;
+  sv->replicas = 1;
+  if (FIELD("replicas") &&
+      p_u32(L, v, fp, 1, SIM_MAX_REPLICAS, &sv->replicas))
+    return -1;
   if (FIELD("concurrency") && p_u32(L, v, fp, 1, 1000000, &sv->concurrency))
     return -1;
   if (FIELD("service_time") && p_dist(L, v, fp, &sv->service)) return -1;
@@ -1290,7 +1303,7 @@ static int p_cohort(ld *L, yaml_node_t *n, const char *path,
 
 static const char *const INCIDENT_KEYS[] = {
     "kind", "server", "start",       "end",    "duration",
-    "mode", "factor", "probability", "status", NULL};
+    "mode", "factor", "probability", "status", "replica", NULL};
 static const char *const INC_KINDS[] = {"outage", "capacity", "failure", NULL};
 /* in sim_outage_mode's order */
 static const char *const OUT_MODES[] = {"error",  "drop",   "slow",
@@ -1309,6 +1322,25 @@ static int p_incident(ld *L, yaml_node_t *n, const char *path,
   subpath(fp, sizeof fp, path, "server");
   if (require(L, n, path, "server", &v) || find_server(L, v, fp, &inc->server))
     return -1;
+  inc->replica = -1;
+  if (FIELD("replica")) {
+    const sim_server_spec *sv = &L->s->servers[inc->server];
+    uint32_t r;
+    char b[64];
+    const char *x = sval(v);
+    if (sv->replicas < 2)
+      return fail(L, v, fp,
+                  "server '%s' has one replica; give it 'replicas: N' (N >= "
+                  "2) to hit one of them, or drop 'replica'",
+                  sv->name);
+    if (!x || *x < '0' || *x > '9' ||
+        p_u32(L, v, fp, 0, sv->replicas - 1, &r))
+      return fail(L, v, fp,
+                  "expected a replica index of server '%s' in [0, %u], got "
+                  "%s",
+                  sv->name, sv->replicas - 1, shown(v, b, sizeof b));
+    inc->replica = (int32_t)r;
+  }
   subpath(fp, sizeof fp, path, "start");
   if (require(L, n, path, "start", &v) ||
       p_dur(L, v, fp, 0, MAX_DURATION_NS, &inc->start_ns))

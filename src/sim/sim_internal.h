@@ -18,6 +18,7 @@
 #endif
 
 #define SIM_NAME_MAX 64
+#define SIM_MAX_REPLICAS 64 /* a server's `replicas` (a bit each per call) */
 #define SIM_MAX_WARNINGS 16
 
 typedef enum sim_dist_kind {
@@ -49,6 +50,11 @@ typedef struct sim_policy_spec {
   int attempt_header; /* requests carry their attempt number (Rein-Attempt):
                          admission can shed retries first; 0: it sees
                          every attempt as a first one */
+  int sticky;         /* `endpoints: sticky`: every attempt of a call goes
+                         to the replica its first attempt went to (one URL
+                         behind a DNS name); 0 (`spread`, the default):
+                         later attempts go to a replica the call has not
+                         tried, as rein_curl's endpoints (docs/http.md) */
 } sim_policy_spec;
 
 typedef enum sim_arrival {
@@ -107,6 +113,10 @@ typedef struct sim_server_spec {
   int64_t adm_target_ns, adm_interval_ns, adm_max_wait_ns;
   int64_t adm_ra_min_ns, adm_ra_max_ns;
   int adm_lifo, adm_dont_retry;
+  /* `replicas: N` (1..SIM_MAX_REPLICAS, default 1): N independent copies,
+   * each with this concurrency, queue, service time and admission; the
+   * engine gives each its own state (engine.c, "Replicas") */
+  uint32_t replicas;
 } sim_server_spec;
 
 typedef enum sim_incident_kind {
@@ -134,6 +144,7 @@ typedef struct sim_incident_spec {
   uint32_t status;    /* error outage / failure: the rein_condition
                          answered, an HTTP status or a gRPC status (default
                          HTTP 500; its kind from rein/classify.h) */
+  int32_t replica;    /* the one replica it hits; -1 (default) all */
 } sim_incident_spec;
 
 /* `recovery: {against: ...}` (in RECOVERY_AGAINST's order, scenario.c) */
@@ -217,6 +228,11 @@ struct rein_sim_result {
   rein_sim_summary summary;
   rein_sim_server_summary *servers;
   char (*server_names)[SIM_NAME_MAX];
+  /* one row per replica of every server, server by server; server k's
+   * are [replica_first[k], replica_first[k + 1]) */
+  rein_sim_server_summary *replicas;
+  char (*replica_names)[SIM_NAME_MAX + 16]; /* "NAME[i]" */
+  uint32_t *replica_first;
 };
 
 #endif

@@ -6,7 +6,8 @@
  * amplification, a 10x lower retry wave with jitter, minutes vs seconds of
  * recovery, 64 vs 4 attempts at the bottom tier, a metastable failure,
  * a retry-only breaker holding the load to 1.0x, hedging cutting the
- * p99.9 tenfold for a few percent more load);
+ * p99.9 tenfold for a few percent more load, retries to an untried
+ * replica saving every call a failing replica would fail);
  * nothing in them writes the result in. This test runs them through the
  * simulator, on the scenario's seed and on two more, and checks each claim
  * with a tolerance. REIN_SCENARIO_DIR names the directory.
@@ -234,6 +235,53 @@ static void test_hedging(void **state) {
   rein_sim_scenario_free(s);
 }
 
+/* Two replicas, one answering 503 to everything: retries to the replica
+ * the call has not tried (rein_curl's endpoints) make every call succeed
+ * and never go back to the failing one; every attempt behind one URL
+ * fails the half of the calls that started there (test_curl_replicas.c's
+ * live figures: 100/100 against about 50/100). */
+static void test_replicas(void **state) {
+  (void)state;
+  rein_sim_scenario *s = load("replicas.yaml");
+  for (uint64_t k = 0; k < SEEDS; k++) {
+    rein_sim_result *a = run(s, "endpoints", k), *b = run(s, "one-url", k);
+    const rein_sim_summary *x = SUM(a), *y = SUM(b);
+    const rein_sim_server_summary *ra, *rb;
+    assert_int_equal(rein_sim_result_replicas(a, 0, &ra), 2);
+    assert_int_equal(rein_sim_result_replicas(b, 0, &rb), 2);
+    fprintf(stderr,
+            "replicas seed+%llu: endpoints %llu/%llu succeeded (%s %llu "
+            "arrivals, all failed; %s %llu), one URL %.1f%% succeeded (%s "
+            "%llu arrivals)\n",
+            (unsigned long long)k, (unsigned long long)x->successes,
+            (unsigned long long)x->logical, ra[0].name,
+            (unsigned long long)ra[0].arrivals, ra[1].name,
+            (unsigned long long)ra[1].arrivals, 100 * y->success_ratio,
+            rb[0].name, (unsigned long long)rb[0].arrivals);
+    /* endpoints: every call succeeded (the callers stop a second before
+     * the end, so every call ended) */
+    assert_int_equal(x->successes, x->logical);
+    assert_int_equal(x->giveups, 0);
+    assert_int_equal(ra[0].failed, ra[0].arrivals);
+    assert_int_equal(ra[1].failed, 0);
+    /* each call's first attempt alternates: half start on the failing
+     * replica and come to the other at once */
+    assert_true(ra[0].arrivals * 2 >= x->logical - 20 &&
+                ra[0].arrivals * 2 <= x->logical + 20);
+    assert_true(x->amplification > 1.45 && x->amplification < 1.55);
+    /* one URL: the half that started on replica 0 spent 3 attempts there */
+    assert_true(y->success_ratio > 0.45 && y->success_ratio < 0.55);
+    assert_int_equal(y->successes + y->giveups, y->logical);
+    assert_int_equal(y->giveups_by_reason[REIN_GIVEUP_MAX_ATTEMPTS],
+                     y->giveups);
+    assert_int_equal(rb[0].arrivals, 3 * y->giveups);
+    assert_int_equal(rb[1].arrivals, y->successes);
+    rein_sim_result_free(a);
+    rein_sim_result_free(b);
+  }
+  rein_sim_scenario_free(s);
+}
+
 static void test_metastable(void **state) {
   (void)state;
   rein_sim_scenario *s = load("metastable.yaml");
@@ -278,6 +326,7 @@ int main(void) {
       cmocka_unit_test(test_metastable),
       cmocka_unit_test(test_retry_breaker),
       cmocka_unit_test(test_hedging),
+      cmocka_unit_test(test_replicas),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
