@@ -55,7 +55,8 @@
  * scenario's policy POLICY (its hedge block, when it has one, as
  * rein_curl_config.hedge), the cohort's timeout per attempt, keyed POSTs,
  * one blocking rein_curl_perform_ex per call on --threads threads
- * (default 64). Output, one JSON object:
+ * (default 64); --seed (default the scenario's) draws the arrivals and
+ * the ledger's slow requests. Output, one JSON object:
  *   {"config": {policy, clients, rate, duration_s, threads, workers,
  *               work_ms, slow_tail, seed},
  *    "tail": {name, calls, succeeded, gave_up, unfinished, attempts,
@@ -453,7 +454,7 @@ int main(int argc, char **argv) {
       {"seed", required_argument, 0, 'E'},
       {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0}};
-  bool tail = false, threads_given = false;
+  bool tail = false, threads_given = false, seed_given = false;
   tail_opts to = {0, 0};
   static opts o; /* holds the round's load_round too: kept off the stack */
   static load_round round;
@@ -517,6 +518,7 @@ int main(int argc, char **argv) {
       if (*end || end == optarg || optarg[0] == '-')
         return usage("--seed: a non-negative integer");
       o.c.seed = n;
+      seed_given = true;
       break;
     }
     case 'S':
@@ -558,7 +560,7 @@ int main(int argc, char **argv) {
       fprintf(stderr, "rein-demo-load: %s\n", teb.msg);
       return 2;
     }
-    if (!o.c.seed) o.c.seed = rein_sim_scenario_seed(tsc);
+    if (!seed_given) o.c.seed = rein_sim_scenario_seed(tsc);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     int trc = run_tail(&o, &to, tsc);
     curl_global_cleanup();

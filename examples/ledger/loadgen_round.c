@@ -237,10 +237,18 @@ static int ledger_start(const load_config *c, ledger_proc *lp, char *err,
     }
     int st;
     if (waitpid(pid, &st, WNOHANG) == pid) {
+      /* Its own words (a bad option names itself), from its log. */
+      char why[512] = "";
+      FILE *lf = fopen(logf, "r");
+      if (lf) {
+        if (!fgets(why, sizeof why, lf)) why[0] = '\0';
+        fclose(lf);
+        why[strcspn(why, "\n")] = '\0';
+      }
       snprintf(err, errlen,
-               "the ledger (%s) exited before listening (status %d); see "
-               "its --help",
-               c->ledger_path, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+               "the ledger (%s) exited before listening (status %d)%s%s",
+               c->ledger_path, WIFEXITED(st) ? WEXITSTATUS(st) : -1,
+               why[0] ? ": " : "; see its --help", why);
       lp->pid = 0;
       rm_dir(lp->dir);
       return -1;
