@@ -821,26 +821,33 @@ static size_t cap_body(char *p, size_t s, size_t n, void *ctx) {
   return len;
 }
 
-static void test_hedged_perform(void **state) {
-  (void)state;
-  ts_server *srv = ts_start();
-  assert_non_null(srv);
+/* One attempt (2 s timeout), hedged once after 100 ms: the client both
+ * hedging tests use. */
+static rein_curl *hedging_client(rein_policy **p) {
   rein_policy_config pc;
   rein_policy_config_default(&pc);
   pc.max_attempts = 1;
   pc.attempt_timeout_ns = 2 * REIN_NS_PER_S;
-  rein_policy *p;
-  assert_int_equal(rein_policy_new(&pc, &p), REIN_OK);
+  assert_int_equal(rein_policy_new(&pc, p), REIN_OK);
   rein_hedge_config hc;
   rein_hedge_config_default(&hc);
   hc.max_attempts = 2;
   hc.delay_ns = 100 * REIN_NS_PER_MS;
   rein_curl_config cc;
   rein_curl_config_default(&cc);
-  cc.policy = p;
-  cc.hedge = &hc;
-  rein_curl *c;
+  cc.policy = *p;
+  cc.hedge = &hc; /* copied by rein_curl_new */
+  rein_curl *c = NULL;
   assert_int_equal(rein_curl_new(&cc, &c), REIN_OK);
+  return c;
+}
+
+static void test_hedged_perform(void **state) {
+  (void)state;
+  ts_server *srv = ts_start();
+  assert_non_null(srv);
+  rein_policy *p;
+  rein_curl *c = hedging_client(&p);
   rein_policy_spec sp;
   assert_int_equal(rein_curl_spec(c, &sp), REIN_OK);
   assert_true(sp.has_hedge);
@@ -928,22 +935,8 @@ static void test_hedged_multi(void **state) {
   (void)state;
   ts_server *srv = ts_start();
   assert_non_null(srv);
-  rein_policy_config pc;
-  rein_policy_config_default(&pc);
-  pc.max_attempts = 1;
-  pc.attempt_timeout_ns = 2 * REIN_NS_PER_S;
   rein_policy *p;
-  assert_int_equal(rein_policy_new(&pc, &p), REIN_OK);
-  rein_hedge_config hc;
-  rein_hedge_config_default(&hc);
-  hc.max_attempts = 2;
-  hc.delay_ns = 100 * REIN_NS_PER_MS;
-  rein_curl_config cc;
-  rein_curl_config_default(&cc);
-  cc.policy = p;
-  cc.hedge = &hc;
-  rein_curl *c;
-  assert_int_equal(rein_curl_new(&cc, &c), REIN_OK);
+  rein_curl *c = hedging_client(&p);
   ts_response m0[] = {{200, NULL, 700}, {201, NULL, 0}};
   ts_response m1[] = {{200, NULL, 0}};
   ts_response m2[] = {{500, NULL, 0}, {202, NULL, 0}};
