@@ -258,7 +258,12 @@ typedef struct rein_curl_config {
    * hedge_body_max bytes each) and the winner's handed to opts.write_fn
    * and opts.header_fn, which a hedged call requires (REIN_EINVAL without
    * write_fn); the losers are removed from the multi handle (cancelled).
-   * See REIN_CURL_HEDGING. */
+   * See REIN_CURL_HEDGING. A handle libcurl cannot duplicate (before
+   * 8.5.0: CURLOPT_COPYPOSTFIELDS without CURLOPT_POSTFIELDSIZE set
+   * first) sends no hedge: the call goes on with its first attempt and,
+   * when that is not enough, ends REIN_EUNSUPPORTED (stats.hedges_undup,
+   * one log line per client). A keyed hedge that meets an in-progress 409
+   * (rein/hedge.h a') waits for the attempts in flight. */
   const rein_hedge_config *hedge;
   size_t hedge_body_max; /* per attempt; 0 = 1 MiB; larger bodies fail the
                             attempt (CURLE_WRITE_ERROR, FATAL) */
@@ -402,6 +407,8 @@ typedef struct rein_curl_stats {
   uint64_t endpoint_skips;      /* endpoints passed over: breaker refused */
   uint64_t endpoint_refusals;   /* calls ended: every endpoint refused */
   uint64_t endpoints_unslotted; /* resolved endpoints past the slots */
+  /* Appended (hedging). */
+  uint64_t hedges_undup; /* hedges not sent: curl_easy_duphandle failed */
 } rein_curl_stats;
 
 REIN_API void rein_curl_get_stats(const rein_curl *c, rein_curl_stats *out);

@@ -53,6 +53,13 @@
  *
  * When attempt k answers with outcome o:
  *   a. SUCCESS                      -> DONE (winner k), the rest cancelled
+ *   a'. in progress (o.in_progress, a call with a key, no dont_retry: an
+ *      idempotency layer's 409 + Retry-After while an earlier attempt with
+ *      the same key still runs): neither a failure (no budget token, no
+ *      breaker failure) nor fatal. The call waits for what is in flight;
+ *      the next hedge, if one is left, goes no sooner than
+ *      o.server_delay_ns and, when nothing else is in flight, asks for the
+ *      stored answer. Then the start order above, as in c.
  *   b. not non-fatal (its condition not in the non-fatal set, or its kind
  *      not in the non-fatal mask; default: what the policy retries)
  *                                   -> GIVE_UP NOT_RETRYABLE, the rest

@@ -475,17 +475,31 @@ rein_hedge_decision rein_hedge_outcome(rein_hedge *h, uint32_t attempt,
     h->winner = attempt;
     return finish(h, H_DONE, REIN_GIVEUP_NONE, false, now);
   }
-  if (!is_non_fatal(h->policy, o, kind))
-    return finish(h, H_GAVE_UP, REIN_GIVEUP_NOT_RETRYABLE, o->dont_retry, now);
-  if (c->budget) rein_budget_on_failure(c->budget, now);
-  if (o->dont_retry && !h->stop) h->stop = REIN_GIVEUP_SERVER_STOP;
   int64_t floor = o->server_delay_ns;
   if (floor > REIN_SIGNAL_MAX_DELAY_NS) floor = REIN_SIGNAL_MAX_DELAY_NS;
-  if (floor > 0) {
-    h->next_at_ns = now + floor;
-    rein_metrics_add(c->metrics, REIN_C_SERVER_DELAYS, 1);
-  } else if (h->next_at_ns != INT64_MAX) {
-    h->next_at_ns = now; /* A6: a non-fatal answer sends the next at once */
+  if (o->in_progress && h->has_key && !o->dont_retry) {
+    /* The server still runs an earlier attempt with the same key (an
+     * idempotency layer's 409 + Retry-After): neither a failure nor fatal.
+     * The call waits for what is in flight; the next hedge, which polls
+     * for the stored answer when nothing else is left, goes no sooner than
+     * the server asked. */
+    if (floor > 0 && h->next_at_ns != INT64_MAX &&
+        h->next_at_ns < now + floor) {
+      h->next_at_ns = now + floor;
+      rein_metrics_add(c->metrics, REIN_C_SERVER_DELAYS, 1);
+    }
+  } else {
+    if (!is_non_fatal(h->policy, o, kind))
+      return finish(h, H_GAVE_UP, REIN_GIVEUP_NOT_RETRYABLE, o->dont_retry,
+                    now);
+    if (c->budget) rein_budget_on_failure(c->budget, now);
+    if (o->dont_retry && !h->stop) h->stop = REIN_GIVEUP_SERVER_STOP;
+    if (floor > 0) {
+      h->next_at_ns = now + floor;
+      rein_metrics_add(c->metrics, REIN_C_SERVER_DELAYS, 1);
+    } else if (h->next_at_ns != INT64_MAX) {
+      h->next_at_ns = now; /* A6: a non-fatal answer sends the next at once */
+    }
   }
   if (h->stop || h->sent >= h->policy->cfg.max_attempts) {
     if (nothing_in_flight(h)) {

@@ -312,6 +312,7 @@ void rein_curl_get_stats(const rein_curl *cc, rein_curl_stats *out) {
   out->endpoint_skips = G(RC_EP_SKIPS);
   out->endpoint_refusals = G(RC_EP_REFUSALS);
   out->endpoints_unslotted = G(RC_EP_UNSLOTTED);
+  out->hedges_undup = G(RC_HEDGE_UNDUP);
   for (int k = 0; k < REIN_OUTCOME_COUNT_; k++)
     out->outcomes[k] = G(RC_OUTCOME0 + k);
 #undef G
@@ -816,7 +817,7 @@ static rein_status hedge_send(rein_curl_call *call, CURLM *m, hedge_att *att,
     a->easy = call->easy;
   } else {
     a->easy = curl_easy_duphandle(call->easy);
-    if (!a->easy) return REIN_ENOMEM;
+    if (!a->easy) return REIN_EUNSUPPORTED; /* see hedge_undup */
     a->own = true;
   }
   if (attempt_headers(call, d->attempt, d->timeout_ns, &a->hdrs) != REIN_OK)
@@ -865,6 +866,7 @@ typedef struct hedge_run {
    * flight for the hedge machine until nothing real is, then reported as
    * not sent with "stop hedging", so the call ends with what it sent. */
   uint32_t unplaced, inflight;
+  uint32_t undup; /* of those, hedges whose handle could not be made */
   bool refused_end;
   rein_status failed; /* a local failure ended the call */
 } hedge_run;
@@ -944,6 +946,26 @@ static void hedged_step(const rein_curl_call *call, rein_curl_step *step) {
   }
 }
 
+/*
+ * curl_easy_duphandle gave no handle for a hedge. Besides memory, libcurl
+ * before 8.5.0 (Debian 12 has 7.88.1) cannot duplicate a handle whose body
+ * was set with CURLOPT_COPYPOSTFIELDS and no CURLOPT_POSTFIELDSIZE (curl
+ * pull request 12317). The hedge is not sent and hedging stops; the call
+ * goes on with what is in flight and, when that is not enough, ends with
+ * REIN_EUNSUPPORTED (a local failure: the next attempt could not be made).
+ * Counted (hedges_undup) and said once per client.
+ */
+static void hedge_undup(rein_curl_call *call) {
+  rein_curl *c = call->c;
+  count(c, RC_HEDGE_UNDUP, 1);
+  int expected = 0;
+  if (atomic_compare_exchange_strong(&c->undup_logged, &expected, 1))
+    log_line(c, "rein curl: curl_easy_duphandle failed, so a hedge was not "
+                "sent; libcurl before 8.5.0 cannot duplicate a handle with "
+                "CURLOPT_COPYPOSTFIELDS unless CURLOPT_POSTFIELDSIZE was set "
+                "before it: set the size first, or use CURLOPT_POSTFIELDS");
+}
+
 /* Carry out hr->d until the call must wait for an answer or a timer. */
 static rein_status hedged_drive(rein_curl_call *call, CURLM *m,
                                 rein_curl_step *step) {
@@ -955,6 +977,10 @@ static rein_status hedged_drive(rein_curl_call *call, CURLM *m,
   for (;;) {
     int64_t now = rein_policy_now(call->policy);
     if (d->action == REIN_WAIT && hr->inflight == 0 && hr->unplaced) {
+      if (hr->unplaced & hr->undup) {
+        st = REIN_EUNSUPPORTED; /* see hedge_undup */
+        break;
+      }
       uint32_t k = (uint32_t)__builtin_ctz(hr->unplaced);
       hr->unplaced &= hr->unplaced - 1;
       rein_outcome o = {.kind = REIN_OUTCOME_NOT_SENT, .dont_retry = true};
@@ -974,7 +1000,20 @@ static rein_status hedged_drive(rein_curl_call *call, CURLM *m,
         continue;
       }
       if (d->attempt == 1) pk = call->pick; /* chosen before begin */
-      st = hedge_send(call, m, hr->att, d, &pk);
+      /* after one hedge could not be made, none is tried again */
+      st = d->attempt > 1 && hr->undup ? REIN_EUNSUPPORTED
+                                       : hedge_send(call, m, hr->att, d, &pk);
+      if (st == REIN_EUNSUPPORTED && d->attempt > 1) { /* held as unplaced */
+        st = REIN_OK;
+        hedge_undup(call);
+        hr->unplaced |= 1u << (d->attempt - 1);
+        hr->undup |= 1u << (d->attempt - 1);
+        call->eps.unsent++;
+        d->action = REIN_WAIT;
+        d->next_ns = -1;
+        hr->next_at = INT64_MAX;
+        continue;
+      }
       if (st != REIN_OK) break;
       hr->inflight++;
       hr->refused_end = false;

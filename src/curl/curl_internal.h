@@ -28,6 +28,7 @@ enum {
   RC_EP_SKIPS,
   RC_EP_REFUSALS,
   RC_EP_UNSLOTTED,
+  RC_HEDGE_UNDUP,
   RC_OUTCOME0, /* + rein_outcome_kind */
   RC_COUNT_ = RC_OUTCOME0 + REIN_OUTCOME_COUNT_
 };
@@ -93,6 +94,7 @@ struct rein_curl {
   rein_throttle *own_throttle;
   _Atomic uint64_t n[RC_COUNT_];
   _Atomic int retention_logged;
+  _Atomic int undup_logged; /* the duphandle warning, once per client */
   /* Key derivation and pacing (enforce.c). */
   char operation[128];
   unsigned char secret[64];

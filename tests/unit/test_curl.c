@@ -821,9 +821,10 @@ static size_t cap_body(char *p, size_t s, size_t n, void *ctx) {
   return len;
 }
 
-/* One attempt (2 s timeout), hedged once after 100 ms: the client both
- * hedging tests use. */
-static rein_curl *hedging_client(rein_policy **p) {
+/* One attempt (2 s timeout), hedged once after 100 ms: the client the
+ * hedging tests use; `log` (may be NULL) gets its log lines. */
+static rein_curl *hedging_client_log(rein_policy **p, rein_curl_log_fn log,
+                                     void *log_ctx) {
   rein_policy_config pc;
   rein_policy_config_default(&pc);
   pc.max_attempts = 1;
@@ -837,9 +838,15 @@ static rein_curl *hedging_client(rein_policy **p) {
   rein_curl_config_default(&cc);
   cc.policy = *p;
   cc.hedge = &hc; /* copied by rein_curl_new */
+  cc.log = log;
+  cc.log_ctx = log_ctx;
   rein_curl *c = NULL;
   assert_int_equal(rein_curl_new(&cc, &c), REIN_OK);
   return c;
+}
+
+static rein_curl *hedging_client(rein_policy **p) {
+  return hedging_client_log(p, NULL, NULL);
 }
 
 static void test_hedged_perform(void **state) {
@@ -909,6 +916,99 @@ static void test_hedged_perform(void **state) {
   rein_curl_get_stats(c, &st);
   assert_int_equal(st.calls, 3);
   assert_int_equal(st.attempts, 4);
+  curl_easy_cleanup(e);
+  rein_curl_free(c);
+  rein_policy_free(p);
+  ts_stop(srv);
+}
+
+/* What a hedge may meet. (1) libcurl before 8.5.0 cannot duplicate a
+ * handle whose body came from CURLOPT_COPYPOSTFIELDS without
+ * CURLOPT_POSTFIELDSIZE: the hedge is not sent (counted, said once), the
+ * call goes on with its first attempt and wins with it; when the first
+ * attempt fails non-fatally the call ends REIN_EUNSUPPORTED, not with a
+ * made-up reason. With the size set first the hedge goes. (2) A keyed
+ * hedge that meets the server's 409 + Retry-After (the first attempt, same
+ * key, still running) does not end the call: the first attempt's answer
+ * wins. */
+static void test_hedged_dup_and_in_progress(void **state) {
+  (void)state;
+  ts_server *srv = ts_start();
+  assert_non_null(srv);
+  rein_policy *p;
+  logcap lg = {0, {0}};
+  rein_curl *c = hedging_client_log(&p, cap_log, &lg);
+  char url[96];
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/d", ts_port(srv));
+  bodycap body = {{0}, 0, 0};
+  rein_curl_opts o = {0};
+  o.method = "POST";
+  o.write_fn = cap_body;
+  o.write_ctx = &body;
+  rein_curl_result res;
+  rein_curl_stats st;
+  ts_request q[16];
+
+  /* (1a) copied body, no size: the slow first attempt wins alone */
+  CURL *e = curl_easy_init();
+  curl_easy_setopt(e, CURLOPT_URL, url);
+  curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, "{\"a\":1}");
+  CURL *probe = curl_easy_duphandle(e);
+  bool old_curl = probe == NULL; /* the libcurl bug is present */
+  curl_easy_cleanup(probe);
+  ts_response slow[] = {{201, NULL, 400}, {201, NULL, 0}};
+  ts_script(srv, "/d", slow, old_curl ? 1 : 2); /* (the hedge: no request) */
+  assert_int_equal(rein_curl_perform_ex(c, e, &o, &res), REIN_OK);
+  assert_int_equal(res.http_status, 201);
+  rein_curl_get_stats(c, &st);
+  if (old_curl) {
+    assert_int_equal(res.attempts, 1);
+    assert_int_equal(st.hedges_undup, 1);
+    assert_int_equal(ts_requests(srv, q, 16), 1);
+    assert_int_equal(lg.n, 1);
+    assert_non_null(strstr(lg.last, "CURLOPT_POSTFIELDSIZE"));
+    /* (1b) the first attempt fails non-fatally: nothing else could go */
+    ts_script(srv, "/d", (ts_response[]){{500, NULL, 300}}, 1);
+    assert_int_equal(rein_curl_perform_ex(c, e, &o, &res), REIN_EUNSUPPORTED);
+    assert_int_equal(res.attempts, 1);
+    assert_int_equal(res.http_status, 500);
+    rein_curl_get_stats(c, &st);
+    assert_int_equal(st.hedges_undup, 2);
+    assert_int_equal(lg.n, 1); /* said once per client */
+  } else {
+    print_message("libcurl %s duplicates COPYPOSTFIELDS: hedged\n",
+                  curl_version_info(CURLVERSION_NOW)->version);
+    assert_int_equal(res.attempts, 2);
+    assert_int_equal(st.hedges_undup, 0);
+    ts_script(srv, "/d", (ts_response[]){{500, NULL, 300}, {201, NULL, 0}}, 2);
+    assert_int_equal(rein_curl_perform_ex(c, e, &o, &res), REIN_OK);
+  }
+  curl_easy_cleanup(e);
+  int before = ts_requests(srv, q, 16);
+
+  /* (1c) the size first: the hedge goes and wins */
+  e = curl_easy_init();
+  curl_easy_setopt(e, CURLOPT_URL, url);
+  curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, 7L);
+  curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, "{\"a\":1}");
+  ts_script(srv, "/d", slow, 2);
+  assert_int_equal(rein_curl_perform_ex(c, e, &o, &res), REIN_OK);
+  assert_int_equal(res.attempts, 2);
+  assert_int_equal(ts_requests(srv, q, 16), before + 2);
+  assert_string_equal(q[before + 1].attempt, "2");
+
+  /* (2) the hedge meets 409 + Retry-After: attempt 1's 201 wins */
+  ts_response busy[] = {{201, NULL, 500}, {409, "Retry-After: 1\n", 0}};
+  ts_script(srv, "/d", busy, 2);
+  body.n = 0;
+  body.calls = 0;
+  memset(body.b, 0, sizeof body.b);
+  assert_int_equal(rein_curl_perform_ex(c, e, &o, &res), REIN_OK);
+  assert_int_equal(res.http_status, 201);
+  assert_int_equal(res.attempts, 2);
+  assert_int_equal(ts_requests(srv, q, 16), before + 4);
+  assert_string_equal(q[before + 2].key, q[before + 3].key);
+  assert_int_equal(body.calls, 1);
   curl_easy_cleanup(e);
   rein_curl_free(c);
   rein_policy_free(p);
@@ -1443,6 +1543,7 @@ int main(void) {
       cmocka_unit_test(test_deadline_header),
       cmocka_unit_test(test_hedged_perform),
       cmocka_unit_test(test_hedged_multi),
+      cmocka_unit_test(test_hedged_dup_and_in_progress),
       cmocka_unit_test(test_retention_warning),
       cmocka_unit_test(test_multi),
       cmocka_unit_test(test_multi_free_in_flight),

@@ -8,7 +8,8 @@
  * are cancelled; a non-fatal answer sends the next hedge at once, a fatal
  * one ends the call and cancels the rest; an empty budget starts no hedge
  * and cancels nothing; pushback "stop" ends hedging, a positive pushback
- * delays the next hedge; no hedge that cannot finish before the deadline; a
+ * delays the next hedge; an in-progress 409 of a keyed hedge waits
+ * for what is in flight; no hedge that cannot finish before the deadline; a
  * non-idempotent call hedges only with a key; an open breaker; outcomes
  * after the end and for unknown attempts; the latency quantile; config
  * errors; and a seeded random walk checking the invariants.
@@ -232,6 +233,76 @@ static void test_pushback(void **state) {
   expect(rein_hedge_outcome(&h, 1, &later, 1010 * MS), REIN_WAIT, 0, 300 * MS);
   expect(rein_hedge_poll(&h, 1200 * MS), REIN_WAIT, 0, 110 * MS);
   expect(rein_hedge_poll(&h, 1310 * MS), REIN_ATTEMPT, 2, 100 * MS);
+  fx_free(&f);
+}
+
+/* In progress: a keyed hedge meets the server's 409 + Retry-After while
+ * attempt 1 still runs. Not fatal (fatal is the default for FATAL kinds),
+ * not a failure (no budget token): the call waits for attempt 1; the next
+ * hedge goes no sooner than Retry-After; with nothing else in flight it
+ * asks for the stored answer. Without a key the same answer is fatal. */
+static void test_in_progress(void **state) {
+  (void)state;
+  rein_budget_config bc;
+  rein_budget_config_default(&bc);
+  bc.kind = REIN_BUDGET_TOKEN_BUCKET;
+  bc.max_tokens = 4; /* hedges allowed while tokens > 2 */
+  bc.token_ratio = 0.001;
+  rein_budget *b;
+  assert_int_equal(rein_budget_new(&bc, &b), REIN_OK);
+  fx f;
+  fx_make(&f, 4, 100 * MS, true, b, 0);
+  rein_call_opts co = {0};
+  co.has_key = true;
+  rein_hedge h;
+  rein_outcome busy = out(REIN_OUTCOME_FATAL);
+  busy.in_progress = true;
+  busy.server_delay_ns = 300 * MS;
+  for (int round = 0; round < 3; round++) {
+    rein_hedge_init(&h, f.hedge, &co);
+    int64_t t = round * 10000 * MS;
+    rein_hedge_begin(&h, t);
+    expect(rein_hedge_poll(&h, t + 100 * MS), REIN_ATTEMPT, 2, 100 * MS);
+    /* hedge 2: in progress; hedge 3 no sooner than 300 ms from now */
+    expect(rein_hedge_outcome(&h, 2, &busy, t + 110 * MS), REIN_WAIT, 0,
+           300 * MS);
+    expect(rein_hedge_poll(&h, t + 200 * MS), REIN_WAIT, 0, 210 * MS);
+    if (round == 0) { /* attempt 1 answers first: it wins */
+      rein_outcome ok = out(REIN_OUTCOME_SUCCESS);
+      rein_hedge_decision d = rein_hedge_outcome(&h, 1, &ok, t + 250 * MS);
+      assert_int_equal(d.action, REIN_DONE);
+      assert_int_equal(d.winner, 1);
+    } else if (round == 1) { /* attempt 1 lost; hedge 3 polls, gets it */
+      rein_outcome lost = out(REIN_OUTCOME_TIMEOUT);
+      expect(rein_hedge_outcome(&h, 1, &lost, t + 250 * MS), REIN_ATTEMPT, 3,
+             100 * MS);
+      rein_outcome ok = out(REIN_OUTCOME_SUCCESS);
+      rein_hedge_decision d = rein_hedge_outcome(&h, 3, &ok, t + 260 * MS);
+      assert_int_equal(d.action, REIN_DONE);
+      assert_int_equal(d.winner, 3);
+    } else { /* hedges 3 and 4 poll after Retry-After; still running */
+      expect(rein_hedge_poll(&h, t + 410 * MS), REIN_ATTEMPT, 3, 100 * MS);
+      expect(rein_hedge_outcome(&h, 3, &busy, t + 420 * MS), REIN_WAIT, 0,
+             300 * MS);
+      expect(rein_hedge_poll(&h, t + 720 * MS), REIN_ATTEMPT, 4, -1);
+      expect(rein_hedge_outcome(&h, 4, &busy, t + 730 * MS), REIN_WAIT, 0, -1);
+      rein_outcome ok = out(REIN_OUTCOME_SUCCESS);
+      rein_hedge_decision d = rein_hedge_outcome(&h, 1, &ok, t + 900 * MS);
+      assert_int_equal(d.action, REIN_DONE);
+    }
+  }
+  /* Only round 1's timeout reached the budget (counted as failures, the
+   * in-progress answers would have taken it below half, refusing round
+   * 2's hedges)... */
+  assert_true(rein_budget_try_retry(b, 40000 * MS, false, NULL));
+  /* ...and without a key a 409 is what it says: fatal. */
+  rein_hedge_init(&h, f.hedge, NULL);
+  rein_hedge_begin(&h, 50000 * MS);
+  rein_hedge_poll(&h, 50100 * MS);
+  rein_hedge_decision d = rein_hedge_outcome(&h, 2, &busy, 50110 * MS);
+  assert_int_equal(d.action, REIN_GIVE_UP);
+  assert_int_equal(d.reason, REIN_GIVEUP_NOT_RETRYABLE);
+  assert_int_equal(d.cancel, 1u);
   fx_free(&f);
 }
 
@@ -627,6 +698,7 @@ int main(void) {
       cmocka_unit_test(test_budget_empty),
       cmocka_unit_test(test_pushback),
       cmocka_unit_test(test_deadline),
+      cmocka_unit_test(test_in_progress),
       cmocka_unit_test(test_non_idempotent_needs_key),
       cmocka_unit_test(test_breaker),
       cmocka_unit_test(test_retry_only_breaker),
