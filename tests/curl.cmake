@@ -95,6 +95,17 @@ if(TARGET rein_cli AND TARGET rein_sim)
   set_tests_properties(test_demo_json PROPERTIES LABELS e2e TIMEOUT 60)
 endif()
 
+# "The Tail at Scale" live (issue 18): the ledger with --slow-tail, plain
+# vs hedged rounds of rein-demo-load --tail; hedged p99.9 >= 5x lower for
+# < 5% more requests (~25 s; docs/fidelity.md "Hedging, live vs simulated").
+if(TARGET rein-demo-load AND TARGET ledger)
+  add_test(NAME test_ledger_hedge
+    COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/e2e/test_ledger_hedge.sh
+            $<TARGET_FILE:rein-demo-load> $<TARGET_FILE:ledger>
+            ${PROJECT_SOURCE_DIR})
+  set_tests_properties(test_ledger_hedge PROPERTIES LABELS e2e TIMEOUT 60)
+endif()
+
 # End to end through three processes (this test's rein_curl shop ->
 # examples/checkout -> examples/ledger): a key derived across two hops,
 # "don't retry" carried upward (the ledger's requests do not multiply),

@@ -22,6 +22,17 @@
  * timeouts. --work-ms (or --capacity) adds simulated processing time so
  * demos can overload it at modest rates.
  *
+ * A long tail. --slow-tail P:DURATION makes each POST /charges, with
+ * probability P, wait DURATION more before it is admitted: the shape of
+ * "The Tail at Scale" (a few requests 100x slower, from queueing, a pause,
+ * a slow disk) that hedged requests are for. The draw is request n's value
+ * of a splitmix64 sequence seeded by --seed (n = arrival order, an atomic
+ * counter), so it takes no lock; the wait is a sleep in the connection's
+ * own thread that holds no lock, no worker slot and no admission ticket,
+ * so a slow request delays nobody else. It comes before the idempotency
+ * key is taken: a hedge of a slow keyed request charges, and the slow
+ * original, when it wakes, replays that charge.
+ *
  * Exactly-once: the charge row is UNIQUE on (principal, idempotency key) in
  * the ledger's own table (see ledger_db.c), so even a crash between the
  * charge commit and the store's completion cannot double-charge: the retry
@@ -73,6 +84,8 @@
 #include "rein/clock.h"
 #include "rein/idem.h"
 #include "rein/idem_http.h"
+#include "rein/input.h"
+#include "rein/rng.h"
 #include "rein/signal.h"
 
 #define BODY_MAX (64 * 1024)
@@ -111,6 +124,9 @@ typedef struct options {
   int64_t max_connections;
   int64_t max_conns_per_ip;
   bool ignore_deadline;
+  double slow_p;        /* --slow-tail: probability, [0, 1] */
+  int64_t slow_ns;      /* --slow-tail: the added wait */
+  uint64_t seed;        /* --seed: the slow-tail draws */
 } options;
 
 static void usage(FILE *f) {
@@ -144,6 +160,13 @@ static void usage(FILE *f) {
       "                         workers*1000/R\n"
       "  --fail-window S:E      fail POST /charges from S to E seconds after "
       "start\n"
+      "  --slow-tail P:DURATION each POST /charges, with probability P in "
+      "[0, 1],\n"
+      "                         waits DURATION (e.g. 1s, 250ms; at most 1h) "
+      "more\n"
+      "                         before it is admitted (0.01:1s: 1%% take 1 s "
+      "longer)\n"
+      "  --seed N               seed of the --slow-tail draws (default 1)\n"
       "  --outage-status N      status during an outage: 503 or 500 (default "
       "503)\n"
       "  --sync normal|full     SQLite synchronous (default normal: survives "
@@ -218,6 +241,11 @@ static const char *expected(int c) {
     return "an integer in [1, 16384]";
   case 'K':
     return "an integer in [1, 16384], at most --max-connections";
+  case 'S':
+    return "P:DURATION, a probability P in [0, 1] and a duration in "
+           "(0, 1h] such as 0.01:1s or 0.05:250ms";
+  case 'e':
+    return "an integer in [0, 18446744073709551615]";
   default:
     return "a valid value";
   }
@@ -238,6 +266,7 @@ static int parse_options(int argc, char **argv, options *o) {
   o->idle_timeout_s = 30;
   o->max_connections = 1024;
   o->max_conns_per_ip = 64;
+  o->seed = 1;
   static const struct option lo[] = {{"port", 1, 0, 'p'},
                                      {"port-file", 1, 0, 'P'},
                                      {"db", 1, 0, 'd'},
@@ -265,6 +294,8 @@ static int parse_options(int argc, char **argv, options *o) {
                                      {"idle-timeout-s", 1, 0, 'I'},
                                      {"max-connections", 1, 0, 'C'},
                                      {"max-conns-per-ip", 1, 0, 'K'},
+                                     {"slow-tail", 1, 0, 'S'},
+                                     {"seed", 1, 0, 'e'},
                                      {"help", 0, 0, 'h'},
                                      {0, 0, 0, 0}};
   int c;
@@ -380,6 +411,35 @@ static int parse_options(int argc, char **argv, options *o) {
     case 'K':
       if (!parse_i64(optarg, 1, 16384, &o->max_conns_per_ip)) goto bad;
       break;
+    case 'S': {
+      /* P:DURATION; the duration in rein's one grammar (rein/input.h). */
+      const char *colon = strchr(optarg, ':');
+      if (!colon || colon == optarg) goto bad;
+      char pbuf[64];
+      size_t pl = (size_t)(colon - optarg);
+      if (pl >= sizeof pbuf) goto bad;
+      memcpy(pbuf, optarg, pl);
+      pbuf[pl] = '\0';
+      char *end;
+      errno = 0;
+      double pr = strtod(pbuf, &end);
+      int64_t ns = 0;
+      if (errno || *end || !(pr >= 0 && pr <= 1) ||
+          rein_parse_duration(colon + 1, &ns) != REIN_OK || ns <= 0 ||
+          ns > 3600 * REIN_NS_PER_S)
+        goto bad;
+      o->slow_p = pr;
+      o->slow_ns = ns;
+      break;
+    }
+    case 'e': {
+      char *end;
+      errno = 0;
+      unsigned long long sv = strtoull(optarg, &end, 10);
+      if (errno || end == optarg || *end || optarg[0] == '-') goto bad;
+      o->seed = (uint64_t)sv;
+      break;
+    }
     case 'h':
       usage(stdout);
       exit(0);
@@ -432,6 +492,7 @@ enum {
   M_DEADLINE_START,  /* 504: not enough time left to start the charge */
   M_DEADLINE_COMMIT, /* 504: the deadline passed during the work */
   M_DEADLINE_SEEN,   /* POST /charges that carried a deadline */
+  M_SLOW_TAIL,       /* POST /charges slowed by --slow-tail */
   M_COUNT
 };
 
@@ -469,6 +530,7 @@ typedef struct ledger {
   _Atomic uint64_t codes[N_CODES + 1];
   _Atomic int64_t inflight;
   _Atomic int64_t outage_until_ns;
+  _Atomic uint64_t slow_draws; /* --slow-tail: POST /charges drawn so far */
   int64_t start_ns;
   rein_clock clock;
 } ledger;
@@ -565,6 +627,18 @@ static bool in_outage(ledger *l) {
            since < l->opt.fail_end_s * REIN_NS_PER_S;
   }
   return false;
+}
+
+/* --slow-tail: whether this request is one of the slow ones. Request n
+ * (arrival order) takes the n-th value of the splitmix64 sequence seeded
+ * by --seed, so the draws need no lock and one seed gives one set. */
+static bool slow_draw(ledger *l) {
+  if (l->opt.slow_p <= 0) return false;
+  uint64_t n = atomic_fetch_add_explicit(&l->slow_draws, 1,
+                                         memory_order_relaxed);
+  uint64_t st = l->opt.seed + n * UINT64_C(0x9e3779b97f4a7c15);
+  double u = (double)(rein_splitmix64(&st) >> 11) * 0x1.0p-53;
+  return u < l->opt.slow_p;
 }
 
 /* ---- request context ----------------------------------------------------- */
@@ -935,6 +1009,12 @@ static enum MHD_Result post_charge(ledger *l, struct MHD_Connection *conn,
       if (deadline == 0) deadline = 1;
     }
   }
+  if (slow_draw(l)) {
+    /* The long tail: this thread waits holding nothing (no lock, slot,
+     * ticket or key), so the other requests go on at their own pace. */
+    inc(l, M_SLOW_TAIL);
+    sleep_us(l->opt.slow_ns / 1000);
+  }
   const char *att =
       MHD_lookup_connection_value(conn, MHD_HEADER_KIND, REIN_HEADER_ATTEMPT);
   uint32_t attempt = rein_admit_parse_attempt(att, att ? strlen(att) : 0);
@@ -1182,6 +1262,12 @@ static enum MHD_Result get_metrics(ledger *l, struct MHD_Connection *conn) {
       G(M_STORE_COMPLETE_FAILED), G(M_PURGED),
       (unsigned long long)atomic_load(&l->timed_out), G(M_DEADLINE_SEEN),
       G(M_DEADLINE_START), G(M_DEADLINE_COMMIT));
+  put(b, cap, &n,
+      "# HELP rein_ledger_slow_tail_total POST /charges that --slow-tail "
+      "made wait longer.\n"
+      "# TYPE rein_ledger_slow_tail_total counter\n"
+      "rein_ledger_slow_tail_total %llu\n",
+      G(M_SLOW_TAIL));
 #undef G
   rein_admit_stats as;
   rein_admit_stats_get(l->admit, now_ns(l), &as);

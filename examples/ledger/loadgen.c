@@ -39,6 +39,29 @@
  *              outage_end_s, observed_after_s, load [..], good [..]}}
  * Exit 0 with the object, 1 when the round failed (message on stderr), 2
  * on a usage error or a scenario that does not describe a demo.
+ *
+ * The tail round (--tail; docs/fidelity.md "Hedging, live vs simulated"):
+ *
+ *   rein-demo-load --tail --ledger PATH --scenario FILE --round POLICY
+ *                  --work-ms N --slow-tail P:DURATION [--clients N]
+ *                  [--duration DUR] [--seed N] [--threads N]
+ *
+ * runs the scenario's first cohort live: clients (--clients, default the
+ * cohort's count) x the cohort's Poisson rate, for the scenario's
+ * duration (or --duration), against the ledger with its target server's
+ * concurrency as workers, --work-ms of work and --slow-tail's long tail
+ * (the scenario's service-time distribution is not in the scenario API:
+ * they are given, and docs/fidelity.md says how they map), through the
+ * scenario's policy POLICY (its hedge block, when it has one, as
+ * rein_curl_config.hedge), the cohort's timeout per attempt, keyed POSTs,
+ * one blocking rein_curl_perform_ex per call on --threads threads
+ * (default 64); --seed (default the scenario's) draws the arrivals and
+ * the ledger's slow requests. Output, one JSON object:
+ *   {"config": {policy, clients, rate, duration_s, threads, workers,
+ *               work_ms, slow_tail, seed},
+ *    "tail": {name, calls, succeeded, gave_up, unfinished, attempts,
+ *             ledger_posts, ledger_slow, extra_load, client_extra_load,
+ *             p50_ms, p99_ms, p999_ms, max_ms, giveups {reason: n}}}
  */
 #include "loadgen.h"
 
@@ -290,9 +313,124 @@ static int usage(const char *msg) {
           "--scenario FILE --round naive|rein|nginx [--contracts DIR]\n"
           "       [--threads N] [--short] [--stall] "
           "[--naive-attempt-header] [--verbose]\n"
-          "       [--nginx PATH --nginx-module PATH]\n",
+          "       [--nginx PATH --nginx-module PATH]\n"
+          "   or: rein-demo-load --tail --ledger PATH --scenario FILE "
+          "--round POLICY\n"
+          "       --work-ms N --slow-tail P:DURATION [--clients N] "
+          "[--duration DUR]\n"
+          "       [--seed N] [--threads N]\n",
           msg);
   return 2;
+}
+
+/* --tail: the scenario's first cohort, live, through its policy
+ * `o->round` (module comment). */
+typedef struct tail_opts {
+  uint64_t clients; /* 0 = the cohort's */
+  int64_t duration_ns; /* 0 = the scenario's */
+} tail_opts;
+
+static int run_tail(opts *o, const tail_opts *t, rein_sim_scenario *sc) {
+  rein_sim_cohort_info co;
+  rein_sim_server_info sv;
+  rein_policy_spec sp;
+  if (rein_sim_scenario_cohort(sc, 0, &co) != REIN_OK || co.rate <= 0 ||
+      rein_sim_scenario_server(sc, co.target, &sv) != REIN_OK) {
+    fprintf(stderr, "rein-demo-load: %s: no cohort with open-loop (poisson "
+                    "or periodic) arrivals and a target server\n",
+            o->scenario);
+    return 2;
+  }
+  if (rein_sim_scenario_policy_spec(sc, o->round, &sp) != REIN_OK) {
+    fprintf(stderr, "rein-demo-load: %s: no policy '%s' (--round names one "
+                    "of the scenario's policies)\n",
+            o->scenario, o->round);
+    return 2;
+  }
+  load_config *c = &o->c;
+  uint64_t clients = t->clients ? t->clients : co.count;
+  c->rate = (double)clients * co.rate;
+  c->duration_s = (double)(t->duration_ns ? t->duration_ns
+                                          : rein_sim_scenario_duration(sc)) /
+                  1e9;
+  c->ledger_workers = sv.concurrency > 256 ? 256 : (int)sv.concurrency;
+  c->queue = 1000;
+  c->queue_timeout_ms = 1000;
+  c->drain_s = (double)co.timeout_ns / 1e9 + 1;
+  sp.policy.attempt_timeout_ns = co.timeout_ns;
+  rein_policy_build pb;
+  rein_policy_build_default(&pb);
+  rein_policy_objects objs = {0};
+  rein_curl *client = NULL;
+  rein_curl_config cc;
+  rein_curl_config_default(&cc);
+  rein_errbuf eb = {{0}};
+  cc.err = &eb;
+  rein_status st = rein_policy_spec_build(&sp, &pb, &objs);
+  if (st == REIN_OK) {
+    cc.policy = objs.policy;
+    cc.hedge = sp.has_hedge ? &sp.hedge : NULL;
+    st = rein_curl_new(&cc, &client);
+  }
+  if (st != REIN_OK) {
+    fprintf(stderr, "rein-demo-load: cannot build the %s client: %s %s\n",
+            o->round, rein_strerror(st), eb.msg);
+    rein_policy_objects_free(&objs);
+    return 1;
+  }
+  static load_tail r;
+  char err[1024] = "";
+  int rc = 0;
+  if (load_run_tail(c, client, o->round, &r, err, sizeof err) != 0) {
+    fprintf(stderr, "rein-demo-load: tail round %s failed: %s\n", o->round,
+            err);
+    rc = 1;
+  } else {
+    json_t *root = json_object(), *cf = json_object(), *td = json_object();
+    int bad = !root || !cf || !td;
+    bad |= rein_json_set(cf, "policy", rein_json_string(o->round));
+    bad |= rein_json_set(cf, "clients", json_integer((json_int_t)clients));
+    bad |= rein_json_set(cf, "rate", json_real(c->rate));
+    bad |= rein_json_set(cf, "duration_s", json_real(c->duration_s));
+    bad |= rein_json_set(cf, "threads", json_integer(c->threads));
+    bad |= rein_json_set(cf, "workers", json_integer(c->ledger_workers));
+    bad |= rein_json_set(cf, "work_ms", json_integer((json_int_t)c->work_ms));
+    bad |= rein_json_set(cf, "slow_tail", rein_json_string(c->slow_tail));
+    bad |= rein_json_set(cf, "seed", json_integer((json_int_t)c->seed));
+    bad |= rein_json_set(td, "name", rein_json_string(r.name));
+#define U(k, v) bad |= rein_json_set(td, k, json_integer((json_int_t)(v)))
+#define D(k, v) bad |= rein_json_set(td, k, json_real(v))
+    U("calls", r.calls);
+    U("succeeded", r.done);
+    U("gave_up", r.gave_up);
+    U("unfinished", r.unfinished);
+    U("attempts", r.attempts);
+    U("ledger_posts", r.ledger_posts);
+    U("ledger_slow", r.ledger_slow);
+    D("extra_load", r.extra_load);
+    D("client_extra_load",
+      r.calls ? (double)r.attempts / (double)r.calls - 1 : 0);
+    D("p50_ms", r.p50_ms);
+    D("p99_ms", r.p99_ms);
+    D("p999_ms", r.p999_ms);
+    D("max_ms", r.max_ms);
+#undef U
+#undef D
+    json_t *gv = json_object();
+    for (int g = 1; gv && g < REIN_GIVEUP_COUNT_; g++)
+      bad |= rein_json_set(gv, rein_giveup_name((rein_giveup)g),
+                           json_integer((json_int_t)r.giveups[g]));
+    bad |= rein_json_set(td, "giveups", gv);
+    bad |= rein_json_set(root, "config", cf);
+    bad |= rein_json_set(root, "tail", td);
+    bad |= rein_json_write(stdout, root,
+                           REIN_JSON_FLAGS | JSON_REAL_PRECISION(9));
+    json_decref(root);
+    rc = bad || putchar('\n') == EOF || fflush(stdout) != 0 ? 1 : 0;
+  }
+  rein_curl_free(client);
+  rein_policy_objects_free(&objs);
+  return rc;
 }
 
 int main(int argc, char **argv) {
@@ -308,8 +446,16 @@ int main(int argc, char **argv) {
       {"verbose", no_argument, 0, 'v'},
       {"nginx", required_argument, 0, 'n'},
       {"nginx-module", required_argument, 0, 'm'},
+      {"tail", no_argument, 0, 'A'},
+      {"clients", required_argument, 0, 'C'},
+      {"duration", required_argument, 0, 'D'},
+      {"work-ms", required_argument, 0, 'W'},
+      {"slow-tail", required_argument, 0, 'L'},
+      {"seed", required_argument, 0, 'E'},
       {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0}};
+  bool tail = false, threads_given = false, seed_given = false;
+  tail_opts to = {0, 0};
   static opts o; /* holds the round's load_round too: kept off the stack */
   static load_round round;
   memset(&o, 0, sizeof o);
@@ -333,8 +479,46 @@ int main(int argc, char **argv) {
     case 't': {
       char *end;
       long n = strtol(optarg, &end, 10);
-      if (*end || n < 1 || n > 16) return usage("--threads: 1..16");
+      if (*end || n < 1 || n > 256)
+        return usage("--threads: 1..16 (1..256 with --tail)");
       o.c.threads = (int)n;
+      threads_given = true;
+      break;
+    }
+    case 'A':
+      tail = true;
+      break;
+    case 'C': {
+      char *end;
+      unsigned long long n = strtoull(optarg, &end, 10);
+      if (*end || optarg[0] == '-' || n < 1 || n > 100000)
+        return usage("--clients: an integer in [1, 100000]");
+      to.clients = n;
+      break;
+    }
+    case 'D':
+      if (rein_parse_duration(optarg, &to.duration_ns) != REIN_OK ||
+          to.duration_ns <= 0 || to.duration_ns > 3600 * REIN_NS_PER_S)
+        return usage("--duration: a duration in (0, 1h], e.g. 30s");
+      break;
+    case 'W': {
+      char *end;
+      long n = strtol(optarg, &end, 10);
+      if (*end || n < 1 || n > 600000)
+        return usage("--work-ms: milliseconds in [1, 600000]");
+      o.c.work_ms = n;
+      break;
+    }
+    case 'L':
+      o.c.slow_tail = optarg; /* checked by the ledger itself */
+      break;
+    case 'E': {
+      char *end;
+      unsigned long long n = strtoull(optarg, &end, 10);
+      if (*end || end == optarg || optarg[0] == '-')
+        return usage("--seed: a non-negative integer");
+      o.c.seed = n;
+      seed_given = true;
       break;
     }
     case 'S':
@@ -365,6 +549,25 @@ int main(int argc, char **argv) {
   if (optind < argc) return usage("unexpected argument");
   if (!o.c.ledger_path || !o.scenario || !o.round)
     return usage("--ledger, --scenario and --round are required");
+  if (tail) {
+    if (!o.c.work_ms || !o.c.slow_tail)
+      return usage("--tail needs --work-ms and --slow-tail (the server's "
+                   "fast service time and its tail)");
+    if (!threads_given) o.c.threads = 64;
+    rein_errbuf teb = {{0}};
+    rein_sim_scenario *tsc = NULL;
+    if (rein_sim_scenario_load(o.scenario, NULL, &teb, &tsc) != REIN_OK) {
+      fprintf(stderr, "rein-demo-load: %s\n", teb.msg);
+      return 2;
+    }
+    if (!seed_given) o.c.seed = rein_sim_scenario_seed(tsc);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    int trc = run_tail(&o, &to, tsc);
+    curl_global_cleanup();
+    rein_sim_scenario_free(tsc);
+    return trc;
+  }
+  if (threads_given && o.c.threads > 16) return usage("--threads: 1..16");
   bool behind = !strcmp(o.round, "nginx");
   bool keyed = behind || !strcmp(o.round, "rein");
   if (!keyed && strcmp(o.round, "naive"))

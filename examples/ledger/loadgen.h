@@ -39,6 +39,13 @@ typedef struct load_config {
    * server.admission; the clients call nginx, which passes admitted
    * requests to the ledger. NULL = the clients call the ledger. */
   const char *nginx_path, *nginx_module, *nginx_snippet;
+  /* Appended: the tail round (load_run_tail). work_ms > 0 starts the
+   * ledger with --work-ms instead of --capacity; slow_tail ("P:DURATION",
+   * NULL = none) and seed go to its --slow-tail and --seed. */
+  int64_t work_ms;
+  const char *slow_tail;
+  uint64_t seed;
+  double duration_s; /* the tail round's length: calls start in [0, it) */
 } load_config;
 
 typedef struct load_round {
@@ -60,6 +67,27 @@ typedef struct load_round {
   double load[LOAD_MAX_BUCKETS]; /* POST /charges per second at the ledger */
   double good[LOAD_MAX_BUCKETS]; /* 201 per second */
 } load_round;
+
+/* The tail round: latencies of an open-loop load against a ledger with a
+ * long tail (--slow-tail), plain or hedged. */
+typedef struct load_tail {
+  char name[32];
+  uint64_t calls, done, gave_up, unfinished, attempts;
+  uint64_t giveups[REIN_GIVEUP_COUNT_]; /* by reason (0: an error) */
+  uint64_t ledger_posts, ledger_slow; /* the ledger's own counters */
+  double extra_load;        /* ledger_posts / calls - 1 */
+  double p50_ms, p99_ms, p999_ms, max_ms; /* from each call's scheduled
+                                             start to its answer */
+} load_tail;
+
+/* Run the tail round with `client` (plain, or hedging through
+ * rein_curl_config.hedge): starts the ledger with c->work_ms and
+ * c->slow_tail, then c->threads threads take Poisson arrivals at c->rate
+ * (seeded by c->seed) for c->duration_s, each a blocking keyed POST
+ * through rein_curl_perform_ex, and stop at most c->drain_s later.
+ * 0, or -1 with a message in `err`. */
+int load_run_tail(const load_config *c, rein_curl *client, const char *name,
+                  load_tail *out, char *err, size_t errlen);
 
 /* Run one round with `client` (the caller's; its stats give the attempts)
  * named `name`: starts the ledger, drives the fleet, injects the outage,

@@ -30,6 +30,13 @@
  * within the scenario's tolerance (20%) of the pre-outage goodput and
  * whose load is at most 1 + tolerance times the pre-outage load (the
  * simulator's definition, so the two can be compared).
+ *
+ * The tail round (load_run_tail, at the end) is the other live situation
+ * the harness runs: the same ledger process with a long tail
+ * (--slow-tail), plain or hedged clients on blocking
+ * rein_curl_perform_ex calls (the interface that hedges), latency
+ * quantiles from the client and the requests received from the ledger's
+ * /metrics, for docs/fidelity.md "Hedging, live vs simulated".
  */
 #include "loadgen.h"
 
@@ -43,6 +50,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -193,12 +201,25 @@ static int ledger_start(const load_config *c, ledger_proc *lp, char *err,
     FILE *lf = freopen(logf, "w", stdout);
     (void)lf;
     dup2(fileno(stdout), 2);
-    execl(c->ledger_path, c->ledger_path, "--port", "0", "--port-file", portf,
-          "--db", db, "--capacity", cap, "--workers", workers, "--queue", queue,
-          "--queue-timeout-ms", qt, "--auth-key-file", lp->keyfile,
-          /* the fleet is one address: the old global limit, per address */
-          "--max-connections", "4096", "--max-conns-per-ip", "4096", "--quiet",
-          (char *)NULL);
+    char work[32], seed[32];
+    snprintf(work, sizeof work, "%" PRId64, c->work_ms);
+    snprintf(seed, sizeof seed, "%" PRIu64, c->seed);
+    const char *argv[32] = {
+        c->ledger_path, "--port", "0", "--port-file", portf, "--db", db,
+        c->work_ms > 0 ? "--work-ms" : "--capacity",
+        c->work_ms > 0 ? work : cap, "--workers", workers, "--queue", queue,
+        "--queue-timeout-ms", qt, "--auth-key-file", lp->keyfile,
+        /* the fleet is one address: the old global limit, per address */
+        "--max-connections", "4096", "--max-conns-per-ip", "4096", "--quiet"};
+    int argc = 22;
+    if (c->slow_tail) {
+      argv[argc++] = "--slow-tail";
+      argv[argc++] = c->slow_tail;
+      argv[argc++] = "--seed";
+      argv[argc++] = seed;
+    }
+    argv[argc] = NULL;
+    execv(c->ledger_path, (char *const *)argv);
     _exit(127);
   }
   lp->pid = pid;
@@ -216,10 +237,18 @@ static int ledger_start(const load_config *c, ledger_proc *lp, char *err,
     }
     int st;
     if (waitpid(pid, &st, WNOHANG) == pid) {
+      /* Its own words (a bad option names itself), from its log. */
+      char why[512] = "";
+      FILE *lf = fopen(logf, "r");
+      if (lf) {
+        if (!fgets(why, sizeof why, lf)) why[0] = '\0';
+        fclose(lf);
+        why[strcspn(why, "\n")] = '\0';
+      }
       snprintf(err, errlen,
-               "the ledger (%s) exited before listening (status %d); see "
-               "its --help",
-               c->ledger_path, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+               "the ledger (%s) exited before listening (status %d)%s%s",
+               c->ledger_path, WIFEXITED(st) ? WEXITSTATUS(st) : -1,
+               why[0] ? ": " : "; see its --help", why);
       lp->pid = 0;
       rm_dir(lp->dir);
       return -1;
@@ -850,5 +879,219 @@ out:
   free(ws);
   nginx_stop(&np);
   ledger_stop(&lp);
+  return rcode;
+}
+
+/* ------------------------------------------------------ the tail round */
+
+/* The tail round (issue 18, "The Tail at Scale" live): the ledger with a
+ * long tail (--slow-tail), an open-loop Poisson load of keyed POSTs, each
+ * a blocking rein_curl_perform_ex, which is where rein_curl hedges. The
+ * arrival times are drawn up front from the seed; `threads` threads take
+ * them in order (an atomic index), sleep until the arrival and call, so a
+ * call's latency runs from its scheduled start: a call that waited for a
+ * free thread counts that wait (no coordinated omission). */
+
+typedef struct tail_ctx {
+  const load_config *c;
+  rein_curl *client;
+  const char *name;
+  char url[160];
+  int64_t *arrive; /* scheduled starts, absolute monotonic ns */
+  int64_t *lat;    /* per call: latency ns; -1 not made */
+  uint8_t *why;    /* per call: 0 done, else its rein_giveup */
+  size_t n;
+  _Atomic size_t next;
+  int64_t hard_end_ns;
+} tail_ctx;
+
+typedef struct tail_worker {
+  tail_ctx *tc;
+  int index;
+  char auth[200];
+  pthread_t th;
+} tail_worker;
+
+static size_t tail_discard(char *data, size_t s, size_t n, void *ctx) {
+  (void)data;
+  (void)ctx;
+  return s * n;
+}
+
+static void *tail_main(void *arg) {
+  tail_worker *w = arg;
+  tail_ctx *tc = w->tc;
+  CURL *e = curl_easy_init();
+  struct curl_slist *hdrs = curl_slist_append(NULL, w->auth);
+  hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+  for (; e && hdrs;) {
+    size_t k = atomic_fetch_add(&tc->next, 1);
+    if (k >= tc->n) break;
+    sleep_until(tc->arrive[k]);
+    if (mono_ns() >= tc->hard_end_ns) break;
+    char body[160];
+    snprintf(body, sizeof body,
+             "{\"account\":\"acct_%d\",\"amount_cents\":100,"
+             "\"ref\":\"%s-%zu\"}",
+             w->index, tc->name, k);
+    curl_easy_setopt(e, CURLOPT_URL, tc->url);
+    /* POSTFIELDS, not COPYPOSTFIELDS: Debian 12's libcurl (7.88.1)
+     * cannot curl_easy_duphandle a handle with copied post fields (NULL,
+     * so every hedge would fail with REIN_ENOMEM); `body` outlives the
+     * call. */
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, tail_discard);
+    rein_curl_opts o = {0};
+    o.method = "POST";
+    o.headers = hdrs;
+    o.write_fn = tail_discard;
+    rein_curl_result r;
+    rein_status st = rein_curl_perform_ex(tc->client, e, &o, &r);
+    tc->lat[k] = mono_ns() - tc->arrive[k];
+    bool ok = st == REIN_OK && r.action == REIN_DONE;
+    bool gave_up = (st == REIN_OK || st == REIN_EGAVEUP) &&
+                   r.action == REIN_GIVE_UP &&
+                   (unsigned)r.reason < REIN_GIVEUP_COUNT_;
+    tc->why[k] = ok ? 0 : gave_up ? (uint8_t)r.reason : 0;
+    if (!ok && !tc->why[k]) tc->why[k] = UINT8_MAX; /* an error, no reason */
+  }
+  curl_slist_free_all(hdrs);
+  if (e) curl_easy_cleanup(e);
+  return NULL;
+}
+
+static int cmp_i64(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Nearest rank: the smallest latency with at least q of them at or below
+ * it, in ms. */
+static double rank_ms(const int64_t *v, size_t n, double q) {
+  if (n == 0) return 0;
+  size_t i = (size_t)ceil(q * (double)n);
+  if (i < 1) i = 1;
+  if (i > n) i = n;
+  return (double)v[i - 1] / 1e6;
+}
+
+int load_run_tail(const load_config *c, rein_curl *client, const char *name,
+                  load_tail *out, char *err, size_t errlen) {
+  memset(out, 0, sizeof *out);
+  snprintf(out->name, sizeof out->name, "%s", name);
+  double expect = c->rate * c->duration_s;
+  if (!(c->rate > 0) || !(c->duration_s > 0) || expect > 2e6) {
+    snprintf(err, errlen,
+             "the tail round needs a rate and a duration, and at most "
+             "2,000,000 calls (rate x duration = %.0f)",
+             expect);
+    return -1;
+  }
+  tail_ctx tc;
+  memset(&tc, 0, sizeof tc);
+  tc.c = c;
+  tc.client = client;
+  tc.name = name;
+  /* Poisson arrivals: exponential gaps, drawn from the seed up front. */
+  size_t cap = (size_t)(expect * 1.2 + 6 * sqrt(expect) + 16);
+  tc.arrive = malloc(cap * sizeof *tc.arrive);
+  tc.lat = malloc(cap * sizeof *tc.lat);
+  tc.why = calloc(cap, 1);
+  tail_worker *ws = calloc((size_t)c->threads, sizeof *ws);
+  ledger_proc lp;
+  memset(&lp, 0, sizeof lp);
+  bool started_ledger = false;
+  int rcode = -1, started = 0;
+  CURL *mon = NULL;
+  buf b = {0};
+  if (!tc.arrive || !tc.lat || !tc.why || !ws) {
+    snprintf(err, errlen, "out of memory");
+    goto out;
+  }
+  if (ledger_start(c, &lp, err, errlen) != 0) goto out;
+  started_ledger = true;
+  snprintf(tc.url, sizeof tc.url, "%s/charges", lp.base);
+  for (int i = 0; i < c->threads; i++) {
+    char who[32];
+    snprintf(who, sizeof who, "tail-%d", i);
+    if (mint_auth(c, &lp, who, ws[i].auth, sizeof ws[i].auth) != 0) {
+      snprintf(err, errlen, "cannot mint a token with %s", c->ledger_path);
+      goto out;
+    }
+  }
+  rein_rng rng;
+  rein_rng_seed(&rng, c->seed);
+  int64_t t0 = mono_ns() + 100 * REIN_NS_PER_MS;
+  int64_t end = t0 + (int64_t)(c->duration_s * 1e9);
+  double t = 0;
+  for (;;) {
+    t += rein_rng_exponential(&rng, 1e9 / c->rate);
+    if (t0 + (int64_t)t >= end || tc.n == cap) break;
+    tc.arrive[tc.n] = t0 + (int64_t)t;
+    tc.lat[tc.n] = -1;
+    tc.n++;
+  }
+  tc.hard_end_ns = end + (int64_t)(c->drain_s * 1e9);
+  for (int i = 0; i < c->threads; i++) {
+    ws[i].tc = &tc;
+    ws[i].index = i;
+    if (pthread_create(&ws[i].th, NULL, tail_main, &ws[i]) != 0) break;
+    started++;
+  }
+  for (int i = 0; i < started; i++)
+    pthread_join(ws[i].th, NULL);
+  if (started < c->threads) {
+    snprintf(err, errlen, "cannot start client threads");
+    goto out;
+  }
+  /* Latencies of the calls made, give-ups included (at their time). */
+  size_t m = 0;
+  for (size_t k = 0; k < tc.n; k++) {
+    if (tc.lat[k] < 0) {
+      out->unfinished++;
+      continue;
+    }
+    if (!tc.why[k])
+      out->done++;
+    else
+      out->gave_up++;
+    if (tc.why[k] && tc.why[k] < REIN_GIVEUP_COUNT_)
+      out->giveups[tc.why[k]]++;
+    tc.lat[m++] = tc.lat[k];
+  }
+  out->calls = tc.n;
+  qsort(tc.lat, m, sizeof *tc.lat, cmp_i64);
+  out->p50_ms = rank_ms(tc.lat, m, 0.50);
+  out->p99_ms = rank_ms(tc.lat, m, 0.99);
+  out->p999_ms = rank_ms(tc.lat, m, 0.999);
+  out->max_ms = m ? (double)tc.lat[m - 1] / 1e6 : 0;
+  rein_curl_stats cs;
+  rein_curl_get_stats(client, &cs);
+  out->attempts = cs.attempts;
+  /* The ledger's own count of what it received. */
+  mon = curl_easy_init();
+  char murl[200];
+  snprintf(murl, sizeof murl, "%s/metrics", lp.base);
+  if (!mon || http(mon, murl, false, NULL, &b) != 200) {
+    snprintf(err, errlen, "GET /metrics failed");
+    goto out;
+  }
+  out->ledger_posts = (uint64_t)metric(
+      b.p, "rein_ledger_requests_total{route=\"POST /charges\"}");
+  out->ledger_slow = (uint64_t)metric(b.p, "\nrein_ledger_slow_tail_total ");
+  out->extra_load = out->calls ? (double)out->ledger_posts /
+                                         (double)out->calls - 1
+                               : 0;
+  rcode = 0;
+out:
+  free(b.p);
+  if (mon) curl_easy_cleanup(mon);
+  if (started_ledger) ledger_stop(&lp);
+  free(ws);
+  free(tc.arrive);
+  free(tc.lat);
+  free(tc.why);
   return rcode;
 }
