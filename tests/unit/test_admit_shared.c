@@ -322,9 +322,18 @@ typedef struct board {
   _Atomic int stop;
 } board;
 
+/* A handler's work: a short spin, and one in 16 also sleeps 100 us
+ * holding its ticket. Without the sleeps a 2-core machine runs at most two
+ * handlers at once, the zone (limit 3) is never full, nothing queues and
+ * the storm ends before the kills; with them it queues on any machine. */
 static void spin(uint64_t *r) {
-  unsigned n = (unsigned)(next_rand(r) % 3000);
+  uint64_t v = next_rand(r);
+  unsigned n = (unsigned)(v % 3000);
   for (volatile unsigned i = 0; i < n; i++) {
+  }
+  if ((v >> 20) % 16 == 0) {
+    struct timespec ts = {0, 100000};
+    nanosleep(&ts, NULL);
   }
 }
 
