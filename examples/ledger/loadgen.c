@@ -61,7 +61,8 @@
  *               work_ms, slow_tail, seed},
  *    "tail": {name, calls, succeeded, gave_up, unfinished, attempts,
  *             ledger_posts, ledger_slow, extra_load, client_extra_load,
- *             p50_ms, p99_ms, p999_ms, max_ms, giveups {reason: n}}}
+ *             p50_ms, p99_ms, p999_ms, max_ms, slow_calls (at least
+ *             half the slow-tail wait), giveups {reason: n}}}
  */
 #include "loadgen.h"
 
@@ -414,6 +415,7 @@ static int run_tail(opts *o, const tail_opts *t, rein_sim_scenario *sc) {
     D("p99_ms", r.p99_ms);
     D("p999_ms", r.p999_ms);
     D("max_ms", r.max_ms);
+    U("slow_calls", r.slow_calls);
 #undef U
 #undef D
     json_t *gv = json_object();

@@ -78,6 +78,8 @@ typedef struct load_tail {
   double extra_load;        /* ledger_posts / calls - 1 */
   double p50_ms, p99_ms, p999_ms, max_ms; /* from each call's scheduled
                                              start to its answer */
+  uint64_t slow_calls; /* calls that took at least half the slow-tail
+                          wait: the tail that hedging is to remove */
 } load_tail;
 
 /* Run the tail round with `client` (plain, or hedging through

@@ -39,6 +39,7 @@
  * /metrics, for docs/fidelity.md "Hedging, live vs simulated".
  */
 #include "loadgen.h"
+#include "rein/input.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -1067,6 +1068,12 @@ int load_run_tail(const load_config *c, rein_curl *client, const char *name,
   out->p99_ms = rank_ms(tc.lat, m, 0.99);
   out->p999_ms = rank_ms(tc.lat, m, 0.999);
   out->max_ms = m ? (double)tc.lat[m - 1] / 1e6 : 0;
+  const char *colon = c->slow_tail ? strchr(c->slow_tail, ':') : NULL;
+  int64_t slow_ns = 0;
+  if (colon && rein_parse_duration(colon + 1, &slow_ns) == REIN_OK &&
+      slow_ns > 0)
+    for (size_t k = m; k > 0 && tc.lat[k - 1] >= slow_ns / 2; k--)
+      out->slow_calls++;
   rein_curl_stats cs;
   rein_curl_get_stats(client, &cs);
   out->attempts = cs.attempts;
