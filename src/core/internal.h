@@ -12,7 +12,9 @@
 #include "rein/common.h"
 #include "rein/errors.h"
 
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 
 #define REIN__CACHELINE 64
 /* Counter stripes per shared object: a power of two. */
@@ -29,8 +31,26 @@ void rein__free_aligned(const rein_allocator *a, void *p);
 rein_status rein__invalid(rein_errbuf *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* A stripe index in [0, REIN__STRIPES) for the calling thread. */
-uint32_t rein__thread_stripe(void);
+/* A stripe index in [0, REIN__STRIPES) for the calling thread: a hash of
+ * its pthread_self (inline: it runs once a call, in rein_retry_init). */
+static inline uint32_t rein__thread_stripe(void) {
+  uint64_t h = (uint64_t)(uintptr_t)pthread_self();
+  h ^= h >> 33;
+  h *= UINT64_C(0xff51afd7ed558ccd);
+  h ^= h >> 33;
+  return (uint32_t)h & (REIN__STRIPES - 1);
+}
+
+/* rein_metrics_add / _observe without the call when the policy has no
+ * metrics (the hot path of a policy without them pays one test). */
+#define REIN__METRICS_ADD(m, c, n)                                            \
+  do {                                                                        \
+    if (m) rein_metrics_add((m), (c), (n));                                   \
+  } while (0)
+#define REIN__METRICS_OBSERVE(m, h, v)                                        \
+  do {                                                                        \
+    if (m) rein_metrics_observe((m), (h), (v));                               \
+  } while (0)
 
 /* The breaker is a retry-only one (gates RETRIES, not custom): the policy
  * asks once, at creation (breaker.c). */

@@ -193,7 +193,7 @@ static rein_decision give_up(rein_retry *r, rein_giveup reason,
   const rein_policy_config *c = &r->policy->cfg;
   r->state = S_GAVE_UP;
   observe_call_end(r, c->metrics);
-  rein_metrics_add(c->metrics, REIN_C_GIVEUPS, 1);
+  REIN__METRICS_ADD(c->metrics, REIN_C_GIVEUPS, 1);
   rein_metrics_add_giveup(c->metrics, (int)reason);
   if (c->on_give_up) fire(r, c->on_give_up, reason, dont_retry, 0, false, now);
   rein_decision d = {REIN_GIVE_UP, reason, dont_retry, r->attempt, 0, 0};
@@ -219,21 +219,21 @@ admit(rein_retry *r, int64_t now, bool retried) {
   if (c->breaker && c->throttle &&
       (retried || !r->policy->gate_retries) &&
       rein_breaker_state_at(c->breaker, now) == REIN_BREAKER_OPEN) {
-    rein_metrics_add(c->metrics, REIN_C_BREAKER_REJECTIONS, 1);
+    REIN__METRICS_ADD(c->metrics, REIN_C_BREAKER_REJECTIONS, 1);
     return give_up(r,
                    r->policy->gate_retries ? REIN_GIVEUP_RETRY_BREAKER
                                            : REIN_GIVEUP_BREAKER_OPEN,
                    true, now);
   }
   if (c->throttle && !rein_throttle_admit(c->throttle, now, call_rng(r))) {
-    rein_metrics_add(c->metrics, REIN_C_THROTTLED, 1);
+    REIN__METRICS_ADD(c->metrics, REIN_C_THROTTLED, 1);
     return give_up(r, REIN_GIVEUP_THROTTLED, true, now);
   }
   if (c->breaker &&
       !(retried && r->policy->gate_retries
             ? rein_breaker_allow_retry(c->breaker, now, &r->permit)
             : rein_breaker_allow(c->breaker, now, &r->permit))) {
-    rein_metrics_add(c->metrics, REIN_C_BREAKER_REJECTIONS, 1);
+    REIN__METRICS_ADD(c->metrics, REIN_C_BREAKER_REJECTIONS, 1);
     return give_up(r,
                    r->policy->gate_retries ? REIN_GIVEUP_RETRY_BREAKER
                                            : REIN_GIVEUP_BREAKER_OPEN,
@@ -245,9 +245,9 @@ admit(rein_retry *r, int64_t now, bool retried) {
   if (r->attempt == 1) {
     if (c->budget) rein__budget_on_request_s(c->budget, now, r->stripe);
   } else {
-    rein_metrics_add(c->metrics, REIN_C_RETRIES, 1);
+    REIN__METRICS_ADD(c->metrics, REIN_C_RETRIES, 1);
   }
-  rein_metrics_add(c->metrics, REIN_C_ATTEMPTS, 1);
+  REIN__METRICS_ADD(c->metrics, REIN_C_ATTEMPTS, 1);
   int64_t timeout = c->attempt_timeout_ns;
   if (r->deadline_ns != INT64_MAX) {
     int64_t left = r->deadline_ns - now;
@@ -263,7 +263,7 @@ rein_decision rein_retry_begin(rein_retry *r, int64_t now) {
   const rein_policy_config *c = &r->policy->cfg;
   r->start_ns = now;
   if (c->window_ns > 0) r->end_ns = now + c->window_ns;
-  rein_metrics_add(c->metrics, REIN_C_CALLS, 1);
+  REIN__METRICS_ADD(c->metrics, REIN_C_CALLS, 1);
   return admit(r, now, false);
 }
 
@@ -280,11 +280,11 @@ rein_decision rein_retry_refuse(rein_retry *r, rein_giveup reason,
   if (r->state == S_INIT) {
     r->start_ns = now;
     if (c->window_ns > 0) r->end_ns = now + c->window_ns;
-    rein_metrics_add(c->metrics, REIN_C_CALLS, 1);
+    REIN__METRICS_ADD(c->metrics, REIN_C_CALLS, 1);
   }
   if (reason == REIN_GIVEUP_BREAKER_OPEN ||
       reason == REIN_GIVEUP_RETRY_BREAKER)
-    rein_metrics_add(c->metrics, REIN_C_BREAKER_REJECTIONS, 1);
+    REIN__METRICS_ADD(c->metrics, REIN_C_BREAKER_REJECTIONS, 1);
   return give_up(r, reason, true, now);
 }
 
@@ -327,7 +327,7 @@ rein_decision rein_retry_next(rein_retry *r, const rein_outcome *o,
   if ((unsigned)kind >= REIN_OUTCOME_COUNT_) kind = REIN_OUTCOME_FAILURE;
   r->last_kind = (uint8_t)kind;
   int64_t took = now - r->attempt_start_ns;
-  rein_metrics_observe(c->metrics, REIN_H_ATTEMPT_DURATION, took);
+  REIN__METRICS_OBSERVE(c->metrics, REIN_H_ATTEMPT_DURATION, took);
   if (c->breaker)
     rein_breaker_record(c->breaker, &r->permit, is_failure_for_breaker(kind),
                         took, now);
@@ -338,7 +338,7 @@ rein_decision rein_retry_next(rein_retry *r, const rein_outcome *o,
     if (c->budget) rein_budget_on_success(c->budget, now, r->budget_cost);
     r->state = S_DONE;
     observe_call_end(r, c->metrics);
-    rein_metrics_add(c->metrics, REIN_C_SUCCESSES, 1);
+    REIN__METRICS_ADD(c->metrics, REIN_C_SUCCESSES, 1);
     rein_decision d = {REIN_DONE, REIN_GIVEUP_NONE, false, r->attempt, 0, 0};
     return d;
   }
@@ -371,7 +371,7 @@ rein_decision rein_retry_next(rein_retry *r, const rein_outcome *o,
   if (floor > REIN_SIGNAL_MAX_DELAY_NS) floor = REIN_SIGNAL_MAX_DELAY_NS;
   if (floor > delay) {
     delay = floor;
-    rein_metrics_add(c->metrics, REIN_C_SERVER_DELAYS, 1);
+    REIN__METRICS_ADD(c->metrics, REIN_C_SERVER_DELAYS, 1);
   }
   int64_t expected =
       c->expected_attempt_ns ? c->expected_attempt_ns : c->attempt_timeout_ns;
@@ -392,7 +392,7 @@ rein_decision rein_retry_next(rein_retry *r, const rein_outcome *o,
     /* dont_retry: a retry from the layer above would come later still,
      * past the same retention (a derived key is forgotten as well). */
     if (refuse) return give_up(r, REIN_GIVEUP_RETENTION, true, now);
-    rein_metrics_add(c->metrics, REIN_C_RETENTION_LATE, 1);
+    REIN__METRICS_ADD(c->metrics, REIN_C_RETENTION_LATE, 1);
   }
   if (poll) {
     if (bounded) r->polls++;
@@ -408,7 +408,7 @@ rein_decision rein_retry_next(rein_retry *r, const rein_outcome *o,
    * its threshold; asked before the budget, so no token is taken. */
   if (r->policy->gate_retries &&
       rein_breaker_state_at(c->breaker, now) == REIN_BREAKER_OPEN) {
-    rein_metrics_add(c->metrics, REIN_C_BREAKER_REJECTIONS, 1);
+    REIN__METRICS_ADD(c->metrics, REIN_C_BREAKER_REJECTIONS, 1);
     return give_up(r, REIN_GIVEUP_RETRY_BREAKER, true, now);
   }
   if (c->budget) {
@@ -416,7 +416,7 @@ rein_decision rein_retry_next(rein_retry *r, const rein_outcome *o,
     if (!rein__budget_try_retry_s(c->budget, now,
                                   kind == REIN_OUTCOME_TIMEOUT, &cost,
                                   r->stripe)) {
-      rein_metrics_add(c->metrics, REIN_C_BUDGET_REJECTIONS, 1);
+      REIN__METRICS_ADD(c->metrics, REIN_C_BUDGET_REJECTIONS, 1);
       return give_up(r, REIN_GIVEUP_BUDGET, true, now);
     }
     r->budget_cost = cost;
@@ -424,7 +424,7 @@ rein_decision rein_retry_next(rein_retry *r, const rein_outcome *o,
   r->state = S_WAITING;
   r->prev_delay_ns = delay;
   r->delay_total_ns = add_sat(r->delay_total_ns, delay);
-  rein_metrics_observe(c->metrics, REIN_H_RETRY_DELAY, delay);
+  REIN__METRICS_OBSERVE(c->metrics, REIN_H_RETRY_DELAY, delay);
   r->ready_at_ns = now + delay;
   if (c->on_retry)
     fire(r, c->on_retry, REIN_GIVEUP_NONE, false, delay, false, now);

@@ -88,10 +88,3 @@ rein_status rein__invalid(rein_errbuf *err, const char *fmt, ...) {
   return REIN_EINVAL;
 }
 
-uint32_t rein__thread_stripe(void) {
-  uint64_t h = (uint64_t)(uintptr_t)pthread_self();
-  h ^= h >> 33;
-  h *= UINT64_C(0xff51afd7ed558ccd);
-  h ^= h >> 33;
-  return (uint32_t)h & (REIN__STRIPES - 1);
-}

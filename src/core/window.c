@@ -5,25 +5,6 @@
  */
 #include "window.h"
 
-#define TAG_BITS 24
-#define TAG_MASK ((UINT64_C(1) << TAG_BITS) - 1)
-#define VAL_BITS 40
-#define VAL_MASK ((UINT64_C(1) << VAL_BITS) - 1)
-
-static inline uint64_t pack(uint32_t tag, int64_t v) {
-  return ((uint64_t)tag << VAL_BITS) | ((uint64_t)v & VAL_MASK);
-}
-
-static inline uint32_t tag_of(uint64_t c) {
-  return (uint32_t)(c >> VAL_BITS);
-}
-
-static inline int64_t val_of(uint64_t c) {
-  uint64_t v = c & VAL_MASK;
-  if (v & (UINT64_C(1) << (VAL_BITS - 1))) v |= ~VAL_MASK; /* sign-extend */
-  return (int64_t)v;
-}
-
 rein_status rein__window_init(rein__window *w, const rein_allocator *a,
                               int64_t window_ns, uint32_t nslots,
                               uint32_t ncounters, uint32_t nstripes) {
@@ -49,73 +30,38 @@ void rein__window_destroy(rein__window *w, const rein_allocator *a) {
   w->cells = NULL;
 }
 
-static inline _Atomic uint64_t *cell(const rein__window *w, uint32_t stripe,
-                                     uint32_t counter, uint32_t slot) {
-  size_t idx = (size_t)(stripe & (w->nstripes - 1)) * w->stripe_cells +
-               (size_t)counter * w->nslots + slot;
-  return &w->cells[idx];
-}
-
-/* The epoch of `now` and its slot index (epoch % nslots), using and
- * refreshing stripe `stripe`'s hint; stripe UINT32_MAX means no hint. */
-static inline uint64_t epoch_of(rein__window *w, uint32_t stripe, int64_t now,
-                                uint32_t *slot) {
-  if (now < 0) now = 0;
-  _Atomic uint64_t *hint = NULL;
-  if (stripe != UINT32_MAX) {
-    hint = &w->cells[(size_t)(stripe & (w->nstripes - 1)) * w->stripe_cells +
-                     w->stripe_cells - 1];
-    uint64_t h = atomic_load_explicit(hint, memory_order_relaxed);
-    uint64_t e = h >> 8;
-    if ((uint64_t)now - e * (uint64_t)w->slot_ns < (uint64_t)w->slot_ns) {
-      *slot = (uint32_t)(h & 0xff);
-      return e;
-    }
-  }
+uint64_t rein__window_roll(rein__window *w, uint32_t stripe, int64_t now,
+                           uint32_t *slot) {
   uint64_t e = (uint64_t)(now / w->slot_ns);
   *slot = (uint32_t)(e % w->nslots);
-  if (hint) atomic_store_explicit(hint, e << 8 | *slot, memory_order_relaxed);
-  return e;
-}
-
-uint32_t rein__window_add(rein__window *w, uint32_t stripe, uint32_t counter,
-                          int64_t now, int64_t delta) {
-  uint32_t slot;
-  uint64_t e = epoch_of(w, stripe, now, &slot);
-  uint32_t tag = (uint32_t)(e & TAG_MASK);
   uint32_t bit = UINT32_C(1) << (stripe & (w->nstripes - 1));
   if (!(atomic_load_explicit(&w->used, memory_order_relaxed) & bit))
     atomic_fetch_or_explicit(&w->used, bit, memory_order_seq_cst);
-  _Atomic uint64_t *c = cell(w, stripe, counter, slot);
-  uint64_t old = atomic_load_explicit(c, memory_order_relaxed);
-  for (;;) {
-    uint64_t nv = tag_of(old) == tag ? pack(tag, val_of(old) + delta)
-                                     : pack(tag, delta);
-    if (atomic_compare_exchange_weak_explicit(c, &old, nv,
-                                              memory_order_acq_rel,
-                                              memory_order_relaxed))
-      return tag;
-  }
+  _Atomic uint64_t *hint =
+      &w->cells[(size_t)(stripe & (w->nstripes - 1)) * w->stripe_cells +
+                w->stripe_cells - 1];
+  atomic_store_explicit(hint, e << 9 | 0x100 | *slot, memory_order_relaxed);
+  return e;
 }
 
 void rein__window_undo(rein__window *w, uint32_t stripe, uint32_t counter,
                        int64_t now_at_add, uint32_t tag, int64_t delta) {
   uint32_t slot;
-  (void)epoch_of(w, stripe, now_at_add, &slot);
-  _Atomic uint64_t *c = cell(w, stripe, counter, slot);
+  (void)rein__window_epoch(w, stripe, now_at_add < 0 ? 0 : now_at_add, &slot);
+  _Atomic uint64_t *c = rein__window_cell(w, stripe, counter, slot);
   uint64_t old = atomic_load_explicit(c, memory_order_relaxed);
-  while (tag_of(old) == tag) {
+  while (rein__window_tag(old) == tag) {
     if (atomic_compare_exchange_weak_explicit(
-            c, &old, pack(tag, val_of(old) + delta), memory_order_acq_rel,
-            memory_order_relaxed))
+            c, &old, rein__window_pack(tag, rein__window_val(old) + delta),
+            memory_order_acq_rel, memory_order_relaxed))
       return;
   }
 }
 
 int64_t rein__window_sum(rein__window *w, uint32_t counter, int64_t now) {
-  uint32_t slot;
-  uint64_t e = epoch_of(w, UINT32_MAX, now, &slot);
-  uint32_t cur = (uint32_t)(e & TAG_MASK);
+  if (now < 0) now = 0;
+  uint64_t e = (uint64_t)(now / w->slot_ns);
+  uint32_t cur = (uint32_t)(e & REIN__WIN_TAG_MASK);
   int64_t sum = 0;
   uint32_t used = atomic_load_explicit(&w->used, memory_order_seq_cst);
   for (uint32_t s = 0; s < w->nstripes; s++) {
@@ -124,8 +70,8 @@ int64_t rein__window_sum(rein__window *w, uint32_t counter, int64_t now) {
         &w->cells[(size_t)s * w->stripe_cells + (size_t)counter * w->nslots];
     for (uint32_t i = 0; i < w->nslots; i++) {
       uint64_t c = atomic_load_explicit(&base[i], memory_order_acquire);
-      uint32_t age = (cur - tag_of(c)) & (uint32_t)TAG_MASK;
-      if (age < w->nslots) sum += val_of(c);
+      uint32_t age = (cur - rein__window_tag(c)) & (uint32_t)REIN__WIN_TAG_MASK;
+      if (age < w->nslots) sum += rein__window_val(c);
     }
   }
   return sum;
