@@ -210,8 +210,9 @@ const rein_cli_command rein_cmd_import = {
         "defaults. Each call keeps its "
         "origin "
         "(file:line:col and method or route) in an `origin:` field.\n\n"
-        "Every field rein cannot represent (hedging, waitForReady, host "
-        "predicates, retriable headers, ...) is a warning naming it; "
+        "A gRPC hedgingPolicy becomes the contract's hedge block; every "
+        "field rein cannot represent (Envoy's hedge_policy, waitForReady, "
+        "host predicates, retriable headers, ...) is a warning naming it; "
         "malformed input, wrong types and unknown fields are errors with "
         "file:line:col, and then nothing is written. docs/interop.md lists "
         "what maps to what.",
