@@ -252,6 +252,11 @@ rein_status rein_curl_new(const rein_curl_config *cfg, rein_curl **out) {
         return st;
       }
     }
+    if (pthread_mutex_init(&c->multi_lock, NULL) != 0) {
+      rein_curl_free(c);
+      return REIN_ENOMEM;
+    }
+    c->multi_lock_ready = true;
   }
   if ((st = rein__curl_eps_setup(c, cfg, err)) != REIN_OK) {
     rein_curl_free(c);
@@ -264,6 +269,9 @@ rein_status rein_curl_new(const rein_curl_config *cfg, rein_curl **out) {
 void rein_curl_free(rein_curl *c) {
   if (!c) return;
   rein__curl_eps_teardown(c);
+  for (uint32_t i = 0; i < c->multi_nidle; i++)
+    curl_multi_cleanup(c->multi_idle[i]);
+  if (c->multi_lock_ready) pthread_mutex_destroy(&c->multi_lock);
   rein_hedge_policy_free(c->hedge[0]);
   rein_hedge_policy_free(c->hedge[1]);
   rein_policy_free(c->copy);
@@ -1140,8 +1148,34 @@ static rein_status hedged_resume(rein_curl_call *call, CURLM *m,
   return hedged_drive(call, m, step);
 }
 
+/* A multi handle for one blocking hedged call: an idle one of the
+ * client's (its connections still open) or a new one. */
+static CURLM *multi_take(rein_curl *c) {
+  CURLM *m = NULL;
+  pthread_mutex_lock(&c->multi_lock);
+  if (c->multi_nidle) m = c->multi_idle[--c->multi_nidle];
+  pthread_mutex_unlock(&c->multi_lock);
+  if (!m && (m = curl_multi_init()))
+    /* keep the connections of a few calls' attempts between calls */
+    curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, 8L);
+  return m;
+}
+
+/* Back to the client when there is room (nothing on it: the call removed
+ * its handles), else closed. */
+static void multi_give(rein_curl *c, CURLM *m) {
+  pthread_mutex_lock(&c->multi_lock);
+  if (c->multi_nidle < REIN__CURL_MULTI_IDLE) {
+    c->multi_idle[c->multi_nidle++] = m;
+    m = NULL;
+  }
+  pthread_mutex_unlock(&c->multi_lock);
+  if (m) curl_multi_cleanup(m);
+}
+
 /*
- * Blocking: the multi driver on a private multi handle. A wait with
+ * Blocking: the multi driver on a multi handle of its own (an idle one
+ * of the client's, with its open connections: multi_take). A wait with
  * nothing in flight (pacing, a retry's backoff) sleeps through the
  * client's sleeper, as the plain blocking driver does; otherwise the loop
  * waits in curl_multi_poll for an answer or the hedge timer.
@@ -1156,7 +1190,7 @@ static rein_status perform_hedged(rein_curl *c, CURL *easy,
   if (st != REIN_OK) return st;
   memset(&hr, 0, sizeof hr);
   call.hr = &hr;
-  CURLM *m = curl_multi_init();
+  CURLM *m = multi_take(c);
   if (!m) {
     call_release(&call);
     return REIN_ENOMEM;
@@ -1194,7 +1228,7 @@ static rein_status perform_hedged(rein_curl *c, CURL *easy,
     hr.failed = st;
     hedged_finish(&call);
   }
-  curl_multi_cleanup(m);
+  multi_give(c, m);
   call_release(&call);
   if (res) *res = call.res;
   if (st != REIN_OK) return st;

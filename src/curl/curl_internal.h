@@ -77,6 +77,9 @@ typedef struct rein__curl_pick {
   int64_t sent_ns;
 } rein__curl_pick;
 
+/* Idle multi handles a hedging client keeps for its blocking calls. */
+#define REIN__CURL_MULTI_IDLE 8
+
 struct rein_curl {
   rein_curl_config cfg; /* strings point into the fields below */
   char key_header[128];
@@ -105,6 +108,13 @@ struct rein_curl {
   /* Hedging (config.hedge): over by_idem[0] and by_idem[1]; NULL = none. */
   rein_hedge_policy *hedge[2];
   size_t hedge_body_max;
+  /* Blocking hedged calls run on a multi handle of their own: the idle
+   * ones are kept here (with their connection caches), so the next call,
+   * on any thread, reuses its connections instead of opening new ones. */
+  pthread_mutex_t multi_lock;
+  bool multi_lock_ready;
+  CURLM *multi_idle[REIN__CURL_MULTI_IDLE];
+  uint32_t multi_nidle;
   /* Endpoints (endpoints.c). cfg.endpoints points into ep_urls. */
   char (*ep_urls)[REIN_CURL_ENDPOINT_LEN];
   const char **ep_list;

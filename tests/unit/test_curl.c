@@ -900,6 +900,11 @@ static void test_hedged_perform(void **state) {
   assert_int_equal(rein_curl_perform_ex(c, e, &o, &res), REIN_OK);
   assert_int_equal(res.attempts, 1);
   assert_int_equal(ts_requests(srv, q, 8), 3);
+  /* ...on a connection the client kept from the call before (its idle
+   * multi handle's cache), not a new one */
+  long conns = -1;
+  curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &conns);
+  assert_int_equal(conns, 0);
   /* Fatal: ends the call at once. */
   ts_response nf = {404, NULL, 0};
   ts_script(srv, "/h", &nf, 1);
