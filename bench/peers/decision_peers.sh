@@ -28,7 +28,7 @@ if [ ! -e "$D/node_modules/cockatiel/package.json" ]; then
   (cd "$D" && npm ci --no-audit --no-fund --loglevel=error >&2)
 fi
 OUT=$(mktemp)
-trap 'rm -f "$OUT"' EXIT
+trap 'rm -f "$OUT" "$OUT.one"' EXIT
 echo "decision_peers: $ROUNDS rounds, $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs"
 r=1
 while [ "$r" -le "$ROUNDS" ]; do
@@ -67,7 +67,7 @@ for row, cases in rows.items():
             if case.startswith("rein "):
                 continue
             rs = [by[k] / b[k] for k in sorted(by) if k in b]
-            print("  %-24s / %-13s x%-8.1f (min %.1f, max %.1f; rounds: %s)"
+            print("  %-31s / %-13s x%-7.1f (min %.1f, max %.1f; rounds: %s)"
                   % (case, base, statistics.median(rs), min(rs), max(rs),
                      " ".join("%.1f" % x for x in rs)))
 PYEOF
