@@ -36,6 +36,8 @@ CHECK_PKGS=(
   nginx-dev libpcre2-dev zlib1g-dev
   # tools the tests and benchmarks use
   curl wrk openssl hyperfine python3-simpy3 python3-jsonschema python3-yaml chromium
+  # bench/peers/decision_peers.sh (make bench: a peer retry library)
+  python3-tenacity
   # promtool (metrics_promtool test)
   prometheus
   # the tool's man pages and completion (cli_tool, test_install)
