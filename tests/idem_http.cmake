@@ -19,6 +19,16 @@ if(TARGET ledger)
     LIBS PkgConfig::IDEM_HTTP_T_CURL PkgConfig::IDEM_HTTP_T_SQLITE ledger_auth
     ARGS $<TARGET_FILE:ledger>
     LABELS e2e TIMEOUT 120)
+  # A SIGKILL at every step of a keyed charge (after the claim, the charge,
+  # the stored response, the commit), in one transaction (no --work-ms)
+  # and in two: charge and stored response together or not at all; one
+  # charge after the retry.
+  rein_add_test(NAME test_ledger_steps
+    SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/e2e/test_ledger_steps.c
+            ${CMAKE_CURRENT_SOURCE_DIR}/e2e/ledger_proc.c
+    LIBS PkgConfig::IDEM_HTTP_T_CURL PkgConfig::IDEM_HTTP_T_SQLITE ledger_auth
+    ARGS $<TARGET_FILE:ledger>
+    LABELS e2e TIMEOUT 90)
   # The same with the memory store, which forgets every key on a crash: the
   # ledger's UNIQUE (principal, key) alone must keep charges exactly-once.
   add_test(NAME test_ledger_crash_memstore

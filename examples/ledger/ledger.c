@@ -127,6 +127,7 @@ typedef struct options {
   double slow_p;        /* --slow-tail: probability, [0, 1] */
   int64_t slow_ns;      /* --slow-tail: the added wait */
   uint64_t seed;        /* --seed: the slow-tail draws */
+  int crash_at;         /* REIN_LEDGER_CRASH_AT (tests): see crash_point */
 } options;
 
 static void usage(FILE *f) {
@@ -766,6 +767,38 @@ static size_t charge_json(const ledger_charge *c, char *buf, size_t cap) {
   return n;
 }
 
+/* Test hook: REIN_LEDGER_CRASH_AT=claimed|charged|completed|committed
+ * makes the first keyed POST /charges that reaches that point SIGKILL the
+ * whole process there (after the claim is taken, after the charge row is
+ * written, after the response is stored, after the commit), so a test can
+ * restart it and check that the charge and its stored response exist
+ * together or not at all (tests/e2e/test_ledger_steps.c). Unset: nothing. */
+enum {
+  CRASH_NONE,
+  CRASH_CLAIMED,
+  CRASH_CHARGED,
+  CRASH_COMPLETED,
+  CRASH_COMMITTED
+};
+
+static int crash_at_env(void) {
+  static const char *const names[] = {"claimed", "charged", "completed",
+                                      "committed"};
+  const char *v = getenv("REIN_LEDGER_CRASH_AT");
+  if (!v || !*v) return CRASH_NONE;
+  for (int i = 0; i < 4; i++)
+    if (strcmp(v, names[i]) == 0) return CRASH_CLAIMED + i;
+  fprintf(stderr,
+          "ledger: REIN_LEDGER_CRASH_AT=%s: expected claimed, "
+          "charged, completed or committed\n",
+          v);
+  exit(2);
+}
+
+static void crash_point(const ledger *l, int where) {
+  if (l->opt.crash_at == where) raise(SIGKILL);
+}
+
 static void sleep_us(int64_t us) {
   if (us <= 0) return;
   struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
@@ -816,6 +849,17 @@ static enum MHD_Result charge_with_slot(ledger *l, worker *w,
   size_t n_xh = 0;
   const char *key = NULL;
   uint8_t fp[32] = {0};
+  /* One transaction for the claim, the charge and the stored response,
+   * when the store shares the ledger's connection and nothing runs
+   * between claim and charge (no --work-ms): one commit a charge instead
+   * of two. The claim is then visible to others only with the charge, so
+   * a concurrent request with the same key waits for the lock and
+   * replays. With --work-ms the claim commits first, as a lease others see
+   * as in progress (409) while the work runs. */
+  bool tx = false;
+  char err[256];
+  if (l->idem && w->store && w->shares_db && l->opt.work_us == 0)
+    tx = ledger_db_exec(w->db, "BEGIN IMMEDIATE", err, sizeof err) == 0;
   if (l->idem) {
     if (!w->store && open_store(l, w) != 0) {
       rein_idem_http_header ra[2] = {{"Retry-After", "1"},
@@ -844,10 +888,16 @@ static enum MHD_Result charge_with_slot(ledger *l, worker *w,
     };
     rein_status st = rein_idem_http_begin(l->idem, w->store, &req, &x);
     if (st != REIN_OK) {
+      if (tx) ledger_db_exec(w->db, "ROLLBACK", NULL, 0);
       return send_problem(l, conn, 500, "internal", "Internal error",
                           rein_strerror(st), NULL, 0);
     }
+    if (rein_idem_http_exchange_key(x) &&
+        rein_idem_http_exchange_action(x) == REIN_IDEM_HTTP_PROCEED)
+      crash_point(l, CRASH_CLAIMED);
     if (rein_idem_http_exchange_action(x) != REIN_IDEM_HTTP_PROCEED) {
+      /* a replay, a conflict or an error: nothing of ours to commit */
+      if (tx) ledger_db_exec(w->db, "ROLLBACK", NULL, 0);
       const rein_idem_http_response *r = rein_idem_http_exchange_response(x);
       if (rein_idem_http_exchange_store_status(x) != REIN_OK)
         logf_(l, "idempotency store failed: %s",
@@ -867,6 +917,10 @@ static enum MHD_Result charge_with_slot(ledger *l, worker *w,
     /* The caller stopped waiting while we worked: commit nothing, release
      * the key (a retry with time left charges). */
     inc(l, M_DEADLINE_COMMIT);
+    if (tx) {
+      ledger_db_exec(w->db, "ROLLBACK", NULL, 0); /* the claim with it */
+      tx = false;
+    }
     rein_idem_http_abandon(x);
     enum MHD_Result ret = send_problem(
         l, conn, 504, "deadline", "Deadline exceeded",
@@ -878,14 +932,14 @@ static enum MHD_Result charge_with_slot(ledger *l, worker *w,
   }
   ledger_charge c;
   bool inserted = false;
-  char err[256];
   int64_t wall_ms = rein_clock_wall_ns() / REIN_NS_PER_MS;
   /* With the SQLite store on the same connection, the charge and the
-   * stored response commit in one transaction: after a crash either both
-   * exist (the retry replays) or neither (the retry charges). */
-  bool tx = key && w->shares_db;
-  if (tx && ledger_db_exec(w->db, "BEGIN IMMEDIATE", err, sizeof err) != 0)
-    tx = false; /* fall back to the UNIQUE constraint alone */
+   * stored response commit in one transaction (and the claim too, when
+   * taken above): after a crash either both exist (the retry replays) or
+   * neither (the retry charges). */
+  if (!tx && key && w->shares_db &&
+      ledger_db_exec(w->db, "BEGIN IMMEDIATE", err, sizeof err) == 0)
+    tx = true; /* else the UNIQUE constraint alone */
   if (ledger_db_charge(w->db, principal, key, fp, creq, wall_ms, &c, &inserted,
                        err, sizeof err) != 0) {
     inc(l, M_DB_ERRORS);
@@ -897,6 +951,7 @@ static enum MHD_Result charge_with_slot(ledger *l, worker *w,
     finish(l, w, x);
     return ret;
   }
+  if (key) crash_point(l, CRASH_CHARGED);
   if (inserted) {
     inc(l, M_CHARGES);
   } else if (key) {
@@ -926,10 +981,13 @@ static enum MHD_Result charge_with_slot(ledger *l, worker *w,
   if (x) {
     rein_idem_http_response resp = {status, hdrs, 1, body, blen};
     rein_status st = rein_idem_http_complete(x, &resp, NULL);
+    if (key) crash_point(l, CRASH_COMPLETED);
     if (tx) {
       if (ledger_db_exec(w->db, "COMMIT", err, sizeof err) != 0) {
-        /* Nothing committed: neither the charge nor the response. The
-         * key stays leased until the lease ends; the retry then charges. */
+        /* Nothing committed: neither the charge nor the response (nor,
+         * in one transaction, the claim). The key stays leased until the
+         * lease ends, if the claim committed first; the retry then
+         * charges. */
         inc(l, M_DB_ERRORS);
         logf_(l, "%s", err);
         ledger_db_exec(w->db, "ROLLBACK", NULL, 0);
@@ -942,6 +1000,7 @@ static enum MHD_Result charge_with_slot(ledger *l, worker *w,
       if (st != REIN_OK && st != REIN_ESTALE && st != REIN_ESTATE)
         st = rein_idem_http_complete(x, &resp, NULL);
     }
+    if (key) crash_point(l, CRASH_COMMITTED);
     if (st != REIN_OK) {
       /* The charge is durable and unique on the key: a retry reruns the
        * handler, finds the row and answers the same. Send it anyway. */
@@ -1677,6 +1736,7 @@ int main(int argc, char **argv) {
   static ledger L;
   ledger *l = &L;
   if (parse_options(argc, argv, &l->opt) != 0) return 2;
+  l->opt.crash_at = crash_at_env();
   {
     char kerr[512];
     if (ledger_auth_load_key(l->opt.auth_key_file, &l->key, kerr,

@@ -223,6 +223,13 @@ REIN_API rein_status rein_idem_mem_new(const rein_idem_config *c,
  * With `db` given, WAL mode and the busy timeout are still set on it, and
  * rein_idem_store_free closes it only when `owns_db` is true (also on a
  * failed _new).
+ * One transaction: when the caller has a transaction open on `db`
+ * (BEGIN IMMEDIATE, so the write lock is held), begin joins it as a
+ * savepoint instead of starting its own, and complete / checkpoint /
+ * abandon are single statements in it, so the claim, the caller's effect
+ * and the stored response commit together with the caller's COMMIT, or
+ * not at all. A concurrent begin of the same key then waits for that
+ * commit (the lock) and replays; nothing is "in progress" to others.
  */
 typedef struct rein_idem_sqlite_config {
   const char *path;       /* database file; NULL when `db` is given */

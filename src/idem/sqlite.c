@@ -3,7 +3,10 @@
  * sqlite.c: the SQLite idempotency store, rein's embedded default.
  *
  * One row per record in a WITHOUT ROWID table keyed by the 32-byte record
- * id. begin reads and writes inside BEGIN IMMEDIATE: the write lock is taken
+ * id. begin reads and writes inside BEGIN IMMEDIATE (or, when the caller
+ * has a transaction open on the same connection, inside a savepoint of
+ * it, so a handler can take the claim, make its effect and store the
+ * response in one commit): the write lock is taken
  * before the read, so two begins (in threads or processes) can never both
  * see "absent" and both claim; the loser waits in SQLite's busy handler for
  * up to busy_timeout_ms and then gets REIN_EBUSY. checkpoint, complete and
@@ -22,6 +25,9 @@ enum {
   Q_BEGIN,
   Q_COMMIT,
   Q_ROLLBACK,
+  Q_SAVE, /* begin inside the caller's transaction: a savepoint */
+  Q_RELEASE,
+  Q_UNDO,
   Q_SEL,
   Q_PUT,
   Q_CP,
@@ -103,8 +109,14 @@ static rein_status sq_begin(rein_idem_store *s, const rein__idem_begin_args *a,
                             rein_idem_result *out) {
   sq *d = s->impl;
   int64_t now = a->now;
-  int rc = step_done(d->q[Q_BEGIN]);
-  if (rc != SQLITE_OK) return sq_err(s, d->db, rc, "BEGIN IMMEDIATE");
+  /* Inside the caller's transaction on this connection (a handler that
+   * commits its effect and the stored response together, and takes the
+   * claim in that same transaction): a savepoint in it, durable only with
+   * the caller's COMMIT. Otherwise a transaction of its own. */
+  bool joined = !sqlite3_get_autocommit(d->db);
+  int rc = step_done(d->q[joined ? Q_SAVE : Q_BEGIN]);
+  if (rc != SQLITE_OK)
+    return sq_err(s, d->db, rc, joined ? "SAVEPOINT" : "BEGIN IMMEDIATE");
   rein_status st = REIN_OK;
   sqlite3_stmt *q = d->q[Q_SEL];
   sqlite3_bind_blob(q, 1, a->id, 32, SQLITE_STATIC);
@@ -178,15 +190,21 @@ static rein_status sq_begin(rein_idem_store *s, const rein__idem_begin_args *a,
     out->outcome = REIN_IDEM_MISMATCH;
     break;
   }
-  rc = step_done(d->q[Q_COMMIT]);
+  rc = step_done(d->q[joined ? Q_RELEASE : Q_COMMIT]);
   if (rc != SQLITE_OK) {
-    st = sq_err(s, d->db, rc, "COMMIT");
+    st = sq_err(s, d->db, rc, joined ? "RELEASE" : "COMMIT");
     goto rollback;
   }
   return REIN_OK;
 rollback:
   sqlite3_reset(q);
-  if (!sqlite3_get_autocommit(d->db)) step_done(d->q[Q_ROLLBACK]);
+  if (joined) {
+    /* undo this begin's writes, keep the caller's transaction */
+    step_done(d->q[Q_UNDO]);
+    step_done(d->q[Q_RELEASE]);
+  } else if (!sqlite3_get_autocommit(d->db)) {
+    step_done(d->q[Q_ROLLBACK]);
+  }
   return st;
 }
 
@@ -303,6 +321,9 @@ static rein_status setup(rein_idem_store *s, sq *d, const char *t,
       [Q_BEGIN] = "BEGIN IMMEDIATE",
       [Q_COMMIT] = "COMMIT",
       [Q_ROLLBACK] = "ROLLBACK",
+      [Q_SAVE] = "SAVEPOINT rein_idem_begin",
+      [Q_RELEASE] = "RELEASE rein_idem_begin",
+      [Q_UNDO] = "ROLLBACK TO rein_idem_begin",
       [Q_SEL] = "SELECT fp, state, fence, nonce, created_ns, expires_ns, "
                 "lease_ns, phase, status, headers, body FROM \"%s\" "
                 "WHERE id = ?1",
