@@ -73,7 +73,7 @@ static int rule_number(const char *id) {
 
 static int explain(const char *id) {
   const rein_contract_rule_info *r = rein_contract_rule(id);
-  if (!r) return bad("unknown rule (R001..R012, E001..E008)", id);
+  if (!r) return bad("unknown rule (R001..R013, E001..E008)", id);
   printf("%s %s (%s)\n%s\n\n%s\n", r->id, r->name,
          rein_contract_severity_name(r->severity), r->summary,
          *r->explain ? r->explain : "An input error: see the diagnostic.");
@@ -191,7 +191,7 @@ static int run(int argc, char **argv) {
       for (char *tok = strtok(buf, ", "); tok; tok = strtok(NULL, ", ")) {
         int r = rule_number(tok);
         if (!r) {
-          rc = bad("unknown rule for --disable (R001..R012)", tok);
+          rc = bad("unknown rule for --disable (R001..R013)", tok);
           goto out;
         }
         opts.disabled |= REIN_CONTRACT_RULE_BIT(r);
@@ -261,7 +261,7 @@ out:
 
 const rein_cli_command rein_cmd_check = {
     .name = "check",
-    .summary = "check retry contracts across the service graph (R001..R012)",
+    .summary = "check retry contracts across the service graph (R001..R013)",
     .run = run,
     .options = options,
     .synopsis = "check [options] FILE|DIR|-...",
@@ -285,7 +285,9 @@ const rein_cli_command rein_cmd_check = {
         "tolerance, R009 pinned version differs, R010 attempt timeout >= "
         "callee\n"
         "timeout, R011 hedging past capacity or on a non-idempotent call,\n"
-        "R012 a shedding callee's signals ignored. See docs/contracts.md.\n"
+        "R012 a shedding callee's signals ignored, R013 re-publishes past a\n"
+        "broker's deduplication window or a consumer without an inbox. See\n"
+        "docs/contracts.md.\n"
         "\n"
         "On a terminal the severity words are in colour, unless NO_COLOR is\n"
         "set.\n",

@@ -21,7 +21,7 @@
  * unknown field (with a did-you-mean), bad duration or rate becomes a
  * diagnostic with file:line:col; a file with problems contributes nothing
  * (rules never run on half a contract), the other files load. Checking
- * resolves references and runs rules R001..R012, appending findings to the
+ * resolves references and runs rules R001..R013, appending findings to the
  * same diagnostic list. rein_policy_from_contract turns one call of the
  * checked graph into the core configs (rein_policy_config and the budget,
  * breaker and throttle configs), so the policy that was checked is the
@@ -73,7 +73,7 @@ typedef struct rein_contract_related {
 } rein_contract_related;
 
 /*
- * One diagnostic. `rule` is a stable id: R001..R012 for rules, E001..E007
+ * One diagnostic. `rule` is a stable id: R001..R013 for rules, E001..E007
  * for input problems (E001 malformed YAML, E002 wrong type, E003 unknown
  * field, E004 invalid value, E005 missing field, E006 duplicate,
  * E007 unresolved reference, E008 unreadable file). `message` is one line
@@ -178,7 +178,7 @@ REIN_API rein_status rein_contract_load(const rein_contract_config *c,
                                         rein_contract_set **out);
 
 /* Rules. Ids are stable; the bit of rule R00N is 1u << N. */
-#define REIN_CONTRACT_RULE_COUNT 12
+#define REIN_CONTRACT_RULE_COUNT 13
 #define REIN_CONTRACT_RULE_BIT(n) (1u << (n))
 
 typedef struct rein_contract_check_opts {

@@ -52,6 +52,33 @@ typedef enum rc_idem {
   RC_IDEM_NONE = 3
 } rc_idem;
 
+/* A message broker a call publishes through or an operation consumes from
+ * (`broker:`, docs/contracts.md "Brokers"): what it deduplicates, read by
+ * R013. `kind` RC_BROKER_NONE: no block. */
+typedef enum rc_broker_kind {
+  RC_BROKER_NONE = 0,
+  RC_BROKER_JETSTREAM = 1,
+  RC_BROKER_KAFKA = 2,
+  RC_BROKER_RABBITMQ = 3,
+  RC_BROKER_REDIS_STREAMS = 4
+} rc_broker_kind;
+
+/* nats-server's default stream duplicate_window. */
+#define RC_JETSTREAM_DUP_WINDOW_NS (INT64_C(120) * REIN_NS_PER_S)
+
+typedef struct rc_broker {
+  rc_broker_kind kind;
+  rc_loc loc, kind_loc;
+  int64_t duplicate_window; /* jetstream; RC_JETSTREAM_DUP_WINDOW_NS when
+                               not written */
+  bool has_duplicate_window;
+  rc_loc duplicate_window_loc;
+  bool idempotent_producer, has_idempotent_producer; /* kafka */
+  rc_loc idempotent_producer_loc;
+  bool inbox, has_inbox; /* a consumer (operation) */
+  rc_loc inbox_loc;
+} rc_broker;
+
 typedef struct rc_op {
   const char *name;
   rc_loc loc;
@@ -69,6 +96,7 @@ typedef struct rc_op {
   rc_loc max_retry_ratio_loc;
   int64_t timeout;
   rc_loc timeout_loc;
+  rc_broker broker; /* the broker it consumes from (kind NONE: none) */
 } rc_op;
 
 typedef struct rc_svc rc_svc;
@@ -125,6 +153,8 @@ typedef struct rc_call {
   rc_loc pin_loc;
   const char *origin; /* imported calls: "file:line:col name" (rein import) */
   rc_loc origin_loc;
+  rc_broker broker;      /* the broker it publishes through (kind NONE: a
+                            direct call) */
   rein_policy_spec spec; /* backoff, budget, breaker, throttle and their
                             scopes, as the model read them (rein/model.h) */
 } rc_call;

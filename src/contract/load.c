@@ -639,13 +639,126 @@ static bool want_tokens(lctx *L, yaml_node_t *n, const char *path,
   return ok;
 }
 
-/* ----------------------------------------------------------- operations */
+/* -------------------------------------------------------------- brokers */
 
 #define DAY366 (INT64_C(366) * 86400 * REIN_NS_PER_S)
 
+static bool want_bool(lctx *L, const yaml_node_t *n, const char *path,
+                      bool *out);
+
+/* `broker:` on a call (the producer side: what the broker deduplicates of
+ * what this call re-publishes) or on an operation (the consumer side:
+ * whether it deduplicates redeliveries itself). One block, two field sets:
+ * a field of the other side is refused with where it belongs. */
+static const char *const broker_kinds[] = {"jetstream", "kafka", "rabbitmq",
+                                           "redis-streams"};
+static const char *const broker_call_fields[] = {
+    "kind", "duplicate_window", "idempotent_producer", "description"};
+static const char *const broker_op_fields[] = {"kind", "inbox", "description"};
+
+typedef struct bctx {
+  rc_broker *b;
+  bool consumer;
+  yaml_node_t *kind, *dw, *ip; /* where kind, duplicate_window and
+                                  idempotent_producer are written */
+} bctx;
+
+static void broker_pair(lctx *L, void *obj, const char *path, const kv *p) {
+  bctx *x = obj;
+  rc_broker *b = x->b;
+  char fp[192], pb[192];
+  subpath(fp, sizeof fp, path, p->key);
+  if (IS("kind")) {
+    int i;
+    x->kind = p->v;
+    if (want_enum(L, p->v, fp, KNOWN(broker_kinds), &i)) {
+      b->kind = (rc_broker_kind)(i + 1);
+      b->kind_loc = loc_of(L, p->v);
+    }
+  } else if (!x->consumer && IS("duplicate_window")) {
+    x->dw = p->knode;
+    if (want_duration(L, p->v, fp, 1, DAY366, "2m", &b->duplicate_window)) {
+      b->has_duplicate_window = true;
+      b->duplicate_window_loc = loc_of(L, p->v);
+    }
+  } else if (!x->consumer && IS("idempotent_producer")) {
+    x->ip = p->knode;
+    if (want_bool(L, p->v, fp, &b->idempotent_producer)) {
+      b->has_idempotent_producer = true;
+      b->idempotent_producer_loc = loc_of(L, p->v);
+    }
+  } else if (x->consumer && IS("inbox")) {
+    if (want_bool(L, p->v, fp, &b->inbox)) {
+      b->has_inbox = true;
+      b->inbox_loc = loc_of(L, p->v);
+    }
+  } else if (IS("description")) {
+    const char *d;
+    want_str(L, p->v, fp, "the orders stream", &d);
+  } else if (!x->consumer && IS("inbox")) {
+    diag(L, p->knode, "E003",
+         "move it to the consuming operation's broker block "
+         "(operations.NAME.broker.inbox)",
+         "%sinbox is the consumer's (an operation's broker block), not a "
+         "publishing call's",
+         pfx(path, pb, sizeof pb));
+  } else if (x->consumer &&
+             (IS("duplicate_window") || IS("idempotent_producer"))) {
+    char fix[192];
+    snprintf(fix, sizeof fix,
+             "move it to the publishing call's broker block "
+             "(calls[N].broker.%s)",
+             p->key);
+    diag(L, p->knode, "E003", fix,
+         "%s%s is the producer's (a call's broker block), not a consuming "
+         "operation's",
+         pfx(path, pb, sizeof pb), p->key);
+  } else if (x->consumer) {
+    unknown(L, path, p, KNOWN(broker_op_fields));
+  } else {
+    unknown(L, path, p, KNOWN(broker_call_fields));
+  }
+}
+
+static void load_broker(lctx *L, rc_broker *b, yaml_node_t *n, const char *path,
+                        bool consumer) {
+  if (!want_map(L, n, path,
+                consumer ? "{kind: jetstream, inbox: true}"
+                         : "{kind: jetstream, duplicate_window: 2m}"))
+    return;
+  bctx x = {b, consumer, NULL, NULL, NULL};
+  b->loc = loc_of(L, n);
+  walk_map(L, n, path, &x, broker_pair);
+  if (!x.kind) {
+    diag(L, n, "E005",
+         "add kind: jetstream (or kafka, rabbitmq, redis-streams)",
+         "%s: missing field 'kind'", path);
+    return;
+  }
+  if (!b->kind) return;
+  const char *kind = broker_kinds[b->kind - 1];
+  if (x.dw && b->kind != RC_BROKER_JETSTREAM) {
+    char fix[192];
+    snprintf(fix, sizeof fix, "remove it (%s has no duplicate window%s)", kind,
+             b->kind == RC_BROKER_KAFKA ? "; see idempotent_producer" : "");
+    diag(L, x.dw, "E004", fix,
+         "%s.duplicate_window: only for kind: jetstream, this broker is %s",
+         path, kind);
+  }
+  if (x.ip && b->kind != RC_BROKER_KAFKA) {
+    diag(L, x.ip, "E004", "remove it (only a Kafka producer has one)",
+         "%s.idempotent_producer: only for kind: kafka, this broker is %s",
+         path, kind);
+  }
+  if (b->kind == RC_BROKER_JETSTREAM && !b->has_duplicate_window)
+    b->duplicate_window = RC_JETSTREAM_DUP_WINDOW_NS; /* nats-server's */
+}
+
+/* ----------------------------------------------------------- operations */
+
 static const char *const op_fields[] = {
-    "idempotency",     "key_ttl", "key_header", "retryable",
-    "max_retry_ratio", "timeout", "description"};
+    "idempotency",     "key_ttl", "key_header",  "retryable",
+    "max_retry_ratio", "timeout", "description", "broker"};
 
 static void op_pair(lctx *L, void *obj, const char *path, const kv *p) {
   rc_op *o = obj;
@@ -679,6 +792,8 @@ static void op_pair(lctx *L, void *obj, const char *path, const kv *p) {
   } else if (IS("description")) {
     const char *d;
     want_str(L, p->v, fp, "what it does", &d);
+  } else if (IS("broker")) {
+    load_broker(L, &o->broker, p->v, fp, true);
   } else {
     unknown(L, path, p, KNOWN(op_fields));
   }
@@ -1041,8 +1156,8 @@ static void retry_pair(lctx *L, void *obj, const char *path, const kv *p) {
 /* ----------------------------------------------------------------- calls */
 
 static const char *const call_fields[] = {
-    "to",    "instances", "rate",        "timeout",    "deadline",
-    "retry", "key",       "pin_version", "description", "origin"};
+    "to",  "instances",   "rate",        "timeout", "deadline", "retry",
+    "key", "pin_version", "description", "origin",  "broker"};
 
 static void call_pair(lctx *L, void *obj, const char *path, const kv *p) {
   rc_call *c = obj;
@@ -1108,6 +1223,8 @@ static void call_pair(lctx *L, void *obj, const char *path, const kv *p) {
     if (want_str(L, p->v, fp, "service_config.json:4:7 pkg.Svc/Method",
                  &c->origin))
       c->origin_loc = loc_of(L, p->v);
+  } else if (IS("broker")) {
+    load_broker(L, &c->broker, p->v, fp, false);
   } else {
     unknown(L, path, p, KNOWN(call_fields));
   }

@@ -168,6 +168,29 @@ static const rein_contract_rule_info rules[REIN_CONTRACT_RULE_COUNT] = {
      "Fix: add retry-after and dont-retry to the call's retry.signals (and "
      "ratelimit for a rate-limited callee), or stop retrying the shed "
      "status."},
+    {"R013", "broker-dedup-window", REIN_CONTRACT_ERROR,
+     "re-publishes a broker cannot deduplicate, or a consumer without an "
+     "inbox on an at-least-once broker",
+     "A call with a `broker:` block publishes through a message broker, and "
+     "its retries re-publish the same message. NATS JetStream drops a "
+     "re-publish with the same Nats-Msg-Id only within the stream's "
+     "duplicate_window (2m unless set); Kafka's idempotent producer "
+     "deduplicates only its own resends within one producer session, so a "
+     "re-publish by the caller (or after a restart) is a new record, and "
+     "without it nothing is deduplicated; RabbitMQ and Redis Streams do not "
+     "deduplicate at all. A retry window (attempts x timeout + backoff, or "
+     "retry.window, as R001 computes it) longer than what the broker "
+     "remembers publishes duplicates the broker delivers, unless the "
+     "consuming operation absorbs them (inbox: true, idempotency: natural, "
+     "or a key it receives). On the consumer side, every one of these "
+     "brokers delivers at least once: an operation whose broker block says "
+     "inbox: false and that is not declared idempotent runs again on every "
+     "redelivery.\n\n"
+     "Example: outbox-relay retries a jetstream publish for 5m against a "
+     "2m duplicate_window -> R013.\n\n"
+     "Fix: raise duplicate_window to cover the retry window, bound the "
+     "retries (retry.window), or give the consumer an inbox that "
+     "deduplicates by a message id set once per message (rein/inbox.h)."},
 };
 
 static const rein_contract_rule_info input_rules[] = {

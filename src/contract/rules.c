@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * rules.c: the checks R001..R012 over a resolved graph of contracts, and the
+ * rules.c: the checks R001..R013 over a resolved graph of contracts, and the
  * key-retention table behind `rein ttl`.
  *
  * Every rule is a pass over the current version of each service. The two
@@ -257,9 +257,9 @@ typedef struct rctx {
 
 static rc_diag *finding(rctx *R, const rc_svc *v, rc_loc loc, int rule,
                         const char *why, const char *fix) {
-  static const char *const ids[] = {"R000", "R001", "R002", "R003",
-                                    "R004", "R005", "R006", "R007",
-                                    "R008", "R009", "R010", "R011", "R012"};
+  static const char *const ids[] = {"R000", "R001", "R002", "R003", "R004",
+                                    "R005", "R006", "R007", "R008", "R009",
+                                    "R010", "R011", "R012", "R013"};
   const rein_contract_rule_info *ri = rein_contract_rule_n(rule);
   rc_diag *d = rein__rc_diag(R->s, loc, v->file_seq,
                              ri ? ri->severity : REIN_CONTRACT_ERROR, ids[rule],
@@ -1063,6 +1063,169 @@ static void rule_r012(rctx *R, rc_call *c) {
   related(R, d, a->loc, rel);
 }
 
+/* --------------------------------------------------------------- R013 */
+
+static const char *const broker_names[] = {"", "jetstream", "kafka", "rabbitmq",
+                                           "redis-streams"};
+
+/* Does the consuming operation absorb a duplicate itself: an inbox, a
+ * naturally idempotent operation, or a keyed one this call sends the key
+ * to? */
+static bool absorbs_duplicates(const rc_call *c) {
+  const rc_op *op = c->op;
+  if (!op) return false;
+  return (op->broker.has_inbox && op->broker.inbox) ||
+         op->idem == RC_IDEM_NATURAL ||
+         (op->idem == RC_IDEM_KEY && c->key != REIN_CONTRACT_KEY_NONE);
+}
+
+/* "up to 5m (retry.window)" or "up to 3m10s (3 attempts x 1m timeout +
+ * 10s backoff)": the window R001 uses, with where it comes from. */
+static void window_text(const rc_call *c, char *buf, size_t len) {
+  char w[32], t[32], b[32];
+  int64_t win = rein__rc_window(c);
+  uint32_t a = rein__rc_attempts(c);
+  rein__rc_dur(win, w, sizeof w);
+  if (c->has_window && c->window)
+    snprintf(buf, len, "%s (retry.window)", w);
+  else
+    snprintf(buf, len, "%s (%u attempts x %s timeout + %s backoff)", w, a,
+             rein__rc_dur(rein__rc_attempt_timeout(c), t, sizeof t),
+             rein__rc_dur(backoff_sum(c, a - 1), b, sizeof b));
+}
+
+/* (a) the producer side: a call that re-publishes through a broker. */
+static void rule_r013_call(rctx *R, rc_call *c) {
+  const rc_broker *b = &c->broker;
+  if (!b->kind || rein__rc_attempts(c) < 2 || absorbs_duplicates(c)) return;
+  char win[128], why[1024], fix[640], dw[32], need[32], rel[192];
+  window_text(c, win, sizeof win);
+  const char *bn = broker_names[b->kind];
+  char inbox[160];
+  snprintf(inbox, sizeof inbox,
+           "give %s an inbox that deduplicates by a message id set once per "
+           "message (its broker: {kind: %s, inbox: true})",
+           c->to, bn);
+  rc_diag *d;
+  if (b->kind == RC_BROKER_JETSTREAM) {
+    int64_t w = rein__rc_window(c);
+    if (w <= b->duplicate_window) return;
+    rein__rc_dur(b->duplicate_window, dw, sizeof dw);
+    rein__rc_dur(w, need, sizeof need);
+    snprintf(why, sizeof why,
+             "%s publishes to %s through jetstream with retries for up to "
+             "%s, but the stream deduplicates Nats-Msg-Id for %s%s: a "
+             "re-publish after %s is a duplicate the broker keeps",
+             c->from->name, c->to, win, dw,
+             b->has_duplicate_window ? "" : " (the nats-server default)", dw);
+    snprintf(fix, sizeof fix,
+             "raise the stream's duplicate_window to at least %s (and "
+             "broker.duplicate_window with it), bound the retries to %s "
+             "(retry.window: %s), or %s",
+             need, dw, dw, inbox);
+    d = finding(R, c->from, window_loc(c), 13, why, fix);
+    snprintf(rel, sizeof rel, "the stream's duplicate_window: %s%s", dw,
+             b->has_duplicate_window ? ""
+                                     : " (not written: nats-server's "
+                                       "default)");
+    related(R, d, b->has_duplicate_window ? b->duplicate_window_loc : b->loc,
+            rel);
+    return;
+  }
+  if (b->kind == RC_BROKER_KAFKA && b->has_idempotent_producer &&
+      b->idempotent_producer) {
+    snprintf(why, sizeof why,
+             "%s re-publishes to %s through kafka for up to %s, but kafka's "
+             "idempotent producer deduplicates only the producer's own "
+             "resends within one producer session (producer id and epoch): "
+             "a re-publish by the caller is a new record, and a producer "
+             "restart starts a new session",
+             c->from->name, c->to, win);
+    snprintf(fix, sizeof fix,
+             "%s, or set attempts: 1 and leave resends to the producer "
+             "(delivery.timeout.ms)",
+             inbox);
+  } else if (b->kind == RC_BROKER_KAFKA) {
+    snprintf(why, sizeof why,
+             "%s re-publishes to %s through kafka for up to %s without an "
+             "idempotent producer (idempotent_producer: %s): the broker "
+             "cannot deduplicate re-publishes, so a retry after a lost "
+             "acknowledgement writes the record twice",
+             c->from->name, c->to, win,
+             b->has_idempotent_producer ? "false" : "not set");
+    snprintf(fix, sizeof fix,
+             "%s; set idempotent_producer: true (enable.idempotence=true) "
+             "for the producer's own resends",
+             inbox);
+  } else {
+    snprintf(why, sizeof why,
+             "%s re-publishes to %s through %s for up to %s, but %s does not "
+             "deduplicate published messages: a retry after a lost %s is a "
+             "second message the broker delivers",
+             c->from->name, c->to, bn, win, bn,
+             b->kind == RC_BROKER_RABBITMQ ? "publisher confirm"
+                                           : "XADD reply");
+    snprintf(fix, sizeof fix, "%s, or set attempts: 1", inbox);
+  }
+  d = finding(R, c->from, c->has_retry ? c->retry_loc : c->loc, 13, why, fix);
+  if (b->has_idempotent_producer) {
+    snprintf(rel, sizeof rel, "broker: kind %s, idempotent_producer: %s", bn,
+             b->idempotent_producer ? "true" : "false");
+    related(R, d, b->idempotent_producer_loc, rel);
+  } else {
+    snprintf(rel, sizeof rel, "broker: kind %s", bn);
+    related(R, d, b->kind_loc.line ? b->kind_loc : b->loc, rel);
+  }
+}
+
+/* (b) the consumer side: an operation that says it has no inbox on an
+ * at-least-once broker. */
+static void rule_r013_ops(rctx *R) {
+  rein_contract_set *s = R->s;
+  static const char *const redelivery[] = {
+      "",
+      "a message not acknowledged within the consumer's ack_wait is "
+      "delivered again",
+      "a consumer that fails or rebalances before committing its offset "
+      "reads the records again",
+      "a message unacknowledged when its channel closes is requeued and "
+      "delivered again",
+      "a pending entry another consumer claims with XCLAIM or XAUTOCLAIM is "
+      "delivered again"};
+  for (size_t i = 0; i < s->nsvcs && R->ok; i++) {
+    rc_svc *v = s->svcs[i];
+    if (!v->current) continue;
+    for (size_t k = 0; k < v->nops; k++) {
+      rc_op *op = &v->ops[k];
+      const rc_broker *b = &op->broker;
+      if (!b->kind || !b->has_inbox || b->inbox ||
+          op->idem == RC_IDEM_NATURAL || op->idem == RC_IDEM_KEY)
+        continue;
+      const char *bn = broker_names[b->kind];
+      char why[768], fix[384];
+      snprintf(why, sizeof why,
+               "%s.%s consumes from %s without an inbox (inbox: false) and "
+               "is not declared idempotent: %s delivers at least once (%s), "
+               "so every redelivery runs it again",
+               v->name, op->name, bn, bn, redelivery[b->kind]);
+      snprintf(fix, sizeof fix,
+               "set inbox: true and deduplicate by message id before the "
+               "effect (rein/inbox.h), or make %s idempotent and declare "
+               "idempotency: natural",
+               op->name);
+      rc_diag *d = finding(R, v, b->inbox_loc, 13, why, fix);
+      for (size_t j = 0; j < v->nin; j++) {
+        const rc_call *c = v->in[j];
+        if (c->op != op || !c->broker.kind) continue;
+        char rel[192];
+        snprintf(rel, sizeof rel, "%s publishes to it through %s",
+                 c->from->name, broker_names[c->broker.kind]);
+        related(R, d, c->loc, rel);
+      }
+    }
+  }
+}
+
 /* -------------------------------------------------------------- driver */
 
 void rein_contract_check_opts_default(rein_contract_check_opts *o) {
@@ -1098,11 +1261,13 @@ rein_status rein_contract_check(rein_contract_set *s,
       if (ON(10)) rule_r010(&R, c);
       if (ON(11)) rule_r011_call(&R, c);
       if (ON(12)) rule_r012(&R, c);
+      if (ON(13)) rule_r013_call(&R, c);
     }
   }
   if (ON(4) && R.ok) rule_r004(&R);
   if (ON(5) && R.ok) rule_r005(&R);
   if (ON(11) && R.ok) rule_r011_load(&R);
+  if (ON(13) && R.ok) rule_r013_ops(&R);
   if (!R.ok || s->oom) return REIN_ENOMEM;
   s->checked = true;
   /* Sort now, so the const readers never write and may run concurrently. */

@@ -64,9 +64,11 @@ static void test_examples(void **st) {
   check_example("payments", 1, "R001,R009");
   check_example("ingestion", 1, "R003,R005");
   check_example("layers", 1, "R004");
+  check_example("broker", 1, "R013,R013,R013");
   check_example("payments-fixed", 0, "");
   check_example("ingestion-fixed", 0, "");
   check_example("layers-fixed", 0, "");
+  check_example("broker-fixed", 0, "");
   check_example("ledger", 0, "");
 }
 
@@ -81,6 +83,40 @@ static void test_payments_chain_text(void **st) {
                               "processor (30s) -> card-network.charge for up "
                               "to 72h30s"));
   assert_non_null(strstr(out, "changed: charge.key_ttl 7d -> 24h"));
+  free(out);
+}
+
+/* R013 on the outbox relay: the numbers, the default window, the kafka
+ * producer and the consumer without an inbox; JSON and SARIF carry it */
+static void test_broker_numbers(void **st) {
+  (void)st;
+  char *out;
+  assert_int_equal(run(&out, "check -q '%s/broker'", dir), 1);
+  assert_non_null(strstr(
+      out, "/broker/outbox-relay.yaml:18:15: error[R013]: outbox-relay "
+           "publishes to fulfilment.order-placed through jetstream with "
+           "retries for up to 5m (retry.window), but the stream deduplicates "
+           "Nats-Msg-Id for 2m (the nats-server default): a re-publish after "
+           "2m is a duplicate the broker keeps\n"
+           "  fix: raise the stream's duplicate_window to at least 5m"));
+  assert_non_null(strstr(out, "error[R013]: outbox-relay re-publishes to "
+                              "analytics.order-event through kafka for up "
+                              "to 1m33s (3 attempts x 30s timeout + 3s "
+                              "backoff) without an idempotent producer"));
+  assert_non_null(strstr(out, "/broker/fulfilment.yaml:9:38: error[R013]: "
+                              "fulfilment.order-placed consumes from "
+                              "jetstream without an inbox (inbox: false)"));
+  free(out);
+  assert_int_equal(run(&out, "check --format json '%s/broker'", dir), 1);
+  assert_non_null(strstr(out, "\"rule\":\"R013\""));
+  free(out);
+  assert_int_equal(run(&out, "check --format sarif '%s/broker'", dir), 1);
+  assert_non_null(strstr(out, "\"id\":\"R013\""));
+  assert_non_null(strstr(out, "broker-dedup-window"));
+  free(out);
+  assert_int_equal(run(NULL, "check --disable R013 '%s/broker'", dir), 0);
+  assert_int_equal(run(&out, "check --explain R013"), 0);
+  assert_non_null(strstr(out, "duplicate_window"));
   free(out);
 }
 
@@ -148,7 +184,7 @@ static void test_every_call_instantiates(void **st) {
   (void)st;
   const char *ex[] = {"payments",        "payments-fixed", "ingestion",
                       "ingestion-fixed", "layers",         "layers-fixed",
-                      "ledger"};
+                      "ledger",          "broker",         "broker-fixed"};
   size_t total = 0;
   for (size_t e = 0; e < sizeof ex / sizeof *ex; e++) {
     char path[1024];
@@ -191,7 +227,7 @@ static void test_every_call_instantiates(void **st) {
         REIN_ENOTFOUND);
     rein_contract_set_free(s);
   }
-  assert_int_equal(total, 13);
+  assert_int_equal(total, 17);
 }
 
 int main(int argc, char **argv) {
@@ -204,6 +240,7 @@ int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_examples),
       cmocka_unit_test(test_payments_chain_text),
+      cmocka_unit_test(test_broker_numbers),
       cmocka_unit_test(test_other_commands),
       cmocka_unit_test(test_every_call_instantiates),
   };

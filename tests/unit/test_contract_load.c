@@ -3,9 +3,9 @@
  * test_contract_load.c: the loader: one clear diagnostic (file:line:col,
  * rule id, message, fix) for each kind of bad input: malformed YAML, wrong
  * types, unknown fields with did-you-mean, bad durations, rates and enums,
- * missing and duplicate fields; JSON input; directories and unreadable
- * paths; durations and rates; hostile input that must never crash; and a
- * fault loop failing every allocation of a load.
+ * missing and duplicate fields; broker blocks; JSON input; directories and
+ * unreadable paths; durations and rates; hostile input that must never crash;
+ * and a fault loop failing every allocation of a load.
  */
 #include "rein_test.h"
 #include "rein/contract.h"
@@ -121,7 +121,7 @@ static const char e003_expect[] =
     "  fix: rename it to 'idempotency'\n"
     "a.yaml:8:5: error[E003]: operations.get: unknown field 'colour'\n"
     "  fix: remove it; fields here: idempotency, key_ttl, key_header, "
-    "retryable, max_retry_ratio, timeout, description\n"
+    "retryable, max_retry_ratio, timeout, description, broker\n"
     "a.yaml:12:7: error[E003]: calls[0].retry: unknown field 'atempts' (did "
     "you mean 'attempts'?)\n"
     "  fix: rename it to 'attempts'\n"
@@ -496,6 +496,91 @@ static const char json_error_expect[] =
     "got 'three'\n"
     "  fix: write calls[0].retry.attempts as an integer, e.g. `3`\n";
 
+/* broker blocks: bad kinds, durations and booleans, a field of the other
+ * side or of another broker kind, a missing kind, unknown fields */
+static const char *const broker_bad_files[] = {
+    "a.yaml",
+    "service: a\n"
+    "version: 2024-01-01\n"
+    "operations:\n"
+    "  placed:\n"
+    "    broker: {kind: jetsream, inbox: yes}\n"
+    "  paid:\n"
+    "    broker: {kind: kafka, duplicate_window: 2m, inbx: true}\n"
+    "  sent: {broker: rabbitmq}\n"
+    "calls:\n"
+    "  - to: b.x\n"
+    "    broker: {kind: jetstream, duplicate_window: 120, inbox: true}\n"
+    "  - to: b.y\n"
+    "    broker: {kind: rabbitmq, duplicate_window: -1s,\n"
+    "             idempotent_producer: true}\n"
+    "  - to: b.z\n"
+    "    broker: {duplicate_window: 0s, idempotent_prodcer: true}\n"
+    "  - to: b.w\n"
+    "    broker: {kind: jetstream, duplicate_window: 2m}\n",
+    NULL};
+static const char broker_bad_expect[] =
+    "a.yaml:5:20: error[E004]: operations.placed.broker.kind: 'jetsream' is "
+    "not one of jetstream, kafka, rabbitmq or redis-streams (did you mean "
+    "'jetstream'?)\n"
+    "  fix: write kind: jetstream\n"
+    "a.yaml:5:37: error[E004]: operations.placed.broker.inbox: 'yes' is not "
+    "one of false or true\n"
+    "  fix: write one of: false or true\n"
+    "a.yaml:7:27: error[E003]: operations.paid.broker: duplicate_window is the "
+    "producer's (a call's broker block), not a consuming operation's\n"
+    "  fix: move it to the publishing call's broker block "
+    "(calls[N].broker.duplicate_window)\n"
+    "a.yaml:7:49: error[E003]: operations.paid.broker: unknown field 'inbx' "
+    "(did you mean 'inbox'?)\n"
+    "  fix: rename it to 'inbox'\n"
+    "a.yaml:8:18: error[E002]: operations.sent.broker: expected a mapping, got "
+    "'rabbitmq'\n"
+    "  fix: write operations.sent.broker as a mapping, e.g. `{kind: jetstream, "
+    "inbox: true}`\n"
+    "a.yaml:11:49: error[E004]: calls[0].broker.duplicate_window: '120' has no "
+    "unit\n"
+    "  fix: write 120s (or 120ms, 120h)\n"
+    "a.yaml:11:54: error[E003]: calls[0].broker: inbox is the consumer's (an "
+    "operation's broker block), not a publishing call's\n"
+    "  fix: move it to the consuming operation's broker block "
+    "(operations.NAME.broker.inbox)\n"
+    "a.yaml:13:30: error[E004]: calls[1].broker.duplicate_window: only for "
+    "kind: jetstream, this broker is rabbitmq\n"
+    "  fix: remove it (rabbitmq has no duplicate window)\n"
+    "a.yaml:13:48: error[E004]: calls[1].broker.duplicate_window: '-1s' is "
+    "negative\n"
+    "  fix: use a positive duration, e.g. `2m`\n"
+    "a.yaml:14:14: error[E004]: calls[1].broker.idempotent_producer: only for "
+    "kind: kafka, this broker is rabbitmq\n"
+    "  fix: remove it (only a Kafka producer has one)\n"
+    "a.yaml:16:13: error[E005]: calls[2].broker: missing field 'kind'\n"
+    "  fix: add kind: jetstream (or kafka, rabbitmq, redis-streams)\n"
+    "a.yaml:16:32: error[E004]: calls[2].broker.duplicate_window: must be "
+    "greater than 0, got 0s\n"
+    "  fix: use a positive duration, e.g. `2m`\n"
+    "a.yaml:16:36: error[E003]: calls[2].broker: unknown field "
+    "'idempotent_prodcer' (did you mean 'idempotent_producer'?)\n"
+    "  fix: rename it to 'idempotent_producer'\n";
+
+/* broker blocks that load: the jetstream default window, every kind */
+static const char *const broker_ok_files[] = {
+    "a.yaml",
+    "service: a\n"
+    "version: 2024-01-01\n"
+    "operations:\n"
+    "  placed: {broker: {kind: jetstream, inbox: true}}\n"
+    "  paid: {broker: {kind: redis-streams, inbox: false, description: x}}\n"
+    "calls:\n"
+    "  - to: b.x\n"
+    "    broker: {kind: jetstream}\n"
+    "  - to: b.y\n"
+    "    broker: {kind: kafka, idempotent_producer: false}\n"
+    "  - to: b.z\n"
+    "    broker: {kind: rabbitmq}\n",
+    NULL};
+static const char broker_ok_expect[] = "";
+
 static const load_case cases[] = {
     {"e001_syntax", e001_syntax_files, e001_syntax_expect, 2},
     {"e001_indent", e001_indent_files, e001_indent_expect, 2},
@@ -518,6 +603,8 @@ static const load_case cases[] = {
     {"json", json_files, json_expect, 0},
     {"json_tabs", json_tabs_files, json_tabs_expect, 0},
     {"json_error", json_error_files, json_error_expect, 2},
+    {"broker_bad", broker_bad_files, broker_bad_expect, 2},
+    {"broker_ok", broker_ok_files, broker_ok_expect, 0},
 };
 
 static char *render(const rein_contract_set *s) {
@@ -927,6 +1014,16 @@ static void test_json_tabs(void **st) {
   run_case(find_case("json_tabs"));
 }
 
+static void test_broker_bad(void **st) {
+  (void)st;
+  run_case(find_case("broker_bad"));
+}
+
+static void test_broker_ok(void **st) {
+  (void)st;
+  run_case(find_case("broker_ok"));
+}
+
 static void test_json_error(void **st) {
   (void)st;
   run_case(find_case("json_error"));
@@ -945,6 +1042,7 @@ int main(void) {
       cmocka_unit_test(test_merge),          cmocka_unit_test(test_merge_bad),
       cmocka_unit_test(test_merge_bomb),     cmocka_unit_test(test_json),
       cmocka_unit_test(test_json_tabs),      cmocka_unit_test(test_json_error),
+      cmocka_unit_test(test_broker_bad),     cmocka_unit_test(test_broker_ok),
       cmocka_unit_test(test_durations),      cmocka_unit_test(test_rates),
       cmocka_unit_test(test_paths),          cmocka_unit_test(test_hostile),
       cmocka_unit_test(test_limits),         cmocka_unit_test(test_fault_loop),

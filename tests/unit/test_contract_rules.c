@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * test_contract_rules.c: every rule R001..R012 on small graphs that must
+ * test_contract_rules.c: every rule R001..R013 on small graphs that must
  * trigger it and on near-identical ones that must not, asserting the exact
  * diagnostics (file:line:col, severity, rule id, message, fix, notes) as
  * `rein check` prints them; plus E007 resolution, --disable, the
@@ -952,6 +952,202 @@ static const char *const r012_clean_files[] = {
     R012_LEDGER, NULL};
 static const char r012_clean_expect[] = "";
 
+/* R013: a jetstream publish retried past the stream's duplicate window:
+ * the default 2m against an explicit window, a written 30s against the
+ * worst-case schedule */
+static const char *const r013_jetstream_files[] = {
+    "relay.yaml",
+    "service: relay\n"
+    "version: 2024-01-01\n"
+    "calls:\n"
+    "  - to: ship.placed\n"
+    "    broker: {kind: jetstream}\n"
+    "    retry: {attempts: 10, window: 5m}\n"
+    "  - to: ship.cancelled\n"
+    "    broker: {kind: jetstream, duplicate_window: 30s}\n"
+    "    timeout: 10s\n"
+    "    retry: {attempts: 4, backoff: {base: 1s, cap: 10s}}\n",
+    "ship.yaml",
+    "service: ship\n"
+    "version: 2024-01-01\n"
+    "operations:\n"
+    "  placed: {broker: {kind: jetstream}}\n"
+    "  cancelled: {broker: {kind: jetstream}}\n",
+    NULL};
+static const char r013_jetstream_expect[] =
+    "relay.yaml:6:35: error[R013]: relay publishes to ship.placed through "
+    "jetstream with retries for up to 5m (retry.window), but the stream "
+    "deduplicates Nats-Msg-Id for 2m (the nats-server default): a re-publish "
+    "after 2m is a duplicate the broker keeps\n"
+    "  fix: raise the stream's duplicate_window to at least 5m (and "
+    "broker.duplicate_window with it), bound the retries to 2m (retry.window: "
+    "2m), or give ship.placed an inbox that deduplicates by a message id set "
+    "once per message (its broker: {kind: jetstream, inbox: true})\n"
+    "  note: relay.yaml:5:13: the stream's duplicate_window: 2m (not written: "
+    "nats-server's default)\n"
+    "relay.yaml:10:12: error[R013]: relay publishes to ship.cancelled through "
+    "jetstream with retries for up to 47s (4 attempts x 10s timeout + 7s "
+    "backoff), but the stream deduplicates Nats-Msg-Id for 30s: a re-publish "
+    "after 30s is a duplicate the broker keeps\n"
+    "  fix: raise the stream's duplicate_window to at least 47s (and "
+    "broker.duplicate_window with it), bound the retries to 30s (retry.window: "
+    "30s), or give ship.cancelled an inbox that deduplicates by a message id "
+    "set once per message (its broker: {kind: jetstream, inbox: true})\n"
+    "  note: relay.yaml:8:49: the stream's duplicate_window: 30s\n";
+
+/* R013: brokers that cannot deduplicate what the caller re-publishes */
+static const char *const r013_nodedup_files[] = {
+    "p.yaml",
+    "service: p\n"
+    "version: 2024-01-01\n"
+    "calls:\n"
+    "  - to: c.a\n"
+    "    broker: {kind: kafka}\n"
+    "    timeout: 1s\n"
+    "    retry: {attempts: 3, backoff: {base: 100ms, cap: 1s}}\n"
+    "  - to: c.b\n"
+    "    broker: {kind: kafka, idempotent_producer: true}\n"
+    "    retry: {attempts: 2, window: 1m}\n"
+    "  - to: c.c\n"
+    "    broker: {kind: rabbitmq}\n"
+    "    retry: {attempts: 2, window: 10s}\n"
+    "  - to: c.d\n"
+    "    broker: {kind: redis-streams}\n"
+    "    retry: {attempts: 2, window: 10s}\n",
+    "c.yaml",
+    "service: c\n"
+    "version: 2024-01-01\n"
+    "operations:\n"
+    "  a: {}\n"
+    "  b: {}\n"
+    "  c: {}\n"
+    "  d: {}\n",
+    NULL};
+static const char r013_nodedup_expect[] =
+    "p.yaml:7:12: error[R013]: p re-publishes to c.a through kafka for up to "
+    "3.3s (3 attempts x 1s timeout + 300ms backoff) without an idempotent "
+    "producer (idempotent_producer: not set): the broker cannot deduplicate "
+    "re-publishes, so a retry after a lost acknowledgement writes the record "
+    "twice\n"
+    "  fix: give c.a an inbox that deduplicates by a message id set once per "
+    "message (its broker: {kind: kafka, inbox: true}); set "
+    "idempotent_producer: true (enable.idempotence=true) for the producer's "
+    "own resends\n"
+    "  note: p.yaml:5:20: broker: kind kafka\n"
+    "p.yaml:10:12: error[R013]: p re-publishes to c.b through kafka for up to "
+    "1m (retry.window), but kafka's idempotent producer deduplicates only the "
+    "producer's own resends within one producer session (producer id and "
+    "epoch): a re-publish by the caller is a new record, and a producer "
+    "restart starts a new session\n"
+    "  fix: give c.b an inbox that deduplicates by a message id set once per "
+    "message (its broker: {kind: kafka, inbox: true}), or set attempts: 1 and "
+    "leave resends to the producer (delivery.timeout.ms)\n"
+    "  note: p.yaml:9:48: broker: kind kafka, idempotent_producer: true\n"
+    "p.yaml:13:12: error[R013]: p re-publishes to c.c through rabbitmq for up "
+    "to 10s (retry.window), but rabbitmq does not deduplicate published "
+    "messages: a retry after a lost publisher confirm is a second message the "
+    "broker delivers\n"
+    "  fix: give c.c an inbox that deduplicates by a message id set once per "
+    "message (its broker: {kind: rabbitmq, inbox: true}), or set attempts: 1\n"
+    "  note: p.yaml:12:20: broker: kind rabbitmq\n"
+    "p.yaml:16:12: error[R013]: p re-publishes to c.d through redis-streams "
+    "for up to 10s (retry.window), but redis-streams does not deduplicate "
+    "published messages: a retry after a lost XADD reply is a second message "
+    "the broker delivers\n"
+    "  fix: give c.d an inbox that deduplicates by a message id set once per "
+    "message (its broker: {kind: redis-streams, inbox: true}), or set "
+    "attempts: 1\n"
+    "  note: p.yaml:15:20: broker: kind redis-streams\n";
+
+/* R013: consumers with inbox: false on each broker; idempotency: natural
+ * or key excuses one */
+static const char *const r013_consumer_files[] = {
+    "c.yaml",
+    "service: c\n"
+    "version: 2024-01-01\n"
+    "operations:\n"
+    "  a: {broker: {kind: jetstream, inbox: false}}\n"
+    "  b: {broker: {kind: kafka, inbox: false}}\n"
+    "  c: {broker: {kind: rabbitmq, inbox: false}}\n"
+    "  d: {broker: {kind: redis-streams, inbox: false}}\n"
+    "  e: {idempotency: natural, broker: {kind: kafka, inbox: false}}\n"
+    "  f: {broker: {kind: kafka}}\n",
+    "p.yaml",
+    "service: p\n"
+    "version: 2024-01-01\n"
+    "calls:\n"
+    "  - to: c.a\n"
+    "    broker: {kind: jetstream}\n",
+    NULL};
+static const char r013_consumer_expect[] =
+    "c.yaml:4:40: error[R013]: c.a consumes from jetstream without an inbox "
+    "(inbox: false) and is not declared idempotent: jetstream delivers at "
+    "least once (a message not acknowledged within the consumer's ack_wait is "
+    "delivered again), so every redelivery runs it again\n"
+    "  fix: set inbox: true and deduplicate by message id before the effect "
+    "(rein/inbox.h), or make a idempotent and declare idempotency: natural\n"
+    "  note: p.yaml:4:5: p publishes to it through jetstream\n"
+    "c.yaml:5:36: error[R013]: c.b consumes from kafka without an inbox "
+    "(inbox: false) and is not declared idempotent: kafka delivers at least "
+    "once (a consumer that fails or rebalances before committing its offset "
+    "reads the records again), so every redelivery runs it again\n"
+    "  fix: set inbox: true and deduplicate by message id before the effect "
+    "(rein/inbox.h), or make b idempotent and declare idempotency: natural\n"
+    "c.yaml:6:39: error[R013]: c.c consumes from rabbitmq without an inbox "
+    "(inbox: false) and is not declared idempotent: rabbitmq delivers at least "
+    "once (a message unacknowledged when its channel closes is requeued and "
+    "delivered again), so every redelivery runs it again\n"
+    "  fix: set inbox: true and deduplicate by message id before the effect "
+    "(rein/inbox.h), or make c idempotent and declare idempotency: natural\n"
+    "c.yaml:7:44: error[R013]: c.d consumes from redis-streams without an "
+    "inbox (inbox: false) and is not declared idempotent: redis-streams "
+    "delivers at least once (a pending entry another consumer claims with "
+    "XCLAIM or XAUTOCLAIM is delivered again), so every redelivery runs it "
+    "again\n"
+    "  fix: set inbox: true and deduplicate by message id before the effect "
+    "(rein/inbox.h), or make d idempotent and declare idempotency: natural\n";
+
+/* R013 silent: the window covered, one attempt, a consumer that absorbs
+ * duplicates (inbox, natural, a key it receives), a direct call */
+static const char *const r013_clean_files[] = {
+    "p.yaml",
+    "service: p\n"
+    "version: 2024-01-01\n"
+    "calls:\n"
+    "  - to: c.a\n"
+    "    broker: {kind: jetstream, duplicate_window: 6m}\n"
+    "    retry: {attempts: 10, window: 5m}\n"
+    "  - to: c.b\n"
+    "    broker: {kind: jetstream}\n"
+    "    retry: {attempts: 10, window: 2m}\n"
+    "  - to: c.c\n"
+    "    broker: {kind: rabbitmq}\n"
+    "  - to: c.d\n"
+    "    broker: {kind: kafka, idempotent_producer: false}\n"
+    "    retry: {attempts: 3, window: 1h}\n"
+    "  - to: c.e\n"
+    "    broker: {kind: rabbitmq}\n"
+    "    retry: {attempts: 3, window: 1h}\n"
+    "  - to: c.f\n"
+    "    broker: {kind: redis-streams}\n"
+    "    retry: {attempts: 3, window: 1h}\n"
+    "    key: originate\n"
+    "  - to: c.g\n"
+    "    retry: {attempts: 3, window: 1h}\n",
+    "c.yaml",
+    "service: c\n"
+    "version: 2024-01-01\n"
+    "operations:\n"
+    "  a: {broker: {kind: jetstream}}\n"
+    "  b: {broker: {kind: jetstream}}\n"
+    "  c: {broker: {kind: rabbitmq, inbox: false}, idempotency: natural}\n"
+    "  d: {broker: {kind: kafka, inbox: true}}\n"
+    "  e: {idempotency: natural}\n"
+    "  f: {idempotency: key, key_ttl: 2h}\n"
+    "  g: {}\n",
+    NULL};
+static const char r013_clean_expect[] = "";
+
 /* --disable R003,R005 silences both */
 static const char *const disable_files[] = {"w.yaml",
                                             "service: w\n"
@@ -1040,6 +1236,10 @@ static const rule_case cases[] = {
     {"r012", r012_files, 0x0u, 0, r012_expect, 0},
     {"r012_never", r012_never_files, 0x0u, 0, r012_never_expect, 0},
     {"r012_clean", r012_clean_files, 0x0u, 0, r012_clean_expect, 0},
+    {"r013_jetstream", r013_jetstream_files, 0x0u, 0, r013_jetstream_expect, 1},
+    {"r013_nodedup", r013_nodedup_files, 0x0u, 0, r013_nodedup_expect, 1},
+    {"r013_consumer", r013_consumer_files, 0x0u, 0, r013_consumer_expect, 1},
+    {"r013_clean", r013_clean_files, 0x0u, 0, r013_clean_expect, 0},
     {"disable", disable_files, 0x28u, 0, disable_expect, 0},
     {"e007", e007_files, 0x0u, 0, e007_expect, 1},
 };
@@ -1166,7 +1366,7 @@ static void test_rule_catalogue(void **st) {
   assert_int_equal(rein_contract_rule("R009")->severity, REIN_CONTRACT_WARNING);
   assert_int_equal(rein_contract_rule("R001")->severity, REIN_CONTRACT_ERROR);
   assert_string_equal(rein_contract_rule("E003")->name, "unknown-field");
-  assert_null(rein_contract_rule("R013"));
+  assert_null(rein_contract_rule("R014"));
   assert_null(rein_contract_rule_n(0));
   assert_null(rein_contract_rule(NULL));
 }
@@ -1213,7 +1413,8 @@ static int fault_body(void *ctx, const rein_allocator *a) {
 
 static void test_fault_loop(void **st) {
   (void)st;
-  const char *names[] = {"r001_chain", "r004", "r005_instance_budget", "r009"};
+  const char *names[] = {"r001_chain", "r004",           "r005_instance_budget",
+                         "r009",       "r013_jetstream", "r013_consumer"};
   for (size_t i = 0; i < sizeof names / sizeof *names; i++)
     rein_test_fault_loop(fault_body, (void *)find_case(names[i]));
   /* and with no failure the answer is exact */
@@ -1407,6 +1608,26 @@ static void test_r012_never(void **st) {
   run_case(find_case("r012_never"));
 }
 
+static void test_r013_jetstream(void **st) {
+  (void)st;
+  run_case(find_case("r013_jetstream"));
+}
+
+static void test_r013_nodedup(void **st) {
+  (void)st;
+  run_case(find_case("r013_nodedup"));
+}
+
+static void test_r013_consumer(void **st) {
+  (void)st;
+  run_case(find_case("r013_consumer"));
+}
+
+static void test_r013_clean(void **st) {
+  (void)st;
+  run_case(find_case("r013_clean"));
+}
+
 static void test_r012_clean(void **st) {
   (void)st;
   run_case(find_case("r012_clean"));
@@ -1458,6 +1679,10 @@ int main(void) {
       cmocka_unit_test(test_r012),
       cmocka_unit_test(test_r012_never),
       cmocka_unit_test(test_r012_clean),
+      cmocka_unit_test(test_r013_jetstream),
+      cmocka_unit_test(test_r013_nodedup),
+      cmocka_unit_test(test_r013_consumer),
+      cmocka_unit_test(test_r013_clean),
       cmocka_unit_test(test_disable),
       cmocka_unit_test(test_e007),
       cmocka_unit_test(test_json_and_sarif),
