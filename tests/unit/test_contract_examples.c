@@ -94,17 +94,17 @@ static void test_broker_numbers(void **st) {
   assert_int_equal(run(&out, "check -q '%s/broker'", dir), 1);
   assert_non_null(strstr(
       out, "/broker/outbox-relay.yaml:18:15: error[R013]: outbox-relay "
-           "publishes to fulfilment.order-placed through jetstream with "
+           "publishes to fulfilment.order_placed through jetstream with "
            "retries for up to 5m (retry.window), but the stream deduplicates "
            "Nats-Msg-Id for 2m (the nats-server default): a re-publish after "
            "2m is a duplicate the broker keeps\n"
            "  fix: raise the stream's duplicate_window to at least 5m"));
   assert_non_null(strstr(out, "error[R013]: outbox-relay re-publishes to "
-                              "analytics.order-event through kafka for up "
+                              "analytics.order_event through kafka for up "
                               "to 1m33s (3 attempts x 30s timeout + 3s "
                               "backoff) without an idempotent producer"));
   assert_non_null(strstr(out, "/broker/fulfilment.yaml:9:38: error[R013]: "
-                              "fulfilment.order-placed consumes from "
+                              "fulfilment.order_placed consumes from "
                               "jetstream without an inbox (inbox: false)"));
   free(out);
   assert_int_equal(run(&out, "check --format json '%s/broker'", dir), 1);
