@@ -85,7 +85,10 @@
  * Thread level. A memory store is internally synchronized: share one among
  * threads. SQLite, PostgreSQL and Redis stores wrap one connection and are
  * used by one thread at a time: open one store per thread (or per pooled
- * connection); they coordinate through the database.
+ * connection); they coordinate through the database. A store made before
+ * fork() is not for the child: its connections cannot cross a fork, and
+ * the child would hand out the parent's pooled claim nonces again. Open
+ * the child's own.
  */
 #ifndef REIN_IDEM_H
 #define REIN_IDEM_H

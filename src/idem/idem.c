@@ -6,8 +6,8 @@
  * rather than in each backend: argument limits and their messages, the
  * record id (SHA-256 over the length-prefixed principal, operation and key,
  * so principals can never collide by concatenation), the claim nonce
- * (getrandom(2): a fencing token must not be guessable or repeat after a
- * purge), the error-caching policy, the response cap, and the one decision
+ * (getrandom(2), fetched 32 at a time per store: a fencing token must not
+ * be guessable or repeat after a purge), the error-caching policy, the response cap, and the one decision
  * function the clock-driven backends use. Backends see only validated
  * input.
  */
@@ -80,6 +80,7 @@ rein_status rein__idem_store_alloc(const rein_idem_config *c,
   }
   s->alloc = c->alloc;
   pthread_mutex_init(&s->errlock, NULL);
+  pthread_mutex_init(&s->nonce_lock, NULL);
   *out = s;
   return REIN_OK;
 }
@@ -87,6 +88,8 @@ rein_status rein__idem_store_alloc(const rein_idem_config *c,
 void rein__idem_store_dealloc(rein_idem_store *s) {
   if (!s) return;
   pthread_mutex_destroy(&s->errlock);
+  pthread_mutex_destroy(&s->nonce_lock);
+  explicit_bzero(s->nonce_pool, sizeof s->nonce_pool);
   rein_free(s->alloc, s);
 }
 
@@ -345,14 +348,32 @@ static rein_status check_lease(rein_idem_store *s, const char *what,
   return REIN_OK;
 }
 
+/* A claim nonce from the store's pool of getrandom(2) output (refilled 32
+ * at a time; each value is handed out once and wiped from the pool). */
 static rein_status draw_nonce(rein_idem_store *s, uint64_t *nonce) {
-  for (int tries = 0; tries < 8; tries++) {
-    ssize_t n = getrandom(nonce, sizeof *nonce, 0);
-    if (n == (ssize_t)sizeof *nonce) return REIN_OK;
-    if (n < 0 && errno != EINTR && errno != EAGAIN) break;
+  pthread_mutex_lock(&s->nonce_lock);
+  if (s->nonce_left == 0) {
+    int err = 0;
+    for (int tries = 0; tries < 8; tries++) {
+      ssize_t n = getrandom(s->nonce_pool, sizeof s->nonce_pool, 0);
+      if (n == (ssize_t)sizeof s->nonce_pool) {
+        s->nonce_left = (uint32_t)(sizeof s->nonce_pool / sizeof(uint64_t));
+        break;
+      }
+      err = n < 0 ? errno : EIO; /* a short read: ask again */
+      if (n < 0 && errno != EINTR && errno != EAGAIN) break;
+    }
+    if (s->nonce_left == 0) {
+      pthread_mutex_unlock(&s->nonce_lock);
+      return rein__idem_fail(s, REIN_EIO, "idem: getrandom failed: %s",
+                             strerror(err));
+    }
   }
-  return rein__idem_fail(s, REIN_EIO, "idem: getrandom failed: %s",
-                         strerror(errno));
+  uint32_t i = --s->nonce_left;
+  *nonce = s->nonce_pool[i];
+  s->nonce_pool[i] = 0;
+  pthread_mutex_unlock(&s->nonce_lock);
+  return REIN_OK;
 }
 
 rein_status rein_idem_begin(rein_idem_store *s, const rein_idem_scope *scope,

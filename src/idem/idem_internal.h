@@ -71,6 +71,11 @@ struct rein_idem_store {
   const rein_allocator *alloc;
   pthread_mutex_t errlock;
   char errmsg[512];
+  /* Claim nonces: getrandom(2) output fetched 32 at a time (one system
+   * call per 32 begins instead of one each), under their own lock. */
+  pthread_mutex_t nonce_lock;
+  uint64_t nonce_pool[32];
+  uint32_t nonce_left;
 };
 
 /* Validates the shared config (message into c->err) and allocates a store
