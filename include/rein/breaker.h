@@ -107,6 +107,11 @@ typedef struct rein_breaker_config {
   /* Appended. ALL (default) or RETRIES: a retry-only breaker, which
    * ignores open_ns, open_jitter and half_open_probes. */
   rein_breaker_gates gates;
+  /* Appended. Counter stripes: 0 = 16 (the default: threads update their
+   * own cache lines); else a power of two in [1, 16]. 1 for an object only
+   * one thread uses (a simulated client): a sixteenth of the counter
+   * memory, the same answers. */
+  uint32_t stripes;
 } rein_breaker_config;
 
 /* A permission to make one call, returned by rein_breaker_allow(). */

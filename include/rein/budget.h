@@ -67,6 +67,11 @@ typedef struct rein_budget_config {
 
   const rein_allocator *alloc; /* NULL = malloc */
   rein_errbuf *err;            /* optional: message on REIN_EINVAL */
+  /* Appended. Counter stripes: 0 = 16 (the default: threads update their
+   * own cache lines); else a power of two in [1, 16]. 1 for an object only
+   * one thread uses (a simulated client): a sixteenth of the counter
+   * memory, the same answers. */
+  uint32_t stripes;
 } rein_budget_config;
 
 REIN_API void rein_budget_config_default(rein_budget_config *c);

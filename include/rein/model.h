@@ -224,6 +224,10 @@ typedef struct rein_policy_build {
   rein_budget *budget;
   rein_breaker *breaker;
   rein_throttle *throttle;
+  /* Appended. Counter stripes of the objects the builder creates (policy,
+   * budget, breaker, throttle): 0 = 16; 1 when one thread uses them (the
+   * simulator's per-client policies). */
+  uint32_t stripes;
 } rein_policy_build;
 
 REIN_API void rein_policy_build_default(rein_policy_build *b);

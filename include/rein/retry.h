@@ -264,6 +264,9 @@ typedef struct rein_policy_config {
   void *event_ctx; /* passed to every event */
   /* Appended. A hedge sent (rein/hedge.h; see "Events"); NULL = none. */
   rein_retry_event_fn on_hedge;
+  /* Appended. Stripes of the per-call seed counters: as the budget's
+   * `stripes` (0 = 16; a power of two in [1, 16]). */
+  uint32_t stripes;
 } rein_policy_config;
 
 REIN_API void rein_policy_config_default(rein_policy_config *c);

@@ -36,6 +36,11 @@ typedef struct rein_throttle_config {
   uint32_t buckets;  /* default 12; [1, 60] */
   const rein_allocator *alloc;
   rein_errbuf *err;
+  /* Appended. Counter stripes: 0 = 4 (the default: threads update their
+   * own cache lines); else a power of two in [1, 16]. 1 for an object only
+   * one thread uses (a simulated client): a sixteenth of the counter
+   * memory, the same answers. */
+  uint32_t stripes;
 } rein_throttle_config;
 
 REIN_API void rein_throttle_config_default(rein_throttle_config *c);

@@ -160,6 +160,9 @@ rein_status rein_breaker_new(const rein_breaker_config *c, rein_breaker **out) {
   *out = NULL;
   rein_status st = validate(c);
   if (st != REIN_OK) return st;
+  uint32_t stripes;
+  if ((st = rein__stripes(c->stripes, "breaker", c->err, &stripes)) != REIN_OK)
+    return st;
   rein_breaker *b = alloc_breaker(c->alloc);
   if (!b) return REIN_ENOMEM;
   b->cfg = *c;
@@ -168,7 +171,7 @@ rein_status rein_breaker_new(const rein_breaker_config *c, rein_breaker **out) {
   atomic_init(&b->word, mk(REIN_BREAKER_CLOSED, 0, 0, 0, 0));
   if (c->window == REIN_BREAKER_WINDOW_TIME) {
     st = rein__window_init(&b->win, b->alloc, c->window_ns, c->buckets, 3,
-                           REIN__STRIPES);
+                           stripes);
     if (st != REIN_OK) {
       rein__free_aligned(b->alloc, b);
       return st;

@@ -97,6 +97,9 @@ rein_status rein_budget_new(const rein_budget_config *c, rein_budget **out) {
   *out = NULL;
   rein_status st = validate(c);
   if (st != REIN_OK) return st;
+  uint32_t stripes;
+  if ((st = rein__stripes(c->stripes, "budget", c->err, &stripes)) != REIN_OK)
+    return st;
   rein_budget *b = alloc_budget(c->alloc);
   if (!b) return REIN_ENOMEM;
   b->kind = c->kind;
@@ -109,7 +112,7 @@ rein_status rein_budget_new(const rein_budget_config *c, rein_budget **out) {
     b->reserve_milli = llround(c->min_retries_per_sec *
                                ((double)c->ttl_ns / REIN_NS_PER_S) * 1000.0);
     st = rein__window_init(&b->win, b->alloc, c->ttl_ns, RATIO_SLOTS, 1,
-                           REIN__STRIPES);
+                           stripes);
     if (st != REIN_OK) {
       rein__free_aligned(b->alloc, b);
       return st;

@@ -52,6 +52,11 @@ static inline uint32_t rein__thread_stripe(void) {
     if (m) rein_metrics_observe((m), (h), (v));                               \
   } while (0)
 
+/* A config's `stripes`: 0 = REIN__STRIPES, else a power of two in [1,
+ * REIN__STRIPES]; REIN_EINVAL (message naming `what`) otherwise. */
+rein_status rein__stripes(uint32_t v, const char *what, rein_errbuf *err,
+                          uint32_t *out);
+
 /* The breaker is a retry-only one (gates RETRIES, not custom): the policy
  * asks once, at creation (breaker.c). */
 struct rein_breaker;

@@ -784,6 +784,7 @@ rein_status rein_policy_spec_build(const rein_policy_spec *s,
       rein_budget_config c = s->budget;
       c.alloc = b->alloc;
       c.err = b->err;
+      if (b->stripes) c.stripes = b->stripes;
       if ((st = rein_budget_new(&c, &out->budget)) != REIN_OK) goto fail;
       out->own_budget = true;
     }
@@ -796,6 +797,7 @@ rein_status rein_policy_spec_build(const rein_policy_spec *s,
       c.alloc = b->alloc;
       c.err = b->err;
       c.metrics = b->metrics;
+      if (b->stripes) c.stripes = b->stripes;
       if (b->breaker_seed) c.seed = b->breaker_seed;
       else if (b->seed) c.seed = b->seed;
       if ((st = rein_breaker_new(&c, &out->breaker)) != REIN_OK) goto fail;
@@ -809,6 +811,7 @@ rein_status rein_policy_spec_build(const rein_policy_spec *s,
       rein_throttle_config c = s->throttle;
       c.alloc = b->alloc;
       c.err = b->err;
+      if (b->stripes) c.stripes = b->stripes;
       if ((st = rein_throttle_new(&c, &out->throttle)) != REIN_OK) goto fail;
       out->own_throttle = true;
     }
@@ -822,6 +825,7 @@ rein_status rein_policy_spec_build(const rein_policy_spec *s,
   if (b->seed) pc.seed = b->seed;
   pc.alloc = b->alloc;
   pc.err = b->err;
+  if (b->stripes) pc.stripes = b->stripes;
   if ((st = rein_policy_new(&pc, &out->policy)) != REIN_OK) goto fail;
   if (s->has_hedge) {
     rein_hedge_config hc = s->hedge;

@@ -31,10 +31,12 @@ struct rein_policy {
   const rein_allocator *alloc;
   rein_allocator alloc_copy;
   bool gate_retries; /* the breaker is retry-only (asked once, here) */
-  /* Per-stripe call counters for default seeds; one cache line each. */
+  uint32_t stripe_mask; /* cfg.stripes - 1 */
+  /* Per-stripe call counters for default seeds; one cache line each,
+   * cfg.stripes of them (allocated with the policy). */
   struct {
     _Alignas(64) _Atomic uint64_t n;
-  } calls[REIN__STRIPES];
+  } calls[];
 };
 
 void rein_policy_config_default(rein_policy_config *c) {
@@ -87,13 +89,18 @@ rein_status rein_policy_new(const rein_policy_config *c, rein_policy **out) {
     return rein__invalid(err,
                          "policy.expected_attempt_ns: must be >= 0, got %lld",
                          (long long)c->expected_attempt_ns);
-  rein_policy *p = rein__alloc_aligned(c->alloc, sizeof *p);
+  uint32_t stripes;
+  if ((st = rein__stripes(c->stripes, "policy", err, &stripes)) != REIN_OK)
+    return st;
+  rein_policy *p = rein__alloc_aligned(
+      c->alloc, sizeof *p + (size_t)stripes * sizeof p->calls[0]);
   if (!p) return REIN_ENOMEM;
   if (c->alloc) {
     p->alloc_copy = *c->alloc;
     p->alloc = &p->alloc_copy;
   }
   p->cfg = *c;
+  p->stripe_mask = stripes - 1;
   memcpy(p->name, name, nl + 1);
   p->cfg.name = p->name;
   p->cfg.alloc = p->alloc;
@@ -130,8 +137,8 @@ void rein_retry_init(rein_retry *r, const rein_policy *p,
     seed = opts->seed;
   } else {
     rein_policy *mp = (rein_policy *)p; /* the counter is the only mutable part */
-    uint64_t i = atomic_fetch_add_explicit(&mp->calls[r->stripe].n, 1,
-                                           memory_order_relaxed);
+    uint64_t i = atomic_fetch_add_explicit(
+        &mp->calls[r->stripe & p->stripe_mask].n, 1, memory_order_relaxed);
     seed = p->cfg.seed ^ ((uint64_t)r->stripe << 48) ^ i;
   }
   /* Seeding costs four splitmix64 rounds; most calls succeed at once and

@@ -43,6 +43,11 @@ rein_status rein_throttle_new(const rein_throttle_config *c,
   if (c->buckets < 1 || c->buckets > 60)
     return rein__invalid(c->err, "throttle.buckets: must be in [1, 60], got %u",
                          c->buckets);
+  uint32_t stripes = THROTTLE_STRIPES;
+  if (c->stripes) {
+    rein_status sst = rein__stripes(c->stripes, "throttle", c->err, &stripes);
+    if (sst != REIN_OK) return sst;
+  }
   rein_throttle *t = rein__alloc_aligned(c->alloc, sizeof *t);
   if (!t) return REIN_ENOMEM;
   if (c->alloc) {
@@ -54,7 +59,7 @@ rein_status rein_throttle_new(const rein_throttle_config *c,
   t->cfg.alloc = NULL;
   t->cfg.err = NULL;
   rein_status st = rein__window_init(&t->win, t->alloc, c->window_ns,
-                                     c->buckets, 2, THROTTLE_STRIPES);
+                                     c->buckets, 2, stripes);
   if (st != REIN_OK) {
     rein__free_aligned(t->alloc, t);
     return st;

@@ -80,6 +80,18 @@ rein_status rein_errbuf_set(rein_errbuf *err, rein_status st, const char *fmt,
   return st;
 }
 
+rein_status rein__stripes(uint32_t v, const char *what, rein_errbuf *err,
+                          uint32_t *out) {
+  if (v == 0) v = REIN__STRIPES;
+  if (v > REIN__STRIPES || (v & (v - 1)) != 0)
+    return rein__invalid(err,
+                         "%s.stripes: must be 0 (16) or a power of two in "
+                         "[1, 16], got %u",
+                         what, v);
+  *out = v;
+  return REIN_OK;
+}
+
 rein_status rein__invalid(rein_errbuf *err, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);

@@ -1024,6 +1024,7 @@ static int make_shared(run *R, const sim_policy_spec *p, const char *who,
   b.alloc = R->a;
   b.err = &eb;
   b.clock = rein_manual_clock_as_clock(&R->clock);
+  b.stripes = 1; /* one thread runs a simulation */
   if (sp.has_breaker) b.breaker_seed = seed_next(R);
   rein_policy_objects o;
   rein_status st = rein_policy_spec_build(&sp, &b, &o);
@@ -1055,6 +1056,7 @@ static uint32_t make_inst(run *R, const sim_policy_spec *p, const char *who,
   b.budget = sh->bu;
   b.breaker = sh->br;
   b.throttle = sh->th;
+  b.stripes = 1; /* one thread runs a simulation: a stripe is enough */
   if (sp.has_breaker && !sh->br) b.breaker_seed = seed_next(R);
   b.seed = seed_next(R);
   rein_policy_objects o;
