@@ -12,16 +12,23 @@
  * delivered; num_ack_pending: delivered, not acknowledged), so "every
  * message acked" is the server's word, not the adapter's. Redelivery tests
  * use a short ack_wait and wait for it on the real clock (bounded loops).
+ *
+ * The crash test runs consumers as separate processes (this binary again,
+ * with --consume: a fresh process, since libnats' threads do not survive
+ * fork) and SIGKILLs them at random moments and right after a commit,
+ * restarting each; the effects table must end with every key exactly once.
  */
 #include "rein_test.h"
 
 #include "rein/inbox.h"
 
 #include <nats/nats.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -462,7 +469,200 @@ static void test_expired(void **state) {
   rein_broker_free(b);
 }
 
-int main(void) {
+/* ---- crash test: SIGKILLed consumer processes ----------------------------
+ */
+
+enum { CRASH_MSGS = 1000, CRASH_KILLS = 16 };
+
+typedef struct child_ctx {
+  long commits, kill_at; /* SIGKILL itself after commit number kill_at */
+} child_ctx;
+
+static rein_status child_handler(void *ctx, rein_inbox_tx *tx,
+                                 const rein_broker_msg *m, char *err,
+                                 size_t cap) {
+  /* no unique index: a second effect for a key would show as a row */
+  char *sql =
+      sqlite3_mprintf("INSERT INTO crash_effects(k) VALUES(%Q)", m->key);
+  int rc = sqlite3_exec(rein_inbox_tx_sqlite(tx), sql, NULL, NULL, NULL);
+  sqlite3_free(sql);
+  usleep(1000); /* an effect takes time: kills land mid-stream */
+  if (rc != SQLITE_OK) snprintf(err, cap, "insert: %d", rc);
+  return rc == SQLITE_OK ? REIN_OK : REIN_EBACKEND;
+}
+
+static void child_after_commit(void *ctx, const rein_broker_msg *m) {
+  child_ctx *c = ctx;
+  if (++c->commits == c->kill_at) raise(SIGKILL); /* committed, not acked */
+}
+
+/* --consume URL STREAM SUBJECT DURABLE DB KILL_AT: polls until the effects
+ * table holds CRASH_MSGS rows (or 90 s pass); exit 0 when it does. */
+static int consume_main(char **a) {
+  rein_broker_jetstream_config bc;
+  rein_broker_jetstream_config_default(&bc);
+  rein_errbuf e = {{0}};
+  bc.url = a[0];
+  bc.stream = a[1];
+  bc.subject = a[2];
+  bc.durable = a[3];
+  bc.ack_wait_ns = REIN_NS_PER_S;
+  bc.err = &e;
+  rein_broker *b = NULL;
+  if (rein_broker_jetstream_new(&bc, &b) != REIN_OK) {
+    fprintf(stderr, "consumer: broker: %s\n", e.msg);
+    return 3;
+  }
+  child_ctx cc = {0, atol(a[5])};
+  rein_inbox_config c;
+  rein_inbox_config_default(&c);
+  c.sqlite_path = a[4];
+  c.broker = b;
+  c.handler = child_handler;
+  c.max_deliveries = 1000; /* kills add deliveries; nothing is poison */
+  c.hooks.after_commit = child_after_commit;
+  c.hooks.ctx = &cc;
+  c.err = &e;
+  rein_inbox *ib = NULL;
+  if (rein_inbox_sqlite_new(&c, &ib) != REIN_OK) {
+    fprintf(stderr, "consumer: inbox: %s\n", e.msg);
+    return 3;
+  }
+  sqlite3_exec(rein_inbox_sqlite(ib),
+               "CREATE TABLE IF NOT EXISTS crash_effects(k TEXT)", NULL, NULL,
+               NULL);
+  int64_t t0 = mono_ms();
+  while (mono_ms() - t0 < 90000) {
+    rein_status st = rein_inbox_poll(ib, 16, 200, NULL);
+    if (st != REIN_OK)
+      fprintf(stderr, "consumer: poll: %s: %s\n", rein_status_name(st),
+              rein_inbox_errmsg(ib));
+    sqlite3_stmt *q;
+    long long n = -1;
+    if (sqlite3_prepare_v2(rein_inbox_sqlite(ib),
+                           "SELECT count(DISTINCT k) FROM crash_effects", -1,
+                           &q, NULL) == SQLITE_OK) {
+      if (sqlite3_step(q) == SQLITE_ROW) n = sqlite3_column_int64(q, 0);
+      sqlite3_finalize(q);
+    }
+    if (n == CRASH_MSGS) break;
+  }
+  rein_inbox_free(ib);
+  rein_broker_free(b);
+  return 0;
+}
+
+static pid_t spawn(fx *f, long kill_at) {
+  char ka[24];
+  snprintf(ka, sizeof ka, "%ld", kill_at);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    char *argv[] = {"/proc/self/exe", "--consume", (char *)nats_url(),
+                    f->stream,        f->subject,  f->durable,
+                    f->path,          ka,          NULL};
+    execv("/proc/self/exe", argv);
+    _exit(127);
+  }
+  return pid;
+}
+
+/* Two consumer processes share the durable and a SQLite file; the test
+ * SIGKILLs one at a random moment CRASH_KILLS times and restarts it (every
+ * other restart armed to kill itself right after its k-th commit, before
+ * the ack). Then an in-process inbox drains what the dead ones held: only
+ * duplicates may be left. Every key exactly once, nothing pending or
+ * unacknowledged on the consumer, nothing dead-lettered. */
+static void test_crash(void **state) {
+  fx *f = *state;
+  uint64_t seed = rein_test_seed();
+  srand((unsigned)seed);
+  rein_broker *b = broker_new(f, REIN_NS_PER_S); /* creates the consumer */
+  rein_inbox *ib = inbox_new(f, b, 1000);        /* creates the tables */
+  assert_int_equal(sqlite3_exec(rein_inbox_sqlite(ib),
+                                "CREATE TABLE crash_effects(k TEXT)", NULL,
+                                NULL, NULL),
+                   SQLITE_OK);
+  char key[32];
+  for (int i = 0; i < CRASH_MSGS; i++) {
+    snprintf(key, sizeof key, "crash-%d", i);
+    publish(f, key, "{}");
+  }
+  pid_t kids[2] = {spawn(f, 0), spawn(f, 5)};
+  int after_commit_kills = 0, live_kills = 0;
+  for (int k = 0; k < CRASH_KILLS; k++) {
+    usleep((useconds_t)(20000 + rand() % 100000));
+    if (q_int(f, "SELECT count(DISTINCT k) FROM crash_effects") >= CRASH_MSGS)
+      break;
+    int i = rand() % 2;
+    int ws;
+    pid_t r = waitpid(kids[i], &ws, WNOHANG);
+    if (r == 0) {
+      kill(kids[i], SIGKILL);
+      assert_int_equal(waitpid(kids[i], &ws, 0), kids[i]);
+      live_kills++;
+    } else if (r == kids[i] && WIFSIGNALED(ws)) {
+      after_commit_kills++; /* it killed itself after a commit */
+    }
+    kids[i] = spawn(f, k % 2 ? 1 + rand() % 20 : 0);
+  }
+  /* let both finish; one that killed itself after a commit is restarted
+   * unarmed */
+  for (int i = 0; i < 2; i++) {
+    int64_t t0 = mono_ms();
+    for (;;) {
+      int ws;
+      pid_t r = waitpid(kids[i], &ws, WNOHANG);
+      if (r == kids[i] && WIFSIGNALED(ws)) {
+        after_commit_kills++;
+        kids[i] = spawn(f, 0);
+        continue;
+      }
+      if (r == kids[i]) {
+        if (WEXITSTATUS(ws) != 0)
+          fail_msg("consumer %d exited %d", i, WEXITSTATUS(ws));
+        break;
+      }
+      if (mono_ms() - t0 > 100000) {
+        kill(kids[i], SIGKILL);
+        waitpid(kids[i], &ws, 0);
+        fail_msg("consumer %d did not finish (seed %llu)", i,
+                 (unsigned long long)seed);
+      }
+      usleep(50000);
+    }
+  }
+  /* what the killed consumers held comes back after ack_wait: duplicates */
+  rein_inbox_stats s = {0};
+  uint64_t pending = 1;
+  int64_t ack_pending = 1;
+  int64_t t0 = mono_ms();
+  while ((pending || ack_pending) && mono_ms() - t0 < 20000) {
+    assert_int_equal(rein_inbox_poll(ib, 16, 300, &s), REIN_OK);
+    consumer_state(f, &pending, &ack_pending);
+  }
+  fprintf(stderr,
+          "crash: %d SIGKILLs at random moments while work remained, %d "
+          "after a commit; the drain saw %llu duplicates\n",
+          live_kills, after_commit_kills, (unsigned long long)s.duplicates);
+  /* the test tested something: kills landed mid-stream */
+  assert_true(live_kills >= CRASH_KILLS / 4);
+  assert_true(after_commit_kills >= 1);
+  assert_int_equal(s.processed, 0);
+  assert_int_equal(pending, 0);
+  assert_int_equal(ack_pending, 0);
+  assert_int_equal(q_int(f, "SELECT count(*) FROM crash_effects"), CRASH_MSGS);
+  assert_int_equal(q_int(f, "SELECT count(DISTINCT k) FROM crash_effects"),
+                   CRASH_MSGS);
+  assert_int_equal(q_int(f, "SELECT count(*) FROM rein_inbox"), CRASH_MSGS);
+  assert_int_equal(stream_msgs(f, f->dead_stream), 0);
+  rein_inbox_free(ib);
+  rein_broker_free(b);
+}
+
+int main(int argc, char **argv) {
+  if (argc == 8 && strcmp(argv[1], "--consume") == 0)
+    return consume_main(argv + 2);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_config, setup, teardown),
       cmocka_unit_test_setup_teardown(test_startup_and_window, setup, teardown),
@@ -470,6 +670,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_redelivery, setup, teardown),
       cmocka_unit_test_setup_teardown(test_dead_letter, setup, teardown),
       cmocka_unit_test_setup_teardown(test_expired, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_crash, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
