@@ -204,7 +204,8 @@ REIN_API rein_status rein_broker_redis_new(const rein_broker_redis_config *c,
  *   start-up   js_AddStream (stream capturing `subject`) and the dead-letter
  *              stream (capturing `dead_subject`), js_AddConsumer (durable,
  *              AckExplicit, ack_wait, max_deliver, filter `subject`); ones
- *              that exist are used as they are (their settings win)
+ *              that exist are used as they are (their settings win; a
+ *              consumer without explicit acks is refused)
  *   read       Fetch up to `max`: what is there now, else wait up to
  *              block_ms for the first (returns once it has some, never
  *              waits to fill the batch; 0: no wait). A message

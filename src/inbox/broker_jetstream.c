@@ -426,8 +426,19 @@ static rein_status ensure_consumer(jb *b) {
   jsConsumerInfo *ci = NULL;
   natsStatus s =
       js_GetConsumerInfo(&ci, b->js, b->stream, b->durable, &jo, &jerr);
+  if (s == NATS_OK) {
+    /* an existing consumer is used as it is, but without explicit acks
+     * the inbox's ack-after-commit means nothing: refuse it */
+    bool explicit_ack = ci->Config && ci->Config->AckPolicy == js_AckExplicit;
+    jsConsumerInfo_Destroy(ci);
+    if (explicit_ack) return REIN_OK;
+    snprintf(b->errmsg, sizeof b->errmsg,
+             "jetstream: consumer %s on stream %s exists without explicit "
+             "acks (AckPolicy must be explicit)",
+             b->durable, b->stream);
+    return REIN_EBACKEND;
+  }
   jsConsumerInfo_Destroy(ci);
-  if (s == NATS_OK) return REIN_OK;
   if (s != NATS_NOT_FOUND && jerr != JSConsumerNotFoundErr)
     return fail(b, "consumer info", s, jerr);
   jsConsumerConfig cc;

@@ -295,6 +295,20 @@ static void test_startup_and_window(void **state) {
   rein_broker_free(a);
   rein_broker_free(b);
   rein_broker_free(NULL);
+  /* an existing consumer without explicit acks is refused, by name */
+  jsConsumerConfig cc;
+  jsConsumerConfig_Init(&cc);
+  cc.Durable = "noack";
+  cc.AckPolicy = js_AckNone;
+  assert_int_equal(js_AddConsumer(NULL, f->js, f->stream, &cc, NULL, NULL),
+                   NATS_OK);
+  rein_broker_jetstream_config bc;
+  broker_cfg(f, &bc);
+  bc.durable = "noack";
+  assert_int_equal(rein_broker_jetstream_new(&bc, &a), REIN_EBACKEND);
+  assert_null(a);
+  assert_non_null(strstr(f->err.msg, "consumer noack"));
+  assert_non_null(strstr(f->err.msg, "explicit acks"));
 }
 
 enum { N_MSGS = 300, N_DUPS = 30 };
