@@ -23,12 +23,16 @@ BUILD_PKGS=(
   # libraries (DESIGN.md section 4)
   libyaml-dev libsqlite3-dev libpq-dev libhiredis-dev libcurl4-openssl-dev
   libmicrohttpd-dev libssl-dev libjansson-dev
+  # the NATS JetStream broker adapter (REIN_WITH_NATS)
+  libnats-dev
 )
 CHECK_PKGS=(
   # unit tests, sanitizer and fuzz builds
   libcmocka-dev clang libclang-rt-14-dev
   # servers the tests start on loopback (nginx: tests/nginx.cmake)
   redis-server redis-sentinel redis-tools postgresql nginx
+  # JetStream for the broker adapter's tests (scripts/services.sh)
+  nats-server
   # the optional nginx module (nginx/, REIN_WITH_NGINX): nginx's configure
   # tree and what it configures against; here rather than in the build
   # list because nginx-dev pulls in every -dev package Debian's nginx was

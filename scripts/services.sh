@@ -4,7 +4,8 @@
 # loopback, on free ports, in a temp directory, with nothing persisted.
 #
 #   eval "$(scripts/services.sh start DIR)"   # prints export lines:
-#       REIN_REDIS_HOST, REIN_REDIS_PORT, REIN_PG_DSN, REIN_SERVICES_DIR
+#       REIN_REDIS_HOST, REIN_REDIS_PORT, REIN_PG_DSN, REIN_SERVICES_DIR,
+#       REIN_NATS_URL (nats-server with JetStream, store in DIR/nats)
 #   scripts/services.sh stop DIR
 #
 # Optional high-availability sets (also stopped by `stop DIR`; DIR may be
@@ -196,6 +197,21 @@ start_pg() {
     start >&2
 }
 
+# nats-server with JetStream, its store in DIR/nats, in the background (it
+# has no daemon mode); ready when its log says so.
+start_nats() {
+  local dir=$1 nport=$2
+  mkdir -p "$dir/nats"
+  nats-server -js -a 127.0.0.1 -p "$nport" -sd "$dir/nats" \
+    -l "$dir/nats.log" -P "$dir/nats.pid" </dev/null >/dev/null 2>&1 &
+  for _ in $(seq 1 100); do
+    grep -q "Server is ready" "$dir/nats.log" 2>/dev/null && return 0
+    kill -0 $! 2>/dev/null || return 1
+    sleep 0.05
+  done
+  return 1
+}
+
 # Each server gets up to three tries on fresh ports: a port that looked free
 # can be taken between the check and the bind.
 start() {
@@ -229,11 +245,25 @@ start() {
     tail -n 10 "$dir/pg/server.log" >&2 2>/dev/null || true
   done
   [ "$ok" = 1 ] || { echo "services.sh: postgres did not start (see $dir/pg/server.log)" >&2; exit 1; }
+  command -v nats-server >/dev/null ||
+    { echo "services.sh: nats-server is not installed (scripts/deps.sh check installs it)" >&2; exit 1; }
+  local nport
+  ok=0
+  for _ in 1 2 3; do
+    nport=$(free_port)
+    if start_nats "$dir" "$nport"; then ok=1; break; fi
+    echo "services.sh: nats-server failed on port $nport, retrying; its log:" >&2
+    tail -n 5 "$dir/nats.log" >&2 2>/dev/null || true
+    [ -f "$dir/nats.pid" ] && kill "$(cat "$dir/nats.pid")" 2>/dev/null || true
+    rm -f "$dir/nats.pid" "$dir/nats.log"
+  done
+  [ "$ok" = 1 ] || { echo "services.sh: nats-server did not start (see $dir/nats.log)" >&2; exit 1; }
   cat <<ENV
 export REIN_SERVICES_DIR='$dir'
 export REIN_REDIS_HOST=127.0.0.1
 export REIN_REDIS_PORT=$rport
 export REIN_PG_DSN='host=127.0.0.1 port=$pport user=rein dbname=postgres'
+export REIN_NATS_URL=nats://127.0.0.1:$nport
 ENV
 }
 
@@ -243,7 +273,7 @@ stop() {
     kill "$(cat "$dir/redis.pid")" 2>/dev/null || true
   fi
   local pids=()
-  for f in "$dir"/redis-*.pid "$dir"/sentinel-*.pid; do
+  for f in "$dir"/redis-*.pid "$dir"/sentinel-*.pid "$dir"/nats.pid; do
     [ -f "$f" ] && pids+=("$(cat "$f")")
   done
   if [ ${#pids[@]} -gt 0 ]; then

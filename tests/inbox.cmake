@@ -27,3 +27,12 @@ if(TARGET rein_inbox_sqlite AND TARGET rein_inbox_pg AND TARGET rein_broker_redi
       LABELS e2e TIMEOUT 120)
   endif()
 endif()
+# The NATS JetStream adapter against a real nats-server (REIN_NATS_URL from
+# scripts/services.sh): `ctest -R jetstream`.
+if(TARGET rein_inbox_sqlite AND TARGET rein_broker_jetstream)
+  rein_add_test(NAME test_inbox_jetstream
+    SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/backends/test_inbox_jetstream.c
+    LIBS rein_inbox_sqlite rein_broker_jetstream PkgConfig::REIN_SQLITE
+         PkgConfig::REIN_NATS
+    LABELS backend TIMEOUT 120)
+endif()

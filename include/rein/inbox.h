@@ -196,6 +196,82 @@ REIN_API void rein_broker_redis_config_default(rein_broker_redis_config *c);
 REIN_API rein_status rein_broker_redis_new(const rein_broker_redis_config *c,
                                            rein_broker **out);
 
+/*
+ * NATS JetStream adapter (libnats, in librein_broker_jetstream, pkg-config
+ * rein-broker-jetstream). One pull subscription on a durable consumer with
+ * explicit acks; every process of one consumer group binds the same
+ * durable name and JetStream spreads the messages between them:
+ *   start-up   js_AddStream (stream capturing `subject`) and the dead-letter
+ *              stream (capturing `dead_subject`), js_AddConsumer (durable,
+ *              AckExplicit, ack_wait, max_deliver, filter `subject`); ones
+ *              that exist are used as they are (their settings win; a
+ *              consumer without explicit acks is refused)
+ *   read       Fetch up to `max`: what is there now, else wait up to
+ *              block_ms for the first (returns once it has some, never
+ *              waits to fill the batch; 0: no wait). A message
+ *              not acknowledged within ack_wait, whoever held it, comes
+ *              back through a later read with `deliveries` = JetStream's
+ *              num_delivered (2 for the first redelivery)
+ *   claim      an empty batch: JetStream itself hands unacknowledged
+ *              messages out again after ack_wait, through read, so there
+ *              is nothing to take over. ack_wait is this adapter's
+ *              counterpart of the Redis adapter's min_idle_ns.
+ *   ack        AckSync: the server confirms the ack (within timeout_ns), so
+ *              REIN_OK means it will not be redelivered
+ *   dead_letter publish to dead_subject (body as is; headers Rein-Key,
+ *              Rein-Error, Rein-Deliveries, Rein-Origin-Stream,
+ *              Rein-Origin-Seq, and Nats-Msg-Id "<stream>:<seq>" so a
+ *              publish repeated after a crash is dropped by the dead
+ *              stream's duplicate window), wait for its publish ack, then
+ *              AckSync the original. Not atomic: a crash between the two
+ *              redelivers the message, which is dead-lettered again.
+ * A message's business key is the header `key_header` and its payload the
+ * message data; `id` is the stream sequence as decimal text. As with Redis,
+ * a redelivery of a message older than redelivery_window_ns (by the
+ * stream's timestamp) is dead-lettered "expired" instead of delivered.
+ * The consumer's max_deliver must be above the inbox's max_deliveries
+ * (default: unlimited): JetStream stops redelivering past max_deliver
+ * without telling anyone, and the inbox dead-letters a message only when
+ * it sees it again. Errors: REIN_ECLOSED when the server is unreachable or
+ * did not answer in time, REIN_EBACKEND when it refused; the libnats
+ * status and JetStream error code in errmsg. libnats keeps its own
+ * process-wide state (threads, a library lock) that this adapter does not
+ * tear down (nats_Close is the application's to call, at exit).
+ */
+typedef struct rein_broker_jetstream_config {
+  const char *url;              /* default "nats://127.0.0.1:4222" */
+  int64_t timeout_ns;           /* connect, each JetStream API call, publish and
+                                   ack; default 2 s */
+  const char *stream;           /* required: the stream's name */
+  const char *subject;          /* required: what the stream captures and the
+                                   consumer filters (wildcards allowed) */
+  const char *durable;          /* required: the durable consumer's name, the
+                                   same for every process of the group */
+  const char *dead_subject;     /* default "rein.dead.<stream>" */
+  const char *dead_stream;      /* default "<stream>_dead" */
+  const char *key_header;       /* default "Rein-Key" */
+  int64_t ack_wait_ns;          /* redelivery after this long unacked;
+                                   default 30 s; >= 100 ms */
+  int64_t max_deliver;          /* the consumer's MaxDeliver; default -1
+                                   (unlimited); else above the inbox's
+                                   max_deliveries */
+  int64_t redelivery_window_ns; /* default 7 days */
+  const rein_allocator *alloc;
+  rein_errbuf *err;
+  rein_clock wall; /* calendar time (ns since the epoch) to compare with
+                      message timestamps; default CLOCK_REALTIME */
+} rein_broker_jetstream_config;
+
+REIN_API void
+rein_broker_jetstream_config_default(rein_broker_jetstream_config *c);
+/* Connects, creates the streams and the consumer when missing, and
+ * subscribes. REIN_EINVAL (field named in err), REIN_ENOMEM, REIN_ECLOSED
+ * (cannot connect), REIN_EBACKEND (JetStream refused; its words in err).
+ * Copies every string it keeps. The adapter is one thread at a time, like
+ * the inbox that uses it. */
+REIN_API rein_status rein_broker_jetstream_new(
+    const rein_broker_jetstream_config *c, rein_broker **out);
+
 /* ==== inbox =============================================================== */
 
 /* The transaction a handler runs in. Valid only during the handler call. */
