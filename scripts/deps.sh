@@ -23,6 +23,8 @@ BUILD_PKGS=(
   # libraries (DESIGN.md section 4)
   libyaml-dev libsqlite3-dev libpq-dev libhiredis-dev libcurl4-openssl-dev
   libmicrohttpd-dev libssl-dev libjansson-dev
+  # the RabbitMQ broker adapter (REIN_WITH_AMQP)
+  librabbitmq-dev
 )
 CHECK_PKGS=(
   # unit tests, sanitizer and fuzz builds
@@ -46,6 +48,8 @@ CHECK_PKGS=(
   python3-grpcio
   # abidiff/abidw (abi_check, docs/abi.md)
   abigail-tools
+  # the RabbitMQ adapter's backend tests (services.sh starts a private node)
+  rabbitmq-server
 )
 
 case "$mode" in

@@ -27,3 +27,14 @@ if(TARGET rein_inbox_sqlite AND TARGET rein_inbox_pg AND TARGET rein_broker_redi
       LABELS e2e TIMEOUT 120)
   endif()
 endif()
+
+# The RabbitMQ adapter on a real rabbitmq-server (REIN_AMQP_URL from
+# scripts/services.sh; without it the test exits 77: skipped).
+if(TARGET rein_inbox_sqlite AND TARGET rein_broker_amqp)
+  rein_add_test(NAME test_inbox_amqp
+    SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/backends/test_inbox_amqp.c
+    LIBS rein_inbox_sqlite rein_broker_amqp PkgConfig::REIN_AMQP
+         PkgConfig::REIN_SQLITE
+    LABELS backend TIMEOUT 180)
+  set_tests_properties(test_inbox_amqp PROPERTIES SKIP_RETURN_CODE 77)
+endif()

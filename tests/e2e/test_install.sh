@@ -137,6 +137,7 @@ declare -A syms=(
   [inbox-sqlite]="inbox.h rein_inbox_sqlite_new rein_inbox_tx_sqlite"
   [inbox-pg]="inbox.h rein_inbox_pg_new rein_inbox_tx_pg"
   [broker-redis]="inbox.h rein_broker_redis_new"
+  [broker-amqp]="inbox.h rein_broker_amqp_new"
   [outbox-http]="inbox.h rein_outbox_http_new"
 )
 n=0
