@@ -460,6 +460,75 @@ static void test_config(void **state) {
   fx_done(&f);
 }
 
+/* Every allocation of _new failed in turn: a clean REIN_ENOMEM (or
+ * success once past them all) and nothing left allocated. */
+static void test_alloc_faults(void **state) {
+  (void)state;
+  fx f;
+  fx_init(&f, "alloc");
+  bool ok = false;
+  for (long n = 0; n < 64 && !ok; n++) {
+    rein_test_alloc ta;
+    rein_test_alloc_init(&ta, n);
+    f.bc.alloc = &ta.a;
+    rein_broker *b = NULL;
+    rein_status st = rein_broker_amqp_new(&f.bc, &b);
+    if (st == REIN_OK) {
+      ok = true;
+      rein_broker_free(b);
+    } else {
+      assert_int_equal(st, REIN_ENOMEM);
+      assert_null(b);
+    }
+    assert_int_equal(ta.live, 0);
+  }
+  assert_true(ok);
+  fx_done(&f);
+}
+
+/* A message_id with a NUL byte is dead-lettered whole by the adapter,
+ * never cut at the NUL (it would pass for another key's duplicate). */
+static void test_nul_key(void **state) {
+  (void)state;
+  fx f;
+  fx_init(&f, "nul");
+  rein_broker *b = broker_open(&f);
+  amqp_connection_state_t c = cli_open();
+  amqp_basic_properties_t p;
+  memset(&p, 0, sizeof p);
+  p._flags = AMQP_BASIC_MESSAGE_ID_FLAG;
+  p.message_id.bytes = "pay-1\0evil";
+  p.message_id.len = 10;
+  assert_int_equal(amqp_basic_publish(c, 1, amqp_empty_bytes,
+                                      amqp_cstring_bytes(f.queue), 0, 0, &p,
+                                      amqp_cstring_bytes("x")),
+                   AMQP_STATUS_OK);
+  publish(c, f.queue, "pay-2", "y");
+  cli_close(c);
+  rein_broker_batch bt;
+  size_t got = 0;
+  int64_t end = mono_ms() + 5000;
+  while (got == 0 && mono_ms() < end) {
+    assert_int_equal(rein_broker_read(b, 10, 200, &bt), REIN_OK);
+    for (size_t i = 0; i < bt.n; i++) {
+      assert_string_equal(bt.msgs[i].key, "pay-2");
+      assert_int_equal(rein_broker_ack(b, &bt.msgs[i]), REIN_OK);
+      got++;
+    }
+  }
+  assert_int_equal(got, 1);
+  rein_broker_free(b);
+  uint32_t ready;
+  end = mono_ms() + 5000;
+  do {
+    queue_counts(f.dead_queue, &ready, NULL);
+  } while (ready == 0 && mono_ms() < end && usleep(20000) == 0);
+  assert_int_equal(ready, 1);
+  queue_counts(f.queue, &ready, NULL);
+  assert_int_equal(ready, 0);
+  fx_done(&f);
+}
+
 int main(void) {
   const char *url = getenv("REIN_AMQP_URL");
   if (!url || !*url) {
@@ -477,6 +546,8 @@ int main(void) {
   if (!*g_url.vhost) g_url.vhost = "/";
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_config),
+      cmocka_unit_test(test_alloc_faults),
+      cmocka_unit_test(test_nul_key),
       cmocka_unit_test(test_exactly_once),
       cmocka_unit_test(test_redelivery_quorum),
       cmocka_unit_test(test_redelivery_classic),
