@@ -254,12 +254,21 @@ stop_rabbit() {
   env=$(cat "$dir/rabbit/env")
   port=$(echo "$env" | sed -n 's/.*RABBITMQ_NODE_PORT=\([0-9]*\).*/\1/p')
   eport=$(echo "$env" | sed -n 's/.*ERL_EPMD_PORT=\([0-9]*\).*/\1/p')
+  local beam="" launcher=""
+  [ -f "$dir/rabbit/rabbit.pid" ] && beam=$(cat "$dir/rabbit/rabbit.pid")
+  [ -f "$dir/rabbit/launcher.pid" ] && launcher=$(cat "$dir/rabbit/launcher.pid")
   # shellcheck disable=SC2086
-  timeout 30 sh -c "$(declare -f as_rabbit); as_rabbit $env $bin/rabbitmqctl -n rein-$port@localhost stop" >/dev/null 2>&1 || true
-  local pid
-  for f in "$dir/rabbit/rabbit.pid" "$dir/rabbit/launcher.pid"; do
-    [ -f "$f" ] && pid=$(cat "$f") && kill "$pid" 2>/dev/null || true
-  done
+  timeout 30 bash -c "$(declare -f as_rabbit); as_rabbit $env $bin/rabbitmqctl -n rein-$port@localhost stop" >/dev/null 2>&1 || true
+  # the node exits after `stop` returns: wait for it (bounded), then kill,
+  # so nothing writes into DIR once it is removed
+  if [ -n "$beam" ]; then
+    for _ in $(seq 1 100); do
+      kill -0 "$beam" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -9 "$beam" 2>/dev/null || true
+  fi
+  [ -n "$launcher" ] && kill "$launcher" 2>/dev/null || true
   # the node's private epmd (started by the node on ERL_EPMD_PORT)
   [ -n "$eport" ] && ERL_EPMD_PORT=$eport timeout 5 epmd -port "$eport" -kill >/dev/null 2>&1 || true
   rm -f "$dir/rabbit/env"
