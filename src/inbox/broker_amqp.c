@@ -39,7 +39,9 @@
  */
 #include <amqp.h>
 #include <amqp_tcp_socket.h>
+#include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -338,13 +340,28 @@ static rein_status add(ab *b, const amqp_envelope_t *env) {
   return REIN_OK;
 }
 
-/* One delivery, waiting at most `ns` (0: only what is buffered). *got
- * false on timeout. */
+/*
+ * One delivery, waiting at most `ns` (0: only what has arrived) for it to
+ * start. *got false when none came. The wait is for the socket, not inside
+ * amqp_consume_message: a message is three frames (method, header, body),
+ * and a consume that times out between them has eaten the method frame,
+ * so the rest would be skipped as unexpected and the delivery stay unacked
+ * here for ever. Once a delivery has started it gets the full
+ * connect_timeout_ns to arrive; running out then drops the connection
+ * (RabbitMQ requeues), never a frame.
+ */
 static rein_status consume_one(ab *b, int64_t ns, bool *got) {
   *got = false;
-  amqp_envelope_t env;
-  struct timeval tv = tv_of(ns);
   amqp_maybe_release_buffers(b->conn);
+  if (!amqp_frames_enqueued(b->conn) && !amqp_data_in_buffer(b->conn)) {
+    struct pollfd pf = {amqp_get_sockfd(b->conn), POLLIN, 0};
+    int ms = (int)((ns + REIN_NS_PER_MS - 1) / REIN_NS_PER_MS);
+    int rc = poll(&pf, 1, ms);
+    if (rc == 0 || (rc < 0 && errno == EINTR)) return REIN_OK;
+    if (rc < 0) return lib_fail(b, "poll", AMQP_STATUS_SOCKET_ERROR);
+  }
+  amqp_envelope_t env;
+  struct timeval tv = tv_of(b->timeout_ns);
   amqp_rpc_reply_t r = amqp_consume_message(b->conn, &env, &tv, 0);
   if (r.reply_type == AMQP_RESPONSE_NORMAL) {
     size_t before = b->n;
@@ -354,15 +371,13 @@ static rein_status consume_one(ab *b, int64_t ns, bool *got) {
     return st;
   }
   if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
-      r.library_error == AMQP_STATUS_TIMEOUT)
-    return REIN_OK;
-  if (r.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
       r.library_error == AMQP_STATUS_UNEXPECTED_STATE) {
     /* another frame: a close (queue deleted, consumer_timeout, a refused
-     * ack) ends the channel; anything else is skipped */
+     * ack) ends the channel; a cancel ends the consumer; anything else is
+     * skipped (no delivery is ever half read, see above) */
     amqp_frame_t f;
     int rc = amqp_simple_wait_frame_noblock(b->conn, &f, &tv);
-    if (rc != AMQP_STATUS_OK) return lib_fail(b, "basic.consume", rc);
+    if (rc != AMQP_STATUS_OK) return lib_fail(b, "consume", rc);
     if (f.frame_type == AMQP_FRAME_METHOD &&
         (f.payload.method.id == AMQP_CHANNEL_CLOSE_METHOD ||
          f.payload.method.id == AMQP_CONNECTION_CLOSE_METHOD)) {
@@ -382,6 +397,7 @@ static rein_status consume_one(ab *b, int64_t ns, bool *got) {
     }
     return REIN_OK;
   }
+  /* a timeout here is a delivery stalled half way: drop the connection */
   return reply_fail(b, "consume", r);
 }
 

@@ -365,11 +365,11 @@ static void test_dead_letter(void **state) {
 /* Consumer processes SIGKILLed right after a commit, before the ack:
  * RabbitMQ requeues what they held, the next consumer's inbox skips the
  * committed one as a duplicate, and every effect happens exactly once. */
-static void test_crash_kill9(void **state) {
-  (void)state;
+static void crash_kill9(bool dedup) {
   fx f;
-  fx_init(&f, "kill9");
+  fx_init(&f, dedup ? "kill9" : "kill9-nodedup");
   f.bc.prefetch = 8;
+  f.ic.dedup = dedup;
   enum { N = 300, KILLS = 4 };
   rein_broker *b0 = broker_open(&f); /* declares the queue */
   amqp_connection_state_t c = cli_open();
@@ -406,13 +406,36 @@ static void test_crash_kill9(void **state) {
   rein_inbox_stats s = {0};
   int64_t end = mono_ms() + 30000;
   long long done = 0;
-  while (done < N && mono_ms() < end) {
+  while (done < N + (dedup ? 0 : KILLS) && mono_ms() < end) {
     assert_int_equal(rein_inbox_poll(ib, 16, 200, &s), REIN_OK);
     done = q_int(ib, "SELECT count(*) FROM effects");
   }
   /* drain the rest (duplicates of the killed consumers' last commits) */
   for (int i = 0; i < 10; i++)
     assert_int_equal(rein_inbox_poll(ib, 16, 100, &s), REIN_OK);
+  if (q_int(ib, "SELECT count(*) FROM effects") != N + (dedup ? 0 : KILLS)) {
+    uint32_t r1, c1, r2;
+    queue_counts(f.queue, &r1, &c1);
+    queue_counts(f.dead_queue, &r2, NULL);
+    print_message(
+        "kill9: %lld effects after %lld ms; survivor processed %llu "
+        "dup %llu failed %llu dead %llu; queue ready %u consumers "
+        "%u; dead queue %u\n",
+        q_int(ib, "SELECT count(*) FROM effects"),
+        (long long)(mono_ms() - (end - 30000)), (unsigned long long)s.processed,
+        (unsigned long long)s.duplicates, (unsigned long long)s.failed,
+        (unsigned long long)s.dead, r1, c1, r2);
+  }
+  if (!dedup) {
+    /* the control: without the inbox each commit-then-kill repeats an
+     * effect, so the test can see what the inbox prevents */
+    assert_int_equal(q_int(ib, "SELECT count(DISTINCT k) FROM effects"), N);
+    assert_int_equal(q_int(ib, "SELECT count(*) FROM effects"), N + KILLS);
+    rein_inbox_free(ib);
+    rein_broker_free(b);
+    fx_done(&f);
+    return;
+  }
   assert_int_equal(q_int(ib, "SELECT count(*) FROM effects"), N);
   assert_int_equal(q_int(ib, "SELECT count(DISTINCT k) FROM effects"), N);
   /* each killed consumer committed one message it never acked; the next
@@ -428,6 +451,16 @@ static void test_crash_kill9(void **state) {
   queue_counts(f.queue, &ready, NULL);
   assert_int_equal(ready, 0);
   fx_done(&f);
+}
+
+static void test_crash_kill9(void **state) {
+  (void)state;
+  crash_kill9(true);
+}
+
+static void test_crash_kill9_no_inbox(void **state) {
+  (void)state;
+  crash_kill9(false);
 }
 
 /* Validation names the field; an unreachable port is ECLOSED in
@@ -553,6 +586,7 @@ int main(void) {
       cmocka_unit_test(test_redelivery_classic),
       cmocka_unit_test(test_dead_letter),
       cmocka_unit_test(test_crash_kill9),
+      cmocka_unit_test(test_crash_kill9_no_inbox),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
