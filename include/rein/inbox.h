@@ -205,8 +205,9 @@ REIN_API rein_status rein_broker_redis_new(const rein_broker_redis_config *c,
  *              `quorum` is false; x-dead-letter-exchange dead_exchange;
  *              x-message-ttl redelivery_window_ns when window_ttl);
  *              basic.qos prefetch; basic.consume (manual acks)
- *   read       amqp_consume_message: waits at most block_ms for the first
- *              delivery, then takes what is already buffered
+ *   read       waits at most block_ms on the socket for the first delivery,
+ *              reads it whole (amqp_consume_message), then takes what
+ *              else has arrived
  *   claim      requeues (basic.nack requeue=true) this consumer's own
  *              deliveries left unacknowledged at least min_idle_ns (the
  *              inbox leaves a failed message unacked) and returns none:
