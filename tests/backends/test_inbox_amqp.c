@@ -35,6 +35,7 @@
 static struct amqp_connection_info g_url;
 static char g_url_buf[512];
 static int g_serial;
+static uint64_t g_published; /* publishes on the open client connection */
 
 static int64_t mono_ms(void) {
   struct timespec ts;
@@ -55,10 +56,39 @@ static amqp_connection_state_t cli_open(void) {
   assert_int_equal(r.reply_type, AMQP_RESPONSE_NORMAL);
   amqp_channel_open(c, 1);
   assert_int_equal(amqp_get_rpc_reply(c).reply_type, AMQP_RESPONSE_NORMAL);
+  /* publisher confirms: a publish to a quorum queue is only safe once
+   * RabbitMQ confirmed it (unconfirmed ones in flight when the channel
+   * closes can be lost, which the kill9 test once counted as "missing") */
+  amqp_confirm_select(c, 1);
+  assert_int_equal(amqp_get_rpc_reply(c).reply_type, AMQP_RESPONSE_NORMAL);
+  g_published = 0;
   return c;
 }
 
+/* Waits (bounded) until RabbitMQ confirmed every publish on `c`. */
+static void cli_confirm_all(amqp_connection_state_t c) {
+  uint64_t confirmed = 0;
+  int64_t end = mono_ms() + 10000;
+  while (confirmed < g_published && mono_ms() < end) {
+    amqp_frame_t f;
+    struct timeval tv = {1, 0};
+    int rc = amqp_simple_wait_frame_noblock(c, &f, &tv);
+    if (rc == AMQP_STATUS_TIMEOUT) continue;
+    assert_int_equal(rc, AMQP_STATUS_OK);
+    if (f.frame_type != AMQP_FRAME_METHOD) continue;
+    if (f.payload.method.id == AMQP_BASIC_NACK_METHOD)
+      fail_msg("RabbitMQ refused a publish (basic.nack)");
+    if (f.payload.method.id == AMQP_BASIC_ACK_METHOD) {
+      amqp_basic_ack_t *a = f.payload.method.decoded;
+      if (a->multiple || a->delivery_tag > confirmed)
+        confirmed = a->delivery_tag > confirmed ? a->delivery_tag : confirmed;
+    }
+  }
+  assert_int_equal(confirmed, g_published);
+}
+
 static void cli_close(amqp_connection_state_t c) {
+  cli_confirm_all(c);
   amqp_channel_close(c, 1, AMQP_REPLY_SUCCESS);
   amqp_connection_close(c, AMQP_REPLY_SUCCESS);
   amqp_destroy_connection(c);
@@ -79,6 +109,7 @@ static void publish(amqp_connection_state_t c, const char *queue,
                                       amqp_cstring_bytes(queue), 0, 0, &p,
                                       amqp_cstring_bytes(body)),
                    AMQP_STATUS_OK);
+  g_published++;
 }
 
 /* Ready messages and consumers of `queue` (passive declare). Unacked
@@ -246,8 +277,13 @@ static void test_exactly_once(void **state) {
   assert_int_equal(bt.n, 0);
   rein_inbox_free(ib);
   rein_broker_free(b); /* unacked deliveries would be requeued now */
+  /* the quorum queue applies a closed consumer's departure (and any
+   * return) asynchronously: wait (bounded) for it to show */
   uint32_t ready, consumers;
-  queue_counts(f.queue, &ready, &consumers);
+  int64_t t0 = mono_ms();
+  do {
+    queue_counts(f.queue, &ready, &consumers);
+  } while (consumers != 0 && mono_ms() - t0 < 5000 && usleep(20000) == 0);
   assert_int_equal(ready, 0);
   assert_int_equal(consumers, 0);
   queue_counts(f.dead_queue, &ready, NULL);
@@ -380,6 +416,15 @@ static void crash_kill9(bool dedup) {
   }
   cli_close(c);
   rein_broker_free(b0);
+  /* b0 held a prefetch window it never read; its close returns them
+   * asynchronously inside the quorum queue: wait until all N are ready,
+   * so every run starts from the same state */
+  uint32_t before;
+  int64_t t0 = mono_ms();
+  do {
+    queue_counts(f.queue, &before, NULL);
+  } while (before != N && mono_ms() - t0 < 5000 && usleep(20000) == 0);
+  assert_int_equal(before, N);
   int killed = 0;
   for (int k = 0; k < KILLS; k++) {
     fflush(NULL);
@@ -413,7 +458,7 @@ static void crash_kill9(bool dedup) {
   /* drain the rest (duplicates of the killed consumers' last commits) */
   for (int i = 0; i < 10; i++)
     assert_int_equal(rein_inbox_poll(ib, 16, 100, &s), REIN_OK);
-  if (q_int(ib, "SELECT count(*) FROM effects") != N + (dedup ? 0 : KILLS)) {
+  if (dedup && q_int(ib, "SELECT count(*) FROM effects") != N) {
     uint32_t r1, c1, r2;
     queue_counts(f.queue, &r1, &c1);
     queue_counts(f.dead_queue, &r2, NULL);
@@ -430,7 +475,9 @@ static void crash_kill9(bool dedup) {
     /* the control: without the inbox each commit-then-kill repeats an
      * effect, so the test can see what the inbox prevents */
     assert_int_equal(q_int(ib, "SELECT count(DISTINCT k) FROM effects"), N);
-    assert_int_equal(q_int(ib, "SELECT count(*) FROM effects"), N + KILLS);
+    /* at least one repeat per kill; RabbitMQ may add its own
+     * at-least-once repeats (seen once in 15 runs: 307 for 304) */
+    assert_true(q_int(ib, "SELECT count(*) FROM effects") >= N + KILLS);
     rein_inbox_free(ib);
     rein_broker_free(b);
     fx_done(&f);
@@ -461,6 +508,50 @@ static void test_crash_kill9(void **state) {
 static void test_crash_kill9_no_inbox(void **state) {
   (void)state;
   crash_kill9(false);
+}
+
+/* A consumer that closes with a full prefetch window it never read: the
+ * next consumer, started at once, gets every message (20 rounds). */
+static void test_close_unread(void **state) {
+  (void)state;
+  for (int round = 0; round < 20; round++) {
+    fx f;
+    fx_init(&f, "unread");
+    f.bc.prefetch = 8;
+    enum { N = 40 };
+    rein_broker *a = broker_open(&f);
+    amqp_connection_state_t c = cli_open();
+    char key[32];
+    for (int i = 0; i < N; i++) {
+      snprintf(key, sizeof key, "k-%d", i);
+      publish(c, f.queue, key, "x");
+    }
+    cli_close(c);
+    rein_broker_free(a);
+    rein_broker *b = broker_open(&f);
+    char seen[N] = {0};
+    int got = 0, redelivered = 0;
+    int64_t end = mono_ms() + 10000;
+    while (got < N && mono_ms() < end) {
+      rein_broker_batch bt;
+      assert_int_equal(rein_broker_read(b, 16, 200, &bt), REIN_OK);
+      for (size_t i = 0; i < bt.n; i++) {
+        int k = atoi(bt.msgs[i].key + 2);
+        if (k >= 0 && k < N && !seen[k]) {
+          seen[k] = 1;
+          got++;
+        }
+        if (bt.msgs[i].deliveries > 1) redelivered++;
+        assert_int_equal(rein_broker_ack(b, &bt.msgs[i]), REIN_OK);
+      }
+    }
+    if (got != N)
+      print_message("close_unread: round %d: %d of %d (redelivered %d)\n",
+                    round, got, N, redelivered);
+    assert_int_equal(got, N);
+    rein_broker_free(b);
+    fx_done(&f);
+  }
 }
 
 /* Validation names the field; an unreachable port is ECLOSED in
@@ -536,6 +627,7 @@ static void test_nul_key(void **state) {
                                       amqp_cstring_bytes(f.queue), 0, 0, &p,
                                       amqp_cstring_bytes("x")),
                    AMQP_STATUS_OK);
+  g_published++;
   publish(c, f.queue, "pay-2", "y");
   cli_close(c);
   rein_broker_batch bt;
@@ -585,6 +677,7 @@ int main(void) {
       cmocka_unit_test(test_redelivery_quorum),
       cmocka_unit_test(test_redelivery_classic),
       cmocka_unit_test(test_dead_letter),
+      cmocka_unit_test(test_close_unread),
       cmocka_unit_test(test_crash_kill9),
       cmocka_unit_test(test_crash_kill9_no_inbox),
   };
