@@ -25,6 +25,8 @@ BUILD_PKGS=(
   libmicrohttpd-dev libssl-dev libjansson-dev
   # the NATS JetStream broker adapter (REIN_WITH_NATS)
   libnats-dev
+  # the RabbitMQ broker adapter (REIN_WITH_AMQP)
+  librabbitmq-dev
 )
 CHECK_PKGS=(
   # unit tests, sanitizer and fuzz builds
@@ -50,6 +52,8 @@ CHECK_PKGS=(
   python3-grpcio
   # abidiff/abidw (abi_check, docs/abi.md)
   abigail-tools
+  # the RabbitMQ adapter's backend tests (services.sh starts a private node)
+  rabbitmq-server
 )
 
 case "$mode" in

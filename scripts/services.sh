@@ -5,7 +5,8 @@
 #
 #   eval "$(scripts/services.sh start DIR)"   # prints export lines:
 #       REIN_REDIS_HOST, REIN_REDIS_PORT, REIN_PG_DSN, REIN_SERVICES_DIR,
-#       REIN_NATS_URL (nats-server with JetStream, store in DIR/nats)
+#       REIN_NATS_URL (nats-server with JetStream, store in DIR/nats),
+#       REIN_AMQP_URL (a private rabbitmq-server; REIN_NO_RABBIT=1 skips it)
 #   scripts/services.sh stop DIR
 #
 # Optional high-availability sets (also stopped by `stop DIR`; DIR may be
@@ -212,6 +213,84 @@ start_nats() {
   return 1
 }
 
+# RabbitMQ: a private node (its own name, AMQP and distribution ports, epmd
+# port, Mnesia, logs, config and Erlang cookie under DIR/rabbit), so it
+# collides neither with Debian's service nor with other Erlang nodes. As
+# root it runs as the `rabbitmq` user (Debian's package creates it). It takes
+# several seconds to boot (see docs/exactly-once.md); REIN_NO_RABBIT=1 does
+# not start it (then leave its test out: ctest -E amqp). Prints the export
+# line on success.
+rabbit_env() {
+  local dir=$1 port=$2 dport=$3 eport=$4
+  echo "HOME=$dir/rabbit/home RABBITMQ_NODENAME=rein-$port@localhost" \
+    "RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT=$port" \
+    "RABBITMQ_DIST_PORT=$dport ERL_EPMD_PORT=$eport" \
+    "RABBITMQ_MNESIA_BASE=$dir/rabbit/mnesia RABBITMQ_LOG_BASE=$dir/rabbit/log" \
+    "RABBITMQ_CONFIG_FILE=$dir/rabbit/rabbitmq.conf" \
+    "RABBITMQ_ENABLED_PLUGINS_FILE=$dir/rabbit/enabled_plugins" \
+    "RABBITMQ_PID_FILE=$dir/rabbit/rabbit.pid"
+}
+
+as_rabbit() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u rabbitmq -- env "$@"; else env "$@"; fi
+}
+
+start_rabbit() {
+  local dir=$1 port dport eport bin=/usr/lib/rabbitmq/bin
+  [ -x "$bin/rabbitmq-server" ] ||
+    { echo "services.sh: rabbitmq-server is not installed (scripts/deps.sh check installs it)" >&2; exit 1; }
+  port=$(free_port) && dport=$(free_port) && eport=$(free_port) || return 1
+  rm -rf "$dir/rabbit"
+  mkdir -p "$dir/rabbit/home" "$dir/rabbit/mnesia" "$dir/rabbit/log"
+  printf 'listeners.tcp.default = 127.0.0.1:%s\nloopback_users.guest = true\n' "$port" > "$dir/rabbit/rabbitmq.conf"
+  echo '[].' > "$dir/rabbit/enabled_plugins"
+  [ "$(id -u)" -eq 0 ] && chown -R rabbitmq "$dir/rabbit"
+  local env
+  env=$(rabbit_env "$dir" "$port" "$dport" "$eport")
+  echo "$env" > "$dir/rabbit/env"
+  local t0=$SECONDS
+  # shellcheck disable=SC2086
+  as_rabbit $env "$bin/rabbitmq-server" > "$dir/rabbit/stdout.log" 2>&1 &
+  echo $! > "$dir/rabbit/launcher.pid"
+  # shellcheck disable=SC2086
+  if timeout 60 bash -c "until (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; do sleep 0.2; done" 2>/dev/null &&
+    as_rabbit $env "$bin/rabbitmqctl" -n "rein-$port@localhost" -t 30 await_startup >/dev/null 2>&1; then
+    echo "services.sh: rabbitmq-server up on 127.0.0.1:$port in $((SECONDS - t0)) s" >&2
+    echo "export REIN_AMQP_URL='amqp://guest:guest@127.0.0.1:$port/'"
+    return 0
+  fi
+  echo "services.sh: rabbitmq-server did not start in 60 s on port $port; its log:" >&2
+  tail -n 20 "$dir/rabbit/stdout.log" >&2 2>/dev/null || true
+  stop_rabbit "$dir"
+  return 1
+}
+
+stop_rabbit() {
+  local dir=$1 env port eport bin=/usr/lib/rabbitmq/bin
+  [ -f "$dir/rabbit/env" ] || return 0
+  env=$(cat "$dir/rabbit/env")
+  port=$(echo "$env" | sed -n 's/.*RABBITMQ_NODE_PORT=\([0-9]*\).*/\1/p')
+  eport=$(echo "$env" | sed -n 's/.*ERL_EPMD_PORT=\([0-9]*\).*/\1/p')
+  local beam="" launcher=""
+  [ -f "$dir/rabbit/rabbit.pid" ] && beam=$(cat "$dir/rabbit/rabbit.pid")
+  [ -f "$dir/rabbit/launcher.pid" ] && launcher=$(cat "$dir/rabbit/launcher.pid")
+  # shellcheck disable=SC2086
+  timeout 30 bash -c "$(declare -f as_rabbit); as_rabbit $env $bin/rabbitmqctl -n rein-$port@localhost stop" >/dev/null 2>&1 || true
+  # the node exits after `stop` returns: wait for it (bounded), then kill,
+  # so nothing writes into DIR once it is removed
+  if [ -n "$beam" ]; then
+    for _ in $(seq 1 100); do
+      kill -0 "$beam" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -9 "$beam" 2>/dev/null || true
+  fi
+  [ -n "$launcher" ] && kill "$launcher" 2>/dev/null || true
+  # the node's private epmd (started by the node on ERL_EPMD_PORT)
+  [ -n "$eport" ] && ERL_EPMD_PORT=$eport timeout 5 epmd -port "$eport" -kill >/dev/null 2>&1 || true
+  rm -f "$dir/rabbit/env"
+}
+
 # Each server gets up to three tries on fresh ports: a port that looked free
 # can be taken between the check and the bind.
 start() {
@@ -265,10 +344,15 @@ export REIN_REDIS_PORT=$rport
 export REIN_PG_DSN='host=127.0.0.1 port=$pport user=rein dbname=postgres'
 export REIN_NATS_URL=nats://127.0.0.1:$nport
 ENV
+  if [ "${REIN_NO_RABBIT:-0}" != 1 ]; then
+    start_rabbit "$dir" || start_rabbit "$dir" ||
+      { echo "services.sh: rabbitmq-server did not start (see $dir/rabbit/stdout.log)" >&2; exit 1; }
+  fi
 }
 
 stop() {
   local dir=$1
+  stop_rabbit "$dir"
   if [ -f "$dir/redis.pid" ]; then
     kill "$(cat "$dir/redis.pid")" 2>/dev/null || true
   fi

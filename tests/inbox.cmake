@@ -36,3 +36,13 @@ if(TARGET rein_inbox_sqlite AND TARGET rein_broker_jetstream)
          PkgConfig::REIN_NATS
     LABELS backend TIMEOUT 120)
 endif()
+
+# The RabbitMQ adapter on a real rabbitmq-server (REIN_AMQP_URL from
+# scripts/services.sh): `ctest -R amqp`.
+if(TARGET rein_inbox_sqlite AND TARGET rein_broker_amqp)
+  rein_add_test(NAME test_inbox_amqp
+    SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/backends/test_inbox_amqp.c
+    LIBS rein_inbox_sqlite rein_broker_amqp PkgConfig::REIN_AMQP
+         PkgConfig::REIN_SQLITE
+    LABELS backend TIMEOUT 180)
+endif()

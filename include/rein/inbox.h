@@ -272,6 +272,73 @@ rein_broker_jetstream_config_default(rein_broker_jetstream_config *c);
 REIN_API rein_status rein_broker_jetstream_new(
     const rein_broker_jetstream_config *c, rein_broker **out);
 
+/*
+ * RabbitMQ adapter (AMQP 0-9-1, librabbitmq; library librein_broker_amqp,
+ * pkg-config rein-broker-amqp). One connection, one channel, one consumer:
+ *   start-up   exchange.declare dead_exchange (fanout, durable);
+ *              queue.declare dead_queue (durable) bound to it;
+ *              queue.declare queue (durable; x-queue-type quorum unless
+ *              `quorum` is false; x-dead-letter-exchange dead_exchange;
+ *              x-message-ttl redelivery_window_ns when window_ttl);
+ *              basic.qos prefetch; basic.consume (manual acks)
+ *   read       waits at most block_ms on the socket for the first delivery,
+ *              reads it whole (amqp_consume_message), then takes what
+ *              else has arrived
+ *   claim      requeues (basic.nack requeue=true) this consumer's own
+ *              deliveries left unacknowledged at least min_idle_ns (the
+ *              inbox leaves a failed message unacked) and returns none:
+ *              they come back through read with the count raised. A dead
+ *              consumer's deliveries RabbitMQ requeues itself when its
+ *              connection closes; there is nothing to claim from it
+ *   ack        basic.ack with the delivery tag, after the inbox's commit
+ *   dead_letter basic.reject requeue=false: the dead-letter exchange gets
+ *              it with RabbitMQ's x-death header (reason "rejected"); the
+ *              error text is not carried (the inbox logs it)
+ * The business key is the message_id property; the payload is the body;
+ * enqueued_unix_ms is the timestamp property (seconds) when the publisher
+ * set it, else -1. deliveries: on a quorum queue x-delivery-count + 1
+ * (exact); on a classic queue 2 when the redelivered flag is set (at least
+ * twice), else 1. A message_id with a NUL byte, and a redelivery whose
+ * timestamp is older than redelivery_window_ns, are dead-lettered by the
+ * adapter instead of delivered. With window_ttl RabbitMQ itself dead-letters
+ * (reason "expired") any message that waits in the queue longer than the
+ * window, timestamp or not. Delivery ids are "<connection>:<tag>"; an ack
+ * for a delivery from an earlier (closed) connection returns REIN_ECLOSED
+ * (RabbitMQ requeued it). The password is sent to RabbitMQ only.
+ */
+typedef struct rein_broker_amqp_config {
+  const char *host;             /* default "127.0.0.1" */
+  int port;                     /* default 5672 */
+  const char *vhost;            /* default "/" */
+  const char *user;             /* default "guest" */
+  const char *password;         /* default "guest"; never logged */
+  int64_t connect_timeout_ns;   /* default 2 s; also each RPC's timeout */
+  const char *queue;            /* required */
+  const char *dead_exchange;    /* default "<queue>.dlx" */
+  const char *dead_queue;       /* default "<queue>.dead" */
+  uint16_t prefetch;            /* basic.qos; default 64; >= 1 */
+  bool quorum;                  /* quorum work queue (exact delivery counts);
+                                   default true */
+  bool window_ttl;              /* x-message-ttl = the window; default true */
+  int64_t min_idle_ns;          /* claim requeues own unacked ones idle this
+                                   long; default 30 s */
+  int64_t redelivery_window_ns; /* default 7 days */
+  const rein_allocator *alloc;
+  rein_errbuf *err;
+  rein_clock clock; /* for min_idle; default CLOCK_MONOTONIC */
+  rein_clock wall;  /* calendar time to compare with timestamps; default
+                       CLOCK_REALTIME */
+} rein_broker_amqp_config;
+
+REIN_API void rein_broker_amqp_config_default(rein_broker_amqp_config *c);
+/* Connects, declares the queues and starts consuming. REIN_EINVAL (field
+ * named in err), REIN_ENOMEM, REIN_ECLOSED (cannot connect), REIN_EBACKEND
+ * (RabbitMQ refused, e.g. PRECONDITION_FAILED for a queue declared with
+ * other arguments; its words in err). Copies every string it keeps.
+ * Thread level: one thread at a time. */
+REIN_API rein_status rein_broker_amqp_new(const rein_broker_amqp_config *c,
+                                          rein_broker **out);
+
 /* ==== inbox =============================================================== */
 
 /* The transaction a handler runs in. Valid only during the handler call. */

@@ -138,6 +138,7 @@ declare -A syms=(
   [inbox-pg]="inbox.h rein_inbox_pg_new rein_inbox_tx_pg"
   [broker-redis]="inbox.h rein_broker_redis_new"
   [broker-jetstream]="inbox.h rein_broker_jetstream_new"
+  [broker-amqp]="inbox.h rein_broker_amqp_new"
   [outbox-http]="inbox.h rein_outbox_http_new"
 )
 n=0
