@@ -32,7 +32,7 @@ ctest --test-dir build --output-on-failure -j"$JOBS"
 # and latency claims on code the switches do not change) ran above.
 step "build and tests without optional libraries (REIN_WITH_*=OFF)"
 off=""
-for f in YAML JSON CRYPTO SQLITE PG REDIS NATS CURL; do off="$off -DREIN_WITH_$f=OFF"; done
+for f in YAML JSON CRYPTO SQLITE PG REDIS NATS AMQP CURL; do off="$off -DREIN_WITH_$f=OFF"; done
 cmake -S . -B build-core -DREIN_TESTS=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo -DREIN_BENCH=OFF \
   $off >/dev/null
 cmake --build build-core -j"$JOBS"
