@@ -26,7 +26,7 @@ if(TARGET ledger)
   rein_add_test(NAME test_ledger_steps
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/e2e/test_ledger_steps.c
             ${CMAKE_CURRENT_SOURCE_DIR}/e2e/ledger_proc.c
-    LIBS PkgConfig::IDEM_HTTP_T_CURL PkgConfig::IDEM_HTTP_T_SQLITE ledger_auth
+    LIBS PkgConfig::IDEM_HTTP_T_SQLITE ledger_auth
     ARGS $<TARGET_FILE:ledger>
     LABELS e2e TIMEOUT 90)
   # The same with the memory store, which forgets every key on a crash: the
@@ -78,7 +78,7 @@ if(TARGET ledger)
   rein_add_test(NAME test_ledger_store_loss
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/e2e/test_ledger_store_loss.c
             ${CMAKE_CURRENT_SOURCE_DIR}/e2e/ledger_proc.c
-    LIBS PkgConfig::IDEM_HTTP_T_CURL ledger_auth
+    LIBS ledger_auth
     ARGS $<TARGET_FILE:ledger>
     LABELS backend TIMEOUT 60)
 endif()

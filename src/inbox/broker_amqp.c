@@ -509,7 +509,7 @@ static void ab_free(rein_broker *base) {
   ab *b = (ab *)base;
   release_batch(b);
   disconnect(b);
-  if (b->password) memset(b->password, 0, strlen(b->password));
+  if (b->password) explicit_bzero(b->password, strlen(b->password));
   char *strs[] = {b->host,  b->vhost,         b->user,      b->password,
                   b->queue, b->dead_exchange, b->dead_queue};
   for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)

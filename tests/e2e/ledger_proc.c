@@ -145,6 +145,21 @@ static size_t append(char *buf, size_t cap, size_t *len, const char *p,
   return k;
 }
 
+int ledger_proc_post_charge(unsigned port, const char *principal,
+                            const char *key, const char *body, http_resp *r,
+                            int timeout_ms) {
+  char auth[200], kh[160] = "", req[4096];
+  if (key) snprintf(kh, sizeof kh, "Idempotency-Key: \"%s\"\r\n", key);
+  int n = snprintf(req, sizeof req,
+                   "POST /charges HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n%s"
+                   "Content-Type: application/json\r\nContent-Length: "
+                   "%zu\r\nConnection: close\r\n\r\n%s",
+                   ledger_proc_auth_header(principal, auth, sizeof auth), kh,
+                   strlen(body), body);
+  if (n < 0 || (size_t)n >= sizeof req) fail_msg("charge request too long");
+  return ledger_proc_raw(port, NULL, req, (size_t)n, r, timeout_ms);
+}
+
 size_t http_resp_on_body(char *p, size_t sz, size_t n, void *ud) {
   http_resp *r = ud;
   return append(r->body, sizeof r->body, &r->body_len, p, sz * n);

@@ -80,6 +80,14 @@ typedef struct http_resp {
 int ledger_proc_raw(unsigned port, const char *src, const char *req, size_t len,
                     http_resp *r, int timeout_ms);
 
+/* POST /charges to 127.0.0.1:port as `principal` with Idempotency-Key
+ * "key" (NULL: none) and the JSON `body`, over a new connection
+ * (ledger_proc_raw, so no libcurl): r->status is 0 when no answer came
+ * (the ledger died, or timeout_ms passed). Returns ledger_proc_raw's. */
+int ledger_proc_post_charge(unsigned port, const char *principal,
+                            const char *key, const char *body, http_resp *r,
+                            int timeout_ms);
+
 /* libcurl write and header callbacks that fill an http_resp. */
 size_t http_resp_on_body(char *p, size_t sz, size_t n, void *ud);
 size_t http_resp_on_header(char *p, size_t sz, size_t n, void *ud);

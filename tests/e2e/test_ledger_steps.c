@@ -28,7 +28,6 @@
 #include "ledger_proc.h"
 #include "rein_test.h"
 
-#include <curl/curl.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -83,28 +82,7 @@ static void start(run *r, const char *crash, int work_ms) {
 /* POST /charges with the key; status 0 when no answer came. */
 static void post(const run *r, const char *key, const char *body,
                  http_resp *out) {
-  memset(out, 0, sizeof *out);
-  CURL *c = curl_easy_init();
-  assert_non_null(c);
-  char url[64], kh[96], auth[200];
-  snprintf(url, sizeof url, "http://127.0.0.1:%u/charges", r->port);
-  snprintf(kh, sizeof kh, "Idempotency-Key: \"%s\"", key);
-  struct curl_slist *hs = curl_slist_append(NULL, kh);
-  hs = curl_slist_append(hs,
-                         ledger_proc_auth_header("alice", auth, sizeof auth));
-  curl_easy_setopt(c, CURLOPT_URL, url);
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
-  curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, hs);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, http_resp_on_body);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, http_resp_on_header);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, out);
-  if (curl_easy_perform(c) == CURLE_OK)
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
-  curl_slist_free_all(hs);
-  curl_easy_cleanup(c);
+  ledger_proc_post_charge(r->port, "alice", key, body, out, 10000);
 }
 
 static long charge_id(const char *json) {
@@ -166,6 +144,7 @@ static void one(const char *step, int work_ms) {
   bool one_tx = work_ms == 0;
   bool after_commit = strcmp(step, "committed") == 0;
   run r;
+  /* a fresh temp dir (mkdtemp fills in the XXXXXX) */
   snprintf(r.dir, sizeof r.dir, "/tmp/rein-ledger-steps.XXXXXX");
   assert_non_null(mkdtemp(r.dir));
   char key[64];
@@ -240,9 +219,7 @@ int main(int argc, char **argv) {
   }
   LEDGER_BIN = argv[1];
   ledger_proc_auth_init();
-  curl_global_init(CURL_GLOBAL_DEFAULT);
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_steps)};
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
-  curl_global_cleanup();
   return rc;
 }

@@ -20,7 +20,6 @@
 #include "rein_test.h"
 
 #include <arpa/inet.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -94,29 +93,8 @@ static void kill_redis(void) {
 }
 
 static void post(const char *key, const char *body, http_resp *r) {
-  memset(r, 0, sizeof *r);
-  CURL *c = curl_easy_init();
-  assert_non_null(c);
-  char url[64], kh[96], auth[200];
-  snprintf(url, sizeof url, "http://127.0.0.1:%u/charges", g_port);
-  snprintf(kh, sizeof kh, "Idempotency-Key: \"%s\"", key);
-  struct curl_slist *hs = curl_slist_append(NULL, kh);
-  hs = curl_slist_append(hs,
-                         ledger_proc_auth_header("alice", auth, sizeof auth));
-  curl_easy_setopt(c, CURLOPT_URL, url);
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
-  curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, hs);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, http_resp_on_body);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, http_resp_on_header);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
-  CURLcode rc = curl_easy_perform(c);
-  if (rc != CURLE_OK) fail_msg("POST: %s", curl_easy_strerror(rc));
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-  curl_slist_free_all(hs);
-  curl_easy_cleanup(c);
+  if (ledger_proc_post_charge(g_port, "alice", key, body, r, 10000) != 0)
+    fail_msg("POST: cannot connect to the ledger on port %u", g_port);
 }
 
 static long charge_id(const http_resp *r) {
@@ -198,11 +176,9 @@ int main(int argc, char **argv) {
   }
   LEDGER_BIN = argv[1];
   signal(SIGPIPE, SIG_IGN);
-  curl_global_init(CURL_GLOBAL_DEFAULT);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_teardown(test_store_loss, cleanup),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
-  curl_global_cleanup();
   return rc;
 }
