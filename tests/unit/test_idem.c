@@ -2,7 +2,8 @@
 /*
  * test_idem.c: the idempotency store's front end on its own: fingerprints
  * against known SHA-256 vectors, length-prefixed parts, the default
- * error-caching policy, names, config defaults and result handling. The
+ * error-caching policy, names, config defaults, result handling and the
+ * claim nonces (distinct across the pool's refills and across stores). The
  * store semantics are in tests/backends/test_idem_conformance.c.
  */
 #include "rein_test.h"
@@ -10,10 +11,12 @@
 #include "rein/idem.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void hex(const uint8_t *b, char out[65]) {
-  for (int i = 0; i < 32; i++) sprintf(out + 2 * i, "%02x", b[i]);
+  for (int i = 0; i < 32; i++)
+    sprintf(out + 2 * i, "%02x", b[i]);
 }
 
 static void test_fingerprint_vectors(void **state) {
@@ -54,8 +57,8 @@ static void test_fingerprint_parts(void **state) {
 static void test_cacheable_default(void **state) {
   (void)state;
   for (int s = 100; s < 600; s++) {
-    bool want = (s >= 200 && s < 400) ||
-                (s >= 400 && s < 500 && s != 409 && s != 429);
+    bool want =
+        (s >= 200 && s < 400) || (s >= 400 && s < 500 && s != 409 && s != 429);
     assert_int_equal(rein_idem_cacheable_default(NULL, s), want);
   }
 }
@@ -103,28 +106,66 @@ static void test_wall_clock_default(void **state) {
   assert_int_equal(rein_idem_mem_new(NULL, &s), REIN_OK);
   uint8_t fp[32] = {1};
   rein_idem_result r;
-  assert_int_equal(rein_idem_begin(s, NULL, "k", fp, REIN_NS_PER_S,
-                                   REIN_NS_PER_S, &r),
-                   REIN_OK);
+  assert_int_equal(
+      rein_idem_begin(s, NULL, "k", fp, REIN_NS_PER_S, REIN_NS_PER_S, &r),
+      REIN_OK);
   assert_int_equal(r.outcome, REIN_IDEM_NEW);
-  assert_int_equal(rein_idem_begin(s, NULL, "k", fp, REIN_NS_PER_S,
-                                   REIN_NS_PER_S, &r),
-                   REIN_OK);
+  assert_int_equal(
+      rein_idem_begin(s, NULL, "k", fp, REIN_NS_PER_S, REIN_NS_PER_S, &r),
+      REIN_OK);
   assert_int_equal(r.outcome, REIN_IDEM_IN_PROGRESS);
   char msg[64];
   rein_idem_store_errmsg_copy(s, msg, sizeof msg);
   assert_string_equal(msg, "");
-  assert_int_equal(rein_idem_begin(s, NULL, "", fp, REIN_NS_PER_S,
-                                   REIN_NS_PER_S, &r),
-                   REIN_EINVAL);
+  assert_int_equal(
+      rein_idem_begin(s, NULL, "", fp, REIN_NS_PER_S, REIN_NS_PER_S, &r),
+      REIN_EINVAL);
   rein_idem_store_errmsg_copy(s, msg, sizeof msg);
   assert_non_null(strstr(msg, "idem: key"));
   rein_idem_store_free(s);
 }
 
+/* Claim nonces come from a per-store pool of getrandom output, 32 at a
+ * time: 1,000 claims (31 refills and pool boundaries) on one memory store
+ * and 1,000 on a second store all carry distinct, non-zero nonces. */
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+static void test_nonces_distinct(void **state) {
+  (void)state;
+  enum { N = 1000 };
+  static uint64_t seen[2 * N];
+  rein_idem_scope sc = {"p", "op"};
+  uint8_t fp[32] = {7};
+  for (int st = 0; st < 2; st++) {
+    rein_idem_store *s;
+    assert_int_equal(rein_idem_mem_new(NULL, &s), REIN_OK);
+    for (int i = 0; i < N; i++) {
+      char key[32];
+      snprintf(key, sizeof key, "k%d", i);
+      rein_idem_result r;
+      assert_int_equal(rein_idem_begin(s, &sc, key, fp, REIN_NS_PER_S,
+                                       3600 * REIN_NS_PER_S, &r),
+                       REIN_OK);
+      assert_int_equal(r.outcome, REIN_IDEM_NEW);
+      seen[st * N + i] = r.token.nonce;
+      rein_idem_result_clear(&r);
+    }
+    rein_idem_store_free(s);
+  }
+  qsort(seen, 2 * N, sizeof seen[0], cmp_u64);
+  assert_true(seen[0] != 0);
+  for (int i = 1; i < 2 * N; i++)
+    if (seen[i] == seen[i - 1])
+      fail_msg("nonce %llx handed out twice", (unsigned long long)seen[i]);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_fingerprint_vectors),
+      cmocka_unit_test(test_nonces_distinct),
       cmocka_unit_test(test_fingerprint_parts),
       cmocka_unit_test(test_cacheable_default),
       cmocka_unit_test(test_names_and_defaults),
