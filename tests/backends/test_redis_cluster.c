@@ -9,8 +9,10 @@
  *  - MOVED and ASK: 2,000 slots are resharded (with their keys) to
  *    another node behind the store's back while a second store reads every
  *    record in a loop; no read fails, and afterwards every record still
- *    replays through MOVED; then one record's slot is left half migrated
- *    (MIGRATING/IMPORTING, the record moved): it replays through ASK;
+ *    replays through MOVED; then a slot is left half migrated
+ *    (MIGRATING/IMPORTING, one record moved): it replays through ASK,
+ *    the slot's others from the first node; then the rest move and the
+ *    slot is handed over;
  *  - the idempotency conformance suite (test_idem_conformance.c, argv
  *    "redis-cluster") passes on the cluster;
  *  - a fleet joins through the node serving its {name} slot.
@@ -120,7 +122,8 @@ static void replays(rein_idem_store *s, int i) {
                                    600 * REIN_NS_PER_S, &r);
   if (st != REIN_OK)
     fail_msg("k%d: %s: %s", i, rein_status_name(st), rein_idem_store_errmsg(s));
-  assert_int_equal(r.outcome, REIN_IDEM_REPLAY);
+  if (r.outcome != REIN_IDEM_REPLAY)
+    fail_msg("k%d: outcome %d, expected REPLAY", i, (int)r.outcome);
   assert_int_equal(r.response.status, 201);
   assert_memory_equal(r.response.body, key, strlen(key));
   rein_idem_result_clear(&r);
@@ -204,14 +207,26 @@ static void test_spread_and_moved(void **state) {
   for (int i = 0; i < KEYS; i++)
     replays(s, i); /* MOVED followed, the map corrected */
 
-  /* ASK: one record's slot half migrated (the slot still belongs to the
-   * first node, which has already handed that record to the second): the
-   * first node answers ASK for it, and only ASKING + the script on the
-   * second node finds it. Every record replays; then the slot is given to
-   * the second node for good and every record replays through MOVED. */
+  /* ASK: a slot half migrated (it still belongs to the first node, which
+   * has already handed one of its records to the second): the first node
+   * answers ASK for that record, and only ASKING + the script on the
+   * second node finds it, while the slot's other records are still served
+   * where they were. A slot holding two records or more is preferred, so
+   * both paths run (the test's 600 records put two in slot 3591). Every
+   * record replays; then the slot's remaining records move
+   * too (a slot handed over with a record left behind orphans it: the
+   * new owner answers NEW) and every record replays; then the slot is
+   * given to the second node for good and every record replays through
+   * MOVED. */
   snprintf(cmd, sizeof cmd,
            "a=%d; b=%d; key=$(redis-cli -p $a randomkey) && "
+           "for k in $(redis-cli -p $a --scan); do "
+           "s=$(redis-cli -p $a cluster keyslot \"$k\"); "
+           "[ $(redis-cli -p $a cluster countkeysinslot $s) -gt 1 ] && "
+           "{ key=$k; break; }; done; "
            "slot=$(redis-cli -p $a cluster keyslot \"$key\") && "
+           "echo slot $slot holds $(redis-cli -p $a cluster countkeysinslot "
+           "$slot) records && "
            "aid=$(redis-cli -p $a cluster myid) && "
            "bid=$(redis-cli -p $b cluster myid) && "
            "redis-cli -p $b cluster setslot $slot importing $aid >/dev/null && "
@@ -219,6 +234,16 @@ static void test_spread_and_moved(void **state) {
            "redis-cli -p $a migrate 127.0.0.1 $b \"$key\" 0 5000 | grep -q OK "
            "&& echo $slot > %s/ask.slot",
            p[0], p[1], g_ha.dir);
+  assert_int_equal(system(cmd), 0);
+  for (int i = 0; i < KEYS; i++)
+    replays(s, i);
+  snprintf(cmd, sizeof cmd,
+           "slot=$(cat %s/ask.slot) && "
+           "for k in $(redis-cli -p %d cluster getkeysinslot $slot 1000); do "
+           "redis-cli -p %d migrate 127.0.0.1 %d \"$k\" 0 5000 | grep -q OK "
+           "|| exit 1; done; "
+           "[ $(redis-cli -p %d cluster countkeysinslot $slot) -eq 0 ]",
+           g_ha.dir, p[0], p[0], p[1], p[0]);
   assert_int_equal(system(cmd), 0);
   for (int i = 0; i < KEYS; i++)
     replays(s, i);
