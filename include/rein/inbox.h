@@ -95,7 +95,9 @@ typedef struct rein_broker_batch {
 
 typedef struct rein_broker rein_broker;
 
-#define REIN_BROKER_VTABLE_VERSION 1
+/* 2 added ack_many. An adapter built against version 1 has no such member,
+ * so readers check `version >= 2` before they look at it. */
+#define REIN_BROKER_VTABLE_VERSION 2
 
 /*
  * What a broker adapter provides. Every call returns REIN_OK or an error
@@ -113,6 +115,11 @@ typedef struct rein_broker rein_broker;
  *   redelivery_window_ns  the longest time after a message was enqueued
  *                that the adapter may still deliver it again; INT64_MAX when
  *                unbounded.
+ *   ack_many     (version >= 2; optional, NULL: one ack per message) the n
+ *                messages of the current batch are done, in as few round
+ *                trips as the broker allows. REIN_OK: all acknowledged; an
+ *                error: some may not be (they are delivered again, and the
+ *                inbox skips them as duplicates).
  */
 typedef struct rein_broker_vtable {
   uint32_t version; /* REIN_BROKER_VTABLE_VERSION */
@@ -127,6 +134,8 @@ typedef struct rein_broker_vtable {
   int64_t (*redelivery_window_ns)(const rein_broker *b);
   const char *(*errmsg)(const rein_broker *b);
   void (*free)(rein_broker *b);
+  rein_status (*ack_many)(rein_broker *b, const rein_broker_msg *const *msgs,
+                          size_t n);
 } rein_broker_vtable;
 
 /* Every adapter's object starts with this (vtable pointer first). */
@@ -140,6 +149,11 @@ REIN_API rein_status rein_broker_read(rein_broker *b, size_t max,
 REIN_API rein_status rein_broker_claim_stale(rein_broker *b, size_t max,
                                              rein_broker_batch *out);
 REIN_API rein_status rein_broker_ack(rein_broker *b, const rein_broker_msg *m);
+/* ack_many when the adapter has it, else rein_broker_ack for each in turn
+ * (stopping at the first error). n == 0 is REIN_OK. */
+REIN_API rein_status rein_broker_ack_many(rein_broker *b,
+                                          const rein_broker_msg *const *msgs,
+                                          size_t n);
 REIN_API rein_status rein_broker_dead_letter(rein_broker *b,
                                              const rein_broker_msg *m,
                                              const char *error);
@@ -158,7 +172,7 @@ REIN_API void rein_broker_free(rein_broker *b);
  *              STREAMS s > (new ones)
  *   claim      XAUTOCLAIM s g c min_idle_ms cursor COUNT n, then XPENDING
  *              over the claimed range for each message's delivery count
- *   ack        XACK
+ *   ack        XACK; ack_many: one XACK naming every id (256 per command)
  *   dead_letter MULTI; XADD dead_stream * key body error deliveries
  *              origin_id consumer; XACK; EXEC
  * A message is a stream entry whose field `key_field` is the business key
@@ -472,7 +486,12 @@ typedef struct rein_inbox_stats {
  * One round: claim stale messages (at most `max`), process them, then read
  * at most `max` new ones (waiting at most block_ms) and process them. Adds to
  * *stats (optional). REIN_OK, or the first broker/database error (messages
- * processed before it stay processed).
+ * processed before it stay processed). The acks of one batch's processed
+ * and duplicate messages go out together after the batch, through the
+ * adapter's ack_many when it has one (one XACK for a Redis batch); a crash
+ * before them redelivers messages already committed, which the inbox skips
+ * as duplicates. Dead-lettered messages are acknowledged by dead_letter
+ * itself, at once.
  */
 REIN_API rein_status rein_inbox_poll(rein_inbox *ib, size_t max,
                                      int64_t block_ms, rein_inbox_stats *stats);

@@ -528,7 +528,8 @@ static const rein_broker_vtable AB_VT = {REIN_BROKER_VTABLE_VERSION,
                                          ab_dead_letter,
                                          ab_window,
                                          ab_errmsg,
-                                         ab_free};
+                                         ab_free,
+                                         NULL};
 
 /* ==== construction ======================================================== */
 

@@ -347,7 +347,8 @@ static const rein_broker_vtable JB_VT = {REIN_BROKER_VTABLE_VERSION,
                                          jb_dead_letter,
                                          jb_window,
                                          jb_errmsg,
-                                         jb_free};
+                                         jb_free,
+                                         NULL};
 
 /* ==== start-up ============================================================ */
 

@@ -384,6 +384,29 @@ static rein_status rb_ack(rein_broker *base, const rein_broker_msg *m) {
   return st;
 }
 
+/* One XACK per 256 ids: a batch's acks in one round trip (two or more
+ * for a batch of more than 256), with no allocation. */
+static rein_status rb_ack_many(rein_broker *base,
+                               const rein_broker_msg *const *msgs, size_t n) {
+  rb *b = (rb *)base;
+  enum { CHUNK = 256 };
+  const char *argv[3 + CHUNK];
+  argv[0] = "XACK";
+  argv[1] = b->stream;
+  argv[2] = b->group;
+  for (size_t at = 0; at < n;) {
+    size_t k = n - at < CHUNK ? n - at : CHUNK;
+    for (size_t i = 0; i < k; i++)
+      argv[3 + i] = msgs[at + i]->id;
+    redisReply *r;
+    rein_status st = cmd(b, &r, (int)(3 + k), argv, NULL);
+    if (st != REIN_OK) return st;
+    freeReplyObject(r);
+    at += k;
+  }
+  return REIN_OK;
+}
+
 static rein_status dead_letter_raw(rb *b, const rein_broker_msg *m,
                                    size_t key_len, const char *error) {
   rein_status st = ensure(b);
@@ -459,7 +482,8 @@ static const rein_broker_vtable RB_VT = {REIN_BROKER_VTABLE_VERSION,
                                          rb_dead_letter,
                                          rb_window,
                                          rb_errmsg,
-                                         rb_free};
+                                         rb_free,
+                                         rb_ack_many};
 
 void rein_broker_redis_config_default(rein_broker_redis_config *c) {
   memset(c, 0, sizeof *c);

@@ -38,6 +38,9 @@ struct rein_inbox {
   rein_inbox_config cfg; /* strings not kept; secret points at `secret` */
   rein__inbox_db *db;
   unsigned char *secret;
+  /* a batch's deferred acks (rein_inbox_poll); grows to the largest batch */
+  const rein_broker_msg **acks;
+  size_t acks_cap;
   char errmsg[512];
 };
 
@@ -65,6 +68,19 @@ rein_status rein_broker_claim_stale(rein_broker *b, size_t max,
 rein_status rein_broker_ack(rein_broker *b, const rein_broker_msg *m) {
   if (!b || !m || !b->vt) return REIN_EINVAL;
   return b->vt->ack(b, m);
+}
+
+rein_status rein_broker_ack_many(rein_broker *b,
+                                 const rein_broker_msg *const *msgs, size_t n) {
+  if (!b || (!msgs && n) || !b->vt) return REIN_EINVAL;
+  if (n == 0) return REIN_OK;
+  if (b->vt->version >= 2 && b->vt->ack_many)
+    return b->vt->ack_many(b, msgs, n);
+  for (size_t i = 0; i < n; i++) {
+    rein_status st = b->vt->ack(b, msgs[i]);
+    if (st != REIN_OK) return st;
+  }
+  return REIN_OK;
 }
 
 rein_status rein_broker_dead_letter(rein_broker *b, const rein_broker_msg *m,
@@ -223,6 +239,7 @@ rein_status rein__inbox_new(const rein_inbox_config *c, rein__inbox_open open,
 void rein_inbox_free(rein_inbox *ib) {
   if (!ib) return;
   ib->db->vt->close(ib->db);
+  rein_free(ib->cfg.alloc, ib->acks);
   rein_free(ib->cfg.alloc, ib->secret);
   rein_free(ib->cfg.alloc, ib);
 }
@@ -284,9 +301,11 @@ static bool key_ok(const char *k) {
   return n >= 1 && n <= REIN__INBOX_KEY_MAX;
 }
 
-rein_status rein_inbox_process(rein_inbox *ib, const rein_broker_msg *m,
-                               rein_inbox_verdict *verdict) {
-  if (!ib || !m || !verdict) return REIN_EINVAL;
+/* One message; with `deferred` non-NULL a processed or duplicate message is
+ * not acked here: *deferred is set and the caller acks it later. */
+static rein_status process_one(rein_inbox *ib, const rein_broker_msg *m,
+                               rein_inbox_verdict *verdict, bool *deferred) {
+  if (deferred) *deferred = false;
   if (!ib->cfg.handler) {
     snprintf(ib->errmsg, sizeof ib->errmsg, "inbox.handler: not set");
     return REIN_EINVAL;
@@ -318,6 +337,10 @@ rein_status rein_inbox_process(rein_inbox *ib, const rein_broker_msg *m,
       /* processed before: nothing to write, acknowledge the redelivery */
       db->vt->rollback(db);
       *verdict = REIN_INBOX_DUPLICATE;
+      if (deferred && ib->cfg.broker) {
+        *deferred = true;
+        return REIN_OK;
+      }
       return ack(ib, m);
     }
   } else {
@@ -355,7 +378,21 @@ rein_status rein_inbox_process(rein_inbox *ib, const rein_broker_msg *m,
   if (ib->cfg.hooks.after_commit)
     ib->cfg.hooks.after_commit(ib->cfg.hooks.ctx, m);
   *verdict = REIN_INBOX_PROCESSED;
+  if (deferred && ib->cfg.broker) {
+    *deferred = true;
+    return REIN_OK;
+  }
   return ack(ib, m);
+}
+
+rein_status rein_inbox_process(rein_inbox *ib, const rein_broker_msg *m,
+                               rein_inbox_verdict *verdict) {
+  if (!ib || !m || !verdict) return REIN_EINVAL;
+  if (!ib->cfg.handler) {
+    snprintf(ib->errmsg, sizeof ib->errmsg, "inbox.handler: not set");
+    return REIN_EINVAL;
+  }
+  return process_one(ib, m, verdict, NULL);
 }
 
 static void count(rein_inbox_stats *s, rein_inbox_verdict v) {
@@ -376,15 +413,38 @@ static void count(rein_inbox_stats *s, rein_inbox_verdict v) {
   }
 }
 
+/* Processes a batch, then acks its processed and duplicate messages in one
+ * rein_broker_ack_many (also after an error: what was committed is acked).
+ * Without room for the deferred acks it acks one by one. */
 static rein_status process_batch(rein_inbox *ib, const rein_broker_batch *b,
                                  rein_inbox_stats *stats) {
+  if (b->n > ib->acks_cap) {
+    const rein_broker_msg **a = rein_alloc(ib->cfg.alloc, b->n * sizeof *a);
+    if (a) {
+      rein_free(ib->cfg.alloc, ib->acks);
+      ib->acks = a;
+      ib->acks_cap = b->n;
+    }
+  }
+  bool defer = b->n <= ib->acks_cap;
+  size_t na = 0;
+  rein_status st = REIN_OK;
   for (size_t i = 0; i < b->n; i++) {
     rein_inbox_verdict v;
-    rein_status st = rein_inbox_process(ib, &b->msgs[i], &v);
-    if (st != REIN_OK) return st;
+    bool deferred = false;
+    st = process_one(ib, &b->msgs[i], &v, defer ? &deferred : NULL);
+    if (st != REIN_OK) break;
+    if (deferred) ib->acks[na++] = &b->msgs[i];
     count(stats, v);
   }
-  return REIN_OK;
+  if (na) {
+    rein_status as = rein_broker_ack_many(ib->cfg.broker, ib->acks, na);
+    if (as != REIN_OK) {
+      as = broker_fail(ib, as);
+      if (st == REIN_OK) st = as;
+    }
+  }
+  return st;
 }
 
 rein_status rein_inbox_poll(rein_inbox *ib, size_t max, int64_t block_ms,

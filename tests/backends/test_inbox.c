@@ -42,12 +42,19 @@ typedef struct fake_broker {
   char last_ack[64], last_dead[64];
   char dead_err[512];
   rein_status fail_ack; /* returned by ack when not OK */
+  /* handed out by the next read, once */
+  const rein_broker_msg *batch;
+  size_t batch_n;
+  int ack_many_calls;
+  char ack_many_ids[256]; /* the ids of the last ack_many, space separated */
 } fake_broker;
 
-static rein_status fb_read(rein_broker *b, size_t max, int64_t ms,
+static rein_status fb_read(rein_broker *base, size_t max, int64_t ms,
                            rein_broker_batch *out) {
-  out->msgs = NULL;
-  out->n = 0;
+  fake_broker *b = (fake_broker *)base;
+  out->msgs = b->batch;
+  out->n = b->batch ? b->batch_n : 0;
+  b->batch = NULL;
   return REIN_OK;
 }
 static rein_status fb_claim(rein_broker *b, size_t max,
@@ -78,6 +85,24 @@ static const char *fb_errmsg(const rein_broker *b) {
   return "fake";
 }
 static void fb_free(rein_broker *b) {}
+static rein_status fb_ack_many(rein_broker *base,
+                               const rein_broker_msg *const *msgs, size_t n) {
+  fake_broker *b = (fake_broker *)base;
+  b->ack_many_calls++;
+  b->ack_many_ids[0] = 0;
+  for (size_t i = 0; i < n; i++) {
+    size_t l = strlen(b->ack_many_ids);
+    snprintf(b->ack_many_ids + l, sizeof b->ack_many_ids - l, "%s%s",
+             i ? " " : "", msgs[i]->id);
+  }
+  return REIN_OK;
+}
+static rein_status fb_ack_many_trap(rein_broker *base,
+                                    const rein_broker_msg *const *msgs,
+                                    size_t n) {
+  fail_msg("ack_many read from a version 1 vtable");
+  return REIN_EINVAL;
+}
 static const rein_broker_vtable FB_VT = {REIN_BROKER_VTABLE_VERSION,
                                          "fake",
                                          fb_read,
@@ -86,7 +111,24 @@ static const rein_broker_vtable FB_VT = {REIN_BROKER_VTABLE_VERSION,
                                          fb_dead,
                                          fb_window,
                                          fb_errmsg,
-                                         fb_free};
+                                         fb_free,
+                                         NULL};
+/* the same with ack_many */
+static const rein_broker_vtable FB_VT_MANY = {REIN_BROKER_VTABLE_VERSION,
+                                              "fake-many",
+                                              fb_read,
+                                              fb_claim,
+                                              fb_ack,
+                                              fb_dead,
+                                              fb_window,
+                                              fb_errmsg,
+                                              fb_free,
+                                              fb_ack_many};
+/* an adapter built against version 1 has no ack_many member: the inbox must
+ * not read it (here the member exists, and traps) */
+static const rein_broker_vtable FB_VT_V1 = {
+    1,       "fake-v1", fb_read,   fb_claim, fb_ack,
+    fb_dead, fb_window, fb_errmsg, fb_free,  fb_ack_many_trap};
 
 /* ---- fixture: one inbox on SQLite or PostgreSQL -----------------------------
  */
@@ -182,7 +224,7 @@ static rein_status handler(void *ctx, rein_inbox_tx *tx,
 static void hook_after_commit(void *ctx, const rein_broker_msg *m) {
   fx *f = ctx;
   f->hook_calls++;
-  f->acks_at_hook = f->fb.acks;
+  f->acks_at_hook = f->fb.acks + f->fb.ack_many_calls;
   char sql[200];
   snprintf(sql, sizeof sql, "SELECT count(*) FROM effects WHERE k = '%s'",
            m->key);
@@ -308,6 +350,54 @@ static long long inbox_rows(fx *f) {
 
 /* ---- processing semantics (both databases) ---------------------------------
  */
+
+/* rein_inbox_poll acks a batch together after it: through ack_many when
+ * the adapter has it (processed and duplicate messages, in batch order;
+ * dead-lettered ones by dead_letter), else one ack each, and never reads
+ * ack_many from a version 1 vtable. Every commit precedes every ack. */
+static void test_poll_acks_batch(void **state) {
+  fx *f = *state;
+  rein_broker_msg b1[] = {msg("1-0", "pay-a", 1), msg("2-0", "pay-a", 1),
+                          msg("3-0", NULL, 1), msg("4-0", "pay-b", 1)};
+  f->fb.base.vt = &FB_VT_MANY;
+  f->fb.batch = b1;
+  f->fb.batch_n = 4;
+  rein_inbox_stats st = {0};
+  assert_int_equal(rein_inbox_poll(f->ib, 10, 0, &st), REIN_OK);
+  assert_int_equal(st.processed, 2);
+  assert_int_equal(st.duplicates, 1);
+  assert_int_equal(st.dead, 1);
+  assert_int_equal(f->fb.ack_many_calls, 1);
+  assert_string_equal(f->fb.ack_many_ids, "1-0 2-0 4-0");
+  assert_int_equal(f->fb.acks, 0);
+  assert_int_equal(f->fb.deads, 1);
+  assert_int_equal(f->hook_calls, 2);
+  assert_int_equal(f->acks_at_hook, 0);
+  assert_int_equal(effects(f, "pay-a"), 1);
+  assert_int_equal(effects(f, "pay-b"), 1);
+
+  rein_broker_msg b2[] = {msg("5-0", "pay-c", 1), msg("6-0", "pay-d", 1)};
+  f->fb.base.vt = &FB_VT_V1;
+  f->fb.batch = b2;
+  f->fb.batch_n = 2;
+  assert_int_equal(rein_inbox_poll(f->ib, 10, 0, &st), REIN_OK);
+  assert_int_equal(f->fb.acks, 2);
+  assert_string_equal(f->fb.last_ack, "6-0");
+
+  rein_broker_msg b3[] = {msg("7-0", "pay-e", 1), msg("8-0", "pay-c", 2)};
+  f->fb.base.vt = &FB_VT;
+  f->fb.batch = b3;
+  f->fb.batch_n = 2;
+  assert_int_equal(rein_inbox_poll(f->ib, 10, 0, &st), REIN_OK);
+  assert_int_equal(f->fb.acks, 4);
+  assert_string_equal(f->fb.last_ack, "8-0");
+  assert_int_equal(f->fb.ack_many_calls, 1);
+  assert_int_equal(st.processed, 5);
+  assert_int_equal(st.duplicates, 2);
+  /* the dispatcher itself: nothing to ack is fine, a NULL list is not */
+  assert_int_equal(rein_broker_ack_many(&f->fb.base, NULL, 0), REIN_OK);
+  assert_int_equal(rein_broker_ack_many(&f->fb.base, NULL, 1), REIN_EINVAL);
+}
 
 static void test_process_then_duplicate(void **state) {
   fx *f = *state;
@@ -1312,6 +1402,8 @@ int main(void) {
       cmocka_unit_test(test_outbox_key_vector),
       TS(test_process_then_duplicate),
       TP(test_process_then_duplicate),
+      TS(test_poll_acks_batch),
+      TP(test_poll_acks_batch),
       TS(test_failure_rolls_back),
       TP(test_failure_rolls_back),
       TS(test_poison_dead_letter),
