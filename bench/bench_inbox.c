@@ -8,6 +8,7 @@
  *   bench_inbox [--messages N] [--runs R] [--db sqlite|pg|both] [--batch B]
  *               [--broker redis|jetstream|amqp|all] [--hand-tx]
  *               [--hand-ack batch|each] [--js-ack sync|async]
+ *               [--only hand|nodedup|inbox]
  *
  * Each run publishes N messages (business key in the broker's key field)
  * to a fresh stream or queue, then one consumer takes them (up to B per
@@ -800,6 +801,7 @@ int main(int argc, char **argv) {
   long n = 20000;
   int runs = 5, batch = 100;
   const char *which = "both", *brokers = "all";
+  int only = -1; /* --only MODE: that consumer alone (for strace, perf) */
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--messages") && i + 1 < argc)
       n = atol(argv[++i]);
@@ -811,7 +813,15 @@ int main(int argc, char **argv) {
       which = argv[++i];
     else if (!strcmp(argv[i], "--broker") && i + 1 < argc)
       brokers = argv[++i];
-    else if (!strcmp(argv[i], "--hand-tx"))
+    else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
+      i++;
+      for (int m = 0; m < M_COUNT; m++)
+        if (!strcmp(argv[i], MODE_NAME[m])) only = m;
+      if (only < 0) {
+        fprintf(stderr, "bench_inbox: --only hand|nodedup|inbox\n");
+        return 2;
+      }
+    } else if (!strcmp(argv[i], "--hand-tx"))
       g_hand_tx = true;
     else if (!strcmp(argv[i], "--hand-ack") && i + 1 < argc &&
              (!strcmp(argv[i + 1], "each") || !strcmp(argv[i + 1], "batch")))
@@ -826,7 +836,8 @@ int main(int argc, char **argv) {
               "usage: bench_inbox [--messages N] [--runs R] "
               "[--db sqlite|pg|both] [--batch B] "
               "[--broker redis|jetstream|amqp|all] "
-              "[--hand-tx] [--hand-ack batch|each] [--js-ack sync|async]\n");
+              "[--hand-tx] [--hand-ack batch|each] [--js-ack sync|async] "
+              "[--only hand|nodedup|inbox]\n");
       return 2;
     }
   }
@@ -885,6 +896,10 @@ int main(int argc, char **argv) {
       for (int r = 0; r < runs && rc == 0; r++) {
         for (int k = 0; k < M_COUNT; k++) {
           int mode = (r + k) % M_COUNT; /* the order rotates run by run */
+          if (only >= 0 && mode != only) {
+            v[mode][r] = 1; /* not run: no ratio is printed */
+            continue;
+          }
           double x = run(bk, pg, mode, n, batch, ++serial);
           if (x < 0) {
             fprintf(stderr, "bench_inbox: %s/%s/%s run failed\n",
@@ -910,6 +925,13 @@ int main(int argc, char **argv) {
       char range[48];
       snprintf(range, sizeof range, "%.3f (%.2f-%.2f)", median(ri, runs), lo,
                hi);
+      if (only >= 0) {
+        printf("%-10s %-8s %s only: %.0f msg/s\n", BROKER_NAME[bk],
+               pg ? "postgres" : "sqlite", MODE_NAME[only],
+               median(v[only], runs));
+        ran++;
+        continue;
+      }
       printf("%-10s %-8s %12.0f %12.0f %12.0f %14.3f %18s\n", BROKER_NAME[bk],
              pg ? "postgres" : "sqlite", median(v[M_HAND], runs),
              median(v[M_NODEDUP], runs), median(v[M_INBOX], runs),
