@@ -922,9 +922,43 @@ static void test_outbox_deliverer(void **state) {
   it.dest = "rein.events.>";
   rein_outbox_jetstream_deliver(o, &it, NULL, &out, err, sizeof err);
   assert_int_equal(out.kind, REIN_OUTCOME_FATAL);
+  /* a responder that never answers: TIMEOUT, after the decision's
+   * timeout (200 ms), not the config's 2 s */
+  char silent[128];
+  snprintf(silent, sizeof silent, "rein.t%d.silent", (int)getpid());
+  natsSubscription *sub = NULL;
+  assert_int_equal(natsConnection_SubscribeSync(&sub, f->nc, silent), NATS_OK);
+  assert_int_equal(natsConnection_Flush(f->nc), NATS_OK);
+  it.dest = silent;
+  d.timeout_ns = 200 * REIN_NS_PER_MS;
+  int64_t t0 = mono_ms();
+  rein_outbox_jetstream_deliver(o, &it, &d, &out, err, sizeof err);
+  int64_t took = mono_ms() - t0;
+  assert_int_equal(out.kind, REIN_OUTCOME_TIMEOUT);
+  assert_true(took >= 150 && took < 1500);
+  natsSubscription_Destroy(sub);
+  /* a JetStream refusal no repeat cures: over the stream's max_msg_size */
+  char small[80], small_subj[128];
+  snprintf(small, sizeof small, "%s_small", f->stream);
+  snprintf(small_subj, sizeof small_subj, "rein.t%d.small", (int)getpid());
+  jsStreamConfig sc;
+  jsStreamConfig_Init(&sc);
+  sc.Name = small;
+  const char *subjs[1] = {small_subj};
+  sc.Subjects = subjs;
+  sc.SubjectsLen = 1;
+  sc.Storage = js_MemoryStorage;
+  sc.MaxMsgSize = 4;
+  assert_int_equal(js_AddStream(NULL, f->js, &sc, NULL, NULL), NATS_OK);
+  it.dest = small_subj;
+  rein_outbox_jetstream_deliver(o, &it, NULL, &out, err, sizeof err);
+  assert_int_equal(out.kind, REIN_OUTCOME_FATAL);
+  assert_non_null(strstr(err, "jetstream error 10054"));
+  js_DeleteStream(f->js, small, NULL, NULL);
   rein_outbox_jetstream_stats_get(o, &s);
   assert_int_equal(s.not_sent, 1);
-  assert_int_equal(s.failures, 2);
+  assert_int_equal(s.timeouts, 1);
+  assert_int_equal(s.failures, 3);
   assert_int_equal(s.published, 2);
   rein_outbox_jetstream_free(o);
   rein_outbox_jetstream_free(NULL);
