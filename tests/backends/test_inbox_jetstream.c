@@ -288,6 +288,10 @@ static void test_config(void **state) {
   assert_int_equal(rein_broker_jetstream_new(&c, &b), REIN_EINVAL);
   assert_non_null(strstr(f->err.msg, "broker_jetstream.max_deliver"));
   broker_cfg(f, &c);
+  c.reconnect_wait_ns = REIN_NS_PER_MS;
+  assert_int_equal(rein_broker_jetstream_new(&c, &b), REIN_EINVAL);
+  assert_non_null(strstr(f->err.msg, "broker_jetstream.reconnect_wait_ns"));
+  broker_cfg(f, &c);
   c.url = "http://127.0.0.1:1";
   assert_int_equal(rein_broker_jetstream_new(&c, &b), REIN_EINVAL);
   assert_non_null(strstr(f->err.msg, "broker_jetstream.url"));
@@ -852,6 +856,14 @@ static void test_outbox_deliverer(void **state) {
   assert_int_equal(rein_outbox_jetstream_new(&c, &o), REIN_EINVAL);
   assert_non_null(strstr(f->err.msg, "outbox_jetstream.key_header"));
   c.key_header = "Rein-Key";
+  c.reconnect_wait_ns = 0;
+  assert_int_equal(rein_outbox_jetstream_new(&c, &o), REIN_EINVAL);
+  assert_non_null(strstr(f->err.msg, "outbox_jetstream.reconnect_wait_ns"));
+  c.reconnect_wait_ns = 250 * REIN_NS_PER_MS;
+  c.subject = "a..b";
+  assert_int_equal(rein_outbox_jetstream_new(&c, &o), REIN_EINVAL);
+  assert_non_null(strstr(f->err.msg, "outbox_jetstream.subject"));
+  c.subject = NULL;
   c.stream = "rein_no_such_stream";
   assert_int_equal(rein_outbox_jetstream_new(&c, &o), REIN_EBACKEND);
   assert_null(o);
