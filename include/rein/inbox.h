@@ -251,6 +251,18 @@ REIN_API rein_status rein_broker_redis_new(const rein_broker_redis_config *c,
  * status and JetStream error code in errmsg. libnats keeps its own
  * process-wide state (threads, a library lock) that this adapter does not
  * tear down (nats_Close is the application's to call, at exit).
+ * Lost connection (a server restart, a network cut): libnats reconnects
+ * by itself, trying every reconnect_wait_ns (plus up to a quarter of it
+ * in jitter) without a limit on the number of attempts, and resubscribes;
+ * the durable consumer lives on the server, so the adapter carries on
+ * where it was. While disconnected, reads return an empty batch or
+ * REIN_ECLOSED within block_ms + timeout_ns, acks REIN_ECLOSED within
+ * timeout_ns (the message is redelivered after ack_wait; the inbox makes
+ * it a duplicate): no call blocks longer than that, and the first call
+ * after the reconnect works again. From "server ready" to the first
+ * commit takes at most about reconnect_wait_ns + its jitter + one fetch;
+ * measured 24-50 ms after a 0.5 s outage (test_broker_restart in
+ * tests/backends/test_inbox_jetstream.c; docs/exactly-once.md).
  */
 typedef struct rein_broker_jetstream_config {
   const char *url;              /* default "nats://127.0.0.1:4222" */
@@ -274,6 +286,9 @@ typedef struct rein_broker_jetstream_config {
   rein_errbuf *err;
   rein_clock wall; /* calendar time (ns since the epoch) to compare with
                       message timestamps; default CLOCK_REALTIME */
+  /* Appended: */
+  int64_t reconnect_wait_ns; /* between reconnect attempts after a lost
+                                connection; default 250 ms; [10 ms, 60 s] */
 } rein_broker_jetstream_config;
 
 REIN_API void
@@ -285,6 +300,112 @@ rein_broker_jetstream_config_default(rein_broker_jetstream_config *c);
  * the inbox that uses it. */
 REIN_API rein_status rein_broker_jetstream_new(
     const rein_broker_jetstream_config *c, rein_broker **out);
+
+/*
+ * JetStream outbox deliverer (in librein_broker_jetstream with the adapter
+ * above): a rein_outbox_deliver_fn that publishes an intent to JetStream,
+ * so an effect "emit an event downstream" is exactly-once end to end.
+ * Each attempt is one confirmed publish (js_PublishMsg, waiting for the
+ * stream's publish ack) of the intent's body to the subject in its dest,
+ * with headers
+ *   Nats-Msg-Id: <idem_key>   the derived key (when msg_id, the default):
+ *                             the stream drops a repeat within its
+ *                             duplicate window and acks it duplicate=true
+ *   <key_header>: <idem_key>  default Rein-Key, the header the JetStream
+ *                             broker adapter reads as the business key, so
+ *                             a rein_inbox consuming the stream dedups a
+ *                             repeat too, whenever it comes
+ *   Rein-Attempt: <n>         the attempt number of this relay round
+ *   Rein-Effect: <effect>     the intent's effect name
+ * and classifies the attempt for the retry engine:
+ *   publish ack               SUCCESS; an ack with duplicate=true too
+ *                             (the stream already has it; counted in the
+ *                             stats as a duplicate)
+ *   no ack in time            TIMEOUT (the message may be stored; the
+ *                             retry carries the same Msg-Id)
+ *   no responders (no stream captures the subject, or JetStream is not
+ *   ready), connection closed or reconnecting, reconnect buffer full
+ *                             NOT_SENT (nothing stored it)
+ *   bad subject, payload over the server's max_payload, and the JetStream
+ *   errors no repeat can cure (message over the stream's max_msg_size,
+ *   sealed stream, expectation failed)
+ *                             FATAL: the relay marks the intent failed
+ *   any other JetStream API error (storage failed, insufficient
+ *   resources, no leader)     FAILURE (retried)
+ * The attempt's timeout is the decision's timeout_ns, else timeout_ns.
+ *
+ * Duplicate window. Msg-Id dedup holds only within the stream's duplicate
+ * window (JetStream's default is 2 min). At _new the deliverer looks up the
+ * stream named `stream`, else the one capturing `subject` (when either is
+ * set), and exposes its window through
+ * rein_outbox_jetstream_duplicate_window_ns. A relay whose retries of one
+ * intent (the policy's deadline, plus the relay rounds that lease it again)
+ * span longer than that window re-opens the duplicate gap: a publish whose
+ * ack was lost and that is repeated after the window is stored twice. The
+ * downstream inbox still dedups it by the key header, but other consumers
+ * see two messages. Compare the two (`rein check`'s broker rule R013 does
+ * so for contracts) and keep the retry window inside the duplicate window.
+ * msg_id = false switches the Msg-Id header off; it exists for the control
+ * test that shows the duplicates a re-run relay then leaves in the stream.
+ *
+ * The connection reconnects by itself as the broker adapter's does (every
+ * reconnect_wait_ns, no attempt limit); attempts during an outage are
+ * NOT_SENT or TIMEOUT. Thread level: one thread at a time (like the relay).
+ */
+typedef struct rein_outbox_jetstream_config {
+  const char *url;           /* default "nats://127.0.0.1:4222" */
+  int64_t timeout_ns;        /* connect, the stream look-up, and each
+                                attempt when the decision has no timeout;
+                                default 2 s; [1 ms, 600 s] */
+  int64_t reconnect_wait_ns; /* default 250 ms; [10 ms, 60 s] */
+  const char *key_header;    /* default "Rein-Key" (match the consuming
+                                adapter's key_header) */
+  const char *stream;        /* optional: the stream to look up for its
+                                duplicate window (must exist) */
+  const char *subject;       /* optional: ... or a subject the intents go
+                                to; the stream capturing it is looked up
+                                (none found: the window stays 0) */
+  bool msg_id;               /* send Nats-Msg-Id; default true */
+  const rein_allocator *alloc;
+  rein_errbuf *err;
+} rein_outbox_jetstream_config;
+
+typedef struct rein_outbox_jetstream rein_outbox_jetstream;
+
+/* Counts since _new: confirmed publishes (duplicates included), the
+ * ones the stream acked as duplicates, and failed attempts by class. */
+typedef struct rein_outbox_jetstream_stats {
+  uint64_t published, duplicates;
+  uint64_t timeouts, not_sent, failures;
+} rein_outbox_jetstream_stats;
+
+REIN_API void
+rein_outbox_jetstream_config_default(rein_outbox_jetstream_config *c);
+/* Connects and, when stream or subject is set, looks the stream up.
+ * REIN_EINVAL (field named in err), REIN_ENOMEM, REIN_ECLOSED (cannot
+ * connect, or the look-up got no answer), REIN_EBACKEND (the named stream
+ * does not exist, or JetStream refused the look-up). Copies every string
+ * it keeps. */
+REIN_API rein_status rein_outbox_jetstream_new(
+    const rein_outbox_jetstream_config *c, rein_outbox_jetstream **out);
+/* NULL is a no-op. */
+REIN_API void rein_outbox_jetstream_free(rein_outbox_jetstream *o);
+/* A rein_outbox_deliver_fn; ctx is the rein_outbox_jetstream. */
+struct rein_outbox_item; /* the outbox section below */
+REIN_API void rein_outbox_jetstream_deliver(void *ctx,
+                                            const struct rein_outbox_item *it,
+                                            const rein_decision *attempt,
+                                            rein_outcome *out, char *err,
+                                            size_t cap);
+/* The looked-up stream's duplicate window in ns; 0 when unknown (no
+ * stream or subject given, or no stream captures the subject). */
+REIN_API int64_t
+rein_outbox_jetstream_duplicate_window_ns(const rein_outbox_jetstream *o);
+/* The looked-up stream's name; "" when none. Never NULL. */
+REIN_API const char *
+rein_outbox_jetstream_stream(const rein_outbox_jetstream *o);
+REIN_API void rein_outbox_jetstream_stats_get(const rein_outbox_jetstream *o,
+                                              rein_outbox_jetstream_stats *out);
 
 /*
  * RabbitMQ adapter (AMQP 0-9-1, librabbitmq; library librein_broker_amqp,

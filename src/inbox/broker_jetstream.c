@@ -24,6 +24,7 @@
  * window is parked as expired, never handed to the inbox.
  */
 #include <inttypes.h>
+#include <limits.h>
 #include <nats/nats.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,7 +45,7 @@ typedef struct jb {
   natsSubscription *sub;
   char *url, *stream, *subject, *durable, *dead_subject, *dead_stream,
       *key_header;
-  int64_t timeout_ns, ack_wait_ns, max_deliver, window_ns;
+  int64_t timeout_ns, ack_wait_ns, max_deliver, window_ns, reconnect_wait_ns;
   rein_clock wall;
   natsMsgList held, more; /* the current batch (from up to two pulls) */
   size_t n;               /* messages in msgs */
@@ -360,6 +361,7 @@ void rein_broker_jetstream_config_default(rein_broker_jetstream_config *c) {
   c->ack_wait_ns = 30 * REIN_NS_PER_S;
   c->max_deliver = -1;
   c->redelivery_window_ns = 7 * 86400 * REIN_NS_PER_S;
+  c->reconnect_wait_ns = 250 * REIN_NS_PER_MS;
 }
 
 static char *sdup(const rein_allocator *a, const char *s) {
@@ -379,8 +381,9 @@ static bool name_ok(const char *s, bool dots) {
   return true;
 }
 
-/* A subject: dot-separated tokens; wildcards allowed where `wild`. */
-static bool subject_ok(const char *s, bool wild) {
+/* A subject: dot-separated tokens; wildcards allowed where `wild`
+ * (inbox_internal.h: the outbox deliverer checks its dest with it). */
+bool rein__nats_subject_ok(const char *s, bool wild) {
   if (!s || !*s || strlen(s) > 200 || *s == '.' || s[strlen(s) - 1] == '.' ||
       strstr(s, ".."))
     return false;
@@ -464,6 +467,14 @@ static rein_status connect_all(jb *b) {
   natsStatus s = natsOptions_Create(&o);
   if (s == NATS_OK) s = natsOptions_SetURL(o, b->url);
   if (s == NATS_OK) s = natsOptions_SetTimeout(o, timeout_ms(b));
+  /* a lost connection is retried for ever, every reconnect_wait (+ up to a
+   * quarter in jitter): libnats' default (60 attempts 2 s apart) gives up
+   * after 2 minutes and waits 2 s after a quick restart; calls in between
+   * fail within their own timeouts, so none blocks on the outage */
+  int64_t rw_ms = b->reconnect_wait_ns / REIN_NS_PER_MS;
+  if (s == NATS_OK) s = natsOptions_SetReconnectWait(o, rw_ms);
+  if (s == NATS_OK) s = natsOptions_SetReconnectJitter(o, rw_ms / 4, 0);
+  if (s == NATS_OK) s = natsOptions_SetMaxReconnect(o, INT_MAX);
   if (s == NATS_OK) s = natsConnection_Connect(&b->nc, o);
   natsOptions_Destroy(o);
   if (s != NATS_OK) return fail(b, "connect", s, 0);
@@ -501,13 +512,13 @@ rein_status rein_broker_jetstream_new(const rein_broker_jetstream_config *c,
                            "nats://host:port");
   if (!name_ok(c->stream, false))
     return rein_errbuf_set(e, REIN_EINVAL, "broker_jetstream.stream%s", what);
-  if (!subject_ok(c->subject, true))
+  if (!rein__nats_subject_ok(c->subject, true))
     return rein_errbuf_set(e, REIN_EINVAL,
                            "broker_jetstream.subject: expected a NATS "
                            "subject such as \"orders.>\"");
   if (!name_ok(c->durable, false))
     return rein_errbuf_set(e, REIN_EINVAL, "broker_jetstream.durable%s", what);
-  if (c->dead_subject && !subject_ok(c->dead_subject, false))
+  if (c->dead_subject && !rein__nats_subject_ok(c->dead_subject, false))
     return rein_errbuf_set(e, REIN_EINVAL,
                            "broker_jetstream.dead_subject: expected a NATS "
                            "subject without wildcards");
@@ -538,6 +549,11 @@ rein_status rein_broker_jetstream_new(const rein_broker_jetstream_config *c,
     return rein_errbuf_set(e, REIN_EINVAL,
                            "broker_jetstream.redelivery_window_ns: must be "
                            "at least 1 s");
+  if (c->reconnect_wait_ns < 10 * REIN_NS_PER_MS ||
+      c->reconnect_wait_ns > 60 * REIN_NS_PER_S)
+    return rein_errbuf_set(e, REIN_EINVAL,
+                           "broker_jetstream.reconnect_wait_ns: must be in "
+                           "[10 ms, 60 s]");
   jb *b = rein_calloc(c->alloc, sizeof *b);
   if (!b) return REIN_ENOMEM;
   b->base.vt = &JB_VT;
@@ -546,6 +562,7 @@ rein_status rein_broker_jetstream_new(const rein_broker_jetstream_config *c,
   b->ack_wait_ns = c->ack_wait_ns;
   b->max_deliver = c->max_deliver;
   b->window_ns = c->redelivery_window_ns;
+  b->reconnect_wait_ns = c->reconnect_wait_ns;
   b->wall = c->wall;
   b->url = sdup(c->alloc, c->url);
   b->stream = sdup(c->alloc, c->stream);

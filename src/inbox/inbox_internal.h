@@ -110,6 +110,12 @@ size_t rein__broker_redis_decode(const struct redisReply *entries,
                                  rein_broker_msg *msgs, size_t *klen,
                                  size_t cap);
 
+/* A NATS subject (broker_jetstream.c, also used by outbox_jetstream.c in
+ * the same library): dot-separated non-empty tokens of printable
+ * characters without spaces, at most 200 bytes; `*` and `>` only where
+ * `wild` (a publish subject has none). */
+bool rein__nats_subject_ok(const char *s, bool wild);
+
 /* Limits */
 #define REIN__INBOX_KEY_MAX 255
 #define REIN__OUTBOX_EFFECT_MAX 64
