@@ -47,9 +47,10 @@ typedef struct jb {
       *key_header;
   int64_t timeout_ns, ack_wait_ns, max_deliver, window_ns, reconnect_wait_ns;
   rein_clock wall;
-  natsMsgList held, more; /* the current batch (from up to two pulls) */
-  size_t n;               /* messages in msgs */
-  natsMsg **natives;      /* natives[i] is msgs[i]'s natsMsg */
+  natsMsg **own; /* the current batch's natsMsgs (owned; cap of them) */
+  size_t nown;
+  size_t n;          /* messages in msgs */
+  natsMsg **natives; /* natives[i] is msgs[i]'s natsMsg */
   rein_broker_msg *msgs;
   jmsg *ids;
   size_t cap;
@@ -91,10 +92,9 @@ static rein_status fail(jb *b, const char *op, natsStatus s, jsErrCode jerr) {
 }
 
 static void release_batch(jb *b) {
-  if (b->held.Msgs) natsMsgList_Destroy(&b->held);
-  if (b->more.Msgs) natsMsgList_Destroy(&b->more);
-  memset(&b->held, 0, sizeof b->held);
-  memset(&b->more, 0, sizeof b->more);
+  for (size_t i = 0; i < b->nown; i++)
+    natsMsg_Destroy(b->own[i]);
+  b->nown = 0;
   b->n = 0;
 }
 
@@ -106,18 +106,23 @@ static rein_status ensure_cap(jb *b, size_t n) {
   rein_broker_msg *nm = rein_alloc(b->alloc, n * sizeof *nm);
   jmsg *ni = rein_alloc(b->alloc, n * sizeof *ni);
   natsMsg **nn = rein_alloc(b->alloc, n * sizeof *nn);
-  if (!nm || !ni || !nn) {
+  natsMsg **no = rein_alloc(b->alloc, n * sizeof *no);
+  if (!nm || !ni || !nn || !no) {
     rein_free(b->alloc, nm);
     rein_free(b->alloc, ni);
     rein_free(b->alloc, nn);
+    rein_free(b->alloc, no);
     return REIN_ENOMEM;
   }
+  if (b->nown) memcpy(no, b->own, b->nown * sizeof *no);
   rein_free(b->alloc, b->msgs);
   rein_free(b->alloc, b->ids);
   rein_free(b->alloc, b->natives);
+  rein_free(b->alloc, b->own);
   b->msgs = nm;
   b->ids = ni;
   b->natives = nn;
+  b->own = no;
   b->cap = n;
   return REIN_OK;
 }
@@ -133,14 +138,12 @@ static int64_t wall_ms(const jb *b) {
  * redelivery past the window is dead-lettered as expired.
  */
 static rein_status build(jb *b, rein_broker_batch *out) {
-  size_t n1 = b->held.Count > 0 ? (size_t)b->held.Count : 0;
-  size_t n = n1 + (b->more.Count > 0 ? (size_t)b->more.Count : 0);
-  rein_status st = ensure_cap(b, n);
-  if (st != REIN_OK) return st;
+  size_t n = b->nown;
+  rein_status st = REIN_OK;
   int64_t now = wall_ms(b);
   size_t k = 0;
   for (size_t i = 0; i < n; i++) {
-    natsMsg *nm = i < n1 ? b->held.Msgs[i] : b->more.Msgs[i - n1];
+    natsMsg *nm = b->own[i];
     jsMsgMetaData *meta = NULL;
     if (natsMsg_GetMetaData(&meta, nm) != NATS_OK || !meta) continue;
     rein_broker_msg *m = &b->msgs[k];
@@ -196,6 +199,22 @@ static rein_status build(jb *b, rein_broker_batch *out) {
  * an empty batch, which the vtable allows. A timeout with nothing is an
  * empty batch, not an error.
  */
+/* Moves a fetched list's messages into b->own (room for them is made
+ * first) and frees the list's array; on ENOMEM the list is destroyed. */
+static rein_status take(jb *b, natsMsgList *l) {
+  size_t c = l->Count > 0 ? (size_t)l->Count : 0;
+  if (ensure_cap(b, b->nown + c) != REIN_OK) {
+    natsMsgList_Destroy(l);
+    return REIN_ENOMEM;
+  }
+  for (size_t i = 0; i < c; i++) {
+    b->own[b->nown++] = l->Msgs[i];
+    l->Msgs[i] = NULL;
+  }
+  natsMsgList_Destroy(l); /* the array only: its entries are NULL now */
+  return REIN_OK;
+}
+
 static rein_status jb_read(rein_broker *base, size_t max, int64_t block_ms,
                            rein_broker_batch *out) {
   jb *b = (jb *)base;
@@ -204,16 +223,48 @@ static rein_status jb_read(rein_broker *base, size_t max, int64_t block_ms,
   if (max == 0 || max > 100000 || block_ms < 0) return REIN_EINVAL;
   release_batch(b);
   jsErrCode jerr = 0;
-  natsStatus s = natsSubscription_Fetch(&b->held, b->sub, (int)max,
-                                        block_ms > 0 ? block_ms : 1, &jerr);
-  if (s == NATS_TIMEOUT || s == NATS_NOT_FOUND) {
-    if (b->held.Count == 0 && b->held.Msgs) natsMsgList_Destroy(&b->held);
-    if (b->held.Count == 0) memset(&b->held, 0, sizeof b->held);
-    s = NATS_OK;
+  natsStatus s = NATS_OK;
+  /* libnats 3.4.1 (Debian 12's) writes past the array of a
+   * natsSubscription_Fetch of N when more than N/2 messages are already
+   * queued in the subscription and more arrive (its loop compares the
+   * count with N minus the queued ones: nats.c #749, fixed in 3.10).
+   * Messages queue there when the server answers a pull after it timed
+   * out, which a 1 ms read makes common. So queued messages are taken
+   * with Fetch(1), which finds its one message queued and sends no
+   * request; a pull of `max` goes out only when nothing is queued (a
+   * message that arrives in the instant between the check and the pull
+   * is the one case left). */
+  while (b->nown < max) {
+    int queued = 0;
+    if (natsSubscription_GetPending(b->sub, &queued, NULL) != NATS_OK ||
+        queued <= 0)
+      break;
+    natsMsgList one = {0};
+    s = natsSubscription_Fetch(&one, b->sub, 1, 1, &jerr);
+    if (s != NATS_OK || one.Count != 1) {
+      natsMsgList_Destroy(&one);
+      s = NATS_OK; /* only status messages were queued */
+      break;
+    }
+    if (take(b, &one) != REIN_OK) {
+      release_batch(b);
+      snprintf(b->errmsg, sizeof b->errmsg, "nats: out of memory");
+      return REIN_ENOMEM;
+    }
   }
-  if (s != NATS_OK) {
-    release_batch(b);
-    return fail(b, "fetch", s, jerr);
+  if (b->nown == 0) {
+    natsMsgList l = {0};
+    s = natsSubscription_Fetch(&l, b->sub, (int)max,
+                               block_ms > 0 ? block_ms : 1, &jerr);
+    if (s == NATS_TIMEOUT || s == NATS_NOT_FOUND) s = NATS_OK;
+    if (s != NATS_OK) {
+      natsMsgList_Destroy(&l);
+      return fail(b, "fetch", s, jerr);
+    }
+    if (take(b, &l) != REIN_OK) {
+      snprintf(b->errmsg, sizeof b->errmsg, "nats: out of memory");
+      return REIN_ENOMEM;
+    }
   }
   return build(b, out);
 }
@@ -337,6 +388,7 @@ static void jb_free(rein_broker *base) {
   rein_free(b->alloc, b->msgs);
   rein_free(b->alloc, b->ids);
   rein_free(b->alloc, b->natives);
+  rein_free(b->alloc, b->own);
   rein_free(b->alloc, b);
 }
 

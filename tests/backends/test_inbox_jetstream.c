@@ -403,6 +403,70 @@ static void test_exactly_once(void **state) {
   rein_broker_free(b2);
 }
 
+/* Reads of 100 with block_ms 0 (a 1 ms pull) leave the server's late
+ * answers queued in the subscription, and the next read must take them
+ * without libnats 3.4.1's Fetch overflow (nats.c #749: with more than half
+ * a batch queued its array is overrun - a heap overflow under ASan, more
+ * messages than asked for otherwise). Every read returns at most `max`,
+ * and each of the 3,000 messages comes exactly once. The overrun needs the
+ * reader to fall behind a pull's 1 ms, so this is a probe, not a certain
+ * trigger: against the adapter before its fix it aborted in 1 run of 4
+ * here (malloc: invalid size), and bench_inbox under ASan hit it within
+ * its first 30,000 messages. */
+static void test_short_reads(void **state) {
+  fx *f = *state;
+  enum { N = 3000 };
+  rein_broker *b = broker_new(f, 60 * REIN_NS_PER_S);
+  char subj[128];
+  snprintf(subj, sizeof subj, "%.*s.new", (int)(strlen(f->subject) - 2),
+           f->subject);
+  /* bodies of 8 KiB, so a pull of 100 takes longer than its 1 ms */
+  static char body[8192];
+  memset(body, 'x', sizeof body);
+  for (int i = 0; i < N; i++) {
+    char key[16];
+    snprintf(key, sizeof key, "k%d", i);
+    natsMsg *m = NULL;
+    assert_int_equal(natsMsg_Create(&m, subj, NULL, body, (int)sizeof body),
+                     NATS_OK);
+    assert_int_equal(natsMsgHeader_Set(m, "Rein-Key", key), NATS_OK);
+    assert_int_equal(js_PublishMsgAsync(f->js, &m, NULL), NATS_OK);
+  }
+  jsPubOptions po;
+  jsPubOptions_Init(&po);
+  po.MaxWait = 30000;
+  assert_int_equal(js_PublishAsyncComplete(f->js, &po), NATS_OK);
+  bool *seen = calloc(N, 1);
+  assert_non_null(seen);
+  int got = 0, reads = 0;
+  size_t biggest = 0;
+  int64_t deadline = mono_ms() + 60000;
+  while (got < N && mono_ms() < deadline) {
+    rein_broker_batch bt;
+    rein_status st = rein_broker_read(b, 100, 0, &bt);
+    if (st != REIN_OK) fail_msg("read: %s", rein_broker_errmsg(b));
+    reads++;
+    if (bt.n > biggest) biggest = bt.n;
+    assert_true(bt.n <= 100);
+    for (size_t i = 0; i < bt.n; i++) {
+      int k = atoi(bt.msgs[i].key + 1);
+      assert_true(k >= 0 && k < N);
+      if (seen[k]) fail_msg("k%d delivered twice", k);
+      seen[k] = true;
+      got++;
+      assert_int_equal(rein_broker_ack(b, &bt.msgs[i]), REIN_OK);
+    }
+    /* as a consumer busy with its batch: the late answer queues up */
+    usleep(3000);
+  }
+  printf("short reads: %d messages in %d reads of at most 100 (largest "
+         "%zu)\n",
+         got, reads, biggest);
+  assert_int_equal(got, N);
+  free(seen);
+  rein_broker_free(b);
+}
+
 /* A message not acked within ack_wait comes back through read with
  * deliveries 2 (same id and body); after the ack nothing is pending. */
 static void test_redelivery(void **state) {
@@ -1310,6 +1374,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test_setup_teardown(test_config, setup, teardown),
       cmocka_unit_test_setup_teardown(test_startup_and_window, setup, teardown),
       cmocka_unit_test_setup_teardown(test_exactly_once, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_short_reads, setup, teardown),
       cmocka_unit_test_setup_teardown(test_redelivery, setup, teardown),
       cmocka_unit_test_setup_teardown(test_dead_letter, setup, teardown),
       cmocka_unit_test_setup_teardown(test_expired, setup, teardown),
