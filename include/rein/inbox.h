@@ -232,6 +232,11 @@ REIN_API rein_status rein_broker_redis_new(const rein_broker_redis_config *c,
  *              counterpart of the Redis adapter's min_idle_ns.
  *   ack        AckSync: the server confirms the ack (within timeout_ns), so
  *              REIN_OK means it will not be redelivered
+ *   ack_many   (a batch, from rein_inbox_poll) each natsMsg_Ack without
+ *              waiting, then one flush: REIN_OK means the server has read
+ *              every ack; the consumer's own answer is not awaited, so an
+ *              ack lost in the server comes back as a redelivery (skipped
+ *              by the inbox). One round trip per batch.
  *   dead_letter publish to dead_subject (body as is; headers Rein-Key,
  *              Rein-Error, Rein-Deliveries, Rein-Origin-Stream,
  *              Rein-Origin-Seq, and Nats-Msg-Id "<stream>:<seq>" so a
