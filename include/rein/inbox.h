@@ -612,12 +612,12 @@ typedef struct rein_inbox_stats {
  * One round: claim stale messages (at most `max`), process them, then read
  * at most `max` new ones (waiting at most block_ms) and process them. Adds to
  * *stats (optional). REIN_OK, or the first broker/database error (messages
- * processed before it stay processed). The acks of one batch's processed
- * and duplicate messages go out together after the batch, through the
- * adapter's ack_many when it has one (one XACK for a Redis batch); a crash
- * before them redelivers messages already committed, which the inbox skips
- * as duplicates. Dead-lettered messages are acknowledged by dead_letter
- * itself, at once.
+ * processed before it stay processed). With an adapter that has ack_many
+ * (Redis, JetStream) the acks of a batch's processed and duplicate
+ * messages go out together after the batch (one XACK for a Redis batch); a
+ * crash before them redelivers messages already committed, which the inbox
+ * skips as duplicates. Without it each is acked after its own commit.
+ * Dead-lettered messages are acknowledged by dead_letter itself, at once.
  */
 REIN_API rein_status rein_inbox_poll(rein_inbox *ib, size_t max,
                                      int64_t block_ms, rein_inbox_stats *stats);

@@ -413,12 +413,16 @@ static void count(rein_inbox_stats *s, rein_inbox_verdict v) {
   }
 }
 
-/* Processes a batch, then acks its processed and duplicate messages in one
- * rein_broker_ack_many (also after an error: what was committed is acked).
- * Without room for the deferred acks it acks one by one. */
+/* Processes a batch. With an adapter that has ack_many, its processed and
+ * duplicate messages are acked together after it (also after an error:
+ * what was committed is acked); otherwise each is acked after its commit,
+ * which keeps a prefetch window (RabbitMQ's) refilling while the batch
+ * runs. Without room for the deferred acks it acks one by one too. */
 static rein_status process_batch(rein_inbox *ib, const rein_broker_batch *b,
                                  rein_inbox_stats *stats) {
-  if (b->n > ib->acks_cap) {
+  const rein_broker_vtable *vt = ib->cfg.broker->vt;
+  bool many = vt->version >= 2 && vt->ack_many;
+  if (many && b->n > ib->acks_cap) {
     const rein_broker_msg **a = rein_alloc(ib->cfg.alloc, b->n * sizeof *a);
     if (a) {
       rein_free(ib->cfg.alloc, ib->acks);
@@ -426,7 +430,7 @@ static rein_status process_batch(rein_inbox *ib, const rein_broker_batch *b,
       ib->acks_cap = b->n;
     }
   }
-  bool defer = b->n <= ib->acks_cap;
+  bool defer = many && b->n <= ib->acks_cap;
   size_t na = 0;
   rein_status st = REIN_OK;
   for (size_t i = 0; i < b->n; i++) {
