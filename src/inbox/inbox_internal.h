@@ -28,7 +28,7 @@ typedef enum rein__outbox_end {
   REIN__OUTBOX_FAILED = 2
 } rein__outbox_end;
 
-#define REIN__INBOX_DB_VT_VERSION 1
+#define REIN__INBOX_DB_VT_VERSION 2
 
 typedef struct rein__inbox_db_vt {
   uint32_t version;
@@ -61,6 +61,13 @@ typedef struct rein__inbox_db_vt {
    * database); NULL = begin, then dedup. On failure nothing is open. */
   rein_status (*begin_dedup)(rein__inbox_db *d, const char *key, int64_t now_ms,
                              bool *inserted);
+  /* Optional (version 2): block until an intent is announced or
+   * max_wait_ns passes on `clock` (rein_outbox_wait's contract); NULL =
+   * the database cannot announce, the front end sleeps. */
+  rein_status (*outbox_wait)(rein__inbox_db *d, int64_t max_wait_ns,
+                             const rein_clock *clock, rein_outbox_wake *why);
+  /* Optional (version 2): the notification channel; NULL = none. */
+  const char *(*outbox_channel)(const rein__inbox_db *d);
 } rein__inbox_db_vt;
 
 struct rein__inbox_db {
