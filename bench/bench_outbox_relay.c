@@ -18,6 +18,14 @@
  *            Modes: listen, poll at --idle-poll-a ms, poll at
  *            --idle-poll-b ms.
  *
+ *   commit   what the NOTIFY costs the producers: --producers threads,
+ *            each on its own connection, commit one-row transactions
+ *            (BEGIN; INSERT; [SELECT pg_notify(channel, '')]; COMMIT, one
+ *            round trip) for --commit-s seconds, without and with the
+ *            pg_notify, while a listener LISTENs on the channel.
+ *            PostgreSQL serializes the commits of notifying transactions
+ *            on one lock, so this is where push could cost throughput.
+ *
  * Modes alternate within each round and rounds repeat (A B C A B C ...);
  * the summary gives medians over rounds and per-round ratios against the
  * listen run of the same round (median, min-max). Everything runs in its
@@ -96,9 +104,11 @@ typedef enum mode { M_LISTEN, M_POLL } mode;
 
 typedef struct trial {
   mode m;
-  int64_t interval_ns; /* poll */
-  int n;               /* intents */
-  int64_t t0[MAX_INTENTS], t1[MAX_INTENTS];
+  int64_t interval_ns;     /* poll */
+  int n;                   /* intents */
+  int64_t ts[MAX_INTENTS]; /* handler done: COMMIT about to be sent */
+  int64_t t0[MAX_INTENTS]; /* COMMIT returned to the producer */
+  int64_t t1[MAX_INTENTS]; /* deliverer called */
   _Atomic int delivered;
   atomic_bool stop;
   int trial_id;
@@ -116,7 +126,8 @@ typedef struct opts {
   int poll_a, poll_b, idle_poll_a, idle_poll_b;
   int64_t max_wait_ns;
   uint64_t seed;
-  bool latency, idle;
+  bool latency, idle, commit;
+  int producers, commit_s;
 } opts;
 
 static void deliver(void *ctx, const rein_outbox_item *it,
@@ -183,11 +194,13 @@ typedef struct prod {
 static rein_status prod_handler(void *ctx, rein_inbox_tx *tx,
                                 const rein_broker_msg *m, char *err,
                                 size_t cap) {
-  (void)ctx;
   (void)err;
   (void)cap;
-  return rein_inbox_tx_outbox(tx, "charge", "bench://deliver", m->body,
-                              m->body_len, NULL);
+  prod *p = ctx;
+  rein_status st = rein_inbox_tx_outbox(tx, "charge", "bench://deliver",
+                                        m->body, m->body_len, NULL);
+  p->t->ts[p->cur] = mono_ns();
+  return st;
 }
 
 static void prod_after_commit(void *ctx, const rein_broker_msg *m) {
@@ -267,10 +280,26 @@ static const char *mode_name(mode m, int64_t interval_ns, char *buf,
   return buf;
 }
 
-/* One latency trial; returns the median commit-to-delivery in ms (and the
- * p90 in *p90), or -1 when intents went missing. */
-static double run_latency(const opts *o, mode m, int64_t interval_ns,
-                          int trial_id, uint64_t *rng, double *p90) {
+typedef struct lat_res {
+  double sent_med, sent_p90; /* from COMMIT sent (handler done), ms */
+  double ret_med;            /* from COMMIT returned to the producer, ms */
+  bool ok;                   /* every intent delivered */
+} lat_res;
+
+/* The median and p90 of t1 - from[] over the delivered intents, in ms. */
+static void lat_stats(const trial *t, const int64_t *from, double *med,
+                      double *p90) {
+  int64_t lat[MAX_INTENTS];
+  int k = 0;
+  for (int i = 0; i < t->n; i++)
+    if (t->t1[i]) lat[k++] = t->t1[i] - from[i];
+  *med = median(lat, k) / 1e6; /* sorts lat */
+  if (p90) *p90 = k ? lat[(k * 9) / 10 < k ? (k * 9) / 10 : k - 1] / 1e6 : 0;
+}
+
+/* One latency trial. */
+static lat_res run_latency(const opts *o, mode m, int64_t interval_ns,
+                           int trial_id, uint64_t *rng) {
   static trial t;
   memset(&t, 0, sizeof t);
   t.m = m;
@@ -305,16 +334,13 @@ static double run_latency(const opts *o, mode m, int64_t interval_ns,
   snprintf(sql, sizeof sql, "NOTIFY \"%s\"", rein_outbox_channel(pi));
   PQclear(PQexec(rein_inbox_pg(pi), sql));
   pthread_join(th, NULL);
-  int got = atomic_load(&t.delivered);
-  int64_t lat[MAX_INTENTS];
-  int k = 0;
-  for (int i = 0; i < t.n; i++)
-    if (t.t1[i]) lat[k++] = t.t1[i] - t.t0[i];
-  double med = median(lat, k) / 1e6;
-  *p90 = k ? lat[(k * 9) / 10 < k ? (k * 9) / 10 : k - 1] / 1e6 : 0;
+  lat_res res;
+  res.ok = atomic_load(&t.delivered) == t.n && t.err == REIN_OK;
+  lat_stats(&t, t.ts, &res.sent_med, &res.sent_p90);
+  lat_stats(&t, t.t0, &res.ret_med, NULL);
   rein_inbox_free(pi);
   rein_inbox_free(t.relay);
-  return got == t.n && t.err == REIN_OK ? med : -1;
+  return res;
 }
 
 typedef struct idle_res {
@@ -360,12 +386,80 @@ static idle_res run_idle(const opts *o, mode m, int64_t interval_ns) {
   return r;
 }
 
+/* ---- commit cost of the NOTIFY ------------------------------------------
+ */
+
+typedef struct committer {
+  const char *dsn;
+  const char *sql;
+  int64_t until;
+  long commits;
+  bool failed;
+} committer;
+
+static void *commit_main(void *arg) {
+  committer *c = arg;
+  PGconn *conn = PQconnectdb(c->dsn);
+  if (PQstatus(conn) != CONNECTION_OK) {
+    c->failed = true;
+    PQfinish(conn);
+    return NULL;
+  }
+  /* bounded by time, and by count (10 M) */
+  for (long i = 0; i < 10000000 && mono_ns() < c->until; i++) {
+    PGresult *r = PQexec(conn, c->sql);
+    bool ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    if (!ok) {
+      fprintf(stderr, "commit: %s", PQerrorMessage(conn));
+      c->failed = true;
+      break;
+    }
+    c->commits++;
+  }
+  PQfinish(conn);
+  return NULL;
+}
+
+/* Commits per second of --producers threads for --commit-s seconds. */
+static double run_commit(const opts *o, bool notify, const char *channel,
+                         PGconn *listener) {
+  char sql[512];
+  snprintf(sql, sizeof sql,
+           "BEGIN; INSERT INTO bench_commit(k, body) VALUES('k', "
+           "'\\x7b7d'::bytea);%s%s%s COMMIT",
+           notify ? " SELECT pg_notify('" : "", notify ? channel : "",
+           notify ? "', '');" : "");
+  committer cs[16];
+  pthread_t th[16];
+  int64_t t0 = mono_ns();
+  for (int i = 0; i < o->producers; i++) {
+    cs[i] =
+        (committer){o->dsn, sql, t0 + o->commit_s * REIN_NS_PER_S, 0, false};
+    pthread_create(&th[i], NULL, commit_main, &cs[i]);
+  }
+  long total = 0;
+  bool failed = false;
+  for (int i = 0; i < o->producers; i++) {
+    pthread_join(th[i], NULL);
+    total += cs[i].commits;
+    failed |= cs[i].failed;
+  }
+  double secs = (mono_ns() - t0) / 1e9;
+  /* drain what the listener was sent */
+  PQconsumeInput(listener);
+  for (PGnotify *n; (n = PQnotifies(listener)) != NULL;)
+    PQfreemem(n);
+  return failed ? -1 : total / secs;
+}
+
 static void usage(void) {
   fprintf(stderr,
           "usage: bench_outbox_relay [--latency] [--idle] [--rounds N]\n"
           "  [--intents N] [--poll-a MS] [--poll-b MS] [--idle-s S]\n"
           "  [--idle-poll-a MS] [--idle-poll-b MS] [--max-wait-ms MS]\n"
-          "  [--seed N]     (REIN_PG_DSN from scripts/services.sh)\n");
+          "  [--seed N] [--commit] [--producers N] [--commit-s S]\n"
+          "  (REIN_PG_DSN from scripts/services.sh)\n");
   exit(2);
 }
 
@@ -380,6 +474,8 @@ int main(int argc, char **argv) {
   o.idle_poll_b = 100;
   o.max_wait_ns = 2 * REIN_NS_PER_S;
   o.seed = 20261204;
+  o.producers = 4;
+  o.commit_s = 3;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -387,6 +483,12 @@ int main(int argc, char **argv) {
       o.latency = true;
     else if (!strcmp(a, "--idle"))
       o.idle = true;
+    else if (!strcmp(a, "--commit"))
+      o.commit = true;
+    else if (v && !strcmp(a, "--producers"))
+      o.producers = atoi(v), i++;
+    else if (v && !strcmp(a, "--commit-s"))
+      o.commit_s = atoi(v), i++;
     else if (v && !strcmp(a, "--rounds"))
       o.rounds = atoi(v), i++;
     else if (v && !strcmp(a, "--intents"))
@@ -408,10 +510,11 @@ int main(int argc, char **argv) {
     else
       usage();
   }
-  if (!o.latency && !o.idle) o.latency = true;
+  if (!o.latency && !o.idle && !o.commit) o.latency = true;
   if (o.rounds < 1 || o.rounds > MAX_ROUNDS || o.intents < 1 ||
       o.intents > MAX_INTENTS || o.idle_s < 1 || o.idle_s > 60 ||
-      o.poll_a < 1 || o.poll_b < 1 || o.idle_poll_a < 1 || o.idle_poll_b < 1)
+      o.poll_a < 1 || o.poll_b < 1 || o.idle_poll_a < 1 || o.idle_poll_b < 1 ||
+      o.producers < 1 || o.producers > 16 || o.commit_s < 1 || o.commit_s > 20)
     usage();
   const char *base = getenv("REIN_PG_DSN");
   if (!base || !*base) {
@@ -443,33 +546,43 @@ int main(int argc, char **argv) {
   if (o.latency) {
     mode ms[3] = {M_LISTEN, M_POLL, M_POLL};
     int64_t iv[3] = {0, o.poll_a * REIN_NS_PER_MS, o.poll_b * REIN_NS_PER_MS};
-    double med[3][MAX_ROUNDS], p90[3][MAX_ROUNDS];
-    printf("\nlatency: commit -> deliverer called, %d intents per run, gaps "
-           "100-400 ms, listen max_wait %" PRId64 " ms\n",
+    double med[3][MAX_ROUNDS], ret[3][MAX_ROUNDS];
+    printf("\nlatency: COMMIT sent by the producer -> deliverer called "
+           "(and from COMMIT returned), %d intents per run, gaps 100-400 "
+           "ms, listen max_wait %" PRId64 " ms\n",
            o.intents, o.max_wait_ns / REIN_NS_PER_MS);
-    printf("%-6s %-14s %12s %12s\n", "round", "mode", "median ms", "p90 ms");
+    printf("%-6s %-14s %12s %12s %16s\n", "round", "mode", "median ms",
+           "p90 ms", "from return ms");
     int id = 0;
     for (int r = 0; r < o.rounds; r++)
       for (int k = 0; k < 3; k++) {
-        med[k][r] = run_latency(&o, ms[k], iv[k], id++, &rng, &p90[k][r]);
-        printf("%-6d %-14s %12.3f %12.3f\n", r + 1,
-               mode_name(ms[k], iv[k], nb, sizeof nb), med[k][r], p90[k][r]);
+        lat_res x = run_latency(&o, ms[k], iv[k], id++, &rng);
+        if (!x.ok) {
+          fprintf(stderr, "bench_outbox_relay: intents went undelivered\n");
+          return 1;
+        }
+        med[k][r] = x.sent_med;
+        ret[k][r] = x.ret_med;
+        printf("%-6d %-14s %12.3f %12.3f %16.3f\n", r + 1,
+               mode_name(ms[k], iv[k], nb, sizeof nb), x.sent_med, x.sent_p90,
+               x.ret_med);
         fflush(stdout);
       }
-    printf("\nsummary (median over rounds; ratio = mode / listen, same "
-           "round)\n");
+    printf("\nsummary (median over rounds; ratio = mode / listen in the "
+           "same round, median (min-max))\n");
     for (int k = 0; k < 3; k++) {
       double rat[MAX_ROUNDS], lo, hi;
       for (int r = 0; r < o.rounds; r++)
         rat[r] = med[0][r] > 0 ? med[k][r] / med[0][r] : 0;
       min_max(rat, o.rounds, &lo, &hi);
-      double m = median_d(med[k], o.rounds);
+      double m = median_d(med[k], o.rounds), mr = median_d(ret[k], o.rounds);
       if (k == 0)
-        printf("  %-14s median %9.3f ms\n",
-               mode_name(ms[k], iv[k], nb, sizeof nb), m);
+        printf("  %-14s median %9.3f ms (from return %.3f)\n",
+               mode_name(ms[k], iv[k], nb, sizeof nb), m, mr);
       else
-        printf("  %-14s median %9.3f ms   ratio %8.1f (%.1f-%.1f)\n",
-               mode_name(ms[k], iv[k], nb, sizeof nb), m,
+        printf("  %-14s median %9.3f ms (from return %.3f)   ratio %.0f "
+               "(%.0f-%.0f)\n",
+               mode_name(ms[k], iv[k], nb, sizeof nb), m, mr,
                median_d(rat, o.rounds), lo, hi);
     }
   }
@@ -498,6 +611,40 @@ int main(int argc, char **argv) {
       printf("  %-14s thread CPU %9.3f ms   backend CPU %8.1f ms\n",
              mode_name(ms[k], iv[k], nb, sizeof nb), median_d(th[k], o.rounds),
              median_d(be[k], o.rounds));
+  }
+  if (o.commit) {
+    PGconn *l = PQconnectdb(dsn);
+    PQclear(PQexec(l, "CREATE TABLE bench_commit(id bigserial PRIMARY KEY, "
+                      "k text NOT NULL, body bytea NOT NULL)"));
+    char channel[80];
+    snprintf(channel, sizeof channel, "rein_outbox.%s", schema);
+    snprintf(sql, sizeof sql, "LISTEN \"%s\"", channel);
+    PQclear(PQexec(l, sql));
+    double none[MAX_ROUNDS], with[MAX_ROUNDS], rat[MAX_ROUNDS], lo, hi;
+    printf("\ncommit: %d producers, %d s per run, one-row transactions, a "
+           "listener on the channel\n",
+           o.producers, o.commit_s);
+    printf("%-6s %16s %16s %8s\n", "round", "no notify /s", "notify /s",
+           "ratio");
+    for (int r = 0; r < o.rounds; r++) {
+      /* alternate which goes first */
+      if (r % 2 == 0) {
+        none[r] = run_commit(&o, false, channel, l);
+        with[r] = run_commit(&o, true, channel, l);
+      } else {
+        with[r] = run_commit(&o, true, channel, l);
+        none[r] = run_commit(&o, false, channel, l);
+      }
+      rat[r] = none[r] > 0 ? with[r] / none[r] : 0;
+      printf("%-6d %16.0f %16.0f %8.3f\n", r + 1, none[r], with[r], rat[r]);
+      fflush(stdout);
+    }
+    min_max(rat, o.rounds, &lo, &hi);
+    printf("\nsummary: no notify %.0f/s, notify %.0f/s (medians); ratio "
+           "notify / none %.3f (%.3f-%.3f)\n",
+           median_d(none, o.rounds), median_d(with, o.rounds),
+           median_d(rat, o.rounds), lo, hi);
+    PQfinish(l);
   }
   snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS %s CASCADE", schema);
   PQclear(PQexec(adm, sql));
