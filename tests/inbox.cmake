@@ -55,4 +55,5 @@ if(TARGET rein_inbox_sqlite AND TARGET rein_inbox_pg)
     SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/backends/test_outbox_wait.c
     LIBS rein_inbox_sqlite rein_inbox_pg PkgConfig::REIN_PG
     LABELS backend TIMEOUT 120)
+  target_include_directories(test_outbox_wait PRIVATE ${PROJECT_SOURCE_DIR}/src)
 endif()

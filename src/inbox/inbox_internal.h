@@ -90,6 +90,29 @@ typedef rein_status (*rein__inbox_open)(const rein_inbox_config *c,
 REIN_API rein_status rein__inbox_new(const rein_inbox_config *c,
                                      rein__inbox_open open, rein_inbox **out);
 
+/* rein_outbox_wait's policy without I/O (outbox.c): from the listener's
+ * state and one clock reading, the next step. A backend's wait loop reads
+ * its connection, fills the state, calls this and performs the step. */
+typedef enum rein__outbox_wait_step {
+  REIN__WAIT_RETURN,  /* with *why */
+  REIN__WAIT_CONNECT, /* open the listener connection */
+  REIN__WAIT_LISTEN,  /* LISTEN on it */
+  REIN__WAIT_POLL,    /* poll() its socket for *block_ns */
+  REIN__WAIT_SLEEP    /* no listener: sleep *block_ns */
+} rein__outbox_wait_step;
+
+typedef struct rein__outbox_wait_state {
+  bool have_conn;  /* listener connection up */
+  bool listening;  /* LISTEN done on it */
+  bool listened;   /* ... in this call */
+  bool tried;      /* a connect or LISTEN failed in this call */
+  int notified;    /* notifications drained in this call */
+  int64_t left_ns; /* until the deadline */
+} rein__outbox_wait_state;
+
+REIN_API rein__outbox_wait_step rein__outbox_wait_decide(
+    const rein__outbox_wait_state *s, int64_t *block_ns, rein_outbox_wake *why);
+
 /* Allocates one outbox row with room for its strings and body. */
 REIN_API rein__outbox_row *
 rein__outbox_row_new(const rein_allocator *a, int64_t id, const char *msg_key,

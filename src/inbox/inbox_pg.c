@@ -24,7 +24,8 @@
  * busy with the relay's and the handlers' statements. The wait is a small
  * decide-then-block loop: drain what libpq has, decide (return, connect,
  * LISTEN, poll the socket, or sleep) from that state and one clock
- * reading, then block once.
+ * reading with rein__outbox_wait_decide (outbox.c, tested on its own),
+ * then block once.
  */
 #include <errno.h>
 #include <libpq-fe.h>
@@ -526,51 +527,12 @@ static int listener_drain(pg *p) {
   return n;
 }
 
-typedef enum w_step {
-  W_RETURN,  /* with *why */
-  W_CONNECT, /* open the listener */
-  W_LISTEN,  /* LISTEN on it */
-  W_POLL,    /* poll() its socket for *block_ns */
-  W_SLEEP    /* no listener: sleep *block_ns */
-} w_step;
-
-typedef struct w_state {
-  bool have_conn;  /* listener connection up */
-  bool listening;  /* LISTEN done on it */
-  bool listened;   /* ... in this call */
-  bool tried;      /* a connect failed in this call */
-  int notified;    /* notifications drained in this call */
-  int64_t left_ns; /* until the deadline, from one clock reading */
-} w_state;
-
-/* The whole policy of the wait, without I/O. */
-static w_step wait_decide(const w_state *s, int64_t *block_ns,
-                          rein_outbox_wake *why) {
-  *block_ns = 0;
-  if (s->notified) {
-    *why = REIN_OUTBOX_WAKE_NOTIFY;
-    return W_RETURN;
-  }
-  if (s->listened) {
-    *why = REIN_OUTBOX_WAKE_LISTEN;
-    return W_RETURN;
-  }
-  if (!s->have_conn && !s->tried && s->left_ns > 0) return W_CONNECT;
-  if (s->have_conn && !s->listening) return W_LISTEN;
-  if (s->left_ns <= 0) {
-    *why = REIN_OUTBOX_WAKE_TIMEOUT;
-    return W_RETURN;
-  }
-  *block_ns = s->left_ns;
-  return s->have_conn ? W_POLL : W_SLEEP;
-}
-
 static rein_status pg_outbox_wait(rein__inbox_db *d, int64_t max_wait_ns,
                                   const rein_clock *clk,
                                   rein_outbox_wake *why) {
   pg *p = (pg *)d;
   int64_t end = clk->now_ns(clk->ctx) + max_wait_ns;
-  w_state s = {0};
+  rein__outbox_wait_state s = {0};
   /* 2 steps per poll wake-up at most; a wake-up that brings no
    * notification (a parameter-status message) only loops again */
   for (int guard = 0; guard < 10000; guard++) {
@@ -579,25 +541,25 @@ static rein_status pg_outbox_wait(rein__inbox_db *d, int64_t max_wait_ns,
     s.listening = p->listening;
     s.left_ns = end - clk->now_ns(clk->ctx);
     int64_t block = 0;
-    switch (wait_decide(&s, &block, why)) {
-    case W_RETURN:
+    switch (rein__outbox_wait_decide(&s, &block, why)) {
+    case REIN__WAIT_RETURN:
       return s.tried && !s.have_conn ? REIN_ECLOSED : REIN_OK;
-    case W_CONNECT:
+    case REIN__WAIT_CONNECT:
       if (!listener_connect(p, clk, end)) s.tried = true;
       break;
-    case W_LISTEN:
+    case REIN__WAIT_LISTEN:
       if (listener_listen(p))
         s.listened = true;
       else
         s.tried = true; /* dropped; reconnect on the next call */
       break;
-    case W_POLL: {
+    case REIN__WAIT_POLL: {
       struct pollfd pf = {PQsocket(p->lconn), POLLIN, 0};
       if (poll(&pf, 1, poll_ms(block)) < 0 && errno != EINTR)
         lost_listener(p, "poll");
       break;
     }
-    case W_SLEEP:
+    case REIN__WAIT_SLEEP:
       poll(NULL, 0, poll_ms(block));
       break;
     }

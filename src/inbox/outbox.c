@@ -240,6 +240,36 @@ static void sleep_out(const rein_clock *clk, int64_t max_wait_ns) {
   }
 }
 
+/*
+ * The order of the decision: a notification drained in this call wins
+ * (NOTIFY), then a LISTEN made in this call (LISTEN: the caller must look
+ * for what was committed before it); without a listener connect once per
+ * call while time is left; with one that is not listening, LISTEN; then
+ * the deadline (TIMEOUT); else block for the time left, on the socket or,
+ * without a listener, in a plain sleep.
+ */
+rein__outbox_wait_step
+rein__outbox_wait_decide(const rein__outbox_wait_state *s, int64_t *block_ns,
+                         rein_outbox_wake *why) {
+  *block_ns = 0;
+  if (s->notified) {
+    *why = REIN_OUTBOX_WAKE_NOTIFY;
+    return REIN__WAIT_RETURN;
+  }
+  if (s->listened) {
+    *why = REIN_OUTBOX_WAKE_LISTEN;
+    return REIN__WAIT_RETURN;
+  }
+  if (!s->have_conn && !s->tried && s->left_ns > 0) return REIN__WAIT_CONNECT;
+  if (s->have_conn && !s->listening) return REIN__WAIT_LISTEN;
+  if (s->left_ns <= 0) {
+    *why = REIN_OUTBOX_WAKE_TIMEOUT;
+    return REIN__WAIT_RETURN;
+  }
+  *block_ns = s->left_ns;
+  return s->have_conn ? REIN__WAIT_POLL : REIN__WAIT_SLEEP;
+}
+
 rein_status rein_outbox_wait(rein_inbox *ib, int64_t max_wait_ns,
                              rein_outbox_wake *why) {
   if (!ib || !why || max_wait_ns < 0 || max_wait_ns > WAIT_MAX_NS)

@@ -14,11 +14,13 @@
  * must not wake it at all, an idle wait must last its bound without
  * spinning (CPU time checked), a terminated listener must be replaced and
  * the relay woken by the next intent, and a listener that cannot connect
- * must degrade to a timed sleep with REIN_ECLOSED.
+ * must degrade to a timed sleep with REIN_ECLOSED. The wait's decision
+ * (rein__outbox_wait_decide) is also checked on its own, state by state.
  */
 #include "rein_test.h"
 
 #include "rein/inbox.h"
+#include "inbox/inbox_internal.h"
 
 #include <libpq-fe.h>
 #include <stdio.h>
@@ -243,6 +245,75 @@ static void listen_first(rein_inbox *ib) {
   assert_true(mono_ns() - t0 < REIN_NS_PER_S);
 }
 
+/* ---- the decision, without I/O ------------------------------------------ */
+
+/* rein__outbox_wait_decide, state by state: the order is the contract
+ * (a drained notification beats everything; a fresh LISTEN returns before
+ * any block; one connect per call; no listener means a plain sleep; the
+ * deadline ends it). */
+static void test_decide_table(void **state) {
+  (void)state;
+  typedef rein__outbox_wait_state S;
+  const int64_t L = 5 * REIN_NS_PER_S;
+  struct {
+    S s;
+    rein__outbox_wait_step step;
+    rein_outbox_wake why; /* for RETURN */
+    int64_t block;
+  } rows[] = {
+      /* first call: connect, then LISTEN, then return LISTEN */
+      {{false, false, false, false, 0, L}, REIN__WAIT_CONNECT, 0, 0},
+      {{true, false, false, false, 0, L}, REIN__WAIT_LISTEN, 0, 0},
+      {{true, true, true, false, 0, L},
+       REIN__WAIT_RETURN,
+       REIN_OUTBOX_WAKE_LISTEN,
+       0},
+      /* listening: block on the socket for the time left */
+      {{true, true, false, false, 0, L}, REIN__WAIT_POLL, 0, L},
+      {{true, true, false, false, 3, L},
+       REIN__WAIT_RETURN,
+       REIN_OUTBOX_WAKE_NOTIFY,
+       0},
+      /* a notification beats a LISTEN made in the same call, and the
+       * deadline */
+      {{true, true, true, false, 1, 0},
+       REIN__WAIT_RETURN,
+       REIN_OUTBOX_WAKE_NOTIFY,
+       0},
+      {{true, true, false, false, 0, 0},
+       REIN__WAIT_RETURN,
+       REIN_OUTBOX_WAKE_TIMEOUT,
+       0},
+      {{true, true, false, false, 0, -7},
+       REIN__WAIT_RETURN,
+       REIN_OUTBOX_WAKE_TIMEOUT,
+       0},
+      /* lost and the reconnect failed in this call: sleep, never retry
+       * in a loop */
+      {{false, false, false, true, 0, L}, REIN__WAIT_SLEEP, 0, L},
+      {{false, false, false, true, 0, 0},
+       REIN__WAIT_RETURN,
+       REIN_OUTBOX_WAKE_TIMEOUT,
+       0},
+      /* no time left: do not start a connect */
+      {{false, false, false, false, 0, 0},
+       REIN__WAIT_RETURN,
+       REIN_OUTBOX_WAKE_TIMEOUT,
+       0},
+  };
+  for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+    int64_t block = -1;
+    rein_outbox_wake why = (rein_outbox_wake)99;
+    rein__outbox_wait_step st =
+        rein__outbox_wait_decide(&rows[i].s, &block, &why);
+    if (st != rows[i].step || block != rows[i].block ||
+        (st == REIN__WAIT_RETURN && why != rows[i].why))
+      fail_msg("row %zu: step %d block %lld why %d, want %d %lld %d", i,
+               (int)st, (long long)block, (int)why, (int)rows[i].step,
+               (long long)rows[i].block, (int)rows[i].why);
+  }
+}
+
 /* ---- tests ------------------------------------------------------------- */
 
 static void test_channel_name(void **state) {
@@ -442,6 +513,7 @@ static void test_sqlite_sleeps(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_decide_table),
       cmocka_unit_test_setup_teardown(test_channel_name, setup, teardown),
       cmocka_unit_test_setup_teardown(test_commit_wakes, setup, teardown),
       cmocka_unit_test_setup_teardown(test_rollback_silent, setup, teardown),
