@@ -46,3 +46,14 @@ if(TARGET rein_inbox_sqlite AND TARGET rein_broker_amqp)
          PkgConfig::REIN_SQLITE
     LABELS backend TIMEOUT 180)
 endif()
+
+# The push-driven outbox relay (rein_outbox_wait): LISTEN/NOTIFY wake-ups on
+# a real PostgreSQL, rollback silence, idle timeout, a terminated and a
+# refused listener; SQLite's plain sleep.
+if(TARGET rein_inbox_sqlite AND TARGET rein_inbox_pg)
+  rein_add_test(NAME test_outbox_wait
+    SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/backends/test_outbox_wait.c
+    LIBS rein_inbox_sqlite rein_inbox_pg PkgConfig::REIN_PG
+    LABELS backend TIMEOUT 120)
+  target_include_directories(test_outbox_wait PRIVATE ${PROJECT_SOURCE_DIR}/src)
+endif()

@@ -552,6 +552,8 @@ typedef struct rein_inbox_config {
   void *log_ctx;
   const rein_allocator *alloc;
   rein_errbuf *err;
+  rein_clock clock; /* monotonic; measures rein_outbox_wait's max_wait_ns;
+                       default CLOCK_MONOTONIC (appended in 1.x) */
 } rein_inbox_config;
 
 typedef struct rein_inbox rein_inbox;
@@ -695,6 +697,80 @@ REIN_API rein_status rein_outbox_relay(rein_inbox *ib,
                                        rein_outbox_deliver_fn fn, void *ctx,
                                        const rein_sleeper *sleeper, size_t max,
                                        rein_outbox_stats *stats);
+
+/* Why rein_outbox_wait returned. */
+typedef enum rein_outbox_wake {
+  REIN_OUTBOX_WAKE_TIMEOUT = 0, /* max_wait_ns passed, no notification */
+  REIN_OUTBOX_WAKE_NOTIFY = 1,  /* intents were committed since the last
+                                   wait (or during the last round) */
+  REIN_OUTBOX_WAKE_LISTEN = 2   /* the listener was (re)established: intents
+                                   committed before it sent this relay no
+                                   notification, so run a round now */
+} rein_outbox_wake;
+
+/*
+ * Blocks until an outbox intent may be waiting, or max_wait_ns has passed:
+ * the push-driven half of a relay loop
+ *
+ *   for (;;) {
+ *     rein_outbox_stats s = {0};
+ *     rein_outbox_relay(ib, policy, fn, ctx, NULL, max, &s);
+ *     if (s.delivered + s.retry + s.failed == max) continue;  (more left)
+ *     rein_outbox_wait(ib, 2 * REIN_NS_PER_S, &why);
+ *   }
+ *
+ * PostgreSQL. rein_inbox_tx_outbox also runs pg_notify(channel, '') in the
+ * handler's transaction, so PostgreSQL delivers the notification when that
+ * transaction COMMITs and never when it rolls back (intents of one
+ * transaction collapse into one notification). The channel is
+ * "rein_outbox.<schema>", <schema> being the schema the rein_outbox table
+ * resolves to when the inbox opens (so inboxes on different schemas of one
+ * database do not wake each other), cut to 63 bytes at a character
+ * boundary; rein_outbox_channel() returns it. The wait LISTENs on a
+ * dedicated connection, opened on the first call with the inbox
+ * connection's parameters (PQconninfo) and kept until rein_inbox_free: the
+ * inbox connection runs the relay's own statements and a handler's
+ * transactions, and PostgreSQL delivers notifications only between
+ * transactions, so a listener there would wake late or be drained by the
+ * application. The first call, and the first call after the listener
+ * connection was lost (server restart, pg_terminate_backend) and opened
+ * again, LISTENs and returns at once with REIN_OUTBOX_WAKE_LISTEN:
+ * notifications sent before a LISTEN are not delivered to it, so the
+ * caller must run a round to catch intents committed meanwhile. Otherwise
+ * the call reads what is pending (PQconsumeInput, PQnotifies) and
+ * poll()s the socket for the time left, and returns as soon as at least
+ * one notification arrived, after draining all that are pending (so a
+ * burst of commits wakes the relay once). A listener that cannot be
+ * (re)connected within the time left makes the call sleep out the rest of
+ * max_wait_ns and return REIN_ECLOSED (the reason in rein_inbox_errmsg):
+ * it has still waited, so a loop that ignores the error degrades to
+ * polling at max_wait_ns and never spins; each later call tries once more.
+ *
+ * SQLite (no notification across processes): sleeps max_wait_ns and
+ * returns REIN_OUTBOX_WAKE_TIMEOUT.
+ *
+ * Either way, max_wait_ns bounds how late the relay notices intents that
+ * no notification announces: ones released for a retry (leasable again 1 s
+ * later) and ones whose relay died holding the lease (outbox_lease_ns), so
+ * keep it at a few seconds. A round that leased `max` intents may have
+ * left more behind, whose notifications were already drained: run another
+ * round before waiting (as above). max_wait_ns = 0 checks without
+ * blocking (and opens no listener). Time is read from the inbox config's
+ * `clock`; blocking is poll() in real time.
+ *
+ * REIN_OK with *why set; REIN_EINVAL (NULL ib or why, max_wait_ns outside
+ * [0, 1 h]); REIN_ECLOSED as above; REIN_ENOMEM. Thread level: the inbox's
+ * (one thread at a time; the listener belongs to the inbox).
+ */
+REIN_API rein_status rein_outbox_wait(rein_inbox *ib, int64_t max_wait_ns,
+                                      rein_outbox_wake *why);
+
+/* The notification channel rein_inbox_tx_outbox signals and
+ * rein_outbox_wait listens on; "" for SQLite. Never NULL. */
+REIN_API const char *rein_outbox_channel(const rein_inbox *ib);
+
+/* "timeout", "notify", "listen". */
+REIN_API const char *rein_outbox_wake_name(rein_outbox_wake w);
 
 /*
  * HTTP deliverer (libcurl): POSTs the body to the item's dest URL with

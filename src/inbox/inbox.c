@@ -187,6 +187,7 @@ rein_status rein__inbox_new(const rein_inbox_config *c, rein__inbox_open open,
   ib->cfg.pg_conninfo = NULL;
   ib->cfg.err = NULL;
   if (!ib->cfg.wall.now_ns) ib->cfg.wall.now_ns = wall_default;
+  if (!ib->cfg.clock.now_ns) ib->cfg.clock = rein_clock_monotonic();
   if (c->outbox_secret) {
     ib->secret = rein_alloc(c->alloc, c->outbox_secret_len);
     if (!ib->secret) {

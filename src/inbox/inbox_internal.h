@@ -28,7 +28,7 @@ typedef enum rein__outbox_end {
   REIN__OUTBOX_FAILED = 2
 } rein__outbox_end;
 
-#define REIN__INBOX_DB_VT_VERSION 1
+#define REIN__INBOX_DB_VT_VERSION 2
 
 typedef struct rein__inbox_db_vt {
   uint32_t version;
@@ -61,6 +61,13 @@ typedef struct rein__inbox_db_vt {
    * database); NULL = begin, then dedup. On failure nothing is open. */
   rein_status (*begin_dedup)(rein__inbox_db *d, const char *key, int64_t now_ms,
                              bool *inserted);
+  /* Optional (version 2): block until an intent is announced or
+   * max_wait_ns passes on `clock` (rein_outbox_wait's contract); NULL =
+   * the database cannot announce, the front end sleeps. */
+  rein_status (*outbox_wait)(rein__inbox_db *d, int64_t max_wait_ns,
+                             const rein_clock *clock, rein_outbox_wake *why);
+  /* Optional (version 2): the notification channel; NULL = none. */
+  const char *(*outbox_channel)(const rein__inbox_db *d);
 } rein__inbox_db_vt;
 
 struct rein__inbox_db {
@@ -82,6 +89,29 @@ typedef rein_status (*rein__inbox_open)(const rein_inbox_config *c,
  * rather than misreading a struct. Not for applications. */
 REIN_API rein_status rein__inbox_new(const rein_inbox_config *c,
                                      rein__inbox_open open, rein_inbox **out);
+
+/* rein_outbox_wait's policy without I/O (outbox.c): from the listener's
+ * state and one clock reading, the next step. A backend's wait loop reads
+ * its connection, fills the state, calls this and performs the step. */
+typedef enum rein__outbox_wait_step {
+  REIN__WAIT_RETURN,  /* with *why */
+  REIN__WAIT_CONNECT, /* open the listener connection */
+  REIN__WAIT_LISTEN,  /* LISTEN on it */
+  REIN__WAIT_POLL,    /* poll() its socket for *block_ns */
+  REIN__WAIT_SLEEP    /* no listener: sleep *block_ns */
+} rein__outbox_wait_step;
+
+typedef struct rein__outbox_wait_state {
+  bool have_conn;  /* listener connection up */
+  bool listening;  /* LISTEN done on it */
+  bool listened;   /* ... in this call */
+  bool tried;      /* a connect or LISTEN failed in this call */
+  int notified;    /* notifications drained in this call */
+  int64_t left_ns; /* until the deadline */
+} rein__outbox_wait_state;
+
+REIN_API rein__outbox_wait_step rein__outbox_wait_decide(
+    const rein__outbox_wait_state *s, int64_t *block_ns, rein_outbox_wake *why);
 
 /* Allocates one outbox row with room for its strings and body. */
 REIN_API rein__outbox_row *

@@ -15,8 +15,22 @@
  * UPDATE over a SELECT ... FOR UPDATE SKIP LOCKED, so concurrent relays take
  * disjoint rows without waiting. The schema is created under an advisory
  * transaction lock, since concurrent CREATE TABLE IF NOT EXISTS can race.
+ *
+ * Push. The outbox insert also calls pg_notify(channel, '') for the row it
+ * inserted (one statement, no extra round trip), so a committed intent
+ * wakes relays blocked in rein_outbox_wait and a rolled-back one does not.
+ * The relay listens on a second, dedicated connection: notifications reach
+ * a session only between its transactions, and the inbox connection is
+ * busy with the relay's and the handlers' statements. The wait is a small
+ * decide-then-block loop: drain what libpq has, decide (return, connect,
+ * LISTEN, poll the socket, or sleep) from that state and one clock
+ * reading with rein__outbox_wait_decide (outbox.c, tested on its own),
+ * then block once.
  */
+#include <errno.h>
 #include <libpq-fe.h>
+#include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,9 +56,10 @@ static const char *const NAMES[P_COUNT_] = {
 static const char *const SQL[P_COUNT_] = {
     [P_DEDUP] = "INSERT INTO rein_inbox(key, processed_ms) VALUES($1, $2) "
                 "ON CONFLICT DO NOTHING RETURNING 1",
-    [P_OUT_ADD] = "INSERT INTO rein_outbox(msg_key, effect, idem_key, dest, "
-                  "body, created_ms) VALUES($1, $2, $3, $4, $5, $6) "
-                  "ON CONFLICT DO NOTHING RETURNING id",
+    [P_OUT_ADD] = "WITH ins AS (INSERT INTO rein_outbox(msg_key, effect, "
+                  "idem_key, dest, body, created_ms) VALUES($1, $2, $3, $4, "
+                  "$5, $6) ON CONFLICT DO NOTHING RETURNING id) "
+                  "SELECT id, pg_notify($7, '') FROM ins",
     [P_OUT_LEASE] = "UPDATE rein_outbox SET lease_until_ms = $1 WHERE id IN "
                     "(SELECT id FROM rein_outbox WHERE state = 0 AND "
                     "lease_until_ms <= $2 ORDER BY id LIMIT $3 FOR UPDATE "
@@ -85,10 +100,17 @@ static const char SCHEMA[] =
     " ON rein_outbox(state, id);"
     "COMMIT;";
 
+/* PostgreSQL truncates identifiers to NAMEDATALEN - 1 bytes. */
+#define CHANNEL_MAX 63
+
 typedef struct pg {
   rein__inbox_db base;
   PGconn *conn;
   bool owned;
+  char channel[CHANNEL_MAX + 1];
+  PQconninfoOption *opts; /* the inbox connection's parameters */
+  PGconn *lconn;          /* the listener; NULL until the first wait */
+  bool listening;
 } pg;
 
 static rein_status fail_res(pg *p, const char *op, PGresult *res) {
@@ -269,11 +291,12 @@ static rein_status pg_outbox_add(rein__inbox_db *d, const char *msg_key,
   pg *p = (pg *)d;
   char ms[24];
   snprintf(ms, sizeof ms, "%lld", (long long)now_ms);
-  const char *v[6] = {
-      msg_key, effect, idem_key, dest, len ? (const char *)body : "", ms};
-  int lens[6] = {0, 0, 0, 0, (int)len, 0};
-  int fmts[6] = {0, 0, 0, 0, 1, 0};
-  PGresult *r = run(p, P_OUT_ADD, 6, v, lens, fmts);
+  const char *v[7] = {
+      msg_key, effect,    idem_key, dest, len ? (const char *)body : "",
+      ms,      p->channel};
+  int lens[7] = {0, 0, 0, 0, (int)len, 0, 0};
+  int fmts[7] = {0, 0, 0, 0, 1, 0, 0};
+  PGresult *r = run(p, P_OUT_ADD, 7, v, lens, fmts);
   rein_status st = REIN_OK;
   if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
     st = fail_res(p, "insert into rein_outbox", r);
@@ -400,9 +423,182 @@ static rein_status pg_counts(rein__inbox_db *d, rein_inbox_counts *out) {
   return st;
 }
 
+/* ==== push: LISTEN/NOTIFY ================================================= */
+
+static void quiet_notice(void *arg, const char *message) {
+  (void)arg;
+  (void)message;
+}
+
+static void lost_listener(pg *p, const char *op) {
+  rein__inbox_seterr(p->base.errmsg, sizeof p->base.errmsg,
+                     "postgres: outbox listener: %s: %s", op,
+                     p->lconn ? PQerrorMessage(p->lconn) : "no connection");
+  size_t n = strlen(p->base.errmsg);
+  while (n && (p->base.errmsg[n - 1] == '\n' || p->base.errmsg[n - 1] == ' '))
+    p->base.errmsg[--n] = 0;
+  if (p->lconn) PQfinish(p->lconn);
+  p->lconn = NULL;
+  p->listening = false;
+}
+
+/* Milliseconds for poll(): rounded up, so that a poll that times out
+ * leaves the deadline behind and the next decision returns. */
+static int poll_ms(int64_t ns) {
+  if (ns <= 0) return 0;
+  int64_t ms = (ns + REIN_NS_PER_MS - 1) / REIN_NS_PER_MS;
+  return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+/* Opens the listener without blocking past `end` on `clk`: PQconnectStart
+ * and PQconnectPoll, each wait a poll() on the socket. */
+static bool listener_connect(pg *p, const rein_clock *clk, int64_t end) {
+  const char *kw[64], *val[64];
+  int n = 0;
+  for (PQconninfoOption *o = p->opts; o && o->keyword && n < 63; o++)
+    if (o->val && *o->val) {
+      kw[n] = o->keyword;
+      val[n++] = o->val;
+    }
+  kw[n] = val[n] = NULL;
+  p->lconn = PQconnectStartParams(kw, val, 0);
+  if (!p->lconn) {
+    rein__inbox_seterr(p->base.errmsg, sizeof p->base.errmsg,
+                       "postgres: outbox listener: out of memory");
+    return false;
+  }
+  PostgresPollingStatusType ps = PGRES_POLLING_WRITING;
+  for (int guard = 0; guard < 1000; guard++) {
+    if (PQstatus(p->lconn) == CONNECTION_BAD) break;
+    if (ps == PGRES_POLLING_OK) {
+      PQsetNoticeProcessor(p->lconn, quiet_notice, NULL);
+      return true;
+    }
+    if (ps == PGRES_POLLING_FAILED) break;
+    int64_t left = end - clk->now_ns(clk->ctx);
+    if (left <= 0) {
+      rein__inbox_seterr(p->base.errmsg, sizeof p->base.errmsg,
+                         "postgres: outbox listener: connect: no answer "
+                         "within the wait");
+      PQfinish(p->lconn);
+      p->lconn = NULL;
+      return false;
+    }
+    struct pollfd pf = {PQsocket(p->lconn),
+                        ps == PGRES_POLLING_READING ? POLLIN : POLLOUT, 0};
+    if (pf.fd < 0) break;
+    if (poll(&pf, 1, poll_ms(left)) > 0) ps = PQconnectPoll(p->lconn);
+  }
+  lost_listener(p, "connect");
+  return false;
+}
+
+static bool listener_listen(pg *p) {
+  char *id = PQescapeIdentifier(p->lconn, p->channel, strlen(p->channel));
+  if (!id) {
+    lost_listener(p, "quote channel");
+    return false;
+  }
+  char sql[CHANNEL_MAX * 2 + 16];
+  snprintf(sql, sizeof sql, "LISTEN %s", id);
+  PQfreemem(id);
+  PGresult *r = PQexec(p->lconn, sql);
+  bool ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+  PQclear(r);
+  if (!ok) {
+    lost_listener(p, "LISTEN");
+    return false;
+  }
+  p->listening = true;
+  return true;
+}
+
+/* Reads what the server sent and counts (and frees) the notifications;
+ * a dead connection is dropped. */
+static int listener_drain(pg *p) {
+  if (!p->lconn) return 0;
+  if (!PQconsumeInput(p->lconn) || PQstatus(p->lconn) != CONNECTION_OK) {
+    lost_listener(p, "connection lost");
+    return 0;
+  }
+  int n = 0;
+  for (PGnotify *nt; (nt = PQnotifies(p->lconn)) != NULL; n++)
+    PQfreemem(nt);
+  return n;
+}
+
+static rein_status pg_outbox_wait(rein__inbox_db *d, int64_t max_wait_ns,
+                                  const rein_clock *clk,
+                                  rein_outbox_wake *why) {
+  pg *p = (pg *)d;
+  int64_t end = clk->now_ns(clk->ctx) + max_wait_ns;
+  rein__outbox_wait_state s = {0};
+  /* 2 steps per poll wake-up at most; a wake-up that brings no
+   * notification (a parameter-status message) only loops again */
+  for (int guard = 0; guard < 10000; guard++) {
+    s.notified += listener_drain(p);
+    s.have_conn = p->lconn != NULL;
+    s.listening = p->listening;
+    s.left_ns = end - clk->now_ns(clk->ctx);
+    int64_t block = 0;
+    switch (rein__outbox_wait_decide(&s, &block, why)) {
+    case REIN__WAIT_RETURN:
+      return s.tried && !s.have_conn ? REIN_ECLOSED : REIN_OK;
+    case REIN__WAIT_CONNECT:
+      if (!listener_connect(p, clk, end)) s.tried = true;
+      break;
+    case REIN__WAIT_LISTEN:
+      if (listener_listen(p))
+        s.listened = true;
+      else
+        s.tried = true; /* dropped; reconnect on the next call */
+      break;
+    case REIN__WAIT_POLL: {
+      struct pollfd pf = {PQsocket(p->lconn), POLLIN, 0};
+      if (poll(&pf, 1, poll_ms(block)) < 0 && errno != EINTR)
+        lost_listener(p, "poll");
+      break;
+    }
+    case REIN__WAIT_SLEEP:
+      poll(NULL, 0, poll_ms(block));
+      break;
+    }
+  }
+  *why = REIN_OUTBOX_WAKE_TIMEOUT;
+  return REIN_OK;
+}
+
+static const char *pg_outbox_channel(const rein__inbox_db *d) {
+  return ((const pg *)d)->channel;
+}
+
+/* "rein_outbox.<schema of rein_outbox>", cut to CHANNEL_MAX bytes at a
+ * UTF-8 character boundary so that LISTEN (an identifier) and pg_notify
+ * (text) see the same name. */
+static rein_status derive_channel(pg *p) {
+  PGresult *r = PQexec(p->conn, "SELECT n.nspname FROM pg_class c JOIN "
+                                "pg_namespace n ON n.oid = c.relnamespace "
+                                "WHERE c.oid = 'rein_outbox'::regclass");
+  if (!r || PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+    rein_status st = fail_res(p, "find the schema of rein_outbox", r);
+    PQclear(r);
+    return st;
+  }
+  snprintf(p->channel, sizeof p->channel, "rein_outbox.%s",
+           PQgetvalue(r, 0, 0));
+  PQclear(r);
+  size_t n = strlen(p->channel);
+  if (n == CHANNEL_MAX)
+    while (n && ((unsigned char)p->channel[n] & 0xC0) == 0x80)
+      p->channel[--n] = 0;
+  return REIN_OK;
+}
+
 static void pg_close(rein__inbox_db *d) {
   if (!d) return;
   pg *p = (pg *)d;
+  if (p->lconn) PQfinish(p->lconn);
+  if (p->opts) PQconninfoFree(p->opts);
   if (p->conn) {
     if (p->owned) {
       PQfinish(p->conn);
@@ -431,7 +627,9 @@ static const rein__inbox_db_vt PG_VT = {REIN__INBOX_DB_VT_VERSION,
                                         pg_purge,
                                         pg_counts,
                                         pg_close,
-                                        pg_begin_dedup};
+                                        pg_begin_dedup,
+                                        pg_outbox_wait,
+                                        pg_outbox_channel};
 
 static struct pg_conn *handle(const rein__inbox_db *d) {
   return d && d->vt == &PG_VT ? ((const pg *)d)->conn : NULL;
@@ -443,11 +641,6 @@ struct pg_conn *rein_inbox_pg(const rein_inbox *ib) {
 
 struct pg_conn *rein_inbox_tx_pg(const rein_inbox_tx *tx) {
   return handle(rein__inbox_db_of_tx(tx));
-}
-
-static void quiet_notice(void *arg, const char *message) {
-  (void)arg;
-  (void)message;
 }
 
 static rein_status pg_open(const rein_inbox_config *c, rein__inbox_db **out,
@@ -480,6 +673,15 @@ static rein_status pg_open(const rein_inbox_config *c, rein__inbox_db **out,
     goto bad;
   }
   PQclear(r);
+  st = derive_channel(p);
+  if (st != REIN_OK) goto bad;
+  p->opts = PQconninfo(p->conn);
+  if (!p->opts) {
+    rein__inbox_seterr(p->base.errmsg, sizeof p->base.errmsg,
+                       "postgres: PQconninfo: out of memory");
+    st = REIN_ENOMEM;
+    goto bad;
+  }
   st = prepare_all(p);
   if (st != REIN_OK) goto bad;
   *out = &p->base;
@@ -489,6 +691,7 @@ bad:
     snprintf(err->msg, sizeof err->msg, "inbox.pg_conninfo: %.450s",
              p->base.errmsg);
   if (p->owned) PQfinish(p->conn);
+  if (p->opts) PQconninfoFree(p->opts);
   rein_free(c->alloc, p);
   return st == REIN_ECLOSED ? REIN_ECLOSED : REIN_EBACKEND;
 }

@@ -275,6 +275,8 @@ static const rein__inbox_db_vt SQ_VT = {REIN__INBOX_DB_VT_VERSION,
                                         sq_purge,
                                         sq_counts,
                                         sq_close,
+                                        NULL,
+                                        NULL,
                                         NULL};
 
 static struct sqlite3 *handle(const rein__inbox_db *d) {

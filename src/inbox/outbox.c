@@ -12,12 +12,16 @@
  * present the same key. The relay leases rows (a lease, not a lock, so a
  * relay that dies releases them by time) and drives each delivery through
  * rein_retry_run, so backoff, budgets, breakers and server delays apply as
- * for any other call.
+ * for any other call. rein_outbox_wait lets a relay sleep between rounds
+ * until the database announces a committed intent (PostgreSQL's
+ * LISTEN/NOTIFY, in inbox_pg.c) instead of polling; a database that cannot
+ * announce just sleeps out the caller's bound.
  */
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "inbox_internal.h"
 
@@ -216,4 +220,88 @@ rein_status rein_outbox_relay(rein_inbox *ib, const rein_policy *policy,
     rein_free(c->alloc, rows[j]);
   rein_free(c->alloc, rows);
   return st;
+}
+
+/* ==== waiting for intents ================================================= */
+
+#define WAIT_MAX_NS (3600 * REIN_NS_PER_S)
+
+/* SQLite and any database that cannot announce: sleep out max_wait_ns on
+ * the inbox's clock (bounded: a clock that stands still ends the loop
+ * after 64 sleeps). */
+static void sleep_out(const rein_clock *clk, int64_t max_wait_ns) {
+  int64_t end = clk->now_ns(clk->ctx) + max_wait_ns;
+  for (int i = 0; i < 64; i++) {
+    int64_t left = end - clk->now_ns(clk->ctx);
+    if (left <= 0) return;
+    struct timespec ts = {(time_t)(left / REIN_NS_PER_S),
+                          (long)(left % REIN_NS_PER_S)};
+    nanosleep(&ts, NULL);
+  }
+}
+
+/*
+ * The order of the decision: a notification drained in this call wins
+ * (NOTIFY), then a LISTEN made in this call (LISTEN: the caller must look
+ * for what was committed before it); without a listener connect once per
+ * call while time is left; with one that is not listening, LISTEN; then
+ * the deadline (TIMEOUT); else block for the time left, on the socket or,
+ * without a listener, in a plain sleep.
+ */
+rein__outbox_wait_step
+rein__outbox_wait_decide(const rein__outbox_wait_state *s, int64_t *block_ns,
+                         rein_outbox_wake *why) {
+  *block_ns = 0;
+  if (s->notified) {
+    *why = REIN_OUTBOX_WAKE_NOTIFY;
+    return REIN__WAIT_RETURN;
+  }
+  if (s->listened) {
+    *why = REIN_OUTBOX_WAKE_LISTEN;
+    return REIN__WAIT_RETURN;
+  }
+  if (!s->have_conn && !s->tried && s->left_ns > 0) return REIN__WAIT_CONNECT;
+  if (s->have_conn && !s->listening) return REIN__WAIT_LISTEN;
+  if (s->left_ns <= 0) {
+    *why = REIN_OUTBOX_WAKE_TIMEOUT;
+    return REIN__WAIT_RETURN;
+  }
+  *block_ns = s->left_ns;
+  return s->have_conn ? REIN__WAIT_POLL : REIN__WAIT_SLEEP;
+}
+
+rein_status rein_outbox_wait(rein_inbox *ib, int64_t max_wait_ns,
+                             rein_outbox_wake *why) {
+  if (!ib || !why || max_wait_ns < 0 || max_wait_ns > WAIT_MAX_NS)
+    return REIN_EINVAL;
+  *why = REIN_OUTBOX_WAKE_TIMEOUT;
+  const rein_inbox_config *c = rein__inbox_cfg(ib);
+  rein__inbox_db *db = rein__inbox_db_of(ib);
+  if (!db->vt->outbox_wait) {
+    sleep_out(&c->clock, max_wait_ns);
+    return REIN_OK;
+  }
+  rein_status st = db->vt->outbox_wait(db, max_wait_ns, &c->clock, why);
+  if (st != REIN_OK)
+    snprintf(rein__inbox_errbuf(ib), REIN__INBOX_ERR_CAP, "%s", db->errmsg);
+  return st;
+}
+
+const char *rein_outbox_channel(const rein_inbox *ib) {
+  rein__inbox_db *db = rein__inbox_db_of(ib);
+  if (!db || !db->vt->outbox_channel) return "";
+  const char *s = db->vt->outbox_channel(db);
+  return s ? s : "";
+}
+
+const char *rein_outbox_wake_name(rein_outbox_wake w) {
+  switch (w) {
+  case REIN_OUTBOX_WAKE_TIMEOUT:
+    return "timeout";
+  case REIN_OUTBOX_WAKE_NOTIFY:
+    return "notify";
+  case REIN_OUTBOX_WAKE_LISTEN:
+    return "listen";
+  }
+  return "unknown";
 }
