@@ -554,6 +554,13 @@ typedef struct rein_inbox_config {
   rein_errbuf *err;
   rein_clock clock; /* monotonic; measures rein_outbox_wait's max_wait_ns;
                        default CLOCK_MONOTONIC (appended in 1.x) */
+  bool outbox_notify; /* PostgreSQL: each intent NOTIFYs the relay's
+                         channel on commit (rein_outbox_wait wakes at once);
+                         default true. PostgreSQL serialises notifying
+                         commits: with fsync=off one producer's commits
+                         ran at 0.51x (docs/benchmarks.md "Outbox relay").
+                         false: no NOTIFY; a waiting relay polls on its
+                         timeout. SQLite: ignored. (appended in 1.x) */
 } rein_inbox_config;
 
 typedef struct rein_inbox rein_inbox;

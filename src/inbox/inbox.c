@@ -114,6 +114,7 @@ void rein_inbox_config_default(rein_inbox_config *c) {
   c->retention_ns = 7 * 86400 * REIN_NS_PER_S;
   c->max_deliveries = 5;
   c->outbox_lease_ns = 30 * REIN_NS_PER_S;
+  c->outbox_notify = true;
 }
 
 static int64_t wall_default(void *ctx) {

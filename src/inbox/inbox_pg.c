@@ -17,7 +17,8 @@
  * transaction lock, since concurrent CREATE TABLE IF NOT EXISTS can race.
  *
  * Push. The outbox insert also calls pg_notify(channel, '') for the row it
- * inserted (one statement, no extra round trip), so a committed intent
+ * inserted (one statement, no extra round trip; not with outbox_notify
+ * false), so a committed intent
  * wakes relays blocked in rein_outbox_wait and a rolled-back one does not.
  * The relay listens on a second, dedicated connection: notifications reach
  * a session only between its transactions, and the inbox connection is
@@ -111,6 +112,7 @@ typedef struct pg {
   PQconninfoOption *opts; /* the inbox connection's parameters */
   PGconn *lconn;          /* the listener; NULL until the first wait */
   bool listening;
+  bool notify; /* cfg.outbox_notify */
 } pg;
 
 static rein_status fail_res(pg *p, const char *op, PGresult *res) {
@@ -143,10 +145,17 @@ static rein_status cmd(pg *p, const char *sql) {
   return st;
 }
 
+/* The outbox insert with outbox_notify false: no NOTIFY. */
+static const char OUT_ADD_QUIET[] =
+    "INSERT INTO rein_outbox(msg_key, effect, idem_key, dest, body, "
+    "created_ms) VALUES($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING "
+    "RETURNING id";
+
 /* Prepares every statement; on failure deallocates the ones made. */
 static rein_status prepare_all(pg *p) {
   for (int i = 0; i < P_COUNT_; i++) {
-    PGresult *r = PQprepare(p->conn, NAMES[i], SQL[i], 0, NULL);
+    const char *text = i == P_OUT_ADD && !p->notify ? OUT_ADD_QUIET : SQL[i];
+    PGresult *r = PQprepare(p->conn, NAMES[i], text, 0, NULL);
     if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
       rein_status st = fail_res(p, "prepare", r);
       PQclear(r);
@@ -296,7 +305,7 @@ static rein_status pg_outbox_add(rein__inbox_db *d, const char *msg_key,
       ms,      p->channel};
   int lens[7] = {0, 0, 0, 0, (int)len, 0, 0};
   int fmts[7] = {0, 0, 0, 0, 1, 0, 0};
-  PGresult *r = run(p, P_OUT_ADD, 7, v, lens, fmts);
+  PGresult *r = run(p, P_OUT_ADD, p->notify ? 7 : 6, v, lens, fmts);
   rein_status st = REIN_OK;
   if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
     st = fail_res(p, "insert into rein_outbox", r);
@@ -649,6 +658,7 @@ static rein_status pg_open(const rein_inbox_config *c, rein__inbox_db **out,
   if (!p) return REIN_ENOMEM;
   p->base.vt = &PG_VT;
   p->base.alloc = c->alloc;
+  p->notify = c->outbox_notify;
   rein_status st = REIN_OK;
   if (c->pg_conn) {
     p->conn = c->pg_conn;

@@ -149,6 +149,8 @@ static void child_after_commit(void *ctx, const rein_broker_msg *m) {
 /* Runs in the child: open an inbox, wait `delay_ms` (so the parent is
  * blocked in the wait by then), process one message whose handler adds
  * an intent, and leave. Exit codes say what went wrong. */
+static bool g_child_quiet; /* the producer's outbox_notify = false */
+
 static void child_main(const char *dsn, const char *key, bool fail, int fd,
                        int delay_ms) {
   child_ctx cc = {fail, fd};
@@ -160,6 +162,7 @@ static void child_main(const char *dsn, const char *key, bool fail, int fd,
   c.hooks.after_commit = child_after_commit;
   c.hooks.ctx = &cc;
   c.log = NULL;
+  c.outbox_notify = !g_child_quiet;
   rein_inbox *ib = NULL;
   if (rein_inbox_pg_new(&c, &ib) != REIN_OK) _exit(2);
   usleep((useconds_t)delay_ms * 1000);
@@ -385,6 +388,27 @@ static void test_rollback_silent(void **state) {
   assert_int_equal(n.outbox_pending, 0);
 }
 
+/* A producer with outbox_notify false commits its intent without a NOTIFY:
+ * the waiting relay runs to its bound (the polling fallback) and the next
+ * round delivers the intent. */
+static void test_notify_off(void **state) {
+  fx *f = *state;
+  listen_first(f->relay);
+  g_child_quiet = true;
+  producer pr = produce(f, "pay-quiet", false, 100);
+  g_child_quiet = false;
+  rein_outbox_wake why = REIN_OUTBOX_WAKE_NOTIFY;
+  int64_t t0 = mono_ns();
+  assert_int_equal(rein_outbox_wait(f->relay, 1500 * REIN_NS_PER_MS, &why),
+                   REIN_OK);
+  int64_t took = mono_ns() - t0;
+  int64_t committed = produced(pr);
+  assert_int_equal(why, REIN_OUTBOX_WAKE_TIMEOUT);
+  assert_true(committed - t0 < 1400 * REIN_NS_PER_MS); /* within the wait */
+  assert_true(took >= 1500 * REIN_NS_PER_MS);
+  assert_int_equal(relay_round(f->relay), 1);
+}
+
 /* Nothing to do: the wait lasts max_wait and burns no CPU doing it. */
 static void test_idle_timeout(void **state) {
   fx *f = *state;
@@ -517,6 +541,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_channel_name, setup, teardown),
       cmocka_unit_test_setup_teardown(test_commit_wakes, setup, teardown),
       cmocka_unit_test_setup_teardown(test_rollback_silent, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_notify_off, setup, teardown),
       cmocka_unit_test_setup_teardown(test_idle_timeout, setup, teardown),
       cmocka_unit_test_setup_teardown(test_listener_terminated, setup,
                                       teardown),
