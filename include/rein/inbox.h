@@ -305,6 +305,17 @@ REIN_API rein_status rein_broker_jetstream_new(
  * window, timestamp or not. Delivery ids are "<connection>:<tag>"; an ack
  * for a delivery from an earlier (closed) connection returns REIN_ECLOSED
  * (RabbitMQ requeued it). The password is sent to RabbitMQ only.
+ * Reconnect. A lost connection (a broker restart, a cut) is noticed by the
+ * call that uses it, which drops it; the next read connects again, logs
+ * in, declares and consumes again, and while the broker refuses or is not
+ * there yet it tries again after 50 ms, doubling to 400 ms, until its
+ * block_ms is used up (then REIN_ECLOSED or REIN_EBACKEND, and the next
+ * read goes on trying). A consumer that calls rein_inbox_poll in a loop and
+ * carries on after an error is therefore back on its own, within one pause
+ * of the broker accepting connections again (docs/exactly-once.md has the
+ * measured time). The acks of deliveries from the lost connection fail with
+ * REIN_ECLOSED (rein_inbox_poll returns it for that round); RabbitMQ hands
+ * those messages out again and the inbox skips the ones it had committed.
  */
 typedef struct rein_broker_amqp_config {
   const char *host;             /* default "127.0.0.1" */
