@@ -15,6 +15,7 @@
 #   scripts/services.sh kill-rabbit DIR      # SIGKILL its beam process
 #   scripts/services.sh restart-rabbit DIR   # the same node (name, ports,
 #                                            # Mnesia) again; waits until up
+#   scripts/services.sh cycle-rabbit DIR     # stop_app + start_app (clean)
 #
 # Optional high-availability sets (also stopped by `stop DIR`; DIR may be
 # the same directory as `start` used, or a new one):
@@ -281,6 +282,20 @@ launch_rabbit() {
   return 1
 }
 
+# rabbitmqctl stop_app + start_app: a clean restart of the broker inside
+# the running node. The clean stop writes out the state RabbitMQ keeps in
+# dets files (the quorum queues' Ra server names), which an unclean stop
+# soon after a queue was declared loses (docs/exactly-once.md).
+cycle_rabbit() {
+  local dir=$1 env port bin=/usr/lib/rabbitmq/bin
+  env=$(cat "$dir/rabbit/env")
+  port=$(echo "$env" | sed -n 's/.*RABBITMQ_NODE_PORT=\([0-9]*\).*/\1/p')
+  # shellcheck disable=SC2086
+  as_rabbit $env "$bin/rabbitmqctl" -n "rein-$port@localhost" -t 30 stop_app >/dev/null 2>&1 &&
+    as_rabbit $env "$bin/rabbitmqctl" -n "rein-$port@localhost" -t 30 start_app >/dev/null 2>&1 &&
+    as_rabbit $env "$bin/rabbitmqctl" -n "rein-$port@localhost" -t 30 await_startup >/dev/null 2>&1
+}
+
 # SIGKILLs the node's Erlang VM (beam), as a crash would: no shutdown,
 # Mnesia and the quorum queues' logs left as they are.
 kill_rabbit() {
@@ -418,5 +433,6 @@ case "${1:-}" in
       { echo "services.sh: rabbitmq-server did not start (see $d/rabbit/stdout.log)" >&2; exit 1; } ;;
   kill-rabbit) kill_rabbit "${2:?usage: services.sh kill-rabbit DIR}" ;;
   restart-rabbit) launch_rabbit "${2:?usage: services.sh restart-rabbit DIR}" ;;
-  *) echo "usage: services.sh start|stop|start-sentinel|start-cluster|start-rabbit|kill-rabbit|restart-rabbit DIR" >&2; exit 2 ;;
+  cycle-rabbit) cycle_rabbit "${2:?usage: services.sh cycle-rabbit DIR}" ;;
+  *) echo "usage: services.sh start|stop|start-sentinel|start-cluster|start-rabbit|kill-rabbit|restart-rabbit|cycle-rabbit DIR" >&2; exit 2 ;;
 esac
