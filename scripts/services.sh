@@ -308,7 +308,9 @@ kill_rabbit() {
     sleep 0.05
   done
   rm -f "$dir/rabbit/rabbit.pid"
-  [ -f "$dir/rabbit/launcher.pid" ] && kill "$(cat "$dir/rabbit/launcher.pid")" 2>/dev/null || true
+  if [ -f "$dir/rabbit/launcher.pid" ]; then
+    kill "$(cat "$dir/rabbit/launcher.pid")" 2>/dev/null || true
+  fi
   return 0
 }
 
