@@ -13,8 +13,18 @@
  * queue after max_deliveries, and consumer processes SIGKILLed between
  * commit and ack leave no duplicate effect.
  *
+ * The outbox's RabbitMQ deliverer (rein_outbox_amqp) is tested here too:
+ * one delivery and its failure classes, intents relayed to a quorum queue
+ * with a relay SIGKILLed between confirm and mark-delivered (the duplicate
+ * it leaves is skipped by the downstream inbox), and the confirm control
+ * (without confirms a refusing queue loses what the relay marks
+ * delivered).
+ *
  * Without REIN_AMQP_URL (services.sh started no rabbitmq-server) the test
  * fails and says so, as every backend test does without its server.
+ * `--restart SCRIPT` runs only the broker restart test instead, on a
+ * private node it starts with SCRIPT (scripts/services.sh), SIGKILLs,
+ * restarts and stops.
  */
 #include "rein_test.h"
 
@@ -1265,7 +1275,10 @@ static void test_broker_restart(void **state) {
     for (int i = 0; i < NC; i++)
       if (rein_inbox_poll(ib[i], 32, 50, &s) != REIN_OK) errors++;
   int ws;
-  if (probe > 0) waitpid(probe, &ws, 0);
+  if (probe > 0) {
+    if (!t_up) kill(probe, SIGKILL); /* the broker never came back */
+    waitpid(probe, &ws, 0);
+  }
   if (restart > 0 && !t_script) {
     waitpid(restart, &ws, 0);
     t_script = mono_ns();
