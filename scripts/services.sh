@@ -9,6 +9,14 @@
 #       REIN_AMQP_URL (a private rabbitmq-server; REIN_NO_RABBIT=1 skips it)
 #   scripts/services.sh stop DIR
 #
+# A private RabbitMQ node alone (for tests that crash it; `stop DIR` stops
+# it too):
+#   eval "$(scripts/services.sh start-rabbit DIR)"   # REIN_AMQP_URL
+#   scripts/services.sh kill-rabbit DIR      # SIGKILL its beam process
+#   scripts/services.sh restart-rabbit DIR   # the same node (name, ports,
+#                                            # Mnesia) again; waits until up
+#   scripts/services.sh cycle-rabbit DIR     # stop_app + start_app (clean)
+#
 # Optional high-availability sets (also stopped by `stop DIR`; DIR may be
 # the same directory as `start` used, or a new one):
 #   eval "$(scripts/services.sh start-sentinel DIR)"
@@ -245,12 +253,22 @@ start_rabbit() {
   printf 'listeners.tcp.default = 127.0.0.1:%s\nloopback_users.guest = true\n' "$port" > "$dir/rabbit/rabbitmq.conf"
   echo '[].' > "$dir/rabbit/enabled_plugins"
   [ "$(id -u)" -eq 0 ] && chown -R rabbitmq "$dir/rabbit"
-  local env
-  env=$(rabbit_env "$dir" "$port" "$dport" "$eport")
-  echo "$env" > "$dir/rabbit/env"
+  rabbit_env "$dir" "$port" "$dport" "$eport" > "$dir/rabbit/env"
+  launch_rabbit "$dir" && return 0
+  stop_rabbit "$dir"
+  return 1
+}
+
+# Boots the node described by DIR/rabbit/env (its ports, name and Mnesia
+# directory) and waits until it serves AMQP; prints the export line. Used
+# by start_rabbit and, on the same node after a crash, by restart-rabbit.
+launch_rabbit() {
+  local dir=$1 env port bin=/usr/lib/rabbitmq/bin
+  env=$(cat "$dir/rabbit/env")
+  port=$(echo "$env" | sed -n 's/.*RABBITMQ_NODE_PORT=\([0-9]*\).*/\1/p')
   local t0=$SECONDS
   # shellcheck disable=SC2086
-  as_rabbit $env "$bin/rabbitmq-server" > "$dir/rabbit/stdout.log" 2>&1 &
+  as_rabbit $env "$bin/rabbitmq-server" >> "$dir/rabbit/stdout.log" 2>&1 &
   echo $! > "$dir/rabbit/launcher.pid"
   # shellcheck disable=SC2086
   if timeout 60 bash -c "until (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; do sleep 0.2; done" 2>/dev/null &&
@@ -261,8 +279,39 @@ start_rabbit() {
   fi
   echo "services.sh: rabbitmq-server did not start in 60 s on port $port; its log:" >&2
   tail -n 20 "$dir/rabbit/stdout.log" >&2 2>/dev/null || true
-  stop_rabbit "$dir"
   return 1
+}
+
+# rabbitmqctl stop_app + start_app: a clean restart of the broker inside
+# the running node. The clean stop writes out the state RabbitMQ keeps in
+# dets files (the quorum queues' Ra server names), which an unclean stop
+# soon after a queue was declared loses (docs/exactly-once.md).
+cycle_rabbit() {
+  local dir=$1 env port bin=/usr/lib/rabbitmq/bin
+  env=$(cat "$dir/rabbit/env")
+  port=$(echo "$env" | sed -n 's/.*RABBITMQ_NODE_PORT=\([0-9]*\).*/\1/p')
+  # shellcheck disable=SC2086
+  as_rabbit $env "$bin/rabbitmqctl" -n "rein-$port@localhost" -t 30 stop_app >/dev/null 2>&1 &&
+    as_rabbit $env "$bin/rabbitmqctl" -n "rein-$port@localhost" -t 30 start_app >/dev/null 2>&1 &&
+    as_rabbit $env "$bin/rabbitmqctl" -n "rein-$port@localhost" -t 30 await_startup >/dev/null 2>&1
+}
+
+# SIGKILLs the node's Erlang VM (beam), as a crash would: no shutdown,
+# Mnesia and the quorum queues' logs left as they are.
+kill_rabbit() {
+  local dir=$1 beam
+  [ -f "$dir/rabbit/rabbit.pid" ] || { echo "services.sh: no rabbit.pid in $dir/rabbit" >&2; return 1; }
+  beam=$(cat "$dir/rabbit/rabbit.pid")
+  kill -9 "$beam" 2>/dev/null || true
+  for _ in $(seq 1 100); do
+    kill -0 "$beam" 2>/dev/null || break
+    sleep 0.05
+  done
+  rm -f "$dir/rabbit/rabbit.pid"
+  if [ -f "$dir/rabbit/launcher.pid" ]; then
+    kill "$(cat "$dir/rabbit/launcher.pid")" 2>/dev/null || true
+  fi
+  return 0
 }
 
 stop_rabbit() {
@@ -379,5 +428,13 @@ case "${1:-}" in
   stop) stop "${2:?usage: services.sh stop DIR}" ;;
   start-sentinel) start_sentinel "${2:?usage: services.sh start-sentinel DIR}" ;;
   start-cluster) start_cluster "${2:?usage: services.sh start-cluster DIR}" ;;
-  *) echo "usage: services.sh start|stop|start-sentinel|start-cluster DIR" >&2; exit 2 ;;
+  start-rabbit)
+    d=${2:?usage: services.sh start-rabbit DIR}
+    mkdir -p "$d" && chmod 755 "$d"
+    start_rabbit "$d" || start_rabbit "$d" ||
+      { echo "services.sh: rabbitmq-server did not start (see $d/rabbit/stdout.log)" >&2; exit 1; } ;;
+  kill-rabbit) kill_rabbit "${2:?usage: services.sh kill-rabbit DIR}" ;;
+  restart-rabbit) launch_rabbit "${2:?usage: services.sh restart-rabbit DIR}" ;;
+  cycle-rabbit) cycle_rabbit "${2:?usage: services.sh cycle-rabbit DIR}" ;;
+  *) echo "usage: services.sh start|stop|start-sentinel|start-cluster|start-rabbit|kill-rabbit|restart-rabbit|cycle-rabbit DIR" >&2; exit 2 ;;
 esac

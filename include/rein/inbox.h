@@ -445,6 +445,17 @@ REIN_API void rein_outbox_jetstream_stats_get(const rein_outbox_jetstream *o,
  * window, timestamp or not. Delivery ids are "<connection>:<tag>"; an ack
  * for a delivery from an earlier (closed) connection returns REIN_ECLOSED
  * (RabbitMQ requeued it). The password is sent to RabbitMQ only.
+ * Reconnect. A lost connection (a broker restart, a cut) is noticed by the
+ * call that uses it, which drops it; the next read connects again, logs
+ * in, declares and consumes again, and while the broker refuses or is not
+ * there yet it tries again after 50 ms, doubling to 400 ms, until its
+ * block_ms is used up (then REIN_ECLOSED or REIN_EBACKEND, and the next
+ * read goes on trying). A consumer that calls rein_inbox_poll in a loop and
+ * carries on after an error is therefore back on its own, within one pause
+ * of the broker accepting connections again (docs/exactly-once.md has the
+ * measured time). The acks of deliveries from the lost connection fail with
+ * REIN_ECLOSED (rein_inbox_poll returns it for that round); RabbitMQ hands
+ * those messages out again and the inbox skips the ones it had committed.
  */
 typedef struct rein_broker_amqp_config {
   const char *host;             /* default "127.0.0.1" */
@@ -805,6 +816,84 @@ REIN_API rein_status rein_outbox_http_new(const rein_outbox_http_config *c,
 REIN_API void rein_outbox_http_free(rein_outbox_http *h);
 /* A rein_outbox_deliver_fn; ctx is the rein_outbox_http. */
 REIN_API void rein_outbox_http_deliver(void *ctx, const rein_outbox_item *it,
+                                       const rein_decision *attempt,
+                                       rein_outcome *out, char *err,
+                                       size_t cap);
+
+/*
+ * RabbitMQ deliverer (librabbitmq, in librein_broker_amqp, pkg-config
+ * rein-broker-amqp): publishes each intent with publisher confirms.
+ *   dest       "<exchange>/<routing key>", split at the first '/' (RabbitMQ
+ *              exchange names cannot contain one): "/payments" is the
+ *              default exchange, i.e. straight to the queue "payments";
+ *              "orders/eu.paid" is exchange "orders", key "eu.paid". The
+ *              exchange is 0..127 bytes, the key 1..255; anything else is
+ *              FATAL (the intent is marked failed).
+ *   message    basic.publish mandatory=true, delivery_mode 2 (persistent),
+ *              message_id = idem_key (the property rein_broker_amqp reads
+ *              as the business key, so the consumer's inbox dedups by it),
+ *              timestamp (seconds, `wall`), content_type, headers
+ *              Rein-Attempt (this attempt, from 1) and Rein-Effect
+ *   confirms   the channel is in confirm mode (confirm.select); each
+ *              attempt waits for RabbitMQ's verdict on its publish, at most
+ *              the decision's timeout_ns (else timeout_ns):
+ *                basic.ack                 SUCCESS (stored: on a quorum
+ *                                          queue, by a majority)
+ *                basic.nack                FAILURE (RabbitMQ did not store
+ *                                          it, e.g. x-overflow
+ *                                          reject-publish)
+ *                basic.return, then ack    FAILURE: unroutable (no queue
+ *                                          bound yet; the consumer may
+ *                                          declare it later), retried
+ *                                          rather than marked failed
+ *                channel closed by RabbitMQ FAILURE (e.g. 404: no such
+ *                                          exchange), words in err
+ *                no verdict in time        TIMEOUT
+ *                connection lost after the publish  FAILURE (it may be
+ *                                          stored: resending is safe, see
+ *                                          below)
+ *                cannot connect / log in   NOT_SENT
+ *              Every outcome but SUCCESS and nack/return drops the
+ *              connection; the next attempt reconnects.
+ * Duplicates. RabbitMQ has no publish dedup: a relay that crashes after the
+ * confirm and before it marks the intent delivered, or an ack lost with the
+ * connection, publishes the intent again on its next round. Both copies
+ * carry the same message_id (the idem_key), and the consumer's rein_inbox
+ * (over rein_broker_amqp) dedups by exactly that key, so the effect happens
+ * once (tests/backends/test_inbox_amqp.c shows it). A consumer that is not
+ * a rein_inbox must dedup by message_id itself.
+ * `confirms` false publishes without waiting for any verdict and reports
+ * SUCCESS once the bytes are written: the relay then marks delivered what
+ * RabbitMQ may have dropped. It exists for the control test; do not use it.
+ * _new copies the configuration and does not connect (the first attempt
+ * does). Thread level: one thread at a time.
+ */
+typedef struct rein_outbox_amqp_config {
+  const char *host;           /* default "127.0.0.1" */
+  int port;                   /* default 5672 */
+  const char *vhost;          /* default "/" */
+  const char *user;           /* default "guest" */
+  const char *password;       /* default "guest"; never logged */
+  int64_t connect_timeout_ns; /* connect, login, each RPC; default 2 s */
+  int64_t timeout_ns;         /* confirm wait per attempt when the decision
+                                 has none; default 5 s */
+  const char *content_type;   /* default "application/json" */
+  bool confirms;              /* default true; false only for the control */
+  const rein_allocator *alloc;
+  rein_errbuf *err;
+  rein_clock wall; /* the timestamp property; default CLOCK_REALTIME */
+} rein_outbox_amqp_config;
+
+typedef struct rein_outbox_amqp rein_outbox_amqp;
+
+REIN_API void rein_outbox_amqp_config_default(rein_outbox_amqp_config *c);
+/* REIN_EINVAL (field named in err), REIN_ENOMEM. Copies every string. */
+REIN_API rein_status rein_outbox_amqp_new(const rein_outbox_amqp_config *c,
+                                          rein_outbox_amqp **out);
+/* Closes the connection; NULL is a no-op. */
+REIN_API void rein_outbox_amqp_free(rein_outbox_amqp *d);
+/* A rein_outbox_deliver_fn; ctx is the rein_outbox_amqp. */
+REIN_API void rein_outbox_amqp_deliver(void *ctx, const rein_outbox_item *it,
                                        const rein_decision *attempt,
                                        rein_outcome *out, char *err,
                                        size_t cap);

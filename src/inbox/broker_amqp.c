@@ -38,7 +38,6 @@
  * refused with REIN_ECLOSED; RabbitMQ already requeued that message.
  */
 #include <amqp.h>
-#include <amqp_tcp_socket.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -47,7 +46,7 @@
 #include <string.h>
 #include <sys/time.h>
 
-#include "inbox_internal.h"
+#include "amqp_internal.h"
 
 #define CH 1
 
@@ -61,11 +60,11 @@ typedef struct ab {
   const rein_allocator *alloc;
   amqp_connection_state_t conn; /* NULL when disconnected */
   uint64_t gen;                 /* connection generation, in delivery ids */
-  char *host, *vhost, *user, *password, *queue, *dead_exchange, *dead_queue;
-  int port;
+  rein__amqp_peer peer;         /* where, as whom, and the RPC timeout */
+  char *queue, *dead_exchange, *dead_queue;
   uint16_t prefetch;
   bool quorum, window_ttl;
-  int64_t timeout_ns, min_idle_ns, window_ns;
+  int64_t min_idle_ns, window_ns;
   rein_clock clock, wall;
   held *held; /* unacked deliveries on this connection, at most prefetch */
   size_t nheld;
@@ -74,13 +73,6 @@ typedef struct ab {
   size_t n, cap;
   char errmsg[512];
 } ab;
-
-static struct timeval tv_of(int64_t ns) {
-  struct timeval tv;
-  tv.tv_sec = (time_t)(ns / REIN_NS_PER_S);
-  tv.tv_usec = (suseconds_t)((ns % REIN_NS_PER_S) / 1000);
-  return tv;
-}
 
 static int64_t now_ns(const ab *b) {
   return b->clock.now_ns ? b->clock.now_ns(b->clock.ctx)
@@ -93,9 +85,7 @@ static void disconnect(ab *b) {
   if (!b->conn) return;
   /* closing is what gives unacked messages back: best effort, bounded by
    * the socket timeout set at connect */
-  amqp_channel_close(b->conn, CH, AMQP_REPLY_SUCCESS);
-  amqp_connection_close(b->conn, AMQP_REPLY_SUCCESS);
-  amqp_destroy_connection(b->conn);
+  rein__amqp_close(b->conn, CH);
   b->conn = NULL;
   b->nheld = 0;
 }
@@ -105,37 +95,8 @@ static void disconnect(ab *b) {
  * REIN_ECLOSED for a library (socket, timeout) failure, REIN_EBACKEND when
  * RabbitMQ closed the channel or connection with a reason. */
 static rein_status reply_fail(ab *b, const char *op, amqp_rpc_reply_t r) {
-  rein_status st = REIN_ECLOSED;
-  switch (r.reply_type) {
-  case AMQP_RESPONSE_NONE:
-    snprintf(b->errmsg, sizeof b->errmsg, "amqp %s:%d: %s: missing reply",
-             b->host, b->port, op);
-    break;
-  case AMQP_RESPONSE_LIBRARY_EXCEPTION:
-    snprintf(b->errmsg, sizeof b->errmsg, "amqp %s:%d: %s: %s", b->host,
-             b->port, op, amqp_error_string2(r.library_error));
-    break;
-  case AMQP_RESPONSE_SERVER_EXCEPTION: {
-    st = REIN_EBACKEND;
-    const amqp_bytes_t *text = NULL;
-    unsigned code = 0;
-    if (r.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
-      amqp_connection_close_t *m = r.reply.decoded;
-      text = &m->reply_text;
-      code = m->reply_code;
-    } else if (r.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
-      amqp_channel_close_t *m = r.reply.decoded;
-      text = &m->reply_text;
-      code = m->reply_code;
-    }
-    snprintf(b->errmsg, sizeof b->errmsg, "amqp %s:%d: %s: %u %.*s", b->host,
-             b->port, op, code, text ? (int)text->len : 7,
-             text ? (const char *)text->bytes : "(close)");
-    break;
-  }
-  default:
-    break;
-  }
+  rein_status st =
+      rein__amqp_reply_msg(&b->peer, op, r, b->errmsg, sizeof b->errmsg);
   disconnect(b);
   return st;
 }
@@ -165,27 +126,13 @@ static amqp_table_entry_t entry_str(const char *k, const char *v) {
  * work queue, sets the prefetch and starts the consumer. */
 static rein_status ensure(ab *b) {
   if (b->conn) return REIN_OK;
-  b->conn = amqp_new_connection();
-  if (!b->conn) {
-    snprintf(b->errmsg, sizeof b->errmsg, "amqp: cannot allocate connection");
-    return REIN_ECLOSED;
-  }
+  /* connect, login, channel.open; every later RPC (declare, qos,
+   * consume, close) is bounded by the same timeout */
+  rein_status st =
+      rein__amqp_open(&b->peer, CH, &b->conn, b->errmsg, sizeof b->errmsg);
+  if (st != REIN_OK) return st;
   b->gen++;
   b->nheld = 0;
-  amqp_socket_t *s = amqp_tcp_socket_new(b->conn);
-  if (!s) return lib_fail(b, "socket", AMQP_STATUS_NO_MEMORY);
-  struct timeval tv = tv_of(b->timeout_ns);
-  int rc = amqp_socket_open_noblock(s, b->host, b->port, &tv);
-  if (rc != AMQP_STATUS_OK) return lib_fail(b, "connect", rc);
-  /* every later RPC (declare, qos, consume, close) is bounded too */
-  rc = amqp_set_rpc_timeout(b->conn, &tv);
-  if (rc != AMQP_STATUS_OK) return lib_fail(b, "rpc timeout", rc);
-  /* the password goes to RabbitMQ only; no message here quotes it */
-  amqp_rpc_reply_t r = amqp_login(b->conn, b->vhost, 1, 131072, 0,
-                                  AMQP_SASL_METHOD_PLAIN, b->user, b->password);
-  if (r.reply_type != AMQP_RESPONSE_NORMAL) return reply_fail(b, "login", r);
-  amqp_channel_open(b->conn, CH);
-  RPC_OK(b, "channel.open");
   amqp_exchange_declare(b->conn, CH, amqp_cstring_bytes(b->dead_exchange),
                         amqp_cstring_bytes("fanout"), 0, 1, 0, 0,
                         amqp_empty_table);
@@ -361,7 +308,7 @@ static rein_status consume_one(ab *b, int64_t ns, bool *got) {
     if (rc < 0) return lib_fail(b, "poll", AMQP_STATUS_SOCKET_ERROR);
   }
   amqp_envelope_t env;
-  struct timeval tv = tv_of(b->timeout_ns);
+  struct timeval tv = rein__amqp_tv(b->peer.timeout_ns);
   amqp_rpc_reply_t r = amqp_consume_message(b->conn, &env, &tv, 0);
   if (r.reply_type == AMQP_RESPONSE_NORMAL) {
     size_t before = b->n;
@@ -391,7 +338,7 @@ static rein_status consume_one(ab *b, int64_t ns, bool *got) {
       snprintf(b->errmsg, sizeof b->errmsg,
                "amqp %s:%d: consume: RabbitMQ cancelled the consumer "
                "(queue %s deleted?)",
-               b->host, b->port, b->queue);
+               b->peer.host, b->peer.port, b->queue);
       disconnect(b);
       return REIN_EBACKEND;
     }
@@ -401,6 +348,27 @@ static rein_status consume_one(ab *b, int64_t ns, bool *got) {
   return reply_fail(b, "consume", r);
 }
 
+/*
+ * ensure(), and while the broker is unreachable or refuses (a restarting
+ * node refuses, then declares fail until its queues are back), again after
+ * a pause of 50 ms doubling to 400 ms, until `deadline`: a read's block_ms
+ * is also how long it waits for the broker to come back. Bounded in time
+ * (the deadline) and count (64 tries).
+ */
+static rein_status ensure_until(ab *b, int64_t deadline) {
+  rein_status st = ensure(b);
+  int64_t pause = 50 * REIN_NS_PER_MS;
+  for (int i = 0; st != REIN_OK && st != REIN_ENOMEM && i < 64; i++) {
+    int64_t left = deadline - now_ns(b);
+    if (left <= 0) break;
+    int64_t ns = pause < left ? pause : left;
+    poll(NULL, 0, (int)((ns + REIN_NS_PER_MS - 1) / REIN_NS_PER_MS));
+    pause = pause * 2 > 400 * REIN_NS_PER_MS ? 400 * REIN_NS_PER_MS : pause * 2;
+    st = ensure(b);
+  }
+  return st;
+}
+
 static rein_status ab_read(rein_broker *base, size_t max, int64_t block_ms,
                            rein_broker_batch *out) {
   ab *b = (ab *)base;
@@ -408,9 +376,9 @@ static rein_status ab_read(rein_broker *base, size_t max, int64_t block_ms,
   out->n = 0;
   if (max == 0 || max > 100000 || block_ms < 0) return REIN_EINVAL;
   release_batch(b);
-  rein_status st = ensure(b);
-  if (st != REIN_OK) return st;
   int64_t deadline = now_ns(b) + block_ms * REIN_NS_PER_MS;
+  rein_status st = ensure_until(b, deadline);
+  if (st != REIN_OK) return st;
   /* bounded in count (passes) and time (the deadline, for the first) */
   for (size_t pass = 0; b->n < max && pass < max + 10000; pass++) {
     int64_t wait = 0;
@@ -422,7 +390,10 @@ static rein_status ab_read(rein_broker *base, size_t max, int64_t block_ms,
     st = consume_one(b, wait, &got);
     if (st != REIN_OK) {
       if (b->n) break; /* hand out what came; the error repeats next call */
-      return st;
+      /* the connection went (a broker restart): reconnect within the
+       * same deadline, then wait on the new consumer */
+      if (b->conn || (st = ensure_until(b, deadline)) != REIN_OK) return st;
+      continue;
     }
     /* nothing came (a parked delivery or a skipped frame count as
      * nothing): stop once there is a batch or the time is up */
@@ -509,9 +480,8 @@ static void ab_free(rein_broker *base) {
   ab *b = (ab *)base;
   release_batch(b);
   disconnect(b);
-  if (b->password) explicit_bzero(b->password, strlen(b->password));
-  char *strs[] = {b->host,  b->vhost,         b->user,      b->password,
-                  b->queue, b->dead_exchange, b->dead_queue};
+  rein__amqp_peer_free(&b->peer);
+  char *strs[] = {b->queue, b->dead_exchange, b->dead_queue};
   for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
     rein_free(b->alloc, strs[i]);
   rein_free(b->alloc, b->held);
@@ -548,12 +518,6 @@ void rein_broker_amqp_config_default(rein_broker_amqp_config *c) {
   c->redelivery_window_ns = 7 * 86400 * REIN_NS_PER_S;
 }
 
-static char *sdup(const rein_allocator *a, const char *s) {
-  size_t n = strlen(s) + 1;
-  char *d = rein_alloc(a, n);
-  return d ? memcpy(d, s, n) : NULL;
-}
-
 static char *suffixed(const rein_allocator *a, const char *s, const char *x) {
   size_t n = strlen(s), m = strlen(x);
   char *d = rein_alloc(a, n + m + 1);
@@ -564,14 +528,6 @@ static char *suffixed(const rein_allocator *a, const char *s, const char *x) {
   return d;
 }
 
-/* AMQP short strings: 1..255 bytes; printable, no spaces, for names. */
-static bool name_ok(const char *s) {
-  if (!s || !*s || strlen(s) > 200) return false;
-  for (; *s; s++)
-    if ((unsigned char)*s <= 0x20 || *s == 0x7f) return false;
-  return true;
-}
-
 rein_status rein_broker_amqp_new(const rein_broker_amqp_config *c,
                                  rein_broker **out) {
   if (!c || !out) return REIN_EINVAL;
@@ -579,35 +535,15 @@ rein_status rein_broker_amqp_new(const rein_broker_amqp_config *c,
   rein_errbuf *e = c->err;
   static const char *const what =
       ": expected 1..200 printable characters without spaces";
-  if (!c->host || !*c->host)
-    return rein_errbuf_set(e, REIN_EINVAL, "broker_amqp.host: required");
-  if (c->port < 1 || c->port > 65535)
-    return rein_errbuf_set(e, REIN_EINVAL,
-                           "broker_amqp.port: must be in [1, 65535], got %d",
-                           c->port);
-  if (!c->vhost || !*c->vhost || strlen(c->vhost) > 200)
-    return rein_errbuf_set(e, REIN_EINVAL,
-                           "broker_amqp.vhost: expected 1..200 bytes");
-  if (!c->user || !*c->user || strlen(c->user) > 200)
-    return rein_errbuf_set(e, REIN_EINVAL,
-                           "broker_amqp.user: expected 1..200 bytes");
-  if (!c->password || strlen(c->password) > 200) /* never quoted */
-    return rein_errbuf_set(e, REIN_EINVAL,
-                           "broker_amqp.password: expected 0..200 bytes");
-  if (!name_ok(c->queue))
+  if (!rein__amqp_name_ok(c->queue))
     return rein_errbuf_set(e, REIN_EINVAL, "broker_amqp.queue%s", what);
-  if (c->dead_exchange && !name_ok(c->dead_exchange))
+  if (c->dead_exchange && !rein__amqp_name_ok(c->dead_exchange))
     return rein_errbuf_set(e, REIN_EINVAL, "broker_amqp.dead_exchange%s", what);
-  if (c->dead_queue && !name_ok(c->dead_queue))
+  if (c->dead_queue && !rein__amqp_name_ok(c->dead_queue))
     return rein_errbuf_set(e, REIN_EINVAL, "broker_amqp.dead_queue%s", what);
   if (c->prefetch < 1)
     return rein_errbuf_set(e, REIN_EINVAL,
                            "broker_amqp.prefetch: must be in [1, 65535]");
-  if (c->connect_timeout_ns < REIN_NS_PER_MS ||
-      c->connect_timeout_ns > 600 * REIN_NS_PER_S)
-    return rein_errbuf_set(e, REIN_EINVAL,
-                           "broker_amqp.connect_timeout_ns: must be in "
-                           "[1 ms, 600 s]");
   if (c->min_idle_ns < 0 || c->min_idle_ns > 86400 * REIN_NS_PER_S)
     return rein_errbuf_set(e, REIN_EINVAL,
                            "broker_amqp.min_idle_ns: must be in [0, 1 day]");
@@ -620,33 +556,34 @@ rein_status rein_broker_amqp_new(const rein_broker_amqp_config *c,
                            "least 1 s (and at most 49 days with window_ttl)");
   ab *b = rein_calloc(c->alloc, sizeof *b);
   if (!b) return REIN_ENOMEM;
+  rein_status st = rein__amqp_peer_init(&b->peer, "broker_amqp", c->alloc,
+                                        c->host, c->port, c->vhost, c->user,
+                                        c->password, c->connect_timeout_ns, e);
+  if (st != REIN_OK) {
+    rein_free(c->alloc, b);
+    return st;
+  }
   b->base.vt = &AB_VT;
   b->alloc = c->alloc;
-  b->port = c->port;
   b->prefetch = c->prefetch;
   b->quorum = c->quorum;
   b->window_ttl = c->window_ttl;
-  b->timeout_ns = c->connect_timeout_ns;
   b->min_idle_ns = c->min_idle_ns;
   b->window_ns = c->redelivery_window_ns;
   b->clock = c->clock;
   b->wall = c->wall;
-  b->host = sdup(c->alloc, c->host);
-  b->vhost = sdup(c->alloc, c->vhost);
-  b->user = sdup(c->alloc, c->user);
-  b->password = sdup(c->alloc, c->password);
-  b->queue = sdup(c->alloc, c->queue);
-  b->dead_exchange = c->dead_exchange ? sdup(c->alloc, c->dead_exchange)
-                                      : suffixed(c->alloc, c->queue, ".dlx");
-  b->dead_queue = c->dead_queue ? sdup(c->alloc, c->dead_queue)
+  b->queue = rein__amqp_strdup(c->alloc, c->queue);
+  b->dead_exchange = c->dead_exchange
+                         ? rein__amqp_strdup(c->alloc, c->dead_exchange)
+                         : suffixed(c->alloc, c->queue, ".dlx");
+  b->dead_queue = c->dead_queue ? rein__amqp_strdup(c->alloc, c->dead_queue)
                                 : suffixed(c->alloc, c->queue, ".dead");
   b->held = rein_alloc(c->alloc, (size_t)c->prefetch * sizeof *b->held);
-  if (!b->host || !b->vhost || !b->user || !b->password || !b->queue ||
-      !b->dead_exchange || !b->dead_queue || !b->held) {
+  if (!b->queue || !b->dead_exchange || !b->dead_queue || !b->held) {
     ab_free(&b->base);
     return REIN_ENOMEM;
   }
-  rein_status st = ensure(b);
+  st = ensure(b);
   if (st != REIN_OK) {
     if (e) snprintf(e->msg, sizeof e->msg, "broker_amqp: %.450s", b->errmsg);
     ab_free(&b->base);
