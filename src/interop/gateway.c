@@ -219,11 +219,15 @@ static void retry(gimp *I, yaml_node_t *n, const char *path,
     } else { /* backoff */
       int64_t ns;
       if (!get_duration(I, v, fp, &ns)) continue;
-      if (ns > 0) {
-        sp->policy.backoff.kind = REIN_BACKOFF_CONSTANT;
-        sp->policy.backoff.base_ns = ns;
-        sp->policy.backoff.cap_ns = ns;
-      }
+      /* through the model, whose bounds the contract's are (a backoff
+       * of at most 24h) */
+      if (ns > 0 && (!rein__ix_set_model_duration(
+                         I->d, v, fp, sp, REIN_MODEL_BACKOFF, "base", ns) ||
+                     !rein__ix_set_model_duration(
+                         I->d, v, fp, sp, REIN_MODEL_BACKOFF, "cap", ns) ||
+                     !rein__ix_set_model(I->d, v, fp, sp, REIN_MODEL_BACKOFF,
+                                         "kind", "constant")))
+        continue;
       if (!I->backoff_noted) {
         I->backoff_noted = true;
         rein__ix_note(I->d, v, fp,

@@ -1353,7 +1353,10 @@ bool rein__ix_when_fit(ix_doc *d, yaml_node_t *n, const char *path,
   /* every HTTP status of an outcome kind: that kind, one outcome */
   char kinds[160] = "";
   size_t o = 0;
+  /* FATAL has no `when` name (a contract retries a definitive answer only
+   * by naming its status), so its statuses stay statuses */
   for (int k = 1; k < REIN_OUTCOME_COUNT_; k++) {
+    if (k == REIN_OUTCOME_FATAL) continue;
     bool all = true, any = false;
     for (unsigned st = 100; st < 600 && all; st++)
       if (rein_condition_kind(REIN_COND_HTTP(st)) == (rein_outcome_kind)k) {

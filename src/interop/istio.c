@@ -523,18 +523,22 @@ typedef struct idrs {
 static const char *const dr_spec_fields[] = {
     "host", "trafficPolicy", "subsets", "exportTo", "workloadSelector", NULL};
 static const char *const tp_fields[] = {
-    "loadBalancer", "connectionPool",    "outlierDetection", "tls",
-    "portLevelSettings", "tunnel",       "proxyProtocol",    NULL};
-static const char *const pls_fields[] = {"port",           "loadBalancer",
-                                         "connectionPool", "outlierDetection",
-                                         "tls",            NULL};
+    "loadBalancer",      "connectionPool", "outlierDetection", "tls",
+    "portLevelSettings", "tunnel",         "proxyProtocol",    NULL};
+static const char *const pls_fields[] = {
+    "port", "loadBalancer", "connectionPool", "outlierDetection", "tls", NULL};
 static const char *const cp_fields[] = {"tcp", "http", NULL};
-static const char *const cph_fields[] = {
-    "http1MaxPendingRequests", "http2MaxRequests", "maxRequestsPerConnection",
-    "maxRetries",              "idleTimeout",      "h2UpgradePolicy",
-    "useClientProtocol",       "maxConcurrentStreams", NULL};
+static const char *const cph_fields[] = {"http1MaxPendingRequests",
+                                         "http2MaxRequests",
+                                         "maxRequestsPerConnection",
+                                         "maxRetries",
+                                         "idleTimeout",
+                                         "h2UpgradePolicy",
+                                         "useClientProtocol",
+                                         "maxConcurrentStreams",
+                                         NULL};
 static const char *const cpt_fields[] = {
-    "maxConnections", "connectTimeout",        "tcpKeepalive",
+    "maxConnections",        "connectTimeout", "tcpKeepalive",
     "maxConnectionDuration", "idleTimeout",    NULL};
 static const char *const od_fields[] = {"consecutiveErrors",
                                         "consecutive5xxErrors",
@@ -568,8 +572,9 @@ static void outlier(iimp *I, yaml_node_t *n, yaml_node_t *key,
     int64_t ns;
     if (strcmp(f, "interval") == 0 || strcmp(f, "baseEjectionTime") == 0) {
       if (get_duration(I, m[i].v, fp, &ns) && ns < NS_MS)
-        rein__ix_error(I->d, m[i].v, fp, "must be at least 1ms (Istio "
-                                         "requires it)");
+        rein__ix_error(I->d, m[i].v, fp,
+                       "must be at least 1ms (Istio "
+                       "requires it)");
     } else if (strcmp(f, "maxEjectionPercent") == 0 ||
                strcmp(f, "minHealthPercent") == 0) {
       get_int(I, m[i].v, fp, 0, 100, &x);
@@ -793,8 +798,7 @@ static const char *const spec_fields[] = {"hosts", "gateways", "http", "tls",
 
 /* Is `api` (of object `n` at `path`) one of Istio's networking versions?
  * An error when not. */
-static bool api_ok(iimp *I, yaml_node_t *n, const char *path,
-                   const char *api) {
+static bool api_ok(iimp *I, yaml_node_t *n, const char *path, const char *api) {
   if (api && (strcmp(api, "networking.istio.io/v1") == 0 ||
               strcmp(api, "networking.istio.io/v1beta1") == 0 ||
               strcmp(api, "networking.istio.io/v1alpha3") == 0))
@@ -896,8 +900,8 @@ static void istio_import(rein_interop *ix, ix_doc *d) {
   I.ix = ix;
   I.first = ix->ncalls;
   yaml_node_t *items;
-  int shape =
-      rein__ix_k8s_root(d, "a VirtualService object, or a List of them", &items);
+  int shape = rein__ix_k8s_root(d, "a VirtualService object, or a List of them",
+                                &items);
   if (!shape || (shape == 2 && !items)) return;
   if (shape == 2) { /* a kubectl List */
     for (size_t j = 0; j < rein__ix_len(items); j++) {
@@ -954,26 +958,29 @@ static void call_route(icall *c, const char *origin) {
   const char *arrow = origin ? strstr(origin, " -> ") : NULL;
   for (const char *a = arrow; a; a = strstr(a + 1, " -> "))
     arrow = a;
-  const char *colon = NULL;
-  for (const char *p = origin; arrow && p < arrow; p++)
-    if (p[0] == ':' && p[1] == ' ') colon = p;
-  if (arrow && colon) {
-    const char *k = colon + 2, *sp = strchr(k, ' ');
-    if (sp && sp < arrow + 1) {
-      char kind[16], value[400], host[200], s[200], o[220];
-      snprintf(kind, sizeof kind, "%.*s", (int)(sp - k), k);
-      snprintf(value, sizeof value, "%.*s", (int)(arrow - sp - 1), sp + 1);
-      snprintf(host, sizeof host, "%s", arrow + 4);
-      sanitize(host, s, sizeof s);
-      op_of(kind, value, o, sizeof o);
-      if (strlen(s) == sl && strncmp(s, c->to, sl) == 0 && strcmp(o, op) == 0) {
-        snprintf(c->kind, sizeof c->kind, "%s", kind);
-        snprintf(c->value, sizeof c->value, "%s", value);
-        snprintf(c->host, sizeof c->host, "%s", host);
-        if (strcmp(c->kind, "prefix") == 0 && strcmp(c->value, "/") == 0)
-          c->kind[0] = 0;
-        return;
-      }
+  /* "FILE:L:C VS/ROUTE: KIND VALUE -> HOST": the value may hold ": " (a
+   * regex), so the first ": " followed by a match kind Istio has, whose
+   * match still names this call, is taken */
+  for (const char *p = origin; arrow && p < arrow; p++) {
+    if (p[0] != ':' || p[1] != ' ') continue;
+    const char *k = p + 2, *sp = strchr(k, ' ');
+    if (!sp || sp > arrow) continue;
+    char kind[16], value[400], host[200], s[200], o[220];
+    snprintf(kind, sizeof kind, "%.*s", (int)(sp - k), k);
+    if (strcmp(kind, "exact") && strcmp(kind, "prefix") &&
+        strcmp(kind, "regex"))
+      continue;
+    snprintf(value, sizeof value, "%.*s", (int)(arrow - sp - 1), sp + 1);
+    snprintf(host, sizeof host, "%s", arrow + 4);
+    sanitize(host, s, sizeof s);
+    op_of(kind, value, o, sizeof o);
+    if (strlen(s) == sl && strncmp(s, c->to, sl) == 0 && strcmp(o, op) == 0) {
+      snprintf(c->kind, sizeof c->kind, "%s", kind);
+      snprintf(c->value, sizeof c->value, "%s", value);
+      snprintf(c->host, sizeof c->host, "%s", host);
+      if (strcmp(c->kind, "prefix") == 0 && strcmp(c->value, "/") == 0)
+        c->kind[0] = 0;
+      return;
     }
   }
   snprintf(c->host, sizeof c->host, "%.*s", (int)sl, c->to);
