@@ -521,14 +521,19 @@ static void back_off(eimp *E, yaml_node_t *n, const char *path,
     base = NS_MS;
   }
   if (cap == -1) {
-    cap = base * 10;
+    cap = base > INT64_MAX / 10 ? INT64_MAX : base * 10;
   } else if (cap < base) {
     rein__ix_error(E->d, cn, fc,
                    "must be at least base_interval (Envoy requires it)");
     return;
   }
-  sp->policy.backoff.base_ns = base;
-  sp->policy.backoff.cap_ns = cap;
+  /* through the model, whose bounds the contract's are */
+  yaml_node_t *at = cn ? cn : bn;
+  const char *fat = cn ? fc : fb;
+  if (rein__ix_set_model_duration(E->d, bn, fb, sp, REIN_MODEL_BACKOFF, "base",
+                                  base))
+    rein__ix_set_model_duration(E->d, at, fat, sp, REIN_MODEL_BACKOFF, "cap",
+                                rein__ix_backoff_cap(E->d, at, fat, cap));
 }
 
 static void rate_limited(eimp *E, yaml_node_t *n, const char *path,

@@ -1073,6 +1073,21 @@ bool rein__ix_set_model_duration(ix_doc *d, yaml_node_t *n, const char *path,
   return rein__ix_set_model(d, n, path, sp, b, name, t);
 }
 
+int64_t rein__ix_backoff_cap(ix_doc *d, yaml_node_t *n, const char *path,
+                             int64_t cap_ns) {
+  const rein_model_field *f = rein_model_find(REIN_MODEL_BACKOFF, "cap", NULL);
+  int64_t max = f ? (int64_t)f->max : INT64_MAX;
+  if (cap_ns <= max) return cap_ns;
+  char got[48], lim[48];
+  rein_format_duration(cap_ns, got, sizeof got);
+  rein_format_duration(max, lim, sizeof lim);
+  rein__ix_warn(d, n, path,
+                "a longest wait of %s is past rein's largest backoff cap: "
+                "imported as %s",
+                got, lim);
+  return max;
+}
+
 /* ------------------------------------------------------ contract text */
 
 void rein__ix_yaml_quote(FILE *f, const char *s) {

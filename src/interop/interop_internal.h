@@ -172,8 +172,8 @@ struct ix_doc {
   size_t nmore;
   size_t doc_index;  /* which document d->doc is (0: the first) */
   size_t first_call; /* the handle's call count before this file */
-  void *state; /* the format's own, across the file's documents (NULL at
-                  the first; rein__ix_alloc'ed) */
+  void *state;       /* the format's own, across the file's documents (NULL at
+                        the first; rein__ix_alloc'ed) */
 };
 
 /* What a node is, read as JSON. */
@@ -321,6 +321,11 @@ bool rein__ix_set_model_duration(ix_doc *d, yaml_node_t *n, const char *path,
  * 1xx..5xx one, other statuses one each): statuses that fill one of rein's
  * outcome kinds become that kind (a note says so). An error at `n`, and
  * false, when it still does not fit. */
+/* cap_ns, or the model's largest backoff cap (24h) with a warning at n
+ * when it is past it (a cap the source computes, e.g. 10 x base, or one it
+ * allows longer than rein does: waits beyond a day are alike in effect). */
+int64_t rein__ix_backoff_cap(ix_doc *d, yaml_node_t *n, const char *path,
+                             int64_t cap_ns);
 bool rein__ix_when_fit(ix_doc *d, yaml_node_t *n, const char *path,
                        rein_policy_spec *sp);
 

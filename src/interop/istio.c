@@ -195,8 +195,13 @@ static void retries(iimp *I, yaml_node_t *n, const char *path,
                         "up to 1ms: imported as 1ms");
           ns = NS_MS;
         }
-        sp->policy.backoff.base_ns = ns;
-        sp->policy.backoff.cap_ns = 10 * ns;
+        /* through the model, whose bounds the contract's are */
+        if (rein__ix_set_model_duration(I->d, v, fp, sp, REIN_MODEL_BACKOFF,
+                                        "base", ns))
+          rein__ix_set_model_duration(
+              I->d, v, fp, sp, REIN_MODEL_BACKOFF, "cap",
+              rein__ix_backoff_cap(I->d, v, fp,
+                                   ns > INT64_MAX / 10 ? INT64_MAX : 10 * ns));
       }
     } else { /* retryRemoteLocalities, retryIgnorePreviousHosts */
       if (is_type(I, v, IX_J_BOOL, fp, "true or false"))
