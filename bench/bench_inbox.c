@@ -693,7 +693,7 @@ static double run(int bk, bool pg, int mode, long n, int batch, int serial) {
     rein_inbox_stats s = {0};
     double t0 = now_s(), deadline = t0 + RUN_LIMIT_S;
     while (s.processed + s.duplicates < (uint64_t)n && now_s() < deadline) {
-      if (rein_inbox_poll(ib, (size_t)batch, 0, &s) != REIN_OK) {
+      if (rein_inbox_poll(ib, (size_t)batch, 100, &s) != REIN_OK) {
         fprintf(stderr, "bench_inbox: poll: %s\n", rein_inbox_errmsg(ib));
         goto out;
       }
