@@ -29,7 +29,7 @@ if(TARGET rein_idem_redis AND TARGET rein_fleet AND TARGET rein_broker_redis)
         SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/backends/test_redis_${t}.c
                 ${CMAKE_CURRENT_SOURCE_DIR}/backends/ha_redis.c
         LIBS rein_idem_redis rein_fleet PkgConfig::RT_HIREDIS
-        LABELS backend TIMEOUT 180 ${_args})
+        LABELS backend redis-ha TIMEOUT 180 ${_args})
       target_compile_definitions(test_redis_${t} PRIVATE
         REIN_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
       target_include_directories(test_redis_${t} PRIVATE

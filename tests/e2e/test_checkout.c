@@ -28,18 +28,6 @@
  *
  * argv: ledger binary, checkout binary, examples/contracts/checkout.
  */
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define REIN_TEST_SANITIZED 1
-#endif
-#endif
-#if !defined(REIN_TEST_SANITIZED) &&                                           \
-    (defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__))
-#define REIN_TEST_SANITIZED 1
-#endif
-#ifndef REIN_TEST_SANITIZED
-#define REIN_TEST_SANITIZED 0
-#endif
 #include "checkout_proc.h"
 #include "rein_test.h"
 #include "rein.h"

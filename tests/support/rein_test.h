@@ -13,6 +13,21 @@
 #ifndef REIN_TEST_H
 #define REIN_TEST_H
 
+/* REIN_TEST_SANITIZED: 1 in an ASan or TSan build (gcc and clang), for
+ * tests that scale their work or their timing claims down there. */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define REIN_TEST_SANITIZED 1
+#endif
+#endif
+#if !defined(REIN_TEST_SANITIZED) &&                                           \
+    (defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__))
+#define REIN_TEST_SANITIZED 1
+#endif
+#ifndef REIN_TEST_SANITIZED
+#define REIN_TEST_SANITIZED 0
+#endif
+
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
