@@ -479,11 +479,12 @@ static int publish_jetstream(const opts *o) {
 
 #ifdef PAYMENTS_HAVE_AMQP
 /* Waits until RabbitMQ has confirmed every publish up to tag `want` (a
- * confirm with multiple set covers the tags below it); -1 on a nack, an
- * error or 30 s without it. */
-static int amqp_confirmed(amqp_connection_state_t c, uint64_t want) {
-  static uint64_t confirmed;
-  for (int waits = 0; confirmed < want && waits < 30;) {
+ * confirm with multiple set covers the tags below it), keeping the highest
+ * tag confirmed in *confirmed; -1 on a nack, a return (no such queue), an
+ * error or 30 s without progress. */
+static int amqp_confirmed(amqp_connection_state_t c, uint64_t want,
+                          uint64_t *confirmed) {
+  for (int waits = 0; *confirmed < want && waits < 30;) {
     amqp_frame_t f;
     struct timeval tv = {1, 0};
     int s = amqp_simple_wait_frame_noblock(c, &f, &tv);
@@ -491,19 +492,17 @@ static int amqp_confirmed(amqp_connection_state_t c, uint64_t want) {
       waits++;
       continue;
     }
-    if (s != AMQP_STATUS_OK || f.frame_type != AMQP_FRAME_METHOD) {
-      if (s != AMQP_STATUS_OK) return -1;
-      continue;
-    }
+    if (s != AMQP_STATUS_OK) return -1;
+    if (f.frame_type != AMQP_FRAME_METHOD) continue; /* a return's body */
     if (f.payload.method.id == AMQP_BASIC_NACK_METHOD ||
         f.payload.method.id == AMQP_BASIC_RETURN_METHOD) /* no queue */
       return -1;
     if (f.payload.method.id == AMQP_BASIC_ACK_METHOD) {
       amqp_basic_ack_t *a = f.payload.method.decoded;
-      if (a->delivery_tag > confirmed) confirmed = a->delivery_tag;
+      if (a->delivery_tag > *confirmed) *confirmed = a->delivery_tag;
     }
   }
-  return confirmed >= want ? 0 : -1;
+  return *confirmed >= want ? 0 : -1;
 }
 
 /* basic.publish to the queue (the default exchange), message_id = the
@@ -516,6 +515,7 @@ static int publish_amqp(const opts *o) {
   amqp_connection_state_t c = amqp_new_connection();
   amqp_socket_t *sock = amqp_tcp_socket_new(c);
   int rc = 1;
+  uint64_t confirmed = 0;
   if (!sock || amqp_socket_open(sock, ci.host, ci.port) != 0 ||
       amqp_login(c, ci.vhost, 1, 131072, 0, AMQP_SASL_METHOD_PLAIN, ci.user,
                  ci.password)
@@ -538,7 +538,7 @@ static int publish_amqp(const opts *o) {
                            amqp_cstring_bytes(body)) != AMQP_STATUS_OK)
       goto out;
     if (((i + 1) % 500 == 0 || i + 1 == o->publish) &&
-        amqp_confirmed(c, (uint64_t)i + 1) != 0)
+        amqp_confirmed(c, (uint64_t)i + 1, &confirmed) != 0)
       goto out;
   }
   rc = 0;

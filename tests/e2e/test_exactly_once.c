@@ -621,8 +621,10 @@ int main(int argc, char **argv) {
       start_consumer(0, points[p], k, rein_rng_range(&g_rng, 0, 1) == 1);
       int st;
       if (!wait_for(g_slot[0], 30000, &st))
-        die("consumer with --kill-at=%s --kill-after=%ld never reached it",
-            points[p], k);
+        die("consumer with --kill-at=%s --kill-after=%ld never reached it "
+            "(%lld of %ld payments done: if all, the other consumer drained "
+            "the broker first; raise --messages)",
+            points[p], k, done_count(), g_n);
       if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGKILL)
         die("consumer with --kill-at=%s ended with status 0x%x, not SIGKILL",
             points[p], st);
