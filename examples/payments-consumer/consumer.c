@@ -1,15 +1,21 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * payments-consumer: consumes payment messages from a Redis stream with
- * rein_inbox, writes one local ledger row per payment in the same SQLite
- * (or PostgreSQL) transaction as the inbox's dedup row, and sends the charge
- * to examples/ledger (POST /charges) through the outbox, keyed by
- * HMAC(secret, payment id || "charge").
+ * payments-consumer: consumes payment messages from a Redis stream, a NATS
+ * JetStream stream or a RabbitMQ queue (--broker) with rein_inbox, writes one
+ * local ledger row per payment in the same SQLite (or PostgreSQL) transaction
+ * as the inbox's dedup row, and sends the charge to examples/ledger (POST
+ * /charges) through the outbox, keyed by HMAC(secret, payment id || "charge").
  *
  *   payments-consumer --publish N [--stream S]   publish N payments, exit
  *   payments-consumer [options]                  consume until SIGTERM
  *
- * A message is a stream entry {key: <payment id>, body: <charge JSON>}.
+ * A message is a stream entry {key: <payment id>, body: <charge JSON>}
+ * (Redis), a JetStream message with the payment id in its Rein-Key header,
+ * or a RabbitMQ message with the payment id as its message_id. Names follow
+ * --stream S: JetStream stream S capturing subject "payments.S" with the
+ * durable consumer --group; RabbitMQ queue S (dead letters in "S.dead").
+ * JetStream and RabbitMQ are compiled in when rein's adapters for them are
+ * built (PAYMENTS_HAVE_NATS, PAYMENTS_HAVE_AMQP).
  * The local table `payments` deliberately has no unique constraint on the
  * payment id: the inbox is what keeps it exactly-once, and --no-inbox (the
  * at-least-once baseline) shows the duplicates a redelivery makes.
@@ -43,8 +49,22 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
+#ifdef PAYMENTS_HAVE_NATS
+#include <nats/nats.h>
+#endif
+#ifdef PAYMENTS_HAVE_AMQP
+#include <amqp.h>
+#include <amqp_tcp_socket.h>
+#endif
+
 #include "rein/inbox.h"
 #include "rein/retry.h"
+
+typedef enum broker_kind {
+  BROKER_REDIS,
+  BROKER_JETSTREAM,
+  BROKER_AMQP
+} broker_kind;
 
 typedef enum kill_point {
   KILL_NONE,
@@ -54,6 +74,8 @@ typedef enum kill_point {
 } kill_point;
 
 typedef struct opts {
+  broker_kind broker;
+  const char *nats_url, *amqp_url;
   const char *redis_host;
   int redis_port;
   const char *stream, *group, *consumer;
@@ -85,6 +107,11 @@ static void usage(FILE *f) {
   fprintf(
       f,
       "usage: payments-consumer [options]\n"
+      "  --broker B             redis | jetstream | amqp (default redis)\n"
+      "  --nats URL             (default $REIN_NATS_URL, else "
+      "nats://127.0.0.1:4222)\n"
+      "  --amqp URL             (default $REIN_AMQP_URL, else "
+      "amqp://guest:guest@127.0.0.1:5672/)\n"
       "  --redis HOST:PORT      (default $REIN_REDIS_HOST:$REIN_REDIS_PORT)\n"
       "  --stream S --group G   (default payments / payments)\n"
       "  --consumer NAME        unique per live consumer (default c-<pid>)\n"
@@ -97,7 +124,8 @@ static void usage(FILE *f) {
       "  (the ledger's bearer token, from `ledger --mint-token P`, is read\n"
       "   from the LEDGER_TOKEN environment variable, never the command "
       "line)\n"
-      "  --min-idle-ms N        XAUTOCLAIM min idle (default 2000)\n"
+      "  --min-idle-ms N        XAUTOCLAIM min idle; JetStream ack wait;\n"
+      "                         RabbitMQ own-unacked requeue (default 2000)\n"
       "  --batch N              messages per read (default 50)\n"
       "  --max-deliveries N     dead-letter a failing message then (default "
       "5)\n"
@@ -118,6 +146,10 @@ static int parse(int argc, char **argv, opts *o) {
       getenv("REIN_REDIS_HOST") ? getenv("REIN_REDIS_HOST") : "127.0.0.1";
   o->redis_port =
       getenv("REIN_REDIS_PORT") ? atoi(getenv("REIN_REDIS_PORT")) : 6379;
+  o->nats_url = getenv("REIN_NATS_URL") ? getenv("REIN_NATS_URL")
+                                        : "nats://127.0.0.1:4222";
+  o->amqp_url = getenv("REIN_AMQP_URL") ? getenv("REIN_AMQP_URL")
+                                        : "amqp://guest:guest@127.0.0.1:5672/";
   o->stream = "payments";
   o->group = "payments";
   o->db = "payments.db";
@@ -128,7 +160,10 @@ static int parse(int argc, char **argv, opts *o) {
   o->kill_after = 1;
   o->outbox_lease_ms = 5000;
   o->relay_threads = 2;
-  static const struct option lo[] = {{"redis", 1, 0, 'r'},
+  static const struct option lo[] = {{"broker", 1, 0, 'B'},
+                                     {"nats", 1, 0, 'n'},
+                                     {"amqp", 1, 0, 'a'},
+                                     {"redis", 1, 0, 'r'},
                                      {"stream", 1, 0, 's'},
                                      {"group", 1, 0, 'g'},
                                      {"consumer", 1, 0, 'c'},
@@ -153,6 +188,22 @@ static int parse(int argc, char **argv, opts *o) {
   while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
     char *end = NULL;
     switch (ch) {
+    case 'B':
+      if (!strcmp(optarg, "redis"))
+        o->broker = BROKER_REDIS;
+      else if (!strcmp(optarg, "jetstream"))
+        o->broker = BROKER_JETSTREAM;
+      else if (!strcmp(optarg, "amqp"))
+        o->broker = BROKER_AMQP;
+      else
+        goto bad;
+      break;
+    case 'n':
+      o->nats_url = optarg;
+      break;
+    case 'a':
+      o->amqp_url = optarg;
+      break;
     case 'r': {
       static char host[256];
       const char *colon = strrchr(optarg, ':');
@@ -265,23 +316,111 @@ static void maybe_kill(const opts *o, kill_point here) {
   _exit(137);
 }
 
+/* ---- the broker ----------------------------------------------------------
+ */
+
+#ifdef PAYMENTS_HAVE_AMQP
+/* --amqp URL split into host, port, vhost, user and password (pointing into
+ * a copy of the URL, which amqp_parse_url cuts up in place). */
+static int amqp_target(const opts *o, struct amqp_connection_info *ci) {
+  static char url[512];
+  snprintf(url, sizeof url, "%s", o->amqp_url);
+  amqp_default_connection_info(ci);
+  if (amqp_parse_url(url, ci) != AMQP_STATUS_OK) {
+    fprintf(stderr, "payments-consumer: --amqp: cannot parse the URL\n");
+    return -1;
+  }
+  if (!*ci->vhost) ci->vhost = "/";
+  return 0;
+}
+#endif
+
+/* The consumer's rein_broker for --broker; the JetStream and RabbitMQ
+ * adapters create their stream, consumer and queues when missing, so the
+ * publisher opens one too before it publishes. */
+static rein_status open_broker(const opts *o, rein_errbuf *eb,
+                               rein_broker **out) {
+  switch (o->broker) {
+  case BROKER_REDIS: {
+    rein_broker_redis_config c;
+    rein_broker_redis_config_default(&c);
+    c.host = o->redis_host;
+    c.port = o->redis_port;
+    c.stream = o->stream;
+    c.group = o->group;
+    c.consumer = o->consumer;
+    c.min_idle_ns = o->min_idle_ms * REIN_NS_PER_MS;
+    c.err = eb;
+    return rein_broker_redis_new(&c, out);
+  }
+  case BROKER_JETSTREAM: {
+#ifdef PAYMENTS_HAVE_NATS
+    char subject[200];
+    snprintf(subject, sizeof subject, "payments.%s", o->stream);
+    rein_broker_jetstream_config c;
+    rein_broker_jetstream_config_default(&c);
+    c.url = o->nats_url;
+    c.stream = o->stream;
+    c.subject = subject;
+    c.durable = o->group;
+    /* a message unacknowledged this long (its consumer died) comes back */
+    c.ack_wait_ns =
+        (o->min_idle_ms < 100 ? 100 : o->min_idle_ms) * REIN_NS_PER_MS;
+    c.err = eb;
+    return rein_broker_jetstream_new(&c, out);
+#else
+    break;
+#endif
+  }
+  case BROKER_AMQP: {
+#ifdef PAYMENTS_HAVE_AMQP
+    struct amqp_connection_info ci;
+    if (amqp_target(o, &ci) != 0) return REIN_EINVAL;
+    rein_broker_amqp_config c;
+    rein_broker_amqp_config_default(&c);
+    c.host = ci.host;
+    c.port = ci.port;
+    c.vhost = ci.vhost;
+    c.user = ci.user;
+    c.password = ci.password;
+    c.queue = o->stream;
+    c.min_idle_ns = o->min_idle_ms * REIN_NS_PER_MS;
+    c.err = eb;
+    return rein_broker_amqp_new(&c, out);
+#else
+    break;
+#endif
+  }
+  }
+  snprintf(eb->msg, sizeof eb->msg, "this build has no %s adapter",
+           o->broker == BROKER_JETSTREAM ? "JetStream" : "RabbitMQ");
+  return REIN_EINVAL;
+}
+
 /* ---- publishing ------------------------------------------------------------
  */
 
-static int publish(const opts *o) {
+/* Payment i: its id (the business key) and its charge JSON. */
+static int payment(long i, char *key, size_t kcap, char *body, size_t bcap) {
+  snprintf(key, kcap, "pay-%06ld", i);
+  return snprintf(body, bcap,
+                  "{\"account\":\"acct_%ld\",\"amount_cents\":%ld,"
+                  "\"ref\":\"%s\"}",
+                  i % 97, 100 + i % 900, key);
+}
+
+static int publish_redis(const opts *o) {
   redisContext *c = redisConnect(o->redis_host, o->redis_port);
   if (!c || c->err) {
     fprintf(stderr, "payments-consumer: redis %s:%d: %s\n", o->redis_host,
             o->redis_port, c ? c->errstr : "no memory");
+    redisFree(c);
     return 1;
   }
   long pending = 0;
   for (long i = 0; i < o->publish; i++) {
     char key[32], body[160];
-    snprintf(key, sizeof key, "pay-%06ld", i);
-    snprintf(body, sizeof body,
-             "{\"account\":\"acct_%ld\",\"amount_cents\":%ld,\"ref\":\"%s\"}",
-             i % 97, 100 + i % 900, key);
+    payment(i, key, sizeof key, body, sizeof body);
     redisAppendCommand(c, "XADD %s * key %s body %s", o->stream, key, body);
     if (++pending == 500 || i + 1 == o->publish) {
       for (; pending > 0; pending--) {
@@ -296,10 +435,148 @@ static int publish(const opts *o) {
     }
   }
   redisFree(c);
-  if (!o->quiet)
+  return 0;
+}
+
+#ifdef PAYMENTS_HAVE_NATS
+/* Asynchronous publishes, the key in the Rein-Key header, then one wait
+ * for every publish ack: each message is stored in the stream once this
+ * returns 0. */
+static int publish_jetstream(const opts *o) {
+  char subject[200];
+  snprintf(subject, sizeof subject, "payments.%s", o->stream);
+  natsConnection *nc = NULL;
+  jsCtx *js = NULL;
+  jsOptions jo;
+  jsOptions_Init(&jo);
+  jo.PublishAsync.MaxPending = 1000; /* then wait (up to StallWait) */
+  jo.PublishAsync.StallWait = 10000;
+  natsStatus s = natsConnection_ConnectTo(&nc, o->nats_url);
+  if (s == NATS_OK) s = natsConnection_JetStream(&js, nc, &jo);
+  for (long i = 0; s == NATS_OK && i < o->publish; i++) {
+    char key[32], body[160];
+    int len = payment(i, key, sizeof key, body, sizeof body);
+    natsMsg *m = NULL;
+    s = natsMsg_Create(&m, subject, NULL, body, len);
+    if (s == NATS_OK) s = natsMsgHeader_Set(m, "Rein-Key", key);
+    if (s == NATS_OK) s = js_PublishMsgAsync(js, &m, NULL);
+    natsMsg_Destroy(m); /* NULL once the publish has taken it */
+  }
+  if (s == NATS_OK) {
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MaxWait = 30000;
+    s = js_PublishAsyncComplete(js, &po);
+  }
+  if (s != NATS_OK)
+    fprintf(stderr, "payments-consumer: publish to %s: %s\n", o->nats_url,
+            natsStatus_GetText(s));
+  jsCtx_Destroy(js);
+  natsConnection_Destroy(nc);
+  return s == NATS_OK ? 0 : 1;
+}
+#endif
+
+#ifdef PAYMENTS_HAVE_AMQP
+/* Waits until RabbitMQ has confirmed every publish up to tag `want` (a
+ * confirm with multiple set covers the tags below it), keeping the highest
+ * tag confirmed in *confirmed; -1 on a nack, a return (no such queue), an
+ * error or 30 s without progress. */
+static int amqp_confirmed(amqp_connection_state_t c, uint64_t want,
+                          uint64_t *confirmed) {
+  for (int waits = 0; *confirmed < want && waits < 30;) {
+    amqp_frame_t f;
+    struct timeval tv = {1, 0};
+    int s = amqp_simple_wait_frame_noblock(c, &f, &tv);
+    if (s == AMQP_STATUS_TIMEOUT) {
+      waits++;
+      continue;
+    }
+    if (s != AMQP_STATUS_OK) return -1;
+    if (f.frame_type != AMQP_FRAME_METHOD) continue; /* a return's body */
+    if (f.payload.method.id == AMQP_BASIC_NACK_METHOD ||
+        f.payload.method.id == AMQP_BASIC_RETURN_METHOD) /* no queue */
+      return -1;
+    if (f.payload.method.id == AMQP_BASIC_ACK_METHOD) {
+      amqp_basic_ack_t *a = f.payload.method.decoded;
+      if (a->delivery_tag > *confirmed) *confirmed = a->delivery_tag;
+    }
+  }
+  return *confirmed >= want ? 0 : -1;
+}
+
+/* basic.publish to the queue (the default exchange), message_id = the
+ * payment id, persistent, with publisher confirms: 500 at a time, each
+ * group confirmed before the next, so every message is in the queue (on a
+ * majority of a quorum queue) once this returns 0. */
+static int publish_amqp(const opts *o) {
+  struct amqp_connection_info ci;
+  if (amqp_target(o, &ci) != 0) return 1;
+  amqp_connection_state_t c = amqp_new_connection();
+  amqp_socket_t *sock = amqp_tcp_socket_new(c);
+  int rc = 1;
+  uint64_t confirmed = 0;
+  if (!sock || amqp_socket_open(sock, ci.host, ci.port) != 0 ||
+      amqp_login(c, ci.vhost, 1, 131072, 0, AMQP_SASL_METHOD_PLAIN, ci.user,
+                 ci.password)
+              .reply_type != AMQP_RESPONSE_NORMAL ||
+      !amqp_channel_open(c, 1) ||
+      amqp_get_rpc_reply(c).reply_type != AMQP_RESPONSE_NORMAL ||
+      !amqp_confirm_select(c, 1) ||
+      amqp_get_rpc_reply(c).reply_type != AMQP_RESPONSE_NORMAL)
+    goto out;
+  for (long i = 0; i < o->publish; i++) {
+    char key[32], body[160];
+    payment(i, key, sizeof key, body, sizeof body);
+    amqp_basic_properties_t p;
+    memset(&p, 0, sizeof p);
+    p._flags = AMQP_BASIC_MESSAGE_ID_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG;
+    p.message_id = amqp_cstring_bytes(key);
+    p.delivery_mode = 2; /* persistent */
+    if (amqp_basic_publish(c, 1, amqp_empty_bytes,
+                           amqp_cstring_bytes(o->stream), 1, 0, &p,
+                           amqp_cstring_bytes(body)) != AMQP_STATUS_OK)
+      goto out;
+    if (((i + 1) % 500 == 0 || i + 1 == o->publish) &&
+        amqp_confirmed(c, (uint64_t)i + 1, &confirmed) != 0)
+      goto out;
+  }
+  rc = 0;
+out:
+  if (rc)
+    fprintf(stderr, "payments-consumer: publish to %s:%d failed\n", ci.host,
+            ci.port);
+  amqp_channel_close(c, 1, AMQP_REPLY_SUCCESS);
+  amqp_connection_close(c, AMQP_REPLY_SUCCESS);
+  amqp_destroy_connection(c);
+  return rc;
+}
+#endif
+
+static int publish(const opts *o) {
+  int rc = 1;
+  if (o->broker == BROKER_REDIS) {
+    rc = publish_redis(o);
+  } else {
+    /* the adapter declares what the messages go to; open it once first */
+    rein_errbuf eb = {{0}};
+    rein_broker *b = NULL;
+    if (open_broker(o, &eb, &b) != REIN_OK) {
+      fprintf(stderr, "payments-consumer: %s\n", eb.msg);
+      return 1;
+    }
+    rein_broker_free(b);
+#ifdef PAYMENTS_HAVE_NATS
+    if (o->broker == BROKER_JETSTREAM) rc = publish_jetstream(o);
+#endif
+#ifdef PAYMENTS_HAVE_AMQP
+    if (o->broker == BROKER_AMQP) rc = publish_amqp(o);
+#endif
+  }
+  if (rc == 0 && !o->quiet)
     fprintf(stderr, "payments-consumer: published %ld payments to %s\n",
             o->publish, o->stream);
-  return 0;
+  return rc;
 }
 
 /* ---- the handler
@@ -437,10 +714,20 @@ static const char APP_SCHEMA_PG[] =
     " id bigserial PRIMARY KEY, payment_id text NOT NULL,"
     " amount_cents bigint NOT NULL, delivery_id text NOT NULL)";
 
+static int run(opts *o);
+
 int main(int argc, char **argv) {
   opts o;
   if (parse(argc, argv, &o) != 0) return 2;
-  if (o.publish) return publish(&o);
+  int rc = o.publish ? publish(&o) : run(&o);
+#ifdef PAYMENTS_HAVE_NATS
+  if (o.broker == BROKER_JETSTREAM) nats_Close(); /* libnats' own threads */
+#endif
+  return rc;
+}
+
+static int run(opts *op) {
+  opts o = *op;
   char cname[64];
   if (!o.consumer) {
     snprintf(cname, sizeof cname, "c-%d", (int)getpid());
@@ -454,17 +741,8 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN); /* hiredis and libcurl write to sockets */
 
   rein_errbuf eb = {{0}};
-  rein_broker_redis_config bc;
-  rein_broker_redis_config_default(&bc);
-  bc.host = o.redis_host;
-  bc.port = o.redis_port;
-  bc.stream = o.stream;
-  bc.group = o.group;
-  bc.consumer = o.consumer;
-  bc.min_idle_ns = o.min_idle_ms * REIN_NS_PER_MS;
-  bc.err = &eb;
   rein_broker *broker = NULL;
-  rein_status st = rein_broker_redis_new(&bc, &broker);
+  rein_status st = open_broker(&o, &eb, &broker);
   if (st != REIN_OK) {
     fprintf(stderr, "payments-consumer: %s: %s\n", rein_status_name(st),
             eb.msg);

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * test_exactly_once.c: the inbox/outbox crash test, end to end, with real
- * processes: redis-server (scripts/services.sh), examples/ledger as the
+ * processes: a broker from scripts/services.sh (redis-server, or with
+ * --broker nats-server's JetStream or RabbitMQ), examples/ledger as the
  * charge receiver, and two examples/payments-consumer processes sharing one
- * SQLite database and one consumer group.
+ * SQLite database and one consumer group (Redis), durable consumer
+ * (JetStream) or queue (RabbitMQ).
  *
- *   test_exactly_once CONSUMER LEDGER [--no-inbox] [--messages N]
- *                     [--random-kills K]
+ *   test_exactly_once CONSUMER LEDGER [--broker redis|jetstream|amqp]
+ *                     [--no-inbox] [--messages N] [--random-kills K]
  *
  * 1. publish N payment messages;
  * 2. named crash points: run a consumer with --kill-at=after-effect,
@@ -15,11 +17,16 @@
  * 3. random crashes: SIGKILL one of the two consumers at a random moment,
  *    K times, restarting it each time (half the restarts reuse the dead
  *    consumer's name, so its own pending list is re-read; the other half
- *    take a new name, so the survivor or the newcomer must XAUTOCLAIM);
+ *    take a new name, so the survivor or the newcomer must XAUTOCLAIM; on
+ *    JetStream a dead consumer's messages come back after the ack wait, on
+ *    RabbitMQ when its connection closes);
  * 4. let both drain, stop them, and check: every payment exactly once in
  *    the local ledger, every charge exactly once at the ledger service
- *    (GET /charges/summary), nothing lost, the group's pending list empty,
- *    nothing dead-lettered.
+ *    (GET /charges/summary), nothing lost, nothing pending in the broker
+ *    (Redis: XPENDING and the group's lag; JetStream: the durable's
+ *    num_pending and num_ack_pending; RabbitMQ: the queue's message count
+ *    once the consumers have closed), nothing dead-lettered (the dead
+ *    stream, or the dead queue).
  * With --no-inbox the consumers run without dedup rows and the test asserts
  * the opposite: the local ledger HAS duplicates (at least one per
  * after-commit kill), so the suite shows it is the inbox that prevents them.
@@ -45,6 +52,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifdef EO_HAVE_NATS
+#include <nats/nats.h>
+#endif
+#ifdef EO_HAVE_AMQP
+#include <amqp.h>
+#include <amqp_tcp_socket.h>
+#endif
+
 #include "rein/rng.h"
 
 #define NSLOTS 2
@@ -54,6 +69,7 @@ static char g_dir[256], g_stream[96], g_url[128];
 static const char *g_rhost;
 static int g_rport;
 static bool g_no_inbox;
+static const char *g_broker = "redis";
 static long g_n = 10000, g_random_kills = 55;
 static pid_t g_slot[NSLOTS], g_ledger_pid;
 static char g_name[NSLOTS][64];
@@ -141,6 +157,8 @@ static void start_consumer(int slot, const char *kill_at, long kill_after,
   char *argv[40];
   int n = 0;
   argv[n++] = (char *)g_consumer;
+  argv[n++] = "--broker";
+  argv[n++] = (char *)g_broker;
   argv[n++] = "--redis";
   argv[n++] = redis;
   argv[n++] = "--stream";
@@ -153,8 +171,8 @@ static void start_consumer(int slot, const char *kill_at, long kill_after,
   argv[n++] = db;
   argv[n++] = "--ledger-url";
   argv[n++] = g_url;
-  argv[n++] = "--min-idle-ms";
-  argv[n++] = "300";
+  argv[n++] = "--min-idle-ms"; /* JetStream: the ack wait */
+  argv[n++] = strcmp(g_broker, "jetstream") ? "300" : "1000";
   argv[n++] = "--batch";
   argv[n++] = "20";
   argv[n++] = "--max-deliveries";
@@ -194,6 +212,9 @@ static void sigkill_slot(int slot) {
 
 /* ---- observations -------------------------------------------------------- */
 
+/* What is in the broker, per --broker: a connection of the test's own. */
+enum { BK_REDIS, BK_JETSTREAM, BK_AMQP };
+static int g_bk;
 static redisContext *g_redis;
 
 static long long redis_int(const char *fmt, ...) {
@@ -212,6 +233,188 @@ static long long redis_int(const char *fmt, ...) {
     die("redis: %s", r->str);
   freeReplyObject(r);
   return v;
+}
+
+/* The group's lag (entries it has not read yet); -1 when Redis cannot say. */
+static long long redis_lag(void) {
+  long long lag = -1;
+  redisReply *r = redisCommand(g_redis, "XINFO GROUPS %s", g_stream);
+  if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 1) {
+    redisReply *g = r->element[0];
+    for (size_t j = 0; j + 1 < g->elements; j += 2)
+      if (!strcmp(g->element[j]->str, "lag"))
+        lag = g->element[j + 1]->type == REDIS_REPLY_INTEGER
+                  ? g->element[j + 1]->integer
+                  : -1;
+  }
+  freeReplyObject(r);
+  return lag;
+}
+
+#ifdef EO_HAVE_NATS
+static natsConnection *g_nc;
+static jsCtx *g_js;
+
+static long long js_stream_msgs(const char *name) {
+  jsStreamInfo *si = NULL;
+  jsErrCode jerr = 0;
+  if (js_GetStreamInfo(&si, g_js, name, NULL, &jerr) != NATS_OK)
+    die("js_GetStreamInfo %s: %s (%d)", name, nats_GetLastError(NULL),
+        (int)jerr);
+  long long v = (long long)si->State.Msgs;
+  jsStreamInfo_Destroy(si);
+  return v;
+}
+#endif
+
+#ifdef EO_HAVE_AMQP
+static amqp_connection_state_t g_amqp;
+
+/* A passive queue.declare: the queue's ready messages (not the ones a live
+ * consumer holds unacknowledged; RabbitMQ requeues those when it closes). */
+static long long amqp_ready(const char *queue) {
+  amqp_queue_declare_ok_t *ok = amqp_queue_declare(
+      g_amqp, 1, amqp_cstring_bytes(queue), 1, 0, 0, 0, amqp_empty_table);
+  if (!ok) die("passive queue.declare %s failed", queue);
+  return (long long)ok->message_count;
+}
+#endif
+
+static void broker_connect(void) {
+  switch (g_bk) {
+  case BK_REDIS:
+    g_redis = redisConnect(g_rhost, g_rport);
+    if (!g_redis || g_redis->err) die("redis connect failed");
+    return;
+  case BK_JETSTREAM:
+#ifdef EO_HAVE_NATS
+    if (natsConnection_ConnectTo(&g_nc, getenv("REIN_NATS_URL")) != NATS_OK ||
+        natsConnection_JetStream(&g_js, g_nc, NULL) != NATS_OK)
+      die("cannot connect to %s", getenv("REIN_NATS_URL"));
+#endif
+    return;
+  case BK_AMQP: {
+#ifdef EO_HAVE_AMQP
+    static char url[512];
+    struct amqp_connection_info ci;
+    snprintf(url, sizeof url, "%s", getenv("REIN_AMQP_URL"));
+    amqp_default_connection_info(&ci);
+    if (amqp_parse_url(url, &ci) != AMQP_STATUS_OK)
+      die("cannot parse REIN_AMQP_URL");
+    if (!*ci.vhost) ci.vhost = "/";
+    g_amqp = amqp_new_connection();
+    amqp_socket_t *sock = amqp_tcp_socket_new(g_amqp);
+    if (!sock || amqp_socket_open(sock, ci.host, ci.port) != 0 ||
+        amqp_login(g_amqp, ci.vhost, 1, 131072, 0, AMQP_SASL_METHOD_PLAIN,
+                   ci.user, ci.password)
+                .reply_type != AMQP_RESPONSE_NORMAL ||
+        !amqp_channel_open(g_amqp, 1) ||
+        amqp_get_rpc_reply(g_amqp).reply_type != AMQP_RESPONSE_NORMAL)
+      die("cannot connect to RabbitMQ at %s:%d", ci.host, ci.port);
+#endif
+    return;
+  }
+  }
+}
+
+/* Messages the broker holds for the consumers once publishing is done. */
+static long long broker_count(void) {
+  switch (g_bk) {
+#ifdef EO_HAVE_NATS
+  case BK_JETSTREAM:
+    return js_stream_msgs(g_stream);
+#endif
+#ifdef EO_HAVE_AMQP
+  case BK_AMQP:
+    return amqp_ready(g_stream);
+#endif
+  default:
+    return redis_int("XLEN %s", g_stream);
+  }
+}
+
+/* Messages not yet acknowledged, read or unread; 0 when the group is done.
+ * Redis: XPENDING, and with `lag` the entries the group has not read (an
+ * unknown lag counts as 1). RabbitMQ: the ready ones only while consumers
+ * live; call it again after they closed for the whole count. */
+static long long broker_pending(bool lag) {
+  switch (g_bk) {
+#ifdef EO_HAVE_NATS
+  case BK_JETSTREAM: {
+    jsConsumerInfo *ci = NULL;
+    jsErrCode jerr = 0;
+    if (js_GetConsumerInfo(&ci, g_js, g_stream, "payments", NULL, &jerr) !=
+        NATS_OK)
+      die("js_GetConsumerInfo: %s (%d)", nats_GetLastError(NULL), (int)jerr);
+    long long v = (long long)ci->NumPending + (long long)ci->NumAckPending;
+    jsConsumerInfo_Destroy(ci);
+    return v;
+  }
+#endif
+#ifdef EO_HAVE_AMQP
+  case BK_AMQP:
+    return amqp_ready(g_stream);
+#endif
+  default: {
+    long long p = redis_int("XPENDING %s payments", g_stream);
+    if (p != 0 || !lag) return p;
+    long long l = redis_lag();
+    return l < 0 ? 1 : l;
+  }
+  }
+}
+
+static long long broker_dead(void) {
+  char name[128];
+  switch (g_bk) {
+#ifdef EO_HAVE_NATS
+  case BK_JETSTREAM:
+    snprintf(name, sizeof name, "%s_dead", g_stream);
+    return js_stream_msgs(name);
+#endif
+#ifdef EO_HAVE_AMQP
+  case BK_AMQP:
+    snprintf(name, sizeof name, "%s.dead", g_stream);
+    return amqp_ready(name);
+#endif
+  default:
+    (void)name;
+    return redis_int("XLEN %s:dead", g_stream);
+  }
+}
+
+/* Removes what the run made in the broker, and the test's connection. */
+static void broker_drop(void) {
+  char name[128];
+  switch (g_bk) {
+  case BK_REDIS:
+    redis_int("DEL %s %s:dead", g_stream, g_stream);
+    redisFree(g_redis);
+    break;
+  case BK_JETSTREAM:
+#ifdef EO_HAVE_NATS
+    snprintf(name, sizeof name, "%s_dead", g_stream);
+    js_DeleteStream(g_js, g_stream, NULL, NULL);
+    js_DeleteStream(g_js, name, NULL, NULL);
+    jsCtx_Destroy(g_js);
+    natsConnection_Destroy(g_nc);
+    nats_Close();
+#endif
+    break;
+  case BK_AMQP:
+#ifdef EO_HAVE_AMQP
+    amqp_queue_delete(g_amqp, 1, amqp_cstring_bytes(g_stream), 0, 0);
+    snprintf(name, sizeof name, "%s.dead", g_stream);
+    amqp_queue_delete(g_amqp, 1, amqp_cstring_bytes(name), 0, 0);
+    snprintf(name, sizeof name, "%s.dlx", g_stream);
+    amqp_exchange_delete(g_amqp, 1, amqp_cstring_bytes(name), 0);
+    amqp_channel_close(g_amqp, 1, AMQP_REPLY_SUCCESS);
+    amqp_connection_close(g_amqp, AMQP_REPLY_SUCCESS);
+    amqp_destroy_connection(g_amqp);
+#endif
+    break;
+  }
+  (void)name;
 }
 
 static long long sql_int(const char *sql) {
@@ -292,8 +495,9 @@ static long long done_count(void) {
 int main(int argc, char **argv) {
   clock_gettime(CLOCK_MONOTONIC, &g_t0);
   if (argc < 3) {
-    fprintf(stderr, "usage: test_exactly_once CONSUMER LEDGER [--no-inbox] "
-                    "[--messages N] [--random-kills K]\n");
+    fprintf(stderr, "usage: test_exactly_once CONSUMER LEDGER [--broker "
+                    "redis|jetstream|amqp] [--no-inbox] [--messages N] "
+                    "[--random-kills K]\n");
     return 2;
   }
   g_consumer = argv[1];
@@ -301,6 +505,8 @@ int main(int argc, char **argv) {
   for (int i = 3; i < argc; i++) {
     if (!strcmp(argv[i], "--no-inbox"))
       g_no_inbox = true;
+    else if (!strcmp(argv[i], "--broker") && i + 1 < argc)
+      g_broker = argv[++i];
     else if (!strcmp(argv[i], "--messages") && i + 1 < argc)
       g_n = atol(argv[++i]);
     else if (!strcmp(argv[i], "--random-kills") && i + 1 < argc)
@@ -310,14 +516,38 @@ int main(int argc, char **argv) {
       return 2;
     }
   }
+  const char *need = NULL;
+  if (!strcmp(g_broker, "redis")) {
+    g_bk = BK_REDIS;
+  } else if (!strcmp(g_broker, "jetstream")) {
+    g_bk = BK_JETSTREAM;
+    need = "REIN_NATS_URL";
+#ifndef EO_HAVE_NATS
+    fprintf(stderr, "test_exactly_once: FAIL: built without JetStream\n");
+    return 1;
+#endif
+  } else if (!strcmp(g_broker, "amqp")) {
+    g_bk = BK_AMQP;
+    need = "REIN_AMQP_URL";
+#ifndef EO_HAVE_AMQP
+    fprintf(stderr, "test_exactly_once: FAIL: built without RabbitMQ\n");
+    return 1;
+#endif
+  } else {
+    fprintf(stderr, "test_exactly_once: unknown broker %s\n", g_broker);
+    return 2;
+  }
   g_rhost = getenv("REIN_REDIS_HOST");
   const char *rp = getenv("REIN_REDIS_PORT");
-  if (!g_rhost || !rp) {
-    fprintf(stderr, "test_exactly_once: FAIL: REIN_REDIS_HOST/PORT not set "
-                    "(start services with scripts/services.sh)\n");
+  if ((g_bk == BK_REDIS && (!g_rhost || !rp)) || (need && !getenv(need))) {
+    fprintf(stderr,
+            "test_exactly_once: FAIL: %s not set (start services with "
+            "scripts/services.sh)\n",
+            need ? need : "REIN_REDIS_HOST/PORT");
     return 1;
   }
-  g_rport = atoi(rp);
+  if (!g_rhost) g_rhost = "127.0.0.1";
+  g_rport = rp ? atoi(rp) : 6379;
   const char *seed_s = getenv("REIN_TEST_SEED");
   uint64_t seed = seed_s ? strtoull(seed_s, NULL, 10)
                          : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
@@ -332,8 +562,7 @@ int main(int argc, char **argv) {
   }
   snprintf(g_stream, sizeof g_stream, "eo-%d-%" PRIu64, (int)getpid(), seed);
   curl_global_init(CURL_GLOBAL_DEFAULT);
-  g_redis = redisConnect(g_rhost, g_rport);
-  if (!g_redis || g_redis->err) die("redis connect failed");
+  broker_connect();
 
   /* the ledger service: its key and the consumers' token go through the
    * environment, which every child inherits */
@@ -367,17 +596,19 @@ int main(int argc, char **argv) {
     snprintf(redis, sizeof redis, "%s:%d", g_rhost, g_rport);
     snprintf(nbuf, sizeof nbuf, "%ld", g_n);
     snprintf(log, sizeof log, "%s/consumer.log", g_dir);
-    char *pargv[] = {
-        (char *)g_consumer, "--redis", redis,     "--stream", g_stream,
-        "--publish",        nbuf,      "--quiet", NULL};
+    char *pargv[] = {(char *)g_consumer, "--broker",  (char *)g_broker,
+                     "--redis",          redis,       "--stream",
+                     g_stream,           "--publish", nbuf,
+                     "--quiet",          NULL};
     int st;
     pid_t p = spawn(pargv, log);
     if (!wait_for(p, 60000, &st) || !WIFEXITED(st) || WEXITSTATUS(st))
       die("publishing %ld messages failed", g_n);
   }
-  if (redis_int("XLEN %s", g_stream) != g_n) die("stream length mismatch");
-  fprintf(stderr, "published %ld payments to %s in %.1f s%s\n", g_n, g_stream,
-          elapsed(), g_no_inbox ? " (consumers run with --no-inbox)" : "");
+  if (broker_count() != g_n) die("message count in the broker mismatch");
+  fprintf(stderr, "published %ld payments to %s (%s) in %.1f s%s\n", g_n,
+          g_stream, g_broker, elapsed(),
+          g_no_inbox ? " (consumers run with --no-inbox)" : "");
 
   /* 2. named crash points: slot 0 dies at each, slot 1 runs throughout */
   start_consumer(1, NULL, 0, true);
@@ -390,8 +621,10 @@ int main(int argc, char **argv) {
       start_consumer(0, points[p], k, rein_rng_range(&g_rng, 0, 1) == 1);
       int st;
       if (!wait_for(g_slot[0], 30000, &st))
-        die("consumer with --kill-at=%s --kill-after=%ld never reached it",
-            points[p], k);
+        die("consumer with --kill-at=%s --kill-after=%ld never reached it "
+            "(%lld of %ld payments done: if all, the other consumer drained "
+            "the broker first; raise --messages)",
+            points[p], k, done_count(), g_n);
       if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGKILL)
         die("consumer with --kill-at=%s ended with status 0x%x, not SIGKILL",
             points[p], st);
@@ -426,22 +659,8 @@ int main(int argc, char **argv) {
     check_alive();
     done = done_count();
     outbox_open = sql_int("SELECT count(*) FROM rein_outbox WHERE state = 0");
-    pending = redis_int("XPENDING %s payments", g_stream);
-    long long lag = -1;
-    if (done == g_n && outbox_open == 0 && pending == 0) {
-      /* and nothing left unread by the group */
-      redisReply *r = redisCommand(g_redis, "XINFO GROUPS %s", g_stream);
-      if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 1) {
-        redisReply *g = r->element[0];
-        for (size_t j = 0; j + 1 < g->elements; j += 2)
-          if (!strcmp(g->element[j]->str, "lag"))
-            lag = g->element[j + 1]->type == REDIS_REPLY_INTEGER
-                      ? g->element[j + 1]->integer
-                      : -1;
-      }
-      freeReplyObject(r);
-      if (lag == 0) break;
-    }
+    pending = broker_pending(true);
+    if (done == g_n && outbox_open == 0 && pending == 0) break;
     sleep_ms(50);
   }
   for (int i = 0; i < NSLOTS; i++) {
@@ -472,8 +691,8 @@ int main(int argc, char **argv) {
                              "= 2");
   long long charges, refs, dups;
   ledger_summary(&charges, &refs, &dups);
-  pending = redis_int("XPENDING %s payments", g_stream);
-  long long dead = redis_int("XLEN %s:dead", g_stream);
+  pending = broker_pending(false); /* RabbitMQ: with the requeued unacked */
+  long long dead = broker_dead();
   fprintf(stderr,
           "local ledger: %lld rows, %lld distinct payments; outbox: %lld "
           "delivered, %lld failed; ledger service: %lld charges, %lld refs, "
@@ -482,7 +701,7 @@ int main(int argc, char **argv) {
           dead);
   if (distinct != g_n)
     die("lost payments: %lld of %ld recorded", distinct, g_n);
-  if (pending != 0) die("pending list not empty: %lld", pending);
+  if (pending != 0) die("%s: %lld messages pending", g_broker, pending);
   if (dead != 0) die("%lld messages dead-lettered", dead);
   if (failed != 0) die("%lld outbox intents failed", failed);
   if (charges != g_n || refs != g_n || dups != 0)
@@ -508,8 +727,7 @@ int main(int argc, char **argv) {
             "ledger after %d named and %ld random SIGKILLs (%.1f s)\n",
             g_n, named, kills, elapsed());
   }
-  redis_int("DEL %s %s:dead", g_stream, g_stream);
-  redisFree(g_redis);
+  broker_drop();
   cleanup();
   char cmd[300];
   snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
