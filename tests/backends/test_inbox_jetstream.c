@@ -683,6 +683,25 @@ static int consume_main(char **a) {
   return 0;
 }
 
+/* The crash and restart tests' start: the consumer (ack_wait 1 s) and an
+ * inbox on the fixture's file (which creates the tables), the effects
+ * table, and n messages keyed "<prefix>-<i>". */
+static void crash_setup(fx *f, const char *prefix, int n, rein_broker **b,
+                        rein_inbox **ib) {
+  *b = broker_new(f, REIN_NS_PER_S);
+  *ib = inbox_new(f, *b, 1000);
+  assert_int_equal(sqlite3_exec(rein_inbox_sqlite(*ib),
+                                "CREATE TABLE crash_effects(k TEXT, t_ms "
+                                "INTEGER)",
+                                NULL, NULL, NULL),
+                   SQLITE_OK);
+  char key[48];
+  for (int i = 0; i < n; i++) {
+    snprintf(key, sizeof key, "%s-%d", prefix, i);
+    publish(f, key, "{}");
+  }
+}
+
 static pid_t spawn_n(fx *f, long kill_at, long n) {
   char ka[24], na[24];
   snprintf(ka, sizeof ka, "%ld", kill_at);
@@ -720,18 +739,9 @@ static void test_crash(void **state) {
   fx *f = *state;
   uint64_t seed = rein_test_seed();
   srand((unsigned)seed);
-  rein_broker *b = broker_new(f, REIN_NS_PER_S); /* creates the consumer */
-  rein_inbox *ib = inbox_new(f, b, 1000);        /* creates the tables */
-  assert_int_equal(sqlite3_exec(rein_inbox_sqlite(ib),
-                                "CREATE TABLE crash_effects(k TEXT, t_ms "
-                                "INTEGER)",
-                                NULL, NULL, NULL),
-                   SQLITE_OK);
-  char key[32];
-  for (int i = 0; i < CRASH_MSGS; i++) {
-    snprintf(key, sizeof key, "crash-%d", i);
-    publish(f, key, "{}");
-  }
+  rein_broker *b;
+  rein_inbox *ib;
+  crash_setup(f, "crash", CRASH_MSGS, &b, &ib);
   pid_t kids[2] = {spawn(f, 0), spawn(f, 5)};
   int after_commit_kills = 0, live_kills = 0;
   for (int k = 0; k < CRASH_KILLS; k++) {
@@ -1283,18 +1293,9 @@ static int teardown_private(void **state) {
  */
 static void test_broker_restart(void **state) {
   fx *f = *state;
-  rein_broker *b = broker_new(f, REIN_NS_PER_S);
-  rein_inbox *ib = inbox_new(f, b, 1000);
-  assert_int_equal(sqlite3_exec(rein_inbox_sqlite(ib),
-                                "CREATE TABLE crash_effects(k TEXT, t_ms "
-                                "INTEGER)",
-                                NULL, NULL, NULL),
-                   SQLITE_OK);
-  char key[32];
-  for (int i = 0; i < RESTART_MSGS; i++) {
-    snprintf(key, sizeof key, "restart-%d", i);
-    publish(f, key, "{}");
-  }
+  rein_broker *b;
+  rein_inbox *ib;
+  crash_setup(f, "restart", RESTART_MSGS, &b, &ib);
   pid_t kids[2] = {spawn_n(f, 0, RESTART_MSGS), spawn_n(f, 0, RESTART_MSGS)};
   int64_t t0 = mono_ms();
   while (q_int(f, "SELECT count(*) FROM crash_effects") < RESTART_MSGS / 3 &&
