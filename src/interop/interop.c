@@ -1090,15 +1090,60 @@ int64_t rein__ix_backoff_cap(ix_doc *d, yaml_node_t *n, const char *path,
 
 /* ------------------------------------------------------ contract text */
 
+/* The code point of the UTF-8 sequence at p (*len bytes), or -1 for a
+ * byte that starts no valid sequence (*len 1): overlong forms, surrogates
+ * and values past U+10FFFF included. */
+static long utf8_at(const unsigned char *p, int *len) {
+  *len = 1;
+  int n = p[0] >= 0xF0 && p[0] <= 0xF4   ? 4
+          : p[0] >= 0xE0 && p[0] <= 0xEF ? 3
+          : p[0] >= 0xC2 && p[0] <= 0xDF ? 2
+                                         : 0;
+  if (!n) return -1;
+  long cp = p[0] & (0x7F >> n);
+  for (int i = 1; i < n; i++) {
+    if ((p[i] & 0xC0) != 0x80) return -1;
+    cp = (cp << 6) | (p[i] & 0x3F);
+  }
+  static const long least[5] = {0, 0, 0x80, 0x800, 0x10000};
+  if (cp < least[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+    return -1;
+  *len = n;
+  return cp;
+}
+
+/* A double-quoted YAML scalar that libyaml reads back as written: what
+ * YAML 1.1 calls printable goes out as it is, every other code point as
+ * an escape (\xXX, \uXXXX: C0 and C1 controls, DEL, NEL, the line and
+ * paragraph separators, the BOM, U+FFFE/FFFF), and a byte that is not
+ * UTF-8 as \xXX of its value (text from an INI file need not be UTF-8). */
 void rein__ix_yaml_quote(FILE *f, const char *s) {
   fputc('"', f);
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-    if (*p == '"' || *p == '\\')
-      fprintf(f, "\\%c", *p);
-    else if (*p < 0x20 || *p == 0x7f)
+  for (const unsigned char *p = (const unsigned char *)s; *p;) {
+    if (*p == '"' || *p == '\\') {
+      fprintf(f, "\\%c", *p++);
+      continue;
+    }
+    if (*p < 0x80) {
+      if (*p < 0x20 || *p == 0x7f)
+        fprintf(f, "\\x%02x", *p);
+      else
+        fputc(*p, f);
+      p++;
+      continue;
+    }
+    int n;
+    long cp = utf8_at(p, &n);
+    if (cp < 0)
       fprintf(f, "\\x%02x", *p);
+    else if (cp < 0xA0)
+      fprintf(f, "\\x%02lx", cp);
+    else if (cp == 0x2028 || cp == 0x2029 || cp == 0xFEFF || cp == 0xFFFE ||
+             cp == 0xFFFF)
+      fprintf(f, "\\u%04lx", cp);
     else
-      fputc(*p, f);
+      fwrite(p, 1, (size_t)n, f);
+    p += n;
   }
   fputc('"', f);
 }

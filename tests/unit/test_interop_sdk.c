@@ -478,6 +478,27 @@ static void test_fixtures_load(void **state) {
   }
 }
 
+/* Profile names are INI text, which need not be UTF-8 nor printable: the
+ * origin written for each call must still be YAML that loads (C0 and C1
+ * controls, DEL, NEL, U+2028, a BOM; found by
+ * fuzz_interop_aws with U+0091 in a profile name). */
+static void test_unprintable_names_load(void **state) {
+  (void)state;
+  static const char text[] =
+      "[profile a\x01" "b]\nretry_mode = standard\n"
+      "[profile c\xc2\x91" "d]\nretry_mode = standard\n"
+      "[profile e\x7f" "f]\nretry_mode = standard\n"
+      "[profile g\xe2\x80\xa8" "h\xef\xbb\xbf" "i\xc2\x85" "j]\n"
+      "retry_mode = standard\n";
+  rein_status st;
+  rein_interop *ix = import_text("aws", text, &st);
+  assert_int_equal(st, REIN_OK);
+  assert_int_equal(rein_interop_call_count(ix), 4);
+  rein_contract_set *s = load_written(ix);
+  rein_contract_set_free(s);
+  rein_interop_free(ix);
+}
+
 /* ------------------------------------------------------------ round trips */
 
 /* Export `caller` of `s` as aws and import it back: every call keeps its
@@ -771,6 +792,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_warnings),
       cmocka_unit_test(test_fixture_values),
       cmocka_unit_test(test_fixtures_load),
+      cmocka_unit_test(test_unprintable_names_load),
       cmocka_unit_test(test_examples_round_trip),
       cmocka_unit_test(test_corpus_round_trip),
       cmocka_unit_test(test_fixture_round_trip),
