@@ -1044,8 +1044,15 @@ static void confirm_control(bool confirms) {
   assert_int_equal(
       rein_outbox_relay(u.ib, p, rein_outbox_amqp_deliver, d, &sl, N, &s),
       REIN_OK);
-  uint32_t ready;
-  queue_counts(queue, &ready, NULL);
+  /* unconfirmed publishes may still be on their way in (a TSan run once
+   * counted 1 of 25): wait until the queue holds the cap or stops growing */
+  uint32_t ready = 0, was;
+  int64_t t0 = mono_ms();
+  do {
+    was = ready;
+    usleep(100000);
+    queue_counts(queue, &ready, NULL);
+  } while ((ready != was || ready == 0) && mono_ms() - t0 < 5000);
   rein_inbox_counts k = up_counts(&u);
   print_message("confirm control (%s): %d intents into a queue capped at %d: "
                 "relay marked %llu delivered, left %llu; queue holds %u\n",
